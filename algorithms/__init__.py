@@ -1,0 +1,1 @@
+"""Search strategies, one module each, all against the ask/tell interface of nasbench_suite."""

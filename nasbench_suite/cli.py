@@ -1,0 +1,215 @@
+"""The ``nasbench`` command. User errors become one line on stderr and exit code 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .errors import NasBenchError
+
+EXIT_USER_ERROR = 2
+
+
+class UsageError(NasBenchError):
+    """A command-line argument is invalid."""
+
+
+def _print(payload: Any, as_json: bool, render: Callable[[Any], str]) -> None:
+    print(json.dumps(payload, indent=2, sort_keys=True) if as_json else render(payload))
+
+
+# ----- info ----------------------------------------------------------------------------------------
+def _info_payload(bench: "Benchmark") -> dict[str, Any]:
+    from .space import NUM_ARCHS, isomorphism_classes
+
+    iso = isomorphism_classes()
+    m = bench.manifest
+    size = sum(p.stat().st_size for p in bench.path.iterdir() if p.is_file())
+    optimum = {}
+    for split in bench.splits:
+        if "acc" in bench.measures(split):
+            arch, value = bench.optimum(split, "acc")
+            optimum[split] = {"arch_index": arch.index, "arch_str": str(arch), "acc": round(value, 4)}
+    return {
+        "name": bench.name,
+        "path": str(bench.path),
+        "description": m.get("description", ""),
+        "schema_version": m["schema_version"],
+        "content_hash": bench.content_hash,
+        "size_bytes": size,
+        "archs": bench.num_archs,
+        "coverage": f"{bench.num_archs}/{NUM_ARCHS} cells, "
+                    f"{len(set(iso.class_of[bench.arch_indices].tolist()))}/{iso.num_classes} isomorphism classes",
+        "seeds": list(bench.seeds),
+        "epochs": bench.max_epoch,
+        "splits": {s: list(bench.measures(s)) for s in bench.splits},
+        "per_arch_values": list(bench.scalar_names),
+        "dataset": m.get("dataset", {}),
+        "protocol": m.get("protocol", {}),
+        "hardware": m.get("hardware", {}),
+        "compute": m.get("compute", {}),
+        "best_final_acc_mean_over_seeds": optimum,
+    }
+
+
+def _render_info(p: dict[str, Any]) -> str:
+    lines = [f"table      {p['name']}  ({p['path']})"]
+    if p["description"]:
+        lines.append(f"about      {p['description']}")
+    lines += [
+        f"coverage   {p['coverage']}",
+        f"seeds      {', '.join(map(str, p['seeds']))}",
+        f"epochs     1..{p['epochs']}",
+        "splits     " + "; ".join(f"{s}: {', '.join(ms)}" for s, ms in p["splits"].items()),
+        f"per arch   {', '.join(p['per_arch_values']) or '-'}",
+    ]
+    for key in ("dataset", "protocol", "hardware", "compute"):
+        if p[key]:
+            lines.append(f"{key:<10} " + ", ".join(f"{k}={v}" for k, v in p[key].items() if not isinstance(v, (dict, list))))
+    for split, best in p["best_final_acc_mean_over_seeds"].items():
+        lines.append(f"best {split:<5} {best['acc']:.2f}% at epoch {p['epochs']}: arch {best['arch_index']} {best['arch_str']}")
+    lines += [f"integrity  {p['content_hash']} (verified)", f"size       {p['size_bytes'] / 2**20:.1f} MiB"]
+    return "\n".join(lines)
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from .table import load_table
+
+    _print(_info_payload(load_table(args.table)), args.json, _render_info)
+
+
+# ----- query ---------------------------------------------------------------------------------------
+def cmd_query(args: argparse.Namespace) -> None:
+    from .space import Arch
+    from .table import load_table
+
+    bench = load_table(args.table)
+    arch = Arch.parse(args.arch)
+    bench.row(arch)
+    epoch = bench.max_epoch if args.epoch is None else args.epoch
+    splits = [args.split] if args.split else list(bench.splits)
+    metrics: dict[str, float | None] = {}
+    for split in splits:
+        for measure in bench.measures(split):
+            metrics[f"{split}_{measure}"] = bench.metric(arch, split, measure, epoch=epoch, seed=args.seed)
+    payload: dict[str, Any] = {
+        "table": bench.name, "arch_index": arch.index, "arch_str": str(arch), "epoch": epoch,
+        "seed": "mean" if args.seed is None else args.seed, "metrics": metrics,
+        "per_arch": {k: bench.scalar(arch, k) for k in bench.scalar_names},
+    }
+    if "seconds" in bench.measures("train"):
+        payload["train_cost_seconds"] = bench.train_cost(arch, epoch=epoch, seed=args.seed)
+
+    def render(p: dict[str, Any]) -> str:
+        lines = [f"{p['arch_index']}  {p['arch_str']}", f"table {p['table']}, epoch {p['epoch']}, seed {p['seed']}"]
+        lines += [f"  {k:<16} {v:.4f}" for k, v in p["metrics"].items()]
+        if "train_cost_seconds" in p:
+            lines.append(f"  {'train cost (s)':<16} {p['train_cost_seconds']:.3f}")
+        lines += [f"  {k:<16} {v:g}" for k, v in p["per_arch"].items()]
+        return "\n".join(lines)
+
+    _print(payload, args.json, render)
+
+
+# ----- export --------------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> None:
+    from .table import load_table
+
+    out = Path(args.out)
+    if out.suffix not in (".parquet", ".csv"):
+        raise UsageError(f"--out must end in .parquet or .csv, got {out.name!r}")
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
+    frame = load_table(args.table).to_frame()
+    tmp = out.with_name(f".{out.name}.tmp")
+    if out.suffix == ".parquet":
+        frame.to_parquet(tmp, index=False)
+    else:
+        frame.to_csv(tmp, index=False)
+    tmp.replace(out)
+    print(f"wrote {len(frame)} rows x {frame.shape[1]} columns to {out}")
+
+
+# ----- describe ------------------------------------------------------------------------------------
+def cmd_describe(args: argparse.Namespace) -> None:
+    from .model import MacroConfig, describe
+    from .space import Arch
+
+    config = MacroConfig(channels=args.channels, cells=args.cells, in_channels=args.in_channels,
+                         resolution=args.resolution, num_classes=args.classes)
+    payload = describe(Arch.parse(args.arch), config)
+
+    def render(p: dict[str, Any]) -> str:
+        c = p["config"]
+        return "\n".join([
+            f"index        {p['index']}",
+            f"arch         {p['arch_str']}",
+            f"canonical    {p['canonical_str']}",
+            f"disconnected {p['disconnected']}",
+            f"network      C={c['channels']} N={c['cells']} {c['in_channels']}x{c['resolution']}x{c['resolution']} -> {c['num_classes']} classes",
+            f"params       {p['params']:,} ({p['params'] / 1e6:.6f} M)",
+            f"FLOPs (MACs) {p['flops']:,} ({p['flops'] / 1e6:.5f} M)",
+        ])
+
+    _print(payload, args.json, render)
+
+
+# ----- parser --------------------------------------------------------------------------------------
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nasbench", description="NAS-Bench-201 style tabular benchmark suite")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("info", help="summarize a table and verify its integrity")
+    p.add_argument("table", help="shipped table name (e.g. digits) or path to a table folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("query", help="metrics of one architecture")
+    p.add_argument("table")
+    p.add_argument("arch", help="index 0..15624, arch string |op~0|+|op~0|op~1|+|...|, or op tuple 3,1,0,4,2,2")
+    p.add_argument("--epoch", type=_int, help="epoch (default: the table's last)")
+    p.add_argument("--seed", type=_int, help="one seed (default: mean over seeds)")
+    p.add_argument("--split", choices=["train", "valid", "test"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("export", help="write the table as tidy rows (one per arch, seed, epoch)")
+    p.add_argument("table")
+    p.add_argument("--out", required=True, help="FILE.parquet or FILE.csv")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("describe", help="index, strings, params and FLOPs of an architecture's network")
+    p.add_argument("arch")
+    p.add_argument("--channels", type=_int, default=16)
+    p.add_argument("--cells", type=_int, default=5, help="cells per stage (N)")
+    p.add_argument("--resolution", type=_int, default=32)
+    p.add_argument("--in-channels", type=_int, default=3)
+    p.add_argument("--classes", type=_int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_describe)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except NasBenchError as exc:
+        print(f"nasbench: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

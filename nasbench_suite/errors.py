@@ -1,0 +1,70 @@
+"""Exceptions raised by nasbench_suite.
+
+Library code raises these; the CLI turns every :class:`NasBenchError` into one line on stderr and
+exit code 2. Each subclass also derives from the closest built-in exception, so callers that catch
+``ValueError`` or ``KeyError`` keep working.
+"""
+from __future__ import annotations
+
+
+class NasBenchError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ArchError(NasBenchError, ValueError):
+    """An architecture string, index, op name or op tuple is not valid."""
+
+
+class ModelConfigError(NasBenchError, ValueError):
+    """A macro-network configuration (channels, cells, resolution, ...) is not valid."""
+
+
+class DatasetError(NasBenchError, ValueError):
+    """A dataset is unknown, cannot be found, or its files are missing, malformed or unsafe to read."""
+
+
+class TableError(NasBenchError):
+    """A lookup table cannot be found, read or trusted."""
+
+
+class TableNotFoundError(TableError, FileNotFoundError):
+    """No table exists under the given name or path."""
+
+
+class TableCorruptedError(TableError):
+    """A table's files are missing, truncated, malformed or fail the content-hash check."""
+
+
+class SchemaVersionError(TableError):
+    """A table was written with a schema this version of nasbench_suite does not know."""
+
+
+class TableBuildError(TableError, ValueError):
+    """The data given to the table builder cannot form a valid table."""
+
+
+class QueryError(NasBenchError, KeyError):
+    """A query names something the table does not hold."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ArchNotInTableError(QueryError):
+    """The architecture is valid but has no rows in this table."""
+
+
+class EpochNotInTableError(QueryError):
+    """The epoch is outside the table's recorded epochs."""
+
+
+class SeedNotInTableError(QueryError):
+    """The seed is not one of the table's seeds."""
+
+
+class SplitNotAvailableError(QueryError):
+    """The split or measure is unknown, or hidden from this view (test metrics during search)."""
+
+
+class MissingResultError(QueryError):
+    """The table has a slot for this value but no result was recorded there."""

@@ -1,0 +1,246 @@
+"""On-disk format of a lookup table: a folder of ``.npy`` arrays, one ``.npz`` of per-arch scalars
+and ``manifest.json``. No pickle anywhere.
+
+Layout (schema version 1)::
+
+    <table>/manifest.json   schema_version, content_hash, arrays, seeds, epochs, dataset, protocol, ...
+    <table>/train.npy       float32 [arch, seed, epoch, measure], one file per split
+    <table>/valid.npy
+    <table>/test.npy
+    <table>/scalars.npz     1-D arrays over the arch axis: arch_index (required), params, flops, ...
+
+Split arrays are stored in Fortran (column-major) order, so that the slice over all archs for one
+(seed, epoch, measure) is contiguous: a scan of the whole space is one contiguous read. The file is
+memory-mapped; nothing is read until it is queried.
+
+The content hash is computed over the *decoded* arrays, not the file bytes: for every array in name
+order, its name, canonical dtype and shape, then the SHA-256 digests of consecutive 4 MiB chunks of
+its values laid out little-endian in the canonical order (Fortran order for split arrays, the only
+order for 1-D scalars). A file re-saved in another byte order or memory layout hashes the same; a
+flipped bit, a truncated file or a changed value does not. Chunks are hashed in parallel threads
+(hashlib and ``os.pread`` release the GIL), which keeps verification of a full 15,625 x 3 x 200
+table well inside the load-time goal.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .errors import SchemaVersionError, TableCorruptedError, TableNotFoundError
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+SCALARS = "scalars.npz"
+SPLITS = ("train", "valid", "test")
+SPLIT_DTYPE = np.dtype("<f4")
+_CHUNK = 4 << 20
+_HASH_TAG = b"nasbench-suite table content v1\n"
+
+
+# ----- hashing ---------------------------------------------------------------------------------------
+def _canonical(array: np.ndarray, fortran: bool) -> np.ndarray:
+    """The array little-endian, in Fortran (split arrays) or C order."""
+    a = np.asarray(array)
+    a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    return np.asfortranarray(a) if fortran else np.ascontiguousarray(a)
+
+
+def _hash_stream(h: "hashlib._Hash", header: bytes, read: Callable[[int, int], bytes], nbytes: int,
+                 pool: ThreadPoolExecutor) -> None:
+    h.update(header)
+    for digest in pool.map(lambda off: hashlib.sha256(read(off, min(_CHUNK, nbytes - off))).digest(),
+                           range(0, nbytes, _CHUNK)):
+        h.update(digest)
+
+
+def _hash_array(h: "hashlib._Hash", name: str, array: np.ndarray, fortran: bool, pool: ThreadPoolExecutor) -> None:
+    a = _canonical(array, fortran)
+    buf = memoryview(a.reshape(-1, order="F" if fortran else "C")).cast("B")
+    _hash_stream(h, _array_header(name, a.dtype, a.shape), lambda off, n: buf[off : off + n], buf.nbytes, pool)
+
+
+def _array_header(name: str, dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    return f"{name}:{dtype.str}:{','.join(map(str, shape))}\n".encode()
+
+
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
+
+
+def content_hash(splits: Mapping[str, np.ndarray], scalars: Mapping[str, np.ndarray]) -> str:
+    """Content hash of in-memory arrays (the same value :func:`verify` computes from the files)."""
+    h = hashlib.sha256(_HASH_TAG)
+    named = {**{s: (a, True) for s, a in splits.items()}, **{f"scalars/{k}": (v, False) for k, v in scalars.items()}}
+    with _pool() as pool:
+        for name in sorted(named):
+            _hash_array(h, name, *named[name], pool)
+    return "sha256:" + h.hexdigest()
+
+
+# ----- reading ---------------------------------------------------------------------------------------
+def _npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran_order, dtype, data offset) of an .npy file, checked against its size."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in reader:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, fortran, dtype = reader[version](f)
+            offset = f.tell()
+    except FileNotFoundError:
+        raise TableCorruptedError(f"table file {path} is missing") from None
+    except (ValueError, OSError) as exc:
+        raise TableCorruptedError(f"table file {path} is not a valid .npy array: {exc}") from None
+    if dtype.hasobject:
+        raise TableCorruptedError(f"table file {path} holds Python objects; tables hold numbers only")
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = path.stat().st_size
+    if size != expected:
+        raise TableCorruptedError(
+            f"table file {path} is {'truncated' if size < expected else 'too long'}: "
+            f"{size} bytes on disk, {expected} expected for shape {shape}"
+        )
+    return tuple(shape), bool(fortran), dtype, offset
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if not path.is_file():
+        if not folder.exists():
+            raise TableNotFoundError(f"no table at {folder}")
+        raise TableCorruptedError(f"{folder} has no {MANIFEST}: not a table, or a table whose manifest was lost")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TableCorruptedError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise TableCorruptedError(f"{path} must hold a JSON object")
+    version = manifest.get("schema_version")
+    if not isinstance(version, int):
+        raise TableCorruptedError(f"{path} has no integer schema_version")
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"table {folder} uses schema version {version}, newer than the {SCHEMA_VERSION} this "
+            f"nasbench_suite reads; upgrade nasbench_suite to load it"
+        )
+    for key in ("content_hash", "arrays", "seeds", "epochs"):
+        if key not in manifest:
+            raise TableCorruptedError(f"{path} lacks the required field {key!r}")
+    return manifest
+
+
+def open_split(folder: Path, split: str) -> np.ndarray:
+    """Memory-map one split array as a read-only plain ndarray (no copy, nothing read yet)."""
+    path = folder / f"{split}.npy"
+    shape, fortran, dtype, offset = _npy_header(path)
+    if len(shape) != 4:
+        raise TableCorruptedError(f"{path} must be 4-D [arch, seed, epoch, measure], has shape {shape}")
+    mm = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
+    return mm.view(np.ndarray)
+
+
+def read_scalars(folder: Path) -> dict[str, np.ndarray]:
+    path = folder / SCALARS
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise TableCorruptedError(f"table file {path} is missing") from None
+    except Exception as exc:  # zipfile/numpy raise many kinds on damaged archives
+        raise TableCorruptedError(f"table file {path} cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def verify(folder: Path, manifest: Mapping[str, Any], scalars: Mapping[str, np.ndarray]) -> str:
+    """Recompute the content hash from the files and compare it with the manifest's."""
+    h = hashlib.sha256(_HASH_TAG)
+    with _pool() as pool:
+        for name in sorted([*manifest["arrays"], *(f"scalars/{k}" for k in scalars)]):
+            if name.startswith("scalars/"):
+                _hash_array(h, name, scalars[name.split("/", 1)[1]], False, pool)
+                continue
+            path = folder / f"{name}.npy"
+            shape, fortran, dtype, offset = _npy_header(path)
+            if fortran and dtype == SPLIT_DTYPE:  # fast path: stream the file, never map it
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                    _hash_stream(h, _array_header(name, dtype, shape),
+                                 lambda off, n: os.pread(fd, n, offset + off), nbytes, pool)
+                finally:
+                    os.close(fd)
+            else:  # another layout or dtype: decode, then hash canonically
+                _hash_array(h, name, np.load(path, allow_pickle=False).astype(SPLIT_DTYPE), True, pool)
+    actual = "sha256:" + h.hexdigest()
+    if actual != manifest["content_hash"]:
+        raise TableCorruptedError(
+            f"table {folder} failed its integrity check: content hash {actual} does not match the "
+            f"manifest's {manifest['content_hash']}; the files were changed or damaged"
+        )
+    return actual
+
+
+# ----- writing ---------------------------------------------------------------------------------------
+def write_table(
+    folder: Path,
+    splits: Mapping[str, np.ndarray],
+    measures: Mapping[str, list[str]],
+    scalars: Mapping[str, np.ndarray],
+    manifest: dict[str, Any],
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Write a complete table atomically: into a temporary sibling folder, then one rename.
+
+    An existing table is replaced only with ``overwrite=True``, and only after the new one is fully
+    written; a failure at any point leaves the old table untouched.
+    """
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise FileExistsError(f"{folder} already exists; pass overwrite=True to replace it")
+    arrays = {name: np.asfortranarray(np.asarray(a, dtype=SPLIT_DTYPE)) for name, a in splits.items()}
+    scal = {k: _canonical(v, fortran=False) for k, v in scalars.items()}
+    manifest = dict(manifest)
+    manifest["schema_version"] = SCHEMA_VERSION
+    manifest["arrays"] = {
+        name: {"file": f"{name}.npy", "shape": list(a.shape), "measures": list(measures[name])}
+        for name, a in arrays.items()
+    }
+    manifest["content_hash"] = content_hash(arrays, scal)
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        for name, a in arrays.items():
+            with open(tmp / f"{name}.npy", "wb") as f:
+                np.lib.format.write_array(f, a, allow_pickle=False)
+                f.flush()
+                os.fsync(f.fileno())
+        with open(tmp / SCALARS, "wb") as f:
+            np.savez(f, **scal)
+            f.flush()
+            os.fsync(f.fileno())
+        with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o755)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            os.rename(folder, old)
+            os.rename(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest

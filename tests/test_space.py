@@ -1,0 +1,186 @@
+"""The cell space: conversions, neighbourhoods, mutation, encodings and NATS-Bench isomorphism."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasbench_suite.errors import ArchError
+from nasbench_suite.space import (
+    NUM_ARCHS, OPS, PATH_ENCODING_DIM, Arch, all_ops, disconnected_mask, indices_of, isomorphism_classes,
+)
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "nb201_nats_test_acc_200ep.csv"
+
+# (arch string, NATS-Bench UniqueString) pinned from nb201_nats_test_acc_200ep.csv rows 0, 1, 3, 6, 7.
+PINNED = [
+    ("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+     "(0)@avg_pool_3x3+(0)@avg_pool_3x3+(0)@nor_conv_1x1+(0)@nor_conv_1x1"),
+    ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+     "((0)@nor_conv_3x3)@avg_pool_3x3+(0)@nor_conv_3x3+((0)@nor_conv_3x3)@nor_conv_3x3+0"),
+    ("|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|", "#+#+#+0"),
+    ("|nor_conv_3x3~0|+|none~0|none~1|+|avg_pool_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+     "(#+#)@nor_conv_3x3+((0)@nor_conv_3x3)@nor_conv_3x3+(0)@avg_pool_3x3"),
+    ("|none~0|+|skip_connect~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+     "#+(#+0)@nor_conv_3x3+0"),
+]
+
+
+def test_all_round_trips() -> None:
+    ops = all_ops()
+    assert ops.shape == (NUM_ARCHS, 6)
+    seen = set()
+    for i in range(NUM_ARCHS):
+        a = Arch.from_index(i)
+        assert a.index == i
+        assert tuple(ops[i]) == a.ops
+        s = str(a)
+        assert s not in seen
+        seen.add(s)
+        assert Arch.from_str(s) == a
+        assert Arch(a.ops) == a
+        assert Arch.parse(i) == Arch.parse(s) == Arch.parse(list(a.ops)) == a
+    np.testing.assert_array_equal(indices_of(ops), np.arange(NUM_ARCHS))
+
+
+def test_index_is_base5_with_first_edge_most_significant() -> None:
+    assert Arch.from_index(0).ops == (0,) * 6
+    assert Arch.from_index(NUM_ARCHS - 1).ops == (4,) * 6
+    assert Arch((0, 0, 0, 0, 0, 1)).index == 1
+    assert Arch((1, 0, 0, 0, 0, 0)).index == 5**5
+    a = Arch.from_str("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|")
+    assert a.ops == (3, 1, 0, 4, 2, 3)
+    assert a.index == 3 * 3125 + 1 * 625 + 0 * 125 + 4 * 25 + 2 * 5 + 3
+    assert a.names == ("nor_conv_3x3", "skip_connect", "none", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3")
+
+
+@pytest.mark.parametrize("bad", [
+    "", "|none~0|", "|none~0|+|none~0|none~1|", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|", "none~0+|none~0|none~1|+|none~0|none~1|none~2|",
+    "|none~0|+|none~0|+|none~0|none~1|none~2|", "|none0|+|none~0|none~1|+|none~0|none~1|none~2|",
+])
+def test_bad_strings_raise(bad: str) -> None:
+    with pytest.raises(ArchError):
+        Arch.from_str(bad)
+
+
+def test_unknown_op_message_lists_known_ops() -> None:
+    with pytest.raises(ArchError, match="unknown operation 'conv'.*nor_conv_3x3"):
+        Arch.from_str("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
+@pytest.mark.parametrize("bad", [-1, NUM_ARCHS, 10**9, True, 1.0, "abc", None])
+def test_bad_indices_raise(bad: object) -> None:
+    with pytest.raises(ArchError):
+        Arch.parse(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("ops", [(0,) * 5, (0,) * 7, (0, 0, 0, 0, 0, 5), (0, 0, 0, 0, 0, -1), (0, 0, 0, 0, 0, 1.5)])
+def test_bad_op_tuples_raise(ops: tuple) -> None:
+    with pytest.raises(ArchError):
+        Arch(tuple(ops))
+
+
+def test_arch_is_immutable_and_hashable() -> None:
+    a = Arch.from_index(1234)
+    with pytest.raises(AttributeError):
+        a.ops = (0,) * 6  # type: ignore[misc]
+    assert {a: 1}[Arch.from_index(1234)] == 1
+
+
+def test_neighbours() -> None:
+    rng = np.random.default_rng(1)
+    for i in rng.integers(0, NUM_ARCHS, 200):
+        a = Arch.from_index(int(i))
+        nbrs = a.neighbours()
+        assert len(nbrs) == 24 and len(set(nbrs)) == 24
+        for b in nbrs:
+            assert sum(x != y for x, y in zip(a.ops, b.ops)) == 1
+            assert a in b.neighbours()
+
+
+def test_random_and_mutate_are_seeded() -> None:
+    draw = lambda seed: [Arch.random(np.random.default_rng(seed)).index for _ in range(1)]  # noqa: E731
+    assert draw(3) == draw(3)
+    rng1, rng2 = np.random.default_rng(7), np.random.default_rng(7)
+    a = Arch.from_index(777)
+    assert [a.mutate(rng1).index for _ in range(50)] == [a.mutate(rng2).index for _ in range(50)]
+
+
+def test_random_covers_ops_uniformly() -> None:
+    rng = np.random.default_rng(0)
+    counts = Counter(op for _ in range(4000) for op in Arch.random(rng).ops)
+    assert set(counts) == set(range(5))
+    assert all(abs(c / 24000 - 0.2) < 0.02 for c in counts.values())
+
+
+def test_mutation_schemes() -> None:
+    rng = np.random.default_rng(0)
+    a = Arch.from_index(4321)
+    for scheme, expected_edge0 in (("node_then_edge", 1 / 3), ("uniform_edge", 1 / 6)):
+        edges = Counter()
+        for _ in range(6000):
+            b = a.mutate(rng, scheme)
+            diff = [e for e in range(6) if a.ops[e] != b.ops[e]]
+            assert len(diff) == 1
+            edges[diff[0]] += 1
+        assert abs(edges[0] / 6000 - expected_edge0) < 0.03
+        assert len(edges) == 6
+    with pytest.raises(ArchError):
+        a.mutate(rng, "bogus")
+
+
+def test_onehot_encoding() -> None:
+    a = Arch((3, 1, 0, 4, 2, 3))
+    x = a.onehot()
+    assert x.shape == (30,) and x.sum() == 6
+    assert tuple(int(k) for k in x.reshape(6, 5).argmax(axis=1)) == a.ops
+
+
+def test_path_encoding() -> None:
+    # paths: 3<-0 [op 4]; 1<-0,3<-1 [3, 2]; 2<-0,3<-2 [1, 3]; 1<-0,2<-1,3<-2 [3, 0, 3]
+    a = Arch((3, 1, 0, 4, 2, 3))
+    x = a.path_encoding()
+    assert x.shape == (PATH_ENCODING_DIM,) == (155,)
+    expected = {4, 5 + 3 + 2 * 5, 5 + 1 + 3 * 5, 30 + 3 + 0 * 5 + 3 * 25}
+    assert set(np.flatnonzero(x).tolist()) == expected
+    assert np.array_equal(a.encode("path"), x) and np.array_equal(a.encode("onehot"), a.onehot())
+    with pytest.raises(ArchError):
+        a.encode("graph")
+
+
+@pytest.mark.parametrize("arch_str,unique", PINNED)
+def test_canonical_string_pinned(arch_str: str, unique: str) -> None:
+    assert Arch.from_str(arch_str).canonical_str() == unique
+
+
+def test_isomorphism_classes_and_disconnected_cells() -> None:
+    iso = isomorphism_classes()
+    assert iso.num_classes == 6466
+    assert len(set(iso.strings)) == 6466
+    assert int(disconnected_mask().sum()) == 341
+    # representatives are the smallest index in their class, in increasing order
+    assert np.all(np.diff(iso.representatives) > 0)
+    for c in (0, 17, 6465):
+        members = iso.members(int(iso.representatives[c]))
+        assert members.min() == iso.representatives[c]
+        assert {Arch.from_index(int(m)).canonical_str() for m in members} == {iso.strings[c]}
+    # every disconnected cell is in a class whose members are all disconnected
+    dis = disconnected_mask()
+    assert all(dis[iso.members(int(i))].all() for i in np.flatnonzero(dis)[:20])
+    assert Arch.from_index(0).is_disconnected()
+    assert Arch((1, 0, 0, 0, 0, 1)).is_disconnected()  # 0 -skip-> 1, 2 -skip-> 3, but nothing enters 2
+    assert not Arch((1, 0, 1, 0, 0, 1)).is_disconnected()  # adding 2 <-skip- 1 joins them
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="shared NB201 reference not present")
+def test_canonical_strings_equal_nats_bench_for_every_cell() -> None:
+    import pandas as pd
+
+    ref = pd.read_csv(REFERENCE, usecols=["ArchitectureString", "UniqueString"])
+    assert len(ref) == NUM_ARCHS
+    ours = [Arch.from_str(s).canonical_str() for s in ref["ArchitectureString"]]
+    assert ours == ref["UniqueString"].tolist()
+    assert OPS == ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

@@ -1,0 +1,295 @@
+"""The table format and the Benchmark query API."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SMALL_ARCHS, SMALL_EPOCHS, SMALL_SEEDS
+from nasbench_suite import tablefile
+from nasbench_suite.errors import (
+    ArchError, ArchNotInTableError, EpochNotInTableError, MissingResultError, SchemaVersionError,
+    SeedNotInTableError, SplitNotAvailableError, TableBuildError, TableCorruptedError, TableNotFoundError,
+)
+from nasbench_suite.space import Arch
+from nasbench_suite.table import build_table, load_table
+
+
+def _row(results: pd.DataFrame, arch: int, seed: int, epoch: int) -> pd.Series:
+    r = results[(results.arch_index == arch) & (results.seed == seed) & (results.epoch == epoch)]
+    assert len(r) == 1
+    return r.iloc[0]
+
+
+def test_values_round_trip(table_dir: Path, results: pd.DataFrame) -> None:
+    b = load_table(table_dir)
+    assert b.seeds == tuple(SMALL_SEEDS) and b.epochs == tuple(range(1, SMALL_EPOCHS + 1))
+    assert b.num_archs == len(SMALL_ARCHS) and list(b.arch_indices) == SMALL_ARCHS
+    assert b.splits == ("train", "valid", "test")
+    assert b.measures("valid") == ("loss", "acc", "seconds")
+    for a in (7, 15624):
+        for s in SMALL_SEEDS:
+            for e in (1, SMALL_EPOCHS):
+                row = _row(results, a, s, e)
+                for split in ("train", "valid", "test"):
+                    assert b.metric(a, split, "acc", epoch=e, seed=s) == pytest.approx(row[f"{split}_acc"], rel=1e-6)
+        mean = np.mean([_row(results, a, s, 2)["valid_acc"] for s in SMALL_SEEDS])
+        assert b.metric(a, "valid", epoch=2) == pytest.approx(mean, rel=1e-6)
+        assert b.scalar(a, "params") == 1000 + a and b.scalar(a, "flops") == 10 * a + 7
+    # the same arch by index, string, tuple or Arch
+    a = Arch.from_index(99)
+    assert len({b.metric(x, "valid", epoch=3, seed=22) for x in (99, str(a), a.ops, a)}) == 1
+
+
+def test_curves_costs_and_scans(table_dir: Path, results: pd.DataFrame) -> None:
+    b = load_table(table_dir)
+    curve = b.curve(4321, "valid", "acc", seed=11)
+    assert curve.shape == (SMALL_EPOCHS,)
+    assert curve[2] == pytest.approx(_row(results, 4321, 11, 3)["valid_acc"], rel=1e-6)
+    # cumulative training cost is the sum of per-epoch seconds; eval cost is one pass
+    expected = sum(1.0 + 0.1 * 22 + 0.01 * e for e in range(1, 4))
+    assert b.train_cost(4321, epoch=3, seed=22) == pytest.approx(expected, rel=1e-6)
+    assert b.train_cost(4321, epoch=1, seed=22) < b.train_cost(4321, epoch=2, seed=22)
+    assert b.eval_cost(4321, epoch=3) == pytest.approx(0.25)
+    scan = b.array("test", "acc", epoch=SMALL_EPOCHS, seed=22)
+    assert scan.shape == (len(SMALL_ARCHS),)
+    for i, a in enumerate(SMALL_ARCHS):
+        assert scan[i] == pytest.approx(b.metric(a, "test", epoch=SMALL_EPOCHS, seed=22))
+    best, value = b.optimum("test")
+    means = b.array("test", epoch=SMALL_EPOCHS)
+    assert value == pytest.approx(means.max()) and best.index == SMALL_ARCHS[int(means.argmax())]
+
+
+@pytest.mark.parametrize("call,error", [
+    (lambda b: b.metric(5, "valid", epoch=1), ArchNotInTableError),
+    (lambda b: b.metric(15625, "valid", epoch=1), ArchError),
+    (lambda b: b.metric("|bogus~0|", "valid", epoch=1), ArchError),
+    (lambda b: b.metric(0, "valid", epoch=0), EpochNotInTableError),
+    (lambda b: b.metric(0, "valid", epoch=SMALL_EPOCHS + 1), EpochNotInTableError),
+    (lambda b: b.metric(0, "valid", epoch=1.0), EpochNotInTableError),
+    (lambda b: b.metric(0, "valid", epoch=1, seed=3), SeedNotInTableError),
+    (lambda b: b.metric(0, "validation", epoch=1), SplitNotAvailableError),
+    (lambda b: b.metric(0, "valid", "top5", epoch=1), SplitNotAvailableError),
+    (lambda b: b.array("valid", epoch=99), EpochNotInTableError),
+    (lambda b: b.scalar(0, "latency"), SplitNotAvailableError),
+])
+def test_bad_queries_raise_specific_errors(table_dir: Path, call, error) -> None:
+    b = load_table(table_dir)
+    with pytest.raises(error) as info:
+        call(b)
+    assert str(info.value) and "nan" not in str(info.value).lower()
+
+
+def test_error_messages_are_clear(table_dir: Path) -> None:
+    b = load_table(table_dir)
+    with pytest.raises(SeedNotInTableError, match=r"seed 3 is not in table 'small'; its seeds are \[11, 22\]"):
+        b.metric(0, "valid", epoch=1, seed=3)
+    with pytest.raises(EpochNotInTableError, match="records epochs 1..4"):
+        b.metric(0, "valid", epoch=9)
+    with pytest.raises(ArchNotInTableError, match=r"architecture 5 \(\|none~0\|"):
+        b.metric(5, "valid", epoch=1)
+
+
+def test_missing_results_raise_never_nan(tmp_path: Path, results: pd.DataFrame) -> None:
+    partial = results[~((results.arch_index == 7) & (results.seed == 22))]
+    partial = partial[~((partial.arch_index == 99) & (partial.epoch == 4))]
+    b = build_table(partial, tmp_path / "partial")
+    with pytest.raises(MissingResultError):
+        b.metric(7, "valid", epoch=2, seed=22)
+    # the mean over seeds uses the seeds that have a result
+    assert b.metric(7, "valid", epoch=2) == pytest.approx(b.metric(7, "valid", epoch=2, seed=11))
+    with pytest.raises(MissingResultError):
+        b.metric(99, "valid", epoch=4)
+    with pytest.raises(MissingResultError):
+        b.curve(99, "valid", seed=11)
+    with pytest.raises(MissingResultError):
+        b.train_cost(99, epoch=4, seed=11)
+    assert np.isnan(b.array("valid", epoch=4)[SMALL_ARCHS.index(99)])  # vectorized reads mark gaps with NaN
+
+
+def test_search_view_cannot_reach_test_metrics(table_dir: Path) -> None:
+    b = load_table(table_dir)
+    view = b.search_view()
+    assert view.splits == ("train", "valid")
+    assert view.metric(7, "valid", epoch=1, seed=11) == b.metric(7, "valid", epoch=1, seed=11)
+    assert view.train_cost(7, epoch=2) == b.train_cost(7, epoch=2)
+    for call in (lambda: view.metric(7, "test", epoch=1), lambda: view.array("test", epoch=1),
+                 lambda: view.curve(7, "test"), lambda: view.optimum("test"), lambda: view.measures("test"),
+                 lambda: view.eval_cost(7, "test", epoch=1)):
+        with pytest.raises(SplitNotAvailableError, match="hidden"):
+            call()
+    assert not hasattr(view, "to_frame") and not hasattr(view, "manifest")
+    # structurally: nothing the view holds shares memory with the test array
+    test_array = b._arrays["test"]
+    held = [v for v in vars(view).values() if isinstance(v, np.ndarray)]
+    held += [v for d in vars(view).values() if isinstance(d, dict) for v in d.values() if isinstance(v, np.ndarray)]
+    assert held and not any(np.shares_memory(v, test_array) for v in held)
+
+
+# ----- integrity --------------------------------------------------------------------------------------
+def test_flipped_byte_is_detected(table_dir: Path) -> None:
+    path = table_dir / "valid.npy"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(TableCorruptedError, match="integrity check"):
+        load_table(table_dir)
+    load_table(table_dir, verify=False)  # the explicit opt-out still opens it
+
+
+def test_truncated_file_is_detected(table_dir: Path) -> None:
+    path = table_dir / "train.npy"
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(TableCorruptedError, match="truncated"):
+        load_table(table_dir, verify=False)
+
+
+@pytest.mark.parametrize("name", ["test.npy", "scalars.npz", "manifest.json"])
+def test_missing_file_is_detected(table_dir: Path, name: str) -> None:
+    (table_dir / name).unlink()
+    with pytest.raises(TableCorruptedError, match="missing|manifest"):
+        load_table(table_dir)
+
+
+def test_damaged_scalars_and_manifest(table_dir: Path) -> None:
+    (table_dir / "scalars.npz").write_bytes(b"not a zip")
+    with pytest.raises(TableCorruptedError, match="scalars.npz"):
+        load_table(table_dir)
+
+
+def test_bad_manifest_json(table_dir: Path) -> None:
+    (table_dir / "manifest.json").write_text("{not json")
+    with pytest.raises(TableCorruptedError, match="not valid JSON"):
+        load_table(table_dir)
+
+
+def test_changed_scalar_is_detected(table_dir: Path) -> None:
+    with np.load(table_dir / "scalars.npz") as z:
+        scalars = {k: z[k] for k in z.files}
+    scalars["params"][0] += 1
+    np.savez(table_dir / "scalars.npz", **scalars)
+    with pytest.raises(TableCorruptedError, match="integrity check"):
+        load_table(table_dir)
+
+
+def test_newer_schema_is_refused(table_dir: Path) -> None:
+    manifest = json.loads((table_dir / "manifest.json").read_text())
+    manifest["schema_version"] = tablefile.SCHEMA_VERSION + 1
+    (table_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SchemaVersionError, match="upgrade"):
+        load_table(table_dir)
+
+
+def test_object_arrays_are_refused(table_dir: Path) -> None:
+    np.save(table_dir / "test.npy", np.array([[[[{"x": 1}]]]], dtype=object), allow_pickle=True)
+    with pytest.raises(TableCorruptedError, match="objects"):
+        load_table(table_dir)
+
+
+def test_hash_is_over_decoded_values_not_file_bytes(table_dir: Path) -> None:
+    before = load_table(table_dir)
+    expected = before.metric(12345, "valid", epoch=3, seed=22)
+    path = table_dir / "valid.npy"
+    values = np.load(path)
+    np.save(path, np.ascontiguousarray(values.astype(">f4")))  # other byte order and memory layout
+    after = load_table(table_dir)
+    assert after.content_hash == before.content_hash
+    assert after.metric(12345, "valid", epoch=3, seed=22) == expected
+    np.save(path, np.ascontiguousarray(values * 1.0001))
+    with pytest.raises(TableCorruptedError):
+        load_table(table_dir)
+
+
+# ----- writing ----------------------------------------------------------------------------------------
+def test_existing_table_is_not_overwritten_by_default(table_dir: Path, results: pd.DataFrame) -> None:
+    before = (table_dir / "manifest.json").read_bytes()
+    with pytest.raises(FileExistsError):
+        build_table(results, table_dir)
+    assert (table_dir / "manifest.json").read_bytes() == before
+
+
+def test_failed_write_leaves_old_table_intact(table_dir: Path, results: pd.DataFrame, monkeypatch) -> None:
+    before = load_table(table_dir).content_hash
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    changed = results.assign(valid_acc=results.valid_acc + 1)
+    with pytest.raises(OSError, match="disk full"):
+        build_table(changed, table_dir, overwrite=True)
+    monkeypatch.undo()
+    assert load_table(table_dir).content_hash == before
+    assert sorted(p.name for p in table_dir.parent.iterdir()) == ["small"]  # no temporary folders left
+    assert build_table(changed, table_dir, overwrite=True).content_hash != before
+
+
+def test_build_is_deterministic_and_export_round_trips(tmp_path: Path, table_dir: Path) -> None:
+    b = load_table(table_dir)
+    frame = b.to_frame()
+    assert len(frame) == len(SMALL_ARCHS) * len(SMALL_SEEDS) * SMALL_EPOCHS
+    assert {"arch_index", "arch_str", "seed", "epoch", "valid_acc", "test_seconds", "params"} <= set(frame.columns)
+    again = build_table(frame, tmp_path / "again", metadata={"dataset": {"name": "generated", "sha256": "-"},
+                                                             "protocol": {"epochs": 4}})
+    assert again.content_hash == b.content_hash
+    # shuffled rows, same content; arch given only by string
+    shuffled = frame.sample(frac=1.0, random_state=0).drop(columns=["arch_index"])
+    assert build_table(shuffled, tmp_path / "shuffled").content_hash == b.content_hash
+    # the manifest is byte-identical when rebuilt under the same name and metadata
+    (tmp_path / "copy").mkdir()
+    build_table(frame, tmp_path / "copy" / "small", metadata={"dataset": {"name": "generated", "sha256": "-"},
+                                                                "protocol": {"epochs": 4}})
+    for name in ("manifest.json", "train.npy", "valid.npy", "test.npy"):
+        assert (tmp_path / "copy" / "small" / name).read_bytes() == (table_dir / name).read_bytes()
+
+
+@pytest.mark.parametrize("mutate,match", [
+    (lambda f: pd.concat([f, f.iloc[:1]]), "more than one row"),
+    (lambda f: f.assign(params=np.arange(len(f))), "varies within an arch"),
+    (lambda f: f[["arch_index", "seed", "epoch", "params"]], "no metric columns"),
+    (lambda f: f.drop(columns=["seed"]), "'seed'"),
+    (lambda f: f.drop(columns=["arch_index", "arch_str"]), "arch_index"),
+    (lambda f: f.assign(arch_index=np.where(f.arch_index == 0, 2, f.arch_index)), "does not match arch_str"),
+    (lambda f: f.assign(epoch=f.epoch - 1), "count from 1"),
+    (lambda f: f.assign(valid_acc="high"), "numeric"),
+    (lambda f: f.iloc[:0], "empty"),
+])
+def test_builder_rejects_bad_results(tmp_path: Path, results: pd.DataFrame, mutate, match: str) -> None:
+    with pytest.raises(TableBuildError, match=match):
+        build_table(mutate(results), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_builder_rejects_bad_arch_strings(tmp_path: Path, results: pd.DataFrame) -> None:
+    bad = results.drop(columns=["arch_index"]).assign(arch_str="|nope~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    with pytest.raises(ArchError):
+        build_table(bad, tmp_path / "bad")
+
+
+def test_load_by_name(table_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NASBENCH_TABLES_DIR", str(table_dir.parent))
+    assert load_table("small").content_hash == load_table(table_dir).content_hash
+    with pytest.raises(TableNotFoundError, match="shipped tables"):
+        load_table("no-such-table")
+    with pytest.raises(TableNotFoundError):
+        load_table(table_dir.parent / "nope")
+
+
+def test_not_a_table(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TableCorruptedError, match="manifest"):
+        load_table(tmp_path / "empty")
+
+
+def test_shipped_tables_dir_is_the_installed_package() -> None:
+    from nasbench_suite.table import shipped_tables_dir
+
+    root = shipped_tables_dir()
+    assert root.is_dir() and (root / "__init__.py").exists()
+    for manifest in root.glob("*/manifest.json"):  # every shipped table loads and verifies
+        b = load_table(manifest.parent.name)
+        assert b.num_archs > 0 and b.manifest["dataset"]["sha256"]
