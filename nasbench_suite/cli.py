@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -156,6 +157,29 @@ def cmd_describe(args: argparse.Namespace) -> None:
     _print(payload, args.json, render)
 
 
+# ----- pre-evaluate --------------------------------------------------------------------------------
+def cmd_pre_evaluate(args: argparse.Namespace) -> None:
+    from .pre_evaluate import pre_evaluate
+    from .train import Protocol
+
+    protocol = Protocol(dataset=args.dataset, channels=args.channels, cells=args.cells, epochs=args.epochs,
+                        batch_size=args.batch_size, train_subset=args.train_subset)
+    bench = pre_evaluate(args.archs, _int_list(args.seeds), protocol, args.out, data_dir=args.data_dir,
+                         workers=args.workers, description=args.description, overwrite=args.overwrite)
+    print(f"wrote table {bench.name} to {bench.path}: {bench.num_archs} archs x {len(bench.seeds)} seeds x "
+          f"{bench.max_epoch} epochs ({bench.content_hash})")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        if "-" in text and "," not in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            return list(range(lo, hi + 1))
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"expected integers like 0,1,2 or 0-9, got {text!r}") from None
+
+
 # ----- parser --------------------------------------------------------------------------------------
 def _int(text: str) -> int:
     try:
@@ -196,6 +220,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=_int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("pre-evaluate", help="train cells for real under a protocol and write a table")
+    p.add_argument("--dataset", required=True, help="digits, cifar10-16px, cifar10 or synthetic")
+    p.add_argument("--data-dir", help="folder holding the dataset files (default: $NASBENCH_DATA_DIR)")
+    p.add_argument("--archs", default="classes", help="all, classes, sample:K, A-B or i,j,k (default: classes)")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--channels", type=_int, default=8)
+    p.add_argument("--cells", type=_int, default=1, help="cells per stage (N)")
+    p.add_argument("--epochs", type=_int, default=10)
+    p.add_argument("--batch-size", type=_int, default=128)
+    p.add_argument("--train-subset", type=_int, help="train on a stratified subset of this many images")
+    p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)))
+    p.add_argument("--description", default="")
+    p.add_argument("--out", required=True, help="table folder to write")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_pre_evaluate)
     return parser
 
 

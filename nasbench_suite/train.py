@@ -1,0 +1,197 @@
+"""The training protocol and the plain reference trainer (one network at a time).
+
+NAS-Bench-201's recipe scaled to a proxy: SGD with Nesterov momentum 0.9, learning rate 0.1 on a
+cosine schedule that reaches 0 at the end of the run's own epochs (updated every step, as
+NAS-Bench-201 does), weight decay 5e-4, cross-entropy; random crop (zero padding, i.e. black, before
+normalization) and horizontal flip where the dataset allows it. Each epoch records the train loss
+and accuracy (running over the epoch's batches, as NAS-Bench-201 logs them), the valid and test loss
+and accuracy (evaluation mode, after the epoch), and the measured seconds of the training pass and
+of each evaluation pass.
+
+Every source of randomness comes from the (protocol, seed) pair: the weight initialisation (a torch
+generator seeded from it, inside a forked RNG so no global state leaks), the batch order and the
+augmentation (``np.random.Generator``). On CPU the result is deterministic given the seed.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Dataset, load_dataset
+from .errors import NasBenchError
+from .model import MacroConfig, build_network
+from .space import Arch, ArchLike
+
+MEASURES = ("loss", "acc", "seconds")
+
+
+class ProtocolError(NasBenchError, ValueError):
+    """A training protocol field is invalid."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything that determines how a cell is trained; recorded verbatim in a table's manifest."""
+
+    dataset: str
+    channels: int = 8
+    cells: int = 1
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    train_subset: int | None = None
+    augment: bool | None = None
+    """None: the dataset's default (crop + flip for CIFAR, none for digits)."""
+    crop_padding: int | None = None
+    """None: resolution // 8 (4 at 32x32, as NAS-Bench-201; 2 at 16x16)."""
+    eval_batch_size: int = 1024
+    drop_last: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("channels", "cells", "epochs", "batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ProtocolError(f"protocol field {name!r} must be a positive integer, got {value!r}")
+        if self.train_subset is not None and (not isinstance(self.train_subset, int) or self.train_subset < 1):
+            raise ProtocolError(f"protocol field 'train_subset' must be a positive integer or None, got {self.train_subset!r}")
+        if not (self.lr > 0 and 0 <= self.momentum < 1 and self.weight_decay >= 0):
+            raise ProtocolError("protocol needs lr > 0, 0 <= momentum < 1 and weight_decay >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"recipe": "NAS-Bench-201 (SGD nesterov, cosine to 0 per step, CE)", **asdict(self)}
+
+    def macro_config(self, data: Dataset) -> MacroConfig:
+        return MacroConfig(channels=self.channels, cells=self.cells, in_channels=data.in_channels,
+                           resolution=data.resolution, num_classes=data.num_classes)
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Keys ``<split>_<measure>``: train/valid/test x loss/acc/seconds (acc in percent)."""
+
+
+def load_protocol_data(protocol: Protocol, data_dir: str | None = None) -> Dataset:
+    """The dataset as the protocol trains on it (train split cut to ``train_subset``, stratified)."""
+    return load_dataset(protocol.dataset, data_dir, max_train=protocol.train_subset)
+
+
+def seed_sequence(protocol_seed: int, arch: Arch) -> np.random.SeedSequence:
+    """The entropy of one (seed, arch) training run: independent across archs and seeds."""
+    return np.random.SeedSequence([int(protocol_seed), arch.index])
+
+
+def augment_batch(x: torch.Tensor, rng: np.random.Generator, padding: int, pad_value: torch.Tensor) -> torch.Tensor:
+    """Random crop with ``padding`` (filled with the normalized value of black) and horizontal flip."""
+    n, c, h, w = x.shape
+    if padding:
+        padded = pad_value.view(1, c, 1, 1).expand(n, c, h + 2 * padding, w + 2 * padding).clone()
+        padded[:, :, padding : padding + h, padding : padding + w] = x
+        dy = rng.integers(0, 2 * padding + 1, size=n)
+        dx = rng.integers(0, 2 * padding + 1, size=n)
+        rows = torch.as_tensor(dy[:, None] + np.arange(h)[None, :])  # (n, h)
+        cols = torch.as_tensor(dx[:, None] + np.arange(w)[None, :])  # (n, w)
+        idx = torch.arange(n)[:, None, None, None]
+        ch = torch.arange(c)[None, :, None, None]
+        x = padded[idx, ch, rows[:, None, :, None], cols[:, None, None, :]]
+    flip = torch.as_tensor(rng.random(n) < 0.5)
+    if flip.any():
+        x = x.clone()
+        x[flip] = x[flip].flip(-1)
+    return x
+
+
+def _batches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool) -> Iterator[np.ndarray]:
+    order = rng.permutation(n)
+    stop = n - (n % batch_size) if drop_last and n >= batch_size else n
+    for start in range(0, stop, batch_size):
+        yield order[start : start + batch_size]
+
+
+@torch.inference_mode()
+def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in percent) in evaluation mode."""
+    net.eval()
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(y), batch_size):
+        logits = net(x[start : start + batch_size])
+        target = y[start : start + batch_size]
+        loss_sum += float(F.cross_entropy(logits, target, reduction="sum"))
+        correct += int((logits.argmax(1) == target).sum())
+    return loss_sum / len(y), 100.0 * correct / len(y)
+
+
+def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, device: str = "cpu") -> list[EpochRecord]:
+    """Train one cell from scratch under ``protocol`` with ``seed``; one record per epoch."""
+    arch = Arch.parse(arch)
+    if protocol.dataset != data.name or data.split_info.get("max_train") != protocol.train_subset:
+        raise ProtocolError(
+            f"protocol wants dataset {protocol.dataset!r} with train_subset={protocol.train_subset}, got "
+            f"{data.name!r} with max_train={data.split_info.get('max_train')}; load it with load_protocol_data"
+        )
+    streams = seed_sequence(seed, arch).spawn(2)
+    torch_seed = int(streams[0].generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+    rng = np.random.default_rng(streams[1])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed)
+        net = build_network(arch, protocol.macro_config(data)).to(device)
+    net = net.to(memory_format=torch.channels_last)
+
+    train, valid, test = (data.splits[s] for s in ("train", "valid", "test"))
+    n_train = len(train)
+    tx = torch.from_numpy(train.x).to(device)
+    ty = torch.from_numpy(train.y).to(device)
+    evals = {s: (torch.from_numpy(d.x).to(device).contiguous(memory_format=torch.channels_last),
+                 torch.from_numpy(d.y).to(device)) for s, d in (("valid", valid), ("test", test))}
+
+    augment = data.augment if protocol.augment is None else protocol.augment
+    padding = data.resolution // 8 if protocol.crop_padding is None else protocol.crop_padding
+    black = torch.tensor([-m / s for m, s in zip(data.mean, data.std)], dtype=torch.float32, device=device)
+
+    opt = torch.optim.SGD(net.parameters(), lr=protocol.lr, momentum=protocol.momentum,
+                          nesterov=protocol.nesterov, weight_decay=protocol.weight_decay)
+    steps_per_epoch = math.ceil(n_train / protocol.batch_size) if not protocol.drop_last else max(1, n_train // protocol.batch_size)
+    total_steps = steps_per_epoch * protocol.epochs
+    step = 0
+    records = []
+    for epoch in range(1, protocol.epochs + 1):
+        net.train()
+        t0 = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for idx in _batches(n_train, protocol.batch_size, rng, protocol.drop_last):
+            for group in opt.param_groups:
+                group["lr"] = 0.5 * protocol.lr * (1 + math.cos(math.pi * step / total_steps))
+            xb = tx[torch.from_numpy(idx)]
+            if augment:
+                xb = augment_batch(xb, rng, padding, black)
+            xb = xb.contiguous(memory_format=torch.channels_last)
+            yb = ty[torch.from_numpy(idx)]
+            logits = net(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(idx)
+        record = EpochRecord(epoch, {"train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen,
+                                     "train_seconds": time.perf_counter() - t0})
+        for split, (x, y) in evals.items():
+            t0 = time.perf_counter()
+            loss_v, acc_v = evaluate(net, x, y, protocol.eval_batch_size)
+            record.metrics.update({f"{split}_loss": loss_v, f"{split}_acc": acc_v,
+                                   f"{split}_seconds": time.perf_counter() - t0})
+        records.append(record)
+    return records

@@ -1,0 +1,97 @@
+"""The nasbench command as a user runs it: output, JSON, and one-line errors with exit code 2."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nasbench_suite.cli import main
+from nasbench_suite.space import Arch
+from nasbench_suite.table import load_table
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nasbench_suite.cli", *args], capture_output=True, text=True)
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess, match: str) -> None:
+    assert proc.returncode == 2, proc
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 or proc.stderr.startswith("usage:")
+    assert match in proc.stderr
+
+
+def test_info_text_and_json(table_dir: Path) -> None:
+    proc = run("info", str(table_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert "coverage   10/15625 cells" in proc.stdout and "(verified)" in proc.stdout
+    info = json.loads(run("info", str(table_dir), "--json").stdout)
+    b = load_table(table_dir)
+    assert info["content_hash"] == b.content_hash and info["seeds"] == [11, 22] and info["epochs"] == 4
+    best, value = b.optimum("test")
+    assert info["best_final_acc_mean_over_seeds"]["test"]["arch_index"] == best.index
+
+
+def test_query_matches_api(table_dir: Path, capsys) -> None:
+    assert main(["query", str(table_dir), "4321", "--epoch", "2", "--seed", "22", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    b = load_table(table_dir)
+    assert out["metrics"]["valid_acc"] == pytest.approx(b.metric(4321, "valid", epoch=2, seed=22))
+    assert out["train_cost_seconds"] == pytest.approx(b.train_cost(4321, epoch=2, seed=22))
+    assert out["per_arch"]["params"] == 1000 + 4321
+    assert main(["query", str(table_dir), str(b.arch_indices[0]), "--split", "valid"]) == 0
+    text = capsys.readouterr().out
+    assert "valid_acc" in text and "test_acc" not in text and "epoch 4, seed mean" in text
+
+
+def test_export_parquet_and_csv(table_dir: Path, tmp_path: Path) -> None:
+    b = load_table(table_dir)
+    for suffix in (".parquet", ".csv"):
+        out = tmp_path / f"t{suffix}"
+        proc = run("export", str(table_dir), "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        frame = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
+        assert len(frame) == 10 * 2 * 4
+        row = frame[(frame.arch_index == 7) & (frame.seed == 11) & (frame.epoch == 3)].iloc[0]
+        assert row.valid_acc == pytest.approx(b.metric(7, "valid", epoch=3, seed=11), rel=1e-6)
+        assert row.arch_str == str(Arch.from_index(7)) and row.params == 1000 + 7
+
+
+@pytest.mark.parametrize("args,match", [
+    (["info", "no-such-table"], "no table named or at 'no-such-table'"),
+    (["query", "TABLE", "15625"], "out of range"),
+    (["query", "TABLE", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown operation"),
+    (["query", "TABLE", "5"], "not in table"),
+    (["query", "TABLE", "7", "--epoch", "9"], "records epochs 1..4"),
+    (["query", "TABLE", "7", "--seed", "3"], "seed 3 is not in table"),
+    (["export", "TABLE", "--out", "x.xlsx"], ".parquet or .csv"),
+    (["export", "TABLE", "--out", "/no/such/dir/x.csv"], "does not exist"),
+])
+def test_user_errors_are_one_line(table_dir: Path, args: list[str], match: str) -> None:
+    proc = run(*[str(table_dir) if a == "TABLE" else a for a in args])
+    assert_clean_error(proc, match)
+
+
+def test_corrupted_table_is_a_clean_error(table_dir: Path) -> None:
+    (table_dir / "valid.npy").write_bytes((table_dir / "valid.npy").read_bytes()[:-4])
+    assert_clean_error(run("info", str(table_dir)), "truncated")
+
+
+def test_bad_arguments_exit_2() -> None:
+    proc = run("query")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    proc = run("describe", "0", "--channels", "many")
+    assert proc.returncode == 2 and "expected an integer" in proc.stderr
+
+
+def test_console_script_is_installed() -> None:
+    import shutil
+
+    exe = shutil.which("nasbench")
+    assert exe, "the nasbench console script is not on PATH: install the project (pip install -e .)"
+    proc = subprocess.run([exe, "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "info" in proc.stdout and "describe" in proc.stdout

@@ -1,0 +1,519 @@
+"""Tests for nasbench_suite.data: splits, normalization, determinism, errors, safe CIFAR reading."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasbench_suite.data import (
+    CIFAR10_16PX_FILE,
+    CIFAR10_16PX_SHA256,
+    CIFAR10_16PX_SOURCE,
+    CIFAR10_BATCH_DIR,
+    CIFAR10_TEST_BATCH,
+    CIFAR10_TRAIN_BATCHES,
+    DATA_DIR_ENV,
+    DATASETS,
+    SPLITS,
+    Dataset,
+    load_dataset,
+    read_cifar_batch,
+    restricted_pickle_load,
+    split_table,
+    split_table_markdown,
+    stratified_order,
+    stratified_split,
+)
+from nasbench_suite.errors import DatasetError, NasBenchError
+
+REAL_DIR = Path("/work/shared/datasets")
+REAL_NPZ = REAL_DIR / CIFAR10_16PX_FILE
+
+
+# ------------------------------------------------------------------------------------------
+# helpers
+
+
+def _fake_cifar(n_train: int = 200, n_test: int = 50, seed: int = 0, res: int = 16):
+    """Random uint8 HWC images and balanced-ish labels, like the npz format."""
+    rng = np.random.default_rng(seed)
+    x_train = rng.integers(0, 256, size=(n_train, res, res, 3), dtype=np.uint8)
+    x_test = rng.integers(0, 256, size=(n_test, res, res, 3), dtype=np.uint8)
+    y_train = (np.arange(n_train) % 10)[rng.permutation(n_train)].astype(np.uint8)
+    y_test = (np.arange(n_test) % 10)[rng.permutation(n_test)].astype(np.uint8)
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def _write_npz(folder: Path, arrays: dict, compressed: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / CIFAR10_16PX_FILE
+    with open(path, "wb") as f:  # a file object keeps numpy from appending ".npz" twice
+        (np.savez_compressed if compressed else np.savez)(f, **arrays)
+    return path
+
+
+def _assert_normalized(ds: Dataset) -> None:
+    x = ds.splits["train"].x
+    mean = x.mean(axis=(0, 2, 3), dtype=np.float64)
+    std = x.std(axis=(0, 2, 3), dtype=np.float64)
+    np.testing.assert_allclose(mean, 0.0, atol=1e-5)
+    np.testing.assert_allclose(std, 1.0, atol=1e-4)
+
+
+def _assert_partition(ds: Dataset, pool_sizes: dict[str, int]) -> None:
+    """train/valid/test are disjoint and cover their source pools exactly."""
+    by_pool: dict[str, list[np.ndarray]] = {}
+    for s in SPLITS:
+        info = ds.split_info["splits"][s]
+        by_pool.setdefault(info["from"], []).append(ds.splits[s].index)
+        idx = ds.splits[s].index
+        assert idx.dtype == np.int64 and np.all(np.diff(idx) > 0)  # ascending, no repeats
+    for pool, parts in by_pool.items():
+        allidx = np.concatenate(parts)
+        assert len(allidx) == len(np.unique(allidx)) == pool_sizes[pool]
+
+
+class _Py2StylePickler(pickle._Pickler):  # type: ignore[misc,name-defined]
+    """Writes str and bytes as Python 2 ``str`` opcodes (BINSTRING), like the real CIFAR files."""
+
+    dispatch = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
+
+    def _save_py2_str(self, obj):
+        data = obj.encode("latin1") if isinstance(obj, str) else bytes(obj)
+        if len(data) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
+        self.memoize(obj)
+
+    dispatch[bytes] = _save_py2_str
+    dispatch[str] = _save_py2_str
+
+
+def _batch_bytes(x_chw: np.ndarray, y: np.ndarray, label: str, py2: bool = True) -> bytes:
+    batch = {
+        b"batch_label": label.encode(),
+        b"labels": [int(v) for v in y],
+        b"data": x_chw.reshape(len(x_chw), -1),
+        b"filenames": [f"img_{i}.png".encode() for i in range(len(y))],
+    }
+    if not py2:
+        return pickle.dumps(batch, protocol=4)
+    buf = io.BytesIO()
+    _Py2StylePickler(buf, protocol=2).dump(batch)
+    # Python 2 era numpy named the reconstructor numpy.core.multiarray (GLOBAL is plain text).
+    return buf.getvalue().replace(
+        b"cnumpy._core.multiarray\n_reconstruct\n", b"cnumpy.core.multiarray\n_reconstruct\n"
+    )
+
+
+def _write_batches(folder: Path, arrays: dict, py2: bool = True) -> None:
+    """Fake cifar-10-batches-py: x_train split into 5 batches, CHW layout, 32x32 or any size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    x_train = arrays["x_train"].transpose(0, 3, 1, 2)
+    x_test = arrays["x_test"].transpose(0, 3, 1, 2)
+    chunks = np.array_split(np.arange(len(x_train)), 5)
+    for name, rows in zip(CIFAR10_TRAIN_BATCHES, chunks):
+        (folder / name).write_bytes(_batch_bytes(x_train[rows], arrays["y_train"][rows], name, py2))
+    (folder / CIFAR10_TEST_BATCH).write_bytes(
+        _batch_bytes(x_test, arrays["y_test"], "testing batch 1 of 1", py2)
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# registry and docs
+
+
+def test_registry_and_split_table_document_every_split():
+    assert set(DATASETS) == {"cifar10-16px", "cifar10", "digits", "synthetic"}
+    rows = split_table()
+    assert {(r["dataset"], r["split"]) for r in rows} == {(d, s) for d in DATASETS for s in SPLITS}
+    sizes = {(r["dataset"], r["split"]): r["size"] for r in rows}
+    assert sizes[("cifar10-16px", "train")] == sizes[("cifar10-16px", "valid")] == 25_000
+    assert sizes[("cifar10-16px", "test")] == 10_000
+    assert [sizes[("digits", s)] for s in SPLITS] == [1_197, 300, 300]
+    json.dumps(rows)
+    md = split_table_markdown()
+    assert md.count("\n| cifar10-16px |") == 3 and "25,000" in md
+
+
+def test_unknown_dataset_is_one_clear_error():
+    with pytest.raises(DatasetError, match="unknown dataset 'cifar100'.*cifar10-16px"):
+        load_dataset("cifar100")
+    assert issubclass(DatasetError, NasBenchError) and issubclass(DatasetError, ValueError)
+
+
+# ------------------------------------------------------------------------------------------
+# digits and synthetic
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    return load_dataset("digits")
+
+
+def test_digits_splits_sizes_shapes_and_disjointness(digits):
+    assert {s: len(digits.splits[s]) for s in SPLITS} == {"train": 1197, "valid": 300, "test": 300}
+    assert list(digits.splits) == list(SPLITS)
+    assert (digits.num_classes, digits.in_channels, digits.resolution) == (10, 1, 8)
+    assert digits.augment is False
+    for split in digits.splits.values():
+        assert split.x.dtype == np.float32 and split.x.flags.c_contiguous
+        assert split.x.shape == (len(split), 1, 8, 8)
+        assert split.y.dtype == np.int64
+    _assert_partition(digits, {"all": 1797})
+    assert digits.split_info["split_seed"] == 201
+    assert digits.split_info["sizes"] == {"train": 1197, "valid": 300, "test": 300}
+
+
+def test_digits_stratified_and_labels_follow_source_rows(digits):
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    totals = np.bincount(bunch.target, minlength=10)
+    for s in SPLITS:
+        split = digits.splits[s]
+        np.testing.assert_array_equal(split.y, bunch.target[split.index])
+        counts = np.bincount(split.y, minlength=10)
+        assert counts.tolist() == digits.split_info["class_counts"][s]
+        expected = totals * len(split) / totals.sum()
+        assert np.all(np.abs(counts - expected) <= 1.5), (s, counts, expected)
+    # pixels: the normalized split maps back to the raw images
+    test = digits.splits["test"]
+    raw = test.x[:, 0] * digits.std[0] + digits.mean[0]
+    np.testing.assert_allclose(raw, bunch.images[test.index], atol=1e-4)
+
+
+def test_digits_normalization_uses_train_only(digits):
+    _assert_normalized(digits)
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images
+    train_raw = images[digits.splits["train"].index]
+    assert digits.mean[0] == pytest.approx(train_raw.mean(), abs=1e-12)
+    assert digits.std[0] == pytest.approx(train_raw.std(), abs=1e-12)
+    assert digits.mean[0] != pytest.approx(images.mean(), abs=1e-9)  # not the full-data mean
+
+
+def test_loading_twice_is_identical_and_describe_is_json(digits):
+    again = load_dataset("digits")
+    for s in SPLITS:
+        for field in ("x", "y", "index"):
+            np.testing.assert_array_equal(getattr(digits.splits[s], field), getattr(again.splits[s], field))
+        assert digits.splits[s].x is not again.splits[s].x  # fresh arrays per call
+    assert digits.sha256 == again.sha256 and len(digits.sha256) == 64
+    text = json.dumps(digits.describe(), sort_keys=True)
+    assert text == json.dumps(again.describe(), sort_keys=True)
+    desc = json.loads(text)
+    assert desc["name"] == "digits" and desc["augment"] is False
+    assert desc["split_info"]["sizes"]["train"] == 1197
+    assert "x" not in desc and "splits" not in desc
+
+
+def test_split_indices_are_a_pure_function_of_labels_and_seed():
+    y = np.repeat(np.arange(5), [7, 9, 11, 13, 10])
+    sizes = [("test", 10), ("valid", 10), ("train", None)]
+    np.random.seed(123)  # the global RNG must not matter
+    a = stratified_split(y, sizes, seed=7)
+    np.random.seed(999)
+    b = stratified_split(y, sizes, seed=7)
+    c = stratified_split(y, sizes, seed=8)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert any(not np.array_equal(a[k], c[k]) for k in a)
+    assert sorted(np.concatenate(list(a.values())).tolist()) == list(range(len(y)))
+    assert [len(a[k]) for k in ("test", "valid", "train")] == [10, 10, len(y) - 20]
+    with pytest.raises(DatasetError):
+        stratified_split(y, [("a", 60), ("b", None)], seed=0)
+
+
+def test_synthetic_is_small_learnable_and_seeded():
+    ds = load_dataset("synthetic")
+    assert {s: len(ds.splits[s]) for s in SPLITS} == {"train": 400, "valid": 100, "test": 100}
+    assert ds.splits["train"].x.shape[1:] == (3, 8, 8) and ds.augment is False
+    _assert_normalized(ds)
+    _assert_partition(ds, {"all": 600})
+    assert ds.sha256 == load_dataset("synthetic").sha256
+    # nearest class mean on train -> valid is far above chance (0.1)
+    tr, va = ds.splits["train"], ds.splits["valid"]
+    centroids = np.stack([tr.x[tr.y == k].mean(axis=0).ravel() for k in range(10)])
+    dist = ((va.x.reshape(len(va), 1, -1) - centroids[None]) ** 2).sum(axis=2)
+    assert (dist.argmin(axis=1) == va.y).mean() > 0.4
+
+
+# ------------------------------------------------------------------------------------------
+# max_train
+
+
+def test_max_train_subset_is_stratified_nested_and_recorded(digits):
+    small = load_dataset("digits", max_train=200)
+    large = load_dataset("digits", max_train=600)
+    assert len(small.splits["train"]) == 200 and len(large.splits["train"]) == 600
+    assert set(small.splits["train"].index) <= set(large.splits["train"].index)
+    assert set(large.splits["train"].index) <= set(digits.splits["train"].index)
+    for s in ("valid", "test"):  # only the train split changes
+        np.testing.assert_array_equal(small.splits[s].index, digits.splits[s].index)
+    counts = np.bincount(small.splits["train"].y, minlength=10)
+    full = np.bincount(digits.splits["train"].y, minlength=10)
+    assert np.all(np.abs(counts - full * 200 / full.sum()) <= 1.5)
+    info = small.split_info
+    assert info["max_train"] == 200 and info["sizes"]["train"] == 200
+    assert info["train_subset"]["size"] == 200 and info["train_subset"]["of"] == 1197
+    assert digits.split_info["train_subset"] is None
+    _assert_normalized(small)  # statistics come from the subset actually used
+    again = load_dataset("digits", max_train=200)
+    np.testing.assert_array_equal(again.splits["train"].x, small.splits["train"].x)
+
+
+def test_stratified_order_prefixes_are_balanced():
+    y = np.repeat(np.arange(10), 50)
+    order = stratified_order(y, seed=3)
+    assert sorted(order.tolist()) == list(range(500))
+    for m in (1, 7, 10, 33, 250, 499):
+        counts = np.bincount(y[order[:m]], minlength=10)
+        assert np.all(np.abs(counts - m / 10) <= 1), (m, counts)
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1198, True, 10.0, "100"])
+def test_max_train_out_of_range_or_wrong_type(bad):
+    with pytest.raises(DatasetError, match="max_train"):
+        load_dataset("digits", max_train=bad)
+
+
+# ------------------------------------------------------------------------------------------
+# cifar10-16px from a fake small npz
+
+
+def test_fake_npz_loads_with_half_half_split(tmp_path):
+    arrays = _fake_cifar(200, 50)
+    path = _write_npz(tmp_path, arrays)
+    ds = load_dataset("cifar10-16px", tmp_path)
+    assert {s: len(ds.splits[s]) for s in SPLITS} == {"train": 100, "valid": 100, "test": 50}
+    assert ds.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert ds.source == CIFAR10_16PX_SOURCE
+    assert (ds.num_classes, ds.in_channels, ds.resolution, ds.augment) == (10, 3, 16, True)
+    assert ds.splits["train"].x.shape == (100, 3, 16, 16)
+    _assert_partition(ds, {"train": 200, "test": 50})
+    np.testing.assert_array_equal(ds.splits["test"].index, np.arange(50))  # official order
+    assert ds.split_info["class_counts"]["train"] == [10] * 10
+    assert ds.split_info["class_counts"]["valid"] == [10] * 10
+    _assert_normalized(ds)
+    # each normalized image maps back to its HWC source row
+    for s, pool in (("train", "x_train"), ("valid", "x_train"), ("test", "x_test")):
+        split = ds.splits[s]
+        raw = split.x * np.array(ds.std, np.float32)[:, None, None] + np.array(ds.mean)[:, None, None]
+        src = arrays[pool][split.index].transpose(0, 3, 1, 2)
+        np.testing.assert_allclose(raw, src, atol=1e-3)
+        np.testing.assert_array_equal(split.y, arrays["y" + pool[1:]][split.index])
+    json.dumps(ds.describe())
+    assert str(tmp_path) not in json.dumps(ds.describe())  # manifests carry no local paths
+
+
+def test_fake_npz_odd_size_and_uncompressed_and_str_path(tmp_path):
+    _write_npz(tmp_path, _fake_cifar(201, 13, seed=1), compressed=False)
+    ds = load_dataset("cifar10-16px", str(tmp_path))
+    assert {s: len(ds.splits[s]) for s in SPLITS} == {"train": 100, "valid": 101, "test": 13}
+
+
+def test_env_var_gives_the_data_dir(tmp_path, monkeypatch):
+    _write_npz(tmp_path, _fake_cifar(40, 10))
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    ds = load_dataset("cifar10-16px")
+    assert len(ds.splits["train"]) == 20
+
+
+def test_env_var_unset_is_one_clear_error(monkeypatch):
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    with pytest.raises(DatasetError, match=f"{DATA_DIR_ENV}.*{CIFAR10_16PX_FILE}"):
+        load_dataset("cifar10-16px")
+    monkeypatch.setenv(DATA_DIR_ENV, "")
+    with pytest.raises(DatasetError, match=DATA_DIR_ENV):
+        load_dataset("cifar10")
+
+
+def test_missing_dir_and_missing_file_say_where(tmp_path, monkeypatch):
+    missing = tmp_path / "nope"
+    with pytest.raises(DatasetError, match="does not exist") as info:
+        load_dataset("cifar10-16px", missing)
+    assert str(missing) in str(info.value)
+    monkeypatch.setenv(DATA_DIR_ENV, str(missing))
+    with pytest.raises(DatasetError, match=r"from \$NASBENCH_DATA_DIR"):
+        load_dataset("cifar10-16px")
+    with pytest.raises(DatasetError, match="not found") as info:
+        load_dataset("cifar10-16px", tmp_path)
+    assert str(tmp_path / CIFAR10_16PX_FILE) in str(info.value)
+    assert "x_train (N,16,16,3) uint8" in str(info.value)
+
+
+def _without(arrays: dict, key: str) -> dict:
+    return {k: v for k, v in arrays.items() if k != key}
+
+
+_GOOD = _fake_cifar(40, 10)
+_BAD_NPZ = {
+    "missing y_test": (_without(_GOOD, "y_test"), "lacks y_test"),
+    "renamed keys": ({"x": _GOOD["x_train"], "y": _GOOD["y_train"]}, "lacks x_train"),
+    "32px images": ({**_GOOD, "x_train": np.zeros((40, 32, 32, 3), np.uint8)}, "x_train should be"),
+    "CHW layout": ({**_GOOD, "x_test": _GOOD["x_test"].transpose(0, 3, 1, 2).copy()}, "x_test"),
+    "float images": ({**_GOOD, "x_train": _GOOD["x_train"].astype(np.float32)}, "uint8"),
+    "label count": ({**_GOOD, "y_train": _GOOD["y_train"][:-1]}, "y_train should be"),
+    "float labels": ({**_GOOD, "y_test": _GOOD["y_test"].astype(np.float32)}, "integer labels"),
+    "label range": ({**_GOOD, "y_train": _GOOD["y_train"] + 5}, "outside 0..9"),
+    "2-D labels": ({**_GOOD, "y_test": _GOOD["y_test"][:, None]}, "y_test should be"),
+    "no images": ({**_GOOD, "x_test": _GOOD["x_test"][:0], "y_test": _GOOD["y_test"][:0]}, "N >= 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_NPZ))
+def test_malformed_npz_is_one_clear_error(tmp_path, case):
+    arrays, message = _BAD_NPZ[case]
+    path = _write_npz(tmp_path, arrays)
+    with pytest.raises(DatasetError, match=message) as info:
+        load_dataset("cifar10-16px", tmp_path)
+    assert str(path) in str(info.value)
+
+
+def test_unreadable_npz_files(tmp_path):
+    path = tmp_path / CIFAR10_16PX_FILE
+    path.write_bytes(b"this is not a zip file at all")
+    with pytest.raises(DatasetError, match="cannot be read"):
+        load_dataset("cifar10-16px", tmp_path)
+    with open(path, "wb") as f:
+        np.save(f, np.zeros(3))
+    with pytest.raises(DatasetError, match="single .npy"):
+        load_dataset("cifar10-16px", tmp_path)
+    with open(path, "wb") as f:  # an object array is stored as a pickle: refused
+        np.savez(f, **{**_GOOD, "y_train": np.array([object()] * 40)})
+    with pytest.raises(DatasetError, match="cannot be read"):
+        load_dataset("cifar10-16px", tmp_path)
+
+
+# ------------------------------------------------------------------------------------------
+# cifar10 python batches and the restricted unpickler
+
+
+@pytest.mark.parametrize("py2", [True, False], ids=["py2-style", "protocol4"])
+def test_fake_cifar_batches_load(tmp_path, py2):
+    arrays = _fake_cifar(100, 20, seed=2, res=32)
+    folder = tmp_path / CIFAR10_BATCH_DIR
+    _write_batches(folder, arrays, py2=py2)
+    ds = load_dataset("cifar10", tmp_path)
+    assert {s: len(ds.splits[s]) for s in SPLITS} == {"train": 50, "valid": 50, "test": 20}
+    assert (ds.resolution, ds.in_channels, ds.augment) == (32, 3, True)
+    files = [*CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH]
+    digest = hashlib.sha256(b"".join((folder / f).read_bytes() for f in files)).hexdigest()
+    assert ds.sha256 == digest
+    _assert_normalized(ds)
+    split = ds.splits["valid"]
+    np.testing.assert_array_equal(split.y, arrays["y_train"][split.index])
+    raw = split.x * np.array(ds.std, np.float32)[:, None, None] + np.array(ds.mean)[:, None, None]
+    np.testing.assert_allclose(raw, arrays["x_train"][split.index].transpose(0, 3, 1, 2), atol=1e-3)
+
+
+def test_cifar10_and_16px_share_split_rows(tmp_path):
+    arrays32 = _fake_cifar(100, 20, seed=4, res=32)
+    _write_batches(tmp_path / CIFAR10_BATCH_DIR, arrays32)
+    arrays16 = {**arrays32, "x_train": arrays32["x_train"][:, ::2, ::2].copy(),
+                "x_test": arrays32["x_test"][:, ::2, ::2].copy()}
+    _write_npz(tmp_path, arrays16)
+    a, b = load_dataset("cifar10", tmp_path), load_dataset("cifar10-16px", tmp_path)
+    for s in SPLITS:
+        np.testing.assert_array_equal(a.splits[s].index, b.splits[s].index)
+
+
+def test_read_cifar_batch_directly(tmp_path):
+    arrays = _fake_cifar(12, 1, res=32)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(_batch_bytes(arrays["x_train"].transpose(0, 3, 1, 2), arrays["y_train"], "b1"))
+    x, y = read_cifar_batch(path)
+    assert x.shape == (12, 3, 32, 32) and x.dtype == np.uint8 and y.dtype == np.int64
+    np.testing.assert_array_equal(x, arrays["x_train"].transpose(0, 3, 1, 2))
+
+
+def test_incomplete_batch_dir_says_what_is_missing(tmp_path):
+    folder = tmp_path / CIFAR10_BATCH_DIR
+    _write_batches(folder, _fake_cifar(50, 10, res=32))
+    (folder / "data_batch_3").unlink()
+    with pytest.raises(DatasetError, match="lacks data_batch_3") as info:
+        load_dataset("cifar10", tmp_path)
+    assert str(folder) in str(info.value)
+
+
+class _Evil:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pickles_are_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    payloads = {
+        "reduce os.system": pickle.dumps({b"data": _Evil(marker)}, protocol=2),
+        "protocol 4": pickle.dumps(_Evil(marker), protocol=4),
+        "literal os.system": b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.",
+        "builtins eval": b"cbuiltins\neval\n(S'1+1'\ntR.",
+    }
+    for name, payload in payloads.items():
+        with pytest.raises(DatasetError, match="refusing to unpickle"):
+            restricted_pickle_load(io.BytesIO(payload))
+        path = tmp_path / "data_batch_1"
+        path.write_bytes(payload)
+        with pytest.raises(DatasetError, match="refusing") as info:
+            read_cifar_batch(path)
+        assert str(path) in str(info.value), name
+    assert not marker.exists()
+
+
+def test_malicious_batch_inside_dataset_dir_is_refused(tmp_path):
+    folder = tmp_path / CIFAR10_BATCH_DIR
+    _write_batches(folder, _fake_cifar(50, 10, res=32))
+    marker = tmp_path / "pwned"
+    (folder / CIFAR10_TEST_BATCH).write_bytes(pickle.dumps({b"data": _Evil(marker)}, protocol=2))
+    with pytest.raises(DatasetError, match="refusing"):
+        load_dataset("cifar10", tmp_path)
+    assert not marker.exists()
+
+
+def test_damaged_or_odd_batches(tmp_path):
+    good = _batch_bytes(np.zeros((4, 3, 32, 32), np.uint8), np.arange(4), "b")
+    cases = {
+        "truncated": (good[: len(good) // 2], "not a readable"),
+        "not a dict": (pickle.dumps([1, 2, 3], protocol=2), "not a dict"),
+        "no labels": (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}), "lacks"),
+        "wrong width": (pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}),
+                        "should be uint8"),
+        "huge reconstruct": (b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n"
+                             b"(I100000000000\ntS'b'\ntR.", "refusing numpy _reconstruct"),
+    }
+    for name, (payload, message) in cases.items():
+        path = tmp_path / name.replace(" ", "_")
+        path.write_bytes(payload)
+        with pytest.raises(DatasetError, match=message):
+            read_cifar_batch(path)
+
+
+# ------------------------------------------------------------------------------------------
+# the real file, when this machine has it
+
+
+@pytest.mark.skipif(not REAL_NPZ.exists(), reason="shared cifar10_16px.npz not present")
+def test_real_cifar10_16px():
+    ds = load_dataset("cifar10-16px", REAL_DIR)
+    assert {s: len(ds.splits[s]) for s in SPLITS} == {"train": 25_000, "valid": 25_000, "test": 10_000}
+    assert ds.sha256 == CIFAR10_16PX_SHA256
+    assert ds.sha256 == "59d8fe1c5c19ca18eb91748e6bf1df1af4ef6b4ea064dc0025b15a317ba9fd33"
+    assert ds.split_info["class_counts"]["train"] == [2500] * 10
+    assert ds.split_info["class_counts"]["valid"] == [2500] * 10
+    assert ds.split_info["class_counts"]["test"] == [1000] * 10
+    assert ds.splits["train"].x.shape == (25_000, 3, 16, 16)
+    _assert_normalized(ds)
+    _assert_partition(ds, {"train": 50_000, "test": 10_000})
