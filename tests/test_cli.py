@@ -95,3 +95,16 @@ def test_console_script_is_installed() -> None:
     assert exe, "the nasbench console script is not on PATH: install the project (pip install -e .)"
     proc = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "info" in proc.stdout and "describe" in proc.stdout
+
+
+def test_describe_nb201_arch0(capsys) -> None:
+    arch0 = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+    assert main(["describe", arch0, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["params"] == 129306 and out["flops"] == 15647370  # NAS-Bench-201's 0.129306 M / 15.64737 M
+    assert out["canonical_str"] == "(0)@avg_pool_3x3+(0)@avg_pool_3x3+(0)@nor_conv_1x1+(0)@nor_conv_1x1"
+    assert main(["describe", "0", "--channels", "8", "--cells", "1", "--resolution", "8", "--in-channels", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "disconnected True" in text and "C=8 N=1 1x8x8" in text
+    proc = run("describe", "0", "--resolution", "10")
+    assert_clean_error(proc, "divisible by 4")

@@ -1,0 +1,111 @@
+"""Training protocol and the plain trainer: real training on small data, deterministic given the seed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nasbench_suite.data import load_dataset
+from nasbench_suite.pre_evaluate import PreEvaluateError, parse_archs, pre_evaluate
+from nasbench_suite.space import Arch, isomorphism_classes
+from nasbench_suite.train import Protocol, ProtocolError, augment_batch, load_protocol_data, train_cell
+
+FAST = Protocol(dataset="synthetic", channels=4, cells=1, epochs=3, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    torch.set_num_threads(1)
+    return load_protocol_data(FAST)
+
+
+def test_same_seed_same_curves_other_seed_differs(synthetic) -> None:
+    a = Arch.from_str("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|")
+    strip = lambda recs: [{k: v for k, v in r.metrics.items() if not k.endswith("seconds")} for r in recs]  # noqa: E731
+    first, again = train_cell(a, synthetic, FAST, seed=5), train_cell(a, synthetic, FAST, seed=5)
+    assert strip(first) == strip(again)
+    assert strip(first) != strip(train_cell(a, synthetic, FAST, seed=6))
+    assert [r.epoch for r in first] == [1, 2, 3]
+    keys = {f"{s}_{m}" for s in ("train", "valid", "test") for m in ("loss", "acc", "seconds")}
+    assert set(first[0].metrics) == keys
+    assert all(r.metrics["train_seconds"] > 0 for r in first)
+
+
+def test_training_learns_and_disconnected_cells_stay_at_chance(synthetic) -> None:
+    good = train_cell("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+                      synthetic, FAST, seed=0)
+    assert good[-1].metrics["train_loss"] < good[0].metrics["train_loss"]
+    assert good[-1].metrics["valid_acc"] > 30.0  # 10 classes: chance is 10%
+    dead = train_cell(0, synthetic, FAST, seed=0)
+    assert Arch.from_index(0).is_disconnected()
+    # the output does not depend on the input, so every image gets the same class
+    assert dead[-1].metrics["valid_acc"] <= 20.0
+
+
+def test_training_does_not_touch_global_rng(synthetic) -> None:
+    torch.manual_seed(123)
+    np.random.seed(7)
+    expected_t, expected_n = torch.rand(1), np.random.rand()
+    torch.manual_seed(123)
+    np.random.seed(7)
+    train_cell(100, synthetic, FAST, seed=1)
+    assert torch.rand(1) == expected_t and np.random.rand() == expected_n
+
+
+def test_protocol_validation_and_data_mismatch(synthetic) -> None:
+    with pytest.raises(ProtocolError):
+        Protocol(dataset="digits", epochs=0)
+    with pytest.raises(ProtocolError):
+        Protocol(dataset="digits", train_subset=-5)
+    with pytest.raises(ProtocolError, match="load_protocol_data"):
+        train_cell(0, synthetic, Protocol(dataset="digits"), seed=0)
+    with pytest.raises(ProtocolError, match="train_subset"):
+        train_cell(0, synthetic, Protocol(dataset="synthetic", train_subset=100), seed=0)
+
+
+def test_augment_batch_crops_and_flips() -> None:
+    rng = np.random.default_rng(0)
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4)
+    out = augment_batch(x, rng, padding=0, pad_value=torch.zeros(1))
+    for i in range(2):  # without padding, each image is itself or its mirror
+        assert torch.equal(out[i], x[i]) or torch.equal(out[i], x[i].flip(-1))
+    out = augment_batch(x, np.random.default_rng(1), padding=2, pad_value=torch.tensor([-9.0]))
+    assert out.shape == x.shape
+    values = set(out.unique().tolist())
+    assert values <= set(x.unique().tolist()) | {-9.0}
+
+
+def test_parse_archs() -> None:
+    iso = isomorphism_classes()
+    assert parse_archs("all") == list(range(15625))
+    assert parse_archs("classes") == iso.representatives.tolist()
+    sample = parse_archs("sample:50")
+    assert len(sample) == 50 == len(set(sample)) and sample == parse_archs("sample:50")
+    assert set(sample) <= set(iso.representatives.tolist())
+    assert parse_archs("3-6") == [3, 4, 5, 6] and parse_archs("9,1") == [9, 1]
+    for bad in ("sample:x", "sample:0", "a-b", "", "1,99999"):
+        with pytest.raises(Exception):
+            parse_archs(bad)
+    with pytest.raises(PreEvaluateError):
+        parse_archs("sample:99999")
+
+
+def test_pre_evaluate_writes_a_table_independent_of_workers(tmp_path: Path) -> None:
+    protocol = Protocol(dataset="synthetic", channels=2, cells=1, epochs=2, batch_size=128)
+    one = pre_evaluate("7,2000", [0, 1], protocol, str(tmp_path / "one"), workers=1)
+    two = pre_evaluate("7,2000", [0, 1], protocol, str(tmp_path / "two"), workers=2)
+    assert one.num_archs == 2 and one.seeds == (0, 1) and one.max_epoch == 2
+    for split in ("train", "valid", "test"):
+        for measure in ("loss", "acc"):
+            np.testing.assert_array_equal(one._arrays[split][..., one._measures[split][measure]],
+                                          two._arrays[split][..., two._measures[split][measure]])
+    m = one.manifest
+    assert m["dataset"]["name"] == "synthetic" and m["dataset"]["sha256"]
+    assert m["protocol"]["epochs"] == 2 and m["selection"]["seeds"] == [0, 1]
+    assert m["hardware"]["cpu"] and m["compute"]["wall_seconds"] >= 0
+    data = load_dataset("synthetic")
+    from nasbench_suite.model import build_network, count_params
+
+    assert one.scalar(2000, "params") == count_params(build_network(2000, protocol.macro_config(data)))
