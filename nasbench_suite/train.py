@@ -8,9 +8,10 @@ and accuracy (running over the epoch's batches, as NAS-Bench-201 logs them), the
 and accuracy (evaluation mode, after the epoch), and the measured seconds of the training pass and
 of each evaluation pass.
 
-Every source of randomness comes from the (protocol, seed) pair: the weight initialisation (a torch
-generator seeded from it, inside a forked RNG so no global state leaks), the batch order and the
-augmentation (``np.random.Generator``). On CPU the result is deterministic given the seed.
+Every source of randomness comes from the seed (see :func:`run_streams`): the weight initialisation
+from (seed, arch), seeded inside a forked torch RNG so no global state leaks; the batch order and
+the augmentation from the seed alone (``np.random.Generator``), shared by all cells of that seed.
+On CPU the result is deterministic given the seed.
 """
 from __future__ import annotations
 
@@ -87,9 +88,19 @@ def load_protocol_data(protocol: Protocol, data_dir: str | None = None) -> Datas
     return load_dataset(protocol.dataset, data_dir, max_train=protocol.train_subset)
 
 
-def seed_sequence(protocol_seed: int, arch: Arch) -> np.random.SeedSequence:
-    """The entropy of one (seed, arch) training run: independent across archs and seeds."""
-    return np.random.SeedSequence([int(protocol_seed), arch.index])
+def run_streams(seed: int, arch: Arch) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """(data stream, init stream) of one training run.
+
+    The data stream (batch order and augmentation) depends on the seed alone, so every cell trained
+    with a given seed sees the same sequence of minibatches (paired comparisons, and a batched
+    trainer can share each minibatch across cells); the weight initialisation depends on (seed, arch).
+    """
+    return (np.random.SeedSequence(int(seed), spawn_key=(0,)),
+            np.random.SeedSequence(int(seed), spawn_key=(1, arch.index)))
+
+
+def torch_seed(stream: np.random.SeedSequence) -> int:
+    return int(stream.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
 def augment_batch(x: torch.Tensor, rng: np.random.Generator, padding: int, pad_value: torch.Tensor) -> torch.Tensor:
@@ -140,11 +151,10 @@ def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, dev
             f"protocol wants dataset {protocol.dataset!r} with train_subset={protocol.train_subset}, got "
             f"{data.name!r} with max_train={data.split_info.get('max_train')}; load it with load_protocol_data"
         )
-    streams = seed_sequence(seed, arch).spawn(2)
-    torch_seed = int(streams[0].generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-    rng = np.random.default_rng(streams[1])
+    data_stream, init_stream = run_streams(seed, arch)
+    rng = np.random.default_rng(data_stream)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(torch_seed)
+        torch.manual_seed(torch_seed(init_stream))
         net = build_network(arch, protocol.macro_config(data)).to(device)
     net = net.to(memory_format=torch.channels_last)
 
