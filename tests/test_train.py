@@ -34,10 +34,11 @@ def test_same_seed_same_curves_other_seed_differs(synthetic) -> None:
 
 
 def test_training_learns_and_disconnected_cells_stay_at_chance(synthetic) -> None:
+    longer = Protocol(dataset="synthetic", channels=4, cells=1, epochs=6, batch_size=64)
     good = train_cell("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
-                      synthetic, FAST, seed=0)
+                      synthetic, longer, seed=0)
     assert good[-1].metrics["train_loss"] < good[0].metrics["train_loss"]
-    assert good[-1].metrics["valid_acc"] > 30.0  # 10 classes: chance is 10%
+    assert good[-1].metrics["valid_acc"] > 35.0  # 10 classes: chance is 10%; seeds 0-2 reach 48-57%
     dead = train_cell(0, synthetic, FAST, seed=0)
     assert Arch.from_index(0).is_disconnected()
     # the output does not depend on the input, so every image gets the same class
