@@ -34,6 +34,7 @@ def _info_payload(bench: "Benchmark") -> dict[str, Any]:
             arch, value = bench.optimum(split, "acc")
             optimum[split] = {"arch_index": arch.index, "arch_str": str(arch), "acc": round(value, 4)}
     return {
+        **_agreement(bench),
         "name": bench.name,
         "path": str(bench.path),
         "description": m.get("description", ""),
@@ -55,6 +56,30 @@ def _info_payload(bench: "Benchmark") -> dict[str, Any]:
     }
 
 
+def _agreement(bench: "Benchmark") -> dict[str, Any]:
+    """Spread of the final valid accuracy over archs and its seed-to-seed Kendall tau."""
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    if "valid" not in bench.splits or "acc" not in bench.measures("valid"):
+        return {}
+    final = bench.array("valid", "acc", epoch=bench.max_epoch)
+    final = final[~np.isnan(final)]
+    out: dict[str, Any] = {"final_valid_acc": {
+        "min": round(float(final.min()), 3), "median": round(float(np.median(final)), 3),
+        "max": round(float(final.max()), 3), "std": round(float(final.std()), 3)}}
+    per_seed = [bench.array("valid", "acc", epoch=bench.max_epoch, seed=s) for s in bench.seeds]
+    taus = []
+    for i in range(len(per_seed)):
+        for j in range(i + 1, len(per_seed)):
+            ok = ~(np.isnan(per_seed[i]) | np.isnan(per_seed[j]))
+            if ok.sum() > 2:
+                taus.append(float(kendalltau(per_seed[i][ok], per_seed[j][ok]).statistic))
+    if taus:
+        out["seed_kendall_tau_final_valid_acc"] = round(float(np.mean(taus)), 4)
+    return out
+
+
 def _render_info(p: dict[str, Any]) -> str:
     lines = [f"table      {p['name']}  ({p['path']})"]
     if p["description"]:
@@ -68,9 +93,16 @@ def _render_info(p: dict[str, Any]) -> str:
     ]
     for key in ("dataset", "protocol", "hardware", "compute"):
         if p[key]:
-            lines.append(f"{key:<10} " + ", ".join(f"{k}={v}" for k, v in p[key].items() if not isinstance(v, (dict, list))))
+            items = [f"{k}={v}" for k, v in p[key].items() if not isinstance(v, (dict, list)) and len(str(v)) <= 70]
+            lines.append(f"{key:<10} " + ", ".join(items))
     for split, best in p["best_final_acc_mean_over_seeds"].items():
         lines.append(f"best {split:<5} {best['acc']:.2f}% at epoch {p['epochs']}: arch {best['arch_index']} {best['arch_str']}")
+    if "final_valid_acc" in p:
+        f = p["final_valid_acc"]
+        lines.append(f"spread     final valid acc (mean of seeds) min {f['min']:.2f}, median {f['median']:.2f}, "
+                     f"max {f['max']:.2f}, std {f['std']:.2f}")
+    if "seed_kendall_tau_final_valid_acc" in p:
+        lines.append(f"seeds      Kendall tau between seeds of final valid acc: {p['seed_kendall_tau_final_valid_acc']:.3f}")
     lines += [f"integrity  {p['content_hash']} (verified)", f"size       {p['size_bytes'] / 2**20:.1f} MiB"]
     return "\n".join(lines)
 

@@ -34,6 +34,12 @@ def test_info_text_and_json(table_dir: Path) -> None:
     assert info["content_hash"] == b.content_hash and info["seeds"] == [11, 22] and info["epochs"] == 4
     best, value = b.optimum("test")
     assert info["best_final_acc_mean_over_seeds"]["test"]["arch_index"] == best.index
+    final = b.array("valid", epoch=4)
+    assert info["final_valid_acc"]["max"] == pytest.approx(final.max(), abs=1e-3)
+    from scipy.stats import kendalltau
+
+    tau = kendalltau(b.array("valid", epoch=4, seed=11), b.array("valid", epoch=4, seed=22)).statistic
+    assert info["seed_kendall_tau_final_valid_acc"] == pytest.approx(tau, abs=1e-4)
 
 
 def test_query_matches_api(table_dir: Path, capsys) -> None:
