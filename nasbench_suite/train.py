@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -205,3 +205,14 @@ def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, dev
                                    f"{split}_seconds": time.perf_counter() - t0})
         records.append(record)
     return records
+
+
+def train_shard(archs: Sequence[int], data: Dataset, protocol: Protocol, seed: int,
+                device: str = "cpu") -> dict[int, list[EpochRecord]]:
+    """Train a work unit (cells sharing a seed, hence every minibatch); one record list per arch.
+
+    This is the unit that pre-evaluation schedules, stores and resumes. Every result depends only on
+    (protocol, arch, seed) and on which cells share the unit, so a unit re-run after a crash gives
+    the same numbers.
+    """
+    return {int(a): train_cell(int(a), data, protocol, seed, device) for a in archs}
