@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -130,6 +130,17 @@ def _batches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool)
         yield order[start : start + batch_size]
 
 
+def steps_per_epoch(protocol: Protocol, n_train: int) -> int:
+    if protocol.drop_last:
+        return max(1, n_train // protocol.batch_size)
+    return math.ceil(n_train / protocol.batch_size)
+
+
+def cosine_lr(protocol: Protocol, step: int, total_steps: int) -> float:
+    """Learning rate at ``step`` (0-based) of ``total_steps``: cosine from ``protocol.lr`` to 0."""
+    return 0.5 * protocol.lr * (1 + math.cos(math.pi * step / total_steps))
+
+
 @torch.inference_mode()
 def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
     """(mean cross-entropy, accuracy in percent) in evaluation mode."""
@@ -171,8 +182,7 @@ def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, dev
 
     opt = torch.optim.SGD(net.parameters(), lr=protocol.lr, momentum=protocol.momentum,
                           nesterov=protocol.nesterov, weight_decay=protocol.weight_decay)
-    steps_per_epoch = math.ceil(n_train / protocol.batch_size) if not protocol.drop_last else max(1, n_train // protocol.batch_size)
-    total_steps = steps_per_epoch * protocol.epochs
+    total_steps = steps_per_epoch(protocol, n_train) * protocol.epochs
     step = 0
     records = []
     for epoch in range(1, protocol.epochs + 1):
@@ -181,7 +191,7 @@ def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, dev
         loss_sum, correct, seen = 0.0, 0, 0
         for idx in _batches(n_train, protocol.batch_size, rng, protocol.drop_last):
             for group in opt.param_groups:
-                group["lr"] = 0.5 * protocol.lr * (1 + math.cos(math.pi * step / total_steps))
+                group["lr"] = cosine_lr(protocol, step, total_steps)
             xb = tx[torch.from_numpy(idx)]
             if augment:
                 xb = augment_batch(xb, rng, padding, black)
@@ -206,13 +216,3 @@ def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, dev
         records.append(record)
     return records
 
-
-def train_shard(archs: Sequence[int], data: Dataset, protocol: Protocol, seed: int,
-                device: str = "cpu") -> dict[int, list[EpochRecord]]:
-    """Train a work unit (cells sharing a seed, hence every minibatch); one record list per arch.
-
-    This is the unit that pre-evaluation schedules, stores and resumes. Every result depends only on
-    (protocol, arch, seed) and on which cells share the unit, so a unit re-run after a crash gives
-    the same numbers.
-    """
-    return {int(a): train_cell(int(a), data, protocol, seed, device) for a in archs}

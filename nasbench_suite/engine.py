@@ -1,0 +1,345 @@
+"""The batched engine: trains K cells at once, each with its own weights, on shared minibatches.
+
+Networks this small leave a CPU idle in framework overhead when trained one at a time (a few
+thousand images per second, most of the time spent launching tiny kernels). All cells of a seed see
+the same minibatches (see :func:`~nasbench_suite.train.run_streams`), so the engine stacks K cells'
+activations along the channel axis, ``[batch, K*C, H, W]`` in ``channels_last`` memory, block k
+holding cell k's channels, and runs every layer once for all K cells:
+
+- stem: one dense convolution with the K cells' filters stacked (the input is shared);
+- ReLU, BatchNorm, pooling, additions: one kernel over all K*C channels (BatchNorm is per channel, so
+  per cell);
+- reduction blocks (the same for every cell): grouped convolutions, ``groups=K``;
+- cell edges: each op is computed only for the cells that have it on that edge: their channel blocks
+  are gathered, convolved with ``groups=|cells|`` (and normalized) and added into the target node's
+  channels with ``index_add_``; ``none`` costs nothing;
+- head: per-cell linear layers as one batched matrix product; the loss is the sum of the cells'
+  mean cross-entropies, so each cell's gradient is exactly its own.
+
+Each cell's weights are first built by the reference network (:func:`~nasbench_suite.model.build_network`)
+under the same seeded initialisation as :func:`~nasbench_suite.train.train_cell`, then copied into
+the stacks, and SGD is elementwise, so a cell trained in a batch follows the same trajectory as the
+cell trained alone (up to float rounding; ``tests/test_engine.py`` checks it).
+
+Time attribution: the engine measures the seconds of each batched pass (training epoch, valid and
+test evaluation) and gives each cell the share of it equal to its share of the batch's FLOPs
+(:func:`~nasbench_suite.model.analytic_flops`), so costs stay comparable across cells and sum to the
+measured time.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Dataset
+from .model import MacroConfig, ReLUConvBN, TinyNetwork, analytic_flops, build_network, _NODE_INPUTS
+from .space import CONV1, CONV3, NONE, NUM_OPS, POOL, SKIP, Arch
+from .train import (EpochRecord, Protocol, ProtocolError, _batches, augment_batch, cosine_lr, run_streams,
+                    steps_per_epoch, torch_seed)
+
+TRAINER_NAME = "batched engine (nasbench_suite.engine.train_batched)"
+SECONDS_RULE = ("seconds of each batched pass (train epoch, valid, test) shared among its cells in "
+                "proportion to their analytic FLOPs")
+_CL = torch.channels_last
+
+
+class StackedBN(nn.Module):
+    """Per-channel BatchNorm over a stack of cells' channels (affine, running statistics)."""
+
+    def __init__(self, bns: Sequence[nn.BatchNorm2d]) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.cat([b.weight.detach() for b in bns]).clone())
+        self.bias = nn.Parameter(torch.cat([b.bias.detach() for b in bns]).clone())
+        self.register_buffer("running_mean", torch.cat([b.running_mean for b in bns]).clone())
+        self.register_buffer("running_var", torch.cat([b.running_var for b in bns]).clone())
+        self.momentum, self.eps = bns[0].momentum, bns[0].eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training, self.momentum, self.eps)
+
+
+class StackedConv(nn.Module):
+    """Conv2d of a stack of cells, each with its own filters: grouped (``groups=K``), or dense when
+    the input is shared by all cells (the stem)."""
+
+    def __init__(self, convs: Sequence[nn.Conv2d], shared_input: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.cat([c.weight.detach() for c in convs]).clone())
+        self.groups = 1 if shared_input else len(convs)
+        self.stride, self.padding = convs[0].stride, convs[0].padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight, None, self.stride, self.padding, 1, self.groups)
+
+
+class StackedReLUConvBN(nn.Module):
+    def __init__(self, ops: Sequence[ReLUConvBN]) -> None:
+        super().__init__()
+        self.conv = StackedConv([o.op[1] for o in ops])
+        self.bn = StackedBN([o.op[2] for o in ops])
+
+    def forward(self, x: torch.Tensor, relu_done: bool = False) -> torch.Tensor:
+        return self.bn(self.conv(x if relu_done else F.relu(x)))
+
+
+class StackedReduction(nn.Module):
+    def __init__(self, blocks: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.conv_a = StackedReLUConvBN([b.conv_a for b in blocks])
+        self.conv_b = StackedReLUConvBN([b.conv_b for b in blocks])
+        self.down = StackedConv([b.downsample[1] for b in blocks])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = self.down(F.avg_pool2d(x, 2, 2))
+        return residual + self.conv_b(self.conv_a(x))
+
+
+class StackedCell(nn.Module):
+    """One cell position of K networks: every edge computes each op only for the cells that use it."""
+
+    def __init__(self, cells: Sequence[nn.Module], ops: np.ndarray, channels: int, device: torch.device) -> None:
+        super().__init__()
+        self.k, self.channels = len(cells), channels
+        self.convs = nn.ModuleDict()
+        self.plan: list[list[tuple[int, list[tuple[int, str, torch.Tensor | None]]]]] = []
+        for inputs in _NODE_INPUTS:
+            node_plan = []
+            for e, src in inputs:
+                entries = []
+                for op in (SKIP, CONV1, CONV3, POOL):
+                    users = [k for k in range(self.k) if ops[k, e] == op]
+                    if not users:
+                        continue
+                    idx = None if len(users) == self.k else torch.as_tensor(users, dtype=torch.long, device=device)
+                    key = f"e{e}_o{op}"
+                    if op in (CONV1, CONV3):
+                        self.convs[key] = StackedReLUConvBN([cells[k].layers[e] for k in users])
+                    entries.append((op, key, idx))
+                node_plan.append((src, entries))
+            self.plan.append(node_plan)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, kc, h, w = x.shape
+        nodes = [x]
+        relu_of: dict[int, torch.Tensor] = {}
+        for node_plan in self.plan:
+            acc: torch.Tensor | None = None  # [B*H*W, K, C], contiguous: channels_last as cell rows
+            for src, entries in node_plan:
+                for op, key, idx in entries:
+                    if op in (CONV1, CONV3):
+                        if src not in relu_of:
+                            relu_of[src] = F.relu(nodes[src])
+                        inp = relu_of[src]
+                    else:
+                        inp = nodes[src]
+                    if idx is not None:
+                        inp = _gather(inp, idx, self.k)
+                    if op == SKIP:
+                        y = inp
+                    elif op == POOL:
+                        y = F.avg_pool2d(inp, 3, 1, 1, count_include_pad=False)
+                    else:
+                        y = self.convs[key](inp, relu_done=True)
+                    rows = _cells_view(y.permute(0, 2, 3, 1), self.k if idx is None else len(idx))
+                    if idx is None:
+                        acc = rows if acc is None else acc + rows
+                    else:
+                        if acc is None:
+                            acc = x.new_zeros(b * h * w, self.k, kc // self.k)
+                        acc = acc.index_add(1, idx, rows)
+            if acc is None:
+                acc = x.new_zeros(b * h * w, self.k, kc // self.k)
+            nodes.append(acc.view(b, h, w, kc).permute(0, 3, 1, 2))
+        return nodes[-1]
+
+
+def _cells_view(nhwc: torch.Tensor, k: int) -> torch.Tensor:
+    """``[B, H, W, k*C]`` (contiguous) as ``[B*H*W, k, C]``: one row of C channels per cell and pixel."""
+    b, h, w, kc = nhwc.shape
+    return nhwc.view(b * h * w, k, kc // k)
+
+
+def _gather(x: torch.Tensor, cells: torch.Tensor, k: int) -> torch.Tensor:
+    """The channel blocks of ``cells`` from a channels_last ``[B, k*C, H, W]`` stack, channels_last."""
+    b, kc, h, w = x.shape
+    picked = _cells_view(x.permute(0, 2, 3, 1), k).index_select(1, cells)
+    return picked.view(b, h, w, -1).permute(0, 3, 1, 2)
+
+
+class StackedNetwork(nn.Module):
+    """K NAS-Bench-201 networks (same macro config) trained side by side; ``forward`` -> ``[K, B, classes]``."""
+
+    def __init__(self, nets: Sequence[TinyNetwork], device: torch.device) -> None:
+        super().__init__()
+        config = nets[0].config
+        self.k = len(nets)
+        ops = np.array([n.arch.ops for n in nets], dtype=np.int64)
+        self.stem_conv = StackedConv([n.stem[0] for n in nets], shared_input=True)
+        self.stem_bn = StackedBN([n.stem[1] for n in nets])
+        layers: list[nn.Module] = []
+        for pos, block in enumerate(nets[0].cells):
+            group = [n.cells[pos] for n in nets]
+            if hasattr(block, "layers"):
+                layers.append(StackedCell(group, ops, _cell_channels(config, pos), device))
+            else:
+                layers.append(StackedReduction(group))
+        self.layers = nn.ModuleList(layers)
+        self.last_bn = StackedBN([n.lastact[0] for n in nets])
+        self.fc_weight = nn.Parameter(torch.stack([n.classifier.weight.detach() for n in nets]).clone())
+        self.fc_bias = nn.Parameter(torch.stack([n.classifier.bias.detach() for n in nets]).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem_bn(self.stem_conv(x))
+        for layer in self.layers:
+            h = layer(h)
+        pooled = F.relu(self.last_bn(h)).mean((2, 3))  # [B, K*C]
+        pooled = pooled.view(pooled.shape[0], self.k, -1)
+        return torch.einsum("bkc,koc->kbo", pooled, self.fc_weight) + self.fc_bias[:, None, :]
+
+
+def _cell_channels(config: MacroConfig, position: int) -> int:
+    """Channels of the cell at ``position`` in ``TinyNetwork.cells`` (cells, then a reduction, ...)."""
+    stage = position // (config.cells + 1)
+    return config.stage_channels[stage]
+
+
+def build_stacked(archs: Sequence[Arch], config: MacroConfig, seed: int, device: torch.device) -> StackedNetwork:
+    """The stack of ``archs``' networks, each initialised exactly as the reference trainer does."""
+    nets = []
+    for arch in archs:
+        _, init_stream = run_streams(seed, arch)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(torch_seed(init_stream))
+            nets.append(build_network(arch, config))
+    return StackedNetwork(nets, device).to(device)
+
+
+@torch.inference_mode()
+def evaluate_stacked(net: StackedNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell (mean cross-entropy, accuracy in percent), evaluation mode."""
+    net.eval()
+    loss_sum = torch.zeros(net.k, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(net.k, dtype=torch.int64, device=x.device)
+    for start in range(0, len(y), batch_size):
+        logits = net(x[start : start + batch_size])
+        target = y[start : start + batch_size]
+        k, b, c = logits.shape
+        loss = F.cross_entropy(logits.reshape(k * b, c), target.repeat(k), reduction="none").view(k, b)
+        loss_sum += loss.sum(1, dtype=torch.float64)
+        correct += (logits.argmax(2) == target).sum(1)
+    n = len(y)
+    return (loss_sum / n).cpu().numpy(), 100.0 * correct.cpu().numpy() / n
+
+
+@dataclass
+class _Split:
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+def train_batched(archs: Sequence[int | Arch], data: Dataset, protocol: Protocol, seed: int,
+                  device: str = "cpu") -> dict[int, list[EpochRecord]]:
+    """Train ``archs`` (distinct) together under ``protocol`` with ``seed``; one record list per arch."""
+    archs = [Arch.parse(a) for a in archs]
+    if len({a.index for a in archs}) != len(archs) or not archs:
+        raise ProtocolError("train_batched needs a non-empty list of distinct archs")
+    if protocol.dataset != data.name or data.split_info.get("max_train") != protocol.train_subset:
+        raise ProtocolError(f"protocol wants dataset {protocol.dataset!r} with train_subset={protocol.train_subset}, "
+                            f"got {data.name!r} with max_train={data.split_info.get('max_train')}")
+    dev = torch.device(device)
+    config = protocol.macro_config(data)
+    net = build_stacked(archs, config, seed, dev).to(memory_format=_CL)
+    k = len(archs)
+    share = analytic_flops(np.array([a.ops for a in archs]), config)
+    share = share / share.sum()
+
+    data_stream, _ = run_streams(seed, archs[0])
+    rng = np.random.default_rng(data_stream)
+    train = data.splits["train"]
+    tx, ty = torch.from_numpy(train.x).to(dev), torch.from_numpy(train.y).to(dev)
+    evals = {s: _Split(torch.from_numpy(data.splits[s].x).to(dev).contiguous(memory_format=_CL),
+                       torch.from_numpy(data.splits[s].y).to(dev)) for s in ("valid", "test")}
+    augment = data.augment if protocol.augment is None else protocol.augment
+    padding = data.resolution // 8 if protocol.crop_padding is None else protocol.crop_padding
+    black = torch.tensor([-m / s for m, s in zip(data.mean, data.std)], dtype=torch.float32, device=dev)
+
+    opt = torch.optim.SGD(net.parameters(), lr=protocol.lr, momentum=protocol.momentum,
+                          nesterov=protocol.nesterov, weight_decay=protocol.weight_decay)
+    n_train = len(train)
+    total_steps = steps_per_epoch(protocol, n_train) * protocol.epochs
+    step = 0
+    records: dict[int, list[EpochRecord]] = {a.index: [] for a in archs}
+    for epoch in range(1, protocol.epochs + 1):
+        net.train()
+        _sync(dev)
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros(k, dtype=torch.float64, device=dev)
+        correct = torch.zeros(k, dtype=torch.int64, device=dev)
+        seen = 0
+        for idx in _batches(n_train, protocol.batch_size, rng, protocol.drop_last):
+            for group in opt.param_groups:
+                group["lr"] = cosine_lr(protocol, step, total_steps)
+            index = torch.from_numpy(idx).to(dev)
+            xb = tx[index]
+            if augment:
+                xb = augment_batch(xb, rng, padding, black)
+            xb = xb.contiguous(memory_format=_CL)
+            yb = ty[index]
+            logits = net(xb)
+            b = len(idx)
+            losses = F.cross_entropy(logits.reshape(k * b, -1), yb.repeat(k), reduction="none").view(k, b).mean(1)
+            opt.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            opt.step()
+            step += 1
+            loss_sum += losses.detach().double() * b
+            correct += (logits.detach().argmax(2) == yb).sum(1)
+            seen += b
+        _sync(dev)
+        train_seconds = time.perf_counter() - t0
+        metrics = {"train_loss": (loss_sum / seen).cpu().numpy(), "train_acc": 100.0 * correct.cpu().numpy() / seen,
+                   "train_seconds": train_seconds * share}
+        for split, s in evals.items():
+            t0 = time.perf_counter()
+            loss_v, acc_v = evaluate_stacked(net, s.x, s.y, protocol.eval_batch_size)
+            _sync(dev)
+            metrics.update({f"{split}_loss": loss_v, f"{split}_acc": acc_v,
+                            f"{split}_seconds": (time.perf_counter() - t0) * share})
+        for j, a in enumerate(archs):
+            records[a.index].append(EpochRecord(epoch, {m: float(v[j]) for m, v in metrics.items()}))
+    return records
+
+
+def train_shard(archs: Sequence[int], data: Dataset, protocol: Protocol, seed: int, device: str = "cpu",
+                batch_cells: int | None = None) -> dict[int, list[EpochRecord]]:
+    """Train a work unit: cells sharing a seed, in consecutive batches of ``batch_cells`` (in the given
+    order) through :func:`train_batched`.
+
+    This is the unit that pre-evaluation schedules, stores and resumes. The numbers depend only on
+    (protocol, seed, the unit's archs and their order, batch_cells), so a unit re-run after a crash
+    gives the same results.
+    """
+    k = batch_cells or default_batch_cells(device)
+    out: dict[int, list[EpochRecord]] = {}
+    for start in range(0, len(archs), k):
+        out.update(train_batched(archs[start : start + k], data, protocol, seed, device))
+    return out
+
+
+def default_batch_cells(device: str) -> int:
+    """Cells per batch: 4 on CPU (fastest for one-thread workers at C=8 in
+    ``benchmarks/pre_evaluate_speed.py``: larger stacks fall out of cache), 64 on CUDA."""
+    return 64 if torch.device(device).type == "cuda" else 4
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,97 @@
+"""The batched engine: a cell trained in a batch gives the same results as the cell trained alone."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nasbench_suite.engine import build_stacked, train_batched, train_shard
+from nasbench_suite.model import MacroConfig
+from nasbench_suite.space import Arch
+from nasbench_suite.train import Protocol, ProtocolError, load_protocol_data, run_streams, torch_seed, train_cell
+
+PROTO = Protocol(dataset="synthetic", channels=4, cells=2, epochs=2, batch_size=64)
+# Every op on every edge (the uniform cells), mixed cells, a disconnected one and a cell whose node 3
+# takes only skips: the batch exercises full, partial and empty op subsets on every edge.
+ARCHS = [Arch((op,) * 6).index for op in range(5)] + [
+    Arch.from_str("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|").index,
+    Arch.from_str("|skip_connect~0|+|none~0|nor_conv_3x3~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|").index,
+    Arch.from_str("|nor_conv_1x1~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|").index,
+]
+
+
+@pytest.fixture(scope="module")
+def data():
+    torch.set_num_threads(1)
+    return load_protocol_data(PROTO)
+
+
+def _alone_net(arch: int, config: MacroConfig, seed: int):
+    from nasbench_suite.model import build_network
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(run_streams(seed, Arch.from_index(arch))[1]))
+        return build_network(arch, config)
+
+
+def test_stacked_forward_and_gradients_equal_each_network_alone(data) -> None:
+    config = PROTO.macro_config(data)
+    stacked = build_stacked([Arch.from_index(a) for a in ARCHS], config, seed=3, device=torch.device("cpu"))
+    x = torch.from_numpy(data.splits["train"].x[:32])
+    y = torch.from_numpy(data.splits["train"].y[:32])
+    logits = stacked(x.contiguous(memory_format=torch.channels_last))
+    k, b, c = logits.shape
+    F.cross_entropy(logits.reshape(k * b, c), y.repeat(k), reduction="none").view(k, b).mean(1).sum().backward()
+    for j, arch in enumerate(ARCHS):
+        net = _alone_net(arch, config, seed=3)
+        alone = net(x)
+        F.cross_entropy(alone, y).backward()
+        torch.testing.assert_close(logits[j], alone, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(stacked.fc_weight.grad[j], net.classifier.weight.grad, rtol=1e-3, atol=1e-5)
+        stem = stacked.stem_conv.weight.grad[j * 4 : (j + 1) * 4]
+        torch.testing.assert_close(stem, net.stem[0].weight.grad, rtol=1e-3, atol=1e-5)
+
+
+def test_batched_training_equals_training_alone(data) -> None:
+    batched = train_batched(ARCHS, data, PROTO, seed=7)
+    assert sorted(batched) == sorted(ARCHS)
+    for arch in ARCHS:
+        alone = train_cell(arch, data, PROTO, seed=7)
+        assert [r.epoch for r in batched[arch]] == [r.epoch for r in alone] == [1, 2]
+        for rb, ra in zip(batched[arch], alone):
+            for key in ("train_loss", "valid_loss", "test_loss"):
+                assert rb.metrics[key] == pytest.approx(ra.metrics[key], rel=1e-3), (arch, rb.epoch, key)
+            # near-chance cells have near-tied logits, so float rounding may flip a few argmaxes
+            # (valid and test hold 100 images each: 1 image = 1%)
+            for key in ("train_acc", "valid_acc", "test_acc"):
+                assert abs(rb.metrics[key] - ra.metrics[key]) <= 3.0 + 1e-9, (arch, rb.epoch, key)
+            assert rb.metrics["train_seconds"] > 0
+
+
+def test_batched_training_with_augmentation_equals_alone(data) -> None:
+    proto = Protocol(dataset="synthetic", channels=4, cells=1, epochs=1, batch_size=64, augment=True, crop_padding=1)
+    archs = ARCHS[5:]
+    batched = train_batched(archs, data, proto, seed=1)
+    for arch in archs:
+        alone = train_cell(arch, data, proto, seed=1)
+        assert batched[arch][0].metrics["train_loss"] == pytest.approx(alone[0].metrics["train_loss"], rel=1e-3)
+
+
+def test_shard_is_deterministic_and_seconds_follow_flops(data) -> None:
+    first = train_shard(ARCHS[:5], data, PROTO, seed=2, batch_cells=3)
+    again = train_shard(ARCHS[:5], data, PROTO, seed=2, batch_cells=3)
+    strip = lambda recs: [{k: v for k, v in r.metrics.items() if not k.endswith("seconds")} for r in recs]  # noqa: E731
+    assert {a: strip(r) for a, r in first.items()} == {a: strip(r) for a, r in again.items()}
+    # within one batch (archs 0..2: none, skip, conv1x1 everywhere), the cell with more FLOPs gets more time
+    secs = [first[a][0].metrics["train_seconds"] for a in ARCHS[:3]]
+    assert secs[2] > secs[1] == pytest.approx(secs[0])
+
+
+def test_bad_batches_are_rejected(data) -> None:
+    with pytest.raises(ProtocolError):
+        train_batched([], data, PROTO, seed=0)
+    with pytest.raises(ProtocolError):
+        train_batched([5, 5], data, PROTO, seed=0)
+    with pytest.raises(ProtocolError):
+        train_batched([5], data, Protocol(dataset="digits"), seed=0)
