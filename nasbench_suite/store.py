@@ -251,13 +251,25 @@ def write_shard_file(path: Path, rows: Sequence[Sequence[float]], metrics: Seque
     for row in rows:
         keys = (str(int(v)) for v in row[:3])
         buf.write(",".join([*keys, *("%.9g" % v for v in to_float32(row[3:]))]) + "\n")
+    atomic_write_text(path, buf.getvalue())
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a small text file so that readers (and a later run after kill -9) see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="ascii", newline="") as f:
-        f.write(buf.getvalue())
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def remove_temporary_files(folder: Path) -> None:
+    """Delete what an interrupted :func:`atomic_write_text` left behind under ``folder``."""
+    if folder.is_dir():
+        for tmp in folder.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def read_shard_file(path: Path, metrics: Sequence[str]) -> dict[tuple[int, int], list[tuple[int, dict[str, float]]]]:
@@ -283,10 +295,6 @@ def read_shard_file(path: Path, metrics: Sequence[str]) -> dict[tuple[int, int],
     return results
 
 
-def iter_shard_files(folder: Path) -> Iterator[Path]:
-    """Committed shard files under ``folder``, sorted; leftover temporary files are removed."""
-    if not folder.is_dir():
-        return
-    for tmp in folder.rglob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-    yield from sorted(folder.rglob("*.csv"))
+def iter_shard_files(folder: Path) -> list[Path]:
+    """Shard files under ``folder``, sorted."""
+    return sorted(folder.rglob("*.csv")) if folder.is_dir() else []
