@@ -259,6 +259,7 @@ class Session:
         self.record = SessionRecord(id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", start=now.isoformat(),
                                     end=now.isoformat(), wall_seconds=0.0, results_written=0, backend=backend,
                                     workers=workers, hardware=hardware())
+        self.add(0)  # recorded from the start, so a session killed before its first unit still counts
 
     def add(self, results_written: int) -> None:
         r = self.record
