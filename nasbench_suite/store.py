@@ -218,11 +218,17 @@ class ResultStore:
         """Every stored row as a tidy frame: arch_index, seed, epoch (int64), metrics (float32)."""
         import pandas as pd
 
-        rows = self._db.execute("SELECT * FROM results ORDER BY arch, seed, epoch").fetchall()
-        columns = [*KEY_COLUMNS, *self.metrics]
-        values = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(columns))  # NULL (NaN) -> nan
-        return pd.DataFrame({c: values[:, i].astype(np.int64 if c in KEY_COLUMNS else np.float32)
-                             for i, c in enumerate(columns)})
+        (n,) = self._db.execute("SELECT COUNT(*) FROM results").fetchone()
+        keys = np.empty((n, len(KEY_COLUMNS)), dtype=np.int64)
+        values = np.empty((n, len(self.metrics)), dtype=np.float32)
+        cursor, start = self._db.execute("SELECT * FROM results ORDER BY arch, seed, epoch"), 0
+        while chunk := cursor.fetchmany(1 << 16):  # a full table's rows never sit in memory as tuples
+            block = np.asarray(chunk, dtype=np.float64)  # NULL (a NaN metric) -> nan
+            keys[start : start + len(chunk)] = block[:, : len(KEY_COLUMNS)]
+            values[start : start + len(chunk)] = block[:, len(KEY_COLUMNS) :]
+            start += len(chunk)
+        return pd.DataFrame({**{c: keys[:, i] for i, c in enumerate(KEY_COLUMNS)},
+                             **{m: values[:, i] for i, m in enumerate(self.metrics)}})
 
     def sessions(self) -> list[SessionRecord]:
         out = []
