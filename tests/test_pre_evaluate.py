@@ -18,6 +18,7 @@ import pytest
 
 import nasbench_suite
 from nasbench_suite import backends, tablefile
+from nasbench_suite.data import load_dataset
 from nasbench_suite.errors import IncompleteRunError, RunMismatchError, ShardFileError, StoreError
 from nasbench_suite.model import analytic_params
 from nasbench_suite.pre_evaluate import (
@@ -289,7 +290,7 @@ def test_classes_run_fills_every_cell(fake, tmp_path: Path) -> None:
     assert len(np.unique(valid)) == iso.num_classes
     dead = np.flatnonzero(disconnected_mask())
     assert len(dead) == 341 and np.isfinite(valid[dead]).all()
-    config = one_epoch.macro_config(__import__("nasbench_suite.data", fromlist=["x"]).load_dataset("synthetic"))
+    config = one_epoch.macro_config(load_dataset("synthetic"))
     np.testing.assert_array_equal(bench.scalars("params"), analytic_params(all_ops(), config))  # each cell's own
     m = bench.manifest
     assert m["selection"]["filled"] == FILLED_FROM_REPRESENTATIVE and m["selection"]["trained_archs"] == iso.num_classes
@@ -299,8 +300,6 @@ def test_classes_run_fills_every_cell(fake, tmp_path: Path) -> None:
 
 def test_table_needs_a_complete_run(fake, tmp_path: Path, monkeypatch) -> None:
     spec = RunSpec("0-7", (0, 1), TINY, shard_size=4)
-    from nasbench_suite import pre_evaluate
-
     real = backends.run_shards
     monkeypatch.setattr(backends, "run_shards", lambda shards, *a, **k: real(shards[:1], *a, **k))
     status = run_pre_evaluation(spec, tmp_path / "run", progress=False)
@@ -309,14 +308,14 @@ def test_table_needs_a_complete_run(fake, tmp_path: Path, monkeypatch) -> None:
         build_from_store(tmp_path / "run", tmp_path / "table")
     assert not (tmp_path / "table").exists()
     with pytest.raises(StoreError, match="no run.json"):
-        pre_evaluate.build_from_store(tmp_path, tmp_path / "table")
+        build_from_store(tmp_path, tmp_path / "table")
 
 
 def test_run_json_and_session_records(fake, tmp_path: Path) -> None:
     run_pre_evaluation(RunSpec("5,6", (1,), TINY, 32), tmp_path / "run", progress=False)
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["identity"]["protocol"]["train_subset"] == 32 and run["identity"]["dataset"]["name"] == "synthetic"
-    assert run["dataset"]["sizes" if "sizes" in run["dataset"] else "split_info"]
+    assert run["dataset"]["sha256"] == run["identity"]["dataset"]["sha256"] and "split_info" in run["dataset"]
     (session,) = [json.loads(p.read_text()) for p in (tmp_path / "run" / "sessions").glob("*.json")]
     assert session["results_written"] == 2 and session["backend"] == "local" and session["hardware"]["cpu"] is not None
 

@@ -1,13 +1,10 @@
 """Training protocol and the plain trainer: real training on small data, deterministic given the seed."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-from nasbench_suite.data import load_dataset
 from nasbench_suite.pre_evaluate import PreEvaluateError, parse_archs
 from nasbench_suite.space import Arch, isomorphism_classes
 from nasbench_suite.train import Protocol, ProtocolError, augment_batch, load_protocol_data, train_cell
