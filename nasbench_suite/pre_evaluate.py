@@ -393,7 +393,6 @@ def table_metadata(identity: Mapping[str, Any], dataset: Mapping[str, Any], sess
                  "shard_plan": identity["shard_plan"]}
     if identity["selection"]["archs"] == "classes":
         selection["filled"] = FILLED_FROM_REPRESENTATIVE
-    machines = [json.loads(h) for h in dict.fromkeys(json.dumps(s.hardware, sort_keys=True) for s in sessions)]
     return {
         "description": description,
         "dataset": dict(dataset),
@@ -401,7 +400,7 @@ def table_metadata(identity: Mapping[str, Any], dataset: Mapping[str, Any], sess
         "splits": {"train": "weights are fitted on it", "valid": "held out from the training images; "
                    "what search sees", "test": "the dataset's test images; read only by evaluation"},
         "selection": selection,
-        "hardware": machines[0] if len(machines) == 1 else {"machines": len(machines), **(machines[0] if machines else {})},
+        "hardware": _hardware_of(sessions),
         "compute": {
             "trainer": identity["trainer"], "threads_per_worker": 1, "trained_results": trained_results,
             "measured_seconds": round(measured_seconds, 1),
@@ -410,6 +409,14 @@ def table_metadata(identity: Mapping[str, Any], dataset: Mapping[str, Any], sess
         },
         "library_versions": {"nasbench_suite": __version__, "torch": torch.__version__, "numpy": numpy.__version__},
     }
+
+
+def _hardware_of(sessions: Sequence[SessionRecord]) -> dict[str, Any]:
+    """The machine the sessions ran on; if several, the first one's details and how many there were."""
+    machines = [json.loads(h) for h in dict.fromkeys(json.dumps(s.hardware, sort_keys=True) for s in sessions)]
+    if len(machines) == 1:
+        return machines[0]
+    return {"machines": len(machines), **(machines[0] if machines else {})}
 
 
 def build_from_store(run_dir: str | os.PathLike, out: str | os.PathLike, name: str | None = None,
@@ -435,7 +442,7 @@ def build_from_store(run_dir: str | os.PathLike, out: str | os.PathLike, name: s
             raise IncompleteRunError(f"run {run_dir} is incomplete: {len(missing)} of {planned} (arch, seed) "
                                      "results are missing; resume it with the same nasbench pre-evaluate command")
         frame, sessions = store.frame(), store.sessions()
-    measured = float(frame[[c for c in frame.columns if c.endswith("_seconds")]].to_numpy(np.float64).sum())
+    measured = float(np.nansum(frame[[c for c in frame.columns if c.endswith("_seconds")]].to_numpy(np.float64)))
     meta = table_metadata(identity, dataset, sessions, measured, len(frame) // spec.protocol.epochs, description)
     if spec.archs_spec == "classes":
         frame = fill_class_members(frame)
