@@ -190,14 +190,59 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 
 # ----- pre-evaluate --------------------------------------------------------------------------------
-def cmd_pre_evaluate(args: argparse.Namespace) -> None:
-    from .pre_evaluate import pre_evaluate
+PROTOCOL_FLAGS = ("channels", "cells", "epochs", "batch_size", "train_subset")
+
+
+def _protocol(args: argparse.Namespace) -> "Protocol":
+    """The protocol of ``--protocol FILE.json`` (a protocol dict, or a run.json / manifest holding one),
+    with ``--dataset`` and the protocol flags overriding its fields."""
+    from dataclasses import fields
+
     from .train import Protocol
 
-    protocol = Protocol(dataset=args.dataset, channels=args.channels, cells=args.cells, epochs=args.epochs,
-                        batch_size=args.batch_size, train_subset=args.train_subset)
-    bench = pre_evaluate(args.archs, _int_list(args.seeds), protocol, args.out, data_dir=args.data_dir,
-                         workers=args.workers, description=args.description, overwrite=args.overwrite)
+    spec: dict[str, Any] = {}
+    if args.protocol:
+        try:
+            spec = json.loads(Path(args.protocol).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"cannot read protocol file {args.protocol}: {exc}") from None
+        spec = spec.get("identity", spec) if isinstance(spec, dict) else spec
+        spec = spec.get("protocol", spec) if isinstance(spec, dict) else spec
+        if not isinstance(spec, dict):
+            raise UsageError(f"protocol file {args.protocol} must hold a JSON object of protocol fields")
+        spec = {k: v for k, v in spec.items() if k != "recipe"}
+        unknown = set(spec) - {f.name for f in fields(Protocol)}
+        if unknown:
+            raise UsageError(f"protocol file {args.protocol} has unknown fields {sorted(unknown)}; "
+                             f"protocol fields are {', '.join(f.name for f in fields(Protocol))}")
+    spec.update({k: getattr(args, k) for k in ("dataset", *PROTOCOL_FLAGS) if getattr(args, k) is not None})
+    if "dataset" not in spec:
+        raise UsageError("name the dataset with --dataset (or in the --protocol file)")
+    return Protocol(**spec)
+
+
+def cmd_pre_evaluate(args: argparse.Namespace) -> None:
+    from .pre_evaluate import RunSpec, build_from_store, run_pre_evaluation
+
+    if args.ray_address and args.backend != "ray":
+        raise UsageError("--ray-address needs --backend ray")
+    spec = RunSpec(args.archs, tuple(_int_list(args.seeds)), _protocol(args), args.shard_size)
+    status = run_pre_evaluation(spec, args.out, data_dir=args.data_dir, backend=args.backend, workers=args.workers,
+                                ray_address=args.ray_address)
+    print(f"run {status.run_dir}: {status.stored}/{status.planned} (arch, seed) results stored, "
+          f"{status.written_now} by this command")
+    if args.table:
+        _report_table(build_from_store(args.out, args.table, description=args.description, overwrite=args.overwrite))
+
+
+def cmd_table_build(args: argparse.Namespace) -> None:
+    from .pre_evaluate import build_from_store
+
+    _report_table(build_from_store(args.run_dir, args.out, name=args.name, description=args.description,
+                                   overwrite=args.overwrite))
+
+
+def _report_table(bench: "Benchmark") -> None:
     print(f"wrote table {bench.name} to {bench.path}: {bench.num_archs} archs x {len(bench.seeds)} seeds x "
           f"{bench.max_epoch} epochs ({bench.content_hash})")
 
@@ -253,21 +298,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_describe)
 
-    p = sub.add_parser("pre-evaluate", help="train cells for real under a protocol and write a table")
-    p.add_argument("--dataset", required=True, help="digits, cifar10-16px, cifar10 or synthetic")
+    p = sub.add_parser("pre-evaluate", help="train cells for real into a resumable run folder (and a table)")
+    p.add_argument("--dataset", help="digits, cifar10-16px, cifar10 or synthetic (or set it in --protocol)")
     p.add_argument("--data-dir", help="folder holding the dataset files (default: $NASBENCH_DATA_DIR)")
     p.add_argument("--archs", default="classes", help="all, classes, sample:K, A-B or i,j,k (default: classes)")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--channels", type=_int, default=8)
-    p.add_argument("--cells", type=_int, default=1, help="cells per stage (N)")
-    p.add_argument("--epochs", type=_int, default=10)
-    p.add_argument("--batch-size", type=_int, default=128)
+    p.add_argument("--protocol", metavar="FILE.json", help="protocol fields as JSON; the flags below override them")
+    p.add_argument("--channels", type=_int, help="C (default 8)")
+    p.add_argument("--cells", type=_int, help="cells per stage, N (default 1)")
+    p.add_argument("--epochs", type=_int, help="default 10")
+    p.add_argument("--batch-size", type=_int, help="default 128")
     p.add_argument("--train-subset", type=_int, help="train on a stratified subset of this many images")
+    p.add_argument("--shard-size", type=_int, default=32, help="cells per work unit (default 32)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", help="Ray cluster to run on (default: a local Ray instance of --workers CPUs)")
     p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)))
-    p.add_argument("--description", default="")
-    p.add_argument("--out", required=True, help="table folder to write")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--out", required=True, metavar="RUN_DIR",
+                   help="run folder (run.json, shards/, sessions/, store.sqlite); an existing one is resumed")
+    p.add_argument("--table", metavar="TABLE_DIR", help="when the run is complete, build its table here")
+    p.add_argument("--description", default="", help="for --table")
+    p.add_argument("--overwrite", action="store_true", help="for --table: replace an existing table")
     p.set_defaults(func=cmd_pre_evaluate)
+
+    table = sub.add_parser("table", help="build tables").add_subparsers(dest="table_command", required=True,
+                                                                        metavar="ACTION")
+    p = table.add_parser("build", help="turn a complete pre-evaluation run into a table")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--out", required=True, metavar="TABLE_DIR", help="e.g. benchmarks_data/NAME")
+    p.add_argument("--name", help="table name (default: the folder name)")
+    p.add_argument("--description", default="")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_table_build)
     return parser
 
 

@@ -68,3 +68,23 @@ class SplitNotAvailableError(QueryError):
 
 class MissingResultError(QueryError):
     """The table has a slot for this value but no result was recorded there."""
+
+
+class StoreError(NasBenchError):
+    """A pre-evaluation run folder or its result store cannot be used as asked."""
+
+
+class RunMismatchError(StoreError, ValueError):
+    """A run folder or store belongs to another run (other protocol, dataset, selection, seeds...)."""
+
+
+class IncompleteRunError(StoreError):
+    """A table was asked for before every planned (arch, seed) result was stored."""
+
+
+class ShardFileError(StoreError, ValueError):
+    """A committed shard file is malformed or does not match the run's plan."""
+
+
+class BackendUnavailableError(NasBenchError, ImportError):
+    """An execution backend needs an optional dependency that is not installed."""

@@ -1,33 +1,68 @@
-"""Pre-evaluation: train cells under a protocol and turn the results into a table.
+"""Pre-evaluation: train cells under a protocol into a resumable run folder, then build a table.
 
-This first version trains with the plain reference trainer in a pool of single-threaded worker
-processes (two one-thread processes beat one two-thread process on these small networks) and
-collects everything in memory. Each result is a pure function of (protocol, arch, seed), so the
-table does not depend on the number of workers.
+A run folder holds::
+
+    run.json          the run's identity (protocol, dataset sha256, selection, seeds, shard size,
+                      result shape, trainer) and a description of the dataset          -> commit
+    shards/seed{S}/{first:05d}-{last:05d}.csv   one file per finished work unit        -> commit
+    sessions/{id}.json                          one record per process that trained    -> commit
+    store.sqlite      the working store (SQLite, WAL), rebuilt from the files above    -> git-ignored
+
+The work units ("shards") are a deterministic function of (selection, seeds, shard size): for each
+seed, the selected archs sorted ascending, cut into consecutive chunks of ``shard_size``. A unit's
+numbers may depend on which cells share it (a batched trainer), so its composition never changes:
+a unit with any result missing is trained again in full and only the missing results are stored.
+Starting a run imports every shard file first, so a fresh machine holding only the committed files
+resumes where the last one stopped; a process killed at any moment loses no stored result.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Iterable, Sequence
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .data import Dataset
-from .errors import NasBenchError
-from .model import analytic_flops
+from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, TableBuildError
 from .space import NUM_ARCHS, Arch, isomorphism_classes
+from .store import (
+    ResultStore,
+    SessionRecord,
+    atomic_write_text,
+    check_identity,
+    iter_shard_files,
+    read_shard_file,
+    remove_temporary_files,
+    write_shard_file,
+)
 
-_WORKER: dict[str, Any] = {}
+RUN_FILE = "run.json"
+STORE_FILE = "store.sqlite"
+SHARDS_DIR = "shards"
+SESSIONS_DIR = "sessions"
+RUN_SCHEMA = 1
+DEFAULT_SHARD_SIZE = 32
+SPLITS = ("train", "valid", "test")
+SHARD_PLAN = "for each seed, the selected archs sorted ascending, cut into consecutive chunks of shard_size"
+FILLED_FROM_REPRESENTATIVE = (
+    "members filled from their isomorphism-class representative (NATS-Bench canonical string); "
+    "costs (seconds) of members are their representative's measured costs"
+)
 
 
 class PreEvaluateError(NasBenchError, ValueError):
     """Bad arguments to a pre-evaluation run."""
 
 
+# ----- what a run computes -------------------------------------------------------------------------
 def parse_archs(spec: str, rng_seed: int = 0) -> list[int]:
     """Arch selection: ``all``, ``classes`` (one representative per isomorphism class),
     ``sample:K`` (K class representatives drawn with ``rng_seed``), ``A-B`` (index range), ``i,j,k``."""
@@ -60,47 +95,255 @@ def parse_archs(spec: str, rng_seed: int = 0) -> list[int]:
     return archs
 
 
-def _init_worker(protocol: "Protocol", data_dir: str | None) -> None:
-    import torch
+@dataclass(frozen=True)
+class Shard:
+    """A work unit: cells trained together under one seed."""
 
+    seed: int
+    archs: tuple[int, ...]
+
+    @property
+    def file(self) -> str:
+        """Path of its shard file, relative to the run's ``shards/`` folder."""
+        return f"seed{self.seed}/{self.archs[0]:05d}-{self.archs[-1]:05d}.csv"
+
+    def pairs(self) -> list[tuple[int, int]]:
+        return [(a, self.seed) for a in self.archs]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a pre-evaluation run trains: its selection, seeds, protocol and work-unit size."""
+
+    archs_spec: str
+    seeds: tuple[int, ...]
+    protocol: "Protocol"
+    shard_size: int = DEFAULT_SHARD_SIZE
+
+    def __post_init__(self) -> None:
+        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
+            raise PreEvaluateError(f"seeds must be non-negative integers, got {list(self.seeds)}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise PreEvaluateError(f"seeds must be distinct, got {list(self.seeds)}")
+        if isinstance(self.shard_size, bool) or not isinstance(self.shard_size, int) or self.shard_size < 1:
+            raise PreEvaluateError(f"shard size must be a positive integer, got {self.shard_size!r}")
+
+    @classmethod
+    def from_identity(cls, identity: Mapping[str, Any]) -> "RunSpec":
+        from .train import Protocol
+
+        fields = {k: v for k, v in identity["protocol"].items() if k != "recipe"}
+        return cls(identity["selection"]["archs"], tuple(identity["seeds"]), Protocol(**fields),
+                   int(identity["shard_size"]))
+
+    def archs(self) -> list[int]:
+        """The selected arch indices, sorted, each once."""
+        return sorted(set(parse_archs(self.archs_spec)))
+
+    def shards(self) -> list["Shard"]:
+        """The work units, in the order they are trained (all seeds of a chunk, then the next chunk)."""
+        archs, size = self.archs(), self.shard_size
+        chunks = [tuple(archs[i : i + size]) for i in range(0, len(archs), size)]
+        return [Shard(seed, chunk) for chunk in chunks for seed in sorted(self.seeds)]
+
+    def identity(self, dataset: Mapping[str, Any]) -> dict[str, Any]:
+        """Everything that determines the stored numbers; a run folder resumes only the same identity."""
+        from . import train
+
+        archs = self.archs()
+        return {
+            "run_schema": RUN_SCHEMA,
+            "protocol": self.protocol.to_dict(),
+            "dataset": {"name": dataset["name"], "sha256": dataset["sha256"]},
+            "selection": {"archs": self.archs_spec, "num_archs": len(archs),
+                          "archs_sha256": hashlib.sha256(",".join(map(str, archs)).encode()).hexdigest()},
+            "seeds": sorted(self.seeds),
+            "shard_size": self.shard_size,
+            "shard_plan": SHARD_PLAN,
+            "results": {"metrics": [f"{s}_{m}" for s in SPLITS for m in train.MEASURES],
+                        "epochs": self.protocol.epochs},
+            "trainer": getattr(train, "TRAINER_NAME", "nasbench_suite.train.train_shard"),
+        }
+
+
+# ----- the run folder ------------------------------------------------------------------------------
+def read_run_file(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        raise StoreError(f"{run_dir} is not a pre-evaluation run folder: it has no {RUN_FILE}")
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+        return {"identity": dict(run["identity"]), "dataset": dict(run["dataset"])}
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise StoreError(f"{path} is not a valid run file ({type(exc).__name__}: {exc})") from None
+
+
+def open_run(run_dir: Path, identity: Mapping[str, Any], dataset: Mapping[str, Any]) -> ResultStore:
+    """Create the run folder or check that it holds this run; open its store."""
+    has_run_file = (run_dir / RUN_FILE).is_file()
+    if has_run_file:
+        check_identity(f"run folder {run_dir}", read_run_file(run_dir)["identity"], json.loads(json.dumps(identity)))
+    elif run_dir.exists() and any(not p.name.startswith(STORE_FILE) for p in run_dir.iterdir()):
+        raise StoreError(f"{run_dir} exists and is not a pre-evaluation run folder (no {RUN_FILE}); "
+                         "choose a new or empty folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store = ResultStore(run_dir / STORE_FILE, identity)
+    if not has_run_file:
+        atomic_write_text(run_dir / RUN_FILE, json.dumps({"identity": identity, "dataset": dataset},
+                                                         indent=2, sort_keys=True) + "\n")
+    return store
+
+
+def sync_files(store: ResultStore, run_dir: Path, shards: Sequence[Shard]) -> None:
+    """Make the store and the committed files agree: import shard and session files, write missing shard files."""
+    remove_temporary_files(run_dir)
+    done = store.done_pairs()
+    _import_shard_files(store, run_dir / SHARDS_DIR, shards, done)
+    _import_session_files(store, run_dir / SESSIONS_DIR)
+    for shard in shards:
+        if all(p in done for p in shard.pairs()):
+            export_shard(store, run_dir, shard)
+
+
+def _import_shard_files(store: ResultStore, folder: Path, shards: Sequence[Shard],
+                        done: set[tuple[int, int]]) -> None:
+    """Import every shard file the store does not fully hold. A committed file is the reference: its
+    rows replace the store's (which can differ only if the unit was also partly trained elsewhere)."""
+    by_file = {s.file: s for s in shards}
+    for path in iter_shard_files(folder):
+        shard = by_file.get(path.relative_to(folder).as_posix())
+        if shard is None:
+            raise ShardFileError(f"{path} is not a work unit of this run's plan ({SHARD_PLAN})")
+        if all(p in done for p in shard.pairs()):
+            continue
+        results = read_shard_file(path, store.metrics)
+        if sorted(results) != sorted(shard.pairs()):
+            raise ShardFileError(f"{path} holds the results of {sorted(results)}, not of its unit {shard.pairs()}")
+        for (arch, seed), curve in results.items():
+            try:
+                store.insert_result(arch, seed, curve, replace=True)
+            except StoreError as exc:
+                raise ShardFileError(f"{path}: {exc}") from None
+        done.update(results)
+
+
+def _import_session_files(store: ResultStore, folder: Path) -> None:
+    known = {s.id for s in store.sessions()}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        if path.stem in known:
+            continue
+        try:
+            store.record_session(SessionRecord(**json.loads(path.read_text(encoding="utf-8"))))
+        except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+            raise StoreError(f"session file {path} is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def export_shard(store: ResultStore, run_dir: Path, shard: Shard) -> None:
+    """Write a complete unit's shard file from the store, once."""
+    path = run_dir / SHARDS_DIR / shard.file
+    if path.exists():
+        return
+    rows = store.rows(shard.seed, shard.archs)
+    if len(rows) != len(shard.archs) * store.epochs:
+        raise StoreError(f"cannot write {path}: the store holds {len(rows)} rows of this unit, not "
+                         f"{len(shard.archs) * store.epochs}")
+    write_shard_file(path, rows, store.metrics)
+
+
+class Session:
+    """This process's record of its work on a run, kept in the store and in ``sessions/{id}.json``."""
+
+    def __init__(self, store: ResultStore, run_dir: Path, backend: str, workers: int) -> None:
+        now = datetime.now(timezone.utc)
+        self._store, self._path, self._t0 = store, run_dir / SESSIONS_DIR, time.perf_counter()
+        self.record = SessionRecord(id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", start=now.isoformat(),
+                                    end=now.isoformat(), wall_seconds=0.0, results_written=0, backend=backend,
+                                    workers=workers, hardware=hardware())
+        self.add(0)  # recorded from the start, so a session killed before its first unit still counts
+
+    def add(self, results_written: int) -> None:
+        r = self.record
+        r.results_written += results_written
+        r.end = datetime.now(timezone.utc).isoformat()
+        r.wall_seconds = round(time.perf_counter() - self._t0, 3)
+        self._store.record_session(r)
+        atomic_write_text(self._path / f"{r.id}.json", json.dumps(r.__dict__, indent=1, sort_keys=True) + "\n")
+
+
+# ----- running -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunStatus:
+    run_dir: Path
+    planned: int
+    stored: int
+    written_now: int
+
+    @property
+    def complete(self) -> bool:
+        return self.stored == self.planned
+
+
+def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: str | None = None,
+                       backend: str = "local", workers: int = 1, ray_address: str | None = None,
+                       progress: bool = True) -> RunStatus:
+    """Train every planned (arch, seed) not yet stored in ``run_dir``; resume-safe and kill-safe."""
+    from .backends import BACKENDS, import_ray, run_shards
     from .train import load_protocol_data
 
-    torch.set_num_threads(1)
-    _WORKER["protocol"] = protocol
-    _WORKER["data"] = load_protocol_data(protocol, data_dir)
+    if backend not in BACKENDS:
+        raise PreEvaluateError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise PreEvaluateError(f"workers must be a positive integer, got {workers!r}")
+    if backend == "ray":
+        import_ray()  # fail before any work if the extra is missing
+    run_dir = Path(run_dir)
+    data = load_protocol_data(spec.protocol, data_dir)
+    dataset = data.describe()
+    shards = spec.shards()
+    planned = sum(len(s.archs) for s in shards)
+    with open_run(run_dir, spec.identity(dataset), dataset) as store:
+        sync_files(store, run_dir, shards)
+        done = store.done_pairs()
+        todo = [s for s in shards if not all(p in done for p in s.pairs())]
+        written = 0
+        if todo:
+            session = Session(store, run_dir, backend, workers)
+            bar = _progress_bar(planned, len(done), progress)
+            results_stream = run_shards(todo, spec.protocol, data, data_dir=data_dir, backend=backend,
+                                        workers=workers, ray_address=ray_address)
+            try:
+                for shard, results in results_stream:
+                    n = _store_shard(store, shard, results, done)
+                    export_shard(store, run_dir, shard)
+                    session.add(n)
+                    written += n
+                    bar.update(n)
+            finally:
+                results_stream.close()  # stop the workers now, not at garbage collection
+                bar.close()
+        return RunStatus(run_dir, planned, len(done), written)
 
 
-def _run_one(job: tuple[int, int]) -> list[dict[str, Any]]:
-    from .train import train_cell
+def _store_shard(store: ResultStore, shard: Shard, results: Mapping[int, Any], done: set[tuple[int, int]]) -> int:
+    """Insert a trained unit's missing results, one transaction each; how many were new."""
+    if sorted(results) != list(shard.archs):
+        raise StoreError(f"the trainer returned archs {sorted(results)} for a unit of {list(shard.archs)}")
+    written = 0
+    for arch in shard.archs:
+        if (arch, shard.seed) not in done and store.insert_result(arch, shard.seed, results[arch]):
+            written += 1
+        done.add((arch, shard.seed))
+    return written
 
-    arch, seed = job
-    records = train_cell(arch, _WORKER["data"], _WORKER["protocol"], seed)
-    return [{"arch_index": arch, "seed": seed, "epoch": r.epoch, **r.metrics} for r in records]
 
-
-def train_results(archs: Sequence[int], seeds: Sequence[int], protocol: "Protocol", data_dir: str | None = None,
-                  workers: int = 1, progress: bool = True) -> "pd.DataFrame":
-    """Train every (arch, seed) and return tidy rows (arch_index, seed, epoch, <split>_<measure>)."""
-    import pandas as pd
+def _progress_bar(total: int, initial: int, enabled: bool) -> "tqdm":
     from tqdm import tqdm
 
-    jobs = [(int(a), int(s)) for a in archs for s in seeds]
-    rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(jobs), unit="run", disable=not progress or not sys.stderr.isatty(), smoothing=0.05)
-    if workers <= 1:
-        _init_worker(protocol, data_dir)
-        for job in jobs:
-            rows.extend(_run_one(job))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(protocol, data_dir)) as pool:
-            for out in pool.map(_run_one, jobs, chunksize=1):
-                rows.extend(out)
-                bar.update()
-    bar.close()
-    return pd.DataFrame(rows).sort_values(["arch_index", "seed", "epoch"], kind="stable").reset_index(drop=True)
+    return tqdm(total=total, initial=initial, unit="result", desc="pre-evaluate", smoothing=0.05,
+                disable=not (enabled and sys.stderr.isatty()))
 
 
+# ----- table ---------------------------------------------------------------------------------------
 def hardware() -> dict[str, Any]:
     import torch
 
@@ -114,47 +357,95 @@ def hardware() -> dict[str, Any]:
             "torch": torch.__version__, "python": platform.python_version(), "device": "cpu"}
 
 
-def with_cell_scalars(frame: "pd.DataFrame", protocol: "Protocol", data: Dataset) -> "pd.DataFrame":
-    """Add per-arch params (from the real module's closed form) and FLOPs of the trained network."""
-    from .model import analytic_params
+def with_cell_scalars(frame: "pd.DataFrame", config: "MacroConfig") -> "pd.DataFrame":
+    """Add per-arch params (from the real module's closed form) and FLOPs of each cell's own network."""
+    from .model import analytic_flops, analytic_params
     from .space import all_ops
 
-    config = protocol.macro_config(data)
     ops = all_ops()[frame["arch_index"].to_numpy()]
     return frame.assign(params=analytic_params(ops, config), flops=analytic_flops(ops, config).astype(np.int64))
 
 
-def table_metadata(protocol: "Protocol", data: Dataset, archs_spec: str, seeds: Iterable[int], workers: int,
-                   wall_seconds: float, description: str) -> dict[str, Any]:
+def fill_class_members(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """Rows for all 15,625 cells from rows of class representatives; ``trained_as`` names the one trained."""
+    import pandas as pd
+
+    iso = isomorphism_classes()
+    members = pd.DataFrame({"arch_index": np.arange(NUM_ARCHS, dtype=np.int64),
+                            "trained_as": iso.representatives[iso.class_of].astype(np.int64)})
+    trained = frame.rename(columns={"arch_index": "trained_as"})
+    missing = np.setdiff1d(members["trained_as"].unique(), trained["trained_as"].unique())
+    if missing.size:
+        raise IncompleteRunError(f"{missing.size} isomorphism-class representatives have no results")
+    filled = members.merge(trained, on="trained_as", how="inner")
+    return filled.sort_values(["arch_index", "seed", "epoch"], kind="stable").reset_index(drop=True)
+
+
+def table_metadata(identity: Mapping[str, Any], dataset: Mapping[str, Any], sessions: Sequence[SessionRecord],
+                   measured_seconds: float, trained_results: int, description: str) -> dict[str, Any]:
     import numpy
     import torch
 
     from . import __version__
 
+    selection = {"archs": identity["selection"]["archs"], "seeds": list(identity["seeds"]),
+                 "trained_archs": identity["selection"]["num_archs"], "shard_size": identity["shard_size"],
+                 "shard_plan": identity["shard_plan"]}
+    if identity["selection"]["archs"] == "classes":
+        selection["filled"] = FILLED_FROM_REPRESENTATIVE
     return {
         "description": description,
-        "dataset": data.describe(),
-        "protocol": protocol.to_dict(),
+        "dataset": dict(dataset),
+        "protocol": dict(identity["protocol"]),
         "splits": {"train": "weights are fitted on it", "valid": "held out from the training images; "
                    "what search sees", "test": "the dataset's test images; read only by evaluation"},
-        "selection": {"archs": archs_spec, "seeds": list(seeds)},
-        "hardware": hardware(),
-        "compute": {"wall_seconds": round(wall_seconds, 1), "workers": workers, "threads_per_worker": 1,
-                    "trainer": "plain reference trainer (nasbench_suite.train.train_cell)"},
+        "selection": selection,
+        "hardware": _hardware_of(sessions),
+        "compute": {
+            "trainer": identity["trainer"], "threads_per_worker": 1, "trained_results": trained_results,
+            "measured_seconds": round(measured_seconds, 1),
+            "wall_seconds": round(sum(s.wall_seconds for s in sessions), 1),
+            "sessions": [{k: v for k, v in s.__dict__.items() if k not in ("id", "hardware")} for s in sessions],
+        },
         "library_versions": {"nasbench_suite": __version__, "torch": torch.__version__, "numpy": numpy.__version__},
     }
 
 
-def pre_evaluate(archs_spec: str, seeds: Sequence[int], protocol: "Protocol", out: str, data_dir: str | None = None,
-                 workers: int = 1, description: str = "", overwrite: bool = False) -> "Benchmark":
-    from .table import build_table
-    from .train import load_protocol_data
+def _hardware_of(sessions: Sequence[SessionRecord]) -> dict[str, Any]:
+    """The machine the sessions ran on; if several, the first one's details and how many there were."""
+    machines = [json.loads(h) for h in dict.fromkeys(json.dumps(s.hardware, sort_keys=True) for s in sessions)]
+    if len(machines) == 1:
+        return machines[0]
+    return {"machines": len(machines), **(machines[0] if machines else {})}
 
-    archs = parse_archs(archs_spec)
-    data = load_protocol_data(protocol, data_dir)
-    t0 = time.perf_counter()
-    frame = train_results(archs, seeds, protocol, data_dir, workers)
-    wall = time.perf_counter() - t0
-    frame = with_cell_scalars(frame, protocol, data)
-    meta = table_metadata(protocol, data, archs_spec, seeds, workers, wall, description)
-    return build_table(frame, out, metadata=meta, overwrite=overwrite)
+
+def build_from_store(run_dir: str | os.PathLike, out: str | os.PathLike, name: str | None = None,
+                     description: str = "", overwrite: bool = False) -> "Benchmark":
+    """Build the table of a complete run (expanded to all cells when the selection was ``classes``)."""
+    from .model import MacroConfig
+    from .table import build_table
+
+    run_dir, out = Path(run_dir), Path(out)
+    if out.exists() and not overwrite:
+        raise TableBuildError(f"{out} already exists; pass --overwrite (overwrite=True) to replace it")
+    run = read_run_file(run_dir)
+    identity, dataset = run["identity"], run["dataset"]
+    spec = RunSpec.from_identity(identity)
+    if spec.identity(dataset)["selection"] != identity["selection"]:
+        raise StoreError(f"the selection {spec.archs_spec!r} of {run_dir} resolves to other archs in this version")
+    shards = spec.shards()
+    with ResultStore(run_dir / STORE_FILE, identity) as store:
+        sync_files(store, run_dir, shards)
+        missing = {p for s in shards for p in s.pairs()} - store.done_pairs()
+        if missing:
+            planned = sum(len(s.archs) for s in shards)
+            raise IncompleteRunError(f"run {run_dir} is incomplete: {len(missing)} of {planned} (arch, seed) "
+                                     "results are missing; resume it with the same nasbench pre-evaluate command")
+        frame, sessions = store.frame(), store.sessions()
+    measured = float(np.nansum(frame[[c for c in frame.columns if c.endswith("_seconds")]].to_numpy(np.float64)))
+    meta = table_metadata(identity, dataset, sessions, measured, len(frame) // spec.protocol.epochs, description)
+    if spec.archs_spec == "classes":
+        frame = fill_class_members(frame)
+    config = MacroConfig(channels=spec.protocol.channels, cells=spec.protocol.cells, in_channels=dataset["in_channels"],
+                         resolution=dataset["resolution"], num_classes=dataset["num_classes"])
+    return build_table(with_cell_scalars(frame, config), out, name=name, metadata=meta, overwrite=overwrite)

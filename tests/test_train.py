@@ -1,14 +1,11 @@
 """Training protocol and the plain trainer: real training on small data, deterministic given the seed."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-from nasbench_suite.data import load_dataset
-from nasbench_suite.pre_evaluate import PreEvaluateError, parse_archs, pre_evaluate
+from nasbench_suite.pre_evaluate import PreEvaluateError, parse_archs
 from nasbench_suite.space import Arch, isomorphism_classes
 from nasbench_suite.train import Protocol, ProtocolError, augment_batch, load_protocol_data, train_cell
 
@@ -91,22 +88,3 @@ def test_parse_archs() -> None:
             parse_archs(bad)
     with pytest.raises(PreEvaluateError):
         parse_archs("sample:99999")
-
-
-def test_pre_evaluate_writes_a_table_independent_of_workers(tmp_path: Path) -> None:
-    protocol = Protocol(dataset="synthetic", channels=2, cells=1, epochs=2, batch_size=128)
-    one = pre_evaluate("7,2000", [0, 1], protocol, str(tmp_path / "one"), workers=1)
-    two = pre_evaluate("7,2000", [0, 1], protocol, str(tmp_path / "two"), workers=2)
-    assert one.num_archs == 2 and one.seeds == (0, 1) and one.max_epoch == 2
-    for split in ("train", "valid", "test"):
-        for measure in ("loss", "acc"):
-            np.testing.assert_array_equal(one._arrays[split][..., one._measures[split][measure]],
-                                          two._arrays[split][..., two._measures[split][measure]])
-    m = one.manifest
-    assert m["dataset"]["name"] == "synthetic" and m["dataset"]["sha256"]
-    assert m["protocol"]["epochs"] == 2 and m["selection"]["seeds"] == [0, 1]
-    assert m["hardware"]["cpu"] and m["compute"]["wall_seconds"] >= 0
-    data = load_dataset("synthetic")
-    from nasbench_suite.model import build_network, count_params
-
-    assert one.scalar(2000, "params") == count_params(build_network(2000, protocol.macro_config(data)))

@@ -1,0 +1,131 @@
+"""Where shards are trained: in this process, in a pool of local processes, or as Ray tasks.
+
+Every backend takes the shards still to train and yields ``(shard, results)`` as each shard finishes
+(in completion order, which does not matter: a shard's numbers depend only on its composition).
+Workers only train; the driver that consumes the results is the only writer of the store. A worker
+process runs torch on one thread (two one-thread processes beat one two-thread process on these
+small networks) and loads the dataset once, into a per-process cache.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from .errors import BackendUnavailableError
+
+if TYPE_CHECKING:
+    from .data import Dataset
+    from .pre_evaluate import Shard
+    from .train import Protocol
+
+BACKENDS = ("local", "ray")
+RAY_MISSING = "the ray backend needs the optional extra: pip install 'nasbench_suite[ray]'"
+
+ShardResults = dict[int, list[tuple[int, dict[str, float]]]]
+"""{arch: [(epoch, {metric: value}), ...]} for every arch of a shard."""
+
+_WORKER_DATA: dict[tuple["Protocol", str | None], "Dataset"] = {}
+"""Per worker process: the dataset of the protocol it trains (one entry at most)."""
+
+
+def train_shard_results(archs: Sequence[int], seed: int, data: "Dataset", protocol: "Protocol") -> ShardResults:
+    """Train one shard with :func:`nasbench_suite.train.train_shard`, as plain values."""
+    from .train import train_shard
+
+    out = train_shard([int(a) for a in archs], data, protocol, int(seed))
+    return {int(a): [(int(r.epoch), dict(r.metrics)) for r in records] for a, records in out.items()}
+
+
+def _worker_data(protocol: "Protocol", data_dir: str | None) -> "Dataset":
+    key = (protocol, data_dir)
+    if key not in _WORKER_DATA:
+        import torch
+
+        from .train import load_protocol_data
+
+        torch.set_num_threads(1)
+        _WORKER_DATA.clear()
+        _WORKER_DATA[key] = load_protocol_data(protocol, data_dir)
+    return _WORKER_DATA[key]
+
+
+def _train_in_worker(protocol: "Protocol", data_dir: str | None, archs: tuple[int, ...], seed: int) -> ShardResults:
+    """The task a worker process (pool or Ray) runs for one shard."""
+    return train_shard_results(archs, seed, _worker_data(protocol, data_dir), protocol)
+
+
+def run_shards(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset", *, data_dir: str | None = None,
+               backend: str = "local", workers: int = 1,
+               ray_address: str | None = None) -> Iterator[tuple["Shard", ShardResults]]:
+    """Train ``shards`` on ``backend`` and yield each one's results as it finishes.
+
+    ``local`` with one worker trains in this process (on ``data``); with more, in a pool of
+    ``workers`` processes. ``ray`` runs one task per shard on a local Ray instance of ``workers``
+    CPUs, or on the cluster at ``ray_address``.
+    """
+    if not shards:
+        return
+    if backend == "ray":
+        yield from _run_ray(shards, protocol, data_dir, workers, ray_address)
+    elif workers <= 1:
+        yield from _run_in_process(shards, protocol, data)
+    else:
+        yield from _run_process_pool(shards, protocol, data_dir, workers)
+
+
+def _run_in_process(shards: Sequence["Shard"], protocol: "Protocol",
+                    data: "Dataset") -> Iterator[tuple["Shard", ShardResults]]:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same arithmetic as a worker process: results do not depend on workers
+    try:
+        for shard in shards:
+            yield shard, train_shard_results(shard.archs, shard.seed, data, protocol)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_process_pool(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | None,
+                      workers: int) -> Iterator[tuple["Shard", ShardResults]]:
+    # spawn, not fork: a forked child of a process that has run torch's thread pool can deadlock
+    pool = ProcessPoolExecutor(min(workers, len(shards)), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        pending: dict[Future, "Shard"] = {pool.submit(_train_in_worker, protocol, data_dir, s.archs, s.seed): s
+                                          for s in shards}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield pending.pop(future), future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise BackendUnavailableError(RAY_MISSING) from None
+    return ray
+
+
+def _run_ray(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | None, workers: int,
+             address: str | None) -> Iterator[tuple["Shard", ShardResults]]:
+    ray = import_ray()
+    owner = not ray.is_initialized()
+    if owner:  # a local instance gets `workers` CPUs; a cluster brings its own
+        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False)
+    task = ray.remote(num_cpus=1)(_train_in_worker)
+    protocol_ref = ray.put(protocol)
+    pending = {task.remote(protocol_ref, data_dir, s.archs, s.seed): s for s in shards}
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                yield pending.pop(ref), ray.get(ref)
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if owner:
+            ray.shutdown()

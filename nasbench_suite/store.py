@@ -1,0 +1,306 @@
+"""Durable pre-evaluation results: a crash-safe SQLite store and the shard files committed to git.
+
+:class:`ResultStore` keeps one row per (arch, seed, epoch) in a SQLite database in WAL mode. Every
+(arch, seed) result (all its epochs) goes in with one transaction, with ``INSERT OR IGNORE``
+semantics: a process killed at any moment leaves each result either fully stored or absent, and
+storing a result again changes nothing. The store's ``meta`` table holds the identity of the run
+(protocol, dataset hash, selection, seeds, shard size, result shape); opening it for a different
+identity raises :class:`~nasbench_suite.errors.RunMismatchError` naming what differs, so results of
+two runs are never mixed.
+
+Shard files are the portable copy: small CSV files of tidy rows (``arch_index, seed, epoch`` and
+the metric columns), written once, atomically, when a work unit is complete, and meant to be
+committed. Every metric is rounded to float32 before it is stored, and written with 9 significant
+digits, which round-trips float32 exactly, so the store, the shard files and the table hold the
+same numbers bit for bit.
+
+No pickle: SQLite, CSV and JSON only.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import re
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .errors import RunMismatchError, ShardFileError, StoreError
+
+STORE_SCHEMA = 1
+KEY_COLUMNS = ("arch_index", "seed", "epoch")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+Curve = Sequence[tuple[int, Mapping[str, float]]]
+"""One (arch, seed) result: (epoch, {metric: value}) for epochs 1..E."""
+
+
+def to_float32(values: Iterable[float]) -> list[float]:
+    """Python floats holding exactly the float32 nearest to each value (NaN and inf kept)."""
+    return np.asarray(list(values), dtype=np.float64).astype(np.float32).astype(np.float64).tolist()
+
+
+def describe_mismatch(stored: Mapping[str, Any], requested: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Human-readable differences between two identities, one entry per differing (dotted) key."""
+    diffs = []
+    for key in sorted(set(stored) | set(requested)):
+        a, b = stored.get(key, "<absent>"), requested.get(key, "<absent>")
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            diffs += describe_mismatch(a, b, f"{prefix}{key}.")
+        elif a != b:
+            diffs.append(f"{prefix}{key}: run has {json.dumps(a)}, asked for {json.dumps(b)}")
+    return diffs
+
+
+def check_identity(where: str, stored: Mapping[str, Any], requested: Mapping[str, Any]) -> None:
+    diffs = describe_mismatch(stored, requested)
+    if diffs:
+        raise RunMismatchError(f"{where} belongs to another run ({'; '.join(diffs)}); "
+                               "use another folder, or repeat the original run's arguments to resume it")
+
+
+def _result_shape(identity: Mapping[str, Any]) -> tuple[tuple[str, ...], int]:
+    try:
+        metrics = tuple(identity["results"]["metrics"])
+        epochs = int(identity["results"]["epochs"])
+    except (KeyError, TypeError, ValueError):
+        raise StoreError("a run identity needs results.metrics (column names) and results.epochs") from None
+    bad = [m for m in metrics if not _IDENTIFIER.match(m) or m in KEY_COLUMNS]
+    if bad or not metrics or epochs < 1:
+        raise StoreError(f"invalid result shape: metrics {list(metrics)}, epochs {epochs}")
+    return metrics, epochs
+
+
+@dataclass
+class SessionRecord:
+    """One process's stint on a run: when, where, how, and how many results it stored."""
+
+    id: str
+    start: str
+    end: str
+    wall_seconds: float
+    results_written: int
+    backend: str
+    workers: int
+    hardware: dict[str, Any]
+
+
+class ResultStore:
+    """Results of one pre-evaluation run in SQLite; the process that owns it is the only writer.
+
+    ``ResultStore(path, identity)`` creates the store or opens it after checking that it holds the
+    same run; ``ResultStore(path)`` opens an existing store with whatever identity it has.
+    """
+
+    def __init__(self, path: str | os.PathLike, identity: Mapping[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        if identity is None and not self.path.is_file():
+            raise StoreError(f"no result store at {self.path}")
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        try:
+            self._configure()
+            self.identity = self._open_identity(identity)
+        except BaseException:
+            self._db.close()
+            raise
+        self.metrics, self.epochs = _result_shape(self.identity)
+
+    # ----- set-up --------------------------------------------------------------------------------
+    def _configure(self) -> None:
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL, not FULL: in WAL mode a commit has been written to the WAL file (the OS page cache)
+        # before it returns, so it survives kill -9 of this process; only an OS crash or power cut
+        # could lose the last few commits (never corrupt the database), and those results are then
+        # simply trained again. FULL would add an fsync per result for a failure we do not design for.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def _open_identity(self, requested: Mapping[str, Any] | None) -> dict[str, Any]:
+        stored = self._read_meta()
+        if stored is None:
+            if requested is None:
+                raise StoreError(f"{self.path} is not a result store (it has no run identity)")
+            self._create(dict(requested))
+            return json.loads(json.dumps(requested))
+        version = stored.pop("store_schema", None)
+        if version != STORE_SCHEMA:
+            raise StoreError(f"{self.path} has store schema {version}; this nasbench_suite reads {STORE_SCHEMA}")
+        if requested is not None:
+            check_identity(f"result store {self.path}", stored, json.loads(json.dumps(requested)))
+        return stored
+
+    def _read_meta(self) -> dict[str, Any] | None:
+        has_meta = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        if not has_meta:
+            return None
+        return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+
+    def _create(self, identity: dict[str, Any]) -> None:
+        metrics, _ = _result_shape(identity)
+        columns = ", ".join(f"{m} REAL" for m in metrics)
+        with self._transaction():
+            self._db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._db.execute(f"CREATE TABLE results (arch INTEGER NOT NULL, seed INTEGER NOT NULL, "
+                             f"epoch INTEGER NOT NULL, {columns}, PRIMARY KEY (arch, seed, epoch)) WITHOUT ROWID")
+            self._db.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, start TEXT, end TEXT, wall_seconds REAL, "
+                             "results_written INTEGER, backend TEXT, workers INTEGER, hardware TEXT)")
+            self._db.executemany("INSERT INTO meta VALUES (?, ?)",
+                                 [(k, json.dumps(v, sort_keys=True)) for k, v in
+                                  {**identity, "store_schema": STORE_SCHEMA}.items()])
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ----- writing -------------------------------------------------------------------------------
+    def insert_result(self, arch: int, seed: int, curve: Curve, replace: bool = False) -> bool:
+        """Store one (arch, seed) result, all epochs in one transaction; True if anything was written.
+
+        A result already stored is left as it is (``INSERT OR IGNORE``), unless ``replace`` is set:
+        importing a committed shard file replaces, because committed results are the reference.
+        """
+        rows = self._rows_of(int(arch), int(seed), curve)
+        marks = ", ".join("?" * (3 + len(self.metrics)))
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self._transaction():
+            cur = self._db.executemany(f"{verb} INTO results VALUES ({marks})", rows)
+            return cur.rowcount > 0
+
+    def _rows_of(self, arch: int, seed: int, curve: Curve) -> list[tuple]:
+        epochs = [int(e) for e, _ in curve]
+        if epochs != list(range(1, self.epochs + 1)):
+            raise StoreError(f"result of arch {arch} seed {seed} has epochs {epochs}; this run records 1..{self.epochs}")
+        rows = []
+        for epoch, metrics in curve:
+            if set(metrics) != set(self.metrics):
+                raise StoreError(f"result of arch {arch} seed {seed} epoch {epoch} has metrics {sorted(metrics)}; "
+                                 f"this run records {sorted(self.metrics)}")
+            rows.append((arch, seed, int(epoch), *to_float32(metrics[m] for m in self.metrics)))
+        return rows
+
+    def record_session(self, session: SessionRecord) -> None:
+        """Insert or update one session's record."""
+        values = asdict(session)
+        values["hardware"] = json.dumps(values["hardware"], sort_keys=True)
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO sessions VALUES (:id, :start, :end, :wall_seconds, "
+                             ":results_written, :backend, :workers, :hardware)", values)
+
+    # ----- reading -------------------------------------------------------------------------------
+    def done_pairs(self) -> set[tuple[int, int]]:
+        """The (arch, seed) pairs whose result is stored (a stored result always has every epoch)."""
+        return {(a, s) for a, s in self._db.execute("SELECT DISTINCT arch, seed FROM results")}
+
+    def counts(self) -> dict[str, int]:
+        (rows,) = self._db.execute("SELECT COUNT(*) FROM results").fetchone()
+        (results,) = self._db.execute("SELECT COUNT(*) FROM (SELECT DISTINCT arch, seed FROM results)").fetchone()
+        return {"results": int(results), "rows": int(rows)}
+
+    def rows(self, seed: int, archs: Sequence[int]) -> list[tuple]:
+        """Stored rows (arch, seed, epoch, *metrics) of some archs under one seed, sorted."""
+        marks = ", ".join("?" * len(archs))
+        return self._db.execute(f"SELECT * FROM results WHERE seed = ? AND arch IN ({marks}) ORDER BY arch, epoch",
+                                [int(seed), *map(int, archs)]).fetchall()
+
+    def frame(self) -> "pd.DataFrame":
+        """Every stored row as a tidy frame: arch_index, seed, epoch (int64), metrics (float32)."""
+        import pandas as pd
+
+        (n,) = self._db.execute("SELECT COUNT(*) FROM results").fetchone()
+        keys = np.empty((n, len(KEY_COLUMNS)), dtype=np.int64)
+        values = np.empty((n, len(self.metrics)), dtype=np.float32)
+        cursor, start = self._db.execute("SELECT * FROM results ORDER BY arch, seed, epoch"), 0
+        while chunk := cursor.fetchmany(1 << 16):  # a full table's rows never sit in memory as tuples
+            block = np.asarray(chunk, dtype=np.float64)  # NULL (a NaN metric) -> nan
+            keys[start : start + len(chunk)] = block[:, : len(KEY_COLUMNS)]
+            values[start : start + len(chunk)] = block[:, len(KEY_COLUMNS) :]
+            start += len(chunk)
+        return pd.DataFrame({**{c: keys[:, i] for i, c in enumerate(KEY_COLUMNS)},
+                             **{m: values[:, i] for i, m in enumerate(self.metrics)}})
+
+    def sessions(self) -> list[SessionRecord]:
+        out = []
+        for row in self._db.execute("SELECT * FROM sessions ORDER BY start, id"):
+            record = SessionRecord(*row)
+            record.hardware = json.loads(row[-1])
+            out.append(record)
+        return out
+
+    # ----- lifetime ------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ----- shard files ---------------------------------------------------------------------------------
+def write_shard_file(path: Path, rows: Sequence[Sequence[float]], metrics: Sequence[str]) -> None:
+    """Write tidy rows (arch_index, seed, epoch, *metrics) as CSV, atomically (temp file + rename)."""
+    buf = io.StringIO()
+    buf.write(",".join([*KEY_COLUMNS, *metrics]) + "\n")
+    for row in rows:
+        keys = (str(int(v)) for v in row[:3])
+        buf.write(",".join([*keys, *("%.9g" % v for v in to_float32(row[3:]))]) + "\n")
+    atomic_write_text(path, buf.getvalue())
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a small text file so that readers (and a later run after kill -9) see old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def remove_temporary_files(folder: Path) -> None:
+    """Delete what an interrupted :func:`atomic_write_text` left behind under ``folder``."""
+    if folder.is_dir():
+        for tmp in folder.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def read_shard_file(path: Path, metrics: Sequence[str]) -> dict[tuple[int, int], list[tuple[int, dict[str, float]]]]:
+    """Results of one shard file: {(arch, seed): [(epoch, {metric: value}), ...]} in file order."""
+    expected = [*KEY_COLUMNS, *metrics]
+    results: dict[tuple[int, int], list[tuple[int, dict[str, float]]]] = {}
+    try:
+        with open(path, encoding="ascii", newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header != expected:
+                raise ShardFileError(f"shard file {path} has columns {header}, expected {expected}")
+            for line, row in enumerate(reader, start=2):
+                if len(row) != len(expected):
+                    raise ShardFileError(f"shard file {path} line {line}: {len(row)} fields, expected {len(expected)}")
+                arch, seed, epoch = (int(v) for v in row[:3])
+                values = to_float32(float(v) for v in row[3:])
+                results.setdefault((arch, seed), []).append((epoch, dict(zip(metrics, values))))
+    except (UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, ShardFileError):
+            raise
+        raise ShardFileError(f"shard file {path} is malformed: {exc}") from None
+    return results
+
+
+def iter_shard_files(folder: Path) -> list[Path]:
+    """Shard files under ``folder``, sorted."""
+    return sorted(folder.rglob("*.csv")) if folder.is_dir() else []

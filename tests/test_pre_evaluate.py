@@ -1,0 +1,376 @@
+"""Pre-evaluation runs: the shard plan, resume after kill -9, resume on a fresh machine from the
+committed files, the Ray backend, and tables built from a store (class members filled)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pytest
+
+import nasbench_suite
+from nasbench_suite import backends, tablefile
+from nasbench_suite.data import load_dataset
+from nasbench_suite.errors import IncompleteRunError, RunMismatchError, ShardFileError, StoreError
+from nasbench_suite.model import analytic_params
+from nasbench_suite.pre_evaluate import (
+    FILLED_FROM_REPRESENTATIVE,
+    STORE_FILE,
+    PreEvaluateError,
+    RunSpec,
+    Shard,
+    build_from_store,
+    run_pre_evaluation,
+)
+from nasbench_suite.space import NUM_ARCHS, all_ops, disconnected_mask, isomorphism_classes
+from nasbench_suite.store import ResultStore
+from nasbench_suite.table import Benchmark
+from nasbench_suite.train import Protocol
+
+ROOT = str(Path(nasbench_suite.__file__).resolve().parents[1])
+TINY = Protocol(dataset="synthetic", channels=2, cells=1, epochs=2, batch_size=32, train_subset=32)
+TINY_FLAGS = ["--dataset", "synthetic", "--channels", "2", "--cells", "1", "--epochs", "2", "--batch-size", "32",
+              "--train-subset", "32"]
+SPEC = RunSpec("0-63", (0, 1), TINY, shard_size=4)  # 128 results in 32 units: a few seconds of real training
+PLANNED = 128
+
+
+def results_hash(bench: Benchmark) -> str:
+    """Content hash of a table without its measured times (``*_seconds`` differ between any two runs)."""
+    arrays = {}
+    for split in bench.splits:
+        keep = [bench._measures[split][m] for m in bench.measures(split) if m != "seconds"]
+        arrays[split] = np.asarray(bench._arrays[split][..., keep])
+    scalars = {"arch_index": bench.arch_indices, **{k: bench.scalars(k) for k in bench.scalar_names}}
+    return tablefile.content_hash(arrays, scalars)
+
+
+def stored_rows(run_dir: Path) -> dict[tuple[int, int, int], tuple]:
+    """Every stored row, read through a read-only connection (as another process would)."""
+    path = run_dir / STORE_FILE
+    if not path.exists():
+        return {}
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return {tuple(r[:3]): r for r in db.execute("SELECT * FROM results")}
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # created but no tables yet
+        return {}
+
+
+def stored_results(run_dir: Path) -> int:
+    return len({k[:2] for k in stored_rows(run_dir)})
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Benchmark]:
+    """SPEC run once, uninterrupted, in this process."""
+    tmp = tmp_path_factory.mktemp("reference")
+    status = run_pre_evaluation(SPEC, tmp / "run", progress=False)
+    assert status.complete and status.written_now == PLANNED
+    return tmp / "run", build_from_store(tmp / "run", tmp / "table")
+
+
+# ----- a deterministic stand-in for training, where only the bookkeeping is under test ------------------
+class FakeTrainer:
+    """Values from (arch, seed, epoch) and from the unit's composition, as a batched trainer's may be."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[int, ...], int]] = []
+
+    def __call__(self, archs: Sequence[int], seed: int, data: Any, protocol: Protocol) -> backends.ShardResults:
+        self.calls.append((tuple(archs), seed))
+        unit = sum(archs) / 1e4
+        metrics = [f"{s}_{m}" for s in ("train", "valid", "test") for m in ("loss", "acc", "seconds")]
+        return {a: [(e, {m: a + seed / 10 + e / 100 + i / 1000 + unit for i, m in enumerate(metrics)})
+                    for e in range(1, protocol.epochs + 1)] for a in archs}
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeTrainer:
+    trainer = FakeTrainer()
+    monkeypatch.setattr(backends, "train_shard_results", trainer)
+    return trainer
+
+
+# ----- the plan -----------------------------------------------------------------------------------------
+def test_shard_plan_is_a_function_of_selection_seeds_and_size() -> None:
+    spec = RunSpec("9,3,5,1,7", (2, 0), TINY, shard_size=2)
+    assert spec.shards() == [Shard(0, (1, 3)), Shard(2, (1, 3)), Shard(0, (5, 7)), Shard(2, (5, 7)),
+                             Shard(0, (9,)), Shard(2, (9,))]
+    assert Shard(2, (5, 7)).file == "seed2/00005-00007.csv"
+    assert RunSpec("1,3,5,7,9", (0, 2), TINY, 2).shards() == sorted(spec.shards(), key=lambda s: (s.archs, s.seed))
+    identity = spec.identity({"name": "synthetic", "sha256": "abc"})
+    assert identity["seeds"] == [0, 2] and identity["shard_size"] == 2 and identity["results"]["epochs"] == 2
+    for bad in [dict(seeds=()), dict(seeds=(1, 1)), dict(seeds=(-1,)), dict(shard_size=0)]:
+        with pytest.raises(PreEvaluateError):
+            RunSpec(**{"archs_spec": "1", "seeds": (0,), "protocol": TINY, **bad})
+
+
+# ----- resume: kill -9 ------------------------------------------------------------------------------------
+def _start(run_dir: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "nasbench_suite.cli", "pre-evaluate", *TINY_FLAGS, "--archs", SPEC.archs_spec,
+           "--seeds", "0,1", "--shard-size", str(SPEC.shard_size), "--workers", "1", "--out", str(run_dir)]
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _kill_mid_run(run_dir: Path, more_than: int) -> dict:
+    """Start the command, SIGKILL it once it has stored more than ``more_than`` results but not all."""
+    proc = _start(run_dir)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            if more_than < stored_results(run_dir) < PLANNED:
+                os.kill(proc.pid, signal.SIGKILL)
+                assert proc.wait(30) == -signal.SIGKILL
+                return stored_rows(run_dir)
+            if proc.poll() is not None:
+                pytest.fail(f"the run ended before it could be killed: {proc.communicate()}")
+            time.sleep(0.005)
+        pytest.fail("the run stored nothing in time")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_kill_9_and_resume_loses_and_duplicates_nothing(reference, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    before_first = _kill_mid_run(run_dir, more_than=0)
+    n_first = len({k[:2] for k in before_first})
+    before_second = _kill_mid_run(run_dir, more_than=n_first)  # resumes, then killed again
+    assert len({k[:2] for k in before_second}) > n_first
+    proc = _start(run_dir)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert f"{PLANNED}/{PLANNED} (arch, seed) results stored" in out
+
+    final = stored_rows(run_dir)
+    for snapshot in (before_first, before_second):  # every result stored before a kill is kept, unchanged
+        assert {k: final[k] for k in snapshot} == snapshot
+    with ResultStore(run_dir / STORE_FILE) as store:
+        assert store.counts() == {"results": PLANNED, "rows": PLANNED * TINY.epochs}
+        assert store.done_pairs() == {p for s in SPEC.shards() for p in s.pairs()}
+        assert len(store.sessions()) == 3
+    assert len(list((run_dir / "shards").rglob("*.csv"))) == len(SPEC.shards())
+    assert not list(run_dir.rglob(".*.tmp"))
+    bench = build_from_store(run_dir, tmp_path / "table")
+    assert results_hash(bench) == results_hash(reference[1])
+    assert bench.manifest["compute"]["trained_results"] == PLANNED
+    assert len(bench.manifest["compute"]["sessions"]) == 3
+
+
+def test_fresh_machine_resumes_from_committed_files(reference, tmp_path: Path) -> None:
+    ref_run, ref_bench = reference
+    clone = tmp_path / "clone"
+    files = sorted((ref_run / "shards").rglob("*.csv"))
+    committed = files[::3]  # a partial run: what an earlier machine had committed
+    for path in [ref_run / "run.json", *committed]:
+        target = clone / path.relative_to(ref_run)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    status = run_pre_evaluation(SPEC, clone, progress=False)
+    assert status.complete and status.written_now == PLANNED - 4 * len(committed)
+    for path in committed:  # committed files are never rewritten
+        assert (clone / path.relative_to(ref_run)).read_bytes() == path.read_bytes()
+    bench = build_from_store(clone, tmp_path / "table")
+    assert results_hash(bench) == results_hash(ref_bench)
+    new, old = bench.to_frame(), ref_bench.to_frame()
+    imported = np.zeros(len(new), dtype=bool)
+    for path in committed:  # imported results keep their recorded costs
+        seed = int(path.parent.name[4:])
+        lo, hi = (int(x) for x in path.stem.split("-"))
+        imported |= (new.seed == seed).to_numpy() & new.arch_index.between(lo, hi).to_numpy()
+    np.testing.assert_array_equal(new.train_seconds[imported], old.train_seconds[imported])
+    assert not np.array_equal(new.train_seconds[~imported], old.train_seconds[~imported])  # really re-trained
+
+
+def test_local_workers_and_ray_give_the_same_results(reference, tmp_path: Path, monkeypatch) -> None:
+    ray = pytest.importorskip("ray")
+    monkeypatch.setenv("PYTHONPATH", ROOT)  # Ray's worker processes import this checkout
+    status = run_pre_evaluation(SPEC, tmp_path / "ray", backend="ray", workers=2, progress=False)
+    assert status.complete and not ray.is_initialized()
+    assert results_hash(build_from_store(tmp_path / "ray", tmp_path / "ray-table")) == results_hash(reference[1])
+    pool = RunSpec("7,2000,15624", (0, 1), TINY, shard_size=2)  # a two-process pool against one process
+    run_pre_evaluation(pool, tmp_path / "pool", workers=2, progress=False)
+    run_pre_evaluation(pool, tmp_path / "one", workers=1, progress=False)
+    assert results_hash(build_from_store(tmp_path / "pool", tmp_path / "pool-table")) == \
+        results_hash(build_from_store(tmp_path / "one", tmp_path / "one-table"))
+
+
+# ----- bookkeeping, with the stand-in trainer ---------------------------------------------------------------
+def test_a_partly_stored_unit_is_retrained_whole_and_only_missing_results_are_added(fake, tmp_path: Path) -> None:
+    spec = RunSpec("10-13", (3,), TINY, shard_size=4)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    (run_dir / "shards" / "seed3" / "00010-00013.csv").unlink()
+    with ResultStore(run_dir / STORE_FILE) as store:  # as if killed after two of the unit's four inserts
+        store._db.execute("DELETE FROM results WHERE arch IN (12, 13)")
+        kept = store.rows(3, [10, 11])
+    fake.calls.clear()
+    status = run_pre_evaluation(spec, run_dir, progress=False)
+    assert fake.calls == [((10, 11, 12, 13), 3)]  # same composition as the first time
+    assert status.written_now == 2 and status.complete
+    with ResultStore(run_dir / STORE_FILE) as store:
+        assert store.rows(3, [10, 11]) == kept
+        assert store.counts()["rows"] == 4 * TINY.epochs
+    assert (run_dir / "shards" / "seed3" / "00010-00013.csv").is_file()
+    fake.calls.clear()
+    assert run_pre_evaluation(spec, run_dir, progress=False).written_now == 0 and fake.calls == []
+
+
+def test_store_is_rebuilt_from_shard_files(fake, tmp_path: Path) -> None:
+    spec = RunSpec("0-9", (0, 1), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    with ResultStore(run_dir / STORE_FILE) as store:
+        before = store.frame()
+    for path in run_dir.glob(f"{STORE_FILE}*"):
+        path.unlink()
+    fake.calls.clear()
+    assert run_pre_evaluation(spec, run_dir, progress=False).written_now == 0 and fake.calls == []
+    with ResultStore(run_dir / STORE_FILE) as store:
+        after = store.frame()
+        assert len(store.sessions()) == 1  # sessions come back from sessions/*.json
+    assert after.equals(before)
+
+
+def test_foreign_or_damaged_shard_files_are_refused(fake, tmp_path: Path) -> None:
+    spec = RunSpec("0-5", (0,), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    for path in run_dir.glob(f"{STORE_FILE}*"):
+        path.unlink()
+    stray = run_dir / "shards" / "seed0" / "00001-00004.csv"
+    shutil.copy(run_dir / "shards" / "seed0" / "00000-00002.csv", stray)
+    with pytest.raises(ShardFileError, match="not a work unit of this run"):
+        run_pre_evaluation(spec, run_dir, progress=False)
+    stray.unlink()
+    unit = run_dir / "shards" / "seed0" / "00003-00005.csv"
+    unit.write_text("\n".join(unit.read_text().splitlines()[:-1]) + "\n")  # one row lost
+    with pytest.raises(ShardFileError, match="epochs"):
+        run_pre_evaluation(spec, run_dir, progress=False)
+
+
+def test_other_run_in_the_same_folder_is_refused(fake, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0,), TINY, 2), run_dir, progress=False)
+    for other in [RunSpec("0-3", (0, 1), TINY, 2), RunSpec("0-3", (0,), TINY, 4), RunSpec("0-4", (0,), TINY, 2)]:
+        with pytest.raises(RunMismatchError, match="belongs to another run"):
+            run_pre_evaluation(other, run_dir, progress=False)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="not a pre-evaluation run folder"):
+        run_pre_evaluation(RunSpec("0-3", (0,), TINY, 2), tmp_path / "busy", progress=False)
+
+
+def test_classes_run_fills_every_cell(fake, tmp_path: Path) -> None:
+    one_epoch = Protocol(dataset="synthetic", channels=2, cells=1, epochs=1, train_subset=32)
+    spec = RunSpec("classes", (0,), one_epoch, shard_size=256)
+    run_pre_evaluation(spec, tmp_path / "run", progress=False)
+    bench = build_from_store(tmp_path / "run", tmp_path / "table", description="every cell")
+    iso = isomorphism_classes()
+    assert bench.num_archs == NUM_ARCHS and list(bench.arch_indices) == list(range(NUM_ARCHS))
+    trained_as = bench.scalars("trained_as")
+    np.testing.assert_array_equal(trained_as, iso.representatives[iso.class_of])
+    assert (trained_as[iso.representatives] == iso.representatives).all()
+    valid = bench.array("valid", "loss", epoch=1, seed=0)
+    np.testing.assert_array_equal(valid, valid[trained_as])  # members carry their representative's values
+    assert len(np.unique(valid)) == iso.num_classes
+    dead = np.flatnonzero(disconnected_mask())
+    assert len(dead) == 341 and np.isfinite(valid[dead]).all()
+    config = one_epoch.macro_config(load_dataset("synthetic"))
+    np.testing.assert_array_equal(bench.scalars("params"), analytic_params(all_ops(), config))  # each cell's own
+    m = bench.manifest
+    assert m["selection"]["filled"] == FILLED_FROM_REPRESENTATIVE and m["selection"]["trained_archs"] == iso.num_classes
+    assert m["compute"]["trained_results"] == iso.num_classes and m["description"] == "every cell"
+    assert m["compute"]["trainer"] == "nasbench_suite.train.train_shard"
+
+
+def test_table_needs_a_complete_run(fake, tmp_path: Path, monkeypatch) -> None:
+    spec = RunSpec("0-7", (0, 1), TINY, shard_size=4)
+    real = backends.run_shards
+    monkeypatch.setattr(backends, "run_shards", lambda shards, *a, **k: real(shards[:1], *a, **k))
+    status = run_pre_evaluation(spec, tmp_path / "run", progress=False)
+    assert status.stored == 4 and not status.complete
+    with pytest.raises(IncompleteRunError, match="12 of 16 .* results are missing"):
+        build_from_store(tmp_path / "run", tmp_path / "table")
+    assert not (tmp_path / "table").exists()
+    with pytest.raises(StoreError, match="no run.json"):
+        build_from_store(tmp_path, tmp_path / "table")
+
+
+def test_run_json_and_session_records(fake, tmp_path: Path) -> None:
+    run_pre_evaluation(RunSpec("5,6", (1,), TINY, 32), tmp_path / "run", progress=False)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["identity"]["protocol"]["train_subset"] == 32 and run["identity"]["dataset"]["name"] == "synthetic"
+    assert run["dataset"]["sha256"] == run["identity"]["dataset"]["sha256"] and "split_info" in run["dataset"]
+    (session,) = [json.loads(p.read_text()) for p in (tmp_path / "run" / "sessions").glob("*.json")]
+    assert session["results_written"] == 2 and session["backend"] == "local" and session["hardware"]["cpu"] is not None
+
+
+# ----- the command line -------------------------------------------------------------------------------------
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    from nasbench_suite.cli import main
+
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _assert_one_line_error(result: tuple[int, str, str], match: str) -> None:
+    rc, _, err = result
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert match in err, err
+
+
+def test_cli_pre_evaluate_resume_and_table(fake, tmp_path: Path, capsys) -> None:
+    protocol_file = tmp_path / "protocol.json"
+    protocol_file.write_text(json.dumps({**TINY.to_dict(), "epochs": 5, "channels": 4}))
+    args = ["pre-evaluate", "--protocol", protocol_file, "--epochs", "3", "--archs", "0-5", "--seeds", "0",
+            "--shard-size", "4", "--workers", "1", "--out", tmp_path / "run"]
+    rc, out, _ = _cli(capsys, *args, "--table", tmp_path / "table", "--description", "tiny")
+    assert rc == 0 and "6/6 (arch, seed) results stored, 6 by this command" in out and "wrote table table" in out
+    protocol = json.loads((tmp_path / "run" / "run.json").read_text())["identity"]["protocol"]
+    assert protocol["epochs"] == 3 and protocol["channels"] == 4 and protocol["train_subset"] == 32
+    rc, out, _ = _cli(capsys, *args)  # resumes: nothing left to do
+    assert rc == 0 and "6/6 (arch, seed) results stored, 0 by this command" in out
+    rc, out, _ = _cli(capsys, "table", "build", tmp_path / "run", "--out", tmp_path / "t2", "--name", "again")
+    assert rc == 0 and "wrote table again" in out
+    _assert_one_line_error(_cli(capsys, "table", "build", tmp_path / "run", "--out", tmp_path / "t2"), "already exists")
+    assert _cli(capsys, "table", "build", tmp_path / "run", "--out", tmp_path / "t2", "--overwrite")[0] == 0
+    _assert_one_line_error(_cli(capsys, *args[:-1], tmp_path / "run", "--epochs", "4"),
+                           "protocol.epochs: run has 3, asked for 4")
+
+
+def test_cli_user_errors(fake, tmp_path: Path, capsys, monkeypatch) -> None:
+    base = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-3", "--seeds", "0", "--workers", "1"]
+    open_run_args = [*base, "--shard-size", "2", "--out", tmp_path / "run"]
+    monkeypatch.setattr(backends, "run_shards", lambda *a, **k: (r for r in ()))  # plan the run, train nothing
+    assert _cli(capsys, *open_run_args)[0] == 0
+    _assert_one_line_error(_cli(capsys, "table", "build", tmp_path / "run", "--out", tmp_path / "t"),
+                           "4 of 4 (arch, seed) results are missing")
+    _assert_one_line_error(_cli(capsys, "table", "build", tmp_path, "--out", tmp_path / "t"), "no run.json")
+    _assert_one_line_error(_cli(capsys, *base, "--backend", "local", "--ray-address", "x:1", "--out", tmp_path / "r"),
+                           "--ray-address needs --backend ray")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"dataset": "synthetic", "momentun": 0.9}))
+    _assert_one_line_error(_cli(capsys, "pre-evaluate", "--protocol", bad, "--out", tmp_path / "r"),
+                           "unknown fields ['momentun']")
+    _assert_one_line_error(_cli(capsys, "pre-evaluate", "--out", tmp_path / "r"), "--dataset")
+    _assert_one_line_error(_cli(capsys, *base, "--shard-size", "0", "--out", tmp_path / "r"), "shard size")
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the ray extra were not installed
+    _assert_one_line_error(_cli(capsys, *base, "--backend", "ray", "--out", tmp_path / "r"),
+                           "the ray backend needs the optional extra: pip install 'nasbench_suite[ray]'")
+    assert not (tmp_path / "r").exists()  # no error above left a run folder behind

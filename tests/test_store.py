@@ -1,0 +1,109 @@
+"""ResultStore and shard files: exactly-once results, identity checks, exact float32 round trips."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasbench_suite.errors import RunMismatchError, ShardFileError, StoreError
+from nasbench_suite.store import ResultStore, read_shard_file, to_float32, write_shard_file
+
+METRICS = ["train_loss", "valid_acc", "test_seconds"]
+IDENTITY = {"protocol": {"epochs": 2, "channels": 2}, "seeds": [0, 1], "shard_size": 4,
+            "results": {"metrics": METRICS, "epochs": 2}}
+
+
+def curve(base: float) -> list[tuple[int, dict[str, float]]]:
+    return [(e, {m: base + e + i / 10 for i, m in enumerate(METRICS)}) for e in (1, 2)]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ResultStore:
+    with ResultStore(tmp_path / "store.sqlite", IDENTITY) as s:
+        yield s
+
+
+def test_insert_is_once_per_result(store: ResultStore) -> None:
+    assert store.insert_result(7, 0, curve(0.1)) is True
+    assert store.insert_result(7, 0, curve(99.0)) is False  # already stored: nothing changes
+    assert store.insert_result(7, 1, curve(0.2)) is True
+    assert store.done_pairs() == {(7, 0), (7, 1)}
+    assert store.counts() == {"results": 2, "rows": 4}
+    frame = store.frame()
+    assert list(frame.columns) == ["arch_index", "seed", "epoch", *METRICS]
+    first = frame[(frame.seed == 0) & (frame.epoch == 1)].iloc[0]
+    assert first.train_loss == np.float32(1.1) and first.valid_acc == np.float32(1.2)
+    assert store.insert_result(7, 0, curve(99.0), replace=True) is True
+    assert store.rows(0, [7])[0][3] == to_float32([100.0])[0]
+
+
+def test_values_are_stored_as_float32(store: ResultStore) -> None:
+    store.insert_result(1, 0, [(e, {m: 0.1 for m in METRICS}) for e in (1, 2)])
+    value = store.rows(0, [1])[0][3]
+    assert value == float(np.float32(0.1)) and value != 0.1
+
+
+@pytest.mark.parametrize("bad,match", [
+    ([(1, {m: 1.0 for m in METRICS})], "epochs"),
+    ([(1, {m: 1.0 for m in METRICS}), (3, {m: 1.0 for m in METRICS})], "epochs"),
+    ([(e, {"train_loss": 1.0}) for e in (1, 2)], "metrics"),
+])
+def test_a_malformed_result_stores_nothing(store: ResultStore, bad: list, match: str) -> None:
+    with pytest.raises(StoreError, match=match):
+        store.insert_result(3, 0, bad)
+    assert store.counts() == {"results": 0, "rows": 0}
+
+
+def test_other_identity_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    with ResultStore(path, IDENTITY) as s:
+        s.insert_result(5, 1, curve(0.0))
+    other = {**IDENTITY, "seeds": [0, 1, 2], "protocol": {"epochs": 2, "channels": 4}}
+    with pytest.raises(RunMismatchError) as info:
+        ResultStore(path, other)
+    message = str(info.value)
+    assert "protocol.channels: run has 2, asked for 4" in message and "seeds: run has [0, 1], asked for [0, 1, 2]" in message
+    assert "epochs" not in message.replace("protocol.epochs", "")  # only what differs is named
+    with ResultStore(path) as s:  # opening without an identity reads the stored one
+        assert s.identity == IDENTITY and s.done_pairs() == {(5, 1)}
+    with pytest.raises(StoreError, match="no result store"):
+        ResultStore(tmp_path / "absent.sqlite")
+
+
+def test_store_is_in_wal_mode_and_readable_while_open(store: ResultStore) -> None:
+    store.insert_result(2, 0, curve(1.0))
+    reader = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
+    try:
+        assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert reader.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 2
+    finally:
+        reader.close()
+
+
+def test_shard_file_round_trip_is_exact(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.standard_normal(200) * 10.0 ** rng.integers(-30, 30, 200),
+                             [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, 3.4028235e38, 0.1]]).astype(np.float32)
+    values = values[: len(values) // 3 * 3].reshape(-1, 3)
+    rows = [(a, 4, 1, *map(float, v)) for a, v in enumerate(values)]
+    path = tmp_path / "seed4" / "00000-00065.csv"
+    write_shard_file(path, rows, METRICS)
+    assert not list(path.parent.glob(".*.tmp"))
+    back = read_shard_file(path, METRICS)
+    got = np.asarray([[back[(a, 4)][0][1][m] for m in METRICS] for a in range(len(values))], dtype=np.float32)
+    np.testing.assert_array_equal(got.view(np.uint32), values.view(np.uint32))  # bit for bit, NaN included
+    assert path.read_text().splitlines()[0] == "arch_index,seed,epoch," + ",".join(METRICS)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("arch_index,seed,epoch,train_loss\n1,0,1,0.5\n", "columns"),
+    ("arch_index,seed,epoch,train_loss,valid_acc,test_seconds\n1,0,1,0.5,1\n", "fields"),
+    ("arch_index,seed,epoch,train_loss,valid_acc,test_seconds\n1,0,1,0.5,x,1\n", "malformed"),
+])
+def test_malformed_shard_file_is_a_clear_error(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text(text)
+    with pytest.raises(ShardFileError, match=match):
+        read_shard_file(path, METRICS)
