@@ -30,10 +30,10 @@ _WORKER_DATA: dict[tuple["Protocol", str | None], "Dataset"] = {}
 
 
 def train_shard_results(archs: Sequence[int], seed: int, data: "Dataset", protocol: "Protocol") -> ShardResults:
-    """Train one shard with :func:`nasbench_suite.train.train_shard`, as plain values."""
-    from .train import train_shard
+    """Train one shard with the batched engine (:func:`nasbench_suite.engine.train_shard`), as plain values."""
+    from .engine import CPU_BATCH_CELLS, train_shard
 
-    out = train_shard([int(a) for a in archs], data, protocol, int(seed))
+    out = train_shard([int(a) for a in archs], data, protocol, int(seed), batch_cells=CPU_BATCH_CELLS)
     return {int(a): [(int(r.epoch), dict(r.metrics)) for r in records] for a, records in out.items()}
 
 

@@ -334,10 +334,14 @@ def train_shard(archs: Sequence[int], data: Dataset, protocol: Protocol, seed: i
     return out
 
 
+CPU_BATCH_CELLS = 4
+"""Cells per batch on CPU: fastest for one-thread workers at C=8 in ``benchmarks/pre_evaluate_speed.py``
+(larger stacks fall out of cache)."""
+
+
 def default_batch_cells(device: str) -> int:
-    """Cells per batch: 4 on CPU (fastest for one-thread workers at C=8 in
-    ``benchmarks/pre_evaluate_speed.py``: larger stacks fall out of cache), 64 on CUDA."""
-    return 64 if torch.device(device).type == "cuda" else 4
+    """Cells per batch: :data:`CPU_BATCH_CELLS` on CPU, 64 on CUDA."""
+    return 64 if torch.device(device).type == "cuda" else CPU_BATCH_CELLS
 
 
 def _sync(device: torch.device) -> None:

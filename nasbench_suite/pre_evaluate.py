@@ -148,7 +148,7 @@ class RunSpec:
 
     def identity(self, dataset: Mapping[str, Any]) -> dict[str, Any]:
         """Everything that determines the stored numbers; a run folder resumes only the same identity."""
-        from . import train
+        from . import engine, train
 
         archs = self.archs()
         return {
@@ -162,7 +162,8 @@ class RunSpec:
             "shard_plan": SHARD_PLAN,
             "results": {"metrics": [f"{s}_{m}" for s in SPLITS for m in train.MEASURES],
                         "epochs": self.protocol.epochs},
-            "trainer": getattr(train, "TRAINER_NAME", "nasbench_suite.train.train_shard"),
+            "trainer": {"name": engine.TRAINER_NAME, "batch_cells": engine.CPU_BATCH_CELLS,
+                        "seconds": engine.SECONDS_RULE},
         }
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import nasbench_suite
-from nasbench_suite import backends, tablefile
+from nasbench_suite import backends, engine, tablefile
 from nasbench_suite.data import load_dataset
 from nasbench_suite.errors import IncompleteRunError, RunMismatchError, ShardFileError, StoreError
 from nasbench_suite.model import analytic_params
@@ -295,7 +295,7 @@ def test_classes_run_fills_every_cell(fake, tmp_path: Path) -> None:
     m = bench.manifest
     assert m["selection"]["filled"] == FILLED_FROM_REPRESENTATIVE and m["selection"]["trained_archs"] == iso.num_classes
     assert m["compute"]["trained_results"] == iso.num_classes and m["description"] == "every cell"
-    assert m["compute"]["trainer"] == "nasbench_suite.train.train_shard"
+    assert m["compute"]["trainer"]["name"] == engine.TRAINER_NAME
 
 
 def test_table_needs_a_complete_run(fake, tmp_path: Path, monkeypatch) -> None:
