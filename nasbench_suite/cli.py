@@ -57,18 +57,25 @@ def _info_payload(bench: "Benchmark") -> dict[str, Any]:
 
 
 def _agreement(bench: "Benchmark") -> dict[str, Any]:
-    """Spread of the final valid accuracy over archs and its seed-to-seed Kendall tau."""
+    """Spread of the final valid accuracy over trained archs and its seed-to-seed Kendall tau.
+
+    In a table whose members were filled from their isomorphism-class representative (it has a
+    ``trained_as`` value per arch), only the trained cells count: copies would inflate the tau.
+    """
     import numpy as np
     from scipy.stats import kendalltau
 
     if "valid" not in bench.splits or "acc" not in bench.measures("valid"):
         return {}
-    final = bench.array("valid", "acc", epoch=bench.max_epoch)
+    trained = slice(None)
+    if "trained_as" in bench.scalar_names:
+        trained = bench.scalars("trained_as") == bench.arch_indices
+    final = bench.array("valid", "acc", epoch=bench.max_epoch)[trained]
     final = final[~np.isnan(final)]
     out: dict[str, Any] = {"final_valid_acc": {
-        "min": round(float(final.min()), 3), "median": round(float(np.median(final)), 3),
+        "cells": int(final.size), "min": round(float(final.min()), 3), "median": round(float(np.median(final)), 3),
         "max": round(float(final.max()), 3), "std": round(float(final.std()), 3)}}
-    per_seed = [bench.array("valid", "acc", epoch=bench.max_epoch, seed=s) for s in bench.seeds]
+    per_seed = [bench.array("valid", "acc", epoch=bench.max_epoch, seed=s)[trained] for s in bench.seeds]
     taus = []
     for i in range(len(per_seed)):
         for j in range(i + 1, len(per_seed)):
@@ -99,7 +106,7 @@ def _render_info(p: dict[str, Any]) -> str:
         lines.append(f"best {split:<5} {best['acc']:.2f}% at epoch {p['epochs']}: arch {best['arch_index']} {best['arch_str']}")
     if "final_valid_acc" in p:
         f = p["final_valid_acc"]
-        lines.append(f"spread     final valid acc (mean of seeds) min {f['min']:.2f}, median {f['median']:.2f}, "
+        lines.append(f"spread     final valid acc (mean of seeds, {f['cells']} trained cells) min {f['min']:.2f}, median {f['median']:.2f}, "
                      f"max {f['max']:.2f}, std {f['std']:.2f}")
     if "seed_kendall_tau_final_valid_acc" in p:
         lines.append(f"seeds      Kendall tau between seeds of final valid acc: {p['seed_kendall_tau_final_valid_acc']:.3f}")
