@@ -197,7 +197,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 
 # ----- pre-evaluate --------------------------------------------------------------------------------
-PROTOCOL_FLAGS = ("channels", "cells", "epochs", "batch_size", "train_subset")
+PROTOCOL_FLAGS = ("channels", "cells", "epochs", "batch_size", "train_subset", "valid_subset")
 
 
 def _protocol(args: argparse.Namespace) -> "Protocol":
@@ -316,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_int, help="default 10")
     p.add_argument("--batch-size", type=_int, help="default 128")
     p.add_argument("--train-subset", type=_int, help="train on a stratified subset of this many images")
+    p.add_argument("--valid-subset", type=_int, help="evaluate valid on a stratified subset of this many images")
     p.add_argument("--shard-size", type=_int, default=32, help="cells per work unit (default 32)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="Ray cluster to run on (default: a local Ray instance of --workers CPUs)")

@@ -60,6 +60,8 @@ SPLIT_SEED = 201
 """Seed of every split: ``np.random.default_rng(SPLIT_SEED)``."""
 SUBSET_STREAM = 1
 """``max_train`` subsets use ``np.random.default_rng([SPLIT_SEED, SUBSET_STREAM])``."""
+VALID_SUBSET_STREAM = SUBSET_STREAM + 1
+"""``max_valid`` subsets use ``np.random.default_rng([SPLIT_SEED, VALID_SUBSET_STREAM])``."""
 
 CIFAR10_16PX_FILE = "cifar10_16px.npz"
 CIFAR10_16PX_SHA256 = "59d8fe1c5c19ca18eb91748e6bf1df1af4ef6b4ea064dc0025b15a317ba9fd33"
@@ -284,24 +286,25 @@ def _split_rows(spec: _Spec, raw: _Raw) -> dict[str, tuple[str, np.ndarray]]:
 
 
 def _subsample(
-    spec: _Spec, raw: _Raw, rows: dict[str, tuple[str, np.ndarray]], max_train: object
+    spec: _Spec, raw: _Raw, rows: dict[str, tuple[str, np.ndarray]], split: str, size: object
 ) -> dict[str, Any] | None:
-    """Replace the train rows by a nested stratified subset of ``max_train`` rows (in place)."""
-    if max_train is None:
+    """Replace the rows of ``split`` by a nested stratified subset of ``size`` rows (in place)."""
+    if size is None:
         return None
-    pool, train = rows["train"]
-    if not 1 <= max_train <= len(train):
+    pool, idx = rows[split]
+    if not 1 <= size <= len(idx):
         raise DatasetError(
-            f"max_train={max_train} is outside 1..{len(train)}, the size of the train split of "
+            f"max_{split}={size} is outside 1..{len(idx)}, the size of the {split} split of "
             f"dataset {spec.name!r}"
         )
-    order = stratified_order(raw.pools[pool][1][train], [SPLIT_SEED, SUBSET_STREAM])
-    rows["train"] = (pool, np.sort(train[order[: int(max_train)]]))
+    stream = SUBSET_STREAM if split == "train" else VALID_SUBSET_STREAM
+    order = stratified_order(raw.pools[pool][1][idx], [SPLIT_SEED, stream])
+    rows[split] = (pool, np.sort(idx[order[: int(size)]]))
     return {
-        "size": int(max_train),
-        "of": int(len(train)),
-        "rng": f"numpy.random.default_rng([{SPLIT_SEED}, {SUBSET_STREAM}])",
-        "method": "prefix of a seeded class-interleaved order of the full train split "
+        "size": int(size),
+        "of": int(len(idx)),
+        "rng": f"numpy.random.default_rng([{SPLIT_SEED}, {stream}])",
+        "method": f"prefix of a seeded class-interleaved order of the full {split} split "
         "(stratified; nested: smaller subsets are contained in larger ones)",
     }
 
@@ -713,7 +716,8 @@ def _spec(name: str) -> _Spec:
 
 
 def _split_info(
-    spec: _Spec, raw: _Raw, rows: dict[str, tuple[str, np.ndarray]], subset: dict[str, Any] | None
+    spec: _Spec, raw: _Raw, rows: dict[str, tuple[str, np.ndarray]], subset: dict[str, Any] | None,
+    valid_subset: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Sizes, class counts, provenance of each split, seeds (plain JSON types)."""
     counts = {
@@ -734,28 +738,31 @@ def _split_info(
         },
         "max_train": None if subset is None else subset["size"],
         "train_subset": subset,
+        **({} if valid_subset is None else {"max_valid": valid_subset["size"], "valid_subset": valid_subset}),
     }
 
 
 def load_dataset(
-    name: str, data_dir: PathLike | None = None, *, max_train: int | None = None
+    name: str, data_dir: PathLike | None = None, *, max_train: int | None = None,
+    max_valid: int | None = None,
 ) -> Dataset:
     """Load dataset ``name`` (one of :data:`DATASETS`) with its fixed splits, normalized.
 
     ``data_dir`` (file datasets only) is the directory holding the data; None reads
     ``$NASBENCH_DATA_DIR``. ``max_train`` keeps a stratified, seeded, nested subset of that many
-    train rows (recorded in ``split_info["train_subset"]``). Nothing is downloaded. Every data
+    train rows (recorded in ``split_info["train_subset"]``); ``max_valid`` likewise for the valid
+    split (``split_info["valid_subset"]``), to make per-epoch evaluation cheaper. Nothing is downloaded. Every data
     problem (unknown name, no directory, missing or malformed file, unsafe pickle) raises one
     :class:`DatasetError` that says where it looked and what it expected.
     """
     spec = _spec(name)
-    if max_train is not None and (
-        isinstance(max_train, bool) or not isinstance(max_train, (int, np.integer))
-    ):
-        raise DatasetError(f"max_train must be an int or None, got {max_train!r}")
+    for key, value in (("max_train", max_train), ("max_valid", max_valid)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise DatasetError(f"{key} must be an int or None, got {value!r}")
     raw = spec.reader(spec.name, data_dir)
     rows = _split_rows(spec, raw)
-    subset = _subsample(spec, raw, rows, max_train)
+    subset = _subsample(spec, raw, rows, "train", max_train)
+    valid_subset = _subsample(spec, raw, rows, "valid", max_valid)
     train_pool, train_idx = rows["train"]
     x_pool = raw.pools[train_pool][0]
     x_train = _to_float32(_gather(x_pool, train_idx))
@@ -768,7 +775,7 @@ def load_dataset(
     return Dataset(
         name=spec.name, splits=splits, num_classes=spec.num_classes, in_channels=spec.in_channels,
         resolution=spec.resolution, mean=mean, std=std, sha256=raw.sha256, source=spec.source,
-        split_info=_split_info(spec, raw, rows, subset), augment=spec.augment,
+        split_info=_split_info(spec, raw, rows, subset, valid_subset), augment=spec.augment,
     )
 
 

@@ -251,9 +251,7 @@ def train_batched(archs: Sequence[int | Arch], data: Dataset, protocol: Protocol
     archs = [Arch.parse(a) for a in archs]
     if len({a.index for a in archs}) != len(archs) or not archs:
         raise ProtocolError("train_batched needs a non-empty list of distinct archs")
-    if protocol.dataset != data.name or data.split_info.get("max_train") != protocol.train_subset:
-        raise ProtocolError(f"protocol wants dataset {protocol.dataset!r} with train_subset={protocol.train_subset}, "
-                            f"got {data.name!r} with max_train={data.split_info.get('max_train')}")
+    protocol.check_data(data)
     dev = torch.device(device)
     config = protocol.macro_config(data)
     net = build_stacked(archs, config, seed, dev).to(memory_format=_CL)

@@ -37,6 +37,9 @@ class ProtocolError(NasBenchError, ValueError):
     """A training protocol field is invalid."""
 
 
+_LATER_FIELDS = ("valid_subset",)
+
+
 @dataclass(frozen=True)
 class Protocol:
     """Everything that determines how a cell is trained; recorded verbatim in a table's manifest."""
@@ -57,19 +60,36 @@ class Protocol:
     """None: resolution // 8 (4 at 32x32, as NAS-Bench-201; 2 at 16x16)."""
     eval_batch_size: int = 1024
     drop_last: bool = False
+    valid_subset: int | None = None
+    """Evaluate on a stratified subset of the valid split (cheaper per-epoch evaluation); None: all of it."""
 
     def __post_init__(self) -> None:
         for name in ("channels", "cells", "epochs", "batch_size", "eval_batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ProtocolError(f"protocol field {name!r} must be a positive integer, got {value!r}")
-        if self.train_subset is not None and (not isinstance(self.train_subset, int) or self.train_subset < 1):
-            raise ProtocolError(f"protocol field 'train_subset' must be a positive integer or None, got {self.train_subset!r}")
+        for name in ("train_subset", "valid_subset"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ProtocolError(f"protocol field {name!r} must be a positive integer or None, got {value!r}")
         if not (self.lr > 0 and 0 <= self.momentum < 1 and self.weight_decay >= 0):
             raise ProtocolError("protocol needs lr > 0, 0 <= momentum < 1 and weight_decay >= 0")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"recipe": "NAS-Bench-201 (SGD nesterov, cosine to 0 per step, CE)", **asdict(self)}
+        """The fields as recorded in manifests and run identities. Fields added after the first
+        release (``_LATER_FIELDS``) appear only when set, so existing runs keep their identity."""
+        fields = {k: v for k, v in asdict(self).items() if not (k in _LATER_FIELDS and v is None)}
+        return {"recipe": "NAS-Bench-201 (SGD nesterov, cosine to 0 per step, CE)", **fields}
+
+    def check_data(self, data: Dataset) -> None:
+        """Raise unless ``data`` is this protocol's dataset as :func:`load_protocol_data` loads it."""
+        got = (data.name, data.split_info.get("max_train"), data.split_info.get("max_valid"))
+        if got != (self.dataset, self.train_subset, self.valid_subset):
+            raise ProtocolError(
+                f"protocol wants dataset {self.dataset!r} with train_subset={self.train_subset}, "
+                f"valid_subset={self.valid_subset}; got {got[0]!r} with max_train={got[1]}, max_valid={got[2]}; "
+                "load it with load_protocol_data"
+            )
 
     def macro_config(self, data: Dataset) -> MacroConfig:
         return MacroConfig(channels=self.channels, cells=self.cells, in_channels=data.in_channels,
@@ -85,7 +105,7 @@ class EpochRecord:
 
 def load_protocol_data(protocol: Protocol, data_dir: str | None = None) -> Dataset:
     """The dataset as the protocol trains on it (train split cut to ``train_subset``, stratified)."""
-    return load_dataset(protocol.dataset, data_dir, max_train=protocol.train_subset)
+    return load_dataset(protocol.dataset, data_dir, max_train=protocol.train_subset, max_valid=protocol.valid_subset)
 
 
 def run_streams(seed: int, arch: Arch) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
@@ -157,11 +177,7 @@ def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) 
 def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, device: str = "cpu") -> list[EpochRecord]:
     """Train one cell from scratch under ``protocol`` with ``seed``; one record per epoch."""
     arch = Arch.parse(arch)
-    if protocol.dataset != data.name or data.split_info.get("max_train") != protocol.train_subset:
-        raise ProtocolError(
-            f"protocol wants dataset {protocol.dataset!r} with train_subset={protocol.train_subset}, got "
-            f"{data.name!r} with max_train={data.split_info.get('max_train')}; load it with load_protocol_data"
-        )
+    protocol.check_data(data)
     data_stream, init_stream = run_streams(seed, arch)
     rng = np.random.default_rng(data_stream)
     with torch.random.fork_rng(devices=[]):

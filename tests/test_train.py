@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from nasbench_suite.data import load_dataset
 from nasbench_suite.pre_evaluate import PreEvaluateError, parse_archs
 from nasbench_suite.space import Arch, isomorphism_classes
 from nasbench_suite.train import Protocol, ProtocolError, augment_batch, load_protocol_data, train_cell
@@ -88,3 +89,25 @@ def test_parse_archs() -> None:
             parse_archs(bad)
     with pytest.raises(PreEvaluateError):
         parse_archs("sample:99999")
+
+
+def test_valid_subset_is_stratified_nested_and_recorded() -> None:
+    full = load_dataset("synthetic")
+    small = load_dataset("synthetic", max_valid=40)
+    larger = load_dataset("synthetic", max_valid=60)
+    assert len(small.splits["valid"]) == 40 and len(full.splits["valid"]) == 100
+    assert set(small.splits["valid"].index) <= set(larger.splits["valid"].index) <= set(full.splits["valid"].index)
+    assert np.bincount(small.splits["valid"].y, minlength=10).tolist() == [4] * 10
+    assert small.split_info["max_valid"] == 40 and "max_valid" not in full.split_info
+    np.testing.assert_array_equal(small.splits["train"].x, full.splits["train"].x)  # train untouched
+
+
+def test_protocol_valid_subset_is_checked_and_recorded_only_when_set() -> None:
+    plain = Protocol(dataset="synthetic")
+    assert "valid_subset" not in plain.to_dict()  # identities of runs made before the field existed hold
+    subset = Protocol(dataset="synthetic", valid_subset=40)
+    assert subset.to_dict()["valid_subset"] == 40
+    with pytest.raises(ProtocolError, match="valid_subset"):
+        train_cell(0, load_dataset("synthetic"), subset, seed=0)
+    with pytest.raises(ProtocolError):
+        Protocol(dataset="synthetic", valid_subset=0)
