@@ -1,0 +1,168 @@
+"""Protocol pilot: which training protocol ranks cells best, and at what cost?
+
+Trains the same sample of isomorphism-class representatives under each candidate protocol, two
+seeds each, through the normal pre-evaluation machinery (batched engine, one-thread worker
+processes, a resumable run folder per candidate under ``runs/``), then measures per candidate:
+
+- the spread of final valid accuracy (mean of seeds) and the seed-to-seed Kendall tau;
+- for CIFAR-10: Spearman and Kendall tau of our final valid and test accuracy against NAS-Bench-201's
+  200-epoch CIFAR-10 test accuracy (``nb201_nats_test_acc_200ep.csv``, joined on the arch string),
+  over the sample and over its top 10% (by NB201), next to NB201's own 12-epoch ``cifar10_valid``
+  accuracy on the same cells;
+- cost: measured training + evaluation seconds per cell (engine attribution, see the manifest rule)
+  and the wall time of the candidate's run on this machine.
+
+The CIFAR sample is stratified over NB201's accuracy range: the 6,466 class representatives sorted
+by NB201 200-epoch test accuracy, cut into ``--cells`` equal-count bins, one drawn per bin
+(``numpy.random.default_rng(0)``). The digits sample is a uniform draw of representatives.
+
+    python reports/protocol_pilot/pilot.py --dataset cifar10-16px --data-dir ../shared/datasets \\
+        --reference ../shared/reference [--cells 200] [--only NAME,...]
+    python reports/protocol_pilot/pilot.py --dataset digits
+
+Writes ``<dataset>.csv`` (one row per candidate) and ``<dataset>.md`` next to this script. Finished
+candidates are read back from their run folders, so re-running only trains what is missing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau, spearmanr
+
+from nasbench_suite.pre_evaluate import RunSpec, run_pre_evaluation
+from nasbench_suite.space import Arch, isomorphism_classes
+from nasbench_suite.store import ResultStore
+from nasbench_suite.train import Protocol
+
+HERE = Path(__file__).resolve().parent
+SEEDS = (0, 1)
+
+CANDIDATES: dict[str, dict[str, Protocol]] = {
+    "digits": {
+        "C8-N1-e10-full": Protocol(dataset="digits", channels=8, cells=1, epochs=10),
+        "C8-N1-e4-full": Protocol(dataset="digits", channels=8, cells=1, epochs=4),
+        "C8-N1-e10-full-lr0.025": Protocol(dataset="digits", channels=8, cells=1, epochs=10, lr=0.025),
+        "C8-N1-e10-400": Protocol(dataset="digits", channels=8, cells=1, epochs=10, train_subset=400),
+        "C8-N1-e6-400": Protocol(dataset="digits", channels=8, cells=1, epochs=6, train_subset=400),
+    },
+    "cifar10-16px": {
+        "C8-N1-e4-10k-b256": Protocol(dataset="cifar10-16px", channels=8, cells=1, epochs=4, batch_size=256,
+                                      train_subset=10_000, valid_subset=10_000),
+        "C8-N1-e8-10k-b256": Protocol(dataset="cifar10-16px", channels=8, cells=1, epochs=8, batch_size=256,
+                                      train_subset=10_000, valid_subset=10_000),
+        "C8-N1-e4-25k-b256": Protocol(dataset="cifar10-16px", channels=8, cells=1, epochs=4, batch_size=256,
+                                      valid_subset=10_000),
+        "C16-N1-e4-10k-b256": Protocol(dataset="cifar10-16px", channels=16, cells=1, epochs=4, batch_size=256,
+                                       train_subset=10_000, valid_subset=10_000),
+    },
+}
+
+
+def reference_frame(ref_dir: Path) -> pd.DataFrame:
+    """NB201 200-epoch CIFAR-10 test accuracy and 12-epoch cifar10-valid accuracy, by our arch index."""
+    test200 = pd.read_csv(ref_dir / "nb201_nats_test_acc_200ep.csv")
+    hp12 = pd.read_csv(ref_dir / "nb201_hp12_mean_acc.csv")
+    frame = pd.DataFrame({"arch_str": test200["ArchitectureString"],
+                          "nb201_test200": test200["CIFAR10TestAccuracy200Epochs"]})
+    frame = frame.merge(hp12[["arch_str", "cifar10_valid"]].rename(columns={"cifar10_valid": "nb201_valid12"}),
+                        on="arch_str", validate="one_to_one")
+    frame["arch"] = [Arch.from_str(s).index for s in frame["arch_str"]]
+    return frame.set_index("arch")
+
+
+def sample_cells(dataset: str, n: int, ref: pd.DataFrame | None) -> list[int]:
+    reps = np.asarray(isomorphism_classes().representatives)
+    rng = np.random.default_rng(0)
+    if ref is None:
+        return sorted(int(a) for a in rng.choice(reps, size=n, replace=False))
+    acc = ref.loc[reps, "nb201_test200"].to_numpy()
+    order = reps[np.argsort(acc, kind="stable")]
+    bins = np.array_split(order, n)
+    return sorted(int(rng.choice(b)) for b in bins)
+
+
+def correlations(ours: pd.Series, theirs: pd.Series) -> tuple[float, float]:
+    return float(spearmanr(ours, theirs).statistic), float(kendalltau(ours, theirs).statistic)
+
+
+def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall: float) -> dict:
+    with ResultStore(run_dir / "store.sqlite") as store:
+        frame = store.frame()
+        sessions = store.sessions()
+    last = frame[frame["epoch"] == frame["epoch"].max()]
+    per_seed = last.pivot(index="arch_index", columns="seed", values="valid_acc")
+    mean = last.groupby("arch_index")[["valid_acc", "test_acc"]].mean()
+    seconds = frame.groupby(["arch_index", "seed"])[["train_seconds", "valid_seconds", "test_seconds"]].sum().sum(axis=1)
+    row = {"protocol": name, "cells": len(mean), "seeds": per_seed.shape[1],
+           "valid_min": mean["valid_acc"].min(), "valid_median": mean["valid_acc"].median(),
+           "valid_max": mean["valid_acc"].max(), "valid_std": mean["valid_acc"].std(),
+           "seed_tau": float(kendalltau(per_seed.iloc[:, 0], per_seed.iloc[:, 1]).statistic),
+           "seconds_per_cell": float(seconds.mean()),
+           "wall_seconds": round(sum(s.wall_seconds for s in sessions), 1) or wall}
+    if ref is not None:
+        joined = mean.join(ref, how="inner")
+        top = joined[joined["nb201_test200"] >= joined["nb201_test200"].quantile(0.9)]
+        for label, part in (("all", joined), ("top10", top)):
+            for col in ("valid_acc", "test_acc", "nb201_valid12"):
+                rho, tau = correlations(part[col], part["nb201_test200"])
+                key = {"valid_acc": "ours_valid", "test_acc": "ours_test", "nb201_valid12": "nb201_hp12_valid"}[col]
+                row[f"{key}_spearman_{label}"] = rho
+                row[f"{key}_kendall_{label}"] = tau
+    return row
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The candidates as a Markdown table, one column per candidate (they are few, measures many)."""
+    t = table.set_index("protocol").T
+    lines = ["| measure | " + " | ".join(t.columns) + " |", "| --- |" + " --- |" * len(t.columns)]
+    lines += [f"| {k} | " + " | ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in row) + " |"
+              for k, row in t.iterrows()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", choices=sorted(CANDIDATES), default="digits")
+    ap.add_argument("--data-dir")
+    ap.add_argument("--reference", help="folder with NB201 reference CSVs (needed for cifar10-16px)")
+    ap.add_argument("--cells", type=int, default=None, help="sample size (default 200 for CIFAR, 48 for digits)")
+    ap.add_argument("--only", help="comma-separated candidate names")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out", type=Path, default=HERE, help="where the run folders and results go")
+    args = ap.parse_args()
+
+    cifar = args.dataset.startswith("cifar")
+    if cifar and not args.reference:
+        sys.exit("pilot: --reference is needed for cifar10-16px (the NB201 data to measure against)")
+    ref = reference_frame(Path(args.reference)) if cifar else None
+    cells = sample_cells(args.dataset, args.cells or (200 if cifar else 48), ref)
+    names = args.only.split(",") if args.only else list(CANDIDATES[args.dataset])
+    rows = []
+    for name in names:
+        protocol = CANDIDATES[args.dataset][name]
+        run_dir = args.out / "runs" / args.dataset / name
+        spec = RunSpec(",".join(map(str, cells)), SEEDS, protocol, shard_size=16)
+        t0 = time.perf_counter()
+        status = run_pre_evaluation(spec, run_dir, data_dir=args.data_dir, workers=args.workers)
+        if not status.complete:
+            sys.exit(f"pilot: {name} is incomplete ({status.stored}/{status.planned}); run again to resume")
+        rows.append(evaluate_candidate(name, run_dir, ref, time.perf_counter() - t0))
+        print(pd.DataFrame(rows[-1:]).round(3).T.to_string(header=False), flush=True)
+    table = pd.DataFrame(rows).round(4)
+    out = args.out / f"{args.dataset}.csv"
+    if out.exists():  # keep candidates measured in earlier invocations (--only)
+        old = pd.read_csv(out)
+        table = pd.concat([old[~old["protocol"].isin(table["protocol"])], table], ignore_index=True)
+    table.to_csv(out, index=False)
+    (args.out / f"{args.dataset}.md").write_text(markdown(table.round(3)), encoding="utf-8")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
