@@ -29,11 +29,12 @@ _WORKER_DATA: dict[tuple["Protocol", str | None], "Dataset"] = {}
 """Per worker process: the dataset of the protocol it trains (one entry at most)."""
 
 
-def train_shard_results(archs: Sequence[int], seed: int, data: "Dataset", protocol: "Protocol") -> ShardResults:
+def train_shard_results(archs: Sequence[int], seed: int, data: "Dataset", protocol: "Protocol", *,
+                        batch_cells: int, device: str = "cpu") -> ShardResults:
     """Train one shard with the batched engine (:func:`nasbench_suite.engine.train_shard`), as plain values."""
-    from .engine import CPU_BATCH_CELLS, train_shard
+    from .engine import train_shard
 
-    out = train_shard([int(a) for a in archs], data, protocol, int(seed), batch_cells=CPU_BATCH_CELLS)
+    out = train_shard([int(a) for a in archs], data, protocol, int(seed), device, batch_cells=batch_cells)
     return {int(a): [(int(r.epoch), dict(r.metrics)) for r in records] for a, records in out.items()}
 
 
@@ -50,49 +51,51 @@ def _worker_data(protocol: "Protocol", data_dir: str | None) -> "Dataset":
     return _WORKER_DATA[key]
 
 
-def _train_in_worker(protocol: "Protocol", data_dir: str | None, archs: tuple[int, ...], seed: int) -> ShardResults:
-    """The task a worker process (pool or Ray) runs for one shard."""
-    return train_shard_results(archs, seed, _worker_data(protocol, data_dir), protocol)
+def _train_in_worker(protocol: "Protocol", data_dir: str | None, archs: tuple[int, ...], seed: int,
+                     batch_cells: int) -> ShardResults:
+    """The task a worker process (pool or Ray) runs for one shard, on the CPU."""
+    return train_shard_results(archs, seed, _worker_data(protocol, data_dir), protocol, batch_cells=batch_cells)
 
 
-def run_shards(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset", *, data_dir: str | None = None,
-               backend: str = "local", workers: int = 1,
-               ray_address: str | None = None) -> Iterator[tuple["Shard", ShardResults]]:
+def run_shards(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset", *, batch_cells: int,
+               data_dir: str | None = None, backend: str = "local", workers: int = 1,
+               ray_address: str | None = None, device: str = "cpu") -> Iterator[tuple["Shard", ShardResults]]:
     """Train ``shards`` on ``backend`` and yield each one's results as it finishes.
 
-    ``local`` with one worker trains in this process (on ``data``); with more, in a pool of
-    ``workers`` processes. ``ray`` runs one task per shard on a local Ray instance of ``workers``
+    ``local`` with one worker trains in this process (on ``data``, on ``device``); with more, in a
+    pool of ``workers`` CPU processes. ``ray`` runs one task per shard on a local Ray instance of ``workers``
     CPUs, or on the cluster at ``ray_address``.
     """
     if not shards:
         return
     if backend == "ray":
-        yield from _run_ray(shards, protocol, data_dir, workers, ray_address)
+        yield from _run_ray(shards, protocol, data_dir, workers, ray_address, batch_cells)
     elif workers <= 1:
-        yield from _run_in_process(shards, protocol, data)
+        yield from _run_in_process(shards, protocol, data, batch_cells, device)
     else:
-        yield from _run_process_pool(shards, protocol, data_dir, workers)
+        yield from _run_process_pool(shards, protocol, data_dir, workers, batch_cells)
 
 
-def _run_in_process(shards: Sequence["Shard"], protocol: "Protocol",
-                    data: "Dataset") -> Iterator[tuple["Shard", ShardResults]]:
+def _run_in_process(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset", batch_cells: int,
+                    device: str) -> Iterator[tuple["Shard", ShardResults]]:
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same arithmetic as a worker process: results do not depend on workers
     try:
         for shard in shards:
-            yield shard, train_shard_results(shard.archs, shard.seed, data, protocol)
+            yield shard, train_shard_results(shard.archs, shard.seed, data, protocol, batch_cells=batch_cells,
+                                             device=device)
     finally:
         torch.set_num_threads(threads)
 
 
 def _run_process_pool(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | None,
-                      workers: int) -> Iterator[tuple["Shard", ShardResults]]:
+                      workers: int, batch_cells: int) -> Iterator[tuple["Shard", ShardResults]]:
     # spawn, not fork: a forked child of a process that has run torch's thread pool can deadlock
     pool = ProcessPoolExecutor(min(workers, len(shards)), mp_context=multiprocessing.get_context("spawn"))
     try:
-        pending: dict[Future, "Shard"] = {pool.submit(_train_in_worker, protocol, data_dir, s.archs, s.seed): s
+        pending: dict[Future, "Shard"] = {pool.submit(_train_in_worker, protocol, data_dir, s.archs, s.seed, batch_cells): s
                                           for s in shards}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -111,14 +114,14 @@ def import_ray() -> Any:
 
 
 def _run_ray(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | None, workers: int,
-             address: str | None) -> Iterator[tuple["Shard", ShardResults]]:
+             address: str | None, batch_cells: int) -> Iterator[tuple["Shard", ShardResults]]:
     ray = import_ray()
     owner = not ray.is_initialized()
     if owner:  # a local instance gets `workers` CPUs; a cluster brings its own
         ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False)
     task = ray.remote(num_cpus=1)(_train_in_worker)
     protocol_ref = ray.put(protocol)
-    pending = {task.remote(protocol_ref, data_dir, s.archs, s.seed): s for s in shards}
+    pending = {task.remote(protocol_ref, data_dir, s.archs, s.seed, batch_cells): s for s in shards}
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)

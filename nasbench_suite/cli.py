@@ -233,9 +233,9 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
 
     if args.ray_address and args.backend != "ray":
         raise UsageError("--ray-address needs --backend ray")
-    spec = RunSpec(args.archs, tuple(_int_list(args.seeds)), _protocol(args), args.shard_size)
+    spec = RunSpec(args.archs, tuple(_int_list(args.seeds)), _protocol(args), args.shard_size, args.batch_cells)
     status = run_pre_evaluation(spec, args.out, data_dir=args.data_dir, backend=args.backend, workers=args.workers,
-                                ray_address=args.ray_address)
+                                ray_address=args.ray_address, device=args.device)
     print(f"run {status.run_dir}: {status.stored}/{status.planned} (arch, seed) results stored, "
           f"{status.written_now} by this command")
     if args.table:
@@ -321,6 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="Ray cluster to run on (default: a local Ray instance of --workers CPUs)")
     p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)))
+    p.add_argument("--batch-cells", type=_int, default=4,
+                   help="cells the engine trains at once (default 4, fastest on CPU; 64 or more on a GPU); "
+                        "fixed for the life of a run folder")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (cuda trains in this process: --workers 1)")
     p.add_argument("--out", required=True, metavar="RUN_DIR",
                    help="run folder (run.json, shards/, sessions/, store.sqlite); an existing one is resumed")
     p.add_argument("--table", metavar="TABLE_DIR", help="when the run is complete, build its table here")

@@ -119,14 +119,19 @@ class RunSpec:
     seeds: tuple[int, ...]
     protocol: "Protocol"
     shard_size: int = DEFAULT_SHARD_SIZE
+    batch_cells: int = 4
+    """Cells the engine stacks at once (``engine.CPU_BATCH_CELLS`` by default); part of the run's
+    identity, since a cell's numbers depend (at float rounding) on its batch."""
 
     def __post_init__(self) -> None:
         if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
             raise PreEvaluateError(f"seeds must be non-negative integers, got {list(self.seeds)}")
         if len(set(self.seeds)) != len(self.seeds):
             raise PreEvaluateError(f"seeds must be distinct, got {list(self.seeds)}")
-        if isinstance(self.shard_size, bool) or not isinstance(self.shard_size, int) or self.shard_size < 1:
-            raise PreEvaluateError(f"shard size must be a positive integer, got {self.shard_size!r}")
+        for name in ("shard_size", "batch_cells"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise PreEvaluateError(f"{name.replace('_', ' ')} must be a positive integer, got {value!r}")
 
     @classmethod
     def from_identity(cls, identity: Mapping[str, Any]) -> "RunSpec":
@@ -134,7 +139,7 @@ class RunSpec:
 
         fields = {k: v for k, v in identity["protocol"].items() if k != "recipe"}
         return cls(identity["selection"]["archs"], tuple(identity["seeds"]), Protocol(**fields),
-                   int(identity["shard_size"]))
+                   int(identity["shard_size"]), int(identity["trainer"]["batch_cells"]))
 
     def archs(self) -> list[int]:
         """The selected arch indices, sorted, each once."""
@@ -162,7 +167,7 @@ class RunSpec:
             "shard_plan": SHARD_PLAN,
             "results": {"metrics": [f"{s}_{m}" for s in SPLITS for m in train.MEASURES],
                         "epochs": self.protocol.epochs},
-            "trainer": {"name": engine.TRAINER_NAME, "batch_cells": engine.CPU_BATCH_CELLS,
+            "trainer": {"name": engine.TRAINER_NAME, "batch_cells": self.batch_cells,
                         "seconds": engine.SECONDS_RULE},
         }
 
@@ -286,7 +291,7 @@ class RunStatus:
 
 def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: str | None = None,
                        backend: str = "local", workers: int = 1, ray_address: str | None = None,
-                       progress: bool = True) -> RunStatus:
+                       device: str = "cpu", progress: bool = True) -> RunStatus:
     """Train every planned (arch, seed) not yet stored in ``run_dir``; resume-safe and kill-safe."""
     from .backends import BACKENDS, import_ray, run_shards
     from .train import load_protocol_data
@@ -295,6 +300,8 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
         raise PreEvaluateError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise PreEvaluateError(f"workers must be a positive integer, got {workers!r}")
+    if device != "cpu" and (backend != "local" or workers != 1):
+        raise PreEvaluateError(f"device {device!r} trains in this process: use --backend local --workers 1")
     if backend == "ray":
         import_ray()  # fail before any work if the extra is missing
     run_dir = Path(run_dir)
@@ -310,8 +317,8 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
         if todo:
             session = Session(store, run_dir, backend, workers)
             bar = _progress_bar(planned, len(done), progress)
-            results_stream = run_shards(todo, spec.protocol, data, data_dir=data_dir, backend=backend,
-                                        workers=workers, ray_address=ray_address)
+            results_stream = run_shards(todo, spec.protocol, data, batch_cells=spec.batch_cells, data_dir=data_dir,
+                                        backend=backend, workers=workers, ray_address=ray_address, device=device)
             try:
                 for shard, results in results_stream:
                     n = _store_shard(store, shard, results, done)

@@ -95,3 +95,10 @@ def test_bad_batches_are_rejected(data) -> None:
         train_batched([5, 5], data, PROTO, seed=0)
     with pytest.raises(ProtocolError):
         train_batched([5], data, Protocol(dataset="digits"), seed=0)
+
+
+def test_run_default_batch_is_the_engine_cpu_default() -> None:
+    from nasbench_suite.engine import CPU_BATCH_CELLS
+    from nasbench_suite.pre_evaluate import RunSpec
+
+    assert RunSpec("1,2", (0,), PROTO).batch_cells == CPU_BATCH_CELLS

@@ -88,7 +88,7 @@ class FakeTrainer:
     def __init__(self) -> None:
         self.calls: list[tuple[tuple[int, ...], int]] = []
 
-    def __call__(self, archs: Sequence[int], seed: int, data: Any, protocol: Protocol) -> backends.ShardResults:
+    def __call__(self, archs: Sequence[int], seed: int, data: Any, protocol: Protocol, **_: Any) -> backends.ShardResults:
         self.calls.append((tuple(archs), seed))
         unit = sum(archs) / 1e4
         metrics = [f"{s}_{m}" for s in ("train", "valid", "test") for m in ("loss", "acc", "seconds")]
@@ -374,3 +374,8 @@ def test_cli_user_errors(fake, tmp_path: Path, capsys, monkeypatch) -> None:
     _assert_one_line_error(_cli(capsys, *base, "--backend", "ray", "--out", tmp_path / "r"),
                            "the ray backend needs the optional extra: pip install 'nasbench_suite[ray]'")
     assert not (tmp_path / "r").exists()  # no error above left a run folder behind
+
+
+def test_gpu_runs_train_in_process(tmp_path: Path) -> None:
+    with pytest.raises(PreEvaluateError, match="--workers 1"):
+        run_pre_evaluation(RunSpec("1,2", (0,), TINY), tmp_path / "run", device="cuda", workers=2)
