@@ -131,12 +131,13 @@ def augment_batch(x: torch.Tensor, rng: np.random.Generator, padding: int, pad_v
         padded[:, :, padding : padding + h, padding : padding + w] = x
         dy = rng.integers(0, 2 * padding + 1, size=n)
         dx = rng.integers(0, 2 * padding + 1, size=n)
-        rows = torch.as_tensor(dy[:, None] + np.arange(h)[None, :])  # (n, h)
-        cols = torch.as_tensor(dx[:, None] + np.arange(w)[None, :])  # (n, w)
-        idx = torch.arange(n)[:, None, None, None]
-        ch = torch.arange(c)[None, :, None, None]
+        dev = x.device
+        rows = torch.as_tensor(dy[:, None] + np.arange(h)[None, :], device=dev)  # (n, h)
+        cols = torch.as_tensor(dx[:, None] + np.arange(w)[None, :], device=dev)  # (n, w)
+        idx = torch.arange(n, device=dev)[:, None, None, None]
+        ch = torch.arange(c, device=dev)[None, :, None, None]
         x = padded[idx, ch, rows[:, None, :, None], cols[:, None, None, :]]
-    flip = torch.as_tensor(rng.random(n) < 0.5)
+    flip = torch.as_tensor(rng.random(n) < 0.5, device=x.device)
     if flip.any():
         x = x.clone()
         x[flip] = x[flip].flip(-1)
