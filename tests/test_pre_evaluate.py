@@ -296,6 +296,9 @@ def test_classes_run_fills_every_cell(fake, tmp_path: Path) -> None:
     assert m["selection"]["filled"] == FILLED_FROM_REPRESENTATIVE and m["selection"]["trained_archs"] == iso.num_classes
     assert m["compute"]["trained_results"] == iso.num_classes and m["description"] == "every cell"
     assert m["compute"]["trainer"]["name"] == engine.TRAINER_NAME
+    from nasbench_suite.cli import _agreement
+
+    assert _agreement(bench)["final_valid_acc"]["cells"] == iso.num_classes  # copies left out of spread and tau
 
 
 def test_table_needs_a_complete_run(fake, tmp_path: Path, monkeypatch) -> None:
