@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from nasbench_suite.space import NUM_ARCHS, all_ops, disconnected_mask
 from nasbench_suite.table import Benchmark, build_table
@@ -57,3 +58,30 @@ def build_search_table(out: Path, **kwargs: object) -> Benchmark:
     return build_table(search_results(**kwargs), out, name="generated-search",
                        metadata={"dataset": {"name": "generated", "sha256": "-"},
                                  "description": "generated values for tests (not trained)"})
+
+
+def tiny_clock_table(out: Path) -> Benchmark:
+    """Four cells, one seed, 3 epochs, with round training and validation seconds (exact sums, so
+    ties in finish time are real ties): cell k trains ``k + 1`` s per epoch, validates in 0.5 s, and
+    its validation accuracy is ``10 * (k + 1) + epoch``. Generated values, for clock tests."""
+    rows = []
+    for k, arch in enumerate(TINY_ARCHS):
+        for epoch in range(1, 4):
+            rows.append(dict(arch_index=arch, seed=0, epoch=epoch, train_seconds=float(k + 1), train_acc=50.0,
+                             valid_seconds=0.5, valid_acc=10.0 * (k + 1) + epoch, test_acc=99.0 - k - epoch))
+    return build_table(pd.DataFrame(rows), out, name="tiny-clock")
+
+
+TINY_ARCHS = (0, 1, 2, 3)
+
+
+def _search_table_fixture(tmp_path_factory: pytest.TempPathFactory) -> Benchmark:
+    return build_search_table(tmp_path_factory.mktemp("search") / "generated")
+
+
+def _tiny_table_fixture(tmp_path_factory: pytest.TempPathFactory) -> Benchmark:
+    return tiny_clock_table(tmp_path_factory.mktemp("clock") / "tiny")
+
+
+search_table = pytest.fixture(scope="session")(_search_table_fixture)
+tiny_table = pytest.fixture(scope="session")(_tiny_table_fixture)
