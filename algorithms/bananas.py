@@ -12,35 +12,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nasbench_suite.predictors import MLPEnsemble
+from nasbench_suite.predictors import MLPEnsemble, Predictor
 from nasbench_suite.space import Arch
-from nasbench_suite.strategy import SearchSpace, Strategy, register
+from nasbench_suite.strategy import register
 
-from .common import BatchedModelSearch, mutation_candidates
+from .common import BatchedModelSearch
 
 
 @register("bananas")
 @dataclass
-class Bananas(BatchedModelSearch, Strategy):
-    n_init: int = 10
-    batch: int = 10
-    candidates: int = 100
-    mutate_top: int = 10
-    max_edits: int = 2
+class Bananas(BatchedModelSearch):
     members: int = 5
     train_epochs: int = 200
-    epochs: int | None = None
 
-    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        self._setup_rounds(space, rng)
+    def predictor(self) -> Predictor:
+        return MLPEnsemble(members=self.members, epochs=self.train_epochs, seed=int(self.rng.integers(2**32)))
 
-    def plan(self, k: int) -> list[Arch]:
-        model = MLPEnsemble(members=self.members, epochs=self.train_epochs, seed=int(self.rng.integers(2**32)))
-        model.fit(self.observed.archs, self.observed.values)
-        cands = mutation_candidates(self.space, self.rng, self.observed.top(self.mutate_top), self.candidates,
-                                    self.asked, self.max_edits)
-        if not cands:
-            return []
+    def acquisition(self, model: Predictor, cands: list[Arch]) -> np.ndarray:
         mean, spread = model.predict_dist(cands)
-        draw = self.rng.normal(mean, spread)  # independent Thompson sampling
-        return [cands[i] for i in np.argsort(-draw, kind="stable")[:k]]
+        return self.rng.normal(mean, spread)  # independent Thompson sampling: one draw per candidate

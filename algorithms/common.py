@@ -1,12 +1,14 @@
 """Small helpers shared by several strategies."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from nasbench_suite.predictors import Predictor
 from nasbench_suite.space import Arch
-from nasbench_suite.strategy import Query, Result, SearchSpace
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError
 
 
 class Observed:
@@ -54,23 +56,46 @@ def mutation_candidates(space: SearchSpace, rng: np.random.Generator, parents: l
     return out
 
 
-class BatchedModelSearch:
+def require_full_space(space: SearchSpace, what: str) -> None:
+    if not space.full:
+        raise StrategyError(f"{what} samples any cell; it needs a table that covers all 15,625 cells")
+
+
+@dataclass
+class BatchedModelSearch(Strategy):
     """Shared loop of model-guided strategies: ``n_init`` random cells, then rounds of ``batch``
-    cells chosen by :meth:`plan` from a model refitted on everything told so far. A new round is
-    planned when the previous round's cells have all been asked; cells never repeat."""
+    cells: a predictor (:meth:`predictor`) is refitted on everything told so far, ``candidates``
+    mutations (1 to ``max_edits`` edits) of the top ``mutate_top`` cells are scored
+    (:meth:`acquisition`) and the best ``batch`` are asked. A new round is planned when the previous
+    round's cells have all been asked; cells never repeat."""
 
-    n_init: int
-    batch: int
-    epochs: int | None
+    n_init: int = 10
+    batch: int = 10
+    candidates: int = 100
+    mutate_top: int = 10
+    max_edits: int = 2
+    epochs: int | None = None
 
-    def _setup_rounds(self, space: SearchSpace, rng: np.random.Generator) -> None:
+    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.observed = Observed()
         self.asked: set[int] = set()
         self.planned: list[Arch] = []
 
-    def plan(self, k: int) -> list[Arch]:
+    def predictor(self) -> Predictor:
         raise NotImplementedError
+
+    def acquisition(self, model: Predictor, cands: list[Arch]) -> np.ndarray:
+        """Higher is better."""
+        raise NotImplementedError
+
+    def plan(self, k: int) -> list[Arch]:
+        model = self.predictor().fit(self.observed.archs, self.observed.values)
+        cands = mutation_candidates(self.space, self.rng, self.observed.top(self.mutate_top), self.candidates,
+                                    self.asked, self.max_edits)
+        if not cands:
+            return []
+        return [cands[i] for i in np.argsort(-self.acquisition(model, cands), kind="stable")[:k]]
 
     def ask(self, n: int) -> list[Query]:
         out = []

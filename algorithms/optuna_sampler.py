@@ -17,6 +17,8 @@ from nasbench_suite.errors import BackendUnavailableError
 from nasbench_suite.space import NUM_EDGES, OPS, Arch
 from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
 
+from .common import require_full_space
+
 
 def import_optuna() -> Any:
     try:
@@ -35,8 +37,7 @@ class OptunaStrategy(Strategy):
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         optuna = import_optuna()
-        if not space.full:
-            raise StrategyError("the Optuna adapter samples any cell; it needs a table that covers all 15,625 cells")
+        require_full_space(space, "the Optuna adapter")
         cls = getattr(optuna.samplers, self.sampler, None)
         if not isinstance(cls, type):
             raise StrategyError(f"optuna.samplers has no sampler {self.sampler!r}")

@@ -12,32 +12,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nasbench_suite.predictors import XGBoostPredictor
+from nasbench_suite.predictors import Predictor, XGBoostPredictor
 from nasbench_suite.space import Arch
-from nasbench_suite.strategy import SearchSpace, Strategy, register
+from nasbench_suite.strategy import register
 
-from .common import BatchedModelSearch, mutation_candidates
+from .common import BatchedModelSearch
 
 
 @register("xgb-evolution")
 @dataclass
-class PredictorEvolution(BatchedModelSearch, Strategy):
-    n_init: int = 10
-    batch: int = 10
+class PredictorEvolution(BatchedModelSearch):
     candidates: int = 200
-    mutate_top: int = 10
-    max_edits: int = 2
     n_estimators: int = 100
-    epochs: int | None = None
 
-    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        self._setup_rounds(space, rng)
+    def predictor(self) -> Predictor:
+        return XGBoostPredictor(n_estimators=self.n_estimators, seed=int(self.rng.integers(2**31)))
 
-    def plan(self, k: int) -> list[Arch]:
-        model = XGBoostPredictor(n_estimators=self.n_estimators, seed=int(self.rng.integers(2**31)))
-        model.fit(self.observed.archs, self.observed.values)
-        cands = mutation_candidates(self.space, self.rng, self.observed.top(self.mutate_top), self.candidates,
-                                    self.asked, self.max_edits)
-        if not cands:
-            return []
-        return [cands[i] for i in np.argsort(-model.predict(cands), kind="stable")[:k]]
+    def acquisition(self, model: Predictor, cands: list[Arch]) -> np.ndarray:
+        return model.predict(cands)  # greedy: the best predicted

@@ -14,7 +14,9 @@ from typing import Sequence
 import numpy as np
 
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
-from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, register
+
+from .common import require_full_space
 
 
 class EMABaseline:
@@ -39,8 +41,7 @@ class Reinforce(Strategy):
     epochs: int | None = None
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if not space.full:
-            raise StrategyError("REINFORCE samples any cell; it needs a table that covers all 15,625 cells")
+        require_full_space(space, "REINFORCE")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.logits = np.zeros((NUM_EDGES, NUM_OPS))
         self.m = np.zeros_like(self.logits)

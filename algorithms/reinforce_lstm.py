@@ -10,14 +10,19 @@ ops are sampled with that generator too, so a run is reproducible without any to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
-from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, register
+
+from .common import require_full_space
 
 from .reinforce import EMABaseline
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _controller(hidden: int) -> "torch.nn.Module":
@@ -61,8 +66,7 @@ class LSTMReinforce(Strategy):
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         import torch
 
-        if not space.full:
-            raise StrategyError("the LSTM controller samples any cell; it needs a table that covers all 15,625 cells")
+        require_full_space(space, "the LSTM controller")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.net = _controller(self.hidden)
         with torch.no_grad():

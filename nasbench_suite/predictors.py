@@ -20,13 +20,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
 from .encodings import encode
 from .errors import NasBenchError
 from .space import Arch
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 
 class PredictorError(NasBenchError, ValueError):
@@ -84,6 +88,15 @@ class _Standardized:
 
     def _predict_scaled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+    def _new_model(self) -> Any:
+        raise NotImplementedError
+
+    def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> Any:
+        """Fit a scikit-learn-style model from :meth:`_new_model` on the encoded archs and scaled targets."""
+        x = encode(archs, self.encoding)
+        self._model = self._new_model().fit(x, self._scale(_targets(y, len(x))))
+        return self
 
 
 # ----- MLP ensemble (NumPy) ------------------------------------------------------------------------
@@ -154,50 +167,46 @@ class MLPEnsemble(_Standardized):
 
 # ----- tree models and a linear baseline -----------------------------------------------------------
 @dataclass
-class XGBoostPredictor(_Standardized):
+class _FittedModel(_Standardized):
+    """A predictor that wraps one scikit-learn-style model built by :meth:`_new_model`."""
+
+    encoding: str = "onehot"
+    seed: int = 0
+    _model: Any = field(default=None, init=False, repr=False)
+
+
+@dataclass
+class XGBoostPredictor(_FittedModel):
     """Gradient-boosted trees on the one-hot encoding (single thread, ``hist``)."""
 
     n_estimators: int = 200
     max_depth: int = 6
     learning_rate: float = 0.1
     subsample: float = 0.9
-    encoding: str = "onehot"
-    seed: int = 0
-    _model: Any = field(default=None, init=False, repr=False)
 
-    def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "XGBoostPredictor":
+    def _new_model(self) -> Any:
         import xgboost
 
-        x = encode(archs, self.encoding)
-        t = self._scale(_targets(y, len(x)))
-        self._model = xgboost.XGBRegressor(n_estimators=self.n_estimators, max_depth=self.max_depth,
-                                           learning_rate=self.learning_rate, subsample=self.subsample,
-                                           tree_method="hist", n_jobs=1, random_state=self.seed % 2**31)
-        self._model.fit(x, t)
-        return self
+        return xgboost.XGBRegressor(n_estimators=self.n_estimators, max_depth=self.max_depth,
+                                    learning_rate=self.learning_rate, subsample=self.subsample,
+                                    tree_method="hist", n_jobs=1, random_state=self.seed % 2**31)
 
     def _predict_scaled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._model.predict(x.astype(np.float32)).astype(np.float64), np.zeros(len(x))
 
 
 @dataclass
-class RandomForestPredictor(_Standardized):
+class RandomForestPredictor(_FittedModel):
     """scikit-learn random forest on the one-hot encoding; the spread is over the trees."""
 
     n_estimators: int = 100
     min_samples_leaf: int = 1
-    encoding: str = "onehot"
-    seed: int = 0
-    _model: Any = field(default=None, init=False, repr=False)
 
-    def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "RandomForestPredictor":
+    def _new_model(self) -> Any:
         from sklearn.ensemble import RandomForestRegressor
 
-        x = encode(archs, self.encoding)
-        t = self._scale(_targets(y, len(x)))
-        self._model = RandomForestRegressor(n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
-                                            n_jobs=1, random_state=self.seed % 2**32).fit(x, t)
-        return self
+        return RandomForestRegressor(n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
+                                     n_jobs=1, random_state=self.seed % 2**32)
 
     def _predict_scaled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         per_tree = np.stack([tree.predict(x) for tree in self._model.estimators_])

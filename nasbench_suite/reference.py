@@ -33,7 +33,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +45,10 @@ HP12 = "nb201_hp12_mean_acc.csv"
 PER_SEED = "nb201_200ep_final_valid_per_seed.csv"
 TEST200 = "nb201_nats_test_acc_200ep.csv"
 FIXTURE = "nats_tss_fixture_3archs.json"
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from nasbench_suite.space import NUM_ARCHS, all_ops, disconnected_mask
 from nasbench_suite.table import Benchmark, build_table
@@ -73,15 +72,3 @@ def tiny_clock_table(out: Path) -> Benchmark:
 
 
 TINY_ARCHS = (0, 1, 2, 3)
-
-
-def _search_table_fixture(tmp_path_factory: pytest.TempPathFactory) -> Benchmark:
-    return build_search_table(tmp_path_factory.mktemp("search") / "generated")
-
-
-def _tiny_table_fixture(tmp_path_factory: pytest.TempPathFactory) -> Benchmark:
-    return tiny_clock_table(tmp_path_factory.mktemp("clock") / "tiny")
-
-
-search_table = pytest.fixture(scope="session")(_search_table_fixture)
-tiny_table = pytest.fixture(scope="session")(_tiny_table_fixture)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixture_tables import search_table  # noqa: F401  (session fixture)
 
 from nasbench_suite.encodings import encode, onehot_matrix, path_matrix
 from nasbench_suite.predictors import PREDICTORS, PredictorError, kendall_tau_curve, make_predictor

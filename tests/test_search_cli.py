@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fixture_tables import search_table  # noqa: F401  (session fixture)
 
 from nasbench_suite.cli import main
 from nasbench_suite.table import Benchmark

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 import pytest
-from fixture_tables import TINY_ARCHS, search_table, tiny_table  # noqa: F401  (session fixtures)
+from fixture_tables import TINY_ARCHS
 
 from nasbench_suite.errors import SplitNotAvailableError
 from nasbench_suite.search import SearchSpec, run_seeds

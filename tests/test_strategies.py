@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixture_tables import search_table  # noqa: F401  (session fixture)
 
 from nasbench_suite.simulator import Budget, Oracle, run_search
 from nasbench_suite.strategy import (Query, Strategy, StrategyError, make_strategy, register,
