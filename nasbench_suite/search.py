@@ -16,7 +16,7 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
@@ -153,7 +153,21 @@ def _chunks(seeds: Sequence[int], processes: int) -> list[tuple[int, ...]]:
 
 
 def _execute(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...]]], processes: int, backend: str,
-             ray_address: str | None) -> Iterator[dict[str, Any]]:
+             ray_address: str | None, progress: bool) -> list[dict[str, Any]]:
+    """Every task's result, in task order, with a progress bar (chunks done, rate, ETA) if asked."""
+    from tqdm import tqdm
+
+    out: list[dict[str, Any] | None] = [None] * len(tasks)
+    with tqdm(total=sum(len(t[3]) for t in tasks), unit="run", disable=not progress, desc="search") as bar:
+        for i, part in _completed(tasks, processes, backend, ray_address):
+            out[i] = part
+            bar.update(len(tasks[i][3]))
+    return out  # type: ignore[return-value]
+
+
+def _completed(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...]]], processes: int, backend: str,
+               ray_address: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(task index, result) as tasks finish."""
     if backend == "ray":
         from .backends import import_ray
 
@@ -164,30 +178,38 @@ def _execute(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...]]], processe
                      log_to_driver=False)
         try:
             task = ray.remote(num_cpus=1)(_run_chunk)
-            refs = [task.remote(*t) for t in tasks]
-            yield from ray.get(refs)
+            pending = {task.remote(*t): i for i, t in enumerate(tasks)}
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    yield pending.pop(ref), ray.get(ref)
         finally:
             if owner:
                 ray.shutdown()
     elif processes <= 1:
-        for t in tasks:
-            yield _run_chunk(*t)
+        for i, t in enumerate(tasks):
+            yield i, _run_chunk(*t)
     else:
         # spawn, not fork: a forked child of a process that has run torch's thread pool can deadlock
         with ProcessPoolExecutor(min(processes, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            yield from pool.map(_run_chunk, *zip(*tasks))
+            futures = {pool.submit(_run_chunk, *t): i for i, t in enumerate(tasks)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
 
 
 # ----- the API -------------------------------------------------------------------------------------
 def run_seeds(spec: SearchSpec, seeds: Sequence[int], *, processes: int = 1, backend: str = "local",
-              evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None) -> SearchResults:
-    """Replay ``spec`` once per run seed; see the module doc."""
+              evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None,
+              progress: bool | None = None) -> SearchResults:
+    """Replay ``spec`` once per run seed; see the module doc. ``progress`` (default: when stderr is
+    a terminal) shows a progress bar."""
     return run_many([spec], seeds, processes=processes, backend=backend, evaluation=evaluation,
-                    ray_address=ray_address)[0]
+                    ray_address=ray_address, progress=progress)[0]
 
 
 def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: int = 1, backend: str = "local",
-             evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None) -> list[SearchResults]:
+             evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None,
+             progress: bool | None = None) -> list[SearchResults]:
     """:func:`run_seeds` for several specs over one pool of processes."""
     import pandas as pd
 
@@ -206,7 +228,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: in
     chunks = _chunks(seeds, processes)
     tasks = [(spec, str(tables[spec.table].path), tables[spec.table].content_hash, c) for spec in specs for c in chunks]
     started = time.perf_counter()
-    parts = list(_execute(tasks, processes, backend, ray_address))
+    parts = _execute(tasks, processes, backend, ray_address, sys.stderr.isatty() if progress is None else progress)
     wall = time.perf_counter() - started
     out = []
     for k, spec in enumerate(specs):
