@@ -89,8 +89,11 @@ class SearchSpace:
     def __post_init__(self) -> None:
         if not self.fidelities:
             raise StrategyError("a search space needs at least one fidelity (epoch count)")
+        indices = np.array(self.arch_indices, dtype=np.int64)  # a read-only copy: strategies share it
+        indices.flags.writeable = False
+        object.__setattr__(self, "arch_indices", indices)
         member = np.zeros(NUM_ARCHS, dtype=bool)
-        member[self.arch_indices] = True
+        member[indices] = True
         member.flags.writeable = False
         object.__setattr__(self, "_member", member)
         object.__setattr__(self, "full", bool(member.all()))
