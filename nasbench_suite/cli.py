@@ -264,6 +264,104 @@ def _int_list(text: str) -> list[int]:
         raise UsageError(f"expected integers like 0,1,2 or 0-9, got {text!r}") from None
 
 
+# ----- search --------------------------------------------------------------------------------------
+def _settings(pairs: Sequence[str]) -> dict[str, Any]:
+    """``--set key=value`` pairs; values are JSON when they parse as JSON, else strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    from .evaluation import EvalSpec
+    from .search import SearchSpec, run_seeds
+    from .simulator import Budget
+
+    if args.ray_address and args.backend != "ray":
+        raise UsageError("--ray-address needs --backend ray")
+    if args.budget is None and args.max_queries is None:
+        raise UsageError("give a budget: --budget SECONDS (simulated) and/or --max-queries N")
+    out = Path(args.out)
+    spec = SearchSpec(args.table, args.strategy, Budget(args.budget, args.max_queries, args.overrun),
+                      _settings(args.set), args.sim_workers, args.objective, args.search_epochs)
+    evaluation = None if args.no_eval else EvalSpec(args.eval_table, args.eval_split, args.eval_measure, args.eval_epoch)
+    if not args.overwrite and out.is_dir() and any((out / n).exists() for n in ("trajectories.parquet", "manifest.json")):
+        raise UsageError(f"{out} already holds search results; pass --overwrite to replace them")
+    results = run_seeds(spec, _int_list(args.seeds), processes=args.workers, backend=args.backend,
+                        evaluation=evaluation, ray_address=args.ray_address)
+    results.write(out, overwrite=args.overwrite)
+    final = results.final()
+    t = results.timing
+    print(f"wrote {len(results.frame)} rows ({t['runs']} runs of {args.strategy}) to {out / 'trajectories.parquet'} "
+          f"with manifest.json and timing.json")
+    print(f"final search objective ({args.objective}): mean {final['incumbent_value'].mean():.3f} "
+          f"+- {final['incumbent_value'].std(ddof=0):.3f} (std over runs)")
+    if evaluation is not None:
+        e = results.manifest["evaluation"]
+        col = final[evaluation.column]
+        print(f"final incumbent {e['split']}_{e['measure']} on {e['table']} at epoch {e['epoch']}: mean {col.mean():.3f} "
+              f"+- {col.std(ddof=0):.3f}; regret {final[evaluation.regret_column].mean():.3f}")
+    print(f"{t['wall_seconds_all_specs']:.2f} s wall, {t['queries'] / max(t['wall_seconds_all_specs'], 1e-9):,.0f} queries/s "
+          f"({args.workers} process(es), {args.backend})")
+
+
+def cmd_predictors(args: argparse.Namespace) -> None:
+    from .predictors import PREDICTORS, kendall_tau_curve
+    from .table import load_table
+
+    bench = load_table(args.table).search_view()
+    split, _, measure = args.target.partition("_")
+    if split == "test":
+        raise UsageError("predictors are evaluated on search-side targets (train_* or valid_*), not test")
+    epoch = bench.max_epoch if args.epoch is None else args.epoch
+    y = bench.array(split, measure, epoch=epoch)
+    names = [n.strip() for n in args.predictors.split(",")] if args.predictors else list(PREDICTORS)
+    frame = kendall_tau_curve(bench.arch_indices, y, predictors=names, sizes=_int_list(args.sizes),
+                              repeats=args.repeats, test_size=args.test_size, seed=args.seed)
+    table = frame.groupby(["predictor", "train_size"], sort=False).agg(
+        tau_mean=("kendall_tau", "mean"), tau_std=("kendall_tau", "std"), fit_seconds=("fit_seconds", "mean"))
+    payload = {"table": bench.name, "target": f"{args.target} at epoch {epoch} (mean over seeds)",
+               "test_size": args.test_size, "repeats": args.repeats, "seed": args.seed,
+               "results": [{"predictor": p, "train_size": int(n), "kendall_tau_mean": round(float(r.tau_mean), 4),
+                            "kendall_tau_std": round(float(r.tau_std), 4) if r.tau_std == r.tau_std else None,
+                            "fit_seconds_mean": round(float(r.fit_seconds), 4)}
+                           for (p, n), r in table.iterrows()]}
+
+    def render(p: dict[str, Any]) -> str:
+        sizes = sorted({r["train_size"] for r in p["results"]})
+        lines = [f"Kendall tau of predictions vs {p['target']} on {p['test_size']} held-out cells of {p['table']} "
+                 f"(mean +- std over {p['repeats']} splits)",
+                 f"{'predictor':<15}" + "".join(f"{'n=' + str(n):>15}" for n in sizes)]
+        for name in dict.fromkeys(r["predictor"] for r in p["results"]):
+            cells = {r["train_size"]: r for r in p["results"] if r["predictor"] == name}
+            lines.append(f"{name:<15}" + "".join(
+                f"{cells[n]['kendall_tau_mean']:>8.3f} +- {cells[n]['kendall_tau_std'] or 0:.2f}" for n in sizes))
+        return "\n".join(lines)
+
+    _print(payload, args.json, render)
+
+
+def cmd_reference_build(args: argparse.Namespace) -> None:
+    from .reference import build_reference_tables
+
+    for bench in build_reference_tables(args.ref_dir, args.out, args.dataset, overwrite=args.overwrite):
+        _report_table(bench)
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 # ----- parser --------------------------------------------------------------------------------------
 def _int(text: str) -> int:
     try:
@@ -341,6 +439,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--description", default="")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_table_build)
+
+    p = sub.add_parser("search", help="replay a search strategy on a table under a simulated clock, many seeds")
+    p.add_argument("--table", required=True, help="table searched (name or folder)")
+    p.add_argument("--strategy", required=True, help="registered name: random, rea, reinforce, reinforce-lstm, "
+                   "local-search, bananas, hyperband, bohb, xgb-evolution, optuna")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (JSON value)")
+    p.add_argument("--seeds", default="0-9", help="run seeds, e.g. 0-99 or 0,5,7")
+    p.add_argument("--budget", type=_float, metavar="SECONDS", help="simulated seconds per run")
+    p.add_argument("--max-queries", type=_int, metavar="N", help="queries per run")
+    p.add_argument("--overrun", choices=["strict", "finish"], default="strict",
+                   help="strict: never pass the seconds budget (NB201); finish: the last query started runs to the end")
+    p.add_argument("--sim-workers", type=_int, default=1, help="simulated asynchronous workers per run (default 1)")
+    p.add_argument("--objective", default="valid_acc", help="search objective <split>_<measure> (default valid_acc)")
+    p.add_argument("--search-epochs", type=_int, help="search only epochs 1..E of the table")
+    p.add_argument("--eval-table", help="table the incumbents are evaluated on (default: --table)")
+    p.add_argument("--eval-split", default="test")
+    p.add_argument("--eval-measure", default="acc")
+    p.add_argument("--eval-epoch", type=_int, help="default: the eval table's last epoch")
+    p.add_argument("--no-eval", action="store_true", help="do not read any evaluation metric")
+    p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),
+                   help="processes running seeds in parallel (results do not depend on it)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address")
+    p.add_argument("--out", required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("predictors", help="Kendall tau of performance predictors vs training-set size")
+    p.add_argument("--table", required=True)
+    p.add_argument("--predictors", help="comma list (default: all): mlp-ensemble, xgboost, random-forest, ridge")
+    p.add_argument("--sizes", default="10,20,50,100,200")
+    p.add_argument("--repeats", type=_int, default=3)
+    p.add_argument("--test-size", type=_int, default=1000)
+    p.add_argument("--target", default="valid_acc")
+    p.add_argument("--epoch", type=_int, help="default: the table's last")
+    p.add_argument("--seed", type=_int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_predictors)
+
+    ref = sub.add_parser("reference", help="local tables from the NAS-Bench-201 reference files").add_subparsers(
+        dest="reference_command", required=True, metavar="ACTION")
+    p = ref.add_parser("build", help="build nb201-<dataset>-hp12 (search) and -hp200 (evaluation) tables")
+    p.add_argument("--ref-dir", required=True, help="folder with the reference CSV/JSON files (e.g. ../shared/reference)")
+    p.add_argument("--out", required=True, metavar="DIR", help="parent folder of the two tables (not committed)")
+    p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16-120"], default="cifar10")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_reference_build)
     return parser
 
 

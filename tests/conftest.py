@@ -44,3 +44,19 @@ def table_dir(tmp_path: Path, results: pd.DataFrame) -> Path:
     out = tmp_path / "small"
     build_table(results, out, metadata={"dataset": {"name": "generated", "sha256": "-"}, "protocol": {"epochs": 4}})
     return out
+
+
+@pytest.fixture(scope="session")
+def search_table(tmp_path_factory: pytest.TempPathFactory):
+    """A full-coverage generated table for search tests (see tests/fixture_tables.py)."""
+    from fixture_tables import build_search_table
+
+    return build_search_table(tmp_path_factory.mktemp("search") / "generated")
+
+
+@pytest.fixture(scope="session")
+def tiny_table(tmp_path_factory: pytest.TempPathFactory):
+    """Four cells with round costs, for clock tests (see tests/fixture_tables.py)."""
+    from fixture_tables import tiny_clock_table
+
+    return tiny_clock_table(tmp_path_factory.mktemp("clock") / "tiny")

@@ -1,0 +1,121 @@
+"""Small helpers shared by several strategies."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from nasbench_suite.predictors import Predictor
+from nasbench_suite.space import Arch
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError
+
+
+class Observed:
+    """The (arch, value) pairs a strategy has been told at one fidelity, in the order told."""
+
+    def __init__(self) -> None:
+        self.archs: list[Arch] = []
+        self.values: list[float] = []
+        self.indices: set[int] = set()
+
+    def add(self, result: Result) -> None:
+        self.archs.append(result.arch)
+        self.values.append(result.value)
+        self.indices.add(result.arch.index)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def top(self, k: int) -> list[Arch]:
+        """The ``k`` best archs, best first (stable: earlier wins ties)."""
+        order = np.argsort(-np.asarray(self.values), kind="stable")[:k]
+        return [self.archs[i] for i in order]
+
+
+def mutation_candidates(space: SearchSpace, rng: np.random.Generator, parents: list[Arch], n: int,
+                        exclude: set[int], max_edits: int = 1) -> list[Arch]:
+    """Up to ``n`` distinct cells not in ``exclude``, each 1..``max_edits`` random edits away from a
+    uniformly chosen parent; topped up with random cells when mutations run dry."""
+    out: list[Arch] = []
+    seen = set(exclude)
+    for _ in range(20 * n):
+        if len(out) == n:
+            return out
+        child = parents[int(rng.integers(len(parents)))]
+        for _ in range(int(rng.integers(1, max_edits + 1))):
+            child = space.mutate(child, rng, "uniform_edge")
+        if child.index not in seen:
+            seen.add(child.index)
+            out.append(child)
+    while len(out) < n and len(seen) < len(space.arch_indices):
+        child = space.random_arch(rng)
+        if child.index not in seen:
+            seen.add(child.index)
+            out.append(child)
+    return out
+
+
+def require_full_space(space: SearchSpace, what: str) -> None:
+    if not space.full:
+        raise StrategyError(f"{what} samples any cell; it needs a table that covers all 15,625 cells")
+
+
+@dataclass
+class BatchedModelSearch(Strategy):
+    """Shared loop of model-guided strategies: ``n_init`` random cells, then rounds of ``batch``
+    cells: a predictor (:meth:`predictor`) is refitted on everything told so far, ``candidates``
+    mutations (1 to ``max_edits`` edits) of the top ``mutate_top`` cells are scored
+    (:meth:`acquisition`) and the best ``batch`` are asked. A new round is planned when the previous
+    round's cells have all been asked; cells never repeat."""
+
+    n_init: int = 10
+    batch: int = 10
+    candidates: int = 100
+    mutate_top: int = 10
+    max_edits: int = 2
+    epochs: int | None = None
+
+    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
+        self.observed = Observed()
+        self.asked: set[int] = set()
+        self.planned: list[Arch] = []
+
+    def predictor(self) -> Predictor:
+        raise NotImplementedError
+
+    def acquisition(self, model: Predictor, cands: list[Arch]) -> np.ndarray:
+        """Higher is better."""
+        raise NotImplementedError
+
+    def plan(self, k: int) -> list[Arch]:
+        model = self.predictor().fit(self.observed.archs, self.observed.values)
+        cands = mutation_candidates(self.space, self.rng, self.observed.top(self.mutate_top), self.candidates,
+                                    self.asked, self.max_edits)
+        if not cands:
+            return []
+        return [cands[i] for i in np.argsort(-self.acquisition(model, cands), kind="stable")[:k]]
+
+    def ask(self, n: int) -> list[Query]:
+        out = []
+        while len(out) < n:
+            if len(self.asked) < self.n_init or len(self.observed) < 2:
+                if len(self.asked) >= self.n_init:
+                    break  # the initial cells are still running: wait for a model's data
+                arch = self.space.random_arch(self.rng)
+                if arch.index in self.asked:
+                    continue
+            else:
+                if not self.planned:
+                    self.planned = list(reversed(self.plan(self.batch)))
+                    if not self.planned:
+                        break
+                arch = self.planned.pop()
+            self.asked.add(arch.index)
+            out.append(Query(arch, self._epochs))
+        return out
+
+    def tell(self, results: Sequence[Result]) -> None:
+        for r in results:
+            self.observed.add(r)

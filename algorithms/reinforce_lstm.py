@@ -1,0 +1,105 @@
+"""REINFORCE with an LSTM controller in the style of Zoph & Le (2017): an LSTM emits the 6 edges'
+ops one after another, each step fed the embedding of the previous op (a start token first), with
+a separate softmax per edge. Trained by Adam on ``-log p(arch) * (reward - baseline)`` minus an
+entropy bonus, the baseline being the bias-corrected EMA of the rewards.
+
+The controller is small (one LSTM layer of ``hidden`` units) and runs in PyTorch on the CPU. Its
+weights are drawn from the strategy's NumPy generator (uniform in +-``init_range``, as in ENAS) and
+ops are sampled with that generator too, so a run is reproducible without any torch global seed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, register
+
+from .common import require_full_space
+
+from .reinforce import EMABaseline
+
+if TYPE_CHECKING:
+    import torch
+
+
+def _controller(hidden: int) -> "torch.nn.Module":
+    import torch
+
+    class Controller(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Embedding(NUM_OPS + 1, hidden)  # the last row is the start token
+            self.cell = torch.nn.LSTMCell(hidden, hidden)
+            self.heads = torch.nn.Parameter(torch.zeros(NUM_EDGES, hidden, NUM_OPS))
+            self.bias = torch.nn.Parameter(torch.zeros(NUM_EDGES, NUM_OPS))
+
+        def logits(self, ops: "torch.Tensor") -> "torch.Tensor":
+            """(batch, 6) ops -> (batch, 6, 5) logits of each edge given the previous edges' ops."""
+            batch = ops.shape[0]
+            prev = torch.full((batch,), NUM_OPS, dtype=torch.long)
+            state = None
+            out = []
+            for e in range(NUM_EDGES):
+                state = self.cell(self.embed(prev), state)
+                out.append(state[0] @ self.heads[e] + self.bias[e])
+                prev = ops[:, e]
+            return torch.stack(out, dim=1)
+
+    return Controller()
+
+
+@register("reinforce-lstm")
+@dataclass
+class LSTMReinforce(Strategy):
+    uses_torch = True
+
+    hidden: int = 32
+    learning_rate: float = 0.005
+    momentum: float = 0.9
+    entropy_weight: float = 1e-4
+    init_range: float = 0.1
+    epochs: int | None = None
+
+    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        import torch
+
+        require_full_space(space, "the LSTM controller")
+        self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
+        self.net = _controller(self.hidden)
+        with torch.no_grad():
+            for p in self.net.parameters():
+                p.copy_(torch.from_numpy(rng.uniform(-self.init_range, self.init_range, size=tuple(p.shape))))
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.learning_rate)
+        self.baseline = EMABaseline(self.momentum)
+
+    def ask(self, n: int) -> list[Query]:
+        import torch
+
+        ops = np.zeros((n, NUM_EDGES), dtype=np.int64)
+        with torch.no_grad():
+            prev = torch.full((n,), NUM_OPS, dtype=torch.long)
+            state = None
+            for e in range(NUM_EDGES):
+                state = self.net.cell(self.net.embed(prev), state)
+                probs = torch.softmax(state[0] @ self.net.heads[e] + self.net.bias[e], dim=-1).double().numpy()
+                cum = np.cumsum(probs, axis=1)
+                ops[:, e] = np.minimum((cum < self.rng.random((n, 1))).sum(axis=1), NUM_OPS - 1)
+                prev = torch.from_numpy(ops[:, e].copy())
+        return [Query(Arch(tuple(row)), self._epochs) for row in ops.tolist()]
+
+    def tell(self, results: Sequence[Result]) -> None:
+        import torch
+
+        advantages = [r.value - self.baseline.update(r.value) for r in results]
+        ops = torch.tensor([r.arch.ops for r in results], dtype=torch.long)
+        log_probs = torch.log_softmax(self.net.logits(ops), dim=-1)
+        chosen = log_probs.gather(2, ops.unsqueeze(2)).squeeze(2).sum(dim=1)
+        entropy = -(log_probs.exp() * log_probs).sum(dim=(1, 2))
+        adv = torch.tensor(advantages, dtype=chosen.dtype)
+        loss = -(chosen * adv).mean() - self.entropy_weight * entropy.mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()

@@ -1,0 +1,61 @@
+"""Whole-space architecture encodings as dense matrices, for predictors and model-based strategies.
+
+Row ``i`` of each matrix encodes the cell with index ``i``; they equal :meth:`Arch.onehot` and
+:meth:`Arch.path_encoding` (a test checks every row) but are built with one vectorized pass and
+cached read-only, so encoding a batch of cells is one fancy-indexing read.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Iterable
+
+import numpy as np
+
+from .errors import ArchError
+from .space import NUM_ARCHS, NUM_EDGES, NUM_OPS, ONEHOT_ENCODING_DIM, PATH_ENCODING_DIM, PATHS, Arch, all_ops
+
+ENCODINGS = ("onehot", "path")
+
+
+@functools.lru_cache(maxsize=1)
+def onehot_matrix() -> np.ndarray:
+    """(15625, 30) float32: one-hot of the op on each edge, edge-major."""
+    out = np.zeros((NUM_ARCHS, ONEHOT_ENCODING_DIM), dtype=np.float32)
+    cols = np.arange(NUM_EDGES) * NUM_OPS + all_ops().astype(np.int64)
+    out[np.arange(NUM_ARCHS)[:, None], cols] = 1.0
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def path_matrix() -> np.ndarray:
+    """(15625, 155) float32: the BANANAS path encoding of every cell."""
+    ops = all_ops().astype(np.int64)
+    out = np.zeros((NUM_ARCHS, PATH_ENCODING_DIM), dtype=np.float32)
+    offsets = {1: 0, 2: NUM_OPS, 3: NUM_OPS + NUM_OPS**2}
+    rows = np.arange(NUM_ARCHS)
+    for path in PATHS:
+        idx = offsets[len(path)] + sum(ops[:, e] * NUM_OPS**j for j, e in enumerate(path))
+        out[rows, idx] = 1.0
+    out.flags.writeable = False
+    return out
+
+
+def as_indices(archs: Iterable[Arch] | np.ndarray) -> np.ndarray:
+    """Arch values or integer indices -> int64 index array."""
+    if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
+        idx = archs.astype(np.int64, copy=False)
+    else:
+        idx = np.fromiter((a.index if isinstance(a, Arch) else Arch.parse(a).index for a in archs), dtype=np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= NUM_ARCHS):
+        raise ArchError(f"architecture indices must lie in 0..{NUM_ARCHS - 1}")
+    return idx
+
+
+def encode(archs: Iterable[Arch] | np.ndarray, kind: str) -> np.ndarray:
+    """(n, dim) float32 encoding of ``archs`` (Arch values or indices); kind is 'onehot' or 'path'."""
+    if kind == "onehot":
+        return onehot_matrix()[as_indices(archs)]
+    if kind == "path":
+        return path_matrix()[as_indices(archs)]
+    raise ArchError(f"unknown encoding {kind!r}; use {' or '.join(ENCODINGS)}")

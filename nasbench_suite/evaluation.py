@@ -1,0 +1,55 @@
+"""The evaluation side of a search: after the runs, read the incumbents' metric (test accuracy by
+default) from a table the strategies never saw, possibly another table or fidelity than the one
+searched (NAS-Bench-201's protocol searches 12-epoch validation accuracy and reports the 200-epoch
+test accuracy)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import ArchNotInTableError
+from .space import NUM_ARCHS, Arch
+from .table import Benchmark
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """What to read for each incumbent: ``split``/``measure`` at ``epoch`` (default: the eval table's
+    last) of ``table`` (default: the searched table), the mean over its seeds."""
+
+    table: str | None = None
+    split: str = "test"
+    measure: str = "acc"
+    epoch: int | None = None
+
+    @property
+    def column(self) -> str:
+        return f"incumbent_{self.split}_{self.measure}"
+
+    @property
+    def regret_column(self) -> str:
+        return f"regret_{self.split}_{self.measure}"
+
+
+def incumbent_metric(incumbents: np.ndarray, bench: Benchmark, spec: EvalSpec) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Metric and regret (table optimum minus metric) of each incumbent index (-1: none yet -> NaN),
+    and a description of what was read."""
+    epoch = bench.max_epoch if spec.epoch is None else spec.epoch
+    values = bench.array(spec.split, spec.measure, epoch=epoch)
+    lookup = np.full(NUM_ARCHS, np.nan)
+    lookup[bench.arch_indices] = values
+    incumbents = np.asarray(incumbents, dtype=np.int64)
+    has = incumbents >= 0
+    out = np.full(len(incumbents), np.nan)
+    out[has] = lookup[incumbents[has]]
+    missing = has & np.isnan(out)
+    if missing.any():
+        a = int(incumbents[missing][0])
+        raise ArchNotInTableError(f"incumbent arch {a} ({Arch.from_index(a)}) has no {spec.split}_{spec.measure} at epoch "
+                                  f"{epoch} in table {bench.name!r}; evaluate on a table that covers every searched cell")
+    best_arch, best = bench.optimum(spec.split, spec.measure, epoch=epoch)
+    info = {"table": bench.name, "content_hash": bench.content_hash, "split": spec.split, "measure": spec.measure,
+            "epoch": epoch, "seeds": "mean over the table's seeds", "optimum": best, "optimum_arch": best_arch.index}
+    return out, best - out, info

@@ -1,0 +1,298 @@
+"""Performance predictors: fit on (arch, accuracy) pairs, predict for archs.
+
+A reusable layer of its own: model-based strategies (BANANAS, predictor-guided evolution) use it,
+and :func:`kendall_tau_curve` (``nasbench predictors``) evaluates predictors alone. Every predictor
+takes archs as :class:`~nasbench_suite.space.Arch` values or integer indices, is seeded explicitly
+(``seed``), runs single-threaded (so results do not depend on the machine's core count) and has
+``predict_dist`` returning a mean and a spread (zero spread for a single model).
+
+==================  ==========  ==========================================================
+name                encoding    model
+==================  ==========  ==========================================================
+``mlp-ensemble``    path        ensemble of ReLU MLPs (NumPy, Adam, MSE), members differ by init
+``xgboost``         onehot      gradient-boosted trees (XGBoost ``hist``)
+``random-forest``   onehot      scikit-learn random forest; spread over the trees
+``ridge``           onehot      ridge regression on the 30-dim one-hot (a linear baseline)
+==================  ==========  ==========================================================
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
+
+import numpy as np
+
+from .encodings import encode
+from .errors import NasBenchError
+from .space import Arch
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+
+class PredictorError(NasBenchError, ValueError):
+    """A predictor is unknown, misconfigured or used before it is fitted."""
+
+
+ArchBatch = Iterable[Arch] | np.ndarray
+
+
+class Predictor(Protocol):
+    encoding: str
+
+    def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "Predictor": ...
+
+    def predict(self, archs: ArchBatch) -> np.ndarray: ...
+
+    def predict_dist(self, archs: ArchBatch) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def _targets(y: Sequence[float] | np.ndarray, n: int) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if y.size != n:
+        raise PredictorError(f"got {n} archs but {y.size} targets")
+    if n < 2:
+        raise PredictorError(f"a predictor needs at least 2 training points, got {n}")
+    if not np.isfinite(y).all():
+        raise PredictorError("training targets must be finite numbers")
+    return y
+
+
+class _Standardized:
+    """Shared target scaling: models learn (y - mean) / std."""
+
+    encoding: str = "onehot"
+    _mu: float = 0.0
+    _sd: float = 1.0
+    _fitted: bool = False
+
+    def _scale(self, y: np.ndarray) -> np.ndarray:
+        self._mu, self._sd = float(y.mean()), float(y.std()) or 1.0
+        self._fitted = True
+        return (y - self._mu) / self._sd
+
+    def _check(self) -> None:
+        if not self._fitted:
+            raise PredictorError(f"{type(self).__name__} must be fitted before it predicts")
+
+    def predict(self, archs: ArchBatch) -> np.ndarray:
+        return self.predict_dist(archs)[0]
+
+    def predict_dist(self, archs: ArchBatch) -> tuple[np.ndarray, np.ndarray]:
+        self._check()
+        mean, spread = self._predict_scaled(encode(archs, self.encoding).astype(np.float64))
+        return mean * self._sd + self._mu, spread * self._sd
+
+    def _predict_scaled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _new_model(self) -> Any:
+        raise NotImplementedError
+
+    def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> Any:
+        """Fit a scikit-learn-style model from :meth:`_new_model` on the encoded archs and scaled targets."""
+        x = encode(archs, self.encoding)
+        self._model = self._new_model().fit(x, self._scale(_targets(y, len(x))))
+        return self
+
+
+# ----- MLP ensemble (NumPy) ------------------------------------------------------------------------
+@dataclass
+class MLPEnsemble(_Standardized):
+    """``members`` ReLU MLPs trained together as one batched NumPy computation (full-batch Adam on
+    MSE). BANANAS's predictor; the spread is the standard deviation over members."""
+
+    members: int = 5
+    hidden: tuple[int, ...] = (32, 32)
+    epochs: int = 200
+    lr: float = 0.01
+    weight_decay: float = 1e-4
+    encoding: str = "path"
+    seed: int = 0
+    _params: list[np.ndarray] = field(default_factory=list, init=False, repr=False)
+
+    def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "MLPEnsemble":
+        x = encode(archs, self.encoding)  # float32 throughout: half the memory traffic of float64
+        t = self._scale(_targets(y, len(x)))[None, :, None].astype(np.float32)  # (1, n, 1)
+        rng = np.random.default_rng(self.seed)
+        sizes = [x.shape[1], *self.hidden, 1]
+        shapes = [s for fan_in, fan_out in zip(sizes[:-1], sizes[1:])
+                  for s in ((self.members, fan_in, fan_out), (self.members, 1, fan_out))]
+        bounds = np.cumsum([0] + [math.prod(s) for s in shapes])
+        flat = np.zeros(bounds[-1], dtype=np.float32)  # every parameter is a view into one vector: one Adam update per step
+        params = [flat[lo:hi].reshape(s) for lo, hi, s in zip(bounds[:-1], bounds[1:], shapes)]
+        for w, fan_in in zip(params[::2], sizes[:-1]):
+            bound = math.sqrt(6.0 / fan_in)  # He-uniform for ReLU
+            w[...] = rng.uniform(-bound, bound, size=w.shape).astype(np.float32)
+        gflat, m, v = np.zeros_like(flat), np.zeros_like(flat), np.zeros_like(flat)
+        grads = [gflat[lo:hi].reshape(s) for lo, hi, s in zip(bounds[:-1], bounds[1:], shapes)]
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        n = len(x)
+        for step in range(1, self.epochs + 1):
+            acts, pre = [x], []
+            h: np.ndarray = x
+            for i in range(0, len(params), 2):
+                z = np.matmul(h, params[i]) + params[i + 1]
+                pre.append(z)
+                h = np.maximum(z, 0.0) if i + 2 < len(params) else z
+                acts.append(h)
+            grad = (2.0 / n) * (h - t)  # d(mean squared error)/d(output), per member
+            for layer in range(len(params) // 2 - 1, -1, -1):
+                w = params[2 * layer]
+                np.matmul(np.swapaxes(acts[layer], -1, -2), grad, out=grads[2 * layer])
+                grads[2 * layer + 1][...] = grad.sum(axis=1, keepdims=True)
+                if layer:
+                    grad = np.matmul(grad, np.swapaxes(w, -1, -2)) * (pre[layer - 1] > 0)
+            gflat += np.float32(self.weight_decay) * flat  # (biases decay too: harmless at this size)
+            m *= b1
+            m += np.float32(1 - b1) * gflat
+            v *= b2
+            v += np.float32(1 - b2) * gflat * gflat
+            flat -= np.float32(self.lr / (1 - b1**step)) * m / (np.sqrt(v / np.float32(1 - b2**step)) + np.float32(eps))
+        self._params = params
+        return self
+
+    def _predict_scaled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h: np.ndarray = x
+        for i in range(0, len(self._params), 2):
+            h = np.matmul(h, self._params[i]) + self._params[i + 1]
+            if i + 2 < len(self._params):
+                h = np.maximum(h, 0.0)
+        out = h[:, :, 0].astype(np.float64)  # (members, n)
+        return out.mean(axis=0), out.std(axis=0)
+
+
+# ----- tree models and a linear baseline -----------------------------------------------------------
+@dataclass
+class _FittedModel(_Standardized):
+    """A predictor that wraps one scikit-learn-style model built by :meth:`_new_model`."""
+
+    encoding: str = "onehot"
+    seed: int = 0
+    _model: Any = field(default=None, init=False, repr=False)
+
+
+@dataclass
+class XGBoostPredictor(_FittedModel):
+    """Gradient-boosted trees on the one-hot encoding (single thread, ``hist``)."""
+
+    n_estimators: int = 200
+    max_depth: int = 6
+    learning_rate: float = 0.1
+    subsample: float = 0.9
+
+    def _new_model(self) -> Any:
+        import xgboost
+
+        return xgboost.XGBRegressor(n_estimators=self.n_estimators, max_depth=self.max_depth,
+                                    learning_rate=self.learning_rate, subsample=self.subsample,
+                                    tree_method="hist", n_jobs=1, random_state=self.seed % 2**31)
+
+    def _predict_scaled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._model.predict(x.astype(np.float32)).astype(np.float64), np.zeros(len(x))
+
+
+@dataclass
+class RandomForestPredictor(_FittedModel):
+    """scikit-learn random forest on the one-hot encoding; the spread is over the trees."""
+
+    n_estimators: int = 100
+    min_samples_leaf: int = 1
+
+    def _new_model(self) -> Any:
+        from sklearn.ensemble import RandomForestRegressor
+
+        return RandomForestRegressor(n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
+                                     n_jobs=1, random_state=self.seed % 2**32)
+
+    def _predict_scaled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        per_tree = np.stack([tree.predict(x) for tree in self._model.estimators_])
+        return per_tree.mean(axis=0), per_tree.std(axis=0)
+
+
+@dataclass
+class RidgePredictor(_Standardized):
+    """Ridge regression on the one-hot encoding: additive per-edge op effects."""
+
+    alpha: float = 1.0
+    encoding: str = "onehot"
+    seed: int = 0  # unused (deterministic); kept so every predictor takes the same arguments
+    _coef: np.ndarray = field(default_factory=lambda: np.zeros(0), init=False, repr=False)
+
+    def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "RidgePredictor":
+        x = encode(archs, self.encoding).astype(np.float64)
+        t = self._scale(_targets(y, len(x)))
+        x1 = np.hstack([x, np.ones((len(x), 1))])
+        reg = self.alpha * np.eye(x1.shape[1])
+        reg[-1, -1] = 0.0  # do not shrink the intercept
+        self._coef = np.linalg.solve(x1.T @ x1 + reg, x1.T @ t)
+        return self
+
+    def _predict_scaled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.hstack([x, np.ones((len(x), 1))]) @ self._coef, np.zeros(len(x))
+
+
+PREDICTORS: dict[str, Callable[..., Predictor]] = {
+    "mlp-ensemble": MLPEnsemble,
+    "xgboost": XGBoostPredictor,
+    "random-forest": RandomForestPredictor,
+    "ridge": RidgePredictor,
+}
+
+
+def make_predictor(name: str, **settings: Any) -> Predictor:
+    try:
+        factory = PREDICTORS[name]
+    except KeyError:
+        raise PredictorError(f"unknown predictor {name!r}; known predictors: {', '.join(PREDICTORS)}") from None
+    try:
+        return factory(**settings)
+    except TypeError as exc:
+        raise PredictorError(f"bad settings for predictor {name!r}: {exc}") from None
+
+
+# ----- evaluation ----------------------------------------------------------------------------------
+def kendall_tau_curve(arch_indices: np.ndarray, y: np.ndarray, *, predictors: Sequence[str], sizes: Sequence[int],
+                      repeats: int = 3, test_size: int = 1000, seed: int = 0) -> "pd.DataFrame":
+    """Kendall tau between predictions and ``y`` on a held-out sample, for each predictor and
+    training-set size. Repeat ``r`` draws one random split (from ``seed`` and ``r``) shared by every
+    predictor and size (the training set of size ``n`` is the first ``n`` of a fixed order), so
+    predictors are compared on the same data.
+
+    Returns one row per (predictor, train_size, repeat): ``kendall_tau``, ``fit_seconds`` (wall time).
+    """
+    import pandas as pd
+    from scipy.stats import kendalltau
+
+    arch_indices = np.asarray(arch_indices, dtype=np.int64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(y)
+    arch_indices, y = arch_indices[ok], y[ok]
+    sizes = sorted(set(int(s) for s in sizes))
+    if not sizes or sizes[0] < 2:
+        raise PredictorError("training-set sizes must be integers >= 2")
+    if sizes[-1] + test_size > len(y):
+        raise PredictorError(f"the table has {len(y)} cells with a target; {sizes[-1]} for training plus "
+                             f"{test_size} held out do not fit")
+    for name in predictors:
+        if name not in PREDICTORS:
+            raise PredictorError(f"unknown predictor {name!r}; known predictors: {', '.join(PREDICTORS)}")
+    rows = []
+    for r in range(repeats):
+        order = np.random.default_rng([seed, r]).permutation(len(y))
+        test = order[:test_size]
+        for name in predictors:
+            for n in sizes:
+                train = order[test_size:test_size + n]
+                model = make_predictor(name, seed=seed * 1000 + r)
+                t0 = time.perf_counter()
+                model.fit(arch_indices[train], y[train])
+                fit_seconds = time.perf_counter() - t0
+                pred = model.predict(arch_indices[test])
+                tau = kendalltau(pred, y[test]).statistic
+                rows.append({"predictor": name, "train_size": n, "repeat": r,
+                             "kendall_tau": float(tau) if tau == tau else 0.0, "fit_seconds": fit_seconds})
+    return pd.DataFrame(rows)

@@ -1,0 +1,322 @@
+"""Many seeds of a search, in parallel processes (or Ray tasks), into one tidy result.
+
+:func:`run_seeds` replays one :class:`SearchSpec` for every run seed and returns a
+:class:`SearchResults`: one row per told query of every run (see :data:`COLUMNS`), a manifest
+(table hashes, package version, strategy settings, seeds, budget policy) and wall-clock timings kept
+apart. Every run is independent and seeded by its run seed alone, and the rows are assembled in
+seed order, so the result is the same for any number of processes and for local or Ray execution.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import multiprocessing
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from . import __version__
+from .errors import NasBenchError, TableCorruptedError
+from .evaluation import EvalSpec, incumbent_metric
+from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, run_search
+from .strategy import make_strategy, strategy_class
+from .table import load_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .table import Benchmark
+
+RESULTS_FILE = "trajectories.parquet"
+MANIFEST_FILE = "manifest.json"
+TIMING_FILE = "timing.json"
+FORMAT = "nasbench-search-results"
+FORMAT_VERSION = 1
+BACKENDS = ("local", "ray")
+
+COLUMNS: dict[str, str] = {
+    "strategy": "registered strategy name",
+    "seed": "run seed",
+    "step": "0-based position of this result in the run (the order the strategy was told)",
+    "query": "0-based dispatch order of the query",
+    "arch_index": "queried cell (base-5 index, see nasbench_suite.space)",
+    "epochs": "epochs trained when this query finished",
+    "trial": "training run id within the run (a continued trial keeps its id)",
+    "resumed": "true if the query continued an earlier trial",
+    "table_seed": "table seed read for this trial (common random numbers)",
+    "start_time": "simulated seconds at dispatch",
+    "finish_time": "simulated seconds at finish",
+    "cost": "simulated seconds charged (new training epochs + one validation pass)",
+    "value": "search objective told to the strategy",
+    "incumbent_index": "the run's incumbent after this result",
+    "incumbent_value": "search objective of the incumbent as told (NaN if the strategy named an untold cell)",
+}
+
+
+class SearchOutputError(NasBenchError, ValueError):
+    """Search results cannot be written where asked."""
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """One strategy on one table under one budget."""
+
+    table: str
+    strategy: str
+    budget: Budget
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    workers: int = 1
+    """Simulated asynchronous workers within each run (not processes)."""
+    objective: str = "valid_acc"
+    search_epochs: int | None = None
+    """Search only the first epochs of the table (default: all)."""
+
+
+@dataclass
+class SearchResults:
+    frame: "pd.DataFrame"
+    manifest: dict[str, Any]
+    timing: dict[str, Any]
+
+    def final(self) -> "pd.DataFrame":
+        """The last row of every run (its final incumbent)."""
+        return self.frame.groupby(["strategy", "seed"], sort=False).tail(1).reset_index(drop=True)
+
+    def write(self, out: str | os.PathLike, overwrite: bool = False) -> Path:
+        """``out/trajectories.parquet``, ``out/manifest.json`` (both reproducible byte for byte) and
+        ``out/timing.json`` (wall-clock measurements, different every time)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise SearchOutputError(f"--out {out} exists and is not a folder")
+        existing = [n for n in (RESULTS_FILE, MANIFEST_FILE, TIMING_FILE) if (out / n).exists()]
+        if existing and not overwrite:
+            raise SearchOutputError(f"{out} already holds {', '.join(existing)}; pass overwrite to replace them")
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / f".{RESULTS_FILE}.tmp"
+        pq.write_table(pa.Table.from_pandas(self.frame, preserve_index=False), tmp, compression="zstd")
+        tmp.replace(out / RESULTS_FILE)
+        for name, payload in ((MANIFEST_FILE, self.manifest), (TIMING_FILE, self.timing)):
+            tmp = out / f".{name}.tmp"
+            tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            tmp.replace(out / name)
+        return out
+
+
+# ----- work in a process ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def _oracle(path: str, content_hash: str, objective: str, search_epochs: int | None) -> Oracle:
+    """The compiled search side of a table, built once per process (keyed by its content hash)."""
+    bench = load_table(path, verify=False)  # the parent verified these bytes' hash
+    if bench.content_hash != content_hash:
+        raise TableCorruptedError(f"table {path} changed while the search ran (hash {bench.content_hash}, "
+                                  f"expected {content_hash})")
+    return Oracle(bench.search_view(), objective, search_epochs)
+
+
+def _run_chunk(spec: SearchSpec, path: str, content_hash: str, seeds: Sequence[int]) -> dict[str, Any]:
+    """Run ``seeds`` one after another; columns concatenated in seed order, plus per-run facts."""
+    oracle = _oracle(path, content_hash, spec.objective, spec.search_epochs)
+    threads = None
+    if strategy_class(spec.strategy).uses_torch:  # one thread: the same arithmetic in any process
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+    try:
+        runs = [run_search(make_strategy(spec.strategy, dict(spec.settings)), oracle, spec.budget, int(s),
+                           workers=spec.workers) for s in seeds]
+    finally:
+        if threads is not None:
+            torch.set_num_threads(threads)
+    columns = {c: np.concatenate([r.columns[c] for r in runs]) for c in TRAJECTORY_COLUMNS}
+    columns["seed"] = np.repeat(np.asarray([r.seed for r in runs], dtype=np.int64), [len(r) for r in runs])
+    return {"columns": columns, "seeds": [r.seed for r in runs], "rows": [len(r) for r in runs],
+            "end_time": [r.end_time for r in runs], "stop_reason": [r.stop_reason for r in runs],
+            "strategy_seconds": [r.strategy_seconds for r in runs], "wall_seconds": [r.wall_seconds for r in runs],
+            "fidelities": list(oracle.fidelities)}
+
+
+def _chunks(seeds: Sequence[int], processes: int) -> list[tuple[int, ...]]:
+    size = max(1, math.ceil(len(seeds) / (4 * processes)))  # a few chunks per process balances the load
+    return [tuple(seeds[i:i + size]) for i in range(0, len(seeds), size)]
+
+
+def _execute(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...]]], processes: int, backend: str,
+             ray_address: str | None, progress: bool) -> list[dict[str, Any]]:
+    """Every task's result, in task order, with a progress bar (chunks done, rate, ETA) if asked."""
+    from tqdm import tqdm
+
+    out: list[dict[str, Any] | None] = [None] * len(tasks)
+    with tqdm(total=sum(len(t[3]) for t in tasks), unit="run", disable=not progress, desc="search") as bar:
+        for i, part in _completed(tasks, processes, backend, ray_address):
+            out[i] = part
+            bar.update(len(tasks[i][3]))
+    return out  # type: ignore[return-value]
+
+
+def _completed(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...]]], processes: int, backend: str,
+               ray_address: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(task index, result) as tasks finish."""
+    if backend == "ray":
+        from .backends import import_ray
+
+        ray = import_ray()
+        owner = not ray.is_initialized()
+        if owner:
+            ray.init(address=ray_address, num_cpus=None if ray_address else processes, include_dashboard=False,
+                     log_to_driver=False)
+        try:
+            task = ray.remote(num_cpus=1)(_run_chunk)
+            pending = {task.remote(*t): i for i, t in enumerate(tasks)}
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    yield pending.pop(ref), ray.get(ref)
+        finally:
+            if owner:
+                ray.shutdown()
+    elif processes <= 1:
+        for i, t in enumerate(tasks):
+            yield i, _run_chunk(*t)
+    else:
+        # spawn, not fork: a forked child of a process that has run torch's thread pool can deadlock
+        with ProcessPoolExecutor(min(processes, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_run_chunk, *t): i for i, t in enumerate(tasks)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+
+
+# ----- the API -------------------------------------------------------------------------------------
+def run_seeds(spec: SearchSpec, seeds: Sequence[int], *, processes: int = 1, backend: str = "local",
+              evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None,
+              progress: bool | None = None) -> SearchResults:
+    """Replay ``spec`` once per run seed; see the module doc. ``progress`` (default: when stderr is
+    a terminal) shows a progress bar."""
+    return run_many([spec], seeds, processes=processes, backend=backend, evaluation=evaluation,
+                    ray_address=ray_address, progress=progress)[0]
+
+
+def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: int = 1, backend: str = "local",
+             evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None,
+             progress: bool | None = None) -> list[SearchResults]:
+    """:func:`run_seeds` for several specs over one pool of processes."""
+    import pandas as pd
+
+    if backend not in BACKENDS:
+        raise SearchOutputError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}")
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise SearchOutputError(f"processes must be an integer >= 1, got {processes!r}")
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise SearchOutputError("seeds must be distinct non-negative integers, at least one")
+    tables = {}
+    for spec in specs:
+        make_strategy(spec.strategy, dict(spec.settings))  # unknown names and settings fail here, once
+        if spec.table not in tables:
+            tables[spec.table] = load_table(spec.table)  # verifies the content hash
+    chunks = _chunks(seeds, processes)
+    tasks = [(spec, str(tables[spec.table].path), tables[spec.table].content_hash, c) for spec in specs for c in chunks]
+    started = time.perf_counter()
+    parts = _execute(tasks, processes, backend, ray_address, sys.stderr.isatty() if progress is None else progress)
+    wall = time.perf_counter() - started
+    out = []
+    for k, spec in enumerate(specs):
+        mine = parts[k * len(chunks):(k + 1) * len(chunks)]
+        cols = {c: np.concatenate([p["columns"][c] for p in mine]) for c in ("seed", *TRAJECTORY_COLUMNS)}
+        frame = pd.DataFrame({"strategy": pd.Categorical([spec.strategy] * len(cols["seed"])), **cols})
+        eval_info = None
+        if evaluation is not None:
+            key = evaluation.table or spec.table
+            if key not in tables:
+                tables[key] = load_table(key)
+            bench = tables[key]
+            frame[evaluation.column], frame[evaluation.regret_column], eval_info = incumbent_metric(
+                frame["incumbent_index"].to_numpy(), bench, evaluation)
+        runs = {key: [v for p in mine for v in p[key]] for key in
+                ("seeds", "rows", "end_time", "stop_reason", "strategy_seconds", "wall_seconds")}
+        manifest = _manifest(spec, tables[spec.table], seeds, mine[0]["fidelities"], runs, eval_info, evaluation,
+                             len(frame))
+        timing = {
+            "note": "wall-clock measurements of this execution; they vary between executions and are not results",
+            "backend": backend, "processes": processes, "runs": len(seeds), "queries": int(len(frame)),
+            "wall_seconds_all_specs": wall, "specs_in_call": len(specs),
+            "run_wall_seconds_sum": float(np.sum(runs["wall_seconds"])),
+            "strategy_seconds_sum": float(np.sum(runs["strategy_seconds"])),
+            "strategy_seconds_per_run_mean": float(np.mean(runs["strategy_seconds"])),
+            "queries_per_second_per_process": float(len(frame) / max(np.sum(runs["wall_seconds"]), 1e-12)),
+            "python": platform.python_version(), "cpus": os.cpu_count(),
+        }
+        out.append(SearchResults(frame, manifest, timing))
+    return out
+
+
+def seed_ranges(seeds: Sequence[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] -> '0-2,5,7-8'."""
+    parts: list[str] = []
+    s = sorted(seeds)
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and s[j + 1] == s[j] + 1:
+            j += 1
+        parts.append(str(s[i]) if i == j else f"{s[i]}-{s[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fidelities: list[int],
+              runs: dict[str, list], eval_info: dict[str, Any] | None, evaluation: EvalSpec | None,
+              rows: int) -> dict[str, Any]:
+    strategy = make_strategy(spec.strategy, dict(spec.settings))
+    reasons: dict[str, int] = {}
+    for r in runs["stop_reason"]:
+        reasons[r] = reasons.get(r, 0) + 1
+    columns = dict(COLUMNS)
+    if evaluation is not None:
+        columns[evaluation.column] = "evaluation metric of the incumbent (see evaluation), read after the run"
+        columns[evaluation.regret_column] = "evaluation table optimum minus the incumbent's evaluation metric"
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
+        "search": {"table": bench.name, "table_argument": spec.table, "content_hash": bench.content_hash,
+                   "objective": spec.objective, "search_epochs": spec.search_epochs, "fidelities": fidelities},
+        "strategy": {"name": spec.strategy, "class": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
+                     "settings": _jsonable(strategy.settings())},
+        "seeds": {"count": len(seeds), "ranges": seed_ranges(seeds)},
+        "budget": spec.budget.describe(),
+        "workers": spec.workers,
+        "randomness": {"run": "SeedSequence(run seed).spawn(2): the strategy's Generator and the table-seed hash key",
+                       "table_seed": "common random numbers: hash of (run seed, arch, visit count) over the seeds "
+                                     "holding a result; a continued trial keeps its seed"},
+        "cost": "table training seconds of the new epochs + one validation pass at the queried epoch",
+        "evaluation": eval_info,
+        "rows": rows,
+        "runs": {"stop_reasons": dict(sorted(reasons.items())),
+                 "results_per_run": {"min": int(min(runs["rows"])), "max": int(max(runs["rows"])),
+                                     "mean": float(np.mean(runs["rows"]))},
+                 "end_time": {"max": float(max(runs["end_time"])), "mean": float(np.mean(runs["end_time"]))}},
+        "columns": columns,
+        "platform": {"python": f"{sys.version_info.major}.{sys.version_info.minor}", "numpy": np.__version__},
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)

@@ -1,0 +1,334 @@
+"""Replay a search strategy against a table under a simulated clock.
+
+One run = one strategy, one :class:`Oracle` (the search side of a table, compiled to dense arrays),
+one :class:`Budget` and one run seed. The clock belongs to the run: a discrete-event simulation with
+``workers`` asynchronous workers and a heap of finishing events ordered by (finish time, dispatch
+sequence number), so simultaneous finishes are told first-dispatched first. Wall time never enters
+the clock; the strategy's real time (setup/ask/tell/incumbent) is measured and kept apart as
+overhead.
+
+**Cost of a query**: the table's training seconds of the epochs it trains (all of them for a new
+trial; only the epochs past the trial's last for a continued one) plus one validation pass at the
+queried epoch, all read under the trial's table seed.
+
+**Budget** (enforced at dispatch; the run then drains what is running and ends):
+
+* ``queries=N``: at most N queries are dispatched.
+* ``seconds=T`` with ``overrun="strict"`` (default, NAS-Bench-201's rule): a query is started only if
+  it would finish by T, so the clock never passes T. The first query that would is not run, not
+  charged and not told, and no further query starts.
+* ``seconds=T`` with ``overrun="finish"``: a query is started whenever the clock is before T and
+  always runs to the end, so the run ends before ``T + the longest query's cost``.
+
+**Common random numbers**: a new trial of cell ``a`` that is the ``v``-th new trial of ``a`` in this
+run reads the table seed picked by a hash of (run seed, a, v) among the seeds that hold a result
+for ``a``. Two strategies with the same run seed that query the same cell see the same noise; a
+continued trial keeps its seed (it is the same training run).
+
+**Randomness**: ``SeedSequence(run_seed).spawn(2)`` gives the strategy's generator and the key of
+the table-seed hash. There is no other randomness.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import NasBenchError, SplitNotAvailableError
+from .space import NUM_ARCHS, Arch
+from .strategy import Query, Result, SearchSpace, Strategy, StrategyError
+from .table import TableView
+
+OVERRUN_POLICIES = ("strict", "finish")
+TRAJECTORY_COLUMNS = ("step", "query", "arch_index", "epochs", "trial", "resumed", "table_seed", "start_time",
+                      "finish_time", "cost", "value", "incumbent_index", "incumbent_value")
+"""One row per told result, in the order the strategy was told (finish time, then dispatch order)."""
+
+
+class BudgetError(NasBenchError, ValueError):
+    """A budget is malformed or cannot end a run."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long a run may go: simulated ``seconds``, a number of ``queries``, or both (first reached ends it)."""
+
+    seconds: float | None = None
+    queries: int | None = None
+    overrun: str = "strict"
+
+    def __post_init__(self) -> None:
+        if self.seconds is None and self.queries is None:
+            raise BudgetError("a budget needs seconds, queries or both")
+        if self.seconds is not None and not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise BudgetError(f"budget seconds must be a positive number, got {self.seconds!r}")
+        if self.queries is not None and (isinstance(self.queries, bool) or not isinstance(self.queries, int)
+                                         or self.queries < 1):
+            raise BudgetError(f"budget queries must be a positive integer, got {self.queries!r}")
+        if self.overrun not in OVERRUN_POLICIES:
+            raise BudgetError(f"unknown overrun policy {self.overrun!r}; use {' or '.join(OVERRUN_POLICIES)}")
+
+    def describe(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "queries": self.queries, "overrun": self.overrun,
+                "enforced": "at dispatch",
+                "policy": ("a query starts only if it would finish within the seconds budget; the first that "
+                           "would not is dropped and the run ends" if self.overrun == "strict" else
+                           "a query starts while the clock is before the seconds budget and runs to the end")}
+
+
+def _split_measure(name: str) -> tuple[str, str]:
+    split, sep, measure = name.partition("_")
+    if not sep or not measure:
+        raise StrategyError(f"objective must look like <split>_<measure>, e.g. valid_acc; got {name!r}")
+    return split, measure
+
+
+class Oracle:
+    """The search side of a table as dense float64 arrays: objective, cumulative training seconds and
+    validation-pass seconds, indexed [row, seed slot, epoch].
+
+    Built from a :class:`~nasbench_suite.table.SearchView` (a :class:`Benchmark` is turned into one
+    first), so the test split cannot be read here. ``max_epoch`` limits the search to the first
+    epochs of the table (search on a lower fidelity than the table's last).
+    """
+
+    def __init__(self, view: TableView, objective: str = "valid_acc", max_epoch: int | None = None) -> None:
+        if hasattr(view, "search_view"):
+            view = view.search_view()
+        split, measure = _split_measure(objective)
+        if split == "test":
+            raise SplitNotAvailableError("search cannot use a test metric as its objective; use a valid or train metric")
+        last = view.max_epoch if max_epoch is None else int(max_epoch)
+        if not 1 <= last <= view.max_epoch:
+            raise StrategyError(f"search epochs must be 1..{view.max_epoch} for table {view.name!r}, got {max_epoch}")
+        view.array(split, measure, epoch=1)  # validates split and measure with a clear message
+        for needed in (("train", "seconds"), ("valid", "seconds")):
+            if needed[0] not in view.splits or needed[1] not in view.measures(needed[0]):
+                raise StrategyError(f"table {view.name!r} records no {needed[0]}_{needed[1]}; the simulated clock needs "
+                                    f"training and validation seconds")
+        self.name = view.name
+        self.objective = objective
+        self.seeds: tuple[int, ...] = view.seeds
+        epochs = range(1, last + 1)
+
+        def stack(s: str, m: str) -> np.ndarray:
+            return np.stack([np.stack([view.array(s, m, epoch=e, seed=sd) for e in epochs], axis=1)
+                             for sd in view.seeds], axis=1)  # [row, seed, epoch]
+
+        self.value = stack(split, measure)
+        train = stack("train", "seconds")
+        self.cum_train = np.concatenate([np.zeros((*train.shape[:2], 1)), np.cumsum(train, axis=2)], axis=2)
+        self.valid_seconds = stack("valid", "seconds")
+        recorded = ~np.isnan(self.value)
+        self.fidelities = tuple(int(e) for e in epochs if recorded[:, :, e - 1].any(axis=1).all())
+        if not self.fidelities:
+            raise StrategyError(f"table {view.name!r} records {objective} for every cell at no epoch up to {last}")
+        # seed slots usable for a cell: those that hold the objective at the last fidelity
+        usable = recorded[:, :, self.fidelities[-1] - 1]
+        self.n_slots = usable.sum(axis=1).astype(np.int64)
+        self.slots = np.argsort(~usable, axis=1, kind="stable").astype(np.int64)  # usable slots first, in seed order
+        self.row_of = np.full(NUM_ARCHS, -1, dtype=np.int64)
+        self.row_of[view.arch_indices] = np.arange(view.num_archs)
+        self.space = SearchSpace(self.fidelities, np.sort(np.asarray(view.arch_indices, dtype=np.int64)), objective)
+
+
+# ----- common random numbers -----------------------------------------------------------------------
+_MASK = (1 << 64) - 1
+
+
+def _mix64(x: int) -> int:
+    """splitmix64's finalizer: a fast, well-spread 64-bit integer hash."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def crn_slot(key: int, arch_index: int, visit: int, n: int) -> int:
+    """Which of ``n`` usable seed slots the ``visit``-th new trial of ``arch_index`` reads in a run keyed ``key``."""
+    return _mix64(key ^ _mix64(arch_index * 0x10001 + visit)) % n if n > 1 else 0
+
+
+def run_keys(seed: int) -> tuple[np.random.Generator, int]:
+    """The strategy's generator and the table-seed hash key of run ``seed``."""
+    strategy_seq, crn_seq = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(strategy_seq), int(crn_seq.generate_state(1, dtype=np.uint64)[0])
+
+
+# ----- one run -------------------------------------------------------------------------------------
+@dataclass
+class Trajectory:
+    """What one run did: a column per :data:`TRAJECTORY_COLUMNS`, plus how and when it ended.
+
+    ``strategy_seconds`` (wall time inside the strategy's methods) and ``wall_seconds`` (the whole
+    run) are real measurements, not part of the simulation, and differ from run to run.
+    """
+
+    seed: int
+    columns: dict[str, np.ndarray]
+    end_time: float
+    stop_reason: str
+    strategy_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.columns["step"])
+
+    def final_incumbent(self) -> int:
+        return int(self.columns["incumbent_index"][-1]) if len(self) else -1
+
+
+def _check_query(q: Any) -> None:
+    if not isinstance(q, Query):
+        raise StrategyError(f"ask() must return Query values, got {type(q).__name__}: {q!r}")
+    if not isinstance(q.arch, Arch):
+        raise StrategyError(f"Query.arch must be an Arch, got {type(q.arch).__name__}: {q.arch!r}")
+
+
+def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *, workers: int = 1) -> Trajectory:
+    """Run ``strategy`` from scratch under ``budget`` with ``workers`` simulated workers; see the module doc."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise StrategyError(f"workers must be an integer >= 1, got {workers!r}")
+    wall = time.perf_counter
+    started = wall()
+    rng, key = run_keys(seed)
+    t = wall()
+    strategy.setup(oracle.space, rng)
+    overhead = wall() - t
+
+    value_of, cum, vsec = oracle.value, oracle.cum_train, oracle.valid_seconds
+    row_of, n_slots, slots, seeds = oracle.row_of, oracle.n_slots, oracle.slots, oracle.seeds
+    max_epoch = oracle.fidelities[-1]
+    limit_s = math.inf if budget.seconds is None else float(budget.seconds)
+    limit_q = budget.queries if budget.queries is not None else -1
+    strict = budget.overrun == "strict"
+
+    trial_arch: list[int] = []  # per trial: arch index, epochs trained, seed slot, running?
+    trial_epochs: list[int] = []
+    trial_slot: list[int] = []
+    trial_busy: list[bool] = []
+    visits: dict[int, int] = {}
+    latest: dict[int, float] = {}  # last value told per arch (for an incumbent the strategy names)
+    heap: list[tuple[float, int, int, Query, float, float, float, int, bool]] = []
+    rec: dict[str, list] = {c: [] for c in TRAJECTORY_COLUMNS}
+    now, dispatched, free, stop_reason = 0.0, 0, workers, ""
+    best_e, best_v, best_a = 0, -math.inf, -1
+    strategy_ask, strategy_tell, strategy_inc = strategy.ask, strategy.tell, strategy.incumbent
+
+    while True:
+        if not stop_reason and free:
+            if dispatched == limit_q:
+                stop_reason = "queries"
+            elif not strict and now >= limit_s:
+                stop_reason = "seconds"
+        asked: Sequence[Query] = ()
+        if not stop_reason and free:
+            t = wall()
+            asked = strategy_ask(free)
+            overhead += wall() - t
+            if len(asked) > free:
+                raise StrategyError(f"ask({free}) returned {len(asked)} queries; at most {free} workers are idle")
+            for q in asked:
+                if dispatched == limit_q:
+                    stop_reason = "queries"
+                    break
+                _check_query(q)
+                a = q.arch.index
+                r = row_of[a]
+                if r < 0:
+                    raise StrategyError(f"architecture {a} ({q.arch}) is not in table {oracle.name!r}")
+                e = q.epochs
+                if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or not 1 <= e <= max_epoch:
+                    raise StrategyError(f"query epochs must be an integer 1..{max_epoch}, got {e!r}")
+                if q.trial is None:
+                    v = visits.get(a, 0)
+                    s = int(slots[r, crn_slot(key, a, v, int(n_slots[r]))])
+                    cost = cum[r, s, e] + vsec[r, s, e - 1]
+                    tid, resumed = len(trial_arch), False
+                else:
+                    tid, resumed = q.trial, True
+                    if not (isinstance(tid, (int, np.integer)) and 0 <= tid < len(trial_arch)) or trial_arch[tid] != a:
+                        raise StrategyError(f"cannot continue trial {tid!r}: no trial of arch {a} with that id in this run")
+                    if trial_busy[tid]:
+                        raise StrategyError(f"cannot continue trial {tid}: it is still running")
+                    if e <= trial_epochs[tid]:
+                        raise StrategyError(f"cannot continue trial {tid} to {e} epochs: it has already trained "
+                                            f"{trial_epochs[tid]}")
+                    s = trial_slot[tid]
+                    cost = cum[r, s, e] - cum[r, s, trial_epochs[tid]] + vsec[r, s, e - 1]
+                value = value_of[r, s, e - 1]
+                if value != value:
+                    raise StrategyError(f"table {oracle.name!r} records no {oracle.objective} at epoch {e} for arch {a}; "
+                                        f"the objective is recorded at epochs {list(oracle.fidelities)}")
+                if not cost > 0:
+                    raise BudgetError(f"query of arch {a} at epoch {e} costs {cost} s in table {oracle.name!r}; "
+                                      f"every query must cost a positive, recorded time")
+                finish = now + cost
+                if strict and finish > limit_s:
+                    stop_reason = "seconds"
+                    break
+                if resumed:
+                    trial_busy[tid] = True
+                else:
+                    visits[a] = visits.get(a, 0) + 1
+                    trial_arch.append(a)
+                    trial_epochs.append(0)
+                    trial_slot.append(s)
+                    trial_busy.append(True)
+                heapq.heappush(heap, (finish, dispatched, tid, q, float(value), float(cost), now, s, resumed))
+                dispatched += 1
+                free -= 1
+        if not heap:
+            if not stop_reason:
+                stop_reason = "exhausted"  # the strategy asked for nothing and nothing is running
+            break
+        if free and asked and not stop_reason:
+            continue  # idle workers remain and the strategy is still asking: fill them before time moves on
+        finish, qnum, tid, q, value, cost, start, s, resumed = heapq.heappop(heap)
+        now = finish
+        free += 1
+        e = q.epochs
+        trial_epochs[tid] = e
+        trial_busy[tid] = False
+        a = trial_arch[tid]
+        t = wall()
+        strategy_tell([Result(q, value, cost, tid, finish)])
+        named = strategy_inc()
+        overhead += wall() - t
+        latest[a] = value
+        if e > best_e or (e == best_e and value > best_v):
+            best_e, best_v, best_a = e, value, a
+        if named is None:
+            inc_a, inc_v = best_a, best_v
+        else:
+            inc_a = named.index
+            inc_v = latest.get(inc_a, math.nan)
+        rec["step"].append(len(rec["step"]))
+        rec["query"].append(qnum)
+        rec["arch_index"].append(a)
+        rec["epochs"].append(e)
+        rec["trial"].append(tid)
+        rec["resumed"].append(resumed)
+        rec["table_seed"].append(seeds[s])
+        rec["start_time"].append(start)
+        rec["finish_time"].append(finish)
+        rec["cost"].append(cost)
+        rec["value"].append(value)
+        rec["incumbent_index"].append(inc_a)
+        rec["incumbent_value"].append(inc_v)
+
+    columns = {c: np.asarray(v, dtype=_DTYPES[c]) for c, v in rec.items()}
+    return Trajectory(seed, columns, now, stop_reason, overhead, wall() - started,
+                      {"dispatched": dispatched, "trials": len(trial_arch)})
+
+
+_DTYPES: dict[str, Any] = {
+    "step": np.int32, "query": np.int32, "arch_index": np.int32, "epochs": np.int16, "trial": np.int32,
+    "resumed": np.bool_, "table_seed": np.int64, "start_time": np.float64, "finish_time": np.float64,
+    "cost": np.float64, "value": np.float64, "incumbent_index": np.int32, "incumbent_value": np.float64,
+}

@@ -1,0 +1,236 @@
+"""The ask/tell contract between a search strategy and the simulator, and the strategy registry.
+
+A strategy is told about the space (:class:`SearchSpace`: which cells exist and at which epochs the
+objective is recorded) and gets its own ``np.random.Generator``. It then answers
+:meth:`Strategy.ask` with :class:`Query` values (an arch and an epoch count, optionally continuing
+an earlier trial) and is told :class:`Result` values: the objective (a validation metric), the
+simulated cost, the trial id and the simulated finish time. It never holds the table: every value it
+sees was paid for on the simulated clock, and test metrics never reach it.
+
+:class:`Query` and :class:`Result` are ``NamedTuple`` rather than dataclasses: they are immutable
+values like a frozen dataclass but are built several times faster, and the simulator builds two per
+query in its inner loop.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, Callable, ClassVar, NamedTuple, Sequence, TypeVar
+
+import numpy as np
+
+from .errors import NasBenchError
+from .space import NUM_ARCHS, Arch
+
+
+class StrategyError(NasBenchError, ValueError):
+    """A strategy is unknown, misconfigured, or asked for something the simulator cannot run."""
+
+
+class Query(NamedTuple):
+    """Train ``arch`` to ``epochs`` epochs and validate it once.
+
+    ``trial=None`` trains from scratch (a new trial). ``trial=t`` continues trial ``t`` (from an
+    earlier :class:`Result` of the same arch that has finished) to more epochs and is charged only
+    the extra epochs plus one validation pass; :meth:`Result.resume` builds such a query. ``tag`` is
+    returned untouched in the result (bookkeeping for the strategy, e.g. a bracket id).
+    """
+
+    arch: Arch
+    epochs: int
+    trial: int | None = None
+    tag: Any = None
+
+
+class Result(NamedTuple):
+    """What a strategy is told about one finished query."""
+
+    query: Query
+    value: float
+    """The search objective (e.g. validation accuracy, percent) after ``query.epochs`` epochs."""
+    cost: float
+    """Simulated seconds charged for this query (training of the new epochs + one validation pass)."""
+    trial: int
+    """Id of the training run this query created or continued; pass it back to continue it."""
+    time: float
+    """Simulated time at which the query finished."""
+
+    @property
+    def arch(self) -> Arch:
+        return self.query.arch
+
+    @property
+    def epochs(self) -> int:
+        return self.query.epochs
+
+    def resume(self, epochs: int, tag: Any = None) -> Query:
+        """A query that continues this result's trial to ``epochs`` epochs."""
+        return Query(self.query.arch, epochs, self.trial, tag)
+
+
+@dataclass(frozen=True, eq=False)
+class SearchSpace:
+    """What a strategy may know before it pays for anything.
+
+    ``fidelities`` are the epoch counts at which the table records the objective for every cell
+    (ascending); ``max_epoch`` is the last, the fidelity single-fidelity strategies query.
+    ``arch_indices`` are the cells the table holds (all 15,625 for a full-coverage table). On a
+    partial table, :meth:`mutate` and :meth:`neighbours` stay inside the table: a mutation picks a
+    uniform in-table neighbour (a random in-table cell when there is none).
+    """
+
+    fidelities: tuple[int, ...]
+    arch_indices: np.ndarray
+    objective: str = "valid_acc"
+    full: bool = field(init=False)
+    _member: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.fidelities:
+            raise StrategyError("a search space needs at least one fidelity (epoch count)")
+        indices = np.array(self.arch_indices, dtype=np.int64)  # a read-only copy: strategies share it
+        indices.flags.writeable = False
+        object.__setattr__(self, "arch_indices", indices)
+        member = np.zeros(NUM_ARCHS, dtype=bool)
+        member[indices] = True
+        member.flags.writeable = False
+        object.__setattr__(self, "_member", member)
+        object.__setattr__(self, "full", bool(member.all()))
+
+    @property
+    def max_epoch(self) -> int:
+        return self.fidelities[-1]
+
+    @property
+    def min_epoch(self) -> int:
+        return self.fidelities[0]
+
+    def epochs_or_max(self, epochs: int | None) -> int:
+        """``epochs`` checked against the fidelities, or ``max_epoch`` when it is None."""
+        if epochs is None:
+            return self.max_epoch
+        if epochs not in self.fidelities:
+            raise StrategyError(f"epochs={epochs!r} is not a fidelity of this table; use one of {list(self.fidelities)}")
+        return int(epochs)
+
+    def contains(self, arch: Arch) -> bool:
+        return bool(self._member[arch.index])
+
+    def random_arch(self, rng: np.random.Generator) -> Arch:
+        """A uniform cell of the table."""
+        if self.full:
+            return Arch.random(rng)
+        return Arch.from_index(int(self.arch_indices[rng.integers(len(self.arch_indices))]))
+
+    def mutate(self, arch: Arch, rng: np.random.Generator, scheme: str = "node_then_edge") -> Arch:
+        """One random edit (:meth:`Arch.mutate`; NAS-Bench-201's node-then-edge by default)."""
+        if self.full:
+            return arch.mutate(rng, scheme)
+        near = self.neighbours(arch)
+        return near[int(rng.integers(len(near)))] if near else self.random_arch(rng)
+
+    def neighbours(self, arch: Arch) -> list[Arch]:
+        """The cells one edit away that the table holds (edge-major, op-minor order)."""
+        near = arch.neighbours()
+        return near if self.full else [a for a in near if self.contains(a)]
+
+
+class Strategy(ABC):
+    """A search strategy: ``setup`` once, then ``ask``/``tell`` until the budget ends.
+
+    * ``setup(space, rng)``: the space and the strategy's own generator (the only randomness it may use).
+    * ``ask(n)``: up to ``n`` queries for the ``n`` idle workers. Returning fewer is fine (e.g. waiting
+      for a rung to finish); returning none while nothing is running ends the run.
+    * ``tell(results)``: only the results that finished since the last call, in finish order.
+    * ``incumbent()``: the strategy's current answer, or ``None`` for the simulator's rule (the best
+      objective among the results at the largest epoch count told so far; earliest wins ties).
+
+    Settings are the strategy's constructor arguments; make the class a dataclass and they are
+    recorded in run manifests automatically.
+    """
+
+    name: ClassVar[str] = ""
+    uses_torch: ClassVar[bool] = False
+
+    @abstractmethod
+    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None: ...
+
+    @abstractmethod
+    def ask(self, n: int) -> list[Query]: ...
+
+    @abstractmethod
+    def tell(self, results: Sequence[Result]) -> None: ...
+
+    def incumbent(self) -> Arch | None:
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor settings (dataclass fields), JSON-friendly."""
+        if not is_dataclass(self):
+            return {}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+
+
+# ----- registry ------------------------------------------------------------------------------------
+_BUILTIN: dict[str, str] = {
+    "random": "algorithms.random_search:RandomSearch",
+    "rea": "algorithms.rea:RegularizedEvolution",
+    "reinforce": "algorithms.reinforce:Reinforce",
+    "reinforce-lstm": "algorithms.reinforce_lstm:LSTMReinforce",
+    "local-search": "algorithms.local_search:LocalSearch",
+    "bananas": "algorithms.bananas:Bananas",
+    "hyperband": "algorithms.hyperband:Hyperband",
+    "bohb": "algorithms.bohb:BOHB",
+    "xgb-evolution": "algorithms.predictor_evolution:PredictorEvolution",
+    "optuna": "algorithms.optuna_sampler:OptunaStrategy",
+}
+_REGISTERED: dict[str, type[Strategy]] = {}
+S = TypeVar("S", bound=type[Strategy])
+
+
+def register(name: str) -> Callable[[S], S]:
+    """Class decorator: make a strategy available by ``name`` (to :func:`make_strategy` and the CLI)."""
+
+    def deco(cls: S) -> S:
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise StrategyError(f"@register({name!r}) needs a Strategy subclass, got {cls!r}")
+        cls.name = name
+        _REGISTERED[name] = cls
+        return cls
+
+    return deco
+
+
+def strategy_names() -> list[str]:
+    return sorted(set(_BUILTIN) | set(_REGISTERED))
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The class registered under ``name`` (built-ins are imported on first use)."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    target = _BUILTIN.get(name)
+    if target is None:
+        raise StrategyError(f"unknown strategy {name!r}; known strategies: {', '.join(strategy_names())}")
+    module, _, attr = target.partition(":")
+    importlib.import_module(module)  # its @register fills _REGISTERED
+    cls = _REGISTERED.get(name) or getattr(importlib.import_module(module), attr)
+    cls.name = name
+    return cls
+
+
+def make_strategy(name: str, settings: dict[str, Any] | None = None) -> Strategy:
+    """Build a registered strategy with keyword ``settings``; unknown settings raise StrategyError."""
+    cls = strategy_class(name)
+    settings = dict(settings or {})
+    if is_dataclass(cls):
+        known = {f.name for f in fields(cls) if f.init}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise StrategyError(f"strategy {name!r} has no setting(s) {', '.join(unknown)}; "
+                                f"its settings are {', '.join(sorted(known)) or 'none'}")
+    try:
+        return cls(**settings)
+    except (TypeError, ValueError) as exc:
+        raise StrategyError(f"cannot make strategy {name!r} with {settings}: {exc}") from None

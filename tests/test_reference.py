@@ -1,0 +1,71 @@
+"""Tables built from the NAS-Bench-201 reference files (skipped where ../shared/reference is absent),
+and the NB201 protocol replayed on them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasbench_suite.cli import main
+from nasbench_suite.errors import MissingResultError
+from nasbench_suite.evaluation import EvalSpec
+from nasbench_suite.search import SearchSpec, run_seeds
+from nasbench_suite.simulator import Budget
+from nasbench_suite.space import Arch
+
+REF = Path(os.environ.get("NASBENCH_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference"))
+needs_reference = pytest.mark.skipif(not (REF / "nb201_hp12_mean_acc.csv").is_file(),
+                                     reason=f"NB201 reference files not found at {REF}")
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory: pytest.TempPathFactory):
+    from nasbench_suite.reference import build_reference_tables
+
+    return build_reference_tables(REF, tmp_path_factory.mktemp("ref"))
+
+
+@needs_reference
+def test_reference_tables_hold_the_published_values(tables) -> None:
+    hp12, hp200 = tables
+    assert (hp12.name, hp200.name) == ("nb201-cifar10-hp12", "nb201-cifar10-hp200")
+    assert hp12.num_archs == hp200.num_archs == 15625 and hp12.max_epoch == 12 and hp200.max_epoch == 200
+    ref12 = pd.read_csv(REF / "nb201_hp12_mean_acc.csv").set_index("arch_index")
+    ref200 = pd.read_csv(REF / "nb201_nats_test_acc_200ep.csv")
+    times = pd.read_csv(REF / "nb201_200ep_final_valid_per_seed.csv").groupby("arch_index").first()
+    for nb201 in (0, 1, 284, 6111, 15624):
+        arch = Arch.from_str(ref12.loc[nb201, "arch_str"])
+        assert hp12.metric(arch, "valid", epoch=12) == pytest.approx(ref12.loc[nb201, "cifar10_valid"], rel=1e-6)
+        assert hp12.metric(arch, "test", epoch=12) == pytest.approx(ref12.loc[nb201, "cifar10_test"], rel=1e-6)
+        assert hp200.metric(arch, "test", epoch=200) == pytest.approx(ref200.loc[nb201, "CIFAR10TestAccuracy200Epochs"],
+                                                                      rel=1e-6)
+        per_epoch = times.loc[nb201, "cifar10_valid_train_time_per_epoch_s"]
+        assert hp12.train_cost(arch, epoch=12) == pytest.approx(12 * per_epoch, rel=1e-5)
+        assert hp12.scalar(arch, "nb201_index") == nb201
+    assert hp200.optimum("test")[1] == pytest.approx(94.3733, abs=1e-3)  # NB201 index 6111
+    with pytest.raises(MissingResultError):
+        hp12.metric(Arch.from_index(5), "valid", epoch=6)  # hp=12 has no per-epoch curves here
+
+
+@needs_reference
+def test_nb201_protocol_replay_lands_near_the_published_numbers(tables) -> None:
+    hp12, hp200 = tables
+    spec = SearchSpec(str(hp12.path), "rea", Budget(seconds=12000))
+    res = run_seeds(spec, range(30), evaluation=EvalSpec(str(hp200.path)))
+    final = res.final()
+    assert (res.frame["finish_time"] <= 12000).all()
+    assert 80 <= res.manifest["runs"]["results_per_run"]["mean"] <= 120  # ~90 s of pseudo time per query
+    # NB201 reports REA at 93.92 +- 0.30 on CIFAR-10 test (200 epochs); 30 runs land within half a point
+    assert abs(final["incumbent_test_acc"].mean() - 93.92) < 0.5
+    assert np.all(final["incumbent_test_acc"] <= hp200.optimum("test")[1])
+
+
+def test_reference_build_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["reference", "build", "--ref-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["reference", "build", "--ref-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert "is missing" in capsys.readouterr().err

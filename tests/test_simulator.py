@@ -1,0 +1,304 @@
+"""The simulated clock: budgets, costs, resumption, asynchronous workers, common random numbers,
+determinism, and that search never reads test metrics."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pytest
+from fixture_tables import TINY_ARCHS
+
+from nasbench_suite.errors import SplitNotAvailableError
+from nasbench_suite.search import SearchSpec, run_seeds
+from nasbench_suite.simulator import Budget, BudgetError, Oracle, crn_slot, run_search
+from nasbench_suite.space import Arch
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, make_strategy
+from nasbench_suite.table import Benchmark, TableView
+
+
+@dataclass
+class Scripted(Strategy):
+    """Asks the given queries in order (a callable may build a query from the results so far)."""
+
+    script: list = field(default_factory=list)
+
+    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        self.space, self.told, self.asks = space, [], []
+
+    def ask(self, n: int) -> list[Query]:
+        out = []
+        while self.script and len(out) < n:
+            item = self.script[0]
+            q = item(self.told) if callable(item) else item
+            if q is None:
+                break  # waits for more results
+            self.script.pop(0)
+            out.append(q)
+        self.asks.append((n, len(out)))
+        return out
+
+    def tell(self, results: Sequence[Result]) -> None:
+        self.told.extend(results)
+
+
+def tiny(k: int) -> Arch:
+    return Arch.from_index(TINY_ARCHS[k])
+
+
+# ----- costs and resumption ------------------------------------------------------------------------
+def test_cost_is_training_to_the_epoch_plus_one_validation_pass(tiny_table: Benchmark) -> None:
+    s = Scripted([Query(tiny(2), 3), Query(tiny(0), 1)])
+    tr = run_search(s, Oracle(tiny_table), Budget(queries=10), seed=0)
+    np.testing.assert_array_equal(tr.columns["cost"], [3 * 3 + 0.5, 1 * 1 + 0.5])
+    np.testing.assert_array_equal(tr.columns["finish_time"], [9.5, 11.0])
+    assert [r.value for r in s.told] == [33.0, 11.0]
+    assert tr.stop_reason == "exhausted"
+
+
+def test_resuming_charges_only_the_extra_epochs(search_table: Benchmark) -> None:
+    arch = Arch.from_str("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
+    s = Scripted([Query(arch, 4), lambda told: told[0].resume(12) if told else None])
+    tr = run_search(s, Oracle(search_table), Budget(queries=5), seed=3)
+    seed = int(tr.columns["table_seed"][0])
+    assert tr.columns["table_seed"][1] == seed and tr.columns["trial"].tolist() == [0, 0]
+    assert tr.columns["resumed"].tolist() == [False, True]
+    first = search_table.train_cost(arch, epoch=4, seed=seed) + search_table.eval_cost(arch, epoch=4, seed=seed)
+    extra = (search_table.train_cost(arch, epoch=12, seed=seed) - search_table.train_cost(arch, epoch=4, seed=seed)
+             + search_table.eval_cost(arch, epoch=12, seed=seed))
+    np.testing.assert_allclose(tr.columns["cost"], [first, extra], rtol=1e-12)
+    fresh = search_table.train_cost(arch, epoch=12, seed=seed) + search_table.eval_cost(arch, epoch=12, seed=seed)
+    assert tr.columns["cost"].sum() < first + fresh  # resuming is cheaper than training again
+    assert s.told[1].value == pytest.approx(search_table.metric(arch, "valid", epoch=12, seed=seed))
+
+
+@pytest.mark.parametrize("second, message", [
+    (lambda told: told[0].resume(2), "already trained"),
+    (lambda told: Query(tiny(1), 3, told[0].trial), "no trial of arch"),
+    (lambda told: Query(tiny(0), 3, 7), "no trial of arch"),
+])
+def test_bad_resumptions_are_refused(tiny_table: Benchmark, second, message: str) -> None:
+    s = Scripted([Query(tiny(0), 2), lambda told: second(told) if told else None])
+    with pytest.raises(StrategyError, match=message):
+        run_search(s, Oracle(tiny_table), Budget(queries=5), seed=0)
+
+
+def test_a_running_trial_cannot_be_continued(tiny_table: Benchmark) -> None:
+    s = Scripted([Query(tiny(3), 1), Query(tiny(3), 3, trial=0)])
+    with pytest.raises(StrategyError, match="still running"):
+        run_search(s, Oracle(tiny_table), Budget(queries=5), seed=0, workers=2)
+
+
+@pytest.mark.parametrize("query, message", [
+    ("not a query", "must return Query"),
+    (Query(tiny(0), 4), "epochs must be an integer 1..3"),
+    (Query(tiny(0), 0), "epochs must be an integer 1..3"),
+    (Query(Arch.from_index(5000), 1), "not in table"),
+])
+def test_malformed_queries_get_clear_errors(tiny_table: Benchmark, query, message: str) -> None:
+    with pytest.raises(StrategyError, match=message):
+        run_search(Scripted([query]), Oracle(tiny_table), Budget(queries=5), seed=0)
+
+
+def test_asking_more_than_the_idle_workers_is_an_error(tiny_table: Benchmark) -> None:
+    class Greedy(Scripted):
+        def ask(self, n: int) -> list[Query]:
+            return [Query(tiny(0), 1)] * (n + 1)
+
+    with pytest.raises(StrategyError, match="at most 2 workers"):
+        run_search(Greedy(), Oracle(tiny_table), Budget(queries=5), seed=0, workers=2)
+
+
+# ----- budgets -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, message", [({}, "needs seconds"), ({"seconds": -1}, "positive"),
+                                             ({"queries": 0}, "positive integer"),
+                                             ({"seconds": 5, "overrun": "maybe"}, "overrun policy")])
+def test_malformed_budgets(kwargs: dict, message: str) -> None:
+    with pytest.raises(BudgetError, match=message):
+        Budget(**kwargs)
+
+
+def test_strict_budget_is_never_exceeded_and_the_refused_query_would_have(search_table: Benchmark,
+                                                                          tiny_table: Benchmark) -> None:
+    oracle = Oracle(search_table)
+    limit = 2000.0
+    for seed in range(10):
+        for workers in (1, 3):
+            s = make_strategy("random")
+            tr = run_search(s, oracle, Budget(seconds=limit), seed, workers=workers)
+            assert tr.stop_reason == "seconds"
+            assert tr.columns["finish_time"].max() <= limit
+            assert tr.end_time <= limit
+    # the query that ended a single-worker run would have finished past the budget
+    s = Scripted([Query(tiny(3), 3)] * 3)  # 12.5 s each
+    tr = run_search(s, Oracle(tiny_table), Budget(seconds=30.0), seed=0)
+    assert len(tr) == 2 and tr.end_time == 25.0 and tr.end_time + 12.5 > 30.0 and tr.stop_reason == "seconds"
+
+
+def test_finish_policy_overruns_by_less_than_one_query(search_table: Benchmark, tiny_table: Benchmark) -> None:
+    oracle = Oracle(search_table)
+    limit, overran = 2000.0, 0
+    for seed in range(10):
+        tr = run_search(make_strategy("random"), oracle, Budget(seconds=limit, overrun="finish"), seed)
+        assert tr.columns["start_time"].max() < limit  # nothing starts at or after the budget
+        assert tr.end_time < limit + tr.columns["cost"].max()
+        overran += tr.end_time > limit
+    assert overran >= 5  # the policy really lets the last query finish past the budget
+    s = Scripted([Query(tiny(3), 3)] * 4)  # 12.5 s each
+    tr = run_search(s, Oracle(tiny_table), Budget(seconds=30.0, overrun="finish"), seed=0)
+    assert len(tr) == 3 and tr.end_time == 37.5
+
+
+def test_query_budget_counts_dispatched_queries(search_table: Benchmark) -> None:
+    for workers in (1, 4):
+        tr = run_search(make_strategy("rea"), Oracle(search_table), Budget(queries=37), 1, workers=workers)
+        assert len(tr) == 37 and tr.stop_reason == "queries" and tr.info["dispatched"] == 37
+
+
+def test_zero_cost_queries_cannot_spin_the_clock(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from nasbench_suite.table import build_table
+
+    frame = pd.DataFrame(dict(arch_index=[0], seed=[0], epoch=[1], train_seconds=[0.0], valid_seconds=[0.0],
+                              valid_acc=[50.0]))
+    bench = build_table(frame, tmp_path / "free")
+    with pytest.raises(BudgetError, match="positive"):
+        run_search(Scripted([Query(Arch.from_index(0), 1)]), Oracle(bench), Budget(seconds=10), seed=0)
+
+
+# ----- asynchronous workers ------------------------------------------------------------------------
+def test_async_workers_tell_in_finish_order_with_fifo_ties(tiny_table: Benchmark) -> None:
+    # costs at 1 epoch: cell k takes k + 1.5 s. Dispatch order: c3, c1, c1 (tie with the previous), c0...
+    script = [Query(tiny(3), 1), Query(tiny(1), 1), Query(tiny(1), 1), Query(tiny(0), 1), Query(tiny(2), 1)]
+    s = Scripted(list(script))
+    tr = run_search(s, Oracle(tiny_table), Budget(queries=10), seed=0, workers=3)
+    c = tr.columns
+    # t=0: q0 (4.5 s), q1 (2.5), q2 (2.5) start; q1 and q2 tie at 2.5 -> q1 first (dispatch order)
+    assert c["query"].tolist() == [1, 2, 3, 0, 4]
+    np.testing.assert_array_equal(c["finish_time"], [2.5, 2.5, 4.0, 4.5, 6.0])
+    np.testing.assert_array_equal(c["start_time"], [0.0, 0.0, 2.5, 0.0, 2.5])
+    assert np.all(np.diff(c["finish_time"]) >= 0)
+    assert [n for n, _ in s.asks[:3]] == [3, 1, 1]  # asked for exactly the idle workers
+
+
+def test_async_never_runs_more_than_the_workers(search_table: Benchmark) -> None:
+    oracle = Oracle(search_table)
+    for workers in (1, 2, 5):
+        tr = run_search(make_strategy("random"), oracle, Budget(seconds=3000), 4, workers=workers)
+        starts, finishes = tr.columns["start_time"], tr.columns["finish_time"]
+        events = sorted([(t, 1) for t in starts] + [(t, -1) for t in finishes], key=lambda e: (e[0], e[1]))
+        running = np.cumsum([d for _, d in events])
+        assert running.max() == workers
+        # more workers finish more queries in the same simulated time
+        if workers == 5:
+            assert len(tr) > 4 * len(run_search(make_strategy("random"), oracle, Budget(seconds=3000), 4))
+
+
+def test_a_strategy_may_wait_for_results(tiny_table: Benchmark) -> None:
+    s = Scripted([Query(tiny(0), 1), lambda told: Query(tiny(1), 1) if told else None])
+    tr = run_search(s, Oracle(tiny_table), Budget(queries=5), seed=0, workers=4)
+    np.testing.assert_array_equal(tr.columns["start_time"], [0.0, 1.5])
+
+
+# ----- incumbent, common random numbers ------------------------------------------------------------
+def test_default_incumbent_is_the_best_at_the_highest_epochs(tiny_table: Benchmark) -> None:
+    s = Scripted([Query(tiny(3), 1), Query(tiny(0), 2), Query(tiny(1), 1)])
+    tr = run_search(s, Oracle(tiny_table), Budget(queries=5), seed=0)
+    # values 41 (1 epoch), 12 (2 epochs), 21 (1 epoch): the 2-epoch result wins from then on
+    assert tr.columns["incumbent_index"].tolist() == [TINY_ARCHS[3], TINY_ARCHS[0], TINY_ARCHS[0]]
+    assert tr.columns["incumbent_value"].tolist() == [41.0, 12.0, 12.0]
+
+
+def test_a_strategy_can_name_its_incumbent(tiny_table: Benchmark) -> None:
+    class Named(Scripted):
+        def incumbent(self) -> Arch | None:
+            return tiny(2)
+
+    tr = run_search(Named([Query(tiny(1), 1), Query(tiny(2), 1)]), Oracle(tiny_table), Budget(queries=5), seed=0)
+    assert tr.columns["incumbent_index"].tolist() == [TINY_ARCHS[2]] * 2
+    assert np.isnan(tr.columns["incumbent_value"][0]) and tr.columns["incumbent_value"][1] == 31.0
+
+
+def test_common_random_numbers_pair_strategies_on_the_same_cell(search_table: Benchmark) -> None:
+    oracle = Oracle(search_table)
+    arch = Arch.from_index(9375)
+    a = run_search(Scripted([Query(arch, 12)] * 6), oracle, Budget(queries=6), seed=11)
+    b = run_search(Scripted([Query(Arch.from_index(1), 12), Query(arch, 12), Query(arch, 12)] + [Query(arch, 12)] * 4),
+                   oracle, Budget(queries=7), seed=11)
+    # the v-th new trial of a cell reads the same table seed in both runs, whatever else was queried
+    assert a.columns["table_seed"].tolist() == b.columns["table_seed"][1:].tolist()
+    assert len(set(a.columns["table_seed"].tolist())) > 1  # visits vary the seed
+    other = run_search(Scripted([Query(arch, 12)] * 6), oracle, Budget(queries=6), seed=12)
+    assert other.columns["table_seed"].tolist() != a.columns["table_seed"].tolist()
+    picks = np.bincount([crn_slot(123, a_, v, 3) for a_ in range(2000) for v in range(3)], minlength=3) / 6000
+    assert picks.min() > 0.3 and picks.max() < 0.37  # the hash spreads trials evenly over the seeds
+
+
+# ----- test metrics never reach search -------------------------------------------------------------
+class _Forbidden:
+    """Stands in for the test array: any read fails the test."""
+
+    shape = (0,)
+
+    def __getitem__(self, item):  # pragma: no cover - reaching it is the failure
+        raise AssertionError("search read the test split")
+
+    def __array__(self, *args, **kwargs):  # pragma: no cover
+        raise AssertionError("search read the test split")
+
+
+def test_search_never_reads_the_test_split(search_table: Benchmark) -> None:
+    saved = search_table._arrays["test"]
+    search_table._arrays["test"] = _Forbidden()
+    try:
+        oracle = Oracle(search_table)
+        seen: list = []
+
+        class Spy(Strategy):
+            def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+                seen.extend(vars(space).values())
+                self.rng, self.space = rng, space
+
+            def ask(self, n: int) -> list[Query]:
+                return [Query(self.space.random_arch(self.rng), 12) for _ in range(n)]
+
+            def tell(self, results: Sequence[Result]) -> None:
+                seen.extend(results)
+
+        tr = run_search(Spy(), oracle, Budget(queries=30), seed=0, workers=2)
+    finally:
+        search_table._arrays["test"] = saved
+    assert not any(isinstance(v, TableView) for v in seen)
+    for r in (v for v in seen if isinstance(v, Result)):
+        s = int(tr.columns["table_seed"][tr.columns["trial"] == r.trial][0])
+        assert r.value == pytest.approx(search_table.metric(r.arch, "valid", epoch=12, seed=s))
+        assert r.value != pytest.approx(search_table.metric(r.arch, "test", epoch=12))
+    assert set(Result._fields) == {"query", "value", "cost", "trial", "time"}
+    with pytest.raises(SplitNotAvailableError):
+        Oracle(search_table, objective="test_acc")
+
+
+# ----- determinism ---------------------------------------------------------------------------------
+def _digest(folder: Path) -> tuple[str, str]:
+    return tuple(hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in ("trajectories.parquet", "manifest.json"))
+
+
+def test_same_seeds_same_bytes_for_any_process_count(search_table: Benchmark, tmp_path: Path) -> None:
+    spec = SearchSpec(str(search_table.path), "bohb", Budget(seconds=1500), workers=2)
+    a = run_seeds(spec, range(6)).write(tmp_path / "a")
+    b = run_seeds(spec, range(6)).write(tmp_path / "b")
+    c = run_seeds(spec, range(6), processes=2).write(tmp_path / "c")
+    assert _digest(a) == _digest(b) == _digest(c)
+    d = run_seeds(spec, range(1, 7)).write(tmp_path / "d")
+    assert _digest(d)[0] != _digest(a)[0]
+
+
+def test_ray_backend_gives_the_same_bytes(search_table: Benchmark, tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    spec = SearchSpec(str(search_table.path), "rea", Budget(queries=30))
+    a = run_seeds(spec, range(4)).write(tmp_path / "local")
+    b = run_seeds(spec, range(4), processes=2, backend="ray").write(tmp_path / "ray")
+    assert _digest(a) == _digest(b) and not ray.is_initialized()

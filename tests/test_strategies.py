@@ -1,0 +1,156 @@
+"""Every strategy runs under the harness, is reproducible, and beats random search on the generated
+table (whose landscape rewards using what was learned: see fixture_tables)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nasbench_suite.simulator import Budget, Oracle, run_search
+from nasbench_suite.strategy import (Query, Strategy, StrategyError, make_strategy, register,
+                                     strategy_class, strategy_names)
+from nasbench_suite.table import Benchmark
+
+
+@pytest.fixture(scope="module")
+def oracle(search_table: Benchmark) -> Oracle:
+    return Oracle(search_table)
+
+
+@pytest.fixture(scope="module")
+def test_acc(search_table: Benchmark) -> np.ndarray:
+    return search_table.array("test", "acc", epoch=search_table.max_epoch)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the search driver does: tiny ops, no thread hand-offs
+    yield
+    torch.set_num_threads(threads)
+
+
+def final_test(name: str, settings: dict, budget: Budget, seeds: range, oracle: Oracle, test_acc: np.ndarray) -> np.ndarray:
+    return np.array([test_acc[run_search(make_strategy(name, settings), oracle, budget, s).final_incumbent()]
+                     for s in seeds])
+
+
+def beats_random(name: str, settings: dict, budget: Budget, seeds: range, oracle: Oracle,
+                 test_acc: np.ndarray) -> tuple[bool, float, float]:
+    """Paired over run seeds (common random numbers): the mean gain in final test accuracy over random
+    search must be > 1.5 points and > 3 standard errors."""
+    diff = (final_test(name, settings, budget, seeds, oracle, test_acc)
+            - final_test("random", {}, budget, seeds, oracle, test_acc))
+    t = diff.mean() / (diff.std(ddof=1) / np.sqrt(len(diff)) + 1e-12)
+    return bool(diff.mean() > 1.5 and t > 3.0), float(diff.mean()), float(t)
+
+
+CASES = [
+    ("rea", {}, Budget(queries=60), 24),
+    ("reinforce", {}, Budget(queries=300), 24),
+    ("local-search", {}, Budget(queries=60), 24),
+    ("local-search", {"improvement": "best"}, Budget(queries=60), 24),
+    ("hyperband", {}, Budget(seconds=5000), 24),
+    ("bohb", {}, Budget(seconds=5000), 24),
+    ("bananas", {}, Budget(queries=40), 12),
+    ("xgb-evolution", {}, Budget(queries=40), 12),
+    ("reinforce-lstm", {}, Budget(queries=150), 12),
+]
+
+
+@pytest.mark.parametrize("name, settings, budget, n", CASES, ids=[f"{c[0]}{c[1] or ''}" for c in CASES])
+def test_strategy_beats_random_search(name: str, settings: dict, budget: Budget, n: int, oracle: Oracle,
+                                      test_acc: np.ndarray) -> None:
+    ok, gain, t = beats_random(name, settings, budget, range(n), oracle, test_acc)
+    assert ok, f"{name} gains {gain:.2f} points over random search (t = {t:.1f})"
+
+
+@pytest.mark.parametrize("name, settings, budget", [
+    ("rea", {"population": 10**6}, Budget(queries=60)),  # never leaves its random initial population
+    ("reinforce", {"learning_rate": 0.0}, Budget(queries=300)),  # a policy that never learns
+])
+def test_the_check_fails_for_strategies_that_do_not_learn(name: str, settings: dict, budget: Budget,
+                                                          oracle: Oracle, test_acc: np.ndarray) -> None:
+    ok, gain, t = beats_random(name, settings, budget, range(24), oracle, test_acc)
+    assert not ok, (gain, t)
+
+
+FAST = {"bananas": {"train_epochs": 50, "members": 3}, "xgb-evolution": {"n_estimators": 20}}
+
+
+@pytest.mark.parametrize("name", [n for n in strategy_names() if n != "optuna"])
+def test_every_strategy_runs_async_and_is_reproducible(name: str, oracle: Oracle) -> None:
+    budget = Budget(seconds=1500, overrun="finish")
+    a = run_search(make_strategy(name, FAST.get(name)), oracle, budget, seed=5, workers=3)
+    b = run_search(make_strategy(name, FAST.get(name)), oracle, budget, seed=5, workers=3)
+    assert len(a) >= 10 and a.stop_reason == "seconds"
+    for col in a.columns:
+        np.testing.assert_array_equal(a.columns[col], b.columns[col], err_msg=col)
+    c = run_search(make_strategy(name, FAST.get(name)), oracle, budget, seed=6, workers=3)
+    assert c.columns["arch_index"].tolist() != a.columns["arch_index"].tolist()
+
+
+def test_hyperband_promotes_by_resuming(oracle: Oracle) -> None:
+    tr = run_search(make_strategy("hyperband"), oracle, Budget(seconds=3000), seed=0)
+    c = tr.columns
+    assert c["resumed"].any() and set(c["epochs"][~c["resumed"]]) == {2, 4, 12}
+    assert set(c["epochs"][c["resumed"]]) <= {4, 12}
+    first = {t: e for t, e, r in zip(c["trial"], c["epochs"], c["resumed"]) if not r}
+    assert all(first[t] < e for t, e, r in zip(c["trial"], c["epochs"], c["resumed"]) if r)
+
+
+def test_hyperband_schedule_on_the_table_fidelities() -> None:
+    from algorithms.hyperband import bracket_schedule
+
+    assert bracket_schedule(list(range(1, 13)), 3, 1, 12) == [[(9, 2), (3, 4), (1, 12)], [(5, 4), (1, 12)], [(3, 12)]]
+    assert bracket_schedule([12], 3, 12, 12) == [[(1, 12)]]  # one fidelity: random search
+
+
+def test_optuna_adapter(oracle: Oracle, test_acc: np.ndarray) -> None:
+    pytest.importorskip("optuna")
+    a = run_search(make_strategy("optuna"), oracle, Budget(queries=40), seed=1, workers=2)
+    b = run_search(make_strategy("optuna"), oracle, Budget(queries=40), seed=1, workers=2)
+    assert a.columns["arch_index"].tolist() == b.columns["arch_index"].tolist() and len(a) == 40
+    with pytest.raises(StrategyError, match="no sampler"):
+        run_search(make_strategy("optuna", {"sampler": "NoSuchSampler"}), oracle, Budget(queries=4), seed=1)
+
+
+def test_registry_and_settings_errors(oracle: Oracle) -> None:
+    with pytest.raises(StrategyError, match="unknown strategy 'nope'"):
+        make_strategy("nope")
+    with pytest.raises(StrategyError, match="has no setting"):
+        make_strategy("rea", {"populaton": 3})
+    assert make_strategy("rea", {"population": 20}).settings()["population"] == 20
+    with pytest.raises(StrategyError, match="not a fidelity"):
+        run_search(make_strategy("random", {"epochs": 13}), oracle, Budget(queries=1), 0)
+
+
+def test_readme_example_strategy_runs_and_registers(oracle: Oracle) -> None:
+    from dataclasses import dataclass
+
+    @register("greedy-mutation-test")
+    @dataclass
+    class GreedyMutation(Strategy):
+        explore: float = 0.2
+
+        def setup(self, space, rng):
+            self.space, self.rng, self.best = space, rng, None
+
+        def ask(self, n):
+            out = []
+            for _ in range(n):
+                if self.best is None or self.rng.random() < self.explore:
+                    arch = self.space.random_arch(self.rng)
+                else:
+                    arch = self.space.mutate(self.best[1], self.rng)
+                out.append(Query(arch, self.space.max_epoch))
+            return out
+
+        def tell(self, results):
+            for r in results:
+                if self.best is None or r.value > self.best[0]:
+                    self.best = (r.value, r.arch)
+
+    assert strategy_class("greedy-mutation-test") is GreedyMutation
+    tr = run_search(make_strategy("greedy-mutation-test"), oracle, Budget(queries=50), seed=0)
+    assert len(tr) == 50 and tr.columns["incumbent_value"][-1] == tr.columns["value"].max()
