@@ -26,7 +26,6 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

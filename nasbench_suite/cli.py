@@ -6,9 +6,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import NasBenchError
+
+if TYPE_CHECKING:
+    from .table import Benchmark
+    from .train import Protocol
 
 EXIT_USER_ERROR = 2
 

@@ -28,7 +28,6 @@ measured time.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -39,8 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Dataset
-from .model import MacroConfig, ReLUConvBN, TinyNetwork, analytic_flops, build_network, _NODE_INPUTS
-from .space import CONV1, CONV3, NONE, NUM_OPS, POOL, SKIP, Arch
+from .model import _NODE_INPUTS, InferCell, MacroConfig, ReLUConvBN, TinyNetwork, analytic_flops, build_network
+from .space import CONV1, CONV3, POOL, SKIP, Arch
 from .train import (EpochRecord, Protocol, ProtocolError, _batches, augment_batch, cosine_lr, run_streams,
                     steps_per_epoch, torch_seed)
 
@@ -105,9 +104,9 @@ class StackedReduction(nn.Module):
 class StackedCell(nn.Module):
     """One cell position of K networks: every edge computes each op only for the cells that use it."""
 
-    def __init__(self, cells: Sequence[nn.Module], ops: np.ndarray, channels: int, device: torch.device) -> None:
+    def __init__(self, cells: Sequence[nn.Module], ops: np.ndarray, device: torch.device) -> None:
         super().__init__()
-        self.k, self.channels = len(cells), channels
+        self.k = len(cells)
         self.convs = nn.ModuleDict()
         self.plan: list[list[tuple[int, list[tuple[int, str, torch.Tensor | None]]]]] = []
         for inputs in _NODE_INPUTS:
@@ -179,7 +178,6 @@ class StackedNetwork(nn.Module):
 
     def __init__(self, nets: Sequence[TinyNetwork], device: torch.device) -> None:
         super().__init__()
-        config = nets[0].config
         self.k = len(nets)
         ops = np.array([n.arch.ops for n in nets], dtype=np.int64)
         self.stem_conv = StackedConv([n.stem[0] for n in nets], shared_input=True)
@@ -187,8 +185,8 @@ class StackedNetwork(nn.Module):
         layers: list[nn.Module] = []
         for pos, block in enumerate(nets[0].cells):
             group = [n.cells[pos] for n in nets]
-            if hasattr(block, "layers"):
-                layers.append(StackedCell(group, ops, _cell_channels(config, pos), device))
+            if isinstance(block, InferCell):
+                layers.append(StackedCell(group, ops, device))
             else:
                 layers.append(StackedReduction(group))
         self.layers = nn.ModuleList(layers)
@@ -203,12 +201,6 @@ class StackedNetwork(nn.Module):
         pooled = F.relu(self.last_bn(h)).mean((2, 3))  # [B, K*C]
         pooled = pooled.view(pooled.shape[0], self.k, -1)
         return torch.einsum("bkc,koc->kbo", pooled, self.fc_weight) + self.fc_bias[:, None, :]
-
-
-def _cell_channels(config: MacroConfig, position: int) -> int:
-    """Channels of the cell at ``position`` in ``TinyNetwork.cells`` (cells, then a reduction, ...)."""
-    stage = position // (config.cells + 1)
-    return config.stage_channels[stage]
 
 
 def build_stacked(archs: Sequence[Arch], config: MacroConfig, seed: int, device: torch.device) -> StackedNetwork:

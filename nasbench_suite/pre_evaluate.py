@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -43,6 +43,14 @@ from .store import (
     remove_temporary_files,
     write_shard_file,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from tqdm import tqdm
+
+    from .model import MacroConfig
+    from .table import Benchmark
+    from .train import Protocol
 
 RUN_FILE = "run.json"
 STORE_FILE = "store.sqlite"

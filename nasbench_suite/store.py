@@ -27,11 +27,14 @@ import re
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .errors import RunMismatchError, ShardFileError, StoreError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STORE_SCHEMA = 1
 KEY_COLUMNS = ("arch_index", "seed", "epoch")

@@ -22,7 +22,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from .errors import (
     TableNotFoundError,
 )
 from .space import NUM_ARCHS, Arch, ArchLike
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEARCH_SPLITS = ("train", "valid")
 KEY_COLUMNS = ("arch_index", "arch_str", "seed", "epoch")

@@ -1,7 +1,6 @@
 """The batched engine: a cell trained in a batch gives the same results as the cell trained alone."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
