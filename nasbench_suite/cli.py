@@ -326,8 +326,12 @@ def cmd_predictors(args: argparse.Namespace) -> None:
         raise UsageError("predictors are evaluated on search-side targets (train_* or valid_*), not test")
     epoch = bench.max_epoch if args.epoch is None else args.epoch
     y = bench.array(split, measure, epoch=epoch)
+    archs = bench.arch_indices
+    if "trained_as" in bench.scalar_names:  # members copy their representative: keep them out of both sides
+        trained = bench.scalars("trained_as") == archs
+        archs, y = archs[trained], y[trained]
     names = [n.strip() for n in args.predictors.split(",")] if args.predictors else list(PREDICTORS)
-    frame = kendall_tau_curve(bench.arch_indices, y, predictors=names, sizes=_int_list(args.sizes),
+    frame = kendall_tau_curve(archs, y, predictors=names, sizes=_int_list(args.sizes),
                               repeats=args.repeats, test_size=args.test_size, seed=args.seed)
     table = frame.groupby(["predictor", "train_size"], sort=False).agg(
         tau_mean=("kendall_tau", "mean"), tau_std=("kendall_tau", "std"), fit_seconds=("fit_seconds", "mean"))

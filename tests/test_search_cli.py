@@ -64,3 +64,11 @@ def test_predictors_command(search_table: Benchmark, capsys: pytest.CaptureFixtu
     assert {(r["predictor"], r["train_size"]) for r in payload["results"]} == {
         ("ridge", 20), ("ridge", 100), ("xgboost", 20), ("xgboost", 100)}
     assert main(["predictors", "--table", str(search_table.path), "--predictors", "oracle"]) == 2
+
+
+def test_predictors_leave_out_cells_filled_from_a_representative(capsys: pytest.CaptureFixture) -> None:
+    # the shipped digits table trained 6,466 class representatives; the other cells are copies of them,
+    # so only the representatives may be drawn (6,000 + 1,000 would fit in 15,625 cells, not in 6,466)
+    assert main(["predictors", "--table", "digits", "--predictors", "ridge", "--sizes", "6000",
+                 "--test-size", "1000"]) == 2
+    assert "has 6466 cells" in capsys.readouterr().err
