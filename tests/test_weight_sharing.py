@@ -94,3 +94,84 @@ def test_second_order_gradient_matches_autograd_through_the_unrolled_step():
     first_order = torch.autograd.grad(F.cross_entropy(net(xv, a.softmax(-1)), yv), a)[0]
     assert not torch.allclose(exact, first_order, rtol=1e-3, atol=1e-6)  # the check has teeth
     torch.testing.assert_close(approx, exact, rtol=1e-4, atol=1e-7)
+
+
+# ----- searches end to end -------------------------------------------------------------------------
+METHODS = ["darts-v1", "darts-v2", "gdas", "rsps", "enas"]
+SMALL = {"darts-v1": {}, "darts-v2": {}, "gdas": {}, "rsps": {"candidates": 5},
+         "enas": {"controller_steps": 2, "controller_samples": 2}}
+
+
+@pytest.fixture(scope="module")
+def ws_table(tmp_path_factory):
+    """A full-coverage table whose manifest names the synthetic dataset and a C=4, N=1 protocol.
+    Its accuracies are GENERATED values (tests/fixture_tables.py), not training results."""
+    from nasbench_suite.table import build_table
+    from nasbench_suite.train import Protocol
+    from tests.fixture_tables import search_results
+
+    protocol = Protocol("synthetic", channels=4, cells=1, epochs=2, batch_size=100)
+    out = tmp_path_factory.mktemp("tables") / "ws-synthetic"
+    build_table(search_results(seeds=(0,), epochs=2), out, name="ws-synthetic",
+                metadata={"dataset": {"name": "synthetic"}, "protocol": protocol.to_dict(),
+                          "description": "generated values for tests (not trained)"})
+    return out
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_short_search_writes_tidy_results(ws_table, tmp_path, method, capsys):
+    import json
+
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+    from nasbench_suite.space import NUM_EDGES
+    from nasbench_suite.table import load_table
+
+    argv = ["darts", "--table", str(ws_table), "--method", method, "--seeds", "0-1", "--epochs", "2"]
+    for k, v in SMALL[method].items():
+        argv += ["--set", f"{k}={v}"]
+    argv += ["--out", str(tmp_path / "a")]
+    assert main(argv) == 0
+    assert "table test accuracy" in capsys.readouterr().out
+    frame = pd.read_parquet(tmp_path / "a" / "trajectories.parquet")
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert len(frame) == 4 and list(frame["seed"]) == [0, 0, 1, 1] and list(frame["step"]) == [0, 1, 0, 1]
+    assert (frame["strategy"] == method).all()
+    assert (frame[[c for c in frame if c.startswith("ops_")]].sum(axis=1) == NUM_EDGES).all()
+    bench = load_table(ws_table)
+    for row in frame.itertuples():
+        assert row.incumbent_index == row.arch_index == Arch.from_str(row.arch_str).index
+        assert row.incumbent_test_acc == pytest.approx(bench.metric(row.arch_index, "test", epoch=2))
+        assert row.table_valid_acc == pytest.approx(bench.metric(row.arch_index, "valid", epoch=2))
+        assert row.measured_seconds > 0 and 0 <= row.value <= 100
+    assert manifest["cost"]["kind"] == "measured" and manifest["supernet"]["config"]["channels"] == 4
+    assert manifest["strategy"]["name"] == method and manifest["seeds"]["ranges"] == "0-1"
+
+    # the same seed gives the same search (every column but the measured seconds)
+    assert main(argv[:-1] + [str(tmp_path / "b")]) == 0
+    again = pd.read_parquet(tmp_path / "b" / "trajectories.parquet")
+    measured = ["measured_seconds", "measured_time"]
+    pd.testing.assert_frame_equal(frame.drop(columns=measured), again.drop(columns=measured))
+
+
+def test_darts_cli_user_errors(ws_table, tmp_path, capsys):
+    from nasbench_suite.cli import main
+
+    base = ["darts", "--table", str(ws_table), "--epochs", "1", "--out", str(tmp_path / "o")]
+    assert main(base + ["--method", "rsps", "--set", "bogus=1"]) == 2
+    assert main(base + ["--method", "rsps", "--channels", "0"]) == 2
+    assert main(["darts", "--table", str(tmp_path / "nope"), "--method", "gdas", "--epochs", "1",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("nasbench: error:") for line in err)
+
+
+def test_table_without_protocol_is_a_user_error(tmp_path, capsys):
+    from nasbench_suite.cli import main
+    from tests.fixture_tables import tiny_clock_table
+
+    tiny_clock_table(tmp_path / "t")
+    assert main(["darts", "--table", str(tmp_path / "t"), "--method", "rsps", "--epochs", "1",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "protocol" in capsys.readouterr().err
