@@ -65,20 +65,29 @@ def unrolled_alpha_grad(net: Supernet, alpha: torch.Tensor, x: torch.Tensor, y: 
     return da - xi * hvp
 
 
+ARCH_DEFAULTS: dict[str, Any] = {"arch_lr": 3e-4, "arch_betas": (0.5, 0.999), "arch_weight_decay": 1e-3,
+                                 "alpha_init_std": 1e-3}
+"""NAS-Bench-201's architecture optimizer (DARTS, GDAS) and alpha initialisation."""
+
+
+def architecture_parameters(ctx: Context, config: dict[str, Any]) -> tuple[torch.nn.Parameter, torch.optim.Adam]:
+    """alpha ([6, 5], ``alpha_init_std * N(0, 1)`` from the run's torch RNG) and its Adam optimizer."""
+    device = next(ctx.net.parameters()).device
+    alpha = torch.nn.Parameter(config["alpha_init_std"] * torch.randn(NUM_EDGES, NUM_OPS, device=device))
+    return alpha, torch.optim.Adam([alpha], lr=config["arch_lr"], betas=tuple(config["arch_betas"]),
+                                   weight_decay=config["arch_weight_decay"])
+
+
 class DartsV1(Method):
     name = "darts-v1"
     second_order = False
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return {"arch_lr": 3e-4, "arch_betas": (0.5, 0.999), "arch_weight_decay": 1e-3, "alpha_init_std": 1e-3}
+        return dict(ARCH_DEFAULTS)
 
     def setup(self, ctx: Context) -> None:
-        c = self.config
-        device = next(ctx.net.parameters()).device
-        self.alpha = torch.nn.Parameter(c["alpha_init_std"] * torch.randn(NUM_EDGES, NUM_OPS, device=device))
-        self.arch_opt = torch.optim.Adam([self.alpha], lr=c["arch_lr"], betas=tuple(c["arch_betas"]),
-                                         weight_decay=c["arch_weight_decay"])
+        self.alpha, self.arch_opt = architecture_parameters(ctx, self.config)
 
     def arch_grad(self, ctx: Context, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor,
                   yv: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
+from algorithms.darts import ARCH_DEFAULTS, architecture_parameters
+from nasbench_suite.space import NUM_OPS, Arch
 from nasbench_suite.supernet import derive
 from nasbench_suite.weight_sharing import Context, Method
 
@@ -37,16 +38,11 @@ class GDAS(Method):
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return {"arch_lr": 3e-4, "arch_betas": (0.5, 0.999), "arch_weight_decay": 1e-3, "alpha_init_std": 1e-3,
-                "tau_max": 10.0, "tau_min": 0.1}
+        return {**ARCH_DEFAULTS, "tau_max": 10.0, "tau_min": 0.1}
 
     def setup(self, ctx: Context) -> None:
-        c = self.config
-        device = next(ctx.net.parameters()).device
-        self.alpha = torch.nn.Parameter(c["alpha_init_std"] * torch.randn(NUM_EDGES, NUM_OPS, device=device))
-        self.arch_opt = torch.optim.Adam([self.alpha], lr=c["arch_lr"], betas=tuple(c["arch_betas"]),
-                                         weight_decay=c["arch_weight_decay"])
-        self.tau = c["tau_max"]
+        self.alpha, self.arch_opt = architecture_parameters(ctx, self.config)
+        self.tau = self.config["tau_max"]
 
     def start_epoch(self, ctx: Context, epoch: int) -> None:
         c = self.config

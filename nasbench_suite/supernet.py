@@ -26,8 +26,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from .model import _NODE_INPUTS, MacroConfig, ReductionBlock, make_op
 from .errors import ModelConfigError
+from .model import _NODE_INPUTS, MacroConfig, build_skeleton, make_op
 from .space import NUM_EDGES, NUM_OPS, Arch, ArchLike
 
 
@@ -68,21 +68,7 @@ class Supernet(nn.Module):
         if not isinstance(config, MacroConfig):
             raise ModelConfigError(f"config must be a MacroConfig, got {type(config).__name__}")
         self.config = config
-        c = config.channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(config.in_channels, c, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(c)
-        )
-        cells: list[nn.Module] = []
-        c_prev = c
-        for stage, c_stage in enumerate(config.stage_channels):
-            if stage:
-                cells.append(ReductionBlock(c_prev, c_stage))
-            cells.extend(SearchCell(c_stage) for _ in range(config.cells))
-            c_prev = c_stage
-        self.cells = nn.ModuleList(cells)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, config.num_classes)
+        build_skeleton(self, config, SearchCell)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
         if tuple(weights.shape) != (NUM_EDGES, NUM_OPS):

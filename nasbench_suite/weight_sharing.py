@@ -41,13 +41,11 @@ from torch import nn
 from . import __version__
 from .errors import NasBenchError
 from .model import MacroConfig
-from .space import NUM_EDGES, OPS, Arch
+from .space import OPS, Arch
 from .supernet import Supernet, onehot_weights
 from .train import Protocol, load_protocol_data, torch_seed
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from .search import SearchResults
     from .table import Benchmark
 

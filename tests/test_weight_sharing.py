@@ -1,7 +1,6 @@
 """Weight-sharing search: the supernet, DARTS' second-order gradient, and short searches end to end."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
