@@ -1,6 +1,7 @@
 """Weight-sharing search: the supernet, DARTS' second-order gradient, and short searches end to end."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -174,3 +175,28 @@ def test_table_without_protocol_is_a_user_error(tmp_path, capsys):
     assert main(["darts", "--table", str(tmp_path / "t"), "--method", "rsps", "--epochs", "1",
                  "--out", str(tmp_path / "o")]) == 2
     assert "protocol" in capsys.readouterr().err
+
+
+def test_gumbel_sample_is_hard_forward_soft_backward():
+    from algorithms.gdas import gumbel_hard
+
+    alpha = torch.randn(6, 5, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    weights, index = _seeded(lambda: gumbel_hard(alpha, tau=1.0))
+    torch.testing.assert_close(weights.detach(), F.one_hot(index, 5).float())
+    (weights * torch.arange(5.0)).sum().backward()
+    assert alpha.grad is not None and alpha.grad.abs().sum() > 0
+
+
+def test_enas_controller_moves_towards_rewarded_cells():
+    """REINFORCE with the EMA baseline on a stand-in reward: cells whose edge 0 is nor_conv_3x3 score 100."""
+    from types import SimpleNamespace
+
+    from algorithms.enas import ENAS
+    from nasbench_suite.space import CONV3
+
+    method = ENAS(controller_steps=30, controller_lr=0.1)
+    ctx = SimpleNamespace(rng=np.random.default_rng(0), valid_batch=lambda: (None, None),
+                          accuracy=lambda arch, x, y: 100.0 if arch.ops[0] == CONV3 else 0.0)
+    method.setup(ctx)
+    method.end_epoch(ctx, 1)
+    assert method.derive(ctx).ops[0] == CONV3
