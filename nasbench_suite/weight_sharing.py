@@ -235,7 +235,7 @@ def run_one(bench: "Benchmark", method: str, seed: int, settings: SearchSettings
     rng = np.random.default_rng(data_ss)
     tx, ty = (torch.from_numpy(a).to(device) for a in (data.splits["train"].x, data.splits["train"].y))
     vx, vy = (torch.from_numpy(a).to(device) for a in (data.splits["valid"].x, data.splits["valid"].y))
-    valid_row, test_row = bench.array("valid", epoch=bench.max_epoch), bench.array("test", epoch=bench.max_epoch)
+    valid_row = bench.array("valid", epoch=bench.max_epoch)  # test is read after the run, by the evaluation
     pos = {int(a): i for i, a in enumerate(bench.arch_indices)}
 
     rows: dict[str, list[Any]] = {c: [] for c in COLUMNS if c not in ("strategy", "seed")}
@@ -284,7 +284,6 @@ def run_one(bench: "Benchmark", method: str, seed: int, settings: SearchSettings
                     rows[key].append(v)
     finally:
         torch.set_num_threads(threads)
-    del test_row  # the test split is read after the run, by the evaluation
     out = {k: np.asarray(v) for k, v in rows.items()}
     out["settings"] = algo.settings()  # type: ignore[assignment]
     out["config"] = config.to_dict()  # type: ignore[assignment]
