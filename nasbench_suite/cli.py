@@ -316,6 +316,32 @@ def cmd_search(args: argparse.Namespace) -> None:
           f"({args.workers} process(es), {args.backend})")
 
 
+def cmd_darts(args: argparse.Namespace) -> None:
+    from .weight_sharing import SearchSettings, run_weight_sharing
+
+    out = Path(args.out)
+    if not args.overwrite and out.is_dir() and any((out / n).exists() for n in ("trajectories.parquet", "manifest.json")):
+        raise UsageError(f"{out} already holds search results; pass --overwrite to replace them")
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {args.device}: CUDA is not available here")
+    settings = SearchSettings(args.epochs, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
+                              device=args.device)
+    results = run_weight_sharing(args.table, args.method, _int_list(args.seeds), settings, _settings(args.set),
+                                 data_dir=args.data_dir, progress=sys.stderr.isatty())
+    results.write(out, overwrite=args.overwrite)
+    final = results.final()
+    test, secs = final["incumbent_test_acc"], final["measured_time"]
+    mix = final[[c for c in final.columns if c.startswith("ops_")]].sum()
+    print(f"wrote {len(results.frame)} rows ({len(final)} runs of {args.method}, {args.epochs} epochs) to "
+          f"{out / 'trajectories.parquet'} with manifest.json and timing.json")
+    print(f"final derived cell, table test accuracy: mean {test.mean():.3f} +- {test.std(ddof=0):.3f} (std over runs)")
+    print(f"measured search seconds per run on {args.device}: mean {secs.mean():.1f} +- {secs.std(ddof=0):.1f}")
+    print("op mix of the final cells: " + ", ".join(f"{k[4:]} {int(v)}" for k, v in mix.items()))
+
+
 def cmd_predictors(args: argparse.Namespace) -> None:
     from .predictors import PREDICTORS, kendall_tau_curve
     from .table import load_table
@@ -473,6 +499,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("darts", help="weight-sharing search run for real on a supernet, judged by a table")
+    p.add_argument("--table", required=True, help="table whose dataset, protocol and cells the search uses")
+    p.add_argument("--method", required=True, choices=["darts-v1", "darts-v2", "gdas", "rsps", "enas"])
+    p.add_argument("--seeds", default="0-2", help="run seeds, e.g. 0-2 or 0,5,7")
+    p.add_argument("--epochs", type=_int, required=True, help="search epochs")
+    p.add_argument("--channels", type=_int, help="supernet C (default: the table's)")
+    p.add_argument("--cells", type=_int, help="supernet N (default: the table's)")
+    p.add_argument("--batch-size", type=_int, help="default: the table's protocol batch size")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="method setting (JSON value)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--data-dir", help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
+    p.add_argument("--out", required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_darts)
 
     p = sub.add_parser("predictors", help="Kendall tau of performance predictors vs training-set size")
     p.add_argument("--table", required=True)

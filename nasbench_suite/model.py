@@ -23,7 +23,7 @@ pooling layers but leaves them out of the sum).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -165,6 +165,25 @@ class ReductionBlock(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
+def build_skeleton(net: nn.Module, config: MacroConfig, make_cell: Callable[[int], nn.Module]) -> None:
+    """Give ``net`` NAS-Bench-201's macro skeleton: ``stem``, ``cells`` (N cells per stage made by
+    ``make_cell(channels)``, a :class:`ReductionBlock` between stages), ``lastact``,
+    ``global_pooling`` and ``classifier``, registered in that order (the ``state_dict`` order)."""
+    c = config.channels
+    net.stem = nn.Sequential(nn.Conv2d(config.in_channels, c, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(c))
+    cells: list[nn.Module] = []
+    c_prev = c
+    for stage, c_stage in enumerate(config.stage_channels):
+        if stage:
+            cells.append(ReductionBlock(c_prev, c_stage))
+        cells.extend(make_cell(c_stage) for _ in range(config.cells))
+        c_prev = c_stage
+    net.cells = nn.ModuleList(cells)
+    net.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
+    net.global_pooling = nn.AdaptiveAvgPool2d(1)
+    net.classifier = nn.Linear(c_prev, config.num_classes)
+
+
 class TinyNetwork(nn.Module):
     """NAS-Bench-201's ``TinyNetwork`` for one cell; ``forward`` returns the logits only."""
 
@@ -172,21 +191,7 @@ class TinyNetwork(nn.Module):
         super().__init__()
         self.arch = arch
         self.config = config
-        c = config.channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(config.in_channels, c, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(c)
-        )
-        cells: list[nn.Module] = []
-        c_prev = c
-        for stage, c_stage in enumerate(config.stage_channels):
-            if stage:
-                cells.append(ReductionBlock(c_prev, c_stage))
-            cells.extend(InferCell(arch, c_stage) for _ in range(config.cells))
-            c_prev = c_stage
-        self.cells = nn.ModuleList(cells)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, config.num_classes)
+        build_skeleton(self, config, lambda channels: InferCell(arch, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

@@ -1,0 +1,67 @@
+"""ENAS (Pham et al., 2018) on the NAS-Bench-201 supernet, with a per-edge categorical controller.
+
+The controller is a ``[6, 5]`` table of logits (one independent categorical policy per edge; NB201
+uses an LSTM, which in this 6-decision space adds little). Each epoch has two phases:
+
+1. shared weights: every step trains the supernet along one cell sampled from the policy;
+2. controller: ``controller_steps`` REINFORCE updates, each on ``controller_samples`` sampled cells
+   whose reward is the supernet's accuracy (fraction) on a random valid minibatch, minus an
+   exponential moving-average baseline (decay ``baseline_decay``), plus an entropy bonus
+   ``entropy_weight``; Adam with lr ``controller_lr``.
+
+The derived cell is the policy's argmax per edge. Cells are sampled with the method's seeded
+numpy generator from the policy's probabilities.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
+from nasbench_suite.supernet import derive, onehot_weights
+from nasbench_suite.weight_sharing import Context, Method
+
+
+class ENAS(Method):
+    name = "enas"
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {"controller_lr": 0.05, "controller_steps": 20, "controller_samples": 4, "baseline_decay": 0.95,
+                "entropy_weight": 1e-4}
+
+    def setup(self, ctx: Context) -> None:
+        self.logits = torch.nn.Parameter(torch.zeros(NUM_EDGES, NUM_OPS, dtype=torch.float64))
+        self.opt = torch.optim.Adam([self.logits], lr=self.config["controller_lr"])
+        self.baseline: float | None = None
+
+    def sample(self, ctx: Context) -> Arch:
+        probs = self.logits.detach().softmax(dim=1).numpy()
+        return Arch(tuple(int(ctx.rng.choice(NUM_OPS, p=p / p.sum())) for p in probs))
+
+    def step(self, ctx: Context, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor) -> None:
+        arch = self.sample(ctx)
+        ctx.weight_step(x, y, onehot_weights(arch, device=x.device), torch.as_tensor(arch.ops))
+
+    def end_epoch(self, ctx: Context, epoch: int) -> None:
+        c = self.config
+        for _ in range(int(c["controller_steps"])):
+            loss = torch.zeros((), dtype=torch.float64)
+            log_probs = self.logits.log_softmax(dim=1)
+            for _ in range(int(c["controller_samples"])):
+                arch = self.sample(ctx)
+                xv, yv = ctx.valid_batch()
+                reward = ctx.accuracy(arch, xv, yv) / 100.0
+                self.baseline = reward if self.baseline is None else (
+                    c["baseline_decay"] * self.baseline + (1 - c["baseline_decay"]) * reward)
+                chosen = log_probs[torch.arange(NUM_EDGES), torch.as_tensor(arch.ops)].sum()
+                loss = loss - (reward - self.baseline) * chosen
+            entropy = -(log_probs.exp() * log_probs).sum()
+            loss = loss / int(c["controller_samples"]) - c["entropy_weight"] * entropy
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+
+    def derive(self, ctx: Context) -> Arch:
+        return derive(self.logits)

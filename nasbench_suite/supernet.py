@@ -1,0 +1,108 @@
+"""The weight-sharing supernet over the NAS-Bench-201 cell space (NB201's ``TinyNetworkDarts`` /
+``SearchCell``).
+
+Same macro skeleton as :class:`~nasbench_suite.model.TinyNetwork` (stem, N cells per stage, two
+ResNet reduction blocks, BN-ReLU-pool-linear head); every cell edge is a :class:`MixedOp` holding
+all 5 candidate ops (built by :func:`~nasbench_suite.model.make_op`, so each candidate is the very
+module a standalone network of that cell would have). All cells share one set of architecture
+weights: ``forward(x, weights)`` takes a ``[6, 5]`` tensor (softmax of DARTS' alphas, a Gumbel
+sample, a one-hot) and each edge computes ``sum_k weights[e, k] * op_k(x)``.
+
+With ``index`` (a ``[6]`` tensor of op indices) only the chosen op of each edge is run, as in
+NB201's GDAS cell: ``weights[e, k] * op_k(x) + sum_{j != k} weights[e, j]`` (the other terms are
+zero in a hard one-hot forward but carry the gradient to the architecture parameters).
+
+The architecture parameters are *not* part of this module: the search method owns them, so the
+weight optimizer never sees them and ``torch.func.functional_call`` can differentiate through the
+weights alone (DARTS-V2).
+
+With one-hot weights the supernet computes the same function as ``TinyNetwork(arch)`` whose edge
+ops carry the same weights (see :func:`standalone_state_dict`).
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from .errors import ModelConfigError
+from .model import _NODE_INPUTS, MacroConfig, build_skeleton, make_op
+from .space import NUM_EDGES, NUM_OPS, Arch, ArchLike
+
+
+class MixedOp(nn.Module):
+    """All candidate ops of one edge; ``ops[k]`` is op index ``k`` of ``space.OPS``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.ops = nn.ModuleList(make_op(k, channels) for k in range(NUM_OPS))
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        if index is None:
+            return sum(w * op(x) for w, op in zip(weights, self.ops))
+        k = int(index)
+        return sum(weights[j] * op(x) if j == k else weights[j] for j, op in enumerate(self.ops))
+
+
+class SearchCell(nn.Module):
+    """NB201's ``SearchCell``: node j = sum over incoming edges of the edge's mixed op."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(MixedOp(channels) for _ in range(NUM_EDGES))
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        nodes = [x]
+        for inputs in _NODE_INPUTS:
+            nodes.append(sum(self.edges[e](nodes[src], weights[e], None if index is None else index[e])
+                             for e, src in inputs))
+        return nodes[-1]
+
+
+class Supernet(nn.Module):
+    """NB201's ``TinyNetworkDarts`` without the alphas; ``forward(x, weights, index=None)`` -> logits."""
+
+    def __init__(self, config: MacroConfig) -> None:
+        super().__init__()
+        if not isinstance(config, MacroConfig):
+            raise ModelConfigError(f"config must be a MacroConfig, got {type(config).__name__}")
+        self.config = config
+        build_skeleton(self, config, SearchCell)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        if tuple(weights.shape) != (NUM_EDGES, NUM_OPS):
+            raise ModelConfigError(f"architecture weights must have shape ({NUM_EDGES}, {NUM_OPS}), "
+                                   f"got {tuple(weights.shape)}")
+        x = self.stem(x)
+        for cell in self.cells:
+            x = cell(x, weights, index) if isinstance(cell, SearchCell) else cell(x)
+        x = self.global_pooling(self.lastact(x)).flatten(1)
+        return self.classifier(x)
+
+
+def onehot_weights(arch: ArchLike, dtype: torch.dtype = torch.float32, device: str | torch.device | None = None) -> torch.Tensor:
+    """The ``[6, 5]`` one-hot architecture weights of a cell."""
+    ops = torch.as_tensor(Arch.parse(arch).ops, device=device)
+    return nn.functional.one_hot(ops, NUM_OPS).to(dtype)
+
+
+def derive(weights: torch.Tensor) -> Arch:
+    """The cell of the argmax op per edge (``none`` allowed, as NAS-Bench-201 derives it)."""
+    return Arch(tuple(int(k) for k in weights.detach().argmax(dim=1).tolist()))
+
+
+def standalone_state_dict(supernet: Supernet, arch: ArchLike) -> Mapping[str, torch.Tensor]:
+    """A ``TinyNetwork(arch)`` state dict holding the supernet's weights: stem, reductions and head
+    as they are, and on every cell edge the weights of the edge's chosen op."""
+    ops = Arch.parse(arch).ops
+    out = {}
+    for key, value in supernet.state_dict().items():
+        parts = key.split(".")
+        if len(parts) > 5 and parts[0] == "cells" and parts[2] == "edges" and parts[4] == "ops":
+            edge, op = int(parts[3]), int(parts[5])
+            if op != ops[edge]:
+                continue
+            key = ".".join(["cells", parts[1], "layers", parts[3], *parts[6:]])
+        out[key] = value
+    return out

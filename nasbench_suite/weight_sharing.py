@@ -1,0 +1,351 @@
+"""Weight-sharing search run for real on a :class:`~nasbench_suite.supernet.Supernet`, judged by a table.
+
+One run = one method (``algorithms/darts.py``, ``gdas.py``, ``rsps.py``, ``enas.py``), one table, one
+run seed. The supernet has the table's macro shape (channels, cells, resolution, classes; flags may
+override C, N and the batch size) and is trained on the table's own data: ``load_protocol_data`` of
+the table's protocol, weights fitted on the ``train`` split and the architecture (or controller) on
+``valid``, as NAS-Bench-201 does. The ``test`` split is never loaded.
+
+The shared loop (NB201's search recipe): SGD with Nesterov momentum 0.9, lr 0.025 on a cosine
+schedule per step down to 0.001, weight decay 5e-4, gradient norm clipped at 5; every step draws the
+next train minibatch (a seeded permutation per epoch) and a random valid minibatch of the same size
+and hands both to the method. BatchNorm in the supernet uses batch statistics whenever it is
+evaluated (NB201's search cells do not track running statistics). After each epoch the method
+derives a cell; the table gives that cell's valid and test accuracy at its last epoch (mean over
+seeds). The row also records the derived cell's op mix (``ops_<name>``: edges carrying each op),
+so a collapse onto ``skip_connect`` shows.
+
+**Cost is measured, not simulated**: ``measured_seconds`` (wall seconds of the epoch's search work,
+table look-ups excluded) and ``measured_time`` (cumulative) on ``device``; they vary from run to
+run, every other column is a pure function of the seed on CPU.
+
+**Randomness**: ``SeedSequence(seed).spawn(3)`` -> the data order (``np.random.Generator``), the torch
+seed (weight init, Gumbel noise; set inside ``torch.random.fork_rng`` with one torch thread, so no
+global state changes) and the method's own ``Generator``.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import __version__
+from .errors import NasBenchError
+from .model import MacroConfig
+from .space import OPS, Arch
+from .supernet import Supernet, onehot_weights
+from .train import Protocol, load_protocol_data, torch_seed
+
+if TYPE_CHECKING:
+    from .search import SearchResults
+    from .table import Benchmark
+
+METHODS: dict[str, str] = {
+    "darts-v1": "algorithms.darts:DartsV1",
+    "darts-v2": "algorithms.darts:DartsV2",
+    "gdas": "algorithms.gdas:GDAS",
+    "rsps": "algorithms.rsps:RSPS",
+    "enas": "algorithms.enas:ENAS",
+}
+OP_COLUMNS = tuple(f"ops_{name}" for name in OPS)
+COLUMNS: dict[str, str] = {
+    "strategy": "weight-sharing method",
+    "seed": "run seed",
+    "step": "0-based search epoch",
+    "epochs": "search epochs done (step + 1)",
+    "arch_index": "cell derived after this epoch (base-5 index)",
+    "arch_str": "the derived cell's string",
+    "value": "supernet valid accuracy (percent) of the derived cell, with the supernet's shared weights",
+    "incumbent_index": "the run's answer after this epoch: the derived cell",
+    "incumbent_value": "same as value (what the method itself sees)",
+    "table_valid_acc": "the table's valid accuracy of the derived cell at its last epoch, mean over seeds",
+    "supernet_train_loss": "mean training loss of the epoch's weight steps",
+    "supernet_train_acc": "running training accuracy (percent) of the epoch's weight steps",
+    "measured_seconds": "MEASURED wall seconds of this epoch's search work on `device` (not simulated)",
+    "measured_time": "MEASURED cumulative wall seconds of the search so far",
+    **{c: f"edges of the derived cell carrying {c[4:]}" for c in OP_COLUMNS},
+}
+
+
+class WeightSharingError(NasBenchError, ValueError):
+    """A weight-sharing search is asked for something it cannot do."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The shared part of a weight-sharing run (the method's own settings are separate)."""
+
+    epochs: int
+    channels: int | None = None
+    """None: the table's protocol channels."""
+    cells: int | None = None
+    """None: the table's protocol cells."""
+    batch_size: int | None = None
+    """None: the table's protocol batch size."""
+    lr: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    grad_clip: float = 5.0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "channels", "cells", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise WeightSharingError(f"{name} must be a positive integer, got {value!r}")
+        if not (self.lr > 0 and 0 <= self.lr_min <= self.lr and 0 <= self.momentum < 1 and self.weight_decay >= 0
+                and self.grad_clip > 0):
+            raise WeightSharingError("need lr > 0, 0 <= lr_min <= lr, 0 <= momentum < 1, weight_decay >= 0, grad_clip > 0")
+
+
+@dataclass
+class Context:
+    """What a method may use: the supernet, its weight optimizer, the valid split and helpers."""
+
+    net: Supernet
+    optimizer: torch.optim.Optimizer
+    settings: SearchSettings
+    rng: np.random.Generator
+    """The method's own generator."""
+    valid_x: torch.Tensor
+    valid_y: torch.Tensor
+    batch_size: int
+    epochs: int
+    lr: float = 0.0
+    """The weight learning rate of the current step."""
+    train_loss_sum: float = 0.0
+    train_correct: int = 0
+    train_seen: int = 0
+
+    def weight_step(self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor,
+                    index: torch.Tensor | None = None) -> None:
+        """One SGD step of the supernet's weights on (x, y) under fixed architecture ``weights``."""
+        self.net.train()
+        logits = self.net(x, weights.detach(), index)
+        loss = F.cross_entropy(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.net.parameters(), self.settings.grad_clip)
+        self.optimizer.step()
+        self.train_loss_sum += float(loss.detach()) * len(y)
+        self.train_correct += int((logits.detach().argmax(1) == y).sum())
+        self.train_seen += len(y)
+
+    def valid_batch(self, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A random valid minibatch (drawn from the method's generator)."""
+        n = len(self.valid_y)
+        idx = torch.from_numpy(np.sort(self.rng.choice(n, size=min(size or self.batch_size, n), replace=False)))
+        return self.valid_x[idx], self.valid_y[idx]
+
+    @torch.no_grad()
+    def accuracy(self, arch: Arch, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> float:
+        """Supernet accuracy (percent) of ``arch``'s path, batch statistics, on (x, y) or all of valid."""
+        x = self.valid_x if x is None else x
+        y = self.valid_y if y is None else y
+        self.net.train()  # batch statistics: running ones mix every sampled path
+        w = onehot_weights(arch, device=x.device)
+        index = torch.as_tensor(arch.ops)
+        correct = 0
+        for start in range(0, len(y), 1024):
+            logits = self.net(x[start:start + 1024], w, index)
+            correct += int((logits.argmax(1) == y[start:start + 1024]).sum())
+        return 100.0 * correct / len(y)
+
+
+class Method:
+    """A weight-sharing search method. Subclasses implement :meth:`step` and :meth:`derive`."""
+
+    name = "method"
+
+    def __init__(self, **settings: Any) -> None:
+        unknown = set(settings) - set(self.defaults())
+        if unknown:
+            raise WeightSharingError(f"{self.name} has no setting(s) {sorted(unknown)}; "
+                                     f"it takes {sorted(self.defaults())}")
+        self.config = {**self.defaults(), **settings}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {}
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    def setup(self, ctx: Context) -> None:
+        """Called once after the supernet and its optimizer exist (inside the run's torch RNG)."""
+
+    def start_epoch(self, ctx: Context, epoch: int) -> None:
+        """Called before epoch ``epoch`` (1-based)."""
+
+    def step(self, ctx: Context, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def end_epoch(self, ctx: Context, epoch: int) -> None:
+        """Called after the epoch's weight steps (e.g. ENAS trains its controller here)."""
+
+    def derive(self, ctx: Context) -> Arch:
+        raise NotImplementedError
+
+
+def make_method(name: str, settings: dict[str, Any] | None = None) -> Method:
+    if name not in METHODS:
+        raise WeightSharingError(f"unknown weight-sharing method {name!r}; use one of {', '.join(METHODS)}")
+    module, cls = METHODS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(**(settings or {}))
+
+
+def table_protocol(bench: "Benchmark") -> Protocol:
+    """The training protocol recorded in a table's manifest."""
+    raw = bench.manifest.get("protocol")
+    if not isinstance(raw, dict) or "dataset" not in raw:
+        raise WeightSharingError(f"table {bench.name!r} records no training protocol (dataset, channels, cells); "
+                                 "weight-sharing search needs the table's dataset")
+    fields = set(Protocol.__dataclass_fields__)
+    return Protocol(**{k: v for k, v in raw.items() if k in fields})
+
+
+def _cosine(settings: SearchSettings, step: int, total: int) -> float:
+    return settings.lr_min + 0.5 * (settings.lr - settings.lr_min) * (1 + math.cos(math.pi * step / total))
+
+
+def run_one(bench: "Benchmark", method: str, seed: int, settings: SearchSettings,
+            method_settings: dict[str, Any] | None = None, data_dir: str | None = None,
+            data: Any = None) -> dict[str, np.ndarray]:
+    """One search run; one entry per search epoch in each column of :data:`COLUMNS` (less strategy/seed)."""
+    protocol = table_protocol(bench)
+    if data is None:
+        data = load_protocol_data(protocol, data_dir)
+    protocol.check_data(data)
+    config = MacroConfig(channels=settings.channels or protocol.channels, cells=settings.cells or protocol.cells,
+                         in_channels=data.in_channels, resolution=data.resolution, num_classes=data.num_classes)
+    batch_size = settings.batch_size or protocol.batch_size
+    device = torch.device(settings.device)
+    data_ss, torch_ss, method_ss = np.random.SeedSequence(int(seed)).spawn(3)
+    rng = np.random.default_rng(data_ss)
+    tx, ty = (torch.from_numpy(a).to(device) for a in (data.splits["train"].x, data.splits["train"].y))
+    vx, vy = (torch.from_numpy(a).to(device) for a in (data.splits["valid"].x, data.splits["valid"].y))
+    valid_row = bench.array("valid", epoch=bench.max_epoch)  # test is read after the run, by the evaluation
+    pos = {int(a): i for i, a in enumerate(bench.arch_indices)}
+
+    rows: dict[str, list[Any]] = {c: [] for c in COLUMNS if c not in ("strategy", "seed")}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(torch_seed(torch_ss))
+            started = time.perf_counter()
+            net = Supernet(config).to(device)
+            opt = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                  nesterov=settings.nesterov, weight_decay=settings.weight_decay)
+            algo = make_method(method, method_settings)
+            ctx = Context(net, opt, settings, np.random.default_rng(method_ss), vx, vy, batch_size, settings.epochs)
+            algo.setup(ctx)
+            per_epoch = math.ceil(len(ty) / batch_size)
+            total, step, elapsed = per_epoch * settings.epochs, 0, 0.0
+            for epoch in range(1, settings.epochs + 1):
+                t0 = time.perf_counter() if epoch > 1 else started
+                ctx.train_loss_sum, ctx.train_correct, ctx.train_seen = 0.0, 0, 0
+                algo.start_epoch(ctx, epoch)
+                order = rng.permutation(len(ty))
+                for start in range(0, len(ty), batch_size):
+                    ctx.lr = _cosine(settings, step, total)
+                    for group in opt.param_groups:
+                        group["lr"] = ctx.lr
+                    idx = torch.from_numpy(order[start:start + batch_size])
+                    vidx = torch.from_numpy(np.sort(rng.choice(len(vy), size=min(batch_size, len(vy)), replace=False)))
+                    algo.step(ctx, tx[idx], ty[idx], vx[vidx], vy[vidx])
+                    step += 1
+                algo.end_epoch(ctx, epoch)
+                arch = algo.derive(ctx)
+                value = ctx.accuracy(arch)
+                seconds = time.perf_counter() - t0
+                elapsed += seconds
+                if arch.index not in pos:
+                    raise WeightSharingError(f"derived cell {arch.index} ({arch}) is not in table {bench.name!r}")
+                ops = np.bincount(np.asarray(arch.ops), minlength=len(OPS))
+                for key, v in (("step", epoch - 1), ("epochs", epoch), ("arch_index", arch.index),
+                               ("arch_str", arch.to_str()), ("value", value), ("incumbent_index", arch.index),
+                               ("incumbent_value", value), ("table_valid_acc", float(valid_row[pos[arch.index]])),
+                               ("supernet_train_loss", ctx.train_loss_sum / max(ctx.train_seen, 1)),
+                               ("supernet_train_acc", 100.0 * ctx.train_correct / max(ctx.train_seen, 1)),
+                               ("measured_seconds", seconds), ("measured_time", elapsed),
+                               *zip(OP_COLUMNS, ops.tolist())):
+                    rows[key].append(v)
+    finally:
+        torch.set_num_threads(threads)
+    out = {k: np.asarray(v) for k, v in rows.items()}
+    out["settings"] = algo.settings()  # type: ignore[assignment]
+    out["config"] = config.to_dict()  # type: ignore[assignment]
+    out["batch_size"] = batch_size  # type: ignore[assignment]
+    return out
+
+
+def run_weight_sharing(table: str, method: str, seeds: Sequence[int], settings: SearchSettings,
+                       method_settings: dict[str, Any] | None = None, data_dir: str | None = None,
+                       progress: bool = False) -> "SearchResults":
+    """Every seed of one method, in seed order, as :class:`~nasbench_suite.search.SearchResults`
+    (trajectories, manifest, timing): the tidy format of ``nasbench search``."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from .evaluation import EvalSpec, incumbent_metric
+    from .search import FORMAT, FORMAT_VERSION, SearchResults, _jsonable, seed_ranges
+    from .table import load_table
+
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise WeightSharingError("seeds must be distinct non-negative integers, at least one")
+    make_method(method, method_settings)  # unknown names and settings fail before any work
+    bench = load_table(table)
+    protocol = table_protocol(bench)
+    data = load_protocol_data(protocol, data_dir)
+    runs = []
+    for seed in tqdm(seeds, unit="run", desc=method, disable=not progress):
+        runs.append(run_one(bench, method, seed, settings, method_settings, data=data))
+    n = [len(r["step"]) for r in runs]
+    frame = pd.DataFrame({"strategy": pd.Categorical([method] * sum(n)),
+                          "seed": np.repeat(np.asarray(seeds, dtype=np.int64), n),
+                          **{c: np.concatenate([r[c] for r in runs]) for c in COLUMNS if c not in ("strategy", "seed")}})
+    spec = EvalSpec()
+    frame[spec.column], frame[spec.regret_column], eval_info = incumbent_metric(
+        frame["incumbent_index"].to_numpy(), bench, spec)
+    columns = {**COLUMNS, spec.column: "the table's test accuracy of the derived cell (last epoch, mean over seeds), "
+               "read after the run", spec.regret_column: "table test optimum minus the derived cell's test accuracy"}
+    device = torch.device(settings.device)
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
+        "kind": "weight-sharing (measured, not replayed)",
+        "search": {"table": bench.name, "table_argument": table, "content_hash": bench.content_hash,
+                   "dataset": protocol.dataset, "train_subset": protocol.train_subset,
+                   "splits": {"weights": "train", "architecture": "valid", "judged by": "table (valid, test)"}},
+        "strategy": {"name": method, "class": METHODS[method].replace(":", "."),
+                     "settings": _jsonable(runs[0]["settings"])},
+        "supernet": {"config": runs[0]["config"], "batch_size": runs[0]["batch_size"],
+                     "search_settings": _jsonable(asdict(settings))},
+        "seeds": {"count": len(seeds), "ranges": seed_ranges(seeds)},
+        "randomness": "SeedSequence(seed).spawn(3): data order, torch seed (in fork_rng, 1 thread), method Generator",
+        "cost": {"kind": "measured", "device": str(device), "device_name": device_name,
+                 "columns": ["measured_seconds", "measured_time"],
+                 "note": "real wall seconds on this machine; not simulated time and not comparable to it"},
+        "evaluation": eval_info,
+        "rows": int(len(frame)),
+        "columns": columns,
+        "platform": {"python": f"{sys.version_info.major}.{sys.version_info.minor}", "numpy": np.__version__,
+                     "torch": torch.__version__},
+    }
+    timing = {"note": "measured wall seconds; they vary between executions",
+              "run_seconds": [float(r["measured_time"][-1]) for r in runs], "device": str(device),
+              "device_name": device_name}
+    return SearchResults(frame, manifest, timing)

@@ -1,0 +1,202 @@
+"""Weight-sharing search: the supernet, DARTS' second-order gradient, and short searches end to end."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from nasbench_suite.model import MacroConfig, TinyNetwork
+from nasbench_suite.space import Arch
+from nasbench_suite.supernet import Supernet, derive, onehot_weights, standalone_state_dict
+
+CFG = MacroConfig(channels=4, cells=1, in_channels=1, resolution=8, num_classes=3)
+
+
+def _seeded(fn, seed=0):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return fn()
+
+
+def _perturb_bn(net):
+    """Non-trivial BN affine parameters and running statistics, so the copy is really checked."""
+    g = torch.Generator().manual_seed(1)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            with torch.no_grad():
+                m.weight.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
+                m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=g))
+                m.running_mean.copy_(0.2 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(1 + 0.5 * torch.rand(m.running_var.shape, generator=g))
+
+
+@pytest.mark.parametrize("arch", ["|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
+                                  "|skip_connect~0|+|none~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+                                  (0, 0, 0, 0, 0, 0)])
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_onehot_supernet_is_the_standalone_network(arch, mode):
+    arch = Arch.parse(arch)
+    cfg = MacroConfig(channels=4, cells=2, in_channels=1, resolution=8, num_classes=3)
+    net = _seeded(lambda: Supernet(cfg))
+    _perturb_bn(net)
+    alone = TinyNetwork(arch, cfg)
+    alone.load_state_dict(standalone_state_dict(net, arch), strict=True)
+    x = torch.randn(5, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    net.train(mode == "train")
+    alone.train(mode == "train")
+    with torch.no_grad():
+        want = alone(x)
+        got = net(x, onehot_weights(arch))
+        got_path = net(x, onehot_weights(arch), torch.as_tensor(arch.ops))
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got_path, want, rtol=1e-5, atol=1e-6)
+    assert derive(onehot_weights(arch)) == arch
+
+
+def test_supernet_rejects_bad_weights():
+    from nasbench_suite.errors import ModelConfigError
+
+    net = _seeded(lambda: Supernet(CFG))
+    with pytest.raises(ModelConfigError):
+        net(torch.zeros(1, 1, 8, 8), torch.zeros(5, 6))
+
+
+def test_second_order_gradient_matches_autograd_through_the_unrolled_step():
+    """DARTS-V2's finite-difference hypergradient vs the exact one: autograd through an explicit
+    virtual SGD step (weight decay and a momentum term included), in float64. The finite-difference
+    step is taken small (epsilon 1e-5, float64) so that the check tests the formula: at DARTS' own
+    epsilon (0.01) the central difference straddles ReLU kinks and is itself an approximation."""
+    from algorithms.darts import unrolled_alpha_grad
+
+    net = _seeded(lambda: Supernet(CFG)).double()
+    _perturb_bn(net)
+    g = torch.Generator().manual_seed(3)
+    x, xv = torch.randn(6, 1, 8, 8, generator=g, dtype=torch.float64), torch.randn(6, 1, 8, 8, generator=g, dtype=torch.float64)
+    y, yv = torch.randint(0, 3, (6,), generator=g), torch.randint(0, 3, (6,), generator=g)
+    alpha = 0.5 * torch.randn(6, 5, generator=g, dtype=torch.float64)
+    xi, wd = 0.05, 5e-4
+    names = [n for n, _ in net.named_parameters()]
+    w = [p for _, p in net.named_parameters()]
+    momentum = [0.01 * torch.randn(p.shape, generator=g, dtype=torch.float64) for p in w]
+
+    a = alpha.clone().requires_grad_(True)
+    net.train()
+    loss_t = F.cross_entropy(net(x, a.softmax(-1)), y)
+    grads = torch.autograd.grad(loss_t, w, create_graph=True)
+    w_virtual = {n: p - xi * (gp + wd * p + m) for n, p, gp, m in zip(names, w, grads, momentum)}
+    loss_v = F.cross_entropy(functional_call(net, w_virtual, (xv, a.softmax(-1))), yv)
+    exact = torch.autograd.grad(loss_v, a)[0]
+
+    approx = unrolled_alpha_grad(net, alpha, x, y, xv, yv, xi=xi, weight_decay=wd, momentum_terms=momentum,
+                                 epsilon=1e-5)
+    first_order = torch.autograd.grad(F.cross_entropy(net(xv, a.softmax(-1)), yv), a)[0]
+    assert not torch.allclose(exact, first_order, rtol=1e-3, atol=1e-6)  # the check has teeth
+    torch.testing.assert_close(approx, exact, rtol=1e-4, atol=1e-7)
+
+
+# ----- searches end to end -------------------------------------------------------------------------
+METHODS = ["darts-v1", "darts-v2", "gdas", "rsps", "enas"]
+SMALL = {"darts-v1": {}, "darts-v2": {}, "gdas": {}, "rsps": {"candidates": 5},
+         "enas": {"controller_steps": 2, "controller_samples": 2}}
+
+
+@pytest.fixture(scope="module")
+def ws_table(tmp_path_factory):
+    """A full-coverage table whose manifest names the synthetic dataset and a C=4, N=1 protocol.
+    Its accuracies are GENERATED values (tests/fixture_tables.py), not training results."""
+    from nasbench_suite.table import build_table
+    from nasbench_suite.train import Protocol
+    from tests.fixture_tables import search_results
+
+    protocol = Protocol("synthetic", channels=4, cells=1, epochs=2, batch_size=100)
+    out = tmp_path_factory.mktemp("tables") / "ws-synthetic"
+    build_table(search_results(seeds=(0,), epochs=2), out, name="ws-synthetic",
+                metadata={"dataset": {"name": "synthetic"}, "protocol": protocol.to_dict(),
+                          "description": "generated values for tests (not trained)"})
+    return out
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_short_search_writes_tidy_results(ws_table, tmp_path, method, capsys):
+    import json
+
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+    from nasbench_suite.space import NUM_EDGES
+    from nasbench_suite.table import load_table
+
+    argv = ["darts", "--table", str(ws_table), "--method", method, "--seeds", "0-1", "--epochs", "2"]
+    for k, v in SMALL[method].items():
+        argv += ["--set", f"{k}={v}"]
+    argv += ["--out", str(tmp_path / "a")]
+    assert main(argv) == 0
+    assert "table test accuracy" in capsys.readouterr().out
+    frame = pd.read_parquet(tmp_path / "a" / "trajectories.parquet")
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert len(frame) == 4 and list(frame["seed"]) == [0, 0, 1, 1] and list(frame["step"]) == [0, 1, 0, 1]
+    assert (frame["strategy"] == method).all()
+    assert (frame[[c for c in frame if c.startswith("ops_")]].sum(axis=1) == NUM_EDGES).all()
+    bench = load_table(ws_table)
+    for row in frame.itertuples():
+        assert row.incumbent_index == row.arch_index == Arch.from_str(row.arch_str).index
+        assert row.incumbent_test_acc == pytest.approx(bench.metric(row.arch_index, "test", epoch=2))
+        assert row.table_valid_acc == pytest.approx(bench.metric(row.arch_index, "valid", epoch=2))
+        assert row.measured_seconds > 0 and 0 <= row.value <= 100
+    assert manifest["cost"]["kind"] == "measured" and manifest["supernet"]["config"]["channels"] == 4
+    assert manifest["strategy"]["name"] == method and manifest["seeds"]["ranges"] == "0-1"
+
+    # the same seed gives the same search (every column but the measured seconds)
+    assert main(argv[:-1] + [str(tmp_path / "b")]) == 0
+    again = pd.read_parquet(tmp_path / "b" / "trajectories.parquet")
+    measured = ["measured_seconds", "measured_time"]
+    pd.testing.assert_frame_equal(frame.drop(columns=measured), again.drop(columns=measured))
+
+
+def test_darts_cli_user_errors(ws_table, tmp_path, capsys):
+    from nasbench_suite.cli import main
+
+    base = ["darts", "--table", str(ws_table), "--epochs", "1", "--out", str(tmp_path / "o")]
+    assert main(base + ["--method", "rsps", "--set", "bogus=1"]) == 2
+    assert main(base + ["--method", "rsps", "--channels", "0"]) == 2
+    assert main(["darts", "--table", str(tmp_path / "nope"), "--method", "gdas", "--epochs", "1",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("nasbench: error:") for line in err)
+
+
+def test_table_without_protocol_is_a_user_error(tmp_path, capsys):
+    from nasbench_suite.cli import main
+    from tests.fixture_tables import tiny_clock_table
+
+    tiny_clock_table(tmp_path / "t")
+    assert main(["darts", "--table", str(tmp_path / "t"), "--method", "rsps", "--epochs", "1",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "protocol" in capsys.readouterr().err
+
+
+def test_gumbel_sample_is_hard_forward_soft_backward():
+    from algorithms.gdas import gumbel_hard
+
+    alpha = torch.randn(6, 5, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    weights, index = _seeded(lambda: gumbel_hard(alpha, tau=1.0))
+    torch.testing.assert_close(weights.detach(), F.one_hot(index, 5).float())
+    (weights * torch.arange(5.0)).sum().backward()
+    assert alpha.grad is not None and alpha.grad.abs().sum() > 0
+
+
+def test_enas_controller_moves_towards_rewarded_cells():
+    """REINFORCE with the EMA baseline on a stand-in reward: cells whose edge 0 is nor_conv_3x3 score 100."""
+    from types import SimpleNamespace
+
+    from algorithms.enas import ENAS
+    from nasbench_suite.space import CONV3
+
+    method = ENAS(controller_steps=30, controller_lr=0.1)
+    ctx = SimpleNamespace(rng=np.random.default_rng(0), valid_batch=lambda: (None, None),
+                          accuracy=lambda arch, x, y: 100.0 if arch.ops[0] == CONV3 else 0.0)
+    method.setup(ctx)
+    method.end_epoch(ctx, 1)
+    assert method.derive(ctx).ops[0] == CONV3
