@@ -363,6 +363,30 @@ def cmd_reference_build(args: argparse.Namespace) -> None:
         _report_table(bench)
 
 
+# ----- latency -------------------------------------------------------------------------------------
+def cmd_latency_measure(args: argparse.Namespace) -> None:
+    from .latency import LatencyMethod, LatencyStore, config_of_table
+    from .pre_evaluate import parse_archs
+    from .space import isomorphism_classes
+    from .table import load_table
+
+    bench = load_table(args.table)
+    config = config_of_table(bench.manifest)
+    method = LatencyMethod(device=args.device, batches=tuple(_int_list(args.batch)), warmup=args.warmup,
+                           repeats=args.repeats, threads=args.threads)
+    archs = parse_archs(args.archs)
+    if args.archs != "all":  # members share their class's timing: time representatives only
+        iso = isomorphism_classes()
+        archs = sorted({int(iso.representatives[iso.class_of[a]]) for a in archs})
+    out = Path(args.out) if args.out else Path("latency") / f"{bench.name}-{args.device}"
+    with LatencyStore(out, config, method) as store:
+        done = store.measure(archs, progress=sys.stderr.isatty())
+        fp = store.fingerprint
+    print(f"latency of {len(archs)} cells ({done['measured']} measured now, {done['already_stored']} already stored) "
+          f"in {done['wall_seconds']:.1f} s on {fp['cpu']} / {fp['device_name']}, {fp['threads']} threads; "
+          f"fingerprint {fp['hash']}; wrote {out}")
+
+
 def _float(text: str) -> float:
     try:
         return float(text)
@@ -494,6 +518,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16-120"], default="cifar10")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_reference_build)
+
+    lat = sub.add_parser("latency", help="time cells on this machine (per hardware fingerprint)").add_subparsers(
+        dest="latency_command", required=True, metavar="ACTION")
+    p = lat.add_parser("measure", help="time the inference network of cells; resumable store folder")
+    p.add_argument("--table", required=True, help="table whose network shape (channels, cells, input) is timed")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--batch", default="1", help="batch sizes, e.g. 1,64 (default 1)")
+    p.add_argument("--archs", default="classes",
+                   help="classes (default), sample:K, A-B, i,j,k (timed on class representatives) or all")
+    p.add_argument("--warmup", type=_int, default=10)
+    p.add_argument("--repeats", type=_int, default=50, help="timed calls per cell and batch (median kept)")
+    p.add_argument("--threads", type=_int, default=1, help="torch intra-op threads while timing (default 1)")
+    p.add_argument("--out", metavar="DIR", help="latency folder (default latency/<table>-<device>); resumed if it exists")
+    p.set_defaults(func=cmd_latency_measure)
     return parser
 
 
