@@ -399,3 +399,105 @@ def import_device_csv(path: str | os.PathLike) -> dict[str, LatencyTable]:
     if not out:
         raise LatencyError(f"{path} has no numeric device columns")
     return out
+
+
+# ----- predictors ----------------------------------------------------------------------------------
+LUT_FIXED = ("stem", "reduce1", "reduce2", "head")
+ADDS_PER_CELL = 6
+"""``InferCell`` sums node j's j inputs with Python's ``sum`` (0 + a + ...): 1 + 2 + 3 additions."""
+
+
+def lut_keys() -> list[str]:
+    from .space import OPS
+
+    return [*LUT_FIXED, *(f"{op}@s{s}" for s in range(3) for op in (*OPS, "add"))]
+
+
+@dataclass
+class OpLUT:
+    """Per-op latency lookup table (ProxylessNAS/FBNet style) for one macro shape and batch size.
+
+    ``entries`` holds ms per call of: the stem, the two reduction blocks, the head (BN-ReLU, pooling,
+    classifier), and each op (``none``, ``skip_connect``, ``nor_conv_1x1``, ``nor_conv_3x3``,
+    ``avg_pool_3x3``) and one tensor addition at each stage's shape (``<op>@s<stage>``). A cell's
+    prediction is the fixed parts plus, for each stage, ``cells`` x (its six ops + six additions):
+    every edge counts, as ``InferCell`` runs every edge.
+    """
+
+    config: MacroConfig
+    batch: int
+    entries: dict[str, float]
+
+    def __post_init__(self) -> None:
+        missing = sorted(set(lut_keys()) - set(self.entries))
+        if missing:
+            raise LatencyError(f"the LUT misses entries {missing}")
+
+    def predict_ops(self, ops: np.ndarray) -> np.ndarray:
+        """(n, 6) op indices -> (n,) predicted ms."""
+        from .space import OPS
+
+        ops = np.asarray(ops, dtype=np.int64)
+        fixed = sum(self.entries[k] for k in LUT_FIXED)
+        total = np.full(len(ops), fixed, dtype=np.float64)
+        for s in range(3):
+            per_op = np.array([self.entries[f"{op}@s{s}"] for op in OPS])
+            total += self.config.cells * (per_op[ops].sum(axis=1) + ADDS_PER_CELL * self.entries[f"add@s{s}"])
+        return total
+
+    def predict(self, archs: Sequence[Arch] | np.ndarray) -> np.ndarray:
+        from .encodings import as_indices
+        from .space import all_ops
+
+        return self.predict_ops(all_ops()[as_indices(archs)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"config": self.config.to_dict(), "batch": self.batch, "entries": dict(self.entries)}
+
+
+class _Add:
+    """x + x as a callable for timing one addition."""
+
+    def __call__(self, x: "torch.Tensor") -> "torch.Tensor":
+        return x + x
+
+
+def measure_lut(config: MacroConfig, method: LatencyMethod, batch: int = 1) -> OpLUT:
+    """Time every LUT entry on this machine (threads set to ``method.threads`` for the measurement)."""
+    import torch
+    from torch import nn
+
+    from .model import build_network, make_op
+    from .space import OPS
+
+    torch.manual_seed(0)
+    net = prepare(build_network(Arch((0,) * 6), config), method)
+    chans, res = config.stage_channels, config.stage_resolutions
+    n = config.cells
+    head = nn.Sequential(net.lastact, net.global_pooling, nn.Flatten(1), net.classifier)
+    parts: dict[str, tuple[Callable, tuple[int, ...]]] = {
+        "stem": (net.stem, (config.in_channels, config.resolution, config.resolution)),
+        "reduce1": (net.cells[n], (chans[0], res[0], res[0])),
+        "reduce2": (net.cells[2 * n + 1], (chans[1], res[1], res[1])),
+        "head": (head, (chans[2], res[2], res[2])),
+    }
+    for s in range(3):
+        shape = (chans[s], res[s], res[s])
+        for k, op in enumerate(OPS):
+            parts[f"{op}@s{s}"] = (prepare(make_op(k, chans[s]), method), shape)
+        parts[f"add@s{s}"] = (_Add(), shape)
+    entries = {}
+    with torch_threads(method.threads):
+        for key, (module, shape) in parts.items():
+            entries[key] = time_module(module, zero_input((batch, *shape), method), method)["median_ms"]
+    return OpLUT(config, batch, entries)
+
+
+def kendall_and_mape(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
+    """Kendall tau and mean absolute percentage error (percent) of predictions against measurements."""
+    from scipy.stats import kendalltau
+
+    p, m = np.asarray(predicted, dtype=np.float64), np.asarray(measured, dtype=np.float64)
+    tau = kendalltau(p, m).statistic
+    return {"kendall_tau": float(tau) if tau == tau else 0.0,
+            "mape_percent": float(np.mean(np.abs(p - m) / m) * 100.0), "cells": int(m.size)}
