@@ -3,7 +3,9 @@
 Measures ``--cells`` isomorphism-class representatives (a seeded sample) on this machine with the
 table's network shape into a latency folder (resumable: ``--out``), times the per-op LUT at the same
 shape, fits XGBoost (one-hot encoding) on ``--train`` of the measured cells, and reports Kendall tau
-and MAPE of both predictors on the remaining cells. Also prints seconds per cell and the projected
+and MAPE on the remaining cells of: the LUT as timed, the LUT calibrated by a least-squares
+``a + b * LUT`` on the training cells, ridge regression on the one-hot encoding, and XGBoost on
+log latency. Also prints seconds per cell and the projected
 time to measure all 6,466 classes with this method.
 
     python benchmarks/latency_predictors.py --table digits --batch 1 --cells 300 --train 200 [--out DIR]
@@ -27,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from nasbench_suite.latency import (  # noqa: E402
     LatencyMethod, LatencyStore, config_of_table, kendall_and_mape, measure_lut,
 )
-from nasbench_suite.predictors import XGBoostPredictor  # noqa: E402
+from nasbench_suite.predictors import RidgePredictor, XGBoostPredictor  # noqa: E402
 from nasbench_suite.space import isomorphism_classes  # noqa: E402
 from nasbench_suite.table import load_table  # noqa: E402
 
@@ -62,12 +64,18 @@ def main() -> None:
     order = np.random.default_rng([args.seed, 1]).permutation(len(cells))
     train, test = order[: args.train], order[args.train:]
     xgb = XGBoostPredictor(seed=args.seed).fit(cells[train], np.log(measured[train]))
+    ridge = RidgePredictor(alpha=1e-3).fit(cells[train], measured[train])
+    lut_all = lut.predict(cells)
+    slope, intercept = np.polyfit(lut_all[train], measured[train], 1)  # a + b * LUT, fitted on the train cells
     result = {
         "fingerprint": fp, "config": config.to_dict(), "method": method.to_dict(), "folder": str(out),
         "measured_cells": int(len(cells)), "seconds_per_cell": per_cell,
         "projected_hours_all_classes": per_cell * len(reps) / 3600,
         "lut_seconds": lut_seconds,
         "lut": kendall_and_mape(lut.predict(cells[test]), measured[test]),
+        "lut_calibrated": {"slope": float(slope), "intercept_ms": float(intercept),
+                           **kendall_and_mape(intercept + slope * lut_all[test], measured[test])},
+        "ridge_onehot": kendall_and_mape(ridge.predict(cells[test]), measured[test]),
         "xgboost_log_target": {"train_cells": int(len(train)),
                                **kendall_and_mape(np.exp(xgb.predict(cells[test])), measured[test])},
         "measured_ms": {"min": float(measured.min()), "median": float(np.median(measured)),
