@@ -49,7 +49,7 @@ import numpy as np
 from .errors import NasBenchError, StoreError
 from .model import MacroConfig
 from .space import NUM_ARCHS, Arch, isomorphism_classes
-from .store import atomic_write_text, check_identity
+from .store import atomic_write_text, check_identity, configure_wal, transaction
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -231,8 +231,7 @@ class LatencyStore:
                 raise StoreError(f"{self.folder} is not empty and has no {IDENTITY_FILE}; use a new folder")
             atomic_write_text(ident_path, json.dumps(self.identity, indent=2, sort_keys=True) + "\n")
         self._db = sqlite3.connect(self.folder / STORE_FILE, isolation_level=None, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        configure_wal(self._db)
         cols = ", ".join(f"{s} REAL NOT NULL" for s in STATS)
         self._db.execute(f"CREATE TABLE IF NOT EXISTS results (arch INTEGER NOT NULL, batch INTEGER NOT NULL, "
                          f"{cols}, PRIMARY KEY (arch, batch)) WITHOUT ROWID")
@@ -255,13 +254,8 @@ class LatencyStore:
         self._insert(rows)
 
     def _insert(self, rows: Sequence[tuple]) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db):
             self._db.executemany(f"INSERT OR IGNORE INTO results VALUES ({', '.join('?' * len(CSV_COLUMNS))})", rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def done(self) -> set[int]:
         """Cells with every batch size stored."""
