@@ -9,6 +9,7 @@ log latency. Also prints seconds per cell and the projected
 time to measure all 6,466 classes with this method.
 
     python benchmarks/latency_predictors.py --table digits --batch 1 --cells 300 --train 200 [--out DIR]
+    python benchmarks/latency_predictors.py --shape 16,5,32,3 --cells 200 --train 150   # NAS-Bench-201's network
 
 Timings taken on a loaded machine are noisy: say so when quoting them.
 """
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from nasbench_suite.latency import (  # noqa: E402
     LatencyMethod, LatencyStore, config_of_table, kendall_and_mape, measure_lut,
 )
+from nasbench_suite.model import MacroConfig  # noqa: E402
 from nasbench_suite.predictors import RidgePredictor, XGBoostPredictor  # noqa: E402
 from nasbench_suite.space import isomorphism_classes  # noqa: E402
 from nasbench_suite.table import load_table  # noqa: E402
@@ -43,10 +45,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stat", default="median_ms", help="median_ms (default) or min_ms (robust on a busy machine)")
     ap.add_argument("--out", help="latency folder (default: a temporary one)")
+    ap.add_argument("--shape", metavar="C,N,R,IN", help="time another network shape than the table's, e.g. "
+                    "16,5,32,3 for NAS-Bench-201's (channels, cells per stage, resolution, input channels)")
     args = ap.parse_args()
 
     config = config_of_table(load_table(args.table).manifest)
+    if args.shape:
+        c, n, r, k = (int(x) for x in args.shape.split(","))
+        config = MacroConfig(channels=c, cells=n, resolution=r, in_channels=k, num_classes=config.num_classes)
     method = LatencyMethod(batches=(args.batch,), repeats=args.repeats, threads=args.threads)
     reps = isomorphism_classes().representatives
     cells = np.sort(np.random.default_rng(args.seed).choice(reps, size=args.cells, replace=False))
@@ -56,10 +64,10 @@ def main() -> None:
         frame = store.frame()
         fp = store.fingerprint
     per_cell = info["wall_seconds"] / max(info["measured"], 1)
-    measured = frame.set_index("arch_index")["median_ms"].reindex(cells).to_numpy()
+    measured = frame.set_index("arch_index")[args.stat].reindex(cells).to_numpy()
 
     t0 = time.perf_counter()
-    lut = measure_lut(config, method, batch=args.batch)
+    lut = measure_lut(config, method, batch=args.batch, stat=args.stat)
     lut_seconds = time.perf_counter() - t0
     order = np.random.default_rng([args.seed, 1]).permutation(len(cells))
     train, test = order[: args.train], order[args.train:]
@@ -68,7 +76,7 @@ def main() -> None:
     lut_all = lut.predict(cells)
     slope, intercept = np.polyfit(lut_all[train], measured[train], 1)  # a + b * LUT, fitted on the train cells
     result = {
-        "fingerprint": fp, "config": config.to_dict(), "method": method.to_dict(), "folder": str(out),
+        "statistic": args.stat, "fingerprint": fp, "config": config.to_dict(), "method": method.to_dict(), "folder": str(out),
         "measured_cells": int(len(cells)), "seconds_per_cell": per_cell,
         "projected_hours_all_classes": per_cell * len(reps) / 3600,
         "lut_seconds": lut_seconds,

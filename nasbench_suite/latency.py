@@ -351,21 +351,31 @@ def expand_to_members(arch_index: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(out), rep_value, out)
 
 
-def load_latency(folder: str | os.PathLike) -> LatencyTable:
-    """The latency table of a measured store folder (reads ``latency.json`` and ``latency.csv``)."""
+def _check_stat(stat: str) -> None:
+    if stat not in STATS:
+        raise LatencyError(f"unknown latency statistic {stat!r}; use one of {', '.join(STATS)}")
+
+
+def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyTable:
+    """The latency table of a measured store folder (reads ``latency.json`` and ``latency.csv``).
+
+    ``stat`` picks the statistic: the median by default; ``min_ms`` is the more robust estimate of
+    the uncontended latency when the machine was busy while timing (other processes only add time).
+    """
     import pandas as pd
 
+    _check_stat(stat)
     folder = Path(folder)
     ident_path, csv_path = folder / IDENTITY_FILE, folder / CSV_FILE
     if not ident_path.is_file() or not csv_path.is_file():
         raise LatencyError(f"{folder} is not a latency folder: it needs {IDENTITY_FILE} and {CSV_FILE}")
     identity = json.loads(ident_path.read_text(encoding="utf-8"))
     frame = pd.read_csv(csv_path)
-    values = {int(b): expand_to_members(g["arch_index"].to_numpy(), g["median_ms"].to_numpy(np.float64))
+    values = {int(b): expand_to_members(g["arch_index"].to_numpy(), g[stat].to_numpy(np.float64))
               for b, g in frame.groupby("batch")}
     fp = identity["fingerprint"]
     return LatencyTable(fp["hash"], values, f"measured on {fp['cpu']} / {fp['device_name']} "
-                        f"({fp['threads']} threads), median of {identity['method']['repeats']} calls", identity)
+                        f"({fp['threads']} threads), {stat} of {identity['method']['repeats']} calls", identity)
 
 
 def import_device_csv(path: str | os.PathLike) -> dict[str, LatencyTable]:
@@ -456,8 +466,10 @@ class _Add:
         return x + x
 
 
-def measure_lut(config: MacroConfig, method: LatencyMethod, batch: int = 1) -> OpLUT:
-    """Time every LUT entry on this machine (threads set to ``method.threads`` for the measurement)."""
+def measure_lut(config: MacroConfig, method: LatencyMethod, batch: int = 1, stat: str = "median_ms") -> OpLUT:
+    """Time every LUT entry on this machine (threads set to ``method.threads`` for the measurement);
+    ``stat`` is the statistic kept per entry (one of :data:`STATS`)."""
+    _check_stat(stat)
     import torch
     from torch import nn
 
@@ -483,7 +495,7 @@ def measure_lut(config: MacroConfig, method: LatencyMethod, batch: int = 1) -> O
     entries = {}
     with torch_threads(method.threads):
         for key, (module, shape) in parts.items():
-            entries[key] = time_module(module, zero_input((batch, *shape), method), method)["median_ms"]
+            entries[key] = time_module(module, zero_input((batch, *shape), method), method)[stat]
     return OpLUT(config, batch, entries)
 
 

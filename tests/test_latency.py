@@ -94,6 +94,10 @@ def test_members_share_their_class_timing_and_attach_by_fingerprint(tmp_path: Pa
     assert search_table.scalar(rep, name) == pytest.approx(lat.of(2)[rep])
     with pytest.raises(LatencyError, match="batch"):
         lat.of(64)
+    fastest = load_latency(tmp_path, stat="min_ms")
+    assert (fastest.of(1)[members] <= values[members]).all() and "min_ms" in fastest.source
+    with pytest.raises(LatencyError, match="statistic"):
+        load_latency(tmp_path, stat="max_ms")
 
 
 def test_cli_measures_a_tables_network(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
