@@ -294,7 +294,8 @@ def cmd_search(args: argparse.Namespace) -> None:
         raise UsageError("give a budget: --budget SECONDS (simulated) and/or --max-queries N")
     out = Path(args.out)
     spec = SearchSpec(args.table, args.strategy, Budget(args.budget, args.max_queries, args.overrun),
-                      _settings(args.set), args.sim_workers, args.objective, args.search_epochs)
+                      _settings(args.set), args.sim_workers, args.objective, args.search_epochs,
+                      args.latency, args.latency_batch, args.latency_stat, args.max_latency)
     evaluation = None if args.no_eval else EvalSpec(args.eval_table, args.eval_split, args.eval_measure, args.eval_epoch)
     if not args.overwrite and out.is_dir() and any((out / n).exists() for n in ("trajectories.parquet", "manifest.json")):
         raise UsageError(f"{out} already holds search results; pass --overwrite to replace them")
@@ -485,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim-workers", type=_int, default=1, help="simulated asynchronous workers per run (default 1)")
     p.add_argument("--objective", default="valid_acc", help="search objective <split>_<measure> (default valid_acc)")
     p.add_argument("--search-epochs", type=_int, help="search only epochs 1..E of the table")
+    p.add_argument("--latency", metavar="DIR|FILE.csv:COLUMN",
+                   help="latency as a second objective: a folder from `nasbench latency measure` or a device column "
+                        "of a third-party CSV; strategies see it in each result")
+    p.add_argument("--latency-batch", type=_int, default=1, help="batch size of the latency folder (default 1)")
+    p.add_argument("--latency-stat", default="median_ms", choices=["median_ms", "min_ms", "p25_ms", "p75_ms", "mean_ms"])
+    p.add_argument("--max-latency", type=_float, metavar="MS", help="constrained mode: incumbents within this latency")
     p.add_argument("--eval-table", help="table the incumbents are evaluated on (default: --table)")
     p.add_argument("--eval-split", default="test")
     p.add_argument("--eval-measure", default="acc")

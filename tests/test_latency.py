@@ -244,3 +244,30 @@ def test_non_dominated_ranks_crowding_and_hypervolume_by_hand() -> None:
     assert hypervolume(v, t, 50.0, 12.0) == pytest.approx(290.0)
     assert hypervolume(v[:3], t[:3], 50.0, 12.0) == pytest.approx(290.0)  # dominated points add nothing
     assert hypervolume(np.array([40.0]), np.array([1.0]), 50.0, 12.0) == 0.0
+
+
+def test_cli_search_with_a_latency_limit(search_table: Benchmark, latency: np.ndarray, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_index": np.arange(len(latency)), "toy_ms": latency}).to_csv(csv, index=False)
+    limit = float(np.quantile(latency, 0.2))
+    out = tmp_path / "run"
+    args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--seeds", "0-2", "--max-queries", "40",
+            "--workers", "1", "--latency", f"{csv}:toy_ms", "--max-latency", str(limit), "--out", str(out)]
+    assert main(args) == 0
+    frame = pd.read_parquet(out / "trajectories.parquet")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (frame["latency"].to_numpy() == latency[frame["arch_index"]]).all() and (frame["latency"] > limit).any()
+    has = frame["incumbent_index"] >= 0
+    assert has.any() and (frame.loc[has, "incumbent_latency"] <= limit).all()
+    assert manifest["search"]["latency"]["key"] == "toy_ms" and manifest["search"]["latency"]["max_latency_ms"] == limit
+    assert set(manifest["columns"]) == set(frame.columns)
+    capsys.readouterr()
+    assert main([*args[:-2], "--latency", f"{csv}:nope", "--out", str(tmp_path / "x")]) == 2
+    assert "no device column" in capsys.readouterr().err
