@@ -212,7 +212,11 @@ def config_of_table(manifest: Mapping[str, Any]) -> MacroConfig:
 
 
 class LatencyStore:
-    """One fingerprint's timings of one macro shape under one method; see the module doc."""
+    """One fingerprint's timings of one macro shape under one method; see the module doc.
+
+    ``fp`` defaults to this machine's fingerprint; another one (e.g. to read a folder measured
+    elsewhere) opens the folder, but :meth:`measure` then refuses to add this machine's timings.
+    """
 
     def __init__(self, folder: str | os.PathLike, config: MacroConfig, method: LatencyMethod,
                  fp: Mapping[str, Any] | None = None) -> None:
@@ -279,8 +283,10 @@ class LatencyStore:
     def measure(self, archs: Sequence[int], progress: bool = False, flush_every: int = 64,
                 on_cell: Callable[[int], None] | None = None) -> dict[str, Any]:
         """Time every cell of ``archs`` not yet stored; returns counts and wall seconds."""
-        if self.method.device != self.fingerprint["device"]:
-            raise LatencyError("the store's fingerprint is of another device than the method's")
+        here = fingerprint(self.method.device, self.method.threads)
+        if here["hash"] != self.fp_hash:
+            raise LatencyError(f"latency folder {self.folder} is keyed to fingerprint {self.fp_hash}; this machine is "
+                               f"{here['hash']}: timings of two machines are never mixed")
         todo = [a for a in archs if a not in self.done()]
         started = time.perf_counter()
         bar = None

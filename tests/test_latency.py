@@ -56,6 +56,10 @@ def test_store_refuses_another_machines_fingerprint(tmp_path: Path) -> None:
     other["hash"] = fingerprint_hash(other)
     with pytest.raises(RunMismatchError, match="fingerprint"):
         LatencyStore(tmp_path, TINY, FAST, fp=other)
+    with LatencyStore(tmp_path / "elsewhere", TINY, FAST, fp=other) as foreign:  # a folder made on another machine
+        with pytest.raises(LatencyError, match="never mixed"):
+            foreign.measure([0])
+        assert foreign.done() == set()
     with pytest.raises(RunMismatchError, match="repeats"):
         LatencyStore(tmp_path, TINY, LatencyMethod(batches=(1, 2), warmup=1, repeats=4))
     assert load_latency(tmp_path).key == fp["hash"]  # the folder still holds only this machine's timing
