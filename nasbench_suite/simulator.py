@@ -334,9 +334,10 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
             inc_a, inc_v = best_a, (best_v if best_a >= 0 else math.nan)
         else:
             inc_a = named.index
-            if lat_of is not None and not (r_ := row_of[inc_a]) < 0 and lat_of[r_] > limit_lat:
+            named_row = row_of[inc_a]
+            if lat_of is not None and named_row >= 0 and lat_of[named_row] > limit_lat:
                 raise StrategyError(f"incumbent {inc_a} breaks the latency constraint "
-                                    f"({lat_of[r_]:.4g} ms > {limit_lat:.4g} ms)")
+                                    f"({lat_of[named_row]:.4g} ms > {limit_lat:.4g} ms)")
             inc_v = latest.get(inc_a, math.nan)
         rec["step"].append(len(rec["step"]))
         rec["query"].append(qnum)
