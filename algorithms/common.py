@@ -19,9 +19,10 @@ class Observed:
         self.values: list[float] = []
         self.indices: set[int] = set()
 
-    def add(self, result: Result) -> None:
+    def add(self, result: Result, value: float | None = None) -> None:
+        """Record ``result`` with its value, or with ``value`` (e.g. a latency-constrained value)."""
         self.archs.append(result.arch)
-        self.values.append(result.value)
+        self.values.append(result.value if value is None else value)
         self.indices.add(result.arch.index)
 
     def __len__(self) -> int:
@@ -118,4 +119,4 @@ class BatchedModelSearch(Strategy):
 
     def tell(self, results: Sequence[Result]) -> None:
         for r in results:
-            self.observed.add(r)
+            self.observed.add(r, self.space.constrained_value(r))  # the value itself when unconstrained

@@ -43,4 +43,5 @@ class RegularizedEvolution(Strategy):
 
     def tell(self, results: Sequence[Result]) -> None:
         for r in results:
-            self.members.append((r.value, r.arch))  # deque(maxlen) drops the oldest
+            # deque(maxlen) drops the oldest; under a latency constraint infeasible cells rank below feasible ones
+            self.members.append((self.space.constrained_value(r), r.arch))

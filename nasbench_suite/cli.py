@@ -294,7 +294,8 @@ def cmd_search(args: argparse.Namespace) -> None:
         raise UsageError("give a budget: --budget SECONDS (simulated) and/or --max-queries N")
     out = Path(args.out)
     spec = SearchSpec(args.table, args.strategy, Budget(args.budget, args.max_queries, args.overrun),
-                      _settings(args.set), args.sim_workers, args.objective, args.search_epochs)
+                      _settings(args.set), args.sim_workers, args.objective, args.search_epochs,
+                      args.latency, args.latency_batch, args.latency_stat, args.max_latency)
     evaluation = None if args.no_eval else EvalSpec(args.eval_table, args.eval_split, args.eval_measure, args.eval_epoch)
     if not args.overwrite and out.is_dir() and any((out / n).exists() for n in ("trajectories.parquet", "manifest.json")):
         raise UsageError(f"{out} already holds search results; pass --overwrite to replace them")
@@ -387,6 +388,30 @@ def cmd_reference_build(args: argparse.Namespace) -> None:
 
     for bench in build_reference_tables(args.ref_dir, args.out, args.dataset, overwrite=args.overwrite):
         _report_table(bench)
+
+
+# ----- latency -------------------------------------------------------------------------------------
+def cmd_latency_measure(args: argparse.Namespace) -> None:
+    from .latency import LatencyMethod, LatencyStore, config_of_table
+    from .pre_evaluate import parse_archs
+    from .space import isomorphism_classes
+    from .table import load_table
+
+    bench = load_table(args.table)
+    config = config_of_table(bench.manifest)
+    method = LatencyMethod(device=args.device, batches=tuple(_int_list(args.batch)), warmup=args.warmup,
+                           repeats=args.repeats, threads=args.threads)
+    archs = parse_archs(args.archs)
+    if args.archs != "all":  # members share their class's timing: time representatives only
+        iso = isomorphism_classes()
+        archs = sorted({int(iso.representatives[iso.class_of[a]]) for a in archs})
+    out = Path(args.out) if args.out else Path("latency") / f"{bench.name}-{args.device}"
+    with LatencyStore(out, config, method) as store:
+        done = store.measure(archs, progress=sys.stderr.isatty())
+        fp = store.fingerprint
+    print(f"latency of {len(archs)} cells ({done['measured']} measured now, {done['already_stored']} already stored) "
+          f"in {done['wall_seconds']:.1f} s on {fp['cpu']} / {fp['device_name']}, {fp['threads']} threads; "
+          f"fingerprint {fp['hash']}; wrote {out}")
 
 
 def _float(text: str) -> float:
@@ -487,6 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim-workers", type=_int, default=1, help="simulated asynchronous workers per run (default 1)")
     p.add_argument("--objective", default="valid_acc", help="search objective <split>_<measure> (default valid_acc)")
     p.add_argument("--search-epochs", type=_int, help="search only epochs 1..E of the table")
+    p.add_argument("--latency", metavar="DIR|FILE.csv:COLUMN",
+                   help="latency as a second objective: a folder from `nasbench latency measure` or a device column "
+                        "of a third-party CSV; strategies see it in each result")
+    p.add_argument("--latency-batch", type=_int, default=1, help="batch size of the latency folder (default 1)")
+    p.add_argument("--latency-stat", default="median_ms", choices=["median_ms", "min_ms", "p25_ms", "p75_ms", "mean_ms"])
+    p.add_argument("--max-latency", type=_float, metavar="MS", help="constrained mode: incumbents within this latency")
     p.add_argument("--eval-table", help="table the incumbents are evaluated on (default: --table)")
     p.add_argument("--eval-split", default="test")
     p.add_argument("--eval-measure", default="acc")
@@ -535,6 +566,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16-120"], default="cifar10")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_reference_build)
+
+    lat = sub.add_parser("latency", help="time cells on this machine (per hardware fingerprint)").add_subparsers(
+        dest="latency_command", required=True, metavar="ACTION")
+    p = lat.add_parser("measure", help="time the inference network of cells; resumable store folder")
+    p.add_argument("--table", required=True, help="table whose network shape (channels, cells, input) is timed")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--batch", default="1", help="batch sizes, e.g. 1,64 (default 1)")
+    p.add_argument("--archs", default="classes",
+                   help="classes (default), sample:K, A-B, i,j,k (timed on class representatives) or all")
+    p.add_argument("--warmup", type=_int, default=10)
+    p.add_argument("--repeats", type=_int, default=50, help="timed calls per cell and batch (median kept)")
+    p.add_argument("--threads", type=_int, default=1, help="torch intra-op threads while timing (default 1)")
+    p.add_argument("--out", metavar="DIR", help="latency folder (default latency/<table>-<device>); resumed if it exists")
+    p.set_defaults(func=cmd_latency_measure)
     return parser
 
 

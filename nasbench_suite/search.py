@@ -78,6 +78,29 @@ class SearchSpec:
     objective: str = "valid_acc"
     search_epochs: int | None = None
     """Search only the first epochs of the table (default: all)."""
+    latency: str | None = None
+    """A second objective: a latency folder (``nasbench latency measure``) or ``FILE.csv:COLUMN`` (a
+    third-party device table); the strategy sees it in ``Result.latency``."""
+    latency_batch: int = 1
+    latency_stat: str = "median_ms"
+    max_latency: float | None = None
+    """Constrained mode: the incumbent must have latency <= this (ms)."""
+
+
+@functools.lru_cache(maxsize=4)
+def latency_of(latency: str, batch: int = 1, stat: str = "median_ms") -> tuple[np.ndarray, str, str]:
+    """(15625,) ms, source description and key (fingerprint hash or device column) of a latency spec."""
+    from .latency import LatencyError, import_device_csv, load_latency
+
+    if ".csv:" in latency:
+        path, _, column = latency.rpartition(":")
+        tables = import_device_csv(path)
+        if column not in tables:
+            raise LatencyError(f"{path} has no device column {column!r}; it has {', '.join(tables)}")
+        table = tables[column]
+        return table.of(1), table.source, table.key
+    table = load_latency(latency, stat)
+    return table.of(batch), table.source, table.key
 
 
 @dataclass
@@ -115,18 +138,31 @@ class SearchResults:
 
 # ----- work in a process ---------------------------------------------------------------------------
 @functools.lru_cache(maxsize=4)
-def _oracle(path: str, content_hash: str, objective: str, search_epochs: int | None) -> Oracle:
+def _oracle(path: str, content_hash: str, objective: str, search_epochs: int | None,
+            latency: tuple[str, int, str, float | None] | None = None) -> Oracle:
     """The compiled search side of a table, built once per process (keyed by its content hash)."""
     bench = load_table(path, verify=False)  # the parent verified these bytes' hash
     if bench.content_hash != content_hash:
         raise TableCorruptedError(f"table {path} changed while the search ran (hash {bench.content_hash}, "
                                   f"expected {content_hash})")
-    return Oracle(bench.search_view(), objective, search_epochs)
+    oracle = Oracle(bench.search_view(), objective, search_epochs)
+    if latency is not None:
+        values, source, _ = latency_of(*latency[:3])
+        oracle.with_latency(values, source, latency[3])
+    return oracle
+
+
+def _latency_key(spec: SearchSpec) -> tuple[str, int, str, float | None] | None:
+    if spec.latency is None:
+        if spec.max_latency is not None:
+            raise SearchOutputError("a latency limit needs a latency source (--latency)")
+        return None
+    return (spec.latency, spec.latency_batch, spec.latency_stat, spec.max_latency)
 
 
 def _run_chunk(spec: SearchSpec, path: str, content_hash: str, seeds: Sequence[int]) -> dict[str, Any]:
     """Run ``seeds`` one after another; columns concatenated in seed order, plus per-run facts."""
-    oracle = _oracle(path, content_hash, spec.objective, spec.search_epochs)
+    oracle = _oracle(path, content_hash, spec.objective, spec.search_epochs, _latency_key(spec))
     threads = None
     if strategy_class(spec.strategy).uses_torch:  # one thread: the same arithmetic in any process
         import torch
@@ -223,6 +259,9 @@ def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: in
     tables = {}
     for spec in specs:
         make_strategy(spec.strategy, dict(spec.settings))  # unknown names and settings fail here, once
+        key = _latency_key(spec)
+        if key is not None:
+            latency_of(*key[:3])  # a bad latency source fails here, once
         if spec.table not in tables:
             tables[spec.table] = load_table(spec.table)  # verifies the content hash
     chunks = _chunks(seeds, processes)
@@ -235,6 +274,10 @@ def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: in
         mine = parts[k * len(chunks):(k + 1) * len(chunks)]
         cols = {c: np.concatenate([p["columns"][c] for p in mine]) for c in ("seed", *TRAJECTORY_COLUMNS)}
         frame = pd.DataFrame({"strategy": pd.Categorical([spec.strategy] * len(cols["seed"])), **cols})
+        if spec.latency is not None:
+            lat = np.append(latency_of(spec.latency, spec.latency_batch, spec.latency_stat)[0], np.nan)  # [-1] -> NaN
+            frame["latency"] = lat[frame["arch_index"].to_numpy()]
+            frame["incumbent_latency"] = lat[frame["incumbent_index"].to_numpy()]
         eval_info = None
         if evaluation is not None:
             key = evaluation.table or spec.table
@@ -283,13 +326,24 @@ def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fideli
     for r in runs["stop_reason"]:
         reasons[r] = reasons.get(r, 0) + 1
     columns = dict(COLUMNS)
+    latency = None
+    if spec.latency is not None:
+        _, source, key = latency_of(spec.latency, spec.latency_batch, spec.latency_stat)
+        latency = {"argument": spec.latency, "key": key, "source": source, "batch": spec.latency_batch,
+                   "statistic": spec.latency_stat, "max_latency_ms": spec.max_latency,
+                   "seen_by_strategy": "Result.latency of every told result",
+                   "incumbent_rule": None if spec.max_latency is None else
+                   "best result with latency <= max_latency_ms; -1 until one is found"}
+        columns["latency"] = "latency (ms) of the queried cell, from the latency source"
+        columns["incumbent_latency"] = "latency (ms) of the incumbent (NaN when there is none)"
     if evaluation is not None:
         columns[evaluation.column] = "evaluation metric of the incumbent (see evaluation), read after the run"
         columns[evaluation.regret_column] = "evaluation table optimum minus the incumbent's evaluation metric"
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
         "search": {"table": bench.name, "table_argument": spec.table, "content_hash": bench.content_hash,
-                   "objective": spec.objective, "search_epochs": spec.search_epochs, "fidelities": fidelities},
+                   "objective": spec.objective, "search_epochs": spec.search_epochs, "fidelities": fidelities,
+                   "latency": latency},
         "strategy": {"name": spec.strategy, "class": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
                      "settings": _jsonable(strategy.settings())},
         "seeds": {"count": len(seeds), "ranges": seed_ranges(seeds)},

@@ -134,6 +134,28 @@ class Oracle:
         self.row_of = np.full(NUM_ARCHS, -1, dtype=np.int64)
         self.row_of[view.arch_indices] = np.arange(view.num_archs)
         self.space = SearchSpace(self.fidelities, np.sort(np.asarray(view.arch_indices, dtype=np.int64)), objective)
+        self.latency: np.ndarray | None = None
+        self._arch_indices = np.asarray(view.arch_indices, dtype=np.int64)
+
+    def with_latency(self, per_arch: np.ndarray, source: str, max_latency: float | None = None) -> "Oracle":
+        """Give the run a latency objective: ``per_arch`` is a (15625,) array of ms (a
+        :class:`~nasbench_suite.latency.LatencyTable`'s ``of(batch)``, measured or predicted), told to
+        the strategy in every :class:`Result` and described to it by ``source``. ``max_latency`` (ms)
+        turns on constrained mode: the incumbent is the best result whose latency is within it
+        (none until one is found)."""
+        per_arch = np.asarray(per_arch, dtype=np.float64)
+        if per_arch.shape != (NUM_ARCHS,):
+            raise StrategyError(f"latency must be a ({NUM_ARCHS},) array indexed by arch, got shape {per_arch.shape}")
+        rows = per_arch[self._arch_indices]
+        if not np.isfinite(rows).all() or (rows < 0).any():
+            raise StrategyError(f"latency ({source}) is missing or negative for {int((~(rows >= 0)).sum())} cells "
+                                f"of table {self.name!r}")
+        if max_latency is not None and not (max_latency > 0 and math.isfinite(max_latency)):
+            raise StrategyError(f"max_latency must be a positive number of ms, got {max_latency!r}")
+        self.latency = rows
+        self.space = SearchSpace(self.fidelities, self.space.arch_indices, self.objective, source,
+                                 None if max_latency is None else float(max_latency))
+        return self
 
 
 # ----- common random numbers -----------------------------------------------------------------------
@@ -207,6 +229,9 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
     limit_s = math.inf if budget.seconds is None else float(budget.seconds)
     limit_q = budget.queries if budget.queries is not None else -1
     strict = budget.overrun == "strict"
+    lat_of = oracle.latency
+    limit_lat = oracle.space.max_latency
+    limit_lat = math.inf if limit_lat is None else limit_lat
 
     trial_arch: list[int] = []  # per trial: arch index, epochs trained, seed slot, running?
     trial_epochs: list[int] = []
@@ -297,16 +322,22 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
         trial_busy[tid] = False
         a = trial_arch[tid]
         t = wall()
-        strategy_tell([Result(q, value, cost, tid, finish)])
+        lat = None if lat_of is None else float(lat_of[row_of[a]])
+        strategy_tell([Result(q, value, cost, tid, finish, lat)])
         named = strategy_inc()
         overhead += wall() - t
         latest[a] = value
-        if e > best_e or (e == best_e and value > best_v):
+        feasible = lat is None or lat <= limit_lat
+        if feasible and (e > best_e or (e == best_e and value > best_v)):
             best_e, best_v, best_a = e, value, a
         if named is None:
-            inc_a, inc_v = best_a, best_v
+            inc_a, inc_v = best_a, (best_v if best_a >= 0 else math.nan)
         else:
             inc_a = named.index
+            named_row = row_of[inc_a]
+            if lat_of is not None and named_row >= 0 and lat_of[named_row] > limit_lat:
+                raise StrategyError(f"incumbent {inc_a} breaks the latency constraint "
+                                    f"({lat_of[named_row]:.4g} ms > {limit_lat:.4g} ms)")
             inc_v = latest.get(inc_a, math.nan)
         rec["step"].append(len(rec["step"]))
         rec["query"].append(qnum)

@@ -80,6 +80,28 @@ def _result_shape(identity: Mapping[str, Any]) -> tuple[tuple[str, ...], int]:
     return metrics, epochs
 
 
+def configure_wal(db: sqlite3.Connection) -> None:
+    """WAL journal, synchronous=NORMAL: what every store of this package uses."""
+    db.execute("PRAGMA journal_mode=WAL")
+    # NORMAL, not FULL: in WAL mode a commit has been written to the WAL file (the OS page cache)
+    # before it returns, so it survives kill -9 of this process; only an OS crash or power cut
+    # could lose the last few commits (never corrupt the database), and those results are then
+    # simply computed again. FULL would add an fsync per result for a failure we do not design for.
+    db.execute("PRAGMA synchronous=NORMAL")
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (connection in autocommit mode)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 @dataclass
 class SessionRecord:
     """One process's stint on a run: when, where, how, and how many results it stored."""
@@ -116,12 +138,7 @@ class ResultStore:
 
     # ----- set-up --------------------------------------------------------------------------------
     def _configure(self) -> None:
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL, not FULL: in WAL mode a commit has been written to the WAL file (the OS page cache)
-        # before it returns, so it survives kill -9 of this process; only an OS crash or power cut
-        # could lose the last few commits (never corrupt the database), and those results are then
-        # simply trained again. FULL would add an fsync per result for a failure we do not design for.
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        configure_wal(self._db)
 
     def _open_identity(self, requested: Mapping[str, Any] | None) -> dict[str, Any]:
         stored = self._read_meta()
@@ -156,16 +173,8 @@ class ResultStore:
                                  [(k, json.dumps(v, sort_keys=True)) for k, v in
                                   {**identity, "store_schema": STORE_SCHEMA}.items()])
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return transaction(self._db)
 
     # ----- writing -------------------------------------------------------------------------------
     def insert_result(self, arch: int, seed: int, curve: Curve, replace: bool = False) -> bool:

@@ -55,6 +55,9 @@ class Result(NamedTuple):
     """Id of the training run this query created or continued; pass it back to continue it."""
     time: float
     """Simulated time at which the query finished."""
+    latency: float | None = None
+    """The cell's latency in ms when the run has a latency objective (``SearchSpace.latency_source``
+    says whether it is measured or predicted, and on what); None otherwise."""
 
     @property
     def arch(self) -> Arch:
@@ -83,6 +86,11 @@ class SearchSpace:
     fidelities: tuple[int, ...]
     arch_indices: np.ndarray
     objective: str = "valid_acc"
+    latency_source: str | None = None
+    """How the latency in each :class:`Result` was obtained (e.g. "measured on <fingerprint>" or
+    "predicted by ..."); None when the run has no latency objective."""
+    max_latency: float | None = None
+    """Constrained mode: only cells with latency <= this (ms) may be the incumbent."""
     full: bool = field(init=False)
     _member: np.ndarray = field(init=False, repr=False)
 
@@ -101,6 +109,19 @@ class SearchSpace:
     @property
     def max_epoch(self) -> int:
         return self.fidelities[-1]
+
+    def feasible(self, result: "Result") -> bool:
+        """True unless the run is constrained and the result's latency exceeds ``max_latency``."""
+        return self.max_latency is None or (result.latency is not None and result.latency <= self.max_latency)
+
+    def constrained_value(self, result: "Result") -> float:
+        """The objective for ranking under the latency constraint: the value when feasible, else
+        ``-latency / max_latency`` (below every feasible value of a non-negative objective such as an
+        accuracy, and lower for slower cells, so infeasible cells lead toward the feasible region)."""
+        if self.feasible(result):
+            return result.value
+        assert self.max_latency is not None and result.latency is not None
+        return -result.latency / self.max_latency
 
     @property
     def min_epoch(self) -> int:
@@ -184,6 +205,7 @@ _BUILTIN: dict[str, str] = {
     "bohb": "algorithms.bohb:BOHB",
     "xgb-evolution": "algorithms.predictor_evolution:PredictorEvolution",
     "optuna": "algorithms.optuna_sampler:OptunaStrategy",
+    "nsga2": "algorithms.nsga2:NSGA2",
 }
 _REGISTERED: dict[str, type[Strategy]] = {}
 S = TypeVar("S", bound=type[Strategy])

@@ -72,3 +72,11 @@ def tiny_clock_table(out: Path) -> Benchmark:
 
 
 TINY_ARCHS = (0, 1, 2, 3)
+
+
+def synthetic_latency(seed: int = 0) -> np.ndarray:
+    """A made-up latency (ms) for every cell, rising with the convolutions (which also raise the
+    generated accuracy), so accuracy and latency trade off. For search tests, not a measurement."""
+    ops = all_ops().astype(np.int64)
+    lat = 1.0 + 0.9 * (ops == 3).sum(1) + 0.3 * (ops == 2).sum(1) + 0.1 * (ops == 4).sum(1)
+    return lat + np.random.default_rng(seed).uniform(0.0, 0.05, NUM_ARCHS)

@@ -79,7 +79,11 @@ FAST = {"bananas": {"train_epochs": 50, "members": 3}, "xgb-evolution": {"n_esti
 
 
 @pytest.mark.parametrize("name", [n for n in strategy_names() if n != "optuna"])
-def test_every_strategy_runs_async_and_is_reproducible(name: str, oracle: Oracle) -> None:
+def test_every_strategy_runs_async_and_is_reproducible(name: str, oracle: Oracle, search_table: Benchmark) -> None:
+    if name == "nsga2":  # needs a latency objective
+        from fixture_tables import synthetic_latency
+
+        oracle = Oracle(search_table).with_latency(synthetic_latency(), "synthetic (test)")
     budget = Budget(seconds=1500, overrun="finish")
     a = run_search(make_strategy(name, FAST.get(name)), oracle, budget, seed=5, workers=3)
     b = run_search(make_strategy(name, FAST.get(name)), oracle, budget, seed=5, workers=3)

@@ -1,0 +1,515 @@
+"""Live inference latency of cells on the machine at hand, stored per hardware fingerprint.
+
+**Method** (:class:`LatencyMethod`, recorded in every store's ``latency.json``): the cell's real
+NAS-Bench-201 network (:func:`~nasbench_suite.model.build_network`, the table's macro shape) is
+built with ``torch.manual_seed(0)``, put in eval mode and ``channels_last`` memory (as training
+uses), and called under ``torch.inference_mode`` on a fixed all-zero input of each batch size.
+``warmup`` untimed calls, then ``repeats`` calls each timed alone with ``time.perf_counter_ns``
+(on CUDA: ``torch.cuda.synchronize`` before starting and before stopping the clock). The result
+per (cell, batch) is the median in milliseconds with the 25th and 75th percentiles, min and mean.
+torch's intra-op thread count is set to ``threads`` for the measurement and restored afterwards.
+
+**Fingerprint** (:func:`fingerprint`): CPU model, logical CPUs, threads used, torch version,
+device name, machine and Python; its ``hash`` (12 hex digits of the sha256 of the canonical JSON)
+keys everything measured. A store folder belongs to one fingerprint, one method and one macro
+shape: opening it on another machine raises :class:`~nasbench_suite.errors.RunMismatchError`, so
+timings of two machines are never mixed.
+
+**Store folder** (resumable like pre-evaluation)::
+
+    latency.json     identity: fingerprint, method, macro config            -> commit
+    latency.csv      arch_index, batch, median_ms, p25_ms, p75_ms, min_ms, mean_ms  -> commit
+    store.sqlite     working store (SQLite WAL), one transaction per cell   -> git-ignored
+
+Cells are measured one at a time; each cell's rows go into the store in one transaction, so a
+killed process loses at most the cell being timed, and running the same command again carries on.
+``latency.csv`` is rewritten atomically after each chunk and at the end, and imported on start.
+
+**Isomorphism classes**: by default one representative per class is measured (the smallest index,
+which puts ``none`` on edges that cannot matter) and the members of a class take its timing.
+NAS-Bench-201's ``InferCell`` still runs every edge of a member, dead ones included, so a member's
+own network can be slower than its representative's; the class timing is that of the class's
+cheapest spelling. Measure ``--archs all`` to time every cell as written.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .errors import NasBenchError, StoreError
+from .model import MacroConfig
+from .space import NUM_ARCHS, Arch, isomorphism_classes
+from .store import atomic_write_text, check_identity, configure_wal, transaction
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+
+    from .table import TableView
+
+IDENTITY_FILE = "latency.json"
+CSV_FILE = "latency.csv"
+STORE_FILE = "store.sqlite"
+LATENCY_SCHEMA = 1
+STATS = ("median_ms", "p25_ms", "p75_ms", "min_ms", "mean_ms")
+CSV_COLUMNS = ("arch_index", "batch", *STATS)
+
+
+class LatencyError(NasBenchError, ValueError):
+    """Bad latency arguments, or a latency table that cannot serve a request."""
+
+
+# ----- method and fingerprint ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class LatencyMethod:
+    """How a cell is timed; part of a store's identity."""
+
+    device: str = "cpu"
+    batches: tuple[int, ...] = (1,)
+    warmup: int = 10
+    repeats: int = 50
+    threads: int = 1
+    channels_last: bool = True
+
+    def __post_init__(self) -> None:
+        if self.device not in ("cpu", "cuda"):
+            raise LatencyError(f"device must be cpu or cuda, got {self.device!r}")
+        batches = tuple(int(b) for b in self.batches)
+        if not batches or min(batches) < 1 or len(set(batches)) != len(batches):
+            raise LatencyError(f"batch sizes must be distinct positive integers, got {list(self.batches)}")
+        object.__setattr__(self, "batches", tuple(sorted(batches)))
+        if self.warmup < 0 or self.repeats < 3 or self.threads < 1:
+            raise LatencyError("need warmup >= 0, repeats >= 3 and threads >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["batches"] = list(self.batches)
+        d["timing"] = ("torch.manual_seed(0); eval(); channels_last; inference_mode; zero input; warmup untimed "
+                       "calls, then repeats calls each timed alone (perf_counter_ns, CUDA synchronized); "
+                       "median, p25, p75, min, mean in ms")
+        return d
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        return platform.processor() or ""
+
+
+def fingerprint(device: str = "cpu", threads: int = 1) -> dict[str, Any]:
+    """What identifies the hardware and software a timing was taken on, with a short ``hash``."""
+    import torch
+
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise LatencyError("device cuda asked for, but torch sees no CUDA device")
+        name = torch.cuda.get_device_name(0)
+    else:
+        name = "cpu"
+    fp: dict[str, Any] = {
+        "cpu": _cpu_model() or platform.processor() or "unknown", "logical_cpus": os.cpu_count(),
+        "threads": int(threads), "device": device, "device_name": name, "torch": torch.__version__,
+        "machine": platform.machine(), "python": platform.python_version(),
+    }
+    fp["hash"] = fingerprint_hash(fp)
+    return fp
+
+
+def fingerprint_hash(fp: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in fp.items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def scalar_name(batch: int, fp_hash: str, source: str = "") -> str:
+    """The per-arch value name of a latency: ``latency_ms_b1@<fingerprint hash>``."""
+    return f"latency_ms_b{int(batch)}@{fp_hash}{source}"
+
+
+# ----- timing --------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Set torch's intra-op thread count for the block and restore it after."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def time_module(module: "torch.nn.Module", inputs: "torch.Tensor", method: LatencyMethod) -> dict[str, float]:
+    """Time ``module(inputs)`` per :class:`LatencyMethod` (threads are the caller's business)."""
+    import torch
+
+    cuda = inputs.is_cuda
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    clock = time.perf_counter_ns
+    samples = np.empty(method.repeats, dtype=np.float64)
+    with torch.inference_mode():
+        for _ in range(method.warmup):
+            module(inputs)
+        sync()
+        for i in range(method.repeats):
+            t0 = clock()
+            module(inputs)
+            sync()
+            samples[i] = clock() - t0
+    ms = samples / 1e6
+    p25, med, p75 = np.percentile(ms, [25, 50, 75])
+    return {"median_ms": float(med), "p25_ms": float(p25), "p75_ms": float(p75), "min_ms": float(ms.min()),
+            "mean_ms": float(ms.mean())}
+
+
+def prepare(module: "torch.nn.Module", method: LatencyMethod) -> "torch.nn.Module":
+    import torch
+
+    module = module.eval().to(method.device)
+    return module.to(memory_format=torch.channels_last) if method.channels_last else module
+
+
+def zero_input(shape: Sequence[int], method: LatencyMethod) -> "torch.Tensor":
+    import torch
+
+    x = torch.zeros(*shape, device=method.device)
+    return x.contiguous(memory_format=torch.channels_last) if method.channels_last and x.dim() == 4 else x
+
+
+def measure_arch(arch: Arch, config: MacroConfig, method: LatencyMethod) -> dict[int, dict[str, float]]:
+    """{batch: stats} for one cell's network (threads set by the caller, see :func:`torch_threads`)."""
+    import torch
+
+    from .model import build_network
+
+    torch.manual_seed(0)
+    net = prepare(build_network(arch, config), method)
+    return {b: time_module(net, zero_input((b, config.in_channels, config.resolution, config.resolution), method),
+                           method) for b in method.batches}
+
+
+# ----- the store folder ----------------------------------------------------------------------------
+def config_of_table(manifest: Mapping[str, Any]) -> MacroConfig:
+    """The macro shape a table's cells were trained at (protocol channels/cells, dataset shape)."""
+    try:
+        p, d = manifest["protocol"], manifest["dataset"]
+        return MacroConfig(channels=int(p["channels"]), cells=int(p["cells"]), in_channels=int(d["in_channels"]),
+                           resolution=int(d["resolution"]), num_classes=int(d["num_classes"]))
+    except (KeyError, TypeError) as exc:
+        raise LatencyError(f"the table's manifest does not give the network shape ({exc}); pass a MacroConfig") from None
+
+
+class LatencyStore:
+    """One fingerprint's timings of one macro shape under one method; see the module doc.
+
+    ``fp`` defaults to this machine's fingerprint; another one (e.g. to read a folder measured
+    elsewhere) opens the folder, but :meth:`measure` then refuses to add this machine's timings.
+    """
+
+    def __init__(self, folder: str | os.PathLike, config: MacroConfig, method: LatencyMethod,
+                 fp: Mapping[str, Any] | None = None) -> None:
+        self.folder = Path(folder)
+        self.config, self.method = config, method
+        self.fingerprint = dict(fp) if fp is not None else fingerprint(method.device, method.threads)
+        self.identity = {"latency_schema": LATENCY_SCHEMA, "fingerprint": self.fingerprint,
+                         "method": method.to_dict(), "config": config.to_dict()}
+        ident_path = self.folder / IDENTITY_FILE
+        if ident_path.is_file():
+            stored = json.loads(ident_path.read_text(encoding="utf-8"))
+            check_identity(f"latency folder {self.folder}", stored, json.loads(json.dumps(self.identity)))
+        else:
+            if self.folder.exists() and any(p.name != STORE_FILE and not p.name.startswith(STORE_FILE)
+                                            for p in self.folder.iterdir()):
+                raise StoreError(f"{self.folder} is not empty and has no {IDENTITY_FILE}; use a new folder")
+            atomic_write_text(ident_path, json.dumps(self.identity, indent=2, sort_keys=True) + "\n")
+        self._db = sqlite3.connect(self.folder / STORE_FILE, isolation_level=None, timeout=30.0)
+        configure_wal(self._db)
+        cols = ", ".join(f"{s} REAL NOT NULL" for s in STATS)
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS results (arch INTEGER NOT NULL, batch INTEGER NOT NULL, "
+                         f"{cols}, PRIMARY KEY (arch, batch)) WITHOUT ROWID")
+        self._import_csv()
+
+    @property
+    def fp_hash(self) -> str:
+        return self.fingerprint["hash"]
+
+    def _import_csv(self) -> None:
+        path = self.folder / CSV_FILE
+        if not path.is_file():
+            return
+        import pandas as pd
+
+        frame = pd.read_csv(path)
+        if tuple(frame.columns) != CSV_COLUMNS:
+            raise StoreError(f"{path} has columns {list(frame.columns)}, expected {list(CSV_COLUMNS)}")
+        rows = [(int(r[0]), int(r[1]), *map(float, r[2:])) for r in frame.itertuples(index=False)]
+        self._insert(rows)
+
+    def _insert(self, rows: Sequence[tuple]) -> None:
+        with transaction(self._db):
+            self._db.executemany(f"INSERT OR IGNORE INTO results VALUES ({', '.join('?' * len(CSV_COLUMNS))})", rows)
+
+    def done(self) -> set[int]:
+        """Cells with every batch size stored."""
+        n = len(self.method.batches)
+        return {a for (a,) in self._db.execute("SELECT arch FROM results GROUP BY arch HAVING COUNT(*) = ?", (n,))}
+
+    def add(self, arch: int, stats: Mapping[int, Mapping[str, float]]) -> None:
+        self._insert([(int(arch), int(b), *(float(s[k]) for k in STATS)) for b, s in stats.items()])
+
+    def frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        rows = self._db.execute("SELECT * FROM results ORDER BY arch, batch").fetchall()
+        frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+        return frame.astype({"arch_index": np.int64, "batch": np.int64})
+
+    def write_csv(self) -> None:
+        text = self.frame().to_csv(index=False, float_format="%.6g", lineterminator="\n")
+        atomic_write_text(self.folder / CSV_FILE, text)
+
+    def measure(self, archs: Sequence[int], progress: bool = False, flush_every: int = 64,
+                on_cell: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """Time every cell of ``archs`` not yet stored; returns counts and wall seconds."""
+        here = fingerprint(self.method.device, self.method.threads)
+        if here["hash"] != self.fp_hash:
+            raise LatencyError(f"latency folder {self.folder} is keyed to fingerprint {self.fp_hash}; this machine is "
+                               f"{here['hash']}: timings of two machines are never mixed")
+        todo = [a for a in archs if a not in self.done()]
+        started = time.perf_counter()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(archs), initial=len(archs) - len(todo), unit="cell", desc="latency")
+        with torch_threads(self.method.threads):
+            for k, a in enumerate(todo, start=1):
+                self.add(a, measure_arch(Arch.from_index(int(a)), self.config, self.method))
+                if on_cell is not None:
+                    on_cell(a)
+                if bar is not None:
+                    bar.update(1)
+                if k % flush_every == 0:
+                    self.write_csv()
+        if bar is not None:
+            bar.close()
+        self.write_csv()
+        return {"measured": len(todo), "already_stored": len(archs) - len(todo),
+                "wall_seconds": time.perf_counter() - started}
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "LatencyStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ----- reading results -----------------------------------------------------------------------------
+@dataclass
+class LatencyTable:
+    """Per-cell latencies of one device: ``values[batch]`` is a (15625,) float64 array (NaN where
+    neither the cell nor its class representative was timed). ``key`` names the device (a
+    fingerprint hash, or a third-party device name) and ``source`` says how the numbers were made."""
+
+    key: str
+    values: dict[int, np.ndarray]
+    source: str
+    identity: dict[str, Any]
+
+    def scalar_name(self, batch: int = 1) -> str:
+        return scalar_name(batch, self.key)
+
+    def of(self, batch: int = 1) -> np.ndarray:
+        try:
+            return self.values[int(batch)]
+        except KeyError:
+            raise LatencyError(f"latency table {self.key} has batch sizes {sorted(self.values)}, not {batch}") from None
+
+    def attach(self, view: "TableView", batch: int = 1) -> str:
+        """Add this latency as a per-arch value of ``view`` (in memory; the table's files and hash are
+        untouched) under :meth:`scalar_name`; returns that name."""
+        name = self.scalar_name(batch)
+        view._scalars[name] = self.of(batch)[view.arch_indices]
+        return name
+
+
+def expand_to_members(arch_index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(15625,) array: each cell's own value where given, else its class representative's."""
+    out = np.full(NUM_ARCHS, np.nan)
+    out[arch_index] = values
+    iso = isomorphism_classes()
+    rep_value = out[iso.representatives][iso.class_of]
+    return np.where(np.isnan(out), rep_value, out)
+
+
+def _check_stat(stat: str) -> None:
+    if stat not in STATS:
+        raise LatencyError(f"unknown latency statistic {stat!r}; use one of {', '.join(STATS)}")
+
+
+def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyTable:
+    """The latency table of a measured store folder (reads ``latency.json`` and ``latency.csv``).
+
+    ``stat`` picks the statistic: the median by default; ``min_ms`` is the more robust estimate of
+    the uncontended latency when the machine was busy while timing (other processes only add time).
+    """
+    import pandas as pd
+
+    _check_stat(stat)
+    folder = Path(folder)
+    ident_path, csv_path = folder / IDENTITY_FILE, folder / CSV_FILE
+    if not ident_path.is_file() or not csv_path.is_file():
+        raise LatencyError(f"{folder} is not a latency folder: it needs {IDENTITY_FILE} and {CSV_FILE}")
+    identity = json.loads(ident_path.read_text(encoding="utf-8"))
+    frame = pd.read_csv(csv_path)
+    values = {int(b): expand_to_members(g["arch_index"].to_numpy(), g[stat].to_numpy(np.float64))
+              for b, g in frame.groupby("batch")}
+    fp = identity["fingerprint"]
+    return LatencyTable(fp["hash"], values, f"measured on {fp['cpu']} / {fp['device_name']} "
+                        f"({fp['threads']} threads), {stat} of {identity['method']['repeats']} calls", identity)
+
+
+def import_device_csv(path: str | os.PathLike) -> dict[str, LatencyTable]:
+    """Third-party latency tables: a CSV with ``arch_index`` (or ``arch_str``) and one column per device
+    (e.g. HW-NAS-Bench's ``pixel3_ms``); returns {device column: LatencyTable at batch 1}."""
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    if "arch_index" in frame:
+        idx = frame["arch_index"].to_numpy(np.int64)
+    elif "arch_str" in frame:
+        idx = np.asarray([Arch.from_str(s).index for s in frame["arch_str"]], dtype=np.int64)
+    else:
+        raise LatencyError(f"{path} needs an arch_index or arch_str column")
+    if idx.size and (idx.min() < 0 or idx.max() >= NUM_ARCHS or np.unique(idx).size != idx.size):
+        raise LatencyError(f"{path}: arch indices must be unique and in 0..{NUM_ARCHS - 1}")
+    out = {}
+    for col in frame.columns:
+        if col in ("arch_index", "arch_str") or not pd.api.types.is_numeric_dtype(frame[col]):
+            continue
+        values = np.full(NUM_ARCHS, np.nan)
+        values[idx] = frame[col].to_numpy(np.float64)
+        out[col] = LatencyTable(col, {1: values}, f"imported from {Path(path).name}, column {col}",
+                                {"source": str(Path(path).name), "column": col})
+    if not out:
+        raise LatencyError(f"{path} has no numeric device columns")
+    return out
+
+
+# ----- predictors ----------------------------------------------------------------------------------
+LUT_FIXED = ("stem", "reduce1", "reduce2", "head")
+ADDS_PER_CELL = 6
+"""``InferCell`` sums node j's j inputs with Python's ``sum`` (0 + a + ...): 1 + 2 + 3 additions."""
+
+
+def lut_keys() -> list[str]:
+    from .space import OPS
+
+    return [*LUT_FIXED, *(f"{op}@s{s}" for s in range(3) for op in (*OPS, "add"))]
+
+
+@dataclass
+class OpLUT:
+    """Per-op latency lookup table (ProxylessNAS/FBNet style) for one macro shape and batch size.
+
+    ``entries`` holds ms per call of: the stem, the two reduction blocks, the head (BN-ReLU, pooling,
+    classifier), and each op (``none``, ``skip_connect``, ``nor_conv_1x1``, ``nor_conv_3x3``,
+    ``avg_pool_3x3``) and one tensor addition at each stage's shape (``<op>@s<stage>``). A cell's
+    prediction is the fixed parts plus, for each stage, ``cells`` x (its six ops + six additions):
+    every edge counts, as ``InferCell`` runs every edge.
+    """
+
+    config: MacroConfig
+    batch: int
+    entries: dict[str, float]
+
+    def __post_init__(self) -> None:
+        missing = sorted(set(lut_keys()) - set(self.entries))
+        if missing:
+            raise LatencyError(f"the LUT misses entries {missing}")
+
+    def predict_ops(self, ops: np.ndarray) -> np.ndarray:
+        """(n, 6) op indices -> (n,) predicted ms."""
+        from .space import OPS
+
+        ops = np.asarray(ops, dtype=np.int64)
+        fixed = sum(self.entries[k] for k in LUT_FIXED)
+        total = np.full(len(ops), fixed, dtype=np.float64)
+        for s in range(3):
+            per_op = np.array([self.entries[f"{op}@s{s}"] for op in OPS])
+            total += self.config.cells * (per_op[ops].sum(axis=1) + ADDS_PER_CELL * self.entries[f"add@s{s}"])
+        return total
+
+    def predict(self, archs: Sequence[Arch] | np.ndarray) -> np.ndarray:
+        from .encodings import as_indices
+        from .space import all_ops
+
+        return self.predict_ops(all_ops()[as_indices(archs)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"config": self.config.to_dict(), "batch": self.batch, "entries": dict(self.entries)}
+
+
+class _Add:
+    """x + x as a callable for timing one addition."""
+
+    def __call__(self, x: "torch.Tensor") -> "torch.Tensor":
+        return x + x
+
+
+def measure_lut(config: MacroConfig, method: LatencyMethod, batch: int = 1, stat: str = "median_ms") -> OpLUT:
+    """Time every LUT entry on this machine (threads set to ``method.threads`` for the measurement);
+    ``stat`` is the statistic kept per entry (one of :data:`STATS`)."""
+    _check_stat(stat)
+    import torch
+    from torch import nn
+
+    from .model import build_network, make_op
+    from .space import OPS
+
+    torch.manual_seed(0)
+    net = prepare(build_network(Arch((0,) * 6), config), method)
+    chans, res = config.stage_channels, config.stage_resolutions
+    n = config.cells
+    head = nn.Sequential(net.lastact, net.global_pooling, nn.Flatten(1), net.classifier)
+    parts: dict[str, tuple[Callable, tuple[int, ...]]] = {
+        "stem": (net.stem, (config.in_channels, config.resolution, config.resolution)),
+        "reduce1": (net.cells[n], (chans[0], res[0], res[0])),
+        "reduce2": (net.cells[2 * n + 1], (chans[1], res[1], res[1])),
+        "head": (head, (chans[2], res[2], res[2])),
+    }
+    for s in range(3):
+        shape = (chans[s], res[s], res[s])
+        for k, op in enumerate(OPS):
+            parts[f"{op}@s{s}"] = (prepare(make_op(k, chans[s]), method), shape)
+        parts[f"add@s{s}"] = (_Add(), shape)
+    entries = {}
+    with torch_threads(method.threads):
+        for key, (module, shape) in parts.items():
+            entries[key] = time_module(module, zero_input((batch, *shape), method), method)[stat]
+    return OpLUT(config, batch, entries)
+
+
+def kendall_and_mape(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
+    """Kendall tau and mean absolute percentage error (percent) of predictions against measurements."""
+    from scipy.stats import kendalltau
+
+    p, m = np.asarray(predicted, dtype=np.float64), np.asarray(measured, dtype=np.float64)
+    tau = kendalltau(p, m).statistic
+    return {"kendall_tau": float(tau) if tau == tau else 0.0,
+            "mape_percent": float(np.mean(np.abs(p - m) / m) * 100.0), "cells": int(m.size)}

@@ -1,0 +1,277 @@
+"""Live latency (issue 7): fingerprint keying, the resumable store, the per-op LUT, third-party
+device tables, latency through the search harness (constrained incumbents, NSGA-II fronts) and
+hypervolume. Timings here are of tiny networks (C=4, N=1, 8x8, few repetitions): the tests check
+behaviour, never speed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fixture_tables import synthetic_latency
+from nasbench_suite.errors import RunMismatchError
+from nasbench_suite.latency import (
+    LatencyError,
+    LatencyMethod,
+    LatencyStore,
+    OpLUT,
+    fingerprint,
+    fingerprint_hash,
+    import_device_csv,
+    kendall_and_mape,
+    load_latency,
+    lut_keys,
+    measure_lut,
+)
+from nasbench_suite.model import MacroConfig
+from nasbench_suite.pareto import crowding_distance, hypervolume, non_dominated, nondominated_ranks
+from nasbench_suite.simulator import Budget, Oracle, run_search
+from nasbench_suite.space import OPS, Arch, isomorphism_classes
+from nasbench_suite.strategy import Query, Strategy, StrategyError, make_strategy
+from nasbench_suite.table import Benchmark
+
+TINY = MacroConfig(channels=4, cells=1, in_channels=1, resolution=8, num_classes=10)
+FAST = LatencyMethod(batches=(1, 2), warmup=1, repeats=3)
+REFERENCE_CSV = Path(__file__).resolve().parents[2] / "shared" / "reference" / "nb201_latency_help_27devices.csv"
+
+
+# ----- fingerprint and store -----------------------------------------------------------------------
+def test_fingerprint_names_the_machine_and_its_hash_follows_every_field() -> None:
+    fp = fingerprint("cpu", threads=1)
+    for key in ("cpu", "logical_cpus", "threads", "torch", "device_name", "hash"):
+        assert key in fp
+    assert fp["torch"] == torch.__version__ and fp["threads"] == 1
+    assert fp["hash"] == fingerprint_hash(fp) == fingerprint("cpu", threads=1)["hash"]
+    assert fingerprint("cpu", threads=2)["hash"] != fp["hash"]
+    assert fingerprint_hash({**fp, "cpu": "another CPU"}) != fp["hash"]
+
+
+def test_store_refuses_another_machines_fingerprint(tmp_path: Path) -> None:
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        store.measure([0])
+        fp = store.fingerprint
+    other = {**fp, "cpu": "Some Other CPU"}
+    other["hash"] = fingerprint_hash(other)
+    with pytest.raises(RunMismatchError, match="fingerprint"):
+        LatencyStore(tmp_path, TINY, FAST, fp=other)
+    with LatencyStore(tmp_path / "elsewhere", TINY, FAST, fp=other) as foreign:  # a folder made on another machine
+        with pytest.raises(LatencyError, match="never mixed"):
+            foreign.measure([0])
+        assert foreign.done() == set()
+    with pytest.raises(RunMismatchError, match="repeats"):
+        LatencyStore(tmp_path, TINY, LatencyMethod(batches=(1, 2), warmup=1, repeats=4))
+    assert load_latency(tmp_path).key == fp["hash"]  # the folder still holds only this machine's timing
+
+
+def test_store_resumes_and_rebuilds_from_the_committed_csv(tmp_path: Path) -> None:
+    threads = torch.get_num_threads()
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        assert store.measure([0, 6])["measured"] == 2
+        assert torch.get_num_threads() == threads  # set for the measurement, restored after
+    (tmp_path / "store.sqlite").unlink()  # only the committed files left: latency.json, latency.csv
+    for extra in ("store.sqlite-wal", "store.sqlite-shm"):
+        (tmp_path / extra).unlink(missing_ok=True)
+    timed: list[int] = []
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        info = store.measure([0, 6, 7], on_cell=timed.append)
+        frame = store.frame()
+    assert timed == [7] and info == {**info, "measured": 1, "already_stored": 2}
+    assert sorted(frame["arch_index"].unique()) == [0, 6, 7] and set(frame["batch"]) == {1, 2}
+    assert ((frame["p25_ms"] <= frame["median_ms"]) & (frame["median_ms"] <= frame["p75_ms"])).all()
+    assert (frame["min_ms"] > 0).all()
+
+
+def test_members_share_their_class_timing_and_attach_by_fingerprint(tmp_path: Path, search_table: Benchmark) -> None:
+    iso = isomorphism_classes()
+    members = np.flatnonzero(iso.class_of == iso.class_of[Arch.parse("3,3,3,3,3,3").index])
+    rep = int(iso.representatives[iso.class_of[members[0]]])
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        store.measure([rep])
+    lat = load_latency(tmp_path)
+    values = lat.of(1)
+    assert np.isfinite(values[members]).all() and len(set(values[members])) == 1
+    assert np.isnan(values).sum() == len(values) - len(members)
+    name = lat.attach(search_table, batch=2)
+    assert name == f"latency_ms_b2@{lat.key}" and name in search_table.scalar_names
+    assert search_table.scalar(rep, name) == pytest.approx(lat.of(2)[rep])
+    with pytest.raises(LatencyError, match="batch"):
+        lat.of(64)
+    fastest = load_latency(tmp_path, stat="min_ms")
+    assert (fastest.of(1)[members] <= values[members]).all() and "min_ms" in fastest.source
+    with pytest.raises(LatencyError, match="statistic"):
+        load_latency(tmp_path, stat="max_ms")
+
+
+def test_cli_measures_a_tables_network(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from nasbench_suite.cli import main
+
+    out = tmp_path / "lat"
+    args = ["latency", "measure", "--table", "digits", "--archs", "0,1,6", "--batch", "1", "--repeats", "3",
+            "--warmup", "0", "--out", str(out)]
+    assert main(args) == 0
+    assert "fingerprint" in capsys.readouterr().out
+    lat = load_latency(out)
+    assert lat.identity["config"] == {"channels": 8, "cells": 1, "in_channels": 1, "resolution": 8, "num_classes": 10}
+    assert main(args[:-4] + ["--repeats", "5", "--out", str(out)]) == 2  # another method: refused, one line
+    assert "belongs to another run" in capsys.readouterr().err
+
+
+# ----- LUT -----------------------------------------------------------------------------------------
+def test_lut_sums_ops_and_skeleton_on_a_hand_checked_cell() -> None:
+    config = MacroConfig(channels=4, cells=2, in_channels=1, resolution=8)
+    entries = {k: 0.0 for k in lut_keys()}
+    entries.update(stem=1.0, reduce1=2.0, reduce2=3.0, head=4.0)
+    for s in range(3):
+        for k, op in enumerate(OPS):
+            entries[f"{op}@s{s}"] = (k + 1) * 10.0 ** s  # none 1, skip 2, conv1 3, conv3 4, pool 5 (x10 per stage)
+        entries[f"add@s{s}"] = 0.5 * 10.0 ** s
+    lut = OpLUT(config, 1, entries)
+    cell = Arch.parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|")
+    # per stage at scale 1: ops 4 + 1 + 2 + 5 + 3 + 4 = 19, adds 6 x 0.5 = 3 -> 22; two cells per stage;
+    # stages scale 1, 10, 100: 2 x 22 x 111 = 4884; fixed parts 1 + 2 + 3 + 4 = 10
+    assert lut.predict([cell])[0] == pytest.approx(4894.0)
+    with pytest.raises(LatencyError, match="misses"):
+        OpLUT(config, 1, {"stem": 1.0})
+
+
+def test_measured_lut_has_every_entry_and_ranks_heavy_cells_slower() -> None:
+    method = LatencyMethod(batches=(8,), warmup=2, repeats=5)
+    config = MacroConfig(channels=16, cells=1, in_channels=1, resolution=16)
+    lut = measure_lut(config, method, batch=8)
+    assert set(lut.entries) == set(lut_keys()) and all(v > 0 for v in lut.entries.values())
+    light, heavy = lut.predict([Arch((1,) * 6), Arch((3,) * 6)])
+    assert heavy > light
+    assert kendall_and_mape(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0])) == pytest.approx(
+        {"kendall_tau": 1.0, "mape_percent": 100 / 12, "cells": 3})
+
+
+# ----- third-party device tables -------------------------------------------------------------------
+def test_import_device_csv_from_a_small_file(tmp_path: Path) -> None:
+    path = tmp_path / "devices.csv"
+    path.write_text("arch_index,phone_ms,fpga_ms\n0,1.5,2.0\n7,3.0,4.0\n")
+    tables = import_device_csv(path)
+    assert sorted(tables) == ["fpga_ms", "phone_ms"]
+    assert tables["phone_ms"].of(1)[7] == 3.0 and np.isnan(tables["phone_ms"].of(1)[1])
+    (tmp_path / "bad.csv").write_text("x,phone_ms\n0,1\n")
+    with pytest.raises(LatencyError, match="arch_index"):
+        import_device_csv(tmp_path / "bad.csv")
+
+
+@pytest.mark.skipif(not REFERENCE_CSV.is_file(), reason="the 27-device reference CSV is not on this machine")
+def test_import_the_27_device_reference_csv() -> None:
+    tables = import_device_csv(REFERENCE_CSV)
+    assert len(tables) == 27 and "pixel3_ms" in tables
+    assert all(np.isfinite(t.of(1)).all() for t in tables.values())
+    assert tables["fpga_ms"].of(1)[0] == pytest.approx(2.57296)
+
+
+# ----- search with latency -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def latency() -> np.ndarray:
+    return synthetic_latency()
+
+
+SETTINGS = {"random": {}, "rea": {"population": 10}, "bananas": {"train_epochs": 30, "members": 3, "n_init": 8}}
+
+
+@pytest.mark.parametrize("name", ["random", "rea", "bananas"])
+def test_constrained_incumbent_never_breaks_the_latency_limit(name: str, search_table: Benchmark,
+                                                              latency: np.ndarray) -> None:
+    limit = float(np.quantile(latency, 0.2))
+    oracle = Oracle(search_table).with_latency(latency, "synthetic (test)", max_latency=limit)
+    tr = run_search(make_strategy(name, SETTINGS[name]), oracle, Budget(queries=60), seed=3)
+    told = latency[tr.columns["arch_index"]]
+    inc = tr.columns["incumbent_index"]
+    assert (told > limit).any()  # infeasible cells were seen, so the check below means something
+    assert (inc >= 0).any() and (latency[inc[inc >= 0]] <= limit).all()
+    assert np.isnan(tr.columns["incumbent_value"][inc < 0]).all()
+    free = run_search(make_strategy(name, SETTINGS[name]), Oracle(search_table).with_latency(latency, "synthetic"),
+                      Budget(queries=60), seed=3)
+    assert latency[free.final_incumbent()] > limit  # without the limit the best cell is a slow one
+
+
+def test_a_strategy_naming_an_infeasible_incumbent_is_stopped(search_table: Benchmark, latency: np.ndarray) -> None:
+    slow = Arch((3,) * 6)
+
+    class Stubborn(Strategy):
+        def setup(self, space, rng):  # type: ignore[no-untyped-def]
+            self.space = space
+
+        def ask(self, n):  # type: ignore[no-untyped-def]
+            return [Query(slow, self.space.max_epoch)]
+
+        def tell(self, results):  # type: ignore[no-untyped-def]
+            assert all(r.latency == pytest.approx(latency[slow.index]) for r in results)
+
+        def incumbent(self):  # type: ignore[no-untyped-def]
+            return slow
+
+    oracle = Oracle(search_table).with_latency(latency, "synthetic", max_latency=float(latency[slow.index]) - 1)
+    with pytest.raises(StrategyError, match="latency constraint"):
+        run_search(Stubborn(), oracle, Budget(queries=3), seed=0)
+
+
+def test_latency_objective_is_checked() -> None:
+    with pytest.raises(StrategyError):
+        Oracle.__new__(Oracle).with_latency(np.ones(5), "x")
+
+
+def test_nsga2_returns_a_non_dominated_front(search_table: Benchmark, latency: np.ndarray) -> None:
+    oracle = Oracle(search_table).with_latency(latency, "synthetic (test)")
+    strategy = make_strategy("nsga2", {"population": 12})
+    run_search(strategy, oracle, Budget(queries=96), seed=1, workers=2)
+    front = strategy.front()
+    v = np.array([p[1] for p in front])
+    t = np.array([p[2] for p in front])
+    assert len(front) >= 3 and non_dominated(v, t).all()
+    for i in range(len(front)):
+        for j in range(len(front)):
+            assert not (v[j] >= v[i] and t[j] <= t[i] and (v[j] > v[i] or t[j] < t[i]))
+    told_v = np.array([p[1] for p in strategy.told])
+    told_t = np.array([p[2] for p in strategy.told])
+    for tv, tt in zip(told_v, told_t):  # every told point is matched or dominated by the front
+        assert ((v >= tv) & (t <= tt)).any()
+    with pytest.raises(StrategyError, match="latency"):
+        run_search(make_strategy("nsga2"), Oracle(search_table), Budget(queries=5), seed=0)
+
+
+# ----- Pareto tools --------------------------------------------------------------------------------
+def test_non_dominated_ranks_crowding_and_hypervolume_by_hand() -> None:
+    v = np.array([90.0, 80.0, 70.0, 85.0, 60.0])
+    t = np.array([10.0, 5.0, 2.0, 10.0, 3.0])
+    assert non_dominated(v, t).tolist() == [True, True, True, False, False]
+    assert nondominated_ranks(v, t).tolist() == [0, 0, 0, 1, 1]
+    assert np.isinf(crowding_distance(v[:3], t[:3])[[0, 2]]).all()
+    # reference (50, 12): strips t in [2,5): 20 x 3, [5,10): 30 x 5, [10,12): 40 x 2 -> 60 + 150 + 80
+    assert hypervolume(v, t, 50.0, 12.0) == pytest.approx(290.0)
+    assert hypervolume(v[:3], t[:3], 50.0, 12.0) == pytest.approx(290.0)  # dominated points add nothing
+    assert hypervolume(np.array([40.0]), np.array([1.0]), 50.0, 12.0) == 0.0
+
+
+def test_cli_search_with_a_latency_limit(search_table: Benchmark, latency: np.ndarray, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_index": np.arange(len(latency)), "toy_ms": latency}).to_csv(csv, index=False)
+    limit = float(np.quantile(latency, 0.2))
+    out = tmp_path / "run"
+    args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--seeds", "0-2", "--max-queries", "40",
+            "--workers", "1", "--latency", f"{csv}:toy_ms", "--max-latency", str(limit), "--out", str(out)]
+    assert main(args) == 0
+    frame = pd.read_parquet(out / "trajectories.parquet")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (frame["latency"].to_numpy() == latency[frame["arch_index"]]).all() and (frame["latency"] > limit).any()
+    has = frame["incumbent_index"] >= 0
+    assert has.any() and (frame.loc[has, "incumbent_latency"] <= limit).all()
+    assert manifest["search"]["latency"]["key"] == "toy_ms" and manifest["search"]["latency"]["max_latency_ms"] == limit
+    assert set(manifest["columns"]) == set(frame.columns)
+    capsys.readouterr()
+    assert main([*args[:-2], "--latency", f"{csv}:nope", "--out", str(tmp_path / "x")]) == 2
+    assert "no device column" in capsys.readouterr().err
