@@ -29,7 +29,6 @@ measured time.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -40,8 +39,8 @@ from torch import nn
 from .data import Dataset
 from .model import _NODE_INPUTS, InferCell, MacroConfig, ReLUConvBN, TinyNetwork, analytic_flops, build_network
 from .space import CONV1, CONV3, POOL, SKIP, Arch
-from .train import (EpochRecord, Protocol, ProtocolError, _batches, augment_batch, cosine_lr, run_streams,
-                    steps_per_epoch, torch_seed)
+from .train import (EpochRecord, MinibatchStream, Protocol, ProtocolError, eval_tensors, make_sgd, run_streams,
+                    torch_seed)
 
 TRAINER_NAME = "batched engine (nasbench_suite.engine.train_batched)"
 SECONDS_RULE = ("seconds of each batched pass (train epoch, valid, test) shared among its cells in "
@@ -231,12 +230,6 @@ def evaluate_stacked(net: StackedNetwork, x: torch.Tensor, y: torch.Tensor, batc
     return (loss_sum / n).cpu().numpy(), 100.0 * correct.cpu().numpy() / n
 
 
-@dataclass
-class _Split:
-    x: torch.Tensor
-    y: torch.Tensor
-
-
 def train_batched(archs: Sequence[int | Arch], data: Dataset, protocol: Protocol, seed: int,
                   device: str = "cpu") -> dict[int, list[EpochRecord]]:
     """Train ``archs`` (distinct) together under ``protocol`` with ``seed``; one record list per arch."""
@@ -251,21 +244,9 @@ def train_batched(archs: Sequence[int | Arch], data: Dataset, protocol: Protocol
     share = analytic_flops(np.array([a.ops for a in archs]), config)
     share = share / share.sum()
 
-    data_stream, _ = run_streams(seed, archs[0])
-    rng = np.random.default_rng(data_stream)
-    train = data.splits["train"]
-    tx, ty = torch.from_numpy(train.x).to(dev), torch.from_numpy(train.y).to(dev)
-    evals = {s: _Split(torch.from_numpy(data.splits[s].x).to(dev).contiguous(memory_format=_CL),
-                       torch.from_numpy(data.splits[s].y).to(dev)) for s in ("valid", "test")}
-    augment = data.augment if protocol.augment is None else protocol.augment
-    padding = data.resolution // 8 if protocol.crop_padding is None else protocol.crop_padding
-    black = torch.tensor([-m / s for m, s in zip(data.mean, data.std)], dtype=torch.float32, device=dev)
-
-    opt = torch.optim.SGD(net.parameters(), lr=protocol.lr, momentum=protocol.momentum,
-                          nesterov=protocol.nesterov, weight_decay=protocol.weight_decay)
-    n_train = len(train)
-    total_steps = steps_per_epoch(protocol, n_train) * protocol.epochs
-    step = 0
+    batches = MinibatchStream(data, protocol, run_streams(seed, archs[0])[0], dev)
+    evals = eval_tensors(data, dev)
+    opt = make_sgd(net.parameters(), protocol)
     records: dict[int, list[EpochRecord]] = {a.index: [] for a in archs}
     for epoch in range(1, protocol.epochs + 1):
         net.train()
@@ -274,22 +255,13 @@ def train_batched(archs: Sequence[int | Arch], data: Dataset, protocol: Protocol
         loss_sum = torch.zeros(k, dtype=torch.float64, device=dev)
         correct = torch.zeros(k, dtype=torch.int64, device=dev)
         seen = 0
-        for idx in _batches(n_train, protocol.batch_size, rng, protocol.drop_last):
-            for group in opt.param_groups:
-                group["lr"] = cosine_lr(protocol, step, total_steps)
-            index = torch.from_numpy(idx).to(dev)
-            xb = tx[index]
-            if augment:
-                xb = augment_batch(xb, rng, padding, black)
-            xb = xb.contiguous(memory_format=_CL)
-            yb = ty[index]
+        for xb, yb in batches.epoch(opt):
             logits = net(xb)
-            b = len(idx)
+            b = len(yb)
             losses = F.cross_entropy(logits.reshape(k * b, -1), yb.repeat(k), reduction="none").view(k, b).mean(1)
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()
             opt.step()
-            step += 1
             loss_sum += losses.detach().double() * b
             correct += (logits.detach().argmax(2) == yb).sum(1)
             seen += b
@@ -297,9 +269,9 @@ def train_batched(archs: Sequence[int | Arch], data: Dataset, protocol: Protocol
         train_seconds = time.perf_counter() - t0
         metrics = {"train_loss": (loss_sum / seen).cpu().numpy(), "train_acc": 100.0 * correct.cpu().numpy() / seen,
                    "train_seconds": train_seconds * share}
-        for split, s in evals.items():
+        for split, (x, y) in evals.items():
             t0 = time.perf_counter()
-            loss_v, acc_v = evaluate_stacked(net, s.x, s.y, protocol.eval_batch_size)
+            loss_v, acc_v = evaluate_stacked(net, x, y, protocol.eval_batch_size)
             _sync(dev)
             metrics.update({f"{split}_loss": loss_v, f"{split}_acc": acc_v,
                             f"{split}_seconds": (time.perf_counter() - t0) * share})

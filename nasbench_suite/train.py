@@ -175,54 +175,77 @@ def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) 
     return loss_sum / len(y), 100.0 * correct / len(y)
 
 
+class MinibatchStream:
+    """The training minibatches of one seed's data stream, on a device, with the learning-rate schedule.
+
+    Shared by the plain trainer and the batched engine, so both see the same batches, augmentation and
+    step-wise cosine learning rate. ``epoch(opt)`` yields (images, labels) in ``channels_last``; the
+    optimizer's learning rate is set before each batch and the step counts once the batch is done.
+    """
+
+    def __init__(self, data: Dataset, protocol: Protocol, data_stream: np.random.SeedSequence, device: str | torch.device) -> None:
+        train = data.splits["train"]
+        self.x = torch.from_numpy(train.x).to(device)
+        self.y = torch.from_numpy(train.y).to(device)
+        self.protocol = protocol
+        self.rng = np.random.default_rng(data_stream)
+        self.augment = data.augment if protocol.augment is None else protocol.augment
+        self.padding = data.resolution // 8 if protocol.crop_padding is None else protocol.crop_padding
+        self.black = torch.tensor([-m / s for m, s in zip(data.mean, data.std)], dtype=torch.float32, device=device)
+        self.total_steps = steps_per_epoch(protocol, len(train)) * protocol.epochs
+        self.step = 0
+
+    def epoch(self, opt: torch.optim.Optimizer) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        p = self.protocol
+        for idx in _batches(len(self.y), p.batch_size, self.rng, p.drop_last):
+            for group in opt.param_groups:
+                group["lr"] = cosine_lr(p, self.step, self.total_steps)
+            index = torch.from_numpy(idx).to(self.x.device)
+            xb = self.x[index]
+            if self.augment:
+                xb = augment_batch(xb, self.rng, self.padding, self.black)
+            yield xb.contiguous(memory_format=torch.channels_last), self.y[index]
+            self.step += 1
+
+
+def eval_tensors(data: Dataset, device: str | torch.device) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The valid and test splits on ``device`` (images ``channels_last``)."""
+    return {s: (torch.from_numpy(data.splits[s].x).to(device).contiguous(memory_format=torch.channels_last),
+                torch.from_numpy(data.splits[s].y).to(device)) for s in ("valid", "test")}
+
+
+def make_sgd(params: Iterator[torch.nn.Parameter], protocol: Protocol) -> torch.optim.SGD:
+    """The protocol's optimizer (its learning rate is set per step by :class:`MinibatchStream`)."""
+    return torch.optim.SGD(params, lr=protocol.lr, momentum=protocol.momentum, nesterov=protocol.nesterov,
+                           weight_decay=protocol.weight_decay)
+
+
 def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, device: str = "cpu") -> list[EpochRecord]:
     """Train one cell from scratch under ``protocol`` with ``seed``; one record per epoch."""
     arch = Arch.parse(arch)
     protocol.check_data(data)
     data_stream, init_stream = run_streams(seed, arch)
-    rng = np.random.default_rng(data_stream)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(torch_seed(init_stream))
         net = build_network(arch, protocol.macro_config(data)).to(device)
     net = net.to(memory_format=torch.channels_last)
-
-    train, valid, test = (data.splits[s] for s in ("train", "valid", "test"))
-    n_train = len(train)
-    tx = torch.from_numpy(train.x).to(device)
-    ty = torch.from_numpy(train.y).to(device)
-    evals = {s: (torch.from_numpy(d.x).to(device).contiguous(memory_format=torch.channels_last),
-                 torch.from_numpy(d.y).to(device)) for s, d in (("valid", valid), ("test", test))}
-
-    augment = data.augment if protocol.augment is None else protocol.augment
-    padding = data.resolution // 8 if protocol.crop_padding is None else protocol.crop_padding
-    black = torch.tensor([-m / s for m, s in zip(data.mean, data.std)], dtype=torch.float32, device=device)
-
-    opt = torch.optim.SGD(net.parameters(), lr=protocol.lr, momentum=protocol.momentum,
-                          nesterov=protocol.nesterov, weight_decay=protocol.weight_decay)
-    total_steps = steps_per_epoch(protocol, n_train) * protocol.epochs
-    step = 0
+    batches = MinibatchStream(data, protocol, data_stream, device)
+    evals = eval_tensors(data, device)
+    opt = make_sgd(net.parameters(), protocol)
     records = []
     for epoch in range(1, protocol.epochs + 1):
         net.train()
         t0 = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
-        for idx in _batches(n_train, protocol.batch_size, rng, protocol.drop_last):
-            for group in opt.param_groups:
-                group["lr"] = cosine_lr(protocol, step, total_steps)
-            xb = tx[torch.from_numpy(idx)]
-            if augment:
-                xb = augment_batch(xb, rng, padding, black)
-            xb = xb.contiguous(memory_format=torch.channels_last)
-            yb = ty[torch.from_numpy(idx)]
+        for xb, yb in batches.epoch(opt):
             logits = net(xb)
             loss = F.cross_entropy(logits, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            step += 1
-            loss_sum += float(loss.detach()) * len(idx)
+            loss_sum += float(loss.detach()) * len(yb)
             correct += int((logits.argmax(1) == yb).sum())
-            seen += len(idx)
+            seen += len(yb)
         record = EpochRecord(epoch, {"train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen,
                                      "train_seconds": time.perf_counter() - t0})
         for split, (x, y) in evals.items():
@@ -232,4 +255,3 @@ def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, dev
                                    f"{split}_seconds": time.perf_counter() - t0})
         records.append(record)
     return records
-
