@@ -6,8 +6,10 @@ Both train the same cells for the same epochs under the same protocol and seed:
   default thread count (all cores);
 - engine, one process: ``engine.train_shard`` (cells stacked ``--batch-cells`` at a time) in one
   one-thread process, to show what batching alone gives;
-- engine, as pre-evaluation runs it: the cells cut into shards over ``--workers`` one-thread worker
-  processes (pool start-up and data loading included).
+- engine, as pre-evaluation runs it: the cells cut into one shard per worker, each trained by the
+  pre-evaluation worker task (``backends._train_in_worker``) in ``--workers`` spawned one-thread
+  processes; a first untimed round loads the data and builds the kernels in every worker, as the
+  in-process rows are warmed up by their first cell, so all rows are steady-state throughput.
 
 It prints images/s (training images x cells per second), archs/hour, achieved GFLOP/s (useful FLOPs
 only: 6 x forward multiply-accumulates per training image, 2 x per evaluated image, from
@@ -22,6 +24,7 @@ present) the naive loop and the engine run on the GPU instead, and the peak is a
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 import torch.nn.functional as F
 
+from nasbench_suite.backends import _train_in_worker
 from nasbench_suite.engine import default_batch_cells, train_shard
 from nasbench_suite.model import analytic_flops
 from nasbench_suite.space import all_ops, isomorphism_classes
@@ -66,19 +70,6 @@ def conv_ceiling(protocol: Protocol, resolution: int, device: str, reps: int = 2
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-
-
-_DATA = {}
-
-
-def _init(protocol: Protocol, data_dir: str | None) -> None:
-    torch.set_num_threads(1)
-    _DATA["d"] = load_protocol_data(protocol, data_dir)
-
-
-def _shard(job: tuple[list[int], Protocol, int, int]) -> int:
-    archs, protocol, seed, k = job
-    return len(train_shard(archs, _DATA["d"], protocol, seed, batch_cells=k))
 
 
 def main() -> None:
@@ -132,10 +123,12 @@ def main() -> None:
         record(f"engine, 1 process x 1 thread, {k} cells/batch", time.perf_counter() - t0)
         torch.set_num_threads(threads)
         per = -(-len(archs) // args.workers)
-        jobs = [(archs[i : i + per], protocol, seed, k) for i in range(0, len(archs), per)]
-        t0 = time.perf_counter()
-        with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(protocol, args.data_dir)) as pool:
-            assert sum(pool.map(_shard, jobs)) == len(archs)
+        jobs = list(zip(*[(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k)
+                          for i in range(0, len(archs), per)]))
+        with ProcessPoolExecutor(len(jobs[0]), mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(_train_in_worker, *jobs))  # warm-up round: data loaded, kernels built in each worker
+            t0 = time.perf_counter()
+            assert sum(len(r) for r in pool.map(_train_in_worker, *jobs)) == len(archs)
         record(f"engine, {args.workers} processes x 1 thread, {k} cells/batch", time.perf_counter() - t0)
     else:
         t0 = time.perf_counter()
