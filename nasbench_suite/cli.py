@@ -71,9 +71,7 @@ def _agreement(bench: "Benchmark") -> dict[str, Any]:
 
     if "valid" not in bench.splits or "acc" not in bench.measures("valid"):
         return {}
-    trained = slice(None)
-    if "trained_as" in bench.scalar_names:
-        trained = bench.scalars("trained_as") == bench.arch_indices
+    trained = bench.trained_rows()
     final = bench.array("valid", "acc", epoch=bench.max_epoch)[trained]
     final = final[~np.isnan(final)]
     out: dict[str, Any] = {"final_valid_acc": {
@@ -353,10 +351,8 @@ def cmd_predictors(args: argparse.Namespace) -> None:
         raise UsageError("predictors are evaluated on search-side targets (train_* or valid_*), not test")
     epoch = bench.max_epoch if args.epoch is None else args.epoch
     y = bench.array(split, measure, epoch=epoch)
-    archs = bench.arch_indices
-    if "trained_as" in bench.scalar_names:  # members copy their representative: keep them out of both sides
-        trained = bench.scalars("trained_as") == archs
-        archs, y = archs[trained], y[trained]
+    trained = bench.trained_rows()  # members copy their representative: keep them out of both sides
+    archs, y = bench.arch_indices[trained], y[trained]
     names = [n.strip() for n in args.predictors.split(",")] if args.predictors else list(PREDICTORS)
     frame = kendall_tau_curve(archs, y, predictors=names, sizes=_int_list(args.sizes),
                               repeats=args.repeats, test_size=args.test_size, seed=args.seed)

@@ -95,6 +95,14 @@ class TableView:
     def has_arch(self, arch: ArchLike) -> bool:
         return bool(self._row_of[_arch_index(arch)] >= 0)
 
+    def trained_rows(self) -> np.ndarray:
+        """Boolean mask over rows: the cells trained for real. A table filled from isomorphism-class
+        representatives (it has a ``trained_as`` value per arch) copies the other members' rows, so
+        statistics across cells (spread, rank correlations, predictor splits) should leave them out."""
+        if "trained_as" not in self._scalars:
+            return np.ones(self.num_archs, dtype=bool)
+        return self._scalars["trained_as"] == self.arch_indices
+
     # ----- lookups that validate ---------------------------------------------------------------
     def _measures_of(self, split: str) -> dict[str, int]:
         try:
