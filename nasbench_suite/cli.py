@@ -341,6 +341,48 @@ def cmd_darts(args: argparse.Namespace) -> None:
     print("op mix of the final cells: " + ", ".join(f"{k[4:]} {int(v)}" for k, v in mix.items()))
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    import time
+
+    from .compare import COMPARE_FILE, CompareError, read_compare, run_compare
+    from .compare_config import DEFAULT_CONFIG, load_config
+    from .report import build_report
+
+    if args.print_default:
+        print(DEFAULT_CONFIG.read_text(encoding="utf-8"), end="")
+        return
+    cfg = load_config(args.config)
+    if args.workers is not None:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, workers=args.workers)
+    out = Path(args.out) if args.out else Path("nasbench-compare") / cfg.name
+    runs = out / "runs"
+    if (runs / COMPARE_FILE).exists() and not args.overwrite:
+        try:
+            old = read_compare(runs)["config"]
+        except CompareError:
+            old = None
+        if old is None or {k: v for k, v in old.items() if k != "workers"} != \
+                {k: v for k, v in cfg.to_dict().items() if k != "workers"}:
+            raise UsageError(f"{runs} holds runs of another config; pass --overwrite to replace them, or --out elsewhere")
+    started = time.perf_counter()
+    run_compare(cfg, runs, progress=sys.stderr.isatty())
+    build_report(runs, out)
+    print(f"ran {len(cfg.strategies)} strategies x {len(cfg.seeds)} seeds"
+          + (f" and {len(cfg.weight_sharing.methods)} weight-sharing methods x {len(cfg.weight_sharing.seeds)} seeds"
+             if cfg.weight_sharing else "")
+          + f" on {cfg.table} in {time.perf_counter() - started:.1f} s")
+    print(f"runs: {runs}   report: {out / 'index.md'} and {out / 'index.html'}")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from .report import build_report
+
+    out = build_report(Path(args.runs), Path(args.out) if args.out else None)
+    print(f"report: {out / 'index.md'} and {out / 'index.html'}")
+
+
 def cmd_predictors(args: argparse.Namespace) -> None:
     from .predictors import PREDICTORS, kendall_tau_curve
     from .table import load_table
@@ -526,6 +568,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("compare", help="run strategies over many seeds on a table and write a comparison report")
+    p.add_argument("--config", metavar="FILE.toml", help="compare config (default: the embedded digits config; "
+                   "see --print-default)")
+    p.add_argument("--out", metavar="DIR", help="report folder, runs in DIR/runs (default: nasbench-compare/<name>)")
+    p.add_argument("--workers", type=_int, help="processes (overrides the config; results do not depend on it)")
+    p.add_argument("--overwrite", action="store_true", help="replace runs of another config in --out")
+    p.add_argument("--print-default", action="store_true", help="print the embedded default config and exit")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("report", help="regenerate a comparison report from stored runs (nothing is re-run)")
+    p.add_argument("runs", help="runs folder written by nasbench compare (DIR/runs)")
+    p.add_argument("--out", metavar="DIR", help="report folder (default: the runs folder's parent)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("darts", help="weight-sharing search run for real on a supernet, judged by a table")
     p.add_argument("--table", required=True, help="table whose dataset, protocol and cells the search uses")

@@ -1,0 +1,215 @@
+"""``nasbench compare``: run a :class:`~nasbench_suite.compare_config.CompareConfig` into a runs folder.
+
+Layout of ``RUNS`` (what ``nasbench report RUNS`` reads, and nothing else)::
+
+    RUNS/compare.json                 config, table hash, package version, machine, latency source
+    RUNS/replayed/<label>/            one `nasbench search` result per strategy entry
+        trajectories.parquet  manifest.json  timing.json
+    RUNS/weight_sharing/<method>/     one `nasbench darts` result per method (measured cost)
+        trajectories.parquet  manifest.json  timing.json
+
+Replayed strategies run every config seed over one process pool (:func:`~nasbench_suite.search.run_many`);
+their files are a pure function of the config and the table. Weight-sharing methods are real
+computations whose ``measured_seconds`` change from one execution to the next; a runs folder that
+already holds a method's finished run for the same table, machine and weight-sharing config keeps it
+(the measurement is not repeated), so running a config twice into one folder gives identical files.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .compare_config import CompareConfig, ConfigError
+from .errors import NasBenchError
+
+COMPARE_FILE = "compare.json"
+CELLS_FILE = "cells.parquet"
+FORMAT = "nasbench-compare"
+FORMAT_VERSION = 1
+REPLAYED = "replayed"
+WEIGHT_SHARING = "weight_sharing"
+
+
+class CompareError(NasBenchError, ValueError):
+    """A comparison cannot run or its runs folder cannot be read."""
+
+
+def machine() -> dict[str, Any]:
+    """This machine's latency fingerprint (CPU, cores, torch, python; see :func:`latency.fingerprint`)."""
+    from .latency import fingerprint
+
+    return fingerprint("cpu", threads=1)
+
+
+def _latency_folders() -> list[Path]:
+    from .table import shipped_tables_dir
+
+    root = shipped_tables_dir() / "latency"
+    return sorted(p for p in root.iterdir() if (p / "latency.json").is_file()) if root.is_dir() else []
+
+
+def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """The latency argument (as ``nasbench search --latency`` takes it) a config's ``latency.source``
+    means for ``bench``, and a description of it for the report.
+
+    ``auto`` takes a shipped latency folder measured for the table's network (same macro config) on
+    this machine's fingerprint, else one measured on another machine (``kind: another machine``),
+    else none. A folder or a third-party ``FILE.csv:COLUMN`` is taken as given."""
+    from dataclasses import asdict
+
+    from .latency import LatencyError, config_of_table, load_latency
+    from .search import latency_of
+
+    if source == "none":
+        return None, None
+    if ".csv:" in source:
+        _, description, key = latency_of(source)
+        return source, {"name": Path(source).name, "key": key, "source": description, "kind": "third-party"}
+    if source == "auto":
+        try:
+            want = asdict(config_of_table(bench.manifest))
+        except LatencyError:  # a table that records no network shape (e.g. a reference table)
+            return None, None
+        mine = machine()["hash"]
+        found = []
+        for p in _latency_folders():
+            identity = json.loads((p / "latency.json").read_text(encoding="utf-8"))
+            if identity.get("config") == want:
+                found.append((identity["fingerprint"]["hash"] != mine, p.name, p))
+        if not found:
+            return None, None
+        folder = min(found)[2]
+    else:
+        folder = Path(source)
+    table = load_latency(folder)
+    key = table.identity["fingerprint"]["hash"]
+    return str(folder.resolve()), {"name": folder.name, "key": key, "source": table.source,
+                                   "kind": "this machine" if key == machine()["hash"] else "another machine"}
+
+
+def _ws_run(args: tuple[str, str, tuple[int, ...], int, dict[str, Any]]) -> Any:
+    from .weight_sharing import SearchSettings, run_weight_sharing
+
+    table, method, seeds, epochs, settings = args
+    return run_weight_sharing(table, method, seeds, SearchSettings(epochs), settings)
+
+
+def _ws_identity(cfg: CompareConfig, content_hash: str) -> dict[str, Any]:
+    return {"table_hash": content_hash, "machine": machine()["hash"],
+            "weight_sharing": cfg.to_dict()["weight_sharing"]}
+
+
+def _reusable_ws(runs: Path, identity: dict[str, Any]) -> bool:
+    """True if ``runs`` holds finished weight-sharing runs made under ``identity``."""
+    try:
+        old = json.loads((runs / COMPARE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return old.get("weight_sharing_identity") == identity
+
+
+def _write_cells(bench: Any, latency: str, batch: int, path: Path) -> None:
+    """Every cell's table test accuracy (last epoch, mean over seeds) and latency, with the table's
+    Pareto front marked: the background of the report's accuracy-vs-latency view."""
+    import numpy as np
+    import pandas as pd
+
+    from .pareto import non_dominated
+    from .search import latency_of
+
+    acc = bench.array("test", "acc", epoch=bench.max_epoch)
+    lat = latency_of(latency, batch)[0][bench.arch_indices]
+    ok = np.isfinite(acc) & np.isfinite(lat)
+    frame = pd.DataFrame({"arch_index": bench.arch_indices[ok].astype(np.int64), "test_acc": acc[ok],
+                          "latency_ms": lat[ok]})
+    frame["pareto"] = non_dominated(frame["test_acc"].to_numpy(), frame["latency_ms"].to_numpy())
+    frame.to_parquet(path, index=False, compression="zstd")
+
+
+def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Path:
+    """Run every strategy of ``cfg`` (and its weight-sharing methods) into ``runs``; returns ``runs``."""
+    from .evaluation import EvalSpec
+    from .search import SearchSpec, run_many
+    from .simulator import Budget
+    from .table import load_table
+
+    bench = load_table(cfg.table)
+    latency, latency_info = resolve_latency(cfg.latency, bench)
+    if latency is None and any(s.name == "nsga2" for s in cfg.strategies):
+        raise ConfigError("config field strategy: nsga2 needs a latency source, and latency.source gives none "
+                          f"for table {bench.name!r}")
+    budget = Budget(cfg.budget_seconds, cfg.budget_queries, cfg.overrun)
+    specs = [SearchSpec(cfg.table, s.name, budget, dict(s.settings), cfg.sim_workers,
+                        latency=latency,
+                        latency_batch=cfg.latency_batch) for s in cfg.strategies]
+    if runs.exists() and not runs.is_dir():
+        raise CompareError(f"{runs} exists and is not a folder")
+    runs.mkdir(parents=True, exist_ok=True)
+    results = run_many(specs, cfg.seeds, processes=cfg.workers, evaluation=EvalSpec(), progress=progress)
+    replayed = runs / REPLAYED
+    if replayed.exists():
+        shutil.rmtree(replayed)
+    for entry, result in zip(cfg.strategies, results):
+        result.write(replayed / entry.label)
+
+    identity = _ws_identity(cfg, bench.content_hash) if cfg.weight_sharing else None
+    ws_dir = runs / WEIGHT_SHARING
+    if identity is None or not _reusable_ws(runs, identity):
+        if ws_dir.exists():
+            shutil.rmtree(ws_dir)
+        (runs / COMPARE_FILE).unlink(missing_ok=True)  # no stale identity while the new runs are made
+    if identity is not None and not ws_dir.is_dir():
+        ws = cfg.weight_sharing
+        jobs = [(str(bench.path), m, ws.seeds, ws.epochs, dict(ws.settings.get(m, {}))) for m in ws.methods]
+        ctx = multiprocessing.get_context("spawn")
+        tmp = runs / f".{WEIGHT_SHARING}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs)), mp_context=ctx) as pool:
+            from tqdm import tqdm
+
+            for job, result in tqdm(zip(jobs, pool.map(_ws_run, jobs)), total=len(jobs), unit="method",
+                                    desc="weight sharing", disable=not progress):
+                result.write(tmp / job[1])
+        tmp.replace(ws_dir)
+
+    if latency is not None:
+        _write_cells(bench, latency, cfg.latency_batch, runs / CELLS_FILE)
+    else:
+        (runs / CELLS_FILE).unlink(missing_ok=True)
+    record = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
+        "config": cfg.to_dict(),
+        "table": {"name": bench.name, "content_hash": bench.content_hash,
+                  "description": bench.manifest.get("description", "")},
+        "machine": machine(),
+        "latency": latency_info,
+        "replayed": [[s.label, f"{REPLAYED}/{s.label}"] for s in cfg.strategies],
+        "weight_sharing": [[m, f"{WEIGHT_SHARING}/{m}"] for m in (cfg.weight_sharing.methods if cfg.weight_sharing else ())],
+        "weight_sharing_identity": identity,
+    }
+    tmp = runs / f".{COMPARE_FILE}.tmp"
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(runs / COMPARE_FILE)
+    return runs
+
+
+def read_compare(runs: Path) -> dict[str, Any]:
+    """The ``compare.json`` of a runs folder, with a clear error if there is none."""
+    path = Path(runs) / COMPARE_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CompareError(f"{runs} is not a compare runs folder: no {COMPARE_FILE} (make one with nasbench compare)") from None
+    except (OSError, ValueError) as e:
+        raise CompareError(f"cannot read {path}: {e}") from None
+    if record.get("format") != FORMAT:
+        raise CompareError(f"{path} is not a {FORMAT} record")
+    if record.get("format_version") != FORMAT_VERSION:
+        raise CompareError(f"{path} has format version {record.get('format_version')}; this nasbench_suite reads "
+                           f"{FORMAT_VERSION}")
+    return record

@@ -1,0 +1,292 @@
+"""``nasbench report RUNS``: the comparison report, regenerated from a runs folder alone.
+
+Writes into the report folder (by default the runs folder's parent):
+
+- ``index.md`` (figures linked from ``figures/``) and ``index.html`` (self-contained: the same
+  figures embedded as PNG data, the same tables);
+- ``figures/anytime.png``, ``final.png``, ``cd.png``, ``latency.png``, ``weight_sharing.png``;
+- ``final.csv`` (per strategy), ``ranks.csv`` (per seed and strategy), ``nemenyi.csv`` (p-values),
+  ``anytime.csv`` (median and band per strategy and grid time).
+
+Every file is a pure function of the runs folder: sorted rows, fixed float formatting, PNGs without
+date or software chunks. Nothing is re-run and no table is read.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..compare import CELLS_FILE, CompareError, read_compare
+from ..search import MANIFEST_FILE, RESULTS_FILE, seed_ranges
+from . import figures, stats
+
+CSV_FLOAT = "%.6g"
+
+
+@dataclass
+class Runs:
+    record: dict[str, Any]
+    replayed: dict[str, pd.DataFrame]
+    manifests: dict[str, dict[str, Any]]
+    weight_sharing: dict[str, pd.DataFrame]
+    ws_manifests: dict[str, dict[str, Any]]
+    cells: pd.DataFrame | None
+
+
+def _read_run(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    try:
+        frame = pd.read_parquet(folder / RESULTS_FILE)
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise CompareError(f"cannot read the run in {folder}: {e}") from None
+    return frame, manifest
+
+
+def load_runs(runs: Path) -> Runs:
+    """Everything the report needs from a runs folder made by ``nasbench compare``."""
+    runs = Path(runs)
+    record = read_compare(runs)
+    replayed, manifests, ws, ws_manifests = {}, {}, {}, {}
+    for label, rel in record["replayed"]:  # config order
+        replayed[label], manifests[label] = _read_run(runs / rel)
+    for method, rel in record["weight_sharing"]:
+        ws[method], ws_manifests[method] = _read_run(runs / rel)
+    cells = pd.read_parquet(runs / CELLS_FILE) if (runs / CELLS_FILE).is_file() else None
+    return Runs(record, replayed, manifests, ws, ws_manifests, cells)
+
+
+# ----- text helpers --------------------------------------------------------------------------------
+def _fmt(x: Any, digits: int = 2) -> str:
+    if isinstance(x, (float, np.floating)):
+        return "n/a" if not np.isfinite(x) else f"{x:.{digits}f}"
+    return str(x)
+
+
+def md_table(frame: pd.DataFrame) -> str:
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def html_table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0, classes="t", float_format=lambda v: _fmt(v), escape=True)
+
+
+def _pm(mean: float, std: float) -> str:
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+# ----- the report ----------------------------------------------------------------------------------
+@dataclass
+class Section:
+    title: str
+    text: str = ""
+    table: pd.DataFrame | None = None
+    figure: str | None = None
+    alt: str = ""
+
+
+def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of ``runs`` into ``out`` (default: the parent of ``runs``); returns ``out``."""
+    runs = Path(runs)
+    data = load_runs(runs)
+    out = runs.parent if out is None else Path(out)
+    rec, cfg = data.record, data.record["config"]
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    labels = list(data.replayed)
+    colors = figures.palette(labels, list(data.weight_sharing))
+    final = {k: stats.finals(f) for k, f in data.replayed.items()}
+    ws_final = {k: stats.finals(f) for k, f in data.weight_sharing.items()}
+    evaluation = next(iter(data.manifests.values()))["evaluation"]
+    pngs: dict[str, bytes] = {}
+    sections: list[Section] = []
+
+    # anytime curves
+    grid = stats.time_grid(data.replayed, cfg["budget_seconds"])
+    curves, rows = {}, []
+    for k, (label, frame) in enumerate(data.replayed.items()):
+        _, acc = stats.anytime(frame, grid, stats.ACC)
+        _, reg = stats.anytime(frame, grid, stats.REGRET)
+        a = stats.median_band(acc, cfg["bootstrap"], cfg["alpha"], seed=2 * k)
+        r = stats.median_band(reg, cfg["bootstrap"], cfg["alpha"], seed=2 * k + 1)
+        curves[label] = (*a, *r)
+        rows.append(pd.DataFrame({"strategy": label, "time": grid, "acc_median": a[0], "acc_low": a[1],
+                                  "acc_high": a[2], "regret_median": r[0], "regret_low": r[1], "regret_high": r[2]}))
+    pd.concat(rows).to_csv(out / "anytime.csv", index=False, float_format=CSV_FLOAT)
+    pngs["anytime"] = figures.anytime_figure(grid, curves, colors, cfg["alpha"],
+                                             f"{len(labels)} strategies on {rec['table']['name']}, "
+                                             f"{len(cfg['seeds'])} runs each")
+    sections.append(Section(
+        "Anytime performance", figure="anytime",
+        alt="incumbent test accuracy and regret against simulated time",
+        text=(f"Incumbent {evaluation['split']} accuracy (what the searcher would report, read after the run from the "
+              f"table's epoch {evaluation['epoch']}, mean over table seeds) and regret to the table's best "
+              f"({evaluation['optimum']:.2f}%, arch {evaluation['optimum_arch']}) against simulated seconds. "
+              f"Step functions: the median over {len(cfg['seeds'])} runs; bands: {100 * (1 - cfg['alpha']):.0f}% "
+              f"percentile bootstrap of that median ({cfg['bootstrap']} resamples).")))
+
+    # final results (+ weight sharing beside them)
+    table = stats.final_table(final)
+    table.to_csv(out / "final.csv", index=False, float_format=CSV_FLOAT)
+    shown = pd.DataFrame({
+        "strategy": table["strategy"], "cost": "replayed (simulated s)", "runs": table["runs"],
+        "test acc mean ± std": [_pm(m, s) for m, s in zip(table["test_acc_mean"], table["test_acc_std"])],
+        "test acc median [IQR]": [f"{m:.2f} [{i:.2f}]" for m, i in zip(table["test_acc_median"], table["test_acc_iqr"])],
+        "regret mean ± std": [_pm(m, s) for m, s in zip(table["regret_mean"], table["regret_std"])],
+        "regret median [IQR]": [f"{m:.2f} [{i:.2f}]" for m, i in zip(table["regret_median"], table["regret_iqr"])],
+        "queries": [f"{q:.0f}" for q in table["queries_mean"]]})
+    ws_rows = []
+    for method, f in ws_final.items():
+        a, r = stats.summary(f[stats.ACC]), stats.summary(f[stats.REGRET])
+        ws_rows.append({"strategy": method, "cost": f"measured: {f['measured_time'].mean():.1f} s/run wall",
+                        "runs": len(f), "test acc mean ± std": _pm(a["mean"], a["std"]),
+                        "test acc median [IQR]": f"{a['median']:.2f} [{a['iqr']:.2f}]",
+                        "regret mean ± std": _pm(r["mean"], r["std"]),
+                        "regret median [IQR]": f"{r['median']:.2f} [{r['iqr']:.2f}]",
+                        "queries": f"{int(f['epochs'].max())} supernet epochs"})
+    if ws_rows:
+        shown = pd.concat([shown, pd.DataFrame(ws_rows)], ignore_index=True)
+    pngs["final"] = figures.final_figure(final, ws_final, colors)
+    sections.append(Section(
+        "Final results", table=shown, figure="final", alt="final test accuracy per run and strategy",
+        text=("The final incumbent of every run. Std is over runs (ddof 1); IQR = 75th - 25th percentile; queries = "
+              "results told to the strategy. Weight-sharing rows are real runs on this machine: their cost is "
+              "**measured wall seconds**, not simulated time, and their runs use their own seeds "
+              f"({', '.join(sorted({m['seeds']['ranges'] for m in data.ws_manifests.values()})) or '-'}).")))
+
+    # ranks and significance
+    tests = stats.rank_tests(final, cfg["alpha"])
+    if tests is not None:
+        tests.ranks.rename_axis("seed").to_csv(out / "ranks.csv", float_format=CSV_FLOAT)
+        tests.nemenyi_p.rename_axis("strategy").to_csv(out / "nemenyi.csv", float_format=CSV_FLOAT)
+        pngs["cd"] = figures.cd_figure(tests, colors)
+        verdict = "differ" if tests.friedman_p < tests.alpha else "cannot be told apart"
+        mr = pd.DataFrame({"strategy": tests.mean_ranks.index, "mean rank": tests.mean_ranks.to_numpy()})
+        sections.append(Section(
+            "Ranks and significance", table=mr, figure="cd", alt="critical-difference diagram",
+            text=(f"Per seed, strategies are ranked by final test accuracy (1 = best, ties averaged); seeds are blocks "
+                  f"(every strategy ran every seed, paired by common random numbers). Friedman chi² = "
+                  f"{tests.friedman_statistic:.2f}, p = {tests.friedman_p:.3g}: at alpha {tests.alpha} the strategies "
+                  f"**{verdict}**. Nemenyi post-hoc test (scikit-posthocs): critical difference "
+                  f"{tests.critical_difference:.2f} ranks; bars join strategies it cannot separate. Weight-sharing "
+                  "methods are not ranked (other seeds, measured cost). p-values: `nemenyi.csv`; ranks: `ranks.csv`.")))
+
+    # accuracy vs latency
+    lat = rec.get("latency")
+    if data.cells is not None and lat is not None:
+        where = {"this machine": "measured on this machine",
+                 "another machine": f"measured on another machine (fingerprint {lat['key']}; this one is "
+                                    f"{rec['machine']['hash']})",
+                 "third-party": f"a third-party device table (column {lat['key']})"}[lat["kind"]]
+        label = f"{lat['name']}, {where}"
+        pngs["latency"] = figures.latency_figure(data.cells, final, colors, f"batch {cfg['latency_batch']}, {label}")
+        front = data.cells[data.cells["pareto"]]
+        lat_rows = pd.DataFrame([{"strategy": k, "median latency of final cells (ms)": float(f["incumbent_latency"].median()),
+                                  "final cells on the table's front": int(f["incumbent_index"].isin(front["arch_index"]).sum())}
+                                 for k, f in final.items() if "incumbent_latency" in f])
+        sections.append(Section(
+            "Accuracy and latency", table=lat_rows, figure="latency", alt="test accuracy against latency",
+            text=(f"Final cells of every run against their latency ({lat['source']}; {label}). Grey: every cell of the "
+                  f"table; black: the table's Pareto front ({len(front)} cells) of test accuracy and latency. Only "
+                  "nsga2 searched with latency as an objective; the others optimize accuracy alone.")))
+    else:
+        sections.append(Section("Accuracy and latency", text="No latency source was configured or found for this table."))
+
+    # weight sharing
+    if data.weight_sharing:
+        pngs["weight_sharing"] = figures.weight_sharing_figure(data.weight_sharing, colors)
+        m = next(iter(data.ws_manifests.values()))
+        sections.append(Section(
+            "Weight sharing (measured)", figure="weight_sharing", alt="weight-sharing runs against measured seconds",
+            text=(f"Supernet {_shape(m['supernet']['config'])} trained for real on {m['cost']['device']} "
+                  f"({rec['machine']['cpu']}, up to {cfg['workers']} methods at once); after each search epoch the derived cell is looked up in the table. Cost "
+                  "is measured wall seconds on this machine, so it differs between executions and machines; the "
+                  "accuracies are a pure function of the seeds on CPU.")))
+
+    config = {**cfg, "seeds": seed_ranges(cfg["seeds"])}
+    if cfg.get("weight_sharing"):
+        config["weight_sharing"] = {**cfg["weight_sharing"], "seeds": seed_ranges(cfg["weight_sharing"]["seeds"])}
+    manifest = {"table": rec["table"], "package_version": rec["package_version"], "machine": rec["machine"],
+                "config": config, "latency": lat,
+                "strategies (with every default setting)": {k: v["strategy"] for k, v in data.manifests.items()},
+                "weight sharing": {k: {"strategy": v["strategy"], "supernet": v["supernet"]}
+                                   for k, v in data.ws_manifests.items()}}
+    for name, payload in pngs.items():
+        (out / "figures" / f"{name}.png").write_bytes(payload)
+    _write(out / "index.md", _markdown(rec, sections, manifest))
+    _write(out / "index.html", _html(rec, sections, manifest, pngs))
+    return out
+
+
+def _shape(config: dict[str, Any]) -> str:
+    return (f"C={config['channels']}, N={config['cells']}, {config['resolution']}x{config['resolution']}x"
+            f"{config['in_channels']} input, {config['num_classes']} classes")
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _intro(rec: dict[str, Any]) -> str:
+    cfg, t = rec["config"], rec["table"]
+    budget = " and ".join(x for x in (f"{cfg['budget_seconds']:g} simulated seconds" if cfg["budget_seconds"] else "",
+                                      f"{cfg['budget_queries']} queries" if cfg["budget_queries"] else "") if x)
+    return (f"Table `{t['name']}` ({t['content_hash'][:19]}…): {t['description']}\n\n"
+            f"{len(cfg['strategies'])} replayed strategies × {len(cfg['seeds'])} seeds, budget {budget} per run "
+            f"({cfg['overrun']} overrun, {cfg['sim_workers']} simulated worker(s)); made by nasbench_suite "
+            f"{rec['package_version']} with `nasbench compare`, regenerated by `nasbench report RUNS`.")
+
+
+def _markdown(rec: dict[str, Any], sections: list[Section], manifest: dict[str, Any]) -> str:
+    parts = [f"# Comparison report: {rec['config']['name']}", "", _intro(rec), ""]
+    for s in sections:
+        parts += [f"## {s.title}", "", s.text, ""]
+        if s.figure:
+            parts += [f"![{s.alt}](figures/{s.figure}.png)", ""]
+        if s.table is not None:
+            parts += [md_table(s.table), ""]
+    parts += ["## Manifest", "", "```json", json.dumps(manifest, indent=2, sort_keys=True), "```", ""]
+    return "\n".join(parts)
+
+
+_CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+img{max-width:100%;height:auto;display:block;margin:0.8em 0}
+table.t{border-collapse:collapse;font-size:0.85em;margin:0.8em 0}
+table.t th,table.t td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;white-space:nowrap}
+pre{background:#f6f6f6;padding:0.8em;overflow-x:auto;font-size:0.8em}"""
+
+
+def _inline(text: str) -> str:
+    """The little markdown the section texts use (**bold**, `code`) as HTML."""
+    import re
+
+    text = html.escape(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+
+def _html(rec: dict[str, Any], sections: list[Section], manifest: dict[str, Any], pngs: dict[str, bytes]) -> str:
+    title = html.escape(f"Comparison report: {rec['config']['name']}")
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{title}</title>",
+             f"<style>{_CSS}</style></head><body>", f"<h1>{title}</h1>",
+             "".join(f"<p>{_inline(p)}</p>" for p in _intro(rec).split("\n\n"))]
+    for s in sections:
+        parts += [f"<h2>{html.escape(s.title)}</h2>", f"<p>{_inline(s.text)}</p>"]
+        if s.figure:
+            data = base64.b64encode(pngs[s.figure]).decode("ascii")
+            parts.append(f'<img alt="{html.escape(s.alt)}" src="data:image/png;base64,{data}">')
+        if s.table is not None:
+            parts.append(html_table(s.table))
+    parts += ["<h2>Manifest</h2>", f"<pre>{html.escape(json.dumps(manifest, indent=2, sort_keys=True))}</pre>",
+              "</body></html>", ""]
+    return "\n".join(parts)

@@ -1,0 +1,172 @@
+"""The report's figures: matplotlib ``Figure`` objects (no pyplot state), saved as PNG with fixed
+metadata so that the same numbers give the same bytes."""
+from __future__ import annotations
+
+import io
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .stats import ACC, RankTests
+
+DPI = 110
+_STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
+          "svg.hashsalt": "nasbench", "path.simplify": False}
+
+
+def palette(replayed: Sequence[str], measured: Sequence[str] = ()) -> dict[str, tuple[float, float, float]]:
+    """A fixed color per label, in label order: 'tab10' (then 'tab20') for replayed strategies and
+    'Dark2' for weight-sharing methods, so that every strategy keeps its color in every figure."""
+    import seaborn as sns
+
+    colors = dict(zip(replayed, sns.color_palette("tab10" if len(replayed) <= 10 else "tab20", len(replayed))))
+    colors.update(zip(measured, sns.color_palette("Dark2", len(measured))))
+    return colors
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG bytes: no software/date chunks, so reproducible byte for byte."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight", pad_inches=0.1)
+    return buf.getvalue()
+
+
+def _rc():
+    import matplotlib
+
+    return matplotlib.rc_context(_STYLE)
+
+
+def anytime_figure(grid: np.ndarray, curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                                 np.ndarray, np.ndarray]],
+                   colors: Mapping[str, tuple], alpha: float, title: str) -> bytes:
+    """Two panels against simulated seconds (log): incumbent test accuracy and its regret (log), each
+    the median over runs as a step function with its bootstrap band. ``curves[label]`` =
+    (acc median, low, high, regret median, low, high)."""
+    with _rc():
+        fig = Figure(figsize=(10.5, 4.2))
+        axes = fig.subplots(1, 2)
+        for label, (am, al, ah, rm, rl, rh) in curves.items():
+            c = colors[label]
+            for ax, (m, lo, hi) in zip(axes, ((am, al, ah), (rm, rl, rh))):
+                ax.step(grid, m, where="post", color=c, lw=1.4, label=label)
+                ax.fill_between(grid, lo, hi, step="post", color=c, alpha=0.15, lw=0)
+        for ax in axes:
+            ax.set_xscale("log")
+            ax.set_xlabel("simulated seconds (table training + validation cost)")
+            ax.grid(True, which="both", alpha=0.25)
+        axes[0].set_ylabel("incumbent test accuracy (%)")
+        axes[1].set_ylabel("regret to the table's best test accuracy (%)")
+        axes[1].set_yscale("log")
+        lows = np.concatenate([c[0][np.isfinite(c[0])] for c in curves.values()])
+        if lows.size:
+            axes[0].set_ylim(np.percentile(lows, 5) - 1, None)
+        axes[0].set_title(f"median over runs, {100 * (1 - alpha):.0f}% bootstrap band")
+        axes[1].set_title("regret (lower is better)")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False,
+                   bbox_to_anchor=(0.5, -0.02))
+        fig.suptitle(title)
+        fig.tight_layout(rect=(0, 0.1, 1, 1))
+        return png_bytes(fig)
+
+
+def final_figure(final: Mapping[str, pd.DataFrame], ws_final: Mapping[str, pd.DataFrame],
+                 colors: Mapping[str, tuple]) -> bytes:
+    """Box plots of every run's final test accuracy: replayed strategies, then weight-sharing methods
+    (hatched: their cost is measured, not simulated)."""
+    labels = list(final) + list(ws_final)
+    data = [f[ACC].to_numpy() for f in final.values()] + [f[ACC].to_numpy() for f in ws_final.values()]
+    with _rc():
+        fig = Figure(figsize=(10.5, 3.6))
+        ax = fig.subplots()
+        box = ax.boxplot(data, patch_artist=True, widths=0.6, medianprops={"color": "black"}, showfliers=True)
+        ax.set_xticks(range(1, len(labels) + 1), labels, rotation=30, ha="right")
+        for k, patch in enumerate(box["boxes"]):
+            label = labels[k]
+            if label in final:
+                patch.set_facecolor((*colors[label], 0.45))
+            else:
+                patch.set_facecolor((0.8, 0.8, 0.8, 0.6))
+                patch.set_hatch("///")
+        rng = np.random.default_rng(0)
+        for k, values in enumerate(data):
+            ax.scatter(k + 1 + rng.uniform(-0.18, 0.18, len(values)), values, s=6, color="black", alpha=0.5, zorder=3)
+        if ws_final:
+            ax.axvline(len(final) + 0.5, color="grey", lw=0.8, ls="--")
+            ax.text(len(final) + 0.6, 0.02, "weight sharing (measured cost)", transform=ax.get_xaxis_transform(),
+                    fontsize=8, color="grey")
+        ax.set_ylabel("final test accuracy (%)")
+        ax.grid(True, axis="y", alpha=0.25)
+        fig.tight_layout()
+        return png_bytes(fig)
+
+
+def cd_figure(tests: RankTests, colors: Mapping[str, tuple]) -> bytes:
+    """Critical-difference diagram (scikit-posthocs): mean ranks, bars join strategies that Nemenyi's
+    test cannot tell apart at ``alpha``."""
+    import scikit_posthocs as sp
+
+    names = list(tests.mean_ranks.index)
+    # integer keys: scikit-posthocs groups labels in sets, and string hashing differs between processes
+    ranks = pd.Series(tests.mean_ranks.to_numpy(), index=range(len(names)))
+    p_values = pd.DataFrame(tests.nemenyi_p.loc[names, names].to_numpy(), index=ranks.index, columns=ranks.index)
+    with _rc():
+        fig = Figure(figsize=(8.5, 1.2 + 0.28 * len(names)))
+        ax = fig.subplots()
+        drawn = sp.critical_difference_diagram(ranks, p_values, ax=ax, alpha=tests.alpha, cd=tests.critical_difference,
+                                               color_palette={i: colors[n] for i, n in enumerate(names)},
+                                               label_fmt_left="{label}", label_fmt_right="{label}")
+        for text in drawn["labels"]:
+            i = int(text.get_text())
+            left = text.get_horizontalalignment() == "right"
+            text.set_text(f"{names[i]} ({ranks[i]:.2f})" if left else f"({ranks[i]:.2f}) {names[i]}")
+        ax.set_xlim(1, max(len(names), ranks.iloc[0] + tests.critical_difference))  # the whole rank scale
+        ax.set_title(f"mean rank of final test accuracy (1 = best); Friedman p = {tests.friedman_p:.3g}, "
+                     f"Nemenyi CD = {tests.critical_difference:.2f} at alpha {tests.alpha}", fontsize=9)
+        fig.tight_layout()
+        return png_bytes(fig)
+
+
+def latency_figure(cells: pd.DataFrame, final: Mapping[str, pd.DataFrame], colors: Mapping[str, tuple],
+                   latency_label: str) -> bytes:
+    """Test accuracy vs measured latency: every cell of the table (grey), its Pareto front (black
+    steps) and the final cell of every run (one color per strategy)."""
+    with _rc():
+        fig = Figure(figsize=(8.5, 4.6))
+        ax = fig.subplots()
+        ax.scatter(cells["latency_ms"], cells["test_acc"], s=2, color="0.8", rasterized=True, label="all cells")
+        front = cells[cells["pareto"]].sort_values("latency_ms", kind="stable")
+        ax.step(front["latency_ms"], front["test_acc"], where="post", color="black", lw=1.2, label="table Pareto front")
+        ax.scatter(front["latency_ms"], front["test_acc"], s=10, color="black", zorder=3)
+        for label, f in final.items():
+            if "incumbent_latency" in f:
+                ax.scatter(f["incumbent_latency"], f[ACC], s=16, color=colors[label], alpha=0.8,
+                           edgecolor="white", lw=0.3, label=label, zorder=4)
+        top = cells["test_acc"].max()
+        ax.set_ylim(max(cells["test_acc"].min(), top - 25), top + 1)
+        ax.set_xlabel(f"latency (ms), {latency_label}")
+        ax.set_ylabel("table test accuracy (%)")
+        ax.grid(True, alpha=0.25)
+        ax.legend(loc="lower right", ncol=2, fontsize=7, markerscale=1.5)
+        fig.tight_layout()
+        return png_bytes(fig)
+
+
+def weight_sharing_figure(ws: Mapping[str, pd.DataFrame], colors: Mapping[str, tuple]) -> bytes:
+    """Weight-sharing runs: the derived cell's table test accuracy after each search epoch against the
+    measured wall seconds, median over seeds."""
+    with _rc():
+        fig = Figure(figsize=(8.5, 3.6))
+        ax = fig.subplots()
+        for label, frame in ws.items():
+            g = frame.groupby("step", sort=True)
+            ax.plot(g["measured_time"].median(), g[ACC].median(), marker="o", ms=3, color=colors[label], label=label)
+        ax.set_xlabel("measured search seconds on this machine (median over seeds)")
+        ax.set_ylabel("derived cell's table test acc (%)")
+        ax.grid(True, alpha=0.25)
+        ax.legend(fontsize=8, ncol=3)
+        fig.tight_layout()
+        return png_bytes(fig)

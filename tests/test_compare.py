@@ -1,0 +1,232 @@
+"""`nasbench compare` and `nasbench report`: configs, runs folders, statistics and byte-identical reports.
+
+The table here holds GENERATED values (tests/fixture_tables.py), not training results; the
+weight-sharing run trains a real C=4 supernet on the synthetic dataset for one epoch.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasbench_suite.cli import main
+from nasbench_suite.compare_config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
+from nasbench_suite.report import stats
+from nasbench_suite.strategy import strategy_names
+
+CONFIG = """
+name = "toy"
+table = "{table}"
+seeds = "0-3"
+workers = 1
+
+[budget]
+queries = 15
+
+[latency]
+source = "{latency}"
+
+[report]
+bootstrap = 200
+
+[[strategy]]
+name = "random"
+
+[[strategy]]
+name = "rea"
+label = "rea-small"
+settings = {{ population = 5, sample_size = 2 }}
+
+[[strategy]]
+name = "local-search"
+
+[[strategy]]
+name = "nsga2"
+settings = {{ population = 4 }}
+"""
+WEIGHT_SHARING = """
+[weight_sharing]
+methods = ["gdas"]
+seeds = "0-1"
+epochs = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A full-coverage generated table with a synthetic-data protocol, a generated latency CSV and two
+    configs (with and without a weight-sharing method)."""
+    from nasbench_suite.table import build_table
+    from nasbench_suite.train import Protocol
+    from tests.fixture_tables import search_results
+
+    root = tmp_path_factory.mktemp("compare")
+    protocol = Protocol("synthetic", channels=4, cells=1, epochs=3, batch_size=100)
+    table = root / "toy-table"
+    build_table(search_results(seeds=(0, 1), epochs=3), table, name="toy-table",
+                metadata={"dataset": {"name": "synthetic"}, "protocol": protocol.to_dict(),
+                          "description": "generated values for tests (not trained)"})
+    rng = np.random.default_rng(5)
+    csv = root / "devices.csv"
+    pd.DataFrame({"arch_index": np.arange(15625), "toy_ms": rng.uniform(1, 3, 15625)}).to_csv(csv, index=False)
+    text = CONFIG.format(table=table.as_posix(), latency=f"{csv.as_posix()}:toy_ms")
+    (root / "replay.toml").write_text(text)
+    (root / "full.toml").write_text(text + WEIGHT_SHARING)
+    return {"root": root, "table": table, "replay": root / "replay.toml", "full": root / "full.toml"}
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` except the wall-clock ``timing.json`` of each run."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "timing.json"}
+
+
+@pytest.fixture(scope="module")
+def full_run(toy: dict[str, Path]) -> Path:
+    out = toy["root"] / "full"
+    assert main(["compare", "--config", str(toy["full"]), "--out", str(out)]) == 0
+    return out
+
+
+def test_compare_writes_runs_and_a_complete_report(full_run: Path) -> None:
+    runs = full_run / "runs"
+    record = json.loads((runs / "compare.json").read_text())
+    assert [label for label, _ in record["replayed"]] == ["random", "rea-small", "local-search", "nsga2"]
+    assert record["table"]["name"] == "toy-table" and record["table"]["content_hash"].startswith("sha256:")
+    assert record["latency"]["kind"] == "third-party" and record["latency"]["key"] == "toy_ms"
+    for label in ("random", "rea-small", "local-search", "nsga2"):
+        frame = pd.read_parquet(runs / "replayed" / label / "trajectories.parquet")
+        assert sorted(frame["seed"].unique()) == [0, 1, 2, 3] and frame.groupby("seed").size().max() <= 15
+    ws = pd.read_parquet(runs / "weight_sharing" / "gdas" / "trajectories.parquet")
+    assert list(ws["seed"]) == [0, 1] and (ws["measured_seconds"] > 0).all()
+
+    final = pd.read_csv(full_run / "final.csv")
+    assert list(final["strategy"]) == ["random", "rea-small", "local-search", "nsga2"]
+    random_final = pd.read_parquet(runs / "replayed" / "random" / "trajectories.parquet").groupby("seed").tail(1)
+    assert final.loc[0, "test_acc_mean"] == pytest.approx(random_final["incumbent_test_acc"].mean(), rel=1e-5)
+    assert (final["queries_mean"] <= 15).all()
+    md = (full_run / "index.md").read_text()
+    for heading in ("Anytime performance", "Final results", "Ranks and significance", "Accuracy and latency",
+                    "Weight sharing (measured)", "Manifest"):
+        assert f"## {heading}" in md
+    for fig in ("anytime", "final", "cd", "latency", "weight_sharing"):
+        assert f"(figures/{fig}.png)" in md
+        assert (full_run / "figures" / f"{fig}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "measured: " in md and "replayed (simulated s)" in md
+    html = (full_run / "index.html").read_text()
+    assert html.count('src="data:image/png;base64,') == 5 and "http" not in html.replace("http-equiv", "")
+    ranks = pd.read_csv(full_run / "ranks.csv", index_col="seed")
+    assert ranks.shape == (4, 4) and np.allclose(ranks.sum(axis=1), 1 + 2 + 3 + 4)
+
+
+def test_rerunning_a_config_into_its_folder_is_byte_identical(toy: dict[str, Path], full_run: Path) -> None:
+    before = _files(full_run)
+    assert main(["compare", "--config", str(toy["full"]), "--out", str(full_run)]) == 0
+    after = _files(full_run)
+    assert before.keys() == after.keys() and all(before[k] == after[k] for k in before), \
+        [k for k in before if before[k] != after.get(k)]
+
+
+def test_a_replay_config_gives_identical_files_in_two_folders(toy: dict[str, Path]) -> None:
+    a, b = toy["root"] / "replay-a", toy["root"] / "replay-b"
+    for out in (a, b):
+        assert main(["compare", "--config", str(toy["replay"]), "--out", str(out), "--workers", "2"
+                     if out == b else "1"]) == 0
+    fa, fb = _files(a), _files(b)
+    assert fa.keys() == fb.keys() and sorted(k for k in fa if fa[k] != fb[k]) == ["index.html", "index.md",
+                                                                                    "runs/compare.json"]
+    # only the recorded worker count differs; the results and figures do not
+    ja, jb = json.loads(fa["runs/compare.json"]), json.loads(fb["runs/compare.json"])
+    assert ja["config"].pop("workers") == 1 and jb["config"].pop("workers") == 2 and ja == jb
+
+
+def test_report_regenerates_from_runs_alone_byte_identically(full_run: Path, tmp_path: Path) -> None:
+    assert main(["report", str(full_run / "runs"), "--out", str(tmp_path / "r1")]) == 0
+    assert main(["report", str(full_run / "runs"), "--out", str(tmp_path / "r2")]) == 0
+    r1, r2 = _files(tmp_path / "r1"), _files(tmp_path / "r2")
+    assert r1 and r1 == r2
+    original = {k: v for k, v in _files(full_run).items() if not k.startswith("runs/")}
+    assert original == r1
+
+
+def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], full_run: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    before = _files(full_run)
+    assert main(["compare", "--config", str(toy["replay"]), "--out", str(full_run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "another config" in err and "--overwrite" in err
+    assert _files(full_run) == before
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda t: t.replace('seeds = "0-3"', 'seeds = "3-1"'), "seeds"),
+    (lambda t: t.replace('queries = 15', 'queries = 0'), "budget.queries"),
+    (lambda t: t.replace('queries = 15', 'seconds = "long"'), "budget.seconds"),
+    (lambda t: t.replace('[budget]\nqueries = 15', '[budget]'), "budget"),
+    (lambda t: t.replace('name = "rea"', 'name = "reaa"'), "strategy[1].name"),
+    (lambda t: t.replace('population = 5,', 'populaton = 5,'), "strategy[1].settings"),
+    (lambda t: t.replace('label = "rea-small"', 'label = "random"'), "strategy"),
+    (lambda t: t.replace('label = "rea-small"', 'label = "a/b"'), "strategy[1].label"),
+    (lambda t: t.replace('workers = 1', 'workers = 1\nwokers = 2'), "wokers"),
+    (lambda t: t.replace('bootstrap = 200', 'bootstrap = 10'), "report.bootstrap"),
+    (lambda t: t + WEIGHT_SHARING.replace('"gdas"', '"darts-v3"'), "weight_sharing.methods[0]"),
+    (lambda t: t + WEIGHT_SHARING.replace('epochs = 1', 'epochs = -1'), "weight_sharing.epochs"),
+    (lambda t: t + WEIGHT_SHARING + "[weight_sharing.settings.gdas]\ntaux = 10\n", "weight_sharing.settings.gdas"),
+    (lambda t: t + "[weight_sharing]\nepochs = 1\n", "weight_sharing.methods"),
+    (lambda t: t.replace('table = ', 'table = 3 #'), "table"),
+    (lambda t: t + "\n[[strategy\n", "not valid TOML"),
+])
+def test_bad_configs_name_the_field(toy: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture,
+                                    change, field: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(change(toy["replay"].read_text()))
+    assert main(["compare", "--config", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("nasbench: error:") and field in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_config_and_runs_folder_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["compare", "--config", str(tmp_path / "nope.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a compare runs folder" in capsys.readouterr().err
+
+
+def test_the_embedded_default_config_runs_every_replayed_strategy(capsys: pytest.CaptureFixture) -> None:
+    cfg = load_config(None)
+    assert cfg.table == "digits" and len(cfg.seeds) >= 20 and cfg.weight_sharing is not None
+    names = {s.name for s in cfg.strategies}
+    assert names == set(strategy_names()) - {"optuna"}  # optuna is an optional extra
+    assert set(cfg.weight_sharing.methods) == {"darts-v1", "darts-v2", "gdas", "rsps", "enas"}
+    assert main(["compare", "--print-default"]) == 0
+    assert capsys.readouterr().out == DEFAULT_CONFIG.read_text()
+    with pytest.raises(ConfigError, match="config field strategy: expected at least one"):
+        parse_config({"name": "x", "table": "digits", "seeds": "0", "budget": {"queries": 1}, "strategy": []})
+
+
+# ----- statistics ----------------------------------------------------------------------------------
+def test_anytime_is_a_step_function_of_finish_times() -> None:
+    frame = pd.DataFrame({"seed": [0, 0, 0, 1], "finish_time": [1.0, 2.0, 5.0, 3.0],
+                          "incumbent_test_acc": [50.0, 60.0, 70.0, 40.0]})
+    seeds, values = stats.anytime(frame, np.array([0.5, 1.0, 4.0, 5.0, 9.0]))
+    assert list(seeds) == [0, 1]
+    np.testing.assert_array_equal(values[0], [np.nan, 50, 60, 70, 70])
+    np.testing.assert_array_equal(values[1], [np.nan, np.nan, 40, 40, 40])
+    median, low, high = stats.median_band(values, 200, 0.05, seed=0)
+    assert np.isnan(median[0]) and np.isnan(low[1]) and median[4] == 55 and low[4] <= 55 <= high[4]
+
+
+def test_rank_tests_find_a_strategy_that_always_wins() -> None:
+    rng = np.random.default_rng(0)
+    final = {name: pd.DataFrame({stats.ACC: rng.normal(80, 1, 12) + shift}, index=range(12))
+             for name, shift in (("a", 5.0), ("b", 0.0), ("c", 0.1))}
+    tests = stats.rank_tests(final, alpha=0.05)
+    assert tests is not None and tests.mean_ranks.index[0] == "a" and tests.mean_ranks["a"] == 1.0
+    assert tests.friedman_p < 0.01 and tests.nemenyi_p.loc["a", "b"] < 0.05 and tests.nemenyi_p.loc["b", "c"] > 0.05
+    # CD = q_0.05(k=3, inf) / sqrt(2) * sqrt(k (k + 1) / (6 N)) = 2.343 * sqrt(12 / 72) (Demsar 2006, table 5)
+    assert tests.critical_difference == pytest.approx(2.343 * np.sqrt(12 / 72), abs=2e-3)
+    assert stats.rank_tests({"a": final["a"], "b": final["b"]}, alpha=0.05) is None
