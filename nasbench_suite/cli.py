@@ -386,6 +386,15 @@ def cmd_reference_build(args: argparse.Namespace) -> None:
         _report_table(bench)
 
 
+def cmd_import(args: argparse.Namespace) -> None:
+    from .nats_import import import_nats_tss
+
+    out = args.out or os.environ.get("NASBENCH_TABLES_DIR") or "tables"
+    for bench in import_nats_tss(args.path, out, name=args.name, valtest_as_valid=args.valtest_as_valid,
+                                 overwrite=args.overwrite):
+        _report_table(bench)
+
+
 # ----- latency -------------------------------------------------------------------------------------
 def cmd_latency_measure(args: argparse.Namespace) -> None:
     from .latency import LatencyMethod, LatencyStore, config_of_table
@@ -562,6 +571,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16-120"], default="cifar10")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_reference_build)
+
+    imp = sub.add_parser("import", help="convert third-party benchmark files into tables").add_subparsers(
+        dest="import_format", required=True, metavar="FORMAT")
+    p = imp.add_parser("nats-tss", help="official NATS-Bench topology files: the -simple folder or the single .pickle.pbz2")
+    p.add_argument("path", metavar="PATH", help="NATS-tss-v1_0-3ffb9-simple/ (meta + %%06d.pickle.pbz2) or "
+                   "NATS-tss-v1_0-3ffb9.pickle.pbz2 (loaded whole: needs much memory)")
+    p.add_argument("--name", default="nats-tss", help="table name prefix: NAME-<dataset>-hp<12|200> (default nats-tss)")
+    p.add_argument("--out", metavar="DIR", help="parent folder of the tables (default $NASBENCH_TABLES_DIR, else ./tables)")
+    p.add_argument("--valtest-as-valid", action="store_true",
+                   help="fill valid epochs NATS does not record (cifar100/ImageNet16-120 at hp=200) from ori-test "
+                        "('valtest', which overlaps the test set), as NATS-Bench's own API does; off by default")
+    p.add_argument("--overwrite", action="store_true", help="replace existing tables of the same names")
+    p.set_defaults(func=cmd_import)
 
     lat = sub.add_parser("latency", help="time cells on this machine (per hardware fingerprint)").add_subparsers(
         dest="latency_command", required=True, metavar="ACTION")
