@@ -290,6 +290,19 @@ def _progress(total: int, enabled: bool | None) -> Any:
                                                                                 else enabled))
 
 
+def _fill_all(blocks: Mapping[tuple[str, str], _Block], record: dict[str, Any], r: int, row: int, idx: int,
+              our_index: int, where: str) -> None:
+    """Row ``r`` of every table's block from one arch record ({hp: ArchResults state})."""
+    for (_, hp), b in blocks.items():
+        arch_results = record.get(hp)
+        if arch_results is None:
+            continue
+        if arch_results.get("arch_index") != idx or Arch.from_str(arch_results.get("arch_str", "")).index != our_index:
+            raise DatasetError(f"{where}: its record names arch {arch_results.get('arch_index')!r} "
+                               f"{arch_results.get('arch_str')!r}, not the meta file's entry")
+        b.fill(r, row, arch_results, where)
+
+
 def _compact_seeds(folder: Path, split: str, shape: tuple[int, ...], used: np.ndarray) -> None:
     """Rewrite ``<split>.npy`` keeping only the used seed slots (runs of all archs, one at a time)."""
     path = folder / f"{split}.npy"
@@ -351,14 +364,12 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
                     record = source.record(idx)
                     if not isinstance(record, dict):
                         raise DatasetError(f"{where}: the record is a {type(record).__name__}, expected a dict")
-                    for (ds, hp), b in blocks.items():
-                        arch_results = record.get(hp)
-                        if arch_results is None:
-                            continue
-                        if arch_results.get("arch_index") != idx or Arch.from_str(arch_results.get("arch_str", "")).index != ours[row]:
-                            raise DatasetError(f"{where}: its record names arch {arch_results.get('arch_index')!r} "
-                                               f"{arch_results.get('arch_str')!r}, not the meta file's entry")
-                        b.fill(r, row, arch_results, where)
+                    try:
+                        _fill_all(blocks, record, r, row, idx, int(ours[row]), where)
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        if isinstance(exc, DatasetError):
+                            raise
+                        raise DatasetError(f"{where}: malformed record ({type(exc).__name__}: {exc})") from None
                     del record
                     bar.update(1)
                     if on_record is not None:

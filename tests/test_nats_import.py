@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nasbench_suite.cli import main
-from nasbench_suite.errors import MissingResultError
+from nasbench_suite.errors import DatasetError, MissingResultError
 from nasbench_suite.nats_import import DATASETS, SEED_SLOTS, import_nats_tss, table_name
 from nasbench_suite.safe_pickle import UnsafePickleError, load_pbz2, loads
 from nasbench_suite.space import Arch
@@ -200,3 +200,13 @@ def test_import_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 def test_safe_loader_reads_the_real_files() -> None:
     record = load_pbz2(FIXTURE / "000011.pickle.pbz2")
     assert set(record) == {"12", "200"} and record["200"]["arch_index"] == 11
+
+
+def test_malformed_record_is_one_clear_error(tmp_path: Path) -> None:
+    src = generate_folder(tmp_path / "src", [0], seed=0)
+    record = arch_record(1, nb201_order(0)[1])
+    del record["200"]["all_results"][("cifar10", 777)]["params"]
+    write_pbz2(record, src / "000001.pickle.pbz2")
+    with pytest.raises(DatasetError, match="NB201 arch 1: malformed record"):
+        import_nats_tss(src, tmp_path / "out", progress=False)
+    assert list((tmp_path / "out").iterdir()) == []
