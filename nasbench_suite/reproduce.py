@@ -278,10 +278,10 @@ def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: 
     for (ds, search, budget), group in _groups(rows):
         lines += ["", f"search {ds} on {search}, budget {budget:,.0f} simulated s, {group[0].runs} runs (seeds "
                       f"{group[0].seeds}); accuracy in percent, std over runs; seconds = wall time of the method's runs"]
-        lines.append(f"{'method':<10} {'evaluated on':<28} {'ours (mean +- std)':>19} {'published':>15}  "
+        lines.append(f"{'method':<10} {'evaluated on':<36} {'ours (mean +- std)':>19} {'published':>15}  "
                      f"{'verdict':<30} {'queries/run':>11} {'seconds':>8}")
         for r in group:
-            lines.append(f"{r.method:<10} {r.eval_table + ' test':<28} {_pm(r.mean, r.std):>19} "
+            lines.append(f"{r.method:<10} {r.eval_table + ' test':<36} {_pm(r.mean, r.std):>19} "
                          f"{_pm(*(asdict(r.published).values() if r.published else (None, None))):>15}  "
                          f"{r.verdict:<30} {r.queries_per_run:>11.1f} {r.wall_seconds:>8.1f}")
     if ws:
