@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/nats-tss-tables")
     parser.add_argument("--generate", action="store_true", help="write the synthetic folder and exit")
     parser.add_argument("--processes", type=int, default=2, help="for --generate")
+    parser.add_argument("--workers", type=int, default=1, help="decoding processes of the import (default 1)")
     parser.add_argument("--block-size", type=int, default=128)
     args = parser.parse_args()
 
@@ -57,13 +58,17 @@ def main() -> None:
             samples.append((row + 1, _rss_mib()))
 
     t = time.perf_counter()
-    tables = import_nats_tss(args.folder, args.out, block_size=args.block_size, progress=False, on_record=sample)
+    tables = import_nats_tss(args.folder, args.out, block_size=args.block_size, workers=args.workers, progress=False,
+                             on_record=sample)
     wall = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     on_disk = sum(p.stat().st_size for t_ in tables for p in t_.path.iterdir())
     print(f"imported {files} arch files into {len(tables)} tables ({on_disk / 2**20:.0f} MiB on disk) in {wall:.1f} s "
-          f"({files / wall:.0f} files/s), block size {args.block_size}")
-    print(f"peak RSS {peak:.0f} MiB (process total, ru_maxrss); RSS before the import {start_rss:.0f} MiB")
+          f"({files / wall:.0f} files/s), block size {args.block_size}, {args.workers} decoding process(es)")
+    print(f"peak RSS {peak:.0f} MiB (this process, ru_maxrss); RSS before the import {start_rss:.0f} MiB")
+    if args.workers > 1:
+        child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"peak RSS of the largest decoding process {child:.0f} MiB (ru_maxrss of children)")
     print("RSS while importing (files read: MiB): " + ", ".join(f"{n}: {m:.0f}" for n, m in samples))
 
 

@@ -391,7 +391,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 
     out = args.out or os.environ.get("NASBENCH_TABLES_DIR") or "tables"
     for bench in import_nats_tss(args.path, out, name=args.name, valtest_as_valid=args.valtest_as_valid,
-                                 overwrite=args.overwrite):
+                                 overwrite=args.overwrite, workers=args.workers):
         _report_table(bench)
 
 
@@ -602,6 +602,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fill valid epochs NATS does not record (cifar100/ImageNet16-120 at hp=200) from ori-test "
                         "('valtest', which overlaps the test set), as NATS-Bench's own API does; off by default")
     p.add_argument("--overwrite", action="store_true", help="replace existing tables of the same names")
+    p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),
+                   help="processes decoding the folder's files (default min(2, CPUs)); tables do not depend on it")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("reproduce", help="replay a published multi-trial protocol (RS, REA, REINFORCE, BOHB) and "

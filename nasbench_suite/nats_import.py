@@ -44,14 +44,16 @@ and leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import re
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -212,6 +214,90 @@ def _legacy_fixed(values: list[float], seeds: list[int]) -> float:
     return float(np.mean(values))
 
 
+@dataclass
+class _Rows:
+    """One arch's values for one table: [seed slot, epoch, measure] per split, and per-arch values."""
+
+    arrays: dict[str, np.ndarray]
+    seed_used: np.ndarray
+    params: float
+    flops: float
+    latency: float
+
+
+def _arch_rows(plan: _Plan, arch_results: Mapping[str, Any], where: str) -> _Rows | None:
+    """One table's rows of one ArchResults state dict (None if it has no results for the dataset)."""
+    epochs = plan.epochs
+    seeds = arch_results.get("dataset_seed", {}).get(plan.dataset)
+    if not seeds:
+        return None
+    all_results = arch_results.get("all_results")
+    if not isinstance(all_results, dict):
+        raise DatasetError(f"{where}: hp={plan.hp} has no all_results dict")
+    shape = (len(SEED_SLOTS), epochs)
+    arrays = {s: np.full((*shape, len(ms)), np.nan, dtype=np.float32) for s, ms in plan.measures.items()}
+    used = np.zeros(len(SEED_SLOTS), dtype=bool)
+    train_keys = list(range(epochs))
+    params, flops, lats = [], [], []
+    for seed in seeds:
+        res = all_results.get((plan.dataset, seed))
+        what = f"{where}: hp={plan.hp} {plan.dataset} seed {seed}"
+        if not isinstance(res, dict):
+            raise DatasetError(f"{what} is listed in dataset_seed but has no result")
+        if seed not in SEED_SLOTS:
+            raise DatasetError(f"{what}: unexpected seed; NATS-Bench tss v1.0 uses seeds {SEED_SLOTS}")
+        if res.get("epochs") != epochs:
+            raise DatasetError(f"{what}: records {res.get('epochs')!r} epochs, expected {epochs}")
+        s = SEED_SLOTS.index(seed)
+        used[s] = True
+        for split, spec in plan.where.items():
+            out = arrays[split][s]
+            for m, (field, nats_set) in enumerate(spec):
+                keys = train_keys if not nats_set else [f"{nats_set}@{i}" for i in train_keys]
+                out[:, m] = _curve(res.get(field), keys, f"{what} {field}")
+        params.append(float(res["params"]))
+        flops.append(float(res["flop"]))
+        lat = res.get("latency")
+        if lat:
+            value = float(np.mean([float(x) for x in lat]))
+            if value > 0:
+                lats.append(value)
+    return _Rows(arrays, used, _legacy_fixed(params, list(seeds)), _legacy_fixed(flops, list(seeds)),
+                 float(np.mean(lats)) if lats else np.nan)
+
+
+PLANS: dict[tuple[str, str], _Plan] = {(ds, hp): _plan(ds, hp) for hp in HPS for ds in DATASETS}
+
+
+def _decode(record: Any, idx: int, our_index: int) -> dict[tuple[str, str], _Rows]:
+    """Every table's rows of one arch record ({hp: ArchResults state}); malformed input -> DatasetError."""
+    where = f"NB201 arch {idx}"
+    if not isinstance(record, dict):
+        raise DatasetError(f"{where}: the record is a {type(record).__name__}, expected a dict")
+    out = {}
+    try:
+        for key, plan in PLANS.items():
+            arch_results = record.get(plan.hp)
+            if arch_results is None:
+                continue
+            if arch_results.get("arch_index") != idx or Arch.from_str(arch_results.get("arch_str", "")).index != our_index:
+                raise DatasetError(f"{where}: its record names arch {arch_results.get('arch_index')!r} "
+                                   f"{arch_results.get('arch_str')!r}, not the meta file's entry")
+            rows = _arch_rows(plan, arch_results, where)
+            if rows is not None:
+                out[key] = rows
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, DatasetError):
+            raise
+        raise DatasetError(f"{where}: malformed record ({type(exc).__name__}: {exc})") from None
+    return out
+
+
+def _decode_file(path: str, idx: int, our_index: int) -> dict[tuple[str, str], _Rows]:
+    """Worker task: read one arch file with the restricted unpickler and decode it."""
+    return _decode(load_pbz2(path), idx, our_index)
+
+
 class _Block:
     """In-memory rows of one table for a block of archs, and the table's per-arch values."""
 
@@ -229,43 +315,12 @@ class _Block:
         for a in self.arrays.values():
             a.fill(np.nan)
 
-    def fill(self, r: int, row: int, arch_results: Mapping[str, Any], where: str) -> None:
-        """Row ``r`` of the block (table row ``row``) from one ArchResults state dict."""
-        plan, epochs = self.plan, self.plan.epochs
-        seeds = arch_results.get("dataset_seed", {}).get(plan.dataset)
-        if not seeds:
-            return
-        all_results = arch_results.get("all_results")
-        if not isinstance(all_results, dict):
-            raise DatasetError(f"{where}: hp={plan.hp} has no all_results dict")
-        train_keys = list(range(epochs))
-        params, flops, lats = [], [], []
-        for seed in seeds:
-            res = all_results.get((plan.dataset, seed))
-            what = f"{where}: hp={plan.hp} {plan.dataset} seed {seed}"
-            if not isinstance(res, dict):
-                raise DatasetError(f"{what} is listed in dataset_seed but has no result")
-            if seed not in SEED_SLOTS:
-                raise DatasetError(f"{what}: unexpected seed; NATS-Bench tss v1.0 uses seeds {SEED_SLOTS}")
-            if res.get("epochs") != epochs:
-                raise DatasetError(f"{what}: records {res.get('epochs')!r} epochs, expected {epochs}")
-            s = SEED_SLOTS.index(seed)
-            self.seed_used[s] = True
-            for split, spec in plan.where.items():
-                out = self.arrays[split][r, s]
-                for m, (field, nats_set) in enumerate(spec):
-                    keys = train_keys if not nats_set else [f"{nats_set}@{i}" for i in train_keys]
-                    out[:, m] = _curve(res.get(field), keys, f"{what} {field}")
-            params.append(float(res["params"]))
-            flops.append(float(res["flop"]))
-            lat = res.get("latency")
-            if lat:
-                value = float(np.mean([float(x) for x in lat]))
-                if value > 0:
-                    lats.append(value)
-        self.params[row] = _legacy_fixed(params, list(seeds))
-        self.flops[row] = _legacy_fixed(flops, list(seeds))
-        self.latency[row] = float(np.mean(lats)) if lats else np.nan
+    def put(self, r: int, row: int, rows: _Rows) -> None:
+        """Row ``r`` of the block is table row ``row``."""
+        for split, a in rows.arrays.items():
+            self.arrays[split][r] = a
+        self.seed_used |= rows.seed_used
+        self.params[row], self.flops[row], self.latency[row] = rows.params, rows.flops, rows.latency
         self.present[row] = True
 
 
@@ -288,19 +343,6 @@ def _progress(total: int, enabled: bool | None) -> Any:
 
     return tqdm(total=total, unit="arch", desc="import nats-tss", disable=not (sys.stderr.isatty() if enabled is None
                                                                                 else enabled))
-
-
-def _fill_all(blocks: Mapping[tuple[str, str], _Block], record: dict[str, Any], r: int, row: int, idx: int,
-              our_index: int, where: str) -> None:
-    """Row ``r`` of every table's block from one arch record ({hp: ArchResults state})."""
-    for (_, hp), b in blocks.items():
-        arch_results = record.get(hp)
-        if arch_results is None:
-            continue
-        if arch_results.get("arch_index") != idx or Arch.from_str(arch_results.get("arch_str", "")).index != our_index:
-            raise DatasetError(f"{where}: its record names arch {arch_results.get('arch_index')!r} "
-                               f"{arch_results.get('arch_str')!r}, not the meta file's entry")
-        b.fill(r, row, arch_results, where)
 
 
 def _compact_seeds(folder: Path, split: str, shape: tuple[int, ...], used: np.ndarray) -> None:
@@ -327,12 +369,15 @@ def _compact_seeds(folder: Path, split: str, shape: tuple[int, ...], used: np.nd
 
 def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: str = "nats-tss",
                     valtest_as_valid: bool = False, overwrite: bool = False, block_size: int = 128,
-                    progress: bool | None = None,
+                    workers: int = 1, progress: bool | None = None,
                     on_record: Callable[[int], None] | None = None) -> list[Benchmark]:
     """Convert NATS-Bench tss data at ``path`` into tables under ``out``; see the module doc.
-    ``on_record(i)`` is called after each arch record is read (for measurements)."""
+    ``workers`` > 1 decodes the files of a folder in that many processes, one block of rows at a
+    time; ``on_record(i)`` is called after each arch record is read (for measurements)."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise DatasetError(f"table name prefix {name!r} must be letters, digits, '.', '_' or '-'")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise DatasetError(f"workers must be an integer >= 1, got {workers!r}")
     out = Path(out)
     targets = {(ds, hp): out / table_name(name, ds, hp) for hp in HPS for ds in DATASETS}
     existing = [str(p) for p in targets.values() if p.exists()]
@@ -344,41 +389,44 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
     n = len(nb201)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.import-", dir=out))
+    files: dict[tuple[str, str], dict[str, tablefile.SplitFile]] = {}
     try:
-        plans = {key: _plan(*key) for key in targets}
-        blocks = {key: _Block(plan, min(block_size, n), n) for key, plan in plans.items()}
-        files: dict[tuple[str, str], dict[str, tablefile.SplitFile]] = {}
-        for key, plan in plans.items():
+        blocks = {key: _Block(plan, min(block_size, n), n) for key, plan in PLANS.items()}
+        for key, plan in PLANS.items():
             (staging / targets[key].name).mkdir()
             files[key] = {s: tablefile.SplitFile(staging / targets[key].name / f"{s}.npy",
                                                  (n, len(SEED_SLOTS), plan.epochs, len(ms)))
                           for s, ms in plan.measures.items()}
-        with _progress(n, progress) as bar:
-            for start in range(0, n, block_size):
-                stop = min(start + block_size, n)
-                for b in blocks.values():
-                    b.reset()
-                for r, row in enumerate(range(start, stop)):
-                    idx = int(nb201[row])
-                    where = f"NB201 arch {idx}"
-                    record = source.record(idx)
-                    if not isinstance(record, dict):
-                        raise DatasetError(f"{where}: the record is a {type(record).__name__}, expected a dict")
-                    try:
-                        _fill_all(blocks, record, r, row, idx, int(ours[row]), where)
-                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                        if isinstance(exc, DatasetError):
-                            raise
-                        raise DatasetError(f"{where}: malformed record ({type(exc).__name__}: {exc})") from None
-                    del record
-                    bar.update(1)
-                    if on_record is not None:
-                        on_record(row)
-                for key, b in blocks.items():
-                    if valtest_as_valid:
-                        _substitute_valtest(b)
-                    for split, f in files[key].items():
-                        f.write_rows(start, b.arrays[split][: stop - start])
+        pool = None
+        if workers > 1 and isinstance(source, _FolderSource):
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            with _progress(n, progress) as bar:
+                for start in range(0, n, block_size):
+                    stop = min(start + block_size, n)
+                    for b in blocks.values():
+                        b.reset()
+                    rows = range(start, stop)
+                    if pool is not None:  # one block at a time: memory stays bounded
+                        decoded: Iterator[dict[tuple[str, str], _Rows]] = pool.map(
+                            _decode_file, [str(source.files[int(nb201[i])]) for i in rows],
+                            [int(nb201[i]) for i in rows], [int(ours[i]) for i in rows], chunksize=4)
+                    else:
+                        decoded = (_decode(source.record(int(nb201[i])), int(nb201[i]), int(ours[i])) for i in rows)
+                    for r, (row, tables) in enumerate(zip(rows, decoded)):
+                        for key, arch_rows in tables.items():
+                            blocks[key].put(r, row, arch_rows)
+                        bar.update(1)
+                        if on_record is not None:
+                            on_record(row)
+                    for key, b in blocks.items():
+                        if valtest_as_valid:
+                            _substitute_valtest(b)
+                        for split, f in files[key].items():
+                            f.write_rows(start, b.arrays[split][: stop - start])
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
         for f in (f for group in files.values() for f in group.values()):
             f.close()
         written = []
@@ -390,7 +438,7 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
             if not b.present.all():
                 missing = int(nb201[~b.present][0])
                 raise DatasetError(f"NB201 arch {missing} has no hp={key[1]} {key[0]} results while other archs do")
-            for split in plans[key].measures:
+            for split in PLANS[key].measures:
                 if not b.seed_used.all():
                     _compact_seeds(folder, split, files[key][split].shape, b.seed_used)
             written.append((key, folder, b))
@@ -401,12 +449,14 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
             seeds = [s for s, u in zip(SEED_SLOTS, b.seed_used) if u]
             scalars = {"arch_index": ours.astype(np.int32), "nb201_index": nb201.astype(np.int32),
                        "params": b.params, "flops": b.flops, "latency": b.latency}
-            tablefile.finish_streamed(folder, plans[key].measures, scalars, _manifest(
+            tablefile.finish_streamed(folder, PLANS[key].measures, scalars, _manifest(
                 targets[key].name, ds, hp, seeds, n, source.description, valtest_as_valid))
         for key, folder, _ in written:
             tablefile.install(folder, targets[key], overwrite=overwrite)
         return [load_table(targets[key]) for key, _, _ in written]
     finally:
+        for f in (f for group in files.values() for f in group.values()):
+            f.close()
         shutil.rmtree(staging, ignore_errors=True)
 
 

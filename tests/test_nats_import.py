@@ -129,6 +129,8 @@ def test_generated_folder_round_trips_in_blocks(tmp_path: Path) -> None:
                 assert bench.metric(arch, "test", "acc", epoch=res["epochs"], seed=seed) == _f32(res["eval_acc1es"][key])
     hp12 = tables["nats-tss-cifar10-valid-hp12"]
     assert hp12.seeds == (111, 777)  # unused seed slots are dropped
+    parallel = import_nats_tss(src, tmp_path / "out2", block_size=5, workers=2, progress=False)
+    assert {t.name: t.content_hash for t in parallel} == {n: t.content_hash for n, t in tables.items()}
     assert hp12.arch_indices.tolist() == sorted(Arch.from_str(strings[i]).index for i in archs)
 
 
@@ -156,8 +158,9 @@ def test_malicious_pickle_is_refused_and_nothing_is_left(tmp_path: Path, capsys:
     evil["12"]["all_results"][("cifar10", 111)]["params"] = _Exploit(marker)
     write_pbz2(evil, src / "000002.pickle.pbz2")
     out = tmp_path / "out"
-    with pytest.raises(UnsafePickleError, match=r"posix\.system|os\.system|nt\.system"):
-        import_nats_tss(src, out, block_size=1, progress=False)
+    for workers in (1, 2):
+        with pytest.raises(UnsafePickleError, match=r"posix\.system|os\.system|nt\.system"):
+            import_nats_tss(src, out, block_size=1, workers=workers, progress=False)
     assert not marker.exists()
     assert out.is_dir() and list(out.iterdir()) == []  # no table, no staging folder
     assert main(["import", "nats-tss", str(src), "--out", str(out)]) == 2
