@@ -57,14 +57,20 @@ def main() -> None:
         if row % 1000 == 0 or row == files - 1:
             samples.append((row + 1, _rss_mib()))
 
+    cpu0 = os.times()
     t = time.perf_counter()
     tables = import_nats_tss(args.folder, args.out, block_size=args.block_size, workers=args.workers, progress=False,
                              on_record=sample)
     wall = time.perf_counter() - t
+    cpu1 = os.times()
+    cpu_self = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    cpu_children = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     on_disk = sum(p.stat().st_size for t_ in tables for p in t_.path.iterdir())
     print(f"imported {files} arch files into {len(tables)} tables ({on_disk / 2**20:.0f} MiB on disk) in {wall:.1f} s "
           f"({files / wall:.0f} files/s), block size {args.block_size}, {args.workers} decoding process(es)")
+    print(f"CPU seconds: {cpu_self:.0f} in this process, {cpu_children:.0f} in decoding processes; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end (other jobs share them)")
     print(f"peak RSS {peak:.0f} MiB (this process, ru_maxrss); RSS before the import {start_rss:.0f} MiB")
     if args.workers > 1:
         child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
