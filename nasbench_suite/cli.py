@@ -428,6 +428,34 @@ def cmd_reference_build(args: argparse.Namespace) -> None:
         _report_table(bench)
 
 
+def cmd_import(args: argparse.Namespace) -> None:
+    from .nats_import import import_nats_tss
+
+    out = args.out or os.environ.get("NASBENCH_TABLES_DIR") or "tables"
+    for bench in import_nats_tss(args.path, out, name=args.name, valtest_as_valid=args.valtest_as_valid,
+                                 overwrite=args.overwrite, workers=args.workers):
+        _report_table(bench)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    import time
+
+    from .reproduce import load_published, payload, render, reproduce, weight_sharing_rows
+
+    tables = args.tables or os.environ.get("NASBENCH_TABLES_DIR") or "tables"
+    published = load_published(args.published)
+    started = time.perf_counter()
+    rows = reproduce(args.protocol, tables, runs=args.runs, first_seed=args.first_seed, processes=args.workers,
+                     prefix=args.name, published=published)
+    ws = [] if args.no_weight_sharing or args.protocol != "nb201" else weight_sharing_rows(
+        args.weight_sharing, tables, args.name, published)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(payload(rows, ws, seconds), indent=2, sort_keys=True))
+    else:
+        print(render(args.protocol, rows, ws, seconds, published))
+
+
 # ----- latency -------------------------------------------------------------------------------------
 def cmd_latency_measure(args: argparse.Namespace) -> None:
     from .latency import LatencyMethod, LatencyStore, config_of_table
@@ -618,6 +646,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16-120"], default="cifar10")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_reference_build)
+
+    imp = sub.add_parser("import", help="convert third-party benchmark files into tables").add_subparsers(
+        dest="import_format", required=True, metavar="FORMAT")
+    p = imp.add_parser("nats-tss", help="official NATS-Bench topology files: the -simple folder or the single .pickle.pbz2")
+    p.add_argument("path", metavar="PATH", help="NATS-tss-v1_0-3ffb9-simple/ (meta + %%06d.pickle.pbz2) or "
+                   "NATS-tss-v1_0-3ffb9.pickle.pbz2 (loaded whole: needs much memory)")
+    p.add_argument("--name", default="nats-tss", help="table name prefix: NAME-<dataset>-hp<12|200> (default nats-tss)")
+    p.add_argument("--out", metavar="DIR", help="parent folder of the tables (default $NASBENCH_TABLES_DIR, else ./tables)")
+    p.add_argument("--valtest-as-valid", action="store_true",
+                   help="fill valid epochs NATS does not record (cifar100/ImageNet16-120 at hp=200) from ori-test "
+                        "('valtest', which overlaps the test set), as NATS-Bench's own API does; off by default")
+    p.add_argument("--overwrite", action="store_true", help="replace existing tables of the same names")
+    p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),
+                   help="processes decoding the folder's files (default min(2, CPUs)); tables do not depend on it")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("reproduce", help="replay a published multi-trial protocol (RS, REA, REINFORCE, BOHB) and "
+                                         "print our mean +- std beside the published one")
+    p.add_argument("protocol", choices=["nb201", "nats"])
+    p.add_argument("--tables", metavar="DIR", help="folder holding the imported (nasbench import nats-tss) or reference "
+                   "(nasbench reference build) tables (default $NASBENCH_TABLES_DIR, else ./tables)")
+    p.add_argument("--name", default="nats-tss", help="prefix of imported tables (default nats-tss)")
+    p.add_argument("--runs", type=_int, default=100, help="runs per method (default 100)")
+    p.add_argument("--first-seed", type=_int, default=0, help="run seeds are FIRST..FIRST+RUNS-1 (default 0)")
+    p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),
+                   help="processes running seeds in parallel (results do not depend on it)")
+    p.add_argument("--published", metavar="FILE.json", help="published results (default: the shipped "
+                   "nasbench_suite/data/published_nb201.json)")
+    p.add_argument("--weight-sharing", default="reports/weight_sharing/digits", metavar="DIR",
+                   help="nasbench darts result folders (<DIR>/<method>/) shown beside NB201's weight-sharing rows")
+    p.add_argument("--no-weight-sharing", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_reproduce)
 
     lat = sub.add_parser("latency", help="time cells on this machine (per hardware fingerprint)").add_subparsers(
         dest="latency_command", required=True, metavar="ACTION")

@@ -159,11 +159,11 @@ def read_scalars(folder: Path) -> dict[str, np.ndarray]:
         raise TableCorruptedError(f"table file {path} cannot be read ({type(exc).__name__}: {exc})") from None
 
 
-def verify(folder: Path, manifest: Mapping[str, Any], scalars: Mapping[str, np.ndarray]) -> str:
-    """Recompute the content hash from the files and compare it with the manifest's."""
+def _hash_folder(folder: Path, split_names: list[str], scalars: Mapping[str, np.ndarray]) -> str:
+    """The content hash of the split files in ``folder`` and of ``scalars``, streamed from disk."""
     h = hashlib.sha256(_HASH_TAG)
     with _pool() as pool:
-        for name in sorted([*manifest["arrays"], *(f"scalars/{k}" for k in scalars)]):
+        for name in sorted([*split_names, *(f"scalars/{k}" for k in scalars)]):
             if name.startswith("scalars/"):
                 _hash_array(h, name, scalars[name.split("/", 1)[1]], False, pool)
                 continue
@@ -179,7 +179,12 @@ def verify(folder: Path, manifest: Mapping[str, Any], scalars: Mapping[str, np.n
                     os.close(fd)
             else:  # another layout or dtype: decode, then hash canonically
                 _hash_array(h, name, np.load(path, allow_pickle=False).astype(SPLIT_DTYPE), True, pool)
-    actual = "sha256:" + h.hexdigest()
+    return "sha256:" + h.hexdigest()
+
+
+def verify(folder: Path, manifest: Mapping[str, Any], scalars: Mapping[str, np.ndarray]) -> str:
+    """Recompute the content hash from the files and compare it with the manifest's."""
+    actual = _hash_folder(folder, list(manifest["arrays"]), scalars)
     if actual != manifest["content_hash"]:
         raise TableCorruptedError(
             f"table {folder} failed its integrity check: content hash {actual} does not match the "
@@ -223,24 +228,83 @@ def write_table(
                 np.lib.format.write_array(f, a, allow_pickle=False)
                 f.flush()
                 os.fsync(f.fileno())
-        with open(tmp / SCALARS, "wb") as f:
-            np.savez(f, **scal)
-            f.flush()
-            os.fsync(f.fileno())
-        with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o755)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            os.rename(folder, old)
-            os.rename(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, folder)
+        _write_scalars_and_manifest(tmp, scal, manifest)
+        install(tmp, folder, overwrite=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return manifest
+
+
+def _write_scalars_and_manifest(tmp: Path, scalars: Mapping[str, np.ndarray], manifest: Mapping[str, Any]) -> None:
+    with open(tmp / SCALARS, "wb") as f:
+        np.savez(f, **scalars)
+        f.flush()
+        os.fsync(f.fileno())
+    with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o755)
+
+
+def install(tmp: Path, folder: Path, overwrite: bool = False) -> None:
+    """Move a complete table folder ``tmp`` to ``folder`` with one rename (an existing table is replaced
+    only with ``overwrite``, after the new one is complete)."""
+    if folder.exists():
+        if not overwrite:
+            raise FileExistsError(f"{folder} already exists; pass overwrite=True to replace it")
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        os.rename(folder, old)
+        os.rename(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, folder)
+
+
+# ----- writing a table row block by row block --------------------------------------------------------
+class SplitFile:
+    """One split array written in blocks of arch rows, straight to its ``.npy`` file (Fortran order, so
+    a block is one contiguous run per (seed, epoch, measure)); memory use is one block."""
+
+    def __init__(self, path: Path, shape: tuple[int, int, int, int]) -> None:
+        self.path, self.shape = Path(path), tuple(int(n) for n in shape)
+        with open(self.path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": SPLIT_DTYPE.str, "fortran_order": True,
+                                                     "shape": self.shape})
+            self.offset = f.tell()
+            f.truncate(self.offset + int(np.prod(self.shape, dtype=np.int64)) * SPLIT_DTYPE.itemsize)
+        self._fd = os.open(self.path, os.O_WRONLY)
+
+    def write_rows(self, start: int, block: np.ndarray) -> None:
+        """Rows ``start .. start + len(block)`` of the array: ``block`` is [rows, seed, epoch, measure]."""
+        if block.shape[1:] != self.shape[1:] or start < 0 or start + len(block) > self.shape[0]:
+            raise ValueError(f"block of shape {block.shape} at row {start} does not fit {self.path} {self.shape}")
+        columns = np.asfortranarray(block, dtype=SPLIT_DTYPE).reshape(len(block), -1, order="F")
+        step = self.shape[0] * SPLIT_DTYPE.itemsize
+        base = self.offset + start * SPLIT_DTYPE.itemsize
+        for j in range(columns.shape[1]):
+            os.pwrite(self._fd, memoryview(np.ascontiguousarray(columns[:, j])).cast("B"), base + j * step)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+
+
+def finish_streamed(tmp: Path, measures: Mapping[str, list[str]], scalars: Mapping[str, np.ndarray],
+                    manifest: dict[str, Any]) -> dict[str, Any]:
+    """Complete a table folder whose ``<split>.npy`` files were written with :class:`SplitFile`:
+    hash them from disk, write ``scalars.npz`` and the manifest. Install it with :func:`install`."""
+    scal = {k: _canonical(v, fortran=False) for k, v in scalars.items()}
+    manifest = dict(manifest)
+    manifest["schema_version"] = SCHEMA_VERSION
+    manifest["arrays"] = {}
+    for name in measures:
+        shape = _npy_header(tmp / f"{name}.npy")[0]
+        manifest["arrays"][name] = {"file": f"{name}.npy", "shape": list(shape), "measures": list(measures[name])}
+    manifest["content_hash"] = _hash_folder(tmp, list(measures), scal)
+    _write_scalars_and_manifest(tmp, scal, manifest)
     return manifest

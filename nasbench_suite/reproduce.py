@@ -1,0 +1,315 @@
+"""Replay a published multi-trial NAS protocol on local tables and print our numbers beside the
+published ones (``nasbench reproduce nb201`` / ``nasbench reproduce nats``).
+
+Both protocols search on the **12-epoch** validation accuracy of one trial (the hp=12 table: its
+own 12-epoch schedule, not the 200-epoch run cut short), charge each query the 12-epoch training
+seconds plus one validation pass, stop under a strict simulated-seconds budget, and report the
+**200-epoch test accuracy** of the final incumbent (the hp=200 table, mean over its seeds).
+
+* ``nb201`` (NAS-Bench-201, ICLR 2020): search on CIFAR-10 (cifar10-valid, x-valid) with 12,000 s;
+  the incumbents are evaluated on CIFAR-10 (test) and, where those tables exist, on CIFAR-100 and
+  ImageNet16-120 (x-test): NB201 searched on CIFAR-10 only and reported the same architectures on
+  all three datasets. Settings from NB201's scripts: REA population 10 / sample 3, REINFORCE
+  lr 0.001 (EMA momentum 0.9), BOHB 4 samples and no random fraction.
+* ``nats`` (NATS-Bench, TPAMI 2021): search on each dataset's own 12-epoch x-valid with 20,000 s
+  (CIFAR-10), 40,000 s (CIFAR-100) and 120,000 s (ImageNet16-120); REINFORCE lr 0.01; BOHB 4
+  samples, no random fraction, bandwidth factor 3, minimum bandwidth 0.3.
+
+Tables are found in one folder, either imported official data (``nasbench import nats-tss``:
+``<prefix>-cifar10-valid-hp12`` / ``<prefix>-cifar10-hp200``, ...) or the tables that
+``nasbench reference build`` makes from the reference CSVs (``nb201-cifar10-hp12`` /
+``nb201-cifar10-hp200``, CIFAR-10 by default): CI can run the replay without the official files.
+
+Published numbers live in ``nasbench_suite/data/published_nb201.json`` with their citation; only
+rows marked verified carry numbers, and the verdict (within one published std or not) is given only
+for those.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import NasBenchError
+from .evaluation import EvalSpec, incumbent_metric
+from .search import run_seeds, SearchSpec
+from .simulator import Budget
+from .table import Benchmark, load_table
+
+METHODS = ("random", "rea", "reinforce", "bohb")
+DATASETS = ("cifar10", "cifar100", "imagenet16-120")
+WEIGHT_SHARING = ("darts-v1", "darts-v2", "gdas", "rsps", "enas")
+_NATS_NAME = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16-120": "ImageNet16-120"}
+
+
+class ReproduceError(NasBenchError, ValueError):
+    """A protocol, its tables or the published-results file cannot be used as asked."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    title: str
+    budgets: dict[str, float]
+    """search dataset -> simulated seconds"""
+    settings: dict[str, dict[str, Any]]
+    transfer: bool
+    """evaluate the incumbents of the (single) search dataset on every dataset's table"""
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "nb201": Protocol(
+        "nb201", "NAS-Bench-201 (Dong & Yang, ICLR 2020), multi-trial methods of its Table 5",
+        {"cifar10": 12000.0},
+        {"random": {}, "rea": {"population": 10, "sample_size": 3},
+         "reinforce": {"learning_rate": 0.001, "momentum": 0.9},
+         "bohb": {"num_samples": 4, "random_fraction": 0.0, "bandwidth_factor": 3.0}},
+        transfer=True),
+    "nats": Protocol(
+        "nats", "NATS-Bench (Dong et al., TPAMI 2021), topology search space, non-weight-sharing methods",
+        {"cifar10": 20000.0, "cifar100": 40000.0, "imagenet16-120": 120000.0},
+        {"random": {}, "rea": {"population": 10, "sample_size": 3},
+         "reinforce": {"learning_rate": 0.01, "momentum": 0.9},
+         "bohb": {"num_samples": 4, "random_fraction": 0.0, "bandwidth_factor": 3.0, "min_bandwidth": 0.3}},
+        transfer=False),
+}
+
+
+@dataclass(frozen=True)
+class Published:
+    mean: float
+    std: float
+
+
+@dataclass
+class Row:
+    protocol: str
+    method: str
+    search_dataset: str
+    eval_dataset: str
+    search_table: str
+    eval_table: str
+    budget_seconds: float
+    runs: int
+    mean: float
+    std: float
+    queries_per_run: float
+    wall_seconds: float
+    seeds: str = ""
+    published: Published | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        if self.published is None:
+            return "no verified published value"
+        gap = self.mean - self.published.mean
+        if abs(gap) <= self.published.std:
+            return "within 1 published std"
+        stds = abs(gap) / self.published.std if self.published.std > 0 else math.inf
+        return f"outside ({gap:+.2f}, {stds:.1f} published stds)"
+
+
+# ----- published numbers -------------------------------------------------------------------------------
+def load_published(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The published-results file (default: the one shipped with the package)."""
+    if path is None:
+        text = importlib.resources.files("nasbench_suite").joinpath("data/published_nb201.json").read_text("utf-8")
+        where = "nasbench_suite/data/published_nb201.json"
+    else:
+        try:
+            text, where = Path(path).read_text(encoding="utf-8"), str(path)
+        except OSError as exc:
+            raise ReproduceError(f"cannot read published results {path}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReproduceError(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise ReproduceError(f"{where} must hold an object with a 'results' list")
+    return data
+
+
+def published_value(data: dict[str, Any], protocol: str, method: str, dataset: str, split: str = "test") -> Published | None:
+    for r in data["results"]:
+        if (r.get("protocol"), r.get("method"), r.get("dataset"), r.get("split", "test")) == (protocol, method, dataset, split):
+            if r.get("verified") is True and isinstance(r.get("mean"), (int, float)) and isinstance(r.get("std"), (int, float)):
+                return Published(float(r["mean"]), float(r["std"]))
+            return None
+    return None
+
+
+# ----- tables ------------------------------------------------------------------------------------------
+def find_tables(folder: Path, dataset: str, prefix: str) -> tuple[Path, Path] | None:
+    """(search hp12 table, evaluation hp200 table) of ``dataset`` in ``folder``: imported ones first,
+    then reference-built ones."""
+    nats = _NATS_NAME[dataset]
+    candidates = [(f"{prefix}-{'cifar10-valid' if dataset == 'cifar10' else nats}-hp12", f"{prefix}-{nats}-hp200"),
+                  (f"nb201-{dataset}-hp12", f"nb201-{dataset}-hp200")]
+    for search, evaluate in candidates:
+        if (folder / search).is_dir() and (folder / evaluate).is_dir():
+            return folder / search, folder / evaluate
+    return None
+
+
+def _eval_table(folder: Path, dataset: str, prefix: str) -> Path | None:
+    found = find_tables(folder, dataset, prefix)
+    if found:
+        return found[1]
+    alone = folder / f"{prefix}-{_NATS_NAME[dataset]}-hp200"
+    return alone if alone.is_dir() else None
+
+
+def _stats(values: np.ndarray) -> tuple[float, float]:
+    return float(np.mean(values)), float(np.std(values))
+
+
+def reproduce(protocol: str, tables: str | os.PathLike, *, runs: int = 100, first_seed: int = 0, processes: int = 1,
+              prefix: str = "nats-tss", published: dict[str, Any] | None = None,
+              methods: Sequence[str] = METHODS) -> list[Row]:
+    """Replay ``protocol`` on the tables in ``tables``; one row per (method, evaluated dataset)."""
+    if protocol not in PROTOCOLS:
+        raise ReproduceError(f"unknown protocol {protocol!r}; use {' or '.join(PROTOCOLS)}")
+    if runs < 1:
+        raise ReproduceError(f"runs must be >= 1, got {runs}")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ReproduceError(f"unknown method(s) {unknown}; the protocol covers {', '.join(METHODS)}")
+    proto, folder = PROTOCOLS[protocol], Path(tables)
+    if not folder.is_dir():
+        raise ReproduceError(f"tables folder {folder} does not exist; import the official files "
+                             f"(nasbench import nats-tss) or build the reference tables (nasbench reference build)")
+    published = load_published() if published is None else published
+    plan = [(ds, find_tables(folder, ds, prefix)) for ds in proto.budgets]
+    plan = [(ds, found) for ds, found in plan if found is not None]
+    if not plan:
+        wanted = ", ".join(f"{prefix}-cifar10-valid-hp12 + {prefix}-cifar10-hp200" if ds == "cifar10" else ds
+                           for ds in proto.budgets)
+        raise ReproduceError(f"{folder} holds no search/evaluation table pair for {protocol} (looked for {wanted}, "
+                             f"or nb201-<dataset>-hp12 + -hp200 from `nasbench reference build`)")
+    seeds = list(range(first_seed, first_seed + runs))
+    rows: list[Row] = []
+    for ds, (search, evaluate) in plan:
+        targets = [(ds, evaluate)]
+        if proto.transfer:
+            targets += [(other, p) for other in DATASETS if other != ds and (p := _eval_table(folder, other, prefix))]
+        benches: dict[Path, Benchmark] = {p: load_table(p) for _, p in targets}
+        for method in methods:
+            spec = SearchSpec(str(search), method, Budget(seconds=proto.budgets[ds]), proto.settings[method])
+            started = time.perf_counter()
+            res = run_seeds(spec, seeds, processes=processes, evaluation=EvalSpec(str(evaluate)), progress=False)
+            wall = time.perf_counter() - started
+            final = res.final()
+            incumbents = final["incumbent_index"].to_numpy()
+            for eval_ds, path in targets:
+                values, _, _ = incumbent_metric(incumbents, benches[path], EvalSpec())
+                mean, std = _stats(values)
+                rows.append(Row(protocol, method, ds, eval_ds, Path(search).name, benches[path].name,
+                                proto.budgets[ds], len(seeds), mean, std, float(res.manifest["runs"]["results_per_run"]["mean"]),
+                                wall, f"{seeds[0]}-{seeds[-1]}", published_value(published, protocol, method, eval_ds),
+                                dict(proto.settings[method])))
+    return rows
+
+
+# ----- weight sharing beside the published rows --------------------------------------------------------
+@dataclass
+class WeightSharingRow:
+    method: str
+    runs: int
+    source: str
+    own_table: str
+    own_mean: float
+    own_std: float
+    eval_table: str | None
+    eval_mean: float | None
+    eval_std: float | None
+    published: Published | None
+
+
+def weight_sharing_rows(report_dir: str | os.PathLike, tables: str | os.PathLike, prefix: str = "nats-tss",
+                        published: dict[str, Any] | None = None) -> list[WeightSharingRow]:
+    """Our weight-sharing runs (``nasbench darts`` result folders under ``report_dir``/<method>), their
+    final cells' accuracy on the table they were searched with, the same cells looked up in the
+    CIFAR-10 200-epoch table when one is in ``tables``, and NB201's published row."""
+    import pandas as pd
+
+    published = load_published() if published is None else published
+    root = Path(report_dir)
+    evaluate = _eval_table(Path(tables), "cifar10", prefix) if Path(tables).is_dir() else None
+    bench = load_table(evaluate) if evaluate else None
+    out = []
+    for method in WEIGHT_SHARING:
+        folder = root / method
+        if not (folder / "trajectories.parquet").is_file():
+            continue
+        frame = pd.read_parquet(folder / "trajectories.parquet")
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        final = frame.groupby("seed", sort=True).tail(1)
+        own_mean, own_std = _stats(final["incumbent_test_acc"].to_numpy(dtype=np.float64))
+        eval_mean = eval_std = None
+        if bench is not None:
+            values, _, _ = incumbent_metric(final["incumbent_index"].to_numpy(), bench, EvalSpec())
+            eval_mean, eval_std = _stats(values)
+        out.append(WeightSharingRow(method, len(final), str(folder), manifest.get("evaluation", {}).get("table", "?"),
+                                    own_mean, own_std, None if bench is None else bench.name, eval_mean, eval_std,
+                                    published_value(published, "nb201", method, "cifar10")))
+    return out
+
+
+# ----- output ------------------------------------------------------------------------------------------
+def _pm(mean: float | None, std: float | None) -> str:
+    return "n/a" if mean is None or std is None else f"{mean:.2f} +- {std:.2f}"
+
+
+def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: float,
+           published: dict[str, Any]) -> str:
+    proto = PROTOCOLS[protocol]
+    lines = [f"nasbench reproduce {protocol}: {proto.title}",
+             "protocol: search on the 12-epoch (hp=12) valid accuracy of one trial; cost = 12-epoch train seconds + "
+             "one validation pass; strict budget; reported = 200-epoch test accuracy of the final incumbent "
+             "(mean over the table's seeds)"]
+    for (ds, search, budget), group in _groups(rows):
+        lines += ["", f"search {ds} on {search}, budget {budget:,.0f} simulated s, {group[0].runs} runs (seeds "
+                      f"{group[0].seeds}); accuracy in percent, std over runs; seconds = wall time of the method's runs"]
+        lines.append(f"{'method':<10} {'evaluated on':<36} {'ours (mean +- std)':>19} {'published':>15}  "
+                     f"{'verdict':<30} {'queries/run':>11} {'seconds':>8}")
+        for r in group:
+            lines.append(f"{r.method:<10} {r.eval_table + ' test':<36} {_pm(r.mean, r.std):>19} "
+                         f"{_pm(*(asdict(r.published).values() if r.published else (None, None))):>15}  "
+                         f"{r.verdict:<30} {r.queries_per_run:>11.1f} {r.wall_seconds:>8.1f}")
+    if ws:
+        lines += ["", "weight-sharing methods beside NB201's published rows. NOT the same experiment: our runs searched "
+                      "the project's own table (below: its name) with its small supernet, NB201's searched CIFAR-10 with "
+                      "its own; the middle column only looks the cells our runs found up in the CIFAR-10 table.",
+                  f"{'method':<9} {'runs':>4} {'own table test':>22} {'same cells, CIFAR-10 test':>26} "
+                  f"{'NB201 published (C10 test)':>27}"]
+        for w in ws:
+            lines.append(f"{w.method:<9} {w.runs:>4} {_pm(w.own_mean, w.own_std) + ' (' + w.own_table + ')':>22} "
+                         f"{_pm(w.eval_mean, w.eval_std):>26} {_pm(*(asdict(w.published).values() if w.published else (None, None))):>27}")
+    if not any(r.published for r in rows):
+        lines += ["", "published values: none verified yet in nasbench_suite/data/published_nb201.json; see its "
+                      "'verification_status'. Verdicts need a verified row (paper + table)."]
+    src = published.get("sources", {}).get(protocol, {})
+    if src:
+        lines.append(f"source: {src.get('paper', '?')}, {src.get('table', '?')}")
+    lines.append(f"took {seconds:.1f} s wall")
+    return "\n".join(lines)
+
+
+def _groups(rows: list[Row]) -> list[tuple[tuple[str, str, float], list[Row]]]:
+    out: dict[tuple[str, str, float], list[Row]] = {}
+    for r in rows:
+        out.setdefault((r.search_dataset, r.search_table, r.budget_seconds), []).append(r)
+    return list(out.items())
+
+
+def payload(rows: list[Row], ws: list[WeightSharingRow], seconds: float) -> dict[str, Any]:
+    return {"rows": [{**asdict(r), "verdict": r.verdict} for r in rows], "weight_sharing": [asdict(w) for w in ws],
+            "wall_seconds": seconds}

@@ -1,0 +1,215 @@
+"""Importing official NATS-Bench tss files: the fixture against the official ``nats_bench`` API, a
+generated folder round trip, the single-file source, the valtest option and the restricted unpickler."""
+from __future__ import annotations
+
+import bz2
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasbench_suite.cli import main
+from nasbench_suite.errors import DatasetError, MissingResultError
+from nasbench_suite.nats_import import DATASETS, SEED_SLOTS, import_nats_tss, table_name
+from nasbench_suite.safe_pickle import UnsafePickleError, load_pbz2, loads
+from nasbench_suite.space import Arch
+
+from nats_generator import arch_record, generate_folder, nb201_order, write_meta, write_pbz2
+
+REF = Path(os.environ.get("NASBENCH_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference"))
+FIXTURE = REF / "nats_tss_fixture"
+FIXTURE_ARCHS = (0, 11, 284)
+needs_fixture = pytest.mark.skipif(not (FIXTURE / "meta.pickle.pbz2").is_file(),
+                                   reason=f"NATS-Bench tss fixture not found at {FIXTURE} (../shared/reference)")
+
+
+@pytest.fixture(scope="module")
+def fixture_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    out = tmp_path_factory.mktemp("nats")
+    return {t.name: t for t in import_nats_tss(FIXTURE, out, progress=False)}
+
+
+def _f32(x: float) -> np.float32:
+    return np.float32(x)
+
+
+@needs_fixture
+def test_fixture_import_equals_the_official_api(fixture_tables: dict) -> None:
+    """Every value the official API returns for the fixture archs, against ours (stored as float32)."""
+    nats_bench = pytest.importorskip("nats_bench", reason="the dev extra installs nats_bench")
+    api = nats_bench.create(str(FIXTURE), "tss", fast_mode=True, verbose=False)
+    compared = 0
+    for idx in FIXTURE_ARCHS:
+        arch = Arch.from_str(api.meta_archs[idx])
+        for hp in ("12", "200"):
+            archres = api.query_meta_info_by_index(idx, hp=hp)
+            for ds in DATASETS:
+                bench = fixture_tables[table_name("nats-tss", ds, hp)]
+                assert bench.scalar(arch, "nb201_index") == idx
+                cost = api.get_cost_info(idx, ds, hp=hp)
+                assert bench.scalar(arch, "params") == cost["params"]
+                assert bench.scalar(arch, "flops") == cost["flops"]
+                assert bench.scalar(arch, "latency") == cost["latency"]
+                compared += 3
+                split_of = {"x-valid": ("valid", ""), "ori-test": ("test", "valtest_" if ds in ("cifar100", "ImageNet16-120") else ""),
+                            "x-test": ("test", "")}
+                for seed in archres.get_dataset_seeds(ds):
+                    result = archres.query(ds, seed)
+                    for iepoch in range(result.get_total_epoch()):
+                        e = iepoch + 1
+                        train = result.get_train(iepoch)
+                        assert _f32(train["loss"]) == bench.metric(arch, "train", "loss", epoch=e, seed=seed)
+                        assert _f32(train["accuracy"]) == bench.metric(arch, "train", "acc", epoch=e, seed=seed)
+                        assert _f32(train["cur_time"]) == bench.metric(arch, "train", "seconds", epoch=e, seed=seed)
+                        assert bench.train_cost(arch, epoch=e, seed=seed) == pytest.approx(train["all_time"], rel=1e-6)
+                        if result.train_acc5es is None:  # not recorded in this trial
+                            with pytest.raises(MissingResultError):
+                                bench.metric(arch, "train", "acc5", epoch=e, seed=seed)
+                        else:
+                            assert _f32(result.train_acc5es[iepoch]) == bench.metric(arch, "train", "acc5", epoch=e, seed=seed)
+                        compared += 5
+                        for name in result.get_eval_set():
+                            split, prefix = split_of[name]
+                            if f"{name}@{iepoch}" not in result.eval_acc1es:  # not recorded by NATS
+                                with pytest.raises(MissingResultError):
+                                    bench.metric(arch, split, prefix + "acc", epoch=e, seed=seed)
+                                continue
+                            ev = result.get_eval(name, iepoch)
+                            assert _f32(ev["loss"]) == bench.metric(arch, split, prefix + "loss", epoch=e, seed=seed)
+                            assert _f32(ev["accuracy"]) == bench.metric(arch, split, prefix + "acc", epoch=e, seed=seed)
+                            assert _f32(ev["cur_time"]) == bench.metric(arch, split, prefix + "seconds", epoch=e, seed=seed)
+                            compared += 3
+                # the user-facing summary: final epoch, mean over seeds
+                info = api.get_more_info(idx, ds, hp=hp, is_random=False)
+                assert bench.metric(arch, "train", "acc", epoch=bench.max_epoch) == pytest.approx(info["train-accuracy"], rel=1e-6)
+                if "valid-accuracy" in info:
+                    assert bench.metric(arch, "valid", "acc", epoch=bench.max_epoch) == pytest.approx(info["valid-accuracy"], rel=1e-6)
+                assert bench.metric(arch, "test", "acc", epoch=bench.max_epoch) == pytest.approx(info["test-accuracy"], rel=1e-6)
+                compared += 3
+    assert compared > 20000
+
+
+@needs_fixture
+def test_not_recorded_values_raise_and_valtest_is_explicit(fixture_tables: dict, tmp_path: Path) -> None:
+    c100 = fixture_tables["nats-tss-cifar100-hp200"]
+    arch = Arch.from_index(int(c100.arch_indices[0]))
+    with pytest.raises(MissingResultError, match="no result recorded"):
+        c100.metric(arch, "valid", "acc", epoch=100)
+    assert c100.manifest["valtest_as_valid"] is False
+    subst = {t.name: t for t in import_nats_tss(FIXTURE, tmp_path, valtest_as_valid=True, progress=False)}
+    s100 = subst["nats-tss-cifar100-hp200"]
+    assert s100.manifest["valtest_as_valid"] is True
+    assert s100.metric(arch, "valid", "acc", epoch=100, seed=777) == c100.metric(arch, "test", "valtest_acc", epoch=100, seed=777)
+    assert s100.metric(arch, "valid", "acc", epoch=200, seed=777) == c100.metric(arch, "valid", "acc", epoch=200, seed=777)
+    assert subst["nats-tss-cifar10-valid-hp200"].manifest["valtest_as_valid"] is False  # nothing substituted there
+
+
+def test_generated_folder_round_trips_in_blocks(tmp_path: Path) -> None:
+    archs = [5, 1, 7000, 15624, 300, 42, 9999, 12]
+    src = generate_folder(tmp_path / "src", archs, seed=3)
+    tables = {t.name: t for t in import_nats_tss(src, tmp_path / "out", block_size=3, progress=False)}
+    assert len(tables) == 8
+    strings = nb201_order(3)
+    for idx in archs:
+        record = arch_record(idx, strings[idx], 3)
+        arch = Arch.from_str(strings[idx])
+        for hp, archres in record.items():
+            for (ds, seed), res in archres["all_results"].items():
+                bench = tables[table_name("nats-tss", ds, hp)]
+                assert set(bench.seeds) <= set(SEED_SLOTS)
+                assert bench.scalar(arch, "nb201_index") == idx
+                for i in (0, res["epochs"] - 1):
+                    assert bench.metric(arch, "train", "acc", epoch=i + 1, seed=seed) == _f32(res["train_acc1es"][i])
+                    assert bench.metric(arch, "train", "seconds", epoch=i + 1, seed=seed) == _f32(res["train_times"][i])
+                test_set = "ori-test" if ds in ("cifar10-valid", "cifar10") else "x-test"
+                key = f"{test_set}@{res['epochs'] - 1}"
+                assert bench.metric(arch, "test", "acc", epoch=res["epochs"], seed=seed) == _f32(res["eval_acc1es"][key])
+    hp12 = tables["nats-tss-cifar10-valid-hp12"]
+    assert hp12.seeds == (111, 777)  # unused seed slots are dropped
+    parallel = import_nats_tss(src, tmp_path / "out2", block_size=5, workers=2, progress=False)
+    assert {t.name: t.content_hash for t in parallel} == {n: t.content_hash for n, t in tables.items()}
+    assert hp12.arch_indices.tolist() == sorted(Arch.from_str(strings[i]).index for i in archs)
+
+
+def test_single_file_source(tmp_path: Path) -> None:
+    strings = nb201_order(1)
+    infos = {i: arch_record(i, strings[i], 1) for i in (3, 4)}
+    write_pbz2({"meta_archs": strings, "arch2infos": infos, "evaluated_indexes": set(infos)},
+               tmp_path / "NATS-tss-v1_0-3ffb9.pickle.pbz2")
+    tables = import_nats_tss(tmp_path / "NATS-tss-v1_0-3ffb9.pickle.pbz2", tmp_path / "out", progress=False)
+    assert len(tables) == 8 and all(t.num_archs == 2 for t in tables)
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pickle_is_refused_and_nothing_is_left(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    marker = tmp_path / "pwned"
+    src = generate_folder(tmp_path / "src", [0, 1], seed=0)
+    evil = arch_record(2, nb201_order(0)[2])
+    evil["12"]["all_results"][("cifar10", 111)]["params"] = _Exploit(marker)
+    write_pbz2(evil, src / "000002.pickle.pbz2")
+    out = tmp_path / "out"
+    for workers in (1, 2):
+        with pytest.raises(UnsafePickleError, match=r"posix\.system|os\.system|nt\.system"):
+            import_nats_tss(src, out, block_size=1, workers=workers, progress=False)
+    assert not marker.exists()
+    assert out.is_dir() and list(out.iterdir()) == []  # no table, no staging folder
+    assert main(["import", "nats-tss", str(src), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error:") and "system" in err and err.count("\n") == 1
+    assert not marker.exists() and list(out.iterdir()) == []
+
+
+def test_restricted_unpickler_refuses_other_globals() -> None:
+    assert loads(pickle.dumps({"a": [1, 2.5, (3,)], "b": {4}})) == {"a": [1, 2.5, (3,)], "b": {4}}
+    assert loads(pickle.dumps(np.float64(0.25))) == 0.25
+    for bad in (np.arange(3), shutil.rmtree, object()):
+        with pytest.raises(UnsafePickleError, match="refused"):
+            loads(pickle.dumps(bad))
+    with pytest.raises(UnsafePickleError, match="refused numpy dtype"):
+        loads(pickle.dumps(np.array([None], dtype=object)[0:1].dtype))
+    with pytest.raises(UnsafePickleError, match="not a readable pickle"):
+        loads(b"\x80\x04garbage")
+
+
+def test_import_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    src = generate_folder(tmp_path / "src", [10, 20], seed=2)
+    assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "t"), "--name", "mine"]) == 0
+    out = capsys.readouterr().out
+    assert "mine-cifar10-valid-hp12" in out and out.count("wrote table") == 8
+    assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "t"), "--name", "mine"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["import", "nats-tss", str(tmp_path / "nope"), "--out", str(tmp_path / "t")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "meta.pickle.pbz2").write_bytes(bz2.compress(b"not a pickle"))
+    assert main(["import", "nats-tss", str(tmp_path / "bad"), "--out", str(tmp_path / "t2")]) == 2
+    assert "not a readable pickle" in capsys.readouterr().err
+    write_meta(tmp_path / "bad", nb201_order(0))
+    assert main(["import", "nats-tss", str(tmp_path / "bad"), "--out", str(tmp_path / "t2")]) == 2
+    assert "no %06d.pickle.pbz2" in capsys.readouterr().err
+
+
+@needs_fixture
+def test_safe_loader_reads_the_real_files() -> None:
+    record = load_pbz2(FIXTURE / "000011.pickle.pbz2")
+    assert set(record) == {"12", "200"} and record["200"]["arch_index"] == 11
+
+
+def test_malformed_record_is_one_clear_error(tmp_path: Path) -> None:
+    src = generate_folder(tmp_path / "src", [0], seed=0)
+    record = arch_record(1, nb201_order(0)[1])
+    del record["200"]["all_results"][("cifar10", 777)]["params"]
+    write_pbz2(record, src / "000001.pickle.pbz2")
+    with pytest.raises(DatasetError, match="NB201 arch 1: malformed record"):
+        import_nats_tss(src, tmp_path / "out", progress=False)
+    assert list((tmp_path / "out").iterdir()) == []

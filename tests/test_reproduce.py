@@ -1,0 +1,86 @@
+"""`nasbench reproduce`: the published protocols replayed on a folder of tables (here the generated
+full-coverage search table stands in for both the hp12 and the hp200 table)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasbench_suite.cli import main
+from nasbench_suite.reproduce import (PROTOCOLS, ReproduceError, load_published, published_value, reproduce,
+                                      weight_sharing_rows)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory: pytest.TempPathFactory, search_table) -> Path:
+    folder = tmp_path_factory.mktemp("tables")
+    for name in ("nb201-cifar10-hp12", "nb201-cifar10-hp200"):
+        (folder / name).symlink_to(search_table.path, target_is_directory=True)
+    return folder
+
+
+def test_shipped_published_file_has_citations_and_no_unverified_numbers() -> None:
+    data = load_published()
+    assert "ICLR 2020" in data["sources"]["nb201"]["paper"] and "Table 5" in data["sources"]["nb201"]["table"]
+    for row in data["results"]:
+        if not row.get("verified"):
+            assert row["mean"] is None and row["std"] is None  # nothing typed from memory
+    assert PROTOCOLS["nats"].budgets == {"cifar10": 20000.0, "cifar100": 40000.0, "imagenet16-120": 120000.0}
+    assert PROTOCOLS["nb201"].budgets == {"cifar10": 12000.0}
+
+
+def test_nb201_replay_rows_and_verdicts(tables: Path, search_table) -> None:
+    published = {"results": [{"protocol": "nb201", "method": "rea", "dataset": "cifar10", "split": "test",
+                              "verified": True, "mean": 70.0, "std": 100.0},
+                             {"protocol": "nb201", "method": "random", "dataset": "cifar10", "split": "test",
+                              "verified": True, "mean": 0.0, "std": 1.0}]}
+    rows = reproduce("nb201", tables, runs=3, published=published)
+    assert [r.method for r in rows] == ["random", "rea", "reinforce", "bohb"]
+    best = search_table.optimum("test")[1]
+    for r in rows:
+        assert r.runs == 3 and np.isfinite(r.mean) and r.mean <= best and r.queries_per_run > 1
+        assert r.budget_seconds == 12000 and r.search_table == "nb201-cifar10-hp12"
+    by = {r.method: r for r in rows}
+    assert by["rea"].verdict == "within 1 published std"
+    assert by["random"].verdict.startswith("outside (+")
+    assert by["bohb"].verdict == "no verified published value"
+    again = reproduce("nb201", tables, runs=3, published=published, methods=["rea"])
+    assert again[0].mean == by["rea"].mean  # same seeds, same answer
+
+
+def test_published_value_ignores_unverified_rows() -> None:
+    data = {"results": [{"protocol": "nb201", "method": "rea", "dataset": "cifar10", "verified": False,
+                         "mean": 1.0, "std": 1.0}]}
+    assert published_value(data, "nb201", "rea", "cifar10") is None
+
+
+def test_weight_sharing_rows_read_the_committed_runs(tables: Path) -> None:
+    rows = weight_sharing_rows(ROOT / "reports" / "weight_sharing" / "digits", tables, published={"results": []})
+    assert {r.method for r in rows} <= {"darts-v1", "darts-v2", "gdas", "rsps", "enas"} and rows
+    assert all(r.runs >= 1 and r.eval_mean is not None and r.published is None for r in rows)
+
+
+def test_reproduce_cli(tables: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["reproduce", "nats", "--tables", str(tables), "--runs", "2", "--workers", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {r["method"] for r in out["rows"]} == {"random", "rea", "reinforce", "bohb"}
+    assert {r["budget_seconds"] for r in out["rows"]} == {20000.0} and out["weight_sharing"] == []
+    assert main(["reproduce", "nb201", "--tables", str(tables), "--runs", "2", "--workers", "1",
+                 "--no-weight-sharing"]) == 0
+    text = capsys.readouterr().out
+    assert "no verified published value" in text and "took" in text
+    assert main(["reproduce", "nb201", "--tables", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and err.count("\n") == 1
+    assert main(["reproduce", "nb201", "--tables", str(tmp_path)]) == 2
+    assert "no search/evaluation table pair" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert main(["reproduce", "nb201", "--tables", str(tables), "--published", str(bad)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    with pytest.raises(ReproduceError, match="runs must be"):
+        reproduce("nb201", tables, runs=0)
