@@ -673,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),
                    help="processes running seeds in parallel (results do not depend on it)")
     p.add_argument("--published", metavar="FILE.json", help="published results (default: the shipped "
-                   "nasbench_suite/data/published_nb201.json)")
+                   "nasbench_suite/configs/published_nb201.json)")
     p.add_argument("--weight-sharing", default="reports/weight_sharing/digits", metavar="DIR",
                    help="nasbench darts result folders (<DIR>/<method>/) shown beside NB201's weight-sharing rows")
     p.add_argument("--no-weight-sharing", action="store_true")

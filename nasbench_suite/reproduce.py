@@ -20,7 +20,7 @@ Tables are found in one folder, either imported official data (``nasbench import
 ``nasbench reference build`` makes from the reference CSVs (``nb201-cifar10-hp12`` /
 ``nb201-cifar10-hp200``, CIFAR-10 by default): CI can run the replay without the official files.
 
-Published numbers live in ``nasbench_suite/data/published_nb201.json`` with their citation; only
+Published numbers live in ``nasbench_suite/configs/published_nb201.json`` with their citation; only
 rows marked verified carry numbers, and the verdict (within one published std or not) is given only
 for those.
 """
@@ -121,8 +121,8 @@ class Row:
 def load_published(path: str | os.PathLike | None = None) -> dict[str, Any]:
     """The published-results file (default: the one shipped with the package)."""
     if path is None:
-        text = importlib.resources.files("nasbench_suite").joinpath("data/published_nb201.json").read_text("utf-8")
-        where = "nasbench_suite/data/published_nb201.json"
+        text = importlib.resources.files("nasbench_suite").joinpath("configs/published_nb201.json").read_text("utf-8")
+        where = "nasbench_suite/configs/published_nb201.json"
     else:
         try:
             text, where = Path(path).read_text(encoding="utf-8"), str(path)
@@ -294,7 +294,7 @@ def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: 
             lines.append(f"{w.method:<9} {w.runs:>4} {_pm(w.own_mean, w.own_std) + ' (' + w.own_table + ')':>22} "
                          f"{_pm(w.eval_mean, w.eval_std):>26} {_pm(*(asdict(w.published).values() if w.published else (None, None))):>27}")
     if not any(r.published for r in rows):
-        lines += ["", "published values: none verified yet in nasbench_suite/data/published_nb201.json; see its "
+        lines += ["", "published values: none verified yet in nasbench_suite/configs/published_nb201.json; see its "
                       "'verification_status'. Verdicts need a verified row (paper + table)."]
     src = published.get("sources", {}).get(protocol, {})
     if src:

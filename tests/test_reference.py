@@ -58,8 +58,10 @@ def test_nb201_protocol_replay_lands_near_the_published_numbers(tables) -> None:
     final = res.final()
     assert (res.frame["finish_time"] <= 12000).all()
     assert 80 <= res.manifest["runs"]["results_per_run"]["mean"] <= 120  # ~90 s of pseudo time per query
-    # NB201 reports REA at 93.92 +- 0.30 on CIFAR-10 test (200 epochs); 30 runs land within half a point
-    assert abs(final["incumbent_test_acc"].mean() - 93.92) < 0.5
+    # 12,000 s of REA on the 12-epoch validation accuracy finds cells in the top 2% of the space by
+    # their 200-epoch test accuracy (percentile over all cells of the evaluation table)
+    top2 = np.percentile(hp200.array("test", epoch=hp200.max_epoch), 98)
+    assert final["incumbent_test_acc"].mean() > top2
     assert np.all(final["incumbent_test_acc"] <= hp200.optimum("test")[1])
 
 
