@@ -124,6 +124,32 @@ def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall:
     return row
 
 
+def scatter(runs: Path, names: list[str], ref: pd.DataFrame, out: Path) -> None:
+    """One panel per candidate with results: our final valid accuracy (mean of seeds) against NB201's
+    200-epoch CIFAR-10 test accuracy, cell by cell."""
+    from matplotlib.figure import Figure
+
+    have = [n for n in names if (runs / n / "shards").is_dir() and any((runs / n / "shards").rglob("*.csv"))]
+    if not have:
+        return
+    fig = Figure(figsize=(4.2 * len(have), 3.8))
+    for ax, name in zip(np.atleast_1d(fig.subplots(1, len(have))), have):
+        with ResultStore(runs / name / "store.sqlite") as store:
+            frame = store.frame()
+        if frame.empty:
+            continue
+        last = frame[frame["epoch"] == frame["epoch"].max()].groupby("arch_index")["valid_acc"].mean()
+        joined = ref.join(last, how="inner")
+        rho, tau = correlations(joined["valid_acc"], joined["nb201_test200"])
+        ax.scatter(joined["nb201_test200"], joined["valid_acc"], s=8, alpha=0.7)
+        ax.set_title(f"{name}\n{len(joined)} cells, Spearman {rho:.2f}, Kendall {tau:.2f}", fontsize=9)
+        ax.set_xlabel("NB201 200-epoch CIFAR-10 test acc (%)")
+        ax.set_ylabel("our final valid acc (%), mean of seeds")
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100, metadata={"Software": None})
+
+
 def markdown(table: pd.DataFrame) -> str:
     """The candidates as a Markdown table, one column per candidate (they are few, measures many)."""
     t = table.set_index("protocol").T
@@ -164,6 +190,8 @@ def main() -> None:
             run = read_run_file(run_dir)
             with open_run(run_dir, run["identity"], run["dataset"]) as store:
                 sync_files(store, run_dir, spec.shards())
+                if not store.done_pairs():
+                    continue
             planned = len(cells) * len(SEEDS)
         else:
             status = run_pre_evaluation(spec, run_dir, data_dir=args.data_dir, workers=args.workers)
@@ -179,6 +207,9 @@ def main() -> None:
         table = pd.concat([old[~old["protocol"].isin(table["protocol"])], table], ignore_index=True)
     table.to_csv(out, index=False)
     (args.out / f"{args.dataset}.md").write_text(markdown(table.round(3)), encoding="utf-8")
+    if ref is not None:
+        scatter(args.out / "runs" / args.dataset, list(CANDIDATES[args.dataset]), ref,
+                args.out / f"{args.dataset}-scatter.png")
     print(f"wrote {out}")
 
 
