@@ -31,6 +31,13 @@ class WarmStart:
     proxy: str = "synflow"
     pool: int = 3000
 
+    def initial_cells(self) -> int:
+        raise NotImplementedError
+
+    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        super().setup(space, rng)  # type: ignore[misc]
+        self.warm_up(space, rng, self.initial_cells())
+
     def warm_up(self, space: SearchSpace, rng: np.random.Generator, keep: int) -> None:
         if space.proxies is None:
             raise StrategyError(f"{type(self).__name__} needs zero-cost proxies stored beside the table; "
@@ -65,9 +72,8 @@ class WarmStart:
 class WarmStartREA(WarmStart, RegularizedEvolution):
     """REA whose initial population is the best ``population`` cells of a proxy-scored pool."""
 
-    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        super().setup(space, rng)
-        self.warm_up(space, rng, self.population)
+    def initial_cells(self) -> int:
+        return self.population
 
 
 @register("bananas-warm")
@@ -75,6 +81,5 @@ class WarmStartREA(WarmStart, RegularizedEvolution):
 class WarmStartBananas(WarmStart, Bananas):
     """BANANAS whose ``n_init`` initial cells are the best of a proxy-scored pool."""
 
-    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        super().setup(space, rng)
-        self.warm_up(space, rng, self.n_init)
+    def initial_cells(self) -> int:
+        return self.n_init

@@ -117,12 +117,14 @@ def ensure_supernet(bench: "Benchmark", folder: Path, judged: Judged, epochs: in
 
 # ----- the report ----------------------------------------------------------------------------------
 def build_league(bench: "Benchmark", proxies: "ProxyTable | None", folder: Path, *,
-                 fidelity_epochs: Sequence[int] = (1, 2, 3, 4), curve_epochs: Sequence[int] = (3, 4),
+                 fidelity_epochs: Sequence[int] | None = None, curve_epochs: Sequence[int] = (3, 4),
                  sizes: Sequence[int] = (10, 100, 1000), repeats: int = 3) -> tuple["pd.DataFrame", Judged]:
     judged = judged_cells(bench)
     estimates: list[Estimate] = []
     if proxies is not None:
         estimates += proxy_estimates(proxies, judged)
+    if fidelity_epochs is None:  # a few early epochs, and the table's last (full fidelity, one seed)
+        fidelity_epochs = sorted({e for e in (1, 2, 3, 4) if e < bench.max_epoch} | {bench.max_epoch})
     estimates += fidelity_estimates(bench, judged, fidelity_epochs)
     estimates += curve_estimates(bench, judged, curve_epochs)
     estimates += predictor_estimates(bench, judged, sizes, proxies, repeats=repeats)

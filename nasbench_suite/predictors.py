@@ -232,10 +232,11 @@ class RidgePredictor(_Standardized):
     alpha: float = 1.0
     encoding: str = "onehot"
     seed: int = 0  # unused (deterministic); kept so every predictor takes the same arguments
+    extra_features: np.ndarray | None = field(default=None, repr=False)
     _coef: np.ndarray = field(default_factory=lambda: np.zeros(0), init=False, repr=False)
 
     def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "RidgePredictor":
-        x = encode(archs, self.encoding).astype(np.float64)
+        x = self._encode(archs).astype(np.float64)
         t = self._scale(_targets(y, len(x)))
         x1 = np.hstack([x, np.ones((len(x), 1))])
         reg = self.alpha * np.eye(x1.shape[1])

@@ -2,8 +2,9 @@
 
 Every proxy scores one freshly initialized network (:func:`~nasbench_suite.model.build_network` at a
 :class:`~nasbench_suite.model.MacroConfig`) on one fixed minibatch. The weights are drawn inside a
-forked torch RNG from ``SeedSequence(seed, spawn_key=(1, arch_index))`` (the same for every proxy of
-a cell, and no global RNG state changes); the minibatch is fixed by the seed alone
+forked torch RNG (no global RNG state changes) from ``SeedSequence(seed, spawn_key=(1,))``: the same
+torch seed for every proxy and every cell (common random numbers: cells whose networks hold the
+same parameter tensors start from identical weights). The minibatch is fixed by the seed alone
 (:func:`pick_minibatch`), so every cell is scored on the same images. On CPU with one thread the
 scores are deterministic given the seed.
 
@@ -35,9 +36,13 @@ function that does not depend on the input at all; no proxy is run on them and e
 themselves). A connected cell whose score is not finite (none seen so far) is also stored as
 ``-inf`` and counted, never as NaN.
 
-**Isomorphism classes**: members of a class compute the same function but do not share weights at
-initialization (every edge of ``InferCell`` is instantiated, dead ones included, so the random draws
-and the parameter counts differ), so no proxy is shared inside a class: every cell is scored.
+**Isomorphism classes**: no score is shared inside a class; every cell is scored. Members of a class
+compute the same function only up to their weights: ``InferCell`` instantiates every edge, dead
+ones included, so members holding different convolutions draw different initial weights and have
+different parameter counts, and any proxy can differ. Only members that differ in parameter-free
+ops (``none``, ``skip_connect``, ``avg_pool_3x3``) on edges that cannot reach the output are
+provably equal (the same parameter tensors, hence the same weights, and the same live computation);
+the tests check that they get identical scores, and a run still scores them (it costs little).
 """
 from __future__ import annotations
 
@@ -73,9 +78,14 @@ def check_proxies(names: Sequence[str]) -> tuple[str, ...]:
 
 
 # ----- seeds and data ------------------------------------------------------------------------------
-def init_seed(seed: int, arch_index: int) -> int:
-    """The torch seed of a cell's initial weights under proxy seed ``seed``."""
-    return torch_seed(np.random.SeedSequence(int(seed), spawn_key=(1, int(arch_index))))
+INIT = ("torch.manual_seed(torch_seed(SeedSequence(seed, spawn_key=(1,)))) in a forked RNG before building "
+        "each proxy's network: the same seed for every cell (common random numbers)")
+
+
+def init_seed(seed: int) -> int:
+    """The torch seed of every cell's initial weights under proxy seed ``seed``: the same for all cells,
+    so two cells whose networks hold the same parameter tensors start from the same weights."""
+    return torch_seed(np.random.SeedSequence(int(seed), spawn_key=(1,)))
 
 
 def pick_minibatch(n: int, batch_size: int, seed: int) -> np.ndarray:
@@ -249,12 +259,13 @@ class ProxySettings:
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "batch_size": self.batch_size, "seed": self.seed}
+        return {"config": self.config.to_dict(), "batch_size": self.batch_size, "seed": self.seed, "init": INIT,
+                "mode": "train() (BatchNorm batch statistics); CPU, 1 torch thread"}
 
 
 def _fresh(arch: Arch, config: MacroConfig, seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(init_seed(seed, arch.index))
+        torch.manual_seed(init_seed(seed))
         return build_network(arch, config)
 
 
@@ -295,7 +306,7 @@ def score_cell(arch: Arch, batch: Minibatch, settings: ProxySettings,
 
 def _zen_seeded(arch: Arch, settings: ProxySettings, shape: Sequence[int]) -> float:
     net = _fresh(arch, settings.config, settings.seed)
-    gen = torch.Generator().manual_seed(init_seed(settings.seed, arch.index))
+    gen = torch.Generator().manual_seed(init_seed(settings.seed) + 1)
     return zen(net, shape, settings.batch_size, gen)
 
 

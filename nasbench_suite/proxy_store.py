@@ -34,7 +34,7 @@ import numpy as np
 from .errors import ProxyError, StoreError
 from .latency import fingerprint, torch_threads
 from .space import NUM_ARCHS, Arch
-from .store import atomic_write_text, check_identity, configure_wal, transaction
+from .store import FolderStore, atomic_write_text, check_identity, configure_wal, store_cells, transaction
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +89,7 @@ def make_minibatch(data: "Dataset", settings: ProxySettings) -> ProxyData:
 
 
 # ----- the store -----------------------------------------------------------------------------------
-class ProxyStore:
+class ProxyStore(FolderStore):
     """One folder of proxy scores; see the module doc."""
 
     def __init__(self, folder: str | os.PathLike, table: dict[str, str], settings: ProxySettings,
@@ -160,33 +160,11 @@ class ProxyStore:
         done = self.done()
         todo = [int(a) for a in archs if int(a) not in done]
         started = time.perf_counter()
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(archs), initial=len(archs) - len(todo), unit="cell", desc="proxies")
-        for k, (arch, scores) in enumerate(_scores(todo, batch, self.settings, self.proxies, workers), start=1):
-            self.add(arch, scores)
-            if on_cell is not None:
-                on_cell(arch)
-            if bar is not None:
-                bar.update(1)
-            if k % flush_every == 0:
-                self.write_csv()
-        if bar is not None:
-            bar.close()
-        self.write_csv()
+        store_cells(_scores(todo, batch, self.settings, self.proxies, workers), self.add, self.write_csv,
+                    total=len(archs), initial=len(archs) - len(todo), desc="proxies", progress=progress,
+                    flush_every=flush_every, on_cell=on_cell)
         return {"computed": len(todo), "already_stored": len(archs) - len(todo),
                 "wall_seconds": time.perf_counter() - started}
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> "ProxyStore":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _score_chunk(archs: Sequence[int], batch: Minibatch, settings: ProxySettings,
