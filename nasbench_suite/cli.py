@@ -416,22 +416,18 @@ def cmd_proxies(args: argparse.Namespace) -> None:
     from .proxies import PROXIES, ProxySettings, check_proxies
     from .proxy_store import ProxyStore, config_for, default_folder, make_minibatch, ordered_cells, table_key
     from .table import load_table
-    from .weight_sharing import table_protocol
     from .train import load_protocol_data
+    from .weight_sharing import table_protocol
 
     bench = load_table(args.table)
     proxies = check_proxies([p.strip() for p in args.proxies.split(",")] if args.proxies else list(PROXIES))
+    if not args.out and (args.channels, args.cells, args.resolution) != (None, None, None):
+        raise UsageError("a network shape other than the table's (--channels/--cells/--resolution) needs --out DIR")
+    out = Path(args.out) if args.out else default_folder(bench)
     config = config_for(bench, args.channels, args.cells, args.resolution)
     settings = ProxySettings(config, args.batch_size, args.seed)
-    data = make_minibatch(load_protocol_data(table_protocol(bench), args.data_dir), settings)
     archs = ordered_cells(parse_archs(args.archs))
-    custom = (args.channels, args.cells, args.resolution) != (None, None, None)
-    if args.out:
-        out = Path(args.out)
-    elif custom:
-        raise UsageError("a network shape other than the table's (--channels/--cells/--resolution) needs --out DIR")
-    else:
-        out = default_folder(bench)
+    data = make_minibatch(load_protocol_data(table_protocol(bench), args.data_dir), settings)
     with ProxyStore(out, table_key(bench), settings, proxies, data.describe) as store:
         done = store.compute(archs, data.batch, workers=args.workers, progress=sys.stderr.isatty())
         frame = store.frame()
@@ -443,8 +439,8 @@ def cmd_proxies(args: argparse.Namespace) -> None:
 
 
 def cmd_estimators(args: argparse.Namespace) -> None:
-    from .league import build_league, ensure_supernet, write_league
     from .estimators import judged_cells
+    from .league import build_league, ensure_supernet, write_league
     from .proxy_store import default_folder, load_proxies, stored_for
     from .table import load_table
 
@@ -554,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="replay a search strategy on a table under a simulated clock, many seeds")
     p.add_argument("--table", required=True, help="table searched (name or folder)")
     p.add_argument("--strategy", required=True, help="registered name: random, rea, reinforce, reinforce-lstm, "
-                   "local-search, bananas, hyperband, bohb, xgb-evolution, optuna")
+                   "local-search, bananas, hyperband, bohb, xgb-evolution, rea-warm, bananas-warm, optuna")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (JSON value)")
     p.add_argument("--seeds", default="0-9", help="run seeds, e.g. 0-99 or 0,5,7")
     p.add_argument("--budget", type=_float, metavar="SECONDS", help="simulated seconds per run")

@@ -178,3 +178,20 @@ def test_warm_start_rea_seeds_its_population_with_the_best_proxy_cells_and_pays_
     assert cols["cost"][1] == pytest.approx(oracle.cum_train[r1, s1, e] + oracle.valid_seconds[r1, s1, e - 1])
     with pytest.raises(Exception, match="zero-cost proxies"):
         run_search(make_strategy("rea-warm"), Oracle(search_table), Budget(queries=3), seed=1)
+
+
+# ----- command line --------------------------------------------------------------------------------
+def test_cli_proxies_scores_cells_and_reports_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from nasbench_suite.cli import main
+    from nasbench_suite.proxy_store import load_proxies
+
+    assert main(["proxies", "--table", "digits", "--proxies", "bogus", "--out", str(tmp_path / "x")]) == 2
+    assert main(["proxies", "--table", "digits", "--channels", "16"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown proxy" in err and "needs --out" in err and "Traceback" not in err
+    out = tmp_path / "p"
+    args = ["proxies", "--table", "digits", "--archs", "3110-3113", "--proxies", "synflow,params", "--out", str(out)]
+    assert main(args) == 0
+    table = load_proxies(out)
+    assert table.scored().sum() == 4 and table.identity["table"]["name"] == "digits"
+    assert main(args) == 0 and "0 computed now, 4 already stored" in capsys.readouterr().out
