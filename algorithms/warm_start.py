@@ -9,7 +9,9 @@ warm start is compared with the plain strategy at equal simulated cost.
 
 The scores come from the zero-cost proxies stored beside the table (``nasbench proxies --table T``),
 which the search harness hands to strategies in ``SearchSpace.proxies``; cells with an undefined
-score (-inf, e.g. disconnected cells) rank last.
+score (-inf, e.g. disconnected cells) rank last. The pool is drawn from the cells that have a stored
+score: all of them once ``nasbench proxies`` has finished (while it runs, the isomorphism-class
+representatives, which it scores first).
 """
 from __future__ import annotations
 
@@ -47,12 +49,12 @@ class WarmStart:
         if self.pool < keep:
             raise StrategyError(f"the warm-start pool ({self.pool}) must hold at least the {keep} initial cells")
         scores, seconds = space.proxies[self.proxy]
-        cells = rng.choice(space.arch_indices, size=min(self.pool, len(space.arch_indices)), replace=False)
-        values = scores[cells]
-        if np.isnan(values).any():
-            raise StrategyError(f"proxy {self.proxy!r} is not stored for {int(np.isnan(values).sum())} pool cells; "
-                                "finish `nasbench proxies` for this table")
-        values = np.where(np.isfinite(values), values, -np.inf)
+        scored = space.arch_indices[~np.isnan(scores[space.arch_indices])]
+        if len(scored) < keep:
+            raise StrategyError(f"proxy {self.proxy!r} is stored for {len(scored)} cells of the table; "
+                                f"the warm start needs at least {keep}")
+        cells = rng.choice(scored, size=min(self.pool, len(scored)), replace=False)
+        values = np.where(np.isfinite(scores[cells]), scores[cells], -np.inf)
         order = np.argsort(-values, kind="stable")[:keep]
         self._warm = [Arch.from_index(int(c)) for c in cells[order]]
         self._charge = float(np.sum(seconds[cells]))

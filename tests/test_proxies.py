@@ -195,3 +195,16 @@ def test_cli_proxies_scores_cells_and_reports_user_errors(tmp_path: Path, capsys
     table = load_proxies(out)
     assert table.scored().sum() == 4 and table.identity["table"]["name"] == "digits"
     assert main(args) == 0 and "0 computed now, 4 already stored" in capsys.readouterr().out
+
+
+def test_warm_start_draws_its_pool_from_the_scored_cells(search_table) -> None:
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.simulator import Budget, Oracle, run_search
+    from nasbench_suite.strategy import make_strategy
+
+    score, seconds = synthetic_proxies()["synflow"]
+    partial = np.where(np.arange(score.size) % 2 == 0, score, np.nan)  # a proxy run still under way
+    oracle = Oracle(search_table).with_proxies({"synflow": (partial, seconds)})
+    run = run_search(make_strategy("rea-warm", {"pool": 300}), oracle, Budget(queries=10), seed=2)
+    assert (run.columns["arch_index"] % 2 == 0).all()
