@@ -81,20 +81,21 @@ def report(args: argparse.Namespace) -> None:
         for p in table.proxies:
             ours = pd.Series(table.scores[p][ref.index.to_numpy()], index=ref.index)
             secs = pd.Series(table.seconds[p][ref.index.to_numpy()], index=ref.index)
-            theirs = ref[THEIRS[p]]
-            ok = ours.notna() & theirs.notna() & np.isfinite(ours)
+            col = THEIRS.get(p)
+            theirs = ref[col] if col else pd.Series(np.nan, index=ref.index)
+            ok = ours.notna() & np.isfinite(ours) & (theirs.notna() if col else True)
             n = int(ok.sum())
 
             def rho(a: pd.Series, b: pd.Series) -> float:
-                return float(spearmanr(a[ok], b[ok]).statistic)
+                return float(spearmanr(a[ok], b[ok]).statistic) if n > 2 and a[ok].notna().all() else float("nan")
 
-            rows.append({"proxy": p, "naslib_column": THEIRS[p], "cells": n,
+            rows.append({"proxy": p, "naslib_column": col or "-", "cells": n,
                          "spearman_ours_vs_naslib": rho(ours, theirs),
                          "spearman_ours_vs_nb201_test_200ep": rho(ours, ref["nb201_test_200ep"]),
                          "spearman_naslib_vs_nb201_test_200ep": rho(theirs, ref["nb201_test_200ep"]),
                          "spearman_ours_vs_naslib_val_200ep": rho(ours, ref["val_accuracy"]),
                          "our_seconds_per_cell": float(secs[ok].mean()),
-                         "naslib_seconds_per_cell": float(ref.loc[ok, f"{THEIRS[p]}_time_s"].mean())})
+                         "naslib_seconds_per_cell": float(ref.loc[ok, f"{col}_time_s"].mean()) if col else float("nan")})
     frame = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     frame.to_csv(OUT / "correlations.csv", index=False, float_format="%.4f", lineterminator="\n")
@@ -119,9 +120,10 @@ def report(args: argparse.Namespace) -> None:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        lines.append(f"| {r['proxy']} | {r['cells']} | {r['spearman_ours_vs_naslib']:.3f} | "
-                     f"{r['spearman_ours_vs_nb201_test_200ep']:.3f} | {r['spearman_naslib_vs_nb201_test_200ep']:.3f} | "
-                     f"{r['our_seconds_per_cell']:.3f} | {r['naslib_seconds_per_cell']:.3f} |")
+        cells = [f"{r[k]:.3f}" if r[k] == r[k] else "-" for k in
+                 ("spearman_ours_vs_naslib", "spearman_ours_vs_nb201_test_200ep", "spearman_naslib_vs_nb201_test_200ep",
+                  "our_seconds_per_cell", "naslib_seconds_per_cell")]
+        lines.append(f"| {r['proxy']} | {r['cells']} | " + " | ".join(cells) + " |")
     notes = Path(args.notes) if args.notes else OUT / "notes.md"
     if notes.is_file():
         lines += ["", notes.read_text(encoding="utf-8").rstrip()]
