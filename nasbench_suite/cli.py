@@ -116,10 +116,20 @@ def _render_info(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _with_proxies(bench: "Benchmark") -> "Benchmark":
+    """The table with its stored zero-cost proxies (if any) as per-arch values ``zc_<proxy>``."""
+    from .proxy_store import stored_for
+
+    proxies = stored_for(bench)
+    if proxies is not None:
+        proxies.attach(bench)
+    return bench
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from .table import load_table
 
-    _print(_info_payload(load_table(args.table)), args.json, _render_info)
+    _print(_info_payload(_with_proxies(load_table(args.table))), args.json, _render_info)
 
 
 # ----- query ---------------------------------------------------------------------------------------
@@ -127,7 +137,7 @@ def cmd_query(args: argparse.Namespace) -> None:
     from .space import Arch
     from .table import load_table
 
-    bench = load_table(args.table)
+    bench = _with_proxies(load_table(args.table))
     arch = Arch.parse(args.arch)
     bench.row(arch)
     epoch = bench.max_epoch if args.epoch is None else args.epoch

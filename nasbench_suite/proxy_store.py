@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .errors import ProxyError, StoreError
-from .latency import fingerprint, torch_threads
 from .space import NUM_ARCHS, Arch
 from .store import FolderStore, atomic_write_text, check_identity, configure_wal, store_cells, transaction
 
@@ -94,6 +93,7 @@ class ProxyStore(FolderStore):
 
     def __init__(self, folder: str | os.PathLike, table: dict[str, str], settings: ProxySettings,
                  proxies: Sequence[str], data: dict[str, Any], threads: int = 1) -> None:
+        from .latency import fingerprint
         from .proxies import check_proxies
 
         self.folder = Path(folder)
@@ -153,6 +153,8 @@ class ProxyStore(FolderStore):
     def compute(self, archs: Sequence[int], batch: Minibatch, *, workers: int = 1, progress: bool = False,
                 flush_every: int = 200, on_cell: Callable[[int], None] | None = None) -> dict[str, Any]:
         """Score every cell of ``archs`` not stored yet, in the given order; returns counts and wall seconds."""
+        from .latency import fingerprint
+
         here = fingerprint("cpu", self.identity["fingerprint"]["threads"])
         if here["hash"] != self.identity["fingerprint"]["hash"]:
             raise ProxyError(f"proxy folder {self.folder} was measured on machine {self.identity['fingerprint']['hash']}; "
@@ -169,6 +171,7 @@ class ProxyStore(FolderStore):
 
 def _score_chunk(archs: Sequence[int], batch: Minibatch, settings: ProxySettings,
                  proxies: Sequence[str]) -> list[tuple[int, dict[str, tuple[float, float]]]]:
+    from .latency import torch_threads
     from .proxies import score_cell
 
     with torch_threads(1):
