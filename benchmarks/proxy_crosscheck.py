@@ -32,7 +32,11 @@ from nasbench_suite.space import Arch
 OUT = Path("reports/proxy_crosscheck")
 GROUPS = {"data-free": ("synflow", "params", "flops"),
           "data": ("grad_norm", "snip", "fisher", "jacob_cov", "naswot", "zen"),
-          "grasp": ("grasp",)}
+          "grasp": ("grasp",),
+          "seed1": ("grad_norm", "snip", "fisher", "jacob_cov", "naswot")}
+"""``seed1``: the data-dependent proxies again under seed 1 (another minibatch and other initial weights), on
+the first ``--limit`` cells of the order: the seed-to-seed agreement of our own scores."""
+SEEDS = {"seed1": 1}
 THEIRS = {"synflow": "synflow", "params": "params", "flops": "flops", "grad_norm": "grad_norm", "snip": "snip",
           "fisher": "fisher", "jacob_cov": "jacov", "naswot": "nwot", "grasp": "grasp"}
 NASLIB_OPS = {0: 1, 1: 0, 2: 3, 3: 2, 4: 4}
@@ -58,9 +62,9 @@ def reference(ref_dir: Path) -> pd.DataFrame:
 
 def compute(args: argparse.Namespace) -> None:
     ref = reference(Path(args.ref_dir))
-    settings = ProxySettings(MacroConfig(16, 5, 3, 32, 10), 64, 0)
+    settings = ProxySettings(MacroConfig(16, 5, 3, 32, 10), 64, SEEDS.get(args.group, 0))
     data = make_minibatch(load_dataset("cifar10-16px", args.data_dir), settings)
-    order = np.random.default_rng(2021).permutation(ref["ours"].to_numpy())
+    order = np.random.default_rng(2021).permutation(ref["ours"].to_numpy())[:args.limit]
     table = {"name": "nb201-crosscheck (NAS-Bench-201 cells; no table)", "content_hash": "-"}
     with ProxyStore(OUT / f"scores-{args.group}", table, settings, GROUPS[args.group], data.describe) as store:
         done = store.compute([int(a) for a in order], data.batch, workers=args.workers, flush_every=5)
@@ -96,6 +100,7 @@ def report(args: argparse.Namespace) -> None:
                          "spearman_ours_vs_naslib_val_200ep": rho(ours, ref["val_accuracy"]),
                          "our_seconds_per_cell": float(secs[ok].mean()),
                          "naslib_seconds_per_cell": float(ref.loc[ok, f"{col}_time_s"].mean()) if col else float("nan")})
+    seed_rows = seed_agreement(ref.index.to_numpy())
     frame = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     frame.to_csv(OUT / "correlations.csv", index=False, float_format="%.4f", lineterminator="\n")
@@ -124,11 +129,31 @@ def report(args: argparse.Namespace) -> None:
                  ("spearman_ours_vs_naslib", "spearman_ours_vs_nb201_test_200ep", "spearman_naslib_vs_nb201_test_200ep",
                   "our_seconds_per_cell", "naslib_seconds_per_cell")]
         lines.append(f"| {r['proxy']} | {r['cells']} | " + " | ".join(cells) + " |")
+    if seed_rows:
+        lines += ["", "Seed-to-seed agreement of our own scores (seed 0 vs seed 1: another minibatch and other initial "
+                  "weights), on the cells scored under both:", "", "| proxy | cells | Spearman seed 0 vs seed 1 |",
+                  "| --- | ---: | ---: |"]
+        lines += [f"| {p} | {n} | {r:.3f} |" for p, n, r in seed_rows]
     notes = Path(args.notes) if args.notes else OUT / "notes.md"
     if notes.is_file():
         lines += ["", notes.read_text(encoding="utf-8").rstrip()]
     (OUT / "cifar10.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
+
+
+def seed_agreement(cells: np.ndarray) -> list[tuple[str, int, float]]:
+    from scipy.stats import spearmanr
+
+    if not all((OUT / f"scores-{g}" / "proxies.csv").is_file() for g in ("data", "seed1")):
+        return []
+    a, b = load_proxies(OUT / "scores-data"), load_proxies(OUT / "scores-seed1")
+    out = []
+    for p in b.proxies:
+        x, y = a.scores[p][cells], b.scores[p][cells]
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.sum() > 2:
+            out.append((p, int(ok.sum()), float(spearmanr(x[ok], y[ok]).statistic)))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ref-dir", required=True)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--limit", type=int, help="only the first N cells of the seeded order")
     p.set_defaults(func=compute)
     p = sub.add_parser("report")
     p.add_argument("--ref-dir", required=True)
