@@ -4,8 +4,8 @@ Inputs are the table, its stored zero-cost proxies (``nasbench proxies``) and th
 scores (``supernet.csv`` / ``supernet.json`` in the output folder, made once by
 :func:`train_and_score_supernet`: one weight-sharing supernet trained briefly on the table's data
 and every judged cell scored with inherited weights, measured seconds). Outputs, byte-identical on
-every regeneration from the same inputs: ``league.md``, ``league.csv`` and ``league.png`` (Spearman
-against log cost per cell, one point per estimator).
+every regeneration from the same inputs: ``league.md`` (with ``notes.md`` appended when the folder
+has one), ``league.csv`` and ``league.png`` (Spearman against log cost per cell, one point per estimator).
 """
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 SUPERNET_CSV = "supernet.csv"
 SUPERNET_JSON = "supernet.json"
+NOTES = "notes.md"
+"""Optional hand-written notes in the output folder, appended to ``league.md``."""
 
 
 # ----- weight sharing ------------------------------------------------------------------------------
@@ -141,12 +143,13 @@ def write_league(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, fold
     folder.mkdir(parents=True, exist_ok=True)
     csv = frame.to_csv(index=False, float_format="%.4f", lineterminator="\n")
     atomic_write_text(folder / "league.csv", csv)
-    atomic_write_text(folder / "league.md", _markdown(frame, bench, judged, proxies))
+    atomic_write_text(folder / "league.md", _markdown(frame, bench, judged, proxies, folder))
     _figure(frame, bench, folder / "league.png")
     return [folder / "league.md", folder / "league.csv", folder / "league.png"]
 
 
-def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies: "ProxyTable | None") -> str:
+def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies: "ProxyTable | None",
+              folder: Path) -> str:
     lines = [
         f"# Estimator league table: `{bench.name}`",
         "",
@@ -174,6 +177,9 @@ def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies
                      f"{r.spearman_top10:.3f} | {r.kendall_top10:.3f} | {r.top10_precision:.3f} | "
                      f"{r.cost_s_per_cell:.4g} | {r.cost_kind} | {r.cells} |")
     lines += ["", "![Spearman against cost per cell](league.png)", ""]
+    notes = folder / NOTES
+    if notes.is_file():  # hand-written reading of the numbers, kept beside the generated table
+        lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines)
 
 
