@@ -63,8 +63,6 @@ from .train import torch_seed
 
 PROXIES: tuple[str, ...] = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "naswot", "zen",
                             "params", "flops")
-DATA_FREE = ("synflow", "zen", "params", "flops")
-"""Proxies that read no images (zen draws Gaussian inputs from the seed)."""
 ANALYTIC = ("params", "flops")
 DISCONNECTED_VALUE = -math.inf
 
