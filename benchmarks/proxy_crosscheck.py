@@ -33,10 +33,12 @@ OUT = Path("reports/proxy_crosscheck")
 GROUPS = {"data-free": ("synflow", "params", "flops"),
           "data": ("grad_norm", "snip", "fisher", "jacob_cov", "naswot", "zen"),
           "grasp": ("grasp",),
-          "seed1": ("grad_norm", "snip", "fisher", "jacob_cov", "naswot")}
-"""``seed1``: the data-dependent proxies again under seed 1 (another minibatch and other initial weights), on
+          "seed1": ("grad_norm", "snip", "fisher", "jacob_cov", "naswot"),
+          "grasp-seed1": ("grasp",)}
+"""``seed1`` / ``grasp-seed1``: proxies again under seed 1 (another minibatch and other initial weights), on
 the first ``--limit`` cells of the order: the seed-to-seed agreement of our own scores."""
-SEEDS = {"seed1": 1}
+SEEDS = {"seed1": 1, "grasp-seed1": 1}
+SEED0_GROUP = {"seed1": "data", "grasp-seed1": "grasp"}
 THEIRS = {"synflow": "synflow", "params": "params", "flops": "flops", "grad_norm": "grad_norm", "snip": "snip",
           "fisher": "fisher", "jacob_cov": "jacov", "naswot": "nwot", "grasp": "grasp"}
 NASLIB_OPS = {0: 1, 1: 0, 2: 3, 3: 2, 4: 4}
@@ -144,15 +146,16 @@ def report(args: argparse.Namespace) -> None:
 def seed_agreement(cells: np.ndarray) -> list[tuple[str, int, float]]:
     from scipy.stats import spearmanr
 
-    if not all((OUT / f"scores-{g}" / "proxies.csv").is_file() for g in ("data", "seed1")):
-        return []
-    a, b = load_proxies(OUT / "scores-data"), load_proxies(OUT / "scores-seed1")
     out = []
-    for p in b.proxies:
-        x, y = a.scores[p][cells], b.scores[p][cells]
-        ok = np.isfinite(x) & np.isfinite(y)
-        if ok.sum() > 2:
-            out.append((p, int(ok.sum()), float(spearmanr(x[ok], y[ok]).statistic)))
+    for group, base in SEED0_GROUP.items():
+        if not all((OUT / f"scores-{g}" / "proxies.csv").is_file() for g in (group, base)):
+            continue
+        a, b = load_proxies(OUT / f"scores-{base}"), load_proxies(OUT / f"scores-{group}")
+        for p in b.proxies:
+            x, y = a.scores[p][cells], b.scores[p][cells]
+            ok = np.isfinite(x) & np.isfinite(y)
+            if ok.sum() > 2:
+                out.append((p, int(ok.sum()), float(spearmanr(x[ok], y[ok]).statistic)))
     return out
 
 
