@@ -104,7 +104,7 @@ class BatchedModelSearch(Strategy):
             if len(self.asked) < self.n_init or len(self.observed) < 2:
                 if len(self.asked) >= self.n_init:
                     break  # the initial cells are still running: wait for a model's data
-                arch = self.space.random_arch(self.rng)
+                arch = self.initial_arch()
                 if arch.index in self.asked:
                     continue
             else:
@@ -114,8 +114,15 @@ class BatchedModelSearch(Strategy):
                         break
                 arch = self.planned.pop()
             self.asked.add(arch.index)
-            out.append(Query(arch, self._epochs))
+            out.append(self.query(arch))
         return out
+
+    def initial_arch(self) -> Arch:
+        """One of the ``n_init`` initial cells: uniformly random (repeats are drawn again)."""
+        return self.space.random_arch(self.rng)
+
+    def query(self, arch: Arch) -> Query:
+        return Query(arch, self._epochs)
 
     def tell(self, results: Sequence[Result]) -> None:
         for r in results:

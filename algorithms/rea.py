@@ -32,14 +32,21 @@ class RegularizedEvolution(Strategy):
         out = []
         for _ in range(n):
             if self.started < self.population or not self.members:
-                arch = self.space.random_arch(self.rng)  # the initial population is random
+                arch = self.initial_arch()
             else:
                 picks = self.rng.integers(len(self.members), size=self.sample_size)
                 parent = max((self.members[i] for i in picks), key=lambda m: m[0])[1]
                 arch = self.space.mutate(parent, self.rng, self.mutation)
             self.started += 1
-            out.append(Query(arch, self._epochs))
+            out.append(self.query(arch))
         return out
+
+    def initial_arch(self) -> Arch:
+        """A cell of the initial population: uniformly random."""
+        return self.space.random_arch(self.rng)
+
+    def query(self, arch: Arch) -> Query:
+        return Query(arch, self._epochs)
 
     def tell(self, results: Sequence[Result]) -> None:
         for r in results:

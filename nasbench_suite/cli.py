@@ -116,10 +116,20 @@ def _render_info(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _with_proxies(bench: "Benchmark") -> "Benchmark":
+    """The table with its stored zero-cost proxies (if any) as per-arch values ``zc_<proxy>``."""
+    from .proxy_store import stored_for
+
+    proxies = stored_for(bench)
+    if proxies is not None:
+        proxies.attach(bench)
+    return bench
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from .table import load_table
 
-    _print(_info_payload(load_table(args.table)), args.json, _render_info)
+    _print(_info_payload(_with_proxies(load_table(args.table))), args.json, _render_info)
 
 
 # ----- query ---------------------------------------------------------------------------------------
@@ -127,7 +137,7 @@ def cmd_query(args: argparse.Namespace) -> None:
     from .space import Arch
     from .table import load_table
 
-    bench = load_table(args.table)
+    bench = _with_proxies(load_table(args.table))
     arch = Arch.parse(args.arch)
     bench.row(arch)
     epoch = bench.max_epoch if args.epoch is None else args.epoch
@@ -480,6 +490,58 @@ def cmd_latency_measure(args: argparse.Namespace) -> None:
           f"fingerprint {fp['hash']}; wrote {out}")
 
 
+# ----- zero-cost proxies ---------------------------------------------------------------------------
+def cmd_proxies(args: argparse.Namespace) -> None:
+    from .pre_evaluate import parse_archs
+    from .proxies import PROXIES, ProxySettings, check_proxies
+    from .proxy_store import ProxyStore, config_for, default_folder, make_minibatch, ordered_cells, table_key
+    from .table import load_table
+    from .train import load_protocol_data
+    from .weight_sharing import table_protocol
+
+    bench = load_table(args.table)
+    proxies = check_proxies([p.strip() for p in args.proxies.split(",")] if args.proxies else list(PROXIES))
+    if not args.out and (args.channels, args.cells, args.resolution) != (None, None, None):
+        raise UsageError("a network shape other than the table's (--channels/--cells/--resolution) needs --out DIR")
+    out = Path(args.out) if args.out else default_folder(bench)
+    config = config_for(bench, args.channels, args.cells, args.resolution)
+    settings = ProxySettings(config, args.batch_size, args.seed)
+    archs = ordered_cells(parse_archs(args.archs))
+    data = make_minibatch(load_protocol_data(table_protocol(bench), args.data_dir), settings)
+    with ProxyStore(out, table_key(bench), settings, proxies, data.describe) as store:
+        done = store.compute(archs, data.batch, workers=args.workers, progress=sys.stderr.isatty())
+        frame = store.frame()
+    scored = frame[frame["arch_index"].isin(archs)]
+    per_cell = {p: float(scored[f"{p}_seconds"].mean()) for p in proxies}
+    print(f"proxies of {len(archs)} cells of {bench.name} ({done['computed']} computed now, {done['already_stored']} "
+          f"already stored) in {done['wall_seconds']:.1f} s; wrote {out}")
+    print("mean seconds per cell: " + ", ".join(f"{p} {s:.4f}" for p, s in per_cell.items()))
+
+
+def cmd_estimators(args: argparse.Namespace) -> None:
+    from .estimators import judged_cells
+    from .league import build_league, ensure_supernet, write_league
+    from .proxy_store import default_folder, load_proxies, stored_for
+    from .table import load_table
+
+    bench = load_table(args.table)
+    proxies = load_proxies(args.proxies) if args.proxies else stored_for(bench)
+    if proxies is None:
+        print(f"note: no stored proxies for {bench.name} at {default_folder(bench)}; the table leaves them out "
+              f"(run `nasbench proxies --table {args.table}`)", file=sys.stderr)
+    elif proxies.identity["table"].get("content_hash") != bench.content_hash:
+        raise UsageError(f"proxies in {args.proxies} belong to another table ({proxies.identity['table']})")
+    out = Path(args.out) if args.out else Path("reports") / "estimators" / bench.name
+    ensure_supernet(bench, out, judged_cells(bench), args.supernet_epochs, args.data_dir)
+    frame, judged = build_league(bench, proxies, out, sizes=_int_list(args.sizes), repeats=args.repeats)
+    paths = write_league(frame, bench, judged, out, proxies)
+    best = frame.sort_values("spearman", ascending=False, kind="stable").head(5)
+    print(f"wrote {', '.join(str(p) for p in paths)} ({len(frame)} estimators on {len(judged.rows)} cells)")
+    for r in best.itertuples(index=False):
+        print(f"  {r.estimator:<44} Spearman {r.spearman:.3f}  Kendall {r.kendall:.3f}  top-10% {r.top10_precision:.3f}"
+              f"  {r.cost_s_per_cell:.4g} s/cell")
+
+
 def _float(text: str) -> float:
     try:
         return float(text)
@@ -568,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="replay a search strategy on a table under a simulated clock, many seeds")
     p.add_argument("--table", required=True, help="table searched (name or folder)")
     p.add_argument("--strategy", required=True, help="registered name: random, rea, reinforce, reinforce-lstm, "
-                   "local-search, bananas, hyperband, bohb, xgb-evolution, optuna")
+                   "local-search, bananas, hyperband, bohb, xgb-evolution, rea-warm, bananas-warm, optuna")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (JSON value)")
     p.add_argument("--seeds", default="0-9", help="run seeds, e.g. 0-99 or 0,5,7")
     p.add_argument("--budget", type=_float, metavar="SECONDS", help="simulated seconds per run")
@@ -693,6 +755,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_int, default=1, help="torch intra-op threads while timing (default 1)")
     p.add_argument("--out", metavar="DIR", help="latency folder (default latency/<table>-<device>); resumed if it exists")
     p.set_defaults(func=cmd_latency_measure)
+
+    p = sub.add_parser("proxies", help="zero-cost proxies of every cell at initialization, stored beside the table")
+    p.add_argument("--table", required=True, help="table whose cells, data and network shape are scored")
+    p.add_argument("--proxies", help="comma list (default: all): grad_norm, snip, grasp, fisher, synflow, "
+                   "jacob_cov, naswot, zen, params, flops")
+    p.add_argument("--archs", default="all", help="all (default), classes, sample:K, A-B or i,j,k")
+    p.add_argument("--workers", type=_int, default=1, help="processes of one torch thread each (default 1)")
+    p.add_argument("--batch-size", type=_int, default=64, help="images in the fixed minibatch (default 64)")
+    p.add_argument("--seed", type=_int, default=0, help="seed of the minibatch and the initial weights")
+    p.add_argument("--channels", type=_int, help="network C (default: the table's); needs --out")
+    p.add_argument("--cells", type=_int, help="network N (default: the table's); needs --out")
+    p.add_argument("--resolution", type=_int, help="input side (images resized bilinearly); needs --out")
+    p.add_argument("--data-dir", help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
+    p.add_argument("--out", metavar="DIR", help="proxy folder (default: proxies/<table> beside the table); resumed")
+    p.set_defaults(func=cmd_proxies)
+
+    p = sub.add_parser("estimators", help="league table of performance estimators: rank correlation and cost")
+    p.add_argument("--table", required=True)
+    p.add_argument("--proxies", metavar="DIR", help="proxy folder (default: the one stored beside the table)")
+    p.add_argument("--sizes", default="10,100,1000", help="predictor training-set sizes (default 10,100,1000)")
+    p.add_argument("--repeats", type=_int, default=3, help="predictor draws per size (default 3)")
+    p.add_argument("--supernet-epochs", type=int, default=30,
+                   help="train the weight-sharing supernet this long when no stored scores exist (0: skip)")
+    p.add_argument("--data-dir", help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
+    p.add_argument("--out", metavar="DIR", help="default reports/estimators/<table>")
+    p.set_defaults(func=cmd_estimators)
     return parser
 
 

@@ -88,3 +88,7 @@ class ShardFileError(StoreError, ValueError):
 
 class BackendUnavailableError(NasBenchError, ImportError):
     """An execution backend needs an optional dependency that is not installed."""
+
+
+class ProxyError(NasBenchError, ValueError):
+    """An unknown zero-cost proxy, a bad minibatch, or a proxy folder that cannot serve a request."""

@@ -49,7 +49,7 @@ import numpy as np
 from .errors import NasBenchError, StoreError
 from .model import MacroConfig
 from .space import NUM_ARCHS, Arch, isomorphism_classes
-from .store import atomic_write_text, check_identity, configure_wal, transaction
+from .store import FolderStore, atomic_write_text, check_identity, configure_wal, store_cells, transaction
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -211,7 +211,7 @@ def config_of_table(manifest: Mapping[str, Any]) -> MacroConfig:
         raise LatencyError(f"the table's manifest does not give the network shape ({exc}); pass a MacroConfig") from None
 
 
-class LatencyStore:
+class LatencyStore(FolderStore):
     """One fingerprint's timings of one macro shape under one method; see the module doc.
 
     ``fp`` defaults to this machine's fingerprint; another one (e.g. to read a folder measured
@@ -289,34 +289,12 @@ class LatencyStore:
                                f"{here['hash']}: timings of two machines are never mixed")
         todo = [a for a in archs if a not in self.done()]
         started = time.perf_counter()
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(archs), initial=len(archs) - len(todo), unit="cell", desc="latency")
         with torch_threads(self.method.threads):
-            for k, a in enumerate(todo, start=1):
-                self.add(a, measure_arch(Arch.from_index(int(a)), self.config, self.method))
-                if on_cell is not None:
-                    on_cell(a)
-                if bar is not None:
-                    bar.update(1)
-                if k % flush_every == 0:
-                    self.write_csv()
-        if bar is not None:
-            bar.close()
-        self.write_csv()
+            timings = ((a, measure_arch(Arch.from_index(int(a)), self.config, self.method)) for a in todo)
+            store_cells(timings, self.add, self.write_csv, total=len(archs), initial=len(archs) - len(todo),
+                        desc="latency", progress=progress, flush_every=flush_every, on_cell=on_cell)
         return {"measured": len(todo), "already_stored": len(archs) - len(todo),
                 "wall_seconds": time.perf_counter() - started}
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> "LatencyStore":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # ----- reading results -----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
-from .encodings import encode
+from .encodings import as_indices, encode
 from .errors import NasBenchError
 from .space import Arch
 
@@ -68,6 +68,16 @@ class _Standardized:
     _mu: float = 0.0
     _sd: float = 1.0
     _fitted: bool = False
+    extra_features: np.ndarray | None = None
+
+    def _encode(self, archs: ArchBatch) -> np.ndarray:
+        """The encoding, followed by the columns of ``extra_features`` (a matrix indexed by arch, e.g.
+        zero-cost proxy scores) when the predictor has them."""
+        x = encode(archs, self.encoding)
+        if self.extra_features is None:
+            return x
+        extra = np.asarray(self.extra_features)[as_indices(archs)]
+        return np.hstack([x.astype(np.float64), extra.astype(np.float64)])
 
     def _scale(self, y: np.ndarray) -> np.ndarray:
         self._mu, self._sd = float(y.mean()), float(y.std()) or 1.0
@@ -83,7 +93,7 @@ class _Standardized:
 
     def predict_dist(self, archs: ArchBatch) -> tuple[np.ndarray, np.ndarray]:
         self._check()
-        mean, spread = self._predict_scaled(encode(archs, self.encoding).astype(np.float64))
+        mean, spread = self._predict_scaled(self._encode(archs).astype(np.float64))
         return mean * self._sd + self._mu, spread * self._sd
 
     def _predict_scaled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +104,7 @@ class _Standardized:
 
     def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> Any:
         """Fit a scikit-learn-style model from :meth:`_new_model` on the encoded archs and scaled targets."""
-        x = encode(archs, self.encoding)
+        x = self._encode(archs)
         self._model = self._new_model().fit(x, self._scale(_targets(y, len(x))))
         return self
 
@@ -172,6 +182,8 @@ class _FittedModel(_Standardized):
 
     encoding: str = "onehot"
     seed: int = 0
+    extra_features: np.ndarray | None = field(default=None, repr=False)
+    """(15625, k) matrix indexed by arch: extra input columns after the encoding (e.g. proxy scores)."""
     _model: Any = field(default=None, init=False, repr=False)
 
 
@@ -220,10 +232,11 @@ class RidgePredictor(_Standardized):
     alpha: float = 1.0
     encoding: str = "onehot"
     seed: int = 0  # unused (deterministic); kept so every predictor takes the same arguments
+    extra_features: np.ndarray | None = field(default=None, repr=False)
     _coef: np.ndarray = field(default_factory=lambda: np.zeros(0), init=False, repr=False)
 
     def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "RidgePredictor":
-        x = encode(archs, self.encoding).astype(np.float64)
+        x = self._encode(archs).astype(np.float64)
         t = self._scale(_targets(y, len(x)))
         x1 = np.hstack([x, np.ones((len(x), 1))])
         reg = self.alpha * np.eye(x1.shape[1])

@@ -146,6 +146,11 @@ def _oracle(path: str, content_hash: str, objective: str, search_epochs: int | N
         raise TableCorruptedError(f"table {path} changed while the search ran (hash {bench.content_hash}, "
                                   f"expected {content_hash})")
     oracle = Oracle(bench.search_view(), objective, search_epochs)
+    from .proxy_store import stored_for  # imports torch: only when a search runs
+
+    proxies = stored_for(bench)
+    if proxies is not None:  # zero-cost proxies stored beside the table: warm-start strategies read them
+        oracle.with_proxies({p: (proxies.scores[p], proxies.seconds[p]) for p in proxies.proxies})
     if latency is not None:
         values, source, _ = latency_of(*latency[:3])
         oracle.with_latency(values, source, latency[3])

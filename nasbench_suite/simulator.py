@@ -9,7 +9,8 @@ overhead.
 
 **Cost of a query**: the table's training seconds of the epochs it trains (all of them for a new
 trial; only the epochs past the trial's last for a continued one) plus one validation pass at the
-queried epoch, all read under the trial's table seed.
+queried epoch, all read under the trial's table seed, plus the query's ``charge`` (seconds of the
+strategy's own measured work, e.g. scoring cells with a zero-cost proxy; 0 by default).
 
 **Budget** (enforced at dispatch; the run then drains what is running and ends):
 
@@ -30,11 +31,12 @@ the table-seed hash. There is no other randomness.
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -154,7 +156,15 @@ class Oracle:
             raise StrategyError(f"max_latency must be a positive number of ms, got {max_latency!r}")
         self.latency = rows
         self.space = SearchSpace(self.fidelities, self.space.arch_indices, self.objective, source,
-                                 None if max_latency is None else float(max_latency))
+                                 None if max_latency is None else float(max_latency), self.space.proxies)
+        return self
+
+    def with_proxies(self, proxies: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> "Oracle":
+        """Let strategies read zero-cost proxies: {name: ((15625,) scores, (15625,) measured seconds)}."""
+        for name, (scores, seconds) in proxies.items():
+            if np.shape(scores) != (NUM_ARCHS,) or np.shape(seconds) != (NUM_ARCHS,):
+                raise StrategyError(f"proxy {name!r} must be two ({NUM_ARCHS},) arrays indexed by arch")
+        self.space = dataclasses.replace(self.space, proxies=dict(proxies))
         return self
 
 
@@ -286,6 +296,10 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
                                             f"{trial_epochs[tid]}")
                     s = trial_slot[tid]
                     cost = cum[r, s, e] - cum[r, s, trial_epochs[tid]] + vsec[r, s, e - 1]
+                if q.charge:
+                    if not (q.charge > 0 and math.isfinite(q.charge)):
+                        raise StrategyError(f"Query.charge must be a non-negative number of seconds, got {q.charge!r}")
+                    cost += float(q.charge)
                 value = value_of[r, s, e - 1]
                 if value != value:
                     raise StrategyError(f"table {oracle.name!r} records no {oracle.objective} at epoch {e} for arch {a}; "

@@ -316,3 +316,41 @@ def read_shard_file(path: Path, metrics: Sequence[str]) -> dict[tuple[int, int],
 def iter_shard_files(folder: Path) -> list[Path]:
     """Shard files under ``folder``, sorted."""
     return sorted(folder.rglob("*.csv")) if folder.is_dir() else []
+
+
+# ----- per-cell folder stores (latency, proxies) ---------------------------------------------------
+class FolderStore:
+    """What the per-cell folder stores share: a SQLite connection ``_db`` closed on exit."""
+
+    _db: sqlite3.Connection
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def store_cells(results: Iterable[tuple[int, Any]], add: Any, flush: Any, *, total: int, initial: int, desc: str,
+                progress: bool = False, flush_every: int = 64, on_cell: Any = None) -> None:
+    """Store each (arch, value) of ``results`` with ``add(arch, value)`` (one transaction each), calling
+    ``flush()`` every ``flush_every`` cells and at the end; a tqdm bar over ``total`` cells when asked."""
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=initial, unit="cell", desc=desc)
+    for k, (arch, value) in enumerate(results, start=1):
+        add(arch, value)
+        if on_cell is not None:
+            on_cell(arch)
+        if bar is not None:
+            bar.update(1)
+        if k % flush_every == 0:
+            flush()
+    if bar is not None:
+        bar.close()
+    flush()

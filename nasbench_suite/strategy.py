@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Callable, ClassVar, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Mapping, NamedTuple, Sequence, TypeVar
 
 import numpy as np
 
@@ -41,6 +41,9 @@ class Query(NamedTuple):
     epochs: int
     trial: int | None = None
     tag: Any = None
+    charge: float = 0.0
+    """Extra simulated seconds of the strategy's own work charged to this query on top of its training
+    cost (e.g. the measured seconds of scoring a pool of cells with a zero-cost proxy)."""
 
 
 class Result(NamedTuple):
@@ -91,6 +94,11 @@ class SearchSpace:
     "predicted by ..."); None when the run has no latency objective."""
     max_latency: float | None = None
     """Constrained mode: only cells with latency <= this (ms) may be the incumbent."""
+    proxies: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
+    """Zero-cost proxies stored beside the table, when there are any: {name: (scores, seconds)}, each a
+    (15625,) array indexed by arch (-inf: undefined, e.g. a disconnected cell). Computed at
+    initialization, without training, so a strategy may read them; their seconds are real
+    measurements that a strategy using them charges to the clock (:attr:`Query.charge`)."""
     full: bool = field(init=False)
     _member: np.ndarray = field(init=False, repr=False)
 
@@ -206,6 +214,8 @@ _BUILTIN: dict[str, str] = {
     "xgb-evolution": "algorithms.predictor_evolution:PredictorEvolution",
     "optuna": "algorithms.optuna_sampler:OptunaStrategy",
     "nsga2": "algorithms.nsga2:NSGA2",
+    "rea-warm": "algorithms.warm_start:WarmStartREA",
+    "bananas-warm": "algorithms.warm_start:WarmStartBananas",
 }
 _REGISTERED: dict[str, type[Strategy]] = {}
 S = TypeVar("S", bound=type[Strategy])

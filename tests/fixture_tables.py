@@ -80,3 +80,12 @@ def synthetic_latency(seed: int = 0) -> np.ndarray:
     ops = all_ops().astype(np.int64)
     lat = 1.0 + 0.9 * (ops == 3).sum(1) + 0.3 * (ops == 2).sum(1) + 0.1 * (ops == 4).sum(1)
     return lat + np.random.default_rng(seed).uniform(0.0, 0.05, NUM_ARCHS)
+
+
+def synthetic_proxies(seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A made-up ``synflow`` score for every cell (the generated quality plus noise, -inf for
+    disconnected cells) and made-up seconds (1 ms per cell), for warm-start tests; not a measurement."""
+    rng = np.random.default_rng(seed)
+    score = quality(np.random.default_rng(0)) + rng.normal(0.0, 3.0, NUM_ARCHS)
+    score[disconnected_mask()] = -np.inf
+    return {"synflow": (score, np.full(NUM_ARCHS, 0.001))}

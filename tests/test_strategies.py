@@ -75,7 +75,8 @@ def test_the_check_fails_for_strategies_that_do_not_learn(name: str, settings: d
     assert not ok, (gain, t)
 
 
-FAST = {"bananas": {"train_epochs": 50, "members": 3}, "xgb-evolution": {"n_estimators": 20}}
+FAST = {"bananas": {"train_epochs": 50, "members": 3}, "bananas-warm": {"train_epochs": 50, "members": 3},
+        "xgb-evolution": {"n_estimators": 20}}
 
 
 @pytest.mark.parametrize("name", [n for n in strategy_names() if n != "optuna"])
@@ -84,6 +85,10 @@ def test_every_strategy_runs_async_and_is_reproducible(name: str, oracle: Oracle
         from fixture_tables import synthetic_latency
 
         oracle = Oracle(search_table).with_latency(synthetic_latency(), "synthetic (test)")
+    if name.endswith("-warm"):  # needs zero-cost proxies
+        from fixture_tables import synthetic_proxies
+
+        oracle = Oracle(search_table).with_proxies(synthetic_proxies())
     budget = Budget(seconds=1500, overrun="finish")
     a = run_search(make_strategy(name, FAST.get(name)), oracle, budget, seed=5, workers=3)
     b = run_search(make_strategy(name, FAST.get(name)), oracle, budget, seed=5, workers=3)

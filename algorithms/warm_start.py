@@ -1,0 +1,87 @@
+"""Warm-started REA and BANANAS with a zero-cost proxy (Abdelfattah et al., 2021, "warmup").
+
+Before the search, ``pool`` cells drawn uniformly at random (without replacement, from the
+strategy's generator) are scored by the proxy ``proxy`` (synflow by default, as in the paper); the
+initial population of REA (``population`` cells) or the initial batch of BANANAS (``n_init`` cells)
+is the best of the pool, best first, instead of random cells. The proxy's measured seconds for the
+whole pool are charged to the simulated clock with the first query (:attr:`Query.charge`), so a
+warm start is compared with the plain strategy at equal simulated cost.
+
+The scores come from the zero-cost proxies stored beside the table (``nasbench proxies --table T``),
+which the search harness hands to strategies in ``SearchSpace.proxies``; cells with an undefined
+score (-inf, e.g. disconnected cells) rank last. The pool is drawn from the cells that have a stored
+score: all of them once ``nasbench proxies`` has finished (while it runs, the isomorphism-class
+representatives, which it scores first).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nasbench_suite.space import Arch
+from nasbench_suite.strategy import Query, SearchSpace, StrategyError, register
+
+from .bananas import Bananas
+from .rea import RegularizedEvolution
+
+
+@dataclass
+class WarmStart:
+    """The warm-start part; mixed into a strategy whose ``initial_arch`` / ``query`` it overrides."""
+
+    proxy: str = "synflow"
+    pool: int = 3000
+
+    def initial_cells(self) -> int:
+        raise NotImplementedError
+
+    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        super().setup(space, rng)  # type: ignore[misc]
+        self.warm_up(space, rng, self.initial_cells())
+
+    def warm_up(self, space: SearchSpace, rng: np.random.Generator, keep: int) -> None:
+        if space.proxies is None:
+            raise StrategyError(f"{type(self).__name__} needs zero-cost proxies stored beside the table; "
+                                "run `nasbench proxies --table T` first")
+        if self.proxy not in space.proxies:
+            raise StrategyError(f"no stored proxy {self.proxy!r}; stored: {', '.join(sorted(space.proxies))}")
+        if self.pool < keep:
+            raise StrategyError(f"the warm-start pool ({self.pool}) must hold at least the {keep} initial cells")
+        scores, seconds = space.proxies[self.proxy]
+        scored = space.arch_indices[~np.isnan(scores[space.arch_indices])]
+        if len(scored) < keep:
+            raise StrategyError(f"proxy {self.proxy!r} is stored for {len(scored)} cells of the table; "
+                                f"the warm start needs at least {keep}")
+        cells = rng.choice(scored, size=min(self.pool, len(scored)), replace=False)
+        values = np.where(np.isfinite(scores[cells]), scores[cells], -np.inf)
+        order = np.argsort(-values, kind="stable")[:keep]
+        self._warm = [Arch.from_index(int(c)) for c in cells[order]]
+        self._charge = float(np.sum(seconds[cells]))
+
+    def initial_arch(self) -> Arch:
+        if self._warm:
+            return self._warm.pop(0)
+        return self.space.random_arch(self.rng)  # type: ignore[attr-defined]
+
+    def query(self, arch: Arch) -> Query:
+        charge, self._charge = self._charge, 0.0
+        return Query(arch, self._epochs, charge=charge)  # type: ignore[attr-defined]
+
+
+@register("rea-warm")
+@dataclass
+class WarmStartREA(WarmStart, RegularizedEvolution):
+    """REA whose initial population is the best ``population`` cells of a proxy-scored pool."""
+
+    def initial_cells(self) -> int:
+        return self.population
+
+
+@register("bananas-warm")
+@dataclass
+class WarmStartBananas(WarmStart, Bananas):
+    """BANANAS whose ``n_init`` initial cells are the best of a proxy-scored pool."""
+
+    def initial_cells(self) -> int:
+        return self.n_init

@@ -1,0 +1,211 @@
+"""``nasbench estimators``: the estimator league table of a table, written under ``reports/estimators/<table>/``.
+
+Inputs are the table, its stored zero-cost proxies (``nasbench proxies``) and the stored supernet
+scores (``supernet.csv`` / ``supernet.json`` in the output folder, made once by
+:func:`train_and_score_supernet`: one weight-sharing supernet trained briefly on the table's data
+and every judged cell scored with inherited weights, measured seconds). Outputs, byte-identical on
+every regeneration from the same inputs: ``league.md`` (with ``notes.md`` appended when the folder
+has one), ``league.csv`` and ``league.png`` (Spearman against log cost per cell, one point per estimator).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from .estimators import (METRICS, Estimate, EstimatorError, Judged, curve_estimates, fidelity_estimates,
+                         judged_cells, league_table, predictor_estimates, proxy_estimates)
+from .store import atomic_write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .proxy_store import ProxyTable
+    from .table import Benchmark
+
+SUPERNET_CSV = "supernet.csv"
+SUPERNET_JSON = "supernet.json"
+NOTES = "notes.md"
+"""Optional hand-written notes in the output folder, appended to ``league.md``."""
+
+
+# ----- weight sharing ------------------------------------------------------------------------------
+def train_and_score_supernet(bench: "Benchmark", archs: np.ndarray, epochs: int, seed: int = 0,
+                             data_dir: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Train a supernet (the table's macro shape and data, NB201's search recipe, one uniformly random
+    path per step as RSPS does) for ``epochs`` epochs, then score every cell of ``archs`` by its valid
+    accuracy (percent, all of the valid split) with inherited weights. Returns the scores and a record
+    with the measured training and scoring seconds."""
+    import torch
+
+    from .latency import fingerprint, torch_threads
+    from .space import Arch
+    from .supernet import Supernet, onehot_weights
+    from .train import load_protocol_data, torch_seed
+    from .weight_sharing import Context, SearchSettings, _cosine, table_protocol
+
+    protocol = table_protocol(bench)
+    data = load_protocol_data(protocol, data_dir)
+    config = protocol.macro_config(data)
+    settings = SearchSettings(epochs)
+    data_ss, torch_ss, method_ss = np.random.SeedSequence(int(seed)).spawn(3)
+    order_rng = np.random.default_rng(data_ss)
+    tx, ty = (torch.from_numpy(a) for a in (data.splits["train"].x, data.splits["train"].y))
+    vx, vy = (torch.from_numpy(a) for a in (data.splits["valid"].x, data.splits["valid"].y))
+    bs = protocol.batch_size
+    with torch_threads(1), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(torch_ss))
+        t0 = time.perf_counter()
+        net = Supernet(config)
+        opt = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum,
+                              nesterov=settings.nesterov, weight_decay=settings.weight_decay)
+        ctx = Context(net, opt, settings, np.random.default_rng(method_ss), vx, vy, bs, epochs)
+        total, step = -(-len(ty) // bs) * epochs, 0
+        for _ in range(epochs):
+            perm = order_rng.permutation(len(ty))
+            for start in range(0, len(ty), bs):
+                for group in opt.param_groups:
+                    group["lr"] = _cosine(settings, step, total)
+                arch = Arch.random(ctx.rng)
+                idx = torch.from_numpy(perm[start:start + bs])
+                ctx.weight_step(tx[idx], ty[idx], onehot_weights(arch), torch.as_tensor(arch.ops))
+                step += 1
+        train_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scores = np.asarray([ctx.accuracy(Arch.from_index(int(a))) for a in archs], dtype=np.float64)
+        score_seconds = time.perf_counter() - t0
+    record = {"epochs": epochs, "seed": seed, "config": config.to_dict(), "batch_size": bs, "steps": step,
+              "recipe": "NB201 search recipe (SGD nesterov 0.9, lr 0.025 cosine to 0.001, wd 5e-4, clip 5); "
+                        "one uniformly random path per step (RSPS); scored by valid accuracy of the cell's path "
+                        "with batch statistics",
+              "cells_scored": int(len(archs)), "train_seconds": round(train_seconds, 3),
+              "score_seconds": round(score_seconds, 3), "fingerprint": fingerprint("cpu", 1),
+              "measured": "wall seconds on this machine, 1 torch thread"}
+    return scores, record
+
+
+def supernet_estimate(folder: Path, judged: Judged) -> Estimate | None:
+    import pandas as pd
+
+    if not (folder / SUPERNET_CSV).is_file():
+        return None
+    record = json.loads((folder / SUPERNET_JSON).read_text(encoding="utf-8"))
+    frame = pd.read_csv(folder / SUPERNET_CSV)
+    values = dict(zip(frame["arch_index"].to_numpy(np.int64).tolist(), frame["valid_acc"].to_numpy(np.float64)))
+    missing = [int(a) for a in judged.archs if int(a) not in values]
+    if missing:
+        raise EstimatorError(f"{folder / SUPERNET_CSV} lacks {len(missing)} judged cells; delete it to score again")
+    cost = (record["train_seconds"] + record["score_seconds"]) / record["cells_scored"]
+    return Estimate(f"supernet, {record['epochs']} epochs (RSPS)", "weight sharing",
+                    np.asarray([values[int(a)] for a in judged.archs]), cost, "measured")
+
+
+def ensure_supernet(bench: "Benchmark", folder: Path, judged: Judged, epochs: int, data_dir: str | None) -> None:
+    """Train and score the supernet once; stored results are reused (delete them to measure again)."""
+    import pandas as pd
+
+    if epochs <= 0 or (folder / SUPERNET_CSV).is_file():
+        return
+    scores, record = train_and_score_supernet(bench, judged.archs, epochs, data_dir=data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / SUPERNET_JSON, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    text = pd.DataFrame({"arch_index": judged.archs, "valid_acc": scores}).to_csv(
+        index=False, float_format="%.6g", lineterminator="\n")
+    atomic_write_text(folder / SUPERNET_CSV, text)
+
+
+# ----- the report ----------------------------------------------------------------------------------
+def build_league(bench: "Benchmark", proxies: "ProxyTable | None", folder: Path, *,
+                 fidelity_epochs: Sequence[int] | None = None, curve_epochs: Sequence[int] = (3, 4),
+                 sizes: Sequence[int] = (10, 100, 1000), repeats: int = 3) -> tuple["pd.DataFrame", Judged]:
+    judged = judged_cells(bench)
+    estimates: list[Estimate] = []
+    if proxies is not None:
+        estimates += proxy_estimates(proxies, judged)
+    if fidelity_epochs is None:  # a few early epochs, and the table's last (full fidelity, one seed)
+        fidelity_epochs = sorted({e for e in (1, 2, 3, 4) if e < bench.max_epoch} | {bench.max_epoch})
+    estimates += fidelity_estimates(bench, judged, fidelity_epochs)
+    estimates += curve_estimates(bench, judged, curve_epochs)
+    estimates += predictor_estimates(bench, judged, sizes, proxies, repeats=repeats)
+    ws = supernet_estimate(folder, judged)
+    if ws is not None:
+        estimates.append(ws)
+    frame = league_table(estimates, judged)
+    frame.insert(0, "id", np.arange(1, len(frame) + 1))
+    return frame, judged
+
+
+def write_league(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, folder: Path,
+                 proxies: "ProxyTable | None") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    csv = frame.to_csv(index=False, float_format="%.4f", lineterminator="\n")
+    atomic_write_text(folder / "league.csv", csv)
+    atomic_write_text(folder / "league.md", _markdown(frame, bench, judged, proxies, folder))
+    _figure(frame, bench, folder / "league.png")
+    return [folder / "league.md", folder / "league.csv", folder / "league.png"]
+
+
+def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies: "ProxyTable | None",
+              folder: Path) -> str:
+    lines = [
+        f"# Estimator league table: `{bench.name}`",
+        "",
+        f"Generated by `nasbench estimators --table {bench.name}` from the table ({bench.content_hash}), its stored "
+        "zero-cost proxies and the stored supernet scores; regenerated byte-identical.",
+        "",
+        f"* Target: test accuracy at epoch {bench.max_epoch}, mean over seeds {list(bench.seeds)}, on the "
+        f"{len(judged.rows)} cells trained for real (isomorphism-class representatives where the table fills members).",
+        "* Spearman / Kendall over all judged cells and over the best 10% by the target; top-10% precision: share of "
+        "the estimator's top 10% in the true top 10%.",
+        "* Predictors (XGBoost on the one-hot encoding; `+zero-cost` adds every proxy's rank as a feature) are trained "
+        "on n random judged cells (their seed-0 final valid accuracy) and judged on the others; mean of 3 draws.",
+        "* Cost per cell: `measured` = wall seconds on this machine (2 shared cores, 1 torch thread); `table` = the "
+        "table's own training seconds of seed 0 (through the epochs used, plus one validation pass); predictors spread "
+        "n full trainings over all judged cells.",
+        "* Zero-cost proxies of disconnected cells are -inf (ranked last, tied).",
+    ]
+    if proxies is not None:
+        s = proxies.identity["settings"]
+        lines.append(f"* Proxies: batch {s['batch_size']} of the train split, seed {s['seed']}, network {s['config']}.")
+    lines += ["", "| id | estimator | family | Spearman | Kendall | Spearman top10% | Kendall top10% | top-10% precision "
+              "| cost s/cell | cost | cells |", "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+    for r in frame.itertuples(index=False):
+        lines.append(f"| {r.id} | {r.estimator} | {r.family} | {r.spearman:.3f} | {r.kendall:.3f} | "
+                     f"{r.spearman_top10:.3f} | {r.kendall_top10:.3f} | {r.top10_precision:.3f} | "
+                     f"{r.cost_s_per_cell:.4g} | {r.cost_kind} | {r.cells} |")
+    lines += ["", "![Spearman against cost per cell](league.png)", ""]
+    notes = folder / NOTES
+    if notes.is_file():  # hand-written reading of the numbers, kept beside the generated table
+        lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
+    return "\n".join(lines)
+
+
+def _figure(frame: "pd.DataFrame", bench: "Benchmark", path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    families = list(dict.fromkeys(frame["family"]))
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=100)
+    for k, fam in enumerate(families):
+        sub = frame[frame["family"] == fam]
+        ax.scatter(np.maximum(sub["cost_s_per_cell"], 1e-6), sub["spearman"], label=fam, color=f"C{k}", s=30)
+        for r in sub.itertuples(index=False):
+            ax.annotate(str(r.id), (max(r.cost_s_per_cell, 1e-6), r.spearman), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("cost per cell (seconds, log scale)")
+    ax.set_ylabel("Spearman vs final test accuracy")
+    ax.set_title(f"Estimators on {bench.name} (ids as in league.md)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+__all__ = ["METRICS", "build_league", "ensure_supernet", "write_league"]

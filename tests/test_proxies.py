@@ -1,0 +1,210 @@
+"""Zero-cost proxies, their store, the estimator league table and the warm-start strategies."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nasbench_suite.errors import ProxyError, RunMismatchError
+from nasbench_suite.model import MacroConfig
+from nasbench_suite.proxies import PROXIES, Minibatch, ProxySettings, pick_minibatch, score_cell, synflow
+from nasbench_suite.space import Arch
+
+CONFIG = MacroConfig(channels=4, cells=1, in_channels=1, resolution=8, num_classes=10)
+SETTINGS = ProxySettings(CONFIG, batch_size=16, seed=3)
+GOOD = Arch.from_str("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|")
+
+
+def batch(n: int = 16, seed: int = 0) -> Minibatch:
+    g = torch.Generator().manual_seed(seed)
+    return Minibatch(torch.randn(n, 1, 8, 8, generator=g), torch.arange(n) % 10)
+
+
+def values(scores: dict[str, tuple[float, float]]) -> dict[str, float]:
+    return {k: v for k, (v, _) in scores.items()}
+
+
+def test_synflow_by_hand_on_a_two_layer_linear_network() -> None:
+    # R = 1^T |W2| |W1| 1 = [1 2] @ [[1 2] [3 4]] @ [1 1] = 1*3 + 2*7 = 17; each layer's sum of
+    # |w| * dR/d|w| equals R (synaptic flow is conserved), so synflow = 2 * 17, whatever the signs.
+    net = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Linear(2, 1, bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[1.0, -2.0], [3.0, 4.0]]))
+        net[1].weight.copy_(torch.tensor([[-1.0, 2.0]]))
+    assert synflow(net, (2,)) == 34.0
+
+
+def test_synflow_reads_no_data() -> None:
+    scores = score_cell(GOOD, batch(), SETTINGS, ["synflow"])
+    other = score_cell(GOOD, batch(seed=9), SETTINGS, ["synflow"])
+    assert values(scores) == values(other) and values(scores)["synflow"] > 0
+
+
+def test_proxies_are_deterministic_under_a_seed_and_change_with_it() -> None:
+    a = values(score_cell(GOOD, batch(), SETTINGS))
+    b = values(score_cell(GOOD, batch(), SETTINGS))
+    assert a == b
+    assert set(a) == set(PROXIES) and all(math.isfinite(v) for v in a.values())
+    c = values(score_cell(GOOD, batch(), ProxySettings(CONFIG, batch_size=16, seed=4)))
+    assert c["grad_norm"] != a["grad_norm"] and c["params"] == a["params"]
+
+
+def test_proxies_do_not_touch_global_rng() -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    score_cell(GOOD, batch(), SETTINGS, ["grad_norm", "zen"])
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_cells_that_compute_the_same_function_with_the_same_weights_get_the_same_scores() -> None:
+    # node 1 feeds nothing (edges 2<-1 and 3<-1 are none): a parameter-free op on edge 1<-0 is dead,
+    # so these three cells hold the same parameters, draw the same weights and compute the same function
+    base = ["skip_connect", "nor_conv_3x3", "none", "skip_connect", "none", "nor_conv_1x1"]
+    cells = [Arch.from_names([op, *base[1:]]) for op in ("skip_connect", "avg_pool_3x3", "none")]
+    assert len({c.canonical_str() for c in cells}) == 1
+    scores = [values(score_cell(c, batch(), SETTINGS)) for c in cells]
+    assert scores[0] == scores[1] == scores[2]
+    # a dead convolution changes the weights drawn after it and the parameter count: scores may differ
+    conv = values(score_cell(Arch.from_names(["nor_conv_3x3", *base[1:]]), batch(), SETTINGS))
+    assert conv["params"] > scores[0]["params"] and conv["snip"] != scores[0]["snip"]
+
+
+def test_disconnected_cells_get_minus_infinity_not_nan_or_a_crash() -> None:
+    cut = Arch.from_str("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|none~2|")
+    assert cut.is_disconnected()
+    scores = values(score_cell(cut, batch(), SETTINGS))
+    assert all(scores[p] == -math.inf for p in PROXIES if p not in ("params", "flops"))
+    assert scores["params"] > 0 and scores["flops"] > 0
+
+
+def test_minibatch_is_fixed_by_the_seed() -> None:
+    a = pick_minibatch(400, 64, 0)
+    assert np.array_equal(a, pick_minibatch(400, 64, 0)) and len(set(a.tolist())) == 64
+    assert not np.array_equal(a, pick_minibatch(400, 64, 1))
+    with pytest.raises(ProxyError):
+        pick_minibatch(10, 64, 0)
+
+
+def test_store_resumes_and_refuses_another_run(tmp_path: Path) -> None:
+    from nasbench_suite.proxy_store import ProxyStore, load_proxies
+
+    table = {"name": "t", "content_hash": "h"}
+    archs = [GOOD.index, 0, 15624]
+    with ProxyStore(tmp_path / "p", table, SETTINGS, ["synflow", "params"], {"dataset": "x"}) as store:
+        first = store.compute(archs[:2], batch())
+    (tmp_path / "p" / "store.sqlite").unlink()  # the committed CSV alone carries the results on
+    with ProxyStore(tmp_path / "p", table, SETTINGS, ["synflow", "params"], {"dataset": "x"}) as store:
+        second = store.compute(archs, batch())
+    assert (first["computed"], second["computed"], second["already_stored"]) == (2, 1, 2)
+    loaded = load_proxies(tmp_path / "p")
+    assert loaded.scored().sum() == 3 and loaded.scores["synflow"][0] == -math.inf
+    with pytest.raises(RunMismatchError):
+        ProxyStore(tmp_path / "p", table, SETTINGS, ["synflow"], {"dataset": "x"})
+
+
+# ----- estimators ----------------------------------------------------------------------------------
+def test_rank_metrics_and_curve_extrapolation() -> None:
+    from nasbench_suite.estimators import extrapolate_pow3, rank_metrics
+
+    t = np.arange(100, dtype=float)
+    perfect = rank_metrics(t * 2 + 1, t)
+    assert perfect["spearman"] == pytest.approx(1.0) and perfect["top10_precision"] == 1.0
+    reverse = rank_metrics(-t, t)
+    assert reverse["kendall"] == pytest.approx(-1.0) and reverse["top10_precision"] == 0.0
+    with_undefined = rank_metrics(np.where(t < 5, -np.inf, t), t)
+    assert 0.999 < with_undefined["spearman"] < 1.0 and with_undefined["top10_precision"] == 1.0  # 5 ties, ranked last
+    epochs = np.arange(1, 7, dtype=float)
+    curves = np.stack([80 - 30 * epochs ** -0.7, 60 - 10 * epochs ** -1.5])
+    predicted = extrapolate_pow3(curves[:, :4], 6)  # alpha on a grid: close, and far closer than the 4th epoch
+    assert predicted == pytest.approx(curves[:, 5], abs=0.2)
+    assert (np.abs(curves[:, 3] - curves[:, 5]) > 0.5).all()
+
+
+def test_predictor_reads_extra_features() -> None:
+    from nasbench_suite.predictors import make_predictor
+
+    rng = np.random.default_rng(0)
+    archs = rng.choice(15625, 200, replace=False)
+    hidden = rng.normal(size=15625)
+    y = hidden[archs]
+    plain = make_predictor("ridge", extra_features=None).fit(archs[:150], y[:150]).predict(archs[150:])
+    extra = make_predictor("ridge", extra_features=hidden[:, None]).fit(archs[:150], y[:150]).predict(archs[150:])
+    assert np.corrcoef(extra, y[150:])[0, 1] > 0.99 > np.corrcoef(plain, y[150:])[0, 1]
+
+
+def test_league_table_regenerates_byte_identical(tmp_path: Path, search_table) -> None:
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.league import build_league, write_league
+    from nasbench_suite.proxy_store import ProxyTable
+
+    score, seconds = synthetic_proxies()["synflow"]
+    proxies = ProxyTable({"synflow": score}, {"synflow": seconds}, {"settings": {"batch_size": 1, "seed": 0,
+                                                                                 "config": {}}})
+    outputs = []
+    for run in range(2):
+        folder = tmp_path / f"r{run}"
+        frame, judged = build_league(search_table, proxies, folder, sizes=(20,), repeats=1)
+        outputs.append({p.name: p.read_bytes() for p in write_league(frame, search_table, judged, folder, proxies)})
+    assert outputs[0] == outputs[1] and set(outputs[0]) == {"league.md", "league.csv", "league.png"}
+    rows = {r.estimator: r for r in frame.itertuples()}
+    assert rows["synflow"].spearman > 0.5  # the generated proxy follows the generated quality
+    assert rows["valid acc @ epoch 12 (1 seed)"].spearman > rows["valid acc @ epoch 1 (1 seed)"].spearman
+
+
+# ----- warm start ----------------------------------------------------------------------------------
+def test_warm_start_rea_seeds_its_population_with_the_best_proxy_cells_and_pays_for_them(search_table) -> None:
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.simulator import Budget, Oracle, run_search
+    from nasbench_suite.strategy import make_strategy
+
+    proxies = synthetic_proxies()
+    oracle = Oracle(search_table).with_proxies(proxies)
+    plain = run_search(make_strategy("rea"), oracle, Budget(queries=10), seed=1)
+    warm = run_search(make_strategy("rea-warm", {"pool": 500}), oracle, Budget(queries=10), seed=1)
+    score = proxies["synflow"][0]
+    assert score[warm.columns["arch_index"]].min() > np.median(score[plain.columns["arch_index"]])
+    cols = warm.columns
+    r, s, e = oracle.row_of[cols["arch_index"][0]], oracle.seeds.index(cols["table_seed"][0]), cols["epochs"][0]
+    training = oracle.cum_train[r, s, e] + oracle.valid_seconds[r, s, e - 1]
+    assert cols["cost"][0] == pytest.approx(training + 500 * 0.001)  # the pool's proxy seconds are charged once
+    r1, s1 = oracle.row_of[cols["arch_index"][1]], oracle.seeds.index(cols["table_seed"][1])
+    assert cols["cost"][1] == pytest.approx(oracle.cum_train[r1, s1, e] + oracle.valid_seconds[r1, s1, e - 1])
+    with pytest.raises(Exception, match="zero-cost proxies"):
+        run_search(make_strategy("rea-warm"), Oracle(search_table), Budget(queries=3), seed=1)
+
+
+# ----- command line --------------------------------------------------------------------------------
+def test_cli_proxies_scores_cells_and_reports_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from nasbench_suite.cli import main
+    from nasbench_suite.proxy_store import load_proxies
+
+    assert main(["proxies", "--table", "digits", "--proxies", "bogus", "--out", str(tmp_path / "x")]) == 2
+    assert main(["proxies", "--table", "digits", "--channels", "16"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown proxy" in err and "needs --out" in err and "Traceback" not in err
+    out = tmp_path / "p"
+    args = ["proxies", "--table", "digits", "--archs", "3110-3113", "--proxies", "synflow,params", "--out", str(out)]
+    assert main(args) == 0
+    table = load_proxies(out)
+    assert table.scored().sum() == 4 and table.identity["table"]["name"] == "digits"
+    assert main(args) == 0 and "0 computed now, 4 already stored" in capsys.readouterr().out
+
+
+def test_warm_start_draws_its_pool_from_the_scored_cells(search_table) -> None:
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.simulator import Budget, Oracle, run_search
+    from nasbench_suite.strategy import make_strategy
+
+    score, seconds = synthetic_proxies()["synflow"]
+    partial = np.where(np.arange(score.size) % 2 == 0, score, np.nan)  # a proxy run still under way
+    oracle = Oracle(search_table).with_proxies({"synflow": (partial, seconds)})
+    run = run_search(make_strategy("rea-warm", {"pool": 300}), oracle, Budget(queries=10), seed=2)
+    assert (run.columns["arch_index"] % 2 == 0).all()
