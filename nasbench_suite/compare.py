@@ -165,7 +165,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
         (runs / COMPARE_FILE).unlink(missing_ok=True)  # no stale identity while the new runs are made
     if identity is not None and not ws_dir.is_dir():
         ws = cfg.weight_sharing
-        jobs = [(str(bench.path), m, ws.seeds, ws.epochs, dict(ws.settings.get(m, {}))) for m in ws.methods]
+        jobs = [(cfg.table, m, ws.seeds, ws.epochs, dict(ws.settings.get(m, {}))) for m in ws.methods]
         ctx = multiprocessing.get_context("spawn")
         tmp = runs / f".{WEIGHT_SHARING}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)

@@ -17,13 +17,20 @@ _STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fon
 
 
 def palette(replayed: Sequence[str], measured: Sequence[str] = ()) -> dict[str, tuple[float, float, float]]:
-    """A fixed color per label, in label order: 'tab10' (then 'tab20') for replayed strategies and
-    'Dark2' for weight-sharing methods, so that every strategy keeps its color in every figure."""
+    """A fixed color per label, in label order: seaborn's 'tab10' for replayed strategies (cycling
+    after ten; :func:`line_style` then tells them apart) and 'Dark2' for weight-sharing methods, so
+    that every strategy keeps its color in every figure."""
     import seaborn as sns
 
-    colors = dict(zip(replayed, sns.color_palette("tab10" if len(replayed) <= 10 else "tab20", len(replayed))))
+    tab10 = sns.color_palette("tab10", 10)
+    colors = {label: tab10[k % 10] for k, label in enumerate(replayed)}
     colors.update(zip(measured, sns.color_palette("Dark2", len(measured))))
     return colors
+
+
+def line_style(k: int) -> str:
+    """Solid for the first ten strategies, dashed for the next ten (their colors repeat), and so on."""
+    return ("-", "--", ":", "-.")[(k // 10) % 4]
 
 
 def png_bytes(fig: Figure) -> bytes:
@@ -48,10 +55,10 @@ def anytime_figure(grid: np.ndarray, curves: Mapping[str, tuple[np.ndarray, np.n
     with _rc():
         fig = Figure(figsize=(10.5, 4.2))
         axes = fig.subplots(1, 2)
-        for label, (am, al, ah, rm, rl, rh) in curves.items():
+        for k, (label, (am, al, ah, rm, rl, rh)) in enumerate(curves.items()):
             c = colors[label]
             for ax, (m, lo, hi) in zip(axes, ((am, al, ah), (rm, rl, rh))):
-                ax.step(grid, m, where="post", color=c, lw=1.4, label=label)
+                ax.step(grid, m, where="post", color=c, lw=1.4, ls=line_style(k), label=label)
                 ax.fill_between(grid, lo, hi, step="post", color=c, alpha=0.15, lw=0)
         for ax in axes:
             ax.set_xscale("log")
@@ -141,9 +148,10 @@ def latency_figure(cells: pd.DataFrame, final: Mapping[str, pd.DataFrame], color
         front = cells[cells["pareto"]].sort_values("latency_ms", kind="stable")
         ax.step(front["latency_ms"], front["test_acc"], where="post", color="black", lw=1.2, label="table Pareto front")
         ax.scatter(front["latency_ms"], front["test_acc"], s=10, color="black", zorder=3)
-        for label, f in final.items():
+        for k, (label, f) in enumerate(final.items()):
             if "incumbent_latency" in f:
                 ax.scatter(f["incumbent_latency"], f[ACC], s=16, color=colors[label], alpha=0.8,
+                           marker="o^sD"[(k // 10) % 4],
                            edgecolor="white", lw=0.3, label=label, zorder=4)
         top = cells["test_acc"].max()
         ax.set_ylim(max(cells["test_acc"].min(), top - 25), top + 1)
