@@ -26,6 +26,7 @@ from typing import Any
 from . import __version__
 from .compare_config import CompareConfig, ConfigError
 from .errors import NasBenchError
+from .store import atomic_write_text
 
 COMPARE_FILE = "compare.json"
 CELLS_FILE = "cells.parquet"
@@ -107,10 +108,9 @@ def _ws_identity(cfg: CompareConfig, content_hash: str) -> dict[str, Any]:
 def _reusable_ws(runs: Path, identity: dict[str, Any]) -> bool:
     """True if ``runs`` holds finished weight-sharing runs made under ``identity``."""
     try:
-        old = json.loads((runs / COMPARE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_compare(runs).get("weight_sharing_identity") == identity
+    except CompareError:
         return False
-    return old.get("weight_sharing_identity") == identity
 
 
 def _write_cells(bench: Any, latency: str, batch: int, path: Path) -> None:
@@ -192,9 +192,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
         "weight_sharing": [[m, f"{WEIGHT_SHARING}/{m}"] for m in (cfg.weight_sharing.methods if cfg.weight_sharing else ())],
         "weight_sharing_identity": identity,
     }
-    tmp = runs / f".{COMPARE_FILE}.tmp"
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(runs / COMPARE_FILE)
+    atomic_write_text(runs / COMPARE_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return runs
 
 

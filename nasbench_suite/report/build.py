@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..compare import CELLS_FILE, CompareError, read_compare
 from ..search import MANIFEST_FILE, RESULTS_FILE, seed_ranges
+from ..store import atomic_write_text
 from . import figures, stats
 
 CSV_FLOAT = "%.6g"
@@ -221,20 +222,14 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
                                    for k, v in data.ws_manifests.items()}}
     for name, payload in pngs.items():
         (out / "figures" / f"{name}.png").write_bytes(payload)
-    _write(out / "index.md", _markdown(rec, sections, manifest))
-    _write(out / "index.html", _html(rec, sections, manifest, pngs))
+    atomic_write_text(out / "index.md", _markdown(rec, sections, manifest))
+    atomic_write_text(out / "index.html", _html(rec, sections, manifest, pngs))
     return out
 
 
 def _shape(config: dict[str, Any]) -> str:
     return (f"C={config['channels']}, N={config['cells']}, {config['resolution']}x{config['resolution']}x"
             f"{config['in_channels']} input, {config['num_classes']} classes")
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _intro(rec: dict[str, Any]) -> str:
