@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import NasBenchError
+from .intlist import parse_int_list
 
 if TYPE_CHECKING:
     from .table import Benchmark
@@ -22,7 +23,14 @@ class UsageError(NasBenchError):
 
 
 def _print(payload: Any, as_json: bool, render: Callable[[Any], str]) -> None:
-    print(json.dumps(payload, indent=2, sort_keys=True) if as_json else render(payload))
+    """``--json``: strict JSON (non-finite numbers, such as the -inf proxy score of a disconnected cell,
+    become null); otherwise ``render``'s text."""
+    if as_json:
+        from .search import jsonable
+
+        print(json.dumps(jsonable(payload), indent=2, sort_keys=True, allow_nan=False))
+    else:
+        print(render(payload))
 
 
 # ----- info ----------------------------------------------------------------------------------------
@@ -268,12 +276,9 @@ def _report_table(bench: "Benchmark") -> None:
 
 def _int_list(text: str) -> list[int]:
     try:
-        if "-" in text and "," not in text:
-            lo, hi = (int(x) for x in text.split("-", 1))
-            return list(range(lo, hi + 1))
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise UsageError(f"expected integers like 0,1,2 or 0-9, got {text!r}") from None
+        return parse_int_list(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # ----- search --------------------------------------------------------------------------------------

@@ -47,13 +47,6 @@ def machine() -> dict[str, Any]:
     return fingerprint("cpu", threads=1)
 
 
-def _latency_folders() -> list[Path]:
-    from .table import shipped_tables_dir
-
-    root = shipped_tables_dir() / "latency"
-    return sorted(p for p in root.iterdir() if (p / "latency.json").is_file()) if root.is_dir() else []
-
-
 def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any] | None]:
     """The latency argument (as ``nasbench search --latency`` takes it) a config's ``latency.source``
     means for ``bench``, and a description of it for the report.
@@ -63,7 +56,7 @@ def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any]
     else none. A folder or a third-party ``FILE.csv:COLUMN`` is taken as given."""
     from dataclasses import asdict
 
-    from .latency import LatencyError, config_of_table, load_latency
+    from .latency import LatencyError, config_of_table, load_latency, shipped_latency_folders
     from .search import latency_of
 
     if source == "none":
@@ -78,18 +71,20 @@ def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any]
             return None, None
         mine = machine()["hash"]
         found = []
-        for p in _latency_folders():
+        for p in shipped_latency_folders():
             identity = json.loads((p / "latency.json").read_text(encoding="utf-8"))
             if identity.get("config") == want:
                 found.append((identity["fingerprint"]["hash"] != mine, p.name, p))
         if not found:
             return None, None
         folder = min(found)[2]
+        argument = folder.name  # a shipped folder, by name: the manifests hold no machine-specific path
     else:
         folder = Path(source)
+        argument = str(folder.resolve())
     table = load_latency(folder)
     key = table.identity["fingerprint"]["hash"]
-    return str(folder.resolve()), {"name": folder.name, "key": key, "source": table.source,
+    return argument, {"name": folder.name, "key": key, "source": table.source,
                                    "kind": "this machine" if key == machine()["hash"] else "another machine"}
 
 

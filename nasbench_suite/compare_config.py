@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import NasBenchError
+from .intlist import parse_int_list
 
 try:  # Python >= 3.11
     import tomllib
@@ -128,11 +129,10 @@ def parse_seeds(where: str, value: Any) -> tuple[int, ...]:
         for k, v in enumerate(value):
             seeds.append(_int(f"{where}[{k}]", v, low=0))
     elif isinstance(value, str):
-        for part in value.split(","):
-            m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
-            if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
-                raise ConfigError(f"config field {where}: {value!r} is not a seed list like '0-29' or '0,5,7-9'")
-            seeds.extend(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
+        try:
+            seeds = parse_int_list(value)
+        except ValueError as exc:
+            raise ConfigError(f"config field {where}: {exc}") from None
     else:
         raise ConfigError(f"config field {where}: expected a string like '0-29' or a list of integers, got {value!r}")
     if not seeds or len(set(seeds)) != len(seeds):

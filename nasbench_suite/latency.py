@@ -340,8 +340,18 @@ def _check_stat(stat: str) -> None:
         raise LatencyError(f"unknown latency statistic {stat!r}; use one of {', '.join(STATS)}")
 
 
+def shipped_latency_folders() -> list[Path]:
+    """The latency folders shipped in ``benchmarks_data/latency/``, sorted by name."""
+    from .table import shipped_tables_dir
+
+    root = shipped_tables_dir() / "latency"
+    return sorted(p for p in root.iterdir() if (p / IDENTITY_FILE).is_file()) if root.is_dir() else []
+
+
 def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyTable:
-    """The latency table of a measured store folder (reads ``latency.json`` and ``latency.csv``).
+    """The latency table of a measured store folder (reads ``latency.json`` and ``latency.csv``), or
+    of a shipped one named by its folder name (``digits-cpu-<fingerprint>``), so that a manifest can
+    name it without a machine-specific path.
 
     ``stat`` picks the statistic: the median by default; ``min_ms`` is the more robust estimate of
     the uncontended latency when the machine was busy while timing (other processes only add time).
@@ -350,6 +360,8 @@ def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyT
 
     _check_stat(stat)
     folder = Path(folder)
+    if not folder.exists() and len(folder.parts) == 1:
+        folder = next((p for p in shipped_latency_folders() if p.name == folder.name), folder)
     ident_path, csv_path = folder / IDENTITY_FILE, folder / CSV_FILE
     if not ident_path.is_file() or not csv_path.is_file():
         raise LatencyError(f"{folder} is not a latency folder: it needs {IDENTITY_FILE} and {CSV_FILE}")

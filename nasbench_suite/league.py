@@ -144,7 +144,9 @@ def write_league(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, fold
     csv = frame.to_csv(index=False, float_format="%.4f", lineterminator="\n")
     atomic_write_text(folder / "league.csv", csv)
     atomic_write_text(folder / "league.md", _markdown(frame, bench, judged, proxies, folder))
-    _figure(frame, bench, folder / "league.png")
+    from .report.figures import league_figure
+
+    (folder / "league.png").write_bytes(league_figure(frame, f"Estimators on {bench.name} (ids as in league.md)"))
     return [folder / "league.md", folder / "league.csv", folder / "league.png"]
 
 
@@ -181,31 +183,6 @@ def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies
     if notes.is_file():  # hand-written reading of the numbers, kept beside the generated table
         lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines)
-
-
-def _figure(frame: "pd.DataFrame", bench: "Benchmark", path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    families = list(dict.fromkeys(frame["family"]))
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=100)
-    for k, fam in enumerate(families):
-        sub = frame[frame["family"] == fam]
-        ax.scatter(np.maximum(sub["cost_s_per_cell"], 1e-6), sub["spearman"], label=fam, color=f"C{k}", s=30)
-        for r in sub.itertuples(index=False):
-            ax.annotate(str(r.id), (max(r.cost_s_per_cell, 1e-6), r.spearman), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_xlabel("cost per cell (seconds, log scale)")
-    ax.set_ylabel("Spearman vs final test accuracy")
-    ax.set_title(f"Estimators on {bench.name} (ids as in league.md)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
 
 
 __all__ = ["METRICS", "build_league", "ensure_supernet", "write_league"]

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, TableBuildError
+from .intlist import parse_int_list
 from .space import NUM_ARCHS, Arch, isomorphism_classes
 from .store import (
     ResultStore,
@@ -89,11 +90,7 @@ def parse_archs(spec: str, rng_seed: int = 0) -> list[int]:
         picked = np.random.default_rng(rng_seed).choice(iso.representatives, size=k, replace=False)
         return sorted(int(i) for i in picked)
     try:
-        if "-" in spec:
-            lo, hi = (int(x) for x in spec.split("-", 1))
-            archs = list(range(lo, hi + 1))
-        else:
-            archs = [int(x) for x in spec.split(",") if x.strip()]
+        archs = parse_int_list(spec)
     except ValueError:
         raise PreEvaluateError(f"bad arch selection {spec!r}: use all, classes, sample:K, A-B or i,j,k") from None
     for a in archs:

@@ -86,6 +86,8 @@ PROTOCOLS: dict[str, Protocol] = {
 class Published:
     mean: float
     std: float
+    evidence: str = ""
+    """How the value was checked, e.g. 'quoted by ReLIZO, MathNAS (attributed to the paper)'."""
 
 
 @dataclass
@@ -141,9 +143,17 @@ def published_value(data: dict[str, Any], protocol: str, method: str, dataset: s
     for r in data["results"]:
         if (r.get("protocol"), r.get("method"), r.get("dataset"), r.get("split", "test")) == (protocol, method, dataset, split):
             if r.get("verified") is True and isinstance(r.get("mean"), (int, float)) and isinstance(r.get("std"), (int, float)):
-                return Published(float(r["mean"]), float(r["std"]))
+                return Published(float(r["mean"]), float(r["std"]), _evidence(r))
             return None
     return None
+
+
+def _evidence(row: dict[str, Any]) -> str:
+    if row.get("evidence") == "paper":
+        return "read in the paper"
+    names = ", ".join(row.get("quoted_by", [])) or "?"
+    attributed = "at least one names the paper as origin" if row.get("attributed") else "none names its origin"
+    return f"quoted identically by {names} ({attributed})"
 
 
 # ----- tables ------------------------------------------------------------------------------------------
@@ -268,6 +278,10 @@ def _pm(mean: float | None, std: float | None) -> str:
     return "n/a" if mean is None or std is None else f"{mean:.2f} +- {std:.2f}"
 
 
+def _pub(published: Published | None) -> str:
+    return "n/a" if published is None else _pm(published.mean, published.std)
+
+
 def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: float,
            published: dict[str, Any]) -> str:
     proto = PROTOCOLS[protocol]
@@ -282,7 +296,7 @@ def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: 
                      f"{'verdict':<30} {'queries/run':>11} {'seconds':>8}")
         for r in group:
             lines.append(f"{r.method:<10} {r.eval_table + ' test':<36} {_pm(r.mean, r.std):>19} "
-                         f"{_pm(*(asdict(r.published).values() if r.published else (None, None))):>15}  "
+                         f"{_pub(r.published):>15}  "
                          f"{r.verdict:<30} {r.queries_per_run:>11.1f} {r.wall_seconds:>8.1f}")
     if ws:
         lines += ["", "weight-sharing methods beside NB201's published rows. NOT the same experiment: our runs searched "
@@ -292,7 +306,13 @@ def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: 
                   f"{'NB201 published (C10 test)':>27}"]
         for w in ws:
             lines.append(f"{w.method:<9} {w.runs:>4} {_pm(w.own_mean, w.own_std) + ' (' + w.own_table + ')':>22} "
-                         f"{_pm(w.eval_mean, w.eval_std):>26} {_pm(*(asdict(w.published).values() if w.published else (None, None))):>27}")
+                         f"{_pm(w.eval_mean, w.eval_std):>26} {_pub(w.published):>27}")
+    used = {(r.method, r.eval_dataset): r.published for r in rows if r.published}
+    used.update({(w.method, "cifar10"): w.published for w in ws if w.published})
+    if used:
+        lines += ["", "published values used, and how each was checked (details: 'quoting_sources' in "
+                      "nasbench_suite/configs/published_nb201.json):"]
+        lines += [f"  {m} {ds}: {_pub(pub)}, {pub.evidence}" for (m, ds), pub in used.items()]
     if not any(r.published for r in rows):
         lines += ["", "published values: none verified yet in nasbench_suite/configs/published_nb201.json; see its "
                       "'verification_status'. Verdicts need a verified row (paper + table)."]

@@ -26,6 +26,7 @@ import numpy as np
 from . import __version__
 from .errors import NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
+from .intlist import format_int_list
 from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, run_search
 from .strategy import make_strategy, strategy_class
 from .table import load_table
@@ -309,20 +310,6 @@ def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: in
     return out
 
 
-def seed_ranges(seeds: Sequence[int]) -> str:
-    """[0, 1, 2, 5, 7, 8] -> '0-2,5,7-8'."""
-    parts: list[str] = []
-    s = sorted(seeds)
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[j] + 1:
-            j += 1
-        parts.append(str(s[i]) if i == j else f"{s[i]}-{s[j]}")
-        i = j + 1
-    return ",".join(parts)
-
-
 def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fidelities: list[int],
               runs: dict[str, list], eval_info: dict[str, Any] | None, evaluation: EvalSpec | None,
               rows: int) -> dict[str, Any]:
@@ -350,8 +337,8 @@ def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fideli
                    "objective": spec.objective, "search_epochs": spec.search_epochs, "fidelities": fidelities,
                    "latency": latency},
         "strategy": {"name": spec.strategy, "class": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
-                     "settings": _jsonable(strategy.settings())},
-        "seeds": {"count": len(seeds), "ranges": seed_ranges(seeds)},
+                     "settings": jsonable(strategy.settings())},
+        "seeds": {"count": len(seeds), "ranges": format_int_list(seeds)},
         "budget": spec.budget.describe(),
         "workers": spec.workers,
         "randomness": {"run": "SeedSequence(run seed).spawn(2): the strategy's Generator and the table-seed hash key",
@@ -369,13 +356,16 @@ def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fideli
     }
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as strict JSON: numpy scalars as Python numbers, NaN and infinities as null."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (np.integer, np.floating)):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no NaN or infinity
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)

@@ -300,7 +300,8 @@ def run_weight_sharing(table: str, method: str, seeds: Sequence[int], settings: 
     from tqdm import tqdm
 
     from .evaluation import EvalSpec, incumbent_metric
-    from .search import FORMAT, FORMAT_VERSION, SearchResults, _jsonable, seed_ranges
+    from .intlist import format_int_list
+    from .search import FORMAT, FORMAT_VERSION, SearchResults, jsonable
     from .table import load_table
 
     seeds = [int(s) for s in seeds]
@@ -331,10 +332,10 @@ def run_weight_sharing(table: str, method: str, seeds: Sequence[int], settings: 
                    "dataset": protocol.dataset, "train_subset": protocol.train_subset,
                    "splits": {"weights": "train", "architecture": "valid", "judged by": "table (valid, test)"}},
         "strategy": {"name": method, "class": METHODS[method].replace(":", "."),
-                     "settings": _jsonable(runs[0]["settings"])},
+                     "settings": jsonable(runs[0]["settings"])},
         "supernet": {"config": runs[0]["config"], "batch_size": runs[0]["batch_size"],
-                     "search_settings": _jsonable(asdict(settings))},
-        "seeds": {"count": len(seeds), "ranges": seed_ranges(seeds)},
+                     "search_settings": jsonable(asdict(settings))},
+        "seeds": {"count": len(seeds), "ranges": format_int_list(seeds)},
         "randomness": "SeedSequence(seed).spawn(3): data order, torch seed (in fork_rng, 1 thread), method Generator",
         "cost": {"kind": "measured", "device": str(device), "device_name": device_name,
                  "columns": ["measured_seconds", "measured_time"],

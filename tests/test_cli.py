@@ -114,3 +114,18 @@ def test_describe_nb201_arch0(capsys) -> None:
     assert "disconnected True" in text and "C=8 N=1 1x8x8" in text
     proc = run("describe", "0", "--resolution", "10")
     assert_clean_error(proc, "divisible by 4")
+
+
+def test_json_output_is_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """A disconnected cell's proxy score is -inf in the table; ``--json`` prints it as null, never as
+    the non-standard ``-Infinity`` that strict JSON parsers reject."""
+    import numpy as np
+
+    from nasbench_suite.cli import _print
+
+    _print({"zc_synflow": float("-inf"), "acc": np.float32(1.5), "nested": [float("nan"), 2]}, True, str)
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    assert json.loads(capsys.readouterr().out, parse_constant=refuse) == {"acc": 1.5, "nested": [None, 2], "zc_synflow": None}

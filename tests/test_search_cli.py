@@ -38,7 +38,7 @@ def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Be
     (["--strategy", "rea"], "give a budget"),
     (["--strategy", "rea", "--budget", "10", "--objective", "test_acc"], "test metric"),
     (["--strategy", "rea", "--budget", "-5"], "positive"),
-    (["--strategy", "rea", "--budget", "10", "--seeds", "a-b"], "expected integers"),
+    (["--strategy", "rea", "--budget", "10", "--seeds", "a-b"], "is not a list of non-negative integers"),
 ])
 def test_search_user_errors_are_one_line(search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture,
                                          extra: list[str], message: str) -> None:

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..compare import CELLS_FILE, CompareError, read_compare
-from ..search import MANIFEST_FILE, RESULTS_FILE, seed_ranges
+from ..intlist import format_int_list
+from ..search import MANIFEST_FILE, RESULTS_FILE
 from ..store import atomic_write_text
 from . import figures, stats
 
@@ -212,9 +213,9 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
                   "is measured wall seconds on this machine, so it differs between executions and machines; the "
                   "accuracies are a pure function of the seeds on CPU.")))
 
-    config = {**cfg, "seeds": seed_ranges(cfg["seeds"])}
+    config = {**cfg, "seeds": format_int_list(cfg["seeds"])}
     if cfg.get("weight_sharing"):
-        config["weight_sharing"] = {**cfg["weight_sharing"], "seeds": seed_ranges(cfg["weight_sharing"]["seeds"])}
+        config["weight_sharing"] = {**cfg["weight_sharing"], "seeds": format_int_list(cfg["weight_sharing"]["seeds"])}
     manifest = {"table": rec["table"], "package_version": rec["package_version"], "machine": rec["machine"],
                 "config": config, "latency": lat,
                 "strategies (with every default setting)": {k: v["strategy"] for k, v in data.manifests.items()},

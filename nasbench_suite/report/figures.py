@@ -178,3 +178,24 @@ def weight_sharing_figure(ws: Mapping[str, pd.DataFrame], colors: Mapping[str, t
         ax.legend(fontsize=8, ncol=3)
         fig.tight_layout()
         return png_bytes(fig)
+
+
+def league_figure(frame: pd.DataFrame, title: str) -> bytes:
+    """The estimator league: Spearman against cost per cell (log), one point per estimator labelled
+    with its id, one color per family (``frame``: id, family, cost_s_per_cell, spearman)."""
+    with _rc():
+        fig = Figure(figsize=(8, 5.5))
+        ax = fig.subplots()
+        for k, fam in enumerate(dict.fromkeys(frame["family"])):
+            sub = frame[frame["family"] == fam]
+            cost = np.maximum(sub["cost_s_per_cell"].to_numpy(float), 1e-6)
+            ax.scatter(cost, sub["spearman"], label=fam, color=f"C{k}", s=30)
+            for ident, x, y in zip(sub["id"], cost, sub["spearman"]):
+                ax.annotate(str(ident), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("cost per cell (seconds, log scale)")
+        ax.set_ylabel("Spearman vs final test accuracy")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best")
+        return png_bytes(fig)

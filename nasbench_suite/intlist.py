@@ -1,0 +1,34 @@
+"""Integer lists written as ranges: ``"0-29"``, ``"0,5,7-9"``, ``"10,100,1000"`` (seeds, arch indices,
+predictor training sizes, latency batch sizes), parsed and written back the same way everywhere."""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+_PART = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
+
+
+def parse_int_list(text: str) -> list[int]:
+    """The integers of ``text`` in the order written, ranges expanded; ``ValueError`` naming ``text``
+    for anything else (an empty list, a reversed range, a non-integer)."""
+    out: list[int] = []
+    for part in text.split(","):
+        m = _PART.fullmatch(part)
+        if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            raise ValueError(f"{text!r} is not a list of non-negative integers like '0-29' or '0,5,7-9'")
+        out.extend(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
+    return out
+
+
+def format_int_list(values: Sequence[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] -> '0-2,5,7-8' (sorted)."""
+    parts: list[str] = []
+    s = sorted(values)
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and s[j + 1] == s[j] + 1:
+            j += 1
+        parts.append(str(s[i]) if i == j else f"{s[i]}-{s[j]}")
+        i = j + 1
+    return ",".join(parts)

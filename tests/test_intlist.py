@@ -1,0 +1,21 @@
+import pytest
+
+from nasbench_suite.intlist import format_int_list, parse_int_list
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0-3", [0, 1, 2, 3]), ("0,5,7-9", [0, 5, 7, 8, 9]), ("10, 100 ,1000", [10, 100, 1000]), ("4", [4]),
+])
+def test_parse(text: str, expected: list[int]) -> None:
+    assert parse_int_list(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "a-b", "3-1", "1,,2", "-1", "1.5", "0-"])
+def test_parse_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="not a list of non-negative integers"):
+        parse_int_list(text)
+
+
+def test_format_round_trips() -> None:
+    assert format_int_list([8, 0, 1, 2, 5, 7]) == "0-2,5,7-8"
+    assert parse_int_list(format_int_list([3, 9, 4, 10])) == [3, 4, 9, 10]
