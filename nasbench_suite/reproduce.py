@@ -151,9 +151,11 @@ def published_value(data: dict[str, Any], protocol: str, method: str, dataset: s
 def _evidence(row: dict[str, Any]) -> str:
     if row.get("evidence") == "paper":
         return "read in the paper"
-    names = ", ".join(row.get("quoted_by", [])) or "?"
-    attributed = "at least one names the paper as origin" if row.get("attributed") else "none names its origin"
-    return f"quoted identically by {names} ({attributed})"
+    names = row.get("quoted_by", []) or ["?"]
+    if len(names) == 1:
+        return f"quoted by {names[0]}, which {'names the paper as its origin' if row.get('attributed') else 'does not name its origin'}"
+    origin = "at least one names the paper as origin" if row.get("attributed") else "none names its origin"
+    return f"quoted identically by {', '.join(names)} ({origin})"
 
 
 # ----- tables ------------------------------------------------------------------------------------------
