@@ -309,6 +309,11 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
                                       f"every query must cost a positive, recorded time")
                 finish = now + cost
                 if strict and finish > limit_s:
+                    if dispatched == 0:  # not even one result: a budget or setting error, not a run
+                        charged = f", of which {q.charge:.4g} s charged by the strategy ({type(strategy).__name__})" if q.charge else ""
+                        raise BudgetError(f"the budget of {limit_s:g} simulated s is smaller than the first query's cost "
+                                          f"({cost:.4g} s{charged}); raise the budget"
+                                          + (" or lower what the strategy charges (e.g. a smaller warm-start pool: --set pool=N)" if q.charge else ""))
                     stop_reason = "seconds"
                     break
                 if resumed:

@@ -58,6 +58,17 @@ def test_cost_is_training_to_the_epoch_plus_one_validation_pass(tiny_table: Benc
     assert tr.stop_reason == "exhausted"
 
 
+def test_a_first_query_over_a_strict_budget_is_an_error_not_an_empty_run(tiny_table: Benchmark) -> None:
+    """A strategy whose first query cannot fit (here a warm-start-like charge of 50 s) gets a clear
+    error naming the charge, not a run with no results; a later query over the budget ends the run."""
+    charged = Scripted([Query(tiny(0), 1, charge=50.0)])
+    with pytest.raises(BudgetError, match=r"smaller than the first query's cost \(51.5 s, of which 50 s charged"):
+        run_search(charged, Oracle(tiny_table), Budget(seconds=20), seed=0)
+    tr = run_search(Scripted([Query(tiny(0), 1), Query(tiny(2), 3, charge=50.0)]), Oracle(tiny_table),
+                    Budget(seconds=20), seed=0)
+    assert len(tr.columns["cost"]) == 1 and tr.stop_reason == "seconds"
+
+
 def test_resuming_charges_only_the_extra_epochs(search_table: Benchmark) -> None:
     arch = Arch.from_str("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
     s = Scripted([Query(arch, 4), lambda told: told[0].resume(12) if told else None])
