@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
+from nasbench_suite.engine import default_batch_cells
 from nasbench_suite.pre_evaluate import RunSpec, open_run, read_run_file, run_pre_evaluation, sync_files
 from nasbench_suite.space import Arch, isomorphism_classes
 from nasbench_suite.store import ResultStore
@@ -67,6 +68,15 @@ CANDIDATES: dict[str, dict[str, Protocol]] = {
                                             train_subset=10_000, valid_subset=10_000, augment=False),
         "C8-N1-e8-10k-b256-noaug": Protocol(dataset="cifar10-16px", channels=8, cells=1, epochs=8, batch_size=256,
                                             train_subset=10_000, valid_subset=10_000, augment=False),
+        # For a GPU session (--device cuda): NB201's own macro network (C=16, N=5) and its 12 epochs on
+        # cifar10-valid's 25k training images, and cheaper steps towards it, to measure Spearman against
+        # cost where the CPU cannot go.
+        "C16-N1-e12-25k-b256-noaug": Protocol(dataset="cifar10-16px", channels=16, cells=1, epochs=12, batch_size=256,
+                                              valid_subset=10_000, augment=False),
+        "C16-N2-e12-25k-b256": Protocol(dataset="cifar10-16px", channels=16, cells=2, epochs=12, batch_size=256,
+                                        valid_subset=10_000),
+        "C16-N5-e12-25k-b256": Protocol(dataset="cifar10-16px", channels=16, cells=5, epochs=12, batch_size=256,
+                                        valid_subset=10_000),
     },
 }
 
@@ -169,6 +179,8 @@ def main() -> None:
     ap.add_argument("--only", help="comma-separated candidate names")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=HERE, help="where the run folders and results go")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (trains in this process: --workers 1)")
+    ap.add_argument("--batch-cells", type=int, help="cells the engine stacks (default: the engine's for the device)")
     ap.add_argument("--partial", action="store_true",
                     help="only measure what the run folders hold (no training); incomplete candidates are marked")
     args = ap.parse_args()
@@ -183,7 +195,9 @@ def main() -> None:
     for name in names:
         protocol = CANDIDATES[args.dataset][name]
         run_dir = args.out / "runs" / args.dataset / name
-        spec = RunSpec(",".join(map(str, cells)), SEEDS, protocol, shard_size=16)
+        batch_cells = args.batch_cells or default_batch_cells(args.device)
+        spec = RunSpec(",".join(map(str, cells)), SEEDS, protocol, shard_size=max(16, batch_cells),
+                       batch_cells=batch_cells)
         t0 = time.perf_counter()
         if args.partial:  # rebuild the store from the committed shard files; train nothing
             if not (run_dir / "run.json").is_file():
@@ -195,7 +209,7 @@ def main() -> None:
                     continue
             planned = len(cells) * len(SEEDS)
         else:
-            status = run_pre_evaluation(spec, run_dir, data_dir=args.data_dir, workers=args.workers)
+            status = run_pre_evaluation(spec, run_dir, data_dir=args.data_dir, workers=args.workers, device=args.device)
             if not status.complete:
                 sys.exit(f"pilot: {name} is incomplete ({status.stored}/{status.planned}); run again to resume")
             planned = status.planned
