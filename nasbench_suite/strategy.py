@@ -21,6 +21,7 @@ from typing import Any, Callable, ClassVar, Mapping, NamedTuple, Sequence, TypeV
 import numpy as np
 
 from .errors import NasBenchError
+from .settings_check import dataclass_defaults, setting_type_error
 from .space import NUM_ARCHS, Arch
 
 
@@ -262,6 +263,9 @@ def make_strategy(name: str, settings: dict[str, Any] | None = None) -> Strategy
         if unknown:
             raise StrategyError(f"strategy {name!r} has no setting(s) {', '.join(unknown)}; "
                                 f"its settings are {', '.join(sorted(known)) or 'none'}")
+        problem = setting_type_error(dataclass_defaults(cls), settings)
+        if problem:
+            raise StrategyError(f"strategy {name!r}: {problem}")
     try:
         return cls(**settings)
     except (TypeError, ValueError) as exc:

@@ -41,6 +41,7 @@ from torch import nn
 from . import __version__
 from .errors import NasBenchError
 from .model import MacroConfig
+from .settings_check import setting_type_error
 from .space import OPS, Arch
 from .supernet import Supernet, onehot_weights
 from .train import Protocol, load_protocol_data, torch_seed
@@ -173,6 +174,9 @@ class Method:
         if unknown:
             raise WeightSharingError(f"{self.name} has no setting(s) {sorted(unknown)}; "
                                      f"it takes {sorted(self.defaults())}")
+        problem = setting_type_error(self.defaults(), settings)
+        if problem:
+            raise WeightSharingError(f"{self.name}: {problem}")
         self.config = {**self.defaults(), **settings}
 
     @classmethod

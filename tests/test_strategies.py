@@ -134,8 +134,13 @@ def test_registry_and_settings_errors(oracle: Oracle) -> None:
         run_search(make_strategy("random", {"epochs": 13}), oracle, Budget(queries=1), 0)
 
 
-def test_readme_example_strategy_runs_and_registers(oracle: Oracle) -> None:
+def test_readme_example_strategy_runs_and_registers(oracle: Oracle, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import dataclass
+
+    from nasbench_suite import strategy as strategy_module
+
+    # the registration is undone after the test: other tests enumerate the registered strategies
+    monkeypatch.setattr(strategy_module, "_REGISTERED", dict(strategy_module._REGISTERED))
 
     @register("greedy-mutation-test")
     @dataclass
@@ -163,3 +168,25 @@ def test_readme_example_strategy_runs_and_registers(oracle: Oracle) -> None:
     assert strategy_class("greedy-mutation-test") is GreedyMutation
     tr = run_search(make_strategy("greedy-mutation-test"), oracle, Budget(queries=50), seed=0)
     assert len(tr) == 50 and tr.columns["incumbent_value"][-1] == tr.columns["value"].max()
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"population": "abc"}, "population='abc' must be an integer"),
+    ({"population": 20.5}, "population=20.5 must be an integer"),
+    ({"population": True}, "population=True must be an integer"),
+])
+def test_settings_of_the_wrong_kind_are_refused_before_the_run(settings: dict, message: str) -> None:
+    with pytest.raises(StrategyError, match=message):
+        make_strategy("rea", settings)
+
+
+def test_every_strategy_accepts_its_own_defaults() -> None:
+    from dataclasses import is_dataclass
+
+    from nasbench_suite.settings_check import dataclass_defaults
+    from nasbench_suite.strategy import strategy_class, strategy_names
+
+    for name in strategy_names():
+        cls = strategy_class(name)
+        if is_dataclass(cls):
+            make_strategy(name, dataclass_defaults(cls))

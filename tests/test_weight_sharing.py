@@ -200,3 +200,11 @@ def test_enas_controller_moves_towards_rewarded_cells():
     method.setup(ctx)
     method.end_epoch(ctx, 1)
     assert method.derive(ctx).ops[0] == CONV3
+
+
+def test_method_settings_of_the_wrong_kind_are_refused() -> None:
+    from nasbench_suite.weight_sharing import WeightSharingError, make_method
+
+    with pytest.raises(WeightSharingError, match=r"gdas: setting tau_max='abc' must be a number"):
+        make_method("gdas", {"tau_max": "abc"})
+    assert make_method("gdas", {"tau_max": 5}).settings()["tau_max"] == 5  # an integer is a number
