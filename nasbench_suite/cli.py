@@ -536,9 +536,12 @@ def cmd_estimators(args: argparse.Namespace) -> None:
               f"(run `nasbench proxies --table {args.table}`)", file=sys.stderr)
     elif proxies.identity["table"].get("content_hash") != bench.content_hash:
         raise UsageError(f"proxies in {args.proxies} belong to another table ({proxies.identity['table']})")
+    sizes = _int_list(args.sizes)
+    if min(sizes) < 2 or args.repeats < 1:  # checked before the supernet trains
+        raise UsageError(f"--sizes must be at least 2 cells each and --repeats at least 1; got {args.sizes!r}, {args.repeats}")
     out = Path(args.out) if args.out else Path("reports") / "estimators" / bench.name
     ensure_supernet(bench, out, judged_cells(bench), args.supernet_epochs, args.data_dir)
-    frame, judged = build_league(bench, proxies, out, sizes=_int_list(args.sizes), repeats=args.repeats)
+    frame, judged = build_league(bench, proxies, out, sizes=sizes, repeats=args.repeats)
     paths = write_league(frame, bench, judged, out, proxies)
     best = frame.sort_values("spearman", ascending=False, kind="stable").head(5)
     print(f"wrote {', '.join(str(p) for p in paths)} ({len(frame)} estimators on {len(judged.rows)} cells)")

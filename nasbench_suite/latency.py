@@ -379,7 +379,10 @@ def import_device_csv(path: str | os.PathLike) -> dict[str, LatencyTable]:
     (e.g. HW-NAS-Bench's ``pixel3_ms``); returns {device column: LatencyTable at batch 1}."""
     import pandas as pd
 
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:  # missing, unreadable, empty or not CSV
+        raise LatencyError(f"cannot read latency CSV {path}: {exc}") from None
     if "arch_index" in frame:
         idx = frame["arch_index"].to_numpy(np.int64)
     elif "arch_str" in frame:

@@ -129,3 +129,9 @@ def test_json_output_is_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
         raise AssertionError(f"non-standard JSON token {token}")
 
     assert json.loads(capsys.readouterr().out, parse_constant=refuse) == {"acc": 1.5, "nested": [None, 2], "zc_synflow": None}
+
+
+def test_estimators_refuses_tiny_predictor_sizes_before_any_work(tmp_path: Path) -> None:
+    proc = run("estimators", "--table", "digits", "--sizes", "0,10", "--out", str(tmp_path / "league"))
+    assert_clean_error(proc, "--sizes must be at least 2")
+    assert not (tmp_path / "league").exists()  # no supernet trained, nothing written

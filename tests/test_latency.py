@@ -157,6 +157,10 @@ def test_import_device_csv_from_a_small_file(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("x,phone_ms\n0,1\n")
     with pytest.raises(LatencyError, match="arch_index"):
         import_device_csv(tmp_path / "bad.csv")
+    for missing_or_empty in (tmp_path / "absent.csv", tmp_path / "empty.csv"):
+        (tmp_path / "empty.csv").write_text("")
+        with pytest.raises(LatencyError, match="cannot read latency CSV"):
+            import_device_csv(missing_or_empty)
 
 
 @pytest.mark.skipif(not REFERENCE_CSV.is_file(), reason="the 27-device reference CSV is not on this machine")
