@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .errors import NasBenchError
+from .errors import NasBenchError, require_device
 from .intlist import parse_int_list
 
 if TYPE_CHECKING:
@@ -336,11 +336,7 @@ def cmd_darts(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if not args.overwrite and out.is_dir() and any((out / n).exists() for n in ("trajectories.parquet", "manifest.json")):
         raise UsageError(f"{out} already holds search results; pass --overwrite to replace them")
-    if args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {args.device}: CUDA is not available here")
+    require_device(args.device)
     settings = SearchSettings(args.epochs, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
                               device=args.device)
     results = run_weight_sharing(args.table, args.method, _int_list(args.seeds), settings, _settings(args.set),

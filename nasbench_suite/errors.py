@@ -92,3 +92,24 @@ class BackendUnavailableError(NasBenchError, ImportError):
 
 class ProxyError(NasBenchError, ValueError):
     """An unknown zero-cost proxy, a bad minibatch, or a proxy folder that cannot serve a request."""
+
+
+class DeviceError(NasBenchError, ValueError):
+    """A torch device was asked for that this machine does not have."""
+
+
+def require_device(device: str) -> None:
+    """Raise :class:`DeviceError` unless torch can use ``device`` ('cpu', 'cuda', 'cuda:N') here."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise DeviceError(f"{device!r} is not a torch device ({exc})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device!r} asked for, but torch sees no CUDA device here")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {device!r} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type != "cpu":
+        raise DeviceError(f"device {device!r}: use cpu or cuda")

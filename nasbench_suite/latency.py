@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .errors import NasBenchError, StoreError
+from .errors import NasBenchError, StoreError, require_device
 from .model import MacroConfig
 from .space import NUM_ARCHS, Arch, isomorphism_classes
 from .store import FolderStore, atomic_write_text, check_identity, configure_wal, store_cells, transaction
@@ -113,8 +113,7 @@ def fingerprint(device: str = "cpu", threads: int = 1) -> dict[str, Any]:
     import torch
 
     if device == "cuda":
-        if not torch.cuda.is_available():
-            raise LatencyError("device cuda asked for, but torch sees no CUDA device")
+        require_device(device)
         name = torch.cuda.get_device_name(0)
     else:
         name = "cpu"

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, TableBuildError
+from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, TableBuildError, require_device
 from .intlist import parse_int_list
 from .space import NUM_ARCHS, Arch, isomorphism_classes
 from .store import (
@@ -307,6 +307,7 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
         raise PreEvaluateError(f"workers must be a positive integer, got {workers!r}")
     if device != "cpu" and (backend != "local" or workers != 1):
         raise PreEvaluateError(f"device {device!r} trains in this process: use --backend local --workers 1")
+    require_device(device)
     if backend == "ray":
         import_ray()  # fail before any work if the extra is missing
     run_dir = Path(run_dir)

@@ -135,3 +135,11 @@ def test_estimators_refuses_tiny_predictor_sizes_before_any_work(tmp_path: Path)
     proc = run("estimators", "--table", "digits", "--sizes", "0,10", "--out", str(tmp_path / "league"))
     assert_clean_error(proc, "--sizes must be at least 2")
     assert not (tmp_path / "league").exists()  # no supernet trained, nothing written
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_a_missing_cuda_device_is_one_error_and_leaves_no_run_folder(tmp_path: Path) -> None:
+    proc = run("pre-evaluate", "--dataset", "digits", "--archs", "0-3", "--seeds", "0", "--device", "cuda",
+               "--workers", "1", "--out", str(tmp_path / "run"))
+    assert_clean_error(proc, "torch sees no CUDA device")
+    assert not (tmp_path / "run").exists()
