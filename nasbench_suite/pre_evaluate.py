@@ -125,8 +125,10 @@ class RunSpec:
     protocol: "Protocol"
     shard_size: int = DEFAULT_SHARD_SIZE
     batch_cells: int = 4
-    """Cells the engine stacks at once (``engine.CPU_BATCH_CELLS`` by default); part of the run's
-    identity, since a cell's numbers depend (at float rounding) on its batch."""
+    """Cells the engine stacks at once (``engine.CPU_BATCH_CELLS`` by default). Not part of the run's
+    identity, so that a run started on a CPU can be continued on a GPU with larger batches: a cell's
+    numbers depend on its batch only at float rounding, and every session records the device and
+    batch size it trained with (``sessions/{id}.json``, ``hardware``)."""
 
     def __post_init__(self) -> None:
         if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
@@ -144,7 +146,7 @@ class RunSpec:
 
         fields = {k: v for k, v in identity["protocol"].items() if k != "recipe"}
         return cls(identity["selection"]["archs"], tuple(identity["seeds"]), Protocol(**fields),
-                   int(identity["shard_size"]), int(identity["trainer"]["batch_cells"]))
+                   int(identity["shard_size"]), int(identity["trainer"].get("batch_cells", cls.batch_cells)))
 
     def archs(self) -> list[int]:
         """The selected arch indices, sorted, each once."""
@@ -172,8 +174,7 @@ class RunSpec:
             "shard_plan": SHARD_PLAN,
             "results": {"metrics": [f"{s}_{m}" for s in SPLITS for m in train.MEASURES],
                         "epochs": self.protocol.epochs},
-            "trainer": {"name": engine.TRAINER_NAME, "batch_cells": self.batch_cells,
-                        "seconds": engine.SECONDS_RULE},
+            "trainer": {"name": engine.TRAINER_NAME, "seconds": engine.SECONDS_RULE},
         }
 
 
@@ -264,12 +265,13 @@ def export_shard(store: ResultStore, run_dir: Path, shard: Shard) -> None:
 class Session:
     """This process's record of its work on a run, kept in the store and in ``sessions/{id}.json``."""
 
-    def __init__(self, store: ResultStore, run_dir: Path, backend: str, workers: int) -> None:
+    def __init__(self, store: ResultStore, run_dir: Path, backend: str, workers: int, device: str,
+                 batch_cells: int) -> None:
         now = datetime.now(timezone.utc)
         self._store, self._path, self._t0 = store, run_dir / SESSIONS_DIR, time.perf_counter()
         self.record = SessionRecord(id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", start=now.isoformat(),
                                     end=now.isoformat(), wall_seconds=0.0, results_written=0, backend=backend,
-                                    workers=workers, hardware=hardware())
+                                    workers=workers, hardware=hardware(device, batch_cells))
         self.add(0)  # recorded from the start, so a session killed before its first unit still counts
 
     def add(self, results_written: int) -> None:
@@ -321,7 +323,7 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
         todo = [s for s in shards if not all(p in done for p in s.pairs())]
         written = 0
         if todo:
-            session = Session(store, run_dir, backend, workers)
+            session = Session(store, run_dir, backend, workers, device, spec.batch_cells)
             bar = _progress_bar(planned, len(done), progress)
             results_stream = run_shards(todo, spec.protocol, data, batch_cells=spec.batch_cells, data_dir=data_dir,
                                         backend=backend, workers=workers, ray_address=ray_address, device=device)
@@ -358,7 +360,8 @@ def _progress_bar(total: int, initial: int, enabled: bool) -> "tqdm":
 
 
 # ----- table ---------------------------------------------------------------------------------------
-def hardware() -> dict[str, Any]:
+def hardware(device: str = "cpu", batch_cells: int | None = None) -> dict[str, Any]:
+    """The machine, and how this process trains on it (device, engine batch size)."""
     import torch
 
     cpu = platform.processor() or ""
@@ -367,8 +370,13 @@ def hardware() -> dict[str, Any]:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "machine": platform.machine(),
-            "torch": torch.__version__, "python": platform.python_version(), "device": "cpu"}
+    out: dict[str, Any] = {"cpu": cpu, "logical_cpus": os.cpu_count(), "machine": platform.machine(),
+                           "torch": torch.__version__, "python": platform.python_version(), "device": "cpu"}
+    if torch.device(device).type == "cuda":
+        out["device"] = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    if batch_cells is not None:
+        out["batch_cells"] = batch_cells
+    return out
 
 
 def with_cell_scalars(frame: "pd.DataFrame", config: "MacroConfig") -> "pd.DataFrame":
@@ -416,13 +424,22 @@ def table_metadata(identity: Mapping[str, Any], dataset: Mapping[str, Any], sess
         "selection": selection,
         "hardware": _hardware_of(sessions),
         "compute": {
-            "trainer": identity["trainer"], "threads_per_worker": 1, "trained_results": trained_results,
+            "trainer": _trainer_of(identity, sessions), "threads_per_worker": 1, "trained_results": trained_results,
             "measured_seconds": round(measured_seconds, 1),
             "wall_seconds": round(sum(s.wall_seconds for s in sessions), 1),
             "sessions": [{k: v for k, v in s.__dict__.items() if k not in ("id", "hardware")} for s in sessions],
         },
         "library_versions": {"nasbench_suite": __version__, "torch": torch.__version__, "numpy": numpy.__version__},
     }
+
+
+def _trainer_of(identity: Mapping[str, Any], sessions: Sequence[SessionRecord]) -> dict[str, Any]:
+    """The identity's trainer, with the engine batch sizes its sessions used (older run folders carry
+    their one batch size in the identity itself)."""
+    trainer = dict(identity["trainer"])
+    if "batch_cells" not in trainer:
+        trainer["batch_cells"] = sorted({int(s.hardware["batch_cells"]) for s in sessions if "batch_cells" in s.hardware})
+    return trainer
 
 
 def _hardware_of(sessions: Sequence[SessionRecord]) -> dict[str, Any]:

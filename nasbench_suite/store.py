@@ -49,11 +49,19 @@ def to_float32(values: Iterable[float]) -> list[float]:
     return np.asarray(list(values), dtype=np.float64).astype(np.float32).astype(np.float64).tolist()
 
 
+LEGACY_IDENTITY_KEYS = frozenset({"trainer.batch_cells"})
+"""Identity fields that older versions wrote and that no longer tell runs apart, ignored when
+identities are compared (the engine's batch size is now recorded per session, so that a run can
+continue on another device)."""
+
+
 def describe_mismatch(stored: Mapping[str, Any], requested: Mapping[str, Any], prefix: str = "") -> list[str]:
     """Human-readable differences between two identities, one entry per differing (dotted) key."""
     diffs = []
     for key in sorted(set(stored) | set(requested)):
         a, b = stored.get(key, "<absent>"), requested.get(key, "<absent>")
+        if f"{prefix}{key}" in LEGACY_IDENTITY_KEYS:
+            continue
         if isinstance(a, Mapping) and isinstance(b, Mapping):
             diffs += describe_mismatch(a, b, f"{prefix}{key}.")
         elif a != b:

@@ -323,6 +323,30 @@ def test_run_json_and_session_records(fake, tmp_path: Path) -> None:
     assert session["results_written"] == 2 and session["backend"] == "local" and session["hardware"]["cpu"] is not None
 
 
+def test_a_run_continues_with_another_engine_batch_size_and_records_each(fake, tmp_path: Path, monkeypatch) -> None:
+    """Started with 2 cells per batch (say on a CPU) and finished with 3 (say on a GPU): the same run;
+    each session records its batch size, and the table lists both. An older run.json that put the
+    batch size in the identity still resumes."""
+    run_dir = tmp_path / "run"
+    real = backends.run_shards
+    monkeypatch.setattr(backends, "run_shards", lambda shards, *a, **k: real(shards[:1], *a, **k))
+    first = run_pre_evaluation(RunSpec("0-7", (0,), TINY, shard_size=4, batch_cells=2), run_dir, progress=False)
+    assert first.stored == 4 and not first.complete
+    monkeypatch.setattr(backends, "run_shards", real)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert "batch_cells" not in run["identity"]["trainer"]
+    run["identity"]["trainer"]["batch_cells"] = 2  # as older versions wrote it
+    (run_dir / "run.json").write_text(json.dumps(run))
+    assert run_pre_evaluation(RunSpec("0-7", (0,), TINY, shard_size=4, batch_cells=3), run_dir, progress=False).complete
+    sessions = [json.loads(p.read_text()) for p in sorted((run_dir / "sessions").glob("*.json"))]
+    assert sorted(s["hardware"]["batch_cells"] for s in sessions) == [2, 3]
+    assert all(s["hardware"]["device"] == "cpu" for s in sessions)
+    run["identity"]["trainer"].pop("batch_cells")
+    (run_dir / "run.json").write_text(json.dumps(run))
+    bench = build_from_store(run_dir, tmp_path / "table")
+    assert bench.manifest["compute"]["trainer"]["batch_cells"] == [2, 3]
+
+
 # ----- the command line -------------------------------------------------------------------------------------
 def _cli(capsys, *args: str) -> tuple[int, str, str]:
     from nasbench_suite.cli import main
