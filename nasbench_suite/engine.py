@@ -39,8 +39,8 @@ from torch import nn
 from .data import Dataset
 from .model import _NODE_INPUTS, InferCell, MacroConfig, ReLUConvBN, TinyNetwork, analytic_flops, build_network
 from .space import CONV1, CONV3, POOL, SKIP, Arch
-from .train import (EpochRecord, MinibatchStream, Protocol, ProtocolError, eval_tensors, make_sgd, run_streams,
-                    torch_seed)
+from .train import (EpochRecord, MinibatchStream, Protocol, ProtocolError, eval_chunks, eval_tensors, make_sgd,
+                    run_streams, torch_seed)
 
 TRAINER_NAME = "batched engine (nasbench_suite.engine.train_batched)"
 SECONDS_RULE = ("seconds of each batched pass (train epoch, valid, test) shared among its cells in "
@@ -219,9 +219,9 @@ def evaluate_stacked(net: StackedNetwork, x: torch.Tensor, y: torch.Tensor, batc
     net.eval()
     loss_sum = torch.zeros(net.k, dtype=torch.float64, device=x.device)
     correct = torch.zeros(net.k, dtype=torch.int64, device=x.device)
-    for start in range(0, len(y), batch_size):
-        logits = net(x[start : start + batch_size])
-        target = y[start : start + batch_size]
+    for part in eval_chunks(len(y), batch_size, x, net.stem_conv.weight.shape[0]):  # cache-sized on CPU
+        logits = net(x[part])
+        target = y[part]
         k, b, c = logits.shape
         loss = F.cross_entropy(logits.reshape(k * b, c), target.repeat(k), reduction="none").view(k, b)
         loss_sum += loss.sum(1, dtype=torch.float64)

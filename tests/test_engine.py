@@ -101,3 +101,28 @@ def test_run_default_batch_is_the_engine_cpu_default() -> None:
     from nasbench_suite.pre_evaluate import RunSpec
 
     assert RunSpec("1,2", (0,), PROTO).batch_cells == CPU_BATCH_CELLS
+
+
+def test_evaluation_numbers_do_not_depend_on_the_cpu_chunk_size(data, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a CPU evaluation runs in cache-sized chunks (train.eval_chunk); any chunking gives the same
+    losses and accuracies bit for bit, for the stacked networks and for a network alone."""
+    from nasbench_suite import train
+    from nasbench_suite.engine import evaluate_stacked
+
+    config = PROTO.macro_config(data)
+    stacked = build_stacked([Arch.from_index(a) for a in ARCHS], config, seed=5, device=torch.device("cpu"))
+    alone = _alone_net(ARCHS[5], config, seed=5)
+    x = torch.from_numpy(data.splits["valid"].x).contiguous(memory_format=torch.channels_last)
+    y = torch.from_numpy(data.splits["valid"].y)
+    with torch.no_grad():  # running statistics away from their initial values
+        stacked.train()(x)
+        alone.train()(x)
+    per_image = stacked.stem_conv.weight.shape[0] * x.shape[-1] * x.shape[-2] * 4
+    results = []
+    for chunk in (len(y), 64, 33, 20, 16):  # one pass, then chunks (33: a last chunk of 1 image, merged)
+        monkeypatch.setattr(train, "EVAL_CHUNK_BYTES", chunk * per_image)
+        assert train.eval_chunks(len(y), len(y), x, stacked.stem_conv.weight.shape[0])[0] == slice(0, chunk)
+        loss, acc = evaluate_stacked(stacked, x, y, batch_size=len(y))
+        results.append((loss.tolist(), acc.tolist(), train.evaluate(alone, x, y, batch_size=len(y))))
+    assert all(r == results[0] for r in results)
+    assert [p.stop - p.start for p in train.eval_chunks(97, 1024, x, 4 * 100_000)] == [16] * 5 + [17]
