@@ -93,7 +93,7 @@ def main() -> None:
     data = load_protocol_data(protocol, args.data_dir)
     reps = isomorphism_classes().representatives
     archs = [int(a) for a in reps[args.first : args.first + args.archs]]
-    k = args.batch_cells or default_batch_cells(args.device)
+    k = args.batch_cells or default_batch_cells(args.device, protocol, data.resolution)
     seed = 0
     config = protocol.macro_config(data)
     macs = analytic_flops(all_ops()[archs], config).sum()

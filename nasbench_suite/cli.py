@@ -610,9 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="Ray cluster to run on (default: a local Ray instance of --workers CPUs)")
     p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)))
-    p.add_argument("--batch-cells", type=_int, default=4,
-                   help="cells the engine trains at once (default 4, fastest on CPU; 64 or more on a GPU); "
-                        "fixed for the life of a run folder")
+    p.add_argument("--batch-cells", type=_int,
+                   help="cells the engine trains at once (default: up to 4 on CPU, fewer for large images; "
+                        "64 on a GPU); may change between sessions of a run")
     p.add_argument("--device", default="cpu", help="cpu or cuda (cuda trains in this process: --workers 1)")
     p.add_argument("--out", required=True, metavar="RUN_DIR",
                    help="run folder (run.json, shards/, sessions/, store.sqlite); an existing one is resumed")

@@ -289,7 +289,7 @@ def train_shard(archs: Sequence[int], data: Dataset, protocol: Protocol, seed: i
     (protocol, seed, the unit's archs and their order, batch_cells), so a unit re-run after a crash
     gives the same results.
     """
-    k = batch_cells or default_batch_cells(device)
+    k = batch_cells or default_batch_cells(device, protocol, data.resolution)
     out: dict[int, list[EpochRecord]] = {}
     for start in range(0, len(archs), k):
         out.update(train_batched(archs[start : start + k], data, protocol, seed, device))
@@ -297,13 +297,23 @@ def train_shard(archs: Sequence[int], data: Dataset, protocol: Protocol, seed: i
 
 
 CPU_BATCH_CELLS = 4
-"""Cells per batch on CPU: fastest for one-thread workers at C=8 in ``benchmarks/pre_evaluate_speed.py``
-(larger stacks fall out of cache)."""
+"""Most cells per batch on CPU: fastest for one-thread workers on digits (C=8, 8x8, batch 128) in
+``benchmarks/pre_evaluate_speed.py``; larger stacks fall out of cache."""
+CPU_STACK_BYTES = 4 * 2**20
+"""On CPU, a batch stacks at most as many cells as keep one stage-1 training activation (batch x
+cells x C x H x W floats) within this size: on CIFAR-16px (C=8, batch 256, 2 MiB per cell) 2 cells
+per batch trained 1.3x faster per cell than 4."""
 
 
-def default_batch_cells(device: str) -> int:
-    """Cells per batch: :data:`CPU_BATCH_CELLS` on CPU, 64 on CUDA."""
-    return 64 if torch.device(device).type == "cuda" else CPU_BATCH_CELLS
+def default_batch_cells(device: str, protocol: Protocol | None = None, resolution: int | None = None) -> int:
+    """Cells per batch: 64 on CUDA; on CPU :data:`CPU_BATCH_CELLS`, fewer when one cell's stage-1
+    activation at the protocol's batch size and ``resolution`` is large (:data:`CPU_STACK_BYTES`)."""
+    if torch.device(device).type == "cuda":
+        return 64
+    if protocol is None or resolution is None:
+        return CPU_BATCH_CELLS
+    per_cell = protocol.batch_size * protocol.channels * resolution * resolution * 4
+    return max(1, min(CPU_BATCH_CELLS, CPU_STACK_BYTES // per_cell))
 
 
 def _sync(device: torch.device) -> None:

@@ -124,8 +124,9 @@ class RunSpec:
     seeds: tuple[int, ...]
     protocol: "Protocol"
     shard_size: int = DEFAULT_SHARD_SIZE
-    batch_cells: int = 4
-    """Cells the engine stacks at once (``engine.CPU_BATCH_CELLS`` by default). Not part of the run's
+    batch_cells: int | None = None
+    """Cells the engine stacks at once (default: ``engine.default_batch_cells`` for the device and the
+    protocol's activation size, decided when the data is loaded). Not part of the run's
     identity, so that a run started on a CPU can be continued on a GPU with larger batches: a cell's
     numbers depend on its batch only at float rounding, and every session records the device and
     batch size it trained with (``sessions/{id}.json``, ``hardware``)."""
@@ -137,6 +138,8 @@ class RunSpec:
             raise PreEvaluateError(f"seeds must be distinct, got {list(self.seeds)}")
         for name in ("shard_size", "batch_cells"):
             value = getattr(self, name)
+            if name == "batch_cells" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise PreEvaluateError(f"{name.replace('_', ' ')} must be a positive integer, got {value!r}")
 
@@ -146,7 +149,7 @@ class RunSpec:
 
         fields = {k: v for k, v in identity["protocol"].items() if k != "recipe"}
         return cls(identity["selection"]["archs"], tuple(identity["seeds"]), Protocol(**fields),
-                   int(identity["shard_size"]), int(identity["trainer"].get("batch_cells", cls.batch_cells)))
+                   int(identity["shard_size"]), identity["trainer"].get("batch_cells"))
 
     def archs(self) -> list[int]:
         """The selected arch indices, sorted, each once."""
@@ -323,9 +326,12 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
         todo = [s for s in shards if not all(p in done for p in s.pairs())]
         written = 0
         if todo:
-            session = Session(store, run_dir, backend, workers, device, spec.batch_cells)
+            from .engine import default_batch_cells
+
+            batch_cells = spec.batch_cells or default_batch_cells(device, spec.protocol, data.resolution)
+            session = Session(store, run_dir, backend, workers, device, batch_cells)
             bar = _progress_bar(planned, len(done), progress)
-            results_stream = run_shards(todo, spec.protocol, data, batch_cells=spec.batch_cells, data_dir=data_dir,
+            results_stream = run_shards(todo, spec.protocol, data, batch_cells=batch_cells, data_dir=data_dir,
                                         backend=backend, workers=workers, ray_address=ray_address, device=device)
             try:
                 for shard, results in results_stream:

@@ -96,11 +96,15 @@ def test_bad_batches_are_rejected(data) -> None:
         train_batched([5], data, Protocol(dataset="digits"), seed=0)
 
 
-def test_run_default_batch_is_the_engine_cpu_default() -> None:
-    from nasbench_suite.engine import CPU_BATCH_CELLS
-    from nasbench_suite.pre_evaluate import RunSpec
+def test_default_batch_size_follows_the_device_and_the_activation_size() -> None:
+    from nasbench_suite.engine import CPU_BATCH_CELLS, default_batch_cells
 
-    assert RunSpec("1,2", (0,), PROTO).batch_cells == CPU_BATCH_CELLS
+    digits = Protocol(dataset="digits", channels=8, batch_size=128)
+    cifar = Protocol(dataset="cifar10-16px", channels=8, batch_size=256)
+    assert default_batch_cells("cpu") == default_batch_cells("cpu", digits, 8) == CPU_BATCH_CELLS
+    assert default_batch_cells("cpu", cifar, 16) == 2  # 2 MiB per cell at stage 1
+    assert default_batch_cells("cpu", Protocol(dataset="cifar10-16px", channels=64, batch_size=256), 16) == 1
+    assert default_batch_cells("cuda", cifar, 16) == 64
 
 
 def test_evaluation_numbers_do_not_depend_on_the_cpu_chunk_size(data, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -195,9 +195,9 @@ def main() -> None:
     for name in names:
         protocol = CANDIDATES[args.dataset][name]
         run_dir = args.out / "runs" / args.dataset / name
-        batch_cells = args.batch_cells or default_batch_cells(args.device)
-        spec = RunSpec(",".join(map(str, cells)), SEEDS, protocol, shard_size=max(16, batch_cells),
-                       batch_cells=batch_cells)
+        spec = RunSpec(",".join(map(str, cells)), SEEDS, protocol,
+                       shard_size=max(16, args.batch_cells or default_batch_cells(args.device)),
+                       batch_cells=args.batch_cells)
         t0 = time.perf_counter()
         if args.partial:  # rebuild the store from the committed shard files; train nothing
             if not (run_dir / "run.json").is_file():
