@@ -130,6 +130,7 @@ class StackedCell(nn.Module):
         relu_of: dict[int, torch.Tensor] = {}
         for node_plan in self.plan:
             acc: torch.Tensor | None = None  # [B*H*W, K, C], contiguous: channels_last as cell rows
+            owned = False  # acc is a buffer of this node (not a view of an op's output): add into it in place
             for src, entries in node_plan:
                 for op, key, idx in entries:
                     if op in (CONV1, CONV3):
@@ -148,11 +149,12 @@ class StackedCell(nn.Module):
                         y = self.convs[key](inp, relu_done=True)
                     rows = _cells_view(y.permute(0, 2, 3, 1), self.k if idx is None else len(idx))
                     if idx is None:
-                        acc = rows if acc is None else acc + rows
+                        acc, owned = (rows, False) if acc is None else (acc + rows, True)
                     else:
                         if acc is None:
-                            acc = x.new_zeros(b * h * w, self.k, kc // self.k)
-                        acc = acc.index_add(1, idx, rows)
+                            acc, owned = x.new_zeros(b * h * w, self.k, kc // self.k), True
+                        # in place when acc is ours: the same sums as out of place, without copying acc
+                        acc, owned = (acc.index_add_(1, idx, rows) if owned else acc.index_add(1, idx, rows)), True
             if acc is None:
                 acc = x.new_zeros(b * h * w, self.k, kc // self.k)
             nodes.append(acc.view(b, h, w, kc).permute(0, 3, 1, 2))
