@@ -1,35 +1,55 @@
 #!/usr/bin/env bash
-# The CIFAR-10 pilot's GPU candidates, in one call of the lent GPU machine (the `device` tool's `run`),
-# from the repository root there, resuming whatever an earlier GPU session left:
+# GPU work for the CIFAR-10 (16x16) table, in one call of the lent GPU machine (the `device` tool's
+# `run`), from the repository root there, resuming whatever earlier sessions (CPU or GPU) left:
 #
 #   here, once:  mkdir -p data_local/reference && cp ../shared/datasets/cifar10_16px.npz data_local/ &&
 #                cp ../shared/reference/nb201_{nats_test_acc_200ep,hp12_mean_acc}.csv data_local/reference/
-#   device:      run(command="bash reports/protocol_pilot/gpu_session.sh 540", carry=["data_local"])
-#   back here:   tar xzf <files_at>/pilot-runs.tgz -C reports/protocol_pilot && \
-#                python reports/protocol_pilot/pilot.py --dataset cifar10-16px --data-dir ../shared/datasets \
-#                    --reference ../shared/reference --partial      # measure; then commit the shards
+#   device:      run(command="bash reports/protocol_pilot/gpu_session.sh pilot 540", carry=["data_local"])
+#            or  run(command="bash reports/protocol_pilot/gpu_session.sh table 560", carry=["data_local"])
+#   back here:   tar xzf <files_at>/results.tgz   (from the repository root), then
+#                pilot: python reports/protocol_pilot/pilot.py --dataset cifar10-16px --data-dir ../shared/datasets \
+#                           --reference ../shared/reference --partial      # measure
+#                table: nasbench pre-evaluate ... (the command in benchmarks_data/runs/cifar10-16px/COMMAND) resumes
+#                and commit the new shard and session files.
 #
 # data_local/ is git-ignored: the dataset and the NB201 reference never enter the repository.
-# Arguments: seconds to train (default 480), candidate names (default: the GPU candidates of pilot.py,
-# cheapest first). Results: $OUT/pilot-runs.tgz (run.json, shards, sessions of each candidate; no
-# SQLite store, resume rebuilds it from the shards), $OUT/pilot.log, $OUT/device.txt, and first (unless
-# SPEED=0) $OUT/speed.txt from benchmarks/pre_evaluate_speed.py on the GPU.
+# Modes: "pilot" trains the pilot's GPU candidates (default: pilot.py's NB201-scale ones, cheapest
+# first), after the engine's GPU speed figures ($OUT/speed.txt, at most 3 minutes; SPEED=0 skips);
+# "table" continues the full-table run benchmarks_data/runs/cifar10-16px with 64 cells per batch.
+# Arguments: mode, seconds to train (default 480), and for "pilot" the candidate names.
+# Results in $OUT: results.tgz (run.json, shards, sessions of the run folders; no SQLite store: resume
+# rebuilds it from the shards), log.txt, device.txt.
 set -u
-limit=${1:-480}
-names=${2:-C16-N1-e12-25k-b256-noaug,C16-N2-e12-25k-b256,C16-N5-e12-25k-b256}
+mode=${1:?mode: pilot or table}
+limit=${2:-480}
 out=${OUT:?OUT must name the folder that comes back}
+device=${DEVICE:-cuda}
 export PYTHONPATH=.
 { nvidia-smi; python -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"; } > "$out/device.txt" 2>&1
-if [ "${SPEED:-1}" = 1 ]; then  # the engine's GPU figures (issue: pre-evaluation speed), at most 3 minutes
-    timeout 180 python benchmarks/pre_evaluate_speed.py --device "${DEVICE:-cuda}" --dataset cifar10-16px \
-        --data-dir data_local --train-subset 2560 --epochs 1 --archs 32 --batch-cells 32 > "$out/speed.txt" 2>&1
-fi
-timeout "$limit" python reports/protocol_pilot/pilot.py --dataset cifar10-16px --data-dir data_local \
-    --reference data_local/reference --device "${DEVICE:-cuda}" --workers 1 --only "$names" > "$out/pilot.log" 2>&1
-echo "pilot exit $? (124: stopped at the time limit; run again to resume)" >> "$out/pilot.log"
 folders=()
-for n in ${names//,/ }; do
-    [ -d "reports/protocol_pilot/runs/cifar10-16px/$n" ] && folders+=("runs/cifar10-16px/$n")
-done
-[ ${#folders[@]} -gt 0 ] && tar czf "$out/pilot-runs.tgz" --exclude='*.sqlite*' -C reports/protocol_pilot "${folders[@]}"
-tail -5 "$out/pilot.log"
+case "$mode" in
+pilot)
+    names=${3:-C16-N1-e12-25k-b256-noaug,C16-N2-e12-25k-b256,C16-N5-e12-25k-b256}
+    if [ "${SPEED:-1}" = 1 ]; then  # the engine's GPU figures (issue: pre-evaluation speed)
+        timeout 180 python benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
+            --data-dir data_local --train-subset 2560 --epochs 1 --archs 32 --batch-cells 32 > "$out/speed.txt" 2>&1
+    fi
+    timeout "$limit" python reports/protocol_pilot/pilot.py --dataset cifar10-16px --data-dir data_local \
+        --reference data_local/reference --device "$device" --workers 1 --only "$names" > "$out/log.txt" 2>&1
+    echo "exit $? (124: stopped at the time limit; run again to resume)" >> "$out/log.txt"
+    for n in ${names//,/ }; do
+        [ -d "reports/protocol_pilot/runs/cifar10-16px/$n" ] && folders+=("reports/protocol_pilot/runs/cifar10-16px/$n")
+    done
+    ;;
+table)
+    run=benchmarks_data/runs/cifar10-16px
+    # the run's own arguments (COMMAND), on this device, 64 cells per batch
+    timeout "$limit" bash -c "$(cat $run/COMMAND) --data-dir data_local --device $device --workers 1 --batch-cells 64" \
+        > "$out/log.txt" 2>&1
+    echo "exit $? (124: stopped at the time limit; run again to resume)" >> "$out/log.txt"
+    folders+=("$run")
+    ;;
+*) echo "unknown mode $mode: pilot or table" >&2; exit 2 ;;
+esac
+[ ${#folders[@]} -gt 0 ] && tar czf "$out/results.tgz" --exclude='*.sqlite*' "${folders[@]}"
+tail -5 "$out/log.txt"
