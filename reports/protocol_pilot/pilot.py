@@ -114,7 +114,8 @@ def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall:
         sessions = store.sessions()
     last = frame[frame["epoch"] == frame["epoch"].max()]
     per_seed = last.pivot(index="arch_index", columns="seed", values="valid_acc")
-    mean = last.groupby("arch_index")[["valid_acc", "test_acc"]].mean()
+    mean = last.groupby("arch_index")[["valid_acc", "test_acc", "valid_loss", "train_loss"]].mean()
+    mean["neg_valid_loss"], mean["neg_train_loss"] = -mean["valid_loss"], -mean["train_loss"]
     seconds = frame.groupby(["arch_index", "seed"])[["train_seconds", "valid_seconds", "test_seconds"]].sum().sum(axis=1)
     per_seed = per_seed.dropna()  # cells with every seed (an incomplete run may lack some)
     row = {"protocol": name, "results": len(last), "cells": len(mean), "seeds": per_seed.shape[1],
@@ -127,9 +128,12 @@ def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall:
         joined = mean.join(ref, how="inner")
         top = joined[joined["nb201_test200"] >= joined["nb201_test200"].quantile(0.9)]
         for label, part in (("all", joined), ("top10", top)):
-            for col in ("valid_acc", "test_acc", "nb201_valid12"):
+            # our final valid and test accuracy (the table's measure), and for diagnosis our final valid
+            # and train loss (less noisy at this fidelity), beside NB201's own 12-epoch valid accuracy
+            for col in ("valid_acc", "test_acc", "neg_valid_loss", "neg_train_loss", "nb201_valid12"):
                 rho, tau = correlations(part[col], part["nb201_test200"])
-                key = {"valid_acc": "ours_valid", "test_acc": "ours_test", "nb201_valid12": "nb201_hp12_valid"}[col]
+                key = {"valid_acc": "ours_valid", "test_acc": "ours_test", "neg_valid_loss": "ours_valid_loss",
+                       "neg_train_loss": "ours_train_loss", "nb201_valid12": "nb201_hp12_valid"}[col]
                 row[f"{key}_spearman_{label}"] = rho
                 row[f"{key}_kendall_{label}"] = tau
     return row
