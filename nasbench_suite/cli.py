@@ -519,6 +519,25 @@ def cmd_proxies(args: argparse.Namespace) -> None:
     print("mean seconds per cell: " + ", ".join(f"{p} {s:.4f}" for p, s in per_cell.items()))
 
 
+def cmd_fidelity(args: argparse.Namespace) -> None:
+    from .fidelity import fidelity, write_fidelity
+    from .table import load_table
+
+    bench, reference = load_table(args.table), load_table(args.reference)
+    baseline = load_table(args.baseline) if args.baseline else None
+    result = fidelity(bench, reference, baseline)
+    out = Path(args.out) if args.out else Path("reports") / "fidelity" / bench.name
+    paths = write_fidelity(result, bench, reference, out)
+    print(f"wrote {', '.join(str(p) for p in paths)} ({result.cells} cells)")
+    for r in result.frame.itertuples(index=False):
+        print(f"  {r.ranking:<60} Spearman {r.spearman:.3f}  Kendall {r.kendall:.3f}  top-10% Spearman {r.spearman_top10:.3f}")
+    if result.seed_tau is not None:
+        print(f"  seed-to-seed Kendall tau of final valid accuracy: {result.seed_tau:.3f}")
+    b = result.best
+    print(f"  best cell {b['arch_index']} {b['arch_str']}: reference test {b['reference_test']:.2f}%, "
+          f"rank {b['reference_rank']} of {b['reference_cells']}")
+
+
 def cmd_estimators(args: argparse.Namespace) -> None:
     from .estimators import judged_cells
     from .league import build_league, ensure_supernet, write_league
@@ -785,6 +804,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
     p.add_argument("--out", metavar="DIR", help="default reports/estimators/<table>")
     p.set_defaults(func=cmd_estimators)
+
+    p = sub.add_parser("fidelity", help="how a table ranks cells against a reference table (e.g. NB201 200 epochs)")
+    p.add_argument("--table", required=True)
+    p.add_argument("--reference", required=True, help="table whose final test accuracy is the target, e.g. "
+                                                      "local_tables/nb201-cifar10-hp200 (nasbench reference build)")
+    p.add_argument("--baseline", help="table whose final valid accuracy is ranked beside ours, e.g. "
+                                      "local_tables/nb201-cifar10-hp12")
+    p.add_argument("--out", metavar="DIR", help="default reports/fidelity/<table>")
+    p.set_defaults(func=cmd_fidelity)
     return parser
 
 

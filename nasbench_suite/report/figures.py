@@ -199,3 +199,16 @@ def league_figure(frame: pd.DataFrame, title: str) -> bytes:
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best")
         return png_bytes(fig)
+
+
+def scatter_figure(x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str) -> bytes:
+    """One point per cell: ``y`` against ``x`` (e.g. a table's accuracy against a reference's)."""
+    with _rc():
+        fig = Figure(figsize=(5.5, 4.5))
+        ax = fig.subplots()
+        ax.scatter(x, y, s=4, alpha=0.5)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        return png_bytes(fig)

@@ -1,0 +1,49 @@
+"""`nasbench fidelity`: a table's ranking of cells against a reference table's, written reproducibly."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixture_tables import build_search_table
+
+from nasbench_suite.cli import main
+from nasbench_suite.fidelity import fidelity, write_fidelity
+
+
+@pytest.fixture(scope="module")
+def other_table(tmp_path_factory: pytest.TempPathFactory):
+    """Another generated table over the same cells: the same cell qualities' form, other noise."""
+    return build_search_table(tmp_path_factory.mktemp("other") / "other", seed=1, seeds=(0, 1), epochs=4)
+
+
+def test_a_table_against_itself_ranks_its_test_accuracy_perfectly(search_table) -> None:
+    result = fidelity(search_table, search_table)
+    by = result.frame.set_index("ranking")
+    test_row = [r for r in by.index if "test acc" in r][0]
+    assert by.loc[test_row, "spearman"] == pytest.approx(1.0) and by.loc[test_row, "top10_precision"] == 1.0
+    assert result.best["reference_test"] == pytest.approx(result.reference_test[np.argmax(result.ours_valid)])
+    assert 0 < result.seed_tau < 1  # three noisy seeds agree, not perfectly
+
+
+def test_rankings_best_cell_rank_and_reproducible_files(search_table, other_table, tmp_path: Path) -> None:
+    result = fidelity(other_table, search_table, baseline=search_table)
+    assert list(result.frame["ranking"]) == [
+        "generated-search: valid acc at epoch 4 (mean of 2 seeds)",
+        "generated-search: test acc at epoch 4 (mean of 2 seeds)",
+        "generated-search: valid acc at epoch 12"]
+    assert ((result.frame[["spearman", "kendall"]].abs() <= 1).all()).all()
+    ref = search_table.array("test", "acc", epoch=search_table.max_epoch)
+    b = result.best
+    assert b["reference_rank"] == int((ref > b["reference_test"]).sum()) + 1 and b["reference_cells"] == len(ref)
+    first = write_fidelity(result, other_table, search_table, tmp_path / "a")
+    rc = main(["fidelity", "--table", str(other_table.path), "--reference", str(search_table.path),
+               "--baseline", str(search_table.path), "--out", str(tmp_path / "b")])
+    assert rc == 0
+    for path in first:
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
+
+
+def test_a_reference_without_the_cells_is_one_clear_error(search_table, tmp_path: Path, capsys) -> None:
+    rc = main(["fidelity", "--table", str(search_table.path), "--reference", "nosuch-table"])
+    assert rc == 2 and "no table named or at 'nosuch-table'" in capsys.readouterr().err
