@@ -254,7 +254,8 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
     if args.ray_address and args.backend != "ray":
         raise UsageError("--ray-address needs --backend ray")
     spec = RunSpec(args.archs, tuple(_int_list(args.seeds)), _protocol(args), args.shard_size, args.batch_cells)
-    status = run_pre_evaluation(spec, args.out, data_dir=args.data_dir, backend=args.backend, workers=args.workers,
+    workers = args.workers or (1 if args.device != "cpu" else max(1, min(2, os.cpu_count() or 1)))
+    status = run_pre_evaluation(spec, args.out, data_dir=args.data_dir, backend=args.backend, workers=workers,
                                 ray_address=args.ray_address, device=args.device)
     print(f"run {status.run_dir}: {status.stored}/{status.planned} (arch, seed) results stored, "
           f"{status.written_now} by this command")
@@ -628,7 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard-size", type=_int, default=32, help="cells per work unit (default 32)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="Ray cluster to run on (default: a local Ray instance of --workers CPUs)")
-    p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)))
+    p.add_argument("--workers", type=_int, help="processes (default: 2 on CPU, at most the cores; 1 on a GPU)")
     p.add_argument("--batch-cells", type=_int,
                    help="cells the engine trains at once (default: up to 4 on CPU, fewer for large images; "
                         "64 on a GPU); may change between sessions of a run")
