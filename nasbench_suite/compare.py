@@ -85,7 +85,7 @@ def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any]
     table = load_latency(folder)
     key = table.identity["fingerprint"]["hash"]
     return argument, {"name": folder.name, "key": key, "source": table.source,
-                                   "kind": "this machine" if key == machine()["hash"] else "another machine"}
+                      "kind": "this machine" if key == machine()["hash"] else "another machine"}
 
 
 def _ws_run(args: tuple[str, str, tuple[int, ...], int, dict[str, Any]]) -> Any:

@@ -87,7 +87,8 @@ class Published:
     mean: float
     std: float
     evidence: str = ""
-    """How the value was checked, e.g. 'quoted by ReLIZO, MathNAS (attributed to the paper)'."""
+    """How the value was checked, e.g. 'quoted identically by ReLIZO, GENIUS (at least one names the
+    paper as origin)'."""
 
 
 @dataclass

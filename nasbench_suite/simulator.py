@@ -222,6 +222,14 @@ def _check_query(q: Any) -> None:
         raise StrategyError(f"Query.arch must be an Arch, got {type(q.arch).__name__}: {q.arch!r}")
 
 
+def _first_query_too_costly(limit_s: float, cost: float, charge: float, strategy: str) -> str:
+    message = f"the budget of {limit_s:g} simulated s is smaller than the first query's cost ({cost:.4g} s"
+    if not charge:
+        return message + "); raise the budget"
+    return (message + f", of which {charge:.4g} s charged by the strategy ({strategy})); raise the budget or lower "
+            "what the strategy charges (e.g. a smaller warm-start pool: --set pool=N)")
+
+
 def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *, workers: int = 1) -> Trajectory:
     """Run ``strategy`` from scratch under ``budget`` with ``workers`` simulated workers; see the module doc."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -310,10 +318,7 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
                 finish = now + cost
                 if strict and finish > limit_s:
                     if dispatched == 0:  # not even one result: a budget or setting error, not a run
-                        charged = f", of which {q.charge:.4g} s charged by the strategy ({type(strategy).__name__})" if q.charge else ""
-                        raise BudgetError(f"the budget of {limit_s:g} simulated s is smaller than the first query's cost "
-                                          f"({cost:.4g} s{charged}); raise the budget"
-                                          + (" or lower what the strategy charges (e.g. a smaller warm-start pool: --set pool=N)" if q.charge else ""))
+                        raise BudgetError(_first_query_too_costly(limit_s, cost, q.charge, type(strategy).__name__))
                     stop_reason = "seconds"
                     break
                 if resumed:
