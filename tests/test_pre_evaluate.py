@@ -340,6 +340,8 @@ def test_a_run_continues_with_another_engine_batch_size_and_records_each(fake, t
     assert run_pre_evaluation(RunSpec("0-7", (0,), TINY, shard_size=4, batch_cells=3), run_dir, progress=False).complete
     sessions = [json.loads(p.read_text()) for p in sorted((run_dir / "sessions").glob("*.json"))]
     assert sorted(s["hardware"]["batch_cells"] for s in sessions) == [2, 3]
+    by_batch = {s["hardware"]["batch_cells"]: s["units"] for s in sessions}  # which batch size trained which cells
+    assert by_batch == {2: ["seed0/00000-00003.csv"], 3: ["seed0/00004-00007.csv"]}
     assert all(s["hardware"]["device"] == "cpu" for s in sessions)
     run["identity"]["trainer"].pop("batch_cells")
     (run_dir / "run.json").write_text(json.dumps(run))
