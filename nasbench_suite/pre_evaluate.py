@@ -127,12 +127,13 @@ class RunSpec:
     batch_cells: int | None = None
     """Cells the engine stacks at once (default: ``engine.default_batch_cells`` for the device and the
     protocol's activation size, decided when the data is loaded). Not part of the run's identity, so
-    that a run started on a CPU can be continued on a GPU with larger batches. Each training step of a
-    cell differs between batch sizes only at float rounding, but training amplifies such differences:
-    on the CIFAR-16px pilot protocol the same (cell, seed) trained 2 or 4 cells per batch ended 1.6
-    points of valid accuracy apart on average, the size of seed-to-seed noise there. So every session
-    records its device and batch size (``hardware``) and the shard files it wrote (``units``): with the
-    fixed shard plan, that is what reproduces a cell's numbers exactly."""
+    that a run started on a CPU can be continued on a GPU with larger batches. A cell's training step
+    differs between batches (other partner cells, so other convolution kernels) only at float
+    rounding, but training amplifies it: on the CIFAR-16px pilot protocol the same (cell, seed)
+    trained beside other partners differed by 0.005 in first-epoch train loss and ended up to 3
+    points of valid accuracy apart, within seed-to-seed noise there. So every session records its
+    device and batch size (``hardware``) and the shard files it wrote (``units``): with the fixed
+    shard plan, that is what reproduces a cell's numbers exactly."""
 
     def __post_init__(self) -> None:
         if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
