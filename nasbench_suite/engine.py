@@ -18,8 +18,9 @@ holding cell k's channels, and runs every layer once for all K cells:
 
 Each cell's weights are first built by the reference network (:func:`~nasbench_suite.model.build_network`)
 under the same seeded initialisation as :func:`~nasbench_suite.train.train_cell`, then copied into
-the stacks, and SGD is elementwise, so a cell trained in a batch follows the same trajectory as the
-cell trained alone (up to float rounding; ``tests/test_engine.py`` checks it).
+the stacks, and SGD is elementwise, so each step of a cell trained in a batch equals the cell's step
+trained alone up to float rounding (``tests/test_engine.py`` checks short runs). Over long runs
+training amplifies that rounding, as it amplifies any (see ``pre_evaluate.RunSpec.batch_cells``).
 
 Time attribution: the engine measures the seconds of each batched pass (training epoch, valid and
 test evaluation) and gives each cell the share of it equal to its share of the batch's FLOPs
