@@ -65,6 +65,7 @@ def _info_payload(bench: "Benchmark") -> dict[str, Any]:
         "hardware": m.get("hardware", {}),
         "compute": m.get("compute", {}),
         "best_final_acc_mean_over_seeds": optimum,
+        **({"partial": m["partial"]} if "partial" in m else {}),
     }
 
 
@@ -103,6 +104,8 @@ def _render_info(p: dict[str, Any]) -> str:
         lines.append(f"about      {p['description']}")
     lines += [
         f"coverage   {p['coverage']}",
+        *([f"PARTIAL    {p['partial']['finished_results']}/{p['partial']['planned_results']} results of a run in "
+           "progress: not a release"] if "partial" in p else []),
         f"seeds      {', '.join(map(str, p['seeds']))}",
         f"epochs     1..{p['epochs']}",
         "splits     " + "; ".join(f"{s}: {', '.join(ms)}" for s, ms in p["splits"].items()),
@@ -135,9 +138,33 @@ def _with_proxies(bench: "Benchmark") -> "Benchmark":
 
 
 def cmd_info(args: argparse.Namespace) -> None:
+    from .run_progress import is_run_folder, snapshot
     from .table import load_table
 
-    _print(_info_payload(_with_proxies(load_table(args.table))), args.json, _render_info)
+    if is_run_folder(args.table):
+        _print(snapshot(args.table).progress(), args.json, _render_progress)
+    else:
+        _print(_info_payload(_with_proxies(load_table(args.table))), args.json, _render_info)
+
+
+def _render_progress(p: dict[str, Any]) -> str:
+    proto = p["protocol"]
+    pct = 100.0 * p["finished_results"] / p["planned_results"]
+    lines = [
+        f"run        {p['run']}  (pre-evaluation run folder, {'complete' if p['complete'] else 'in progress'})",
+        f"dataset    {p['dataset']['name']} (sha256 {p['dataset']['sha256'][:12]}...)",
+        "protocol   " + ", ".join(f"{k}={proto[k]}" for k in ("channels", "cells", "epochs", "batch_size",
+                                                             "train_subset", "augment") if k in proto),
+        f"selection  {p['selection']}: {p['archs']} archs x seeds {', '.join(map(str, p['seeds']))}",
+        f"finished   {p['finished_results']}/{p['planned_results']} (arch, seed) results ({pct:.1f}%): "
+        + ", ".join(f"seed {s} {n}" for s, n in p["finished_per_seed"].items()),
+        f"compute    {p['measured_seconds'] / 3600:.2f} h measured in finished results; {p['sessions']} sessions, "
+        f"{p['session_wall_seconds'] / 3600:.2f} h wall, on {', '.join(p['devices']) or '-'}",
+    ]
+    if p["results_per_hour"] is not None and not p["complete"]:
+        lines.append(f"rate       {p['results_per_hour']:.0f} results/hour over its sessions: about "
+                     f"{p['hours_left_at_that_rate']:.1f} h left at that rate")
+    return "\n".join(lines)
 
 
 # ----- query ---------------------------------------------------------------------------------------
@@ -265,9 +292,10 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_table_build(args: argparse.Namespace) -> None:
     from .pre_evaluate import build_from_store
+    from .run_progress import build_partial_table
 
-    _report_table(build_from_store(args.run_dir, args.out, name=args.name, description=args.description,
-                                   overwrite=args.overwrite))
+    build = build_partial_table if args.partial else build_from_store
+    _report_table(build(args.run_dir, args.out, name=args.name, description=args.description, overwrite=args.overwrite))
 
 
 def _report_table(bench: "Benchmark") -> None:
@@ -585,8 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nasbench", description="NAS-Bench-201 style tabular benchmark suite")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("info", help="summarize a table and verify its integrity")
-    p.add_argument("table", help="shipped table name (e.g. digits) or path to a table folder")
+    p = sub.add_parser("info", help="summarize a table and verify its integrity, or show a run folder's progress")
+    p.add_argument("table", help="shipped table name (e.g. digits), path to a table folder, or a pre-evaluation "
+                   "run folder (its progress, read from the committed files)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
@@ -645,6 +674,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                                         metavar="ACTION")
     p = table.add_parser("build", help="turn a complete pre-evaluation run into a table")
     p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--partial", action="store_true",
+                   help="a table of what the run has finished so far, from its committed shard files (safe while "
+                   "it runs); its manifest says partial")
     p.add_argument("--out", required=True, metavar="TABLE_DIR", help="e.g. benchmarks_data/NAME")
     p.add_argument("--name", help="table name (default: the folder name)")
     p.add_argument("--description", default="")

@@ -249,14 +249,17 @@ def _import_shard_files(store: ResultStore, folder: Path, shards: Sequence[Shard
 def _import_session_files(store: ResultStore, folder: Path) -> None:
     known = {s.id for s in store.sessions()}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        if path.stem in known:
-            continue
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            record.pop("units", None)  # the shard files it wrote: provenance kept in the file only
-            store.record_session(SessionRecord(**record))
-        except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
-            raise StoreError(f"session file {path} is malformed ({type(exc).__name__}: {exc})") from None
+        if path.stem not in known:
+            store.record_session(read_session_file(path))
+
+
+def read_session_file(path: Path) -> SessionRecord:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record.pop("units", None)  # the shard files it wrote: provenance kept in the file only
+        return SessionRecord(**record)
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, AttributeError) as exc:
+        raise StoreError(f"session file {path} is malformed ({type(exc).__name__}: {exc})") from None
 
 
 def export_shard(store: ResultStore, run_dir: Path, shard: Shard) -> None:
@@ -406,8 +409,9 @@ def with_cell_scalars(frame: "pd.DataFrame", config: "MacroConfig") -> "pd.DataF
     return frame.assign(params=analytic_params(ops, config), flops=analytic_flops(ops, config).astype(np.int64))
 
 
-def fill_class_members(frame: "pd.DataFrame") -> "pd.DataFrame":
-    """Rows for all 15,625 cells from rows of class representatives; ``trained_as`` names the one trained."""
+def fill_class_members(frame: "pd.DataFrame", partial: bool = False) -> "pd.DataFrame":
+    """Rows for all 15,625 cells from rows of class representatives; ``trained_as`` names the one trained.
+    ``partial``: only the members of the classes whose representative has rows (no error for the others)."""
     import pandas as pd
 
     iso = isomorphism_classes()
@@ -415,7 +419,7 @@ def fill_class_members(frame: "pd.DataFrame") -> "pd.DataFrame":
                             "trained_as": iso.representatives[iso.class_of].astype(np.int64)})
     trained = frame.rename(columns={"arch_index": "trained_as"})
     missing = np.setdiff1d(members["trained_as"].unique(), trained["trained_as"].unique())
-    if missing.size:
+    if missing.size and not partial:
         raise IncompleteRunError(f"{missing.size} isomorphism-class representatives have no results")
     filled = members.merge(trained, on="trained_as", how="inner")
     return filled.sort_values(["arch_index", "seed", "epoch"], kind="stable").reset_index(drop=True)

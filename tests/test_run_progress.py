@@ -1,0 +1,113 @@
+"""A run folder read from its committed files alone: progress, and a partial table that agrees with
+the table of the complete run on every finished result, without touching the folder."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasbench_suite import backends
+from nasbench_suite.errors import ShardFileError
+from nasbench_suite.pre_evaluate import STORE_FILE, RunSpec, build_from_store, run_pre_evaluation
+from nasbench_suite.run_progress import build_partial_table, snapshot
+from nasbench_suite.space import isomorphism_classes
+from nasbench_suite.train import Protocol
+
+from test_pre_evaluate import FakeTrainer, _assert_one_line_error, _cli
+
+ONE_EPOCH = Protocol(dataset="synthetic", channels=2, cells=1, epochs=2, train_subset=32)
+CLASSES = RunSpec("classes", (0, 1), ONE_EPOCH, shard_size=512)  # 13 chunks x 2 seeds = 26 units
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeTrainer:
+    trainer = FakeTrainer()
+    monkeypatch.setattr(backends, "train_shard_results", trainer)
+    return trainer
+
+
+REAL_RUN_SHARDS = backends.run_shards
+
+
+def _run_units(monkeypatch: pytest.MonkeyPatch, run_dir: Path, units: int | None) -> None:
+    """Train the first ``units`` work units of CLASSES that are left (all of them: None)."""
+    monkeypatch.setattr(backends, "run_shards", lambda shards, *a, **k: REAL_RUN_SHARDS(shards[:units], *a, **k))
+    run_pre_evaluation(CLASSES, run_dir, progress=False)
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_partial_table_agrees_with_the_complete_run_and_leaves_the_folder_alone(fake, tmp_path: Path, monkeypatch) -> None:
+    iso = isomorphism_classes()
+    run_dir = tmp_path / "run"
+    _run_units(monkeypatch, run_dir, 3)  # chunk 0 under seeds 0 and 1, chunk 1 under seed 0
+    reps = sorted(iso.representatives.tolist())
+    before = _files(run_dir)
+    snap = snapshot(run_dir)
+    assert snap.planned == 2 * iso.num_classes and snap.finished == 512 * 3
+    assert snap.finished_per_seed() == {0: 1024, 1: 512}
+    progress = snap.progress()
+    assert not progress["complete"] and progress["sessions"] == 1 and progress["results_per_hour"] > 0
+    partial = build_partial_table(run_dir, tmp_path / "partial", description="so far")
+    assert _files(run_dir) == before  # nothing in the run folder was written, not even the store
+
+    finished = set(reps[:1024])
+    members = np.flatnonzero(np.isin(iso.representatives[iso.class_of], sorted(finished)))
+    np.testing.assert_array_equal(partial.arch_indices, members)  # every member of a finished class, no other
+    np.testing.assert_array_equal(partial.scalars("trained_as"), iso.representatives[iso.class_of][members])
+    m = partial.manifest
+    assert m["partial"]["finished_results"] == 1536 and m["partial"]["planned_results"] == 2 * iso.num_classes
+    assert m["compute"]["trained_results"] == 1536 and m["description"] == "so far"
+
+    _run_units(monkeypatch, run_dir, None)
+    full = build_from_store(run_dir, tmp_path / "full")
+    rows = np.searchsorted(full.arch_indices, members)
+    for split in ("train", "valid", "test"):
+        for measure in ("loss", "acc", "seconds"):
+            for seed in (0, 1):
+                ours = partial.array(split, measure, epoch=2, seed=seed)
+                theirs = full.array(split, measure, epoch=2, seed=seed)[rows]
+                done = np.isfinite(ours)
+                assert done.sum() == (len(members) if seed == 0 else np.isin(
+                    iso.representatives[iso.class_of][members], reps[:512]).sum())
+                np.testing.assert_array_equal(ours[done], theirs[done])
+
+    shutil.rmtree(tmp_path / "partial")
+    (run_dir / STORE_FILE).unlink()  # a fresh clone has only the committed files
+    for extra in run_dir.glob(STORE_FILE + "-*"):
+        extra.unlink()
+    again = build_partial_table(run_dir, tmp_path / "partial")
+    assert again.manifest["partial"]["finished_results"] == 2 * iso.num_classes
+
+
+def test_cli_info_on_a_run_folder_and_partial_build(fake, tmp_path: Path, monkeypatch, capsys) -> None:
+    run_dir = tmp_path / "run"
+    _run_units(monkeypatch, run_dir, 0)  # planned, nothing finished
+    _assert_one_line_error(_cli(capsys, "table", "build", run_dir, "--partial", "--out", tmp_path / "t"),
+                           "no finished work unit yet")
+    _run_units(monkeypatch, run_dir, 1)
+    rc, out, _ = _cli(capsys, "info", run_dir)
+    assert rc == 0 and "in progress" in out and "512/12932 (arch, seed) results (4.0%): seed 0 512, seed 1 0" in out
+    assert "results/hour over its sessions" in out
+    rc, out, _ = _cli(capsys, "info", run_dir, "--json")
+    payload = json.loads(out)
+    assert rc == 0 and payload["finished_results"] == 512 and payload["finished_per_seed"] == {"0": 512, "1": 0}
+    rc, out, _ = _cli(capsys, "table", "build", run_dir, "--partial", "--out", tmp_path / "t")
+    assert rc == 0 and "wrote table t" in out
+    rc, out, _ = _cli(capsys, "info", tmp_path / "t")
+    assert rc == 0 and "PARTIAL    512/12932 results of a run in progress" in out
+
+    foreign = run_dir / "shards" / "seed0" / "00007-00009.csv"
+    foreign.write_text("not ours\n")
+    with pytest.raises(ShardFileError, match="not a work unit of this run's plan"):
+        snapshot(run_dir)
+    _assert_one_line_error(_cli(capsys, "info", run_dir), "not a work unit of this run's plan")
+    foreign.unlink()
+    (run_dir / "sessions" / "broken.json").write_text("[1, 2]")
+    _assert_one_line_error(_cli(capsys, "info", run_dir), "session file")
