@@ -37,7 +37,6 @@ import contextlib
 import hashlib
 import json
 import os
-import platform
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
@@ -47,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .errors import NasBenchError, StoreError, require_device
+from .machine import machine_facts
 from .model import MacroConfig
 from .space import NUM_ARCHS, Arch, isomorphism_classes
 from .store import FolderStore, atomic_write_text, check_identity, configure_wal, store_cells, transaction
@@ -100,14 +100,6 @@ class LatencyMethod:
         return d
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        return platform.processor() or ""
-
-
 def fingerprint(device: str = "cpu", threads: int = 1) -> dict[str, Any]:
     """What identifies the hardware and software a timing was taken on, with a short ``hash``."""
     import torch
@@ -117,11 +109,9 @@ def fingerprint(device: str = "cpu", threads: int = 1) -> dict[str, Any]:
         name = torch.cuda.get_device_name(0)
     else:
         name = "cpu"
-    fp: dict[str, Any] = {
-        "cpu": _cpu_model() or platform.processor() or "unknown", "logical_cpus": os.cpu_count(),
-        "threads": int(threads), "device": device, "device_name": name, "torch": torch.__version__,
-        "machine": platform.machine(), "python": platform.python_version(),
-    }
+    facts = machine_facts()
+    fp: dict[str, Any] = {**facts, "cpu": facts["cpu"] or "unknown", "threads": int(threads), "device": device,
+                          "device_name": name}
     fp["hash"] = fingerprint_hash(fp)
     return fp
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import sys
 import time
 import uuid
@@ -33,6 +32,7 @@ import numpy as np
 
 from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, TableBuildError, require_device
 from .intlist import parse_int_list
+from .machine import machine_facts
 from .space import NUM_ARCHS, Arch, isomorphism_classes
 from .store import (
     ResultStore,
@@ -385,14 +385,7 @@ def hardware(device: str = "cpu", batch_cells: int | None = None) -> dict[str, A
     """The machine, and how this process trains on it (device, engine batch size)."""
     import torch
 
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    out: dict[str, Any] = {"cpu": cpu, "logical_cpus": os.cpu_count(), "machine": platform.machine(),
-                           "torch": torch.__version__, "python": platform.python_version(), "device": "cpu"}
+    out: dict[str, Any] = {**machine_facts(), "device": "cpu"}
     if torch.device(device).type == "cuda":
         out["device"] = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
     if batch_cells is not None:
