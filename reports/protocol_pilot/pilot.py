@@ -68,6 +68,12 @@ CANDIDATES: dict[str, dict[str, Protocol]] = {
                                             train_subset=10_000, valid_subset=10_000, augment=False),
         "C8-N1-e8-10k-b256-noaug": Protocol(dataset="cifar10-16px", channels=8, cells=1, epochs=8, batch_size=256,
                                             train_subset=10_000, valid_subset=10_000, augment=False),
+        # The same training FLOPs as C8-N1-e4-10k-b256-noaug spent on more, smaller SGD steps: twice the
+        # updates on the same images, or twice the epochs on half the images.
+        "C8-N1-e4-10k-b128-noaug": Protocol(dataset="cifar10-16px", channels=8, cells=1, epochs=4, batch_size=128,
+                                            train_subset=10_000, valid_subset=10_000, augment=False),
+        "C8-N1-e8-5k-b128-noaug": Protocol(dataset="cifar10-16px", channels=8, cells=1, epochs=8, batch_size=128,
+                                           train_subset=5_000, valid_subset=10_000, augment=False),
         # For a GPU session (--device cuda): NB201's own macro network (C=16, N=5) and its 12 epochs on
         # cifar10-valid's 25k training images, and cheaper steps towards it, to measure Spearman against
         # cost where the CPU cannot go.
