@@ -686,7 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="replay a search strategy on a table under a simulated clock, many seeds")
     p.add_argument("--table", required=True, help="table searched (name or folder)")
     p.add_argument("--strategy", required=True, help="registered name: random, rea, reinforce, reinforce-lstm, "
-                   "local-search, bananas, hyperband, bohb, xgb-evolution, rea-warm, bananas-warm, optuna")
+                   "local-search, bananas, hyperband, bohb, xgb-evolution, rea-warm, bananas-warm, nsga2, optuna")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (JSON value)")
     p.add_argument("--seeds", default="0-9", help="run seeds, e.g. 0-99 or 0,5,7")
     p.add_argument("--budget", type=_float, metavar="SECONDS", help="simulated seconds per run")
