@@ -9,6 +9,8 @@ processes, a resumable run folder per candidate under ``runs/``), then measures 
   200-epoch CIFAR-10 test accuracy (``nb201_nats_test_acc_200ep.csv``, joined on the arch string),
   over the sample and over its top 10% (by NB201), next to NB201's own 12-epoch ``cifar10_valid``
   accuracy on the same cells;
+- for CIFAR-10, each candidate against the chosen protocol (``CHOSEN``, the full run's) on the cells
+  both have: the difference of their Spearman (valid and test) with a 95% paired bootstrap interval;
 - cost: measured training + evaluation seconds per cell (engine attribution, see the manifest rule)
   and the wall time of the candidate's run on this machine.
 
@@ -43,6 +45,8 @@ from nasbench_suite.train import Protocol
 
 HERE = Path(__file__).resolve().parent
 SEEDS = (0, 1)
+CHOSEN = "C8-N1-e4-10k-b256-noaug"
+"""The CIFAR-16px protocol of the full run; every other candidate is compared with it cell by cell."""
 
 CANDIDATES: dict[str, dict[str, Protocol]] = {
     "digits": {
@@ -114,11 +118,44 @@ def correlations(ours: pd.Series, theirs: pd.Series) -> tuple[float, float]:
     return float(spearmanr(ours, theirs).statistic), float(kendalltau(ours, theirs).statistic)
 
 
-def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall: float) -> dict:
+def final_accuracies(run_dir: Path) -> tuple[pd.DataFrame, list, pd.DataFrame]:
+    """A candidate's rows, its sessions, and its final-epoch rows."""
     with ResultStore(run_dir / "store.sqlite") as store:
         frame = store.frame()
         sessions = store.sessions()
-    last = frame[frame["epoch"] == frame["epoch"].max()]
+    return frame, sessions, frame[frame["epoch"] == frame["epoch"].max()]
+
+
+def versus_chosen(last: pd.DataFrame, chosen_last: pd.DataFrame, ref: pd.DataFrame) -> dict:
+    """This candidate's Spearman against NB201 200-epoch test accuracy minus the chosen protocol's, on
+    the cells both have with every seed, with a 95% paired percentile-bootstrap interval over cells
+    (2,000 resamples, ``numpy.random.default_rng(0)``)."""
+    from scipy.stats import bootstrap
+
+    def complete_means(rows: pd.DataFrame) -> pd.DataFrame:
+        seeds = rows.groupby("arch_index")["seed"].nunique()
+        return rows.groupby("arch_index")[["valid_acc", "test_acc"]].mean()[seeds == len(SEEDS)]
+
+    ours, chosen = complete_means(last), complete_means(chosen_last)
+    cells = ours.index.intersection(chosen.index).intersection(ref.index)
+    target = ref.loc[cells, "nb201_test200"].to_numpy()
+
+    def difference(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> float:
+        return float(spearmanr(a, t).statistic - spearmanr(b, t).statistic)
+
+    out: dict = {"cells_vs_chosen": len(cells)}
+    for col, key in (("valid_acc", "valid"), ("test_acc", "test")):
+        a, b = ours.loc[cells, col].to_numpy(), chosen.loc[cells, col].to_numpy()
+        ci = bootstrap((a, b, target), difference, paired=True, vectorized=False, n_resamples=2000,
+                       method="percentile", rng=np.random.default_rng(0)).confidence_interval
+        out[f"{key}_spearman_minus_chosen"] = difference(a, b, target)
+        out[f"{key}_spearman_minus_chosen_ci95_low"] = float(ci.low)
+        out[f"{key}_spearman_minus_chosen_ci95_high"] = float(ci.high)
+    return out
+
+
+def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall: float) -> dict:
+    frame, sessions, last = final_accuracies(run_dir)
     per_seed = last.pivot(index="arch_index", columns="seed", values="valid_acc")
     mean = last.groupby("arch_index")[["valid_acc", "test_acc", "valid_loss", "train_loss"]].mean()
     mean["neg_valid_loss"], mean["neg_train_loss"] = -mean["valid_loss"], -mean["train_loss"]
@@ -142,6 +179,9 @@ def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall:
                        "neg_train_loss": "ours_train_loss", "nb201_valid12": "nb201_hp12_valid"}[col]
                 row[f"{key}_spearman_{label}"] = rho
                 row[f"{key}_kendall_{label}"] = tau
+        chosen_dir = run_dir.parent / CHOSEN
+        if name != CHOSEN and (chosen_dir / "store.sqlite").is_file():
+            row.update(versus_chosen(last, final_accuracies(chosen_dir)[2], ref))
     return row
 
 
