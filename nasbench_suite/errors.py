@@ -74,6 +74,10 @@ class StoreError(NasBenchError):
     """A pre-evaluation run folder or its result store cannot be used as asked."""
 
 
+class RunInUseError(StoreError):
+    """Another process is writing to this pre-evaluation run folder."""
+
+
 class RunMismatchError(StoreError, ValueError):
     """A run folder or store belongs to another run (other protocol, dataset, selection, seeds...)."""
 

@@ -17,6 +17,7 @@ resumes where the last one stopped; a process killed at any moment loses no stor
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,13 +27,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, TableBuildError, require_device
 from .intlist import parse_int_list
 from .machine import machine_facts
+from .run_lock import LOCK_FILE, run_lock
 from .space import NUM_ARCHS, Arch, isomorphism_classes
 from .store import (
     ResultStore,
@@ -197,20 +199,21 @@ def read_run_file(run_dir: Path) -> dict[str, Any]:
         raise StoreError(f"{path} is not a valid run file ({type(exc).__name__}: {exc})") from None
 
 
-def open_run(run_dir: Path, identity: Mapping[str, Any], dataset: Mapping[str, Any]) -> ResultStore:
-    """Create the run folder or check that it holds this run; open its store."""
+@contextlib.contextmanager
+def open_run(run_dir: Path, identity: Mapping[str, Any], dataset: Mapping[str, Any]) -> Iterator[ResultStore]:
+    """Create the run folder or check that it holds this run; hold its writer lock and open its store."""
     has_run_file = (run_dir / RUN_FILE).is_file()
     if has_run_file:
         check_identity(f"run folder {run_dir}", read_run_file(run_dir)["identity"], json.loads(json.dumps(identity)))
-    elif run_dir.exists() and any(not p.name.startswith(STORE_FILE) for p in run_dir.iterdir()):
+    elif run_dir.exists() and any(not p.name.startswith((STORE_FILE, LOCK_FILE)) for p in run_dir.iterdir()):
         raise StoreError(f"{run_dir} exists and is not a pre-evaluation run folder (no {RUN_FILE}); "
                          "choose a new or empty folder")
     run_dir.mkdir(parents=True, exist_ok=True)
-    store = ResultStore(run_dir / STORE_FILE, identity)
-    if not has_run_file:
-        atomic_write_text(run_dir / RUN_FILE, json.dumps({"identity": identity, "dataset": dataset},
-                                                         indent=2, sort_keys=True) + "\n")
-    return store
+    with run_lock(run_dir, "nasbench pre-evaluate"), ResultStore(run_dir / STORE_FILE, identity) as store:
+        if not has_run_file:
+            atomic_write_text(run_dir / RUN_FILE, json.dumps({"identity": identity, "dataset": dataset},
+                                                             indent=2, sort_keys=True) + "\n")
+        yield store
 
 
 def sync_files(store: ResultStore, run_dir: Path, shards: Sequence[Shard]) -> None:
@@ -480,7 +483,7 @@ def build_from_store(run_dir: str | os.PathLike, out: str | os.PathLike, name: s
     if spec.identity(dataset)["selection"] != identity["selection"]:
         raise StoreError(f"the selection {spec.archs_spec!r} of {run_dir} resolves to other archs in this version")
     shards = spec.shards()
-    with ResultStore(run_dir / STORE_FILE, identity) as store:
+    with run_lock(run_dir, "nasbench table build"), ResultStore(run_dir / STORE_FILE, identity) as store:
         sync_files(store, run_dir, shards)
         missing = {p for s in shards for p in s.pairs()} - store.done_pairs()
         if missing:

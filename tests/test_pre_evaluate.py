@@ -19,7 +19,7 @@ import pytest
 import nasbench_suite
 from nasbench_suite import backends, engine, tablefile
 from nasbench_suite.data import load_dataset
-from nasbench_suite.errors import IncompleteRunError, RunMismatchError, ShardFileError, StoreError
+from nasbench_suite.errors import IncompleteRunError, RunInUseError, RunMismatchError, ShardFileError, StoreError
 from nasbench_suite.model import analytic_params
 from nasbench_suite.pre_evaluate import (
     FILLED_FROM_REPRESENTATIVE,
@@ -273,6 +273,40 @@ def test_other_run_in_the_same_folder_is_refused(fake, tmp_path: Path) -> None:
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(StoreError, match="not a pre-evaluation run folder"):
         run_pre_evaluation(RunSpec("0-3", (0,), TINY, 2), tmp_path / "busy", progress=False)
+
+
+def test_one_writer_per_run_folder_and_a_killed_holder_blocks_nothing(fake, tmp_path: Path, capsys) -> None:
+    """A second pre-evaluate or table build on a folder another process writes to stops with one clear
+    message and touches nothing (not the first one's in-flight temporary file); readers of the committed
+    files go on; once the holder is killed with SIGKILL, the next run proceeds."""
+    from nasbench_suite.run_progress import build_partial_table
+
+    spec = RunSpec("0-7", (0,), TINY, shard_size=4)
+    run_dir = tmp_path / "run"
+    real = backends.run_shards
+    with pytest.MonkeyPatch.context() as mp:  # train the first unit only: half the run
+        mp.setattr(backends, "run_shards", lambda shards, *a, **k: real(shards[:1], *a, **k))
+        assert run_pre_evaluation(spec, run_dir, progress=False).stored == 4
+    code = ("import sys, time\nfrom pathlib import Path\nfrom nasbench_suite.run_lock import run_lock\n"
+            "with run_lock(Path(sys.argv[1]), 'a test holder'):\n    print('held', flush=True)\n    time.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": ROOT})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        in_flight = run_dir / "shards" / "seed0" / ".00004-00007.csv.tmp"
+        in_flight.write_text("being written")
+        fake.calls.clear()
+        with pytest.raises(RunInUseError, match=f"in use by process {holder.pid} \\(a test holder\\)"):
+            run_pre_evaluation(spec, run_dir, progress=False)
+        _assert_one_line_error(_cli(capsys, "table", "build", run_dir, "--out", tmp_path / "t"),
+                               f"in use by process {holder.pid}")
+        assert fake.calls == [] and in_flight.read_text() == "being written" and not (tmp_path / "t").exists()
+        assert build_partial_table(run_dir, tmp_path / "partial").num_archs == 4  # readers need no lock
+    finally:
+        holder.kill()
+        holder.wait()
+    status = run_pre_evaluation(spec, run_dir, progress=False)
+    assert status.complete and status.written_now == 4 and not in_flight.exists()
 
 
 def test_classes_run_fills_every_cell(fake, tmp_path: Path) -> None:

@@ -38,9 +38,9 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from nasbench_suite.engine import default_batch_cells
-from nasbench_suite.pre_evaluate import RunSpec, open_run, read_run_file, run_pre_evaluation, sync_files
+from nasbench_suite.pre_evaluate import RunSpec, run_pre_evaluation
+from nasbench_suite.run_progress import snapshot
 from nasbench_suite.space import Arch, isomorphism_classes
-from nasbench_suite.store import ResultStore
 from nasbench_suite.train import Protocol
 
 HERE = Path(__file__).resolve().parent
@@ -119,11 +119,11 @@ def correlations(ours: pd.Series, theirs: pd.Series) -> tuple[float, float]:
 
 
 def final_accuracies(run_dir: Path) -> tuple[pd.DataFrame, list, pd.DataFrame]:
-    """A candidate's rows, its sessions, and its final-epoch rows."""
-    with ResultStore(run_dir / "store.sqlite") as store:
-        frame = store.frame()
-        sessions = store.sessions()
-    return frame, sessions, frame[frame["epoch"] == frame["epoch"].max()]
+    """A candidate's rows, its sessions, and its final-epoch rows, from the run folder's committed
+    files (never its store, so a candidate that is still training can be measured beside it)."""
+    snap = snapshot(run_dir)
+    frame = snap.frame
+    return frame, snap.sessions, frame[frame["epoch"] == frame["epoch"].max()]
 
 
 def versus_chosen(last: pd.DataFrame, chosen_last: pd.DataFrame, ref: pd.DataFrame) -> dict:
@@ -180,7 +180,7 @@ def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall:
                 row[f"{key}_spearman_{label}"] = rho
                 row[f"{key}_kendall_{label}"] = tau
         chosen_dir = run_dir.parent / CHOSEN
-        if name != CHOSEN and (chosen_dir / "store.sqlite").is_file():
+        if name != CHOSEN and (chosen_dir / "run.json").is_file():
             row.update(versus_chosen(last, final_accuracies(chosen_dir)[2], ref))
     return row
 
@@ -195,8 +195,7 @@ def scatter(runs: Path, names: list[str], ref: pd.DataFrame, out: Path) -> None:
         return
     fig = Figure(figsize=(4.2 * len(have), 3.8))
     for ax, name in zip(np.atleast_1d(fig.subplots(1, len(have))), have):
-        with ResultStore(runs / name / "store.sqlite") as store:
-            frame = store.frame()
+        frame = final_accuracies(runs / name)[0]
         if frame.empty:
             continue
         last = frame[frame["epoch"] == frame["epoch"].max()].groupby("arch_index")["valid_acc"].mean()
@@ -249,14 +248,9 @@ def main() -> None:
                        shard_size=max(16, args.batch_cells or default_batch_cells(args.device)),
                        batch_cells=args.batch_cells)
         t0 = time.perf_counter()
-        if args.partial:  # rebuild the store from the committed shard files; train nothing
-            if not (run_dir / "run.json").is_file():
+        if args.partial:  # measure the committed shard files; train nothing
+            if not (run_dir / "run.json").is_file() or final_accuracies(run_dir)[0].empty:
                 continue
-            run = read_run_file(run_dir)
-            with open_run(run_dir, run["identity"], run["dataset"]) as store:
-                sync_files(store, run_dir, spec.shards())
-                if not store.done_pairs():
-                    continue
             planned = len(cells) * len(SEEDS)
         else:
             status = run_pre_evaluation(spec, run_dir, data_dir=args.data_dir, workers=args.workers, device=args.device)

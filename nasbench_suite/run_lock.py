@@ -1,0 +1,45 @@
+"""One writer per pre-evaluation run folder.
+
+``nasbench pre-evaluate`` and ``nasbench table build`` (which imports the committed files into the
+store and tidies interrupted writes) hold an exclusive advisory lock on ``RUN_DIR/.lock`` while they
+work. A second such process on the same folder stops at once with a message naming the holder,
+instead of deleting the first one's in-flight temporary files or training its work units twice.
+Readers of the committed files (``nasbench info RUN_DIR``, ``nasbench table build --partial``) take
+no lock. The kernel drops the lock when its holder exits, however it exits (``kill -9`` included),
+so a stale ``.lock`` file never blocks a later run.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+from .errors import RunInUseError
+
+LOCK_FILE = ".lock"
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one writer per folder is then the user's to keep
+    fcntl = None  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path, purpose: str) -> Iterator[None]:
+    """Hold ``run_dir``'s writer lock for the block, or raise :class:`RunInUseError` if another holds it."""
+    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+                raise RunInUseError(f"{run_dir} is in use by {holder}; wait for it to finish or stop it "
+                                    "(to read what it has finished meanwhile: nasbench info "
+                                    f"{run_dir}, or nasbench table build {run_dir} --partial)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} ({purpose})\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
