@@ -155,7 +155,7 @@ def _render_progress(p: dict[str, Any]) -> str:
         f"dataset    {p['dataset']['name']} (sha256 {p['dataset']['sha256'][:12]}...)",
         "protocol   " + ", ".join(f"{k}={proto[k]}" for k in ("channels", "cells", "epochs", "batch_size",
                                                              "train_subset", "augment") if k in proto),
-        f"selection  {p['selection']}: {p['archs']} archs x seeds {', '.join(map(str, p['seeds']))}",
+        f"selection  {_shorten(p['selection'], 60)}: {p['archs']} archs x seeds {', '.join(map(str, p['seeds']))}",
         f"finished   {p['finished_results']}/{p['planned_results']} (arch, seed) results ({pct:.1f}%): "
         + ", ".join(f"seed {s} {n}" for s, n in p["finished_per_seed"].items()),
         f"compute    {p['measured_seconds'] / 3600:.2f} h measured in finished results; {p['sessions']} sessions, "
@@ -165,6 +165,11 @@ def _render_progress(p: dict[str, Any]) -> str:
         lines.append(f"rate       {p['results_per_hour']:.0f} results/hour over its sessions: about "
                      f"{p['hours_left_at_that_rate']:.1f} h left at that rate")
     return "\n".join(lines)
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text``, or the items of a long comma-separated list that fit in ``width`` characters, then "..."."""
+    return text if len(text) <= width else text[:width].rsplit(",", 1)[0] + ",..."
 
 
 # ----- query ---------------------------------------------------------------------------------------

@@ -111,3 +111,13 @@ def test_cli_info_on_a_run_folder_and_partial_build(fake, tmp_path: Path, monkey
     foreign.unlink()
     (run_dir / "sessions" / "broken.json").write_text("[1, 2]")
     _assert_one_line_error(_cli(capsys, "info", run_dir), "session file")
+
+
+def test_long_arch_lists_are_shortened_at_an_item_boundary() -> None:
+    from nasbench_suite.cli import _shorten
+
+    assert _shorten("classes", 60) == "classes"
+    listed = ",".join(str(a) for a in range(1000, 1200))
+    short = _shorten(listed, 60)
+    assert short.endswith(",...") and len(short) <= 64 and listed.startswith(short[:-3])
+    assert all(len(item) == 4 for item in short[:-4].split(","))  # no number cut in half
