@@ -34,7 +34,8 @@ METRIC_NAMES = {"spearman": "Spearman", "kendall": "Kendall tau", "spearman_top1
 @dataclass(frozen=True)
 class Fidelity:
     frame: "pd.DataFrame"
-    """One row per ranking (ours valid, ours test, the baseline's valid) with :data:`METRIC_NAMES`."""
+    """One row per ranking (ours valid acc, ours test acc, the baseline's valid acc, then ours valid and
+    train loss where the table has them) with :data:`METRIC_NAMES`."""
     cells: int
     seed_tau: float | None
     """Mean Kendall tau of final valid accuracy between pairs of the table's seeds (None: one seed)."""
@@ -72,6 +73,10 @@ def fidelity(bench: "Benchmark", reference: "Benchmark", baseline: "Benchmark | 
         if not np.isfinite(base).all():
             raise EstimatorError(f"baseline {baseline.name!r} lacks a final valid accuracy for some of the cells")
         rankings.append((f"{baseline.name}: valid acc at epoch {baseline.max_epoch}", base))
+    for split in ("valid", "train"):  # diagnostics: at low fidelity a loss can rank better than accuracy
+        if split in bench.splits and "loss" in bench.measures(split):
+            rankings.append((f"{bench.name}: {split} loss at epoch {epoch}, lower ranks higher (mean of "
+                             f"{len(bench.seeds)} seeds)", -bench.array(split, "loss", epoch=epoch)[rows]))
     frame = pd.DataFrame([{"ranking": name, **rank_metrics(scores, target)} for name, scores in rankings])
 
     per_seed = [bench.array("valid", "acc", epoch=epoch, seed=s)[rows] for s in bench.seeds]

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixture_tables import build_search_table
+from fixture_tables import build_search_table, search_results
 
 from nasbench_suite.cli import main
 from nasbench_suite.fidelity import fidelity, write_fidelity
+from nasbench_suite.table import build_table
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def test_rankings_best_cell_rank_and_reproducible_files(search_table, other_tabl
     assert list(result.frame["ranking"]) == [
         "generated-search: valid acc at epoch 4 (mean of 2 seeds)",
         "generated-search: test acc at epoch 4 (mean of 2 seeds)",
-        "generated-search: valid acc at epoch 12"]
+        "generated-search: valid acc at epoch 12"]  # no loss rows: this table records no losses
     assert ((result.frame[["spearman", "kendall"]].abs() <= 1).all()).all()
     ref = search_table.array("test", "acc", epoch=search_table.max_epoch)
     b = result.best
@@ -47,3 +48,17 @@ def test_rankings_best_cell_rank_and_reproducible_files(search_table, other_tabl
 def test_a_reference_without_the_cells_is_one_clear_error(search_table, tmp_path: Path, capsys) -> None:
     rc = main(["fidelity", "--table", str(search_table.path), "--reference", "nosuch-table"])
     assert rc == 2 and "no table named or at 'nosuch-table'" in capsys.readouterr().err
+
+
+def test_losses_are_ranked_lower_first_beside_the_accuracies(search_table, tmp_path: Path) -> None:
+    frame = search_results(seed=1, seeds=(0, 1), epochs=4)
+    frame["valid_loss"] = 3.0 - frame["valid_acc"] / 50.0  # a loss that falls exactly as accuracy rises
+    frame["train_loss"] = 3.0 - frame["train_acc"] / 50.0
+    bench = build_table(frame, tmp_path / "with-loss", name="with-loss")
+    by = fidelity(bench, search_table).frame.set_index("ranking")
+    valid_loss = "with-loss: valid loss at epoch 4, lower ranks higher (mean of 2 seeds)"
+    train_loss = "with-loss: train loss at epoch 4, lower ranks higher (mean of 2 seeds)"
+    assert list(by.index)[2:] == [valid_loss, train_loss]
+    valid_acc = by.loc["with-loss: valid acc at epoch 4 (mean of 2 seeds)"]
+    np.testing.assert_allclose(by.loc[valid_loss].to_numpy(float), valid_acc.to_numpy(float), atol=1e-9)
+    assert by.loc[train_loss, "spearman"] > 0.5
