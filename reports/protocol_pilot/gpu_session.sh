@@ -52,5 +52,5 @@ table)
     ;;
 *) echo "unknown mode $mode: pilot or table" >&2; exit 2 ;;
 esac
-[ ${#folders[@]} -gt 0 ] && tar czf "$out/results.tgz" --exclude='*.sqlite*' "${folders[@]}"
+[ ${#folders[@]} -gt 0 ] && tar czf "$out/results.tgz" --exclude='*.sqlite*' --exclude=.lock "${folders[@]}"
 tail -5 "$out/log.txt"
