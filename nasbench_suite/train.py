@@ -11,7 +11,8 @@ of each evaluation pass.
 Every source of randomness comes from the seed (see :func:`run_streams`): the weight initialisation
 from (seed, arch), seeded inside a forked torch RNG so no global state leaks; the batch order and
 the augmentation from the seed alone (``np.random.Generator``), shared by all cells of that seed.
-On CPU the result is deterministic given the seed.
+On CPU the result is deterministic given the seed; on CUDA it is not bit for bit (cuDNN picks
+convolution kernels that accumulate in varying order), only within float rounding per step.
 """
 from __future__ import annotations
 
