@@ -567,6 +567,10 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
         print(f"  {r.ranking:<60} Spearman {r.spearman:.3f}  Kendall {r.kendall:.3f}  top-10% Spearman {r.spearman_top10:.3f}")
     if result.seed_tau is not None:
         print(f"  seed-to-seed Kendall tau of final valid accuracy: {result.seed_tau:.3f}")
+    if result.ceiling is not None:
+        c = result.ceiling
+        print(f"  seed-noise model: valid acc would rank at Spearman {c['predicted_5']:.3f} with 5 seeds, "
+              f"{c['noise_free']:.3f} with infinitely many")
     b = result.best
     print(f"  best cell {b['arch_index']} {b['arch_str']}: reference test {b['reference_test']:.2f}%, "
           f"rank {b['reference_rank']} of {b['reference_cells']}")

@@ -39,9 +39,31 @@ class Fidelity:
     cells: int
     seed_tau: float | None
     """Mean Kendall tau of final valid accuracy between pairs of the table's seeds (None: one seed)."""
+    ceiling: dict[str, float] | None
+    """:func:`seed_noise_ceiling` of final valid accuracy (None: one seed)."""
     best: dict[str, Any]
     ours_valid: np.ndarray
     reference_test: np.ndarray
+
+
+def seed_noise_ceiling(per_seed: "list[np.ndarray]", target: np.ndarray) -> dict[str, float]:
+    """How far more seeds could take a table's ranking (needs 2 or more seeds, cells in rows).
+
+    With each seed's score = the cell's noise-free score + independent seed noise, one seed ranks
+    against the target at ``rho_1 = rho_inf * sqrt(r)`` (``r``: the agreement of two seeds), so the
+    noise-free score ranks at ``rho_inf = rho_1 / sqrt(r)`` (Spearman's correction for attenuation)
+    and the mean of ``k`` seeds at ``rho_inf * sqrt(k r / (1 + (k - 1) r))``. Spearman correlations
+    stand in for the model's linear ones; ``predicted_k`` for the table's own ``k`` beside the measured
+    value checks the model on the data at hand."""
+    from scipy.stats import spearmanr
+
+    rho_1 = float(np.mean([spearmanr(x, target).statistic for x in per_seed]))
+    r = float(np.mean([spearmanr(a, b).statistic for a, b in itertools.combinations(per_seed, 2)]))
+    rho_inf = float(rho_1 / np.sqrt(r)) if r > 0 else float("nan")
+    out = {"one_seed": rho_1, "seed_spearman": r, "noise_free": rho_inf}
+    for k in sorted({len(per_seed), 5}):
+        out[f"predicted_{k}"] = float(rho_inf * np.sqrt(k * r / (1 + (k - 1) * r)))
+    return out
 
 
 def _by_arch(bench: "Benchmark", archs: np.ndarray, split: str) -> np.ndarray:
@@ -88,7 +110,15 @@ def fidelity(bench: "Benchmark", reference: "Benchmark", baseline: "Benchmark | 
     best = {"arch_index": int(archs[b]), "arch_str": Arch.from_index(int(archs[b])).to_str(),
             "ours_valid": float(ours_valid[b]), "reference_test": float(target[b]), "reference_rank": rank,
             "reference_cells": int(len(all_ref)), "reference_best": float(all_ref.max())}
-    return Fidelity(frame, len(rows), float(np.mean(taus)) if taus else None, best, ours_valid, target)
+    ceiling = seed_noise_ceiling(per_seed, target) if len(per_seed) > 1 else None
+    return Fidelity(frame, len(rows), float(np.mean(taus)) if taus else None, ceiling, best, ours_valid, target)
+
+
+def _ceiling_line(c: dict[str, float], seeds: int) -> str:
+    return (f"* More seeds (seed-noise model, `fidelity.seed_noise_ceiling`): one seed's valid accuracy ranks at "
+            f"Spearman {c['one_seed']:.3f} and two seeds agree at {c['seed_spearman']:.3f}, so the model gives "
+            f"{c[f'predicted_{seeds}']:.3f} for the mean of {seeds} (measured: the first row), {c['predicted_5']:.3f} "
+            f"for 5 seeds and {c['noise_free']:.3f} for infinitely many.")
 
 
 def write_fidelity(result: Fidelity, bench: "Benchmark", reference: "Benchmark", folder: Path) -> list[Path]:
@@ -107,6 +137,7 @@ def write_fidelity(result: Fidelity, bench: "Benchmark", reference: "Benchmark",
              "* Seed-to-seed agreement: " + ("one seed, none" if result.seed_tau is None else
                                             f"Kendall tau {result.seed_tau:.3f} of final valid accuracy between seeds "
                                             f"{list(bench.seeds)} (mean over pairs)."),
+             *([] if result.ceiling is None else [_ceiling_line(result.ceiling, len(bench.seeds))]),
              f"* Best cell of `{bench.name}` (by final valid accuracy): {best['arch_index']} `{best['arch_str']}`, "
              f"valid {best['ours_valid']:.2f}%; in `{reference.name}` its test accuracy is "
              f"{best['reference_test']:.2f}%, rank {best['reference_rank']} of {best['reference_cells']} "

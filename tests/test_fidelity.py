@@ -8,7 +8,7 @@ import pytest
 from fixture_tables import build_search_table, search_results
 
 from nasbench_suite.cli import main
-from nasbench_suite.fidelity import fidelity, write_fidelity
+from nasbench_suite.fidelity import fidelity, seed_noise_ceiling, write_fidelity
 from nasbench_suite.table import build_table
 
 
@@ -62,3 +62,25 @@ def test_losses_are_ranked_lower_first_beside_the_accuracies(search_table, tmp_p
     valid_acc = by.loc["with-loss: valid acc at epoch 4 (mean of 2 seeds)"]
     np.testing.assert_allclose(by.loc[valid_loss].to_numpy(float), valid_acc.to_numpy(float), atol=1e-9)
     assert by.loc[train_loss, "spearman"] > 0.5
+
+
+def test_the_seed_noise_model_predicts_the_mean_of_more_seeds_and_the_noise_free_ranking() -> None:
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=4000)
+    target = true + rng.normal(0.0, 0.5, true.size)
+    seeds = [true + rng.normal(0.0, 1.0, true.size) for _ in range(5)]
+    two = seed_noise_ceiling(seeds[:2], target)
+    assert two["predicted_2"] == pytest.approx(spearmanr(np.mean(seeds[:2], axis=0), target).statistic, abs=0.01)
+    assert two["predicted_5"] == pytest.approx(spearmanr(np.mean(seeds, axis=0), target).statistic, abs=0.01)
+    assert two["noise_free"] == pytest.approx(spearmanr(true, target).statistic, abs=0.02)
+    assert two["one_seed"] < two["predicted_2"] < two["predicted_5"] < two["noise_free"]
+    assert set(seed_noise_ceiling(seeds, target)) == {"one_seed", "seed_spearman", "noise_free", "predicted_5"}
+
+
+def test_the_report_says_how_far_more_seeds_could_go(search_table, other_table, tmp_path: Path) -> None:
+    result = fidelity(other_table, search_table)
+    assert result.ceiling is not None and result.ceiling["one_seed"] < result.ceiling["noise_free"]
+    write_fidelity(result, other_table, search_table, tmp_path)
+    assert f"{result.ceiling['noise_free']:.3f} for infinitely many" in (tmp_path / "fidelity.md").read_text()

@@ -13,7 +13,7 @@ processes, a resumable run folder per candidate under ``runs/``), then measures 
   both have: the difference of their Spearman (valid and test) with a 95% paired bootstrap interval;
 - for CIFAR-10, how far more seeds could go: single-seed Spearman, the seed-to-seed Spearman, and
   from them (correction for attenuation) the ranking of 2 and 5 seeds' mean and of the noise-free
-  score, for final valid accuracy and final train loss (see :func:`seed_noise_ceiling`);
+  score, for final valid accuracy and final train loss (``nasbench_suite.fidelity.seed_noise_ceiling``);
 - cost: measured training + evaluation seconds per cell (engine attribution, see the manifest rule)
   and the wall time of the candidate's run on this machine.
 
@@ -41,6 +41,7 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from nasbench_suite.engine import default_batch_cells
+from nasbench_suite.fidelity import seed_noise_ceiling
 from nasbench_suite.pre_evaluate import RunSpec, run_pre_evaluation
 from nasbench_suite.run_progress import snapshot
 from nasbench_suite.space import Arch, isomorphism_classes
@@ -157,26 +158,6 @@ def versus_chosen(last: pd.DataFrame, chosen_last: pd.DataFrame, ref: pd.DataFra
     return out
 
 
-def seed_noise_ceiling(per_seed: pd.DataFrame, target: pd.Series, key: str) -> dict:
-    """How far more seeds could take a candidate's ranking, on the cells with both seeds.
-
-    With each seed's score = the cell's noise-free score + independent seed noise, a single seed
-    correlates with the target at ``rho_1 = rho_inf * sqrt(r)`` (``r``: the correlation between two
-    seeds), so the noise-free ranking correlates at ``rho_inf = rho_1 / sqrt(r)`` (Spearman's
-    correction for attenuation) and the mean of ``k`` seeds at ``rho_inf * sqrt(k r / (1 + (k - 1) r))``.
-    Rank correlations stand in for the model's linear ones; ``{key}_spearman_2seeds_predicted`` beside
-    the measured 2-seed value checks the model on these data."""
-    joined = per_seed.join(target, how="inner")
-    a, b, t = joined.iloc[:, 0], joined.iloc[:, 1], joined.iloc[:, 2]
-    rho_1 = float(np.mean([spearmanr(a, t).statistic, spearmanr(b, t).statistic]))
-    r = float(spearmanr(a, b).statistic)
-    rho_inf = rho_1 / np.sqrt(r) if r > 0 else float("nan")
-    return {f"{key}_spearman_1seed": rho_1, f"{key}_seed_spearman": r,
-            f"{key}_spearman_2seeds_predicted": rho_inf * np.sqrt(2 * r / (1 + r)),
-            f"{key}_spearman_5seeds_predicted": rho_inf * np.sqrt(5 * r / (1 + 4 * r)),
-            f"{key}_spearman_noise_free": rho_inf}
-
-
 def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall: float) -> dict:
     frame, sessions, last = final_accuracies(run_dir)
     per_seed = last.pivot(index="arch_index", columns="seed", values="valid_acc")
@@ -203,8 +184,13 @@ def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall:
                 row[f"{key}_spearman_{label}"] = rho
                 row[f"{key}_kendall_{label}"] = tau
         for col, key, sign in (("valid_acc", "ours_valid", 1), ("train_loss", "ours_train_loss", -1)):
-            seeds = sign * last.pivot(index="arch_index", columns="seed", values=col).dropna()
-            row.update(seed_noise_ceiling(seeds, ref["nb201_test200"], key))
+            seeds = (sign * last.pivot(index="arch_index", columns="seed", values=col)).dropna().join(
+                ref["nb201_test200"], how="inner")
+            c = seed_noise_ceiling([seeds[s].to_numpy() for s in SEEDS], seeds["nb201_test200"].to_numpy())
+            row.update({f"{key}_spearman_1seed": c["one_seed"], f"{key}_seed_spearman": c["seed_spearman"],
+                        f"{key}_spearman_2seeds_predicted": c["predicted_2"],
+                        f"{key}_spearman_5seeds_predicted": c["predicted_5"],
+                        f"{key}_spearman_noise_free": c["noise_free"]})
         chosen_dir = run_dir.parent / CHOSEN
         if name != CHOSEN and (chosen_dir / "run.json").is_file():
             row.update(versus_chosen(last, final_accuracies(chosen_dir)[2], ref))
