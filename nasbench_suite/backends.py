@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from .errors import BackendUnavailableError
+from .errors import BackendUnavailableError, WorkerDiedError
 
 if TYPE_CHECKING:
     from .data import Dataset
@@ -101,6 +102,10 @@ def _run_process_pool(shards: Sequence["Shard"], protocol: "Protocol", data_dir:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield pending.pop(future), future.result()
+    except BrokenProcessPool:
+        raise WorkerDiedError("a worker process died (killed, for example by the out-of-memory killer); every "
+                              "finished result is stored: run the same command again to resume, with fewer "
+                              "--workers or a smaller --batch-cells if memory is short") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

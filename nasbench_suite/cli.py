@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .train import Protocol
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 class UsageError(NasBenchError):
@@ -677,7 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", metavar="TABLE_DIR", help="when the run is complete, build its table here")
     p.add_argument("--description", default="", help="for --table")
     p.add_argument("--overwrite", action="store_true", help="for --table: replace an existing table")
-    p.set_defaults(func=cmd_pre_evaluate)
+    p.set_defaults(func=cmd_pre_evaluate, resumable=True)
 
     table = sub.add_parser("table", help="build tables").add_subparsers(dest="table_command", required=True,
                                                                         metavar="ACTION")
@@ -819,7 +820,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=_int, default=50, help="timed calls per cell and batch (median kept)")
     p.add_argument("--threads", type=_int, default=1, help="torch intra-op threads while timing (default 1)")
     p.add_argument("--out", metavar="DIR", help="latency folder (default latency/<table>-<device>); resumed if it exists")
-    p.set_defaults(func=cmd_latency_measure)
+    p.set_defaults(func=cmd_latency_measure, resumable=True)
 
     p = sub.add_parser("proxies", help="zero-cost proxies of every cell at initialization, stored beside the table")
     p.add_argument("--table", required=True, help="table whose cells, data and network shape are scored")
@@ -834,7 +835,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=_int, help="input side (images resized bilinearly); needs --out")
     p.add_argument("--data-dir", help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
     p.add_argument("--out", metavar="DIR", help="proxy folder (default: proxies/<table> beside the table); resumed")
-    p.set_defaults(func=cmd_proxies)
+    p.set_defaults(func=cmd_proxies, resumable=True)
 
     p = sub.add_parser("estimators", help="league table of performance estimators: rank correlation and cost")
     p.add_argument("--table", required=True)
@@ -867,6 +868,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: a normal way to stop a long command, not a crash
+        hint = "; every finished result is stored: run the same command again to resume" if getattr(
+            args, "resumable", False) else ""
+        print(f"nasbench: interrupted{hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 

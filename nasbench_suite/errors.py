@@ -90,6 +90,10 @@ class ShardFileError(StoreError, ValueError):
     """A committed shard file is malformed or does not match the run's plan."""
 
 
+class WorkerDiedError(NasBenchError, RuntimeError):
+    """A worker process of a parallel run died without finishing its work unit."""
+
+
 class BackendUnavailableError(NasBenchError, ImportError):
     """An execution backend needs an optional dependency that is not installed."""
 

@@ -171,6 +171,66 @@ def test_kill_9_and_resume_loses_and_duplicates_nothing(reference, tmp_path: Pat
     assert len(bench.manifest["compute"]["sessions"]) == 3
 
 
+def _start_in_own_group(run_dir: Path, workers: int) -> subprocess.Popen:
+    """The command with ``workers`` worker processes, in its own process group (as a terminal's
+    foreground job is), with Ctrl-C's default handling even if this test runs where SIGINT is ignored."""
+    cmd = [sys.executable, "-m", "nasbench_suite.cli", "pre-evaluate", *TINY_FLAGS, "--archs", "0-299",
+           "--seeds", "0", "--shard-size", "4", "--workers", str(workers), "--out", str(run_dir)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": ROOT},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _when_some_stored(proc: subprocess.Popen, run_dir: Path) -> None:
+    deadline = time.monotonic() + 120
+    while stored_results(run_dir) == 0:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the run stored nothing: {proc.communicate()}")
+        time.sleep(0.05)
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """The multiprocessing workers among ``parent``'s children (from /proc: Linux)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == parent and b"spawn_main" in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except (ValueError, OSError, IndexError):  # not a process, or gone meanwhile
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds worker processes through Linux's /proc")
+@pytest.mark.parametrize("stop", ["ctrl-c", "a worker killed"])
+def test_an_interrupted_parallel_run_says_so_in_one_line_and_resumes(tmp_path: Path, stop: str) -> None:
+    run_dir = tmp_path / "run"
+    proc = _start_in_own_group(run_dir, workers=2)
+    try:
+        _when_some_stored(proc, run_dir)
+        if stop == "ctrl-c":  # what Ctrl-C in a terminal does: SIGINT to the whole foreground group
+            os.killpg(proc.pid, signal.SIGINT)
+        else:  # as the out-of-memory killer would
+            os.kill(_worker_pids(proc.pid)[0], signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    expected = {"ctrl-c": (130, "nasbench: interrupted; every finished result is stored"),
+                "a worker killed": (2, "nasbench: error: a worker process died")}[stop]
+    assert proc.returncode == expected[0] and err.strip().splitlines()[0].startswith(expected[1]), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    kept = stored_rows(run_dir)
+    assert 0 < len({k[:2] for k in kept}) < 300
+    spec = RunSpec("0-299", (0,), TINY, shard_size=4)
+    status = run_pre_evaluation(spec, run_dir, progress=False)
+    assert status.complete and status.written_now == 300 - len({k[:2] for k in kept})
+    assert {k: v for k, v in stored_rows(run_dir).items() if k in kept} == kept
+
+
 def test_fresh_machine_resumes_from_committed_files(reference, tmp_path: Path) -> None:
     ref_run, ref_bench = reference
     clone = tmp_path / "clone"
