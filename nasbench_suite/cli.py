@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -868,6 +869,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
+    except BrokenProcessPool:  # a worker of compare, proxies, import... died (pre-evaluate says more)
+        print("nasbench: error: a worker process died (killed, for example by the out-of-memory killer); "
+              "run the command again, with fewer --workers if memory is short", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:  # Ctrl-C: a normal way to stop a long command, not a crash
         hint = "; every finished result is stored: run the same command again to resume" if getattr(
             args, "resumable", False) else ""

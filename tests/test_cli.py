@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
@@ -143,3 +144,20 @@ def test_a_missing_cuda_device_is_one_error_and_leaves_no_run_folder(tmp_path: P
                "--workers", "1", "--out", str(tmp_path / "run"))
     assert_clean_error(proc, "torch sees no CUDA device")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("raised, code, line", [
+    (KeyboardInterrupt, 130, "nasbench: interrupted"),
+    (BrokenProcessPool, 2,
+     "nasbench: error: a worker process died (killed, for example by the out-of-memory killer); run the command "
+     "again, with fewer --workers if memory is short"),
+])
+def test_a_stopped_command_ends_with_one_line(monkeypatch, capsys, raised: type, code: int, line: str) -> None:
+    import nasbench_suite.cli as cli
+
+    def stopped(args: object) -> None:
+        raise raised()
+
+    monkeypatch.setattr(cli, "cmd_info", stopped)
+    assert main(["info", "digits"]) == code
+    assert capsys.readouterr().err == line + "\n"  # info is not resumable: no resume hint
