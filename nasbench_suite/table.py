@@ -297,7 +297,10 @@ def resolve_table(name_or_path: str | os.PathLike) -> Path:
             if (root / text).is_dir():
                 return root / text
     shipped = ", ".join(available_tables()) or "none"
-    raise TableNotFoundError(f"no table named or at {text!r}; shipped tables: {shipped}")
+    run = shipped_tables_dir() / "runs" / text
+    progress = (f" ({text!r} is still being pre-evaluated: nasbench info {run} shows how far)"
+                if (run / "run.json").is_file() else "")
+    raise TableNotFoundError(f"no table named or at {text!r}; shipped tables: {shipped}{progress}")
 
 
 def load_table(name_or_path: str | os.PathLike, verify: bool = True) -> Benchmark:

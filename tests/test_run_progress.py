@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nasbench_suite import backends
-from nasbench_suite.errors import ShardFileError
+from nasbench_suite import backends, table
+from nasbench_suite.errors import ShardFileError, TableNotFoundError
 from nasbench_suite.pre_evaluate import STORE_FILE, RunSpec, build_from_store, run_pre_evaluation
 from nasbench_suite.run_progress import build_partial_table, snapshot
 from nasbench_suite.space import isomorphism_classes
@@ -121,3 +121,13 @@ def test_long_arch_lists_are_shortened_at_an_item_boundary() -> None:
     short = _shorten(listed, 60)
     assert short.endswith(",...") and len(short) <= 64 and listed.startswith(short[:-3])
     assert all(len(item) == 4 for item in short[:-4].split(","))  # no number cut in half
+
+
+def test_a_table_still_being_pre_evaluated_points_at_its_run_folder(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "runs" / "mine").mkdir(parents=True)
+    (tmp_path / "runs" / "mine" / "run.json").write_text("{}")
+    monkeypatch.setattr(table, "shipped_tables_dir", lambda: tmp_path)
+    with pytest.raises(TableNotFoundError, match=f"'mine' is still being pre-evaluated: nasbench info {tmp_path}/runs/mine"):
+        table.resolve_table("mine")
+    with pytest.raises(TableNotFoundError, match=r"shipped tables: none$"):
+        table.resolve_table("other")
