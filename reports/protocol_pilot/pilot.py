@@ -222,10 +222,16 @@ def scatter(runs: Path, names: list[str], ref: pd.DataFrame, out: Path) -> None:
     fig.savefig(out, dpi=100, metadata={"Software": None})
 
 
-def markdown(table: pd.DataFrame) -> str:
+def markdown(table: pd.DataFrame, dataset: str) -> str:
     """The candidates as a Markdown table, one column per candidate (they are few, measures many)."""
     t = table.set_index("protocol").T
-    lines = ["| measure | " + " | ".join(t.columns) + " |", "| --- |" + " --- |" * len(t.columns)]
+    lines = [f"# Protocol pilot: {dataset}", "",
+             f"Written by `python reports/protocol_pilot/pilot.py --dataset {dataset} ...` from the committed "
+             f"run folders in `runs/{dataset}/` (`--partial` measures them without training). What each measure "
+             "is: the script's docstring. A candidate whose `results` is below `planned_results` is incomplete."
+             + (f" The full run's protocol is `{CHOSEN}`; the `*_minus_chosen` rows compare each candidate with "
+                "it on the cells both have." if dataset == "cifar10-16px" else ""), "",
+             "| measure | " + " | ".join(t.columns) + " |", "| --- |" + " --- |" * len(t.columns)]
     lines += [f"| {k} | " + " | ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in row) + " |"
               for k, row in t.iterrows()]
     return "\n".join(lines) + "\n"
@@ -277,7 +283,7 @@ def main() -> None:
         old = pd.read_csv(out)
         table = pd.concat([old[~old["protocol"].isin(table["protocol"])], table], ignore_index=True)
     table.to_csv(out, index=False)
-    (args.out / f"{args.dataset}.md").write_text(markdown(table.round(3)), encoding="utf-8")
+    (args.out / f"{args.dataset}.md").write_text(markdown(table.round(3), args.dataset), encoding="utf-8")
     if ref is not None:
         try:
             scatter(args.out / "runs" / args.dataset, list(CANDIDATES[args.dataset]), ref,
