@@ -565,8 +565,10 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else Path("reports") / "fidelity" / bench.name
     paths = write_fidelity(result, bench, reference, out)
     print(f"wrote {', '.join(str(p) for p in paths)} ({result.cells} cells)")
+    width = max(len(r) for r in result.frame["ranking"])
     for r in result.frame.itertuples(index=False):
-        print(f"  {r.ranking:<60} Spearman {r.spearman:.3f}  Kendall {r.kendall:.3f}  top-10% Spearman {r.spearman_top10:.3f}")
+        print(f"  {r.ranking:<{width}}  Spearman {r.spearman:.3f}  Kendall {r.kendall:.3f}  "
+              f"top-10% Spearman {r.spearman_top10:.3f}")
     if result.seed_tau is not None:
         print(f"  seed-to-seed Kendall tau of final valid accuracy: {result.seed_tau:.3f}")
     if result.ceiling is not None:
