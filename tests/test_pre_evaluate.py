@@ -174,11 +174,13 @@ def test_kill_9_and_resume_loses_and_duplicates_nothing(reference, tmp_path: Pat
 def _start_in_own_group(run_dir: Path, workers: int) -> subprocess.Popen:
     """The command with ``workers`` worker processes, in its own process group (as a terminal's
     foreground job is), with Ctrl-C's default handling even if this test runs where SIGINT is ignored."""
-    cmd = [sys.executable, "-m", "nasbench_suite.cli", "pre-evaluate", *TINY_FLAGS, "--archs", "0-299",
-           "--seeds", "0", "--shard-size", "4", "--workers", str(workers), "--out", str(run_dir)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": ROOT},
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    args = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-299", "--seeds", "0", "--shard-size", "4",
+            "--workers", str(workers), "--out", str(run_dir)]
+    # Python turns SIGINT into KeyboardInterrupt unless it started with SIGINT ignored: restore that first
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from nasbench_suite.cli import main; sys.exit(main(sys.argv[1:]))")
+    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env={**os.environ, "PYTHONPATH": ROOT})
 
 
 def _when_some_stored(proc: subprocess.Popen, run_dir: Path) -> None:
