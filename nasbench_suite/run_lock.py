@@ -38,8 +38,8 @@ def run_lock(run_dir: Path, purpose: str) -> Iterator[None]:
                 raise RunInUseError(f"{run_dir} is in use by {holder}; wait for it to finish or stop it "
                                     "(to read what it has finished meanwhile: nasbench info "
                                     f"{run_dir}, or nasbench table build {run_dir} --partial)") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()} ({purpose})\n".encode(), 0)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"process {os.getpid()} ({purpose})\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
