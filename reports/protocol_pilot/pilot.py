@@ -158,8 +158,11 @@ def versus_chosen(last: pd.DataFrame, chosen_last: pd.DataFrame, ref: pd.DataFra
     return out
 
 
-def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall: float) -> dict:
+def evaluate_candidate(name: str, run_dir: Path, ref: pd.DataFrame | None, wall: float) -> dict | None:
+    """The candidate's row of measures; None while its run folder holds no finished result."""
     frame, sessions, last = final_accuracies(run_dir)
+    if last.empty:
+        return None
     per_seed = last.pivot(index="arch_index", columns="seed", values="valid_acc")
     mean = last.groupby("arch_index")[["valid_acc", "test_acc", "valid_loss", "train_loss"]].mean()
     mean["neg_valid_loss"], mean["neg_train_loss"] = -mean["valid_loss"], -mean["train_loss"]
@@ -267,7 +270,7 @@ def main() -> None:
                        batch_cells=args.batch_cells)
         t0 = time.perf_counter()
         if args.partial:  # measure the committed shard files; train nothing
-            if not (run_dir / "run.json").is_file() or final_accuracies(run_dir)[0].empty:
+            if not (run_dir / "run.json").is_file():
                 continue
             planned = len(cells) * len(SEEDS)
         else:
@@ -275,7 +278,10 @@ def main() -> None:
             if not status.complete:
                 sys.exit(f"pilot: {name} is incomplete ({status.stored}/{status.planned}); run again to resume")
             planned = status.planned
-        rows.append({**evaluate_candidate(name, run_dir, ref, time.perf_counter() - t0), "planned_results": planned})
+        row = evaluate_candidate(name, run_dir, ref, time.perf_counter() - t0)
+        if row is None:
+            continue
+        rows.append({**row, "planned_results": planned})
         print(pd.DataFrame(rows[-1:]).round(3).T.to_string(header=False), flush=True)
     table = pd.DataFrame(rows).round(4)
     out = args.out / f"{args.dataset}.csv"
