@@ -8,12 +8,12 @@ small networks) and loads the dataset once, into a per-process cache.
 """
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import BackendUnavailableError, WorkerDiedError
+from .pools import spawn_pool
 
 if TYPE_CHECKING:
     from .data import Dataset
@@ -93,21 +93,18 @@ def _run_in_process(shards: Sequence["Shard"], protocol: "Protocol", data: "Data
 
 def _run_process_pool(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | None,
                       workers: int, batch_cells: int) -> Iterator[tuple["Shard", ShardResults]]:
-    # spawn, not fork: a forked child of a process that has run torch's thread pool can deadlock
-    pool = ProcessPoolExecutor(min(workers, len(shards)), mp_context=multiprocessing.get_context("spawn"))
     try:
-        pending: dict[Future, "Shard"] = {pool.submit(_train_in_worker, protocol, data_dir, s.archs, s.seed, batch_cells): s
-                                          for s in shards}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield pending.pop(future), future.result()
+        with spawn_pool(min(workers, len(shards))) as pool:
+            pending: dict[Future, "Shard"] = {pool.submit(_train_in_worker, protocol, data_dir, s.archs, s.seed, batch_cells): s
+                                              for s in shards}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
     except BrokenProcessPool:
         raise WorkerDiedError("a worker process died (killed, for example by the out-of-memory killer); every "
                               "finished result is stored: run the same command again to resume, with fewer "
                               "--workers or a smaller --batch-cells if memory is short") from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def import_ray() -> Any:

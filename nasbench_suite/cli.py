@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -18,10 +19,20 @@ if TYPE_CHECKING:
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class UsageError(NasBenchError):
     """A command-line argument is invalid."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a scheduler's stop), raised where Ctrl-C would be, so the same cleanup
+    runs: open stores close, worker processes are stopped, finished results stay stored."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
 
 
 def _print(payload: Any, as_json: bool, render: Callable[[Any], str]) -> None:
@@ -864,6 +875,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         args.func(args)
     except NasBenchError as exc:
@@ -875,11 +887,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nasbench: error: a worker process died (killed, for example by the out-of-memory killer); "
               "run the command again, with fewer --workers if memory is short", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:  # Ctrl-C: a normal way to stop a long command, not a crash
+    except KeyboardInterrupt as stop:  # Ctrl-C or kill: normal ways to stop a long command, not crashes
         hint = "; every finished result is stored: run the same command again to resume" if getattr(
             args, "resumable", False) else ""
-        print(f"nasbench: interrupted{hint}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        terminated = isinstance(stop, Terminated)
+        print(f"nasbench: {'terminated' if terminated else 'interrupted'}{hint}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

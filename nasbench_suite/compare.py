@@ -17,15 +17,14 @@ already holds a method's finished run for the same table, machine and weight-sha
 from __future__ import annotations
 
 import json
-import multiprocessing
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .compare_config import CompareConfig, ConfigError
 from .errors import NasBenchError
+from .pools import spawn_pool
 from .store import atomic_write_text
 
 COMPARE_FILE = "compare.json"
@@ -161,10 +160,9 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
     if identity is not None and not ws_dir.is_dir():
         ws = cfg.weight_sharing
         jobs = [(cfg.table, m, ws.seeds, ws.epochs, dict(ws.settings.get(m, {}))) for m in ws.methods]
-        ctx = multiprocessing.get_context("spawn")
         tmp = runs / f".{WEIGHT_SHARING}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs)), mp_context=ctx) as pool:
+        with spawn_pool(min(cfg.workers, len(jobs))) as pool:
             from tqdm import tqdm
 
             for job, result in tqdm(zip(jobs, pool.map(_ws_run, jobs)), total=len(jobs), unit="method",

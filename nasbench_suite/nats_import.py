@@ -44,13 +44,12 @@ and leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import re
 import shutil
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -59,6 +58,7 @@ import numpy as np
 
 from . import tablefile
 from .errors import DatasetError
+from .pools import spawn_pool
 from .safe_pickle import load_pbz2
 from .space import NUM_ARCHS, Arch
 from .table import Benchmark, load_table
@@ -397,10 +397,10 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
             files[key] = {s: tablefile.SplitFile(staging / targets[key].name / f"{s}.npy",
                                                  (n, len(SEED_SLOTS), plan.epochs, len(ms)))
                           for s, ms in plan.measures.items()}
-        pool = None
-        if workers > 1 and isinstance(source, _FolderSource):
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        try:
+        with ExitStack() as stack:
+            pool = None
+            if workers > 1 and isinstance(source, _FolderSource):
+                pool = stack.enter_context(spawn_pool(workers))
             with _progress(n, progress) as bar:
                 for start in range(0, n, block_size):
                     stop = min(start + block_size, n)
@@ -424,9 +424,6 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
                             _substitute_valtest(b)
                         for split, f in files[key].items():
                             f.write_rows(start, b.arrays[split][: stop - start])
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
         for f in (f for group in files.values() for f in group.values()):
             f.close()
         written = []

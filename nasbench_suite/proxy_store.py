@@ -24,7 +24,6 @@ import json
 import os
 import sqlite3
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .errors import ProxyError, StoreError
+from .pools import spawn_pool
 from .space import NUM_ARCHS, Arch
 from .store import FolderStore, atomic_write_text, check_identity, configure_wal, store_cells, transaction
 
@@ -185,10 +185,8 @@ def _scores(todo: list[int], batch: Minibatch, settings: ProxySettings, proxies:
         for a in todo:
             yield from _score_chunk([a], batch, settings, proxies)
         return
-    import multiprocessing
-
     chunks = [todo[i:i + 8] for i in range(0, len(todo), 8)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with spawn_pool(workers) as pool:
         futures = [pool.submit(_score_chunk, c, batch, settings, proxies) for c in chunks[:2 * workers]]
         nxt = len(futures)
         for i in range(len(chunks)):

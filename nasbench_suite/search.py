@@ -11,12 +11,11 @@ from __future__ import annotations
 import functools
 import json
 import math
-import multiprocessing
 import os
 import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
@@ -27,6 +26,7 @@ from . import __version__
 from .errors import NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import format_int_list
+from .pools import spawn_pool
 from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, run_search
 from .strategy import make_strategy, strategy_class
 from .table import load_table
@@ -232,8 +232,7 @@ def _completed(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...]]], proces
         for i, t in enumerate(tasks):
             yield i, _run_chunk(*t)
     else:
-        # spawn, not fork: a forked child of a process that has run torch's thread pool can deadlock
-        with ProcessPoolExecutor(min(processes, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        with spawn_pool(min(processes, len(tasks))) as pool:
             futures = {pool.submit(_run_chunk, *t): i for i, t in enumerate(tasks)}
             for future in as_completed(futures):
                 yield futures[future], future.result()

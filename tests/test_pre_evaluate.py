@@ -206,25 +206,38 @@ def _worker_pids(parent: int) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds worker processes through Linux's /proc")
-@pytest.mark.parametrize("stop", ["ctrl-c", "a worker killed"])
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds worker processes through Linux's /proc")
+@pytest.mark.parametrize("stop", ["ctrl-c", "kill", "a worker killed"])
 def test_an_interrupted_parallel_run_says_so_in_one_line_and_resumes(tmp_path: Path, stop: str) -> None:
     run_dir = tmp_path / "run"
     proc = _start_in_own_group(run_dir, workers=2)
     try:
         _when_some_stored(proc, run_dir)
+        workers = _worker_pids(proc.pid)
         if stop == "ctrl-c":  # what Ctrl-C in a terminal does: SIGINT to the whole foreground group
             os.killpg(proc.pid, signal.SIGINT)
+        elif stop == "kill":  # `kill PID` or a job scheduler: SIGTERM to the command's process only
+            os.kill(proc.pid, signal.SIGTERM)
         else:  # as the out-of-memory killer would
-            os.kill(_worker_pids(proc.pid)[0], signal.SIGKILL)
+            os.kill(workers[0], signal.SIGKILL)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     expected = {"ctrl-c": (130, "nasbench: interrupted; every finished result is stored"),
+                "kill": (143, "nasbench: terminated; every finished result is stored"),
                 "a worker killed": (2, "nasbench: error: a worker process died")}[stop]
     assert proc.returncode == expected[0] and err.strip().splitlines()[0].startswith(expected[1]), err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert len(workers) == 2 and not any(_alive(pid) for pid in workers)  # none left training
     kept = stored_rows(run_dir)
     assert 0 < len({k[:2] for k in kept}) < 300
     spec = RunSpec("0-299", (0,), TINY, shard_size=4)

@@ -1,0 +1,41 @@
+"""Worker process pools that stop at once when their user stops.
+
+Every parallel command (pre-evaluation, search replay, proxies, the NATS import, compare) runs its
+workers through :func:`spawn_pool`. Spawned, not forked: a forked child of a process that has run
+torch's thread pool can deadlock. When the block that uses the pool is left by an exception (Ctrl-C,
+``kill PID``, an error), the workers are terminated at once: a plain ``ProcessPoolExecutor`` would
+wait for their running tasks, which for a pre-evaluation unit is minutes of CPU spent on results
+nobody will store. Workers never write stored results (their callers do), so stopping them loses
+nothing but unfinished work.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator
+
+
+@contextmanager
+def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` spawned processes: left normally, it waits for its tasks, as
+    ``ProcessPoolExecutor`` does; left by an exception, it terminates its workers first."""
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:  # KeyboardInterrupt, GeneratorExit of a closed generator, errors
+        stop_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate ``pool``'s worker processes now (their running tasks are lost)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
