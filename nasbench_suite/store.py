@@ -345,20 +345,23 @@ class FolderStore:
 def store_cells(results: Iterable[tuple[int, Any]], add: Any, flush: Any, *, total: int, initial: int, desc: str,
                 progress: bool = False, flush_every: int = 64, on_cell: Any = None) -> None:
     """Store each (arch, value) of ``results`` with ``add(arch, value)`` (one transaction each), calling
-    ``flush()`` every ``flush_every`` cells and at the end; a tqdm bar over ``total`` cells when asked."""
+    ``flush()`` every ``flush_every`` cells and at the end, also when stopped (Ctrl-C, kill, an error),
+    so the committed export holds every stored cell; a tqdm bar over ``total`` cells when asked."""
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=total, initial=initial, unit="cell", desc=desc)
-    for k, (arch, value) in enumerate(results, start=1):
-        add(arch, value)
-        if on_cell is not None:
-            on_cell(arch)
+    try:
+        for k, (arch, value) in enumerate(results, start=1):
+            add(arch, value)
+            if on_cell is not None:
+                on_cell(arch)
+            if bar is not None:
+                bar.update(1)
+            if k % flush_every == 0:
+                flush()
+    finally:
         if bar is not None:
-            bar.update(1)
-        if k % flush_every == 0:
-            flush()
-    if bar is not None:
-        bar.close()
-    flush()
+            bar.close()
+        flush()

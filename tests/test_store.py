@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nasbench_suite.errors import RunMismatchError, ShardFileError, StoreError
-from nasbench_suite.store import ResultStore, read_shard_file, to_float32, write_shard_file
+from nasbench_suite.store import ResultStore, read_shard_file, store_cells, to_float32, write_shard_file
 
 METRICS = ["train_loss", "valid_acc", "test_seconds"]
 IDENTITY = {"protocol": {"epochs": 2, "channels": 2}, "seeds": [0, 1], "shard_size": 4,
@@ -107,3 +107,17 @@ def test_malformed_shard_file_is_a_clear_error(tmp_path: Path, text: str, match:
     path.write_text(text)
     with pytest.raises(ShardFileError, match=match):
         read_shard_file(path, METRICS)
+
+
+def test_stored_cells_are_exported_also_when_a_command_is_stopped() -> None:
+    stored: list[int] = []
+    exported: list[list[int]] = []
+
+    def results():  # three cells measured, then Ctrl-C (or kill) before the next flush
+        yield from ((a, 10.0 * a) for a in range(3))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store_cells(results(), lambda arch, value: stored.append(arch), lambda: exported.append(list(stored)),
+                    total=100, initial=0, desc="cells", flush_every=64)
+    assert stored == [0, 1, 2] and exported == [[0, 1, 2]]

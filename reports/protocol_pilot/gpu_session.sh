@@ -15,7 +15,11 @@
 # data_local/ is git-ignored: the dataset and the NB201 reference never enter the repository.
 # Modes: "pilot" trains the pilot's GPU candidates (default: pilot.py's NB201-scale ones, cheapest
 # first), after the engine's GPU speed figures ($OUT/speed.txt, at most 3 minutes; SPEED=0 skips);
-# "table" continues the full-table run benchmarks_data/runs/cifar10-16px with 64 cells per batch.
+# "table" continues the full-table run benchmarks_data/runs/cifar10-16px with 64 cells per batch,
+# then, if LATENCY_S / SPEED_S (seconds, default 0) are set, measures GPU latency of the digits
+# table's classes into benchmarks_data/latency/digits-cuda (resumable; rename it to digits-cuda-<hash>
+# from its latency.json) and the engine's GPU speed figures ($OUT/speed.txt), e.g.
+#   run(command="LATENCY_S=60 SPEED_S=90 bash reports/protocol_pilot/gpu_session.sh table 400", carry=["data_local"])
 # Arguments: mode, seconds to train (default 480), and for "pilot" the candidate names.
 # Results in $OUT: results.tgz (run.json, shards, sessions of the run folders; no SQLite store: resume
 # rebuilds it from the shards), log.txt, device.txt.
@@ -49,6 +53,17 @@ table)
         > "$out/log.txt" 2>&1
     echo "exit $? (124: stopped at the time limit; run again to resume)" >> "$out/log.txt"
     folders+=("$run")
+    if [ "${LATENCY_S:-0}" -gt 0 ]; then  # then GPU latency of the digits table's classes (resumable)
+        lat=benchmarks_data/latency/digits-$device
+        timeout "$LATENCY_S" python -m nasbench_suite.cli latency measure --table digits --device "$device" \
+            --batch 1,256 --out "$lat" > "$out/latency_log.txt" 2>&1
+        echo "exit $? (124: stopped at the time limit; run again to resume)" >> "$out/latency_log.txt"
+        [ -d "$lat" ] && folders+=("$lat")
+    fi
+    if [ "${SPEED_S:-0}" -gt 0 ]; then  # then the engine's GPU speed figures
+        timeout "$SPEED_S" python benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
+            --data-dir data_local --train-subset 2560 --epochs 1 --archs 32 --batch-cells 32 > "$out/speed.txt" 2>&1
+    fi
     ;;
 *) echo "unknown mode $mode: pilot or table" >&2; exit 2 ;;
 esac
