@@ -5,9 +5,14 @@ Every backend takes the shards still to train and yields ``(shard, results)`` as
 Workers only train; the driver that consumes the results is the only writer of the store. A worker
 process runs torch on one thread (two one-thread processes beat one two-thread process on these
 small networks) and loads the dataset once, into a per-process cache.
+
+With a ``deadline``, the local backends start a unit only while the time left exceeds the longest
+unit seen so far (:class:`Admission`) and let started units finish, so a time-limited job (a
+scheduler's wall time, a lent GPU) ends between units instead of being killed inside one.
 """
 from __future__ import annotations
 
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
@@ -28,6 +33,20 @@ ShardResults = dict[int, list[tuple[int, dict[str, float]]]]
 
 _WORKER_DATA: dict[tuple["Protocol", str | None], "Dataset"] = {}
 """Per worker process: the dataset of the protocol it trains (one entry at most)."""
+
+
+class Admission:
+    """Whether another unit may start before ``deadline`` (a ``time.monotonic()`` value; None: always)."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.longest = 0.0  # seconds of the longest finished unit, from its start to its result
+
+    def may_start(self) -> bool:
+        return self.deadline is None or time.monotonic() + self.longest < self.deadline
+
+    def finished(self, started: float) -> None:
+        self.longest = max(self.longest, time.monotonic() - started)
 
 
 def train_shard_results(archs: Sequence[int], seed: int, data: "Dataset", protocol: "Protocol", *,
@@ -60,47 +79,69 @@ def _train_in_worker(protocol: "Protocol", data_dir: str | None, archs: tuple[in
 
 def run_shards(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset", *, batch_cells: int,
                data_dir: str | None = None, backend: str = "local", workers: int = 1,
-               ray_address: str | None = None, device: str = "cpu") -> Iterator[tuple["Shard", ShardResults]]:
+               ray_address: str | None = None, device: str = "cpu",
+               deadline: float | None = None) -> Iterator[tuple["Shard", ShardResults]]:
     """Train ``shards`` on ``backend`` and yield each one's results as it finishes.
 
     ``local`` with one worker trains in this process (on ``data``, on ``device``); with more, in a
     pool of ``workers`` CPU processes. ``ray`` runs one task per shard on a local Ray instance of ``workers``
-    CPUs, or on the cluster at ``ray_address``.
+    CPUs, or on the cluster at ``ray_address``. ``deadline`` (local only): see the module doc; units
+    not started are simply not yielded.
     """
     if not shards:
         return
     if backend == "ray":
+        if deadline is not None:
+            raise ValueError("a deadline needs the local backend")
         yield from _run_ray(shards, protocol, data_dir, workers, ray_address, batch_cells)
     elif workers <= 1:
-        yield from _run_in_process(shards, protocol, data, batch_cells, device)
+        yield from _run_in_process(shards, protocol, data, batch_cells, device, Admission(deadline))
     else:
-        yield from _run_process_pool(shards, protocol, data_dir, workers, batch_cells)
+        yield from _run_process_pool(shards, protocol, data_dir, workers, batch_cells, Admission(deadline))
 
 
 def _run_in_process(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset", batch_cells: int,
-                    device: str) -> Iterator[tuple["Shard", ShardResults]]:
+                    device: str, admission: Admission) -> Iterator[tuple["Shard", ShardResults]]:
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same arithmetic as a worker process: results do not depend on workers
     try:
         for shard in shards:
-            yield shard, train_shard_results(shard.archs, shard.seed, data, protocol, batch_cells=batch_cells,
-                                             device=device)
+            if not admission.may_start():
+                return
+            started = time.monotonic()
+            results = train_shard_results(shard.archs, shard.seed, data, protocol, batch_cells=batch_cells,
+                                          device=device)
+            admission.finished(started)
+            yield shard, results
     finally:
         torch.set_num_threads(threads)
 
 
 def _run_process_pool(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | None,
-                      workers: int, batch_cells: int) -> Iterator[tuple["Shard", ShardResults]]:
+                      workers: int, batch_cells: int, admission: Admission) -> Iterator[tuple["Shard", ShardResults]]:
+    n = min(workers, len(shards))
+    queue = iter(shards)
+    pending: dict[Future, tuple["Shard", float]] = {}  # one unit per worker: each starts when submitted
     try:
-        with spawn_pool(min(workers, len(shards))) as pool:
-            pending: dict[Future, "Shard"] = {pool.submit(_train_in_worker, protocol, data_dir, s.archs, s.seed, batch_cells): s
-                                              for s in shards}
+        with spawn_pool(n) as pool:
+            def start_next() -> None:
+                shard = next(queue, None) if admission.may_start() else None
+                if shard is not None:
+                    future = pool.submit(_train_in_worker, protocol, data_dir, shard.archs, shard.seed, batch_cells)
+                    pending[future] = (shard, time.monotonic())
+
+            for _ in range(n):
+                start_next()
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield pending.pop(future), future.result()
+                    shard, started = pending.pop(future)
+                    results = future.result()
+                    admission.finished(started)
+                    start_next()  # before the caller stores these results: the worker does not wait
+                    yield shard, results
     except BrokenProcessPool:
         raise WorkerDiedError("a worker process died (killed, for example by the out-of-memory killer); every "
                               "finished result is stored: run the same command again to resume, with fewer "

@@ -301,11 +301,16 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
         raise UsageError("--ray-address needs --backend ray")
     spec = RunSpec(args.archs, tuple(_int_list(args.seeds)), _protocol(args), args.shard_size, args.batch_cells)
     workers = args.workers or (1 if args.device != "cpu" else max(1, min(2, os.cpu_count() or 1)))
+    if args.time_limit is not None and args.backend != "local":
+        raise UsageError("--time-limit needs --backend local")
     status = run_pre_evaluation(spec, args.out, data_dir=args.data_dir, backend=args.backend, workers=workers,
-                                ray_address=args.ray_address, device=args.device)
+                                ray_address=args.ray_address, device=args.device, time_limit=args.time_limit)
     print(f"run {status.run_dir}: {status.stored}/{status.planned} (arch, seed) results stored, "
           f"{status.written_now} by this command")
-    if args.table:
+    if not status.complete:  # only a time limit ends a run early without an error
+        print("stopped at the time limit, between work units: run the same command again to resume"
+              + ("; the table is built once the run is complete" if args.table else ""))
+    elif args.table:
         _report_table(build_from_store(args.out, args.table, description=args.description, overwrite=args.overwrite))
 
 
@@ -634,6 +639,19 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def _duration(text: str) -> float:
+    """Seconds from ``3600``, ``90m``, ``2h`` or ``1.5h``."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a duration such as 3600, 90m or 2h, got {text!r}")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nasbench", description="NAS-Bench-201 style tabular benchmark suite")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -688,6 +706,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cells the engine trains at once (default: up to 4 on CPU, fewer for large images; "
                         "64 on a GPU); may change between sessions of a run")
     p.add_argument("--device", default="cpu", help="cpu or cuda (cuda trains in this process: --workers 1)")
+    p.add_argument("--time-limit", type=_duration, metavar="DURATION",
+                   help="stop between work units before this much time has passed (3600, 90m, 2h): no unit "
+                        "starts once the time left is shorter than the longest unit so far; run again to resume")
     p.add_argument("--out", required=True, metavar="RUN_DIR",
                    help="run folder (run.json, shards/, sessions/, store.sqlite); an existing one is resumed")
     p.add_argument("--table", metavar="TABLE_DIR", help="when the run is complete, build its table here")

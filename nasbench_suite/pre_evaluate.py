@@ -319,13 +319,25 @@ class RunStatus:
 
 def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: str | None = None,
                        backend: str = "local", workers: int = 1, ray_address: str | None = None,
-                       device: str = "cpu", progress: bool = True) -> RunStatus:
-    """Train every planned (arch, seed) not yet stored in ``run_dir``; resume-safe and kill-safe."""
+                       device: str = "cpu", progress: bool = True, time_limit: float | None = None) -> RunStatus:
+    """Train every planned (arch, seed) not yet stored in ``run_dir``; resume-safe and kill-safe.
+
+    With ``time_limit`` (seconds from the call), no work unit starts once the time left is shorter
+    than the longest unit so far (local backend; see :mod:`nasbench_suite.backends`): the run ends
+    between units, incomplete, and the same call resumes it.
+    """
     from .backends import BACKENDS, import_ray, run_shards
     from .train import load_protocol_data
 
     if backend not in BACKENDS:
         raise PreEvaluateError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    deadline = None
+    if time_limit is not None:
+        if not isinstance(time_limit, (int, float)) or isinstance(time_limit, bool) or not time_limit >= 0:
+            raise PreEvaluateError(f"time limit must be a number of seconds >= 0, got {time_limit!r}")
+        if backend != "local":
+            raise PreEvaluateError("a time limit needs --backend local (Ray tasks are not started one by one)")
+        deadline = time.monotonic() + time_limit
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise PreEvaluateError(f"workers must be a positive integer, got {workers!r}")
     if device != "cpu" and (backend != "local" or workers != 1):
@@ -350,7 +362,8 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
             session = Session(store, run_dir, backend, workers, device, batch_cells)
             bar = _progress_bar(planned, len(done), progress)
             results_stream = run_shards(todo, spec.protocol, data, batch_cells=batch_cells, data_dir=data_dir,
-                                        backend=backend, workers=workers, ray_address=ray_address, device=device)
+                                        backend=backend, workers=workers, ray_address=ray_address, device=device,
+                                        deadline=deadline)
             try:
                 for shard, results in results_stream:
                     n = _store_shard(store, shard, results, done)

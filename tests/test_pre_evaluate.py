@@ -284,6 +284,18 @@ def test_local_workers_and_ray_give_the_same_results(reference, tmp_path: Path, 
         results_hash(build_from_store(tmp_path / "one", tmp_path / "one-table"))
 
 
+def test_a_time_limited_parallel_run_ends_between_units_and_resumes_to_the_same_table(reference, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    first = run_pre_evaluation(SPEC, run_dir, workers=2, progress=False, time_limit=3)
+    # the first two units start (nothing measured yet); they take longer than the 3 s left (workers start)
+    assert 0 < first.written_now < PLANNED and not first.complete, first
+    assert first.written_now % SPEC.shard_size == 0  # whole units only
+    assert stored_results(run_dir) == first.stored == first.written_now
+    status = run_pre_evaluation(SPEC, run_dir, progress=False)
+    assert status.complete and status.written_now == PLANNED - first.written_now
+    assert results_hash(build_from_store(run_dir, tmp_path / "table")) == results_hash(reference[1])
+
+
 # ----- bookkeeping, with the stand-in trainer ---------------------------------------------------------------
 def test_a_partly_stored_unit_is_retrained_whole_and_only_missing_results_are_added(fake, tmp_path: Path) -> None:
     spec = RunSpec("10-13", (3,), TINY, shard_size=4)
@@ -303,6 +315,43 @@ def test_a_partly_stored_unit_is_retrained_whole_and_only_missing_results_are_ad
     assert (run_dir / "shards" / "seed3" / "00010-00013.csv").is_file()
     fake.calls.clear()
     assert run_pre_evaluation(spec, run_dir, progress=False).written_now == 0 and fake.calls == []
+
+
+def test_a_time_limit_starts_no_unit_it_cannot_finish(fake, tmp_path: Path, monkeypatch) -> None:
+    def slow(*args: Any, **kwargs: Any) -> backends.ShardResults:
+        time.sleep(0.3)
+        return fake(*args, **kwargs)
+
+    monkeypatch.setattr(backends, "train_shard_results", slow)
+    spec = RunSpec("0-39", (0,), TINY, shard_size=4)  # 10 units of 0.3 s or more
+    run_dir = tmp_path / "run"
+    assert run_pre_evaluation(spec, run_dir, progress=False, time_limit=0).written_now == 0 and fake.calls == []
+    started = time.monotonic()
+    status = run_pre_evaluation(spec, run_dir, progress=False, time_limit=1.0)
+    elapsed = time.monotonic() - started
+    units = len(fake.calls)
+    assert 1 <= units <= 3 and status.written_now == 4 * units and not status.complete, (units, status)
+    assert elapsed < 1.0 + 0.3 + 0.5, elapsed  # within the limit but for the last unit's overrun
+    status = run_pre_evaluation(spec, run_dir, progress=False)
+    assert status.complete and len(fake.calls) == 10  # each unit trained once
+    with pytest.raises(PreEvaluateError, match="time limit must be"):
+        run_pre_evaluation(spec, run_dir, progress=False, time_limit=-1)
+    with pytest.raises(PreEvaluateError, match="needs --backend local"):
+        run_pre_evaluation(spec, run_dir, backend="ray", progress=False, time_limit=60)
+
+
+def test_cli_time_limit(fake, tmp_path: Path, capsys) -> None:
+    args = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-3", "--seeds", "0", "--workers", "1", "--out", tmp_path / "run",
+            "--table", tmp_path / "table"]
+    rc, out, _ = _cli(capsys, *args, "--time-limit", "0m")
+    assert rc == 0 and "0/4 (arch, seed) results stored" in out and "stopped at the time limit" in out
+    assert "the table is built once the run is complete" in out and not (tmp_path / "table").exists()
+    rc, out, _ = _cli(capsys, *args, "--time-limit", "1h")
+    assert rc == 0 and "4/4 (arch, seed) results stored" in out and "wrote table table" in out
+    with pytest.raises(SystemExit):  # argparse: its usage and one error line
+        _cli(capsys, *args, "--time-limit", "soon")
+    assert "argument --time-limit: expected a duration such as 3600, 90m or 2h, got 'soon'" in capsys.readouterr().err
+    _assert_one_line_error(_cli(capsys, *args, "--time-limit", "2h", "--backend", "ray"), "--time-limit needs --backend local")
 
 
 def test_store_is_rebuilt_from_shard_files(fake, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@
 #   here, once:  mkdir -p data_local/reference && cp ../shared/datasets/cifar10_16px.npz data_local/ &&
 #                cp ../shared/reference/nb201_{nats_test_acc_200ep,hp12_mean_acc}.csv data_local/reference/
 #   device:      run(command="bash reports/protocol_pilot/gpu_session.sh pilot 540", carry=["data_local"])
-#            or  run(command="bash reports/protocol_pilot/gpu_session.sh table 560", carry=["data_local"])
+#            or  run(command="bash reports/protocol_pilot/gpu_session.sh table 420", carry=["data_local"], timeout_s=600)
 #   back here:   tar xzf <files_at>/results.tgz   (from the repository root), then
 #                pilot: python reports/protocol_pilot/pilot.py --dataset cifar10-16px --data-dir ../shared/datasets \
 #                           --reference ../shared/reference --partial      # measure
@@ -19,7 +19,7 @@
 # then, if LATENCY_S / SPEED_S (seconds, default 0) are set, measures GPU latency of the digits
 # table's classes into benchmarks_data/latency/digits-cuda (resumable; rename it to digits-cuda-<hash>
 # from its latency.json) and the engine's GPU speed figures ($OUT/speed.txt), e.g.
-#   run(command="LATENCY_S=60 SPEED_S=90 bash reports/protocol_pilot/gpu_session.sh table 400", carry=["data_local"])
+#   run(command="LATENCY_S=60 SPEED_S=60 bash reports/protocol_pilot/gpu_session.sh table 360", carry=["data_local"], timeout_s=600)
 # Arguments: mode, seconds to train (default 480), and for "pilot" the candidate names.
 # Results in $OUT: results.tgz (run.json, shards, sessions of the run folders; no SQLite store: resume
 # rebuilds it from the shards), log.txt, device.txt.
@@ -49,9 +49,10 @@ table)
     run=benchmarks_data/runs/cifar10-16px
     # the run's own arguments (COMMAND), on this device, 64 cells per batch; no install needed there
     cmd=$(cat "$run/COMMAND")
-    timeout "$limit" bash -c "${cmd/#nasbench /python -m nasbench_suite.cli } --data-dir data_local --device $device --workers 1 --batch-cells 64" \
+    # ends between units at the limit (--time-limit); timeout is only the safety net
+    timeout $((limit + 120)) bash -c "${cmd/#nasbench /python -m nasbench_suite.cli } --data-dir data_local --device $device --workers 1 --batch-cells 64 --time-limit $limit" \
         > "$out/log.txt" 2>&1
-    echo "exit $? (124: stopped at the time limit; run again to resume)" >> "$out/log.txt"
+    echo "exit $? (124: stopped by the safety timeout; run again to resume)" >> "$out/log.txt"
     folders+=("$run")
     if [ "${LATENCY_S:-0}" -gt 0 ]; then  # then GPU latency of the digits table's classes (resumable)
         lat=benchmarks_data/latency/digits-$device
