@@ -307,7 +307,7 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
                                 ray_address=args.ray_address, device=args.device, time_limit=args.time_limit)
     print(f"run {status.run_dir}: {status.stored}/{status.planned} (arch, seed) results stored, "
           f"{status.written_now} by this command")
-    if not status.complete:  # only a time limit ends a run early without an error
+    if not status.complete and args.time_limit is not None:
         print("stopped at the time limit, between work units: run the same command again to resume"
               + ("; the table is built once the run is complete" if args.table else ""))
     elif args.table:
