@@ -126,9 +126,10 @@ def _render_info(p: dict[str, Any]) -> str:
         f"per arch   {', '.join(p['per_arch_values']) or '-'}",
     ]
     for key in ("dataset", "protocol", "hardware", "compute"):
-        if p[key]:
-            items = [f"{k}={v}" for k, v in p[key].items() if not isinstance(v, (dict, list)) and len(str(v)) <= 70]
-            lines.append(f"{key:<10} " + ", ".join(items))
+        for part in p[key].get("machines") or [p[key]]:  # a run made on several machines: a line each
+            items = [f"{k}={v}" for k, v in part.items() if not isinstance(v, (dict, list)) and len(str(v)) <= 70]
+            if items:
+                lines.append(f"{key:<10} " + ", ".join(items))
     for split, best in p["best_final_acc_mean_over_seeds"].items():
         lines.append(f"best {split:<5} {best['acc']:.2f}% at epoch {p['epochs']}: arch {best['arch_index']} {best['arch_str']}")
     if "final_valid_acc" in p:

@@ -474,11 +474,21 @@ def _trainer_of(identity: Mapping[str, Any], sessions: Sequence[SessionRecord]) 
 
 
 def _hardware_of(sessions: Sequence[SessionRecord]) -> dict[str, Any]:
-    """The machine the sessions ran on; if several, the first one's details and how many there were."""
-    machines = [json.loads(h) for h in dict.fromkeys(json.dumps(s.hardware, sort_keys=True) for s in sessions)]
-    if len(machines) == 1:
-        return machines[0]
-    return {"machines": len(machines), **(machines[0] if machines else {})}
+    """The machine the sessions ran on (engine batch sizes aside: those are in ``compute.trainer``); if
+    several (a run begun on a CPU and finished on a GPU, say), ``machines``: each one's details with
+    its share of the work (sessions, results written, wall seconds), in order of first use."""
+    machines: dict[str, dict[str, Any]] = {}
+    for s in sessions:
+        details = {k: v for k, v in s.hardware.items() if k != "batch_cells"}
+        m = machines.setdefault(json.dumps(details, sort_keys=True),
+                                {**details, "sessions": 0, "results_written": 0, "wall_seconds": 0.0})
+        m["sessions"] += 1
+        m["results_written"] += s.results_written
+        m["wall_seconds"] = round(m["wall_seconds"] + s.wall_seconds, 1)
+    if len(machines) <= 1:
+        return next(({k: v for k, v in m.items() if k not in ("sessions", "results_written", "wall_seconds")}
+                     for m in machines.values()), {})
+    return {"machines": list(machines.values())}
 
 
 def build_from_store(run_dir: str | os.PathLike, out: str | os.PathLike, name: str | None = None,

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import nasbench_suite
-from nasbench_suite import backends, engine, tablefile
+from nasbench_suite import backends, engine, pre_evaluate, tablefile
 from nasbench_suite.data import load_dataset
 from nasbench_suite.errors import IncompleteRunError, RunInUseError, RunMismatchError, ShardFileError, StoreError
 from nasbench_suite.model import analytic_params
@@ -505,6 +505,25 @@ def test_a_run_continues_with_another_engine_batch_size_and_records_each(fake, t
     (run_dir / "run.json").write_text(json.dumps(run))
     bench = build_from_store(run_dir, tmp_path / "table")
     assert bench.manifest["compute"]["trainer"]["batch_cells"] == [2, 3]
+    assert bench.manifest["hardware"]["device"] == "cpu"  # one machine: its details, batch sizes aside
+    assert "batch_cells" not in bench.manifest["hardware"] and "machines" not in bench.manifest["hardware"]
+
+
+def test_a_run_made_on_two_machines_names_both_with_their_share(fake, tmp_path: Path, monkeypatch, capsys) -> None:
+    run_dir = tmp_path / "run"
+    real = backends.run_shards
+    monkeypatch.setattr(backends, "run_shards", lambda shards, *a, **k: real(shards[:1], *a, **k))
+    run_pre_evaluation(RunSpec("0-7", (0,), TINY, shard_size=4), run_dir, progress=False)
+    monkeypatch.setattr(backends, "run_shards", real)
+    gpu = {**pre_evaluate.hardware(), "device": "cuda:0 (NVIDIA H200)", "cpu": "another CPU"}
+    monkeypatch.setattr(pre_evaluate, "hardware", lambda device="cpu", batch_cells=None: {**gpu, "batch_cells": 64})
+    assert run_pre_evaluation(RunSpec("0-7", (0,), TINY, shard_size=4), run_dir, progress=False).complete
+    machines = build_from_store(run_dir, tmp_path / "table").manifest["hardware"]["machines"]
+    assert [(m["device"], m["sessions"], m["results_written"]) for m in machines] == \
+        [("cpu", 1, 4), ("cuda:0 (NVIDIA H200)", 1, 4)]
+    rc, out, _ = _cli(capsys, "info", tmp_path / "table")
+    hardware_lines = [line for line in out.splitlines() if line.startswith("hardware")]
+    assert rc == 0 and len(hardware_lines) == 2 and "NVIDIA H200" in hardware_lines[1], out
 
 
 # ----- the command line -------------------------------------------------------------------------------------
