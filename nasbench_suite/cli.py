@@ -127,6 +127,8 @@ def _render_info(p: dict[str, Any]) -> str:
     ]
     for key in ("dataset", "protocol", "hardware", "compute"):
         for part in p[key].get("machines") or [p[key]]:  # a run made on several machines: a line each
+            if key == "dataset":  # the dataset's default, which a protocol's own augment overrides
+                part = {("augment_default" if k == "augment" else k): v for k, v in part.items()}
             items = [f"{k}={v}" for k, v in part.items() if not isinstance(v, (dict, list)) and len(str(v)) <= 70]
             if items:
                 lines.append(f"{key:<10} " + ", ".join(items))
