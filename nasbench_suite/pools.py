@@ -11,6 +11,7 @@ nothing but unfinished work.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator
@@ -20,7 +21,7 @@ from typing import Iterator
 def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of ``workers`` spawned processes: left normally, it waits for its tasks, as
     ``ProcessPoolExecutor`` does; left by an exception, it terminates its workers first."""
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c)
     try:
         yield pool
     except BaseException:  # KeyboardInterrupt, GeneratorExit of a closed generator, errors
@@ -28,6 +29,12 @@ def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _ignore_ctrl_c() -> None:
+    """In each worker: Ctrl-C reaches the terminal's whole process group, workers included; the parent
+    alone handles it and stops its workers, so none prints a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def stop_workers(pool: ProcessPoolExecutor) -> None:
