@@ -477,18 +477,15 @@ def _hardware_of(sessions: Sequence[SessionRecord]) -> dict[str, Any]:
     """The machine the sessions ran on (engine batch sizes aside: those are in ``compute.trainer``); if
     several (a run begun on a CPU and finished on a GPU, say), ``machines``: each one's details with
     its share of the work (sessions, results written, wall seconds), in order of first use."""
-    machines: dict[str, dict[str, Any]] = {}
-    for s in sessions:
-        details = {k: v for k, v in s.hardware.items() if k != "batch_cells"}
-        m = machines.setdefault(json.dumps(details, sort_keys=True),
-                                {**details, "sessions": 0, "results_written": 0, "wall_seconds": 0.0})
-        m["sessions"] += 1
-        m["results_written"] += s.results_written
-        m["wall_seconds"] = round(m["wall_seconds"] + s.wall_seconds, 1)
+    details = [{k: v for k, v in s.hardware.items() if k != "batch_cells"} for s in sessions]
+    keys = [json.dumps(d, sort_keys=True) for d in details]
+    machines = dict(zip(keys, details))  # in order of first use
     if len(machines) <= 1:
-        return next(({k: v for k, v in m.items() if k not in ("sessions", "results_written", "wall_seconds")}
-                     for m in machines.values()), {})
-    return {"machines": list(machines.values())}
+        return next(iter(machines.values()), {})
+    return {"machines": [{**d, "sessions": sum(k == key for k in keys),
+                          "results_written": sum(s.results_written for k, s in zip(keys, sessions) if k == key),
+                          "wall_seconds": round(sum(s.wall_seconds for k, s in zip(keys, sessions) if k == key), 1)}
+                         for key, d in machines.items()]}
 
 
 def build_from_store(run_dir: str | os.PathLike, out: str | os.PathLike, name: str | None = None,
