@@ -31,12 +31,15 @@ device=${DEVICE:-cuda}
 export PYTHONPATH=.
 { nvidia-smi; python -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"; } > "$out/device.txt" 2>&1
 folders=()
+speed_figures() {  # the engine's GPU speed figures, within $1 seconds
+    timeout "$1" python benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
+        --data-dir data_local --train-subset 2560 --epochs 1 --archs 32 --batch-cells 32 > "$out/speed.txt" 2>&1
+}
 case "$mode" in
 pilot)
     names=${3:-C16-N1-e12-25k-b256-noaug,C16-N2-e12-25k-b256,C16-N5-e12-25k-b256}
     if [ "${SPEED:-1}" = 1 ]; then  # the engine's GPU figures (issue: pre-evaluation speed)
-        timeout 180 python benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
-            --data-dir data_local --train-subset 2560 --epochs 1 --archs 32 --batch-cells 32 > "$out/speed.txt" 2>&1
+        speed_figures 180
     fi
     timeout "$limit" python reports/protocol_pilot/pilot.py --dataset cifar10-16px --data-dir data_local \
         --reference data_local/reference --device "$device" --workers 1 --only "$names" > "$out/log.txt" 2>&1
@@ -62,8 +65,7 @@ table)
         [ -d "$lat" ] && folders+=("$lat")
     fi
     if [ "${SPEED_S:-0}" -gt 0 ]; then  # then the engine's GPU speed figures
-        timeout "$SPEED_S" python benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
-            --data-dir data_local --train-subset 2560 --epochs 1 --archs 32 --batch-cells 32 > "$out/speed.txt" 2>&1
+        speed_figures "$SPEED_S"
     fi
     ;;
 *) echo "unknown mode $mode: pilot or table" >&2; exit 2 ;;
