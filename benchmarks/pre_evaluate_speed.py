@@ -24,10 +24,8 @@ present) the naive loop and the engine run on the GPU instead, and the peak is a
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +33,7 @@ import torch.nn.functional as F
 from nasbench_suite.backends import _train_in_worker
 from nasbench_suite.engine import default_batch_cells, train_shard
 from nasbench_suite.model import analytic_flops
+from nasbench_suite.pools import spawn_pool
 from nasbench_suite.space import all_ops, isomorphism_classes
 from nasbench_suite.train import Protocol, load_protocol_data, train_cell
 
@@ -125,7 +124,7 @@ def main() -> None:
         per = -(-len(archs) // args.workers)
         jobs = list(zip(*[(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k)
                           for i in range(0, len(archs), per)]))
-        with ProcessPoolExecutor(len(jobs[0]), mp_context=multiprocessing.get_context("spawn")) as pool:
+        with spawn_pool(len(jobs[0])) as pool:
             list(pool.map(_train_in_worker, *jobs))  # warm-up round: data loaded, kernels built in each worker
             t0 = time.perf_counter()
             assert sum(len(r) for r in pool.map(_train_in_worker, *jobs)) == len(archs)

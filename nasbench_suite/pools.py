@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator
@@ -25,10 +26,28 @@ def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     try:
         yield pool
     except BaseException:  # KeyboardInterrupt, GeneratorExit of a closed generator, errors
-        stop_workers(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
+        with _stops_held():
+            stop_workers(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+@contextmanager
+def _stops_held() -> Iterator[None]:
+    """Ignore Ctrl-C and ``kill PID`` while the workers are being stopped: a second stop arriving
+    then would leave that cleanup half done and the workers running on as orphans. The first stop is
+    already under way, so nothing is lost by ignoring the second. Handlers can be set only in the main
+    thread; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
 
 
 def _ignore_ctrl_c() -> None:

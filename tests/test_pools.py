@@ -1,10 +1,13 @@
 """Worker pools stop their running workers when their user stops (``nasbench_suite.pools``)."""
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
 
+from nasbench_suite import pools
 from nasbench_suite.pools import spawn_pool
 
 
@@ -26,3 +29,38 @@ def test_a_pool_left_normally_finishes_its_tasks() -> None:
     with spawn_pool(2) as pool:
         futures = [pool.submit(pow, 2, k) for k in range(8)]
     assert [f.result() for f in futures] == [2**k for k in range(8)]
+
+
+def test_a_second_stop_while_the_workers_are_being_stopped_leaves_no_worker_running(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second ``kill PID`` (or Ctrl-C) that lands during the cleanup of the first is ignored, so the
+    cleanup still terminates every worker and the first stop's exception is the one raised."""
+    class SecondStop(Exception):
+        """Stands in for the caller's handler (cli raises ``Terminated``); a plain exception, so that
+        without the fix pytest reports a failure instead of stopping the session."""
+
+    def second_stop(signum: int, frame: object) -> None:
+        raise SecondStop
+
+    real_stop_workers = pools.stop_workers
+
+    def stop_workers_hit_by_a_second_stop(pool: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered at once, inside the cleanup
+        real_stop_workers(pool)
+
+    previous = signal.signal(signal.SIGTERM, second_stop)
+    monkeypatch.setattr(pools, "stop_workers", stop_workers_hit_by_a_second_stop)
+    try:
+        with pytest.raises(RuntimeError, match="first stop"):
+            with spawn_pool(2) as pool:
+                futures = [pool.submit(time.sleep, 600) for _ in range(2)]
+                while not all(f.running() for f in futures):
+                    time.sleep(0.01)
+                workers = list(pool._processes.values())
+                raise RuntimeError("first stop")
+        for process in workers:
+            process.join(timeout=30)
+        assert len(workers) == 2 and not any(p.is_alive() for p in workers)
+        assert signal.getsignal(signal.SIGTERM) is second_stop  # the caller's handler is back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
