@@ -80,6 +80,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--train-subset", type=int)
+    ap.add_argument("--valid-subset", type=int)
     ap.add_argument("--archs", type=int, default=16, help="consecutive isomorphism-class representatives")
     ap.add_argument("--first", type=int, default=1000, help="position of the first representative")
     ap.add_argument("--batch-cells", type=int)
@@ -88,7 +89,8 @@ def main() -> None:
     args = ap.parse_args()
 
     protocol = Protocol(dataset=args.dataset, channels=args.channels, cells=args.cells, epochs=args.epochs,
-                        batch_size=args.batch_size, train_subset=args.train_subset)
+                        batch_size=args.batch_size, train_subset=args.train_subset,
+                        valid_subset=args.valid_subset)
     data = load_protocol_data(protocol, args.data_dir)
     reps = isomorphism_classes().representatives
     archs = [int(a) for a in reps[args.first : args.first + args.archs]]

@@ -575,6 +575,18 @@ def cmd_proxies(args: argparse.Namespace) -> None:
     print("mean seconds per cell: " + ", ".join(f"{p} {s:.4f}" for p, s in per_cell.items()))
 
 
+def cmd_data_pack(args: argparse.Namespace) -> None:
+    from .data_pack import write_pack
+
+    protocol = _protocol(args)
+    pack = write_pack(protocol.dataset, args.data_dir, args.out, max_train=protocol.train_subset,
+                      max_valid=protocol.valid_subset, overwrite=args.overwrite)
+    held = ", ".join(f"{pack.rows[p]:,} of {pack.of[p]:,} {p} images" for p in pack.rows)
+    print(f"wrote {pack.path} ({pack.bytes / 2**20:.1f} MiB): {held}, for train_subset={protocol.train_subset}, "
+          f"valid_subset={protocol.valid_subset}; source sha256 {pack.source_sha256[:12]}; read it with "
+          f"--data-dir {pack.path.parent}")
+
+
 def cmd_fidelity(args: argparse.Namespace) -> None:
     from .fidelity import fidelity, write_fidelity
     from .table import load_table
@@ -886,6 +898,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
     p.add_argument("--out", metavar="DIR", help="default reports/estimators/<table>")
     p.set_defaults(func=cmd_estimators)
+
+    data = sub.add_parser("data", help="dataset files").add_subparsers(dest="data_command", required=True,
+                                                                       metavar="ACTION")
+    p = data.add_parser("pack", help="write only the images a protocol reads (with every label) into a smaller "
+                                     "file that loads as the same dataset: to carry it to another machine")
+    p.add_argument("--protocol", metavar="FILE.json", help="a protocol, or a run folder's run.json")
+    p.add_argument("--dataset", help="cifar10-16px (or set it in --protocol)")
+    p.add_argument("--train-subset", type=_int, help="train images the protocol reads (overrides --protocol)")
+    p.add_argument("--valid-subset", type=_int, help="valid images the protocol reads (overrides --protocol)")
+    p.add_argument("--data-dir", help="folder holding the full dataset file (default: $NASBENCH_DATA_DIR)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the pack into (under the "
+                                                                "dataset's file name)")
+    p.add_argument("--overwrite", action="store_true", help="replace a file already there")
+    p.set_defaults(func=cmd_data_pack, channels=None, cells=None, epochs=None, batch_size=None)
 
     p = sub.add_parser("fidelity", help="how a table ranks cells against a reference table (e.g. NB201 200 epochs)")
     p.add_argument("--table", required=True)

@@ -156,10 +156,15 @@ class Dataset:
 
 @dataclass(frozen=True)
 class _Raw:
-    """Validated source arrays: pools of (x (N,C,H,W) uint8 or float32, y (N,) int64)."""
+    """Validated source arrays: pools of (x (N,C,H,W) uint8 or float32, y (N,) int64).
+
+    ``present`` (a row pack, see :mod:`nasbench_suite.data_pack`): pool -> bool mask of the rows
+    whose images the file holds (the others are zeros); a pool not named has every row.
+    """
 
     pools: dict[str, tuple[np.ndarray, np.ndarray]]
     sha256: str
+    present: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -471,6 +476,8 @@ def _read_cifar10_16px(name: str, data_dir: PathLike | None) -> _Raw:
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise DatasetError(f"{where} is a single .npy array, not an .npz; expected {_NPZ_FORMAT}")
     with npz:
+        if PACK_SOURCE_KEY in npz.files:
+            return _read_row_pack(npz, where)
         missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in npz.files]
         if missing:
             raise DatasetError(
@@ -491,6 +498,51 @@ def _read_cifar10_16px(name: str, data_dir: PathLike | None) -> _Raw:
     if pools["train"][0].shape[0] < 2:
         raise DatasetError(f"{where}: x_train needs at least 2 images to make train and valid")
     return _Raw(pools=pools, sha256=sha)
+
+
+PACK_SOURCE_KEY = "pack_source_sha256"
+"""Key of a row pack's source sha256 (:mod:`nasbench_suite.data_pack` writes packs)."""
+PACK_DIGEST_KEY = "pack_sha256"
+PACK_POOLS: tuple[str, ...] = ("train", "test")
+
+
+def pack_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """The integrity digest a row pack stores: :func:`array_sha256` of its arrays in key order."""
+    return array_sha256({k: arrays[k] for k in sorted(arrays)})
+
+
+def _read_row_pack(npz: Any, where: str) -> _Raw:
+    """A row pack: every label, the images of some rows, and the sha256 of the file it came from.
+
+    The missing rows' images are zeros, marked absent in ``present``; :func:`load_dataset` refuses
+    a split that needs one. The arrays are checked against the digest written with them.
+    """
+    keys = [f"{a}_{pool}" for pool in PACK_POOLS for a in ("x", "y", "rows")]
+    expected = f"a row pack written by `nasbench data pack` ({', '.join(keys)}, {PACK_SOURCE_KEY}, {PACK_DIGEST_KEY})"
+    try:
+        arrays = {k: npz[k] for k in keys}
+        source, digest = str(npz[PACK_SOURCE_KEY]), str(npz[PACK_DIGEST_KEY])
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise DatasetError(f"{where} cannot be read as {expected} ({exc})") from exc
+    if pack_digest(arrays) != digest:
+        raise DatasetError(f"{where}: its arrays do not match the digest written with them (a damaged "
+                           "row pack); write it again with `nasbench data pack`")
+    pools, present = {}, {}
+    for pool in PACK_POOLS:
+        y = _check_labels(arrays[f"y_{pool}"], f"y_{pool}", len(arrays[f"y_{pool}"]), 10, where, expected)
+        x = _check_images(arrays[f"x_{pool}"], f"x_{pool}", (16, 16, 3), where, expected)
+        rows = arrays[f"rows_{pool}"]
+        if (rows.ndim != 1 or rows.shape[0] != x.shape[0] or not np.issubdtype(rows.dtype, np.integer)
+                or rows.size and (rows[0] < 0 or rows[-1] >= len(y) or np.any(np.diff(rows) <= 0))):
+            raise DatasetError(f"{where}: rows_{pool} should be {x.shape[0]} ascending rows of 0..{len(y) - 1}; "
+                               f"expected {expected}")
+        full = np.zeros((len(y), 16, 16, 3), np.uint8)
+        full[rows] = x
+        mask = np.zeros(len(y), bool)
+        mask[rows] = True
+        pools[pool] = (full.transpose(0, 3, 1, 2), y)
+        present[pool] = mask
+    return _Raw(pools=pools, sha256=source, present=present)
 
 
 _SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
@@ -756,13 +808,7 @@ def load_dataset(
     :class:`DatasetError` that says where it looked and what it expected.
     """
     spec = _spec(name)
-    for key, value in (("max_train", max_train), ("max_valid", max_valid)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-            raise DatasetError(f"{key} must be an int or None, got {value!r}")
-    raw = spec.reader(spec.name, data_dir)
-    rows = _split_rows(spec, raw)
-    subset = _subsample(spec, raw, rows, "train", max_train)
-    valid_subset = _subsample(spec, raw, rows, "valid", max_valid)
+    raw, rows, subset, valid_subset = _read_and_split(spec, data_dir, max_train, max_valid)
     train_pool, train_idx = rows["train"]
     x_pool = raw.pools[train_pool][0]
     x_train = _to_float32(_gather(x_pool, train_idx))
@@ -777,6 +823,44 @@ def load_dataset(
         resolution=spec.resolution, mean=mean, std=std, sha256=raw.sha256, source=spec.source,
         split_info=_split_info(spec, raw, rows, subset, valid_subset), augment=spec.augment,
     )
+
+
+def split_rows(
+    name: str, data_dir: PathLike | None = None, *, max_train: int | None = None, max_valid: int | None = None,
+) -> tuple[_Raw, dict[str, tuple[str, np.ndarray]]]:
+    """The validated source arrays and each split's (pool, source rows), as :func:`load_dataset` uses
+    them (without normalizing anything)."""
+    raw, rows, _, _ = _read_and_split(_spec(name), data_dir, max_train, max_valid)
+    return raw, rows
+
+
+def _read_and_split(
+    spec: _Spec, data_dir: PathLike | None, max_train: object, max_valid: object,
+) -> tuple[_Raw, dict[str, tuple[str, np.ndarray]], dict[str, Any] | None, dict[str, Any] | None]:
+    """Read the source, split it, cut the subsets: (raw, split -> (pool, rows), train subset info,
+    valid subset info)."""
+    for key, value in (("max_train", max_train), ("max_valid", max_valid)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise DatasetError(f"{key} must be an int or None, got {value!r}")
+    raw = spec.reader(spec.name, data_dir)
+    rows = _split_rows(spec, raw)
+    subset = _subsample(spec, raw, rows, "train", max_train)
+    valid_subset = _subsample(spec, raw, rows, "valid", max_valid)
+    _check_present(spec, raw, rows)
+    return raw, rows, subset, valid_subset
+
+
+def _check_present(spec: _Spec, raw: _Raw, rows: dict[str, tuple[str, np.ndarray]]) -> None:
+    """A row pack must hold every image the splits use."""
+    for split, (pool, idx) in rows.items():
+        mask = raw.present.get(pool)
+        if mask is not None and not mask[idx].all():
+            raise DatasetError(
+                f"dataset {spec.name!r}: the data file is a row pack holding {int(mask.sum())} of "
+                f"{len(mask)} {pool} images, and the {split} split needs {int((~mask[idx]).sum())} it "
+                "lacks (a larger max_train/max_valid than it was packed for); pack it again for these "
+                "subsets, or use the full file"
+            )
 
 
 def split_table() -> list[dict[str, Any]]:

@@ -2,8 +2,16 @@
 # GPU work for the CIFAR-10 (16x16) table, in one call of the lent GPU machine (the `device` tool's
 # `run`), from the repository root there, resuming whatever earlier sessions (CPU or GPU) left:
 #
-#   here, once:  mkdir -p data_local/reference && cp ../shared/datasets/cifar10_16px.npz data_local/ &&
-#                cp ../shared/reference/nb201_{nats_test_acc_200ep,hp12_mean_acc}.csv data_local/reference/
+#   here, once:  mkdir -p data_local && nasbench data pack --protocol benchmarks_data/runs/cifar10-16px/run.json \
+#                    --data-dir ../shared/datasets --out data_local
+#                (the 21 MiB row pack of the 30,000 images the table's protocol reads: the full 43 MiB file
+#                beside the 33 MiB repository would exceed the 64 MiB that a device call carries; it loads
+#                as the same dataset, sha256 included). Pilot mode also needs, in data_local/reference/,
+#                ../shared/reference/nb201_{nats_test_acc_200ep,hp12_mean_acc}.csv, and a pack for its
+#                protocols (--dataset cifar10-16px --valid-subset 10000: 45,000 images, about 32 MiB), which
+#                does not fit beside the repository either: pilot mode needs a smaller repository first.
+#   before a table call: stop a CPU run of the same folder (kill PID: it keeps what it finished) and
+#                commit its shards, or both machines train the same units.
 #   device:      run(command="bash reports/protocol_pilot/gpu_session.sh pilot 540", carry=["data_local"])
 #            or  run(command="bash reports/protocol_pilot/gpu_session.sh table 420", carry=["data_local"], timeout_s=600)
 #   back here:   tar xzf <files_at>/results.tgz   (from the repository root), then
@@ -33,7 +41,7 @@ export PYTHONPATH=.
 folders=()
 speed_figures() {  # the engine's GPU speed figures, within $1 seconds
     timeout "$1" python benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
-        --data-dir data_local --train-subset 2560 --epochs 1 --archs 32 --batch-cells 32 > "$out/speed.txt" 2>&1
+        --data-dir data_local --train-subset 2560 --valid-subset 10000 --epochs 1 --archs 32 --batch-cells 32 > "$out/speed.txt" 2>&1
 }
 case "$mode" in
 pilot)

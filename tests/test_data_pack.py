@@ -1,0 +1,93 @@
+"""Row packs (``nasbench_suite.data_pack``, ``nasbench data pack``): the images a protocol reads, in a
+smaller file that loads as the same dataset."""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasbench_suite.cli import main
+from nasbench_suite.data import CIFAR10_16PX_FILE, file_sha256, load_dataset
+from nasbench_suite.data_pack import write_pack
+from nasbench_suite.errors import DatasetError
+
+from test_data import _fake_cifar, _write_npz
+
+
+@pytest.fixture()
+def source(tmp_path: Path) -> Path:
+    folder = tmp_path / "full"
+    _write_npz(folder, _fake_cifar(n_train=400, n_test=60))
+    return folder
+
+
+def test_a_pack_loads_as_the_same_dataset_as_its_source_and_holds_only_the_rows_read(source, tmp_path):
+    out = tmp_path / "pack"
+    out.mkdir()
+    pack = write_pack("cifar10-16px", source, out, max_train=50, max_valid=30)
+    assert pack.rows == {"train": 80, "test": 60} and pack.of == {"train": 400, "test": 60}
+    assert pack.source_sha256 == file_sha256(source / CIFAR10_16PX_FILE)
+    full = load_dataset("cifar10-16px", source, max_train=50, max_valid=30)
+    packed = load_dataset("cifar10-16px", out, max_train=50, max_valid=30)
+    assert packed.describe() == full.describe()  # sha256 of the source, splits, normalization
+    for split in full.splits:
+        for field in ("x", "y", "index"):
+            np.testing.assert_array_equal(getattr(packed.splits[split], field), getattr(full.splits[split], field))
+    # nested subsets: smaller ones are served too, and give the full file's result
+    assert np.array_equal(load_dataset("cifar10-16px", out, max_train=20, max_valid=10).splits["train"].x,
+                          load_dataset("cifar10-16px", source, max_train=20, max_valid=10).splits["train"].x)
+
+
+@pytest.mark.parametrize("subsets", [{"max_train": 60, "max_valid": 30}, {"max_train": 50},
+                                     {"max_valid": 31, "max_train": 50}])
+def test_a_split_that_needs_rows_the_pack_lacks_is_refused(source, tmp_path, subsets):
+    write_pack("cifar10-16px", source, tmp_path, max_train=50, max_valid=30)
+    with pytest.raises(DatasetError, match="row pack holding 80 of 400 train images.*pack it again"):
+        load_dataset("cifar10-16px", tmp_path, **subsets)
+
+
+def test_a_damaged_pack_is_refused(source, tmp_path):
+    write_pack("cifar10-16px", source, tmp_path, max_train=50, max_valid=30)
+    path = tmp_path / CIFAR10_16PX_FILE
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["x_train"][0, 0, 0, 0] ^= 1
+    with zipfile.ZipFile(path, "w") as z:  # rewritten with one pixel changed, digest kept
+        for key, value in arrays.items():
+            with z.open(f"{key}.npy", "w") as f:
+                np.lib.format.write_array(f, value)
+    with pytest.raises(DatasetError, match="do not match the digest"):
+        load_dataset("cifar10-16px", tmp_path, max_train=50, max_valid=30)
+
+
+def test_packing_never_replaces_its_source_or_another_file_unasked(source, tmp_path):
+    before = file_sha256(source / CIFAR10_16PX_FILE)
+    with pytest.raises(DatasetError, match="would replace its source"):
+        write_pack("cifar10-16px", source, source, max_train=50, overwrite=True)
+    out = tmp_path / "pack"
+    out.mkdir()
+    write_pack("cifar10-16px", source, out, max_train=50)
+    with pytest.raises(DatasetError, match="exists; pass --overwrite"):
+        write_pack("cifar10-16px", source, out, max_train=40)
+    write_pack("cifar10-16px", source, out, max_train=40, overwrite=True)
+    assert file_sha256(source / CIFAR10_16PX_FILE) == before
+    with pytest.raises(DatasetError, match="cannot be packed"):
+        write_pack("digits", None, out)
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_cli_packs_for_a_run_folders_protocol(source, tmp_path, capsys):
+    protocol = tmp_path / "run.json"
+    protocol.write_text(json.dumps({"identity": {"protocol": {
+        "dataset": "cifar10-16px", "channels": 8, "cells": 1, "epochs": 1, "batch_size": 32,
+        "train_subset": 50, "valid_subset": 30}}}))
+    out = tmp_path / "pack"
+    out.mkdir()
+    assert main(["data", "pack", "--protocol", str(protocol), "--data-dir", str(source), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "80 of 400 train images, 60 of 60 test images" in said and "train_subset=50, valid_subset=30" in said
+    assert main(["data", "pack", "--protocol", str(protocol), "--data-dir", str(source), "--out", str(out)]) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err
