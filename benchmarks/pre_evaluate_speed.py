@@ -17,7 +17,8 @@ only: 6 x forward multiply-accumulates per training image, 2 x per evaluated ima
 matmul peak (a 2048x2048 ``torch.mm`` on all cores, best of 5, measured in the same run). For
 context it also measures the kernel ceiling: the stage-1 3x3 convolution of the protocol (forward and
 backward, the network's largest op) timed alone in a tight loop. With ``--device cuda`` (when a GPU is
-present) the naive loop and the engine run on the GPU instead, and the peak is a GPU matmul.
+present) the naive loop and the engine run on the GPU instead, the peak is a GPU matmul, and the last
+row is ``--workers`` processes sharing the GPU (``--workers 1`` skips it).
 
     python benchmarks/pre_evaluate_speed.py [--dataset digits] [--channels 8] [--epochs 2] [--archs 16]
 """
@@ -123,19 +124,21 @@ def main() -> None:
         train_shard(archs, data, protocol, seed, batch_cells=k)
         record(f"engine, 1 process x 1 thread, {k} cells/batch", time.perf_counter() - t0)
         torch.set_num_threads(threads)
+    else:
+        t0 = time.perf_counter()
+        train_shard(archs, data, protocol, seed, args.device, batch_cells=k)
+        _sync(args.device)
+        record(f"engine on {args.device}, 1 process, {k} cells/batch", time.perf_counter() - t0)
+    if args.workers > 1:
         per = -(-len(archs) // args.workers)
-        jobs = list(zip(*[(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k)
+        jobs = list(zip(*[(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k, args.device)
                           for i in range(0, len(archs), per)]))
         with spawn_pool(len(jobs[0])) as pool:
             list(pool.map(_train_in_worker, *jobs))  # warm-up round: data loaded, kernels built in each worker
             t0 = time.perf_counter()
             assert sum(len(r) for r in pool.map(_train_in_worker, *jobs)) == len(archs)
-        record(f"engine, {args.workers} processes x 1 thread, {k} cells/batch", time.perf_counter() - t0)
-    else:
-        t0 = time.perf_counter()
-        train_shard(archs, data, protocol, seed, args.device, batch_cells=k)
-        _sync(args.device)
-        record(f"engine on {args.device}, {k} cells/batch", time.perf_counter() - t0)
+        where = "x 1 thread" if args.device == "cpu" else f"sharing {args.device}"
+        record(f"engine, {len(jobs[0])} processes {where}, {min(k, per)} cells/batch", time.perf_counter() - t0)
 
     print(f"protocol: {args.dataset} C={protocol.channels} N={protocol.cells} batch={protocol.batch_size} "
           f"epochs={protocol.epochs}; {len(archs)} cells (class representatives {args.first}..), "

@@ -72,9 +72,10 @@ def _worker_data(protocol: "Protocol", data_dir: str | None) -> "Dataset":
 
 
 def _train_in_worker(protocol: "Protocol", data_dir: str | None, archs: tuple[int, ...], seed: int,
-                     batch_cells: int) -> ShardResults:
-    """The task a worker process (pool or Ray) runs for one shard, on the CPU."""
-    return train_shard_results(archs, seed, _worker_data(protocol, data_dir), protocol, batch_cells=batch_cells)
+                     batch_cells: int, device: str = "cpu") -> ShardResults:
+    """The task a worker process (pool or Ray) runs for one shard, on ``device`` (Ray: the CPU)."""
+    return train_shard_results(archs, seed, _worker_data(protocol, data_dir), protocol, batch_cells=batch_cells,
+                               device=device)
 
 
 def run_shards(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset", *, batch_cells: int,
@@ -84,7 +85,8 @@ def run_shards(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset",
     """Train ``shards`` on ``backend`` and yield each one's results as it finishes.
 
     ``local`` with one worker trains in this process (on ``data``, on ``device``); with more, in a
-    pool of ``workers`` CPU processes. ``ray`` runs one task per shard on a local Ray instance of ``workers``
+    pool of ``workers`` processes, each on ``device`` (on a GPU they share it: while one process prepares
+    its next kernels, another's run). ``ray`` runs one task per shard on a local Ray instance of ``workers``
     CPUs, or on the cluster at ``ray_address``. ``deadline`` (local only): see the module doc; units
     not started are simply not yielded.
     """
@@ -97,7 +99,7 @@ def run_shards(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset",
     elif workers <= 1:
         yield from _run_in_process(shards, protocol, data, batch_cells, device, Admission(deadline))
     else:
-        yield from _run_process_pool(shards, protocol, data_dir, workers, batch_cells, Admission(deadline))
+        yield from _run_process_pool(shards, protocol, data_dir, workers, batch_cells, Admission(deadline), device)
 
 
 def _run_in_process(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset", batch_cells: int,
@@ -120,7 +122,8 @@ def _run_in_process(shards: Sequence["Shard"], protocol: "Protocol", data: "Data
 
 
 def _run_process_pool(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | None,
-                      workers: int, batch_cells: int, admission: Admission) -> Iterator[tuple["Shard", ShardResults]]:
+                      workers: int, batch_cells: int, admission: Admission,
+                      device: str = "cpu") -> Iterator[tuple["Shard", ShardResults]]:
     n = min(workers, len(shards))
     queue = iter(shards)
     pending: dict[Future, tuple["Shard", float]] = {}  # one unit per worker: each starts when submitted
@@ -129,7 +132,8 @@ def _run_process_pool(shards: Sequence["Shard"], protocol: "Protocol", data_dir:
             def start_next() -> None:
                 shard = next(queue, None) if admission.may_start() else None
                 if shard is not None:
-                    future = pool.submit(_train_in_worker, protocol, data_dir, shard.archs, shard.seed, batch_cells)
+                    future = pool.submit(_train_in_worker, protocol, data_dir, shard.archs, shard.seed, batch_cells,
+                                         device)
                     pending[future] = (shard, time.monotonic())
 
             for _ in range(n):

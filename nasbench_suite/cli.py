@@ -720,7 +720,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-cells", type=_int,
                    help="cells the engine trains at once (default: up to 4 on CPU, fewer for large images; "
                         "64 on a GPU); may change between sessions of a run")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (cuda trains in this process: --workers 1)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (cuda: one process by default; --workers N "
+                                                   "processes share the GPU)")
     p.add_argument("--time-limit", type=_duration, metavar="DURATION",
                    help="stop between work units before this much time has passed (3600, 90m, 2h): no unit "
                         "starts once the time left is shorter than the longest unit so far; run again to resume")

@@ -340,8 +340,8 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
         deadline = time.monotonic() + time_limit
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise PreEvaluateError(f"workers must be a positive integer, got {workers!r}")
-    if device != "cpu" and (backend != "local" or workers != 1):
-        raise PreEvaluateError(f"device {device!r} trains in this process: use --backend local --workers 1")
+    if device != "cpu" and backend != "local":
+        raise PreEvaluateError(f"device {device!r} trains with --backend local (Ray tasks run on CPUs)")
     require_device(device)
     if backend == "ray":
         import_ray()  # fail before any work if the extra is missing

@@ -23,7 +23,8 @@
 # data_local/ is git-ignored: the dataset and the NB201 reference never enter the repository.
 # Modes: "pilot" trains the pilot's GPU candidates (default: pilot.py's NB201-scale ones, cheapest
 # first), after the engine's GPU speed figures ($OUT/speed.txt, at most 3 minutes; SPEED=0 skips);
-# "table" continues the full-table run benchmarks_data/runs/cifar10-16px with 64 cells per batch,
+# "table" continues the full-table run benchmarks_data/runs/cifar10-16px with WORKERS (default 4)
+# processes sharing the GPU, each unit's 32 cells in one batch,
 # then, if LATENCY_S / SPEED_S (seconds, default 0) are set, measures GPU latency of the digits
 # table's classes into benchmarks_data/latency/digits-cuda (resumable; rename it to digits-cuda-<hash>
 # from its latency.json) and the engine's GPU speed figures ($OUT/speed.txt), e.g.
@@ -41,7 +42,7 @@ export PYTHONPATH=.
 folders=()
 speed_figures() {  # the engine's GPU speed figures, within $1 seconds
     timeout "$1" python benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
-        --data-dir data_local --train-subset 2560 --valid-subset 10000 --epochs 1 --archs 32 --batch-cells 32 > "$out/speed.txt" 2>&1
+        --data-dir data_local --train-subset 2560 --valid-subset 10000 --epochs 1 --archs 32 --batch-cells 32 --workers 4 > "$out/speed.txt" 2>&1
 }
 case "$mode" in
 pilot)
@@ -61,7 +62,7 @@ table)
     # the run's own arguments (COMMAND), on this device, 64 cells per batch; no install needed there
     cmd=$(cat "$run/COMMAND")
     # ends between units at the limit (--time-limit); timeout is only the safety net
-    timeout $((limit + 120)) bash -c "${cmd/#nasbench /python -m nasbench_suite.cli } --data-dir data_local --device $device --workers 1 --batch-cells 64 --time-limit $limit" \
+    timeout $((limit + 120)) bash -c "${cmd/#nasbench /python -m nasbench_suite.cli } --data-dir data_local --device $device --workers ${WORKERS:-4} --batch-cells 64 --time-limit $limit" \
         > "$out/log.txt" 2>&1
     echo "exit $? (124: stopped by the safety timeout; run again to resume)" >> "$out/log.txt"
     folders+=("$run")
