@@ -9,9 +9,11 @@
 #                as the same dataset, sha256 included). Pilot mode also needs, in data_local/reference/,
 #                ../shared/reference/nb201_{nats_test_acc_200ep,hp12_mean_acc}.csv, and a pack for its
 #                protocols (--dataset cifar10-16px --valid-subset 10000: 45,000 images, about 32 MiB), which
-#                does not fit beside the repository either: pilot mode needs a smaller repository first.
+#                does not fit beside the repository: pilot mode needs a smaller repository first.
 #   before a table call: stop a CPU run of the same folder (kill PID: it keeps what it finished) and
-#                commit its shards, or both machines train the same units.
+#                commit its shards, or both machines train the same units; then
+#                `python reports/protocol_pilot/gpu_preflight.py` checks that, the pack and the size the
+#                call carries, at no device time, and prints the call.
 #   device:      run(command="bash reports/protocol_pilot/gpu_session.sh pilot 540", carry=["data_local"])
 #            or  run(command="bash reports/protocol_pilot/gpu_session.sh table 420", carry=["data_local"], timeout_s=600)
 #   back here:   tar xzf <files_at>/results.tgz   (from the repository root), then
