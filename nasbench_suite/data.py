@@ -469,7 +469,6 @@ def _read_cifar10_16px(name: str, data_dir: PathLike | None) -> _Raw:
     if not path.is_file():
         raise DatasetError(f"{where} not found; expected {expected}")
     try:
-        sha = file_sha256(path)
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DatasetError(f"{where} cannot be read ({exc}); expected {_NPZ_FORMAT}") from exc
@@ -486,6 +485,7 @@ def _read_cifar10_16px(name: str, data_dir: PathLike | None) -> _Raw:
             )
         try:
             arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+            sha = file_sha256(path)  # a full file is its own source (a row pack names its source instead)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
             raise DatasetError(
                 f"{where}: an array cannot be read ({exc}); expected {_NPZ_FORMAT}"

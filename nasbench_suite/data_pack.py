@@ -49,7 +49,6 @@ def write_pack(
     """
     if name not in PACKABLE:
         raise DatasetError(f"dataset {name!r} cannot be packed; packable: {', '.join(PACKABLE)}")
-    raw, rows = split_rows(name, data_dir, max_train=max_train, max_valid=max_valid)
     source_dir = _data_dir(name, data_dir, PACKABLE[name])
     out = Path(out_dir).expanduser()
     target = out / PACKABLE[name]
@@ -59,6 +58,7 @@ def write_pack(
         raise DatasetError(f"{target} exists; pass --overwrite to replace it")
     if not out.is_dir():
         raise DatasetError(f"output folder {out} does not exist")
+    raw, rows = split_rows(name, data_dir, max_train=max_train, max_valid=max_valid)  # read once the target is known good
     arrays: dict[str, np.ndarray] = {}
     for pool in PACK_POOLS:
         used = np.unique(np.concatenate([idx for p, idx in rows.values() if p == pool]))

@@ -477,15 +477,16 @@ def _hardware_of(sessions: Sequence[SessionRecord]) -> dict[str, Any]:
     """The machine the sessions ran on (engine batch sizes aside: those are in ``compute.trainer``); if
     several (a run begun on a CPU and finished on a GPU, say), ``machines``: each one's details with
     its share of the work (sessions, results written, wall seconds), in order of first use."""
-    details = [{k: v for k, v in s.hardware.items() if k != "batch_cells"} for s in sessions]
-    keys = [json.dumps(d, sort_keys=True) for d in details]
-    machines = dict(zip(keys, details))  # in order of first use
+    machines: dict[str, tuple[dict[str, Any], list[SessionRecord]]] = {}  # in order of first use
+    for s in sessions:
+        details = {k: v for k, v in s.hardware.items() if k != "batch_cells"}
+        machines.setdefault(json.dumps(details, sort_keys=True), (details, []))[1].append(s)
     if len(machines) <= 1:
-        return next(iter(machines.values()), {})
-    return {"machines": [{**d, "sessions": sum(k == key for k in keys),
-                          "results_written": sum(s.results_written for k, s in zip(keys, sessions) if k == key),
-                          "wall_seconds": round(sum(s.wall_seconds for k, s in zip(keys, sessions) if k == key), 1)}
-                         for key, d in machines.items()]}
+        return next((details for details, _ in machines.values()), {})
+    return {"machines": [{**details, "sessions": len(share),
+                          "results_written": sum(s.results_written for s in share),
+                          "wall_seconds": round(sum(s.wall_seconds for s in share), 1)}
+                         for details, share in machines.values()]}
 
 
 def build_from_store(run_dir: str | os.PathLike, out: str | os.PathLike, name: str | None = None,

@@ -12,14 +12,14 @@ Prints one line per check and the device call to make; exits 1 when a check fail
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 from nasbench_suite.errors import NasBenchError
+from nasbench_suite.pre_evaluate import RunSpec, read_run_file
 from nasbench_suite.run_lock import run_lock
-from nasbench_suite.train import Protocol, load_protocol_data
+from nasbench_suite.train import load_protocol_data
 
 CARRY_LIMIT = 64 * 2**20  # bytes a device call carries: the working tree and the carried paths
 
@@ -53,10 +53,9 @@ def main() -> int:
         check(True, f"no process is writing {args.run}")
     except NasBenchError as exc:
         check(False, str(exc))
-    recorded = json.loads((args.run / "run.json").read_text(encoding="utf-8"))
-    spec = {k: v for k, v in recorded["identity"]["protocol"].items() if k != "recipe"}
+    recorded = read_run_file(args.run)
     try:
-        loaded = load_protocol_data(Protocol(**spec), str(args.carry)).describe()
+        loaded = load_protocol_data(RunSpec.from_identity(recorded["identity"]).protocol, str(args.carry)).describe()
         check(loaded == recorded["dataset"], f"{args.carry} holds the run's dataset (sha256 "
               f"{recorded['dataset']['sha256'][:12]}, the same splits and normalization)" if loaded == recorded["dataset"]
               else f"{args.carry} holds another dataset than the run's: write it with nasbench data pack --protocol "
