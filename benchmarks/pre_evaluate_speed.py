@@ -5,7 +5,8 @@ Both train the same cells for the same epochs under the same protocol and seed:
 - naive: build one network, train it (``train.train_cell``), next; one process with torch's
   default thread count (all cores);
 - engine, one process: ``engine.train_shard`` (cells stacked ``--batch-cells`` at a time) in one
-  one-thread process, to show what batching alone gives;
+  one-thread process, to show what batching alone gives; ``--batch-cells 1,2`` gives these rows (and
+  the next) for each batch size, in one run;
 - engine, as pre-evaluation runs it: the cells cut into one shard per worker, each trained by the
   pre-evaluation worker task (``backends._train_in_worker``) in ``--workers`` spawned one-thread
   processes; a first untimed round loads the data and builds the kernels in every worker, as the
@@ -20,6 +21,13 @@ backward, the network's largest op) timed alone in a tight loop. With ``--device
 present) the naive loop and the engine run on the GPU instead, the peak is a GPU matmul, and the last
 row is ``--workers`` processes sharing the GPU (``--workers 1`` skips it).
 
+The cells are ``--archs`` isomorphism-class representatives: consecutive ones from ``--first`` (as a
+pre-evaluation run of all classes meets them: its shards are consecutive representatives, and
+neighbours in index order share most edges, so a stack runs most edge ops once for all its cells),
+or with ``--select spread`` a seeded uniform draw of representatives (as a run of a sparse selection
+meets them: stacked cells then share few edges, and the engine gathers each cell's channels for
+most edge ops).
+
     python benchmarks/pre_evaluate_speed.py [--dataset digits] [--channels 8] [--epochs 2] [--archs 16]
 """
 from __future__ import annotations
@@ -32,7 +40,10 @@ import torch
 import torch.nn.functional as F
 
 from nasbench_suite.backends import _train_in_worker
+import numpy as np
+
 from nasbench_suite.engine import default_batch_cells, train_shard
+from nasbench_suite.intlist import parse_int_list
 from nasbench_suite.model import analytic_flops
 from nasbench_suite.pools import spawn_pool
 from nasbench_suite.space import all_ops, isomorphism_classes
@@ -84,7 +95,9 @@ def main() -> None:
     ap.add_argument("--valid-subset", type=int)
     ap.add_argument("--archs", type=int, default=16, help="consecutive isomorphism-class representatives")
     ap.add_argument("--first", type=int, default=1000, help="position of the first representative")
-    ap.add_argument("--batch-cells", type=int)
+    ap.add_argument("--select", choices=("consecutive", "spread"), default="consecutive",
+                    help="consecutive representatives from --first, or a seeded uniform draw of them")
+    ap.add_argument("--batch-cells", type=parse_int_list, help="cells per batch, or a list to compare (1,2)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
@@ -94,8 +107,11 @@ def main() -> None:
                         valid_subset=args.valid_subset)
     data = load_protocol_data(protocol, args.data_dir)
     reps = isomorphism_classes().representatives
-    archs = [int(a) for a in reps[args.first : args.first + args.archs]]
-    k = args.batch_cells or default_batch_cells(args.device, protocol, data.resolution)
+    if args.select == "spread":
+        archs = sorted(int(a) for a in np.random.default_rng(0).choice(reps, args.archs, replace=False))
+    else:
+        archs = [int(a) for a in reps[args.first : args.first + args.archs]]
+    batch_cells = args.batch_cells or [default_batch_cells(args.device, protocol, data.resolution)]
     seed = 0
     config = protocol.macro_config(data)
     macs = analytic_flops(all_ops()[archs], config).sum()
@@ -118,30 +134,33 @@ def main() -> None:
         train_cell(a, data, protocol, seed, args.device)
     record(f"naive loop, 1 process x {threads} threads", time.perf_counter() - t0)
 
-    if args.device == "cpu":
-        torch.set_num_threads(1)
-        t0 = time.perf_counter()
-        train_shard(archs, data, protocol, seed, batch_cells=k)
-        record(f"engine, 1 process x 1 thread, {k} cells/batch", time.perf_counter() - t0)
-        torch.set_num_threads(threads)
-    else:
-        t0 = time.perf_counter()
-        train_shard(archs, data, protocol, seed, args.device, batch_cells=k)
-        _sync(args.device)
-        record(f"engine on {args.device}, 1 process, {k} cells/batch", time.perf_counter() - t0)
-    if args.workers > 1:
-        per = -(-len(archs) // args.workers)
-        jobs = list(zip(*[(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k, args.device)
-                          for i in range(0, len(archs), per)]))
-        with spawn_pool(len(jobs[0])) as pool:
-            list(pool.map(_train_in_worker, *jobs))  # warm-up round: data loaded, kernels built in each worker
+    for k in batch_cells:
+        if args.device == "cpu":
+            torch.set_num_threads(1)
             t0 = time.perf_counter()
-            assert sum(len(r) for r in pool.map(_train_in_worker, *jobs)) == len(archs)
-        where = "x 1 thread" if args.device == "cpu" else f"sharing {args.device}"
-        record(f"engine, {len(jobs[0])} processes {where}, {min(k, per)} cells/batch", time.perf_counter() - t0)
+            train_shard(archs, data, protocol, seed, batch_cells=k)
+            record(f"engine, 1 process x 1 thread, {k} cells/batch", time.perf_counter() - t0)
+            torch.set_num_threads(threads)
+        else:
+            t0 = time.perf_counter()
+            train_shard(archs, data, protocol, seed, args.device, batch_cells=k)
+            _sync(args.device)
+            record(f"engine on {args.device}, 1 process, {k} cells/batch", time.perf_counter() - t0)
+        if args.workers > 1:
+            per = -(-len(archs) // args.workers)
+            jobs = list(zip(*[(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k, args.device)
+                              for i in range(0, len(archs), per)]))
+            with spawn_pool(len(jobs[0])) as pool:
+                list(pool.map(_train_in_worker, *jobs))  # warm-up round: data loaded, kernels built in each worker
+                t0 = time.perf_counter()
+                assert sum(len(r) for r in pool.map(_train_in_worker, *jobs)) == len(archs)
+            where = "x 1 thread" if args.device == "cpu" else f"sharing {args.device}"
+            record(f"engine, {len(jobs[0])} processes {where}, {min(k, per)} cells/batch", time.perf_counter() - t0)
 
+    selection = (f"class representatives {args.first}.." if args.select == "consecutive"
+                 else "class representatives drawn uniformly, seed 0")
     print(f"protocol: {args.dataset} C={protocol.channels} N={protocol.cells} batch={protocol.batch_size} "
-          f"epochs={protocol.epochs}; {len(archs)} cells (class representatives {args.first}..), "
+          f"epochs={protocol.epochs}; {len(archs)} cells ({selection}), "
           f"{n_train} train + {n_eval} eval images; {flops / 1e9:.1f} GFLOP of useful work")
     print(f"matmul peak ({args.device}, 2048^2 float32, {threads} threads): {peak:.1f} GFLOP/s")
     print(f"kernel ceiling: stage-1 3x3 conv fwd+bwd alone: {ceiling:.1f} GFLOP/s "
