@@ -36,12 +36,11 @@ import argparse
 import os
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nasbench_suite.backends import _train_in_worker
-import numpy as np
-
 from nasbench_suite.engine import default_batch_cells, train_shard
 from nasbench_suite.intlist import parse_int_list
 from nasbench_suite.model import analytic_flops
@@ -93,8 +92,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--train-subset", type=int)
     ap.add_argument("--valid-subset", type=int)
-    ap.add_argument("--archs", type=int, default=16, help="consecutive isomorphism-class representatives")
-    ap.add_argument("--first", type=int, default=1000, help="position of the first representative")
+    ap.add_argument("--archs", type=int, default=16, help="isomorphism-class representatives to train")
+    ap.add_argument("--first", type=int, default=1000, help="position of the first representative (consecutive selection)")
     ap.add_argument("--select", choices=("consecutive", "spread"), default="consecutive",
                     help="consecutive representatives from --first, or a seeded uniform draw of them")
     ap.add_argument("--batch-cells", type=parse_int_list, help="cells per batch, or a list to compare (1,2)")
