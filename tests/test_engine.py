@@ -59,8 +59,12 @@ def test_batched_training_equals_training_alone(data) -> None:
         alone = train_cell(arch, data, PROTO, seed=7)
         assert [r.epoch for r in batched[arch]] == [r.epoch for r in alone] == [1, 2]
         for rb, ra in zip(batched[arch], alone):
+            # grouped and plain convolutions round differently (by CPU: oneDNN's kernels differ), and SGD
+            # amplifies that on near-chance cells: 1e-4 after one epoch, up to 6e-3 after two (AMD EPYC);
+            # a wrong weight, gradient or schedule in the batch is off by far more already after epoch 1
+            rel = 1e-3 if rb.epoch == 1 else 1e-2
             for key in ("train_loss", "valid_loss", "test_loss"):
-                assert rb.metrics[key] == pytest.approx(ra.metrics[key], rel=1e-3), (arch, rb.epoch, key)
+                assert rb.metrics[key] == pytest.approx(ra.metrics[key], rel=rel), (arch, rb.epoch, key)
             # near-chance cells have near-tied logits, so float rounding may flip a few argmaxes
             # (valid and test hold 100 images each: 1 image = 1%)
             for key in ("train_acc", "valid_acc", "test_acc"):
@@ -109,7 +113,7 @@ def test_default_batch_size_follows_the_device_and_the_activation_size() -> None
 
 def test_evaluation_numbers_do_not_depend_on_the_cpu_chunk_size(data, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a CPU evaluation runs in cache-sized chunks (train.eval_chunk); any chunking gives the same
-    losses and accuracies bit for bit, for the stacked networks and for a network alone."""
+    losses and accuracies up to float rounding, for the stacked networks and for a network alone."""
     from nasbench_suite import train
     from nasbench_suite.engine import evaluate_stacked
 
@@ -128,5 +132,10 @@ def test_evaluation_numbers_do_not_depend_on_the_cpu_chunk_size(data, monkeypatc
         assert train.eval_chunks(len(y), len(y), x, stacked.stem_conv.weight.shape[0])[0] == slice(0, chunk)
         loss, acc = evaluate_stacked(stacked, x, y, batch_size=len(y))
         results.append((loss.tolist(), acc.tolist(), train.evaluate(alone, x, y, batch_size=len(y))))
-    assert all(r == results[0] for r in results)
+    # bit for bit on the Intel CPUs this was written on; oneDNN on others (AMD EPYC, AVX-512) picks
+    # its convolution kernel per batch size, so the chunking may move the last float bits
+    flat = [(loss + [single[0]], acc + [single[1]]) for loss, acc, single in results]
+    for losses, accs in flat[1:]:
+        torch.testing.assert_close(torch.tensor(losses), torch.tensor(flat[0][0]), rtol=1e-5, atol=1e-6)
+        assert max(abs(u - v) for u, v in zip(accs, flat[0][1])) <= 1.0 + 1e-9  # 1 image of 100
     assert [p.stop - p.start for p in train.eval_chunks(97, 1024, x, 4 * 100_000)] == [16] * 5 + [17]
