@@ -18,7 +18,10 @@ nasbench table build benchmarks_data/runs/cifar10-16px --out benchmarks_data/cif
 one representative per isomorphism class (6,466) trained for real with the batched engine, 2 seeds, members \
 filled from their representative; protocol C=8, N=1, 4 epochs on a 10,000-image stratified subset of the \
 25,000 training images of NB201's cifar10-valid layout, valid on 10,000 of the other 25,000 training images, \
-test on the 10,000 test images, batch 256, no augmentation; chosen by reports/protocol_pilot/cifar10-16px.md"
+test on the 10,000 test images, batch 256, no augmentation; chosen by reports/protocol_pilot/cifar10-16px.md; \
+trained on CPUs over many resumed sessions on more than one CPU model (hardware.machines lists each with its \
+share of the work): a cell's numbers depend on the machine at float-rounding level, which training \
+amplifies within seed-to-seed noise, so retraining a cell elsewhere reproduces it only to that level"
 [ -d local_tables/nb201-cifar10-hp200 ] && [ -d local_tables/nb201-cifar10-hp12 ] ||
     nasbench reference build --ref-dir "$ref" --out local_tables
 nasbench fidelity --table cifar10-16px --reference local_tables/nb201-cifar10-hp200 \
