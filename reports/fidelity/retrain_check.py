@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.run / "shards" / shard).is_file():
             raise SystemExit(f"error: {args.run / 'shards' / shard} is not a shard file")
     sessions = {s: session_of(args.run, s) for s in args.shard}
+    if any("batch_cells" not in r["hardware"] for r in sessions.values()):
+        raise SystemExit("error: a session of this run does not record its engine batch size (an older run folder)")
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, args.workers)) as pool:
         agains = list(pool.map(lambda s: retrain(args.run, s, int(sessions[s]["hardware"]["batch_cells"]),
                                                  args.data_dir, Path(tmp)), args.shard))
