@@ -38,9 +38,9 @@ def session_of(run: Path, shard: str) -> dict:
     raise SystemExit(f"error: no session of {run} lists {shard} among the shards it wrote")
 
 
-def retrain(run: Path, shard: str, batch_cells: int, data_dir: str | None, scratch: Path) -> pd.DataFrame:
+def retrain(run: Path, shard: str, recorded: pd.DataFrame, batch_cells: int, data_dir: str | None,
+            scratch: Path) -> pd.DataFrame:
     """The shard's cells retrained on this machine, rows as in the shard file."""
-    recorded = pd.read_csv(run / "shards" / shard)
     archs = sorted(recorded["arch_index"].unique())
     seed = int(recorded["seed"].iloc[0])
     out = scratch / shard.replace("/", "_").removesuffix(".csv")
@@ -54,8 +54,7 @@ def retrain(run: Path, shard: str, batch_cells: int, data_dir: str | None, scrat
     return pd.read_csv(again)
 
 
-def compare(run: Path, shard: str, again: pd.DataFrame, session: dict) -> dict:
-    recorded = pd.read_csv(run / "shards" / shard)
+def compare(run: Path, shard: str, recorded: pd.DataFrame, again: pd.DataFrame, session: dict) -> dict:
     key = ["arch_index", "seed", "epoch"]
     both = recorded.merge(again, on=key, suffixes=("", "_again"), validate="one_to_one")
     if len(both) != len(recorded):
@@ -89,12 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.run / "shards" / shard).is_file():
             raise SystemExit(f"error: {args.run / 'shards' / shard} is not a shard file")
     sessions = {s: session_of(args.run, s) for s in args.shard}
+    recorded = {s: pd.read_csv(args.run / "shards" / s) for s in args.shard}
     if any("batch_cells" not in r["hardware"] for r in sessions.values()):
         raise SystemExit("error: a session of this run does not record its engine batch size (an older run folder)")
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, args.workers)) as pool:
-        agains = list(pool.map(lambda s: retrain(args.run, s, int(sessions[s]["hardware"]["batch_cells"]),
+        agains = list(pool.map(lambda s: retrain(args.run, s, recorded[s], int(sessions[s]["hardware"]["batch_cells"]),
                                                  args.data_dir, Path(tmp)), args.shard))
-    rows = pd.DataFrame([compare(args.run, s, a, sessions[s]) for s, a in zip(args.shard, agains)])
+    rows = pd.DataFrame([compare(args.run, s, recorded[s], a, sessions[s]) for s, a in zip(args.shard, agains)])
     here = hardware()
     args.out.mkdir(parents=True, exist_ok=True)
     text = ("# Committed shards retrained on this machine\n\n"
