@@ -778,8 +778,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("compare", help="run strategies over many seeds on a table and write a comparison report")
-    p.add_argument("--config", metavar="FILE.toml", help="compare config (default: the embedded digits config; "
-                   "see --print-default)")
+    p.add_argument("--config", metavar="FILE.toml", help="compare config: a TOML file or the name of an embedded "
+                   "one (nasbench_suite/configs/NAME.toml); default: digits-default, see --print-default")
     p.add_argument("--out", metavar="DIR", help="report folder, runs in DIR/runs (default: nasbench-compare/<name>)")
     p.add_argument("--workers", type=_int, help="processes (overrides the config; results do not depend on it)")
     p.add_argument("--overwrite", action="store_true", help="replace runs of another config in --out")

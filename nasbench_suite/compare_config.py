@@ -6,7 +6,9 @@ weight-sharing methods run for real. Every field is checked before any work star
 :class:`ConfigError` naming the field (``strategy[2].settings``, ``budget.seconds``, ...).
 
 The embedded default (:data:`DEFAULT_CONFIG`, ``nasbench compare`` without ``--config``) is
-``nasbench_suite/configs/digits-default.toml``; ``nasbench compare --print-default`` shows it.
+``nasbench_suite/configs/digits-default.toml``; ``nasbench compare --print-default`` shows it. Every
+config embedded beside it (:func:`embedded_configs`) can be named instead of a path:
+``nasbench compare --config cifar10-16px``.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-DEFAULT_CONFIG = Path(__file__).with_name("configs") / "digits-default.toml"
+CONFIGS_DIR = Path(__file__).with_name("configs")
+DEFAULT_CONFIG = CONFIGS_DIR / "digits-default.toml"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -219,15 +222,26 @@ def parse_config(data: Mapping[str, Any]) -> CompareConfig:
     )
 
 
+def embedded_configs() -> dict[str, Path]:
+    """The configs shipped in the package, by name (the file name without ``.toml``)."""
+    return {p.stem: p for p in sorted(CONFIGS_DIR.glob("*.toml"))}
+
+
 def load_config(path: str | Path | None = None) -> CompareConfig:
-    """Read and check a TOML config (the embedded default when ``path`` is None)."""
-    path = DEFAULT_CONFIG if path is None else Path(path)
+    """Read and check a TOML config: a file, the name of an embedded config (a file of that path
+    wins), or the embedded default when ``path`` is None."""
+    if path is None:
+        path = DEFAULT_CONFIG
+    elif not Path(path).exists() and str(path) in embedded_configs():
+        path = embedded_configs()[str(path)]
+    path = Path(path)
     if path.suffix.lower() not in (".toml", ""):
         raise ConfigError(f"{path}: configs are TOML files (.toml)")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise ConfigError(f"config file {path} does not exist (embedded configs: "
+                          f"{', '.join(embedded_configs())})") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from None
     try:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from nasbench_suite.cli import main
-from nasbench_suite.compare_config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
+from nasbench_suite.compare_config import DEFAULT_CONFIG, ConfigError, embedded_configs, load_config, parse_config
 from nasbench_suite.report import stats
 from nasbench_suite.strategy import strategy_names
 
@@ -206,6 +206,19 @@ def test_the_embedded_default_config_runs_every_replayed_strategy(capsys: pytest
     assert capsys.readouterr().out == DEFAULT_CONFIG.read_text()
     with pytest.raises(ConfigError, match="config field strategy: expected at least one"):
         parse_config({"name": "x", "table": "digits", "seeds": "0", "budget": {"queries": 1}, "strategy": []})
+
+
+def test_an_embedded_config_is_named_instead_of_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    assert set(embedded_configs()) >= {"digits-default", "cifar10-16px"}
+    cfg = load_config("cifar10-16px")
+    assert cfg.table == "cifar10-16px" and cfg.weight_sharing is None and len(cfg.seeds) >= 20
+    assert load_config("digits-default") == load_config(None)
+    monkeypatch.chdir(tmp_path)  # a file of that name wins over the embedded config
+    Path("cifar10-16px").write_text(DEFAULT_CONFIG.read_text())
+    assert load_config("cifar10-16px") == load_config(None)
+    assert main(["compare", "--config", "no-such-config"]) == 2
+    assert "embedded configs: cifar10-16px, digits-default" in capsys.readouterr().err
 
 
 # ----- statistics ----------------------------------------------------------------------------------
