@@ -4,7 +4,8 @@
 #   bash reports/fidelity/release_cifar10_16px.sh ../shared/reference     # from the repository root
 #
 # 1. builds benchmarks_data/cifar10-16px from benchmarks_data/runs/cifar10-16px (refused, with the
-#    number of missing results, while the run is incomplete; nothing is written then);
+#    number of missing results, while the run is incomplete; nothing is written then); run again, it
+#    rebuilds the table with the same content hash;
 # 2. builds the NB201 reference tables from REF_DIR into local_tables/ (git-ignored, never shipped);
 # 3. writes reports/fidelity/cifar10-16px/ (Spearman and Kendall tau of final valid and test
 #    accuracy against NB201's 200-epoch test accuracy, all cells and top 10%, NB201's own 12-epoch
@@ -13,7 +14,7 @@
 # Then commit benchmarks_data/cifar10-16px and reports/fidelity/cifar10-16px.
 set -euo pipefail
 ref=${1:?usage: release_cifar10_16px.sh REF_DIR (the NB201 reference CSVs, e.g. ../shared/reference)}
-nasbench table build benchmarks_data/runs/cifar10-16px --out benchmarks_data/cifar10-16px --name cifar10-16px \
+nasbench table build benchmarks_data/runs/cifar10-16px --out benchmarks_data/cifar10-16px --name cifar10-16px --overwrite \
     --description "All 15,625 NAS-Bench-201 cells on CIFAR-10 at 16x16 (JPEG-derived, 2x2 box-downsampled): \
 one representative per isomorphism class (6,466) trained for real with the batched engine, 2 seeds, members \
 filled from their representative; protocol C=8, N=1, 4 epochs on a 10,000-image stratified subset of the \
