@@ -232,8 +232,8 @@ def load_config(path: str | Path | None = None) -> CompareConfig:
     wins), or the embedded default when ``path`` is None."""
     if path is None:
         path = DEFAULT_CONFIG
-    elif not Path(path).exists() and str(path) in embedded_configs():
-        path = embedded_configs()[str(path)]
+    elif not Path(path).exists():
+        path = embedded_configs().get(str(path), path)
     path = Path(path)
     if path.suffix.lower() not in (".toml", ""):
         raise ConfigError(f"{path}: configs are TOML files (.toml)")

@@ -213,6 +213,9 @@ def test_an_embedded_config_is_named_instead_of_a_path(tmp_path: Path, monkeypat
     assert set(embedded_configs()) >= {"digits-default", "cifar10-16px"}
     cfg = load_config("cifar10-16px")
     assert cfg.table == "cifar10-16px" and cfg.weight_sharing is None and len(cfg.seeds) >= 20
+    from nasbench_suite.compare import resolve_latency
+    from nasbench_suite.table import load_table
+    assert resolve_latency(cfg.latency, load_table(cfg.table))[0] is not None  # nsga2 has its shipped latency
     assert load_config("digits-default") == load_config(None)
     monkeypatch.chdir(tmp_path)  # a file of that name wins over the embedded config
     Path("cifar10-16px").write_text(DEFAULT_CONFIG.read_text())
