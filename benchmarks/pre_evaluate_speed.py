@@ -1,25 +1,39 @@
 """Pre-evaluation throughput: the naive loop against the batched engine, side by side in one run.
 
-Both train the same cells for the same epochs under the same protocol and seed:
+All rows train the same cells for the same epochs under the same protocol and seed:
 
-- naive: build one network, train it (``train.train_cell``), next; one process with torch's
-  default thread count (all cores);
+- naive loop: build one network, train it, next, written as plain PyTorch (:func:`plain_train_cell`:
+  torch's default NCHW memory format and per-parameter SGD, evaluation in the protocol's 1,024-image
+  batches); one process with torch's default thread count (all cores). It is the baseline the ratios
+  are taken against; it trains exactly as the reference trainer does (same initialisation, batches,
+  schedule), and the script prints how far apart their first-epoch train losses are, as a check;
+- reference trainer: the same loop as the project runs it when it trains one cell alone
+  (``train.train_cell``: channels_last memory, multi-tensor SGD, cache-sized evaluation chunks; all of
+  them learnt while building the engine), one process, all cores; the second ratio column is taken
+  against it;
 - engine, one process: ``engine.train_shard`` (cells stacked ``--batch-cells`` at a time) in one
   one-thread process, to show what batching alone gives; ``--batch-cells 1,2`` gives these rows (and
   the next) for each batch size, in one run;
 - engine, as pre-evaluation runs it: the cells cut into one shard per worker, each trained by the
   pre-evaluation worker task (``backends._train_in_worker``) in ``--workers`` spawned one-thread
-  processes; a first untimed round loads the data and builds the kernels in every worker, as the
-  in-process rows are warmed up by their first cell, so all rows are steady-state throughput.
+  processes; a first untimed round loads the data and builds the kernels in every worker, as each
+  in-process row is warmed up once by one cell (or one batch of cells), so all rows are steady-state
+  throughput.
+
+With ``--repeats R`` every row runs R times, the rows taking turns (so load from elsewhere on the
+machine falls on all of them alike), and the median is shown with the range.
 
 It prints images/s (training images x cells per second), archs/hour, achieved GFLOP/s (useful FLOPs
 only: 6 x forward multiply-accumulates per training image, 2 x per evaluated image, from
 ``model.analytic_flops``), the ratio to the naive loop, and the fraction of this machine's float32
 matmul peak (a 2048x2048 ``torch.mm`` on all cores, best of 5, measured in the same run). For
-context it also measures the kernel ceiling: the stage-1 3x3 convolution of the protocol (forward and
-backward, the network's largest op) timed alone in a tight loop. With ``--device cuda`` (when a GPU is
-present) the naive loop and the engine run on the GPU instead, the peak is a GPU matmul, and the last
-row is ``--workers`` processes sharing the GPU (``--workers 1`` skips it).
+context it also measures two ceilings: the kernel ceiling, the stage-1 3x3 convolution of the protocol
+(forward and backward, the network's largest op) timed alone in a tight loop; and the convolution
+share, the fraction of the one-thread engine's time spent inside convolution kernels (forward and
+backward; ``torch.profiler`` over one batch of cells), which bounds what any engine built on these
+convolution kernels can gain: were every other op free, it would run 1 / share times faster. With
+``--device cuda`` (when a GPU is present) every row runs on the GPU instead, the peak is a GPU matmul,
+and the last row is ``--workers`` processes sharing the GPU (``--workers 1`` skips it).
 
 The cells are ``--archs`` isomorphism-class representatives: consecutive ones from ``--first`` (as a
 pre-evaluation run of all classes meets them: its shards are consecutive representatives, and
@@ -28,13 +42,15 @@ or with ``--select spread`` a seeded uniform draw of representatives (as a run o
 meets them: stacked cells then share few edges, and the engine gathers each cell's channels for
 most edge ops).
 
-    python benchmarks/pre_evaluate_speed.py [--dataset digits] [--channels 8] [--epochs 2] [--archs 16]
+    python benchmarks/pre_evaluate_speed.py [--dataset digits] [--channels 8] [--epochs 2] [--archs 16] [--repeats 3]
 """
 from __future__ import annotations
 
 import argparse
 import os
 import time
+from functools import partial
+from typing import Callable
 
 import numpy as np
 import torch
@@ -43,10 +59,14 @@ import torch.nn.functional as F
 from nasbench_suite.backends import _train_in_worker
 from nasbench_suite.engine import default_batch_cells, train_shard
 from nasbench_suite.intlist import parse_int_list
-from nasbench_suite.model import analytic_flops
+from nasbench_suite.data import Dataset
+from nasbench_suite.model import analytic_flops, build_network
 from nasbench_suite.pools import spawn_pool
-from nasbench_suite.space import all_ops, isomorphism_classes
-from nasbench_suite.train import Protocol, load_protocol_data, train_cell
+from nasbench_suite.space import Arch, all_ops, isomorphism_classes
+from nasbench_suite.train import (MinibatchStream, Protocol, load_protocol_data, run_streams, torch_seed,
+                                  train_cell)
+
+CONV_KERNELS = ("aten::mkldnn_convolution", "aten::convolution_backward")
 
 
 def matmul_peak(device: str, n: int = 2048, reps: int = 5) -> float:
@@ -77,6 +97,87 @@ def conv_ceiling(protocol: Protocol, resolution: int, device: str, reps: int = 2
     return 3 * 2 * x.numel() * c * 9 / best / 1e9
 
 
+def plain_train_cell(arch: int, data: Dataset, protocol: Protocol, seed: int, device: str) -> float:
+    """The naive loop's trainer: one network trained as plain PyTorch would (NCHW, torch's default
+    SGD, evaluation in the protocol's batches), the same initialisation, batches and schedule as
+    ``train.train_cell``, the same per-step bookkeeping; returns the first epoch's train loss."""
+    arch_value = Arch.from_index(arch)
+    data_stream, init_stream = run_streams(seed, arch_value)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(init_stream))
+        net = build_network(arch_value, protocol.macro_config(data)).to(device)
+    batches = MinibatchStream(data, protocol, data_stream, device)
+    opt = torch.optim.SGD(net.parameters(), lr=protocol.lr, momentum=protocol.momentum,
+                          nesterov=protocol.nesterov, weight_decay=protocol.weight_decay)
+    evals = {s: (torch.from_numpy(data.splits[s].x).to(device), torch.from_numpy(data.splits[s].y).to(device))
+             for s in ("valid", "test")}
+    first_loss = None
+    for _ in range(protocol.epochs):
+        net.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for xb, yb in batches.epoch(opt):
+            logits = net(xb.contiguous())
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss.detach()) * len(yb)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(yb)
+        first_loss = loss_sum / seen if first_loss is None else first_loss
+        net.eval()
+        with torch.no_grad():
+            for split, (x, y) in evals.items():
+                for i in range(0, len(y), protocol.eval_batch_size):
+                    logits = net(x[i : i + protocol.eval_batch_size])
+                    float(F.cross_entropy(logits, y[i : i + protocol.eval_batch_size], reduction="sum"))
+                    int((logits.argmax(1) == y[i : i + protocol.eval_batch_size]).sum())
+    return first_loss
+
+
+def conv_share(archs: list[int], data: Dataset, protocol: Protocol, seed: int, batch_cells: int) -> float:
+    """Fraction of the one-thread engine's CPU time (training and evaluation of one batch of
+    ``archs``) spent inside convolution kernels, forward and backward."""
+    from torch.profiler import ProfilerActivity, profile
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            train_shard(archs[:batch_cells], data, protocol, seed, batch_cells=batch_cells)
+    finally:
+        torch.set_num_threads(threads)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    return sum(e.self_cpu_time_total for e in events if e.key in CONV_KERNELS) / total
+
+
+def timed(run: Callable[[], None], warm_up: Callable[[], object]) -> Callable[[], float]:
+    """``run``'s wall seconds, after one untimed ``warm_up`` (allocator, kernels) before its first run."""
+    pending = [warm_up]
+
+    def measure() -> float:
+        while pending:
+            pending.pop()()
+        t0 = time.perf_counter()
+        run()
+        return time.perf_counter() - t0
+    return measure
+
+
+def time_in_workers(jobs: list[tuple]) -> float:
+    """Seconds the pre-evaluation worker task takes on ``jobs`` (one shard each) in as many spawned
+    one-thread processes, after an untimed first round (data loaded, kernels built in every worker)."""
+    with spawn_pool(len(jobs)) as pool:
+        list(pool.map(_train_in_worker, *zip(*jobs)))
+        t0 = time.perf_counter()
+        results = list(pool.map(_train_in_worker, *zip(*jobs)))
+        seconds = time.perf_counter() - t0
+    if sum(len(r) for r in results) != sum(len(job[2]) for job in jobs):
+        raise RuntimeError("a worker returned fewer cells than it was given")
+    return seconds
+
+
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -99,7 +200,10 @@ def main() -> None:
     ap.add_argument("--batch-cells", type=parse_int_list, help="cells per batch, or a list to compare (1,2)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeats", type=int, default=1, help="interleaved repetitions of every row; the median is shown")
     args = ap.parse_args()
+    if args.repeats < 1:
+        ap.error("--repeats must be at least 1")
 
     protocol = Protocol(dataset=args.dataset, channels=args.channels, cells=args.cells, epochs=args.epochs,
                         batch_size=args.batch_size, train_subset=args.train_subset,
@@ -122,39 +226,48 @@ def main() -> None:
     threads = torch.get_num_threads()
     peak = matmul_peak(args.device)
     ceiling = conv_ceiling(protocol, data.resolution, args.device)
-    rows = []
+    checks: dict[str, list[float]] = {}
 
-    def record(name: str, seconds: float) -> None:
-        rows.append((name, seconds))
+    def plain() -> None:
+        checks["plain"] = [plain_train_cell(a, data, protocol, seed, args.device) for a in archs]
 
-    train_cell(archs[0], data, protocol, seed, args.device)  # warm-up (allocator, kernels)
-    t0 = time.perf_counter()
-    for a in archs:
-        train_cell(a, data, protocol, seed, args.device)
-    record(f"naive loop, 1 process x {threads} threads", time.perf_counter() - t0)
+    def reference() -> None:
+        checks["reference"] = [train_cell(a, data, protocol, seed, args.device)[0].metrics["train_loss"]
+                               for a in archs]
 
+    def engine_alone(k: int) -> Callable[[], None]:
+        def run() -> None:
+            if args.device == "cpu":
+                torch.set_num_threads(1)
+            try:
+                train_shard(archs, data, protocol, seed, args.device, batch_cells=k)
+                _sync(args.device)
+            finally:
+                torch.set_num_threads(threads)
+        return run
+
+    configs: list[tuple[str, Callable[[], float]]] = [
+        (f"naive loop (plain PyTorch), 1 process x {threads} threads", timed(plain, warm_up=lambda: plain_train_cell(
+            archs[0], data, protocol, seed, args.device))),
+        (f"reference trainer (train_cell), 1 process x {threads} threads", timed(reference, warm_up=lambda: train_cell(
+            archs[0], data, protocol, seed, args.device))),
+    ]
     for k in batch_cells:
-        if args.device == "cpu":
-            torch.set_num_threads(1)
-            t0 = time.perf_counter()
-            train_shard(archs, data, protocol, seed, batch_cells=k)
-            record(f"engine, 1 process x 1 thread, {k} cells/batch", time.perf_counter() - t0)
-            torch.set_num_threads(threads)
-        else:
-            t0 = time.perf_counter()
-            train_shard(archs, data, protocol, seed, args.device, batch_cells=k)
-            _sync(args.device)
-            record(f"engine on {args.device}, 1 process, {k} cells/batch", time.perf_counter() - t0)
+        alone = "1 process x 1 thread" if args.device == "cpu" else f"on {args.device}, 1 process"
+        configs.append((f"engine, {alone}, {k} cells/batch", timed(engine_alone(k), warm_up=partial(
+            train_shard, archs[:k], data, protocol, seed, args.device, batch_cells=k))))
         if args.workers > 1:
             per = -(-len(archs) // args.workers)
-            jobs = list(zip(*[(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k, args.device)
-                              for i in range(0, len(archs), per)]))
-            with spawn_pool(len(jobs[0])) as pool:
-                list(pool.map(_train_in_worker, *jobs))  # warm-up round: data loaded, kernels built in each worker
-                t0 = time.perf_counter()
-                assert sum(len(r) for r in pool.map(_train_in_worker, *jobs)) == len(archs)
+            jobs = [(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k, args.device)
+                    for i in range(0, len(archs), per)]
             where = "x 1 thread" if args.device == "cpu" else f"sharing {args.device}"
-            record(f"engine, {len(jobs[0])} processes {where}, {min(k, per)} cells/batch", time.perf_counter() - t0)
+            configs.append((f"engine, {len(jobs)} processes {where}, {min(k, per)} cells/batch",
+                            partial(time_in_workers, jobs)))
+    seconds: list[list[float]] = [[] for _ in configs]
+    for _ in range(args.repeats):  # round-robin: load changes on the machine fall on every row alike
+        for (_, run), secs in zip(configs, seconds):
+            secs.append(run())
+    rows = [(name, float(np.median(secs)), min(secs), max(secs)) for (name, _), secs in zip(configs, seconds)]
 
     selection = (f"class representatives {args.first}.." if args.select == "consecutive"
                  else "class representatives drawn uniformly, seed 0")
@@ -164,13 +277,27 @@ def main() -> None:
     print(f"matmul peak ({args.device}, 2048^2 float32, {threads} threads): {peak:.1f} GFLOP/s")
     print(f"kernel ceiling: stage-1 3x3 conv fwd+bwd alone: {ceiling:.1f} GFLOP/s "
           f"({100 * ceiling / peak:.0f}% of peak)\n")
-    naive = rows[0][1]
-    print(f"{'configuration':48s} {'seconds':>8s} {'images/s':>10s} {'archs/hour':>11s} {'GFLOP/s':>8s} "
-          f"{'vs naive':>8s} {'of peak':>8s}")
-    for name, sec in rows:
-        print(f"{name:48s} {sec:8.2f} {images / sec:10.0f} {len(archs) * 3600 / sec:11.0f} "
-              f"{flops / sec / 1e9:8.1f} {naive / sec:7.2f}x {100 * flops / sec / 1e9 / peak:7.1f}%")
-    print(f"\narchs/hour: one arch, one seed, {protocol.epochs} epochs. Timings are noisy (about +-10% here).")
+    gaps = [abs(a - b) / b for a, b in zip(checks["plain"], checks["reference"])]
+    print(f"naive loop vs reference trainer: first-epoch train loss {np.median(gaps):.1e} apart (relative, median "
+          f"over the cells; at most {max(gaps):.1e}): the same training, NCHW and channels_last kernels round "
+          "differently\n")
+    naive, reference = rows[0][1], rows[1][1]
+    print(f"{'configuration':58s} {'seconds':>8s} {'(min-max)':>13s} {'images/s':>9s} {'archs/hour':>10s} "
+          f"{'GFLOP/s':>8s} {'vs naive':>8s} {'vs ref.':>8s} {'of peak':>8s}")
+    for name, sec, low, high in rows:
+        print(f"{name:58s} {sec:8.2f} {f'({low:.2f}-{high:.2f})':>13s} {images / sec:9.0f} "
+              f"{len(archs) * 3600 / sec:10.0f} {flops / sec / 1e9:8.1f} {naive / sec:7.2f}x "
+              f"{reference / sec:7.2f}x {100 * flops / sec / 1e9 / peak:7.1f}%")
+    if args.device == "cpu":
+        k = batch_cells[-1]
+        share = conv_share(archs, data, protocol, seed, k)
+        best = min(sec for _, sec, _, _ in rows[2:])
+        print(f"\nconvolution share: {100 * share:.0f}% of the one-thread engine's time ({k} cells/batch, "
+              f"torch.profiler) is in convolution kernels; were every other op free, the fastest engine row "
+              f"would reach {naive / best / share:.2f}x the naive loop and "
+              f"{100 * flops / best / 1e9 / peak / share:.0f}% of peak")
+    print(f"\nseconds: median of {args.repeats} interleaved repetition(s) (min-max). archs/hour: one arch, one "
+          f"seed, {protocol.epochs} epochs.")
 
 
 if __name__ == "__main__":

@@ -398,10 +398,12 @@ def _progress_bar(total: int, initial: int, enabled: bool) -> "tqdm":
 
 # ----- table ---------------------------------------------------------------------------------------
 def hardware(device: str = "cpu", batch_cells: int | None = None) -> dict[str, Any]:
-    """The machine, and how this process trains on it (device, engine batch size)."""
+    """The machine, and how this process trains on it (device, engine revision and batch size)."""
     import torch
 
-    out: dict[str, Any] = {**machine_facts(), "device": "cpu"}
+    from .engine import ENGINE_REVISION
+
+    out: dict[str, Any] = {**machine_facts(), "device": "cpu", "engine_revision": ENGINE_REVISION}
     if torch.device(device).type == "cuda":
         out["device"] = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
     if batch_cells is not None:

@@ -245,9 +245,12 @@ def eval_tensors(data: Dataset, device: str | torch.device) -> dict[str, tuple[t
 
 
 def make_sgd(params: Iterator[torch.nn.Parameter], protocol: Protocol) -> torch.optim.SGD:
-    """The protocol's optimizer (its learning rate is set per step by :class:`MinibatchStream`)."""
+    """The protocol's optimizer (its learning rate is set per step by :class:`MinibatchStream`).
+
+    ``foreach``: the multi-tensor update (torch picks it by default on CUDA only), the same numbers
+    bit for bit as the per-parameter loop on a CPU and about half its time there."""
     return torch.optim.SGD(params, lr=protocol.lr, momentum=protocol.momentum, nesterov=protocol.nesterov,
-                           weight_decay=protocol.weight_decay)
+                           weight_decay=protocol.weight_decay, foreach=True)
 
 
 def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, device: str = "cpu") -> list[EpochRecord]:

@@ -139,3 +139,23 @@ def test_evaluation_numbers_do_not_depend_on_the_cpu_chunk_size(data, monkeypatc
         torch.testing.assert_close(torch.tensor(losses), torch.tensor(flat[0][0]), rtol=1e-5, atol=1e-6)
         assert max(abs(u - v) for u, v in zip(accs, flat[0][1])) <= 1.0 + 1e-9  # 1 image of 100
     assert [p.stop - p.start for p in train.eval_chunks(97, 1024, x, 4 * 100_000)] == [16] * 5 + [17]
+
+
+def test_evaluation_folds_batchnorm_into_the_convolution_exactly_to_rounding() -> None:
+    from nasbench_suite.engine import StackedBN, StackedConv
+
+    gen = torch.Generator().manual_seed(0)
+    convs = [torch.nn.Conv2d(4, 4, 3, padding=1, bias=False) for _ in range(3)]
+    bns = [torch.nn.BatchNorm2d(4) for _ in range(3)]
+    for bn in bns:  # running statistics and affine weights far from their initial values
+        bn.running_mean.normal_(0, 2, generator=gen)
+        bn.running_var.uniform_(0.1, 5, generator=gen)
+        bn.weight.data.normal_(1, 0.5, generator=gen)
+        bn.bias.data.normal_(0, 0.5, generator=gen)
+    conv, bn = StackedConv(convs), StackedBN(bns)
+    x = torch.randn(8, 12, 6, 6, generator=gen).contiguous(memory_format=torch.channels_last)
+    bn.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(conv(x, bn), bn(conv(x)), rtol=1e-5, atol=1e-5)
+        bn.train()  # training mode normalizes by the batch's statistics: no folding
+        torch.testing.assert_close(conv(x, bn), bn(conv(x)), rtol=0, atol=0)

@@ -44,7 +44,7 @@ export PYTHONPATH=.
 folders=()
 speed_figures() {  # the engine's GPU speed figures, within $1 seconds
     timeout "$1" python benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
-        --data-dir data_local --train-subset 2560 --valid-subset 10000 --epochs 1 --archs 32 --batch-cells 32 --workers 4 > "$out/speed.txt" 2>&1
+        --data-dir data_local --train-subset 2560 --valid-subset 10000 --epochs 1 --archs 16 --batch-cells 16 --workers 4 > "$out/speed.txt" 2>&1
 }
 case "$mode" in
 pilot)
