@@ -29,8 +29,8 @@ only: 6 x forward multiply-accumulates per training image, 2 x per evaluated ima
 matmul peak (a 2048x2048 ``torch.mm`` on all cores, best of 5, measured in the same run). For
 context it also measures two ceilings: the kernel ceiling, the stage-1 3x3 convolution of the protocol
 (forward and backward, the network's largest op) timed alone in a tight loop; and the convolution
-share, the fraction of the one-thread engine's time spent inside convolution kernels (forward and
-backward; ``torch.profiler`` over one batch of cells), which bounds what any engine built on these
+share, the fraction of the one-thread engine's wall time spent inside convolution kernels (forward
+and backward; ``torch.profiler`` over one batch of cells, see :func:`conv_share`), which bounds what any engine built on these
 convolution kernels can gain: were every other op free, it would run 1 / share times faster. With
 ``--device cuda`` (when a GPU is present) every row runs on the GPU instead, the peak is a GPU matmul,
 and the last row is ``--workers`` processes sharing the GPU (``--workers 1`` skips it).
@@ -136,20 +136,27 @@ def plain_train_cell(arch: int, data: Dataset, protocol: Protocol, seed: int, de
 
 
 def conv_share(archs: list[int], data: Dataset, protocol: Protocol, seed: int, batch_cells: int) -> float:
-    """Fraction of the one-thread engine's CPU time (training and evaluation of one batch of
-    ``archs``) spent inside convolution kernels, forward and backward."""
+    """Fraction of the one-thread engine's wall time (training and evaluating one batch of ``archs``)
+    spent inside convolution kernels, forward and backward: their time under ``torch.profiler`` over
+    the median wall time of the same work unprofiled (3 runs after a warm-up). The profiler's own
+    overhead falls mostly on the many small ops, so a ratio of profiled times would understate it."""
     from torch.profiler import ProfilerActivity, profile
 
+    work = partial(train_shard, archs[:batch_cells], data, protocol, seed, batch_cells=batch_cells)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        walls = []
+        for _ in range(4):
+            t0 = time.perf_counter()
+            work()
+            walls.append(time.perf_counter() - t0)
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            train_shard(archs[:batch_cells], data, protocol, seed, batch_cells=batch_cells)
+            work()
     finally:
         torch.set_num_threads(threads)
-    events = prof.key_averages()
-    total = sum(e.self_cpu_time_total for e in events)
-    return sum(e.self_cpu_time_total for e in events if e.key in CONV_KERNELS) / total
+    conv = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in CONV_KERNELS) / 1e6
+    return min(1.0, conv / float(np.median(walls[1:])))
 
 
 def timed(run: Callable[[], None], warm_up: Callable[[], object]) -> Callable[[], float]:
@@ -292,8 +299,8 @@ def main() -> None:
         k = batch_cells[-1]
         share = conv_share(archs, data, protocol, seed, k)
         best = min(sec for _, sec, _, _ in rows[2:])
-        print(f"\nconvolution share: {100 * share:.0f}% of the one-thread engine's time ({k} cells/batch, "
-              f"torch.profiler) is in convolution kernels; were every other op free, the fastest engine row "
+        print(f"\nconvolution share: {100 * share:.0f}% of the one-thread engine's wall time ({k} cells/batch) is "
+              f"in convolution kernels (torch.profiler); were every other op free, the fastest engine row "
               f"would reach {naive / best / share:.2f}x the naive loop and "
               f"{100 * flops / best / 1e9 / peak / share:.0f}% of peak")
     print(f"\nseconds: median of {args.repeats} interleaved repetition(s) (min-max). archs/hour: one arch, one "
