@@ -303,6 +303,8 @@ def main() -> None:
               f"in convolution kernels (torch.profiler); were every other op free, the fastest engine row "
               f"would reach {naive / best / share:.2f}x the naive loop and "
               f"{100 * flops / best / 1e9 / peak / share:.0f}% of peak")
+    print(f"matmul-peak ceiling: at 100% of the matmul peak any trainer would reach {peak * naive / flops * 1e9:.2f}x "
+          "the naive loop")
     print(f"\nseconds: median of {args.repeats} interleaved repetition(s) (min-max). archs/hour: one arch, one "
           f"seed, {protocol.epochs} epochs.")
 

@@ -141,7 +141,7 @@ def test_evaluation_numbers_do_not_depend_on_the_cpu_chunk_size(data, monkeypatc
     assert [p.stop - p.start for p in train.eval_chunks(97, 1024, x, 4 * 100_000)] == [16] * 5 + [17]
 
 
-def test_evaluation_folds_batchnorm_into_the_convolution_exactly_to_rounding() -> None:
+def test_evaluation_folds_batchnorm_into_the_convolution() -> None:
     from nasbench_suite.engine import StackedBN, StackedConv
 
     gen = torch.Generator().manual_seed(0)
