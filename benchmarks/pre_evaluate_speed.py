@@ -30,8 +30,9 @@ matmul peak (a 2048x2048 ``torch.mm`` on all cores, best of 5, measured in the s
 context it also measures two ceilings: the kernel ceiling, the stage-1 3x3 convolution of the protocol
 (forward and backward, the network's largest op) timed alone in a tight loop; and the convolution
 share, the fraction of the one-thread engine's wall time spent inside convolution kernels (forward
-and backward; ``torch.profiler`` over one batch of cells, see :func:`conv_share`), which bounds what any engine built on these
-convolution kernels can gain: were every other op free, it would run 1 / share times faster. With
+and backward; ``torch.profiler`` over one batch of cells, see :func:`conv_share`), which bounds what
+any engine built on these convolution kernels can gain: were every other op free, it would run
+1 / share times faster; and the matmul-peak ceiling, what 100% of the peak would be. With
 ``--device cuda`` (when a GPU is present) every row runs on the GPU instead, the peak is a GPU matmul,
 and the last row is ``--workers`` processes sharing the GPU (``--workers 1`` skips it).
 
@@ -128,10 +129,11 @@ def plain_train_cell(arch: int, data: Dataset, protocol: Protocol, seed: int, de
         net.eval()
         with torch.no_grad():
             for split, (x, y) in evals.items():
-                for i in range(0, len(y), protocol.eval_batch_size):
-                    logits = net(x[i : i + protocol.eval_batch_size])
-                    float(F.cross_entropy(logits, y[i : i + protocol.eval_batch_size], reduction="sum"))
-                    int((logits.argmax(1) == y[i : i + protocol.eval_batch_size]).sum())
+                for i in range(0, len(y), protocol.eval_batch_size):  # the work of train.evaluate, unchunked
+                    part = slice(i, i + protocol.eval_batch_size)
+                    logits = net(x[part])
+                    float(F.cross_entropy(logits, y[part], reduction="sum"))
+                    int((logits.argmax(1) == y[part]).sum())
     return first_loss
 
 

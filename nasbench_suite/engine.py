@@ -90,12 +90,11 @@ class StackedConv(nn.Module):
     def forward(self, x: torch.Tensor, bn: StackedBN | None = None) -> torch.Tensor:
         """The convolution, followed by ``bn``; in evaluation mode ``bn`` is folded into the filters
         and a bias (one kernel instead of two; the same numbers up to float rounding)."""
-        if bn is None:
-            return F.conv2d(x, self.weight, None, self.stride, self.padding, 1, self.groups)
-        if bn.training:
-            return bn(F.conv2d(x, self.weight, None, self.stride, self.padding, 1, self.groups))
-        scale, shift = bn.folded()
-        return F.conv2d(x, self.weight * scale.view(-1, 1, 1, 1), shift, self.stride, self.padding, 1, self.groups)
+        if bn is not None and not bn.training:
+            scale, shift = bn.folded()
+            return F.conv2d(x, self.weight * scale.view(-1, 1, 1, 1), shift, self.stride, self.padding, 1, self.groups)
+        y = F.conv2d(x, self.weight, None, self.stride, self.padding, 1, self.groups)
+        return y if bn is None else bn(y)
 
 
 class StackedReLUConvBN(nn.Module):
