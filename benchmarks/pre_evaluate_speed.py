@@ -11,14 +11,16 @@ All rows train the same cells for the same epochs under the same protocol and se
   (``train.train_cell``: channels_last memory, multi-tensor SGD, cache-sized evaluation chunks; all of
   them learnt while building the engine), one process, all cores; the second ratio column is taken
   against it;
-- engine, one process: ``engine.train_shard`` (cells stacked ``--batch-cells`` at a time) in one
-  one-thread process, to show what batching alone gives; ``--batch-cells 1,2`` gives these rows (and
-  the next) for each batch size, in one run;
+- engine, one process: all cells trained by the pre-evaluation worker task
+  (``backends._train_in_worker``: ``engine.train_shard``, cells stacked ``--batch-cells`` at a time,
+  one thread, freed memory kept for reuse, see ``nasbench_suite.heap``) in one spawned process, to
+  show what batching alone gives; ``--batch-cells 1,2`` gives these rows (and the next) for each
+  batch size, in one run;
 - engine, as pre-evaluation runs it: the cells cut into one shard per worker, each trained by the
-  pre-evaluation worker task (``backends._train_in_worker``) in ``--workers`` spawned one-thread
-  processes; a first untimed round loads the data and builds the kernels in every worker, as each
-  in-process row is warmed up once by one cell (or one batch of cells), so all rows are steady-state
-  throughput.
+  same task in ``--workers`` spawned processes. A first untimed round loads the data and builds the
+  kernels in every worker, as each in-process row is warmed up once by one cell, so all rows are
+  steady-state throughput. The naive loop and the reference trainer run in this process, whose
+  allocator keeps its defaults.
 
 With ``--repeats R`` every row runs R times, the rows taking turns (so load from elsewhere on the
 machine falls on all of them alike), and the median is shown with the range.
@@ -61,6 +63,7 @@ from nasbench_suite.backends import _train_in_worker
 from nasbench_suite.engine import default_batch_cells, train_shard
 from nasbench_suite.intlist import parse_int_list
 from nasbench_suite.data import Dataset
+from nasbench_suite.heap import retain_freed_memory
 from nasbench_suite.model import analytic_flops, build_network
 from nasbench_suite.pools import spawn_pool
 from nasbench_suite.space import Arch, all_ops, isomorphism_classes
@@ -145,6 +148,7 @@ def conv_share(archs: list[int], data: Dataset, protocol: Protocol, seed: int, b
     from torch.profiler import ProfilerActivity, profile
 
     work = partial(train_shard, archs[:batch_cells], data, protocol, seed, batch_cells=batch_cells)
+    retain_freed_memory()  # as the engine's workers run; for the rest of this process (run it last)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -176,9 +180,12 @@ def timed(run: Callable[[], None], warm_up: Callable[[], object]) -> Callable[[]
 
 def time_in_workers(jobs: list[tuple]) -> float:
     """Seconds the pre-evaluation worker task takes on ``jobs`` (one shard each) in as many spawned
-    one-thread processes, after an untimed first round (data loaded, kernels built in every worker)."""
+    one-thread processes, after an untimed first round that loads the data and builds the kernels in
+    every worker: with one worker, on its first batch of cells; with several, on their whole shards
+    (a short task could be taken by a worker that started early, leaving another cold)."""
+    warm = jobs if len(jobs) > 1 else [(*jobs[0][:2], jobs[0][2][: jobs[0][4]], *jobs[0][3:])]
     with spawn_pool(len(jobs)) as pool:
-        list(pool.map(_train_in_worker, *zip(*jobs)))
+        list(pool.map(_train_in_worker, *zip(*warm)))
         t0 = time.perf_counter()
         results = list(pool.map(_train_in_worker, *zip(*jobs)))
         seconds = time.perf_counter() - t0
@@ -244,16 +251,13 @@ def main() -> None:
         checks["reference"] = [train_cell(a, data, protocol, seed, args.device)[0].metrics["train_loss"]
                                for a in archs]
 
-    def engine_alone(k: int) -> Callable[[], None]:
-        def run() -> None:
-            if args.device == "cpu":
-                torch.set_num_threads(1)
-            try:
-                train_shard(archs, data, protocol, seed, args.device, batch_cells=k)
-                _sync(args.device)
-            finally:
-                torch.set_num_threads(threads)
-        return run
+    def engine_row(k: int, processes: int) -> tuple[str, Callable[[], float]]:
+        per = -(-len(archs) // processes)
+        jobs = [(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k, args.device)
+                for i in range(0, len(archs), per)]
+        where = "x 1 thread" if args.device == "cpu" else f"on {args.device}"
+        name = f"engine, {len(jobs)} process{'es' if len(jobs) > 1 else ''} {where}, {min(k, per)} cells/batch"
+        return name, partial(time_in_workers, jobs)
 
     configs: list[tuple[str, Callable[[], float]]] = [
         (f"naive loop (plain PyTorch), 1 process x {threads} threads", timed(plain, warm_up=lambda: plain_train_cell(
@@ -262,16 +266,9 @@ def main() -> None:
             archs[0], data, protocol, seed, args.device))),
     ]
     for k in batch_cells:
-        alone = "1 process x 1 thread" if args.device == "cpu" else f"on {args.device}, 1 process"
-        configs.append((f"engine, {alone}, {k} cells/batch", timed(engine_alone(k), warm_up=partial(
-            train_shard, archs[:k], data, protocol, seed, args.device, batch_cells=k))))
+        configs.append(engine_row(k, 1))
         if args.workers > 1:
-            per = -(-len(archs) // args.workers)
-            jobs = [(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k, args.device)
-                    for i in range(0, len(archs), per)]
-            where = "x 1 thread" if args.device == "cpu" else f"sharing {args.device}"
-            configs.append((f"engine, {len(jobs)} processes {where}, {min(k, per)} cells/batch",
-                            partial(time_in_workers, jobs)))
+            configs.append(engine_row(k, args.workers))
     seconds: list[list[float]] = [[] for _ in configs]
     for _ in range(args.repeats):  # round-robin: load changes on the machine fall on every row alike
         for (_, run), secs in zip(configs, seconds):

@@ -4,7 +4,8 @@ Every backend takes the shards still to train and yields ``(shard, results)`` as
 (in completion order, which does not matter: a shard's numbers depend only on its composition).
 Workers only train; the driver that consumes the results is the only writer of the store. A worker
 process runs torch on one thread (two one-thread processes beat one two-thread process on these
-small networks) and loads the dataset once, into a per-process cache.
+small networks), keeps freed memory for reuse (:func:`~nasbench_suite.heap.retain_freed_memory`), and
+loads the dataset once, into a per-process cache.
 
 With a ``deadline``, the local backends start a unit only while the time left exceeds the longest
 unit seen so far (:class:`Admission`) and let started units finish, so a time-limited job (a
@@ -18,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import BackendUnavailableError, WorkerDiedError
+from .heap import retain_freed_memory
 from .pools import spawn_pool
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ def _worker_data(protocol: "Protocol", data_dir: str | None) -> "Dataset":
         from .train import load_protocol_data
 
         torch.set_num_threads(1)
+        retain_freed_memory()
         _WORKER_DATA.clear()
         _WORKER_DATA[key] = load_protocol_data(protocol, data_dir)
     return _WORKER_DATA[key]
@@ -108,6 +111,7 @@ def _run_in_process(shards: Sequence["Shard"], protocol: "Protocol", data: "Data
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same arithmetic as a worker process: results do not depend on workers
+    retain_freed_memory()  # as a worker process does (it stays set: it only keeps freed memory for reuse)
     try:
         for shard in shards:
             if not admission.may_start():

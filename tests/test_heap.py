@@ -1,0 +1,49 @@
+"""Training processes keep freed memory for reuse: the engine's steps stop faulting in fresh pages."""
+import ctypes.util
+import subprocess
+import sys
+
+import pytest
+
+from nasbench_suite.heap import retain_freed_memory
+
+GLIBC = bool(ctypes.util.find_library("c")) and hasattr(ctypes.CDLL(ctypes.util.find_library("c")),
+                                                         "gnu_get_libc_version")
+
+# Trains the same stack of digits cells twice; prints the page faults of the second run and its numbers.
+TRAIN_TWICE = """
+import resource, sys, torch
+from nasbench_suite.engine import train_shard
+from nasbench_suite.heap import retain_freed_memory
+from nasbench_suite.train import Protocol, load_protocol_data
+torch.set_num_threads(1)
+if sys.argv[1] == "retain":
+    assert retain_freed_memory()
+protocol = Protocol(dataset="digits", channels=8, cells=1, epochs=2, batch_size=128, train_subset=384)
+data = load_protocol_data(protocol, None)
+train_shard([1000, 1001, 1002, 1003], data, protocol, 0, batch_cells=4)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+out = train_shard([1000, 1001, 1002, 1003], data, protocol, 0, batch_cells=4)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(repr([{m: v for m, v in r.metrics.items() if not m.endswith("_seconds")}
+            for records in out.values() for r in records]))
+"""
+
+
+def _train_twice(mode: str) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-c", TRAIN_TWICE, mode], capture_output=True, text=True, check=True)
+    faults, metrics = done.stdout.splitlines()[-2:]
+    return int(faults), metrics
+
+
+@pytest.mark.skipif(not GLIBC, reason="the setting is glibc's")
+def test_retained_heap_stops_page_faults_and_changes_no_number() -> None:
+    default_faults, default_metrics = _train_twice("default")
+    retained_faults, retained_metrics = _train_twice("retain")
+    assert retained_metrics == default_metrics  # the same numbers bit for bit
+    assert default_faults > 1000  # what it removes: fresh pages for the step's buffers
+    assert retained_faults * 10 < default_faults
+
+
+def test_retain_freed_memory_reports_whether_it_applied() -> None:
+    assert retain_freed_memory() is GLIBC
