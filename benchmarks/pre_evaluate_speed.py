@@ -183,7 +183,10 @@ def time_in_workers(jobs: list[tuple]) -> float:
     one-thread processes, after an untimed first round that loads the data and builds the kernels in
     every worker: with one worker, on its first batch of cells; with several, on their whole shards
     (a short task could be taken by a worker that started early, leaving another cold)."""
-    warm = jobs if len(jobs) > 1 else [(*jobs[0][:2], jobs[0][2][: jobs[0][4]], *jobs[0][3:])]
+    warm = jobs
+    if len(jobs) == 1:
+        protocol, data_dir, archs, seed, k, device = jobs[0]
+        warm = [(protocol, data_dir, archs[:k], seed, k, device)]
     with spawn_pool(len(jobs)) as pool:
         list(pool.map(_train_in_worker, *zip(*warm)))
         t0 = time.perf_counter()
