@@ -17,7 +17,6 @@ The setting is process-wide and stays set. Pre-evaluation applies it in the proc
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -25,16 +24,20 @@ MMAP_THRESHOLD = 32 * 2**20
 """Blocks above this are still mapped on their own (glibc's largest threshold on 64-bit systems)."""
 
 
+def glibc() -> ctypes.CDLL | None:
+    """This process's C library when it is glibc, else None (macOS, musl, Windows)."""
+    try:
+        libc = ctypes.CDLL(None)  # the symbols already loaded in this process
+    except (OSError, TypeError):  # Windows has no handle for the process itself
+        return None
+    return libc if hasattr(libc, "gnu_get_libc_version") else None
+
+
 def retain_freed_memory() -> bool:
     """Set glibc's malloc to keep freed blocks of up to :data:`MMAP_THRESHOLD` for reuse and never
-    trim its heap; returns whether it applied (False where the C library is not glibc: macOS, musl,
-    Windows)."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
-        return False
-    if libc is None or not hasattr(libc, "gnu_get_libc_version"):
+    trim its heap; returns whether it applied (False where the C library is not glibc)."""
+    libc = glibc()
+    if libc is None:
         return False
     libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     # -1 as the trim threshold turns trimming off (mallopt(3))

@@ -1,14 +1,12 @@
 """Training processes keep freed memory for reuse: the engine's steps stop faulting in fresh pages."""
-import ctypes.util
 import subprocess
 import sys
 
 import pytest
 
-from nasbench_suite.heap import retain_freed_memory
+from nasbench_suite.heap import glibc, retain_freed_memory
 
-GLIBC = bool(ctypes.util.find_library("c")) and hasattr(ctypes.CDLL(ctypes.util.find_library("c")),
-                                                         "gnu_get_libc_version")
+GLIBC = glibc() is not None
 
 # Trains the same stack of digits cells twice; prints the page faults of the second run and its numbers.
 TRAIN_TWICE = """
