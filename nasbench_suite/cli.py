@@ -303,7 +303,9 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
     if args.ray_address and args.backend != "ray":
         raise UsageError("--ray-address needs --backend ray")
     spec = RunSpec(args.archs, tuple(_int_list(args.seeds)), _protocol(args), args.shard_size, args.batch_cells)
-    workers = args.workers or (1 if args.device != "cpu" else max(1, min(2, os.cpu_count() or 1)))
+    workers = args.workers
+    if workers is None:
+        workers = 1 if args.device != "cpu" else max(1, min(2, os.cpu_count() or 1))
     if args.time_limit is not None and args.backend != "local":
         raise UsageError("--time-limit needs --backend local")
     status = run_pre_evaluation(spec, args.out, data_dir=args.data_dir, backend=args.backend, workers=workers,

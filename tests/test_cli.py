@@ -146,6 +146,13 @@ def test_a_missing_cuda_device_is_one_error_and_leaves_no_run_folder(tmp_path: P
     assert not (tmp_path / "run").exists()
 
 
+def test_zero_pre_evaluate_workers_is_refused_not_read_as_the_default(tmp_path: Path) -> None:
+    proc = run("pre-evaluate", "--dataset", "synthetic", "--archs", "0-3", "--seeds", "0", "--epochs", "1",
+               "--workers", "0", "--out", str(tmp_path / "run"))
+    assert_clean_error(proc, "workers must be a positive integer, got 0")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("raised, code, line", [
     (KeyboardInterrupt, 130, "nasbench: interrupted"),
     (BrokenProcessPool, 2,
