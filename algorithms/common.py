@@ -62,8 +62,24 @@ def require_full_space(space: SearchSpace, what: str) -> None:
         raise StrategyError(f"{what} samples any cell; it needs a table that covers all 15,625 cells")
 
 
+class RandomStart:
+    """The initial cells and the query of strategies that train every cell for the same epochs
+    (``self._epochs``); :class:`algorithms.warm_start.WarmStart` overrides both."""
+
+    space: SearchSpace
+    rng: np.random.Generator
+    _epochs: int
+
+    def initial_arch(self) -> Arch:
+        """An initial cell: uniformly random."""
+        return self.space.random_arch(self.rng)
+
+    def query(self, arch: Arch) -> Query:
+        return Query(arch, self._epochs)
+
+
 @dataclass
-class BatchedModelSearch(Strategy):
+class BatchedModelSearch(RandomStart, Strategy):
     """Shared loop of model-guided strategies: ``n_init`` random cells, then rounds of ``batch``
     cells: a predictor (:meth:`predictor`) is refitted on everything told so far, ``candidates``
     mutations (1 to ``max_edits`` edits) of the top ``mutate_top`` cells are scored
@@ -116,13 +132,6 @@ class BatchedModelSearch(Strategy):
             self.asked.add(arch.index)
             out.append(self.query(arch))
         return out
-
-    def initial_arch(self) -> Arch:
-        """One of the ``n_init`` initial cells: uniformly random (repeats are drawn again)."""
-        return self.space.random_arch(self.rng)
-
-    def query(self, arch: Arch) -> Query:
-        return Query(arch, self._epochs)
 
     def tell(self, results: Sequence[Result]) -> None:
         for r in results:

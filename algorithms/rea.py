@@ -12,10 +12,12 @@ import numpy as np
 from nasbench_suite.space import Arch
 from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
 
+from .common import RandomStart
+
 
 @register("rea")
 @dataclass
-class RegularizedEvolution(Strategy):
+class RegularizedEvolution(RandomStart, Strategy):
     population: int = 10
     sample_size: int = 3
     mutation: str = "node_then_edge"
@@ -40,13 +42,6 @@ class RegularizedEvolution(Strategy):
             self.started += 1
             out.append(self.query(arch))
         return out
-
-    def initial_arch(self) -> Arch:
-        """A cell of the initial population: uniformly random."""
-        return self.space.random_arch(self.rng)
-
-    def query(self, arch: Arch) -> Query:
-        return Query(arch, self._epochs)
 
     def tell(self, results: Sequence[Result]) -> None:
         for r in results:
