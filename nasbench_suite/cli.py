@@ -299,6 +299,7 @@ def _protocol(args: argparse.Namespace) -> "Protocol":
 
 def cmd_pre_evaluate(args: argparse.Namespace) -> None:
     from .pre_evaluate import RunSpec, build_from_store, run_pre_evaluation
+    from .tablefile import check_replaceable
 
     if args.ray_address and args.backend != "ray":
         raise UsageError("--ray-address needs --backend ray")
@@ -308,6 +309,8 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
         workers = 1 if args.device != "cpu" else max(1, min(2, os.cpu_count() or 1))
     if args.time_limit is not None and args.backend != "local":
         raise UsageError("--time-limit needs --backend local")
+    if args.table:
+        check_replaceable(Path(args.table), args.overwrite)  # before training, not after
     status = run_pre_evaluation(spec, args.out, data_dir=args.data_dir, backend=args.backend, workers=workers,
                                 ray_address=args.ray_address, device=args.device, time_limit=args.time_limit)
     print(f"run {status.run_dir}: {status.stored}/{status.planned} (arch, seed) results stored, "

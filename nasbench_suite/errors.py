@@ -39,6 +39,10 @@ class SchemaVersionError(TableError):
     """A table was written with a schema this version of nasbench_suite does not know."""
 
 
+class TableExistsError(TableError, FileExistsError):
+    """A table's target folder exists and may not (or, not being a table, must never) be replaced."""
+
+
 class TableBuildError(TableError, ValueError):
     """The data given to the table builder cannot form a valid table."""
 

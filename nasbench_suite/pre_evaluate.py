@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, TableBuildError, require_device
+from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, require_device
 from .intlist import parse_int_list
 from .machine import machine_facts
 from .run_lock import LOCK_FILE, run_lock
 from .space import NUM_ARCHS, Arch, isomorphism_classes
+from .tablefile import check_replaceable
 from .store import (
     ResultStore,
     SessionRecord,
@@ -498,8 +499,7 @@ def build_from_store(run_dir: str | os.PathLike, out: str | os.PathLike, name: s
     from .table import build_table
 
     run_dir, out = Path(run_dir), Path(out)
-    if out.exists() and not overwrite:
-        raise TableBuildError(f"{out} already exists; pass --overwrite (overwrite=True) to replace it")
+    check_replaceable(out, overwrite)  # before any work; never a run folder
     run = read_run_file(run_dir)
     identity, dataset = run["identity"], run["dataset"]
     spec = RunSpec.from_identity(identity)

@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .errors import SchemaVersionError, TableCorruptedError, TableNotFoundError
+from .errors import SchemaVersionError, TableCorruptedError, TableExistsError, TableNotFoundError
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -208,8 +208,7 @@ def write_table(
     written; a failure at any point leaves the old table untouched.
     """
     folder = Path(folder)
-    if folder.exists() and not overwrite:
-        raise FileExistsError(f"{folder} already exists; pass overwrite=True to replace it")
+    check_replaceable(folder, overwrite)
     arrays = {name: np.asfortranarray(np.asarray(a, dtype=SPLIT_DTYPE)) for name, a in splits.items()}
     scal = {k: _canonical(v, fortran=False) for k, v in scalars.items()}
     manifest = dict(manifest)
@@ -249,12 +248,29 @@ def _write_scalars_and_manifest(tmp: Path, scalars: Mapping[str, np.ndarray], ma
     os.chmod(tmp, 0o755)
 
 
+def check_replaceable(folder: Path, overwrite: bool) -> None:
+    """Refuse to write a table to ``folder`` when it exists, unless ``overwrite`` is set and it holds a
+    table (a manifest with a content hash): any other folder (a run folder, a folder holding one, search
+    results) is never deleted."""
+    if not folder.exists():
+        return
+    if not overwrite:
+        raise TableExistsError(f"{folder} already exists; pass --overwrite (overwrite=True) to replace it")
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        is_table = isinstance(manifest, dict) and "content_hash" in manifest and "arrays" in manifest
+    except (OSError, ValueError):
+        is_table = False
+    if not is_table:
+        raise TableExistsError(f"{folder} exists and is not a table (no {MANIFEST} with a content hash); "
+                               "refusing to replace it: choose another output folder")
+
+
 def install(tmp: Path, folder: Path, overwrite: bool = False) -> None:
     """Move a complete table folder ``tmp`` to ``folder`` with one rename (an existing table is replaced
-    only with ``overwrite``, after the new one is complete)."""
+    only with ``overwrite``, after the new one is complete; see :func:`check_replaceable`)."""
     if folder.exists():
-        if not overwrite:
-            raise FileExistsError(f"{folder} already exists; pass overwrite=True to replace it")
+        check_replaceable(folder, overwrite)
         old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
         os.rename(folder, old)
         os.rename(tmp, folder)

@@ -211,6 +211,20 @@ def test_existing_table_is_not_overwritten_by_default(table_dir: Path, results: 
     assert (table_dir / "manifest.json").read_bytes() == before
 
 
+@pytest.mark.parametrize("holds", ["run", "parent of a run"])
+def test_overwrite_never_replaces_a_folder_that_is_not_a_table(tmp_path: Path, results: pd.DataFrame,
+                                                               holds: str) -> None:
+    run = tmp_path / "run"
+    (run / "shards").mkdir(parents=True)
+    (run / "run.json").write_text("{}")
+    (run / "shards" / "0.csv").write_text("arch,seed\n")
+    target = run if holds == "run" else tmp_path
+    with pytest.raises(FileExistsError, match="is not a table"):
+        build_table(results, target, overwrite=True)
+    assert (run / "run.json").read_text() == "{}" and (run / "shards" / "0.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary folder left behind
+
+
 def test_failed_write_leaves_old_table_intact(table_dir: Path, results: pd.DataFrame, monkeypatch) -> None:
     before = load_table(table_dir).content_hash
 
