@@ -70,6 +70,16 @@ ARCH_DEFAULTS: dict[str, Any] = {"arch_lr": 3e-4, "arch_betas": (0.5, 0.999), "a
 """NAS-Bench-201's architecture optimizer (DARTS, GDAS) and alpha initialisation."""
 
 
+def arch_problem(config: dict[str, Any]) -> str | None:
+    """What is wrong with the architecture optimizer's settings, or None."""
+    betas = config["arch_betas"]
+    if not (config["arch_lr"] >= 0 and config["arch_weight_decay"] >= 0 and config["alpha_init_std"] >= 0):
+        return "arch_lr, arch_weight_decay and alpha_init_std must be >= 0"
+    if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+        return "arch_betas must be two numbers in [0, 1)"
+    return None
+
+
 def architecture_parameters(ctx: Context, config: dict[str, Any]) -> tuple[torch.nn.Parameter, torch.optim.Adam]:
     """alpha ([6, 5], ``alpha_init_std * N(0, 1)`` from the run's torch RNG) and its Adam optimizer."""
     device = next(ctx.net.parameters()).device
@@ -85,6 +95,9 @@ class DartsV1(Method):
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         return dict(ARCH_DEFAULTS)
+
+    def check(self) -> str | None:
+        return arch_problem(self.config)
 
     def setup(self, ctx: Context) -> None:
         self.alpha, self.arch_opt = architecture_parameters(ctx, self.config)

@@ -31,6 +31,14 @@ class ENAS(Method):
         return {"controller_lr": 0.05, "controller_steps": 20, "controller_samples": 4, "baseline_decay": 0.95,
                 "entropy_weight": 1e-4}
 
+    def check(self) -> str | None:
+        c = self.config
+        if c["controller_steps"] < 1 or c["controller_samples"] < 1:
+            return "controller_steps and controller_samples must be at least 1"
+        if not (c["controller_lr"] >= 0 and 0 <= c["baseline_decay"] <= 1 and c["entropy_weight"] >= 0):
+            return "need controller_lr >= 0, 0 <= baseline_decay <= 1, entropy_weight >= 0"
+        return None
+
     def setup(self, ctx: Context) -> None:
         self.logits = torch.nn.Parameter(torch.zeros(NUM_EDGES, NUM_OPS, dtype=torch.float64))
         self.opt = torch.optim.Adam([self.logits], lr=self.config["controller_lr"])

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from algorithms.darts import ARCH_DEFAULTS, architecture_parameters
+from algorithms.darts import ARCH_DEFAULTS, arch_problem, architecture_parameters
 from nasbench_suite.space import NUM_OPS, Arch
 from nasbench_suite.supernet import derive
 from nasbench_suite.weight_sharing import Context, Method
@@ -39,6 +39,11 @@ class GDAS(Method):
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         return {**ARCH_DEFAULTS, "tau_max": 10.0, "tau_min": 0.1}
+
+    def check(self) -> str | None:
+        if not 0 < self.config["tau_min"] <= self.config["tau_max"]:
+            return "need 0 < tau_min <= tau_max (the Gumbel-softmax temperature divides the logits)"
+        return arch_problem(self.config)
 
     def setup(self, ctx: Context) -> None:
         self.alpha, self.arch_opt = architecture_parameters(ctx, self.config)

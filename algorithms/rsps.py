@@ -23,6 +23,12 @@ class RSPS(Method):
     def defaults(cls) -> dict[str, Any]:
         return {"candidates": 100, "valid_batch": None}
 
+    def check(self) -> str | None:
+        vb = self.config["valid_batch"]
+        if self.config["candidates"] < 1 or (vb is not None and vb < 1):
+            return "candidates and valid_batch must be at least 1"
+        return None
+
     def step(self, ctx: Context, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor) -> None:
         arch = Arch.random(ctx.rng)
         ctx.weight_step(x, y, onehot_weights(arch, device=x.device), torch.as_tensor(arch.ops))

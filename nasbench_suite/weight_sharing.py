@@ -178,10 +178,17 @@ class Method:
         if problem:
             raise WeightSharingError(f"{self.name}: {problem}")
         self.config = {**self.defaults(), **settings}
+        problem = self.check()
+        if problem:
+            raise WeightSharingError(f"{self.name}: {problem}")
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         return {}
+
+    def check(self) -> str | None:
+        """What is wrong with ``self.config``'s values (their types are already checked), or None."""
+        return None
 
     def settings(self) -> dict[str, Any]:
         return dict(self.config)

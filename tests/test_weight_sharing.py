@@ -208,3 +208,19 @@ def test_method_settings_of_the_wrong_kind_are_refused() -> None:
     with pytest.raises(WeightSharingError, match=r"gdas: setting tau_max='abc' must be a number"):
         make_method("gdas", {"tau_max": "abc"})
     assert make_method("gdas", {"tau_max": 5}).settings()["tau_max"] == 5  # an integer is a number
+
+
+@pytest.mark.parametrize("method, settings", [
+    ("gdas", {"tau_max": 0.0, "tau_min": 0.0}),  # used to divide by zero and resample forever
+    ("gdas", {"tau_max": -1.0}),
+    ("rsps", {"candidates": 0}),
+    ("darts-v1", {"arch_lr": -1.0}),
+    ("darts-v2", {"arch_betas": [0.5, 1.5]}),
+    ("enas", {"controller_steps": 0}),
+])
+def test_out_of_range_method_settings_are_refused_before_any_training(method: str, settings: dict) -> None:
+    from nasbench_suite.weight_sharing import WeightSharingError, make_method
+
+    with pytest.raises(WeightSharingError, match=f"^{method.split('-')[0]}"):
+        make_method(method, settings)
+    make_method(method, {})  # the defaults pass
