@@ -761,7 +761,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overrun", choices=["strict", "finish"], default="strict",
                    help="strict: never pass the seconds budget (NB201); finish: the last query started runs to the end")
     p.add_argument("--sim-workers", type=_int, default=1, help="simulated asynchronous workers per run (default 1)")
-    p.add_argument("--objective", default="valid_acc", help="search objective <split>_<measure> (default valid_acc)")
+    p.add_argument("--objective", default="valid_acc", help="search objective <split>_<measure>, an accuracy (default valid_acc)")
     p.add_argument("--search-epochs", type=_int, help="search only epochs 1..E of the table")
     p.add_argument("--latency", metavar="DIR|FILE.csv:COLUMN",
                    help="latency as a second objective: a folder from `nasbench latency measure` or a device column "
@@ -771,7 +771,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-latency", type=_float, metavar="MS", help="constrained mode: incumbents within this latency")
     p.add_argument("--eval-table", help="table the incumbents are evaluated on (default: --table)")
     p.add_argument("--eval-split", default="test")
-    p.add_argument("--eval-measure", default="acc")
+    p.add_argument("--eval-measure", default="acc",
+                   help="acc (default), loss, seconds...; regret is the distance to the best cell's value")
     p.add_argument("--eval-epoch", type=_int, help="default: the eval table's last epoch")
     p.add_argument("--no-eval", action="store_true", help="do not read any evaluation metric")
     p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),

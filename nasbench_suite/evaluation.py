@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import ArchNotInTableError
 from .space import NUM_ARCHS, Arch
-from .table import Benchmark
+from .table import Benchmark, higher_is_better
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class EvalSpec:
 
 
 def incumbent_metric(incumbents: np.ndarray, bench: Benchmark, spec: EvalSpec) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Metric and regret (table optimum minus metric) of each incumbent index (-1: none yet -> NaN),
+    """Metric and regret (distance to the table's optimum, >= 0) of each incumbent index (-1: none yet -> NaN),
     and a description of what was read."""
     epoch = bench.max_epoch if spec.epoch is None else spec.epoch
     values = bench.array(spec.split, spec.measure, epoch=epoch)
@@ -49,7 +49,9 @@ def incumbent_metric(incumbents: np.ndarray, bench: Benchmark, spec: EvalSpec) -
         a = int(incumbents[missing][0])
         raise ArchNotInTableError(f"incumbent arch {a} ({Arch.from_index(a)}) has no {spec.split}_{spec.measure} at epoch "
                                   f"{epoch} in table {bench.name!r}; evaluate on a table that covers every searched cell")
-    best_arch, best = bench.optimum(spec.split, spec.measure, epoch=epoch)
+    maximize = higher_is_better(spec.measure)
+    best_arch, best = bench.optimum(spec.split, spec.measure, epoch=epoch, maximize=maximize)
     info = {"table": bench.name, "content_hash": bench.content_hash, "split": spec.split, "measure": spec.measure,
-            "epoch": epoch, "seeds": "mean over the table's seeds", "optimum": best, "optimum_arch": best_arch.index}
-    return out, best - out, info
+            "epoch": epoch, "seeds": "mean over the table's seeds", "optimum": best, "optimum_arch": best_arch.index,
+            "regret": "optimum - metric" if maximize else "metric - optimum (lower is better)"}
+    return out, (best - out) if maximize else (out - best), info

@@ -42,6 +42,7 @@ import numpy as np
 
 from .errors import NasBenchError, SplitNotAvailableError
 from .space import NUM_ARCHS, Arch
+from .table import higher_is_better
 from .strategy import Query, Result, SearchSpace, Strategy, StrategyError
 from .table import TableView
 
@@ -86,6 +87,9 @@ def _split_measure(name: str) -> tuple[str, str]:
     split, sep, measure = name.partition("_")
     if not sep or not measure:
         raise StrategyError(f"objective must look like <split>_<measure>, e.g. valid_acc; got {name!r}")
+    if not higher_is_better(measure):
+        raise StrategyError(f"strategies maximize their objective, and lower {measure} is better; use an accuracy "
+                            f"(e.g. valid_acc), got {name!r}")
     return split, measure
 
 

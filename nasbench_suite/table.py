@@ -48,6 +48,12 @@ _METRIC_COLUMN = re.compile(r"^(train|valid|test)_([a-z0-9][a-z0-9_]*)$")
 TABLES_ENV = "NASBENCH_TABLES_DIR"
 
 
+def higher_is_better(measure: str) -> bool:
+    """Whether larger values of ``measure`` are better: accuracies (``acc``, ``acc5``, ``valtest_acc``)
+    are; losses and seconds are not."""
+    return measure.rsplit("_", 1)[-1].startswith("acc")
+
+
 def _arch_index(arch: ArchLike) -> int:
     if type(arch) is int and 0 <= arch < NUM_ARCHS:  # fast path for the common case
         return arch

@@ -313,3 +313,21 @@ def test_ray_backend_gives_the_same_bytes(search_table: Benchmark, tmp_path: Pat
     a = run_seeds(spec, range(4)).write(tmp_path / "local")
     b = run_seeds(spec, range(4), processes=2, backend="ray").write(tmp_path / "ray")
     assert _digest(a) == _digest(b) and not ray.is_initialized()
+
+
+def test_an_objective_where_lower_is_better_is_refused(tiny_table) -> None:
+    with pytest.raises(StrategyError, match="strategies maximize their objective"):
+        Oracle(tiny_table, objective="valid_loss")  # a search for the worst cells, before the fix
+
+
+@pytest.mark.parametrize("split, measure", [("test", "acc"), ("train", "seconds")])
+def test_regret_is_the_distance_to_the_best_value_whichever_way_is_better(tiny_table, split: str, measure: str) -> None:
+    from nasbench_suite.evaluation import EvalSpec, incumbent_metric
+
+    values = tiny_table.array(split, measure, epoch=tiny_table.max_epoch)
+    best = values.max() if measure == "acc" else values.min()
+    metric, regret, info = incumbent_metric(tiny_table.arch_indices, tiny_table, EvalSpec(split=split, measure=measure))
+    assert info["optimum"] == best and len(set(values)) > 1
+    np.testing.assert_allclose(metric, values)
+    np.testing.assert_allclose(regret, np.abs(best - values))
+    assert (regret >= 0).all() and regret.min() == 0
