@@ -94,6 +94,9 @@ class BatchedModelSearch(RandomStart, Strategy):
     epochs: int | None = None
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        if self.n_init < 2 or min(self.batch, self.candidates, self.mutate_top, self.max_edits) < 1:
+            raise StrategyError("model-guided search needs n_init >= 2 (a model needs two results) and batch, "
+                                "candidates, mutate_top, max_edits >= 1")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.observed = Observed()
         self.asked: set[int] = set()

@@ -132,6 +132,9 @@ def test_registry_and_settings_errors(oracle: Oracle) -> None:
     assert make_strategy("rea", {"population": 20}).settings()["population"] == 20
     with pytest.raises(StrategyError, match="not a fidelity"):
         run_search(make_strategy("random", {"epochs": 13}), oracle, Budget(queries=1), 0)
+    for name in ("bananas", "xgb-evolution", "bananas-warm"):  # n_init 0/1 used to end the run early, exit 0
+        with pytest.raises(StrategyError, match="n_init >= 2"):
+            run_search(make_strategy(name, {"n_init": 1}), oracle, Budget(queries=20), 0)
 
 
 def test_readme_example_strategy_runs_and_registers(oracle: Oracle, monkeypatch: pytest.MonkeyPatch) -> None:
