@@ -231,13 +231,18 @@ def cmd_export(args: argparse.Namespace) -> None:
         raise UsageError(f"--out must end in .parquet or .csv, got {out.name!r}")
     if not out.parent.is_dir():
         raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise UsageError(f"cannot write {out}: it is a folder")
     frame = load_table(args.table).to_frame()
     tmp = out.with_name(f".{out.name}.tmp")
-    if out.suffix == ".parquet":
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False)
-    tmp.replace(out)
+    try:
+        if out.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     print(f"wrote {len(frame)} rows x {frame.shape[1]} columns to {out}")
 
 
@@ -942,6 +947,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
+    except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        # a path the user gave is of the wrong kind or not writable: say which, without a traceback
+        print(f"nasbench: error: cannot use {exc.filename!r}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except BrokenProcessPool:  # a worker of compare, proxies, import... died (pre-evaluate says more)
         print("nasbench: error: a worker process died (killed, for example by the out-of-memory killer); "
               "run the command again, with fewer --workers if memory is short", file=sys.stderr)

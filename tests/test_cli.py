@@ -153,6 +153,17 @@ def test_zero_pre_evaluate_workers_is_refused_not_read_as_the_default(tmp_path: 
     assert not (tmp_path / "run").exists()
 
 
+def test_an_output_path_of_the_wrong_kind_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "dir.csv").mkdir()
+    proc = run("export", "digits-sample", "--out", str(tmp_path / "dir.csv"))
+    assert_clean_error(proc, "it is a folder")
+    (tmp_path / "afile").write_text("")
+    proc = run("report", str(Path(__file__).parents[1] / "reports" / "cifar10-16px" / "runs"),
+               "--out", str(tmp_path / "afile"))
+    assert_clean_error(proc, "Not a directory")  # was a NotADirectoryError traceback
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "dir.csv"]
+
+
 @pytest.mark.parametrize("raised, code, line", [
     (KeyboardInterrupt, 130, "nasbench: interrupted"),
     (BrokenProcessPool, 2,
