@@ -55,7 +55,7 @@ def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any]
     else none. A folder or a third-party ``FILE.csv:COLUMN`` is taken as given."""
     from dataclasses import asdict
 
-    from .latency import LatencyError, config_of_table, load_latency, shipped_latency_folders
+    from .latency import LatencyError, check_same_network, config_of_table, load_latency, shipped_latency_folders
     from .search import latency_of
 
     if source == "none":
@@ -81,6 +81,7 @@ def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any]
     else:
         folder = Path(source)
         argument = str(folder.resolve())
+        check_same_network(folder, bench.manifest, bench.name)
     table = load_latency(folder)
     key = table.identity["fingerprint"]["hash"]
     return argument, {"name": folder.name, "key": key, "source": table.source,

@@ -279,3 +279,15 @@ def test_cli_search_with_a_latency_limit(search_table: Benchmark, latency: np.nd
     capsys.readouterr()
     assert main([*args[:-2], "--latency", f"{csv}:nope", "--out", str(tmp_path / "x")]) == 2
     assert "no device column" in capsys.readouterr().err
+
+
+def test_a_latency_folder_of_another_network_shape_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from nasbench_suite.cli import main
+    from nasbench_suite.latency import shipped_latency_folders
+
+    digits_folder = next(p for p in shipped_latency_folders() if p.name.startswith("digits-"))
+    base = ["search", "--strategy", "rea", "--seeds", "0", "--max-queries", "5", "--workers", "1",
+            "--latency", str(digits_folder)]
+    assert main([*base, "--table", "cifar10-16px", "--out", str(tmp_path / "other")]) == 2  # 16x16x3 cells
+    assert "timed the network" in capsys.readouterr().err and not (tmp_path / "other").exists()
+    assert main([*base, "--table", "digits", "--out", str(tmp_path / "same")]) == 0
