@@ -150,6 +150,9 @@ def test_report_regenerates_from_runs_alone_byte_identically(full_run: Path, tmp
     assert r1 and r1 == r2
     original = {k: v for k, v in _files(full_run).items() if not k.startswith("runs/")}
     assert original == r1
+    (tmp_path / "r2" / "figures" / "from_an_earlier_config.png").write_bytes(b"stale")
+    assert main(["report", str(full_run / "runs"), "--out", str(tmp_path / "r2")]) == 0
+    assert _files(tmp_path / "r2") == r1  # a report rewritten in place keeps nothing of an earlier one
 
 
 def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], full_run: Path,

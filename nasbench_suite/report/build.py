@@ -223,6 +223,10 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
                                    for k, v in data.ws_manifests.items()}}
     for name, payload in pngs.items():
         (out / "figures" / f"{name}.png").write_bytes(payload)
+    # a report rewritten in place keeps no output of an earlier one that this one does not make
+    for stale in [*(p for p in (out / "figures").glob("*.png") if p.stem not in pngs),
+                  *([] if tests is not None else [out / "ranks.csv", out / "nemenyi.csv"])]:
+        stale.unlink(missing_ok=True)
     atomic_write_text(out / "index.md", _markdown(rec, sections, manifest))
     atomic_write_text(out / "index.html", _html(rec, sections, manifest, pngs))
     return out
