@@ -405,6 +405,20 @@ def _layout(frame: "pd.DataFrame", arch: np.ndarray) -> _Layout:
                    list(range(1, (epochs[-1] if epochs else 0) + 1)), metric_columns, scalar_columns)
 
 
+def _check_range(column: str, values: np.ndarray) -> None:
+    """Refuse accuracies outside 0..100 (percent) and negative seconds (NaN: not measured)."""
+    measure = column.split("_", 1)[1]
+    if higher_is_better(measure):
+        low, high = 0.0, 100.0
+    elif measure.endswith("seconds"):
+        low, high = 0.0, np.inf
+    else:
+        return
+    bad = (values < low) | (values > high)
+    if bad.any():
+        raise TableBuildError(f"column {column!r} holds {values[bad][0]:g}, outside {low:g}..{high:g}")
+
+
 def build_table(results: "pd.DataFrame", out: str | os.PathLike, *, name: str | None = None,
                 metadata: Mapping[str, Any] | None = None, overwrite: bool = False) -> Benchmark:
     """Write a table from tidy results: one row per (arch, seed, epoch).
@@ -431,7 +445,9 @@ def build_table(results: "pd.DataFrame", out: str | os.PathLike, *, name: str | 
     for split, measures in lay.metric_columns.items():
         a = np.full((*shape, len(measures)), np.nan, dtype=np.float32)
         for m, measure in enumerate(measures):
-            a[rows, seed_pos, epoch_pos, m] = results[f"{split}_{measure}"].to_numpy(dtype=np.float32)
+            values = results[f"{split}_{measure}"].to_numpy(dtype=np.float32)
+            _check_range(f"{split}_{measure}", values)
+            a[rows, seed_pos, epoch_pos, m] = values
         splits[split] = a
     scalars: dict[str, np.ndarray] = {"arch_index": lay.arch_index.astype(np.int32)}
     for col in lay.scalar_columns:

@@ -306,3 +306,12 @@ def test_shipped_tables_dir_is_the_installed_package() -> None:
     for manifest in root.glob("*/manifest.json"):  # every shipped table loads and verifies
         b = load_table(manifest.parent.name)
         assert b.num_archs > 0 and b.manifest["dataset"]["sha256"]
+
+
+@pytest.mark.parametrize("column, value", [("valid_acc", 150.0), ("train_acc", -1.0), ("train_seconds", -3.0)])
+def test_values_out_of_range_are_refused(results: pd.DataFrame, tmp_path: Path, column: str, value: float) -> None:
+    bad = results.copy()
+    bad.loc[bad.index[3], column] = value
+    with pytest.raises(TableBuildError, match=f"{column}.*outside"):
+        build_table(bad, tmp_path / "t")
+    assert not (tmp_path / "t").exists()
