@@ -766,7 +766,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overrun", choices=["strict", "finish"], default="strict",
                    help="strict: never pass the seconds budget (NB201); finish: the last query started runs to the end")
     p.add_argument("--sim-workers", type=_int, default=1, help="simulated asynchronous workers per run (default 1)")
-    p.add_argument("--objective", default="valid_acc", help="search objective <split>_<measure>, an accuracy (default valid_acc)")
+    p.add_argument("--objective", default="valid_acc",
+                   help="search objective <split>_<measure>, an accuracy (default valid_acc)")
     p.add_argument("--search-epochs", type=_int, help="search only epochs 1..E of the table")
     p.add_argument("--latency", metavar="DIR|FILE.csv:COLUMN",
                    help="latency as a second objective: a folder from `nasbench latency measure` or a device column "

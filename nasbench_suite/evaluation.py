@@ -34,8 +34,8 @@ class EvalSpec:
 
 
 def incumbent_metric(incumbents: np.ndarray, bench: Benchmark, spec: EvalSpec) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Metric and regret (distance to the table's optimum, >= 0) of each incumbent index (-1: none yet -> NaN),
-    and a description of what was read."""
+    """Metric and regret (distance to the table's optimum, >= 0) of each incumbent index (-1: none
+    yet -> NaN), and a description of what was read."""
     epoch = bench.max_epoch if spec.epoch is None else spec.epoch
     values = bench.array(spec.split, spec.measure, epoch=epoch)
     lookup = np.full(NUM_ARCHS, np.nan)
