@@ -566,6 +566,8 @@ def cmd_proxies(args: argparse.Namespace) -> None:
     from .train import load_protocol_data
     from .weight_sharing import table_protocol
 
+    if args.workers < 1:
+        raise UsageError(f"--workers must be a positive integer, got {args.workers}")
     bench = load_table(args.table)
     proxies = check_proxies([p.strip() for p in args.proxies.split(",")] if args.proxies else list(PROXIES))
     if not args.out and (args.channels, args.cells, args.resolution) != (None, None, None):

@@ -155,6 +155,9 @@ class ProxyStore(FolderStore):
         """Score every cell of ``archs`` not stored yet, in the given order; returns counts and wall seconds."""
         from .latency import fingerprint
 
+        if workers < 1:
+            raise ProxyError(f"workers must be a positive integer, got {workers}")
+
         here = fingerprint("cpu", self.identity["fingerprint"]["threads"])
         if here["hash"] != self.identity["fingerprint"]["hash"]:
             raise ProxyError(f"proxy folder {self.folder} was measured on machine {self.identity['fingerprint']['hash']}; "
@@ -279,8 +282,13 @@ def config_for(bench: "Benchmark", channels: int | None = None, cells: int | Non
     from .model import MacroConfig
 
     base = config_of_table(bench.manifest)
-    return MacroConfig(channels=channels or base.channels, cells=cells or base.cells, in_channels=base.in_channels,
-                       resolution=resolution or base.resolution, num_classes=base.num_classes)
+
+    def given(value: int | None, default: int) -> int:
+        return default if value is None else value  # 0 is passed on, for MacroConfig to refuse
+
+    return MacroConfig(channels=given(channels, base.channels), cells=given(cells, base.cells),
+                       in_channels=base.in_channels, resolution=given(resolution, base.resolution),
+                       num_classes=base.num_classes)
 
 
 __all__ = ["ProxyStore", "ProxyTable", "load_proxies", "make_minibatch", "stored_for"]

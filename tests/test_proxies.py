@@ -187,8 +187,12 @@ def test_cli_proxies_scores_cells_and_reports_user_errors(tmp_path: Path, capsys
 
     assert main(["proxies", "--table", "digits", "--proxies", "bogus", "--out", str(tmp_path / "x")]) == 2
     assert main(["proxies", "--table", "digits", "--channels", "16"]) == 2
+    assert main(["proxies", "--table", "digits", "--workers", "0", "--out", str(tmp_path / "w")]) == 2
+    assert main(["proxies", "--table", "digits", "--channels", "0", "--out", str(tmp_path / "c")]) == 2  # was the default
     err = capsys.readouterr().err
     assert "unknown proxy" in err and "needs --out" in err and "Traceback" not in err
+    assert "--workers must be a positive integer" in err and "channels must be a positive integer" in err
+    assert not (tmp_path / "w").exists() and not (tmp_path / "c").exists()
     out = tmp_path / "p"
     args = ["proxies", "--table", "digits", "--archs", "3110-3113", "--proxies", "synflow,params", "--out", str(out)]
     assert main(args) == 0
