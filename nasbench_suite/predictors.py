@@ -287,6 +287,9 @@ def kendall_tau_curve(arch_indices: np.ndarray, y: np.ndarray, *, predictors: Se
     sizes = sorted(set(int(s) for s in sizes))
     if not sizes or sizes[0] < 2:
         raise PredictorError("training-set sizes must be integers >= 2")
+    if repeats < 1 or test_size < 2 or seed < 0:
+        raise PredictorError(f"need repeats >= 1, test_size >= 2 (a Kendall tau needs two held-out cells) and "
+                             f"seed >= 0; got {repeats}, {test_size}, {seed}")
     if sizes[-1] + test_size > len(y):
         raise PredictorError(f"the table has {len(y)} cells with a target; {sizes[-1]} for training plus "
                              f"{test_size} held out do not fit")
