@@ -81,8 +81,9 @@ def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any]
     else:
         folder = Path(source)
         argument = str(folder.resolve())
-        check_same_network(folder, bench.manifest, bench.name)
     table = load_latency(folder)
+    if source != "auto":  # auto picks a folder of the table's own network
+        check_same_network(table, folder, bench.manifest, bench.name)
     key = table.identity["fingerprint"]["hash"]
     return argument, {"name": folder.name, "key": key, "source": table.source,
                       "kind": "this machine" if key == machine()["hash"] else "another machine"}

@@ -200,14 +200,15 @@ def config_of_table(manifest: Mapping[str, Any]) -> MacroConfig:
         raise LatencyError(f"the table's manifest does not give the network shape ({exc}); pass a MacroConfig") from None
 
 
-def check_same_network(folder: str | os.PathLike, manifest: Mapping[str, Any], table_name: str) -> None:
-    """Refuse a latency folder timed on another network shape than the table's cells were trained at
-    (a table that records no shape, e.g. a reference table, is not checked)."""
+def check_same_network(latency: "LatencyTable", folder: str | os.PathLike, manifest: Mapping[str, Any],
+                       table_name: str) -> None:
+    """Refuse a latency table (read from ``folder``) timed on another network shape than the table's
+    cells were trained at (a table that records no shape, e.g. a reference table, is not checked)."""
     try:
         want = config_of_table(manifest).to_dict()
     except LatencyError:
         return
-    timed = load_latency(folder).identity.get("config")
+    timed = latency.identity.get("config")
     if timed is not None and timed != want:
         raise LatencyError(f"latency folder {folder} timed the network {timed}, but table {table_name!r} holds "
                            f"{want}; measure this table's network (`nasbench latency measure --table {table_name}`)")

@@ -270,8 +270,9 @@ def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: in
         if spec.table not in tables:
             tables[spec.table] = load_table(spec.table)  # verifies the content hash
         if key is not None and ".csv:" not in spec.latency:
-            from .latency import check_same_network
-            check_same_network(spec.latency, tables[spec.table].manifest, tables[spec.table].name)
+            from .latency import check_same_network, load_latency
+            check_same_network(load_latency(spec.latency, spec.latency_stat), spec.latency,
+                               tables[spec.table].manifest, tables[spec.table].name)
     chunks = _chunks(seeds, processes)
     tasks = [(spec, str(tables[spec.table].path), tables[spec.table].content_hash, c) for spec in specs for c in chunks]
     started = time.perf_counter()

@@ -42,9 +42,8 @@ import numpy as np
 
 from .errors import NasBenchError, SplitNotAvailableError
 from .space import NUM_ARCHS, Arch
-from .table import higher_is_better
 from .strategy import Query, Result, SearchSpace, Strategy, StrategyError
-from .table import TableView
+from .table import TableView, higher_is_better
 
 OVERRUN_POLICIES = ("strict", "finish")
 TRAJECTORY_COLUMNS = ("step", "query", "arch_index", "epochs", "trial", "resumed", "table_seed", "start_time",
