@@ -66,6 +66,7 @@ def _info_payload(bench: "Benchmark") -> dict[str, Any]:
         "description": m.get("description", ""),
         "schema_version": m["schema_version"],
         "content_hash": bench.content_hash,
+        "manifest_hash": m.get("manifest_hash"),
         "size_bytes": size,
         "archs": bench.num_archs,
         "coverage": f"{bench.num_archs}/{NUM_ARCHS} cells, "
@@ -140,7 +141,10 @@ def _render_info(p: dict[str, Any]) -> str:
                      f"max {f['max']:.2f}, std {f['std']:.2f}")
     if "seed_kendall_tau_final_valid_acc" in p:
         lines.append(f"seeds      Kendall tau between seeds of final valid acc: {p['seed_kendall_tau_final_valid_acc']:.3f}")
-    lines += [f"integrity  {p['content_hash']} (verified)", f"size       {p['size_bytes'] / 2**20:.1f} MiB"]
+    lines.append(f"integrity  {p['content_hash']} (verified)")
+    lines.append(f"manifest   {p['manifest_hash']} (verified)" if p["manifest_hash"] else
+                 "manifest   no manifest_hash (written before 2026-12-05): its labels are not checked")
+    lines.append(f"size       {p['size_bytes'] / 2**20:.1f} MiB")
     return "\n".join(lines)
 
 

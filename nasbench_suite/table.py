@@ -310,7 +310,7 @@ def resolve_table(name_or_path: str | os.PathLike) -> Path:
 
 
 def load_table(name_or_path: str | os.PathLike, verify: bool = True) -> Benchmark:
-    """Open a table by shipped name or folder path; verifies its content hash unless told not to."""
+    """Open a table by shipped name or folder path; verifies its content and manifest hashes unless told not to."""
     folder = resolve_table(name_or_path)
     manifest = tablefile.read_manifest(folder)
     scalars = tablefile.read_scalars(folder)

@@ -3,7 +3,8 @@ and ``manifest.json``. No pickle anywhere.
 
 Layout (schema version 1)::
 
-    <table>/manifest.json   schema_version, content_hash, arrays, seeds, epochs, dataset, protocol, ...
+    <table>/manifest.json   schema_version, content_hash, manifest_hash, arrays, seeds, epochs, dataset,
+                            protocol, ...
     <table>/train.npy       float32 [arch, seed, epoch, measure], one file per split
     <table>/valid.npy
     <table>/test.npy
@@ -20,6 +21,12 @@ order for 1-D scalars). A file re-saved in another byte order or memory layout h
 flipped bit, a truncated file or a changed value does not. Chunks are hashed in parallel threads
 (hashlib and ``os.pread`` release the GIL), which keeps verification of a full 15,625 x 3 x 200
 table well inside the load-time goal.
+
+The content hash does not cover the manifest, yet the manifest says what the numbers are: which
+measure each last-axis slot holds, which seed each seed slot is. The ``manifest_hash`` covers every
+other field of the manifest (SHA-256 of its canonical JSON without the two hashes), so a relabelled
+measure or seed, or an edited protocol, fails verification too. Tables written before it existed have
+none and are checked on their content hash alone.
 """
 from __future__ import annotations
 
@@ -43,6 +50,8 @@ SPLITS = ("train", "valid", "test")
 SPLIT_DTYPE = np.dtype("<f4")
 _CHUNK = 4 << 20
 _HASH_TAG = b"nasbench-suite table content v1\n"
+_MANIFEST_TAG = b"nasbench-suite table manifest v1\n"
+_HASHES = ("content_hash", "manifest_hash")
 
 
 # ----- hashing ---------------------------------------------------------------------------------------
@@ -83,6 +92,13 @@ def content_hash(splits: Mapping[str, np.ndarray], scalars: Mapping[str, np.ndar
         for name in sorted(named):
             _hash_array(h, name, *named[name], pool)
     return "sha256:" + h.hexdigest()
+
+
+def manifest_hash(manifest: Mapping[str, Any]) -> str:
+    """SHA-256 of the manifest's canonical JSON, without its two hash fields."""
+    body = {k: v for k, v in manifest.items() if k not in _HASHES}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(_MANIFEST_TAG + text.encode()).hexdigest()
 
 
 # ----- reading ---------------------------------------------------------------------------------------
@@ -190,6 +206,12 @@ def verify(folder: Path, manifest: Mapping[str, Any], scalars: Mapping[str, np.n
             f"table {folder} failed its integrity check: content hash {actual} does not match the "
             f"manifest's {manifest['content_hash']}; the files were changed or damaged"
         )
+    if "manifest_hash" in manifest and manifest_hash(manifest) != manifest["manifest_hash"]:
+        raise TableCorruptedError(
+            f"table {folder} failed its integrity check: {MANIFEST} was edited after the table was written "
+            f"(its fields no longer match its manifest_hash), so its labels (measures, seeds, protocol) "
+            f"cannot be trusted"
+        )
     return actual
 
 
@@ -218,6 +240,7 @@ def write_table(
         for name, a in arrays.items()
     }
     manifest["content_hash"] = content_hash(arrays, scal)
+    manifest["manifest_hash"] = manifest_hash(manifest)
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
@@ -322,5 +345,6 @@ def finish_streamed(tmp: Path, measures: Mapping[str, list[str]], scalars: Mappi
         shape = _npy_header(tmp / f"{name}.npy")[0]
         manifest["arrays"][name] = {"file": f"{name}.npy", "shape": list(shape), "measures": list(measures[name])}
     manifest["content_hash"] = _hash_folder(tmp, list(measures), scal)
+    manifest["manifest_hash"] = manifest_hash(manifest)
     _write_scalars_and_manifest(tmp, scal, manifest)
     return manifest

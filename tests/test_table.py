@@ -175,6 +175,37 @@ def test_changed_scalar_is_detected(table_dir: Path) -> None:
         load_table(table_dir)
 
 
+def _edit_manifest(table_dir: Path, edit) -> None:
+    manifest = json.loads((table_dir / "manifest.json").read_text())
+    edit(manifest)
+    (table_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m["arrays"]["valid"]["measures"].reverse(),        # loss read as acc: same shape, same content hash
+    lambda m: m.update(seeds=[s + 100 for s in m["seeds"]]),     # seed 0's numbers answered as seed 100's
+    lambda m: m.update(protocol="edited"),
+])
+def test_edited_manifest_is_detected(table_dir: Path, edit) -> None:
+    assert load_table(table_dir).manifest["manifest_hash"].startswith("sha256:")
+    _edit_manifest(table_dir, edit)
+    with pytest.raises(TableCorruptedError, match="manifest.json was edited"):
+        load_table(table_dir)
+
+
+def test_table_without_manifest_hash_still_loads(table_dir: Path) -> None:
+    """Tables written before the manifest hash existed are checked on their content hash alone."""
+    expected = load_table(table_dir).metric(12345, "valid", epoch=3, seed=22)
+    _edit_manifest(table_dir, lambda m: m.pop("manifest_hash"))
+    assert load_table(table_dir).metric(12345, "valid", epoch=3, seed=22) == expected
+
+
+@pytest.mark.parametrize("name", ["digits", "cifar10-16px", "digits-sample"])
+def test_shipped_manifests_carry_a_valid_manifest_hash(name: str) -> None:
+    manifest = load_table(name, verify=False).manifest
+    assert manifest["manifest_hash"] == tablefile.manifest_hash(manifest)
+
+
 def test_newer_schema_is_refused(table_dir: Path) -> None:
     manifest = json.loads((table_dir / "manifest.json").read_text())
     manifest["schema_version"] = tablefile.SCHEMA_VERSION + 1
