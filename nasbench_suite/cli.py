@@ -370,7 +370,9 @@ def cmd_search(args: argparse.Namespace) -> None:
     from .evaluation import EvalSpec
     from .search import SearchSpec, run_seeds
     from .simulator import Budget
+    from .strategy import import_strategies
 
+    import_strategies(args.imports)
     if args.ray_address and args.backend != "ray":
         raise UsageError("--ray-address needs --backend ray")
     if args.budget is None and args.max_queries is None:
@@ -428,10 +430,12 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from .compare import COMPARE_FILE, CompareError, read_compare, run_compare
     from .compare_config import DEFAULT_CONFIG, load_config
     from .report import build_report
+    from .strategy import import_strategies
 
     if args.print_default:
         print(DEFAULT_CONFIG.read_text(encoding="utf-8"), end="")
         return
+    import_strategies(args.imports)
     cfg = load_config(args.config)
     if args.workers is not None:
         import dataclasses
@@ -764,7 +768,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="replay a search strategy on a table under a simulated clock, many seeds")
     p.add_argument("--table", required=True, help="table searched (name or folder)")
     p.add_argument("--strategy", required=True, help="registered name: random, rea, reinforce, reinforce-lstm, "
-                   "local-search, bananas, hyperband, bohb, xgb-evolution, rea-warm, bananas-warm, nsga2, optuna")
+                   "local-search, bananas, hyperband, bohb, xgb-evolution, rea-warm, bananas-warm, nsga2, optuna, "
+                   "or one of yours (--import)")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE|FILE.py",
+                   help="import a module or file whose @register adds your own strategies (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (JSON value)")
     p.add_argument("--seeds", default="0-9", help="run seeds, e.g. 0-99 or 0,5,7")
     p.add_argument("--budget", type=_float, metavar="SECONDS", help="simulated seconds per run")
@@ -802,6 +809,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_int, help="processes (overrides the config; results do not depend on it)")
     p.add_argument("--overwrite", action="store_true", help="replace runs of another config in --out")
     p.add_argument("--print-default", action="store_true", help="print the embedded default config and exit")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE|FILE.py",
+                   help="import a module or file whose @register adds your own strategies (repeatable)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="regenerate a comparison report from stored runs (nothing is re-run)")

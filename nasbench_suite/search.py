@@ -28,7 +28,7 @@ from .evaluation import EvalSpec, incumbent_metric
 from .intlist import format_int_list
 from .pools import spawn_pool
 from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, run_search
-from .strategy import make_strategy, strategy_class
+from .strategy import import_strategies, make_strategy, strategy_class, strategy_source
 from .table import load_table
 
 if TYPE_CHECKING:
@@ -166,8 +166,12 @@ def _latency_key(spec: SearchSpec) -> tuple[str, int, str, float | None] | None:
     return (spec.latency, spec.latency_batch, spec.latency_stat, spec.max_latency)
 
 
-def _run_chunk(spec: SearchSpec, path: str, content_hash: str, seeds: Sequence[int]) -> dict[str, Any]:
-    """Run ``seeds`` one after another; columns concatenated in seed order, plus per-run facts."""
+def _run_chunk(spec: SearchSpec, path: str, content_hash: str, seeds: Sequence[int],
+               source: str | None = None) -> dict[str, Any]:
+    """Run ``seeds`` one after another; columns concatenated in seed order, plus per-run facts.
+    ``source`` is the user module registering the strategy (see :func:`strategy_source`)."""
+    if source is not None:
+        import_strategies([source])
     oracle = _oracle(path, content_hash, spec.objective, spec.search_epochs, _latency_key(spec))
     threads = None
     if strategy_class(spec.strategy).uses_torch:  # one thread: the same arithmetic in any process
@@ -194,7 +198,7 @@ def _chunks(seeds: Sequence[int], processes: int) -> list[tuple[int, ...]]:
     return [tuple(seeds[i:i + size]) for i in range(0, len(seeds), size)]
 
 
-def _execute(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...]]], processes: int, backend: str,
+def _execute(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...], str | None]], processes: int, backend: str,
              ray_address: str | None, progress: bool) -> list[dict[str, Any]]:
     """Every task's result, in task order, with a progress bar (chunks done, rate, ETA) if asked."""
     from tqdm import tqdm
@@ -207,7 +211,7 @@ def _execute(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...]]], processe
     return out  # type: ignore[return-value]
 
 
-def _completed(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...]]], processes: int, backend: str,
+def _completed(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...], str | None]], processes: int, backend: str,
                ray_address: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
     """(task index, result) as tasks finish."""
     if backend == "ray":
@@ -274,7 +278,8 @@ def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: in
             check_same_network(load_latency(spec.latency, spec.latency_stat), spec.latency,
                                tables[spec.table].manifest, tables[spec.table].name)
     chunks = _chunks(seeds, processes)
-    tasks = [(spec, str(tables[spec.table].path), tables[spec.table].content_hash, c) for spec in specs for c in chunks]
+    tasks = [(spec, str(tables[spec.table].path), tables[spec.table].content_hash, c, strategy_source(spec.strategy))
+             for spec in specs for c in chunks]
     started = time.perf_counter()
     parts = _execute(tasks, processes, backend, ray_address, sys.stderr.isatty() if progress is None else progress)
     wall = time.perf_counter() - started

@@ -14,7 +14,10 @@ query in its inner loop.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from abc import ABC, abstractmethod
+from pathlib import Path
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Callable, ClassVar, Mapping, NamedTuple, Sequence, TypeVar
 
@@ -251,6 +254,53 @@ def strategy_class(name: str) -> type[Strategy]:
     cls = _REGISTERED.get(name) or getattr(importlib.import_module(module), attr)
     cls.name = name
     return cls
+
+
+def import_strategies(sources: Sequence[str]) -> None:
+    """Import modules whose ``@register`` adds strategies: each a module name (``mylab.strategies``,
+    found on ``sys.path``) or a ``.py`` file. A module that fails to import raises StrategyError."""
+    for source in sources:
+        try:
+            if source.endswith(".py"):
+                _import_file(Path(source).resolve())
+            else:
+                importlib.import_module(source)
+        except StrategyError:
+            raise
+        except Exception as exc:  # the user's module may raise anything while it runs
+            raise StrategyError(f"cannot import strategies from {source!r}: {type(exc).__name__}: {exc}") from None
+
+
+def _import_file(path: Path) -> None:
+    loaded = sys.modules.get(path.stem)
+    if loaded is not None:
+        if getattr(loaded, "__file__", None) == str(path):
+            return
+        raise StrategyError(f"cannot import {path} as module {path.stem!r}: a module of that name is already "
+                            f"imported ({getattr(loaded, '__file__', 'built in')}); rename the file")
+    if not path.is_file():
+        raise StrategyError(f"no strategy file {path}")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise StrategyError(f"cannot import {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    module.__dict__["__nasbench_source__"] = str(path)
+    sys.modules[path.stem] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[path.stem]
+        raise
+
+
+def strategy_source(name: str) -> str | None:
+    """What a fresh process imports (:func:`import_strategies`) to find strategy ``name``: None for the
+    shipped strategies and for ones defined in the main script (a spawned process runs it again), else
+    the module's name, or its file when it was imported from one."""
+    module_name = strategy_class(name).__module__
+    if module_name.split(".")[0] in ("algorithms", "nasbench_suite", "__main__", "__mp_main__"):
+        return None
+    return getattr(sys.modules.get(module_name), "__nasbench_source__", module_name)
 
 
 def make_strategy(name: str, settings: dict[str, Any] | None = None) -> Strategy:

@@ -72,3 +72,90 @@ def test_predictors_leave_out_cells_filled_from_a_representative(capsys: pytest.
     assert main(["predictors", "--table", "digits", "--predictors", "ridge", "--sizes", "6000",
                  "--test-size", "1000"]) == 2
     assert "has 6466 cells" in capsys.readouterr().err
+
+
+USER_STRATEGY = '''
+from dataclasses import dataclass
+
+from nasbench_suite.strategy import Query, Strategy, register
+
+
+@register("{name}")
+@dataclass
+class Greedy(Strategy):
+    explore: float = 0.3
+
+    def setup(self, space, rng):
+        self.space, self.rng, self.best = space, rng, None
+
+    def ask(self, n):
+        return [Query(self.space.random_arch(self.rng) if self.best is None or self.rng.random() < self.explore
+                      else self.space.mutate(self.best[1], self.rng), self.space.max_epoch) for _ in range(n)]
+
+    def tell(self, results):
+        for r in results:
+            if self.best is None or r.value > self.best[0]:
+                self.best = (r.value, r.arch)
+'''
+
+
+@pytest.fixture
+def user_strategy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    """A strategy in a file of its own, registered only by importing that file."""
+    import sys
+
+    from nasbench_suite import strategy
+
+    stem = f"user_greedy_{request.node.name.split('[')[0][-20:]}"
+    path = tmp_path / f"{stem}.py"
+    path.write_text(USER_STRATEGY.format(name="user-greedy"))
+    monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))  # registrations end with the test
+    request.addfinalizer(lambda: sys.modules.pop(stem, None))
+    return path
+
+
+def test_search_runs_a_user_strategy_from_a_file_in_worker_processes(search_table: Benchmark, tmp_path: Path,
+                                                                     user_strategy: Path) -> None:
+    """--import registers the strategy; spawned worker processes import the same file, and the results
+    do not depend on the number of processes."""
+    args = ["search", "--table", str(search_table.path), "--import", str(user_strategy), "--strategy", "user-greedy",
+            "--set", "explore=0.5", "--seeds", "0-3", "--max-queries", "12"]
+    assert main([*args, "--workers", "1", "--out", str(tmp_path / "one")]) == 0
+    assert main([*args, "--workers", "2", "--out", str(tmp_path / "two")]) == 0
+    assert (tmp_path / "one" / "trajectories.parquet").read_bytes() == \
+        (tmp_path / "two" / "trajectories.parquet").read_bytes()
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["strategy"] == {"name": "user-greedy", "class": f"{user_strategy.stem}.Greedy",
+                                    "settings": {"explore": 0.5}}
+    assert len(pd.read_parquet(tmp_path / "two" / "trajectories.parquet")) == 4 * 12
+
+
+def test_compare_runs_a_user_strategy_beside_the_shipped_ones(search_table: Benchmark, tmp_path: Path,
+                                                             user_strategy: Path) -> None:
+    config = tmp_path / "mine.toml"
+    config.write_text(f'name = "mine"\ntable = "{search_table.path.as_posix()}"\nseeds = "0-2"\nworkers = 2\n'
+                      '[budget]\nqueries = 10\n[latency]\nsource = "none"\n'
+                      '[[strategy]]\nname = "random"\n[[strategy]]\nname = "user-greedy"\n')
+    assert main(["compare", "--import", str(user_strategy), "--config", str(config), "--out", str(tmp_path / "c")]) == 0
+    trajectories = pd.read_parquet(tmp_path / "c" / "runs" / "replayed" / "user-greedy" / "trajectories.parquet")
+    assert sorted(trajectories["seed"].unique()) == [0, 1, 2]
+    assert "user-greedy" in (tmp_path / "c" / "index.md").read_text()
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no strategy file"),
+    ("raise RuntimeError('broken on purpose')", "RuntimeError: broken on purpose"),
+    ("import no_such_module_xyz", "No module named 'no_such_module_xyz'"),
+])
+def test_a_strategy_file_that_cannot_be_imported_is_one_line(search_table: Benchmark, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture, content: str | None,
+                                                             message: str) -> None:
+    path = tmp_path / "broken_strategy_file.py"
+    if content is not None:
+        path.write_text(content)
+    for command in (["search", "--table", str(search_table.path), "--strategy", "random", "--max-queries", "5",
+                     "--out", str(tmp_path / "o")], ["compare"]):
+        assert main([*command, "--import", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
