@@ -62,18 +62,17 @@ def _canonical(array: np.ndarray, fortran: bool) -> np.ndarray:
     return np.asfortranarray(a) if fortran else np.ascontiguousarray(a)
 
 
-def _hash_stream(h: "hashlib._Hash", header: bytes, read: Callable[[int, int], bytes], nbytes: int,
-                 pool: ThreadPoolExecutor) -> None:
-    h.update(header)
-    for digest in pool.map(lambda off: hashlib.sha256(read(off, min(_CHUNK, nbytes - off))).digest(),
-                           range(0, nbytes, _CHUNK)):
-        h.update(digest)
+def _hash_stream(header: bytes, read: Callable[[int, int], bytes], nbytes: int, pool: ThreadPoolExecutor) -> bytes:
+    """One array's part of the content hash: its header, then the digests of its consecutive chunks."""
+    digests = pool.map(lambda off: hashlib.sha256(read(off, min(_CHUNK, nbytes - off))).digest(),
+                       range(0, nbytes, _CHUNK))
+    return header + b"".join(digests)
 
 
-def _hash_array(h: "hashlib._Hash", name: str, array: np.ndarray, fortran: bool, pool: ThreadPoolExecutor) -> None:
+def _hash_array(name: str, array: np.ndarray, fortran: bool, pool: ThreadPoolExecutor) -> bytes:
     a = _canonical(array, fortran)
     buf = memoryview(a.reshape(-1, order="F" if fortran else "C")).cast("B")
-    _hash_stream(h, _array_header(name, a.dtype, a.shape), lambda off, n: buf[off : off + n], buf.nbytes, pool)
+    return _hash_stream(_array_header(name, a.dtype, a.shape), lambda off, n: buf[off : off + n], buf.nbytes, pool)
 
 
 def _array_header(name: str, dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
@@ -84,14 +83,26 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
 
 
-def content_hash(splits: Mapping[str, np.ndarray], scalars: Mapping[str, np.ndarray]) -> str:
-    """Content hash of in-memory arrays (the same value :func:`verify` computes from the files)."""
+def _combine(parts: Mapping[str, bytes]) -> tuple[str, dict[str, str]]:
+    """The content hash over every array's part in name order, and each array's own hash (which names
+    the file that changed when the content hash fails)."""
     h = hashlib.sha256(_HASH_TAG)
+    for name in sorted(parts):
+        h.update(parts[name])
+    return "sha256:" + h.hexdigest(), {n: "sha256:" + hashlib.sha256(p).hexdigest() for n, p in sorted(parts.items())}
+
+
+def content_hashes(splits: Mapping[str, np.ndarray], scalars: Mapping[str, np.ndarray]) -> tuple[str, dict[str, str]]:
+    """Content hash of in-memory arrays (the same value :func:`verify` computes from the files) and
+    the hash of each array."""
     named = {**{s: (a, True) for s, a in splits.items()}, **{f"scalars/{k}": (v, False) for k, v in scalars.items()}}
     with _pool() as pool:
-        for name in sorted(named):
-            _hash_array(h, name, *named[name], pool)
-    return "sha256:" + h.hexdigest()
+        return _combine({name: _hash_array(name, *named[name], pool) for name in named})
+
+
+def content_hash(splits: Mapping[str, np.ndarray], scalars: Mapping[str, np.ndarray]) -> str:
+    """Content hash of in-memory arrays (the same value :func:`verify` computes from the files)."""
+    return content_hashes(splits, scalars)[0]
 
 
 def manifest_hash(manifest: Mapping[str, Any]) -> str:
@@ -175,35 +186,45 @@ def read_scalars(folder: Path) -> dict[str, np.ndarray]:
         raise TableCorruptedError(f"table file {path} cannot be read ({type(exc).__name__}: {exc})") from None
 
 
-def _hash_folder(folder: Path, split_names: list[str], scalars: Mapping[str, np.ndarray]) -> str:
-    """The content hash of the split files in ``folder`` and of ``scalars``, streamed from disk."""
-    h = hashlib.sha256(_HASH_TAG)
+def _hash_folder(folder: Path, split_names: list[str], scalars: Mapping[str, np.ndarray]) -> tuple[str, dict[str, str]]:
+    """The content hash of the split files in ``folder`` and of ``scalars``, streamed from disk, and
+    the hash of each array."""
+    parts = {}
     with _pool() as pool:
-        for name in sorted([*split_names, *(f"scalars/{k}" for k in scalars)]):
-            if name.startswith("scalars/"):
-                _hash_array(h, name, scalars[name.split("/", 1)[1]], False, pool)
-                continue
+        for name, values in scalars.items():
+            parts[f"scalars/{name}"] = _hash_array(f"scalars/{name}", values, False, pool)
+        for name in split_names:
             path = folder / f"{name}.npy"
             shape, fortran, dtype, offset = _npy_header(path)
             if fortran and dtype == SPLIT_DTYPE:  # fast path: stream the file, never map it
                 fd = os.open(path, os.O_RDONLY)
                 try:
                     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                    _hash_stream(h, _array_header(name, dtype, shape),
-                                 lambda off, n: os.pread(fd, n, offset + off), nbytes, pool)
+                    parts[name] = _hash_stream(_array_header(name, dtype, shape),
+                                               lambda off, n: os.pread(fd, n, offset + off), nbytes, pool)
                 finally:
                     os.close(fd)
             else:  # another layout or dtype: decode, then hash canonically
-                _hash_array(h, name, np.load(path, allow_pickle=False).astype(SPLIT_DTYPE), True, pool)
-    return "sha256:" + h.hexdigest()
+                parts[name] = _hash_array(name, np.load(path, allow_pickle=False).astype(SPLIT_DTYPE), True, pool)
+    return _combine(parts)
 
 
 def verify(folder: Path, manifest: Mapping[str, Any], scalars: Mapping[str, np.ndarray]) -> str:
-    """Recompute the content hash from the files and compare it with the manifest's."""
-    actual = _hash_folder(folder, list(manifest["arrays"]), scalars)
+    """Recompute the content hash from the files and compare it with the manifest's; then the manifest
+    hash, when the manifest has one."""
+    actual, arrays = _hash_folder(folder, list(manifest["arrays"]), scalars)
     if actual != manifest["content_hash"]:
+        recorded = manifest.get("array_hashes")
+        changed = sorted(n for n in arrays if n not in recorded or recorded[n] != arrays[n]) \
+            if isinstance(recorded, dict) else []
+        where = ""
+        if changed:
+            where = " (changed: " + ", ".join(f"{SCALARS} [{n[8:]}]" if n.startswith("scalars/") else f"{n}.npy"
+                                             for n in changed) + ")"
+        elif isinstance(recorded, dict) and set(recorded) - set(arrays):
+            where = f" (missing from {SCALARS}: {', '.join(sorted(n[8:] for n in set(recorded) - set(arrays)))})"
         raise TableCorruptedError(
-            f"table {folder} failed its integrity check: content hash {actual} does not match the "
+            f"table {folder} failed its integrity check{where}: content hash {actual} does not match the "
             f"manifest's {manifest['content_hash']}; the files were changed or damaged"
         )
     if "manifest_hash" in manifest and manifest_hash(manifest) != manifest["manifest_hash"]:
@@ -239,7 +260,7 @@ def write_table(
         name: {"file": f"{name}.npy", "shape": list(a.shape), "measures": list(measures[name])}
         for name, a in arrays.items()
     }
-    manifest["content_hash"] = content_hash(arrays, scal)
+    manifest["content_hash"], manifest["array_hashes"] = content_hashes(arrays, scal)
     manifest["manifest_hash"] = manifest_hash(manifest)
 
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -344,7 +365,7 @@ def finish_streamed(tmp: Path, measures: Mapping[str, list[str]], scalars: Mappi
     for name in measures:
         shape = _npy_header(tmp / f"{name}.npy")[0]
         manifest["arrays"][name] = {"file": f"{name}.npy", "shape": list(shape), "measures": list(measures[name])}
-    manifest["content_hash"] = _hash_folder(tmp, list(measures), scal)
+    manifest["content_hash"], manifest["array_hashes"] = _hash_folder(tmp, list(measures), scal)
     manifest["manifest_hash"] = manifest_hash(manifest)
     _write_scalars_and_manifest(tmp, scal, manifest)
     return manifest

@@ -135,7 +135,7 @@ def test_flipped_byte_is_detected(table_dir: Path) -> None:
     data = bytearray(path.read_bytes())
     data[-3] ^= 0x01
     path.write_bytes(bytes(data))
-    with pytest.raises(TableCorruptedError, match="integrity check"):
+    with pytest.raises(TableCorruptedError, match=r"integrity check \(changed: valid\.npy\)"):
         load_table(table_dir)
     load_table(table_dir, verify=False)  # the explicit opt-out still opens it
 
@@ -171,7 +171,11 @@ def test_changed_scalar_is_detected(table_dir: Path) -> None:
         scalars = {k: z[k] for k in z.files}
     scalars["params"][0] += 1
     np.savez(table_dir / "scalars.npz", **scalars)
-    with pytest.raises(TableCorruptedError, match="integrity check"):
+    with pytest.raises(TableCorruptedError, match=r"integrity check \(changed: scalars\.npz \[params\]\)"):
+        load_table(table_dir)
+    del scalars["params"]
+    np.savez(table_dir / "scalars.npz", **scalars)
+    with pytest.raises(TableCorruptedError, match=r"integrity check \(missing from scalars\.npz: params\)"):
         load_table(table_dir)
 
 
@@ -204,6 +208,7 @@ def test_table_without_manifest_hash_still_loads(table_dir: Path) -> None:
 def test_shipped_manifests_carry_a_valid_manifest_hash(name: str) -> None:
     manifest = load_table(name, verify=False).manifest
     assert manifest["manifest_hash"] == tablefile.manifest_hash(manifest)
+    assert {"train", "valid", "test", "scalars/arch_index"} <= set(manifest["array_hashes"])
 
 
 def test_newer_schema_is_refused(table_dir: Path) -> None:
