@@ -194,6 +194,21 @@ def _shorten(text: str, width: int) -> str:
 
 
 # ----- query ---------------------------------------------------------------------------------------
+def _or_missing(read: Callable[..., float], *args: Any, **kwargs: Any) -> float | None:
+    """``read(*args, **kwargs)``, or None where the table has no recorded result (one NaN slot must not
+    hide the arch's other values)."""
+    from .errors import MissingResultError
+
+    try:
+        return read(*args, **kwargs)
+    except MissingResultError:
+        return None
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "missing" if value is None else format(value, spec)
+
+
 def cmd_query(args: argparse.Namespace) -> None:
     from .space import Arch
     from .table import load_table
@@ -206,20 +221,20 @@ def cmd_query(args: argparse.Namespace) -> None:
     metrics: dict[str, float | None] = {}
     for split in splits:
         for measure in bench.measures(split):
-            metrics[f"{split}_{measure}"] = bench.metric(arch, split, measure, epoch=epoch, seed=args.seed)
+            metrics[f"{split}_{measure}"] = _or_missing(bench.metric, arch, split, measure, epoch=epoch, seed=args.seed)
     payload: dict[str, Any] = {
         "table": bench.name, "arch_index": arch.index, "arch_str": str(arch), "epoch": epoch,
         "seed": "mean" if args.seed is None else args.seed, "metrics": metrics,
         "per_arch": {k: bench.scalar(arch, k) for k in bench.scalar_names},
     }
     if "seconds" in bench.measures("train"):
-        payload["train_cost_seconds"] = bench.train_cost(arch, epoch=epoch, seed=args.seed)
+        payload["train_cost_seconds"] = _or_missing(bench.train_cost, arch, epoch=epoch, seed=args.seed)
 
     def render(p: dict[str, Any]) -> str:
         lines = [f"{p['arch_index']}  {p['arch_str']}", f"table {p['table']}, epoch {p['epoch']}, seed {p['seed']}"]
-        lines += [f"  {k:<16} {v:.4f}" for k, v in p["metrics"].items()]
+        lines += [f"  {k:<16} {_fmt(v, '.4f')}" for k, v in p["metrics"].items()]
         if "train_cost_seconds" in p:
-            lines.append(f"  {'train cost (s)':<16} {p['train_cost_seconds']:.3f}")
+            lines.append(f"  {'train cost (s)':<16} {_fmt(p['train_cost_seconds'], '.3f')}")
         lines += [f"  {k:<16} {v:g}" for k, v in p["per_arch"].items()]
         return "\n".join(lines)
 

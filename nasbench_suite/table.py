@@ -155,16 +155,16 @@ class TableView:
         return pos
 
     @staticmethod
-    def _reduce(values: np.ndarray, what: str) -> float:
-        """A scalar, or the mean over seeds of the recorded (non-NaN) values."""
+    def _reduce(values: np.ndarray, what: str, seed: int | None) -> float:
+        """A scalar (of ``seed``), or the mean over seeds of the recorded (non-NaN) values."""
         vals = values.tolist()
         if not isinstance(vals, list):
             if vals != vals:
-                raise MissingResultError(f"no result recorded for {what}")
+                raise MissingResultError(f"no result recorded for {what} seed {seed}")
             return float(vals)
         ok = [v for v in vals if v == v]
         if not ok:
-            raise MissingResultError(f"no result recorded for {what} under any seed")
+            raise MissingResultError(f"no result recorded for {what} (no seed has it)")
         return sum(ok) / len(ok)
 
     # ----- queries -----------------------------------------------------------------------------
@@ -172,7 +172,7 @@ class TableView:
         """One value: ``measure`` on ``split`` after ``epoch`` epochs (mean over seeds if seed is None)."""
         array, m = self._loc(split, measure)
         r, e, s = self.row(arch), self._epoch(epoch), self._seed(seed)
-        return self._reduce(array[r, s, e, m], f"{split}_{measure} of arch {_arch_index(arch)} at epoch {epoch} seed {seed}")
+        return self._reduce(array[r, s, e, m], f"{split}_{measure} of arch {_arch_index(arch)} at epoch {epoch}", seed)
 
     def curve(self, arch: ArchLike, split: str, measure: str = "acc", *, seed: int | None = None) -> np.ndarray:
         """Values at epochs 1..max_epoch (float64; NaN-free mean over seeds when seed is None)."""
@@ -192,7 +192,7 @@ class TableView:
         array, m = self._loc("train", "seconds")
         r, e, s = self.row(arch), self._epoch(epoch), self._seed(seed)
         per_seed = array[r, s, : e + 1, m].sum(axis=-1, dtype=np.float64)
-        return self._reduce(np.asarray(per_seed), f"training time of arch {_arch_index(arch)} to epoch {epoch}")
+        return self._reduce(np.asarray(per_seed), f"training time of arch {_arch_index(arch)} to epoch {epoch}", seed)
 
     def eval_cost(self, arch: ArchLike, split: str = "valid", *, epoch: int, seed: int | None = None) -> float:
         """Measured seconds of one evaluation pass over ``split`` after ``epoch``."""

@@ -55,6 +55,25 @@ def test_query_matches_api(table_dir: Path, capsys) -> None:
     assert "valid_acc" in text and "test_acc" not in text and "epoch 4, seed mean" in text
 
 
+def test_query_marks_a_missing_value_and_shows_the_others(tmp_path: Path, results: pd.DataFrame, capsys) -> None:
+    from nasbench_suite.table import build_table
+
+    results = results.copy()
+    gap = (results.arch_index == 4321) & (results.epoch == 2)
+    results.loc[gap & (results.seed == 22), "valid_loss"] = float("nan")  # one measure of one seed
+    results.loc[gap, "test_acc"] = float("nan")  # one measure of every seed
+    b = build_table(results, tmp_path / "gaps")
+    assert main(["query", str(b.path), "4321", "--epoch", "2", "--seed", "22", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["metrics"]["valid_loss"] is None and out["metrics"]["test_acc"] is None
+    assert out["metrics"]["valid_acc"] == pytest.approx(b.metric(4321, "valid", epoch=2, seed=22))
+    assert out["train_cost_seconds"] == pytest.approx(b.train_cost(4321, epoch=2, seed=22))
+    assert main(["query", str(b.path), "4321", "--epoch", "2"]) == 0  # mean over seeds: seed 11 has valid_loss
+    text = capsys.readouterr().out
+    assert "test_acc         missing" in text and "valid_loss       missing" not in text
+    assert f"valid_loss       {b.metric(4321, 'valid', 'loss', epoch=2):.4f}" in text
+
+
 def test_export_parquet_and_csv(table_dir: Path, tmp_path: Path) -> None:
     b = load_table(table_dir)
     for suffix in (".parquet", ".csv"):

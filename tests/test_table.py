@@ -110,6 +110,17 @@ def test_missing_results_raise_never_nan(tmp_path: Path, results: pd.DataFrame) 
     assert np.isnan(b.array("valid", epoch=4)[SMALL_ARCHS.index(99)])  # vectorized reads mark gaps with NaN
 
 
+def test_missing_result_messages_name_the_seed_or_say_none_has_it(tmp_path: Path, results: pd.DataFrame) -> None:
+    b = build_table(results[~((results.arch_index == 99) & (results.epoch == 4))], tmp_path / "partial")
+    with pytest.raises(MissingResultError, match=r"^no result recorded for valid_acc of arch 99 at epoch 4 seed 11$"):
+        b.metric(99, "valid", epoch=4, seed=11)
+    with pytest.raises(MissingResultError,
+                       match=r"^no result recorded for valid_acc of arch 99 at epoch 4 \(no seed has it\)$"):
+        b.metric(99, "valid", epoch=4)  # said "at epoch 4 seed None under any seed"
+    with pytest.raises(MissingResultError, match=r"^no result recorded for training time of arch 99 to epoch 4 seed 11$"):
+        b.train_cost(99, epoch=4, seed=11)
+
+
 def test_search_view_cannot_reach_test_metrics(table_dir: Path) -> None:
     b = load_table(table_dir)
     view = b.search_view()
