@@ -648,11 +648,17 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
 
 
 def cmd_estimators(args: argparse.Namespace) -> None:
-    from .estimators import judged_cells
+    from .estimators import check_sizes, judged_cells
     from .league import build_league, ensure_supernet, write_league
     from .proxy_store import default_folder, load_proxies, stored_for
     from .table import load_table
 
+    sizes = _int_list(args.sizes)
+    if min(sizes) < 2 or args.repeats < 1:  # checked before the supernet trains
+        raise UsageError(f"--sizes must be at least 2 cells each and --repeats at least 1; got {args.sizes!r}, {args.repeats}")
+    if args.supernet_epochs < 0:
+        raise UsageError(f"--supernet-epochs must be 0 (no supernet) or a positive number of epochs, "
+                         f"got {args.supernet_epochs}")
     bench = load_table(args.table)
     proxies = load_proxies(args.proxies) if args.proxies else stored_for(bench)
     if proxies is None:
@@ -660,11 +666,10 @@ def cmd_estimators(args: argparse.Namespace) -> None:
               f"(run `nasbench proxies --table {args.table}`)", file=sys.stderr)
     elif proxies.identity["table"].get("content_hash") != bench.content_hash:
         raise UsageError(f"proxies in {args.proxies} belong to another table ({proxies.identity['table']})")
-    sizes = _int_list(args.sizes)
-    if min(sizes) < 2 or args.repeats < 1:  # checked before the supernet trains
-        raise UsageError(f"--sizes must be at least 2 cells each and --repeats at least 1; got {args.sizes!r}, {args.repeats}")
+    judged = judged_cells(bench)
+    check_sizes(sizes, judged)  # before the supernet trains
     out = Path(args.out) if args.out else Path("reports") / "estimators" / bench.name
-    ensure_supernet(bench, out, judged_cells(bench), args.supernet_epochs, args.data_dir)
+    ensure_supernet(bench, out, judged, args.supernet_epochs, args.data_dir)
     frame, judged = build_league(bench, proxies, out, sizes=sizes, repeats=args.repeats)
     paths = write_league(frame, bench, judged, out, proxies)
     best = frame.sort_values("spearman", ascending=False, kind="stable").head(5)

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 VOTE = ("synflow", "jacob_cov", "snip")
 """Abdelfattah et al. (2021)'s vote: the mean rank of these three proxies."""
 TOP = 0.10
+HELD_OUT = 10
+"""A predictor trained on n judged cells is judged on the others: at least this many."""
 METRICS = ("spearman", "kendall", "spearman_top10", "kendall_top10", "top10_precision")
 
 
@@ -117,6 +119,16 @@ def judged_cells(bench: "Benchmark") -> Judged:
     return Judged(rows, np.asarray(bench.arch_indices[rows], dtype=np.int64), target[rows])
 
 
+def check_sizes(sizes: Sequence[int], judged: Judged) -> None:
+    """Refuse a predictor training-set size that leaves fewer than :data:`HELD_OUT` judged cells to judge it on."""
+    largest = len(judged.rows) - HELD_OUT
+    too_big = [n for n in sizes if n > largest]
+    if too_big:
+        raise EstimatorError(f"predictor training-set size {max(too_big)} (--sizes) is too large for the "
+                             f"{len(judged.rows)} judged cells ({HELD_OUT} must be left to judge it on); "
+                             f"the largest allowed size is {largest}")
+
+
 # ----- families ------------------------------------------------------------------------------------
 def proxy_estimates(proxies: "ProxyTable", judged: Judged) -> list[Estimate]:
     missing = int(np.isnan(proxies.scores[proxies.proxies[0]][judged.archs]).sum())
@@ -189,6 +201,7 @@ def predictor_estimates(bench: "Benchmark", judged: Judged, sizes: Sequence[int]
     held-out cells, averaged over ``repeats`` draws (see :func:`league_table`)."""
     from .predictors import make_predictor
 
+    check_sizes(sizes, judged)
     y = bench.array("valid", "acc", epoch=bench.max_epoch, seed=bench.seeds[0])[judged.rows]
     full_cost = _seed0_cost(bench, judged, bench.max_epoch)
     variants: list[tuple[str, np.ndarray | None, float]] = [(predictor, None, 0.0)]
@@ -201,8 +214,6 @@ def predictor_estimates(bench: "Benchmark", judged: Judged, sizes: Sequence[int]
     out = []
     n_cells = len(judged.rows)
     for n in sizes:
-        if n + 10 > n_cells:
-            continue
         for label, extra, zc_cost in variants:
             for r in range(repeats):
                 order = np.random.default_rng([seed, r]).permutation(n_cells)

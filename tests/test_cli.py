@@ -157,6 +157,17 @@ def test_estimators_refuses_tiny_predictor_sizes_before_any_work(tmp_path: Path)
     assert not (tmp_path / "league").exists()  # no supernet trained, nothing written
 
 
+def test_estimators_refuses_sizes_beyond_the_judged_cells_and_negative_epochs_before_any_work(tmp_path: Path) -> None:
+    from nasbench_suite.estimators import HELD_OUT, judged_cells
+
+    largest = len(judged_cells(load_table("digits")).rows) - HELD_OUT
+    proc = run("estimators", "--table", "digits", "--sizes", f"10,{largest + 1}", "--out", str(tmp_path / "league"))
+    assert_clean_error(proc, f"the largest allowed size is {largest}")  # rows of that size were dropped silently
+    proc = run("estimators", "--table", "digits", "--supernet-epochs", "-1", "--out", str(tmp_path / "league"))
+    assert_clean_error(proc, "--supernet-epochs must be 0 (no supernet) or a positive number of epochs, got -1")
+    assert not (tmp_path / "league").exists()  # no supernet trained, nothing written
+
+
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
 def test_a_missing_cuda_device_is_one_error_and_leaves_no_run_folder(tmp_path: Path) -> None:
     proc = run("pre-evaluate", "--dataset", "digits", "--archs", "0-3", "--seeds", "0", "--device", "cuda",

@@ -125,6 +125,15 @@ def test_rank_metrics_and_curve_extrapolation() -> None:
     assert (np.abs(curves[:, 3] - curves[:, 5]) > 0.5).all()
 
 
+def test_a_predictor_size_that_leaves_too_few_cells_is_refused_not_skipped(search_table) -> None:
+    from nasbench_suite.estimators import HELD_OUT, EstimatorError, judged_cells, predictor_estimates
+
+    judged = judged_cells(search_table)
+    largest = len(judged.rows) - HELD_OUT
+    with pytest.raises(EstimatorError, match=f"size {largest + 1} .* the largest allowed size is {largest}$"):
+        predictor_estimates(search_table, judged, [20, largest + 1], None, repeats=1)  # returned only n=20 rows
+
+
 def test_predictor_reads_extra_features() -> None:
     from nasbench_suite.predictors import make_predictor
 
