@@ -150,6 +150,15 @@ def write_league(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, fold
     return [folder / "league.md", folder / "league.csv", folder / "league.png"]
 
 
+def _draws(frame: "pd.DataFrame") -> str:
+    """``"; mean of N draws"``, N the predictor rows' repeats as :func:`league_table` counted them (the draws run),
+    or "" when there are no predictor rows."""
+    counts = sorted({int(n) for n in frame.loc[frame["family"] == "predictor", "repeats"]})
+    if not counts:
+        return ""
+    return f"; mean of {' or '.join(map(str, counts))} draw{'' if counts == [1] else 's'}"
+
+
 def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies: "ProxyTable | None",
               folder: Path) -> str:
     lines = [
@@ -163,7 +172,7 @@ def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies
         "* Spearman / Kendall over all judged cells and over the best 10% by the target; top-10% precision: share of "
         "the estimator's top 10% in the true top 10%.",
         "* Predictors (XGBoost on the one-hot encoding; `+zero-cost` adds every proxy's rank as a feature) are trained "
-        "on n random judged cells (their seed-0 final valid accuracy) and judged on the others; mean of 3 draws.",
+        f"on n random judged cells (their seed-0 final valid accuracy) and judged on the others{_draws(frame)}.",
         "* Cost per cell: `measured` = wall seconds on this machine (2 shared cores, 1 torch thread); `table` = the "
         "table's own training seconds of seed 0 (through the epochs used, plus one validation pass); predictors spread "
         "n full trainings over all judged cells.",

@@ -161,9 +161,19 @@ def test_league_table_regenerates_byte_identical(tmp_path: Path, search_table) -
         frame, judged = build_league(search_table, proxies, folder, sizes=(20,), repeats=1)
         outputs.append({p.name: p.read_bytes() for p in write_league(frame, search_table, judged, folder, proxies)})
     assert outputs[0] == outputs[1] and set(outputs[0]) == {"league.md", "league.csv", "league.png"}
+    assert "judged on the others; mean of 1 draw.\n" in outputs[0]["league.md"].decode()  # said 3 whatever was run
     rows = {r.estimator: r for r in frame.itertuples()}
     assert rows["synflow"].spearman > 0.5  # the generated proxy follows the generated quality
     assert rows["valid acc @ epoch 12 (1 seed)"].spearman > rows["valid acc @ epoch 1 (1 seed)"].spearman
+
+
+def test_league_md_states_the_draws_that_were_run(tmp_path: Path, search_table) -> None:
+    from nasbench_suite.league import build_league, write_league
+
+    frame, judged = build_league(search_table, None, tmp_path, sizes=(20,), repeats=2)
+    write_league(frame, search_table, judged, tmp_path, None)
+    assert set(frame.loc[frame["family"] == "predictor", "repeats"]) == {2}
+    assert "judged on the others; mean of 2 draws.\n" in (tmp_path / "league.md").read_text(encoding="utf-8")
 
 
 # ----- warm start ----------------------------------------------------------------------------------
