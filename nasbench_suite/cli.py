@@ -540,20 +540,22 @@ def cmd_import(args: argparse.Namespace) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> None:
     import time
 
-    from .reproduce import load_published, payload, render, reproduce, weight_sharing_rows
+    from .reproduce import load_published, payload, render, reproduce, weight_sharing_folder, weight_sharing_rows
 
     tables = args.tables or os.environ.get("NASBENCH_TABLES_DIR") or "tables"
     published = load_published(args.published)
+    ws_dir, ws_note = None, ""
+    if not args.no_weight_sharing and args.protocol == "nb201":
+        ws_dir, ws_note = weight_sharing_folder(args.weight_sharing)  # before the runs, not after
     started = time.perf_counter()
     rows = reproduce(args.protocol, tables, runs=args.runs, first_seed=args.first_seed, processes=args.workers,
                      prefix=args.name, published=published)
-    ws = [] if args.no_weight_sharing or args.protocol != "nb201" else weight_sharing_rows(
-        args.weight_sharing, tables, args.name, published)
+    ws = [] if ws_dir is None else weight_sharing_rows(ws_dir, tables, args.name, published)
     seconds = time.perf_counter() - started
     if args.json:
-        print(json.dumps(payload(rows, ws, seconds), indent=2, sort_keys=True))
+        print(json.dumps(payload(rows, ws, seconds, ws_note), indent=2, sort_keys=True))
     else:
-        print(render(args.protocol, rows, ws, seconds, published))
+        print(render(args.protocol, rows, ws, seconds, published, ws_note))
 
 
 # ----- latency -------------------------------------------------------------------------------------
@@ -901,8 +903,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes running seeds in parallel (results do not depend on it)")
     p.add_argument("--published", metavar="FILE.json", help="published results (default: the shipped "
                    "nasbench_suite/configs/published_nb201.json)")
-    p.add_argument("--weight-sharing", default="reports/weight_sharing/digits", metavar="DIR",
-                   help="nasbench darts result folders (<DIR>/<method>/) shown beside NB201's weight-sharing rows")
+    p.add_argument("--weight-sharing", metavar="DIR", help="nasbench darts result folders (<DIR>/<method>/) shown "
+                   "beside NB201's weight-sharing rows (default: reports/weight_sharing/digits of the source checkout)")
     p.add_argument("--no-weight-sharing", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_reproduce)

@@ -47,6 +47,9 @@ METHODS = ("random", "rea", "reinforce", "bohb")
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 WEIGHT_SHARING = ("darts-v1", "darts-v2", "gdas", "rsps", "enas")
 _NATS_NAME = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16-120": "ImageNet16-120"}
+DEFAULT_WEIGHT_SHARING = Path(__file__).resolve().parents[1] / "reports" / "weight_sharing" / "digits"
+"""The committed weight-sharing runs, found from the package's own folder (not the current directory):
+they exist in a source checkout (or an editable install of one), not in an installed wheel."""
 
 
 class ReproduceError(NasBenchError, ValueError):
@@ -246,6 +249,24 @@ class WeightSharingRow:
     published: Published | None
 
 
+def weight_sharing_folder(report_dir: str | os.PathLike | None) -> tuple[Path | None, str]:
+    """The folder of weight-sharing runs to show beside NB201's rows, or None and why not (a line for the
+    output). A folder given must exist and hold runs; without one, :data:`DEFAULT_WEIGHT_SHARING` is used
+    where it exists."""
+    if report_dir is None:
+        if DEFAULT_WEIGHT_SHARING.is_dir():
+            return DEFAULT_WEIGHT_SHARING, ""
+        return None, (f"weight-sharing rows left out: the default folder {DEFAULT_WEIGHT_SHARING} does not exist "
+                      "(reports/ comes with a source checkout, not an installed package); pass --weight-sharing DIR")
+    folder = Path(report_dir)
+    if not folder.is_dir():
+        raise ReproduceError(f"weight-sharing folder {folder} does not exist")
+    if not any((folder / m / "trajectories.parquet").is_file() for m in WEIGHT_SHARING):
+        raise ReproduceError(f"weight-sharing folder {folder} holds no nasbench darts results "
+                             f"(<folder>/<method>/trajectories.parquet, method one of {', '.join(WEIGHT_SHARING)})")
+    return folder, ""
+
+
 def weight_sharing_rows(report_dir: str | os.PathLike, tables: str | os.PathLike, prefix: str = "nats-tss",
                         published: dict[str, Any] | None = None) -> list[WeightSharingRow]:
     """Our weight-sharing runs (``nasbench darts`` result folders under ``report_dir``/<method>), their
@@ -255,6 +276,8 @@ def weight_sharing_rows(report_dir: str | os.PathLike, tables: str | os.PathLike
 
     published = load_published() if published is None else published
     root = Path(report_dir)
+    if not root.is_dir():
+        raise ReproduceError(f"weight-sharing folder {root} does not exist")
     evaluate = _eval_table(Path(tables), "cifar10", prefix) if Path(tables).is_dir() else None
     bench = load_table(evaluate) if evaluate else None
     out = []
@@ -286,7 +309,7 @@ def _pub(published: Published | None) -> str:
 
 
 def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: float,
-           published: dict[str, Any]) -> str:
+           published: dict[str, Any], ws_note: str = "") -> str:
     proto = PROTOCOLS[protocol]
     lines = [f"nasbench reproduce {protocol}: {proto.title}",
              "protocol: search on the 12-epoch (hp=12) valid accuracy of one trial; cost = 12-epoch train seconds + "
@@ -310,6 +333,8 @@ def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: 
         for w in ws:
             lines.append(f"{w.method:<9} {w.runs:>4} {_pm(w.own_mean, w.own_std) + ' (' + w.own_table + ')':>22} "
                          f"{_pm(w.eval_mean, w.eval_std):>26} {_pub(w.published):>27}")
+    if ws_note:
+        lines += ["", ws_note]
     used = {(r.method, r.eval_dataset): r.published for r in rows if r.published}
     used.update({(w.method, "cifar10"): w.published for w in ws if w.published})
     if used:
@@ -333,6 +358,6 @@ def _groups(rows: list[Row]) -> list[tuple[tuple[str, str, float], list[Row]]]:
     return list(out.items())
 
 
-def payload(rows: list[Row], ws: list[WeightSharingRow], seconds: float) -> dict[str, Any]:
+def payload(rows: list[Row], ws: list[WeightSharingRow], seconds: float, ws_note: str = "") -> dict[str, Any]:
     return {"rows": [{**asdict(r), "verdict": r.verdict} for r in rows], "weight_sharing": [asdict(w) for w in ws],
-            "wall_seconds": seconds}
+            "wall_seconds": seconds, **({"weight_sharing_note": ws_note} if ws_note else {})}

@@ -90,3 +90,41 @@ def test_reproduce_cli(tables: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "not valid JSON" in capsys.readouterr().err
     with pytest.raises(ReproduceError, match="runs must be"):
         reproduce("nb201", tables, runs=0)
+
+
+def test_weight_sharing_default_does_not_depend_on_the_current_directory(tables: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)  # not the repository root: the committed runs are still found
+    argv = ["reproduce", "nb201", "--tables", str(tables), "--runs", "2", "--workers", "1", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["weight_sharing"] and "weight_sharing_note" not in out
+    assert {Path(w["source"]).parent for w in out["weight_sharing"]} == {ROOT / "reports" / "weight_sharing" / "digits"}
+
+
+def test_weight_sharing_default_folder_missing_is_said(tables: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    import nasbench_suite.reproduce as rep
+
+    monkeypatch.setattr(rep, "DEFAULT_WEIGHT_SHARING", tmp_path / "installed" / "reports")  # as in a wheel
+    assert main(["reproduce", "nb201", "--tables", str(tables), "--runs", "2", "--workers", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "weight-sharing rows left out" in text and str(tmp_path / "installed" / "reports") in text
+    assert main(["reproduce", "nb201", "--tables", str(tables), "--runs", "2", "--workers", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["weight_sharing"] == [] and "does not exist" in out["weight_sharing_note"]
+
+
+def test_weight_sharing_folder_given_must_exist_and_hold_runs(tables: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    base = ["reproduce", "nb201", "--tables", str(tables), "--runs", "2", "--workers", "1", "--weight-sharing"]
+    assert main(base + [str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error:") and "does not exist" in err and err.count("\n") == 1
+    (tmp_path / "empty").mkdir()
+    assert main(base + [str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert "holds no nasbench darts results" in err and err.count("\n") == 1
+    with pytest.raises(ReproduceError, match="does not exist"):
+        weight_sharing_rows(tmp_path / "nope", tables)
