@@ -31,15 +31,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from . import tablefile
 from .errors import DatasetError
 from .space import NUM_ARCHS, Arch
-from .table import Benchmark, build_table
+from .table import Benchmark, build_table, load_table
 
 HP12 = "nb201_hp12_mean_acc.csv"
 PER_SEED = "nb201_200ep_final_valid_per_seed.csv"
@@ -110,7 +113,8 @@ def _valid_pass_ratio(path: Path, nats_name: str) -> float:
 
 def build_reference_tables(ref_dir: str | os.PathLike, out: str | os.PathLike, dataset: str = "cifar10",
                            overwrite: bool = False) -> tuple[Benchmark, Benchmark]:
-    """Write ``out/nb201-<dataset>-hp12`` and ``out/nb201-<dataset>-hp200``; see the module doc."""
+    """Write ``out/nb201-<dataset>-hp12`` and ``out/nb201-<dataset>-hp200``, both or neither; see the
+    module doc."""
     import pandas as pd
 
     if dataset not in DATASETS:
@@ -166,15 +170,39 @@ def build_reference_tables(ref_dir: str | os.PathLike, out: str | os.PathLike, d
         return pd.DataFrame(data)
 
     name12, name200 = f"nb201-{dataset}-hp12", f"nb201-{dataset}-hp200"
-    t12 = build_table(frame(12, 12, hp12[f"{cols.hp12}_valid"].to_numpy(dtype=np.float64),
-                            hp12[f"{cols.hp12}_test"].to_numpy(dtype=np.float64)),
-                      out / name12, name=name12, overwrite=overwrite,
-                      metadata={**common, "description": f"NB201 hp=12 (12-epoch schedule) {dataset} accuracies at epoch 12, "
-                                                         f"for search (reference data, local only)",
-                                "protocol": {"epochs": 12, "hp": "12", "values_at_epochs": [12]}})
-    t200 = build_table(frame(200, 200, valid200, test_by_ours[ours]), out / name200, name=name200,
-                       overwrite=overwrite,
-                       metadata={**common, "description": f"NB201 hp=200 {dataset} final accuracies, for evaluation "
-                                                          f"(reference data, local only)",
-                                 "protocol": {"epochs": 200, "hp": "200", "values_at_epochs": [200]}})
-    return t12, t200
+    _write_together(out, {
+        name12: lambda folder: build_table(
+            frame(12, 12, hp12[f"{cols.hp12}_valid"].to_numpy(dtype=np.float64),
+                  hp12[f"{cols.hp12}_test"].to_numpy(dtype=np.float64)),
+            folder, name=name12,
+            metadata={**common, "description": f"NB201 hp=12 (12-epoch schedule) {dataset} accuracies at epoch 12, "
+                                               f"for search (reference data, local only)",
+                      "protocol": {"epochs": 12, "hp": "12", "values_at_epochs": [12]}}),
+        name200: lambda folder: build_table(
+            frame(200, 200, valid200, test_by_ours[ours]), folder, name=name200,
+            metadata={**common, "description": f"NB201 hp=200 {dataset} final accuracies, for evaluation "
+                                               f"(reference data, local only)",
+                      "protocol": {"epochs": 200, "hp": "200", "values_at_epochs": [200]}}),
+    }, overwrite)
+    return load_table(out / name12), load_table(out / name200)
+
+
+def _write_together(out: Path, writers: dict[str, Callable[[Path], object]], overwrite: bool) -> None:
+    """Write each table ``out/<name>`` with ``writers[name](folder)``, all or none: every table is written
+    into a staging folder under ``out`` and installed only when all were written, so a failed write
+    leaves none of them (nor ``out``, where this made it) behind, and replaces no existing table."""
+    for name in writers:
+        tablefile.check_replaceable(out / name, overwrite)  # before anything is written
+    made = tablefile.make_folder(out)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".reference-build-", dir=out))
+        try:
+            for name, write in writers.items():
+                write(staging / name)
+            for name in writers:
+                tablefile.install(staging / name, out / name, overwrite=overwrite)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        tablefile.remove_made(made)
+        raise

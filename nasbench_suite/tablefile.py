@@ -310,6 +310,27 @@ def check_replaceable(folder: Path, overwrite: bool) -> None:
                                "refusing to replace it: choose another output folder")
 
 
+def make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns the folders this made, deepest first, for
+    :func:`remove_made` to take back when the command that needed them fails."""
+    made = []
+    for p in (folder, *folder.parents):
+        if p.exists() or p.is_symlink():
+            break
+        made.append(p)
+    folder.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def remove_made(made: list[Path]) -> None:
+    """Remove the folders :func:`make_folder` made, deepest first, stopping at one that is not empty."""
+    for p in made:
+        try:
+            p.rmdir()
+        except OSError:
+            return
+
+
 def install(tmp: Path, folder: Path, overwrite: bool = False) -> None:
     """Move a complete table folder ``tmp`` to ``folder`` with one rename (an existing table is replaced
     only with ``overwrite``, after the new one is complete; see :func:`check_replaceable`)."""

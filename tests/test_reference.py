@@ -71,3 +71,40 @@ def test_reference_build_errors_are_one_line(tmp_path: Path, capsys: pytest.Capt
     (tmp_path / "empty").mkdir()
     assert main(["reference", "build", "--ref-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     assert "is missing" in capsys.readouterr().err
+
+
+def _second_write_fails(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Make the second table write of build_reference_tables fail, as a full disk would."""
+    import nasbench_suite.reference as reference
+    from nasbench_suite.table import build_table as real
+
+    calls: list[Path] = []
+
+    def build_table(results: pd.DataFrame, out: Path, **kwargs: object):
+        calls.append(Path(out))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device", str(out))
+        return real(results, out, **kwargs)
+
+    monkeypatch.setattr(reference, "build_table", build_table)
+    return calls
+
+
+@needs_reference
+def test_reference_build_writes_both_tables_or_neither(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       results: pd.DataFrame) -> None:
+    from nasbench_suite.reference import build_reference_tables
+    from nasbench_suite.table import build_table, load_table
+
+    calls = _second_write_fails(monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        build_reference_tables(REF, tmp_path / "new" / "tables")
+    assert len(calls) == 2 and not (tmp_path / "new").exists()  # no hp12 table, no staging, no folder
+
+    out = tmp_path / "old"  # tables already there, replaced with overwrite: kept as they were
+    hashes = {n: build_table(results, out / n).content_hash for n in ("nb201-cifar10-hp12", "nb201-cifar10-hp200")}
+    calls = _second_write_fails(monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        build_reference_tables(REF, out, overwrite=True)
+    assert len(calls) == 2 and sorted(p.name for p in out.iterdir()) == sorted(hashes)
+    assert {n: load_table(out / n).content_hash for n in hashes} == hashes
