@@ -418,11 +418,13 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 
 def cmd_darts(args: argparse.Namespace) -> None:
+    from .search import check_results_folder
     from .weight_sharing import SearchSettings, run_weight_sharing
 
     out = Path(args.out)
     if not args.overwrite and out.is_dir() and any((out / n).exists() for n in ("trajectories.parquet", "manifest.json")):
         raise UsageError(f"{out} already holds search results; pass --overwrite to replace them")
+    check_results_folder(out, args.overwrite)  # before the search, not after it
     require_device(args.device)
     settings = SearchSettings(args.epochs, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
                               device=args.device)

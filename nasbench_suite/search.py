@@ -121,11 +121,7 @@ class SearchResults:
         import pyarrow.parquet as pq
 
         out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise SearchOutputError(f"--out {out} exists and is not a folder")
-        existing = [n for n in (RESULTS_FILE, MANIFEST_FILE, TIMING_FILE) if (out / n).exists()]
-        if existing and not overwrite:
-            raise SearchOutputError(f"{out} already holds {', '.join(existing)}; pass overwrite to replace them")
+        check_results_folder(out, overwrite)
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / f".{RESULTS_FILE}.tmp"
         pq.write_table(pa.Table.from_pandas(self.frame, preserve_index=False), tmp, compression="zstd")
@@ -135,6 +131,28 @@ class SearchResults:
             tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
             tmp.replace(out / name)
         return out
+
+
+def check_results_folder(out: Path, overwrite: bool) -> None:
+    """Refuse to write results to ``out`` when it is not a folder, already holds results (unless
+    ``overwrite``), or holds a ``manifest.json`` that is not search results (a table's, a compare
+    report's...): that one is never replaced."""
+    if out.exists() and not out.is_dir():
+        raise SearchOutputError(f"--out {out} exists and is not a folder")
+    existing = [n for n in (RESULTS_FILE, MANIFEST_FILE, TIMING_FILE) if (out / n).exists()]
+    if existing and not overwrite:
+        raise SearchOutputError(f"{out} already holds {', '.join(existing)}; pass overwrite to replace them")
+    if MANIFEST_FILE in existing and not _is_results_manifest(out / MANIFEST_FILE):
+        raise SearchOutputError(f"{out} holds a {MANIFEST_FILE} that is not search results (a table's, or another "
+                                "tool's); refusing to replace it: choose another output folder")
+
+
+def _is_results_manifest(path: Path) -> bool:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
 
 # ----- work in a process ---------------------------------------------------------------------------

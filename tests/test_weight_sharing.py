@@ -167,6 +167,27 @@ def test_darts_cli_user_errors(ws_table, tmp_path, capsys):
     assert len(err) == 3 and all(line.startswith("nasbench: error:") for line in err)
 
 
+def test_darts_never_replaces_a_table_folder(ws_table, tmp_path, capsys):
+    """--out naming a table (or any folder whose manifest.json is not search results) is refused before
+    the search, even with --overwrite; the table is left as it was."""
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+    from nasbench_suite.search import SearchOutputError, SearchResults
+    from tests.fixture_tables import tiny_clock_table
+
+    target = tmp_path / "table"
+    tiny_clock_table(target)
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    assert main(["darts", "--table", str(ws_table), "--method", "rsps", "--set", "candidates=5", "--seeds", "0",
+                 "--epochs", "1", "--out", str(target), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error:") and "not search results" in err and err.count("\n") == 1
+    with pytest.raises(SearchOutputError, match="not search results"):
+        SearchResults(pd.DataFrame(), {}, {}).write(target, overwrite=True)
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+
+
 def test_table_without_protocol_is_a_user_error(tmp_path, capsys):
     from nasbench_suite.cli import main
     from tests.fixture_tables import tiny_clock_table
