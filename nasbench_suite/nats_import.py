@@ -387,9 +387,10 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
     nb201 = np.asarray(sorted(source.nb201_indices, key=lambda i: source.ours[i]), dtype=np.int64)
     ours = source.ours[nb201]  # rows in our index order
     n = len(nb201)
-    out.mkdir(parents=True, exist_ok=True)
+    made = tablefile.make_folder(out)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.import-", dir=out))
     files: dict[tuple[str, str], dict[str, tablefile.SplitFile]] = {}
+    installed = False
     try:
         blocks = {key: _Block(plan, min(block_size, n), n) for key, plan in PLANS.items()}
         for key, plan in PLANS.items():
@@ -450,11 +451,14 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
                 targets[key].name, ds, hp, seeds, n, source.description, valtest_as_valid))
         for key, folder, _ in written:
             tablefile.install(folder, targets[key], overwrite=overwrite)
+            installed = True
         return [load_table(targets[key]) for key, _, _ in written]
     finally:
         for f in (f for group in files.values() for f in group.values()):
             f.close()
         shutil.rmtree(staging, ignore_errors=True)
+        if not installed:
+            tablefile.remove_made(made)  # a failed import leaves no folder it made behind
 
 
 def _manifest(tname: str, dataset: str, hp: str, seeds: list[int], n: int, source: dict[str, Any],

@@ -162,11 +162,11 @@ def test_malicious_pickle_is_refused_and_nothing_is_left(tmp_path: Path, capsys:
         with pytest.raises(UnsafePickleError, match=r"posix\.system|os\.system|nt\.system"):
             import_nats_tss(src, out, block_size=1, workers=workers, progress=False)
     assert not marker.exists()
-    assert out.is_dir() and list(out.iterdir()) == []  # no table, no staging folder
+    assert not out.exists()  # no table, no staging folder, not even the output folder it made
     assert main(["import", "nats-tss", str(src), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nasbench: error:") and "system" in err and err.count("\n") == 1
-    assert not marker.exists() and list(out.iterdir()) == []
+    assert not marker.exists() and not out.exists()
 
 
 def test_restricted_unpickler_refuses_other_globals() -> None:
@@ -212,4 +212,19 @@ def test_malformed_record_is_one_clear_error(tmp_path: Path) -> None:
     write_pbz2(record, src / "000001.pickle.pbz2")
     with pytest.raises(DatasetError, match="NB201 arch 1: malformed record"):
         import_nats_tss(src, tmp_path / "out", progress=False)
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_import_leaves_no_folder_but_keeps_one_that_was_there(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    src = generate_folder(tmp_path / "src", [0], seed=0)
+    record = arch_record(1, nb201_order(0)[1])
+    del record["200"]["all_results"][("cifar10", 777)]["params"]
+    write_pbz2(record, src / "000001.pickle.pbz2")
+    assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "new" / "tables")]) == 2
+    err = capsys.readouterr().err
+    assert "malformed record" in err and err.count("\n") == 1
+    assert not (tmp_path / "new").exists()  # neither the folder nor the parent it made
+    (tmp_path / "mine").mkdir()
+    assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "mine")]) == 2
+    assert (tmp_path / "mine").is_dir() and list((tmp_path / "mine").iterdir()) == []
