@@ -383,7 +383,7 @@ def _settings(pairs: Sequence[str]) -> dict[str, Any]:
 
 def cmd_search(args: argparse.Namespace) -> None:
     from .evaluation import EvalSpec
-    from .search import SearchSpec, run_seeds
+    from .search import SearchSpec, check_results_folder, run_seeds
     from .simulator import Budget
     from .strategy import import_strategies
 
@@ -399,6 +399,7 @@ def cmd_search(args: argparse.Namespace) -> None:
     evaluation = None if args.no_eval else EvalSpec(args.eval_table, args.eval_split, args.eval_measure, args.eval_epoch)
     if not args.overwrite and out.is_dir() and any((out / n).exists() for n in ("trajectories.parquet", "manifest.json")):
         raise UsageError(f"{out} already holds search results; pass --overwrite to replace them")
+    check_results_folder(out, args.overwrite)  # before the replay, not after it
     results = run_seeds(spec, _int_list(args.seeds), processes=args.workers, backend=args.backend,
                         evaluation=evaluation, ray_address=args.ray_address)
     results.write(out, overwrite=args.overwrite)
