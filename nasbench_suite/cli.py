@@ -446,12 +446,12 @@ def cmd_compare(args: argparse.Namespace) -> None:
     import time
 
     from .compare import COMPARE_FILE, CompareError, read_compare, run_compare
-    from .compare_config import DEFAULT_CONFIG, load_config
+    from .compare_config import config_text, load_config
     from .report import build_report
     from .strategy import import_strategies
 
-    if args.print_default:
-        print(DEFAULT_CONFIG.read_text(encoding="utf-8"), end="")
+    if args.print_default:  # the config --config names, else the embedded default
+        print(config_text(args.config)[1], end="")
         return
     import_strategies(args.imports)
     cfg = load_config(args.config)
@@ -833,7 +833,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="report folder, runs in DIR/runs (default: nasbench-compare/<name>)")
     p.add_argument("--workers", type=_int, help="processes (overrides the config; results do not depend on it)")
     p.add_argument("--overwrite", action="store_true", help="replace runs of another config in --out")
-    p.add_argument("--print-default", action="store_true", help="print the embedded default config and exit")
+    p.add_argument("--print-default", action="store_true",
+                   help="print the config --config names (default: the embedded default) and exit")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE|FILE.py",
                    help="import a module or file whose @register adds your own strategies (repeatable)")
     p.set_defaults(func=cmd_compare)

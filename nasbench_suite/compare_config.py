@@ -8,7 +8,7 @@ weight-sharing methods run for real. Every field is checked before any work star
 The embedded default (:data:`DEFAULT_CONFIG`, ``nasbench compare`` without ``--config``) is
 ``nasbench_suite/configs/digits-default.toml``; ``nasbench compare --print-default`` shows it. Every
 config embedded beside it (:func:`embedded_configs`) can be named instead of a path:
-``nasbench compare --config cifar10-16px``.
+``nasbench compare --config cifar10-16px`` (``--print-default`` then shows that one).
 """
 from __future__ import annotations
 
@@ -227,14 +227,19 @@ def embedded_configs() -> dict[str, Path]:
     return {p.stem: p for p in sorted(CONFIGS_DIR.glob("*.toml"))}
 
 
-def load_config(path: str | Path | None = None) -> CompareConfig:
-    """Read and check a TOML config: a file, the name of an embedded config (a file of that path
+def config_path(path: str | Path | None = None) -> Path:
+    """The file a config argument names: a file, the name of an embedded config (a file of that path
     wins), or the embedded default when ``path`` is None."""
     if path is None:
-        path = DEFAULT_CONFIG
-    elif not Path(path).exists():
-        path = embedded_configs().get(str(path), path)
-    path = Path(path)
+        return DEFAULT_CONFIG
+    if not Path(path).exists():
+        return embedded_configs().get(str(path), Path(path))
+    return Path(path)
+
+
+def config_text(path: str | Path | None = None) -> tuple[Path, str]:
+    """The file a config argument names (see :func:`config_path`) and its text, unchecked."""
+    path = config_path(path)
     if path.suffix.lower() not in (".toml", ""):
         raise ConfigError(f"{path}: configs are TOML files (.toml)")
     try:
@@ -244,6 +249,13 @@ def load_config(path: str | Path | None = None) -> CompareConfig:
                           f"{', '.join(embedded_configs())})") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from None
+    return path, text
+
+
+def load_config(path: str | Path | None = None) -> CompareConfig:
+    """Read and check a TOML config: a file, the name of an embedded config (a file of that path
+    wins), or the embedded default when ``path`` is None."""
+    path, text = config_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -227,6 +227,17 @@ def test_an_embedded_config_is_named_instead_of_a_path(tmp_path: Path, monkeypat
     assert "embedded configs: cifar10-16px, digits-default" in capsys.readouterr().err
 
 
+def test_print_default_prints_the_config_that_config_names(toy: dict[str, Path], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    assert main(["compare", "--config", "cifar10-16px", "--print-default"]) == 0
+    assert capsys.readouterr().out == embedded_configs()["cifar10-16px"].read_text()
+    assert main(["compare", "--print-default", "--config", str(toy["replay"])]) == 0
+    assert capsys.readouterr().out == toy["replay"].read_text()
+    assert main(["compare", "--print-default", "--config", "no-such-config"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err
+
+
 # ----- statistics ----------------------------------------------------------------------------------
 def test_anytime_is_a_step_function_of_finish_times() -> None:
     frame = pd.DataFrame({"seed": [0, 0, 0, 1], "finish_time": [1.0, 2.0, 5.0, 3.0],
