@@ -15,6 +15,7 @@ from .errors import NasBenchError, require_device
 from .intlist import parse_int_list
 
 if TYPE_CHECKING:
+    from .evaluation import EvalSpec
     from .table import Benchmark
     from .train import Protocol
 
@@ -381,8 +382,23 @@ def _settings(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def cmd_search(args: argparse.Namespace) -> None:
+EVAL_FLAGS = ("eval_table", "eval_split", "eval_measure", "eval_epoch")
+
+
+def _evaluation(args: argparse.Namespace) -> "EvalSpec | None":
+    """What ``--eval-*`` ask to read for the incumbents; None with ``--no-eval``, which takes none of them."""
     from .evaluation import EvalSpec
+
+    given = {k: getattr(args, k) for k in EVAL_FLAGS if getattr(args, k) is not None}
+    if args.no_eval:
+        if given:
+            raise UsageError(f"--no-eval reads no evaluation metric, so it cannot take "
+                             f"{', '.join('--' + k.replace('_', '-') for k in given)}; drop one or the other")
+        return None
+    return EvalSpec(**{k.removeprefix("eval_"): v for k, v in given.items()})
+
+
+def cmd_search(args: argparse.Namespace) -> None:
     from .search import SearchSpec, check_results_folder, run_seeds
     from .simulator import Budget
     from .strategy import import_strategies
@@ -396,7 +412,7 @@ def cmd_search(args: argparse.Namespace) -> None:
     spec = SearchSpec(args.table, args.strategy, Budget(args.budget, args.max_queries, args.overrun),
                       _settings(args.set), args.sim_workers, args.objective, args.search_epochs,
                       args.latency, args.latency_batch, args.latency_stat, args.max_latency)
-    evaluation = None if args.no_eval else EvalSpec(args.eval_table, args.eval_split, args.eval_measure, args.eval_epoch)
+    evaluation = _evaluation(args)
     if not args.overwrite and out.is_dir() and any((out / n).exists() for n in ("trajectories.parquet", "manifest.json")):
         raise UsageError(f"{out} already holds search results; pass --overwrite to replace them")
     check_results_folder(out, args.overwrite)  # before the replay, not after it
@@ -814,8 +830,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-stat", default="median_ms", choices=["median_ms", "min_ms", "p25_ms", "p75_ms", "mean_ms"])
     p.add_argument("--max-latency", type=_float, metavar="MS", help="constrained mode: incumbents within this latency")
     p.add_argument("--eval-table", help="table the incumbents are evaluated on (default: --table)")
-    p.add_argument("--eval-split", default="test")
-    p.add_argument("--eval-measure", default="acc",
+    p.add_argument("--eval-split", help="split the incumbents are evaluated on (default test)")
+    p.add_argument("--eval-measure",
                    help="acc (default), loss, seconds...; regret is the distance to the best cell's value")
     p.add_argument("--eval-epoch", type=_int, help="default: the eval table's last epoch")
     p.add_argument("--no-eval", action="store_true", help="do not read any evaluation metric")

@@ -57,6 +57,21 @@ def test_search_refuses_to_overwrite_results(search_table: Benchmark, tmp_path: 
     assert main([*args, "--overwrite"]) == 0
 
 
+def test_no_eval_refuses_eval_options(search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    base = ["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0-1", "--max-queries", "5",
+            "--workers", "1"]
+    for extra, named in ((["--eval-split", "test"], "--eval-split"),
+                         (["--eval-measure", "loss", "--eval-epoch", "2"], "--eval-measure, --eval-epoch")):
+        assert main([*base, "--no-eval", *extra, "--out", str(tmp_path / "refused")]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "--no-eval" in err and named in err, err
+        assert not (tmp_path / "refused").exists()
+    assert main([*base, "--no-eval", "--out", str(tmp_path / "none")]) == 0
+    assert "final incumbent" not in capsys.readouterr().out
+    assert main([*base, "--eval-split", "valid", "--out", str(tmp_path / "valid")]) == 0
+    assert "final incumbent valid_acc" in capsys.readouterr().out
+
+
 def test_predictors_command(search_table: Benchmark, capsys: pytest.CaptureFixture) -> None:
     assert main(["predictors", "--table", str(search_table.path), "--predictors", "ridge,xgboost", "--sizes", "20,100",
                  "--repeats", "2", "--test-size", "300", "--json"]) == 0
