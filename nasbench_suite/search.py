@@ -184,6 +184,21 @@ def _latency_key(spec: SearchSpec) -> tuple[str, int, str, float | None] | None:
     return (spec.latency, spec.latency_batch, spec.latency_stat, spec.max_latency)
 
 
+def _check_latency_limit(spec: SearchSpec, bench: "Benchmark") -> None:
+    """Refuse a latency limit below the fastest cell of the table: no result could ever be an incumbent."""
+    if spec.latency is None or spec.max_latency is None:
+        return
+    values, source, _ = latency_of(spec.latency, spec.latency_batch, spec.latency_stat)
+    rows = values[bench.arch_indices]
+    if np.isnan(rows).all():  # no latency for these cells: the oracle says so
+        return
+    fastest = int(np.nanargmin(rows))
+    if spec.max_latency < rows[fastest]:
+        raise SearchOutputError(f"latency limit {spec.max_latency:g} ms is below the fastest cell of table "
+                                f"{bench.name!r} ({rows[fastest]:.4g} ms, arch {int(bench.arch_indices[fastest])}, "
+                                f"{source}): no cell is within it")
+
+
 def _run_chunk(spec: SearchSpec, path: str, content_hash: str, seeds: Sequence[int],
                source: str | None = None) -> dict[str, Any]:
     """Run ``seeds`` one after another; columns concatenated in seed order, plus per-run facts.
@@ -295,6 +310,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: in
             from .latency import check_same_network, load_latency
             check_same_network(load_latency(spec.latency, spec.latency_stat), spec.latency,
                                tables[spec.table].manifest, tables[spec.table].name)
+        _check_latency_limit(spec, tables[spec.table])
     chunks = _chunks(seeds, processes)
     tasks = [(spec, str(tables[spec.table].path), tables[spec.table].content_hash, c, strategy_source(spec.strategy))
              for spec in specs for c in chunks]

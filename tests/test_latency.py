@@ -281,6 +281,24 @@ def test_cli_search_with_a_latency_limit(search_table: Benchmark, latency: np.nd
     assert "no device column" in capsys.readouterr().err
 
 
+def test_a_latency_limit_below_every_cell_is_refused_before_the_run(search_table: Benchmark, latency: np.ndarray,
+                                                                    tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_index": np.arange(len(latency)), "toy_ms": latency}).to_csv(csv, index=False)
+    fastest = float(latency[search_table.arch_indices].min())
+    base = ["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0", "--max-queries", "5",
+            "--workers", "1", "--latency", f"{csv}:toy_ms"]
+    assert main([*base, "--max-latency", str(fastest / 2), "--out", str(tmp_path / "below")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "below the fastest cell" in err and f"{fastest:.4g} ms" in err, err
+    assert not (tmp_path / "below").exists()
+    assert main([*base, "--max-latency", str(fastest), "--out", str(tmp_path / "at")]) == 0  # the fastest cell fits
+
+
 def test_a_latency_folder_of_another_network_shape_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from nasbench_suite.cli import main
     from nasbench_suite.latency import shipped_latency_folders
