@@ -136,9 +136,8 @@ def test_a_replay_config_gives_identical_files_in_two_folders(toy: dict[str, Pat
         assert main(["compare", "--config", str(toy["replay"]), "--out", str(out), "--workers", "2"
                      if out == b else "1"]) == 0
     fa, fb = _files(a), _files(b)
-    assert fa.keys() == fb.keys() and sorted(k for k in fa if fa[k] != fb[k]) == ["index.html", "index.md",
-                                                                                    "runs/compare.json"]
-    # only the recorded worker count differs; the results and figures do not
+    assert fa.keys() == fb.keys() and sorted(k for k in fa if fa[k] != fb[k]) == ["runs/compare.json"]
+    # only the recorded worker count differs; the results, figures and report do not
     ja, jb = json.loads(fa["runs/compare.json"]), json.loads(fb["runs/compare.json"])
     assert ja["config"].pop("workers") == 1 and jb["config"].pop("workers") == 2 and ja == jb
 
@@ -153,6 +152,21 @@ def test_report_regenerates_from_runs_alone_byte_identically(full_run: Path, tmp
     (tmp_path / "r2" / "figures" / "from_an_earlier_config.png").write_bytes(b"stale")
     assert main(["report", str(full_run / "runs"), "--out", str(tmp_path / "r2")]) == 0
     assert _files(tmp_path / "r2") == r1  # a report rewritten in place keeps nothing of an earlier one
+
+
+def test_the_report_does_not_depend_on_the_worker_count(full_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    record = json.loads((runs / "compare.json").read_text())
+    record["config"]["workers"] = 7  # as `nasbench compare --workers 7` records it
+    (runs / "compare.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    assert main(["report", str(runs), "--out", str(tmp_path / "report")]) == 0
+    original = {k: v for k, v in _files(full_run).items() if not k.startswith("runs/")}
+    assert _files(tmp_path / "report") == original
+    md = (full_run / "index.md").read_text()
+    assert "## Weight sharing (measured)" in md and "at once" not in md and '"workers"' not in md
 
 
 def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], full_run: Path,

@@ -9,7 +9,8 @@ Writes into the report folder (by default the runs folder's parent):
   ``anytime.csv`` (median and band per strategy and grid time).
 
 Every file is a pure function of the runs folder: sorted rows, fixed float formatting, PNGs without
-date or software chunks. Nothing is re-run and no table is read.
+date or software chunks, and no process count (the same report whatever ``--workers`` made the runs).
+Nothing is re-run and no table is read.
 """
 from __future__ import annotations
 
@@ -209,11 +210,12 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
         sections.append(Section(
             "Weight sharing (measured)", figure="weight_sharing", alt="weight-sharing runs against measured seconds",
             text=(f"Supernet {_shape(m['supernet']['config'])} trained for real on {m['cost']['device']} "
-                  f"({rec['machine']['cpu']}, up to {cfg['workers']} methods at once); after each search epoch the derived cell is looked up in the table. Cost "
+                  f"({rec['machine']['cpu']}); after each search epoch the derived cell is looked up in the table. Cost "
                   "is measured wall seconds on this machine, so it differs between executions and machines; the "
                   "accuracies are a pure function of the seeds on CPU.")))
 
-    config = {**cfg, "seeds": format_int_list(cfg["seeds"])}
+    # the process count is not part of the report: it must read the same whatever --workers ran it
+    config = {**{k: v for k, v in cfg.items() if k != "workers"}, "seeds": format_int_list(cfg["seeds"])}
     if cfg.get("weight_sharing"):
         config["weight_sharing"] = {**cfg["weight_sharing"], "seeds": format_int_list(cfg["weight_sharing"]["seeds"])}
     manifest = {"table": rec["table"], "package_version": rec["package_version"], "machine": rec["machine"],
