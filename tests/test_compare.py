@@ -169,6 +169,42 @@ def test_the_report_does_not_depend_on_the_worker_count(full_run: Path, tmp_path
     assert "## Weight sharing (measured)" in md and "at once" not in md and '"workers"' not in md
 
 
+TWO_STRATEGIES = """
+name = "two"
+table = "{table}"
+seeds = "{seeds}"
+workers = 1
+
+[budget]
+queries = 10
+
+[latency]
+source = "none"
+
+[[strategy]]
+name = "random"
+
+[[strategy]]
+name = "rea"
+{third}"""
+
+
+@pytest.mark.parametrize("seeds, third, reason", [
+    ("0-3", "", "need at least 3 strategies, and this comparison has 2."),
+    ("0", '\n[[strategy]]\nname = "local-search"\n', "need at least 2 seeds that every strategy ran"),
+])
+def test_a_report_without_rank_tests_says_why(toy: dict[str, Path], tmp_path: Path, seeds: str, third: str,
+                                              reason: str) -> None:
+    config = tmp_path / "two.toml"
+    config.write_text(TWO_STRATEGIES.format(table=toy["table"].as_posix(), seeds=seeds, third=third))
+    assert main(["compare", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "index.md").read_text()
+    section = md.split("## Ranks and significance\n\n", 1)[1].split("\n\n## ", 1)[0]
+    assert section.startswith("Omitted: the Friedman test and Nemenyi's post-hoc test") and reason in section
+    assert not (tmp_path / "out" / "ranks.csv").exists() and not (tmp_path / "out" / "figures" / "cd.png").exists()
+    assert reason in (tmp_path / "out" / "index.html").read_text()
+
+
 def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], full_run: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
     before = _files(full_run)

@@ -181,6 +181,8 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
                   f"**{verdict}**. Nemenyi post-hoc test (scikit-posthocs): critical difference "
                   f"{tests.critical_difference:.2f} ranks; bars join strategies it cannot separate. Weight-sharing "
                   "methods are not ranked (other seeds, measured cost). p-values: `nemenyi.csv`; ranks: `ranks.csv`.")))
+    else:
+        sections.append(Section("Ranks and significance", text=_no_rank_tests(final)))
 
     # accuracy vs latency
     lat = rec.get("latency")
@@ -232,6 +234,15 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
     atomic_write_text(out / "index.md", _markdown(rec, sections, manifest))
     atomic_write_text(out / "index.html", _html(rec, sections, manifest, pngs))
     return out
+
+
+def _no_rank_tests(final: dict[str, pd.DataFrame]) -> str:
+    """Why the report has no ranks, Friedman test or critical-difference diagram."""
+    if len(final) < 3:
+        return (f"Omitted: the Friedman test and Nemenyi's post-hoc test need at least 3 strategies, and this "
+                f"comparison has {len(final)}.")
+    return ("Omitted: the Friedman test and Nemenyi's post-hoc test need at least 2 seeds that every strategy ran, "
+            "and this comparison has fewer.")
 
 
 def _shape(config: dict[str, Any]) -> str:
