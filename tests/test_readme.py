@@ -1,0 +1,107 @@
+"""README's Python examples run as written (on the shipped digits table), so the documentation cannot
+drift from the API."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from nasbench_suite.errors import SplitNotAvailableError
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+def _blocks() -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.S | re.M)
+
+
+def _block(first_line: str) -> str:
+    found = [b for b in _blocks() if b.splitlines()[0] == first_line]
+    assert len(found) == 1, f"README has {len(found)} python blocks starting {first_line!r}"
+    return found[0]
+
+
+def test_every_python_block_is_run_here() -> None:
+    assert len(_blocks()) == 4, "a README python block was added or removed: run it in this file"
+
+
+def test_table_queries_example() -> None:
+    *body, last = _block("import numpy as np").rstrip().splitlines()
+    namespace: dict = {}
+    exec("\n".join(body), namespace)
+    assert "search.metric(" in last and "SplitNotAvailableError" in last
+    with pytest.raises(SplitNotAvailableError):
+        exec(last, namespace)
+
+
+def test_search_and_own_strategy_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nasbench_suite import strategy
+    from nasbench_suite.simulator import Budget, Oracle, run_search
+    from nasbench_suite.table import load_table
+
+    monkeypatch.chdir(tmp_path)  # the example writes runs/rea
+    monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))  # its registration ends here
+    namespace: dict = {}
+    exec(_block("from nasbench_suite.evaluation import EvalSpec"), namespace)
+    assert (tmp_path / "runs" / "rea" / "trajectories.parquet").is_file()
+    assert namespace["results"].final()["incumbent_test_acc"].notna().all()
+    exec(_block("from dataclasses import dataclass"), namespace)
+    trajectory = run_search(strategy.make_strategy("greedy-mutation", {"explore": 0.3}), Oracle(load_table("digits")),
+                            Budget(queries=40), seed=0)
+    assert len(trajectory) == 40
+
+
+def test_latency_example() -> None:
+    from nasbench_suite.latency import shipped_latency_folders
+
+    code = _block("from nasbench_suite.latency import load_latency, import_device_csv")
+    digits = next(p for p in shipped_latency_folders() if p.name.startswith("digits-cpu-"))
+    code = code.replace('"latency/digits-cpu"', repr(str(digits)))  # the folder the README measures first
+    csv = REFERENCE / "nb201_latency_help_27devices.csv"
+    if csv.is_file():
+        code = code.replace('"../shared/reference/nb201_latency_help_27devices.csv"', repr(str(csv)))
+    else:  # the published device table is local data, not in every checkout
+        code = "\n".join(line for line in code.splitlines() if "import_device_csv(" not in line)
+    namespace: dict = {}
+    exec(code, namespace)
+    assert namespace["name"].startswith("latency_ms_b1@")
+    if csv.is_file():
+        assert namespace["pixel3"].of(1).shape == (15625,)
+
+
+def _commands() -> list[list[str]]:
+    """Every ``nasbench ...`` command of README's bash blocks, as argument lists (``[optional]``
+    brackets dropped, so the options inside them are parsed too)."""
+    import shlex
+
+    text = README.read_text(encoding="utf-8")
+    out = []
+    for block in re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M):
+        for line in block.replace("\\\n", " ").splitlines():
+            lexer = shlex.shlex(line.replace("[", "").replace("]", ""), posix=True, punctuation_chars=True)
+            lexer.whitespace_split, lexer.commenters = True, "#"
+            command: list[str] = []
+            for token in [*lexer, ";"]:
+                if token in ("&&", "||", ";", "|", ">", "2>"):
+                    if command[:1] == ["nasbench"]:
+                        out.append(command[1:])
+                    command = ["(redirect)"] if token in (">", "2>") else []
+                else:
+                    command.append(token)
+    return out
+
+
+def test_every_command_line_in_the_readme_parses() -> None:
+    """The flags, choices and number formats README shows exist (nothing is run)."""
+    from nasbench_suite.cli import build_parser
+
+    commands = _commands()
+    assert len(commands) >= 40
+    parser = build_parser()
+    for args in commands:
+        try:
+            parser.parse_args(args)
+        except SystemExit:
+            pytest.fail(f"README command does not parse: nasbench {' '.join(args)}")
