@@ -423,6 +423,10 @@ def cmd_search(args: argparse.Namespace) -> None:
     t = results.timing
     print(f"wrote {len(results.frame)} rows ({t['runs']} runs of {args.strategy}) to {out / 'trajectories.parquet'} "
           f"with manifest.json and timing.json")
+    empty = int((final["incumbent_index"] < 0).sum())
+    if empty:  # constrained mode: a run may end before it finds a cell within the latency limit
+        print(f"{empty} of {len(final)} runs found no cell within --max-latency {args.max_latency:g} ms in their "
+              f"budget: they have no incumbent, and the means below are over the other {len(final) - empty}")
     print(f"final search objective ({args.objective}): mean {final['incumbent_value'].mean():.3f} "
           f"+- {final['incumbent_value'].std(ddof=0):.3f} (std over runs)")
     if evaluation is not None:

@@ -299,6 +299,25 @@ def test_a_latency_limit_below_every_cell_is_refused_before_the_run(search_table
     assert main([*base, "--max-latency", str(fastest), "--out", str(tmp_path / "at")]) == 0  # the fastest cell fits
 
 
+def test_runs_without_an_incumbent_in_constrained_mode_are_counted(search_table: Benchmark, latency: np.ndarray,
+                                                                     tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The printed means skip runs that found no cell within the limit; the output says how many."""
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_index": np.arange(len(latency)), "toy_ms": latency}).to_csv(csv, index=False)
+    limit = float(np.quantile(latency[search_table.arch_indices], 0.15))  # some runs of 5 queries meet none
+    assert main(["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0-9",
+                 "--max-queries", "5", "--workers", "1", "--latency", f"{csv}:toy_ms", "--max-latency", str(limit),
+                 "--out", str(tmp_path / "o")]) == 0
+    final = pd.read_parquet(tmp_path / "o" / "trajectories.parquet").groupby("seed").tail(1)
+    empty = int((final["incumbent_index"] < 0).sum())
+    assert 0 < empty < 10
+    assert f"{empty} of 10 runs found no cell within --max-latency" in capsys.readouterr().out
+
+
 def test_a_latency_folder_of_another_network_shape_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from nasbench_suite.cli import main
     from nasbench_suite.latency import shipped_latency_folders
