@@ -41,7 +41,7 @@ def test_retained_heap_stops_page_faults_and_changes_no_number() -> None:
     retained_faults, retained_metrics = _train_thrice("retain")
     assert retained_metrics == default_metrics  # the same numbers bit for bit
     assert default_faults > 1000  # what it removes: fresh pages for the step's buffers
-    for _ in range(2):  # another process can fault pages in now and then (seen once in CI: 1,209); retry
+    for _ in range(2):  # the kernel can move or reclaim pages now and then (seen once in CI: 1,209); retry
         if retained_faults * 10 < default_faults:
             break
         retained_faults = min(retained_faults, _train_thrice("retain")[0])
