@@ -294,6 +294,12 @@ def available_tables() -> list[str]:
 
 def resolve_table(name_or_path: str | os.PathLike) -> Path:
     """A path to a table folder, or the name of a shipped table (or one under $NASBENCH_TABLES_DIR)."""
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TableNotFoundError(f"a table name must be a str or path, got {type(name_or_path).__name__}: "
+                                 f"{name_or_path!r}")
+    if isinstance(name_or_path, str) and not name_or_path.strip():
+        raise TableNotFoundError(f"empty table name {name_or_path!r}; give a shipped table's name or a folder path "
+                                 f"(shipped tables: {', '.join(available_tables()) or 'none'})")
     path = Path(name_or_path)
     if path.is_dir():
         return path

@@ -339,6 +339,14 @@ def test_load_by_name(table_dir: Path, monkeypatch) -> None:
         load_table(table_dir.parent / "nope")
 
 
+@pytest.mark.parametrize("name, message", [("", "empty table name"), ("  ", "empty table name"),
+                                           (5, "a table name must be a str or path, got int"),
+                                           (None, "a table name must be a str or path, got NoneType")])
+def test_a_name_that_cannot_name_a_table(name: object, message: str) -> None:
+    with pytest.raises(TableNotFoundError, match=message):
+        load_table(name)  # type: ignore[arg-type]
+
+
 def test_not_a_table(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(TableCorruptedError, match="manifest"):
