@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -66,11 +67,17 @@ class Budget:
     def __post_init__(self) -> None:
         if self.seconds is None and self.queries is None:
             raise BudgetError("a budget needs seconds, queries or both")
-        if self.seconds is not None and not (self.seconds > 0 and math.isfinite(self.seconds)):
-            raise BudgetError(f"budget seconds must be a positive number, got {self.seconds!r}")
-        if self.queries is not None and (isinstance(self.queries, bool) or not isinstance(self.queries, int)
-                                         or self.queries < 1):
-            raise BudgetError(f"budget queries must be a positive integer, got {self.queries!r}")
+        if self.seconds is not None:
+            if isinstance(self.seconds, bool) or not isinstance(self.seconds, numbers.Real) \
+                    or not (self.seconds > 0 and math.isfinite(self.seconds)):
+                raise BudgetError(f"budget seconds must be a positive number, got {self.seconds!r}")
+            # numpy numbers as Python ones (the manifest is JSON); a Python int or float is kept as given
+            object.__setattr__(self, "seconds", int(self.seconds) if isinstance(self.seconds, numbers.Integral)
+                               else float(self.seconds))
+        if self.queries is not None:
+            if isinstance(self.queries, bool) or not isinstance(self.queries, numbers.Integral) or self.queries < 1:
+                raise BudgetError(f"budget queries must be a positive integer, got {self.queries!r}")
+            object.__setattr__(self, "queries", int(self.queries))
         if self.overrun not in OVERRUN_POLICIES:
             raise BudgetError(f"unknown overrun policy {self.overrun!r}; use {' or '.join(OVERRUN_POLICIES)}")
 
@@ -107,6 +114,8 @@ class Oracle:
         split, measure = _split_measure(objective)
         if split == "test":
             raise SplitNotAvailableError("search cannot use a test metric as its objective; use a valid or train metric")
+        if max_epoch is not None and (isinstance(max_epoch, bool) or not isinstance(max_epoch, numbers.Integral)):
+            raise StrategyError(f"max_epoch (search epochs) must be an integer, got {max_epoch!r}")
         last = view.max_epoch if max_epoch is None else int(max_epoch)
         if not 1 <= last <= view.max_epoch:
             raise StrategyError(f"search epochs must be 1..{view.max_epoch} for table {view.name!r}, got {max_epoch}")
@@ -188,8 +197,16 @@ def crn_slot(key: int, arch_index: int, visit: int, n: int) -> int:
     return _mix64(key ^ _mix64(arch_index * 0x10001 + visit)) % n if n > 1 else 0
 
 
+def _run_seed(seed: int) -> int:
+    """``seed`` as a Python int; :class:`StrategyError` naming it unless it is a non-negative integer."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise StrategyError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
 def run_keys(seed: int) -> tuple[np.random.Generator, int]:
     """The strategy's generator and the table-seed hash key of run ``seed``."""
+    seed = _run_seed(seed)
     strategy_seq, crn_seq = np.random.SeedSequence(seed).spawn(2)
     return np.random.default_rng(strategy_seq), int(crn_seq.generate_state(1, dtype=np.uint64)[0])
 
@@ -235,8 +252,9 @@ def _first_query_too_costly(limit_s: float, cost: float, charge: float, strategy
 
 def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *, workers: int = 1) -> Trajectory:
     """Run ``strategy`` from scratch under ``budget`` with ``workers`` simulated workers; see the module doc."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
         raise StrategyError(f"workers must be an integer >= 1, got {workers!r}")
+    workers, seed = int(workers), _run_seed(seed)
     wall = time.perf_counter
     started = wall()
     rng, key = run_keys(seed)

@@ -331,3 +331,34 @@ def test_regret_is_the_distance_to_the_best_value_whichever_way_is_better(tiny_t
     np.testing.assert_allclose(metric, values)
     np.testing.assert_allclose(regret, np.abs(best - values))
     assert (regret >= 0).all() and regret.min() == 0
+
+
+# ----- argument checking (numpy integers accepted, everything else refused by name) ------------------
+
+
+def test_budget_accepts_numpy_numbers_and_refuses_bool_and_str() -> None:
+    assert Budget(queries=np.int64(5)) == Budget(queries=5) and type(Budget(queries=np.int64(5)).queries) is int
+    assert Budget(seconds=np.int64(100)).describe() == Budget(seconds=100).describe()
+    assert type(Budget(seconds=np.float64(1.5)).seconds) is float
+    for bad in ("100", True):
+        with pytest.raises(BudgetError, match="budget seconds must be a positive number"):
+            Budget(seconds=bad)  # type: ignore[arg-type]
+    with pytest.raises(BudgetError, match="budget queries must be a positive integer"):
+        Budget(queries=2.0)  # type: ignore[arg-type]
+
+
+def test_run_search_seed_and_workers(tiny_table: Benchmark) -> None:
+    oracle = Oracle(tiny_table)
+    a = run_search(make_strategy("random"), oracle, Budget(queries=3), seed=np.int64(4), workers=np.int64(2))
+    b = run_search(make_strategy("random"), oracle, Budget(queries=3), seed=4, workers=2)
+    assert all(np.array_equal(a.columns[c], b.columns[c]) for c in a.columns) and type(a.seed) is int
+    for bad in (-1, 1.5, "1", True):
+        with pytest.raises(StrategyError, match="seed must be a non-negative integer"):
+            run_search(make_strategy("random"), oracle, Budget(queries=3), seed=bad)  # type: ignore[arg-type]
+
+
+def test_oracle_max_epoch_must_be_an_integer(tiny_table: Benchmark) -> None:
+    assert Oracle(tiny_table, max_epoch=np.int64(2)).fidelities == (1, 2)
+    for bad in (3.7, "3", "x", True):
+        with pytest.raises(StrategyError, match="max_epoch"):
+            Oracle(tiny_table, max_epoch=bad)  # type: ignore[arg-type]
