@@ -4,6 +4,7 @@ searched (NAS-Bench-201's protocol searches 12-epoch validation accuracy and rep
 test accuracy)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ class EvalSpec:
     """What to read for each incumbent: ``split``/``measure`` at ``epoch`` (default: the eval table's
     last) of ``table`` (default: the searched table), the mean over its seeds."""
 
-    table: str | None = None
+    table: str | os.PathLike | None = None
     split: str = "test"
     measure: str = "acc"
     epoch: int | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import numbers
 import os
 import platform
 import sys
@@ -18,14 +19,14 @@ import time
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from . import __version__
 from .errors import NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
-from .intlist import format_int_list
+from .intlist import format_int_list, parse_int_list
 from .pools import spawn_pool
 from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, run_search
 from .strategy import import_strategies, make_strategy, strategy_class, strategy_source
@@ -70,7 +71,7 @@ class SearchOutputError(NasBenchError, ValueError):
 class SearchSpec:
     """One strategy on one table under one budget."""
 
-    table: str
+    table: str | os.PathLike
     strategy: str
     budget: Budget
     settings: Mapping[str, Any] = field(default_factory=dict)
@@ -122,13 +123,19 @@ class SearchResults:
 
         out = Path(out)
         check_results_folder(out, overwrite)
+        texts = {}  # serialized before any file is written: a payload that is not JSON leaves nothing behind
+        for name, payload in ((MANIFEST_FILE, self.manifest), (TIMING_FILE, self.timing)):
+            try:
+                texts[name] = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+            except (TypeError, ValueError) as exc:
+                raise SearchOutputError(f"cannot write {name}: {exc}; nothing was written to {out}") from None
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / f".{RESULTS_FILE}.tmp"
         pq.write_table(pa.Table.from_pandas(self.frame, preserve_index=False), tmp, compression="zstd")
         tmp.replace(out / RESULTS_FILE)
-        for name, payload in ((MANIFEST_FILE, self.manifest), (TIMING_FILE, self.timing)):
+        for name, text in texts.items():
             tmp = out / f".{name}.tmp"
-            tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            tmp.write_text(text, encoding="utf-8")
             tmp.replace(out / name)
         return out
 
@@ -276,7 +283,29 @@ def _completed(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...], str | No
 
 
 # ----- the API -------------------------------------------------------------------------------------
-def run_seeds(spec: SearchSpec, seeds: Sequence[int], *, processes: int = 1, backend: str = "local",
+def _run_seeds(seeds: Iterable[int] | str) -> list[int]:
+    """``seeds`` (integers, numpy ones included, or a range string like '0-29' or '0,5,7-9') as a list
+    of distinct non-negative Python ints; :class:`SearchOutputError` naming ``seeds`` otherwise."""
+    if isinstance(seeds, str):
+        try:
+            out = parse_int_list(seeds)
+        except ValueError as exc:
+            raise SearchOutputError(f"seeds: {exc}") from None
+    else:
+        try:
+            out = list(seeds)
+        except TypeError:
+            raise SearchOutputError(f"seeds must be integers or a range string like '0-29', got {seeds!r}") from None
+        bad = [s for s in out if isinstance(s, bool) or not isinstance(s, numbers.Integral)]
+        if isinstance(seeds, bytes) or bad:
+            raise SearchOutputError(f"seeds must be integers, got {(bad or [seeds])[0]!r}")
+        out = [int(s) for s in out]
+    if not out or len(set(out)) != len(out) or min(out) < 0:
+        raise SearchOutputError("seeds must be distinct non-negative integers, at least one")
+    return out
+
+
+def run_seeds(spec: SearchSpec, seeds: Iterable[int] | str, *, processes: int = 1, backend: str = "local",
               evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None,
               progress: bool | None = None) -> SearchResults:
     """Replay ``spec`` once per run seed; see the module doc. ``progress`` (default: when stderr is
@@ -285,7 +314,7 @@ def run_seeds(spec: SearchSpec, seeds: Sequence[int], *, processes: int = 1, bac
                     ray_address=ray_address, progress=progress)[0]
 
 
-def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: int = 1, backend: str = "local",
+def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, processes: int = 1, backend: str = "local",
              evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None,
              progress: bool | None = None) -> list[SearchResults]:
     """:func:`run_seeds` for several specs over one pool of processes."""
@@ -293,11 +322,10 @@ def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: in
 
     if backend not in BACKENDS:
         raise SearchOutputError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}")
-    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+    if isinstance(processes, bool) or not isinstance(processes, numbers.Integral) or processes < 1:
         raise SearchOutputError(f"processes must be an integer >= 1, got {processes!r}")
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise SearchOutputError("seeds must be distinct non-negative integers, at least one")
+    processes = int(processes)
+    seeds = _run_seeds(seeds)
     tables = {}
     for spec in specs:
         make_strategy(spec.strategy, dict(spec.settings))  # unknown names and settings fail here, once
@@ -311,6 +339,11 @@ def run_many(specs: Sequence[SearchSpec], seeds: Sequence[int], *, processes: in
             check_same_network(load_latency(spec.latency, spec.latency_stat), spec.latency,
                                tables[spec.table].manifest, tables[spec.table].name)
         _check_latency_limit(spec, tables[spec.table])
+        if evaluation is not None:  # a bad evaluation (table, split, measure, epoch) fails here, before the runs
+            key = evaluation.table or spec.table
+            if key not in tables:
+                tables[key] = load_table(key)
+            incumbent_metric(np.empty(0, dtype=np.int64), tables[key], evaluation)
     chunks = _chunks(seeds, processes)
     tasks = [(spec, str(tables[spec.table].path), tables[spec.table].content_hash, c, strategy_source(spec.strategy))
              for spec in specs for c in chunks]
@@ -375,14 +408,14 @@ def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fideli
         columns[evaluation.regret_column] = "evaluation table optimum minus the incumbent's evaluation metric"
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
-        "search": {"table": bench.name, "table_argument": spec.table, "content_hash": bench.content_hash,
-                   "objective": spec.objective, "search_epochs": spec.search_epochs, "fidelities": fidelities,
+        "search": {"table": bench.name, "table_argument": os.fspath(spec.table), "content_hash": bench.content_hash,
+                   "objective": spec.objective, "search_epochs": jsonable(spec.search_epochs), "fidelities": fidelities,
                    "latency": latency},
         "strategy": {"name": spec.strategy, "class": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
                      "settings": jsonable(strategy.settings())},
         "seeds": {"count": len(seeds), "ranges": format_int_list(seeds)},
         "budget": spec.budget.describe(),
-        "workers": spec.workers,
+        "workers": jsonable(spec.workers),
         "randomness": {"run": "SeedSequence(run seed).spawn(2): the strategy's Generator and the table-seed hash key",
                        "table_seed": "common random numbers: hash of (run seed, arch, visit count) over the seeds "
                                      "holding a result; a continued trial keeps its seed"},

@@ -334,6 +334,43 @@ def test_regret_is_the_distance_to_the_best_value_whichever_way_is_better(tiny_t
 
 
 # ----- argument checking (numpy integers accepted, everything else refused by name) ------------------
+def test_a_table_given_as_a_path_writes_the_same_results(tiny_table: Benchmark, tmp_path: Path) -> None:
+    from nasbench_suite.evaluation import EvalSpec
+
+    by_str = run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), [0]).write(tmp_path / "s")
+    by_path = run_seeds(SearchSpec(Path(tiny_table.path), "random", Budget(queries=3)), [0],
+                        evaluation=EvalSpec(table=Path(tiny_table.path))).write(tmp_path / "p")
+    for name in ("trajectories.parquet", "manifest.json"):
+        assert (by_str / name).read_bytes() == (by_path / name).read_bytes()
+
+
+def test_results_that_cannot_be_serialized_leave_nothing_behind(tiny_table: Benchmark, tmp_path: Path) -> None:
+    from nasbench_suite.search import SearchOutputError
+
+    results = run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), [0])
+    results.manifest["bad"] = object()  # not JSON
+    with pytest.raises(SearchOutputError, match="manifest.json"):
+        results.write(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("seeds, message", [([0.5, 1.7], "seeds must be integers, got 0.5"),
+                                            ("0-3x", "seeds: '0-3x' is not a list"), (3, "seeds must be integers"),
+                                            ([True], "seeds must be integers"), (b"01", "seeds must be integers")])
+def test_bad_seeds_are_refused_by_name(tiny_table: Benchmark, seeds: object, message: str) -> None:
+    from nasbench_suite.search import SearchOutputError
+
+    with pytest.raises(SearchOutputError, match=message):
+        run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), seeds)  # type: ignore[arg-type]
+
+
+def test_seeds_may_be_numpy_integers_or_a_range_string(tiny_table: Benchmark) -> None:
+    spec = SearchSpec(str(tiny_table.path), "random", Budget(queries=np.int64(3)), workers=np.int64(2))
+    plain = run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3), workers=2), [0, 1, 2, 12])
+    for seeds in (np.array([0, 1, 2, 12]), "0-2,12"):
+        other = run_seeds(spec, seeds, processes=np.int64(1))
+        assert other.frame.equals(plain.frame) and other.manifest == plain.manifest
+    assert plain.manifest["seeds"]["ranges"] == "0-2,12"
 
 
 def test_budget_accepts_numpy_numbers_and_refuses_bool_and_str() -> None:
@@ -362,3 +399,19 @@ def test_oracle_max_epoch_must_be_an_integer(tiny_table: Benchmark) -> None:
     for bad in (3.7, "3", "x", True):
         with pytest.raises(StrategyError, match="max_epoch"):
             Oracle(tiny_table, max_epoch=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("evaluation, error", [(dict(epoch=9), "EpochNotInTableError"),
+                                               (dict(split="tst"), "SplitNotAvailableError"),
+                                               (dict(table="nope"), "TableNotFoundError")])
+def test_a_bad_evaluation_fails_before_any_run(tiny_table: Benchmark, monkeypatch: pytest.MonkeyPatch,
+                                               evaluation: dict, error: str) -> None:
+    from nasbench_suite import errors, search
+    from nasbench_suite.evaluation import EvalSpec
+
+    def no_runs(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the search ran before the evaluation was checked")
+
+    monkeypatch.setattr(search, "_execute", no_runs)
+    with pytest.raises(getattr(errors, error)):
+        run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), [0], evaluation=EvalSpec(**evaluation))
