@@ -149,6 +149,8 @@ class TableView:
     def _seed(self, seed: int | None) -> slice | int:
         if seed is None:
             return slice(None)
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+            raise SeedNotInTableError(f"seed must be an integer (one of {list(self.seeds)}) or None, got {seed!r}")
         pos = self._seed_pos.get(seed)
         if pos is None:
             raise SeedNotInTableError(f"seed {seed!r} is not in table {self.name!r}; its seeds are {list(self.seeds)}")
@@ -212,8 +214,12 @@ class TableView:
         return block.mean(axis=1, dtype=np.float64)
 
     def optimum(self, split: str, measure: str = "acc", *, epoch: int | None = None, seed: int | None = None,
-                maximize: bool = True) -> tuple[Arch, float]:
-        """Best arch and value of ``measure`` on ``split`` at ``epoch`` (default: the last)."""
+                maximize: bool | None = None) -> tuple[Arch, float]:
+        """Best arch and value of ``measure`` on ``split`` at ``epoch`` (default: the last). Best is the
+        largest value where :func:`higher_is_better` says so (accuracies) and the smallest otherwise
+        (losses, seconds), unless ``maximize`` says which."""
+        if maximize is None:
+            maximize = higher_is_better(measure)
         values = self.array(split, measure, epoch=self.max_epoch if epoch is None else epoch, seed=seed)
         if np.isnan(values).all():
             raise MissingResultError(f"table {self.name!r} has no {split}_{measure} results at that epoch")

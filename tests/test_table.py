@@ -370,3 +370,22 @@ def test_values_out_of_range_are_refused(results: pd.DataFrame, tmp_path: Path, 
     with pytest.raises(TableBuildError, match=f"{column}.*outside"):
         build_table(bad, tmp_path / "t")
     assert not (tmp_path / "t").exists()
+
+
+def test_optimum_follows_the_measure_unless_told(tmp_path: Path, results: pd.DataFrame) -> None:
+    b = build_table(results.assign(valid_loss=results.valid_loss + results.arch_index / 1e4), tmp_path / "losses")
+    losses = b.array("valid", "loss", epoch=SMALL_EPOCHS)
+    assert losses.min() < losses.max() and b.optimum("valid", "loss")[1] == losses.min()  # lower loss is better
+    assert b.optimum("valid", "loss", maximize=True)[1] == losses.max()
+    assert b.optimum("valid")[1] == b.array("valid", epoch=SMALL_EPOCHS).max()
+    assert b.optimum("valid", maximize=False)[1] == b.array("valid", epoch=SMALL_EPOCHS).min()
+
+
+@pytest.mark.parametrize("seed", [True, np.bool_(True), 11.0, [11, 22], "11"])
+def test_seeds_must_be_integers(table_dir: Path, seed) -> None:
+    b = load_table(table_dir)
+    for call in (lambda: b.metric(0, "valid", epoch=1, seed=seed), lambda: b.array("valid", epoch=1, seed=seed),
+                 lambda: b.curve(0, "valid", seed=seed)):
+        with pytest.raises(SeedNotInTableError, match=r"seed must be an integer \(one of \[11, 22\]\) or None, got"):
+            call()
+    assert b.metric(0, "valid", epoch=1, seed=np.int64(22)) == b.metric(0, "valid", epoch=1, seed=22)
