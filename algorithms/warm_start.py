@@ -42,8 +42,10 @@ class WarmStart:
 
     def warm_up(self, space: SearchSpace, rng: np.random.Generator, keep: int) -> None:
         if space.proxies is None:
-            raise StrategyError(f"{type(self).__name__} needs zero-cost proxies stored beside the table; "
-                                "run `nasbench proxies --table T` first")
+            raise StrategyError(f"{type(self).__name__} needs zero-cost proxies and this run has none: "
+                                "`nasbench search` and run_seeds attach those stored beside the table (computed by "
+                                "`nasbench proxies --table T`); with run_search, attach them with "
+                                "Oracle(bench).with_stored_proxies(bench)")
         if self.proxy not in space.proxies:
             raise StrategyError(f"no stored proxy {self.proxy!r}; stored: {', '.join(sorted(space.proxies))}")
         if self.pool < keep:

@@ -44,7 +44,7 @@ import numpy as np
 from .errors import NasBenchError, SplitNotAvailableError
 from .space import NUM_ARCHS, Arch
 from .strategy import Query, Result, SearchSpace, Strategy, StrategyError
-from .table import TableView, higher_is_better
+from .table import Benchmark, TableView, higher_is_better
 
 OVERRUN_POLICIES = ("strict", "finish")
 TRAJECTORY_COLUMNS = ("step", "query", "arch_index", "epochs", "trial", "resumed", "table_seed", "start_time",
@@ -141,8 +141,11 @@ class Oracle:
         self.fidelities = tuple(int(e) for e in epochs if recorded[:, :, e - 1].any(axis=1).all())
         if not self.fidelities:
             raise StrategyError(f"table {view.name!r} records {objective} for every cell at no epoch up to {last}")
-        # seed slots usable for a cell: those that hold the objective at the last fidelity
-        usable = recorded[:, :, self.fidelities[-1] - 1]
+        # seed slots usable for a cell: those that hold everything a query at a fidelity reads (the
+        # objective and validation seconds at each fidelity, training seconds of every epoch up to the last)
+        at = np.asarray(self.fidelities) - 1
+        usable = (recorded[:, :, at].all(axis=2) & ~np.isnan(self.valid_seconds[:, :, at]).any(axis=2)
+                  & ~np.isnan(self.cum_train[:, :, self.fidelities[-1]]))
         self.n_slots = usable.sum(axis=1).astype(np.int64)
         self.slots = np.argsort(~usable, axis=1, kind="stable").astype(np.int64)  # usable slots first, in seed order
         self.row_of = np.full(NUM_ARCHS, -1, dtype=np.int64)
@@ -178,6 +181,20 @@ class Oracle:
                 raise StrategyError(f"proxy {name!r} must be two ({NUM_ARCHS},) arrays indexed by arch")
         self.space = dataclasses.replace(self.space, proxies=dict(proxies))
         return self
+
+    def with_stored_proxies(self, bench: Benchmark) -> "Oracle":
+        """Let strategies read the zero-cost proxies stored beside ``bench`` (the table this oracle was
+        built from), as ``nasbench search`` and :func:`~nasbench_suite.search.run_seeds` do; computed
+        by ``nasbench proxies --table T``."""
+        from .proxy_store import default_folder, stored_for  # imports torch: only when asked for
+
+        if bench.name != self.name:
+            raise StrategyError(f"this oracle searches table {self.name!r}, not {bench.name!r}")
+        stored = stored_for(bench)
+        if stored is None:
+            raise StrategyError(f"no zero-cost proxies are stored for table {bench.name!r} (in "
+                                f"{default_folder(bench)}); run `nasbench proxies --table {bench.name}` first")
+        return self.with_proxies({p: (stored.scores[p], stored.seconds[p]) for p in stored.proxies})
 
 
 # ----- common random numbers -----------------------------------------------------------------------
@@ -242,6 +259,13 @@ def _check_query(q: Any) -> None:
         raise StrategyError(f"Query.arch must be an Arch, got {type(q.arch).__name__}: {q.arch!r}")
 
 
+def _check_asked(asked: Any, strategy: Strategy) -> None:
+    """Refuse what ask() returned unless it is a sequence (a list, by the protocol) of queries."""
+    if isinstance(asked, (Query, str, bytes)) or not isinstance(asked, Sequence):
+        raise StrategyError(f"{type(strategy).__name__}.ask() must return a list of Query, got "
+                            f"{type(asked).__name__}: {asked!r}")
+
+
 def _first_query_too_costly(limit_s: float, cost: float, charge: float, strategy: str) -> str:
     message = f"the budget of {limit_s:g} simulated s is smaller than the first query's cost ({cost:.4g} s"
     if not charge:
@@ -295,6 +319,8 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
             t = wall()
             asked = strategy_ask(free)
             overhead += wall() - t
+            if type(asked) is not list:
+                _check_asked(asked, strategy)
             if len(asked) > free:
                 raise StrategyError(f"ask({free}) returned {len(asked)} queries; at most {free} workers are idle")
             for q in asked:
@@ -310,8 +336,12 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
                 if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or not 1 <= e <= max_epoch:
                     raise StrategyError(f"query epochs must be an integer 1..{max_epoch}, got {e!r}")
                 if q.trial is None:
-                    v = visits.get(a, 0)
-                    s = int(slots[r, crn_slot(key, a, v, int(n_slots[r]))])
+                    v, n = visits.get(a, 0), int(n_slots[r])
+                    if not n:
+                        raise StrategyError(f"table {oracle.name!r} holds no seed with a complete record of arch {a} "
+                                            f"(objective, training and validation seconds at epochs "
+                                            f"{list(oracle.fidelities)}); it cannot be queried")
+                    s = int(slots[r, crn_slot(key, a, v, n)])
                     cost = cum[r, s, e] + vsec[r, s, e - 1]
                     tid, resumed = len(trial_arch), False
                 else:
@@ -378,6 +408,10 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
         if named is None:
             inc_a, inc_v = best_a, (best_v if best_a >= 0 else math.nan)
         else:
+            if not isinstance(named, Arch):
+                raise StrategyError(f"{type(strategy).__name__}.incumbent() must return an Arch or None, got "
+                                    f"{type(named).__name__}: {named!r} (Arch.from_index / Arch.parse convert an "
+                                    f"index or a cell string)")
             inc_a = named.index
             named_row = row_of[inc_a]
             if lat_of is not None and named_row >= 0 and lat_of[named_row] > limit_lat:

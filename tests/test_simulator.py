@@ -233,6 +233,68 @@ def test_a_strategy_can_name_its_incumbent(tiny_table: Benchmark) -> None:
     assert np.isnan(tr.columns["incumbent_value"][0]) and tr.columns["incumbent_value"][1] == 31.0
 
 
+@pytest.mark.parametrize("returned, shown", [
+    (lambda n: None, "got NoneType"),
+    (lambda n: (Query(tiny(0), 1) for _ in range(n)), "got generator"),
+    (lambda n: Query(tiny(0), 1), "got Query"),
+])
+def test_ask_must_return_a_list_of_queries(tiny_table: Benchmark, returned, shown: str) -> None:
+    class Wrong(Scripted):
+        def ask(self, n: int) -> list[Query]:
+            return returned(n)
+
+    with pytest.raises(StrategyError, match=f"Wrong.ask\\(\\) must return a list of Query, {shown}"):
+        run_search(Wrong(), Oracle(tiny_table), Budget(queries=5), seed=0)
+
+
+def test_ask_may_return_a_tuple_of_queries(tiny_table: Benchmark) -> None:
+    class Tupled(Scripted):
+        def ask(self, n: int) -> list[Query]:
+            return tuple(super().ask(n))  # type: ignore[return-value]
+
+    tr = run_search(Tupled([Query(tiny(1), 1), Query(tiny(2), 1)]), Oracle(tiny_table), Budget(queries=5), seed=0)
+    assert tr.columns["arch_index"].tolist() == [TINY_ARCHS[1], TINY_ARCHS[2]]
+
+
+@pytest.mark.parametrize("named", [TINY_ARCHS[2], str(Arch.from_index(TINY_ARCHS[2]))])
+def test_incumbent_must_be_an_arch_or_none(tiny_table: Benchmark, named) -> None:
+    class Named(Scripted):
+        def incumbent(self) -> Arch | None:
+            return named
+
+    with pytest.raises(StrategyError, match="Named.incumbent\\(\\) must return an Arch or None, got "
+                                            + type(named).__name__):
+        run_search(Named([Query(tiny(1), 1)]), Oracle(tiny_table), Budget(queries=5), seed=0)
+
+
+def test_a_seed_with_a_missing_row_is_not_used(tmp_path: Path) -> None:
+    from fixture_tables import search_results
+
+    from nasbench_suite.table import build_table
+
+    frame = search_results(seeds=(0, 1), epochs=4)
+    arch = 0
+    # seed 0 of cell 0 misses its epoch-2 row: no training seconds there, though the last epoch is recorded
+    frame = frame[~((frame["arch_index"] == arch) & (frame["seed"] == 0) & (frame["epoch"] == 2))]
+    oracle = Oracle(build_table(frame, tmp_path / "holed"))
+    assert oracle.fidelities == (1, 2, 3, 4) and oracle.n_slots[oracle.row_of[arch]] == 1
+    for run_seed in range(8):  # every new trial of cell 0 reads seed 1, whatever the hash picks
+        tr = run_search(Scripted([Query(Arch.from_index(arch), 4)] * 3), oracle, Budget(seconds=1e6), seed=run_seed)
+        assert tr.columns["table_seed"].tolist() == [1, 1, 1] and np.isfinite(tr.columns["cost"]).all()
+
+
+def test_a_cell_with_no_complete_seed_is_a_clear_error(tmp_path: Path) -> None:
+    from fixture_tables import search_results
+
+    from nasbench_suite.table import build_table
+
+    frame = search_results(seeds=(0,), epochs=3)
+    frame = frame[~((frame["arch_index"] == 5) & (frame["epoch"] == 2))]
+    oracle = Oracle(build_table(frame, tmp_path / "holed"))
+    with pytest.raises(StrategyError, match="no seed with a complete record of arch 5"):
+        run_search(Scripted([Query(Arch.from_index(5), 3)]), oracle, Budget(seconds=1e6), seed=0)
+
+
 def test_common_random_numbers_pair_strategies_on_the_same_cell(search_table: Benchmark) -> None:
     oracle = Oracle(search_table)
     arch = Arch.from_index(9375)

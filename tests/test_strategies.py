@@ -193,3 +193,27 @@ def test_every_strategy_accepts_its_own_defaults() -> None:
         cls = strategy_class(name)
         if is_dataclass(cls):
             make_strategy(name, dataclass_defaults(cls))
+
+
+def test_warm_start_without_proxies_says_how_to_attach_the_stored_ones(search_table: Benchmark) -> None:
+    with pytest.raises(StrategyError, match=r"this run has none: .*Oracle\(bench\)\.with_stored_proxies\(bench\)"):
+        run_search(make_strategy("rea-warm", {"pool": 100}), Oracle(search_table), Budget(seconds=30), seed=0)
+    with pytest.raises(StrategyError, match="no zero-cost proxies are stored for table 'generated-search'"):
+        Oracle(search_table).with_stored_proxies(search_table)
+
+
+def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -> None:
+    from nasbench_suite import load_table
+    from nasbench_suite.search import _oracle
+
+    bench = load_table("digits")
+    oracle = Oracle(bench).with_stored_proxies(bench)
+    harness = _oracle(str(bench.path), bench.content_hash, "valid_acc", None)
+    assert sorted(oracle.space.proxies) == sorted(harness.space.proxies)
+    a = run_search(make_strategy("rea-warm", {"pool": 100}), oracle, Budget(seconds=30), seed=0)
+    b = run_search(make_strategy("rea-warm", {"pool": 100}), harness, Budget(seconds=30), seed=0)
+    assert len(a) > 0
+    for col in a.columns:
+        np.testing.assert_array_equal(a.columns[col], b.columns[col], err_msg=col)
+    with pytest.raises(StrategyError, match="searches table 'digits', not"):
+        oracle.with_stored_proxies(load_table("digits-sample"))
