@@ -14,7 +14,7 @@ import numpy as np
 
 from nasbench_suite.predictors import MLPEnsemble, Predictor
 from nasbench_suite.space import Arch
-from nasbench_suite.strategy import register
+from nasbench_suite.strategy import SearchSpace, StrategyError, register
 
 from .common import BatchedModelSearch
 
@@ -24,6 +24,12 @@ from .common import BatchedModelSearch
 class Bananas(BatchedModelSearch):
     members: int = 5
     train_epochs: int = 200
+
+    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        if self.members < 1 or self.train_epochs < 1:  # 0 members predicted NaN for every candidate
+            raise StrategyError(f"BANANAS needs members >= 1 and train_epochs >= 1; got members={self.members}, "
+                                f"train_epochs={self.train_epochs}")
+        super().setup(space, rng)
 
     def predictor(self) -> Predictor:
         return MLPEnsemble(members=self.members, epochs=self.train_epochs, seed=int(self.rng.integers(2**32)))

@@ -11,6 +11,7 @@ cell before a model exists, is uniform. This follows HpBandSter's ``BOHB`` confi
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from nasbench_suite.encodings import onehot_matrix
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
-from nasbench_suite.strategy import Result, SearchSpace, register
+from nasbench_suite.strategy import Result, SearchSpace, StrategyError, register
 
 from .hyperband import Hyperband
 
@@ -65,6 +66,19 @@ class BOHB(Hyperband):
     min_points_in_model: int | None = None
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        if not 1 <= self.top_n_percent <= 99:
+            raise StrategyError(f"BOHB needs 1 <= top_n_percent <= 99, got {self.top_n_percent}")
+        if self.num_samples < 1:
+            raise StrategyError(f"BOHB needs num_samples >= 1, got {self.num_samples}")
+        if not 0.0 <= self.random_fraction <= 1.0:
+            raise StrategyError(f"BOHB needs 0 <= random_fraction <= 1, got {self.random_fraction}")
+        if not 0.0 < self.bandwidth_factor < math.inf:
+            raise StrategyError(f"BOHB needs a finite bandwidth_factor > 0, got {self.bandwidth_factor}")
+        if not 0.0 < self.min_bandwidth <= _MAX_BW:
+            raise StrategyError(f"BOHB needs 0 < min_bandwidth <= {_MAX_BW}, got {self.min_bandwidth}")
+        if self.min_points_in_model is not None and self.min_points_in_model < 1:
+            raise StrategyError(f"BOHB needs min_points_in_model >= 1 (or None for the default, "
+                                f"{NUM_EDGES + 1}), got {self.min_points_in_model}")
         super().setup(space, rng)
         self._min_points = self.min_points_in_model or NUM_EDGES + 1
         self.data: dict[int, tuple[list[tuple[int, ...]], list[float]]] = {}

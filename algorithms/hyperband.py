@@ -86,7 +86,13 @@ class Hyperband(Strategy):
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         if self.eta < 2:
             raise StrategyError(f"eta must be >= 2, got {self.eta}")
-        lo, hi = space.epochs_or_max(self.min_epoch or space.min_epoch), space.epochs_or_max(self.max_epoch)
+        for setting in ("min_epoch", "max_epoch"):
+            value = getattr(self, setting)
+            if value is not None and value < 1:  # None is the default; 0 used to mean the default silently
+                raise StrategyError(f"{setting} must be >= 1 (or None for the table's "
+                                    f"{'first' if setting == 'min_epoch' else 'last'} fidelity), got {value}")
+        lo = space.epochs_or_max(space.min_epoch if self.min_epoch is None else self.min_epoch)
+        hi = space.epochs_or_max(self.max_epoch)
         if lo > hi:
             raise StrategyError(f"min_epoch {lo} is above max_epoch {hi}")
         self.space, self.rng = space, rng

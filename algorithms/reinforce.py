@@ -8,13 +8,14 @@ been sampled under an older one).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
-from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, register
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
 
 from .common import require_full_space
 
@@ -41,6 +42,10 @@ class Reinforce(Strategy):
     epochs: int | None = None
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        if not 0.0 < self.learning_rate < math.inf:
+            raise StrategyError(f"REINFORCE needs a finite learning_rate > 0, got {self.learning_rate}")
+        if not 0.0 <= self.momentum < 1.0:  # momentum 1 never moves the baseline off 0/0
+            raise StrategyError(f"REINFORCE needs 0 <= momentum < 1, got {self.momentum}")
         require_full_space(space, "REINFORCE")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.logits = np.zeros((NUM_EDGES, NUM_OPS))

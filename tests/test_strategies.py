@@ -217,3 +217,30 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
         np.testing.assert_array_equal(a.columns[col], b.columns[col], err_msg=col)
     with pytest.raises(StrategyError, match="searches table 'digits', not"):
         oracle.with_stored_proxies(load_table("digits-sample"))
+
+
+@pytest.mark.parametrize("name, settings, message", [
+    ("bananas", {"members": 0}, "members >= 1"),  # used to run to the end on NaN predictions
+    ("bananas", {"train_epochs": 0}, "train_epochs >= 1"),
+    ("bohb", {"num_samples": 0}, "num_samples >= 1"),  # used to fail mid-run: "argmax of an empty sequence"
+    ("bohb", {"random_fraction": 2.0}, "0 <= random_fraction <= 1"),
+    ("bohb", {"top_n_percent": 0}, "1 <= top_n_percent <= 99"),
+    ("bohb", {"bandwidth_factor": 0.0}, "bandwidth_factor > 0"),
+    ("bohb", {"min_bandwidth": 0.0}, "0 < min_bandwidth"),
+    ("bohb", {"min_points_in_model": 0}, "min_points_in_model >= 1"),
+    ("bohb", {"eta": 1}, "eta must be >= 2"),
+    ("reinforce", {"learning_rate": -1.0}, "learning_rate > 0"),
+    ("reinforce", {"momentum": 2.0}, "0 <= momentum < 1"),
+    ("reinforce", {"momentum": 1.0}, "0 <= momentum < 1"),
+    ("hyperband", {"min_epoch": 0}, "min_epoch must be >= 1"),  # 0 used to mean the default silently
+    ("hyperband", {"min_epoch": -3}, "min_epoch must be >= 1"),
+    ("hyperband", {"max_epoch": 0}, "max_epoch must be >= 1"),
+    ("hyperband", {"eta": 1}, "eta must be >= 2"),
+])
+def test_out_of_range_settings_are_refused_before_the_run(name: str, settings: dict, message: str,
+                                                          oracle: Oracle) -> None:
+    strategy = make_strategy(name, settings)
+    with pytest.raises(StrategyError, match=message):
+        strategy.setup(oracle.space, np.random.default_rng(0))
+    with pytest.raises(StrategyError, match=message):
+        run_search(make_strategy(name, settings), oracle, Budget(queries=20), 0)
