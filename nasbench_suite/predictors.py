@@ -26,7 +26,8 @@ import numpy as np
 
 from .encodings import as_indices, encode
 from .errors import NasBenchError
-from .space import Arch
+from .intlist import parse_int_list
+from .space import NUM_ARCHS, Arch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,6 +62,20 @@ def _targets(y: Sequence[float] | np.ndarray, n: int) -> np.ndarray:
     return y
 
 
+def _require(ok: bool, message: str) -> None:
+    """Raise PredictorError(message) unless ``ok`` (a setting checked when the predictor is made)."""
+    if not ok:
+        raise PredictorError(message)
+
+
+def _check_extra_features(extra: np.ndarray | None) -> None:
+    if extra is not None:
+        shape = np.shape(extra)
+        _require(len(shape) == 2 and 1 <= shape[0] <= NUM_ARCHS,
+                 f"extra_features must be a (rows, k) matrix indexed by arch with 1 to {NUM_ARCHS} rows, "
+                 f"got shape {shape}")
+
+
 class _Standardized:
     """Shared target scaling: models learn (y - mean) / std."""
 
@@ -76,7 +91,11 @@ class _Standardized:
         x = encode(archs, self.encoding)
         if self.extra_features is None:
             return x
-        extra = np.asarray(self.extra_features)[as_indices(archs)]
+        extra, idx = np.asarray(self.extra_features), as_indices(archs)
+        if idx.size and idx.max() >= len(extra):
+            raise PredictorError(f"extra_features has {len(extra)} rows (one per arch index) but arch index "
+                                 f"{int(idx.max())} was asked for; give a row for every arch used")
+        extra = extra[idx]
         return np.hstack([x.astype(np.float64), extra.astype(np.float64)])
 
     def _scale(self, y: np.ndarray) -> np.ndarray:
@@ -93,7 +112,10 @@ class _Standardized:
 
     def predict_dist(self, archs: ArchBatch) -> tuple[np.ndarray, np.ndarray]:
         self._check()
-        mean, spread = self._predict_scaled(self._encode(archs).astype(np.float64))
+        x = self._encode(archs).astype(np.float64)
+        if not len(x):  # no archs: nothing to predict (some models refuse an empty input)
+            return np.zeros(0), np.zeros(0)
+        mean, spread = self._predict_scaled(x)
         return mean * self._sd + self._mu, spread * self._sd
 
     def _predict_scaled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,6 +145,15 @@ class MLPEnsemble(_Standardized):
     encoding: str = "path"
     seed: int = 0
     _params: list[np.ndarray] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _require(self.members >= 1, f"mlp-ensemble needs members >= 1, got {self.members}")  # 0: NaN predictions
+        _require(self.epochs >= 1, f"mlp-ensemble needs epochs >= 1, got {self.epochs}")  # 0: untrained
+        _require(len(self.hidden) > 0 and all(h >= 1 for h in self.hidden),
+                 f"mlp-ensemble needs hidden layer sizes >= 1, got {self.hidden}")
+        _require(0.0 < self.lr < math.inf, f"mlp-ensemble needs a finite lr > 0, got {self.lr}")
+        _require(0.0 <= self.weight_decay < math.inf,
+                 f"mlp-ensemble needs a finite weight_decay >= 0, got {self.weight_decay}")
 
     def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "MLPEnsemble":
         x = encode(archs, self.encoding)  # float32 throughout: half the memory traffic of float64
@@ -196,6 +227,13 @@ class XGBoostPredictor(_FittedModel):
     learning_rate: float = 0.1
     subsample: float = 0.9
 
+    def __post_init__(self) -> None:
+        _check_extra_features(self.extra_features)
+        _require(self.n_estimators >= 1, f"xgboost needs n_estimators >= 1, got {self.n_estimators}")
+        _require(self.max_depth >= 1, f"xgboost needs max_depth >= 1, got {self.max_depth}")
+        _require(0.0 < self.learning_rate < math.inf, f"xgboost needs a finite learning_rate > 0, got {self.learning_rate}")
+        _require(0.0 < self.subsample <= 1.0, f"xgboost needs 0 < subsample <= 1, got {self.subsample}")
+
     def _new_model(self) -> Any:
         import xgboost
 
@@ -213,6 +251,11 @@ class RandomForestPredictor(_FittedModel):
 
     n_estimators: int = 100
     min_samples_leaf: int = 1
+
+    def __post_init__(self) -> None:
+        _check_extra_features(self.extra_features)
+        _require(self.n_estimators >= 1, f"random-forest needs n_estimators >= 1, got {self.n_estimators}")
+        _require(self.min_samples_leaf >= 1, f"random-forest needs min_samples_leaf >= 1, got {self.min_samples_leaf}")
 
     def _new_model(self) -> Any:
         from sklearn.ensemble import RandomForestRegressor
@@ -234,6 +277,11 @@ class RidgePredictor(_Standardized):
     seed: int = 0  # unused (deterministic); kept so every predictor takes the same arguments
     extra_features: np.ndarray | None = field(default=None, repr=False)
     _coef: np.ndarray = field(default_factory=lambda: np.zeros(0), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_extra_features(self.extra_features)
+        # alpha 0 is singular: the one-hot columns of each edge sum to the intercept column
+        _require(0.0 < self.alpha < math.inf, f"ridge needs a finite alpha > 0, got {self.alpha}")
 
     def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "RidgePredictor":
         x = self._encode(archs).astype(np.float64)
@@ -268,25 +316,46 @@ def make_predictor(name: str, **settings: Any) -> Predictor:
 
 
 # ----- evaluation ----------------------------------------------------------------------------------
-def kendall_tau_curve(arch_indices: np.ndarray, y: np.ndarray, *, predictors: Sequence[str], sizes: Sequence[int],
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def kendall_tau_curve(arch_indices: np.ndarray, y: np.ndarray, *, predictors: Sequence[str] | str,
+                      sizes: Sequence[int] | str,
                       repeats: int = 3, test_size: int = 1000, seed: int = 0) -> "pd.DataFrame":
     """Kendall tau between predictions and ``y`` on a held-out sample, for each predictor and
     training-set size. Repeat ``r`` draws one random split (from ``seed`` and ``r``) shared by every
     predictor and size (the training set of size ``n`` is the first ``n`` of a fixed order), so
     predictors are compared on the same data.
 
+    ``predictors`` may be one name; ``sizes`` may be a string like ``"10,50,100-102"``
+    (:func:`~nasbench_suite.intlist.parse_int_list`).
+
     Returns one row per (predictor, train_size, repeat): ``kendall_tau``, ``fit_seconds`` (wall time).
     """
     import pandas as pd
     from scipy.stats import kendalltau
 
-    arch_indices = np.asarray(arch_indices, dtype=np.int64)
-    y = np.asarray(y, dtype=np.float64)
+    arch_indices = np.asarray(arch_indices, dtype=np.int64).reshape(-1)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if len(arch_indices) != len(y):
+        raise PredictorError(f"arch_indices and y must have the same length, got {len(arch_indices)} and {len(y)}")
     ok = np.isfinite(y)
     arch_indices, y = arch_indices[ok], y[ok]
+    if isinstance(predictors, str):
+        predictors = [predictors]
+    if isinstance(sizes, str):
+        try:
+            sizes = parse_int_list(sizes)
+        except ValueError as exc:
+            raise PredictorError(f"training-set sizes: {exc}") from None
+    if not all(_is_int(s) for s in sizes):
+        raise PredictorError(f"training-set sizes must be integers >= 2, got {list(sizes)!r}")
     sizes = sorted(set(int(s) for s in sizes))
     if not sizes or sizes[0] < 2:
         raise PredictorError("training-set sizes must be integers >= 2")
+    if not (_is_int(repeats) and _is_int(test_size) and _is_int(seed)):
+        raise PredictorError(f"repeats, test_size and seed must be integers; got {repeats!r}, {test_size!r}, {seed!r}")
     if repeats < 1 or test_size < 2 or seed < 0:
         raise PredictorError(f"need repeats >= 1, test_size >= 2 (a Kendall tau needs two held-out cells) and "
                              f"seed >= 0; got {repeats}, {test_size}, {seed}")

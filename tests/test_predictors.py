@@ -63,3 +63,54 @@ def test_predictor_errors(search_table: Benchmark) -> None:
     for bad in [dict(repeats=0), dict(test_size=0), dict(seed=-1)]:  # KeyError, a tau of 0.000, numpy's error
         with pytest.raises(PredictorError, match="need repeats >= 1"):
             kendall_tau_curve(np.arange(100), np.arange(100.0), predictors=["ridge"], sizes=[10], **bad)
+
+
+@pytest.mark.parametrize("name, settings, message", [
+    ("mlp-ensemble", {"members": 0}, "members >= 1"),  # used to predict NaN
+    ("mlp-ensemble", {"epochs": 0}, "epochs >= 1"),  # used to return untrained predictions
+    ("mlp-ensemble", {"lr": 0.0}, "lr > 0"),
+    ("mlp-ensemble", {"hidden": (32, 0)}, "hidden layer sizes >= 1"),
+    ("ridge", {"alpha": -1.0}, "alpha > 0"),
+    ("xgboost", {"n_estimators": 0}, "n_estimators >= 1"),
+    ("xgboost", {"subsample": 1.5}, "0 < subsample <= 1"),
+    ("random-forest", {"min_samples_leaf": 0}, "min_samples_leaf >= 1"),
+    ("ridge", {"extra_features": np.zeros(10)}, "extra_features must be a"),
+])
+def test_out_of_range_predictor_settings_are_refused(name: str, settings: dict, message: str) -> None:
+    with pytest.raises(PredictorError, match=message):
+        make_predictor(name, **settings)
+
+
+@pytest.mark.parametrize("name", ["xgboost", "random-forest", "ridge"])
+def test_extra_features_with_too_few_rows_is_a_clear_error(name: str) -> None:
+    pytest.importorskip("xgboost" if name == "xgboost" else "sklearn")
+    model = make_predictor(name, extra_features=np.zeros((10, 1)))  # used to be a bare IndexError
+    with pytest.raises(PredictorError, match="extra_features has 10 rows .* arch index 99"):
+        model.fit(np.array([5, 99, 3]), [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("name", list(PREDICTORS))
+def test_predicting_no_archs_gives_an_empty_array(name: str) -> None:
+    pytest.importorskip({"xgboost": "xgboost", "random-forest": "sklearn"}.get(name, "numpy"))
+    settings = {"epochs": 5} if name == "mlp-ensemble" else {}
+    model = make_predictor(name, **settings).fit(np.arange(10), np.arange(10.0))
+    mean, spread = model.predict_dist([])  # random-forest used to raise sklearn's ValueError
+    assert mean.shape == spread.shape == (0,) and model.predict(np.array([], dtype=np.int64)).shape == (0,)
+
+
+def test_kendall_tau_curve_arguments() -> None:
+    with pytest.raises(PredictorError, match="same length, got 100 and 99"):  # was a bare IndexError
+        kendall_tau_curve(np.arange(100), np.arange(99.0), predictors=["ridge"], sizes=[10], test_size=20)
+    with pytest.raises(PredictorError, match="repeats, test_size and seed must be integers"):  # bare TypeError
+        kendall_tau_curve(np.arange(100), np.arange(100.0), predictors=["ridge"], sizes=[10], repeats=1.5)
+    with pytest.raises(PredictorError, match="sizes must be integers"):
+        kendall_tau_curve(np.arange(100), np.arange(100.0), predictors=["ridge"], sizes=[10.5])
+    with pytest.raises(PredictorError, match="training-set sizes: 'ten' is not a list"):
+        kendall_tau_curve(np.arange(100), np.arange(100.0), predictors=["ridge"], sizes="ten")
+    # a string of sizes (was a bare ValueError) and a single predictor name (was "unknown predictor 'r'")
+    one = kendall_tau_curve(np.arange(100), np.arange(100.0), predictors="ridge", sizes="10,20", repeats=1,
+                            test_size=20)
+    listed = kendall_tau_curve(np.arange(100), np.arange(100.0), predictors=["ridge"], sizes=[10, 20], repeats=1,
+                               test_size=20)
+    assert one.drop(columns="fit_seconds").equals(listed.drop(columns="fit_seconds"))
+    assert one["train_size"].tolist() == [10, 20] and set(one["predictor"]) == {"ridge"}
