@@ -95,6 +95,10 @@ def latency_of(latency: str, batch: int = 1, stat: str = "median_ms") -> tuple[n
     from .latency import LatencyError, import_device_csv, load_latency
 
     if ".csv:" in latency:
+        if batch != 1 or stat != "median_ms":  # the manifest would record a batch/statistic never used
+            raise SearchOutputError(f"a device table column ({latency!r}) has one latency per cell: it takes "
+                                    f"latency_batch 1 and latency_stat 'median_ms' (the defaults), got batch "
+                                    f"{batch!r} and statistic {stat!r}")
         path, _, column = latency.rpartition(":")
         tables = import_device_csv(path)
         if column not in tables:

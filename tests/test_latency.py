@@ -163,6 +163,25 @@ def test_import_device_csv_from_a_small_file(tmp_path: Path) -> None:
             import_device_csv(missing_or_empty)
 
 
+def test_a_device_table_refuses_a_batch_or_statistic_it_does_not_have(tmp_path: Path) -> None:
+    from nasbench_suite.search import SearchOutputError, SearchSpec, latency_of, run_many
+    from nasbench_suite.simulator import Budget
+
+    path = tmp_path / "dev.csv"
+    path.write_text("arch_index,dev_ms\n0,1.5\n7,3.0\n")
+    source = f"{path}:dev_ms"
+    assert latency_of(source, 1, "median_ms")[0][7] == 3.0
+    # these used to return the one column anyway while the manifest recorded the batch/statistic as used
+    for batch, stat in ((8, "median_ms"), (1, "min_ms")):
+        with pytest.raises(SearchOutputError, match=f"latency_batch 1 and latency_stat 'median_ms'.*got batch {batch} "
+                                                    f"and statistic '{stat}'"):
+            latency_of(source, batch, stat)
+        spec = SearchSpec(table=str(tmp_path / "no-table"), strategy="random", budget=Budget(queries=5),
+                          latency=source, latency_batch=batch, latency_stat=stat)
+        with pytest.raises(SearchOutputError, match="latency_batch 1"):  # before the table is even opened
+            run_many([spec], [0])
+
+
 @pytest.mark.skipif(not REFERENCE_CSV.is_file(), reason="the 27-device reference CSV is not on this machine")
 def test_import_the_27_device_reference_csv() -> None:
     tables = import_device_csv(REFERENCE_CSV)
