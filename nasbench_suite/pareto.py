@@ -8,6 +8,9 @@ add nothing.
 """
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 import numpy as np
 
 from .errors import NasBenchError
@@ -48,6 +51,9 @@ def non_dominated(values: np.ndarray, latencies: np.ndarray) -> np.ndarray:
 
 def hypervolume(values: np.ndarray, latencies: np.ndarray, ref_value: float, ref_latency: float) -> float:
     """Area dominated by the points inside [ref_value, inf) x (-inf, ref_latency]."""
+    for name, ref in (("ref_value", ref_value), ("ref_latency", ref_latency)):
+        if isinstance(ref, bool) or not isinstance(ref, Real) or not math.isfinite(ref):
+            raise ParetoError(f"the reference point's {name} must be a finite number, got {ref!r}")
     v, t = _points(values, latencies)
     keep = (v > ref_value) & (t < ref_latency)
     v, t = v[keep], t[keep]

@@ -26,7 +26,7 @@ from nasbench_suite.latency import (
     measure_lut,
 )
 from nasbench_suite.model import MacroConfig
-from nasbench_suite.pareto import crowding_distance, hypervolume, non_dominated, nondominated_ranks
+from nasbench_suite.pareto import ParetoError, crowding_distance, hypervolume, non_dominated, nondominated_ranks
 from nasbench_suite.simulator import Budget, Oracle, run_search
 from nasbench_suite.space import OPS, Arch, isomorphism_classes
 from nasbench_suite.strategy import Query, Strategy, StrategyError, make_strategy
@@ -271,6 +271,14 @@ def test_non_dominated_ranks_crowding_and_hypervolume_by_hand() -> None:
     assert hypervolume(v, t, 50.0, 12.0) == pytest.approx(290.0)
     assert hypervolume(v[:3], t[:3], 50.0, 12.0) == pytest.approx(290.0)  # dominated points add nothing
     assert hypervolume(np.array([40.0]), np.array([1.0]), 50.0, 12.0) == 0.0
+
+
+@pytest.mark.parametrize("ref_value, ref_latency", [(np.nan, 2.0), (1.0, np.inf), ("0", 2.0), (0.0, None), (True, 2.0)])
+def test_hypervolume_refuses_a_reference_point_that_is_not_finite_numbers(ref_value, ref_latency) -> None:
+    # NaN used to give 0.0 silently and a string numpy's UFuncTypeError
+    with pytest.raises(ParetoError, match="reference point's ref_.* must be a finite number"):
+        hypervolume([1.0], [1.0], ref_value, ref_latency)
+    assert hypervolume([1.0], [1.0], np.float64(0.0), 3) == 2.0  # numpy and int numbers are fine
 
 
 def test_cli_search_with_a_latency_limit(search_table: Benchmark, latency: np.ndarray, tmp_path: Path,
