@@ -41,10 +41,13 @@ def path_matrix() -> np.ndarray:
     return out
 
 
-def as_indices(archs: Iterable[Arch] | np.ndarray) -> np.ndarray:
-    """Arch values or integer indices -> int64 index array."""
+def as_indices(archs: Iterable[Arch] | np.ndarray | Arch | int | str) -> np.ndarray:
+    """Arch values or integer indices -> int64 index array. A single arch (an Arch, an index or an
+    architecture string) is a batch of one."""
+    if isinstance(archs, (Arch, str, int, np.integer)):
+        archs = [archs]
     if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
-        idx = archs.astype(np.int64, copy=False)
+        idx = np.atleast_1d(archs.astype(np.int64, copy=False))
     else:
         idx = np.fromiter((a.index if isinstance(a, Arch) else Arch.parse(a).index for a in archs), dtype=np.int64)
     if idx.size and (idx.min() < 0 or idx.max() >= NUM_ARCHS):
@@ -52,7 +55,7 @@ def as_indices(archs: Iterable[Arch] | np.ndarray) -> np.ndarray:
     return idx
 
 
-def encode(archs: Iterable[Arch] | np.ndarray, kind: str) -> np.ndarray:
+def encode(archs: Iterable[Arch] | np.ndarray | Arch | int | str, kind: str) -> np.ndarray:
     """(n, dim) float32 encoding of ``archs`` (Arch values or indices); kind is 'onehot' or 'path'."""
     if kind == "onehot":
         return onehot_matrix()[as_indices(archs)]

@@ -53,6 +53,12 @@ ONEHOT_ENCODING_DIM = NUM_EDGES * NUM_OPS  # 30
 ArchLike = Union["Arch", int, str, Sequence[int]]
 
 
+def _require_generator(rng: object, what: str) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise ArchError(f"{what} needs a np.random.Generator (e.g. np.random.default_rng(seed)), "
+                        f"got {type(rng).__name__} {rng!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Arch:
     """One cell of the space: the op index on each of the 6 edges, in string order."""
@@ -124,7 +130,7 @@ class Arch:
             return value
         if isinstance(value, str):
             s = value.strip()
-            if s.isdigit():
+            if s.isascii() and s.isdecimal():  # str.isdigit also takes e.g. superscripts, which int() refuses
                 return cls.from_index(int(s))
             if "," in s and "|" not in s:
                 try:
@@ -220,6 +226,7 @@ class Arch:
         incoming edge of it, then a uniform different op (so edge 1<-0 is picked with p=1/3).
         ``uniform_edge`` picks the edge uniformly among the 6.
         """
+        _require_generator(rng, "Arch.mutate")
         if scheme == "node_then_edge":
             node = int(rng.integers(1, NUM_NODES))
             edges = [e for e, (dst, _) in enumerate(EDGES) if dst == node]
@@ -235,6 +242,7 @@ class Arch:
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> "Arch":
+        _require_generator(rng, "Arch.random")
         return cls(tuple(int(x) for x in rng.integers(0, NUM_OPS, size=NUM_EDGES)))
 
     # ----- encodings ---------------------------------------------------------------------------

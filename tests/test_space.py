@@ -184,3 +184,31 @@ def test_canonical_strings_equal_nats_bench_for_every_cell() -> None:
     ours = [Arch.from_str(s).canonical_str() for s in ref["ArchitectureString"]]
     assert ours == ref["UniqueString"].tolist()
     assert OPS == ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+
+@pytest.mark.parametrize("text", ["²", "１２", "٣"])  # str.isdigit takes these, int() refuses some of them
+def test_parse_refuses_non_ascii_digits_with_an_arch_error(text: str) -> None:
+    with pytest.raises(ArchError):  # "²" used to be a bare ValueError
+        Arch.parse(text)
+    assert Arch.parse(" 42 ").index == 42
+
+
+@pytest.mark.parametrize("rng", [0, None, np.random.RandomState(0)])
+def test_random_and_mutate_need_a_generator(rng: object) -> None:
+    with pytest.raises(ArchError, match="Arch.random needs a np.random.Generator"):  # was an AttributeError
+        Arch.random(rng)
+    with pytest.raises(ArchError, match="Arch.mutate needs a np.random.Generator"):
+        Arch.from_index(5).mutate(rng)
+
+
+def test_encode_takes_a_single_arch() -> None:
+    from nasbench_suite.encodings import as_indices, encode
+
+    arch = Arch.from_index(9000)
+    for kind in ("path", "onehot"):  # a single Arch used to fail: "'Arch' object is not iterable"
+        batch = encode([arch], kind)
+        for single in (arch, 9000, np.int64(9000), str(arch), np.array(9000)):
+            np.testing.assert_array_equal(encode(single, kind), batch)
+    assert as_indices(arch).tolist() == [9000]
+    with pytest.raises(ArchError):
+        as_indices(True)
