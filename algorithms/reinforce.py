@@ -42,8 +42,8 @@ class Reinforce(Strategy):
     epochs: int | None = None
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if not 0.0 < self.learning_rate < math.inf:
-            raise StrategyError(f"REINFORCE needs a finite learning_rate > 0, got {self.learning_rate}")
+        if not 0.0 <= self.learning_rate < math.inf:  # 0 is allowed: a policy that never learns (a control)
+            raise StrategyError(f"REINFORCE needs a finite learning_rate >= 0, got {self.learning_rate}")
         if not 0.0 <= self.momentum < 1.0:  # momentum 1 never moves the baseline off 0/0
             raise StrategyError(f"REINFORCE needs 0 <= momentum < 1, got {self.momentum}")
         require_full_space(space, "REINFORCE")

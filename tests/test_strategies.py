@@ -229,7 +229,8 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("bohb", {"min_bandwidth": 0.0}, "0 < min_bandwidth"),
     ("bohb", {"min_points_in_model": 0}, "min_points_in_model >= 1"),
     ("bohb", {"eta": 1}, "eta must be >= 2"),
-    ("reinforce", {"learning_rate": -1.0}, "learning_rate > 0"),
+    ("reinforce", {"learning_rate": -1.0}, "learning_rate >= 0"),
+    ("reinforce", {"learning_rate": float("nan")}, "learning_rate >= 0"),
     ("reinforce", {"momentum": 2.0}, "0 <= momentum < 1"),
     ("reinforce", {"momentum": 1.0}, "0 <= momentum < 1"),
     ("hyperband", {"min_epoch": 0}, "min_epoch must be >= 1"),  # 0 used to mean the default silently
