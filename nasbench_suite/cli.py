@@ -719,6 +719,13 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def _seed(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is a non-negative integer, got {text!r}")
+    return value
+
+
 def _duration(text: str) -> float:
     """Seconds from ``3600``, ``90m``, ``2h`` or ``1.5h``."""
     units = {"s": 1, "m": 60, "h": 3600}
@@ -954,7 +961,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--archs", default="all", help="all (default), classes, sample:K, A-B or i,j,k")
     p.add_argument("--workers", type=_int, default=1, help="processes of one torch thread each (default 1)")
     p.add_argument("--batch-size", type=_int, default=64, help="images in the fixed minibatch (default 64)")
-    p.add_argument("--seed", type=_int, default=0, help="seed of the minibatch and the initial weights")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the minibatch and the initial weights")
     p.add_argument("--channels", type=_int, help="network C (default: the table's); needs --out")
     p.add_argument("--cells", type=_int, help="network N (default: the table's); needs --out")
     p.add_argument("--resolution", type=_int, help="input side (images resized bilinearly); needs --out")

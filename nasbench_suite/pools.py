@@ -11,8 +11,10 @@ nothing but unfinished work.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator
@@ -52,8 +54,18 @@ def _stops_held() -> Iterator[None]:
 
 def _ignore_ctrl_c() -> None:
     """In each worker: Ctrl-C reaches the terminal's whole process group, workers included; the parent
-    alone handles it and stops its workers, so none prints a traceback of its own."""
+    alone handles it and stops its workers, so none prints a traceback of its own. A parent killed
+    outright (``kill -9``, the OOM killer) runs no cleanup: a watch thread ends the worker within a
+    second of it, instead of leaving it waiting forever on a queue nobody writes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent-watch").start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def stop_workers(pool: ProcessPoolExecutor) -> None:

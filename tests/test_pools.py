@@ -64,3 +64,44 @@ def test_a_second_stop_while_the_workers_are_being_stopped_leaves_no_worker_runn
         assert signal.getsignal(signal.SIGTERM) is second_stop  # the caller's handler is back
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+HOLDER = """
+import os, sys, time
+from nasbench_suite.pools import spawn_pool
+with spawn_pool(1) as pool:
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 120)
+    time.sleep(120)
+"""
+
+
+def test_workers_end_when_their_parent_is_killed_outright() -> None:
+    """kill -9 of the parent runs no cleanup; the workers must not live on as orphans."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True)
+    worker = int(holder.stdout.readline())
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError(f"worker {worker} outlived its killed parent by 15 s")
+
+
+def test_a_negative_proxies_seed_is_one_line(tmp_path, capsys) -> None:
+    from nasbench_suite.cli import main
+
+    assert main(["proxies", "--table", "digits", "--archs", "6111", "--seed", "-1", "--out", str(tmp_path / "z")]) == 2
+    err = capsys.readouterr().err
+    assert "non-negative" in err and not (tmp_path / "z").exists()
