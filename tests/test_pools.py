@@ -102,6 +102,10 @@ def test_workers_end_when_their_parent_is_killed_outright() -> None:
 def test_a_negative_proxies_seed_is_one_line(tmp_path, capsys) -> None:
     from nasbench_suite.cli import main
 
-    assert main(["proxies", "--table", "digits", "--archs", "6111", "--seed", "-1", "--out", str(tmp_path / "z")]) == 2
+    import pytest
+
+    with pytest.raises(SystemExit) as stop:  # argparse's own exit, as for every malformed option
+        main(["proxies", "--table", "digits", "--archs", "6111", "--seed", "-1", "--out", str(tmp_path / "z")])
+    assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "non-negative" in err and not (tmp_path / "z").exists()
