@@ -413,8 +413,6 @@ def cmd_search(args: argparse.Namespace) -> None:
                       _settings(args.set), args.sim_workers, args.objective, args.search_epochs,
                       args.latency, args.latency_batch, args.latency_stat, args.max_latency)
     evaluation = _evaluation(args)
-    if not args.overwrite and out.is_dir() and any((out / n).exists() for n in ("trajectories.parquet", "manifest.json")):
-        raise UsageError(f"{out} already holds search results; pass --overwrite to replace them")
     check_results_folder(out, args.overwrite)  # before the replay, not after it
     results = run_seeds(spec, _int_list(args.seeds), processes=args.workers, backend=args.backend,
                         evaluation=evaluation, ray_address=args.ray_address)
@@ -443,8 +441,6 @@ def cmd_darts(args: argparse.Namespace) -> None:
     from .weight_sharing import SearchSettings, run_weight_sharing
 
     out = Path(args.out)
-    if not args.overwrite and out.is_dir() and any((out / n).exists() for n in ("trajectories.parquet", "manifest.json")):
-        raise UsageError(f"{out} already holds search results; pass --overwrite to replace them")
     check_results_folder(out, args.overwrite)  # before the search, not after it
     require_device(args.device)
     settings = SearchSettings(args.epochs, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
