@@ -2,10 +2,16 @@
 predictor training sizes, latency batch sizes), parsed and written back the same way everywhere."""
 from __future__ import annotations
 
+import numbers
 import re
-from typing import Sequence
+from typing import Any, Sequence
 
 _PART = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
+
+
+def is_integer(value: Any) -> bool:
+    """A Python or numpy integer, not a bool (``True`` is an ``int`` to Python, never a count or a seed here)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def parse_int_list(text: str) -> list[int]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .encodings import as_indices, encode
 from .errors import NasBenchError
-from .intlist import parse_int_list
+from .intlist import is_integer, parse_int_list
 from .space import NUM_ARCHS, Arch
 
 if TYPE_CHECKING:
@@ -316,10 +316,6 @@ def make_predictor(name: str, **settings: Any) -> Predictor:
 
 
 # ----- evaluation ----------------------------------------------------------------------------------
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def kendall_tau_curve(arch_indices: np.ndarray, y: np.ndarray, *, predictors: Sequence[str] | str,
                       sizes: Sequence[int] | str,
                       repeats: int = 3, test_size: int = 1000, seed: int = 0) -> "pd.DataFrame":
@@ -349,12 +345,12 @@ def kendall_tau_curve(arch_indices: np.ndarray, y: np.ndarray, *, predictors: Se
             sizes = parse_int_list(sizes)
         except ValueError as exc:
             raise PredictorError(f"training-set sizes: {exc}") from None
-    if not all(_is_int(s) for s in sizes):
+    if not all(is_integer(s) for s in sizes):
         raise PredictorError(f"training-set sizes must be integers >= 2, got {list(sizes)!r}")
     sizes = sorted(set(int(s) for s in sizes))
     if not sizes or sizes[0] < 2:
         raise PredictorError("training-set sizes must be integers >= 2")
-    if not (_is_int(repeats) and _is_int(test_size) and _is_int(seed)):
+    if not (is_integer(repeats) and is_integer(test_size) and is_integer(seed)):
         raise PredictorError(f"repeats, test_size and seed must be integers; got {repeats!r}, {test_size!r}, {seed!r}")
     if repeats < 1 or test_size < 2 or seed < 0:
         raise PredictorError(f"need repeats >= 1, test_size >= 2 (a Kendall tau needs two held-out cells) and "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import numbers
 import os
 import platform
 import sys
@@ -26,7 +25,7 @@ import numpy as np
 from . import __version__
 from .errors import NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
-from .intlist import format_int_list, parse_int_list
+from .intlist import format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
 from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, run_search
 from .strategy import import_strategies, make_strategy, strategy_class, strategy_source
@@ -152,7 +151,8 @@ def check_results_folder(out: Path, overwrite: bool) -> None:
         raise SearchOutputError(f"--out {out} exists and is not a folder")
     existing = [n for n in (RESULTS_FILE, MANIFEST_FILE, TIMING_FILE) if (out / n).exists()]
     if existing and not overwrite:
-        raise SearchOutputError(f"{out} already holds {', '.join(existing)}; pass overwrite to replace them")
+        raise SearchOutputError(f"{out} already holds {', '.join(existing)}; pass --overwrite (overwrite=True) "
+                                "to replace them")
     if MANIFEST_FILE in existing and not _is_results_manifest(out / MANIFEST_FILE):
         raise SearchOutputError(f"{out} holds a {MANIFEST_FILE} that is not search results (a table's, or another "
                                 "tool's); refusing to replace it: choose another output folder")
@@ -300,7 +300,7 @@ def _run_seeds(seeds: Iterable[int] | str) -> list[int]:
             out = list(seeds)
         except TypeError:
             raise SearchOutputError(f"seeds must be integers or a range string like '0-29', got {seeds!r}") from None
-        bad = [s for s in out if isinstance(s, bool) or not isinstance(s, numbers.Integral)]
+        bad = [s for s in out if not is_integer(s)]
         if isinstance(seeds, bytes) or bad:
             raise SearchOutputError(f"seeds must be integers, got {(bad or [seeds])[0]!r}")
         out = [int(s) for s in out]
@@ -326,7 +326,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
 
     if backend not in BACKENDS:
         raise SearchOutputError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}")
-    if isinstance(processes, bool) or not isinstance(processes, numbers.Integral) or processes < 1:
+    if not is_integer(processes) or processes < 1:
         raise SearchOutputError(f"processes must be an integer >= 1, got {processes!r}")
     processes = int(processes)
     seeds = _run_seeds(seeds)
@@ -365,10 +365,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
             frame["incumbent_latency"] = lat[frame["incumbent_index"].to_numpy()]
         eval_info = None
         if evaluation is not None:
-            key = evaluation.table or spec.table
-            if key not in tables:
-                tables[key] = load_table(key)
-            bench = tables[key]
+            bench = tables[evaluation.table or spec.table]  # loaded and checked before the runs
             frame[evaluation.column], frame[evaluation.regret_column], eval_info = incumbent_metric(
                 frame["incumbent_index"].to_numpy(), bench, evaluation)
         runs = {key: [v for p in mine for v in p[key]] for key in

@@ -42,6 +42,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .errors import NasBenchError, SplitNotAvailableError
+from .intlist import is_integer
 from .space import NUM_ARCHS, Arch
 from .strategy import Query, Result, SearchSpace, Strategy, StrategyError
 from .table import Benchmark, TableView, higher_is_better
@@ -75,7 +76,7 @@ class Budget:
             object.__setattr__(self, "seconds", int(self.seconds) if isinstance(self.seconds, numbers.Integral)
                                else float(self.seconds))
         if self.queries is not None:
-            if isinstance(self.queries, bool) or not isinstance(self.queries, numbers.Integral) or self.queries < 1:
+            if not is_integer(self.queries) or self.queries < 1:
                 raise BudgetError(f"budget queries must be a positive integer, got {self.queries!r}")
             object.__setattr__(self, "queries", int(self.queries))
         if self.overrun not in OVERRUN_POLICIES:
@@ -114,7 +115,7 @@ class Oracle:
         split, measure = _split_measure(objective)
         if split == "test":
             raise SplitNotAvailableError("search cannot use a test metric as its objective; use a valid or train metric")
-        if max_epoch is not None and (isinstance(max_epoch, bool) or not isinstance(max_epoch, numbers.Integral)):
+        if max_epoch is not None and not is_integer(max_epoch):
             raise StrategyError(f"max_epoch (search epochs) must be an integer, got {max_epoch!r}")
         last = view.max_epoch if max_epoch is None else int(max_epoch)
         if not 1 <= last <= view.max_epoch:
@@ -216,7 +217,7 @@ def crn_slot(key: int, arch_index: int, visit: int, n: int) -> int:
 
 def _run_seed(seed: int) -> int:
     """``seed`` as a Python int; :class:`StrategyError` naming it unless it is a non-negative integer."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    if not is_integer(seed) or seed < 0:
         raise StrategyError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
 
@@ -276,7 +277,7 @@ def _first_query_too_costly(limit_s: float, cost: float, charge: float, strategy
 
 def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *, workers: int = 1) -> Trajectory:
     """Run ``strategy`` from scratch under ``budget`` with ``workers`` simulated workers; see the module doc."""
-    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
+    if not is_integer(workers) or workers < 1:
         raise StrategyError(f"workers must be an integer >= 1, got {workers!r}")
     workers, seed = int(workers), _run_seed(seed)
     wall = time.perf_counter
