@@ -644,7 +644,7 @@ def cmd_data_pack(args: argparse.Namespace) -> None:
 
 
 def cmd_fidelity(args: argparse.Namespace) -> None:
-    from .fidelity import fidelity, write_fidelity
+    from .fidelity import at_bound, fidelity, write_fidelity
     from .table import load_table
 
     bench, reference = load_table(args.table), load_table(args.reference)
@@ -661,8 +661,8 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
         print(f"  seed-to-seed Kendall tau of final valid accuracy: {result.seed_tau:.3f}")
     if result.ceiling is not None:
         c = result.ceiling
-        print(f"  seed-noise model: valid acc would rank at Spearman {c['predicted_5']:.3f} with 5 seeds, "
-              f"{c['noise_free']:.3f} with infinitely many")
+        print(f"  seed-noise model: valid acc would rank at Spearman {at_bound(c['predicted_5'])} with 5 seeds, "
+              f"{at_bound(c['noise_free'])} with infinitely many")
     b = result.best
     print(f"  best cell {b['arch_index']} {b['arch_str']}: reference test {b['reference_test']:.2f}%, "
           f"rank {b['reference_rank']} of {b['reference_cells']}")

@@ -54,16 +54,28 @@ def seed_noise_ceiling(per_seed: "list[np.ndarray]", target: np.ndarray) -> dict
     noise-free score ranks at ``rho_inf = rho_1 / sqrt(r)`` (Spearman's correction for attenuation)
     and the mean of ``k`` seeds at ``rho_inf * sqrt(k r / (1 + (k - 1) r))``. Spearman correlations
     stand in for the model's linear ones; ``predicted_k`` for the table's own ``k`` beside the measured
-    value checks the model on the data at hand."""
+    value checks the model on the data at hand.
+
+    The extrapolated values (``noise_free`` and every ``predicted_k``) are clipped to [-1, 1], the
+    range of a correlation: seeds that agree with each other less than with the target (``rho_1 >
+    sqrt(r)``, which the model cannot produce) would extrapolate past 1, and then the report gives 1,
+    marked as the bound (:func:`at_bound`)."""
     from scipy.stats import spearmanr
 
     rho_1 = float(np.mean([spearmanr(x, target).statistic for x in per_seed]))
     r = float(np.mean([spearmanr(a, b).statistic for a, b in itertools.combinations(per_seed, 2)]))
     rho_inf = float(rho_1 / np.sqrt(r)) if r > 0 else float("nan")
-    out = {"one_seed": rho_1, "seed_spearman": r, "noise_free": rho_inf}
+    out = {"one_seed": rho_1, "seed_spearman": r, "noise_free": float(np.clip(rho_inf, -1.0, 1.0))}
     for k in sorted({len(per_seed), 5}):
-        out[f"predicted_{k}"] = float(rho_inf * np.sqrt(k * r / (1 + (k - 1) * r)))
+        out[f"predicted_{k}"] = float(np.clip(rho_inf * np.sqrt(k * r / (1 + (k - 1) * r)), -1.0, 1.0))
     return out
+
+
+def at_bound(value: float) -> str:
+    """An extrapolated correlation of :func:`seed_noise_ceiling` as reported: 3 decimals, and where it
+    is -1 or 1 a note that the model's extrapolation was clipped there."""
+    return f"{value:.3f}" + (f" (clipped to {value:.0f}: the model's extrapolation reaches or passes it)"
+                             if abs(value) >= 1.0 else "")
 
 
 def _by_arch(bench: "Benchmark", archs: np.ndarray, split: str) -> np.ndarray:
@@ -117,8 +129,8 @@ def fidelity(bench: "Benchmark", reference: "Benchmark", baseline: "Benchmark | 
 def _ceiling_line(c: dict[str, float], seeds: int) -> str:
     return (f"* More seeds (seed-noise model, `fidelity.seed_noise_ceiling`): one seed's valid accuracy ranks at "
             f"Spearman {c['one_seed']:.3f} and two seeds agree at {c['seed_spearman']:.3f}, so the model gives "
-            f"{c[f'predicted_{seeds}']:.3f} for the mean of {seeds} (measured: the first row), {c['predicted_5']:.3f} "
-            f"for 5 seeds and {c['noise_free']:.3f} for infinitely many.")
+            f"{at_bound(c[f'predicted_{seeds}'])} for the mean of {seeds} (measured: the first row), "
+            f"{at_bound(c['predicted_5'])} for 5 seeds and {at_bound(c['noise_free'])} for infinitely many.")
 
 
 def write_fidelity(result: Fidelity, bench: "Benchmark", reference: "Benchmark", folder: Path) -> list[Path]:

@@ -84,3 +84,39 @@ def test_the_report_says_how_far_more_seeds_could_go(search_table, other_table, 
     assert result.ceiling is not None and result.ceiling["one_seed"] < result.ceiling["noise_free"]
     write_fidelity(result, other_table, search_table, tmp_path)
     assert f"{result.ceiling['noise_free']:.3f} for infinitely many" in (tmp_path / "fidelity.md").read_text()
+
+
+def _past_one() -> tuple[list[np.ndarray], np.ndarray]:
+    """Two seeds that agree with each other less than with the target (the noise of one is the
+    negative of the other's): the seed-noise model extrapolates past 1."""
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=2000)
+    noise = rng.normal(0.0, 0.7, target.size)
+    return [target + noise, target - noise], target
+
+
+def test_an_extrapolated_ceiling_is_clipped_to_one_and_marked_as_clipped() -> None:
+    from nasbench_suite.fidelity import _ceiling_line
+
+    seeds, target = _past_one()
+    c = seed_noise_ceiling(seeds, target)
+    assert c["one_seed"] / np.sqrt(c["seed_spearman"]) > 1.1  # the unclipped extrapolation
+    assert c["noise_free"] == 1.0 and c["predicted_5"] == 1.0 and c["predicted_2"] <= 1.0
+    assert all(-1.0 <= v <= 1.0 for v in c.values())
+    line = _ceiling_line(c, 2)
+    assert "1.000 (clipped to 1: the model's extrapolation reaches or passes it) for infinitely many" in line
+    negative = seed_noise_ceiling(seeds, -target)
+    assert negative["noise_free"] == -1.0 and "-1.000 (clipped to -1:" in _ceiling_line(negative, 2)
+
+
+def test_the_report_and_the_command_print_a_clipped_ceiling_as_clipped(search_table, other_table, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from nasbench_suite import fidelity as fidelity_module
+
+    clipped = seed_noise_ceiling(*_past_one())
+    monkeypatch.setattr(fidelity_module, "seed_noise_ceiling", lambda per_seed, target: clipped)
+    assert main(["fidelity", "--table", str(other_table.path), "--reference", str(search_table.path),
+                 "--out", str(tmp_path)]) == 0
+    out, md = capsys.readouterr().out, (tmp_path / "fidelity.md").read_text()
+    assert "1.000 (clipped to 1: the model's extrapolation reaches or passes it) with infinitely many" in out
+    assert "1.000 (clipped to 1: the model's extrapolation reaches or passes it) for infinitely many" in md
