@@ -169,7 +169,9 @@ class RunSpec:
         return [Shard(seed, chunk) for chunk in chunks for seed in sorted(self.seeds)]
 
     def identity(self, dataset: Mapping[str, Any]) -> dict[str, Any]:
-        """Everything that determines the stored numbers; a run folder resumes only the same identity."""
+        """Everything that determines the stored numbers; a run folder resumes only the same identity
+        (the selection compared as the archs it resolves to, ``archs_sha256``: see
+        :data:`~nasbench_suite.store.SPELLING_KEYS`)."""
         from . import engine, train
 
         archs = self.archs()

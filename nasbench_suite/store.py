@@ -54,6 +54,12 @@ LEGACY_IDENTITY_KEYS = frozenset({"trainer.batch_cells"})
 identities are compared (the engine's batch size is now recorded per session, so that a run can
 continue on another device)."""
 
+SPELLING_KEYS = {"selection.archs": "archs_sha256"}
+"""Identity fields that only spell what a sibling field pins down, ignored when that sibling is on
+both sides and equal: ``selection.archs`` is the ``--archs`` text and ``selection.archs_sha256`` the
+hash of the sorted, distinct archs it resolves to, which is all the shard plan uses, so ``0-7`` and
+``0,1,2,3,4,5,6,7`` are the same run (the run folder keeps the spelling it was started with)."""
+
 
 def describe_mismatch(stored: Mapping[str, Any], requested: Mapping[str, Any], prefix: str = "") -> list[str]:
     """Human-readable differences between two identities, one entry per differing (dotted) key."""
@@ -61,6 +67,9 @@ def describe_mismatch(stored: Mapping[str, Any], requested: Mapping[str, Any], p
     for key in sorted(set(stored) | set(requested)):
         a, b = stored.get(key, "<absent>"), requested.get(key, "<absent>")
         if f"{prefix}{key}" in LEGACY_IDENTITY_KEYS:
+            continue
+        resolved = SPELLING_KEYS.get(f"{prefix}{key}")
+        if resolved is not None and resolved in stored and stored.get(resolved) == requested.get(resolved):
             continue
         if isinstance(a, Mapping) and isinstance(b, Mapping):
             diffs += describe_mismatch(a, b, f"{prefix}{key}.")

@@ -411,6 +411,45 @@ def test_other_run_in_the_same_folder_is_refused(fake, tmp_path: Path) -> None:
         run_pre_evaluation(RunSpec("0-3", (0,), TINY, 2), tmp_path / "busy", progress=False)
 
 
+def test_the_same_archs_spelled_another_way_resume_the_run_and_other_archs_are_refused(
+        fake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shard plan uses the sorted, distinct archs, so ``0,1,...,7`` (or any order, with repeats)
+    continues a run started with ``0-7``; the run keeps its spelling. Other archs are refused, also
+    the same number of them."""
+    run_dir = tmp_path / "run"
+    real = backends.run_shards
+    monkeypatch.setattr(backends, "run_shards", lambda shards, *a, **k: real(shards[:1], *a, **k))
+    assert run_pre_evaluation(RunSpec("0-7", (0,), TINY, shard_size=4), run_dir, progress=False).stored == 4
+    monkeypatch.setattr(backends, "run_shards", real)
+    for other in ("0-8", "0-6,8", "1-8"):
+        with pytest.raises(RunMismatchError, match="belongs to another run .*selection.archs: run has \"0-7\""):
+            run_pre_evaluation(RunSpec(other, (0,), TINY, shard_size=4), run_dir, progress=False)
+    status = run_pre_evaluation(RunSpec("0,1,2,3,4,5,6,7", (0,), TINY, shard_size=4), run_dir, progress=False)
+    assert status.complete and status.written_now == 4
+    again = run_pre_evaluation(RunSpec("7,6,5,4,3,2,1,0,3", (0,), TINY, shard_size=4), run_dir, progress=False)
+    assert again.complete and again.written_now == 0
+    assert json.loads((run_dir / "run.json").read_text())["identity"]["selection"]["archs"] == "0-7"
+    assert build_from_store(run_dir, tmp_path / "table").num_archs == 8
+
+
+def test_stored_run_folders_match_their_selection_spelled_another_way() -> None:
+    """The committed run folders (run.json of older versions): the same archs in another spelling are
+    the same run, other archs are not."""
+    from nasbench_suite.store import describe_mismatch
+
+    root = Path(ROOT)
+    pilot = json.loads((root / "reports/protocol_pilot/runs/digits/C8-N1-e10-full/run.json").read_text())["identity"]
+    classes = json.loads((root / "benchmarks_data/runs/digits/run.json").read_text())["identity"]
+    pilot_archs = [int(a) for a in pilot["selection"]["archs"].split(",")]
+    for stored, archs in ((pilot, reversed(pilot_archs)), (classes, isomorphism_classes().representatives)):
+        selection = RunSpec(",".join(map(str, archs)), (0,), TINY).identity({"name": "x", "sha256": "y"})["selection"]
+        assert selection["archs"] != stored["selection"]["archs"]
+        assert describe_mismatch(stored, {**stored, "selection": selection}) == []
+    fewer = RunSpec(",".join(map(str, pilot_archs[1:])), (0,), TINY).identity({"name": "x", "sha256": "y"})["selection"]
+    assert [d.split(":")[0] for d in describe_mismatch(pilot, {**pilot, "selection": fewer})] == [
+        "selection.archs", "selection.archs_sha256", "selection.num_archs"]
+
+
 def test_one_writer_per_run_folder_and_a_killed_holder_blocks_nothing(fake, tmp_path: Path, capsys) -> None:
     """A second pre-evaluate or table build on a folder another process writes to stops with one clear
     message and touches nothing (not the first one's in-flight temporary file); readers of the committed
