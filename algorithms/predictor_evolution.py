@@ -14,7 +14,7 @@ import numpy as np
 
 from nasbench_suite.predictors import Predictor, XGBoostPredictor
 from nasbench_suite.space import Arch
-from nasbench_suite.strategy import register
+from nasbench_suite.strategy import SearchSpace, StrategyError, register
 
 from .common import BatchedModelSearch
 
@@ -24,6 +24,11 @@ from .common import BatchedModelSearch
 class PredictorEvolution(BatchedModelSearch):
     candidates: int = 200
     n_estimators: int = 100
+
+    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        if self.n_estimators < 1:  # used to fail only at the first model fit, n_init queries into the run
+            raise StrategyError(f"xgb-evolution needs n_estimators >= 1, got {self.n_estimators}")
+        super().setup(space, rng)
 
     def predictor(self) -> Predictor:
         return XGBoostPredictor(n_estimators=self.n_estimators, seed=int(self.rng.integers(2**31)))

@@ -222,6 +222,8 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
 @pytest.mark.parametrize("name, settings, message", [
     ("bananas", {"members": 0}, "members >= 1"),  # used to run to the end on NaN predictions
     ("bananas", {"train_epochs": 0}, "train_epochs >= 1"),
+    ("xgb-evolution", {"n_estimators": 0}, "n_estimators >= 1"),  # used to fail at the first model fit, mid-run
+    ("xgb-evolution", {"candidates": 0}, "candidates"),
     ("bohb", {"num_samples": 0}, "num_samples >= 1"),  # used to fail mid-run: "argmax of an empty sequence"
     ("bohb", {"random_fraction": 2.0}, "0 <= random_fraction <= 1"),
     ("bohb", {"top_n_percent": 0}, "1 <= top_n_percent <= 99"),
