@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ArchNotInTableError
+from .intlist import is_integer
 from .space import NUM_ARCHS, Arch
 from .table import Benchmark, higher_is_better
 
@@ -24,6 +25,10 @@ class EvalSpec:
     split: str = "test"
     measure: str = "acc"
     epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        if is_integer(self.epoch):  # a numpy integer as a plain int: it goes into the results manifest (JSON)
+            object.__setattr__(self, "epoch", int(self.epoch))
 
     @property
     def column(self) -> str:

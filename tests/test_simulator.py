@@ -406,6 +406,20 @@ def test_a_table_given_as_a_path_writes_the_same_results(tiny_table: Benchmark, 
         assert (by_str / name).read_bytes() == (by_path / name).read_bytes()
 
 
+def test_an_evaluation_epoch_may_be_a_numpy_integer(tiny_table: Benchmark, tmp_path: Path) -> None:
+    import json
+
+    from nasbench_suite.evaluation import EvalSpec
+
+    assert EvalSpec(epoch=np.int64(2)) == EvalSpec(epoch=2) and type(EvalSpec(epoch=np.int64(2)).epoch) is int
+    spec = SearchSpec(str(tiny_table.path), "random", Budget(queries=3))
+    out = run_seeds(spec, [0], evaluation=EvalSpec(epoch=np.int64(2))).write(tmp_path / "np")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["evaluation"]["epoch"] == 2 and type(manifest["evaluation"]["epoch"]) is int
+    plain = run_seeds(spec, [0], evaluation=EvalSpec(epoch=2)).write(tmp_path / "plain")
+    assert (out / "manifest.json").read_bytes() == (plain / "manifest.json").read_bytes()
+
+
 def test_results_that_cannot_be_serialized_leave_nothing_behind(tiny_table: Benchmark, tmp_path: Path) -> None:
     from nasbench_suite.search import SearchOutputError
 
