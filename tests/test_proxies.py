@@ -176,6 +176,44 @@ def test_league_md_states_the_draws_that_were_run(tmp_path: Path, search_table) 
     assert "judged on the others; mean of 2 draws.\n" in (tmp_path / "league.md").read_text(encoding="utf-8")
 
 
+def test_league_md_names_only_the_inputs_it_read_and_the_machine_they_recorded(tmp_path: Path, search_table) -> None:
+    import json
+
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.estimators import judged_cells
+    from nasbench_suite.league import SUPERNET_CSV, SUPERNET_JSON, build_league, write_league
+    from nasbench_suite.proxy_store import ProxyTable
+
+    def league_md(folder: Path, proxies: ProxyTable | None) -> str:
+        frame, judged = build_league(search_table, proxies, folder, sizes=(20,), repeats=1)
+        write_league(frame, search_table, judged, folder, proxies)
+        return (folder / "league.md").read_text(encoding="utf-8")
+
+    bare = league_md(tmp_path / "bare", None)  # no proxies, no supernet: neither is claimed, nothing was measured
+    assert f"from the table ({search_table.content_hash}); regenerated" in bare
+    assert "supernet" not in bare and "zero-cost proxies" not in bare and "`measured`" not in bare
+    assert "shared cores" not in bare
+
+    score, seconds = synthetic_proxies()["synflow"]
+    proxies = ProxyTable({"synflow": score}, {"synflow": seconds},
+                         {"settings": {"batch_size": 1, "seed": 0, "config": {}},
+                          "fingerprint": {"cpu": "Proxy CPU", "logical_cpus": 7, "threads": 1, "hash": "p"}})
+    folder = tmp_path / "full"
+    folder.mkdir()
+    archs = judged_cells(search_table).archs
+    (folder / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + "".join(f"{a},{a % 97}\n" for a in archs))
+    (folder / SUPERNET_JSON).write_text(json.dumps({
+        "epochs": 2, "train_seconds": 1.0, "score_seconds": 1.0, "cells_scored": len(archs),
+        "fingerprint": {"cpu": "Supernet CPU", "logical_cpus": 5, "threads": 3, "hash": "s"}}))
+    full = league_md(folder, proxies)
+    assert "its stored zero-cost proxies and the stored supernet scores; regenerated" in full
+    assert ("`measured` = wall seconds on the machine each result recorded (zero-cost proxies: Proxy CPU, "
+            "7 logical CPUs, 1 torch thread per process; supernet: Supernet CPU, 5 logical CPUs, 3 torch threads "
+            "per process)") in full
+    assert "shared cores" not in full
+
+
 # ----- warm start ----------------------------------------------------------------------------------
 def test_warm_start_rea_seeds_its_population_with_the_best_proxy_cells_and_pays_for_them(search_table) -> None:
     from fixture_tables import synthetic_proxies
