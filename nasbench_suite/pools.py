@@ -6,7 +6,9 @@ torch's thread pool can deadlock. When the block that uses the pool is left by a
 ``kill PID``, an error), the workers are terminated at once: a plain ``ProcessPoolExecutor`` would
 wait for their running tasks, which for a pre-evaluation unit is minutes of CPU spent on results
 nobody will store. Workers never write stored results (their callers do), so stopping them loses
-nothing but unfinished work.
+nothing but unfinished work. Task arguments go by value (numpy arrays, not torch tensors: a tensor is
+pickled as a file descriptor the worker fetches from its parent, which fails with a traceback once the
+parent has been killed).
 """
 from __future__ import annotations
 

@@ -181,21 +181,36 @@ def _score_chunk(archs: Sequence[int], batch: Minibatch, settings: ProxySettings
         return [(a, score_cell(Arch.from_index(a), batch, settings, proxies)) for a in archs]
 
 
+def _score_arrays(archs: Sequence[int], x: np.ndarray, y: np.ndarray, settings: ProxySettings,
+                  proxies: Sequence[str]) -> list[tuple[int, dict[str, tuple[float, float]]]]:
+    """:func:`_score_chunk` in a worker, the minibatch received as arrays (see :func:`_scores`)."""
+    import torch
+
+    from .proxies import Minibatch
+
+    return _score_chunk(archs, Minibatch(torch.from_numpy(x), torch.from_numpy(y)), settings, proxies)
+
+
 def _scores(todo: list[int], batch: Minibatch, settings: ProxySettings, proxies: Sequence[str],
             workers: int) -> Iterator[tuple[int, dict[str, tuple[float, float]]]]:
-    """Scores in the order of ``todo``; chunks of 8 cells go to ``workers`` spawned processes (1 thread each)."""
+    """Scores in the order of ``todo``; chunks of 8 cells go to ``workers`` spawned processes (1 thread each).
+
+    The minibatch travels to the workers by value, as numpy arrays: a torch tensor is pickled as a file
+    descriptor that the worker fetches from the parent while it reads the task, so a parent killed
+    outright (``kill -9``) left every worker dying on a ``ConnectionRefusedError`` traceback."""
     if workers <= 1:
         for a in todo:
             yield from _score_chunk([a], batch, settings, proxies)
         return
     chunks = [todo[i:i + 8] for i in range(0, len(todo), 8)]
+    x, y = batch.x.numpy(), batch.y.numpy()
     with spawn_pool(workers) as pool:
-        futures = [pool.submit(_score_chunk, c, batch, settings, proxies) for c in chunks[:2 * workers]]
+        futures = [pool.submit(_score_arrays, c, x, y, settings, proxies) for c in chunks[:2 * workers]]
         nxt = len(futures)
         for i in range(len(chunks)):
             yield from futures[i].result()
             if nxt < len(chunks):
-                futures.append(pool.submit(_score_chunk, chunks[nxt], batch, settings, proxies))
+                futures.append(pool.submit(_score_arrays, chunks[nxt], x, y, settings, proxies))
                 nxt += 1
 
 

@@ -109,3 +109,68 @@ def test_a_negative_proxies_seed_is_one_line(tmp_path, capsys) -> None:
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "non-negative" in err and not (tmp_path / "z").exists()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from ``/proc``)."""
+    from pathlib import Path
+
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _running(pid: int) -> bool:
+    """``pid`` exists and is not a zombie (an exited process its new parent has not reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_proxies_workers_end_quietly_when_their_parent_is_killed_outright(tmp_path) -> None:
+    """``nasbench proxies --workers 2`` killed with -9 while scoring: its workers end within seconds and
+    print no traceback (the minibatch used to reach them as a torch tensor, a file descriptor each worker
+    fetched from the dead parent: ConnectionRefusedError)."""
+    import sqlite3
+    import subprocess
+    import sys
+    from contextlib import closing
+
+    out = tmp_path / "proxies"
+    parent = subprocess.Popen([sys.executable, "-m", "nasbench_suite.cli", "proxies", "--table", "digits",
+                               "--proxies", "params", "--workers", "2", "--out", str(out)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, scored = time.monotonic() + 60, 0
+        while not scored and parent.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            try:  # read-only: never creates the store before the command does
+                with closing(sqlite3.connect(f"file:{out / 'store.sqlite'}?mode=ro", uri=True)) as db:
+                    scored = db.execute("SELECT count(*) FROM results").fetchone()[0]
+            except sqlite3.Error:
+                pass
+        assert scored and parent.poll() is None, "the workers never scored a cell before the run ended"
+        workers = _children(parent.pid)
+        assert len(workers) >= 2
+    finally:
+        parent.kill()  # SIGKILL: no cleanup runs in the parent
+    try:
+        _, err = parent.communicate(timeout=30)  # EOF once the workers, which share its stderr, have exited too
+    except subprocess.TimeoutExpired:
+        err = "(a worker still held the stderr it shares with its parent after 30 s)"
+    deadline = time.monotonic() + 15
+    while [w for w in workers if _running(w)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [w for w in workers if _running(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their killed parent by 15 s"
+    assert "Traceback" not in err and "Error" not in err, err
