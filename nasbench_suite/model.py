@@ -306,10 +306,12 @@ def count_flops_hooks(module: nn.Module, config: MacroConfig) -> int:
 
 
 def describe(arch: ArchLike, config: MacroConfig) -> dict[str, Any]:
-    """A JSON-ready summary of one cell's network: params counted on the real module (about 10 ms
-    to build at the NAS-Bench-201 size), FLOPs (MACs) from :func:`analytic_flops`."""
+    """A JSON-ready summary of one cell's network: params counted on the real module, built on torch's
+    meta device (shapes without memory: any size is counted, none is allocated), FLOPs (MACs) from
+    :func:`analytic_flops`."""
     arch = Arch.parse(arch)
-    net = build_network(arch, config)
+    with torch.device("meta"):
+        net = build_network(arch, config)
     return {
         "index": arch.index,
         "arch_str": arch.to_str(),

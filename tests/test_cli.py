@@ -136,6 +136,16 @@ def test_describe_nb201_arch0(capsys) -> None:
     assert_clean_error(proc, "divisible by 4")
 
 
+def test_describe_counts_a_network_too_large_to_build_without_a_traceback(capsys) -> None:
+    """Params are counted on shapes (torch's meta device): a network far beyond this machine's memory is
+    counted, not a ``RuntimeError: can't allocate memory`` traceback."""
+    convs = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    params = lambda c: 5950 * c * c + 521 * c + 10  # this cell's count, fitted on real modules of C = 4, 8, 16
+    for channels in (16, 100_000):  # 100,000 channels: 238 TB of float32 weights
+        assert main(["describe", convs, "--channels", str(channels), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["params"] == params(channels)
+
+
 def test_json_output_is_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
     """A disconnected cell's proxy score is -inf in the table; ``--json`` prints it as null, never as
     the non-standard ``-Infinity`` that strict JSON parsers reject."""
