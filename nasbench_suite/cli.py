@@ -9,7 +9,7 @@ import sys
 import threading
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Sequence
 
 from .errors import NasBenchError, require_device
 from .intlist import parse_int_list
@@ -367,6 +367,18 @@ def _int_list(text: str) -> list[int]:
         raise UsageError(str(exc)) from None
 
 
+def _names(text: str | None, option: str, default: Collection[str]) -> list[str]:
+    """The names of a comma-list option, ``default`` (all) when it was not given. Given but empty
+    (``--proxies ""``, an unset shell variable) is refused, not read as all of them: that would start
+    the longest run the command has."""
+    if text is None:
+        return list(default)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"{option} names none ({text!r}); leave {option} out to use all: {', '.join(default)}")
+    return names
+
+
 # ----- search --------------------------------------------------------------------------------------
 def _settings(pairs: Sequence[str]) -> dict[str, Any]:
     """``--set key=value`` pairs; values are JSON when they parse as JSON, else strings."""
@@ -514,7 +526,7 @@ def cmd_predictors(args: argparse.Namespace) -> None:
     y = bench.array(split, measure, epoch=epoch)
     trained = bench.trained_rows()  # members copy their representative: keep them out of both sides
     archs, y = bench.arch_indices[trained], y[trained]
-    names = [n.strip() for n in args.predictors.split(",")] if args.predictors else list(PREDICTORS)
+    names = _names(args.predictors, "--predictors", PREDICTORS)
     frame = kendall_tau_curve(archs, y, predictors=names, sizes=_int_list(args.sizes),
                               repeats=args.repeats, test_size=args.test_size, seed=args.seed)
     table = frame.groupby(["predictor", "train_size"], sort=False).agg(
@@ -613,7 +625,7 @@ def cmd_proxies(args: argparse.Namespace) -> None:
     if args.workers < 1:
         raise UsageError(f"--workers must be a positive integer, got {args.workers}")
     bench = load_table(args.table)
-    proxies = check_proxies([p.strip() for p in args.proxies.split(",")] if args.proxies else list(PROXIES))
+    proxies = check_proxies(_names(args.proxies, "--proxies", PROXIES))
     if not args.out and (args.channels, args.cells, args.resolution) != (None, None, None):
         raise UsageError("a network shape other than the table's (--channels/--cells/--resolution) needs --out DIR")
     out = Path(args.out) if args.out else default_folder(bench)

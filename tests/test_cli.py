@@ -146,6 +146,19 @@ def test_describe_counts_a_network_too_large_to_build_without_a_traceback(capsys
         assert json.loads(capsys.readouterr().out)["params"] == params(channels)
 
 
+def test_an_empty_name_list_is_refused_not_read_as_all(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--proxies ""`` (an unset shell variable) used to score every proxy on every cell: hours of work
+    nobody asked for. Given but empty is an error; left out is still all of them."""
+    for blank in ("", " , "):
+        proxies = ["proxies", "--table", "digits", "--proxies", blank, "--archs", "0", "--out", str(tmp_path / "p")]
+        assert main(proxies) == 2
+        assert main(["predictors", "--table", "digits", "--predictors", blank, "--sizes", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--proxies names none ('')" in err and "leave --proxies out to use all: grad_norm" in err
+    assert "--predictors names none (' , ')" in err and "Traceback" not in err
+    assert not (tmp_path / "p").exists()
+
+
 def test_json_output_is_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
     """A disconnected cell's proxy score is -inf in the table; ``--json`` prints it as null, never as
     the non-standard ``-Infinity`` that strict JSON parsers reject."""
