@@ -87,14 +87,35 @@ def train_and_score_supernet(bench: "Benchmark", archs: np.ndarray, epochs: int,
     return scores, record
 
 
-def supernet_estimate(folder: Path, judged: Judged) -> Estimate | None:
+RECORD_KEYS = ("epochs", "train_seconds", "score_seconds", "cells_scored")
+"""What :func:`supernet_estimate` reads from ``supernet.json``."""
+
+
+def _read_supernet(folder: Path) -> tuple[dict[str, Any], dict[int, float]]:
+    """The stored supernet record and its scores by arch index; :class:`EstimatorError` (one line) when
+    either file is missing, unreadable or lacks what the league reads."""
     import pandas as pd
 
+    again = f"delete {SUPERNET_CSV} and {SUPERNET_JSON} in {folder} to train and score the supernet again"
+    try:
+        record = json.loads((folder / SUPERNET_JSON).read_text(encoding="utf-8"))
+        frame = pd.read_csv(folder / SUPERNET_CSV)
+        if not isinstance(record, dict) or any(k not in record for k in RECORD_KEYS):
+            raise ValueError(f"{SUPERNET_JSON} must hold {', '.join(RECORD_KEYS)}")
+        if not record["cells_scored"] or {"arch_index", "valid_acc"} - set(frame.columns):
+            raise ValueError(f"{SUPERNET_CSV} must have arch_index and valid_acc columns and {SUPERNET_JSON} "
+                             "a positive cells_scored")
+        values = dict(zip(frame["arch_index"].to_numpy(np.int64).tolist(), frame["valid_acc"].to_numpy(np.float64)))
+    except (OSError, ValueError, TypeError) as exc:
+        raise EstimatorError(f"stored supernet scores in {folder} cannot be read ({type(exc).__name__}: {exc}); "
+                             f"{again}") from None
+    return record, values
+
+
+def supernet_estimate(folder: Path, judged: Judged) -> Estimate | None:
     if not (folder / SUPERNET_CSV).is_file():
         return None
-    record = json.loads((folder / SUPERNET_JSON).read_text(encoding="utf-8"))
-    frame = pd.read_csv(folder / SUPERNET_CSV)
-    values = dict(zip(frame["arch_index"].to_numpy(np.int64).tolist(), frame["valid_acc"].to_numpy(np.float64)))
+    record, values = _read_supernet(folder)
     missing = [int(a) for a in judged.archs if int(a) not in values]
     if missing:
         raise EstimatorError(f"{folder / SUPERNET_CSV} lacks {len(missing)} judged cells; delete it to score again")
@@ -122,6 +143,7 @@ def build_league(bench: "Benchmark", proxies: "ProxyTable | None", folder: Path,
                  fidelity_epochs: Sequence[int] | None = None, curve_epochs: Sequence[int] = (3, 4),
                  sizes: Sequence[int] = (10, 100, 1000), repeats: int = 3) -> tuple["pd.DataFrame", Judged]:
     judged = judged_cells(bench)
+    ws = supernet_estimate(folder, judged)  # first: unreadable stored scores stop it before the predictors run
     estimates: list[Estimate] = []
     if proxies is not None:
         estimates += proxy_estimates(proxies, judged)
@@ -130,7 +152,6 @@ def build_league(bench: "Benchmark", proxies: "ProxyTable | None", folder: Path,
     estimates += fidelity_estimates(bench, judged, fidelity_epochs)
     estimates += curve_estimates(bench, judged, curve_epochs)
     estimates += predictor_estimates(bench, judged, sizes, proxies, repeats=repeats)
-    ws = supernet_estimate(folder, judged)
     if ws is not None:
         estimates.append(ws)
     frame = league_table(estimates, judged)

@@ -180,6 +180,26 @@ def test_estimators_refuses_tiny_predictor_sizes_before_any_work(tmp_path: Path)
     assert not (tmp_path / "league").exists()  # no supernet trained, nothing written
 
 
+def test_estimators_reports_unreadable_stored_supernet_scores_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """supernet.csv without its supernet.json, a broken JSON, a CSV without the columns: one line naming
+    the folder and what to delete (was a FileNotFoundError / JSONDecodeError / KeyError traceback)."""
+    record = {"epochs": 1, "train_seconds": 1.0, "score_seconds": 1.0, "cells_scored": 3}
+    cases = {"no-json": ("arch_index,valid_acc\n1,50\n", None), "bad-json": ("arch_index,valid_acc\n1,50\n", "{"),
+             "bad-csv": ("garbage\n", json.dumps(record)), "empty-csv": ("", json.dumps(record))}
+    for name, (csv, record_text) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "supernet.csv").write_text(csv)
+        if record_text is not None:
+            (folder / "supernet.json").write_text(record_text)
+        assert main(["estimators", "--table", "digits", "--sizes", "10", "--repeats", "1", "--out", str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"nasbench: error: stored supernet scores in {folder} cannot be read"), err
+        assert "delete supernet.csv and supernet.json" in err and len(err.strip().splitlines()) == 1
+        assert (folder / "supernet.csv").read_text() == csv and not (folder / "league.md").exists()  # nothing lost
+
+
 def test_estimators_refuses_sizes_beyond_the_judged_cells_and_negative_epochs_before_any_work(tmp_path: Path) -> None:
     from nasbench_suite.estimators import HELD_OUT, judged_cells
 
