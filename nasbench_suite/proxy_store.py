@@ -105,7 +105,10 @@ class ProxyStore(FolderStore):
                                       "but params and flops; see nasbench_suite.proxies"}
         ident = self.folder / IDENTITY_FILE
         if ident.is_file():
-            stored = json.loads(ident.read_text(encoding="utf-8"))
+            try:
+                stored = _read_identity(ident)
+            except (OSError, ValueError) as exc:
+                raise _unreadable(self.folder, exc) from None
             check_identity(f"proxy folder {self.folder}", stored, json.loads(json.dumps(self.identity)))
         else:
             if self.folder.exists() and any(not p.name.startswith(STORE_FILE) for p in self.folder.iterdir()):
@@ -123,9 +126,16 @@ class ProxyStore(FolderStore):
             return
         import pandas as pd
 
-        frame = pd.read_csv(path)
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise _unreadable(self.folder, exc) from None
         if list(frame.columns) != csv_columns(self.proxies):
             raise StoreError(f"{path} has columns {list(frame.columns)}, expected {csv_columns(self.proxies)}")
+        try:
+            _check_arch_indices(frame["arch_index"].to_numpy(np.int64))
+        except (ValueError, TypeError) as exc:
+            raise _unreadable(self.folder, exc) from None
         self._insert([(int(r[0]), *map(float, r[1:])) for r in frame.itertuples(index=False)])
 
     def _insert(self, rows: Sequence[tuple]) -> None:
@@ -249,16 +259,43 @@ def load_proxies(folder: str | os.PathLike) -> ProxyTable:
     if not ident.is_file() or not path.is_file():
         raise ProxyError(f"{folder} is not a proxy folder: it needs {IDENTITY_FILE} and {CSV_FILE} "
                          "(run `nasbench proxies --table T` first)")
-    identity = json.loads(ident.read_text(encoding="utf-8"))
-    frame = pd.read_csv(path)
-    idx = frame["arch_index"].to_numpy(np.int64)
-    scores, seconds = {}, {}
-    for p in identity["proxies"]:
-        scores[p] = np.full(NUM_ARCHS, np.nan)
-        scores[p][idx] = frame[p].to_numpy(np.float64)
-        seconds[p] = np.full(NUM_ARCHS, np.nan)
-        seconds[p][idx] = frame[f"{p}_seconds"].to_numpy(np.float64)
+    try:
+        identity = _read_identity(ident)
+        frame = pd.read_csv(path)
+        missing = [c for c in csv_columns(identity["proxies"]) if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{CSV_FILE} lacks {len(missing)} column(s): {', '.join(missing[:3])}"
+                             + (", ..." if len(missing) > 3 else ""))
+        idx = _check_arch_indices(frame["arch_index"].to_numpy(np.int64))
+        scores, seconds = {}, {}
+        for p in identity["proxies"]:
+            scores[p] = np.full(NUM_ARCHS, np.nan)
+            scores[p][idx] = frame[p].to_numpy(np.float64)
+            seconds[p] = np.full(NUM_ARCHS, np.nan)
+            seconds[p][idx] = frame[f"{p}_seconds"].to_numpy(np.float64)
+    except (OSError, ValueError, TypeError) as exc:
+        raise _unreadable(folder, exc) from None
     return ProxyTable(scores, seconds, identity)
+
+
+def _check_arch_indices(idx: np.ndarray) -> np.ndarray:
+    """``idx`` (a proxies.csv's arch_index column); ValueError when one is not a cell of the space."""
+    if len(idx) and not (0 <= idx.min() and idx.max() < NUM_ARCHS):
+        raise ValueError(f"{CSV_FILE} has an arch_index outside 0..{NUM_ARCHS - 1}")
+    return idx
+
+
+def _read_identity(path: Path) -> dict[str, Any]:
+    """``proxies.json``; ValueError when it is not JSON or lists no proxies."""
+    identity = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(identity, dict) or not isinstance(identity.get("proxies"), list) or not identity["proxies"]:
+        raise ValueError(f"{IDENTITY_FILE} lists no proxies")
+    return identity
+
+
+def _unreadable(folder: Path, exc: Exception) -> ProxyError:
+    return ProxyError(f"proxy folder {folder} cannot be read ({type(exc).__name__}: {exc}); restore its "
+                      f"{IDENTITY_FILE} and {CSV_FILE}, or move the folder aside and run `nasbench proxies` again")
 
 
 def default_folder(bench: "Benchmark") -> Path:

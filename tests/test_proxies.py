@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from nasbench_suite.errors import ProxyError, RunMismatchError
+from nasbench_suite.errors import NasBenchError, ProxyError, RunMismatchError
 from nasbench_suite.model import MacroConfig
 from nasbench_suite.proxies import PROXIES, Minibatch, ProxySettings, pick_minibatch, score_cell, synflow
 from nasbench_suite.space import Arch
@@ -105,6 +105,35 @@ def test_store_resumes_and_refuses_another_run(tmp_path: Path) -> None:
     assert loaded.scored().sum() == 3 and loaded.scores["synflow"][0] == -math.inf
     with pytest.raises(RunMismatchError):
         ProxyStore(tmp_path / "p", table, SETTINGS, ["synflow"], {"dataset": "x"})
+
+
+def test_a_damaged_proxy_folder_is_one_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A broken proxies.json or proxies.csv (beside a table, every search of that table reads it) was a
+    JSONDecodeError / KeyError traceback in search, estimators and proxies; it is one ProxyError line."""
+    from nasbench_suite.cli import main
+    from nasbench_suite.proxy_store import CSV_FILE, IDENTITY_FILE, ProxyStore, load_proxies
+
+    table = {"name": "t", "content_hash": "h"}
+    folder = tmp_path / "p"
+    with ProxyStore(folder, table, SETTINGS, ["synflow", "params"], {"dataset": "x"}) as store:
+        store.compute([GOOD.index, 0], batch())
+    good = {name: (folder / name).read_text() for name in (IDENTITY_FILE, CSV_FILE)}
+    damage = {IDENTITY_FILE: ["{", "[]", '{"proxies": []}'],
+              CSV_FILE: ["", "garbage\n", "arch_index,synflow\n0,1\n", good[CSV_FILE].replace("\n0,", "\n99999,")]}
+    for name, texts in damage.items():
+        for text in texts:
+            (folder / name).write_text(text)
+            with pytest.raises(ProxyError, match=f"proxy folder {folder} cannot be read .*`nasbench proxies` again"):
+                load_proxies(folder)
+            with pytest.raises(NasBenchError, match=f"{folder}"):  # a ProxyError, or the StoreError of wrong columns
+                ProxyStore(folder, table, SETTINGS, ["synflow", "params"], {"dataset": "x"}).close()
+            estimators = ["estimators", "--table", "digits", "--proxies", str(folder), "--out", str(tmp_path / "e")]
+            assert main(estimators) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"nasbench: error: proxy folder {folder} cannot be read") and err.count("\n") == 1
+            assert (folder / name).read_text() == text  # reported, not replaced
+        (folder / name).write_text(good[name])
+    assert load_proxies(folder).scored().sum() == 2
 
 
 # ----- estimators ----------------------------------------------------------------------------------
