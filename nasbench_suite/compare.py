@@ -55,7 +55,8 @@ def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any]
     else none. A folder or a third-party ``FILE.csv:COLUMN`` is taken as given."""
     from dataclasses import asdict
 
-    from .latency import LatencyError, check_same_network, config_of_table, load_latency, shipped_latency_folders
+    from .latency import (LatencyError, check_same_network, config_of_table, latency_identity, load_latency,
+                          shipped_latency_folders)
     from .search import latency_of
 
     if source == "none":
@@ -71,7 +72,7 @@ def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any]
         mine = machine()["hash"]
         found = []
         for p in shipped_latency_folders():
-            identity = json.loads((p / "latency.json").read_text(encoding="utf-8"))
+            identity = latency_identity(p)
             if identity.get("config") == want:
                 found.append((identity["fingerprint"]["hash"] != mine, p.name, p))
         if not found:

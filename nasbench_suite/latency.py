@@ -230,7 +230,7 @@ class LatencyStore(FolderStore):
                          "method": method.to_dict(), "config": config.to_dict()}
         ident_path = self.folder / IDENTITY_FILE
         if ident_path.is_file():
-            stored = json.loads(ident_path.read_text(encoding="utf-8"))
+            stored = latency_identity(self.folder)
             check_identity(f"latency folder {self.folder}", stored, json.loads(json.dumps(self.identity)))
         else:
             if self.folder.exists() and any(p.name != STORE_FILE and not p.name.startswith(STORE_FILE)
@@ -254,10 +254,17 @@ class LatencyStore(FolderStore):
             return
         import pandas as pd
 
-        frame = pd.read_csv(path)
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise _unreadable(self.folder, exc) from None
         if tuple(frame.columns) != CSV_COLUMNS:
             raise StoreError(f"{path} has columns {list(frame.columns)}, expected {list(CSV_COLUMNS)}")
-        rows = [(int(r[0]), int(r[1]), *map(float, r[2:])) for r in frame.itertuples(index=False)]
+        try:
+            _check_arch_indices(frame["arch_index"].to_numpy(np.int64))
+            rows = [(int(r[0]), int(r[1]), *map(float, r[2:])) for r in frame.itertuples(index=False)]
+        except (ValueError, TypeError) as exc:
+            raise _unreadable(self.folder, exc) from None
         self._insert(rows)
 
     def _insert(self, rows: Sequence[tuple]) -> None:
@@ -368,13 +375,50 @@ def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyT
     ident_path, csv_path = folder / IDENTITY_FILE, folder / CSV_FILE
     if not ident_path.is_file() or not csv_path.is_file():
         raise LatencyError(f"{folder} is not a latency folder: it needs {IDENTITY_FILE} and {CSV_FILE}")
-    identity = json.loads(ident_path.read_text(encoding="utf-8"))
-    frame = pd.read_csv(csv_path)
-    values = {int(b): expand_to_members(g["arch_index"].to_numpy(), g[stat].to_numpy(np.float64))
-              for b, g in frame.groupby("batch")}
-    fp = identity["fingerprint"]
-    return LatencyTable(fp["hash"], values, f"measured on {fp['cpu']} / {fp['device_name']} "
-                        f"({fp['threads']} threads), {stat} of {identity['method']['repeats']} calls", identity)
+    try:
+        identity = _read_identity(ident_path)
+        frame = pd.read_csv(csv_path)
+        missing = [c for c in CSV_COLUMNS if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{CSV_FILE} lacks {len(missing)} column(s): {', '.join(missing[:3])}"
+                             + (", ..." if len(missing) > 3 else ""))
+        _check_arch_indices(frame["arch_index"].to_numpy(np.int64))
+        values = {int(b): expand_to_members(g["arch_index"].to_numpy(np.int64), g[stat].to_numpy(np.float64))
+                  for b, g in frame.groupby("batch")}
+        fp = identity["fingerprint"]
+        return LatencyTable(fp["hash"], values, f"measured on {fp['cpu']} / {fp['device_name']} "
+                            f"({fp['threads']} threads), {stat} of {identity['method']['repeats']} calls", identity)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise _unreadable(folder, exc) from None
+
+
+def _check_arch_indices(idx: np.ndarray) -> None:
+    """ValueError when a latency.csv's arch_index is not a cell of the space."""
+    if len(idx) and not (0 <= idx.min() and idx.max() < NUM_ARCHS):
+        raise ValueError(f"{CSV_FILE} has an arch_index outside 0..{NUM_ARCHS - 1}")
+
+
+def _read_identity(path: Path) -> dict[str, Any]:
+    """``latency.json``; ValueError when it is not JSON or lacks its fingerprint (with a hash) or method."""
+    identity = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(identity, dict) or not all(isinstance(identity.get(k), dict) for k in ("fingerprint", "method")) \
+            or "hash" not in identity["fingerprint"]:
+        raise ValueError(f"{IDENTITY_FILE} lacks its fingerprint or method")
+    return identity
+
+
+def latency_identity(folder: Path) -> dict[str, Any]:
+    """A latency folder's ``latency.json``; :class:`LatencyError` (one line) when it cannot be read."""
+    try:
+        return _read_identity(folder / IDENTITY_FILE)
+    except (OSError, ValueError) as exc:
+        raise _unreadable(folder, exc) from None
+
+
+def _unreadable(folder: Path, exc: Exception) -> LatencyError:
+    what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, KeyError) else f"{IDENTITY_FILE} lacks {exc}"
+    return LatencyError(f"latency folder {folder} cannot be read ({what}); restore its {IDENTITY_FILE} and "
+                        f"{CSV_FILE}, or move the folder aside and run `nasbench latency measure` again")
 
 
 def import_device_csv(path: str | os.PathLike) -> dict[str, LatencyTable]:

@@ -83,6 +83,35 @@ def test_store_resumes_and_rebuilds_from_the_committed_csv(tmp_path: Path) -> No
     assert (frame["min_ms"] > 0).all()
 
 
+def test_a_damaged_latency_folder_is_one_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A broken latency.json or latency.csv was a JSONDecodeError / KeyError traceback in search --latency
+    and latency measure; it is one LatencyError line naming the folder, and the files are left as found."""
+    from nasbench_suite.cli import main
+    from nasbench_suite.errors import NasBenchError
+
+    folder = tmp_path / "lat"
+    with LatencyStore(folder, TINY, FAST) as store:
+        store.measure([0])
+    good = {name: (folder / name).read_text() for name in ("latency.json", "latency.csv")}
+    damage = {"latency.json": ["{", "[]", '{"method": {}}', '{"method": {}, "fingerprint": {}}'],
+              "latency.csv": ["", "garbage\n", good["latency.csv"].replace("\n0,", "\n99999,")]}
+    for name, texts in damage.items():
+        for text in texts:
+            (folder / name).write_text(text)
+            with pytest.raises(LatencyError, match=f"latency folder {folder} cannot be read .*latency measure` again"):
+                load_latency(folder)
+            with pytest.raises(NasBenchError, match=f"{folder}"):  # a LatencyError, or the StoreError of wrong columns
+                LatencyStore(folder, TINY, FAST).close()
+            search = ["search", "--table", "digits", "--strategy", "random", "--max-queries", "3", "--seeds", "0",
+                      "--workers", "1", "--latency", str(folder), "--out", str(tmp_path / "s")]
+            assert main(search) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"nasbench: error: latency folder {folder} cannot be read") and err.count("\n") == 1
+            assert (folder / name).read_text() == text and not (tmp_path / "s").exists()
+        (folder / name).write_text(good[name])
+    assert load_latency(folder).key == store.fingerprint["hash"]
+
+
 def test_members_share_their_class_timing_and_attach_by_fingerprint(tmp_path: Path, search_table: Benchmark) -> None:
     iso = isomorphism_classes()
     members = np.flatnonzero(iso.class_of == iso.class_of[Arch.parse("3,3,3,3,3,3").index])
