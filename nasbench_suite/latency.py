@@ -49,7 +49,8 @@ from .errors import NasBenchError, StoreError, require_device
 from .machine import machine_facts
 from .model import MacroConfig
 from .space import NUM_ARCHS, Arch, isomorphism_classes
-from .store import FolderStore, atomic_write_text, check_identity, configure_wal, store_cells, transaction
+from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, store_cells,
+                    transaction)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -261,7 +262,7 @@ class LatencyStore(FolderStore):
         if tuple(frame.columns) != CSV_COLUMNS:
             raise StoreError(f"{path} has columns {list(frame.columns)}, expected {list(CSV_COLUMNS)}")
         try:
-            _check_arch_indices(frame["arch_index"].to_numpy(np.int64))
+            check_cell_csv(frame, CSV_COLUMNS, CSV_FILE)
             rows = [(int(r[0]), int(r[1]), *map(float, r[2:])) for r in frame.itertuples(index=False)]
         except (ValueError, TypeError) as exc:
             raise _unreadable(self.folder, exc) from None
@@ -378,11 +379,7 @@ def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyT
     try:
         identity = _read_identity(ident_path)
         frame = pd.read_csv(csv_path)
-        missing = [c for c in CSV_COLUMNS if c not in frame.columns]
-        if missing:
-            raise ValueError(f"{CSV_FILE} lacks {len(missing)} column(s): {', '.join(missing[:3])}"
-                             + (", ..." if len(missing) > 3 else ""))
-        _check_arch_indices(frame["arch_index"].to_numpy(np.int64))
+        check_cell_csv(frame, CSV_COLUMNS, CSV_FILE)
         values = {int(b): expand_to_members(g["arch_index"].to_numpy(np.int64), g[stat].to_numpy(np.float64))
                   for b, g in frame.groupby("batch")}
         fp = identity["fingerprint"]
@@ -390,12 +387,6 @@ def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyT
                             f"({fp['threads']} threads), {stat} of {identity['method']['repeats']} calls", identity)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise _unreadable(folder, exc) from None
-
-
-def _check_arch_indices(idx: np.ndarray) -> None:
-    """ValueError when a latency.csv's arch_index is not a cell of the space."""
-    if len(idx) and not (0 <= idx.min() and idx.max() < NUM_ARCHS):
-        raise ValueError(f"{CSV_FILE} has an arch_index outside 0..{NUM_ARCHS - 1}")
 
 
 def _read_identity(path: Path) -> dict[str, Any]:

@@ -33,7 +33,8 @@ import numpy as np
 from .errors import ProxyError, StoreError
 from .pools import spawn_pool
 from .space import NUM_ARCHS, Arch
-from .store import FolderStore, atomic_write_text, check_identity, configure_wal, store_cells, transaction
+from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, store_cells,
+                    transaction)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -133,7 +134,7 @@ class ProxyStore(FolderStore):
         if list(frame.columns) != csv_columns(self.proxies):
             raise StoreError(f"{path} has columns {list(frame.columns)}, expected {csv_columns(self.proxies)}")
         try:
-            _check_arch_indices(frame["arch_index"].to_numpy(np.int64))
+            check_cell_csv(frame, csv_columns(self.proxies), CSV_FILE)
         except (ValueError, TypeError) as exc:
             raise _unreadable(self.folder, exc) from None
         self._insert([(int(r[0]), *map(float, r[1:])) for r in frame.itertuples(index=False)])
@@ -262,11 +263,7 @@ def load_proxies(folder: str | os.PathLike) -> ProxyTable:
     try:
         identity = _read_identity(ident)
         frame = pd.read_csv(path)
-        missing = [c for c in csv_columns(identity["proxies"]) if c not in frame.columns]
-        if missing:
-            raise ValueError(f"{CSV_FILE} lacks {len(missing)} column(s): {', '.join(missing[:3])}"
-                             + (", ..." if len(missing) > 3 else ""))
-        idx = _check_arch_indices(frame["arch_index"].to_numpy(np.int64))
+        idx = check_cell_csv(frame, csv_columns(identity["proxies"]), CSV_FILE)
         scores, seconds = {}, {}
         for p in identity["proxies"]:
             scores[p] = np.full(NUM_ARCHS, np.nan)
@@ -276,13 +273,6 @@ def load_proxies(folder: str | os.PathLike) -> ProxyTable:
     except (OSError, ValueError, TypeError) as exc:
         raise _unreadable(folder, exc) from None
     return ProxyTable(scores, seconds, identity)
-
-
-def _check_arch_indices(idx: np.ndarray) -> np.ndarray:
-    """``idx`` (a proxies.csv's arch_index column); ValueError when one is not a cell of the space."""
-    if len(idx) and not (0 <= idx.min() and idx.max() < NUM_ARCHS):
-        raise ValueError(f"{CSV_FILE} has an arch_index outside 0..{NUM_ARCHS - 1}")
-    return idx
 
 
 def _read_identity(path: Path) -> dict[str, Any]:

@@ -351,6 +351,21 @@ class FolderStore:
         self.close()
 
 
+def check_cell_csv(frame: "pd.DataFrame", columns: Sequence[str], name: str) -> np.ndarray:
+    """The ``arch_index`` column of a per-cell store's exported CSV ``name``; ValueError when the
+    frame lacks one of ``columns`` or an ``arch_index`` is not a cell of the space."""
+    from .space import NUM_ARCHS
+
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks {len(missing)} column(s): {', '.join(missing[:3])}"
+                         + (", ..." if len(missing) > 3 else ""))
+    idx = frame["arch_index"].to_numpy(np.int64)
+    if len(idx) and not (0 <= idx.min() and idx.max() < NUM_ARCHS):
+        raise ValueError(f"{name} has an arch_index outside 0..{NUM_ARCHS - 1}")
+    return idx
+
+
 def store_cells(results: Iterable[tuple[int, Any]], add: Any, flush: Any, *, total: int, initial: int, desc: str,
                 progress: bool = False, flush_every: int = 64, on_cell: Any = None) -> None:
     """Store each (arch, value) of ``results`` with ``add(arch, value)`` (one transaction each), calling
