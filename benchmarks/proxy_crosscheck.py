@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from nasbench_suite.data import load_dataset
+from nasbench_suite.latency import fingerprint_words
 from nasbench_suite.model import MacroConfig
 from nasbench_suite.proxies import ProxySettings
 from nasbench_suite.proxy_store import ProxyStore, load_proxies, make_minibatch
@@ -78,12 +79,15 @@ def report(args: argparse.Namespace) -> None:
     from scipy.stats import spearmanr
 
     ref = reference(Path(args.ref_dir)).set_index("ours")
-    rows = []
+    rows, machines = [], []
     for group in (g for g in GROUPS if g not in SEEDS):  # other seeds only enter the agreement table
         folder = OUT / f"scores-{group}"
         if not (folder / "proxies.csv").is_file():
             continue
         table = load_proxies(folder)
+        machine = fingerprint_words(table.identity.get("fingerprint"))
+        if machine not in machines:  # each machine the scores recorded, in the order first met
+            machines.append(machine)
         for p in table.proxies:
             ours = pd.Series(table.scores[p][ref.index.to_numpy()], index=ref.index)
             secs = pd.Series(table.seconds[p][ref.index.to_numpy()], index=ref.index)
@@ -115,7 +119,7 @@ def report(args: argparse.Namespace) -> None:
         f"* Cells: the {len(ref)} CIFAR-10 rows of NASLib's `zc_nasbench201.json` subset, joined by NB201 index -> "
         f"arch string; NASLib's own tuple encoding decodes to the same cell for {int(ref['tuple_agrees'].sum())} of "
         f"{len(ref)}.",
-        "* Ours: NB201's network (C=16, N=5, 32x32), batch 64, seed 0, CPU, 1 torch thread, 2 shared cores. "
+        f"* Ours: NB201's network (C=16, N=5, 32x32), batch 64, seed 0, CPU ({'; '.join(machines)}). "
         "synflow, zen, params and flops read no images; the other proxies see 64 images of our CIFAR-10 16px "
         "(JPEG-derived) train split **upsampled bilinearly to 32x32**, not NASLib's real 32x32 images.",
         "* `cells` is the number of cells with both scores (data-dependent groups are scored in a seeded random "

@@ -410,6 +410,18 @@ def _evaluation(args: argparse.Namespace) -> "EvalSpec | None":
     return EvalSpec(**{k.removeprefix("eval_"): v for k, v in given.items()})
 
 
+def _report_folder(out: Path) -> Path:
+    """``out`` as the folder a report is written into (compare, report, fidelity, estimators): never a
+    file, never a folder holding a table (the report's files would be mixed into the table's)."""
+    from .tablefile import holds_table
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; reports are written into a folder")
+    if holds_table(out):
+        raise UsageError(f"--out {out} holds a table (its manifest.json); write the report into another folder")
+    return out
+
+
 def cmd_search(args: argparse.Namespace) -> None:
     from .search import SearchSpec, check_results_folder, run_seeds
     from .simulator import Budget
@@ -487,7 +499,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
         import dataclasses
 
         cfg = dataclasses.replace(cfg, workers=args.workers)
-    out = Path(args.out) if args.out else Path("nasbench-compare") / cfg.name
+    out = _report_folder(Path(args.out) if args.out else Path("nasbench-compare") / cfg.name)
     runs = out / "runs"
     if (runs / COMPARE_FILE).exists() and not args.overwrite:
         try:
@@ -510,7 +522,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from .report import build_report
 
-    out = build_report(Path(args.runs), Path(args.out) if args.out else None)
+    runs = Path(args.runs)
+    out = build_report(runs, _report_folder(Path(args.out) if args.out else runs.parent))
     print(f"report: {out / 'index.md'} and {out / 'index.html'}")
 
 
@@ -662,7 +675,7 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
     bench, reference = load_table(args.table), load_table(args.reference)
     baseline = load_table(args.baseline) if args.baseline else None
     result = fidelity(bench, reference, baseline)
-    out = Path(args.out) if args.out else Path("reports") / "fidelity" / bench.name
+    out = _report_folder(Path(args.out) if args.out else Path("reports") / "fidelity" / bench.name)
     paths = write_fidelity(result, bench, reference, out)
     print(f"wrote {', '.join(str(p) for p in paths)} ({result.cells} cells)")
     width = max(len(r) for r in result.frame["ranking"])
@@ -701,7 +714,7 @@ def cmd_estimators(args: argparse.Namespace) -> None:
         raise UsageError(f"proxies in {args.proxies} belong to another table ({proxies.identity['table']})")
     judged = judged_cells(bench)
     check_sizes(sizes, judged)  # before the supernet trains
-    out = Path(args.out) if args.out else Path("reports") / "estimators" / bench.name
+    out = _report_folder(Path(args.out) if args.out else Path("reports") / "estimators" / bench.name)
     ensure_supernet(bench, out, judged, args.supernet_epochs, args.data_dir)
     frame, judged = build_league(bench, proxies, out, sizes=sizes, repeats=args.repeats)
     paths = write_league(frame, bench, judged, out, proxies)
@@ -725,6 +738,14 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _path(text: str) -> str:
+    """A file, folder or table name; an empty one (an unset shell variable) is refused, not read as the
+    option left out or as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path or name, got an empty string")
+    return text
 
 
 def _seed(text: str) -> int:
@@ -752,13 +773,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("info", help="summarize a table and verify its integrity, or show a run folder's progress")
-    p.add_argument("table", help="shipped table name (e.g. digits), path to a table folder, or a pre-evaluation "
+    p.add_argument("table", type=_path, help="shipped table name (e.g. digits), path to a table folder, or a pre-evaluation "
                    "run folder (its progress, read from the committed files)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("query", help="metrics of one architecture")
-    p.add_argument("table")
+    p.add_argument("table", type=_path)
     p.add_argument("arch", help="index 0..15624, arch string |op~0|+|op~0|op~1|+|...|, or op tuple 3,1,0,4,2,2")
     p.add_argument("--epoch", type=_int, help="epoch (default: the table's last)")
     p.add_argument("--seed", type=_int, help="one seed (default: mean over seeds)")
@@ -767,8 +788,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("export", help="write the table as tidy rows (one per arch, seed, epoch)")
-    p.add_argument("table")
-    p.add_argument("--out", required=True, help="FILE.parquet or FILE.csv")
+    p.add_argument("table", type=_path)
+    p.add_argument("--out", type=_path, required=True, help="FILE.parquet or FILE.csv")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("describe", help="index, strings, params and FLOPs of an architecture's network")
@@ -783,10 +804,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pre-evaluate", help="train cells for real into a resumable run folder (and a table)")
     p.add_argument("--dataset", help="digits, cifar10-16px, cifar10 or synthetic (or set it in --protocol)")
-    p.add_argument("--data-dir", help="folder holding the dataset files (default: $NASBENCH_DATA_DIR)")
+    p.add_argument("--data-dir", type=_path, help="folder holding the dataset files (default: $NASBENCH_DATA_DIR)")
     p.add_argument("--archs", default="classes", help="all, classes, sample:K, A-B or i,j,k (default: classes)")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--protocol", metavar="FILE.json", help="protocol fields as JSON; the flags below override them")
+    p.add_argument("--protocol", type=_path, metavar="FILE.json", help="protocol fields as JSON; the flags below override them")
     p.add_argument("--channels", type=_int, help="C (default 8)")
     p.add_argument("--cells", type=_int, help="cells per stage, N (default 1)")
     p.add_argument("--epochs", type=_int, help="default 10")
@@ -805,9 +826,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=_duration, metavar="DURATION",
                    help="stop between work units before this much time has passed (3600, 90m, 2h): no unit "
                         "starts once the time left is shorter than the longest unit so far; run again to resume")
-    p.add_argument("--out", required=True, metavar="RUN_DIR",
+    p.add_argument("--out", type=_path, required=True, metavar="RUN_DIR",
                    help="run folder (run.json, shards/, sessions/, store.sqlite); an existing one is resumed")
-    p.add_argument("--table", metavar="TABLE_DIR", help="when the run is complete, build its table here")
+    p.add_argument("--table", type=_path, metavar="TABLE_DIR", help="when the run is complete, build its table here")
     p.add_argument("--description", default="", help="for --table")
     p.add_argument("--overwrite", action="store_true", help="for --table: replace an existing table")
     p.set_defaults(func=cmd_pre_evaluate, resumable=True)
@@ -815,22 +836,22 @@ def build_parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="build tables").add_subparsers(dest="table_command", required=True,
                                                                         metavar="ACTION")
     p = table.add_parser("build", help="turn a complete pre-evaluation run into a table")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", type=_path, metavar="RUN_DIR")
     p.add_argument("--partial", action="store_true",
                    help="a table of what the run has finished so far, from its committed shard files (safe while "
                    "it runs); its manifest says partial")
-    p.add_argument("--out", required=True, metavar="TABLE_DIR", help="e.g. benchmarks_data/NAME")
+    p.add_argument("--out", type=_path, required=True, metavar="TABLE_DIR", help="e.g. benchmarks_data/NAME")
     p.add_argument("--name", help="table name (default: the folder name)")
     p.add_argument("--description", default="")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_table_build)
 
     p = sub.add_parser("search", help="replay a search strategy on a table under a simulated clock, many seeds")
-    p.add_argument("--table", required=True, help="table searched (name or folder)")
+    p.add_argument("--table", type=_path, required=True, help="table searched (name or folder)")
     p.add_argument("--strategy", required=True, help="registered name: random, rea, reinforce, reinforce-lstm, "
                    "local-search, bananas, hyperband, bohb, xgb-evolution, rea-warm, bananas-warm, nsga2, optuna, "
                    "or one of yours (--import)")
-    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE|FILE.py",
+    p.add_argument("--import", dest="imports", type=_path, action="append", default=[], metavar="MODULE|FILE.py",
                    help="import a module or file whose @register adds your own strategies (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (JSON value)")
     p.add_argument("--seeds", default="0-9", help="run seeds, e.g. 0-99 or 0,5,7")
@@ -842,13 +863,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", default="valid_acc",
                    help="search objective <split>_<measure>, an accuracy (default valid_acc)")
     p.add_argument("--search-epochs", type=_int, help="search only epochs 1..E of the table")
-    p.add_argument("--latency", metavar="DIR|FILE.csv:COLUMN",
+    p.add_argument("--latency", type=_path, metavar="DIR|FILE.csv:COLUMN",
                    help="latency as a second objective: a folder from `nasbench latency measure` or a device column "
                         "of a third-party CSV; strategies see it in each result")
     p.add_argument("--latency-batch", type=_int, default=1, help="batch size of the latency folder (default 1)")
     p.add_argument("--latency-stat", default="median_ms", choices=["median_ms", "min_ms", "p25_ms", "p75_ms", "mean_ms"])
     p.add_argument("--max-latency", type=_float, metavar="MS", help="constrained mode: incumbents within this latency")
-    p.add_argument("--eval-table", help="table the incumbents are evaluated on (default: --table)")
+    p.add_argument("--eval-table", type=_path, help="table the incumbents are evaluated on (default: --table)")
     p.add_argument("--eval-split", help="split the incumbents are evaluated on (default test)")
     p.add_argument("--eval-measure",
                    help="acc (default), loss, seconds...; regret is the distance to the best cell's value")
@@ -858,29 +879,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes running seeds in parallel (results do not depend on it)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address")
-    p.add_argument("--out", required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
+    p.add_argument("--out", type=_path, required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("compare", help="run strategies over many seeds on a table and write a comparison report")
-    p.add_argument("--config", metavar="FILE.toml", help="compare config: a TOML file or the name of an embedded "
+    p.add_argument("--config", type=_path, metavar="FILE.toml", help="compare config: a TOML file or the name of an embedded "
                    "one (nasbench_suite/configs/NAME.toml); default: digits-default, see --print-default")
-    p.add_argument("--out", metavar="DIR", help="report folder, runs in DIR/runs (default: nasbench-compare/<name>)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="report folder, runs in DIR/runs (default: nasbench-compare/<name>)")
     p.add_argument("--workers", type=_int, help="processes (overrides the config; results do not depend on it)")
     p.add_argument("--overwrite", action="store_true", help="replace runs of another config in --out")
     p.add_argument("--print-default", action="store_true",
                    help="print the config --config names (default: the embedded default) and exit")
-    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE|FILE.py",
+    p.add_argument("--import", dest="imports", type=_path, action="append", default=[], metavar="MODULE|FILE.py",
                    help="import a module or file whose @register adds your own strategies (repeatable)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="regenerate a comparison report from stored runs (nothing is re-run)")
-    p.add_argument("runs", help="runs folder written by nasbench compare (DIR/runs)")
-    p.add_argument("--out", metavar="DIR", help="report folder (default: the runs folder's parent)")
+    p.add_argument("runs", type=_path, help="runs folder written by nasbench compare (DIR/runs)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="report folder (default: the runs folder's parent)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("darts", help="weight-sharing search run for real on a supernet, judged by a table")
-    p.add_argument("--table", required=True, help="table whose dataset, protocol and cells the search uses")
+    p.add_argument("--table", type=_path, required=True, help="table whose dataset, protocol and cells the search uses")
     p.add_argument("--method", required=True, choices=["darts-v1", "darts-v2", "gdas", "rsps", "enas"])
     p.add_argument("--seeds", default="0-2", help="run seeds, e.g. 0-2 or 0,5,7")
     p.add_argument("--epochs", type=_int, required=True, help="search epochs")
@@ -889,13 +910,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_int, help="default: the table's protocol batch size")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="method setting (JSON value)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--data-dir", help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
-    p.add_argument("--out", required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
+    p.add_argument("--data-dir", type=_path, help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
+    p.add_argument("--out", type=_path, required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_darts)
 
     p = sub.add_parser("predictors", help="Kendall tau of performance predictors vs training-set size")
-    p.add_argument("--table", required=True)
+    p.add_argument("--table", type=_path, required=True)
     p.add_argument("--predictors", help="comma list (default: all): mlp-ensemble, xgboost, random-forest, ridge")
     p.add_argument("--sizes", default="10,20,50,100,200")
     p.add_argument("--repeats", type=_int, default=3)
@@ -909,8 +930,8 @@ def build_parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("reference", help="local tables from the NAS-Bench-201 reference files").add_subparsers(
         dest="reference_command", required=True, metavar="ACTION")
     p = ref.add_parser("build", help="build nb201-<dataset>-hp12 (search) and -hp200 (evaluation) tables")
-    p.add_argument("--ref-dir", required=True, help="folder with the reference CSV/JSON files (e.g. ../shared/reference)")
-    p.add_argument("--out", required=True, metavar="DIR", help="parent folder of the two tables (not committed)")
+    p.add_argument("--ref-dir", type=_path, required=True, help="folder with the reference CSV/JSON files (e.g. ../shared/reference)")
+    p.add_argument("--out", type=_path, required=True, metavar="DIR", help="parent folder of the two tables (not committed)")
     p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16-120"], default="cifar10")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_reference_build)
@@ -918,10 +939,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="convert third-party benchmark files into tables").add_subparsers(
         dest="import_format", required=True, metavar="FORMAT")
     p = imp.add_parser("nats-tss", help="official NATS-Bench topology files: the -simple folder or the single .pickle.pbz2")
-    p.add_argument("path", metavar="PATH", help="NATS-tss-v1_0-3ffb9-simple/ (meta + %%06d.pickle.pbz2) or "
+    p.add_argument("path", type=_path, metavar="PATH", help="NATS-tss-v1_0-3ffb9-simple/ (meta + %%06d.pickle.pbz2) or "
                    "NATS-tss-v1_0-3ffb9.pickle.pbz2 (loaded whole: needs much memory)")
     p.add_argument("--name", default="nats-tss", help="table name prefix: NAME-<dataset>-hp<12|200> (default nats-tss)")
-    p.add_argument("--out", metavar="DIR", help="parent folder of the tables (default $NASBENCH_TABLES_DIR, else ./tables)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="parent folder of the tables (default $NASBENCH_TABLES_DIR, else ./tables)")
     p.add_argument("--valtest-as-valid", action="store_true",
                    help="fill valid epochs NATS does not record (cifar100/ImageNet16-120 at hp=200) from ori-test "
                         "('valtest', which overlaps the test set), as NATS-Bench's own API does; off by default")
@@ -933,16 +954,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="replay a published multi-trial protocol (RS, REA, REINFORCE, BOHB) and "
                                          "print our mean +- std beside the published one")
     p.add_argument("protocol", choices=["nb201", "nats"])
-    p.add_argument("--tables", metavar="DIR", help="folder holding the imported (nasbench import nats-tss) or reference "
+    p.add_argument("--tables", type=_path, metavar="DIR", help="folder holding the imported (nasbench import nats-tss) or reference "
                    "(nasbench reference build) tables (default $NASBENCH_TABLES_DIR, else ./tables)")
     p.add_argument("--name", default="nats-tss", help="prefix of imported tables (default nats-tss)")
     p.add_argument("--runs", type=_int, default=100, help="runs per method (default 100)")
     p.add_argument("--first-seed", type=_int, default=0, help="run seeds are FIRST..FIRST+RUNS-1 (default 0)")
     p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),
                    help="processes running seeds in parallel (results do not depend on it)")
-    p.add_argument("--published", metavar="FILE.json", help="published results (default: the shipped "
+    p.add_argument("--published", type=_path, metavar="FILE.json", help="published results (default: the shipped "
                    "nasbench_suite/configs/published_nb201.json)")
-    p.add_argument("--weight-sharing", metavar="DIR", help="nasbench darts result folders (<DIR>/<method>/) shown "
+    p.add_argument("--weight-sharing", type=_path, metavar="DIR", help="nasbench darts result folders (<DIR>/<method>/) shown "
                    "beside NB201's weight-sharing rows (default: reports/weight_sharing/digits of the source checkout)")
     p.add_argument("--no-weight-sharing", action="store_true")
     p.add_argument("--json", action="store_true")
@@ -951,7 +972,7 @@ def build_parser() -> argparse.ArgumentParser:
     lat = sub.add_parser("latency", help="time cells on this machine (per hardware fingerprint)").add_subparsers(
         dest="latency_command", required=True, metavar="ACTION")
     p = lat.add_parser("measure", help="time the inference network of cells; resumable store folder")
-    p.add_argument("--table", required=True, help="table whose network shape (channels, cells, input) is timed")
+    p.add_argument("--table", type=_path, required=True, help="table whose network shape (channels, cells, input) is timed")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--batch", default="1", help="batch sizes, e.g. 1,64 (default 1)")
     p.add_argument("--archs", default="classes",
@@ -959,11 +980,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=_int, default=10)
     p.add_argument("--repeats", type=_int, default=50, help="timed calls per cell and batch (median kept)")
     p.add_argument("--threads", type=_int, default=1, help="torch intra-op threads while timing (default 1)")
-    p.add_argument("--out", metavar="DIR", help="latency folder (default latency/<table>-<device>); resumed if it exists")
+    p.add_argument("--out", type=_path, metavar="DIR", help="latency folder (default latency/<table>-<device>); resumed if it exists")
     p.set_defaults(func=cmd_latency_measure, resumable=True)
 
     p = sub.add_parser("proxies", help="zero-cost proxies of every cell at initialization, stored beside the table")
-    p.add_argument("--table", required=True, help="table whose cells, data and network shape are scored")
+    p.add_argument("--table", type=_path, required=True, help="table whose cells, data and network shape are scored")
     p.add_argument("--proxies", help="comma list (default: all): grad_norm, snip, grasp, fisher, synflow, "
                    "jacob_cov, naswot, zen, params, flops")
     p.add_argument("--archs", default="all", help="all (default), classes, sample:K, A-B or i,j,k")
@@ -973,44 +994,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", type=_int, help="network C (default: the table's); needs --out")
     p.add_argument("--cells", type=_int, help="network N (default: the table's); needs --out")
     p.add_argument("--resolution", type=_int, help="input side (images resized bilinearly); needs --out")
-    p.add_argument("--data-dir", help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
-    p.add_argument("--out", metavar="DIR", help="proxy folder (default: proxies/<table> beside the table); resumed")
+    p.add_argument("--data-dir", type=_path, help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="proxy folder (default: proxies/<table> beside the table); resumed")
     p.set_defaults(func=cmd_proxies, resumable=True)
 
     p = sub.add_parser("estimators", help="league table of performance estimators: rank correlation and cost")
-    p.add_argument("--table", required=True)
-    p.add_argument("--proxies", metavar="DIR", help="proxy folder (default: the one stored beside the table)")
+    p.add_argument("--table", type=_path, required=True)
+    p.add_argument("--proxies", type=_path, metavar="DIR", help="proxy folder (default: the one stored beside the table)")
     p.add_argument("--sizes", default="10,100,1000", help="predictor training-set sizes (default 10,100,1000)")
     p.add_argument("--repeats", type=_int, default=3, help="predictor draws per size (default 3)")
     p.add_argument("--supernet-epochs", type=int, default=30,
                    help="train the weight-sharing supernet this long when no stored scores exist (0: skip)")
-    p.add_argument("--data-dir", help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
-    p.add_argument("--out", metavar="DIR", help="default reports/estimators/<table>")
+    p.add_argument("--data-dir", type=_path, help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
+    p.add_argument("--out", type=_path, metavar="DIR", help="default reports/estimators/<table>")
     p.set_defaults(func=cmd_estimators)
 
     data = sub.add_parser("data", help="dataset files").add_subparsers(dest="data_command", required=True,
                                                                        metavar="ACTION")
     p = data.add_parser("pack", help="write only the images a protocol reads (with every label) into a smaller "
                                      "file that loads as the same dataset: to carry it to another machine")
-    p.add_argument("--protocol", metavar="FILE.json", help="a protocol, or a run folder's run.json")
+    p.add_argument("--protocol", type=_path, metavar="FILE.json", help="a protocol, or a run folder's run.json")
     p.add_argument("--dataset", help="cifar10-16px (or set it in --protocol)")
     p.add_argument("--train-subset", type=_int, help="train images the protocol reads (overrides --protocol)")
     p.add_argument("--valid-subset", type=_int, help="valid images the protocol reads (overrides --protocol)")
-    p.add_argument("--data-dir", help="folder holding the full dataset file (default: $NASBENCH_DATA_DIR)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the pack into (under the "
+    p.add_argument("--data-dir", type=_path, help="folder holding the full dataset file (default: $NASBENCH_DATA_DIR)")
+    p.add_argument("--out", type=_path, required=True, metavar="DIR", help="folder to write the pack into (under the "
                                                                 "dataset's file name)")
     p.add_argument("--overwrite", action="store_true", help="replace a file already there")
     p.set_defaults(func=cmd_data_pack, channels=None, cells=None, epochs=None, batch_size=None)
 
     p = sub.add_parser("fidelity", help="how a table ranks cells against a reference table (e.g. NB201 200 epochs)")
-    p.add_argument("--table", required=True)
-    p.add_argument("--reference", required=True, help="table whose final test accuracy is the target, e.g. "
+    p.add_argument("--table", type=_path, required=True)
+    p.add_argument("--reference", type=_path, required=True, help="table whose final test accuracy is the target, e.g. "
                                                       "local_tables/nb201-cifar10-hp200 (nasbench reference build)")
-    p.add_argument("--baseline", help="table whose final valid accuracy is ranked beside ours, e.g. "
+    p.add_argument("--baseline", type=_path, help="table whose final valid accuracy is ranked beside ours, e.g. "
                                       "local_tables/nb201-cifar10-hp12")
-    p.add_argument("--out", metavar="DIR", help="default reports/fidelity/<table>")
+    p.add_argument("--out", type=_path, metavar="DIR", help="default reports/fidelity/<table>")
     p.set_defaults(func=cmd_fidelity)
     return parser
+
+
+def _check_data_dir(data_dir: str | None) -> None:
+    """``--data-dir`` names an existing folder: checked before any command runs, also for datasets that
+    read no files (digits, synthetic), where it would otherwise be ignored without a word. Not at parse
+    time, so that a command line can be parsed (and checked) on a machine without the data."""
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise UsageError(f"--data-dir {data_dir} is not a folder; give the folder that holds the dataset files")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1018,6 +1047,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # where handlers can be set
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
+        _check_data_dir(getattr(args, "data_dir", None))
         args.func(args)
     except NasBenchError as exc:
         print(f"nasbench: error: {exc}", file=sys.stderr)
@@ -1026,7 +1056,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         # a path the user gave is of the wrong kind or not writable: say which, without a traceback
-        print(f"nasbench: error: cannot use {exc.filename!r}: {exc.strerror or exc}", file=sys.stderr)
+        why = exc.strerror or str(exc)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            why += " (a file is in the way of a folder the command writes; give another path)"
+        print(f"nasbench: error: cannot use {exc.filename!r}: {why}", file=sys.stderr)
         return EXIT_USER_ERROR
     except BrokenProcessPool:  # a worker of compare, proxies, import... died (pre-evaluate says more)
         print("nasbench: error: a worker process died (killed, for example by the out-of-memory killer); "

@@ -117,6 +117,15 @@ def fingerprint(device: str = "cpu", threads: int = 1) -> dict[str, Any]:
     return fp
 
 
+def fingerprint_words(fp: Mapping[str, Any] | None) -> str:
+    """A recorded fingerprint in words: CPU model, logical CPUs, torch threads per process."""
+    if not fp:
+        return "a machine that was not recorded"
+    threads = fp.get("threads", "?")
+    return (f"{fp.get('cpu') or 'unknown CPU'}, {fp.get('logical_cpus', '?')} logical CPUs, "
+            f"{threads} torch thread{'' if threads == 1 else 's'} per process")
+
+
 def fingerprint_hash(fp: Mapping[str, Any]) -> str:
     body = {k: v for k, v in fp.items() if k != "hash"}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]

@@ -190,23 +190,16 @@ def _supernet_record(folder: Path) -> dict[str, Any]:
     return json.loads((folder / SUPERNET_JSON).read_text(encoding="utf-8"))
 
 
-def _machine(fp: dict[str, Any] | None) -> str:
-    """A recorded fingerprint in words: CPU model, logical CPUs, torch threads per process."""
-    if not fp:
-        return "a machine that was not recorded"
-    threads = fp.get("threads", "?")
-    return (f"{fp.get('cpu') or 'unknown CPU'}, {fp.get('logical_cpus', '?')} logical CPUs, "
-            f"{threads} torch thread{'' if threads == 1 else 's'} per process")
-
-
 def _measured_on(proxies: "ProxyTable | None", supernet: dict[str, Any] | None) -> str:
     """``"`measured` = wall seconds on ...; "`` naming the machine each measured input recorded (its
     fingerprint), or "" when no estimator was measured (no proxies, no supernet)."""
+    from .latency import fingerprint_words
+
     machines: dict[str, list[str]] = {}
     if proxies is not None:
-        machines.setdefault(_machine(proxies.identity.get("fingerprint")), []).append("zero-cost proxies")
+        machines.setdefault(fingerprint_words(proxies.identity.get("fingerprint")), []).append("zero-cost proxies")
     if supernet is not None:
-        machines.setdefault(_machine(supernet.get("fingerprint")), []).append("supernet")
+        machines.setdefault(fingerprint_words(supernet.get("fingerprint")), []).append("supernet")
     if not machines:
         return ""
     where = "; ".join(f"{_and(what)}: {machine}" for machine, what in machines.items())

@@ -386,6 +386,9 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
                 free -= 1
         if not heap:
             if not stop_reason:
+                if not dispatched:  # not a run that ran out of cells: one that never started
+                    raise StrategyError(f"{type(strategy).__name__}.ask({workers}) returned no query at the start of "
+                                        "the run: a run needs at least one")
                 stop_reason = "exhausted"  # the strategy asked for nothing and nothing is running
             break
         if free and asked and not stop_reason:

@@ -292,6 +292,15 @@ def _write_scalars_and_manifest(tmp: Path, scalars: Mapping[str, np.ndarray], ma
     os.chmod(tmp, 0o755)
 
 
+def holds_table(folder: Path) -> bool:
+    """Whether ``folder`` holds a table: a manifest with a content hash and its arrays."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "content_hash" in manifest and "arrays" in manifest
+
+
 def check_replaceable(folder: Path, overwrite: bool) -> None:
     """Refuse to write a table to ``folder`` when it exists, unless ``overwrite`` is set and it holds a
     table (a manifest with a content hash): any other folder (a run folder, a folder holding one, search
@@ -300,12 +309,7 @@ def check_replaceable(folder: Path, overwrite: bool) -> None:
         return
     if not overwrite:
         raise TableExistsError(f"{folder} already exists; pass --overwrite (overwrite=True) to replace it")
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        is_table = isinstance(manifest, dict) and "content_hash" in manifest and "arrays" in manifest
-    except (OSError, ValueError):
-        is_table = False
-    if not is_table:
+    if not holds_table(folder):
         raise TableExistsError(f"{folder} exists and is not a table (no {MANIFEST} with a content hash); "
                                "refusing to replace it: choose another output folder")
 

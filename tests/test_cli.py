@@ -231,9 +231,10 @@ def test_an_output_path_of_the_wrong_kind_is_one_line(tmp_path: Path) -> None:
     proc = run("export", "digits-sample", "--out", str(tmp_path / "dir.csv"))
     assert_clean_error(proc, "it is a folder")
     (tmp_path / "afile").write_text("")
-    proc = run("report", str(Path(__file__).parents[1] / "reports" / "cifar10-16px" / "runs"),
-               "--out", str(tmp_path / "afile"))
-    assert_clean_error(proc, "Not a directory")  # was a NotADirectoryError traceback
+    runs = str(Path(__file__).parents[1] / "reports" / "cifar10-16px" / "runs")
+    assert_clean_error(run("report", runs, "--out", str(tmp_path / "afile")), "is a file; reports are written into a folder")
+    proc = run("report", runs, "--out", str(tmp_path / "afile" / "sub"))  # was a NotADirectoryError traceback
+    assert_clean_error(proc, "Not a directory (a file is in the way of a folder the command writes; give another path)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "dir.csv"]
 
 
@@ -252,3 +253,48 @@ def test_a_stopped_command_ends_with_one_line(monkeypatch, capsys, raised: type,
     monkeypatch.setattr(cli, "cmd_info", stopped)
     assert main(["info", "digits"]) == code
     assert capsys.readouterr().err == line + "\n"  # info is not resumable: no resume hint
+
+
+def test_an_empty_path_is_refused_not_read_as_left_out_or_as_the_current_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--eval-table ""`` (an unset shell variable) was read as not given, ``import nats-tss ""`` as the
+    current folder: every path option and argument refuses an empty string at parse time."""
+    out = str(tmp_path / "s")
+    for argv in (["search", "--table", "digits", "--strategy", "random", "--budget", "10", "--out", out,
+                  "--eval-table", ""],
+                 ["import", "nats-tss", " "], ["info", ""], ["compare", "--out", ""],
+                 ["estimators", "--table", "digits", "--proxies", ""]):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2
+        assert "expected a path or name, got an empty string" in capsys.readouterr().err
+    assert not Path(out).exists()
+
+
+def test_data_dir_must_be_a_folder_also_for_datasets_that_read_no_files(tmp_path: Path) -> None:
+    """``proxies --data-dir FILE`` on digits ran and exited 0, the option silently ignored."""
+    afile = tmp_path / "cifar10_16px.npz"
+    afile.write_bytes(b"")
+    proc = run("proxies", "--table", "digits", "--archs", "0", "--data-dir", str(afile), "--out", str(tmp_path / "p"))
+    assert_clean_error(proc, f"--data-dir {afile} is not a folder; give the folder that holds the dataset files")
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_report_is_never_written_into_a_table_folder_or_onto_a_file(
+        table_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """compare/report/fidelity/estimators --out naming a table's folder mixed the report's files into the
+    table; a file gave a vague 'File exists'. Both are one line, and the table is untouched."""
+    before = sorted(p.name for p in table_dir.iterdir())
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    for out, says in ((table_dir, "holds a table (its manifest.json)"), (afile, "is a file")):
+        for argv in (["compare", "--out", str(out)], ["fidelity", "--table", "digits", "--reference", "digits",
+                                                      "--out", str(out)],
+                     ["estimators", "--table", "digits", "--out", str(out)]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert says in err and len(err.strip().splitlines()) == 1, err
+    runs = Path(__file__).resolve().parents[1] / "reports" / "digits-default" / "runs"
+    assert main(["report", str(runs), "--out", str(table_dir)]) == 2
+    assert "holds a table" in capsys.readouterr().err
+    assert sorted(p.name for p in table_dir.iterdir()) == before and afile.read_text() == "mine"

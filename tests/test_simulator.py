@@ -113,6 +113,15 @@ def test_malformed_queries_get_clear_errors(tiny_table: Benchmark, query, messag
         run_search(Scripted([query]), Oracle(tiny_table), Budget(queries=5), seed=0)
 
 
+def test_a_strategy_that_never_asks_is_an_error_not_an_empty_run(tiny_table: Benchmark) -> None:
+    """A strategy whose first ask() returns no query used to end with an empty trajectory and exit 0;
+    one that runs out of cells after its first query still ends as exhausted."""
+    with pytest.raises(StrategyError, match=r"Scripted.ask\(1\) returned no query at the start of the run"):
+        run_search(Scripted([]), Oracle(tiny_table), Budget(queries=10), seed=0)
+    assert run_search(Scripted([Query(tiny(0), 1)]), Oracle(tiny_table), Budget(queries=10), seed=0).stop_reason \
+        == "exhausted"
+
+
 def test_asking_more_than_the_idle_workers_is_an_error(tiny_table: Benchmark) -> None:
     class Greedy(Scripted):
         def ask(self, n: int) -> list[Query]:
