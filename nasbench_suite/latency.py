@@ -421,31 +421,46 @@ def _unreadable(folder: Path, exc: Exception) -> LatencyError:
                         f"{CSV_FILE}, or move the folder aside and run `nasbench latency measure` again")
 
 
-def import_device_csv(path: str | os.PathLike) -> dict[str, LatencyTable]:
-    """Third-party latency tables: a CSV with ``arch_index`` (or ``arch_str``) and one column per device
-    (e.g. HW-NAS-Bench's ``pixel3_ms``); returns {device column: LatencyTable at batch 1}."""
+DEVICE_CSV_INDEX = ("nb201", "ours")
+"""What a device CSV's ``arch_index`` means: NAS-Bench-201's index (as third-party tables publish it) or ours."""
+
+
+def import_device_csv(path: str | os.PathLike, index: str = "nb201") -> dict[str, LatencyTable]:
+    """Third-party latency tables: a CSV with ``arch_str`` or ``arch_index`` and one column per device
+    (e.g. HW-NAS-Bench's ``pixel3_ms``); returns {device column: LatencyTable at batch 1}, indexed by
+    our index. ``arch_str`` is used when present. ``arch_index`` is NAS-Bench-201's index by default
+    (``index="nb201"``: HW-NAS-Bench, HELP and the NB201 reference files number cells that way), mapped
+    to ours with :func:`~nasbench_suite.space.nb201_order`; ``index="ours"`` reads it as our index."""
     import pandas as pd
 
+    from .space import nb201_order
+
+    if index not in DEVICE_CSV_INDEX:
+        raise LatencyError(f"index must be one of {', '.join(DEVICE_CSV_INDEX)}, got {index!r}")
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:  # missing, unreadable, empty or not CSV
         raise LatencyError(f"cannot read latency CSV {path}: {exc}") from None
-    if "arch_index" in frame:
-        idx = frame["arch_index"].to_numpy(np.int64)
-    elif "arch_str" in frame:
+    if "arch_str" in frame:
         idx = np.asarray([Arch.from_str(s).index for s in frame["arch_str"]], dtype=np.int64)
+        keyed = "arch_str"
+    elif "arch_index" in frame:
+        idx = frame["arch_index"].to_numpy(np.int64)
+        keyed = "NAS-Bench-201 arch_index" if index == "nb201" else "arch_index"
     else:
         raise LatencyError(f"{path} needs an arch_index or arch_str column")
     if idx.size and (idx.min() < 0 or idx.max() >= NUM_ARCHS or np.unique(idx).size != idx.size):
         raise LatencyError(f"{path}: arch indices must be unique and in 0..{NUM_ARCHS - 1}")
+    if keyed == "NAS-Bench-201 arch_index":
+        idx = nb201_order()[idx]
     out = {}
     for col in frame.columns:
         if col in ("arch_index", "arch_str") or not pd.api.types.is_numeric_dtype(frame[col]):
             continue
         values = np.full(NUM_ARCHS, np.nan)
         values[idx] = frame[col].to_numpy(np.float64)
-        out[col] = LatencyTable(col, {1: values}, f"imported from {Path(path).name}, column {col}",
-                                {"source": str(Path(path).name), "column": col})
+        out[col] = LatencyTable(col, {1: values}, f"imported from {Path(path).name}, column {col} (cells by {keyed})",
+                                {"source": str(Path(path).name), "column": col, "cells_by": keyed})
     if not out:
         raise LatencyError(f"{path} has no numeric device columns")
     return out

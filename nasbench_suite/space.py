@@ -340,6 +340,36 @@ def isomorphism_classes() -> IsomorphismClasses:
     return IsomorphismClasses(class_of, representatives, tuple(class_ids))
 
 
+NB201_SHUFFLE_SEED = 88
+"""``random.seed(88)``: the shuffle that gave NAS-Bench-201 its index order (see :func:`nb201_order`)."""
+_NB201_CHECK = {0: "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+                9: "|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
+                123: "|avg_pool_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"}
+
+
+@functools.lru_cache(maxsize=1)
+def nb201_order() -> np.ndarray:
+    """(15625,) int64: our index of each NAS-Bench-201 / NATS-Bench ``tss`` index. Read-only.
+
+    NAS-Bench-201 enumerated the cells in our base-5 order (``CellStructure.gen_all``) and then ran
+    ``random.seed(88); random.shuffle(archs)`` (AutoDL-Projects' ``generate_meta_info``, which asserts
+    the strings of its archs 0, 9 and 123, as this function does); the result equals NATS-Bench's
+    ``meta_archs`` for all 15,625 cells. Third-party per-cell data keyed by NB201's ``arch_index``
+    (HW-NAS-Bench, HELP latencies) maps to ours through it: ``ours = nb201_order()[nb201_index]``.
+    """
+    import random
+
+    order = list(range(NUM_ARCHS))
+    random.Random(NB201_SHUFFLE_SEED).shuffle(order)
+    for i, text in _NB201_CHECK.items():
+        if Arch.from_index(order[i]).to_str() != text:  # pragma: no cover - a changed random module
+            raise ArchError(f"NAS-Bench-201's index order could not be rebuilt: its arch {i} came out as "
+                            f"{Arch.from_index(order[i])}, not {text}")
+    out = np.asarray(order, dtype=np.int64)
+    out.flags.writeable = False
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def disconnected_mask() -> np.ndarray:
     """Boolean (15625,) mask of the cells whose output is cut off from the input."""

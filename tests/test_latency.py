@@ -28,7 +28,7 @@ from nasbench_suite.latency import (
 from nasbench_suite.model import MacroConfig
 from nasbench_suite.pareto import ParetoError, crowding_distance, hypervolume, non_dominated, nondominated_ranks
 from nasbench_suite.simulator import Budget, Oracle, run_search
-from nasbench_suite.space import OPS, Arch, isomorphism_classes
+from nasbench_suite.space import OPS, Arch, isomorphism_classes, nb201_order
 from nasbench_suite.strategy import Query, Strategy, StrategyError, make_strategy
 from nasbench_suite.table import Benchmark
 
@@ -180,7 +180,7 @@ def test_measured_lut_has_every_entry_and_ranks_heavy_cells_slower() -> None:
 def test_import_device_csv_from_a_small_file(tmp_path: Path) -> None:
     path = tmp_path / "devices.csv"
     path.write_text("arch_index,phone_ms,fpga_ms\n0,1.5,2.0\n7,3.0,4.0\n")
-    tables = import_device_csv(path)
+    tables = import_device_csv(path, index="ours")
     assert sorted(tables) == ["fpga_ms", "phone_ms"]
     assert tables["phone_ms"].of(1)[7] == 3.0 and np.isnan(tables["phone_ms"].of(1)[1])
     (tmp_path / "bad.csv").write_text("x,phone_ms\n0,1\n")
@@ -192,6 +192,43 @@ def test_import_device_csv_from_a_small_file(tmp_path: Path) -> None:
             import_device_csv(missing_or_empty)
 
 
+def test_nb201_order_is_nas_bench_201s_index() -> None:
+    order = nb201_order()
+    assert order.shape == (15625,) and np.unique(order).size == 15625 and not order.flags.writeable
+    # NB201 / NATS-Bench meta_archs strings (nb201_nats_test_acc_200ep.csv rows 0, 9, 123, 15624)
+    assert Arch.from_index(int(order[0])).to_str() == \
+        "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+    assert Arch.from_index(int(order[9])).to_str() == \
+        "|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    assert Arch.from_index(int(order[123])).to_str() == \
+        "|avg_pool_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+    assert Arch.from_index(int(order[15624])).to_str() == \
+        "|nor_conv_1x1~0|+|none~0|nor_conv_1x1~1|+|none~0|nor_conv_1x1~1|nor_conv_1x1~2|"
+
+
+def test_a_device_csv_arch_index_is_nas_bench_201s_index(tmp_path: Path) -> None:
+    """Third-party device tables (HW-NAS-Bench, HELP) number cells by NB201's index, an unrelated
+    permutation of ours: NB201 arch 0's latency used to land on our cell 0 (all `none`)."""
+    nb201_0 = Arch.from_str("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|"
+                            "skip_connect~2|").index
+    path = tmp_path / "devices.csv"
+    path.write_text("arch_index,fpga_ms\n0,2.57296\n1,5.31\n")
+    lat = import_device_csv(path)["fpga_ms"].of(1)
+    assert lat[nb201_0] == 2.57296 and lat[int(nb201_order()[1])] == 5.31
+    assert np.isnan(lat[0]) and np.isnan(lat[1])
+    assert "NAS-Bench-201 arch_index" in import_device_csv(path)["fpga_ms"].source
+    assert import_device_csv(path, index="ours")["fpga_ms"].of(1)[0] == 2.57296
+    with pytest.raises(LatencyError, match="index must be one of"):
+        import_device_csv(path, index="nats")
+    # an arch_str column names the cells itself, whatever arch_index holds
+    by_str = tmp_path / "by_str.csv"
+    by_str.write_text(f"arch_index,arch_str,dev_ms\n0,{Arch.from_index(7)},1.25\n")
+    assert import_device_csv(by_str)["dev_ms"].of(1)[7] == 1.25
+    from nasbench_suite.search import latency_of
+
+    assert latency_of(f"{path}:fpga_ms", 1, "median_ms")[0][nb201_0] == 2.57296  # search --latency FILE.csv:COLUMN
+
+
 def test_a_device_table_refuses_a_batch_or_statistic_it_does_not_have(tmp_path: Path) -> None:
     from nasbench_suite.search import SearchOutputError, SearchSpec, latency_of, run_many
     from nasbench_suite.simulator import Budget
@@ -199,7 +236,7 @@ def test_a_device_table_refuses_a_batch_or_statistic_it_does_not_have(tmp_path: 
     path = tmp_path / "dev.csv"
     path.write_text("arch_index,dev_ms\n0,1.5\n7,3.0\n")
     source = f"{path}:dev_ms"
-    assert latency_of(source, 1, "median_ms")[0][7] == 3.0
+    assert latency_of(source, 1, "median_ms")[0][nb201_order()[7]] == 3.0
     # these used to return the one column anyway while the manifest recorded the batch/statistic as used
     for batch, stat in ((8, "median_ms"), (1, "min_ms")):
         with pytest.raises(SearchOutputError, match=f"latency_batch 1 and latency_stat 'median_ms'.*got batch {batch} "
@@ -216,7 +253,12 @@ def test_import_the_27_device_reference_csv() -> None:
     tables = import_device_csv(REFERENCE_CSV)
     assert len(tables) == 27 and "pixel3_ms" in tables
     assert all(np.isfinite(t.of(1)).all() for t in tables.values())
-    assert tables["fpga_ms"].of(1)[0] == pytest.approx(2.57296)
+    # the file numbers cells by NB201's index: its arch 0 (HW-NAS-Bench's published 2.57296 ms) is our nb201_order()[0]
+    assert tables["fpga_ms"].of(1)[nb201_order()[0]] == pytest.approx(2.57296)
+    conv3 = (np.asarray([Arch.from_index(i).ops for i in range(15625)]) == OPS.index("nor_conv_3x3")).sum(axis=1)
+    from scipy.stats import spearmanr
+
+    assert spearmanr(conv3, tables["pixel3_ms"].of(1)).statistic > 0.8  # more 3x3 convolutions, slower
 
 
 # ----- search with latency -------------------------------------------------------------------------
@@ -319,7 +361,8 @@ def test_cli_search_with_a_latency_limit(search_table: Benchmark, latency: np.nd
     from nasbench_suite.cli import main
 
     csv = tmp_path / "devices.csv"
-    pd.DataFrame({"arch_index": np.arange(len(latency)), "toy_ms": latency}).to_csv(csv, index=False)
+    pd.DataFrame({"arch_str": [Arch.from_index(i).to_str() for i in range(len(latency))], "toy_ms": latency}).to_csv(
+        csv, index=False)
     limit = float(np.quantile(latency, 0.2))
     out = tmp_path / "run"
     args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--seeds", "0-2", "--max-queries", "40",
@@ -344,7 +387,8 @@ def test_a_latency_limit_below_every_cell_is_refused_before_the_run(search_table
     from nasbench_suite.cli import main
 
     csv = tmp_path / "devices.csv"
-    pd.DataFrame({"arch_index": np.arange(len(latency)), "toy_ms": latency}).to_csv(csv, index=False)
+    pd.DataFrame({"arch_str": [Arch.from_index(i).to_str() for i in range(len(latency))], "toy_ms": latency}).to_csv(
+        csv, index=False)
     fastest = float(latency[search_table.arch_indices].min())
     base = ["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0", "--max-queries", "5",
             "--workers", "1", "--latency", f"{csv}:toy_ms"]
@@ -363,7 +407,8 @@ def test_runs_without_an_incumbent_in_constrained_mode_are_counted(search_table:
     from nasbench_suite.cli import main
 
     csv = tmp_path / "devices.csv"
-    pd.DataFrame({"arch_index": np.arange(len(latency)), "toy_ms": latency}).to_csv(csv, index=False)
+    pd.DataFrame({"arch_str": [Arch.from_index(i).to_str() for i in range(len(latency))], "toy_ms": latency}).to_csv(
+        csv, index=False)
     limit = float(np.quantile(latency[search_table.arch_indices], 0.15))  # some runs of 5 queries meet none
     assert main(["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0-9",
                  "--max-queries", "5", "--workers", "1", "--latency", f"{csv}:toy_ms", "--max-latency", str(limit),
