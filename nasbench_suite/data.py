@@ -40,7 +40,9 @@ import hashlib
 import io
 import os
 import pickle
+import tokenize
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping, Sequence, Union
@@ -461,6 +463,13 @@ def _data_dir(name: str, data_dir: PathLike | None, expected: str) -> Path:
 # Readers
 
 
+_NPZ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, tokenize.TokenError,
+)
+"""What numpy raises reading a damaged .npz: a broken zip, a broken deflate stream (``zlib.error``), a
+damaged ``.npy`` header (``tokenize.TokenError`` from numpy's header parser), a missing key."""
+
+
 def _read_cifar10_16px(name: str, data_dir: PathLike | None) -> _Raw:
     """``cifar10_16px.npz`` from the data directory: pools ``train`` and ``test``."""
     expected = f"{CIFAR10_16PX_FILE}: {_NPZ_FORMAT}"
@@ -470,7 +479,7 @@ def _read_cifar10_16px(name: str, data_dir: PathLike | None) -> _Raw:
         raise DatasetError(f"{where} not found; expected {expected}")
     try:
         npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except _NPZ_ERRORS as exc:
         raise DatasetError(f"{where} cannot be read ({exc}); expected {_NPZ_FORMAT}") from exc
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise DatasetError(f"{where} is a single .npy array, not an .npz; expected {_NPZ_FORMAT}")
@@ -486,7 +495,7 @@ def _read_cifar10_16px(name: str, data_dir: PathLike | None) -> _Raw:
         try:
             arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
             sha = file_sha256(path)  # a full file is its own source (a row pack names its source instead)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        except _NPZ_ERRORS as exc:
             raise DatasetError(
                 f"{where}: an array cannot be read ({exc}); expected {_NPZ_FORMAT}"
             ) from exc
@@ -522,7 +531,7 @@ def _read_row_pack(npz: Any, where: str) -> _Raw:
     try:
         arrays = {k: npz[k] for k in keys}
         source, digest = str(npz[PACK_SOURCE_KEY]), str(npz[PACK_DIGEST_KEY])
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except _NPZ_ERRORS as exc:
         raise DatasetError(f"{where} cannot be read as {expected} ({exc})") from exc
     if pack_digest(arrays) != digest:
         raise DatasetError(f"{where}: its arrays do not match the digest written with them (a damaged "

@@ -395,6 +395,38 @@ def test_unreadable_npz_files(tmp_path):
         load_dataset("cifar10-16px", tmp_path)
 
 
+def _damage_npy_header(data: bytes) -> bytes:
+    """The first member's .npy header with its closing brace blanked (numpy's parser: TokenError)."""
+    start = data.index(b"{'descr'")
+    end = data.index(b"}", start)
+    return data[:end] + b" " + data[end + 1:]
+
+
+def _damage_deflate(data: bytes) -> bytes:
+    """The first member's deflate stream starting with an invalid block type (zlib.error)."""
+    name_len, extra_len = struct.unpack("<HH", data[26:30])
+    start = 30 + name_len + extra_len
+    return data[:start] + b"\xff\xff" + data[start + 2:]
+
+
+@pytest.mark.parametrize("compressed, damage", [(False, _damage_npy_header), (True, _damage_deflate)],
+                         ids=["npy header", "deflate stream"])
+def test_a_damaged_array_inside_the_npz_is_one_clear_error(tmp_path, compressed, damage):
+    """Bytes damaged inside a member raised tokenize.TokenError / zlib.error: a traceback from the CLI."""
+    from nasbench_suite.cli import main
+
+    path = _write_npz(tmp_path / "data", _GOOD, compressed=compressed)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DatasetError, match="cannot be read") as info:
+        load_dataset("cifar10-16px", path.parent)
+    assert str(path) in str(info.value)
+    out = tmp_path / "pack"
+    out.mkdir()
+    argv = ["data", "pack", "--dataset", "cifar10-16px", "--train-subset", "10", "--data-dir", str(path.parent),
+            "--out", str(out)]
+    assert main(argv) == 2
+
+
 # ------------------------------------------------------------------------------------------
 # cifar10 python batches and the restricted unpickler
 
