@@ -446,12 +446,16 @@ def cmd_search(args: argparse.Namespace) -> None:
     print(f"wrote {len(results.frame)} rows ({t['runs']} runs of {args.strategy}) to {out / 'trajectories.parquet'} "
           f"with manifest.json and timing.json")
     empty = int((final["incumbent_index"] < 0).sum())
-    if empty:  # constrained mode: a run may end before it finds a cell within the latency limit
+    if empty == len(final):  # constrained mode: no run found a cell within the latency limit
+        print(f"no run found a cell within --max-latency {args.max_latency:g} ms in its budget: there is no "
+              "incumbent to summarize (a larger budget or limit finds some)")
+    elif empty:  # constrained mode: a run may end before it finds a cell within the latency limit
         print(f"{empty} of {len(final)} runs found no cell within --max-latency {args.max_latency:g} ms in their "
               f"budget: they have no incumbent, and the means below are over the other {len(final) - empty}")
-    print(f"final search objective ({args.objective}): mean {final['incumbent_value'].mean():.3f} "
-          f"+- {final['incumbent_value'].std(ddof=0):.3f} (std over runs)")
-    if evaluation is not None:
+    if empty < len(final):
+        print(f"final search objective ({args.objective}): mean {final['incumbent_value'].mean():.3f} "
+              f"+- {final['incumbent_value'].std(ddof=0):.3f} (std over runs)")
+    if evaluation is not None and empty < len(final):
         e = results.manifest["evaluation"]
         col = final[evaluation.column]
         print(f"final incumbent {e['split']}_{e['measure']} on {e['table']} at epoch {e['epoch']}: mean {col.mean():.3f} "

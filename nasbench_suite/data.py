@@ -476,8 +476,12 @@ def _read_cifar10_16px(name: str, data_dir: PathLike | None) -> _Raw:
     path = _data_dir(name, data_dir, expected) / CIFAR10_16PX_FILE
     where = f"dataset {name!r}: {path}"
     if not path.is_file():
-        raise DatasetError(f"{where} not found; expected {expected}")
+        raise DatasetError(f"{where} {'is a folder' if path.is_dir() else 'not found'}; expected {expected}")
     try:
+        with path.open("rb") as f:
+            magic = f.read(6)
+        if magic[:4] != b"PK\x03\x04" and magic != b"\x93NUMPY":  # np.load would call it pickled data
+            raise ValueError("the file is empty" if not magic else f"not an .npz (zip) archive: it starts with {magic!r}")
         npz = np.load(path, allow_pickle=False)
     except _NPZ_ERRORS as exc:
         raise DatasetError(f"{where} cannot be read ({exc}); expected {_NPZ_FORMAT}") from exc

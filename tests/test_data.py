@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 from pathlib import Path
 
@@ -407,6 +408,18 @@ def _damage_deflate(data: bytes) -> bytes:
     name_len, extra_len = struct.unpack("<HH", data[26:30])
     start = 30 + name_len + extra_len
     return data[:start] + b"\xff\xff" + data[start + 2:]
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p.mkdir(), "cifar10_16px.npz is a folder;"),
+    (lambda p: p.write_text("x_train,y_train\n"), "not an .npz (zip) archive: it starts with b'x_trai'"),
+    (lambda p: p.write_bytes(b""), "the file is empty"),
+], ids=["folder", "text", "empty"])
+def test_a_dataset_file_that_is_not_an_npz_says_what_it_is(tmp_path, make, says):
+    """A folder of the file's name was 'not found'; a text file got numpy's 'pickled data' message."""
+    make(tmp_path / CIFAR10_16PX_FILE)
+    with pytest.raises(DatasetError, match=re.escape(says)):
+        load_dataset("cifar10-16px", tmp_path)
 
 
 @pytest.mark.parametrize("compressed, damage", [(False, _damage_npy_header), (True, _damage_deflate)],

@@ -417,6 +417,12 @@ def test_runs_without_an_incumbent_in_constrained_mode_are_counted(search_table:
     empty = int((final["incumbent_index"] < 0).sum())
     assert 0 < empty < 10
     assert f"{empty} of 10 runs found no cell within --max-latency" in capsys.readouterr().out
+    none_found = int(final.loc[final["incumbent_index"] < 0, "seed"].iloc[0])  # a run alone: nothing to average
+    assert main(["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", str(none_found),
+                 "--max-queries", "5", "--workers", "1", "--latency", f"{csv}:toy_ms", "--max-latency", str(limit),
+                 "--out", str(tmp_path / "none")]) == 0
+    out = capsys.readouterr().out
+    assert "no run found a cell within --max-latency" in out and "nan" not in out, out  # was 'mean nan +- nan'
 
 
 def test_a_latency_folder_of_another_network_shape_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
