@@ -687,7 +687,8 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
         print(f"  {r.ranking:<{width}}  Spearman {r.spearman:.3f}  Kendall {r.kendall:.3f}  "
               f"top-10% Spearman {r.spearman_top10:.3f}")
     if result.seed_tau is not None:
-        print(f"  seed-to-seed Kendall tau of final valid accuracy: {result.seed_tau:.3f}")
+        over = "" if result.seed_cells == result.cells else f" (over the {result.seed_cells} cells that have every seed)"
+        print(f"  seed-to-seed Kendall tau of final valid accuracy: {result.seed_tau:.3f}{over}")
     if result.ceiling is not None:
         c = result.ceiling
         print(f"  seed-noise model: valid acc would rank at Spearman {at_bound(c['predicted_5'])} with 5 seeds, "

@@ -44,6 +44,10 @@ class Fidelity:
     best: dict[str, Any]
     ours_valid: np.ndarray
     reference_test: np.ndarray
+    seed_cells: int = 0
+    """The cells ``seed_tau`` and ``ceiling`` are computed over: those with a final valid accuracy in every
+    seed (fewer than ``cells`` where some cells lack a seed, as 7,456 do at NATS-Bench's hp=200; 0 where
+    there are no seed statistics: one seed, or fewer than 20 cells with every seed)."""
 
 
 def seed_noise_ceiling(per_seed: "list[np.ndarray]", target: np.ndarray) -> dict[str, float]:
@@ -114,6 +118,9 @@ def fidelity(bench: "Benchmark", reference: "Benchmark", baseline: "Benchmark | 
     frame = pd.DataFrame([{"ranking": name, **rank_metrics(scores, target)} for name, scores in rankings])
 
     per_seed = [bench.array("valid", "acc", epoch=epoch, seed=s)[rows] for s in bench.seeds]
+    every_seed = np.logical_and.reduce([np.isfinite(x) for x in per_seed])  # a cell lacking a seed would give NaN
+    seed_cells = int(every_seed.sum()) if len(per_seed) > 1 and every_seed.sum() >= 20 else 0
+    per_seed = [x[every_seed] for x in per_seed] if seed_cells else []
     taus = [float(kendalltau(a, b).statistic) for a, b in itertools.combinations(per_seed, 2)]
     all_ref = reference.array("test", "acc", epoch=reference.max_epoch)
     all_ref = all_ref[np.isfinite(all_ref)]
@@ -122,8 +129,9 @@ def fidelity(bench: "Benchmark", reference: "Benchmark", baseline: "Benchmark | 
     best = {"arch_index": int(archs[b]), "arch_str": Arch.from_index(int(archs[b])).to_str(),
             "ours_valid": float(ours_valid[b]), "reference_test": float(target[b]), "reference_rank": rank,
             "reference_cells": int(len(all_ref)), "reference_best": float(all_ref.max())}
-    ceiling = seed_noise_ceiling(per_seed, target) if len(per_seed) > 1 else None
-    return Fidelity(frame, len(rows), float(np.mean(taus)) if taus else None, ceiling, best, ours_valid, target)
+    ceiling = seed_noise_ceiling(per_seed, target[every_seed]) if seed_cells else None
+    return Fidelity(frame, len(rows), float(np.mean(taus)) if taus else None, ceiling, best, ours_valid, target,
+                    seed_cells)
 
 
 def _ceiling_line(c: dict[str, float], seeds: int) -> str:
@@ -131,6 +139,16 @@ def _ceiling_line(c: dict[str, float], seeds: int) -> str:
             f"Spearman {c['one_seed']:.3f} and two seeds agree at {c['seed_spearman']:.3f}, so the model gives "
             f"{at_bound(c[f'predicted_{seeds}'])} for the mean of {seeds} (measured: the first row), "
             f"{at_bound(c['predicted_5'])} for 5 seeds and {at_bound(c['noise_free'])} for infinitely many.")
+
+
+def _over(result: Fidelity) -> str:
+    """Where the seed statistics leave out cells that lack a seed, how many they are over."""
+    return "" if result.seed_cells == result.cells else f"; over the {result.seed_cells} cells that have every seed"
+
+
+def _no_agreement(bench: "Benchmark") -> str:
+    return ("one seed, none" if len(bench.seeds) < 2 else
+            "none: fewer than 20 of the cells have a final valid accuracy in every seed")
 
 
 def write_fidelity(result: Fidelity, bench: "Benchmark", reference: "Benchmark", folder: Path) -> list[Path]:
@@ -146,9 +164,9 @@ def write_fidelity(result: Fidelity, bench: "Benchmark", reference: "Benchmark",
              "where it fills the members) that the reference has.",
              f"* Target: `{reference.name}` test accuracy at its epoch {reference.max_epoch}; top 10% = the best 10% "
              "by the target.",
-             "* Seed-to-seed agreement: " + ("one seed, none" if result.seed_tau is None else
+             "* Seed-to-seed agreement: " + (_no_agreement(bench) if result.seed_tau is None else
                                             f"Kendall tau {result.seed_tau:.3f} of final valid accuracy between seeds "
-                                            f"{list(bench.seeds)} (mean over pairs)."),
+                                            f"{list(bench.seeds)} (mean over pairs{_over(result)})."),
              *([] if result.ceiling is None else [_ceiling_line(result.ceiling, len(bench.seeds))]),
              f"* Best cell of `{bench.name}` (by final valid accuracy): {best['arch_index']} `{best['arch_str']}`, "
              f"valid {best['ours_valid']:.2f}%; in `{reference.name}` its test accuracy is "

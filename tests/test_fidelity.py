@@ -120,3 +120,21 @@ def test_the_report_and_the_command_print_a_clipped_ceiling_as_clipped(search_ta
     out, md = capsys.readouterr().out, (tmp_path / "fidelity.md").read_text()
     assert "1.000 (clipped to 1: the model's extrapolation reaches or passes it) with infinitely many" in out
     assert "1.000 (clipped to 1: the model's extrapolation reaches or passes it) for infinitely many" in md
+
+
+def test_cells_lacking_a_seed_leave_the_seed_statistics_finite(search_table, tmp_path: Path, capsys) -> None:
+    """NATS-Bench's hp=200 runs have 3 seeds for some cells and 2 for the others: the seed-to-seed tau
+    and the seed-noise model are computed over the cells that have every seed (were NaN)."""
+    frame = search_results(seed=1, seeds=(0, 1, 2), epochs=4)
+    lacking = (frame["seed"] == 2) & (frame["arch_index"] % 2 == 0)
+    frame.loc[lacking, ["train_acc", "train_seconds", "valid_acc", "test_acc"]] = np.nan
+    bench = build_table(frame, tmp_path / "two-or-three-seeds", name="two-or-three-seeds")
+    result = fidelity(bench, search_table)
+    assert result.seed_tau is not None and 0 < result.seed_tau < 1
+    assert result.ceiling is not None and all(np.isfinite(v) for v in result.ceiling.values())
+    assert result.seed_cells == int((bench.arch_indices % 2 == 1).sum()) < result.cells
+    assert main(["fidelity", "--table", str(bench.path), "--reference", str(search_table.path),
+                 "--out", str(tmp_path / "report")]) == 0
+    out, md = capsys.readouterr().out, (tmp_path / "report" / "fidelity.md").read_text()
+    assert "nan" not in out and "nan" not in md
+    assert f"over the {result.seed_cells} cells that have every seed" in md
