@@ -140,7 +140,22 @@ def load_published(path: str | os.PathLike | None = None) -> dict[str, Any]:
         raise ReproduceError(f"{where} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise ReproduceError(f"{where} must hold an object with a 'results' list")
+    for i, row in enumerate(data["results"]):
+        _check_result(row, f"{where}: results[{i}]")
     return data
+
+
+def _check_result(row: Any, where: str) -> None:
+    """A row of the published-results file: an object; a verified one has a finite mean and std >= 0."""
+    if not isinstance(row, dict):
+        raise ReproduceError(f"{where} is a {type(row).__name__}, not an object with protocol, method, dataset, verified")
+    if row.get("verified") is True:
+        for key in ("mean", "std"):
+            value = row.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ReproduceError(f"{where} is verified but its {key} is {value!r}, not a finite number")
+        if row["std"] < 0:
+            raise ReproduceError(f"{where} has a negative std ({row['std']!r})")
 
 
 def published_value(data: dict[str, Any], protocol: str, method: str, dataset: str, split: str = "test") -> Published | None:

@@ -128,3 +128,23 @@ def test_weight_sharing_folder_given_must_exist_and_hold_runs(tables: Path, tmp_
     assert "holds no nasbench darts results" in err and err.count("\n") == 1
     with pytest.raises(ReproduceError, match="does not exist"):
         weight_sharing_rows(tmp_path / "nope", tables)
+
+
+@pytest.mark.parametrize("rows, says", [
+    ([1, 2], "results[0] is a int, not an object"),
+    ([{"protocol": "nb201", "method": "random", "dataset": "cifar10", "verified": True, "mean": 93.7, "std": -1}],
+     "results[0] has a negative std"),
+    ([{"protocol": "nb201", "method": "random", "dataset": "cifar10", "verified": True, "mean": "93.7", "std": 1}],
+     "results[0] is verified but its mean is '93.7'"),
+])
+def test_a_malformed_published_row_is_one_line_before_any_run(tables: Path, tmp_path: Path, rows: list, says: str,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    """Was an AttributeError traceback after every method had run (a row not an object), or a verdict
+    against a negative std / a silent 'n/a' for a verified row without numbers."""
+    path = tmp_path / "published.json"
+    path.write_text(json.dumps({"results": rows}))
+    assert main(["reproduce", "nb201", "--tables", str(tables), "--runs", "1", "--workers", "1",
+                 "--no-weight-sharing", "--published", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("nasbench: error: ") and says in captured.err
