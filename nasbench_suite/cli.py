@@ -588,7 +588,8 @@ def cmd_import(args: argparse.Namespace) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> None:
     import time
 
-    from .reproduce import load_published, payload, render, reproduce, weight_sharing_folder, weight_sharing_rows
+    from .reproduce import (PUBLISHED_FILE, load_published, payload, render, reproduce, weight_sharing_folder,
+                            weight_sharing_rows)
 
     tables = args.tables or os.environ.get("NASBENCH_TABLES_DIR") or "tables"
     published = load_published(args.published)
@@ -603,7 +604,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(payload(rows, ws, seconds, ws_note), indent=2, sort_keys=True))
     else:
-        print(render(args.protocol, rows, ws, seconds, published, ws_note))
+        print(render(args.protocol, rows, ws, seconds, published, ws_note, args.published or PUBLISHED_FILE))
 
 
 # ----- latency -------------------------------------------------------------------------------------

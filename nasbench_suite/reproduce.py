@@ -52,6 +52,10 @@ DEFAULT_WEIGHT_SHARING = Path(__file__).resolve().parents[1] / "reports" / "weig
 they exist in a source checkout (or an editable install of one), not in an installed wheel."""
 
 
+PUBLISHED_FILE = "nasbench_suite/configs/published_nb201.json"
+"""The shipped published-results file, as the output names it."""
+
+
 class ReproduceError(NasBenchError, ValueError):
     """A protocol, its tables or the published-results file cannot be used as asked."""
 
@@ -128,7 +132,7 @@ def load_published(path: str | os.PathLike | None = None) -> dict[str, Any]:
     """The published-results file (default: the one shipped with the package)."""
     if path is None:
         text = importlib.resources.files("nasbench_suite").joinpath("configs/published_nb201.json").read_text("utf-8")
-        where = "nasbench_suite/configs/published_nb201.json"
+        where = PUBLISHED_FILE
     else:
         try:
             text, where = Path(path).read_text(encoding="utf-8"), str(path)
@@ -324,7 +328,8 @@ def _pub(published: Published | None) -> str:
 
 
 def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: float,
-           published: dict[str, Any], ws_note: str = "") -> str:
+           published: dict[str, Any], ws_note: str = "", published_file: str = PUBLISHED_FILE) -> str:
+    """The report; ``published_file`` names the file ``published`` was read from."""
     proto = PROTOCOLS[protocol]
     lines = [f"nasbench reproduce {protocol}: {proto.title}",
              "protocol: search on the 12-epoch (hp=12) valid accuracy of one trial; cost = 12-epoch train seconds + "
@@ -353,11 +358,11 @@ def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: 
     used = {(r.method, r.eval_dataset): r.published for r in rows if r.published}
     used.update({(w.method, "cifar10"): w.published for w in ws if w.published})
     if used:
-        lines += ["", "published values used, and how each was checked (details: 'quoting_sources' in "
-                      "nasbench_suite/configs/published_nb201.json):"]
+        lines += ["", f"published values used, and how each was checked (details: 'quoting_sources' in "
+                      f"{published_file}):"]
         lines += [f"  {m} {ds}: {_pub(pub)}, {pub.evidence}" for (m, ds), pub in used.items()]
     if not any(r.published for r in rows):
-        lines += ["", "published values: none verified yet in nasbench_suite/configs/published_nb201.json; see its "
+        lines += ["", f"published values: none verified yet in {published_file}; see its "
                       "'verification_status'. Verdicts need a verified row (paper + table)."]
     src = published.get("sources", {}).get(protocol, {})
     if src:

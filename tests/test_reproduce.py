@@ -148,3 +148,21 @@ def test_a_malformed_published_row_is_one_line_before_any_run(tables: Path, tmp_
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert captured.err.startswith("nasbench: error: ") and says in captured.err
+
+
+def test_the_output_names_the_published_file_it_read(tables: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """With --published FILE the text named the shipped file as where the values and their sources are."""
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"results": [{"protocol": "nb201", "method": "random", "dataset": "cifar10",
+                                             "verified": True, "mean": 90.0, "std": 1.0, "evidence": "paper"}]}))
+    argv = ["reproduce", "nb201", "--tables", str(tables), "--runs", "1", "--workers", "1", "--no-weight-sharing"]
+    assert main(argv + ["--published", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert f"'quoting_sources' in {path})" in text and "published_nb201.json" not in text
+    path.write_text(json.dumps({"results": []}))
+    assert main(argv + ["--published", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert f"none verified yet in {path};" in text and "published_nb201.json" not in text
+    assert main(argv) == 0
+    assert "'quoting_sources' in nasbench_suite/configs/published_nb201.json)" in capsys.readouterr().out
