@@ -166,3 +166,15 @@ def test_the_output_names_the_published_file_it_read(tables: Path, tmp_path: Pat
     assert f"none verified yet in {path};" in text and "published_nb201.json" not in text
     assert main(argv) == 0
     assert "'quoting_sources' in nasbench_suite/configs/published_nb201.json)" in capsys.readouterr().out
+
+
+def test_a_file_given_as_a_folder_is_called_a_file(tables: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--tables FILE and --weight-sharing FILE said the path does not exist."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["reproduce", "nb201", "--tables", str(afile)]) == 2
+    err = capsys.readouterr().err
+    assert f"tables folder {afile} is a file, not a folder;" in err and "does not exist" not in err
+    assert main(["reproduce", "nb201", "--tables", str(tables), "--weight-sharing", str(afile)]) == 2
+    err = capsys.readouterr().err
+    assert f"weight-sharing folder {afile} is a file, not a folder" in err and err.count("\n") == 1
