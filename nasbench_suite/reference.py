@@ -77,35 +77,51 @@ DATASETS: dict[str, _Columns] = {
 }
 
 
-def _read_csv(path: Path) -> "pd.DataFrame":
+def _read_csv(path: Path, columns: list[str]) -> "pd.DataFrame":
+    """The reference CSV at ``path``, which must have ``columns``."""
     import pandas as pd
 
     if not path.is_file():
         raise DatasetError(f"reference file {path} is missing; --ref-dir must hold {HP12}, {PER_SEED}, {TEST200}, {FIXTURE}")
-    return pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
+        raise DatasetError(f"reference file {path} is not a readable CSV ({type(exc).__name__}: {exc})") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DatasetError(f"reference file {path} lacks the column(s) {', '.join(missing)}: not the file PROVENANCE.md "
+                           f"describes")
+    return frame
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _our_index(strings: "pd.Series") -> np.ndarray:
-    return np.asarray([Arch.from_str(s).index for s in strings], dtype=np.int64)
+def _our_index(strings: "pd.Series", path: Path) -> np.ndarray:
+    try:
+        return np.asarray([Arch.from_str(s).index for s in strings], dtype=np.int64)
+    except (ValueError, TypeError) as exc:
+        raise DatasetError(f"reference file {path}: {exc}") from None
 
 
 def _valid_pass_ratio(path: Path, nats_name: str) -> float:
     """Mean over the fixture's archs of (x-valid evaluation time) / (training time of one epoch), hp=12."""
     if not path.is_file():
         raise DatasetError(f"reference file {path} is missing (needed for the validation-pass time ratio)")
-    archs = json.loads(path.read_text(encoding="utf-8"))["archs"]
     ratios = []
-    for record in archs.values():
-        for key, result in record["12"]["all_results"].items():
-            if key.split("|")[0] != nats_name:
-                continue
-            evals = [v for k, v in result["eval_times"].items() if k.startswith("x-valid@")]
-            if evals:
-                ratios.append(float(np.mean(evals)) / float(np.mean(list(result["train_times"].values()))))
+    try:
+        archs = json.loads(path.read_text(encoding="utf-8"))["archs"]
+        for record in archs.values():
+            for key, result in record["12"]["all_results"].items():
+                if key.split("|")[0] != nats_name:
+                    continue
+                evals = [v for k, v in result["eval_times"].items() if k.startswith("x-valid@")]
+                if evals:
+                    ratios.append(float(np.mean(evals)) / float(np.mean(list(result["train_times"].values()))))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
+        raise DatasetError(f"reference file {path} is not the 3-arch NATS-Bench fixture PROVENANCE.md describes "
+                           f"({type(exc).__name__}: {exc})") from None
     if not ratios:
         raise DatasetError(f"{path} has no x-valid evaluation times for {nats_name}")
     return float(np.mean(ratios))
@@ -123,21 +139,21 @@ def build_reference_tables(ref_dir: str | os.PathLike, out: str | os.PathLike, d
     ref, out = Path(ref_dir), Path(out)
     if not ref.is_dir():
         raise DatasetError(f"reference folder {ref} does not exist")
-    hp12 = _read_csv(ref / HP12)
-    per_seed = _read_csv(ref / PER_SEED)
-    test200 = _read_csv(ref / TEST200)
+    hp12 = _read_csv(ref / HP12, ["arch_index", "arch_str", f"{cols.hp12}_valid", f"{cols.hp12}_test"])
+    per_seed = _read_csv(ref / PER_SEED, ["arch_index", cols.seconds, *([cols.valid200] if cols.valid200 else [])])
+    test200 = _read_csv(ref / TEST200, ["ArchitectureString", cols.test200])
     ratio = _valid_pass_ratio(ref / FIXTURE, cols.nats_name)
     if len(hp12) != NUM_ARCHS or len(test200) != NUM_ARCHS:
         raise DatasetError(f"reference files must have {NUM_ARCHS} rows ({HP12}: {len(hp12)}, {TEST200}: {len(test200)})")
 
-    ours = _our_index(hp12["arch_str"])  # hp12 row -> our index
+    ours = _our_index(hp12["arch_str"], ref / HP12)  # hp12 row -> our index
     nb201 = hp12["arch_index"].to_numpy(dtype=np.int64)
     order = np.argsort(ours)
     by_nb201 = per_seed.groupby("arch_index")
     seconds = by_nb201[cols.seconds].first().reindex(nb201).to_numpy(dtype=np.float64)
     if np.isnan(seconds).any():
         raise DatasetError(f"{PER_SEED} lacks {cols.seconds} for some archs")
-    test_ours = _our_index(test200["ArchitectureString"])
+    test_ours = _our_index(test200["ArchitectureString"], ref / TEST200)
     test_by_ours = np.empty(NUM_ARCHS)
     test_by_ours[test_ours] = test200[cols.test200].to_numpy(dtype=np.float64)
     valid200 = (by_nb201[cols.valid200].mean().reindex(nb201).to_numpy(dtype=np.float64)

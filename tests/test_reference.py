@@ -108,3 +108,44 @@ def test_reference_build_writes_both_tables_or_neither(tmp_path: Path, monkeypat
         build_reference_tables(REF, out, overwrite=True)
     assert len(calls) == 2 and sorted(p.name for p in out.iterdir()) == sorted(hashes)
     assert {n: load_table(out / n).content_hash for n in hashes} == hashes
+
+
+def _reference_files(folder: Path) -> Path:
+    """Minimal stand-ins for the four reference files (right shape and columns, made-up values)."""
+    import json
+
+    folder.mkdir()
+    strings = [Arch.from_index(i).to_str() for i in range(15625)]
+    acc = np.linspace(10.0, 90.0, 15625)
+    pd.DataFrame({"arch_index": range(15625), "arch_str": strings, "cifar10_test": acc,
+                  "cifar10_valid": acc}).to_csv(folder / "nb201_hp12_mean_acc.csv", index=False)
+    pd.DataFrame({"arch_index": range(15625), "seed": 777, "cifar10_valid_acc": acc,
+                  "cifar10_valid_train_time_per_epoch_s": 5.0}).to_csv(folder / "nb201_200ep_final_valid_per_seed.csv",
+                                                                      index=False)
+    pd.DataFrame({"CIFAR10TestAccuracy200Epochs": acc, "ArchitectureString": strings}).to_csv(
+        folder / "nb201_nats_test_acc_200ep.csv", index=False)
+    result = {"eval_times": {"x-valid@0": 1.0}, "train_times": {"0": 4.0}}
+    (folder / "nats_tss_fixture_3archs.json").write_text(
+        json.dumps({"archs": {"0": {"12": {"all_results": {"cifar10-valid|777": result}}}}}))
+    return folder
+
+
+@pytest.mark.parametrize("damage, says", [
+    (("nb201_hp12_mean_acc.csv", "cifar10_valid"), "nb201_hp12_mean_acc.csv lacks the column(s) cifar10_valid"),
+    (("nb201_nats_test_acc_200ep.csv", "ArchitectureString"),
+     "nb201_nats_test_acc_200ep.csv lacks the column(s) ArchitectureString"),
+    ("{", "nats_tss_fixture_3archs.json is not the 3-arch NATS-Bench fixture"),
+])
+def test_damaged_reference_files_are_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                              damage: object, says: str) -> None:
+    """Were KeyError / JSONDecodeError tracebacks."""
+    ref = _reference_files(tmp_path / "ref")
+    if isinstance(damage, tuple):
+        name, column = damage
+        pd.read_csv(ref / name).drop(columns=[column]).to_csv(ref / name, index=False)
+    else:
+        (ref / "nats_tss_fixture_3archs.json").write_text(damage)
+    assert main(["reference", "build", "--ref-dir", str(ref), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: reference file ") and says in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
