@@ -71,6 +71,9 @@ def test_reference_build_errors_are_one_line(tmp_path: Path, capsys: pytest.Capt
     (tmp_path / "empty").mkdir()
     assert main(["reference", "build", "--ref-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     assert "is missing" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")  # was called 'does not exist'
+    assert main(["reference", "build", "--ref-dir", str(tmp_path / "afile"), "--out", str(tmp_path / "o")]) == 2
+    assert f"reference folder {tmp_path / 'afile'} is a file, not a folder" in capsys.readouterr().err
 
 
 def _second_write_fails(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
