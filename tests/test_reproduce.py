@@ -178,3 +178,11 @@ def test_a_file_given_as_a_folder_is_called_a_file(tables: Path, tmp_path: Path,
     assert main(["reproduce", "nb201", "--tables", str(tables), "--weight-sharing", str(afile)]) == 2
     err = capsys.readouterr().err
     assert f"weight-sharing folder {afile} is a file, not a folder" in err and err.count("\n") == 1
+
+
+def test_nb201_bohb_runs_with_the_minimum_bandwidth_of_nb201s_script(tables: Path) -> None:
+    """NB201's BOHB.sh keeps exps/algos/BOHB.py's default --min_bandwidth 0.3 (as NATS-Bench's does); the
+    nb201 replay ran with our default 1e-3 (HpBandSter's)."""
+    for protocol in ("nb201", "nats"):
+        row = reproduce(protocol, tables, runs=1, methods=["bohb"], published={"results": []})[0]
+        assert row.settings == {"num_samples": 4, "random_fraction": 0.0, "bandwidth_factor": 3.0, "min_bandwidth": 0.3}
