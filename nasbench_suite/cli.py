@@ -1067,6 +1067,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             why += " (a file is in the way of a folder the command writes; give another path)"
         print(f"nasbench: error: cannot use {exc.filename!r}: {why}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:  # the system refused (disk full, quota, I/O error): say what, without a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"nasbench: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except BrokenProcessPool:  # a worker of compare, proxies, import... died (pre-evaluate says more)
         print("nasbench: error: a worker process died (killed, for example by the out-of-memory killer); "
               "run the command again, with fewer --workers if memory is short", file=sys.stderr)

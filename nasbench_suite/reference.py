@@ -20,7 +20,9 @@ it for those 3 only).
 ``nb201-<dataset>-hp200`` (evaluation): epochs 1..200; ``test_acc`` at epoch 200 (NATS-Bench's mean
 over seeds), ``valid_acc`` at epoch 200 for cifar10 only (mean of the per-seed x-valid accuracies;
 for the other datasets the reference's per-seed column is ``valtest``, which overlaps the test set,
-so it is left out); the same seconds as hp12.
+so it is left out); the same seconds as hp12 (for cifar10 those of cifar10-valid, trained on 25k
+images: the reference has no time for the 50k run, so they are about half of its cost; the manifest's
+``train_seconds_note`` says so).
 
 Both tables have one seed, numbered 0, holding means: the reference has no per-trial values at
 hp=12, so common random numbers have nothing to vary. Cells are indexed by our base-5 index (the
@@ -166,7 +168,10 @@ def build_reference_tables(ref_dir: str | os.PathLike, out: str | os.PathLike, d
         "seeds_note": "one seed (0) holding means over NB201's trials; the reference has no per-trial hp=12 values",
         "valid_seconds_note": f"estimate: per-epoch train time x {ratio:.4f}, the mean x-valid-pass/train-epoch time "
                               f"ratio of the 3 fixture archs",
-        "train_seconds_note": "NATS-Bench pseudo training time per epoch (GTX 1080Ti), constant over epochs",
+        "train_seconds_note": "NATS-Bench pseudo training time per epoch (GTX 1080Ti), constant over epochs"
+                              + ("; cifar10-valid's (25k training images) in both tables: the reference has no time "
+                                 "for cifar10's 50k, about twice that, so hp200's seconds are about half of its "
+                                 "real training cost" if dataset == "cifar10" else ""),
     }
 
     def frame(epochs: int, at: int, valid: np.ndarray | None, test: np.ndarray) -> "pd.DataFrame":

@@ -240,6 +240,8 @@ def test_an_output_path_of_the_wrong_kind_is_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("raised, code, line", [
     (KeyboardInterrupt, 130, "nasbench: interrupted"),
+    (lambda: OSError(28, "No space left on device", "/data/run/store.sqlite"), 2,  # was a traceback
+     "nasbench: error: No space left on device (/data/run/store.sqlite)"),
     (BrokenProcessPool, 2,
      "nasbench: error: a worker process died (killed, for example by the out-of-memory killer); run the command "
      "again, with fewer --workers if memory is short"),

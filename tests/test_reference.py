@@ -46,6 +46,8 @@ def test_reference_tables_hold_the_published_values(tables) -> None:
         assert hp12.train_cost(arch, epoch=12) == pytest.approx(12 * per_epoch, rel=1e-5)
         assert hp12.scalar(arch, "nb201_index") == nb201
     assert hp200.optimum("test")[1] == pytest.approx(94.3733, abs=1e-3)  # NB201 index 6111
+    for bench in (hp12, hp200):  # cifar10-valid's 25k-image seconds, also in the 50k evaluation table: said so
+        assert "cifar10-valid's (25k training images) in both tables" in bench.manifest["train_seconds_note"]
     with pytest.raises(MissingResultError):
         hp12.metric(Arch.from_index(5), "valid", epoch=6)  # hp=12 has no per-epoch curves here
 
