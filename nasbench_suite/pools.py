@@ -26,7 +26,8 @@ from typing import Iterator
 def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of ``workers`` spawned processes: left normally, it waits for its tasks, as
     ``ProcessPoolExecutor`` does; left by an exception, it terminates its workers first."""
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c,
+                               initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:  # KeyboardInterrupt, GeneratorExit of a closed generator, errors
@@ -54,13 +55,14 @@ def _stops_held() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _ignore_ctrl_c() -> None:
+def _ignore_ctrl_c(parent: int) -> None:
     """In each worker: Ctrl-C reaches the terminal's whole process group, workers included; the parent
     alone handles it and stops its workers, so none prints a traceback of its own. A parent killed
     outright (``kill -9``, the OOM killer) runs no cleanup: a watch thread ends the worker within a
-    second of it, instead of leaving it waiting forever on a queue nobody writes."""
+    second of it, instead of leaving it waiting forever on a queue nobody writes. ``parent`` is the
+    pool's process as it gave it, not ``os.getppid()`` here: a parent killed while this worker was still
+    starting (importing, for seconds) has been replaced by init by then, and init never dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
     threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent-watch").start()
 
 

@@ -174,3 +174,39 @@ def test_proxies_workers_end_quietly_when_their_parent_is_killed_outright(tmp_pa
         os.kill(w, signal.SIGKILL)
     assert not left, f"workers {left} outlived their killed parent by 15 s"
     assert "Traceback" not in err and "Error" not in err, err
+
+
+DIES_WHILE_SPAWNING = """
+import os, signal, sys, time
+from nasbench_suite.pools import spawn_pool
+if __name__ == "__main__":
+    with spawn_pool(2) as pool:
+        pool.submit(time.sleep, 120)
+        pool.submit(time.sleep, 120)
+        print(*pool._processes, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # the workers are still starting: none has run its initializer
+"""
+
+
+def test_workers_end_when_their_parent_dies_before_they_have_started(tmp_path) -> None:
+    """A parent killed outright while its workers are still starting (a spawned worker takes a while to
+    import): each worker ran its parent watch only after that death, and watched its new parent (init),
+    so it lived on for ever, blocked on a queue nobody writes."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "dies_while_spawning.py"
+    script.write_text(DIES_WHILE_SPAWNING)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    parent.wait()
+    assert parent.returncode == -signal.SIGKILL and len(workers) == 2
+    deadline = time.monotonic() + 20
+    while [w for w in workers if _running(w)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [w for w in workers if _running(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their parent, killed while they were starting, by 20 s"
+
