@@ -210,3 +210,66 @@ def test_workers_end_when_their_parent_dies_before_they_have_started(tmp_path) -
         os.kill(w, signal.SIGKILL)
     assert not left, f"workers {left} outlived their parent, killed while they were starting, by 20 s"
 
+
+STOPPED_BY_SIGTERM = """
+import signal, sys, time
+from nasbench_suite.pools import spawn_pool
+
+class Terminated(KeyboardInterrupt):
+    pass
+
+def raise_terminated(signum, frame):
+    raise Terminated
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, raise_terminated)  # as the CLI does
+    try:
+        with spawn_pool(2) as pool:
+            [f.result() for f in [pool.submit(pow, 2, k) for k in range(2)]]  # both workers started
+            sleeping = [pool.submit(time.sleep, 120) for _ in range(4)]
+            while not all(f.running() for f in sleeping[:2]):
+                time.sleep(0.01)
+            print("ready", flush=True)
+            time.sleep(120)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        sys.exit(143)
+"""
+
+
+def test_a_pool_stopped_by_sigterm_ends_with_one_line_and_no_leaked_semaphore_warning(tmp_path) -> None:
+    """``kill PID`` of a command using a pool: the workers stop at once and stderr holds the command's
+    own line only: no traceback, and no warning of the multiprocessing resource tracker about the pool's
+    5 queue semaphores. The tracker warns of those only when their owner dies before the pool's cleanup
+    has released them (``kill -9``); this guards the cleanup that releases them (stop_workers, then
+    shutdown) on the handled path."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "stopped_by_sigterm.py"
+    script.write_text(STOPPED_BY_SIGTERM)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        workers = _children(parent.pid)  # the two workers and the resource tracker
+        parent.terminate()
+        _, err = parent.communicate(timeout=60)  # EOF once the workers and the tracker have exited too
+    finally:
+        parent.kill()
+    assert parent.returncode == 143, err
+    assert err.strip() == "terminated", err
+    deadline = time.monotonic() + 10  # stderr closes a moment before a process has finished exiting
+    while [w for w in workers if _running(w)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(workers) == 3 and not [_cmdline(w) for w in workers if _running(w)]
+
+
+def _cmdline(pid: int) -> str:
+    """``pid`` and its command line, to name a process left running in a failure message."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            words = f.read().split(b"\0")
+    except OSError:
+        return f"{pid}: (gone)"
+    return f"{pid}: {b' '.join(words).decode()}"
