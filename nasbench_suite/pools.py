@@ -17,17 +17,28 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
+
+
+class _Pool(ProcessPoolExecutor):
+    """A ``ProcessPoolExecutor`` whose ``submit`` is not cut short by Ctrl-C or ``kill PID``: submit
+    starts the manager thread and spawns workers, and a stop raised in the middle of that left a
+    half-started worker printing an ``EOFError`` traceback, or a manager thread that ``shutdown``
+    could not join (``RuntimeError``). A stop arriving during a submit takes effect right after it."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> Future:
+        with _stops_deferred():
+            return super().submit(*args, **kwargs)
 
 
 @contextmanager
 def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of ``workers`` spawned processes: left normally, it waits for its tasks, as
     ``ProcessPoolExecutor`` does; left by an exception, it terminates its workers first."""
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c,
-                               initargs=(os.getpid(),))
+    pool = _Pool(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c,
+                 initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:  # KeyboardInterrupt, GeneratorExit of a closed generator, errors
@@ -53,6 +64,26 @@ def _stops_held() -> Iterator[None]:
     finally:
         for sig, handler in held.items():
             signal.signal(sig, handler)
+
+
+@contextmanager
+def _stops_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and ``kill PID`` back until the block ends, then deliver the first one that came
+    (to the handlers in place before), so a stop is delayed, never lost. Handlers can be set only in
+    the main thread; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    held = {sig: signal.signal(sig, lambda signum, frame: arrived.append(signum))
+            for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+        if arrived:
+            signal.raise_signal(arrived[0])
 
 
 def _ignore_ctrl_c(parent: int) -> None:

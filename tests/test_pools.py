@@ -273,3 +273,32 @@ def _cmdline(pid: int) -> str:
     except OSError:
         return f"{pid}: (gone)"
     return f"{pid}: {b' '.join(words).decode()}"
+
+
+def test_a_stop_during_submit_is_delivered_after_it_not_in_the_middle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``kill PID`` landing while ``submit`` spawns a worker used to cut the spawn short (a half-started
+    worker's EOFError traceback, or ``shutdown``'s 'cannot join thread before it is started'): it now
+    takes effect right after the submit, through the handler that was in place, and is never lost."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    seen: list[str] = []
+
+    def handler(signum: int, frame: object) -> None:
+        seen.append("handled")
+        raise KeyboardInterrupt
+
+    def submit_hit_by_a_stop(self: object, *args: object, **kwargs: object) -> str:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-submit
+        seen.append("submit finished")
+        return "future"
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit_hit_by_a_stop)
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        pool = pools._Pool(1)
+        with pytest.raises(KeyboardInterrupt):
+            pool.submit(print)
+        assert seen == ["submit finished", "handled"]
+        assert signal.getsignal(signal.SIGTERM) is handler  # the handler is back in place
+    finally:
+        signal.signal(signal.SIGTERM, previous)
