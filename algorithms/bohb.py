@@ -1,6 +1,6 @@
 """BOHB (Falkner et al. 2018): Hyperband whose new cells come from a TPE-style model.
 
-For the largest rung epoch with enough results (more than ``min_points_in_model``, by default the
+For the largest rung budget with enough results (more than ``min_points_in_model``, by default the
 number of edges + 1, in both the good and the bad set), the results are split into the best
 ``top_n_percent`` (good, at least ``min_points_in_model``) and the rest (bad); each set gets a
 product kernel density over the 6 categorical edges (Aitchison-Aitken kernel, bandwidth by
@@ -8,6 +8,12 @@ statsmodels' normal-reference rule clipped to the kernel's valid range). A new c
 candidate, among ``num_samples`` drawn from the good density with bandwidths widened by
 ``bandwidth_factor``, that maximizes good/bad density. A ``random_fraction`` of new cells, and every
 cell before a model exists, is uniform. This follows HpBandSter's ``BOHB`` config generator.
+
+Results are modelled per rung budget (HpBandSter keys its models on the budget a result was asked
+for): the rung epochs by default; with Hyperband's ``min_budget``/``max_budget`` the rung's budget,
+also when ``query_epochs`` trains every query for the same epochs (NB201's protocol). The settings of
+:class:`~algorithms.hyperband.Hyperband` (``resume``, the budgets, ``query_epochs``,
+``incumbent_rule``) apply as they are.
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ def _bandwidths(x: np.ndarray, min_bw: float) -> np.ndarray:
 
 
 class _Model(NamedTuple):
-    epochs: int
+    budget: float
     n: int
     good: np.ndarray
     bw_good: np.ndarray
@@ -81,21 +87,21 @@ class BOHB(Hyperband):
                                 f"{NUM_EDGES + 1}), got {self.min_points_in_model}")
         super().setup(space, rng)
         self._min_points = self.min_points_in_model or NUM_EDGES + 1
-        self.data: dict[int, tuple[list[tuple[int, ...]], list[float]]] = {}
+        self.data: dict[float, tuple[list[tuple[int, ...]], list[float]]] = {}  # per rung budget
         self._model: _Model | None = None
 
-    def observe(self, result: Result) -> None:
-        ops, values = self.data.setdefault(result.epochs, ([], []))
+    def observe(self, result: Result, budget: float) -> None:
+        ops, values = self.data.setdefault(budget, ([], []))
         ops.append(result.arch.ops)
         values.append(result.value)
 
     def _fit(self) -> _Model | None:
-        for epochs in sorted(self.data, reverse=True):
-            ops, values = self.data[epochs]
+        for budget in sorted(self.data, reverse=True):
+            ops, values = self.data[budget]
             n = len(values)
             if n <= self._min_points:
                 continue
-            if self._model is not None and self._model[:2] == (epochs, n):
+            if self._model is not None and self._model[:2] == (budget, n):
                 return self._model
             n_good = max(self._min_points, self.top_n_percent * n // 100)
             n_bad = max(self._min_points, (100 - self.top_n_percent) * n // 100)
@@ -105,7 +111,7 @@ class BOHB(Hyperband):
             if len(good) <= NUM_EDGES or len(bad) <= NUM_EDGES:
                 continue
             bw_good = _bandwidths(good, self.min_bandwidth)
-            self._model = _Model(epochs, n, good, bw_good, _log_kernel(good, bw_good),
+            self._model = _Model(budget, n, good, bw_good, _log_kernel(good, bw_good),
                                  _log_kernel(bad, _bandwidths(bad, self.min_bandwidth)))
             return self._model
         return None

@@ -7,6 +7,28 @@ several workers, a new bracket opens whenever every open bracket is waiting for 
 HpBandSter does), so workers never idle. New cells come from :meth:`Hyperband.sample` (uniform
 here; BOHB overrides it). On a table that records the objective at one epoch only, every bracket is
 a single rung and Hyperband is random search.
+
+Settings that replay a published BOHB protocol (their defaults keep the behaviour above):
+
+* ``resume=False``: a promotion trains the cell again from scratch: a new trial (a :class:`Query`
+  without a trial id, whose table seed is drawn anew) charged all its epochs, as a worker that
+  queries the benchmark afresh at every budget does.
+* ``min_budget`` and ``max_budget``: HpBandSter's brackets (``hpbandster.optimizers.bohb``) instead
+  of the ones above: ``m = 1 - int(log(min_budget / max_budget) / log(eta))`` rung budgets
+  ``max_budget * eta**-k`` (k = m-1 .. 0), and the bracket of ``s + 1`` rungs starts
+  ``ceil(floor(m / (s + 1)) * eta**s)`` cells. A rung of budget ``b`` trains ``int(b)`` epochs
+  (NATS-Bench's ``iepoch = int(budget) - 1``), or the first epoch above that the table records.
+* ``query_epochs=E`` (needs the budgets and ``resume=False``): every query trains ``E`` epochs
+  whatever its rung's budget, which then only names the rung (NB201's BOHB worker ignores the
+  budget, so a promotion is the same 12-epoch query again).
+* ``incumbent_rule``: ``"highest-epoch"`` (default) leaves it to the simulator (the best value at
+  the highest epoch seen); ``"max-budget"`` is the best result of a top rung (HpBandSter's
+  ``Result.get_incumbent_id``; the simulator's rule until a top rung has a result); ``"best"`` is
+  the best result at any epoch (NATS-Bench's bohb.py). Ties go to the result told first; under a
+  latency constraint only feasible results count.
+
+:meth:`Hyperband.observe` is told each result with its rung's budget (the rung epochs unless the
+budgets are set), on which BOHB keys its models, as HpBandSter does.
 """
 from __future__ import annotations
 
@@ -19,12 +41,18 @@ import numpy as np
 from nasbench_suite.space import Arch
 from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
 
+INCUMBENT_RULES = ("highest-epoch", "max-budget", "best")
+
 
 class Bracket:
-    """One successive-halving run: ``rungs`` is [(number of cells, epochs)], epochs increasing."""
+    """One successive-halving run: ``rungs`` is [(number of cells, epochs)]; ``budgets`` the rungs'
+    budgets (default: their epochs). ``resume=False`` promotes a cell as a new trial."""
 
-    def __init__(self, ident: int, rungs: list[tuple[int, int]]) -> None:
+    def __init__(self, ident: int, rungs: list[tuple[int, int]], budgets: Sequence[float] | None = None,
+                 resume: bool = True) -> None:
         self.ident, self.rungs = ident, rungs
+        self.budgets = [e for _, e in rungs] if budgets is None else list(budgets)
+        self.resume = resume
         self.rung = 0
         self.new_left = rungs[0][0]  # cells still to sample for rung 0
         self.promotions: list[Query] = []
@@ -33,6 +61,11 @@ class Bracket:
     @property
     def done(self) -> bool:
         return self.rung >= len(self.rungs)
+
+    @property
+    def budget(self) -> float:
+        """The budget of the rung now running (whose results are being told)."""
+        return self.budgets[self.rung]
 
     def next_query(self, sample: Callable[[], Arch]) -> Query | None:
         if self.done:
@@ -51,7 +84,10 @@ class Bracket:
             return
         keep, epochs = self.rungs[self.rung]
         best = sorted(self.told, key=lambda r: -r.value)[:keep]  # stable: earlier results win ties
-        self.promotions = [r.resume(epochs, tag=self.ident) for r in reversed(best)]  # pop() takes the best first
+        if self.resume:
+            self.promotions = [r.resume(epochs, tag=self.ident) for r in reversed(best)]  # pop() takes the best first
+        else:
+            self.promotions = [Query(r.arch, epochs, tag=self.ident) for r in reversed(best)]
         self.told = []
 
 
@@ -74,6 +110,18 @@ def bracket_schedule(fidelities: Sequence[int], eta: int, min_epoch: int, max_ep
     return brackets
 
 
+def hpbandster_schedule(eta: int, min_budget: float, max_budget: float) -> list[list[tuple[int, float]]]:
+    """HpBandSter's brackets (most aggressive first) as [(cells, budget)] rungs, computed as its
+    ``BOHB.__init__`` and ``get_next_iteration`` do (NumPy floats included)."""
+    m = -int(np.log(min_budget / max_budget) / np.log(eta)) + 1
+    budgets = (max_budget * np.power(eta, -np.linspace(m - 1, 0, m))).tolist()
+    brackets = []
+    for s in range(m - 1, -1, -1):
+        n0 = np.ceil(np.floor(m / (s + 1)) * eta**s)
+        brackets.append([(max(int(n0 * eta ** (-i)), 1), budgets[m - 1 - s + i]) for i in range(s + 1)])
+    return brackets
+
+
 @register("hyperband")
 @dataclass
 class Hyperband(Strategy):
@@ -82,6 +130,15 @@ class Hyperband(Strategy):
     """Smallest rung (default: the table's first fidelity)."""
     max_epoch: int | None = None
     """Largest rung (default: the table's last fidelity)."""
+    resume: bool = True
+    """Promotions continue the trial (charged the extra epochs); False: a new trial, charged in full."""
+    min_budget: float | None = None
+    """With ``max_budget``: HpBandSter's brackets over these budgets (see the module doc)."""
+    max_budget: float | None = None
+    query_epochs: int | None = None
+    """Every query trains this many epochs, whatever its rung's budget (needs the budgets, resume=False)."""
+    incumbent_rule: str = "highest-epoch"
+    """"highest-epoch" (the simulator's), "max-budget" (HpBandSter's) or "best" (best at any epoch)."""
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         if self.eta < 2:
@@ -91,14 +148,73 @@ class Hyperband(Strategy):
             if value is not None and value < 1:  # None is the default; 0 used to mean the default silently
                 raise StrategyError(f"{setting} must be >= 1 (or None for the table's "
                                     f"{'first' if setting == 'min_epoch' else 'last'} fidelity), got {value}")
-        lo = space.epochs_or_max(space.min_epoch if self.min_epoch is None else self.min_epoch)
-        hi = space.epochs_or_max(self.max_epoch)
-        if lo > hi:
-            raise StrategyError(f"min_epoch {lo} is above max_epoch {hi}")
+        if not isinstance(self.resume, bool):
+            raise StrategyError(f"resume must be true or false, got {self.resume!r}")
+        if self.incumbent_rule not in INCUMBENT_RULES:
+            raise StrategyError(f"incumbent_rule must be one of {', '.join(map(repr, INCUMBENT_RULES))}, "
+                                f"got {self.incumbent_rule!r}")
         self.space, self.rng = space, rng
-        self.schedule = bracket_schedule([f for f in space.fidelities if lo <= f <= hi], self.eta, lo, hi)
+        if self.min_budget is None and self.max_budget is None:
+            if self.query_epochs is not None:
+                raise StrategyError("query_epochs needs min_budget and max_budget (the rungs' budgets; every "
+                                    "query then trains query_epochs epochs)")
+            lo = space.epochs_or_max(space.min_epoch if self.min_epoch is None else self.min_epoch)
+            hi = space.epochs_or_max(self.max_epoch)
+            if lo > hi:
+                raise StrategyError(f"min_epoch {lo} is above max_epoch {hi}")
+            self.schedule = bracket_schedule([f for f in space.fidelities if lo <= f <= hi], self.eta, lo, hi)
+            self.budget_schedule: list[list[float]] = [[e for _, e in rungs] for rungs in self.schedule]
+        else:
+            self.schedule, self.budget_schedule = self._budget_brackets(space)
+        self.top_budget = max(b[-1] for b in self.budget_schedule)
         self.open: dict[int, Bracket] = {}
         self.opened = 0
+        self._best: tuple[float, Arch] | None = None  # incumbent_rule "max-budget" / "best"
+
+    def _budget_brackets(self, space: SearchSpace) -> tuple[list[list[tuple[int, int]]], list[list[float]]]:
+        """HpBandSter's brackets on ``min_budget``..``max_budget`` as (rungs, budgets), checked."""
+        if self.min_budget is None or self.max_budget is None:
+            given = "min_budget" if self.max_budget is None else "max_budget"
+            raise StrategyError(f"{given} needs {'max_budget' if given == 'min_budget' else 'min_budget'} too "
+                                f"(HpBandSter's budgets come in a pair)")
+        if self.min_epoch is not None or self.max_epoch is not None:
+            raise StrategyError("min_epoch/max_epoch do not apply with min_budget/max_budget (the rungs follow "
+                                "the budgets)")
+        for setting in ("min_budget", "max_budget"):
+            value = getattr(self, setting)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise StrategyError(f"{setting} must be a finite number > 0, got {value!r}")
+        if self.min_budget > self.max_budget:
+            raise StrategyError(f"min_budget {self.min_budget} is above max_budget {self.max_budget}")
+        brackets = hpbandster_schedule(self.eta, float(self.min_budget), float(self.max_budget))
+        if self.query_epochs is not None:
+            if isinstance(self.query_epochs, bool) or not isinstance(self.query_epochs, int) \
+                    or self.query_epochs not in space.fidelities:
+                raise StrategyError(f"query_epochs={self.query_epochs!r} is not a fidelity of this table; use one "
+                                    f"of {list(space.fidelities)}")
+            if self.resume:
+                raise StrategyError("query_epochs needs resume=false: every rung trains the same epochs, so a "
+                                    "promotion cannot continue a trial")
+            epochs_of = {b: self.query_epochs for rungs in brackets for _, b in rungs}
+        else:
+            epochs_of = {}
+            for rungs in brackets:
+                for _, b in rungs:
+                    want = int(b)
+                    if want < 1:
+                        raise StrategyError(f"min_budget {self.min_budget} gives a rung of budget {b:.4g}, under one "
+                                            f"epoch; use min_budget >= 1 (or query_epochs)")
+                    above = [f for f in space.fidelities if f >= want]
+                    if not above:
+                        raise StrategyError(f"max_budget {self.max_budget} asks for {want} epochs; the table "
+                                            f"records the objective up to epoch {space.max_epoch}")
+                    epochs_of[b] = above[0]
+        rungs_e = [[(n, epochs_of[b]) for n, b in rungs] for rungs in brackets]
+        if self.resume and any(a[1] >= b[1] for rungs in rungs_e for a, b in zip(rungs, rungs[1:])):
+            raise StrategyError(f"resume=true needs more epochs at each rung; on this table the budgets "
+                                f"{self.min_budget}..{self.max_budget} give rungs of "
+                                f"{sorted(set(epochs_of.values()))} epochs: use resume=false")
+        return rungs_e, [[b for _, b in rungs] for rungs in brackets]
 
     def sample(self) -> Arch:
         """A new cell for rung 0 of a bracket."""
@@ -109,7 +225,8 @@ class Hyperband(Strategy):
         while len(out) < n:
             q = next((q for b in self.open.values() if (q := b.next_query(self.sample)) is not None), None)
             if q is None:  # every open bracket waits for results: open the next one
-                bracket = Bracket(self.opened, self.schedule[self.opened % len(self.schedule)])
+                k = self.opened % len(self.schedule)
+                bracket = Bracket(self.opened, self.schedule[k], self.budget_schedule[k], self.resume)
                 self.open[bracket.ident] = bracket
                 self.opened += 1
                 q = bracket.next_query(self.sample)
@@ -120,11 +237,19 @@ class Hyperband(Strategy):
 
     def tell(self, results: Sequence[Result]) -> None:
         for r in results:
-            self.observe(r)
             bracket = self.open[r.query.tag]
+            budget = bracket.budget
+            self.observe(r, budget)
+            if self.incumbent_rule != "highest-epoch" and self.space.feasible(r) and \
+                    (self.incumbent_rule == "best" or budget == self.top_budget) and \
+                    (self._best is None or r.value > self._best[0]):
+                self._best = (r.value, r.arch)
             bracket.tell(r)
             if bracket.done:
                 del self.open[bracket.ident]
 
-    def observe(self, result: Result) -> None:
-        """Hook for subclasses that model the results (BOHB)."""
+    def incumbent(self) -> Arch | None:
+        return None if self._best is None else self._best[1]
+
+    def observe(self, result: Result, budget: float) -> None:
+        """Hook for subclasses that model the results (BOHB); ``budget`` is the result's rung budget."""

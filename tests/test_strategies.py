@@ -115,6 +115,111 @@ def test_hyperband_schedule_on_the_table_fidelities() -> None:
     assert bracket_schedule([12], 3, 12, 12) == [[(1, 12)]]  # one fidelity: random search
 
 
+def full_cost(oracle: Oracle, arch: int, table_seed: int, epochs: int) -> float:
+    """What a new trial of ``arch`` to ``epochs`` epochs costs under ``table_seed``: all its epochs of
+    training plus one validation pass."""
+    r, s = oracle.row_of[arch], oracle.seeds.index(table_seed)
+    return float(oracle.cum_train[r, s, epochs] + oracle.valid_seconds[r, s, epochs - 1])
+
+
+def check_new_trials_charged_in_full(oracle: Oracle, c: dict) -> None:
+    assert not c["resumed"].any() and len(set(c["trial"].tolist())) == len(c["trial"])  # every query a new trial
+    for a, seed, e, cost in zip(c["arch_index"], c["table_seed"], c["epochs"], c["cost"]):
+        assert cost == pytest.approx(full_cost(oracle, int(a), int(seed), int(e)), rel=1e-12)
+
+
+def test_hyperband_resume_false_promotes_as_new_trials_charged_in_full(oracle: Oracle) -> None:
+    """resume=False (NB201's and NATS-Bench's BOHB workers query the benchmark afresh at each budget): a
+    promotion is a new trial, charged all its epochs, not the extra ones."""
+    c = run_search(make_strategy("hyperband", {"resume": False}), oracle, Budget(seconds=3000), seed=0).columns
+    check_new_trials_charged_in_full(oracle, c)
+    # the first bracket as with resume=True: 9 cells at 2 epochs, the best 3 at 4, the best one at 12
+    assert c["epochs"][:13].tolist() == [2] * 9 + [4] * 3 + [12]
+    first, second = c["value"][:9], c["arch_index"][9:12]
+    assert sorted(second.tolist()) == sorted(c["arch_index"][np.argsort(-first, kind="stable")[:3]].tolist())
+    assert c["arch_index"][12] == second[np.argmax(c["value"][9:12])]
+    resumed = run_search(make_strategy("hyperband"), oracle, Budget(seconds=3000), seed=0).columns
+    assert resumed["arch_index"][:13].tolist() == c["arch_index"][:13].tolist()
+    assert resumed["cost"][12] < c["cost"][12]  # the default pays only epochs 5..12 for the same promotion
+
+
+def test_hpbandster_schedule() -> None:
+    from algorithms.hyperband import hpbandster_schedule
+
+    # NATS-Bench's bohb.py: eta 3, budgets 1..12; NB201's BOHB.py: eta 3, budgets 12..200 (HpBandSter's
+    # n0 = ceil(floor(m / (s + 1)) * eta**s), not Hyperband's ceil(m / (s + 1) * eta**s))
+    assert hpbandster_schedule(3, 1, 12) == [[(9, 12 / 9), (3, 4.0), (1, 12.0)], [(3, 4.0), (1, 12.0)], [(3, 12.0)]]
+    nb201 = hpbandster_schedule(3, 12, 200)
+    assert [[n for n, _ in b] for b in nb201] == [[9, 3, 1], [3, 1], [3]]
+    assert [round(b, 2) for _, b in nb201[0]] == [22.22, 66.67, 200.0]
+
+
+def bohb_nb201(**extra) -> Strategy:
+    return make_strategy("bohb", {"num_samples": 4, "random_fraction": 0.0, "min_bandwidth": 0.3, "min_budget": 12,
+                                  "max_budget": 200, "query_epochs": 12, "resume": False, **extra})
+
+
+def test_bohb_nb201_mode_queries_fixed_epochs_and_reevaluates_promotions(oracle: Oracle) -> None:
+    """NB201's exps/algos/BOHB.py: HpBandSter brackets over budgets 12..200 whose worker ignores the budget;
+    every query, promotions included, is a new 12-epoch trial charged in full, and BOHB's models are keyed
+    on the (virtual) budgets, not on the epochs every query shares."""
+    strategy = bohb_nb201()
+    c = run_search(strategy, oracle, Budget(seconds=6000), seed=0).columns
+    assert set(c["epochs"].tolist()) == {12}
+    check_new_trials_charged_in_full(oracle, c)
+    assert strategy.schedule == [[(9, 12), (3, 12), (1, 12)], [(3, 12), (1, 12)], [(3, 12)]]
+    first, second = c["value"][:9], c["arch_index"][9:12]  # promoted cells are queried again
+    assert sorted(second.tolist()) == sorted(c["arch_index"][np.argsort(-first, kind="stable")[:3]].tolist())
+    assert c["arch_index"][12] == second[np.argmax(c["value"][9:12])]
+    budgets = sorted(strategy.data)
+    assert [round(b, 2) for b in budgets] == [22.22, 66.67, 200.0]
+    assert strategy.data[budgets[0]][1][:9] == first.tolist() and strategy.data[budgets[2]][1][0] == c["value"][12]
+
+
+def top_rung_rows(n: int) -> list[int]:
+    """Rows (one worker) that are top-rung results in NB201's brackets: 13 + 4 + 3 queries a cycle."""
+    return [k for k in range(n) if k % 20 in (12, 16, 17, 18, 19)]
+
+
+def test_incumbent_rules(oracle: Oracle) -> None:
+    """'max-budget' (HpBandSter's get_incumbent_id): the best result of a top rung; 'best' (NATS-Bench's
+    bohb.py): the best result at any epoch; the default leaves the simulator's rule."""
+    differs = 0
+    for seed in range(4):
+        c = run_search(bohb_nb201(incumbent_rule="max-budget"), oracle, Budget(seconds=6000), seed).columns
+        top = top_rung_rows(len(c["value"]))
+        for k in range(top[0]):  # no top-rung result yet: the simulator's rule (all results are at 12 epochs)
+            assert c["incumbent_index"][k] == c["arch_index"][int(np.argmax(c["value"][:k + 1]))]
+        for k in range(top[0], len(c["value"])):
+            rows = [t for t in top if t <= k]
+            best = rows[int(np.argmax(c["value"][rows]))]
+            assert c["incumbent_index"][k] == c["arch_index"][best]
+        default = run_search(bohb_nb201(), oracle, Budget(seconds=6000), seed).columns
+        assert default["arch_index"].tolist() == c["arch_index"].tolist()  # the rule changes only the incumbent
+        assert default["incumbent_index"][-1] == c["arch_index"][np.argmax(c["value"])]  # all at 12 epochs
+        differs += default["incumbent_index"][-1] != c["incumbent_index"][-1]
+    assert differs  # a cell seen only in a lower rung is not HpBandSter's incumbent
+    c = run_search(make_strategy("bohb", {"min_budget": 1, "max_budget": 12, "resume": False, "incumbent_rule": "best"}),
+                   oracle, Budget(seconds=3000), 0).columns
+    assert set(c["epochs"].tolist()) == {1, 4, 12}
+    check_new_trials_charged_in_full(oracle, c)
+    for k in range(len(c["value"])):
+        assert c["incumbent_index"][k] == c["arch_index"][int(np.argmax(c["value"][:k + 1]))]
+
+
+def test_budgets_on_a_table_with_one_epoch_need_resume_false() -> None:
+    """On a table that records epoch 12 only (the reference-built ones), NATS-Bench's budgets 1..12 put
+    every rung at 12 epochs: promotions cannot resume, so only resume=False runs."""
+    from nasbench_suite.strategy import SearchSpace
+
+    space = SearchSpace((12,), np.arange(15625))
+    with pytest.raises(StrategyError, match="resume=true needs more epochs at each rung"):
+        make_strategy("bohb", {"min_budget": 1, "max_budget": 12}).setup(space, np.random.default_rng(0))
+    strategy = make_strategy("bohb", {"min_budget": 1, "max_budget": 12, "resume": False})
+    strategy.setup(space, np.random.default_rng(0))
+    assert strategy.schedule == [[(9, 12), (3, 12), (1, 12)], [(3, 12), (1, 12)], [(3, 12)]]
+
+
 def test_optuna_adapter(oracle: Oracle, test_acc: np.ndarray) -> None:
     pytest.importorskip("optuna")
     a = run_search(make_strategy("optuna"), oracle, Budget(queries=40), seed=1, workers=2)
@@ -239,6 +344,19 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("hyperband", {"min_epoch": -3}, "min_epoch must be >= 1"),
     ("hyperband", {"max_epoch": 0}, "max_epoch must be >= 1"),
     ("hyperband", {"eta": 1}, "eta must be >= 2"),
+    ("hyperband", {"incumbent_rule": "last"}, "incumbent_rule must be one of"),
+    ("bohb", {"query_epochs": 12, "resume": False}, "query_epochs needs min_budget and max_budget"),
+    ("hyperband", {"min_budget": 1}, "min_budget needs max_budget too"),
+    ("hyperband", {"max_budget": 12}, "max_budget needs min_budget too"),
+    ("hyperband", {"min_budget": 0, "max_budget": 12}, "min_budget must be a finite number > 0"),
+    ("hyperband", {"min_budget": 12, "max_budget": float("inf")}, "max_budget must be a finite number > 0"),
+    ("hyperband", {"min_budget": 12, "max_budget": 4}, "min_budget 12 is above max_budget 4"),
+    ("hyperband", {"min_budget": 1, "max_budget": 12, "max_epoch": 12}, "min_epoch/max_epoch do not apply"),
+    ("hyperband", {"min_budget": 0.1, "max_budget": 1}, "min_budget 0.1 gives a rung of budget 0.1111, under one"),
+    ("hyperband", {"min_budget": 2, "max_budget": 24}, "max_budget 24 asks for 24 epochs"),
+    ("bohb", {"min_budget": 12, "max_budget": 200, "query_epochs": 12}, "query_epochs needs resume=false"),
+    ("bohb", {"min_budget": 12, "max_budget": 200, "query_epochs": 13, "resume": False},
+     "query_epochs=13 is not a fidelity"),
 ])
 def test_out_of_range_settings_are_refused_before_the_run(name: str, settings: dict, message: str,
                                                           oracle: Oracle) -> None:
