@@ -310,3 +310,17 @@ def test_rank_tests_find_a_strategy_that_always_wins() -> None:
     # CD = q_0.05(k=3, inf) / sqrt(2) * sqrt(k (k + 1) / (6 N)) = 2.343 * sqrt(12 / 72) (Demsar 2006, table 5)
     assert tests.critical_difference == pytest.approx(2.343 * np.sqrt(12 / 72), abs=2e-3)
     assert stats.rank_tests({"a": final["a"], "b": final["b"]}, alpha=0.05) is None
+
+
+def test_anytime_curves_reach_results_that_finish_after_the_budget() -> None:
+    # overrun "finish": the last query of a run started before the 10 s budget and ended at 12 s
+    frames = {"a": pd.DataFrame({"seed": [0, 0, 1], "finish_time": [4.0, 12.0, 9.0],
+                                 "incumbent_test_acc": [50.0, 60.0, 70.0]})}
+    grid = stats.time_grid(frames, budget=10.0)
+    assert grid[-1] == 12.0
+    _, values = stats.anytime(frames["a"], grid)
+    # the curve ends on each run's final result, as the final table reads it
+    np.testing.assert_array_equal(values[:, -1], stats.finals(frames["a"])[stats.ACC].to_numpy())
+    # strict overrun (every result within the budget): the grid still ends at the budget
+    frames["a"]["finish_time"] = [4.0, 8.0, 9.0]
+    assert stats.time_grid(frames, budget=10.0)[-1] == 10.0

@@ -21,9 +21,13 @@ REGRET = "regret_test_acc"
 
 
 def time_grid(frames: dict[str, pd.DataFrame], budget: float | None, points: int = 200) -> np.ndarray:
-    """Log-spaced simulated seconds from the earliest first result to the budget (or the last finish)."""
+    """Log-spaced simulated seconds from the earliest first result to the budget or the last finish,
+    whichever is later: under the ``finish`` overrun the last queries end after the budget, and the
+    curves must reach the final results that the final table and the ranks count."""
     first = min(float(f.groupby("seed")["finish_time"].min().min()) for f in frames.values())
-    last = budget if budget is not None else max(float(f["finish_time"].max()) for f in frames.values())
+    last = max(float(f["finish_time"].max()) for f in frames.values())
+    if budget is not None:
+        last = max(last, budget)
     first = max(first, last * 1e-4)
     return np.geomspace(first, last, points)
 
