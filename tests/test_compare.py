@@ -324,3 +324,16 @@ def test_anytime_curves_reach_results_that_finish_after_the_budget() -> None:
     # strict overrun (every result within the budget): the grid still ends at the budget
     frames["a"]["finish_time"] = [4.0, 8.0, 9.0]
     assert stats.time_grid(frames, budget=10.0)[-1] == 10.0
+
+
+def test_a_single_run_has_no_std_or_band_not_a_zero_one(toy: dict[str, Path], tmp_path: Path) -> None:
+    # ddof 1 over one run is undefined: the report must not print "± 0.00" (no spread) nor claim a band
+    assert np.isnan(stats.summary(pd.Series([88.0]))["std"])
+    config = tmp_path / "one.toml"
+    config.write_text(TWO_STRATEGIES.format(table=toy["table"].as_posix(), seeds="0", third=""))
+    assert main(["compare", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "index.md").read_text()
+    final = pd.read_csv(tmp_path / "out" / "final.csv")
+    assert final["test_acc_std"].isna().all() and final["regret_std"].isna().all()
+    assert "± 0.00" not in md and "± n/a" in md
+    assert "no band: one run" in md and "percentile bootstrap of that median" not in md

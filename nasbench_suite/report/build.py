@@ -84,7 +84,7 @@ def html_table(frame: pd.DataFrame) -> str:
 
 
 def _pm(mean: float, std: float) -> str:
-    return f"{mean:.2f} ± {std:.2f}"
+    return f"{mean:.2f} ± {_fmt(std)}"
 
 
 # ----- the report ----------------------------------------------------------------------------------
@@ -133,8 +133,9 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
         text=(f"Incumbent {evaluation['split']} accuracy (what the searcher would report, read after the run from the "
               f"table's epoch {evaluation['epoch']}, mean over table seeds) and regret to the table's best "
               f"({evaluation['optimum']:.2f}%, arch {evaluation['optimum_arch']}) against simulated seconds. "
-              f"Step functions: the median over {len(cfg['seeds'])} runs; bands: {100 * (1 - cfg['alpha']):.0f}% "
-              f"percentile bootstrap of that median ({cfg['bootstrap']} resamples).")))
+              f"Step functions: the median over {len(cfg['seeds'])} runs; "
+              + (f"bands: {100 * (1 - cfg['alpha']):.0f}% percentile bootstrap of that median ({cfg['bootstrap']} "
+                 "resamples)." if len(cfg["seeds"]) > 1 else "no band: one run has no spread to resample."))))
 
     # final results (+ weight sharing beside them)
     table = stats.final_table(final)

@@ -70,8 +70,9 @@ def finals(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary(values: pd.Series) -> dict[str, float]:
+    """Mean, std over runs (ddof 1: NaN for a single run, whose spread is unknown, not 0), median, IQR."""
     q25, q75 = np.percentile(values, [25, 75])
-    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
             "median": float(values.median()), "iqr": float(q75 - q25)}
 
 
