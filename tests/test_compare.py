@@ -337,3 +337,17 @@ def test_a_single_run_has_no_std_or_band_not_a_zero_one(toy: dict[str, Path], tm
     assert final["test_acc_std"].isna().all() and final["regret_std"].isna().all()
     assert "± 0.00" not in md and "± n/a" in md
     assert "no band: one run" in md and "percentile bootstrap of that median" not in md
+
+
+def test_the_declared_scipy_floor_has_the_bootstrap_the_report_calls() -> None:
+    # median_band seeds scipy.stats.bootstrap with rng=, a keyword scipy added in 1.15 (SPEC 7);
+    # under an older scipy that pyproject allowed, every `nasbench report` failed with a TypeError
+    import inspect
+    import re
+
+    from scipy.stats import bootstrap
+
+    assert "rng=" in inspect.getsource(stats.median_band) and "rng" in inspect.signature(bootstrap).parameters
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    floor = re.search(r'"scipy>=([0-9.]+)"', pyproject)
+    assert floor is not None and tuple(map(int, floor.group(1).split(".")[:2])) >= (1, 15)
