@@ -6,6 +6,7 @@ weight-sharing run trains a real C=4 supernet on the synthetic dataset for one e
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -351,3 +352,14 @@ def test_the_declared_scipy_floor_has_the_bootstrap_the_report_calls() -> None:
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     floor = re.search(r'"scipy>=([0-9.]+)"', pyproject)
     assert floor is not None and tuple(map(int, floor.group(1).split(".")[:2])) >= (1, 15)
+
+
+def test_rank_tests_of_strategies_tied_on_every_seed_say_no_difference_not_nan() -> None:
+    # common random numbers: on a small budget random and rea (and others) can return the same cell on
+    # every seed; the report then printed "Friedman chi² = nan, p = nan" (and scipy warned on stderr)
+    same = pd.DataFrame({stats.ACC: [88.0, 91.0, 90.5]}, index=range(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tests = stats.rank_tests({"a": same, "b": same.copy(), "c": same.copy()}, alpha=0.05)
+    assert tests is not None and tests.friedman_statistic == 0.0 and tests.friedman_p == 1.0
+    assert (tests.mean_ranks == 2.0).all() and (tests.nemenyi_p.to_numpy() == 1.0).all()

@@ -110,7 +110,12 @@ def rank_tests(final: dict[str, pd.DataFrame], alpha: float) -> RankTests | None
         return None
     acc = pd.DataFrame({label: f.loc[common, ACC].to_numpy() for label, f in final.items()}, index=common)
     ranks = pd.DataFrame(rankdata(-acc.to_numpy(), axis=1), index=acc.index, columns=acc.columns)
-    stat, p = friedmanchisquare(*(acc[c].to_numpy() for c in acc.columns))
+    if (ranks.to_numpy() == (acc.shape[1] + 1) / 2).all():
+        # every seed ties every strategy: the tie-corrected statistic is 0/0 (scipy: nan and a warning);
+        # all rank sums are equal, so there is no evidence of a difference at all
+        stat, p = 0.0, 1.0
+    else:
+        stat, p = friedmanchisquare(*(acc[c].to_numpy() for c in acc.columns))
     nemenyi = sp.posthoc_nemenyi_friedman(acc.to_numpy())
     nemenyi.index = nemenyi.columns = acc.columns
     k, n = acc.shape[1], acc.shape[0]
