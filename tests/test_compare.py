@@ -338,6 +338,7 @@ def test_a_single_run_has_no_std_or_band_not_a_zero_one(toy: dict[str, Path], tm
     assert final["test_acc_std"].isna().all() and final["regret_std"].isna().all()
     assert "± 0.00" not in md and "± n/a" in md
     assert "no band: one run" in md and "percentile bootstrap of that median" not in md
+    assert "Weight-sharing rows" not in md and "own seeds (-)" not in md  # none were run: no sentence about them
 
 
 def test_the_declared_scipy_floor_has_the_bootstrap_the_report_calls() -> None:

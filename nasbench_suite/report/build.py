@@ -162,9 +162,11 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
     sections.append(Section(
         "Final results", table=shown, figure="final", alt="final test accuracy per run and strategy",
         text=("The final incumbent of every run. Std is over runs (ddof 1); IQR = 75th - 25th percentile; queries = "
-              "results told to the strategy. Weight-sharing rows are real runs on this machine: their cost is "
-              "**measured wall seconds**, not simulated time, and their runs use their own seeds "
-              f"({', '.join(sorted({m['seeds']['ranges'] for m in data.ws_manifests.values()})) or '-'}).")))
+              "results told to the strategy." + (
+                  " Weight-sharing rows are real runs on this machine: their cost is **measured wall seconds**, not "
+                  "simulated time, and their runs use their own seeds "
+                  f"({', '.join(sorted({m['seeds']['ranges'] for m in data.ws_manifests.values()}))})."
+                  if data.ws_manifests else ""))))
 
     # ranks and significance
     tests = stats.rank_tests(final, cfg["alpha"])
