@@ -4,8 +4,10 @@ Before the search, ``pool`` cells drawn uniformly at random (without replacement
 strategy's generator) are scored by the proxy ``proxy`` (synflow by default, as in the paper); the
 initial population of REA (``population`` cells) or the initial batch of BANANAS (``n_init`` cells)
 is the best of the pool, best first, instead of random cells. The proxy's measured seconds for the
-whole pool are charged to the simulated clock with the first query (:attr:`Query.charge`), so a
-warm start is compared with the plain strategy at equal simulated cost.
+whole pool are charged to the simulated clock (:attr:`Query.charge`), so a warm start is compared
+with the plain strategy at equal simulated cost. They are split evenly over the queries of the first
+ask, one per idle simulated worker: the pool is scored on those workers in parallel before any of
+them trains a cell that the scores chose (with one worker, the first query carries all of it).
 
 The scores come from the zero-cost proxies stored beside the table (``nasbench proxies --table T``),
 which the search harness hands to strategies in ``SearchSpace.proxies``; cells with an undefined
@@ -66,9 +68,12 @@ class WarmStart:
             return self._warm.pop(0)
         return self.space.random_arch(self.rng)  # type: ignore[attr-defined]
 
-    def query(self, arch: Arch) -> Query:
-        charge, self._charge = self._charge, 0.0
-        return Query(arch, self._epochs, charge=charge)  # type: ignore[attr-defined]
+    def ask(self, n: int) -> list[Query]:
+        out: list[Query] = super().ask(n)  # type: ignore[misc]
+        if self._charge and out:  # the first ask: every idle worker scores its share of the pool first
+            share, self._charge = self._charge / len(out), 0.0
+            out = [q._replace(charge=q.charge + share) for q in out]
+        return out
 
 
 @register("rea-warm")

@@ -365,3 +365,29 @@ def test_out_of_range_settings_are_refused_before_the_run(name: str, settings: d
         strategy.setup(oracle.space, np.random.default_rng(0))
     with pytest.raises(StrategyError, match=message):
         run_search(make_strategy(name, settings), oracle, Budget(queries=20), 0)
+
+
+@pytest.mark.parametrize("name", ["rea-warm", "bananas-warm"])
+def test_warm_start_cells_do_not_train_before_the_pool_is_scored(name: str, search_table: Benchmark) -> None:
+    """The pool's proxy seconds are split over the first ask's queries (one per idle worker): with
+    4 simulated workers, no proxy-chosen cell may finish before the scoring that chose it (it used to
+    ride on the first query alone, so 3 workers trained the best-scored cells from t=0), and the whole
+    pool is still charged exactly once; with 1 worker the first query carries all of it."""
+    from fixture_tables import synthetic_proxies
+
+    oracle = Oracle(search_table).with_proxies(synthetic_proxies())
+    settings = {"pool": 3000, **FAST.get(name, {})}
+
+    def charges(workers: int) -> tuple[np.ndarray, np.ndarray]:
+        c = run_search(make_strategy(name, settings), oracle, Budget(queries=8), seed=0, workers=workers).columns
+        rows, slots = oracle.row_of[c["arch_index"]], [oracle.seeds.index(s) for s in c["table_seed"]]
+        training = oracle.cum_train[rows, slots, c["epochs"]] + oracle.valid_seconds[rows, slots, c["epochs"] - 1]
+        return c["cost"] - training, c["start_time"]
+
+    one, _ = charges(1)
+    pool = one[0]
+    assert pool == pytest.approx(3.0) and not one[1:].any()  # 3000 cells x 1 ms, all on the first query
+    four, start = charges(4)
+    np.testing.assert_allclose(four[start == 0], pool / 4)  # each idle worker scores a quarter of the pool
+    assert (start == 0).sum() == 4 and not four[start > 0].any()
+    assert four.sum() == pytest.approx(pool)
