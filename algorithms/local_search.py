@@ -4,8 +4,13 @@ as in White et al. 2021 ("Local search is state of the art for NAS benchmarks").
 Start from the best of ``n_init`` random cells. ``improvement="first"`` moves to the first
 neighbour found better than the current cell; ``"best"`` evaluates the whole neighbourhood and moves
 to its best cell if that is better. Neighbours are tried in a random order and no cell is queried
-twice (values already told are reused). At a local optimum the search restarts from a random cell
+twice (values already told are reused). At a local optimum the search restarts from one random cell
 it has not queried.
+
+The two reference codes differ, and this one takes a side of each: the naszilla code of the paper
+defaults to first improvement (``query_full_nbhd=False``) but restarts from the best of ``n_init`` new
+random cells and skips neighbours it has queried before; NASLib's ``LocalSearch`` evaluates the whole
+neighbourhood (our ``"best"``) and restarts from one random cell, as here.
 """
 from __future__ import annotations
 
