@@ -3,9 +3,11 @@
 
 Same macro skeleton as :class:`~nasbench_suite.model.TinyNetwork` (stem, N cells per stage, two
 ResNet reduction blocks, BN-ReLU-pool-linear head); every cell edge is a :class:`MixedOp` holding
-all 5 candidate ops (built by :func:`~nasbench_suite.model.make_op`, so each candidate is the very
-module a standalone network of that cell would have). All cells share one set of architecture
-weights: ``forward(x, weights)`` takes a ``[6, 5]`` tensor (softmax of DARTS' alphas, a Gumbel
+all 5 candidate ops (built by :func:`~nasbench_suite.model.make_op`, the module a standalone network
+of that cell would have, except that, as in NB201's ``SearchCell`` and DARTS' ``MixedOp``, the conv
+ops' BatchNorm has no affine scale and shift (``affine=False``), so an op cannot rescale its output
+against the mixing weights; stem, reduction blocks and head keep theirs). All cells share one set
+of architecture weights: ``forward(x, weights)`` takes a ``[6, 5]`` tensor (softmax of DARTS' alphas, a Gumbel
 sample, a one-hot) and each edge computes ``sum_k weights[e, k] * op_k(x)``.
 
 With ``index`` (a ``[6]`` tensor of op indices) only the chosen op of each edge is run, as in
@@ -17,7 +19,7 @@ weight optimizer never sees them and ``torch.func.functional_call`` can differen
 weights alone (DARTS-V2).
 
 With one-hot weights the supernet computes the same function as ``TinyNetwork(arch)`` whose edge
-ops carry the same weights (see :func:`standalone_state_dict`).
+ops carry the same weights and the identity BN affine (see :func:`standalone_state_dict`).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ class MixedOp(nn.Module):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.ops = nn.ModuleList(make_op(k, channels) for k in range(NUM_OPS))
+        self.ops = nn.ModuleList(make_op(k, channels, affine=False) for k in range(NUM_OPS))
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
         if index is None:
@@ -92,17 +94,31 @@ def derive(weights: torch.Tensor) -> Arch:
     return Arch(tuple(int(k) for k in weights.detach().argmax(dim=1).tolist()))
 
 
+def _standalone_key(key: str, ops: tuple[int, ...]) -> str | None:
+    """``key`` of a supernet state dict as ``TinyNetwork(ops)`` names it, or None (an op not chosen)."""
+    parts = key.split(".")
+    if len(parts) > 5 and parts[0] == "cells" and parts[2] == "edges" and parts[4] == "ops":
+        edge, op = int(parts[3]), int(parts[5])
+        if op != ops[edge]:
+            return None
+        return ".".join(["cells", parts[1], "layers", parts[3], *parts[6:]])
+    return key
+
+
 def standalone_state_dict(supernet: Supernet, arch: ArchLike) -> Mapping[str, torch.Tensor]:
     """A ``TinyNetwork(arch)`` state dict holding the supernet's weights: stem, reductions and head
-    as they are, and on every cell edge the weights of the edge's chosen op."""
+    as they are, and on every cell edge the weights of the edge's chosen op (its BatchNorm, affine-free
+    in the supernet, gets the identity affine: weight 1, bias 0)."""
     ops = Arch.parse(arch).ops
     out = {}
     for key, value in supernet.state_dict().items():
-        parts = key.split(".")
-        if len(parts) > 5 and parts[0] == "cells" and parts[2] == "edges" and parts[4] == "ops":
-            edge, op = int(parts[3]), int(parts[5])
-            if op != ops[edge]:
-                continue
-            key = ".".join(["cells", parts[1], "layers", parts[3], *parts[6:]])
-        out[key] = value
+        new = _standalone_key(key, ops)
+        if new is not None:
+            out[new] = value
+    for name, module in supernet.named_modules():
+        if isinstance(module, nn.BatchNorm2d) and not module.affine:
+            prefix = _standalone_key(name, ops)
+            if prefix is not None:
+                out[f"{prefix}.weight"] = torch.ones_like(module.running_mean)
+                out[f"{prefix}.bias"] = torch.zeros_like(module.running_mean)
     return out

@@ -26,8 +26,9 @@ def _perturb_bn(net):
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             with torch.no_grad():
-                m.weight.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=g))
+                if m.affine:
+                    m.weight.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
+                    m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=g))
                 m.running_mean.copy_(0.2 * torch.randn(m.running_mean.shape, generator=g))
                 m.running_var.copy_(1 + 0.5 * torch.rand(m.running_var.shape, generator=g))
 
@@ -53,6 +54,20 @@ def test_onehot_supernet_is_the_standalone_network(arch, mode):
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(got_path, want, rtol=1e-5, atol=1e-6)
     assert derive(onehot_weights(arch)) == arch
+
+
+def test_search_cell_batchnorm_is_affine_free_as_in_nb201():
+    """NB201's SearchCell (and DARTS' MixedOp) build the candidate ops with affine=False: a conv op must not
+    learn a BN scale that rescales its output against the mixing weights. Stem, reductions and head keep it."""
+    from nasbench_suite.supernet import SearchCell
+
+    net = _seeded(lambda: Supernet(CFG))
+    in_cells = [m for c in net.cells if isinstance(c, SearchCell) for m in c.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    elsewhere = [m for c in [net.stem, net.lastact, *(c for c in net.cells if not isinstance(c, SearchCell))]
+                 for m in c.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(in_cells) == 3 * 6 * 2 and elsewhere  # 3 stages x 6 edges x (1x1, 3x3)
+    assert not any(m.affine for m in in_cells) and all(m.affine for m in elsewhere)
+    assert not any(".edges." in n and n.endswith((".weight", ".bias")) and p.dim() == 1 for n, p in net.named_parameters())
 
 
 def test_supernet_rejects_bad_weights():
