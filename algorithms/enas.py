@@ -9,8 +9,10 @@ uses an LSTM, which in this 6-decision space adds little). Each epoch has two ph
    exponential moving-average baseline (decay ``baseline_decay``), plus an entropy bonus
    ``entropy_weight``; Adam with lr ``controller_lr``.
 
-The derived cell is the policy's argmax per edge. Cells are sampled with the method's seeded
-numpy generator from the policy's probabilities.
+The derived cell, as in ENAS and NB201's ``get_best_arch``: ``derive_samples`` cells (NB201: 10
+per epoch) sampled from the policy, each scored by the supernet's accuracy on one random valid
+minibatch (the same batch for all), the best (first on ties) kept; not the policy's argmax per edge.
+Cells are sampled with the method's seeded numpy generator from the policy's probabilities.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from typing import Any
 import torch
 
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
-from nasbench_suite.supernet import derive, onehot_weights
+from nasbench_suite.supernet import onehot_weights
 from nasbench_suite.weight_sharing import Context, Method
 
 
@@ -29,12 +31,12 @@ class ENAS(Method):
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         return {"controller_lr": 0.05, "controller_steps": 20, "controller_samples": 4, "baseline_decay": 0.95,
-                "entropy_weight": 1e-4}
+                "entropy_weight": 1e-4, "derive_samples": 10}
 
     def check(self) -> str | None:
         c = self.config
-        if c["controller_steps"] < 1 or c["controller_samples"] < 1:
-            return "controller_steps and controller_samples must be at least 1"
+        if c["controller_steps"] < 1 or c["controller_samples"] < 1 or c["derive_samples"] < 1:
+            return "controller_steps, controller_samples and derive_samples must be at least 1"
         if not (c["controller_lr"] >= 0 and 0 <= c["baseline_decay"] <= 1 and c["entropy_weight"] >= 0):
             return "need controller_lr >= 0, 0 <= baseline_decay <= 1, entropy_weight >= 0"
         return None
@@ -72,4 +74,7 @@ class ENAS(Method):
             self.opt.step()
 
     def derive(self, ctx: Context) -> Arch:
-        return derive(self.logits)
+        xv, yv = ctx.valid_batch()
+        cells = [self.sample(ctx) for _ in range(int(self.config["derive_samples"]))]
+        scores = [ctx.accuracy(a, xv, yv) for a in cells]
+        return cells[max(range(len(cells)), key=scores.__getitem__)]

@@ -235,7 +235,31 @@ def test_enas_controller_moves_towards_rewarded_cells():
                           accuracy=lambda arch, x, y: 100.0 if arch.ops[0] == CONV3 else 0.0)
     method.setup(ctx)
     method.end_epoch(ctx, 1)
+    assert int(method.logits.argmax(dim=1)[0]) == CONV3
     assert method.derive(ctx).ops[0] == CONV3
+
+
+def test_enas_derives_the_best_sampled_cell_not_the_policy_argmax():
+    """ENAS and NB201's get_best_arch keep the best of cells sampled from the policy, each scored on a valid
+    minibatch; the argmax per edge of an untrained (uniform) policy would be the all-`none` cell."""
+    from types import SimpleNamespace
+
+    from algorithms.enas import ENAS
+    from nasbench_suite.space import CONV3
+
+    def score(arch, x=None, y=None):
+        return float(sum(op == CONV3 for op in arch.ops))
+
+    def ctx():
+        return SimpleNamespace(rng=np.random.default_rng(0), valid_batch=lambda size=None: (None, None), accuracy=score)
+
+    method, again = ENAS(), ENAS()  # derive_samples: 10, NB201's per-epoch get_best_arch
+    c, c2 = ctx(), ctx()
+    method.setup(c)
+    again.setup(c2)
+    derived = method.derive(c)
+    best = max(score(again.sample(c2)) for _ in range(10))
+    assert score(derived) == best >= 2 and derived != Arch((0,) * 6)
 
 
 def test_method_settings_of_the_wrong_kind_are_refused() -> None:
