@@ -8,8 +8,9 @@ the table's protocol, weights fitted on the ``train`` split and the architecture
 
 The shared loop (NB201's search recipe): SGD with Nesterov momentum 0.9, lr 0.025 on a cosine
 schedule per step down to 0.001, weight decay 5e-4, gradient norm clipped at 5; every step draws the
-next train minibatch (a seeded permutation per epoch) and a random valid minibatch of the same size
-and hands both to the method. BatchNorm in the supernet uses batch statistics whenever it is
+next train minibatch (a seeded permutation per epoch, the last one of an epoch smaller when the batch
+size does not divide the split) and a random valid minibatch of the same size (NB201's
+``SearchDataset`` pairs one valid image with each train image) and hands both to the method. BatchNorm in the supernet uses batch statistics whenever it is
 evaluated (NB201's search cells do not track running statistics). After each epoch the method
 derives a cell; the table gives that cell's valid and test accuracy at its last epoch (mean over
 seeds). The row also records the derived cell's op mix (``ops_<name>``: edges carrying each op),
@@ -274,7 +275,7 @@ def run_one(bench: "Benchmark", method: str, seed: int, settings: SearchSettings
                     for group in opt.param_groups:
                         group["lr"] = ctx.lr
                     idx = torch.from_numpy(order[start:start + batch_size])
-                    vidx = torch.from_numpy(np.sort(rng.choice(len(vy), size=min(batch_size, len(vy)), replace=False)))
+                    vidx = torch.from_numpy(np.sort(rng.choice(len(vy), size=min(len(idx), len(vy)), replace=False)))
                     algo.step(ctx, tx[idx], ty[idx], vx[vidx], vy[vidx])
                     step += 1
                 algo.end_epoch(ctx, epoch)

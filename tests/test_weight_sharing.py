@@ -170,6 +170,28 @@ def test_short_search_writes_tidy_results(ws_table, tmp_path, method, capsys):
     pd.testing.assert_frame_equal(frame.drop(columns=measured), again.drop(columns=measured))
 
 
+def test_valid_minibatch_has_the_train_minibatch_size_also_in_the_last_step(ws_table, monkeypatch):
+    """400 train images in batches of 64: the 7th step has 16; its valid batch has 16 too (NB201's
+    SearchDataset pairs a valid image with each train image), not 64."""
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.table import load_table
+
+    class Probe(weight_sharing.Method):
+        name = "probe"
+        sizes: list[tuple[int, int]] = []
+
+        def step(self, ctx, x, y, xv, yv):
+            self.sizes.append((len(y), len(yv)))
+
+        def derive(self, ctx):
+            return Arch.from_index(0)
+
+    probe = Probe()
+    monkeypatch.setattr(weight_sharing, "make_method", lambda name, settings=None: probe)
+    weight_sharing.run_one(load_table(ws_table), "probe", 0, weight_sharing.SearchSettings(epochs=1, batch_size=64))
+    assert probe.sizes == [(64, 64)] * 6 + [(16, 16)]
+
+
 def test_darts_cli_user_errors(ws_table, tmp_path, capsys):
     from nasbench_suite.cli import main
 
