@@ -3,7 +3,8 @@
 Architecture parameters ``alpha`` ([6, 5], init ``1e-3 * N(0, 1)``) are trained on the valid split
 with Adam (lr 3e-4, betas (0.5, 0.999), weight decay 1e-3); the supernet weights on the train split
 with the shared SGD loop under ``softmax(alpha)``. Each step updates alpha on a valid minibatch, then
-the weights on a train minibatch. The derived cell is the argmax op of each edge (``none`` allowed).
+the weights on a train minibatch (the DARTS paper's order and NB201's DARTS-V2; NB201's DARTS-V1
+script takes the weight step first). The derived cell is the argmax op of each edge (``none`` allowed).
 
 * ``darts-v1``: first order, ``grad_alpha L_valid(w, alpha)``.
 * ``darts-v2``: second order, the gradient of ``L_valid(w', alpha)`` through one virtual SGD step

@@ -6,7 +6,8 @@ override C, N and the batch size) and is trained on the table's own data: ``load
 the table's protocol, weights fitted on the ``train`` split and the architecture (or controller) on
 ``valid``, as NAS-Bench-201 does. The ``test`` split is never loaded.
 
-The shared loop (NB201's search recipe): SGD with Nesterov momentum 0.9, lr 0.025 on a cosine
+The shared loop (NB201's DARTS / GDAS / RSPS search recipe, used for every method here; NB201's
+ENAS script used lr 0.05 to 0.0005 and weight decay 2.5e-4): SGD with Nesterov momentum 0.9, lr 0.025 on a cosine
 schedule per step down to 0.001, weight decay 5e-4, gradient norm clipped at 5; every step draws the
 next train minibatch (a seeded permutation per epoch, the last one of an epoch smaller when the batch
 size does not divide the split) and a random valid minibatch of the same size (NB201's
@@ -16,8 +17,9 @@ derives a cell; the table gives that cell's valid and test accuracy at its last 
 seeds). The row also records the derived cell's op mix (``ops_<name>``: edges carrying each op),
 so a collapse onto ``skip_connect`` shows.
 
-**Cost is measured, not simulated**: ``measured_seconds`` (wall seconds of the epoch's search work,
-table look-ups excluded) and ``measured_time`` (cumulative) on ``device``; they vary from run to
+**Cost is measured, not simulated**: ``measured_seconds`` (wall seconds of the epoch's steps, the
+method's derivation and the supernet valid evaluation of the derived cell, ``value``; epoch 1 also
+building the supernet; table look-ups excluded) and ``measured_time`` (cumulative) on ``device``; they vary from run to
 run, every other column is a pure function of the seed on CPU.
 
 **Randomness**: ``SeedSequence(seed).spawn(3)`` -> the data order (``np.random.Generator``), the torch
