@@ -77,7 +77,13 @@ class MacroConfig:
 # ----- operations ------------------------------------------------------------------------------
 class ReLUConvBN(nn.Module):
     """NAS-Bench-201's ``ReLUConvBN``: ReLU -> Conv2d (no bias) -> BatchNorm2d (running stats; affine
-    unless ``affine=False``, as in NB201's search cells)."""
+    unless ``affine=False``, as in NB201's search cells).
+
+    With ``affine=False`` NB201's conv has a bias (``bias=not affine`` in its ``cell_operations.py``);
+    this one never does. The bias is cancelled by the BatchNorm that follows (exactly in training
+    mode, where it gets no gradient), so the supernet computes the same function, but its parameter
+    count lacks those biases (C per conv edge op) and its seeded initialisation draws different
+    numbers than NB201's module would."""
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0,
                  affine: bool = True) -> None:

@@ -335,3 +335,21 @@ def test_params_match_nas_bench_201s_records_but_its_150_legacy_errors() -> None
     assert set(np.abs(diff[diff != 0]).tolist()) == {28000, 243040}  # one 1x1 or one 3x3 conv of the 15 cells
     readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
     assert "that holds for 15,475 cells; the other 150 records are off by exactly one 1x1 (28,000) or one 3x3" in readme
+
+
+def test_affine_free_conv_op_has_no_bias_and_says_where_nb201_differs() -> None:
+    """NB201's ReLUConvBN uses ``bias=not affine``: its search-cell convs carry a bias, ours do not.
+    The bias is cancelled by the BatchNorm that follows in training mode; the docstring states it."""
+    from nasbench_suite.model import ReLUConvBN
+
+    op = make_op(CONV3, 4, affine=False)
+    assert op.op[1].bias is None and not op.op[2].affine
+    torch.manual_seed(0)
+    conv_bias = torch.nn.Conv2d(4, 4, 3, padding=1, bias=True)
+    bn = torch.nn.BatchNorm2d(4, affine=False)
+    x = torch.randn(8, 4, 5, 5)
+    with_bias = bn(conv_bias(torch.relu(x)))
+    op.op[1].weight.data.copy_(conv_bias.weight.data)
+    assert torch.allclose(op(x), with_bias, atol=1e-5)  # same function in training mode
+    doc = " ".join(ReLUConvBN.__doc__.split())
+    assert "``bias=not affine``" in doc and "this one never does" in doc
