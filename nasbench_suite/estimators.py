@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from .table import Benchmark
 
 VOTE = ("synflow", "jacob_cov", "snip")
-"""Abdelfattah et al. (2021)'s vote: the mean rank of these three proxies."""
+"""The proxies of Abdelfattah et al. (2021)'s vote. Their vote is a majority between these three when
+two cells are compared; to rank all cells at once this uses their mean rank instead (our adaptation)."""
 TOP = 0.10
 HELD_OUT = 10
 """A predictor trained on n judged cells is judged on the others: at least this many."""
