@@ -49,40 +49,44 @@ def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     pool.shutdown(wait=True)
 
 
+STOPS = (signal.SIGINT, signal.SIGTERM)
+"""Ctrl-C and ``kill PID``: the signals that stop a command."""
+
+
+@contextmanager
+def _stop_handler(handler: Any) -> Iterator[None]:
+    """``handler`` for :data:`STOPS` inside the block, the previous handlers back after it (handlers
+    can be set only in the main thread; elsewhere this does nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {sig: signal.signal(sig, handler) for sig in STOPS}
+    try:
+        yield
+    finally:
+        for sig, previous in held.items():
+            signal.signal(sig, previous)
+
+
 @contextmanager
 def _stops_held() -> Iterator[None]:
     """Ignore Ctrl-C and ``kill PID`` while the workers are being stopped: a second stop arriving
     then would leave that cleanup half done and the workers running on as orphans. The first stop is
-    already under way, so nothing is lost by ignoring the second. Handlers can be set only in the main
-    thread; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
+    already under way, so nothing is lost by ignoring the second."""
+    with _stop_handler(signal.SIG_IGN):
         yield
-        return
-    held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in held.items():
-            signal.signal(sig, handler)
 
 
 @contextmanager
 def _stops_deferred() -> Iterator[None]:
     """Hold Ctrl-C and ``kill PID`` back until the block ends, then deliver the first one that came
-    (to the handlers in place before), so a stop is delayed, never lost. Handlers can be set only in
-    the main thread; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    (to the handlers in place before), so a stop is delayed, never lost."""
     arrived: list[int] = []
-    held = {sig: signal.signal(sig, lambda signum, frame: arrived.append(signum))
-            for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        with _stop_handler(lambda signum, frame: arrived.append(signum)):
+            yield
     finally:
-        for sig, handler in held.items():
-            signal.signal(sig, handler)
-        if arrived:
+        if arrived:  # the previous handlers are back in place
             signal.raise_signal(arrived[0])
 
 

@@ -126,6 +126,17 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def _outliving(workers: list[int], seconds: float) -> list[int]:
+    """The ``workers`` still running after up to ``seconds``; each is killed, so none outlives the test."""
+    deadline = time.monotonic() + seconds
+    while [w for w in workers if _running(w)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [w for w in workers if _running(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    return left
+
+
 def _running(pid: int) -> bool:
     """``pid`` exists and is not a zombie (an exited process its new parent has not reaped yet)."""
     try:
@@ -166,12 +177,7 @@ def test_proxies_workers_end_quietly_when_their_parent_is_killed_outright(tmp_pa
         _, err = parent.communicate(timeout=30)  # EOF once the workers, which share its stderr, have exited too
     except subprocess.TimeoutExpired:
         err = "(a worker still held the stderr it shares with its parent after 30 s)"
-    deadline = time.monotonic() + 15
-    while [w for w in workers if _running(w)] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    left = [w for w in workers if _running(w)]
-    for w in left:
-        os.kill(w, signal.SIGKILL)
+    left = _outliving(workers, 15)
     assert not left, f"workers {left} outlived their killed parent by 15 s"
     assert "Traceback" not in err and "Error" not in err, err
 
@@ -202,12 +208,7 @@ def test_workers_end_when_their_parent_dies_before_they_have_started(tmp_path) -
     workers = [int(pid) for pid in parent.stdout.readline().split()]
     parent.wait()
     assert parent.returncode == -signal.SIGKILL and len(workers) == 2
-    deadline = time.monotonic() + 20
-    while [w for w in workers if _running(w)] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    left = [w for w in workers if _running(w)]
-    for w in left:
-        os.kill(w, signal.SIGKILL)
+    left = _outliving(workers, 20)
     assert not left, f"workers {left} outlived their parent, killed while they were starting, by 20 s"
 
 
