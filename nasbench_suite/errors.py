@@ -6,6 +6,8 @@ exit code 2. Each subclass also derives from the closest built-in exception, so 
 """
 from __future__ import annotations
 
+import os
+
 
 class NasBenchError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -125,3 +127,8 @@ def require_device(device: str) -> None:
             raise DeviceError(f"device {device!r} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s)")
     elif dev.type != "cpu":
         raise DeviceError(f"device {device!r}: use cpu or cuda")
+
+
+def not_a_folder(path: "str | os.PathLike[str]") -> str:
+    """Why ``path``, which is not a folder, cannot be used as one: it is a file, or it does not exist."""
+    return "is a file, not a folder" if os.path.exists(path) else "does not exist"

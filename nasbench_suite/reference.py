@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from . import tablefile
-from .errors import DatasetError
+from .errors import DatasetError, not_a_folder
 from .space import NUM_ARCHS, Arch
 from .table import Benchmark, build_table, load_table
 
@@ -140,7 +140,7 @@ def build_reference_tables(ref_dir: str | os.PathLike, out: str | os.PathLike, d
     cols = DATASETS[dataset]
     ref, out = Path(ref_dir), Path(out)
     if not ref.is_dir():
-        raise DatasetError(f"reference folder {ref} {'is a file, not a folder' if ref.exists() else 'does not exist'}")
+        raise DatasetError(f"reference folder {ref} {not_a_folder(ref)}")
     hp12 = _read_csv(ref / HP12, ["arch_index", "arch_str", f"{cols.hp12}_valid", f"{cols.hp12}_test"])
     per_seed = _read_csv(ref / PER_SEED, ["arch_index", cols.seconds, *([cols.valid200] if cols.valid200 else [])])
     test200 = _read_csv(ref / TEST200, ["ArchitectureString", cols.test200])

@@ -51,7 +51,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import NasBenchError
+from .errors import NasBenchError, not_a_folder
 from .evaluation import EvalSpec, incumbent_metric
 from .search import run_seeds, SearchSpec
 from .simulator import Budget
@@ -219,11 +219,6 @@ def _eval_table(folder: Path, dataset: str, prefix: str) -> Path | None:
     return alone if alone.is_dir() else None
 
 
-def _not_a_folder(path: Path) -> str:
-    """Why ``path``, which is not a folder, cannot be used as one."""
-    return "is a file, not a folder" if path.exists() else "does not exist"
-
-
 def _stats(values: np.ndarray) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values))
 
@@ -241,7 +236,7 @@ def reproduce(protocol: str, tables: str | os.PathLike, *, runs: int = 100, firs
         raise ReproduceError(f"unknown method(s) {unknown}; the protocol covers {', '.join(METHODS)}")
     proto, folder = PROTOCOLS[protocol], Path(tables)
     if not folder.is_dir():
-        raise ReproduceError(f"tables folder {folder} {_not_a_folder(folder)}; import the official files "
+        raise ReproduceError(f"tables folder {folder} {not_a_folder(folder)}; import the official files "
                              f"(nasbench import nats-tss) or build the reference tables (nasbench reference build)")
     published = load_published() if published is None else published
     plan = [(ds, find_tables(folder, ds, prefix)) for ds in proto.budgets]
@@ -301,7 +296,7 @@ def weight_sharing_folder(report_dir: str | os.PathLike | None) -> tuple[Path | 
                       "(reports/ comes with a source checkout, not an installed package); pass --weight-sharing DIR")
     folder = Path(report_dir)
     if not folder.is_dir():
-        raise ReproduceError(f"weight-sharing folder {folder} {_not_a_folder(folder)}")
+        raise ReproduceError(f"weight-sharing folder {folder} {not_a_folder(folder)}")
     if not any((folder / m / "trajectories.parquet").is_file() for m in WEIGHT_SHARING):
         raise ReproduceError(f"weight-sharing folder {folder} holds no nasbench darts results "
                              f"(<folder>/<method>/trajectories.parquet, method one of {', '.join(WEIGHT_SHARING)})")
@@ -318,7 +313,7 @@ def weight_sharing_rows(report_dir: str | os.PathLike, tables: str | os.PathLike
     published = load_published() if published is None else published
     root = Path(report_dir)
     if not root.is_dir():
-        raise ReproduceError(f"weight-sharing folder {root} {_not_a_folder(root)}")
+        raise ReproduceError(f"weight-sharing folder {root} {not_a_folder(root)}")
     evaluate = _eval_table(Path(tables), "cifar10", prefix) if Path(tables).is_dir() else None
     bench = load_table(evaluate) if evaluate else None
     out = []
