@@ -14,8 +14,10 @@ proxy          definition (sums run over the weights of every ``Conv2d`` and ``L
 ``grad_norm``  sum over layers of the L2 norm of dL/dW (cross-entropy L on the minibatch)
 ``snip``       sum |W * dL/dW| (Lee et al. 2019)
 ``grasp``      sum -W * (H g), g = dL/dW, Hessian-vector product by double backprop (Wang et al. 2020)
-``fisher``     sum over channels of layer outputs a of 0.5 * mean_batch(sum_hw a * dL/da)^2
-               (Turner et al. 2020; Abdelfattah et al. 2021)
+``fisher``     sum over layers and output channels k of n_k * 0.5 * mean_batch(sum_hw a_k * dL/da_k)^2,
+               a the layer's output, n_k the weights feeding channel k (``weight[k].numel()``: each
+               channel's value is credited to every weight of the channel and summed over weights, as
+               Abdelfattah et al. 2021 / NASLib do; Turner et al. 2020)
 ``synflow``    sum |W| * dR/d|W|, R = sum of the outputs for an all-ones input, float64, BatchNorm
                removed, every weight replaced by its absolute value (Tanaka et al. 2020); no data
 ``jacob_cov``  -sum_i log(v_i + k) + 1 / (v_i + k), v the eigenvalues of the correlation matrix of the
@@ -80,6 +82,11 @@ INIT = ("torch.manual_seed(torch_seed(SeedSequence(seed, spawn_key=(1,)))) in a 
         "each proxy's network: the same seed for every cell (common random numbers)")
 
 
+FISHER = "per weight: each output channel's 0.5 * mean_batch(sum_hw a * dL/da)^2 times weight[k].numel(), summed"
+"""Recorded in the identity of a proxy folder that stores ``fisher``: folders from before this definition
+(a plain sum over channels, without the fan-in factor) refuse to resume instead of mixing the two."""
+
+
 def init_seed(seed: int) -> int:
     """The torch seed of every cell's initial weights under proxy seed ``seed``: the same for all cells,
     so two cells whose networks hold the same parameter tensors start from the same weights."""
@@ -136,12 +143,12 @@ def grasp(net: nn.Module, batch: Minibatch) -> float:
 
 
 def fisher(net: nn.Module, batch: Minibatch) -> float:
-    acts: list[torch.Tensor] = []
+    acts: list[tuple[nn.Module, torch.Tensor]] = []
 
     def keep(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
         if output.requires_grad:
             output.retain_grad()
-            acts.append(output)
+            acts.append((module, output))
 
     handles = [m.register_forward_hook(keep) for m in layers(net)]
     try:
@@ -150,12 +157,14 @@ def fisher(net: nn.Module, batch: Minibatch) -> float:
         for h in handles:
             h.remove()
     total = 0.0
-    for a in acts:
+    for m, a in acts:
         if a.grad is None:
             continue
         prod = a.detach() * a.grad
         per = prod.sum(dim=(2, 3)) if prod.dim() == 4 else prod
-        total += float((0.5 * per.pow(2).mean(0)).sum())
+        # the per-channel value counts once per weight of the channel (NASLib broadcasts it to
+        # weight.shape[1:] and sums over parameters): a fan-in weighting, not a plain channel sum
+        total += float((0.5 * per.pow(2).mean(0)).sum()) * m.weight[0].numel()
     return total
 
 

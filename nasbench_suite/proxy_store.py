@@ -104,6 +104,10 @@ class ProxyStore(FolderStore):
                          "proxies": list(self.proxies), "data": data, "fingerprint": fingerprint("cpu", threads),
                          "undefined": "disconnected cells (and any non-finite score) are -inf for every proxy "
                                       "but params and flops; see nasbench_suite.proxies"}
+        if "fisher" in self.proxies:
+            from .proxies import FISHER
+
+            self.identity["fisher"] = FISHER
         ident = self.folder / IDENTITY_FILE
         if ident.is_file():
             try:
