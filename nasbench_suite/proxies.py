@@ -24,8 +24,9 @@ proxy          definition (sums run over the weights of every ``Conv2d`` and ``L
                per-image input Jacobians of the summed logits, k = 1e-5 (Mellor et al., v1)
 ``naswot``     log|det K|, K_ij = number of ReLUs where images i and j agree on active / inactive
                (Mellor et al. 2021, "NASWOT")
-``zen``        log E|f(x) - f(x + 0.01 e)| + sum over BatchNorm layers of log sqrt(mean batch
-               variance), f the final stage's feature map, x, e ~ N(0, 1), Gaussian re-initialized
+``zen``        log mean_batch sum_chw |f(x) - f(x + 0.01 e)| + sum over BatchNorm layers of log sqrt(mean
+               batch variance), f the feature map the global pooling reads (after the final BatchNorm
+               and ReLU, Zen-NAS's ``forward_pre_GAP``), x, e ~ N(0, 1), Gaussian re-initialized
                weights (Lin et al. 2021); no data
 ``params``     parameter count (closed form, :func:`~nasbench_suite.model.analytic_params`)
 ``flops``      multiply-accumulates per image (:func:`~nasbench_suite.model.analytic_flops`)
@@ -82,6 +83,10 @@ INIT = ("torch.manual_seed(torch_seed(SeedSequence(seed, spawn_key=(1,)))) in a 
         "each proxy's network: the same seed for every cell (common random numbers)")
 
 
+ZEN = ("log mean_batch sum_chw |f(x) - f(x + 0.01 e)| + sum_BN log sqrt(mean batch var), f the input of "
+       "global_pooling (after lastact)")
+"""Recorded in the identity of a proxy folder that stores ``zen``: folders from before this definition (f the
+last cell's output, before lastact, averaged over every element) refuse to resume."""
 FISHER = "per weight: each output channel's 0.5 * mean_batch(sum_hw a * dL/da)^2 times weight[k].numel(), summed"
 """Recorded in the identity of a proxy folder that stores ``fisher``: folders from before this definition
 (a plain sum over channels, without the fan-in factor) refuse to resume instead of mixing the two."""
@@ -219,7 +224,9 @@ def naswot(net: nn.Module, batch: Minibatch) -> float:
 
 
 def zen(net: nn.Module, input_shape: Sequence[int], batch_size: int, generator: torch.Generator) -> float:
-    """Zen-score; ``net`` must have ``cells`` (its last module is the final stage's output)."""
+    """Zen-score; ``net`` must have ``global_pooling``: its input (after ``lastact``, the final BatchNorm
+    and ReLU) is Zen-NAS's pre-GAP feature map. Zen-NAS's BN factor reads ``running_var`` after its two
+    passes; ours reads the batch variance of the unperturbed pass (the paper's definition)."""
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -238,7 +245,7 @@ def zen(net: nn.Module, input_shape: Sequence[int], batch_size: int, generator: 
     features: list[torch.Tensor] = []
     x1 = torch.randn(batch_size, *input_shape, generator=generator)
     x2 = x1 + 0.01 * torch.randn(batch_size, *input_shape, generator=generator)
-    hook = net.cells[-1].register_forward_hook(lambda m, i, o: features.append(o.detach()))
+    hook = net.global_pooling.register_forward_pre_hook(lambda m, i: features.append(i[0].detach().clone()))
     try:
         with torch.no_grad():
             net(x2)
@@ -250,7 +257,7 @@ def zen(net: nn.Module, input_shape: Sequence[int], batch_size: int, generator: 
                     h.remove()
     finally:
         hook.remove()
-    delta = float((features[1].double() - features[0].double()).abs().mean())
+    delta = float((features[1].double() - features[0].double()).abs().flatten(1).sum(1).mean())
     if not delta > 0:
         return DISCONNECTED_VALUE
     return math.log(delta) + sum(v for v in log_bn if math.isfinite(v))

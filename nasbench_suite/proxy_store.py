@@ -108,6 +108,10 @@ class ProxyStore(FolderStore):
             from .proxies import FISHER
 
             self.identity["fisher"] = FISHER
+        if "zen" in self.proxies:
+            from .proxies import ZEN
+
+            self.identity["zen"] = ZEN
         ident = self.folder / IDENTITY_FILE
         if ident.is_file():
             try:

@@ -56,23 +56,71 @@ def test_fisher_credits_each_channel_to_every_weight_of_the_channel() -> None:
     assert fisher(net, Minibatch(x, y)) == pytest.approx(expected, rel=1e-5)
 
 
-def test_a_fisher_folder_from_before_the_fan_in_factor_refuses_to_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("proxy", ["fisher", "zen"])
+def test_a_folder_from_before_a_definition_fix_refuses_to_resume(tmp_path: Path, proxy: str) -> None:
     import json
 
     from nasbench_suite.proxy_store import IDENTITY_FILE, ProxyStore
 
     table = {"name": "t", "content_hash": "h"}
-    with ProxyStore(tmp_path / "p", table, SETTINGS, ["fisher"], {"dataset": "x"}) as store:
+    with ProxyStore(tmp_path / "p", table, SETTINGS, [proxy], {"dataset": "x"}) as store:
         store.compute([GOOD.index], batch())
     ident = tmp_path / "p" / IDENTITY_FILE
     old = json.loads(ident.read_text())
-    del old["fisher"]  # what a folder written before the fix holds
+    del old[proxy]  # what a folder written before the fix holds
     ident.write_text(json.dumps(old))
     with pytest.raises(RunMismatchError):
-        ProxyStore(tmp_path / "p", table, SETTINGS, ["fisher"], {"dataset": "x"})
+        ProxyStore(tmp_path / "p", table, SETTINGS, [proxy], {"dataset": "x"})
     with ProxyStore(tmp_path / "q", table, SETTINGS, ["synflow"], {"dataset": "x"}):
         pass  # folders without fisher are unaffected
-    assert "fisher" not in json.loads((tmp_path / "q" / IDENTITY_FILE).read_text())
+    assert {"fisher", "zen"}.isdisjoint(json.loads((tmp_path / "q" / IDENTITY_FILE).read_text()))
+
+
+def test_zen_reads_the_feature_map_global_pooling_reads_summed_per_image() -> None:
+    """Zen-NAS (and NASLib's NB201 ``forward_before_global_avg_pool``: the input of AdaptiveAvgPool2d)
+    measures the perturbation on the pre-GAP feature map, after the final BatchNorm and ReLU, summed over
+    (C, H, W) and averaged over the batch. Ours read the last cell's output (before ``lastact``, whose
+    BatchNorm term the score adds as well) averaged over every element."""
+    from nasbench_suite.model import build_network
+    from nasbench_suite.proxies import init_seed, zen
+
+    shape = (CONFIG.in_channels, CONFIG.resolution, CONFIG.resolution)
+
+    def net() -> nn.Module:
+        torch.manual_seed(init_seed(0))
+        return build_network(GOOD, CONFIG)
+
+    got = zen(net(), shape, 8, torch.Generator().manual_seed(5))
+    model, gen = net(), torch.Generator().manual_seed(5)
+    with torch.no_grad():  # the same draws, in the same order, as zen()
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.normal_(generator=gen)
+            elif isinstance(m, nn.BatchNorm2d):
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                m.bias.zero_()
+        x1 = torch.randn(8, *shape, generator=gen)
+        x2 = x1 + 0.01 * torch.randn(8, *shape, generator=gen)
+
+        def pre_gap(x: torch.Tensor) -> torch.Tensor:
+            h = model.stem(x)
+            for cell in model.cells:
+                h = cell(h)
+            return model.lastact(h).double()
+
+        f2 = pre_gap(x2)
+        bn: list[float] = []
+        hooks = [m.register_forward_pre_hook(lambda m, i: bn.append(
+            float(torch.log(torch.sqrt(i[0].double().var(dim=(0, 2, 3), unbiased=False).mean())))))
+            for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        f1 = pre_gap(x1)
+        for h in hooks:
+            h.remove()
+    expected = math.log(float((f1 - f2).abs().sum(dim=(1, 2, 3)).mean())) + sum(v for v in bn if math.isfinite(v))
+    assert got == pytest.approx(expected, rel=1e-6, abs=1e-6)
 
 
 def test_synflow_reads_no_data() -> None:
