@@ -4,7 +4,9 @@ Every estimator gives a score per cell; it is judged against the table's **final
 over seeds** on the cells trained for real (:meth:`~nasbench_suite.table.TableView.trained_rows`: a
 table filled from class representatives would otherwise count copies). Metrics
 (:func:`rank_metrics`): Spearman and Kendall tau over all judged cells and over the best 10% by the
-target, and top-10% precision (the share of the estimator's top 10% that is in the true top 10%).
+target (with every cell tied with the 10% boundary), and top-10% precision (the share of the
+estimator's top 10% that is in the true top 10%, in expectation over random tie-breaking on both sides:
+:func:`top_share`). A correlation that is undefined (fewer than 3 cells, or a constant side) counts as 0.
 
 Cost per cell, in seconds, says where it comes from (``cost_kind``):
 
@@ -71,15 +73,24 @@ def finite_floor(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def top_mask(values: np.ndarray, frac: float = TOP) -> np.ndarray:
-    """The best ``ceil(frac * n)`` entries (stable: earlier wins ties)."""
+def top_share(values: np.ndarray, frac: float = TOP) -> np.ndarray:
+    """Each entry's chance of being among the best ``k = ceil(frac * n)`` when ties are broken at random.
+
+    Entries above the k-th largest value are in (1), entries below are out (0), and the ``m`` entries tied
+    with it share the ``r`` places left (``r / m`` each), so the shares sum to ``k`` and do not depend on
+    the order of the rows (many cells tie in params, FLOPs or a coarse validation accuracy).
+    """
+    values = np.asarray(values, dtype=np.float64)
     k = max(1, math.ceil(frac * len(values)))
-    mask = np.zeros(len(values), dtype=bool)
-    mask[np.argsort(-values, kind="stable")[:k]] = True
-    return mask
+    kth = np.sort(values)[::-1][k - 1]
+    share = (values > kth).astype(np.float64)
+    tied = values == kth
+    share[tied] = (k - share.sum()) / tied.sum()
+    return share
 
 
 def _corr(fn: Any, a: np.ndarray, b: np.ndarray) -> float:
+    """``fn``'s statistic, or 0 (no rank information) where it is undefined: under 3 cells or a constant side."""
     if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
     value = float(fn(a, b).statistic)
@@ -90,10 +101,11 @@ def rank_metrics(scores: np.ndarray, target: np.ndarray) -> dict[str, float]:
     from scipy.stats import kendalltau, spearmanr
 
     s, t = finite_floor(scores), np.asarray(target, dtype=np.float64)
-    best = top_mask(t)
+    true_share = top_share(t)
+    best = true_share > 0  # the best 10% and every cell tied with the last of them
     return {"spearman": _corr(spearmanr, s, t), "kendall": _corr(kendalltau, s, t),
             "spearman_top10": _corr(spearmanr, s[best], t[best]), "kendall_top10": _corr(kendalltau, s[best], t[best]),
-            "top10_precision": float((top_mask(s) & best).sum() / best.sum())}
+            "top10_precision": float(top_share(s) @ true_share / true_share.sum())}
 
 
 def ranks(x: np.ndarray) -> np.ndarray:

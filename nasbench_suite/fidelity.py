@@ -163,7 +163,8 @@ def write_fidelity(result: Fidelity, bench: "Benchmark", reference: "Benchmark",
              f"* Cells: the {result.cells} cells `{bench.name}` trained for real (isomorphism-class representatives "
              "where it fills the members) that the reference has.",
              f"* Target: `{reference.name}` test accuracy at its epoch {reference.max_epoch}; top 10% = the best 10% "
-             "by the target.",
+             "by the target (with the cells tied at its boundary); top-10% precision breaks ties at random (in "
+             "expectation).",
              "* Seed-to-seed agreement: " + (_no_agreement(bench) if result.seed_tau is None else
                                             f"Kendall tau {result.seed_tau:.3f} of final valid accuracy between seeds "
                                             f"{list(bench.seeds)} (mean over pairs{_over(result)})."),

@@ -221,8 +221,9 @@ def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies
         "",
         f"* Target: test accuracy at epoch {bench.max_epoch}, mean over seeds {list(bench.seeds)}, on the "
         f"{len(judged.rows)} cells trained for real (isomorphism-class representatives where the table fills members).",
-        "* Spearman / Kendall over all judged cells and over the best 10% by the target; top-10% precision: share of "
-        "the estimator's top 10% in the true top 10%.",
+        "* Spearman / Kendall over all judged cells and over the best 10% by the target (with the cells tied at its "
+        "boundary); top-10% precision: share of the estimator's top 10% in the true top 10%, ties broken at random "
+        "(in expectation).",
         "* Predictors (XGBoost on the one-hot encoding; `+zero-cost` adds every proxy's rank as a feature) are trained "
         f"on n random judged cells (their seed-0 final valid accuracy) and judged on the others{_draws(frame)}.",
         f"* Cost per cell: {_measured_on(proxies, supernet)}`table` = the table's own training seconds of seed 0 "

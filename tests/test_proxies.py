@@ -222,6 +222,21 @@ def test_a_damaged_proxy_folder_is_one_error_naming_it(tmp_path: Path, capsys: p
 
 
 # ----- estimators ----------------------------------------------------------------------------------
+def test_top_10_percent_metrics_break_ties_at_random_not_by_row_order() -> None:
+    from nasbench_suite.estimators import rank_metrics, top_share
+
+    t = np.arange(20, dtype=float)  # the true top 10%: the last two rows
+    flat = np.zeros(20)  # params-like: every cell tied; row order used to put rows 0 and 1 on top (precision 0)
+    assert rank_metrics(flat, t)["top10_precision"] == pytest.approx(0.1)  # each cell has a 2/20 chance
+    steps = np.repeat([0.0, 1.0], 10)  # the top 10 tie: the two true best are 2 of the 10 sharing 2 places
+    assert rank_metrics(steps, t)["top10_precision"] == pytest.approx(0.2)
+    assert rank_metrics(steps[::-1], t[::-1])["top10_precision"] == pytest.approx(0.2)
+    assert top_share(np.array([3.0, 1.0, 1.0, 1.0, 0.0]), 0.4).tolist() == pytest.approx([1, 1 / 3, 1 / 3, 1 / 3, 0])
+    tied_target = np.array([5.0, 5.0, 5.0] + [0.0] * 17)  # 3 cells tie for the 2 places of the true top 10%
+    assert rank_metrics(np.arange(20.0)[::-1], tied_target)["top10_precision"] == pytest.approx(2 / 3)
+    assert rank_metrics(np.arange(20.0), tied_target)["top10_precision"] == 0.0
+
+
 def test_rank_metrics_and_curve_extrapolation() -> None:
     from nasbench_suite.estimators import extrapolate_pow3, rank_metrics
 
