@@ -364,3 +364,15 @@ def test_rank_tests_of_strategies_tied_on_every_seed_say_no_difference_not_nan()
         tests = stats.rank_tests({"a": same, "b": same.copy(), "c": same.copy()}, alpha=0.05)
     assert tests is not None and tests.friedman_statistic == 0.0 and tests.friedman_p == 1.0
     assert (tests.mean_ranks == 2.0).all() and (tests.nemenyi_p.to_numpy() == 1.0).all()
+
+
+def test_the_regret_axis_draws_a_regret_of_zero() -> None:
+    from nasbench_suite.report.figures import anytime_figure, regret_linthresh
+
+    assert regret_linthresh(np.array([0.0, 0.034, 2.5, np.nan])) == pytest.approx(0.01)
+    assert regret_linthresh(np.array([0.0, 0.0])) == 1.0  # every run found the best cell
+    grid = np.array([1.0, 10.0, 100.0])
+    acc, regret = np.array([90.0, 93.0, 94.0]), np.array([4.0, 1.0, 0.0])  # the median reaches the best cell
+    png = anytime_figure(grid, {"rs": (acc, acc - 1, acc + 1, regret, regret, regret + 0.5)}, {"rs": (0, 0, 1)},
+                         0.05, "t")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

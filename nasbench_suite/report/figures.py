@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, SymmetricalLogLocator
 
 from .stats import ACC, RankTests
 
@@ -46,10 +47,20 @@ def _rc():
     return matplotlib.rc_context(_STYLE)
 
 
+def regret_linthresh(regrets: np.ndarray) -> float:
+    """The regret axis' linear range: the power of ten at or below the smallest positive regret drawn (1 if none).
+
+    A pure log axis cannot draw a regret of 0 (a run that found the table's best cell), which is what a
+    good strategy's median reaches; the symlog axis draws it at the bottom and stays logarithmic above.
+    """
+    positive = regrets[np.isfinite(regrets) & (regrets > 0)]
+    return float(10.0 ** np.floor(np.log10(positive.min()))) if positive.size else 1.0
+
+
 def anytime_figure(grid: np.ndarray, curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                                                  np.ndarray, np.ndarray]],
                    colors: Mapping[str, tuple], alpha: float, title: str) -> bytes:
-    """Two panels against simulated seconds (log): incumbent test accuracy and its regret (log), each
+    """Two panels against simulated seconds (log): incumbent test accuracy and its regret (symlog), each
     the median over runs as a step function with its bootstrap band. ``curves[label]`` =
     (acc median, low, high, regret median, low, high)."""
     with _rc():
@@ -66,12 +77,15 @@ def anytime_figure(grid: np.ndarray, curves: Mapping[str, tuple[np.ndarray, np.n
             ax.grid(True, which="both", alpha=0.25)
         axes[0].set_ylabel("incumbent test accuracy (%)")
         axes[1].set_ylabel("regret to the table's best test accuracy (%)")
-        axes[1].set_yscale("log")
+        linthresh = regret_linthresh(np.concatenate([np.ravel(c[3:]) for c in curves.values()]))
+        axes[1].set_yscale("symlog", linthresh=linthresh, linscale=0.5)
+        axes[1].yaxis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=linthresh, subs=(1, 2, 5)))
+        axes[1].yaxis.set_major_formatter(FormatStrFormatter("%g"))
         lows = np.concatenate([c[0][np.isfinite(c[0])] for c in curves.values()])
         if lows.size:
             axes[0].set_ylim(np.percentile(lows, 5) - 1, None)
         axes[0].set_title(f"median over runs, {100 * (1 - alpha):.0f}% bootstrap band")
-        axes[1].set_title("regret (lower is better)")
+        axes[1].set_title(f"regret (lower is better; log above {linthresh:g}, linear below, so 0 shows)")
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False,
                    bbox_to_anchor=(0.5, -0.02))
