@@ -1,13 +1,25 @@
 """BOHB (Falkner et al. 2018): Hyperband whose new cells come from a TPE-style model.
 
-For the largest rung budget with enough results (more than ``min_points_in_model``, by default the
-number of edges + 1, in both the good and the bad set), the results are split into the best
-``top_n_percent`` (good, at least ``min_points_in_model``) and the rest (bad); each set gets a
-product kernel density over the 6 categorical edges (Aitchison-Aitken kernel, bandwidth by
-statsmodels' normal-reference rule clipped to the kernel's valid range). A new cell is the
-candidate, among ``num_samples`` drawn from the good density with bandwidths widened by
-``bandwidth_factor``, that maximizes good/bad density. A ``random_fraction`` of new cells, and every
-cell before a model exists, is uniform. This follows HpBandSter's ``BOHB`` config generator.
+This follows HpBandSter's ``BOHB`` config generator (``hpbandster/optimizers/config_generators/bohb.py``)
+on a space of 6 categorical edges, as NB201's ``exps/algos/BOHB.py`` and NATS-Bench's ``bohb.py`` run it,
+including the quirks its statsmodels kernel density gives categorical values:
+
+* For the largest rung budget with at least ``min_points_in_model`` results (by default the number of
+  edges + 1) and more than 6 in both sets, the results are split into the best ``top_n_percent`` (good,
+  at least ``min_points_in_model``) and the next ones (bad, at least ``min_points_in_model``).
+* Each set gets statsmodels' ``KDEMultivariate`` over the edges' op indices (``var_type`` 'u'): bandwidth
+  by the normal-reference rule, 1.06 * std * n ** (-1/10) of the op *indices*, floored at
+  ``min_bandwidth`` and not capped; the Aitchison-Aitken kernel gives the datum's own op 1 - h and any
+  other h / (levels - 1), where levels counts the distinct ops the set holds on that edge. So h > 1
+  gives negative kernel values, and an edge that holds one op gives any other op an infinite one,
+  exactly as there.
+* A new cell is the best of ``num_samples`` candidates: each copies a random good datum and redraws each
+  edge uniformly with probability max(h, ``min_bandwidth``) (h of the good set); the candidate that
+  minimizes max(1e-32, bad) / max(good, 1e-32) wins, first on ties, and the first candidate whose ratio is
+  not finite while its good density is wins at once. ``bandwidth_factor`` widens only continuous
+  parameters in HpBandSter; every edge here is categorical, so it is accepted and changes nothing.
+* A ``random_fraction`` of new cells, and every cell before a model exists (or when no candidate
+  qualifies), is uniform.
 
 Results are modelled per rung budget (HpBandSter keys its models on the budget a result was asked
 for): the rung epochs by default; with Hyperband's ``min_budget``/``max_budget`` the rung's budget,
@@ -23,19 +35,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nasbench_suite.encodings import onehot_matrix
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.strategy import Result, SearchSpace, StrategyError, register
 
 from .hyperband import Hyperband
 
-_MAX_BW = (NUM_OPS - 1) / NUM_OPS  # beyond this an Aitchison-Aitken kernel prefers *other* values
-_PLACE = NUM_OPS ** np.arange(NUM_EDGES - 1, -1, -1)
+_TINY = 1e-32  # HpBandSter's floor on both densities in the ratio it minimizes
 
 
 def _bandwidths(x: np.ndarray, min_bw: float) -> np.ndarray:
+    """statsmodels' normal-reference bandwidth of each edge's op indices, floored at ``min_bw`` as HpBandSter does."""
     n, d = x.shape
-    return np.clip(1.06 * x.std(axis=0) * n ** (-1.0 / (4 + d)), min_bw, _MAX_BW)
+    return np.maximum(1.06 * x.std(axis=0) * n ** (-1.0 / (4 + d)), min_bw)
 
 
 class _Model(NamedTuple):
@@ -43,22 +54,46 @@ class _Model(NamedTuple):
     n: int
     good: np.ndarray
     bw_good: np.ndarray
-    log_good: np.ndarray
-    log_bad: np.ndarray
+    kernel_good: np.ndarray
+    kernel_bad: np.ndarray
 
 
-def _log_kernel(data: np.ndarray, bw: np.ndarray) -> np.ndarray:
-    """(30, n) log Aitchison-Aitken kernel values: row ``e*5+v`` is log k(op v on edge e, datum i)."""
-    same = (data.T[:, None, :] == np.arange(NUM_OPS)[None, :, None])  # (edges, ops, n)
-    k = np.where(same, (1.0 - bw)[:, None, None], (bw / (NUM_OPS - 1))[:, None, None])
-    return np.log(k).reshape(NUM_EDGES * NUM_OPS, -1)
+def _kernel_table(data: np.ndarray, bw: np.ndarray) -> np.ndarray:
+    """(edges, ops, n): statsmodels' Aitchison-Aitken kernel value of each op at each datum, per edge.
+
+    1 - h where the datum holds the op, h / (levels - 1) elsewhere, ``levels`` being the number of distinct
+    ops in ``data`` on that edge (statsmodels' default when it is not given); h / 0 = inf where there is one.
+    """
+    levels = np.array([len(np.unique(data[:, e])) for e in range(NUM_EDGES)], dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        other = bw / (levels - 1)
+    same = data.T[:, None, :] == np.arange(NUM_OPS)[None, :, None]
+    return np.where(same, (1.0 - bw)[:, None, None], other[:, None, None])
 
 
-def _density(cands: np.ndarray, log_k: np.ndarray) -> np.ndarray:
-    """Mean over the data of the product over edges of the kernels, for each candidate: the product
-    is a sum of logs, which a one-hot of the candidates turns into one matrix product."""
-    onehot = onehot_matrix()[cands.astype(np.int64) @ _PLACE]
-    return np.exp(onehot @ log_k).mean(axis=1)
+def _density(cands: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """KDEMultivariate.pdf of each candidate: the mean over the data of the product over edges of the kernels."""
+    k = table[np.arange(NUM_EDGES)[None, :], cands.astype(np.int64)]  # (candidates, edges, n)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return k.prod(axis=1).mean(axis=1)
+
+
+def _pick(good: np.ndarray, bad: np.ndarray) -> int | None:
+    """HpBandSter's choice among candidates with these densities (None: it falls back to a random cell).
+
+    Its loop minimizes ``max(1e-32, g) / max(l, 1e-32)`` (Python's ``max``: the first argument unless the
+    second is larger, so a NaN good density stays NaN and a NaN bad one becomes 1e-32); it stops at the first
+    candidate whose ratio is not finite while its good density is, and otherwise keeps the first minimum.
+    """
+    g = np.where(bad > _TINY, bad, _TINY)
+    lo = np.where(_TINY > good, _TINY, good)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = g / lo
+    stop = np.flatnonzero(~np.isfinite(ratio) & np.isfinite(good))
+    finite = np.isfinite(ratio)
+    if stop.size:  # no earlier candidate ends the loop, so it reaches this one whatever the best so far
+        return int(stop[0])
+    return int(np.argmin(np.where(finite, ratio, np.inf))) if finite.any() else None
 
 
 @register("bohb")
@@ -80,8 +115,8 @@ class BOHB(Hyperband):
             raise StrategyError(f"BOHB needs 0 <= random_fraction <= 1, got {self.random_fraction}")
         if not 0.0 < self.bandwidth_factor < math.inf:
             raise StrategyError(f"BOHB needs a finite bandwidth_factor > 0, got {self.bandwidth_factor}")
-        if not 0.0 < self.min_bandwidth <= _MAX_BW:
-            raise StrategyError(f"BOHB needs 0 < min_bandwidth <= {_MAX_BW}, got {self.min_bandwidth}")
+        if not 0.0 < self.min_bandwidth <= 1.0:
+            raise StrategyError(f"BOHB needs 0 < min_bandwidth <= 1 (1 redraws every edge), got {self.min_bandwidth}")
         if self.min_points_in_model is not None and self.min_points_in_model < 1:
             raise StrategyError(f"BOHB needs min_points_in_model >= 1 (or None for the default, "
                                 f"{NUM_EDGES + 1}), got {self.min_points_in_model}")
@@ -99,7 +134,7 @@ class BOHB(Hyperband):
         for budget in sorted(self.data, reverse=True):
             ops, values = self.data[budget]
             n = len(values)
-            if n <= self._min_points:
+            if n < self._min_points:  # HpBandSter: at least min_points_in_model results at the budget
                 continue
             if self._model is not None and self._model[:2] == (budget, n):
                 return self._model
@@ -111,8 +146,8 @@ class BOHB(Hyperband):
             if len(good) <= NUM_EDGES or len(bad) <= NUM_EDGES:
                 continue
             bw_good = _bandwidths(good, self.min_bandwidth)
-            self._model = _Model(budget, n, good, bw_good, _log_kernel(good, bw_good),
-                                 _log_kernel(bad, _bandwidths(bad, self.min_bandwidth)))
+            self._model = _Model(budget, n, good, bw_good, _kernel_table(good, bw_good),
+                                 _kernel_table(bad, _bandwidths(bad, self.min_bandwidth)))
             return self._model
         return None
 
@@ -120,11 +155,11 @@ class BOHB(Hyperband):
         model = self._fit() if self.rng.random() >= self.random_fraction else None
         if model is None or not self.space.full:
             return self.space.random_arch(self.rng)
-        good, bw_good, log_good, log_bad = model.good, model.bw_good, model.log_good, model.log_bad
         rng = self.rng
-        base = good[rng.integers(len(good), size=self.num_samples)]
-        widened = np.maximum(bw_good * self.bandwidth_factor, self.min_bandwidth)
-        resample = rng.random(base.shape) >= 1.0 - widened
-        cands = np.where(resample, rng.integers(0, NUM_OPS, size=base.shape), base)
-        score = _density(cands, log_good) / np.maximum(_density(cands, log_bad), 1e-32)
-        return Arch(tuple(cands[int(np.argmax(score))].tolist()))
+        base = model.good[rng.integers(len(model.good), size=self.num_samples)]
+        redraw = rng.random(base.shape) >= 1.0 - model.bw_good  # already floored at min_bandwidth
+        cands = np.where(redraw, rng.integers(0, NUM_OPS, size=base.shape), base)
+        best = _pick(_density(cands, model.kernel_good), _density(cands, model.kernel_bad))
+        if best is None:
+            return self.space.random_arch(self.rng)
+        return Arch(tuple(cands[best].tolist()))

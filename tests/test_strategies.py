@@ -197,7 +197,7 @@ def test_incumbent_rules(oracle: Oracle) -> None:
         default = run_search(bohb_nb201(), oracle, Budget(seconds=6000), seed).columns
         assert default["arch_index"].tolist() == c["arch_index"].tolist()  # the rule changes only the incumbent
         assert default["incumbent_index"][-1] == c["arch_index"][np.argmax(c["value"])]  # all at 12 epochs
-        differs += default["incumbent_index"][-1] != c["incumbent_index"][-1]
+        differs += int((default["incumbent_index"] != c["incumbent_index"]).sum())
     assert differs  # a cell seen only in a lower rung is not HpBandSter's incumbent
     c = run_search(make_strategy("bohb", {"min_budget": 1, "max_budget": 12, "resume": False, "incumbent_rule": "best"}),
                    oracle, Budget(seconds=3000), 0).columns
@@ -391,3 +391,54 @@ def test_warm_start_cells_do_not_train_before_the_pool_is_scored(name: str, sear
     np.testing.assert_allclose(four[start == 0], pool / 4)  # each idle worker scores a quarter of the pool
     assert (start == 0).sum() == 4 and not four[start > 0].any()
     assert four.sum() == pytest.approx(pool)
+
+
+def test_bohb_density_is_statsmodels_aitchison_aitken_as_hpbandster_evaluates_it() -> None:
+    """KDEMultivariate(var_type='u', bw='normal_reference') with HpBandSter's floor: the bandwidth is
+    1.06 std n^(-1/10) of the op indices, not capped; the kernel is 1 - h on the datum's op and
+    h / (levels - 1) elsewhere, levels = distinct ops of the data on the edge (h / 0 = inf for one)."""
+    import math
+
+    from algorithms.bohb import _bandwidths, _density, _kernel_table
+
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 5, size=(9, 6))
+    data[:, 4] = rng.integers(0, 2, size=9)  # two levels
+    data[:, 5] = 2  # one level: bandwidth 0, floored
+    bw = _bandwidths(data, 0.3)
+    assert bw[5] == 0.3 and bw.max() > 1.0  # op-index std makes wide bandwidths; statsmodels does not cap them
+    np.testing.assert_allclose(bw, np.maximum(1.06 * data.std(axis=0) * 9 ** -0.1, 0.3))
+
+    def pdf(x: np.ndarray) -> float:  # statsmodels' formula, literally
+        total = 0.0
+        for datum in data:
+            prod = 1.0
+            for e in range(6):
+                levels = len(set(data[:, e].tolist()))
+                prod *= (1 - bw[e]) if datum[e] == x[e] else (bw[e] / (levels - 1) if levels > 1 else math.inf)
+            total += prod
+        return total / len(data)
+
+    cands = rng.integers(0, 5, size=(30, 6))
+    cands[:20, 5], cands[20:, 5] = 2, 0
+    got = _density(cands, _kernel_table(data, bw))
+    np.testing.assert_allclose(got[:20], [pdf(c) for c in cands[:20]], rtol=1e-12)
+    assert (got[:20] < 0).any()  # h > 1: negative kernel values, as there
+    assert not np.isfinite(got[20:]).any()  # another op on the one-level edge
+
+
+def test_bohb_picks_candidates_as_hpbandsters_loop_does() -> None:
+    from algorithms.bohb import _pick
+
+    good, bad = np.array([1.0, 2.0, np.nan, -5.0]), np.array([1.0, 1.0, 1.0, 1.0])
+    assert _pick(good, bad) == 1  # min of bad/good; NaN good skipped; negative good floored at 1e-32 (huge ratio)
+    assert _pick(np.append(good, 3.0), np.append(bad, np.inf)) == 4  # infinite ratio, finite good: taken at once
+    assert _pick(np.array([np.nan, np.inf]), np.array([1.0, np.inf])) is None  # nothing qualifies: random cell
+    assert _pick(np.array([2.0, 2.0]), np.array([1.0, 1.0])) == 0  # first on ties
+
+
+def test_bohb_bandwidth_factor_leaves_categorical_edges_alone(oracle: Oracle) -> None:
+    """HpBandSter widens only continuous parameters by bandwidth_factor; every edge is categorical."""
+    runs = [run_search(make_strategy("bohb", {"bandwidth_factor": f}), oracle, Budget(seconds=5000), seed=1)
+            .columns["arch_index"].tolist() for f in (1.0, 3.0)]
+    assert runs[0] == runs[1] and len(runs[0]) > 30
