@@ -55,7 +55,8 @@ COLUMNS: dict[str, str] = {
     "table_seed": "table seed read for this trial (common random numbers)",
     "start_time": "simulated seconds at dispatch",
     "finish_time": "simulated seconds at finish",
-    "cost": "simulated seconds charged (new training epochs + one validation pass)",
+    "cost": "simulated seconds charged (new training epochs + one validation pass, plus any Query.charge "
+            "the strategy added, e.g. a warm start's proxy seconds)",
     "value": "search objective told to the strategy",
     "incumbent_index": "the run's incumbent after this result",
     "incumbent_value": "search objective of the incumbent as told (NaN if the strategy named an untold cell)",
@@ -420,7 +421,8 @@ def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fideli
         "randomness": {"run": "SeedSequence(run seed).spawn(2): the strategy's Generator and the table-seed hash key",
                        "table_seed": "common random numbers: hash of (run seed, arch, visit count) over the seeds "
                                      "holding a result; a continued trial keeps its seed"},
-        "cost": "table training seconds of the new epochs + one validation pass at the queried epoch",
+        "cost": "table training seconds of the new epochs + one validation pass at the queried epoch, plus any "
+                "Query.charge the strategy added (e.g. a warm start's proxy seconds)",
         "evaluation": eval_info,
         "rows": rows,
         "runs": {"stop_reasons": dict(sorted(reasons.items())),
