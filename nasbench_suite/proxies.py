@@ -83,13 +83,15 @@ INIT = ("torch.manual_seed(torch_seed(SeedSequence(seed, spawn_key=(1,)))) in a 
         "each proxy's network: the same seed for every cell (common random numbers)")
 
 
-ZEN = ("log mean_batch sum_chw |f(x) - f(x + 0.01 e)| + sum_BN log sqrt(mean batch var), f the input of "
-       "global_pooling (after lastact)")
-"""Recorded in the identity of a proxy folder that stores ``zen``: folders from before this definition (f the
-last cell's output, before lastact, averaged over every element) refuse to resume."""
-FISHER = "per weight: each output channel's 0.5 * mean_batch(sum_hw a * dL/da)^2 times weight[k].numel(), summed"
-"""Recorded in the identity of a proxy folder that stores ``fisher``: folders from before this definition
-(a plain sum over channels, without the fan-in factor) refuse to resume instead of mixing the two."""
+REVISED_DEFINITIONS = {
+    "fisher": "per weight: each output channel's 0.5 * mean_batch(sum_hw a * dL/da)^2 times weight[k].numel(), summed",
+    "zen": "log mean_batch sum_chw |f(x) - f(x + 0.01 e)| + sum_BN log sqrt(mean batch var), f the input of "
+           "global_pooling (after lastact)",
+}
+"""Proxies whose definition changed after scores were first stored, each with its current one, recorded in
+the identity of a proxy folder that stores it: folders from before (fisher: a plain sum over channels,
+without the fan-in factor; zen: the last cell's output, before lastact, averaged over every element) refuse
+to resume instead of mixing the two."""
 
 
 def init_seed(seed: int) -> int:

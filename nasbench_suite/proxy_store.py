@@ -95,7 +95,7 @@ class ProxyStore(FolderStore):
     def __init__(self, folder: str | os.PathLike, table: dict[str, str], settings: ProxySettings,
                  proxies: Sequence[str], data: dict[str, Any], threads: int = 1) -> None:
         from .latency import fingerprint
-        from .proxies import check_proxies
+        from .proxies import REVISED_DEFINITIONS, check_proxies
 
         self.folder = Path(folder)
         self.proxies = check_proxies(proxies)
@@ -104,14 +104,7 @@ class ProxyStore(FolderStore):
                          "proxies": list(self.proxies), "data": data, "fingerprint": fingerprint("cpu", threads),
                          "undefined": "disconnected cells (and any non-finite score) are -inf for every proxy "
                                       "but params and flops; see nasbench_suite.proxies"}
-        if "fisher" in self.proxies:
-            from .proxies import FISHER
-
-            self.identity["fisher"] = FISHER
-        if "zen" in self.proxies:
-            from .proxies import ZEN
-
-            self.identity["zen"] = ZEN
+        self.identity.update({p: REVISED_DEFINITIONS[p] for p in self.proxies if p in REVISED_DEFINITIONS})
         ident = self.folder / IDENTITY_FILE
         if ident.is_file():
             try:
