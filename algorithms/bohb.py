@@ -23,7 +23,9 @@ including the quirks its statsmodels kernel density gives categorical values:
 
 Results are modelled per rung budget (HpBandSter keys its models on the budget a result was asked
 for): the rung epochs by default; with Hyperband's ``min_budget``/``max_budget`` the rung's budget,
-also when ``query_epochs`` trains every query for the same epochs (NB201's protocol). The settings of
+also when ``query_epochs`` trains every query for the same epochs (NB201's protocol). HpBandSter stops
+recording results at budgets below its largest model; those results could only feed a smaller model, which
+it never samples from again, so recording them here changes no sample. The settings of
 :class:`~algorithms.hyperband.Hyperband` (``resume``, the budgets, ``query_epochs``,
 ``incumbent_rule``) apply as they are.
 """
