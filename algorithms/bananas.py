@@ -1,10 +1,32 @@
 """BANANAS (White et al. 2021): Bayesian optimization with an ensemble of neural predictors.
 
-An ensemble of MLPs (:class:`~nasbench_suite.predictors.MLPEnsemble`) on the path encoding is
-refitted on every told result; candidates are mutations of the best cells seen (1 to ``max_edits``
-random edits of one of the top ``mutate_top``); the acquisition is independent Thompson sampling:
-each candidate gets one draw from a normal with the ensemble's mean and spread, and the ``batch``
-highest draws are queried. Starts with ``n_init`` random cells, as the BANANAS code does.
+Follows naszilla's ``bananas`` (``naszilla/nas_algorithms.py``) with its defaults on NAS-Bench-201:
+
+* ``n_init`` (10) distinct random cells, then rounds of ``batch`` (naszilla's ``k``, 10) queries;
+* before each round an ensemble of ``members`` (5) MLPs (:class:`~nasbench_suite.predictors.MLPEnsemble`)
+  is refitted on every told result: ``layers`` (10) ReLU layers of ``width`` (20), MAE loss, Adam
+  (``lr`` 0.01, beta2 0.99), ``batch_size`` 32, ``train_epochs`` 150, Glorot init, no weight decay
+  (``meta_neural_net.py`` ``MetaNeuralnet`` with ``params.py`` ``meta_neuralnet_params('standard')``),
+  on the ``encoding`` ``trunc_path`` (the 30 bits of the one- and two-edge paths:
+  ``Cell201.encode_freq_paths(cutoff=30)``, naszilla's default ``predictor_encoding``);
+* candidates (``candidate_scheme="naszilla"``, ``Nasbench.get_candidates`` in
+  ``naszilla/nas_benchmarks.py``): the best of the ``mutate_top * 5`` best cells (naszilla's
+  ``num_arches_to_mutate`` 1 times its ``patience_factor`` 5), best first, is mutated
+  ``candidates / mutate_top / max_edits`` times at each rate 1..``max_edits`` (naszilla's
+  ``max_mutation_rate``, 1); a rate-r mutation gives each of the 6 edges, independently with
+  probability r/4, a uniformly drawn different op (``Cell201.mutate``, ``mutate_encoding='adj'``).
+  Mutations already asked or already drawn are dropped; the next-best cell is mutated only while fewer
+  than ``candidates`` were collected before it, so a round usually scores 100 to 200 candidates;
+* the acquisition is independent Thompson sampling (``acquisition_functions.py``, ``its``): each
+  candidate gets one draw from a normal with the ensemble's mean and spread (population standard
+  deviation over members), and the ``batch`` best draws are queried.
+
+Deliberate differences: the ensemble learns standardized targets (naszilla fits the raw validation
+loss in percent), so the model does not depend on the table's accuracy units; on a table that holds
+only some cells, mutations outside it are dropped and a round short of ``batch`` candidates is topped
+up with random unasked cells (naszilla's spaces are always complete).
+``candidate_scheme="edits"`` restores this project's earlier generator (``candidates`` distinct cells,
+each 1 to ``max_edits`` uniform-edge edits from a uniformly chosen one of the top ``mutate_top``).
 """
 from __future__ import annotations
 
@@ -12,27 +34,101 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nasbench_suite.encodings import ENCODINGS
 from nasbench_suite.predictors import MLPEnsemble, Predictor
-from nasbench_suite.space import Arch
+from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.strategy import SearchSpace, StrategyError, register
 
 from .common import BatchedModelSearch
+
+PATIENCE_FACTOR = 5
+"""naszilla's ``get_candidates(patience_factor=5)``: how many parents per ``num_arches_to_mutate``
+may be mutated when the best ones yield too few new cells."""
+CANDIDATE_SCHEMES = ("naszilla", "edits")
+
+
+def naszilla_mutation(arch: Arch, rng: np.random.Generator, rate: int) -> Arch:
+    """naszilla's NAS-Bench-201 mutation at ``rate`` (``Cell201.mutate``, ``mutate_encoding='adj'``):
+    every edge, independently with probability ``rate / 4``, gets a uniformly drawn different op.
+    May return ``arch`` itself (no edge drawn), as the reference does."""
+    ops = list(arch.ops)
+    for edge in np.flatnonzero(rng.random(NUM_EDGES) < rate / 4):
+        op = int(rng.integers(NUM_OPS - 1))
+        ops[edge] = op + 1 if op >= ops[edge] else op
+    return Arch(tuple(ops))
+
+
+def naszilla_candidates(space: SearchSpace, rng: np.random.Generator, ranked: list[Arch], n: int,
+                        exclude: set[int], mutate_top: int, max_rate: int) -> list[Arch]:
+    """naszilla's ``get_candidates(acq_opt_type='mutation')``: parents in ``ranked`` order (best
+    first), each mutated ``n // mutate_top // max_rate`` times at every rate 1..``max_rate``; a new
+    parent is taken only while fewer than ``n`` candidates were collected. Cells in ``exclude``, drawn
+    twice, or outside the table are dropped."""
+    per_parent = max(1, int(n / mutate_top / max_rate))  # naszilla's int(num / num_arches_to_mutate / max_mutation_rate)
+    out: list[Arch] = []
+    seen = set(exclude)
+    for parent in ranked:
+        if len(out) >= n:
+            break
+        for _ in range(per_parent):
+            for rate in range(1, max_rate + 1):
+                child = naszilla_mutation(parent, rng, rate)
+                if child.index not in seen and space.contains(child):
+                    seen.add(child.index)
+                    out.append(child)
+    return out
+
+
+def random_top_up(space: SearchSpace, rng: np.random.Generator, cands: list[Arch], n: int,
+                  exclude: set[int]) -> list[Arch]:
+    """``cands`` plus distinct random cells of the table, neither in ``exclude`` nor in ``cands``, up to ``n``."""
+    taken = np.fromiter(set(exclude) | {a.index for a in cands}, dtype=np.int64)
+    free = np.setdiff1d(space.arch_indices, taken)
+    picks = rng.choice(free, size=min(max(n - len(cands), 0), len(free)), replace=False)
+    return list(cands) + [Arch.from_index(int(i)) for i in picks]
 
 
 @register("bananas")
 @dataclass
 class Bananas(BatchedModelSearch):
+    mutate_top: int = 1
+    max_edits: int = 1
     members: int = 5
-    train_epochs: int = 200
+    train_epochs: int = 150
+    layers: int = 10
+    width: int = 20
+    loss: str = "mae"
+    batch_size: int = 32
+    lr: float = 0.01
+    encoding: str = "trunc_path"
+    candidate_scheme: str = "naszilla"
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         if self.members < 1 or self.train_epochs < 1:  # 0 members predicted NaN for every candidate
             raise StrategyError(f"BANANAS needs members >= 1 and train_epochs >= 1; got members={self.members}, "
                                 f"train_epochs={self.train_epochs}")
+        if min(self.layers, self.width, self.batch_size) < 1 or not 0.0 < self.lr < float("inf"):
+            raise StrategyError(f"BANANAS needs layers, width, batch_size >= 1 and a finite lr > 0; got "
+                                f"layers={self.layers}, width={self.width}, batch_size={self.batch_size}, lr={self.lr}")
+        for name, value, allowed in (("loss", self.loss, ("mae", "mse")), ("encoding", self.encoding, ENCODINGS),
+                                     ("candidate_scheme", self.candidate_scheme, CANDIDATE_SCHEMES)):
+            if value not in allowed:
+                raise StrategyError(f"BANANAS {name} must be one of {', '.join(allowed)}; got {value!r}")
         super().setup(space, rng)
 
     def predictor(self) -> Predictor:
-        return MLPEnsemble(members=self.members, epochs=self.train_epochs, seed=int(self.rng.integers(2**32)))
+        return MLPEnsemble(members=self.members, hidden=(self.width,) * self.layers, epochs=self.train_epochs,
+                           lr=self.lr, weight_decay=0.0, encoding=self.encoding, loss=self.loss,
+                           batch_size=self.batch_size, beta2=0.99, init="glorot",
+                           seed=int(self.rng.integers(2**32)))
+
+    def candidate_cells(self) -> list[Arch]:
+        if self.candidate_scheme == "edits":
+            return super().candidate_cells()
+        ranked = self.observed.top(self.mutate_top * PATIENCE_FACTOR)
+        cands = naszilla_candidates(self.space, self.rng, ranked, self.candidates, self.asked, self.mutate_top,
+                                    self.max_edits)
+        return random_top_up(self.space, self.rng, cands, self.batch, self.asked) if len(cands) < self.batch else cands
 
     def acquisition(self, model: Predictor, cands: list[Arch]) -> np.ndarray:
         mean, spread = model.predict_dist(cands)

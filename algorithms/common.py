@@ -109,10 +109,15 @@ class BatchedModelSearch(RandomStart, Strategy):
         """Higher is better."""
         raise NotImplementedError
 
+    def candidate_cells(self) -> list[Arch]:
+        """The cells the acquisition scores: ``candidates`` distinct unasked mutations of the top
+        ``mutate_top`` cells (:func:`mutation_candidates`)."""
+        return mutation_candidates(self.space, self.rng, self.observed.top(self.mutate_top), self.candidates,
+                                   self.asked, self.max_edits)
+
     def plan(self, k: int) -> list[Arch]:
         model = self.predictor().fit(self.observed.archs, self.observed.values)
-        cands = mutation_candidates(self.space, self.rng, self.observed.top(self.mutate_top), self.candidates,
-                                    self.asked, self.max_edits)
+        cands = self.candidate_cells()
         if not cands:
             return []
         return [cands[i] for i in np.argsort(-self.acquisition(model, cands), kind="stable")[:k]]

@@ -14,7 +14,12 @@ import numpy as np
 from .errors import ArchError
 from .space import NUM_ARCHS, NUM_EDGES, NUM_OPS, ONEHOT_ENCODING_DIM, PATH_ENCODING_DIM, PATHS, Arch, all_ops
 
-ENCODINGS = ("onehot", "path")
+ENCODINGS = ("onehot", "path", "trunc_path")
+TRUNC_PATH_DIM = NUM_OPS + NUM_OPS**2  # 30: the paths of one and two edges
+"""Columns kept by ``trunc_path``: naszilla's ``Cell201.encode_freq_paths(cutoff=30)``
+(``naszilla/nas_bench_201/cell_201.py``), the encoding its ``bananas`` uses by default on NAS-Bench-201
+(``predictor_encoding='trunc_path'``). It drops the one three-edge path, so edge 2 (node 1 -> node 2),
+which lies only on that path, is invisible to the predictor."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,9 +61,12 @@ def as_indices(archs: Iterable[Arch] | np.ndarray | Arch | int | str) -> np.ndar
 
 
 def encode(archs: Iterable[Arch] | np.ndarray | Arch | int | str, kind: str) -> np.ndarray:
-    """(n, dim) float32 encoding of ``archs`` (Arch values or indices); kind is 'onehot' or 'path'."""
+    """(n, dim) float32 encoding of ``archs`` (Arch values or indices); kind is 'onehot', 'path' or
+    'trunc_path' (the first :data:`TRUNC_PATH_DIM` columns of 'path')."""
     if kind == "onehot":
         return onehot_matrix()[as_indices(archs)]
     if kind == "path":
         return path_matrix()[as_indices(archs)]
-    raise ArchError(f"unknown encoding {kind!r}; use {' or '.join(ENCODINGS)}")
+    if kind == "trunc_path":  # path_matrix orders the paths by length, so the first 30 columns are these
+        return path_matrix()[as_indices(archs), :TRUNC_PATH_DIM]
+    raise ArchError(f"unknown encoding {kind!r}; use {', '.join(ENCODINGS)}")

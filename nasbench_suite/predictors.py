@@ -134,8 +134,15 @@ class _Standardized:
 # ----- MLP ensemble (NumPy) ------------------------------------------------------------------------
 @dataclass
 class MLPEnsemble(_Standardized):
-    """``members`` ReLU MLPs trained together as one batched NumPy computation (full-batch Adam on
-    MSE). BANANAS's predictor; the spread is the standard deviation over members."""
+    """``members`` ReLU MLPs trained together as one batched NumPy computation (Adam on MSE or MAE of
+    the standardized targets; full-batch by default, or shuffled mini-batches of ``batch_size``, each
+    member with its own order). BANANAS's predictor; the spread is the standard deviation over members.
+
+    The defaults are this project's small, fast predictor. naszilla's BANANAS ensemble
+    (``meta_neural_net.py`` ``MetaNeuralnet`` with ``params.py`` ``meta_neuralnet_params('standard')``)
+    is ``hidden=(20,) * 10, loss="mae", epochs=150, batch_size=32, lr=0.01, beta2=0.99,
+    weight_decay=0, init="glorot"`` (Keras's Dense defaults); :class:`algorithms.bananas.Bananas` uses it.
+    """
 
     members: int = 5
     hidden: tuple[int, ...] = (32, 32)
@@ -144,6 +151,10 @@ class MLPEnsemble(_Standardized):
     weight_decay: float = 1e-4
     encoding: str = "path"
     seed: int = 0
+    loss: str = "mse"
+    batch_size: int | None = None
+    beta2: float = 0.999
+    init: str = "he"
     _params: list[np.ndarray] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -154,45 +165,68 @@ class MLPEnsemble(_Standardized):
         _require(0.0 < self.lr < math.inf, f"mlp-ensemble needs a finite lr > 0, got {self.lr}")
         _require(0.0 <= self.weight_decay < math.inf,
                  f"mlp-ensemble needs a finite weight_decay >= 0, got {self.weight_decay}")
+        _require(self.loss in ("mse", "mae"), f"mlp-ensemble loss is 'mse' or 'mae', got {self.loss!r}")
+        _require(self.batch_size is None or self.batch_size >= 1,
+                 f"mlp-ensemble needs batch_size >= 1 (or None: full batch), got {self.batch_size}")
+        _require(0.0 <= self.beta2 < 1.0, f"mlp-ensemble needs 0 <= beta2 < 1, got {self.beta2}")
+        _require(self.init in ("he", "glorot"), f"mlp-ensemble init is 'he' or 'glorot', got {self.init!r}")
+
+    def _init_bound(self, fan_in: int, fan_out: int) -> float:
+        """Half-width of the uniform weight init: He-uniform for ReLU, or Glorot-uniform (Keras's default)."""
+        return math.sqrt(6.0 / fan_in) if self.init == "he" else math.sqrt(6.0 / (fan_in + fan_out))
+
+    def _batches(self, rng: np.random.Generator, n: int) -> list[np.ndarray | None]:
+        """One epoch's batches as (members, b) row indices, each member in its own shuffled order as
+        Keras's ``fit(shuffle=True)`` does; ``[None]`` (every row) when training full-batch."""
+        if self.batch_size is None or self.batch_size >= n:
+            return [None]
+        order = np.argsort(rng.random((self.members, n)), axis=1)
+        return [order[:, lo:lo + self.batch_size] for lo in range(0, n, self.batch_size)]
 
     def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "MLPEnsemble":
-        x = encode(archs, self.encoding)  # float32 throughout: half the memory traffic of float64
-        t = self._scale(_targets(y, len(x)))[None, :, None].astype(np.float32)  # (1, n, 1)
+        x_all = encode(archs, self.encoding)  # float32 throughout: half the memory traffic of float64
+        t_all = self._scale(_targets(y, len(x_all)))[:, None].astype(np.float32)  # (n, 1)
         rng = np.random.default_rng(self.seed)
-        sizes = [x.shape[1], *self.hidden, 1]
+        sizes = [x_all.shape[1], *self.hidden, 1]
         shapes = [s for fan_in, fan_out in zip(sizes[:-1], sizes[1:])
                   for s in ((self.members, fan_in, fan_out), (self.members, 1, fan_out))]
         bounds = np.cumsum([0] + [math.prod(s) for s in shapes])
         flat = np.zeros(bounds[-1], dtype=np.float32)  # every parameter is a view into one vector: one Adam update per step
         params = [flat[lo:hi].reshape(s) for lo, hi, s in zip(bounds[:-1], bounds[1:], shapes)]
-        for w, fan_in in zip(params[::2], sizes[:-1]):
-            bound = math.sqrt(6.0 / fan_in)  # He-uniform for ReLU
+        for w, fan_in, fan_out in zip(params[::2], sizes[:-1], sizes[1:]):
+            bound = self._init_bound(fan_in, fan_out)
             w[...] = rng.uniform(-bound, bound, size=w.shape).astype(np.float32)
         gflat, m, v = np.zeros_like(flat), np.zeros_like(flat), np.zeros_like(flat)
         grads = [gflat[lo:hi].reshape(s) for lo, hi, s in zip(bounds[:-1], bounds[1:], shapes)]
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        n = len(x)
-        for step in range(1, self.epochs + 1):
-            acts, pre = [x], []
-            h: np.ndarray = x
-            for i in range(0, len(params), 2):
-                z = np.matmul(h, params[i]) + params[i + 1]
-                pre.append(z)
-                h = np.maximum(z, 0.0) if i + 2 < len(params) else z
-                acts.append(h)
-            grad = (2.0 / n) * (h - t)  # d(mean squared error)/d(output), per member
-            for layer in range(len(params) // 2 - 1, -1, -1):
-                w = params[2 * layer]
-                np.matmul(np.swapaxes(acts[layer], -1, -2), grad, out=grads[2 * layer])
-                grads[2 * layer + 1][...] = grad.sum(axis=1, keepdims=True)
-                if layer:
-                    grad = np.matmul(grad, np.swapaxes(w, -1, -2)) * (pre[layer - 1] > 0)
-            gflat += np.float32(self.weight_decay) * flat  # (biases decay too: harmless at this size)
-            m *= b1
-            m += np.float32(1 - b1) * gflat
-            v *= b2
-            v += np.float32(1 - b2) * gflat * gflat
-            flat -= np.float32(self.lr / (1 - b1**step)) * m / (np.sqrt(v / np.float32(1 - b2**step)) + np.float32(eps))
+        b1, b2, eps = 0.9, self.beta2, 1e-8
+        step = 0
+        for _ in range(self.epochs):
+            for rows in self._batches(rng, len(x_all)):
+                step += 1
+                x, t = (x_all, t_all[None]) if rows is None else (x_all[rows], t_all[rows])  # (m|1, b, d), (m|1, b, 1)
+                acts, pre = [x], []
+                h: np.ndarray = x
+                for i in range(0, len(params), 2):
+                    z = np.matmul(h, params[i]) + params[i + 1]
+                    pre.append(z)
+                    h = np.maximum(z, 0.0) if i + 2 < len(params) else z
+                    acts.append(h)
+                b = x.shape[-2]
+                # d(mean loss)/d(output), per member: squared error, or absolute error (Keras's 'mae')
+                grad = (2.0 / b) * (h - t) if self.loss == "mse" else np.sign(h - t) / np.float32(b)
+                for layer in range(len(params) // 2 - 1, -1, -1):
+                    w = params[2 * layer]
+                    np.matmul(np.swapaxes(acts[layer], -1, -2), grad, out=grads[2 * layer])
+                    grads[2 * layer + 1][...] = grad.sum(axis=1, keepdims=True)
+                    if layer:
+                        grad = np.matmul(grad, np.swapaxes(w, -1, -2)) * (pre[layer - 1] > 0)
+                if self.weight_decay:
+                    gflat += np.float32(self.weight_decay) * flat  # (biases decay too: harmless at this size)
+                m *= b1
+                m += np.float32(1 - b1) * gflat
+                v *= b2
+                v += np.float32(1 - b2) * gflat * gflat
+                flat -= np.float32(self.lr / (1 - b1**step)) * m / (np.sqrt(v / np.float32(1 - b2**step)) + np.float32(eps))
         self._params = params
         return self
 

@@ -442,3 +442,82 @@ def test_bohb_bandwidth_factor_leaves_categorical_edges_alone(oracle: Oracle) ->
     runs = [run_search(make_strategy("bohb", {"bandwidth_factor": f}), oracle, Budget(seconds=5000), seed=1)
             .columns["arch_index"].tolist() for f in (1.0, 3.0)]
     assert runs[0] == runs[1] and len(runs[0]) > 30
+
+
+# ----- BANANAS against naszilla's bananas (nas_algorithms.py, nas_benchmarks.py, cell_201.py) -----
+def _told_bananas(oracle: Oracle, values: dict[int, float], **settings) -> Strategy:
+    """A BANANAS whose told results are ``values`` (arch index -> objective), in that order."""
+    from nasbench_suite.space import Arch
+    from nasbench_suite.strategy import Result
+
+    strategy = make_strategy("bananas", settings)
+    strategy.setup(oracle.space, np.random.default_rng(0))
+    results = [Result(strategy.query(Arch.from_index(i)), v, 1.0, t, 1.0) for t, (i, v) in enumerate(values.items())]
+    strategy.asked.update(values)
+    strategy.tell(results)
+    return strategy
+
+
+def test_bananas_candidates_mutate_the_best_cell_first_as_naszilla_does(oracle: Oracle,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """get_candidates(num=100, num_arches_to_mutate=1, max_mutation_rate=1, patience_factor=5): the best
+    cell is mutated 100 times; the next best only while fewer than 100 new cells were found; never a
+    cell outside the best 5. (Ours used to draw 100 from uniformly chosen parents among the top 10.)"""
+    import algorithms.bananas as bananas
+
+    values = {i: float(v) for i, v in zip(range(100, 1100, 100), [50, 90, 40, 80, 30, 20, 10, 70, 60, 85])}
+    strategy = _told_bananas(oracle, values)
+    calls: list[tuple[int, int]] = []
+    mutate = bananas.naszilla_mutation
+
+    def recording(arch, rng, rate):
+        calls.append((arch.index, rate))
+        return mutate(arch, rng, rate)
+
+    monkeypatch.setattr(bananas, "naszilla_mutation", recording)
+    cands = strategy.candidate_cells()
+    ranked = sorted(values, key=values.get, reverse=True)  # 200 (90), 1000 (85), 400 (80), ...
+    parents = [p for p, _ in calls]
+    assert parents[:100] == [ranked[0]] * 100 and {r for _, r in calls} == {1}
+    assert len(parents) % 100 == 0 and set(parents) <= set(ranked[:5])
+    assert parents == [p for p in ranked[:len(parents) // 100] for _ in range(100)]
+    assert len(cands) >= 100 and len({c.index for c in cands}) == len(cands)
+    assert not {c.index for c in cands} & set(values)
+
+
+def test_naszilla_mutation_changes_each_edge_with_probability_rate_over_4() -> None:
+    """Cell201.mutate(mutate_encoding='adj'): each of the 6 edges independently with p = rate / 4, to a
+    different op; so 0 edits (the parent itself) with p = 0.75**6 and up to 6 edits."""
+    from algorithms.bananas import naszilla_mutation
+    from nasbench_suite.space import Arch
+
+    rng = np.random.default_rng(0)
+    parent = Arch((0, 1, 2, 3, 4, 0))
+    edits = np.array([sum(a != b for a, b in zip(naszilla_mutation(parent, rng, 1).ops, parent.ops))
+                      for _ in range(20000)])
+    assert abs(np.mean(edits == 0) - 0.75**6) < 0.01 and abs(edits.mean() - 1.5) < 0.03 and edits.max() >= 4
+    assert all(sum(a != b for a, b in zip(naszilla_mutation(parent, rng, 4).ops, parent.ops)) == 6 for _ in range(50))
+
+
+def test_bananas_predictor_is_naszillas_ensemble_on_the_truncated_path_encoding() -> None:
+    """meta_neuralnet_params('standard'): 5 x (10 Dense(20, relu) layers), MAE, Adam(lr=0.01, beta_2=0.99),
+    batch 32, 150 epochs, no regularization; bananas(predictor_encoding='trunc_path'), cutoff 30."""
+    from nasbench_suite.encodings import encode
+    from nasbench_suite.space import Arch
+
+    model = make_strategy("bananas")
+    model.rng = np.random.default_rng(0)
+    p = model.predictor()
+    assert (p.members, p.hidden, p.epochs, p.lr, p.weight_decay, p.loss, p.batch_size, p.beta2, p.init, p.encoding) == \
+        (5, (20,) * 10, 150, 0.01, 0.0, "mae", 32, 0.99, "glorot", "trunc_path")
+    a, b = Arch((1, 2, 3, 4, 0, 2)), Arch((1, 2, 0, 4, 0, 2))  # differ only on edge 2, on the three-edge path alone
+    full, trunc = encode([a, b], "path"), encode([a, b], "trunc_path")
+    assert trunc.shape == (2, 30) and (trunc == full[:, :30]).all() and (trunc[0] == trunc[1]).all()
+    assert trunc[0].sum() == 3  # the paths 3<-0, 1<-0,3<-1 and 2<-0,3<-2; the length-3 path is cut
+    rng = np.random.default_rng(1)
+    cells = rng.choice(15625, 60, replace=False)
+    y = encode(cells, "path") @ rng.normal(size=155)
+    fitted = p.__class__(**{**{f: getattr(p, f) for f in ("members", "hidden", "lr", "loss", "batch_size", "beta2",
+                                                         "init", "encoding", "weight_decay")}, "epochs": 30}).fit(cells, y)
+    mean, spread = fitted.predict_dist([a, b])
+    assert mean[0] == mean[1] and np.isfinite(mean).all() and (spread > 0).all()
