@@ -39,7 +39,7 @@ from nasbench_suite.predictors import MLPEnsemble, Predictor
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.strategy import SearchSpace, StrategyError, register
 
-from .common import BatchedModelSearch
+from .common import BatchedModelSearch, random_top_up
 
 PATIENCE_FACTOR = 5
 """naszilla's ``get_candidates(patience_factor=5)``: how many parents per ``num_arches_to_mutate``
@@ -77,15 +77,6 @@ def naszilla_candidates(space: SearchSpace, rng: np.random.Generator, ranked: li
                     seen.add(child.index)
                     out.append(child)
     return out
-
-
-def random_top_up(space: SearchSpace, rng: np.random.Generator, cands: list[Arch], n: int,
-                  exclude: set[int]) -> list[Arch]:
-    """``cands`` plus distinct random cells of the table, neither in ``exclude`` nor in ``cands``, up to ``n``."""
-    taken = np.fromiter(set(exclude) | {a.index for a in cands}, dtype=np.int64)
-    free = np.setdiff1d(space.arch_indices, taken)
-    picks = rng.choice(free, size=min(max(n - len(cands), 0), len(free)), replace=False)
-    return list(cands) + [Arch.from_index(int(i)) for i in picks]
 
 
 @register("bananas")
@@ -128,7 +119,7 @@ class Bananas(BatchedModelSearch):
         ranked = self.observed.top(self.mutate_top * PATIENCE_FACTOR)
         cands = naszilla_candidates(self.space, self.rng, ranked, self.candidates, self.asked, self.mutate_top,
                                     self.max_edits)
-        return random_top_up(self.space, self.rng, cands, self.batch, self.asked) if len(cands) < self.batch else cands
+        return random_top_up(self.space, self.rng, cands, self.asked | {c.index for c in cands}, self.batch)
 
     def acquisition(self, model: Predictor, cands: list[Arch]) -> np.ndarray:
         mean, spread = model.predict_dist(cands)

@@ -49,6 +49,13 @@ def mutation_candidates(space: SearchSpace, rng: np.random.Generator, parents: l
         if child.index not in seen:
             seen.add(child.index)
             out.append(child)
+    return random_top_up(space, rng, out, seen, n)
+
+
+def random_top_up(space: SearchSpace, rng: np.random.Generator, out: list[Arch], seen: set[int],
+                  n: int) -> list[Arch]:
+    """``out`` extended to ``n`` cells with distinct random cells of the table not in ``seen`` (which it
+    updates), or until the table has none left."""
     while len(out) < n and len(seen) < len(space.arch_indices):
         child = space.random_arch(rng)
         if child.index not in seen:
