@@ -7,12 +7,14 @@ uses an LSTM, which in this 6-decision space adds little). Each epoch has two ph
 2. controller: ``controller_steps`` REINFORCE updates, each on ``controller_samples`` sampled cells
    whose reward is the supernet's accuracy (fraction) on a random valid minibatch, minus an
    exponential moving-average baseline (decay ``baseline_decay``), plus an entropy bonus
-   ``entropy_weight``; Adam with lr ``controller_lr``. Scaled down from NB201's script (LSTM
-   controller, Adam lr 1e-3 betas (0, 0.999), 50 updates of 20 samples, baseline decay 0.99).
+   ``entropy_weight`` in the loss; Adam with lr ``controller_lr``, no gradient clipping. Scaled down
+   from NB201's script (LSTM controller, Adam lr 1e-3 betas (0, 0.999), 50 updates of 20 samples,
+   baseline decay 0.99, the entropy term added to the reward, controller gradient norm clipped at 5).
 
 The derived cell, as in ENAS and NB201's ``get_best_arch``: ``derive_samples`` cells (NB201: 10
-per epoch) sampled from the policy, each scored by the supernet's accuracy on one random valid
-minibatch (the same batch for all), the best (first on ties) kept; not the policy's argmax per edge.
+per epoch) sampled from the policy, the best (first on ties) by supernet valid accuracy kept; not
+the policy's argmax per edge. Here all of them are scored on one random valid minibatch (the same
+batch for all); NB201's ``get_best_arch`` scores each on the next batch of its valid loader.
 Cells are sampled with the method's seeded numpy generator from the policy's probabilities.
 """
 from __future__ import annotations

@@ -11,8 +11,12 @@ ENAS script used lr 0.05 to 0.0005 and weight decay 2.5e-4): SGD with Nesterov m
 schedule per step down to 0.001, weight decay 5e-4, gradient norm clipped at 5; every step draws the
 next train minibatch (a seeded permutation per epoch, the last one of an epoch smaller when the batch
 size does not divide the split) and a random valid minibatch of the same size (NB201's
-``SearchDataset`` pairs one valid image with each train image) and hands both to the method. BatchNorm in the supernet uses batch statistics whenever it is
-evaluated (NB201's search cells do not track running statistics). After each epoch the method
+``SearchDataset`` pairs one valid image with each train image) and hands both to the method. Every
+BatchNorm in the supernet, stem, reduction blocks and head included, uses batch statistics whenever
+it is evaluated. NB201's scripts evaluate in ``eval()`` mode: with ``--track_running_stats 0`` its
+search cells use batch statistics as here, but its stem, reduction blocks and head use running
+statistics gathered over every path sampled in training; this changes which candidate RSPS and ENAS
+pick. After each epoch the method
 derives a cell; the table gives that cell's valid and test accuracy at its last epoch (mean over
 seeds). The row also records the derived cell's op mix (``ops_<name>``: edges carrying each op),
 so a collapse onto ``skip_connect`` shows.
