@@ -15,8 +15,8 @@ size does not divide the split) and a random valid minibatch of the same size (N
 BatchNorm in the supernet, stem, reduction blocks and head included, uses batch statistics whenever
 it is evaluated. NB201's scripts evaluate in ``eval()`` mode: with ``--track_running_stats 0`` its
 search cells use batch statistics as here, but its stem, reduction blocks and head use running
-statistics gathered over every path sampled in training; this changes which candidate RSPS and ENAS
-pick. After each epoch the method
+statistics gathered over every path sampled in training; the two can rank RSPS's and ENAS's
+candidates differently. After each epoch the method
 derives a cell; the table gives that cell's valid and test accuracy at its last epoch (mean over
 seeds). The row also records the derived cell's op mix (``ops_<name>``: edges carrying each op),
 so a collapse onto ``skip_connect`` shows.
