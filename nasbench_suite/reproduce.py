@@ -6,9 +6,9 @@ own 12-epoch schedule, not the 200-epoch run cut short), charge each query the 1
 seconds plus one validation pass (NATS-Bench's BOHB also queries epochs 1 and 4 of that schedule
 where the table records them, charged as far as they train: NATS' ``simulate_train_eval`` charges
 ``train-all-time + valid-per-time``, the latter the mean per-epoch pass, equal to the queried epoch's
-where the recorded pass times are constant over epochs, as in NATS' files), and report a **200-epoch
-test accuracy** (the hp=200 table, mean over its seeds). The clock and the report follow each
-paper's scripts:
+where the recorded pass times are constant over epochs, as in every hp=12 record of the 3-arch NATS
+fixture), and report a **200-epoch test accuracy** (the hp=200 table, mean over its seeds). The clock
+and the report follow each paper's scripts:
 
 * ``nb201``: random search and REA (exps/algos/RANDOM.py, R_EA.py) drop the query that would cross
   the budget (``overrun="strict"``); REINFORCE (exps/algos/reinforce.py) appends each sampled cell to
