@@ -1,7 +1,12 @@
 """REINFORCE with NAS-Bench-201's policy: an independent categorical distribution over the 5 ops of
 each of the 6 edges (a 6x5 logit table, starting uniform), trained by Adam on
 ``-log p(arch) * (reward - baseline)`` with the reward the objective and the baseline a bias-corrected
-exponential moving average of the rewards (NAS-Bench-201's ``ExponentialMovingAverage``).
+exponential moving average of the rewards (NAS-Bench-201's ``ExponentialMovingAverage``), one sampled
+cell per update, the baseline updated with a reward before that reward's advantage is taken, as in
+NB201's and NATS-Bench's reinforce.py. Their logits start at ``1e-3 * randn``, not exactly 0: every
+op's first probability is within 0.001 of 0.2, so this one starts exactly uniform and draws nothing for it.
+The reward is the objective as the table holds it (accuracy in percent on NB201's tables, as NB201's
+API returns it; Adam's step depends on the reward's scale only through its eps).
 
 Under asynchronous workers each result updates the current policy as it arrives (the arch may have
 been sampled under an older one).

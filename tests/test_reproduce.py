@@ -210,9 +210,69 @@ def test_bohb_follows_each_papers_protocol(protocol: str, tables: Path, search_t
     assert {k: PROTOCOLS[protocol].settings["bohb"][k] for k in BOHB_PROTOCOL[protocol]} == BOHB_PROTOCOL[protocol]
     row = reproduce(protocol, tables, runs=1, methods=["bohb"], published={"results": []})[0]
     assert row.settings == PROTOCOLS[protocol].settings["bohb"]
-    budget = Budget(seconds=PROTOCOLS[protocol].budgets["cifar10"])
+    budget = Budget(seconds=PROTOCOLS[protocol].budgets["cifar10"], overrun=row.overrun)
     oracle = Oracle(search_table)
     ours = run_search(make_strategy("bohb", row.settings), oracle, budget, seed=0)
     assert row.queries_per_run == len(ours) and not ours.columns["resumed"].any()
     old = {k: v for k, v in row.settings.items() if k not in BOHB_PROTOCOL[protocol]}
     assert len(run_search(make_strategy("bohb", old), oracle, budget, seed=0)) != len(ours)
+
+
+def test_nb201_reinforce_counts_the_query_that_crosses_the_budget(tables: Path, search_table) -> None:
+    """NB201's exps/algos/reinforce.py appends each sampled cell to its trace before the budget check
+    and takes the best of the trace, so the query that crosses 12,000 s can be the answer (its
+    random search and REA drop that query). With one worker that is overrun='finish'."""
+    from nasbench_suite.simulator import Budget, Oracle, run_search
+    from nasbench_suite.strategy import make_strategy
+
+    proto = PROTOCOLS["nb201"]
+    assert {m: proto.overrun.get(m, "strict") for m in ("random", "rea", "reinforce")} == \
+        {"random": "strict", "rea": "strict", "reinforce": "finish"}
+    row = reproduce("nb201", tables, runs=1, methods=["reinforce"], published={"results": []})[0]
+    assert row.overrun == "finish"
+    oracle = Oracle(search_table)
+    runs = {ov: run_search(make_strategy("reinforce", row.settings), oracle, Budget(seconds=12000.0, overrun=ov), seed=0)
+            for ov in ("strict", "finish")}
+    assert row.queries_per_run == len(runs["finish"]) == len(runs["strict"]) + 1
+    assert runs["finish"].columns["finish_time"][-1] > 12000.0
+
+
+def test_interpolate_at_is_nats_draw_tables_rule() -> None:
+    """exps/NATS-Bench/draw-table.py (query_performance): the two recorded (time, incumbent) points
+    nearest the budget, their 200-epoch accuracies interpolated (or extrapolated) linearly to it."""
+    from nasbench_suite.reproduce import interpolate_at
+
+    times, values = np.array([100.0, 19000.0, 19990.0, 20300.0]), np.array([90.0, 91.0, 92.0, 93.0])
+    assert interpolate_at(times, values, 20000.0) == pytest.approx(300 / 310 * 92.0 + 10 / 310 * 93.0)
+    # both nearest points before the budget: extrapolated, as the reference's formula does
+    times, values = np.array([19800.0, 19950.0, 20400.0]), np.array([91.0, 92.0, 93.0])
+    assert interpolate_at(times, values, 20000.0) == pytest.approx(-200 / -150 * 92.0 + 50 / -150 * 91.0)
+    assert interpolate_at(np.array([25000.0]), np.array([94.0]), 20000.0) == 94.0  # one point: its value
+
+
+def test_nats_runs_past_the_budget_and_reports_the_interpolation(tables: Path, search_table) -> None:
+    """NATS-Bench's random_wo_share.py, regularized_ea.py and reinforce.py loop while the clock is
+    below the budget (the crossing query is run and recorded); draw-table.py reports the interpolation
+    at the budget. The replay does both."""
+    from nasbench_suite.evaluation import EvalSpec, incumbent_metric
+    from nasbench_suite.search import SearchSpec, run_seeds
+    from nasbench_suite.simulator import Budget
+
+    proto = PROTOCOLS["nats"]
+    assert proto.report == "interpolate" and PROTOCOLS["nb201"].report == "final"
+    assert all(proto.overrun[m] == "finish" for m in ("random", "rea", "reinforce", "bohb"))
+    for method in ("random", "rea"):
+        row = reproduce("nats", tables, runs=3, methods=[method], published={"results": []})[0]
+        spec = SearchSpec(str(tables / "nb201-cifar10-hp12"), method, Budget(seconds=20000.0, overrun="finish"),
+                          proto.settings[method])
+        frame = run_seeds(spec, [0, 1, 2], evaluation=None, progress=False).frame
+        want = []
+        for _, run in frame.groupby("seed", sort=True):
+            values, _, _ = incumbent_metric(run["incumbent_index"].to_numpy(), search_table, EvalSpec())
+            times = run["finish_time"].to_numpy()
+            assert times[-1] >= 20000.0 > times[-2]
+            nearest = np.argsort(np.abs(times - 20000.0), kind="stable")[:2]
+            a, b = times[nearest]
+            want.append((b - 20000.0) / (b - a) * values[nearest[0]] + (20000.0 - a) / (b - a) * values[nearest[1]])
+        assert row.mean == pytest.approx(np.mean(want)) and row.std == pytest.approx(np.std(want))
+        assert row.queries_per_run == len(frame) / 3
