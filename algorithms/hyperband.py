@@ -2,7 +2,11 @@
 for few epochs and continue the best to more epochs (charged only the extra epochs).
 
 Rung epochs are ``max_epoch * eta**-k`` rounded up to an epoch the table records the objective at.
-Brackets run in Hyperband's order (most aggressive first) and repeat until the budget ends. With
+Bracket sizes are Li et al.'s: with ``s_max = floor(log_eta(max_epoch / min_epoch))``, the bracket of
+``s + 1`` rungs starts ``ceil((s_max + 1) / (s + 1) * eta**s)`` cells and rung ``i`` keeps
+``floor(n * eta**-i)`` of them, the best by value (ties: the result told first). HpBandSter rounds
+the first factor down instead (``floor((s_max + 1) / (s + 1)) * eta**s``: e.g. 3 cells, not 5, in the
+middle bracket of ``s_max = 2``); the budget settings below give its brackets. Brackets run in Hyperband's order (most aggressive first) and repeat until the budget ends. With
 several workers, a new bracket opens whenever every open bracket is waiting for results (as
 HpBandSter does), so workers never idle. New cells come from :meth:`Hyperband.sample` (uniform
 here; BOHB overrides it). On a table that records the objective at one epoch only, every bracket is

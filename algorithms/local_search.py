@@ -3,14 +3,19 @@ as in White et al. 2021 ("Local search is state of the art for NAS benchmarks").
 
 Start from the best of ``n_init`` random cells. ``improvement="first"`` moves to the first
 neighbour found better than the current cell; ``"best"`` evaluates the whole neighbourhood and moves
-to its best cell if that is better. Neighbours are tried in a random order and no cell is queried
-twice (values already told are reused). At a local optimum the search restarts from one random cell
-it has not queried.
+to its best cell if that is better (a tie with the current cell does not move it). Neighbours are queried in a random order (the run's generator shuffles each neighbourhood, as
+both references shuffle theirs) and no cell is queried twice: a neighbour already told counts with
+its value at no cost (in first improvement, a better one already told is moved to before any new
+query, taking the first in edge-major order). A cell is a local optimum once every neighbour is told
+and none is better; with several workers that includes neighbours still running that were asked for
+an earlier cell. At a local optimum the search restarts from one random cell it has not queried.
 
 The two reference codes differ, and this one takes a side of each: the naszilla code of the paper
 defaults to first improvement (``query_full_nbhd=False``) but restarts from the best of ``n_init`` new
-random cells and skips neighbours it has queried before; NASLib's ``LocalSearch`` evaluates the whole
-neighbourhood (our ``"best"``) and restarts from one random cell, as here.
+random cells and skips neighbours it has queried before (their values never count); NASLib's
+``LocalSearch`` evaluates the whole neighbourhood (our ``"best"``), queries a neighbour again (and
+charges it) however often it was seen, and restarts from one random cell, as here. Both start from the
+best of ``n_init`` random cells, which count as queries, and move only to a strictly better cell.
 """
 from __future__ import annotations
 
@@ -48,10 +53,10 @@ class LocalSearch(Strategy):
         self.starting: list[tuple[float, Arch]] = []
         self.waiting_for_start = self.n_init
         self.current: tuple[float, Arch] | None = None
+        self.near: set[int] = set()  # the current cell's neighbours
         self.queue: list[Arch] = []
-        self.pending = 0  # neighbours of the current cell in flight
+        self.in_flight: set[int] = set()  # asked, not yet told
         self.best_neighbour: tuple[float, Arch] | None = None
-        self.step = 0  # id of the current neighbourhood (query tag)
 
     # ----- asking ------------------------------------------------------------------------------
     def ask(self, n: int) -> list[Query]:
@@ -64,14 +69,14 @@ class LocalSearch(Strategy):
                 self.to_start -= 1
                 out.append(self._query(arch, "start"))
             elif self.current is not None and self.queue:
-                out.append(self._query(self.queue.pop(), self.step))
-                self.pending += 1
+                out.append(self._query(self.queue.pop(), "neighbour"))
             else:
                 break  # waiting for results
         return out
 
     def _query(self, arch: Arch, tag: object) -> Query:
         self.asked.add(arch.index)
+        self.in_flight.add(arch.index)
         return Query(arch, self._epochs, tag=tag)
 
     def _unasked_random(self) -> Arch | None:
@@ -85,6 +90,7 @@ class LocalSearch(Strategy):
     def tell(self, results: Sequence[Result]) -> None:
         for r in results:
             self.values[r.arch.index] = r.value
+            self.in_flight.discard(r.arch.index)
             if r.query.tag == "start":
                 self.starting.append((r.value, r.arch))
                 self.waiting_for_start -= 1
@@ -93,8 +99,6 @@ class LocalSearch(Strategy):
                     self.starting = []
                     self._move(*best)
                 continue
-            if r.query.tag == self.step:
-                self.pending -= 1
             if self.current is not None and _adjacent(r.arch, self.current[1]):
                 self._consider(r.value, r.arch)
             self._maybe_finish_neighbourhood()
@@ -118,16 +122,15 @@ class LocalSearch(Strategy):
                 value, arch = known[better.index], better
         near = self.space.neighbours(arch)
         self.current = (value, arch)
-        self.step += 1
-        self.pending = 0
+        self.near = {o.index for o in near}
         seen = [(known[o.index], o) for o in near if o.index in known]
         self.best_neighbour = max(seen, key=lambda p: p[0]) if seen else None
         self.queue = [near[i] for i in self.rng.permutation(len(near)) if near[i].index not in self.asked]
         self._maybe_finish_neighbourhood()
 
     def _maybe_finish_neighbourhood(self) -> None:
-        if self.current is None or self.queue or self.pending:
-            return
+        if self.current is None or self.queue or not self.near.isdisjoint(self.in_flight):
+            return  # a neighbour is still to ask or running (perhaps asked as a neighbour of an earlier cell)
         if self.improvement == "best" and self.best_neighbour and self.best_neighbour[0] > self.current[0]:
             self._move(*self.best_neighbour)
             return

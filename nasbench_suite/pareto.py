@@ -84,16 +84,19 @@ def nondominated_ranks(values: np.ndarray, latencies: np.ndarray) -> np.ndarray:
 
 
 def crowding_distance(values: np.ndarray, latencies: np.ndarray) -> np.ndarray:
-    """NSGA-II crowding distance within one front (boundary points get inf)."""
+    """NSGA-II crowding distance within one front, as pymoo's ``calc_crowding_distance`` (up to its division
+    by the number of objectives): on each objective, sorted stably as the loss minimized (-value, latency),
+    the two ends get inf and the others the gap between their sorted neighbours over the front's range; an
+    objective on which the front has no range adds nothing (all-equal points get 0, no ends)."""
     v, t = _points(values, latencies)
     n = v.size
     dist = np.zeros(n)
     if n <= 2:
         return np.full(n, np.inf)
-    for obj in (v, t):
+    for obj in (-v, t):
         order = np.argsort(obj, kind="stable")
         span = obj[order[-1]] - obj[order[0]]
-        dist[order[0]] = dist[order[-1]] = np.inf
         if span > 0:
+            dist[order[0]] = dist[order[-1]] = np.inf
             dist[order[1:-1]] += (obj[order[2:]] - obj[order[:-2]]) / span
     return dist

@@ -435,3 +435,44 @@ def test_a_latency_folder_of_another_network_shape_is_refused(tmp_path: Path, ca
     assert main([*base, "--table", "cifar10-16px", "--out", str(tmp_path / "other")]) == 2  # 16x16x3 cells
     assert "timed the network" in capsys.readouterr().err and not (tmp_path / "other").exists()
     assert main([*base, "--table", "digits", "--out", str(tmp_path / "same")]) == 0
+
+
+def _nsga2(population: int, **settings: float):
+    from nasbench_suite.strategy import SearchSpace
+
+    strategy = make_strategy("nsga2", {"population": population, **settings})
+    strategy.setup(SearchSpace((12,), np.arange(15625), latency_source="synthetic (test)"), np.random.default_rng(0))
+    return strategy
+
+
+def test_nsga2_tournaments_use_the_rank_and_crowding_of_the_survival_step() -> None:
+    """Deb et al. 2002 (and pymoo's RankAndCrowding) keep the crowding computed on the merged population's
+    fronts; the survivors' keys used to be recomputed among the survivors alone, which made the kept part
+    of a split front look sparser (here 2.0 instead of 1.0 for the interior point kept)."""
+    strategy = _nsga2(3)
+    line = [(Arch.from_index(i), 10.0 * (i + 1), float(i + 1)) for i in range(5)]  # one front of 5 on a line
+    strategy._survive(line + [(Arch.from_index(9), 5.0, 6.0)])  # and one dominated point
+    ranks, crowd = strategy.keys
+    assert ranks.tolist() == [0, 0, 0] and sorted(crowd.tolist()) == [1.0, np.inf, np.inf]
+    kept = {a.index for a, _, _ in strategy.parents}
+    assert {0, 4} <= kept and len(kept & {1, 2, 3}) == 1  # both ends, and one interior point
+
+
+def test_nsga2_mates_as_pymoo_two_tournaments_per_parent_and_two_children_per_crossover() -> None:
+    strategy = _nsga2(6)
+    strategy._survive([(Arch.from_index(i), float(i), float(i % 4)) for i in range(6)])
+    pairs = strategy._tournament_pairs(6)  # the competitors of 6 tournaments: two shuffles of the population
+    assert pairs.shape == (6, 2) and (pairs[:, 0] != pairs[:, 1]).all()
+    assert np.bincount(pairs.ravel(), minlength=6).tolist() == [2] * 6
+    a, b = Arch((0,) * 6), Arch((1, 2, 3, 4, 0, 1))
+    c, d = strategy._cross(a, b)  # uniform crossover: the two complementary children
+    assert all({x, y} == {p, q} for x, y, p, q in zip(c.ops, d.ops, a.ops, b.ops))
+
+
+def test_crowding_distance_follows_pymoo_on_duplicates() -> None:
+    """pymoo's calc_crowding_distance: an objective with no spread adds nothing (no infinite ends), and the
+    accuracy is sorted as the loss pymoo minimizes (-value), so the first of two tied best values is an end
+    of the accuracy axis (and the second, by latency, an end of the latency axis)."""
+    assert crowding_distance(np.full(4, 50.0), np.full(4, 3.0)).tolist() == [0.0] * 4
+    d = crowding_distance(np.array([90.0, 90.0, 70.0, 60.0]), np.array([5.0, 5.0, 2.0, 1.0]))
+    assert np.isinf(d[[0, 1, 3]]).all() and d[2] == pytest.approx(30 / 30 + 4 / 4)

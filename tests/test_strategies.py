@@ -521,3 +521,32 @@ def test_bananas_predictor_is_naszillas_ensemble_on_the_truncated_path_encoding(
                                                          "init", "encoding", "weight_decay")}, "epochs": 30}).fit(cells, y)
     mean, spread = fitted.predict_dist([a, b])
     assert mean[0] == mean[1] and np.isfinite(mean).all() and (spread > 0).all()
+
+
+def _told(query: Query, value: float) -> "Result":
+    from nasbench_suite.strategy import Result
+
+    return Result(query, value, cost=1.0, trial=0, time=0.0)
+
+
+def test_local_search_waits_for_a_neighbour_in_flight_before_calling_a_local_optimum() -> None:
+    """With several workers a new current cell may have neighbours still running (asked as neighbours of
+    the cell before it). Their results decide whether it is a local optimum: it used to be declared one at
+    once (and the search restarted, dropping the better neighbour when it came back)."""
+    from nasbench_suite.space import Arch
+    from nasbench_suite.strategy import SearchSpace
+
+    cells = [Arch((op, 0, 0, 0, 0, 0)) for op in range(3)]  # three cells, each one edit from the others
+    space = SearchSpace((12,), np.array(sorted(a.index for a in cells)))
+    ls = make_strategy("local-search", {"n_init": 1})
+    ls.setup(space, np.random.default_rng(0))
+    moves = []
+    move = ls._move
+    ls._move = lambda value, arch: (moves.append(arch), move(value, arch))  # type: ignore[method-assign]
+    (start,) = ls.ask(2)  # one start cell; its neighbours wait for its value
+    ls.tell([_told(start, 50.0)])
+    first, second = ls.ask(2)
+    ls.tell([_told(first, 60.0)])  # better: move to it; `second` (one edit from it too) is still running
+    assert ls.current is not None and ls.current[1] == first.arch
+    ls.tell([_told(second, 70.0)])  # better again: the climb goes on from it
+    assert moves == [start.arch, first.arch, second.arch]
