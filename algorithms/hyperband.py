@@ -4,7 +4,9 @@ for few epochs and continue the best to more epochs (charged only the extra epoc
 Rung epochs are ``max_epoch * eta**-k`` rounded up to an epoch the table records the objective at.
 Bracket sizes are Li et al.'s: with ``s_max = floor(log_eta(max_epoch / min_epoch))``, the bracket of
 ``s + 1`` rungs starts ``ceil((s_max + 1) / (s + 1) * eta**s)`` cells and rung ``i`` keeps
-``floor(n * eta**-i)`` of them, the best by value (ties: the result told first). HpBandSter rounds
+``floor(n * eta**-i)`` of them, the best by value, ties to the cell sampled first, and runs them in
+the order they were sampled (HpBandSter's ``SuccessiveHalving``: an argsort over its configs in sampling
+order, stable at these sizes; its iteration then runs them in that order). HpBandSter rounds
 the first factor down instead (``floor((s_max + 1) / (s + 1)) * eta**s``: e.g. 3 cells, not 5, in the
 middle bracket of ``s_max = 2``); the budget settings below give its brackets. Brackets run in Hyperband's order (most aggressive first) and repeat until the budget ends. With
 several workers, a new bracket opens whenever every open bracket is waiting for results (as
@@ -61,6 +63,7 @@ class Bracket:
         self.new_left = rungs[0][0]  # cells still to sample for rung 0
         self.promotions: list[Query] = []
         self.told: list[Result] = []
+        self.sampled: dict[int, int] = {}  # arch index -> its position among the bracket's rung-0 cells
 
     @property
     def done(self) -> bool:
@@ -76,7 +79,9 @@ class Bracket:
             return None
         if self.rung == 0 and self.new_left:
             self.new_left -= 1
-            return Query(sample(), self.rungs[0][1], tag=self.ident)
+            arch = sample()
+            self.sampled.setdefault(arch.index, len(self.sampled))
+            return Query(arch, self.rungs[0][1], tag=self.ident)
         return self.promotions.pop() if self.promotions else None
 
     def tell(self, result: Result) -> None:
@@ -87,9 +92,12 @@ class Bracket:
         if self.done:
             return
         keep, epochs = self.rungs[self.rung]
-        best = sorted(self.told, key=lambda r: -r.value)[:keep]  # stable: earlier results win ties
+        # HpBandSter's SuccessiveHalving: the best ``keep`` by value, ties to the cell sampled first
+        # (argsort over the configs in sampling order, stable at these sizes), run in sampling order
+        first = lambda r: self.sampled[r.arch.index]  # noqa: E731
+        best = sorted(sorted(self.told, key=lambda r: (-r.value, first(r)))[:keep], key=first)
         if self.resume:
-            self.promotions = [r.resume(epochs, tag=self.ident) for r in reversed(best)]  # pop() takes the best first
+            self.promotions = [r.resume(epochs, tag=self.ident) for r in reversed(best)]  # pop() takes the first sampled
         else:
             self.promotions = [Query(r.arch, epochs, tag=self.ident) for r in reversed(best)]
         self.told = []

@@ -85,18 +85,22 @@ def nondominated_ranks(values: np.ndarray, latencies: np.ndarray) -> np.ndarray:
 
 def crowding_distance(values: np.ndarray, latencies: np.ndarray) -> np.ndarray:
     """NSGA-II crowding distance within one front, as pymoo's ``calc_crowding_distance`` (up to its division
-    by the number of objectives): on each objective, sorted stably as the loss minimized (-value, latency),
-    the two ends get inf and the others the gap between their sorted neighbours over the front's range; an
-    objective on which the front has no range adds nothing (all-equal points get 0, no ends)."""
+    by the number of objectives): a point equal on both objectives to an earlier one gets 0, and the
+    others are spread among themselves: on each objective, sorted stably as the loss minimized (-value,
+    latency), the two ends get inf and the others the gap between their sorted neighbours over the range;
+    an objective without range adds nothing (no infinite ends). Fronts of up to two points get inf."""
     v, t = _points(values, latencies)
     n = v.size
-    dist = np.zeros(n)
     if n <= 2:
         return np.full(n, np.inf)
-    for obj in (-v, t):
-        order = np.argsort(obj, kind="stable")
-        span = obj[order[-1]] - obj[order[0]]
+    dist = np.zeros(n)
+    _, first = np.unique(np.stack([v, t], axis=1), axis=0, return_index=True)
+    unique = np.sort(first)  # the first of each set of equal points, in the given order
+    for obj in (-v[unique], t[unique]):
+        order = unique[np.argsort(obj, kind="stable")]
+        sorted_obj = np.sort(obj, kind="stable")
+        span = sorted_obj[-1] - sorted_obj[0]
         if span > 0:
             dist[order[0]] = dist[order[-1]] = np.inf
-            dist[order[1:-1]] += (obj[order[2:]] - obj[order[:-2]]) / span
+            dist[order[1:-1]] += (sorted_obj[2:] - sorted_obj[:-2]) / span
     return dist

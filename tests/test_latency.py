@@ -470,9 +470,11 @@ def test_nsga2_mates_as_pymoo_two_tournaments_per_parent_and_two_children_per_cr
 
 
 def test_crowding_distance_follows_pymoo_on_duplicates() -> None:
-    """pymoo's calc_crowding_distance: an objective with no spread adds nothing (no infinite ends), and the
-    accuracy is sorted as the loss pymoo minimizes (-value), so the first of two tied best values is an end
-    of the accuracy axis (and the second, by latency, an end of the latency axis)."""
+    """pymoo's calc_crowding_distance: a point equal to an earlier one gets 0 and the rest are spread among
+    themselves; an objective with no spread adds nothing (no infinite ends); the accuracy is sorted as the
+    loss pymoo minimizes (-value), so of two tied best values the first is the end of the accuracy axis."""
     assert crowding_distance(np.full(4, 50.0), np.full(4, 3.0)).tolist() == [0.0] * 4
     d = crowding_distance(np.array([90.0, 90.0, 70.0, 60.0]), np.array([5.0, 5.0, 2.0, 1.0]))
-    assert np.isinf(d[[0, 1, 3]]).all() and d[2] == pytest.approx(30 / 30 + 4 / 4)
+    assert np.isinf(d[[0, 3]]).all() and d[1] == 0.0 and d[2] == pytest.approx(30 / 30 + 4 / 4)
+    d = crowding_distance(np.array([90.0, 90.0, 70.0, 60.0]), np.array([5.0, 4.0, 2.0, 1.0]))
+    assert np.isinf(d[[0, 3]]).all() and d[1] == pytest.approx(20 / 30 + 3 / 4)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from nasbench_suite.simulator import Budget, Oracle, run_search
-from nasbench_suite.strategy import (Query, Strategy, StrategyError, make_strategy, register,
+from nasbench_suite.space import Arch
+from nasbench_suite.strategy import (Query, Result, Strategy, StrategyError, make_strategy, register,
                                      strategy_class, strategy_names)
 from nasbench_suite.table import Benchmark
 
@@ -106,6 +107,26 @@ def test_hyperband_promotes_by_resuming(oracle: Oracle) -> None:
     assert set(c["epochs"][c["resumed"]]) <= {4, 12}
     first = {t: e for t, e, r in zip(c["trial"], c["epochs"], c["resumed"]) if not r}
     assert all(first[t] < e for t, e, r in zip(c["trial"], c["epochs"], c["resumed"]) if r)
+
+
+def test_hyperband_promotes_as_hpbandster_ties_to_the_first_sampled_run_in_sampling_order() -> None:
+    """HpBandSter's SuccessiveHalving ranks the configs in sampling order (a stable argsort at these
+    sizes), so a tie goes to the cell sampled first whatever order results came in, and its iteration
+    runs the promoted cells in sampling order, not best first."""
+    from algorithms.hyperband import Bracket
+
+    cells = iter([Arch.parse(i) for i in (100, 200, 300, 400, 500, 600, 700, 800, 900)])
+    bracket = Bracket(0, [(9, 2), (3, 4), (1, 12)], resume=False)
+    asked = [bracket.next_query(lambda: next(cells)) for _ in range(9)]
+    values = [50.0, 80.0, 60.0, 70.0, 90.0, 40.0, 80.0, 30.0, 20.0]  # best three: 500, then 200 and 700 tied
+    for k, (q, v) in enumerate(zip(asked, values)):
+        bracket.tell(Result(q, v, 1.0, k, float(k)))
+    promoted = [bracket.next_query(lambda: None) for _ in range(3)]
+    assert [q.arch.index for q in promoted] == [200, 500, 700] and {q.epochs for q in promoted} == {4}
+    for k, (q, v) in enumerate(zip(reversed(promoted), (75.0, 75.0, 60.0))):  # told out of order: 700, 500, 200
+        bracket.tell(Result(q, v, 1.0, 10 + k, 10.0 + k))
+    last = bracket.next_query(lambda: None)
+    assert last.arch.index == 500 and last.epochs == 12  # tied with 700, sampled before it
 
 
 def test_hyperband_schedule_on_the_table_fidelities() -> None:
@@ -447,9 +468,6 @@ def test_bohb_bandwidth_factor_leaves_categorical_edges_alone(oracle: Oracle) ->
 # ----- BANANAS against naszilla's bananas (nas_algorithms.py, nas_benchmarks.py, cell_201.py) -----
 def _told_bananas(oracle: Oracle, values: dict[int, float], **settings) -> Strategy:
     """A BANANAS whose told results are ``values`` (arch index -> objective), in that order."""
-    from nasbench_suite.space import Arch
-    from nasbench_suite.strategy import Result
-
     strategy = make_strategy("bananas", settings)
     strategy.setup(oracle.space, np.random.default_rng(0))
     results = [Result(strategy.query(Arch.from_index(i)), v, 1.0, t, 1.0) for t, (i, v) in enumerate(values.items())]
@@ -489,7 +507,6 @@ def test_naszilla_mutation_changes_each_edge_with_probability_rate_over_4() -> N
     """Cell201.mutate(mutate_encoding='adj'): each of the 6 edges independently with p = rate / 4, to a
     different op; so 0 edits (the parent itself) with p = 0.75**6 and up to 6 edits."""
     from algorithms.bananas import naszilla_mutation
-    from nasbench_suite.space import Arch
 
     rng = np.random.default_rng(0)
     parent = Arch((0, 1, 2, 3, 4, 0))
@@ -503,7 +520,6 @@ def test_bananas_predictor_is_naszillas_ensemble_on_the_truncated_path_encoding(
     """meta_neuralnet_params('standard'): 5 x (10 Dense(20, relu) layers), MAE, Adam(lr=0.01, beta_2=0.99),
     batch 32, 150 epochs, no regularization; bananas(predictor_encoding='trunc_path'), cutoff 30."""
     from nasbench_suite.encodings import encode
-    from nasbench_suite.space import Arch
 
     model = make_strategy("bananas")
     model.rng = np.random.default_rng(0)
@@ -533,7 +549,6 @@ def test_local_search_waits_for_a_neighbour_in_flight_before_calling_a_local_opt
     """With several workers a new current cell may have neighbours still running (asked as neighbours of
     the cell before it). Their results decide whether it is a local optimum: it used to be declared one at
     once (and the search restarted, dropping the better neighbour when it came back)."""
-    from nasbench_suite.space import Arch
     from nasbench_suite.strategy import SearchSpace
 
     cells = [Arch((op, 0, 0, 0, 0, 0)) for op in range(3)]  # three cells, each one edit from the others
