@@ -15,7 +15,9 @@ The derived cell, as in ENAS and NB201's ``get_best_arch``: ``derive_samples`` c
 per epoch) sampled from the policy, the best (first on ties) by supernet valid accuracy kept; not
 the policy's argmax per edge. Here all of them are scored on one random valid minibatch (the same
 batch for all); NB201's ``get_best_arch`` scores each on the next batch of its valid loader.
-Cells are sampled with the method's seeded numpy generator from the policy's probabilities.
+Rewards and the derived cell's scores use BatchNorm as the loop's ``bn_scoring`` says
+(``nasbench_suite.weight_sharing``; ``nb201``: eval mode, as NB201's ``train_controller`` and
+``get_best_arch``). Cells are sampled with the method's seeded numpy generator from the policy's probabilities.
 """
 from __future__ import annotations
 

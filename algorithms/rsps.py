@@ -3,7 +3,9 @@
 Every step trains the supernet's weights along one cell drawn uniformly at random (one op per edge).
 After each epoch, ``candidates`` cells drawn uniformly at random are scored by the supernet's
 accuracy on one random valid minibatch of ``valid_batch`` images (default: the batch size), and the
-best (first on ties) is the derived cell. All draws come from the method's seeded generator.
+best (first on ties) is the derived cell. BatchNorm normalises in that scoring as the loop's
+``bn_scoring`` says (``nasbench_suite.weight_sharing``; ``nb201``: eval mode, as NB201's
+``search_find_best`` / ``valid_func``). All draws come from the method's seeded generator.
 """
 from __future__ import annotations
 

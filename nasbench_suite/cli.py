@@ -466,14 +466,16 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 def cmd_darts(args: argparse.Namespace) -> None:
     from .search import check_results_folder
-    from .weight_sharing import SearchSettings, run_weight_sharing
+    from .weight_sharing import LOOP_SETTINGS, SearchSettings, run_weight_sharing
 
     out = Path(args.out)
     check_results_folder(out, args.overwrite)  # before the search, not after it
     require_device(args.device)
+    method_settings = _settings(args.set)
+    loop = {k: method_settings.pop(k) for k in LOOP_SETTINGS if k in method_settings}
     settings = SearchSettings(args.epochs, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
-                              device=args.device)
-    results = run_weight_sharing(args.table, args.method, _int_list(args.seeds), settings, _settings(args.set),
+                              device=args.device, **loop)
+    results = run_weight_sharing(args.table, args.method, _int_list(args.seeds), settings, method_settings,
                                  data_dir=args.data_dir, progress=sys.stderr.isatty())
     results.write(out, overwrite=args.overwrite)
     final = results.final()
@@ -914,7 +916,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", type=_int, help="supernet C (default: the table's)")
     p.add_argument("--cells", type=_int, help="supernet N (default: the table's)")
     p.add_argument("--batch-size", type=_int, help="default: the table's protocol batch size")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="method setting (JSON value)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="method setting (JSON value), or bn_scoring=batch|nb201: BatchNorm statistics when "
+                        "scoring cells (batch: batch statistics everywhere, the default; nb201: eval mode "
+                        "as NB201's scripts with --track_running_stats 0)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--data-dir", type=_path, help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
     p.add_argument("--out", type=_path, required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")

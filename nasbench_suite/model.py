@@ -76,8 +76,10 @@ class MacroConfig:
 
 # ----- operations ------------------------------------------------------------------------------
 class ReLUConvBN(nn.Module):
-    """NAS-Bench-201's ``ReLUConvBN``: ReLU -> Conv2d (no bias) -> BatchNorm2d (running stats; affine
-    unless ``affine=False``, as in NB201's search cells).
+    """NAS-Bench-201's ``ReLUConvBN``: ReLU -> Conv2d (no bias) -> BatchNorm2d (affine unless
+    ``affine=False``, as in NB201's search cells; running statistics unless
+    ``track_running_stats=False``, as in NB201's search cells under ``--track_running_stats 0``: such
+    a BatchNorm has no running buffers and normalises with batch statistics in eval mode too).
 
     With ``affine=False`` NB201's conv has a bias (``bias=not affine`` in its ``cell_operations.py``);
     this one never does. The bias is cancelled by the BatchNorm that follows (exactly in training
@@ -86,12 +88,12 @@ class ReLUConvBN(nn.Module):
     numbers than NB201's module would."""
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                 affine: bool = True) -> None:
+                 affine: bool = True, track_running_stats: bool = True) -> None:
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
             nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out, affine=affine, track_running_stats=True),
+            nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,9 +107,10 @@ class Zero(nn.Module):
         return x.mul(0.0)
 
 
-def nor_conv(channels: int, kernel_size: int, affine: bool = True) -> ReLUConvBN:
+def nor_conv(channels: int, kernel_size: int, affine: bool = True, track_running_stats: bool = True) -> ReLUConvBN:
     """``nor_conv_kxk``: ReLU -> Conv kxk (stride 1, padding k//2) -> BN, channels kept."""
-    return ReLUConvBN(channels, channels, kernel_size, stride=1, padding=kernel_size // 2, affine=affine)
+    return ReLUConvBN(channels, channels, kernel_size, stride=1, padding=kernel_size // 2, affine=affine,
+                      track_running_stats=track_running_stats)
 
 
 def avg_pool_3x3() -> nn.AvgPool2d:
@@ -115,17 +118,19 @@ def avg_pool_3x3() -> nn.AvgPool2d:
     return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
 
 
-def make_op(op: int, channels: int, affine: bool = True) -> nn.Module:
+def make_op(op: int, channels: int, affine: bool = True, track_running_stats: bool = True) -> nn.Module:
     """The module for op index ``op`` (see ``space.OPS``) on a ``channels``-wide, stride-1 edge;
-    ``affine=False``: the conv ops' BatchNorm has no learnable scale and shift (NB201's search cells)."""
+    ``affine=False``: the conv ops' BatchNorm has no learnable scale and shift (NB201's search cells);
+    ``track_running_stats=False``: nor running statistics (NB201's search cells under
+    ``--track_running_stats 0``)."""
     if op == NONE:
         return Zero()
     if op == SKIP:
         return nn.Identity()
     if op == CONV1:
-        return nor_conv(channels, 1, affine)
+        return nor_conv(channels, 1, affine, track_running_stats)
     if op == CONV3:
-        return nor_conv(channels, 3, affine)
+        return nor_conv(channels, 3, affine, track_running_stats)
     if op == POOL:
         return avg_pool_3x3()
     raise ArchError(f"op index {op!r} is out of range 0..{NUM_OPS - 1}")

@@ -18,11 +18,18 @@ The architecture parameters are *not* part of this module: the search method own
 weight optimizer never sees them and ``torch.func.functional_call`` can differentiate through the
 weights alone (DARTS-V2).
 
+``Supernet(config, cell_running_stats=False)`` builds the cell edges' BatchNorm without running
+statistics (``track_running_stats=False``), as NB201's search cells are under its scripts'
+``--track_running_stats 0``: in eval mode they still normalise with batch statistics, while stem,
+reduction blocks and head keep theirs. The weights are the same either way (BatchNorm draws no
+random numbers), and so is every forward pass in train mode.
+
 With one-hot weights the supernet computes the same function as ``TinyNetwork(arch)`` whose edge
 ops carry the same weights and the identity BN affine (see :func:`standalone_state_dict`).
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Mapping
 
 import torch
@@ -36,9 +43,10 @@ from .space import NUM_EDGES, NUM_OPS, Arch, ArchLike
 class MixedOp(nn.Module):
     """All candidate ops of one edge; ``ops[k]`` is op index ``k`` of ``space.OPS``."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, running_stats: bool = True) -> None:
         super().__init__()
-        self.ops = nn.ModuleList(make_op(k, channels, affine=False) for k in range(NUM_OPS))
+        self.ops = nn.ModuleList(make_op(k, channels, affine=False, track_running_stats=running_stats)
+                                 for k in range(NUM_OPS))
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
         if index is None:
@@ -50,9 +58,9 @@ class MixedOp(nn.Module):
 class SearchCell(nn.Module):
     """NB201's ``SearchCell``: node j = sum over incoming edges of the edge's mixed op."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, running_stats: bool = True) -> None:
         super().__init__()
-        self.edges = nn.ModuleList(MixedOp(channels) for _ in range(NUM_EDGES))
+        self.edges = nn.ModuleList(MixedOp(channels, running_stats) for _ in range(NUM_EDGES))
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
         nodes = [x]
@@ -63,14 +71,18 @@ class SearchCell(nn.Module):
 
 
 class Supernet(nn.Module):
-    """NB201's ``TinyNetworkDarts`` without the alphas; ``forward(x, weights, index=None)`` -> logits."""
+    """NB201's ``TinyNetworkDarts`` without the alphas; ``forward(x, weights, index=None)`` -> logits.
 
-    def __init__(self, config: MacroConfig) -> None:
+    ``cell_running_stats=False``: the search cells' BatchNorm keeps no running statistics (see the
+    module doc)."""
+
+    def __init__(self, config: MacroConfig, cell_running_stats: bool = True) -> None:
         super().__init__()
         if not isinstance(config, MacroConfig):
             raise ModelConfigError(f"config must be a MacroConfig, got {type(config).__name__}")
         self.config = config
-        build_skeleton(self, config, SearchCell)
+        self.cell_running_stats = bool(cell_running_stats)
+        build_skeleton(self, config, partial(SearchCell, running_stats=self.cell_running_stats))
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
         if tuple(weights.shape) != (NUM_EDGES, NUM_OPS):
@@ -108,7 +120,13 @@ def _standalone_key(key: str, ops: tuple[int, ...]) -> str | None:
 def standalone_state_dict(supernet: Supernet, arch: ArchLike) -> Mapping[str, torch.Tensor]:
     """A ``TinyNetwork(arch)`` state dict holding the supernet's weights: stem, reductions and head
     as they are, and on every cell edge the weights of the edge's chosen op (its BatchNorm, affine-free
-    in the supernet, gets the identity affine: weight 1, bias 0)."""
+    in the supernet, gets the identity affine: weight 1, bias 0).
+
+    A supernet built with ``cell_running_stats=False`` has no running statistics on its cell edges:
+    those BatchNorms get a fresh module's (mean 0, variance 1, no batches tracked). The standalone
+    network then matches the supernet in train mode; in eval mode its cells would normalise with
+    these placeholders, not with batch statistics as the supernet's do, so gather real ones first
+    (forward passes in train mode) before evaluating it that way."""
     ops = Arch.parse(arch).ops
     out = {}
     for key, value in supernet.state_dict().items():
@@ -119,6 +137,17 @@ def standalone_state_dict(supernet: Supernet, arch: ArchLike) -> Mapping[str, to
         if isinstance(module, nn.BatchNorm2d) and not module.affine:
             prefix = _standalone_key(name, ops)
             if prefix is not None:
-                out[f"{prefix}.weight"] = torch.ones_like(module.running_mean)
-                out[f"{prefix}.bias"] = torch.zeros_like(module.running_mean)
+                out.update(_edge_batchnorm_entries(supernet, module, prefix))
+    return out
+
+
+def _edge_batchnorm_entries(supernet: Supernet, module: nn.BatchNorm2d, prefix: str) -> dict[str, torch.Tensor]:
+    """What a standalone cell edge's BatchNorm needs beyond the supernet's state: the identity affine,
+    and a fresh module's running statistics where the supernet keeps none."""
+    like = module.running_mean if module.running_mean is not None else next(supernet.parameters())
+    size = (module.num_features,)
+    out = {f"{prefix}.weight": like.new_ones(size), f"{prefix}.bias": like.new_zeros(size)}
+    if not module.track_running_stats:
+        out.update({f"{prefix}.running_mean": like.new_zeros(size), f"{prefix}.running_var": like.new_ones(size),
+                    f"{prefix}.num_batches_tracked": torch.zeros((), dtype=torch.long, device=like.device)})
     return out

@@ -11,12 +11,23 @@ ENAS script used lr 0.05 to 0.0005 and weight decay 2.5e-4): SGD with Nesterov m
 schedule per step down to 0.001, weight decay 5e-4, gradient norm clipped at 5; every step draws the
 next train minibatch (a seeded permutation per epoch, the last one of an epoch smaller when the batch
 size does not divide the split) and a random valid minibatch of the same size (NB201's
-``SearchDataset`` pairs one valid image with each train image) and hands both to the method. Every
-BatchNorm in the supernet, stem, reduction blocks and head included, uses batch statistics whenever
-it is evaluated. NB201's scripts evaluate in ``eval()`` mode: with ``--track_running_stats 0`` its
-search cells use batch statistics as here, but its stem, reduction blocks and head use running
-statistics gathered over every path sampled in training; the two can rank RSPS's and ENAS's
-candidates differently. After each epoch the method
+``SearchDataset`` pairs one valid image with each train image) and hands both to the method.
+
+**BatchNorm when scoring** (:meth:`Context.accuracy`: RSPS's and ENAS's candidates, ENAS's rewards,
+every method's ``value``), chosen by ``SearchSettings.bn_scoring`` (``--set bn_scoring=...``):
+
+* ``"batch"`` (default): every BatchNorm of the supernet, stem, reduction blocks and head included,
+  uses batch statistics (the supernet is scored in train mode, which also moves the running
+  statistics, used by nothing here).
+* ``"nb201"``: as NB201's scripts under ``--track_running_stats 0`` (their GDAS.sh, ENAS.sh, ...):
+  the search cells' BatchNorm keeps no running statistics (``Supernet(cell_running_stats=False)``)
+  and scoring runs in eval mode, so the cells use batch statistics while stem, reduction blocks and
+  head use the running statistics gathered in training over every sampled path (scoring leaves them
+  as they are).
+
+Training is the same in both (train mode, batch statistics everywhere); the two scorings can rank
+RSPS's and ENAS's candidates differently, while DARTS and GDAS derive by argmax of alpha and differ
+only in ``value``. After each epoch the method
 derives a cell; the table gives that cell's valid and test accuracy at its last epoch (mean over
 seeds). The row also records the derived cell's op mix (``ops_<name>``: edges carrying each op),
 so a collapse onto ``skip_connect`` shows.
@@ -84,6 +95,12 @@ COLUMNS: dict[str, str] = {
 }
 
 
+BN_SCORING = ("batch", "nb201")
+"""``SearchSettings.bn_scoring`` values (see the module doc)."""
+LOOP_SETTINGS = ("bn_scoring",)
+""":class:`SearchSettings` fields that ``nasbench darts --set`` reaches beside the method's settings."""
+
+
 class WeightSharingError(NasBenchError, ValueError):
     """A weight-sharing search is asked for something it cannot do."""
 
@@ -106,8 +123,13 @@ class SearchSettings:
     weight_decay: float = 5e-4
     grad_clip: float = 5.0
     device: str = "cpu"
+    bn_scoring: str = "batch"
+    """How BatchNorm normalises when the supernet scores a cell: "batch" or "nb201" (module doc)."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.bn_scoring, str) or self.bn_scoring not in BN_SCORING:
+            raise WeightSharingError(f"bn_scoring must be one of {', '.join(map(repr, BN_SCORING))}, "
+                                     f"got {self.bn_scoring!r}")
         for name in ("epochs", "channels", "cells", "batch_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -158,10 +180,12 @@ class Context:
 
     @torch.no_grad()
     def accuracy(self, arch: Arch, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> float:
-        """Supernet accuracy (percent) of ``arch``'s path, batch statistics, on (x, y) or all of valid."""
+        """Supernet accuracy (percent) of ``arch``'s path on (x, y) or all of valid, BatchNorm as
+        ``settings.bn_scoring`` says: "batch", train mode (batch statistics everywhere); "nb201", eval
+        mode (running statistics outside the cells, left unchanged). Whoever trains next sets train mode."""
         x = self.valid_x if x is None else x
         y = self.valid_y if y is None else y
-        self.net.train()  # batch statistics: running ones mix every sampled path
+        self.net.train(self.settings.bn_scoring == "batch")
         w = onehot_weights(arch, device=x.device)
         index = torch.as_tensor(arch.ops)
         correct = 0
@@ -263,7 +287,7 @@ def run_one(bench: "Benchmark", method: str, seed: int, settings: SearchSettings
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(torch_seed(torch_ss))
             started = time.perf_counter()
-            net = Supernet(config).to(device)
+            net = Supernet(config, cell_running_stats=settings.bn_scoring == "batch").to(device)
             opt = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum,
                                   nesterov=settings.nesterov, weight_decay=settings.weight_decay)
             algo = make_method(method, method_settings)

@@ -29,8 +29,9 @@ def _perturb_bn(net):
                 if m.affine:
                     m.weight.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
                     m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=g))
-                m.running_mean.copy_(0.2 * torch.randn(m.running_mean.shape, generator=g))
-                m.running_var.copy_(1 + 0.5 * torch.rand(m.running_var.shape, generator=g))
+                if m.track_running_stats:
+                    m.running_mean.copy_(0.2 * torch.randn(m.running_mean.shape, generator=g))
+                    m.running_var.copy_(1 + 0.5 * torch.rand(m.running_var.shape, generator=g))
 
 
 @pytest.mark.parametrize("arch", ["|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
@@ -68,6 +69,96 @@ def test_search_cell_batchnorm_is_affine_free_as_in_nb201():
     assert len(in_cells) == 3 * 6 * 2 and elsewhere  # 3 stages x 6 edges x (1x1, 3x3)
     assert not any(m.affine for m in in_cells) and all(m.affine for m in elsewhere)
     assert not any(".edges." in n and n.endswith((".weight", ".bias")) and p.dim() == 1 for n, p in net.named_parameters())
+
+
+def _edge_batchnorms(net):
+    from nasbench_suite.supernet import SearchCell
+
+    return [m for c in net.cells if isinstance(c, SearchCell) for m in c.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+
+
+def test_cells_without_running_stats_normalise_with_batch_statistics_in_eval_mode():
+    """bn_scoring='nb201' builds the supernet as NB201's scripts do under --track_running_stats 0: the search
+    cells' BatchNorm (track_running_stats=False) has no running buffers and, by PyTorch's rule, uses batch
+    statistics in eval mode too; stem, reductions and head keep theirs. The weights are those of the default
+    supernet, and a train-mode forward is the same."""
+    net = _seeded(lambda: Supernet(CFG, cell_running_stats=False))
+    default = _seeded(lambda: Supernet(CFG))
+    cells = _edge_batchnorms(net)
+    elsewhere = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d) and m not in cells]
+    assert len(cells) == 3 * 6 * 2 and elsewhere
+    assert all(not m.track_running_stats and m.running_mean is None and m.running_var is None for m in cells)
+    assert all(m.track_running_stats and m.running_mean is not None for m in elsewhere)
+    assert not any(".edges." in k for k, _ in net.named_buffers())
+    assert all(m.track_running_stats for m in _edge_batchnorms(default))  # the default keeps them
+    params = dict(default.named_parameters())
+    assert all(torch.equal(p, params[n]) for n, p in net.named_parameters()) and len(params) == len(list(net.parameters()))
+    x = torch.randn(6, 4, 8, 8, generator=torch.Generator().manual_seed(5)) * 3 + 2
+    cells[0].eval()
+    torch.testing.assert_close(cells[0](x), F.batch_norm(x, None, None, training=True))
+    arch = Arch.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    x = torch.randn(5, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(net.train()(x, onehot_weights(arch)), default.train()(x, onehot_weights(arch)))
+
+
+def test_standalone_network_of_a_supernet_without_cell_running_stats():
+    """The export fills the cell BatchNorms' missing running statistics with a fresh module's: the standalone
+    network loads strictly, matches in train mode, and with its cell BatchNorms on batch statistics (train mode)
+    and the rest in eval mode it computes what the supernet computes in eval mode."""
+    arch = Arch.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    cfg = MacroConfig(channels=4, cells=2, in_channels=1, resolution=8, num_classes=3)
+    net = _seeded(lambda: Supernet(cfg, cell_running_stats=False))
+    _perturb_bn(net)
+    state = standalone_state_dict(net, arch)
+    alone = TinyNetwork(arch, cfg)
+    alone.load_state_dict(state, strict=True)
+    edge_keys = [k for k in state if k.startswith("cells.") and k.endswith("running_var") and ".layers." in k]
+    assert edge_keys and all(torch.equal(state[k], torch.ones_like(state[k])) for k in edge_keys)
+    x = torch.randn(5, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(net.train()(x, onehot_weights(arch)), alone.train()(x), rtol=1e-5, atol=1e-6)
+        alone.eval()
+        for name, m in alone.named_modules():
+            if isinstance(m, torch.nn.BatchNorm2d) and ".layers." in name:
+                m.train()
+        torch.testing.assert_close(net.eval()(x, onehot_weights(arch)), alone(x), rtol=1e-5, atol=1e-6)
+
+
+def _scoring_context(net, bn_scoring, x, y):
+    from nasbench_suite.weight_sharing import Context, SearchSettings
+
+    return Context(net, None, SearchSettings(1, bn_scoring=bn_scoring), np.random.default_rng(0), x, y, len(y), 1)
+
+
+def test_nb201_scoring_uses_running_statistics_outside_the_cells_and_leaves_them_as_they_are():
+    """A crafted case: labels are what the batch-statistics forward predicts (batch scoring: 100%); the stem's
+    and head's running statistics are set far from the batch's, so eval-mode scoring (bn_scoring='nb201')
+    reads them and scores lower. Scoring in nb201 mode changes no buffer; batch scoring (train mode) does."""
+    arch = Arch.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    net = _seeded(lambda: Supernet(CFG, cell_running_stats=False))
+    x = torch.randn(64, 1, 8, 8, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        y = net.train()(x, onehot_weights(arch)).argmax(1)
+        for bn in (net.stem[1], net.lastact[0]):
+            bn.running_mean.fill_(2.0)
+            bn.running_var.fill_(0.05)
+    buffers = {k: v.clone() for k, v in net.named_buffers()}
+    nb201 = _scoring_context(net, "nb201", x, y).accuracy(arch)
+    assert all(torch.equal(v, buffers[k]) for k, v in net.named_buffers())
+    assert not net.training  # scored in eval mode
+    batch = _scoring_context(net, "batch", x, y).accuracy(arch)
+    assert batch == 100.0 and nb201 < 90.0
+    assert not torch.equal(net.stem[1].running_mean, buffers["stem.1.running_mean"])  # train mode moves them
+
+
+def test_bn_scoring_is_checked():
+    from nasbench_suite.weight_sharing import SearchSettings, WeightSharingError
+
+    assert SearchSettings(1).bn_scoring == "batch"
+    for bad in ("eval", "NB201", 1, None):
+        with pytest.raises(WeightSharingError, match=r"^bn_scoring must be one of 'batch', 'nb201'"):
+            SearchSettings(1, bn_scoring=bad)
 
 
 def test_supernet_rejects_bad_weights():
@@ -170,6 +261,49 @@ def test_short_search_writes_tidy_results(ws_table, tmp_path, method, capsys):
     pd.testing.assert_frame_equal(frame.drop(columns=measured), again.drop(columns=measured))
 
 
+def test_default_bn_scoring_reproduces_the_searches_made_before_the_setting(ws_table):
+    """bn_scoring='batch' (the default) is the loop as it was: these derived cells, supernet valid accuracies
+    and train losses are what the code before the bn_scoring setting gave (seed 0, 2 epochs)."""
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.table import load_table
+
+    before = {"rsps": ([4079, 6616], [8.0, 12.0], [2.3524792790412903, 2.3326415419578552]),
+              "enas": ([3081, 7891], [13.0, 15.0], [2.3644497990608215, 2.3384077548980713]),
+              "gdas": ([5045, 5670], [16.0, 17.0], [2.3556928038597107, 2.335374414920807])}
+    for method, (cells, values, losses) in before.items():
+        run = weight_sharing.run_one(load_table(ws_table), method, 0, weight_sharing.SearchSettings(epochs=2),
+                                     SMALL[method])
+        assert run["arch_index"].tolist() == cells and run["value"].tolist() == values
+        np.testing.assert_allclose(run["supernet_train_loss"], losses, rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["gdas", "rsps"])
+def test_nb201_bn_scoring_from_the_cli(ws_table, tmp_path, method):
+    """--set bn_scoring=nb201 reaches the loop (not the method) and is recorded in the manifest. Training is the
+    same, so the train losses match the default's; GDAS derives by argmax of alpha, so its cells match too and
+    only the supernet's scoring (value) can differ; RSPS picks its cells by that scoring."""
+    import json
+
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+
+    argv = ["darts", "--table", str(ws_table), "--method", method, "--seeds", "0", "--epochs", "2"]
+    for k, v in SMALL[method].items():
+        argv += ["--set", f"{k}={v}"]
+    assert main(argv + ["--out", str(tmp_path / "batch")]) == 0
+    assert main(argv + ["--set", "bn_scoring=nb201", "--out", str(tmp_path / "nb201")]) == 0
+    batch, nb201 = (pd.read_parquet(tmp_path / d / "trajectories.parquet") for d in ("batch", "nb201"))
+    manifests = {d: json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("batch", "nb201")}
+    assert {d: m["supernet"]["search_settings"]["bn_scoring"] for d, m in manifests.items()} == {
+        "batch": "batch", "nb201": "nb201"}
+    assert "bn_scoring" not in manifests["nb201"]["strategy"]["settings"]
+    np.testing.assert_array_equal(batch["supernet_train_loss"], nb201["supernet_train_loss"])
+    if method == "gdas":
+        assert batch["arch_index"].tolist() == nb201["arch_index"].tolist()
+    assert batch["value"].tolist() != nb201["value"].tolist()
+
+
 def test_valid_minibatch_has_the_train_minibatch_size_also_in_the_last_step(ws_table, monkeypatch):
     """400 train images in batches of 64: the 7th step has 16; its valid batch has 16 too (NB201's
     SearchDataset pairs a valid image with each train image), not 64."""
@@ -200,8 +334,11 @@ def test_darts_cli_user_errors(ws_table, tmp_path, capsys):
     assert main(base + ["--method", "rsps", "--channels", "0"]) == 2
     assert main(["darts", "--table", str(tmp_path / "nope"), "--method", "gdas", "--epochs", "1",
                  "--out", str(tmp_path / "o")]) == 2
+    assert main(base + ["--method", "gdas", "--set", "bn_scoring=eval"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("nasbench: error:") for line in err)
+    assert len(err) == 4 and all(line.startswith("nasbench: error:") for line in err)
+    assert err[-1] == "nasbench: error: bn_scoring must be one of 'batch', 'nb201', got 'eval'"
+    assert not (tmp_path / "o").exists()
 
 
 def test_darts_never_replaces_a_table_folder(ws_table, tmp_path, capsys):
