@@ -288,6 +288,31 @@ def test_settings_of_the_wrong_kind_are_refused_before_the_run(settings: dict, m
         make_strategy("rea", settings)
 
 
+def test_a_setting_whose_default_is_an_empty_list_takes_a_list_of_any_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty default list used to accept only another empty list ('must be a list of 0 values')."""
+    from dataclasses import dataclass, field
+
+    from nasbench_suite import strategy as strategy_module
+
+    monkeypatch.setattr(strategy_module, "_REGISTERED", dict(strategy_module._REGISTERED))
+
+    @register("listed-test")
+    @dataclass
+    class Listed(Strategy):
+        start: list = field(default_factory=list)
+        pair: tuple = (1, 2)
+
+        def setup(self, space, rng): ...
+        def ask(self, n): return []
+        def tell(self, results): ...
+
+    assert make_strategy("listed-test", {"start": [5, 7, 9]}).settings()["start"] == [5, 7, 9]
+    with pytest.raises(StrategyError, match="start=3 must be a list"):
+        make_strategy("listed-test", {"start": 3})
+    with pytest.raises(StrategyError, match="pair=\\[1\\] must be a list of 2 values"):
+        make_strategy("listed-test", {"pair": [1]})
+
+
 def test_every_strategy_accepts_its_own_defaults() -> None:
     from dataclasses import is_dataclass
 
