@@ -454,7 +454,7 @@ def cmd_search(args: argparse.Namespace) -> None:
               f"budget: they have no incumbent, and the means below are over the other {len(final) - empty}")
     if empty < len(final):
         print(f"final search objective ({args.objective}): mean {final['incumbent_value'].mean():.3f} "
-              f"+- {final['incumbent_value'].std(ddof=0):.3f} (std over runs)")
+              f"+- {final['incumbent_value'].std(ddof=0):.3f} (std over runs, ddof 0; the compare report uses ddof 1)")
     if evaluation is not None and empty < len(final):
         e = results.manifest["evaluation"]
         col = final[evaluation.column]
@@ -481,7 +481,7 @@ def cmd_darts(args: argparse.Namespace) -> None:
     mix = final[[c for c in final.columns if c.startswith("ops_")]].sum()
     print(f"wrote {len(results.frame)} rows ({len(final)} runs of {args.method}, {args.epochs} epochs) to "
           f"{out / 'trajectories.parquet'} with manifest.json and timing.json")
-    print(f"final derived cell, table test accuracy: mean {test.mean():.3f} +- {test.std(ddof=0):.3f} (std over runs)")
+    print(f"final derived cell, table test accuracy: mean {test.mean():.3f} +- {test.std(ddof=0):.3f} (std over runs, ddof 0)")
     print(f"measured search seconds per run on {args.device}: mean {secs.mean():.1f} +- {secs.std(ddof=0):.1f}")
     print("op mix of the final cells: " + ", ".join(f"{k[4:]} {int(v)}" for k, v in mix.items()))
 
