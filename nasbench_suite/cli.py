@@ -454,7 +454,7 @@ def cmd_search(args: argparse.Namespace) -> None:
               f"budget: they have no incumbent, and the means below are over the other {len(final) - empty}")
     if empty < len(final):
         print(f"final search objective ({args.objective}): mean {final['incumbent_value'].mean():.3f} "
-              f"+- {final['incumbent_value'].std(ddof=0):.3f} (std over runs)")
+              f"+- {final['incumbent_value'].std(ddof=0):.3f} (std over runs, ddof 0; the compare report uses ddof 1)")
     if evaluation is not None and empty < len(final):
         e = results.manifest["evaluation"]
         col = final[evaluation.column]
@@ -483,7 +483,7 @@ def cmd_darts(args: argparse.Namespace) -> None:
     mix = final[[c for c in final.columns if c.startswith("ops_")]].sum()
     print(f"wrote {len(results.frame)} rows ({len(final)} runs of {args.method}, {args.epochs} epochs) to "
           f"{out / 'trajectories.parquet'} with manifest.json and timing.json")
-    print(f"final derived cell, table test accuracy: mean {test.mean():.3f} +- {test.std(ddof=0):.3f} (std over runs)")
+    print(f"final derived cell, table test accuracy: mean {test.mean():.3f} +- {test.std(ddof=0):.3f} (std over runs, ddof 0)")
     print(f"measured search seconds per run on {args.device}: mean {secs.mean():.1f} +- {secs.std(ddof=0):.1f}")
     print("op mix of the final cells: " + ", ".join(f"{k[4:]} {int(v)}" for k, v in mix.items()))
 
@@ -814,7 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="digits, cifar10-16px, cifar10 or synthetic (or set it in --protocol)")
     p.add_argument("--data-dir", type=_path, help="folder holding the dataset files (default: $NASBENCH_DATA_DIR)")
     p.add_argument("--archs", default="classes", help="all, classes, sample:K, A-B or i,j,k (default: classes)")
-    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--seeds", default="0,1,2", help="training seeds of every cell, e.g. 0,1,2 or 0-2 (default 0,1,2)")
     p.add_argument("--protocol", type=_path, metavar="FILE.json", help="protocol fields as JSON; the flags below override them")
     p.add_argument("--channels", type=_int, help="C (default 8)")
     p.add_argument("--cells", type=_int, help="cells per stage, N (default 1)")
@@ -862,7 +862,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--import", dest="imports", type=_path, action="append", default=[], metavar="MODULE|FILE.py",
                    help="import a module or file whose @register adds your own strategies (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (JSON value)")
-    p.add_argument("--seeds", default="0-9", help="run seeds, e.g. 0-99 or 0,5,7")
+    p.add_argument("--seeds", default="0-9", help="run seeds, e.g. 0-99 or 0,5,7 (default 0-9)")
     p.add_argument("--budget", type=_float, metavar="SECONDS", help="simulated seconds per run")
     p.add_argument("--max-queries", type=_int, metavar="N", help="queries per run")
     p.add_argument("--overrun", choices=["strict", "finish"], default="strict",
@@ -884,7 +884,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-epoch", type=_int, help="default: the eval table's last epoch")
     p.add_argument("--no-eval", action="store_true", help="do not read any evaluation metric")
     p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),
-                   help="processes running seeds in parallel (results do not depend on it)")
+                   help="processes running seeds in parallel (default: 2, at most the cores; results do not depend on it)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address")
     p.add_argument("--out", type=_path, required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
@@ -911,7 +911,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("darts", help="weight-sharing search run for real on a supernet, judged by a table")
     p.add_argument("--table", type=_path, required=True, help="table whose dataset, protocol and cells the search uses")
     p.add_argument("--method", required=True, choices=["darts-v1", "darts-v2", "gdas", "rsps", "enas"])
-    p.add_argument("--seeds", default="0-2", help="run seeds, e.g. 0-2 or 0,5,7")
+    p.add_argument("--seeds", default="0-2", help="run seeds, e.g. 0-2 or 0,5,7 (default 0-2)")
     p.add_argument("--epochs", type=_int, required=True, help="search epochs")
     p.add_argument("--channels", type=_int, help="supernet C (default: the table's)")
     p.add_argument("--cells", type=_int, help="supernet N (default: the table's)")

@@ -144,7 +144,7 @@ def parse_seeds(where: str, value: Any) -> tuple[int, ...]:
 
 
 def _strategies(value: Any) -> tuple[StrategyEntry, ...]:
-    from .strategy import StrategyError, make_strategy, strategy_names
+    from .strategy import OWN_STRATEGY_HINT, StrategyError, make_strategy, strategy_names
 
     if not isinstance(value, list) or not value:
         raise ConfigError("config field strategy: expected at least one [[strategy]] table")
@@ -155,7 +155,7 @@ def _strategies(value: Any) -> tuple[StrategyEntry, ...]:
         name = _str(f"{where}.name", entry["name"])
         if name not in strategy_names():
             raise ConfigError(f"config field {where}.name: unknown strategy {name!r}; registered: "
-                              f"{', '.join(strategy_names())}")
+                              f"{', '.join(strategy_names())} ({OWN_STRATEGY_HINT})")
         settings = _keys(f"{where}.settings", entry.get("settings", {}), set(entry.get("settings", {})))
         try:
             make_strategy(name, dict(settings))

@@ -28,7 +28,7 @@ from .evaluation import EvalSpec, incumbent_metric
 from .intlist import format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
 from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, run_search
-from .strategy import import_strategies, make_strategy, strategy_class, strategy_source
+from .strategy import check_found_elsewhere, import_strategies, make_strategy, strategy_class, strategy_source
 from .table import load_table
 
 if TYPE_CHECKING:
@@ -328,12 +328,17 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
     if backend not in BACKENDS:
         raise SearchOutputError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}")
     if not is_integer(processes) or processes < 1:
-        raise SearchOutputError(f"processes must be an integer >= 1, got {processes!r}")
+        raise SearchOutputError(f"processes (--workers) must be an integer >= 1, got {processes!r}")
     processes = int(processes)
     seeds = _run_seeds(seeds)
     tables = {}
     for spec in specs:
         make_strategy(spec.strategy, dict(spec.settings))  # unknown names and settings fail here, once
+        if not is_integer(spec.workers) or spec.workers < 1:  # before the runs, not in each of them
+            raise SearchOutputError(f"simulated workers per run (--sim-workers, SearchSpec.workers) must be an "
+                                    f"integer >= 1, got {spec.workers!r}")
+        if processes > 1 or backend == "ray":
+            check_found_elsewhere(spec.strategy, backend)
         key = _latency_key(spec)
         if key is not None:
             latency_of(*key[:3])  # a bad latency source fails here, once

@@ -24,7 +24,8 @@ def setting_type_error(defaults: Mapping[str, Any], settings: Mapping[str, Any])
     """A message naming the first setting whose value is not of its default's kind, or None.
 
     bool defaults take bools; int defaults integers (not bools); float defaults any real number;
-    str defaults strings; list or tuple defaults a list of the same length; None defaults anything."""
+    str defaults strings; list or tuple defaults a list of the same length (any length when the default
+    is empty); None defaults anything."""
     for key, value in settings.items():
         if key not in defaults or defaults[key] is None:
             continue
@@ -37,6 +38,8 @@ def setting_type_error(defaults: Mapping[str, Any], settings: Mapping[str, Any])
             ok, kind = isinstance(value, Real) and not isinstance(value, bool), "a number"
         elif isinstance(default, str):
             ok, kind = isinstance(value, str), "a string"
+        elif isinstance(default, (list, tuple)) and not default:  # an empty default: a list of any length
+            ok, kind = isinstance(value, (list, tuple)), "a list"
         elif isinstance(default, (list, tuple)):
             ok, kind = isinstance(value, (list, tuple)) and len(value) == len(default), f"a list of {len(default)} values"
         else:

@@ -35,7 +35,9 @@ import dataclasses
 import heapq
 import math
 import numbers
+import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -253,11 +255,13 @@ class Trajectory:
         return int(self.columns["incumbent_index"][-1]) if len(self) else -1
 
 
-def _check_query(q: Any) -> None:
+def _check_query(q: Any, strategy: Strategy) -> None:
     if not isinstance(q, Query):
-        raise StrategyError(f"ask() must return Query values, got {type(q).__name__}: {q!r}")
+        raise StrategyError(f"{type(strategy).__name__}.ask() must return Query values, got {type(q).__name__}: {q!r}")
     if not isinstance(q.arch, Arch):
-        raise StrategyError(f"Query.arch must be an Arch, got {type(q.arch).__name__}: {q.arch!r}")
+        raise StrategyError(f"{type(strategy).__name__}.ask() returned a Query whose arch is not an Arch: "
+                            f"{type(q.arch).__name__} {q.arch!r} (Arch.from_index / Arch.parse convert an index or a "
+                            "cell string)")
 
 
 def _check_asked(asked: Any, strategy: Strategy) -> None:
@@ -265,6 +269,34 @@ def _check_asked(asked: Any, strategy: Strategy) -> None:
     if isinstance(asked, (Query, str, bytes)) or not isinstance(asked, Sequence):
         raise StrategyError(f"{type(strategy).__name__}.ask() must return a list of Query, got "
                             f"{type(asked).__name__}: {asked!r}")
+
+
+def _strategy_failed(strategy: Strategy, method: str, exc: Exception) -> StrategyError:
+    """One message for an exception raised by a strategy's own code: the strategy, the method, the
+    exception and the line that raised it (the deepest one in the strategy's own module, if any)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = getattr(sys.modules.get(type(strategy).__module__), "__file__", None)
+    where = next((f for f in reversed(frames) if f.filename == own), frames[-1] if frames else None)
+    at = f" (at {where.filename}:{where.lineno})" if where is not None else ""
+    name = strategy.name or type(strategy).__qualname__
+    return StrategyError(f"strategy {name!r} failed in {method}(): {type(exc).__name__}: {exc}{at}")
+
+
+def _guarded(strategy: Strategy, method: str) -> Any:
+    """``strategy.<method>`` turning an exception of the strategy's own code into :func:`_strategy_failed`'s
+    StrategyError (chained to it); the package's own errors (a StrategyError the strategy raises on
+    purpose) pass unchanged."""
+    call = getattr(strategy, method)
+
+    def guarded(*args: Any) -> Any:
+        try:
+            return call(*args)
+        except NasBenchError:
+            raise
+        except Exception as exc:
+            raise _strategy_failed(strategy, method, exc) from exc
+
+    return guarded
 
 
 def _first_query_too_costly(limit_s: float, cost: float, charge: float, strategy: str) -> str:
@@ -284,7 +316,7 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
     started = wall()
     rng, key = run_keys(seed)
     t = wall()
-    strategy.setup(oracle.space, rng)
+    _guarded(strategy, "setup")(oracle.space, rng)
     overhead = wall() - t
 
     value_of, cum, vsec = oracle.value, oracle.cum_train, oracle.valid_seconds
@@ -307,7 +339,7 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
     rec: dict[str, list] = {c: [] for c in TRAJECTORY_COLUMNS}
     now, dispatched, free, stop_reason = 0.0, 0, workers, ""
     best_e, best_v, best_a = 0, -math.inf, -1
-    strategy_ask, strategy_tell, strategy_inc = strategy.ask, strategy.tell, strategy.incumbent
+    strategy_ask, strategy_tell, strategy_inc = (_guarded(strategy, m) for m in ("ask", "tell", "incumbent"))
 
     while True:
         if not stop_reason and free:
@@ -328,7 +360,7 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
                 if dispatched == limit_q:
                     stop_reason = "queries"
                     break
-                _check_query(q)
+                _check_query(q, strategy)
                 a = q.arch.index
                 r = row_of[a]
                 if r < 0:

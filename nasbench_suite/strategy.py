@@ -180,7 +180,8 @@ class Strategy(ABC):
       objective among the results at the largest epoch count told so far; earliest wins ties).
 
     Settings are the strategy's constructor arguments; make the class a dataclass and they are
-    recorded in run manifests automatically.
+    recorded in run manifests automatically. An exception raised by these methods stops the run with a
+    :class:`StrategyError` naming the strategy, the method and the line (the exception chained to it).
     """
 
     name: ClassVar[str] = ""
@@ -222,20 +223,37 @@ _BUILTIN: dict[str, str] = {
     "bananas-warm": "algorithms.warm_start:WarmStartBananas",
 }
 _REGISTERED: dict[str, type[Strategy]] = {}
+OWN_STRATEGY_HINT = "one of your own is known once the module that registers it is imported: --import MODULE|FILE.py"
 S = TypeVar("S", bound=type[Strategy])
 
 
 def register(name: str) -> Callable[[S], S]:
-    """Class decorator: make a strategy available by ``name`` (to :func:`make_strategy` and the CLI)."""
+    """Class decorator: make a strategy available by ``name`` (to :func:`make_strategy` and the CLI); a name
+    a shipped strategy or another class holds is refused (:class:`StrategyError`)."""
 
     def deco(cls: S) -> S:
         if not (isinstance(cls, type) and issubclass(cls, Strategy)):
             raise StrategyError(f"@register({name!r}) needs a Strategy subclass, got {cls!r}")
+        _check_name_free(name, cls)
         cls.name = name
         _REGISTERED[name] = cls
         return cls
 
     return deco
+
+
+def _check_name_free(name: str, cls: type) -> None:
+    """Refuse ``name`` when a shipped strategy or another class holds it: whichever was imported last
+    would win, and runs of one would be labelled with the other's name. The same class defined again
+    (a re-run notebook cell, a reloaded module: same module and qualified name) takes its name back."""
+    shipped = _BUILTIN.get(name)
+    if shipped is not None and cls.__module__ != shipped.partition(":")[0]:
+        raise StrategyError(f"@register({name!r}) in {cls.__module__}: {name!r} is a shipped strategy; register "
+                            f"{cls.__name__} under another name")
+    taken = _REGISTERED.get(name)
+    if taken is not None and (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise StrategyError(f"@register({name!r}) in {cls.__module__}: the name is taken by "
+                            f"{taken.__module__}.{taken.__qualname__}; register {cls.__name__} under another name")
 
 
 def strategy_names() -> list[str]:
@@ -248,7 +266,8 @@ def strategy_class(name: str) -> type[Strategy]:
         return _REGISTERED[name]
     target = _BUILTIN.get(name)
     if target is None:
-        raise StrategyError(f"unknown strategy {name!r}; known strategies: {', '.join(strategy_names())}")
+        raise StrategyError(f"unknown strategy {name!r}; known strategies: {', '.join(strategy_names())} "
+                            f"({OWN_STRATEGY_HINT})")
     module, _, attr = target.partition(":")
     importlib.import_module(module)  # its @register fills _REGISTERED
     cls = _REGISTERED.get(name) or getattr(importlib.import_module(module), attr)
@@ -301,6 +320,21 @@ def strategy_source(name: str) -> str | None:
     if module_name.split(".")[0] in ("algorithms", "nasbench_suite", "__main__", "__mp_main__"):
         return None
     return getattr(sys.modules.get(module_name), "__nasbench_source__", module_name)
+
+
+def check_found_elsewhere(name: str, backend: str) -> None:
+    """Raise StrategyError when worker processes (``backend`` "local") or Ray tasks ("ray") could not find
+    strategy ``name``: one defined in the main script is found by spawned processes (they run the script
+    again), but not when the script is no file (a notebook, ``python -``, ``python -c``), nor by Ray tasks,
+    which never run it."""
+    module = strategy_class(name).__module__
+    if module not in ("__main__", "__mp_main__"):
+        return
+    path = getattr(sys.modules.get(module), "__file__", None)
+    if backend == "ray" or path is None or not Path(path).is_file():
+        where = "Ray tasks" if backend == "ray" else "worker processes (the main script is no file they can run)"
+        raise StrategyError(f"strategy {name!r} is defined in __main__, which {where} cannot import: move it into "
+                            "a module or .py file and import that, or run in this process (processes=1)")
 
 
 def make_strategy(name: str, settings: dict[str, Any] | None = None) -> Strategy:

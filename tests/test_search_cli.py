@@ -34,11 +34,15 @@ def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Be
 
 @pytest.mark.parametrize("extra, message", [
     (["--strategy", "nope", "--budget", "10"], "unknown strategy"),
+    (["--strategy", "nope", "--budget", "10"], "--import MODULE|FILE.py"),  # how to make one's own known
     (["--strategy", "rea", "--budget", "10", "--set", "populaton=3"], "has no setting"),
     (["--strategy", "rea"], "give a budget"),
     (["--strategy", "rea", "--budget", "10", "--objective", "test_acc"], "test metric"),
     (["--strategy", "rea", "--budget", "-5"], "positive"),
     (["--strategy", "rea", "--budget", "10", "--seeds", "a-b"], "is not a list of non-negative integers"),
+    # each names its option (both used to say only "workers" or "processes", which read as the other one)
+    (["--strategy", "rea", "--budget", "10", "--sim-workers", "0"], "simulated workers per run (--sim-workers"),
+    (["--strategy", "rea", "--budget", "10", "--workers", "0"], "processes (--workers) must be"),
 ])
 def test_search_user_errors_are_one_line(search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture,
                                          extra: list[str], message: str) -> None:
@@ -157,6 +161,16 @@ def test_compare_runs_a_user_strategy_beside_the_shipped_ones(search_table: Benc
     assert "user-greedy" in (tmp_path / "c" / "index.md").read_text()
 
 
+def test_compare_says_how_to_make_a_users_strategy_known(search_table: Benchmark, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    config = tmp_path / "mine.toml"
+    config.write_text(f'name = "mine"\ntable = "{search_table.path.as_posix()}"\nseeds = "0-2"\n'
+                      '[budget]\nqueries = 10\n[latency]\nsource = "none"\n[[strategy]]\nname = "not-imported"\n')
+    assert main(["compare", "--config", str(config), "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown strategy 'not-imported'" in err and "--import MODULE|FILE.py" in err
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "no strategy file"),
     ("raise RuntimeError('broken on purpose')", "RuntimeError: broken on purpose"),
@@ -173,4 +187,70 @@ def test_a_strategy_file_that_cannot_be_imported_is_one_line(search_table: Bench
         assert main([*command, "--import", str(path)]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+BUGGY_STRATEGY = '''
+from dataclasses import dataclass
+
+from nasbench_suite.strategy import Query, Strategy, register
+
+
+@register("user-buggy")
+@dataclass
+class Buggy(Strategy):
+    def setup(self, space, rng):
+        self.space, self.rng = space, rng
+
+    def ask(self, n):
+        return [Query(self.space.random_arch(self.rng), self.space.max_epoch) for _ in range(n)]
+
+    def tell(self, results):
+        raise ValueError("oops in my tell")
+'''
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_exception_in_a_user_strategy_is_one_line_naming_it(search_table: Benchmark, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture,
+                                                               monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+                                                               workers: str) -> None:
+    """A bug in the user's own strategy code stops the command with one line naming the strategy, the method,
+    the exception and where it was raised (it used to end in a traceback and exit code 1)."""
+    import sys
+
+    from nasbench_suite import strategy
+
+    path = tmp_path / f"buggy_strategy_{workers}.py"
+    path.write_text(BUGGY_STRATEGY)
+    monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))
+    request.addfinalizer(lambda: sys.modules.pop(path.stem, None))
+    code = main(["search", "--table", str(search_table.path), "--import", str(path), "--strategy", "user-buggy",
+                 "--seeds", "0-1", "--max-queries", "5", "--workers", workers, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "'user-buggy'" in err and "tell()" in err and "ValueError: oops in my tell" in err
+    line = BUGGY_STRATEGY.splitlines().index('        raise ValueError("oops in my tell")') + 1
+    assert f"{path.name}:{line})" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_user_strategy_may_not_take_a_shipped_name(search_table: Benchmark, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture,
+                                                    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """A user file registering 'rea' used to replace the shipped REA or be replaced by it, depending on
+    what was imported first, and its runs were labelled rea either way."""
+    import sys
+
+    from nasbench_suite import strategy
+
+    path = tmp_path / "my_rea_strategy.py"
+    path.write_text(USER_STRATEGY.format(name="rea"))
+    monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))
+    request.addfinalizer(lambda: sys.modules.pop(path.stem, None))
+    code = main(["search", "--table", str(search_table.path), "--import", str(path), "--strategy", "rea",
+                 "--seeds", "0", "--max-queries", "5", "--workers", "1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "'rea'" in err and "shipped" in err and "another name" in err
     assert not (tmp_path / "o").exists()

@@ -103,7 +103,8 @@ def test_a_running_trial_cannot_be_continued(tiny_table: Benchmark) -> None:
 
 
 @pytest.mark.parametrize("query, message", [
-    ("not a query", "must return Query"),
+    ("not a query", r"Scripted.ask\(\) must return Query values, got str"),  # names the strategy, as the README says
+    (Query(3, 1), r"Scripted.ask\(\) returned a Query whose arch is not an Arch"),
     (Query(tiny(0), 4), "epochs must be an integer 1..3"),
     (Query(tiny(0), 0), "epochs must be an integer 1..3"),
     (Query(Arch.from_index(5000), 1), "not in table"),
@@ -500,3 +501,27 @@ def test_a_bad_evaluation_fails_before_any_run(tiny_table: Benchmark, monkeypatc
     monkeypatch.setattr(search, "_execute", no_runs)
     with pytest.raises(getattr(errors, error)):
         run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), [0], evaluation=EvalSpec(**evaluation))
+
+
+def test_a_strategy_of_a_main_without_a_file_is_refused_before_worker_processes_start(
+        tiny_table: Benchmark, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A strategy defined in a notebook or `python -` used to break the process pool (a traceback ending in
+    BrokenProcessPool), and one of any main script under Ray was an 'unknown strategy' in the Ray task."""
+    import sys
+    import types
+
+    from nasbench_suite import strategy as strategy_module
+
+    monkeypatch.setattr(strategy_module, "_REGISTERED", dict(strategy_module._REGISTERED))
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))  # no __file__, as in a notebook
+    def setup(self: Scripted, space: SearchSpace, rng: np.random.Generator) -> None:
+        Scripted.setup(self, space, rng)
+        self.script = [Query(tiny(k), 1) for k in range(3)]
+
+    interactive = type("Interactive", (Scripted,), {"__module__": "__main__", "setup": setup})
+    strategy_module.register("interactive-test")(interactive)
+    spec = SearchSpec(str(tiny_table.path), "interactive-test", Budget(queries=3))
+    for kwargs in ({"processes": 2}, {"backend": "ray"}):
+        with pytest.raises(StrategyError, match="'interactive-test' is defined in __main__.*processes=1"):
+            run_seeds(spec, range(2), **kwargs)
+    assert len(run_seeds(spec, range(2)).frame) == 6  # in this process it runs

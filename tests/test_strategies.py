@@ -299,6 +299,33 @@ def test_readme_example_strategy_runs_and_registers(oracle: Oracle, monkeypatch:
     assert len(tr) == 50 and tr.columns["incumbent_value"][-1] == tr.columns["value"].max()
 
 
+def test_a_registered_name_is_not_taken_over_by_another_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two classes under one name used to replace each other silently (the last import won)."""
+    from nasbench_suite import strategy as strategy_module
+
+    monkeypatch.setattr(strategy_module, "_REGISTERED", dict(strategy_module._REGISTERED))
+
+    def define() -> type[Strategy]:
+        class Mine(Strategy):
+            def setup(self, space, rng): ...
+            def ask(self, n): return []
+            def tell(self, results): ...
+        return Mine
+
+    first = register("mine-test")(define())
+    again = register("mine-test")(define())  # the same class defined again (a re-run cell) takes the name back
+    assert strategy_class("mine-test") is again is not first
+
+    class Other(first):  # type: ignore[misc, valid-type]
+        pass
+
+    with pytest.raises(StrategyError, match="'mine-test'.*taken by .*Mine; register Other under another name"):
+        register("mine-test")(Other)
+    with pytest.raises(StrategyError, match="'random' is a shipped strategy"):
+        register("random")(Other)
+    assert strategy_class("mine-test") is again
+
+
 @pytest.mark.parametrize("settings, message", [
     ({"population": "abc"}, "population='abc' must be an integer"),
     ({"population": 20.5}, "population=20.5 must be an integer"),
@@ -307,6 +334,31 @@ def test_readme_example_strategy_runs_and_registers(oracle: Oracle, monkeypatch:
 def test_settings_of_the_wrong_kind_are_refused_before_the_run(settings: dict, message: str) -> None:
     with pytest.raises(StrategyError, match=message):
         make_strategy("rea", settings)
+
+
+def test_a_setting_whose_default_is_an_empty_list_takes_a_list_of_any_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty default list used to accept only another empty list ('must be a list of 0 values')."""
+    from dataclasses import dataclass, field
+
+    from nasbench_suite import strategy as strategy_module
+
+    monkeypatch.setattr(strategy_module, "_REGISTERED", dict(strategy_module._REGISTERED))
+
+    @register("listed-test")
+    @dataclass
+    class Listed(Strategy):
+        start: list = field(default_factory=list)
+        pair: tuple = (1, 2)
+
+        def setup(self, space, rng): ...
+        def ask(self, n): return []
+        def tell(self, results): ...
+
+    assert make_strategy("listed-test", {"start": [5, 7, 9]}).settings()["start"] == [5, 7, 9]
+    with pytest.raises(StrategyError, match="start=3 must be a list"):
+        make_strategy("listed-test", {"start": 3})
+    with pytest.raises(StrategyError, match="pair=\\[1\\] must be a list of 2 values"):
+        make_strategy("listed-test", {"pair": [1]})
 
 
 def test_every_strategy_accepts_its_own_defaults() -> None:
