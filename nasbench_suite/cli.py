@@ -253,6 +253,8 @@ def cmd_export(args: argparse.Namespace) -> None:
         raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
     if out.is_dir():
         raise UsageError(f"cannot write {out}: it is a folder")
+    if out.exists() and not args.overwrite:  # as search and table build: before the table is read
+        raise UsageError(f"{out} already exists; pass --overwrite to replace it")
     frame = load_table(args.table).to_frame()
     tmp = out.with_name(f".{out.name}.tmp")
     try:
@@ -798,6 +800,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write the table as tidy rows (one per arch, seed, epoch)")
     p.add_argument("table", type=_path)
     p.add_argument("--out", type=_path, required=True, help="FILE.parquet or FILE.csv")
+    p.add_argument("--overwrite", action="store_true", help="replace a file already there")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("describe", help="index, strings, params and FLOPs of an architecture's network")

@@ -87,6 +87,18 @@ def test_export_parquet_and_csv(table_dir: Path, tmp_path: Path) -> None:
         assert row.arch_str == str(Arch.from_index(7)) and row.params == 1000 + 7
 
 
+
+def test_export_refuses_an_existing_file_unless_overwrite(table_dir: Path, tmp_path: Path) -> None:
+    """As search and table build: an existing --out is left as it is (was silently replaced)."""
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "t.csv"
+    out.write_text("keep me\n")
+    assert_clean_error(run("export", str(table_dir), "--out", str(out)), f"{out} already exists; pass --overwrite")
+    assert out.read_text() == "keep me\n" and [p.name for p in out.parent.iterdir()] == ["t.csv"]
+    proc = run("export", str(table_dir), "--out", str(out), "--overwrite")
+    assert proc.returncode == 0, proc.stderr
+    assert len(pd.read_csv(out)) == 10 * 2 * 4
+
 @pytest.mark.parametrize("args,match", [
     (["info", "no-such-table"], "no table named or at 'no-such-table'"),
     (["query", "TABLE", "15625"], "out of range"),
