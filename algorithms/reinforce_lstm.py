@@ -9,13 +9,14 @@ ops are sampled with that generator too, so a run is reproducible without any to
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
-from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, register
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
 
 from .common import require_full_space
 
@@ -63,9 +64,23 @@ class LSTMReinforce(Strategy):
     init_range: float = 0.1
     epochs: int | None = None
 
+    def _check_settings(self) -> None:
+        """Refuse out-of-range settings before the run (they used to run without a word)."""
+        if self.hidden < 1:
+            raise StrategyError(f"reinforce-lstm needs hidden >= 1 (LSTM units), got {self.hidden}")
+        if not 0.0 <= self.learning_rate < math.inf:  # 0 is allowed: a policy that never learns (a control)
+            raise StrategyError(f"reinforce-lstm needs a finite learning_rate >= 0, got {self.learning_rate}")
+        if not 0.0 <= self.momentum < 1.0:  # momentum 1 never moves the baseline off 0/0
+            raise StrategyError(f"reinforce-lstm needs 0 <= momentum < 1, got {self.momentum}")
+        if not 0.0 <= self.entropy_weight < math.inf:  # negative: an entropy penalty, not a bonus
+            raise StrategyError(f"reinforce-lstm needs a finite entropy_weight >= 0, got {self.entropy_weight}")
+        if not 0.0 < self.init_range < math.inf:  # 0: zero LSTM and heads get no gradient, only the biases learn
+            raise StrategyError(f"reinforce-lstm needs a finite init_range > 0, got {self.init_range}")
+
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         import torch
 
+        self._check_settings()
         require_full_space(space, "the LSTM controller")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.net = _controller(self.hidden)

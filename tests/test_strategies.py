@@ -413,6 +413,13 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("reinforce", {"learning_rate": float("nan")}, "learning_rate >= 0"),
     ("reinforce", {"momentum": 2.0}, "0 <= momentum < 1"),
     ("reinforce", {"momentum": 1.0}, "0 <= momentum < 1"),
+    ("reinforce-lstm", {"hidden": 0}, "hidden >= 1"),  # hidden=0 used to run (an LSTM of no units)
+    ("reinforce-lstm", {"hidden": -4}, "hidden >= 1"),
+    ("reinforce-lstm", {"learning_rate": -0.1}, "learning_rate >= 0"),
+    ("reinforce-lstm", {"learning_rate": float("inf")}, "learning_rate >= 0"),
+    ("reinforce-lstm", {"momentum": 1.0}, "0 <= momentum < 1"),
+    ("reinforce-lstm", {"entropy_weight": -1.0}, "entropy_weight >= 0"),
+    ("reinforce-lstm", {"init_range": 0.0}, "init_range > 0"),
     ("hyperband", {"min_epoch": 0}, "min_epoch must be >= 1"),  # 0 used to mean the default silently
     ("hyperband", {"min_epoch": -3}, "min_epoch must be >= 1"),
     ("hyperband", {"max_epoch": 0}, "max_epoch must be >= 1"),
