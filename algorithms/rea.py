@@ -1,6 +1,10 @@
 """Regularized evolution (Real et al. 2019) as in NAS-Bench-201: a population of the most recent
 cells; each child mutates the best of a random sample (drawn with replacement) and the oldest member
-dies. NAS-Bench-201 ran it with population 10, sample size 3 and its node-then-edge mutation."""
+dies. NAS-Bench-201 ran it with population 10, sample size 3 and its node-then-edge mutation.
+
+The tournament is drawn with replacement, as NB201's ``R_EA.py`` (``random.choice`` once per
+place), so ``sample_size`` may exceed ``population``: a larger sample only makes the best member
+more likely to be the parent. Both must be >= 1."""
 from __future__ import annotations
 
 from collections import deque
@@ -24,8 +28,9 @@ class RegularizedEvolution(RandomStart, Strategy):
     epochs: int | None = None
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if self.population < 1 or not 1 <= self.sample_size:
-            raise StrategyError("REA needs population >= 1 and sample_size >= 1")
+        for setting in ("population", "sample_size"):  # sample_size > population is fine (with replacement)
+            if getattr(self, setting) < 1:
+                raise StrategyError(f"REA needs {setting} >= 1, got {getattr(self, setting)}")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.members: deque[tuple[float, Arch]] = deque(maxlen=self.population)  # oldest on the left
         self.started = 0

@@ -263,6 +263,12 @@ def test_registry_and_settings_errors(oracle: Oracle) -> None:
             run_search(make_strategy(name, {"n_init": 1}), oracle, Budget(queries=20), 0)
 
 
+def test_rea_sample_size_may_exceed_population(oracle: Oracle) -> None:
+    """The tournament is drawn with replacement, as NB201's R_EA.py: a sample larger than the population
+    is a valid setting (documented), not an error."""
+    run = run_search(make_strategy("rea", {"population": 2, "sample_size": 5}), oracle, Budget(queries=30), 0)
+    assert len(run) == 30
+
 def test_readme_example_strategy_runs_and_registers(oracle: Oracle, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import dataclass
 
@@ -413,6 +419,8 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("reinforce", {"learning_rate": float("nan")}, "learning_rate >= 0"),
     ("reinforce", {"momentum": 2.0}, "0 <= momentum < 1"),
     ("reinforce", {"momentum": 1.0}, "0 <= momentum < 1"),
+    ("rea", {"population": 0}, "REA needs population >= 1, got 0"),  # the message named neither value
+    ("rea", {"sample_size": -2}, "REA needs sample_size >= 1, got -2"),
     ("reinforce-lstm", {"hidden": 0}, "hidden >= 1"),  # hidden=0 used to run (an LSTM of no units)
     ("reinforce-lstm", {"hidden": -4}, "hidden >= 1"),
     ("reinforce-lstm", {"learning_rate": -0.1}, "learning_rate >= 0"),
