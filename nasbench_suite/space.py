@@ -130,7 +130,9 @@ class Arch:
             return value
         if isinstance(value, str):
             s = value.strip()
-            if s.isascii() and s.isdecimal():  # str.isdigit also takes e.g. superscripts, which int() refuses
+            if s.isascii() and s.lstrip("+-").isdecimal() and len(s) - len(s.lstrip("+-")) <= 1:
+                # an integer (str.isdigit also takes e.g. superscripts, which int() refuses); a signed one
+                # too, so that -1 is "out of range", not "bad architecture string"
                 return cls.from_index(int(s))
             if "," in s and "|" not in s:
                 try:

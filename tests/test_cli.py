@@ -102,6 +102,9 @@ def test_export_refuses_an_existing_file_unless_overwrite(table_dir: Path, tmp_p
 @pytest.mark.parametrize("args,match", [
     (["info", "no-such-table"], "no table named or at 'no-such-table'"),
     (["query", "TABLE", "15625"], "out of range"),
+    (["query", "TABLE", "-1"], "architecture index -1 is out of range 0..15624"),  # was "bad architecture string"
+    (["describe", "-1"], "architecture index -1 is out of range 0..15624"),
+    (["describe", "15625"], "architecture index 15625 is out of range 0..15624"),
     (["query", "TABLE", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown operation"),
     (["query", "TABLE", "5"], "not in table"),
     (["query", "TABLE", "7", "--epoch", "9"], "records epochs 1..4"),

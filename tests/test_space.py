@@ -212,3 +212,13 @@ def test_encode_takes_a_single_arch() -> None:
     assert as_indices(arch).tolist() == [9000]
     with pytest.raises(ArchError):
         as_indices(True)
+
+
+@pytest.mark.parametrize("text", ["-1", "-15625", "15625", "+99999"])
+def test_parse_says_an_integer_out_of_range_is_out_of_range(text: str) -> None:
+    """"-1" was read as a bad architecture string."""
+    with pytest.raises(ArchError, match=f"architecture index {int(text)} is out of range 0..15624"):
+        Arch.parse(text)
+    assert Arch.parse("+7") == Arch.from_index(7)
+    with pytest.raises(ArchError, match="bad architecture string"):
+        Arch.parse("--1")
