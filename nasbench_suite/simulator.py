@@ -35,6 +35,7 @@ import dataclasses
 import heapq
 import math
 import numbers
+import re
 import sys
 import time
 import traceback
@@ -278,19 +279,38 @@ def _strategy_failed(strategy: Strategy, method: str, exc: Exception) -> Strateg
     own = getattr(sys.modules.get(type(strategy).__module__), "__file__", None)
     where = next((f for f in reversed(frames) if f.filename == own), frames[-1] if frames else None)
     at = f" (at {where.filename}:{where.lineno})" if where is not None else ""
-    name = strategy.name or type(strategy).__qualname__
-    return StrategyError(f"strategy {name!r} failed in {method}(): {type(exc).__name__}: {exc}{at}")
+    return StrategyError(f"strategy {_strategy_name(strategy)!r} failed in {method}(): {type(exc).__name__}: {exc}{at}")
+
+
+def _strategy_name(strategy: Strategy) -> str:
+    return strategy.name or type(strategy).__qualname__
+
+
+def _named(strategy: Strategy, exc: StrategyError) -> StrategyError:
+    """``exc`` (a setting check's, e.g. "eta must be >= 2") as "strategy 'NAME': ...", so that in a run of
+    several strategies the message says whose it is; a message that already starts with the strategy's
+    name ("REA needs ...", "local search needs ...", "strategy 'rea' ...") is left as it is."""
+    name = _strategy_name(strategy)
+    words = r"[-_ ]?".join(map(re.escape, re.split(r"[-_ ]", name)))
+    if re.match(rf"(strategy )?'?{words}\b", str(exc), flags=re.IGNORECASE):
+        return exc
+    return StrategyError(f"strategy {name!r}: {exc}")
 
 
 def _guarded(strategy: Strategy, method: str) -> Any:
     """``strategy.<method>`` turning an exception of the strategy's own code into :func:`_strategy_failed`'s
-    StrategyError (chained to it); the package's own errors (a StrategyError the strategy raises on
-    purpose) pass unchanged."""
+    StrategyError (chained to it); a StrategyError it raises on purpose (a setting check) is named after the
+    strategy (:func:`_named`); the package's other errors pass unchanged."""
     call = getattr(strategy, method)
 
     def guarded(*args: Any) -> Any:
         try:
             return call(*args)
+        except StrategyError as exc:
+            named = _named(strategy, exc)
+            if named is exc:
+                raise
+            raise named from exc
         except NasBenchError:
             raise
         except Exception as exc:

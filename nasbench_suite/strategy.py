@@ -181,7 +181,9 @@ class Strategy(ABC):
 
     Settings are the strategy's constructor arguments; make the class a dataclass and they are
     recorded in run manifests automatically. An exception raised by these methods stops the run with a
-    :class:`StrategyError` naming the strategy, the method and the line (the exception chained to it).
+    :class:`StrategyError` naming the strategy, the method and the line (the exception chained to it); a
+    StrategyError they raise on purpose (a setting check) is prefixed "strategy 'NAME': " unless its
+    message already starts with the strategy's name.
     """
 
     name: ClassVar[str] = ""

@@ -455,6 +455,19 @@ def test_out_of_range_settings_are_refused_before_the_run(name: str, settings: d
         run_search(make_strategy(name, settings), oracle, Budget(queries=20), 0)
 
 
+@pytest.mark.parametrize("name, settings, message", [
+    ("hyperband", {"eta": 1}, "strategy 'hyperband': eta must be >= 2, got 1"),  # did not name the strategy
+    ("bohb", {"eta": 1}, "strategy 'bohb': eta must be >= 2, got 1"),
+    ("rea", {"population": 0}, "REA needs population >= 1, got 0"),  # names it already: no second prefix
+    ("local-search", {"n_init": 0}, "local search needs n_init >= 1"),
+    ("reinforce-lstm", {"hidden": 0}, "reinforce-lstm needs hidden >= 1 (LSTM units), got 0"),
+])
+def test_a_setting_refused_in_a_run_names_the_strategy_once(name: str, settings: dict, message: str,
+                                                            oracle: Oracle) -> None:
+    with pytest.raises(StrategyError) as info:
+        run_search(make_strategy(name, settings), oracle, Budget(queries=5), 0)
+    assert str(info.value) == message
+
 @pytest.mark.parametrize("name", ["rea-warm", "bananas-warm"])
 def test_warm_start_cells_do_not_train_before_the_pool_is_scored(name: str, search_table: Benchmark) -> None:
     """The pool's proxy seconds are split over the first ask's queries (one per idle worker): with
