@@ -15,11 +15,12 @@ strategy's own measured work, e.g. scoring cells with a zero-cost proxy; 0 by de
 **Budget** (enforced at dispatch; the run then drains what is running and ends):
 
 * ``queries=N``: at most N queries are dispatched.
-* ``seconds=T`` with ``overrun="strict"`` (default, NAS-Bench-201's rule): a query is started only if
-  it would finish by T, so the clock never passes T. The first query that would is not run, not
-  charged and not told, and no further query starts.
-* ``seconds=T`` with ``overrun="finish"``: a query is started whenever the clock is before T and
-  always runs to the end, so the run ends before ``T + the longest query's cost``.
+* ``seconds=T`` with ``overrun="strict"`` (default; the rule of NAS-Bench-201's random search and
+  REA scripts): a query is started only if it would finish by T, so the clock never passes T. The
+  first query that would is not run, not charged and not told, and no further query starts.
+* ``seconds=T`` with ``overrun="finish"`` (NB201's REINFORCE script, NATS-Bench's scripts): a query
+  is started whenever the clock is before T and always runs to the end, so the run ends before
+  ``T + the longest query's cost``.
 
 **Common random numbers**: a new trial of cell ``a`` that is the ``v``-th new trial of ``a`` in this
 run reads the table seed picked by a hash of (run seed, a, v) among the seeds that hold a result
