@@ -408,6 +408,9 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("bananas", {"train_epochs": 0}, "train_epochs >= 1"),
     ("xgb-evolution", {"n_estimators": 0}, "n_estimators >= 1"),  # used to fail at the first model fit, mid-run
     ("xgb-evolution", {"candidates": 0}, "candidates"),
+    ("xgb-evolution", {"learning_rate": 0.0}, "finite learning_rate > 0"),
+    ("xgb-evolution", {"subsample": 1.5}, "0 < subsample <= 1"),
+    ("xgb-evolution", {"candidate_scheme": "naszilla"}, "candidate_scheme must be one of naslib, edits"),
     ("bohb", {"num_samples": 0}, "num_samples >= 1"),  # used to fail mid-run: "argmax of an empty sequence"
     ("bohb", {"random_fraction": 2.0}, "0 <= random_fraction <= 1"),
     ("bohb", {"top_n_percent": 0}, "1 <= top_n_percent <= 99"),
@@ -546,9 +549,9 @@ def test_bohb_bandwidth_factor_leaves_categorical_edges_alone(oracle: Oracle) ->
 
 
 # ----- BANANAS against naszilla's bananas (nas_algorithms.py, nas_benchmarks.py, cell_201.py) -----
-def _told_bananas(oracle: Oracle, values: dict[int, float], **settings) -> Strategy:
-    """A BANANAS whose told results are ``values`` (arch index -> objective), in that order."""
-    strategy = make_strategy("bananas", settings)
+def _told_model_search(oracle: Oracle, name: str, values: dict[int, float], **settings) -> Strategy:
+    """A model-guided strategy ``name`` whose told results are ``values`` (arch index -> objective), in that order."""
+    strategy = make_strategy(name, settings)
     strategy.setup(oracle.space, np.random.default_rng(0))
     results = [Result(strategy.query(Arch.from_index(i)), v, 1.0, t, 1.0) for t, (i, v) in enumerate(values.items())]
     strategy.asked.update(values)
@@ -564,7 +567,7 @@ def test_bananas_candidates_mutate_the_best_cell_first_as_naszilla_does(oracle: 
     import algorithms.bananas as bananas
 
     values = {i: float(v) for i, v in zip(range(100, 1100, 100), [50, 90, 40, 80, 30, 20, 10, 70, 60, 85])}
-    strategy = _told_bananas(oracle, values)
+    strategy = _told_model_search(oracle, "bananas", values)
     calls: list[tuple[int, int]] = []
     mutate = bananas.naszilla_mutation
 
@@ -645,3 +648,60 @@ def test_local_search_waits_for_a_neighbour_in_flight_before_calling_a_local_opt
     assert ls.current is not None and ls.current[1] == first.arch
     ls.tell([_told(second, 70.0)])  # better again: the climb goes on from it
     assert moves == [start.arch, first.arch, second.arch]
+
+
+# ----- xgb-evolution against NASLib's Npenas (npenas/optimizer.py, predictors/trees/xgb.py) -----
+def _recording_mutations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(parent, child) index of every ``SearchSpace.mutate`` call from now on."""
+    from nasbench_suite.strategy import SearchSpace
+
+    calls: list[tuple[int, int]] = []
+    mutate = SearchSpace.mutate
+
+    def recording(self, arch, rng, scheme="node_then_edge"):
+        child = mutate(self, arch, rng, scheme)
+        calls.append((arch.index, child.index))
+        return child
+
+    monkeypatch.setattr(SearchSpace, "mutate", recording)
+    return calls
+
+
+@pytest.mark.parametrize("max_edits", [1, 2])
+def test_xgb_evolution_mutates_each_of_the_best_5_as_naslibs_npenas(oracle: Oracle, monkeypatch: pytest.MonkeyPatch,
+                                                                    max_edits: int) -> None:
+    """Npenas._get_new_candidates (num_candidates=200, num_arches_to_mutate=5): each of the 5 best cells
+    is mutated int(200 / 5 / max_mutations) times, each child exactly max_mutations edits from it. (Ours
+    used to draw parents uniformly among the top 10, each child 1 or 2 edits away.)"""
+    values = {i: float(v) for i, v in zip(range(100, 1100, 100), [50, 90, 40, 80, 30, 20, 10, 70, 60, 85])}
+    strategy = _told_model_search(oracle, "xgb-evolution", values, max_edits=max_edits)
+    calls = _recording_mutations(monkeypatch)
+    cands = strategy.candidate_cells()
+    best5 = sorted(values, key=values.get, reverse=True)[:5]
+    per_parent = 200 // 5 // max_edits
+    firsts = [parent for parent, _ in calls[::max_edits]]  # the first edit of each child starts at its parent
+    assert len(calls) == 5 * per_parent * max_edits
+    assert sorted(firsts) == sorted(p for p in best5 for _ in range(per_parent))
+    for i in range(0, len(calls), max_edits):  # later edits continue the same child
+        assert all(calls[j][0] == calls[j - 1][1] for j in range(i + 1, i + max_edits))
+    children = {calls[i + max_edits - 1][1] for i in range(0, len(calls), max_edits)}
+    assert {c.index for c in cands} == children - set(values)
+    assert len({c.index for c in cands}) == len(cands) >= strategy.batch
+
+
+def test_xgb_evolution_predictor_is_naslibs_xgboost() -> None:
+    """naslib/predictors/trees/xgb.py: XGBoost default_hyperparams (max_depth 6, learning_rate 0.3, no
+    row subsampling) trained for num_boost_round=500 on the adjacency one-hot (30 dims on NB201)."""
+    strategy = make_strategy("xgb-evolution")
+    strategy.rng = np.random.default_rng(0)
+    p = strategy.predictor()
+    assert (p.n_estimators, p.learning_rate, p.max_depth, p.subsample, p.encoding) == (500, 0.3, 6, 1.0, "onehot")
+
+
+def test_xgb_evolution_tops_up_a_round_whose_neighbourhoods_are_used_up(oracle: Oracle) -> None:
+    values = {i: float(i) for i in range(0, 1000, 100)}
+    strategy = _told_model_search(oracle, "xgb-evolution", values)
+    for arch in strategy.observed.top(5):
+        strategy.asked.update(a.index for a in oracle.space.neighbours(arch))
+    cands = strategy.candidate_cells()
+    assert len(cands) == strategy.batch and not {c.index for c in cands} & strategy.asked
