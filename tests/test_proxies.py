@@ -366,6 +366,31 @@ def test_warm_start_rea_seeds_its_population_with_the_best_proxy_cells_and_pays_
         run_search(make_strategy("rea-warm"), Oracle(search_table), Budget(queries=3), seed=1)
 
 
+@pytest.mark.parametrize("name", ["rea-warm", "bananas-warm"])
+def test_warm_start_charge_false_starts_from_the_same_cells_with_the_proxy_seconds_free(name: str,
+                                                                                          search_table) -> None:
+    """``charge=False`` compares at equal training cost, as the reference notebook compares at equal
+    numbers of trained models (SamsungLabs/zero-cost-nas ``notebooks/nas_examples.ipynb``): the same
+    cells in the same order, none of the pool's proxy seconds on the clock."""
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.simulator import Budget, Oracle, run_search
+    from nasbench_suite.strategy import StrategyError, make_strategy
+
+    oracle = Oracle(search_table).with_proxies(synthetic_proxies())
+    fast = {"train_epochs": 20, "members": 2} if name == "bananas-warm" else {}
+    charged = run_search(make_strategy(name, {"pool": 500, **fast}), oracle, Budget(queries=6), seed=3).columns
+    free = run_search(make_strategy(name, {"pool": 500, "charge": False, **fast}), oracle, Budget(queries=6),
+                      seed=3).columns
+    np.testing.assert_array_equal(free["arch_index"], charged["arch_index"])
+    rows, slots = oracle.row_of[free["arch_index"]], [oracle.seeds.index(s) for s in free["table_seed"]]
+    training = oracle.cum_train[rows, slots, free["epochs"]] + oracle.valid_seconds[rows, slots, free["epochs"] - 1]
+    np.testing.assert_allclose(free["cost"], training)
+    assert charged["cost"].sum() == pytest.approx(training.sum() + 500 * 0.001)
+    with pytest.raises(StrategyError, match="true or false"):
+        make_strategy(name, {"charge": "False"})  # a string would be truthy
+
+
 # ----- command line --------------------------------------------------------------------------------
 def test_cli_proxies_scores_cells_and_reports_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from nasbench_suite.cli import main
