@@ -69,6 +69,26 @@ def require_full_space(space: SearchSpace, what: str) -> None:
         raise StrategyError(f"{what} samples any cell; it needs a table that covers all 15,625 cells")
 
 
+def stored_proxy(strategy: object, space: SearchSpace, proxy: str) -> tuple[np.ndarray, np.ndarray]:
+    """The (scores, seconds) of ``proxy`` among the zero-cost proxies stored beside the table (both
+    (15625,) arrays by arch, NaN where no score is stored yet); one clear StrategyError when the run has
+    no proxies or not this one."""
+    if space.proxies is None:
+        raise StrategyError(f"{type(strategy).__name__} needs zero-cost proxies and this run has none: "
+                            "`nasbench search` and run_seeds attach those stored beside the table (computed by "
+                            "`nasbench proxies --table T`); with run_search, attach them with "
+                            "Oracle(bench).with_stored_proxies(bench)")
+    if proxy not in space.proxies:
+        raise StrategyError(f"no stored proxy {proxy!r}; stored: {', '.join(sorted(space.proxies))}")
+    return space.proxies[proxy]
+
+
+def proxy_ranking(scores: np.ndarray) -> np.ndarray:
+    """Proxy scores to rank by, higher is better: an undefined score (-inf, e.g. a disconnected cell)
+    or one not stored (NaN) is -inf, so it ranks last."""
+    return np.where(np.isfinite(scores), scores, -np.inf)
+
+
 class RandomStart:
     """The initial cells and the query of strategies that train every cell for the same epochs
     (``self._epochs``); :class:`algorithms.warm_start.WarmStart` overrides both."""

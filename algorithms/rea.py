@@ -39,14 +39,17 @@ class RegularizedEvolution(RandomStart, Strategy):
         out = []
         for _ in range(n):
             if self.started < self.population or not self.members:
-                arch = self.initial_arch()
+                query = self.query(self.initial_arch())
             else:
                 picks = self.rng.integers(len(self.members), size=self.sample_size)
-                parent = max((self.members[i] for i in picks), key=lambda m: m[0])[1]
-                arch = self.space.mutate(parent, self.rng, self.mutation)
+                query = self.offspring(max((self.members[i] for i in picks), key=lambda m: m[0])[1])
             self.started += 1
-            out.append(self.query(arch))
+            out.append(query)
         return out
+
+    def offspring(self, parent: Arch) -> Query:
+        """The query that trains a child of ``parent``: one random edit (``mutation``)."""
+        return self.query(self.space.mutate(parent, self.rng, self.mutation))
 
     def tell(self, results: Sequence[Result]) -> None:
         for r in results:

@@ -29,9 +29,8 @@ models, the proxy costing nothing. Deliberate differences:
   the notebook (its tournament is drawn without replacement);
 * the notebook warm-starts random search and aging evolution only; ``bananas-warm`` applies the same
   top-of-the-pool start to BANANAS's initial batch (our extension). The paper's other use of the
-  proxies, "move proposal" (the notebook's ``mutate_spec_zero_cost``: the child is the best-scoring of
-  the parent's 24 one-edge neighbours, or with probability 0.25 a uniformly drawn one), is not
-  implemented here.
+  proxies, "move proposal" (the notebook's ``mutate_spec_zero_cost``), is ``rea-move``
+  (:mod:`algorithms.move_proposal`).
 
 The scores come from the zero-cost proxies stored beside the table (``nasbench proxies --table T``),
 which the search harness hands to strategies in ``SearchSpace.proxies``; cells with an undefined
@@ -49,6 +48,7 @@ from nasbench_suite.space import Arch
 from nasbench_suite.strategy import Query, SearchSpace, StrategyError, register
 
 from .bananas import Bananas
+from .common import proxy_ranking, stored_proxy
 from .rea import RegularizedEvolution
 
 
@@ -68,23 +68,15 @@ class WarmStart:
         self.warm_up(space, rng, self.initial_cells())
 
     def warm_up(self, space: SearchSpace, rng: np.random.Generator, keep: int) -> None:
-        if space.proxies is None:
-            raise StrategyError(f"{type(self).__name__} needs zero-cost proxies and this run has none: "
-                                "`nasbench search` and run_seeds attach those stored beside the table (computed by "
-                                "`nasbench proxies --table T`); with run_search, attach them with "
-                                "Oracle(bench).with_stored_proxies(bench)")
-        if self.proxy not in space.proxies:
-            raise StrategyError(f"no stored proxy {self.proxy!r}; stored: {', '.join(sorted(space.proxies))}")
+        scores, seconds = stored_proxy(self, space, self.proxy)
         if self.pool < keep:
             raise StrategyError(f"the warm-start pool ({self.pool}) must hold at least the {keep} initial cells")
-        scores, seconds = space.proxies[self.proxy]
         scored = space.arch_indices[~np.isnan(scores[space.arch_indices])]
         if len(scored) < keep:
             raise StrategyError(f"proxy {self.proxy!r} is stored for {len(scored)} cells of the table; "
                                 f"the warm start needs at least {keep}")
         cells = rng.choice(scored, size=min(self.pool, len(scored)), replace=False)
-        values = np.where(np.isfinite(scores[cells]), scores[cells], -np.inf)
-        order = np.argsort(-values, kind="stable")[:keep]
+        order = np.argsort(-proxy_ranking(scores[cells]), kind="stable")[:keep]
         self._warm = [Arch.from_index(int(c)) for c in cells[order]]
         self._charge = float(np.sum(seconds[cells])) if self.charge else 0.0
 

@@ -223,6 +223,7 @@ _BUILTIN: dict[str, str] = {
     "nsga2": "algorithms.nsga2:NSGA2",
     "rea-warm": "algorithms.warm_start:WarmStartREA",
     "bananas-warm": "algorithms.warm_start:WarmStartBananas",
+    "rea-move": "algorithms.move_proposal:MoveProposalREA",
 }
 _REGISTERED: dict[str, type[Strategy]] = {}
 OWN_STRATEGY_HINT = "one of your own is known once the module that registers it is imported: --import MODULE|FILE.py"

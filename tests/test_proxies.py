@@ -1,4 +1,4 @@
-"""Zero-cost proxies, their store, the estimator league table and the warm-start strategies."""
+"""Zero-cost proxies, their store, the estimator league table, the warm-start and move-proposal strategies."""
 from __future__ import annotations
 
 import math
@@ -389,6 +389,108 @@ def test_warm_start_charge_false_starts_from_the_same_cells_with_the_proxy_secon
     assert charged["cost"].sum() == pytest.approx(training.sum() + 500 * 0.001)
     with pytest.raises(StrategyError, match="true or false"):
         make_strategy(name, {"charge": "False"})  # a string would be truthy
+
+
+# ----- move proposal -------------------------------------------------------------------------------
+def move_space(scores: np.ndarray, seconds: np.ndarray, cells: np.ndarray | None = None):
+    from nasbench_suite.space import NUM_ARCHS
+    from nasbench_suite.strategy import SearchSpace
+
+    cells = np.arange(NUM_ARCHS) if cells is None else cells
+    return SearchSpace(fidelities=(12,), arch_indices=cells, proxies={"synflow": (scores, seconds)})
+
+
+def move_proxies(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    from nasbench_suite.space import NUM_ARCHS
+
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=NUM_ARCHS), rng.uniform(0.001, 0.01, NUM_ARCHS)
+
+
+def test_move_proposal_child_is_the_parents_best_scoring_neighbour_last_of_ties_first() -> None:
+    """SamsungLabs/zero-cost-nas ``notebooks/nas_examples.ipynb``, ``mutate_spec_zero_cost``: the 24
+    one-edge neighbours (edge by edge, ops increasing), sorted ascending by synflow, the last one taken,
+    so a tie goes to the last tied neighbour; an undefined (-inf) or unstored (NaN) score ranks last."""
+    from nasbench_suite.strategy import make_strategy
+
+    scores, seconds = move_proxies()
+    near = GOOD.neighbours()
+    idx = [a.index for a in near]
+    scores[idx] = np.linspace(0.0, 1.0, 24)
+    scores[idx[5]] = scores[idx[17]] = 2.0  # tied best
+    scores[idx[23]], scores[idx[22]] = np.nan, -np.inf  # the last two rank last
+    move = make_strategy("rea-move", {"random_move": 0.0})
+    move.setup(move_space(scores, seconds), np.random.default_rng(0))
+    first = move.offspring(GOOD)
+    assert first.arch == near[17] and first.epochs == 12
+    assert first.charge == pytest.approx(np.nansum(seconds[idx]))  # every neighbour scored for this child
+    assert move.offspring(GOOD).charge == 0.0  # scored already: the run knows their scores
+    other = near[0]
+    fresh = [a.index for a in other.neighbours() if not move._scored[a.index]]
+    assert len(fresh) == 21  # its 3 other ops on edge 0 were GOOD's neighbours; GOOD itself is new
+    assert move.offspring(other).charge == pytest.approx(seconds[fresh].sum())
+
+    free = make_strategy("rea-move", {"random_move": 0.0, "charge": False})
+    free.setup(move_space(scores, seconds), np.random.default_rng(0))
+    child = free.offspring(GOOD)
+    assert child.arch == near[17] and child.charge == 0.0
+
+
+def test_move_proposal_random_move_is_a_uniform_neighbour_scoring_nothing() -> None:
+    from nasbench_suite.strategy import make_strategy
+
+    scores, seconds = move_proxies(1)
+    near = GOOD.neighbours()
+    best = max(near, key=lambda a: scores[a.index])
+    always = make_strategy("rea-move", {"random_move": 1.0})
+    always.setup(move_space(scores, seconds), np.random.default_rng(2))
+    children = [always.offspring(GOOD) for _ in range(4800)]
+    assert all(q.charge == 0.0 for q in children)
+    counts = np.array([sum(q.arch == a for q in children) for a in near])
+    assert counts.sum() == 4800 and counts.min() > 140 and counts.max() < 260  # 200 each, sd 14
+    sometimes = make_strategy("rea-move")  # random_move=0.25, as the notebook's random.random() > 0.75
+    sometimes.setup(move_space(scores, seconds), np.random.default_rng(3))
+    moved = np.mean([sometimes.offspring(GOOD).arch != best for _ in range(4000)])
+    assert moved == pytest.approx(0.25 * 23 / 24, abs=0.03)
+
+
+def test_move_proposal_stays_in_a_partial_table() -> None:
+    from nasbench_suite.strategy import make_strategy
+
+    scores, seconds = move_proxies(2)
+    near = GOOD.neighbours()
+    held = np.array(sorted({GOOD.index, near[2].index, near[9].index} | set(range(0, 15625, 7))))
+    inside = [a for a in near if a.index in set(held.tolist())]
+    move = make_strategy("rea-move", {"random_move": 0.0})
+    move.setup(move_space(scores, seconds, held), np.random.default_rng(0))
+    child = move.offspring(GOOD)
+    assert child.arch == max(inside, key=lambda a: scores[a.index])
+    assert child.charge == pytest.approx(sum(seconds[a.index] for a in inside))
+
+
+def test_move_proposal_runs_the_same_cells_with_the_proxy_seconds_free_and_refuses_bad_settings(
+        search_table) -> None:
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.simulator import Budget, Oracle, run_search
+    from nasbench_suite.strategy import StrategyError, make_strategy
+
+    oracle = Oracle(search_table).with_proxies(synthetic_proxies())
+    charged = run_search(make_strategy("rea-move"), oracle, Budget(queries=40), seed=3).columns
+    free = run_search(make_strategy("rea-move", {"charge": False}), oracle, Budget(queries=40), seed=3).columns
+    np.testing.assert_array_equal(free["arch_index"], charged["arch_index"])
+    extra = np.round((charged["cost"] - free["cost"]) / 0.001, 6)  # 1 ms per scored cell
+    assert (extra[:10] == 0).all() and extra.sum() >= 24 and (extra == np.round(extra)).all()
+    plain = run_search(make_strategy("rea", {"mutation": "uniform_edge"}), oracle, Budget(queries=40), seed=3)
+    score = synthetic_proxies()["synflow"][0]
+    assert np.mean(score[free["arch_index"][10:]]) > np.mean(score[plain.columns["arch_index"][10:]])
+    with pytest.raises(StrategyError, match="zero-cost proxies and this run has none"):
+        run_search(make_strategy("rea-move"), Oracle(search_table), Budget(queries=3), seed=1)
+    with pytest.raises(StrategyError, match="no stored proxy 'snip'; stored: synflow"):
+        run_search(make_strategy("rea-move", {"proxy": "snip"}), oracle, Budget(queries=3), seed=1)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(StrategyError, match="random_move must be a probability in"):
+            make_strategy("rea-move", {"random_move": bad}).setup(oracle.space, np.random.default_rng(0))
 
 
 # ----- command line --------------------------------------------------------------------------------

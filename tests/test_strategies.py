@@ -86,7 +86,7 @@ def test_every_strategy_runs_async_and_is_reproducible(name: str, oracle: Oracle
         from fixture_tables import synthetic_latency
 
         oracle = Oracle(search_table).with_latency(synthetic_latency(), "synthetic (test)")
-    if name.endswith("-warm"):  # needs zero-cost proxies
+    if name.endswith("-warm") or name == "rea-move":  # needs zero-cost proxies
         from fixture_tables import synthetic_proxies
 
         oracle = Oracle(search_table).with_proxies(synthetic_proxies())
