@@ -262,7 +262,7 @@ def test_the_embedded_default_config_runs_every_replayed_strategy(capsys: pytest
     cfg = load_config(None)
     assert cfg.table == "digits" and len(cfg.seeds) >= 20 and cfg.weight_sharing is not None
     names = {s.name for s in cfg.strategies}
-    assert names == set(strategy_names()) - {"optuna", "rea-move"}  # an optional extra; not compared by default
+    assert names == set(strategy_names()) - {"optuna"}  # an optional extra
     assert set(cfg.weight_sharing.methods) == {"darts-v1", "darts-v2", "gdas", "rsps", "enas"}
     assert main(["compare", "--print-default"]) == 0
     assert capsys.readouterr().out == DEFAULT_CONFIG.read_text()
