@@ -8,10 +8,12 @@ import numpy as np
 
 from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, register
 
+from .common import RandomStart
+
 
 @register("random")
 @dataclass
-class RandomSearch(Strategy):
+class RandomSearch(RandomStart, Strategy):
     epochs: int | None = None
     """Fidelity of every query (default: the table's last)."""
 
@@ -19,7 +21,7 @@ class RandomSearch(Strategy):
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
 
     def ask(self, n: int) -> list[Query]:
-        return [Query(self.space.random_arch(self.rng), self._epochs) for _ in range(n)]
+        return [self.query(self.initial_arch()) for _ in range(n)]
 
     def tell(self, results: Sequence[Result]) -> None:
         pass

@@ -1,9 +1,10 @@
-"""Warm-started REA and BANANAS with a zero-cost proxy (Abdelfattah et al., 2021, "zero-cost warmup").
+"""Warm-started REA, BANANAS and random search with a zero-cost proxy (Abdelfattah et al., 2021, "zero-cost warmup").
 
 Before the search, ``pool`` cells drawn uniformly at random (without replacement, from the
 strategy's generator) are scored by the proxy ``proxy`` (synflow by default, higher is better); the
 initial population of REA (``population`` cells) or the initial batch of BANANAS (``n_init`` cells)
-is the best of the pool, best first (ties in the order drawn), instead of random cells. The proxy's
+is the best of the pool, best first (ties in the order drawn), instead of random cells; random search
+(``random-warm``) trains the whole pool, best first, before any uniform cell. The proxy's
 measured seconds for the whole pool are charged to the simulated clock (:attr:`Query.charge`), so a
 warm start is compared with the plain strategy at equal simulated cost. They are split evenly over
 the queries of the first ask, one per idle simulated worker: the pool is scored on those workers in
@@ -27,8 +28,9 @@ models, the proxy costing nothing. Deliberate differences:
   (population 10, tournaments of 3 drawn with replacement, node-then-edge mutation), so its warm start
   is the top 10 of the pool; ``population=64, sample_size=10, mutation='uniform_edge'`` come close to
   the notebook (its tournament is drawn without replacement);
-* the notebook warm-starts random search and aging evolution only; ``bananas-warm`` applies the same
-  top-of-the-pool start to BANANAS's initial batch (our extension). The paper's other use of the
+* the notebook warm-starts random search (``random-warm``, its ``run_random_search``) and aging
+  evolution only; ``bananas-warm`` applies the same top-of-the-pool start to BANANAS's initial batch
+  (our extension). The paper's other use of the
   proxies, "move proposal" (the notebook's ``mutate_spec_zero_cost``), is ``rea-move``
   (:mod:`algorithms.move_proposal`).
 
@@ -48,6 +50,7 @@ from nasbench_suite.space import Arch
 from nasbench_suite.strategy import Query, SearchSpace, StrategyError, register
 
 from .bananas import Bananas
+from .random_search import RandomSearch
 from .common import proxy_ranking, stored_proxy
 from .rea import RegularizedEvolution
 
@@ -60,18 +63,22 @@ class WarmStart:
     pool: int = 3000
     charge: bool = True
 
-    def initial_cells(self) -> int:
+    def initial_cells(self, scored: int) -> int:
+        """How many of the pool's best cells start the search, given how many cells have a score."""
         raise NotImplementedError
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         super().setup(space, rng)  # type: ignore[misc]
-        self.warm_up(space, rng, self.initial_cells())
+        self.warm_up(space, rng)
 
-    def warm_up(self, space: SearchSpace, rng: np.random.Generator, keep: int) -> None:
+    def warm_up(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        if self.pool < 1:
+            raise StrategyError(f"the warm-start pool must hold at least 1 cell, got pool={self.pool}")
         scores, seconds = stored_proxy(self, space, self.proxy)
+        scored = space.arch_indices[~np.isnan(scores[space.arch_indices])]
+        keep = self.initial_cells(len(scored))
         if self.pool < keep:
             raise StrategyError(f"the warm-start pool ({self.pool}) must hold at least the {keep} initial cells")
-        scored = space.arch_indices[~np.isnan(scores[space.arch_indices])]
         if len(scored) < keep:
             raise StrategyError(f"proxy {self.proxy!r} is stored for {len(scored)} cells of the table; "
                                 f"the warm start needs at least {keep}")
@@ -98,7 +105,7 @@ class WarmStart:
 class WarmStartREA(WarmStart, RegularizedEvolution):
     """REA whose initial population is the best ``population`` cells of a proxy-scored pool."""
 
-    def initial_cells(self) -> int:
+    def initial_cells(self, scored: int) -> int:
         return self.population
 
 
@@ -107,5 +114,15 @@ class WarmStartREA(WarmStart, RegularizedEvolution):
 class WarmStartBananas(WarmStart, Bananas):
     """BANANAS whose ``n_init`` initial cells are the best of a proxy-scored pool."""
 
-    def initial_cells(self) -> int:
+    def initial_cells(self, scored: int) -> int:
         return self.n_init
+
+
+@register("random-warm")
+@dataclass
+class WarmStartRandom(WarmStart, RandomSearch):
+    """Random search that first trains the whole proxy-scored pool, best first, then uniform cells (the
+    notebook's ``run_random_search`` with ``zero_cost_warmup``)."""
+
+    def initial_cells(self, scored: int) -> int:
+        return min(self.pool, scored)

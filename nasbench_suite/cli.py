@@ -860,8 +860,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="replay a search strategy on a table under a simulated clock, many seeds")
     p.add_argument("--table", type=_path, required=True, help="table searched (name or folder)")
     p.add_argument("--strategy", required=True, help="registered name: random, rea, reinforce, reinforce-lstm, "
-                   "local-search, bananas, hyperband, bohb, xgb-evolution, rea-warm, bananas-warm, rea-move, nsga2, "
-                   "optuna, or one of yours (--import)")
+                   "local-search, bananas, hyperband, bohb, xgb-evolution, rea-warm, bananas-warm, random-warm, rea-move, "
+                   "nsga2, optuna, or one of yours (--import)")
     p.add_argument("--import", dest="imports", type=_path, action="append", default=[], metavar="MODULE|FILE.py",
                    help="import a module or file whose @register adds your own strategies (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (JSON value)")

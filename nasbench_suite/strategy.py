@@ -222,6 +222,7 @@ _BUILTIN: dict[str, str] = {
     "optuna": "algorithms.optuna_sampler:OptunaStrategy",
     "nsga2": "algorithms.nsga2:NSGA2",
     "rea-warm": "algorithms.warm_start:WarmStartREA",
+    "random-warm": "algorithms.warm_start:WarmStartRandom",
     "bananas-warm": "algorithms.warm_start:WarmStartBananas",
     "rea-move": "algorithms.move_proposal:MoveProposalREA",
 }

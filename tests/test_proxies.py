@@ -391,6 +391,33 @@ def test_warm_start_charge_false_starts_from_the_same_cells_with_the_proxy_secon
         make_strategy(name, {"charge": "False"})  # a string would be truthy
 
 
+def test_warm_random_search_trains_the_whole_pool_best_first_then_uniform_cells(search_table) -> None:
+    """The notebook's ``run_random_search(zero_cost_warmup=...)``: every cell of the scored pool, in
+    decreasing proxy order, then uniform cells; the pool's proxy seconds charged once unless charge=false."""
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.simulator import Budget, Oracle, run_search
+    from nasbench_suite.strategy import StrategyError, make_strategy
+
+    proxies = synthetic_proxies()
+    score = proxies["synflow"][0]
+    oracle = Oracle(search_table).with_proxies(proxies)
+    top = run_search(make_strategy("random-warm", {"pool": 500}), oracle, Budget(queries=20), seed=4).columns
+    plain = run_search(make_strategy("random"), oracle, Budget(queries=200), seed=4).columns["arch_index"]
+    assert (np.diff(score[top["arch_index"]]) <= 0).all()  # the best 20 of 500, best first
+    assert score[top["arch_index"]].min() > np.quantile(score[plain], 0.8)
+    cols = run_search(make_strategy("random-warm", {"pool": 8}), oracle, Budget(queries=20), seed=4).columns
+    pool = cols["arch_index"][:8]
+    assert (np.diff(score[pool]) <= 0).all() and len(set(pool.tolist())) == 8  # the whole pool, then uniform cells
+    assert len(cols["arch_index"]) == 20
+    free = run_search(make_strategy("random-warm", {"pool": 8, "charge": False}), oracle, Budget(queries=20),
+                      seed=4).columns
+    np.testing.assert_array_equal(free["arch_index"], cols["arch_index"])
+    assert cols["cost"].sum() == pytest.approx(free["cost"].sum() + 8 * 0.001)
+    with pytest.raises(StrategyError, match="at least 1 cell"):
+        run_search(make_strategy("random-warm", {"pool": 0}), oracle, Budget(queries=3), seed=4)
+
+
 # ----- move proposal -------------------------------------------------------------------------------
 def move_space(scores: np.ndarray, seconds: np.ndarray, cells: np.ndarray | None = None):
     from nasbench_suite.space import NUM_ARCHS
