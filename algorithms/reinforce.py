@@ -3,8 +3,9 @@ each of the 6 edges (a 6x5 logit table, starting uniform), trained by Adam on
 ``-log p(arch) * (reward - baseline)`` with the reward the objective and the baseline a bias-corrected
 exponential moving average of the rewards (NAS-Bench-201's ``ExponentialMovingAverage``), one sampled
 cell per update, the baseline updated with a reward before that reward's advantage is taken, as in
-NB201's and NATS-Bench's reinforce.py. Their logits start at ``1e-3 * randn``, not exactly 0: every
-op's first probability is within 0.001 of 0.2, so this one starts exactly uniform and draws nothing for it.
+NB201's and NATS-Bench's reinforce.py. The logits start at ``init_scale * randn`` (their
+``1e-3 * torch.randn``; drawn here from the run's generator); ``init_scale=0`` starts exactly uniform and
+draws nothing, as this strategy did before 2026-12-05.
 The reward is the objective as the table holds it (accuracy in percent on NB201's tables, as NB201's
 API returns it; Adam's step depends on the reward's scale only through its eps).
 
@@ -44,6 +45,8 @@ class Reinforce(Strategy):
     learning_rate: float = 0.01
     momentum: float = 0.9
     """EMA momentum of the reward baseline."""
+    init_scale: float = 1e-3
+    """Standard deviation of the initial logits (NB201's ``1e-3 * randn``; 0: exactly uniform)."""
     epochs: int | None = None
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
@@ -51,9 +54,13 @@ class Reinforce(Strategy):
             raise StrategyError(f"REINFORCE needs a finite learning_rate >= 0, got {self.learning_rate}")
         if not 0.0 <= self.momentum < 1.0:  # momentum 1 never moves the baseline off 0/0
             raise StrategyError(f"REINFORCE needs 0 <= momentum < 1, got {self.momentum}")
+        if not 0.0 <= self.init_scale < math.inf:
+            raise StrategyError(f"REINFORCE needs a finite init_scale >= 0, got {self.init_scale}")
         require_full_space(space, "REINFORCE")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.logits = np.zeros((NUM_EDGES, NUM_OPS))
+        if self.init_scale:
+            self.logits += self.init_scale * rng.standard_normal((NUM_EDGES, NUM_OPS))
         self.m = np.zeros_like(self.logits)
         self.v = np.zeros_like(self.logits)
         self.steps = 0

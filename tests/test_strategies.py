@@ -109,6 +109,18 @@ def test_hyperband_promotes_by_resuming(oracle: Oracle) -> None:
     assert all(first[t] < e for t, e, r in zip(c["trial"], c["epochs"], c["resumed"]) if r)
 
 
+def test_reinforce_logits_start_as_nb201s_small_gaussian(oracle: Oracle) -> None:
+    """NB201's and NATS-Bench's reinforce.py start the 6x5 logits at 1e-3 * randn; init_scale=0 is exactly
+    uniform (the earlier version)."""
+    strategy = make_strategy("reinforce")
+    strategy.setup(oracle.space, np.random.default_rng(0))
+    expected = 1e-3 * np.random.default_rng(0).standard_normal((6, 5))
+    np.testing.assert_array_equal(strategy.logits, expected)
+    uniform = make_strategy("reinforce", {"init_scale": 0.0})
+    uniform.setup(oracle.space, np.random.default_rng(0))
+    assert not uniform.logits.any()
+
+
 def test_hyperband_promotes_as_hpbandster_ties_to_the_first_sampled_run_in_sampling_order() -> None:
     """HpBandSter's SuccessiveHalving ranks the configs in sampling order (a stable argsort at these
     sizes), so a tie goes to the cell sampled first whatever order results came in, and its iteration
@@ -422,6 +434,7 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("reinforce", {"learning_rate": float("nan")}, "learning_rate >= 0"),
     ("reinforce", {"momentum": 2.0}, "0 <= momentum < 1"),
     ("reinforce", {"momentum": 1.0}, "0 <= momentum < 1"),
+    ("reinforce", {"init_scale": -1e-3}, "init_scale >= 0"),
     ("rea", {"population": 0}, "REA needs population >= 1, got 0"),  # the message named neither value
     ("rea", {"sample_size": -2}, "REA needs sample_size >= 1, got -2"),
     ("reinforce-lstm", {"hidden": 0}, "hidden >= 1"),  # hidden=0 used to run (an LSTM of no units)
