@@ -39,7 +39,7 @@ from nasbench_suite.predictors import MLPEnsemble, Predictor
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.strategy import SearchSpace, StrategyError, register
 
-from .common import BatchedModelSearch, random_top_up
+from .common import BatchedModelSearch
 
 PATIENCE_FACTOR = 5
 """naszilla's ``get_candidates(patience_factor=5)``: how many parents per ``num_arches_to_mutate``
@@ -117,9 +117,8 @@ class Bananas(BatchedModelSearch):
         if self.candidate_scheme == "edits":
             return super().candidate_cells()
         ranked = self.observed.top(self.mutate_top * PATIENCE_FACTOR)
-        cands = naszilla_candidates(self.space, self.rng, ranked, self.candidates, self.asked, self.mutate_top,
-                                    self.max_edits)
-        return random_top_up(self.space, self.rng, cands, self.asked | {c.index for c in cands}, self.batch)
+        return self.topped_up(naszilla_candidates(self.space, self.rng, ranked, self.candidates, self.asked,
+                                                  self.mutate_top, self.max_edits))
 
     def acquisition(self, model: Predictor, cands: list[Arch]) -> np.ndarray:
         mean, spread = model.predict_dist(cands)

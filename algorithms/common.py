@@ -142,6 +142,11 @@ class BatchedModelSearch(RandomStart, Strategy):
         return mutation_candidates(self.space, self.rng, self.observed.top(self.mutate_top), self.candidates,
                                    self.asked, self.max_edits)
 
+    def topped_up(self, cands: list[Arch]) -> list[Arch]:
+        """``cands`` extended with random unasked cells to at least a round's ``batch``
+        (:func:`random_top_up`), for candidate generators that can run dry."""
+        return random_top_up(self.space, self.rng, cands, self.asked | {c.index for c in cands}, self.batch)
+
     def plan(self, k: int) -> list[Arch]:
         model = self.predictor().fit(self.observed.archs, self.observed.values)
         cands = self.candidate_cells()

@@ -42,7 +42,7 @@ from nasbench_suite.predictors import Predictor, XGBoostPredictor
 from nasbench_suite.space import Arch
 from nasbench_suite.strategy import SearchSpace, StrategyError, register
 
-from .common import BatchedModelSearch, random_top_up
+from .common import BatchedModelSearch
 
 CANDIDATE_SCHEMES = ("naslib", "edits")
 
@@ -95,9 +95,8 @@ class PredictorEvolution(BatchedModelSearch):
     def candidate_cells(self) -> list[Arch]:
         if self.candidate_scheme == "edits":
             return super().candidate_cells()
-        cands = naslib_candidates(self.space, self.rng, self.observed.top(self.mutate_top), self.candidates,
-                                  self.asked, self.max_edits)
-        return random_top_up(self.space, self.rng, cands, self.asked | {c.index for c in cands}, self.batch)
+        return self.topped_up(naslib_candidates(self.space, self.rng, self.observed.top(self.mutate_top),
+                                                self.candidates, self.asked, self.max_edits))
 
     def acquisition(self, model: Predictor, cands: list[Arch]) -> np.ndarray:
         return model.predict(cands)  # NASLib's exploit_only: the best predicted

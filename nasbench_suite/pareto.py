@@ -97,8 +97,8 @@ def crowding_distance(values: np.ndarray, latencies: np.ndarray) -> np.ndarray:
     _, first = np.unique(np.stack([v, t], axis=1), axis=0, return_index=True)
     unique = np.sort(first)  # the first of each set of equal points, in the given order
     for obj in (-v[unique], t[unique]):
-        order = unique[np.argsort(obj, kind="stable")]
-        sorted_obj = np.sort(obj, kind="stable")
+        local = np.argsort(obj, kind="stable")
+        order, sorted_obj = unique[local], obj[local]
         span = sorted_obj[-1] - sorted_obj[0]
         if span > 0:
             dist[order[0]] = dist[order[-1]] = np.inf
