@@ -468,13 +468,12 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 def cmd_darts(args: argparse.Namespace) -> None:
     from .search import check_results_folder
-    from .weight_sharing import LOOP_SETTINGS, SearchSettings, run_weight_sharing
+    from .weight_sharing import SearchSettings, run_weight_sharing, split_loop_settings
 
     out = Path(args.out)
     check_results_folder(out, args.overwrite)  # before the search, not after it
     require_device(args.device)
-    method_settings = _settings(args.set)
-    loop = {k: method_settings.pop(k) for k in LOOP_SETTINGS if k in method_settings}
+    loop, method_settings = split_loop_settings(_settings(args.set))
     settings = SearchSettings(args.epochs, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
                               device=args.device, **loop)
     results = run_weight_sharing(args.table, args.method, _int_list(args.seeds), settings, method_settings,

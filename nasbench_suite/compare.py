@@ -91,10 +91,11 @@ def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any]
 
 
 def _ws_run(args: tuple[str, str, tuple[int, ...], int, dict[str, Any]]) -> Any:
-    from .weight_sharing import SearchSettings, run_weight_sharing
+    from .weight_sharing import SearchSettings, run_weight_sharing, split_loop_settings
 
     table, method, seeds, epochs, settings = args
-    return run_weight_sharing(table, method, seeds, SearchSettings(epochs), settings)
+    loop, method_settings = split_loop_settings(settings)
+    return run_weight_sharing(table, method, seeds, SearchSettings(epochs, **loop), method_settings)
 
 
 def _ws_identity(cfg: CompareConfig, content_hash: str) -> dict[str, Any]:
@@ -146,8 +147,8 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
                         latency_batch=cfg.latency_batch) for s in cfg.strategies]
     if runs.exists() and not runs.is_dir():
         raise CompareError(f"{runs} exists and is not a folder")
-    runs.mkdir(parents=True, exist_ok=True)
     results = run_many(specs, cfg.seeds, processes=cfg.workers, evaluation=EvalSpec(), progress=progress)
+    runs.mkdir(parents=True, exist_ok=True)
     replayed = runs / REPLAYED
     if replayed.exists():
         shutil.rmtree(replayed)

@@ -170,7 +170,7 @@ def _strategies(value: Any) -> tuple[StrategyEntry, ...]:
 
 
 def _weight_sharing(value: Any) -> WeightSharingEntry:
-    from .weight_sharing import METHODS, WeightSharingError, make_method
+    from .weight_sharing import METHODS, SearchSettings, WeightSharingError, make_method, split_loop_settings
 
     ws = _keys("weight_sharing", value, {"methods", "seeds", "epochs", "settings"}, {"methods", "epochs"})
     methods = ws["methods"]
@@ -185,8 +185,10 @@ def _weight_sharing(value: Any) -> WeightSharingEntry:
     settings = _keys("weight_sharing.settings", ws.get("settings", {}), set(methods))
     for m, s in settings.items():
         _keys(f"weight_sharing.settings.{m}", s, set(s))
+        loop, own = split_loop_settings(s)
         try:
-            make_method(m, dict(s))
+            SearchSettings(1, **loop)
+            make_method(m, own)
         except (WeightSharingError, TypeError) as e:
             raise ConfigError(f"config field weight_sharing.settings.{m}: {e}") from None
     return WeightSharingEntry(tuple(methods), parse_seeds("weight_sharing.seeds", ws.get("seeds", "0-2")),

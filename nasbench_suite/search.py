@@ -27,7 +27,7 @@ from .errors import NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
-from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, run_search
+from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, guarded, run_keys, run_search
 from .strategy import check_found_elsewhere, import_strategies, make_strategy, strategy_class, strategy_source
 from .table import load_table
 
@@ -211,6 +211,14 @@ def _check_latency_limit(spec: SearchSpec, bench: "Benchmark") -> None:
                                 f"{source}): no cell is within it")
 
 
+def _check_setup(spec: SearchSpec, bench: "Benchmark", seed: int) -> None:
+    """Run the strategy's ``setup`` once on the table's search space, so that a setting the table refuses (an
+    epoch it lacks, a proxy it has not stored) fails here, before any run of any spec, not after the runs of
+    the specs before it."""
+    oracle = _oracle(str(bench.path), bench.content_hash, spec.objective, spec.search_epochs, _latency_key(spec))
+    guarded(make_strategy(spec.strategy, dict(spec.settings)), "setup")(oracle.space, run_keys(seed)[0])
+
+
 def _run_chunk(spec: SearchSpec, path: str, content_hash: str, seeds: Sequence[int],
                source: str | None = None) -> dict[str, Any]:
     """Run ``seeds`` one after another; columns concatenated in seed order, plus per-run facts.
@@ -349,6 +357,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
             check_same_network(load_latency(spec.latency, spec.latency_stat), spec.latency,
                                tables[spec.table].manifest, tables[spec.table].name)
         _check_latency_limit(spec, tables[spec.table])
+        _check_setup(spec, tables[spec.table], seeds[0])
         if evaluation is not None:  # a bad evaluation (table, split, measure, epoch) fails here, before the runs
             key = evaluation.table or spec.table
             if key not in tables:

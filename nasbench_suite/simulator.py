@@ -298,7 +298,7 @@ def _named(strategy: Strategy, exc: StrategyError) -> StrategyError:
     return StrategyError(f"strategy {name!r}: {exc}")
 
 
-def _guarded(strategy: Strategy, method: str) -> Any:
+def guarded(strategy: Strategy, method: str) -> Any:
     """``strategy.<method>`` turning an exception of the strategy's own code into :func:`_strategy_failed`'s
     StrategyError (chained to it); a StrategyError it raises on purpose (a setting check) is named after the
     strategy (:func:`_named`); the package's other errors pass unchanged."""
@@ -337,7 +337,7 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
     started = wall()
     rng, key = run_keys(seed)
     t = wall()
-    _guarded(strategy, "setup")(oracle.space, rng)
+    guarded(strategy, "setup")(oracle.space, rng)
     overhead = wall() - t
 
     value_of, cum, vsec = oracle.value, oracle.cum_train, oracle.valid_seconds
@@ -360,7 +360,7 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
     rec: dict[str, list] = {c: [] for c in TRAJECTORY_COLUMNS}
     now, dispatched, free, stop_reason = 0.0, 0, workers, ""
     best_e, best_v, best_a = 0, -math.inf, -1
-    strategy_ask, strategy_tell, strategy_inc = (_guarded(strategy, m) for m in ("ask", "tell", "incumbent"))
+    strategy_ask, strategy_tell, strategy_inc = (guarded(strategy, m) for m in ("ask", "tell", "incumbent"))
 
     while True:
         if not stop_reason and free:

@@ -49,7 +49,7 @@ import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -98,7 +98,14 @@ COLUMNS: dict[str, str] = {
 BN_SCORING = ("batch", "nb201")
 """``SearchSettings.bn_scoring`` values (see the module doc)."""
 LOOP_SETTINGS = ("bn_scoring",)
-""":class:`SearchSettings` fields that ``nasbench darts --set`` reaches beside the method's settings."""
+""":class:`SearchSettings` fields that ``nasbench darts --set`` and a compare config's
+``[weight_sharing.settings.<method>]`` reach beside the method's settings."""
+
+
+def split_loop_settings(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(:data:`LOOP_SETTINGS` found in ``settings``, the method's own settings)."""
+    loop = {k: v for k, v in settings.items() if k in LOOP_SETTINGS}
+    return loop, {k: v for k, v in settings.items() if k not in LOOP_SETTINGS}
 
 
 class WeightSharingError(NasBenchError, ValueError):

@@ -229,6 +229,8 @@ def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], ful
     (lambda t: t + WEIGHT_SHARING.replace('"gdas"', '"darts-v3"'), "weight_sharing.methods[0]"),
     (lambda t: t + WEIGHT_SHARING.replace('epochs = 1', 'epochs = -1'), "weight_sharing.epochs"),
     (lambda t: t + WEIGHT_SHARING + "[weight_sharing.settings.gdas]\ntaux = 10\n", "weight_sharing.settings.gdas"),
+    (lambda t: t + WEIGHT_SHARING + "[weight_sharing.settings.gdas]\nbn_scoring = \"nope\"\n",
+     "weight_sharing.settings.gdas: bn_scoring must be one of"),
     (lambda t: t + "[weight_sharing]\nepochs = 1\n", "weight_sharing.methods"),
     (lambda t: t.replace('table = ', 'table = 3 #'), "table"),
     (lambda t: t + "\n[[strategy\n", "not valid TOML"),
@@ -241,6 +243,24 @@ def test_bad_configs_name_the_field(toy: dict[str, Path], tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("nasbench: error:") and field in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_weight_sharing_settings_reach_bn_scoring(toy: dict[str, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bn_scoring`` in ``[weight_sharing.settings.<method>]`` goes to the search loop, the rest to the method
+    (the config used to refuse it as an unknown setting of the method)."""
+    from nasbench_suite import compare, weight_sharing
+    from nasbench_suite.compare_config import load_config
+
+    path = tmp_path / "bn.toml"
+    path.write_text(toy["full"].read_text() + '[weight_sharing.settings.gdas]\nbn_scoring = "nb201"\ntau_max = 8\n')
+    cfg = load_config(path)
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(weight_sharing, "run_weight_sharing",
+                        lambda table, method, seeds, settings, own: seen.update(loop=settings, own=own))
+    compare._ws_run((cfg.table, "gdas", cfg.weight_sharing.seeds, cfg.weight_sharing.epochs,
+                     dict(cfg.weight_sharing.settings["gdas"])))
+    assert seen["loop"].bn_scoring == "nb201" and seen["loop"].epochs == 1 and seen["own"] == {"tau_max": 8}
 
 
 def test_a_setting_refused_at_setup_names_the_strategy(toy: dict[str, Path], tmp_path: Path,

@@ -235,6 +235,31 @@ def test_an_exception_in_a_user_strategy_is_one_line_naming_it(search_table: Ben
     assert not (tmp_path / "o").exists()
 
 
+def test_compare_refuses_a_late_strategys_setting_before_any_run(search_table: Benchmark, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                request: pytest.FixtureRequest) -> None:
+    """A setting the table refuses (checked in the strategy's setup) stops compare before any run: the
+    strategy listed first fails in its first tell() if it runs, so its error would be the one reported."""
+    import sys
+
+    from nasbench_suite import strategy
+
+    path = tmp_path / "buggy_first.py"
+    path.write_text(BUGGY_STRATEGY)
+    monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))
+    request.addfinalizer(lambda: sys.modules.pop(path.stem, None))
+    config = tmp_path / "late.toml"
+    config.write_text(f'name = "late"\ntable = "{search_table.path.as_posix()}"\nseeds = "0-1"\nworkers = 1\n'
+                      '[budget]\nqueries = 10\n[latency]\nsource = "none"\n[[strategy]]\nname = "user-buggy"\n'
+                      '[[strategy]]\nname = "hyperband"\n'
+                      'settings = { query_epochs = 999, resume = false, min_budget = 1.0, max_budget = 3.0 }\n')
+    assert main(["compare", "--import", str(path), "--config", str(config), "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "query_epochs=999 is not a fidelity" in err and "oops" not in err, err
+    assert not (tmp_path / "c").exists()
+
+
 def test_a_user_strategy_may_not_take_a_shipped_name(search_table: Benchmark, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture,
                                                     monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
