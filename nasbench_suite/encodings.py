@@ -3,6 +3,14 @@
 Row ``i`` of each matrix encodes the cell with index ``i``; they equal :meth:`Arch.onehot` and
 :meth:`Arch.path_encoding` (a test checks every row) but are built with one vectorized pass and
 cached read-only, so encoding a batch of cells is one fancy-indexing read.
+
+Against the references (details in those two methods' docstrings): ``path`` is naszilla's
+``Cell201.encode_paths`` (5 + 25 + 125 = 155 bits over the four input->output paths, ``none``
+included) and ``trunc_path`` its ``encode_freq_paths(cutoff=30)``, with the columns relabelled by
+our op order; ``onehot`` is NASLib's ``adjacency_one_hot`` with its columns in our edge and op
+order. NASLib's own NB201 ``path`` encoding is not followed: it indexes naszilla's path list with
+NASLib's edge order, so two of its four "paths" (our edge 2 alone, and edges 0, 3, 5) are not
+input->output paths.
 """
 from __future__ import annotations
 
@@ -12,10 +20,11 @@ from typing import Iterable
 import numpy as np
 
 from .errors import ArchError
-from .space import NUM_ARCHS, NUM_EDGES, NUM_OPS, ONEHOT_ENCODING_DIM, PATH_ENCODING_DIM, PATHS, Arch, all_ops
+from .space import (NUM_ARCHS, NUM_EDGES, NUM_OPS, ONEHOT_ENCODING_DIM, PATH_ENCODING_DIM, PATHS,
+                    TRUNC_PATH_ENCODING_DIM, Arch, all_ops)
 
 ENCODINGS = ("onehot", "path", "trunc_path")
-TRUNC_PATH_DIM = NUM_OPS + NUM_OPS**2  # 30: the paths of one and two edges
+TRUNC_PATH_DIM = TRUNC_PATH_ENCODING_DIM  # 30: the paths of one and two edges
 """Columns kept by ``trunc_path``: naszilla's ``Cell201.encode_freq_paths(cutoff=30)``
 (``naszilla/nas_bench_201/cell_201.py``), the encoding its ``bananas`` uses by default on NAS-Bench-201
 (``predictor_encoding='trunc_path'``). It drops the one three-edge path, so edge 2 (node 1 -> node 2),

@@ -48,6 +48,7 @@ _PLACE = tuple(NUM_OPS ** (NUM_EDGES - 1 - e) for e in range(NUM_EDGES))
 PATHS: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 5), (0, 2, 5))
 _PATH_OFFSETS = {1: 0, 2: NUM_OPS, 3: NUM_OPS + NUM_OPS**2}
 PATH_ENCODING_DIM = NUM_OPS + NUM_OPS**2 + NUM_OPS**3  # 155
+TRUNC_PATH_ENCODING_DIM = NUM_OPS + NUM_OPS**2  # 30: the paths of one and two edges (naszilla's cutoff 30)
 ONEHOT_ENCODING_DIM = NUM_EDGES * NUM_OPS  # 30
 
 ArchLike = Union["Arch", int, str, Sequence[int]]
@@ -249,7 +250,12 @@ class Arch:
 
     # ----- encodings ---------------------------------------------------------------------------
     def onehot(self) -> np.ndarray:
-        """30-dim one-hot of the op on each edge (edge-major), float32."""
+        """30-dim one-hot of the op on each edge (edge-major), float32.
+
+        NASLib's NB201 ``adjacency_one_hot`` (``encode_adjacency_one_hot``) is the same 30 bits in
+        another column order: its edges in ``EDGE_LIST`` order (ours 0, 1, 3, 2, 4, 5) and its ops as
+        ``skip_connect, none, nor_conv_3x3, nor_conv_1x1, avg_pool_3x3`` (a test checks every cell);
+        naszilla's ``encode_one_hot`` keeps our edge order with its own op order."""
         out = np.zeros(ONEHOT_ENCODING_DIM, dtype=np.float32)
         out[np.arange(NUM_EDGES) * NUM_OPS + np.asarray(self.ops)] = 1.0
         return out
@@ -259,7 +265,14 @@ class Arch:
 
         The four paths are 3<-0; 1<-0,3<-1; 2<-0,3<-2; 1<-0,2<-1,3<-2. A path of length L sets bit
         ``offset(L) + sum(op_j * 5**j)``, as in the BANANAS/naszilla code for NAS-Bench-201
-        (``none`` counts as an op, so every cell sets exactly four bits, two of which may coincide).
+        (``Cell201.get_path_indices``; ``none`` counts as an op, so every cell sets exactly four bits,
+        two of which may coincide). ``op_j`` is our op index (NB201's order ``none, skip_connect,
+        nor_conv_1x1, nor_conv_3x3, avg_pool_3x3``); naszilla numbers the ops ``avg_pool_3x3,
+        nor_conv_1x1, nor_conv_3x3, none, skip_connect``, so its columns are ours relabelled within each
+        path length (the same 5/25/125 blocks and the same set of paths; a test checks every cell).
+        NASLib's ``encode_paths`` for NB201 applies naszilla's path list to its own edge order
+        (``EDGE_LIST`` in ``conversions.py``), so its "paths" are edge sets that are not all
+        input->output paths; we follow naszilla.
         """
         out = np.zeros(PATH_ENCODING_DIM, dtype=np.float32)
         for path in PATHS:
@@ -268,11 +281,15 @@ class Arch:
         return out
 
     def encode(self, kind: str) -> np.ndarray:
+        """The encoding ``kind``: 'onehot', 'path' or 'trunc_path' (the first
+        :data:`TRUNC_PATH_ENCODING_DIM` columns of 'path'), the names ``nasbench_suite.encodings`` takes."""
         if kind == "onehot":
             return self.onehot()
         if kind == "path":
             return self.path_encoding()
-        raise ArchError(f"unknown encoding {kind!r}; use 'onehot' or 'path'")
+        if kind == "trunc_path":
+            return self.path_encoding()[:TRUNC_PATH_ENCODING_DIM]
+        raise ArchError(f"unknown encoding {kind!r}; use 'onehot', 'path' or 'trunc_path'")
 
 
 # ----- whole-space helpers -------------------------------------------------------------------------

@@ -151,6 +151,77 @@ def test_path_encoding() -> None:
         a.encode("graph")
 
 
+def test_arch_encode_takes_every_encoding_name_the_predictors_take() -> None:
+    """Arch.encode refused 'trunc_path' (ArchError "use 'onehot' or 'path'") although
+    nasbench_suite.encodings.encode, the predictors and BANANAS (its default encoding) take it."""
+    from nasbench_suite.encodings import ENCODINGS, encode
+
+    a = Arch((3, 1, 0, 4, 2, 3))
+    for kind in ENCODINGS:
+        assert np.array_equal(a.encode(kind), encode(a, kind)[0]), kind
+    assert a.encode("trunc_path").shape == (30,) and np.array_equal(a.encode("trunc_path"), a.path_encoding()[:30])
+
+
+# naszilla's Cell201 (naszilla/nas_bench_201/cell_201.py) and NASLib's NB201 encodings
+# (naslib/search_spaces/nasbench201/encodings.py, conversions.py), rewritten from their definitions on
+# the architecture string, so ours is checked against them cell by cell.
+NASZILLA_OPS = ["avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3", "none", "skip_connect"]
+NASLIB_OPS = ["skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3"]
+NASLIB_EDGES = ((1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4))
+
+
+def _string_ops(arch_str: str) -> list[str]:
+    """Cell201.get_op_list: the ops in string order."""
+    return [t.split("~")[0] for i, t in enumerate(arch_str.split("|")) if i not in (0, 2, 5, 9)]
+
+
+def _naszilla_path_indices(arch_str: str) -> set[int]:
+    """Cell201.get_path_indices over the path blueprints [[3], [0, 4], [1, 5], [0, 2, 5]]."""
+    ops = _string_ops(arch_str)
+    out = set()
+    for i, blueprint in enumerate(([3], [0, 4], [1, 5], [0, 2, 5])):
+        index = 0 if i == 0 else 5 if i in (1, 2) else 30
+        out.add(index + sum(NASZILLA_OPS.index(ops[e]) * 5**j for j, e in enumerate(blueprint)))
+    return out
+
+
+def _naslib_onehot(arch_str: str) -> np.ndarray:
+    """encode_adjacency_one_hot of convert_str_to_op_indices(arch_str)."""
+    node_ops = [[t.split("~")[0] for t in n.strip()[1:-1].split("|")] for n in arch_str.split("+")]
+    op_indices = [NASLIB_OPS.index(node_ops[v - 2][u - 1]) for u, v in NASLIB_EDGES]
+    return np.eye(5, dtype=np.float32)[op_indices].reshape(-1)
+
+
+def test_path_encoding_is_naszillas_with_its_op_numbers_relabelled() -> None:
+    """5 + 25 + 125 = 155 bits; our column for an op sequence is naszilla's with each op renumbered from
+    its order (avg_pool, conv1x1, conv3x3, none, skip) to NB201's, the length blocks kept; the first 30
+    columns (trunc_path, encode_freq_paths(cutoff=30)) are the same 30 paths. Every cell."""
+    from nasbench_suite.encodings import path_matrix
+
+    relabel = np.zeros(155, dtype=np.int64)  # our column -> naszilla's column
+    for length, offset in ((1, 0), (2, 5), (3, 30)):
+        for seq in np.ndindex(*(5,) * length):
+            ours = offset + sum(op * 5**j for j, op in enumerate(seq))
+            relabel[ours] = offset + sum(NASZILLA_OPS.index(OPS[op]) * 5**j for j, op in enumerate(seq))
+    assert sorted(relabel.tolist()) == list(range(155)) and sorted(relabel[:30].tolist()) == list(range(30))
+    paths = path_matrix()
+    for index in range(NUM_ARCHS):
+        arch = Arch.from_index(index)
+        assert set(relabel[np.flatnonzero(paths[index])].tolist()) == _naszilla_path_indices(arch.to_str()), arch
+
+
+def test_onehot_is_naslibs_adjacency_one_hot_in_our_column_order() -> None:
+    """NASLib's adjacency_one_hot (edges in EDGE_LIST order, ops skip, none, conv3x3, conv1x1, pool) is
+    ours with the columns permuted: our edges 0, 1, 3, 2, 4, 5, our ops 1, 0, 3, 2, 4. Every cell."""
+    from nasbench_suite.encodings import onehot_matrix
+
+    cols = np.array([5 * e + OPS.index(op) for e in (0, 1, 3, 2, 4, 5) for op in NASLIB_OPS])
+    onehot = onehot_matrix()
+    for index in range(NUM_ARCHS):
+        arch = Arch.from_index(index)
+        assert np.array_equal(onehot[index, cols], _naslib_onehot(arch.to_str())), arch
+
+
 @pytest.mark.parametrize("arch_str,unique", PINNED)
 def test_canonical_string_pinned(arch_str: str, unique: str) -> None:
     assert Arch.from_str(arch_str).canonical_str() == unique
