@@ -4,8 +4,41 @@ a separate softmax per edge. Trained by Adam on ``-log p(arch) * (reward - basel
 entropy bonus, the baseline being the bias-corrected EMA of the rewards.
 
 The controller is small (one LSTM layer of ``hidden`` units) and runs in PyTorch on the CPU. Its
-weights are drawn from the strategy's NumPy generator (uniform in +-``init_range``, as in ENAS) and
-ops are sampled with that generator too, so a run is reproducible without any torch global seed.
+weights are drawn from the strategy's NumPy generator (every parameter, biases included, uniform in
++-``init_range``: the initializer of ENAS's TensorFlow controller) and ops are sampled with that
+generator too, so a run is reproducible without any torch global seed. The reward is the objective
+as the table holds it (accuracy in percent), as for ``reinforce``.
+
+This is not NAS-Bench-201's / NATS-Bench's ENAS controller, and does not claim its settings. The
+differences, deliberate (a small multi-trial REINFORCE baseline on a 6-decision space), against
+AutoDL-Projects' ``lib/models/cell_searchs/search_model_enas_utils.py`` ``Controller`` and the
+controller training of ``exps/algos/ENAS.py`` (``scripts-search/algos/ENAS.sh``,
+``configs/nas-benchmark/algos/ENAS.config``) and ``exps/NATS-algos/search-cell.py``:
+
+* network: theirs is a 2-layer ``nn.LSTM`` of 32 with a learned start input and one output layer
+  shared by all 6 edges; ours one ``LSTMCell`` of ``hidden`` (32) with a start-token embedding and a
+  head (weights and bias) per edge. Theirs draws only the start input, the first LSTM layer's
+  weight matrices, the embedding and the output weights in +-0.1 (PyTorch's defaults elsewhere);
+  ours draws every parameter;
+* logits: theirs are divided by a temperature of 5 and squashed to ``2.5 * tanh``, so no op on an
+  edge is ever more than e**5 (about 148) times likelier than another; ours are not squashed, and the
+  policy may become (nearly) deterministic and query the same cells again;
+* reward: theirs is the supernet's top-1 accuracy as a fraction on one valid minibatch plus
+  ``1e-4 * entropy`` (the entropy inside the reward); ours is the table's objective in percent with
+  the entropy bonus in the loss. Our advantages are 100 times theirs for the same accuracies, so
+  ``entropy_weight=1e-4`` weighs the entropy 100 times less against the policy gradient than their
+  1e-4 does (``entropy_weight=1e-2`` is their balance);
+* baseline: theirs is, for each sample, 0.99 times the previous epoch's baseline plus 0.01 times
+  that sample's reward (the previous epoch's: ENAS.py its last such value, search-cell.py their
+  mean), and the sample's accuracy itself throughout the first epoch (so only the entropy term moves
+  the controller then); ours is the bias-corrected moving average (``momentum`` 0.9) updated with
+  each reward before its advantage is taken;
+* optimizer: theirs is Adam with lr 1e-3, eps 1e-3 and betas (0, 0.999) (search-cell.py:
+  (0.5, 0.999)), the gradient norm clipped at 5; ours Adam with ``learning_rate`` (0.005), PyTorch's
+  betas (0.9, 0.999) and eps 1e-8, no clipping;
+* update: theirs averages the gradients of 20 sampled cells per step (50 steps an epoch); ours takes
+  one step per ``tell``, averaged over the results told (one per step with one worker). Under
+  asynchronous workers a cell may have been sampled under an older policy.
 """
 from __future__ import annotations
 
