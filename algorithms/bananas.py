@@ -22,9 +22,16 @@ Follows naszilla's ``bananas`` (``naszilla/nas_algorithms.py``) with its default
   deviation over members), and the ``batch`` best draws are queried.
 
 Deliberate differences: the ensemble learns standardized targets (naszilla fits the raw validation
-loss in percent), so the model does not depend on the table's accuracy units; on a table that holds
+loss in percent), so the model does not depend on the table's accuracy units; its Adam is PyTorch's
+form with eps 1e-8 (Keras's, in naszilla's TensorFlow 2.3, adds eps 1e-7 to the uncorrected
+``sqrt(v)``: they differ only for gradients near 0); the path columns are numbered by our op order
+(the same 30 paths, see :meth:`~nasbench_suite.space.Arch.path_encoding`); on a table that holds
 only some cells, mutations outside it are dropped and a round short of ``batch`` candidates is topped
 up with random unasked cells (naszilla's spaces are always complete).
+NASLib's port (``naslib/optimizers/discrete/bananas/optimizer.py``, ``naslib/predictors/mlp.py``) is
+not followed: it mutates its ``num_arches_to_mutate`` best cells with no check for repeats, and its
+``MLPPredictor`` defaults (20 layers of 20, lr 0.001, an L1 penalty 0.2 on the output weights, 500
+epochs) are not naszilla's.
 ``candidate_scheme="edits"`` restores this project's earlier generator (``candidates`` distinct cells,
 each 1 to ``max_edits`` uniform-edge edits from a uniformly chosen one of the top ``mutate_top``).
 """
