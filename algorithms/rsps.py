@@ -1,11 +1,29 @@
 """Random sampling with parameter sharing (RSPS; Li & Talwalkar, 2019), as NAS-Bench-201 runs it.
 
-Every step trains the supernet's weights along one cell drawn uniformly at random (one op per edge).
-After each epoch, ``candidates`` cells drawn uniformly at random are scored by the supernet's
-accuracy on one random valid minibatch of ``valid_batch`` images (default: the batch size), and the
-best (first on ties) is the derived cell. BatchNorm normalises in that scoring as the loop's
-``bn_scoring`` says (``nasbench_suite.weight_sharing``; ``nb201``: eval mode, as NB201's
-``search_find_best`` / ``valid_func``). All draws come from the method's seeded generator.
+Every step trains the supernet's weights along one cell drawn uniformly at random (one op per edge,
+the same cell in every cell position), as NB201's ``RANDOM-NAS.py`` (``search_func`` draws
+``random_genotype`` once per batch). After each epoch, ``candidates`` cells drawn uniformly at
+random (NB201: ``--select_num 100``, per epoch and at the end) are scored by the supernet's accuracy
+on valid minibatches of ``valid_batch`` images (default: the batch size), and the best (first on
+ties) is the derived cell. ``candidate_batches`` says which minibatches:
+
+* ``"shared"`` (default): all candidates on one random valid minibatch (the same images for all);
+* ``"per_candidate"``: each candidate on its own, the next batch of a shuffled pass over valid, as
+  NB201's ``search_find_best`` (``RANDOM-NAS.py``) and NATS-Bench's ``get_best_arch``
+  (``search-cell.py``) take ``next(loader_iter)`` per candidate
+  (:meth:`~nasbench_suite.weight_sharing.Context.candidate_batches`). NATS-Bench's valid loader
+  has the ``test_batch_size`` of its ``weight-sharing.config``, 512: ``valid_batch=512`` matches it.
+
+BatchNorm normalises in that scoring as the loop's ``bn_scoring`` says
+(``nasbench_suite.weight_sharing``; ``nb201``: eval mode, as NB201's ``search_find_best`` /
+``valid_func``). All draws come from the method's seeded generator.
+
+Where NATS-Bench's ``search-cell.py --algo random`` differs from NB201's ``RANDOM-NAS.py`` (we follow
+the latter): its weight steps run the supernet in ``urs`` mode, where every cell position draws its
+own ops and redraws a node whose incoming edges are all ``none``; its candidates are distinct
+(``random.sample`` of all cells); its weight gradients are not clipped. NB201's per-epoch
+``valid_func`` scores a fresh random cell per batch; our ``value`` is the derived cell's accuracy on
+all of valid.
 """
 from __future__ import annotations
 
@@ -15,7 +33,7 @@ import torch
 
 from nasbench_suite.space import Arch
 from nasbench_suite.supernet import onehot_weights
-from nasbench_suite.weight_sharing import Context, Method
+from nasbench_suite.weight_sharing import Context, Method, best_candidate, candidate_batches_error
 
 
 class RSPS(Method):
@@ -23,20 +41,19 @@ class RSPS(Method):
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return {"candidates": 100, "valid_batch": None}
+        return {"candidates": 100, "valid_batch": None, "candidate_batches": "shared"}
 
     def check(self) -> str | None:
         vb = self.config["valid_batch"]
         if self.config["candidates"] < 1 or (vb is not None and vb < 1):
             return "candidates and valid_batch must be at least 1"
-        return None
+        return candidate_batches_error(self.config["candidate_batches"])
 
     def step(self, ctx: Context, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor) -> None:
         arch = Arch.random(ctx.rng)
         ctx.weight_step(x, y, onehot_weights(arch, device=x.device), torch.as_tensor(arch.ops))
 
     def derive(self, ctx: Context) -> Arch:
-        xv, yv = ctx.valid_batch(self.config["valid_batch"])
-        cells = [Arch.random(ctx.rng) for _ in range(int(self.config["candidates"]))]
-        scores = [ctx.accuracy(a, xv, yv) for a in cells]
-        return cells[max(range(len(cells)), key=scores.__getitem__)]
+        c = self.config
+        return best_candidate(ctx, lambda: Arch.random(ctx.rng), int(c["candidates"]), c["candidate_batches"],
+                              c["valid_batch"])

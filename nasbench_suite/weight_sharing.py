@@ -12,6 +12,15 @@ schedule per step down to 0.001, weight decay 5e-4, gradient norm clipped at 5; 
 next train minibatch (a seeded permutation per epoch, the last one of an epoch smaller when the batch
 size does not divide the split) and a random valid minibatch of the same size (NB201's
 ``SearchDataset`` pairs one valid image with each train image) and hands both to the method.
+NB201's scheduler (``lib/procedures/optimizers.py``, ``CosineAnnealingLR``) sets the lr once per
+epoch, the cosine at ``e / E`` for epoch ``e = 0 .. E-1``; ours sets it every step, at ``s / S`` for
+step ``s = 0 .. S-1`` of the run's ``S`` steps. NB201's ``RANDOM-NAS.py`` and
+``ENAS.py`` clip the weight gradients at 5; NATS-Bench's ``search-cell.py`` does not clip.
+
+RSPS and ENAS derive their cell as the best of sampled candidates by supernet accuracy on valid
+minibatches; their ``candidate_batches`` setting (:data:`CANDIDATE_BATCHES`) scores all candidates
+on one minibatch (``"shared"``, the default) or each on its own (``"per_candidate"``, NB201's
+``get_best_arch``: :meth:`Context.candidate_batches`).
 
 **BatchNorm when scoring** (:meth:`Context.accuracy`: RSPS's and ENAS's candidates, ENAS's rewards,
 every method's ``value``), chosen by ``SearchSettings.bn_scoring`` (``--set bn_scoring=...``):
@@ -49,7 +58,7 @@ import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -185,6 +194,23 @@ class Context:
         idx = torch.from_numpy(np.sort(self.rng.choice(n, size=min(size or self.batch_size, n), replace=False)))
         return self.valid_x[idx], self.valid_y[idx]
 
+    def candidate_batches(self, count: int, size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``count`` valid minibatches of ``size`` images (default: the batch size), one per candidate cell,
+        as NB201's ``get_best_arch`` / ``search_find_best`` take the next batch of a fresh iterator over
+        its shuffled valid loader for each candidate: a random permutation of valid (the method's
+        generator) cut into consecutive batches, the last one of a pass smaller when ``size`` does not
+        divide the split, and a new permutation when a pass runs out (a fresh iterator, as theirs
+        restarts). Within a pass no image is used twice."""
+        n = len(self.valid_y)
+        size = min(size or self.batch_size, n)
+        order, start = self.rng.permutation(n), 0
+        for _ in range(count):
+            if start >= n:
+                order, start = self.rng.permutation(n), 0
+            idx = torch.from_numpy(np.sort(order[start:start + size]))
+            start += size
+            yield self.valid_x[idx], self.valid_y[idx]
+
     @torch.no_grad()
     def accuracy(self, arch: Arch, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> float:
         """Supernet accuracy (percent) of ``arch``'s path on (x, y) or all of valid, BatchNorm as
@@ -245,6 +271,34 @@ class Method:
 
     def derive(self, ctx: Context) -> Arch:
         raise NotImplementedError
+
+
+CANDIDATE_BATCHES = ("shared", "per_candidate")
+"""How RSPS and ENAS score the cells they derive from (their ``candidate_batches`` setting): "shared"
+(default), every candidate on the same random valid minibatch; "per_candidate", each on its own, as
+NB201's ``get_best_arch`` (:meth:`Context.candidate_batches`)."""
+
+
+def best_candidate(ctx: Context, sample: Callable[[], Arch], count: int, batches: str,
+                   size: int | None = None) -> Arch:
+    """The best (first on ties) of ``count`` cells from ``sample()`` by supernet accuracy on valid
+    minibatches of ``size`` images (default: the batch size), scored as ``batches`` says
+    (:data:`CANDIDATE_BATCHES`). "shared" draws its one minibatch before the cells."""
+    if batches == "shared":
+        xv, yv = ctx.valid_batch() if size is None else ctx.valid_batch(size)
+        cells = [sample() for _ in range(count)]
+        scores = [ctx.accuracy(a, xv, yv) for a in cells]
+    else:
+        cells = [sample() for _ in range(count)]
+        scores = [ctx.accuracy(a, xv, yv) for a, (xv, yv) in zip(cells, ctx.candidate_batches(count, size))]
+    return cells[max(range(len(cells)), key=scores.__getitem__)]
+
+
+def candidate_batches_error(value: object) -> str | None:
+    """The message for a ``candidate_batches`` setting that is not one of :data:`CANDIDATE_BATCHES`, or None."""
+    if value in CANDIDATE_BATCHES:
+        return None
+    return f"candidate_batches must be one of {', '.join(map(repr, CANDIDATE_BATCHES))}, got {value!r}"
 
 
 def make_method(name: str, settings: dict[str, Any] | None = None) -> Method:

@@ -443,3 +443,87 @@ def test_out_of_range_method_settings_are_refused_before_any_training(method: st
     with pytest.raises(WeightSharingError, match=f"^{method.split('-')[0]}"):
         make_method(method, settings)
     make_method(method, {})  # the defaults pass
+
+
+# ----- how RSPS and ENAS score their candidates (candidate_batches) --------------------------------
+def _recording_context(seed: int = 0, n: int = 10, batch_size: int = 4):
+    """A :class:`Context` over ``n`` labelled valid "images" (label = image number) whose ``accuracy`` records
+    the valid labels each cell is scored on (in ``.scored``) and returns a made-up score (no supernet)."""
+    from nasbench_suite.weight_sharing import Context, SearchSettings
+
+    class Recording(Context):
+        def accuracy(self, arch, x=None, y=None):
+            self.scored.append((arch, y.tolist()))
+            return float(sum(y.tolist())) + arch.index / 1e6  # the score depends on the batch
+
+    ctx = Recording(None, None, SearchSettings(epochs=1), np.random.default_rng(seed),  # type: ignore[arg-type]
+                    torch.zeros(n, 1), torch.arange(n), batch_size, 1)
+    ctx.scored = []
+    return ctx
+
+
+def test_candidate_batches_are_consecutive_batches_of_shuffled_passes_over_valid():
+    """NB201's get_best_arch / search_find_best: each candidate gets the next batch of its valid loader's
+    iterator (shuffled, the last batch of a pass smaller, a new shuffle when it runs out)."""
+    ctx = _recording_context()
+    batches = [y.tolist() for _, y in ctx.candidate_batches(7)]
+    assert [len(b) for b in batches] == [4, 4, 2, 4, 4, 2, 4]
+    for one_pass in (batches[:3], batches[3:6]):
+        assert sorted(sum(one_pass, [])) == list(range(10))  # no image twice within a pass, every image once
+    assert batches[:3] != batches[3:6]  # a fresh shuffle per pass
+    assert [len(y) for _, y in ctx.candidate_batches(3, size=6)] == [6, 4, 6]
+    again = _recording_context()
+    assert [y.tolist() for _, y in again.candidate_batches(7)] == batches  # the method's seeded generator
+
+
+@pytest.mark.parametrize("method, settings", [("rsps", {"candidates": 5}), ("enas", {"derive_samples": 5})])
+def test_per_candidate_batches_score_each_candidate_on_its_own_batch(method, settings):
+    from nasbench_suite.weight_sharing import make_method
+
+    per = make_method(method, {**settings, "candidate_batches": "per_candidate"})
+    ctx = _recording_context()
+    per.setup(ctx)
+    derived = per.derive(ctx)
+    batches = [y for _, y in ctx.scored]
+    assert len(ctx.scored) == 5 and [len(b) for b in batches] == [4, 4, 2, 4, 4]
+    assert sorted(sum(batches[:3], [])) == list(range(10))
+    best = max(ctx.scored, key=lambda s: sum(s[1]) + s[0].index / 1e6)[0]
+    assert derived == best
+
+    shared = make_method(method, settings)  # the default: every candidate on the same minibatch
+    assert shared.settings()["candidate_batches"] == "shared"
+    ctx = _recording_context()
+    shared.setup(ctx)
+    shared.derive(ctx)
+    assert len(ctx.scored) == 5 and all(y == ctx.scored[0][1] for _, y in ctx.scored) and len(ctx.scored[0][1]) == 4
+
+
+def test_per_candidate_batches_from_the_cli(ws_table, tmp_path):
+    """--set candidate_batches=per_candidate reaches RSPS and is recorded; one epoch trains as the default does
+    (the candidates are scored after the epoch's steps)."""
+    import json
+
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+
+    argv = ["darts", "--table", str(ws_table), "--method", "rsps", "--seeds", "0", "--epochs", "1",
+            "--set", "candidates=20"]
+    assert main(argv + ["--out", str(tmp_path / "shared")]) == 0
+    assert main(argv + ["--set", "candidate_batches=per_candidate", "--out", str(tmp_path / "per")]) == 0
+    shared, per = (pd.read_parquet(tmp_path / d / "trajectories.parquet") for d in ("shared", "per"))
+    manifest = json.loads((tmp_path / "per" / "manifest.json").read_text())
+    assert manifest["strategy"]["settings"]["candidate_batches"] == "per_candidate"
+    np.testing.assert_array_equal(shared["supernet_train_loss"], per["supernet_train_loss"])
+
+
+def test_bad_candidate_batches_is_a_user_error(ws_table, tmp_path, capsys):
+    from nasbench_suite.cli import main
+
+    base = ["darts", "--table", str(ws_table), "--epochs", "1", "--out", str(tmp_path / "o")]
+    assert main(base + ["--method", "enas", "--set", "candidate_batches=nb201"]) == 2
+    assert main(base + ["--method", "rsps", "--set", "candidate_batches=1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["nasbench: error: enas: candidate_batches must be one of 'shared', 'per_candidate', got 'nb201'",
+                   "nasbench: error: rsps: setting candidate_batches=1 must be a string (default 'shared')"]
+    assert not (tmp_path / "o").exists()
