@@ -44,7 +44,8 @@ so a collapse onto ``skip_connect`` shows.
 **Cost is measured, not simulated**: ``measured_seconds`` (wall seconds of the epoch's steps, the
 method's derivation and the supernet valid evaluation of the derived cell, ``value``; epoch 1 also
 building the supernet; table look-ups excluded) and ``measured_time`` (cumulative) on ``device``; they vary from run to
-run, every other column is a pure function of the seed on CPU.
+run, every other column is a pure function of the seed on one kind of CPU (another CPU's float
+kernels round differently, which can tip a sampled or argmax choice later in the run).
 
 **Randomness**: ``SeedSequence(seed).spawn(3)`` -> the data order (``np.random.Generator``), the torch
 seed (weight init, Gumbel noise; set inside ``torch.random.fork_rng`` with one torch thread, so no
