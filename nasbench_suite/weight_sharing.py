@@ -15,7 +15,11 @@ size does not divide the split) and a random valid minibatch of the same size (N
 NB201's scheduler (``lib/procedures/optimizers.py``, ``CosineAnnealingLR``) sets the lr once per
 epoch, the cosine at ``e / E`` for epoch ``e = 0 .. E-1``; ours sets it every step, at ``s / S`` for
 step ``s = 0 .. S-1`` of the run's ``S`` steps. NB201's ``RANDOM-NAS.py`` and
-``ENAS.py`` clip the weight gradients at 5; NATS-Bench's ``search-cell.py`` does not clip.
+``ENAS.py`` clip the weight gradients at 5; NATS-Bench's ``search-cell.py`` does not clip. Ours
+clips the norm of the weights' gradients; NB201's DARTS and GDAS scripts clip
+``network.parameters()``, whose norm also takes in the alphas' gradients (registered as a parameter
+of the network: the last architecture step's gradient plus this weight step's), so their weights'
+gradients are clipped somewhat harder when the alphas' gradients are large.
 
 RSPS and ENAS derive their cell as the best of sampled candidates by supernet accuracy on valid
 minibatches; their ``candidate_batches`` setting (:data:`CANDIDATE_BATCHES`) scores all candidates
