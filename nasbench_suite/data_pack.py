@@ -43,7 +43,7 @@ def write_pack(
     name: str, data_dir: PathLike | None, out_dir: PathLike, *, max_train: int | None = None,
     max_valid: int | None = None, overwrite: bool = False,
 ) -> Pack:
-    """Write a row pack of dataset ``name`` for these subsets to ``out_dir``, atomically.
+    """Write a row pack of dataset ``name`` for these subsets to ``out_dir`` (made if missing), atomically.
 
     Refuses to write over the source file, or over any existing file unless ``overwrite``.
     """
@@ -56,9 +56,10 @@ def write_pack(
         raise DatasetError(f"the pack would replace its source {target}; choose another --out folder")
     if target.exists() and not overwrite:
         raise DatasetError(f"{target} exists; pass --overwrite to replace it")
-    if not out.is_dir():
-        raise DatasetError(f"output folder {out} does not exist")
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"--out {out} is a file; the pack is written into a folder")
     raw, rows = split_rows(name, data_dir, max_train=max_train, max_valid=max_valid)  # read once the target is known good
+    out.mkdir(parents=True, exist_ok=True)  # made like every other --out folder, once the source has been read
     arrays: dict[str, np.ndarray] = {}
     for pool in PACK_POOLS:
         used = np.unique(np.concatenate([idx for p, idx in rows.values() if p == pool]))

@@ -91,3 +91,22 @@ def test_cli_packs_for_a_run_folders_protocol(source, tmp_path, capsys):
     assert "80 of 400 train images, 60 of 60 test images" in said and "train_subset=50, valid_subset=30" in said
     assert main(["data", "pack", "--protocol", str(protocol), "--data-dir", str(source), "--out", str(out)]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_cli_makes_a_missing_out_folder_and_refuses_a_file(source, tmp_path, capsys):
+    """README: `nasbench data pack ... --out SMALLDIR` writes SMALLDIR/cifar10_16px.npz; SMALLDIR need not exist
+    (it said 'output folder SMALLDIR does not exist', unlike every other --out folder)."""
+    protocol = tmp_path / "run.json"
+    protocol.write_text(json.dumps({"identity": {"protocol": {
+        "dataset": "cifar10-16px", "channels": 8, "cells": 1, "epochs": 1, "batch_size": 32,
+        "train_subset": 50, "valid_subset": 30}}}))
+    out = tmp_path / "new" / "pack"
+    assert main(["data", "pack", "--protocol", str(protocol), "--data-dir", str(source), "--out", str(out)]) == 0
+    assert (out / CIFAR10_16PX_FILE).is_file()
+    capsys.readouterr()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep")
+    assert main(["data", "pack", "--protocol", str(protocol), "--data-dir", str(source), "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: ") and "is a file" in err and len(err.strip().splitlines()) == 1
+    assert blocker.read_text() == "keep"
