@@ -527,10 +527,17 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    from .compare import COMPARE_FILE
     from .report import build_report
 
     runs = Path(args.runs)
-    out = build_report(runs, _report_folder(Path(args.out) if args.out else runs.parent))
+    out = _report_folder(Path(args.out) if args.out else runs.parent)
+    theirs = out / "runs"
+    if (runs / COMPARE_FILE).is_file() and (theirs / COMPARE_FILE).is_file() and theirs.resolve() != runs.resolve():
+        # the report would replace (and clear the stale figures of) the report of the runs stored there
+        raise UsageError(f"--out {out} holds the report of other runs ({theirs}); write this report into another "
+                         f"folder, or regenerate that one with `nasbench report {theirs}`")
+    out = build_report(runs, out)
     print(f"report: {out / 'index.md'} and {out / 'index.html'}")
 
 

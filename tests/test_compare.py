@@ -404,3 +404,25 @@ def test_the_regret_axis_draws_a_regret_of_zero() -> None:
     png = anytime_figure(grid, {"rs": (acc, acc - 1, acc + 1, regret, regret, regret + 0.5)}, {"rs": (0, 0, 1)},
                          0.05, "t")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_refuses_an_out_folder_holding_the_report_of_other_runs(toy: dict[str, Path], tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """`nasbench report A/runs --out B`, B a compare folder of other runs: it replaced B's report (and removed
+    B's figures it does not draw), so B/index.md described A's runs beside B/runs."""
+    for name, seeds in (("a", "0-1"), ("b", "0-2")):
+        config = tmp_path / f"{name}.toml"
+        config.write_text(toy["replay"].read_text().replace('seeds = "0-3"', f'seeds = "{seeds}"'))
+        assert main(["compare", "--config", str(config), "--out", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    before = _files(tmp_path / "b")
+    assert main(["report", str(tmp_path / "a" / "runs"), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: --out ") and "holds the report of other runs" in err
+    assert len(err.strip().splitlines()) == 1
+    assert _files(tmp_path / "b") == before
+    # its own runs, a fresh folder and the default (the runs folder's parent) still work
+    assert main(["report", str(tmp_path / "b" / "runs"), "--out", str(tmp_path / "b")]) == 0
+    assert main(["report", str(tmp_path / "a" / "runs"), "--out", str(tmp_path / "fresh")]) == 0
+    assert main(["report", str(tmp_path / "a" / "runs")]) == 0
+    assert _files(tmp_path / "b") == before
