@@ -199,6 +199,8 @@ def read_compare(runs: Path) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if (Path(runs) / "runs" / COMPARE_FILE).is_file():  # the compare output folder given instead of its runs
+            raise CompareError(f"{runs} is a compare output folder, not its runs folder: give {Path(runs) / 'runs'}") from None
         raise CompareError(f"{runs} is not a compare runs folder: no {COMPARE_FILE} (make one with nasbench compare)") from None
     except (OSError, ValueError) as e:
         raise CompareError(f"cannot read {path}: {e}") from None

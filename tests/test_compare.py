@@ -426,3 +426,14 @@ def test_report_refuses_an_out_folder_holding_the_report_of_other_runs(toy: dict
     assert main(["report", str(tmp_path / "a" / "runs"), "--out", str(tmp_path / "fresh")]) == 0
     assert main(["report", str(tmp_path / "a" / "runs")]) == 0
     assert _files(tmp_path / "b") == before
+
+
+def test_report_on_a_compare_output_folder_names_its_runs_folder(toy: dict[str, Path], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """`nasbench report DIR` (the folder compare printed, not DIR/runs) said only 'no compare.json'."""
+    assert main(["compare", "--config", str(toy["replay"]), "--out", str(tmp_path / "c")]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"nasbench: error: {tmp_path / 'c'} is a compare output folder, not its runs folder: give " \
+                  f"{tmp_path / 'c' / 'runs'}\n"
