@@ -112,10 +112,23 @@ def _read_supernet(folder: Path) -> tuple[dict[str, Any], dict[int, float]]:
     return record, values
 
 
-def supernet_estimate(folder: Path, judged: Judged) -> Estimate | None:
+def supernet_estimate(folder: Path, judged: Judged, bench: "Benchmark") -> Estimate | None:
+    """The stored supernet scores of ``bench``'s judged cells, or None when none are stored; scores made for
+    another table (another content hash recorded, or, in a record from before the hash was kept, cells
+    this table does not judge) are refused, never read as this table's."""
     if not (folder / SUPERNET_CSV).is_file():
         return None
     record, values = _read_supernet(folder)
+    again = (f"write the league into another --out folder, or delete {SUPERNET_CSV} and {SUPERNET_JSON} in {folder} "
+             f"to train and score the supernet on {bench.name!r}")
+    made_for = record.get("content_hash")
+    if made_for is not None and made_for != bench.content_hash:
+        raise EstimatorError(f"{folder} holds supernet scores of table {record.get('table', '?')!r} ({made_for}), "
+                             f"not of {bench.name!r} ({bench.content_hash}); {again}")
+    foreign = len(set(values) - {int(a) for a in judged.archs})
+    if foreign:
+        raise EstimatorError(f"{folder / SUPERNET_CSV} scores {foreign} cells that table {bench.name!r} does not "
+                             f"judge: it was made for another table; {again}")
     missing = [int(a) for a in judged.archs if int(a) not in values]
     if missing:
         raise EstimatorError(f"{folder / SUPERNET_CSV} lacks {len(missing)} judged cells; delete it to score again")
@@ -131,6 +144,7 @@ def ensure_supernet(bench: "Benchmark", folder: Path, judged: Judged, epochs: in
     if epochs <= 0 or (folder / SUPERNET_CSV).is_file():
         return
     scores, record = train_and_score_supernet(bench, judged.archs, epochs, data_dir=data_dir)
+    record.update(table=bench.name, content_hash=bench.content_hash)  # so another table never reads these scores
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / SUPERNET_JSON, json.dumps(record, indent=2, sort_keys=True) + "\n")
     text = pd.DataFrame({"arch_index": judged.archs, "valid_acc": scores}).to_csv(
@@ -143,7 +157,7 @@ def build_league(bench: "Benchmark", proxies: "ProxyTable | None", folder: Path,
                  fidelity_epochs: Sequence[int] | None = None, curve_epochs: Sequence[int] = (3, 4),
                  sizes: Sequence[int] = (10, 100, 1000), repeats: int = 3) -> tuple["pd.DataFrame", Judged]:
     judged = judged_cells(bench)
-    ws = supernet_estimate(folder, judged)  # first: unreadable stored scores stop it before the predictors run
+    ws = supernet_estimate(folder, judged, bench)  # first: unreadable stored scores stop it before the predictors run
     estimates: list[Estimate] = []
     if proxies is not None:
         estimates += proxy_estimates(proxies, judged)

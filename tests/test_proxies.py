@@ -552,3 +552,39 @@ def test_warm_start_draws_its_pool_from_the_scored_cells(search_table) -> None:
     oracle = Oracle(search_table).with_proxies({"synflow": (partial, seconds)})
     run = run_search(make_strategy("rea-warm", {"pool": 300}), oracle, Budget(queries=10), seed=2)
     assert (run.columns["arch_index"] % 2 == 0).all()
+
+
+def test_league_refuses_supernet_scores_made_for_another_table(tmp_path: Path, search_table,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    """`nasbench estimators --table digits-sample --out DIR`, DIR holding digits' supernet.csv/json: the league
+    listed digits' supernet scores as digits-sample's 'supernet, 30 epochs (RSPS)' row (a supernet trained on
+    another table's data and protocol). Now the record keeps the table's content hash, and a record from
+    before that is refused when it scores cells this table does not judge."""
+    import json
+
+    from nasbench_suite.estimators import EstimatorError, Judged, judged_cells
+    from nasbench_suite.league import SUPERNET_CSV, SUPERNET_JSON, build_league, supernet_estimate
+
+    archs = [int(a) for a in judged_cells(search_table).archs]
+    record = {"epochs": 2, "train_seconds": 1.0, "score_seconds": 1.0, "cells_scored": len(archs)}
+
+    def store(folder: Path, cells: list[int], **extra: object) -> Path:
+        folder.mkdir()
+        (folder / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + "".join(f"{a},{a % 97}\n" for a in cells))
+        (folder / SUPERNET_JSON).write_text(json.dumps({**record, **extra}))
+        return folder
+
+    other = store(tmp_path / "other", archs, table="digits", content_hash="sha256:" + "0" * 64)
+    with pytest.raises(EstimatorError, match="holds supernet scores of table 'digits'"):
+        build_league(search_table, None, other, sizes=(20,), repeats=1)
+    legacy = store(tmp_path / "legacy", archs)  # no hash: written before it was recorded
+    judged = judged_cells(search_table)
+    fewer = Judged(judged.rows[:100], judged.archs[:100], judged.target[:100])  # a table judging fewer cells
+    with pytest.raises(EstimatorError, match=f"scores {len(archs) - 100} cells that table .* does not judge"):
+        supernet_estimate(legacy, fewer, search_table)
+    mine = store(tmp_path / "mine", archs, table=search_table.name, content_hash=search_table.content_hash)
+    frame, _ = build_league(search_table, None, mine, sizes=(20,), repeats=1)
+    assert "supernet, 2 epochs (RSPS)" in set(frame["estimator"])
+    old = store(tmp_path / "old", archs)  # a record without the hash, of exactly this table's cells, still reads
+    frame, _ = build_league(search_table, None, old, sizes=(20,), repeats=1)
+    assert "supernet, 2 epochs (RSPS)" in set(frame["estimator"])
