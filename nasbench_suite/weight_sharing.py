@@ -48,8 +48,9 @@ so a collapse onto ``skip_connect`` shows.
 **Cost is measured, not simulated**: ``measured_seconds`` (wall seconds of the epoch's steps, the
 method's derivation and the supernet valid evaluation of the derived cell, ``value``; epoch 1 also
 building the supernet; table look-ups excluded) and ``measured_time`` (cumulative) on ``device``; they vary from run to
-run, every other column is a pure function of the seed on one kind of CPU (another CPU's float
-kernels round differently, which can tip a sampled or argmax choice later in the run).
+run, every other column is a pure function of the seed on one CPU model (another model's float kernels
+round differently, which can tip a sampled or argmax choice later in the run; ``cost.device_name`` names
+the model).
 
 **Randomness**: ``SeedSequence(seed).spawn(3)`` -> the data order (``np.random.Generator``), the torch
 seed (weight init, Gumbel noise; set inside ``torch.random.fork_rng`` with one torch thread, so no
@@ -59,7 +60,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -72,6 +72,7 @@ from torch import nn
 
 from . import __version__
 from .errors import NasBenchError
+from .machine import cpu_model
 from .model import MacroConfig
 from .settings_check import setting_type_error
 from .space import OPS, Arch
@@ -432,7 +433,7 @@ def run_weight_sharing(table: str, method: str, seeds: Sequence[int], settings: 
     columns = {**COLUMNS, spec.column: "the table's test accuracy of the derived cell (last epoch, mean over seeds), "
                "read after the run", spec.regret_column: "table test optimum minus the derived cell's test accuracy"}
     device = torch.device(settings.device)
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model() or "cpu"
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
         "kind": "weight-sharing (measured, not replayed)",

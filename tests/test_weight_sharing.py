@@ -253,6 +253,11 @@ def test_short_search_writes_tidy_results(ws_table, tmp_path, method, capsys):
         assert row.measured_seconds > 0 and 0 <= row.value <= 100
     assert manifest["cost"]["kind"] == "measured" and manifest["supernet"]["config"]["channels"] == 4
     assert manifest["strategy"]["name"] == method and manifest["seeds"]["ranges"] == "0-1"
+    # the CPU the seconds were measured on, by its model name (platform.processor() is '' on Linux: it said "cpu")
+    from nasbench_suite.machine import cpu_model
+
+    timing = json.loads((tmp_path / "a" / "timing.json").read_text())
+    assert manifest["cost"]["device_name"] == timing["device_name"] == (cpu_model() or "cpu")
 
     # the same seed gives the same search (every column but the measured seconds)
     assert main(argv[:-1] + [str(tmp_path / "b")]) == 0
