@@ -217,7 +217,8 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
             text=(f"Supernet {_shape(m['supernet']['config'])} trained for real on {m['cost']['device']} "
                   f"({rec['machine']['cpu']}); after each search epoch the derived cell is looked up in the table. Cost "
                   "is measured wall seconds on this machine, so it differs between executions and machines; the "
-                  "accuracies are a pure function of the seeds on CPU.")))
+                  "accuracies are a pure function of the seeds on this CPU model (another model's float rounding can "
+                  "move the derived cells).")))
 
     # the process count is not part of the report: it must read the same whatever --workers ran it
     config = {**{k: v for k, v in cfg.items() if k != "workers"}, "seeds": format_int_list(cfg["seeds"])}
