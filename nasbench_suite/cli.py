@@ -541,6 +541,10 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(f"report: {out / 'index.md'} and {out / 'index.html'}")
 
 
+PREDICTOR_SIZES = (10, 20, 50, 100, 200)
+"""``nasbench predictors``' default training-set sizes (those up to half the table's trained cells)."""
+
+
 def cmd_predictors(args: argparse.Namespace) -> None:
     from .predictors import PREDICTORS, kendall_tau_curve
     from .table import load_table
@@ -554,12 +558,20 @@ def cmd_predictors(args: argparse.Namespace) -> None:
     trained = bench.trained_rows()  # members copy their representative: keep them out of both sides
     archs, y = bench.arch_indices[trained], y[trained]
     names = _names(args.predictors, "--predictors", PREDICTORS)
-    frame = kendall_tau_curve(archs, y, predictors=names, sizes=_int_list(args.sizes),
-                              repeats=args.repeats, test_size=args.test_size, seed=args.seed)
+    sizes = _int_list(args.sizes) if args.sizes is not None else \
+        [n for n in PREDICTOR_SIZES if n <= len(archs) // 2] or [min(PREDICTOR_SIZES[0], len(archs) // 2)]
+    test_size = args.test_size
+    if test_size is None:
+        test_size = min(1000, len(archs) - max(sizes))
+        if test_size < 2:
+            raise UsageError(f"table {bench.name!r} has {len(archs)} trained cells with a target: training on "
+                             f"{max(sizes)} leaves {max(test_size, 0)} to hold out (at least 2); give smaller --sizes")
+    frame = kendall_tau_curve(archs, y, predictors=names, sizes=sizes, repeats=args.repeats, test_size=test_size,
+                              seed=args.seed)
     table = frame.groupby(["predictor", "train_size"], sort=False).agg(
         tau_mean=("kendall_tau", "mean"), tau_std=("kendall_tau", "std"), fit_seconds=("fit_seconds", "mean"))
     payload = {"table": bench.name, "target": f"{args.target} at epoch {epoch} (mean over seeds)",
-               "test_size": args.test_size, "repeats": args.repeats, "seed": args.seed,
+               "test_size": test_size, "repeats": args.repeats, "seed": args.seed,
                "results": [{"predictor": p, "train_size": int(n), "kendall_tau_mean": round(float(r.tau_mean), 4),
                             "kendall_tau_std": round(float(r.tau_std), 4) if r.tau_std == r.tau_std else None,
                             "fit_seconds_mean": round(float(r.fit_seconds), 4)}
@@ -938,12 +950,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predictors", help="Kendall tau of performance predictors vs training-set size")
     p.add_argument("--table", type=_path, required=True)
     p.add_argument("--predictors", help="comma list (default: all): mlp-ensemble, xgboost, random-forest, ridge")
-    p.add_argument("--sizes", default="10,20,50,100,200")
-    p.add_argument("--repeats", type=_int, default=3)
-    p.add_argument("--test-size", type=_int, default=1000)
-    p.add_argument("--target", default="valid_acc")
+    p.add_argument("--sizes", help="training-set sizes, a comma list (default: those of 10,20,50,100,200 up to "
+                                   "half the table's trained cells)")
+    p.add_argument("--repeats", type=_int, default=3, help="random train/test splits per size (default: 3)")
+    p.add_argument("--test-size", type=_int, help="held-out cells per split (default: the cells the largest size "
+                                                  "leaves, at most 1000)")
+    p.add_argument("--target", default="valid_acc", help="SPLIT_MEASURE the predictors learn, search side only "
+                                                         "(default: valid_acc; e.g. valid_loss, train_acc)")
     p.add_argument("--epoch", type=_int, help="default: the table's last")
-    p.add_argument("--seed", type=_int, default=0)
+    p.add_argument("--seed", type=_int, default=0, help="seed of the splits and the predictors (default: 0)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_predictors)
 

@@ -93,6 +93,17 @@ def test_predictors_leave_out_cells_filled_from_a_representative(capsys: pytest.
     assert "has 6466 cells" in capsys.readouterr().err
 
 
+def test_predictors_defaults_fit_a_small_table(capsys: pytest.CaptureFixture) -> None:
+    """digits-sample has 200 trained cells: the default sizes stop at half of them and the default test
+    size is what the largest leaves (it used to fail unless --test-size was given)."""
+    assert main(["predictors", "--table", "digits-sample", "--predictors", "ridge", "--repeats", "1", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert sorted({r["train_size"] for r in payload["results"]}) == [10, 20, 50, 100] and payload["test_size"] == 100
+    assert main(["predictors", "--table", "digits-sample", "--predictors", "ridge", "--sizes", "10,199"]) == 2
+    err = capsys.readouterr().err
+    assert "leaves 1 to hold out" in err and "--sizes" in err and len(err.strip().splitlines()) == 1
+
+
 USER_STRATEGY = '''
 from dataclasses import dataclass
 
