@@ -37,7 +37,8 @@ class NSGA2(Strategy):
         if self.population < 2:
             raise StrategyError("NSGA-II needs population >= 2")
         if space.latency_source is None:
-            raise StrategyError("NSGA-II needs a latency objective: give the run a latency table")
+            raise StrategyError("NSGA-II needs a latency objective: give the run a latency table (nasbench search "
+                                "--latency, or latency.source in a compare config)")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.parents: list[tuple[Arch, float, float]] = []
         self.keys: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0))  # parents' rank, crowding

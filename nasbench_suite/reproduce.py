@@ -257,6 +257,8 @@ def reproduce(protocol: str, tables: str | os.PathLike, *, runs: int = 100, firs
         raise ReproduceError(f"unknown protocol {protocol!r}; use {' or '.join(PROTOCOLS)}")
     if runs < 1:
         raise ReproduceError(f"runs must be >= 1, got {runs}")
+    if first_seed < 0:
+        raise ReproduceError(f"first_seed (--first-seed) must be >= 0, got {first_seed}")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ReproduceError(f"unknown method(s) {unknown}; the protocol covers {', '.join(METHODS)}")

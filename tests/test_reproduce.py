@@ -90,6 +90,8 @@ def test_reproduce_cli(tables: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "not valid JSON" in capsys.readouterr().err
     with pytest.raises(ReproduceError, match="runs must be"):
         reproduce("nb201", tables, runs=0)
+    assert main(["reproduce", "nb201", "--tables", str(tables), "--first-seed", "-1"]) == 2
+    assert "--first-seed" in capsys.readouterr().err
 
 
 def test_weight_sharing_default_does_not_depend_on_the_current_directory(tables: Path, tmp_path: Path,
