@@ -180,7 +180,7 @@ def _render_progress(p: dict[str, Any]) -> str:
         f"selection  {_shorten(p['selection'], 60)}: {p['archs']} archs x seeds {', '.join(map(str, p['seeds']))}",
         f"finished   {p['finished_results']}/{p['planned_results']} (arch, seed) results ({pct:.1f}%): "
         + ", ".join(f"seed {s} {n}" for s, n in p["finished_per_seed"].items()),
-        f"compute    {p['measured_seconds'] / 3600:.2f} h measured in finished results; {p['sessions']} sessions, "
+        f"compute    {p['measured_seconds'] / 3600:.2f} h measured in finished results; {p['sessions']} session{'s' if p['sessions'] != 1 else ''}, "
         f"{p['session_wall_seconds'] / 3600:.2f} h wall, on {', '.join(p['devices']) or '-'}",
     ]
     if p["results_per_hour"] is not None and not p["complete"]:

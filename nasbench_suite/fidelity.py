@@ -103,8 +103,9 @@ def fidelity(bench: "Benchmark", reference: "Benchmark", baseline: "Benchmark | 
     archs, rows, target = judged.archs[keep], judged.rows[keep], target[keep]
     epoch = bench.max_epoch
     ours_valid = bench.array("valid", "acc", epoch=epoch)[rows]
-    rankings = [(f"{bench.name}: valid acc at epoch {epoch} (mean of {len(bench.seeds)} seeds)", ours_valid),
-                (f"{bench.name}: test acc at epoch {epoch} (mean of {len(bench.seeds)} seeds)",
+    seeds = f"mean of {len(bench.seeds)} seed{'s' if len(bench.seeds) != 1 else ''}"
+    rankings = [(f"{bench.name}: valid acc at epoch {epoch} ({seeds})", ours_valid),
+                (f"{bench.name}: test acc at epoch {epoch} ({seeds})",
                  bench.array("test", "acc", epoch=epoch)[rows])]
     if baseline is not None:
         base = _by_arch(baseline, archs, "valid")
@@ -113,8 +114,8 @@ def fidelity(bench: "Benchmark", reference: "Benchmark", baseline: "Benchmark | 
         rankings.append((f"{baseline.name}: valid acc at epoch {baseline.max_epoch}", base))
     for split in ("valid", "train"):  # diagnostics: at low fidelity a loss can rank better than accuracy
         if split in bench.splits and "loss" in bench.measures(split):
-            rankings.append((f"{bench.name}: {split} loss at epoch {epoch}, lower ranks higher (mean of "
-                             f"{len(bench.seeds)} seeds)", -bench.array(split, "loss", epoch=epoch)[rows]))
+            rankings.append((f"{bench.name}: {split} loss at epoch {epoch}, lower ranks higher ({seeds})",
+                             -bench.array(split, "loss", epoch=epoch)[rows]))
     frame = pd.DataFrame([{"ranking": name, **rank_metrics(scores, target)} for name, scores in rankings])
 
     per_seed = [bench.array("valid", "acc", epoch=epoch, seed=s)[rows] for s in bench.seeds]
