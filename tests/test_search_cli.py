@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -289,4 +290,18 @@ def test_a_user_strategy_may_not_take_a_shipped_name(search_table: Benchmark, tm
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "'rea'" in err and "shipped" in err and "another name" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("limit", ["-1", "0", "nan", "inf"])
+def test_a_latency_limit_must_be_a_positive_number(search_table: Benchmark, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture, limit: str) -> None:
+    """-1 used to be refused as 'below the fastest cell', and nan or inf were taken."""
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_index": range(15625), "toy_ms": np.random.default_rng(0).uniform(1, 3, 15625)}).to_csv(
+        csv, index=False)
+    assert main(["search", "--table", str(search_table.path), "--strategy", "random", "--max-queries", "5",
+                 "--latency", f"{csv}:toy_ms", "--max-latency", limit, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--max-latency" in err and "> 0" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
