@@ -23,7 +23,8 @@ timings of two machines are never mixed.
 
 Cells are measured one at a time; each cell's rows go into the store in one transaction, so a
 killed process loses at most the cell being timed, and running the same command again carries on.
-``latency.csv`` is rewritten atomically after each chunk and at the end, and imported on start.
+``latency.csv`` is rewritten atomically after each chunk and at the end, and imported on start
+(checked by :func:`check_latency_rows`: a bad file is refused, never repaired in silence).
 
 **Isomorphism classes**: by default one representative per class is measured (the smallest index,
 which puts ``none`` on edges that cannot matter) and the members of a class take its timing.
@@ -271,7 +272,7 @@ class LatencyStore(FolderStore):
         if tuple(frame.columns) != CSV_COLUMNS:
             raise StoreError(f"{path} has columns {list(frame.columns)}, expected {list(CSV_COLUMNS)}")
         try:
-            check_cell_csv(frame, CSV_COLUMNS, CSV_FILE)
+            check_latency_rows(frame, self.method.batches)
             rows = [(int(r[0]), int(r[1]), *map(float, r[2:])) for r in frame.itertuples(index=False)]
         except (ValueError, TypeError) as exc:
             raise _unreadable(self.folder, exc) from None
@@ -388,7 +389,7 @@ def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyT
     try:
         identity = _read_identity(ident_path)
         frame = pd.read_csv(csv_path)
-        check_cell_csv(frame, CSV_COLUMNS, CSV_FILE)
+        check_latency_rows(frame, identity["method"]["batches"])
         values = {int(b): expand_to_members(g["arch_index"].to_numpy(np.int64), g[stat].to_numpy(np.float64))
                   for b, g in frame.groupby("batch")}
         fp = identity["fingerprint"]
@@ -396,6 +397,40 @@ def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyT
                             f"({fp['threads']} threads), {stat} of {identity['method']['repeats']} calls", identity)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise _unreadable(folder, exc) from None
+
+
+def check_latency_rows(frame: "pd.DataFrame", batches: Sequence[int]) -> None:
+    """ValueError (one line) unless ``frame`` holds well-formed latency rows of the store's ``batches``.
+
+    Beyond the columns and the cell range: ``arch_index`` and ``batch`` are integers, each (cell, batch)
+    comes once (the store kept the first of two rows and the reader the last, silently), every batch is
+    one the folder's method times (a row of another batch made a cell count as done, so the method's
+    batch was never timed), and every statistic is a finite positive number (the store dropped a NaN row
+    without a word and timed the cell again)."""
+    import pandas as pd
+
+    check_cell_csv(frame, CSV_COLUMNS, CSV_FILE)
+    for col in ("arch_index", "batch"):
+        if len(frame) and not pd.api.types.is_integer_dtype(frame[col]):
+            raise ValueError(f"{CSV_FILE} column {col} holds values that are not integers")
+    dup = frame.duplicated(["arch_index", "batch"], keep=False).to_numpy()
+    if dup.any():
+        a, b = frame.loc[dup, ["arch_index", "batch"]].iloc[0]
+        raise ValueError(f"{CSV_FILE} has {int(dup.sum())} rows that repeat an (arch_index, batch), "
+                         f"e.g. arch_index {a} batch {b}")
+    foreign = sorted(set(frame["batch"].tolist()) - {int(b) for b in batches})
+    if foreign:
+        raise ValueError(f"{CSV_FILE} has batch sizes {foreign} that the method in {IDENTITY_FILE} does not "
+                         f"time (it times {sorted(int(b) for b in batches)})")
+    for stat in STATS:
+        if not pd.api.types.is_numeric_dtype(frame[stat]):
+            raise ValueError(f"{CSV_FILE} column {stat} holds values that are not numbers")
+        values = frame[stat].to_numpy(np.float64)
+        bad = ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            a, b = frame.loc[bad, ["arch_index", "batch"]].iloc[0]
+            raise ValueError(f"{CSV_FILE} has {int(bad.sum())} {stat} values that are missing, zero or negative, "
+                             f"e.g. arch_index {a} batch {b}")
 
 
 def _read_identity(path: Path) -> dict[str, Any]:

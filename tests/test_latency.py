@@ -4,6 +4,7 @@ hypervolume. Timings here are of tiny networks (C=4, N=1, 8x8, few repetitions):
 behaviour, never speed."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,54 @@ def test_a_damaged_latency_folder_is_one_error_naming_it(tmp_path: Path, capsys:
             assert (folder / name).read_text() == text and not (tmp_path / "s").exists()
         (folder / name).write_text(good[name])
     assert load_latency(folder).key == store.fingerprint["hash"]
+
+
+def test_a_latency_csv_with_repeated_rows_a_foreign_batch_or_bad_values_is_refused_untouched(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Rows the store cannot hold faithfully were taken in silence: a repeated (cell, batch) kept the
+    first row in the store and the last in load_latency; a row of a batch the method does not time made
+    the cell count as done (its own batch was never timed) and load_latency served that batch; a NaN
+    statistic was dropped by INSERT OR IGNORE and the cell timed again, rewriting latency.csv. Each is
+    now one error naming the folder, with latency.csv and the store left as they were."""
+    import sqlite3
+
+    from nasbench_suite.cli import main
+
+    folder = tmp_path / "lat"
+    with LatencyStore(folder, TINY, FAST) as store:
+        store.measure([0, 6])
+    csv = folder / "latency.csv"
+    good = csv.read_text()
+    header, first, *rest = good.splitlines()
+    fields = first.split(",")
+    damage = {
+        "repeat an \\(arch_index, batch\\)": [header, first, *rest, ",".join([*fields[:2], "9", *fields[3:]])],
+        "batch sizes \\[64\\]": [header, first, *rest, ",".join(["7", "64", *fields[2:]])],
+        "median_ms values that are missing": [header, ",".join([*fields[:2], "nan", *fields[3:]]), *rest],
+        "min_ms values that are missing, zero or negative": [header, ",".join([*fields[:5], "0", *fields[6:]]), *rest],
+        "mean_ms holds values that are not numbers": [header, ",".join([*fields[:6], "fast"]), *rest],
+    }
+
+    def stored() -> list[tuple]:
+        with contextlib.closing(sqlite3.connect(folder / "store.sqlite")) as db:
+            return db.execute("SELECT * FROM results ORDER BY arch, batch").fetchall()
+
+    rows = stored()
+    for message, lines in damage.items():
+        text = "\n".join(lines) + "\n"
+        csv.write_text(text)
+        with pytest.raises(LatencyError, match=f"latency folder {folder} cannot be read .*{message}"):
+            load_latency(folder)
+        with pytest.raises(LatencyError, match=message):
+            LatencyStore(folder, TINY, FAST).close()
+        search = ["search", "--table", "digits", "--strategy", "random", "--max-queries", "3", "--seeds", "0",
+                  "--workers", "1", "--latency", str(folder), "--out", str(tmp_path / "s")]
+        assert main(search) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"nasbench: error: latency folder {folder} cannot be read") and err.count("\n") == 1
+        assert csv.read_text() == text and stored() == rows and not (tmp_path / "s").exists()
+    csv.write_text(good)
+    assert sorted(load_latency(folder).values) == [1, 2]
 
 
 def test_members_share_their_class_timing_and_attach_by_fingerprint(tmp_path: Path, search_table: Benchmark) -> None:
