@@ -46,12 +46,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .errors import NasBenchError, StoreError, require_device
+from .errors import NasBenchError, RunMismatchError, StoreError, require_device
 from .machine import machine_facts
 from .model import MacroConfig
 from .space import NUM_ARCHS, Arch, isomorphism_classes
-from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, store_cells,
-                    transaction)
+from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, describe_mismatch,
+                    store_cells, transaction)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -242,7 +242,15 @@ class LatencyStore(FolderStore):
         ident_path = self.folder / IDENTITY_FILE
         if ident_path.is_file():
             stored = latency_identity(self.folder)
-            check_identity(f"latency folder {self.folder}", stored, json.loads(json.dumps(self.identity)))
+            requested = json.loads(json.dumps(self.identity))
+            diffs = describe_mismatch(stored, requested)
+            if any(d.startswith("fingerprint.") for d in diffs):  # no argument of this run can resume it here
+                raise RunMismatchError(
+                    f"latency folder {self.folder} holds timings of another hardware fingerprint "
+                    f"({fingerprint_words(stored['fingerprint'])}; {'; '.join(diffs)}); timings of two fingerprints "
+                    "are never mixed: measure into another folder, or resume this one on the machine and with the "
+                    "threads it names")
+            check_identity(f"latency folder {self.folder}", stored, requested)
         else:
             if self.folder.exists() and any(p.name != STORE_FILE and not p.name.startswith(STORE_FILE)
                                             for p in self.folder.iterdir()):

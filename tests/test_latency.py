@@ -55,8 +55,12 @@ def test_store_refuses_another_machines_fingerprint(tmp_path: Path) -> None:
         fp = store.fingerprint
     other = {**fp, "cpu": "Some Other CPU"}
     other["hash"] = fingerprint_hash(other)
-    with pytest.raises(RunMismatchError, match="fingerprint"):
+    with pytest.raises(RunMismatchError, match="fingerprint") as refused:
         LatencyStore(tmp_path, TINY, FAST, fp=other)
+    # it names the recorded machine and what differs, and does not advise repeating the arguments (they
+    # cannot resume a folder of another machine; the old message said so)
+    assert "never mixed" in str(refused.value) and "repeat the original" not in str(refused.value)
+    assert f"{fp['cpu']}, " in str(refused.value) and "fingerprint.cpu" in str(refused.value)
     with LatencyStore(tmp_path / "elsewhere", TINY, FAST, fp=other) as foreign:  # a folder made on another machine
         with pytest.raises(LatencyError, match="never mixed"):
             foreign.measure([0])
