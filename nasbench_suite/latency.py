@@ -8,6 +8,11 @@ uses), and called under ``torch.inference_mode`` on a fixed all-zero input of ea
 (on CUDA: ``torch.cuda.synchronize`` before starting and before stopping the clock). The result
 per (cell, batch) is the median in milliseconds with the 25th and 75th percentiles, min and mean.
 torch's intra-op thread count is set to ``threads`` for the measurement and restored afterwards.
+Python's garbage collector is left on (``timeit`` and ``torch.utils.benchmark`` turn it off): a forward
+pass under ``inference_mode`` leaves no container objects behind, so the collector has nothing to
+count towards a collection; instrumented with ``gc.callbacks``, 80 digits cells x batches 1 and 8 x
+60 calls (9,600 calls, warm-up included) saw 0 collections inside the timing loops, and turning it
+off would change the recorded method of every existing folder for no measured gain.
 
 **Fingerprint** (:func:`fingerprint`): CPU model, logical CPUs, threads used, torch version,
 device name, machine and Python; its ``hash`` (12 hex digits of the sha256 of the canonical JSON)

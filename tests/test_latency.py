@@ -70,6 +70,37 @@ def test_store_refuses_another_machines_fingerprint(tmp_path: Path) -> None:
     assert load_latency(tmp_path).key == fp["hash"]  # the folder still holds only this machine's timing
 
 
+def test_timing_loops_leave_the_garbage_collector_nothing_to_do() -> None:
+    """The method keeps Python's collector on (documented in nasbench_suite.latency): it holds because a
+    forward pass under inference_mode leaves no container objects behind, so no collection starts
+    inside a timing loop; a change that makes the forward pass allocate would show up here."""
+    import gc
+
+    from nasbench_suite.latency import prepare, time_module, torch_threads, zero_input
+    from nasbench_suite.model import build_network
+
+    started: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    method = LatencyMethod(batches=(2,), warmup=5, repeats=800)  # more calls than gen0's threshold (700)
+    gc.callbacks.append(count)
+    try:
+        with torch_threads(1):
+            for arch in (0, 15624, 7000):
+                torch.manual_seed(0)
+                net = prepare(build_network(Arch.from_index(arch), TINY), method)
+                x = zero_input((2, TINY.in_channels, TINY.resolution, TINY.resolution), method)
+                gc.collect()
+                started.clear()
+                time_module(net, x, method)
+                assert started == [], (arch, started)  # one object left per call would have started one
+    finally:
+        gc.callbacks.remove(count)
+
+
 def test_store_resumes_and_rebuilds_from_the_committed_csv(tmp_path: Path) -> None:
     threads = torch.get_num_threads()
     with LatencyStore(tmp_path, TINY, FAST) as store:
