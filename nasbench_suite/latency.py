@@ -257,7 +257,9 @@ class LatencyStore(FolderStore):
                     "threads it names")
             check_identity(f"latency folder {self.folder}", stored, requested)
         else:
-            if self.folder.exists() and any(p.name != STORE_FILE and not p.name.startswith(STORE_FILE)
+            # what a kill -9 in the first atomic write of latency.json leaves does not make the folder foreign
+            leftovers = {f".{IDENTITY_FILE}.tmp", f".{CSV_FILE}.tmp"}
+            if self.folder.exists() and any(not p.name.startswith(STORE_FILE) and p.name not in leftovers
                                             for p in self.folder.iterdir()):
                 raise StoreError(f"{self.folder} is not empty and has no {IDENTITY_FILE}; use a new folder")
             atomic_write_text(ident_path, json.dumps(self.identity, indent=2, sort_keys=True) + "\n")

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from fixture_tables import synthetic_latency
-from nasbench_suite.errors import RunMismatchError
+from nasbench_suite.errors import RunMismatchError, StoreError
 from nasbench_suite.latency import (
     LatencyError,
     LatencyMethod,
@@ -117,6 +117,20 @@ def test_store_resumes_and_rebuilds_from_the_committed_csv(tmp_path: Path) -> No
     assert sorted(frame["arch_index"].unique()) == [0, 6, 7] and set(frame["batch"]) == {1, 2}
     assert ((frame["p25_ms"] <= frame["median_ms"]) & (frame["median_ms"] <= frame["p75_ms"])).all()
     assert (frame["min_ms"] > 0).all()
+
+
+def test_a_kill_in_the_first_write_of_latency_json_does_not_make_the_folder_foreign(tmp_path: Path) -> None:
+    """kill -9 inside the first atomic_write_text of latency.json leaves only .latency.json.tmp; running
+    the same command again said '<folder> is not empty and has no latency.json; use a new folder'."""
+    (tmp_path / ".latency.json.tmp").write_text('{"half')
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        assert store.measure([0])["measured"] == 1
+    assert load_latency(tmp_path).key == store.fp_hash and not (tmp_path / ".latency.json.tmp").exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="not empty"):  # a folder holding anything else is still refused
+        LatencyStore(other, TINY, FAST)
 
 
 def test_a_damaged_latency_folder_is_one_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
