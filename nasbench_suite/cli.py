@@ -649,7 +649,7 @@ def cmd_latency_measure(args: argparse.Namespace) -> None:
         done = store.measure(archs, progress=sys.stderr.isatty())
         fp = store.fingerprint
     print(f"latency of {len(archs)} cells ({done['measured']} measured now, {done['already_stored']} already stored) "
-          f"in {done['wall_seconds']:.1f} s on {fp['cpu']} / {fp['device_name']}, {fp['threads']} threads; "
+          f"in {done['wall_seconds']:.1f} s on {fp['cpu']} / {fp['device_name']}, {fp['threads']} thread{'' if fp['threads'] == 1 else 's'}; "
           f"fingerprint {fp['hash']}; wrote {out}")
 
 
