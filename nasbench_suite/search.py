@@ -35,6 +35,7 @@ from .table import load_table
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .strategy import Strategy
     from .table import Benchmark
 
 RESULTS_FILE = "trajectories.parquet"
@@ -215,12 +216,13 @@ def _check_latency_limit(spec: SearchSpec, bench: "Benchmark") -> None:
                                 f"{source}): no cell is within it")
 
 
-def _check_setup(spec: SearchSpec, bench: "Benchmark", seed: int) -> None:
-    """Run the strategy's ``setup`` once on the table's search space, so that a setting the table refuses (an
+def _check_setup(strategy: "Strategy", spec: SearchSpec, bench: "Benchmark",
+                 latency: tuple[str, int, str, float | None] | None, seed: int) -> None:
+    """Run ``strategy``'s ``setup`` once on the table's search space, so that a setting the table refuses (an
     epoch it lacks, a proxy it has not stored) fails here, before any run of any spec, not after the runs of
     the specs before it."""
-    oracle = _oracle(str(bench.path), bench.content_hash, spec.objective, spec.search_epochs, _latency_key(spec))
-    guarded(make_strategy(spec.strategy, dict(spec.settings)), "setup")(oracle.space, run_keys(seed)[0])
+    oracle = _oracle(str(bench.path), bench.content_hash, spec.objective, spec.search_epochs, latency)
+    guarded(strategy, "setup")(oracle.space, run_keys(seed)[0])
 
 
 def _run_chunk(spec: SearchSpec, path: str, content_hash: str, seeds: Sequence[int],
@@ -345,7 +347,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
     seeds = _run_seeds(seeds)
     tables = {}
     for spec in specs:
-        make_strategy(spec.strategy, dict(spec.settings))  # unknown names and settings fail here, once
+        strategy = make_strategy(spec.strategy, dict(spec.settings))  # unknown names and settings fail here, once
         if not is_integer(spec.workers) or spec.workers < 1:  # before the runs, not in each of them
             raise SearchOutputError(f"simulated workers per run (--sim-workers, SearchSpec.workers) must be an "
                                     f"integer >= 1, got {spec.workers!r}")
@@ -361,7 +363,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
             check_same_network(load_latency(spec.latency, spec.latency_stat), spec.latency,
                                tables[spec.table].manifest, tables[spec.table].name)
         _check_latency_limit(spec, tables[spec.table])
-        _check_setup(spec, tables[spec.table], seeds[0])
+        _check_setup(strategy, spec, tables[spec.table], key, seeds[0])
         if evaluation is not None:  # a bad evaluation (table, split, measure, epoch) fails here, before the runs
             key = evaluation.table or spec.table
             if key not in tables:
