@@ -133,10 +133,20 @@ def test_a_kill_in_the_first_write_of_latency_json_does_not_make_the_folder_fore
         LatencyStore(other, TINY, FAST)
 
 
+def _assert_search_refuses(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``nasbench search --latency folder`` stops with one line saying the folder cannot be read."""
+    from nasbench_suite.cli import main
+
+    search = ["search", "--table", "digits", "--strategy", "random", "--max-queries", "3", "--seeds", "0",
+              "--workers", "1", "--latency", str(folder), "--out", str(tmp_path / "s")]
+    assert main(search) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: latency folder {folder} cannot be read") and err.count("\n") == 1
+
+
 def test_a_damaged_latency_folder_is_one_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A broken latency.json or latency.csv was a JSONDecodeError / KeyError traceback in search --latency
     and latency measure; it is one LatencyError line naming the folder, and the files are left as found."""
-    from nasbench_suite.cli import main
     from nasbench_suite.errors import NasBenchError
 
     folder = tmp_path / "lat"
@@ -152,11 +162,7 @@ def test_a_damaged_latency_folder_is_one_error_naming_it(tmp_path: Path, capsys:
                 load_latency(folder)
             with pytest.raises(NasBenchError, match=f"{folder}"):  # a LatencyError, or the StoreError of wrong columns
                 LatencyStore(folder, TINY, FAST).close()
-            search = ["search", "--table", "digits", "--strategy", "random", "--max-queries", "3", "--seeds", "0",
-                      "--workers", "1", "--latency", str(folder), "--out", str(tmp_path / "s")]
-            assert main(search) == 2
-            err = capsys.readouterr().err
-            assert err.startswith(f"nasbench: error: latency folder {folder} cannot be read") and err.count("\n") == 1
+            _assert_search_refuses(folder, tmp_path, capsys)
             assert (folder / name).read_text() == text and not (tmp_path / "s").exists()
         (folder / name).write_text(good[name])
     assert load_latency(folder).key == store.fingerprint["hash"]
@@ -170,8 +176,6 @@ def test_a_latency_csv_with_repeated_rows_a_foreign_batch_or_bad_values_is_refus
     statistic was dropped by INSERT OR IGNORE and the cell timed again, rewriting latency.csv. Each is
     now one error naming the folder, with latency.csv and the store left as they were."""
     import sqlite3
-
-    from nasbench_suite.cli import main
 
     folder = tmp_path / "lat"
     with LatencyStore(folder, TINY, FAST) as store:
@@ -200,11 +204,7 @@ def test_a_latency_csv_with_repeated_rows_a_foreign_batch_or_bad_values_is_refus
             load_latency(folder)
         with pytest.raises(LatencyError, match=message):
             LatencyStore(folder, TINY, FAST).close()
-        search = ["search", "--table", "digits", "--strategy", "random", "--max-queries", "3", "--seeds", "0",
-                  "--workers", "1", "--latency", str(folder), "--out", str(tmp_path / "s")]
-        assert main(search) == 2
-        err = capsys.readouterr().err
-        assert err.startswith(f"nasbench: error: latency folder {folder} cannot be read") and err.count("\n") == 1
+        _assert_search_refuses(folder, tmp_path, capsys)
         assert csv.read_text() == text and stored() == rows and not (tmp_path / "s").exists()
     csv.write_text(good)
     assert sorted(load_latency(folder).values) == [1, 2]
