@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from concurrent.futures.process import BrokenProcessPool
@@ -1099,6 +1100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # the system refused (disk full, quota, I/O error): say what, without a traceback
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"nasbench: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except sqlite3.Error as exc:  # a store's database refused (disk full, I/O error, a damaged file)
+        print(f"nasbench: error: a SQLite store failed: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except BrokenProcessPool:  # a worker of compare, proxies, import... died (pre-evaluate says more)
         print("nasbench: error: a worker process died (killed, for example by the out-of-memory killer); "

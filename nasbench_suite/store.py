@@ -109,14 +109,19 @@ def configure_wal(db: sqlite3.Connection) -> None:
 
 @contextlib.contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (connection in autocommit mode)."""
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (connection in autocommit mode).
+
+    The exception raised is the one that stopped the transaction: when SQLite has already rolled it
+    back itself (a full disk, say), there is nothing to roll back, and that is not a second error."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 @dataclass
@@ -144,14 +149,32 @@ class ResultStore:
         self.path = Path(path)
         if identity is None and not self.path.is_file():
             raise StoreError(f"no result store at {self.path}")
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
         try:
             self._configure()
             self.identity = self._open_identity(identity)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise self._failed(exc) from None
         except BaseException:
             self._db.close()
             raise
         self.metrics, self.epochs = _result_shape(self.identity)
+
+    def _failed(self, exc: sqlite3.Error) -> StoreError:
+        """What SQLite's refusal means to the user: a damaged file is a working copy that the run
+        rebuilds from its committed files; a full disk, an I/O error or a read-only folder is the
+        system's, and every result committed before it is kept."""
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            return StoreError(f"the result store {self.path} is damaged ({exc}); it is a working copy that the "
+                              f"run rebuilds from its committed files: delete {self.path.name} (and its -wal and "
+                              "-shm files) and run the command again (results of unfinished work units are "
+                              "trained again)")
+        return StoreError(f"the result store {self.path} failed: {exc}; every result stored before is kept: "
+                          "fix the cause (free disk space, a writable folder) and run the same command again")
 
     # ----- set-up --------------------------------------------------------------------------------
     def _configure(self) -> None:
@@ -190,8 +213,13 @@ class ResultStore:
                                  [(k, json.dumps(v, sort_keys=True)) for k, v in
                                   {**identity, "store_schema": STORE_SCHEMA}.items()])
 
-    def _transaction(self) -> contextlib.AbstractContextManager[None]:
-        return transaction(self._db)
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            with transaction(self._db):
+                yield
+        except sqlite3.Error as exc:  # a full disk, an I/O error: nothing of this transaction is kept
+            raise self._failed(exc) from None
 
     # ----- writing -------------------------------------------------------------------------------
     def insert_result(self, arch: int, seed: int, curve: Curve, replace: bool = False) -> bool:
@@ -313,16 +341,20 @@ def read_shard_file(path: Path, metrics: Sequence[str]) -> dict[tuple[int, int],
     results: dict[tuple[int, int], list[tuple[int, dict[str, float]]]] = {}
     try:
         with open(path, encoding="ascii", newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header != expected:
-                raise ShardFileError(f"shard file {path} has columns {header}, expected {expected}")
-            for line, row in enumerate(reader, start=2):
-                if len(row) != len(expected):
-                    raise ShardFileError(f"shard file {path} line {line}: {len(row)} fields, expected {len(expected)}")
-                arch, seed, epoch = (int(v) for v in row[:3])
-                values = to_float32(float(v) for v in row[3:])
-                results.setdefault((arch, seed), []).append((epoch, dict(zip(metrics, values))))
+            text = f.read()
+        if text and not text.endswith("\n"):  # every line is written whole: a cut file would pass a cut number
+            raise ShardFileError(f"shard file {path} is truncated: its last line has no line end "
+                                 "(restore it from git, or delete it to train its work unit again)")
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        if header != expected:
+            raise ShardFileError(f"shard file {path} has columns {header}, expected {expected}")
+        for line, row in enumerate(reader, start=2):
+            if len(row) != len(expected):
+                raise ShardFileError(f"shard file {path} line {line}: {len(row)} fields, expected {len(expected)}")
+            arch, seed, epoch = (int(v) for v in row[:3])
+            values = to_float32(float(v) for v in row[3:])
+            results.setdefault((arch, seed), []).append((epoch, dict(zip(metrics, values))))
     except (UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, ShardFileError):
             raise

@@ -121,3 +121,50 @@ def test_stored_cells_are_exported_also_when_a_command_is_stopped() -> None:
         store_cells(results(), lambda arch, value: stored.append(arch), lambda: exported.append(list(stored)),
                     total=100, initial=0, desc="cells", flush_every=64)
     assert stored == [0, 1, 2] and exported == [[0, 1, 2]]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_store_file_is_named_with_what_to_do(tmp_path: Path, damage: str) -> None:
+    """A store.sqlite damaged on disk (a half-copied file, garbage) is refused with a StoreError that
+    names it and says it can be deleted (the run rebuilds it from its committed files), not with
+    sqlite3's own DatabaseError."""
+    path = tmp_path / "store.sqlite"
+    with ResultStore(path, IDENTITY) as s:
+        for arch in range(200):
+            s.insert_result(arch, 0, curve(arch))
+        s._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = path.read_bytes()
+    assert len(data) > 8192
+    path.write_bytes(bytes(range(256)) * (len(data) // 256) if damage == "garbage" else data[: len(data) // 2])
+    with pytest.raises(StoreError, match=r"store\.sqlite is damaged .*delete store\.sqlite"):
+        ResultStore(path, IDENTITY)
+
+
+def test_a_full_disk_is_a_store_error_and_keeps_every_result_stored_before(tmp_path: Path) -> None:
+    """SQLite's 'database or disk is full' (here: the page limit reached) is reported as itself, not
+    masked by the rollback of a transaction SQLite already rolled back; the results stored before stay,
+    none is half stored, and the store takes results again once there is room."""
+    with ResultStore(tmp_path / "store.sqlite", IDENTITY) as s:
+        pages = s._db.execute("PRAGMA page_count").fetchone()[0]
+        s._db.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StoreError, match="database or disk is full; every result stored before is kept"):
+            for arch in range(5000):
+                s.insert_result(arch, 0, curve(arch))
+        stored = s.counts()
+        assert 0 < stored["results"] < 5000 and stored["rows"] == 2 * stored["results"]
+        assert not s._db.in_transaction
+        s._db.execute("PRAGMA max_page_count = 1000000")
+        assert s.insert_result(arch, 0, curve(arch)) is True
+
+
+def test_a_truncated_shard_file_is_refused_not_read_with_a_cut_number(tmp_path: Path) -> None:
+    """A shard file cut inside its last number still parses as CSV (``0.00121309573`` -> ``0.001213``);
+    every file is written with whole lines, so a last line without its line end is refused."""
+    path = tmp_path / "s.csv"
+    write_shard_file(path, [(1, 0, 1, 0.5, 12.5, 0.00121309573), (1, 0, 2, 0.25, 25.0, 0.00121309573)], METRICS)
+    text = path.read_text()
+    path.write_text(text[:-6])
+    with pytest.raises(ShardFileError, match="truncated"):
+        read_shard_file(path, METRICS)
+    path.write_text(text)
+    assert read_shard_file(path, METRICS)[(1, 0)][1][1]["test_seconds"] == to_float32([0.00121309573])[0]
