@@ -155,6 +155,10 @@ class RunSpec:
         from .train import Protocol
 
         fields = {k: v for k, v in identity["protocol"].items() if k != "recipe"}
+        unknown = sorted(set(fields) - set(Protocol.__dataclass_fields__))
+        if unknown:
+            raise StoreError(f"the run's protocol has fields this nasbench_suite does not know ({', '.join(unknown)}): "
+                             "a newer version wrote it; upgrade nasbench_suite to read it")
         return cls(identity["selection"]["archs"], tuple(identity["seeds"]), Protocol(**fields),
                    int(identity["shard_size"]), identity["trainer"].get("batch_cells"))
 
@@ -197,9 +201,30 @@ def read_run_file(run_dir: Path) -> dict[str, Any]:
         raise StoreError(f"{run_dir} is not a pre-evaluation run folder: it has no {RUN_FILE}")
     try:
         run = json.loads(path.read_text(encoding="utf-8"))
-        return {"identity": dict(run["identity"]), "dataset": dict(run["dataset"])}
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        identity, dataset = dict(run["identity"]), dict(run["dataset"])
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"{path} is not a valid run file ({type(exc).__name__}: {exc})") from None
+    lacking = [f"identity.{key}" for key, kind in _RUN_FIELDS.items() if not isinstance(identity.get(key), kind)]
+    lacking += [f"identity.{part}.{key}" for part, keys in _RUN_SUBFIELDS.items() if isinstance(identity.get(part), dict)
+                for key in keys if key not in identity[part]]
+    lacking += [f"dataset.{key}" for key in _DATASET_FIELDS if key not in dataset]
+    if lacking:
+        raise StoreError(f"{path} is not a valid run file: it lacks {', '.join(lacking)} (or has the wrong kind of "
+                         "value there); restore it from git")
+    return {"identity": identity, "dataset": dataset}
+
+
+_RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "protocol": dict, "dataset": dict, "selection": dict, "seeds": list, "shard_size": int, "shard_plan": str,
+    "results": dict, "trainer": dict}
+"""The identity fields that resuming a run, ``nasbench info`` and ``table build`` read, with their JSON kinds."""
+_RUN_SUBFIELDS = {"selection": ("archs", "num_archs"), "results": ("metrics", "epochs")}
+_DATASET_FIELDS = ("in_channels", "resolution", "num_classes")
+
+
+_FIRST_START_LEFTOVERS = (STORE_FILE, LOCK_FILE, f".{RUN_FILE}.tmp")
+"""What a first start stopped before its run.json was in place leaves in the folder (its store, its
+lock, a half-written run.json when it was killed or the disk was full): the same command starts it again."""
 
 
 @contextlib.contextmanager
@@ -208,7 +233,7 @@ def open_run(run_dir: Path, identity: Mapping[str, Any], dataset: Mapping[str, A
     has_run_file = (run_dir / RUN_FILE).is_file()
     if has_run_file:
         check_identity(f"run folder {run_dir}", read_run_file(run_dir)["identity"], json.loads(json.dumps(identity)))
-    elif run_dir.exists() and any(not p.name.startswith((STORE_FILE, LOCK_FILE)) for p in run_dir.iterdir()):
+    elif run_dir.exists() and any(not p.name.startswith(_FIRST_START_LEFTOVERS) for p in run_dir.iterdir()):
         raise StoreError(f"{run_dir} exists and is not a pre-evaluation run folder (no {RUN_FILE}); "
                          "choose a new or empty folder")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -241,15 +266,29 @@ def _import_shard_files(store: ResultStore, folder: Path, shards: Sequence[Shard
             raise ShardFileError(f"{path} is not a work unit of this run's plan ({SHARD_PLAN})")
         if all(p in done for p in shard.pairs()):
             continue
-        results = read_shard_file(path, store.metrics)
-        if sorted(results) != sorted(shard.pairs()):
-            raise ShardFileError(f"{path} holds the results of {sorted(results)}, not of its unit {shard.pairs()}")
+        results = read_unit_file(path, shard, store.metrics, store.epochs)
         for (arch, seed), curve in results.items():
             try:
                 store.insert_result(arch, seed, curve, replace=True)
             except StoreError as exc:
                 raise ShardFileError(f"{path}: {exc}") from None
         done.update(results)
+
+
+def read_unit_file(path: Path, shard: Shard, metrics: Sequence[str],
+                   epochs: int) -> dict[tuple[int, int], list[tuple[int, dict[str, float]]]]:
+    """The results of ``shard``'s file, checked to be its whole unit: every (arch, seed) of the unit,
+    each with epochs 1..``epochs`` once (a file that lost or repeated rows is refused, never read as
+    a finished unit)."""
+    results = read_shard_file(path, metrics)
+    if sorted(results) != sorted(shard.pairs()):
+        raise ShardFileError(f"{path} holds the results of {sorted(results)}, not of its unit {shard.pairs()}")
+    for (arch, seed), curve in results.items():
+        got = [int(e) for e, _ in curve]
+        if got != list(range(1, epochs + 1)):
+            raise ShardFileError(f"{path}: result of arch {arch} seed {seed} has epochs {got}; "
+                                 f"this run records 1..{epochs}")
+    return results
 
 
 def _import_session_files(store: ResultStore, folder: Path) -> None:

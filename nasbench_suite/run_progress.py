@@ -20,8 +20,9 @@ import numpy as np
 
 from .errors import IncompleteRunError, ShardFileError, TableBuildError
 from .pre_evaluate import (RUN_FILE, SESSIONS_DIR, SHARD_PLAN, SHARDS_DIR, RunSpec, fill_class_members,
-                           read_run_file, read_session_file, table_metadata, with_cell_scalars)
-from .store import SessionRecord, iter_shard_files, read_shard_file
+                           read_run_file, read_session_file, read_unit_file, table_metadata,
+                           with_cell_scalars)
+from .store import SessionRecord, iter_shard_files
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,7 +98,7 @@ def snapshot(run_dir: str | os.PathLike) -> Snapshot:
         shard = by_file.get(path.relative_to(folder).as_posix())
         if shard is None:
             raise ShardFileError(f"{path} is not a work unit of this run's plan ({SHARD_PLAN})")
-        for (arch, seed), curve in read_shard_file(path, metrics).items():
+        for (arch, seed), curve in read_unit_file(path, shard, metrics, spec.protocol.epochs).items():
             rows += [{"arch_index": arch, "seed": seed, "epoch": epoch, **values} for epoch, values in curve]
     frame = pd.DataFrame(rows, columns=["arch_index", "seed", "epoch", *metrics])
     frame = frame.astype({"arch_index": np.int64, "seed": np.int64, "epoch": np.int64})

@@ -82,8 +82,22 @@ class Protocol:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ProtocolError(f"protocol field {name!r} must be a positive integer or None, got {value!r}")
+        for name in ("lr", "momentum", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ProtocolError(f"protocol field {name!r} must be a number, got {value!r}")
         if not (self.lr > 0 and 0 <= self.momentum < 1 and self.weight_decay >= 0):
             raise ProtocolError("protocol needs lr > 0, 0 <= momentum < 1 and weight_decay >= 0")
+        for name, none_ok in (("nesterov", False), ("drop_last", False), ("augment", True)):
+            value = getattr(self, name)
+            if not (isinstance(value, bool) or (none_ok and value is None)):
+                raise ProtocolError(f"protocol field {name!r} must be true or false{' or null' if none_ok else ''}, "
+                                    f"got {value!r}")
+        if self.crop_padding is not None and (isinstance(self.crop_padding, bool) or not isinstance(
+                self.crop_padding, int) or self.crop_padding < 0):
+            raise ProtocolError(f"protocol field 'crop_padding' must be an integer >= 0 or None, got {self.crop_padding!r}")
+        if not isinstance(self.dataset, str):
+            raise ProtocolError(f"protocol field 'dataset' must be a dataset name, got {self.dataset!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as recorded in manifests and run identities. Fields added after the first

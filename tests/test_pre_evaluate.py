@@ -33,7 +33,7 @@ from nasbench_suite.pre_evaluate import (
 )
 from nasbench_suite.space import NUM_ARCHS, all_ops, disconnected_mask, isomorphism_classes
 from nasbench_suite.store import ResultStore
-from nasbench_suite.table import Benchmark
+from nasbench_suite.table import Benchmark, load_table
 from nasbench_suite.train import Protocol
 
 ROOT = str(Path(nasbench_suite.__file__).resolve().parents[1])
@@ -649,3 +649,108 @@ def test_worker_processes_train_on_the_device_they_are_given() -> None:
     data = load_protocol_data(TINY)
     with pytest.raises((AssertionError, RuntimeError), match="(?i)cuda"):
         list(run_shards(shards, TINY, data, batch_cells=1, workers=2, device="cuda"))
+
+
+# ----- damaged or half-written run folders, a full disk ----------------------------------------------------
+def test_a_first_start_stopped_before_its_run_json_was_in_place_starts_again(fake, tmp_path: Path) -> None:
+    """run.json is written atomically (temp file, then rename); a first start killed, or stopped by a
+    full disk, between the two leaves ``.run.json.tmp`` beside the store: the same command carries on."""
+    spec = RunSpec("0-3", (0,), TINY, shard_size=2)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / ".run.json.tmp").write_text('{"identity": {"prot')
+    status = run_pre_evaluation(spec, run_dir, progress=False)
+    assert status.complete and not (run_dir / ".run.json.tmp").exists()
+    assert json.loads((run_dir / "run.json").read_text())["identity"]["selection"]["archs"] == "0-3"
+
+
+def test_a_full_disk_stops_the_run_in_one_line_and_the_resume_completes_it(fake, tmp_path: Path, capsys,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's database reaches its size limit mid-run (SQLite's 'database or disk is full', as on a
+    full disk): one line, exit 2, nothing half stored; run again with room, the table is the one an
+    uninterrupted run gives."""
+    args = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-63", "--seeds", "0,1", "--shard-size", "4", "--workers", "1"]
+    assert _cli(capsys, *args, "--out", tmp_path / "whole", "--table", tmp_path / "t_whole")[0] == 0
+    configure = ResultStore._configure
+
+    def small_disk(self: ResultStore) -> None:
+        configure(self)
+        self._db.execute("PRAGMA max_page_count = 8")
+
+    monkeypatch.setattr(ResultStore, "_configure", small_disk)
+    _assert_one_line_error(_cli(capsys, *args, "--out", tmp_path / "run"), "database or disk is full")
+    stopped_at = stored_results(tmp_path / "run")
+    assert 0 < stopped_at < PLANNED
+    monkeypatch.setattr(ResultStore, "_configure", configure)
+    rc, out, _ = _cli(capsys, *args, "--out", tmp_path / "run", "--table", tmp_path / "t_run")
+    assert rc == 0 and f"{PLANNED}/{PLANNED} (arch, seed) results stored, {PLANNED - stopped_at} by this command" in out
+    assert load_table(tmp_path / "t_run").content_hash == load_table(tmp_path / "t_whole").content_hash
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_store_is_one_line_that_says_delete_it_and_the_run_rebuilds(fake, tmp_path: Path, capsys,
+                                                                             damage: str) -> None:
+    spec = RunSpec("0-63", (0,), TINY, shard_size=4)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    with ResultStore(run_dir / STORE_FILE) as store:
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = store.frame()
+    data = (run_dir / STORE_FILE).read_bytes()
+    (run_dir / STORE_FILE).write_bytes(b"\x17" * len(data) if damage == "garbage" else data[: len(data) // 2])
+    for command in (["table", "build", run_dir, "--out", tmp_path / "t"],
+                    ["pre-evaluate", *TINY_FLAGS, "--archs", "0-63", "--seeds", "0", "--shard-size", "4",
+                     "--workers", "1", "--out", run_dir]):
+        _assert_one_line_error(_cli(capsys, *command), f"{STORE_FILE} is damaged")
+    for path in run_dir.glob(f"{STORE_FILE}*"):
+        path.unlink()
+    assert run_pre_evaluation(spec, run_dir, progress=False).written_now == 0
+    with ResultStore(run_dir / STORE_FILE) as store:
+        assert store.frame().equals(before)
+
+
+def test_a_sqlite_failure_anywhere_is_one_line(fake, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0,), TINY, shard_size=2), run_dir, progress=False)
+
+    def damaged(self: ResultStore) -> set:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(ResultStore, "done_pairs", damaged)
+    _assert_one_line_error(_cli(capsys, "table", "build", run_dir, "--out", tmp_path / "t"),
+                           "a SQLite store failed: database disk image is malformed")
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda run: run["identity"].pop("protocol"), "lacks identity.protocol"),
+    (lambda run: run["identity"]["selection"].pop("archs"), "lacks identity.selection.archs"),
+    (lambda run: run["identity"].update(seeds="0,1"), "lacks identity.seeds"),
+    (lambda run: run["dataset"].pop("resolution"), "lacks dataset.resolution"),
+    (lambda run: run["identity"]["protocol"].update(warmup=5), "does not know (warmup)"),
+])
+def test_a_run_json_lacking_what_is_read_is_one_line(fake, tmp_path: Path, capsys, edit: Any, match: str) -> None:
+    """A run.json that lost a field (a bad merge, a hand edit) or that a newer version wrote is refused
+    by name by every command that reads it, not with a KeyError or TypeError."""
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0,), TINY, shard_size=2), run_dir, progress=False)
+    run = json.loads((run_dir / "run.json").read_text())
+    edit(run)
+    (run_dir / "run.json").write_text(json.dumps(run))
+    for command in (["table", "build", run_dir, "--out", tmp_path / "t"],
+                    ["table", "build", run_dir, "--partial", "--out", tmp_path / "t"], ["info", run_dir]):
+        _assert_one_line_error(_cli(capsys, *command), match)
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("lr", "0.1", "'lr' must be a number"),
+    ("augment", "yes", "'augment' must be true or false or null"),
+    ("nesterov", 1, "'nesterov' must be true or false"),
+    ("crop_padding", -1, "'crop_padding' must be an integer >= 0"),
+])
+def test_a_protocol_file_with_a_value_of_the_wrong_kind_is_one_line(tmp_path: Path, capsys, field: str, value: Any,
+                                                                    match: str) -> None:
+    protocol = tmp_path / "protocol.json"
+    protocol.write_text(json.dumps({"dataset": "synthetic", field: value}))
+    _assert_one_line_error(_cli(capsys, "pre-evaluate", "--protocol", protocol, "--archs", "0-3", "--seeds", "0",
+                                "--workers", "1", "--out", tmp_path / "run"), match)
+    assert not (tmp_path / "run").exists()

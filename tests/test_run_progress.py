@@ -131,3 +131,22 @@ def test_a_table_still_being_pre_evaluated_points_at_its_run_folder(tmp_path: Pa
         table.resolve_table("mine")
     with pytest.raises(TableNotFoundError, match=r"shipped tables: none$"):
         table.resolve_table("other")
+
+
+@pytest.mark.parametrize("damage", ["a row lost", "rows only of the header", "a row repeated"])
+def test_a_partial_table_refuses_a_shard_file_that_is_not_its_whole_unit(fake, tmp_path: Path, damage: str,
+                                                                        capsys) -> None:
+    """``info`` and ``table build --partial`` read the shard files alone: one that lost or repeated rows
+    is refused with its name, as a resume refuses it, not read as a finished unit with holes."""
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-5", (0,), ONE_EPOCH, shard_size=3), run_dir, progress=False)
+    unit = run_dir / "shards" / "seed0" / "00003-00005.csv"
+    lines = unit.read_text().splitlines(keepends=True)
+    unit.write_text("".join({"a row lost": lines[:-1], "rows only of the header": lines[:1],
+                             "a row repeated": lines + lines[-1:]}[damage]))
+    with pytest.raises(ShardFileError, match="00003-00005.csv"):
+        snapshot(run_dir)
+    _assert_one_line_error(_cli(capsys, "table", "build", run_dir, "--partial", "--out", tmp_path / "t"),
+                           "00003-00005.csv")
+    _assert_one_line_error(_cli(capsys, "info", run_dir), "00003-00005.csv")
+    assert not (tmp_path / "t").exists()
