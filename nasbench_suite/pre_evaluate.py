@@ -302,9 +302,20 @@ def read_session_file(path: Path) -> SessionRecord:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         record.pop("units", None)  # the shard files it wrote: provenance kept in the file only
-        return SessionRecord(**record)
+        session = SessionRecord(**record)
     except (UnicodeDecodeError, json.JSONDecodeError, TypeError, AttributeError) as exc:
         raise StoreError(f"session file {path} is malformed ({type(exc).__name__}: {exc})") from None
+    wrong = [name for name, kind in _SESSION_KINDS.items()
+             if isinstance(getattr(session, name), bool) or not isinstance(getattr(session, name), kind)]
+    if wrong:
+        raise StoreError(f"session file {path} is malformed: {', '.join(wrong)} "
+                         f"{'is' if len(wrong) == 1 else 'are'} not of the kind a session records")
+    return session
+
+
+_SESSION_KINDS: dict[str, type | tuple[type, ...]] = {
+    "id": str, "start": str, "end": str, "wall_seconds": (int, float), "results_written": int, "backend": str,
+    "workers": int, "hardware": dict}
 
 
 def export_shard(store: ResultStore, run_dir: Path, shard: Shard) -> None:

@@ -754,3 +754,17 @@ def test_a_protocol_file_with_a_value_of_the_wrong_kind_is_one_line(tmp_path: Pa
     _assert_one_line_error(_cli(capsys, "pre-evaluate", "--protocol", protocol, "--archs", "0-3", "--seeds", "0",
                                 "--workers", "1", "--out", tmp_path / "run"), match)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("field,value", [("hardware", "cpu"), ("wall_seconds", "12 s"), ("results_written", None)])
+def test_a_session_file_with_a_value_of_the_wrong_kind_is_one_line(fake, tmp_path: Path, capsys, field: str,
+                                                                   value: Any) -> None:
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0,), TINY, shard_size=2), run_dir, progress=False)
+    for path in run_dir.glob(f"{STORE_FILE}*"):  # a fresh clone: the sessions are read from their files
+        path.unlink()
+    (session,) = (run_dir / "sessions").glob("*.json")
+    session.write_text(json.dumps({**json.loads(session.read_text()), field: value}))
+    for command in (["table", "build", run_dir, "--out", tmp_path / "t"],
+                    ["table", "build", run_dir, "--partial", "--out", tmp_path / "t"], ["info", run_dir]):
+        _assert_one_line_error(_cli(capsys, *command), f"session file {session} is malformed: {field}")
