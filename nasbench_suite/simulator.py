@@ -409,10 +409,13 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
                                             f"{trial_epochs[tid]}")
                     s = trial_slot[tid]
                     cost = cum[r, s, e] - cum[r, s, trial_epochs[tid]] + vsec[r, s, e - 1]
-                if q.charge:
-                    if not (q.charge > 0 and math.isfinite(q.charge)):
-                        raise StrategyError(f"Query.charge must be a non-negative number of seconds, got {q.charge!r}")
-                    cost += float(q.charge)
+                charge = q.charge
+                if type(charge) is not float or charge:  # the default 0.0 costs one check
+                    if isinstance(charge, bool) or not isinstance(charge, numbers.Real) \
+                            or not (charge >= 0 and math.isfinite(charge)):
+                        raise StrategyError(f"{type(strategy).__name__}.ask() returned a Query whose charge is not a "
+                                            f"non-negative number of seconds: {type(charge).__name__} {charge!r}")
+                    cost += float(charge)
                 value = value_of[r, s, e - 1]
                 if value != value:
                     raise StrategyError(f"table {oracle.name!r} records no {oracle.objective} at epoch {e} for arch {a}; "

@@ -3,6 +3,7 @@ determinism, and that search never reads test metrics."""
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -67,6 +68,19 @@ def test_a_first_query_over_a_strict_budget_is_an_error_not_an_empty_run(tiny_ta
     tr = run_search(Scripted([Query(tiny(0), 1), Query(tiny(2), 3, charge=50.0)]), Oracle(tiny_table),
                     Budget(seconds=20), seed=0)
     assert len(tr.columns["cost"]) == 1 and tr.stop_reason == "seconds"
+
+
+@pytest.mark.parametrize("charge", ["free", None, True, [1.0], np.array([1.0, 2.0]), -0.1, float("nan"), math.inf])
+def test_a_charge_that_is_no_non_negative_number_is_a_strategy_error(tiny_table: Benchmark, charge: object) -> None:
+    """A buggy strategy's Query.charge (a string, None, an array, a negative or infinite number) stops the
+    run with a StrategyError naming the strategy and the value; a string was a TypeError traceback (exit 1)
+    and an array a ValueError; an integer or numpy number is charged like a float."""
+    with pytest.raises(StrategyError, match=r"Scripted\.ask\(\) returned a Query whose charge is not a non-negative "
+                                            r"number of seconds"):
+        run_search(Scripted([Query(tiny(0), 1, charge=charge)]), Oracle(tiny_table), Budget(queries=3), seed=0)
+    for ok in (2, np.float32(2.0), 0):
+        tr = run_search(Scripted([Query(tiny(0), 1, charge=ok)]), Oracle(tiny_table), Budget(queries=3), seed=0)
+        np.testing.assert_array_equal(tr.columns["cost"], [1.5 + float(ok)])
 
 
 def test_resuming_charges_only_the_extra_epochs(search_table: Benchmark) -> None:
