@@ -305,3 +305,72 @@ def test_a_latency_limit_must_be_a_positive_number(search_table: Benchmark, tmp_
     err = capsys.readouterr().err
     assert "--max-latency" in err and "> 0" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
+
+
+QUIET_STRATEGIES = '''
+from dataclasses import dataclass
+
+from nasbench_suite.space import Arch
+from nasbench_suite.strategy import Query, Strategy, register
+
+
+@register("user-stops-early")
+@dataclass
+class StopsEarly(Strategy):
+    def setup(self, space, rng):
+        self.space, self.asked = space, 0
+
+    def ask(self, n):
+        self.asked += 1
+        return [Query(Arch.from_index(int(self.space.arch_indices[0])), self.space.max_epoch)] if self.asked <= 2 else []
+
+    def tell(self, results):
+        pass
+
+
+@register("user-names-unqueried")
+@dataclass
+class NamesUnqueried(StopsEarly):
+    def ask(self, n):
+        return [Query(Arch.from_index(int(self.space.arch_indices[0])), self.space.max_epoch)]
+
+    def incumbent(self):
+        return Arch.from_index(int(self.space.arch_indices[1]))
+'''
+
+
+def test_runs_that_stop_early_or_end_on_an_unqueried_incumbent_are_flagged(
+        search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> None:
+    """Neither is an error, but both used to pass without a word: a strategy whose ask() returns nothing
+    while nothing runs (a bug that waits for a result that never comes) ended every run after 2 of its
+    budget's 10 queries, and one that names a cell it never queried got that cell's test accuracy for free;
+    `search` and `compare` now print a note for each."""
+    import sys
+
+    from nasbench_suite import strategy
+
+    path = tmp_path / "quiet_user_strategies.py"
+    path.write_text(QUIET_STRATEGIES)
+    monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))
+    request.addfinalizer(lambda: sys.modules.pop(path.stem, None))
+    common = ["--table", str(search_table.path), "--import", str(path), "--seeds", "0-2", "--max-queries", "10",
+              "--workers", "1"]
+    assert main(["search", *common, "--strategy", "user-stops-early", "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "note: 3 of 3 runs of user-stops-early ended before the budget: the strategy asked for no query" in out
+    assert "never queried" not in out
+    assert main(["search", *common, "--strategy", "user-names-unqueried", "--out", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "note: 3 of 3 runs of user-names-unqueried end with an incumbent the strategy named but never queried" in out
+    assert "ended before the budget" not in out
+    assert main(["search", *common, "--strategy", "random", "--out", str(tmp_path / "c")]) == 0
+    assert "note:" not in capsys.readouterr().out
+    config = tmp_path / "quiet.toml"
+    config.write_text(f'name = "quiet"\ntable = "{search_table.path.as_posix()}"\nseeds = "0-1"\nworkers = 1\n'
+                      '[budget]\nqueries = 10\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
+                      '[[strategy]]\nname = "user-stops-early"\n[[strategy]]\nname = "user-names-unqueried"\n')
+    assert main(["compare", "--import", str(path), "--config", str(config), "--out", str(tmp_path / "d")]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 2 and "2 of 2 runs of user-stops-early ended before" in notes[0]
+    assert "2 of 2 runs of user-names-unqueried end with an incumbent" in notes[1]
