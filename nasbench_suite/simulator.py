@@ -45,7 +45,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import NasBenchError, SplitNotAvailableError
+from .errors import ArchError, NasBenchError, SplitNotAvailableError
 from .intlist import is_integer
 from .space import NUM_ARCHS, Arch
 from .strategy import Query, Result, SearchSpace, Strategy, StrategyError
@@ -301,7 +301,9 @@ def _named(strategy: Strategy, exc: StrategyError) -> StrategyError:
 def guarded(strategy: Strategy, method: str) -> Any:
     """``strategy.<method>`` turning an exception of the strategy's own code into :func:`_strategy_failed`'s
     StrategyError (chained to it); a StrategyError it raises on purpose (a setting check) is named after the
-    strategy (:func:`_named`); the package's other errors pass unchanged."""
+    strategy (:func:`_named`); an :class:`ArchError` (a cell the strategy built from a bad index, string or op
+    tuple) is the strategy's own bug and is named like an exception of its code; the package's other errors
+    pass unchanged."""
     call = getattr(strategy, method)
 
     def guarded(*args: Any) -> Any:
@@ -312,6 +314,8 @@ def guarded(strategy: Strategy, method: str) -> Any:
             if named is exc:
                 raise
             raise named from exc
+        except ArchError as exc:
+            raise _strategy_failed(strategy, method, exc) from exc
         except NasBenchError:
             raise
         except Exception as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from fixture_tables import TINY_ARCHS
 
-from nasbench_suite.errors import SplitNotAvailableError
+from nasbench_suite.errors import ArchError, SplitNotAvailableError
 from nasbench_suite.search import SearchSpec, run_seeds
 from nasbench_suite.simulator import Budget, BudgetError, Oracle, crn_slot, run_search
 from nasbench_suite.space import Arch
@@ -68,6 +69,29 @@ def test_a_first_query_over_a_strict_budget_is_an_error_not_an_empty_run(tiny_ta
     tr = run_search(Scripted([Query(tiny(0), 1), Query(tiny(2), 3, charge=50.0)]), Oracle(tiny_table),
                     Budget(seconds=20), seed=0)
     assert len(tr.columns["cost"]) == 1 and tr.stop_reason == "seconds"
+
+
+@pytest.mark.parametrize("build, shown", [
+    (lambda: Arch.from_index(99999), "architecture index 99999 is out of range"),
+    (lambda: Arch.parse("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"), "conv"),
+])
+def test_a_bad_cell_built_in_a_strategys_code_names_the_strategy_and_line(tiny_table: Benchmark, build: object,
+                                                                          shown: str) -> None:
+    """An ArchError raised while the strategy's own ask() builds a cell (a bad index or string) is the
+    strategy's bug: it is named like any exception of its code (strategy, method, line). It used to pass
+    unchanged, so `nasbench compare` said only 'architecture index 99999 is out of range 0..15624',
+    not whose strategy asked for it nor where."""
+
+    class BadCell(Scripted):
+        def ask(self, n: int) -> list[Query]:
+            return [Query(build(), 1)]  # type: ignore[operator]
+
+    with pytest.raises(StrategyError) as info:
+        run_search(BadCell(), Oracle(tiny_table), Budget(queries=3), seed=0)
+    message = str(info.value)
+    assert re.match(r"strategy '[\w.<>]*BadCell' failed in ask\(\): ArchError: ", message) and shown in message, message
+    assert f"{Path(__file__).name}:" in message
+    assert isinstance(info.value.__cause__, ArchError)
 
 
 @pytest.mark.parametrize("charge", ["free", None, True, [1.0], np.array([1.0, 2.0]), -0.1, float("nan"), math.inf])
