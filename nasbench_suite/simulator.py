@@ -359,7 +359,8 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
     trial_slot: list[int] = []
     trial_busy: list[bool] = []
     visits: dict[int, int] = {}
-    latest: dict[int, float] = {}  # last value told per arch (for an incumbent the strategy names)
+    latest: dict[int, float] = {}  # per arch, the last value told at its largest epoch count (a named incumbent's)
+    latest_e: dict[int, int] = {}
     heap: list[tuple[float, int, int, Query, float, float, float, int, bool]] = []
     rec: dict[str, list] = {c: [] for c in TRAJECTORY_COLUMNS}
     now, dispatched, free, stop_reason = 0.0, 0, workers, ""
@@ -465,7 +466,8 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
         strategy_tell([Result(q, value, cost, tid, finish, lat)])
         named = strategy_inc()
         overhead += wall() - t
-        latest[a] = value
+        if e >= latest_e.get(a, 0):  # a later, shorter trial of the same cell does not replace it
+            latest[a], latest_e[a] = value, e
         feasible = lat is None or lat <= limit_lat
         if feasible and (e > best_e or (e == best_e and value > best_v)):
             best_e, best_v, best_a = e, value, a
