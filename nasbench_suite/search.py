@@ -9,6 +9,7 @@ seed order, so the result is the same for any number of processes and for local 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import math
 import os
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from . import __version__
+from .data import file_sha256
 from .errors import NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import format_int_list, is_integer, parse_int_list
@@ -407,6 +409,15 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
     return out
 
 
+def _source_sha256(cls: type) -> str | None:
+    """sha256 of the file defining strategy class ``cls`` (so a changed strategy with unchanged settings
+    shows in the manifest); None when the class has no source file (defined in a notebook, say)."""
+    try:
+        return file_sha256(inspect.getfile(cls))
+    except (TypeError, OSError):
+        return None
+
+
 def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fidelities: list[int],
               runs: dict[str, list], eval_info: dict[str, Any] | None, evaluation: EvalSpec | None,
               rows: int) -> dict[str, Any]:
@@ -434,7 +445,7 @@ def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fideli
                    "objective": spec.objective, "search_epochs": jsonable(spec.search_epochs), "fidelities": fidelities,
                    "latency": latency},
         "strategy": {"name": spec.strategy, "class": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
-                     "settings": jsonable(strategy.settings())},
+                     "source_sha256": _source_sha256(type(strategy)), "settings": jsonable(strategy.settings())},
         "seeds": {"count": len(seeds), "ranges": format_int_list(seeds)},
         "budget": spec.budget.describe(),
         "workers": jsonable(spec.workers),

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import algorithms.rea
 from nasbench_suite.cli import main
+from nasbench_suite.data import file_sha256
 from nasbench_suite.table import Benchmark
 
 
@@ -25,7 +27,7 @@ def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Be
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert sorted(frame["seed"].unique()) == [0, 1, 2, 3, 4] and (frame["finish_time"] <= 1500).all()
     assert manifest["strategy"] == {"name": "rea", "class": "algorithms.rea.RegularizedEvolution",
-                                    "settings": {"population": 8, "sample_size": 3, "mutation": "node_then_edge",
+                                    "source_sha256": file_sha256(algorithms.rea.__file__), "settings": {"population": 8, "sample_size": 3, "mutation": "node_then_edge",
                                                  "epochs": None}}
     assert manifest["search"]["content_hash"] == search_table.content_hash
     assert manifest["budget"]["overrun"] == "strict" and manifest["seeds"] == {"count": 5, "ranges": "0-4"}
@@ -157,8 +159,14 @@ def test_search_runs_a_user_strategy_from_a_file_in_worker_processes(search_tabl
         (tmp_path / "two" / "trajectories.parquet").read_bytes()
     manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
     assert manifest["strategy"] == {"name": "user-greedy", "class": f"{user_strategy.stem}.Greedy",
-                                    "settings": {"explore": 0.5}}
+                                    "source_sha256": file_sha256(user_strategy), "settings": {"explore": 0.5}}
     assert len(pd.read_parquet(tmp_path / "two" / "trajectories.parquet")) == 4 * 12
+    # the same strategy name and settings from a changed file: the manifest shows the change
+    user_strategy.write_text(user_strategy.read_text() + "\n# tuned\n")
+    assert main([*args, "--workers", "1", "--out", str(tmp_path / "changed")]) == 0
+    changed = json.loads((tmp_path / "changed" / "manifest.json").read_text())["strategy"]
+    assert changed["settings"] == manifest["strategy"]["settings"]
+    assert changed["source_sha256"] == file_sha256(user_strategy) != manifest["strategy"]["source_sha256"]
 
 
 def test_compare_runs_a_user_strategy_beside_the_shipped_ones(search_table: Benchmark, tmp_path: Path,
