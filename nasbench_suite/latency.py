@@ -15,8 +15,9 @@ count towards a collection; instrumented with ``gc.callbacks``, 80 digits cells 
 off would change the recorded method of every existing folder for no measured gain.
 
 **Fingerprint** (:func:`fingerprint`): CPU model, logical CPUs, threads used, torch version,
-device name, machine and Python; its ``hash`` (12 hex digits of the sha256 of the canonical JSON)
-keys everything measured. A store folder belongs to one fingerprint, one method and one macro
+device name, machine and Python, and on CUDA the cuDNN, CUDA runtime and driver versions and the
+TF32 / cuDNN benchmark / deterministic flags (:func:`cuda_fingerprint`); its ``hash`` (12 hex
+digits of the sha256 of the canonical JSON) keys everything measured. A store folder belongs to one fingerprint, one method and one macro
 shape: opening it on another machine raises :class:`~nasbench_suite.errors.RunMismatchError`, so
 timings of two machines are never mixed.
 
@@ -108,7 +109,11 @@ class LatencyMethod:
 
 
 def fingerprint(device: str = "cpu", threads: int = 1) -> dict[str, Any]:
-    """What identifies the hardware and software a timing was taken on, with a short ``hash``."""
+    """What identifies the hardware and software a timing was taken on, with a short ``hash``.
+
+    On CUDA it also holds ``cuda`` (:func:`cuda_fingerprint`): cuDNN, CUDA runtime and driver versions
+    and the flags that change GPU timings. A CPU fingerprint has no ``cuda`` entry, so it (and its
+    hash) is the same as before that entry existed."""
     import torch
 
     if device == "cuda":
@@ -119,17 +124,69 @@ def fingerprint(device: str = "cpu", threads: int = 1) -> dict[str, Any]:
     facts = machine_facts()
     fp: dict[str, Any] = {**facts, "cpu": facts["cpu"] or "unknown", "threads": int(threads), "device": device,
                           "device_name": name}
+    if device == "cuda":
+        fp["cuda"] = cuda_fingerprint()
     fp["hash"] = fingerprint_hash(fp)
     return fp
 
 
+def _setting(read: Callable[[], Any]) -> Any:
+    """A torch setting, or a word saying why it cannot be read: torch >= 2.9 refuses to read a legacy
+    TF32 flag (``allow_tf32``, ``get_float32_matmul_precision``) after a mix of legacy and new calls."""
+    try:
+        value = read()
+    except (RuntimeError, AttributeError) as exc:
+        return f"unreadable ({type(exc).__name__})"
+    return value if isinstance(value, (bool, int, float, str)) or value is None else str(value)
+
+
+def cuda_fingerprint() -> dict[str, Any]:
+    """What besides the GPU's name changes its timings: the cuDNN version, the CUDA runtime torch was
+    built with, the driver's CUDA version and kernel-module version, and the flags in force: cuDNN
+    on/benchmark (autotuning)/deterministic, deterministic algorithms, and the TF32 settings (legacy
+    ``allow_tf32`` / ``float32_matmul_precision`` and, where torch has them, the ``fp32_precision``
+    ones). Read when the store opens and again before timing, so a flag changed in between is refused."""
+    import torch
+
+    from .machine import cuda_driver_version, nvidia_driver_version
+
+    backends = torch.backends
+    out: dict[str, Any] = {
+        "cuda_runtime": torch.version.cuda,
+        "cuda_driver": cuda_driver_version(),
+        "nvidia_driver": nvidia_driver_version(),
+        "cudnn": _setting(backends.cudnn.version),
+        "cudnn_enabled": _setting(lambda: backends.cudnn.enabled),
+        "cudnn_benchmark": _setting(lambda: backends.cudnn.benchmark),
+        "cudnn_deterministic": _setting(lambda: backends.cudnn.deterministic),
+        "deterministic_algorithms": _setting(torch.are_deterministic_algorithms_enabled),
+        "tf32_matmul": _setting(lambda: backends.cuda.matmul.allow_tf32),
+        "tf32_cudnn": _setting(lambda: backends.cudnn.allow_tf32),
+        "float32_matmul_precision": _setting(torch.get_float32_matmul_precision),
+    }
+    if hasattr(backends.cuda.matmul, "fp32_precision"):  # torch >= 2.9
+        out["fp32_precision"] = {
+            "generic": _setting(lambda: backends.fp32_precision),
+            "matmul": _setting(lambda: backends.cuda.matmul.fp32_precision),
+            "cudnn": _setting(lambda: backends.cudnn.fp32_precision),
+            "cudnn_conv": _setting(lambda: backends.cudnn.conv.fp32_precision),
+        }
+    return out
+
+
 def fingerprint_words(fp: Mapping[str, Any] | None) -> str:
-    """A recorded fingerprint in words: CPU model, logical CPUs, torch threads per process."""
+    """A recorded fingerprint in words: CPU model, logical CPUs, torch threads per process (and on
+    CUDA the GPU, CUDA runtime and cuDNN)."""
     if not fp:
         return "a machine that was not recorded"
     threads = fp.get("threads", "?")
-    return (f"{fp.get('cpu') or 'unknown CPU'}, {fp.get('logical_cpus', '?')} logical CPUs, "
-            f"{threads} torch thread{'' if threads == 1 else 's'} per process")
+    words = (f"{fp.get('cpu') or 'unknown CPU'}, {fp.get('logical_cpus', '?')} logical CPUs, "
+             f"{threads} torch thread{'' if threads == 1 else 's'} per process")
+    cuda = fp.get("cuda")
+    if isinstance(cuda, Mapping):
+        words += (f", GPU {fp.get('device_name', '?')} (CUDA {cuda.get('cuda_runtime', '?')}, "
+                  f"cuDNN {cuda.get('cudnn', '?')})")
+    return words
 
 
 def fingerprint_hash(fp: Mapping[str, Any]) -> str:
@@ -321,8 +378,10 @@ class LatencyStore(FolderStore):
         """Time every cell of ``archs`` not yet stored; returns counts and wall seconds."""
         here = fingerprint(self.method.device, self.method.threads)
         if here["hash"] != self.fp_hash:
+            what = "; ".join(describe_mismatch(self.fingerprint, here)) or "its hash differs"
             raise LatencyError(f"latency folder {self.folder} is keyed to fingerprint {self.fp_hash}; this machine is "
-                               f"{here['hash']}: timings of two machines are never mixed")
+                               f"{here['hash']} ({what}): timings of two machines (or of two settings of one "
+                               "GPU) are never mixed")
         todo = [a for a in archs if a not in self.done()]
         started = time.perf_counter()
         with torch_threads(self.method.threads):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from typing import Any
 
 
@@ -22,3 +23,35 @@ def machine_facts() -> dict[str, Any]:
 
     return {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "machine": platform.machine(),
             "torch": torch.__version__, "python": platform.python_version()}
+
+
+def nvidia_driver_version() -> str:
+    """The NVIDIA kernel driver's version (e.g. ``550.54.15``) from ``/proc/driver/nvidia/version``,
+    else ``unknown`` (no NVIDIA driver, or not Linux)."""
+    try:
+        with open("/proc/driver/nvidia/version") as f:
+            text = f.read()
+    except OSError:
+        return "unknown"
+    match = re.search(r"Kernel Module\s+(?:for \S+\s+)?(\d+(?:\.\d+)+)", text)
+    return match.group(1) if match else "unknown"
+
+
+def cuda_driver_version() -> str:
+    """The CUDA version the installed driver supports (``cuDriverGetVersion``, e.g. ``12.4``; what
+    ``nvidia-smi`` shows as 'CUDA Version'), else ``unknown`` (no ``libcuda`` here)."""
+    import ctypes
+
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        version = ctypes.c_int(0)
+        try:
+            if lib.cuDriverGetVersion(ctypes.byref(version)) == 0 and version.value > 0:
+                return f"{version.value // 1000}.{version.value % 1000 // 10}"
+        except AttributeError:
+            pass
+        return "unknown"
+    return "unknown"
