@@ -668,7 +668,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
 # ----- latency -------------------------------------------------------------------------------------
 def cmd_latency_measure(args: argparse.Namespace) -> None:
-    from .latency import LatencyMethod, LatencyStore, config_of_table
+    from .latency import LatencyError, LatencyMethod, LatencyStore, TimingOrder, config_of_table
     from .pre_evaluate import parse_archs
     from .space import isomorphism_classes
     from .table import load_table
@@ -681,13 +681,22 @@ def cmd_latency_measure(args: argparse.Namespace) -> None:
     if args.archs != "all":  # members share their class's timing: time representatives only
         iso = isomorphism_classes()
         archs = sorted({int(iso.representatives[iso.class_of[a]]) for a in archs})
+    if args.order == "index" and args.order_seed is not None:
+        raise LatencyError("--order-seed applies to --order shuffled only")
+    # neither given: the folder's own order (index for a folder from before --order), or shuffled seed 0
+    order: TimingOrder | None = None
+    if args.order == "index":
+        order = TimingOrder("index", None)
+    elif args.order == "shuffled" or args.order_seed is not None:
+        order = TimingOrder("shuffled", 0 if args.order_seed is None else args.order_seed)
     out = Path(args.out) if args.out else Path("latency") / f"{bench.name}-{args.device}"
-    with LatencyStore(out, config, method) as store:
+    with LatencyStore(out, config, method, order=order) as store:
         done = store.measure(archs, progress=sys.stderr.isatty())
-        fp = store.fingerprint
+        fp, order = store.fingerprint, store.order
+    in_order = "index order" if order.kind == "index" else f"shuffled order (seed {order.seed})"
     print(f"latency of {len(archs)} cells ({done['measured']} measured now, {done['already_stored']} already stored) "
-          f"in {done['wall_seconds']:.1f} s on {fp['cpu']} / {fp['device_name']}, {fp['threads']} thread{'' if fp['threads'] == 1 else 's'}; "
-          f"fingerprint {fp['hash']}; wrote {out}")
+          f"in {done['wall_seconds']:.1f} s on {fp['cpu']} / {fp['device_name']}, {fp['threads']} thread{'' if fp['threads'] == 1 else 's'}, "
+          f"{in_order}; fingerprint {fp['hash']}; wrote {out}")
 
 
 # ----- zero-cost proxies ---------------------------------------------------------------------------
@@ -1052,6 +1061,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=_int, default=10)
     p.add_argument("--repeats", type=_int, default=50, help="timed calls per cell and batch (median kept)")
     p.add_argument("--threads", type=_int, default=1, help="torch intra-op threads while timing (default 1)")
+    p.add_argument("--order", choices=["shuffled", "index"],
+                   help="order the cells are timed in: shuffled (default for a new folder; seeded, so a resumed "
+                   "run keeps it) or index; a resumed folder keeps its recorded order (index if it records none)")
+    p.add_argument("--order-seed", type=_int, metavar="N", help="seed of the shuffled order (default 0)")
     p.add_argument("--out", type=_path, metavar="DIR", help="latency folder (default latency/<table>-<device>); resumed if it exists")
     p.set_defaults(func=cmd_latency_measure, resumable=True)
 

@@ -14,6 +14,11 @@ count towards a collection; instrumented with ``gc.callbacks``, 80 digits cells 
 60 calls (9,600 calls, warm-up included) saw 0 collections inside the timing loops, and turning it
 off would change the recorded method of every existing folder for no measured gain.
 
+**Order** (:class:`TimingOrder`, recorded as ``order`` in ``latency.json``): cells are timed in a
+seeded shuffled order by default, so that slow drift of the machine does not follow the index (and
+with it the ops); a resumed run keeps the folder's order and skips cells already timed. Results are
+stored by arch index whatever the order. A folder without ``order`` was timed in index order.
+
 **Fingerprint** (:func:`fingerprint`): CPU model, logical CPUs, threads used, torch version,
 device name, machine and Python, and on CUDA the cuDNN, CUDA runtime and driver versions and the
 TF32 / cuDNN benchmark / deterministic flags (:func:`cuda_fingerprint`); its ``hash`` (12 hex
@@ -23,7 +28,7 @@ timings of two machines are never mixed.
 
 **Store folder** (resumable like pre-evaluation)::
 
-    latency.json     identity: fingerprint, method, macro config            -> commit
+    latency.json     identity: fingerprint, method, macro config, order     -> commit
     latency.csv      arch_index, batch, median_ms, p25_ms, p75_ms, min_ms, mean_ms  -> commit
     store.sqlite     working store (SQLite WAL), one transaction per cell   -> git-ignored
 
@@ -194,6 +199,59 @@ def fingerprint_hash(fp: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
 
 
+ORDER_KINDS = ("shuffled", "index")
+ORDER_RULE = "cells timed by their position in numpy.random.default_rng(seed).permutation(15625)"
+
+
+@dataclass(frozen=True)
+class TimingOrder:
+    """The order cells are timed in; recorded as ``order`` in ``latency.json``.
+
+    ``shuffled`` (the default of a new folder): by each cell's position in one seeded permutation of
+    all 15,625 indices, so slow drift of the machine (load, clock, temperature) over a run does not
+    line up with the index, which spells the cell's ops (edge 0's op is its leading base-5 digit), and
+    any subset or resumed run follows the same order. ``index``: ascending index, what every folder
+    measured before this setting existed did (a ``latency.json`` without ``order`` means ``index``).
+    """
+
+    kind: str = "shuffled"
+    seed: int | None = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ORDER_KINDS:
+            raise LatencyError(f"timing order must be one of {', '.join(ORDER_KINDS)}, got {self.kind!r}")
+        if self.kind == "index":
+            if self.seed is not None:
+                raise LatencyError("a seed applies to the shuffled timing order only")
+        elif isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise LatencyError(f"the shuffled timing order needs a seed >= 0, got {self.seed!r}")
+        else:
+            object.__setattr__(self, "seed", int(self.seed))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "TimingOrder":
+        """The order a ``latency.json`` records; absent (a folder from before the setting): ``index``."""
+        if d is None:
+            return cls("index", None)
+        if not isinstance(d, Mapping):
+            raise LatencyError(f"{IDENTITY_FILE} has an order that is not a mapping: {d!r}")
+        return cls(str(d.get("kind")), d.get("seed"))
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.kind == "index":
+            return {"kind": "index"}
+        return {"kind": self.kind, "seed": self.seed, "rule": ORDER_RULE}
+
+    def arrange(self, archs: Sequence[int]) -> list[int]:
+        """``archs`` (distinct) in timing order."""
+        archs = [int(a) for a in archs]
+        if self.kind == "index":
+            return sorted(archs)
+        position = np.empty(NUM_ARCHS, dtype=np.int64)
+        position[np.random.default_rng(self.seed).permutation(NUM_ARCHS)] = np.arange(NUM_ARCHS)
+        return sorted(archs, key=lambda a: int(position[a]))
+
+
 def scalar_name(batch: int, fp_hash: str, source: str = "") -> str:
     """The per-arch value name of a latency: ``latency_ms_b1@<fingerprint hash>``."""
     return f"latency_ms_b{int(batch)}@{fp_hash}{source}"
@@ -295,15 +353,21 @@ class LatencyStore(FolderStore):
     """
 
     def __init__(self, folder: str | os.PathLike, config: MacroConfig, method: LatencyMethod,
-                 fp: Mapping[str, Any] | None = None) -> None:
+                 fp: Mapping[str, Any] | None = None, order: TimingOrder | None = None) -> None:
         self.folder = Path(folder)
         self.config, self.method = config, method
         self.fingerprint = dict(fp) if fp is not None else fingerprint(method.device, method.threads)
-        self.identity = {"latency_schema": LATENCY_SCHEMA, "fingerprint": self.fingerprint,
-                         "method": method.to_dict(), "config": config.to_dict()}
         ident_path = self.folder / IDENTITY_FILE
-        if ident_path.is_file():
-            stored = latency_identity(self.folder)
+        stored = latency_identity(self.folder) if ident_path.is_file() else None
+        if order is None:  # the folder's own order (index for a folder from before the setting), else the default
+            order = TimingOrder.from_dict(stored.get("order")) if stored is not None else TimingOrder()
+        self.order = order
+        self.identity = {"latency_schema": LATENCY_SCHEMA, "fingerprint": self.fingerprint,
+                         "method": method.to_dict(), "config": config.to_dict(), "order": order.to_dict()}
+        if stored is not None:
+            # a folder written before the order was recorded was timed in index order; its latency.json
+            # is left as it is (the shipped folders stay byte-identical)
+            stored = {**stored, "order": stored.get("order", TimingOrder("index", None).to_dict())}
             requested = json.loads(json.dumps(self.identity))
             diffs = describe_mismatch(stored, requested)
             if any(d.startswith("fingerprint.") for d in diffs):  # no argument of this run can resume it here
@@ -382,7 +446,9 @@ class LatencyStore(FolderStore):
             raise LatencyError(f"latency folder {self.folder} is keyed to fingerprint {self.fp_hash}; this machine is "
                                f"{here['hash']} ({what}): timings of two machines (or of two settings of one "
                                "GPU) are never mixed")
-        todo = [a for a in archs if a not in self.done()]
+        done = self.done()
+        todo = self.order.arrange({int(a) for a in archs} - done)
+        archs = sorted({int(a) for a in archs})
         started = time.perf_counter()
         with torch_threads(self.method.threads):
             timings = ((a, measure_arch(Arch.from_index(int(a)), self.config, self.method)) for a in todo)
