@@ -30,10 +30,14 @@ none and are checked on their content hash alone.
 """
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -245,10 +249,12 @@ def write_table(
     manifest: dict[str, Any],
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Write a complete table atomically: into a temporary sibling folder, then one rename.
+    """Write a complete table atomically: into a temporary sibling folder, then one rename (or, over an
+    existing table, one exchange: see :func:`install`).
 
     An existing table is replaced only with ``overwrite=True``, and only after the new one is fully
-    written; a failure at any point leaves the old table untouched.
+    written; a failure at any point leaves the old table untouched. An OSError while writing (a full
+    disk) names ``folder``, not the temporary folder it removes.
     """
     folder = Path(folder)
     check_replaceable(folder, overwrite)
@@ -264,7 +270,7 @@ def write_table(
     manifest["manifest_hash"] = manifest_hash(manifest)
 
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    tmp = temporary_folder(folder)
     try:
         for name, a in arrays.items():
             with open(tmp / f"{name}.npy", "wb") as f:
@@ -273,8 +279,10 @@ def write_table(
                 os.fsync(f.fileno())
         _write_scalars_and_manifest(tmp, scal, manifest)
         install(tmp, folder, overwrite=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and (exc.filename is None or Path(exc.filename).parent == tmp):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(folder)) from None
         raise
     return manifest
 
@@ -304,7 +312,9 @@ def holds_table(folder: Path) -> bool:
 def check_replaceable(folder: Path, overwrite: bool) -> None:
     """Refuse to write a table to ``folder`` when it exists, unless ``overwrite`` is set and it holds a
     table (a manifest with a content hash): any other folder (a run folder, a folder holding one, search
-    results) is never deleted."""
+    results) is never deleted. What killed writers of ``folder`` left beside it is cleared first
+    (:func:`remove_leftovers`)."""
+    remove_leftovers(folder)
     if not folder.exists():
         return
     if not overwrite:
@@ -336,16 +346,83 @@ def remove_made(made: list[Path]) -> None:
 
 
 def install(tmp: Path, folder: Path, overwrite: bool = False) -> None:
-    """Move a complete table folder ``tmp`` to ``folder`` with one rename (an existing table is replaced
-    only with ``overwrite``, after the new one is complete; see :func:`check_replaceable`)."""
-    if folder.exists():
-        check_replaceable(folder, overwrite)
-        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-        os.rename(folder, old)
+    """Move a complete table folder ``tmp`` to ``folder`` (an existing table is replaced only with
+    ``overwrite``, after the new one is complete; see :func:`check_replaceable`).
+
+    Replacing is one atomic exchange of the two folders where the system has one (Linux), so that
+    ``folder`` holds the old table, then the new one, and never nothing, even if the process is killed
+    between the steps; what such a kill leaves beside it (the old table, under a hidden name) is
+    removed by the next write of ``folder`` (:func:`remove_leftovers`). Elsewhere the old table is
+    renamed away before the new one takes its place; a kill between the two renames leaves no table
+    at ``folder`` until the next write of it puts the old one back or writes the new one."""
+    check_replaceable(folder, overwrite)
+    if not folder.exists():
         os.rename(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, folder)
+        return
+    if _exchange(tmp, folder):
+        shutil.rmtree(tmp, ignore_errors=True)  # now the old table
+        return
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    os.rename(folder, old)
+    os.rename(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def temporary_folder(folder: Path) -> Path:
+    """A new empty hidden folder beside ``folder`` to write its table into, named after this process
+    (so that :func:`remove_leftovers` knows when its writer is gone)."""
+    return Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-{os.getpid()}-", dir=folder.parent))
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Remove what writers of ``folder`` that are gone (killed) left beside it: half-written tables
+    (``.NAME.tmp-PID-*``) and replaced ones (``.NAME.old-PID``). A replaced table with nothing at
+    ``folder`` (a kill between the two renames where folders cannot be exchanged) is put back."""
+    if not folder.parent.is_dir():
+        return
+    pattern = re.compile(rf"^\.{re.escape(folder.name)}\.(tmp|old)-(\d+)(-[^/]*)?$")
+    for path in sorted(folder.parent.iterdir()):
+        match = pattern.match(path.name)
+        if match is None or not path.is_dir() or path.is_symlink() or _alive(int(match.group(2))):
+            continue
+        if match.group(1) == "old" and not folder.exists() and holds_table(path):
+            os.rename(path, folder)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or not a pid: leave its folder alone
+    return True
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where the
+    system or the file system has no such step."""
+    if sys.platform != "linux":
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # a C library without it (glibc < 2.28, musl)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False  # the file system cannot (NFS, some FUSE)
+    raise OSError(err, os.strerror(err), str(b))
 
 
 # ----- writing a table row block by row block --------------------------------------------------------

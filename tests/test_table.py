@@ -288,6 +288,73 @@ def test_failed_write_leaves_old_table_intact(table_dir: Path, results: pd.DataF
     assert build_table(changed, table_dir, overwrite=True).content_hash != before
 
 
+_KILLED_REPLACE = """
+import os, shutil, signal, sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from conftest import small_results
+from nasbench_suite import tablefile
+from nasbench_suite.table import build_table
+
+if {no_exchange!r}:
+    tablefile._exchange = lambda a, b: False  # a file system that cannot exchange two folders
+renames, real_rename = [], os.rename
+
+def rename(src, dst):  # the step after the old table left its place (two renames)
+    renames.append(dst)
+    if len(renames) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_rename(src, dst)
+
+os.rename = rename
+shutil.rmtree = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # the step after the new one took it
+results = small_results(np.random.default_rng(2024))
+build_table(results.assign(valid_acc=results.valid_acc + 1), {folder!r}, overwrite=True)
+"""
+
+
+@pytest.mark.parametrize("no_exchange", [False, True], ids=["exchange", "two renames"])
+def test_a_replace_killed_between_its_steps_leaves_a_table_or_one_the_next_build_puts_back(
+        table_dir: Path, results: pd.DataFrame, no_exchange: bool) -> None:
+    """table build --overwrite replaced the old table with two renames (old away, new in): kill -9 between
+    them left no table at the path. Now the two folders are exchanged in one step, so the path holds the
+    old table, then the new one; what a kill leaves beside it is removed by the next build. Where folders
+    cannot be exchanged, the next build puts the old table back before anything else."""
+    import signal
+    import subprocess
+    import sys
+
+    before = load_table(table_dir).content_hash
+    script = _KILLED_REPLACE.format(tests=str(Path(__file__).parent), no_exchange=no_exchange, folder=str(table_dir))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    leftovers = sorted(p.name for p in table_dir.parent.iterdir() if p.name != "small")
+    assert leftovers and all(name.startswith(".small.") for name in leftovers)
+    if not no_exchange:
+        after = load_table(table_dir).content_hash  # the new table, whole
+        assert after != before
+        tablefile.check_replaceable(table_dir, overwrite=True)  # what the next build does first
+    else:
+        assert not table_dir.exists()  # the window where folders cannot be exchanged ...
+        with pytest.raises(FileExistsError, match="already exists"):  # ... the next build closes
+            build_table(results, table_dir)
+        assert load_table(table_dir).content_hash == before
+    assert sorted(p.name for p in table_dir.parent.iterdir()) == ["small"]
+    assert build_table(results, table_dir, overwrite=True).content_hash == before
+
+
+def test_a_full_disk_while_writing_a_table_names_it(table_dir: Path, results: pd.DataFrame, monkeypatch) -> None:
+    """ENOSPC from writing an array carries no file name; the error names the table being written."""
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array", full_disk)
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        build_table(results, table_dir.parent / "other")
+    assert caught.value.filename == str(table_dir.parent / "other")
+    assert sorted(p.name for p in table_dir.parent.iterdir()) == ["small"]
+
+
 def test_build_is_deterministic_and_export_round_trips(tmp_path: Path, table_dir: Path) -> None:
     b = load_table(table_dir)
     frame = b.to_frame()
