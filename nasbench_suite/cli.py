@@ -327,9 +327,34 @@ def _protocol(args: argparse.Namespace) -> "Protocol":
     return Protocol(**spec)
 
 
+def _check_table_target(table: Path, run_dir: Path, overwrite: bool) -> None:
+    """Refuse, before any training, a ``--table`` that the build at the end could not write: the run
+    folder or a folder holding it, an existing folder (without ``--overwrite``, or not a table), a path
+    under a file, or a folder this process cannot write in (tried for real: a hidden folder made and
+    removed, and any missing parents removed again)."""
+    from .tablefile import check_replaceable, make_folder, remove_made, temporary_folder
+
+    if table.resolve() in (run_dir.resolve(), *run_dir.resolve().parents):
+        raise UsageError(f"--table {table} is the run folder {run_dir} or holds it; give the table its own folder")
+    check_replaceable(table, overwrite)
+    made: list[Path] = []
+    try:
+        made = make_folder(table.parent)
+        temporary_folder(table).rmdir()
+    except OSError as exc:
+        why, where = exc.strerror or str(exc), exc.filename
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            why, where = "a file is in the way of a folder it needs", next(
+                (p for p in (table.parent, *table.parent.parents) if p.exists() and not p.is_dir()), where)
+        elif where is None or Path(where).parent == table.parent:  # the hidden folder it tried
+            where = table.parent
+        raise UsageError(f"cannot write the table to {table}: {why} ({where}); give another --table") from None
+    finally:
+        remove_made(made)
+
+
 def cmd_pre_evaluate(args: argparse.Namespace) -> None:
     from .pre_evaluate import RunSpec, build_from_store, run_pre_evaluation
-    from .tablefile import check_replaceable
 
     if args.ray_address and args.backend != "ray":
         raise UsageError("--ray-address needs --backend ray")
@@ -340,7 +365,7 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
     if args.time_limit is not None and args.backend != "local":
         raise UsageError("--time-limit needs --backend local")
     if args.table:
-        check_replaceable(Path(args.table), args.overwrite)  # before training, not after
+        _check_table_target(Path(args.table), Path(args.out), args.overwrite)  # before training, not after
     status = run_pre_evaluation(spec, args.out, data_dir=args.data_dir, backend=args.backend, workers=workers,
                                 ray_address=args.ray_address, device=args.device, time_limit=args.time_limit)
     print(f"run {status.run_dir}: {status.stored}/{status.planned} (arch, seed) results stored, "
@@ -1148,7 +1173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except OSError as exc:  # the system refused (disk full, quota, I/O error): say what, without a traceback
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"nasbench: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        hint = "; every finished result is stored: fix the cause (free disk space) and run the same command " \
+               "again to resume" if getattr(args, "resumable", False) else ""
+        print(f"nasbench: error: {exc.strerror or exc}{where}{hint}", file=sys.stderr)
         return EXIT_USER_ERROR
     except sqlite3.Error as exc:  # a store's database refused (disk full, I/O error, a damaged file)
         print(f"nasbench: error: a SQLite store failed: {exc}", file=sys.stderr)

@@ -38,11 +38,14 @@ from .run_lock import LOCK_FILE, run_lock
 from .space import NUM_ARCHS, Arch, isomorphism_classes
 from .tablefile import check_replaceable
 from .store import (
+    CUT_FILE_ADVICE,
+    FileSignature,
     ResultStore,
     SessionRecord,
     atomic_write_text,
     check_identity,
     iter_shard_files,
+    parse_shard_file,
     read_shard_file,
     remove_temporary_files,
     write_shard_file,
@@ -257,30 +260,69 @@ def sync_files(store: ResultStore, run_dir: Path, shards: Sequence[Shard]) -> No
 
 def _import_shard_files(store: ResultStore, folder: Path, shards: Sequence[Shard],
                         done: set[tuple[int, int]]) -> None:
-    """Import every shard file the store does not fully hold. A committed file is the reference: its
-    rows replace the store's (which can differ only if the unit was also partly trained elsewhere)."""
+    """Import every shard file the store does not hold as it is now. A committed file is the reference:
+    its rows replace the store's. The store records each file's size, time and SHA-256 when it takes it
+    in (or writes it), so a start reads again only a file whose size or time changed since: one damaged
+    after it was imported is refused by name, one changed on purpose (another version checked out) is
+    read into the store with a note, and the table is always the one the committed files give."""
     by_file = {s.file: s for s in shards}
+    records = store.file_records()
     for path in iter_shard_files(folder):
-        shard = by_file.get(path.relative_to(folder).as_posix())
+        name = path.relative_to(folder).as_posix()
+        shard = by_file.get(name)
         if shard is None:
             raise ShardFileError(f"{path} is not a work unit of this run's plan ({SHARD_PLAN})")
-        if all(p in done for p in shard.pairs()):
+        st, record = path.stat(), records.get(name)
+        if record is not None and record.same_stat(st):
             continue
-        results = read_unit_file(path, shard, store.metrics, store.epochs)
-        for (arch, seed), curve in results.items():
+        data = path.read_bytes()
+        signature = FileSignature.of(st, data)
+        held = all(p in done for p in shard.pairs())
+        if not (held and record is not None and record.sha256 == signature.sha256):  # else only touched
             try:
-                store.insert_result(arch, seed, curve, replace=True)
-            except StoreError as exc:
-                raise ShardFileError(f"{path}: {exc}") from None
-        done.update(results)
+                results = read_unit_file(path, shard, store.metrics, store.epochs, data)
+            except ShardFileError as exc:
+                if not held:
+                    raise
+                raise ShardFileError(f"{str(exc).replace(CUT_FILE_ADVICE, '')}; it changed after {STORE_FILE} "
+                                     "took it in, and the store holds its unit's results: restore the file from "
+                                     "git, or delete it and this command writes it again from the store") from None
+            changed = _changed_results(store, shard, results) if held else []
+            if not held or changed:
+                for (arch, seed), curve in results.items():
+                    try:
+                        store.insert_result(arch, seed, curve, replace=True)
+                    except StoreError as exc:
+                        raise ShardFileError(f"{path}: {exc}") from None
+                done.update(results)
+            if changed:
+                print(f"note: {path} changed after {STORE_FILE} took it in: {len(changed)} of its "
+                      f"{len(results)} results differ; the committed file is the reference, so they replace "
+                      "the stored ones (restore the file with git to keep the old results)", file=sys.stderr)
+        store.record_file(name, signature)
 
 
-def read_unit_file(path: Path, shard: Shard, metrics: Sequence[str],
-                   epochs: int) -> dict[tuple[int, int], list[tuple[int, dict[str, float]]]]:
-    """The results of ``shard``'s file, checked to be its whole unit: every (arch, seed) of the unit,
-    each with epochs 1..``epochs`` once (a file that lost or repeated rows is refused, never read as
-    a finished unit)."""
-    results = read_shard_file(path, metrics)
+def _changed_results(store: ResultStore, shard: Shard,
+                     results: Mapping[tuple[int, int], Any]) -> list[tuple[int, int]]:
+    """The (arch, seed) of ``shard`` whose stored rows differ from ``results`` (NaN equal to NaN)."""
+    stored: dict[tuple[int, int], list[tuple]] = {}
+    for row in store.rows(shard.seed, shard.archs):
+        stored.setdefault((int(row[0]), int(row[1])), []).append(row)
+    changed = []
+    for (arch, seed), curve in sorted(results.items()):
+        ours = np.asarray(stored.get((arch, seed), []), dtype=np.float64)  # NULL (a NaN metric) -> nan
+        theirs = np.asarray(store.rows_of(arch, seed, curve), dtype=np.float64)
+        if ours.shape != theirs.shape or not np.array_equal(ours, theirs, equal_nan=True):
+            changed.append((arch, seed))
+    return changed
+
+
+def read_unit_file(path: Path, shard: Shard, metrics: Sequence[str], epochs: int,
+                   data: bytes | None = None) -> dict[tuple[int, int], list[tuple[int, dict[str, float]]]]:
+    """The results of ``shard``'s file (its contents ``data`` when given), checked to be its whole unit:
+    every (arch, seed) of the unit, each with epochs 1..``epochs`` once (a file that lost or repeated
+    rows is refused, never read as a finished unit)."""
+    results = read_shard_file(path, metrics) if data is None else parse_shard_file(path, data, metrics)
     if sorted(results) != sorted(shard.pairs()):
         raise ShardFileError(f"{path} holds the results of {sorted(results)}, not of its unit {shard.pairs()}")
     for (arch, seed), curve in results.items():
@@ -292,10 +334,14 @@ def read_unit_file(path: Path, shard: Shard, metrics: Sequence[str],
 
 
 def _import_session_files(store: ResultStore, folder: Path) -> None:
-    known = {s.id for s in store.sessions()}
+    """Import every session file whose record the store lacks or holds otherwise: a session file
+    committed by another machine while its session went on is read again once it has moved on (the
+    table's compute record is the committed files', on every machine)."""
+    known = {s.id: s for s in store.sessions()}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        if path.stem not in known:
-            store.record_session(read_session_file(path))
+        session = read_session_file(path)
+        if known.get(session.id) != session:
+            store.record_session(session)
 
 
 def read_session_file(path: Path) -> SessionRecord:
@@ -327,7 +373,8 @@ def export_shard(store: ResultStore, run_dir: Path, shard: Shard) -> None:
     if len(rows) != len(shard.archs) * store.epochs:
         raise StoreError(f"cannot write {path}: the store holds {len(rows)} rows of this unit, not "
                          f"{len(shard.archs) * store.epochs}")
-    write_shard_file(path, rows, store.metrics)
+    data = write_shard_file(path, rows, store.metrics)
+    store.record_file(shard.file, FileSignature.of(path.stat(), data))
 
 
 class Session:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -27,7 +28,7 @@ import re
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -138,6 +139,29 @@ class SessionRecord:
     hardware: dict[str, Any]
 
 
+_FILES_TABLE = "CREATE TABLE files (name TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT)"
+"""The committed files (shard files) whose contents the store holds, with their size, modification time
+and SHA-256 when it took them in: a start re-reads only a file whose size or time changed since, and
+only one whose contents changed is read again into the store."""
+
+
+class FileSignature(NamedTuple):
+    """A file's size, modification time and SHA-256 at one moment."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @classmethod
+    def of(cls, st: os.stat_result, data: bytes) -> FileSignature:
+        """The signature of a file whose ``stat`` (taken before it was read) was ``st`` and whose
+        contents are ``data``."""
+        return cls(st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+
+    def same_stat(self, st: os.stat_result) -> bool:
+        return self.size == st.st_size and self.mtime_ns == st.st_mtime_ns
+
+
 class ResultStore:
     """Results of one pre-evaluation run in SQLite; the process that owns it is the only writer.
 
@@ -192,6 +216,7 @@ class ResultStore:
             raise StoreError(f"{self.path} has store schema {version}; this nasbench_suite reads {STORE_SCHEMA}")
         if requested is not None:
             check_identity(f"result store {self.path}", stored, json.loads(json.dumps(requested)))
+        self._add_files_table()
         return stored
 
     def _read_meta(self) -> dict[str, Any] | None:
@@ -212,6 +237,14 @@ class ResultStore:
             self._db.executemany("INSERT INTO meta VALUES (?, ?)",
                                  [(k, json.dumps(v, sort_keys=True)) for k, v in
                                   {**identity, "store_schema": STORE_SCHEMA}.items()])
+            self._db.execute(_FILES_TABLE)
+
+    def _add_files_table(self) -> None:
+        """Stores written before the file records existed lack their table: it is added (older versions
+        ignore it, so such a store still opens in them)."""
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='files'").fetchone():
+            with self._transaction():
+                self._db.execute(_FILES_TABLE)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -228,14 +261,16 @@ class ResultStore:
         A result already stored is left as it is (``INSERT OR IGNORE``), unless ``replace`` is set:
         importing a committed shard file replaces, because committed results are the reference.
         """
-        rows = self._rows_of(int(arch), int(seed), curve)
+        rows = self.rows_of(int(arch), int(seed), curve)
         marks = ", ".join("?" * (3 + len(self.metrics)))
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self._transaction():
             cur = self._db.executemany(f"{verb} INTO results VALUES ({marks})", rows)
             return cur.rowcount > 0
 
-    def _rows_of(self, arch: int, seed: int, curve: Curve) -> list[tuple]:
+    def rows_of(self, arch: int, seed: int, curve: Curve) -> list[tuple]:
+        """The rows (arch, seed, epoch, *metrics as float32) one result is stored as; StoreError if its
+        epochs or metrics are not this run's."""
         epochs = [int(e) for e, _ in curve]
         if epochs != list(range(1, self.epochs + 1)):
             raise StoreError(f"result of arch {arch} seed {seed} has epochs {epochs}; this run records 1..{self.epochs}")
@@ -255,7 +290,17 @@ class ResultStore:
             self._db.execute("INSERT OR REPLACE INTO sessions VALUES (:id, :start, :end, :wall_seconds, "
                              ":results_written, :backend, :workers, :hardware)", values)
 
+    def record_file(self, name: str, signature: FileSignature) -> None:
+        """Remember what a committed file held when the store took it in (or wrote it)."""
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (name, *signature))
+
     # ----- reading -------------------------------------------------------------------------------
+    def file_records(self) -> dict[str, FileSignature]:
+        """The committed files the store holds the contents of, by name, as they were then."""
+        return {name: FileSignature(int(size), int(mtime), str(sha))
+                for name, size, mtime, sha in self._db.execute("SELECT * FROM files")}
+
     def done_pairs(self) -> set[tuple[int, int]]:
         """The (arch, seed) pairs whose result is stored (a stored result always has every epoch)."""
         return {(a, s) for a, s in self._db.execute("SELECT DISTINCT arch, seed FROM results")}
@@ -307,25 +352,39 @@ class ResultStore:
 
 
 # ----- shard files ---------------------------------------------------------------------------------
-def write_shard_file(path: Path, rows: Sequence[Sequence[float]], metrics: Sequence[str]) -> None:
-    """Write tidy rows (arch_index, seed, epoch, *metrics) as CSV, atomically (temp file + rename)."""
+CUT_FILE_ADVICE = " (restore it from git, or delete it to train its work unit again)"
+
+
+def write_shard_file(path: Path, rows: Sequence[Sequence[float]], metrics: Sequence[str]) -> bytes:
+    """Write tidy rows (arch_index, seed, epoch, *metrics) as CSV, atomically (temp file + rename);
+    returns the bytes written."""
     buf = io.StringIO()
     buf.write(",".join([*KEY_COLUMNS, *metrics]) + "\n")
     for row in rows:
         keys = (str(int(v)) for v in row[:3])
         buf.write(",".join([*keys, *("%.9g" % v for v in to_float32(row[3:]))]) + "\n")
     atomic_write_text(path, buf.getvalue())
+    return buf.getvalue().encode("ascii")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write a small text file so that readers (and a later run after kill -9) see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a small text file so that readers (and a later run after kill -9) see old or new, never half.
+
+    An OSError (a full disk, say) names ``path``: writing and syncing a file report none."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # what it holds of the disk is freed now, not at the next start
+        if exc.filename is not None and Path(exc.filename) != tmp:
+            raise  # the folder above it: already named
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
 
 
 def remove_temporary_files(folder: Path) -> None:
@@ -337,14 +396,18 @@ def remove_temporary_files(folder: Path) -> None:
 
 def read_shard_file(path: Path, metrics: Sequence[str]) -> dict[tuple[int, int], list[tuple[int, dict[str, float]]]]:
     """Results of one shard file: {(arch, seed): [(epoch, {metric: value}), ...]} in file order."""
+    return parse_shard_file(path, path.read_bytes(), metrics)
+
+
+def parse_shard_file(path: Path, data: bytes,
+                     metrics: Sequence[str]) -> dict[tuple[int, int], list[tuple[int, dict[str, float]]]]:
+    """:func:`read_shard_file` of the contents ``data`` of ``path`` (named in errors)."""
     expected = [*KEY_COLUMNS, *metrics]
     results: dict[tuple[int, int], list[tuple[int, dict[str, float]]]] = {}
     try:
-        with open(path, encoding="ascii", newline="") as f:
-            text = f.read()
+        text = data.decode("ascii")
         if text and not text.endswith("\n"):  # every line is written whole: a cut file would pass a cut number
-            raise ShardFileError(f"shard file {path} is truncated: its last line has no line end "
-                                 "(restore it from git, or delete it to train its work unit again)")
+            raise ShardFileError(f"shard file {path} is truncated: its last line has no line end{CUT_FILE_ADVICE}")
         reader = csv.reader(io.StringIO(text))
         header = next(reader, None)
         if header != expected:

@@ -768,3 +768,162 @@ def test_a_session_file_with_a_value_of_the_wrong_kind_is_one_line(fake, tmp_pat
     for command in (["table", "build", run_dir, "--out", tmp_path / "t"],
                     ["table", "build", run_dir, "--partial", "--out", tmp_path / "t"], ["info", run_dir]):
         _assert_one_line_error(_cli(capsys, *command), f"session file {session} is malformed: {field}")
+
+
+# ----- committed files changed after the store took them in ------------------------------------------------
+def _fresh_clone_table(run_dir: Path, out: Path) -> Benchmark:
+    """The table a fresh clone builds: the committed files alone (the run folder copied without its store)."""
+    clone = out.parent / f"{out.name}-clone"
+    shutil.copytree(run_dir, clone, ignore=shutil.ignore_patterns(f"{STORE_FILE}*", ".lock"))
+    return build_from_store(clone, out)
+
+
+def test_a_shard_file_edited_after_it_was_imported_is_read_again_with_a_note(fake, tmp_path: Path, capsys) -> None:
+    """A committed shard file changed after the store took it in (another version checked out, a hand
+    edit) was never read again: the store, and the table built here, kept the old numbers while a
+    fresh clone's table had the new ones. The file is the reference: it is read again, with a note."""
+    spec = RunSpec("0-5", (0, 1), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    unit = run_dir / "shards" / "seed1" / "00003-00005.csv"
+    lines = unit.read_text().splitlines(keepends=True)
+    fields = lines[1].split(",")
+    fields[4] = "12.5"  # train_acc of arch 3, seed 1, epoch 1
+    unit.write_text("".join([lines[0], ",".join(fields), *lines[2:]]))
+    capsys.readouterr()
+    assert run_pre_evaluation(spec, run_dir, progress=False).written_now == 0
+    err = capsys.readouterr().err
+    assert f"note: {unit} changed after {STORE_FILE} took it in: 1 of its 3 results differ" in err, err
+    here = build_from_store(run_dir, tmp_path / "here")
+    assert here.metric(3, "train", "acc", epoch=1, seed=1) == 12.5
+    assert here.content_hash == _fresh_clone_table(run_dir, tmp_path / "clone").content_hash
+    build_from_store(run_dir, tmp_path / "again")
+    assert "note" not in capsys.readouterr().err  # read once: the store now holds the file as it is
+
+
+@pytest.mark.parametrize("damage", ["cut", "row lost", "garbage"])
+def test_a_shard_file_damaged_after_it_was_imported_is_refused_by_name(fake, tmp_path: Path, capsys,
+                                                                      damage: str) -> None:
+    """Damage to a committed shard file after the store took it in went unnoticed by the resume and by
+    table build (they read the store), so it surfaced only on a fresh clone. Every start now refuses it
+    by name, and deleting it makes the run write it again from the store, byte for byte."""
+    spec = RunSpec("0-5", (0,), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    unit = run_dir / "shards" / "seed0" / "00000-00002.csv"
+    good = unit.read_bytes()
+    unit.write_bytes({"cut": good[:-5], "row lost": good[: good.rindex(b"\n", 0, -1) + 1],
+                      "garbage": b"\x00" * len(good)}[damage])
+    args = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-5", "--seeds", "0", "--shard-size", "3", "--workers", "1",
+            "--out", run_dir]
+    for command in (args, ["table", "build", run_dir, "--out", tmp_path / "t"]):
+        _assert_one_line_error(_cli(capsys, *command), f"{unit}")
+    rc, _, err = _cli(capsys, *args)
+    assert "delete it and this command writes it again from the store" in err
+    assert not (tmp_path / "t").exists()
+    unit.unlink()
+    fake.calls.clear()
+    assert run_pre_evaluation(spec, run_dir, progress=False).written_now == 0 and fake.calls == []
+    assert unit.read_bytes() == good
+
+
+def test_a_start_reads_no_shard_file_the_store_holds_as_it_is(fake, tmp_path: Path, monkeypatch) -> None:
+    """Resuming stays a stat per committed file: only a file whose size or time changed is read, and one
+    only touched (same bytes) is not parsed again."""
+    spec = RunSpec("0-5", (0, 1), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    parsed: list[Path] = []
+    real = pre_evaluate.parse_shard_file
+    monkeypatch.setattr(pre_evaluate, "parse_shard_file", lambda path, *a: parsed.append(path) or real(path, *a))
+    run_pre_evaluation(spec, run_dir, progress=False)
+    assert parsed == []
+    unit = run_dir / "shards" / "seed0" / "00000-00002.csv"
+    os.utime(unit, ns=(time.time_ns(), time.time_ns() + 10**9))
+    run_pre_evaluation(spec, run_dir, progress=False)
+    assert parsed == []
+    with ResultStore(run_dir / STORE_FILE) as store:
+        assert store.file_records()["seed0/00000-00002.csv"].mtime_ns == unit.stat().st_mtime_ns
+
+
+def test_a_store_without_file_records_opens_and_checks_every_file_once(fake, tmp_path: Path, capsys) -> None:
+    """A store.sqlite made before the file records existed still opens; its first start checks every
+    committed file against it once (a file changed since is read again, with a note), then records them."""
+    spec = RunSpec("0-5", (0,), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    with ResultStore(run_dir / STORE_FILE) as store:
+        store._db.execute("DROP TABLE files")
+    unit = run_dir / "shards" / "seed0" / "00003-00005.csv"
+    lines = unit.read_text().splitlines(keepends=True)
+    fields = lines[-1].split(",")
+    fields[3] = "7.25"  # train_loss of arch 5, last epoch
+    unit.write_text("".join([*lines[:-1], ",".join(fields)]))
+    capsys.readouterr()
+    run_pre_evaluation(spec, run_dir, progress=False)
+    assert f"note: {unit} changed after {STORE_FILE} took it in: 1 of its 3 results differ" in capsys.readouterr().err
+    with ResultStore(run_dir / STORE_FILE) as store:
+        assert sorted(store.file_records()) == ["seed0/00000-00002.csv", "seed0/00003-00005.csv"]
+
+
+def test_a_session_file_that_moved_on_after_it_was_imported_is_read_again(fake, tmp_path: Path) -> None:
+    """A session file committed by another machine while its session went on was imported once and never
+    again: the table built here kept that session's old wall time and result count. Session files are
+    the reference, as on a fresh clone."""
+    spec = RunSpec("0-5", (0,), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    build_from_store(run_dir, tmp_path / "t0")
+    (session,) = (run_dir / "sessions").glob("*.json")
+    record = json.loads(session.read_text())
+    session.write_text(json.dumps({**record, "wall_seconds": 5025.5, "end": "2030-01-01T00:00:00+00:00"}))
+    compute = load_table(build_from_store(run_dir, tmp_path / "t1").path).manifest["compute"]
+    assert compute["wall_seconds"] == 5025.5
+    assert compute == load_table(_fresh_clone_table(run_dir, tmp_path / "clone").path).manifest["compute"]
+
+
+# ----- writing the committed files and the table ------------------------------------------------------------
+def test_a_full_disk_while_writing_a_shard_file_names_it_and_the_resume_completes(fake, tmp_path: Path, capsys,
+                                                                                   monkeypatch) -> None:
+    """ENOSPC from writing or syncing a file carries no file name: the error was 'No space left on
+    device' alone. It now names the shard file, says the results are kept, and leaves no temporary file."""
+    args = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-5", "--seeds", "0", "--shard-size", "3", "--workers", "1",
+            "--out", tmp_path / "run"]
+    real_fsync = os.fsync
+
+    def full_disk(fd: int) -> None:
+        if "/shards/" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    unit = tmp_path / "run" / "shards" / "seed0" / "00000-00002.csv"
+    _assert_one_line_error(_cli(capsys, *args), f"No space left on device ({unit}); every finished result is stored")
+    assert list((tmp_path / "run" / "shards").rglob("*.tmp")) == [] and stored_results(tmp_path / "run") == 3
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    fake.calls.clear()
+    rc, out, _ = _cli(capsys, *args, "--table", tmp_path / "t")
+    assert rc == 0 and "6/6 (arch, seed) results stored, 3 by this command" in out and len(fake.calls) == 1
+
+
+@pytest.mark.parametrize("where", ["under a file", "the run folder", "holds the run folder", "read-only"])
+def test_a_table_folder_that_cannot_be_written_is_refused_before_training(fake, tmp_path: Path, capsys, monkeypatch,
+                                                                          where: str) -> None:
+    """pre-evaluate --table found that the table could not be written only when the run was complete,
+    after all the training. It is checked first: one line, exit 2, nothing trained, no folder left."""
+    (tmp_path / "afile").write_text("x")
+    run_dir = tmp_path / "runs" / "run"
+    table = {"under a file": tmp_path / "afile" / "tables" / "t", "the run folder": run_dir,
+             "holds the run folder": tmp_path / "runs", "read-only": tmp_path / "ro" / "t"}[where]
+    if where == "read-only":
+        def read_only(*args: Any, **kwargs: Any) -> str:
+            raise OSError(30, "Read-only file system", str(tmp_path / "ro" / ".t.tmp-1-x"))
+
+        monkeypatch.setattr(tablefile.tempfile, "mkdtemp", read_only)
+    rc, _, err = _cli(capsys, "pre-evaluate", *TINY_FLAGS, "--archs", "0-5", "--seeds", "0", "--shard-size", "3",
+                      "--workers", "1", "--out", run_dir, "--table", table)
+    expected = {"under a file": f"a file is in the way of a folder it needs ({tmp_path / 'afile'})",
+                "the run folder": "is the run folder", "holds the run folder": "holds it",
+                "read-only": f"Read-only file system ({tmp_path / 'ro'})"}
+    _assert_one_line_error((rc, "", err), expected[where])
+    assert fake.calls == [] and not run_dir.exists() and not (tmp_path / "ro").exists()

@@ -168,3 +168,39 @@ def test_a_truncated_shard_file_is_refused_not_read_with_a_cut_number(tmp_path: 
         read_shard_file(path, METRICS)
     path.write_text(text)
     assert read_shard_file(path, METRICS)[(1, 0)][1][1]["test_seconds"] == to_float32([0.00121309573])[0]
+
+
+def test_a_full_disk_while_writing_a_file_names_it_and_frees_the_temporary_file(tmp_path: Path, monkeypatch) -> None:
+    """ENOSPC from write() or fsync() carries no file name ('No space left on device' alone, as the
+    command printed it); the error now names the file, and the half-written temporary file is gone."""
+    import errno
+    import os
+
+    from nasbench_suite.store import atomic_write_text
+
+    path = tmp_path / "shards" / "seed0" / "00000-00003.csv"
+
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        atomic_write_text(path, "arch_index,seed,epoch\n")
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(path)
+    assert not path.exists() and list(path.parent.iterdir()) == []
+
+
+def test_a_store_written_before_file_records_opens_and_gains_them(tmp_path: Path) -> None:
+    """store.sqlite is a working copy; one made by an earlier version (no ``files`` table) opens, with its
+    results, and gets the table; older versions ignore it."""
+    from nasbench_suite.store import FileSignature
+
+    path = tmp_path / "store.sqlite"
+    with ResultStore(path, IDENTITY) as s:
+        s.insert_result(3, 0, curve(0.5))
+        s._db.execute("DROP TABLE files")
+    with ResultStore(path, IDENTITY) as s:
+        assert s.done_pairs() == {(3, 0)} and s.file_records() == {}
+        s.record_file("seed0/00000-00003.csv", FileSignature(10, 20, "ab"))
+    with ResultStore(path) as s:
+        assert s.file_records() == {"seed0/00000-00003.csv": (10, 20, "ab")}
