@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import torch
@@ -24,15 +25,27 @@ def test_the_cpu_fingerprint_keeps_its_fields() -> None:
 
 
 @pytest.fixture
-def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """torch's CUDA queries answered as on a GPU machine (the flags are torch's real global ones)."""
+def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """torch's CUDA queries answered as on a GPU machine. The flags are torch's real global ones, set
+    with plain assignments (:func:`flip`) and restored here: pytest's monkeypatch cannot undo an
+    attribute of ``torch.backends.cuda.matmul``, which torch serves through ``__getattr__``."""
+    flags = [(torch.backends.cudnn, "benchmark"), (torch.backends.cudnn, "deterministic"),
+             (torch.backends.cuda.matmul, "allow_tf32")]
+    saved = [getattr(owner, name) for owner, name in flags]
     monkeypatch.setattr(latency_module, "require_device", lambda device: None)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU 80GB")
     monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 90100)
     monkeypatch.setattr(torch.version, "cuda", "12.4")
     monkeypatch.setattr(machine, "cuda_driver_version", lambda: "12.6")
     monkeypatch.setattr(machine, "nvidia_driver_version", lambda: "560.35.03")
-    return monkeypatch
+    yield monkeypatch
+    for (owner, name), value in zip(flags, saved):
+        setattr(owner, name, value)
+
+
+def flip(owner: object, name: str) -> None:
+    """Negate one of torch's boolean flags (restored by :func:`fake_gpu`)."""
+    setattr(owner, name, not getattr(owner, name))
 
 
 def test_the_cuda_fingerprint_records_cudnn_cuda_driver_and_the_flags_that_change_timings(fake_gpu) -> None:
@@ -49,11 +62,9 @@ def test_the_cuda_fingerprint_records_cudnn_cuda_driver_and_the_flags_that_chang
     assert "cuda" not in fingerprint("cpu", threads=1)
 
     changes = {  # each one changes GPU timings, so each one changes the hash
-        "cudnn_benchmark": lambda: fake_gpu.setattr(torch.backends.cudnn, "benchmark", not torch.backends.cudnn.benchmark),
-        "cudnn_deterministic": lambda: fake_gpu.setattr(torch.backends.cudnn, "deterministic",
-                                                        not torch.backends.cudnn.deterministic),
-        "tf32_matmul": lambda: fake_gpu.setattr(torch.backends.cuda.matmul, "allow_tf32",
-                                                not torch.backends.cuda.matmul.allow_tf32),
+        "cudnn_benchmark": lambda: flip(torch.backends.cudnn, "benchmark"),
+        "cudnn_deterministic": lambda: flip(torch.backends.cudnn, "deterministic"),
+        "tf32_matmul": lambda: flip(torch.backends.cuda.matmul, "allow_tf32"),
         "deterministic_algorithms": lambda: fake_gpu.setattr(torch, "are_deterministic_algorithms_enabled", lambda: True),
         "cudnn": lambda: fake_gpu.setattr(torch.backends.cudnn, "version", lambda: 90800),
         "cuda_driver": lambda: fake_gpu.setattr(machine, "cuda_driver_version", lambda: "12.8"),
@@ -81,7 +92,7 @@ def test_a_gpu_folder_is_refused_after_a_flag_changed(fake_gpu, tmp_path: Path) 
     LatencyStore(tmp_path, TINY, method).close()
     assert json.loads((tmp_path / IDENTITY_FILE).read_text())["fingerprint"]["cuda"]["cudnn"] == 90100
     with LatencyStore(tmp_path, TINY, method) as store:  # same settings: it resumes
-        fake_gpu.setattr(torch.backends.cudnn, "benchmark", not torch.backends.cudnn.benchmark)
+        flip(torch.backends.cudnn, "benchmark")
         with pytest.raises(LatencyError, match="cuda.cudnn_benchmark"):  # changed since it opened: nothing timed
             store.measure([0])
         assert store.done() == set()
