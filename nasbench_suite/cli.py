@@ -16,8 +16,6 @@ from .errors import NasBenchError, require_device
 from .intlist import parse_int_list
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from .evaluation import EvalSpec
     from .table import Benchmark
     from .train import Protocol
@@ -452,25 +450,8 @@ def _report_folder(out: Path) -> Path:
     return out
 
 
-def _run_notes(label: str, stop_reasons: dict[str, int], final: "pd.DataFrame") -> list[str]:
-    """Lines that flag what a run of a user's strategy can do without an error but should not go unseen:
-    runs that ended before the budget because the strategy stopped asking (``exhausted``), and final
-    incumbents the strategy named without ever querying them (their evaluation is read all the same)."""
-    notes = []
-    runs = sum(stop_reasons.values())
-    early = stop_reasons.get("exhausted", 0)
-    if early:
-        notes.append(f"note: {early} of {runs} runs of {label} ended before the budget: the strategy asked for no "
-                     "query while none was running, which ends a run (stop reason 'exhausted' in manifest.json)")
-    untold = int(((final["incumbent_index"] >= 0) & final["incumbent_value"].isna()).sum())
-    if untold:
-        notes.append(f"note: {untold} of {len(final)} runs of {label} end with an incumbent the strategy named but never "
-                     "queried: no query paid for it, yet its evaluation is read and reported (incumbent_value is NaN)")
-    return notes
-
-
 def cmd_search(args: argparse.Namespace) -> None:
-    from .search import SearchSpec, check_results_folder, run_seeds
+    from .search import SearchSpec, check_results_folder, run_notes, run_seeds
     from .simulator import Budget
     from .strategy import import_strategies
 
@@ -492,8 +473,8 @@ def cmd_search(args: argparse.Namespace) -> None:
     t = results.timing
     print(f"wrote {len(results.frame)} rows ({t['runs']} runs of {args.strategy}) to {out / 'trajectories.parquet'} "
           f"with manifest.json and timing.json")
-    for note in _run_notes(args.strategy, results.manifest["runs"]["stop_reasons"], final):
-        print(note)
+    for note in run_notes(args.strategy, results.manifest["runs"]["stop_reasons"], final):
+        print(f"note: {note}")
     empty = int((final["incumbent_index"] < 0).sum())
     if empty == len(final):  # constrained mode: no run found a cell within the latency limit
         print(f"no run found a cell within --max-latency {args.max_latency:g} ms in its budget: there is no "
@@ -575,17 +556,19 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def _print_compare_notes(runs: Path, labels: Sequence[str]) -> None:
-    """:func:`_run_notes` of every replayed strategy of a compare, read back from its stored runs."""
+    """:func:`~nasbench_suite.search.run_notes` of every replayed strategy of a compare, read back from its
+    stored runs (the report says the same in its Caveats section)."""
     import pandas as pd
 
     from .compare import REPLAYED
+    from .search import run_notes
 
     for label in labels:
         folder = runs / REPLAYED / label
         reasons = json.loads((folder / "manifest.json").read_text())["runs"]["stop_reasons"]
         frame = pd.read_parquet(folder / "trajectories.parquet", columns=["seed", "incumbent_index", "incumbent_value"])
-        for note in _run_notes(label, reasons, frame.groupby("seed", sort=False).tail(1)):
-            print(note)
+        for note in run_notes(label, reasons, frame.groupby("seed", sort=False).tail(1)):
+            print(f"note: {note}")
 
 
 def cmd_report(args: argparse.Namespace) -> None:

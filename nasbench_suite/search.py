@@ -148,6 +148,26 @@ class SearchResults:
         return out
 
 
+def run_notes(label: str, stop_reasons: Mapping[str, int], final: "pd.DataFrame") -> list[str]:
+    """Sentences that flag what runs of a strategy can do without an error but should not go unseen:
+    runs that ended before the budget because the strategy stopped asking (stop reason ``exhausted``),
+    and final incumbents the strategy named without ever querying them (their evaluation is read all the
+    same). ``stop_reasons`` is a manifest's ``runs.stop_reasons``; ``final`` holds the last row of every
+    run (``incumbent_index`` and ``incumbent_value`` are read). Printed by ``nasbench search`` and
+    ``compare``, and written into the comparison report."""
+    notes = []
+    runs = sum(stop_reasons.values())
+    early = stop_reasons.get("exhausted", 0)
+    if early:
+        notes.append(f"{early} of {runs} runs of {label} ended before the budget: the strategy asked for no query "
+                     "while none was running, which ends a run (stop reason 'exhausted' in manifest.json)")
+    untold = int(((final["incumbent_index"] >= 0) & final["incumbent_value"].isna()).sum())
+    if untold:
+        notes.append(f"{untold} of {len(final)} runs of {label} end with an incumbent the strategy named but never "
+                     "queried: no query paid for it, yet its evaluation is read and reported (incumbent_value is NaN)")
+    return notes
+
+
 def check_results_folder(out: Path, overwrite: bool) -> None:
     """Refuse to write results to ``out`` when it is not a folder, already holds results (unless
     ``overwrite``), or holds a ``manifest.json`` that is not search results (a table's, a compare

@@ -117,6 +117,7 @@ def test_compare_writes_runs_and_a_complete_report(full_run: Path) -> None:
         assert f"(figures/{fig}.png)" in md
         assert (full_run / "figures" / f"{fig}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "measured: " in md and "replayed (simulated s)" in md
+    assert "Caveats" not in md  # shipped strategies neither stop early nor name unqueried cells: nothing to note
     html = (full_run / "index.html").read_text()
     assert html.count('src="data:image/png;base64,') == 5 and "http" not in html.replace("http-equiv", "")
     ranks = pd.read_csv(full_run / "ranks.csv", index_col="seed")

@@ -347,6 +347,20 @@ class NamesUnqueried(StopsEarly):
 '''
 
 
+def _user_strategies(source: str, stem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                     request: pytest.FixtureRequest) -> Path:
+    """``source`` written to ``tmp_path/stem.py`` for ``--import``; what it registers is forgotten after the test."""
+    import sys
+
+    from nasbench_suite import strategy
+
+    path = tmp_path / f"{stem}.py"
+    path.write_text(source)
+    monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))
+    request.addfinalizer(lambda: sys.modules.pop(path.stem, None))
+    return path
+
+
 def test_runs_that_stop_early_or_end_on_an_unqueried_incumbent_are_flagged(
         search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
         request: pytest.FixtureRequest) -> None:
@@ -354,14 +368,7 @@ def test_runs_that_stop_early_or_end_on_an_unqueried_incumbent_are_flagged(
     while nothing runs (a bug that waits for a result that never comes) ended every run after 2 of its
     budget's 10 queries, and one that names a cell it never queried got that cell's test accuracy for free;
     `search` and `compare` now print a note for each."""
-    import sys
-
-    from nasbench_suite import strategy
-
-    path = tmp_path / "quiet_user_strategies.py"
-    path.write_text(QUIET_STRATEGIES)
-    monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))
-    request.addfinalizer(lambda: sys.modules.pop(path.stem, None))
+    path = _user_strategies(QUIET_STRATEGIES, "quiet_user_strategies", tmp_path, monkeypatch, request)
     common = ["--table", str(search_table.path), "--import", str(path), "--seeds", "0-2", "--max-queries", "10",
               "--workers", "1"]
     assert main(["search", *common, "--strategy", "user-stops-early", "--out", str(tmp_path / "a")]) == 0
@@ -382,3 +389,30 @@ def test_runs_that_stop_early_or_end_on_an_unqueried_incumbent_are_flagged(
     notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
     assert len(notes) == 2 and "2 of 2 runs of user-stops-early ended before" in notes[0]
     assert "2 of 2 runs of user-names-unqueried end with an incumbent" in notes[1]
+
+
+def test_the_comparison_report_carries_the_notes_of_its_runs(
+        search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> None:
+    """The notes went to the terminal only: the report (index.md and index.html, shared without the
+    terminal's output) showed a strategy's final accuracy from a cell it never paid for, or runs cut
+    short, without a word. It now has a Caveats section, first, with the same sentences (none when
+    there is nothing to note: the committed reports are unchanged); `nasbench report` writes it too."""
+    path = _user_strategies(QUIET_STRATEGIES, "quiet_user_strategies", tmp_path, monkeypatch, request)
+    config = tmp_path / "quiet.toml"
+    config.write_text(f'name = "quiet"\ntable = "{search_table.path.as_posix()}"\nseeds = "0-1"\nworkers = 1\n'
+                      '[budget]\nqueries = 10\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
+                      '[[strategy]]\nname = "user-stops-early"\n[[strategy]]\nname = "user-names-unqueried"\n')
+    assert main(["compare", "--import", str(path), "--config", str(config), "--out", str(tmp_path / "d")]) == 0
+    printed = [line.removeprefix("note: ") for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(printed) == 2
+    md = (tmp_path / "d" / "index.md").read_text()
+    assert md.count("## Caveats") == 1 and md.index("## Caveats") < md.index("## Anytime performance")
+    caveats = md.split("## Caveats")[1].split("## ")[0]
+    assert "2 of 2 runs of user-stops-early ended before the budget" in caveats
+    assert "2 of 2 runs of user-names-unqueried end with an incumbent the strategy named but never queried" in caveats
+    assert all(f"{note}." in caveats for note in printed) and "random" not in caveats
+    html = (tmp_path / "d" / "index.html").read_text()
+    assert "<h2>Caveats</h2>" in html and "2 of 2 runs of user-names-unqueried end with an incumbent" in html
+    assert main(["report", str(tmp_path / "d" / "runs"), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "index.md").read_text() == md

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..compare import CELLS_FILE, CompareError, read_compare
 from ..intlist import format_int_list
-from ..search import MANIFEST_FILE, RESULTS_FILE
+from ..search import MANIFEST_FILE, RESULTS_FILE, run_notes
 from ..store import atomic_write_text
 from . import figures, stats
 
@@ -111,6 +111,13 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
     evaluation = next(iter(data.manifests.values()))["evaluation"]
     pngs: dict[str, bytes] = {}
     sections: list[Section] = []
+
+    # the notes `nasbench compare` printed, for the report's readers (no section when there are none)
+    notes = [note for label in labels
+             for note in run_notes(label, data.manifests[label]["runs"]["stop_reasons"], final[label])]
+    if notes:
+        sections.append(Section("Caveats", text=" ".join(f"{note}." for note in notes)
+                                + " None of this is an error: the figures and tables below include these runs as they are."))
 
     # anytime curves
     grid = stats.time_grid(data.replayed, cfg["budget_seconds"])
