@@ -12,7 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Sequence
 
-from .errors import NasBenchError, require_device
+from .errors import NasBenchError, require_device, stopped_in
 from .intlist import parse_int_list
 
 if TYPE_CHECKING:
@@ -1171,7 +1171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = "; every finished result is stored: run the same command again to resume" if getattr(
             args, "resumable", False) else ""
         terminated = isinstance(stop, Terminated)
-        print(f"nasbench: {'terminated' if terminated else 'interrupted'}{hint}", file=sys.stderr)
+        print(f"nasbench: {'terminated' if terminated else 'interrupted'}{stopped_in(stop)}{hint}", file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     finally:
         if in_main_thread:

@@ -132,3 +132,35 @@ def require_device(device: str) -> None:
 def not_a_folder(path: "str | os.PathLike[str]") -> str:
     """Why ``path``, which is not a folder, cannot be used as one: it is a file, or it does not exist."""
     return "is a file, not a folder" if os.path.exists(path) else "does not exist"
+
+
+STOPPED_IN = "nasbench_stopped_in"
+"""Attribute that a Ctrl-C (``KeyboardInterrupt``) or ``kill PID`` (the CLI's subclass of it) raised during a
+search run carries: a dict of what was running, with ``strategy`` (its name) and, where known, ``method`` (the
+strategy's method the stop cut short; absent when the simulator's own code was running) and ``seed`` (the run
+seed; absent outside a run, e.g. in the setup check before the runs). Set by :mod:`nasbench_suite.simulator`,
+in this process only: a run in a worker process is not named."""
+
+
+def mark_stopped_in(stop: BaseException, **facts: object) -> None:
+    """Add ``facts`` about what was running to ``stop`` (see :data:`STOPPED_IN`); facts already there (set
+    by a frame nearer to where the stop arrived) are kept."""
+    where = getattr(stop, STOPPED_IN, None)
+    if not isinstance(where, dict):
+        where = {}
+        setattr(stop, STOPPED_IN, where)
+    for key, value in facts.items():
+        where.setdefault(key, value)
+
+
+def stopped_in(stop: BaseException) -> str:
+    """What ``stop`` cut short, as words to follow "interrupted" ("" when nothing was recorded): "in ask()
+    of strategy 'x', run seed 3", "during run seed 3 of strategy 'x'" (the simulator's own code was running)
+    or "in setup() of strategy 'x'" (outside a run)."""
+    where = getattr(stop, STOPPED_IN, None)
+    if not isinstance(where, dict) or "strategy" not in where:
+        return ""
+    seed = f"run seed {where['seed']}" if "seed" in where else None
+    if "method" in where:
+        return f" in {where['method']}() of strategy {where['strategy']!r}" + (f", {seed}" if seed else "")
+    return f" during {seed or 'a run'} of strategy {where['strategy']!r}"

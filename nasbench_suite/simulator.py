@@ -45,7 +45,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import ArchError, NasBenchError, SplitNotAvailableError
+from .errors import ArchError, NasBenchError, SplitNotAvailableError, mark_stopped_in
 from .intlist import is_integer
 from .space import NUM_ARCHS, Arch
 from .strategy import Query, Result, SearchSpace, Strategy, StrategyError
@@ -303,12 +303,17 @@ def guarded(strategy: Strategy, method: str) -> Any:
     StrategyError (chained to it); a StrategyError it raises on purpose (a setting check) is named after the
     strategy (:func:`_named`); an :class:`ArchError` (a cell the strategy built from a bad index, string or op
     tuple) is the strategy's own bug and is named like an exception of its code; the package's other errors
-    pass unchanged."""
+    pass unchanged. A Ctrl-C or ``kill PID`` that stops the method (one that never returns, say) passes too,
+    carrying the strategy and the method (:func:`~nasbench_suite.errors.mark_stopped_in`), so the CLI's one
+    line names them; the exception clause costs nothing while no exception is raised."""
     call = getattr(strategy, method)
 
     def guarded(*args: Any) -> Any:
         try:
             return call(*args)
+        except KeyboardInterrupt as stop:
+            mark_stopped_in(stop, strategy=_strategy_name(strategy), method=method)
+            raise
         except StrategyError as exc:
             named = _named(strategy, exc)
             if named is exc:
@@ -333,10 +338,21 @@ def _first_query_too_costly(limit_s: float, cost: float, charge: float, strategy
 
 
 def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *, workers: int = 1) -> Trajectory:
-    """Run ``strategy`` from scratch under ``budget`` with ``workers`` simulated workers; see the module doc."""
+    """Run ``strategy`` from scratch under ``budget`` with ``workers`` simulated workers; see the module doc.
+    A Ctrl-C or ``kill PID`` that stops the run passes, carrying the strategy and the run seed (see
+    :data:`~nasbench_suite.errors.STOPPED_IN`)."""
     if not is_integer(workers) or workers < 1:
         raise StrategyError(f"workers must be an integer >= 1, got {workers!r}")
     workers, seed = int(workers), _run_seed(seed)
+    try:
+        return _run(strategy, oracle, budget, seed, workers)
+    except KeyboardInterrupt as stop:
+        mark_stopped_in(stop, strategy=_strategy_name(strategy), seed=seed)
+        raise
+
+
+def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers: int) -> Trajectory:
+    """:func:`run_search` of checked arguments."""
     wall = time.perf_counter
     started = wall()
     rng, key = run_keys(seed)

@@ -416,3 +416,154 @@ def test_the_comparison_report_carries_the_notes_of_its_runs(
     assert "<h2>Caveats</h2>" in html and "2 of 2 runs of user-names-unqueried end with an incumbent" in html
     assert main(["report", str(tmp_path / "d" / "runs"), "--out", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "index.md").read_text() == md
+
+
+STOPPED_STRATEGIES = '''
+from dataclasses import dataclass
+from pathlib import Path
+
+from nasbench_suite.space import Arch
+from nasbench_suite.strategy import Query, Strategy, register
+
+
+@register("user-stopped-in-tell")
+@dataclass
+class StoppedInTell(Strategy):
+    """Stands in for a tell() that never returns and is stopped by Ctrl-C: the stop arrives there."""
+
+    def setup(self, space, rng):
+        self.space, self.told = space, 0
+
+    def ask(self, n):
+        return [Query(Arch.from_index(int(self.space.arch_indices[self.told])), self.space.max_epoch)]
+
+    def tell(self, results):
+        self.told += 1
+        if self.told == 3:
+            raise KeyboardInterrupt
+
+
+@register("user-stopped-in-setup")
+@dataclass
+class StoppedInSetup(StoppedInTell):
+    def setup(self, space, rng):
+        raise KeyboardInterrupt
+
+
+@register("user-hangs-in-ask")
+@dataclass
+class HangsInAsk(StoppedInTell):
+    """ask() loops forever after 3 results, once it has left a file saying so (MARKER is set by the test)."""
+
+    def tell(self, results):
+        self.told += 1
+
+    def ask(self, n):
+        if self.told == 3:
+            Path(MARKER).write_text("hanging")
+            while True:
+                pass
+        return super().ask(n)
+'''
+
+
+@pytest.mark.parametrize("stop, code, word", [(KeyboardInterrupt, 130, "interrupted"), ("terminated", 143, "terminated")])
+def test_a_stopped_run_names_the_strategy_method_and_run_seed(
+        search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest, stop: type | str, code: int, word: str) -> None:
+    """A strategy method that never returns hangs the run, and Ctrl-C (or kill PID) said only
+    'nasbench: interrupted': nothing named the strategy, the run or the method. The one line now does,
+    for search and compare in this process (--workers 1); a stop in the simulator's own code names the
+    strategy and run seed, one in the setup check before the runs the strategy and setup()."""
+    from nasbench_suite import cli, simulator
+
+    source = STOPPED_STRATEGIES
+    if stop == "terminated":  # what cli raises for kill PID (SIGTERM)
+        source = source.replace("raise KeyboardInterrupt", "raise Terminated").replace(
+            "from pathlib import Path\n", "from pathlib import Path\n\nfrom nasbench_suite.cli import Terminated\n")
+    path = _user_strategies(source, "stopped_user_strategies", tmp_path, monkeypatch, request)
+    common = ["--table", str(search_table.path), "--import", str(path), "--max-queries", "10", "--workers", "1"]
+    assert main(["search", *common, "--seeds", "2-4", "--strategy", "user-stopped-in-tell", "--out",
+                 str(tmp_path / "a")]) == code
+    assert capsys.readouterr().err == f"nasbench: {word} in tell() of strategy 'user-stopped-in-tell', run seed 2\n"
+    assert main(["search", *common, "--seeds", "2-4", "--strategy", "user-stopped-in-setup", "--out",
+                 str(tmp_path / "b")]) == code
+    assert capsys.readouterr().err == f"nasbench: {word} in setup() of strategy 'user-stopped-in-setup'\n"
+    config = tmp_path / "stopped.toml"
+    config.write_text(f'name = "stopped"\ntable = "{search_table.path.as_posix()}"\nseeds = "5-6"\nworkers = 1\n'
+                      '[budget]\nqueries = 10\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
+                      '[[strategy]]\nname = "user-stopped-in-tell"\n')
+    assert main(["compare", "--import", str(path), "--config", str(config), "--out", str(tmp_path / "c")]) == code
+    assert capsys.readouterr().err == f"nasbench: {word} in tell() of strategy 'user-stopped-in-tell', run seed 5\n"
+
+    def stopped(*args: object) -> None:  # the simulator's own code, between the strategy's methods
+        raise KeyboardInterrupt if stop is KeyboardInterrupt else cli.Terminated
+
+    monkeypatch.setattr(simulator, "Result", stopped)
+    assert main(["search", *common, "--seeds", "7", "--strategy", "random", "--out", str(tmp_path / "d")]) == code
+    assert capsys.readouterr().err == f"nasbench: {word} during run seed 7 of strategy 'random'\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds worker processes through Linux's /proc")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_on_a_strategy_that_never_returns(search_table: Benchmark, tmp_path: Path, workers: int) -> None:
+    """Real Ctrl-C (SIGINT to the process group) on a search whose ask() loops forever. In this process the
+    line names the strategy, method and run seed; with worker processes the parent is only waiting for
+    them and cannot say which run hung (the README says to rerun with --workers 1): the line stays
+    'nasbench: interrupted', with no traceback and no worker left looping."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    marker = tmp_path / "hanging"
+    source = STOPPED_STRATEGIES.replace("MARKER", repr(str(marker)))
+    (tmp_path / "hangs.py").write_text(source)
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from nasbench_suite.cli import main; sys.exit(main(sys.argv[1:]))")
+    root = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "search", "--table", str(search_table.path), "--import", str(tmp_path / "hangs.py"),
+         "--strategy", "user-hangs-in-ask", "--seeds", "3-4", "--max-queries", "10", "--workers", str(workers),
+         "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": root})
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"the strategy never started hanging: {proc.communicate()}")
+            time.sleep(0.05)
+        spawned = _workers_of(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    expected = ("nasbench: interrupted in ask() of strategy 'user-hangs-in-ask', run seed 3" if workers == 1
+                else "nasbench: interrupted")
+    assert proc.returncode == 130 and err == expected + "\n", err
+    assert len(spawned) == (0 if workers == 1 else 2) and not any(_alive(pid) for pid in spawned)
+
+
+def _workers_of(parent: int) -> list[int]:
+    """The multiprocessing workers among ``parent``'s children (from /proc: Linux)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent \
+                    and b"spawn_main" in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except (ValueError, OSError, IndexError):  # gone meanwhile
+            continue
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
