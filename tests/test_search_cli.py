@@ -19,7 +19,10 @@ def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Be
     args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--set", "population=8",
             "--seeds", "0-4", "--budget", "1500", "--workers", "1"]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
-    assert "final incumbent test_acc" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "final incumbent test_acc" in out
+    timing = json.loads((tmp_path / "a" / "timing.json").read_text())  # the rate printed is the runs' own
+    assert f"inside the runs {timing['queries_per_second_per_process']:,.0f} queries/s per process" in out
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     for name in ("trajectories.parquet", "manifest.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
