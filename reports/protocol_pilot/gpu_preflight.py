@@ -5,7 +5,9 @@
 3. what the call carries (tracked files, untracked files git does not ignore, and ``data_local/``) fits in
    the 64 MiB a device call takes.
 
-    python reports/protocol_pilot/gpu_preflight.py [--run benchmarks_data/runs/cifar10-16px] [--carry data_local]
+    python reports/protocol_pilot/gpu_preflight.py [--mode table|speed] [--run benchmarks_data/runs/cifar10-16px] [--carry data_local]
+
+``--mode speed`` checks only the pack (the speed figures' small one) and the size.
 
 Prints one line per check and the device call to make; exits 1 when a check fails.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 from nasbench_suite.errors import NasBenchError
 from nasbench_suite.pre_evaluate import RunSpec, read_run_file
 from nasbench_suite.run_lock import run_lock
-from nasbench_suite.train import load_protocol_data
+from nasbench_suite.train import Protocol, load_protocol_data
 
 CARRY_LIMIT = 64 * 2**20  # bytes a device call carries: the working tree and the carried paths
 
@@ -39,6 +41,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", default="benchmarks_data/runs/cifar10-16px", type=Path)
     ap.add_argument("--carry", default="data_local", type=Path)
+    ap.add_argument("--mode", choices=["table", "speed"], default="table",
+                    help="the gpu_session.sh mode to check for (speed: the engine's GPU figures and GPU latency)")
     args = ap.parse_args()
     failed = False
 
@@ -47,6 +51,19 @@ def main() -> int:
         failed |= not ok
         print(f"{'ok  ' if ok else 'FAIL'} {text}")
 
+    if args.mode == "speed":
+        try:
+            load_protocol_data(Protocol(dataset="cifar10-16px", train_subset=2560, valid_subset=2560), str(args.carry))
+            check(True, f"{args.carry} holds the speed figures' data (cifar10-16px, 2,560 train and valid images)")
+        except NasBenchError as exc:
+            check(False, f"{exc} (nasbench data pack --dataset cifar10-16px --train-subset 2560 --valid-subset 2560 "
+                         f"--data-dir DIR --out {args.carry})")
+        size = carried_bytes(args.carry)
+        check(size <= CARRY_LIMIT, f"a call carries {size / 2**20:.1f} MiB of its {CARRY_LIMIT / 2**20:.0f} MiB")
+        if not failed:
+            print(f'device: run(command="LATENCY_S=240 bash reports/protocol_pilot/gpu_session.sh speed 300", '
+                  f'carry=["{args.carry}"], timeout_s=600)')
+        return 1 if failed else 0
     try:
         with run_lock(args.run, "gpu_preflight.py"):
             pass

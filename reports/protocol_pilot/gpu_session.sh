@@ -31,11 +31,18 @@
 # table's classes into benchmarks_data/latency/digits-cuda (resumable; rename it to digits-cuda-<hash>
 # from its latency.json) and the engine's GPU speed figures ($OUT/speed.txt), e.g.
 #   run(command="LATENCY_S=60 SPEED_S=60 bash reports/protocol_pilot/gpu_session.sh table 360", carry=["data_local"], timeout_s=600)
+# "speed" (the table run is complete since 2026-11; what issue 3 still needs) measures only the engine's
+# GPU speed figures within the seconds given, then LATENCY_S seconds of GPU latency; it needs only a small
+# pack, which keeps the call under 64 MiB beside the 46 MiB repository:
+#   here:   nasbench data pack --dataset cifar10-16px --train-subset 2560 --valid-subset 2560 \
+#               --data-dir ../shared/datasets --out data_local --overwrite          (10.8 MiB)
+#           python reports/protocol_pilot/gpu_preflight.py --mode speed
+#   device: run(command="LATENCY_S=240 bash reports/protocol_pilot/gpu_session.sh speed 300", carry=["data_local"], timeout_s=600)
 # Arguments: mode, seconds to train (default 480), and for "pilot" the candidate names.
 # Results in $OUT: results.tgz (run.json, shards, sessions of the run folders; no SQLite store: resume
 # rebuilds it from the shards), log.txt, device.txt.
 set -u
-mode=${1:?mode: pilot or table}
+mode=${1:?mode: pilot, table or speed}
 limit=${2:-480}
 out=${OUT:?OUT must name the folder that comes back}
 device=${DEVICE:-cuda}
@@ -43,8 +50,15 @@ export PYTHONPATH=.
 { nvidia-smi; python -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"; } > "$out/device.txt" 2>&1
 folders=()
 speed_figures() {  # the engine's GPU speed figures, within $1 seconds
-    timeout "$1" python benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
-        --data-dir data_local --train-subset 2560 --valid-subset 10000 --epochs 1 --archs 16 --batch-cells 16 --workers 4 > "$out/speed.txt" 2>&1
+    timeout "$1" python -u benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
+        --data-dir data_local --train-subset 2560 --valid-subset 2560 --epochs 1 --archs 16 --batch-cells 16 --workers 4 > "$out/speed.txt" 2>&1
+}
+gpu_latency() {  # GPU latency of the digits table's classes within $1 seconds (resumable)
+    lat=benchmarks_data/latency/digits-$device
+    timeout "$1" python -m nasbench_suite.cli latency measure --table digits --device "$device" \
+        --batch 1,256 --out "$lat" > "$out/latency_log.txt" 2>&1
+    echo "exit $? (124: stopped at the time limit; run again to resume)" >> "$out/latency_log.txt"
+    [ -d "$lat" ] && folders+=("$lat")
 }
 case "$mode" in
 pilot)
@@ -69,17 +83,20 @@ table)
     echo "exit $? (124: stopped by the safety timeout; run again to resume)" >> "$out/log.txt"
     folders+=("$run")
     if [ "${LATENCY_S:-0}" -gt 0 ]; then  # then GPU latency of the digits table's classes (resumable)
-        lat=benchmarks_data/latency/digits-$device
-        timeout "$LATENCY_S" python -m nasbench_suite.cli latency measure --table digits --device "$device" \
-            --batch 1,256 --out "$lat" > "$out/latency_log.txt" 2>&1
-        echo "exit $? (124: stopped at the time limit; run again to resume)" >> "$out/latency_log.txt"
-        [ -d "$lat" ] && folders+=("$lat")
+        gpu_latency "$LATENCY_S"
     fi
     if [ "${SPEED_S:-0}" -gt 0 ]; then  # then the engine's GPU speed figures
         speed_figures "$SPEED_S"
     fi
     ;;
-*) echo "unknown mode $mode: pilot or table" >&2; exit 2 ;;
+speed)  # the engine's GPU speed figures within $limit seconds, then LATENCY_S seconds of GPU latency
+    speed_figures "$limit"
+    echo "speed figures: exit $? (124: stopped at the time limit)" > "$out/log.txt"
+    if [ "${LATENCY_S:-0}" -gt 0 ]; then
+        gpu_latency "$LATENCY_S"
+    fi
+    ;;
+*) echo "unknown mode $mode: pilot, table or speed" >&2; exit 2 ;;
 esac
 [ ${#folders[@]} -gt 0 ] && tar czf "$out/results.tgz" --exclude='*.sqlite*' --exclude=.lock "${folders[@]}"
 tail -5 "$out/log.txt"
