@@ -37,9 +37,11 @@ which contains the test half) when ``x-valid`` is missing; here that happens onl
 ``valtest_as_valid=True`` (CLI ``--valtest-as-valid``), which fills the missing ``valid`` epochs of
 cifar100/ImageNet16-120 from ``ori-test`` and records it in the manifest.
 
-Atomicity: all tables are written into one hidden staging folder under ``out`` and moved into place
-only when every file has been read; any error (an unsafe pickle included) removes the staging folder
-and leaves nothing behind.
+Atomicity: each table is written into a hidden staging folder beside its target (the one
+:func:`nasbench_suite.tablefile.write_table` uses, ``.TABLE.tmp-PID-*``) and installed like any table
+(:func:`nasbench_suite.tablefile.install`) only when every file has been read; any error (an unsafe
+pickle included) removes the staging folders and leaves nothing behind, and what a killed import left
+is removed by the next one.
 """
 from __future__ import annotations
 
@@ -48,7 +50,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -380,22 +381,22 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
         raise DatasetError(f"workers must be an integer >= 1, got {workers!r}")
     out = Path(out)
     targets = {(ds, hp): out / table_name(name, ds, hp) for hp in HPS for ds in DATASETS}
-    existing = [str(p) for p in targets.values() if p.exists()]
-    if existing and not overwrite:
-        raise DatasetError(f"{existing[0]} already exists; pass --overwrite to replace the imported tables")
+    for target in targets.values():  # and what killed imports left beside them goes (remove_leftovers)
+        tablefile.check_replaceable(target, overwrite)
+    tablefile.remove_stale(out, rf"\.{re.escape(name)}\.import-[a-z0-9_]{{8}}")  # older versions' staging
     source = open_source(path)
     nb201 = np.asarray(sorted(source.nb201_indices, key=lambda i: source.ours[i]), dtype=np.int64)
     ours = source.ours[nb201]  # rows in our index order
     n = len(nb201)
     made = tablefile.make_folder(out)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.import-", dir=out))
+    staging: dict[tuple[str, str], Path] = {}  # each table written beside its target, as write_table does
     files: dict[tuple[str, str], dict[str, tablefile.SplitFile]] = {}
     installed = False
     try:
         blocks = {key: _Block(plan, min(block_size, n), n) for key, plan in PLANS.items()}
         for key, plan in PLANS.items():
-            (staging / targets[key].name).mkdir()
-            files[key] = {s: tablefile.SplitFile(staging / targets[key].name / f"{s}.npy",
+            staging[key] = tablefile.temporary_folder(targets[key])
+            files[key] = {s: tablefile.SplitFile(staging[key] / f"{s}.npy",
                                                  (n, len(SEED_SLOTS), plan.epochs, len(ms)))
                           for s, ms in plan.measures.items()}
         with ExitStack() as stack:
@@ -429,10 +430,9 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
             f.close()
         written = []
         for key, b in blocks.items():
-            folder = staging / targets[key].name
+            folder = staging[key]
             if not b.seed_used.any():
-                shutil.rmtree(folder)  # this source has no results for this dataset and length
-                continue
+                continue  # this source has no results for this dataset and length
             if not b.present.all():
                 missing = int(nb201[~b.present][0])
                 raise DatasetError(f"NB201 arch {missing} has no hp={key[1]} {key[0]} results while other archs do")
@@ -456,7 +456,8 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
     finally:
         for f in (f for group in files.values() for f in group.values()):
             f.close()
-        shutil.rmtree(staging, ignore_errors=True)
+        for folder in staging.values():
+            shutil.rmtree(folder, ignore_errors=True)  # not installed: unused, or the import failed
         if not installed:
             tablefile.remove_made(made)  # a failed import leaves no folder it made behind
 

@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -210,20 +209,25 @@ def build_reference_tables(ref_dir: str | os.PathLike, out: str | os.PathLike, d
 
 def _write_together(out: Path, writers: dict[str, Callable[[Path], object]], overwrite: bool) -> None:
     """Write each table ``out/<name>`` with ``writers[name](folder)``, all or none: every table is written
-    into a staging folder under ``out`` and installed only when all were written, so a failed write
-    leaves none of them (nor ``out``, where this made it) behind, and replaces no existing table."""
+    into a staging folder beside its target (``.NAME.tmp-PID-*``, as :func:`tablefile.write_table`'s, so
+    that the next build removes what a killed one left) and installed only when all were written, so a
+    failed write leaves none of them (nor ``out``, where this made it) behind, and replaces no existing
+    table."""
     for name in writers:
         tablefile.check_replaceable(out / name, overwrite)  # before anything is written
+    tablefile.remove_stale(out, r"\.reference-build-[a-z0-9_]{8}")  # older versions' staging folder
     made = tablefile.make_folder(out)
+    staging: dict[str, Path] = {}
     try:
-        staging = Path(tempfile.mkdtemp(prefix=".reference-build-", dir=out))
         try:
             for name, write in writers.items():
-                write(staging / name)
+                staging[name] = tablefile.temporary_folder(out / name)
+                write(staging[name] / name)
             for name in writers:
-                tablefile.install(staging / name, out / name, overwrite=overwrite)
+                tablefile.install(staging[name] / name, out / name, overwrite=overwrite)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            for folder in staging.values():
+                shutil.rmtree(folder, ignore_errors=True)
     except BaseException:
         tablefile.remove_made(made)
         raise

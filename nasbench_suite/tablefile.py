@@ -39,6 +39,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -374,21 +375,68 @@ def temporary_folder(folder: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-{os.getpid()}-", dir=folder.parent))
 
 
+STALE_AFTER_S = 24 * 3600
+"""How long a staging folder named by an older version (no process id in its name) must have been left
+untouched, itself and everything in it, before :func:`remove_stale` takes it for a killed writer's."""
+
+_MKDTEMP = r"[a-z0-9_]{8}"  # the random part tempfile.mkdtemp adds to a prefix
+_NOTED: set[Path] = set()  # the young staging folders of older versions this process named in a note
+
+
 def remove_leftovers(folder: Path) -> None:
     """Remove what writers of ``folder`` that are gone (killed) left beside it: half-written tables
     (``.NAME.tmp-PID-*``) and replaced ones (``.NAME.old-PID``). A replaced table with nothing at
-    ``folder`` (a kill between the two renames where folders cannot be exchanged) is put back."""
+    ``folder`` (a kill between the two renames where folders cannot be exchanged) is put back.
+    Staging folders of older versions (``.NAME.tmp-XXXXXXXX``, no process id) are removed once
+    stale (:func:`remove_stale`)."""
     if not folder.parent.is_dir():
         return
-    pattern = re.compile(rf"^\.{re.escape(folder.name)}\.(tmp|old)-(\d+)(-[^/]*)?$")
+    pattern = re.compile(rf"^\.{re.escape(folder.name)}\.(?:tmp-(\d+)-{_MKDTEMP}|old-(\d+))$")
     for path in sorted(folder.parent.iterdir()):
         match = pattern.match(path.name)
-        if match is None or not path.is_dir() or path.is_symlink() or _alive(int(match.group(2))):
+        if match is None or not path.is_dir() or path.is_symlink() or _alive(int(match.group(1) or match.group(2))):
             continue
-        if match.group(1) == "old" and not folder.exists() and holds_table(path):
+        if match.group(2) is not None and not folder.exists() and holds_table(path):
             os.rename(path, folder)
         else:
             shutil.rmtree(path, ignore_errors=True)
+    remove_stale(folder.parent, rf"\.{re.escape(folder.name)}\.tmp-{_MKDTEMP}")
+
+
+def remove_stale(parent: Path, name: str) -> list[Path]:
+    """Remove the folders in ``parent`` whose name matches the regular expression ``name`` (staging
+    folders of older versions, whose names do not say which process writes them) that nothing in has
+    changed for :data:`STALE_AFTER_S`: a writer that is still going changes its files all the time, so
+    one left untouched that long was killed. Younger ones are kept and named in a note on stderr
+    (once a process). Returns the folders removed."""
+    now = time.time()
+    removed = []
+    for path in sorted(parent.iterdir()) if parent.is_dir() else []:
+        if not re.fullmatch(name, path.name) or not path.is_dir() or path.is_symlink():
+            continue
+        age = now - _last_change(path)
+        if age >= STALE_AFTER_S:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        elif path not in _NOTED:  # once: every write checks again before it installs
+            _NOTED.add(path)
+            print(f"note: left {path} alone: an older nasbench_suite's staging folder, changed {age / 60:.0f} min "
+                  f"ago, so its writer may still be going; it is removed once untouched for "
+                  f"{STALE_AFTER_S // 3600} h (or delete it yourself when no older version is writing here)",
+                  file=sys.stderr)
+    return removed
+
+
+def _last_change(folder: Path) -> float:
+    """The latest modification time of ``folder`` and of everything in it."""
+    latest = folder.lstat().st_mtime
+    for root, dirs, files in os.walk(folder):
+        for entry in (*dirs, *files):
+            try:
+                latest = max(latest, os.lstat(os.path.join(root, entry)).st_mtime)
+            except OSError:  # removed meanwhile
+                pass
+    return latest
 
 
 def _alive(pid: int) -> bool:

@@ -5,17 +5,21 @@ from __future__ import annotations
 import bz2
 import os
 import pickle
+import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from nasbench_suite import tablefile
 from nasbench_suite.cli import main
 from nasbench_suite.errors import DatasetError, MissingResultError
 from nasbench_suite.nats_import import DATASETS, SEED_SLOTS, import_nats_tss, table_name
 from nasbench_suite.safe_pickle import UnsafePickleError, load_pbz2, loads
 from nasbench_suite.space import Arch
+from nasbench_suite.table import load_table
 
 from nats_generator import arch_record, generate_folder, nb201_order, write_meta, write_pbz2
 
@@ -228,3 +232,47 @@ def test_failed_import_leaves_no_folder_but_keeps_one_that_was_there(tmp_path: P
     (tmp_path / "mine").mkdir()
     assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "mine")]) == 2
     assert (tmp_path / "mine").is_dir() and list((tmp_path / "mine").iterdir()) == []
+
+
+_KILLED_IMPORT = """
+import os, signal, sys
+from nasbench_suite import tablefile
+from nasbench_suite.nats_import import import_nats_tss
+
+if {when!r} == "after a swap":  # the old table swapped out of its place, not yet removed
+    exchange = tablefile._exchange
+    tablefile._exchange = lambda a, b: (exchange(a, b), os.kill(os.getpid(), signal.SIGKILL))
+import_nats_tss({src!r}, {out!r}, overwrite=True, block_size=1, progress=False,
+                on_record=lambda i: {when!r} == "while reading" and i == 1 and os.kill(os.getpid(), signal.SIGKILL))
+"""
+
+
+def test_a_killed_import_leaves_what_the_next_one_removes(tmp_path: Path) -> None:
+    """nasbench import staged its tables in its own folder (.NAME.import-*), which nothing removed: every
+    import killed while reading, or after swapping a table in, left a copy of the tables behind (the
+    old ones, after a swap). Its tables are now staged and installed as every table write does
+    (.TABLE.tmp-PID-*), so the next import (or table write there) removes what a killed one left."""
+    import signal
+    import subprocess
+    import sys
+
+    src = generate_folder(tmp_path / "src", [0, 1, 2], seed=0)
+    out = tmp_path / "out"
+    names = sorted(t.name for t in import_nats_tss(src, out, progress=False))
+    hashes = {n: load_table(out / n).content_hash for n in names}
+    for when in ("while reading", "after a swap"):
+        script = _KILLED_IMPORT.format(when=when, src=str(src), out=str(out))
+        proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+        assert proc.wait(timeout=120) == -signal.SIGKILL, proc.stderr.read()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+        left = sorted(p.name for p in out.iterdir() if p.name not in names)
+        assert left and all(re.fullmatch(rf"\.({'|'.join(map(re.escape, names))})\.tmp-{proc.pid}-\w+", n)
+                            for n in left), left
+        assert {n: load_table(out / n).content_hash for n in names} == hashes  # whole tables at every path
+    older = out / ".nats-tss.import-k3j_9zq2"  # an older version's staging folder, untouched for a day
+    (older / "nats-tss-cifar10-hp12").mkdir(parents=True)
+    day_ago = time.time() - tablefile.STALE_AFTER_S - 60
+    for path in (older / "nats-tss-cifar10-hp12", older):
+        os.utime(path, (day_ago, day_ago))
+    import_nats_tss(src, out, overwrite=True, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == names

@@ -154,3 +154,51 @@ def test_damaged_reference_files_are_one_line_naming_the_file(tmp_path: Path, ca
     err = capsys.readouterr().err
     assert err.startswith("nasbench: error: reference file ") and says in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+_KILLED_BUILD = """
+import os, signal, sys
+from nasbench_suite import reference, tablefile
+
+if {when!r} == "after a swap":  # the old table swapped out of its place, not yet removed
+    exchange = tablefile._exchange
+    tablefile._exchange = lambda a, b: (exchange(a, b), os.kill(os.getpid(), signal.SIGKILL))
+else:  # the first table written, the second not yet
+    build_table = reference.build_table
+    reference.build_table = lambda *a, **k: (build_table(*a, **k), os.kill(os.getpid(), signal.SIGKILL))
+reference.build_reference_tables({ref!r}, {out!r}, overwrite=True)
+"""
+
+
+def test_a_killed_reference_build_leaves_what_the_next_one_removes(tmp_path: Path) -> None:
+    """nasbench reference build staged its tables in its own folder (.reference-build-*), which nothing
+    removed: each build killed while writing, or after swapping a table in, left up to both tables (51 MB
+    with the real files) behind. They are now staged beside their targets as every table write does
+    (.TABLE.tmp-PID-*), so the next build removes what a killed one left."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from nasbench_suite import tablefile
+    from nasbench_suite.reference import build_reference_tables
+
+    ref, out = _reference_files(tmp_path / "ref"), tmp_path / "out"
+    names = ["nb201-cifar10-hp12", "nb201-cifar10-hp200"]
+    for when in ("while writing", "after a swap"):
+        if when == "after a swap":
+            build_reference_tables(ref, out, overwrite=True)
+            assert sorted(p.name for p in out.iterdir()) == names  # the killed build's leftovers are gone
+        script = _KILLED_BUILD.format(when=when, ref=str(ref), out=str(out))
+        proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+        assert proc.wait(timeout=300) == -signal.SIGKILL, proc.stderr.read()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+        left = sorted(p.name for p in out.iterdir() if p.name not in names)
+        assert left and all(re.fullmatch(rf"\.nb201-cifar10-hp(12|200)\.tmp-{proc.pid}-\w+", n) for n in left), left
+    older = out / ".reference-build-k3j_9zq2"  # an older version's staging folder, untouched for a day
+    older.mkdir()
+    day_ago = time.time() - tablefile.STALE_AFTER_S - 60
+    os.utime(older, (day_ago, day_ago))
+    build_reference_tables(ref, out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == names
