@@ -335,13 +335,19 @@ def read_unit_file(path: Path, shard: Shard, metrics: Sequence[str], epochs: int
 
 def _import_session_files(store: ResultStore, folder: Path) -> None:
     """Import every session file whose record the store lacks or holds otherwise: a session file
-    committed by another machine while its session went on is read again once it has moved on (the
-    table's compute record is the committed files', on every machine)."""
+    committed by another machine while its session went on is read again once it has moved on; and
+    forget the sessions whose file is gone (deleted, or never written: a kill before its first write).
+    The table's compute record is the committed files', on every machine."""
     known = {s.id: s for s in store.sessions()}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         session = read_session_file(path)
-        if known.get(session.id) != session:
+        if known.pop(session.id, None) != session:
             store.record_session(session)
+    for gone in known:
+        store.forget_session(gone)
+        print(f"note: session {gone} is in {STORE_FILE} but {folder / (gone + '.json')} is not; the committed "
+              "files are the reference, so the table's compute record leaves it out (restore the file with git "
+              "to keep it)", file=sys.stderr)
 
 
 def read_session_file(path: Path) -> SessionRecord:

@@ -290,6 +290,11 @@ class ResultStore:
             self._db.execute("INSERT OR REPLACE INTO sessions VALUES (:id, :start, :end, :wall_seconds, "
                              ":results_written, :backend, :workers, :hardware)", values)
 
+    def forget_session(self, session_id: str) -> None:
+        """Remove one session's record (its committed file is gone)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
     def record_file(self, name: str, signature: FileSignature) -> None:
         """Remember what a committed file held when the store took it in (or wrote it)."""
         with self._transaction():

@@ -882,6 +882,30 @@ def test_a_session_file_that_moved_on_after_it_was_imported_is_read_again(fake, 
     assert compute == load_table(_fresh_clone_table(run_dir, tmp_path / "clone").path).manifest["compute"]
 
 
+
+def test_a_session_file_deleted_after_it_was_imported_leaves_the_compute_record(fake, tmp_path: Path,
+                                                                                 capsys) -> None:
+    """A session file deleted from the run folder stayed in store.sqlite: the table built here counted its
+    wall time and results, a fresh clone's did not. The committed session files are the reference."""
+    spec = RunSpec("0-5", (0,), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    (session,) = (run_dir / "sessions").glob("*.json")
+    record = json.loads(session.read_text())
+    extra = run_dir / "sessions" / "20300101T000000Z-0badcafe.json"  # a second session, on another machine
+    extra.write_text(json.dumps({**record, "id": extra.stem, "start": "2030-01-01T00:00:00+00:00",
+                                 "wall_seconds": 5025.5, "results_written": 0, "units": []}))
+    compute = load_table(build_from_store(run_dir, tmp_path / "t0").path).manifest["compute"]
+    assert len(compute["sessions"]) == 2 and compute["wall_seconds"] == round(record["wall_seconds"] + 5025.5, 1)
+    capsys.readouterr()
+    extra.unlink()
+    compute = load_table(build_from_store(run_dir, tmp_path / "t1").path).manifest["compute"]
+    assert len(compute["sessions"]) == 1 and compute["wall_seconds"] == round(record["wall_seconds"], 1)
+    assert compute == load_table(_fresh_clone_table(run_dir, tmp_path / "clone").path).manifest["compute"]
+    err = capsys.readouterr().err
+    assert f"note: session {extra.stem} is in store.sqlite but {extra} is not" in err and err.count("\n") == 1
+
+
 # ----- writing the committed files and the table ------------------------------------------------------------
 def test_a_full_disk_while_writing_a_shard_file_names_it_and_the_resume_completes(fake, tmp_path: Path, capsys,
                                                                                    monkeypatch) -> None:
