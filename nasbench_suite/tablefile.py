@@ -380,7 +380,6 @@ STALE_AFTER_S = 24 * 3600
 untouched, itself and everything in it, before :func:`remove_stale` takes it for a killed writer's."""
 
 _MKDTEMP = r"[a-z0-9_]{8}"  # the random part tempfile.mkdtemp adds to a prefix
-_NOTED: set[Path] = set()  # the young staging folders of older versions this process named in a note
 
 
 def remove_leftovers(folder: Path) -> None:
@@ -407,8 +406,7 @@ def remove_stale(parent: Path, name: str) -> list[Path]:
     """Remove the folders in ``parent`` whose name matches the regular expression ``name`` (staging
     folders of older versions, whose names do not say which process writes them) that nothing in has
     changed for :data:`STALE_AFTER_S`: a writer that is still going changes its files all the time, so
-    one left untouched that long was killed. Younger ones are kept and named in a note on stderr
-    (once a process). Returns the folders removed."""
+    one left untouched that long was killed. Younger ones are kept. Returns the folders removed."""
     now = time.time()
     removed = []
     for path in sorted(parent.iterdir()) if parent.is_dir() else []:
@@ -418,12 +416,6 @@ def remove_stale(parent: Path, name: str) -> list[Path]:
         if age >= STALE_AFTER_S:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
-        elif path not in _NOTED:  # once: every write checks again before it installs
-            _NOTED.add(path)
-            print(f"note: left {path} alone: an older nasbench_suite's staging folder, changed {age / 60:.0f} min "
-                  f"ago, so its writer may still be going; it is removed once untouched for "
-                  f"{STALE_AFTER_S // 3600} h (or delete it yourself when no older version is writing here)",
-                  file=sys.stderr)
     return removed
 
 
