@@ -777,7 +777,7 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
 
 
 def cmd_estimators(args: argparse.Namespace) -> None:
-    from .estimators import check_sizes, judged_cells
+    from .estimators import check_proxies_complete, check_sizes, judged_cells
     from .league import build_league, ensure_supernet, write_league
     from .proxy_store import default_folder, load_proxies, stored_for
     from .table import load_table
@@ -797,6 +797,8 @@ def cmd_estimators(args: argparse.Namespace) -> None:
         raise UsageError(f"proxies in {args.proxies} belong to another table ({proxies.identity['table']})")
     judged = judged_cells(bench)
     check_sizes(sizes, judged)  # before the supernet trains
+    if proxies is not None:
+        check_proxies_complete(proxies, judged)
     out = _report_folder(Path(args.out) if args.out else Path("reports") / "estimators" / bench.name)
     ensure_supernet(bench, out, judged, args.supernet_epochs, args.data_dir)
     frame, judged = build_league(bench, proxies, out, sizes=sizes, repeats=args.repeats)

@@ -143,10 +143,20 @@ def check_sizes(sizes: Sequence[int], judged: Judged) -> None:
 
 
 # ----- families ------------------------------------------------------------------------------------
+def check_proxies_complete(proxies: "ProxyTable", judged: Judged) -> None:
+    """Every proxy must hold a score and its seconds for every judged cell: a missing value (NaN; -inf is a
+    defined score) would rank the cell last, as if it were disconnected, and make the proxy's mean cost NaN,
+    so it is refused, naming the proxy. Checked by ``nasbench estimators`` before the supernet trains."""
+    for p in proxies.proxies:
+        missing = int((np.isnan(proxies.scores[p][judged.archs]) | np.isnan(proxies.seconds[p][judged.archs])).sum())
+        if missing:
+            raise EstimatorError(f"{missing} judged cells have no stored {p} score or seconds; run `nasbench proxies` "
+                                 "to finish (or restore the proxy folder's proxies.csv)")
+
+
 def proxy_estimates(proxies: "ProxyTable", judged: Judged) -> list[Estimate]:
-    missing = int(np.isnan(proxies.scores[proxies.proxies[0]][judged.archs]).sum())
-    if missing:
-        raise EstimatorError(f"{missing} judged cells have no stored proxy scores; run `nasbench proxies` to finish")
+    """One estimate per stored proxy, and the vote when its three proxies are stored."""
+    check_proxies_complete(proxies, judged)
     out = [Estimate(p, "zero-cost", proxies.scores[p][judged.archs], float(np.mean(proxies.seconds[p][judged.archs])),
                     "measured") for p in proxies.proxies]
     if all(p in proxies.scores for p in VOTE):

@@ -237,6 +237,48 @@ def test_top_10_percent_metrics_break_ties_at_random_not_by_row_order() -> None:
     assert rank_metrics(np.arange(20.0), tied_target)["top10_precision"] == 0.0
 
 
+@pytest.mark.parametrize("hole", ["score", "seconds"])
+def test_a_judged_cell_without_a_score_of_any_proxy_is_refused_naming_the_proxy(search_table, hole: str) -> None:
+    """Only the first proxy's column was checked for missing scores: a NaN in another proxy's column (a
+    hand-edited or damaged proxies.csv) ranked that cell last in the league, as if it were disconnected,
+    and a NaN in its seconds made the proxy's cost NaN, both silently."""
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.estimators import EstimatorError, judged_cells, proxy_estimates
+    from nasbench_suite.proxy_store import ProxyTable
+
+    judged = judged_cells(search_table)
+    score, seconds = synthetic_proxies()["synflow"]
+    params = (np.arange(15625, dtype=float), np.full(15625, 1e-4))
+    complete = ProxyTable({"synflow": score, "params": params[0]}, {"synflow": seconds, "params": params[1]}, {})
+    assert [e.name for e in proxy_estimates(complete, judged)] == ["synflow", "params"]
+    holed = (params[0] if hole == "seconds" else params[0].copy(), params[1] if hole == "score" else params[1].copy())
+    (holed[0] if hole == "score" else holed[1])[judged.archs[3]] = np.nan
+    damaged = ProxyTable({"synflow": score, "params": holed[0]}, {"synflow": seconds, "params": holed[1]}, {})
+    with pytest.raises(EstimatorError, match="^1 judged cells have no stored params score or seconds"):
+        proxy_estimates(damaged, judged)
+
+
+def test_estimators_refuses_unfinished_proxies_before_the_supernet_trains(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    """`nasbench estimators --proxies DIR`, DIR scoring 2 cells of digits: the supernet trained and scored
+    every judged cell (minutes at the default 30 epochs) before the missing scores were reported."""
+    from nasbench_suite.cli import main
+    from nasbench_suite.proxy_store import ProxyStore
+    from nasbench_suite.table import load_table
+
+    bench = load_table("digits")
+    folder, out = tmp_path / "p", tmp_path / "league"
+    with ProxyStore(folder, {"name": bench.name, "content_hash": bench.content_hash}, SETTINGS, ["synflow", "params"],
+                    {"dataset": "x"}) as store:
+        store.compute([GOOD.index, 0], batch())
+    assert main(["estimators", "--table", "digits", "--proxies", str(folder), "--supernet-epochs", "1",
+                 "--out", str(out)]) == 2
+    assert not (out / "supernet.csv").exists()  # refused before the supernet trained (1 epoch and scoring: 99 s)
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: 6464 judged cells have no stored synflow score") and err.count("\n") == 1
+
+
 def test_rank_metrics_and_curve_extrapolation() -> None:
     from nasbench_suite.estimators import extrapolate_pow3, rank_metrics
 
