@@ -220,6 +220,40 @@ def _measured_on(proxies: "ProxyTable | None", supernet: dict[str, Any] | None) 
     return f"`measured` = wall seconds on the machine each result recorded ({where}); "
 
 
+def _table_seconds_on(bench: "Benchmark") -> str:
+    """``"; recorded on ...; <the trainer's rule for seconds> (k cells a pass)"``: where and how the table's
+    seconds (the ``table`` costs) were measured, from its manifest, or "" when it records neither. The
+    ``measured`` costs name their machines too, so a reader sees when the cost column mixes machines."""
+    from .latency import fingerprint_words
+
+    hardware = bench.manifest.get("hardware") or {}
+    compute = bench.manifest.get("compute") or {}
+    threads = compute.get("threads_per_worker", "?")
+
+    def words(machine: dict[str, Any]) -> str:
+        text = fingerprint_words({"cpu": machine.get("cpu"), "logical_cpus": machine.get("logical_cpus", "?"),
+                                  "threads": threads})
+        device = machine.get("device", "cpu")
+        return text if device == "cpu" else f"{text}, {device}"
+
+    listed = hardware.get("machines")
+    machines = listed if isinstance(listed, list) else [hardware] if hardware else []
+    out = ""
+    if len(machines) == 1:
+        out += f"; recorded on {words(machines[0])}"
+    elif machines:
+        out += "; recorded on " + "; ".join(f"{words(m)} ({int(m.get('results_written', 0)):,} results)"
+                                            for m in machines)
+    trainer = compute.get("trainer")
+    if isinstance(trainer, str):  # older tables: the trainer's name (the plain trainer times each cell alone)
+        out += f"; {trainer}"
+    elif isinstance(trainer, dict) and trainer.get("seconds"):
+        batch = trainer.get("batch_cells")
+        sizes = [batch] if isinstance(batch, int) else list(batch or [])
+        out += f"; {trainer['seconds']}" + (f" ({' or '.join(map(str, sizes))} cells a pass)" if sizes else "")
+    return out
+
+
 def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies: "ProxyTable | None",
               folder: Path) -> str:
     supernet = _supernet_record(folder) if (frame["family"] == "weight sharing").any() else None
@@ -235,13 +269,14 @@ def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies
         "",
         f"* Target: test accuracy at epoch {bench.max_epoch}, mean over seeds {list(bench.seeds)}, on the "
         f"{len(judged.rows)} cells trained for real (isomorphism-class representatives where the table fills members).",
-        "* Spearman / Kendall over all judged cells and over the best 10% by the target (with the cells tied at its "
-        "boundary); top-10% precision: share of the estimator's top 10% in the true top 10%, ties broken at random "
-        "(in expectation).",
+        "* Spearman / Kendall tau-b (scipy; tied values share a rank) over all judged cells and over the best 10% by "
+        "the target (with the cells tied at its boundary); top-10% precision: share of the estimator's top 10% in the "
+        "true top 10%, ties broken at random (in expectation).",
         "* Predictors (XGBoost on the one-hot encoding; `+zero-cost` adds every proxy's rank as a feature) are trained "
         f"on n random judged cells (their seed-0 final valid accuracy) and judged on the others{_draws(frame)}.",
         f"* Cost per cell: {_measured_on(proxies, supernet)}`table` = the table's own training seconds of seed 0 "
-        "(through the epochs used, plus one validation pass); predictors spread n full trainings over all judged cells.",
+        f"(through the epochs used, plus one validation pass{_table_seconds_on(bench)}); predictors spread n full "
+        "trainings over all judged cells.",
     ]
     if proxies is not None:
         lines.append("* Zero-cost proxies of disconnected cells are -inf (ranked last, tied).")

@@ -385,6 +385,33 @@ def test_league_md_names_only_the_inputs_it_read_and_the_machine_they_recorded(t
     assert "shared cores" not in full
 
 
+def test_league_md_names_the_machine_and_the_rule_of_the_tables_own_seconds(tmp_path: Path, search_table,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `measured` costs named their machine, the `table` costs did not: on digits the cost column set
+    proxies timed on an AMD EPYC beside training seconds recorded on an Intel Xeon by the batched engine
+    (4 cells a pass, each pass's seconds shared by FLOPs), unsaid."""
+    from nasbench_suite.league import build_league, write_league
+
+    def cost_line(folder: Path) -> str:
+        frame, judged = build_league(search_table, None, folder, sizes=(20,), repeats=1)
+        write_league(frame, search_table, judged, folder, None)
+        return next(line for line in (folder / "league.md").read_text(encoding="utf-8").splitlines()
+                    if line.startswith("* Cost per cell"))
+
+    assert "recorded on" not in cost_line(tmp_path / "bare")  # the generated table records no machine
+    monkeypatch.setitem(search_table.manifest, "hardware", {"cpu": "Table CPU", "device": "cpu", "logical_cpus": 6})
+    monkeypatch.setitem(search_table.manifest, "compute", {"threads_per_worker": 1, "trainer": {
+        "batch_cells": 4, "seconds": "seconds of each batched pass shared among its cells"}})
+    assert ("plus one validation pass; recorded on Table CPU, 6 logical CPUs, 1 torch thread per process; seconds of "
+            "each batched pass shared among its cells (4 cells a pass)); predictors") in cost_line(tmp_path / "one")
+    monkeypatch.setitem(search_table.manifest, "hardware", {"machines": [
+        {"cpu": "A", "device": "cpu", "logical_cpus": 2, "results_written": 1200},
+        {"cpu": "B", "device": "cuda:0 (GPU X)", "logical_cpus": 16, "results_written": 5}]})
+    monkeypatch.setitem(search_table.manifest, "compute", {"threads_per_worker": 1, "trainer": "plain trainer"})
+    assert ("recorded on A, 2 logical CPUs, 1 torch thread per process (1,200 results); B, 16 logical CPUs, 1 torch "
+            "thread per process, cuda:0 (GPU X) (5 results); plain trainer)") in cost_line(tmp_path / "two")
+
+
 # ----- warm start ----------------------------------------------------------------------------------
 def test_warm_start_rea_seeds_its_population_with_the_best_proxy_cells_and_pays_for_them(search_table) -> None:
     from fixture_tables import synthetic_proxies
