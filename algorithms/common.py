@@ -85,8 +85,8 @@ def stored_proxy(strategy: object, space: SearchSpace, proxy: str) -> tuple[np.n
 
 def proxy_ranking(scores: np.ndarray) -> np.ndarray:
     """Proxy scores to rank by, higher is better: an undefined score (-inf, e.g. a disconnected cell)
-    or one not stored (NaN) is -inf, so it ranks last."""
-    return np.where(np.isfinite(scores), scores, -np.inf)
+    or one not stored (NaN) is -inf, so it ranks last; +inf (a score that overflowed) ranks first."""
+    return np.where(np.isnan(scores), -np.inf, scores)
 
 
 class RandomStart:

@@ -64,12 +64,15 @@ class Estimate:
 
 # ----- metrics -------------------------------------------------------------------------------------
 def finite_floor(x: np.ndarray) -> np.ndarray:
-    """``x`` with -inf (undefined proxy values) replaced by one less than the finite minimum: the same ranks."""
+    """``x`` made finite with the same ranks: +inf (a score that overflowed) becomes one more than the finite
+    maximum, ranked first; -inf (undefined, e.g. a disconnected cell) and NaN (no score) one less than the
+    finite minimum, ranked last and tied. Stored proxies never hold NaN (:func:`check_proxies_complete`)."""
     x = np.asarray(x, dtype=np.float64).copy()
-    bad = ~np.isfinite(x)
-    if bad.all():
-        return np.zeros_like(x)
-    x[bad] = x[~bad].min() - 1.0
+    finite = np.isfinite(x)
+    top = np.isposinf(x)
+    low, high = (x[finite].min() - 1.0, x[finite].max() + 1.0) if finite.any() else (0.0, 1.0)
+    x[~finite & ~top] = low
+    x[top] = high
     return x
 
 

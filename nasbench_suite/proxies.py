@@ -36,8 +36,12 @@ Every network is in training mode (BatchNorm on batch statistics), as the zero-c
 scores it. **Cells whose output is cut off from the input** (:meth:`Arch.is_disconnected`) compute a
 function that does not depend on the input at all; no proxy is run on them and every proxy except
 ``params`` and ``flops`` is defined as ``-inf`` (ranked below every connected cell, tied among
-themselves). A connected cell whose score is not finite (none seen so far) is also stored as
-``-inf`` and counted, never as NaN.
+themselves). A connected cell's score is stored as computed, infinities included: ``+inf`` (a sum that
+overflowed float64, larger than any finite score) ranks first, ``-inf`` (a log of 0, e.g. ``naswot`` of a
+singular kernel) last. A NaN has no rank and is refused (:class:`~nasbench_suite.errors.ProxyError` naming
+the proxy and cell) rather than stored as if the cell were disconnected. None has been seen: synflow is
+float64, as the reference implementations compute it (about 7e49 at most at NAS-Bench-201's C=16, N=5
+network, which float32 overflows to NaN); every other proxy stays far inside float32 there.
 
 **Isomorphism classes**: no score is shared inside a class; every cell is scored. Members of a class
 compute the same function only up to their weights: ``InferCell`` instantiates every edge, dead
@@ -68,6 +72,13 @@ PROXIES: tuple[str, ...] = ("grad_norm", "snip", "grasp", "fisher", "synflow", "
                             "params", "flops")
 ANALYTIC = ("params", "flops")
 DISCONNECTED_VALUE = -math.inf
+UNDEFINED = ("disconnected cells are -inf for every proxy but params and flops; other scores are stored as "
+             "computed (+inf and -inf kept, NaN refused); see nasbench_suite.proxies")
+"""How non-finite scores are stored: part of a proxy folder's identity."""
+LEGACY_UNDEFINED = ("disconnected cells (and any non-finite score) are -inf for every proxy but params and flops; "
+                    "see nasbench_suite.proxies")
+"""The rule before +inf was kept and NaN refused: a folder written under it is resumed (and its identity
+rewritten) only when it holds no non-finite score of a connected cell, the one case where the two rules agree."""
 
 
 def check_proxies(names: Sequence[str]) -> tuple[str, ...]:
@@ -260,8 +271,8 @@ def zen(net: nn.Module, input_shape: Sequence[int], batch_size: int, generator: 
     finally:
         hook.remove()
     delta = float((features[1].double() - features[0].double()).abs().flatten(1).sum(1).mean())
-    if not delta > 0:
-        return DISCONNECTED_VALUE
+    if delta == 0:
+        return -math.inf  # log 0; a NaN delta passes on as NaN (score_cell refuses it)
     return math.log(delta) + sum(v for v in log_bn if math.isfinite(v))
 
 
@@ -290,7 +301,8 @@ def score_cell(arch: Arch, batch: Minibatch, settings: ProxySettings,
     """{proxy: (score, measured seconds)} of one cell; threads are the caller's business.
 
     The seconds of each proxy include building its network. A disconnected cell gets
-    :data:`DISCONNECTED_VALUE` (and 0 s) for every proxy but ``params`` and ``flops``.
+    :data:`DISCONNECTED_VALUE` (and 0 s) for every proxy but ``params`` and ``flops``; a connected
+    cell's score is kept as computed (``+inf`` and ``-inf`` included); a NaN raises :class:`ProxyError`.
     """
     config = settings.config
     shape = (config.in_channels, config.resolution, config.resolution)
@@ -316,7 +328,11 @@ def score_cell(arch: Arch, batch: Minibatch, settings: ProxySettings,
         t0 = time.perf_counter()
         value = run[name]()
         seconds = time.perf_counter() - t0
-        out[name] = (value if math.isfinite(value) else DISCONNECTED_VALUE, seconds)
+        if math.isnan(value):
+            raise ProxyError(f"proxy {name} is NaN on cell {arch.index} ({arch.to_str()}) at C={config.channels}, "
+                             f"N={config.cells}, {config.resolution}x{config.resolution}: a NaN has no rank; leave "
+                             f"{name} out (--proxies) for this network shape")
+        out[name] = (value, seconds)
     return out
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import ProxyError, StoreError
+from .errors import ProxyError, RunMismatchError, StoreError
 from .pools import spawn_pool
 from .space import NUM_ARCHS, Arch
 from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, store_cells,
@@ -95,23 +95,25 @@ class ProxyStore(FolderStore):
     def __init__(self, folder: str | os.PathLike, table: dict[str, str], settings: ProxySettings,
                  proxies: Sequence[str], data: dict[str, Any], threads: int = 1) -> None:
         from .latency import fingerprint
-        from .proxies import REVISED_DEFINITIONS, check_proxies
+        from .proxies import LEGACY_UNDEFINED, REVISED_DEFINITIONS, UNDEFINED, check_proxies
 
         self.folder = Path(folder)
         self.proxies = check_proxies(proxies)
         self.settings = settings
         self.identity = {"proxy_schema": PROXY_SCHEMA, "table": dict(table), "settings": settings.to_dict(),
                          "proxies": list(self.proxies), "data": data, "fingerprint": fingerprint("cpu", threads),
-                         "undefined": "disconnected cells (and any non-finite score) are -inf for every proxy "
-                                      "but params and flops; see nasbench_suite.proxies"}
+                         "undefined": UNDEFINED}
         self.identity.update({p: REVISED_DEFINITIONS[p] for p in self.proxies if p in REVISED_DEFINITIONS})
         ident = self.folder / IDENTITY_FILE
+        legacy = False
         if ident.is_file():
             try:
                 stored = _read_identity(ident)
             except (OSError, ValueError) as exc:
                 raise _unreadable(self.folder, exc) from None
-            check_identity(f"proxy folder {self.folder}", stored, json.loads(json.dumps(self.identity)))
+            legacy = stored.get("undefined") == LEGACY_UNDEFINED
+            requested = {**self.identity, "undefined": LEGACY_UNDEFINED} if legacy else self.identity
+            check_identity(f"proxy folder {self.folder}", stored, json.loads(json.dumps(requested)))
         else:
             if self.folder.exists() and any(not p.name.startswith(STORE_FILE) for p in self.folder.iterdir()):
                 raise StoreError(f"{self.folder} is not empty and has no {IDENTITY_FILE}; use a new folder")
@@ -121,6 +123,25 @@ class ProxyStore(FolderStore):
         cols = ", ".join(f'"{c}" REAL NOT NULL' for c in csv_columns(self.proxies)[1:])
         self._db.execute(f"CREATE TABLE IF NOT EXISTS results (arch INTEGER PRIMARY KEY, {cols})")
         self._import_csv()
+        if legacy:
+            self._upgrade_legacy()
+
+    def _upgrade_legacy(self) -> None:
+        """A folder written when every non-finite score was stored as -inf: where no connected cell holds a
+        non-finite score the two rules agree, so its identity is rewritten to the current rule and it resumes;
+        otherwise such a -inf may have been +inf or NaN, and it is refused."""
+        from .proxies import ANALYTIC
+
+        frame = self.frame()
+        scored = [p for p in self.proxies if p not in ANALYTIC]
+        bad = frame.loc[~np.isfinite(frame[scored].to_numpy(np.float64)).all(axis=1), "arch_index"] if scored else []
+        suspect = [int(a) for a in bad if not Arch.from_index(int(a)).is_disconnected()]
+        if suspect:
+            self._db.close()
+            raise RunMismatchError(f"proxy folder {self.folder} stored every non-finite score as -inf, and connected "
+                                   f"cell(s) {suspect[:5]} hold one (an overflow to +inf or a NaN before); the current "
+                                   "rule keeps +inf and refuses NaN: score them again in a new folder")
+        atomic_write_text(self.folder / IDENTITY_FILE, json.dumps(self.identity, indent=2, sort_keys=True) + "\n")
 
     def _import_csv(self) -> None:
         path = self.folder / CSV_FILE

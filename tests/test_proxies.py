@@ -167,6 +167,81 @@ def test_disconnected_cells_get_minus_infinity_not_nan_or_a_crash() -> None:
     assert scores["params"] > 0 and scores["flops"] > 0
 
 
+@pytest.mark.parametrize("value", [math.inf, -math.inf])
+def test_an_infinite_score_of_a_connected_cell_is_stored_as_computed(monkeypatch: pytest.MonkeyPatch,
+                                                                     value: float) -> None:
+    """+inf is a sum that overflowed (larger than every finite score): it was stored as -inf and ranked the
+    cell last; it is kept, as is -inf (a log of 0, e.g. naswot of a singular kernel)."""
+    import nasbench_suite.proxies as proxies
+
+    monkeypatch.setattr(proxies, "synflow", lambda net, shape: value)
+    scores = values(score_cell(GOOD, batch(), SETTINGS, ["synflow", "params"]))
+    assert scores["synflow"] == value and scores["params"] > 0
+
+
+def test_a_nan_score_is_one_error_naming_the_proxy_and_cell_not_a_disconnected_cell(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A NaN was stored as -inf, so the cell ranked as if it were disconnected; it is refused."""
+    import nasbench_suite.proxies as proxies
+    from nasbench_suite.cli import main
+
+    monkeypatch.setattr(proxies, "synflow", lambda net, shape: math.nan)
+    with pytest.raises(ProxyError, match=f"proxy synflow is NaN on cell {GOOD.index}"):
+        score_cell(GOOD, batch(), SETTINGS, ["synflow"])
+    args = ["proxies", "--table", "digits", "--archs", "3110", "--proxies", "synflow", "--out", str(tmp_path / "p")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "nasbench: error: proxy synflow is NaN on cell 3110" in err and "Traceback" not in err
+
+
+def test_a_folder_from_the_all_minus_inf_rule_resumes_only_where_the_rules_agree(tmp_path: Path) -> None:
+    """Folders written when every non-finite score was stored as -inf: where only disconnected cells are
+    -inf, the identity is rewritten to the current rule and the run resumes; a connected cell at -inf
+    there may have been +inf or NaN, so that folder is refused."""
+    import json
+
+    import pandas as pd
+
+    from nasbench_suite.proxies import LEGACY_UNDEFINED, UNDEFINED
+    from nasbench_suite.proxy_store import CSV_FILE, IDENTITY_FILE, STORE_FILE, ProxyStore
+
+    table = {"name": "t", "content_hash": "h"}
+    cut = 0  # all-none: disconnected
+    assert Arch.from_index(cut).is_disconnected() and not GOOD.is_disconnected()
+    for folder, connected_minus_inf in ((tmp_path / "ok", False), (tmp_path / "bad", True)):
+        with ProxyStore(folder, table, SETTINGS, ["synflow", "params"], {"dataset": "x"}) as store:
+            store.compute([cut, GOOD.index], batch())
+        ident = json.loads((folder / IDENTITY_FILE).read_text())
+        assert ident["undefined"] == UNDEFINED
+        (folder / IDENTITY_FILE).write_text(json.dumps({**ident, "undefined": LEGACY_UNDEFINED}))
+        (folder / STORE_FILE).unlink()
+        if connected_minus_inf:
+            frame = pd.read_csv(folder / CSV_FILE)
+            frame.loc[frame.arch_index == GOOD.index, "synflow"] = -math.inf
+            frame.to_csv(folder / CSV_FILE, index=False)
+    with ProxyStore(tmp_path / "ok", table, SETTINGS, ["synflow", "params"], {"dataset": "x"}) as store:
+        assert store.compute([cut, GOOD.index, 15624], batch())["computed"] == 1
+    assert json.loads((tmp_path / "ok" / IDENTITY_FILE).read_text())["undefined"] == UNDEFINED
+    with pytest.raises(RunMismatchError, match=rf"connected cell\(s\) \[{GOOD.index}\]"):
+        ProxyStore(tmp_path / "bad", table, SETTINGS, ["synflow", "params"], {"dataset": "x"})
+
+
+def test_plus_inf_ranks_first_in_the_league_and_the_strategies() -> None:
+    """+inf (an overflowed score) ranked last in rank_metrics/ranks and in proxy_ranking; it ranks first.
+    -inf and NaN still rank last, tied."""
+    from algorithms.common import proxy_ranking
+    from nasbench_suite.estimators import finite_floor, rank_metrics, ranks
+
+    t = np.arange(100, dtype=float)
+    overflowed = rank_metrics(np.where(t >= 95, np.inf, t), t)
+    assert overflowed["top10_precision"] == 1.0 and 0.999 < overflowed["spearman"] < 1.0
+    x = np.array([2.0, np.inf, np.nan, -np.inf, 1.0])
+    assert finite_floor(x).tolist() == [2.0, 3.0, 0.0, 0.0, 1.0]
+    assert ranks(x).tolist() == pytest.approx([0.8, 1.0, 0.3, 0.3, 0.6])
+    assert finite_floor(np.array([np.inf, -np.inf, np.nan])).tolist() == [1.0, 0.0, 0.0]
+    assert proxy_ranking(x).tolist() == [2.0, np.inf, -np.inf, -np.inf, 1.0]
+
+
 def test_minibatch_is_fixed_by_the_seed() -> None:
     a = pick_minibatch(400, 64, 0)
     assert np.array_equal(a, pick_minibatch(400, 64, 0)) and len(set(a.tolist())) == 64
