@@ -13,12 +13,16 @@ scheduler's wall time, a lent GPU) ends between units instead of being killed in
 """
 from __future__ import annotations
 
+import os
+import re
+import socket
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
-from .errors import BackendUnavailableError, WorkerDiedError
+from .errors import BackendUnavailableError, DatasetError, RemoteTaskError, WorkerDiedError
 from .heap import retain_freed_memory
 from .pools import spawn_pool
 
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 
 BACKENDS = ("local", "ray")
 RAY_MISSING = "the ray backend needs the optional extra: pip install 'nasbench_suite[ray]'"
+RAY_CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for the cluster's address to accept a connection (Ray itself retries for minutes)."""
 
 ShardResults = dict[int, list[tuple[int, dict[str, float]]]]
 """{arch: [(epoch, {metric: value}), ...]} for every arch of a shard."""
@@ -83,22 +89,25 @@ def _train_in_worker(protocol: "Protocol", data_dir: str | None, archs: tuple[in
 
 def run_shards(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset", *, batch_cells: int,
                data_dir: str | None = None, backend: str = "local", workers: int = 1,
-               ray_address: str | None = None, device: str = "cpu",
-               deadline: float | None = None) -> Iterator[tuple["Shard", ShardResults]]:
+               ray_address: str | None = None, device: str = "cpu", deadline: float | None = None,
+               expect: Mapping[str, Any] | None = None,
+               on_node: Callable[[dict[str, Any]], None] | None = None) -> Iterator[tuple["Shard", ShardResults]]:
     """Train ``shards`` on ``backend`` and yield each one's results as it finishes.
 
     ``local`` with one worker trains in this process (on ``data``, on ``device``); with more, in a
     pool of ``workers`` processes, each on ``device`` (on a GPU they share it: while one process prepares
     its next kernels, another's run). ``ray`` runs one task per shard on a local Ray instance of ``workers``
     CPUs, or on the cluster at ``ray_address``. ``deadline`` (local only): see the module doc; units
-    not started are simply not yielded.
+    not started are simply not yielded. Ray only: each task first checks that its node trains what
+    ``expect`` names (``dataset_sha256``, ``nasbench_suite``, ``engine_revision``) and ``on_node``
+    gets the facts of the node that trained each unit (:func:`node_facts`).
     """
     if not shards:
         return
     if backend == "ray":
         if deadline is not None:
             raise ValueError("a deadline needs the local backend")
-        yield from _run_ray(shards, protocol, data_dir, workers, ray_address, batch_cells)
+        yield from _run_ray(shards, protocol, data_dir, workers, ray_address, batch_cells, expect or {}, on_node)
     elif workers <= 1:
         yield from _run_in_process(shards, protocol, data, batch_cells, device, Admission(deadline))
     else:
@@ -164,20 +173,124 @@ def import_ray() -> Any:
     return ray
 
 
-def _run_ray(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | None, workers: int,
-             address: str | None, batch_cells: int) -> Iterator[tuple["Shard", ShardResults]]:
-    ray = import_ray()
-    owner = not ray.is_initialized()
-    if owner:  # a local instance gets `workers` CPUs; a cluster brings its own
-        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False)
-    task = ray.remote(num_cpus=1)(_train_in_worker)
-    protocol_ref = ray.put(protocol)
-    pending = {task.remote(protocol_ref, data_dir, s.archs, s.seed, batch_cells): s for s in shards}
+def check_ray_address(address: str | None, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
+    """Fail in seconds, with one line, when ``address`` (``HOST:PORT`` as ``ray start --head`` prints
+    it, or ``ray://HOST:PORT``) accepts no connection: ``ray.init`` would retry for minutes, printing
+    warnings. ``None`` (a local instance) and ``auto`` (the cluster this machine belongs to) are left to Ray."""
+    if address is None or address in ("auto", "local"):
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise BackendUnavailableError(f"--ray-address expects HOST:PORT (what `ray start --head` prints, e.g. "
+                                      f"10.0.0.5:6379), ray://HOST:PORT or auto, got {address!r}")
     try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        why = exc.strerror or str(exc) or type(exc).__name__
+        raise BackendUnavailableError(f"cannot reach the Ray cluster at {address} ({why}): start it with "
+                                      "`ray start --head` on that machine, or give the address it printed") from None
+
+
+def connect_ray(ray: Any, address: str | None, num_cpus: int, **kwargs: Any) -> bool:
+    """``ray.init`` a local instance of ``num_cpus`` CPUs, or join the cluster at ``address``, unless
+    Ray is already initialized; whether this call did (and so must shut it down). A cluster that
+    refuses (unreachable, a token it wants) is one line, not Ray's traceback."""
+    if ray.is_initialized():
+        return False
+    check_ray_address(address)
+    try:
+        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise BackendUnavailableError(f"cannot connect to the Ray cluster at {address or 'a new local instance'}: "
+                                      f"{first}") from None
+    return True
+
+
+def ray_failure(ray: Any, exc: BaseException) -> Exception:
+    """One line for a Ray task that failed (its own error, not Ray's remote traceback) or died."""
+    if isinstance(exc, ray.exceptions.RayTaskError):
+        cause = exc.cause
+        if isinstance(cause, ray.exceptions.RayTaskError):  # nested by Ray (a function it could not import)
+            cause = cause.cause
+        what = str(cause) if isinstance(cause, DatasetError | RemoteTaskError) else f"{type(cause).__name__}: {cause}"
+        first = next((line.strip() for line in what.splitlines() if line.strip()), type(cause).__name__)
+        if len(first) > 300 and not isinstance(cause, DatasetError | RemoteTaskError):
+            first = first[:300] + "..."  # Ray's "failed to import" lists the whole sys.path
+        # the dual RayTaskError(cause) Ray raises keeps the node only in its header line: "(pid=N, ip=IP)"
+        where = getattr(exc, "ip", None) or next(iter(re.findall(r"\bip=([^\s,)]+)", str(exc))), None)
+        return RemoteTaskError(f"a Ray task{f' on node {where}' if where else ''} failed: {first} (every node needs nasbench_suite "
+                               "of the same version as this machine's, and the data where --data-dir names it)")
+    return WorkerDiedError(f"a Ray task died ({type(exc).__name__}: "
+                           f"{next(iter(str(exc).strip().splitlines()), '')}); every finished result is stored: "
+                           "run the same command again to resume")
+
+
+def worker_data_dir(data_dir: str | None) -> str | None:
+    """The data folder as a Ray task on another node must be told it: absolute (a task runs in the
+    node's own working folder) and taken from this process's ``$NASBENCH_DATA_DIR`` when not given
+    (the task does not see this shell's environment)."""
+    from .data import DATA_DIR_ENV
+
+    chosen = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
+    return None if chosen is None else str(Path(chosen).expanduser().absolute())
+
+
+def node_facts() -> dict[str, Any]:
+    """The Ray node a task runs on: its address and what :func:`~nasbench_suite.machine.machine_facts`
+    records, with the trainer's version."""
+    import ray
+
+    from . import __version__
+    from .engine import ENGINE_REVISION
+    from .machine import machine_facts
+
+    return {"node": ray.util.get_node_ip_address(), **machine_facts(), "nasbench_suite": __version__,
+            "engine_revision": ENGINE_REVISION}
+
+
+def _train_in_ray_task(protocol: "Protocol", data_dir: str | None, archs: tuple[int, ...], seed: int,
+                       batch_cells: int, expect: Mapping[str, Any]) -> tuple[ShardResults, dict[str, Any]]:
+    """A Ray task: check that this node trains what the run expects, then train; the results and the node's facts."""
+    facts = node_facts()
+    for key in ("nasbench_suite", "engine_revision"):
+        if key in expect and facts[key] != expect[key]:
+            raise RemoteTaskError(f"this node has nasbench_suite {facts['nasbench_suite']} (engine revision "
+                                  f"{facts['engine_revision']}), the driver {expect.get('nasbench_suite')} "
+                                  f"(engine revision {expect.get('engine_revision')}): install the same version")
+    data = _worker_data(protocol, data_dir)
+    if "dataset_sha256" in expect:
+        sha = data.describe()["sha256"]
+        if sha != expect["dataset_sha256"]:
+            raise DatasetError(f"the dataset {protocol.dataset!r} read from {data_dir or 'its built-in source'} on "
+                               f"this node has sha256 {sha}, the run's is {expect['dataset_sha256']}: give every "
+                               "node the same file")
+    results = train_shard_results(archs, seed, data, protocol, batch_cells=batch_cells)
+    return results, facts
+
+
+def _run_ray(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | None, workers: int,
+             address: str | None, batch_cells: int, expect: Mapping[str, Any],
+             on_node: Callable[[dict[str, Any]], None] | None) -> Iterator[tuple["Shard", ShardResults]]:
+    ray = import_ray()
+    owner = connect_ray(ray, address, workers)  # a local instance gets `workers` CPUs; a cluster brings its own
+    pending: dict[Any, "Shard"] = {}
+    try:
+        task = ray.remote(num_cpus=1)(_train_in_ray_task)
+        protocol_ref = ray.put(protocol)
+        data_dir = worker_data_dir(data_dir)
+        pending = {task.remote(protocol_ref, data_dir, s.archs, s.seed, batch_cells, dict(expect)): s for s in shards}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                yield pending.pop(ref), ray.get(ref)
+                shard = pending.pop(ref)
+                try:
+                    results, facts = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    raise ray_failure(ray, exc) from None
+                if on_node is not None:
+                    on_node(facts)
+                yield shard, results
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)

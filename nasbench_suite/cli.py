@@ -135,6 +135,8 @@ def _render_info(p: dict[str, Any]) -> str:
             items = [f"{k}={v}" for k, v in part.items() if not isinstance(v, (dict, list)) and len(str(v)) <= 70]
             if items:
                 lines.append(f"{key:<10} " + ", ".join(items))
+            for node in part.get("ray_nodes", []) if key == "hardware" else []:  # the nodes that trained
+                lines.append("ray node   " + ", ".join(f"{k}={v}" for k, v in {"node": node.get("node"), **node}.items()))
     for split, best in p["best_final_acc_mean_over_seeds"].items():
         lines.append(f"best {split:<5} {best['acc']:.2f}% at epoch {p['epochs']}: arch {best['arch_index']} {best['arch_str']}")
     if "final_valid_acc" in p:
@@ -964,7 +966,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),
                    help="processes running seeds in parallel (default: 2, at most the cores; results do not depend on it)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
-    p.add_argument("--ray-address")
+    p.add_argument("--ray-address", help="Ray cluster to run on, HOST:PORT as `ray start --head` prints it (default: a "
+                   "local Ray instance of --workers CPUs); every node needs nasbench_suite and the table's path")
     p.add_argument("--out", type=_path, required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_search)

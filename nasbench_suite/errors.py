@@ -101,7 +101,11 @@ class WorkerDiedError(NasBenchError, RuntimeError):
 
 
 class BackendUnavailableError(NasBenchError, ImportError):
-    """An execution backend needs an optional dependency that is not installed."""
+    """An execution backend needs an optional dependency that is not installed, or its cluster cannot be reached."""
+
+
+class RemoteTaskError(NasBenchError, RuntimeError):
+    """A task on another machine (a Ray node) failed: that machine lacks what the run needs."""
 
 
 class ProxyError(NasBenchError, ValueError):

@@ -398,6 +398,14 @@ class Session:
         trained which cells (a cell's batch partners and batch size are part of what reproduces it)."""
         self.add(0)  # recorded from the start, so a session killed before its first unit still counts
 
+    def trained_on(self, node: Mapping[str, Any]) -> None:
+        """A Ray node trained the next unit: ``hardware.ray_nodes`` lists each node once (the machine
+        that ran the command only sent the units), written with the unit's results."""
+        nodes = self.record.hardware.setdefault("ray_nodes", [])
+        if dict(node) not in nodes:
+            nodes.append(dict(node))
+            nodes.sort(key=lambda n: json.dumps(n, sort_keys=True))
+
     def add(self, results_written: int, unit: str | None = None) -> None:
         r = self.record
         r.results_written += results_written
@@ -432,7 +440,7 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
     than the longest unit so far (local backend; see :mod:`nasbench_suite.backends`): the run ends
     between units, incomplete, and the same call resumes it.
     """
-    from .backends import BACKENDS, import_ray, run_shards
+    from .backends import BACKENDS, check_ray_address, import_ray, run_shards
     from .train import load_protocol_data
 
     if backend not in BACKENDS:
@@ -451,6 +459,7 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
     require_device(device)
     if backend == "ray":
         import_ray()  # fail before any work if the extra is missing
+        check_ray_address(ray_address)  # ... or the cluster unreachable (before the run folder is made)
     run_dir = Path(run_dir)
     data = load_protocol_data(spec.protocol, data_dir)
     dataset = data.describe()
@@ -465,11 +474,16 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
             from .engine import default_batch_cells
 
             batch_cells = spec.batch_cells or default_batch_cells(device, spec.protocol, data.resolution)
+            from . import __version__
+            from .engine import ENGINE_REVISION
+
             session = Session(store, run_dir, backend, workers, device, batch_cells)
             bar = _progress_bar(planned, len(done), progress)
+            expect = {"dataset_sha256": dataset["sha256"], "nasbench_suite": __version__,
+                      "engine_revision": ENGINE_REVISION}
             results_stream = run_shards(todo, spec.protocol, data, batch_cells=batch_cells, data_dir=data_dir,
                                         backend=backend, workers=workers, ray_address=ray_address, device=device,
-                                        deadline=deadline)
+                                        deadline=deadline, expect=expect, on_node=session.trained_on)
             try:
                 for shard, results in results_stream:
                     n = _store_shard(store, shard, results, done)

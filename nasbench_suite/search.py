@@ -296,20 +296,22 @@ def _completed(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...], str | No
                ray_address: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
     """(task index, result) as tasks finish."""
     if backend == "ray":
-        from .backends import import_ray
+        from .backends import connect_ray, import_ray, ray_failure
 
         ray = import_ray()
-        owner = not ray.is_initialized()
-        if owner:
-            ray.init(address=ray_address, num_cpus=None if ray_address else processes, include_dashboard=False,
-                     log_to_driver=False)
+        owner = connect_ray(ray, ray_address, processes, log_to_driver=False)
         try:
             task = ray.remote(num_cpus=1)(_run_chunk)
             pending = {task.remote(*t): i for i, t in enumerate(tasks)}
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
-                    yield pending.pop(ref), ray.get(ref)
+                    i = pending.pop(ref)
+                    try:
+                        part = ray.get(ref)
+                    except ray.exceptions.RayError as exc:
+                        raise ray_failure(ray, exc) from None
+                    yield i, part
         finally:
             if owner:
                 ray.shutdown()
@@ -392,7 +394,14 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
                 tables[key] = load_table(key)
             incumbent_metric(np.empty(0, dtype=np.int64), tables[key], evaluation)
     chunks = _chunks(seeds, processes)
-    tasks = [(spec, str(tables[spec.table].path), tables[spec.table].content_hash, c, strategy_source(spec.strategy))
+    if backend == "ray":
+        from .backends import check_ray_address, import_ray
+
+        import_ray()
+        check_ray_address(ray_address)  # in seconds, before the runs
+    # absolute: a Ray task runs in its node's own working folder
+    tasks = [(spec, str(Path(tables[spec.table].path).absolute()), tables[spec.table].content_hash, c,
+              strategy_source(spec.strategy))
              for spec in specs for c in chunks]
     started = time.perf_counter()
     parts = _execute(tasks, processes, backend, ray_address, sys.stderr.isatty() if progress is None else progress)

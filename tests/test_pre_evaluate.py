@@ -282,6 +282,8 @@ def test_local_workers_and_ray_give_the_same_results(reference, tmp_path: Path, 
     status = run_pre_evaluation(SPEC, tmp_path / "ray", backend="ray", workers=2, progress=False)
     assert status.complete and not ray.is_initialized()
     assert results_hash(build_from_store(tmp_path / "ray", tmp_path / "ray-table")) == results_hash(reference[1])
+    session = json.loads(next((tmp_path / "ray" / "sessions").glob("*.json")).read_text())
+    assert [n["engine_revision"] for n in session["hardware"]["ray_nodes"]] == [engine.ENGINE_REVISION]  # who trained
     pool = RunSpec("7,2000,15624", (0, 1), TINY, shard_size=2)  # a two-process pool against one process
     run_pre_evaluation(pool, tmp_path / "pool", workers=2, progress=False)
     run_pre_evaluation(pool, tmp_path / "one", workers=1, progress=False)

@@ -1,0 +1,203 @@
+"""The Ray backend as a cluster user meets it: a task runs on a node with its own working folder,
+environment and files; a wrong --ray-address fails in seconds; a task's failure is one line.
+
+Most tests run Ray's tasks through :class:`FakeNode`, a stand-in for ``ray`` that runs each task in
+this process as another machine would (other working folder, no ``$NASBENCH_DATA_DIR``, its own file
+behind the data path), so they need no cluster; the one with a real Ray is in test_pre_evaluate.py."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from nasbench_suite import backends, search
+from nasbench_suite.data import DATA_DIR_ENV
+from nasbench_suite.pre_evaluate import RunSpec, build_from_store, run_pre_evaluation
+from nasbench_suite.train import Protocol
+from test_data import _fake_cifar, _write_npz
+from test_pre_evaluate import FakeTrainer, _assert_one_line_error, _cli
+
+ray = pytest.importorskip("ray")
+
+NODE_IP = "10.0.0.9"
+CIFAR = Protocol(dataset="cifar10-16px", channels=2, cells=1, epochs=1, batch_size=32, train_subset=40)
+CIFAR_FLAGS = ["--dataset", "cifar10-16px", "--channels", "2", "--cells", "1", "--epochs", "1", "--batch-size", "32",
+               "--train-subset", "40"]
+
+
+class _Ref:
+    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+        self.value, self.error = value, error
+
+
+class FakeNode:
+    """``ray`` for one remote node: ``task.remote(...)`` runs the task here, in ``cwd``, without
+    ``$NASBENCH_DATA_DIR``, after ``on_node()`` (which may swap the node's files); a task's exception
+    comes back from ``get`` as Ray's ``RayTaskError(cause)``."""
+
+    exceptions = ray.exceptions
+
+    def __init__(self, cwd: Path, on_node: Callable[[], Callable[[], None]] | None = None) -> None:
+        self.cwd, self.on_node, self.up = cwd, on_node, False
+        self.util = SimpleNamespace(get_node_ip_address=lambda: NODE_IP)
+
+    def is_initialized(self) -> bool:
+        return self.up
+
+    def init(self, **_: Any) -> None:
+        self.up = True
+
+    def shutdown(self) -> None:
+        self.up = False
+
+    def put(self, value: Any) -> Any:
+        return value
+
+    def remote(self, **_: Any) -> Callable[[Callable[..., Any]], SimpleNamespace]:
+        return lambda fn: SimpleNamespace(remote=lambda *args: self._run(fn, args))
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> _Ref:
+        here, env = Path.cwd(), os.environ.pop(DATA_DIR_ENV, None)
+        restore = self.on_node() if self.on_node else (lambda: None)
+        backends._WORKER_DATA.clear()  # a fresh worker process on that node: nothing loaded yet
+        search._oracle.cache_clear()
+        os.chdir(self.cwd)
+        try:
+            return _Ref(fn(*args))
+        except Exception as exc:  # noqa: BLE001 - what Ray does with a task's exception
+            return _Ref(error=ray.exceptions.RayTaskError(fn.__name__, f"ray::{fn.__name__}() (pid={os.getpid()}, ip={NODE_IP})\n  ...", exc,
+                                                          proctitle="ray::task", pid=os.getpid(),
+                                                          ip=NODE_IP).as_instanceof_cause())
+        finally:
+            os.chdir(here)
+            restore()
+            backends._WORKER_DATA.clear()
+            if env is not None:
+                os.environ[DATA_DIR_ENV] = env
+
+    def wait(self, refs: list[_Ref], num_returns: int = 1) -> tuple[list[_Ref], list[_Ref]]:
+        return refs[:num_returns], refs[num_returns:]
+
+    def get(self, ref: _Ref) -> Any:
+        if ref.error is not None:
+            raise ref.error
+        return ref.value
+
+    def cancel(self, ref: _Ref, force: bool = False) -> None:
+        pass
+
+
+@pytest.fixture
+def driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The driver's working folder, with the dataset under ./data; the node works in another folder."""
+    folder = tmp_path / "driver"
+    _write_npz(folder / "data", _fake_cifar(n_train=200, n_test=40))
+    (tmp_path / "node").mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(backends, "train_shard_results", FakeTrainer())
+    backends._WORKER_DATA.clear()
+    return folder
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, node: FakeNode) -> None:
+    monkeypatch.setitem(sys.modules, "ray", node)
+
+
+def test_a_relative_data_dir_or_the_drivers_environment_reaches_a_node_working_elsewhere(
+        driver: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    _use(monkeypatch, FakeNode(tmp_path / "node"))
+    spec = RunSpec("0-3", (0,), CIFAR, shard_size=2)
+    status = run_pre_evaluation(spec, tmp_path / "rel", data_dir="data", backend="ray", progress=False)
+    assert status.complete
+    monkeypatch.setenv(DATA_DIR_ENV, "data")  # set only in the driver's shell, relative too
+    assert run_pre_evaluation(spec, tmp_path / "env", backend="ray", progress=False).complete
+    session = json.loads(next((tmp_path / "rel" / "sessions").glob("*.json")).read_text())
+    nodes = session["hardware"]["ray_nodes"]  # where the units were trained, not only the driver
+    assert [n["node"] for n in nodes] == [NODE_IP] and {"cpu", "torch", "nasbench_suite", "engine_revision"} <= set(nodes[0])
+    build_from_store(tmp_path / "rel", tmp_path / "table")
+    rc, out, _ = _cli(capsys, "info", tmp_path / "table")
+    assert rc == 0 and f"ray node   node={NODE_IP}, cpu=" in out, out
+
+
+def test_a_node_with_another_file_behind_the_data_path_is_refused_in_one_line(
+        driver: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    other = tmp_path / "node-data"
+    _write_npz(other, _fake_cifar(n_train=200, n_test=40, seed=1))  # same shape, other images
+    link = driver / "data-link"
+    link.symlink_to(driver / "data")
+
+    def node_files() -> Callable[[], None]:  # on the node, the same path holds another file
+        link.unlink()
+        link.symlink_to(other)
+        return lambda: (link.unlink(), link.symlink_to(driver / "data"))
+
+    _use(monkeypatch, FakeNode(tmp_path / "node", node_files))
+    result = _cli(capsys, "pre-evaluate", *CIFAR_FLAGS, "--archs", "0-3", "--seeds", "0", "--shard-size", "2",
+                  "--data-dir", link, "--backend", "ray", "--out", tmp_path / "run")
+    _assert_one_line_error(result, f"a Ray task on node {NODE_IP} failed: the dataset 'cifar10-16px' read from")
+    assert "the run's is" in result[2] and not list((tmp_path / "run" / "shards").rglob("*.csv"))
+
+
+def test_a_node_with_another_nasbench_suite_is_refused_in_one_line(
+        driver: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    _use(monkeypatch, FakeNode(tmp_path / "node"))
+    facts = backends.node_facts
+
+    monkeypatch.setattr(backends, "node_facts", lambda: {**facts(), "nasbench_suite": "0.0.1"})
+    result = _cli(capsys, "pre-evaluate", *CIFAR_FLAGS, "--archs", "0-1", "--seeds", "0", "--data-dir", "data",
+                  "--backend", "ray", "--out", tmp_path / "run")
+    _assert_one_line_error(result, "this node has nasbench_suite 0.0.1")
+
+
+def test_search_tasks_find_a_table_given_by_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys) -> None:
+    from nasbench_suite.table import resolve_table
+
+    (tmp_path / "driver").mkdir()
+    (tmp_path / "node").mkdir()
+    (tmp_path / "driver" / "tables").symlink_to(resolve_table("digits-sample").parent)
+    monkeypatch.chdir(tmp_path / "driver")
+    args = ["search", "--table", "tables/digits-sample", "--strategy", "random", "--seeds", "0-1", "--max-queries", "5",
+            "--workers", "1"]
+    assert _cli(capsys, *args, "--out", tmp_path / "local")[0] == 0
+    _use(monkeypatch, FakeNode(tmp_path / "node"))
+    rc, _, err = _cli(capsys, *args, "--backend", "ray", "--out", tmp_path / "ray")
+    assert rc == 0, err
+    import pandas as pd
+
+    a, b = (pd.read_parquet(tmp_path / d / "trajectories.parquet") for d in ("local", "ray"))
+    pd.testing.assert_frame_equal(a, b)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_ray_address_fails_in_seconds_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys) -> None:
+    def init(**_: Any) -> None:  # Ray itself retries an unreachable address for minutes
+        raise AssertionError("ray.init was called for an address nothing listens on")
+
+    monkeypatch.setattr(ray, "init", init)
+    address = f"127.0.0.1:{_closed_port()}"
+    started = time.monotonic()
+    _assert_one_line_error(_cli(capsys, "pre-evaluate", *CIFAR_FLAGS, "--archs", "0-1", "--seeds", "0",
+                                "--backend", "ray", "--ray-address", address, "--out", tmp_path / "run"),
+                           f"cannot reach the Ray cluster at {address}")
+    assert not (tmp_path / "run").exists()  # checked before the run folder is made
+    _assert_one_line_error(_cli(capsys, "search", "--table", "digits-sample", "--strategy", "random", "--seeds", "0",
+                                "--max-queries", "3", "--backend", "ray", "--ray-address", address,
+                                "--out", tmp_path / "s"), f"cannot reach the Ray cluster at {address}")
+    _assert_one_line_error(_cli(capsys, "pre-evaluate", *CIFAR_FLAGS, "--backend", "ray", "--ray-address", "headnode",
+                                "--out", tmp_path / "run"), "--ray-address expects HOST:PORT")
+    assert time.monotonic() - started < 30
