@@ -8,6 +8,7 @@ seed order, so the result is the same for any number of processes and for local 
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -91,6 +92,18 @@ class SearchSpec:
     latency_stat: str = "median_ms"
     max_latency: float | None = None
     """Constrained mode: the incumbent must have latency <= this (ms)."""
+
+
+def _for_a_node(spec: SearchSpec) -> SearchSpec:
+    """``spec`` as a task on another node (a Ray task runs in its node's own working folder) must be
+    given it: a latency folder or device CSV that exists here is named by its absolute path (a shipped
+    folder's bare name stays as it is)."""
+    if spec.latency is None:
+        return spec
+    path, sep, column = spec.latency.rpartition(":") if ".csv:" in spec.latency else (spec.latency, "", "")
+    if not Path(path).exists():
+        return spec
+    return dataclasses.replace(spec, latency=f"{Path(path).absolute()}{sep}{column}")
 
 
 @functools.lru_cache(maxsize=4)
@@ -400,7 +413,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
         import_ray()
         check_ray_address(ray_address)  # in seconds, before the runs
     # absolute: a Ray task runs in its node's own working folder
-    tasks = [(spec, str(Path(tables[spec.table].path).absolute()), tables[spec.table].content_hash, c,
+    tasks = [(_for_a_node(spec), str(Path(tables[spec.table].path).absolute()), tables[spec.table].content_hash, c,
               strategy_source(spec.strategy))
              for spec in specs for c in chunks]
     started = time.perf_counter()

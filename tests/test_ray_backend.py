@@ -69,6 +69,7 @@ class FakeNode:
         restore = self.on_node() if self.on_node else (lambda: None)
         backends._WORKER_DATA.clear()  # a fresh worker process on that node: nothing loaded yet
         search._oracle.cache_clear()
+        search.latency_of.cache_clear()
         os.chdir(self.cwd)
         try:
             return _Ref(fn(*args))
@@ -175,6 +176,28 @@ def test_search_tasks_find_a_table_given_by_a_relative_path(tmp_path: Path, monk
 
     a, b = (pd.read_parquet(tmp_path / d / "trajectories.parquet") for d in ("local", "ray"))
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_search_tasks_find_a_latency_folder_given_by_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys) -> None:
+    from nasbench_suite.latency import shipped_latency_folders
+
+    shipped = next(p for p in shipped_latency_folders() if p.name.startswith("digits-cpu-"))
+    (tmp_path / "driver").mkdir()
+    (tmp_path / "node").mkdir()
+    (tmp_path / "driver" / "lat").symlink_to(shipped)
+    monkeypatch.chdir(tmp_path / "driver")
+    args = ["search", "--table", "digits-sample", "--strategy", "random", "--seeds", "0-1", "--max-queries", "5",
+            "--workers", "1", "--latency", "lat"]
+    assert _cli(capsys, *args, "--out", tmp_path / "local")[0] == 0
+    _use(monkeypatch, FakeNode(tmp_path / "node"))
+    rc, _, err = _cli(capsys, *args, "--backend", "ray", "--out", tmp_path / "ray")
+    assert rc == 0, err
+    import pandas as pd
+
+    a, b = (pd.read_parquet(tmp_path / d / "trajectories.parquet") for d in ("local", "ray"))
+    pd.testing.assert_frame_equal(a, b)
+    assert (tmp_path / "local" / "manifest.json").read_bytes() == (tmp_path / "ray" / "manifest.json").read_bytes()
 
 
 def _closed_port() -> int:
