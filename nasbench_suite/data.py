@@ -136,6 +136,9 @@ class Dataset:
     source: str
     split_info: dict[str, Any]
     augment: bool
+    files: dict[str, str] = field(default_factory=dict)
+    """For a dataset read from several files (the CIFAR-10 batches): each file's name -> its sha256, in the
+    order ``sha256`` digests their bytes; empty where ``sha256`` is one file's or an array digest."""
 
     def describe(self) -> dict[str, Any]:
         """Everything except the arrays, as plain JSON-serialisable values (no local paths)."""
@@ -153,6 +156,8 @@ class Dataset:
             "normalization": "(x - mean) / std per channel; mean and population std in raw pixel "
             "units, computed on the train split only",
             "split_info": copy.deepcopy(self.split_info),
+            **({"sha256_of": f"the bytes of {', '.join(self.files)} concatenated in that order",
+                "files_sha256": dict(self.files)} if self.files else {}),
         }
 
 
@@ -167,6 +172,7 @@ class _Raw:
     pools: dict[str, tuple[np.ndarray, np.ndarray]]
     sha256: str
     present: dict[str, np.ndarray] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256, where sha256 digests several
 
 
 @dataclass(frozen=True)
@@ -562,10 +568,14 @@ _SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     {
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"),  # arrays pickled with protocol 5 (pickle.HIGHEST_PROTOCOL)
+        ("numpy._core.numeric", "_frombuffer"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
+        ("_codecs", "encode"),  # bytes pickled by Python 3 with protocol 2 (or 0, 1)
     }
 )
+_SAFE_NAMES = "numpy.core.multiarray._reconstruct, numpy.core.numeric._frombuffer, numpy.ndarray, numpy.dtype, _codecs.encode"
 
 
 def _numpy_reconstruct() -> Callable[..., Any]:
@@ -586,6 +596,36 @@ def _guarded_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
     return _numpy_reconstruct()(subtype, shape, dtype)
 
 
+def _guarded_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any, axis_order: Any = None) -> np.ndarray:
+    """numpy's ``_frombuffer`` as protocol-5 pickles call it: an array over bytes the file holds.
+
+    Only a plain numeric dtype, a shape of non-negative ints and ``order`` C or F are accepted (what
+    numpy writes for a contiguous array); the array is a copy, so it never aliases the pickle's buffer.
+    """
+    if isinstance(buf, pickle.PickleBuffer):
+        buf = buf.raw()
+    ok = (
+        isinstance(buf, (bytes, bytearray, memoryview))
+        and isinstance(dtype, np.dtype) and dtype.kind in "biuf" and not dtype.hasobject
+        and isinstance(shape, (tuple, list)) and all(isinstance(d, int) and d >= 0 for d in shape)
+        and order in ("C", "F") and axis_order is None
+    )
+    if not ok:
+        raise DatasetError(f"refusing numpy _frombuffer(<{type(buf).__name__}>, {dtype!r}, {shape!r}, {order!r})")
+    flat = np.frombuffer(buf, dtype=dtype)
+    if flat.size != int(np.prod(shape, dtype=np.int64)):
+        raise DatasetError(f"refusing numpy _frombuffer: {flat.size} values do not fill shape {tuple(shape)}")
+    return flat.reshape(shape, order=order).copy(order="C")
+
+
+def _guarded_encode(obj: Any, encoding: Any = "utf-8", errors: Any = "strict") -> bytes:
+    """``_codecs.encode`` as Python 3 pickles bytes at protocol < 3: ``encode(text, 'latin1')``, nothing else."""
+    if not isinstance(obj, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
+        raise DatasetError(f"refusing _codecs.encode(<{type(obj).__name__}>, {encoding!r}): only latin1 text "
+                           "(how Python 3 pickles bytes at protocol 2) is accepted")
+    return obj.encode("latin1")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Builds only dicts, lists, tuples, str/bytes, numbers and numpy arrays/dtypes."""
 
@@ -593,10 +633,14 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if (module, name) not in _SAFE_GLOBALS:
             raise DatasetError(
                 f"refusing to unpickle {module}.{name}: CIFAR batches only need numpy arrays "
-                "(numpy.core.multiarray._reconstruct, numpy.ndarray, numpy.dtype)"
+                f"({_SAFE_NAMES})"
             )
         if name == "_reconstruct":
             return _guarded_reconstruct
+        if name == "_frombuffer":
+            return _guarded_frombuffer
+        if name == "encode":
+            return _guarded_encode
         return np.ndarray if name == "ndarray" else np.dtype
 
     def persistent_load(self, pid: Any) -> Any:
@@ -641,6 +685,11 @@ def read_cifar_batch(path: PathLike, data: bytes | None = None) -> tuple[np.ndar
         raise DatasetError(
             f"{where} lacks b'data' or b'labels' (keys {list(obj)}); expected {_BATCH_FORMAT}"
         )
+    if isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == 3 * 16 * 16:
+        raise DatasetError(
+            f"{where}: b'data' is ({x.shape[0]},768), 16x16 images; dataset 'cifar10' reads 32x32 batches "
+            f"(N,3072). Give 16x16 CIFAR-10 as {CIFAR10_16PX_FILE} ({_NPZ_FORMAT}) with --dataset cifar10-16px"
+        )
     x = _check_images(x, "b'data'", (3 * 32 * 32,), where, _BATCH_FORMAT)
     y = _check_labels(labels, "b'labels'", x.shape[0], 10, where, _BATCH_FORMAT)
     return x.reshape(-1, 3, 32, 32), y
@@ -662,17 +711,19 @@ def _read_cifar10_batches(name: str, data_dir: PathLike | None) -> _Raw:
         )
     h = hashlib.sha256()
     parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    digests: dict[str, str] = {}
     for fname in files:
         try:
             data = (folder / fname).read_bytes()
         except OSError as exc:
             raise DatasetError(f"dataset {name!r}: cannot read {folder / fname} ({exc})") from exc
         h.update(data)
+        digests[fname] = hashlib.sha256(data).hexdigest()
         parts[fname] = read_cifar_batch(folder / fname, data)
     x_train = np.concatenate([parts[f][0] for f in CIFAR10_TRAIN_BATCHES])
     y_train = np.concatenate([parts[f][1] for f in CIFAR10_TRAIN_BATCHES])
     pools = {"train": (x_train, y_train), "test": parts[CIFAR10_TEST_BATCH]}
-    return _Raw(pools=pools, sha256=h.hexdigest())
+    return _Raw(pools=pools, sha256=h.hexdigest(), files=digests)
 
 
 def _read_digits(name: str, data_dir: PathLike | None) -> _Raw:
@@ -834,7 +885,7 @@ def load_dataset(
     return Dataset(
         name=spec.name, splits=splits, num_classes=spec.num_classes, in_channels=spec.in_channels,
         resolution=spec.resolution, mean=mean, std=std, sha256=raw.sha256, source=spec.source,
-        split_info=_split_info(spec, raw, rows, subset, valid_subset), augment=spec.augment,
+        split_info=_split_info(spec, raw, rows, subset, valid_subset), augment=spec.augment, files=dict(raw.files),
     )
 
 

@@ -546,6 +546,35 @@ def test_damaged_or_odd_batches(tmp_path):
             read_cifar_batch(path)
 
 
+@pytest.mark.parametrize("protocol", [2, 5], ids=["py3-protocol2", "protocol5"])
+def test_batches_pickled_by_python3_at_protocol_2_or_5_load(tmp_path, protocol):
+    """A user's own batches written with pickle.dump(..., protocol=2) (bytes via _codecs.encode) or with
+    pickle.HIGHEST_PROTOCOL (5: arrays via numpy's _frombuffer) load like the official files."""
+    arrays = _fake_cifar(30, 10, seed=5, res=32)
+    x_chw = arrays["x_train"].transpose(0, 3, 1, 2)
+    payload = pickle.dumps({b"batch_label": b"b1", b"labels": [int(v) for v in arrays["y_train"]],
+                            b"data": x_chw.reshape(30, -1), b"filenames": [b"a.png"] * 30}, protocol=protocol)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(payload)
+    x, y = read_cifar_batch(path)
+    np.testing.assert_array_equal(x, x_chw)
+    np.testing.assert_array_equal(y, arrays["y_train"])
+
+
+def test_codecs_encode_and_frombuffer_are_guarded():
+    cases = {
+        "encode other codec": b"c_codecs\nencode\n(X\x03\x00\x00\x00abcX\x05\x00\x00\x00rot13tR.",
+        "encode bytes": b"c_codecs\nencode\n(C\x03abcX\x06\x00\x00\x00latin1tR.",
+        "frombuffer object dtype": b"cnumpy._core.numeric\n_frombuffer\n(C\x08abcdefghcnumpy\ndtype\n"
+                                   b"(X\x02\x00\x00\x00O8K\x00K\x01tR(K\x01K\x00K\x01tX\x01\x00\x00\x00CtR.",
+        "frombuffer too large": b"cnumpy._core.numeric\n_frombuffer\n(C\x08abcdefghcnumpy\ndtype\n"
+                                b"(X\x02\x00\x00\x00u1K\x00K\x01tR(J\x00\xe1\xf5\x05tX\x01\x00\x00\x00CtR.",
+    }
+    for name, payload in cases.items():
+        with pytest.raises(DatasetError, match="refusing"):
+            restricted_pickle_load(io.BytesIO(payload), name)
+
+
 # ------------------------------------------------------------------------------------------
 # the real file, when this machine has it
 
@@ -562,3 +591,25 @@ def test_real_cifar10_16px():
     assert ds.splits["train"].x.shape == (25_000, 3, 16, 16)
     _assert_normalized(ds)
     _assert_partition(ds, {"train": 50_000, "test": 10_000})
+
+
+def test_batch_dataset_records_what_its_sha256_digests_and_each_files_sha256(tmp_path):
+    """The manifest's dataset sha256 of the CIFAR-10 batches digests six files together; each file's own
+    sha256 (what `sha256sum` prints) is recorded beside it, so a user can check the files they read."""
+    folder = tmp_path / CIFAR10_BATCH_DIR
+    _write_batches(folder, _fake_cifar(50, 10, res=32))
+    described = load_dataset("cifar10", tmp_path).describe()
+    files = [*CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH]
+    assert described["files_sha256"] == {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in files}
+    assert list(described["files_sha256"]) == files
+    assert described["sha256_of"] == f"the bytes of {', '.join(files)} concatenated in that order"
+    assert "files_sha256" not in load_dataset("synthetic").describe()  # one digest of its own arrays
+
+
+def test_16x16_batches_are_refused_with_the_dataset_that_reads_them(tmp_path):
+    folder = tmp_path / CIFAR10_BATCH_DIR
+    arrays = _fake_cifar(50, 10, res=16)
+    _write_batches(folder, arrays)
+    with pytest.raises(DatasetError, match=r"is \(10,768\), 16x16 images; dataset 'cifar10' reads 32x32 .*"
+                                           r"cifar10_16px\.npz .*--dataset cifar10-16px"):
+        load_dataset("cifar10", tmp_path)
