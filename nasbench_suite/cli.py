@@ -728,7 +728,8 @@ def cmd_proxies(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else default_folder(bench)
     config = config_for(bench, args.channels, args.cells, args.resolution)
     settings = ProxySettings(config, args.batch_size, args.seed)
-    archs = ordered_cells(parse_archs(args.archs))
+    # by default the cells the table holds: a search or the league never reads a score of another cell
+    archs = ordered_cells(bench.arch_indices.tolist() if args.archs is None else parse_archs(args.archs))
     data = make_minibatch(load_protocol_data(table_protocol(bench), args.data_dir), settings)
     with ProxyStore(out, table_key(bench), settings, proxies, data.describe) as store:
         done = store.compute(archs, data.batch, workers=args.workers, progress=sys.stderr.isatty())
@@ -1082,11 +1083,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=_path, metavar="DIR", help="latency folder (default latency/<table>-<device>); resumed if it exists")
     p.set_defaults(func=cmd_latency_measure, resumable=True)
 
-    p = sub.add_parser("proxies", help="zero-cost proxies of every cell at initialization, stored beside the table")
+    p = sub.add_parser("proxies", help="zero-cost proxies of the table's cells at initialization, stored beside the table")
     p.add_argument("--table", type=_path, required=True, help="table whose cells, data and network shape are scored")
     p.add_argument("--proxies", help="comma list (default: all): grad_norm, snip, grasp, fisher, synflow, "
                    "jacob_cov, naswot, zen, params, flops")
-    p.add_argument("--archs", default="all", help="all (default), classes, sample:K, A-B or i,j,k")
+    p.add_argument("--archs", help="all, classes, sample:K, A-B or i,j,k (default: every cell the table holds, "
+                   "all 15,625 on a full table)")
     p.add_argument("--workers", type=_int, default=1, help="processes of one torch thread each (default 1)")
     p.add_argument("--batch-size", type=_int, default=64, help="images in the fixed minibatch (default 64)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the minibatch and the initial weights")

@@ -732,3 +732,21 @@ def test_league_refuses_supernet_scores_made_for_another_table(tmp_path: Path, s
     old = store(tmp_path / "old", archs)  # a record without the hash, of exactly this table's cells, still reads
     frame, _ = build_league(search_table, None, old, sizes=(20,), repeats=1)
     assert "supernet, 2 epochs (RSPS)" in set(frame["estimator"])
+
+
+def test_proxies_default_to_the_cells_a_partial_table_holds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`nasbench proxies --table T` on a table of 200 cells scores those 200, not all 15,625 (a search or the
+    league reads no other cell's score); `--archs all` still scores every cell."""
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+    from nasbench_suite.proxy_store import CSV_FILE
+    from nasbench_suite.table import load_table
+
+    bench = load_table("digits-sample")
+    assert len(bench.arch_indices) == 200
+    out = tmp_path / "p"
+    assert main(["proxies", "--table", "digits-sample", "--proxies", "params", "--out", str(out)]) == 0
+    frame = pd.read_csv(out / CSV_FILE)
+    assert sorted(frame["arch_index"]) == sorted(bench.arch_indices.tolist())
+    assert "proxies of 200 cells of digits-sample" in capsys.readouterr().out
