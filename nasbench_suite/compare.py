@@ -181,8 +181,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
     record = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
         "config": cfg.to_dict(),
-        "table": {"name": bench.name, "content_hash": bench.content_hash,
-                  "description": bench.manifest.get("description", "")},
+        "table": _table_record(bench),
         "machine": machine(),
         "latency": latency_info,
         "replayed": [[s.label, f"{REPLAYED}/{s.label}"] for s in cfg.strategies],
@@ -191,6 +190,19 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
     }
     atomic_write_text(runs / COMPARE_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return runs
+
+
+def _table_record(bench: Any) -> dict[str, Any]:
+    """Name, content hash and description of the table; for one that holds only some cells, how many
+    (the report says the strategies searched only those), a key a full table's record leaves out."""
+    from .space import NUM_ARCHS, isomorphism_classes
+
+    record: dict[str, Any] = {"name": bench.name, "content_hash": bench.content_hash,
+                              "description": bench.manifest.get("description", "")}
+    if bench.num_archs < NUM_ARCHS:
+        record["cells"] = int(bench.num_archs)
+        record["classes"] = len(set(isomorphism_classes().class_of[bench.arch_indices].tolist()))
+    return record
 
 
 def read_compare(runs: Path) -> dict[str, Any]:

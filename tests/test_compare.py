@@ -438,3 +438,28 @@ def test_report_on_a_compare_output_folder_names_its_runs_folder(toy: dict[str, 
     err = capsys.readouterr().err
     assert err == f"nasbench: error: {tmp_path / 'c'} is a compare output folder, not its runs folder: give " \
                   f"{tmp_path / 'c' / 'runs'}\n"
+
+
+def test_a_report_on_a_table_of_some_cells_says_so_and_the_strategies_stay_inside_it(tmp_path: Path) -> None:
+    """A user's own table of 64 cells: the report's first lines say the strategies searched only those cells and
+    regret is to their best (not the space's), every query and incumbent is one of them, and a table without a
+    description leaves no dangling colon."""
+    from nasbench_suite.table import build_table
+    from tests.fixture_tables import search_results
+
+    results = search_results(seeds=(0, 1), epochs=3)
+    cells = np.arange(1000, 1064)
+    table = tmp_path / "mine"
+    build_table(results[results["arch_index"].isin(cells)], table, name="mine",
+                metadata={"dataset": {"name": "synthetic"}, "protocol": {"epochs": 3}})
+    config = tmp_path / "mine.toml"
+    config.write_text(CONFIG.format(table=table.as_posix(), latency="none").replace(
+        '[[strategy]]\nname = "nsga2"\nsettings = { population = 4 }\n', ""))
+    assert main(["compare", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    intro = (tmp_path / "out" / "index.md").read_text().split("\n\n")[1]
+    assert intro.startswith("Table `mine` (sha256:") and "…): It holds 64 of the 15,625 cells (" in intro
+    assert "every strategy searched only these, and regret is to the best of them" in intro
+    assert "It holds 64 of the 15,625 cells" in (tmp_path / "out" / "index.html").read_text()
+    for path in (tmp_path / "out" / "runs" / "replayed").glob("*/trajectories.parquet"):
+        frame = pd.read_parquet(path)
+        assert frame["arch_index"].isin(cells).all() and frame["incumbent_index"].isin(cells).all(), path
