@@ -158,37 +158,15 @@ def test_a_node_with_another_nasbench_suite_is_refused_in_one_line(
     _assert_one_line_error(result, "this node has nasbench_suite 0.0.1")
 
 
-def test_search_tasks_find_a_table_given_by_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            capsys) -> None:
-    from nasbench_suite.table import resolve_table
-
+def _search_here_and_on_a_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, link: str, target: Path,
+                               *args: str) -> None:
+    """``nasbench search ARGS`` from a driver folder holding ``link`` -> ``target`` gives the same runs
+    (and manifest) in this process as in Ray tasks on a node working in another folder."""
     (tmp_path / "driver").mkdir()
     (tmp_path / "node").mkdir()
-    (tmp_path / "driver" / "tables").symlink_to(resolve_table("digits-sample").parent)
+    (tmp_path / "driver" / link).symlink_to(target)
     monkeypatch.chdir(tmp_path / "driver")
-    args = ["search", "--table", "tables/digits-sample", "--strategy", "random", "--seeds", "0-1", "--max-queries", "5",
-            "--workers", "1"]
-    assert _cli(capsys, *args, "--out", tmp_path / "local")[0] == 0
-    _use(monkeypatch, FakeNode(tmp_path / "node"))
-    rc, _, err = _cli(capsys, *args, "--backend", "ray", "--out", tmp_path / "ray")
-    assert rc == 0, err
-    import pandas as pd
-
-    a, b = (pd.read_parquet(tmp_path / d / "trajectories.parquet") for d in ("local", "ray"))
-    pd.testing.assert_frame_equal(a, b)
-
-
-def test_search_tasks_find_a_latency_folder_given_by_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                     capsys) -> None:
-    from nasbench_suite.latency import shipped_latency_folders
-
-    shipped = next(p for p in shipped_latency_folders() if p.name.startswith("digits-cpu-"))
-    (tmp_path / "driver").mkdir()
-    (tmp_path / "node").mkdir()
-    (tmp_path / "driver" / "lat").symlink_to(shipped)
-    monkeypatch.chdir(tmp_path / "driver")
-    args = ["search", "--table", "digits-sample", "--strategy", "random", "--seeds", "0-1", "--max-queries", "5",
-            "--workers", "1", "--latency", "lat"]
+    args = ("search", "--strategy", "random", "--seeds", "0-1", "--max-queries", "5", "--workers", "1", *args)
     assert _cli(capsys, *args, "--out", tmp_path / "local")[0] == 0
     _use(monkeypatch, FakeNode(tmp_path / "node"))
     rc, _, err = _cli(capsys, *args, "--backend", "ray", "--out", tmp_path / "ray")
@@ -198,6 +176,23 @@ def test_search_tasks_find_a_latency_folder_given_by_a_relative_path(tmp_path: P
     a, b = (pd.read_parquet(tmp_path / d / "trajectories.parquet") for d in ("local", "ray"))
     pd.testing.assert_frame_equal(a, b)
     assert (tmp_path / "local" / "manifest.json").read_bytes() == (tmp_path / "ray" / "manifest.json").read_bytes()
+
+
+def test_search_tasks_find_a_table_given_by_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys) -> None:
+    from nasbench_suite.table import resolve_table
+
+    _search_here_and_on_a_node(tmp_path, monkeypatch, capsys, "tables", resolve_table("digits-sample").parent,
+                               "--table", "tables/digits-sample")
+
+
+def test_search_tasks_find_a_latency_folder_given_by_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys) -> None:
+    from nasbench_suite.latency import shipped_latency_folders
+
+    shipped = next(p for p in shipped_latency_folders() if p.name.startswith("digits-cpu-"))
+    _search_here_and_on_a_node(tmp_path, monkeypatch, capsys, "lat", shipped,
+                               "--table", "digits-sample", "--latency", "lat")
 
 
 def _closed_port() -> int:
