@@ -187,8 +187,10 @@ def _render_progress(p: dict[str, Any]) -> str:
         f"{p['session_wall_seconds'] / 3600:.2f} h wall, on {', '.join(p['devices']) or '-'}",
     ]
     if p["results_per_hour"] is not None and not p["complete"]:
+        hours = p["hours_left_at_that_rate"]
+        left = f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min"  # a short run: not "0.0 h"
         lines.append(f"rate       {p['results_per_hour']:.0f} results/hour over its sessions: about "
-                     f"{p['hours_left_at_that_rate']:.1f} h left at that rate")
+                     f"{left} left at that rate")
     return "\n".join(lines)
 
 

@@ -133,7 +133,7 @@ def supernet_estimate(folder: Path, judged: Judged, bench: "Benchmark") -> Estim
     if missing:
         raise EstimatorError(f"{folder / SUPERNET_CSV} lacks {len(missing)} judged cells; delete it to score again")
     cost = (record["train_seconds"] + record["score_seconds"]) / record["cells_scored"]
-    return Estimate(f"supernet, {record['epochs']} epochs (RSPS)", "weight sharing",
+    return Estimate(f"supernet, {record['epochs']} epoch{'' if record['epochs'] == 1 else 's'} (RSPS)", "weight sharing",
                     np.asarray([values[int(a)] for a in judged.archs]), cost, "measured")
 
 

@@ -95,8 +95,11 @@ def test_cli_info_on_a_run_folder_and_partial_build(fake, tmp_path: Path, monkey
     rc, out, _ = _cli(capsys, "info", run_dir)
     assert rc == 0 and "in progress" in out and "512/12932 (arch, seed) results (4.0%): seed 0 512, seed 1 0" in out
     assert "results/hour over its sessions" in out
+    text = out
     rc, out, _ = _cli(capsys, "info", run_dir, "--json")
     payload = json.loads(out)
+    hours = payload["hours_left_at_that_rate"]  # under an hour in minutes, not "0.0 h"
+    assert (f"about {hours:.1f} h left" if hours >= 1 else f"about {hours * 60:.0f} min left") in text, (hours, text)
     assert rc == 0 and payload["finished_results"] == 512 and payload["finished_per_seed"] == {"0": 512, "1": 0}
     rc, out, _ = _cli(capsys, "table", "build", run_dir, "--partial", "--out", tmp_path / "t")
     assert rc == 0 and "wrote table t" in out
