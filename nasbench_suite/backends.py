@@ -236,28 +236,52 @@ def worker_data_dir(data_dir: str | None) -> str | None:
     return None if chosen is None else str(Path(chosen).expanduser().absolute())
 
 
-def node_facts() -> dict[str, Any]:
-    """The Ray node a task runs on: its address and what :func:`~nasbench_suite.machine.machine_facts`
-    records, with the trainer's version."""
-    import ray
+TRAINER_MODULES = ("data", "engine", "model", "space", "train")
+"""The modules whose code decides a trained result: every node of a run must hold the same files."""
 
+
+def trainer_source_sha256() -> str:
+    """sha256 over the source files of :data:`TRAINER_MODULES`: two checkouts of one version whose
+    training code differs (an edit not yet released) tell apart by it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in TRAINER_MODULES:
+        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
+def trainer_identity() -> dict[str, Any]:
+    """What a Ray node must share with the driver to train the same thing (version, engine revision,
+    trainer source)."""
     from . import __version__
     from .engine import ENGINE_REVISION
+
+    return {"nasbench_suite": __version__, "engine_revision": ENGINE_REVISION,
+            "trainer_sha256": trainer_source_sha256()}
+
+
+def node_facts() -> dict[str, Any]:
+    """The Ray node a task runs on: its address and what :func:`~nasbench_suite.machine.machine_facts`
+    records, with the trainer's identity (:func:`trainer_identity`)."""
+    import ray
+
     from .machine import machine_facts
 
-    return {"node": ray.util.get_node_ip_address(), **machine_facts(), "nasbench_suite": __version__,
-            "engine_revision": ENGINE_REVISION}
+    return {"node": ray.util.get_node_ip_address(), **machine_facts(), **trainer_identity()}
 
 
 def _train_in_ray_task(protocol: "Protocol", data_dir: str | None, archs: tuple[int, ...], seed: int,
                        batch_cells: int, expect: Mapping[str, Any]) -> tuple[ShardResults, dict[str, Any]]:
     """A Ray task: check that this node trains what the run expects, then train; the results and the node's facts."""
     facts = node_facts()
-    for key in ("nasbench_suite", "engine_revision"):
+    for key in ("nasbench_suite", "engine_revision", "trainer_sha256"):
         if key in expect and facts[key] != expect[key]:
             raise RemoteTaskError(f"this node has nasbench_suite {facts['nasbench_suite']} (engine revision "
-                                  f"{facts['engine_revision']}), the driver {expect.get('nasbench_suite')} "
-                                  f"(engine revision {expect.get('engine_revision')}): install the same version")
+                                  f"{facts['engine_revision']}, trainer source {facts['trainer_sha256'][:12]}), the "
+                                  f"driver {expect.get('nasbench_suite')} (engine revision "
+                                  f"{expect.get('engine_revision')}, trainer source "
+                                  f"{str(expect.get('trainer_sha256'))[:12]}): install the same code on every node")
     data = _worker_data(protocol, data_dir)
     if "dataset_sha256" in expect:
         sha = data.describe()["sha256"]

@@ -474,13 +474,11 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
             from .engine import default_batch_cells
 
             batch_cells = spec.batch_cells or default_batch_cells(device, spec.protocol, data.resolution)
-            from . import __version__
-            from .engine import ENGINE_REVISION
+            from .backends import trainer_identity
 
             session = Session(store, run_dir, backend, workers, device, batch_cells)
             bar = _progress_bar(planned, len(done), progress)
-            expect = {"dataset_sha256": dataset["sha256"], "nasbench_suite": __version__,
-                      "engine_revision": ENGINE_REVISION}
+            expect = {"dataset_sha256": dataset["sha256"], **trainer_identity()}
             results_stream = run_shards(todo, spec.protocol, data, batch_cells=batch_cells, data_dir=data_dir,
                                         backend=backend, workers=workers, ray_address=ray_address, device=device,
                                         deadline=deadline, expect=expect, on_node=session.trained_on)

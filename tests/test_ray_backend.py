@@ -147,15 +147,19 @@ def test_a_node_with_another_file_behind_the_data_path_is_refused_in_one_line(
     assert "the run's is" in result[2] and not list((tmp_path / "run" / "shards").rglob("*.csv"))
 
 
-def test_a_node_with_another_nasbench_suite_is_refused_in_one_line(
-        driver: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+@pytest.mark.parametrize("differs, says", [({"nasbench_suite": "0.0.1"}, "this node has nasbench_suite 0.0.1"),
+                                           ({"trainer_sha256": "0" * 64}, "trainer source 000000000000")])
+def test_a_node_with_other_training_code_is_refused_in_one_line(
+        driver: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, differs: dict[str, str],
+        says: str) -> None:
+    """Another version, or the same version with edited training code (a checkout not yet released)."""
     _use(monkeypatch, FakeNode(tmp_path / "node"))
     facts = backends.node_facts
 
-    monkeypatch.setattr(backends, "node_facts", lambda: {**facts(), "nasbench_suite": "0.0.1"})
+    monkeypatch.setattr(backends, "node_facts", lambda: {**facts(), **differs})
     result = _cli(capsys, "pre-evaluate", *CIFAR_FLAGS, "--archs", "0-1", "--seeds", "0", "--data-dir", "data",
                   "--backend", "ray", "--out", tmp_path / "run")
-    _assert_one_line_error(result, "this node has nasbench_suite 0.0.1")
+    _assert_one_line_error(result, says)
 
 
 def _search_here_and_on_a_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, link: str, target: Path,
