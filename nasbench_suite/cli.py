@@ -781,14 +781,18 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
           f"rank {b['reference_rank']} of {b['reference_cells']}")
 
 
+ESTIMATOR_SIZES = (10, 100, 1000)
+"""``nasbench estimators``' default predictor training-set sizes."""
+
+
 def cmd_estimators(args: argparse.Namespace) -> None:
-    from .estimators import check_proxies_complete, check_sizes, judged_cells
+    from .estimators import HELD_OUT, check_proxies_complete, check_sizes, judged_cells
     from .league import build_league, ensure_supernet, write_league
     from .proxy_store import default_folder, load_proxies, stored_for
     from .table import load_table
 
-    sizes = _int_list(args.sizes)
-    if min(sizes) < 2 or args.repeats < 1:  # checked before the supernet trains
+    sizes = _int_list(args.sizes) if args.sizes is not None else None
+    if (sizes is not None and min(sizes) < 2) or args.repeats < 1:  # checked before the supernet trains
         raise UsageError(f"--sizes must be at least 2 cells each and --repeats at least 1; got {args.sizes!r}, {args.repeats}")
     if args.supernet_epochs < 0:
         raise UsageError(f"--supernet-epochs must be 0 (no supernet) or a positive number of epochs, "
@@ -801,6 +805,8 @@ def cmd_estimators(args: argparse.Namespace) -> None:
     elif proxies.identity["table"].get("content_hash") != bench.content_hash:
         raise UsageError(f"proxies in {args.proxies} belong to another table ({proxies.identity['table']})")
     judged = judged_cells(bench)
+    if sizes is None:  # the defaults that leave cells to judge on (a table of a few cells takes the small ones)
+        sizes = [n for n in ESTIMATOR_SIZES if n <= len(judged.rows) - HELD_OUT] or [ESTIMATOR_SIZES[0]]
     check_sizes(sizes, judged)  # before the supernet trains
     if proxies is not None:
         check_proxies_complete(proxies, judged)
@@ -1104,7 +1110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("estimators", help="league table of performance estimators: rank correlation and cost")
     p.add_argument("--table", type=_path, required=True)
     p.add_argument("--proxies", type=_path, metavar="DIR", help="proxy folder (default: the one stored beside the table)")
-    p.add_argument("--sizes", default="10,100,1000", help="predictor training-set sizes (default 10,100,1000)")
+    p.add_argument("--sizes", help=f"predictor training-set sizes, a comma list (default: those of "
+                   f"{','.join(map(str, ESTIMATOR_SIZES))} that leave cells to judge on)")
     p.add_argument("--repeats", type=_int, default=3, help="predictor draws per size (default 3)")
     p.add_argument("--supernet-epochs", type=int, default=30,
                    help="train the weight-sharing supernet this long when no stored scores exist (0: skip)")

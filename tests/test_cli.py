@@ -215,6 +215,16 @@ def test_estimators_reports_unreadable_stored_supernet_scores_in_one_line(
         assert (folder / "supernet.csv").read_text() == csv and not (folder / "league.md").exists()  # nothing lost
 
 
+def test_estimators_default_sizes_fit_a_small_table(tmp_path: Path) -> None:
+    """digits-sample judges 200 cells: the default sizes are 10 and 100 there (1000 was refused, so the
+    command failed without --sizes)."""
+    assert main(["estimators", "--table", "digits-sample", "--supernet-epochs", "0", "--repeats", "1",
+                 "--out", str(tmp_path / "league")]) == 0
+    league = pd.read_csv(tmp_path / "league" / "league.csv")
+    assert sorted(e for e in league["estimator"] if e.startswith("xgboost on")) == ["xgboost on n=10",
+                                                                                    "xgboost on n=100"]
+
+
 def test_estimators_refuses_sizes_beyond_the_judged_cells_and_negative_epochs_before_any_work(tmp_path: Path) -> None:
     from nasbench_suite.estimators import HELD_OUT, judged_cells
 
