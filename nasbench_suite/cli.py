@@ -175,11 +175,14 @@ def cmd_info(args: argparse.Namespace) -> None:
 def _render_progress(p: dict[str, Any]) -> str:
     proto = p["protocol"]
     pct = 100.0 * p["finished_results"] / p["planned_results"]
+    shown = dict(proto)
+    if shown.get("augment", False) is None and "augment" in p["dataset"]:  # None: the dataset's own default
+        shown["augment"] = f"{p['dataset']['augment']} (the dataset's default)"
     lines = [
         f"run        {p['run']}  (pre-evaluation run folder, {'complete' if p['complete'] else 'in progress'})",
         f"dataset    {p['dataset']['name']} (sha256 {p['dataset']['sha256'][:12]}...)",
-        "protocol   " + ", ".join(f"{k}={proto[k]}" for k in ("channels", "cells", "epochs", "batch_size",
-                                                             "train_subset", "augment") if k in proto),
+        "protocol   " + ", ".join(f"{k}={shown[k]}" for k in ("channels", "cells", "epochs", "batch_size",
+                                                             "train_subset", "augment") if k in shown),
         f"selection  {_shorten(p['selection'], 60)}: {p['archs']} archs x seeds {', '.join(map(str, p['seeds']))}",
         f"finished   {p['finished_results']}/{p['planned_results']} (arch, seed) results ({pct:.1f}%): "
         + ", ".join(f"seed {s} {n}" for s, n in p["finished_per_seed"].items()),

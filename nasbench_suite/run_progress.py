@@ -72,7 +72,9 @@ class Snapshot:
         left = self.planned - self.finished
         devices = sorted({str(s.hardware.get("device", "cpu")) for s in self.sessions})
         return {
-            "run": str(self.run_dir), "dataset": self.identity["dataset"], "protocol": self.identity["protocol"],
+            "run": str(self.run_dir), "protocol": self.identity["protocol"],
+            "dataset": {**self.identity["dataset"], **({"augment": self.dataset["augment"]}
+                                                      if "augment" in self.dataset else {})},
             "selection": self.identity["selection"]["archs"], "archs": self.identity["selection"]["num_archs"],
             "seeds": list(self.spec.seeds), "planned_results": self.planned, "finished_results": self.finished,
             "finished_per_seed": self.finished_per_seed(), "complete": left == 0,

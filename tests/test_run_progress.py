@@ -153,3 +153,10 @@ def test_a_partial_table_refuses_a_shard_file_that_is_not_its_whole_unit(fake, t
                            "00003-00005.csv")
     _assert_one_line_error(_cli(capsys, "info", run_dir), "00003-00005.csv")
     assert not (tmp_path / "t").exists()
+
+
+def test_info_on_a_run_names_the_augmentation_a_protocol_leaves_to_the_dataset(capsys) -> None:
+    """The shipped digits run's protocol says augment=None: the dataset's default (off for digits) is shown."""
+    run_dir = Path(__file__).resolve().parents[1] / "benchmarks_data" / "runs" / "digits"
+    rc, out, _ = _cli(capsys, "info", run_dir)
+    assert rc == 0 and "augment=False (the dataset's default)" in out
