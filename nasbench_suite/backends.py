@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 BACKENDS = ("local", "ray")
 RAY_MISSING = "the ray backend needs the optional extra: pip install 'nasbench_suite[ray]'"
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
 RAY_CONNECT_TIMEOUT = 10.0
 """Seconds to wait for the cluster's address to accept a connection (Ray itself retries for minutes)."""
 
@@ -173,37 +174,70 @@ def import_ray() -> Any:
     return ray
 
 
+def cluster_address(address: str | None) -> tuple[str | None, str]:
+    """The Ray cluster to join and what named it: ``address`` (``--ray-address``), else ``$RAY_ADDRESS``
+    (Ray's own variable; ``ray job submit`` sets it for the command it runs), else ``(None, "")``: a new
+    local instance, not the cluster a bare ``ray.init()`` would join (the one ``ray start`` last started
+    on this machine). ``local`` names a new local instance too."""
+    if address:
+        return (None, "") if address == "local" else (address, "--ray-address")
+    env = os.environ.get(RAY_ADDRESS_ENV, "").strip()
+    return (None, "") if env in ("", "local") else (env, RAY_ADDRESS_ENV)
+
+
 def check_ray_address(address: str | None, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
-    """Fail in seconds, with one line, when ``address`` (``HOST:PORT`` as ``ray start --head`` prints
-    it, or ``ray://HOST:PORT``) accepts no connection: ``ray.init`` would retry for minutes, printing
-    warnings. ``None`` (a local instance) and ``auto`` (the cluster this machine belongs to) are left to Ray."""
-    if address is None or address in ("auto", "local"):
+    """Fail in seconds, with one line, when the cluster :func:`cluster_address` picks (``HOST:PORT`` as
+    ``ray start --head`` prints it, or ``ray://HOST:PORT``) accepts no connection: ``ray.init`` would
+    retry for minutes, printing warnings. A local instance and ``auto`` (the cluster this machine
+    belongs to) are left to Ray."""
+    address, named = cluster_address(address)
+    if address is None or address == "auto":
         return
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise BackendUnavailableError(f"--ray-address expects HOST:PORT (what `ray start --head` prints, e.g. "
+        raise BackendUnavailableError(f"{named} expects HOST:PORT (what `ray start --head` prints, e.g. "
                                       f"10.0.0.5:6379), ray://HOST:PORT or auto, got {address!r}")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
         why = exc.strerror or str(exc) or type(exc).__name__
-        raise BackendUnavailableError(f"cannot reach the Ray cluster at {address} ({why}): start it with "
-                                      "`ray start --head` on that machine, or give the address it printed") from None
+        raise BackendUnavailableError(f"cannot reach the Ray cluster at {address}{_named_by(named)} ({why}): start "
+                                      "it with `ray start --head` on that machine, or give the address it "
+                                      "printed") from None
+
+
+def _named_by(named: str) -> str:
+    return f" (from ${named})" if named == RAY_ADDRESS_ENV else ""
+
+
+RAY_TOKEN_HINT = ("a cluster with token authentication (Ray 2.60's `ray start --head` turns it on where "
+                  "~/.ray/auth_token exists) needs RAY_AUTH_MODE=token here and the cluster's token in "
+                  "~/.ray/auth_token or $RAY_AUTH_TOKEN_PATH")
 
 
 def connect_ray(ray: Any, address: str | None, num_cpus: int, **kwargs: Any) -> bool:
-    """``ray.init`` a local instance of ``num_cpus`` CPUs, or join the cluster at ``address``, unless
-    Ray is already initialized; whether this call did (and so must shut it down). A cluster that
-    refuses (unreachable, a token it wants) is one line, not Ray's traceback."""
+    """``ray.init`` a new local instance of ``num_cpus`` CPUs, or join the cluster :func:`cluster_address`
+    picks (it brings its own CPUs: Ray refuses ``num_cpus`` there), unless Ray is already initialized;
+    whether this call did (and so must shut it down). A cluster that refuses (unreachable, a token it
+    wants) is one line, not Ray's traceback."""
     if ray.is_initialized():
         return False
     check_ray_address(address)
+    address, named = cluster_address(address)
     try:
-        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False, **kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise BackendUnavailableError(f"cannot connect to the Ray cluster at {address or 'a new local instance'}: "
-                                      f"{first}") from None
+        # "local", not None: a bare ray.init() would join $RAY_ADDRESS or the cluster `ray start` last started
+        ray.init(address=address or "local", num_cpus=None if address else num_cpus, include_dashboard=False,
+                 **kwargs)
+    except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:
+        why = getattr(exc, "message", None) or str(exc)  # AuthenticationError: without Ray's paragraph of help
+        first = next((line.strip() for line in why.splitlines() if line.strip()), type(exc).__name__)
+        # a cluster that wants a token and gets none only says "Failed to connect" (the reason is in Ray's log lines)
+        token_mode = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
+        auth = type(exc).__name__ == "AuthenticationError"
+        hint = f"; {RAY_TOKEN_HINT}" if auth or (address and not token_mode) else ""
+        raise BackendUnavailableError(f"cannot connect to the Ray cluster at "
+                                      f"{address + _named_by(named) if address else 'a new local instance'}: "
+                                      f"{first.rstrip('.')}{hint}") from None
     return True
 
 

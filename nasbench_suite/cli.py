@@ -916,7 +916,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valid-subset", type=_int, help="evaluate valid on a stratified subset of this many images")
     p.add_argument("--shard-size", type=_int, default=32, help="cells per work unit (default 32)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
-    p.add_argument("--ray-address", help="Ray cluster to run on (default: a local Ray instance of --workers CPUs)")
+    p.add_argument("--ray-address", help="Ray cluster to run on (default: $RAY_ADDRESS, else a new local Ray "
+                   "instance of --workers CPUs)")
     p.add_argument("--workers", type=_int, help="processes (default: 2 on CPU, at most the cores; 1 on a GPU)")
     p.add_argument("--batch-cells", type=_int,
                    help="cells the engine trains at once (default: up to 4 on CPU, fewer for large images; "
@@ -978,8 +979,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),
                    help="processes running seeds in parallel (default: 2, at most the cores; results do not depend on it)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
-    p.add_argument("--ray-address", help="Ray cluster to run on, HOST:PORT as `ray start --head` prints it (default: a "
-                   "local Ray instance of --workers CPUs); every node needs nasbench_suite and the table's path")
+    p.add_argument("--ray-address", help="Ray cluster to run on, HOST:PORT as `ray start --head` prints it (default: "
+                   "$RAY_ADDRESS, else a new local Ray instance of --workers CPUs); every node needs nasbench_suite "
+                   "and the table's path")
     p.add_argument("--out", type=_path, required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_search)

@@ -223,3 +223,88 @@ def test_an_unreachable_ray_address_fails_in_seconds_with_one_line(tmp_path: Pat
     _assert_one_line_error(_cli(capsys, "pre-evaluate", *CIFAR_FLAGS, "--backend", "ray", "--ray-address", "headnode",
                                 "--out", tmp_path / "run"), "--ray-address expects HOST:PORT")
     assert time.monotonic() - started < 30
+
+
+class ClusterNode(FakeNode):
+    """``ray`` on a machine where a Ray cluster already runs (``ray start --head``): ``init`` resolves
+    its address as Ray 2.60 does (``None``/``auto`` -> ``$RAY_ADDRESS``, else the cluster ``ray start``
+    last started here; ``local`` -> a new instance) and, joining a cluster, refuses ``num_cpus``."""
+
+    def __init__(self, cwd: Path, started_here: str | None = None) -> None:
+        super().__init__(cwd)
+        self.started_here, self.inits = started_here, []
+
+    def init(self, address: str | None = None, num_cpus: int | None = None, **kwargs: Any) -> None:
+        if address in (None, "auto"):
+            address = os.environ.get("RAY_ADDRESS") or self.started_here
+        joins = address not in (None, "local")
+        self.inits.append({"joins": address if joins else None, "num_cpus": num_cpus})
+        if joins and num_cpus is not None:
+            raise ValueError("When connecting to an existing cluster, num_cpus and num_gpus must not be provided.")
+        super().init()
+
+
+def _listening() -> tuple[socket.socket, str]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    return server, f"127.0.0.1:{server.getsockname()[1]}"
+
+
+def _both_commands(capsys, tmp_path: Path, name: str, *flags: str) -> list[tuple[int, str, str]]:
+    return [_cli(capsys, "pre-evaluate", "--dataset", "digits", "--archs", "0-3", "--seeds", "0", "--epochs", "1",
+                 "--workers", "2", "--backend", "ray", *flags, "--out", tmp_path / f"pe-{name}"),
+            _cli(capsys, "search", "--table", "digits-sample", "--strategy", "random", "--seeds", "0-1",
+                 "--max-queries", "5", "--workers", "2", "--backend", "ray", *flags, "--out", tmp_path / f"s-{name}")]
+
+
+def test_without_ray_address_a_cluster_already_running_here_is_joined_only_when_ray_address_names_it(
+        driver: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """With `ray start --head` run on this machine, a bare ray.init() joins that cluster, where Ray
+    refuses num_cpus=--workers: the command failed. Without --ray-address it now starts its own local
+    instance of --workers CPUs; $RAY_ADDRESS (Ray's variable, set by `ray job submit`) names the cluster
+    as --ray-address does, joined without num_cpus and checked for reachability first."""
+    server, address = _listening()
+    with server:
+        node = ClusterNode(tmp_path / "node", started_here=address)
+        _use(monkeypatch, node)
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+        for rc, _, err in _both_commands(capsys, tmp_path, "here"):
+            assert rc == 0, err
+        assert node.inits == [{"joins": None, "num_cpus": 2}] * 2
+
+        node.inits.clear()
+        monkeypatch.setenv("RAY_ADDRESS", address)
+        for rc, _, err in _both_commands(capsys, tmp_path, "env"):
+            assert rc == 0, err
+        assert node.inits == [{"joins": address, "num_cpus": None}] * 2
+    assert (tmp_path / "pe-env" / "run.json").exists() and (tmp_path / "s-env" / "trajectories.parquet").exists()
+
+    closed = f"127.0.0.1:{_closed_port()}"  # $RAY_ADDRESS unreachable: in seconds, before the run folder
+    monkeypatch.setenv("RAY_ADDRESS", closed)
+    for result in _both_commands(capsys, tmp_path, "closed"):
+        _assert_one_line_error(result, f"cannot reach the Ray cluster at {closed} (from $RAY_ADDRESS)")
+    assert not (tmp_path / "pe-closed").exists()
+    monkeypatch.setenv("RAY_ADDRESS", "headnode")
+    _assert_one_line_error(_both_commands(capsys, tmp_path, "bad")[0], "RAY_ADDRESS expects HOST:PORT")
+
+
+@pytest.mark.parametrize("error", [
+    ray.exceptions.AuthenticationError("Token authentication is enabled but no authentication token was found"),
+    ConnectionError("Failed to connect to Ray cluster at HOST.")])
+def test_a_cluster_wanting_a_token_is_refused_in_one_line_that_says_what_to_set(
+        driver: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, error: Exception) -> None:
+    """Ray 2.60: RAY_AUTH_MODE=token without a token raises AuthenticationError (a RayError: it was a
+    traceback); without RAY_AUTH_MODE=token a token cluster only says 'Failed to connect'."""
+    server, address = _listening()
+
+    def init(**_: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    with server:
+        for result in _both_commands(capsys, tmp_path, "token", "--ray-address", address):
+            _assert_one_line_error(result, f"cannot connect to the Ray cluster at {address}: ")
+            assert "needs RAY_AUTH_MODE=token here and the cluster's token in ~/.ray/auth_token" in result[2]
+            assert "For more information" not in result[2]  # Ray's paragraph of help is left out
