@@ -482,7 +482,9 @@ def _read_cifar10_16px(name: str, data_dir: PathLike | None) -> _Raw:
     path = _data_dir(name, data_dir, expected) / CIFAR10_16PX_FILE
     where = f"dataset {name!r}: {path}"
     if not path.is_file():
-        raise DatasetError(f"{where} {'is a folder' if path.is_dir() else 'not found'}; expected {expected}")
+        other = (f" ({path.parent} holds {CIFAR10_BATCH_DIR}/: for CIFAR-10 batches, --dataset cifar10)"
+                 if (path.parent / CIFAR10_BATCH_DIR).is_dir() else "")
+        raise DatasetError(f"{where} {'is a folder' if path.is_dir() else 'not found'}{other}; expected {expected}")
     try:
         with path.open("rb") as f:
             magic = f.read(6)
@@ -705,9 +707,11 @@ def _read_cifar10_batches(name: str, data_dir: PathLike | None) -> _Raw:
     if folder is None:
         found = root / CIFAR10_BATCH_DIR if (root / CIFAR10_BATCH_DIR).is_dir() else root
         missing = [f for f in files if not (found / f).is_file()]
+        other = (f" ({root} holds {CIFAR10_16PX_FILE}: for it, --dataset cifar10-16px)"
+                 if (root / CIFAR10_16PX_FILE).is_file() else "")
         raise DatasetError(
             f"dataset {name!r}: looked for the batch files in {str(root / CIFAR10_BATCH_DIR)!r} "
-            f"and {str(root)!r}; {str(found)!r} lacks {', '.join(missing)}; expected {expected}"
+            f"and {str(root)!r}; {str(found)!r} lacks {', '.join(missing)}{other}; expected {expected}"
         )
     h = hashlib.sha256()
     parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}

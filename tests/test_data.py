@@ -613,3 +613,13 @@ def test_16x16_batches_are_refused_with_the_dataset_that_reads_them(tmp_path):
     with pytest.raises(DatasetError, match=r"is \(10,768\), 16x16 images; dataset 'cifar10' reads 32x32 .*"
                                            r"cifar10_16px\.npz .*--dataset cifar10-16px"):
         load_dataset("cifar10", tmp_path)
+
+
+def test_a_folder_holding_the_other_cifar_dataset_says_which_to_ask_for(tmp_path: Path) -> None:
+    """The npz where batches were asked for (and batches where the npz was): the error names the other dataset."""
+    _write_npz(tmp_path / "npz", _fake_cifar(40, 10))
+    with pytest.raises(DatasetError, match="holds cifar10_16px.npz: for it, --dataset cifar10-16px"):
+        load_dataset("cifar10", data_dir=tmp_path / "npz")
+    (tmp_path / "batches" / "cifar-10-batches-py").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="holds cifar-10-batches-py/: for CIFAR-10 batches, --dataset cifar10"):
+        load_dataset("cifar10-16px", data_dir=tmp_path / "batches")
