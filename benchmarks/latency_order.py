@@ -27,17 +27,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from nasbench_suite.encodings import encode  # noqa: E402
 from nasbench_suite.latency import (LatencyMethod, TimingOrder, config_of_table, fingerprint,  # noqa: E402
                                     measure_arch, torch_threads)
 from nasbench_suite.space import Arch, all_ops, isomorphism_classes  # noqa: E402
 from nasbench_suite.table import load_table  # noqa: E402
 
 
-def ridge_residual(y: np.ndarray, ops: np.ndarray, alpha: float = 1e-3) -> np.ndarray:
-    """y minus a ridge fit on the one-hot encoding of the six ops (with intercept)."""
-    x = np.zeros((len(ops), 30))
-    x[np.arange(len(ops))[:, None], np.arange(6) * 5 + ops] = 1.0
-    x = np.hstack([np.ones((len(ops), 1)), x])
+def ridge_residual(y: np.ndarray, cells: np.ndarray, alpha: float = 1e-3) -> np.ndarray:
+    """y minus a ridge fit on the one-hot encoding of the cells' six ops (with intercept)."""
+    x = encode(cells, "onehot").astype(np.float64)
+    x = np.hstack([np.ones((len(cells), 1)), x])
     coef = np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y)
     return y - x @ coef
 
@@ -97,7 +97,7 @@ def main() -> None:
                 "spearman_index_residual": float(spearmanr(cells, resid[p]).statistic),
                 "edge0_op_residual_spread_percent": float((np.exp(max(by_edge0) - min(by_edge0)) - 1) * 100),
                 "spearman_index_ridge_residual_within_pass": float(
-                    spearmanr(cells, ridge_residual(logv[p], ops)).statistic),
+                    spearmanr(cells, ridge_residual(logv[p], cells)).statistic),
             })
         for kind in ("index", "shuffled"):
             picked = [r for r in rows if r["order"].split(":")[0] == kind]

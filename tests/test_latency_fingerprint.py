@@ -13,9 +13,8 @@ from nasbench_suite import latency as latency_module
 from nasbench_suite import machine
 from nasbench_suite.errors import RunMismatchError
 from nasbench_suite.latency import IDENTITY_FILE, LatencyError, LatencyMethod, LatencyStore, fingerprint, fingerprint_hash
-from nasbench_suite.model import MacroConfig
+from test_latency import TINY
 
-TINY = MacroConfig(channels=4, cells=1, in_channels=1, resolution=8, num_classes=10)
 CPU_FINGERPRINT_KEYS = {"cpu", "logical_cpus", "machine", "torch", "python", "threads", "device", "device_name", "hash"}
 
 

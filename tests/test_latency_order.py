@@ -26,11 +26,10 @@ from nasbench_suite.latency import (
 from nasbench_suite.model import MacroConfig
 from nasbench_suite.pre_evaluate import parse_archs
 from nasbench_suite.space import isomorphism_classes
+from test_latency import FAST, TINY
+from test_latency_fingerprint import CPU_FINGERPRINT_KEYS
 
-TINY = MacroConfig(channels=4, cells=1, in_channels=1, resolution=8, num_classes=10)
-FAST = LatencyMethod(batches=(1, 2), warmup=1, repeats=3)
 CELLS = [0, 6, 7, 30, 99, 500, 1000, 3125, 6250, 9000, 12345, 15624]
-CPU_FINGERPRINT_KEYS = {"cpu", "logical_cpus", "machine", "torch", "python", "threads", "device", "device_name", "hash"}
 
 
 def permutation_order(cells: list[int], seed: int) -> list[int]:
