@@ -13,8 +13,9 @@ Cost per cell, in seconds, says where it comes from (``cost_kind``):
 * ``measured``: zero-cost proxies (mean of their stored per-cell seconds; a vote sums its members')
   and the supernet (training plus scoring seconds, divided by the cells scored);
 * ``table``: fidelity-based estimators pay the table's own measured training seconds of seed 0
-  (through epoch e, plus one validation pass); a predictor trained on n cells pays n full trainings
-  spread over every judged cell, plus the proxies it reads as features.
+  (through epoch e, plus one validation pass; a learning curve over epochs 1..k, one validation pass
+  per epoch it reads); a predictor trained on n cells pays n full trainings spread over every judged
+  cell, plus the proxies it reads as features.
 
 Estimators read only search-side information (train/valid curves, proxies, the supernet); the test
 accuracy is read once, as the target. Everything here is deterministic given the stored inputs, so
@@ -169,10 +170,15 @@ def proxy_estimates(proxies: "ProxyTable", judged: Judged) -> list[Estimate]:
     return out
 
 
-def _seed0_cost(bench: "Benchmark", judged: Judged, epoch: int) -> float:
+def _seed0_cost(bench: "Benchmark", judged: Judged, epoch: int, every_epoch_valid: bool = False) -> float:
+    """Mean over the judged cells of seed 0's training seconds through ``epoch`` plus its validation
+    passes: the one at ``epoch``, or with ``every_epoch_valid`` one at each epoch 1..``epoch`` (what a
+    learning curve over those epochs reads)."""
     seed = bench.seeds[0]
     train = sum(bench.array("train", "seconds", epoch=e, seed=seed)[judged.rows] for e in range(1, epoch + 1))
-    return float(np.nanmean(train + bench.array("valid", "seconds", epoch=epoch, seed=seed)[judged.rows]))
+    passes = range(1, epoch + 1) if every_epoch_valid else (epoch,)
+    valid = sum(bench.array("valid", "seconds", epoch=e, seed=seed)[judged.rows] for e in passes)
+    return float(np.nanmean(train + valid))
 
 
 def fidelity_estimates(bench: "Benchmark", judged: Judged, epochs: Sequence[int]) -> list[Estimate]:
@@ -216,7 +222,7 @@ def curve_estimates(bench: "Benchmark", judged: Judged, ks: Sequence[int]) -> li
             continue
         curves = np.stack([bench.array("valid", "acc", epoch=e, seed=seed)[judged.rows] for e in range(1, k + 1)], axis=1)
         out.append(Estimate(f"curve extrapolation from {k} epochs (1 seed)", "learning curve",
-                            extrapolate_pow3(curves, bench.max_epoch), _seed0_cost(bench, judged, k), "table"))
+                            extrapolate_pow3(curves, bench.max_epoch), _seed0_cost(bench, judged, k, True), "table"))
     return out
 
 

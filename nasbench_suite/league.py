@@ -275,7 +275,8 @@ def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies
         "* Predictors (XGBoost on the one-hot encoding; `+zero-cost` adds every proxy's rank as a feature) are trained "
         f"on n random judged cells (their seed-0 final valid accuracy) and judged on the others{_draws(frame)}.",
         f"* Cost per cell: {_measured_on(proxies, supernet)}`table` = the table's own training seconds of seed 0 "
-        f"(through the epochs used, plus one validation pass{_table_seconds_on(bench)}); predictors spread n full "
+        f"(through the epochs used, plus one validation pass, or one per epoch read for a learning curve"
+        f"{_table_seconds_on(bench)}); predictors spread n full "
         "trainings over all judged cells.",
     ]
     if proxies is not None:

@@ -371,6 +371,29 @@ def test_rank_metrics_and_curve_extrapolation() -> None:
     assert (np.abs(curves[:, 3] - curves[:, 5]) > 0.5).all()
 
 
+def test_a_learning_curve_pays_a_validation_pass_for_every_epoch_it_reads() -> None:
+    """The curve from k epochs fits valid accuracy at epochs 1..k, so it pays k validation passes; it was
+    charged one (the k-epoch low-fidelity estimator's cost: 0.1241 s per cell on digits at k=3, 0.1436 with
+    the passes it reads)."""
+    from nasbench_suite.estimators import curve_estimates, fidelity_estimates, judged_cells
+    from nasbench_suite.table import load_table
+
+    bench = load_table("digits")
+    judged = judged_cells(bench)
+    seed = bench.seeds[0]
+
+    def seconds(split: str, epoch: int) -> np.ndarray:
+        return bench.array(split, "seconds", epoch=epoch, seed=seed)[judged.rows]
+
+    (curve,) = curve_estimates(bench, judged, [3])
+    (low,) = fidelity_estimates(bench, judged, [3])
+    train = seconds("train", 1) + seconds("train", 2) + seconds("train", 3)
+    assert curve.cost_per_cell == pytest.approx(
+        float(np.mean(train + seconds("valid", 1) + seconds("valid", 2) + seconds("valid", 3))), rel=1e-9)
+    assert low.cost_per_cell == pytest.approx(float(np.mean(train + seconds("valid", 3))), rel=1e-9)
+    assert curve.cost_per_cell > low.cost_per_cell + 0.01
+
+
 def test_a_predictor_size_that_leaves_too_few_cells_is_refused_not_skipped(search_table) -> None:
     from nasbench_suite.estimators import HELD_OUT, EstimatorError, judged_cells, predictor_estimates
 
@@ -477,7 +500,7 @@ def test_league_md_names_the_machine_and_the_rule_of_the_tables_own_seconds(tmp_
     monkeypatch.setitem(search_table.manifest, "hardware", {"cpu": "Table CPU", "device": "cpu", "logical_cpus": 6})
     monkeypatch.setitem(search_table.manifest, "compute", {"threads_per_worker": 1, "trainer": {
         "batch_cells": 4, "seconds": "seconds of each batched pass shared among its cells"}})
-    assert ("plus one validation pass; recorded on Table CPU, 6 logical CPUs, 1 torch thread per process; seconds of "
+    assert ("plus one validation pass, or one per epoch read for a learning curve; recorded on Table CPU, 6 logical CPUs, 1 torch thread per process; seconds of "
             "each batched pass shared among its cells (4 cells a pass)); predictors") in cost_line(tmp_path / "one")
     monkeypatch.setitem(search_table.manifest, "hardware", {"machines": [
         {"cpu": "A", "device": "cpu", "logical_cpus": 2, "results_written": 1200},
