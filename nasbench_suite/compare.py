@@ -137,6 +137,11 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
     from .table import load_table
 
     bench = load_table(cfg.table)
+    if cfg.weight_sharing:  # before the replays, not after them
+        from .weight_sharing import check_covers_every_cell, table_protocol
+
+        table_protocol(bench)
+        check_covers_every_cell(bench)
     latency, latency_info = resolve_latency(cfg.latency, bench)
     if latency is None and any(s.name == "nsga2" for s in cfg.strategies):
         raise ConfigError("config field strategy: nsga2 needs a latency source, and latency.source gives none "

@@ -75,7 +75,7 @@ from .errors import NasBenchError
 from .machine import cpu_model
 from .model import MacroConfig
 from .settings_check import setting_type_error
-from .space import OPS, Arch
+from .space import NUM_ARCHS, OPS, Arch
 from .supernet import Supernet, onehot_weights
 from .train import Protocol, load_protocol_data, torch_seed
 
@@ -314,6 +314,16 @@ def make_method(name: str, settings: dict[str, Any] | None = None) -> Method:
     return getattr(importlib.import_module(module), cls)(**(settings or {}))
 
 
+def check_covers_every_cell(bench: "Benchmark") -> None:
+    """Refuse a table that holds only some cells: a method can derive any of the 15,625 cells, and the
+    run looks each epoch's cell up in the table, so on such a table it would train until it derived a
+    missing one and then fail."""
+    if bench.num_archs < NUM_ARCHS:
+        raise WeightSharingError(f"table {bench.name!r} holds {bench.num_archs} of the {NUM_ARCHS} cells; a "
+                                 "weight-sharing search can derive any cell and looks it up in the table, so it "
+                                 "needs a table that holds every cell")
+
+
 def table_protocol(bench: "Benchmark") -> Protocol:
     """The training protocol recorded in a table's manifest."""
     raw = bench.manifest.get("protocol")
@@ -333,6 +343,7 @@ def run_one(bench: "Benchmark", method: str, seed: int, settings: SearchSettings
             data: Any = None) -> dict[str, np.ndarray]:
     """One search run; one entry per search epoch in each column of :data:`COLUMNS` (less strategy/seed)."""
     protocol = table_protocol(bench)
+    check_covers_every_cell(bench)
     if data is None:
         data = load_protocol_data(protocol, data_dir)
     protocol.check_data(data)
@@ -419,6 +430,7 @@ def run_weight_sharing(table: str, method: str, seeds: Sequence[int], settings: 
     make_method(method, method_settings)  # unknown names and settings fail before any work
     bench = load_table(table)
     protocol = table_protocol(bench)
+    check_covers_every_cell(bench)
     data = load_protocol_data(protocol, data_dir)
     runs = []
     for seed in tqdm(seeds, unit="run", desc=method, disable=not progress):

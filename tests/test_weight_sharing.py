@@ -377,6 +377,57 @@ def test_table_without_protocol_is_a_user_error(tmp_path, capsys):
     assert "protocol" in capsys.readouterr().err
 
 
+@pytest.fixture(scope="module")
+def partial_ws_table(tmp_path_factory):
+    """ws_table's protocol on a table that holds only cells 0..999 (GENERATED values)."""
+    from nasbench_suite.table import build_table
+    from nasbench_suite.train import Protocol
+    from tests.fixture_tables import search_results
+
+    protocol = Protocol("synthetic", channels=4, cells=1, epochs=2, batch_size=100)
+    frame = search_results(seeds=(0,), epochs=2)
+    out = tmp_path_factory.mktemp("tables") / "ws-partial"
+    build_table(frame[frame["arch_index"] < 1000], out, name="ws-partial",
+                metadata={"dataset": {"name": "synthetic"}, "protocol": protocol.to_dict(),
+                          "description": "generated values for tests (not trained)"})
+    return out
+
+
+def test_a_table_of_some_cells_is_refused_before_any_training(partial_ws_table, tmp_path, capsys, monkeypatch):
+    """A method can derive any cell and each epoch's cell is looked up in the table: on digits-sample
+    (200 cells) `nasbench darts` trained an epoch, then stopped at 'derived cell 2298 ... is not in table';
+    a multi-seed run could fail at any epoch of any seed. Now refused before the data is loaded."""
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.cli import main
+
+    loaded = []
+    monkeypatch.setattr(weight_sharing, "load_protocol_data", lambda *a, **k: loaded.append(a) or 1 / 0)
+    assert main(["darts", "--table", str(partial_ws_table), "--method", "gdas", "--seeds", "0", "--epochs", "1",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err == ("nasbench: error: table 'ws-partial' holds 1000 of the 15625 cells; a weight-sharing search can "
+                   "derive any cell and looks it up in the table, so it needs a table that holds every cell\n")
+    assert not loaded and not (tmp_path / "o").exists()
+
+
+def test_compare_refuses_weight_sharing_on_a_table_of_some_cells_before_the_replays(partial_ws_table, tmp_path,
+                                                                                    monkeypatch):
+    from nasbench_suite import search
+    from nasbench_suite.compare import run_compare
+    from nasbench_suite.compare_config import load_config
+    from nasbench_suite.weight_sharing import WeightSharingError
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'name = "p"\ntable = "{partial_ws_table.as_posix()}"\nseeds = "0"\nworkers = 1\n'
+                      '[budget]\nqueries = 5\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
+                      '[weight_sharing]\nmethods = ["gdas"]\nseeds = "0"\nepochs = 1\n')
+    replayed = []
+    monkeypatch.setattr(search, "run_many", lambda *a, **k: replayed.append(a) or 1 / 0)
+    with pytest.raises(WeightSharingError, match="holds 1000 of the 15625 cells"):
+        run_compare(load_config(config), tmp_path / "runs")
+    assert not replayed and not (tmp_path / "runs").exists()
+
+
 def test_gumbel_sample_is_hard_forward_soft_backward():
     from algorithms.gdas import gumbel_hard
 
