@@ -4,7 +4,11 @@ One run = one method (``algorithms/darts.py``, ``gdas.py``, ``rsps.py``, ``enas.
 run seed. The supernet has the table's macro shape (channels, cells, resolution, classes; flags may
 override C, N and the batch size) and is trained on the table's own data: ``load_protocol_data`` of
 the table's protocol, weights fitted on the ``train`` split and the architecture (or controller) on
-``valid``, as NAS-Bench-201 does. The ``test`` split is never loaded.
+``valid``, as NAS-Bench-201 does. The ``test`` split is never loaded. Where the protocol augments
+(``augment``, else the dataset's default: random crop + horizontal flip, as the table's own training)
+both minibatches of a step are augmented, as NB201's ``SearchDataset`` applies the train transforms to
+both halves; cells are scored on unaugmented valid images (NB201's ``ENAS.py`` gives its valid
+loader, hence the controller's rewards, the train transforms). No shipped table augments.
 
 The shared loop (NB201's DARTS / GDAS / RSPS search recipe, used for every method here; NB201's
 ENAS script used lr 0.05 to 0.0005 and weight decay 2.5e-4): SGD with Nesterov momentum 0.9, lr 0.025 on a cosine
@@ -77,7 +81,7 @@ from .model import MacroConfig
 from .settings_check import setting_type_error
 from .space import NUM_ARCHS, OPS, Arch
 from .supernet import Supernet, onehot_weights
-from .train import Protocol, load_protocol_data, torch_seed
+from .train import Protocol, augment_batch, load_protocol_data, torch_seed
 
 if TYPE_CHECKING:
     from .search import SearchResults
@@ -357,6 +361,9 @@ def run_one(bench: "Benchmark", method: str, seed: int, settings: SearchSettings
     vx, vy = (torch.from_numpy(a).to(device) for a in (data.splits["valid"].x, data.splits["valid"].y))
     valid_row = bench.array("valid", epoch=bench.max_epoch)  # test is read after the run, by the evaluation
     pos = {int(a): i for i, a in enumerate(bench.arch_indices)}
+    augment = data.augment if protocol.augment is None else protocol.augment  # as the table's own training
+    padding = data.resolution // 8 if protocol.crop_padding is None else protocol.crop_padding
+    black = torch.tensor([-m / s for m, s in zip(data.mean, data.std)], dtype=torch.float32, device=device)
 
     rows: dict[str, list[Any]] = {c: [] for c in COLUMNS if c not in ("strategy", "seed")}
     threads = torch.get_num_threads()
@@ -384,7 +391,10 @@ def run_one(bench: "Benchmark", method: str, seed: int, settings: SearchSettings
                         group["lr"] = ctx.lr
                     idx = torch.from_numpy(order[start:start + batch_size])
                     vidx = torch.from_numpy(np.sort(rng.choice(len(vy), size=min(len(idx), len(vy)), replace=False)))
-                    algo.step(ctx, tx[idx], ty[idx], vx[vidx], vy[vidx])
+                    xb, xvb = tx[idx], vx[vidx]
+                    if augment:  # NB201's SearchDataset: train transforms on both halves
+                        xb, xvb = augment_batch(xb, rng, padding, black), augment_batch(xvb, rng, padding, black)
+                    algo.step(ctx, xb, ty[idx], xvb, vy[vidx])
                     step += 1
                 algo.end_epoch(ctx, epoch)
                 arch = algo.derive(ctx)

@@ -282,6 +282,33 @@ def test_default_bn_scoring_reproduces_the_searches_made_before_the_setting(ws_t
         np.testing.assert_allclose(run["supernet_train_loss"], losses, rtol=1e-6)
 
 
+def test_a_protocol_that_augments_augments_both_minibatches_of_every_step(tmp_path, monkeypatch):
+    """The table's protocol says augment (random crop + flip, as its own training did and as NB201's
+    SearchDataset does for both halves): the weight-sharing loop trained on raw images whatever it said.
+    Every step's train and valid minibatch now go through augment_batch, with the protocol's padding."""
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.table import build_table, load_table
+    from nasbench_suite.train import Protocol, augment_batch
+    from tests.fixture_tables import search_results
+
+    protocol = Protocol("synthetic", channels=4, cells=1, epochs=2, batch_size=100, augment=True, crop_padding=2)
+    out = tmp_path / "aug"
+    build_table(search_results(seeds=(0,), epochs=2), out, name="ws-aug",
+                metadata={"dataset": {"name": "synthetic"}, "protocol": protocol.to_dict(),
+                          "description": "generated values for tests (not trained)"})
+    calls = []
+
+    def recording(x, rng, padding, pad_value):
+        calls.append((len(x), padding))
+        return augment_batch(x, rng, padding, pad_value)
+
+    monkeypatch.setattr(weight_sharing, "augment_batch", recording)
+    stepped = []
+    monkeypatch.setattr("algorithms.rsps.RSPS.step", lambda self, ctx, x, y, xv, yv: stepped.append(len(y)))
+    weight_sharing.run_one(load_table(out), "rsps", 0, weight_sharing.SearchSettings(epochs=1), SMALL["rsps"])
+    assert stepped and calls == [(n, 2) for n in stepped for _ in range(2)]
+
+
 @pytest.mark.parametrize("method", ["gdas", "rsps"])
 def test_nb201_bn_scoring_from_the_cli(ws_table, tmp_path, method):
     """--set bn_scoring=nb201 reaches the loop (not the method) and is recorded in the manifest. Training is the
