@@ -35,7 +35,8 @@ NOTES = "notes.md"
 # ----- weight sharing ------------------------------------------------------------------------------
 def train_and_score_supernet(bench: "Benchmark", archs: np.ndarray, epochs: int, seed: int = 0,
                              data_dir: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Train a supernet (the table's macro shape and data, NB201's search recipe, one uniformly random
+    """Train a supernet (the table's macro shape and data, with its augmentation where the protocol
+    augments, NB201's search recipe, one uniformly random
     path per step as RSPS does) for ``epochs`` epochs, then score every cell of ``archs`` by its valid
     accuracy (percent, all of the valid split) with inherited weights. Returns the scores and a record
     with the measured training and scoring seconds."""
@@ -45,7 +46,7 @@ def train_and_score_supernet(bench: "Benchmark", archs: np.ndarray, epochs: int,
     from .space import Arch
     from .supernet import Supernet, onehot_weights
     from .train import load_protocol_data, torch_seed
-    from .weight_sharing import Context, SearchSettings, _cosine, table_protocol
+    from .weight_sharing import Context, SearchSettings, _cosine, protocol_augmentation, table_protocol
 
     protocol = table_protocol(bench)
     data = load_protocol_data(protocol, data_dir)
@@ -56,6 +57,7 @@ def train_and_score_supernet(bench: "Benchmark", archs: np.ndarray, epochs: int,
     tx, ty = (torch.from_numpy(a) for a in (data.splits["train"].x, data.splits["train"].y))
     vx, vy = (torch.from_numpy(a) for a in (data.splits["valid"].x, data.splits["valid"].y))
     bs = protocol.batch_size
+    augment = protocol_augmentation(protocol, data, "cpu")  # as the table's own training (None on digits)
     with torch_threads(1), torch.random.fork_rng(devices=[]):
         torch.manual_seed(torch_seed(torch_ss))
         t0 = time.perf_counter()
@@ -71,7 +73,8 @@ def train_and_score_supernet(bench: "Benchmark", archs: np.ndarray, epochs: int,
                     group["lr"] = _cosine(settings, step, total)
                 arch = Arch.random(ctx.rng)
                 idx = torch.from_numpy(perm[start:start + bs])
-                ctx.weight_step(tx[idx], ty[idx], onehot_weights(arch), torch.as_tensor(arch.ops))
+                xb = tx[idx] if augment is None else augment(tx[idx], order_rng)
+                ctx.weight_step(xb, ty[idx], onehot_weights(arch), torch.as_tensor(arch.ops))
                 step += 1
         train_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()

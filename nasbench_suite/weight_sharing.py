@@ -338,6 +338,18 @@ def table_protocol(bench: "Benchmark") -> Protocol:
     return Protocol(**{k: v for k, v in raw.items() if k in fields})
 
 
+def protocol_augmentation(protocol: Protocol, data: Any, device: torch.device | str
+                          ) -> Callable[[torch.Tensor, np.random.Generator], torch.Tensor] | None:
+    """The table's training augmentation as ``f(images, rng)`` (random crop with the protocol's padding,
+    filled with black, and horizontal flip, as :class:`~nasbench_suite.train.MinibatchStream`), or None
+    where the protocol (else the dataset's default) does not augment."""
+    if not (data.augment if protocol.augment is None else protocol.augment):
+        return None
+    padding = data.resolution // 8 if protocol.crop_padding is None else protocol.crop_padding
+    black = torch.tensor([-m / s for m, s in zip(data.mean, data.std)], dtype=torch.float32, device=device)
+    return lambda x, rng: augment_batch(x, rng, padding, black)
+
+
 def _cosine(settings: SearchSettings, step: int, total: int) -> float:
     return settings.lr_min + 0.5 * (settings.lr - settings.lr_min) * (1 + math.cos(math.pi * step / total))
 
@@ -361,9 +373,7 @@ def run_one(bench: "Benchmark", method: str, seed: int, settings: SearchSettings
     vx, vy = (torch.from_numpy(a).to(device) for a in (data.splits["valid"].x, data.splits["valid"].y))
     valid_row = bench.array("valid", epoch=bench.max_epoch)  # test is read after the run, by the evaluation
     pos = {int(a): i for i, a in enumerate(bench.arch_indices)}
-    augment = data.augment if protocol.augment is None else protocol.augment  # as the table's own training
-    padding = data.resolution // 8 if protocol.crop_padding is None else protocol.crop_padding
-    black = torch.tensor([-m / s for m, s in zip(data.mean, data.std)], dtype=torch.float32, device=device)
+    augment = protocol_augmentation(protocol, data, device)
 
     rows: dict[str, list[Any]] = {c: [] for c in COLUMNS if c not in ("strategy", "seed")}
     threads = torch.get_num_threads()
@@ -392,8 +402,8 @@ def run_one(bench: "Benchmark", method: str, seed: int, settings: SearchSettings
                     idx = torch.from_numpy(order[start:start + batch_size])
                     vidx = torch.from_numpy(np.sort(rng.choice(len(vy), size=min(len(idx), len(vy)), replace=False)))
                     xb, xvb = tx[idx], vx[vidx]
-                    if augment:  # NB201's SearchDataset: train transforms on both halves
-                        xb, xvb = augment_batch(xb, rng, padding, black), augment_batch(xvb, rng, padding, black)
+                    if augment is not None:  # NB201's SearchDataset: train transforms on both halves
+                        xb, xvb = augment(xb, rng), augment(xvb, rng)
                     algo.step(ctx, xb, ty[idx], xvb, vy[vidx])
                     step += 1
                 algo.end_epoch(ctx, epoch)

@@ -308,6 +308,12 @@ def test_a_protocol_that_augments_augments_both_minibatches_of_every_step(tmp_pa
     weight_sharing.run_one(load_table(out), "rsps", 0, weight_sharing.SearchSettings(epochs=1), SMALL["rsps"])
     assert stepped and calls == [(n, 2) for n in stepped for _ in range(2)]
 
+    from nasbench_suite.league import train_and_score_supernet  # the league's supernet estimator: its train batches
+
+    calls.clear()
+    train_and_score_supernet(load_table(out), np.array([0, 1, 2]), epochs=1)
+    assert calls and all(padding == 2 for _, padding in calls) and sum(n for n, _ in calls) == len(calls) * 100
+
 
 @pytest.mark.parametrize("method", ["gdas", "rsps"])
 def test_nb201_bn_scoring_from_the_cli(ws_table, tmp_path, method):
