@@ -4,7 +4,9 @@ Architecture parameters ``alpha`` ([6, 5], init ``1e-3 * N(0, 1)``) are trained 
 with Adam (lr 3e-4, betas (0.5, 0.999), weight decay 1e-3); the supernet weights on the train split
 with the shared SGD loop under ``softmax(alpha)``. Each step updates alpha on a valid minibatch, then
 the weights on a train minibatch (the DARTS paper's order and NB201's DARTS-V2; NB201's DARTS-V1
-script takes the weight step first). The derived cell is the argmax op of each edge (``none`` allowed).
+script, and NATS-Bench's ``search-cell.py`` for both versions, take the weight step first). The
+derived cell is the argmax op of each edge (``none`` allowed, as NB201's ``genotype()`` in
+``search_model_darts.py`` and NATS-Bench's ``generic_model.py`` take it).
 
 * ``darts-v1``: first order, ``grad_alpha L_valid(w, alpha)``.
 * ``darts-v2``: second order, the gradient of ``L_valid(w', alpha)`` through one virtual SGD step
@@ -39,7 +41,10 @@ def unrolled_alpha_grad(net: Supernet, alpha: torch.Tensor, x: torch.Tensor, y: 
                         epsilon: float = 0.01) -> torch.Tensor:
     """DARTS' second-order architecture gradient with the finite-difference Hessian-vector product
     (see the module doc; ``r = epsilon / ||v||``, DARTS' 0.01 by default). ``momentum_terms[i]``:
-    ``momentum * buffer`` of parameter ``i`` (or None). The supernet's weights are left as they were."""
+    ``momentum * buffer`` of parameter ``i`` (or None). The supernet's weights are left as they were;
+    its BatchNorm running statistics move as NB201's ``backward_step_unrolled`` moves them: by the three
+    train-minibatch passes (at w, w+ and w-), not by the virtual model's valid pass (NB201 runs that on
+    a deep copy; here on copies of the buffers)."""
     net.train()
     names = [n for n, _ in net.named_parameters()]
     w = [p for _, p in net.named_parameters()]
@@ -52,7 +57,8 @@ def unrolled_alpha_grad(net: Supernet, alpha: torch.Tensor, x: torch.Tensor, y: 
                 d = d + momentum_terms[i]
             w_virtual.append((p - xi * d).requires_grad_(True))
     a = alpha.detach().requires_grad_(True)
-    loss_v = _loss(net, dict(zip(names, w_virtual)), a, xv, yv)
+    copies = {n: b.clone() for n, b in net.named_buffers()}
+    loss_v = _loss(net, {**dict(zip(names, w_virtual)), **copies}, a, xv, yv)
     da, *dw = torch.autograd.grad(loss_v, [a, *w_virtual])
     r = epsilon / torch.cat([g.reshape(-1) for g in dw]).norm()
 

@@ -202,6 +202,23 @@ def test_second_order_gradient_matches_autograd_through_the_unrolled_step():
     torch.testing.assert_close(approx, exact, rtol=1e-4, atol=1e-7)
 
 
+def test_second_order_gradient_moves_running_statistics_only_by_the_train_passes():
+    """NB201's backward_step_unrolled runs the virtual model w' on a deep copy, so the network's BatchNorm
+    running statistics take only the three train-minibatch passes (at w, w+ and w-); ours ran w' on the
+    network itself, a fourth update from the valid minibatch (read by bn_scoring=nb201's eval-mode scoring
+    of darts-v2's value). The valid pass now updates copies of the buffers."""
+    from algorithms.darts import unrolled_alpha_grad
+
+    g = torch.Generator().manual_seed(4)
+    x, xv = torch.randn(6, 1, 8, 8, generator=g), torch.randn(6, 1, 8, 8, generator=g)
+    y, yv = torch.randint(0, 3, (6,), generator=g), torch.randint(0, 3, (6,), generator=g)
+    net = _seeded(lambda: Supernet(CFG))
+    before = {k: int(v) for k, v in net.state_dict().items() if k.endswith("num_batches_tracked")}
+    unrolled_alpha_grad(net, 0.5 * torch.randn(6, 5, generator=g), x, y, xv, yv, xi=0.05)
+    after = {k: int(v) for k, v in net.state_dict().items() if k.endswith("num_batches_tracked")}
+    assert before and after == {k: v + 3 for k, v in before.items()}
+
+
 # ----- searches end to end -------------------------------------------------------------------------
 METHODS = ["darts-v1", "darts-v2", "gdas", "rsps", "enas"]
 SMALL = {"darts-v1": {}, "darts-v2": {}, "gdas": {}, "rsps": {"candidates": 5},
