@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import NasBenchError
-from .intlist import parse_int_list
+from .intlist import MAX_SEED, parse_int_list
 
 try:  # Python >= 3.11
     import tomllib
@@ -140,6 +140,8 @@ def parse_seeds(where: str, value: Any) -> tuple[int, ...]:
         raise ConfigError(f"config field {where}: expected a string like '0-29' or a list of integers, got {value!r}")
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"config field {where}: seeds must be distinct, at least one")
+    if max(seeds) > MAX_SEED:
+        raise ConfigError(f"config field {where}: seeds must be at most 2**63 - 1 (stored as int64), got {max(seeds)}")
     return tuple(seeds)
 
 
@@ -156,7 +158,8 @@ def _strategies(value: Any) -> tuple[StrategyEntry, ...]:
         if name not in strategy_names():
             raise ConfigError(f"config field {where}.name: unknown strategy {name!r}; registered: "
                               f"{', '.join(strategy_names())} ({OWN_STRATEGY_HINT})")
-        settings = _keys(f"{where}.settings", entry.get("settings", {}), set(entry.get("settings", {})))
+        settings = entry.get("settings", {})
+        settings = _keys(f"{where}.settings", settings, set(settings) if isinstance(settings, dict) else set())
         try:
             make_strategy(name, dict(settings))
         except StrategyError as e:
@@ -184,7 +187,7 @@ def _weight_sharing(value: Any) -> WeightSharingEntry:
         raise ConfigError("config field weight_sharing.methods: a method is listed twice")
     settings = _keys("weight_sharing.settings", ws.get("settings", {}), set(methods))
     for m, s in settings.items():
-        _keys(f"weight_sharing.settings.{m}", s, set(s))
+        _keys(f"weight_sharing.settings.{m}", s, set(s) if isinstance(s, dict) else set())
         loop, own = split_loop_settings(s)
         try:
             SearchSettings(1, **loop)

@@ -7,6 +7,11 @@ import re
 from typing import Any, Sequence
 
 _PART = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
+MAX_ITEMS = 1_000_000
+"""The most integers a list may expand to: far above any seed count, arch list or size list, and a
+range like ``0-99999999999`` is one clear error instead of a ``MemoryError`` while it is expanded."""
+MAX_SEED = 2**63 - 1
+"""The largest run seed: trajectories store seeds as int64."""
 
 
 def is_integer(value: Any) -> bool:
@@ -16,14 +21,17 @@ def is_integer(value: Any) -> bool:
 
 def parse_int_list(text: str) -> list[int]:
     """The integers of ``text`` in the order written, ranges expanded; ``ValueError`` naming ``text``
-    for anything else (an empty list, a reversed range, a non-integer)."""
-    out: list[int] = []
+    for anything else (an empty list, a reversed range, a non-integer, more than :data:`MAX_ITEMS` integers)."""
+    ranges: list[range] = []
     for part in text.split(","):
         m = _PART.fullmatch(part)
         if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
             raise ValueError(f"{text!r} is not a list of non-negative integers like '0-29' or '0,5,7-9'")
-        out.extend(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
-    return out
+        ranges.append(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
+    total = sum(r.stop - r.start for r in ranges)  # len() overflows past sys.maxsize
+    if total > MAX_ITEMS:
+        raise ValueError(f"{text!r} expands to {total:,} integers; at most {MAX_ITEMS:,} are accepted")
+    return [i for r in ranges for i in r]
 
 
 def format_int_list(values: Sequence[int]) -> str:

@@ -29,7 +29,7 @@ from . import __version__
 from .data import file_sha256
 from .errors import NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
-from .intlist import format_int_list, is_integer, parse_int_list
+from .intlist import MAX_SEED, format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
 from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, guarded, run_keys, run_search
 from .strategy import check_found_elsewhere, import_strategies, make_strategy, strategy_class, strategy_source
@@ -358,6 +358,8 @@ def _run_seeds(seeds: Iterable[int] | str) -> list[int]:
         out = [int(s) for s in out]
     if not out or len(set(out)) != len(out) or min(out) < 0:
         raise SearchOutputError("seeds must be distinct non-negative integers, at least one")
+    if max(out) > MAX_SEED:
+        raise SearchOutputError(f"seeds must be at most 2**63 - 1 (stored as int64), got {max(out)}")
     return out
 
 

@@ -19,3 +19,12 @@ def test_parse_rejects(text: str) -> None:
 def test_format_round_trips() -> None:
     assert format_int_list([8, 0, 1, 2, 5, 7]) == "0-2,5,7-8"
     assert parse_int_list(format_int_list([3, 9, 4, 10])) == [3, 4, 9, 10]
+
+
+def test_a_range_past_the_limit_is_refused_before_it_is_expanded() -> None:
+    """'0-99999999999' was a MemoryError (a traceback from `nasbench search --seeds` and compare configs)."""
+    with pytest.raises(ValueError, match="expands to 100,000,000,000 integers; at most 1,000,000"):
+        parse_int_list("0-99999999999")
+    with pytest.raises(ValueError, match="at most 1,000,000"):  # past sys.maxsize, where len(range) overflows
+        parse_int_list("5,0-99999999999999999999999999")
+    assert len(parse_int_list("0-999999")) == 1_000_000

@@ -499,7 +499,10 @@ def test_results_that_cannot_be_serialized_leave_nothing_behind(tiny_table: Benc
 
 @pytest.mark.parametrize("seeds, message", [([0.5, 1.7], "seeds must be integers, got 0.5"),
                                             ("0-3x", "seeds: '0-3x' is not a list"), (3, "seeds must be integers"),
-                                            ([True], "seeds must be integers"), (b"01", "seeds must be integers")])
+                                            ([True], "seeds must be integers"), (b"01", "seeds must be integers"),
+                                            # these were an OverflowError (int64 seed column) and a MemoryError
+                                            ([2**63], r"at most 2\*\*63 - 1"),
+                                            ("0-99999999999", "expands to 100,000,000,000 integers")])
 def test_bad_seeds_are_refused_by_name(tiny_table: Benchmark, seeds: object, message: str) -> None:
     from nasbench_suite.search import SearchOutputError
 
