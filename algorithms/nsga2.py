@@ -36,6 +36,9 @@ class NSGA2(Strategy):
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         if self.population < 2:
             raise StrategyError("NSGA-II needs population >= 2")
+        for name in ("crossover", "mutation"):
+            if not 0.0 <= getattr(self, name) <= 1.0:  # NaN fails too
+                raise StrategyError(f"NSGA-II's {name} is a probability in [0, 1], got {getattr(self, name)}")
         if space.latency_source is None:
             raise StrategyError("NSGA-II needs a latency objective: give the run a latency table (nasbench search "
                                 "--latency, or latency.source in a compare config)")

@@ -567,6 +567,16 @@ def test_nsga2_mates_as_pymoo_two_tournaments_per_parent_and_two_children_per_cr
     assert all({x, y} == {p, q} for x, y, p, q in zip(c.ops, d.ops, a.ops, b.ops))
 
 
+@pytest.mark.parametrize("setting", [{"crossover": 1.5}, {"crossover": -0.1}, {"crossover": float("nan")},
+                                     {"mutation": 2.0}, {"mutation": -1.0}])
+def test_nsga2_refuses_probabilities_outside_0_1(setting: dict[str, float]) -> None:
+    """crossover=1.5 or mutation=2 ran as if they were 1 (and -0.1 as 0) without a word."""
+    with pytest.raises(StrategyError, match=f"NSGA-II's {next(iter(setting))} is a probability in \\[0, 1\\]"):
+        _nsga2(4, **setting)
+    for edge in (0.0, 1.0):
+        _nsga2(4, **{next(iter(setting)): edge})
+
+
 def test_crowding_distance_follows_pymoo_on_duplicates() -> None:
     """pymoo's calc_crowding_distance: a point equal to an earlier one gets 0 and the rest are spread among
     themselves; an objective with no spread adds nothing (no infinite ends); the accuracy is sorted as the
