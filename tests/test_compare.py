@@ -207,6 +207,24 @@ def test_a_report_without_rank_tests_says_why(toy: dict[str, Path], tmp_path: Pa
     assert reason in (tmp_path / "out" / "index.html").read_text()
 
 
+@pytest.mark.parametrize("change, note", [
+    (lambda t: t.replace('name = "nsga2"', 'name = "nsga2"\nlabel = "moo"'),
+     "Only moo (nsga2) searched with latency as an objective; the others optimize accuracy alone."),
+    (lambda t: t.split("[[strategy]]\nname = \"nsga2\"")[0],
+     "No strategy here searched with latency as an objective: all optimize accuracy alone."),
+])
+def test_the_latency_section_names_the_entries_that_searched_with_latency(toy: dict[str, Path], tmp_path: Path,
+                                                                          change, note: str) -> None:
+    """It said "Only nsga2 searched with latency" whatever the config held: also with no nsga2 entry at all, and
+    with an nsga2 entry under another label."""
+    config = tmp_path / "c.toml"
+    config.write_text(change(toy["replay"].read_text()))
+    assert main(["compare", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "index.md").read_text()
+    section = md.split("## Accuracy and latency\n\n", 1)[1].split("\n\n", 1)[0]
+    assert section.endswith(note) and note in (tmp_path / "out" / "index.html").read_text()
+
+
 def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], full_run: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
     before = _files(full_run)
