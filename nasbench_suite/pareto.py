@@ -84,11 +84,14 @@ def nondominated_ranks(values: np.ndarray, latencies: np.ndarray) -> np.ndarray:
 
 
 def crowding_distance(values: np.ndarray, latencies: np.ndarray) -> np.ndarray:
-    """NSGA-II crowding distance within one front, as pymoo's ``calc_crowding_distance`` (up to its division
-    by the number of objectives): a point equal on both objectives to an earlier one gets 0, and the
-    others are spread among themselves: on each objective, sorted stably as the loss minimized (-value,
-    latency), the two ends get inf and the others the gap between their sorted neighbours over the range;
-    an objective without range adds nothing (no infinite ends). Fronts of up to two points get inf."""
+    """NSGA-II crowding distance within one front, as pymoo's ``calc_crowding_distance`` with duplicates
+    filtered out (its default in earlier pymoo releases; the ``"cd"`` of pymoo's current
+    ``RankAndCrowding`` keeps them, and DEAP's ``assignCrowdingDist`` neither filters them nor skips the
+    ends of an objective without range), up to its division by the number of objectives: a point equal on
+    both objectives to an earlier one gets 0, and the others are spread among themselves: on each
+    objective, sorted stably as the loss minimized (-value, latency), the two ends get inf and the others
+    the gap between their sorted neighbours over the range; an objective without range adds nothing (no
+    infinite ends). Fronts of up to two points get inf."""
     v, t = _points(values, latencies)
     n = v.size
     if n <= 2:
