@@ -180,7 +180,7 @@ def _weight_sharing(value: Any) -> WeightSharingEntry:
     if not isinstance(methods, list) or not methods:
         raise ConfigError("config field weight_sharing.methods: expected a non-empty list of method names")
     for k, m in enumerate(methods):
-        if m not in METHODS:
+        if not isinstance(m, str) or m not in METHODS:  # a list or table is unhashable
             raise ConfigError(f"config field weight_sharing.methods[{k}]: unknown method {m!r}; use one of "
                               f"{', '.join(METHODS)}")
     if len(set(methods)) != len(methods):

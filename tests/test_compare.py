@@ -253,11 +253,12 @@ def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], ful
     (lambda t: t + "[weight_sharing]\nepochs = 1\n", "weight_sharing.methods"),
     (lambda t: t.replace('table = ', 'table = 3 #'), "table"),
     (lambda t: t + "\n[[strategy\n", "not valid TOML"),
-    # the next five were tracebacks (TypeError, MemoryError, OverflowError) or ran with the bad value
+    # the next six were tracebacks (TypeError, MemoryError, OverflowError) or ran with the bad value
     (lambda t: t.replace('settings = { population = 5, sample_size = 2 }', 'settings = 5'),
      "strategy[1].settings: expected a table, got int"),
     (lambda t: t + WEIGHT_SHARING + "[weight_sharing.settings]\ngdas = 5\n",
      "weight_sharing.settings.gdas: expected a table, got int"),
+    (lambda t: t + WEIGHT_SHARING.replace('["gdas"]', '[["gdas"]]'), "weight_sharing.methods[0]: unknown method"),
     (lambda t: t.replace('seeds = "0-3"', 'seeds = "0-99999999999"'), "seeds: '0-99999999999' expands to"),
     (lambda t: t.replace('seeds = "0-3"', 'seeds = [9223372036854775808]'), "seeds: seeds must be at most 2**63 - 1"),
     (lambda t: t.replace('{ population = 4 }', '{ population = 4, crossover = 1.5 }'),
