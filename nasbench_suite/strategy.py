@@ -143,7 +143,7 @@ class SearchSpace:
         """``epochs`` checked against the fidelities, or ``max_epoch`` when it is None."""
         if epochs is None:
             return self.max_epoch
-        if epochs not in self.fidelities:
+        if isinstance(epochs, bool) or epochs not in self.fidelities:  # True == 1 to Python, never an epoch count
             raise StrategyError(f"epochs={epochs!r} is not a fidelity of this table; use one of {list(self.fidelities)}")
         return int(epochs)
 

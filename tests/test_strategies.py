@@ -461,6 +461,8 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("bohb", {"min_budget": 12, "max_budget": 200, "query_epochs": 12}, "query_epochs needs resume=false"),
     ("bohb", {"min_budget": 12, "max_budget": 200, "query_epochs": 13, "resume": False},
      "query_epochs=13 is not a fidelity"),
+    ("rea", {"epochs": True}, "epochs=True is not a fidelity"),  # ran at 1 epoch (True == 1)
+    ("nsga2", {"crossover": 1.5}, "crossover is a probability in"),  # ran as if it were 1
 ])
 def test_out_of_range_settings_are_refused_before_the_run(name: str, settings: dict, message: str,
                                                           oracle: Oracle) -> None:
