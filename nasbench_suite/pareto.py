@@ -21,7 +21,10 @@ class ParetoError(NasBenchError, ValueError):
 
 
 def _points(values: np.ndarray, latencies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    v, t = np.asarray(values, dtype=np.float64).reshape(-1), np.asarray(latencies, dtype=np.float64).reshape(-1)
+    v, t = np.asarray(values, dtype=np.float64), np.asarray(latencies, dtype=np.float64)
+    if v.ndim > 1 or t.ndim > 1:  # flattened, a (n, 2) objective matrix passed as values met 2n latencies
+        raise ParetoError(f"values and latencies must be 1-D, got shapes {v.shape} and {t.shape}")
+    v, t = v.reshape(-1), t.reshape(-1)
     if v.shape != t.shape:
         raise ParetoError(f"got {v.size} values but {t.size} latencies")
     if not (np.isfinite(v).all() and np.isfinite(t).all()):

@@ -110,3 +110,13 @@ def test_empty_sets() -> None:
     empty = np.zeros(0)
     assert non_dominated(empty, empty).size == nondominated_ranks(empty, empty).size == 0
     assert crowding_distance(empty, empty).size == 0 and hypervolume(empty, empty, 0.0, 1.0) == 0.0
+
+
+def test_arrays_of_more_than_one_dimension_are_refused() -> None:
+    """They were flattened: a (3, 2) objective matrix as values met 6 latencies and gave 6 'points'."""
+    for f in (non_dominated, nondominated_ranks, crowding_distance):
+        with pytest.raises(ParetoError, match="1-D"):
+            f(np.ones((3, 2)), np.ones(6))
+    with pytest.raises(ParetoError, match="1-D"):
+        hypervolume(np.ones((3, 1)), np.ones(3), 0.0, 2.0)
+    assert non_dominated(1.0, 2.0).tolist() == [True]  # a single point as scalars is fine
