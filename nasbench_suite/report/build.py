@@ -6,7 +6,8 @@ Writes into the report folder (by default the runs folder's parent):
   figures embedded as PNG data, the same tables);
 - ``figures/anytime.png``, ``final.png``, ``cd.png``, ``latency.png``, ``weight_sharing.png``;
 - ``final.csv`` (per strategy), ``ranks.csv`` (per seed and strategy), ``nemenyi.csv`` (p-values),
-  ``anytime.csv`` (median and band per strategy and grid time).
+  ``anytime.csv`` (median and band per strategy and grid time), ``hypervolume.csv`` (per strategy and
+  seed, with a latency source).
 
 Every file is a pure function of the runs folder: sorted rows, fixed float formatting, PNGs without
 date or software chunks, and no process count (the same report whatever ``--workers`` made the runs).
@@ -83,8 +84,8 @@ def html_table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, classes="t", float_format=lambda v: _fmt(v), escape=True)
 
 
-def _pm(mean: float, std: float) -> str:
-    return f"{mean:.2f} ± {_fmt(std)}"
+def _pm(mean: float, std: float, digits: int = 2) -> str:
+    return f"{mean:.{digits}f} ± {_fmt(std, digits)}"
 
 
 # ----- the report ----------------------------------------------------------------------------------
@@ -204,14 +205,20 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
         label = f"{lat['name']}, {where}"
         pngs["latency"] = figures.latency_figure(data.cells, final, colors, f"batch {cfg['latency_batch']}, {label}")
         front = data.cells[data.cells["pareto"]]
-        lat_rows = pd.DataFrame([{"strategy": k, "median latency of final cells (ms)": float(f["incumbent_latency"].median()),
-                                  "final cells on the table's front": int(f["incumbent_index"].isin(front["arch_index"]).sum())}
-                                 for k, f in final.items() if "incumbent_latency" in f])
+        hv = {k: stats.hypervolume_ratios(data.replayed[k], data.cells) for k, f in final.items() if "incumbent_latency" in f}
+        pd.concat(hv, names=["strategy"]).reset_index().to_csv(out / "hypervolume.csv", index=False, float_format=CSV_FLOAT)
+        lat_rows = pd.DataFrame([{"strategy": k, "median latency of final cells (ms)": f"{final[k]['incumbent_latency'].median():.3f}",
+                                  "final cells on the table's front": int(final[k]["incumbent_index"].isin(front["arch_index"]).sum()),
+                                  "hypervolume of queried cells / front's": _pm(r.mean(), r.std(ddof=1), 3)}
+                                 for k, r in hv.items()])
         sections.append(Section(
             "Accuracy and latency", table=lat_rows, figure="latency", alt="test accuracy against latency",
             text=(f"Final cells of every run against their latency ({lat['source']}; {label}). Grey: every cell of the "
                   f"table; black: the table's Pareto front ({len(front)} cells) of test accuracy and latency. "
-                  + _latency_objective_note(data.manifests))))
+                  + _latency_objective_note(data.manifests) + " Hypervolume: of every cell a run queried (at any "
+                  "fidelity, valued at the table's test accuracy and latency), divided by the table front's, reference "
+                  "point the table's lowest accuracy and highest latency; mean ± std over runs (ddof 1), per run in "
+                  "`hypervolume.csv`.")))
     else:
         sections.append(Section("Accuracy and latency", text="No latency source was configured or found for this table."))
 
@@ -240,7 +247,8 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
         (out / "figures" / f"{name}.png").write_bytes(payload)
     # a report rewritten in place keeps no output of an earlier one that this one does not make
     for stale in [*(p for p in (out / "figures").glob("*.png") if p.stem not in pngs),
-                  *([] if tests is not None else [out / "ranks.csv", out / "nemenyi.csv"])]:
+                  *([] if tests is not None else [out / "ranks.csv", out / "nemenyi.csv"]),
+                  *([] if "latency" in pngs else [out / "hypervolume.csv"])]:
         stale.unlink(missing_ok=True)
     atomic_write_text(out / "index.md", _markdown(rec, sections, manifest))
     atomic_write_text(out / "index.html", _html(rec, sections, manifest, pngs))

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..pareto import hypervolume
+
 ACC = "incumbent_test_acc"
 REGRET = "regret_test_acc"
 
@@ -67,6 +69,22 @@ def finals(frame: pd.DataFrame) -> pd.DataFrame:
     last = frame.groupby("seed", sort=True).tail(1).set_index("seed").sort_index()
     last["queries"] = frame.groupby("seed", sort=True).size()
     return last
+
+
+def hypervolume_ratios(frame: pd.DataFrame, cells: pd.DataFrame) -> pd.Series:
+    """Per run (seed order): the hypervolume of the cells it queried (at any fidelity), as the table holds
+    them (``cells``: final test accuracy, mean over seeds, and latency), divided by that of the table's
+    own front. Reference point: the table's lowest test accuracy and highest latency, so every cell
+    lies in the box; 1.0 means the run found the whole front."""
+    acc, lat = cells["test_acc"].to_numpy(np.float64), cells["latency_ms"].to_numpy(np.float64)
+    ref = (float(acc.min()), float(lat.max()))
+    whole = hypervolume(acc, lat, *ref)
+    where = pd.Series(np.arange(len(cells)), index=cells["arch_index"].to_numpy())
+    out = {}
+    for seed, run in frame.groupby("seed", sort=True):
+        rows = where.reindex(run["arch_index"].unique()).dropna().to_numpy(np.int64)  # cells without a latency: none
+        out[seed] = hypervolume(acc[rows], lat[rows], *ref) / whole if whole > 0 else float("nan")
+    return pd.Series(out, name="hypervolume_ratio").rename_axis("seed")
 
 
 def summary(values: pd.Series) -> dict[str, float]:
