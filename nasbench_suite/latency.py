@@ -612,6 +612,10 @@ def import_device_csv(path: str | os.PathLike, index: str = "nb201") -> dict[str
 
     if index not in DEVICE_CSV_INDEX:
         raise LatencyError(f"index must be one of {', '.join(DEVICE_CSV_INDEX)}, got {index!r}")
+    if Path(path).name == CSV_FILE and (Path(path).parent / IDENTITY_FILE).is_file():
+        raise LatencyError(f"{path} is the {CSV_FILE} of a `nasbench latency measure` folder (one row per cell and "
+                           f"batch size), not a device table: pass the folder {Path(path).parent} itself "
+                           "(--latency FOLDER, with --latency-batch and --latency-stat)")
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:  # missing, unreadable, empty or not CSV

@@ -290,6 +290,14 @@ def test_import_device_csv_from_a_small_file(tmp_path: Path) -> None:
             import_device_csv(missing_or_empty)
 
 
+def test_a_measured_folders_csv_is_refused_as_a_device_table_naming_the_folder() -> None:
+    """`--latency FOLDER/latency.csv:median_ms` said only 'arch indices must be unique' (one row per cell and
+    batch size there)."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks_data" / "latency" / "digits-cpu-e5b222917fb5"
+    with pytest.raises(LatencyError, match=f"pass the folder {folder}"):
+        import_device_csv(folder / "latency.csv")
+
+
 def test_nb201_order_is_nas_bench_201s_index() -> None:
     order = nb201_order()
     assert order.shape == (15625,) and np.unique(order).size == 15625 and not order.flags.writeable
