@@ -340,7 +340,8 @@ def _first_query_too_costly(limit_s: float, cost: float, charge: float, strategy
 def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *, workers: int = 1) -> Trajectory:
     """Run ``strategy`` from scratch under ``budget`` with ``workers`` simulated workers; see the module doc.
     A Ctrl-C or ``kill PID`` that stops the run passes, carrying the strategy and the run seed (see
-    :data:`~nasbench_suite.errors.STOPPED_IN`)."""
+    :data:`~nasbench_suite.errors.STOPPED_IN`). A query, trial or incumbent the run cannot take raises a
+    :class:`StrategyError` whose message starts with the strategy's name (:func:`_named`)."""
     if not is_integer(workers) or workers < 1:
         raise StrategyError(f"workers must be an integer >= 1, got {workers!r}")
     workers, seed = int(workers), _run_seed(seed)
@@ -349,6 +350,11 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
     except KeyboardInterrupt as stop:
         mark_stopped_in(stop, strategy=_strategy_name(strategy), seed=seed)
         raise
+    except StrategyError as exc:  # a query, trial or incumbent the strategy gave: say whose (README)
+        named = _named(strategy, exc)
+        if named is exc:
+            raise
+        raise named from exc
 
 
 def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers: int) -> Trajectory:
@@ -409,7 +415,8 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
                     raise StrategyError(f"architecture {a} ({q.arch}) is not in table {oracle.name!r}")
                 e = q.epochs
                 if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or not 1 <= e <= max_epoch:
-                    raise StrategyError(f"query epochs must be an integer 1..{max_epoch}, got {e!r}")
+                    raise StrategyError(f"ask() returned a query of arch {a} for {e!r} epochs; query epochs must be an "
+                                        f"integer 1..{max_epoch}")
                 if q.trial is None:
                     v, n = visits.get(a, 0), int(n_slots[r])
                     if not n:

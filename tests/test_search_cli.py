@@ -258,6 +258,66 @@ def test_an_exception_in_a_user_strategy_is_one_line_naming_it(search_table: Ben
     assert not (tmp_path / "o").exists()
 
 
+BAD_QUERY_STRATEGY = '''
+from dataclasses import dataclass
+
+from nasbench_suite.space import Arch
+from nasbench_suite.strategy import Query, Strategy, register
+
+
+@register("user-bad-query")
+@dataclass
+class BadQuery(Strategy):
+    mode: str = "epochs-0"
+
+    def setup(self, space, rng):
+        self.space, self.told = space, []
+
+    def ask(self, n):
+        cell = Arch.from_index(int(self.space.arch_indices[0]))
+        if self.mode == "epochs-0":
+            return [Query(cell, 0)]
+        if self.mode == "epochs-past-the-table":
+            return [Query(cell, self.space.max_epoch + 1)]
+        if self.mode == "cell-not-in-the-table":
+            return [Query(Arch.from_index(5), 1)]
+        # two workers: continue the first trial while it is still running
+        return [Query(cell, 1), Query(cell, 2, trial=0)][:n]
+
+    def tell(self, results):
+        self.told.extend(results)
+'''
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("epochs-0", "ask() returned a query of arch 0 for 0 epochs; query epochs must be an integer 1..3"),
+    ("epochs-past-the-table", "ask() returned a query of arch 0 for 4 epochs; query epochs must be an integer 1..3"),
+    ("cell-not-in-the-table", "architecture 5 ("),
+    ("continue-a-running-trial", "cannot continue trial 0: it is still running"),
+])
+def test_a_query_the_table_cannot_answer_is_one_line_naming_the_strategy(
+        tiny_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest, mode: str, message: str) -> None:
+    """The run loop's refusals of what a strategy asked (epochs out of range, a cell the table lacks, a
+    trial still running) said neither whose query it was nor, for the epochs, which cell: in a compare
+    of several strategies the line did not tell which one to fix. They now start "strategy 'NAME': "."""
+    import sys
+
+    from nasbench_suite import strategy
+
+    path = tmp_path / f"bad_query_{mode.replace('-', '_')}.py"
+    path.write_text(BAD_QUERY_STRATEGY)
+    monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))
+    request.addfinalizer(lambda: sys.modules.pop(path.stem, None))
+    code = main(["search", "--table", str(tiny_table.path), "--import", str(path), "--strategy", "user-bad-query",
+                 "--set", f'mode="{mode}"', "--seeds", "0-1", "--max-queries", "5", "--sim-workers", "2",
+                 "--workers", "1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("nasbench: error: strategy 'user-bad-query': ") and message in err, err
+    assert not (tmp_path / "o").exists()
+
+
 def test_compare_refuses_a_late_strategys_setting_before_any_run(search_table: Benchmark, tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture,
                                                                 monkeypatch: pytest.MonkeyPatch,
