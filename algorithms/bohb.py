@@ -4,9 +4,12 @@ This follows HpBandSter's ``BOHB`` config generator (``hpbandster/optimizers/con
 on a space of 6 categorical edges, as NB201's ``exps/algos/BOHB.py`` and NATS-Bench's ``bohb.py`` run it,
 including the quirks its statsmodels kernel density gives categorical values:
 
-* For the largest rung budget with at least ``min_points_in_model`` results (by default the number of
-  edges + 1) and more than 6 in both sets, the results are split into the best ``top_n_percent`` (good,
-  at least ``min_points_in_model``) and the next ones (bad, at least ``min_points_in_model``).
+* For the largest rung budget with at least ``min_points_in_model`` results (by default and at least
+  the number of edges + 1, 7: HpBandSter raises a smaller value to it, so one is refused here) and more
+  than 6 in both sets, the results are split into the best ``top_n_percent`` (good,
+  at least ``min_points_in_model``) and the next ones (bad, at least ``min_points_in_model``); equal
+  values in the order they were told (HpBandSter's ``np.argsort`` of the losses is NumPy's default
+  sort, whose tie order depends on the NumPy version and CPU: see :mod:`algorithms.hyperband`).
 * Each set gets statsmodels' ``KDEMultivariate`` over the edges' op indices (``var_type`` 'u'): bandwidth
   by the normal-reference rule, 1.06 * std * n ** (-1/10) of the op *indices*, floored at
   ``min_bandwidth`` and not capped; the Aitchison-Aitken kernel gives the datum's own op 1 - h and any
@@ -119,9 +122,11 @@ class BOHB(Hyperband):
             raise StrategyError(f"BOHB needs a finite bandwidth_factor > 0, got {self.bandwidth_factor}")
         if not 0.0 < self.min_bandwidth <= 1.0:
             raise StrategyError(f"BOHB needs 0 < min_bandwidth <= 1 (1 redraws every edge), got {self.min_bandwidth}")
-        if self.min_points_in_model is not None and self.min_points_in_model < 1:
-            raise StrategyError(f"BOHB needs min_points_in_model >= 1 (or None for the default, "
-                                f"{NUM_EDGES + 1}), got {self.min_points_in_model}")
+        if self.min_points_in_model is not None and self.min_points_in_model < NUM_EDGES + 1:
+            # HpBandSter raises a smaller value to dim + 1 (with a warning): taken as given, it would
+            # build the first model later, not earlier (a good set needs more than 6 rows)
+            raise StrategyError(f"BOHB needs min_points_in_model >= {NUM_EDGES + 1} (the number of edges + 1, "
+                                f"HpBandSter's least; or None for it), got {self.min_points_in_model}")
         super().setup(space, rng)
         self._min_points = self.min_points_in_model or NUM_EDGES + 1
         self.data: dict[float, tuple[list[tuple[int, ...]], list[float]]] = {}  # per rung budget
