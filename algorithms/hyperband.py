@@ -5,8 +5,13 @@ Rung epochs are ``max_epoch * eta**-k`` rounded up to an epoch the table records
 Bracket sizes are Li et al.'s: with ``s_max = floor(log_eta(max_epoch / min_epoch))``, the bracket of
 ``s + 1`` rungs starts ``ceil((s_max + 1) / (s + 1) * eta**s)`` cells and rung ``i`` keeps
 ``floor(n * eta**-i)`` of them, the best by value, ties to the cell sampled first, and runs them in
-the order they were sampled (HpBandSter's ``SuccessiveHalving``: an argsort over its configs in sampling
-order, stable at these sizes; its iteration then runs them in that order). HpBandSter rounds
+the order they were sampled (HpBandSter's ``SuccessiveHalving`` ranks its configs in sampling order with
+NumPy's default argsort, and its iteration then runs them in that order). That argsort is stable only
+for at most 16 configs under NumPy before 1.25 (an insertion sort; NB201's and NATS-Bench's brackets
+hold 9 at most); NumPy 1.25 on AVX-512 CPUs (2.0 on AVX2) orders ties its own way at any size
+(numpy 2.4 on a 2-core AVX-512 Xeon: 177 of 200 random 9-config rankings with ties differ from a
+stable one), as does any NumPy past 16 configs, so there HpBandSter's tie order is not reproduced;
+here it is always the cell sampled first. HpBandSter rounds
 the first factor down instead (``floor((s_max + 1) / (s + 1)) * eta**s``: e.g. 3 cells, not 5, in the
 middle bracket of ``s_max = 2``); the budget settings below give its brackets. Brackets run in Hyperband's order (most aggressive first) and repeat until the budget ends. With
 several workers, a new bracket opens whenever every open bracket is waiting for results (as
@@ -30,8 +35,10 @@ Settings that replay a published BOHB protocol (their defaults keep the behaviou
 * ``incumbent_rule``: ``"highest-epoch"`` (default) leaves it to the simulator (the best value at
   the highest epoch seen); ``"max-budget"`` is the best result of a top rung (HpBandSter's
   ``Result.get_incumbent_id``; the simulator's rule until a top rung has a result); ``"best"`` is
-  the best result at any epoch (NATS-Bench's bohb.py). Ties go to the result told first; under a
-  latency constraint only feasible results count.
+  the best result at any epoch (NATS-Bench's bohb.py). Ties go to the result told first (HpBandSter
+  takes the smallest config id, i.e. the earliest bracket, then the first sampled in it: the same
+  with one worker, where brackets run one after another; with several, a later bracket's result
+  may be told first); under a latency constraint only feasible results count.
 
 :meth:`Hyperband.observe` is told each result with its rung's budget (the rung epochs unless the
 budgets are set), on which BOHB keys its models, as HpBandSter does.
@@ -93,7 +100,8 @@ class Bracket:
             return
         keep, epochs = self.rungs[self.rung]
         # HpBandSter's SuccessiveHalving: the best ``keep`` by value, ties to the cell sampled first
-        # (argsort over the configs in sampling order, stable at these sizes), run in sampling order
+        # (argsort over the configs in sampling order, stable under the NumPy of NB201's time: module doc),
+        # run in sampling order
         first = lambda r: self.sampled[r.arch.index]  # noqa: E731
         best = sorted(sorted(self.told, key=lambda r: (-r.value, first(r)))[:keep], key=first)
         if self.resume:
