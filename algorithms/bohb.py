@@ -23,6 +23,8 @@ including the quirks its statsmodels kernel density gives categorical values:
   parameters in HpBandSter; every edge here is categorical, so it is accepted and changes nothing.
 * A ``random_fraction`` of new cells, and every cell before a model exists (or when no candidate
   qualifies), is uniform.
+* The candidates may be any of the 15,625 cells, so BOHB needs a table that holds them all (on one of
+  some cells it is refused; ``hyperband`` is its model-free half).
 
 Results are modelled per rung budget (HpBandSter keys its models on the budget a result was asked
 for): the rung epochs by default; with Hyperband's ``min_budget``/``max_budget`` the rung's budget,
@@ -43,6 +45,7 @@ import numpy as np
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.strategy import Result, SearchSpace, StrategyError, register
 
+from .common import require_full_space
 from .hyperband import Hyperband
 
 _TINY = 1e-32  # HpBandSter's floor on both densities in the ratio it minimizes
@@ -127,6 +130,9 @@ class BOHB(Hyperband):
             # build the first model later, not earlier (a good set needs more than 6 rows)
             raise StrategyError(f"BOHB needs min_points_in_model >= {NUM_EDGES + 1} (the number of edges + 1, "
                                 f"HpBandSter's least; or None for it), got {self.min_points_in_model}")
+        # its candidates redraw edges over all 5 ops, so on a table of some cells most are not there: it used to
+        # fall back to a uniform cell every time, a Hyperband run under BOHB's name
+        require_full_space(space, "BOHB's KDE model")
         super().setup(space, rng)
         self._min_points = self.min_points_in_model or NUM_EDGES + 1
         self.data: dict[float, tuple[list[tuple[int, ...]], list[float]]] = {}  # per rung budget
@@ -160,7 +166,7 @@ class BOHB(Hyperband):
 
     def sample(self) -> Arch:
         model = self._fit() if self.rng.random() >= self.random_fraction else None
-        if model is None or not self.space.full:
+        if model is None:
             return self.space.random_arch(self.rng)
         rng = self.rng
         base = model.good[rng.integers(len(model.good), size=self.num_samples)]

@@ -565,6 +565,15 @@ def test_bohb_bandwidth_factor_leaves_categorical_edges_alone(oracle: Oracle) ->
     assert runs[0] == runs[1] and len(runs[0]) > 30
 
 
+
+def test_bohb_is_refused_on_a_table_of_some_cells(tiny_table: Benchmark) -> None:
+    """BOHB's candidates redraw edges over all ops, so on a table of some cells it used to fall back to a
+    uniform cell every time and ran as Hyperband under BOHB's name; it is refused, as REINFORCE is."""
+    with pytest.raises(StrategyError, match="^BOHB's KDE model samples any cell; it needs a table "
+                                            "that covers all 15,625 cells"):
+        run_search(make_strategy("bohb"), Oracle(tiny_table), Budget(queries=40), seed=0)
+    assert len(run_search(make_strategy("hyperband"), Oracle(tiny_table), Budget(queries=40), seed=0)) == 40
+
 # ----- BANANAS against naszilla's bananas (nas_algorithms.py, nas_benchmarks.py, cell_201.py) -----
 def _told_model_search(oracle: Oracle, name: str, values: dict[int, float], **settings) -> Strategy:
     """A model-guided strategy ``name`` whose told results are ``values`` (arch index -> objective), in that order."""
