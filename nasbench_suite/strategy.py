@@ -74,6 +74,11 @@ class Result(NamedTuple):
     def epochs(self) -> int:
         return self.query.epochs
 
+    @property
+    def tag(self) -> Any:
+        """The query's ``tag``, returned untouched (e.g. the rung or bracket a multi-fidelity strategy asked for)."""
+        return self.query.tag
+
     def resume(self, epochs: int, tag: Any = None) -> Query:
         """A query that continues this result's trial to ``epochs`` epochs."""
         return Query(self.query.arch, epochs, self.trial, tag)

@@ -123,6 +123,14 @@ def test_resuming_charges_only_the_extra_epochs(search_table: Benchmark) -> None
     assert s.told[1].value == pytest.approx(search_table.metric(arch, "valid", epoch=12, seed=seed))
 
 
+
+def test_a_result_carries_its_querys_tag(tiny_table: Benchmark) -> None:
+    """README: "`tag` comes back in the result untouched"; a Result had no `tag` (only `result.query.tag`), so a
+    strategy written from the README (`r.tag`, e.g. ASHA's rung) failed with an AttributeError."""
+    s = Scripted([Query(tiny(0), 1, tag=("rung", 0)), lambda told: told[0].resume(3, tag=("rung", 1)) if told else None])
+    run_search(s, Oracle(tiny_table), Budget(queries=5), seed=0, workers=2)
+    assert [r.tag for r in s.told] == [("rung", 0), ("rung", 1)] and s.told[1].trial == s.told[0].trial
+
 @pytest.mark.parametrize("second, message", [
     (lambda told: told[0].resume(2), "already trained"),
     (lambda told: Query(tiny(1), 3, told[0].trial), "no trial of arch"),
