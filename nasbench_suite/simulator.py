@@ -428,7 +428,8 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
                     tid, resumed = len(trial_arch), False
                 else:
                     tid, resumed = q.trial, True
-                    if not (isinstance(tid, (int, np.integer)) and 0 <= tid < len(trial_arch)) or trial_arch[tid] != a:
+                    if isinstance(tid, bool) or not (isinstance(tid, (int, np.integer)) and 0 <= tid < len(trial_arch)) \
+                            or trial_arch[tid] != a:  # True == 1 to Python, never a trial id
                         raise StrategyError(f"cannot continue trial {tid!r}: no trial of arch {a} with that id in this run")
                     if trial_busy[tid]:
                         raise StrategyError(f"cannot continue trial {tid}: it is still running")

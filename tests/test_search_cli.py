@@ -281,6 +281,8 @@ class BadQuery(Strategy):
             return [Query(cell, self.space.max_epoch + 1)]
         if self.mode == "cell-not-in-the-table":
             return [Query(Arch.from_index(5), 1)]
+        if self.mode == "trial-true":  # two trials of the cell, then True (== 1 to Python) as a trial id
+            return [Query(cell, 1)][:n] if len(self.told) < 2 else [Query(cell, 2, trial=True)][:n]
         # two workers: continue the first trial while it is still running
         return [Query(cell, 1), Query(cell, 2, trial=0)][:n]
 
@@ -294,6 +296,7 @@ class BadQuery(Strategy):
     ("epochs-past-the-table", "ask() returned a query of arch 0 for 4 epochs; query epochs must be an integer 1..3"),
     ("cell-not-in-the-table", "architecture 5 ("),
     ("continue-a-running-trial", "cannot continue trial 0: it is still running"),
+    ("trial-true", "cannot continue trial True: no trial of arch 0"),
 ])
 def test_a_query_the_table_cannot_answer_is_one_line_naming_the_strategy(
         tiny_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
