@@ -129,6 +129,22 @@ def test_compare_writes_runs_and_a_complete_report(full_run: Path) -> None:
     assert "hypervolume of queried cells / front's" in md
 
 
+@pytest.mark.parametrize("friedman_p, said", [(0.5, True), (0.001, False)])
+def test_a_nemenyi_diagram_after_a_friedman_test_that_does_not_reject_says_so(
+        full_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, friedman_p: float, said: bool) -> None:
+    """The critical-difference bars were shown with the same words whether or not the Friedman test rejected."""
+    import dataclasses
+
+    from nasbench_suite.report import build, stats
+
+    real = stats.rank_tests
+    monkeypatch.setattr(stats, "rank_tests", lambda *a: dataclasses.replace(real(*a), friedman_p=friedman_p))
+    build.build_report(full_run / "runs", tmp_path)
+    section = (tmp_path / "index.md").read_text().split("## Ranks and significance\n\n", 1)[1].split("\n\n", 1)[0]
+    assert ("a post-hoc test is read only where the Friedman test rejects" in section) is said
+    assert ("cannot be told apart" in section) is said
+
+
 def test_hypervolume_ratios_of_the_cells_each_run_queried() -> None:
     """Worked by hand: cells A (90%, 1 ms), B (80, 0.5), C (70, 2), D (60, 3); reference (60, 3); the table's
     front A, B dominates 20 x 0.5 + 30 x 2 = 70. Seed 0 queried A, C and A again (60 of 70); seed 1 B, D and

@@ -190,7 +190,10 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
                   f"(every strategy ran every seed, paired by common random numbers). Friedman chi² = "
                   f"{tests.friedman_statistic:.2f}, p = {tests.friedman_p:.3g}: at alpha {tests.alpha} the strategies "
                   f"**{verdict}**. Nemenyi post-hoc test (scikit-posthocs): critical difference "
-                  f"{tests.critical_difference:.2f} ranks; bars join strategies it cannot separate. Weight-sharing "
+                  f"{tests.critical_difference:.2f} ranks; bars join strategies it cannot separate"
+                  + ("" if tests.friedman_p < tests.alpha else
+                     " (shown for reference: a post-hoc test is read only where the Friedman test rejects, Demšar 2006)")
+                  + ". Weight-sharing "
                   "methods are not ranked (other seeds, measured cost). p-values: `nemenyi.csv`; ranks: `ranks.csv`.")))
     else:
         sections.append(Section("Ranks and significance", text=_no_rank_tests(final)))
