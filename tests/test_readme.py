@@ -24,7 +24,7 @@ def _block(first_line: str) -> str:
 
 
 def test_every_python_block_is_run_here() -> None:
-    assert len(_blocks()) == 4, "a README python block was added or removed: run it in this file"
+    assert len(_blocks()) == 5, "a README python block was added or removed: run it in this file"
 
 
 def test_table_queries_example() -> None:
@@ -69,6 +69,27 @@ def test_latency_example() -> None:
     assert namespace["name"].startswith("latency_ms_b1@")
     if csv.is_file():
         assert namespace["pixel3"].of(1).shape == (15625,)
+
+
+def test_nats_compat_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a generated NATS-Bench folder (NATS-Bench's own index order) holding the two cells it reads."""
+    from nats_generator import arch_record, write_meta, write_pbz2
+
+    from nasbench_suite.nats_import import import_nats_tss
+    from nasbench_suite.space import Arch, nb201_order
+
+    code = _block("from nasbench_suite.nats_compat import create   # was: from nats_bench import create")
+    strings = [Arch.from_index(int(i)).to_str() for i in nb201_order()]
+    src = tmp_path / "src"
+    src.mkdir()
+    write_meta(src, strings)
+    for i in (strings.index(re.search(r'arch_str = "(.*)"', code).group(1)), 1234):
+        write_pbz2(arch_record(i, strings[i]), src / f"{i:06d}.pickle.pbz2")
+    import_nats_tss(src, tmp_path / "tables", progress=False)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(code, namespace)
+    assert 0 < namespace["info"]["test-accuracy"] < 100
 
 
 def _commands() -> list[list[str]]:
