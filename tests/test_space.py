@@ -210,6 +210,57 @@ def test_path_encoding_is_naszillas_with_its_op_numbers_relabelled() -> None:
         assert set(relabel[np.flatnonzero(paths[index])].tolist()) == _naszilla_path_indices(arch.to_str()), arch
 
 
+def test_path_and_trunc_path_follow_naszillas_definition_on_paths_found_by_search() -> None:
+    """An implementation from naszilla's definition that shares nothing with ours: each cell's NB201 string
+    is written from its index (index = sum(op_e * 5**(5 - e)), ops in NB201's order), its edges read back
+    from the string, every input->output path found by depth-first search (so the four blueprints are not
+    assumed), ``none`` edges included as naszilla's Cell201 does; a path of ops (o_1..o_L) in naszilla's
+    op numbering sets bit sum_{l<L} 5**l + sum_j o_j * 5**j (encode_paths, 155 bits);
+    encode_freq_paths(cutoff=30) keeps the bits below 30. Ours equals it on all 15,625 cells, columns
+    relabelled from our op numbering to naszilla's within each path length."""
+    from nasbench_suite.encodings import encode
+
+    nb201_ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+
+    def nb201_string(index: int) -> str:
+        ops = [nb201_ops[(index // 5 ** (5 - e)) % 5] for e in range(6)]
+        return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*ops)
+
+    def naszilla_bits(arch_str: str) -> tuple[set[int], int]:
+        into: dict[int, list[tuple[int, str]]] = {}  # node -> [(source, op)]
+        for node, text in enumerate(arch_str.split("+"), start=1):
+            for token in text.strip("|").split("|"):
+                op, source = token.split("~")
+                into.setdefault(int(source), []).append((node, op))
+        paths: list[list[str]] = []
+
+        def walk(node: int, ops: list[str]) -> None:
+            if node == 3:
+                paths.append(ops)
+            for target, op in into.get(node, []):
+                walk(target, [*ops, op])
+
+        walk(0, [])
+        bits = {sum(5**l for l in range(1, len(p))) + sum(NASZILLA_OPS.index(o) * 5**j for j, o in enumerate(p))
+                for p in paths}
+        return bits, len(paths)
+
+    relabel = np.zeros(155, dtype=np.int64)  # our column -> naszilla's
+    for length, offset in ((1, 0), (2, 5), (3, 30)):
+        for seq in np.ndindex(*(5,) * length):
+            relabel[offset + sum(op * 5**j for j, op in enumerate(seq))] = \
+                offset + sum(NASZILLA_OPS.index(nb201_ops[op]) * 5**j for j, op in enumerate(seq))
+    path, trunc = encode(np.arange(NUM_ARCHS), "path"), encode(np.arange(NUM_ARCHS), "trunc_path")
+    assert path.shape == (NUM_ARCHS, 155) and trunc.shape == (NUM_ARCHS, 30)
+    for index in range(NUM_ARCHS):
+        arch_str = nb201_string(index)
+        assert Arch.from_index(index).to_str() == arch_str
+        bits, n_paths = naszilla_bits(arch_str)
+        assert n_paths == 4
+        assert set(relabel[np.flatnonzero(path[index])].tolist()) == bits, arch_str
+        assert set(relabel[np.flatnonzero(trunc[index])].tolist()) == {b for b in bits if b < 30}, arch_str
+
+
 def test_onehot_is_naslibs_adjacency_one_hot_in_our_column_order() -> None:
     """NASLib's adjacency_one_hot (edges in EDGE_LIST order, ops skip, none, conv3x3, conv1x1, pool) is
     ours with the columns permuted: our edges 0, 1, 3, 2, 4, 5, our ops 1, 0, 3, 2, 4. Every cell."""
