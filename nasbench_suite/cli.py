@@ -599,6 +599,8 @@ PREDICTOR_SIZES = (10, 20, 50, 100, 200)
 
 
 def cmd_predictors(args: argparse.Namespace) -> None:
+    import numpy as np
+
     from .predictors import PREDICTORS, kendall_tau_curve
     from .table import load_table
 
@@ -608,9 +610,13 @@ def cmd_predictors(args: argparse.Namespace) -> None:
         raise UsageError("predictors are evaluated on search-side targets (train_* or valid_*), not test")
     epoch = bench.max_epoch if args.epoch is None else args.epoch
     y = bench.array(split, measure, epoch=epoch)
-    trained = bench.trained_rows()  # members copy their representative: keep them out of both sides
-    archs, y = bench.arch_indices[trained], y[trained]
-    names = _names(args.predictors, "--predictors", PREDICTORS)
+    # members copy their representative: keep them out of both sides; and cells with no target
+    keep = bench.trained_rows() & np.isfinite(y)
+    archs, y = bench.arch_indices[keep], y[keep]
+    if len(archs) < 4:
+        raise UsageError(f"table {bench.name!r} has {len(archs)} trained cells with a finite {args.target} at epoch "
+                         f"{epoch}; a Kendall tau needs at least 4 (2 to train on, 2 held out)")
+    names = list(dict.fromkeys(_names(args.predictors, "--predictors", PREDICTORS)))
     sizes = _int_list(args.sizes) if args.sizes is not None else \
         [n for n in PREDICTOR_SIZES if n <= len(archs) // 2] or [min(PREDICTOR_SIZES[0], len(archs) // 2)]
     test_size = args.test_size
@@ -633,12 +639,14 @@ def cmd_predictors(args: argparse.Namespace) -> None:
     def render(p: dict[str, Any]) -> str:
         sizes = sorted({r["train_size"] for r in p["results"]})
         lines = [f"Kendall tau of predictions vs {p['target']} on {p['test_size']} held-out cells of {p['table']} "
-                 f"(mean +- std over {p['repeats']} splits)",
+                 f"(mean +- std over {p['repeats']} split{'s' if p['repeats'] != 1 else ''})",
                  f"{'predictor':<15}" + "".join(f"{'n=' + str(n):>15}" for n in sizes)]
         for name in dict.fromkeys(r["predictor"] for r in p["results"]):
             cells = {r["train_size"]: r for r in p["results"] if r["predictor"] == name}
             lines.append(f"{name:<15}" + "".join(
-                f"{cells[n]['kendall_tau_mean']:>8.3f} +- {cells[n]['kendall_tau_std'] or 0:.2f}" for n in sizes))
+                f"{cells[n]['kendall_tau_mean']:>8.3f} +- " + (f"{cells[n]['kendall_tau_std']:.2f}"
+                                                                if cells[n]['kendall_tau_std'] is not None else "n/a ")
+                for n in sizes))
         return "\n".join(lines)
 
     _print(payload, args.json, render)

@@ -116,6 +116,47 @@ def test_kendall_tau_curve_arguments() -> None:
     assert one["train_size"].tolist() == [10, 20] and set(one["predictor"]) == {"ridge"}
 
 
+def test_kendall_tau_curve_splits_are_disjoint_and_its_tau_is_scipys_on_an_independent_fit() -> None:
+    """Recomputes the curve of ``ridge`` from its definition: split r is default_rng([seed, r]).permutation,
+    the first test_size cells held out, the next n the training set; the fit is scikit-learn's Ridge(alpha=1)
+    on a one-hot written here (ours standardizes y and leaves the intercept unshrunk: the same predictions);
+    tau is scipy's. The held-out cells are never trained on."""
+    from scipy.stats import kendalltau
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(7)
+    cells = rng.choice(15625, 300, replace=False)
+    ops = (cells[:, None] // 5 ** np.arange(5, -1, -1)) % 5  # index = sum(op_e * 5**(5 - e))
+    x = np.zeros((len(cells), 30))
+    x[np.arange(len(cells))[:, None], 5 * np.arange(6) + ops] = 1.0
+    y = x @ rng.normal(size=30) + rng.normal(0, 0.5, size=len(cells))
+    curve = kendall_tau_curve(cells, y, predictors="ridge", sizes=[10, 40], repeats=2, test_size=100, seed=3)
+    for row in curve.itertuples():
+        order = np.random.default_rng([3, row.repeat]).permutation(len(cells))
+        test, train = order[:100], order[100:100 + row.train_size]
+        assert not set(cells[test]) & set(cells[train])
+        pred = Ridge(alpha=1.0).fit(x[train], y[train]).predict(x[test])
+        assert row.kendall_tau == pytest.approx(kendalltau(pred, y[test]).statistic, abs=1e-12)
+
+
+def test_kendall_tau_curve_refuses_a_cell_given_twice() -> None:
+    """The same cell twice could be trained on and judged (a table's copied isomorphic members are the
+    same trap, hence nasbench predictors' trained_rows); it used to be taken."""
+    cells = np.r_[np.arange(50), np.arange(10)]
+    with pytest.raises(PredictorError, match="holds a cell more than once"):
+        kendall_tau_curve(cells, np.arange(60.0), predictors="ridge", sizes=[10], test_size=20)
+
+
+def test_kendall_tau_curve_evaluates_a_predictor_named_twice_once() -> None:
+    """["ridge", "ridge"] used to give two identical rows per split, so a mean over rows counted every split
+    twice and the std over them shrank."""
+    twice = kendall_tau_curve(np.arange(100), np.arange(100.0) % 7, predictors=["ridge", "ridge"], sizes=[10],
+                              repeats=2, test_size=20)
+    once = kendall_tau_curve(np.arange(100), np.arange(100.0) % 7, predictors="ridge", sizes=[10], repeats=2,
+                             test_size=20)
+    assert twice.drop(columns="fit_seconds").equals(once.drop(columns="fit_seconds")) and len(twice) == 2
+
+
 def _autograd_ensemble(p, cells: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndarray:
     """What MLPEnsemble(p) claims to compute, in torch autograd (float64): per member, the same weight
     draws (uniform, Glorot or He bound; zero biases) and the same shuffled batch order from

@@ -110,6 +110,59 @@ def test_predictors_defaults_fit_a_small_table(capsys: pytest.CaptureFixture) ->
     assert "leaves 1 to hold out" in err and "--sizes" in err and len(err.strip().splitlines()) == 1
 
 
+def _few_cell_table(out: Path, cells: int, nan_cells: int = 0) -> Path:
+    """A table of the first ``cells`` of conftest's small cells, ``nan_cells`` of them with no valid_acc
+    at the last epoch."""
+    from conftest import SMALL_ARCHS, SMALL_EPOCHS, small_results
+    from nasbench_suite.table import build_table
+
+    frame = small_results(np.random.default_rng(1))
+    frame = frame[frame["arch_index"].isin(SMALL_ARCHS[:cells])].copy()
+    frame.loc[frame["arch_index"].isin(SMALL_ARCHS[:nan_cells]) & (frame["epoch"] == SMALL_EPOCHS), "valid_acc"] = np.nan
+    build_table(frame, out, metadata={"dataset": {"name": "generated", "sha256": "-"}, "protocol": {"epochs": 4}})
+    return out
+
+
+@pytest.mark.parametrize("cells", [1, 2, 3])
+def test_predictors_on_a_table_too_small_for_a_kendall_tau(tmp_path: Path, cells: int,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """Fewer than 4 cells: one line saying so. It used to say "give smaller --sizes" (1 or 2 cells) or
+    "training-set sizes must be integers >= 2" (3 cells) when no --sizes was given."""
+    table = _few_cell_table(tmp_path / "t", cells)
+    assert main(["predictors", "--table", str(table), "--predictors", "ridge"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: table 't' has {cells} trained cells with a finite valid_acc at epoch 4; "
+                          "a Kendall tau needs at least 4") and len(err.strip().splitlines()) == 1
+
+
+def test_predictors_defaults_count_only_cells_with_a_target(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """3 of 10 cells have no valid_acc at the last epoch: the default sizes and test size come from the 7
+    others. They used to come from all 10 (size 5, 5 held out), which kendall_tau_curve then refused."""
+    table = _few_cell_table(tmp_path / "t", 10, nan_cells=3)
+    assert main(["predictors", "--table", str(table), "--predictors", "ridge", "--repeats", "2", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["test_size"] == 4 and [r["train_size"] for r in payload["results"]] == [3]
+
+
+def test_predictors_named_twice_are_evaluated_once(capsys: pytest.CaptureFixture) -> None:
+    """--predictors ridge,ridge used to give each split twice to the mean and std: with 1 split the std
+    read 0.0 (and "+- 0.00"), with 3 it was the std of 6 values, 3 of them repeats."""
+    base = ["predictors", "--table", "digits", "--sizes", "10,20", "--json"]
+    assert main([*base, "--predictors", "ridge", "--repeats", "3"]) == 0
+    once = json.loads(capsys.readouterr().out)["results"]
+    assert main([*base, "--predictors", "ridge,ridge", "--repeats", "3"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == once
+    assert main([*base, "--predictors", "ridge,ridge", "--repeats", "1"]) == 0
+    assert all(r["kendall_tau_std"] is None for r in json.loads(capsys.readouterr().out)["results"])
+
+
+def test_predictors_text_has_no_std_for_one_split(capsys: pytest.CaptureFixture) -> None:
+    """The std over one split is undefined (None in --json); the text used to print it as "+- 0.00"."""
+    assert main(["predictors", "--table", "digits", "--predictors", "ridge", "--sizes", "10", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "over 1 split)" in out and "+- n/a" in out and "+- 0.00" not in out
+
+
 USER_STRATEGY = '''
 from dataclasses import dataclass
 
