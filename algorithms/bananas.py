@@ -15,8 +15,10 @@ Follows naszilla's ``bananas`` (``naszilla/nas_algorithms.py``) with its default
   ``candidates / mutate_top / max_edits`` times at each rate 1..``max_edits`` (naszilla's
   ``max_mutation_rate``, 1); a rate-r mutation gives each of the 6 edges, independently with
   probability r/4, a uniformly drawn different op (``Cell201.mutate``, ``mutate_encoding='adj'``).
-  Mutations already asked or already drawn are dropped; the next-best cell is mutated only while fewer
-  than ``candidates`` were collected before it, so a round usually scores 100 to 200 candidates;
+  Mutations already asked or already drawn are dropped, cell by cell as naszilla does (its NB201
+  ``get_hash`` is the architecture string, so ``allow_isomorphisms=False`` still lets isomorphic cells
+  through); the next-best cell is mutated only while fewer than ``candidates`` were collected before it,
+  so a round usually scores 100 to 200 candidates;
 * the acquisition is independent Thompson sampling (``acquisition_functions.py``, ``its``): each
   candidate gets one draw from a normal with the ensemble's mean and spread (population standard
   deviation over members), and the ``batch`` best draws are queried.
@@ -27,7 +29,12 @@ form with eps 1e-8 (Keras's, in naszilla's TensorFlow 2.3, adds eps 1e-7 to the 
 ``sqrt(v)``: they differ only for gradients near 0); the path columns are numbered by our op order
 (the same 30 paths, see :meth:`~nasbench_suite.space.Arch.path_encoding`); on a table that holds
 only some cells, mutations outside it are dropped and a round short of ``batch`` candidates is topped
-up with random unasked cells (naszilla's spaces are always complete).
+up with random unasked cells (naszilla's spaces are always complete); ``per_parent`` is at least 1
+(naszilla's ``int(num / num_arches_to_mutate / max_mutation_rate)`` is 0, and so are its candidates, when
+``mutate_top * max_edits > candidates``). One difference is the harness's, not the strategy's: naszilla
+(``deterministic=True``) learns each cell's validation loss averaged over NAS-Bench-201's seeds, while
+every told result here is one table seed of the cell (see "Common random numbers" in the README); on a
+table of one seed of means, as the NAS-Bench-201 reference tables, the two agree.
 NASLib's port (``naslib/optimizers/discrete/bananas/optimizer.py``, ``naslib/predictors/mlp.py``) is
 not followed: it mutates its ``num_arches_to_mutate`` best cells with no check for repeats, and its
 ``MLPPredictor`` defaults (20 layers of 20, lr 0.001, an L1 penalty 0.2 on the output weights, 500
