@@ -118,7 +118,8 @@ def _few_cell_table(out: Path, cells: int, nan_cells: int = 0) -> Path:
 
     frame = small_results(np.random.default_rng(1))
     frame = frame[frame["arch_index"].isin(SMALL_ARCHS[:cells])].copy()
-    frame.loc[frame["arch_index"].isin(SMALL_ARCHS[:nan_cells]) & (frame["epoch"] == SMALL_EPOCHS), "valid_acc"] = np.nan
+    no_target = frame["arch_index"].isin(SMALL_ARCHS[:nan_cells]) & (frame["epoch"] == SMALL_EPOCHS)
+    frame.loc[no_target, "valid_acc"] = np.nan
     build_table(frame, out, metadata={"dataset": {"name": "generated", "sha256": "-"}, "protocol": {"epochs": 4}})
     return out
 
