@@ -325,3 +325,20 @@ def test_a_report_is_never_written_into_a_table_folder_or_onto_a_file(
     assert main(["report", str(runs), "--out", str(table_dir)]) == 2
     assert "holds a table" in capsys.readouterr().err
     assert sorted(p.name for p in table_dir.iterdir()) == before and afile.read_text() == "mine"
+
+
+def test_every_shipped_file_is_package_data() -> None:
+    """`pip install .` (not -e) left out the shipped latency folders and the digits proxies: compare then had
+    no latency source and rea-warm no stored synflow scores. Every file under benchmarks_data but the run
+    folders (git history for resuming, not needed to use the tables) must match a package-data pattern."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["benchmarks_data"]
+    shipped = [p.relative_to(root / "benchmarks_data").as_posix() for p in (root / "benchmarks_data").rglob("*")
+               if p.is_file() and "runs" not in p.relative_to(root / "benchmarks_data").parts[:1]
+               and "__pycache__" not in p.parts and p.name != "__init__.py"]
+    assert shipped and [f for f in shipped if not any(
+        fnmatch.fnmatch(f, pat) and f.count("/") == pat.count("/") for pat in patterns)] == []
