@@ -22,11 +22,23 @@ flipped bit, a truncated file or a changed value does not. Chunks are hashed in 
 (hashlib and ``os.pread`` release the GIL), which keeps verification of a full 15,625 x 3 x 200
 table well inside the load-time goal.
 
+Exactly (enough to recompute it with hashlib and numpy alone, as ``tests/test_table.py`` does):
+the arrays are named ``train``, ``valid``, ``test`` (those the table has) and ``scalars/<key>`` for
+each entry of ``scalars.npz``; each array's *part* is the ASCII header ``f"{name}:{dtype.str}:{shape}\n"``
+(``dtype.str`` of the little-endian dtype, e.g. ``<f4``, ``<i8``; the shape's sizes joined by ``,``)
+followed by the raw 32-byte SHA-256 digests of its value bytes cut into consecutive chunks of
+4,194,304 bytes (the last one shorter). ``content_hash`` is ``"sha256:"`` + the hex SHA-256 of
+``b"nasbench-suite table content v1\n"`` followed by the parts in sorted name order;
+``array_hashes[name]`` is ``"sha256:"`` + the hex SHA-256 of that array's part alone.
+
 The content hash does not cover the manifest, yet the manifest says what the numbers are: which
 measure each last-axis slot holds, which seed each seed slot is. The ``manifest_hash`` covers every
 other field of the manifest (SHA-256 of its canonical JSON without the two hashes), so a relabelled
-measure or seed, or an edited protocol, fails verification too. Tables written before it existed have
-none and are checked on their content hash alone.
+measure or seed, or an edited protocol, fails verification too. Exactly: ``"sha256:"`` + the hex
+SHA-256 of ``b"nasbench-suite table manifest v1\n"`` followed by ``json.dumps(body, sort_keys=True,
+separators=(",", ":"), ensure_ascii=True)`` encoded as UTF-8, where ``body`` is the manifest without
+``content_hash`` and ``manifest_hash``. Tables written before it existed have none and are checked on
+their content hash alone.
 """
 from __future__ import annotations
 

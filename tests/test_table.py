@@ -250,6 +250,61 @@ def test_hash_is_over_decoded_values_not_file_bytes(table_dir: Path) -> None:
         load_table(table_dir)
 
 
+
+def _documented_part(name: str, array: np.ndarray, fortran: bool) -> bytes:
+    """One array's part of the content hash, written from tablefile's docstring alone (hashlib + numpy)."""
+    import hashlib
+
+    a = np.asarray(array)
+    a = a.astype(a.dtype.newbyteorder("<"))
+    raw = a.tobytes(order="F" if fortran else "C")
+    header = f"{name}:{a.dtype.str}:{','.join(str(n) for n in a.shape)}\n".encode()
+    return header + b"".join(hashlib.sha256(raw[i:i + 4194304]).digest() for i in range(0, len(raw), 4194304))
+
+
+def _documented_hashes(folder: Path) -> tuple[str, dict[str, str], str]:
+    import hashlib
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    parts = {s: _documented_part(s, np.load(folder / a["file"], allow_pickle=False), True)
+             for s, a in manifest["arrays"].items()}
+    with np.load(folder / "scalars.npz", allow_pickle=False) as z:
+        parts.update({f"scalars/{k}": _documented_part(f"scalars/{k}", z[k], False) for k in z.files})
+    h = hashlib.sha256(b"nasbench-suite table content v1\n")
+    for name in sorted(parts):
+        h.update(parts[name])
+    body = {k: v for k, v in manifest.items() if k not in ("content_hash", "manifest_hash")}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return ("sha256:" + h.hexdigest(), {n: "sha256:" + hashlib.sha256(p).hexdigest() for n, p in parts.items()},
+            "sha256:" + hashlib.sha256(b"nasbench-suite table manifest v1\n" + text.encode()).hexdigest())
+
+
+@pytest.mark.parametrize("name", ["digits", "cifar10-16px", "digits-sample"])
+def test_shipped_hashes_follow_the_documented_definition(name: str) -> None:
+    """tablefile's docstring defines the hashes exactly enough to recompute them without the package."""
+    folder = load_table(name, verify=False).path
+    content, arrays, manifest = _documented_hashes(folder)
+    stored = json.loads((folder / "manifest.json").read_text())
+    assert (content, arrays, manifest) == (stored["content_hash"], stored["array_hashes"], stored["manifest_hash"])
+
+
+def test_documented_hash_definition_covers_arrays_of_several_chunks() -> None:
+    rng = np.random.default_rng(0)
+    splits = {"valid": np.asfortranarray(rng.random((15625, 3, 10, 3), dtype=np.float32))}  # 5.4 MiB: 2 chunks
+    scalars = {"arch_index": np.arange(15625, dtype=">i8")}
+    content, arrays = tablefile.content_hashes(splits, scalars)
+    import hashlib
+
+    parts = {"valid": _documented_part("valid", splits["valid"], True),
+             "scalars/arch_index": _documented_part("scalars/arch_index", scalars["arch_index"], False)}
+    assert len(parts["valid"]) == len(b"valid:<f4:15625,3,10,3\n") + 64
+    h = hashlib.sha256(b"nasbench-suite table content v1\n")
+    for name in sorted(parts):
+        h.update(parts[name])
+    assert content == "sha256:" + h.hexdigest()
+    assert arrays == {n: "sha256:" + hashlib.sha256(p).hexdigest() for n, p in sorted(parts.items())}
+
+
 # ----- writing ----------------------------------------------------------------------------------------
 def test_existing_table_is_not_overwritten_by_default(table_dir: Path, results: pd.DataFrame) -> None:
     before = (table_dir / "manifest.json").read_bytes()
