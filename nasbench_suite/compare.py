@@ -99,8 +99,12 @@ def _ws_run(args: tuple[str, str, tuple[int, ...], int, dict[str, Any]]) -> Any:
 
 
 def _ws_identity(cfg: CompareConfig, content_hash: str) -> dict[str, Any]:
+    """What finished weight-sharing runs must share to be kept: table, machine, settings and code."""
+    from .weight_sharing import source_sha256
+
     return {"table_hash": content_hash, "machine": machine()["hash"],
-            "weight_sharing": cfg.to_dict()["weight_sharing"]}
+            "weight_sharing": cfg.to_dict()["weight_sharing"],
+            "source_sha256": {m: source_sha256(m) for m in cfg.weight_sharing.methods}}
 
 
 def _reusable_ws(runs: Path, identity: dict[str, Any]) -> bool:

@@ -63,10 +63,12 @@ global state changes) and the method's own ``Generator``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -318,6 +320,26 @@ def make_method(name: str, settings: dict[str, Any] | None = None) -> Method:
     return getattr(importlib.import_module(module), cls)(**(settings or {}))
 
 
+SHARED_SOURCES = ("weight_sharing", "supernet", "model", "train", "data", "space")
+"""The package modules every weight-sharing method's result depends on (the loop, the supernet, the data)."""
+
+
+def source_sha256(method: str) -> str:
+    """sha256 over the source files of ``method``'s module and :data:`SHARED_SOURCES`: a changed method
+    or loop with unchanged settings shows in the manifest, and ``nasbench compare`` re-runs rather than
+    keeps such runs."""
+    import hashlib
+
+    if method not in METHODS:
+        raise WeightSharingError(f"unknown weight-sharing method {method!r}; use one of {', '.join(METHODS)}")
+    spec = importlib.util.find_spec(METHODS[method].split(":")[0])
+    files = [Path(spec.origin)] if spec is not None and spec.origin else []
+    digest = hashlib.sha256()
+    for path in [*files, *(Path(__file__).parent / f"{name}.py" for name in SHARED_SOURCES)]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def check_covers_every_cell(bench: "Benchmark") -> None:
     """Refuse a table that holds only some cells: a method can derive any of the 15,625 cells, and the
     run looks each epoch's cell up in the table, so on such a table it would train until it derived a
@@ -473,7 +495,7 @@ def run_weight_sharing(table: str, method: str, seeds: Sequence[int], settings: 
                    "dataset": protocol.dataset, "train_subset": protocol.train_subset,
                    "splits": {"weights": "train", "architecture": "valid", "judged by": "table (valid, test)"}},
         "strategy": {"name": method, "class": METHODS[method].replace(":", "."),
-                     "settings": jsonable(runs[0]["settings"])},
+                     "settings": jsonable(runs[0]["settings"]), "source_sha256": source_sha256(method)},
         "supernet": {"config": runs[0]["config"], "batch_size": runs[0]["batch_size"],
                      "search_settings": jsonable(asdict(settings))},
         "seeds": {"count": len(seeds), "ranges": format_int_list(seeds)},

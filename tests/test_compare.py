@@ -259,6 +259,23 @@ def test_the_latency_section_names_the_entries_that_searched_with_latency(toy: d
     assert note in section and note in (tmp_path / "out" / "index.html").read_text()
 
 
+def test_weight_sharing_runs_are_kept_only_under_the_same_code(toy: dict[str, Path], full_run: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun kept the finished weight-sharing runs whatever the method's or the loop's code had become
+    (an edited darts.py with the same settings reused the old results); the identity now holds each
+    method's source sha256, and the runs' manifests record it."""
+    from nasbench_suite import compare, weight_sharing
+    from nasbench_suite.table import load_table
+
+    cfg = load_config(str(toy["full"]))
+    identity = compare._ws_identity(cfg, load_table(cfg.table).content_hash)
+    assert compare._reusable_ws(full_run / "runs", identity)
+    manifest = json.loads((full_run / "runs" / "weight_sharing" / "gdas" / "manifest.json").read_text())
+    assert manifest["strategy"]["source_sha256"] == weight_sharing.source_sha256("gdas") == identity["source_sha256"]["gdas"]
+    monkeypatch.setattr(weight_sharing, "source_sha256", lambda method: "edited")
+    assert not compare._reusable_ws(full_run / "runs", compare._ws_identity(cfg, load_table(cfg.table).content_hash))
+
+
 def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], full_run: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
     before = _files(full_run)
