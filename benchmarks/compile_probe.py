@@ -17,16 +17,21 @@ Compile times are printed too (inductor caches compiled code on disk, so a secon
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasbench_suite import engine
-from nasbench_suite.model import MacroConfig
-from nasbench_suite.space import Arch
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # time this checkout's engine, not an installed copy
+
+from nasbench_suite import engine  # noqa: E402
+from nasbench_suite.model import MacroConfig  # noqa: E402
+from nasbench_suite.space import Arch  # noqa: E402
 
 C, BATCH, RES = 8, 256, 16
 ARCHS = (5373, 11472)  # two cells with convolutions, pooling and skips on different edges

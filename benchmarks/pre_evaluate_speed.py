@@ -51,24 +51,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from functools import partial
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nasbench_suite.backends import _train_in_worker
-from nasbench_suite.engine import default_batch_cells, train_shard
-from nasbench_suite.intlist import parse_int_list
-from nasbench_suite.data import Dataset
-from nasbench_suite.heap import retain_freed_memory
-from nasbench_suite.model import analytic_flops, build_network
-from nasbench_suite.pools import spawn_pool
-from nasbench_suite.space import Arch, all_ops, isomorphism_classes
-from nasbench_suite.train import (MinibatchStream, Protocol, load_protocol_data, run_streams, torch_seed,
-                                  train_cell)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # time this checkout's code, not an installed copy (spawned workers inherit it)
+
+from nasbench_suite.backends import _train_in_worker  # noqa: E402
+from nasbench_suite.data import Dataset  # noqa: E402
+from nasbench_suite.engine import default_batch_cells, train_shard  # noqa: E402
+from nasbench_suite.heap import retain_freed_memory  # noqa: E402
+from nasbench_suite.intlist import parse_int_list  # noqa: E402
+from nasbench_suite.model import analytic_flops, build_network  # noqa: E402
+from nasbench_suite.pools import spawn_pool  # noqa: E402
+from nasbench_suite.space import Arch, all_ops, isomorphism_classes  # noqa: E402
+from nasbench_suite.train import (MinibatchStream, Protocol, load_protocol_data, run_streams,  # noqa: E402
+                                  torch_seed, train_cell)
 
 CONV_KERNELS = ("aten::mkldnn_convolution", "aten::convolution_backward")
 

@@ -23,12 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nasbench_suite.data import load_dataset
-from nasbench_suite.latency import fingerprint_words
-from nasbench_suite.model import MacroConfig
-from nasbench_suite.proxies import ProxySettings
-from nasbench_suite.proxy_store import ProxyStore, load_proxies, make_minibatch
-from nasbench_suite.space import Arch
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # score with this checkout's proxies, not an installed copy
+
+from nasbench_suite.data import load_dataset  # noqa: E402
+from nasbench_suite.latency import fingerprint_words  # noqa: E402
+from nasbench_suite.model import MacroConfig  # noqa: E402
+from nasbench_suite.proxies import ProxySettings  # noqa: E402
+from nasbench_suite.proxy_store import ProxyStore, load_proxies, make_minibatch  # noqa: E402
+from nasbench_suite.space import Arch  # noqa: E402
 
 OUT = Path("reports/proxy_crosscheck")
 GROUPS = {"data-free": ("synflow", "params", "flops"),

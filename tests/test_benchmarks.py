@@ -1,11 +1,46 @@
-"""The benchmark scripts run end to end on tiny settings (their figures are measured by hand, not here)."""
+"""The benchmark scripts run end to end on tiny settings (their figures are measured by hand, not here).
+
+Every script is run from outside the checkout with a decoy ``nasbench_suite`` first on ``PYTHONPATH``:
+a script must measure the code of the checkout it sits in, not whatever copy of the package happens
+to be installed (this project's is an editable install of another worktree).
+"""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def decoy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An environment whose PYTHONPATH holds a ``nasbench_suite`` that refuses to be imported."""
+    folder = tmp_path_factory.mktemp("decoy")
+    (folder / "nasbench_suite").mkdir()
+    (folder / "nasbench_suite" / "__init__.py").write_text(
+        'raise ImportError("the decoy nasbench_suite was imported, not the checkout\'s")\n')
+    return {**os.environ, "PYTHONPATH": str(folder)}
+
+
+def bench(script: str, *args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=env)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_benchmark_imports_the_package_of_its_own_checkout(script: str, decoy: dict[str, str],
+                                                                 tmp_path: Path) -> None:
+    """pre_evaluate_speed, table_load, compile_probe and proxy_crosscheck imported the installed package
+    (here: the decoy; in this project: /work/main's editable install), so run from a worktree they
+    timed another tree's code, and from a clean checkout without an install they did not start."""
+    out = bench(script, "--help", env=decoy, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "usage:" in out.stdout
 
 
 def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection() -> None:
@@ -24,3 +59,16 @@ def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection()
     check = next(line for line in out.stdout.splitlines() if line.startswith("naive loop vs reference trainer"))
     assert float(check.split("at most ")[1].split(")")[0]) < 1e-3
     assert "convolution share:" in out.stdout
+
+
+def test_table_load_measures_a_small_table_in_a_fresh_process_of_the_checkout(decoy: dict[str, str],
+                                                                              tmp_path: Path) -> None:
+    """The measuring child imported the package from its working folder (the installed copy when run
+    from elsewhere) and printed RSS in MiB labelled MB; ``--archs`` makes a small table for this check."""
+    out = bench("table_load.py", "--archs", "50", "--dir", str(tmp_path), env=decoy, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("table: 50 archs x 3 seeds x 200 epochs x 8 metrics")
+    rss = next(line for line in out.stdout.splitlines() if "peak RSS of the process" in line)
+    assert " MiB (imports alone " in rss and " MB " not in rss.split("<")[0]
+    assert len([line for line in out.stdout.splitlines() if line.startswith("  ")]) == 7
+    assert bench("table_load.py", "--archs", "0", env=decoy, cwd=tmp_path).returncode == 2
