@@ -6,6 +6,7 @@ to be installed (this project's is an editable install of another worktree).
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -72,3 +73,57 @@ def test_table_load_measures_a_small_table_in_a_fresh_process_of_the_checkout(de
     assert " MiB (imports alone " in rss and " MB " not in rss.split("<")[0]
     assert len([line for line in out.stdout.splitlines() if line.startswith("  ")]) == 7
     assert bench("table_load.py", "--archs", "0", env=decoy, cwd=tmp_path).returncode == 2
+
+
+def test_latency_order_refuses_fewer_than_two_shuffled_passes(decoy: dict[str, str], tmp_path: Path) -> None:
+    """A cell's own latency is its mean over the *other* shuffled passes: with --passes 3 (one shuffled
+    pass) that mean was empty, and the script printed NaN residuals (not even valid JSON) with exit 0."""
+    out = bench("latency_order.py", "--cells", "4", "--passes", "3", env=decoy, cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].endswith("--passes must be at least 4 (two shuffled passes), got 3")
+
+
+def test_latency_order_runs_on_a_few_cells(decoy: dict[str, str], tmp_path: Path) -> None:
+    out = bench("latency_order.py", "--cells", "6", "--repeats", "3", "--warmup", "1", "--passes", "4",
+                "--out", str(tmp_path / "order.json"), env=decoy, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))  # strict JSON
+    rows = [r for r in result["median_ms"] if "pass" in r]
+    assert [r["order"] for r in rows] == ["index", "shuffled:1", "index", "shuffled:3"]
+    for r in rows:  # in index order the timing position is the arch index's rank
+        if r["order"] == "index":
+            assert r["spearman_position_residual"] == pytest.approx(r["spearman_index_residual"])
+    assert json.loads((tmp_path / "order.json").read_text())["cell_indices"] == sorted(
+        json.loads((tmp_path / "order.json").read_text())["cell_indices"])
+
+
+def test_latency_predictors_gives_no_measuring_rate_for_a_run_that_measured_nothing(
+        decoy: dict[str, str], tmp_path: Path) -> None:
+    """Resumed on a folder that already held every cell, seconds_per_cell was the store check's wall
+    time divided by 1 (0.005 s 'per cell', a projected 0.009 hours for all classes): a rate of nothing."""
+    args = ("--cells", "8", "--train", "5", "--repeats", "3", "--out", str(tmp_path / "lat"))
+    first = bench("latency_predictors.py", *args, env=decoy, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    r1 = json.loads(first.stdout)
+    assert r1["measured_cells"] == 8 and r1["measured_now"] == 8 and r1["seconds_per_cell"] > 0
+    assert r1["projected_hours_all_classes"] == pytest.approx(r1["seconds_per_cell"] * 6466 / 3600)
+    assert r1["lut"]["cells"] == 3 and r1["xgboost_log_target"]["train_cells"] == 5
+    again = bench("latency_predictors.py", *args, env=decoy, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    r2 = json.loads(again.stdout)
+    assert r2["measured_now"] == 0
+    assert r2["seconds_per_cell"] is None and r2["projected_hours_all_classes"] is None
+
+
+@pytest.mark.parametrize("args, says", [
+    (("--cells", "8", "--train", "8"), "--train must leave at least 2 of the --cells for testing"),
+    (("--cells", "8", "--train", "1"), "--train must be at least 2"),
+    (("--repeats", "2"), "need warmup >= 0, repeats >= 3 and threads >= 1"),
+    (("--table", "no-such-table"), "no-such-table"),
+    (("--shape", "16,5"), "--shape must be C,N,R,IN integers"),
+], ids=["train-all", "train-one", "repeats", "table", "shape"])
+def test_latency_predictors_refuses_bad_settings_in_one_line(args: tuple[str, ...], says: str,
+                                                             decoy: dict[str, str], tmp_path: Path) -> None:
+    out = bench("latency_predictors.py", *args, "--out", str(tmp_path / "lat"), env=decoy, cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert says in out.stderr.strip().splitlines()[-1]
