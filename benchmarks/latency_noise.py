@@ -36,20 +36,26 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.processes < 2:
+        ap.error(f"--processes must be at least 2 (the spread is across processes), got {args.processes}")
+    if args.cells < 2:
+        ap.error(f"--cells must be at least 2, got {args.cells}")
     from scipy.stats import kendalltau
 
     cells = np.sort(np.random.default_rng(args.seed).choice(isomorphism_classes().representatives, args.cells,
                                                             replace=False))
-    root = Path(tempfile.mkdtemp(prefix="latency-noise-"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     frames = []
-    for k in range(args.processes):
-        out = root / f"p{k}"
-        subprocess.run([sys.executable, "-m", "nasbench_suite.cli", "latency", "measure", "--table", args.table,
-                        "--batch", str(args.batch), "--repeats", str(args.repeats),
-                        "--archs", ",".join(map(str, cells)), "--out", str(out)], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
-        frames.append(pd.read_csv(out / "latency.csv").set_index("arch_index").loc[cells])
+    with tempfile.TemporaryDirectory(prefix="latency-noise-") as root:
+        for k in range(args.processes):
+            out = Path(root) / f"p{k}"
+            done = subprocess.run([sys.executable, "-m", "nasbench_suite.cli", "latency", "measure", "--table",
+                                   args.table, "--batch", str(args.batch), "--repeats", str(args.repeats),
+                                   "--archs", ",".join(map(str, cells)), "--out", str(out)], env=env,
+                                  stdout=subprocess.DEVNULL)
+            if done.returncode != 0:  # nasbench has said why on stderr, in one line
+                sys.exit(done.returncode)
+            frames.append(pd.read_csv(out / "latency.csv").set_index("arch_index").loc[cells])
     med = np.stack([f["median_ms"].to_numpy() for f in frames])  # [process, cell]
     iqr = np.stack([((f["p75_ms"] - f["p25_ms"]) / f["median_ms"]).to_numpy() for f in frames])
     cv = med.std(axis=0) / med.mean(axis=0)

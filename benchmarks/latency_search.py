@@ -24,8 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from nasbench_suite.errors import NasBenchError  # noqa: E402
 from nasbench_suite.latency import (  # noqa: E402
-    LatencyMethod, config_of_table, import_device_csv, load_latency, measure_lut,
+    LatencyError, LatencyMethod, config_of_table, import_device_csv, load_latency, measure_lut,
 )
 from nasbench_suite.pareto import hypervolume, non_dominated  # noqa: E402
 from nasbench_suite.simulator import Budget, Oracle, run_search  # noqa: E402
@@ -38,7 +39,10 @@ STRATEGIES = {"random": {}, "rea": {}, "bananas": {"train_epochs": 100, "members
 
 def latency_source(args: argparse.Namespace, bench) -> tuple[np.ndarray, str]:  # type: ignore[no-untyped-def]
     if args.device_csv:
-        table = import_device_csv(args.device_csv)[args.device]
+        devices = import_device_csv(args.device_csv)
+        if args.device not in devices:
+            raise LatencyError(f"--device must name a column of {args.device_csv}: {', '.join(sorted(devices))}")
+        table = devices[args.device]
         return table.of(1), table.source
     if args.latency != "lut":
         table = load_latency(args.latency)
@@ -58,9 +62,16 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--limit-quantile", type=float, default=0.25)
     args = ap.parse_args()
+    if args.seeds < 1 or args.queries < 1:
+        ap.error(f"--seeds and --queries must be at least 1, got {args.seeds} and {args.queries}")
+    if not 0 < args.limit_quantile <= 1:
+        ap.error(f"--limit-quantile must be in (0, 1], got {args.limit_quantile}")
 
-    bench = load_table(args.table)
-    lat, source = latency_source(args, bench)
+    try:
+        bench = load_table(args.table)
+        lat, source = latency_source(args, bench)
+    except NasBenchError as exc:
+        ap.error(str(exc))
     truth = bench.array("valid", "acc", epoch=bench.max_epoch)  # rows = bench.arch_indices
     truth_of = np.full(len(lat), np.nan)
     truth_of[bench.arch_indices] = truth

@@ -127,3 +127,44 @@ def test_latency_predictors_refuses_bad_settings_in_one_line(args: tuple[str, ..
     out = bench("latency_predictors.py", *args, "--out", str(tmp_path / "lat"), env=decoy, cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert says in out.stderr.strip().splitlines()[-1]
+
+
+def test_latency_noise_times_the_same_cells_in_separate_processes(decoy: dict[str, str], tmp_path: Path) -> None:
+    """The processes' folders stayed behind in the temporary folder after every run."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = bench("latency_noise.py", "--cells", "3", "--processes", "2", "--repeats", "3", env={**decoy, "TMPDIR": str(tmp)},
+                cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout)
+    assert (r["cells"], r["processes"], len(r["kendall_tau_between_processes"])) == (3, 2, 1)
+    assert r["across_processes_max_over_min"]["median"] >= 1.0
+    assert list(tmp.iterdir()) == []
+    refused = bench("latency_noise.py", "--processes", "1", env=decoy, cwd=tmp_path)
+    assert refused.returncode == 2 and "--processes must be at least 2" in refused.stderr
+
+
+def test_latency_search_scores_fronts_against_the_true_front(decoy: dict[str, str], tmp_path: Path) -> None:
+    out = bench("latency_search.py", "--seeds", "1", "--queries", "12", env=decoy, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout)
+    assert set(r["strategies"]) == {"random", "rea", "bananas", "nsga2"}
+    for name, row in r["strategies"].items():
+        assert 0 < row["hypervolume_ratio_mean"] <= 1  # a subset's front never beats the true front's
+        assert ("constrained" in row) == (name != "nsga2")
+        if name != "nsga2":
+            assert row["constrained"]["incumbents_over_limit"] == 0
+
+
+@pytest.mark.parametrize("args, says", [
+    (("--seeds", "0"), "--seeds and --queries must be at least 1"),
+    (("--limit-quantile", "2"), "--limit-quantile must be in (0, 1]"),
+    (("--latency", "no-such-folder"), "is not a latency folder"),
+    (("--device-csv", str(ROOT / "tests" / "no-such.csv"), "--device", "pixel3_ms"), "no-such.csv"),
+], ids=["seeds", "quantile", "folder", "device-csv"])
+def test_latency_search_refuses_bad_settings_in_one_line(args: tuple[str, ...], says: str, decoy: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    """Each was a traceback (--seeds 0: NaN means printed with exit 0)."""
+    out = bench("latency_search.py", *args, env=decoy, cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert says in out.stderr.strip().splitlines()[-1]
