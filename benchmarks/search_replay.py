@@ -91,6 +91,8 @@ def main() -> None:
     parser.add_argument("--ref-dir", default=str(ROOT.parent / "shared" / "reference"))
     parser.add_argument("--baseline-seeds", type=int, default=300, help="runs of RS and of REA for the side-by-side")
     args = parser.parse_args()
+    if min(args.seeds, args.workers, args.baseline_seeds) < 1:
+        parser.error("--seeds, --workers and --baseline-seeds must be at least 1")
     with tempfile.TemporaryDirectory() as scratch:
         hp12, hp200 = tables(args, Path(scratch))
         specs = [SearchSpec(str(hp12), s, Budget(seconds=BUDGET, overrun="strict")) for s in STRATEGIES]
@@ -100,11 +102,11 @@ def main() -> None:
         results = run_many(specs, range(args.seeds), processes=args.workers, evaluation=evaluation)
         wall = time.perf_counter() - t
         queries = sum(len(r.frame) for r in results)
+        where = f"{args.workers} processes, their start" if args.workers > 1 else "in this process"
         print(f"\nNB201 protocol: search hp=12 cifar10-valid valid acc, {BUDGET:,.0f} s simulated budget (strict), "
               f"1 worker; report 200-epoch CIFAR-10 test acc of the final incumbent")
         print(f"{len(STRATEGIES)} strategies x {args.seeds} seeds = {len(STRATEGIES) * args.seeds} runs, "
-              f"{queries:,} queries in {wall:.2f} s wall ({args.workers} processes, spawn and evaluation included): "
-              f"{queries / wall:,.0f} queries/s")
+              f"{queries:,} queries in {wall:.2f} s wall ({where}, evaluation included): {queries / wall:,.0f} queries/s")
         print(f"{'strategy':<10} {'queries/run':>11} {'test acc (mean +- std)':>24} {'strategy s/run':>15} "
               f"{'run wall s':>11}")
         for r in results:
@@ -128,7 +130,7 @@ def main() -> None:
         t = time.perf_counter()
         run_many(specs[:2], seeds, processes=1, evaluation=None)
         harness = time.perf_counter() - t
-        print(f"\n{2 * len(seeds)} RS + REA runs in one process: plain NumPy loop {plain:.2f} s, harness {harness:.2f} s "
+        print(f"\n{2 * len(seeds)} RS + REA runs in one process: plain NumPy loop {plain:.3f} s, harness {harness:.3f} s "
               f"(ratio {harness / plain:.2f}; the harness adds budgets, CRN, trajectories, async workers)")
         arch = Arch.from_index(int(np.nanargmax(value)))
         print(f"(best hp=12 valid cell: {arch}, valid {np.nanmax(value):.2f})")

@@ -168,3 +168,29 @@ def test_latency_search_refuses_bad_settings_in_one_line(args: tuple[str, ...], 
     out = bench("latency_search.py", *args, env=decoy, cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert says in out.stderr.strip().splitlines()[-1]
+
+
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+@pytest.mark.skipif(not (REFERENCE / "nb201_hp12_mean_acc.csv").is_file(),
+                    reason="no shared reference folder beside the repository")
+def test_search_replay_prints_the_harness_beside_a_plain_loop(decoy: dict[str, str], tmp_path: Path) -> None:
+    out = bench("search_replay.py", "--seeds", "3", "--workers", "1", "--baseline-seeds", "3", "--tables",
+                str(tmp_path / "tables"), "--ref-dir", str(REFERENCE), env=decoy, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    total = next(line for line in lines if line.startswith("4 strategies x 3 seeds = 12 runs"))
+    assert "(in this process, evaluation included)" in total
+    rows = {line.split()[0]: line.split() for line in lines if line.split()[:1] in (["random"], ["rea"], ["reinforce"],
+                                                                                      ["bohb"])}
+    assert set(rows) == {"random", "rea", "reinforce", "bohb"}
+    queries = int(total.split(", ")[1].split()[0].replace(",", ""))
+    assert queries == pytest.approx(sum(float(r[1]) * 3 for r in rows.values()), abs=1)
+    side = next(line for line in lines if line.startswith("6 RS + REA runs in one process"))
+    plain = float(side.split("plain NumPy loop ")[1].split(" s")[0])
+    harness = float(side.split("harness ")[1].split(" s")[0])
+    ratio = float(side.split("(ratio ")[1].split(";")[0])
+    if plain >= 0.005:  # printed to 1 ms: the quotient of the rounded values is close only when they are not tiny
+        assert ratio == pytest.approx(harness / plain, rel=0.2)
+    assert bench("search_replay.py", "--seeds", "0", env=decoy, cwd=tmp_path).returncode == 2
