@@ -5,14 +5,15 @@
 
 The folder is synthetic (``tests/nats_generator.py``: the real record structure, random values,
 15,625 files). Prints wall time, files per second, peak RSS of this process (``ru_maxrss``) and the
-RSS sampled while the import runs, to show memory does not grow with the number of files read.
+RSS sampled while the import runs, to show memory does not grow with the number of files read. The
+import replaces the eight tables it writes under ``--out`` (as ``nasbench import --overwrite`` does)
+and leaves anything else there alone.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import resource
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -46,10 +47,12 @@ def main() -> None:
         print(f"generated {n} files ({size / 2**30:.2f} GiB) in {time.perf_counter() - t:.0f} s at {args.folder}")
         return
 
-    from nasbench_suite.nats_import import import_nats_tss
+    from nasbench_suite.errors import NasBenchError
+    from nasbench_suite.nats_import import ARCH_FILE, import_nats_tss
 
-    shutil.rmtree(args.out, ignore_errors=True)
-    files = len(os.listdir(args.folder)) - 1
+    if not os.path.isdir(args.folder):
+        parser.error(f"--folder {args.folder} is not a folder (make one with --generate)")
+    files = sum(1 for f in os.listdir(args.folder) if ARCH_FILE.match(f))
     samples: list[tuple[int, float]] = []
     start_rss = _rss_mib()
 
@@ -59,8 +62,11 @@ def main() -> None:
 
     cpu0 = os.times()
     t = time.perf_counter()
-    tables = import_nats_tss(args.folder, args.out, block_size=args.block_size, workers=args.workers, progress=False,
-                             on_record=sample)
+    try:
+        tables = import_nats_tss(args.folder, args.out, block_size=args.block_size, workers=args.workers,
+                                 progress=False, on_record=sample, overwrite=True)
+    except NasBenchError as exc:
+        parser.error(str(exc))
     wall = time.perf_counter() - t
     cpu1 = os.times()
     cpu_self = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)

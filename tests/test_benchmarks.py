@@ -194,3 +194,28 @@ def test_search_replay_prints_the_harness_beside_a_plain_loop(decoy: dict[str, s
     if plain >= 0.005:  # printed to 1 ms: the quotient of the rounded values is close only when they are not tiny
         assert ratio == pytest.approx(harness / plain, rel=0.2)
     assert bench("search_replay.py", "--seeds", "0", env=decoy, cwd=tmp_path).returncode == 2
+
+
+def test_nats_import_benchmark_replaces_its_tables_and_nothing_else(decoy: dict[str, str], tmp_path: Path) -> None:
+    """It began with shutil.rmtree(--out): pointed at a folder holding anything else, it deleted it all."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from nats_generator import generate_folder
+    finally:
+        sys.path.remove(str(ROOT / "tests"))
+    folder = generate_folder(tmp_path / "src", [0, 5, 9], seed=0)
+    (folder / "README.txt").write_text("not an arch file")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    for workers in ("1", "2"):  # the second run replaces the first run's tables
+        run = bench("nats_import.py", "--folder", str(folder), "--out", str(out), "--block-size", "2",
+                    "--workers", workers, env=decoy, cwd=tmp_path)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.stdout.startswith("imported 3 arch files into 8 tables"), run.stdout
+        assert "RSS while importing (files read: MiB): 1: " in run.stdout
+        assert ("peak RSS of the largest decoding process" in run.stdout) == (workers == "2")
+    assert (out / "keep.txt").read_text() == "mine"
+    assert len([p for p in out.iterdir() if (p / "manifest.json").is_file()]) == 8
+    missing = bench("nats_import.py", "--folder", str(tmp_path / "none"), env=decoy, cwd=tmp_path)
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr
