@@ -13,6 +13,8 @@ one torch thread; the data-dependent proxies see 64 images of our CIFAR-10 16px 
 scored in a seeded random order and every group is resumable, so a partial run is a uniform
 subsample; the report states n per proxy. The reference files are read, never copied: the committed
 outputs are our own scores (``reports/proxy_crosscheck/scores-<group>/``) and the correlations.
+``--out DIR`` puts the scores and the report elsewhere (default: this checkout's
+``reports/proxy_crosscheck``, wherever the script is run from).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from nasbench_suite.proxies import ProxySettings  # noqa: E402
 from nasbench_suite.proxy_store import ProxyStore, load_proxies, make_minibatch  # noqa: E402
 from nasbench_suite.space import Arch  # noqa: E402
 
-OUT = Path("reports/proxy_crosscheck")
+OUT = ROOT / "reports" / "proxy_crosscheck"
 GROUPS = {"data-free": ("synflow", "params", "flops"),
           "data": ("grad_norm", "snip", "fisher", "jacob_cov", "naswot", "zen"),
           "grasp": ("grasp",),
@@ -72,7 +74,8 @@ def compute(args: argparse.Namespace) -> None:
     data = make_minibatch(load_dataset("cifar10-16px", args.data_dir), settings)
     order = np.random.default_rng(2021).permutation(ref["ours"].to_numpy())[:args.limit]
     table = {"name": "nb201-crosscheck (NAS-Bench-201 cells; no table)", "content_hash": "-"}
-    with ProxyStore(OUT / f"scores-{args.group}", table, settings, GROUPS[args.group], data.describe) as store:
+    with ProxyStore(Path(args.out) / f"scores-{args.group}", table, settings, GROUPS[args.group],
+                    data.describe) as store:
         done = store.compute([int(a) for a in order], data.batch, workers=args.workers, flush_every=5)
     print(f"{args.group}: {done['computed']} computed now, {done['already_stored']} already stored, "
           f"{done['wall_seconds']:.0f} s")
@@ -81,10 +84,11 @@ def compute(args: argparse.Namespace) -> None:
 def report(args: argparse.Namespace) -> None:
     from scipy.stats import spearmanr
 
+    out = Path(args.out)
     ref = reference(Path(args.ref_dir)).set_index("ours")
     rows, machines = [], []
     for group in (g for g in GROUPS if g not in SEEDS):  # other seeds only enter the agreement table
-        folder = OUT / f"scores-{group}"
+        folder = out / f"scores-{group}"
         if not (folder / "proxies.csv").is_file():
             continue
         table = load_proxies(folder)
@@ -109,10 +113,10 @@ def report(args: argparse.Namespace) -> None:
                          "spearman_ours_vs_naslib_val_200ep": rho(ours, ref["val_accuracy"]),
                          "our_seconds_per_cell": float(secs[ok].mean()),
                          "naslib_seconds_per_cell": float(ref.loc[ok, f"{col}_time_s"].mean()) if col else float("nan")})
-    seed_rows = seed_agreement(ref.index.to_numpy())
+    seed_rows = seed_agreement(out, ref.index.to_numpy())
     frame = pd.DataFrame(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(OUT / "correlations.csv", index=False, float_format="%.4f", lineterminator="\n")
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / "correlations.csv", index=False, float_format="%.4f", lineterminator="\n")
     lines = [
         "# Zero-cost proxies: our scores against NASLib's published NAS-Bench-201 scores (CIFAR-10)",
         "",
@@ -143,21 +147,21 @@ def report(args: argparse.Namespace) -> None:
                   "weights), on the cells scored under both:", "", "| proxy | cells | Spearman seed 0 vs seed 1 |",
                   "| --- | ---: | ---: |"]
         lines += [f"| {p} | {n} | {r:.3f} |" for p, n, r in seed_rows]
-    notes = Path(args.notes) if args.notes else OUT / "notes.md"
+    notes = Path(args.notes) if args.notes else out / "notes.md"
     if notes.is_file():
         lines += ["", notes.read_text(encoding="utf-8").rstrip()]
-    (OUT / "cifar10.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / "cifar10.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
 
-def seed_agreement(cells: np.ndarray) -> list[tuple[str, int, float]]:
+def seed_agreement(folder: Path, cells: np.ndarray) -> list[tuple[str, int, float]]:
     from scipy.stats import spearmanr
 
     out = []
     for group, base in SEED0_GROUP.items():
-        if not all((OUT / f"scores-{g}" / "proxies.csv").is_file() for g in (group, base)):
+        if not all((folder / f"scores-{g}" / "proxies.csv").is_file() for g in (group, base)):
             continue
-        a, b = load_proxies(OUT / f"scores-{base}"), load_proxies(OUT / f"scores-{group}")
+        a, b = load_proxies(folder / f"scores-{base}"), load_proxies(folder / f"scores-{group}")
         for p in b.proxies:
             x, y = a.scores[p][cells], b.scores[p][cells]
             ok = np.isfinite(x) & np.isfinite(y)
@@ -175,10 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--limit", type=int, help="only the first N cells of the seeded order")
+    p.add_argument("--out", default=str(OUT), help="folder of the scores (default: %(default)s)")
     p.set_defaults(func=compute)
     p = sub.add_parser("report")
     p.add_argument("--ref-dir", required=True)
-    p.add_argument("--notes", help="markdown appended to the report (default reports/proxy_crosscheck/notes.md)")
+    p.add_argument("--notes", help="markdown appended to the report (default: OUT/notes.md)")
+    p.add_argument("--out", default=str(OUT), help="folder of the scores and the report (default: %(default)s)")
     p.set_defaults(func=report)
     args = parser.parse_args(argv)
     args.func(args)

@@ -219,3 +219,60 @@ def test_nats_import_benchmark_replaces_its_tables_and_nothing_else(decoy: dict[
     assert len([p for p in out.iterdir() if (p / "manifest.json").is_file()]) == 8
     missing = bench("nats_import.py", "--folder", str(tmp_path / "none"), env=decoy, cwd=tmp_path)
     assert missing.returncode == 2 and "is not a folder" in missing.stderr
+
+
+def _fake_crosscheck_inputs(folder: Path) -> tuple[Path, Path]:
+    """A reference folder of 5 NB201 rows (4 of them in the fake NASLib subset) and a tiny cifar10_16px.npz."""
+    import numpy as np
+    import pandas as pd
+
+    from nasbench_suite.space import Arch
+
+    rng = np.random.default_rng(0)
+    ref, data = folder / "reference", folder / "datasets"
+    ref.mkdir()
+    data.mkdir()
+    cells = [Arch.from_index(int(a)) for a in (3, 1234, 5000, 9999, 15000)]
+    pd.DataFrame({"CIFAR10TestAccuracy200Epochs": rng.uniform(80, 94, 5), "ArchitectureString": [str(c) for c in cells]}
+                 ).to_csv(ref / "nb201_nats_test_acc_200ep.csv", index=False)
+    naslib_op = {0: 1, 1: 0, 2: 3, 3: 2, 4: 4}  # ours -> NASLib's (the map is its own inverse)
+    naslib_edge = (0, 1, 3, 2, 4, 5)
+    rows = []
+    for i in (0, 1, 3, 4):
+        t = [0] * 6
+        for e, op in enumerate(cells[i].ops):
+            t[naslib_edge[e]] = naslib_op[op]
+        rows.append({"dataset": "cifar10", "arch_index": i, "naslib_tuple": str(tuple(t)).replace(" ", ""),
+                     "val_accuracy": rng.uniform(80, 90),
+                     **{c: rng.uniform(0, 100) for c in ("synflow", "params", "flops", "grad_norm", "snip", "fisher",
+                                                         "jacov", "nwot", "grasp")},
+                     **{f"{c}_time_s": 0.5 for c in ("synflow", "params", "flops")}})
+    rows.append({**rows[0], "dataset": "cifar100"})  # another dataset's row is left out
+    pd.DataFrame(rows).to_csv(ref / "nb201_zero_cost_proxies_naslib_subset.csv", index=False)
+    n_train, n_test = 200, 50
+    with open(data / "cifar10_16px.npz", "wb") as f:
+        np.savez(f, x_train=rng.integers(0, 256, (n_train, 16, 16, 3), dtype=np.uint8),
+                 y_train=(np.arange(n_train) % 10).astype(np.uint8),
+                 x_test=rng.integers(0, 256, (n_test, 16, 16, 3), dtype=np.uint8),
+                 y_test=(np.arange(n_test) % 10).astype(np.uint8))
+    return ref, data
+
+
+def test_proxy_crosscheck_computes_and_reports_into_out(decoy: dict[str, str], tmp_path: Path) -> None:
+    """The scores and the report went to reports/proxy_crosscheck relative to the working folder (so run
+    from elsewhere they landed there, and no run could leave the checkout's committed reports alone)."""
+    ref, data = _fake_crosscheck_inputs(tmp_path)
+    out = tmp_path / "crosscheck"
+    run = bench("proxy_crosscheck.py", "compute", "--group", "data-free", "--ref-dir", str(ref), "--data-dir", str(data),
+                "--limit", "3", "--out", str(out), env=decoy, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("data-free: 3 computed now, 0 already stored")
+    report = bench("proxy_crosscheck.py", "report", "--ref-dir", str(ref), "--out", str(out), env=decoy, cwd=tmp_path)
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert (out / "cifar10.md").read_text() == report.stdout
+    assert "the 4 CIFAR-10 rows" in report.stdout and "same cell for 4 of 4" in report.stdout
+    table = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in report.stdout.splitlines()
+             if line.startswith(("| synflow ", "| params ", "| flops "))}
+    assert set(table) == {"synflow", "params", "flops"} and table["params"][1] == table["flops"][1] == "3"
+    assert table["synflow"][1] == "2"  # cell 15000 is disconnected: its synflow is -inf, left out of the ranks
+    assert not (tmp_path / "reports").exists()
