@@ -1,6 +1,7 @@
 """Would ``torch.compile`` speed up the engine? Paired, interleaved timings of one training step.
 
-Times, on one thread, a CIFAR-16px training step (batch 256, C=8, 2 cells stacked) of
+Times, on one thread, the forward and backward pass of a CIFAR-16px training step (batch 256, C=8, 2
+cells stacked; no optimizer step, which compiling these modules would not change) of
 
 1. the real engine eager, and with its conv-BN ops and reduction blocks compiled (``torch.compile``
    on each ``StackedReLUConvBN`` / ``StackedReduction``); then tries compiling the whole stacked
@@ -10,7 +11,10 @@ Times, on one thread, a CIFAR-16px training step (batch 256, C=8, 2 cells stacke
 
 Each variant runs ``--rounds`` rounds of ``--steps`` steps, the variants alternating inside each
 round so that machine load falls on all of them alike; the ratios are eager time / variant time.
-Compile times are printed too (inductor caches compiled code on disk, so a second run is faster).
+Compile times are printed too (inductor caches compiled code on disk, so a second run is faster), and
+how many of the engine's frames dynamo compiled: it compiles a function once per input shape up to its
+recompile limit (8 in torch 2.13) and runs it eagerly past that; the engine's modules meet 9 shapes
+here, so the limit is raised to :data:`RECOMPILE_LIMIT` (before 2026-12-06 one of them stayed eager).
 
     python benchmarks/compile_probe.py [--rounds 5 --steps 8]
 """
@@ -35,16 +39,34 @@ from nasbench_suite.space import Arch  # noqa: E402
 
 C, BATCH, RES = 8, 256, 16
 ARCHS = (5373, 11472)  # two cells with convolutions, pooling and skips on different edges
+RECOMPILE_LIMIT = 64
+"""Dynamo's recompile limit for this probe: above the distinct shapes one compiled function meets."""
 
 
-def engine_net(compiled_ops: bool) -> nn.Module:
+def configure_dynamo(limit: int = RECOMPILE_LIMIT) -> None:
+    """Let dynamo compile every shape the engine's modules meet (torch's default stops at 8)."""
+    import torch._dynamo
+
+    name = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
+    setattr(torch._dynamo.config, name, limit)
+
+
+def dynamo_frames() -> tuple[int, int]:
+    """(frames compiled, frames dynamo tried) so far in this process; a frame past the recompile limit
+    counts as tried, not compiled, and runs eagerly."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["frames"]["ok"]), int(counters["frames"]["total"])
+
+
+def engine_net(compiled_ops: bool, backend: str = "inductor") -> nn.Module:
     config = MacroConfig(channels=C, cells=1, in_channels=3, resolution=RES, num_classes=10)
     net = engine.build_stacked([Arch.from_index(a) for a in ARCHS], config, 0, torch.device("cpu"))
     net = net.to(memory_format=torch.channels_last)
     if compiled_ops:
         for m in net.modules():
             if isinstance(m, (engine.StackedReLUConvBN, engine.StackedReduction)):
-                m.forward = torch.compile(m.forward)
+                m.forward = torch.compile(m.forward, backend=backend)
     return net
 
 
@@ -120,6 +142,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    configure_dynamo()
     print(f"torch {torch.__version__}, 1 thread, CIFAR-16px shapes: batch {BATCH}, C={C}, 2 cells stacked")
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(BATCH, 3, RES, RES, generator=gen).to(memory_format=torch.channels_last)
@@ -129,6 +152,9 @@ def main() -> None:
     steps = {"eager": step_fn(engine_net(False), images, labels),
              "ops compiled": step_fn(engine_net(True), images, labels)}
     first_step("ops compiled", steps["ops compiled"])
+    ok, tried = dynamo_frames()
+    print(f"  dynamo compiled {ok} of the {tried} frames it met" + ("" if ok == tried else
+          f": {tried - ok} run eagerly (past the recompile limit, {RECOMPILE_LIMIT})"))
     times = paired(steps, args.rounds, args.steps)
     for name, t in times.items():
         print(f"  {name:<14} {t * 1e3:8.1f} ms/step  eager/this {times['eager'] / t:.2f}x")

@@ -276,3 +276,27 @@ def test_proxy_crosscheck_computes_and_reports_into_out(decoy: dict[str, str], t
     assert set(table) == {"synflow", "params", "flops"} and table["params"][1] == table["flops"][1] == "3"
     assert table["synflow"][1] == "2"  # cell 15000 is disconnected: its synflow is -inf, left out of the ranks
     assert not (tmp_path / "reports").exists()
+
+
+COMPILE_CHECK = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import torch
+import compile_probe as cp
+limit = int(sys.argv[2])
+cp.configure_dynamo(limit if limit else cp.RECOMPILE_LIMIT)
+x = torch.zeros(cp.BATCH, 3, cp.RES, cp.RES).to(memory_format=torch.channels_last)
+cp.step_fn(cp.engine_net(True, backend="eager"), x, torch.zeros(cp.BATCH, dtype=torch.long))()
+print(*cp.dynamo_frames())
+"""
+
+
+@pytest.mark.parametrize("limit", [0, 8], ids=["probe", "torch-default"])
+def test_compile_probe_compiles_every_frame_of_the_engine(limit: int, decoy: dict[str, str], tmp_path: Path) -> None:
+    """At torch's default recompile limit (8) one of the 9 shapes StackedReLUConvBN.forward meets ran
+    eagerly, so 'ops compiled' was partly eager. Traced with the 'eager' backend (no inductor: fast)."""
+    out = subprocess.run([sys.executable, "-c", COMPILE_CHECK, str(ROOT / "benchmarks"), str(limit)],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=decoy)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ok, tried = map(int, out.stdout.split())
+    assert (ok == tried) == (limit == 0), (ok, tried)
