@@ -28,11 +28,12 @@ machine falls on all of them alike), and the median is shown with the range.
 It prints images/s (training images x cells per second), archs/hour, achieved GFLOP/s (useful FLOPs
 only: 6 x forward multiply-accumulates per training image, 2 x per evaluated image, from
 ``model.analytic_flops``), the ratio to the naive loop, and the fraction of this machine's float32
-matmul peak (a 2048x2048 ``torch.mm`` on all cores, best of 5, measured in the same run). For
-context it also measures two ceilings: the kernel ceiling, the stage-1 3x3 convolution of the protocol
-(forward and backward, the network's largest op) timed alone in a tight loop; and the convolution
-share, the fraction of the one-thread engine's wall time spent inside convolution kernels (forward
-and backward; ``torch.profiler`` over one batch of cells, see :func:`conv_share`), which bounds what
+matmul peak (a 2048x2048 ``torch.mm`` on all cores, best of 5 after a warm-up call, measured in the
+same run). For context it also measures three ceilings: the kernel ceiling, the stage-1 3x3
+convolution of the protocol (forward and backward, the network's largest op) timed alone in a tight
+loop; the convolution share, the fraction of the one-thread engine's wall time spent inside
+convolution kernels (forward and backward; ``torch.profiler`` over one batch of cells, at the cells per
+batch of the fastest engine row, whose ceiling it gives; see :func:`conv_share`), which bounds what
 any engine built on these convolution kernels can gain: were every other op free, it would run
 1 / share times faster; and the matmul-peak ceiling, what 100% of the peak would be. With
 ``--device cuda`` (when a GPU is present) every row runs on the GPU instead, the peak is a GPU matmul,
@@ -67,6 +68,7 @@ sys.path.insert(0, str(ROOT))  # time this checkout's code, not an installed cop
 from nasbench_suite.backends import _train_in_worker  # noqa: E402
 from nasbench_suite.data import Dataset  # noqa: E402
 from nasbench_suite.engine import default_batch_cells, train_shard  # noqa: E402
+from nasbench_suite.errors import NasBenchError  # noqa: E402
 from nasbench_suite.heap import retain_freed_memory  # noqa: E402
 from nasbench_suite.intlist import parse_int_list  # noqa: E402
 from nasbench_suite.model import analytic_flops, build_network  # noqa: E402
@@ -81,8 +83,9 @@ CONV_KERNELS = ("aten::mkldnn_convolution", "aten::convolution_backward")
 def matmul_peak(device: str, n: int = 2048, reps: int = 5) -> float:
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
+    a @ b  # warm-up, not timed
     best = float("inf")
-    for _ in range(reps + 1):
+    for _ in range(reps):
         _sync(device)
         t0 = time.perf_counter()
         a @ b
@@ -96,8 +99,9 @@ def conv_ceiling(protocol: Protocol, resolution: int, device: str, reps: int = 2
     x = torch.randn(protocol.batch_size, c, resolution, resolution, device=device).contiguous(memory_format=torch.channels_last)
     w = torch.randn(c, c, 3, 3, device=device, requires_grad=True)
     x.requires_grad_(True)
+    F.conv2d(x, w, padding=1).sum().backward()  # warm-up, not timed
     best = float("inf")
-    for _ in range(reps + 1):
+    for _ in range(reps):
         _sync(device)
         t0 = time.perf_counter()
         F.conv2d(x, w, padding=1).sum().backward()
@@ -170,6 +174,14 @@ def conv_share(archs: list[int], data: Dataset, protocol: Protocol, seed: int, b
     return min(1.0, conv / float(np.median(walls[1:])))
 
 
+def fastest_engine_row(seconds: list[float], row_cells: list[int]) -> int:
+    """Index of the fastest engine row (``row_cells`` > 0: its cells per batch; 0: not the engine).
+    The convolution share is measured at that row's cells per batch, as the ceiling it gives is
+    that row's: a share measured at another stack size would describe another engine."""
+    engine = [i for i, k in enumerate(row_cells) if k > 0]
+    return min(engine, key=lambda i: seconds[i])
+
+
 def timed(run: Callable[[], None], warm_up: Callable[[], object]) -> Callable[[], float]:
     """``run``'s wall seconds, after one untimed ``warm_up`` (allocator, kernels) before its first run."""
     pending = [warm_up]
@@ -228,12 +240,23 @@ def main() -> None:
     args = ap.parse_args()
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
-
-    protocol = Protocol(dataset=args.dataset, channels=args.channels, cells=args.cells, epochs=args.epochs,
-                        batch_size=args.batch_size, train_subset=args.train_subset,
-                        valid_subset=args.valid_subset)
-    data = load_protocol_data(protocol, args.data_dir)
+    if args.workers < 1:
+        ap.error(f"--workers must be at least 1, got {args.workers}")
+    if args.batch_cells and min(args.batch_cells) < 1:
+        ap.error(f"--batch-cells must be at least 1, got {args.batch_cells}")
     reps = isomorphism_classes().representatives
+    if not 1 <= args.archs <= len(reps):
+        ap.error(f"--archs must be 1..{len(reps)} (the isomorphism classes), got {args.archs}")
+    if args.select == "consecutive" and not 0 <= args.first <= len(reps) - args.archs:
+        ap.error(f"--first must be 0..{len(reps) - args.archs} for {args.archs} consecutive representatives "
+                 f"of {len(reps)}, got {args.first}")
+    try:
+        protocol = Protocol(dataset=args.dataset, channels=args.channels, cells=args.cells, epochs=args.epochs,
+                            batch_size=args.batch_size, train_subset=args.train_subset,
+                            valid_subset=args.valid_subset)
+        data = load_protocol_data(protocol, args.data_dir)
+    except NasBenchError as exc:
+        ap.error(str(exc))
     if args.select == "spread":
         archs = sorted(int(a) for a in np.random.default_rng(0).choice(reps, args.archs, replace=False))
     else:
@@ -259,6 +282,8 @@ def main() -> None:
         checks["reference"] = [train_cell(a, data, protocol, seed, args.device)[0].metrics["train_loss"]
                                for a in archs]
 
+    row_cells: list[int] = [0, 0]  # cells per batch of each row (0: not the engine)
+
     def engine_row(k: int, processes: int) -> tuple[str, Callable[[], float]]:
         per = -(-len(archs) // processes)
         jobs = [(protocol, args.data_dir, tuple(archs[i : i + per]), seed, k, args.device)
@@ -275,8 +300,10 @@ def main() -> None:
     ]
     for k in batch_cells:
         configs.append(engine_row(k, 1))
+        row_cells.append(min(k, len(archs)))
         if args.workers > 1:
             configs.append(engine_row(k, args.workers))
+            row_cells.append(min(k, -(-len(archs) // args.workers)))
     seconds: list[list[float]] = [[] for _ in configs]
     for _ in range(args.repeats):  # round-robin: load changes on the machine fall on every row alike
         for (_, run), secs in zip(configs, seconds):
@@ -303,9 +330,9 @@ def main() -> None:
               f"{len(archs) * 3600 / sec:10.0f} {flops / sec / 1e9:8.1f} {naive / sec:7.2f}x "
               f"{reference / sec:7.2f}x {100 * flops / sec / 1e9 / peak:7.1f}%")
     if args.device == "cpu":
-        k = batch_cells[-1]
-        share = conv_share(archs, data, protocol, seed, k)
-        best = min(sec for _, sec, _, _ in rows[2:])
+        fastest = fastest_engine_row([sec for _, sec, _, _ in rows], row_cells)
+        best, k = rows[fastest][1], row_cells[fastest]
+        share = conv_share(archs, data, protocol, seed, k)  # at the fastest row's cells per batch
         print(f"\nconvolution share: {100 * share:.0f}% of the one-thread engine's wall time ({k} cells/batch) is "
               f"in convolution kernels (torch.profiler); were every other op free, the fastest engine row "
               f"would reach {naive / best / share:.2f}x the naive loop and "

@@ -44,11 +44,10 @@ def test_every_benchmark_imports_the_package_of_its_own_checkout(script: str, de
     assert "usage:" in out.stdout
 
 
-def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection() -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pre_evaluate_speed.py"), "--dataset", "synthetic",
-                          "--archs", "4", "--epochs", "1", "--workers", "1", "--batch-cells", "1,2", "--select", "spread",
-                          "--repeats", "2"],
-                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection(decoy: dict[str, str],
+                                                                               tmp_path: Path) -> None:
+    out = bench("pre_evaluate_speed.py", "--dataset", "synthetic", "--archs", "4", "--epochs", "1", "--workers", "1",
+                "--batch-cells", "1,2", "--select", "spread", "--repeats", "2", env=decoy, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "drawn uniformly, seed 0" in out.stdout
     rows = [line for line in out.stdout.splitlines() if line.startswith(("naive loop (", "reference trainer (", "engine,"))]
@@ -60,6 +59,23 @@ def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection()
     check = next(line for line in out.stdout.splitlines() if line.startswith("naive loop vs reference trainer"))
     assert float(check.split("at most ")[1].split(")")[0]) < 1e-3
     assert "convolution share:" in out.stdout
+    # the figures are the quotients they say they are
+    table = [line for line in out.stdout.splitlines() if line.startswith(("naive loop (", "reference trainer (", "engine,"))]
+    peak = float(out.stdout.split("threads): ")[1].split(" GFLOP/s")[0])
+    gflop = float(out.stdout.split(" GFLOP of useful work")[0].split()[-1])
+    naive_s = float(table[0].split()[-8])
+    for line in table:  # seconds are printed to 10 ms, GFLOP to 0.1: compare to 10%
+        f = line.split()
+        sec, images_s, gflops, vs_naive, of_peak = (float(f[-8]), float(f[-6]), float(f[-4]), float(f[-3].rstrip("x")),
+                                                    float(f[-1].rstrip("%")))
+        assert images_s == pytest.approx(1 * 400 * 4 / sec, rel=0.1)  # epochs x train images x cells
+        assert gflops == pytest.approx(gflop / sec, rel=0.1)
+        assert vs_naive == pytest.approx(naive_s / sec, rel=0.1)
+        assert of_peak == pytest.approx(100 * gflops / peak, abs=0.1, rel=0.05)
+    # the convolution share is measured at the fastest engine row's cells per batch
+    engine = {int(line.split(",")[-1].split()[0]): float(line.split()[-8]) for line in table[2:]}
+    share_k = int(out.stdout.split("wall time (")[1].split(" cells/batch")[0])
+    assert engine[share_k] == min(engine.values())  # (a tie at 10 ms may be either)
 
 
 def test_table_load_measures_a_small_table_in_a_fresh_process_of_the_checkout(decoy: dict[str, str],
@@ -300,3 +316,20 @@ def test_compile_probe_compiles_every_frame_of_the_engine(limit: int, decoy: dic
     assert out.returncode == 0, out.stderr[-2000:]
     ok, tried = map(int, out.stdout.split())
     assert (ok == tried) == (limit == 0), (ok, tried)
+
+
+@pytest.mark.parametrize("args, says", [
+    (("--archs", "0"), "--archs must be 1..6466"),
+    (("--first", "6460", "--archs", "16"), "--first must be 0..6450 for 16 consecutive representatives of 6466"),
+    (("--workers", "0"), "--workers must be at least 1"),
+    (("--batch-cells", "0"), "--batch-cells must be at least 1"),
+    (("--dataset", "nope"), "unknown dataset 'nope'"),
+    (("--epochs", "0"), "protocol field 'epochs' must be a positive integer"),
+], ids=["archs", "first", "workers", "batch-cells", "dataset", "epochs"])
+def test_pre_evaluate_speed_refuses_bad_settings_in_one_line(args: tuple[str, ...], says: str, decoy: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    """--archs 0 and --batch-cells 0 were ValueError tracebacks, a bad dataset or protocol field too; --first
+    near the end silently trained fewer cells than --archs asked for (6 instead of 16 here)."""
+    out = bench("pre_evaluate_speed.py", "--dataset", "synthetic", *args, env=decoy, cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert says in out.stderr.strip().splitlines()[-1]
