@@ -1,10 +1,11 @@
 """Time and peak memory of ``nasbench import nats-tss`` on a full-size folder in the official layout.
 
-    python benchmarks/nats_import.py --generate --folder /tmp/nats-tss-generated   # once (~5 min on 2 cores)
+    python benchmarks/nats_import.py --generate --folder /tmp/nats-tss-generated   # once (5-10 min on 2 cores)
     python benchmarks/nats_import.py --folder /tmp/nats-tss-generated --out /tmp/nats-tables
 
 The folder is synthetic (``tests/nats_generator.py``: the real record structure, random values,
-15,625 files). Prints wall time, files per second, peak RSS of this process (``ru_maxrss``) and the
+15,625 files). Prints wall time, files per second, peak RSS of this process (``ru_maxrss``; with
+``--workers`` > 1 also the largest decoding process's, the children's ``ru_maxrss``) and the
 RSS sampled while the import runs, to show memory does not grow with the number of files read. The
 import replaces the eight tables it writes under ``--out`` (as ``nasbench import --overwrite`` does)
 and leaves anything else there alone.

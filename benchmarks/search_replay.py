@@ -37,13 +37,13 @@ STRATEGIES = ("random", "rea", "reinforce", "bohb")
 BUDGET = 12_000.0
 
 
-def tables(args: argparse.Namespace, scratch: Path) -> tuple[Path, Path]:
+def tables(args: argparse.Namespace, scratch: Path, parser: argparse.ArgumentParser) -> tuple[Path, Path]:
     folder = Path(args.tables) if args.tables else scratch
     hp12, hp200 = folder / "nb201-cifar10-hp12", folder / "nb201-cifar10-hp200"
     if not (hp12.is_dir() and hp200.is_dir()):
         ref = Path(args.ref_dir)
         if not ref.is_dir():
-            sys.exit(f"search_replay: no reference files at {ref} (pass --ref-dir) and no tables at {folder}")
+            parser.error(f"no reference files at {ref} (pass --ref-dir) and no tables at {folder}")
         t = time.perf_counter()
         build_reference_tables(ref, folder, "cifar10", overwrite=True)
         print(f"built the reference tables in {folder} ({time.perf_counter() - t:.1f} s, not counted below)")
@@ -94,7 +94,7 @@ def main() -> None:
     if min(args.seeds, args.workers, args.baseline_seeds) < 1:
         parser.error("--seeds, --workers and --baseline-seeds must be at least 1")
     with tempfile.TemporaryDirectory() as scratch:
-        hp12, hp200 = tables(args, Path(scratch))
+        hp12, hp200 = tables(args, Path(scratch), parser)
         specs = [SearchSpec(str(hp12), s, Budget(seconds=BUDGET, overrun="strict")) for s in STRATEGIES]
         evaluation = EvalSpec(str(hp200), "test", "acc", 200)
         load_table(hp12), load_table(hp200)  # warm the page cache: time the replay, not the disk

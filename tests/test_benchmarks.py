@@ -212,6 +212,15 @@ def test_search_replay_prints_the_harness_beside_a_plain_loop(decoy: dict[str, s
     assert bench("search_replay.py", "--seeds", "0", env=decoy, cwd=tmp_path).returncode == 2
 
 
+def test_search_replay_without_reference_files_is_one_line(decoy: dict[str, str], tmp_path: Path) -> None:
+    """It exited 1 through sys.exit; a missing input is a usage error, 2, like every other refusal."""
+    out = bench("search_replay.py", "--ref-dir", str(tmp_path / "none"), "--tables", str(tmp_path / "t"), env=decoy,
+                cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].endswith(f"no reference files at {tmp_path / 'none'} (pass --ref-dir) "
+                                                        f"and no tables at {tmp_path / 't'}")
+
+
 def test_nats_import_benchmark_replaces_its_tables_and_nothing_else(decoy: dict[str, str], tmp_path: Path) -> None:
     """It began with shutil.rmtree(--out): pointed at a folder holding anything else, it deleted it all."""
     sys.path.insert(0, str(ROOT / "tests"))
