@@ -6,7 +6,8 @@ size), then, in a fresh process so that the figures are not flattered by what th
 memory, measures:
 
 * load time: ``load_table(path)`` including the full content-hash verification;
-* peak RSS of that process (and its growth over the imports alone);
+* peak RSS of that process over the load, the queries and the scans below (mapped table pages they
+  touched included), and its peak over the imports alone;
 * one scalar query: ``bench.metric(arch, "valid", "acc", epoch=e, seed=s)`` on random arguments;
 * a scan of all archs: ``bench.array("valid", "acc", epoch=e, seed=s)`` and the mean over seeds.
 
