@@ -60,7 +60,8 @@ def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection(d
     assert float(check.split("at most ")[1].split(")")[0]) < 1e-3
     assert "convolution share:" in out.stdout
     # the figures are the quotients they say they are
-    table = [line for line in out.stdout.splitlines() if line.startswith(("naive loop (", "reference trainer (", "engine,"))]
+    table = [line for line in out.stdout.splitlines()
+             if line.startswith(("naive loop (", "reference trainer (", "engine,"))]
     peak = float(out.stdout.split("threads): ")[1].split(" GFLOP/s")[0])
     gflop = float(out.stdout.split(" GFLOP of useful work")[0].split()[-1])
     naive_s = float(table[0].split()[-8])
@@ -149,8 +150,8 @@ def test_latency_noise_times_the_same_cells_in_separate_processes(decoy: dict[st
     """The processes' folders stayed behind in the temporary folder after every run."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    out = bench("latency_noise.py", "--cells", "3", "--processes", "2", "--repeats", "3", env={**decoy, "TMPDIR": str(tmp)},
-                cwd=tmp_path)
+    out = bench("latency_noise.py", "--cells", "3", "--processes", "2", "--repeats", "3",
+                env={**decoy, "TMPDIR": str(tmp)}, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     r = json.loads(out.stdout)
     assert (r["cells"], r["processes"], len(r["kendall_tau_between_processes"])) == (3, 2, 1)
