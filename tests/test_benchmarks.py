@@ -65,14 +65,14 @@ def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection(d
     peak = float(out.stdout.split("threads): ")[1].split(" GFLOP/s")[0])
     gflop = float(out.stdout.split(" GFLOP of useful work")[0].split()[-1])
     naive_s = float(table[0].split()[-8])
-    for line in table:  # seconds are printed to 10 ms, GFLOP to 0.1: compare to 10%
+    for line in table:  # seconds are printed to 10 ms, GFLOP(/s) to 0.1: compare to 10% or the last digit
         f = line.split()
         sec, images_s, gflops, vs_naive, of_peak = (float(f[-8]), float(f[-6]), float(f[-4]), float(f[-3].rstrip("x")),
                                                     float(f[-1].rstrip("%")))
         assert images_s == pytest.approx(1 * 400 * 4 / sec, rel=0.1)  # epochs x train images x cells
-        assert gflops == pytest.approx(gflop / sec, rel=0.1)
-        assert vs_naive == pytest.approx(naive_s / sec, rel=0.1)
-        assert of_peak == pytest.approx(100 * gflops / peak, abs=0.1, rel=0.05)
+        assert gflops == pytest.approx(gflop / sec, rel=0.1, abs=0.06)
+        assert vs_naive == pytest.approx(naive_s / sec, rel=0.1, abs=0.01)
+        assert of_peak == pytest.approx(100 * gflops / peak, rel=0.05, abs=0.1)
     # the convolution share is measured at the fastest engine row's cells per batch
     engine = {int(line.split(",")[-1].split()[0]): float(line.split()[-8]) for line in table[2:]}
     share_k = int(out.stdout.split("wall time (")[1].split(" cells/batch")[0])
