@@ -271,6 +271,7 @@ def main() -> None:
     images = protocol.epochs * n_train * len(archs)
 
     threads = torch.get_num_threads()
+    load_before = os.getloadavg()[0]
     peak = matmul_peak(args.device)
     ceiling = conv_ceiling(protocol, data.resolution, args.device)
     checks: dict[str, list[float]] = {}
@@ -340,7 +341,8 @@ def main() -> None:
     print(f"matmul-peak ceiling: at 100% of the matmul peak any trainer would reach {peak * naive / flops * 1e9:.2f}x "
           "the naive loop")
     print(f"\nseconds: median of {args.repeats} interleaved repetition(s) (min-max). archs/hour: one arch, one "
-          f"seed, {protocol.epochs} epochs.")
+          f"seed, {protocol.epochs} epochs. Load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at "
+          f"the end, on {os.cpu_count()} CPUs (other jobs' load falls hardest on the rows of several threads).")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection(d
     assert [r.split(",")[-1].split()[0] for r in rows[2:]] == ["1", "2"]  # cells/batch of the engine rows
     assert rows[0].startswith("naive loop (plain PyTorch)") and " 1.00x" in rows[0]
     assert len(rows) == 4 and all(r.split()[-1].endswith("%") for r in rows)
-    assert "median of 2 interleaved repetition(s)" in out.stdout
+    assert "median of 2 interleaved repetition(s)" in out.stdout and "Load average " in out.stdout
     # the naive loop trains as the reference trainer does: first-epoch losses agree to float rounding
     check = next(line for line in out.stdout.splitlines() if line.startswith("naive loop vs reference trainer"))
     assert float(check.split("at most ")[1].split(")")[0]) < 1e-3
