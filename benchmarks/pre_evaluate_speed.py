@@ -140,7 +140,7 @@ def plain_train_cell(arch: int, data: Dataset, protocol: Protocol, seed: int, de
         first_loss = loss_sum / seen if first_loss is None else first_loss
         net.eval()
         with torch.no_grad():
-            for split, (x, y) in evals.items():
+            for x, y in evals.values():
                 for i in range(0, len(y), protocol.eval_batch_size):  # the work of train.evaluate, unchunked
                     part = slice(i, i + protocol.eval_batch_size)
                     logits = net(x[part])

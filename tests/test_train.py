@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from nasbench_suite.data import load_dataset
+from nasbench_suite.errors import NasBenchError
 from nasbench_suite.pre_evaluate import PreEvaluateError, parse_archs
 from nasbench_suite.space import Arch, isomorphism_classes
 from nasbench_suite.train import Protocol, ProtocolError, augment_batch, load_protocol_data, train_cell
@@ -85,7 +86,7 @@ def test_parse_archs() -> None:
     assert set(sample) <= set(iso.representatives.tolist())
     assert parse_archs("3-6") == [3, 4, 5, 6] and parse_archs("9,1") == [9, 1]
     for bad in ("sample:x", "sample:0", "a-b", "", "1,99999"):
-        with pytest.raises(Exception):
+        with pytest.raises(NasBenchError):  # PreEvaluateError, or ArchError for an index out of range
             parse_archs(bad)
     with pytest.raises(PreEvaluateError):
         parse_archs("sample:99999")
