@@ -277,12 +277,9 @@ TRAINER_MODULES = ("data", "engine", "model", "space", "train")
 def trainer_source_sha256() -> str:
     """sha256 over the source files of :data:`TRAINER_MODULES`: two checkouts of one version whose
     training code differs (an edit not yet released) tell apart by it."""
-    import hashlib
+    from .data import files_sha256
 
-    digest = hashlib.sha256()
-    for name in TRAINER_MODULES:
-        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
-    return digest.hexdigest()
+    return files_sha256(Path(__file__).parent / f"{name}.py" for name in TRAINER_MODULES)
 
 
 def trainer_identity() -> dict[str, Any]:

@@ -45,7 +45,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping, Sequence, Union
+from typing import Any, BinaryIO, Callable, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -385,6 +385,15 @@ def file_sha256(path: PathLike) -> str:
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
+    return h.hexdigest()
+
+
+def files_sha256(paths: Iterable[PathLike]) -> str:
+    """One sha256 over the bytes of several files, in the order given (source files that decide a
+    result: an edit to any of them changes it)."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(Path(path).read_bytes())
     return h.hexdigest()
 
 

@@ -328,16 +328,13 @@ def source_sha256(method: str) -> str:
     """sha256 over the source files of ``method``'s module and :data:`SHARED_SOURCES`: a changed method
     or loop with unchanged settings shows in the manifest, and ``nasbench compare`` re-runs rather than
     keeps such runs."""
-    import hashlib
+    from .data import files_sha256
 
     if method not in METHODS:
         raise WeightSharingError(f"unknown weight-sharing method {method!r}; use one of {', '.join(METHODS)}")
     spec = importlib.util.find_spec(METHODS[method].split(":")[0])
-    files = [Path(spec.origin)] if spec is not None and spec.origin else []
-    digest = hashlib.sha256()
-    for path in [*files, *(Path(__file__).parent / f"{name}.py" for name in SHARED_SOURCES)]:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    own = [Path(spec.origin)] if spec is not None and spec.origin else []
+    return files_sha256([*own, *(Path(__file__).parent / f"{name}.py" for name in SHARED_SOURCES)])
 
 
 def check_covers_every_cell(bench: "Benchmark") -> None:
