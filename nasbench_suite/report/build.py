@@ -200,6 +200,7 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
 
     # accuracy vs latency
     lat = rec.get("latency")
+    hv: dict[str, pd.Series] = {}
     if data.cells is not None and lat is not None:
         where = {"this machine": "measured on this machine",
                  "another machine": f"measured on another machine (fingerprint {lat['key']}; this one is "
@@ -209,7 +210,9 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
         pngs["latency"] = figures.latency_figure(data.cells, final, colors, f"batch {cfg['latency_batch']}, {label}")
         front = data.cells[data.cells["pareto"]]
         hv = {k: stats.hypervolume_ratios(data.replayed[k], data.cells) for k, f in final.items() if "incumbent_latency" in f}
-        pd.concat(hv, names=["strategy"]).reset_index().to_csv(out / "hypervolume.csv", index=False, float_format=CSV_FLOAT)
+        if hv:
+            pd.concat(hv, names=["strategy"]).reset_index().to_csv(out / "hypervolume.csv", index=False,
+                                                                   float_format=CSV_FLOAT)
         lat_rows = pd.DataFrame([{"strategy": k, "median latency of final cells (ms)": f"{final[k]['incumbent_latency'].median():.3f}",
                                   "final cells on the table's front": int(final[k]["incumbent_index"].isin(front["arch_index"]).sum()),
                                   "hypervolume of queried cells / front's": _pm(r.mean(), r.std(ddof=1), 3)}
@@ -251,7 +254,7 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
     # a report rewritten in place keeps no output of an earlier one that this one does not make
     for stale in [*(p for p in (out / "figures").glob("*.png") if p.stem not in pngs),
                   *([] if tests is not None else [out / "ranks.csv", out / "nemenyi.csv"]),
-                  *([] if "latency" in pngs else [out / "hypervolume.csv"])]:
+                  *([] if "latency" in pngs and hv else [out / "hypervolume.csv"])]:
         stale.unlink(missing_ok=True)
     atomic_write_text(out / "index.md", _markdown(rec, sections, manifest))
     atomic_write_text(out / "index.html", _html(rec, sections, manifest, pngs))
