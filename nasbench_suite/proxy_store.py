@@ -32,6 +32,7 @@ import numpy as np
 
 from .errors import ProxyError, RunMismatchError, StoreError
 from .pools import spawn_pool
+from .run_lock import LOCK_FILE
 from .space import NUM_ARCHS, Arch
 from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, store_cells,
                     transaction)
@@ -50,6 +51,9 @@ CSV_FILE = "proxies.csv"
 STORE_FILE = "store.sqlite"
 PROXY_SCHEMA = 1
 SCALAR_PREFIX = "zc_"
+_LEFTOVERS = {f".{IDENTITY_FILE}.tmp", f".{CSV_FILE}.tmp", LOCK_FILE}
+"""What a first start stopped before its proxies.json was in place leaves beside the store (its lock, a
+half-written proxies.json or proxies.csv): the same command starts it again."""
 
 
 def csv_columns(proxies: Sequence[str]) -> list[str]:
@@ -95,7 +99,7 @@ class ProxyStore(FolderStore):
     def __init__(self, folder: str | os.PathLike, table: dict[str, str], settings: ProxySettings,
                  proxies: Sequence[str], data: dict[str, Any], threads: int = 1) -> None:
         from .latency import fingerprint
-        from .proxies import LEGACY_UNDEFINED, REVISED_DEFINITIONS, UNDEFINED, check_proxies
+        from .proxies import REVISED_DEFINITIONS, UNDEFINED, check_proxies
 
         self.folder = Path(folder)
         self.proxies = check_proxies(proxies)
@@ -105,6 +109,22 @@ class ProxyStore(FolderStore):
                          "undefined": UNDEFINED}
         self.identity.update({p: REVISED_DEFINITIONS[p] for p in self.proxies if p in REVISED_DEFINITIONS})
         ident = self.folder / IDENTITY_FILE
+        if not ident.is_file() and self.folder.exists() and \
+                any(not p.name.startswith(STORE_FILE) and p.name not in _LEFTOVERS for p in self.folder.iterdir()):
+            raise StoreError(f"{self.folder} is not empty and has no {IDENTITY_FILE}; use a new folder")
+        # one writer per folder: two would score every cell twice, each timing its *_seconds under the other's
+        # load, and race on proxies.csv; proxies.json is read and (for a new folder) written under the lock
+        self._take_lock(self.folder, "nasbench proxies",
+                        f"what it has scored so far is in {self.folder / CSV_FILE}, rewritten as it goes")
+        try:
+            self._open(ident)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, ident: Path) -> None:
+        from .proxies import LEGACY_UNDEFINED
+
         legacy = False
         if ident.is_file():
             try:
@@ -115,8 +135,6 @@ class ProxyStore(FolderStore):
             requested = {**self.identity, "undefined": LEGACY_UNDEFINED} if legacy else self.identity
             check_identity(f"proxy folder {self.folder}", stored, json.loads(json.dumps(requested)))
         else:
-            if self.folder.exists() and any(not p.name.startswith(STORE_FILE) for p in self.folder.iterdir()):
-                raise StoreError(f"{self.folder} is not empty and has no {IDENTITY_FILE}; use a new folder")
             atomic_write_text(ident, json.dumps(self.identity, indent=2, sort_keys=True) + "\n")
         self._db = sqlite3.connect(self.folder / STORE_FILE, isolation_level=None, timeout=30.0)
         configure_wal(self._db)

@@ -437,12 +437,30 @@ def iter_shard_files(folder: Path) -> list[Path]:
 
 # ----- per-cell folder stores (latency, proxies) ---------------------------------------------------
 class FolderStore:
-    """What the per-cell folder stores share: a SQLite connection ``_db`` closed on exit."""
+    """What the per-cell folder stores share: a SQLite connection ``_db`` and the folder's writer lock
+    (:func:`~nasbench_suite.run_lock.run_lock`), both released on exit."""
 
     _db: sqlite3.Connection
+    _lock: contextlib.ExitStack | None = None
+
+    def _take_lock(self, folder: Path, purpose: str, meanwhile: str) -> None:
+        """Create ``folder`` and hold its writer lock until :meth:`close`; :class:`RunInUseError` (naming the
+        holder's process) while another process holds it."""
+        from .run_lock import run_lock
+
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = contextlib.ExitStack()
+        lock.enter_context(run_lock(folder, purpose, meanwhile))
+        self._lock = lock
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            if getattr(self, "_db", None) is not None:
+                self._db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.close()
+                self._lock = None
 
     def __enter__(self) -> Any:
         return self

@@ -594,3 +594,38 @@ def test_crowding_distance_follows_pymoo_on_duplicates() -> None:
     assert np.isinf(d[[0, 3]]).all() and d[1] == 0.0 and d[2] == pytest.approx(30 / 30 + 4 / 4)
     d = crowding_distance(np.array([90.0, 90.0, 70.0, 60.0]), np.array([5.0, 4.0, 2.0, 1.0]))
     assert np.isinf(d[[0, 3]]).all() and d[1] == pytest.approx(20 / 30 + 3 / 4)
+
+
+def test_one_writer_per_latency_folder_and_a_killed_holder_blocks_nothing(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """A second `latency measure` on a folder another process is timing into stops at once with one line naming
+    that process (two writers timed every cell twice, each under the other's load, and raced on latency.csv:
+    one died on the other's renamed temporary file); a writer killed with SIGKILL blocks no later run."""
+    from lock_holder import holding
+
+    from nasbench_suite.cli import main
+    from nasbench_suite.errors import RunInUseError
+
+    folder = tmp_path / "lat"
+    with LatencyStore(folder, TINY, FAST) as store:
+        store.measure([0])
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.name in ("latency.json", "latency.csv")}
+    setup = ("from nasbench_suite.latency import LatencyMethod, LatencyStore\nfrom nasbench_suite.model import MacroConfig\n"
+             f"config, method = MacroConfig(**{TINY.to_dict()!r}), LatencyMethod(batches=(1, 2), warmup=1, repeats=3)")
+    with holding(setup, "LatencyStore(Path(sys.argv[1]), config, method)", folder) as holder:
+        with pytest.raises(RunInUseError, match=f"in use by process {holder.pid} \\(nasbench latency measure\\)"):
+            LatencyStore(folder, TINY, FAST)
+        assert main(["latency", "measure", "--table", "digits", "--archs", "1", "--repeats", "3", "--warmup", "0",
+                     "--out", str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("nasbench: error: ") and len(err.strip().splitlines()) == 1, err
+        assert f"in use by process {holder.pid}" in err and "latency.csv" in err
+        assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
+    with LatencyStore(folder, TINY, FAST) as store:  # the killed holder's lock went with it
+        assert store.measure([0, 1])["measured"] == 1
+    # a first start killed before its latency.json was written leaves its lock file: not a foreign folder
+    with holding(setup, "LatencyStore(Path(sys.argv[1]), config, method)", tmp_path / "new"):
+        pass
+    (tmp_path / "new" / "latency.json").unlink()
+    with LatencyStore(tmp_path / "new", TINY, FAST) as store:
+        assert store.measure([0])["measured"] == 1

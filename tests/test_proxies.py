@@ -773,3 +773,40 @@ def test_proxies_default_to_the_cells_a_partial_table_holds(tmp_path: Path, caps
     frame = pd.read_csv(out / CSV_FILE)
     assert sorted(frame["arch_index"]) == sorted(bench.arch_indices.tolist())
     assert "proxies of 200 cells of digits-sample" in capsys.readouterr().out
+
+
+def test_one_writer_per_proxy_folder_and_a_killed_holder_blocks_nothing(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """A second `nasbench proxies` on a folder another process is scoring into stops at once with one line naming
+    that process (two writers scored every cell twice, each timing its *_seconds under the other's load, and raced
+    on proxies.csv); a writer killed with SIGKILL blocks no later run."""
+    from lock_holder import holding
+
+    from nasbench_suite.cli import main
+    from nasbench_suite.errors import RunInUseError
+    from nasbench_suite.proxy_store import ProxyStore
+
+    folder, table = tmp_path / "p", {"name": "t", "content_hash": "h"}
+    with ProxyStore(folder, table, SETTINGS, ["params"], {"dataset": "x"}) as store:
+        store.compute([0], batch())
+    before = {name: (folder / name).read_bytes() for name in ("proxies.json", "proxies.csv")}
+    setup = ("from nasbench_suite.model import MacroConfig\nfrom nasbench_suite.proxies import ProxySettings\n"
+             "from nasbench_suite.proxy_store import ProxyStore\n"
+             f"settings = ProxySettings(MacroConfig(**{CONFIG.to_dict()!r}), batch_size=16, seed=3)")
+    opener = f"ProxyStore(Path(sys.argv[1]), {table!r}, settings, ['params'], {{'dataset': 'x'}})"
+    with holding(setup, opener, folder) as holder:
+        with pytest.raises(RunInUseError, match=f"in use by process {holder.pid} \\(nasbench proxies\\)"):
+            ProxyStore(folder, table, SETTINGS, ["params"], {"dataset": "x"})
+        assert main(["proxies", "--table", "digits", "--proxies", "params", "--archs", "1", "--out", str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("nasbench: error: ") and len(err.strip().splitlines()) == 1, err
+        assert f"in use by process {holder.pid}" in err and "proxies.csv" in err
+        assert {name: (folder / name).read_bytes() for name in before} == before
+    with ProxyStore(folder, table, SETTINGS, ["params"], {"dataset": "x"}) as store:  # the killed holder's lock went
+        assert store.compute([0, 1], batch())["computed"] == 1
+    # a first start killed before its proxies.json was written leaves its lock file: not a foreign folder
+    with holding(setup, opener, tmp_path / "new"):
+        pass
+    (tmp_path / "new" / "proxies.json").unlink()
+    with ProxyStore(tmp_path / "new", table, SETTINGS, ["params"], {"dataset": "x"}) as store:
+        assert store.compute([0], batch())["computed"] == 1
