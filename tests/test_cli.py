@@ -342,3 +342,35 @@ def test_every_shipped_file_is_package_data() -> None:
                and "__pycache__" not in p.parts and p.name != "__init__.py"]
     assert shipped and [f for f in shipped if not any(
         fnmatch.fnmatch(f, pat) and f.count("/") == pat.count("/") for pat in patterns)] == []
+
+
+def test_two_exports_to_one_file_never_mix(table_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture) -> None:
+    """Two exports to one --out at once: each writes a temporary file of its own (the shared one left a file
+    of both tables' rows mixed, reported as written, and the other export died on a missing .tmp), and one
+    without --overwrite never replaces a file another export wrote while it ran."""
+    import nasbench_suite.table as table_module
+    from nasbench_suite.cli import main
+
+    (tmp_path / "x").mkdir()
+    out = tmp_path / "x" / "t.csv"
+    theirs = tmp_path / "x" / ".t.csv.tmp"  # what another export, still writing, holds (the old shared name)
+    theirs.write_text("being written\n")
+    assert main(["export", str(table_dir), "--out", str(out)]) == 0
+    assert theirs.read_text() == "being written\n" and len(pd.read_csv(out)) == 10 * 2 * 4
+    out.unlink()
+    real = table_module.load_table
+
+    def another_export_finishes_meanwhile(*args: object, **kwargs: object) -> object:
+        out.write_text("the other export\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(table_module, "load_table", another_export_finishes_meanwhile)
+    capsys.readouterr()
+    assert main(["export", str(table_dir), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: ") and len(err.strip().splitlines()) == 1 and "--overwrite" in err, err
+    assert out.read_text() == "the other export\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == [".t.csv.tmp", "t.csv"]  # its own temporary file is gone
+    assert main(["export", str(table_dir), "--out", str(out), "--overwrite"]) == 0
+    assert len(pd.read_csv(out)) == 10 * 2 * 4
