@@ -252,6 +252,7 @@ def cmd_query(args: argparse.Namespace) -> None:
 
 # ----- export --------------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> None:
+    from .store import place_file, private_temporary
     from .table import load_table
 
     out = Path(args.out)
@@ -264,40 +265,17 @@ def cmd_export(args: argparse.Namespace) -> None:
     if out.exists() and not args.overwrite:  # as search and table build: before the table is read
         raise UsageError(f"{out} already exists; pass --overwrite to replace it")
     frame = load_table(args.table).to_frame()
-    # a temporary file of this process's own: two exports to one --out at once wrote into one shared
-    # temporary file, and the one that renamed it first left a file of both tables' rows mixed
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp = private_temporary(out)  # two exports to one --out at once: each its own file, never both in one
     try:
         if out.suffix == ".parquet":
             frame.to_parquet(tmp, index=False)
         else:
             frame.to_csv(tmp, index=False)
-        if args.overwrite:
-            tmp.replace(out)  # atomic: readers and a concurrent export see one whole file or the other
-        else:
-            _link_new(tmp, out)
+        if not place_file(tmp, out, args.overwrite):
+            raise UsageError(f"{out} already exists (written while this export ran); pass --overwrite to replace it")
     finally:
         tmp.unlink(missing_ok=True)
     print(f"wrote {len(frame)} rows x {frame.shape[1]} columns to {out}")
-
-
-def _link_new(tmp: Path, out: Path) -> None:
-    """Give the finished ``tmp`` the name ``out`` unless ``out`` exists by now (another export wrote it while
-    this one ran): checked and named in one step, so it is never replaced without --overwrite."""
-    import errno
-
-    try:
-        os.link(tmp, out)
-    except FileExistsError:
-        raise UsageError(f"{out} already exists (written while this export ran); pass --overwrite to replace "
-                         "it") from None
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
-            raise
-        if out.exists():  # a file system without hard links: the check and the rename are two steps
-            raise UsageError(f"{out} already exists (written while this export ran); pass --overwrite to "
-                             "replace it") from None
-        tmp.replace(out)
 
 
 # ----- describe ------------------------------------------------------------------------------------

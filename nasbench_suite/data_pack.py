@@ -13,7 +13,6 @@ repository) the full 45 MB file exceeds.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from .data import (
     CIFAR10_16PX_FILE, PACK_DIGEST_KEY, PACK_POOLS, PACK_SOURCE_KEY, PathLike, _data_dir, pack_digest, split_rows,
 )
 from .errors import DatasetError
+from .store import place_file, private_temporary
 
 PACKABLE: dict[str, str] = {"cifar10-16px": CIFAR10_16PX_FILE}
 """Datasets that can be packed, and the file name a pack takes (the name the reader looks for)."""
@@ -68,12 +68,13 @@ def write_pack(
         arrays[f"y_{pool}"] = y.astype(np.uint8)
         arrays[f"rows_{pool}"] = used.astype(np.int64)
     digest = pack_digest(arrays)
-    tmp = out / f".{PACKABLE[name]}.tmp"
+    tmp = private_temporary(target)  # two packs into one --out at once: each its own file, never both in one
     try:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays, **{PACK_SOURCE_KEY: np.array(raw.sha256),
                                                 PACK_DIGEST_KEY: np.array(digest)})
-        os.replace(tmp, target)
+        if not place_file(tmp, target, overwrite):
+            raise DatasetError(f"{target} exists (written while this pack was made); pass --overwrite to replace it")
     finally:
         tmp.unlink(missing_ok=True)
     return Pack(path=target, rows={p: len(arrays[f"rows_{p}"]) for p in PACK_POOLS},

@@ -392,6 +392,39 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
 
 
+def private_temporary(path: Path) -> Path:
+    """A temporary name beside ``path`` of this process's own (``.NAME.PID.tmp``): two processes writing
+    ``path`` at once never write into one file (a shared ``.NAME.tmp`` mixed their bytes, and the second
+    rename failed on a name the first had taken away)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def place_file(tmp: Path, path: Path, overwrite: bool) -> bool:
+    """Give the finished file ``tmp`` the name ``path``; False (``tmp`` left to the caller) when ``path``
+    exists and ``overwrite`` is not given. With ``overwrite`` one atomic rename: readers, and a concurrent
+    writer of ``path``, see one whole file or the other. Without it the name is taken with a hard link,
+    which fails if ``path`` exists by now (another process wrote it meanwhile): checked and named in one
+    step, where the file system has hard links."""
+    import errno
+
+    if overwrite:
+        os.replace(tmp, path)
+        return True
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+            raise
+        if path.exists():  # no hard links here: the check and the rename are two steps
+            return False
+        os.replace(tmp, path)
+        return True
+    tmp.unlink()
+    return True
+
+
 def remove_temporary_files(folder: Path) -> None:
     """Delete what an interrupted :func:`atomic_write_text` left behind under ``folder``."""
     if folder.is_dir():

@@ -110,3 +110,29 @@ def test_cli_makes_a_missing_out_folder_and_refuses_a_file(source, tmp_path, cap
     err = capsys.readouterr().err
     assert err.startswith("nasbench: error: ") and "is a file" in err and len(err.strip().splitlines()) == 1
     assert blocker.read_text() == "keep"
+
+
+def test_two_packs_into_one_folder_never_mix(source, tmp_path, monkeypatch):
+    """Two packs into one --out at once: each writes a temporary file of its own (both wrote the shared
+    .NAME.tmp: one died on the name the other had renamed away while the other reported its own rows over the
+    first one's file), and one without --overwrite never replaces a pack another wrote while it ran."""
+    import nasbench_suite.data_pack as data_pack
+
+    out = tmp_path / "pack"
+    out.mkdir()
+    theirs = out / f".{CIFAR10_16PX_FILE}.tmp"  # what another pack, still writing, holds (the old shared name)
+    theirs.write_bytes(b"being written")
+    pack = write_pack("cifar10-16px", source, out, max_train=50, max_valid=30)
+    assert theirs.read_bytes() == b"being written" and pack.rows["train"] == 80
+    pack.path.unlink()
+    real = data_pack.split_rows
+
+    def another_pack_finishes_meanwhile(*args, **kwargs):
+        pack.path.write_bytes(b"the other pack")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data_pack, "split_rows", another_pack_finishes_meanwhile)
+    with pytest.raises(DatasetError, match="written while this pack was made\\); pass --overwrite"):
+        write_pack("cifar10-16px", source, out, max_train=40)
+    assert pack.path.read_bytes() == b"the other pack"
+    assert sorted(p.name for p in out.iterdir()) == sorted([theirs.name, CIFAR10_16PX_FILE])
