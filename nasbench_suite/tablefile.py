@@ -291,10 +291,13 @@ def write_table(
                 f.flush()
                 os.fsync(f.fileno())
         _write_scalars_and_manifest(tmp, scal, manifest)
-        install(tmp, folder, overwrite=True)
+        # ``overwrite`` again: a table another writer put at ``folder`` since the check above is replaced
+        # only when asked (two builds without --overwrite at once: the second replaced the first in silence)
+        install(tmp, folder, overwrite=overwrite)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError) and (exc.filename is None or Path(exc.filename).parent == tmp):
+        if isinstance(exc, OSError) and not isinstance(exc, TableExistsError) and \
+                (exc.filename is None or Path(exc.filename).parent == tmp):
             raise OSError(exc.errno, exc.strerror or str(exc), str(folder)) from None
         raise
     return manifest
@@ -370,8 +373,16 @@ def install(tmp: Path, folder: Path, overwrite: bool = False) -> None:
     at ``folder`` until the next write of it puts the old one back or writes the new one."""
     check_replaceable(folder, overwrite)
     if not folder.exists():
-        os.rename(tmp, folder)
-        return
+        try:
+            os.rename(tmp, folder)
+            return
+        except OSError as exc:  # another writer of ``folder`` put its table there since the check
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not folder.exists():
+                raise
+            if not overwrite:
+                raise TableExistsError(f"{folder} already exists (written while this table was made); pass "
+                                       "--overwrite (overwrite=True) to replace it") from None
+            check_replaceable(folder, overwrite)
     if _exchange(tmp, folder):
         shutil.rmtree(tmp, ignore_errors=True)  # now the old table
         return

@@ -12,7 +12,8 @@ from conftest import SMALL_ARCHS, SMALL_EPOCHS, SMALL_SEEDS
 from nasbench_suite import tablefile
 from nasbench_suite.errors import (
     ArchError, ArchNotInTableError, EpochNotInTableError, MissingResultError, SchemaVersionError,
-    SeedNotInTableError, SplitNotAvailableError, TableBuildError, TableCorruptedError, TableNotFoundError,
+    SeedNotInTableError, SplitNotAvailableError, TableBuildError, TableCorruptedError, TableExistsError,
+    TableNotFoundError,
 )
 from nasbench_suite.space import Arch
 from nasbench_suite.table import build_table, load_table
@@ -530,3 +531,48 @@ def test_seeds_must_be_integers(table_dir: Path, seed) -> None:
         with pytest.raises(SeedNotInTableError, match=r"seed must be an integer \(one of \[11, 22\]\) or None, got"):
             call()
     assert b.metric(0, "valid", epoch=1, seed=np.int64(22)) == b.metric(0, "valid", epoch=1, seed=22)
+
+
+def test_a_table_another_build_put_in_place_meanwhile_is_replaced_only_with_overwrite(
+        tmp_path: Path, results: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two builds to one folder at once, neither with --overwrite: both passed the check at their start and
+    the second to finish replaced the first one's table in silence (two `nasbench table build` of two runs
+    to one --out both said `wrote table`; one table was gone). Now the second is refused and leaves nothing
+    behind; with overwrite the last one wins, whole."""
+    out = tmp_path / "parent" / "t"
+    real = tablefile._write_scalars_and_manifest
+
+    def another_build_finishes_meanwhile(*args: object, **kwargs: object) -> None:
+        monkeypatch.setattr(tablefile, "_write_scalars_and_manifest", real)
+        build_table(results, out, name="first", overwrite=True)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(tablefile, "_write_scalars_and_manifest", another_build_finishes_meanwhile)
+    with pytest.raises(TableExistsError, match="already exists"):
+        build_table(results, out, name="second")
+    assert load_table(out).name == "first" and [p.name for p in out.parent.iterdir()] == ["t"]
+    monkeypatch.setattr(tablefile, "_write_scalars_and_manifest", another_build_finishes_meanwhile)
+    assert build_table(results, out, name="second", overwrite=True).name == "second"
+    assert load_table(out).name == "second" and [p.name for p in out.parent.iterdir()] == ["t"]
+
+
+def test_a_table_put_in_place_between_the_check_and_the_rename_is_not_replaced(
+        tmp_path: Path, results: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last step of a new table's install is one rename; when another writer's table took the name after
+    the check, that rename fails (ENOTEMPTY), reported as the table existing, not as a bare OS error naming
+    this process's staging folder ('Directory not empty (.T2.tmp-13785-kieu0x0f)')."""
+    import os
+
+    out = tmp_path / "parent" / "t"
+    real = os.rename
+
+    def another_table_lands_first(src: object, dst: object) -> None:
+        if Path(dst) == out and not out.exists():
+            monkeypatch.setattr(tablefile.os, "rename", real)
+            build_table(results, out, name="first")
+        real(src, dst)
+
+    monkeypatch.setattr(tablefile.os, "rename", another_table_lands_first)
+    with pytest.raises(TableExistsError, match="written while this table was made"):
+        build_table(results, out, name="second")
+    assert load_table(out).name == "first" and [p.name for p in out.parent.iterdir()] == ["t"]
