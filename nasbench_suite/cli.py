@@ -459,6 +459,15 @@ def _report_folder(out: Path) -> Path:
     return out
 
 
+def _output_lock(out: Path, purpose: str) -> Any:
+    """The writer lock of a command's output folder (:func:`~nasbench_suite.run_lock.output_lock`), held for the
+    whole command: a second command on the same folder stops at once with one line naming the first one's
+    process, instead of both writing (and removing) the same files."""
+    from .run_lock import output_lock
+
+    return output_lock(out, purpose, f"it writes {out} when its work is done")
+
+
 def cmd_search(args: argparse.Namespace) -> None:
     from .search import SearchSpec, check_results_folder, run_notes, run_seeds
     from .simulator import Budget
@@ -475,9 +484,11 @@ def cmd_search(args: argparse.Namespace) -> None:
                       args.latency, args.latency_batch, args.latency_stat, args.max_latency)
     evaluation = _evaluation(args)
     check_results_folder(out, args.overwrite)  # before the replay, not after it
-    results = run_seeds(spec, _int_list(args.seeds), processes=args.workers, backend=args.backend,
-                        evaluation=evaluation, ray_address=args.ray_address)
-    results.write(out, overwrite=args.overwrite)
+    with _output_lock(out, "nasbench search"):
+        check_results_folder(out, args.overwrite)  # a search that held the folder until now may have written it
+        results = run_seeds(spec, _int_list(args.seeds), processes=args.workers, backend=args.backend,
+                            evaluation=evaluation, ray_address=args.ray_address)
+        results.write(out, overwrite=args.overwrite)
     final = results.final()
     t = results.timing
     print(f"wrote {len(results.frame)} rows ({t['runs']} runs of {args.strategy}) to {out / 'trajectories.parquet'} "
@@ -514,9 +525,11 @@ def cmd_darts(args: argparse.Namespace) -> None:
     loop, method_settings = split_loop_settings(_settings(args.set))
     settings = SearchSettings(args.epochs, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
                               device=args.device, **loop)
-    results = run_weight_sharing(args.table, args.method, _int_list(args.seeds), settings, method_settings,
-                                 data_dir=args.data_dir, progress=sys.stderr.isatty())
-    results.write(out, overwrite=args.overwrite)
+    with _output_lock(out, "nasbench darts"):
+        check_results_folder(out, args.overwrite)  # a run that held the folder until now may have written it
+        results = run_weight_sharing(args.table, args.method, _int_list(args.seeds), settings, method_settings,
+                                     data_dir=args.data_dir, progress=sys.stderr.isatty())
+        results.write(out, overwrite=args.overwrite)
     final = results.final()
     test, secs = final["incumbent_test_acc"], final["measured_time"]
     mix = final[[c for c in final.columns if c.startswith("ops_")]].sum()
@@ -546,17 +559,19 @@ def cmd_compare(args: argparse.Namespace) -> None:
         cfg = dataclasses.replace(cfg, workers=args.workers)
     out = _report_folder(Path(args.out) if args.out else Path("nasbench-compare") / cfg.name)
     runs = out / "runs"
-    if (runs / COMPARE_FILE).exists() and not args.overwrite:
-        try:
-            old = read_compare(runs)["config"]
-        except CompareError:
-            old = None
-        if old is None or {k: v for k, v in old.items() if k != "workers"} != \
-                {k: v for k, v in cfg.to_dict().items() if k != "workers"}:
-            raise UsageError(f"{runs} holds runs of another config; pass --overwrite to replace them, or --out elsewhere")
-    started = time.perf_counter()
-    run_compare(cfg, runs, progress=sys.stderr.isatty())
-    build_report(runs, out)
+    with _output_lock(out, "nasbench compare"):
+        if (runs / COMPARE_FILE).exists() and not args.overwrite:
+            try:
+                old = read_compare(runs)["config"]
+            except CompareError:
+                old = None
+            if old is None or {k: v for k, v in old.items() if k != "workers"} != \
+                    {k: v for k, v in cfg.to_dict().items() if k != "workers"}:
+                raise UsageError(f"{runs} holds runs of another config; pass --overwrite to replace them, or --out "
+                                 "elsewhere")
+        started = time.perf_counter()
+        run_compare(cfg, runs, progress=sys.stderr.isatty())
+        build_report(runs, out)
     print(f"ran {len(cfg.strategies)} strategies x {len(cfg.seeds)} seeds"
           + (f" and {len(cfg.weight_sharing.methods)} weight-sharing methods x {len(cfg.weight_sharing.seeds)} seeds"
              if cfg.weight_sharing else "")
@@ -592,7 +607,8 @@ def cmd_report(args: argparse.Namespace) -> None:
         # the report would replace (and clear the stale figures of) the report of the runs stored there
         raise UsageError(f"--out {out} holds the report of other runs ({theirs}); write this report into another "
                          f"folder, or regenerate that one with `nasbench report {theirs}`")
-    out = build_report(runs, out)
+    with _output_lock(out, "nasbench report"):
+        out = build_report(runs, out)
     print(f"report: {out / 'index.md'} and {out / 'index.html'}")
 
 
@@ -776,7 +792,8 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
     baseline = load_table(args.baseline) if args.baseline else None
     result = fidelity(bench, reference, baseline)
     out = _report_folder(Path(args.out) if args.out else Path("reports") / "fidelity" / bench.name)
-    paths = write_fidelity(result, bench, reference, out)
+    with _output_lock(out, "nasbench fidelity"):
+        paths = write_fidelity(result, bench, reference, out)
     print(f"wrote {', '.join(str(p) for p in paths)} ({result.cells} cells)")
     width = max(len(r) for r in result.frame["ranking"])
     for r in result.frame.itertuples(index=False):
@@ -824,9 +841,10 @@ def cmd_estimators(args: argparse.Namespace) -> None:
     if proxies is not None:
         check_proxies_complete(proxies, judged)
     out = _report_folder(Path(args.out) if args.out else Path("reports") / "estimators" / bench.name)
-    ensure_supernet(bench, out, judged, args.supernet_epochs, args.data_dir)
-    frame, judged = build_league(bench, proxies, out, sizes=sizes, repeats=args.repeats)
-    paths = write_league(frame, bench, judged, out, proxies)
+    with _output_lock(out, "nasbench estimators"):
+        ensure_supernet(bench, out, judged, args.supernet_epochs, args.data_dir)
+        frame, judged = build_league(bench, proxies, out, sizes=sizes, repeats=args.repeats)
+        paths = write_league(frame, bench, judged, out, proxies)
     best = frame.sort_values("spearman", ascending=False, kind="stable").head(5)
     print(f"wrote {', '.join(str(p) for p in paths)} ({len(frame)} estimators on {len(judged.rows)} cells)")
     for r in best.itertuples(index=False):

@@ -10,7 +10,9 @@ so a stale ``.lock`` file never blocks a later run.
 
 The resumable per-cell stores take the same lock on their folder: ``nasbench latency measure`` (two
 writers would time every cell twice, each under the other's load, and race on ``latency.csv``) and
-``nasbench proxies`` (the same for the ``*_seconds`` costs and ``proxies.csv``).
+``nasbench proxies`` (the same for the ``*_seconds`` costs and ``proxies.csv``). So do the commands that
+write an output folder, for as long as they run (:func:`output_lock`): ``search``, ``darts``,
+``compare``, ``report``, ``estimators`` and ``fidelity``; they remove the lock file when they end.
 """
 from __future__ import annotations
 
@@ -30,25 +32,58 @@ except ImportError:  # Windows: no advisory locks; one writer per folder is then
 
 
 @contextlib.contextmanager
-def run_lock(run_dir: Path, purpose: str, meanwhile: str | None = None) -> Iterator[None]:
+def run_lock(run_dir: Path, purpose: str, meanwhile: str | None = None, remove: bool = False) -> Iterator[None]:
     """Hold ``run_dir``'s writer lock for the block, or raise :class:`RunInUseError` if another holds it.
 
     ``meanwhile`` tells the refused user how to read what the holder has finished so far (by default:
-    a pre-evaluation run folder's ``nasbench info`` and ``nasbench table build --partial``)."""
+    a pre-evaluation run folder's ``nasbench info`` and ``nasbench table build --partial``). With
+    ``remove`` the lock file is deleted when the block ends (a kill still leaves it, harmless)."""
     if meanwhile is None:
         meanwhile = f"to read what it has finished meanwhile: nasbench info {run_dir}, or nasbench table build " \
                     f"{run_dir} --partial"
-    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    path = run_dir / LOCK_FILE
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if fcntl is None:
+            break
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise RunInUseError(f"{run_dir} is in use by {holder}; wait for it to finish or stop it "
+                                f"({meanwhile})") from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # a holder that removes its lock file deleted this one as it let go: take the new one
     try:
         if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-                raise RunInUseError(f"{run_dir} is in use by {holder}; wait for it to finish or stop it "
-                                    f"({meanwhile})") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"process {os.getpid()} ({purpose})\n".encode(), 0)
         yield
     finally:
+        if remove:
+            with contextlib.suppress(OSError):
+                path.unlink()  # while still held: a process that opened it now finds it gone when it gets it
         os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextlib.contextmanager
+def output_lock(folder: Path, purpose: str, meanwhile: str) -> Iterator[None]:
+    """:func:`run_lock` on a command's output folder (created if missing) for the whole command: a second
+    command writing the same folder stops at once, before its work, instead of mixing its files into the
+    first one's. The lock file is removed when the command ends, and so is a folder this call created
+    that holds nothing else then (the command failed before writing)."""
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with run_lock(folder, purpose, meanwhile, remove=True):
+            yield
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: the command stopped before it wrote anything

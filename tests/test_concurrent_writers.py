@@ -1,0 +1,71 @@
+"""Two commands writing one output folder at once: the second stops at once with one line naming the first
+one's process, before its work, and writes nothing there; the first one's lock goes with it however it ends.
+
+Before, two `compare` on one --out (configs of different seeds and strategies, started together) removed each
+other's replayed runs: one died reading a run the other had deleted, and which config the folder's runs and
+report belonged to was a matter of timing. The stores of `latency measure` and `proxies` are covered in
+test_latency.py and test_proxies.py, `export` in test_cli.py."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lock_holder import holding
+from nasbench_suite.cli import main
+
+CONFIG = """name = "t"
+table = "digits-sample"
+seeds = "0-1"
+workers = 1
+[budget]
+seconds = 2.0
+[latency]
+source = "none"
+[report]
+bootstrap = 100
+[[strategy]]
+name = "random"
+"""
+
+
+def _commands(folder: Path, tmp_path: Path) -> dict[str, list[str]]:
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG)
+    out = str(folder)
+    return {
+        "search": ["search", "--table", "digits-sample", "--strategy", "random", "--max-queries", "5", "--seeds", "0",
+                   "--out", out],
+        "darts": ["darts", "--table", "digits-sample", "--method", "rsps", "--epochs", "1", "--seeds", "0",
+                  "--out", out],
+        "compare": ["compare", "--config", str(config), "--out", out],
+        "report": ["report", str(tmp_path / "runs"), "--out", out],
+        "estimators": ["estimators", "--table", "digits-sample", "--supernet-epochs", "0", "--sizes", "10",
+                       "--repeats", "1", "--out", out],
+        "fidelity": ["fidelity", "--table", "digits-sample", "--reference", "digits", "--out", out],
+    }
+
+
+def test_a_second_writer_of_an_output_folder_stops_at_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with holding("from nasbench_suite.run_lock import run_lock", "run_lock(Path(sys.argv[1]), 'a test holder')",
+                 folder) as holder:
+        for name, args in _commands(folder, tmp_path).items():
+            assert main(args) == 2, name
+            err = "".join(line for line in capsys.readouterr().err.splitlines(keepends=True)
+                          if not line.startswith("note: no stored proxies"))  # estimators' note on digits-sample
+            assert err.startswith("nasbench: error: ") and len(err.strip().splitlines()) == 1, (name, err)
+            assert f"{folder} is in use by process {holder.pid} (a test holder)" in err, (name, err)
+        assert [p.name for p in folder.iterdir()] == [".lock"]  # none of them wrote a file
+    # the holder was killed (SIGKILL): its lock is gone with it
+    assert main(_commands(folder, tmp_path)["compare"]) == 0
+    assert (folder / "runs" / "compare.json").is_file() and (folder / "index.md").is_file()
+    assert not (folder / ".lock").exists()  # a command's output folder keeps no lock file once it is done
+
+
+def test_a_command_that_fails_leaves_no_output_folder_behind(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "new"
+    assert main(["search", "--table", "digits-sample", "--strategy", "random", "--max-queries", "5", "--seeds", "0",
+                 "--set", "no_such_setting=1", "--out", str(folder)]) == 2
+    assert "nasbench: error:" in capsys.readouterr().err and not folder.exists()
