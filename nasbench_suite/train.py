@@ -156,16 +156,30 @@ def augment_batch(x: torch.Tensor, rng: np.random.Generator, padding: int, pad_v
         dy = rng.integers(0, 2 * padding + 1, size=n)
         dx = rng.integers(0, 2 * padding + 1, size=n)
         dev = x.device
-        rows = torch.as_tensor(dy[:, None] + np.arange(h)[None, :], device=dev)  # (n, h)
-        cols = torch.as_tensor(dx[:, None] + np.arange(w)[None, :], device=dev)  # (n, w)
+        rows = host_to_device(dy[:, None] + np.arange(h)[None, :], dev)  # (n, h)
+        cols = host_to_device(dx[:, None] + np.arange(w)[None, :], dev)  # (n, w)
         idx = torch.arange(n, device=dev)[:, None, None, None]
         ch = torch.arange(c, device=dev)[None, :, None, None]
         x = padded[idx, ch, rows[:, None, :, None], cols[:, None, None, :]]
-    flip = torch.as_tensor(rng.random(n) < 0.5, device=x.device)
-    if flip.any():
-        x = x.clone()
-        x[flip] = x[flip].flip(-1)
+    flip = rng.random(n) < 0.5
+    if flip.any():  # decided on the host: on a GPU, a test of a device tensor would wait for its kernels
+        # a selection, the same values as flipping the chosen images in place; a boolean-mask index
+        # would make the host wait for the GPU to count the mask
+        x = torch.where(host_to_device(flip, x.device).view(n, 1, 1, 1), x.flip(-1), x)
     return x
+
+
+def host_to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``array`` as a tensor on ``device``, without making the host wait for the GPU.
+
+    A copy from ordinary (pageable) host memory to a GPU returns only once every kernel queued
+    before it has run, so a per-step index copied that way keeps the host from queueing the next
+    step while the GPU works. On CUDA the array is staged in pinned memory and copied
+    ``non_blocking`` (torch keeps the pinned buffer until the copy has run); elsewhere a plain copy."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def _batches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool) -> Iterator[np.ndarray]:
@@ -254,7 +268,7 @@ class MinibatchStream:
         for idx in _batches(len(self.y), p.batch_size, self.rng, p.drop_last):
             for group in opt.param_groups:
                 group["lr"] = cosine_lr(p, self.step, self.total_steps)
-            index = torch.from_numpy(idx).to(self.x.device)
+            index = host_to_device(idx, self.x.device)
             xb = self.x[index]
             if self.augment:
                 xb = augment_batch(xb, self.rng, self.padding, self.black)
@@ -293,17 +307,22 @@ def train_cell(arch: ArchLike, data: Dataset, protocol: Protocol, seed: int, dev
     for epoch in range(1, protocol.epochs + 1):
         net.train()
         t0 = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
+        # summed on the device (in float64, the same sums as Python floats of each step's loss): reading
+        # a step's loss on the host would make it wait for that step on a GPU, every step
+        loss_sum = torch.zeros((), dtype=torch.float64, device=batches.x.device)
+        correct = torch.zeros((), dtype=torch.int64, device=batches.x.device)
+        seen = 0
         for xb, yb in batches.epoch(opt):
             logits = net(xb)
             loss = F.cross_entropy(logits, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            loss_sum += float(loss.detach()) * len(yb)
-            correct += int((logits.argmax(1) == yb).sum())
+            loss_sum += loss.detach().double() * len(yb)
+            correct += (logits.argmax(1) == yb).sum()
             seen += len(yb)
-        record = EpochRecord(epoch, {"train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen,
+        train_loss, train_correct = float(loss_sum), int(correct)  # waits for the epoch's last step
+        record = EpochRecord(epoch, {"train_loss": train_loss / seen, "train_acc": 100.0 * train_correct / seen,
                                      "train_seconds": time.perf_counter() - t0})
         for split, (x, y) in evals.items():
             t0 = time.perf_counter()
