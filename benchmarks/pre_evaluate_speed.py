@@ -36,8 +36,13 @@ convolution kernels (forward and backward; ``torch.profiler`` over one batch of 
 batch of the fastest engine row, whose ceiling it gives; see :func:`conv_share`), which bounds what
 any engine built on these convolution kernels can gain: were every other op free, it would run
 1 / share times faster; and the matmul-peak ceiling, what 100% of the peak would be. With
-``--device cuda`` (when a GPU is present) every row runs on the GPU instead, the peak is a GPU matmul,
-and the last row is ``--workers`` processes sharing the GPU (``--workers 1`` skips it).
+``--device cuda`` (when a GPU is present) every row runs on the GPU instead, and the last row is
+``--workers`` processes sharing the GPU (``--workers 1`` skips it). The peak is then an 8192x8192
+matmul (10 back-to-back products per timing, best of 5) in the float32 mode of cuDNN's convolutions:
+on TF32 tensor cores under torch's default ``torch.backends.cudnn.allow_tf32=True`` (the line says
+which), since the network's work is convolutions and a full-float32 peak would be several times lower
+than what they can reach; the kernel ceiling times 50 back-to-back convolutions per timing. Every row's
+time is printed as it is measured, so a run stopped at a time limit keeps what it measured.
 
 The cells are ``--archs`` isomorphism-class representatives: consecutive ones from ``--first`` (as a
 pre-evaluation run of all classes meets them: its shards are consecutive representatives, and
@@ -51,12 +56,13 @@ most edge ops).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -80,18 +86,67 @@ from nasbench_suite.train import (MinibatchStream, Protocol, load_protocol_data,
 CONV_KERNELS = ("aten::mkldnn_convolution", "aten::convolution_backward")
 
 
-def matmul_peak(device: str, n: int = 2048, reps: int = 5) -> float:
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    a @ b  # warm-up, not timed
+def peak_size(device: str) -> int:
+    """Side of the square matmul that gives the peak: 2048 on a CPU; 8192 on a GPU, where a 2048^2
+    product takes tens of microseconds and launch and synchronisation would count in its time."""
+    return 8192 if device.startswith("cuda") else 2048
+
+
+def conv_float32_words(device: str) -> str:
+    """The float32 mode of the device's convolutions, in words (see :func:`conv_float32_mode`)."""
+    if not device.startswith("cuda"):
+        return "float32"
+    tf32 = bool(torch.backends.cudnn.allow_tf32)
+    return (f"float32 {'on TF32 tensor cores' if tf32 else 'with TF32 off'}, as cuDNN's convolutions run here "
+            f"(torch.backends.cudnn.allow_tf32={tf32})")
+
+
+@contextlib.contextmanager
+def conv_float32_mode(device: str) -> Iterator[None]:
+    """Float32 matmuls in the mode the device's convolutions run in, for the block. On CUDA, cuDNN runs
+    float32 convolutions on TF32 tensor cores by default (``torch.backends.cudnn.allow_tf32``), while
+    torch's matmuls stay in full float32 by default (``torch.backends.cuda.matmul.allow_tf32``), several
+    times slower: a fraction of a full-float32 peak would compare TF32 work against float32
+    arithmetic. So the peak matmul takes the convolutions' setting. On a CPU both are plain float32."""
+    if not device.startswith("cuda"):
+        yield
+        return
+    matmul = torch.backends.cuda.matmul
+    before = matmul.allow_tf32
+    matmul.allow_tf32 = bool(torch.backends.cudnn.allow_tf32)
+    try:
+        yield
+    finally:
+        matmul.allow_tf32 = before
+
+
+def best_seconds(work: Callable[[], object], device: str, reps: int, inner: int = 1) -> float:
+    """Best over ``reps`` of the mean seconds per call of ``inner`` back-to-back calls of ``work``, after
+    one untimed call; the device is synchronised before and after each group (a GPU runs kernels
+    asynchronously, so only a synchronised clock times them, and a short kernel timed alone times
+    mostly its launch and the synchronisation: give ``inner`` > 1 there)."""
+    work()  # warm-up, not timed
     best = float("inf")
     for _ in range(reps):
         _sync(device)
         t0 = time.perf_counter()
-        a @ b
+        for _ in range(inner):
+            work()
         _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
+        best = min(best, (time.perf_counter() - t0) / inner)
+    return best
+
+
+def matmul_peak(device: str, n: int | None = None, reps: int = 5) -> float:
+    """GFLOP/s of an ``n`` x ``n`` float32 ``torch.mm`` (default :func:`peak_size`), best of ``reps``
+    (on a GPU each timing covers 10 back-to-back products), in the float32 mode of the device's
+    convolutions (:func:`conv_float32_mode`)."""
+    n = n or peak_size(device)
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    with conv_float32_mode(device):
+        seconds = best_seconds(lambda: a @ b, device, reps, inner=10 if device.startswith("cuda") else 1)
+    return 2 * n**3 / seconds / 1e9
 
 
 def conv_ceiling(protocol: Protocol, resolution: int, device: str, reps: int = 20) -> float:
@@ -99,21 +154,17 @@ def conv_ceiling(protocol: Protocol, resolution: int, device: str, reps: int = 2
     x = torch.randn(protocol.batch_size, c, resolution, resolution, device=device).contiguous(memory_format=torch.channels_last)
     w = torch.randn(c, c, 3, 3, device=device, requires_grad=True)
     x.requires_grad_(True)
-    F.conv2d(x, w, padding=1).sum().backward()  # warm-up, not timed
-    best = float("inf")
-    for _ in range(reps):
-        _sync(device)
-        t0 = time.perf_counter()
-        F.conv2d(x, w, padding=1).sum().backward()
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return 3 * 2 * x.numel() * c * 9 / best / 1e9
+    seconds = best_seconds(lambda: F.conv2d(x, w, padding=1).sum().backward(), device, reps,
+                           inner=50 if device.startswith("cuda") else 1)
+    return 3 * 2 * x.numel() * c * 9 / seconds / 1e9
 
 
 def plain_train_cell(arch: int, data: Dataset, protocol: Protocol, seed: int, device: str) -> float:
     """The naive loop's trainer: one network trained as plain PyTorch would (NCHW, torch's default
     SGD, evaluation in the protocol's batches), the same initialisation, batches and schedule as
-    ``train.train_cell``, the same per-step bookkeeping; returns the first epoch's train loss."""
+    ``train.train_cell``, and a plain loop's per-step bookkeeping (``float``/``int`` of each step's loss and
+    correct count, which on a GPU waits for the step; the reference trainer sums them on the device);
+    returns the first epoch's train loss."""
     arch_value = Arch.from_index(arch)
     data_stream, init_stream = run_streams(seed, arch_value)
     with torch.random.fork_rng(devices=[]):
@@ -182,15 +233,18 @@ def fastest_engine_row(seconds: list[float], row_cells: list[int]) -> int:
     return min(engine, key=lambda i: seconds[i])
 
 
-def timed(run: Callable[[], None], warm_up: Callable[[], object]) -> Callable[[], float]:
-    """``run``'s wall seconds, after one untimed ``warm_up`` (allocator, kernels) before its first run."""
+def timed(run: Callable[[], None], warm_up: Callable[[], object], device: str = "cpu") -> Callable[[], float]:
+    """``run``'s wall seconds, after one untimed ``warm_up`` (allocator, kernels) before its first run;
+    on a GPU the clock stops once the device has finished the work ``run`` queued."""
     pending = [warm_up]
 
     def measure() -> float:
         while pending:
             pending.pop()()
+        _sync(device)
         t0 = time.perf_counter()
         run()
+        _sync(device)
         return time.perf_counter() - t0
     return measure
 
@@ -295,30 +349,41 @@ def main() -> None:
 
     configs: list[tuple[str, Callable[[], float]]] = [
         (f"naive loop (plain PyTorch), 1 process x {threads} threads", timed(plain, warm_up=lambda: plain_train_cell(
-            archs[0], data, protocol, seed, args.device))),
+            archs[0], data, protocol, seed, args.device), device=args.device)),
         (f"reference trainer (train_cell), 1 process x {threads} threads", timed(reference, warm_up=lambda: train_cell(
-            archs[0], data, protocol, seed, args.device))),
+            archs[0], data, protocol, seed, args.device), device=args.device)),
     ]
     for k in batch_cells:
-        configs.append(engine_row(k, 1))
-        row_cells.append(min(k, len(archs)))
+        rows_of_k = [(1, min(k, len(archs)))]
         if args.workers > 1:
-            configs.append(engine_row(k, args.workers))
-            row_cells.append(min(k, -(-len(archs) // args.workers)))
-    seconds: list[list[float]] = [[] for _ in configs]
-    for _ in range(args.repeats):  # round-robin: load changes on the machine fall on every row alike
-        for (_, run), secs in zip(configs, seconds):
-            secs.append(run())
-    rows = [(name, float(np.median(secs)), min(secs), max(secs)) for (name, _), secs in zip(configs, seconds)]
+            rows_of_k.append((args.workers, min(k, -(-len(archs) // args.workers))))
+        for processes, cells in rows_of_k:
+            name, run = engine_row(k, processes)
+            if name not in {n for n, _ in configs}:  # another --batch-cells value can give the same row
+                configs.append((name, run))
+                row_cells.append(cells)
 
     selection = (f"class representatives {args.first}.." if args.select == "consecutive"
                  else "class representatives drawn uniformly, seed 0")
+    # printed before the rows run, each row's times as they come: a run stopped at a time limit keeps them
     print(f"protocol: {args.dataset} C={protocol.channels} N={protocol.cells} batch={protocol.batch_size} "
           f"epochs={protocol.epochs}; {len(archs)} cells ({selection}), "
-          f"{n_train} train + {n_eval} eval images; {flops / 1e9:.1f} GFLOP of useful work")
-    print(f"matmul peak ({args.device}, 2048^2 float32, {threads} threads): {peak:.1f} GFLOP/s")
+          f"{n_train} train + {n_eval} eval images; {flops / 1e9:.1f} GFLOP of useful work", flush=True)
+    if args.device.startswith("cuda"):
+        print(f"matmul peak ({args.device}, {torch.cuda.get_device_name(args.device)}, {peak_size(args.device)}^2 "
+              f"{conv_float32_words(args.device)}): {peak:.1f} GFLOP/s", flush=True)
+    else:
+        print(f"matmul peak ({args.device}, 2048^2 float32, {threads} threads): {peak:.1f} GFLOP/s", flush=True)
     print(f"kernel ceiling: stage-1 3x3 conv fwd+bwd alone: {ceiling:.1f} GFLOP/s "
-          f"({100 * ceiling / peak:.0f}% of peak)\n")
+          f"({100 * ceiling / peak:.0f}% of peak)\n", flush=True)
+    seconds: list[list[float]] = [[] for _ in configs]
+    for r in range(args.repeats):  # round-robin: load changes on the machine fall on every row alike
+        for (name, run), secs in zip(configs, seconds):
+            secs.append(run())
+            print(f"timed, repetition {r + 1} of {args.repeats}: {name}: {secs[-1]:.2f} s", flush=True)
+    print()
+    rows = [(name, float(np.median(secs)), min(secs), max(secs)) for (name, _), secs in zip(configs, seconds)]
+
     gaps = [abs(a - b) / b for a, b in zip(checks["plain"], checks["reference"])]
     print(f"naive loop vs reference trainer: first-epoch train loss {np.median(gaps):.1e} apart (relative, median "
           f"over the cells; at most {max(gaps):.1e}): the same training, NCHW and channels_last kernels round "

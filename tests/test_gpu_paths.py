@@ -4,7 +4,11 @@ synchronised and against a peak in the convolutions' float32 mode, and the lent-
 (``reports/protocol_pilot/gpu_session.sh speed``) runs what the device has, at the table's batch size."""
 from __future__ import annotations
 
-from typing import Any
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -12,6 +16,15 @@ import torch
 
 from nasbench_suite import train as train_module
 from nasbench_suite.train import MinibatchStream, Protocol, load_protocol_data, run_streams, train_cell
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(path: str, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 # ----- the training loops: no per-step wait for the device -----------------------------------------
@@ -105,3 +118,92 @@ def test_the_reference_trainer_sums_the_same_losses_as_python_floats_of_each_ste
         loss_sum += float(loss.detach()) * len(yb)
         seen += len(yb)
     assert got == loss_sum / seen
+
+
+# ----- the speed figures on a GPU ------------------------------------------------------------------
+@pytest.fixture
+def speed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, dict[str, Any]]]:
+    """benchmarks/pre_evaluate_speed.py with 'cuda' answered on the CPU: tensors made on the CPU, each
+    synchronisation counted, and the TF32 flag in force at each matmul recorded. torch's flags are
+    restored by hand (monkeypatch cannot undo ``torch.backends.cuda.matmul``'s attributes)."""
+    module = load_script("benchmarks/pre_evaluate_speed.py", "pre_evaluate_speed_under_test")
+    log: dict[str, Any] = {"syncs": 0, "tf32_at_matmul": []}
+    randn = torch.randn
+    monkeypatch.setattr(torch, "randn", lambda *shape, device=None, **kw: randn(*shape, **kw))
+    monkeypatch.setattr(module, "_sync", lambda device: log.__setitem__("syncs", log["syncs"] + 1))
+    matmul = torch.Tensor.__matmul__
+
+    def recording_matmul(self: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        log["tf32_at_matmul"].append(torch.backends.cuda.matmul.allow_tf32)
+        return matmul(self, other)
+    monkeypatch.setattr(torch.Tensor, "__matmul__", recording_matmul)
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    yield module, log
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+
+
+@pytest.mark.parametrize("conv_tf32", [True, False])
+def test_the_gpu_matmul_peak_runs_in_the_float32_mode_of_the_convolutions(speed, conv_tf32: bool) -> None:
+    """cuDNN runs float32 convolutions on TF32 tensor cores by default, torch's matmuls in full float32:
+    the peak was a full-float32 matmul, so the convolutions' fraction of it compared TF32 work against
+    float32 arithmetic (and could pass 100%). The peak now takes cuDNN's setting, and restores torch's."""
+    module, log = speed
+    torch.backends.cudnn.allow_tf32 = conv_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    assert module.matmul_peak("cuda", n=16) > 0
+    assert log["tf32_at_matmul"] and set(log["tf32_at_matmul"]) == {conv_tf32}
+    assert torch.backends.cuda.matmul.allow_tf32 is False
+    assert ("TF32 tensor cores" in module.conv_float32_words("cuda")) == conv_tf32
+    assert module.conv_float32_words("cpu") == "float32"
+
+
+def test_the_gpu_matmul_peak_times_large_products_back_to_back(speed) -> None:
+    """A 2048^2 product takes tens of microseconds on a GPU, each timed alone between two
+    synchronisations: launch and synchronisation counted in the peak. Now 8192^2, 10 per timing."""
+    module, log = speed
+    module.matmul_peak("cuda", n=16, reps=5)
+    products, syncs = len(log["tf32_at_matmul"]), log["syncs"]
+    assert products == 1 + 5 * 10 and syncs == 2 * 5  # a warm-up, then 5 timings of 10 products
+    assert module.peak_size("cuda") == 8192 and module.peak_size("cpu") == 2048
+
+
+def test_the_gpu_kernel_ceiling_times_convolutions_back_to_back(speed) -> None:
+    module, log = speed
+    calls = {"n": 0}
+    conv2d = module.F.conv2d
+
+    def counted(*args: Any, **kw: Any) -> torch.Tensor:
+        calls["n"] += 1
+        return conv2d(*args, **kw)
+    module.F.conv2d = counted
+    try:
+        module.conv_ceiling(Protocol(dataset="synthetic", batch_size=4), 8, "cuda", reps=3)
+        assert calls["n"] == 1 + 3 * 50 and log["syncs"] == 2 * 3
+        calls["n"] = log["syncs"] = 0
+        module.conv_ceiling(Protocol(dataset="synthetic", batch_size=4), 8, "cpu", reps=3)
+        assert calls["n"] == 1 + 3 and log["syncs"] == 2 * 3  # on a CPU as before: each call timed alone
+    finally:
+        module.F.conv2d = conv2d
+
+
+def test_a_timed_row_stops_its_clock_after_the_device_has_finished(speed) -> None:
+    module, log = speed
+    module.timed(lambda: None, warm_up=lambda: None, device="cuda")()
+    assert log["syncs"] == 2
+
+
+def test_the_speed_figures_print_each_timing_as_it_comes_and_no_engine_row_twice(tmp_path: Path) -> None:
+    """All figures were printed at the end: a run stopped at the GPU call's time limit left nothing.
+    And with 4 cells in 2 processes, ``--batch-cells 2,4`` gave the 2-process row of 2 cells per batch twice."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pre_evaluate_speed.py"), "--dataset",
+                          "synthetic", "--archs", "4", "--epochs", "1", "--workers", "2", "--batch-cells", "2,4"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    timed = [line for line in lines if line.startswith("timed, repetition 1 of 1: ")]
+    rows = [line for line in lines if line.startswith("engine,")]
+    assert len(rows) == len({r.split("  ")[0] for r in rows}) == 3  # 1 process x 2 and x 4, 2 processes x 2
+    assert len(timed) == 2 + 3 and lines.index(timed[0]) > next(
+        i for i, line in enumerate(lines) if line.startswith("matmul peak"))
