@@ -5,6 +5,8 @@ synchronised and against a peak in the convolutions' float32 mode, and the lent-
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -207,3 +209,46 @@ def test_the_speed_figures_print_each_timing_as_it_comes_and_no_engine_row_twice
     assert len(rows) == len({r.split("  ")[0] for r in rows}) == 3  # 1 process x 2 and x 4, 2 processes x 2
     assert len(timed) == 2 + 3 and lines.index(timed[0]) > next(
         i for i, line in enumerate(lines) if line.startswith("matmul peak"))
+
+
+# ----- the lent-GPU call ---------------------------------------------------------------------------
+SESSION = ROOT / "reports" / "protocol_pilot" / "gpu_session.sh"
+
+
+def speed_command() -> str:
+    text = SESSION.read_text()
+    body = text[text.index("speed_figures() {"):]
+    return body[:body.index("\n}")].replace("\\\n", " ")
+
+
+def test_the_gpu_speed_figures_train_at_the_table_s_batch_size_and_its_cells_per_batch() -> None:
+    """The call trained at batch 128 (the script's default) where the CIFAR-16px table and the CPU
+    figures it is compared with use 256, and never at the engine's GPU default of 64 cells per batch."""
+    from nasbench_suite.engine import default_batch_cells
+
+    run = json.loads((ROOT / "benchmarks_data" / "runs" / "cifar10-16px" / "run.json").read_text())
+    command = speed_command()
+    assert re.search(rf"--batch-size {run['identity']['protocol']['batch_size']}\b", command)
+    cells = [int(k) for k in re.search(r"--batch-cells ([\d,]+)", command).group(1).split(",")]
+    archs = int(re.search(r"--archs (\d+)", command).group(1))
+    assert default_batch_cells("cuda") in cells and archs >= max(cells)
+
+
+def test_the_gpu_call_runs_python3_the_device_s_python_with_torch() -> None:
+    """The device's image has torch in ``python3`` (a plain ``python`` need not exist there)."""
+    lines = [line for line in SESSION.read_text().splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in lines if re.search(r"(^|[\s;{(\"/])python(\s|$)", line)]
+    assert 'py=${PYTHON:-python3}' in SESSION.read_text()
+
+
+def test_the_preflight_finds_a_module_the_device_lacks() -> None:
+    sys.path.insert(0, str(ROOT / "reports" / "protocol_pilot"))
+    try:
+        preflight = load_script("reports/protocol_pilot/gpu_preflight.py", "gpu_preflight_under_test")
+    finally:
+        sys.path.remove(str(ROOT / "reports" / "protocol_pilot"))
+    assert preflight.imports_without(("nasbench_suite.space",), preflight.DEVICE_LACKS) is None
+    error = preflight.imports_without(("nasbench_suite.space",), ("numpy",))
+    assert error is not None and "numpy" in error
+    assert {"xgboost", "scikit_posthocs"} <= set(preflight.DEVICE_LACKS)
+    assert "benchmarks/pre_evaluate_speed.py" in preflight.SPEED_IMPORTS

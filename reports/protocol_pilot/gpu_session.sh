@@ -37,25 +37,32 @@
 #   here:   nasbench data pack --dataset cifar10-16px --train-subset 2560 --valid-subset 2560 \
 #               --data-dir ../shared/datasets --out data_local --overwrite          (10.8 MiB)
 #           python reports/protocol_pilot/gpu_preflight.py --mode speed
-#   device: run(command="LATENCY_S=240 bash reports/protocol_pilot/gpu_session.sh speed 300", carry=["data_local"], timeout_s=600)
+#   device: run(command="LATENCY_S=180 bash reports/protocol_pilot/gpu_session.sh speed 240", carry=["data_local"], timeout_s=480)
+#           (about 7 minutes of the call, 8-10 of device time with the machine's start: a rerun fits if it fails early)
 # Arguments: mode, seconds to train (default 480), and for "pilot" the candidate names.
 # Results in $OUT: results.tgz (run.json, shards, sessions of the run folders; no SQLite store: resume
-# rebuilds it from the shards), log.txt, device.txt.
+# rebuilds it from the shards), log.txt, device.txt, and speed.txt / latency_log.txt where those ran
+# (at most 5 files, well within the 8 a call brings back).
 set -u
 mode=${1:?mode: pilot, table or speed}
 limit=${2:-480}
 out=${OUT:?OUT must name the folder that comes back}
 device=${DEVICE:-cuda}
+py=${PYTHON:-python3}  # the device's python3 is the one with torch (a plain "python" need not exist there)
 export PYTHONPATH=.
-{ nvidia-smi; python -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"; } > "$out/device.txt" 2>&1
+{ nvidia-smi; command -v "$py"; "$py" -c "import numpy, pandas, torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda,
+'cuDNN', torch.backends.cudnn.version(), torch.cuda.get_device_name(), '| numpy', numpy.__version__, 'pandas', pandas.__version__)"
+} > "$out/device.txt" 2>&1
 folders=()
-speed_figures() {  # the engine's GPU speed figures, within $1 seconds
-    timeout "$1" python -u benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
-        --data-dir data_local --train-subset 2560 --valid-subset 2560 --epochs 1 --archs 16 --batch-cells 16 --workers 4 > "$out/speed.txt" 2>&1
+speed_figures() {  # the engine's GPU speed figures, within $1 seconds (each row printed as it is timed)
+    # the table's batch size (256, as the CPU CIFAR-16px figures), 16 and the GPU default of 64 cells per batch
+    timeout "$1" "$py" -u benchmarks/pre_evaluate_speed.py --device "$device" --dataset cifar10-16px \
+        --data-dir data_local --batch-size 256 --train-subset 2560 --valid-subset 2560 --epochs 1 \
+        --archs 64 --first 3500 --batch-cells 16,64 --workers 4 --repeats 2 > "$out/speed.txt" 2>&1
 }
 gpu_latency() {  # GPU latency of the digits table's classes within $1 seconds (resumable)
     lat=benchmarks_data/latency/digits-$device
-    timeout "$1" python -m nasbench_suite.cli latency measure --table digits --device "$device" \
+    timeout "$1" "$py" -m nasbench_suite.cli latency measure --table digits --device "$device" \
         --batch 1,256 --out "$lat" > "$out/latency_log.txt" 2>&1
     echo "exit $? (124: stopped at the time limit; run again to resume)" >> "$out/latency_log.txt"
     [ -d "$lat" ] && folders+=("$lat")
@@ -66,7 +73,7 @@ pilot)
     if [ "${SPEED:-1}" = 1 ]; then  # the engine's GPU figures (issue: pre-evaluation speed)
         speed_figures 180
     fi
-    timeout "$limit" python reports/protocol_pilot/pilot.py --dataset cifar10-16px --data-dir data_local \
+    timeout "$limit" "$py" reports/protocol_pilot/pilot.py --dataset cifar10-16px --data-dir data_local \
         --reference data_local/reference --device "$device" --workers 1 --only "$names" > "$out/log.txt" 2>&1
     echo "exit $? (124: stopped at the time limit; run again to resume)" >> "$out/log.txt"
     for n in ${names//,/ }; do
@@ -78,7 +85,7 @@ table)
     # the run's own arguments (COMMAND), on this device, 64 cells per batch; no install needed there
     cmd=$(cat "$run/COMMAND")
     # ends between units at the limit (--time-limit); timeout is only the safety net
-    timeout $((limit + 120)) bash -c "${cmd/#nasbench /python -m nasbench_suite.cli } --data-dir data_local --device $device --workers ${WORKERS:-4} --batch-cells 64 --time-limit $limit" \
+    timeout $((limit + 120)) bash -c "${cmd/#nasbench /$py -m nasbench_suite.cli } --data-dir data_local --device $device --workers ${WORKERS:-4} --batch-cells 64 --time-limit $limit" \
         > "$out/log.txt" 2>&1
     echo "exit $? (124: stopped by the safety timeout; run again to resume)" >> "$out/log.txt"
     folders+=("$run")
