@@ -60,7 +60,6 @@ import numpy as np
 from .errors import NasBenchError, RunMismatchError, StoreError, require_device
 from .machine import machine_facts
 from .model import MacroConfig
-from .run_lock import LOCK_FILE
 from .space import NUM_ARCHS, Arch, isomorphism_classes
 from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, describe_mismatch,
                     store_cells, transaction)
@@ -359,15 +358,8 @@ class LatencyStore(FolderStore):
         self.config, self.method = config, method
         self.fingerprint = dict(fp) if fp is not None else fingerprint(method.device, method.threads)
         ident_path = self.folder / IDENTITY_FILE
-        # what a kill -9 in the first atomic write of latency.json leaves does not make the folder foreign
-        leftovers = {f".{IDENTITY_FILE}.tmp", f".{CSV_FILE}.tmp", LOCK_FILE}
-        if not ident_path.is_file() and self.folder.exists() and \
-                any(not p.name.startswith(STORE_FILE) and p.name not in leftovers for p in self.folder.iterdir()):
-            raise StoreError(f"{self.folder} is not empty and has no {IDENTITY_FILE}; use a new folder")
-        # one writer per folder: two would time every cell twice, each under the other's load, and race on
-        # latency.csv; latency.json is read and (for a new folder) written under the lock
-        self._take_lock(self.folder, "nasbench latency measure",
-                        f"what it has timed so far is in {self.folder / CSV_FILE}, rewritten as it goes")
+        # latency.json is read and (for a new folder) written under the folder's writer lock
+        self._claim(self.folder, IDENTITY_FILE, CSV_FILE, STORE_FILE, "nasbench latency measure", "timed")
         try:
             self._open(ident_path, order)
         except BaseException:

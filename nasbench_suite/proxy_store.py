@@ -32,7 +32,6 @@ import numpy as np
 
 from .errors import ProxyError, RunMismatchError, StoreError
 from .pools import spawn_pool
-from .run_lock import LOCK_FILE
 from .space import NUM_ARCHS, Arch
 from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, store_cells,
                     transaction)
@@ -51,9 +50,6 @@ CSV_FILE = "proxies.csv"
 STORE_FILE = "store.sqlite"
 PROXY_SCHEMA = 1
 SCALAR_PREFIX = "zc_"
-_LEFTOVERS = {f".{IDENTITY_FILE}.tmp", f".{CSV_FILE}.tmp", LOCK_FILE}
-"""What a first start stopped before its proxies.json was in place leaves beside the store (its lock, a
-half-written proxies.json or proxies.csv): the same command starts it again."""
 
 
 def csv_columns(proxies: Sequence[str]) -> list[str]:
@@ -109,13 +105,9 @@ class ProxyStore(FolderStore):
                          "undefined": UNDEFINED}
         self.identity.update({p: REVISED_DEFINITIONS[p] for p in self.proxies if p in REVISED_DEFINITIONS})
         ident = self.folder / IDENTITY_FILE
-        if not ident.is_file() and self.folder.exists() and \
-                any(not p.name.startswith(STORE_FILE) and p.name not in _LEFTOVERS for p in self.folder.iterdir()):
-            raise StoreError(f"{self.folder} is not empty and has no {IDENTITY_FILE}; use a new folder")
-        # one writer per folder: two would score every cell twice, each timing its *_seconds under the other's
-        # load, and race on proxies.csv; proxies.json is read and (for a new folder) written under the lock
-        self._take_lock(self.folder, "nasbench proxies",
-                        f"what it has scored so far is in {self.folder / CSV_FILE}, rewritten as it goes")
+        # proxies.json is read and (for a new folder) written under the folder's writer lock (two writers would
+        # also time each proxy's *_seconds under the other's load)
+        self._claim(self.folder, IDENTITY_FILE, CSV_FILE, STORE_FILE, "nasbench proxies", "scored")
         try:
             self._open(ident)
         except BaseException:

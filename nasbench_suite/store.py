@@ -476,14 +476,23 @@ class FolderStore:
     _db: sqlite3.Connection
     _lock: contextlib.ExitStack | None = None
 
-    def _take_lock(self, folder: Path, purpose: str, meanwhile: str) -> None:
-        """Create ``folder`` and hold its writer lock until :meth:`close`; :class:`RunInUseError` (naming the
-        holder's process) while another process holds it."""
-        from .run_lock import run_lock
+    def _claim(self, folder: Path, identity_file: str, csv_file: str, store_file: str, purpose: str,
+               done: str) -> None:
+        """Refuse a folder that holds something but no ``identity_file`` (what a first start killed before
+        its identity was in place leaves does not count: its lock, a half-written identity or CSV, the
+        SQLite files), then create ``folder`` and hold its writer lock until :meth:`close`:
+        :class:`RunInUseError` (naming the holder's process) while another process holds it. One writer
+        per folder: two would measure every cell twice, each under the other's load, and race on the CSV."""
+        from .run_lock import LOCK_FILE, run_lock
 
+        leftovers = {f".{identity_file}.tmp", f".{csv_file}.tmp", LOCK_FILE}
+        if not (folder / identity_file).is_file() and folder.exists() and any(
+                not f.name.startswith(store_file) and f.name not in leftovers for f in folder.iterdir()):
+            raise StoreError(f"{folder} is not empty and has no {identity_file}; use a new folder")
         folder.mkdir(parents=True, exist_ok=True)
         lock = contextlib.ExitStack()
-        lock.enter_context(run_lock(folder, purpose, meanwhile))
+        lock.enter_context(run_lock(folder, purpose, f"what it has {done} so far is in {folder / csv_file}, "
+                                                     "rewritten as it goes"))
         self._lock = lock
 
     def close(self) -> None:
