@@ -83,7 +83,8 @@ def _worker_data(protocol: "Protocol", data_dir: str | None) -> "Dataset":
 
 def _train_in_worker(protocol: "Protocol", data_dir: str | None, archs: tuple[int, ...], seed: int,
                      batch_cells: int, device: str = "cpu") -> ShardResults:
-    """The task a worker process (pool or Ray) runs for one shard, on ``device`` (Ray: the CPU)."""
+    """The task a pool worker runs for one shard, on ``device``; a Ray task runs it on the CPU after
+    checking its node (:func:`_train_in_ray_task`)."""
     return train_shard_results(archs, seed, _worker_data(protocol, data_dir), protocol, batch_cells=batch_cells,
                                device=device)
 
@@ -320,8 +321,7 @@ def _train_in_ray_task(protocol: "Protocol", data_dir: str | None, archs: tuple[
             raise DatasetError(f"the dataset {protocol.dataset!r} read from {data_dir or 'its built-in source'} on "
                                f"this node has sha256 {sha}, the run's is {expect['dataset_sha256']}: give every "
                                "node the same file")
-    results = train_shard_results(archs, seed, data, protocol, batch_cells=batch_cells)
-    return results, facts
+    return _train_in_worker(protocol, data_dir, archs, seed, batch_cells), facts
 
 
 def _run_ray(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | None, workers: int,

@@ -586,7 +586,8 @@ _SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
         ("_codecs", "encode"),  # bytes pickled by Python 3 with protocol 2 (or 0, 1)
     }
 )
-_SAFE_NAMES = "numpy.core.multiarray._reconstruct, numpy.core.numeric._frombuffer, numpy.ndarray, numpy.dtype, _codecs.encode"
+_SAFE_NAMES = ", ".join(f"{m}.{n}" for m, n in sorted(_SAFE_GLOBALS) if not m.startswith("numpy._core"))
+"""The allowed globals as the refusal names them (numpy 2's ``numpy._core`` spellings left out)."""
 
 
 def _numpy_reconstruct() -> Callable[..., Any]:

@@ -440,7 +440,7 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
     than the longest unit so far (local backend; see :mod:`nasbench_suite.backends`): the run ends
     between units, incomplete, and the same call resumes it.
     """
-    from .backends import BACKENDS, check_ray_address, import_ray, run_shards
+    from .backends import BACKENDS, check_ray_address, import_ray, run_shards, trainer_identity
     from .train import load_protocol_data
 
     if backend not in BACKENDS:
@@ -474,8 +474,6 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
             from .engine import default_batch_cells
 
             batch_cells = spec.batch_cells or default_batch_cells(device, spec.protocol, data.resolution)
-            from .backends import trainer_identity
-
             session = Session(store, run_dir, backend, workers, device, batch_cells)
             bar = _progress_bar(planned, len(done), progress)
             expect = {"dataset_sha256": dataset["sha256"], **trainer_identity()}
