@@ -261,6 +261,20 @@ def ray_failure(ray: Any, exc: BaseException) -> Exception:
                            "run the same command again to resume")
 
 
+def ray_completed(ray: Any, pending: dict[Any, Any]) -> Iterator[tuple[Any, Any]]:
+    """(what a task was started for, its result) as Ray tasks finish; each is taken out of ``pending``
+    (what is left there is the caller's to cancel). A failed task is one line (:func:`ray_failure`)."""
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for ref in ready:
+            key = pending.pop(ref)
+            try:
+                value = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                raise ray_failure(ray, exc) from None
+            yield key, value
+
+
 def worker_data_dir(data_dir: str | None) -> str | None:
     """The data folder as a Ray task on another node must be told it: absolute (a task runs in the
     node's own working folder) and taken from this process's ``$NASBENCH_DATA_DIR`` when not given
@@ -335,17 +349,10 @@ def _run_ray(shards: Sequence["Shard"], protocol: "Protocol", data_dir: str | No
         protocol_ref = ray.put(protocol)
         data_dir = worker_data_dir(data_dir)
         pending = {task.remote(protocol_ref, data_dir, s.archs, s.seed, batch_cells, dict(expect)): s for s in shards}
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                shard = pending.pop(ref)
-                try:
-                    results, facts = ray.get(ref)
-                except ray.exceptions.RayError as exc:
-                    raise ray_failure(ray, exc) from None
-                if on_node is not None:
-                    on_node(facts)
-                yield shard, results
+        for shard, (results, facts) in ray_completed(ray, pending):
+            if on_node is not None:
+                on_node(facts)
+            yield shard, results
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)

@@ -309,22 +309,13 @@ def _completed(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...], str | No
                ray_address: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
     """(task index, result) as tasks finish."""
     if backend == "ray":
-        from .backends import connect_ray, import_ray, ray_failure
+        from .backends import connect_ray, import_ray, ray_completed
 
         ray = import_ray()
         owner = connect_ray(ray, ray_address, processes, log_to_driver=False)
         try:
             task = ray.remote(num_cpus=1)(_run_chunk)
-            pending = {task.remote(*t): i for i, t in enumerate(tasks)}
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                for ref in ready:
-                    i = pending.pop(ref)
-                    try:
-                        part = ray.get(ref)
-                    except ray.exceptions.RayError as exc:
-                        raise ray_failure(ray, exc) from None
-                    yield i, part
+            yield from ray_completed(ray, {task.remote(*t): i for i, t in enumerate(tasks)})
         finally:
             if owner:
                 ray.shutdown()
