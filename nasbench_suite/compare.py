@@ -225,7 +225,7 @@ def read_compare(runs: Path) -> dict[str, Any]:
         raise CompareError(f"{runs} is not a compare runs folder: no {COMPARE_FILE} (make one with nasbench compare)") from None
     except (OSError, ValueError) as e:
         raise CompareError(f"cannot read {path}: {e}") from None
-    if record.get("format") != FORMAT:
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise CompareError(f"{path} is not a {FORMAT} record")
     if record.get("format_version") != FORMAT_VERSION:
         raise CompareError(f"{path} has format version {record.get('format_version')}; this nasbench_suite reads "

@@ -358,6 +358,15 @@ def test_missing_config_and_runs_folder_are_clear_errors(tmp_path: Path, capsys:
     assert "not a compare runs folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text", ["[1, 2]", '"nasbench-compare"', "3", "null"])
+def test_a_compare_json_that_is_not_an_object_is_a_clear_error(tmp_path: Path, text: str,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """JSON that is not an object (a list, a string, a number) was read with ``.get``: a traceback."""
+    (tmp_path / "compare.json").write_text(text + "\n", encoding="utf-8")
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"nasbench: error: {tmp_path / 'compare.json'} is not a nasbench-compare record\n"
+
+
 def test_the_embedded_default_config_runs_every_replayed_strategy(capsys: pytest.CaptureFixture) -> None:
     cfg = load_config(None)
     assert cfg.table == "digits" and len(cfg.seeds) >= 20 and cfg.weight_sharing is not None
