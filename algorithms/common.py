@@ -155,7 +155,7 @@ class BatchedModelSearch(RandomStart, Strategy):
         return [cands[i] for i in np.argsort(-self.acquisition(model, cands), kind="stable")[:k]]
 
     def ask(self, n: int) -> list[Query]:
-        out = []
+        out: list[Query] = []
         while len(out) < n:
             if len(self.asked) < self.n_init or len(self.observed) < 2:
                 if len(self.asked) >= self.n_init:

@@ -135,7 +135,8 @@ class NSGA2(Strategy):
                     self._survive(self.parents + self.generation)
                     self.generation = []
                 if not self.parents:
-                    seen, first = set(self.asked), []
+                    first: list[Arch] = []
+                    seen = set(self.asked)
                     while len(first) < self.population and len(seen) < len(self.space.arch_indices):
                         a = self.space.random_arch(self.rng)
                         if a.index not in seen:

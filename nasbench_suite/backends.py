@@ -20,7 +20,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Mapping, Sequence
 
 from .errors import BackendUnavailableError, DatasetError, RemoteTaskError, WorkerDiedError
 from .heap import retain_freed_memory
@@ -93,7 +93,7 @@ def run_shards(shards: Sequence["Shard"], protocol: "Protocol", data: "Dataset",
                data_dir: str | None = None, backend: str = "local", workers: int = 1,
                ray_address: str | None = None, device: str = "cpu", deadline: float | None = None,
                expect: Mapping[str, Any] | None = None,
-               on_node: Callable[[dict[str, Any]], None] | None = None) -> Iterator[tuple["Shard", ShardResults]]:
+               on_node: Callable[[dict[str, Any]], None] | None = None) -> Generator[tuple["Shard", ShardResults], None, None]:
     """Train ``shards`` on ``backend`` and yield each one's results as it finishes.
 
     ``local`` with one worker trains in this process (on ``data``, on ``device``); with more, in a

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import AbstractSet, Any, Mapping
 
 from .errors import NasBenchError
 from .intlist import MAX_SEED, parse_int_list
@@ -82,7 +82,7 @@ class CompareConfig:
 
 
 # ----- field checks --------------------------------------------------------------------------------
-def _keys(where: str, table: Any, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
+def _keys(where: str, table: Any, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"config field {where}: expected a table, got {type(table).__name__}")
     unknown = sorted(set(table) - allowed)

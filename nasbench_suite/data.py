@@ -299,7 +299,7 @@ def _split_rows(spec: _Spec, raw: _Raw) -> dict[str, tuple[str, np.ndarray]]:
 
 
 def _subsample(
-    spec: _Spec, raw: _Raw, rows: dict[str, tuple[str, np.ndarray]], split: str, size: object
+    spec: _Spec, raw: _Raw, rows: dict[str, tuple[str, np.ndarray]], split: str, size: int | np.integer | None
 ) -> dict[str, Any] | None:
     """Replace the rows of ``split`` by a nested stratified subset of ``size`` rows (in place)."""
     if size is None:
@@ -913,7 +913,7 @@ def split_rows(
 
 
 def _read_and_split(
-    spec: _Spec, data_dir: PathLike | None, max_train: object, max_valid: object,
+    spec: _Spec, data_dir: PathLike | None, max_train: int | None, max_valid: int | None,
 ) -> tuple[_Raw, dict[str, tuple[str, np.ndarray]], dict[str, Any] | None, dict[str, Any] | None]:
     """Read the source, split it, cut the subsets: (raw, split -> (pool, rows), train subset info,
     valid subset info)."""

@@ -53,7 +53,7 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -242,7 +242,7 @@ class TimingOrder:
             return {"kind": "index"}
         return {"kind": self.kind, "seed": self.seed, "rule": ORDER_RULE}
 
-    def arrange(self, archs: Sequence[int]) -> list[int]:
+    def arrange(self, archs: Iterable[int]) -> list[int]:
         """``archs`` (distinct) in timing order."""
         archs = [int(a) for a in archs]
         if self.kind == "index":

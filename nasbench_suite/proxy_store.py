@@ -100,7 +100,7 @@ class ProxyStore(FolderStore):
         self.folder = Path(folder)
         self.proxies = check_proxies(proxies)
         self.settings = settings
-        self.identity = {"proxy_schema": PROXY_SCHEMA, "table": dict(table), "settings": settings.to_dict(),
+        self.identity: dict[str, Any] = {"proxy_schema": PROXY_SCHEMA, "table": dict(table), "settings": settings.to_dict(),
                          "proxies": list(self.proxies), "data": data, "fingerprint": fingerprint("cpu", threads),
                          "undefined": UNDEFINED}
         self.identity.update({p: REVISED_DEFINITIONS[p] for p in self.proxies if p in REVISED_DEFINITIONS})

@@ -2,6 +2,7 @@
 metadata so that the same numbers give the same bytes."""
 from __future__ import annotations
 
+import contextlib
 import io
 from typing import Mapping, Sequence
 
@@ -41,7 +42,7 @@ def png_bytes(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _rc():
+def _rc() -> contextlib.AbstractContextManager[None]:
     import matplotlib
 
     return matplotlib.rc_context(_STYLE)
