@@ -395,10 +395,10 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
         _check_latency_limit(spec, tables[spec.table])
         _check_setup(strategy, spec, tables[spec.table], key, seeds[0])
         if evaluation is not None:  # a bad evaluation (table, split, measure, epoch) fails here, before the runs
-            key = evaluation.table or spec.table
-            if key not in tables:
-                tables[key] = load_table(key)
-            incumbent_metric(np.empty(0, dtype=np.int64), tables[key], evaluation)
+            eval_table = evaluation.table or spec.table
+            if eval_table not in tables:
+                tables[eval_table] = load_table(eval_table)
+            incumbent_metric(np.empty(0, dtype=np.int64), tables[eval_table], evaluation)
     chunks = _chunks(seeds, processes)
     if backend == "ray":
         from .backends import check_ray_address, import_ray
