@@ -52,9 +52,10 @@ import shutil
 import sys
 import tempfile
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, BinaryIO, Callable, Mapping
 
 import numpy as np
 
@@ -303,9 +304,19 @@ def write_table(
     return manifest
 
 
+def _write_npz(f: BinaryIO, arrays: Mapping[str, np.ndarray]) -> None:
+    """What ``np.savez(f, **arrays)`` writes (one ``NAME.npy`` per array in an uncompressed zip), for any
+    names: ``savez`` takes an array named ``file`` or ``allow_pickle`` as its own argument (the first
+    failed with a TypeError, the second was dropped from the file and the table failed its own check)."""
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+        for name, arr in arrays.items():
+            with z.open(f"{name}.npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, np.asanyarray(arr), allow_pickle=False)
+
+
 def _write_scalars_and_manifest(tmp: Path, scalars: Mapping[str, np.ndarray], manifest: Mapping[str, Any]) -> None:
     with open(tmp / SCALARS, "wb") as f:
-        np.savez(f, **scalars)
+        _write_npz(f, scalars)
         f.flush()
         os.fsync(f.fileno())
     with open(tmp / MANIFEST, "w", encoding="utf-8") as f:

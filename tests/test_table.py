@@ -334,7 +334,7 @@ def test_failed_write_leaves_old_table_intact(table_dir: Path, results: pd.DataF
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", boom)
+    monkeypatch.setattr(tablefile, "_write_npz", boom)  # the scalars file
     changed = results.assign(valid_acc=results.valid_acc + 1)
     with pytest.raises(OSError, match="disk full"):
         build_table(changed, table_dir, overwrite=True)
@@ -428,6 +428,17 @@ def test_a_full_disk_while_writing_a_table_names_it(table_dir: Path, results: pd
         build_table(results, table_dir.parent / "other")
     assert caught.value.filename == str(table_dir.parent / "other")
     assert sorted(p.name for p in table_dir.parent.iterdir()) == ["small"]
+
+
+@pytest.mark.parametrize("column", ["file", "allow_pickle"])
+def test_a_per_arch_scalar_may_have_any_name(tmp_path: Path, results: pd.DataFrame, column: str) -> None:
+    """``np.savez(f, **scalars)`` took a scalar named ``file`` (TypeError) or ``allow_pickle`` (left out of
+    scalars.npz: the table written failed its own integrity check) as its own argument."""
+    frame = results.assign(**{column: results["arch_index"] * 3})
+    b = build_table(frame, tmp_path / "t")
+    assert column in b.scalar_names
+    assert b.scalar(7, column) == 21
+    assert load_table(tmp_path / "t").scalar(15624, column) == 3 * 15624
 
 
 def test_build_is_deterministic_and_export_round_trips(tmp_path: Path, table_dir: Path) -> None:
