@@ -230,7 +230,8 @@ def _latency_key(spec: SearchSpec) -> tuple[str, int, str, float | None] | None:
         if spec.max_latency is not None:
             raise SearchOutputError("a latency limit needs a latency source (--latency)")
         return None
-    if spec.max_latency is not None and not (isinstance(spec.max_latency, Real) and 0 < spec.max_latency < math.inf):
+    if spec.max_latency is not None and (isinstance(spec.max_latency, bool) or not (  # True is 1 to Python, never ms
+            isinstance(spec.max_latency, Real) and 0 < spec.max_latency < math.inf)):
         raise SearchOutputError(f"the latency limit (--max-latency) must be a finite number of ms > 0, "
                                 f"got {spec.max_latency!r}")
     return (spec.latency, spec.latency_batch, spec.latency_stat, spec.max_latency)

@@ -172,7 +172,8 @@ class Oracle:
         if not np.isfinite(rows).all() or (rows < 0).any():
             raise StrategyError(f"latency ({source}) is missing or negative for {int((~(rows >= 0)).sum())} cells "
                                 f"of table {self.name!r}")
-        if max_latency is not None and not (max_latency > 0 and math.isfinite(max_latency)):
+        if max_latency is not None and (isinstance(max_latency, bool) or not isinstance(max_latency, numbers.Real)
+                                        or not (max_latency > 0 and math.isfinite(max_latency))):
             raise StrategyError(f"max_latency must be a positive number of ms, got {max_latency!r}")
         self.latency = rows
         self.space = SearchSpace(self.fidelities, self.space.arch_indices, self.objective, source,

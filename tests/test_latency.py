@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -390,6 +391,24 @@ def test_constrained_incumbent_never_breaks_the_latency_limit(name: str, search_
     free = run_search(make_strategy(name, SETTINGS[name]), Oracle(search_table).with_latency(latency, "synthetic"),
                       Budget(queries=60), seed=3)
     assert latency[free.final_incumbent()] > limit  # without the limit the best cell is a slow one
+
+
+@pytest.mark.parametrize("limit", [True, "0.4"])
+def test_a_latency_limit_is_a_number_of_ms(search_table: Benchmark, latency: np.ndarray, tmp_path: Path,
+                                           limit: Any) -> None:
+    """True (1 to Python) was taken as a limit of 1 ms by both; a string ended in a TypeError from '>'."""
+    import pandas as pd
+
+    from nasbench_suite.search import SearchOutputError, SearchSpec, run_seeds
+
+    with pytest.raises(StrategyError, match="max_latency must be a positive number of ms"):
+        Oracle(search_table).with_latency(latency, "synthetic", max_latency=limit)
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_index": range(len(latency)), "toy_ms": latency}).to_csv(csv, index=False)
+    spec = SearchSpec(str(search_table.path), "random", Budget(queries=5), latency=f"{csv}:toy_ms",
+                      max_latency=limit)
+    with pytest.raises(SearchOutputError, match="must be a finite number of ms > 0"):
+        run_seeds(spec, [0], evaluation=None)
 
 
 def test_a_strategy_naming_an_infeasible_incumbent_is_stopped(search_table: Benchmark, latency: np.ndarray) -> None:
