@@ -6,6 +6,7 @@ weight-sharing run trains a real C=4 supernet on the synthetic dataset for one e
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -551,3 +552,18 @@ def test_a_report_on_a_table_of_some_cells_says_so_and_the_strategies_stay_insid
     for path in (tmp_path / "out" / "runs" / "replayed").glob("*/trajectories.parquet"):
         frame = pd.read_parquet(path)
         assert frame["arch_index"].isin(cells).all() and frame["incumbent_index"].isin(cells).all(), path
+
+
+@pytest.mark.parametrize("which", ["replayed", "weight_sharing"])
+@pytest.mark.parametrize("text", ["[]", "{}", '{"format": "nasbench-search-results", "runs": 3}'])
+def test_a_damaged_run_manifest_is_a_clear_error(full_run: Path, tmp_path: Path, which: str, text: str,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """A damaged run manifest ended the report in a TypeError or KeyError traceback while it was built."""
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    manifest = next(p for p in sorted((runs / which).glob("*/manifest.json")))
+    manifest.write_text(text + "\n", encoding="utf-8")
+    assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: {manifest} is not the manifest of a run made by nasbench compare")
+    assert err.count("\n") == 1

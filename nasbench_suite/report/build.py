@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..compare import CELLS_FILE, CompareError, read_compare
 from ..intlist import format_int_list
+from ..search import FORMAT as SEARCH_FORMAT
 from ..search import MANIFEST_FILE, RESULTS_FILE, run_notes
 from ..store import atomic_write_text
 from . import figures, stats
@@ -44,12 +45,19 @@ class Runs:
     cells: pd.DataFrame | None
 
 
-def _read_run(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _read_run(folder: Path, needs: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A run's results and manifest; a manifest that is not one of search results holding ``needs`` (the
+    entries the report reads) is refused with one line, not left to fail while the report is built."""
     try:
         frame = pd.read_parquet(folder / RESULTS_FILE)
         manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise CompareError(f"cannot read the run in {folder}: {e}") from None
+    if (not isinstance(manifest, dict) or manifest.get("format") != SEARCH_FORMAT
+            or not all(isinstance(manifest.get(k), dict) for k in needs)):
+        raise CompareError(f"{folder / MANIFEST_FILE} is not the manifest of a run made by nasbench compare "
+                           f"(a {SEARCH_FORMAT} object with {', '.join(needs)}); make the runs again with nasbench "
+                           "compare into a new folder")
     return frame, manifest
 
 
@@ -59,9 +67,9 @@ def load_runs(runs: Path) -> Runs:
     record = read_compare(runs)
     replayed, manifests, ws, ws_manifests = {}, {}, {}, {}
     for label, rel in record["replayed"]:  # config order
-        replayed[label], manifests[label] = _read_run(runs / rel)
+        replayed[label], manifests[label] = _read_run(runs / rel, ("strategy", "evaluation", "runs", "seeds"))
     for method, rel in record["weight_sharing"]:
-        ws[method], ws_manifests[method] = _read_run(runs / rel)
+        ws[method], ws_manifests[method] = _read_run(runs / rel, ("strategy", "supernet", "cost", "seeds"))
     cells = pd.read_parquet(runs / CELLS_FILE) if (runs / CELLS_FILE).is_file() else None
     return Runs(record, replayed, manifests, ws, ws_manifests, cells)
 
