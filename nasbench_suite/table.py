@@ -265,21 +265,29 @@ class Benchmark(TableView):
                           self.epochs, self.arch_indices, self._scalars,
                           hidden=[s for s in self._arrays if s not in keep])
 
-    def to_frame(self) -> "pd.DataFrame":
-        """The tidy export: one row per (arch, seed, epoch), every split's measures, per-arch scalars."""
+    def to_frame(self, rows: slice = slice(None)) -> "pd.DataFrame":
+        """The tidy export: one row per (arch, seed, epoch), every split's measures, per-arch scalars;
+        of the table's archs at positions ``rows`` (default all), so a large table can be written a
+        block of archs at a time."""
         import pandas as pd
 
-        n_a, n_s, n_e = self.num_archs, len(self.seeds), len(self.epochs)
-        a_idx, s_idx, e_idx = (g.reshape(-1) for g in np.meshgrid(np.arange(n_a), np.arange(n_s), np.arange(n_e), indexing="ij"))
+        archs = np.arange(self.num_archs)[rows]
+        n_s, n_e = len(self.seeds), len(self.epochs)
+        pos, s_idx, e_idx = (g.reshape(-1) for g in np.meshgrid(np.arange(archs.size), np.arange(n_s), np.arange(n_e),
+                                                                 indexing="ij"))
+        a_idx = archs[pos]
+        # one str per arch, shared by its rows (a Categorical's astype(str) made a fixed-width copy of every
+        # row's string first: 3 GB at NB201's size)
+        names = np.array([str(Arch.from_index(int(i))) for i in self.arch_indices[archs]], dtype=object)
         cols: dict[str, Any] = {
             "arch_index": self.arch_indices[a_idx].astype(np.int64),
-            "arch_str": pd.Categorical.from_codes(a_idx, [str(Arch.from_index(int(i))) for i in self.arch_indices]),
+            "arch_str": names[pos],
             "seed": np.asarray(self.seeds, dtype=np.int64)[s_idx],
             "epoch": np.asarray(self.epochs, dtype=np.int64)[e_idx],
         }
         for split, array in self._arrays.items():
             for measure, m in self._measures[split].items():
-                cols[f"{split}_{measure}"] = np.asarray(array[:, :, :, m]).reshape(-1)
+                cols[f"{split}_{measure}"] = np.asarray(array[rows, :, :, m]).reshape(-1)
         for name in self.scalar_names:
             cols[name] = self._scalars[name][a_idx]
         frame = pd.DataFrame(cols)
