@@ -522,6 +522,30 @@ def test_the_regret_axis_draws_a_regret_of_zero() -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("strategies", [14, 26, 40])
+def test_the_anytime_legend_of_many_strategies_leaves_the_axis_labels_readable(
+        strategies: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the space kept below the panels held 3 legend rows (18 labels): 26 strategies' legend covered both
+    # x-axis labels and tick labels
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from nasbench_suite.report import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "png_bytes", lambda fig: drawn.append(fig) or b"")
+    grid = np.geomspace(0.1, 30, 50)
+    labels = [f"strategy-{k}" for k in range(strategies)]
+    curves = {label: (np.full(50, 90.0), np.full(50, 89.0), np.full(50, 91.0), np.full(50, 3.0),
+                      np.full(50, 2.0), np.full(50, 4.0)) for label in labels}
+    figures.anytime_figure(grid, curves, figures.palette(labels), 0.05, "t")
+    canvas = FigureCanvasAgg(drawn[0])
+    canvas.draw()  # places the axis labels
+    renderer = canvas.get_renderer()
+    legend = drawn[0].legends[0].get_window_extent(renderer)
+    for ax in drawn[0].axes:
+        for text in [ax.xaxis.label, *ax.get_xticklabels()]:
+            assert not legend.overlaps(text.get_window_extent(renderer)), text.get_text()
+
 def test_report_refuses_an_out_folder_holding_the_report_of_other_runs(toy: dict[str, Path], tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture) -> None:
     """`nasbench report A/runs --out B`, B a compare folder of other runs: it replaced B's report (and removed

@@ -14,6 +14,8 @@ from matplotlib.ticker import FormatStrFormatter, SymmetricalLogLocator
 from .stats import ACC, RankTests
 
 DPI = 110
+LEGEND_ROW_INCHES = 0.2
+"""Height of one row of the anytime figure's legend (8-point labels)."""
 _STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
           "svg.hashsalt": "nasbench", "path.simplify": False}
 
@@ -64,8 +66,11 @@ def anytime_figure(grid: np.ndarray, curves: Mapping[str, tuple[np.ndarray, np.n
     """Two panels against simulated seconds (log): incumbent test accuracy and its regret (symlog), each
     the median over runs as a step function with its bootstrap band. ``curves[label]`` =
     (acc median, low, high, regret median, low, high)."""
+    # the legend below the panels takes 6 labels a row; the space kept for it holds 3 rows, and each
+    # further row makes the figure taller (26 strategies' legend covered the x-axis labels)
+    extra = max(0, -(-len(curves) // 6) - 3) * LEGEND_ROW_INCHES
     with _rc():
-        fig = Figure(figsize=(10.5, 4.2))
+        fig = Figure(figsize=(10.5, 4.2 + extra))
         axes = fig.subplots(1, 2)
         for k, (label, (am, al, ah, rm, rl, rh)) in enumerate(curves.items()):
             c = colors[label]
@@ -91,7 +96,7 @@ def anytime_figure(grid: np.ndarray, curves: Mapping[str, tuple[np.ndarray, np.n
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False,
                    bbox_to_anchor=(0.5, -0.02))
         fig.suptitle(title)
-        fig.tight_layout(rect=(0, 0.1, 1, 1))
+        fig.tight_layout(rect=(0, (0.42 + extra) / (4.2 + extra), 1, 1))
         return png_bytes(fig)
 
 
