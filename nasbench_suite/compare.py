@@ -158,11 +158,15 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
         raise CompareError(f"{runs} exists and is not a folder")
     results = run_many(specs, cfg.seeds, processes=cfg.workers, evaluation=EvalSpec(), progress=progress)
     runs.mkdir(parents=True, exist_ok=True)
-    replayed = runs / REPLAYED
+    # written beside the runs they replace, then put in place: a compare stopped while writing them (0.35 s
+    # for 9 strategies x 500 seeds) left compare.json's config beside some strategies' new runs, others' gone
+    replayed, tmp = runs / REPLAYED, runs / f".{REPLAYED}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for entry, result in zip(cfg.strategies, results):
+        result.write(tmp / entry.label)
     if replayed.exists():
         shutil.rmtree(replayed)
-    for entry, result in zip(cfg.strategies, results):
-        result.write(replayed / entry.label)
+    tmp.replace(replayed)
 
     identity = _ws_identity(cfg, bench.content_hash) if cfg.weight_sharing else None
     ws_dir = runs / WEIGHT_SHARING

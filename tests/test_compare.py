@@ -286,6 +286,35 @@ def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], ful
     assert _files(full_run) == before
 
 
+def test_a_compare_stopped_while_writing_its_runs_leaves_the_old_runs_whole(
+        toy: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """`compare --overwrite` removed the old replayed runs, then wrote the new ones one strategy at a time:
+    stopped in between, the folder held the old compare.json (its config) beside some new runs."""
+    from nasbench_suite.search import SearchResults
+
+    out = tmp_path / "out"
+    assert main(["compare", "--config", str(toy["replay"]), "--out", str(out)]) == 0
+    before = _files(out)
+    config = tmp_path / "more.toml"
+    config.write_text(toy["replay"].read_text().replace('seeds = "0-3"', 'seeds = "0-5"'))
+    real, written = SearchResults.write, []
+
+    def stopped_at_the_second(self: SearchResults, *args: object, **kwargs: object) -> object:
+        if written:
+            raise KeyboardInterrupt
+        written.append(real(self, *args, **kwargs))
+        return written[-1]
+
+    monkeypatch.setattr(SearchResults, "write", stopped_at_the_second)
+    assert main(["compare", "--config", str(config), "--out", str(out), "--overwrite"]) == 130
+    assert {k: v for k, v in _files(out).items() if not k.startswith("runs/.replayed.tmp/")} == before
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(["compare", "--config", str(config), "--out", str(out), "--overwrite"]) == 0
+    assert not (out / "runs" / ".replayed.tmp").exists()
+    assert pd.read_csv(out / "final.csv")["runs"].tolist() == [6, 6, 6, 6]
+
+
 @pytest.mark.parametrize("change, field", [
     (lambda t: t.replace('seeds = "0-3"', 'seeds = "3-1"'), "seeds"),
     (lambda t: t.replace('queries = 15', 'queries = 0'), "budget.queries"),
