@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 
 import numpy as np
 
+from .csvread import read_csv
 from .errors import NasBenchError, RunMismatchError, StoreError, require_device
 from .machine import machine_facts
 from .model import MacroConfig
@@ -404,10 +405,8 @@ class LatencyStore(FolderStore):
         path = self.folder / CSV_FILE
         if not path.is_file():
             return
-        import pandas as pd
-
         try:
-            frame = pd.read_csv(path)
+            frame = read_csv(path)
         except (OSError, ValueError) as exc:
             raise _unreadable(self.folder, exc) from None
         if tuple(frame.columns) != CSV_COLUMNS:
@@ -522,8 +521,6 @@ def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyT
     ``stat`` picks the statistic: the median by default; ``min_ms`` is the more robust estimate of
     the uncontended latency when the machine was busy while timing (other processes only add time).
     """
-    import pandas as pd
-
     _check_stat(stat)
     folder = Path(folder)
     if not folder.exists() and len(folder.parts) == 1:
@@ -533,7 +530,7 @@ def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyT
         raise LatencyError(f"{folder} is not a latency folder: it needs {IDENTITY_FILE} and {CSV_FILE}")
     try:
         identity = _read_identity(ident_path)
-        frame = pd.read_csv(csv_path)
+        frame = read_csv(csv_path)
         check_latency_rows(frame, identity["method"]["batches"])
         values = {int(b): expand_to_members(g["arch_index"].to_numpy(np.int64), g[stat].to_numpy(np.float64))
                   for b, g in frame.groupby("batch")}
@@ -622,7 +619,7 @@ def import_device_csv(path: str | os.PathLike, index: str = "nb201") -> dict[str
                            f"batch size), not a device table: pass the folder {Path(path).parent} itself "
                            "(--latency FOLDER, with --latency-batch and --latency-stat)")
     try:
-        frame = pd.read_csv(path)
+        frame = read_csv(path)
     except (OSError, ValueError) as exc:  # missing, unreadable, empty or not CSV
         raise LatencyError(f"cannot read latency CSV {path}: {exc}") from None
     if "arch_str" in frame:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .csvread import read_csv
 from .estimators import (METRICS, Estimate, EstimatorError, Judged, curve_estimates, fidelity_estimates,
                          judged_cells, league_table, predictor_estimates, proxy_estimates)
 from .store import atomic_write_text
@@ -97,12 +98,10 @@ RECORD_KEYS = ("epochs", "train_seconds", "score_seconds", "cells_scored")
 def _read_supernet(folder: Path) -> tuple[dict[str, Any], dict[int, float]]:
     """The stored supernet record and its scores by arch index; :class:`EstimatorError` (one line) when
     either file is missing, unreadable or lacks what the league reads."""
-    import pandas as pd
-
     again = f"delete {SUPERNET_CSV} and {SUPERNET_JSON} in {folder} to train and score the supernet again"
     try:
         record = json.loads((folder / SUPERNET_JSON).read_text(encoding="utf-8"))
-        frame = pd.read_csv(folder / SUPERNET_CSV)
+        frame = read_csv(folder / SUPERNET_CSV)
         if not isinstance(record, dict) or any(k not in record for k in RECORD_KEYS):
             raise ValueError(f"{SUPERNET_JSON} must hold {', '.join(RECORD_KEYS)}")
         if not record["cells_scored"] or {"arch_index", "valid_acc"} - set(frame.columns):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from .csvread import read_csv
 from .errors import ProxyError, RunMismatchError, StoreError
 from .pools import spawn_pool
 from .space import NUM_ARCHS, Arch
@@ -157,10 +158,8 @@ class ProxyStore(FolderStore):
         path = self.folder / CSV_FILE
         if not path.is_file():
             return
-        import pandas as pd
-
         try:
-            frame = pd.read_csv(path)
+            frame = read_csv(path)
         except (OSError, ValueError) as exc:
             raise _unreadable(self.folder, exc) from None
         if list(frame.columns) != csv_columns(self.proxies):
@@ -285,8 +284,6 @@ class ProxyTable:
 
 
 def load_proxies(folder: str | os.PathLike) -> ProxyTable:
-    import pandas as pd
-
     folder = Path(folder)
     ident, path = folder / IDENTITY_FILE, folder / CSV_FILE
     if not ident.is_file() or not path.is_file():
@@ -294,7 +291,7 @@ def load_proxies(folder: str | os.PathLike) -> ProxyTable:
                          "(run `nasbench proxies --table T` first)")
     try:
         identity = _read_identity(ident)
-        frame = pd.read_csv(path)
+        frame = read_csv(path)
         idx = check_cell_csv(frame, csv_columns(identity["proxies"]), CSV_FILE)
         scores, seconds = {}, {}
         for p in identity["proxies"]:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from . import tablefile
+from .csvread import read_csv
 from .errors import DatasetError, not_a_folder
 from .space import NUM_ARCHS, Arch
 from .table import Benchmark, build_table, load_table
@@ -80,12 +81,10 @@ DATASETS: dict[str, _Columns] = {
 
 def _read_csv(path: Path, columns: list[str]) -> "pd.DataFrame":
     """The reference CSV at ``path``, which must have ``columns``."""
-    import pandas as pd
-
     if not path.is_file():
         raise DatasetError(f"reference file {path} is missing; --ref-dir must hold {HP12}, {PER_SEED}, {TEST200}, {FIXTURE}")
     try:
-        frame = pd.read_csv(path)
+        frame = read_csv(path)
     except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
         raise DatasetError(f"reference file {path} is not a readable CSV ({type(exc).__name__}: {exc})") from None
     missing = [c for c in columns if c not in frame.columns]
