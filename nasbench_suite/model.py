@@ -38,6 +38,13 @@ _NODE_INPUTS: tuple[tuple[tuple[int, int], ...], ...] = tuple(
 )
 
 
+MACRO_LIMITS = {"cells": 1_000}
+"""The largest value of a :class:`MacroConfig` field, :data:`MACRO_LIMIT` where not named here: far past any
+NAS-Bench macro network (N=5, C=16), low enough that a network can be built (on the meta device) at once;
+a mistyped ``--cells 99999999999999999999`` is one clear error instead of a build that never ends."""
+MACRO_LIMIT = 2**20
+
+
 @dataclass(frozen=True)
 class MacroConfig:
     """Shape of the macro network. The defaults are NAS-Bench-201's (C=16, N=5, 32x32x3, 10 classes)."""
@@ -56,6 +63,9 @@ class MacroConfig:
             value = getattr(self, f.name)
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ModelConfigError(f"MacroConfig.{f.name} must be a positive integer, got {value!r}")
+            limit = MACRO_LIMITS.get(f.name, MACRO_LIMIT)
+            if value > limit:
+                raise ModelConfigError(f"MacroConfig.{f.name} must be at most {limit:,}, got {value}")
             object.__setattr__(self, f.name, int(value))
         if self.resolution % 4:
             raise ModelConfigError(

@@ -154,7 +154,7 @@ def test_describe():
 @pytest.mark.parametrize(
     "kwargs",
     [{"channels": 0}, {"cells": -1}, {"in_channels": 2.0}, {"num_classes": True}, {"resolution": 30},
-     {"resolution": 0}, {"channels": "16"}],
+     {"resolution": 0}, {"channels": "16"}, {"cells": 1001}, {"channels": 2**20 + 1}, {"num_classes": 10**20}],
 )
 def test_macro_config_rejects_bad_values(kwargs):
     with pytest.raises(ModelConfigError) as err:
