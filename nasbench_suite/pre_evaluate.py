@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, require_device
-from .intlist import parse_int_list
+from .intlist import MAX_SEED, parse_int_list
 from .machine import machine_facts
 from .run_lock import LOCK_FILE, run_lock
 from .space import NUM_ARCHS, Arch, isomorphism_classes
@@ -146,6 +146,8 @@ class RunSpec:
             raise PreEvaluateError(f"seeds must be non-negative integers, got {list(self.seeds)}")
         if len(set(self.seeds)) != len(self.seeds):
             raise PreEvaluateError(f"seeds must be distinct, got {list(self.seeds)}")
+        if max(self.seeds) > MAX_SEED:  # the store's SQLite INTEGER: refused after training otherwise
+            raise PreEvaluateError(f"seeds must be at most 2**63 - 1 (stored as int64), got {max(self.seeds)}")
         for name in ("shard_size", "batch_cells"):
             value = getattr(self, name)
             if name == "batch_cells" and value is None:

@@ -117,7 +117,7 @@ def test_shard_plan_is_a_function_of_selection_seeds_and_size() -> None:
     assert RunSpec("1,3,5,7,9", (0, 2), TINY, 2).shards() == sorted(spec.shards(), key=lambda s: (s.archs, s.seed))
     identity = spec.identity({"name": "synthetic", "sha256": "abc"})
     assert identity["seeds"] == [0, 2] and identity["shard_size"] == 2 and identity["results"]["epochs"] == 2
-    for bad in [dict(seeds=()), dict(seeds=(1, 1)), dict(seeds=(-1,)), dict(shard_size=0)]:
+    for bad in [dict(seeds=()), dict(seeds=(1, 1)), dict(seeds=(-1,)), dict(shard_size=0), dict(seeds=(2**63,))]:
         with pytest.raises(PreEvaluateError):
             RunSpec(**{"archs_spec": "1", "seeds": (0,), "protocol": TINY, **bad})
 
