@@ -6,7 +6,9 @@ import numbers
 import re
 from typing import Any, Sequence
 
-_PART = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
+_PART = re.compile(r"\s*(\d{1,4300})\s*(?:-\s*(\d{1,4300})\s*)?")
+"""One item, ``I`` or ``A-B``: at most 4,300 digits, the most int() converts (past it, int() raises a ValueError
+that suggests sys.set_int_max_str_digits instead of naming the list)."""
 MAX_ITEMS = 1_000_000
 """The most integers a list may expand to: far above any seed count, arch list or size list, and a
 range like ``0-99999999999`` is one clear error instead of a ``MemoryError`` while it is expanded."""

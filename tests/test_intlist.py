@@ -10,7 +10,9 @@ def test_parse(text: str, expected: list[int]) -> None:
     assert parse_int_list(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "a-b", "3-1", "1,,2", "-1", "1.5", "0-"])
+@pytest.mark.parametrize("text", ["", "a-b", "3-1", "1,,2", "-1", "1.5", "0-",
+                                  pytest.param("7" * 5000, id="5000-digits"),  # past int()'s 4,300 digits:
+                                  pytest.param("1-" + "7" * 5000, id="to-5000-digits")])  # was int()'s own message
 def test_parse_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="not a list of non-negative integers"):
         parse_int_list(text)
