@@ -31,7 +31,7 @@ from .errors import NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import MAX_SEED, format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
-from .simulator import TRAJECTORY_COLUMNS, Budget, Oracle, guarded, run_keys, run_search
+from .simulator import MAX_WORKERS, TRAJECTORY_COLUMNS, Budget, Oracle, guarded, run_keys, run_search
 from .strategy import check_found_elsewhere, import_strategies, make_strategy, strategy_class, strategy_source
 from .table import load_table
 
@@ -379,9 +379,9 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
     tables = {}
     for spec in specs:
         strategy = make_strategy(spec.strategy, dict(spec.settings))  # unknown names and settings fail here, once
-        if not is_integer(spec.workers) or spec.workers < 1:  # before the runs, not in each of them
+        if not is_integer(spec.workers) or not 1 <= spec.workers <= MAX_WORKERS:  # before the runs, not in each
             raise SearchOutputError(f"simulated workers per run (--sim-workers, SearchSpec.workers) must be an "
-                                    f"integer >= 1, got {spec.workers!r}")
+                                    f"integer 1..{MAX_WORKERS:,}, got {spec.workers!r}")
         if processes > 1 or backend == "ray":
             check_found_elsewhere(spec.strategy, backend)
         key = _latency_key(spec)

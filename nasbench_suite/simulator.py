@@ -338,13 +338,19 @@ def _first_query_too_costly(limit_s: float, cost: float, charge: float, strategy
             "what the strategy charges (e.g. a smaller warm-start pool: --set pool=N)")
 
 
+MAX_WORKERS = 10_000
+"""The most simulated workers of a run: far above NB201's one and any asynchronous setup studied, low enough
+that the first ``ask(workers)`` list fits in memory (``--sim-workers 99999999999999999999`` filled memory
+instead of failing)."""
+
+
 def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *, workers: int = 1) -> Trajectory:
     """Run ``strategy`` from scratch under ``budget`` with ``workers`` simulated workers; see the module doc.
     A Ctrl-C or ``kill PID`` that stops the run passes, carrying the strategy and the run seed (see
     :data:`~nasbench_suite.errors.STOPPED_IN`). A query, trial or incumbent the run cannot take raises a
     :class:`StrategyError` whose message starts with the strategy's name (:func:`_named`)."""
-    if not is_integer(workers) or workers < 1:
-        raise StrategyError(f"workers must be an integer >= 1, got {workers!r}")
+    if not is_integer(workers) or not 1 <= workers <= MAX_WORKERS:
+        raise StrategyError(f"workers must be an integer 1..{MAX_WORKERS:,}, got {workers!r}")
     workers, seed = int(workers), _run_seed(seed)
     try:
         return _run(strategy, oracle, budget, seed, workers)
