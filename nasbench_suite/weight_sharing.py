@@ -459,13 +459,15 @@ def run_weight_sharing(table: str, method: str, seeds: Sequence[int], settings: 
     from tqdm import tqdm
 
     from .evaluation import EvalSpec, incumbent_metric
-    from .intlist import format_int_list
+    from .intlist import MAX_SEED, format_int_list
     from .search import FORMAT, FORMAT_VERSION, SearchResults, jsonable
     from .table import load_table
 
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise WeightSharingError("seeds must be distinct non-negative integers, at least one")
+    if max(seeds) > MAX_SEED:  # trajectories store seeds as int64: refused after every run otherwise
+        raise WeightSharingError(f"seeds must be at most 2**63 - 1 (stored as int64), got {max(seeds)}")
     make_method(method, method_settings)  # unknown names and settings fail before any work
     bench = load_table(table)
     protocol = table_protocol(bench)

@@ -389,9 +389,11 @@ def test_darts_cli_user_errors(ws_table, tmp_path, capsys):
     assert main(base + ["--method", "rsps", "--channels", "0"]) == 2
     assert main(["darts", "--table", str(tmp_path / "nope"), "--method", "gdas", "--epochs", "1",
                  "--out", str(tmp_path / "o")]) == 2
+    assert main(base + ["--method", "rsps", "--seeds", str(2**63)]) == 2  # was an OverflowError after the runs
     assert main(base + ["--method", "gdas", "--set", "bn_scoring=eval"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and all(line.startswith("nasbench: error:") for line in err)
+    assert "seeds must be at most 2**63 - 1" in err[3]
+    assert len(err) == 5 and all(line.startswith("nasbench: error:") for line in err)
     assert err[-1] == "nasbench: error: bn_scoring must be one of 'batch', 'nb201', got 'eval'"
     assert not (tmp_path / "o").exists()
 
