@@ -890,10 +890,15 @@ def _float(text: str) -> float:
 
 # ----- parser --------------------------------------------------------------------------------------
 def _int(text: str) -> int:
+    """An integer that fits in 64 bits: a larger one reached SQLite, numpy or torch as an OverflowError
+    traceback (``nasbench pre-evaluate --workers 99999999999999999999``, after the training)."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not -2**63 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer of at most 64 bits (-2**63..2**63 - 1), got {text!r}")
+    return value
 
 
 def _path(text: str) -> str:

@@ -134,7 +134,7 @@ def test_export_refuses_an_existing_file_unless_overwrite(table_dir: Path, tmp_p
     (["query", "TABLE", "-1"], "architecture index -1 is out of range 0..15624"),  # was "bad architecture string"
     (["describe", "-1"], "architecture index -1 is out of range 0..15624"),
     (["describe", "15625"], "architecture index 15625 is out of range 0..15624"),
-    (["describe", "0", "--channels", "99999999999999999999"], "channels must be at most 1,048,576"),  # was a torch traceback
+    (["describe", "0", "--channels", str(2**62)], "channels must be at most 1,048,576"),  # was a torch traceback
     (["describe", "0", "--cells", "1001"], "cells must be at most 1,000"),  # --cells 99999999999999999999 never ended
     (["query", "TABLE", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown operation"),
     (["query", "TABLE", "5"], "not in table"),
@@ -279,6 +279,15 @@ def test_zero_pre_evaluate_workers_is_refused_not_read_as_the_default(tmp_path: 
     proc = run("pre-evaluate", "--dataset", "synthetic", "--archs", "0-3", "--seeds", "0", "--epochs", "1",
                "--workers", "0", "--out", str(tmp_path / "run"))
     assert_clean_error(proc, "workers must be a positive integer, got 0")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_integer_option_past_64_bits_is_refused_before_any_work(tmp_path: Path) -> None:
+    """--workers 99999999999999999999 trained the cells, then ended in an OverflowError traceback when the
+    session was recorded in SQLite; every integer option is now checked to fit 64 bits when parsed."""
+    proc = run("pre-evaluate", "--dataset", "synthetic", "--archs", "0", "--seeds", "0", "--epochs", "1",
+               "--workers", "99999999999999999999", "--out", str(tmp_path / "run"))
+    assert_clean_error(proc, "argument --workers: expected an integer of at most 64 bits")
     assert not (tmp_path / "run").exists()
 
 
