@@ -291,6 +291,9 @@ def import_strategies(sources: Sequence[str]) -> None:
         try:
             if source.endswith(".py"):
                 _import_file(Path(source).resolve())
+            elif "/" in source or "\\" in source:  # no module name holds one: Python said "No module named '/a/b'"
+                raise StrategyError(f"cannot import strategies from {source!r}: a path but not a .py file; give a "
+                                    f".py file or a module name (e.g. mylab.strategies)")
             else:
                 importlib.import_module(source)
         except StrategyError:

@@ -272,6 +272,14 @@ def test_a_strategy_file_that_cannot_be_imported_is_one_line(search_table: Bench
     assert not (tmp_path / "o").exists()
 
 
+def test_an_import_path_that_is_not_a_py_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Was "ModuleNotFoundError: No module named '/.../mine'": the path read as a module name."""
+    for path in (tmp_path / "mine.json", tmp_path / "folder"):
+        assert main(["compare", "--import", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"from {str(path)!r}: a path but not a .py file" in err and len(err.strip().splitlines()) == 1
+
+
 BUGGY_STRATEGY = '''
 from dataclasses import dataclass
 
