@@ -507,6 +507,9 @@ def cmd_search(args: argparse.Namespace) -> None:
         raise UsageError("--ray-address needs --backend ray")
     if args.budget is None and args.max_queries is None:
         raise UsageError("give a budget: --budget SECONDS (simulated) and/or --max-queries N")
+    if args.latency is None and (args.latency_batch != 1 or args.latency_stat != "median_ms"):  # else unused
+        raise UsageError(f"--latency-batch {args.latency_batch} and --latency-stat {args.latency_stat} choose among "
+                         "the latencies of --latency, which is not given; give --latency or leave them out")
     out = Path(args.out)
     spec = SearchSpec(args.table, args.strategy, Budget(args.budget, args.max_queries, args.overrun),
                       _settings(args.set), args.sim_workers, args.objective, args.search_epochs,

@@ -48,6 +48,9 @@ def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Be
     (["--strategy", "rea", "--budget", "10", "--seeds", "a-b"], "is not a list of non-negative integers"),
     # each names its option (both used to say only "workers" or "processes", which read as the other one)
     (["--strategy", "rea", "--budget", "10", "--sim-workers", "0"], "simulated workers per run (--sim-workers"),
+    # were ignored without a word: the run had no latency at all
+    (["--strategy", "rea", "--budget", "10", "--latency-batch", "64"], "--latency, which is not given"),
+    (["--strategy", "rea", "--budget", "10", "--latency-stat", "min_ms"], "--latency, which is not given"),
     # ask(99999999999999999999) filled memory: the first ask() asks one query per worker
     (["--strategy", "rea", "--budget", "10", "--sim-workers", "10001"], "must be an integer 1..10,000, got 10001"),
     (["--strategy", "rea", "--budget", "10", "--workers", "0"], "processes (--workers) must be"),
