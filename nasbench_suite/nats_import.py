@@ -402,7 +402,7 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
         with ExitStack() as stack:
             pool = None
             if workers > 1 and isinstance(source, _FolderSource):
-                pool = stack.enter_context(spawn_pool(workers))
+                pool = stack.enter_context(spawn_pool(min(workers, n)))  # as every caller: no idle workers
             with _progress(n, progress) as bar:
                 for start in range(0, n, block_size):
                     stop = min(start + block_size, n)

@@ -246,7 +246,7 @@ def _scores(todo: list[int], batch: Minibatch, settings: ProxySettings, proxies:
         return
     chunks = [todo[i:i + 8] for i in range(0, len(todo), 8)]
     x, y = batch.x.numpy(), batch.y.numpy()
-    with spawn_pool(workers) as pool:
+    with spawn_pool(min(workers, len(chunks))) as pool:  # as every caller: no idle workers
         futures = [pool.submit(_score_arrays, c, x, y, settings, proxies) for c in chunks[:2 * workers]]
         nxt = len(futures)
         for i in range(len(chunks)):

@@ -135,6 +135,8 @@ def test_generated_folder_round_trips_in_blocks(tmp_path: Path) -> None:
     assert hp12.seeds == (111, 777)  # unused seed slots are dropped
     parallel = import_nats_tss(src, tmp_path / "out2", block_size=5, workers=2, progress=False)
     assert {t.name: t.content_hash for t in parallel} == {n: t.content_hash for n, t in tables.items()}
+    many = import_nats_tss(src, tmp_path / "out3", block_size=5, workers=2**62, progress=False)  # was an OverflowError
+    assert {t.name: t.content_hash for t in many} == {n: t.content_hash for n, t in tables.items()}
     assert hp12.arch_indices.tolist() == sorted(Arch.from_str(strings[i]).index for i in archs)
 
 

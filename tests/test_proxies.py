@@ -700,6 +700,9 @@ def test_cli_proxies_scores_cells_and_reports_user_errors(tmp_path: Path, capsys
     assert "unknown proxy" in err and "needs --out" in err and "Traceback" not in err
     assert "--workers must be a positive integer" in err and "channels must be a positive integer" in err
     assert not (tmp_path / "w").exists() and not (tmp_path / "c").exists()
+    # more workers than work: as many as there are chunks (was an OverflowError from the pool's semaphore)
+    assert main(["proxies", "--table", "digits", "--archs", "3110", "--proxies", "params", "--workers", str(2**62),
+                 "--out", str(tmp_path / "many")]) == 0
     out = tmp_path / "p"
     args = ["proxies", "--table", "digits", "--archs", "3110-3113", "--proxies", "synflow,params", "--out", str(out)]
     assert main(args) == 0
