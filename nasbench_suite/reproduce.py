@@ -69,6 +69,7 @@ import numpy as np
 
 from .errors import NasBenchError, not_a_folder
 from .evaluation import EvalSpec, incumbent_metric
+from .intlist import MAX_ITEMS
 from .search import run_seeds, SearchSpec
 from .simulator import Budget
 from .table import Benchmark, load_table
@@ -181,6 +182,8 @@ def load_published(path: str | os.PathLike | None = None) -> dict[str, Any]:
             text, where = Path(path).read_text(encoding="utf-8"), str(path)
         except OSError as exc:
             raise ReproduceError(f"cannot read published results {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:  # a binary file: was a traceback
+            raise ReproduceError(f"{path} is not valid JSON: not UTF-8 text ({exc.reason})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -255,8 +258,8 @@ def reproduce(protocol: str, tables: str | os.PathLike, *, runs: int = 100, firs
     """Replay ``protocol`` on the tables in ``tables``; one row per (method, evaluated dataset)."""
     if protocol not in PROTOCOLS:
         raise ReproduceError(f"unknown protocol {protocol!r}; use {' or '.join(PROTOCOLS)}")
-    if runs < 1:
-        raise ReproduceError(f"runs must be >= 1, got {runs}")
+    if not 1 <= runs <= MAX_ITEMS:  # the seed list is built: --runs 99999999999999999999 was a MemoryError
+        raise ReproduceError(f"runs must be 1..{MAX_ITEMS:,}, got {runs}")
     if first_seed < 0:
         raise ReproduceError(f"first_seed (--first-seed) must be >= 0, got {first_seed}")
     unknown = [m for m in methods if m not in METHODS]

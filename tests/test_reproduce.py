@@ -88,8 +88,13 @@ def test_reproduce_cli(tables: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     bad.write_text("{")
     assert main(["reproduce", "nb201", "--tables", str(tables), "--published", str(bad)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+    bad.write_bytes(b"\x82\xff{")  # was a UnicodeDecodeError traceback
+    assert main(["reproduce", "nb201", "--tables", str(tables), "--published", str(bad)]) == 2
+    assert "not valid JSON: not UTF-8 text" in capsys.readouterr().err
     with pytest.raises(ReproduceError, match="runs must be"):
         reproduce("nb201", tables, runs=0)
+    with pytest.raises(ReproduceError, match="runs must be 1..1,000,000"):  # was a MemoryError building the seeds
+        reproduce("nb201", tables, runs=2**62)
     assert main(["reproduce", "nb201", "--tables", str(tables), "--first-seed", "-1"]) == 2
     assert "--first-seed" in capsys.readouterr().err
 
