@@ -84,6 +84,12 @@ class LatencyError(NasBenchError, ValueError):
 
 
 # ----- method and fingerprint ----------------------------------------------------------------------
+LIMITS = {"batch": 65_536, "repeats": 1_000_000, "threads": 1_024}
+"""The largest batch size, repeats and threads of a :class:`LatencyMethod`: far above any timing setup used
+(batches 1..256, 50 repeats, a few threads), low enough that the input tensor, the samples array and torch's
+thread pool can be made (``--batch 99999999999999999999`` and its like ended in torch/numpy tracebacks)."""
+
+
 @dataclass(frozen=True)
 class LatencyMethod:
     """How a cell is timed; part of a store's identity."""
@@ -104,6 +110,11 @@ class LatencyMethod:
         object.__setattr__(self, "batches", tuple(sorted(batches)))
         if self.warmup < 0 or self.repeats < 3 or self.threads < 1:
             raise LatencyError("need warmup >= 0, repeats >= 3 and threads >= 1")
+        too_large = {k: v for k, v in (("batch", max(batches)), ("repeats", self.repeats), ("threads", self.threads))
+                     if v > LIMITS[k]}
+        if too_large:
+            raise LatencyError(f"need batch sizes <= {LIMITS['batch']:,}, repeats <= {LIMITS['repeats']:,} and threads "
+                               f"<= {LIMITS['threads']:,}; got " + ", ".join(f"{k} {v}" for k, v in too_large.items()))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

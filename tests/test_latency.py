@@ -244,6 +244,12 @@ def test_cli_measures_a_tables_network(tmp_path: Path, capsys: pytest.CaptureFix
     assert lat.identity["config"] == {"channels": 8, "cells": 1, "in_channels": 1, "resolution": 8, "num_classes": 10}
     assert main(args[:-4] + ["--repeats", "5", "--out", str(out)]) == 2  # another method: refused, one line
     assert "belongs to another run" in capsys.readouterr().err
+    # past what can be allocated or started: were torch/numpy tracebacks (the batch an input of 2**62 images)
+    for flag, value in (("--batch", "1,65537"), ("--repeats", str(2**62)), ("--threads", str(2**62))):
+        assert main(args[:-2] + [flag, value, "--out", str(tmp_path / "big")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("nasbench: error: need batch sizes <= 65,536") and err.count("\n") == 1
+    assert not (tmp_path / "big").exists()
 
 
 # ----- LUT -----------------------------------------------------------------------------------------
