@@ -724,6 +724,10 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     from .reproduce import (PUBLISHED_FILE, load_published, payload, render, reproduce, weight_sharing_folder,
                             weight_sharing_rows)
 
+    if args.weight_sharing and (args.no_weight_sharing or args.protocol != "nb201"):  # else ignored, no word said
+        raise UsageError(f"--weight-sharing {args.weight_sharing} shows runs beside nb201's weight-sharing rows, "
+                         + ("but --no-weight-sharing shows none; drop one" if args.no_weight_sharing else
+                            f"which protocol {args.protocol} has none of; leave it out"))
     tables = args.tables or os.environ.get("NASBENCH_TABLES_DIR") or "tables"
     published = load_published(args.published)
     ws_dir, ws_note = None, ""

@@ -97,6 +97,12 @@ def test_reproduce_cli(tables: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
         reproduce("nb201", tables, runs=2**62)
     assert main(["reproduce", "nb201", "--tables", str(tables), "--first-seed", "-1"]) == 2
     assert "--first-seed" in capsys.readouterr().err
+    # a --weight-sharing folder that would not be shown was ignored without a word (exit 0)
+    for extra in (["nb201", "--no-weight-sharing"], ["nats"]):
+        assert main(["reproduce", extra[0], "--tables", str(tables), "--runs", "1", "--workers", "1",
+                     "--weight-sharing", str(tmp_path), *extra[1:]]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"nasbench: error: --weight-sharing {tmp_path} shows runs") and err.count("\n") == 1
 
 
 def test_weight_sharing_default_does_not_depend_on_the_current_directory(tables: Path, tmp_path: Path,
