@@ -1187,7 +1187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", help=f"predictor training-set sizes, a comma list (default: those of "
                    f"{','.join(map(str, ESTIMATOR_SIZES))} that leave cells to judge on)")
     p.add_argument("--repeats", type=_int, default=3, help="predictor draws per size (default 3)")
-    p.add_argument("--supernet-epochs", type=int, default=30,
+    p.add_argument("--supernet-epochs", type=_int, default=30,
                    help="train the weight-sharing supernet this long when no stored scores exist (0: skip)")
     p.add_argument("--data-dir", type=_path, help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
     p.add_argument("--out", type=_path, metavar="DIR", help="default reports/estimators/<table>")

@@ -264,6 +264,11 @@ def test_estimators_refuses_sizes_beyond_the_judged_cells_and_negative_epochs_be
     assert_clean_error(proc, f"the largest allowed size is {largest}")  # rows of that size were dropped silently
     proc = run("estimators", "--table", "digits", "--supernet-epochs", "-1", "--out", str(tmp_path / "league"))
     assert_clean_error(proc, "--supernet-epochs must be 0 (no supernet) or a positive number of epochs, got -1")
+    # the only integer option parsed by int(): "invalid int value", and 99999999999999999999 trained without end
+    assert_clean_error(run("estimators", "--table", "digits", "--supernet-epochs", "x"), "expected an integer, got 'x'")
+    proc = run("estimators", "--table", "digits", "--supernet-epochs", "99999999999999999999", "--out",
+               str(tmp_path / "league"))
+    assert_clean_error(proc, "argument --supernet-epochs: expected an integer of at most 64 bits")
     assert not (tmp_path / "league").exists()  # no supernet trained, nothing written
 
 
