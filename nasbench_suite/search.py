@@ -188,12 +188,12 @@ def check_results_folder(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise SearchOutputError(f"--out {out} exists and is not a folder")
     existing = [n for n in (RESULTS_FILE, MANIFEST_FILE, TIMING_FILE) if (out / n).exists()]
+    if MANIFEST_FILE in existing and not _is_results_manifest(out / MANIFEST_FILE):  # first: --overwrite won't help
+        raise SearchOutputError(f"{out} holds a {MANIFEST_FILE} that is not search results (a table's, or another "
+                                "tool's); refusing to replace it: choose another output folder")
     if existing and not overwrite:
         raise SearchOutputError(f"{out} already holds {', '.join(existing)}; pass --overwrite (overwrite=True) "
                                 "to replace them")
-    if MANIFEST_FILE in existing and not _is_results_manifest(out / MANIFEST_FILE):
-        raise SearchOutputError(f"{out} holds a {MANIFEST_FILE} that is not search results (a table's, or another "
-                                "tool's); refusing to replace it: choose another output folder")
 
 
 def _is_results_manifest(path: Path) -> bool:

@@ -344,11 +344,11 @@ def check_replaceable(folder: Path, overwrite: bool) -> None:
     remove_leftovers(folder)
     if not folder.exists():
         return
-    if not overwrite:
-        raise TableExistsError(f"{folder} already exists; pass --overwrite (overwrite=True) to replace it")
-    if not holds_table(folder):
+    if not holds_table(folder):  # first: --overwrite would not help, so it is not suggested
         raise TableExistsError(f"{folder} exists and is not a table (no {MANIFEST} with a content hash); "
                                "refusing to replace it: choose another output folder")
+    if not overwrite:
+        raise TableExistsError(f"{folder} already exists; pass --overwrite (overwrite=True) to replace it")
 
 
 def make_folder(folder: Path) -> list[Path]:

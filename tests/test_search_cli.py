@@ -275,6 +275,17 @@ def test_a_strategy_file_that_cannot_be_imported_is_one_line(search_table: Bench
     assert not (tmp_path / "o").exists()
 
 
+def test_a_table_folder_as_out_is_refused_without_suggesting_overwrite(search_table: Benchmark, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    """It said "already holds manifest.json; pass --overwrite", and --overwrite was then refused."""
+    before = {p.name: p.read_bytes() for p in search_table.path.iterdir() if p.is_file()}
+    assert main(["search", "--table", str(search_table.path), "--strategy", "random", "--max-queries", "5",
+                 "--seeds", "0", "--workers", "1", "--out", str(search_table.path)]) == 2
+    err = capsys.readouterr().err
+    assert "not search results" in err and "--overwrite" not in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in search_table.path.iterdir() if p.is_file()} == before
+
+
 def test_an_import_path_that_is_not_a_py_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Was "ModuleNotFoundError: No module named '/.../mine'": the path read as a module name."""
     for path in (tmp_path / "mine.json", tmp_path / "folder"):

@@ -587,3 +587,18 @@ def test_a_table_put_in_place_between_the_check_and_the_rename_is_not_replaced(
     with pytest.raises(TableExistsError, match="written while this table was made"):
         build_table(results, out, name="second")
     assert load_table(out).name == "first" and [p.name for p in out.parent.iterdir()] == ["t"]
+
+
+def test_a_folder_that_is_not_a_table_is_refused_without_suggesting_overwrite(tmp_path: Path) -> None:
+    """A file or a folder of other files said "already exists; pass --overwrite", which was then refused
+    ("not a table ... refusing to replace it"): the advice that cannot help is no longer given."""
+    afile, folder = tmp_path / "afile", tmp_path / "folder"
+    afile.write_text("keep me\n")
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me\n")
+    for target in (afile, folder):
+        for overwrite in (False, True):
+            with pytest.raises(TableExistsError, match="is not a table") as err:
+                tablefile.check_replaceable(target, overwrite)
+            assert "--overwrite" not in str(err.value)
+    assert afile.read_text() == (folder / "notes.txt").read_text() == "keep me\n"
