@@ -450,6 +450,9 @@ def build_table(results: "pd.DataFrame", out: str | os.PathLike, *, name: str | 
     :class:`MissingResultError` when queried. ``metadata`` (dataset, protocol, hardware, ...) goes into
     the manifest. This is the format :meth:`Benchmark.to_frame` exports, so export -> build round-trips.
     """
+    if name is not None and (not name.strip() or name in (".", "..") or "/" in name or "\\" in name):
+        # the name makes paths (proxies/<name> beside the table): '../../x' wrote proxies outside the tables folder
+        raise TableBuildError(f"table name {name!r} must be a non-empty name without '/' or '\\', not '.' or '..'")
     if results.empty:
         raise TableBuildError("results are empty")
     arch = _arch_column(results)

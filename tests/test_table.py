@@ -602,3 +602,14 @@ def test_a_folder_that_is_not_a_table_is_refused_without_suggesting_overwrite(tm
                 tablefile.check_replaceable(target, overwrite)
             assert "--overwrite" not in str(err.value)
     assert afile.read_text() == (folder / "notes.txt").read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "a/b", "a\\b", "", " ", ".", ".."])
+def test_a_table_name_that_would_make_paths_elsewhere_is_refused(tmp_path: Path, results: pd.DataFrame,
+                                                                 name: str) -> None:
+    """The name makes folders beside the table (``nasbench proxies`` writes ``proxies/<name>``): a table
+    built with ``--name ../../escaped`` had its proxies written two folders above the tables folder."""
+    with pytest.raises(TableBuildError, match="must be a non-empty name without '/'"):
+        build_table(results, tmp_path / "t", name=name)
+    assert not (tmp_path / "t").exists()
+    assert build_table(results, tmp_path / "ok", name="my table-2.v1").name == "my table-2.v1"
