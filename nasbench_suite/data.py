@@ -307,8 +307,8 @@ def _subsample(
     pool, idx = rows[split]
     if not 1 <= size <= len(idx):
         raise DatasetError(
-            f"max_{split}={size} is outside 1..{len(idx)}, the size of the {split} split of "
-            f"dataset {spec.name!r}"
+            f"max_{split}={size} (a protocol's {split}_subset, --{split}-subset) is outside 1..{len(idx)}, the size "
+            f"of the {split} split of dataset {spec.name!r}"
         )
     stream = SUBSET_STREAM if split == "train" else VALID_SUBSET_STREAM
     order = stratified_order(raw.pools[pool][1][idx], [SPLIT_SEED, stream])

@@ -287,6 +287,13 @@ def test_zero_pre_evaluate_workers_is_refused_not_read_as_the_default(tmp_path: 
     assert not (tmp_path / "run").exists()
 
 
+def test_a_subset_larger_than_the_split_names_the_option(tmp_path: Path) -> None:
+    """It named only the loader's argument (max_train=5000), which no command line has."""
+    proc = run("pre-evaluate", "--dataset", "digits", "--archs", "0", "--seeds", "0", "--epochs", "1",
+               "--train-subset", "5000", "--workers", "1", "--out", str(tmp_path / "run"))
+    assert_clean_error(proc, "max_train=5000 (a protocol's train_subset, --train-subset) is outside 1..1197")
+
+
 def test_an_integer_option_past_64_bits_is_refused_before_any_work(tmp_path: Path) -> None:
     """--workers 99999999999999999999 trained the cells, then ended in an OverflowError traceback when the
     session was recorded in SQLite; every integer option is now checked to fit 64 bits when parsed."""
