@@ -498,7 +498,8 @@ def _output_lock(out: Path, purpose: str) -> Any:
 
 
 def cmd_search(args: argparse.Namespace) -> None:
-    from .search import SearchSpec, check_results_folder, run_notes, run_seeds
+    from .partial_runs import remove_partial
+    from .search import PARTIAL_DIR, SearchSpec, check_results_folder, run_notes, run_seeds
     from .simulator import Budget
     from .strategy import import_strategies
 
@@ -519,12 +520,16 @@ def cmd_search(args: argparse.Namespace) -> None:
     with _output_lock(out, "nasbench search"):
         check_results_folder(out, args.overwrite)  # a search that held the folder until now may have written it
         results = run_seeds(spec, _int_list(args.seeds), processes=args.workers, backend=args.backend,
-                            evaluation=evaluation, ray_address=args.ray_address)
+                            evaluation=evaluation, ray_address=args.ray_address, partial=out / PARTIAL_DIR)
         results.write(out, overwrite=args.overwrite)
+        remove_partial(out / PARTIAL_DIR)  # with what a stopped search of other settings left there
     final = results.final()
     t = results.timing
     print(f"wrote {len(results.frame)} rows ({t['runs']} runs of {args.strategy}) to {out / 'trajectories.parquet'} "
           f"with manifest.json and timing.json")
+    if t["runs_resumed"]:
+        print(f"resumed: {t['runs_resumed']} of {t['runs']} runs were read back from the stopped search's "
+              f"{out / PARTIAL_DIR}, the others replayed")
     for note in run_notes(args.strategy, results.manifest["runs"]["stop_reasons"], final):
         print(f"note: {note}")
     empty = int((final["incumbent_index"] < 0).sum())

@@ -136,6 +136,7 @@ def _write_cells(bench: Any, latency: str, batch: int, path: Path) -> None:
 def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Path:
     """Run every strategy of ``cfg`` (and its weight-sharing methods) into ``runs``; returns ``runs``."""
     from .evaluation import EvalSpec
+    from .partial_runs import remove_partial
     from .search import SearchSpec, run_many
     from .simulator import Budget
     from .table import load_table
@@ -156,7 +157,9 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
                         latency_batch=cfg.latency_batch) for s in cfg.strategies]
     if runs.exists() and not runs.is_dir():
         raise CompareError(f"{runs} exists and is not a folder")
-    results = run_many(specs, cfg.seeds, processes=cfg.workers, evaluation=EvalSpec(), progress=progress)
+    partial = runs / f".{REPLAYED}.partial"  # the runs finished so far, read back by a rerun of a stopped compare
+    results = run_many(specs, cfg.seeds, processes=cfg.workers, evaluation=EvalSpec(), progress=progress,
+                       partial=partial)
     runs.mkdir(parents=True, exist_ok=True)
     # written beside the runs they replace, then put in place: a compare stopped while writing them (0.35 s
     # for 9 strategies x 500 seeds) left compare.json's config beside some strategies' new runs, others' gone
@@ -167,6 +170,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
     if replayed.exists():
         shutil.rmtree(replayed)
     tmp.replace(replayed)
+    remove_partial(partial)  # with what a stopped compare of another config left there
 
     identity = _ws_identity(cfg, bench.content_hash) if cfg.weight_sharing else None
     ws_dir = runs / WEIGHT_SHARING

@@ -21,7 +21,7 @@ from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from .table import Benchmark
 
 RESULTS_FILE = "trajectories.parquet"
+PARTIAL_DIR = ".partial"
+"""Staging folder in ``nasbench search``'s ``--out``: finished runs of an unfinished search (see
+:mod:`.partial_runs`), removed once the results are written."""
 MANIFEST_FILE = "manifest.json"
 TIMING_FILE = "timing.json"
 FORMAT = "nasbench-search-results"
@@ -294,14 +297,20 @@ def _chunks(seeds: Sequence[int], processes: int) -> list[tuple[int, ...]]:
 
 
 def _execute(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...], str | None]], processes: int, backend: str,
-             ray_address: str | None, progress: bool) -> list[dict[str, Any]]:
-    """Every task's result, in task order, with a progress bar (chunks done, rate, ETA) if asked."""
+             ray_address: str | None, progress: bool,
+             keep: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Every task's result, in task order, with a progress bar (chunks done, rate, ETA) if asked;
+    ``keep(i, result)`` is called as each task finishes (to checkpoint it)."""
     from tqdm import tqdm
 
     out: list[dict[str, Any] | None] = [None] * len(tasks)
+    if not tasks:  # every run was read back from an interrupted call's staging folder
+        return []
     with tqdm(total=sum(len(t[3]) for t in tasks), unit="run", disable=not progress, desc="search") as bar:
         for i, part in _completed(tasks, processes, backend, ray_address):
             out[i] = part
+            if keep is not None:
+                keep(i, part)
             bar.update(len(tasks[i][3]))
     return out  # type: ignore[return-value]
 
@@ -357,18 +366,21 @@ def _run_seeds(seeds: Iterable[int] | str) -> list[int]:
 
 def run_seeds(spec: SearchSpec, seeds: Iterable[int] | str, *, processes: int = 1, backend: str = "local",
               evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None,
-              progress: bool | None = None) -> SearchResults:
+              progress: bool | None = None, partial: str | os.PathLike | None = None) -> SearchResults:
     """Replay ``spec`` once per run seed; see the module doc. ``progress`` (default: when stderr is
-    a terminal) shows a progress bar."""
+    a terminal) shows a progress bar. ``partial``: a staging folder where finished runs are kept as
+    they finish, and read back instead of replayed by a later call (see :mod:`.partial_runs`)."""
     return run_many([spec], seeds, processes=processes, backend=backend, evaluation=evaluation,
-                    ray_address=ray_address, progress=progress)[0]
+                    ray_address=ray_address, progress=progress, partial=partial)[0]
 
 
 def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, processes: int = 1, backend: str = "local",
              evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None,
-             progress: bool | None = None) -> list[SearchResults]:
+             progress: bool | None = None, partial: str | os.PathLike | None = None) -> list[SearchResults]:
     """:func:`run_seeds` for several specs over one pool of processes."""
     import pandas as pd
+
+    from .partial_runs import load_runs, save_part, spec_identity, split_runs
 
     if backend not in BACKENDS:
         raise SearchOutputError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}")
@@ -377,6 +389,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
     processes = int(processes)
     seeds = _run_seeds(seeds)
     tables = {}
+    identities = []
     for spec in specs:
         strategy = make_strategy(spec.strategy, dict(spec.settings))  # unknown names and settings fail here, once
         if not is_integer(spec.workers) or not 1 <= spec.workers <= MAX_WORKERS:  # before the runs, not in each
@@ -400,22 +413,41 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
             if eval_table not in tables:
                 tables[eval_table] = load_table(eval_table)
             incumbent_metric(np.empty(0, dtype=np.int64), tables[eval_table], evaluation)
-    chunks = _chunks(seeds, processes)
+        identities.append(spec_identity(
+            spec, tables[spec.table].content_hash,
+            _oracle(str(tables[spec.table].path), tables[spec.table].content_hash, spec.objective, spec.search_epochs,
+                    key), jsonable(strategy.settings()), type(strategy), strategy_source(spec.strategy),
+            None if evaluation is None else {"table_hash": tables[evaluation.table or spec.table].content_hash,
+                                             "split": evaluation.split, "measure": evaluation.measure,
+                                             "epoch": evaluation.epoch}))
+    partial = None if partial is None else Path(partial)
+    done = [load_runs(partial, identity, seeds) for identity in identities]  # runs a stopped call finished
     if backend == "ray":
         from .backends import check_ray_address, import_ray
 
         import_ray()
         check_ray_address(ray_address)  # in seconds, before the runs
     # absolute: a Ray task runs in its node's own working folder
-    tasks = [(_for_a_node(spec), str(Path(tables[spec.table].path).absolute()), tables[spec.table].content_hash, c,
-              strategy_source(spec.strategy))
-             for spec in specs for c in chunks]
+    tasks, owner = [], []
+    for k, spec in enumerate(specs):
+        for c in _chunks([s for s in seeds if s not in done[k]], processes):
+            tasks.append((_for_a_node(spec), str(Path(tables[spec.table].path).absolute()),
+                          tables[spec.table].content_hash, c, strategy_source(spec.strategy)))
+            owner.append(k)
+
+    def keep(i: int, part: dict[str, Any]) -> None:
+        if partial is not None:
+            save_part(partial, identities[owner[i]], part)
+
     started = time.perf_counter()
-    parts = _execute(tasks, processes, backend, ray_address, sys.stderr.isatty() if progress is None else progress)
+    parts = _execute(tasks, processes, backend, ray_address, sys.stderr.isatty() if progress is None else progress,
+                     keep)
     wall = time.perf_counter() - started
+    for i, part in enumerate(parts):
+        done[owner[i]].update(split_runs(part))
     out = []
     for k, spec in enumerate(specs):
-        mine = parts[k * len(chunks):(k + 1) * len(chunks)]
+        mine = [done[k][s] for s in seeds]  # one part per run, in seed order
         cols = {c: np.concatenate([p["columns"][c] for p in mine]) for c in ("seed", *TRAJECTORY_COLUMNS)}
         frame = pd.DataFrame({"strategy": pd.Categorical([spec.strategy] * len(cols["seed"])), **cols})
         if spec.latency is not None:
@@ -432,9 +464,12 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
         manifest = _manifest(spec, tables[spec.table], seeds, mine[0]["fidelities"], runs, eval_info, evaluation,
                              len(frame))
         timing = {
-            "note": "wall-clock measurements of this execution; they vary between executions and are not results",
+            "note": "wall-clock measurements of this execution; they vary between executions and are not results. A "
+                    "resumed execution read runs_resumed runs back from a stopped one: wall_seconds_all_specs covers "
+                    "only the runs replayed now, the per-run sums all runs, as each was measured",
             "backend": backend, "processes": processes, "runs": len(seeds), "queries": int(len(frame)),
             "wall_seconds_all_specs": wall, "specs_in_call": len(specs),
+            "runs_resumed": len(seeds) - sum(len(t[3]) for t, o in zip(tasks, owner) if o == k),
             "run_wall_seconds_sum": float(np.sum(runs["wall_seconds"])),
             "strategy_seconds_sum": float(np.sum(runs["strategy_seconds"])),
             "strategy_seconds_per_run_mean": float(np.mean(runs["strategy_seconds"])),

@@ -1,0 +1,156 @@
+"""Finished runs of a search kept while the others run, so that a stopped search resumes.
+
+:func:`~nasbench_suite.search.run_many` replays a spec's seeds in chunks (tasks). Given a staging
+folder, it writes each finished task's part there as one ``.npz`` file (``allow_pickle=False``; no
+pickle), written to a private temporary name and renamed into place, so a kill at any moment leaves
+each file whole or absent. A file is named ``<spec key>.<seeds key>.npz``: the spec key is a sha256 of
+the spec's identity (:func:`spec_identity`: table content hash, strategy name, settings and code,
+budget, simulated workers, objective, latency and proxy values, evaluation, package version), the
+seeds key a sha256 of the chunk's run seeds. The identity is stored in the file too and compared in
+full when it is read.
+
+A later call with the same spec reads back every file of its spec key (a damaged or foreign one is
+skipped: its runs are replayed again) and replays only the seeds none of them holds. A run depends on
+its spec and its run seed alone, so the runs read back are the ones a fresh replay would make, and the
+results are the same byte for byte whatever the chunks were (another ``--workers`` included). The
+caller removes the folder once the final results are written (:func:`remove_partial`).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import __version__
+from .data import array_sha256, files_sha256
+from .simulator import TRAJECTORY_COLUMNS
+from .store import private_temporary
+
+COLUMNS = ("seed", *TRAJECTORY_COLUMNS)
+RUN_FACTS = ("seeds", "rows", "end_time", "stop_reason", "strategy_seconds", "wall_seconds")
+"""Per-run lists of a task's part (see :func:`~nasbench_suite.search._run_chunk`), in its seed order."""
+
+
+@functools.lru_cache(maxsize=16)
+def _code_sha256(strategy_file: str | None) -> str:
+    """sha256 over this package's Python sources, the strategy's file and, for a strategy of a package
+    (the shipped ``algorithms``), that package's sources: an edit to any of them replays again."""
+    package = Path(__file__).parent
+    files = sorted(package.rglob("*.py"))
+    if strategy_file is not None:
+        own = Path(strategy_file)
+        files += sorted(own.parent.glob("*.py")) if (own.parent / "__init__.py").is_file() else [own]
+    return files_sha256(files)
+
+
+def spec_identity(spec: Any, content_hash: str, oracle: Any, settings: Mapping[str, Any], strategy_cls: type,
+                  source: str | None, evaluation: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What every run of ``spec`` depends on. ``oracle`` is the compiled search side the runs read (its
+    latency and zero-cost proxy values are hashed, so a latency store or proxies that changed in
+    between do not match); ``settings`` the strategy's resolved settings; ``evaluation`` the
+    evaluation (with its table's content hash) the results are given."""
+    try:
+        strategy_file: str | None = inspect.getfile(strategy_cls)
+    except (TypeError, OSError):
+        strategy_file = None
+    proxies = {name: array_sha256({"scores": scores, "seconds": seconds})
+               for name, (scores, seconds) in sorted((oracle.space.proxies or {}).items())}
+    return {
+        "package_version": __version__, "code_sha256": _code_sha256(strategy_file), "strategy_source": source,
+        "table_hash": content_hash, "objective": spec.objective, "search_epochs": spec.search_epochs,
+        "strategy": spec.strategy, "class": f"{strategy_cls.__module__}.{strategy_cls.__qualname__}",
+        "settings": settings, "budget": spec.budget.describe(), "sim_workers": int(spec.workers),
+        "latency": None if oracle.latency is None else {
+            "values_sha256": array_sha256({"ms": oracle.latency}), "source": oracle.space.latency_source,
+            "max_latency": oracle.space.max_latency},
+        "proxies": proxies, "evaluation": evaluation,
+    }
+
+
+def spec_key(identity: Mapping[str, Any]) -> str:
+    return hashlib.sha256(_text(identity).encode()).hexdigest()
+
+
+def _text(identity: Mapping[str, Any]) -> str:
+    return json.dumps(identity, sort_keys=True, default=repr)
+
+
+def _seeds_key(seeds: Sequence[int]) -> str:
+    return hashlib.sha256(",".join(str(int(s)) for s in seeds).encode()).hexdigest()[:32]
+
+
+def save_part(folder: Path, identity: Mapping[str, Any], part: Mapping[str, Any]) -> Path:
+    """Write a finished task's ``part`` (as :func:`~nasbench_suite.search._run_chunk` returns it) into
+    ``folder``, atomically; returns the file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{spec_key(identity)}.{_seeds_key(part['seeds'])}.npz"
+    arrays = {f"col_{c}": np.asarray(part["columns"][c]) for c in COLUMNS}
+    arrays.update({k: np.asarray(part[k]) for k in RUN_FACTS})
+    arrays["stop_reason"] = np.asarray([str(r) for r in part["stop_reason"]], dtype=np.str_)
+    arrays["seeds"] = np.asarray(part["seeds"], dtype=np.int64)
+    arrays["fidelities"] = np.asarray(part["fidelities"], dtype=np.int64)
+    arrays["identity"] = np.asarray(_text(identity), dtype=np.str_)
+    tmp = private_temporary(path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_runs(folder: Path | None, identity: Mapping[str, Any], seeds: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The finished runs of ``seeds`` kept in ``folder`` under ``identity``: {seed: run}, each run a
+    one-seed part (``columns``, the :data:`RUN_FACTS` lists, ``fidelities``). Files that cannot be read,
+    hold another identity or are inconsistent are skipped (their runs are replayed again)."""
+    if folder is None or not folder.is_dir():
+        return {}
+    wanted, runs = set(int(s) for s in seeds), {}
+    for path in sorted(folder.glob(f"{spec_key(identity)}.*.npz")):
+        part = _read_part(path, identity)
+        if part is not None:
+            runs.update({seed: run for seed, run in split_runs(part).items() if seed in wanted and seed not in runs})
+    return runs
+
+
+def _read_part(path: Path, identity: Mapping[str, Any]) -> dict[str, Any] | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["identity"]) != _text(identity):
+                return None
+            part = {"columns": {c: data[f"col_{c}"] for c in COLUMNS}, "fidelities": data["fidelities"].tolist(),
+                    **{k: data[k].tolist() for k in RUN_FACTS}}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None
+    rows = part["rows"]
+    lengths = {len(part[k]) for k in RUN_FACTS}
+    if len(lengths) != 1 or path.name.split(".")[1] != _seeds_key(part["seeds"]) or any(r < 0 for r in rows) or \
+            any(len(v) != sum(rows) for v in part["columns"].values()):
+        return None
+    return part
+
+
+def split_runs(part: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """A task's ``part`` as one part per run seed."""
+    ends = np.cumsum(part["rows"])
+    out = {}
+    for i, seed in enumerate(part["seeds"]):
+        lo, hi = int(ends[i] - part["rows"][i]), int(ends[i])
+        out[int(seed)] = {"columns": {c: v[lo:hi] for c, v in part["columns"].items()},
+                          "fidelities": list(part["fidelities"]), **{k: [part[k][i]] for k in RUN_FACTS}}
+    return out
+
+
+def remove_partial(folder: Path) -> None:
+    """Remove a staging folder once the results it was kept for are written (stale files included)."""
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,208 @@
+"""`nasbench search` and `nasbench compare` resume: the replayed runs finished before a stop (kill -9,
+Ctrl-C, kill PID) are kept in a staging folder and read back by the same command run again.
+
+Before, nothing of the runs was kept until all had finished, and the rerun replayed every run again.
+The table holds GENERATED values (tests/fixture_tables.py).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasbench_suite import search
+from nasbench_suite.cli import main
+from nasbench_suite.table import Benchmark
+from tests.test_compare import _files
+from tests.test_search_cli import _alive, _user_strategies, _workers_of
+
+ROOT = str(Path(__file__).resolve().parents[1])
+RESULT_FILES = ("trajectories.parquet", "manifest.json")
+
+SLOW_STRATEGY = '''
+import os
+import time
+from dataclasses import dataclass
+
+from nasbench_suite.strategy import Query, Strategy, register
+
+
+@register("user-slow-random")
+@dataclass
+class SlowRandom(Strategy):
+    """Random search that notes each setup() (one per run, plus the setup check before the runs) in the
+    file $RESUME_MARKER and then waits $RESUME_PAUSE seconds, so a test can stop it between runs."""
+
+    def setup(self, space, rng):
+        with open(os.environ["RESUME_MARKER"], "a") as f:
+            f.write("setup\\n")
+        time.sleep(float(os.environ.get("RESUME_PAUSE", "0")))
+        self.space, self.rng = space, rng
+
+    def ask(self, n):
+        return [Query(self.space.random_arch(self.rng), self.space.max_epoch) for _ in range(n)]
+
+    def tell(self, results):
+        pass
+'''
+
+
+def _runs_replayed(marker: Path) -> int:
+    """Runs a command replayed, from the marker its strategy left (less the setup check before the runs)."""
+    return len(marker.read_text().splitlines()) - 1
+
+
+def _staged_seeds(staging: Path) -> list[int]:
+    seeds = []
+    for path in staging.glob("*.npz"):
+        with np.load(path, allow_pickle=False) as data:
+            seeds += data["seeds"].tolist()
+    return sorted(seeds)
+
+
+def _same_results(a: Path, b: Path) -> bool:
+    return all((a / n).read_bytes() == (b / n).read_bytes() for n in RESULT_FILES)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds worker processes through Linux's /proc")
+def test_a_search_killed_with_kill_9_resumes_from_the_runs_it_finished(
+        search_table: Benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+        capsys: pytest.CaptureFixture) -> None:
+    """kill -9 of `nasbench search` (2 processes, 8 tasks of one seed) once some runs are staged; the same
+    command with --workers 1 replays only the others, and its files equal an uninterrupted run's."""
+    path = _user_strategies(SLOW_STRATEGY, "slow_user_strategy", tmp_path, monkeypatch, request)
+    args = ["search", "--table", str(search_table.path), "--import", str(path), "--strategy", "user-slow-random",
+            "--seeds", "0-7", "--max-queries", "12"]
+    out, staging = tmp_path / "out", tmp_path / "out" / search.PARTIAL_DIR
+    env = {**os.environ, "PYTHONPATH": ROOT, "RESUME_MARKER": str(tmp_path / "first"), "RESUME_PAUSE": "0.3"}
+    proc = subprocess.Popen([sys.executable, "-m", "nasbench_suite.cli", *args, "--workers", "2", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(staging.glob("*.npz")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"the search staged no run before it ended: {proc.communicate()}")
+            time.sleep(0.01)
+        workers = _workers_of(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + 60
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:  # they end with their parent
+        time.sleep(0.05)
+    staged = _staged_seeds(staging)
+    assert 0 < len(staged) < 8 and len(set(staged)) == len(staged)
+    assert not any((out / n).exists() for n in RESULT_FILES)
+
+    monkeypatch.setenv("RESUME_MARKER", str(tmp_path / "rerun"))
+    assert main([*args, "--workers", "1", "--out", str(out)]) == 0
+    assert _runs_replayed(tmp_path / "rerun") == 8 - len(staged)  # the staged runs were read back
+    assert f"resumed: {len(staged)} of 8 runs were read back" in capsys.readouterr().out
+    assert not staging.exists()
+    monkeypatch.setenv("RESUME_MARKER", str(tmp_path / "whole"))
+    assert main([*args, "--workers", "1", "--out", str(tmp_path / "whole-run")]) == 0
+    assert _runs_replayed(tmp_path / "whole") == 8
+    assert _same_results(out, tmp_path / "whole-run")
+
+
+def _tasks_started(monkeypatch: pytest.MonkeyPatch, stop_at: int | None = None) -> list[tuple]:
+    """(strategy, *seeds) of each task the command starts in this process (--workers 1), from now on;
+    with ``stop_at``, Ctrl-C as task ``stop_at`` (0-based) starts."""
+    real, started = search._run_chunk, []
+
+    def run_chunk(spec: search.SearchSpec, *args: object) -> dict:
+        started.append((spec.strategy, *args[2]))
+        if len(started) - 1 == stop_at:
+            raise KeyboardInterrupt
+        return real(spec, *args)
+
+    monkeypatch.setattr(search, "_run_chunk", run_chunk)
+    return started
+
+
+@pytest.mark.parametrize("change", [["--max-queries", "21"], ["--set", "sample_size=2"], ["--sim-workers", "2"],
+                                    ["--eval-epoch", "6"]])
+def test_a_rerun_with_other_settings_reuses_nothing(search_table: Benchmark, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch, change: list[str]) -> None:
+    args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--set", "population=4", "--seeds",
+            "0-7", "--workers", "1"]
+    out = tmp_path / "out"
+    _tasks_started(monkeypatch, stop_at=2)  # 4 tasks of 2 seeds: 2 finished
+    assert main([*args, "--max-queries", "20", "--out", str(out)]) == 130
+    assert _staged_seeds(out / search.PARTIAL_DIR) == [0, 1, 2, 3]
+    changed = [*args, "--max-queries", "20", *change]  # a later --max-queries wins
+    assert main([*changed, "--out", str(tmp_path / "whole")]) == 0
+    started = _tasks_started(monkeypatch)
+    assert main([*changed, "--out", str(out)]) == 0
+    assert sorted(s for task in started for s in task[1:]) == list(range(8))  # every run replayed again
+    assert _same_results(out, tmp_path / "whole")
+    assert not (out / search.PARTIAL_DIR).exists()  # the stale runs went with it
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "renamed"])
+def test_a_damaged_staged_file_is_skipped_and_its_runs_replayed(search_table: Benchmark, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
+    args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--seeds", "0-7", "--max-queries",
+            "20", "--workers", "1"]
+    staging = tmp_path / "out" / search.PARTIAL_DIR
+    _tasks_started(monkeypatch, stop_at=3)
+    assert main([*args, "--out", str(tmp_path / "out")]) == 130
+    files = sorted(staging.glob("*.npz"), key=lambda p: _staged_seeds_of(p))
+    assert [_staged_seeds_of(p) for p in files] == [[0, 1], [2, 3], [4, 5]]
+    data = files[1].read_bytes()
+    if damage == "renamed":  # a whole file under another task's name: its seeds do not match the name
+        files[0].write_bytes(data)
+    else:
+        files[1].write_bytes({"truncated": data[:len(data) // 2], "garbage": b"PK\x03\x04" + os.urandom(64),
+                              "empty": b""}[damage])
+    started = _tasks_started(monkeypatch)
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    replayed = sorted(s for task in started for s in task[1:])
+    assert replayed == ([0, 1, 6, 7] if damage == "renamed" else [2, 3, 6, 7])
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    assert _same_results(tmp_path / "out", tmp_path / "whole")
+
+
+def _staged_seeds_of(path: Path) -> list[int]:
+    with np.load(path, allow_pickle=False) as data:
+        return data["seeds"].tolist()
+
+
+def test_a_stopped_compare_resumes_and_its_staged_runs_are_never_read_as_results(
+        search_table: Benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C of `compare --overwrite` on a folder holding another config's runs: `nasbench report` still
+    reads the old runs alone (the staged ones are not results); the rerun replays only the runs not
+    staged, and every file but timing.json equals an uninterrupted compare's."""
+    text = (f'name = "resume"\ntable = "{search_table.path.as_posix()}"\nseeds = "SEEDS"\nworkers = 1\n'
+            '[budget]\nqueries = 15\n[latency]\nsource = "none"\n[report]\nbootstrap = 100\n'
+            '[[strategy]]\nname = "random"\n[[strategy]]\nname = "rea"\nsettings = { population = 4 }\n')
+    old, new = tmp_path / "old.toml", tmp_path / "new.toml"
+    old.write_text(text.replace("SEEDS", "0-2"))
+    new.write_text(text.replace("SEEDS", "0-5"))
+    out = tmp_path / "out"
+    assert main(["compare", "--config", str(old), "--out", str(out)]) == 0
+    before = _files(out)
+    _tasks_started(monkeypatch, stop_at=4)  # 3 tasks of 2 seeds per strategy: random done, rea's seeds 0-1
+    assert main(["compare", "--config", str(new), "--out", str(out), "--overwrite"]) == 130
+    staging = out / "runs" / ".replayed.partial"
+    assert len(list(staging.glob("*.npz"))) == 4
+    assert {k: v for k, v in _files(out).items() if not k.startswith("runs/.replayed.partial/")} == before
+    assert main(["report", str(out / "runs"), "--out", str(tmp_path / "report")]) == 0
+    assert _files(tmp_path / "report") == {k: v for k, v in before.items() if not k.startswith("runs/")}
+
+    started = _tasks_started(monkeypatch)
+    assert main(["compare", "--config", str(new), "--out", str(out), "--overwrite"]) == 0
+    assert sorted(started) == [("rea", 2), ("rea", 3), ("rea", 4), ("rea", 5)]
+    assert not staging.exists()
+    assert main(["compare", "--config", str(new), "--out", str(tmp_path / "whole")]) == 0
+    assert _files(out) == _files(tmp_path / "whole")
