@@ -580,7 +580,8 @@ def cmd_darts(args: argparse.Namespace) -> None:
 def cmd_compare(args: argparse.Namespace) -> None:
     import time
 
-    from .compare import COMPARE_FILE, CompareError, read_compare, run_compare
+    from .compare import COMPARE_FILE, PARTIAL, CompareError, read_compare, run_compare
+    from .partial_runs import remove_partial
     from .compare_config import config_text, load_config
     from .report import build_report
     from .strategy import import_strategies
@@ -607,8 +608,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
                 raise UsageError(f"{runs} holds runs of another config; pass --overwrite to replace them, or --out "
                                  "elsewhere")
         started = time.perf_counter()
-        run_compare(cfg, runs, progress=sys.stderr.isatty())
+        run_compare(cfg, runs, progress=sys.stderr.isatty(), keep_partial=True)  # a stop in the report resumes
         build_report(runs, out)
+        remove_partial(runs / PARTIAL)
     print(f"ran {len(cfg.strategies)} strategies x {len(cfg.seeds)} seeds"
           + (f" and {len(cfg.weight_sharing.methods)} weight-sharing methods x {len(cfg.weight_sharing.seeds)} seeds"
              if cfg.weight_sharing else "")

@@ -32,6 +32,9 @@ CELLS_FILE = "cells.parquet"
 FORMAT = "nasbench-compare"
 FORMAT_VERSION = 1
 REPLAYED = "replayed"
+PARTIAL = f".{REPLAYED}.partial"
+"""Staging folder in ``RUNS``: the replayed runs finished so far (see :mod:`.partial_runs`), read back by a
+rerun of a stopped compare; removed once the compare is done."""
 WEIGHT_SHARING = "weight_sharing"
 
 
@@ -133,8 +136,11 @@ def _write_cells(bench: Any, latency: str, batch: int, path: Path) -> None:
     frame.to_parquet(path, index=False, compression="zstd")
 
 
-def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Path:
-    """Run every strategy of ``cfg`` (and its weight-sharing methods) into ``runs``; returns ``runs``."""
+def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_partial: bool = False) -> Path:
+    """Run every strategy of ``cfg`` (and its weight-sharing methods) into ``runs``; returns ``runs``. The
+    replayed runs are staged in ``runs/.replayed.partial`` as they finish, and a call stopped before its end
+    is resumed from them; the folder is removed at the end, unless ``keep_partial`` (``nasbench compare``
+    removes it once the report is built too)."""
     from .evaluation import EvalSpec
     from .partial_runs import remove_partial
     from .search import SearchSpec, run_many
@@ -157,7 +163,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
                         latency_batch=cfg.latency_batch) for s in cfg.strategies]
     if runs.exists() and not runs.is_dir():
         raise CompareError(f"{runs} exists and is not a folder")
-    partial = runs / f".{REPLAYED}.partial"  # the runs finished so far, read back by a rerun of a stopped compare
+    partial = runs / PARTIAL  # the runs finished so far, read back by a rerun of a stopped compare
     results = run_many(specs, cfg.seeds, processes=cfg.workers, evaluation=EvalSpec(), progress=progress,
                        partial=partial)
     runs.mkdir(parents=True, exist_ok=True)
@@ -170,7 +176,6 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
     if replayed.exists():
         shutil.rmtree(replayed)
     tmp.replace(replayed)
-    remove_partial(partial)  # with what a stopped compare of another config left there
 
     identity = _ws_identity(cfg, bench.content_hash) if cfg.weight_sharing else None
     ws_dir = runs / WEIGHT_SHARING
@@ -206,6 +211,8 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False) -> Pa
         "weight_sharing_identity": identity,
     }
     atomic_write_text(runs / COMPARE_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    if not keep_partial:
+        remove_partial(partial)  # with what a stopped compare of another config left there
     return runs
 
 

@@ -182,7 +182,8 @@ def test_a_stopped_compare_resumes_and_its_staged_runs_are_never_read_as_results
         search_table: Benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C of `compare --overwrite` on a folder holding another config's runs: `nasbench report` still
     reads the old runs alone (the staged ones are not results); the rerun replays only the runs not
-    staged, and every file but timing.json equals an uninterrupted compare's."""
+    staged, one stopped while it builds the report none, and every file but timing.json equals an
+    uninterrupted compare's."""
     text = (f'name = "resume"\ntable = "{search_table.path.as_posix()}"\nseeds = "SEEDS"\nworkers = 1\n'
             '[budget]\nqueries = 15\n[latency]\nsource = "none"\n[report]\nbootstrap = 100\n'
             '[[strategy]]\nname = "random"\n[[strategy]]\nname = "rea"\nsettings = { population = 4 }\n')
@@ -200,9 +201,18 @@ def test_a_stopped_compare_resumes_and_its_staged_runs_are_never_read_as_results
     assert main(["report", str(out / "runs"), "--out", str(tmp_path / "report")]) == 0
     assert _files(tmp_path / "report") == {k: v for k, v in before.items() if not k.startswith("runs/")}
 
+    from nasbench_suite import report
+
+    def stopped(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "build_report", stopped)  # stopped once the runs are written, in the report
     started = _tasks_started(monkeypatch)
-    assert main(["compare", "--config", str(new), "--out", str(out), "--overwrite"]) == 0
+    assert main(["compare", "--config", str(new), "--out", str(out), "--overwrite"]) == 130
     assert sorted(started) == [("rea", 2), ("rea", 3), ("rea", 4), ("rea", 5)]
-    assert not staging.exists()
+    monkeypatch.undo()
+    started = _tasks_started(monkeypatch)
+    assert main(["compare", "--config", str(new), "--out", str(out)]) == 0
+    assert started == [] and not staging.exists()  # every run was read back
     assert main(["compare", "--config", str(new), "--out", str(tmp_path / "whole")]) == 0
     assert _files(out) == _files(tmp_path / "whole")
