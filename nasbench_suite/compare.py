@@ -7,6 +7,8 @@ Layout of ``RUNS`` (what ``nasbench report RUNS`` reads, and nothing else)::
         trajectories.parquet  manifest.json  timing.json
     RUNS/weight_sharing/<method>/     one `nasbench darts` result per method (measured cost)
         trajectories.parquet  manifest.json  timing.json
+    RUNS/.replayed.partial/           while a compare runs (or after one was stopped): its finished replayed
+                                      runs, read back by the rerun (see partial_runs); never a result
 
 Replayed strategies run every config seed over one process pool (:func:`~nasbench_suite.search.run_many`);
 their files are a pure function of the config and the table. Weight-sharing methods are real

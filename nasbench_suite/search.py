@@ -5,6 +5,8 @@
 (table hashes, package version, strategy settings, seeds, budget policy) and wall-clock timings kept
 apart. Every run is independent and seeded by its run seed alone, and the rows are assembled in
 seed order, so the result is the same for any number of processes and for local or Ray execution.
+Given a staging folder (``partial``), finished runs are kept there as they finish and a later call of
+the same spec reads them back instead of replaying them (:mod:`.partial_runs`).
 """
 from __future__ import annotations
 
