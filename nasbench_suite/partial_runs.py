@@ -115,7 +115,8 @@ def load_runs(folder: Path | None, identity: Mapping[str, Any], seeds: Sequence[
     hold another identity or are inconsistent are skipped (their runs are replayed again)."""
     if folder is None or not folder.is_dir():
         return {}
-    wanted, runs = set(int(s) for s in seeds), {}
+    wanted = set(int(s) for s in seeds)
+    runs: dict[int, dict[str, Any]] = {}
     for path in sorted(folder.glob(f"{spec_key(identity)}.*.npz")):
         part = _read_part(path, identity)
         if part is not None:
@@ -124,18 +125,20 @@ def load_runs(folder: Path | None, identity: Mapping[str, Any], seeds: Sequence[
 
 
 def _read_part(path: Path, identity: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The part in ``path`` if it is whole, of ``identity`` and consistent (its seeds those its name
+    says, one entry per run in every list, its columns as long as its runs), else None."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if str(data["identity"]) != _text(identity):
                 return None
             part = {"columns": {c: data[f"col_{c}"] for c in COLUMNS}, "fidelities": data["fidelities"].tolist(),
                     **{k: data[k].tolist() for k in RUN_FACTS}}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
-        return None
-    rows = part["rows"]
-    lengths = {len(part[k]) for k in RUN_FACTS}
-    if len(lengths) != 1 or path.name.split(".")[1] != _seeds_key(part["seeds"]) or any(r < 0 for r in rows) or \
-            any(len(v) != sum(rows) for v in part["columns"].values()):
+        rows = part["rows"]
+        if len({len(part[k]) for k in RUN_FACTS}) != 1 or path.name.split(".")[1] != _seeds_key(part["seeds"]) or \
+                any(r < 0 for r in rows) or any(len(v) != sum(rows) for v in part["columns"].values()) or \
+                not np.array_equal(part["columns"]["seed"], np.repeat(part["seeds"], rows)):
+            return None
+    except (OSError, ValueError, TypeError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error):
         return None
     return part
 

@@ -216,3 +216,19 @@ def test_a_stopped_compare_resumes_and_its_staged_runs_are_never_read_as_results
     assert started == [] and not staging.exists()  # every run was read back
     assert main(["compare", "--config", str(new), "--out", str(tmp_path / "whole")]) == 0
     assert _files(out) == _files(tmp_path / "whole")
+
+
+def test_a_rerun_with_other_seeds_reads_back_the_staged_runs_of_the_seeds_it_asks_for(
+        search_table: Benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run depends on its spec and run seed alone, so the staged runs of the seeds still asked for are
+    the ones a replay would make: they are read back, and the files equal an uninterrupted run's."""
+    args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--max-queries", "20", "--workers", "1"]
+    out = tmp_path / "out"
+    _tasks_started(monkeypatch, stop_at=2)
+    assert main([*args, "--seeds", "0-7", "--out", str(out)]) == 130
+    assert _staged_seeds(out / search.PARTIAL_DIR) == [0, 1, 2, 3]
+    started = _tasks_started(monkeypatch)
+    assert main([*args, "--seeds", "9,3,2,8", "--out", str(out)]) == 0
+    assert sorted(s for task in started for s in task[1:]) == [8, 9]
+    assert main([*args, "--seeds", "9,3,2,8", "--out", str(tmp_path / "whole")]) == 0
+    assert _same_results(out, tmp_path / "whole")
