@@ -80,7 +80,7 @@ def test_a_search_killed_with_kill_9_resumes_from_the_runs_it_finished(
     args = ["search", "--table", str(search_table.path), "--import", str(path), "--strategy", "user-slow-random",
             "--seeds", "0-7", "--max-queries", "12"]
     out, staging = tmp_path / "out", tmp_path / "out" / search.PARTIAL_DIR
-    env = {**os.environ, "PYTHONPATH": ROOT, "RESUME_MARKER": str(tmp_path / "first"), "RESUME_PAUSE": "0.3"}
+    env = {**os.environ, "PYTHONPATH": ROOT, "RESUME_MARKER": str(tmp_path / "first"), "RESUME_PAUSE": "0.5"}
     proc = subprocess.Popen([sys.executable, "-m", "nasbench_suite.cli", *args, "--workers", "2", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
