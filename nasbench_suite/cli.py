@@ -581,8 +581,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
     import time
 
     from .compare import COMPARE_FILE, PARTIAL, CompareError, read_compare, run_compare
-    from .partial_runs import remove_partial
     from .compare_config import config_text, load_config
+    from .partial_runs import remove_partial
     from .report import build_report
     from .strategy import import_strategies
 
