@@ -415,15 +415,17 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
             if eval_table not in tables:
                 tables[eval_table] = load_table(eval_table)
             incumbent_metric(np.empty(0, dtype=np.int64), tables[eval_table], evaluation)
-        identities.append(spec_identity(
-            spec, tables[spec.table].content_hash,
-            _oracle(str(tables[spec.table].path), tables[spec.table].content_hash, spec.objective, spec.search_epochs,
-                    key), jsonable(strategy.settings()), type(strategy), strategy_source(spec.strategy),
-            None if evaluation is None else {"table_hash": tables[evaluation.table or spec.table].content_hash,
-                                             "split": evaluation.split, "measure": evaluation.measure,
-                                             "epoch": evaluation.epoch}))
+        if partial is not None:  # hashed only where runs are staged
+            identities.append(spec_identity(
+                spec, tables[spec.table].content_hash,
+                _oracle(str(tables[spec.table].path), tables[spec.table].content_hash, spec.objective, spec.search_epochs,
+                        key), jsonable(strategy.settings()), type(strategy), strategy_source(spec.strategy),
+                None if evaluation is None else {"table_hash": tables[evaluation.table or spec.table].content_hash,
+                                                 "split": evaluation.split, "measure": evaluation.measure,
+                                                 "epoch": evaluation.epoch}))
     partial = None if partial is None else Path(partial)
-    done = [load_runs(partial, identity, seeds) for identity in identities]  # runs a stopped call finished
+    done: list[dict[int, dict[str, Any]]] = (  # runs a stopped call finished
+        [load_runs(partial, identity, seeds) for identity in identities] if partial is not None else [{} for _ in specs])
     if backend == "ray":
         from .backends import check_ray_address, import_ray
 
