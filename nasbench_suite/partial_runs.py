@@ -17,7 +17,6 @@ caller removes the folder once the final results are written (:func:`remove_part
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import inspect
 import json
@@ -40,15 +39,18 @@ RUN_FACTS = ("seeds", "rows", "end_time", "stop_reason", "strategy_seconds", "wa
 """Per-run lists of a task's part (see :func:`~nasbench_suite.search._run_chunk`), in its seed order."""
 
 
-@functools.lru_cache(maxsize=16)
-def _code_sha256(strategy_file: str | None) -> str:
+def _code_sha256(strategy_file: str | None) -> str | None:
     """sha256 over this package's Python sources, the strategy's file and, for a strategy of a package
-    (the shipped ``algorithms``), that package's sources: an edit to any of them replays again."""
+    (the shipped ``algorithms``), that package's sources: an edit to any of them replays again. Read at
+    each call (no cache: a strategy edited and reloaded in one Python session is new code). None when the
+    strategy has no source file (defined in a notebook, ``python -`` or ``python -c``): its code cannot be
+    told from an edited one, so its runs are neither staged nor read back."""
+    if strategy_file is None or not Path(strategy_file).is_file():
+        return None
     package = Path(__file__).parent
     files = sorted(package.rglob("*.py"))
-    if strategy_file is not None:
-        own = Path(strategy_file)
-        files += sorted(own.parent.glob("*.py")) if (own.parent / "__init__.py").is_file() else [own]
+    own = Path(strategy_file)
+    files += sorted(own.parent.glob("*.py")) if (own.parent / "__init__.py").is_file() else [own]
     return files_sha256(files)
 
 
@@ -88,9 +90,12 @@ def _seeds_key(seeds: Sequence[int]) -> str:
     return hashlib.sha256(",".join(str(int(s)) for s in seeds).encode()).hexdigest()[:32]
 
 
-def save_part(folder: Path, identity: Mapping[str, Any], part: Mapping[str, Any]) -> Path:
+def save_part(folder: Path, identity: Mapping[str, Any], part: Mapping[str, Any]) -> Path | None:
     """Write a finished task's ``part`` (as :func:`~nasbench_suite.search._run_chunk` returns it) into
-    ``folder``, atomically; returns the file."""
+    ``folder``, atomically; returns the file (None, nothing written, for a strategy of unknown code: see
+    :func:`_code_sha256`)."""
+    if identity["code_sha256"] is None:
+        return None
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{spec_key(identity)}.{_seeds_key(part['seeds'])}.npz"
     arrays = {f"col_{c}": np.asarray(part["columns"][c]) for c in COLUMNS}
@@ -113,7 +118,7 @@ def load_runs(folder: Path | None, identity: Mapping[str, Any], seeds: Sequence[
     """The finished runs of ``seeds`` kept in ``folder`` under ``identity``: {seed: run}, each run a
     one-seed part (``columns``, the :data:`RUN_FACTS` lists, ``fidelities``). Files that cannot be read,
     hold another identity or are inconsistent are skipped (their runs are replayed again)."""
-    if folder is None or not folder.is_dir():
+    if folder is None or not folder.is_dir() or identity["code_sha256"] is None:
         return {}
     wanted = set(int(s) for s in seeds)
     runs: dict[int, dict[str, Any]] = {}

@@ -232,3 +232,76 @@ def test_a_rerun_with_other_seeds_reads_back_the_staged_runs_of_the_seeds_it_ask
     assert sorted(s for task in started for s in task[1:]) == [8, 9]
     assert main([*args, "--seeds", "9,3,2,8", "--out", str(tmp_path / "whole")]) == 0
     assert _same_results(out, tmp_path / "whole")
+
+
+EDITABLE_STRATEGY = '''
+from dataclasses import dataclass
+
+from nasbench_suite.strategy import Query, Strategy, register
+
+
+@register("user-editable")
+@dataclass
+class Editable(Strategy):
+    """Random search at one epoch (EPOCH below, edited by the test)."""
+
+    def setup(self, space, rng):
+        self.space, self.rng = space, rng
+
+    def ask(self, n):
+        return [Query(self.space.random_arch(self.rng), EPOCH) for _ in range(n)]
+
+    def tell(self, results):
+        pass
+'''
+
+
+def test_a_strategy_edited_and_reloaded_in_one_session_reuses_none_of_its_old_runs(
+        search_table: Benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """The code's sha256 was cached per file for the whole process: a notebook user who stopped run_seeds(partial=),
+    fixed the strategy's file and reloaded it got the old code's staged runs back (epoch 6 rows, where the edited
+    strategy asks for epoch 1)."""
+    import importlib
+
+    from nasbench_suite.simulator import Budget
+
+    path = _user_strategies(EDITABLE_STRATEGY.replace("EPOCH", "self.space.max_epoch"), "user_editable", tmp_path,
+                            monkeypatch, request)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("user_editable")
+    spec = search.SearchSpec(str(search_table.path), "user-editable", Budget(None, 5))
+    staging = tmp_path / "staging"
+    assert search.run_seeds(spec, "0-3", partial=staging, progress=False).timing["runs_resumed"] == 0
+    path.write_text(EDITABLE_STRATEGY.replace("EPOCH", "1"))
+    importlib.reload(module)
+    edited = search.run_seeds(spec, "0-3", partial=staging, progress=False)
+    assert edited.timing["runs_resumed"] == 0
+    assert set(edited.frame["epochs"]) == {1}
+
+
+@pytest.mark.parametrize("file", [None, "<stdin>"])
+def test_a_strategy_with_no_source_file_is_never_staged(search_table: Benchmark, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch, file: str | None) -> None:
+    """A strategy defined in a notebook (its module has no file) had only this package's code hashed, so a redefined
+    one read back the first definition's runs; one defined in `python -` (its file '<stdin>') stopped the call with
+    a FileNotFoundError traceback. Neither can be told from an edited one: its runs are replayed every time."""
+    import types
+
+    from nasbench_suite import strategy
+    from nasbench_suite.simulator import Budget
+
+    monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))
+    notebook = types.ModuleType("user_notebook")
+    if file is not None:
+        notebook.__file__ = file
+    monkeypatch.setitem(sys.modules, "user_notebook", notebook)
+    spec = search.SearchSpec(str(search_table.path), "user-notebook", Budget(None, 5))
+    staging = tmp_path / "staging"
+    for epoch in ("self.space.max_epoch", "1"):  # the cell run, edited, run again
+        exec(compile(EDITABLE_STRATEGY.replace("EPOCH", epoch).replace("user-editable", "user-notebook"),
+                     "<cell>", "exec"), notebook.__dict__)
+        results = search.run_seeds(spec, "0-3", partial=staging, progress=False)
+        assert results.timing["runs_resumed"] == 0
+    assert set(results.frame["epochs"]) == {1}
+    assert not staging.exists()
+
