@@ -132,6 +132,8 @@ def load_runs(folder: Path | None, identity: Mapping[str, Any], seeds: Sequence[
 def _read_part(path: Path, identity: Mapping[str, Any]) -> dict[str, Any] | None:
     """The part in ``path`` if it is whole, of ``identity`` and consistent (its seeds those its name
     says, one entry per run in every list, its columns as long as its runs), else None."""
+    if not path.is_file():  # a folder, a FIFO (np.load would wait on it forever), a device, a broken link
+        return None
     try:
         with np.load(path, allow_pickle=False) as data:
             if str(data["identity"]) != _text(identity):

@@ -305,3 +305,24 @@ def test_a_strategy_with_no_source_file_is_never_staged(search_table: Benchmark,
     assert set(results.frame["epochs"]) == {1}
     assert not staging.exists()
 
+
+def test_a_fifo_named_like_a_staged_file_is_skipped_unopened(search_table: Benchmark, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """np.load opened whatever the staging folder held under a part's name: a FIFO there made the rerun wait
+    forever. Only regular files are read."""
+    from nasbench_suite import partial_runs
+    from nasbench_suite.simulator import Budget
+
+    spec = search.SearchSpec(str(search_table.path), "rea", Budget(None, 5))
+    staging = tmp_path / "staging"
+    search.run_seeds(spec, "0-3", partial=staging, progress=False)
+    key = next(staging.glob("*.npz")).name.split(".")[0]
+    os.mkfifo(staging / f"{key}.{'0' * 32}.npz")
+    load = np.load
+
+    def regular_files_only(path: Path, *args, **kwargs):  # the FIFO would block the test, not fail it
+        assert Path(path).is_file(), f"opened {path}"
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(partial_runs.np, "load", regular_files_only)
+    assert search.run_seeds(spec, "0-3", partial=staging, progress=False).timing["runs_resumed"] == 4
