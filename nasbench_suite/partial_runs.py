@@ -40,8 +40,9 @@ RUN_FACTS = ("seeds", "rows", "end_time", "stop_reason", "strategy_seconds", "wa
 
 
 def _code_sha256(strategy_file: str | None) -> str | None:
-    """sha256 over this package's Python sources, the strategy's file and, for a strategy of a package
-    (the shipped ``algorithms``), that package's sources: an edit to any of them replays again. Read at
+    """sha256 over this package's Python sources, the strategy's file and the Python files beside it (the
+    helpers it imports from its folder) or, for a strategy of a package (the shipped ``algorithms``), every
+    source of its top-level package: an edit to any of them replays again. Read at
     each call (no cache: a strategy edited and reloaded in one Python session is new code). None when the
     strategy has no source file (defined in a notebook, ``python -`` or ``python -c``): its code cannot be
     told from an edited one, so its runs are neither staged nor read back."""
@@ -49,9 +50,14 @@ def _code_sha256(strategy_file: str | None) -> str | None:
         return None
     package = Path(__file__).parent
     files = sorted(package.rglob("*.py"))
-    own = Path(strategy_file)
-    files += sorted(own.parent.glob("*.py")) if (own.parent / "__init__.py").is_file() else [own]
-    return files_sha256(files)
+    top = Path(strategy_file).resolve().parent
+    if (top / "__init__.py").is_file():
+        while (top.parent / "__init__.py").is_file():
+            top = top.parent
+        files += sorted(top.rglob("*.py"))
+    else:
+        files += sorted(top.glob("*.py"))
+    return files_sha256(f for f in files if f.is_file())  # not a broken link or a folder named *.py
 
 
 def spec_identity(spec: Any, content_hash: str, oracle: Any, settings: Mapping[str, Any], strategy_cls: type,

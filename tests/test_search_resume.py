@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nasbench_suite import search
@@ -326,3 +327,49 @@ def test_a_fifo_named_like_a_staged_file_is_skipped_unopened(search_table: Bench
 
     monkeypatch.setattr(partial_runs.np, "load", regular_files_only)
     assert search.run_seeds(spec, "0-3", partial=staging, progress=False).timing["runs_resumed"] == 4
+
+
+HELPED_STRATEGY = '''
+from dataclasses import dataclass
+
+import user_helper_module
+from nasbench_suite.strategy import Query, Strategy, register
+
+
+@register("user-helped")
+@dataclass
+class Helped(Strategy):
+    """Random search at the epoch its helper module (beside it) names."""
+
+    def setup(self, space, rng):
+        self.space, self.rng = space, rng
+
+    def ask(self, n):
+        return [Query(self.space.random_arch(self.rng), user_helper_module.EPOCH or self.space.max_epoch) for _ in range(n)]
+
+    def tell(self, results):
+        pass
+'''
+
+
+def test_an_edited_helper_beside_an_imported_strategy_reuses_none_of_its_runs(
+        search_table: Benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Only the --import'ed file itself was hashed: a stopped search rerun after an edit of the helper module it
+    imports from its folder read back the old helper's runs (2 of 4, at the last epoch where the edit asks for 1)."""
+    path = _user_strategies(HELPED_STRATEGY, "user_helped", tmp_path, monkeypatch, request)
+    helper = tmp_path / "user_helper_module.py"
+    helper.write_text("EPOCH = None\n")  # the table's last epoch
+    monkeypatch.syspath_prepend(str(tmp_path))
+    request.addfinalizer(lambda: sys.modules.pop("user_helper_module", None))
+    args = ["search", "--table", str(search_table.path), "--import", str(path), "--strategy", "user-helped",
+            "--seeds", "0-3", "--max-queries", "5", "--workers", "1"]
+    _tasks_started(monkeypatch, stop_at=2)
+    assert main([*args, "--out", str(tmp_path / "out")]) == 130
+    assert _staged_seeds(tmp_path / "out" / search.PARTIAL_DIR) == [0, 1]
+    helper.write_text("EPOCH = 1\n")
+    sys.modules.pop("user_helper_module")  # a new command: a new process imports the edited helper
+    sys.modules.pop("user_helped", None)
+    started = _tasks_started(monkeypatch)
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    assert sorted(s for task in started for s in task[1:]) == [0, 1, 2, 3]
+    assert set(pd.read_parquet(tmp_path / "out" / "trajectories.parquet")["epochs"]) == {1}
