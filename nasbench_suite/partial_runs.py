@@ -5,7 +5,8 @@ folder, it writes each finished task's part there as one ``.npz`` file (``allow_
 pickle), written to a private temporary name and renamed into place, so a kill at any moment leaves
 each file whole or absent. A file is named ``<spec key>.<seeds key>.npz``: the spec key is a sha256 of
 the spec's identity (:func:`spec_identity`: table content hash, strategy name, settings and code,
-budget, simulated workers, objective, latency and proxy values, evaluation, package version), the
+budget, simulated workers, objective, latency and proxy values, evaluation, package version, and the
+Python and NumPy versions the results manifest records), the
 seeds key a sha256 of the chunk's run seeds. The identity is stored in the file too and compared in
 full when it is read.
 
@@ -22,6 +23,7 @@ import inspect
 import json
 import os
 import shutil
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -74,6 +76,7 @@ def spec_identity(spec: Any, content_hash: str, oracle: Any, settings: Mapping[s
                for name, (scores, seconds) in sorted((oracle.space.proxies or {}).items())}
     return {
         "package_version": __version__, "code_sha256": _code_sha256(strategy_file), "strategy_source": source,
+        "platform": {"python": f"{sys.version_info.major}.{sys.version_info.minor}", "numpy": np.__version__},
         "table_hash": content_hash, "objective": spec.objective, "search_epochs": spec.search_epochs,
         "strategy": spec.strategy, "class": f"{strategy_cls.__module__}.{strategy_cls.__qualname__}",
         "settings": settings, "budget": spec.budget.describe(), "sim_workers": int(spec.workers),

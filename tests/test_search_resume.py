@@ -373,3 +373,17 @@ def test_an_edited_helper_beside_an_imported_strategy_reuses_none_of_its_runs(
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
     assert sorted(s for task in started for s in task[1:]) == [0, 1, 2, 3]
     assert set(pd.read_parquet(tmp_path / "out" / "trajectories.parquet")["epochs"]) == {1}
+
+
+def test_runs_staged_under_another_numpy_are_not_read_back(search_table: Benchmark, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The results manifest records the NumPy version (platform.numpy), but a staging folder made under another
+    one (copied from another machine, or a NumPy upgraded between the stop and the rerun) was read back: the
+    manifest named one NumPy for runs made under two."""
+    from nasbench_suite.simulator import Budget
+
+    spec = search.SearchSpec(str(search_table.path), "rea", Budget(None, 5))
+    staging = tmp_path / "staging"
+    search.run_seeds(spec, "0-3", partial=staging, progress=False)
+    monkeypatch.setattr(np, "__version__", "1.0.0-other")
+    assert search.run_seeds(spec, "0-3", partial=staging, progress=False).timing["runs_resumed"] == 0
