@@ -53,13 +53,24 @@ def _code_sha256(strategy_file: str | None) -> str | None:
     package = Path(__file__).parent
     files = sorted(package.rglob("*.py"))
     top = Path(strategy_file).resolve().parent
-    if (top / "__init__.py").is_file():
-        while (top.parent / "__init__.py").is_file():
-            top = top.parent
-        files += sorted(top.rglob("*.py"))
-    else:
-        files += sorted(top.glob("*.py"))
+    while (top / "__init__.py").is_file() and (top.parent / "__init__.py").is_file():
+        top = top.parent
+    files += _package_sources(top)
     return files_sha256(f for f in files if f.is_file())  # not a broken link or a folder named *.py
+
+
+def _package_sources(folder: Path, seen: frozenset[Path] = frozenset()) -> list[Path]:
+    """The ``.py`` files of ``folder`` and of its subpackages (folders with an ``__init__.py``; a data
+    folder inside a package is not walked, nor a link back to a folder above)."""
+    seen = seen | {folder.resolve()}
+    try:
+        files = sorted(folder.glob("*.py"))
+        subs = sorted(p for p in folder.iterdir() if (p / "__init__.py").is_file() and p.resolve() not in seen)
+    except OSError:  # an unreadable folder: its sources cannot decide a run's code either
+        return []
+    for sub in subs:
+        files += _package_sources(sub, seen)
+    return files
 
 
 def spec_identity(spec: Any, content_hash: str, oracle: Any, settings: Mapping[str, Any], strategy_cls: type,

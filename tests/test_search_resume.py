@@ -387,3 +387,22 @@ def test_runs_staged_under_another_numpy_are_not_read_back(search_table: Benchma
     search.run_seeds(spec, "0-3", partial=staging, progress=False)
     monkeypatch.setattr(np, "__version__", "1.0.0-other")
     assert search.run_seeds(spec, "0-3", partial=staging, progress=False).timing["runs_resumed"] == 0
+
+
+def test_the_code_hash_of_a_package_strategy_covers_its_subpackages_and_no_data_folder(tmp_path: Path) -> None:
+    """A strategy in mylab/strategies/ that imports mylab/util.py: only mylab/strategies/*.py was hashed, so an
+    edit of util.py read back the old runs. Its whole package is hashed now, walking subpackages only (an
+    rglob would walk a package's data folders too, however large)."""
+    from nasbench_suite.partial_runs import _code_sha256
+
+    for folder in ("mylab", "mylab/strategies", "mylab/data"):
+        (tmp_path / folder).mkdir()
+    for name in ("mylab/__init__.py", "mylab/strategies/__init__.py", "mylab/util.py", "mylab/strategies/mine.py",
+                 "mylab/data/notes.py"):
+        (tmp_path / name).write_text("A = 1\n")
+    strategy_file = str(tmp_path / "mylab/strategies/mine.py")
+    before = _code_sha256(strategy_file)
+    (tmp_path / "mylab/data/notes.py").write_text("A = 2\n")  # not a package: not code the strategy imports
+    assert _code_sha256(strategy_file) == before
+    (tmp_path / "mylab/util.py").write_text("A = 2\n")
+    assert _code_sha256(strategy_file) != before
