@@ -530,6 +530,8 @@ def cmd_search(args: argparse.Namespace) -> None:
     if t["runs_resumed"]:
         print(f"resumed: {t['runs_resumed']} of {t['runs']} runs were read back from the stopped search's "
               f"{out / PARTIAL_DIR}, the others replayed")
+    if "staging_failed" in t:
+        print(f"note: {t['staging_failed']} (a stop would have lost them); the results are whole")
     for note in run_notes(args.strategy, results.manifest["runs"]["stop_reasons"], final):
         print(f"note: {note}")
     empty = int((final["incumbent_index"] < 0).sum())

@@ -439,9 +439,21 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
                           tables[spec.table].content_hash, c, strategy_source(spec.strategy)))
             owner.append(k)
 
+    staged: list[Path] = []  # this call's staged files
+    staging_failed: list[str] = []
+
     def keep(i: int, part: dict[str, Any]) -> None:
-        if partial is not None:
-            save_part(partial, identities[owner[i]], part)
+        if partial is None or staging_failed:
+            return
+        try:
+            path = save_part(partial, identities[owner[i]], part)
+        except OSError as exc:  # staging saves a rerun work; a full disk must not stop a search whose results fit
+            staging_failed.append(f"{exc.strerror or exc}")
+            for staged_file in staged:  # the space they take, given back for the results
+                staged_file.unlink(missing_ok=True)
+            return
+        if path is not None:
+            staged.append(path)
 
     started = time.perf_counter()
     parts = _execute(tasks, processes, backend, ray_address, sys.stderr.isatty() if progress is None else progress,
@@ -474,6 +486,8 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
             "backend": backend, "processes": processes, "runs": len(seeds), "queries": int(len(frame)),
             "wall_seconds_all_specs": wall, "specs_in_call": len(specs),
             "runs_resumed": len(seeds) - sum(len(t[3]) for t, o in zip(tasks, owner) if o == k),
+            **({"staging_failed": f"finished runs could not be kept in {partial} ({staging_failed[0]}): this "
+                                  "execution went on without staging them"} if staging_failed else {}),
             "run_wall_seconds_sum": float(np.sum(runs["wall_seconds"])),
             "strategy_seconds_sum": float(np.sum(runs["strategy_seconds"])),
             "strategy_seconds_per_run_mean": float(np.mean(runs["strategy_seconds"])),

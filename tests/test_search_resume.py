@@ -406,3 +406,30 @@ def test_the_code_hash_of_a_package_strategy_covers_its_subpackages_and_no_data_
     assert _code_sha256(strategy_file) == before
     (tmp_path / "mylab/util.py").write_text("A = 2\n")
     assert _code_sha256(strategy_file) != before
+
+
+def test_a_disk_too_full_for_the_staged_runs_does_not_stop_the_search(
+        search_table: Benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The staged runs are uncompressed (16 MB for 1000 runs of 200 queries, whose trajectories.parquet is 4 MB):
+    on an 8 MB file system that search failed with 'No space left on device', where it had fitted before staging
+    existed. Staging is given up (and its files of this execution removed, for the results' room), with a note."""
+    import errno
+
+    from nasbench_suite import partial_runs
+
+    save, calls = partial_runs.save_part, []
+
+    def disk_full_at_the_second(*args: object) -> object:
+        calls.append(args)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return save(*args)
+
+    monkeypatch.setattr(partial_runs, "save_part", disk_full_at_the_second)
+    args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--seeds", "0-7", "--max-queries", "20",
+            "--workers", "1"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    assert "note: finished runs could not be kept in" in capsys.readouterr().out
+    assert len(calls) == 2 and not list((tmp_path / "out").rglob("*.npz"))
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    assert _same_results(tmp_path / "out", tmp_path / "whole")
