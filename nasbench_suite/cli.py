@@ -945,6 +945,10 @@ def _duration(text: str) -> float:
     return seconds
 
 
+REPLAY_RESUME_HINT = ("; the replayed runs of every finished chunk of seeds are kept: run the same command again to resume")
+"""What a stopped search or compare adds to its one line (see :mod:`.partial_runs`)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nasbench", description="NAS-Bench-201 style tabular benchmark suite")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -1062,7 +1066,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "and the table's path")
     p.add_argument("--out", type=_path, required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=cmd_search)
+    p.set_defaults(func=cmd_search, resume_hint=REPLAY_RESUME_HINT)
 
     p = sub.add_parser("compare", help="run strategies over many seeds on a table and write a comparison report")
     p.add_argument("--config", type=_path, metavar="FILE.toml", help="compare config: a TOML file or the name of an embedded "
@@ -1074,7 +1078,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the config --config names (default: the embedded default) and exit")
     p.add_argument("--import", dest="imports", type=_path, action="append", default=[], metavar="MODULE|FILE.py",
                    help="import a module or file whose @register adds your own strategies (repeatable)")
-    p.set_defaults(func=cmd_compare)
+    p.set_defaults(func=cmd_compare, resume_hint=REPLAY_RESUME_HINT)
 
     p = sub.add_parser("report", help="regenerate a comparison report from stored runs (nothing is re-run)")
     p.add_argument("runs", type=_path, help="runs folder written by nasbench compare (DIR/runs)")
@@ -1269,7 +1273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt as stop:  # Ctrl-C or kill: normal ways to stop a long command, not crashes
         hint = "; every finished result is stored: run the same command again to resume" if getattr(
-            args, "resumable", False) else ""
+            args, "resumable", False) else getattr(args, "resume_hint", "")
         terminated = isinstance(stop, Terminated)
         print(f"nasbench: {'terminated' if terminated else 'interrupted'}{stopped_in(stop)}{hint}", file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED

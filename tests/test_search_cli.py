@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import algorithms.rea
-from nasbench_suite.cli import main
+from nasbench_suite.cli import REPLAY_RESUME_HINT, main
 from nasbench_suite.data import file_sha256
 from nasbench_suite.table import Benchmark
 
@@ -632,23 +632,27 @@ def test_a_stopped_run_names_the_strategy_method_and_run_seed(
     common = ["--table", str(search_table.path), "--import", str(path), "--max-queries", "10", "--workers", "1"]
     assert main(["search", *common, "--seeds", "2-4", "--strategy", "user-stopped-in-tell", "--out",
                  str(tmp_path / "a")]) == code
-    assert capsys.readouterr().err == f"nasbench: {word} in tell() of strategy 'user-stopped-in-tell', run seed 2\n"
+    assert capsys.readouterr().err == (f"nasbench: {word} in tell() of strategy 'user-stopped-in-tell', run seed 2"
+                                     f"{REPLAY_RESUME_HINT}\n")
     assert main(["search", *common, "--seeds", "2-4", "--strategy", "user-stopped-in-setup", "--out",
                  str(tmp_path / "b")]) == code
-    assert capsys.readouterr().err == f"nasbench: {word} in setup() of strategy 'user-stopped-in-setup'\n"
+    assert capsys.readouterr().err == (f"nasbench: {word} in setup() of strategy 'user-stopped-in-setup'"
+                                     f"{REPLAY_RESUME_HINT}\n")
     config = tmp_path / "stopped.toml"
     config.write_text(f'name = "stopped"\ntable = "{search_table.path.as_posix()}"\nseeds = "5-6"\nworkers = 1\n'
                       '[budget]\nqueries = 10\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
                       '[[strategy]]\nname = "user-stopped-in-tell"\n')
     assert main(["compare", "--import", str(path), "--config", str(config), "--out", str(tmp_path / "c")]) == code
-    assert capsys.readouterr().err == f"nasbench: {word} in tell() of strategy 'user-stopped-in-tell', run seed 5\n"
+    assert capsys.readouterr().err == (f"nasbench: {word} in tell() of strategy 'user-stopped-in-tell', run seed 5"
+                                     f"{REPLAY_RESUME_HINT}\n")
 
     def stopped(*args: object) -> None:  # the simulator's own code, between the strategy's methods
         raise KeyboardInterrupt if stop is KeyboardInterrupt else cli.Terminated
 
     monkeypatch.setattr(simulator, "Result", stopped)
     assert main(["search", *common, "--seeds", "7", "--strategy", "random", "--out", str(tmp_path / "d")]) == code
-    assert capsys.readouterr().err == f"nasbench: {word} during run seed 7 of strategy 'random'\n"
+    assert capsys.readouterr().err == (f"nasbench: {word} during run seed 7 of strategy 'random'"
+                                     f"{REPLAY_RESUME_HINT}\n")
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds worker processes through Linux's /proc")
@@ -691,7 +695,7 @@ def test_ctrl_c_on_a_strategy_that_never_returns(search_table: Benchmark, tmp_pa
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     expected = ("nasbench: interrupted in ask() of strategy 'user-hangs-in-ask', run seed 3" if workers == 1
-                else "nasbench: interrupted")
+                else "nasbench: interrupted") + REPLAY_RESUME_HINT
     assert proc.returncode == 130 and err == expected + "\n", err
     assert len(spawned) == (0 if workers == 1 else 2) and not any(_alive(pid) for pid in spawned)
 
