@@ -45,9 +45,10 @@ def _code_sha256(strategy_file: str | None) -> str | None:
     """sha256 over this package's Python sources and those of the strategy's folder: the Python files beside
     its file (the helpers it imports from there) or, for a strategy of a package (the shipped
     ``algorithms``), of its top-level package, subpackages included (see :func:`_package_sources`): an
-    edit to any of them replays again. Read at each call (no cache: a strategy edited and reloaded in one Python session is new code). None when the
-    strategy has no source file (defined in a notebook, ``python -`` or ``python -c``): its code cannot be
-    told from an edited one, so its runs are neither staged nor read back."""
+    edit to any of them replays again. Read at each call (no cache: a strategy edited and reloaded in one
+    Python session is new code). None when the strategy has no source file (defined in a notebook,
+    ``python -`` or ``python -c``): its code cannot be told from an edited one, so its runs are neither
+    staged nor read back."""
     if strategy_file is None or not Path(strategy_file).is_file():
         return None
     package = Path(__file__).parent
