@@ -476,15 +476,18 @@ def _evaluation(args: argparse.Namespace) -> "EvalSpec | None":
     return EvalSpec(**{k.removeprefix("eval_"): v for k, v in given.items()})
 
 
-def _report_folder(out: Path) -> Path:
-    """``out`` as the folder a report is written into (compare, report, fidelity, estimators): never a
-    file, never a folder holding a table (the report's files would be mixed into the table's)."""
+def _report_folder(out: Path, kind: str) -> Path:
+    """``out`` as the folder a report of ``kind`` is written into (compare, report, fidelity, estimators):
+    never a file, never a folder holding a table (the report's files would be mixed into the table's) or
+    another kind of output folder (:func:`~nasbench_suite.folder_kind.check_output_kind`)."""
+    from .folder_kind import check_output_kind
     from .tablefile import holds_table
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; reports are written into a folder")
     if holds_table(out):
         raise UsageError(f"--out {out} holds a table (its manifest.json); write the report into another folder")
+    check_output_kind(out, {kind})
     return out
 
 
@@ -584,6 +587,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
     from .compare import COMPARE_FILE, PARTIAL, CompareError, read_compare, run_compare
     from .compare_config import config_text, load_config
+    from .folder_kind import COMPARE_REPORT, COMPARE_RUNS, check_output_kind
     from .partial_runs import remove_partial
     from .report import build_report
     from .strategy import import_strategies
@@ -597,8 +601,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
         import dataclasses
 
         cfg = dataclasses.replace(cfg, workers=args.workers)
-    out = _report_folder(Path(args.out) if args.out else Path("nasbench-compare") / cfg.name)
+    out = _report_folder(Path(args.out) if args.out else Path("nasbench-compare") / cfg.name, COMPARE_REPORT)
     runs = out / "runs"
+    check_output_kind(runs, {COMPARE_RUNS})
     with _output_lock(out, "nasbench compare"):
         if (runs / COMPARE_FILE).exists() and not args.overwrite:
             try:
@@ -639,10 +644,11 @@ def _print_compare_notes(runs: Path, labels: Sequence[str]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from .compare import COMPARE_FILE
+    from .folder_kind import COMPARE_REPORT
     from .report import build_report
 
     runs = Path(args.runs)
-    out = _report_folder(Path(args.out) if args.out else runs.parent)
+    out = _report_folder(Path(args.out) if args.out else runs.parent, COMPARE_REPORT)
     theirs = out / "runs"
     if (runs / COMPARE_FILE).is_file() and (theirs / COMPARE_FILE).is_file() and theirs.resolve() != runs.resolve():
         # the report would replace (and clear the stale figures of) the report of the runs stored there
@@ -712,16 +718,20 @@ def cmd_predictors(args: argparse.Namespace) -> None:
 
 
 def cmd_reference_build(args: argparse.Namespace) -> None:
+    from .folder_kind import check_output_kind
     from .reference import build_reference_tables
 
+    check_output_kind(Path(args.out))  # the parent of tables: a folder of no kind (not a table, a run...)
     for bench in build_reference_tables(args.ref_dir, args.out, args.dataset, overwrite=args.overwrite):
         _report_table(bench)
 
 
 def cmd_import(args: argparse.Namespace) -> None:
+    from .folder_kind import check_output_kind
     from .nats_import import import_nats_tss
 
     out = args.out or os.environ.get("NASBENCH_TABLES_DIR") or "tables"
+    check_output_kind(Path(out))  # the parent of tables: a folder of no kind (not a table, a run...)
     for bench in import_nats_tss(args.path, out, name=args.name, valtest_as_valid=args.valtest_as_valid,
                                  overwrite=args.overwrite, workers=args.workers):
         _report_table(bench)
@@ -819,8 +829,10 @@ def cmd_proxies(args: argparse.Namespace) -> None:
 
 def cmd_data_pack(args: argparse.Namespace) -> None:
     from .data_pack import write_pack
+    from .folder_kind import check_output_kind
 
     protocol = _protocol(args)
+    check_output_kind(Path(args.out))  # a data folder: of no kind (not a run folder, a table...)
     pack = write_pack(protocol.dataset, args.data_dir, args.out, max_train=protocol.train_subset,
                       max_valid=protocol.valid_subset, overwrite=args.overwrite)
     held = ", ".join(f"{pack.rows[p]:,} of {pack.of[p]:,} {p} images" for p in pack.rows)
@@ -831,12 +843,13 @@ def cmd_data_pack(args: argparse.Namespace) -> None:
 
 def cmd_fidelity(args: argparse.Namespace) -> None:
     from .fidelity import at_bound, fidelity, write_fidelity
+    from .folder_kind import FIDELITY
     from .table import load_table
 
     bench, reference = load_table(args.table), load_table(args.reference)
     baseline = load_table(args.baseline) if args.baseline else None
     result = fidelity(bench, reference, baseline)
-    out = _report_folder(Path(args.out) if args.out else Path("reports") / "fidelity" / bench.name)
+    out = _report_folder(Path(args.out) if args.out else Path("reports") / "fidelity" / bench.name, FIDELITY)
     with _output_lock(out, "nasbench fidelity"):
         paths = write_fidelity(result, bench, reference, out)
     print(f"wrote {', '.join(str(p) for p in paths)} ({result.cells} cells)")
@@ -862,6 +875,7 @@ ESTIMATOR_SIZES = (10, 100, 1000)
 
 def cmd_estimators(args: argparse.Namespace) -> None:
     from .estimators import HELD_OUT, check_proxies_complete, check_sizes, judged_cells
+    from .folder_kind import ESTIMATORS
     from .league import build_league, ensure_supernet, write_league
     from .proxy_store import default_folder, load_proxies, stored_for
     from .table import load_table
@@ -885,7 +899,7 @@ def cmd_estimators(args: argparse.Namespace) -> None:
     check_sizes(sizes, judged)  # before the supernet trains
     if proxies is not None:
         check_proxies_complete(proxies, judged)
-    out = _report_folder(Path(args.out) if args.out else Path("reports") / "estimators" / bench.name)
+    out = _report_folder(Path(args.out) if args.out else Path("reports") / "estimators" / bench.name, ESTIMATORS)
     with _output_lock(out, "nasbench estimators"):
         ensure_supernet(bench, out, judged, args.supernet_epochs, args.data_dir)
         frame, judged = build_league(bench, proxies, out, sizes=sizes, repeats=args.repeats)

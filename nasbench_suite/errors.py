@@ -112,6 +112,10 @@ class ProxyError(NasBenchError, ValueError):
     """An unknown zero-cost proxy, a bad minibatch, or a proxy folder that cannot serve a request."""
 
 
+class OutputKindError(NasBenchError, ValueError):
+    """An output folder holds the marker file of another command's kind of folder."""
+
+
 class DeviceError(NasBenchError, ValueError):
     """A torch device was asked for that this machine does not have."""
 

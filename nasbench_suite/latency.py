@@ -59,6 +59,7 @@ import numpy as np
 
 from .csvread import read_csv
 from .errors import NasBenchError, RunMismatchError, StoreError, require_device
+from .folder_kind import LATENCY as LATENCY_KIND
 from .machine import machine_facts
 from .model import MacroConfig
 from .space import NUM_ARCHS, Arch, isomorphism_classes
@@ -371,7 +372,8 @@ class LatencyStore(FolderStore):
         self.fingerprint = dict(fp) if fp is not None else fingerprint(method.device, method.threads)
         ident_path = self.folder / IDENTITY_FILE
         # latency.json is read and (for a new folder) written under the folder's writer lock
-        self._claim(self.folder, IDENTITY_FILE, CSV_FILE, STORE_FILE, "nasbench latency measure", "timed")
+        self._claim(self.folder, IDENTITY_FILE, CSV_FILE, STORE_FILE, "nasbench latency measure", "timed",
+                    LATENCY_KIND)
         try:
             self._open(ident_path, order)
         except BaseException:

@@ -32,6 +32,7 @@ import numpy as np
 
 from .csvread import read_csv
 from .errors import ProxyError, RunMismatchError, StoreError
+from .folder_kind import PROXIES as PROXIES_KIND
 from .pools import spawn_pool
 from .space import NUM_ARCHS, Arch
 from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, store_cells,
@@ -108,7 +109,7 @@ class ProxyStore(FolderStore):
         ident = self.folder / IDENTITY_FILE
         # proxies.json is read and (for a new folder) written under the folder's writer lock (two writers would
         # also time each proxy's *_seconds under the other's load)
-        self._claim(self.folder, IDENTITY_FILE, CSV_FILE, STORE_FILE, "nasbench proxies", "scored")
+        self._claim(self.folder, IDENTITY_FILE, CSV_FILE, STORE_FILE, "nasbench proxies", "scored", PROXIES_KIND)
         try:
             self._open(ident)
         except BaseException:

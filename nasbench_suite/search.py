@@ -188,14 +188,18 @@ def run_notes(label: str, stop_reasons: Mapping[str, int], final: "pd.DataFrame"
 
 def check_results_folder(out: Path, overwrite: bool) -> None:
     """Refuse to write results to ``out`` when it is not a folder, already holds results (unless
-    ``overwrite``), or holds a ``manifest.json`` that is not search results (a table's, a compare
-    report's...): that one is never replaced."""
+    ``overwrite``), holds a ``manifest.json`` that is not search results (a table's, a compare
+    report's...): that one is never replaced, or is another kind of output folder
+    (:func:`~nasbench_suite.folder_kind.check_output_kind`)."""
+    from .folder_kind import SEARCH, check_output_kind
+
     if out.exists() and not out.is_dir():
         raise SearchOutputError(f"--out {out} exists and is not a folder")
     existing = [n for n in (RESULTS_FILE, MANIFEST_FILE, TIMING_FILE) if (out / n).exists()]
     if MANIFEST_FILE in existing and not _is_results_manifest(out / MANIFEST_FILE):  # first: --overwrite won't help
         raise SearchOutputError(f"{out} holds a {MANIFEST_FILE} that is not search results (a table's, or another "
                                 "tool's); refusing to replace it: choose another output folder")
+    check_output_kind(out, {SEARCH})  # a run folder, a compare's runs, a latency store...: never written into
     if existing and not overwrite:
         raise SearchOutputError(f"{out} already holds {', '.join(existing)}; pass --overwrite (overwrite=True) "
                                 "to replace them")

@@ -477,14 +477,17 @@ class FolderStore:
     _lock: contextlib.ExitStack | None = None
 
     def _claim(self, folder: Path, identity_file: str, csv_file: str, store_file: str, purpose: str,
-               done: str) -> None:
-        """Refuse a folder that holds something but no ``identity_file`` (what a first start killed before
+               done: str, kind: str) -> None:
+        """Refuse another ``kind`` of output folder (:func:`~nasbench_suite.folder_kind.check_output_kind`)
+        and a folder that holds something but no ``identity_file`` (what a first start killed before
         its identity was in place leaves does not count: its lock, a half-written identity or CSV, the
         SQLite files), then create ``folder`` and hold its writer lock until :meth:`close`:
         :class:`RunInUseError` (naming the holder's process) while another process holds it. One writer
         per folder: two would measure every cell twice, each under the other's load, and race on the CSV."""
+        from .folder_kind import check_output_kind
         from .run_lock import LOCK_FILE, run_lock
 
+        check_output_kind(folder, {kind})
         leftovers = {f".{identity_file}.tmp", f".{csv_file}.tmp", LOCK_FILE}
         if not (folder / identity_file).is_file() and folder.exists() and any(
                 not f.name.startswith(store_file) and f.name not in leftovers for f in folder.iterdir()):
