@@ -21,6 +21,9 @@ LATENCY = "latency"
 PROXIES = "proxy"
 ESTIMATORS = "estimators report"
 FIDELITY = "fidelity report"
+LATENCY_FILE = "latency.json"
+"""A latency store's marker, ``latency.IDENTITY_FILE`` (not imported from there: that module imports torch,
+which search, compare and report do not otherwise load)."""
 
 
 def _json(path: Path) -> Any:
@@ -34,7 +37,6 @@ def folder_kind(folder: Path) -> tuple[str, str] | None:
     """``(kind, marker)`` of ``folder`` (e.g. ``("pre-evaluation run", "run.json")``), the first marker
     found in the order below; None when it holds none of them (or is not a folder)."""
     from .compare import COMPARE_FILE
-    from .latency import IDENTITY_FILE as LATENCY_FILE
     from .league import SUPERNET_JSON
     from .pre_evaluate import RUN_FILE
     from .proxy_store import IDENTITY_FILE as PROXY_FILE

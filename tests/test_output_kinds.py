@@ -119,3 +119,10 @@ def test_a_command_reuses_its_own_folder_and_a_folder_of_no_kind(tmp_path: Path,
     assert folder_kind(tmp_path / "report")[0] == "comparison report"
     assert main(["report", str(compare / "runs"), "--out", str(tmp_path / "report")]) == 0
     capsys.readouterr()
+
+
+def test_the_latency_marker_is_the_latency_stores_identity_file() -> None:
+    from nasbench_suite import folder_kind as fk
+    from nasbench_suite.latency import IDENTITY_FILE
+
+    assert fk.LATENCY_FILE == IDENTITY_FILE
