@@ -168,8 +168,14 @@ def cmd_info(args: argparse.Namespace) -> None:
 
     if is_run_folder(args.table):
         _print(snapshot(args.table).progress(), args.json, _render_progress)
-    else:
-        _print(_info_payload(_with_proxies(load_table(args.table))), args.json, _render_info)
+        return
+    from .folder_kind import RUN, TABLE, described, folder_kind
+
+    found = folder_kind(Path(args.table))
+    if found is not None and found[0] not in (RUN, TABLE):  # else the table reader's complaint about its manifest
+        raise UsageError(f"{args.table} is {described(found)}; nasbench info shows a table or a pre-evaluation "
+                         "run folder")
+    _print(_info_payload(_with_proxies(load_table(args.table))), args.json, _render_info)
 
 
 def _render_progress(p: dict[str, Any]) -> str:

@@ -68,6 +68,10 @@ def check_output_kind(folder: Path, allowed: Collection[str] = ()) -> None:
     the parent folder of tables): one line naming the kind and its marker."""
     found = folder_kind(folder)
     if found is not None and found[0] not in allowed:
-        kind, marker = found
-        article = "an" if kind[0] in "aeiou" else "a"
-        raise OutputKindError(f"{folder} is {article} {kind} folder ({marker}); choose another output folder")
+        raise OutputKindError(f"{folder} is {described(found)}; choose another output folder")
+
+
+def described(found: tuple[str, str]) -> str:
+    """``(kind, marker)`` as words: 'an estimators report folder (league.csv)'."""
+    kind, marker = found
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} folder ({marker})"

@@ -126,3 +126,15 @@ def test_the_latency_marker_is_the_latency_stores_identity_file() -> None:
     from nasbench_suite.latency import IDENTITY_FILE
 
     assert fk.LATENCY_FILE == IDENTITY_FILE
+
+
+@pytest.mark.parametrize("kind", [k for k in MARKERS if k not in ("table", "pre-evaluation run")])
+def test_info_on_an_output_folder_names_its_kind(kind: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """nasbench info on a search results folder said 'manifest.json has no integer schema_version'; on a report
+    folder, 'has no manifest.json: not a table'."""
+    make(tmp_path / "out", kind)
+    assert main(["info", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: {tmp_path / 'out'} is a") and f" {kind} folder (" in err, err
+    assert err.endswith("nasbench info shows a table or a pre-evaluation run folder\n") and err.count("\n") == 1
