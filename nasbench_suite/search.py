@@ -309,9 +309,9 @@ def _execute(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...], str | None
     ``keep(i, result)`` is called as each task finishes (to checkpoint it)."""
     from tqdm import tqdm
 
-    out: list[dict[str, Any] | None] = [None] * len(tasks)
     if not tasks:  # every run was read back from an interrupted call's staging folder
         return []
+    out: list[dict[str, Any] | None] = [None] * len(tasks)
     with tqdm(total=sum(len(t[3]) for t in tasks), unit="run", disable=not progress, desc="search") as bar:
         for i, part in _completed(tasks, processes, backend, ray_address):
             out[i] = part
@@ -430,6 +430,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
     partial = None if partial is None else Path(partial)
     done: list[dict[int, dict[str, Any]]] = (  # runs a stopped call finished
         [load_runs(partial, identity, seeds) for identity in identities] if partial is not None else [{} for _ in specs])
+    resumed = [len(d) for d in done]
     if backend == "ray":
         from .backends import check_ray_address, import_ray
 
@@ -489,7 +490,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
                     "only the runs replayed now, the per-run sums all runs, as each was measured",
             "backend": backend, "processes": processes, "runs": len(seeds), "queries": int(len(frame)),
             "wall_seconds_all_specs": wall, "specs_in_call": len(specs),
-            "runs_resumed": len(seeds) - sum(len(t[3]) for t, o in zip(tasks, owner) if o == k),
+            "runs_resumed": resumed[k],
             **({"staging_failed": f"finished runs could not be kept in {partial} ({staging_failed[0]}): this "
                                   "execution went on without staging them"} if staging_failed else {}),
             "run_wall_seconds_sum": float(np.sum(runs["wall_seconds"])),
