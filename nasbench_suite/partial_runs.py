@@ -6,7 +6,8 @@ pickle), written to a private temporary name and renamed into place, so a kill a
 each file whole or absent. A file is named ``<spec key>.<seeds key>.npz``: the spec key is a sha256 of
 the spec's identity (:func:`spec_identity`: table content hash, strategy name, settings and code,
 budget, simulated workers, objective, latency and proxy values, evaluation, package version, and the
-Python and NumPy versions the results manifest records), the
+machine: CPU model and architecture, Python, and the versions of the numerical libraries a strategy may
+compute with: a staging folder copied to another machine is replayed, never mixed in), the
 seeds key a sha256 of the chunk's run seeds. The identity is stored in the file too and compared in
 full when it is read.
 
@@ -22,17 +23,20 @@ import hashlib
 import inspect
 import json
 import os
+import platform
 import shutil
 import sys
 import zipfile
 import zlib
 from pathlib import Path
+from importlib import metadata
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from . import __version__
 from .data import array_sha256, files_sha256
+from .machine import cpu_model
 from .simulator import TRAJECTORY_COLUMNS
 from .store import private_temporary
 
@@ -88,7 +92,7 @@ def spec_identity(spec: Any, content_hash: str, oracle: Any, settings: Mapping[s
                for name, (scores, seconds) in sorted((oracle.space.proxies or {}).items())}
     return {
         "package_version": __version__, "code_sha256": _code_sha256(strategy_file), "strategy_source": source,
-        "platform": {"python": f"{sys.version_info.major}.{sys.version_info.minor}", "numpy": np.__version__},
+        "platform": _platform(),
         "table_hash": content_hash, "objective": spec.objective, "search_epochs": spec.search_epochs,
         "strategy": spec.strategy, "class": f"{strategy_cls.__module__}.{strategy_cls.__qualname__}",
         "settings": settings, "budget": spec.budget.describe(), "sim_workers": int(spec.workers),
@@ -97,6 +101,24 @@ def spec_identity(spec: Any, content_hash: str, oracle: Any, settings: Mapping[s
             "max_latency": oracle.space.max_latency},
         "proxies": proxies, "evaluation": evaluation,
     }
+
+
+NUMERIC_LIBRARIES = ("scipy", "scikit-learn", "xgboost", "torch")
+"""Libraries besides NumPy whose version can change a strategy's numbers (predictors' fits)."""
+
+
+def _platform() -> dict[str, Any]:
+    """The machine and library versions a staged run was made with (NumPy's as the results manifest
+    records it, the others from the installed packages' metadata: nothing is imported). CPU and
+    architecture count because BLAS kernels differ between them (README's BLAS caveat)."""
+    versions: dict[str, str | None] = {"numpy": np.__version__}
+    for name in NUMERIC_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"python": f"{sys.version_info.major}.{sys.version_info.minor}", "cpu": cpu_model(),
+            "machine": platform.machine(), **versions}
 
 
 def spec_key(identity: Mapping[str, Any]) -> str:

@@ -433,3 +433,27 @@ def test_a_disk_too_full_for_the_staged_runs_does_not_stop_the_search(
     assert len(calls) == 2 and not list((tmp_path / "out").rglob("*.npz"))
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
     assert _same_results(tmp_path / "out", tmp_path / "whole")
+
+
+@pytest.mark.parametrize("change", ["cpu", "torch"])
+def test_runs_staged_on_another_machine_or_torch_are_not_read_back(search_table: Benchmark, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    """The staged identity named Python and NumPy only: a staging folder copied from a machine with another CPU
+    (other BLAS kernels) or made before a torch upgrade was read back into runs of this one (bananas,
+    reinforce-lstm and xgb-evolution compute with those)."""
+    from importlib import metadata
+
+    from nasbench_suite import partial_runs
+    from nasbench_suite.simulator import Budget
+
+    spec = search.SearchSpec(str(search_table.path), "rea", Budget(None, 5))
+    staging = tmp_path / "staging"
+    search.run_seeds(spec, "0-3", partial=staging, progress=False)
+    if change == "cpu":
+        monkeypatch.setattr(partial_runs, "cpu_model", lambda: "Another CPU")
+    else:
+        real = metadata.version
+        monkeypatch.setattr(partial_runs.metadata, "version", lambda name: "0.1" if name == "torch" else real(name))
+    assert search.run_seeds(spec, "0-3", partial=staging, progress=False).timing["runs_resumed"] == 0
+    monkeypatch.undo()
+    assert search.run_seeds(spec, "0-3", partial=staging, progress=False).timing["runs_resumed"] == 4
