@@ -201,8 +201,11 @@ def check_results_folder(out: Path, overwrite: bool) -> None:
                                 "tool's); refusing to replace it: choose another output folder")
     check_output_kind(out, {SEARCH})  # a run folder, a compare's runs, a latency store...: never written into
     if existing and not overwrite:
-        raise SearchOutputError(f"{out} already holds {', '.join(existing)}; pass --overwrite (overwrite=True) "
-                                "to replace them")
+        stopped = (out / PARTIAL_DIR).is_dir()  # a search stopped while writing its results, or just after
+        raise SearchOutputError(
+            f"{out} already holds {', '.join(existing)}; pass --overwrite (overwrite=True) to replace them"
+            + (f" ({out / PARTIAL_DIR} holds the finished runs of a search stopped while it wrote them: the same "
+               "command with --overwrite reads them back instead of replaying them)" if stopped else ""))
 
 
 def _is_results_manifest(path: Path) -> bool:

@@ -457,3 +457,23 @@ def test_runs_staged_on_another_machine_or_torch_are_not_read_back(search_table:
     assert search.run_seeds(spec, "0-3", partial=staging, progress=False).timing["runs_resumed"] == 0
     monkeypatch.undo()
     assert search.run_seeds(spec, "0-3", partial=staging, progress=False).timing["runs_resumed"] == 4
+
+
+def test_a_search_stopped_after_writing_its_results_says_overwrite_reads_its_runs_back(
+        search_table: Benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """A kill between writing the results and removing .partial/: the same command again was refused with only
+    'pass --overwrite to replace them', not saying the runs are kept and read back by it."""
+    from nasbench_suite import partial_runs
+
+    args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--seeds", "0-3", "--max-queries",
+            "10", "--out", str(tmp_path / "out")]
+    monkeypatch.setattr(partial_runs, "remove_partial", lambda folder: None)  # as if killed just before it
+    assert main(args) == 0
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "pass --overwrite" in err and "finished runs of a search stopped" in err
+    assert main([*args, "--overwrite"]) == 0
+    assert "resumed: 4 of 4 runs were read back" in capsys.readouterr().out
+    assert not (tmp_path / "out" / search.PARTIAL_DIR).exists()
