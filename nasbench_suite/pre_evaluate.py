@@ -464,6 +464,11 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
         check_ray_address(ray_address)  # ... or the cluster unreachable (before the run folder is made)
     run_dir = Path(run_dir)
     data = load_protocol_data(spec.protocol, data_dir)
+    n_train = len(data.splits["train"].y)
+    if spec.protocol.batch_size > n_train:  # the manifest would record a batch size no step used
+        raise PreEvaluateError(f"batch size {spec.protocol.batch_size} is larger than the {n_train} train images "
+                               f"{spec.protocol.dataset} gives this protocol: every step would be one batch of "
+                               f"{n_train}; give a batch size <= {n_train} (or a larger train subset)")
     dataset = data.describe()
     shards = spec.shards()
     planned = sum(len(s.archs) for s in shards)

@@ -487,7 +487,7 @@ def test_one_writer_per_run_folder_and_a_killed_holder_blocks_nothing(fake, tmp_
 
 
 def test_classes_run_fills_every_cell(fake, tmp_path: Path) -> None:
-    one_epoch = Protocol(dataset="synthetic", channels=2, cells=1, epochs=1, train_subset=32)
+    one_epoch = Protocol(dataset="synthetic", channels=2, cells=1, epochs=1, batch_size=32, train_subset=32)
     spec = RunSpec("classes", (0,), one_epoch, shard_size=256)
     run_pre_evaluation(spec, tmp_path / "run", progress=False)
     bench = build_from_store(tmp_path / "run", tmp_path / "table", description="every cell")
@@ -953,3 +953,14 @@ def test_a_table_folder_that_cannot_be_written_is_refused_before_training(fake, 
                 "read-only": f"Read-only file system ({tmp_path / 'ro'})"}
     _assert_one_line_error((rc, "", err), expected[where])
     assert fake.calls == [] and not run_dir.exists() and not (tmp_path / "ro").exists()
+
+
+def test_a_batch_size_larger_than_the_train_images_is_refused_before_any_run_folder(fake, tmp_path: Path,
+                                                                                    capsys) -> None:
+    """--batch-size 128 with --train-subset 32 trained one batch of 32 per step, and the manifest recorded
+    batch_size 128: a protocol no step followed."""
+    flags = [f if f != "32" or TINY_FLAGS[i - 1] != "--batch-size" else "128" for i, f in enumerate(TINY_FLAGS)]
+    rc, _, err = _cli(capsys, "pre-evaluate", *flags, "--archs", "0-3", "--seeds", "0", "--workers", "1",
+                      "--out", tmp_path / "run")
+    assert rc == 2 and "batch size 128 is larger than the 32 train images" in err, err
+    assert not (tmp_path / "run").exists() and fake.calls == []

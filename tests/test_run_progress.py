@@ -18,7 +18,7 @@ from nasbench_suite.train import Protocol
 
 from test_pre_evaluate import FakeTrainer, _assert_one_line_error, _cli
 
-ONE_EPOCH = Protocol(dataset="synthetic", channels=2, cells=1, epochs=2, train_subset=32)
+ONE_EPOCH = Protocol(dataset="synthetic", channels=2, cells=1, epochs=2, batch_size=32, train_subset=32)
 CLASSES = RunSpec("classes", (0, 1), ONE_EPOCH, shard_size=512)  # 13 chunks x 2 seeds = 26 units
 
 
