@@ -111,9 +111,36 @@ def _for_a_node(spec: SearchSpec) -> SearchSpec:
     return dataclasses.replace(spec, latency=f"{Path(path).absolute()}{sep}{column}")
 
 
-@functools.lru_cache(maxsize=4)
+def _files_stamp(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime in ns) of each of ``paths`` that is a file: part of a cache key, so that a file
+    rewritten in between (a latency store measured again, proxies scored) is read again within one
+    Python session instead of its old values being served from the cache."""
+    stamp = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stamp.append((os.fspath(path), st.st_size, st.st_mtime_ns))
+    return tuple(stamp)
+
+
+def _latency_files(latency: str) -> list[Path]:
+    from .latency import CSV_FILE, IDENTITY_FILE
+
+    if ".csv:" in latency:
+        return [Path(latency.rpartition(":")[0])]
+    return [Path(latency) / IDENTITY_FILE, Path(latency) / CSV_FILE]
+
+
 def latency_of(latency: str, batch: int = 1, stat: str = "median_ms") -> tuple[np.ndarray, str, str]:
     """(15625,) ms, source description and key (fingerprint hash or device column) of a latency spec."""
+    return _latency_of(latency, batch, stat, _files_stamp(_latency_files(latency)))
+
+
+@functools.lru_cache(maxsize=4)
+def _latency_of(latency: str, batch: int, stat: str, stamp: tuple) -> tuple[np.ndarray, str, str]:
+    """:func:`latency_of`, cached per state of the files it reads (``stamp``)."""
     from .latency import LatencyError, import_device_csv, load_latency
 
     if ".csv:" in latency:
@@ -217,10 +244,22 @@ def _is_results_manifest(path: Path) -> bool:
 
 
 # ----- work in a process ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=4)
 def _oracle(path: str, content_hash: str, objective: str, search_epochs: int | None,
             latency: tuple[str, int, str, float | None] | None = None) -> Oracle:
-    """The compiled search side of a table, built once per process (keyed by its content hash)."""
+    """The compiled search side of a table, built once per process (keyed by its content hash and the
+    state of the proxy and latency files it reads)."""
+    from .proxy_store import CSV_FILE, IDENTITY_FILE
+
+    proxies = sorted(p for folder in sorted(Path(path).parent.joinpath("proxies").glob("*"))
+                     for p in (folder / IDENTITY_FILE, folder / CSV_FILE))
+    stamp = _files_stamp([*proxies, *(_latency_files(latency[0]) if latency is not None else [])])
+    return _compiled_oracle(path, content_hash, objective, search_epochs, latency, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled_oracle(path: str, content_hash: str, objective: str, search_epochs: int | None,
+                     latency: tuple[str, int, str, float | None] | None, stamp: tuple) -> Oracle:
+    """:func:`_oracle`, cached."""
     bench = load_table(path, verify=False)  # the parent verified these bytes' hash
     if bench.content_hash != content_hash:
         raise TableCorruptedError(f"table {path} changed while the search ran (hash {bench.content_hash}, "

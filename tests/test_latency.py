@@ -417,6 +417,27 @@ def test_a_latency_limit_is_a_number_of_ms(search_table: Benchmark, latency: np.
         run_seeds(spec, [0], evaluation=None)
 
 
+def test_a_latency_source_rewritten_within_one_python_session_is_read_again(search_table: Benchmark,
+                                                                            latency: np.ndarray, tmp_path: Path) -> None:
+    """latency_of and the compiled oracle were cached by the source's name alone: in a notebook, a search after
+    the latency folder or device table was measured again replayed the old latencies (and its manifest named
+    the old source)."""
+    import os
+
+    import pandas as pd
+
+    from nasbench_suite.search import SearchSpec, run_seeds
+
+    csv = tmp_path / "devices.csv"
+    spec = SearchSpec(str(search_table.path), "random", Budget(queries=5), latency=f"{csv}:toy_ms")
+    seen = []
+    for k, scale in enumerate((1.0, 3.0)):
+        pd.DataFrame({"arch_index": range(len(latency)), "toy_ms": latency * scale}).to_csv(csv, index=False)
+        os.utime(csv, ns=(10**18 + k, 10**18 + k))  # a new mtime even on a coarse clock
+        seen.append(run_seeds(spec, [0], evaluation=None, progress=False).frame["latency"].to_numpy())
+    np.testing.assert_allclose(seen[1], 3.0 * seen[0])
+
+
 def test_a_strategy_naming_an_infeasible_incumbent_is_stopped(search_table: Benchmark, latency: np.ndarray) -> None:
     slow = Arch((3,) * 6)
 

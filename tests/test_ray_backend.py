@@ -67,8 +67,8 @@ class FakeNode:
         here, env = Path.cwd(), os.environ.pop(DATA_DIR_ENV, None)
         restore = self.on_node() if self.on_node else (lambda: None)
         backends._WORKER_DATA.clear()  # a fresh worker process on that node: nothing loaded yet
-        search._oracle.cache_clear()
-        search.latency_of.cache_clear()
+        search._compiled_oracle.cache_clear()
+        search._latency_of.cache_clear()
         os.chdir(self.cwd)
         try:
             return _Ref(fn(*args))

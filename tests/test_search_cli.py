@@ -718,3 +718,25 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_proxies_stored_beside_a_table_after_a_search_are_read_by_the_next_one_in_the_same_session(
+        search_table: Benchmark, tmp_path: Path) -> None:
+    """The compiled oracle was cached by the table's content hash alone: proxies scored beside the table (or
+    damaged) after a first search in a notebook were never read by the later searches of that session."""
+    import shutil
+
+    from nasbench_suite import search
+    from nasbench_suite.errors import ProxyError
+    from nasbench_suite.simulator import Budget
+
+    table = tmp_path / "tables" / "t"
+    shutil.copytree(search_table.path, table)
+    spec = search.SearchSpec(str(table), "random", Budget(None, 3))
+    search.run_seeds(spec, [0], evaluation=None, progress=False)
+    folder = tmp_path / "tables" / "proxies" / search_table.name
+    folder.mkdir(parents=True)
+    (folder / "proxies.json").write_text("{")  # read again now: a damaged folder is its one error
+    (folder / "proxies.csv").write_text("arch_index\n")
+    with pytest.raises(ProxyError, match="cannot be read"):
+        search.run_seeds(spec, [0], evaluation=None, progress=False)
