@@ -506,13 +506,17 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
     parts = _execute(tasks, processes, backend, ray_address, sys.stderr.isatty() if progress is None else progress,
                      keep)
     wall = time.perf_counter() - started
-    for i, part in enumerate(parts):
-        done[owner[i]].update(split_runs(part))
+    while parts:  # each run's columns are views of its task's part: let go of them spec by spec below
+        done[owner[len(parts) - 1]].update(split_runs(parts.pop()))
     out = []
     for k, spec in enumerate(specs):
         mine = [done[k][s] for s in seeds]  # one part per run, in seed order
         cols = {c: np.concatenate([p["columns"][c] for p in mine]) for c in ("seed", *TRAJECTORY_COLUMNS)}
-        frame = pd.DataFrame({"strategy": pd.Categorical([spec.strategy] * len(cols["seed"])), **cols})
+        for p in mine:  # the runs' columns (views of their task's), no longer needed
+            p["columns"] = None
+        strategy = pd.Categorical.from_codes(np.zeros(len(cols["seed"]), dtype=np.int8), categories=[spec.strategy])
+        frame = pd.DataFrame({"strategy": strategy, **cols}, copy=False)  # the concatenated columns, not copies
+        del cols
         if spec.latency is not None:
             lat = np.append(latency_of(spec.latency, spec.latency_batch, spec.latency_stat)[0], np.nan)  # [-1] -> NaN
             frame["latency"] = lat[frame["arch_index"].to_numpy()]
