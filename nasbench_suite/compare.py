@@ -112,6 +112,28 @@ def _ws_identity(cfg: CompareConfig, content_hash: str) -> dict[str, Any]:
             "source_sha256": {m: source_sha256(m) for m in cfg.weight_sharing.methods}}
 
 
+WS_IDENTITY = ".identity.json"
+"""The identity (:func:`_ws_identity`) of the weight-sharing runs in their staging folder."""
+
+
+def _ws_staging(runs: Path, identity: dict[str, Any]) -> Path:
+    """``runs/.weight_sharing.tmp``, where each weight-sharing method's runs are written as it finishes,
+    and moved into place once all have: a compare stopped in between keeps the finished methods (each
+    can take hours), and the same compare run again runs only the others. A folder of another identity
+    (config, table, machine, code) is emptied first."""
+    tmp = runs / f".{WEIGHT_SHARING}.tmp"
+    text = json.dumps(identity, sort_keys=True)
+    try:
+        same = (tmp / WS_IDENTITY).read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        same = False
+    if not same:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        atomic_write_text(tmp / WS_IDENTITY, text)
+    return tmp
+
+
 def _reusable_ws(runs: Path, identity: dict[str, Any]) -> bool:
     """True if ``runs`` holds finished weight-sharing runs made under ``identity``."""
     try:
@@ -145,7 +167,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
     removes it once the report is built too)."""
     from .evaluation import EvalSpec
     from .partial_runs import remove_partial
-    from .search import SearchSpec, run_many
+    from .search import TIMING_FILE, SearchSpec, run_many
     from .simulator import Budget
     from .table import load_table
 
@@ -187,15 +209,18 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
         (runs / COMPARE_FILE).unlink(missing_ok=True)  # no stale identity while the new runs are made
     if identity is not None and not ws_dir.is_dir():
         ws = cfg.weight_sharing
-        jobs = [(cfg.table, m, ws.seeds, ws.epochs, dict(ws.settings.get(m, {}))) for m in ws.methods]
-        tmp = runs / f".{WEIGHT_SHARING}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        with spawn_pool(min(cfg.workers, len(jobs))) as pool:
-            from tqdm import tqdm
+        tmp = _ws_staging(runs, identity)
+        jobs = [(cfg.table, m, ws.seeds, ws.epochs, dict(ws.settings.get(m, {}))) for m in ws.methods
+                if not (tmp / m / TIMING_FILE).is_file()]  # written last: a method a stopped compare finished
+        if jobs:
+            with spawn_pool(min(cfg.workers, len(jobs))) as pool:
+                from tqdm import tqdm
 
-            for job, result in tqdm(zip(jobs, pool.map(_ws_run, jobs)), total=len(jobs), unit="method",
-                                    desc="weight sharing", disable=not progress):
-                result.write(tmp / job[1])
+                for job, result in tqdm(zip(jobs, pool.map(_ws_run, jobs)), total=len(jobs), unit="method",
+                                        desc="weight sharing", disable=not progress):
+                    shutil.rmtree(tmp / job[1], ignore_errors=True)  # what a stop while writing it left
+                    result.write(tmp / job[1])
+        (tmp / WS_IDENTITY).unlink()
         tmp.replace(ws_dir)
 
     if latency is not None:

@@ -316,6 +316,34 @@ def test_a_compare_stopped_while_writing_its_runs_leaves_the_old_runs_whole(
     assert pd.read_csv(out / "final.csv")["runs"].tolist() == [6, 6, 6, 6]
 
 
+def test_a_compare_stopped_between_weight_sharing_methods_runs_only_the_unfinished_ones_again(
+        toy: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each weight-sharing method's runs (hours each on real data) were kept only once every method had
+    finished: a stop after the first of two methods ran both again. Now each is kept as it finishes."""
+    from nasbench_suite.search import SearchResults
+
+    config = tmp_path / "two.toml"
+    config.write_text(toy["full"].read_text().replace('methods = ["gdas"]', 'methods = ["gdas", "rsps"]'))
+    out = tmp_path / "out"
+    real = SearchResults.write
+
+    def stopped_at_rsps(self: SearchResults, path: Path, *args: object, **kwargs: object) -> object:
+        if Path(path).name == "rsps" and Path(path).parent.name == ".weight_sharing.tmp":
+            raise KeyboardInterrupt
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(SearchResults, "write", stopped_at_rsps)
+    assert main(["compare", "--config", str(config), "--out", str(out)]) == 130
+    gdas = out / "runs" / ".weight_sharing.tmp" / "gdas"
+    kept = {name: (gdas / name).read_bytes() for name in ("trajectories.parquet", "timing.json")}
+    monkeypatch.undo()
+    assert main(["compare", "--config", str(config), "--out", str(out)]) == 0
+    ws = out / "runs" / "weight_sharing"
+    assert sorted(p.name for p in ws.iterdir()) == ["gdas", "rsps"] and not gdas.parent.exists()
+    # read back, not run again: timing.json holds the wall-clock seconds of the first execution
+    assert {name: (ws / "gdas" / name).read_bytes() for name in kept} == kept
+
+
 @pytest.mark.parametrize("change, field", [
     (lambda t: t.replace('seeds = "0-3"', 'seeds = "3-1"'), "seeds"),
     (lambda t: t.replace('queries = 15', 'queries = 0'), "budget.queries"),
