@@ -112,6 +112,7 @@ def _ws_identity(cfg: CompareConfig, content_hash: str) -> dict[str, Any]:
             "source_sha256": {m: source_sha256(m) for m in cfg.weight_sharing.methods}}
 
 
+WS_STAGING = f".{WEIGHT_SHARING}.tmp"
 WS_IDENTITY = ".identity.json"
 """The identity (:func:`_ws_identity`) of the weight-sharing runs in their staging folder."""
 
@@ -121,7 +122,7 @@ def _ws_staging(runs: Path, identity: dict[str, Any]) -> Path:
     and moved into place once all have: a compare stopped in between keeps the finished methods (each
     can take hours), and the same compare run again runs only the others. A folder of another identity
     (config, table, machine, code) is emptied first."""
-    tmp = runs / f".{WEIGHT_SHARING}.tmp"
+    tmp = runs / WS_STAGING
     text = json.dumps(identity, sort_keys=True)
     try:
         same = (tmp / WS_IDENTITY).read_text(encoding="utf-8") == text
@@ -207,6 +208,9 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
         if ws_dir.exists():
             shutil.rmtree(ws_dir)
         (runs / COMPARE_FILE).unlink(missing_ok=True)  # no stale identity while the new runs are made
+    if identity is None:
+        shutil.rmtree(runs / WS_STAGING, ignore_errors=True)  # what a stopped compare of another config left
+    staged = None  # the weight-sharing runs made now, put in place once compare.json names their identity
     if identity is not None and not ws_dir.is_dir():
         ws = cfg.weight_sharing
         tmp = _ws_staging(runs, identity)
@@ -220,8 +224,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
                                         desc="weight sharing", disable=not progress):
                     shutil.rmtree(tmp / job[1], ignore_errors=True)  # what a stop while writing it left
                     result.write(tmp / job[1])
-        (tmp / WS_IDENTITY).unlink()
-        tmp.replace(ws_dir)
+        staged = tmp
 
     if latency is not None:
         _write_cells(bench, latency, cfg.latency_batch, runs / CELLS_FILE)
@@ -238,6 +241,9 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
         "weight_sharing_identity": identity,
     }
     atomic_write_text(runs / COMPARE_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    if staged is not None:  # a stop before this line: the rerun finds them staged, after it: in place
+        staged.replace(ws_dir)
+    (ws_dir / WS_IDENTITY).unlink(missing_ok=True)
     if not keep_partial:
         remove_partial(partial)  # with what a stopped compare of another config left there
     return runs

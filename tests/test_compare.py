@@ -342,6 +342,25 @@ def test_a_compare_stopped_between_weight_sharing_methods_runs_only_the_unfinish
     assert sorted(p.name for p in ws.iterdir()) == ["gdas", "rsps"] and not gdas.parent.exists()
     # read back, not run again: timing.json holds the wall-clock seconds of the first execution
     assert {name: (ws / "gdas" / name).read_bytes() for name in kept} == kept
+    assert not (ws / ".identity.json").exists()
+    # every method finished, stopped while compare.json was written: the runs were in place already, and the
+    # rerun (no compare.json naming their identity) trained them all again; now they are put in place after it
+    from nasbench_suite import compare
+
+    config.write_text(config.read_text().replace('seeds = "0-1"', 'seeds = "0-2"'))  # new weight-sharing runs
+    real_write = compare.atomic_write_text
+
+    def stopped_writing_compare_json(path: Path, text: str) -> None:
+        if path.name == "compare.json":
+            raise KeyboardInterrupt
+        real_write(path, text)
+
+    monkeypatch.setattr(compare, "atomic_write_text", stopped_writing_compare_json)
+    assert main(["compare", "--config", str(config), "--out", str(out), "--overwrite"]) == 130
+    monkeypatch.setattr(compare, "atomic_write_text", real_write)
+    kept = {name: (gdas / name).read_bytes() for name in ("trajectories.parquet", "timing.json")}
+    assert main(["compare", "--config", str(config), "--out", str(out)]) == 0
+    assert {name: (ws / "gdas" / name).read_bytes() for name in kept} == kept and not gdas.parent.exists()
 
 
 @pytest.mark.parametrize("change, field", [
