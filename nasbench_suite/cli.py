@@ -728,8 +728,9 @@ def cmd_reference_build(args: argparse.Namespace) -> None:
     from .reference import build_reference_tables
 
     check_output_kind(Path(args.out))  # the parent of tables: a folder of no kind (not a table, a run...)
-    for bench in build_reference_tables(args.ref_dir, args.out, args.dataset, overwrite=args.overwrite):
-        _report_table(bench)
+    with _output_lock(Path(args.out), "nasbench reference build"):  # two at once with --overwrite mixed tables
+        for bench in build_reference_tables(args.ref_dir, args.out, args.dataset, overwrite=args.overwrite):
+            _report_table(bench)
 
 
 def cmd_import(args: argparse.Namespace) -> None:
@@ -738,9 +739,10 @@ def cmd_import(args: argparse.Namespace) -> None:
 
     out = args.out or os.environ.get("NASBENCH_TABLES_DIR") or "tables"
     check_output_kind(Path(out))  # the parent of tables: a folder of no kind (not a table, a run...)
-    for bench in import_nats_tss(args.path, out, name=args.name, valtest_as_valid=args.valtest_as_valid,
-                                 overwrite=args.overwrite, workers=args.workers):
-        _report_table(bench)
+    with _output_lock(Path(out), "nasbench import nats-tss"):  # two at once with --overwrite mixed tables
+        for bench in import_nats_tss(args.path, out, name=args.name, valtest_as_valid=args.valtest_as_valid,
+                                     overwrite=args.overwrite, workers=args.workers):
+            _report_table(bench)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:

@@ -76,14 +76,16 @@ def run_lock(run_dir: Path, purpose: str, meanwhile: str | None = None, remove: 
 def output_lock(folder: Path, purpose: str, meanwhile: str) -> Iterator[None]:
     """:func:`run_lock` on a command's output folder (created if missing) for the whole command: a second
     command writing the same folder stops at once, before its work, instead of mixing its files into the
-    first one's. The lock file is removed when the command ends, and so is a folder this call created
-    that holds nothing else then (the command failed before writing)."""
-    created = not folder.exists()
+    first one's. The lock file is removed when the command ends, and so are the folder and the parents
+    this call created that hold nothing else then (the command failed before writing)."""
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # the folder and the parents it needs
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with run_lock(folder, purpose, meanwhile, remove=True):
             yield
     finally:
-        if created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only when empty: the command stopped before it wrote anything
+        for path in created:  # only while empty: the command stopped before it wrote anything
+            try:
+                path.rmdir()
+            except OSError:
+                break

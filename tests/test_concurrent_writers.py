@@ -43,6 +43,10 @@ def _commands(folder: Path, tmp_path: Path) -> dict[str, list[str]]:
         "estimators": ["estimators", "--table", "digits-sample", "--supernet-epochs", "0", "--sizes", "10",
                        "--repeats", "1", "--out", out],
         "fidelity": ["fidelity", "--table", "digits-sample", "--reference", "digits", "--out", out],
+        # tables folders: two imports (or reference builds) at once with --overwrite mixed their tables
+        "import nats-tss": ["import", "nats-tss", str(tmp_path / "NATS-tss-v1_0-3ffb9-simple"), "--out", out,
+                            "--overwrite"],
+        "reference build": ["reference", "build", "--ref-dir", str(tmp_path), "--out", out, "--overwrite"],
     }
 
 
