@@ -623,6 +623,38 @@ def test_the_anytime_legend_of_many_strategies_leaves_the_axis_labels_readable(
         for text in [ax.xaxis.label, *ax.get_xticklabels()]:
             assert not legend.overlaps(text.get_window_extent(renderer)), text.get_text()
 
+@pytest.mark.parametrize("strategies", [3, 14])
+def test_the_cd_bar_and_its_label_clear_the_rank_tick_labels_and_the_title(
+        strategies: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scikit-posthocs drew the CD bar half a row above the rank axis: across its tick labels (reports/digits-default
+    showed 'CD = 3.6' over the 6 and 8)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from nasbench_suite.report import figures
+
+    rng = np.random.default_rng(1)
+    labels = [f"s{k}" for k in range(strategies)]
+    final = {name: pd.DataFrame({stats.ACC: rng.normal(80, 1, 20) + 0.2 * k}, index=range(20))
+             for k, name in enumerate(labels)}
+    drawn = []
+    monkeypatch.setattr(figures, "png_bytes", lambda fig: drawn.append(fig) or b"")
+    tests = stats.rank_tests(final, alpha=0.05)
+    figures.cd_figure(tests, figures.palette(labels))
+    canvas = FigureCanvasAgg(drawn[0])
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = drawn[0].axes[0]
+    cd = [t for t in ax.texts if t.get_text().startswith("CD = ")]
+    bar = [line for line in ax.lines if len(line.get_xdata()) == 2 and np.allclose(
+        line.get_xdata(), [tests.mean_ranks.min(), tests.mean_ranks.min() + tests.critical_difference])]
+    assert len(cd) == 1 and len(bar) == 1
+    ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+    title = ax.title.get_window_extent(renderer)
+    for artist in (cd[0], bar[0]):
+        box = artist.get_window_extent(renderer)
+        assert not any(box.overlaps(t) for t in ticks) and not box.overlaps(title)
+
+
 def test_report_refuses_an_out_folder_holding_the_report_of_other_runs(toy: dict[str, Path], tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture) -> None:
     """`nasbench report A/runs --out B`, B a compare folder of other runs: it replaced B's report (and removed

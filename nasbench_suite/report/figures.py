@@ -143,18 +143,35 @@ def cd_figure(tests: RankTests, colors: Mapping[str, tuple]) -> bytes:
     with _rc():
         fig = Figure(figsize=(8.5, 1.2 + 0.28 * len(names)))
         ax = fig.subplots()
-        drawn = sp.critical_difference_diagram(ranks, p_values, ax=ax, alpha=tests.alpha, cd=tests.critical_difference,
+        drawn = sp.critical_difference_diagram(ranks, p_values, ax=ax, alpha=tests.alpha,
                                                color_palette={i: colors[n] for i, n in enumerate(names)},
                                                label_fmt_left="{label}", label_fmt_right="{label}")
+        _cd_bar(ax, float(ranks.min()), tests.critical_difference)
         for text in drawn["labels"]:
             i = int(text.get_text())
             left = text.get_horizontalalignment() == "right"
             text.set_text(f"{names[i]} ({ranks[i]:.2f})" if left else f"({ranks[i]:.2f}) {names[i]}")
         ax.set_xlim(1, max(len(names), ranks.iloc[0] + tests.critical_difference))  # the whole rank scale
         ax.set_title(f"mean rank of final test accuracy (1 = best); Friedman p = {tests.friedman_p:.3g}, "
-                     f"Nemenyi CD = {tests.critical_difference:.2f} at alpha {tests.alpha}", fontsize=9)
+                     f"Nemenyi CD = {tests.critical_difference:.2f} at alpha {tests.alpha}", fontsize=9,
+                     pad=CD_BAR_POINTS + 18)  # above the CD bar and its label
         fig.tight_layout()
         return png_bytes(fig)
+
+
+CD_BAR_POINTS = 24
+"""Height of the CD bar above the rank axis, in points (its 10 pt tick labels sit between)."""
+
+
+def _cd_bar(ax: Any, start: float, cd: float) -> None:
+    """The critical difference as a bar from the best mean rank, above the rank axis's tick labels (scikit-
+    posthocs draws it half a row above the axis, across the tick labels of a figure this short)."""
+    from matplotlib.transforms import offset_copy
+
+    above = offset_copy(ax.transData, fig=ax.figure, y=CD_BAR_POINTS, units="points")  # clear of the tick labels
+    ax.plot([start, start + cd], [0, 0], color="k", lw=2, transform=above, clip_on=False)
+    ax.text(start + cd / 2, 0, f"CD = {cd:.2g}", ha="center", va="bottom", transform=offset_copy(
+        ax.transData, fig=ax.figure, y=CD_BAR_POINTS + 3, units="points"), clip_on=False)
 
 
 def latency_figure(cells: pd.DataFrame, final: Mapping[str, pd.DataFrame], colors: Mapping[str, tuple],
