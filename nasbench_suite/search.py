@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from .table import Benchmark
 
 RESULTS_FILE = "trajectories.parquet"
+ROW_GROUP = 1024 * 1024
+"""Rows per row group of trajectories.parquet (pyarrow's default since 11, fixed here for every version):
+the frame is converted to Arrow one row group at a time, not all at once beside itself."""
 PARTIAL_DIR = ".partial"
 """Staging folder in ``nasbench search``'s ``--out``: finished runs of an unfinished search (see
 :mod:`.partial_runs`), removed once the results are written."""
@@ -184,7 +187,11 @@ class SearchResults:
                 raise SearchOutputError(f"cannot write {name}: {exc}; nothing was written to {out}") from None
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / f".{RESULTS_FILE}.tmp"
-        pq.write_table(pa.Table.from_pandas(self.frame, preserve_index=False), tmp, compression="zstd")
+        schema = pa.Schema.from_pandas(self.frame, preserve_index=False)
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:  # converted a row group at a time
+            for lo in range(0, max(len(self.frame), 1), ROW_GROUP):  # an empty frame: one empty group, as before
+                writer.write_table(pa.Table.from_pandas(self.frame.iloc[lo:lo + ROW_GROUP], schema=schema,
+                                                        preserve_index=False), row_group_size=ROW_GROUP)
         tmp.replace(out / RESULTS_FILE)
         for name, text in texts.items():
             tmp = out / f".{name}.tmp"
