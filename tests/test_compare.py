@@ -363,6 +363,20 @@ def test_a_compare_stopped_between_weight_sharing_methods_runs_only_the_unfinish
     assert {name: (ws / "gdas" / name).read_bytes() for name in kept} == kept and not gdas.parent.exists()
 
 
+def test_report_on_runs_whose_weight_sharing_runs_a_stop_left_staged_says_to_finish_the_compare(
+        full_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Stopped after compare.json was written, before its weight-sharing runs were put in place: the report
+    said only 'cannot read the run in runs/weight_sharing/gdas'."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    (runs / "weight_sharing").rename(runs / ".weight_sharing.tmp")
+    assert main(["report", str(runs), "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run the same nasbench compare again" in err
+
+
 @pytest.mark.parametrize("change, field", [
     (lambda t: t.replace('seeds = "0-3"', 'seeds = "3-1"'), "seeds"),
     (lambda t: t.replace('queries = 15', 'queries = 0'), "budget.queries"),

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..compare import CELLS_FILE, CompareError, read_compare
+from ..compare import CELLS_FILE, WEIGHT_SHARING, WS_STAGING, CompareError, read_compare
 from ..intlist import format_int_list
 from ..search import FORMAT as SEARCH_FORMAT
 from ..search import MANIFEST_FILE, RESULTS_FILE, run_notes
@@ -65,6 +65,9 @@ def load_runs(runs: Path) -> Runs:
     """Everything the report needs from a runs folder made by ``nasbench compare``."""
     runs = Path(runs)
     record = read_compare(runs)
+    if record["weight_sharing"] and not (runs / WEIGHT_SHARING).is_dir() and (runs / WS_STAGING).is_dir():
+        raise CompareError(f"{runs} holds the runs of a compare stopped before it put its weight-sharing runs in "
+                           f"place ({runs / WS_STAGING}): run the same nasbench compare again to finish it")
     replayed, manifests, ws, ws_manifests = {}, {}, {}, {}
     for label, rel in record["replayed"]:  # config order
         replayed[label], manifests[label] = _read_run(runs / rel, ("strategy", "evaluation", "runs", "seeds"))
