@@ -12,6 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Sequence
 
+from . import jsonread
 from .errors import NasBenchError, require_device, stopped_in
 from .intlist import parse_int_list
 
@@ -351,7 +352,7 @@ def _protocol(args: argparse.Namespace) -> "Protocol":
     spec: dict[str, Any] = {}
     if args.protocol:
         try:
-            spec = json.loads(Path(args.protocol).read_text(encoding="utf-8"))
+            spec = jsonread.loads(Path(args.protocol).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UsageError(f"cannot read protocol file {args.protocol}: {exc}") from None
         spec = spec.get("identity", spec) if isinstance(spec, dict) else spec
@@ -460,7 +461,7 @@ def _settings(pairs: Sequence[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise UsageError(f"--set expects KEY=VALUE, got {pair!r}")
         try:
-            out[key.strip()] = json.loads(value)
+            out[key.strip()] = jsonread.loads(value)
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from . import jsonread
 from .compare_config import CompareConfig, ConfigError
 from .errors import NasBenchError
 from .pools import spawn_pool
@@ -266,7 +267,7 @@ def read_compare(runs: Path) -> dict[str, Any]:
     """The ``compare.json`` of a runs folder, with a clear error if there is none."""
     path = Path(runs) / COMPARE_FILE
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = jsonread.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         if (Path(runs) / "runs" / COMPARE_FILE).is_file():  # the compare output folder given instead of its runs
             raise CompareError(f"{runs} is a compare output folder, not its runs folder: give {Path(runs) / 'runs'}") from None

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Collection
 
+from . import jsonread
 from .errors import OutputKindError
 
 RUN = "pre-evaluation run"
@@ -28,7 +29,7 @@ which search, compare and report do not otherwise load)."""
 
 def _json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return jsonread.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

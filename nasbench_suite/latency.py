@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 
 import numpy as np
 
+from . import jsonread
 from .csvread import read_csv
 from .errors import NasBenchError, RunMismatchError, StoreError, require_device
 from .folder_kind import LATENCY as LATENCY_KIND
@@ -590,7 +591,7 @@ def check_latency_rows(frame: "pd.DataFrame", batches: Sequence[int]) -> None:
 
 def _read_identity(path: Path) -> dict[str, Any]:
     """``latency.json``; ValueError when it is not JSON or lacks its fingerprint (with a hash) or method."""
-    identity = json.loads(path.read_text(encoding="utf-8"))
+    identity = jsonread.loads(path.read_text(encoding="utf-8"))
     if not isinstance(identity, dict) or not all(isinstance(identity.get(k), dict) for k in ("fingerprint", "method")) \
             or "hash" not in identity["fingerprint"]:
         raise ValueError(f"{IDENTITY_FILE} lacks its fingerprint or method")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from . import jsonread
 from .csvread import read_csv
 from .estimators import (METRICS, Estimate, EstimatorError, Judged, curve_estimates, fidelity_estimates,
                          judged_cells, league_table, predictor_estimates, proxy_estimates)
@@ -100,7 +101,7 @@ def _read_supernet(folder: Path) -> tuple[dict[str, Any], dict[int, float]]:
     either file is missing, unreadable or lacks what the league reads."""
     again = f"delete {SUPERNET_CSV} and {SUPERNET_JSON} in {folder} to train and score the supernet again"
     try:
-        record = json.loads((folder / SUPERNET_JSON).read_text(encoding="utf-8"))
+        record = jsonread.loads((folder / SUPERNET_JSON).read_text(encoding="utf-8"))
         frame = read_csv(folder / SUPERNET_CSV)
         if not isinstance(record, dict) or any(k not in record for k in RECORD_KEYS):
             raise ValueError(f"{SUPERNET_JSON} must hold {', '.join(RECORD_KEYS)}")
@@ -203,7 +204,7 @@ def _and(items: Sequence[str]) -> str:
 
 def _supernet_record(folder: Path) -> dict[str, Any]:
     """The stored supernet record (``supernet.json``: epochs, seconds, the machine's fingerprint)."""
-    return json.loads((folder / SUPERNET_JSON).read_text(encoding="utf-8"))
+    return jsonread.loads((folder / SUPERNET_JSON).read_text(encoding="utf-8"))
 
 
 def _measured_on(proxies: "ProxyTable | None", supernet: dict[str, Any] | None) -> str:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from . import jsonread
 from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, require_device
 from .intlist import MAX_SEED, parse_int_list
 from .machine import machine_facts
@@ -205,7 +206,7 @@ def read_run_file(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise StoreError(f"{run_dir} is not a pre-evaluation run folder: it has no {RUN_FILE}")
     try:
-        run = json.loads(path.read_text(encoding="utf-8"))
+        run = jsonread.loads(path.read_text(encoding="utf-8"))
         identity, dataset = dict(run["identity"]), dict(run["dataset"])
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"{path} is not a valid run file ({type(exc).__name__}: {exc})") from None
@@ -354,7 +355,7 @@ def _import_session_files(store: ResultStore, folder: Path) -> None:
 
 def read_session_file(path: Path) -> SessionRecord:
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = jsonread.loads(path.read_text(encoding="utf-8"))
         record.pop("units", None)  # the shard files it wrote: provenance kept in the file only
         session = SessionRecord(**record)
     except (UnicodeDecodeError, json.JSONDecodeError, TypeError, AttributeError) as exc:

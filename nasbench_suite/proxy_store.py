@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from . import jsonread
 from .csvread import read_csv
 from .errors import ProxyError, RunMismatchError, StoreError
 from .folder_kind import PROXIES as PROXIES_KIND
@@ -307,7 +308,7 @@ def load_proxies(folder: str | os.PathLike) -> ProxyTable:
 
 def _read_identity(path: Path) -> dict[str, Any]:
     """``proxies.json``; ValueError when it is not JSON or lists no proxies."""
-    identity = json.loads(path.read_text(encoding="utf-8"))
+    identity = jsonread.loads(path.read_text(encoding="utf-8"))
     if not isinstance(identity, dict) or not isinstance(identity.get("proxies"), list) or not identity["proxies"]:
         raise ValueError(f"{IDENTITY_FILE} lists no proxies")
     return identity

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from . import jsonread
 from . import tablefile
 from .csvread import read_csv
 from .errors import DatasetError, not_a_folder
@@ -111,7 +112,7 @@ def _valid_pass_ratio(path: Path, nats_name: str) -> float:
         raise DatasetError(f"reference file {path} is missing (needed for the validation-pass time ratio)")
     ratios = []
     try:
-        archs = json.loads(path.read_text(encoding="utf-8"))["archs"]
+        archs = jsonread.loads(path.read_text(encoding="utf-8"))["archs"]
         for record in archs.values():
             for key, result in record["12"]["all_results"].items():
                 if key.split("|")[0] != nats_name:

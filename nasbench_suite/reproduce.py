@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from . import jsonread
 from .errors import NasBenchError, not_a_folder
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import MAX_ITEMS
@@ -185,7 +186,7 @@ def load_published(path: str | os.PathLike | None = None) -> dict[str, Any]:
         except UnicodeDecodeError as exc:  # a binary file: was a traceback
             raise ReproduceError(f"{path} is not valid JSON: not UTF-8 text ({exc.reason})") from None
     try:
-        data = json.loads(text)
+        data = jsonread.loads(text)
     except json.JSONDecodeError as exc:
         raise ReproduceError(f"{where} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
@@ -380,7 +381,7 @@ def weight_sharing_rows(report_dir: str | os.PathLike, tables: str | os.PathLike
         if not (folder / "trajectories.parquet").is_file():
             continue
         frame = pd.read_parquet(folder / "trajectories.parquet")
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = jsonread.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         final = frame.groupby("seed", sort=True).tail(1)
         own_mean, own_std = _stats(final["incumbent_test_acc"].to_numpy(dtype=np.float64))
         eval_mean = eval_std = None

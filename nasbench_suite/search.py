@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 import numpy as np
 
 from . import __version__
+from . import jsonread
 from .data import file_sha256
 from .errors import NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
@@ -244,7 +245,7 @@ def check_results_folder(out: Path, overwrite: bool) -> None:
 
 def _is_results_manifest(path: Path) -> bool:
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = jsonread.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, 
 
 import numpy as np
 
+from . import jsonread
 from .errors import RunMismatchError, ShardFileError, StoreError
 
 if TYPE_CHECKING:
@@ -223,7 +224,10 @@ class ResultStore:
         has_meta = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
         if not has_meta:
             return None
-        return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+        try:
+            return {k: jsonread.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+        except (TypeError, ValueError) as exc:  # a value that is not JSON text: was a traceback
+            raise self._failed(sqlite3.DatabaseError(f"its meta table holds a value that is not JSON: {exc}")) from None
 
     def _create(self, identity: dict[str, Any]) -> None:
         metrics, _ = _result_shape(identity)
@@ -340,8 +344,11 @@ class ResultStore:
     def sessions(self) -> list[SessionRecord]:
         out = []
         for row in self._db.execute("SELECT * FROM sessions ORDER BY start, id"):
-            record = SessionRecord(*row)
-            record.hardware = json.loads(row[-1])
+            try:
+                record = SessionRecord(*row)
+                record.hardware = jsonread.loads(row[-1])
+            except (TypeError, ValueError) as exc:  # another row shape, or hardware not JSON: was a traceback
+                raise self._failed(sqlite3.DatabaseError(f"its sessions table holds a malformed row: {exc}")) from None
             out.append(record)
         return out
 

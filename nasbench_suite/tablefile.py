@@ -59,6 +59,7 @@ from typing import Any, BinaryIO, Callable, Mapping
 
 import numpy as np
 
+from . import jsonread
 from .errors import SchemaVersionError, TableCorruptedError, TableExistsError, TableNotFoundError
 
 SCHEMA_VERSION = 1
@@ -164,7 +165,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             raise TableNotFoundError(f"no table at {folder}")
         raise TableCorruptedError(f"{folder} has no {MANIFEST}: not a table, or a table whose manifest was lost")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = jsonread.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise TableCorruptedError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(manifest, dict):
@@ -330,7 +331,7 @@ def _write_scalars_and_manifest(tmp: Path, scalars: Mapping[str, np.ndarray], ma
 def holds_table(folder: Path) -> bool:
     """Whether ``folder`` holds a table: a manifest with a content hash and its arrays."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        manifest = jsonread.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and "content_hash" in manifest and "arrays" in manifest

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import jsonread
 from ..compare import CELLS_FILE, WEIGHT_SHARING, WS_STAGING, CompareError, read_compare
 from ..intlist import format_int_list
 from ..search import FORMAT as SEARCH_FORMAT
@@ -50,7 +51,7 @@ def _read_run(folder: Path, needs: tuple[str, ...]) -> tuple[pd.DataFrame, dict[
     entries the report reads) is refused with one line, not left to fail while the report is built."""
     try:
         frame = pd.read_parquet(folder / RESULTS_FILE)
-        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        manifest = jsonread.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise CompareError(f"cannot read the run in {folder}: {e}") from None
     if (not isinstance(manifest, dict) or manifest.get("format") != SEARCH_FORMAT

@@ -1,0 +1,80 @@
+"""Files received from someone else (tables, run folders, latency and proxy folders, compare runs, result
+stores, pickles) that are crafted or damaged are refused with one ``nasbench: error:`` line: no
+traceback, no code run, no memory taken beyond what the file holds."""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from nasbench_suite.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+DEEP = "[" * 100_000 + "]" * 100_000  # json.loads: RecursionError, not a ValueError
+LONG = '{"schema_version": 1, "n": ' + "9" * 5000 + "}"  # json.loads: ValueError, not a JSONDecodeError
+
+
+def _table(tmp: Path) -> Path:
+    return Path(shutil.copytree(REPO / "benchmarks_data" / "digits-sample", tmp / "table"))
+
+
+def _run_folder(tmp: Path) -> Path:
+    folder = tmp / "run"
+    (folder / "shards").mkdir(parents=True)
+    shutil.copy(REPO / "benchmarks_data" / "runs" / "cifar10-16px" / "run.json", folder / "run.json")
+    return folder
+
+
+def _latency(tmp: Path) -> Path:
+    return Path(shutil.copytree(REPO / "benchmarks_data" / "latency" / "digits-cpu-e5b222917fb5", tmp / "latency"))
+
+
+def _runs(tmp: Path) -> Path:
+    return Path(shutil.copytree(REPO / "reports" / "digits-default" / "runs", tmp / "runs"))
+
+
+# (how to make the input, the file in it to craft, the command reading it)
+READERS = {
+    "table manifest": (_table, "manifest.json", ["info", "{}"]),
+    "run file": (_run_folder, "run.json", ["info", "{}"]),
+    "latency folder": (_latency, "latency.json",
+                       ["search", "--table", "digits-sample", "--strategy", "random", "--seeds", "0", "--max-queries",
+                        "5", "--workers", "1", "--latency", "{}", "--out", "OUT"]),
+    "compare runs": (_runs, "compare.json", ["report", "{}", "--out", "OUT"]),
+    "search results manifest": (_runs, "replayed/rea/manifest.json", ["report", "{}", "--out", "OUT"]),
+}
+
+
+@pytest.mark.parametrize("text", [DEEP, LONG], ids=["deep", "long-number"])
+@pytest.mark.parametrize("reader", list(READERS))
+def test_crafted_json_is_one_error_line(reader: str, text: str, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A JSON file nested 100,000 deep or holding a 5,000-digit number: RecursionError / ValueError
+    tracebacks from every reader before (json.loads raises neither as a JSONDecodeError)."""
+    make, name, argv = READERS[reader]
+    folder = make(tmp_path)
+    (folder / name).write_text(text)
+    argv = [str(folder) if a == "{}" else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", [DEEP, 7], ids=["deep", "integer"])
+def test_a_result_store_whose_meta_is_not_json_is_damaged(value: object, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """table build opens the run folder's store.sqlite (a working copy, which a received folder may hold):
+    a meta value that is not JSON text was a RecursionError or TypeError traceback."""
+    folder = _run_folder(tmp_path)
+    db = sqlite3.connect(folder / "store.sqlite")
+    db.execute("CREATE TABLE meta (key, value)")  # no TEXT affinity: an integer stays one
+    db.execute("INSERT INTO meta VALUES ('dataset', ?)", (value,))
+    db.commit()
+    db.close()
+    assert main(["table", "build", str(folder), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: the result store {folder / 'store.sqlite'} is damaged") and \
+        err.count("\n") == 1, err
