@@ -603,9 +603,18 @@ def _guarded_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
 
     Other arguments would only allocate memory the file does not hold, so they are refused.
     """
-    if subtype is not np.ndarray or shape not in ((0,), [0], 0):
+    if subtype is not _ndarray_class or shape not in ((0,), [0], 0):
         raise DatasetError(f"refusing numpy _reconstruct({subtype!r}, {shape!r}, ...)")
-    return _numpy_reconstruct()(subtype, shape, dtype)
+    return _numpy_reconstruct()(np.ndarray, shape, dtype)
+
+
+def _ndarray_class(*args: Any, **kwargs: Any) -> np.ndarray:
+    """What ``numpy.ndarray`` resolves to: the class :func:`_guarded_reconstruct` takes, never called.
+
+    ``numpy.ndarray((N, 3072), 'u1')`` itself would allocate an array the file does not hold: a pickle of
+    60 bytes named gigabytes, then filled in when read.
+    """
+    raise DatasetError("refusing a numpy.ndarray(...) call: it allocates memory the file does not hold")
 
 
 def _guarded_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any, axis_order: Any = None) -> np.ndarray:
@@ -653,7 +662,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _guarded_frombuffer
         if name == "encode":
             return _guarded_encode
-        return np.ndarray if name == "ndarray" else np.dtype
+        return _ndarray_class if name == "ndarray" else np.dtype
 
     def persistent_load(self, pid: Any) -> Any:
         raise DatasetError("refusing to unpickle a persistent id")

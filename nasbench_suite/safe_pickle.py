@@ -6,7 +6,8 @@ anything is called:
 
 * builtin containers and scalars (``dict``, ``list``, ``tuple``, ``set``, ``frozenset``, ``int``,
   ``float``, ``bool``, ``str``, ``bytes``, ``bytearray``, ``complex``), which most pickles build
-  with their own opcodes anyway;
+  with their own opcodes anyway (``bytes`` and ``bytearray`` refuse a size: ``bytes(2**33)`` is 8 GiB
+  of zeros from a 30-byte file);
 * ``collections.OrderedDict``;
 * numpy's scalar rebuild (``numpy.core.multiarray.scalar`` / ``numpy._core.multiarray.scalar``) and
   ``numpy.dtype``, which NATS-Bench's per-arch files use for a few ``numpy.float64`` values (params,
@@ -81,7 +82,19 @@ def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
 def _builtin(name: str) -> Callable[..., Any]:
     import builtins
 
-    return getattr(builtins, name)
+    kind = getattr(builtins, name)
+    return _sized(kind) if kind in (bytes, bytearray) else kind
+
+
+def _sized(kind: type) -> Callable[..., Any]:
+    """``bytes`` / ``bytearray`` as pickles call them (``bytes()``, ``bytearray(b'...')``, ``bytearray(text,
+    'latin-1')``), refusing a size: ``bytes(2**33)`` in a pickle of 30 bytes filled 8 GiB with zeros."""
+    def build(*args: Any) -> Any:
+        if args and isinstance(args[0], int):
+            raise UnsafePickleError(f"refused {kind.__name__}({args[0]}): a size, which the file does not hold")
+        return kind(*args)
+
+    return build
 
 
 _ALLOWED: dict[tuple[str, str], Callable[[], Any]] = {

@@ -528,6 +528,20 @@ def test_malicious_batch_inside_dataset_dir_is_refused(tmp_path):
     assert not marker.exists()
 
 
+class _Allocate:
+    def __reduce__(self):
+        return (np.ndarray, ((1000, 3072), "u1"))
+
+
+def test_a_batch_cannot_allocate_what_it_does_not_hold(tmp_path):
+    """A pickle calling numpy.ndarray((N, 3072), 'u1') made an array of any size (8 GiB as easily as these
+    3 MB) from a file of 2 kB, and it was read as N zero images."""
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": _Allocate(), b"labels": [0] * 1000}, protocol=2))
+    with pytest.raises(DatasetError, match=r"refusing a numpy\.ndarray\(\.\.\.\) call"):
+        read_cifar_batch(path)
+
+
 def test_damaged_or_odd_batches(tmp_path):
     good = _batch_bytes(np.zeros((4, 3, 32, 32), np.uint8), np.arange(4), "b")
     cases = {

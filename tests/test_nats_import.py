@@ -187,6 +187,19 @@ def test_restricted_unpickler_refuses_other_globals() -> None:
         loads(b"\x80\x04garbage")
 
 
+def test_restricted_unpickler_refuses_a_size() -> None:
+    """bytes(n) / bytearray(n) named by a pickle of 30 bytes filled n bytes with zeros (2**33: 8 GiB);
+    the calls pickles make of them (empty bytes at protocol 2, a bytearray's contents) still load."""
+    for kind in ("bytes", "bytearray"):
+        payload = b"c__builtin__\n" + kind.encode() + b"\nJ\x00\x00\x10\x00\x85R."  # kind(1 MiB)
+        with pytest.raises(UnsafePickleError, match=rf"refused {kind}\(1048576\)"):
+            loads(payload)
+    for value in (b"", b"ab", bytearray(b"ab"), bytearray()):
+        for protocol in (2, 3, 4, 5):
+            if protocol > 2 or value != b"ab":  # bytes at protocol 2 are _codecs.encode, refused before too
+                assert loads(pickle.dumps(value, protocol=protocol)) == value
+
+
 def test_import_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     src = generate_folder(tmp_path / "src", [10, 20], seed=2)
     assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "t"), "--name", "mine"]) == 0
