@@ -279,4 +279,19 @@ def read_compare(runs: Path) -> dict[str, Any]:
     if record.get("format_version") != FORMAT_VERSION:
         raise CompareError(f"{path} has format version {record.get('format_version')}; this nasbench_suite reads "
                            f"{FORMAT_VERSION}")
+    wrong = [f"{k} should be an object" for k in ("config", "table", "machine") if not isinstance(record.get(k), dict)]
+    wrong += [f"{k} should be a list of [label, folder inside the runs folder] pairs"
+              for k in (REPLAYED, WEIGHT_SHARING) if not _run_list(record.get(k))]
+    if wrong:  # a KeyError or TypeError traceback in the report before; a run named outside RUNS was read
+        raise CompareError(f"{path} is damaged: {'; '.join(wrong)}; make the runs again with nasbench compare into "
+                           "a new folder")
     return record
+
+
+def _run_list(value: Any) -> bool:
+    """Whether ``value`` is a list of [label, folder] pairs, each folder a relative path inside the runs
+    folder (no '..', not absolute: a received compare.json named /elsewhere or ../other, and the report
+    read and showed the runs there)."""
+    return isinstance(value, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) and x for x in pair)
+        and not Path(pair[1]).is_absolute() and ".." not in Path(pair[1]).parts for pair in value)

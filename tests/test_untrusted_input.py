@@ -3,6 +3,7 @@ stores, pickles) that are crafted or damaged are refused with one ``nasbench: er
 traceback, no code run, no memory taken beyond what the file holds."""
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -78,3 +79,22 @@ def test_a_result_store_whose_meta_is_not_json_is_damaged(value: object, tmp_pat
     err = capsys.readouterr().err
     assert err.startswith(f"nasbench: error: the result store {folder / 'store.sqlite'} is damaged") and \
         err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("replayed", [5, [["rea"]], [["rea", "OTHER"]], [["rea", "../other"]]],
+                         ids=["not-a-list", "no-folder", "absolute", "dot-dot"])
+def test_a_compare_json_naming_runs_elsewhere_is_refused(replayed: object, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """report read the runs compare.json named wherever they were (/elsewhere, ../other) and showed them
+    as this folder's; a replayed list of another shape was a TypeError or ValueError traceback."""
+    runs = _runs(tmp_path)
+    shutil.copytree(runs / "replayed" / "rea", tmp_path / "other")
+    path = runs / "compare.json"
+    record = json.loads(path.read_text())
+    record["replayed"] = [[x.replace("OTHER", str(tmp_path / "other")) for x in pair] for pair in replayed] \
+        if isinstance(replayed, list) else replayed
+    path.write_text(json.dumps(record))
+    assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: {path} is damaged: replayed should be a list") and err.count("\n") == 1, err
+    assert not (tmp_path / "out" / "index.html").exists()
