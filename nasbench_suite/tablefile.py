@@ -181,6 +181,14 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     for key in ("content_hash", "arrays", "seeds", "epochs"):
         if key not in manifest:
             raise TableCorruptedError(f"{path} lacks the required field {key!r}")
+    arrays = manifest["arrays"]
+    ints = [k for k in ("seeds", "epochs") if not isinstance(manifest[k], list)
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in manifest[k])]
+    if ints or not isinstance(manifest["content_hash"], str) or not isinstance(arrays, dict) or not all(
+            isinstance(a, dict) and isinstance(a.get("measures"), list) and all(isinstance(m, str) for m in a["measures"])
+            for a in arrays.values()):  # a TypeError or KeyError traceback while the table was opened
+        raise TableCorruptedError(f"{path} is malformed: seeds and epochs must be lists of integers, content_hash a "
+                                  "string, arrays an object giving each split's measures (a list of names)")
     return manifest
 
 

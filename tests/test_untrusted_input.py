@@ -98,3 +98,19 @@ def test_a_compare_json_naming_runs_elsewhere_is_refused(replayed: object, tmp_p
     err = capsys.readouterr().err
     assert err.startswith(f"nasbench: error: {path} is damaged: replayed should be a list") and err.count("\n") == 1, err
     assert not (tmp_path / "out" / "index.html").exists()
+
+
+@pytest.mark.parametrize("field,value", [("arrays", 5), ("seeds", 5), ("arrays", {"train": {}}),
+                                         ("arrays", {"train": {"measures": 5}}), ("epochs", [None])])
+def test_a_table_manifest_of_the_wrong_shape_is_refused(field: str, value: object, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A manifest without manifest_hash (tables written before it existed) whose fields have other types:
+    TypeError and KeyError tracebacks while the table was opened."""
+    folder = _table(tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["manifest_hash"]
+    manifest[field] = value
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["info", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: {folder / 'manifest.json'} is malformed") and err.count("\n") == 1, err
