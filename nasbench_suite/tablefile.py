@@ -202,11 +202,22 @@ def open_split(folder: Path, split: str) -> np.ndarray:
     return mm.view(np.ndarray)
 
 
+MAX_SCALARS_BYTES = 64 << 20
+"""Most bytes ``scalars.npz`` may hold unpacked: 537 scalars of 15,625 float64 values. Its arrays are read
+whole and only then checked against the table's cells; a crafted file of 1 MB unpacked to 1 GiB first."""
+
+
 def read_scalars(folder: Path) -> dict[str, np.ndarray]:
     path = folder / SCALARS
     try:
         with np.load(path, allow_pickle=False) as z:
+            unpacked = sum(info.file_size for info in z.zip.infolist())
+            if unpacked > MAX_SCALARS_BYTES:
+                raise TableCorruptedError(f"table file {path} unpacks to {unpacked:,} bytes, more than the "
+                                          f"{MAX_SCALARS_BYTES:,} a table's per-cell scalars take; it is not one")
             return {k: z[k] for k in z.files}
+    except TableCorruptedError:
+        raise
     except FileNotFoundError:
         raise TableCorruptedError(f"table file {path} is missing") from None
     except Exception as exc:  # zipfile/numpy raise many kinds on damaged archives

@@ -114,3 +114,26 @@ def test_a_table_manifest_of_the_wrong_shape_is_refused(field: str, value: objec
     assert main(["info", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"nasbench: error: {folder / 'manifest.json'} is malformed") and err.count("\n") == 1, err
+
+
+def test_a_scalars_npz_that_unpacks_to_more_than_a_table_holds_is_refused_unread(tmp_path: Path,
+                                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """scalars.npz is read whole before its shapes are checked: 1 MB of deflated zeros declaring 1 GiB
+    took 1 GiB of memory (20 MB would take 20 GiB). Here 65 MiB in 65 kB, refused from its zip directory."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    folder = _table(tmp_path)
+    n = 65 << 17  # float64: 65 MiB, over tablefile.MAX_SCALARS_BYTES (64 MiB)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (n,)})
+    with zipfile.ZipFile(folder / "scalars.npz", "a", zipfile.ZIP_DEFLATED) as z, z.open("bomb.npy", "w") as f:
+        f.write(header.getvalue())
+        for _ in range(n >> 17):
+            f.write(bytes(1 << 20))
+    assert (folder / "scalars.npz").stat().st_size < 1 << 20
+    assert main(["info", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: table file {folder / 'scalars.npz'} unpacks to ") and err.count("\n") == 1, err
