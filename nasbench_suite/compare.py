@@ -28,7 +28,7 @@ from . import jsonread
 from .compare_config import CompareConfig, ConfigError
 from .errors import NasBenchError
 from .pools import spawn_pool
-from .store import atomic_write_text
+from .store import atomic_write_bytes, atomic_write_text
 
 COMPARE_FILE = "compare.json"
 CELLS_FILE = "cells.parquet"
@@ -130,7 +130,7 @@ def _ws_staging(runs: Path, identity: dict[str, Any]) -> Path:
     except (OSError, UnicodeDecodeError):
         same = False
     if not same:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         tmp.mkdir(parents=True)
         atomic_write_text(tmp / WS_IDENTITY, text)
     return tmp
@@ -159,7 +159,7 @@ def _write_cells(bench: Any, latency: str, batch: int, path: Path) -> None:
     frame = pd.DataFrame({"arch_index": bench.arch_indices[ok].astype(np.int64), "test_acc": acc[ok],
                           "latency_ms": lat[ok]})
     frame["pareto"] = non_dominated(frame["test_acc"].to_numpy(), frame["latency_ms"].to_numpy())
-    frame.to_parquet(path, index=False, compression="zstd")
+    atomic_write_bytes(path, frame.to_parquet(index=False, compression="zstd"))
 
 
 def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_partial: bool = False) -> Path:
@@ -196,7 +196,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
     # written beside the runs they replace, then put in place: a compare stopped while writing them (0.35 s
     # for 9 strategies x 500 seeds) left compare.json's config beside some strategies' new runs, others' gone
     replayed, tmp = runs / REPLAYED, runs / f".{REPLAYED}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove(tmp)
     for entry, result in zip(cfg.strategies, results):
         result.write(tmp / entry.label)
     if replayed.exists():
@@ -210,7 +210,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
             shutil.rmtree(ws_dir)
         (runs / COMPARE_FILE).unlink(missing_ok=True)  # no stale identity while the new runs are made
     if identity is None:
-        shutil.rmtree(runs / WS_STAGING, ignore_errors=True)  # what a stopped compare of another config left
+        _remove(runs / WS_STAGING)  # what a stopped compare of another config left
     staged = None  # the weight-sharing runs made now, put in place once compare.json names their identity
     if identity is not None and not ws_dir.is_dir():
         ws = cfg.weight_sharing
@@ -223,7 +223,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
 
                 for job, result in tqdm(zip(jobs, pool.map(_ws_run, jobs)), total=len(jobs), unit="method",
                                         desc="weight sharing", disable=not progress):
-                    shutil.rmtree(tmp / job[1], ignore_errors=True)  # what a stop while writing it left
+                    _remove(tmp / job[1])  # what a stop while writing it left
                     result.write(tmp / job[1])
         staged = tmp
 
@@ -248,6 +248,14 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
     if not keep_partial:
         remove_partial(partial)  # with what a stopped compare of another config left there
     return runs
+
+
+def _remove(folder: Path) -> None:
+    """Remove a staging folder of a killed compare; a symbolic link there (planted in a received folder) is
+    unlinked: rmtree refused it without a word, and the runs were then written wherever it led."""
+    if folder.is_symlink():
+        folder.unlink()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _table_record(bench: Any) -> dict[str, Any]:

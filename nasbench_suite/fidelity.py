@@ -20,7 +20,7 @@ import numpy as np
 
 from .estimators import EstimatorError, judged_cells, rank_metrics
 from .space import Arch
-from .store import atomic_write_text
+from .store import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -181,7 +181,7 @@ def write_fidelity(result: Fidelity, bench: "Benchmark", reference: "Benchmark",
     lines += ["", "![ours against the reference](scatter.png)", ""]
     atomic_write_text(folder / "fidelity.md", "\n".join(lines))
     title = f"{result.cells} cells, Spearman {result.frame['spearman'].iloc[0]:.3f}"
-    (folder / "scatter.png").write_bytes(scatter_figure(result.reference_test, result.ours_valid,
-                                                        f"{reference.name} test accuracy (%)",
-                                                        f"{bench.name} final valid accuracy (%)", title))
+    atomic_write_bytes(folder / "scatter.png", scatter_figure(result.reference_test, result.ours_valid,
+                                                              f"{reference.name} test accuracy (%)",
+                                                              f"{bench.name} final valid accuracy (%)", title))
     return [folder / "fidelity.md", folder / "fidelity.csv", folder / "scatter.png"]

@@ -20,7 +20,7 @@ from . import jsonread
 from .csvread import read_csv
 from .estimators import (METRICS, Estimate, EstimatorError, Judged, curve_estimates, fidelity_estimates,
                          judged_cells, league_table, predictor_estimates, proxy_estimates)
-from .store import atomic_write_text
+from .store import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -184,7 +184,7 @@ def write_league(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, fold
     atomic_write_text(folder / "league.md", _markdown(frame, bench, judged, proxies, folder))
     from .report.figures import league_figure
 
-    (folder / "league.png").write_bytes(league_figure(frame, f"Estimators on {bench.name} (ids as in league.md)"))
+    atomic_write_bytes(folder / "league.png", league_figure(frame, f"Estimators on {bench.name} (ids as in league.md)"))
     return [folder / "league.md", folder / "league.csv", folder / "league.png"]
 
 

@@ -36,6 +36,7 @@ from .intlist import MAX_SEED, format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
 from .simulator import MAX_WORKERS, TRAJECTORY_COLUMNS, Budget, Oracle, guarded, run_keys, run_search
 from .strategy import check_found_elsewhere, import_strategies, make_strategy, strategy_class, strategy_source
+from .store import atomic_write_text, open_no_follow
 from .table import load_table
 
 if TYPE_CHECKING:
@@ -189,15 +190,13 @@ class SearchResults:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / f".{RESULTS_FILE}.tmp"
         schema = pa.Schema.from_pandas(self.frame, preserve_index=False)
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:  # converted a row group at a time
+        with open_no_follow(tmp) as f, pq.ParquetWriter(f, schema, compression="zstd") as writer:  # a group at a time
             for lo in range(0, max(len(self.frame), 1), ROW_GROUP):  # an empty frame: one empty group, as before
                 writer.write_table(pa.Table.from_pandas(self.frame.iloc[lo:lo + ROW_GROUP], schema=schema,
                                                         preserve_index=False), row_group_size=ROW_GROUP)
         tmp.replace(out / RESULTS_FILE)
         for name, text in texts.items():
-            tmp = out / f".{name}.tmp"
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(out / name)
+            atomic_write_text(out / name, text)
         return out
 
 
@@ -478,6 +477,8 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
                                                  "split": evaluation.split, "measure": evaluation.measure,
                                                  "epoch": evaluation.epoch}))
     partial = None if partial is None else Path(partial)
+    if partial is not None and partial.is_symlink():  # not a staging folder this made: its runs were read
+        partial.unlink()  # back as results, and new ones written wherever it led
     done: list[dict[int, dict[str, Any]]] = (  # runs a stopped call finished
         [load_runs(partial, identity, seeds) for identity in identities] if partial is not None else [{} for _ in specs])
     resumed = [len(d) for d in done]

@@ -28,7 +28,7 @@ import re
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -383,11 +383,20 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write a small text file so that readers (and a later run after kill -9) see old or new, never half.
 
     An OSError (a full disk, say) names ``path``: writing and syncing a file report none."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """:func:`atomic_write_text` for bytes (a figure, a parquet file).
+
+    Neither ``path`` nor its temporary name is written through a symbolic link: ``path`` is replaced, and
+    a link at the temporary name (planted in a received folder) is refused, as writing through either
+    wrote outside the folder (a report's ``final.csv`` linked to ``~/.bashrc`` overwrote that)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with open_no_follow(tmp) as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -397,6 +406,19 @@ def atomic_write_text(path: Path, text: str) -> None:
         if exc.filename is not None and Path(exc.filename) != tmp:
             raise  # the folder above it: already named
         raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
+def open_no_follow(path: Path) -> BinaryIO:
+    """``path`` opened for writing (created or emptied), never through a symbolic link: one there (planted in
+    a received folder) is refused with an OSError naming it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as exc:
+        if not path.is_symlink():
+            raise
+        raise OSError(exc.errno, f"{path} is a symbolic link; refusing to write through it (delete it)",
+                      str(path)) from None
+    return open(fd, "wb")
 
 
 def private_temporary(path: Path) -> Path:

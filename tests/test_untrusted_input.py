@@ -137,3 +137,60 @@ def test_a_scalars_npz_that_unpacks_to_more_than_a_table_holds_is_refused_unread
     assert main(["info", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"nasbench: error: table file {folder / 'scalars.npz'} unpacks to ") and err.count("\n") == 1, err
+
+
+# ----- symbolic links planted in a received output folder ----------------------------------------------
+def _victim(tmp: Path) -> Path:
+    victim = tmp / "victim"
+    victim.mkdir()
+    (victim / "bashrc").write_text("precious\n")
+    (victim / "holiday.png").write_text("photo\n")
+    return victim
+
+
+def _report_folder(tmp: Path) -> Path:
+    report = tmp / "report"
+    report.mkdir()
+    shutil.copytree(REPO / "reports" / "digits-default" / "runs", report / "runs")
+    return report
+
+
+def test_a_report_does_not_write_or_delete_through_a_linked_figures_folder(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """report RUNS (in place) with figures/ a link to another folder: it deleted every *.png there that it
+    does not make (holiday.png) and wrote its figures there."""
+    victim, report = _victim(tmp_path), _report_folder(tmp_path)
+    (report / "figures").symlink_to(victim)
+    assert main(["report", str(report / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: {report / 'figures'} is a symbolic link") and err.count("\n") == 1, err
+    assert sorted(p.name for p in victim.iterdir()) == ["bashrc", "holiday.png"]
+
+
+@pytest.mark.parametrize("planted", ["final.csv", "index.html", ".ranks.csv.tmp"])
+def test_a_report_does_not_write_through_a_linked_file(planted: str, tmp_path: Path) -> None:
+    """final.csv (or another output, or the temporary name a file is written under) a link to ~/.bashrc:
+    the report overwrote it with CSV. Now the link is replaced, or refused (and removed) at the temporary
+    name, and the file it leads to is untouched."""
+    victim, report = _victim(tmp_path), _report_folder(tmp_path)
+    (report / planted).symlink_to(victim / "bashrc")
+    main(["report", str(report / "runs")])
+    assert (victim / "bashrc").read_text() == "precious\n"
+    assert main(["report", str(report / "runs")]) == 0
+    assert (victim / "bashrc").read_text() == "precious\n"
+    assert not (report / planted).is_symlink()
+
+
+@pytest.mark.parametrize("planted", [".trajectories.parquet.tmp", ".manifest.json.tmp", ".partial"])
+def test_search_does_not_write_through_a_link_in_its_out_folder(planted: str, tmp_path: Path) -> None:
+    """search --out OUT wrote its results through OUT/.trajectories.parquet.tmp (a link to ~/.bashrc), and
+    its finished runs into wherever OUT/.partial led (and read back those found there as its own)."""
+    victim, out = _victim(tmp_path), tmp_path / "out"
+    out.mkdir()
+    (out / planted).symlink_to(victim if planted == ".partial" else victim / "bashrc")
+    argv = ["search", "--table", "digits-sample", "--strategy", "random", "--seeds", "0-3", "--max-queries", "5",
+            "--workers", "1", "--out", str(out)]
+    main(argv)
+    assert main(argv + ["--overwrite"]) == 0
+    assert sorted(p.name for p in victim.iterdir()) == ["bashrc", "holiday.png"]
+    assert (victim / "bashrc").read_text() == "precious\n"

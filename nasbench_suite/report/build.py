@@ -30,7 +30,7 @@ from ..compare import CELLS_FILE, WEIGHT_SHARING, WS_STAGING, CompareError, read
 from ..intlist import format_int_list
 from ..search import FORMAT as SEARCH_FORMAT
 from ..search import MANIFEST_FILE, RESULTS_FILE, run_notes
-from ..store import atomic_write_text
+from ..store import atomic_write_bytes, atomic_write_text
 from . import figures, stats
 
 CSV_FLOAT = "%.6g"
@@ -116,6 +116,9 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
     data = load_runs(runs)
     out = runs.parent if out is None else Path(out)
     rec, cfg = data.record, data.record["config"]
+    if (out / "figures").is_symlink():  # its stale figures were deleted, and new ones written, wherever it led
+        raise CompareError(f"{out / 'figures'} is a symbolic link; the report writes and clears its own figures "
+                           "folder there: delete the link, or write the report into another folder")
     (out / "figures").mkdir(parents=True, exist_ok=True)
     labels = list(data.replayed)
     colors = figures.palette(labels, list(data.weight_sharing))
@@ -143,7 +146,7 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
         curves[label] = (*a, *r)
         rows.append(pd.DataFrame({"strategy": label, "time": grid, "acc_median": a[0], "acc_low": a[1],
                                   "acc_high": a[2], "regret_median": r[0], "regret_low": r[1], "regret_high": r[2]}))
-    pd.concat(rows).to_csv(out / "anytime.csv", index=False, float_format=CSV_FLOAT)
+    atomic_write_text(out / "anytime.csv", pd.concat(rows).to_csv(index=False, float_format=CSV_FLOAT))
     pngs["anytime"] = figures.anytime_figure(grid, curves, colors, cfg["alpha"],
                                              f"{len(labels)} strategies on {rec['table']['name']}, "
                                              f"{len(cfg['seeds'])} runs each")
@@ -159,7 +162,7 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
 
     # final results (+ weight sharing beside them)
     table = stats.final_table(final)
-    table.to_csv(out / "final.csv", index=False, float_format=CSV_FLOAT)
+    atomic_write_text(out / "final.csv", table.to_csv(index=False, float_format=CSV_FLOAT))
     shown = pd.DataFrame({
         "strategy": table["strategy"], "cost": "replayed (simulated s)", "runs": table["runs"],
         "test acc mean ± std": [_pm(m, s) for m, s in zip(table["test_acc_mean"], table["test_acc_std"])],
@@ -191,8 +194,8 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
     # ranks and significance
     tests = stats.rank_tests(final, cfg["alpha"])
     if tests is not None:
-        tests.ranks.rename_axis("seed").to_csv(out / "ranks.csv", float_format=CSV_FLOAT)
-        tests.nemenyi_p.rename_axis("strategy").to_csv(out / "nemenyi.csv", float_format=CSV_FLOAT)
+        atomic_write_text(out / "ranks.csv", tests.ranks.rename_axis("seed").to_csv(float_format=CSV_FLOAT))
+        atomic_write_text(out / "nemenyi.csv", tests.nemenyi_p.rename_axis("strategy").to_csv(float_format=CSV_FLOAT))
         pngs["cd"] = figures.cd_figure(tests, colors)
         verdict = "differ" if tests.friedman_p < tests.alpha else "cannot be told apart"
         mr = pd.DataFrame({"strategy": tests.mean_ranks.index, "mean rank": tests.mean_ranks.to_numpy()})
@@ -223,8 +226,8 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
         front = data.cells[data.cells["pareto"]]
         hv = {k: stats.hypervolume_ratios(data.replayed[k], data.cells) for k, f in final.items() if "incumbent_latency" in f}
         if hv:
-            pd.concat(hv, names=["strategy"]).reset_index().to_csv(out / "hypervolume.csv", index=False,
-                                                                   float_format=CSV_FLOAT)
+            atomic_write_text(out / "hypervolume.csv", pd.concat(hv, names=["strategy"]).reset_index().to_csv(
+                index=False, float_format=CSV_FLOAT))
         lat_rows = pd.DataFrame([{"strategy": k, "median latency of final cells (ms)": f"{final[k]['incumbent_latency'].median():.3f}",
                                   "final cells on the table's front": int(final[k]["incumbent_index"].isin(front["arch_index"]).sum()),
                                   "hypervolume of queried cells / front's": _pm(r.mean(), r.std(ddof=1), 3)}
@@ -262,7 +265,7 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
                 "weight sharing": {k: {"strategy": v["strategy"], "supernet": v["supernet"]}
                                    for k, v in data.ws_manifests.items()}}
     for name, payload in pngs.items():
-        (out / "figures" / f"{name}.png").write_bytes(payload)
+        atomic_write_bytes(out / "figures" / f"{name}.png", payload)
     # a report rewritten in place keeps no output of an earlier one that this one does not make
     for stale in [*(p for p in (out / "figures").glob("*.png") if p.stem not in pngs),
                   *([] if tests is not None else [out / "ranks.csv", out / "nemenyi.csv"]),
