@@ -128,6 +128,8 @@ class _FolderSource:
         for entry in os.scandir(folder):
             m = ARCH_FILE.match(entry.name)
             if m and int(m.group(1)) < NUM_ARCHS:
+                if not entry.is_file():  # reading a FIFO waited for a writer forever
+                    raise DatasetError(f"{entry.path} is not a regular file (a folder, FIFO, device or broken link)")
                 idx = int(m.group(1))
                 if idx in self.files:
                     raise DatasetError(f"{folder} holds two files for NB201 index {idx}")

@@ -134,6 +134,7 @@ def manifest_hash(manifest: Mapping[str, Any]) -> str:
 # ----- reading ---------------------------------------------------------------------------------------
 def _npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     """(shape, fortran_order, dtype, data offset) of an .npy file, checked against its size."""
+    _check_regular(path)
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
@@ -207,8 +208,16 @@ MAX_SCALARS_BYTES = 64 << 20
 whole and only then checked against the table's cells; a crafted file of 1 MB unpacked to 1 GiB first."""
 
 
+def _check_regular(path: Path) -> None:
+    """A table file that exists must be a regular file (or a link to one): reading a FIFO (which tar keeps)
+    waited for a writer forever, and a device is no table file either."""
+    if (path.exists() or path.is_symlink()) and not path.is_file():
+        raise TableCorruptedError(f"table file {path} is not a regular file (a folder, FIFO, device or broken link)")
+
+
 def read_scalars(folder: Path) -> dict[str, np.ndarray]:
     path = folder / SCALARS
+    _check_regular(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             unpacked = sum(info.file_size for info in z.zip.infolist())

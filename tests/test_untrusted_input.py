@@ -194,3 +194,31 @@ def test_search_does_not_write_through_a_link_in_its_out_folder(planted: str, tm
     assert main(argv + ["--overwrite"]) == 0
     assert sorted(p.name for p in victim.iterdir()) == ["bashrc", "holiday.png"]
     assert (victim / "bashrc").read_text() == "precious\n"
+
+
+# ----- FIFOs (which tar keeps): reading one waited for a writer forever ---------------------------------
+@pytest.mark.parametrize("name", ["scalars.npz", "train.npy"])
+def test_a_fifo_in_a_table_is_refused_not_waited_on(name: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    folder = _table(tmp_path)
+    (folder / name).unlink()
+    os.mkfifo(folder / name)
+    assert main(["info", str(folder)]) == 2  # before: blocked in open() until killed
+    err = capsys.readouterr().err
+    assert err == f"nasbench: error: table file {folder / name} is not a regular file (a folder, FIFO, device or " \
+                  "broken link)\n", err
+
+
+def test_a_fifo_among_nats_arch_files_is_refused_not_waited_on(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from nats_generator import generate_folder
+
+    src = generate_folder(tmp_path / "src", [0, 1], seed=0)
+    os.mkfifo(src / "000002.pickle.pbz2")
+    assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: ") and "000002.pickle.pbz2 is not a regular file" in err, err
