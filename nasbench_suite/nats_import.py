@@ -289,7 +289,7 @@ def _decode(record: Any, idx: int, our_index: int) -> dict[tuple[str, str], _Row
             rows = _arch_rows(plan, arch_results, where)
             if rows is not None:
                 out[key] = rows
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # OverflowError: float(10**400)
         if isinstance(exc, DatasetError):
             raise
         raise DatasetError(f"{where}: malformed record ({type(exc).__name__}: {exc})") from None

@@ -222,3 +222,21 @@ def test_a_fifo_among_nats_arch_files_is_refused_not_waited_on(tmp_path: Path,
     assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nasbench: error: ") and "000002.pickle.pbz2 is not a regular file" in err, err
+
+
+@pytest.mark.parametrize("field", ["params", "latency"])
+def test_a_nats_record_with_a_number_too_large_for_a_float_is_malformed(field: str, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """params = 10**400 in an arch file: float() raised OverflowError, which _decode did not catch (a
+    traceback, from a worker)."""
+    from nats_generator import arch_record, generate_folder, nb201_order, write_pbz2
+
+    src = generate_folder(tmp_path / "src", [0, 1], seed=0)
+    record = arch_record(2, nb201_order(0)[2])
+    record["12"]["all_results"][("cifar10", 111)][field] = 10**400 if field == "params" else [10**400]
+    write_pbz2(record, src / "000002.pickle.pbz2")
+    assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == "nasbench: error: NB201 arch 2: malformed record (OverflowError: int too large to convert to " \
+                  "float)\n", err
+    assert not (tmp_path / "out").exists()
