@@ -67,6 +67,10 @@ from .table import Benchmark, load_table
 META_FILE = "meta.pickle.pbz2"
 SINGLE_FILE = "NATS-tss-v1_0-3ffb9.pickle.pbz2"
 ARCH_FILE = re.compile(r"^(\d{1,6})\.pickle\.pbz2$")
+MAX_FILE_BYTES = 64 << 20
+"""Most bytes one file of the "simple" folder (meta or an arch) may unpack to (an arch file of the test
+generator unpacks to 208 kB): a bz2 file of some kB can unpack to GBs, which its pickle then holds in
+memory (in each worker). The single file is read whole, without a limit (see the module doc)."""
 DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
 HPS: dict[str, int] = {"12": 12, "200": 200}
 SEED_SLOTS = (111, 777, 888, 999)
@@ -122,7 +126,7 @@ class _FolderSource:
         meta = folder / META_FILE
         if not meta.is_file():
             raise DatasetError(f"{folder} has no {META_FILE}: not a NATS-Bench tss 'simple' folder")
-        self.ours = _meta_order(load_pbz2(meta), str(meta))
+        self.ours = _meta_order(load_pbz2(meta, MAX_FILE_BYTES), str(meta))
         self.meta_sha256 = hashlib.sha256(meta.read_bytes()).hexdigest()
         self.files: dict[int, Path] = {}
         for entry in os.scandir(folder):
@@ -144,7 +148,7 @@ class _FolderSource:
         return list(self.files)
 
     def record(self, nb201: int) -> Any:
-        return load_pbz2(self.files[nb201])
+        return load_pbz2(self.files[nb201], MAX_FILE_BYTES)
 
 
 class _FileSource:
@@ -298,7 +302,7 @@ def _decode(record: Any, idx: int, our_index: int) -> dict[tuple[str, str], _Row
 
 def _decode_file(path: str, idx: int, our_index: int) -> dict[tuple[str, str], _Rows]:
     """Worker task: read one arch file with the restricted unpickler and decode it."""
-    return _decode(load_pbz2(path), idx, our_index)
+    return _decode(load_pbz2(path, MAX_FILE_BYTES), idx, our_index)
 
 
 class _Block:

@@ -134,12 +134,32 @@ def loads(data: bytes, what: str = "pickle") -> Any:
     return _load(io.BytesIO(data), what)
 
 
-def load_pbz2(path: str | os.PathLike) -> Any:
+class _Limited(io.RawIOBase):
+    """A stream that refuses to give more than ``limit`` bytes of ``stream``."""
+
+    def __init__(self, stream: BinaryIO, limit: int, what: str) -> None:
+        self._stream, self._left, self._limit, self._what = stream, limit, limit, what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._stream.readinto(buffer)
+        self._left -= n
+        if self._left < 0:
+            raise UnsafePickleError(f"unpacks to more than {self._limit:,} bytes, far more than a NATS-Bench arch "
+                                    "file holds: a decompression bomb, or not such a file")
+        return n
+
+
+def load_pbz2(path: str | os.PathLike, limit: int | None = None) -> Any:
     """Read a bz2-compressed pickle (``.pickle.pbz2``) with the restricted unpickler, decompressing as
-    it reads (the decompressed bytes are never held whole)."""
+    it reads (the decompressed bytes are never held whole). ``limit``: the most bytes it may unpack to
+    (bz2 packs 45 MB of zeros into some 40 bytes: a file of 10 kB can unpack to 10 GB, and a pickle
+    holds what it unpacks)."""
     try:
         stream = bz2.open(path, "rb")
     except OSError as exc:
         raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from None
     with stream:
-        return _load(stream, str(path))
+        return _load(stream if limit is None else io.BufferedReader(_Limited(stream, limit, str(path))), str(path))

@@ -240,3 +240,23 @@ def test_a_nats_record_with_a_number_too_large_for_a_float_is_malformed(field: s
     assert err == "nasbench: error: NB201 arch 2: malformed record (OverflowError: int too large to convert to " \
                   "float)\n", err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_nats_arch_file_that_unpacks_to_more_than_the_limit_is_refused(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """An arch file of 100 kB unpacking to a 65 MiB bytes value (bz2 packs zeros some 10^6 to 1; 10 GB
+    is as easy): the restricted unpickler built it whole, in each worker."""
+    import bz2
+
+    from nats_generator import generate_folder
+
+    src = generate_folder(tmp_path / "src", [0, 1], seed=0)
+    n = 65 << 20
+    packer = bz2.BZ2Compressor()
+    parts = [packer.compress(b"\x80\x04\x8e" + n.to_bytes(8, "little"))]
+    parts += [packer.compress(bytes(1 << 20)) for _ in range(n >> 20)]
+    (src / "000002.pickle.pbz2").write_bytes(b"".join(parts) + packer.compress(b".") + packer.flush())
+    assert (src / "000002.pickle.pbz2").stat().st_size < 1 << 20
+    assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: ") and "000002.pickle.pbz2" in err and "unpacks to more than" in err, err
