@@ -100,7 +100,12 @@ def _result_shape(identity: Mapping[str, Any]) -> tuple[tuple[str, ...], int]:
 
 
 def configure_wal(db: sqlite3.Connection) -> None:
-    """WAL journal, synchronous=NORMAL: what every store of this package uses."""
+    """WAL journal, synchronous=NORMAL: what every store of this package uses. A database holding a view
+    or a trigger, which no store of this package makes, is refused (``sqlite3.DatabaseError``): a crafted
+    working copy whose results table was a view of an endless recursive query hung table build forever."""
+    odd = db.execute("SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger')").fetchone()
+    if odd is not None:
+        raise sqlite3.DatabaseError(f"it holds a {odd[0]} ({odd[1]}), which no store of nasbench_suite has")
     db.execute("PRAGMA journal_mode=WAL")
     # NORMAL, not FULL: in WAL mode a commit has been written to the WAL file (the OS page cache)
     # before it returns, so it survives kill -9 of this process; only an OS crash or power cut

@@ -260,3 +260,31 @@ def test_a_nats_arch_file_that_unpacks_to_more_than_the_limit_is_refused(tmp_pat
     assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nasbench: error: ") and "000002.pickle.pbz2" in err and "unpacks to more than" in err, err
+
+
+@pytest.mark.parametrize("odd", ["view", "trigger"])
+def test_a_result_store_holding_a_view_or_trigger_is_refused(odd: str, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A received run folder's store.sqlite (a working copy) whose results table is a view: of an endless
+    recursive query, table build read it forever (here 3 rows, so that the old code ends); a trigger runs
+    SQL of the file's author on the store's writes. No store of the package has either."""
+    from nasbench_suite.pre_evaluate import read_run_file
+    from nasbench_suite.store import ResultStore
+
+    folder = _run_folder(tmp_path)
+    ResultStore(folder / "store.sqlite", read_run_file(folder)["identity"]).close()
+    db = sqlite3.connect(folder / "store.sqlite")
+    if odd == "view":
+        columns = [row[1] for row in db.execute("PRAGMA table_info(results)")]
+        db.execute("DROP TABLE results")
+        db.execute("CREATE VIEW results AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 3) "
+                   f"SELECT {', '.join(['x AS arch', '0 AS seed', '1 AS epoch', *(f'0.0 AS {c}' for c in columns[3:])])} "
+                   "FROM c")
+    else:
+        db.execute("CREATE TRIGGER planted AFTER INSERT ON files BEGIN DELETE FROM meta; END")
+    db.commit()
+    db.close()
+    assert main(["table", "build", str(folder), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: the result store {folder / 'store.sqlite'} is damaged (it holds a {odd} ") \
+        and err.count("\n") == 1, err
