@@ -252,6 +252,10 @@ def open_run(run_dir: Path, identity: Mapping[str, Any], dataset: Mapping[str, A
 
 def sync_files(store: ResultStore, run_dir: Path, shards: Sequence[Shard]) -> None:
     """Make the store and the committed files agree: import shard and session files, write missing shard files."""
+    for name in (SHARDS_DIR, SESSIONS_DIR):  # a link in a received folder: files read from and written to where it led
+        if (run_dir / name).is_symlink():
+            raise StoreError(f"{run_dir / name} is a symbolic link; a run's committed files are read and written "
+                             "in a folder of its own: replace the link with a copy of the folder it leads to")
     remove_temporary_files(run_dir)
     done = store.done_pairs()
     _import_shard_files(store, run_dir / SHARDS_DIR, shards, done)

@@ -288,3 +288,16 @@ def test_a_result_store_holding_a_view_or_trigger_is_refused(odd: str, tmp_path:
     err = capsys.readouterr().err
     assert err.startswith(f"nasbench: error: the result store {folder / 'store.sqlite'} is damaged (it holds a {odd} ") \
         and err.count("\n") == 1, err
+
+
+def test_table_build_does_not_follow_a_linked_shards_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A received run folder whose shards/ links elsewhere: table build read the shard files there, and
+    wrote there the ones its store held without a file (files outside the folder named)."""
+    run = Path(shutil.copytree(REPO / "benchmarks_data" / "runs" / "cifar10-16px", tmp_path / "run"))
+    (run / "shards").rename(tmp_path / "elsewhere")
+    (run / "shards").symlink_to(tmp_path / "elsewhere")
+    assert main(["table", "build", str(run), "--out", str(tmp_path / "table")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"nasbench: error: {run / 'shards'} is a symbolic link; a run's committed files are read and " \
+                  "written in a folder of its own: replace the link with a copy of the folder it leads to\n", err
+    assert not (tmp_path / "table").exists()
