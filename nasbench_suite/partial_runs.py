@@ -188,7 +188,8 @@ def _read_part(path: Path, identity: Mapping[str, Any]) -> dict[str, Any] | None
                 any(r < 0 for r in rows) or any(len(v) != sum(rows) for v in part["columns"].values()) or \
                 not np.array_equal(part["columns"]["seed"], np.repeat(part["seeds"], rows)):
             return None
-    except (OSError, ValueError, TypeError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error):
+    except (OSError, ValueError, TypeError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error,
+            MemoryError):  # MemoryError: a member's header declaring more than the machine has (numpy allocates it)
         return None
     return part
 

@@ -301,3 +301,22 @@ def test_table_build_does_not_follow_a_linked_shards_folder(tmp_path: Path, caps
     assert err == f"nasbench: error: {run / 'shards'} is a symbolic link; a run's committed files are read and " \
                   "written in a folder of its own: replace the link with a copy of the folder it leads to\n", err
     assert not (tmp_path / "table").exists()
+
+
+def test_a_staged_part_declaring_a_huge_array_is_skipped(tmp_path: Path) -> None:
+    """A .npz in a staging folder whose identity member's header declares 1 TiB: numpy allocates the array
+    before reading it, and the MemoryError was not among the errors that skip a damaged part (a traceback
+    from search or compare)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from nasbench_suite.partial_runs import load_runs, spec_key
+
+    identity = {"code_sha256": "x"}
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (1 << 40,)})
+    with zipfile.ZipFile(tmp_path / f"{spec_key(identity)}.abc.npz", "w") as z:
+        z.writestr("identity.npy", header.getvalue() + bytes(16))
+    assert load_runs(tmp_path, identity, [0]) == {}
