@@ -265,4 +265,8 @@ def load_config(path: str | Path | None = None) -> CompareConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    except RecursionError:  # a received config of arrays or tables nested thousands deep: was a traceback
+        raise ConfigError(f"{path} is not valid TOML: nested too deeply") from None
+    except ValueError as e:  # an integer of more than 4,300 digits (int() refuses it): was a traceback
+        raise ConfigError(f"{path} is not valid TOML: a number is too long: {str(e).split(';')[0]}") from None
     return parse_config(data)

@@ -320,3 +320,17 @@ def test_a_staged_part_declaring_a_huge_array_is_skipped(tmp_path: Path) -> None
     with zipfile.ZipFile(tmp_path / f"{spec_key(identity)}.abc.npz", "w") as z:
         z.writestr("identity.npy", header.getvalue() + bytes(16))
     assert load_runs(tmp_path, identity, [0]) == {}
+
+
+@pytest.mark.parametrize("value", ["[" * 50_000 + "]" * 50_000, "{b = " * 5000 + "1" + "}" * 5000, "9" * 5000],
+                         ids=["deep-array", "deep-table", "long-number"])
+def test_a_crafted_compare_config_is_one_error_line(value: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """tomllib raises RecursionError on nesting thousands deep and a plain ValueError on a 5,000-digit
+    integer, neither a TOMLDecodeError: tracebacks from compare --config."""
+    config = tmp_path / "received.toml"
+    config.write_text(f'name = "x"\nseeds = {value}\n')
+    assert main(["compare", "--config", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: {config} is not valid TOML: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
