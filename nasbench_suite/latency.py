@@ -49,7 +49,6 @@ import contextlib
 import hashlib
 import json
 import os
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -64,8 +63,8 @@ from .folder_kind import LATENCY as LATENCY_KIND
 from .machine import machine_facts
 from .model import MacroConfig
 from .space import NUM_ARCHS, Arch, isomorphism_classes
-from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, describe_mismatch,
-                    store_cells, transaction)
+from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, connect,
+                    describe_mismatch, store_cells, transaction)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -404,7 +403,7 @@ class LatencyStore(FolderStore):
             check_identity(f"latency folder {self.folder}", stored, requested)
         else:
             atomic_write_text(ident_path, json.dumps(self.identity, indent=2, sort_keys=True) + "\n")
-        self._db = sqlite3.connect(self.folder / STORE_FILE, isolation_level=None, timeout=30.0)
+        self._db = connect(self.folder / STORE_FILE)
         configure_wal(self._db)
         cols = ", ".join(f"{s} REAL NOT NULL" for s in STATS)
         self._db.execute(f"CREATE TABLE IF NOT EXISTS results (arch INTEGER NOT NULL, batch INTEGER NOT NULL, "

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ from .errors import ProxyError, RunMismatchError, StoreError
 from .folder_kind import PROXIES as PROXIES_KIND
 from .pools import spawn_pool
 from .space import NUM_ARCHS, Arch
-from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, store_cells,
+from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, connect, store_cells,
                     transaction)
 
 if TYPE_CHECKING:
@@ -131,7 +130,7 @@ class ProxyStore(FolderStore):
             check_identity(f"proxy folder {self.folder}", stored, json.loads(json.dumps(requested)))
         else:
             atomic_write_text(ident, json.dumps(self.identity, indent=2, sort_keys=True) + "\n")
-        self._db = sqlite3.connect(self.folder / STORE_FILE, isolation_level=None, timeout=30.0)
+        self._db = connect(self.folder / STORE_FILE)
         configure_wal(self._db)
         cols = ", ".join(f'"{c}" REAL NOT NULL' for c in csv_columns(self.proxies)[1:])
         self._db.execute(f"CREATE TABLE IF NOT EXISTS results (arch INTEGER PRIMARY KEY, {cols})")

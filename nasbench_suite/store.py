@@ -99,6 +99,16 @@ def _result_shape(identity: Mapping[str, Any]) -> tuple[tuple[str, ...], int]:
     return metrics, epochs
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """Open a store's SQLite working copy, in autocommit mode; refused (``sqlite3.DatabaseError``) when it or
+    its -wal or -shm file is a symbolic link: SQLite follows one, so a link planted in a received folder
+    had the results written into whatever database it led to, or a new one made there."""
+    for p in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if p.is_symlink():
+            raise sqlite3.DatabaseError(f"{p.name} is a symbolic link, which no store of nasbench_suite makes")
+    return sqlite3.connect(path, isolation_level=None, timeout=30.0)
+
+
 def configure_wal(db: sqlite3.Connection) -> None:
     """WAL journal, synchronous=NORMAL: what every store of this package uses. A database holding a view
     or a trigger, which no store of this package makes, is refused (``sqlite3.DatabaseError``): a crafted
@@ -180,7 +190,7 @@ class ResultStore:
         if identity is None and not self.path.is_file():
             raise StoreError(f"no result store at {self.path}")
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._db = connect(self.path)
         except sqlite3.Error as exc:
             raise self._failed(exc) from None
         try:

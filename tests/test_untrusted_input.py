@@ -334,3 +334,16 @@ def test_a_crafted_compare_config_is_one_error_line(value: str, tmp_path: Path,
     err = capsys.readouterr().err
     assert err.startswith(f"nasbench: error: {config} is not valid TOML: ") and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_store_that_is_a_symbolic_link_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A received run folder whose store.sqlite links elsewhere: SQLite followed the link, and table build
+    made (or wrote into) the database there, outside the folder named."""
+    run = Path(shutil.copytree(REPO / "benchmarks_data" / "runs" / "cifar10-16px", tmp_path / "run"))
+    (tmp_path / "elsewhere").mkdir()
+    (run / "store.sqlite").symlink_to(tmp_path / "elsewhere" / "victim.sqlite")
+    assert main(["table", "build", str(run), "--out", str(tmp_path / "table")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: the result store {run / 'store.sqlite'} is damaged (store.sqlite is a "
+                          "symbolic link") and err.count("\n") == 1, err
+    assert list((tmp_path / "elsewhere").iterdir()) == []
