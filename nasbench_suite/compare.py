@@ -25,7 +25,7 @@ from typing import Any
 
 from . import __version__
 from . import jsonread
-from .compare_config import CompareConfig, ConfigError
+from .compare_config import _NAME, CompareConfig, ConfigError
 from .errors import NasBenchError
 from .pools import spawn_pool
 from .store import atomic_write_bytes, atomic_write_text
@@ -288,7 +288,7 @@ def read_compare(runs: Path) -> dict[str, Any]:
         raise CompareError(f"{path} has format version {record.get('format_version')}; this nasbench_suite reads "
                            f"{FORMAT_VERSION}")
     wrong = [f"{k} should be an object" for k in ("config", "table", "machine") if not isinstance(record.get(k), dict)]
-    wrong += [f"{k} should be a list of [label, folder inside the runs folder] pairs"
+    wrong += [f"{k} should be a list of [label (letters, digits, '.', '_', '-'), folder inside the runs folder] pairs"
               for k in (REPLAYED, WEIGHT_SHARING) if not _run_list(record.get(k))]
     if wrong:  # a KeyError or TypeError traceback in the report before; a run named outside RUNS was read
         raise CompareError(f"{path} is damaged: {'; '.join(wrong)}; make the runs again with nasbench compare into "
@@ -297,9 +297,11 @@ def read_compare(runs: Path) -> dict[str, Any]:
 
 
 def _run_list(value: Any) -> bool:
-    """Whether ``value`` is a list of [label, folder] pairs, each folder a relative path inside the runs
-    folder (no '..', not absolute: a received compare.json named /elsewhere or ../other, and the report
-    read and showed the runs there)."""
+    """Whether ``value`` is a list of [label, folder] pairs, each label one a config accepts and each folder
+    a relative path inside the runs folder (no '..', not absolute: a received compare.json named /elsewhere
+    or ../other, and the report read and showed the runs there; a label '=HYPERLINK(...)' went into
+    final.csv as a spreadsheet formula)."""
     return isinstance(value, list) and all(
         isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) and x for x in pair)
+        and _NAME.match(pair[0]) is not None
         and not Path(pair[1]).is_absolute() and ".." not in Path(pair[1]).parts for pair in value)

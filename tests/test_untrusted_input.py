@@ -81,8 +81,9 @@ def test_a_result_store_whose_meta_is_not_json_is_damaged(value: object, tmp_pat
         err.count("\n") == 1, err
 
 
-@pytest.mark.parametrize("replayed", [5, [["rea"]], [["rea", "OTHER"]], [["rea", "../other"]]],
-                         ids=["not-a-list", "no-folder", "absolute", "dot-dot"])
+@pytest.mark.parametrize("replayed", [5, [["rea"]], [["rea", "OTHER"]], [["rea", "../other"]],
+                                      [['=HYPERLINK("http://x")', "replayed/rea"]]],
+                         ids=["not-a-list", "no-folder", "absolute", "dot-dot", "formula-label"])
 def test_a_compare_json_naming_runs_elsewhere_is_refused(replayed: object, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """report read the runs compare.json named wherever they were (/elsewhere, ../other) and showed them
