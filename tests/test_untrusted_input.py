@@ -348,3 +348,21 @@ def test_a_store_that_is_a_symbolic_link_is_refused(tmp_path: Path, capsys: pyte
     assert err.startswith(f"nasbench: error: the result store {run / 'store.sqlite'} is damaged (store.sqlite is a "
                           "symbolic link") and err.count("\n") == 1, err
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_a_parquet_bomb_among_the_runs_is_refused_before_it_is_read(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A trajectories.parquet of 40 kB holding 9,000,000 equal values (run length encoded): read whole
+    (72 MB here; 50,000,000 rows in 228 kB took 1 GB, and a file of some MB takes all memory)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    runs = _runs(tmp_path)
+    path = runs / "replayed" / "rea" / "trajectories.parquet"
+    pq.write_table(pa.table({"seed": pa.array(np.zeros(9_000_000, np.int64))}), path, compression="zstd")
+    assert path.stat().st_size < 1 << 20
+    assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"nasbench: error: cannot read the run in {path.parent}: trajectories.parquet declares 9,000,000 " \
+                  f"rows of 1 columns in {path.stat().st_size:,} bytes: a decompression bomb, or not a file of runs\n", err

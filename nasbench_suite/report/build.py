@@ -46,11 +46,29 @@ class Runs:
     cells: pd.DataFrame | None
 
 
+MAX_PARQUET_RATIO = 64
+"""How many times its file size a parquet file of runs may decode to (estimated as rows x columns x 8 bytes;
+the shipped runs decode to about 4 times theirs) before it is read, when that is over 64 MiB."""
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """``pd.read_parquet(path)``, refused (ValueError) when it would decode to far more than it holds: run
+    length encoding packs 50,000,000 equal values into 228 kB, read as 1 GB."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    decoded = meta.num_rows * meta.num_columns * 8
+    if decoded > max(64 << 20, MAX_PARQUET_RATIO * path.stat().st_size):
+        raise ValueError(f"{path.name} declares {meta.num_rows:,} rows of {meta.num_columns} columns in "
+                         f"{path.stat().st_size:,} bytes: a decompression bomb, or not a file of runs")
+    return pd.read_parquet(path)
+
+
 def _read_run(folder: Path, needs: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A run's results and manifest; a manifest that is not one of search results holding ``needs`` (the
     entries the report reads) is refused with one line, not left to fail while the report is built."""
     try:
-        frame = pd.read_parquet(folder / RESULTS_FILE)
+        frame = _read_parquet(folder / RESULTS_FILE)
         manifest = jsonread.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise CompareError(f"cannot read the run in {folder}: {e}") from None
@@ -74,7 +92,10 @@ def load_runs(runs: Path) -> Runs:
         replayed[label], manifests[label] = _read_run(runs / rel, ("strategy", "evaluation", "runs", "seeds"))
     for method, rel in record["weight_sharing"]:
         ws[method], ws_manifests[method] = _read_run(runs / rel, ("strategy", "supernet", "cost", "seeds"))
-    cells = pd.read_parquet(runs / CELLS_FILE) if (runs / CELLS_FILE).is_file() else None
+    try:
+        cells = _read_parquet(runs / CELLS_FILE) if (runs / CELLS_FILE).is_file() else None
+    except (OSError, ValueError) as e:
+        raise CompareError(f"cannot read {runs / CELLS_FILE}: {e}") from None
     return Runs(record, replayed, manifests, ws, ws_manifests, cells)
 
 
