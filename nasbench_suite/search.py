@@ -10,6 +10,7 @@ the same spec reads them back instead of replaying them (:mod:`.partial_runs`).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -190,11 +191,16 @@ class SearchResults:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / f".{RESULTS_FILE}.tmp"
         schema = pa.Schema.from_pandas(self.frame, preserve_index=False)
-        with open_no_follow(tmp) as f, pq.ParquetWriter(f, schema, compression="zstd") as writer:  # a group at a time
-            for lo in range(0, max(len(self.frame), 1), ROW_GROUP):  # an empty frame: one empty group, as before
-                writer.write_table(pa.Table.from_pandas(self.frame.iloc[lo:lo + ROW_GROUP], schema=schema,
-                                                        preserve_index=False), row_group_size=ROW_GROUP)
-        tmp.replace(out / RESULTS_FILE)
+        try:
+            with open_no_follow(tmp) as f, pq.ParquetWriter(f, schema, compression="zstd") as writer:
+                for lo in range(0, max(len(self.frame), 1), ROW_GROUP):  # an empty frame: one empty group
+                    writer.write_table(pa.Table.from_pandas(self.frame.iloc[lo:lo + ROW_GROUP], schema=schema,
+                                                            preserve_index=False), row_group_size=ROW_GROUP)
+            tmp.replace(out / RESULTS_FILE)
+        except OSError:  # a full disk, or a link planted at the temporary name: neither is left behind
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise
         for name, text in texts.items():
             atomic_write_text(out / name, text)
         return out
