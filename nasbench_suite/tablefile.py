@@ -49,6 +49,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -353,7 +354,19 @@ def _write_scalars_and_manifest(tmp: Path, scalars: Mapping[str, np.ndarray], ma
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
-    os.chmod(tmp, 0o755)
+    os.chmod(tmp, _new_folder_mode(tmp))
+
+
+def _new_folder_mode(tmp: Path) -> int:
+    """The mode ``os.mkdir`` gives a new folder inside ``tmp`` (this process's umask, a default ACL, the
+    parent's set-group-id bit): what the table folder gets in place of ``tempfile.mkdtemp``'s 0o700. A fixed
+    0o755 made it world-readable under umask 077 and not group-writable under 002 (its files were)."""
+    probe = tmp / ".mode"
+    os.mkdir(probe)
+    try:
+        return stat.S_IMODE(probe.stat().st_mode)
+    finally:
+        os.rmdir(probe)
 
 
 def holds_table(folder: Path) -> bool:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -458,6 +460,21 @@ def test_build_is_deterministic_and_export_round_trips(tmp_path: Path, table_dir
                                                                 "protocol": {"epochs": 4}})
     for name in ("manifest.json", "train.npy", "valid.npy", "test.npy"):
         assert (tmp_path / "copy" / "small" / name).read_bytes() == (table_dir / name).read_bytes()
+
+
+@pytest.mark.parametrize("umask", [0o077, 0o002], ids=["umask077", "umask002"])
+def test_a_table_folder_takes_the_umask_like_its_files(tmp_path: Path, results: pd.DataFrame, umask: int) -> None:
+    # tempfile.mkdtemp's 0o700 was replaced by a fixed 0o755: world-readable under umask 077, and under 002
+    # (a group's shared folder) its files were group-writable but the folder was not
+    old = os.umask(umask)
+    try:
+        build_table(results, tmp_path / "t")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "t").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((tmp_path / "t" / "manifest.json").stat().st_mode) == 0o666 & ~umask
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["manifest.json", "scalars.npz", "test.npy",
+                                                                   "train.npy", "valid.npy"]
 
 
 @pytest.mark.parametrize("mutate,match", [
