@@ -613,6 +613,21 @@ def test_the_regret_axis_draws_a_regret_of_zero() -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_figures_do_not_depend_on_the_users_matplotlib_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a user's matplotlibrc (or plt.style.use in a notebook) was drawn into every report figure: the same
+    # runs gave other PNG bytes on a machine whose matplotlibrc set a font, a background or a grid
+    import matplotlib
+
+    from nasbench_suite.report.figures import scatter_figure
+
+    x = np.linspace(0.0, 1.0, 50)
+    before = scatter_figure(x, x ** 2, "x", "y", "t")
+    for key, value in {"font.family": ["serif"], "axes.facecolor": "0.9", "savefig.facecolor": "0.5",
+                       "axes.formatter.use_locale": True, "xtick.direction": "in"}.items():
+        monkeypatch.setitem(matplotlib.rcParams, key, value)
+    assert scatter_figure(x, x ** 2, "x", "y", "t") == before
+
+
 @pytest.mark.parametrize("strategies", [14, 26, 40])
 def test_the_anytime_legend_of_many_strategies_leaves_the_axis_labels_readable(
         strategies: int, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,9 +45,12 @@ def png_bytes(fig: Figure) -> bytes:
 
 
 def _rc() -> contextlib.AbstractContextManager[None]:
-    import matplotlib
+    """Matplotlib's defaults with :data:`_STYLE` on top, whatever this user's ``matplotlibrc`` (or a
+    ``matplotlib.style.use`` in their session) says: a ``matplotlibrc`` with ``axes.grid: True`` changed
+    every figure's bytes."""
+    import matplotlib.style
 
-    return matplotlib.rc_context(_STYLE)
+    return matplotlib.style.context(["default", _STYLE])
 
 
 def regret_linthresh(regrets: np.ndarray) -> float:
