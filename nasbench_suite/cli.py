@@ -298,19 +298,20 @@ def _write_export(bench: Any, path: Path, suffix: str) -> tuple[int, int]:
     block = max(1, EXPORT_BLOCK_ROWS // per_arch)
     rows = columns = 0
     writer = None
-    try:
-        for start in range(0, max(bench.num_archs, 1), block):
-            frame = bench.to_frame(slice(start, start + block))
-            if suffix == ".parquet":
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                writer = writer or pq.ParquetWriter(path, table.schema)
-                writer.write_table(table)
-            else:
-                frame.to_csv(path, index=False, mode="a" if start else "w", header=not start)
-            rows, columns = rows + len(frame), frame.shape[1]
-    finally:
-        if writer is not None:
-            writer.close()
+    with open(path, "wb") as f:  # opened here: pyarrow encodes a path as UTF-8, not as the file system does
+        try:
+            for start in range(0, max(bench.num_archs, 1), block):
+                frame = bench.to_frame(slice(start, start + block))
+                if suffix == ".parquet":
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(f, table.schema)
+                    writer.write_table(table)
+                else:
+                    frame.to_csv(f, mode="wb", index=False, header=not start)
+                rows, columns = rows + len(frame), frame.shape[1]
+        finally:
+            if writer is not None:
+                writer.close()
     return rows, columns
 
 
@@ -644,7 +645,8 @@ def _print_compare_notes(runs: Path, labels: Sequence[str]) -> None:
     for label in labels:
         folder = runs / REPLAYED / label
         reasons = json.loads((folder / "manifest.json").read_text())["runs"]["stop_reasons"]
-        frame = pd.read_parquet(folder / "trajectories.parquet", columns=["seed", "incumbent_index", "incumbent_value"])
+        with open(folder / "trajectories.parquet", "rb") as f:  # pyarrow encodes a path as UTF-8
+            frame = pd.read_parquet(f, columns=["seed", "incumbent_index", "incumbent_value"])
         for note in run_notes(label, reasons, frame.groupby("seed", sort=False).tail(1)):
             print(f"note: {note}")
 

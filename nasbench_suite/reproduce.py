@@ -380,7 +380,8 @@ def weight_sharing_rows(report_dir: str | os.PathLike, tables: str | os.PathLike
         folder = root / method
         if not (folder / "trajectories.parquet").is_file():
             continue
-        frame = pd.read_parquet(folder / "trajectories.parquet")
+        with open(folder / "trajectories.parquet", "rb") as f:  # opened here: pyarrow encodes a path as UTF-8
+            frame = pd.read_parquet(f)
         manifest = jsonread.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         final = frame.groupby("seed", sort=True).tail(1)
         own_mean, own_std = _stats(final["incumbent_test_acc"].to_numpy(dtype=np.float64))

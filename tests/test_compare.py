@@ -6,6 +6,7 @@ weight-sharing run trains a real C=4 supernet on the synthetic dataset for one e
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -177,6 +178,18 @@ def test_a_replay_config_gives_identical_files_in_two_folders(toy: dict[str, Pat
     # only the recorded worker count differs; the results, figures and report do not
     ja, jb = json.loads(fa["runs/compare.json"]), json.loads(fb["runs/compare.json"])
     assert ja["config"].pop("workers") == 1 and jb["config"].pop("workers") == 2 and ja == jb
+
+
+def test_a_folder_named_by_bytes_that_are_not_utf8_works_like_any_other(toy: dict[str, Path], tmp_path: Path) -> None:
+    # pyarrow was given the paths and encodes them as UTF-8, not as the file system does: a folder named
+    # b"caf\xe9" (a Latin-1 name on a UTF-8 system) stopped compare with a UnicodeEncodeError traceback,
+    # and under a Latin-1 locale 'caf\xe9' was written to a folder named b"caf\xc3\xa9" (not found)
+    odd, plain = tmp_path / os.fsdecode(b"caf\xe9"), tmp_path / "plain"
+    for out in (odd, plain):
+        assert main(["compare", "--config", str(toy["replay"]), "--out", str(out), "--workers", "1"]) == 0
+        assert main(["report", str(out / "runs"), "--out", str(out / "again")]) == 0
+    fa, fb = _files(odd), _files(plain)
+    assert fa.keys() == fb.keys() and all(fa[k] == fb[k] for k in fa)
 
 
 def test_report_regenerates_from_runs_alone_byte_identically(full_run: Path, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,20 @@ def test_search_user_errors_are_one_line(search_table: Benchmark, tmp_path: Path
                  "--out", str(tmp_path / "o"), *extra])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_search_and_export_write_into_a_folder_named_by_bytes_that_are_not_utf8(search_table: Benchmark,
+                                                                              tmp_path: Path) -> None:
+    # pyarrow was given the paths and encodes them as UTF-8, not as the file system does: the runs of a
+    # search into b"caf\xe9" (a Latin-1 name on a UTF-8 system) ended in a UnicodeEncodeError traceback
+    odd = tmp_path / os.fsdecode(b"caf\xe9")
+    assert main(["search", "--table", str(search_table.path), "--strategy", "rea", "--seeds", "0-1",
+                 "--max-queries", "5", "--workers", "1", "--out", str(odd)]) == 0
+    assert main(["export", str(search_table.path), "--out", str(odd / "rows.parquet")]) == 0
+    with open(odd / "trajectories.parquet", "rb") as f:
+        assert sorted(pd.read_parquet(f)["seed"].unique()) == [0, 1]
+    with open(odd / "rows.parquet", "rb") as f:
+        assert len(pd.read_parquet(f)) == len(search_table.to_frame())
 
 
 def test_search_refuses_to_overwrite_results(search_table: Benchmark, tmp_path: Path,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,14 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     length encoding packs 50,000,000 equal values into 228 kB, read as 1 GB."""
     import pyarrow.parquet as pq
 
-    meta = pq.ParquetFile(path).metadata
-    decoded = meta.num_rows * meta.num_columns * 8
-    if decoded > max(64 << 20, MAX_PARQUET_RATIO * path.stat().st_size):
-        raise ValueError(f"{path.name} declares {meta.num_rows:,} rows of {meta.num_columns} columns in "
-                         f"{path.stat().st_size:,} bytes: a decompression bomb, or not a file of runs")
-    return pd.read_parquet(path)
+    with open(path, "rb") as f:  # opened here: pyarrow encodes a path as UTF-8, not as the file system does
+        meta = pq.ParquetFile(f).metadata
+        size = os.fstat(f.fileno()).st_size
+        if meta.num_rows * meta.num_columns * 8 > max(64 << 20, MAX_PARQUET_RATIO * size):
+            raise ValueError(f"{path.name} declares {meta.num_rows:,} rows of {meta.num_columns} columns in "
+                             f"{size:,} bytes: a decompression bomb, or not a file of runs")
+        f.seek(0)
+        return pd.read_parquet(f)
 
 
 def _read_run(folder: Path, needs: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, Any]]:
