@@ -1264,7 +1264,17 @@ def _check_data_dir(data_dir: str | None) -> None:
         raise UsageError(f"--data-dir {data_dir} is not a folder; give the folder that holds the dataset files")
 
 
+def _escape_unencodable_output() -> None:
+    """Print what the terminal's encoding cannot show as backslash escapes (as Python's stderr does)
+    instead of failing: under a Latin-1 locale (LC_ALL=de_DE.ISO-8859-1, PYTHONIOENCODING=latin-1) 'nasbench
+    info' of a table described in Chinese ended in a UnicodeEncodeError traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _escape_unencodable_output()
     args = build_parser().parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()  # where handlers can be set
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures.process import BrokenProcessPool
@@ -24,6 +25,18 @@ def assert_clean_error(proc: subprocess.CompletedProcess, match: str) -> None:
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 or proc.stderr.startswith("usage:")
     assert match in proc.stderr
+
+
+def test_text_the_terminal_cannot_encode_is_escaped_not_a_traceback(tmp_path: Path, results: pd.DataFrame) -> None:
+    # a Latin-1 terminal (LC_ALL=de_DE.ISO-8859-1) printing a table's Chinese description: UnicodeEncodeError
+    from nasbench_suite.table import build_table
+
+    build_table(results, tmp_path / "t", metadata={"description": "caf\u00e9 \u8fdb\u5316"})
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    proc = subprocess.run([sys.executable, "-m", "nasbench_suite.cli", "info", str(tmp_path / "t")],
+                          capture_output=True, env=env)
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode(errors="replace")
+    assert "about      caf\u00e9 \\u8fdb\\u5316\n".encode("latin-1") in proc.stdout
 
 
 def test_info_text_and_json(table_dir: Path) -> None:
