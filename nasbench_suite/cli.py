@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import signal
@@ -277,8 +279,13 @@ def cmd_export(args: argparse.Namespace) -> None:
         rows, columns = _write_export(bench, tmp, out.suffix)
         if not place_file(tmp, out, args.overwrite):
             raise UsageError(f"{out} already exists (written while this export ran); pass --overwrite to replace it")
+    except OSError as exc:
+        if exc.filename != str(tmp):
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(out)) from None  # --out, not the hidden file written first
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder refuses even this: the error above is the one
+            tmp.unlink(missing_ok=True)
     print(f"wrote {rows} rows x {columns} columns to {out}")
 
 
@@ -1295,7 +1302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except OSError as exc:  # the system refused (disk full, quota, I/O error): say what, without a traceback
         where = f" ({exc.filename})" if exc.filename else ""
-        hint = "; every finished result is stored: fix the cause (free disk space) and run the same command " \
+        cause = " (free disk space)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""  # not for a read-only one
+        hint = f"; every finished result is stored: fix the cause{cause} and run the same command " \
                "again to resume" if getattr(args, "resumable", False) else ""
         print(f"nasbench: error: {exc.strerror or exc}{where}{hint}", file=sys.stderr)
         return EXIT_USER_ERROR

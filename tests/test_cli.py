@@ -1,6 +1,7 @@
 """The nasbench command as a user runs it: output, JSON, and one-line errors with exit code 2."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -345,6 +346,37 @@ def test_a_stopped_command_ends_with_one_line(monkeypatch, capsys, raised: type,
     monkeypatch.setattr(cli, "cmd_info", stopped)
     assert main(["info", "digits"]) == code
     assert capsys.readouterr().err == line + "\n"  # info is not resumable: no resume hint
+
+
+@pytest.mark.parametrize("code, cause", [(errno.ENOSPC, " (free disk space)"), (errno.EROFS, "")],
+                         ids=["full", "read-only"])
+def test_the_resume_hint_says_free_disk_space_only_for_a_full_disk(monkeypatch, capsys, code: int, cause: str) -> None:
+    # 'nasbench latency measure' run where the default folder is read-only was told to free disk space
+    import nasbench_suite.cli as cli
+
+    def stopped(args: object) -> None:
+        raise OSError(code, os.strerror(code), "latency")
+
+    monkeypatch.setattr(cli, "cmd_latency_measure", stopped)
+    assert main(["latency", "measure", "--table", "digits"]) == 2
+    assert capsys.readouterr().err == (f"nasbench: error: {os.strerror(code)} (latency); every finished result is "
+                                       f"stored: fix the cause{cause} and run the same command again to resume\n")
+
+
+def test_an_export_that_cannot_be_written_names_its_out_file(monkeypatch, tmp_path: Path, capsys) -> None:
+    # a read-only folder: the line named the hidden '.rows.csv.PID.tmp' written first (its removal failed
+    # too, and that error replaced the first), not --out
+    import nasbench_suite.cli as cli
+
+    def read_only(path: Path, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(cli, "_write_export", lambda bench, path, suffix: read_only(path))
+    monkeypatch.setattr(Path, "unlink", read_only)
+    out = tmp_path / "rows.csv"
+    assert main(["export", "digits-sample", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"nasbench: error: {os.strerror(errno.EROFS)} ({out})\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_empty_path_is_refused_not_read_as_left_out_or_as_the_current_folder(
