@@ -436,11 +436,20 @@ def open_no_follow(path: Path) -> BinaryIO:
     return open(fd, "wb")
 
 
+NAME_MAX = 255
+"""The longest file name, in bytes, of Linux's and macOS's usual file systems."""
+
+
 def private_temporary(path: Path) -> Path:
     """A temporary name beside ``path`` of this process's own (``.NAME.PID.tmp``): two processes writing
     ``path`` at once never write into one file (a shared ``.NAME.tmp`` mixed their bytes, and the second
-    rename failed on a name the first had taken away)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    rename failed on a name the first had taken away). Where that name would pass the file system's 255-byte
+    limit on a name (``path`` itself near it), the name is shortened to a hash of ``path``'s: an export to a
+    250-character file name failed with 'File name too long (.NAME.PID.tmp)'."""
+    name = f".{path.name}.{os.getpid()}.tmp"
+    if len(os.fsencode(name)) > NAME_MAX:
+        name = f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]}.{os.getpid()}.tmp"
+    return path.with_name(name)
 
 
 def place_file(tmp: Path, path: Path, overwrite: bool) -> bool:

@@ -379,6 +379,14 @@ def test_an_export_that_cannot_be_written_names_its_out_file(monkeypatch, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_export_file_name_near_the_file_systems_limit_is_written(tmp_path: Path, capsys) -> None:
+    # its temporary '.NAME.PID.tmp' passed the 255-byte limit: 'File name too long (.aaa...csv.PID.tmp)'
+    out = tmp_path / ("a" * 246 + ".csv")
+    assert main(["export", "digits-sample", "--out", str(out)]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+    assert len(pd.read_csv(out)) == len(load_table("digits-sample").to_frame())
+
+
 def test_an_empty_path_is_refused_not_read_as_left_out_or_as_the_current_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--eval-table ""`` (an unset shell variable) was read as not given, ``import nats-tss ""`` as the
