@@ -6,7 +6,6 @@ accepted as before; each command's own checks (``--overwrite``, a locked folder)
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Collection
 

@@ -31,7 +31,6 @@ NB201 index is kept as the per-arch value ``nb201_index``).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from dataclasses import dataclass
