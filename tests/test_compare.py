@@ -575,6 +575,28 @@ def test_anytime_curves_reach_results_that_finish_after_the_budget() -> None:
     assert stats.time_grid(frames, budget=10.0)[-1] == 10.0
 
 
+def test_the_time_grid_starts_at_the_earliest_first_result_of_any_run() -> None:
+    # first results: strategy a's runs at 3 s and 0.5 s, b's at 2 s; the grid starts at the earliest (0.5 s),
+    # not at a later run's first result (whose curve is NaN before it anyway)
+    frames = {"a": pd.DataFrame({"seed": [0, 0, 1, 1], "finish_time": [3.0, 7.0, 0.5, 6.0]}),
+              "b": pd.DataFrame({"seed": [0, 0], "finish_time": [2.0, 8.0]})}
+    grid = stats.time_grid(frames, budget=10.0, points=5)
+    assert grid[0] == pytest.approx(0.5) and grid[-1] == pytest.approx(10.0)
+    np.testing.assert_allclose(np.diff(np.log(grid)), np.log(10.0 / 0.5) / 4)  # log-spaced
+    # a first result far below the end is clamped: the log grid spans at most 4 decades (10 s * 1e-4)
+    frames["a"].loc[2, "finish_time"] = 1e-7
+    assert stats.time_grid(frames, budget=10.0, points=5)[0] == pytest.approx(1e-3)
+
+
+def test_the_curve_is_the_median_over_runs_not_the_mean() -> None:
+    # three runs at two grid times: the middle run's values (52, 61), not the means (64, 73.33)
+    values = np.array([[50.0, 60.0], [52.0, 61.0], [90.0, 99.0]])
+    median, low, high = stats.median_band(values, 200, 0.05, seed=0)
+    np.testing.assert_array_equal(median, [52.0, 61.0])
+    # every resampled median is one of the runs' values: the band lies within their range
+    assert ((low >= values.min(axis=0)) & (low <= median) & (median <= high) & (high <= values.max(axis=0))).all()
+
+
 def test_a_single_run_has_no_std_or_band_not_a_zero_one(toy: dict[str, Path], tmp_path: Path) -> None:
     # ddof 1 over one run is undefined: the report must not print "± 0.00" (no spread) nor claim a band
     assert np.isnan(stats.summary(pd.Series([88.0]))["std"])
