@@ -6,6 +6,7 @@ weight-sharing run trains a real C=4 supernet on the synthetic dataset for one e
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import warnings
@@ -158,6 +159,10 @@ def test_hypervolume_ratios_of_the_cells_each_run_queried() -> None:
     frame = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "arch_index": [10, 12, 10, 11, 13, 99]})
     ratios = hypervolume_ratios(frame, cells)
     assert list(ratios.index) == [0, 1] and ratios.to_numpy() == pytest.approx([60 / 70, 50 / 70])
+    # cells of one latency: the reference point's latency is theirs, so the front dominates no area and a
+    # ratio is undefined (NaN), not a ZeroDivisionError
+    flat = pd.DataFrame({"arch_index": [10, 11], "test_acc": [90.0, 80.0], "latency_ms": [1.0, 1.0]})
+    assert hypervolume_ratios(frame, flat).isna().all()
 
 
 def test_rerunning_a_config_into_its_folder_is_byte_identical(toy: dict[str, Path], full_run: Path) -> None:
@@ -586,6 +591,20 @@ def test_the_time_grid_starts_at_the_earliest_first_result_of_any_run() -> None:
     # a first result far below the end is clamped: the log grid spans at most 4 decades (10 s * 1e-4)
     frames["a"].loc[2, "finish_time"] = 1e-7
     assert stats.time_grid(frames, budget=10.0, points=5)[0] == pytest.approx(1e-3)
+
+
+def test_the_final_table_summary_by_hand() -> None:
+    # runs 1, 2, 3, 4, 10: mean 4; std over runs with ddof 1 = sqrt((9 + 4 + 1 + 0 + 36) / 4) = sqrt(12.5);
+    # median 3; quartiles (linear interpolation, positions 1 and 3 of 0..4) 2 and 4, so IQR 2
+    s = stats.summary(pd.Series([1.0, 2.0, 3.0, 4.0, 10.0]))
+    assert s == pytest.approx({"mean": 4.0, "std": math.sqrt(12.5), "median": 3.0, "iqr": 2.0})
+    runs = pd.DataFrame({stats.ACC: [1.0, 2.0, 3.0, 4.0, 10.0], stats.REGRET: [9.0, 8.0, 7.0, 6.0, 0.0],
+                         "queries": [10, 10, 12, 12, 13]})
+    (row,) = stats.final_table({"rs": runs}).to_dict("records")
+    assert row == pytest.approx({"strategy": "rs", "runs": 5, "test_acc_mean": 4.0, "test_acc_std": math.sqrt(12.5),
+                                 "test_acc_median": 3.0, "test_acc_iqr": 2.0, "regret_mean": 6.0,
+                                 "regret_std": math.sqrt(12.5), "regret_median": 7.0, "regret_iqr": 2.0,
+                                 "queries_mean": 11.4})
 
 
 def test_the_curve_is_the_median_over_runs_not_the_mean() -> None:
