@@ -566,6 +566,29 @@ def test_rank_tests_find_a_strategy_that_always_wins() -> None:
     assert stats.rank_tests({"a": final["a"], "b": final["b"]}, alpha=0.05) is None
 
 
+def test_rank_tests_by_hand_with_a_tie() -> None:
+    # per seed, 1 = best test accuracy, ties averaged:
+    #   seed 0: a 90, b 80, c 85 -> 1, 3, 2      seed 1: a 70, b 75, c 75 -> 3, 1.5, 1.5
+    #   seed 2: a 88, b 60, c 70 -> 1, 3, 2      seed 3: a 50, b 90, c 60 -> 3, 1, 2
+    # mean ranks a 2, b 2.125, c 1.875, listed best first: c, a, b. Friedman (Demsar 2006, eq. 1) over rank sums
+    # 8, 8.5, 7.5 with n = 4, k = 3: 12 / (n k (k + 1)) * 192.5 - 3 n (k + 1) = 0.125, divided by the tie
+    # correction 1 - (2^3 - 2) / (n k (k^2 - 1)) = 0.9375
+    acc = {"a": [90.0, 70.0, 88.0, 50.0], "b": [80.0, 75.0, 60.0, 90.0], "c": [85.0, 75.0, 70.0, 60.0]}
+    final = {k: pd.DataFrame({stats.ACC: v}, index=[10, 11, 12, 13]) for k, v in acc.items()}
+    final["a"] = pd.concat([final["a"], pd.DataFrame({stats.ACC: [99.0]}, index=[14])])  # a seed only a ran: left out
+    tests = stats.rank_tests(final, alpha=0.05)
+    assert tests is not None and list(tests.ranks.index) == [10, 11, 12, 13]
+    np.testing.assert_array_equal(tests.ranks.to_numpy(), [[1, 3, 2], [3, 1.5, 1.5], [1, 3, 2], [3, 1, 2]])
+    assert list(tests.mean_ranks.index) == ["c", "a", "b"]
+    assert tests.mean_ranks.to_numpy() == pytest.approx([1.875, 2.0, 2.125])
+    assert tests.friedman_statistic == pytest.approx(0.125 / 0.9375)
+    assert tests.friedman_p == pytest.approx(math.exp(-0.125 / 0.9375 / 2))  # chi-squared with 2 dof: exp(-x / 2)
+    # CD = q_0.05(3, inf) / sqrt(2) * sqrt(k (k + 1) / (6 n)) = 2.343 * sqrt(12 / 24) (Demsar 2006, table 5)
+    assert tests.critical_difference == pytest.approx(2.343 * math.sqrt(12 / 24), abs=2e-3)
+    # one seed in common (the others ran on other seeds): no blocks to test over
+    assert stats.rank_tests({"a": final["a"], "b": final["b"], "c": final["c"].iloc[[0]]}, alpha=0.05) is None
+
+
 def test_anytime_curves_reach_results_that_finish_after_the_budget() -> None:
     # overrun "finish": the last query of a run started before the 10 s budget and ended at 12 s
     frames = {"a": pd.DataFrame({"seed": [0, 0, 1], "finish_time": [4.0, 12.0, 9.0],
