@@ -151,14 +151,14 @@ def test_a_nemenyi_diagram_after_a_friedman_test_that_does_not_reject_says_so(
 def test_hypervolume_ratios_of_the_cells_each_run_queried() -> None:
     """Worked by hand: cells A (90%, 1 ms), B (80, 0.5), C (70, 2), D (60, 3); reference (60, 3); the table's
     front A, B dominates 20 x 0.5 + 30 x 2 = 70. Seed 0 queried A, C and A again (60 of 70); seed 1 B, D and
-    a cell without a latency (B alone: 20 x 2.5 = 50)."""
+    a cell without a latency (B alone: 20 x 2.5 = 50); seed 2 B then A, the whole front (70 of 70)."""
     from nasbench_suite.report.stats import hypervolume_ratios
 
     cells = pd.DataFrame({"arch_index": [10, 11, 12, 13], "test_acc": [90.0, 80.0, 70.0, 60.0],
                           "latency_ms": [1.0, 0.5, 2.0, 3.0]})
-    frame = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "arch_index": [10, 12, 10, 11, 13, 99]})
+    frame = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1, 2, 2], "arch_index": [10, 12, 10, 11, 13, 99, 11, 10]})
     ratios = hypervolume_ratios(frame, cells)
-    assert list(ratios.index) == [0, 1] and ratios.to_numpy() == pytest.approx([60 / 70, 50 / 70])
+    assert list(ratios.index) == [0, 1, 2] and ratios.to_numpy() == pytest.approx([60 / 70, 50 / 70, 1.0])
     # cells of one latency: the reference point's latency is theirs, so the front dominates no area and a
     # ratio is undefined (NaN), not a ZeroDivisionError
     flat = pd.DataFrame({"arch_index": [10, 11], "test_acc": [90.0, 80.0], "latency_ms": [1.0, 1.0]})
