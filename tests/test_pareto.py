@@ -119,4 +119,14 @@ def test_arrays_of_more_than_one_dimension_are_refused() -> None:
             f(np.ones((3, 2)), np.ones(6))
     with pytest.raises(ParetoError, match="1-D"):
         hypervolume(np.ones((3, 1)), np.ones(3), 0.0, 2.0)
+    for f in (non_dominated, nondominated_ranks, crowding_distance):  # the latencies as the matrix, too
+        with pytest.raises(ParetoError, match="1-D"):
+            f(np.ones(6), np.ones((3, 2)))
     assert non_dominated(1.0, 2.0).tolist() == [True]  # a single point as scalars is fine
+
+
+@pytest.mark.parametrize("ref", [(True, 3.0), (0.0, True), ("0", 3.0), (0.0, np.inf)])
+def test_a_reference_point_that_is_no_finite_number_is_refused(ref: tuple) -> None:
+    # a bool is a Real to Python (True == 1): it is refused, not read as 1.0
+    with pytest.raises(ParetoError, match="reference point's ref_.* must be a finite number"):
+        hypervolume([2.0], [1.0], *ref)
