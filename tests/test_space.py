@@ -66,6 +66,23 @@ def test_bad_strings_raise(bad: str) -> None:
         Arch.from_str(bad)
 
 
+def test_a_node_with_too_many_inputs_is_named() -> None:
+    with pytest.raises(ArchError, match="node 1 must have 1 inputs, got 2"):
+        Arch.from_str("|none~0|none~1|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
+@pytest.mark.parametrize("edge", [-1, 6])
+def test_replace_refuses_an_edge_out_of_range(edge: int) -> None:
+    with pytest.raises(ArchError, match="edge .* is out of range 0..5"):
+        Arch.from_index(0).replace(edge, 1)
+
+
+@pytest.mark.parametrize("op", [-1, 5])
+def test_indices_of_refuses_op_indices_out_of_range(op: int) -> None:
+    with pytest.raises(ArchError, match="op indices must lie in 0..4"):
+        indices_of(np.array([[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, op]]))
+
+
 def test_unknown_op_message_lists_known_ops() -> None:
     with pytest.raises(ArchError, match="unknown operation 'conv'.*nor_conv_3x3"):
         Arch.from_str("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|")
