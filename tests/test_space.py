@@ -351,6 +351,10 @@ def test_encode_takes_a_single_arch() -> None:
     assert as_indices(arch).tolist() == [9000]
     with pytest.raises(ArchError):
         as_indices(True)
+    assert encode(np.array([0, 15624]), "onehot").shape == (2, 30)  # the first and last cells
+    for bad in (-1, 15625):  # an index array one past either end is refused by name, not an IndexError
+        with pytest.raises(ArchError, match=r"indices must lie in 0\.\.15624"):
+            encode(np.array([0, bad]), "onehot")
 
 
 @pytest.mark.parametrize("text", ["-1", "-15625", "15625", "+99999"])
