@@ -312,6 +312,25 @@ def test_top_10_percent_metrics_break_ties_at_random_not_by_row_order() -> None:
     assert rank_metrics(np.arange(20.0), tied_target)["top10_precision"] == 0.0
 
 
+def test_top_10_percent_by_hand() -> None:
+    """k = ceil(10% of n): 3 of 25 cells (floor would give 2); a single cell is its own top."""
+    from nasbench_suite.estimators import rank_metrics, top_share
+
+    assert top_share(np.arange(25.0)).tolist() == [0.0] * 22 + [1.0] * 3
+    assert top_share(np.array([7.0])).tolist() == [1.0]
+    # 20 cells, top 10% = 2 places: the true best (10) and two cells tied at 9 sharing the second. The top-10%
+    # correlations are over those 3 cells (every cell tied with the boundary), scores 3, 2, 1 against targets
+    # 10, 9, 9: Spearman over ranks (3, 2, 1) and (3, 1.5, 1.5) = 1.5 / sqrt(2 * 1.5) = sqrt(3) / 2; Kendall's
+    # tau-b = (2 concordant - 0 discordant) / sqrt(3 pairs * (3 - 1 tied pair)) = 2 / sqrt(6)
+    target = np.array([10.0, 9.0, 9.0] + [0.0] * 17)
+    scores = np.array([3.0, 2.0, 1.0] + [0.0] * 17)
+    m = rank_metrics(scores, target)
+    assert m["spearman_top10"] == pytest.approx(np.sqrt(3) / 2) and m["kendall_top10"] == pytest.approx(2 / np.sqrt(6))
+    # fewer than 3 cells in the top 10% (20 distinct targets: 2): the correlation there is undefined, counted 0
+    perfect = rank_metrics(np.arange(20.0), np.arange(20.0))
+    assert perfect["spearman"] == pytest.approx(1.0) and perfect["spearman_top10"] == perfect["kendall_top10"] == 0.0
+
+
 @pytest.mark.parametrize("hole", ["score", "seconds"])
 def test_a_judged_cell_without_a_score_of_any_proxy_is_refused_naming_the_proxy(search_table, hole: str) -> None:
     """Only the first proxy's column was checked for missing scores: a NaN in another proxy's column (a
