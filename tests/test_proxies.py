@@ -331,6 +331,32 @@ def test_top_10_percent_by_hand() -> None:
     assert perfect["spearman"] == pytest.approx(1.0) and perfect["spearman_top10"] == perfect["kendall_top10"] == 0.0
 
 
+def test_the_vote_is_the_mean_rank_of_its_three_proxies_and_pays_all_three() -> None:
+    """Four judged cells; each proxy's ranks over them, divided by 4, averaged: synflow 1, 2, 3, 4, jacob_cov
+    4, 3, 2, 1 and snip 1, 3, 2, 4 give (1 + 4 + 1) / 12, (2 + 3 + 3) / 12, (3 + 2 + 2) / 12, (4 + 1 + 4) / 12.
+    Its cost per cell is the sum of the three proxies' mean seconds."""
+    from nasbench_suite.estimators import Judged, proxy_estimates
+    from nasbench_suite.proxy_store import ProxyTable
+
+    archs = np.array([5, 6, 7, 8])
+    given = {"synflow": ([1, 2, 3, 4], 0.1), "jacob_cov": ([4, 3, 2, 1], 0.2), "snip": ([1, 3, 2, 4], 0.4)}
+    scores, seconds = {}, {}
+    for p, (values, cost) in given.items():
+        scores[p], seconds[p] = np.full(15625, np.nan), np.full(15625, np.nan)
+        scores[p][archs], seconds[p][archs] = values, cost
+    estimates = proxy_estimates(ProxyTable(scores, seconds, {}), Judged(np.arange(4), archs, np.zeros(4)))
+    assert [e.name for e in estimates] == ["synflow", "jacob_cov", "snip", "vote(synflow,jacob_cov,snip)"]
+    vote = estimates[-1]
+    assert vote.scores == pytest.approx(np.array([6, 8, 7, 9]) / 12) and vote.cost_per_cell == pytest.approx(0.7)
+
+
+def test_estimators_are_judged_on_20_cells_or_more(tiny_table) -> None:
+    from nasbench_suite.estimators import EstimatorError, judged_cells
+
+    with pytest.raises(EstimatorError, match="has 4 trained cells with a test accuracy; need 20"):
+        judged_cells(tiny_table)
+
+
 @pytest.mark.parametrize("hole", ["score", "seconds"])
 def test_a_judged_cell_without_a_score_of_any_proxy_is_refused_naming_the_proxy(search_table, hole: str) -> None:
     """Only the first proxy's column was checked for missing scores: a NaN in another proxy's column (a
