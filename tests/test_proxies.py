@@ -416,6 +416,19 @@ def test_rank_metrics_and_curve_extrapolation() -> None:
     assert (np.abs(curves[:, 3] - curves[:, 5]) > 0.5).all()
 
 
+def test_curve_extrapolation_stays_an_accuracy_and_needs_epochs_to_extrapolate_to(search_table) -> None:
+    """A curve still rising fast at epoch 3 would pass 100% by epoch 200, one falling fast would go below 0%:
+    predictions are clipped to [0, 100]. A curve is fitted on 3..max_epoch - 1 epochs only: from every epoch
+    there is nothing to extrapolate, and under 3 the fit has more parameters than points."""
+    from nasbench_suite.estimators import curve_estimates, extrapolate_pow3, judged_cells
+
+    predicted = extrapolate_pow3(np.array([[90.0, 98.0, 99.5], [10.0, 2.0, 0.5]]), 200)
+    assert predicted.tolist() == [100.0, 0.0]
+    judged, last = judged_cells(search_table), search_table.max_epoch
+    names = [e.name for e in curve_estimates(search_table, judged, [2, 3, last - 1, last])]
+    assert names == [f"curve extrapolation from {k} epochs (1 seed)" for k in (3, last - 1)]
+
+
 def test_a_learning_curve_pays_a_validation_pass_for_every_epoch_it_reads() -> None:
     """The curve from k epochs fits valid accuracy at epochs 1..k, so it pays k validation passes; it was
     charged one (the k-epoch low-fidelity estimator's cost: 0.1241 s per cell on digits at k=3, 0.1436 with
