@@ -461,6 +461,25 @@ def test_a_predictor_size_that_leaves_too_few_cells_is_refused_not_skipped(searc
         predictor_estimates(search_table, judged, [20, largest + 1], None, repeats=1)  # returned only n=20 rows
 
 
+def test_a_predictor_pays_its_training_cells_and_the_proxies_it_reads(search_table) -> None:
+    """n full trainings (seed 0's training seconds through the last epoch plus one validation pass) spread
+    over every judged cell, plus, for the +zero-cost variant, every proxy's mean seconds per cell."""
+    from nasbench_suite.estimators import judged_cells, predictor_estimates
+    from nasbench_suite.proxy_store import ProxyTable
+
+    judged = judged_cells(search_table)
+    seed, last = search_table.seeds[0], search_table.max_epoch
+    train = sum(search_table.array("train", "seconds", epoch=e, seed=seed) for e in range(1, last + 1))
+    full = float(np.mean((train + search_table.array("valid", "seconds", epoch=last, seed=seed))[judged.rows]))
+    scores = {p: np.arange(15625.0) * sign for p, sign in (("params", 1.0), ("flops", -1.0))}
+    seconds = {"params": np.full(15625, 0.25), "flops": np.full(15625, 0.5)}
+    plain, with_zc = predictor_estimates(search_table, judged, [20], ProxyTable(scores, seconds, {}), "ridge", repeats=1)
+    assert plain.name == "ridge on n=20" and with_zc.name == "ridge+zero-cost on n=20"
+    assert plain.cost_per_cell == pytest.approx(20 * full / len(judged.rows), rel=1e-9)
+    assert with_zc.cost_per_cell == pytest.approx(plain.cost_per_cell + 0.75, rel=1e-9)
+    assert len(plain.rows) == len(judged.rows) - 20  # judged on the cells it was not trained on
+
+
 def test_predictor_reads_extra_features() -> None:
     from nasbench_suite.predictors import make_predictor
 
