@@ -480,6 +480,21 @@ def test_a_predictor_pays_its_training_cells_and_the_proxies_it_reads(search_tab
     assert len(plain.rows) == len(judged.rows) - 20  # judged on the cells it was not trained on
 
 
+def test_the_league_averages_the_repeats_of_an_estimator() -> None:
+    """Two draws of one predictor, one ranking 20 cells perfectly and one backwards: Spearman and Kendall
+    1 and -1 average to 0, top-10% precision 1 and 0 to 0.5; rows keep the order first given."""
+    from nasbench_suite.estimators import Estimate, Judged, league_table
+
+    t = np.arange(20.0)
+    judged = Judged(np.arange(20), np.arange(20), t)
+    frame = league_table([Estimate("p", "predictor", t, 2.0, "table"), Estimate("q", "zero-cost", t, 1.0, "measured"),
+                          Estimate("p", "predictor", -t, 2.0, "table")], judged)
+    assert list(frame["estimator"]) == ["p", "q"] and list(frame["repeats"]) == [2, 1]
+    p = frame.iloc[0]
+    assert (p["spearman"], p["kendall"], p["top10_precision"]) == pytest.approx((0.0, 0.0, 0.5))
+    assert frame.iloc[1]["spearman"] == pytest.approx(1.0)
+
+
 def test_predictor_reads_extra_features() -> None:
     from nasbench_suite.predictors import make_predictor
 
