@@ -480,6 +480,23 @@ def test_a_predictor_pays_its_training_cells_and_the_proxies_it_reads(search_tab
     assert len(plain.rows) == len(judged.rows) - 20  # judged on the cells it was not trained on
 
 
+def test_estimators_never_read_the_test_split(search_table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test accuracy is the target, read once by judged_cells; an estimator (a low fidelity, a learning
+    curve, a predictor's training labels) reads only the train and valid splits."""
+    from nasbench_suite.estimators import curve_estimates, fidelity_estimates, judged_cells, predictor_estimates
+
+    judged = judged_cells(search_table)
+    array = search_table.array
+
+    def search_side(split: str, *args: object, **kwargs: object) -> np.ndarray:
+        assert split != "test", "an estimator read the test split"
+        return array(split, *args, **kwargs)
+
+    monkeypatch.setattr(search_table, "array", search_side)
+    assert fidelity_estimates(search_table, judged, [1]) and curve_estimates(search_table, judged, [3])
+    assert predictor_estimates(search_table, judged, [20], None, "ridge", repeats=1)
+
+
 def test_the_league_averages_the_repeats_of_an_estimator() -> None:
     """Two draws of one predictor, one ranking 20 cells perfectly and one backwards: Spearman and Kendall
     1 and -1 average to 0, top-10% precision 1 and 0 to 0.5; rows keep the order first given."""
