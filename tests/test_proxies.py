@@ -510,6 +510,10 @@ def test_the_league_averages_the_repeats_of_an_estimator() -> None:
     p = frame.iloc[0]
     assert (p["spearman"], p["kendall"], p["top10_precision"]) == pytest.approx((0.0, 0.0, 0.5))
     assert frame.iloc[1]["spearman"] == pytest.approx(1.0)
+    # an estimate of some cells (a predictor's held-out ones) is judged against those cells' targets
+    held_out = np.arange(19, 9, -1)
+    (row,) = league_table([Estimate("r", "predictor", t[held_out], 2.0, "table", held_out)], judged).itertuples()
+    assert row.cells == 10 and row.spearman == pytest.approx(1.0) and row.top10_precision == 1.0
 
 
 def test_predictor_reads_extra_features() -> None:
