@@ -138,3 +138,25 @@ def test_cells_lacking_a_seed_leave_the_seed_statistics_finite(search_table, tmp
     out, md = capsys.readouterr().out, (tmp_path / "report" / "fidelity.md").read_text()
     assert "nan" not in out and "nan" not in md
     assert f"over the {result.seed_cells} cells that have every seed" in md
+
+
+def test_seed_statistics_need_20_cells_with_every_seed(search_table, tmp_path: Path) -> None:
+    """Only 10 cells have both seeds: no seed-to-seed tau or seed-noise model (too few cells to say), and the
+    report says why."""
+    frame = search_results(seed=1, seeds=(0, 1), epochs=4)
+    archs = np.sort(frame["arch_index"].unique())
+    lacking = (frame["seed"] == 1) & ~frame["arch_index"].isin(archs[:10])
+    frame.loc[lacking, ["train_acc", "train_seconds", "valid_acc", "test_acc"]] = np.nan
+    bench = build_table(frame, tmp_path / "ten-with-both-seeds", name="ten-with-both-seeds")
+    result = fidelity(bench, search_table)
+    assert result.seed_tau is None and result.ceiling is None and result.seed_cells == 0
+    write_fidelity(result, bench, search_table, tmp_path / "report")
+    assert "none: fewer than 20 of the cells have a final valid accuracy in every seed" in \
+        (tmp_path / "report" / "fidelity.md").read_text()
+
+
+def test_a_reference_holding_fewer_than_20_of_the_cells_is_refused(search_table, tiny_table) -> None:
+    from nasbench_suite.estimators import EstimatorError
+
+    with pytest.raises(EstimatorError, match="'tiny-clock' has a final test accuracy for only 4 of the"):
+        fidelity(search_table, tiny_table)
