@@ -160,3 +160,19 @@ def test_a_reference_holding_fewer_than_20_of_the_cells_is_refused(search_table,
 
     with pytest.raises(EstimatorError, match="'tiny-clock' has a final test accuracy for only 4 of the"):
         fidelity(search_table, tiny_table)
+
+
+def test_the_baseline_ranks_by_its_valid_accuracy(search_table, other_table) -> None:
+    """The baseline (e.g. NB201's 12-epoch table) ranks by its final valid accuracy, not by its test accuracy
+    (which, with the reference as baseline, would be the target itself: Spearman 1)."""
+    from scipy.stats import spearmanr
+
+    from nasbench_suite.estimators import judged_cells
+
+    result = fidelity(other_table, search_table, baseline=search_table)
+    archs = judged_cells(other_table).archs
+    row = search_table.row
+    valid = search_table.array("valid", "acc", epoch=search_table.max_epoch)[[row(int(a)) for a in archs]]
+    test = search_table.array("test", "acc", epoch=search_table.max_epoch)[[row(int(a)) for a in archs]]
+    baseline = result.frame.set_index("ranking").loc["generated-search: valid acc at epoch 12"]
+    assert baseline["spearman"] == pytest.approx(spearmanr(valid, test).statistic) and baseline["spearman"] < 0.999
