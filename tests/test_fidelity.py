@@ -176,3 +176,25 @@ def test_the_baseline_ranks_by_its_valid_accuracy(search_table, other_table) -> 
     test = search_table.array("test", "acc", epoch=search_table.max_epoch)[[row(int(a)) for a in archs]]
     baseline = result.frame.set_index("ranking").loc["generated-search: valid acc at epoch 12"]
     assert baseline["spearman"] == pytest.approx(spearmanr(valid, test).statistic) and baseline["spearman"] < 0.999
+
+
+def test_seed_agreement_is_the_mean_over_every_pair_of_seeds(search_table) -> None:
+    """Three seeds make three pairs: the seed-to-seed Kendall tau and the seed-noise model's two-seed
+    Spearman are means over all three (scipy per pair), and one seed's Spearman the mean over the seeds."""
+    from itertools import combinations
+
+    from scipy.stats import kendalltau, spearmanr
+
+    rng = np.random.default_rng(1)
+    target = rng.normal(size=500)
+    per_seed = [target + rng.normal(0.0, sd, target.size) for sd in (0.3, 1.0, 3.0)]  # pairs agree unequally
+    c = seed_noise_ceiling(per_seed, target)
+    pairs = [spearmanr(a, b).statistic for a, b in combinations(per_seed, 2)]
+    assert max(pairs) - min(pairs) > 0.2 and c["seed_spearman"] == pytest.approx(np.mean(pairs))
+    assert c["one_seed"] == pytest.approx(np.mean([spearmanr(x, target).statistic for x in per_seed]))
+
+    assert len(search_table.seeds) == 3
+    result = fidelity(search_table, search_table)
+    valid = [search_table.array("valid", "acc", epoch=search_table.max_epoch, seed=s) for s in search_table.seeds]
+    taus = [kendalltau(a, b).statistic for a, b in combinations(valid, 2)]
+    assert max(taus) > min(taus) and result.seed_tau == pytest.approx(np.mean(taus))
