@@ -198,3 +198,17 @@ def test_seed_agreement_is_the_mean_over_every_pair_of_seeds(search_table) -> No
     valid = [search_table.array("valid", "acc", epoch=search_table.max_epoch, seed=s) for s in search_table.seeds]
     taus = [kendalltau(a, b).statistic for a, b in combinations(valid, 2)]
     assert max(taus) > min(taus) and result.seed_tau == pytest.approx(np.mean(taus))
+
+
+def test_the_best_cells_reference_rank_is_among_all_the_references_cells(search_table, tmp_path: Path) -> None:
+    """A table of 200 cells that leaves out the reference's best: its best cell's rank and the reference's best
+    accuracy are over every cell the reference holds, not over the 200."""
+    best_arch, best = search_table.optimum("test", "acc")
+    archs = [a for a in range(0, 15625, 70) if a != best_arch.index][:200]
+    frame = search_results(seed=1, seeds=(0, 1), epochs=4)
+    bench = build_table(frame[frame["arch_index"].isin(archs)], tmp_path / "some-cells", name="some-cells")
+    result = fidelity(bench, search_table)
+    ref = search_table.array("test", "acc", epoch=search_table.max_epoch)
+    b = result.best
+    assert result.cells == 200 and b["reference_best"] == best and b["reference_cells"] == 15625
+    assert b["reference_rank"] == int((ref > b["reference_test"]).sum()) + 1 > 1
