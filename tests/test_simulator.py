@@ -218,6 +218,15 @@ def test_finish_policy_overruns_by_less_than_one_query(search_table: Benchmark, 
     assert len(tr) == 3 and tr.end_time == 37.5
 
 
+def test_a_query_ending_exactly_at_the_budget_is_the_last_under_either_policy(tiny_table: Benchmark) -> None:
+    # 12.5 s queries and a 25 s budget: the second ends at 25 s exactly. strict: it finishes by T, so it runs;
+    # finish: the clock is then at T, not before it, so no third query starts
+    for overrun in ("strict", "finish"):
+        s = Scripted([Query(tiny(3), 3)] * 4)
+        tr = run_search(s, Oracle(tiny_table), Budget(seconds=25.0, overrun=overrun), seed=0)
+        assert (len(tr), tr.end_time, tr.stop_reason) == (2, 25.0, "seconds"), overrun
+
+
 def test_query_budget_counts_dispatched_queries(search_table: Benchmark) -> None:
     for workers in (1, 4):
         tr = run_search(make_strategy("rea"), Oracle(search_table), Budget(queries=37), 1, workers=workers)
