@@ -260,6 +260,20 @@ def test_async_workers_tell_in_finish_order_with_fifo_ties(tiny_table: Benchmark
     assert [n for n, _ in s.asks[:3]] == [3, 1, 1]  # asked for exactly the idle workers
 
 
+def test_idle_workers_are_filled_before_the_clock_moves(tiny_table: Benchmark) -> None:
+    """A strategy that answers one query per ask is asked again while workers are idle: three workers start
+    three 1.5 s queries at 0 s, not one at 0, 1.5 and 3 s."""
+
+    class OneAtATime(Scripted):
+        def ask(self, n: int) -> list[Query]:
+            return super().ask(min(n, 1))
+
+    s = OneAtATime([Query(tiny(0), 1)] * 3)
+    tr = run_search(s, Oracle(tiny_table), Budget(queries=3), seed=0, workers=3)
+    np.testing.assert_array_equal(tr.columns["start_time"], [0.0, 0.0, 0.0])
+    assert tr.end_time == 1.5
+
+
 def test_async_never_runs_more_than_the_workers(search_table: Benchmark) -> None:
     oracle = Oracle(search_table)
     for workers in (1, 2, 5):
@@ -315,6 +329,53 @@ def test_a_named_incumbents_value_is_its_most_trained_result(tiny_table: Benchma
     assert c["epochs"].tolist() == [2, 1, 3, 3] and c["value"][0] != c["value"][1]
     # a result at more epochs (the resumed trial) replaces it, and so does a later one at as many epochs
     assert c["incumbent_value"].tolist() == [c["value"][0], c["value"][0], c["value"][2], c["value"][3]]
+
+
+def test_a_named_incumbents_value_follows_each_new_result_at_as_many_epochs(search_table: Benchmark) -> None:
+    """New trials of one cell at the same epochs read different table seeds (common random numbers vary the
+    seed per visit): each later result replaces the named incumbent's value (the tiny table above has one
+    seed, so its repeated results there are equal and could not tell)."""
+    arch = Arch.from_index(9375)
+
+    class Named(Scripted):
+        def incumbent(self) -> Arch | None:
+            return arch
+
+    c = run_search(Named([Query(arch, 12)] * 6), Oracle(search_table), Budget(queries=6), seed=11).columns
+    assert len(set(c["value"].tolist())) > 1
+    assert c["incumbent_value"].tolist() == c["value"].tolist()
+
+
+def test_the_default_incumbent_keeps_the_earliest_of_equal_results(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from nasbench_suite.table import build_table
+
+    frame = pd.DataFrame(dict(arch_index=[0, 1], seed=[0, 0], epoch=[1, 1], train_seconds=[1.0, 1.0],
+                              valid_seconds=[0.5, 0.5], valid_acc=[50.0, 50.0]))
+    bench = build_table(frame, tmp_path / "two-equal-cells")
+    s = Scripted([Query(Arch.from_index(0), 1), Query(Arch.from_index(1), 1)])
+    assert run_search(s, Oracle(bench), Budget(queries=2), seed=0).columns["incumbent_index"].tolist() == [0, 0]
+
+
+def test_a_cell_at_exactly_the_latency_limit_is_feasible(tiny_table: Benchmark) -> None:
+    # latencies 1, 2, 3, 4 ms for the tiny cells and max_latency 3 ms: cell 3 (41%) is infeasible, cell 2 (31%,
+    # at the limit) feasible, for the default incumbent and as a strategy's named one
+    lat = np.zeros(15625)
+    lat[list(TINY_ARCHS)] = [1.0, 2.0, 3.0, 4.0]
+
+    def oracle() -> Oracle:
+        return Oracle(tiny_table).with_latency(lat, "test", max_latency=3.0)
+
+    c = run_search(Scripted([Query(tiny(3), 1), Query(tiny(2), 1)]), oracle(), Budget(queries=2), seed=0).columns
+    assert c["incumbent_index"].tolist() == [-1, TINY_ARCHS[2]] and c["incumbent_value"][1] == 31.0
+
+    class Named(Scripted):
+        def incumbent(self) -> Arch | None:
+            return tiny(2)
+
+    c = run_search(Named([Query(tiny(2), 1)]), oracle(), Budget(queries=1), seed=0).columns
+    assert c["incumbent_index"].tolist() == [TINY_ARCHS[2]] and c["incumbent_value"].tolist() == [31.0]
 
 
 @pytest.mark.parametrize("returned, shown", [
