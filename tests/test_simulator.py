@@ -376,6 +376,9 @@ def test_a_cell_at_exactly_the_latency_limit_is_feasible(tiny_table: Benchmark) 
 
     c = run_search(Named([Query(tiny(2), 1)]), oracle(), Budget(queries=1), seed=0).columns
     assert c["incumbent_index"].tolist() == [TINY_ARCHS[2]] and c["incumbent_value"].tolist() == [31.0]
+    lat[TINY_ARCHS[1]] = -0.5  # a negative latency is no measurement
+    with pytest.raises(StrategyError, match="latency \\(test\\) is missing or negative for 1 cells"):
+        oracle()
 
 
 @pytest.mark.parametrize("returned, shown", [
@@ -623,6 +626,22 @@ def test_oracle_max_epoch_must_be_an_integer(tiny_table: Benchmark) -> None:
     for bad in (3.7, "3", "x", True):
         with pytest.raises(StrategyError, match="max_epoch"):
             Oracle(tiny_table, max_epoch=bad)  # type: ignore[arg-type]
+    for bad in (0, 4):  # the tiny table records epochs 1..3
+        with pytest.raises(StrategyError, match=r"search epochs must be 1\.\.3 for table 'tiny-clock', got"):
+            Oracle(tiny_table, max_epoch=bad)
+
+
+def test_fidelities_are_the_epochs_every_cell_records(tmp_path: Path) -> None:
+    """Cell 1 has no validation accuracy at epoch 1 (its training seconds are there): a query at 1 epoch could
+    not be answered for it, so epoch 1 is no fidelity; epoch 2 is."""
+    import pandas as pd
+
+    from nasbench_suite.table import build_table
+
+    frame = pd.DataFrame(dict(arch_index=[0, 0, 1, 1], seed=0, epoch=[1, 2, 1, 2], train_seconds=1.0, valid_seconds=0.5,
+                              valid_acc=[40.0, 50.0, np.nan, 60.0]))
+    oracle = Oracle(build_table(frame, tmp_path / "holed-epoch"))
+    assert oracle.fidelities == (2,) and oracle.space.fidelities == (2,)
 
 
 @pytest.mark.parametrize("evaluation, error", [(dict(epoch=9), "EpochNotInTableError"),
