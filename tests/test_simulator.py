@@ -369,6 +369,7 @@ def test_a_cell_at_exactly_the_latency_limit_is_feasible(tiny_table: Benchmark) 
 
     c = run_search(Scripted([Query(tiny(3), 1), Query(tiny(2), 1)]), oracle(), Budget(queries=2), seed=0).columns
     assert c["incumbent_index"].tolist() == [-1, TINY_ARCHS[2]] and c["incumbent_value"][1] == 31.0
+    assert np.isnan(c["incumbent_value"][0])  # no feasible result yet: no value (not -inf)
 
     class Named(Scripted):
         def incumbent(self) -> Arch | None:
