@@ -630,3 +630,39 @@ def test_a_table_name_that_would_make_paths_elsewhere_is_refused(tmp_path: Path,
         build_table(results, tmp_path / "t", name=name)
     assert not (tmp_path / "t").exists()
     assert build_table(results, tmp_path / "ok", name="my table-2.v1").name == "my table-2.v1"
+
+
+def test_the_mean_over_seeds_by_hand(tmp_path: Path) -> None:
+    """Four seeds with valid accuracy 10, 20, 60 and 90 (cell 0; cell 1 one more): mean 45, median 40; at epoch
+    2 seed 4 is missing, so the mean of the three that have it, 30 (median 20). Each read over seeds, scalar,
+    curve and array, gives these; an epoch where no cell has a result has no optimum."""
+    frame = pd.DataFrame([dict(arch_index=a, seed=s, epoch=e, valid_acc=acc + a, test_acc=np.nan if e == 1 else 50.0 + a,
+                               train_seconds=1.0, valid_seconds=0.5)
+                          for a in (0, 1) for s, acc in ((1, 10.0), (2, 20.0), (3, 60.0), (4, 90.0)) for e in (1, 2, 3)])
+    frame.loc[(frame.seed == 4) & (frame.epoch == 2), "valid_acc"] = np.nan
+    b = build_table(frame, tmp_path / "four-seeds")
+    assert b.metric(0, "valid", epoch=1) == pytest.approx(45.0) and b.metric(0, "valid", epoch=2) == pytest.approx(30.0)
+    np.testing.assert_allclose(b.curve(1, "valid"), [46.0, 31.0, 46.0])
+    np.testing.assert_allclose(b.array("valid", epoch=1), [45.0, 46.0])  # no gap at epoch 1
+    np.testing.assert_allclose(b.array("valid", epoch=2), [30.0, 31.0])  # seed 4 missing at epoch 2
+    assert b.optimum("valid", epoch=3) == (Arch.from_index(1), pytest.approx(46.0))
+    with pytest.raises(MissingResultError, match="has no test_acc results at that epoch"):
+        b.optimum("test", epoch=1)
+
+
+def test_trained_rows_leave_out_the_cells_filled_from_their_class_representative(tmp_path: Path,
+                                                                                  results: pd.DataFrame) -> None:
+    # cells 0, 7 and 4321 trained for real; the others copy the row of cell 0 (trained_as 0)
+    trained = {0, 7, 4321}
+    frame = results.assign(trained_as=[a if a in trained else 0 for a in results["arch_index"]])
+    b = build_table(frame, tmp_path / "filled")
+    assert b.arch_indices[b.trained_rows()].tolist() == sorted(trained)
+    assert load_table(tmp_path / "filled").trained_rows().sum() == 3
+    assert build_table(results, tmp_path / "all-trained").trained_rows().all()  # no trained_as: every cell
+
+
+def test_higher_is_better_reads_the_measure_s_last_word() -> None:
+    from nasbench_suite.table import higher_is_better
+
+    assert all(higher_is_better(m) for m in ("acc", "acc5", "valtest_acc"))
+    assert not any(higher_is_better(m) for m in ("loss", "seconds", "acc_seconds", "acc_loss"))
