@@ -281,6 +281,57 @@ def test_rea_sample_size_may_exceed_population(oracle: Oracle) -> None:
     run = run_search(make_strategy("rea", {"population": 2, "sample_size": 5}), oracle, Budget(queries=30), 0)
     assert len(run) == 30
 
+def _rea_with_members(seed: int, values: list[float], latencies: list[float] | None = None,
+                      max_latency: float | None = None, **settings) -> tuple[Strategy, list[Arch]]:
+    """REA after its random initial population (one ask per cell) was told ``values``."""
+    from nasbench_suite.strategy import SearchSpace
+
+    space = SearchSpace((12,), np.arange(15625), latency_source=None if max_latency is None else "test",
+                        max_latency=max_latency)
+    rea = make_strategy("rea", {"population": len(values), **settings})
+    rea.setup(space, np.random.default_rng(seed))
+    initial = []
+    for k, value in enumerate(values):
+        (q,) = rea.ask(1)
+        rea.tell([Result(q, value, 1.0, k, float(k), None if latencies is None else latencies[k])])
+        initial.append(q.arch)
+    return rea, initial
+
+
+def test_rea_breeds_from_the_best_of_the_living_population() -> None:
+    """Population 3, tournaments of 30 (the best member is drawn but for (2/3)^30): the first three cells are
+    random, the 4th a child of the best (90); once told, it replaces the oldest (the 90), so the 5th is a
+    child of the best left (20)."""
+    for seed in range(10):
+        rea, (a0, a1, a2) = _rea_with_members(seed, [90.0, 10.0, 20.0], sample_size=30)
+        assert a2 not in a0.neighbours() + a1.neighbours()  # a random initial cell, not a child
+        (c1,) = rea.ask(1)
+        assert c1.arch in a0.neighbours()
+        rea.tell([Result(c1, 5.0, 1.0, 3, 3.0)])
+        (c2,) = rea.ask(1)
+        assert c2.arch in a2.neighbours() and c2.arch not in a0.neighbours(), seed
+
+
+def test_rea_draws_its_tournament_with_replacement() -> None:
+    """NB201's R_EA.py draws each of the sample_size places uniformly from the population, with replacement: the
+    best of 3 members is in a sample of 2 with probability 1 - (2/3)^2 = 5/9 (2/3 without replacement)."""
+    best = 0
+    for seed in range(2000):
+        rea, (a0, _, _) = _rea_with_members(seed, [90.0, 10.0, 20.0], sample_size=2)
+        (child,) = rea.ask(1)
+        best += child.arch in a0.neighbours()
+    assert best / 2000 == pytest.approx(5 / 9, abs=0.04)
+
+
+def test_rea_ranks_infeasible_cells_below_feasible_ones() -> None:
+    """Under a 3 ms latency limit the 90% cell at 5 ms ranks below the feasible 50% one, which is the parent."""
+    for seed in range(5):
+        rea, (a0, a1, _) = _rea_with_members(seed, [90.0, 50.0, 40.0], [5.0, 2.0, 1.0], max_latency=3.0,
+                                             sample_size=30)
+        (child,) = rea.ask(1)
+        assert child.arch in a1.neighbours() and child.arch not in a0.neighbours(), seed
+
+
 def test_readme_example_strategy_runs_and_registers(oracle: Oracle, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import dataclass
 
