@@ -121,6 +121,34 @@ def test_reinforce_logits_start_as_nb201s_small_gaussian(oracle: Oracle) -> None
     assert not uniform.logits.any()
 
 
+def test_reinforce_samples_cells_from_its_policy(oracle: Oracle) -> None:
+    """Each edge's op is drawn from the softmax of that edge's logits (set here to a known table)."""
+    strategy = make_strategy("reinforce")
+    strategy.setup(oracle.space, np.random.default_rng(0))
+    strategy.logits = np.log(np.array([[0.1, 0.2, 0.3, 0.15, 0.25]] * 3 + [[0.6, 0.1, 0.1, 0.1, 0.1]] * 3))
+    ops = np.array([q.arch.ops for q in strategy.ask(20000)])
+    freq = np.stack([np.bincount(ops[:, e], minlength=5) for e in range(6)]) / 20000
+    np.testing.assert_allclose(freq, np.exp(strategy.logits), atol=0.015)
+
+
+def test_reinforce_update_is_nb201s_baseline_then_adam_by_hand(oracle: Oracle) -> None:
+    """Rewards 50 then 60 from uniform logits. The EMA baseline (momentum 0.9, bias-corrected) is updated with a
+    reward before its advantage is taken: 50 - 50 = 0 (no gradient), then 60 - (0.09 * 50 + 0.1 * 60) / 0.19.
+    The gradient of -log p * advantage is (0.2 - onehot) * advantage, and Adam's second, bias-corrected step
+    moves every logit by lr * (0.1 / 0.19) / sqrt(0.001 / 0.001999) against the gradient's sign."""
+    strategy = make_strategy("reinforce", {"init_scale": 0.0, "learning_rate": 0.01})
+    strategy.setup(oracle.space, np.random.default_rng(0))
+    first, second = Arch((0, 1, 2, 3, 4, 0)), Arch((4, 4, 4, 4, 4, 4))
+    strategy.tell([Result(Query(first, 12), 50.0, 1.0, 0, 1.0)])
+    assert not strategy.logits.any()  # advantage 0 on the first reward
+    strategy.tell([Result(Query(second, 12), 60.0, 1.0, 1, 2.0)])
+    assert 60.0 - (0.09 * 50.0 + 0.1 * 60.0) / 0.19 > 0  # a better reward than the baseline: raise its ops
+    step = 0.01 * (0.1 / 0.19) / np.sqrt(0.001 / 0.001999)
+    expected = np.full((6, 5), -step)
+    expected[:, 4] = step
+    np.testing.assert_allclose(strategy.logits, expected, rtol=1e-6)
+
+
 def test_hyperband_promotes_as_hpbandster_ties_to_the_first_sampled_run_in_sampling_order() -> None:
     """HpBandSter's SuccessiveHalving ranks the configs in sampling order (NumPy's argsort, stable at
     these sizes before NumPy 1.25), so a tie goes to the cell sampled first whatever order results came in, and its iteration
