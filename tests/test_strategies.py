@@ -755,6 +755,64 @@ def test_local_search_waits_for_a_neighbour_in_flight_before_calling_a_local_opt
     assert moves == [start.arch, first.arch, second.arch]
 
 
+def _local_search_from(cells: list[Arch], start: Arch, **settings) -> tuple[Strategy, list[Arch]]:
+    """Local search on a table of ``cells`` whose random start is ``start`` (the first seed that draws it),
+    and the list of cells it moves to."""
+    from nasbench_suite.strategy import SearchSpace
+
+    space = SearchSpace((12,), np.array(sorted(a.index for a in cells)))
+    for seed in range(100):
+        ls = make_strategy("local-search", {"n_init": 1, **settings})
+        ls.setup(space, np.random.default_rng(seed))
+        (q,) = ls.ask(1)
+        if q.arch == start:
+            break
+    moves: list[Arch] = []
+    move = ls._move
+    ls._move = lambda value, arch: (moves.append(arch), move(value, arch))  # type: ignore[method-assign]
+    ls.tell([_told(q, 50.0)])
+    return ls, moves
+
+
+# cells on a square A-B-C-D-A (each one edit from its two neighbours), and E one edit from C alone
+_A, _B, _C, _D, _E = (Arch(ops + (0,) * 3) for ops in ((0, 0, 0), (1, 0, 0), (1, 1, 0), (0, 1, 0), (1, 1, 1)))
+
+
+def test_local_search_first_improvement_moves_only_to_a_strictly_better_cell() -> None:
+    ls, moves = _local_search_from([_A, _B, _C, _D, _E], _A)
+    told = {q.arch: q for q in ls.ask(2)}
+    assert set(told) == {_B, _D}
+    ls.tell([_told(told[_D], 60.0)])  # better: move to D, whose unasked neighbour is C
+    ls.tell([_told(told[_B], 70.0)])  # not a neighbour of D: no move
+    (c,) = ls.ask(2)
+    assert c.arch == _C
+    ls.tell([_told(c, 70.0)])  # better than D: move to C; B, as good as C and known, is no better: C stays
+    (e,) = ls.ask(2)
+    assert ls.current == (70.0, _C) and (e.arch, e.tag) == (_E, "neighbour")
+    ls.tell([_told(e, 70.0)])  # a tie with C: no move; C's neighbourhood is done, a local optimum
+    assert moves == [_A, _D, _C] and ls.current is None
+
+
+def test_local_search_best_improvement_does_not_move_to_a_tie() -> None:
+    ls, moves = _local_search_from([_A, _B, _C, _D, _E], _A, improvement="best")
+    ls.tell([_told(q, 50.0 if q.arch == _B else 40.0) for q in ls.ask(2)])  # B ties with A, D is worse
+    assert moves == [_A] and ls.current is None  # a local optimum: the search restarts
+
+
+def test_local_search_asks_a_neighbourhood_in_a_random_order(oracle: Oracle) -> None:
+    orders = []
+    for seed in range(3):
+        ls = make_strategy("local-search", {"n_init": 1})
+        ls.setup(oracle.space, np.random.default_rng(seed))
+        (q,) = ls.ask(1)
+        ls.tell([_told(q, 50.0)])
+        asked = [n.arch for n in ls.ask(24)]
+        assert sorted(a.index for a in asked) == sorted(a.index for a in q.arch.neighbours())
+        edge_major = q.arch.neighbours()
+        orders.append(asked not in (edge_major, edge_major[::-1]))  # neither edge-major nor its reverse
+    assert all(orders)
+
+
 # ----- xgb-evolution against NASLib's Npenas (npenas/optimizer.py, predictors/trees/xgb.py) -----
 def _recording_mutations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """(parent, child) index of every ``SearchSpace.mutate`` call from now on."""
