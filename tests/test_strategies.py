@@ -174,6 +174,10 @@ def test_hyperband_schedule_on_the_table_fidelities() -> None:
 
     assert bracket_schedule(list(range(1, 13)), 3, 1, 12) == [[(9, 2), (3, 4), (1, 12)], [(5, 4), (1, 12)], [(3, 12)]]
     assert bracket_schedule([12], 3, 12, 12) == [[(1, 12)]]  # one fidelity: random search
+    # epochs 1..243, eta 3: s_max = log_3(243) = 5, six brackets (math.log(243, 3) is 4.999999999999999)
+    many = bracket_schedule(list(range(1, 244)), 3, 1, 243)
+    assert [len(b) for b in many] == [6, 5, 4, 3, 2, 1]
+    assert many[0] == [(243, 1), (81, 3), (27, 9), (9, 27), (3, 81), (1, 243)]
 
 
 def full_cost(oracle: Oracle, arch: int, table_seed: int, epochs: int) -> float:
@@ -811,6 +815,72 @@ def test_local_search_asks_a_neighbourhood_in_a_random_order(oracle: Oracle) -> 
         edge_major = q.arch.neighbours()
         orders.append(asked not in (edge_major, edge_major[::-1]))  # neither edge-major nor its reverse
     assert all(orders)
+
+
+def test_naszilla_candidates_mutate_each_parent_n_over_top_over_rate_times_at_each_rate(
+        oracle: Oracle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """naszilla's get_candidates: int(100 / 10 / 2) = 5 mutations of a parent at each rate 1 and 2, parents in
+    ranked order while fewer than 100 candidates were collected."""
+    import algorithms.bananas as bananas
+
+    calls: list[tuple[int, int]] = []
+    real = bananas.naszilla_mutation
+
+    def recording(arch: Arch, rng: np.random.Generator, rate: int) -> Arch:
+        calls.append((arch.index, rate))
+        return real(arch, rng, rate)
+
+    monkeypatch.setattr(bananas, "naszilla_mutation", recording)
+    ranked = [Arch.from_index(i) for i in range(1000, 1020)]
+    out = bananas.naszilla_candidates(oracle.space, np.random.default_rng(0), ranked, 100, set(), 10, 2)
+    parents = len(calls) // 10
+    assert calls == [(p.index, rate) for p in ranked[:parents] for _ in range(5) for rate in (1, 2)]
+    assert len(out) >= 100 and parents >= 10
+
+
+def test_bananas_acquisition_is_one_thompson_draw_per_candidate(oracle: Oracle) -> None:
+    """naszilla's 'its' acquisition: a draw from N(mean, spread) for each candidate, not the mean."""
+    strategy = make_strategy("bananas")
+    strategy.setup(oracle.space, np.random.default_rng(0))
+
+    class Model:
+        def predict_dist(self, cands: list[Arch]) -> tuple[np.ndarray, np.ndarray]:
+            return np.full(len(cands), 70.0), np.full(len(cands), 2.0)
+
+    draws = strategy.acquisition(Model(), [Arch.from_index(i) for i in range(5000)])
+    assert draws.mean() == pytest.approx(70.0, abs=0.1) and draws.std() == pytest.approx(2.0, rel=0.05)
+
+
+def test_mutation_candidates_are_1_to_max_edits_edits_away(oracle: Oracle) -> None:
+    from algorithms.common import mutation_candidates
+
+    parent = Arch.from_index(7777)
+    cands = mutation_candidates(oracle.space, np.random.default_rng(0), [parent], 200, set(), max_edits=2)
+    edits = {sum(x != y for x, y in zip(parent.ops, c.ops)) for c in cands}
+    assert len(cands) == 200 and 2 in edits and edits <= {0, 1, 2}  # two edits may undo each other
+
+
+def test_observed_top_breaks_ties_by_the_order_told() -> None:
+    from algorithms.common import Observed
+
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 3, 300).astype(float)  # many ties
+    observed = Observed()
+    for i, v in enumerate(values):
+        observed.add(Result(Query(Arch.from_index(i), 12), v, 1.0, i, float(i)))
+    expected = sorted(range(300), key=lambda i: (-values[i], i))[:150]
+    assert [a.index for a in observed.top(150)] == expected
+
+
+def test_a_model_guided_search_waits_for_two_results_before_its_first_model(oracle: Oracle) -> None:
+    strategy = make_strategy("xgb-evolution", {"n_estimators": 5})
+    strategy.setup(oracle.space, np.random.default_rng(0))
+    first = strategy.ask(20)  # 20 idle workers: the 10 initial cells, then nothing until two results are in
+    assert len(first) == 10 and strategy.ask(5) == []
+    strategy.tell([Result(first[0], 50.0, 1.0, 0, 1.0)])
+    assert strategy.ask(5) == []
+    strategy.tell([Result(first[1], 60.0, 1.0, 1, 2.0)])
+    assert len(strategy.ask(5)) == 5
 
 
 # ----- xgb-evolution against NASLib's Npenas (npenas/optimizer.py, predictors/trees/xgb.py) -----
