@@ -525,6 +525,8 @@ def test_cli_search_with_a_latency_limit(search_table: Benchmark, latency: np.nd
     assert (frame["latency"].to_numpy() == latency[frame["arch_index"]]).all() and (frame["latency"] > limit).any()
     has = frame["incumbent_index"] >= 0
     assert has.any() and (frame.loc[has, "incumbent_latency"] <= limit).all()
+    assert (frame.loc[has, "incumbent_latency"].to_numpy() == latency[frame.loc[has, "incumbent_index"]]).all()
+    assert (~has).any() and frame.loc[~has, "incumbent_latency"].isna().all()  # no incumbent yet: no latency
     assert manifest["search"]["latency"]["key"] == "toy_ms" and manifest["search"]["latency"]["max_latency_ms"] == limit
     assert set(manifest["columns"]) == set(frame.columns)
     capsys.readouterr()
