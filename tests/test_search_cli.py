@@ -523,6 +523,16 @@ def _user_strategies(source: str, stem: str, tmp_path: Path, monkeypatch: pytest
     return path
 
 
+def test_a_run_without_an_incumbent_is_not_counted_as_naming_an_unqueried_cell() -> None:
+    """A constrained run that found no feasible cell ends on incumbent -1 with no value: nothing was named."""
+    from nasbench_suite.search import run_notes
+
+    final = pd.DataFrame({"incumbent_index": [-1, 5, 7], "incumbent_value": [np.nan, np.nan, 91.0]})
+    assert run_notes("s", {"queries": 3}, final) == [
+        "1 of 3 runs of s end with an incumbent the strategy named but never queried: no query paid for it, yet its "
+        "evaluation is read and reported (incumbent_value is NaN)"]
+
+
 def test_runs_that_stop_early_or_end_on_an_unqueried_incumbent_are_flagged(
         search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
         request: pytest.FixtureRequest) -> None:
