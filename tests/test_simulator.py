@@ -599,6 +599,8 @@ def test_seeds_may_be_numpy_integers_or_a_range_string(tiny_table: Benchmark) ->
         other = run_seeds(spec, seeds, processes=np.int64(1))
         assert other.frame.equals(plain.frame) and other.manifest == plain.manifest
     assert plain.manifest["seeds"]["ranges"] == "0-2,12"
+    assert plain.frame["seed"].tolist() == [0] * 3 + [1] * 3 + [2] * 3 + [12] * 3  # runs in seed order, each whole
+    assert plain.frame["step"].tolist() == [0, 1, 2] * 4
 
 
 def test_budget_accepts_numpy_numbers_and_refuses_bool_and_str() -> None:
