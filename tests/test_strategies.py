@@ -795,12 +795,28 @@ def test_local_search_first_improvement_moves_only_to_a_strictly_better_cell() -
     assert ls.current == (70.0, _C) and (e.arch, e.tag) == (_E, "neighbour")
     ls.tell([_told(e, 70.0)])  # a tie with C: no move; C's neighbourhood is done, a local optimum
     assert moves == [_A, _D, _C] and ls.current is None
+    assert ls.ask(2) == []  # every cell was queried: none to restart from
 
 
 def test_local_search_best_improvement_does_not_move_to_a_tie() -> None:
     ls, moves = _local_search_from([_A, _B, _C, _D, _E], _A, improvement="best")
     ls.tell([_told(q, 50.0 if q.arch == _B else 40.0) for q in ls.ask(2)])  # B ties with A, D is worse
     assert moves == [_A] and ls.current is None  # a local optimum: the search restarts
+
+
+def test_local_search_restarts_from_one_random_cell(oracle: Oracle) -> None:
+    """It starts from the best of n_init = 3 random cells; at a local optimum (24 worse neighbours) it restarts
+    from one new random cell, not n_init."""
+    ls = make_strategy("local-search", {"n_init": 3})
+    ls.setup(oracle.space, np.random.default_rng(0))
+    starts = ls.ask(5)
+    assert [q.tag for q in starts] == ["start"] * 3
+    ls.tell([_told(q, v) for q, v in zip(starts, (50.0, 40.0, 30.0))])
+    neighbours = ls.ask(30)
+    assert {q.arch for q in neighbours} == set(starts[0].arch.neighbours())
+    ls.tell([_told(q, 10.0) for q in neighbours])
+    (restart,) = ls.ask(5)
+    assert restart.tag == "start" and restart.arch.index not in {q.arch.index for q in starts + neighbours}
 
 
 def test_local_search_asks_a_neighbourhood_in_a_random_order(oracle: Oracle) -> None:
