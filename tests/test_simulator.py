@@ -545,6 +545,17 @@ def test_regret_is_the_distance_to_the_best_value_whichever_way_is_better(tiny_t
 
 
 # ----- argument checking (numpy integers accepted, everything else refused by name) ------------------
+def test_rows_without_an_incumbent_have_no_metric_or_regret(tiny_table: Benchmark) -> None:
+    """Incumbent -1 (none yet, e.g. no feasible cell in a constrained run) reads NaN, not an error. The tiny
+    table's test accuracy at epoch 3 is 99 - k - 3 for cell k: the optimum is cell 0's 96, so cell 2's 94 has
+    regret 2."""
+    from nasbench_suite.evaluation import EvalSpec, incumbent_metric
+
+    metric, regret, info = incumbent_metric(np.array([-1, TINY_ARCHS[2]]), tiny_table, EvalSpec())
+    assert np.isnan(metric[0]) and np.isnan(regret[0]) and (metric[1], regret[1]) == (94.0, 2.0)
+    assert (info["optimum"], info["optimum_arch"], info["epoch"]) == (96.0, TINY_ARCHS[0], 3)
+
+
 def test_a_table_given_as_a_path_writes_the_same_results(tiny_table: Benchmark, tmp_path: Path) -> None:
     from nasbench_suite.evaluation import EvalSpec
 
