@@ -366,3 +366,19 @@ def test_a_parquet_bomb_among_the_runs_is_refused_before_it_is_read(tmp_path: Pa
     err = capsys.readouterr().err
     assert err == f"nasbench: error: cannot read the run in {path.parent}: trajectories.parquet declares 9,000,000 " \
                   f"rows of 1 columns in {path.stat().st_size:,} bytes: a decompression bomb, or not a file of runs\n", err
+
+
+@pytest.mark.parametrize("rel, column", [("replayed/rea", "finish_time"), ("replayed/rea", "incumbent_index"),
+                                         ("weight_sharing/gdas", "measured_time")])
+def test_a_runs_parquet_without_a_column_the_report_reads_is_one_error_line(
+        rel: str, column: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trajectories.parquet lacking a column the report reads was a KeyError traceback mid-report."""
+    import pandas as pd
+
+    runs = _runs(tmp_path)
+    path = runs / rel / "trajectories.parquet"
+    pd.read_parquet(path).drop(columns=[column]).to_parquet(path, index=False)
+    assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"nasbench: error: {path} lacks the column(s) {column}: not the results of a run made by nasbench " \
+                  "compare; make the runs again with nasbench compare into a new folder\n", err

@@ -67,9 +67,17 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(f)
 
 
-def _read_run(folder: Path, needs: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, Any]]:
+REPLAYED_COLUMNS = ("seed", "arch_index", "finish_time", "incumbent_index", "incumbent_value", stats.ACC,
+                    stats.REGRET)
+"""The columns of a replayed run's trajectories the report reads."""
+WS_COLUMNS = ("seed", "step", "epochs", "measured_time", stats.ACC, stats.REGRET)
+"""The columns of a weight-sharing run's trajectories the report reads."""
+
+
+def _read_run(folder: Path, needs: tuple[str, ...], columns: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A run's results and manifest; a manifest that is not one of search results holding ``needs`` (the
-    entries the report reads) is refused with one line, not left to fail while the report is built."""
+    entries the report reads), or results without ``columns``, are refused with one line, not left to fail
+    while the report is built."""
     try:
         frame = _read_parquet(folder / RESULTS_FILE)
         manifest = jsonread.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
@@ -80,6 +88,10 @@ def _read_run(folder: Path, needs: tuple[str, ...]) -> tuple[pd.DataFrame, dict[
         raise CompareError(f"{folder / MANIFEST_FILE} is not the manifest of a run made by nasbench compare "
                            f"(a {SEARCH_FORMAT} object with {', '.join(needs)}); make the runs again with nasbench "
                            "compare into a new folder")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:  # a KeyError traceback while the report was built
+        raise CompareError(f"{folder / RESULTS_FILE} lacks the column(s) {', '.join(missing)}: not the results of a "
+                           "run made by nasbench compare; make the runs again with nasbench compare into a new folder")
     return frame, manifest
 
 
@@ -92,9 +104,11 @@ def load_runs(runs: Path) -> Runs:
                            f"place ({runs / WS_STAGING}): run the same nasbench compare again to finish it")
     replayed, manifests, ws, ws_manifests = {}, {}, {}, {}
     for label, rel in record["replayed"]:  # config order
-        replayed[label], manifests[label] = _read_run(runs / rel, ("strategy", "evaluation", "runs", "seeds"))
+        replayed[label], manifests[label] = _read_run(runs / rel, ("strategy", "evaluation", "runs", "seeds"),
+                                                      REPLAYED_COLUMNS)
     for method, rel in record["weight_sharing"]:
-        ws[method], ws_manifests[method] = _read_run(runs / rel, ("strategy", "supernet", "cost", "seeds"))
+        ws[method], ws_manifests[method] = _read_run(runs / rel, ("strategy", "supernet", "cost", "seeds"),
+                                                            WS_COLUMNS)
     try:
         cells = _read_parquet(runs / CELLS_FILE) if (runs / CELLS_FILE).is_file() else None
     except (OSError, ValueError) as e:
