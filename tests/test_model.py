@@ -353,3 +353,47 @@ def test_affine_free_conv_op_has_no_bias_and_says_where_nb201_differs() -> None:
     assert torch.allclose(op(x), with_bias, atol=1e-5)  # same function in training mode
     doc = " ".join(ReLUConvBN.__doc__.split())
     assert "``bias=not affine``" in doc and "this one never does" in doc
+
+
+def test_zero_op_is_x_times_zero_keeping_nan_where_x_is_not_finite() -> None:
+    """NB201's ``none`` is ``x.mul(0.)``: 0 * inf and 0 * NaN are NaN (a zeros_like would hide them)."""
+    out = Zero()(torch.tensor([1.5, -2.0, float("inf"), float("nan")]))
+    assert out[:2].tolist() == [0.0, 0.0]
+    assert torch.isnan(out[2:]).all()
+
+
+def test_head_is_bn_relu_average_pool_linear() -> None:
+    """logits = classifier(mean_hw(relu(BN(last cell's output)))), computed by hand from the last cell."""
+    torch.manual_seed(0)
+    cfg = MacroConfig(channels=4, cells=1, in_channels=3, resolution=8, num_classes=5)
+    net = build_network(ALL_CONV3, cfg).eval()
+    with torch.no_grad():  # a BN shift that makes about half the normalized values negative
+        net.lastact[0].bias.copy_(torch.linspace(-1.0, 1.0, 16))
+    seen: list[torch.Tensor] = []
+    handle = net.cells[-1].register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
+    with torch.no_grad():
+        logits = net(torch.randn(2, 3, 8, 8))
+    handle.remove()
+    bn = net.lastact[0]
+    normed = F.batch_norm(seen[0], bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+    assert (normed < 0).any()  # the ReLU matters for this input
+    expected = normed.clamp(min=0).mean((2, 3)) @ net.classifier.weight.T + net.classifier.bias
+    torch.testing.assert_close(logits, expected)
+
+
+def test_count_flops_hooks_counts_groups_biases_and_linear_positions() -> None:
+    """Hand count: a grouped Conv2d with bias and a Linear applied at every (channel, row) position."""
+    cfg = MacroConfig(channels=4, cells=1, in_channels=4, resolution=8, num_classes=5)
+    module = torch.nn.Sequential(torch.nn.Conv2d(4, 6, 3, padding=1, groups=2, bias=True), torch.nn.Linear(8, 5))
+    conv = 6 * 8 * 8 * (4 // 2) * 3 * 3 + 6 * 8 * 8  # outputs x (in/groups) x k*k, plus one add per output
+    linear = (6 * 8) * (8 * 5 + 5)  # 48 positions x (in*out + out)
+    assert count_flops_hooks(module, cfg) == conv + linear == 9456
+
+
+def test_macro_config_accepts_its_limits() -> None:
+    from nasbench_suite.model import MACRO_LIMIT, MACRO_LIMITS
+
+    assert MacroConfig(cells=MACRO_LIMITS["cells"]).cells == 1_000
+    assert MacroConfig(num_classes=MACRO_LIMIT).num_classes == MACRO_LIMIT
+    with pytest.raises(ModelConfigError):
+        MacroConfig(cells=MACRO_LIMITS["cells"] + 1)
