@@ -637,3 +637,84 @@ def test_a_folder_holding_the_other_cifar_dataset_says_which_to_ask_for(tmp_path
     (tmp_path / "batches" / "cifar-10-batches-py").mkdir(parents=True)
     with pytest.raises(DatasetError, match="holds cifar-10-batches-py/: for CIFAR-10 batches, --dataset cifar10"):
         load_dataset("cifar10-16px", data_dir=tmp_path / "batches")
+
+
+# ------------------------------------------------------------------------------------------
+# splitting and normalization, hand-computed small cases
+
+
+def test_stratified_split_ties_of_largest_remainder_go_to_the_lower_class():
+    # three classes of one row, two rows to allot: every remainder is equal, classes 0 and 1 win
+    parts = stratified_split(np.array([0, 1, 2]), [("a", 2), ("b", None)], seed=0)
+    assert parts["a"].tolist() == [0, 1] and parts["b"].tolist() == [2]
+    parts = stratified_split(np.array([2, 1, 0]), [("a", 1), ("b", None)], seed=0)
+    assert parts["a"].tolist() == [2]  # the row of class 0
+
+
+def test_stratified_split_size_rules():
+    y = np.array([0, 0, 1, 1, 1])
+    with pytest.raises(DatasetError, match="do not fit"):  # no rest part and sizes short of every row
+        stratified_split(y, [("a", 2), ("b", 1)], seed=0)
+    with pytest.raises(DatasetError, match="sizes >= 0"):
+        stratified_split(y, [("a", -1), ("b", None)], seed=0)
+    parts = stratified_split(y, [("a", 5), ("b", None)], seed=0)  # fixed parts may take every row
+    assert parts["a"].tolist() == [0, 1, 2, 3, 4] and parts["b"].tolist() == []
+
+
+def test_stratified_order_keys_are_mid_rank_fractions_ties_by_class():
+    # class 0 (3 rows) keys 1/6, 1/2, 5/6; class 1 (1 row) key 1/2, after class 0's tie
+    y = np.array([0, 1, 0, 0])
+    order = stratified_order(y, seed=5)
+    assert y[order].tolist() == [0, 0, 1, 0]
+    # classes 0, 1, 2 of sizes 4, 2, 1: keys 1/8 3/8 5/8 7/8 | 1/4 3/4 | 1/2
+    y = np.repeat([0, 1, 2], [4, 2, 1])
+    assert y[stratified_order(y, seed=5)].tolist() == [0, 1, 0, 2, 0, 1, 0]
+
+
+def test_subsets_may_take_the_whole_split_and_valid_subset_has_its_own_stream(digits):
+    from nasbench_suite.data import SPLIT_SEED, VALID_SUBSET_STREAM
+
+    full = load_dataset("digits", max_train=1197)
+    np.testing.assert_array_equal(full.splits["train"].index, digits.splits["train"].index)
+    small = load_dataset("digits", max_valid=37)
+    valid = digits.splits["valid"]
+    order = stratified_order(valid.y, [SPLIT_SEED, VALID_SUBSET_STREAM])
+    expected = np.sort(valid.index[order[:37]])
+    np.testing.assert_array_equal(small.splits["valid"].index, expected)
+    assert np.all(np.diff(small.splits["valid"].index) > 0)
+    assert small.split_info["valid_subset"]["rng"] == f"numpy.random.default_rng([{SPLIT_SEED}, {VALID_SUBSET_STREAM}])"
+
+
+def test_channel_stats_of_whole_numbers_are_exact():
+    from fractions import Fraction
+
+    from nasbench_suite.data import _channel_stats
+
+    x = np.random.default_rng(0).integers(0, 256, size=(50, 3, 4, 4)).astype(np.float32)
+    mean, std = _channel_stats(x, from_uint8=True)
+    n = 50 * 4 * 4
+    for c in range(3):
+        v = x[:, c].astype(np.int64).ravel()
+        a, b = int(v.sum()), int((v * v).sum())
+        assert mean[c] == float(Fraction(a, n))
+        assert std[c] == float(np.sqrt(float(Fraction(b * n - a * a, n * n))))  # population variance, exact
+
+
+def test_channel_stats_are_population_statistics_and_refuse_a_constant_channel():
+    from nasbench_suite.data import _channel_stats
+
+    x = np.array([0.0, 2.0, 4.0, 6.0], dtype=np.float32).reshape(4, 1, 1, 1)  # mean 3, variance 5
+    for exact in (True, False):
+        mean, std = _channel_stats(x, from_uint8=exact)
+        assert mean == (3.0,) and std == pytest.approx((np.sqrt(5.0),), abs=1e-12)
+    two = np.concatenate([x, np.full_like(x, 7.0)], axis=1)  # channel 1 constant
+    with pytest.raises(DatasetError, match="constant"):
+        _channel_stats(two, from_uint8=True)
+
+
+def test_gather_reorders_rows_even_when_it_takes_every_row():
+    from nasbench_suite.data import _gather
+
+    x = np.arange(12).reshape(4, 3)
+    assert _gather(x, np.array([3, 2, 1, 0])).tolist() == x[::-1].tolist()
+    assert _gather(x, np.arange(4)) is x
