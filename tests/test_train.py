@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from nasbench_suite.data import load_dataset
 from nasbench_suite.errors import NasBenchError
@@ -141,3 +142,87 @@ def test_lr_schedule_differs_from_nb201_per_epoch_cosine_and_says_so() -> None:
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
     assert re.search(r"NAS-Bench-201 sets it once per epoch, 0\.05 \* \(1 \+ cos\(pi \* e / E\)\)", readme)
     assert "0.1, 0.085, 0.05, 0.015 per epoch there; 0.095, 0.069, 0.032, 0.005 on average here" in readme
+
+
+def test_augment_batch_is_a_padded_random_crop_then_a_coin_flip_mirror() -> None:
+    """Reference: pad each image with the pad value, cut the h x w window at offsets (dy, dx) drawn from
+    0..2p, mirror it left-right when the draw in [0, 1) is below 0.5 (draws in that order)."""
+    n, c, h, w, p = 40, 2, 4, 5, 2
+    x = torch.arange(n * c * h * w, dtype=torch.float32).reshape(n, c, h, w)
+    pad_value = torch.tensor([-1.0, -2.0])
+    out = augment_batch(x, np.random.default_rng(3), padding=p, pad_value=pad_value)
+    rng = np.random.default_rng(3)
+    dy, dx, coin = rng.integers(0, 2 * p + 1, size=n), rng.integers(0, 2 * p + 1, size=n), rng.random(n)
+    assert set(dy.tolist()) == set(range(2 * p + 1)) and 0 < (coin < 0.5).sum() < n  # every offset, both sides
+    for i in range(n):
+        padded = torch.stack([F.pad(x[i, k], (p, p, p, p), value=float(pad_value[k])) for k in range(c)])
+        crop = padded[:, dy[i] : dy[i] + h, dx[i] : dx[i] + w]
+        assert torch.equal(out[i], crop.flip(-1) if coin[i] < 0.5 else crop), i
+
+
+def test_minibatch_stream_defaults_padding_black_and_augment_override(synthetic) -> None:
+    from nasbench_suite.train import MinibatchStream
+
+    stream = MinibatchStream(synthetic, FAST, np.random.SeedSequence(0), "cpu")
+    assert synthetic.resolution == 8 and stream.padding == 1  # resolution // 8
+    assert stream.augment is synthetic.augment is False
+    raw_black = torch.tensor([(0.0 - m) / s for m, s in zip(synthetic.mean, synthetic.std)])
+    torch.testing.assert_close(stream.black, raw_black)  # black pixels after normalization
+    on = MinibatchStream(synthetic, Protocol(dataset="synthetic", augment=True, crop_padding=3), np.random.SeedSequence(0),
+                         "cpu")
+    assert on.augment is True and on.padding == 3
+
+
+def test_batches_and_steps_with_and_without_drop_last() -> None:
+    from nasbench_suite.train import _batches, steps_per_epoch
+
+    sizes = lambda n, bs, drop: [len(b) for b in _batches(n, bs, np.random.default_rng(0), drop)]  # noqa: E731
+    assert sizes(10, 4, False) == [4, 4, 2] and sizes(10, 4, True) == [4, 4]
+    assert sizes(3, 4, True) == [3]  # fewer rows than a batch: one short batch, not none
+    assert sorted(np.concatenate(list(_batches(10, 4, np.random.default_rng(0), False))).tolist()) == list(range(10))
+    steps = lambda n, drop: steps_per_epoch(Protocol(dataset="digits", batch_size=4, drop_last=drop), n)  # noqa: E731
+    assert (steps(10, False), steps(10, True), steps(3, True), steps(3, False)) == (3, 2, 1, 1)
+
+
+def test_eval_chunks_merge_only_a_last_single_image_and_respect_the_batch_size() -> None:
+    from nasbench_suite.train import eval_chunks
+
+    x = torch.zeros(1, 1, 2, 2)  # 16 bytes per channel and image: the cache bound is far away
+    lengths = lambda n, bs: [s.stop - s.start for s in eval_chunks(n, bs, x, 4)]  # noqa: E731
+    assert lengths(1, 16) == [1]
+    assert lengths(17, 16) == [17] and lengths(18, 16) == [16, 2]
+    assert lengths(25, 10) == [10, 10, 5]  # the protocol's batch size caps the chunk on a CPU too
+
+
+def test_make_sgd_steps_are_nesterov_momentum_with_weight_decay_by_hand() -> None:
+    """Two steps on one weight with a constant gradient g, by hand: d = g + wd*w, buf = m*buf + d
+    (buf = d on the first step), w -= lr * (d + m*buf)."""
+    from nasbench_suite.train import make_sgd
+
+    proto = Protocol(dataset="digits")  # lr 0.1, momentum 0.9, nesterov, weight decay 5e-4
+    w = torch.nn.Parameter(torch.tensor([2.0], dtype=torch.float64))
+    opt = make_sgd(iter([w]), proto)
+    expected, buf, g = 2.0, None, 0.5
+    for _ in range(2):
+        w.grad = torch.tensor([g], dtype=torch.float64)
+        opt.step()
+        d = g + 5e-4 * expected
+        buf = d if buf is None else 0.9 * buf + d
+        expected -= 0.1 * (d + 0.9 * buf)
+    assert w.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_protocol_bounds_lr_momentum_and_crop_padding() -> None:
+    for bad in ({"lr": 0.0}, {"momentum": 1.0}, {"momentum": -0.1}, {"weight_decay": -1e-9}, {"crop_padding": -1}):
+        with pytest.raises(ProtocolError):
+            Protocol(dataset="digits", **bad)
+    assert Protocol(dataset="digits", crop_padding=0, momentum=0.0, weight_decay=0.0).crop_padding == 0
+
+
+def test_train_accuracy_counts_the_images_trained_on_when_drop_last_drops_some(synthetic) -> None:
+    proto = Protocol(dataset="synthetic", channels=4, cells=1, epochs=1, batch_size=64, drop_last=True)
+    seen = 64 * (len(synthetic.splits["train"]) // 64)
+    assert seen == 384  # 16 of the 400 train images are dropped
+    acc = train_cell(Arch.parse(1234), synthetic, proto, seed=0)[0].metrics["train_acc"]
+    correct = acc * seen / 100.0
+    assert correct == pytest.approx(round(correct), abs=1e-9) and 0 < correct <= seen
