@@ -159,3 +159,18 @@ def test_evaluation_folds_batchnorm_into_the_convolution() -> None:
         torch.testing.assert_close(conv(x, bn), bn(conv(x)), rtol=1e-5, atol=1e-5)
         bn.train()  # training mode normalizes by the batch's statistics: no folding
         torch.testing.assert_close(conv(x, bn), bn(conv(x)), rtol=0, atol=0)
+
+
+def test_folded_batchnorm_keeps_eps_for_tiny_running_variances() -> None:
+    """scale = weight / sqrt(running_var + eps): with running_var of the order of eps, leaving eps out
+    changes the scale by several percent (the folding test above uses variances far from eps)."""
+    from nasbench_suite.engine import StackedBN
+
+    bns = [torch.nn.BatchNorm2d(2) for _ in range(2)]
+    for bn in bns:
+        bn.running_var.fill_(2e-5)
+        bn.running_mean.fill_(0.5)
+    scale, shift = StackedBN(bns).folded()
+    expected = 1.0 / (2e-5 + 1e-5) ** 0.5
+    torch.testing.assert_close(scale, torch.full((4,), expected), rtol=1e-6, atol=0)
+    torch.testing.assert_close(shift, torch.full((4,), -0.5 * expected), rtol=1e-6, atol=0)
