@@ -926,3 +926,49 @@ def test_one_writer_per_proxy_folder_and_a_killed_holder_blocks_nothing(tmp_path
     (tmp_path / "new" / "proxies.json").unlink()
     with ProxyStore(tmp_path / "new", table, SETTINGS, ["params"], {"dataset": "x"}) as store:
         assert store.compute([0], batch())["computed"] == 1
+
+
+def _linear_case() -> tuple[nn.Sequential, Minibatch, torch.Tensor]:
+    """One Linear layer (no bias) on 5 images: (net, batch, dL/dW of the mean cross-entropy by hand)."""
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(3, 2, bias=False))
+    x, y = torch.randn(5, 3), torch.tensor([0, 1, 1, 0, 1])
+    logits = x @ net[0].weight.detach().t()
+    g = ((torch.softmax(logits, dim=1) - F.one_hot(y, 2).float()) / len(y)).t() @ x
+    return net, Minibatch(x, y), g
+
+
+def test_grad_norm_snip_and_grasp_by_hand_on_one_linear_layer() -> None:
+    from nasbench_suite.proxies import grad_norm, grasp, snip
+
+    net, mb, g = _linear_case()
+    w = net[0].weight.detach().clone()
+    assert grad_norm(net, mb) == pytest.approx(float(g.pow(2).sum().sqrt()), rel=1e-5)  # L2 norm, not squared
+    assert snip(net, mb) == pytest.approx(float((w * g).abs().sum()), rel=1e-5)  # |W * g| elementwise
+    # grasp = -W . (H g), H the Hessian of the loss in W (torch's own, flattened)
+    loss = lambda flat: F.cross_entropy(mb.x @ flat.view(2, 3).t(), mb.y)  # noqa: E731
+    hessian = torch.autograd.functional.hessian(loss, w.flatten())
+    expected = float(-(w.flatten() * (hessian @ g.flatten())).sum())
+    assert expected != 0.0
+    assert grasp(net, mb) == pytest.approx(expected, rel=1e-4)
+
+
+def test_jacob_cov_of_identical_jacobians_by_hand() -> None:
+    """A bias-free Linear net: every image's input Jacobian of the summed logits is W.sum(0), so the
+    correlation matrix is all ones, eigenvalues n (once) and 0: score -sum(log(v + k) + 1/(v + k)), k=1e-5."""
+    from nasbench_suite.proxies import jacob_cov
+
+    net, mb, _ = _linear_case()
+    n, k = 5, 1e-5
+    expected = -((math.log(n + k) + 1 / (n + k)) + (n - 1) * (math.log(k) + 1 / k))
+    assert jacob_cov(net, mb) == pytest.approx(expected, rel=1e-6)
+
+
+def test_naswot_kernel_counts_agreeing_units_by_hand() -> None:
+    """One ReLU on 3 images of 3 units, active where > 0: codes 110, 100, 011 (0 is inactive). K_ij =
+    units where images i and j agree = [[3, 2, 1], [2, 3, 0], [1, 0, 3]]: det 3*9 - 2*6 + 1*(-3) = 12."""
+    from nasbench_suite.proxies import naswot
+
+    x = torch.tensor([[1.0, 2.0, -1.0], [3.0, 0.0, -2.0], [-1.0, 1.0, 5.0]])
+    assert naswot(nn.Sequential(nn.ReLU()), Minibatch(x, torch.zeros(3, dtype=torch.long))) == pytest.approx(
+        math.log(12.0), rel=1e-12)
