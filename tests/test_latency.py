@@ -692,3 +692,47 @@ def test_time_module_statistics_of_known_durations(monkeypatch: pytest.MonkeyPat
     stats = time_module(lambda x: calls.append(1), torch.zeros(1), LatencyMethod(warmup=2, repeats=4))
     assert len(calls) == 6
     assert stats == {"median_ms": 3.0, "p25_ms": 1.75, "p75_ms": 5.5, "min_ms": 1.0, "mean_ms": 4.25}
+
+
+def test_fingerprint_hash_is_of_the_sorted_json_without_the_hash() -> None:
+    import hashlib
+
+    expected = hashlib.sha256(b'{"a": 1, "b": "x"}').hexdigest()[:12]
+    assert fingerprint_hash({"b": "x", "a": 1}) == fingerprint_hash({"a": 1, "b": "x", "hash": "old"}) == expected
+
+
+def test_latency_method_sorts_batches_and_refuses_duplicates_and_too_few_repeats() -> None:
+    assert LatencyMethod(batches=(8, 1, 4)).batches == (1, 4, 8)
+    assert LatencyMethod(repeats=3).repeats == 3
+    for bad in ({"batches": (2, 2)}, {"repeats": 2}, {"warmup": -1}, {"threads": 0}):
+        with pytest.raises(LatencyError):
+            LatencyMethod(**bad)
+
+
+def test_torch_threads_restores_the_thread_count() -> None:
+    from nasbench_suite.latency import torch_threads
+
+    old = torch.get_num_threads()
+    with torch_threads(old + 1):
+        assert torch.get_num_threads() == old + 1
+    assert torch.get_num_threads() == old
+
+
+def test_measure_lut_times_each_reduction_block_at_its_input_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nasbench_suite.latency as latency
+    from nasbench_suite.model import ReductionBlock
+
+    timed: dict[tuple[int, ...], list[Any]] = {}
+
+    def fake_time(module: Any, inputs: torch.Tensor, method: LatencyMethod) -> dict[str, float]:
+        timed.setdefault(tuple(inputs.shape), []).append(module)
+        return {"median_ms": 1.0, "p25_ms": 1.0, "p75_ms": 1.0, "min_ms": 1.0, "mean_ms": 1.0}
+
+    monkeypatch.setattr(latency, "time_module", fake_time)
+    config = MacroConfig(channels=4, cells=2, in_channels=1, resolution=8, num_classes=10)
+    lut = measure_lut(config, LatencyMethod(warmup=0, repeats=3), batch=2)
+    assert set(lut.entries) == set(lut_keys())
+    for shape, (c_in, c_out) in (((2, 4, 8, 8), (4, 8)), ((2, 8, 4, 4), (8, 16))):
+        blocks = [m for m in timed[shape] if isinstance(m, ReductionBlock)]
+        assert len(blocks) == 1, shape
+        assert (blocks[0].conv_a.op[1].in_channels, blocks[0].conv_a.op[1].out_channels) == (c_in, c_out)
