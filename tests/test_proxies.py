@@ -972,3 +972,50 @@ def test_naswot_kernel_counts_agreeing_units_by_hand() -> None:
     x = torch.tensor([[1.0, 2.0, -1.0], [3.0, 0.0, -2.0], [-1.0, 1.0, 5.0]])
     assert naswot(nn.Sequential(nn.ReLU()), Minibatch(x, torch.zeros(3, dtype=torch.long))) == pytest.approx(
         math.log(12.0), rel=1e-12)
+
+
+def test_fisher_of_a_conv_layer_sums_over_positions_by_hand() -> None:
+    """Conv2d(1->2, 3x3) then global average pooling as the logits: dL/da = g / (H*W) at every position, so
+    a channel's sum_hw a * dL/da is logit_k * g_k; fisher = 9 weights per channel * sum_k 0.5 * mean_b(.)^2."""
+    from nasbench_suite.proxies import fisher
+
+    torch.manual_seed(2)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, bias=False), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    x, y = torch.randn(4, 1, 5, 5), torch.tensor([0, 1, 1, 0])
+    logits = net(x).detach()
+    g = (torch.softmax(logits, dim=1) - F.one_hot(y, 2).float()) / len(y)
+    expected = 9 * float((0.5 * (logits * g).pow(2).mean(0)).sum())
+    assert fisher(net, Minibatch(x, y)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_synflow_removes_batchnorm_and_takes_absolute_weights() -> None:
+    """1x1 conv (w=-3) -> BatchNorm2d -> 4 pixels -> Linear(4 -> 1) on an all-ones 2x2 input: without the
+    BatchNorm R = |w| * sum|W2| = 3 * 10; synflow = 2R (conserved flow). A BatchNorm left in place would
+    normalise the 4 equal pixels to 0 (R = 0)."""
+    net = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.BatchNorm2d(1), nn.Flatten(), nn.Linear(4, 1, bias=False))
+    with torch.no_grad():
+        net[0].weight.fill_(-3.0)
+        net[3].weight.copy_(torch.tensor([[1.0, -2.0, 3.0, -4.0]]))
+    assert synflow(net, (1, 2, 2)) == 60.0
+
+
+def test_pick_minibatch_draws_distinct_rows_and_needs_two() -> None:
+    assert pick_minibatch(10, 10, seed=4).tolist() == list(range(10))
+    rows = pick_minibatch(1000, 64, seed=4)
+    assert len(set(rows.tolist())) == 64 and np.all(np.diff(rows) > 0)
+    for bad in (1, 11):
+        with pytest.raises(ProxyError):
+            pick_minibatch(10, bad, seed=4)
+
+
+def test_jacob_cov_an_image_with_a_constant_jacobian_correlates_with_nothing() -> None:
+    """ReLU -> Linear: images 0 and 1 (all inputs > 0) share the Jacobian W.sum(0); image 2 (all < 0) has a
+    zero Jacobian, whose correlations (NaN) count 0: eigenvalues 2, 0, 0 (not 3, 0, 0)."""
+    from nasbench_suite.proxies import jacob_cov
+
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.ReLU(), nn.Linear(3, 2))
+    x = torch.tensor([[1.0, 2.0, 0.5], [0.3, 1.0, 4.0], [-1.0, -2.0, -3.0]])
+    k = 1e-5
+    expected = -((math.log(2 + k) + 1 / (2 + k)) + 2 * (math.log(k) + 1 / k))
+    assert jacob_cov(net, Minibatch(x, torch.tensor([0, 1, 0]))) == pytest.approx(expected, rel=1e-6)
