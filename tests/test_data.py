@@ -718,3 +718,18 @@ def test_gather_reorders_rows_even_when_it_takes_every_row():
     x = np.arange(12).reshape(4, 3)
     assert _gather(x, np.array([3, 2, 1, 0])).tolist() == x[::-1].tolist()
     assert _gather(x, np.arange(4)) is x
+
+
+def test_digits_test_split_is_drawn_before_valid(digits):
+    from sklearn.datasets import load_digits
+
+    parts = stratified_split(load_digits().target, [("test", 300), ("valid", 300), ("train", None)], seed=201)
+    for s in SPLITS:
+        np.testing.assert_array_equal(digits.splits[s].index, parts[s])
+
+
+def test_fake_npz_with_one_train_image_is_one_clear_error(tmp_path):
+    arrays = _fake_cifar(n_train=1, n_test=5)
+    _write_npz(tmp_path, arrays)
+    with pytest.raises(DatasetError, match="at least 2 images"):
+        load_dataset("cifar10-16px", tmp_path)
