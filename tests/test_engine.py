@@ -174,3 +174,18 @@ def test_folded_batchnorm_keeps_eps_for_tiny_running_variances() -> None:
     expected = 1.0 / (2e-5 + 1e-5) ** 0.5
     torch.testing.assert_close(scale, torch.full((4,), expected), rtol=1e-6, atol=0)
     torch.testing.assert_close(shift, torch.full((4,), -0.5 * expected), rtol=1e-6, atol=0)
+
+
+def test_an_edge_shared_by_every_cell_then_a_partial_edge_leave_the_source_node_intact(data) -> None:
+    """Both cells take skip_connect on edge 2<-0 (every cell: the node's sum starts as a view of node 0),
+    then differ on edge 2<-1 (a partial op added in); node 0 is read again by edge 3<-0, so adding in place
+    into the view would change it."""
+    archs = [Arch.from_str("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"),
+             Arch.from_str("|nor_conv_1x1~0|+|skip_connect~0|avg_pool_3x3~1|+|nor_conv_3x3~0|none~1|skip_connect~2|")]
+    config = PROTO.macro_config(data)
+    stacked = build_stacked(archs, config, seed=3, device=torch.device("cpu"))
+    x = torch.from_numpy(data.splits["train"].x[:8])
+    with torch.no_grad():
+        logits = stacked(x.contiguous(memory_format=torch.channels_last))
+        for j, arch in enumerate(archs):
+            torch.testing.assert_close(logits[j], _alone_net(arch.index, config, seed=3)(x), rtol=1e-4, atol=1e-4)
