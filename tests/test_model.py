@@ -397,3 +397,10 @@ def test_macro_config_accepts_its_limits() -> None:
     assert MacroConfig(num_classes=MACRO_LIMIT).num_classes == MACRO_LIMIT
     with pytest.raises(ModelConfigError):
         MacroConfig(cells=MACRO_LIMITS["cells"] + 1)
+
+
+def test_make_op_without_running_statistics_has_no_running_buffers() -> None:
+    conv = make_op(CONV3, 4, affine=False, track_running_stats=False)
+    bn = conv.op[2]
+    assert bn.running_mean is None and bn.running_var is None and bn.weight is None
+    assert make_op(CONV1, 4).op[2].running_mean is not None
