@@ -217,3 +217,27 @@ def test_mlp_ensemble_trains_as_torch_autograd_would(settings: dict) -> None:
     ref = _autograd_ensemble(p, cells, y, test)
     assert np.abs(mean - ref.mean(axis=0)).max() < 1e-4 * np.ptp(y)
     assert np.abs(spread - ref.std(axis=0)).max() < 1e-4 * np.ptp(y) and (spread > 0).all()
+
+
+@pytest.mark.parametrize("name", ["ridge", "random-forest"])
+def test_targets_are_checked_before_a_fit(name: str) -> None:
+    """One training point, or one non-finite target among finite ones, is refused with a PredictorError
+    (the checks at their bounds: 2 points fit, a single NaN is enough to refuse)."""
+    model = make_predictor(name)
+    with pytest.raises(PredictorError, match="at least 2 training points, got 1"):
+        model.fit(np.array([5]), [1.0])
+    with pytest.raises(PredictorError, match="must be finite"):
+        model.fit(np.array([5, 6, 7]), [1.0, np.nan, 2.0])
+    assert make_predictor(name).fit(np.array([5, 6]), [1.0, 2.0]).predict(np.array([5])).shape == (1,)
+
+
+def test_extra_features_bounds_are_one_row_per_arch_index() -> None:
+    """extra_features may have at most 15,625 rows (one per arch index), and a fit on arch index k needs
+    row k: with 10 rows, index 9 is fine and index 10 (one past the end) is a clear error."""
+    with pytest.raises(PredictorError, match="extra_features must be a"):
+        make_predictor("ridge", extra_features=np.zeros((15626, 1)))
+    make_predictor("ridge", extra_features=np.zeros((15625, 1)))
+    model = make_predictor("ridge", extra_features=np.arange(10.0)[:, None])
+    with pytest.raises(PredictorError, match="extra_features has 10 rows .* arch index 10"):
+        model.fit(np.array([3, 10]), [1.0, 2.0])
+    model.fit(np.array([3, 9]), [1.0, 2.0])
