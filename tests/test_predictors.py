@@ -160,7 +160,8 @@ def test_kendall_tau_curve_evaluates_a_predictor_named_twice_once() -> None:
 def _autograd_ensemble(p, cells: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndarray:
     """What MLPEnsemble(p) claims to compute, in torch autograd (float64): per member, the same weight
     draws (uniform, Glorot or He bound; zero biases) and the same shuffled batch order from
-    default_rng(p.seed), MAE or MSE on the standardized targets, torch's Adam(betas=(0.9, p.beta2))."""
+    default_rng(p.seed), MAE or MSE on the standardized targets, torch's Adam(betas=(0.9, p.beta2)) with
+    its L2 ``weight_decay`` (added to the gradient of every parameter, biases too)."""
     import math
 
     import torch
@@ -180,7 +181,7 @@ def _autograd_ensemble(p, cells: np.ndarray, y: np.ndarray, test: np.ndarray) ->
         for w, fo in zip(draws, sizes[1:]):
             params += [torch.tensor(w[m], dtype=torch.float64, requires_grad=True),
                        torch.zeros(fo, dtype=torch.float64, requires_grad=True)]
-        opt = torch.optim.Adam(params, lr=p.lr, betas=(0.9, p.beta2), eps=1e-8)
+        opt = torch.optim.Adam(params, lr=p.lr, betas=(0.9, p.beta2), eps=1e-8, weight_decay=p.weight_decay)
 
         def forward(h: "torch.Tensor") -> "torch.Tensor":
             for i in range(0, len(params), 2):
@@ -203,6 +204,7 @@ def _autograd_ensemble(p, cells: np.ndarray, y: np.ndarray, test: np.ndarray) ->
 @pytest.mark.parametrize("settings", [
     {"loss": "mae", "init": "glorot", "beta2": 0.99, "encoding": "path"},  # naszilla's settings (BANANAS)
     {"loss": "mse", "init": "he", "beta2": 0.999, "encoding": "trunc_path"},
+    {"loss": "mse", "init": "he", "beta2": 0.999, "encoding": "path", "weight_decay": 0.05},
 ])
 def test_mlp_ensemble_trains_as_torch_autograd_would(settings: dict) -> None:
     """The hand-written batched NumPy backprop and Adam of MLPEnsemble equal torch autograd and torch's
@@ -212,7 +214,7 @@ def test_mlp_ensemble_trains_as_torch_autograd_would(settings: dict) -> None:
     rng = np.random.default_rng(1)
     cells, test = rng.choice(15625, 45, replace=False), rng.choice(15625, 20, replace=False)
     y = encode(cells, "path") @ rng.normal(size=155) * 5 + 60
-    p = MLPEnsemble(members=3, hidden=(20,) * 4, epochs=8, lr=0.01, weight_decay=0.0, batch_size=7, seed=3, **settings)
+    p = MLPEnsemble(members=3, hidden=(20,) * 4, epochs=8, lr=0.01, batch_size=7, seed=3, **{"weight_decay": 0.0, **settings})
     mean, spread = p.fit(cells, y).predict_dist(test)
     ref = _autograd_ensemble(p, cells, y, test)
     assert np.abs(mean - ref.mean(axis=0)).max() < 1e-4 * np.ptp(y)
