@@ -243,3 +243,37 @@ def test_extra_features_bounds_are_one_row_per_arch_index() -> None:
     with pytest.raises(PredictorError, match="extra_features has 10 rows .* arch index 10"):
         model.fit(np.array([3, 10]), [1.0, 2.0])
     model.fit(np.array([3, 9]), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("alpha", [0.5, 3.0])
+def test_ridge_predicts_as_scikit_learns_ridge_on_the_standardized_targets(alpha: float) -> None:
+    """RidgePredictor(alpha) is scikit-learn's Ridge(alpha) (an unshrunk intercept) fitted on (y - mean) / std
+    of a one-hot built here, its predictions scaled back."""
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(2)
+    cells = rng.choice(15625, 40, replace=False)
+    x = encode(cells, "onehot").astype(np.float64)
+    y = x @ rng.normal(size=30) * 3 + 70 + rng.normal(0, 0.3, size=40)
+    test = rng.choice(15625, 25, replace=False)
+    t = (y - y.mean()) / y.std()
+    want = Ridge(alpha=alpha).fit(x, t).predict(encode(test, "onehot").astype(np.float64)) * y.std() + y.mean()
+    np.testing.assert_allclose(make_predictor("ridge", alpha=alpha).fit(cells, y).predict(test), want, rtol=1e-10)
+
+
+def test_random_forest_spread_is_the_std_over_its_trees_in_target_units() -> None:
+    """The forest learns standardized targets, so fitting on 4 y gives the same trees (a power of 2: the
+    standardized targets are bit-identical; with one-hot inputs many splits tie, so any rounding could pick
+    another): the mean and the spread (the std over the trees' predictions) become 4 times as large, and
+    the spread is scikit-learn's trees' std times the targets' std."""
+    rng = np.random.default_rng(4)
+    cells, test = rng.choice(15625, 60, replace=False), rng.choice(15625, 15, replace=False)
+    y = rng.normal(size=60)
+    one = make_predictor("random-forest", n_estimators=20, seed=1).fit(cells, y)
+    mean, spread = one.predict_dist(test)
+    mean4, spread4 = make_predictor("random-forest", n_estimators=20, seed=1).fit(cells, 4 * y).predict_dist(test)
+    np.testing.assert_allclose(mean4, 4 * mean, rtol=1e-12)
+    np.testing.assert_allclose(spread4, 4 * spread, rtol=1e-12)
+    per_tree = np.stack([tree.predict(encode(test, "onehot").astype(np.float64)) for tree in one._model.estimators_])
+    np.testing.assert_allclose(spread, per_tree.std(axis=0) * y.std(), rtol=1e-10)
+    assert (spread > 0).any()
