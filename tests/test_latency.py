@@ -736,3 +736,54 @@ def test_measure_lut_times_each_reduction_block_at_its_input_shape(monkeypatch: 
         blocks = [m for m in timed[shape] if isinstance(m, ReductionBlock)]
         assert len(blocks) == 1, shape
         assert (blocks[0].conv_a.op[1].in_channels, blocks[0].conv_a.op[1].out_channels) == (c_in, c_out)
+
+
+def test_nsga2_crowding_is_computed_within_each_front() -> None:
+    """Two fronts of three points on lines: rank 0 and 1, the ends of each front infinitely crowded and the
+    middle one 2.0 (a gap of 1.0 of the range on each objective), computed among its own front only."""
+    front0 = [(Arch.from_index(i), 10.0 * (i + 1), float(i + 1)) for i in range(3)]
+    front1 = [(Arch.from_index(10 + i), 10.0 * i + 5.0, float(i + 2)) for i in range(3)]
+    ranks, crowd = _nsga2(3)._rank_keys(front0 + front1)
+    assert ranks.tolist() == [0, 0, 0, 1, 1, 1]
+    assert crowd.tolist() == [np.inf, 2.0, np.inf, np.inf, 2.0, np.inf]
+
+
+def test_nsga2_tournament_winner_is_the_lower_rank_then_the_larger_crowding() -> None:
+    strategy = _nsga2(4)
+    strategy.parents = [(Arch.from_index(i), 0.0, 0.0) for i in range(4)]
+    strategy.keys = (np.array([1, 0, 0, 0]), np.array([np.inf, 0.5, 2.0, 2.0]))
+    assert strategy._winner(0, 1) == 1 and strategy._winner(1, 0) == 1  # rank first, whatever the crowding
+    assert strategy._winner(1, 2) == 2 and strategy._winner(2, 1) == 2  # same rank: the larger crowding
+    pairs = strategy._tournament_pairs(3)  # 6 competitors from two shuffles of the 4 parents
+    assert pairs.shape == (3, 2) and np.bincount(pairs.ravel(), minlength=4).max() <= 2
+
+
+def test_nsga2_offspring_are_crossed_with_probability_crossover_then_mutated_with_probability_mutation() -> None:
+    a, b = Arch((0,) * 6), Arch((4,) * 6)
+    assert _nsga2(4, crossover=0.0, mutation=0.0)._offspring(a, b) == [a, b]  # copies
+    strategy = _nsga2(4, crossover=1.0, mutation=0.0)
+    crossed = [strategy._offspring(a, b) for _ in range(200)]
+    assert all({x, y} == {0, 4} for c, d in crossed for x, y in zip(c.ops, d.ops))  # complementary children
+    share = np.mean([op == 0 for c, _ in crossed for op in c.ops])  # each edge from a with probability 1/2
+    assert 0.45 < share < 0.55
+    for child, parent in zip(_nsga2(4, crossover=0.0, mutation=1.0)._offspring(a, b), (a, b)):
+        assert sum(x != y for x, y in zip(child.ops, parent.ops)) == 1  # one uniform-edge edit
+
+
+def test_nsga2_waits_for_its_generation_and_keeps_better_parents_over_worse_children() -> None:
+    """ask returns at most the generation (population cells) until all of it is told; survival merges
+    parents and children, so parents that dominate every child stay the parents."""
+    from nasbench_suite.strategy import Query, Result
+
+    strategy = _nsga2(2)
+    first = strategy.ask(5)
+    assert len(first) == 2 and strategy.ask(5) == []  # waits for the first generation
+    strategy.tell([Result(q, 91.0 - i, 1.0, i, 1.0, latency=2.0 - i) for i, q in enumerate(first)])
+    children = strategy.ask(5)
+    assert len(children) == 2 and {q.arch.index for q in children}.isdisjoint({q.arch.index for q in first})
+    strategy.tell([Result(q, 10.0, 1.0, 2 + i, 2.0, latency=50.0) for i, q in enumerate(children)])
+    strategy.ask(2)  # survival happens before the next generation is made
+    assert sorted(a.index for a, _, _ in strategy.parents) == sorted(q.arch.index for q in first)
+    front = strategy.front()
+    assert [p[0].index for p in front] == [first[1].arch.index, first[0].arch.index]  # non-dominated, by latency
+    assert [p[2] for p in front] == [1.0, 2.0]
