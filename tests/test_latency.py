@@ -787,3 +787,9 @@ def test_nsga2_waits_for_its_generation_and_keeps_better_parents_over_worse_chil
     front = strategy.front()
     assert [p[0].index for p in front] == [first[1].arch.index, first[0].arch.index]  # non-dominated, by latency
     assert [p[2] for p in front] == [1.0, 2.0]
+
+
+def test_nsga2_needs_a_population_of_two() -> None:
+    with pytest.raises(StrategyError, match="population >= 2"):
+        _nsga2(1)
+    assert len(_nsga2(2).ask(5)) == 2

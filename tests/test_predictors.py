@@ -277,3 +277,28 @@ def test_random_forest_spread_is_the_std_over_its_trees_in_target_units() -> Non
     per_tree = np.stack([tree.predict(encode(test, "onehot").astype(np.float64)) for tree in one._model.estimators_])
     np.testing.assert_allclose(spread, per_tree.std(axis=0) * y.std(), rtol=1e-10)
     assert (spread > 0).any()
+
+
+def test_kendall_tau_curve_edges() -> None:
+    """Sizes are sorted and deduplicated; the size check is exact (n + test_size cells fit, one more does
+    not); a cell with a NaN target is left out (the curve equals the one without it); each repeat r seeds
+    its predictor seed * 1000 + r; a tau that is undefined (constant predictions) is 0.0."""
+    from scipy.stats import kendalltau
+
+    cells, y = np.arange(60), (np.arange(60.0) * 7) % 11
+    frame = kendall_tau_curve(cells, y, predictors="ridge", sizes=[20, 10, 20], repeats=1, test_size=20)
+    assert frame["train_size"].tolist() == [10, 20]
+    kendall_tau_curve(cells, y, predictors="ridge", sizes=[40], repeats=1, test_size=20)
+    with pytest.raises(PredictorError, match="do not fit"):
+        kendall_tau_curve(cells, y, predictors="ridge", sizes=[41], repeats=1, test_size=20)
+    with_nan = kendall_tau_curve(np.r_[cells, 99], np.r_[y, np.nan], predictors="ridge", sizes=[10], test_size=20)
+    without = kendall_tau_curve(cells, y, predictors="ridge", sizes=[10], test_size=20)
+    assert with_nan.drop(columns="fit_seconds").equals(without.drop(columns="fit_seconds"))
+    forest = kendall_tau_curve(cells, y, predictors="random-forest", sizes=[15], repeats=2, test_size=30, seed=2)
+    for row in forest.itertuples():
+        order = np.random.default_rng([2, row.repeat]).permutation(60)
+        test, train = order[:30], order[30:45]
+        model = make_predictor("random-forest", seed=2000 + row.repeat).fit(cells[train], y[train])
+        assert row.kendall_tau == pytest.approx(kendalltau(model.predict(cells[test]), y[test]).statistic, abs=1e-12)
+    flat = kendall_tau_curve(cells, np.ones(60), predictors="ridge", sizes=[10], repeats=1, test_size=20)
+    assert flat["kendall_tau"].tolist() == [0.0]
