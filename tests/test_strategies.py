@@ -639,6 +639,7 @@ def test_bohb_picks_candidates_as_hpbandsters_loop_does() -> None:
     assert _pick(np.append(good, 3.0), np.append(bad, np.inf)) == 4  # infinite ratio, finite good: taken at once
     assert _pick(np.array([np.nan, np.inf]), np.array([1.0, np.inf])) is None  # nothing qualifies: random cell
     assert _pick(np.array([2.0, 2.0]), np.array([1.0, 1.0])) == 0  # first on ties
+    assert _pick(np.array([1.0, 2.0, 3.0]), np.array([1.0, np.inf, np.inf])) == 1  # the first infinite ratio
 
 
 def test_bohb_bandwidth_factor_leaves_categorical_edges_alone(oracle: Oracle) -> None:
@@ -954,3 +955,84 @@ def test_xgb_evolution_tops_up_a_round_whose_neighbourhoods_are_used_up(oracle: 
         strategy.asked.update(a.index for a in oracle.space.neighbours(arch))
     cands = strategy.candidate_cells()
     assert len(cands) == strategy.batch and not {c.index for c in cands} & strategy.asked
+
+
+def _bohb(**settings: float):
+    from nasbench_suite.strategy import SearchSpace
+
+    strategy = make_strategy("bohb", settings)
+    strategy.setup(SearchSpace((4, 12, 36, 108), np.arange(15625)), np.random.default_rng(0))
+    return strategy
+
+
+def _tell_bohb(strategy, budget: float, cells: list[Arch], values: list[float]) -> None:
+    for arch, value in zip(cells, values):
+        strategy.observe(Result(Query(arch, 12), value, 1.0, 0, 1.0), budget)
+
+
+def test_bohb_model_splits_the_largest_budget_with_enough_results_into_good_and_bad() -> None:
+    """HpBandSter's split with min_points_in_model 7 (edges + 1): 13 results give no model (the bad set would
+    hold 6 <= 6 rows); 14 give the best 7 (by value, ties in the order told) and the next 7, each with its own
+    bandwidths; top_n_percent=50 of 20 gives 10 and 10. A budget without enough results leaves the model to a
+    smaller budget that has them; the model is rebuilt when a result is added."""
+    from algorithms.bohb import _bandwidths, _kernel_table
+
+    cells = [Arch.from_index(int(i)) for i in np.random.default_rng(1).choice(15625, 40, replace=False)]
+    values = [float(v) for v in np.random.default_rng(2).permutation(40)]
+    strategy = _bohb()
+    _tell_bohb(strategy, 36.0, cells[:13], values[:13])
+    assert strategy._fit() is None
+    _tell_bohb(strategy, 12.0, cells[:14], values[:14])
+    model = strategy._fit()
+    order = np.argsort(-np.array(values[:14]), kind="stable")
+    x = np.array([c.ops for c in cells[:14]])
+    assert model.budget == 12.0 and model.n == 14
+    np.testing.assert_array_equal(model.good, x[order[:7]])
+    np.testing.assert_array_equal(model.bw_good, _bandwidths(x[order[:7]], 1e-3))
+    np.testing.assert_array_equal(model.kernel_bad, _kernel_table(x[order[7:]], _bandwidths(x[order[7:]], 1e-3)))
+    _tell_bohb(strategy, 36.0, cells[13:14], values[13:14])  # 14 results at the larger budget now
+    assert strategy._fit().budget == 36.0
+    half = _bohb(top_n_percent=50)
+    _tell_bohb(half, 12.0, cells[:20], values[:20])
+    assert len(half._fit().good) == 10
+    np.testing.assert_array_equal(half._fit().good, np.array([c.ops for c in cells[:20]])[np.argsort(-np.array(values[:20]), kind="stable")[:10]])
+
+
+def test_bohb_candidates_redraw_each_edge_with_probability_the_good_bandwidth() -> None:
+    """The good set is 7 copies of one cell (bandwidth floored at min_bandwidth 0.2), the bad set 7 varied
+    cells: each candidate copies the cell and redraws each edge uniformly with probability 0.2, so an edge
+    differs from it with probability 0.2 * 4/5 = 0.16 (the good density of such a candidate is infinite, the
+    statsmodels quirk, so with num_samples=1 the candidate itself is the sample). random_fraction=1 never
+    consults the model."""
+    best = Arch((1, 2, 3, 0, 4, 1))
+    varied = [Arch(tuple((i + e) % 5 for e in range(6))) for i in range(7)]
+    strategy = _bohb(min_bandwidth=0.2, num_samples=1, random_fraction=0.0)
+    _tell_bohb(strategy, 12.0, [best] * 7 + varied, [90.0] * 7 + [10.0] * 7)
+    differ = np.mean([[x != y for x, y in zip(strategy.sample().ops, best.ops)] for _ in range(300)])
+    assert 0.13 < differ < 0.19
+    never = _bohb(random_fraction=1.0)
+    _tell_bohb(never, 12.0, [best] * 7 + varied, [90.0] * 7 + [10.0] * 7)
+    never._fit = None  # calling it would raise
+    never.sample()
+
+
+def test_bohb_samples_cells_like_the_good_set_and_unlike_the_bad_one() -> None:
+    """Good cells hold ops 0 and 1 only, bad ones 3 and 4: minimizing bad / good density keeps (almost)
+    every sampled edge on 0 or 1, although a candidate redraws each edge with probability ~0.4."""
+    rng = np.random.default_rng(5)
+    good = [Arch(tuple(rng.integers(0, 2, 6).tolist())) for _ in range(7)]
+    bad = [Arch(tuple(rng.integers(3, 5, 6).tolist())) for _ in range(7)]
+    strategy = _bohb(random_fraction=0.0)
+    _tell_bohb(strategy, 12.0, good + bad, [90.0] * 7 + [10.0] * 7)
+    ops = np.array([strategy.sample().ops for _ in range(100)])
+    assert np.isin(ops, [3, 4]).mean() < 0.05 and np.isin(ops, [0, 1]).mean() > 0.9
+
+
+def test_bohb_bad_set_takes_at_least_min_points_in_model_rows() -> None:
+    """top_n_percent=60 of 17 results: the best 10 are good and the bad set is max(7, 40% of 17 = 6) = 7,
+    exactly the rest, so a model exists."""
+    cells = [Arch.from_index(i * 37) for i in range(17)]
+    strategy = _bohb(top_n_percent=60)
+    _tell_bohb(strategy, 12.0, cells, [float(i) for i in range(17)])
+    model = strategy._fit()
+    assert model is not None and len(model.good) == 10
