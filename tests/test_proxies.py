@@ -1019,3 +1019,56 @@ def test_jacob_cov_an_image_with_a_constant_jacobian_correlates_with_nothing() -
     k = 1e-5
     expected = -((math.log(2 + k) + 1 / (2 + k)) + 2 * (math.log(k) + 1 / k))
     assert jacob_cov(net, Minibatch(x, torch.tensor([0, 1, 0]))) == pytest.approx(expected, rel=1e-6)
+
+
+def _warm(name: str, scores: np.ndarray, seconds: np.ndarray, seed: int = 0, **settings):
+    from nasbench_suite.strategy import make_strategy
+
+    strategy = make_strategy(name, settings)
+    strategy.setup(move_space(scores, seconds), np.random.default_rng(seed))
+    return strategy
+
+
+def test_warm_start_takes_the_best_of_a_pool_of_scored_cells_and_charges_the_whole_pool() -> None:
+    """Only the 12 cells with a stored score can be drawn (NaN: not stored); rea-warm with population 3 and
+    pool 12 starts from the 3 best, best first, and its first ask of 4 queries splits the 12 cells' seconds
+    evenly over them."""
+    from nasbench_suite.space import NUM_ARCHS
+
+    scored = np.arange(12) * 1000 + 7
+    scores, seconds = np.full(NUM_ARCHS, np.nan), np.zeros(NUM_ARCHS)
+    scores[scored] = np.arange(12.0) % 5  # ties: 0..4, 0..4, 0, 1
+    seconds[scored] = 0.5 + np.arange(12)
+    strategy = _warm("rea-warm", scores, seconds, population=3, pool=12)
+    queries = strategy.ask(4)
+    assert [scores[q.arch.index] for q in queries[:3]] == [4.0, 4.0, 3.0]  # the best 3, best first
+    assert [q.charge for q in queries] == pytest.approx([seconds.sum() / 4] * 4)
+    assert all(q.charge == 0.0 for q in strategy.ask(2))
+
+
+def test_warm_start_ties_keep_the_order_drawn_and_sizes_are_checked() -> None:
+    """100 cells scored 0, 1 or 2 (34 of them 2): the warm start is the first 20 of those scored 2 in the
+    order drawn (with the strategy's generator after the base strategy's setup); a pool smaller than the initial cells, or fewer scored cells
+    than them, is refused; random-warm takes the whole pool, or every scored cell when fewer are scored."""
+    from nasbench_suite.space import NUM_ARCHS
+    from nasbench_suite.strategy import StrategyError, make_strategy
+
+    scored = np.arange(100) * 150
+    scores = np.full(NUM_ARCHS, np.nan)
+    scores[scored] = np.arange(100) % 3 * 1.0
+    seconds = np.full(NUM_ARCHS, 0.01)
+    strategy = _warm("rea-warm", scores, seconds, seed=3, population=20, pool=100)
+    plain, rng = make_strategy("rea", {"population": 20}), np.random.default_rng(3)
+    plain.setup(move_space(scores, seconds), rng)
+    drawn = rng.choice(scored, 100, replace=False)
+    assert [a.index for a in strategy._warm] == drawn[scores[drawn] == 2.0][:20].tolist()
+    with pytest.raises(StrategyError, match=r"pool \(19\) must hold at least the 20 initial cells"):
+        _warm("rea-warm", scores, seconds, population=20, pool=19)
+    few = np.where(np.arange(NUM_ARCHS) < 19, 1.0, np.nan)
+    with pytest.raises(StrategyError, match="stored for 19 cells of the table; the warm start needs at least 20"):
+        _warm("rea-warm", few, seconds, population=20, pool=30)
+    assert len(_warm("rea-warm", np.where(np.arange(NUM_ARCHS) < 20, 1.0, np.nan), seconds, population=20,
+                     pool=20)._warm) == 20
+    random_warm = _warm("random-warm", few, seconds, pool=30)
+    assert sorted(a.index for a in random_warm._warm) == list(range(19))
+    assert len({q.arch.index for q in random_warm.ask(19)}) == 19
