@@ -832,3 +832,38 @@ def test_a_damaged_run_manifest_is_a_clear_error(full_run: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert err.startswith(f"nasbench: error: {manifest} is not the manifest of a run made by nasbench compare")
     assert err.count("\n") == 1
+
+
+def test_latency_auto_prefers_this_machines_folder_of_the_tables_network(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``latency.source: auto``: among the shipped folders timed on the table's network, one measured on this
+    machine's fingerprint wins over one of another machine (whatever their names), and its kind says which;
+    a folder of another network is never taken by auto, and given as a path it is refused."""
+    import json
+    import shutil
+
+    from nasbench_suite import compare, latency
+    from nasbench_suite.latency import LatencyError
+    from nasbench_suite.table import load_table
+
+    shipped = latency.shipped_latency_folders()
+    digits = next(p for p in shipped if p.name.startswith("digits-"))
+    cifar = next(p for p in shipped if p.name.startswith("cifar10-16px-"))
+    copy = tmp_path / "a-digits-elsewhere"  # sorts first by name
+    shutil.copytree(digits, copy)
+    identity = json.loads((copy / latency.IDENTITY_FILE).read_text())
+    identity["fingerprint"]["hash"] = "0123456789ab"
+    (copy / latency.IDENTITY_FILE).write_text(json.dumps(identity))
+    mine = json.loads((digits / latency.IDENTITY_FILE).read_text())["fingerprint"]["hash"]
+    bench = load_table("digits")
+    monkeypatch.setattr(latency, "shipped_latency_folders", lambda: [copy, cifar, digits])
+    monkeypatch.setattr(compare, "machine", lambda: {"hash": mine})
+    argument, described = compare.resolve_latency("auto", bench)
+    assert argument == digits.name and described["kind"] == "this machine" and described["key"] == mine
+    monkeypatch.setattr(compare, "machine", lambda: {"hash": "ffffffffffff"})  # neither is this machine's
+    argument, described = compare.resolve_latency("auto", bench)
+    assert argument == copy.name and described["kind"] == "another machine"
+    monkeypatch.setattr(latency, "shipped_latency_folders", lambda: [cifar])
+    assert compare.resolve_latency("auto", bench) == (None, None)
+    with pytest.raises(LatencyError):
+        compare.resolve_latency(str(cifar), bench)
