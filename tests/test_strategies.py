@@ -1036,3 +1036,17 @@ def test_bohb_bad_set_takes_at_least_min_points_in_model_rows() -> None:
     _tell_bohb(strategy, 12.0, cells, [float(i) for i in range(17)])
     model = strategy._fit()
     assert model is not None and len(model.good) == 10
+
+
+def test_constrained_value_is_the_value_when_feasible_else_minus_latency_over_the_limit() -> None:
+    from nasbench_suite.strategy import SearchSpace
+
+    space = SearchSpace((12,), np.arange(15625), latency_source="synthetic (test)", max_latency=20.0)
+    query = Query(Arch.from_index(3), 12)
+    assert space.constrained_value(Result(query, 70.0, 1.0, 0, 1.0, latency=20.0)) == 70.0  # at the limit
+    assert space.constrained_value(Result(query, 70.0, 1.0, 0, 1.0, latency=30.0)) == -1.5
+    assert not space.feasible(Result(query, 70.0, 1.0, 0, 1.0))  # no latency: not known to be feasible
+    done = Result(query, 70.0, 1.0, 7, 1.0)
+    assert done.resume(36, tag="r") == Query(query.arch, 36, 7, "r")
+    with pytest.raises(StrategyError, match="not a fidelity"):
+        SearchSpace((1, 12), np.arange(15625)).epochs_or_max(True)
