@@ -1050,3 +1050,17 @@ def test_constrained_value_is_the_value_when_feasible_else_minus_latency_over_th
     assert done.resume(36, tag="r") == Query(query.arch, 36, 7, "r")
     with pytest.raises(StrategyError, match="not a fidelity"):
         SearchSpace((1, 12), np.arange(15625)).epochs_or_max(True)
+
+
+def test_mutate_on_a_partial_table_stays_in_the_table() -> None:
+    """On a table of some cells a mutation is a uniform in-table neighbour, or a random in-table cell when
+    the cell has none."""
+    from nasbench_suite.strategy import SearchSpace
+
+    start = Arch.from_index(0)
+    near = start.neighbours()
+    held = np.array(sorted({0, near[3].index, near[20].index, 15624}))
+    space, rng = SearchSpace((12,), held), np.random.default_rng(0)
+    assert {space.mutate(start, rng, "uniform_edge").index for _ in range(50)} == {near[3].index, near[20].index}
+    lone = Arch.from_index(15624)  # none of its neighbours is held
+    assert {space.mutate(lone, rng).index for _ in range(50)} <= set(held.tolist())
