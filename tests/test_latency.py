@@ -773,7 +773,7 @@ def test_nsga2_offspring_are_crossed_with_probability_crossover_then_mutated_wit
 def test_nsga2_waits_for_its_generation_and_keeps_better_parents_over_worse_children() -> None:
     """ask returns at most the generation (population cells) until all of it is told; survival merges
     parents and children, so parents that dominate every child stay the parents."""
-    from nasbench_suite.strategy import Query, Result
+    from nasbench_suite.strategy import Result
 
     strategy = _nsga2(2)
     first = strategy.ask(5)
