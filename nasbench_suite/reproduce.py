@@ -380,9 +380,17 @@ def weight_sharing_rows(report_dir: str | os.PathLike, tables: str | os.PathLike
         folder = root / method
         if not (folder / "trajectories.parquet").is_file():
             continue
-        with open(folder / "trajectories.parquet", "rb") as f:  # opened here: pyarrow encodes a path as UTF-8
-            frame = pd.read_parquet(f)
-        manifest = jsonread.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        try:
+            with open(folder / "trajectories.parquet", "rb") as f:  # opened here: pyarrow encodes a path as UTF-8
+                frame = pd.read_parquet(f)
+            manifest = jsonread.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # a damaged run: was a traceback
+            raise ReproduceError(f"cannot read the weight-sharing run in {folder}: {exc}") from None
+        missing = [c for c in ("seed", "incumbent_index", "incumbent_test_acc") if c not in frame.columns]
+        if not isinstance(manifest, dict) or missing:  # a KeyError/AttributeError traceback before
+            raise ReproduceError(f"{folder} is not a weight-sharing run of nasbench darts or compare ("
+                                 + (f"its trajectories lack {', '.join(missing)}" if missing else
+                                    "its manifest.json is not an object") + ")")
         final = frame.groupby("seed", sort=True).tail(1)
         own_mean, own_std = _stats(final["incumbent_test_acc"].to_numpy(dtype=np.float64))
         eval_mean = eval_std = None

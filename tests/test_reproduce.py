@@ -143,6 +143,29 @@ def test_weight_sharing_folder_given_must_exist_and_hold_runs(tables: Path, tmp_
         weight_sharing_rows(tmp_path / "nope", tables)
 
 
+@pytest.mark.parametrize("damage", ["no-column", "manifest-list", "manifest-garbage"])
+def test_a_damaged_weight_sharing_run_is_one_error_line(tables: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                         damage: str) -> None:
+    """A run whose trajectories lack incumbent_test_acc, or whose manifest.json is a list or not JSON: a KeyError,
+    AttributeError or JSONDecodeError traceback before."""
+    import shutil
+
+    import pandas as pd
+
+    folder = tmp_path / "ws"
+    shutil.copytree(ROOT / "reports" / "weight_sharing" / "digits", folder)
+    run = next(p for p in sorted(folder.iterdir()) if (p / "trajectories.parquet").is_file())
+    if damage == "no-column":
+        path = run / "trajectories.parquet"
+        pd.read_parquet(path).drop(columns=["incumbent_test_acc"]).to_parquet(path, index=False)
+    else:
+        (run / "manifest.json").write_text("[]" if damage == "manifest-list" else "{")
+    assert main(["reproduce", "nb201", "--tables", str(tables), "--runs", "2", "--workers", "1",
+                 "--weight-sharing", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: ") and str(run) in err and err.count("\n") == 1, err
+
+
 @pytest.mark.parametrize("rows, says", [
     ([1, 2], "results[0] is a int, not an object"),
     ([{"protocol": "nb201", "method": "random", "dataset": "cifar10", "verified": True, "mean": 93.7, "std": -1}],
