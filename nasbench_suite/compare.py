@@ -27,6 +27,7 @@ from . import __version__
 from . import jsonread
 from .compare_config import _NAME, CompareConfig, ConfigError
 from .errors import NasBenchError
+from .partial_runs import remove_partial
 from .pools import spawn_pool
 from .store import atomic_write_bytes, atomic_write_text
 
@@ -130,7 +131,7 @@ def _ws_staging(runs: Path, identity: dict[str, Any]) -> Path:
     except (OSError, UnicodeDecodeError):
         same = False
     if not same:
-        _remove(tmp)
+        remove_partial(tmp)
         tmp.mkdir(parents=True)
         atomic_write_text(tmp / WS_IDENTITY, text)
     return tmp
@@ -168,7 +169,6 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
     is resumed from them; the folder is removed at the end, unless ``keep_partial`` (``nasbench compare``
     removes it once the report is built too)."""
     from .evaluation import EvalSpec
-    from .partial_runs import remove_partial
     from .search import TIMING_FILE, SearchSpec, run_many
     from .simulator import Budget
     from .table import load_table
@@ -196,7 +196,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
     # written beside the runs they replace, then put in place: a compare stopped while writing them (0.35 s
     # for 9 strategies x 500 seeds) left compare.json's config beside some strategies' new runs, others' gone
     replayed, tmp = runs / REPLAYED, runs / f".{REPLAYED}.tmp"
-    _remove(tmp)
+    remove_partial(tmp)
     for entry, result in zip(cfg.strategies, results):
         result.write(tmp / entry.label)
     if replayed.exists():
@@ -210,7 +210,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
             shutil.rmtree(ws_dir)
         (runs / COMPARE_FILE).unlink(missing_ok=True)  # no stale identity while the new runs are made
     if identity is None:
-        _remove(runs / WS_STAGING)  # what a stopped compare of another config left
+        remove_partial(runs / WS_STAGING)  # what a stopped compare of another config left
     staged = None  # the weight-sharing runs made now, put in place once compare.json names their identity
     if identity is not None and not ws_dir.is_dir():
         ws = cfg.weight_sharing
@@ -223,7 +223,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
 
                 for job, result in tqdm(zip(jobs, pool.map(_ws_run, jobs)), total=len(jobs), unit="method",
                                         desc="weight sharing", disable=not progress):
-                    _remove(tmp / job[1])  # what a stop while writing it left
+                    remove_partial(tmp / job[1])  # what a stop while writing it left
                     result.write(tmp / job[1])
         staged = tmp
 
@@ -248,14 +248,6 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
     if not keep_partial:
         remove_partial(partial)  # with what a stopped compare of another config left there
     return runs
-
-
-def _remove(folder: Path) -> None:
-    """Remove a staging folder of a killed compare; a symbolic link there (planted in a received folder) is
-    unlinked: rmtree refused it without a word, and the runs were then written wherever it led."""
-    if folder.is_symlink():
-        folder.unlink()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _table_record(bench: Any) -> dict[str, Any]:

@@ -206,5 +206,9 @@ def split_runs(part: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
 
 
 def remove_partial(folder: Path) -> None:
-    """Remove a staging folder once the results it was kept for are written (stale files included)."""
+    """Remove a staging folder once the results it was kept for are written (stale files included), or
+    what a stopped call left there; a symbolic link there (planted in a received folder) is unlinked:
+    rmtree refuses one without a word, and the runs were then written wherever it led."""
+    if folder.is_symlink():
+        folder.unlink()
     shutil.rmtree(folder, ignore_errors=True)

@@ -10,7 +10,6 @@ the same spec reads them back instead of replaying them (:mod:`.partial_runs`).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import inspect
@@ -24,7 +23,7 @@ from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -37,7 +36,7 @@ from .intlist import MAX_SEED, format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
 from .simulator import MAX_WORKERS, TRAJECTORY_COLUMNS, Budget, Oracle, guarded, run_keys, run_search
 from .strategy import check_found_elsewhere, import_strategies, make_strategy, strategy_class, strategy_source
-from .store import atomic_write_text, open_no_follow
+from .store import atomic_write, atomic_write_text
 from .table import load_table
 
 if TYPE_CHECKING:
@@ -189,18 +188,15 @@ class SearchResults:
             except (TypeError, ValueError) as exc:
                 raise SearchOutputError(f"cannot write {name}: {exc}; nothing was written to {out}") from None
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / f".{RESULTS_FILE}.tmp"
         schema = pa.Schema.from_pandas(self.frame, preserve_index=False)
-        try:
-            with open_no_follow(tmp) as f, pq.ParquetWriter(f, schema, compression="zstd") as writer:
+
+        def write_parquet(f: BinaryIO) -> None:
+            with pq.ParquetWriter(f, schema, compression="zstd") as writer:
                 for lo in range(0, max(len(self.frame), 1), ROW_GROUP):  # an empty frame: one empty group
                     writer.write_table(pa.Table.from_pandas(self.frame.iloc[lo:lo + ROW_GROUP], schema=schema,
                                                             preserve_index=False), row_group_size=ROW_GROUP)
-            tmp.replace(out / RESULTS_FILE)
-        except OSError:  # a full disk, or a link planted at the temporary name: neither is left behind
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            raise
+
+        atomic_write(out / RESULTS_FILE, write_parquet)
         for name, text in texts.items():
             atomic_write_text(out / name, text)
         return out

@@ -28,7 +28,7 @@ import re
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -402,7 +402,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """:func:`atomic_write_text` for bytes (a figure, a parquet file).
+    """:func:`atomic_write_text` for bytes (a figure, a parquet file)."""
+    atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Write ``path`` through ``write(file)`` (a stream of any size) to its temporary name, synced, then
+    put in place: readers see the old file or the new one, never half; a failure leaves no temporary.
 
     Neither ``path`` nor its temporary name is written through a symbolic link: ``path`` is replaced, and
     a link at the temporary name (planted in a received folder) is refused, as writing through either
@@ -411,7 +417,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open_no_follow(tmp) as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
