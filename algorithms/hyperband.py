@@ -2,6 +2,10 @@
 for few epochs and continue the best to more epochs (charged only the extra epochs).
 
 Rung epochs are ``max_epoch * eta**-k`` rounded up to an epoch the table records the objective at.
+Two rungs rounded onto one epoch are one rung of the earlier rung's cells: successive halving trains
+those, and its promotion to the same epoch costs nothing and only narrows them to the best, which the
+next rung narrows further (e.g. fidelities 2 and 12, eta 3: the bracket trains 3 cells for 12 epochs,
+not 1).
 Bracket sizes are Li et al.'s: with ``s_max = floor(log_eta(max_epoch / min_epoch))``, the bracket of
 ``s + 1`` rungs starts ``ceil((s_max + 1) / (s + 1) * eta**s)`` cells and rung ``i`` keeps
 ``floor(n * eta**-i)`` of them, the best by value, ties to the cell sampled first, and runs them in
@@ -123,9 +127,8 @@ def bracket_schedule(fidelities: Sequence[int], eta: int, min_epoch: int, max_ep
             epochs = min(f for f in fidelities if f >= target - 1e-9)
             cells = max(1, int(n0 * eta**-i))
             if rungs and rungs[-1][1] == epochs:
-                rungs[-1] = (cells, epochs)  # two rungs on one fidelity: keep the later (fewer cells)
-            else:
-                rungs.append((cells, epochs))
+                continue  # two rungs on one fidelity: one rung of the earlier's cells (module doc)
+            rungs.append((cells, epochs))
         brackets.append(rungs)
     return brackets
 

@@ -174,6 +174,10 @@ def test_hyperband_schedule_on_the_table_fidelities() -> None:
 
     assert bracket_schedule(list(range(1, 13)), 3, 1, 12) == [[(9, 2), (3, 4), (1, 12)], [(5, 4), (1, 12)], [(3, 12)]]
     assert bracket_schedule([12], 3, 12, 12) == [[(1, 12)]]  # one fidelity: random search
+    # rungs rounded onto one fidelity: the earlier rung's cells are trained (successive halving's
+    # promotion to the same epoch is free and only keeps the best), not the later rung's few
+    assert bracket_schedule([2, 12], 3, 2, 12) == [[(3, 12)], [(2, 12)]]
+    assert bracket_schedule([1, 12, 27], 3, 1, 27)[0] == [(27, 1), (9, 12), (1, 27)]
     # epochs 1..243, eta 3: s_max = log_3(243) = 5, six brackets (math.log(243, 3) is 4.999999999999999)
     many = bracket_schedule(list(range(1, 244)), 3, 1, 243)
     assert [len(b) for b in many] == [6, 5, 4, 3, 2, 1]
