@@ -644,16 +644,13 @@ def cmd_compare(args: argparse.Namespace) -> None:
 def _print_compare_notes(runs: Path, labels: Sequence[str]) -> None:
     """:func:`~nasbench_suite.search.run_notes` of every replayed strategy of a compare, read back from its
     stored runs (the report says the same in its Caveats section)."""
-    import pandas as pd
-
     from .compare import REPLAYED
-    from .search import run_notes
+    from .search import MANIFEST_FILE, RESULTS_FILE, read_results, run_notes
 
     for label in labels:
         folder = runs / REPLAYED / label
-        reasons = json.loads((folder / "manifest.json").read_text())["runs"]["stop_reasons"]
-        with open(folder / "trajectories.parquet", "rb") as f:  # pyarrow encodes a path as UTF-8
-            frame = pd.read_parquet(f, columns=["seed", "incumbent_index", "incumbent_value"])
+        reasons = json.loads((folder / MANIFEST_FILE).read_text())["runs"]["stop_reasons"]
+        frame = read_results(folder / RESULTS_FILE, ["seed", "incumbent_index", "incumbent_value"])
         for note in run_notes(label, reasons, frame.groupby("seed", sort=False).tail(1)):
             print(f"note: {note}")
 

@@ -71,7 +71,7 @@ from . import jsonread
 from .errors import NasBenchError, not_a_folder
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import MAX_ITEMS
-from .search import run_seeds, SearchSpec
+from .search import read_results, run_seeds, SearchSpec
 from .simulator import Budget
 from .table import Benchmark, load_table
 
@@ -367,8 +367,6 @@ def weight_sharing_rows(report_dir: str | os.PathLike, tables: str | os.PathLike
     """Our weight-sharing runs (``nasbench darts`` result folders under ``report_dir``/<method>), their
     final cells' accuracy on the table they were searched with, the same cells looked up in the
     CIFAR-10 200-epoch table when one is in ``tables``, and NB201's published row."""
-    import pandas as pd
-
     published = load_published() if published is None else published
     root = Path(report_dir)
     if not root.is_dir():
@@ -381,8 +379,7 @@ def weight_sharing_rows(report_dir: str | os.PathLike, tables: str | os.PathLike
         if not (folder / "trajectories.parquet").is_file():
             continue
         try:
-            with open(folder / "trajectories.parquet", "rb") as f:  # opened here: pyarrow encodes a path as UTF-8
-                frame = pd.read_parquet(f)
+            frame = read_results(folder / "trajectories.parquet")
             manifest = jsonread.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:  # a damaged run: was a traceback
             raise ReproduceError(f"cannot read the weight-sharing run in {folder}: {exc}") from None

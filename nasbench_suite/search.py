@@ -202,6 +202,28 @@ class SearchResults:
         return out
 
 
+MAX_PARQUET_RATIO = 64
+"""How many times its file size a parquet file of runs may decode to (estimated as rows x columns x 8 bytes;
+the shipped runs decode to about 4 times theirs) before it is read, when that is over 64 MiB."""
+
+
+def read_results(path: Path, columns: Sequence[str] | None = None) -> "pd.DataFrame":
+    """A parquet file of runs (``trajectories.parquet``, a compare's cells), all columns or ``columns``; refused
+    (ValueError) when it would decode to far more than it holds: run length encoding packs 50,000,000 equal
+    values into 228 kB, read as 1 GB."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    with open(path, "rb") as f:  # opened here: pyarrow encodes a path as UTF-8, not as the file system does
+        meta = pq.ParquetFile(f).metadata
+        size = os.fstat(f.fileno()).st_size
+        if meta.num_rows * meta.num_columns * 8 > max(64 << 20, MAX_PARQUET_RATIO * size):
+            raise ValueError(f"{Path(path).name} declares {meta.num_rows:,} rows of {meta.num_columns} columns in "
+                             f"{size:,} bytes: a decompression bomb, or not a file of runs")
+        f.seek(0)
+        return pd.read_parquet(f, columns=None if columns is None else list(columns))
+
+
 def run_notes(label: str, stop_reasons: Mapping[str, int], final: "pd.DataFrame") -> list[str]:
     """Sentences that flag what runs of a strategy can do without an error but should not go unseen:
     runs that ended before the budget because the strategy stopped asking (stop reason ``exhausted``),

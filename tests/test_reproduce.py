@@ -143,11 +143,12 @@ def test_weight_sharing_folder_given_must_exist_and_hold_runs(tables: Path, tmp_
         weight_sharing_rows(tmp_path / "nope", tables)
 
 
-@pytest.mark.parametrize("damage", ["no-column", "manifest-list", "manifest-garbage"])
+@pytest.mark.parametrize("damage", ["no-column", "manifest-list", "manifest-garbage", "bomb"])
 def test_a_damaged_weight_sharing_run_is_one_error_line(tables: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
                                                          damage: str) -> None:
     """A run whose trajectories lack incumbent_test_acc, or whose manifest.json is a list or not JSON: a KeyError,
-    AttributeError or JSONDecodeError traceback before."""
+    AttributeError or JSONDecodeError traceback before; trajectories of 9,000,000 equal values in some kB (a
+    decompression bomb) were read whole, as the report no longer did."""
     import shutil
 
     import pandas as pd
@@ -158,12 +159,16 @@ def test_a_damaged_weight_sharing_run_is_one_error_line(tables: Path, tmp_path: 
     if damage == "no-column":
         path = run / "trajectories.parquet"
         pd.read_parquet(path).drop(columns=["incumbent_test_acc"]).to_parquet(path, index=False)
+    elif damage == "bomb":
+        pd.DataFrame({"seed": np.zeros(9_000_000, np.int64)}).to_parquet(run / "trajectories.parquet", index=False,
+                                                                         compression="zstd")
     else:
         (run / "manifest.json").write_text("[]" if damage == "manifest-list" else "{")
     assert main(["reproduce", "nb201", "--tables", str(tables), "--runs", "2", "--workers", "1",
                  "--weight-sharing", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nasbench: error: ") and str(run) in err and err.count("\n") == 1, err
+    assert damage != "bomb" or "a decompression bomb" in err, err
 
 
 @pytest.mark.parametrize("rows, says", [

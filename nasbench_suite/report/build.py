@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from .. import jsonread
 from ..compare import CELLS_FILE, WEIGHT_SHARING, WS_STAGING, CompareError, read_compare
 from ..intlist import format_int_list
 from ..search import FORMAT as SEARCH_FORMAT
-from ..search import MANIFEST_FILE, RESULTS_FILE, run_notes
+from ..search import MANIFEST_FILE, RESULTS_FILE, read_results, run_notes
 from ..store import atomic_write_bytes, atomic_write_text
 from . import figures, stats
 
@@ -47,26 +46,6 @@ class Runs:
     cells: pd.DataFrame | None
 
 
-MAX_PARQUET_RATIO = 64
-"""How many times its file size a parquet file of runs may decode to (estimated as rows x columns x 8 bytes;
-the shipped runs decode to about 4 times theirs) before it is read, when that is over 64 MiB."""
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    """``pd.read_parquet(path)``, refused (ValueError) when it would decode to far more than it holds: run
-    length encoding packs 50,000,000 equal values into 228 kB, read as 1 GB."""
-    import pyarrow.parquet as pq
-
-    with open(path, "rb") as f:  # opened here: pyarrow encodes a path as UTF-8, not as the file system does
-        meta = pq.ParquetFile(f).metadata
-        size = os.fstat(f.fileno()).st_size
-        if meta.num_rows * meta.num_columns * 8 > max(64 << 20, MAX_PARQUET_RATIO * size):
-            raise ValueError(f"{path.name} declares {meta.num_rows:,} rows of {meta.num_columns} columns in "
-                             f"{size:,} bytes: a decompression bomb, or not a file of runs")
-        f.seek(0)
-        return pd.read_parquet(f)
-
-
 REPLAYED_COLUMNS = ("seed", "arch_index", "finish_time", "incumbent_index", "incumbent_value", stats.ACC,
                     stats.REGRET)
 """The columns of a replayed run's trajectories the report reads."""
@@ -79,7 +58,7 @@ def _read_run(folder: Path, needs: tuple[str, ...], columns: tuple[str, ...]) ->
     entries the report reads), or results without ``columns``, are refused with one line, not left to fail
     while the report is built."""
     try:
-        frame = _read_parquet(folder / RESULTS_FILE)
+        frame = read_results(folder / RESULTS_FILE)
         manifest = jsonread.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise CompareError(f"cannot read the run in {folder}: {e}") from None
@@ -110,7 +89,7 @@ def load_runs(runs: Path) -> Runs:
         ws[method], ws_manifests[method] = _read_run(runs / rel, ("strategy", "supernet", "cost", "seeds"),
                                                             WS_COLUMNS)
     try:
-        cells = _read_parquet(runs / CELLS_FILE) if (runs / CELLS_FILE).is_file() else None
+        cells = read_results(runs / CELLS_FILE) if (runs / CELLS_FILE).is_file() else None
     except (OSError, ValueError) as e:
         raise CompareError(f"cannot read {runs / CELLS_FILE}: {e}") from None
     return Runs(record, replayed, manifests, ws, ws_manifests, cells)
