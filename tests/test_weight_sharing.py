@@ -635,3 +635,271 @@ def test_bad_candidate_batches_is_a_user_error(ws_table, tmp_path, capsys):
     assert err == ["nasbench: error: enas: candidate_batches must be one of 'shared', 'per_candidate', got 'nb201'",
                    "nasbench: error: rsps: setting candidate_batches=1 must be a string (default 'shared')"]
     assert not (tmp_path / "o").exists()
+
+
+# ----- what each method's step fits on which split, in which order -----------------------------
+def _step_context(lr: float = 0.05, momentum: float = 0.9, weight_decay: float = 5e-4):
+    """A real supernet and SGD optimizer in a :class:`Context`; a train and a valid minibatch that differ."""
+    from nasbench_suite.weight_sharing import Context, SearchSettings
+
+    net = _seeded(lambda: Supernet(CFG))
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay)
+    g = torch.Generator().manual_seed(7)
+    x, xv = torch.randn(8, 1, 8, 8, generator=g), 2 * torch.randn(8, 1, 8, 8, generator=g) + 1
+    y, yv = torch.randint(0, 3, (8,), generator=g), torch.randint(0, 3, (8,), generator=g)
+    ctx = Context(net, opt, SearchSettings(1), np.random.default_rng(0), xv, yv, 8, 1, lr=lr)
+    return ctx, (x, y, xv, yv)
+
+
+def _record_weight_steps(ctx, train: bool = True) -> list:
+    """Replace ``ctx.weight_step`` by one that records (x, y, weights, index) and, with ``train``, steps."""
+    calls, real = [], ctx.weight_step
+
+    def recording(x, y, weights, index=None):
+        calls.append((x, y, weights.detach().clone(), index))
+        if train:
+            real(x, y, weights, index)
+
+    ctx.weight_step = recording
+    return calls
+
+
+def test_darts_step_fits_alpha_on_the_valid_minibatch_then_the_weights_on_the_train_minibatch():
+    """DARTS' bilevel step (the paper's order, NB201's DARTS-V2): alpha takes an Adam step (lr 3e-4, weight decay
+    1e-3) along grad_alpha L_valid at the weights before this step, in train mode even when scoring left the
+    supernet in eval mode; then the weights take an SGD step on the train minibatch under softmax(new alpha)."""
+    from nasbench_suite.weight_sharing import make_method
+
+    ctx, (x, y, xv, yv) = _step_context()
+    method = make_method("darts-v1")
+    _seeded(lambda: method.setup(ctx))
+    alpha0 = method.alpha.detach().clone()
+    assert 0 < alpha0.abs().max() < 1e-2  # 1e-3 * N(0, 1)
+    a = alpha0.clone().requires_grad_(True)
+    want = torch.autograd.grad(F.cross_entropy(ctx.net.train()(xv, a.softmax(-1)), yv), a)[0]
+    ctx.net.eval()  # as bn_scoring="nb201" scoring leaves it
+    calls = _record_weight_steps(ctx)
+    method.step(ctx, x, y, xv, yv)
+    torch.testing.assert_close(method.alpha.grad, want)
+    g = want + 1e-3 * alpha0  # Adam's first step moves each entry by lr * g / |g|
+    torch.testing.assert_close(method.alpha.detach(), alpha0 - 3e-4 * g / (g.abs() + 1e-8))
+    assert len(calls) == 1 and calls[0][0] is x and calls[0][1] is y and calls[0][3] is None
+    torch.testing.assert_close(calls[0][2], method.alpha.detach().softmax(-1), rtol=0, atol=0)
+
+
+def test_darts_and_gdas_architecture_optimizer_is_nb201s():
+    from nasbench_suite.weight_sharing import make_method
+
+    for name in ("darts-v1", "darts-v2", "gdas"):
+        ctx, _ = _step_context()
+        method = make_method(name, {"arch_lr": 0.01, "arch_betas": [0.3, 0.9], "arch_weight_decay": 0.2})
+        _seeded(lambda: method.setup(ctx))
+        group = method.arch_opt.param_groups[0]
+        assert (group["lr"], group["betas"], group["weight_decay"]) == (0.01, (0.3, 0.9), 0.2)
+        assert group["params"] == [method.alpha] and method.alpha.shape == (6, 5)
+        default = make_method(name)
+        _seeded(lambda: default.setup(ctx))
+        group = default.arch_opt.param_groups[0]
+        assert (group["lr"], group["betas"], group["weight_decay"]) == (3e-4, (0.5, 0.999), 1e-3)
+        zero = make_method(name, {"alpha_init_std": 0.0})
+        _seeded(lambda: zero.setup(ctx))
+        assert not zero.alpha.detach().any()
+
+
+def test_darts_v2_unrolls_one_step_of_the_weight_optimizer_as_configured():
+    """darts-v2's virtual step is the run's SGD step: xi = the current lr, the optimizer's weight decay and
+    momentum * its momentum buffer; the train minibatch for the step, the valid one for the loss."""
+    from algorithms.darts import unrolled_alpha_grad
+    from nasbench_suite.weight_sharing import make_method
+
+    ctx, (x, y, xv, yv) = _step_context(lr=0.5, weight_decay=0.05)
+    method = make_method("darts-v2")
+    _seeded(lambda: method.setup(ctx))
+    ctx.weight_step(x, y, method.alpha.detach().softmax(-1))  # momentum buffers now exist
+    buffers = [ctx.optimizer.state[p]["momentum_buffer"] for p in ctx.net.parameters()]
+    alpha = method.alpha
+
+    def grad(*data, **kw):
+        return unrolled_alpha_grad(ctx.net, alpha, *data, **{"xi": 0.5, "weight_decay": 0.05,
+                                                             "momentum_terms": [0.9 * b for b in buffers], **kw})
+
+    want = grad(x, y, xv, yv)
+    got = method.arch_grad(ctx, x, y, xv, yv)
+    torch.testing.assert_close(got, want)
+    for wrong in (grad(xv, yv, x, y), grad(x, y, xv, yv, weight_decay=0.0), grad(x, y, xv, yv, momentum_terms=buffers)):
+        assert not torch.allclose(got, wrong, rtol=1e-4, atol=0)  # each is told apart
+
+
+def test_gdas_temperature_falls_linearly_from_tau_max_in_the_first_epoch_to_tau_min_in_the_last():
+    from types import SimpleNamespace
+
+    from nasbench_suite.weight_sharing import make_method
+
+    method = make_method("gdas")
+    taus = []
+    for epochs in (5, 1):
+        for epoch in range(1, epochs + 1):
+            method.start_epoch(SimpleNamespace(epochs=epochs), epoch)
+            taus.append(method.tau)
+    assert taus == pytest.approx([10.0, 7.525, 5.05, 2.575, 0.1, 10.0])
+
+
+def test_gumbel_sample_is_the_argmax_of_perturbed_log_probabilities_with_the_gradient_of_their_softmax_at_tau():
+    """The hard sample is argmax(log_softmax(alpha) + g), g = -log(Exp(1)) from the torch generator; its backward
+    is that of softmax((log_softmax(alpha) + g) / tau) (tau 0.3 here: the forward does not show it)."""
+    from algorithms.gdas import gumbel_hard
+
+    gen = torch.Generator().manual_seed(0)
+    alpha = torch.randn(6, 5, generator=gen).requires_grad_(True)
+    upstream = torch.randn(6, 5, generator=gen)
+    weights, index = _seeded(lambda: gumbel_hard(alpha, tau=0.3), seed=5)
+    (weights * upstream).sum().backward()
+    gumbels = _seeded(lambda: -torch.empty(6, 5).exponential_().log(), seed=5)
+    a = alpha.detach().clone().requires_grad_(True)
+    ((((a.log_softmax(1) + gumbels) / 0.3).softmax(1)) * upstream).sum().backward()
+    assert index.tolist() == (alpha.detach().log_softmax(1) + gumbels).argmax(1).tolist()
+    torch.testing.assert_close(alpha.grad, a.grad)
+
+
+def test_gdas_step_trains_the_weights_on_train_and_alpha_on_valid_each_with_its_own_sample():
+    """Per step: one Gumbel sample for an SGD step of the weights on the train minibatch (only the sampled ops
+    run), a fresh one for alpha's Adam step on the valid minibatch; alpha's gradient is that step's alone."""
+    from algorithms.gdas import gumbel_hard
+    from nasbench_suite.weight_sharing import make_method
+
+    ctx, (x, y, xv, yv) = _step_context()
+    method = make_method("gdas")
+    _seeded(lambda: method.setup(ctx))
+    method.tau = 0.5
+    calls = _record_weight_steps(ctx, train=False)  # the weights stay as they are
+    alphas = [method.alpha.detach().clone()]
+
+    def two_steps():
+        method.step(ctx, x, y, xv, yv)
+        alphas.append(method.alpha.detach().clone())
+        method.step(ctx, x, y, xv, yv)
+
+    _seeded(two_steps, seed=3)
+
+    def reference():
+        out = []
+        for alpha in alphas:
+            w, i = gumbel_hard(alpha, 0.5)
+            a = alpha.clone().requires_grad_(True)
+            wa, ia = gumbel_hard(a, 0.5)
+            out.append((w, i, torch.autograd.grad(F.cross_entropy(ctx.net.train()(xv, wa, ia), yv), a)[0]))
+        return out
+
+    want = _seeded(reference, seed=3)
+    assert len(calls) == 2 and all(c[0] is x and c[1] is y for c in calls)
+    for (_, _, weights, index), (w, i, _) in zip(calls, want):
+        assert torch.equal(index, i) and torch.equal(weights, w)
+    torch.testing.assert_close(method.alpha.grad, want[1][2])
+
+
+def test_enas_controller_gradient_is_reinforce_with_the_moving_baseline_and_the_entropy_bonus():
+    """One controller update of 3 samples, worked out by hand: rewards are accuracies / 100; the baseline starts at
+    the first reward and then b <- decay * b + (1 - decay) * reward before each advantage; the gradient of
+    -mean(advantage * log p(cell)) - w * entropy per edge is -mean(adv * (onehot - p)) + w * p * (log p + H_e);
+    Adam's first step moves each logit by lr * g / |g|."""
+    from types import SimpleNamespace
+
+    from algorithms.enas import ENAS
+
+    logits = torch.tensor(np.random.default_rng(1).normal(size=(6, 5)))
+    method = ENAS(controller_steps=1, controller_samples=3, baseline_decay=0.7, entropy_weight=0.3,
+                  controller_lr=0.01)
+
+    def score(arch, x=None, y=None):
+        return 10.0 * arch.ops[0] + 3.0 * arch.ops[5] + 1.0
+
+    ctx = SimpleNamespace(rng=np.random.default_rng(0), valid_batch=lambda: (None, None), accuracy=score)
+    method.setup(ctx)
+    with torch.no_grad():
+        method.logits.copy_(logits)
+    method.end_epoch(ctx, 1)
+
+    p = logits.softmax(1).numpy()
+    rng, baseline, grad = np.random.default_rng(0), None, np.zeros((6, 5))
+    for _ in range(3):
+        ops = [int(rng.choice(5, p=row / row.sum())) for row in p]
+        reward = score(Arch(tuple(ops))) / 100
+        baseline = reward if baseline is None else 0.7 * baseline + 0.3 * reward
+        grad -= (reward - baseline) * (np.eye(5)[ops] - p) / 3
+    entropy = -(p * np.log(p)).sum(axis=1, keepdims=True)
+    grad += 0.3 * p * (np.log(p) + entropy)
+    np.testing.assert_allclose(method.logits.grad.numpy(), grad, rtol=1e-9, atol=1e-12)
+    assert abs(baseline - method.baseline) < 1e-12
+    np.testing.assert_allclose(method.logits.detach().numpy(), logits.numpy() - 0.01 * grad / (np.abs(grad) + 1e-8),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_rsps_scores_its_candidates_on_valid_minibatches_of_valid_batch_images():
+    from nasbench_suite.weight_sharing import make_method
+
+    for batches, sizes in (("shared", [3, 3, 3, 3]), ("per_candidate", [3, 3, 3, 1])):  # 10 valid images
+        method = make_method("rsps", {"candidates": 4, "valid_batch": 3, "candidate_batches": batches})
+        ctx = _recording_context()  # batch size 4
+        method.derive(ctx)
+        assert [len(y) for _, y in ctx.scored] == sizes
+
+
+def test_the_first_of_tied_candidates_is_kept_and_a_pass_over_valid_restarts_when_it_runs_out_exactly():
+    from nasbench_suite.weight_sharing import best_candidate
+
+    ctx = _recording_context()
+    ctx.accuracy = lambda arch, x=None, y=None: 50.0  # every candidate ties
+    cells = iter([Arch.from_index(i) for i in (7, 3, 9, 3)])
+    assert best_candidate(ctx, lambda: next(cells), 4, "shared") == Arch.from_index(7)
+    batches = [y.tolist() for _, y in _recording_context().candidate_batches(4, size=5)]  # 10 images, 5 a batch
+    assert [len(b) for b in batches] == [5, 5, 5, 5]
+    assert sorted(batches[0] + batches[1]) == sorted(batches[2] + batches[3]) == list(range(10))
+
+
+def test_the_weight_lr_follows_a_cosine_over_every_step_of_the_run_the_last_batch_of_an_epoch_included(ws_table,
+                                                                                                        monkeypatch):
+    """400 train images in batches of 64: 7 steps an epoch (the last of 16 images), 14 in 2 epochs; step s has
+    lr 0.001 + 0.5 * (0.025 - 0.001) * (1 + cos(pi * s / 14)); the loss and accuracy columns are per image."""
+    import math
+
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.table import load_table
+
+    class Probe(weight_sharing.Method):
+        name = "probe"
+        lrs: list[float] = []
+
+        def step(self, ctx, x, y, xv, yv):
+            assert ctx.optimizer.param_groups[0]["lr"] == ctx.lr
+            self.lrs.append(ctx.lr)
+            ctx.train_loss_sum += 2.0 * len(y)
+            ctx.train_correct += len(y) // 4
+            ctx.train_seen += len(y)
+
+        def derive(self, ctx):
+            return Arch.from_index(0)
+
+    probe = Probe()
+    monkeypatch.setattr(weight_sharing, "make_method", lambda name, settings=None: probe)
+    run = weight_sharing.run_one(load_table(ws_table), "probe", 0, weight_sharing.SearchSettings(epochs=2, batch_size=64))
+    assert probe.lrs == pytest.approx([0.001 + 0.012 * (1 + math.cos(math.pi * s / 14)) for s in range(14)])
+    assert run["supernet_train_loss"].tolist() == [2.0, 2.0]
+    assert run["supernet_train_acc"].tolist() == [100.0 * (6 * 16 + 4) / 400] * 2
+
+
+def test_weight_step_clips_the_gradient_norm_and_counts_loss_and_hits_per_image():
+    """With SGD at lr 1, no momentum and no weight decay, the weights move by exactly the clipped gradient: its
+    norm is grad_clip (0.01 here). The step adds the minibatch's summed loss, its hits and its size."""
+    from nasbench_suite.weight_sharing import Context, SearchSettings
+
+    ctx, (x, y, _, _) = _step_context(lr=1.0, momentum=0.0, weight_decay=0.0)
+    ctx.settings = SearchSettings(1, grad_clip=0.01)
+    weights = onehot_weights(Arch.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"))
+    logits = ctx.net.train()(x, weights).detach()
+    before = [p.detach().clone() for p in ctx.net.parameters()]
+    ctx.weight_step(x, y, weights)
+    moved = torch.cat([(p.detach() - b).reshape(-1) for p, b in zip(ctx.net.parameters(), before)])
+    assert float(moved.norm()) == pytest.approx(0.01, rel=1e-4)
+    assert ctx.train_loss_sum == pytest.approx(float(F.cross_entropy(logits, y)) * 8, rel=1e-5)
+    assert ctx.train_seen == 8 and ctx.train_correct == int((logits.argmax(1) == y).sum()) < 8
+    assert isinstance(ctx, Context)
