@@ -298,6 +298,138 @@ def test_optuna_adapter(oracle: Oracle, test_acc: np.ndarray) -> None:
         run_search(make_strategy("optuna", {"sampler": "NoSuchSampler"}), oracle, Budget(queries=4), seed=1)
 
 
+def _fake_optuna(asked: list[dict[str, str]]):
+    """A stand-in for the optuna module (not installed here): its study hands out ``asked`` in turn and records
+    what the adapter builds and tells it."""
+    from types import SimpleNamespace
+
+    class Sampler:
+        def __init__(self, seed: int, **settings: object) -> None:
+            self.seed, self.settings = seed, settings
+
+    class Study:
+        def __init__(self, direction: str, sampler: Sampler) -> None:
+            self.direction, self.sampler, self.told, self.trials = direction, sampler, [], []
+
+        def ask(self, dist: dict) -> SimpleNamespace:
+            self.dist = dist
+            trial = SimpleNamespace(number=len(self.trials), params=asked[len(self.trials)])
+            self.trials.append(trial)
+            return trial
+
+        def tell(self, trial: SimpleNamespace, value: float) -> None:
+            self.told.append((trial.number, value))
+
+    return SimpleNamespace(samplers=SimpleNamespace(FakeSampler=Sampler, not_a_sampler=42),
+                           logging=SimpleNamespace(WARNING=30, set_verbosity=lambda level: None),
+                           create_study=lambda direction, sampler: Study(direction, sampler),
+                           distributions=SimpleNamespace(CategoricalDistribution=lambda choices: tuple(choices)))
+
+
+def test_optuna_adapter_maps_trial_params_to_cells_and_tells_each_trial_its_own_value(monkeypatch) -> None:
+    """edge0..edge5 are the cell's edges in string order over the op names; the study maximizes; the sampler gets
+    its seed from the run's generator and the sampler_settings; a result goes to the oldest trial waiting for its
+    cell (two trials may ask for one cell); epochs is checked against the table's fidelities."""
+    from algorithms import optuna_sampler
+    from nasbench_suite.space import OPS
+    from nasbench_suite.strategy import SearchSpace
+
+    a = Arch.from_str("|none~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|")
+    b = Arch.from_index(1234)
+    asked = [{f"edge{e}": name for e, name in enumerate(cell.names)} for cell in (a, b, a)]
+    monkeypatch.setattr(optuna_sampler, "import_optuna", lambda: _fake_optuna(asked))
+    space = SearchSpace((4, 12), np.arange(15625))
+    strategy = make_strategy("optuna", {"sampler": "FakeSampler", "sampler_settings": {"n_startup_trials": 3},
+                                        "epochs": 4})
+    strategy.setup(space, np.random.default_rng(11))
+    study = strategy.study
+    assert study.direction == "maximize"
+    assert (study.sampler.seed, study.sampler.settings) == (int(np.random.default_rng(11).integers(2**31)),
+                                                            {"n_startup_trials": 3})
+    queries = strategy.ask(3)
+    assert study.dist == {f"edge{e}": OPS for e in range(6)}
+    assert [q.arch for q in queries] == [a, b, a] and {q.epochs for q in queries} == {4}
+    results = [Result(queries[i], value, 1.0, i, 1.0) for i, value in ((1, 70.0), (0, 80.0), (2, 90.0))]
+    strategy.tell(results)
+    assert study.told == [(1, 70.0), (0, 80.0), (2, 90.0)]
+    for sampler in ("NoSuchSampler", "not_a_sampler"):
+        with pytest.raises(StrategyError, match="no sampler"):
+            make_strategy("optuna", {"sampler": sampler}).setup(space, np.random.default_rng(0))
+    with pytest.raises(StrategyError, match="15,625 cells"):
+        make_strategy("optuna", {"sampler": "FakeSampler"}).setup(SearchSpace((12,), np.arange(100)),
+                                                                 np.random.default_rng(0))
+
+
+def _lstm_strategy(**settings):
+    from nasbench_suite.strategy import SearchSpace
+
+    strategy = make_strategy("reinforce-lstm", settings)
+    strategy.setup(SearchSpace((4, 12), np.arange(15625)), np.random.default_rng(3))
+    return strategy
+
+
+def test_lstm_controller_samples_each_edge_from_its_softmax_given_the_ops_already_sampled() -> None:
+    """ask draws edge e's op by inverse CDF of a uniform from the run's generator under the same conditional
+    distribution that tell trains (the controller's ``logits`` of the cell's previous ops): each drawn uniform
+    lies in its op's slice of the cumulative probabilities. Every parameter starts uniform in +-init_range."""
+    import copy
+
+    import torch
+
+    strategy = _lstm_strategy(init_range=0.5, epochs=4)
+    params = torch.cat([p.detach().reshape(-1) for p in strategy.net.parameters()])
+    assert float(params.abs().max()) <= 0.5 and float(params.min()) < -0.4 and float(params.max()) > 0.4
+    with torch.no_grad():  # a controller far from uniform, so the edges' distributions differ
+        for p in strategy.net.parameters():
+            p.mul_(4)
+    rng = copy.deepcopy(strategy.rng)
+    queries = strategy.ask(200)
+    assert {q.epochs for q in queries} == {4}
+    ops = torch.tensor([q.arch.ops for q in queries])
+    with torch.no_grad():
+        probs = torch.softmax(strategy.net.logits(ops), dim=-1).double().numpy()
+    for e in range(6):
+        u = rng.random((200, 1))[:, 0]
+        cum = np.cumsum(probs[:, e], axis=1)
+        chosen = ops[:, e].numpy()
+        upper = cum[np.arange(200), chosen]
+        assert np.all(upper - probs[np.arange(200), e, chosen] <= u + 1e-9) and np.all((u < upper + 1e-9) | (chosen == 4))
+    assert len(set(ops[:, 1].tolist())) > 2 and len({q.arch for q in queries}) > 50
+
+
+def test_lstm_controller_update_is_reinforce_with_the_bias_corrected_baseline_and_the_entropy_bonus() -> None:
+    """The gradient of tell's loss, rebuilt here: advantages are value minus the bias-corrected EMA of the values
+    so far (momentum 0.5), updated with each value first; loss = -mean(adv * log p(cell)) - w * mean entropy of
+    the 6 edges' distributions; Adam's first step moves each parameter by learning_rate * g / |g|."""
+    import copy
+
+    import torch
+
+    strategy = _lstm_strategy(momentum=0.5, entropy_weight=0.2, learning_rate=0.02)
+    before = copy.deepcopy(strategy.net)
+    cells = [Arch.from_index(i) for i in (5, 9000, 5, 14000)]
+    values = [60.0, 75.0, 70.0, 90.0]
+    results = [Result(Query(c, 12), v, 1.0, i, 1.0) for i, (c, v) in enumerate(zip(cells, values))]
+    strategy.tell(results)
+
+    num = den = 0.0
+    advantages = []
+    for v in values:
+        num, den = 0.5 * num + 0.5 * v, 0.5 * den + 0.5
+        advantages.append(v - num / den)
+    ops = torch.tensor([c.ops for c in cells])
+    log_probs = torch.log_softmax(before.logits(ops), dim=-1)
+    loss = 0.0
+    for i in range(4):
+        chosen = sum(log_probs[i, e, ops[i, e]] for e in range(6))
+        entropy = -(log_probs[i].exp() * log_probs[i]).sum()
+        loss = loss - advantages[i] * chosen / 4 - 0.2 * entropy / 4
+    loss.backward()
+    for (name, p), q in zip(strategy.net.named_parameters(), before.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+        torch.testing.assert_close(p.detach(), (q - 0.02 * q.grad / (q.grad.abs() + 1e-8)).detach(), msg=name)
+
+
 def test_registry_and_settings_errors(oracle: Oracle) -> None:
     with pytest.raises(StrategyError, match="unknown strategy 'nope'"):
         make_strategy("nope")
