@@ -17,6 +17,7 @@ derived cell is the argmax op of each edge (``none`` allowed, as NB201's ``genot
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -80,8 +81,8 @@ ARCH_DEFAULTS: dict[str, Any] = {"arch_lr": 3e-4, "arch_betas": (0.5, 0.999), "a
 def arch_problem(config: dict[str, Any]) -> str | None:
     """What is wrong with the architecture optimizer's settings, or None."""
     betas = config["arch_betas"]
-    if not (config["arch_lr"] >= 0 and config["arch_weight_decay"] >= 0 and config["alpha_init_std"] >= 0):
-        return "arch_lr, arch_weight_decay and alpha_init_std must be >= 0"
+    if not all(0 <= config[k] < math.inf for k in ("arch_lr", "arch_weight_decay", "alpha_init_std")):
+        return "arch_lr, arch_weight_decay and alpha_init_std must be finite and >= 0"  # inf: alpha inf/NaN
     if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
         return "arch_betas must be two numbers in [0, 1)"
     return None

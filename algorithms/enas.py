@@ -38,6 +38,7 @@ Rewards and the derived cell's scores use BatchNorm as the loop's ``bn_scoring``
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -59,8 +60,9 @@ class ENAS(Method):
         c = self.config
         if c["controller_steps"] < 1 or c["controller_samples"] < 1 or c["derive_samples"] < 1:
             return "controller_steps, controller_samples and derive_samples must be at least 1"
-        if not (c["controller_lr"] >= 0 and 0 <= c["baseline_decay"] <= 1 and c["entropy_weight"] >= 0):
-            return "need controller_lr >= 0, 0 <= baseline_decay <= 1, entropy_weight >= 0"
+        if not (0 <= c["controller_lr"] < math.inf and 0 <= c["baseline_decay"] <= 1
+                and 0 <= c["entropy_weight"] < math.inf):
+            return "need a finite controller_lr >= 0, 0 <= baseline_decay <= 1, a finite entropy_weight >= 0"
         return candidate_batches_error(c["candidate_batches"])
 
     def setup(self, ctx: Context) -> None:

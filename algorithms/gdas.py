@@ -10,6 +10,7 @@ argmax of alpha per edge. Gumbel noise comes from the run's seeded torch generat
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -41,8 +42,8 @@ class GDAS(Method):
         return {**ARCH_DEFAULTS, "tau_max": 10.0, "tau_min": 0.1}
 
     def check(self) -> str | None:
-        if not 0 < self.config["tau_min"] <= self.config["tau_max"]:
-            return "need 0 < tau_min <= tau_max (the Gumbel-softmax temperature divides the logits)"
+        if not 0 < self.config["tau_min"] <= self.config["tau_max"] < math.inf:  # inf: tau NaN, resampled forever
+            return "need 0 < tau_min <= tau_max < inf (the Gumbel-softmax temperature divides the logits)"
         return arch_problem(self.config)
 
     def setup(self, ctx: Context) -> None:

@@ -544,6 +544,15 @@ def test_method_settings_of_the_wrong_kind_are_refused() -> None:
     ("darts-v1", {"arch_lr": -1.0}),
     ("darts-v2", {"arch_betas": [0.5, 1.5]}),
     ("enas", {"controller_steps": 0}),
+    # infinite values (--set tau_max=1e999 reads as inf) were accepted: tau = inf - (inf - tau_min) * frac is NaN,
+    # and gdas resampled its Gumbel noise forever at the first step; an infinite lr or alpha made alpha or the
+    # controller's logits inf/NaN
+    ("gdas", {"tau_max": float("inf")}),
+    ("gdas", {"alpha_init_std": float("inf")}),
+    ("darts-v1", {"arch_lr": float("inf")}),
+    ("darts-v2", {"arch_weight_decay": float("inf")}),
+    ("enas", {"controller_lr": float("inf")}),
+    ("enas", {"entropy_weight": float("inf")}),
 ])
 def test_out_of_range_method_settings_are_refused_before_any_training(method: str, settings: dict) -> None:
     from nasbench_suite.weight_sharing import WeightSharingError, make_method
