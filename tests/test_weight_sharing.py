@@ -195,6 +195,7 @@ def test_second_order_gradient_matches_autograd_through_the_unrolled_step():
     loss_v = F.cross_entropy(functional_call(net, w_virtual, (xv, a.softmax(-1))), yv)
     exact = torch.autograd.grad(loss_v, a)[0]
 
+    net.eval()  # as bn_scoring="nb201" scoring leaves it: the hypergradient is taken in train mode all the same
     approx = unrolled_alpha_grad(net, alpha, x, y, xv, yv, xi=xi, weight_decay=wd, momentum_terms=momentum,
                                  epsilon=1e-5)
     first_order = torch.autograd.grad(F.cross_entropy(net(xv, a.softmax(-1)), yv), a)[0]
