@@ -45,6 +45,8 @@ class RSPS(Method):
 
     def check(self) -> str | None:
         vb = self.config["valid_batch"]
+        if vb is not None and (isinstance(vb, bool) or not isinstance(vb, int)):  # its default None takes any type
+            return f"valid_batch must be an integer (images per valid minibatch) or null, got {vb!r}"
         if self.config["candidates"] < 1 or (vb is not None and vb < 1):
             return "candidates and valid_batch must be at least 1"
         return candidate_batches_error(self.config["candidate_batches"])

@@ -554,6 +554,12 @@ def test_method_settings_of_the_wrong_kind_are_refused() -> None:
     ("darts-v2", {"arch_weight_decay": float("inf")}),
     ("enas", {"controller_lr": float("inf")}),
     ("enas", {"entropy_weight": float("inf")}),
+    # valid_batch (default None, so any type passed the type check): "abc" was a TypeError traceback at once, 2.5
+    # and true a TypeError traceback from numpy after the first epoch's training
+    ("rsps", {"valid_batch": "abc"}),
+    ("rsps", {"valid_batch": 2.5}),
+    ("rsps", {"valid_batch": True}),
+    ("rsps", {"valid_batch": [3]}),
 ])
 def test_out_of_range_method_settings_are_refused_before_any_training(method: str, settings: dict) -> None:
     from nasbench_suite.weight_sharing import WeightSharingError, make_method
@@ -633,6 +639,16 @@ def test_per_candidate_batches_from_the_cli(ws_table, tmp_path):
     manifest = json.loads((tmp_path / "per" / "manifest.json").read_text())
     assert manifest["strategy"]["settings"]["candidate_batches"] == "per_candidate"
     np.testing.assert_array_equal(shared["supernet_train_loss"], per["supernet_train_loss"])
+
+
+def test_a_valid_batch_that_is_not_an_integer_is_a_user_error(ws_table, tmp_path, capsys):
+    from nasbench_suite.cli import main
+
+    assert main(["darts", "--table", str(ws_table), "--epochs", "1", "--out", str(tmp_path / "o"), "--method", "rsps",
+                 "--set", "valid_batch=abc"]) == 2
+    assert capsys.readouterr().err == ("nasbench: error: rsps: valid_batch must be an integer (images per valid "
+                                       "minibatch) or null, got 'abc'\n")
+    assert not (tmp_path / "o").exists()
 
 
 def test_bad_candidate_batches_is_a_user_error(ws_table, tmp_path, capsys):
