@@ -41,9 +41,15 @@ class OptunaStrategy(Strategy):
         cls = getattr(optuna.samplers, self.sampler, None)
         if not isinstance(cls, type):
             raise StrategyError(f"optuna.samplers has no sampler {self.sampler!r}")
+        if not isinstance(self.sampler_settings, dict):
+            raise StrategyError(f"sampler_settings must be a table of keyword arguments, got {self.sampler_settings!r}")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._epochs = space.epochs_or_max(self.epochs)
-        sampler = cls(seed=int(rng.integers(2**31)), **self.sampler_settings)
+        try:
+            sampler = cls(seed=int(rng.integers(2**31)), **self.sampler_settings)
+        except TypeError as e:  # an argument the sampler does not take (or seed, which the adapter sets)
+            raise StrategyError(f"optuna sampler {self.sampler} refuses sampler_settings {self.sampler_settings!r}: "
+                                f"{e}") from None
         self.study = optuna.create_study(direction="maximize", sampler=sampler)
         self.dist = {f"edge{e}": optuna.distributions.CategoricalDistribution(OPS) for e in range(NUM_EDGES)}
         self.waiting: defaultdict[int, deque] = defaultdict(deque)  # arch index -> Optuna trials asked for it

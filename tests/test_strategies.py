@@ -307,6 +307,10 @@ def _fake_optuna(asked: list[dict[str, str]]):
         def __init__(self, seed: int, **settings: object) -> None:
             self.seed, self.settings = seed, settings
 
+    class Strict:  # takes only the arguments it names, as optuna's samplers do
+        def __init__(self, seed: int, n_startup_trials: int = 10) -> None:
+            self.seed = seed
+
     class Study:
         def __init__(self, direction: str, sampler: Sampler) -> None:
             self.direction, self.sampler, self.told, self.trials = direction, sampler, [], []
@@ -320,7 +324,7 @@ def _fake_optuna(asked: list[dict[str, str]]):
         def tell(self, trial: SimpleNamespace, value: float) -> None:
             self.told.append((trial.number, value))
 
-    return SimpleNamespace(samplers=SimpleNamespace(FakeSampler=Sampler, not_a_sampler=42),
+    return SimpleNamespace(samplers=SimpleNamespace(FakeSampler=Sampler, Strict=Strict, not_a_sampler=42),
                            logging=SimpleNamespace(WARNING=30, set_verbosity=lambda level: None),
                            create_study=lambda direction, sampler: Study(direction, sampler),
                            distributions=SimpleNamespace(CategoricalDistribution=lambda choices: tuple(choices)))
@@ -358,6 +362,24 @@ def test_optuna_adapter_maps_trial_params_to_cells_and_tells_each_trial_its_own_
     with pytest.raises(StrategyError, match="15,625 cells"):
         make_strategy("optuna", {"sampler": "FakeSampler"}).setup(SearchSpace((12,), np.arange(100)),
                                                                  np.random.default_rng(0))
+
+
+def test_optuna_sampler_settings_the_sampler_does_not_take_are_a_strategy_error(monkeypatch) -> None:
+    """sampler_settings go to the sampler's constructor as keyword arguments: one it does not take, seed (which
+    the adapter sets) or a value that is not a table was a TypeError traceback from inside the setup."""
+    from algorithms import optuna_sampler
+    from nasbench_suite.strategy import SearchSpace
+
+    monkeypatch.setattr(optuna_sampler, "import_optuna", lambda: _fake_optuna([]))
+    space = SearchSpace((12,), np.arange(15625))
+    make_strategy("optuna", {"sampler": "Strict", "sampler_settings": {"n_startup_trials": 3}}).setup(
+        space, np.random.default_rng(0))
+    for settings, message in (({"bogus": 1}, "refuses sampler_settings {'bogus': 1}"),
+                              ({"seed": 1}, "refuses sampler_settings {'seed': 1}"),
+                              ([1], "sampler_settings must be a table")):
+        with pytest.raises(StrategyError, match=message):
+            make_strategy("optuna", {"sampler": "Strict", "sampler_settings": settings}).setup(
+                space, np.random.default_rng(0))
 
 
 def _lstm_strategy(**settings):
