@@ -931,3 +931,23 @@ def test_weight_step_clips_the_gradient_norm_and_counts_loss_and_hits_per_image(
     assert ctx.train_loss_sum == pytest.approx(float(F.cross_entropy(logits, y)) * 8, rel=1e-5)
     assert ctx.train_seen == 8 and ctx.train_correct == int((logits.argmax(1) == y).sum()) < 8
     assert isinstance(ctx, Context)
+
+
+def test_search_augmentation_follows_the_protocol_else_the_dataset_default(monkeypatch):
+    """augment None takes the dataset's default (crop + flip for CIFAR); crop_padding None is resolution // 8,
+    filled with black (-mean / std per channel); an explicit augment=False turns a default one off."""
+    from types import SimpleNamespace
+
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.train import Protocol
+
+    calls = []
+    monkeypatch.setattr(weight_sharing, "augment_batch", lambda x, rng, padding, fill: calls.append((padding, fill)))
+    data = SimpleNamespace(augment=True, resolution=16, mean=(0.5, 0.25), std=(0.25, 0.5))
+    f = weight_sharing.protocol_augmentation(Protocol("cifar10", channels=4, cells=1), data, "cpu")
+    f(torch.zeros(1, 2, 16, 16), np.random.default_rng(0))
+    assert calls[0][0] == 2 and calls[0][1].tolist() == [-2.0, -0.5]
+    assert weight_sharing.protocol_augmentation(Protocol("cifar10", channels=4, cells=1, augment=False), data, "cpu") is None
+    plain = SimpleNamespace(augment=False, resolution=16, mean=(0.5,), std=(0.25,))
+    assert weight_sharing.protocol_augmentation(Protocol("digits", channels=4, cells=1), plain, "cpu") is None
+    assert weight_sharing.protocol_augmentation(Protocol("digits", channels=4, cells=1, augment=True), plain, "cpu")
