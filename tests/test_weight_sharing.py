@@ -951,3 +951,27 @@ def test_search_augmentation_follows_the_protocol_else_the_dataset_default(monke
     plain = SimpleNamespace(augment=False, resolution=16, mean=(0.5,), std=(0.25,))
     assert weight_sharing.protocol_augmentation(Protocol("digits", channels=4, cells=1), plain, "cpu") is None
     assert weight_sharing.protocol_augmentation(Protocol("digits", channels=4, cells=1, augment=True), plain, "cpu")
+
+
+@pytest.mark.parametrize("bn_scoring, running", [("batch", True), ("nb201", False)])
+def test_nb201_bn_scoring_searches_a_supernet_whose_cells_keep_no_running_statistics(ws_table, monkeypatch, bn_scoring,
+                                                                                      running):
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.table import load_table
+
+    class Probe(weight_sharing.Method):
+        name = "probe"
+
+        def setup(self, ctx):
+            self.edge_bns = _edge_batchnorms(ctx.net)
+
+        def step(self, ctx, x, y, xv, yv):
+            pass
+
+        def derive(self, ctx):
+            return Arch.from_index(0)
+
+    probe = Probe()
+    monkeypatch.setattr(weight_sharing, "make_method", lambda name, settings=None: probe)
+    weight_sharing.run_one(load_table(ws_table), "probe", 0, weight_sharing.SearchSettings(epochs=1, bn_scoring=bn_scoring))
+    assert probe.edge_bns and all(m.track_running_stats == running for m in probe.edge_bns)
