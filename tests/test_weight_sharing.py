@@ -975,3 +975,23 @@ def test_nb201_bn_scoring_searches_a_supernet_whose_cells_keep_no_running_statis
     monkeypatch.setattr(weight_sharing, "make_method", lambda name, settings=None: probe)
     weight_sharing.run_one(load_table(ws_table), "probe", 0, weight_sharing.SearchSettings(epochs=1, bn_scoring=bn_scoring))
     assert probe.edge_bns and all(m.track_running_stats == running for m in probe.edge_bns)
+
+
+def test_a_path_forward_runs_the_chosen_op_and_passes_the_gradient_to_every_op_weight():
+    """NB201's GDAS edge with an op index k: weights[k] * op_k(x) + sum_{j != k} weights[j]. Only op k runs; the
+    other terms are zero under a hard one-hot but carry the gradient, d loss / d weights[j] = the sum of the
+    upstream gradient (GDAS's alpha learns about the ops not sampled through them)."""
+    from nasbench_suite.supernet import MixedOp
+
+    edge = _seeded(lambda: MixedOp(4))
+    g = torch.Generator().manual_seed(8)
+    x, upstream = torch.randn(2, 4, 8, 8, generator=g), torch.randn(2, 4, 8, 8, generator=g)
+    weights = torch.tensor([0.1, 0.2, 0.3, 0.25, 0.15], requires_grad=True)
+    out = edge(x, weights, torch.tensor(3))
+    (out * upstream).sum().backward()
+    with torch.no_grad():
+        conv = edge.ops[3](x)
+    torch.testing.assert_close(out.detach(), 0.25 * conv + 0.75)
+    want = torch.full((5,), float(upstream.sum()))
+    want[3] = float((conv * upstream).sum())
+    torch.testing.assert_close(weights.grad, want)
