@@ -276,6 +276,7 @@ def test_short_search_writes_tidy_results(ws_table, tmp_path, method, capsys):
 
     timing = json.loads((tmp_path / "a" / "timing.json").read_text())
     assert manifest["cost"]["device_name"] == timing["device_name"] == (cpu_model() or "cpu")
+    assert timing["run_seconds"] == frame.groupby("seed")["measured_time"].last().tolist()  # each run's total
 
     # the same seed gives the same search (every column but the measured seconds)
     assert main(argv[:-1] + [str(tmp_path / "b")]) == 0
@@ -922,7 +923,7 @@ def test_weight_step_clips_the_gradient_norm_and_counts_loss_and_hits_per_image(
 
     ctx, (x, y, _, _) = _step_context(lr=1.0, momentum=0.0, weight_decay=0.0)
     ctx.settings = SearchSettings(1, grad_clip=0.01)
-    weights = onehot_weights(Arch.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"))
+    weights = onehot_weights("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
     logits = ctx.net.train()(x, weights).detach()
     before = [p.detach().clone() for p in ctx.net.parameters()]
     ctx.weight_step(x, y, weights)
@@ -995,3 +996,18 @@ def test_a_path_forward_runs_the_chosen_op_and_passes_the_gradient_to_every_op_w
     want = torch.full((5,), float(upstream.sum()))
     want[3] = float((conv * upstream).sum())
     torch.testing.assert_close(weights.grad, want)
+
+
+def test_scoring_on_all_of_valid_runs_in_chunks_of_1024_images():
+    """With batch statistics the chunks are part of the result: 1,100 images score as a chunk of 1,024 and one of 76."""
+    arch = Arch.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    net = _seeded(lambda: Supernet(CFG))
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(1100, 1, 8, 8, generator=g) + torch.linspace(-2, 2, 1100).reshape(-1, 1, 1, 1)
+    y = torch.randint(0, 3, (1100,), generator=g)
+    got = _scoring_context(net, "batch", x, y).accuracy(arch)
+    with torch.no_grad():
+        hits = sum(int((net.train()(x[a:b], onehot_weights(arch)).argmax(1) == y[a:b]).sum())
+                   for a, b in ((0, 1024), (1024, 1100)))
+        whole = int((net(x, onehot_weights(arch)).argmax(1) == y).sum())
+    assert got == 100.0 * hits / 1100 != 100.0 * whole / 1100
