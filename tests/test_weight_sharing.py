@@ -1011,3 +1011,30 @@ def test_scoring_on_all_of_valid_runs_in_chunks_of_1024_images():
                    for a, b in ((0, 1024), (1024, 1100)))
         whole = int((net(x, onehot_weights(arch)).argmax(1) == y).sum())
     assert got == 100.0 * hits / 1100 != 100.0 * whole / 1100
+
+
+def test_the_run_seed_seeds_the_data_order_the_torch_draws_and_the_method(ws_table, monkeypatch):
+    """Another seed gives another search: the train order, the supernet's initial weights (torch) and the method's
+    own generator all come from SeedSequence(seed)."""
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.table import load_table
+
+    class Probe(weight_sharing.Method):
+        name = "probe"
+
+        def setup(self, ctx):
+            self.seen = {"weights": float(next(ctx.net.parameters()).detach().sum()), "method": float(ctx.rng.random())}
+
+        def step(self, ctx, x, y, xv, yv):
+            self.seen.setdefault("first_labels", y.tolist())
+
+        def derive(self, ctx):
+            return Arch.from_index(0)
+
+    seen = []
+    for seed in (0, 1, 0):
+        probe = Probe()
+        monkeypatch.setattr(weight_sharing, "make_method", lambda name, settings=None: probe)
+        weight_sharing.run_one(load_table(ws_table), "probe", seed, weight_sharing.SearchSettings(epochs=1))
+        seen.append(probe.seen)
+    assert seen[0] == seen[2] and all(seen[0][k] != seen[1][k] for k in seen[0])
