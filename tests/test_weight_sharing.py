@@ -545,6 +545,7 @@ def test_method_settings_of_the_wrong_kind_are_refused() -> None:
     ("rsps", {"candidates": 0}),
     ("darts-v1", {"arch_lr": -1.0}),
     ("darts-v2", {"arch_betas": [0.5, 1.5]}),
+    ("darts-v1", {"arch_betas": [0.5, 1.0]}),  # Adam's beta2 = 1 never moves its second moment off 0
     ("enas", {"controller_steps": 0}),
     # infinite values (--set tau_max=1e999 reads as inf) were accepted: tau = inf - (inf - tau_min) * frac is NaN,
     # and gdas resampled its Gumbel noise forever at the first step; an infinite lr or alpha made alpha or the
@@ -1038,3 +1039,28 @@ def test_the_run_seed_seeds_the_data_order_the_torch_draws_and_the_method(ws_tab
         weight_sharing.run_one(load_table(ws_table), "probe", seed, weight_sharing.SearchSettings(epochs=1))
         seen.append(probe.seen)
     assert seen[0] == seen[2] and all(seen[0][k] != seen[1][k] for k in seen[0])
+
+
+def test_second_order_finite_difference_steps_the_weights_by_epsilon_either_way(monkeypatch):
+    """DARTS' r = epsilon / ||v||: the two train passes run at w + r v and w - r v, each epsilon (0.01) from w."""
+    from algorithms import darts
+    from algorithms.darts import unrolled_alpha_grad
+
+    net = _seeded(lambda: Supernet(CFG))
+    g = torch.Generator().manual_seed(4)
+    x, xv = torch.randn(6, 1, 8, 8, generator=g), torch.randn(6, 1, 8, 8, generator=g)
+    y, yv = torch.randint(0, 3, (6,), generator=g), torch.randint(0, 3, (6,), generator=g)
+    names = [n for n, _ in net.named_parameters()]
+    w = {n: p.detach().clone() for n, p in net.named_parameters()}
+    passes = []
+
+    def recording(module, params, args):
+        passes.append({n: params[n].detach().clone() for n in names})
+        return torch.func.functional_call(module, params, args)
+
+    monkeypatch.setattr(darts, "functional_call", recording)
+    unrolled_alpha_grad(net, 0.5 * torch.randn(6, 5, generator=g), x, y, xv, yv, xi=0.05)
+    assert len(passes) == 3  # the virtual step's valid pass, then w + r v and w - r v
+    plus, minus = ({n: p[n] - w[n] for n in names} for p in passes[1:])
+    assert float(torch.cat([d.reshape(-1) for d in plus.values()]).norm()) == pytest.approx(0.01, rel=1e-4)
+    assert all(torch.allclose(plus[n], -minus[n], atol=1e-7) for n in names)
