@@ -770,6 +770,9 @@ def test_gdas_temperature_falls_linearly_from_tau_max_in_the_first_epoch_to_tau_
             method.start_epoch(SimpleNamespace(epochs=epochs), epoch)
             taus.append(method.tau)
     assert taus == pytest.approx([10.0, 7.525, 5.05, 2.575, 0.1, 10.0])
+    constant = make_method("gdas", {"tau_max": 2.0, "tau_min": 2.0})  # a constant temperature is allowed
+    constant.start_epoch(SimpleNamespace(epochs=3), 2)
+    assert constant.tau == 2.0
 
 
 def test_gumbel_sample_is_the_argmax_of_perturbed_log_probabilities_with_the_gradient_of_their_softmax_at_tau():
