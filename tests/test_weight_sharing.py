@@ -547,6 +547,8 @@ def test_method_settings_of_the_wrong_kind_are_refused() -> None:
     ("darts-v2", {"arch_betas": [0.5, 1.5]}),
     ("darts-v1", {"arch_betas": [0.5, 1.0]}),  # Adam's beta2 = 1 never moves its second moment off 0
     ("enas", {"controller_steps": 0}),
+    ("enas", {"derive_samples": 0}),  # derive would keep the best of no cells
+    ("enas", {"baseline_decay": 1.5}),
     # infinite values (--set tau_max=1e999 reads as inf) were accepted: tau = inf - (inf - tau_min) * frac is NaN,
     # and gdas resampled its Gumbel noise forever at the first step; an infinite lr or alpha made alpha or the
     # controller's logits inf/NaN
