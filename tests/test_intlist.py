@@ -5,6 +5,7 @@ from nasbench_suite.intlist import format_int_list, parse_int_list
 
 @pytest.mark.parametrize("text, expected", [
     ("0-3", [0, 1, 2, 3]), ("0,5,7-9", [0, 5, 7, 8, 9]), ("10, 100 ,1000", [10, 100, 1000]), ("4", [4]),
+    ("4-4", [4]), ("9,2-3", [9, 2, 3]),  # a range of one (A-A); the order written, not sorted
 ])
 def test_parse(text: str, expected: list[int]) -> None:
     assert parse_int_list(text) == expected
