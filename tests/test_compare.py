@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -433,6 +434,51 @@ def test_bad_configs_name_the_field(toy: dict[str, Path], tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("nasbench: error:") and field in err, err
     assert not (tmp_path / "out").exists()
+
+
+MINIMAL = {"name": "x", "table": "digits", "seeds": "0-2", "budget": {"seconds": 5.0}, "strategy": [{"name": "random"}]}
+
+
+def test_the_fields_a_config_leaves_out_take_their_stated_defaults() -> None:
+    """README's [report] row states bootstrap 1000 and alpha 0.05; the budget is strict with one simulated worker,
+    2 processes, latency auto at batch 1, and weight-sharing seeds 0-2 (as `nasbench darts`' default)."""
+    cfg = parse_config({**MINIMAL, "weight_sharing": {"methods": ["gdas"], "epochs": 1}})
+    assert (cfg.overrun, cfg.sim_workers, cfg.workers, cfg.latency, cfg.latency_batch) == ("strict", 1, 2, "auto", 1)
+    assert (cfg.budget_seconds, cfg.budget_queries, cfg.weight_sharing.seeds) == (5.0, None, (0, 1, 2))
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert (f"`bootstrap` resamples of the median band (default {cfg.bootstrap}), `alpha` of the tests ({cfg.alpha})"
+            in readme) and (cfg.bootstrap, cfg.alpha) == (1000, 0.05)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"budget": {"seconds": 0}}, "budget.seconds: expected a number in (0.0, inf), got 0"),
+    ({"report": {"alpha": 0.0}}, "report.alpha: expected a number in (0.0, 0.5), got 0.0"),
+    ({"report": {"alpha": 0.5}}, "report.alpha: expected a number in (0.0, 0.5), got 0.5"),
+    ({"report": {"bootstrap": 99}}, "report.bootstrap: expected an integer >= 100, got 99"),
+    ({"workers": 0}, "workers: expected an integer >= 1, got 0"),
+    ({"seeds": [0, 1, 1]}, "seeds: seeds must be distinct, at least one"),
+    ({"seeds": "3,0-3"}, "seeds: seeds must be distinct, at least one"),
+    ({"seeds": [0, -1]}, "seeds[1]: expected an integer >= 0, got -1"),
+    ({"budget": {"queries": 3, "overrun": "late"}}, "budget.overrun: 'late' is not one of strict, finish"),
+    ({"weight_sharing": {"methods": ["gdas", "gdas"], "epochs": 1}}, "weight_sharing.methods: a method is listed twice"),
+    # settings of a method the config does not run were read and never used
+    ({"weight_sharing": {"methods": ["gdas"], "epochs": 1, "settings": {"rsps": {"candidates": 5}}}},
+     "weight_sharing.settings.rsps: unknown field; known: gdas"),
+    ({"weight_sharing": {"methods": ["gdas"], "epochs": 1, "settings": {"gdas": {"bn_scoring": "nope"}}}},
+     "weight_sharing.settings.gdas: bn_scoring must be one of"),
+])
+def test_config_bounds_are_refused_naming_the_field(change: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match="config field " + re.escape(message)):
+        parse_config({**MINIMAL, **change})
+
+
+def test_config_values_at_their_bounds_are_accepted(tmp_path: Path) -> None:
+    cfg = parse_config({**MINIMAL, "seeds": [0, 2**63 - 1], "workers": 1, "budget": {"seconds": 1e-9},
+                        "report": {"bootstrap": 100, "alpha": 0.49}})
+    assert (cfg.seeds, cfg.workers, cfg.bootstrap, cfg.alpha) == ((0, 2**63 - 1), 1, 100, 0.49)
+    plain = tmp_path / "my-config"  # a config file named without .toml is read like one
+    plain.write_text('name = "x"\ntable = "digits"\nseeds = "0"\n[budget]\nqueries = 1\n[[strategy]]\nname = "random"\n')
+    assert load_config(plain).name == "x"
 
 
 def test_weight_sharing_settings_reach_bn_scoring(toy: dict[str, Path], tmp_path: Path,
