@@ -296,6 +296,26 @@ def test_weight_sharing_runs_are_kept_only_under_the_same_code(toy: dict[str, Pa
     assert not compare._reusable_ws(full_run / "runs", compare._ws_identity(cfg, load_table(cfg.table).content_hash))
 
 
+def test_the_identity_of_weight_sharing_runs_holds_their_settings_table_and_machine(
+        toy: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finished weight-sharing runs are kept by a rerun only under the same identity: other epochs, seeds or
+    method settings, another table or another machine must train them again (measured seconds are this machine's)."""
+    import dataclasses
+
+    from nasbench_suite import compare
+
+    cfg = load_config(str(toy["full"]))
+    same = compare._ws_identity(cfg, "sha256:t")
+    assert compare._ws_identity(load_config(str(toy["full"])), "sha256:t") == same
+    ws = cfg.weight_sharing
+    for other in (dataclasses.replace(ws, epochs=2), dataclasses.replace(ws, seeds=(0, 1, 2)),
+                  dataclasses.replace(ws, settings={"gdas": {"tau_max": 8}})):
+        assert compare._ws_identity(dataclasses.replace(cfg, weight_sharing=other), "sha256:t") != same
+    assert compare._ws_identity(cfg, "sha256:u") != same
+    monkeypatch.setattr(compare, "machine", lambda: {"hash": "another machine"})
+    assert compare._ws_identity(cfg, "sha256:t") != same
+
+
 def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], full_run: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
     before = _files(full_run)
