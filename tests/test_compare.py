@@ -245,6 +245,77 @@ name = "rea"
 {third}"""
 
 
+SETTINGS = """
+name = "settings"
+table = "{table}"
+seeds = "0-4"
+workers = 1
+
+[budget]
+seconds = 100.0
+overrun = "{overrun}"
+sim_workers = 2
+
+[latency]
+source = "none"
+
+[report]
+bootstrap = 150
+alpha = 0.2
+
+[[strategy]]
+name = "random"
+
+[[strategy]]
+name = "rea"
+settings = {{ population = 3, sample_size = 2 }}
+
+[[strategy]]
+name = "local-search"
+"""
+
+
+@pytest.mark.parametrize("overrun", ["strict", "finish"])
+def test_the_budget_and_report_settings_of_a_config_reach_the_runs_and_the_report(
+        toy: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrun: str) -> None:
+    """Overrun and simulated workers reach every replayed run; anytime.csv is the median band of each strategy's
+    runs on the grid up to the budget (or the last finish), with the config's bootstrap resamples and alpha."""
+    config = tmp_path / "c.toml"
+    config.write_text(SETTINGS.format(table=toy["table"].as_posix(), overrun=overrun))
+    real, bands = stats.median_band, []  # 5 runs' medians: 150 and 1,000 resamples can give the same band
+
+    def median_band(values: np.ndarray, resamples: int, alpha: float, seed: int) -> tuple:
+        bands.append((resamples, alpha))
+        return real(values, resamples, alpha, seed)
+
+    monkeypatch.setattr(stats, "median_band", median_band)
+    assert main(["compare", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    assert bands == [(150, 0.2)] * 6
+    monkeypatch.undo()
+    runs = tmp_path / "out" / "runs" / "replayed"
+    frames = {label: pd.read_parquet(runs / label / "trajectories.parquet") for label in ("random", "rea", "local-search")}
+    for label in frames:
+        manifest = json.loads((runs / label / "manifest.json").read_text())
+        assert (manifest["budget"]["overrun"], manifest["budget"]["seconds"], manifest["workers"]) == (overrun, 100.0, 2)
+    last = max(f["finish_time"].max() for f in frames.values())
+    assert last > 100 if overrun == "finish" else last < 100
+    grid = stats.time_grid(frames, 100.0)
+    assert grid[-1] == max(last, 100.0)
+    anytime = pd.read_csv(tmp_path / "out" / "anytime.csv")
+    assert list(anytime["strategy"].unique()) == list(frames) and (anytime.groupby("strategy").size() == 200).all()
+    for k, (label, frame) in enumerate(frames.items()):
+        rows = anytime[anytime["strategy"] == label]
+        assert rows["time"].to_numpy() == pytest.approx(grid, rel=1e-5)
+        for column, seed, name in ((stats.ACC, 2 * k, "acc"), (stats.REGRET, 2 * k + 1, "regret")):
+            band = stats.median_band(stats.anytime(frame, grid, column)[1], 150, 0.2, seed=seed)
+            for values, part in zip(band, ("median", "low", "high")):
+                assert rows[f"{name}_{part}"].to_numpy() == pytest.approx(values, rel=1e-5, nan_ok=True), (label, name, part)
+    md = (tmp_path / "out" / "index.md").read_text()
+    assert "bands: 80% percentile bootstrap of that median (150 resamples)" in md
+    assert "ranks; bars join" in md and f"{stats.rank_tests({k: stats.finals(f) for k, f in frames.items()}, 0.2).critical_difference:.2f} ranks" in md
+    assert "at alpha 0.2 the strategies" in md
+
+
 @pytest.mark.parametrize("seeds, third, reason", [
     ("0-3", "", "need at least 3 strategies, and this comparison has 2."),
     ("0", '\n[[strategy]]\nname = "local-search"\n', "need at least 2 seeds that every strategy ran"),
