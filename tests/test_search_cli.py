@@ -64,6 +64,23 @@ def test_search_user_errors_are_one_line(search_table: Benchmark, tmp_path: Path
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
+def test_search_options_reach_the_runs_and_the_defaults_are_readmes(search_table: Benchmark, tmp_path: Path) -> None:
+    """--overrun and --search-epochs reach every run (both were parsed and could be dropped unnoticed); left out,
+    --seeds is 0-9 and --objective valid_acc, as README's option table says."""
+    base = ["search", "--table", str(search_table.path), "--strategy", "random", "--workers", "1"]
+    assert main([*base, "--budget", "20", "--overrun", "finish", "--search-epochs", "2", "--seeds", "0-3",
+                 "--out", str(tmp_path / "a")]) == 0
+    frame = pd.read_parquet(tmp_path / "a" / "trajectories.parquet")
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["budget"]["overrun"] == "finish" and frame["finish_time"].max() > 20
+    assert frame["epochs"].max() == 2 and search_table.max_epoch > 2
+    assert main([*base, "--max-queries", "2", "--out", str(tmp_path / "b")]) == 0
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert manifest["seeds"]["ranges"] == "0-9" and "(default `0-9`)" in readme
+    assert manifest["search"]["objective"] == "valid_acc" and "(default `valid_acc`;" in readme
+
+
 def test_search_and_export_write_into_a_folder_named_by_bytes_that_are_not_utf8(search_table: Benchmark,
                                                                               tmp_path: Path) -> None:
     # pyarrow was given the paths and encodes them as UTF-8, not as the file system does: the runs of a
