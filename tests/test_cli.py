@@ -317,6 +317,18 @@ def test_an_integer_option_past_64_bits_is_refused_before_any_work(tmp_path: Pat
     assert not (tmp_path / "run").exists()
 
 
+def test_integer_and_seed_options_at_their_bounds() -> None:
+    """2**63 - 1 is the largest integer an option takes (2**63 does not fit int64); 0 is a seed."""
+    import argparse
+
+    from nasbench_suite.cli import _int, _seed
+
+    assert _int(str(2**63 - 1)) == 2**63 - 1 and _int(str(-2**63)) == -2**63 and _seed("0") == 0
+    for text in (str(2**63), str(-2**63 - 1)):
+        with pytest.raises(argparse.ArgumentTypeError, match="at most 64 bits"):
+            _int(text)
+
+
 def test_an_output_path_of_the_wrong_kind_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "dir.csv").mkdir()
     proc = run("export", "digits-sample", "--out", str(tmp_path / "dir.csv"))
