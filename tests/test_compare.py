@@ -133,6 +133,28 @@ def test_compare_writes_runs_and_a_complete_report(full_run: Path) -> None:
     assert "hypervolume of queried cells / front's" in md
 
 
+def test_cells_parquet_holds_every_cells_final_test_accuracy_latency_and_the_tables_front(
+        toy: dict[str, Path], full_run: Path) -> None:
+    """The latency view's background: table test accuracy (last epoch, mean over seeds), the config's latency,
+    and the front of high accuracy at low latency; a table of every cell records no cell count."""
+    from nasbench_suite.table import load_table
+
+    bench = load_table(toy["table"])
+    cells = pd.read_parquet(full_run / "runs" / "cells.parquet")
+    assert cells["arch_index"].tolist() == bench.arch_indices.tolist()
+    assert cells["test_acc"].to_numpy() == pytest.approx(bench.array("test", "acc", epoch=bench.max_epoch))
+    from nasbench_suite.space import nb201_order
+
+    csv, latency = pd.read_csv(toy["root"] / "devices.csv"), np.full(15625, np.nan)
+    latency[nb201_order()[csv["arch_index"].to_numpy()]] = csv["toy_ms"].to_numpy()  # NAS-Bench-201's numbering
+    assert cells["latency_ms"].to_numpy() == pytest.approx(latency[bench.arch_indices])
+    order = cells.sort_values(["latency_ms", "test_acc"], ascending=[True, False], kind="stable")
+    best_before = np.maximum.accumulate(np.r_[-np.inf, order["test_acc"].to_numpy()[:-1]])
+    assert order["pareto"].tolist() == (order["test_acc"].to_numpy() > best_before).tolist()
+    record = json.loads((full_run / "runs" / "compare.json").read_text())
+    assert "cells" not in record["table"] and "It holds" not in (full_run / "index.md").read_text()
+
+
 @pytest.mark.parametrize("friedman_p, said", [(0.5, True), (0.001, False)])
 def test_a_nemenyi_diagram_after_a_friedman_test_that_does_not_reject_says_so(
         full_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, friedman_p: float, said: bool) -> None:
