@@ -155,6 +155,25 @@ def test_cells_parquet_holds_every_cells_final_test_accuracy_latency_and_the_tab
     assert "cells" not in record["table"] and "It holds" not in (full_run / "index.md").read_text()
 
 
+def test_the_latency_and_weight_sharing_rows_of_the_report_by_hand(full_run: Path) -> None:
+    """Per strategy: the median latency of its final cells, how many are on the table's front, the front's size,
+    the hypervolume ratio's mean and std (ddof 1); the weight-sharing row's mean measured seconds per run."""
+    runs = full_run / "runs"
+    cells = pd.read_parquet(runs / "cells.parquet")
+    front = set(cells.loc[cells["pareto"], "arch_index"])
+    md = (full_run / "index.md").read_text()
+    assert f"the table's Pareto front ({len(front)} cells)" in md and len(front) < len(cells)
+    hv = pd.read_csv(full_run / "hypervolume.csv")
+    for label in ("random", "rea-small", "local-search", "nsga2"):
+        final = stats.finals(pd.read_parquet(runs / "replayed" / label / "trajectories.parquet"))
+        ratio = hv.loc[hv["strategy"] == label, "hypervolume_ratio"]
+        on_front = int(final["incumbent_index"].isin(front).sum())
+        assert (f"| {label} | {final['incumbent_latency'].median():.3f} | {on_front} | "
+                f"{ratio.mean():.3f} ± {ratio.std(ddof=1):.3f} |") in md
+    ws = stats.finals(pd.read_parquet(runs / "weight_sharing" / "gdas" / "trajectories.parquet"))
+    assert f"| gdas | measured: {ws['measured_time'].mean():.1f} s/run wall | 2 |" in md
+
+
 @pytest.mark.parametrize("friedman_p, said", [(0.5, True), (0.001, False)])
 def test_a_nemenyi_diagram_after_a_friedman_test_that_does_not_reject_says_so(
         full_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, friedman_p: float, said: bool) -> None:
