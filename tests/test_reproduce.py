@@ -317,3 +317,116 @@ def test_nats_runs_past_the_budget_and_reports_the_interpolation(tables: Path, s
             want.append((b - 20000.0) / (b - a) * values[nearest[0]] + (20000.0 - a) / (b - a) * values[nearest[1]])
         assert row.mean == pytest.approx(np.mean(want)) and row.std == pytest.approx(np.std(want))
         assert row.queries_per_run == len(frame) / 3
+
+
+@pytest.fixture(scope="module")
+def nats_tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tables `nasbench import nats-tss` writes from a generated NATS-Bench folder of 12 archs: every
+    dataset's hp12 and hp200 tables hold different values, and CIFAR-10 has cifar10-valid and cifar10 tables."""
+    from nasbench_suite.nats_import import import_nats_tss
+
+    from nats_generator import generate_folder
+
+    root = tmp_path_factory.mktemp("nats_tables")
+    import_nats_tss(generate_folder(root / "src", list(range(12)), seed=4), root / "tables", progress=False)
+    return root / "tables"
+
+
+def test_nb201_searches_cifar10_valid_hp12_and_reports_the_final_incumbents_hp200_test(nats_tables: Path) -> None:
+    """NB201 searched cifar10-valid's 12-epoch x-valid (not cifar10's hp12 table, nor an hp200 table) and
+    reported each run's final incumbent (not an earlier one) by its 200-epoch test accuracy, mean over the
+    trials, on cifar10 (ori-test), cifar100 and ImageNet16-120 (x-test); random search drops the query that
+    crosses 12,000 s."""
+    from nasbench_suite.simulator import Budget, Oracle, run_search
+    from nasbench_suite.space import Arch
+    from nasbench_suite.strategy import make_strategy
+    from nasbench_suite.table import load_table
+
+    rows = reproduce("nb201", nats_tables, runs=4, methods=["random"], published={"results": []})
+    assert [(r.search_table, r.eval_dataset, r.eval_table) for r in rows] == [
+        ("nats-tss-cifar10-valid-hp12", "cifar10", "nats-tss-cifar10-hp200"),
+        ("nats-tss-cifar10-valid-hp12", "cifar100", "nats-tss-cifar100-hp200"),
+        ("nats-tss-cifar10-valid-hp12", "imagenet16-120", "nats-tss-ImageNet16-120-hp200")]
+    assert all(r.overrun == "strict" for r in rows)
+    oracle = Oracle(load_table(nats_tables / "nats-tss-cifar10-valid-hp12"))
+    runs = [run_search(make_strategy("random", {}), oracle, Budget(seconds=12000.0, overrun="strict"), seed=s)
+            for s in range(4)]
+    assert any(run.columns["incumbent_index"][0] != run.final_incumbent() for run in runs)  # the final one counts
+    for r in rows:
+        bench = load_table(nats_tables / r.eval_table)
+        want = [bench.metric(Arch.from_index(run.final_incumbent()), "test", "acc", epoch=200) for run in runs]
+        assert r.mean == pytest.approx(np.mean(want), rel=1e-12) and r.std == pytest.approx(np.std(want), rel=1e-12)
+        assert r.queries_per_run == np.mean([len(run) for run in runs])
+
+
+def test_nats_searches_each_datasets_own_hp12_table_without_transfer(nats_tables: Path) -> None:
+    """NATS-Bench searched each dataset on its own 12-epoch x-valid (CIFAR-10: cifar10-valid) with its own
+    budget and reported on that dataset's 200-epoch table only."""
+    rows = reproduce("nats", nats_tables, runs=1, methods=["random"], published={"results": []})
+    assert [(r.search_dataset, r.budget_seconds, r.search_table, r.eval_dataset, r.eval_table) for r in rows] == [
+        ("cifar10", 20000.0, "nats-tss-cifar10-valid-hp12", "cifar10", "nats-tss-cifar10-hp200"),
+        ("cifar100", 40000.0, "nats-tss-cifar100-hp12", "cifar100", "nats-tss-cifar100-hp200"),
+        ("imagenet16-120", 120000.0, "nats-tss-ImageNet16-120-hp12", "imagenet16-120",
+         "nats-tss-ImageNet16-120-hp200")]
+
+
+def test_the_verdict_counts_a_gap_of_one_std_as_within_and_says_how_far_outside() -> None:
+    from nasbench_suite.reproduce import Published, Row
+
+    def row(mean: float, pub: Published) -> Row:
+        return Row("nb201", "rea", "cifar10", "cifar10", "s", "e", 12000.0, 3, mean, 0.1, 50.0, 1.0, published=pub)
+
+    assert row(94.0, Published(93.5, 0.5)).verdict == "within 1 published std"  # the gap is exactly one std
+    assert row(93.0, Published(93.5, 0.25)).verdict == "outside (-0.50, 2.0 published stds)"
+    assert row(94.0, Published(93.5, 0.25)).verdict == "outside (+0.50, 2.0 published stds)"
+
+
+def test_a_row_is_verified_only_by_json_true() -> None:
+    """A row whose 'verified' is 1 or "yes" is not checked by load_published (only true rows are), so its
+    numbers are not used either."""
+    for flag in (1, "yes"):
+        data = {"results": [{"protocol": "nb201", "method": "rea", "dataset": "cifar10", "verified": flag,
+                             "mean": 93.0, "std": 0.3}]}
+        assert published_value(data, "nb201", "rea", "cifar10") is None
+
+
+def test_the_protocols_settings_are_the_ones_the_scripts_file_names() -> None:
+    """The replay's REA / REINFORCE settings per protocol, as published_nb201.json records them from each
+    paper's scripts (NB201: REINFORCE lr 0.001; NATS-Bench: 0.01; both REA population 10, sample 3)."""
+    data = load_published()
+    for protocol, scripts in (("nb201", "nb201_scripts"), ("nats", "nats_scripts")):
+        settings, text = PROTOCOLS[protocol].settings, data["sources"][scripts]["settings"]
+        assert f"learning_rate {settings['reinforce']['learning_rate']}" in text
+        assert settings["reinforce"]["momentum"] == 0.9 and settings["random"] == {}
+        assert settings["rea"] == {"population": 10, "sample_size": 3}
+        assert "ea_population 10, ea_sample_size 3" in text
+    assert PROTOCOLS["nb201"].settings["reinforce"]["learning_rate"] == 0.001
+    assert PROTOCOLS["nats"].settings["reinforce"]["learning_rate"] == 0.01
+
+
+def test_interpolate_at_breaks_a_tie_in_distance_by_the_earlier_point() -> None:
+    """draw-table.py sorts (time, arch) by distance with Python's stable sort: of two points as far from the
+    budget, the earlier one is taken, however many points the run has."""
+    from nasbench_suite.reproduce import interpolate_at
+
+    times = np.r_[np.linspace(0.0, 19000.0, 40), 19990.0, 19995.0, 20010.0, np.linspace(21000.0, 40000.0, 40)]
+    values = np.arange(len(times), dtype=np.float64)
+    i = int(np.flatnonzero(times == 19995.0)[0])  # nearest; 19990 and 20010 tie for second: 19990 is taken
+    want = (19990.0 - 20000.0) / (19990.0 - 19995.0) * values[i] + (20000.0 - 19995.0) / (19990.0 - 19995.0) * values[i - 1]
+    assert interpolate_at(times, values, 20000.0) == pytest.approx(want)
+
+
+def test_reported_values_interpolate_each_run_over_all_its_rows(search_table) -> None:
+    """Each run's rows, its last (the crossing result) included, are its points; runs are told apart by seed."""
+    from nasbench_suite.reproduce import reported_values
+
+    import pandas as pd
+
+    a, b, c = (int(x) for x in search_table.arch_indices[:3])
+    acc = {x: search_table.metric(x, "test", "acc", epoch=search_table.max_epoch) for x in (a, b, c)}
+    frame = pd.DataFrame({"seed": [0, 0, 0, 1, 1], "incumbent_index": [a, b, c, b, a],
+                          "finish_time": [50.0, 90.0, 110.0, 80.0, 100.0]})
+    got = reported_values(frame, search_table, "interpolate", 100.0)
+    assert got == pytest.approx([(acc[b] + acc[c]) / 2, acc[a]])
+    final = reported_values(frame, search_table, "final", 100.0)
+    assert final == pytest.approx([acc[c], acc[a]])
