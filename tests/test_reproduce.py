@@ -406,10 +406,11 @@ def test_the_protocols_settings_are_the_ones_the_scripts_file_names() -> None:
 
 def test_interpolate_at_breaks_a_tie_in_distance_by_the_earlier_point() -> None:
     """draw-table.py sorts (time, arch) by distance with Python's stable sort: of two points as far from the
-    budget, the earlier one is taken, however many points the run has."""
+    budget, the earlier one is taken, however many points the run has (numpy's default argsort, not stable
+    on 1,003 points, took the later one)."""
     from nasbench_suite.reproduce import interpolate_at
 
-    times = np.r_[np.linspace(0.0, 19000.0, 40), 19990.0, 19995.0, 20010.0, np.linspace(21000.0, 40000.0, 40)]
+    times = np.r_[np.linspace(0.0, 19000.0, 500), 19990.0, 19995.0, 20010.0, np.linspace(21000.0, 40000.0, 500)]
     values = np.arange(len(times), dtype=np.float64)
     i = int(np.flatnonzero(times == 19995.0)[0])  # nearest; 19990 and 20010 tie for second: 19990 is taken
     want = (19990.0 - 20000.0) / (19990.0 - 19995.0) * values[i] + (20000.0 - 19995.0) / (19990.0 - 19995.0) * values[i - 1]
@@ -430,3 +431,34 @@ def test_reported_values_interpolate_each_run_over_all_its_rows(search_table) ->
     assert got == pytest.approx([(acc[b] + acc[c]) / 2, acc[a]])
     final = reported_values(frame, search_table, "final", 100.0)
     assert final == pytest.approx([acc[c], acc[a]])
+
+
+def test_weight_sharing_rows_read_each_runs_final_cell(tables: Path, tmp_path: Path, search_table) -> None:
+    """Per method: the last row of each seed (its final cell), its own test accuracy and the same cell in the
+    CIFAR-10 200-epoch table, beside NB201's published CIFAR-10 row of that method."""
+    import pandas as pd
+
+    from nasbench_suite.reproduce import Published
+
+    a, b, c, d = (int(x) for x in search_table.arch_indices[:4])
+    (tmp_path / "rsps").mkdir()
+    pd.DataFrame({"seed": [0, 0, 1, 1, 1], "incumbent_index": [a, b, c, d, a],
+                  "incumbent_test_acc": [10.0, 20.0, 30.0, 40.0, 50.0]}).to_parquet(tmp_path / "rsps" / "trajectories.parquet")
+    (tmp_path / "rsps" / "manifest.json").write_text(json.dumps({"evaluation": {"table": "own"}}))
+    published = {"results": [{"protocol": "nb201", "method": "rsps", "dataset": d_, "verified": True, "mean": m,
+                              "std": 1.0} for d_, m in (("cifar100", 70.0), ("cifar10", 87.0))]}
+    (row,) = weight_sharing_rows(tmp_path, tables, published=published)
+    acc = [search_table.metric(x, "test", "acc", epoch=search_table.max_epoch) for x in (b, a)]
+    assert (row.method, row.runs, row.own_table, row.eval_table) == ("rsps", 2, "own", search_table.name)
+    assert (row.own_mean, row.own_std) == (35.0, 15.0)
+    assert row.eval_mean == pytest.approx(np.mean(acc)) and row.eval_std == pytest.approx(np.std(acc))
+    assert row.published == Published(87.0, 1.0, "quoted by ?, which does not name its origin")
+
+
+def test_nb201_evaluates_on_a_datasets_hp200_table_without_its_hp12(nats_tables: Path, tmp_path: Path) -> None:
+    """NB201's transfer rows need only the evaluation table (ImageNet16-120-hp200 here, no hp12 beside it)."""
+    for name in ("nats-tss-cifar10-valid-hp12", "nats-tss-cifar10-hp200", "nats-tss-ImageNet16-120-hp200"):
+        (tmp_path / name).symlink_to(nats_tables / name, target_is_directory=True)
+    rows = reproduce("nb201", tmp_path, runs=1, methods=["random"], published={"results": []})
+    assert [(r.eval_dataset, r.eval_table) for r in rows] == [
+        ("cifar10", "nats-tss-cifar10-hp200"), ("imagenet16-120", "nats-tss-ImageNet16-120-hp200")]
