@@ -291,3 +291,93 @@ def test_a_killed_import_leaves_what_the_next_one_removes(tmp_path: Path) -> Non
         os.utime(path, (day_ago, day_ago))
     import_nats_tss(src, out, overwrite=True, progress=False)
     assert sorted(p.name for p in out.iterdir()) == names
+
+
+def _damaged(kind: str, src: Path) -> None:
+    """Damage a generated folder of archs 0 and 1 one way (see test_a_damaged_source_is_refused)."""
+    strings = nb201_order(0)
+    record = arch_record(1, strings[1])
+    if kind == "epochs":
+        record["12"]["all_results"][("cifar10", 111)]["epochs"] = 200
+    elif kind == "seed":
+        record["12"]["dataset_seed"]["cifar10"] = [123]
+        record["12"]["all_results"][("cifar10", 123)] = record["12"]["all_results"].pop(("cifar10", 111))
+    elif kind == "index":
+        record = arch_record(0, strings[1])
+    elif kind == "string":
+        record = arch_record(1, strings[2])
+    elif kind == "dataset":
+        del record["200"]["dataset_seed"]["cifar100"]
+    elif kind == "meta":
+        write_meta(src, [strings[0], *strings[:-1]])
+    elif kind == "two-files":
+        write_pbz2(record, src / "1.pickle.pbz2")
+    write_pbz2(record, src / "000001.pickle.pbz2")
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("epochs", "NB201 arch 1: hp=12 cifar10 seed 111: records 200 epochs, expected 12"),
+    ("seed", "NB201 arch 1: hp=12 cifar10 seed 123: unexpected seed"),
+    ("index", "NB201 arch 1: its record names arch 0"),
+    ("string", "not the meta file's entry"),
+    ("dataset", "NB201 arch 1 has no hp=200 cifar100 results while other archs do"),
+    ("meta", "meta_archs repeats an architecture"),
+    ("two-files", "holds two files for NB201 index 1"),
+])
+def test_a_damaged_source_is_refused(tmp_path: Path, kind: str, says: str) -> None:
+    """A record of another length, seed or arch than the meta file says, a dataset some archs lack, a meta
+    file naming a cell twice, two files for one index: one DatasetError, nothing written (the rows of an arch
+    were filed under another cell, or a short curve read as the table's, before these checks)."""
+    src = generate_folder(tmp_path / "src", [0], seed=0)
+    _damaged(kind, src)
+    with pytest.raises(DatasetError, match=re.escape(says)):
+        import_nats_tss(src, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_files_past_the_last_index_are_ignored_and_latency_is_the_positive_seeds_mean(tmp_path: Path) -> None:
+    """NATS-Bench averages the latencies > 0 of an arch's trials (get_compute_costs) and has none where no
+    trial has one; a file numbered 15625 or more names no arch and is not read."""
+    strings = nb201_order(0)
+    src = generate_folder(tmp_path / "src", [0], seed=0)
+    record = arch_record(1, strings[1])
+    results = record["12"]["all_results"]
+    results[("cifar10-valid", 777)]["latency"] = [0.0]
+    for seed in record["12"]["dataset_seed"]["cifar100"]:
+        results[("cifar100", seed)]["latency"] = None
+    write_pbz2(record, src / "000001.pickle.pbz2")
+    write_pbz2(arch_record(0, strings[0]), src / "015625.pickle.pbz2")
+    tables = {t.name: t for t in import_nats_tss(src, tmp_path / "out", progress=False)}
+    arch = Arch.from_str(strings[1])
+    assert tables["nats-tss-cifar10-valid-hp12"].num_archs == 2
+    want = float(np.mean(results[("cifar10-valid", 111)]["latency"]))
+    assert tables["nats-tss-cifar10-valid-hp12"].scalar(arch, "latency") == pytest.approx(want, rel=1e-12)
+    assert np.isnan(tables["nats-tss-cifar100-hp12"].scalar(arch, "latency"))
+
+
+def test_valtest_as_valid_fills_only_the_missing_valid_epochs_from_ori_test(tmp_path: Path) -> None:
+    """At hp=200 NATS records cifar100's and ImageNet16-120's x-valid at the last epoch only: with
+    valtest_as_valid the other epochs' accuracy and loss are ori-test's (test_valtest_*), the last stays
+    x-valid's; without it they stay missing; cifar10-valid (no valtest) is left alone."""
+    strings = nb201_order(0)
+    src = generate_folder(tmp_path / "src", [0, 1], seed=0)
+    plain = {t.name: t for t in import_nats_tss(src, tmp_path / "plain", progress=False)}
+    subst = {t.name: t for t in import_nats_tss(src, tmp_path / "subst", valtest_as_valid=True, progress=False)}
+    arch = Arch.from_str(strings[1])
+    for ds in ("cifar100", "ImageNet16-120"):
+        p, s = plain[f"nats-tss-{ds}-hp200"], subst[f"nats-tss-{ds}-hp200"]
+        assert (p.manifest["valtest_as_valid"], s.manifest["valtest_as_valid"]) == (False, True)
+        seed = p.seeds[0]
+        for measure in ("acc", "loss"):
+            assert s.metric(arch, "valid", measure, epoch=100, seed=seed) == \
+                p.metric(arch, "test", f"valtest_{measure}", epoch=100, seed=seed)
+        with pytest.raises(MissingResultError):
+            p.metric(arch, "valid", "acc", epoch=100, seed=seed)
+        result = arch_record(1, strings[1])["200"]["all_results"][(ds, seed)]
+        # x-valid's pass time is recorded every epoch: kept
+        assert s.metric(arch, "valid", "seconds", epoch=100, seed=seed) == _f32(result["eval_times"]["x-valid@99"])
+        raw = result["eval_acc1es"]["x-valid@199"]
+        assert s.metric(arch, "valid", "acc", epoch=200, seed=seed) == p.metric(arch, "valid", "acc", epoch=200,
+                                                                                 seed=seed) == _f32(raw)
+    name = "nats-tss-cifar10-valid-hp200"
+    assert subst[name].manifest["valtest_as_valid"] is False and subst[name].content_hash == plain[name].content_hash

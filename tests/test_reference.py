@@ -202,3 +202,58 @@ def test_a_killed_reference_build_leaves_what_the_next_one_removes(tmp_path: Pat
     os.utime(older, (day_ago, day_ago))
     build_reference_tables(ref, out, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == names
+
+
+def _shuffled_reference_files(folder: Path) -> tuple[Path, list[str]]:
+    """Stand-ins for the four reference files where every value differs by arch, seed and column: rows in an
+    NB201 order that is a permutation of ours (the 200-epoch test file in yet another row order), two seeds
+    per arch, and a fixture with ori-test and cifar100 times beside cifar10-valid's x-valid ones."""
+    import json
+
+    folder.mkdir()
+    strings = [Arch.from_index(int(i)).to_str() for i in np.random.default_rng(7).permutation(15625)]
+    nb201 = np.arange(15625)
+    pd.DataFrame({"arch_index": nb201, "arch_str": strings, "cifar10_test": 20.0 + nb201 / 1000,
+                  "cifar10_valid": 10.0 + nb201 / 1000}).to_csv(folder / "nb201_hp12_mean_acc.csv", index=False)
+    pd.DataFrame({"arch_index": np.repeat(nb201, 2), "seed": np.tile([777, 888], 15625),
+                  "cifar10_valid_acc": np.repeat(30.0 + nb201 / 1000, 2) + np.tile([-1.0, 1.0], 15625),
+                  "cifar10_valid_train_time_per_epoch_s": np.repeat(1.0 + nb201 / 100, 2)}).to_csv(
+        folder / "nb201_200ep_final_valid_per_seed.csv", index=False)
+    pd.DataFrame({"CIFAR10TestAccuracy200Epochs": (40.0 + nb201 / 1000)[::-1],
+                  "ArchitectureString": strings[::-1]}).to_csv(folder / "nb201_nats_test_acc_200ep.csv", index=False)
+
+    def result(x_valid: list[float], ori_test: float, train: float) -> dict:
+        evals = {f"x-valid@{i}": v for i, v in enumerate(x_valid)} | {"ori-test@0": ori_test}
+        return {"eval_times": evals, "train_times": {"0": train, "1": train}}
+
+    archs = {"0": {"12": {"all_results": {"cifar10-valid|111": result([1.0, 3.0], 50.0, 4.0),  # ratio 0.5
+                                          "cifar100|111": result([100.0], 50.0, 1.0)}}},
+             "11": {"12": {"all_results": {"cifar10-valid|777": result([1.0], 50.0, 4.0)}}}}  # ratio 0.25
+    (folder / "nats_tss_fixture_3archs.json").write_text(json.dumps({"archs": archs}))
+    return folder, strings
+
+
+def test_reference_tables_map_each_file_by_its_own_keys(tmp_path: Path) -> None:
+    """Each value lands on its own cell: hp12 by arch_str (NB201 rows, our index), the 200-epoch test
+    accuracy by ArchitectureString (its own row order), the per-seed file by NB201 arch_index (valid at 200 =
+    mean over seeds); valid seconds = train seconds x the fixture's mean x-valid pass / train epoch ratio of
+    cifar10-valid (not ori-test's, nor cifar100's)."""
+    from nasbench_suite.reference import build_reference_tables
+
+    ref, strings = _shuffled_reference_files(tmp_path / "ref")
+    hp12, hp200 = build_reference_tables(ref, tmp_path / "out")
+    assert hp12.arch_indices.tolist() == hp200.arch_indices.tolist() == list(range(15625))
+    for nb201 in (0, 1, 284, 7777, 15624):
+        arch = Arch.from_str(strings[nb201])
+        for bench in (hp12, hp200):
+            assert bench.scalar(arch, "nb201_index") == nb201
+            assert bench.metric(arch, "train", "seconds", epoch=1) == pytest.approx(1.0 + nb201 / 100)
+            assert bench.metric(arch, "valid", "seconds", epoch=1) == pytest.approx((1.0 + nb201 / 100) * 0.375)
+        assert hp12.metric(arch, "valid", epoch=12) == pytest.approx(10.0 + nb201 / 1000)
+        assert hp12.metric(arch, "test", epoch=12) == pytest.approx(20.0 + nb201 / 1000)
+        assert hp200.metric(arch, "test", epoch=200) == pytest.approx(40.0 + nb201 / 1000)
+        assert hp200.metric(arch, "valid", epoch=200) == pytest.approx(30.0 + nb201 / 1000)
+        with pytest.raises(MissingResultError):
+            hp12.metric(arch, "valid", epoch=11)  # one fidelity: the final epoch only
+        with pytest.raises(MissingResultError):
+            hp200.metric(arch, "test", epoch=199)
