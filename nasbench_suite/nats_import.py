@@ -35,7 +35,8 @@ NATS records ``x-valid``/``x-test`` of cifar100 and ImageNet16-120, and ``ori-te
 cifar10-valid, at the final epoch only. NATS-Bench's own API substitutes ``valtest`` (``ori-test``,
 which contains the test half) when ``x-valid`` is missing; here that happens only with
 ``valtest_as_valid=True`` (CLI ``--valtest-as-valid``), which fills the missing ``valid`` epochs of
-cifar100/ImageNet16-120 from ``ori-test`` and records it in the manifest.
+cifar100/ImageNet16-120 from ``ori-test`` and records it in the manifest of each table it filled (hp=200;
+at hp=12 NATS records every x-valid epoch, so those tables stay NATS-Bench's).
 
 Atomicity: each table is written into a hidden staging folder beside its target (the one
 :func:`nasbench_suite.tablefile.write_table` uses, ``.TABLE.tmp-PID-*``) and installed like any table
@@ -317,6 +318,8 @@ class _Block:
         self.flops = np.full(num_archs, np.nan)
         self.latency = np.full(num_archs, np.nan)
         self.present = np.zeros(num_archs, dtype=bool)
+        self.filled = False
+        """Whether :func:`_substitute_valtest` filled any value (the manifest's ``valtest_as_valid``)."""
 
     def reset(self) -> None:
         for a in self.arrays.values():
@@ -340,8 +343,9 @@ def _substitute_valtest(block: _Block) -> None:
     for m, measure in enumerate(block.plan.measures["valid"]):
         src = test[..., block.plan.measures["test"].index(f"valtest_{measure}")]
         dst = valid[..., m]
-        missing = np.isnan(dst)
+        missing = np.isnan(dst) & ~np.isnan(src)  # not the seed slots or rows no trial fills
         dst[missing] = src[missing]
+        block.filled |= bool(missing.any())
 
 
 # ----- the import ------------------------------------------------------------------------------------
@@ -454,7 +458,7 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
             scalars = {"arch_index": ours.astype(np.int32), "nb201_index": nb201.astype(np.int32),
                        "params": b.params, "flops": b.flops, "latency": b.latency}
             tablefile.finish_streamed(folder, PLANS[key].measures, scalars, _manifest(
-                targets[key].name, ds, hp, seeds, n, source.description, valtest_as_valid))
+                targets[key].name, ds, hp, seeds, n, source.description, b.filled))
         for key, folder, _ in written:
             tablefile.install(folder, targets[key], overwrite=overwrite)
             installed = True
@@ -469,7 +473,8 @@ def import_nats_tss(path: str | os.PathLike, out: str | os.PathLike, *, name: st
 
 
 def _manifest(tname: str, dataset: str, hp: str, seeds: list[int], n: int, source: dict[str, Any],
-              valtest_as_valid: bool) -> dict[str, Any]:
+              substituted: bool) -> dict[str, Any]:
+    """``substituted``: valid values were filled from ori-test (``valtest_as_valid``, where NATS lacks them)."""
     epochs = HPS[hp]
     not_recorded = "none known"
     if hp == "200":
@@ -477,7 +482,6 @@ def _manifest(tname: str, dataset: str, hp: str, seeds: list[int], n: int, sourc
                         "cifar100": "valid (x-valid) and test (x-test) before epoch 200",
                         "ImageNet16-120": "valid (x-valid) and test (x-test) before epoch 200",
                         "cifar10": "none known"}[dataset]
-    substituted = valtest_as_valid and "valid" in SPLITS[dataset] and "valtest_" in [s.prefix for s in SPLITS[dataset]["test"]]
     return {
         "name": tname,
         "description": f"NATS-Bench tss {dataset}, hp={hp} ({epochs}-epoch schedule), imported from the official files",

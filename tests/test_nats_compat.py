@@ -278,6 +278,9 @@ def test_tables_that_are_not_nats_benchs_are_refused(tmp_path: Path) -> None:
     assert api.get_more_info(3, "cifar10", hp="12")["test-accuracy"] > 0  # nothing substituted there
     with pytest.raises(TableError, match="--valtest-as-valid"):
         api.get_more_info(3, "cifar100", hp="200")
+    # at hp=12 every x-valid epoch is recorded, nothing was filled: the table is NATS-Bench's (was refused)
+    raw = arch_record(3, STRINGS[3], 1)["12"]["all_results"][("cifar100", 111)]["eval_acc1es"]["x-valid@11"]
+    assert api.get_more_info(3, "cifar100", hp="12", is_random=False)["valid-accuracy"] == pytest.approx(raw, rel=F32)
 
 
 def test_our_own_table() -> None:

@@ -358,7 +358,7 @@ def test_files_past_the_last_index_are_ignored_and_latency_is_the_positive_seeds
 def test_valtest_as_valid_fills_only_the_missing_valid_epochs_from_ori_test(tmp_path: Path) -> None:
     """At hp=200 NATS records cifar100's and ImageNet16-120's x-valid at the last epoch only: with
     valtest_as_valid the other epochs' accuracy and loss are ori-test's (test_valtest_*), the last stays
-    x-valid's; without it they stay missing; cifar10-valid (no valtest) is left alone."""
+    x-valid's; without it they stay missing; cifar10-valid (no valtest) and hp=12 (complete) are left alone."""
     strings = nb201_order(0)
     src = generate_folder(tmp_path / "src", [0, 1], seed=0)
     plain = {t.name: t for t in import_nats_tss(src, tmp_path / "plain", progress=False)}
@@ -379,5 +379,6 @@ def test_valtest_as_valid_fills_only_the_missing_valid_epochs_from_ori_test(tmp_
         raw = result["eval_acc1es"]["x-valid@199"]
         assert s.metric(arch, "valid", "acc", epoch=200, seed=seed) == p.metric(arch, "valid", "acc", epoch=200,
                                                                                  seed=seed) == _f32(raw)
-    name = "nats-tss-cifar10-valid-hp200"
-    assert subst[name].manifest["valtest_as_valid"] is False and subst[name].content_hash == plain[name].content_hash
+    for name in ("nats-tss-cifar10-valid-hp200", "nats-tss-cifar100-hp12", "nats-tss-ImageNet16-120-hp12"):
+        # nothing filled: the manifest said valtest_as_valid (so the NATS API adapter refused them) at hp=12 too
+        assert subst[name].manifest["valtest_as_valid"] is False and subst[name].content_hash == plain[name].content_hash
