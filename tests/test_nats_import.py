@@ -308,6 +308,8 @@ def _damaged(kind: str, src: Path) -> None:
         record = arch_record(1, strings[2])
     elif kind == "dataset":
         del record["200"]["dataset_seed"]["cifar100"]
+    elif kind == "no-seeds":
+        record["200"]["dataset_seed"]["cifar100"] = []
     elif kind == "meta":
         write_meta(src, [strings[0], *strings[:-1]])
     elif kind == "two-files":
@@ -321,6 +323,7 @@ def _damaged(kind: str, src: Path) -> None:
     ("index", "NB201 arch 1: its record names arch 0"),
     ("string", "not the meta file's entry"),
     ("dataset", "NB201 arch 1 has no hp=200 cifar100 results while other archs do"),
+    ("no-seeds", "NB201 arch 1 has no hp=200 cifar100 results while other archs do"),
     ("meta", "meta_archs repeats an architecture"),
     ("two-files", "holds two files for NB201 index 1"),
 ])

@@ -205,16 +205,18 @@ def test_a_killed_reference_build_leaves_what_the_next_one_removes(tmp_path: Pat
 
 
 def _shuffled_reference_files(folder: Path) -> tuple[Path, list[str]]:
-    """Stand-ins for the four reference files where every value differs by arch, seed and column: rows in an
-    NB201 order that is a permutation of ours (the 200-epoch test file in yet another row order), two seeds
-    per arch, and a fixture with ori-test and cifar100 times beside cifar10-valid's x-valid ones."""
+    """Stand-ins for the four reference files where every value differs by arch, seed and column: an NB201
+    order that is a permutation of ours, the hp12 file's rows shuffled, the 200-epoch test file in yet another
+    row order, two seeds per arch, and a fixture with ori-test and cifar100 times beside cifar10-valid's
+    x-valid ones."""
     import json
 
     folder.mkdir()
     strings = [Arch.from_index(int(i)).to_str() for i in np.random.default_rng(7).permutation(15625)]
     nb201 = np.arange(15625)
     pd.DataFrame({"arch_index": nb201, "arch_str": strings, "cifar10_test": 20.0 + nb201 / 1000,
-                  "cifar10_valid": 10.0 + nb201 / 1000}).to_csv(folder / "nb201_hp12_mean_acc.csv", index=False)
+                  "cifar10_valid": 10.0 + nb201 / 1000}).sample(frac=1.0, random_state=3).to_csv(
+        folder / "nb201_hp12_mean_acc.csv", index=False)
     pd.DataFrame({"arch_index": np.repeat(nb201, 2), "seed": np.tile([777, 888], 15625),
                   "cifar10_valid_acc": np.repeat(30.0 + nb201 / 1000, 2) + np.tile([-1.0, 1.0], 15625),
                   "cifar10_valid_train_time_per_epoch_s": np.repeat(1.0 + nb201 / 100, 2)}).to_csv(
