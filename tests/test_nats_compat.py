@@ -308,3 +308,10 @@ def test_our_own_table() -> None:
         assert math.isclose(clock, api.used_time)
     config = api.get_net_config(0, "digits")
     assert (config["C"], config["N"], config["num_classes"], config["in_channels"]) == (8, 1, 10, 1)
+
+
+def test_random_draws_every_index_of_the_space(api: NATSCompat) -> None:
+    """NATS-Bench's random() is random.randint(0, len(meta_archs) - 1): both ends included."""
+    api.rng = np.random.default_rng(0)
+    drawn = [api.random() for _ in range(200_000)]
+    assert min(drawn) == 0 and max(drawn) == NUM_ARCHS - 1 and all(isinstance(i, int) for i in drawn[:10])
