@@ -230,7 +230,8 @@ def _shuffled_reference_files(folder: Path) -> tuple[Path, list[str]]:
 
     archs = {"0": {"12": {"all_results": {"cifar10-valid|111": result([1.0, 3.0], 50.0, 4.0),  # ratio 0.5
                                           "cifar100|111": result([100.0], 50.0, 1.0)}}},
-             "11": {"12": {"all_results": {"cifar10-valid|777": result([1.0], 50.0, 4.0)}}}}  # ratio 0.25
+             "11": {"12": {"all_results": {"cifar10-valid|777": result([1.0], 50.0, 4.0)}}},  # ratio 0.25
+             "284": {"12": {"all_results": {"cifar10-valid|111": result([4.0], 50.0, 4.0)}}}}  # ratio 1
     (folder / "nats_tss_fixture_3archs.json").write_text(json.dumps({"archs": archs}))
     return folder, strings
 
@@ -250,7 +251,7 @@ def test_reference_tables_map_each_file_by_its_own_keys(tmp_path: Path) -> None:
         for bench in (hp12, hp200):
             assert bench.scalar(arch, "nb201_index") == nb201
             assert bench.metric(arch, "train", "seconds", epoch=1) == pytest.approx(1.0 + nb201 / 100)
-            assert bench.metric(arch, "valid", "seconds", epoch=1) == pytest.approx((1.0 + nb201 / 100) * 0.375)
+            assert bench.metric(arch, "valid", "seconds", epoch=1) == pytest.approx((1.0 + nb201 / 100) * 1.75 / 3)
         assert hp12.metric(arch, "valid", epoch=12) == pytest.approx(10.0 + nb201 / 1000)
         assert hp12.metric(arch, "test", epoch=12) == pytest.approx(20.0 + nb201 / 1000)
         assert hp200.metric(arch, "test", epoch=200) == pytest.approx(40.0 + nb201 / 1000)
@@ -259,3 +260,20 @@ def test_reference_tables_map_each_file_by_its_own_keys(tmp_path: Path) -> None:
             hp12.metric(arch, "valid", epoch=11)  # one fidelity: the final epoch only
         with pytest.raises(MissingResultError):
             hp200.metric(arch, "test", epoch=199)
+
+
+@pytest.mark.parametrize("name, says", [
+    ("nb201_hp12_mean_acc.csv", "reference files must have 15625 rows (nb201_hp12_mean_acc.csv: 15624"),
+    ("nb201_nats_test_acc_200ep.csv", "nb201_nats_test_acc_200ep.csv: 15624)"),
+    ("nb201_200ep_final_valid_per_seed.csv", "lacks cifar10_valid_train_time_per_epoch_s for some archs"),
+])
+def test_a_reference_file_missing_an_arch_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture, name: str,
+                                                     says: str) -> None:
+    """A file one arch short: one line, no table (the hp12 table's seconds or accuracies were NaN, or rows
+    were missing)."""
+    ref = _reference_files(tmp_path / "ref")
+    pd.read_csv(ref / name).iloc[1:].to_csv(ref / name, index=False)
+    assert main(["reference", "build", "--ref-dir", str(ref), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: ") and says in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
