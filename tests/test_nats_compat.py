@@ -315,3 +315,22 @@ def test_random_draws_every_index_of_the_space(api: NATSCompat) -> None:
     api.rng = np.random.default_rng(0)
     drawn = [api.random() for _ in range(200_000)]
     assert min(drawn) == 0 and max(drawn) == NUM_ARCHS - 1 and all(isinstance(i, int) for i in drawn[:10])
+
+
+def test_our_table_with_a_gap_and_a_latency(tmp_path: Path, results) -> None:
+    """On our own tables: a latency scalar is seconds already (only params/flops are converted to millions);
+    a trial without a train result at the asked epoch is an error, as NATS-Bench always has train-* keys."""
+    from nasbench_suite.table import build_table
+
+    arch, seed = 99, 22
+    gap = (results["arch_index"] == arch) & (results["seed"] == seed) & (results["epoch"] == 2)
+    bench = build_table(results.loc[~gap].assign(latency=0.0125), tmp_path / "gappy", name="gappy")
+    api = create(bench)
+    nats = int(np.argsort(nb201_order())[arch])  # NATS-Bench's index of our cell 99
+    cost = api.get_cost_info(nats, "gappy", hp="4")
+    assert cost["latency"] == 0.0125 and cost["params"] == (1000 + arch) / 1e6
+    assert api.get_more_info(nats, "gappy", iepoch=0, hp="4", is_random=seed)["train-accuracy"] > 0
+    assert api.get_more_info(nats, "gappy", iepoch=1, hp="4", is_random=11)["train-accuracy"] > 0
+    for iepoch in (1, 2):  # its accuracy at epoch 2, or its seconds up to epoch 3
+        with pytest.raises(MissingResultError, match=f"no train result recorded at epoch {iepoch + 1}"):
+            api.get_more_info(nats, "gappy", iepoch=iepoch, hp="4", is_random=seed)
