@@ -262,7 +262,8 @@ def test_one_nats_table_alone(folders: tuple[Path, Path], api: NATSCompat) -> No
     single = create(str(folders[1] / "nats-tss-cifar100-hp200"))
     want = api.get_more_info(NB201[2], "cifar100", hp="200", is_random=False)
     assert single.get_more_info(NB201[2], "cifar100", hp=200, is_random=False) == want
-    with pytest.raises(TableNotFoundError, match="no table for dataset 'cifar100' at hp='12'"):
+    with pytest.raises(TableNotFoundError, match="no table for dataset 'cifar100' at hp='12'; this adapter has "
+                                                 "'cifar100' hp='200'$"):  # no hint naming a dataset as a table
         single.get_more_info(NB201[2], "cifar100")
 
 
