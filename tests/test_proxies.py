@@ -1072,3 +1072,55 @@ def test_warm_start_ties_keep_the_order_drawn_and_sizes_are_checked() -> None:
     random_warm = _warm("random-warm", few, seconds, pool=30)
     assert sorted(a.index for a in random_warm._warm) == list(range(19))
     assert len({q.arch.index for q in random_warm.ask(19)}) == 19
+
+
+def test_the_league_reads_stored_supernet_scores_per_cell_and_costs_them_as_measured(tmp_path: Path,
+                                                                                     search_table) -> None:
+    """The supernet row: each judged cell's stored score (by arch index, whatever the CSV's row order), cost per
+    cell = (training + scoring seconds) / cells scored, marked measured; rows numbered from 1; by default the
+    low-fidelity rows include the table's last epoch."""
+    import json
+
+    from nasbench_suite.estimators import judged_cells, rank_metrics
+    from nasbench_suite.league import SUPERNET_CSV, SUPERNET_JSON, build_league
+
+    judged = judged_cells(search_table)
+    archs = [int(a) for a in judged.archs]
+    scores = {a: float((a * 7919) % 1000) for a in archs}
+    (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + "".join(f"{a},{scores[a]}\n" for a in archs[::-1]))
+    (tmp_path / SUPERNET_JSON).write_text(json.dumps({"epochs": 1, "train_seconds": 30.0, "score_seconds": 10.0,
+                                                      "cells_scored": len(archs), "table": search_table.name,
+                                                      "content_hash": search_table.content_hash}))
+    frame, _ = build_league(search_table, None, tmp_path, sizes=(20,), repeats=1)
+    assert frame["id"].tolist() == list(range(1, len(frame) + 1))
+    (row,) = frame[frame["estimator"] == "supernet, 1 epoch (RSPS)"].itertuples()
+    assert (row.family, row.cost_kind, row.cells) == ("weight sharing", "measured", len(archs))
+    assert row.cost_s_per_cell == pytest.approx(40.0 / len(archs))
+    want = rank_metrics(np.array([scores[a] for a in archs]), judged.target)
+    assert row.spearman == pytest.approx(want["spearman"]) and row.kendall == pytest.approx(want["kendall"])
+    assert f"valid acc @ epoch {search_table.max_epoch} (1 seed)" in set(frame["estimator"])
+
+
+def test_ensure_supernet_stores_the_tables_hash_and_trains_only_when_asked(tmp_path: Path, search_table,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stored record names the table and its content hash (so another table never reads the scores);
+    --supernet-epochs 0 trains nothing."""
+    import json
+
+    import nasbench_suite.league as league
+    from nasbench_suite.estimators import judged_cells
+
+    judged = judged_cells(search_table)
+    calls = []
+
+    def fake(bench, archs, epochs, seed=0, data_dir=None):
+        calls.append(epochs)
+        return np.zeros(len(archs)), {"epochs": epochs, "train_seconds": 1.0, "score_seconds": 1.0,
+                                      "cells_scored": len(archs)}
+
+    monkeypatch.setattr(league, "train_and_score_supernet", fake)
+    league.ensure_supernet(search_table, tmp_path / "none", judged, 0, None)
+    assert calls == [] and not (tmp_path / "none").exists()
+    league.ensure_supernet(search_table, tmp_path / "one", judged, 2, None)
+    record = json.loads((tmp_path / "one" / league.SUPERNET_JSON).read_text())
+    assert calls == [2] and (record["table"], record["content_hash"]) == (search_table.name, search_table.content_hash)
