@@ -1124,3 +1124,20 @@ def test_ensure_supernet_stores_the_tables_hash_and_trains_only_when_asked(tmp_p
     league.ensure_supernet(search_table, tmp_path / "one", judged, 2, None)
     record = json.loads((tmp_path / "one" / league.SUPERNET_JSON).read_text())
     assert calls == [2] and (record["table"], record["content_hash"]) == (search_table.name, search_table.content_hash)
+
+
+def test_stored_supernet_scores_lacking_judged_cells_are_refused(tmp_path: Path, search_table) -> None:
+    """A supernet.csv of this table missing some judged cells: one EstimatorError (was a KeyError traceback)."""
+    import json
+
+    from nasbench_suite.estimators import EstimatorError, judged_cells
+    from nasbench_suite.league import SUPERNET_CSV, SUPERNET_JSON, supernet_estimate
+
+    judged = judged_cells(search_table)
+    archs = [int(a) for a in judged.archs]
+    (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + "".join(f"{a},1.0\n" for a in archs[3:]))
+    (tmp_path / SUPERNET_JSON).write_text(json.dumps({"epochs": 1, "train_seconds": 1.0, "score_seconds": 1.0,
+                                                      "cells_scored": len(archs) - 3,
+                                                      "content_hash": search_table.content_hash}))
+    with pytest.raises(EstimatorError, match="lacks 3 judged cells"):
+        supernet_estimate(tmp_path, judged, search_table)
