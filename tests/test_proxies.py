@@ -1127,7 +1127,8 @@ def test_ensure_supernet_stores_the_tables_hash_and_trains_only_when_asked(tmp_p
 
 
 def test_stored_supernet_scores_lacking_judged_cells_are_refused(tmp_path: Path, search_table) -> None:
-    """A supernet.csv of this table missing some judged cells: one EstimatorError (was a KeyError traceback)."""
+    """A supernet.csv of this table missing some judged cells, or a record of 0 cells scored: one
+    EstimatorError (not a KeyError or ZeroDivisionError traceback)."""
     import json
 
     from nasbench_suite.estimators import EstimatorError, judged_cells
@@ -1140,4 +1141,8 @@ def test_stored_supernet_scores_lacking_judged_cells_are_refused(tmp_path: Path,
                                                       "cells_scored": len(archs) - 3,
                                                       "content_hash": search_table.content_hash}))
     with pytest.raises(EstimatorError, match="lacks 3 judged cells"):
+        supernet_estimate(tmp_path, judged, search_table)
+    (tmp_path / SUPERNET_JSON).write_text(json.dumps({"epochs": 1, "train_seconds": 1.0, "score_seconds": 1.0,
+                                                      "cells_scored": 0}))  # the cost per cell divides by it
+    with pytest.raises(EstimatorError, match="a positive cells_scored"):
         supernet_estimate(tmp_path, judged, search_table)
