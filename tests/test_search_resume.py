@@ -132,7 +132,7 @@ def _tasks_started(monkeypatch: pytest.MonkeyPatch, stop_at: int | None = None) 
 
 
 @pytest.mark.parametrize("change", [["--max-queries", "21"], ["--set", "sample_size=2"], ["--sim-workers", "2"],
-                                    ["--eval-epoch", "6"]])
+                                    ["--eval-epoch", "6"], ["--search-epochs", "6"]])
 def test_a_rerun_with_other_settings_reuses_nothing(search_table: Benchmark, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch, change: list[str]) -> None:
     args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--set", "population=4", "--seeds",
