@@ -809,3 +809,36 @@ def test_results_are_written_a_row_group_at_a_time_as_one_whole_table_write_woul
     pq.write_table(pa.Table.from_pandas(empty.frame, preserve_index=False), tmp_path / "empty.parquet",
                    compression="zstd")
     assert (tmp_path / "empty" / "trajectories.parquet").read_bytes() == (tmp_path / "empty.parquet").read_bytes()
+
+
+def test_latency_batch_and_statistic_reach_the_runs(search_table: Benchmark, tmp_path: Path) -> None:
+    """``--latency-batch`` and ``--latency-stat`` choose the latencies the runs see and the manifest records
+    (the shipped digits folder times batches 1 and 64); a search that took the defaults instead was not seen."""
+    from nasbench_suite.latency import load_latency, shipped_latency_folders
+
+    folder = next(p for p in shipped_latency_folders() if p.name.startswith("digits-"))
+    assert main(["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0-1",
+                 "--max-queries", "5", "--workers", "1", "--latency", str(folder), "--latency-batch", "64",
+                 "--latency-stat", "min_ms", "--out", str(tmp_path / "o")]) == 0
+    latency = json.loads((tmp_path / "o" / "manifest.json").read_text())["search"]["latency"]
+    assert (latency["batch"], latency["statistic"]) == (64, "min_ms") and "min_ms" in latency["source"]
+    frame = pd.read_parquet(tmp_path / "o" / "trajectories.parquet")
+    want = load_latency(folder, "min_ms").of(64)[frame["arch_index"].to_numpy()]
+    assert frame["latency"].to_numpy() == pytest.approx(want) and not np.allclose(
+        want, load_latency(folder).of(1)[frame["arch_index"].to_numpy()])
+
+
+def test_eval_table_reaches_the_evaluation(search_table: Benchmark, tmp_path: Path) -> None:
+    """``--eval-table`` names the table the incumbents are read from (here the shipped digits table, searched
+    on the generated one); dropped, the searched table was read instead without a word."""
+    from nasbench_suite.evaluation import EvalSpec, incumbent_metric
+    from nasbench_suite.table import load_table
+
+    assert main(["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0-1",
+                 "--max-queries", "5", "--workers", "1", "--eval-table", "digits", "--out", str(tmp_path / "o")]) == 0
+    digits = load_table("digits")
+    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["evaluation"]["content_hash"] == \
+        digits.content_hash != search_table.content_hash
+    frame = pd.read_parquet(tmp_path / "o" / "trajectories.parquet")
+    want = incumbent_metric(frame["incumbent_index"].to_numpy(), digits, EvalSpec())[0]
+    assert frame["incumbent_test_acc"].to_numpy() == pytest.approx(want)
