@@ -373,6 +373,29 @@ def test_a_report_without_rank_tests_says_why(toy: dict[str, Path], tmp_path: Pa
     assert reason in (tmp_path / "out" / "index.html").read_text()
 
 
+def test_the_latency_batch_of_a_config_reaches_the_runs_and_the_cells(search_table: object, tmp_path: Path) -> None:
+    """``[latency] batch`` picks the batch size whose latencies every replayed run sees (its manifest and latency
+    column) and cells.parquet holds; the shipped digits folder times batches 1 and 64. A compare that used
+    batch 1 for either was not seen (the toy configs take the default)."""
+    from nasbench_suite.compare import run_compare
+    from nasbench_suite.latency import load_latency, shipped_latency_folders
+
+    folder = next(p for p in shipped_latency_folders() if p.name.startswith("digits-"))
+    config = tmp_path / "b64.toml"
+    config.write_text(f'name = "b64"\ntable = "{search_table.path.as_posix()}"\nseeds = "0-1"\nworkers = 1\n'
+                      f'[budget]\nqueries = 5\n[latency]\nsource = "{folder.as_posix()}"\nbatch = 64\n'
+                      '[[strategy]]\nname = "random"\n')
+    runs = run_compare(load_config(config), tmp_path / "runs")
+    b64, b1 = load_latency(folder).of(64), load_latency(folder).of(1)
+    manifest = json.loads((runs / "replayed" / "random" / "manifest.json").read_text())
+    assert manifest["search"]["latency"]["batch"] == 64
+    frame = pd.read_parquet(runs / "replayed" / "random" / "trajectories.parquet")
+    assert frame["latency"].to_numpy() == pytest.approx(b64[frame["arch_index"].to_numpy()])
+    cells = pd.read_parquet(runs / "cells.parquet")
+    assert cells["latency_ms"].to_numpy() == pytest.approx(b64[cells["arch_index"].to_numpy()])
+    assert not np.allclose(b64[cells["arch_index"].to_numpy()], b1[cells["arch_index"].to_numpy()])
+
+
 @pytest.mark.parametrize("change, note", [
     (lambda t: t.replace('name = "nsga2"', 'name = "nsga2"\nlabel = "moo"'),
      "Only moo (nsga2) searched with latency as an objective; the others optimize accuracy alone."),
