@@ -654,6 +654,27 @@ def test_weight_sharing_settings_reach_bn_scoring(toy: dict[str, Path], tmp_path
     assert seen["loop"].bn_scoring == "nb201" and seen["loop"].epochs == 1 and seen["own"] == {"tau_max": 8}
 
 
+def test_weight_sharing_epochs_and_settings_of_a_config_reach_the_runs_through_compare(
+        toy: dict[str, Path], tmp_path: Path) -> None:
+    """``[weight_sharing] epochs`` and ``[weight_sharing.settings.<method>]`` reach the runs compare makes (the
+    test above hands _ws_run its own job; the toy config's 1 epoch is also the smallest, so a job list that
+    dropped either was not seen): two epochs per run, the method's tau_max and the loop's bn_scoring."""
+    from nasbench_suite.compare import run_compare
+
+    config = tmp_path / "ws.toml"
+    config.write_text(f'name = "ws"\ntable = "{toy["table"].as_posix()}"\nseeds = "0"\nworkers = 1\n'
+                      '[budget]\nqueries = 3\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
+                      '[weight_sharing]\nmethods = ["gdas"]\nseeds = "0"\nepochs = 2\n'
+                      '[weight_sharing.settings.gdas]\nbn_scoring = "nb201"\ntau_max = 8\n')
+    runs = run_compare(load_config(config), tmp_path / "runs")
+    manifest = json.loads((runs / "weight_sharing" / "gdas" / "manifest.json").read_text())
+    assert manifest["strategy"]["settings"]["tau_max"] == 8
+    assert manifest["supernet"]["search_settings"]["epochs"] == 2
+    assert manifest["supernet"]["search_settings"]["bn_scoring"] == "nb201"
+    frame = pd.read_parquet(runs / "weight_sharing" / "gdas" / "trajectories.parquet")
+    assert frame["epochs"].tolist() == [1, 2]
+
+
 def test_a_setting_refused_at_setup_names_the_strategy(toy: dict[str, Path], tmp_path: Path,
                                                        capsys: pytest.CaptureFixture) -> None:
     """With several strategies in one compare, "eta must be >= 2, got 1" alone did not say whose it was."""
