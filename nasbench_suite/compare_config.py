@@ -214,13 +214,18 @@ def parse_config(data: Mapping[str, Any]) -> CompareConfig:
         raise ConfigError(f"config field budget.overrun: {overrun!r} is not one of {', '.join(OVERRUN_POLICIES)}")
     latency = _keys("latency", top.get("latency", {}), {"source", "batch"})
     report = _keys("report", top.get("report", {}), {"bootstrap", "alpha"})
+    source = _str("latency.source", latency.get("source", "auto"))
+    batch = _int("latency.batch", latency.get("batch", 1))
+    if source == "none" and batch != 1:  # as search refuses --latency-batch without --latency: else unused
+        raise ConfigError(f"config field latency.batch: batch {batch} chooses among the latencies of latency.source, "
+                          'which is "none"; give a source or leave batch out')
     return CompareConfig(
         name=_label("name", top["name"]), table=_str("table", top["table"]), seeds=parse_seeds("seeds", top["seeds"]),
         strategies=_strategies(top["strategy"]), budget_seconds=seconds, budget_queries=queries, overrun=overrun,
         sim_workers=_int("budget.sim_workers", budget.get("sim_workers", 1)),
         workers=_int("workers", top.get("workers", 2)),
-        latency=_str("latency.source", latency.get("source", "auto")),
-        latency_batch=_int("latency.batch", latency.get("batch", 1)),
+        latency=source,
+        latency_batch=batch,
         bootstrap=_int("report.bootstrap", report.get("bootstrap", 1000), low=100),
         alpha=_float("report.alpha", report.get("alpha", 0.05), 0.0, 0.5),
         weight_sharing=_weight_sharing(top["weight_sharing"]) if "weight_sharing" in top else None,

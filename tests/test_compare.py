@@ -616,6 +616,9 @@ def test_the_fields_a_config_leaves_out_take_their_stated_defaults() -> None:
     ({"seeds": [0, -1]}, "seeds[1]: expected an integer >= 0, got -1"),
     ({"budget": {"queries": 3, "overrun": "late"}}, "budget.overrun: 'late' is not one of strict, finish"),
     ({"weight_sharing": {"methods": ["gdas", "gdas"], "epochs": 1}}, "weight_sharing.methods: a method is listed twice"),
+    # parsed and never used (search refuses --latency-batch without --latency the same way)
+    ({"latency": {"source": "none", "batch": 64}}, 'latency.batch: batch 64 chooses among the latencies of '
+                                                    'latency.source, which is "none"'),
     # settings of a method the config does not run were read and never used
     ({"weight_sharing": {"methods": ["gdas"], "epochs": 1, "settings": {"rsps": {"candidates": 5}}}},
      "weight_sharing.settings.rsps: unknown field; known: gdas"),
@@ -631,6 +634,7 @@ def test_config_values_at_their_bounds_are_accepted(tmp_path: Path) -> None:
     cfg = parse_config({**MINIMAL, "seeds": [0, 2**63 - 1], "workers": 1, "budget": {"seconds": 1e-9},
                         "report": {"bootstrap": 100, "alpha": 0.49}})
     assert (cfg.seeds, cfg.workers, cfg.bootstrap, cfg.alpha) == ((0, 2**63 - 1), 1, 100, 0.49)
+    assert parse_config({**MINIMAL, "latency": {"source": "none", "batch": 1}}).latency_batch == 1  # the default
     plain = tmp_path / "my-config"  # a config file named without .toml is read like one
     plain.write_text('name = "x"\ntable = "digits"\nseeds = "0"\n[budget]\nqueries = 1\n[[strategy]]\nname = "random"\n')
     assert load_config(plain).name == "x"
