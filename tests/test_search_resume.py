@@ -477,3 +477,91 @@ def test_a_search_stopped_after_writing_its_results_says_overwrite_reads_its_run
     assert main([*args, "--overwrite"]) == 0
     assert "resumed: 4 of 4 runs were read back" in capsys.readouterr().out
     assert not (tmp_path / "out" / search.PARTIAL_DIR).exists()
+
+
+def test_a_rerun_with_another_latency_limit_reuses_nothing(search_table: Benchmark, tmp_path: Path) -> None:
+    """The runs of a search under --max-latency depend on the limit (the incumbent is the best cell within
+    it): the staged identity without the limit read back runs made under another one."""
+    from dataclasses import replace
+
+    from fixture_tables import synthetic_latency
+    from nasbench_suite.simulator import Budget
+    from nasbench_suite.space import Arch
+
+    latency = synthetic_latency()
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_str": [Arch.from_index(i).to_str() for i in range(len(latency))], "toy_ms": latency}).to_csv(
+        csv, index=False)
+    loose, tight = (float(np.quantile(latency[search_table.arch_indices], q)) for q in (0.6, 0.3))
+    spec = search.SearchSpec(str(search_table.path), "rea", Budget(None, 10), latency=f"{csv}:toy_ms",
+                             max_latency=loose)
+    staging = tmp_path / "staging"
+    search.run_seeds(spec, "0-3", partial=staging, progress=False)
+    assert search.run_seeds(spec, "0-3", partial=staging, progress=False).timing["runs_resumed"] == 4
+    other = replace(spec, max_latency=tight)
+    rerun = search.run_seeds(other, "0-3", partial=staging, progress=False)
+    assert rerun.timing["runs_resumed"] == 0
+    pd.testing.assert_frame_equal(rerun.frame, search.run_seeds(other, "0-3", progress=False).frame)
+
+
+def test_staged_runs_of_seeds_not_asked_for_are_not_counted_as_read_back(search_table: Benchmark,
+                                                                           tmp_path: Path) -> None:
+    """A rerun with fewer seeds reads back only the staged runs of the seeds it asks for ('resumed: N of M')."""
+    from nasbench_suite.simulator import Budget
+
+    spec = search.SearchSpec(str(search_table.path), "rea", Budget(None, 10))
+    staging = tmp_path / "staging"
+    search.run_seeds(spec, "0-3", partial=staging, progress=False)
+    rerun = search.run_seeds(spec, "3,2,8", partial=staging, progress=False)
+    assert rerun.timing["runs_resumed"] == 2 and rerun.timing["runs"] == 3
+    pd.testing.assert_frame_equal(rerun.frame, search.run_seeds(spec, "3,2,8", progress=False).frame)
+
+
+def _rewrite_member(path: Path, name: str, change) -> None:
+    """Rewrite one array of a staged .npz in place (same name: same spec and seeds keys)."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays[name] = change(arrays[name])
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize("craft", ["identity", "seed_column"])
+def test_a_staged_file_with_a_foreign_identity_or_seed_column_is_replayed(search_table: Benchmark, tmp_path: Path,
+                                                                          craft: str) -> None:
+    """A staged file under its spec key's name but whose stored identity differs (only its name was made to
+    match), or whose seed column does not repeat its seeds by its rows, is skipped: its runs are replayed."""
+    from nasbench_suite.simulator import Budget
+
+    spec = search.SearchSpec(str(search_table.path), "rea", Budget(None, 10))
+    staging = tmp_path / "staging"
+    search.run_seeds(spec, "0-3", partial=staging, progress=False)
+    files = sorted(staging.glob("*.npz"))  # one file per seed (one process)
+    assert len(files) == 4
+    if craft == "identity":
+        _rewrite_member(files[0], "identity", lambda a: np.asarray(str(a).replace('"rea"', '"random"'), dtype=np.str_))
+    else:
+        _rewrite_member(files[0], "col_seed", lambda a: a + 1)
+    rerun = search.run_seeds(spec, "0-3", partial=staging, progress=False)
+    assert rerun.timing["runs_resumed"] == 3
+    pd.testing.assert_frame_equal(rerun.frame, search.run_seeds(spec, "0-3", progress=False).frame)
+
+
+def test_a_staging_folder_that_is_a_link_is_unlinked_and_what_it_leads_to_kept(tmp_path: Path) -> None:
+    """rmtree refuses a symbolic link without a word (ignore_errors): the link planted as a staging folder
+    stayed, and a later call wrote its runs wherever it led."""
+    from nasbench_suite.partial_runs import remove_partial
+
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "keep.txt").write_text("not the staging folder's")
+    link = tmp_path / "out" / search.PARTIAL_DIR
+    link.parent.mkdir()
+    link.symlink_to(target, target_is_directory=True)
+    remove_partial(link)
+    assert not link.exists() and not link.is_symlink()
+    assert (target / "keep.txt").read_text() == "not the staging folder's"
+    link.mkdir()
+    (link / "stale.npz").write_bytes(b"x")
+    remove_partial(link)  # a real folder goes with its files
+    assert not link.exists()
