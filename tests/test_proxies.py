@@ -1146,3 +1146,68 @@ def test_stored_supernet_scores_lacking_judged_cells_are_refused(tmp_path: Path,
                                                       "cells_scored": 0}))  # the cost per cell divides by it
     with pytest.raises(EstimatorError, match="a positive cells_scored"):
         supernet_estimate(tmp_path, judged, search_table)
+
+
+def test_the_minibatch_is_the_seeds_rows_resized_to_the_networks_resolution_and_recorded() -> None:
+    """make_minibatch: the rows of pick_minibatch under the settings' seed, resized (bilinear) when the data's
+    resolution is not the network's, with rows, source rows and resize in the identity; a channel count
+    the network does not take is refused."""
+    from types import SimpleNamespace
+
+    from nasbench_suite.proxy_store import make_minibatch
+
+    g = np.random.default_rng(0)
+    x = g.standard_normal((40, 1, 8, 8)).astype(np.float32)
+    train = SimpleNamespace(x=x, y=np.arange(40, dtype=np.int64) % 10, index=np.arange(100, 140, dtype=np.int64))
+    data = SimpleNamespace(name="toy", sha256="s", splits={"train": train})
+    rows = pick_minibatch(40, 16, 3)
+    kept = make_minibatch(data, SETTINGS)  # CONFIG: resolution 8, 1 channel
+    assert torch.equal(kept.batch.x, torch.from_numpy(x[rows])) and kept.describe["resize"] is None
+    assert kept.batch.y.tolist() == train.y[rows].tolist()
+    assert kept.describe["rows"] == rows.tolist() and kept.describe["source_rows"] == (rows + 100).tolist()
+    larger = ProxySettings(MacroConfig(channels=4, cells=1, in_channels=1, resolution=12, num_classes=10), 16, 3)
+    made = make_minibatch(data, larger)
+    expected = F.interpolate(torch.from_numpy(x[rows]), size=(12, 12), mode="bilinear", align_corners=False)
+    assert torch.equal(made.batch.x, expected) and made.describe["resize"] == "bilinear 8x8 -> 12x12 (align_corners=False)"
+    rgb = ProxySettings(MacroConfig(channels=4, cells=1, in_channels=3, resolution=8, num_classes=10), 16, 3)
+    with pytest.raises(ProxyError, match="the data has 1 channels, the network expects 3"):
+        make_minibatch(data, rgb)
+
+
+def test_a_proxy_folder_refuses_another_minibatch_and_its_csv_keeps_nine_digits(tmp_path: Path) -> None:
+    """The minibatch (dataset, rows) is part of a folder's identity: scores of another minibatch are never mixed
+    in. proxies.csv holds every score and second to 9 significant digits (load_proxies reads them back)."""
+    from nasbench_suite.proxy_store import ProxyStore, load_proxies
+
+    table = {"name": "t", "content_hash": "h"}
+    with ProxyStore(tmp_path / "p", table, SETTINGS, ["synflow", "jacob_cov"], {"dataset": "x", "rows": [1, 2]}) as store:
+        store.compute([GOOD.index, 3110], batch())
+        frame = store.frame()
+    loaded = load_proxies(tmp_path / "p")
+    for p in ("synflow", "jacob_cov"):
+        for name, kept in ((p, loaded.scores[p]), (f"{p}_seconds", loaded.seconds[p])):
+            assert np.allclose(kept[frame["arch_index"]], frame[name], rtol=1e-8, atol=0), name
+    for data in ({"dataset": "x", "rows": [1, 3]}, {"dataset": "y", "rows": [1, 2]}):
+        with pytest.raises(RunMismatchError):
+            ProxyStore(tmp_path / "p", table, SETTINGS, ["synflow", "jacob_cov"], data)
+
+
+def test_proxy_store_compute_refuses_fewer_than_one_worker(tmp_path: Path) -> None:
+    from nasbench_suite.proxy_store import ProxyStore
+
+    with ProxyStore(tmp_path / "p", {"name": "t", "content_hash": "h"}, SETTINGS, ["params"], {"dataset": "x"}) as store:
+        with pytest.raises(ProxyError, match="workers must be a positive integer, got 0"):
+            store.compute([GOOD.index], batch(), workers=0)
+        assert store.done() == set()
+
+
+def test_ordered_cells_puts_each_class_representative_first_in_index_order_once() -> None:
+    from nasbench_suite.proxy_store import ordered_cells
+    from nasbench_suite.space import isomorphism_classes
+
+    reps = set(isomorphism_classes().representatives.tolist())
+    cells = [15624, 3110, 0, 3110, 7, 12000, 5, 42]
+    ordered = ordered_cells(cells)
+    first = sorted(c for c in set(cells) if c in reps)
+    assert 0 < len(first) < len(set(cells))
+    assert ordered == first + sorted(c for c in set(cells) if c not in reps)
