@@ -1211,3 +1211,25 @@ def test_ordered_cells_puts_each_class_representative_first_in_index_order_once(
     first = sorted(c for c in set(cells) if c in reps)
     assert 0 < len(first) < len(set(cells))
     assert ordered == first + sorted(c for c in set(cells) if c not in reps)
+
+
+def test_a_reopened_proxy_folder_keeps_its_stored_scores_and_refuses_a_reordered_csv(tmp_path: Path) -> None:
+    """Importing proxies.csv on start adds the cells the working store lacks and overwrites none (the CSV holds
+    9 digits, the store every bit); a CSV whose columns were reordered (a spreadsheet) is refused, not
+    imported by position (which put one proxy's scores under another)."""
+    import pandas as pd
+
+    from nasbench_suite.errors import StoreError
+    from nasbench_suite.proxy_store import CSV_FILE, STORE_FILE, ProxyStore
+
+    table, folder = {"name": "t", "content_hash": "h"}, tmp_path / "p"
+    with ProxyStore(folder, table, SETTINGS, ["synflow", "params"], {"dataset": "x"}) as store:
+        store.compute([GOOD.index, 3110], batch())
+        before = store.frame()
+    with ProxyStore(folder, table, SETTINGS, ["synflow", "params"], {"dataset": "x"}) as store:
+        pd.testing.assert_frame_equal(store.frame(), before, check_exact=True)
+    csv = pd.read_csv(folder / CSV_FILE)
+    csv[["arch_index", "params", "synflow", "params_seconds", "synflow_seconds"]].to_csv(folder / CSV_FILE, index=False)
+    (folder / STORE_FILE).unlink()
+    with pytest.raises(StoreError, match="has columns"):
+        ProxyStore(folder, table, SETTINGS, ["synflow", "params"], {"dataset": "x"})
