@@ -1255,3 +1255,14 @@ def test_proxy_compute_counts_the_stored_cells_in_its_bar_and_refuses_a_changed_
         with pytest.raises(ProxyError, match="seconds of two machines are never mixed"):
             store.compute([15624], batch())
         assert store.done() == {GOOD.index, 0, 3110}
+
+
+def test_proxy_scores_of_spawned_workers_cover_every_chunk_in_the_order_given() -> None:
+    """More chunks of 8 cells than the 2 * workers submitted at first: each later chunk is submitted as one
+    finishes, the last included, and the scores come back in the order of the cells."""
+    from nasbench_suite.proxy_store import _scores
+
+    todo = list(range(15624, 15624 - 41, -1))  # 6 chunks, the last of 1 cell
+    spawned = [(a, values(s)) for a, s in _scores(todo, batch(), SETTINGS, ["params"], workers=2)]
+    serial = [(a, values(s)) for a, s in _scores(todo, batch(), SETTINGS, ["params"], workers=1)]
+    assert [a for a, _ in spawned] == todo and spawned == serial
