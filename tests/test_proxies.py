@@ -1266,3 +1266,14 @@ def test_proxy_scores_of_spawned_workers_cover_every_chunk_in_the_order_given() 
     spawned = [(a, values(s)) for a, s in _scores(todo, batch(), SETTINGS, ["params"], workers=2)]
     serial = [(a, values(s)) for a, s in _scores(todo, batch(), SETTINGS, ["params"], workers=1)]
     assert [a for a, _ in spawned] == todo and spawned == serial
+
+
+def test_attached_proxy_scores_follow_the_views_row_order() -> None:
+    from nasbench_suite.proxy_store import ProxyTable
+    from nasbench_suite.table import TableView
+
+    scores = np.arange(15625, dtype=np.float64)
+    view = TableView("t", {}, {}, [], [], np.array([7, 3, 12000]), {})
+    table = ProxyTable({"synflow": scores}, {"synflow": scores / 10}, {})
+    assert table.attach(view) == ["zc_synflow"]
+    assert view._scalars["zc_synflow"].tolist() == [7.0, 3.0, 12000.0]
