@@ -1277,3 +1277,17 @@ def test_attached_proxy_scores_follow_the_views_row_order() -> None:
     table = ProxyTable({"synflow": scores}, {"synflow": scores / 10}, {})
     assert table.attach(view) == ["zc_synflow"]
     assert view._scalars["zc_synflow"].tolist() == [7.0, 3.0, 12000.0]
+
+
+def test_stored_for_reads_the_proxies_beside_a_table_only_for_its_own_content_hash(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from nasbench_suite.proxy_store import ProxyStore, stored_for
+
+    bench = SimpleNamespace(name="t", content_hash="h1", path=tmp_path / "tables" / "t")
+    assert stored_for(bench) is None  # no folder
+    with ProxyStore(tmp_path / "tables" / "proxies" / "t", {"name": "t", "content_hash": "h1"}, SETTINGS, ["params"],
+                    {"dataset": "x"}) as store:
+        store.compute([GOOD.index], batch())
+    assert stored_for(bench).scored().sum() == 1
+    assert stored_for(SimpleNamespace(name="t", content_hash="h2", path=bench.path)) is None  # the table changed
