@@ -1291,3 +1291,18 @@ def test_stored_for_reads_the_proxies_beside_a_table_only_for_its_own_content_ha
         store.compute([GOOD.index], batch())
     assert stored_for(bench).scored().sum() == 1
     assert stored_for(SimpleNamespace(name="t", content_hash="h2", path=bench.path)) is None  # the table changed
+
+
+def test_config_for_overrides_only_the_shape_fields_given() -> None:
+    from types import SimpleNamespace
+
+    from nasbench_suite.errors import ModelConfigError
+    from nasbench_suite.proxy_store import config_for
+
+    bench = SimpleNamespace(manifest={"protocol": {"channels": 8, "cells": 1},
+                                      "dataset": {"in_channels": 1, "resolution": 8, "num_classes": 10}})
+    base = MacroConfig(channels=8, cells=1, in_channels=1, resolution=8, num_classes=10)
+    assert config_for(bench) == base
+    assert config_for(bench, channels=16, cells=2, resolution=12) == MacroConfig(16, 2, 1, 12, 10)
+    with pytest.raises(ModelConfigError):
+        config_for(bench, resolution=0)  # passed on to be refused, not read as "the table's"
