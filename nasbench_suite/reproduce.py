@@ -71,7 +71,7 @@ from . import jsonread
 from .errors import NasBenchError, not_a_folder
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import MAX_ITEMS
-from .search import read_results, run_seeds, SearchSpec
+from .search import MANIFEST_FILE, RESULTS_FILE, read_results, run_seeds, SearchSpec
 from .simulator import Budget
 from .table import Benchmark, load_table
 
@@ -356,7 +356,7 @@ def weight_sharing_folder(report_dir: str | os.PathLike | None) -> tuple[Path | 
     folder = Path(report_dir)
     if not folder.is_dir():
         raise ReproduceError(f"weight-sharing folder {folder} {not_a_folder(folder)}")
-    if not any((folder / m / "trajectories.parquet").is_file() for m in WEIGHT_SHARING):
+    if not any((folder / m / RESULTS_FILE).is_file() for m in WEIGHT_SHARING):
         raise ReproduceError(f"weight-sharing folder {folder} holds no nasbench darts results "
                              f"(<folder>/<method>/trajectories.parquet, method one of {', '.join(WEIGHT_SHARING)})")
     return folder, ""
@@ -376,11 +376,11 @@ def weight_sharing_rows(report_dir: str | os.PathLike, tables: str | os.PathLike
     out = []
     for method in WEIGHT_SHARING:
         folder = root / method
-        if not (folder / "trajectories.parquet").is_file():
+        if not (folder / RESULTS_FILE).is_file():
             continue
         try:
-            frame = read_results(folder / "trajectories.parquet")
-            manifest = jsonread.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            frame = read_results(folder / RESULTS_FILE)
+            manifest = jsonread.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:  # a damaged run: was a traceback
             raise ReproduceError(f"cannot read the weight-sharing run in {folder}: {exc}") from None
         missing = [c for c in ("seed", "incumbent_index", "incumbent_test_acc") if c not in frame.columns]
