@@ -183,6 +183,9 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
     if latency is None and any(s.name == "nsga2" for s in cfg.strategies):
         raise ConfigError("config field strategy: nsga2 needs a latency source, and latency.source gives none "
                           f"for table {bench.name!r}")
+    if latency is None and cfg.latency_batch != 1:  # else the batch asked for would be dropped without a word
+        raise ConfigError(f"config field latency.batch: batch {cfg.latency_batch} chooses among latencies, and "
+                          f"latency.source {cfg.latency!r} gives none for table {bench.name!r}")
     budget = Budget(cfg.budget_seconds, cfg.budget_queries, cfg.overrun)
     specs = [SearchSpec(cfg.table, s.name, budget, dict(s.settings), cfg.sim_workers,
                         latency=latency,

@@ -1093,3 +1093,23 @@ def test_latency_auto_prefers_this_machines_folder_of_the_tables_network(tmp_pat
     assert compare.resolve_latency("auto", bench) == (None, None)
     with pytest.raises(LatencyError):
         compare.resolve_latency(str(cifar), bench)
+
+
+def test_a_latency_batch_that_auto_finds_no_latency_for_is_refused(search_table: object, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[latency] source = "auto"`` that finds no folder for the table's network gives the runs no latency;
+    a batch other than 1 asked beside it is refused in one line before any run, not dropped without a word
+    (as ``source = "none"`` with a batch is)."""
+    from nasbench_suite import latency
+    from nasbench_suite.compare import run_compare
+
+    monkeypatch.setattr(latency, "shipped_latency_folders", lambda: [])
+    config = tmp_path / "auto64.toml"
+    config.write_text(f'name = "a"\ntable = "{search_table.path.as_posix()}"\nseeds = "0-1"\nworkers = 1\n'
+                      '[budget]\nqueries = 5\n[latency]\nsource = "auto"\nbatch = 64\n[[strategy]]\nname = "random"\n')
+    with pytest.raises(ConfigError, match=r"^config field latency\.batch: batch 64 chooses among latencies, and "
+                                          r"latency\.source 'auto' gives none for table "):
+        run_compare(load_config(config), tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+    config.write_text(config.read_text().replace("batch = 64", "batch = 1"))
+    assert (run_compare(load_config(config), tmp_path / "runs") / "replayed" / "random").is_dir()
