@@ -118,7 +118,7 @@ def build_partial_table(run_dir: str | os.PathLike, out: str | os.PathLike, name
 
     out = Path(out)
     if out.exists() and not overwrite:
-        raise TableBuildError(f"{out} already exists; pass --overwrite (overwrite=True) to replace it")
+        raise TableBuildError(f"{out} already exists; pass --overwrite (in Python, overwrite=True) to replace it")
     snap = snapshot(run_dir)
     if snap.frame.empty:
         raise IncompleteRunError(f"run {snap.run_dir} has no finished work unit yet (no shard files)")

@@ -261,7 +261,7 @@ def check_results_folder(out: Path, overwrite: bool) -> None:
     if existing and not overwrite:
         stopped = (out / PARTIAL_DIR).is_dir()  # a search stopped while writing its results, or just after
         raise SearchOutputError(
-            f"{out} already holds {', '.join(existing)}; pass --overwrite (overwrite=True) to replace them"
+            f"{out} already holds {', '.join(existing)}; pass --overwrite (in Python, overwrite=True) to replace them"
             + (f" ({out / PARTIAL_DIR} holds the finished runs of a search stopped while it wrote them: the same "
                "command with --overwrite reads them back instead of replaying them)" if stopped else ""))
 

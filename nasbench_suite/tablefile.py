@@ -390,7 +390,7 @@ def check_replaceable(folder: Path, overwrite: bool) -> None:
         raise TableExistsError(f"{folder} exists and is not a table (no {MANIFEST} with a content hash); "
                                "refusing to replace it: choose another output folder")
     if not overwrite:
-        raise TableExistsError(f"{folder} already exists; pass --overwrite (overwrite=True) to replace it")
+        raise TableExistsError(f"{folder} already exists; pass --overwrite (in Python, overwrite=True) to replace it")
 
 
 def make_folder(folder: Path) -> list[Path]:
@@ -434,7 +434,7 @@ def install(tmp: Path, folder: Path, overwrite: bool = False) -> None:
                 raise
             if not overwrite:
                 raise TableExistsError(f"{folder} already exists (written while this table was made); pass "
-                                       "--overwrite (overwrite=True) to replace it") from None
+                                       "--overwrite (in Python, overwrite=True) to replace it") from None
             check_replaceable(folder, overwrite)
     if _exchange(tmp, folder):
         shutil.rmtree(tmp, ignore_errors=True)  # now the old table
