@@ -423,7 +423,9 @@ def render(protocol: str, rows: list[Row], ws: list[WeightSharingRow], seconds: 
     """The report; ``published_file`` names the file ``published`` was read from."""
     proto = PROTOCOLS[protocol]
     lines = [f"nasbench reproduce {protocol}: {proto.title}",
-             "protocol: search on the 12-epoch (hp=12) valid accuracy of one trial; cost = 12-epoch train seconds + "
+             "protocol: search on the 12-epoch (hp=12) valid accuracy of one trial (the table's seed the run's trial "
+             "reads; a table of trial means, as `nasbench reference build` writes, holds their mean as its one seed); "
+             "cost = 12-epoch train seconds + "
              "one validation pass; " + _BUDGET_RULE[protocol] + " (mean over the table's seeds)"
              + ("; BOHB's rungs train 1, 4 and 12 epochs of that schedule (where the table records them), each "
                 "charged from scratch" if protocol == "nats" else "")]
