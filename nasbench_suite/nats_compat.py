@@ -198,7 +198,9 @@ class NATSCompat:
             spent = got[2][0][row, pos, :epoch, got[2][1]].sum(axis=1, dtype=np.float64)
             if np.isnan(loss).any() or np.isnan(acc).any() or np.isnan(spent).any():
                 if group == "train":
-                    raise MissingResultError(f"{what}: no train result recorded at epoch {epoch} for seeds {seeds}")
+                    read = [bench.seeds[p] for p in pos]  # the trial drawn, the one asked for, or every one
+                    raise MissingResultError(f"{what}: no train result recorded at epoch {epoch} for "
+                                             f"{'seed' if len(read) == 1 else 'seeds'} {', '.join(map(str, read))}")
                 absent.update(dict.fromkeys([f"{group}-{k}" for k in ("loss", "accuracy", "per-time", "all-time")],
                               f"the table records no {split}_{prefix}acc/loss at epoch {epoch} or seconds up to it "
                               f"(NATS-Bench leaves it out too)"))

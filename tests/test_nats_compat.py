@@ -333,5 +333,7 @@ def test_our_table_with_a_gap_and_a_latency(tmp_path: Path, results) -> None:
     assert api.get_more_info(nats, "gappy", iepoch=0, hp="4", is_random=seed)["train-accuracy"] > 0
     assert api.get_more_info(nats, "gappy", iepoch=1, hp="4", is_random=11)["train-accuracy"] > 0
     for iepoch in (1, 2):  # its accuracy at epoch 2, or its seconds up to epoch 3
-        with pytest.raises(MissingResultError, match=f"no train result recorded at epoch {iepoch + 1}"):
+        with pytest.raises(MissingResultError, match=f"no train result recorded at epoch {iepoch + 1} for seed {seed}$"):
             api.get_more_info(nats, "gappy", iepoch=iepoch, hp="4", is_random=seed)
+    with pytest.raises(MissingResultError, match=r"no train result recorded at epoch 2 for seeds 11, 22$"):
+        api.get_more_info(nats, "gappy", iepoch=1, hp="4", is_random=False)  # the mean over both trials
