@@ -1113,3 +1113,19 @@ def test_a_latency_batch_that_auto_finds_no_latency_for_is_refused(search_table:
     assert not (tmp_path / "runs").exists()
     config.write_text(config.read_text().replace("batch = 64", "batch = 1"))
     assert (run_compare(load_config(config), tmp_path / "runs") / "replayed" / "random").is_dir()
+
+
+def test_default_out_folders_of_compare_and_report(toy: dict[str, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``--out``, compare writes its report to ``nasbench-compare/<config name>`` under the folder it
+    runs in, with the runs in its ``runs``; report writes beside the runs folder it reads (its parent), the
+    same files again."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "--config", str(toy["replay"])]) == 0
+    out = tmp_path / "nasbench-compare" / "toy"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nasbench-compare"]
+    assert (out / "index.md").is_file() and (out / "runs" / "compare.json").is_file()
+    before = _files(out)
+    (out / "index.md").unlink()
+    assert main(["report", str(out / "runs")]) == 0
+    assert _files(out) == before
