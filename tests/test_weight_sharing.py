@@ -1069,3 +1069,24 @@ def test_second_order_finite_difference_steps_the_weights_by_epsilon_either_way(
     plus, minus = ({n: p[n] - w[n] for n in names} for p in passes[1:])
     assert float(torch.cat([d.reshape(-1) for d in plus.values()]).norm()) == pytest.approx(0.01, rel=1e-4)
     assert all(torch.allclose(plus[n], -minus[n], atol=1e-7) for n in names)
+
+
+def test_darts_cli_runs_seeds_0_to_2_by_default(ws_table, tmp_path, monkeypatch, capsys):
+    """``nasbench darts`` without ``--seeds`` runs seeds 0, 1 and 2, as its help and README say."""
+    import pandas
+
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.cli import main
+
+    asked = []
+    real = weight_sharing.run_weight_sharing
+
+    def spy(table, method, seeds, *args, **kwargs):
+        asked.append(list(seeds))
+        return real(table, method, seeds, *args, **kwargs)
+
+    monkeypatch.setattr(weight_sharing, "run_weight_sharing", spy)
+    assert main(["darts", "--table", str(ws_table), "--method", "rsps", "--set", "candidates=5", "--epochs", "1",
+                 "--out", str(tmp_path / "o")]) == 0
+    assert asked == [[0, 1, 2]] and "(3 runs of rsps, 1 epochs)" in capsys.readouterr().out
+    assert sorted(pandas.read_parquet(tmp_path / "o" / "trajectories.parquet")["seed"].unique()) == [0, 1, 2]
