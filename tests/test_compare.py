@@ -1129,3 +1129,19 @@ def test_default_out_folders_of_compare_and_report(toy: dict[str, Path], tmp_pat
     (out / "index.md").unlink()
     assert main(["report", str(out / "runs")]) == 0
     assert _files(out) == before
+
+
+@pytest.mark.parametrize("version", [2, 0, None, "1"])
+def test_a_compare_json_of_another_format_version_is_refused(full_run: Path, tmp_path: Path, version: object,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """A ``compare.json`` written by another format version (a newer nasbench_suite) is refused in one line
+    naming both versions, not read as if it were this one's."""
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    record = json.loads((runs / "compare.json").read_text())
+    record["format_version"] = version
+    (runs / "compare.json").write_text(json.dumps(record))
+    assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (f"nasbench: error: {runs / 'compare.json'} has format version {version}; "
+                                       "this nasbench_suite reads 1\n")
+    assert not (tmp_path / "out").exists()
