@@ -1145,3 +1145,16 @@ def test_a_compare_json_of_another_format_version_is_refused(full_run: Path, tmp
     assert capsys.readouterr().err == (f"nasbench: error: {runs / 'compare.json'} has format version {version}; "
                                        "this nasbench_suite reads 1\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_compare_without_weight_sharing_removes_the_staging_another_config_left(
+        toy: dict[str, Path], tmp_path: Path) -> None:
+    """A stopped compare with weight sharing leaves its finished methods staged in ``runs/.weight_sharing.tmp``;
+    a compare of a config without weight sharing run into that folder removes them (nothing would ever read
+    them there), not leave them behind."""
+    out = tmp_path / "out"
+    staged = out / "runs" / ".weight_sharing.tmp" / "gdas"
+    staged.mkdir(parents=True)
+    (staged / "trajectories.parquet").write_bytes(b"left by a stopped compare")
+    assert main(["compare", "--config", str(toy["replay"]), "--out", str(out)]) == 0
+    assert not staged.parent.exists() and (out / "runs" / "compare.json").is_file()
