@@ -886,6 +886,8 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
 
 ESTIMATOR_SIZES = (10, 100, 1000)
 """``nasbench estimators``' default predictor training-set sizes."""
+SUPERNET_EPOCHS = 30
+"""``nasbench estimators``' supernet training epochs where ``--supernet-epochs`` is not given."""
 
 
 def cmd_estimators(args: argparse.Namespace) -> None:
@@ -898,8 +900,8 @@ def cmd_estimators(args: argparse.Namespace) -> None:
     sizes = _int_list(args.sizes) if args.sizes is not None else None
     if (sizes is not None and min(sizes) < 2) or args.repeats < 1:  # checked before the supernet trains
         raise UsageError(f"--sizes must be at least 2 cells each and --repeats at least 1; got {args.sizes!r}, {args.repeats}")
-    if args.supernet_epochs < 0:
-        raise UsageError(f"--supernet-epochs must be 0 (no supernet) or a positive number of epochs, "
+    if args.supernet_epochs is not None and args.supernet_epochs < 0:
+        raise UsageError(f"--supernet-epochs must be 0 (train none) or a positive number of epochs, "
                          f"got {args.supernet_epochs}")
     bench = load_table(args.table)
     proxies = load_proxies(args.proxies) if args.proxies else stored_for(bench)
@@ -916,7 +918,8 @@ def cmd_estimators(args: argparse.Namespace) -> None:
         check_proxies_complete(proxies, judged)
     out = _report_folder(Path(args.out) if args.out else Path("reports") / "estimators" / bench.name, ESTIMATORS)
     with _output_lock(out, "nasbench estimators"):
-        ensure_supernet(bench, out, judged, args.supernet_epochs, args.data_dir)
+        ensure_supernet(bench, out, judged, SUPERNET_EPOCHS if args.supernet_epochs is None else args.supernet_epochs,
+                        args.data_dir, asked=args.supernet_epochs is not None)
         frame, judged = build_league(bench, proxies, out, sizes=sizes, repeats=args.repeats)
         paths = write_league(frame, bench, judged, out, proxies)
     best = frame.sort_values("spearman", ascending=False, kind="stable").head(5)
@@ -1229,8 +1232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", help=f"predictor training-set sizes, a comma list (default: those of "
                    f"{','.join(map(str, ESTIMATOR_SIZES))} that leave cells to judge on)")
     p.add_argument("--repeats", type=_int, default=3, help="predictor draws per size (default 3)")
-    p.add_argument("--supernet-epochs", type=_int, default=30,
-                   help="train the weight-sharing supernet this long when no stored scores exist (0: skip)")
+    p.add_argument("--supernet-epochs", type=_int,
+                   help=f"train the weight-sharing supernet this long when no stored scores exist (default "
+                        f"{SUPERNET_EPOCHS}; 0: train none); stored scores of other epochs are refused when given")
     p.add_argument("--data-dir", type=_path, help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
     p.add_argument("--out", type=_path, metavar="DIR", help="default reports/estimators/<table>")
     p.set_defaults(func=cmd_estimators)

@@ -140,11 +140,21 @@ def supernet_estimate(folder: Path, judged: Judged, bench: "Benchmark") -> Estim
                     np.asarray([values[int(a)] for a in judged.archs]), cost, "measured")
 
 
-def ensure_supernet(bench: "Benchmark", folder: Path, judged: Judged, epochs: int, data_dir: str | None) -> None:
-    """Train and score the supernet once; stored results are reused (delete them to measure again)."""
+def ensure_supernet(bench: "Benchmark", folder: Path, judged: Judged, epochs: int, data_dir: str | None,
+                    asked: bool = False) -> None:
+    """Train and score the supernet once; stored results are reused (delete them to measure again). Stored
+    scores of another number of epochs than ``epochs`` where the user ``asked`` for it (not the default)
+    are refused, not shown in place of the run asked for; ``epochs`` 0 trains none."""
     import pandas as pd
 
-    if epochs <= 0 or (folder / SUPERNET_CSV).is_file():
+    if (folder / SUPERNET_CSV).is_file():
+        stored = _read_supernet(folder)[0]["epochs"]
+        if asked and epochs > 0 and stored != epochs:
+            raise EstimatorError(f"{folder} holds supernet scores of {stored} epochs, not the {epochs} asked for: "
+                                 f"give --supernet-epochs {stored} to show them, or delete {SUPERNET_CSV} and "
+                                 f"{SUPERNET_JSON} there (or give another --out) to train {epochs}")
+        return
+    if epochs <= 0:
         return
     scores, record = train_and_score_supernet(bench, judged.archs, epochs, data_dir=data_dir)
     record.update(table=bench.name, content_hash=bench.content_hash)  # so another table never reads these scores

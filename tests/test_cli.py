@@ -277,7 +277,7 @@ def test_estimators_refuses_sizes_beyond_the_judged_cells_and_negative_epochs_be
     proc = run("estimators", "--table", "digits", "--sizes", f"10,{largest + 1}", "--out", str(tmp_path / "league"))
     assert_clean_error(proc, f"the largest allowed size is {largest}")  # rows of that size were dropped silently
     proc = run("estimators", "--table", "digits", "--supernet-epochs", "-1", "--out", str(tmp_path / "league"))
-    assert_clean_error(proc, "--supernet-epochs must be 0 (no supernet) or a positive number of epochs, got -1")
+    assert_clean_error(proc, "--supernet-epochs must be 0 (train none) or a positive number of epochs, got -1")
     # the only integer option parsed by int(): "invalid int value", and 99999999999999999999 trained without end
     assert_clean_error(run("estimators", "--table", "digits", "--supernet-epochs", "x"), "expected an integer, got 'x'")
     proc = run("estimators", "--table", "digits", "--supernet-epochs", "99999999999999999999", "--out",

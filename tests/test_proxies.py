@@ -1306,3 +1306,35 @@ def test_config_for_overrides_only_the_shape_fields_given() -> None:
     assert config_for(bench, channels=16, cells=2, resolution=12) == MacroConfig(16, 2, 1, 12, 10)
     with pytest.raises(ModelConfigError):
         config_for(bench, resolution=0)  # passed on to be refused, not read as "the table's"
+
+
+def test_estimators_refuse_stored_supernet_scores_of_other_epochs_than_asked(
+        tmp_path: Path, search_table, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """A folder holding 2-epoch supernet scores: `--supernet-epochs 3` showed them as the league's supernet row
+    without a word (the option was ignored). Now it is refused in one line, the stored files untouched;
+    without the option, or with 2, they are shown; 0 trains none and shows them."""
+    import json
+
+    import nasbench_suite.league as league
+    from nasbench_suite.cli import main
+    from nasbench_suite.estimators import judged_cells
+
+    monkeypatch.setattr(league, "train_and_score_supernet", lambda *a, **k: pytest.fail("trained a supernet"))
+    archs = [int(a) for a in judged_cells(search_table).archs]
+    out = tmp_path / "league"
+    out.mkdir()
+    (out / league.SUPERNET_CSV).write_text("arch_index,valid_acc\n" + "".join(f"{a},{a % 97}\n" for a in archs))
+    (out / league.SUPERNET_JSON).write_text(json.dumps({
+        "epochs": 2, "train_seconds": 1.0, "score_seconds": 1.0, "cells_scored": len(archs),
+        "table": search_table.name, "content_hash": search_table.content_hash}))
+    stored = {p.name: p.read_bytes() for p in out.iterdir()}
+    base = ["estimators", "--table", str(search_table.path), "--sizes", "20", "--repeats", "1", "--out", str(out)]
+    assert main(base + ["--supernet-epochs", "3"]) == 2
+    err = capsys.readouterr().err.splitlines()[-1] + "\n"  # after the note that the table has no proxies
+    assert err == (f"nasbench: error: {out} holds supernet scores of 2 epochs, not the 3 asked for: give "
+                   f"--supernet-epochs 2 to show them, or delete supernet.csv and supernet.json there (or give "
+                   f"another --out) to train 3\n")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == stored
+    for extra in ([], ["--supernet-epochs", "2"], ["--supernet-epochs", "0"]):
+        assert main(base + extra) == 0, capsys.readouterr().err
+        assert "supernet, 2 epochs (RSPS)" in (out / "league.csv").read_text()
