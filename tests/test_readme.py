@@ -2,6 +2,7 @@
 drift from the API."""
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -126,3 +127,80 @@ def test_every_command_line_in_the_readme_parses() -> None:
             parser.parse_args(args)
         except SystemExit:
             pytest.fail(f"README command does not parse: nasbench {' '.join(args)}")
+
+
+def _subcommands() -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every command of ``build_parser()`` as (``"latency measure"``, its parser), nested actions walked."""
+    from nasbench_suite.cli import build_parser
+
+    out = []
+    todo = [("", build_parser())]
+    while todo:
+        name, parser = todo.pop(0)
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            out.append((name, parser))
+        for action in subs:
+            todo += [(f"{name} {sub}".strip(), p) for sub, p in action.choices.items()]
+    return out
+
+
+def _parts(text: str) -> list[tuple[str, str]]:
+    """README as ("code", a fenced block with its fences) and ("prose", a paragraph, table or heading), in order."""
+    out: list[tuple[str, str]] = []
+    for piece in re.split(r"(^```.*?^```$)", text, flags=re.S | re.M):
+        if piece.startswith("```"):
+            out.append(("code", piece))
+        else:
+            out += [("prose", p) for p in re.split(r"\n\s*\n", piece) if p.strip()]
+    return out
+
+
+def _about(command: str, parts: list[tuple[str, str]]) -> str:
+    """README's text about ``nasbench COMMAND``: its command lines in bash blocks (continuations joined,
+    with their comments; a line holding two commands counts for both), every paragraph that names
+    ``nasbench COMMAND``, and the prose under a bash block whose first command is it (its option table and
+    explanation), up to the next code block or heading."""
+    names = re.compile(rf"(?<![\w./-])nasbench {re.escape(command)}(?![\w-])")
+    text, under = [], False
+    for kind, part in parts:
+        if kind == "code":
+            lines = part.replace("\\\n", " ").splitlines()
+            text += [line for line in lines if names.search(line)]
+            first = re.search(r"(?<![\w./-])nasbench\s.*", part)
+            under = part.startswith("```bash") and first is not None and names.match(first.group()) is not None
+        else:
+            under = under and not part.startswith("#")
+            if under or names.search(part):
+                text.append(part)
+    return "\n".join(text)
+
+
+def _undocumented(readme: str) -> list[str]:
+    parts = _parts(readme)
+    missing = []
+    for command, parser in _subcommands():
+        about = _about(command, parts)
+        for action in parser._actions:
+            for option in action.option_strings:
+                if not isinstance(action, argparse._HelpAction) and \
+                        not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", about):
+                    missing.append(f"nasbench {command} {option}")
+    return missing
+
+
+def test_every_option_of_every_command_is_explained_with_its_command() -> None:
+    """Each option string of each subcommand appears in README where that command is explained (see
+    :func:`_about`), so an option added to the parser without a word in README fails here."""
+    commands = dict(_subcommands())
+    assert len(commands) >= 19 and "latency measure" in commands and "import nats-tss" in commands
+    missing = _undocumented(README.read_text(encoding="utf-8"))
+    assert not missing, f"README does not explain, where it explains the command: {', '.join(missing)}"
+
+
+def test_the_option_check_sees_an_option_only_near_its_own_command() -> None:
+    """Not on another command's line, nor in a paragraph past a heading; in the table under its block."""
+    readme = ("```bash\nnasbench query digits 0 --split valid --json\nnasbench info digits --seed 1\n```\n\n"
+              "| `--epoch` | under the block of query |\n\n## Info\n\n`nasbench info` shows `--seed`.\n")
+    missing = [m for m in _undocumented(readme) if m.startswith(("nasbench query ", "nasbench info "))]
+    assert missing == ["nasbench info --json", "nasbench query --seed"]
