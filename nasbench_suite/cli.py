@@ -340,7 +340,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
             f"disconnected {p['disconnected']}",
             f"network      C={c['channels']} N={c['cells']} {c['in_channels']}x{c['resolution']}x{c['resolution']} -> {c['num_classes']} classes",
             f"params       {p['params']:,} ({p['params'] / 1e6:.6f} M)",
-            f"FLOPs (MACs) {p['flops']:,} ({p['flops'] / 1e6:.5f} M)",
+            f"FLOPs (MACs) {p['flops']:,.0f} ({p['flops'] / 1e6:.5f} M)",
         ])
 
     _print(payload, args.json, render)

@@ -189,6 +189,8 @@ def test_describe_nb201_arch0(capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["params"] == 129306 and out["flops"] == 15647370  # NAS-Bench-201's 0.129306 M / 15.64737 M
     assert out["canonical_str"] == "(0)@avg_pool_3x3+(0)@avg_pool_3x3+(0)@nor_conv_1x1+(0)@nor_conv_1x1"
+    assert main(["describe", arch0]) == 0  # a count of multiply-adds, not a float
+    assert "\nFLOPs (MACs) 15,647,370 (15.64737 M)\n" in capsys.readouterr().out
     assert main(["describe", "0", "--channels", "8", "--cells", "1", "--resolution", "8", "--in-channels", "1"]) == 0
     text = capsys.readouterr().out
     assert "disconnected True" in text and "C=8 N=1 1x8x8" in text
