@@ -659,6 +659,34 @@ def test_stratified_split_size_rules():
         stratified_split(y, [("a", -1), ("b", None)], seed=0)
     parts = stratified_split(y, [("a", 5), ("b", None)], seed=0)  # fixed parts may take every row
     assert parts["a"].tolist() == [0, 1, 2, 3, 4] and parts["b"].tolist() == []
+    parts = stratified_split(y, [("a", 0), ("b", None)], seed=0)  # sizes >= 0: an empty part is allowed
+    assert parts["a"].tolist() == [] and parts["b"].tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(DatasetError, match="at most one None"):
+        stratified_split(y, [("a", None), ("b", None)], seed=0)
+
+
+def test_stratified_split_follows_its_documented_recipe():
+    """Each class's rows permuted by one rng (classes ascending), cut into consecutive pieces in the listed
+    order; a later fixed part is allotted from what the earlier ones left (largest remainder, ties to the
+    lower class)."""
+    y = np.array([1, 0, 1, 0, 0, 1, 0, 1, 0, 1])
+    rng = np.random.default_rng(5)
+    p0, p1 = rng.permutation([1, 3, 4, 6, 8]), rng.permutation([0, 2, 5, 7, 9])
+    parts = stratified_split(y, [("a", 4), ("b", 2), ("c", None)], seed=5)
+    assert parts["a"].tolist() == sorted([*p0[:2], *p1[:2]])
+    assert parts["b"].tolist() == sorted([p0[2], p1[2]])
+    assert parts["c"].tolist() == sorted([*p0[3:], *p1[3:]])
+    # classes of 2 and 2: a's one row goes to class 0 (tie), which leaves 1 and 2 rows, so b's goes to class 1
+    parts = stratified_split(np.array([0, 0, 1, 1]), [("a", 1), ("b", 1), ("c", None)], seed=0)
+    assert [len(parts[k]) for k in "abc"] == [1, 1, 2]
+    assert parts["a"][0] in (0, 1) and parts["b"][0] in (2, 3)
+
+
+def test_stratified_order_interleaves_each_class_in_its_seeded_permutation():
+    y = np.array([0, 1, 1, 0, 1, 0])
+    rng = np.random.default_rng(9)
+    p0, p1 = rng.permutation([0, 3, 5]), rng.permutation([1, 2, 4])
+    assert stratified_order(y, seed=9).tolist() == [p0[0], p1[0], p0[1], p1[1], p0[2], p1[2]]
 
 
 def test_stratified_order_keys_are_mid_rank_fractions_ties_by_class():
@@ -733,3 +761,12 @@ def test_fake_npz_with_one_train_image_is_one_clear_error(tmp_path):
     _write_npz(tmp_path, arrays)
     with pytest.raises(DatasetError, match="at least 2 images"):
         load_dataset("cifar10-16px", tmp_path)
+
+
+def test_synthetic_test_split_is_drawn_before_valid():
+    from nasbench_suite.data import make_synthetic
+
+    ds = load_dataset("synthetic")
+    parts = stratified_split(make_synthetic()[1], [("test", 100), ("valid", 100), ("train", None)], seed=201)
+    for s in SPLITS:
+        np.testing.assert_array_equal(ds.splits[s].index, parts[s])
