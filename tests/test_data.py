@@ -713,14 +713,16 @@ def test_subsets_may_take_the_whole_split_and_valid_subset_has_its_own_stream(di
     assert small.split_info["valid_subset"]["rng"] == f"numpy.random.default_rng([{SPLIT_SEED}, {VALID_SUBSET_STREAM}])"
 
 
-def test_channel_stats_of_whole_numbers_are_exact():
+@pytest.mark.parametrize("shape", [(50, 3, 4, 4), (16, 3, 256, 256)], ids=["small", "sums past 2**24"])
+def test_channel_stats_of_whole_numbers_are_exact(shape):
+    """Exact for CIFAR-sized data too, whose per-channel sums pass 2**24 (where a float32 sum drops units)."""
     from fractions import Fraction
 
     from nasbench_suite.data import _channel_stats
 
-    x = np.random.default_rng(0).integers(0, 256, size=(50, 3, 4, 4)).astype(np.float32)
+    x = np.random.default_rng(0).integers(0, 256, size=shape).astype(np.float32)
     mean, std = _channel_stats(x, from_uint8=True)
-    n = 50 * 4 * 4
+    n = x.size // 3
     for c in range(3):
         v = x[:, c].astype(np.int64).ravel()
         a, b = int(v.sum()), int((v * v).sum())
@@ -770,3 +772,27 @@ def test_synthetic_test_split_is_drawn_before_valid():
     parts = stratified_split(make_synthetic()[1], [("test", 100), ("valid", 100), ("train", None)], seed=201)
     for s in SPLITS:
         np.testing.assert_array_equal(ds.splits[s].index, parts[s])
+
+
+def test_synthetic_data_keep_their_digest():
+    """The generated images are data a run records by digest (x in HWC layout, as a file would hold them): a
+    change to the generator, its seed or the digest format must not pass unnoticed."""
+    assert load_dataset("synthetic").sha256 == "51cabbfe437bc10d61ebe968f89c3eb3108c22e19e573f89842a0f29f9fa39d6"
+
+
+def test_digits_loads_as_the_committed_digits_table_recorded_it():
+    """The committed digits table's manifest records the dataset it was trained on (sha256, splits, class
+    counts, subset, normalization); loading it with the table's protocol gives that record exactly."""
+    root = Path(__file__).resolve().parents[1]
+    manifest = json.loads((root / "benchmarks_data" / "digits" / "manifest.json").read_text())
+    protocol = manifest["protocol"]
+    ds = load_dataset(protocol["dataset"], max_train=protocol["train_subset"], max_valid=protocol.get("valid_subset"))
+    assert json.loads(json.dumps(ds.describe())) == manifest["dataset"]
+
+
+def test_pack_digest_hashes_the_arrays_in_key_order():
+    from nasbench_suite.data import array_sha256, pack_digest
+
+    a, b = np.arange(3, dtype=np.int64), np.zeros((2, 2), np.uint8)
+    assert pack_digest({"y_train": a, "x_train": b}) == array_sha256({"x_train": b, "y_train": a})
+    assert pack_digest({"y_train": a, "x_train": b}) != array_sha256({"y_train": a, "x_train": b})
