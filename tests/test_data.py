@@ -796,3 +796,67 @@ def test_pack_digest_hashes_the_arrays_in_key_order():
     a, b = np.arange(3, dtype=np.int64), np.zeros((2, 2), np.uint8)
     assert pack_digest({"y_train": a, "x_train": b}) == array_sha256({"x_train": b, "y_train": a})
     assert pack_digest({"y_train": a, "x_train": b}) != array_sha256({"y_train": a, "x_train": b})
+
+
+def test_split_info_records_pool_sizes_subsets_and_every_class(tmp_path):
+    arrays = _fake_cifar(200, 50)
+    arrays["y_test"] = arrays["y_test"] % 5  # the test images hold classes 0..4 only
+    _write_npz(tmp_path, arrays)
+    ds = load_dataset("cifar10-16px", tmp_path, max_train=40, max_valid=30)
+    info = ds.split_info
+    assert {s: info["splits"][s]["from_size"] for s in SPLITS} == {"train": 200, "valid": 200, "test": 50}
+    assert info["max_train"] == 40 and info["max_valid"] == 30 and info["valid_subset"]["of"] == 100
+    assert info["class_counts"]["test"] == np.bincount(arrays["y_test"], minlength=10).tolist()
+    assert info["class_counts"]["test"][5:] == [0] * 5
+    described = ds.describe()
+    described["split_info"]["sizes"]["train"] = 0  # a caller's edit of the description stays there
+    assert ds.split_info["sizes"]["train"] == 40 and ds.describe()["split_info"]["sizes"]["train"] == 40
+
+
+@pytest.mark.parametrize("pool, bad", [("train", 10), ("test", -1)])
+def test_a_label_just_outside_0_to_9_is_refused(tmp_path, pool, bad):
+    arrays = _fake_cifar(40, 10)
+    arrays[f"y_{pool}"] = arrays[f"y_{pool}"].astype(np.int64)
+    arrays[f"y_{pool}"][3] = bad
+    _write_npz(tmp_path, arrays)
+    with pytest.raises(DatasetError, match=f"y_{pool} has labels outside 0..9"):
+        load_dataset("cifar10-16px", tmp_path)
+
+
+def test_data_dir_that_is_a_file_or_starts_with_a_tilde(tmp_path, monkeypatch):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    with pytest.raises(DatasetError, match="not a directory"):
+        load_dataset("cifar10-16px", a_file)
+    _write_npz(tmp_path / "home" / "data", _fake_cifar(40, 10))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert len(load_dataset("cifar10-16px", "~/data").splits["train"]) == 20
+
+
+def test_batch_files_directly_in_the_data_dir_and_the_batch_folder_first(tmp_path):
+    """cifar-10-batches-py/ in the data directory, or the six files in the directory itself; the folder wins
+    where both are there."""
+    direct = _fake_cifar(50, 10, seed=6, res=32)
+    _write_batches(tmp_path, direct)
+    ds = load_dataset("cifar10", tmp_path)
+    np.testing.assert_array_equal(ds.splits["test"].y, direct["y_test"])
+    in_folder = _fake_cifar(60, 10, seed=7, res=32)
+    _write_batches(tmp_path / CIFAR10_BATCH_DIR, in_folder)
+    ds = load_dataset("cifar10", tmp_path)
+    assert len(ds.splits["train"]) == 30
+    np.testing.assert_array_equal(ds.splits["test"].y, in_folder["y_test"])
+
+
+def test_batches_with_str_keys_or_fortran_ordered_data_load(tmp_path):
+    """A batch pickled with str keys ('data', 'labels'), and one whose data array is Fortran-ordered (pickled at
+    protocol 5 with order 'F'): the same images either way."""
+    arrays = _fake_cifar(12, 1, seed=8, res=32)
+    flat = arrays["x_train"].transpose(0, 3, 1, 2).reshape(12, -1)
+    labels = [int(v) for v in arrays["y_train"]]
+    for name, batch in {"str keys": {"data": flat, "labels": labels},
+                        "fortran": {b"data": np.asfortranarray(flat), b"labels": labels}}.items():
+        path = tmp_path / name.replace(" ", "_")
+        path.write_bytes(pickle.dumps(batch, protocol=5))
+        x, y = read_cifar_batch(path)
+        np.testing.assert_array_equal(x.reshape(12, -1), flat, err_msg=name)
+        np.testing.assert_array_equal(y, arrays["y_train"], err_msg=name)
