@@ -136,3 +136,58 @@ def test_two_packs_into_one_folder_never_mix(source, tmp_path, monkeypatch):
         write_pack("cifar10-16px", source, out, max_train=40)
     assert pack.path.read_bytes() == b"the other pack"
     assert sorted(p.name for p in out.iterdir()) == sorted([theirs.name, CIFAR10_16PX_FILE])
+
+
+def _rewrite_pack(path: Path, edit) -> None:
+    """The pack at ``path`` with ``edit`` applied to its arrays and the digest written again to match them."""
+    from nasbench_suite.data import PACK_DIGEST_KEY, PACK_SOURCE_KEY, pack_digest
+
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    extra = {k: arrays.pop(k) for k in (PACK_SOURCE_KEY, PACK_DIGEST_KEY)}
+    edit(arrays)
+    extra[PACK_DIGEST_KEY] = np.array(pack_digest(arrays))
+    with open(path, "wb") as f:
+        np.savez(f, **arrays, **extra)
+
+
+def _repeat_a_row(a):
+    a["rows_train"][1] = a["rows_train"][0]
+
+
+def _negative_first_row(a):
+    a["rows_train"][0] = -1
+
+
+def _one_row_short(a):
+    a["rows_train"] = a["rows_train"][:-1]
+
+
+def _no_test_rows(a):
+    del a["rows_test"]
+
+
+@pytest.mark.parametrize("edit, says", [
+    (_repeat_a_row, "rows_train should be 80 ascending rows of 0..399"),
+    (_negative_first_row, "rows_train should be 80 ascending rows of 0..399"),
+    (_one_row_short, "rows_train should be 80 ascending rows"),
+    (_no_test_rows, "cannot be read as a row pack"),
+], ids=["repeated row", "negative row", "row count", "missing key"])
+def test_a_malformed_pack_with_a_matching_digest_is_refused(source, tmp_path, edit, says):
+    """A pack whose rows do not say where its images go (written by other code, digest and all) is refused,
+    not read with images at the wrong rows."""
+    write_pack("cifar10-16px", source, tmp_path, max_train=50, max_valid=30)
+    _rewrite_pack(tmp_path / CIFAR10_16PX_FILE, edit)
+    with pytest.raises(DatasetError, match=says):
+        load_dataset("cifar10-16px", tmp_path, max_train=50, max_valid=30)
+
+
+def test_packing_refuses_its_source_by_another_name_and_reports_the_bytes_written(source, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(source, target_is_directory=True)
+    before = file_sha256(source / CIFAR10_16PX_FILE)
+    with pytest.raises(DatasetError, match="would replace its source"):
+        write_pack("cifar10-16px", source, link, max_train=50, overwrite=True)
+    assert file_sha256(source / CIFAR10_16PX_FILE) == before
+    pack = write_pack("cifar10-16px", source, tmp_path / "pack", max_train=50)
+    assert pack.bytes == pack.path.stat().st_size > 0
