@@ -148,6 +148,8 @@ def test_registry_and_split_table_document_every_split():
 def test_unknown_dataset_is_one_clear_error():
     with pytest.raises(DatasetError, match="unknown dataset 'cifar100'.*cifar10-16px"):
         load_dataset("cifar100")
+    with pytest.raises(DatasetError, match=r"unknown dataset \['digits'\]"):
+        load_dataset(["digits"])  # type: ignore[arg-type]
     assert issubclass(DatasetError, NasBenchError) and issubclass(DatasetError, ValueError)
 
 
@@ -860,3 +862,23 @@ def test_batches_with_str_keys_or_fortran_ordered_data_load(tmp_path):
         x, y = read_cifar_batch(path)
         np.testing.assert_array_equal(x.reshape(12, -1), flat, err_msg=name)
         np.testing.assert_array_equal(y, arrays["y_train"], err_msg=name)
+
+
+def test_file_digests_read_every_byte_in_the_order_given(tmp_path):
+    """file_sha256 streams 1 MiB chunks: a file past the first MiB is hashed whole (the CIFAR file is 45 MB);
+    files_sha256 digests several files in the order given, which is part of what it identifies."""
+    from nasbench_suite.data import file_sha256, files_sha256
+
+    big, small = tmp_path / "big", tmp_path / "small"
+    big.write_bytes(bytes(range(256)) * (3 * 4096) + b"tail")
+    small.write_bytes(b"small")
+    assert file_sha256(big) == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert files_sha256([small, big]) == hashlib.sha256(b"small" + big.read_bytes()).hexdigest()
+    assert files_sha256([big, small]) != files_sha256([small, big])
+
+
+def test_array_digest_is_the_same_for_either_byte_order():
+    from nasbench_suite.data import array_sha256
+
+    little = np.arange(5, dtype="<i8")
+    assert array_sha256({"y": little.astype(">i8")}) == array_sha256({"y": little})

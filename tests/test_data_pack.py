@@ -167,12 +167,17 @@ def _no_test_rows(a):
     del a["rows_test"]
 
 
+def _label_10(a):
+    a["y_train"][0] = 10
+
+
 @pytest.mark.parametrize("edit, says", [
     (_repeat_a_row, "rows_train should be 80 ascending rows of 0..399"),
     (_negative_first_row, "rows_train should be 80 ascending rows of 0..399"),
     (_one_row_short, "rows_train should be 80 ascending rows"),
     (_no_test_rows, "cannot be read as a row pack"),
-], ids=["repeated row", "negative row", "row count", "missing key"])
+    (_label_10, "y_train has labels outside 0..9"),
+], ids=["repeated row", "negative row", "row count", "missing key", "label 10"])
 def test_a_malformed_pack_with_a_matching_digest_is_refused(source, tmp_path, edit, says):
     """A pack whose rows do not say where its images go (written by other code, digest and all) is refused,
     not read with images at the wrong rows."""
