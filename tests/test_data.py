@@ -882,3 +882,14 @@ def test_array_digest_is_the_same_for_either_byte_order():
 
     little = np.arange(5, dtype="<i8")
     assert array_sha256({"y": little.astype(">i8")}) == array_sha256({"y": little})
+
+
+def test_cifar_train_split_is_the_half_drawn_first(tmp_path):
+    """Train is the seeded stratified half drawn first, valid the rest: with an even number of images both halves
+    have one size, so only the rows tell a swap of train and valid."""
+    arrays = _fake_cifar(200, 20, seed=9)
+    _write_npz(tmp_path, arrays)
+    ds = load_dataset("cifar10-16px", tmp_path)
+    parts = stratified_split(arrays["y_train"], [("train", 100), ("valid", None)], seed=201)
+    for s in ("train", "valid"):
+        np.testing.assert_array_equal(ds.splits[s].index, parts[s])
