@@ -196,3 +196,10 @@ def test_packing_refuses_its_source_by_another_name_and_reports_the_bytes_writte
     assert file_sha256(source / CIFAR10_16PX_FILE) == before
     pack = write_pack("cifar10-16px", source, tmp_path / "pack", max_train=50)
     assert pack.bytes == pack.path.stat().st_size > 0
+
+
+def test_pack_out_folder_may_start_with_a_tilde(source, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    pack = write_pack("cifar10-16px", source, "~/pack", max_train=50)
+    assert pack.path == tmp_path / "home" / "pack" / CIFAR10_16PX_FILE and pack.path.is_file()
+    assert not (Path.cwd() / "~").exists()
