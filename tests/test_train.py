@@ -1,6 +1,8 @@
 """Training protocol and the plain trainer: real training on small data, deterministic given the seed."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -197,19 +199,27 @@ def test_eval_chunks_merge_only_a_last_single_image_and_respect_the_batch_size()
 def test_make_sgd_steps_are_nesterov_momentum_with_weight_decay_by_hand() -> None:
     """Two steps on one weight with a constant gradient g, by hand: d = g + wd*w, buf = m*buf + d
     (buf = d on the first step), w -= lr * (d + m*buf)."""
+    proto = Protocol(dataset="digits")  # lr 0.1, momentum 0.9, nesterov, weight decay 5e-4
+    got, expected = _sgd_steps_and_by_hand(proto, 2)
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+def _sgd_steps_and_by_hand(proto: Protocol, steps: int) -> tuple[float, float]:
+    """(w after ``steps`` of make_sgd from w = 2 with gradient 0.5, the same by hand): d = g + wd*w,
+    buf = d on the first step and m*buf + d after, w -= lr * (d + m*buf) with Nesterov, lr * buf without."""
     from nasbench_suite.train import make_sgd
 
-    proto = Protocol(dataset="digits")  # lr 0.1, momentum 0.9, nesterov, weight decay 5e-4
     w = torch.nn.Parameter(torch.tensor([2.0], dtype=torch.float64))
     opt = make_sgd(iter([w]), proto)
+    m, wd = proto.momentum, proto.weight_decay
     expected, buf, g = 2.0, None, 0.5
-    for _ in range(2):
+    for _ in range(steps):
         w.grad = torch.tensor([g], dtype=torch.float64)
         opt.step()
-        d = g + 5e-4 * expected
-        buf = d if buf is None else 0.9 * buf + d
-        expected -= 0.1 * (d + 0.9 * buf)
-    assert w.item() == pytest.approx(expected, rel=1e-12)
+        d = g + wd * expected
+        buf = d if buf is None else m * buf + d
+        expected -= proto.lr * ((d + m * buf) if proto.nesterov else buf)
+    return w.item(), expected
 
 
 def test_protocol_bounds_lr_momentum_and_crop_padding() -> None:
@@ -226,3 +236,165 @@ def test_train_accuracy_counts_the_images_trained_on_when_drop_last_drops_some(s
     acc = train_cell(Arch.parse(1234), synthetic, proto, seed=0)[0].metrics["train_acc"]
     correct = acc * seen / 100.0
     assert correct == pytest.approx(round(correct), abs=1e-9) and 0 < correct <= seen
+
+
+def test_make_sgd_takes_momentum_nesterov_and_weight_decay_from_the_protocol() -> None:
+    """Protocols other than the defaults, by hand (see ``_sgd_steps_and_by_hand``)."""
+    for fields in ({"momentum": 0.5, "nesterov": False, "weight_decay": 0.01}, {"momentum": 0.5, "weight_decay": 0.0}):
+        got, expected = _sgd_steps_and_by_hand(Protocol(dataset="digits", **fields), 3)
+        assert got == pytest.approx(expected, rel=1e-12), fields
+
+
+def test_weight_decay_reaches_every_parameter_batchnorm_and_biases_included(synthetic) -> None:
+    """With zero gradients, one Nesterov step shrinks each weight by lr * (1 + momentum) * wd * w: every
+    parameter of the network (convolutions, BatchNorm scales and shifts, the classifier's bias), as
+    NAS-Bench-201 decays them all."""
+    from nasbench_suite.model import build_network
+    from nasbench_suite.train import make_sgd
+
+    torch.manual_seed(0)
+    net = build_network(Arch.parse(1234), FAST.macro_config(synthetic)).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.uniform_(0.5, 1.5)  # BatchNorm's shifts start at 0: give every parameter a value to decay
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    opt = make_sgd(net.parameters(), FAST)
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    factor = 1 - 0.1 * (1 + 0.9) * 5e-4
+    kinds = {p.dim() for p in net.parameters()}
+    assert kinds == {1, 2, 4}  # BatchNorm and bias vectors, the classifier, convolutions
+    for name, p in net.named_parameters():
+        torch.testing.assert_close(p.detach(), before[name] * factor, rtol=1e-12, atol=0, msg=name)
+
+
+def test_minibatch_stream_sets_the_cosine_learning_rate_of_every_step_reaching_0_after_the_last() -> None:
+    """400 train images in batches of 64: 7 steps per epoch, 21 over 3 epochs; step s (0-based, counted
+    across epochs) runs at 0.05 * (1 + cos(pi * s / 21)): 0.1 at the first, above 0 at the last."""
+    from nasbench_suite.train import MinibatchStream
+
+    data = load_protocol_data(FAST)
+    stream = MinibatchStream(data, FAST, np.random.SeedSequence(0), "cpu")
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(2))], lr=99.0)
+    lrs = []
+    for _ in range(FAST.epochs):
+        for _batch in stream.epoch(opt):
+            assert len({g["lr"] for g in opt.param_groups}) == 1
+            lrs.append(opt.param_groups[0]["lr"])
+    assert stream.total_steps == len(lrs) == 21
+    assert lrs == pytest.approx([0.05 * (1 + math.cos(math.pi * s / 21)) for s in range(21)], rel=1e-12, abs=0)
+    assert lrs[0] == 0.1 and 0 < lrs[-1] < 0.001
+
+
+def test_minibatch_stream_serves_the_train_split_shuffled_by_the_seed_and_augments_only_when_asked() -> None:
+    """Each epoch is a permutation of the train split (images with their labels), in another order each
+    epoch and each seed; unaugmented, the images are the stored ones; augmented (crop + flip), some differ."""
+    from nasbench_suite.train import MinibatchStream
+
+    data = load_protocol_data(FAST)
+    train = data.splits["train"]
+    row_of = {row.tobytes(): i for i, row in enumerate(train.x)}
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+
+    def orders(protocol: Protocol, seed: int, epochs: int) -> list[list[int]]:
+        stream = MinibatchStream(data, protocol, np.random.SeedSequence(seed), "cpu")
+        out = []
+        for _ in range(epochs):
+            rows = []
+            for xb, yb in stream.epoch(opt):
+                assert xb.is_contiguous(memory_format=torch.channels_last)
+                for image, label in zip(xb.numpy(), yb.tolist()):
+                    rows.append(row_of[np.ascontiguousarray(image).tobytes()])
+                    assert label == train.y[rows[-1]]
+            out.append(rows)
+        return out
+
+    first, second = orders(FAST, 0, 2)
+    assert sorted(first) == sorted(second) == list(range(len(train)))
+    assert first != second and first != list(range(len(train)))
+    assert orders(FAST, 0, 1)[0] == first and orders(FAST, 1, 1)[0] != first
+    augmented = MinibatchStream(data, Protocol(dataset="synthetic", batch_size=64, augment=True),
+                                np.random.SeedSequence(0), "cpu")
+    changed = sum(np.ascontiguousarray(image).tobytes() not in row_of
+                  for xb, _ in augmented.epoch(opt) for image in xb.numpy())
+    # 1 of the 9 crop offsets (padding 1 at 8x8) keeps an image in place and half are flipped: a flip alone
+    # would change about half of them, the crop and flip all but about 1 in 18
+    assert changed > 0.8 * len(train)
+
+
+def test_evaluate_is_the_mean_cross_entropy_and_accuracy_in_evaluation_mode(synthetic) -> None:
+    """By hand on the valid split: the network in eval mode (running statistics, untouched by the pass),
+    on the images as stored (no augmentation), chunked or not."""
+    from nasbench_suite.model import build_network
+    from nasbench_suite.train import evaluate
+
+    torch.manual_seed(0)
+    net = build_network(Arch.parse(1234), FAST.macro_config(synthetic))
+    with torch.no_grad():  # running statistics away from their initial values
+        net(torch.from_numpy(synthetic.splits["train"].x))
+    x, y = torch.from_numpy(synthetic.splits["valid"].x), torch.from_numpy(synthetic.splits["valid"].y)
+    net.train()
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    loss, acc = evaluate(net, x, y, batch_size=30)
+    assert not net.training and all(torch.equal(v, state[k]) for k, v in net.state_dict().items())
+    with torch.no_grad():
+        logits = net(x)
+    assert loss == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-5)
+    assert acc == 100.0 * (logits.argmax(1) == y).sum().item() / len(y)
+
+
+def test_train_cell_evaluates_the_valid_and_test_splits_each_under_its_own_name(synthetic, monkeypatch) -> None:
+    """The valid metrics come from the valid split's images and labels, the test metrics from the test
+    split's, each epoch, at the protocol's evaluation batch size."""
+    from nasbench_suite import train as train_module
+    from nasbench_suite.train import eval_tensors
+
+    for split, (x, y) in eval_tensors(synthetic, "cpu").items():
+        np.testing.assert_array_equal(x.numpy(), synthetic.splits[split].x)
+        np.testing.assert_array_equal(y.numpy(), synthetic.splits[split].y)
+    calls = []
+
+    def fake_evaluate(net, x, y, batch_size):
+        split = next(s for s in ("valid", "test") if np.array_equal(y.numpy(), synthetic.splits[s].y)
+                     and np.array_equal(x.numpy(), synthetic.splits[s].x))
+        calls.append((split, batch_size))
+        return (1.0, 10.0) if split == "valid" else (2.0, 20.0)
+
+    monkeypatch.setattr(train_module, "evaluate", fake_evaluate)
+    proto = Protocol(dataset="synthetic", channels=4, cells=1, epochs=2, batch_size=64, eval_batch_size=50)
+    records = train_cell(5, synthetic, proto, seed=0)
+    assert sorted(calls) == [("test", 50)] * 2 + [("valid", 50)] * 2
+    for r in records:
+        assert (r.metrics["valid_loss"], r.metrics["valid_acc"], r.metrics["test_loss"], r.metrics["test_acc"]) == (
+            1.0, 10.0, 2.0, 20.0)
+
+
+def test_run_streams_share_the_data_stream_across_cells_and_seed_the_weights_per_cell(synthetic) -> None:
+    from nasbench_suite.model import build_network
+    from nasbench_suite.train import run_streams, torch_seed
+
+    a, b = Arch.parse(100), Arch.parse(200)
+    draw = lambda stream: np.random.default_rng(stream).integers(0, 2**31, 4).tolist()  # noqa: E731
+    assert draw(run_streams(3, a)[0]) == draw(run_streams(3, b)[0]) != draw(run_streams(4, a)[0])
+    assert len({torch_seed(run_streams(s, c)[1]) for s in (3, 4) for c in (a, b)}) == 4
+
+    def stem(arch: Arch, seed: int) -> torch.Tensor:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(torch_seed(run_streams(seed, arch)[1]))
+            return build_network(arch, FAST.macro_config(synthetic)).stem[0].weight
+
+    assert not torch.equal(stem(a, 3), stem(b, 3))  # two cells of one seed start from different weights
+
+
+def test_protocol_macro_config_takes_channels_and_cells_from_the_protocol_and_the_shape_from_the_data(synthetic) -> None:
+    config = Protocol(dataset="synthetic", channels=6, cells=3).macro_config(synthetic)
+    assert config.to_dict() == {"channels": 6, "cells": 3, "in_channels": 3, "resolution": 8, "num_classes": 10}
+
+
+@pytest.mark.parametrize("bad", [{"nesterov": None}, {"drop_last": None}, {"drop_last": 1}, {"lr": True},
+                                 {"weight_decay": False}, {"crop_padding": True}, {"crop_padding": 1.0},
+                                 {"channels": 2.0}, {"eval_batch_size": 0}, {"train_subset": True}, {"dataset": 3}])
+def test_protocol_refuses_values_of_the_wrong_kind(bad: dict) -> None:
+    with pytest.raises(ProtocolError, match=repr(next(iter(bad))) if "dataset" not in bad else "dataset"):
+        Protocol(**{"dataset": "digits", **bad})
