@@ -157,6 +157,11 @@ def test_evaluation_folds_batchnorm_into_the_convolution() -> None:
     bn.eval()
     with torch.no_grad():
         torch.testing.assert_close(conv(x, bn), bn(conv(x)), rtol=1e-5, atol=1e-5)
+        # block k of the stack is cell k's conv and BatchNorm (weights, shifts, running statistics)
+        for k, (c, b) in enumerate(zip(convs, bns)):
+            alone = b.eval()(c(x[:, 4 * k : 4 * k + 4]))
+            torch.testing.assert_close(conv(x, bn)[:, 4 * k : 4 * k + 4], alone, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(bn(conv(x))[:, 4 * k : 4 * k + 4], alone, rtol=1e-5, atol=1e-5)
         bn.train()  # training mode normalizes by the batch's statistics: no folding
         torch.testing.assert_close(conv(x, bn), bn(conv(x)), rtol=0, atol=0)
 
@@ -182,10 +187,71 @@ def test_an_edge_shared_by_every_cell_then_a_partial_edge_leave_the_source_node_
     into the view would change it."""
     archs = [Arch.from_str("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"),
              Arch.from_str("|nor_conv_1x1~0|+|skip_connect~0|avg_pool_3x3~1|+|nor_conv_3x3~0|none~1|skip_connect~2|")]
+    _assert_stacked_forward_equals_alone(archs, data, seed=3)
+
+
+def _assert_stacked_forward_equals_alone(archs: list[Arch], data, seed: int) -> None:
+    """The stack's logits of 8 training images, cell by cell, against each network alone (training mode)."""
     config = PROTO.macro_config(data)
-    stacked = build_stacked(archs, config, seed=3, device=torch.device("cpu"))
+    stacked = build_stacked(archs, config, seed=seed, device=torch.device("cpu"))
     x = torch.from_numpy(data.splits["train"].x[:8])
     with torch.no_grad():
         logits = stacked(x.contiguous(memory_format=torch.channels_last))
         for j, arch in enumerate(archs):
-            torch.testing.assert_close(logits[j], _alone_net(arch.index, config, seed=3)(x), rtol=1e-4, atol=1e-4)
+            torch.testing.assert_close(logits[j], _alone_net(arch.index, config, seed=seed)(x), rtol=1e-4, atol=1e-4)
+
+
+def test_each_pass_s_seconds_are_shared_among_the_cells_in_proportion_to_their_flops(data, monkeypatch) -> None:
+    """A clock that advances 1 s per reading: each pass (train epoch, valid, test) measures 1 s exactly,
+    and the cells' seconds of that pass sum to it, each cell's share its share of the batch's FLOPs."""
+    import numpy as np
+
+    from nasbench_suite import engine
+    from nasbench_suite.model import analytic_flops
+
+    class Clock:
+        now = 0.0
+
+        @classmethod
+        def perf_counter(cls) -> float:
+            cls.now += 1.0
+            return cls.now
+
+    monkeypatch.setattr(engine, "time", Clock)
+    proto = Protocol(dataset="synthetic", channels=4, cells=1, epochs=1, batch_size=64)
+    archs = ARCHS[:3]  # none, skip, conv1x1 everywhere
+    records = train_batched(archs, data, proto, seed=0)
+    flops = analytic_flops(np.array([Arch.from_index(a).ops for a in archs]), proto.macro_config(data))
+    for split in ("train", "valid", "test"):
+        secs = np.array([records[a][0].metrics[f"{split}_seconds"] for a in archs])
+        np.testing.assert_allclose(secs, flops / flops.sum(), rtol=1e-12)
+        assert secs.sum() == pytest.approx(1.0, rel=1e-12)
+
+
+def test_a_shard_trains_its_cells_in_consecutive_batches_of_batch_cells_in_the_given_order(data, monkeypatch) -> None:
+    from nasbench_suite import engine
+
+    groups = []
+
+    def fake(archs, data, protocol, seed, device="cpu"):
+        groups.append((list(archs), seed, device))
+        return {a: [a] for a in archs}
+
+    monkeypatch.setattr(engine, "train_batched", fake)
+    out = train_shard([9, 4, 7, 1, 3, 8, 2], data, PROTO, seed=5, batch_cells=3)
+    assert groups == [([9, 4, 7], 5, "cpu"), ([1, 3, 8], 5, "cpu"), ([2], 5, "cpu")]
+    assert out == {a: [a] for a in (9, 4, 7, 1, 3, 8, 2)}
+    groups.clear()
+    train_shard([9, 4, 7, 1, 3, 8, 2], data, PROTO, seed=5)  # default on CPU for 8x8 synthetic: 4 per batch
+    assert [g for g, _, _ in groups] == [[9, 4, 7, 1], [3, 8, 2]]
+
+
+def test_two_cells_per_op_on_a_partial_edge_after_a_shared_one_keep_their_own_channels(data) -> None:
+    """Edge 2<-0 is skip_connect in all four cells (node 2's sum starts as a view of node 0), then edge
+    2<-1 has two cells on nor_conv_3x3 and two on avg_pool_3x3: each op's two outputs must be added into
+    their own cells' channel blocks (the not-in-place add of a gathered op), in the cells' order."""
+    archs = [Arch.from_str("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"),
+             Arch.from_str("|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|nor_conv_3x3~0|none~1|skip_connect~2|"),
+             Arch.from_str("|avg_pool_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|"),
+             Arch.from_str("|skip_connect~0|+|skip_connect~0|avg_pool_3x3~1|+|nor_conv_1x1~0|skip_connect~1|avg_pool_3x3~2|")]
+    _assert_stacked_forward_equals_alone(archs, data, seed=4)
