@@ -404,3 +404,13 @@ def test_make_op_without_running_statistics_has_no_running_buffers() -> None:
     bn = conv.op[2]
     assert bn.running_mean is None and bn.running_var is None and bn.weight is None
     assert make_op(CONV1, 4).op[2].running_mean is not None
+
+
+def test_describe_counts_the_network_of_its_own_config() -> None:
+    """params and FLOPs of the config given (a 4-channel, 2-cell, 8x8, 3-class network), not NAS-Bench-201's."""
+    cfg = SMALL_CONFIGS[2]
+    d = describe(ALL_CONV3, cfg)
+    torch.manual_seed(0)
+    assert d["params"] == count_params(build_network(ALL_CONV3, cfg)) == analytic_params(np.array([ALL_CONV3.ops]), cfg)[0]
+    assert d["flops"] == count_flops_hooks(build_network(ALL_CONV3, cfg), cfg)
+    assert d["params"] < 100_000 and d["config"] == cfg.to_dict()
