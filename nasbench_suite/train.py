@@ -86,8 +86,8 @@ class Protocol:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ProtocolError(f"protocol field {name!r} must be a number, got {value!r}")
-        if not (self.lr > 0 and 0 <= self.momentum < 1 and self.weight_decay >= 0):
-            raise ProtocolError("protocol needs lr > 0, 0 <= momentum < 1 and weight_decay >= 0")
+        if not (0 < self.lr < math.inf and 0 <= self.momentum < 1 and 0 <= self.weight_decay < math.inf):
+            raise ProtocolError("protocol needs a finite lr > 0, 0 <= momentum < 1 and a finite weight_decay >= 0")
         for name, none_ok in (("nesterov", False), ("drop_last", False), ("augment", True)):
             value = getattr(self, name)
             if not (isinstance(value, bool) or (none_ok and value is None)):

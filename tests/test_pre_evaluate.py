@@ -748,6 +748,7 @@ def test_a_run_json_lacking_what_is_read_is_one_line(fake, tmp_path: Path, capsy
     ("augment", "yes", "'augment' must be true or false or null"),
     ("nesterov", 1, "'nesterov' must be true or false"),
     ("crop_padding", -1, "'crop_padding' must be an integer >= 0"),
+    ("lr", float("inf"), "protocol needs a finite lr > 0"),  # json.loads reads Infinity: NaN results were stored
 ])
 def test_a_protocol_file_with_a_value_of_the_wrong_kind_is_one_line(tmp_path: Path, capsys, field: str, value: Any,
                                                                     match: str) -> None:

@@ -223,7 +223,9 @@ def _sgd_steps_and_by_hand(proto: Protocol, steps: int) -> tuple[float, float]:
 
 
 def test_protocol_bounds_lr_momentum_and_crop_padding() -> None:
-    for bad in ({"lr": 0.0}, {"momentum": 1.0}, {"momentum": -0.1}, {"weight_decay": -1e-9}, {"crop_padding": -1}):
+    for bad in ({"lr": 0.0}, {"momentum": 1.0}, {"momentum": -0.1}, {"weight_decay": -1e-9}, {"crop_padding": -1},
+                {"lr": math.inf}, {"weight_decay": math.inf}, {"lr": math.nan}, {"momentum": math.nan},
+                {"weight_decay": math.nan}):
         with pytest.raises(ProtocolError):
             Protocol(dataset="digits", **bad)
     assert Protocol(dataset="digits", crop_padding=0, momentum=0.0, weight_decay=0.0).crop_padding == 0
