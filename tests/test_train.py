@@ -113,6 +113,9 @@ def test_protocol_valid_subset_is_checked_and_recorded_only_when_set() -> None:
     assert subset.to_dict()["valid_subset"] == 40
     with pytest.raises(ProtocolError, match="valid_subset"):
         train_cell(0, load_dataset("synthetic"), subset, seed=0)
+    loaded = load_protocol_data(subset)  # the valid split cut to the protocol's subset, which it accepts
+    assert len(loaded.splits["valid"]) == 40 and len(loaded.splits["train"]) == 400
+    subset.check_data(loaded)
     with pytest.raises(ProtocolError):
         Protocol(dataset="synthetic", valid_subset=0)
 
