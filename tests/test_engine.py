@@ -91,6 +91,19 @@ def test_shard_is_deterministic_and_seconds_follow_flops(data) -> None:
     assert secs[2] > secs[1] == pytest.approx(secs[0])
 
 
+def test_batched_training_does_not_touch_global_rng(data) -> None:
+    import numpy as np
+
+    proto = Protocol(dataset="synthetic", channels=4, cells=1, epochs=1, batch_size=64)
+    torch.manual_seed(123)
+    np.random.seed(7)
+    expected_t, expected_n = torch.rand(1), np.random.rand()
+    torch.manual_seed(123)
+    np.random.seed(7)
+    train_batched(ARCHS[5:7], data, proto, seed=1)
+    assert torch.rand(1) == expected_t and np.random.rand() == expected_n
+
+
 def test_bad_batches_are_rejected(data) -> None:
     with pytest.raises(ProtocolError):
         train_batched([], data, PROTO, seed=0)
