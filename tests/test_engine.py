@@ -257,6 +257,9 @@ def test_a_shard_trains_its_cells_in_consecutive_batches_of_batch_cells_in_the_g
     groups.clear()
     train_shard([9, 4, 7, 1, 3, 8, 2], data, PROTO, seed=5)  # default on CPU for 8x8 synthetic: 4 per batch
     assert [g for g, _, _ in groups] == [[9, 4, 7, 1], [3, 8, 2]]
+    groups.clear()  # the default follows the protocol: 16 MiB of stage-1 activation per cell, 1 per batch
+    train_shard([9, 4, 7], data, Protocol(dataset="synthetic", channels=64, batch_size=1024), seed=5)
+    assert [g for g, _, _ in groups] == [[9], [4], [7]]
 
 
 def test_two_cells_per_op_on_a_partial_edge_after_a_shared_one_keep_their_own_channels(data) -> None:
