@@ -793,3 +793,35 @@ def test_nsga2_needs_a_population_of_two() -> None:
     with pytest.raises(StrategyError, match="population >= 2"):
         _nsga2(1)
     assert len(_nsga2(2).ask(5)) == 2
+
+
+# ----- what is timed, how, and what the store keeps (no clock needed) -------------------------------
+def distinct_stats(arch: Arch, config: MacroConfig, method: LatencyMethod) -> dict[int, dict[str, float]]:
+    """What measure_arch returns, without timing anything: another number (6 significant digits) for each
+    cell, batch size and statistic."""
+    from nasbench_suite.latency import STATS
+
+    return {b: {s: round(1 + k + arch.index / 1e5 + b / 10, 5) for k, s in enumerate(STATS)} for b in method.batches}
+
+
+def test_a_run_killed_while_timing_its_first_cell_carries_on_when_run_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stop (Ctrl-C, an error) before the first cell is stored leaves a latency.csv with the header alone;
+    opening the folder again said 'latency folder ... cannot be read (ValueError: latency.csv column
+    median_ms holds values that are not numbers) ... move the folder aside', where the module promises that
+    running the same command again carries on."""
+    import nasbench_suite.latency as latency
+
+    def stopped(arch: Arch, config: MacroConfig, method: LatencyMethod) -> dict[int, dict[str, float]]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(latency, "measure_arch", stopped)
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        with pytest.raises(KeyboardInterrupt):
+            store.measure([0, 6])
+    csv = tmp_path / "latency.csv"
+    assert csv.read_text() == "arch_index,batch,median_ms,p25_ms,p75_ms,min_ms,mean_ms\n"
+    monkeypatch.setattr(latency, "measure_arch", distinct_stats)
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        assert store.done() == set() and store.measure([0, 6])["measured"] == 2
+    assert load_latency(tmp_path).of(2)[6] == distinct_stats(Arch.from_index(6), TINY, FAST)[2]["median_ms"]
