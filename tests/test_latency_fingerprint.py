@@ -29,7 +29,7 @@ def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     with plain assignments (:func:`flip`) and restored here: pytest's monkeypatch cannot undo an
     attribute of ``torch.backends.cuda.matmul``, which torch serves through ``__getattr__``."""
     flags = [(torch.backends.cudnn, "benchmark"), (torch.backends.cudnn, "deterministic"),
-             (torch.backends.cuda.matmul, "allow_tf32")]
+             (torch.backends.cuda.matmul, "allow_tf32"), (torch.backends.cudnn, "enabled")]
     saved = [getattr(owner, name) for owner, name in flags]
     monkeypatch.setattr(latency_module, "require_device", lambda device: None)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU 80GB")
@@ -63,6 +63,7 @@ def test_the_cuda_fingerprint_records_cudnn_cuda_driver_and_the_flags_that_chang
     changes = {  # each one changes GPU timings, so each one changes the hash
         "cudnn_benchmark": lambda: flip(torch.backends.cudnn, "benchmark"),
         "cudnn_deterministic": lambda: flip(torch.backends.cudnn, "deterministic"),
+        "cudnn_enabled": lambda: flip(torch.backends.cudnn, "enabled"),
         "tf32_matmul": lambda: flip(torch.backends.cuda.matmul, "allow_tf32"),
         "deterministic_algorithms": lambda: fake_gpu.setattr(torch, "are_deterministic_algorithms_enabled", lambda: True),
         "cudnn": lambda: fake_gpu.setattr(torch.backends.cudnn, "version", lambda: 90800),
@@ -97,3 +98,104 @@ def test_a_gpu_folder_is_refused_after_a_flag_changed(fake_gpu, tmp_path: Path) 
         assert store.done() == set()
     with pytest.raises(RunMismatchError, match="fingerprint.cuda.cudnn_benchmark"):
         LatencyStore(tmp_path, TINY, method)
+
+
+def test_each_cuda_flag_is_read_from_its_own_setting(fake_gpu) -> None:
+    """tf32_cudnn is cuDNN's TF32 flag (not matmul's) and each fp32_precision entry is the setting of its
+    name (cudnn_conv is cuDNN convolutions', not cuDNN's generic one), read here directly from torch."""
+    backends = torch.backends
+    for _ in range(2):  # matmul's TF32 flag both ways, so one of them differs from cuDNN's
+        cuda = fingerprint("cuda", threads=1)["cuda"]
+        assert (cuda["tf32_matmul"], cuda["tf32_cudnn"]) == (backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32)
+        flip(backends.cuda.matmul, "allow_tf32")
+    if hasattr(backends.cuda.matmul, "fp32_precision"):  # torch >= 2.9
+        assert fingerprint("cuda", threads=1)["cuda"]["fp32_precision"] == {"generic": backends.fp32_precision, "matmul": backends.cuda.matmul.fp32_precision,
+                                          "cudnn": backends.cudnn.fp32_precision,
+                                          "cudnn_conv": backends.cudnn.conv.fp32_precision}
+
+
+FACTS = {"cpu": "Test CPU @ 2.10GHz", "logical_cpus": 4, "machine": "x86_64", "torch": "2.0.0", "python": "3.11.7"}
+
+
+def test_the_cpu_fingerprint_is_the_machine_facts_threads_and_device_and_their_hash(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every field as recorded (the device name of a CPU fingerprint is "cpu"; a CPU model that cannot be read
+    is "unknown"), and the hash of exactly those fields (sha256 of their sorted JSON, written out here)."""
+    import hashlib
+
+    monkeypatch.setattr(latency_module, "machine_facts", lambda: dict(FACTS))
+    fp = fingerprint("cpu", threads=2)
+    body = {**FACTS, "threads": 2, "device": "cpu", "device_name": "cpu"}
+    assert fp == {**body, "hash": hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]}
+    monkeypatch.setattr(latency_module, "machine_facts", lambda: {**FACTS, "cpu": ""})
+    assert fingerprint("cpu", threads=2)["cpu"] == "unknown"
+
+
+# ----- machine facts -------------------------------------------------------------------------------
+def _fake_file(monkeypatch: pytest.MonkeyPatch, path: str, text: str | None) -> None:
+    """``machine``'s ``open(path)`` reads ``text`` (None: OSError, as where the file does not exist)."""
+    import io
+
+    def fake_open(name: str, *args: object, **kwargs: object) -> io.StringIO:
+        assert name == path, name
+        if text is None:
+            raise FileNotFoundError(name)
+        return io.StringIO(text)
+
+    monkeypatch.setattr(machine, "open", fake_open, raising=False)
+
+
+def test_cpu_model_is_the_model_name_line_of_proc_cpuinfo_else_the_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """x86 cpuinfo has a "model" line (a number) before "model name"; the name is stripped of its padding."""
+    cpuinfo = ("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+               "model name\t: Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz\nstepping\t: 7\n")
+    _fake_file(monkeypatch, "/proc/cpuinfo", cpuinfo)
+    assert machine.cpu_model() == "Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz"
+    monkeypatch.setattr(machine.platform, "processor", lambda: "aarch64")
+    for text in ("processor\t: 0\nBogoMIPS\t: 50.00\n", None):  # no model name (e.g. ARM), or no /proc/cpuinfo
+        _fake_file(monkeypatch, "/proc/cpuinfo", text)
+        assert machine.cpu_model() == "aarch64"
+
+
+@pytest.mark.parametrize("text, version", [
+    ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n", "550.54.15"),
+    ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  Release Build  (dvs-builder@U16)\n",
+     "560.35.03"),
+    ("NVRM version: something else\n", "unknown"),
+    (None, "unknown"),
+], ids=["proprietary", "open", "unparsed", "no-driver"])
+def test_nvidia_driver_version_reads_the_kernel_modules_version(monkeypatch: pytest.MonkeyPatch, text: str | None,
+                                                                version: str) -> None:
+    _fake_file(monkeypatch, "/proc/driver/nvidia/version", text)
+    assert machine.nvidia_driver_version() == version
+
+
+@pytest.mark.parametrize("answer, version", [((0, 12040), "12.4"), ((0, 11080), "11.8"), ((0, 0), "unknown"),
+                                             ((100, 12040), "unknown")])
+def test_cuda_driver_version_is_major_dot_minor_of_cudrivergetversion(monkeypatch: pytest.MonkeyPatch,
+                                                                      answer: tuple[int, int], version: str) -> None:
+    """cuDriverGetVersion gives 1000 * major + 10 * minor; a failed call or a version 0 is unknown. A library
+    name that does not load is skipped for the next one (here libcuda.so.1 is missing, libcuda.so loads)."""
+    import ctypes
+
+    class FakeLib:
+        def cuDriverGetVersion(self, ref: object) -> int:
+            ref._obj.value = answer[1]  # type: ignore[attr-defined]
+            return answer[0]
+
+    def fake_cdll(name: str) -> FakeLib:
+        if name == "libcuda.so.1":
+            raise OSError(name)
+        return FakeLib()
+
+    monkeypatch.setattr(ctypes, "CDLL", fake_cdll)
+    assert machine.cuda_driver_version() == version
+
+
+def test_machine_facts_are_the_cpu_model_cpu_count_architecture_torch_and_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    monkeypatch.setattr(machine, "cpu_model", lambda: "Test CPU")
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: 7)
+    assert machine.machine_facts() == {"cpu": "Test CPU", "logical_cpus": 7, "machine": platform.machine(),
+                                       "torch": torch.__version__, "python": platform.python_version()}
