@@ -154,7 +154,8 @@ def test_a_damaged_latency_folder_is_one_error_naming_it(tmp_path: Path, capsys:
     with LatencyStore(folder, TINY, FAST) as store:
         store.measure([0])
     good = {name: (folder / name).read_text() for name in ("latency.json", "latency.csv")}
-    damage = {"latency.json": ["{", "[]", '{"method": {}}', '{"method": {}, "fingerprint": {}}'],
+    damage = {"latency.json": ["{", "[]", '{"method": {}}', '{"method": {}, "fingerprint": {}}',
+                               '{"method": {}, "fingerprint": {"hash": "0123456789ab"}}'],
               "latency.csv": ["", "garbage\n", good["latency.csv"].replace("\n0,", "\n99999,")]}
     for name, texts in damage.items():
         for text in texts:
@@ -167,6 +168,11 @@ def test_a_damaged_latency_folder_is_one_error_naming_it(tmp_path: Path, capsys:
             assert (folder / name).read_text() == text and not (tmp_path / "s").exists()
         (folder / name).write_text(good[name])
     assert load_latency(folder).key == store.fingerprint["hash"]
+    from nasbench_suite.latency import latency_identity  # what compare's latency "auto" reads of each folder
+
+    (folder / "latency.json").write_text('{"method": {}, "fingerprint": {"cpu": "x"}}')
+    with pytest.raises(LatencyError, match=f"{folder} cannot be read .*lacks its fingerprint or method"):
+        latency_identity(folder)
 
 
 def test_a_latency_csv_with_repeated_rows_a_foreign_batch_or_bad_values_is_refused_untouched(
@@ -189,6 +195,7 @@ def test_a_latency_csv_with_repeated_rows_a_foreign_batch_or_bad_values_is_refus
         "repeat an \\(arch_index, batch\\)": [header, first, *rest, ",".join([*fields[:2], "9", *fields[3:]])],
         "batch sizes \\[64\\]": [header, first, *rest, ",".join(["7", "64", *fields[2:]])],
         "median_ms values that are missing": [header, ",".join([*fields[:2], "nan", *fields[3:]]), *rest],
+        "p75_ms values that are missing": [header, ",".join([*fields[:4], "inf", *fields[5:]]), *rest],
         "min_ms values that are missing, zero or negative": [header, ",".join([*fields[:5], "0", *fields[6:]]), *rest],
         "mean_ms holds values that are not numbers": [header, ",".join([*fields[:6], "fast"]), *rest],
     }
@@ -279,6 +286,8 @@ def test_measured_lut_has_every_entry_and_ranks_heavy_cells_slower() -> None:
     assert heavy > light
     assert kendall_and_mape(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0])) == pytest.approx(
         {"kendall_tau": 1.0, "mape_percent": 100 / 12, "cells": 3})
+    # a constant prediction has no ranking: Kendall's tau is 0, not scipy's NaN
+    assert kendall_and_mape(np.ones(3), np.array([1.0, 2.0, 4.0]))["kendall_tau"] == 0.0
 
 
 # ----- third-party device tables -------------------------------------------------------------------
@@ -295,6 +304,13 @@ def test_import_device_csv_from_a_small_file(tmp_path: Path) -> None:
         (tmp_path / "empty.csv").write_text("")
         with pytest.raises(LatencyError, match="cannot read latency CSV"):
             import_device_csv(missing_or_empty)
+    # cells must be distinct and in the space; a text column is no device
+    for rows, says in ((f"0,1\n{15625},2\n", "in 0..15624"), ("-1,1\n", "in 0..15624"), ("7,1\n7,2\n", "unique")):
+        (tmp_path / "cells.csv").write_text("arch_index,dev_ms\n" + rows)
+        with pytest.raises(LatencyError, match=says):
+            import_device_csv(tmp_path / "cells.csv", index="ours")
+    (tmp_path / "notes.csv").write_text("arch_index,board,dev_ms\n0,pixel,1.5\n")
+    assert sorted(import_device_csv(tmp_path / "notes.csv", index="ours")) == ["dev_ms"]
 
 
 def test_a_measured_folders_csv_is_refused_as_a_device_table_naming_the_folder() -> None:
@@ -704,9 +720,12 @@ def test_fingerprint_hash_is_of_the_sorted_json_without_the_hash() -> None:
 def test_latency_method_sorts_batches_and_refuses_duplicates_and_too_few_repeats() -> None:
     assert LatencyMethod(batches=(8, 1, 4)).batches == (1, 4, 8)
     assert LatencyMethod(repeats=3).repeats == 3
-    for bad in ({"batches": (2, 2)}, {"repeats": 2}, {"warmup": -1}, {"threads": 0}):
+    for bad in ({"batches": (2, 2)}, {"batches": (0, 1)}, {"batches": ()}, {"repeats": 2}, {"warmup": -1},
+                {"threads": 0}):
         with pytest.raises(LatencyError):
             LatencyMethod(**bad)
+    # the limits themselves are allowed (LIMITS: the largest batch size, repeats and threads)
+    assert LatencyMethod(batches=(65_536,), repeats=1_000_000, threads=1_024).batches == (65_536,)
 
 
 def test_torch_threads_restores_the_thread_count() -> None:
@@ -736,6 +755,11 @@ def test_measure_lut_times_each_reduction_block_at_its_input_shape(monkeypatch: 
         blocks = [m for m in timed[shape] if isinstance(m, ReductionBlock)]
         assert len(blocks) == 1, shape
         assert (blocks[0].conv_a.op[1].in_channels, blocks[0].conv_a.op[1].out_channels) == (c_in, c_out)
+    # the stem on the network's input (1 channel, 8x8) and the head on the last stage's output (16 channels, 2x2)
+    stem, = timed[(2, 1, 8, 8)]
+    assert (stem[0].in_channels, stem[0].out_channels) == (1, 4)
+    heads = [m for m in timed[(2, 16, 2, 2)] if isinstance(m, torch.nn.Sequential) and isinstance(m[-1], torch.nn.Linear)]
+    assert len(heads) == 1 and heads[0][-1].in_features == 16
 
 
 def test_nsga2_crowding_is_computed_within_each_front() -> None:
@@ -804,6 +828,163 @@ def distinct_stats(arch: Arch, config: MacroConfig, method: LatencyMethod) -> di
     return {b: {s: round(1 + k + arch.index / 1e5 + b / 10, 5) for k, s in enumerate(STATS)} for b in method.batches}
 
 
+def test_time_module_on_cuda_synchronizes_before_starting_and_before_stopping_the_clock(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module doc's CUDA timing: the untimed warm-up calls, one synchronize, then per timed call the clock,
+    the call, a synchronize and the clock again (without them the clock stops when the kernels are queued)."""
+    import time
+
+    from nasbench_suite.latency import time_module
+
+    class CudaInput:  # time_module asks its input only whether it is on CUDA
+        is_cuda = True
+
+    events: list[str] = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *args: events.append("sync"))
+    monkeypatch.setattr(time, "perf_counter_ns", lambda: events.append("clock") or len(events) * 1_000_000)
+    time_module(lambda x: events.append("call"), CudaInput(), LatencyMethod(warmup=2, repeats=3))
+    assert events == ["call", "call", "sync", *["clock", "call", "sync", "clock"] * 3]
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_measure_arch_times_the_seeded_eval_network_on_a_zero_input_of_each_batch_size(
+        monkeypatch: pytest.MonkeyPatch, channels_last: bool) -> None:
+    """The module doc's method: the cell's network built after torch.manual_seed(0) (whatever the global RNG
+    holds), in eval mode, in channels_last memory when the method says so, called on an all-zero input of
+    each batch size (3 input channels here: with 1, both memory formats are the same strides)."""
+    import nasbench_suite.latency as latency
+    from nasbench_suite.latency import STATS, measure_arch
+    from nasbench_suite.model import build_network
+
+    config = MacroConfig(channels=4, cells=1, in_channels=3, resolution=8, num_classes=10)
+    method = LatencyMethod(batches=(3, 1), warmup=0, repeats=3, channels_last=channels_last)
+    arch = Arch((3,) * 6)
+    timed: list[tuple[Any, torch.Tensor]] = []
+
+    def fake_time(module: Any, inputs: torch.Tensor, m: LatencyMethod) -> dict[str, float]:
+        timed.append((module, inputs))
+        return dict.fromkeys(STATS, 1.0)
+
+    monkeypatch.setattr(latency, "time_module", fake_time)
+    torch.manual_seed(1)
+    assert sorted(measure_arch(arch, config, method)) == [1, 3]
+    assert [tuple(x.shape) for _, x in timed] == [(1, 3, 8, 8), (3, 3, 8, 8)]
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for net, x in timed:
+        assert not net.training and not any(m.training for m in net.modules())
+        assert not x.any() and x.is_contiguous(memory_format=fmt)
+        assert net.stem[0].weight.is_contiguous(memory_format=fmt)
+    torch.manual_seed(0)
+    seeded = build_network(arch, config).state_dict()
+    assert all(torch.equal(v, seeded[k]) for k, v in timed[0][0].state_dict().items())
+
+
+def test_the_store_and_the_lut_time_with_the_methods_thread_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--threads N: the folder's fingerprint records N, the store's own check of this machine uses N (not 1: the
+    folder would be foreign to itself), and cells and LUT entries are timed with torch set to N threads."""
+    import nasbench_suite.latency as latency
+    from nasbench_suite.latency import STATS
+
+    n = torch.get_num_threads() + 1
+    threads: list[int] = []
+
+    def fake_measure(arch: Arch, config: MacroConfig, method: LatencyMethod) -> dict[int, dict[str, float]]:
+        threads.append(torch.get_num_threads())
+        return distinct_stats(arch, config, method)
+
+    monkeypatch.setattr(latency, "measure_arch", fake_measure)
+    method = LatencyMethod(batches=(1,), warmup=0, repeats=3, threads=n)
+    with LatencyStore(tmp_path, TINY, method) as store:
+        assert store.fingerprint["threads"] == n and store.fingerprint == fingerprint("cpu", n)
+        assert store.measure([0, 6])["measured"] == 2
+    assert threads == [n, n]
+
+    def fake_time(module: Any, inputs: torch.Tensor, m: LatencyMethod) -> dict[str, float]:
+        threads.append(torch.get_num_threads())
+        return {s: float(k + 1) for k, s in enumerate(STATS)}
+
+    monkeypatch.setattr(latency, "time_module", fake_time)
+    threads.clear()
+    lut = measure_lut(TINY, method, stat="min_ms")  # the statistic asked for, for every entry
+    assert set(threads) == {n} and len(threads) == len(lut_keys())
+    assert set(lut.entries.values()) == {float(STATS.index("min_ms") + 1)}
+
+
+def test_load_latency_serves_the_asked_statistic_and_batch_of_each_cell_to_six_digits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """latency.csv keeps 6 significant digits of each statistic; load_latency reads the column of ``stat``."""
+    import nasbench_suite.latency as latency
+    from nasbench_suite.latency import STATS
+
+    monkeypatch.setattr(latency, "measure_arch", distinct_stats)
+    cells = [0, 6, 15624]
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        store.measure(cells)
+    for stat in STATS:
+        table = load_latency(tmp_path, stat)
+        for b in FAST.batches:
+            want = [distinct_stats(Arch.from_index(a), TINY, FAST)[b][stat] for a in cells]
+            assert table.of(b)[cells].tolist() == pytest.approx(want, rel=1e-9, abs=0), (stat, b)
+
+
+def test_a_cell_missing_a_batch_size_is_timed_again_and_repeated_cells_count_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cell is done when every batch size of the method is stored: one whose batch-2 row is gone is timed
+    again (its batch-1 row stays). A cell asked for twice is one cell in the counts."""
+    import nasbench_suite.latency as latency
+
+    monkeypatch.setattr(latency, "measure_arch", distinct_stats)
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        assert store.measure([0, 0, 6]) == {**store.measure([]), "measured": 2, "already_stored": 0,
+                                            "wall_seconds": pytest.approx(0, abs=60)}
+    csv = tmp_path / "latency.csv"
+    lines = csv.read_text().splitlines()
+    assert lines[-1].startswith("6,2,")
+    csv.write_text("\n".join(lines[:-1]) + "\n")  # cell 6 lost its batch-2 row
+    for name in ("store.sqlite", "store.sqlite-wal", "store.sqlite-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    timed: list[int] = []
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        assert store.done() == {0}
+        info = store.measure([6, 0, 6, 7], on_cell=timed.append)
+        frame = store.frame()
+    assert timed in ([6, 7], [7, 6]) and (info["measured"], info["already_stored"]) == (2, 1)
+    assert frame[["arch_index", "batch"]].values.tolist() == [[0, 1], [0, 2], [6, 1], [6, 2], [7, 1], [7, 2]]
+
+
+def test_latency_csv_is_rewritten_every_flush_every_cells(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """flush_every=1: each cell's rows are in latency.csv before the next cell is timed (a kill loses nothing
+    committed); on_cell runs after the cell is stored and before its flush."""
+    import nasbench_suite.latency as latency
+
+    monkeypatch.setattr(latency, "measure_arch", distinct_stats)
+    csv = tmp_path / "latency.csv"
+    rows: list[int] = []
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        store.measure([0, 6, 7], flush_every=1,
+                      on_cell=lambda a: rows.append(len(csv.read_text().splitlines()) - 1 if csv.exists() else 0))
+    assert rows == [0, 2, 4] and len(csv.read_text().splitlines()) == 7
+
+
+def test_a_timed_member_keeps_its_own_latency_and_the_others_take_their_representatives(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--archs all times members as written: their own timing is served, not the representative's."""
+    import nasbench_suite.latency as latency
+
+    monkeypatch.setattr(latency, "measure_arch", distinct_stats)
+    iso = isomorphism_classes()
+    sizes = np.bincount(iso.class_of)
+    c = int(np.flatnonzero(sizes >= 3)[0])
+    rep, member, other = [int(a) for a in np.flatnonzero(iso.class_of == c)[:3]]
+    assert rep == iso.representatives[c]
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        store.measure([rep, member])
+    values = load_latency(tmp_path).of(1)
+    own = {a: distinct_stats(Arch.from_index(a), TINY, FAST)[1]["median_ms"] for a in (rep, member)}
+    assert (values[rep], values[member], values[other]) == (own[rep], own[member], own[rep])
+    assert np.isfinite(values).sum() == sizes[c]
+
+
 def test_a_run_killed_while_timing_its_first_cell_carries_on_when_run_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A stop (Ctrl-C, an error) before the first cell is stored leaves a latency.csv with the header alone;
@@ -825,3 +1006,60 @@ def test_a_run_killed_while_timing_its_first_cell_carries_on_when_run_again(
     with LatencyStore(tmp_path, TINY, FAST) as store:
         assert store.done() == set() and store.measure([0, 6])["measured"] == 2
     assert load_latency(tmp_path).of(2)[6] == distinct_stats(Arch.from_index(6), TINY, FAST)[2]["median_ms"]
+
+
+def test_a_latency_csv_with_its_columns_in_another_order_is_refused_by_the_store(tmp_path: Path) -> None:
+    """The store imports latency.csv's rows by position: a file whose columns come in another order is refused
+    (and left as it is), never read with its statistics swapped."""
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        store.measure([])
+    csv = tmp_path / "latency.csv"
+    csv.write_text("arch_index,batch,p25_ms,median_ms,p75_ms,min_ms,mean_ms\n0,1,1,2,3,1,2\n")
+    with pytest.raises(StoreError, match="expected"):
+        LatencyStore(tmp_path, TINY, FAST)
+    assert csv.read_text().startswith("arch_index,batch,p25_ms,median_ms,")
+
+
+def test_a_latency_folder_name_means_a_local_folder_first_then_a_shipped_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare name that exists here is that folder; one that does not is the shipped folder of that name;
+    a path with a folder part is never looked up among the shipped folders."""
+    import nasbench_suite.latency as latency
+    from nasbench_suite.latency import shipped_latency_folders
+
+    shipped = next(p for p in shipped_latency_folders() if p.name.startswith("digits-"))
+    monkeypatch.chdir(tmp_path)
+    assert load_latency(shipped.name).key == shipped.name.rsplit("-", 1)[1]
+    with pytest.raises(LatencyError, match="is not a latency folder"):
+        load_latency(Path("elsewhere") / shipped.name)
+    monkeypatch.setattr(latency, "measure_arch", distinct_stats)
+    with LatencyStore(tmp_path / shipped.name, TINY, FAST) as store:
+        store.measure([0])
+    assert load_latency(shipped.name).identity["config"] == TINY.to_dict()
+
+
+def test_shipped_latency_folders_are_the_folders_with_a_latency_json_by_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nasbench_suite.table as table
+    from nasbench_suite.latency import shipped_latency_folders
+
+    for name in ("z-cpu-1", "a-cpu-2", "notes"):
+        (tmp_path / "latency" / name).mkdir(parents=True)
+    for name in ("z-cpu-1", "a-cpu-2"):
+        (tmp_path / "latency" / name / "latency.json").write_text("{}")
+    monkeypatch.setattr(table, "shipped_tables_dir", lambda: tmp_path)
+    assert shipped_latency_folders() == [tmp_path / "latency" / "a-cpu-2", tmp_path / "latency" / "z-cpu-1"]
+
+
+def test_check_same_network_skips_a_table_that_records_no_shape(tmp_path: Path) -> None:
+    from nasbench_suite.latency import check_same_network
+
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        store.measure([0])
+    lat = load_latency(tmp_path)
+    check_same_network(lat, tmp_path, {"protocol": {}}, "reference")  # nothing to compare with: no refusal
+    manifest = {"protocol": {"channels": 4, "cells": 1}, "dataset": {"in_channels": 1, "resolution": 8, "num_classes": 10}}
+    check_same_network(lat, tmp_path, manifest, "tiny")
+    manifest["protocol"]["channels"] = 16
+    with pytest.raises(LatencyError, match="timed the network"):
+        check_same_network(lat, tmp_path, manifest, "wide")

@@ -97,10 +97,19 @@ def test_a_resumed_run_continues_the_same_order_and_skips_cells_already_timed(
         LatencyStore(tmp_path, TINY, FAST, order=TimingOrder("index", None))
 
 
-@pytest.mark.parametrize("kind, seed", [("sorted", None), ("shuffled", -1), ("shuffled", 1.5), ("index", 0)])
+@pytest.mark.parametrize("kind, seed", [("sorted", None), ("shuffled", -1), ("shuffled", 1.5), ("index", 0),
+                                        ("shuffled", True), ("shuffled", None)])
 def test_a_bad_timing_order_is_refused(kind: str, seed: object) -> None:
     with pytest.raises(LatencyError):
         TimingOrder(kind, seed)
+
+
+def test_a_numpy_seed_is_recorded_as_a_plain_int(tmp_path: Path) -> None:
+    """latency.json is JSON: a numpy integer seed is kept as an int (json cannot write an np.int64)."""
+    order = TimingOrder("shuffled", np.int64(5))
+    assert type(order.seed) is int and order == TimingOrder("shuffled", 5)
+    LatencyStore(tmp_path, TINY, FAST, order=order).close()
+    assert json.loads((tmp_path / IDENTITY_FILE).read_text())["order"]["seed"] == 5
 
 
 def test_cli_times_in_shuffled_order_by_default_and_records_it(
