@@ -145,6 +145,33 @@ def test_cli_times_in_shuffled_order_by_default_and_records_it(
     assert "order.kind" in capsys.readouterr().err
 
 
+def test_cli_times_class_representatives_except_with_archs_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """--archs 0,1,6 times the representatives of those cells' classes; --archs all times every cell as written
+    (here 'all' stands for cells 0, 1 and 6: timing the 15,625 cells is not a test's business)."""
+    import nasbench_suite.pre_evaluate as pre_evaluate
+    from nasbench_suite.cli import main
+
+    iso = isomorphism_classes()
+    member = next(a for a in range(1, 15625) if iso.representatives[iso.class_of[a]] != a)
+    cells = [0, member, 6]
+    seen: list[int] = []
+
+    def recording(arch, config, method):
+        seen.append(arch.index)
+        return fake_stats(arch, config, method)
+
+    monkeypatch.setattr(latency_module, "measure_arch", recording)
+    base = ["latency", "measure", "--table", "digits", "--repeats", "3", "--warmup", "0", "--order", "index"]
+    assert main([*base, "--archs", ",".join(map(str, cells)), "--out", str(tmp_path / "reps")]) == 0
+    assert seen == sorted({int(iso.representatives[iso.class_of[a]]) for a in cells}) and member not in seen
+    real = pre_evaluate.parse_archs
+    monkeypatch.setattr(pre_evaluate, "parse_archs", lambda text: cells if text == "all" else real(text))
+    seen.clear()
+    assert main([*base, "--archs", "all", "--out", str(tmp_path / "all")]) == 0
+    assert seen == sorted(cells) and "latency of 3 cells" in capsys.readouterr().out
+
+
 # ----- the shipped folders -------------------------------------------------------------------------
 def _open_copy(folder: Path, tmp_path: Path) -> tuple[Path, dict, LatencyMethod, MacroConfig]:
     copy = tmp_path / folder.name
