@@ -114,6 +114,35 @@ def test_latency_order_runs_on_a_few_cells(decoy: dict[str, str], tmp_path: Path
         json.loads((tmp_path / "order.json").read_text())["cell_indices"])
 
 
+def test_latency_order_keeps_each_timing_under_its_cell_in_every_pass(monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """A shuffled pass times the cells in another order; each timing is kept under its cell, not under its
+    position in the pass. With a fake timing that follows the cell alone, every pass holds the same values
+    (Kendall tau 1 between passes)."""
+    import importlib.util
+
+    from nasbench_suite.latency import STATS, TimingOrder
+
+    spec = importlib.util.spec_from_file_location("latency_order_under_test", ROOT / "benchmarks" / "latency_order.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def by_cell(arch, config, method):  # what measure_arch returns, without timing anything
+        return {b: dict.fromkeys(STATS, 1.0 + arch.index / 1e4) for b in method.batches}
+
+    monkeypatch.setattr(script, "measure_arch", by_cell)
+    out = tmp_path / "order.json"
+    monkeypatch.setattr(sys, "argv", ["latency_order.py", "--cells", "6", "--repeats", "3", "--warmup", "0",
+                                      "--passes", "4", "--out", str(out)])
+    script.main()
+    capsys.readouterr()
+    saved = json.loads(out.read_text())
+    cells = saved["cell_indices"]
+    assert saved["medians"] == saved["minima"] == [[1.0 + c / 1e4 for c in cells]] * 4
+    assert list(saved["kendall_tau_medians"].values()) == pytest.approx([1.0] * 6)
+    assert TimingOrder("shuffled", 1).arrange(cells) != cells  # pass 1 timed them in another order than the index
+
+
 def test_latency_predictors_gives_no_measuring_rate_for_a_run_that_measured_nothing(
         decoy: dict[str, str], tmp_path: Path) -> None:
     """Resumed on a folder that already held every cell, seconds_per_cell was the store check's wall

@@ -104,6 +104,15 @@ def test_a_bad_timing_order_is_refused(kind: str, seed: object) -> None:
         TimingOrder(kind, seed)
 
 
+def test_a_recorded_order_that_is_not_a_mapping_is_one_error(tmp_path: Path) -> None:
+    """A hand-edited latency.json with "order": "shuffled" was an AttributeError traceback."""
+    LatencyStore(tmp_path, TINY, FAST).close()
+    identity = json.loads((tmp_path / IDENTITY_FILE).read_text())
+    (tmp_path / IDENTITY_FILE).write_text(json.dumps({**identity, "order": "shuffled"}))
+    with pytest.raises(LatencyError, match="has an order that is not a mapping: 'shuffled'"):
+        LatencyStore(tmp_path, TINY, FAST)
+
+
 def test_a_numpy_seed_is_recorded_as_a_plain_int(tmp_path: Path) -> None:
     """latency.json is JSON: a numpy integer seed is kept as an int (json cannot write an np.int64)."""
     order = TimingOrder("shuffled", np.int64(5))
