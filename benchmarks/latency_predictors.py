@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from nasbench_suite.errors import NasBenchError  # noqa: E402
 from nasbench_suite.latency import (  # noqa: E402
-    LatencyMethod, LatencyStore, config_of_table, kendall_and_mape, measure_lut,
+    STATS, LatencyMethod, LatencyStore, config_of_table, kendall_and_mape, measure_lut,
 )
 from nasbench_suite.model import MacroConfig  # noqa: E402
 from nasbench_suite.predictors import RidgePredictor, XGBoostPredictor  # noqa: E402
@@ -47,7 +47,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--stat", default="median_ms", help="median_ms (default) or min_ms (robust on a busy machine)")
+    ap.add_argument("--stat", default="median_ms", choices=STATS,
+                    help="median_ms (default) or min_ms (robust on a busy machine)")
     ap.add_argument("--out", help="latency folder (default: a temporary one)")
     ap.add_argument("--shape", metavar="C,N,R,IN", help="time another network shape than the table's, e.g. "
                     "16,5,32,3 for NAS-Bench-201's (channels, cells per stage, resolution, input channels)")

@@ -167,7 +167,8 @@ def test_latency_predictors_gives_no_measuring_rate_for_a_run_that_measured_noth
     (("--repeats", "2"), "need warmup >= 0, repeats >= 3 and threads >= 1"),
     (("--table", "no-such-table"), "no-such-table"),
     (("--shape", "16,5"), "--shape must be C,N,R,IN integers"),
-], ids=["train-all", "train-one", "repeats", "table", "shape"])
+    (("--stat", "max_ms"), "argument --stat: invalid choice: 'max_ms'"),
+], ids=["train-all", "train-one", "repeats", "table", "shape", "stat"])
 def test_latency_predictors_refuses_bad_settings_in_one_line(args: tuple[str, ...], says: str,
                                                              decoy: dict[str, str], tmp_path: Path) -> None:
     out = bench("latency_predictors.py", *args, "--out", str(tmp_path / "lat"), env=decoy, cwd=tmp_path)
