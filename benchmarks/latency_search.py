@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from nasbench_suite.errors import NasBenchError  # noqa: E402
 from nasbench_suite.latency import (  # noqa: E402
-    LatencyError, LatencyMethod, config_of_table, import_device_csv, load_latency, measure_lut,
+    LatencyError, LatencyMethod, check_same_network, config_of_table, import_device_csv, load_latency, measure_lut,
 )
 from nasbench_suite.pareto import hypervolume, non_dominated  # noqa: E402
 from nasbench_suite.simulator import Budget, Oracle, run_search  # noqa: E402
@@ -46,6 +46,7 @@ def latency_source(args: argparse.Namespace, bench) -> tuple[np.ndarray, str]:  
         return table.of(1), table.source
     if args.latency != "lut":
         table = load_latency(args.latency)
+        check_same_network(table, args.latency, bench.manifest, bench.name)  # as search --latency does
         return table.of(args.batch), table.source
     lut = measure_lut(config_of_table(bench.manifest), LatencyMethod(batches=(args.batch,)), batch=args.batch)
     return lut.predict_ops(all_ops()), f"predicted by the per-op LUT timed now on this machine (batch {args.batch})"

@@ -208,10 +208,13 @@ def test_latency_search_scores_fronts_against_the_true_front(decoy: dict[str, st
     (("--limit-quantile", "2"), "--limit-quantile must be in (0, 1]"),
     (("--latency", "no-such-folder"), "is not a latency folder"),
     (("--device-csv", str(ROOT / "tests" / "no-such.csv"), "--device", "pixel3_ms"), "no-such.csv"),
-], ids=["seeds", "quantile", "folder", "device-csv"])
+    (("--latency", next((ROOT / "benchmarks_data" / "latency").glob("cifar10-16px-cpu-*")).name, "--table", "digits",
+      "--seeds", "1", "--queries", "5"), "timed the network"),
+], ids=["seeds", "quantile", "folder", "device-csv", "other-network"])
 def test_latency_search_refuses_bad_settings_in_one_line(args: tuple[str, ...], says: str, decoy: dict[str, str],
                                                          tmp_path: Path) -> None:
-    """Each was a traceback (--seeds 0: NaN means printed with exit 0)."""
+    """Each was a traceback (--seeds 0: NaN means printed with exit 0; the CIFAR-16px network's latency folder
+    scored the digits table's fronts without a word)."""
     out = bench("latency_search.py", *args, env=decoy, cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert says in out.stderr.strip().splitlines()[-1]
