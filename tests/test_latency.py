@@ -102,6 +102,21 @@ def test_timing_loops_leave_the_garbage_collector_nothing_to_do() -> None:
         gc.callbacks.remove(count)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_a_cuda_store_on_a_machine_without_cuda_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The CUDA fingerprint asks torch for the GPU's name: without a GPU that was torch's own error."""
+    from nasbench_suite.cli import main
+    from nasbench_suite.errors import DeviceError
+
+    with pytest.raises(DeviceError, match="torch sees no CUDA device"):
+        LatencyStore(tmp_path / "gpu", TINY, LatencyMethod(device="cuda", repeats=3))
+    assert main(["latency", "measure", "--table", "digits", "--device", "cuda", "--archs", "0",
+                 "--out", str(tmp_path / "cli")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: ") and "no CUDA device" in err and err.count("\n") == 1
+    assert not (tmp_path / "gpu").exists() and not (tmp_path / "cli").exists()  # no folder is started
+
+
 def test_store_resumes_and_rebuilds_from_the_committed_csv(tmp_path: Path) -> None:
     threads = torch.get_num_threads()
     with LatencyStore(tmp_path, TINY, FAST) as store:
@@ -311,6 +326,9 @@ def test_import_device_csv_from_a_small_file(tmp_path: Path) -> None:
             import_device_csv(tmp_path / "cells.csv", index="ours")
     (tmp_path / "notes.csv").write_text("arch_index,board,dev_ms\n0,pixel,1.5\n")
     assert sorted(import_device_csv(tmp_path / "notes.csv", index="ours")) == ["dev_ms"]
+    (tmp_path / "notes.csv").write_text("arch_index,board\n0,pixel\n")
+    with pytest.raises(LatencyError, match="has no numeric device columns"):
+        import_device_csv(tmp_path / "notes.csv", index="ours")
 
 
 def test_a_measured_folders_csv_is_refused_as_a_device_table_naming_the_folder() -> None:
@@ -721,7 +739,7 @@ def test_latency_method_sorts_batches_and_refuses_duplicates_and_too_few_repeats
     assert LatencyMethod(batches=(8, 1, 4)).batches == (1, 4, 8)
     assert LatencyMethod(repeats=3).repeats == 3
     for bad in ({"batches": (2, 2)}, {"batches": (0, 1)}, {"batches": ()}, {"repeats": 2}, {"warmup": -1},
-                {"threads": 0}):
+                {"threads": 0}, {"device": "gpu"}):
         with pytest.raises(LatencyError):
             LatencyMethod(**bad)
     # the limits themselves are allowed (LIMITS: the largest batch size, repeats and threads)

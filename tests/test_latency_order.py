@@ -25,7 +25,7 @@ from nasbench_suite.latency import (
 )
 from nasbench_suite.model import MacroConfig
 from nasbench_suite.pre_evaluate import parse_archs
-from nasbench_suite.space import isomorphism_classes
+from nasbench_suite.space import Arch, isomorphism_classes
 from test_latency import FAST, TINY
 from test_latency_fingerprint import CPU_FINGERPRINT_KEYS
 
@@ -179,6 +179,18 @@ def test_cli_times_class_representatives_except_with_archs_all(
     seen.clear()
     assert main([*base, "--archs", "all", "--out", str(tmp_path / "all")]) == 0
     assert seen == sorted(cells) and "latency of 3 cells" in capsys.readouterr().out
+
+
+def test_cli_writes_latency_table_device_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    from nasbench_suite.cli import main
+
+    monkeypatch.setattr(latency_module, "measure_arch", fake_stats)
+    monkeypatch.chdir(tmp_path)
+    assert main(["latency", "measure", "--table", "digits", "--archs", "0", "--repeats", "3", "--warmup", "0"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"wrote {Path('latency') / 'digits-cpu'}")
+    assert load_latency(tmp_path / "latency" / "digits-cpu").of(1)[0] == fake_stats(
+        Arch.from_index(0), None, LatencyMethod())[1]["median_ms"]
 
 
 # ----- the shipped folders -------------------------------------------------------------------------
