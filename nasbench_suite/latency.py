@@ -494,6 +494,9 @@ class LatencyTable:
         try:
             return self.values[int(batch)]
         except KeyError:
+            if not self.values:  # a measure stopped before its first cell
+                raise LatencyError(f"latency table {self.key} holds no timed cell yet: run its nasbench latency "
+                                   "measure again to time them") from None
             raise LatencyError(f"latency table {self.key} has batch sizes {sorted(self.values)}, not {batch}") from None
 
     def attach(self, view: "TableView", batch: int = 1) -> str:

@@ -1020,6 +1020,9 @@ def test_a_run_killed_while_timing_its_first_cell_carries_on_when_run_again(
             store.measure([0, 6])
     csv = tmp_path / "latency.csv"
     assert csv.read_text() == "arch_index,batch,median_ms,p25_ms,p75_ms,min_ms,mean_ms\n"
+    with pytest.raises(LatencyError, match=r"^latency table \w+ holds no timed cell yet: run its nasbench latency "
+                                           r"measure again to time them$"):  # not 'has batch sizes [], not 1'
+        load_latency(tmp_path).of(1)
     monkeypatch.setattr(latency, "measure_arch", distinct_stats)
     with LatencyStore(tmp_path, TINY, FAST) as store:
         assert store.done() == set() and store.measure([0, 6])["measured"] == 2
