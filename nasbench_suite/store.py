@@ -350,7 +350,9 @@ class ResultStore:
         cursor, start = self._db.execute("SELECT * FROM results ORDER BY arch, seed, epoch"), 0
         while chunk := cursor.fetchmany(1 << 16):  # a full table's rows never sit in memory as tuples
             block = np.asarray(chunk, dtype=np.float64)  # NULL (a NaN metric) -> nan
-            keys[start : start + len(chunk)] = block[:, : len(KEY_COLUMNS)]
+            keys[start : start + len(chunk), [0, 2]] = block[:, [0, 2]]  # arch, epoch: small, exact in float64
+            # seeds straight to int64: through float64 one above 2**53 came back as another seed
+            keys[start : start + len(chunk), 1] = np.fromiter((row[1] for row in chunk), np.int64, len(chunk))
             values[start : start + len(chunk)] = block[:, len(KEY_COLUMNS) :]
             start += len(chunk)
         return pd.DataFrame({**{c: keys[:, i] for i, c in enumerate(KEY_COLUMNS)},

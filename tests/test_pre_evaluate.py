@@ -965,3 +965,15 @@ def test_a_batch_size_larger_than_the_train_images_is_refused_before_any_run_fol
                       "--out", tmp_path / "run")
     assert rc == 2 and "batch size 128 is larger than the 32 train images" in err, err
     assert not (tmp_path / "run").exists() and fake.calls == []
+
+
+def test_a_table_built_from_the_store_names_a_large_seed_exactly(fake, tmp_path: Path) -> None:
+    """A run's seeds may be up to 2**63 - 1; the table built from its store named seed 2**53 + 1 as 2**53 (the
+    store's frame went through float64), while a partial table, read from the shard files, had it right."""
+    from nasbench_suite.run_progress import build_partial_table
+
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (2**53 + 1,), TINY, shard_size=4), run_dir, progress=False)
+    assert build_from_store(run_dir, tmp_path / "table").seeds == (2**53 + 1,)
+    assert build_partial_table(run_dir, tmp_path / "partial").seeds == (2**53 + 1,)
+

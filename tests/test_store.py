@@ -204,3 +204,13 @@ def test_a_store_written_before_file_records_opens_and_gains_them(tmp_path: Path
         s.record_file("seed0/00000-00003.csv", FileSignature(10, 20, "ab"))
     with ResultStore(path) as s:
         assert s.file_records() == {"seed0/00000-00003.csv": (10, 20, "ab")}
+
+
+def test_a_frame_keeps_every_seed_a_run_allows_exactly(store: ResultStore) -> None:
+    """Seeds may be up to 2**63 - 1 (the store's INTEGER); the frame read them through float64, so 2**53 + 1
+    came back as 2**53 and 2**63 - 1 as -2**63: the table built from the store named other seeds."""
+    for seed in (2**53 + 1, 2**63 - 1, 3):
+        store.insert_result(5, seed, curve(0.5))
+    frame = store.frame()
+    assert sorted(set(frame["seed"].tolist())) == [3, 2**53 + 1, 2**63 - 1]
+    assert frame["seed"].dtype == np.int64 and frame["valid_acc"].dtype == np.float32
