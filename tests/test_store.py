@@ -49,6 +49,7 @@ def test_values_are_stored_as_float32(store: ResultStore) -> None:
     ([(1, {m: 1.0 for m in METRICS})], "epochs"),
     ([(1, {m: 1.0 for m in METRICS}), (3, {m: 1.0 for m in METRICS})], "epochs"),
     ([(e, {"train_loss": 1.0}) for e in (1, 2)], "metrics"),
+    ([(e, {**{m: 1.0 for m in METRICS}, "train_acc": 2.0}) for e in (1, 2)], "metrics"),  # one the run does not record
 ])
 def test_a_malformed_result_stores_nothing(store: ResultStore, bad: list, match: str) -> None:
     with pytest.raises(StoreError, match=match):
@@ -101,6 +102,7 @@ def test_shard_file_round_trip_is_exact(tmp_path: Path) -> None:
     ("arch_index,seed,epoch,train_loss\n1,0,1,0.5\n", "columns"),
     ("arch_index,seed,epoch,train_loss,valid_acc,test_seconds\n1,0,1,0.5,1\n", "fields"),
     ("arch_index,seed,epoch,train_loss,valid_acc,test_seconds\n1,0,1,0.5,x,1\n", "malformed"),
+    ("arch_index,seed,epoch,valid_acc,train_loss,test_seconds\n1,0,1,0.5,1,1\n", "columns"),  # read by position
 ])
 def test_malformed_shard_file_is_a_clear_error(tmp_path: Path, text: str, match: str) -> None:
     path = tmp_path / "s.csv"
@@ -206,6 +208,53 @@ def test_a_store_written_before_file_records_opens_and_gains_them(tmp_path: Path
         assert s.file_records() == {"seed0/00000-00003.csv": (10, 20, "ab")}
 
 
+def test_metrics_are_stored_by_name_whatever_order_a_result_gives_them(store: ResultStore) -> None:
+    """A trainer's result maps metric names to values; the store's columns follow the run's metric order,
+    not the order of the result's keys (a reversed dict put each value in another metric's column)."""
+    reordered = [(e, dict(reversed(list(values.items())))) for e, values in curve(0.0)]
+    store.insert_result(4, 1, reordered)
+    (row,) = store.frame().query("epoch == 2").itertuples(index=False)
+    assert (row.train_loss, row.valid_acc, row.test_seconds) == tuple(to_float32([2.0, 2.1, 2.2]))
+
+
+@pytest.mark.parametrize("results", [{"metrics": METRICS, "epochs": 0}, {"metrics": ["seed", "valid_acc"], "epochs": 2},
+                                     {"metrics": [], "epochs": 2}])
+def test_a_result_shape_a_store_cannot_hold_is_refused(tmp_path: Path, results: dict) -> None:
+    with pytest.raises(StoreError, match="invalid result shape"):
+        ResultStore(tmp_path / "store.sqlite", {**IDENTITY, "results": results})
+
+
+def test_a_store_of_another_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    with ResultStore(path, IDENTITY) as s:
+        s._db.execute("UPDATE meta SET value = '2' WHERE key = 'store_schema'")
+    for identity in (IDENTITY, None):
+        with pytest.raises(StoreError, match="has store schema 2; this nasbench_suite reads 1"):
+            ResultStore(path, identity)
+
+
+def test_a_frame_of_more_rows_than_one_read_holds_every_row(tmp_path: Path) -> None:
+    """frame() reads the rows 65,536 at a time into one array: each block goes after the one before."""
+    identity = {**IDENTITY, "results": {"metrics": ["valid_acc"], "epochs": 200}}
+    with ResultStore(tmp_path / "store.sqlite", identity) as s:
+        for arch in range(330):  # 66,000 rows: two reads
+            s.insert_result(arch, 0, [(e, {"valid_acc": arch + e / 1000}) for e in range(1, 201)])
+        frame = s.frame()
+    assert len(frame) == 66_000
+    np.testing.assert_array_equal(frame["arch_index"], np.repeat(np.arange(330), 200))
+    np.testing.assert_array_equal(frame["epoch"], np.tile(np.arange(1, 201), 330))
+    np.testing.assert_array_equal(frame["valid_acc"], (frame["arch_index"] + frame["epoch"] / 1000).astype(np.float32))
+
+
+def test_stored_cells_are_exported_every_flush_every_cells() -> None:
+    """A kill -9 runs no ``finally``: what is exported then is what the periodic flushes wrote."""
+    stored: list[int] = []
+    exported: list[list[int]] = []
+    store_cells(((a, 1.0) for a in range(5)), lambda arch, value: stored.append(arch),
+                lambda: exported.append(list(stored)), total=5, initial=0, desc="cells", flush_every=2)
+    assert exported == [[0, 1], [0, 1, 2, 3], [0, 1, 2, 3, 4]]
+
+
 def test_a_frame_keeps_every_seed_a_run_allows_exactly(store: ResultStore) -> None:
     """Seeds may be up to 2**63 - 1 (the store's INTEGER); the frame read them through float64, so 2**53 + 1
     came back as 2**53 and 2**63 - 1 as -2**63: the table built from the store named other seeds."""
@@ -214,3 +263,18 @@ def test_a_frame_keeps_every_seed_a_run_allows_exactly(store: ResultStore) -> No
     frame = store.frame()
     assert sorted(set(frame["seed"].tolist())) == [3, 2**53 + 1, 2**63 - 1]
     assert frame["seed"].dtype == np.int64 and frame["valid_acc"].dtype == np.float32
+
+
+def test_a_per_cell_csv_names_only_cells_of_the_space() -> None:
+    import pandas as pd
+
+    from nasbench_suite.store import check_cell_csv
+
+    columns = ["arch_index", "ms"]
+    ok = pd.DataFrame({"arch_index": [0, 15624], "ms": [1.0, 2.0]})
+    assert check_cell_csv(ok, columns, "latency.csv").tolist() == [0, 15624]
+    for bad in (15625, -1):
+        with pytest.raises(ValueError, match=r"latency.csv has an arch_index outside 0..15624"):
+            check_cell_csv(pd.DataFrame({"arch_index": [3, bad], "ms": [1.0, 2.0]}), columns, "latency.csv")
+    with pytest.raises(ValueError, match="latency.csv lacks 1 column"):
+        check_cell_csv(ok[["arch_index"]], columns, "latency.csv")
