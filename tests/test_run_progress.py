@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nasbench_suite import backends, table
-from nasbench_suite.errors import ShardFileError, TableNotFoundError
+from nasbench_suite.errors import ShardFileError, TableBuildError, TableNotFoundError
 from nasbench_suite.pre_evaluate import STORE_FILE, RunSpec, build_from_store, run_pre_evaluation
 from nasbench_suite.run_progress import build_partial_table, snapshot
 from nasbench_suite.space import isomorphism_classes
@@ -160,3 +160,37 @@ def test_info_on_a_run_names_the_augmentation_a_protocol_leaves_to_the_dataset(c
     run_dir = Path(__file__).resolve().parents[1] / "benchmarks_data" / "runs" / "digits"
     rc, out, _ = _cli(capsys, "info", run_dir)
     assert rc == 0 and "augment=False (the dataset's default)" in out
+
+
+def test_progress_rates_and_seconds_come_from_the_committed_files(fake, tmp_path: Path, monkeypatch) -> None:
+    """results/hour is the sessions' results over their wall hours, the time left the unfinished results at
+    that rate; measured seconds sum every split's, as the complete table's manifest does."""
+    spec = RunSpec("0-7", (0, 1), ONE_EPOCH, shard_size=4)
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(backends, "run_shards", lambda shards, *a, **k: REAL_RUN_SHARDS(shards[:2], *a, **k))
+    run_pre_evaluation(spec, run_dir, progress=False)  # chunk 0 under both seeds: 8 of 16 results
+    (session,) = (run_dir / "sessions").glob("*.json")
+    record = json.loads(session.read_text())
+    assert record["results_written"] == 8
+    session.write_text(json.dumps({**record, "wall_seconds": 1800.0}))
+    progress = snapshot(run_dir).progress()
+    assert (progress["finished_results"], progress["planned_results"]) == (8, 16)
+    assert progress["results_per_hour"] == 16.0 and progress["hours_left_at_that_rate"] == 0.5
+    session.write_text(json.dumps({**record, "wall_seconds": 10.0, "results_written": 0}))  # no result yet: no rate
+    progress = snapshot(run_dir).progress()
+    assert progress["results_per_hour"] is None and progress["hours_left_at_that_rate"] is None
+
+    monkeypatch.setattr(backends, "run_shards", REAL_RUN_SHARDS)
+    run_pre_evaluation(spec, run_dir, progress=False)
+    full = build_from_store(run_dir, tmp_path / "full").manifest["compute"]["measured_seconds"]
+    partial = build_partial_table(run_dir, tmp_path / "partial").manifest["compute"]["measured_seconds"]
+    assert snapshot(run_dir).progress()["measured_seconds"] == partial == full > 0
+
+
+def test_a_partial_table_is_replaced_only_when_asked(fake, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-5", (0,), ONE_EPOCH, shard_size=3), run_dir, progress=False)
+    build_partial_table(run_dir, tmp_path / "t", name="first")
+    with pytest.raises(TableBuildError, match="already exists; pass --overwrite"):
+        build_partial_table(run_dir, tmp_path / "t", name="second")
+    assert build_partial_table(run_dir, tmp_path / "t", name="second", overwrite=True).name == "second"
