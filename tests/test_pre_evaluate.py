@@ -759,7 +759,8 @@ def test_a_protocol_file_with_a_value_of_the_wrong_kind_is_one_line(tmp_path: Pa
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("field,value", [("hardware", "cpu"), ("wall_seconds", "12 s"), ("results_written", None)])
+@pytest.mark.parametrize("field,value", [("hardware", "cpu"), ("wall_seconds", "12 s"), ("results_written", None),
+                                         ("workers", True)])  # JSON true is no count (Python's bool is an int)
 def test_a_session_file_with_a_value_of_the_wrong_kind_is_one_line(fake, tmp_path: Path, capsys, field: str,
                                                                    value: Any) -> None:
     run_dir = tmp_path / "run"
@@ -849,6 +850,14 @@ def test_a_start_reads_no_shard_file_the_store_holds_as_it_is(fake, tmp_path: Pa
         assert store.file_records()["seed0/00000-00002.csv"].mtime_ns == unit.stat().st_mtime_ns
 
 
+def _edit_last_row(unit: Path, field: int, value: str) -> None:
+    """Set one field of a shard file's last row, as a hand edit of the committed file would."""
+    lines = unit.read_text().splitlines(keepends=True)
+    fields = lines[-1].split(",")
+    fields[field] = value
+    unit.write_text("".join([*lines[:-1], ",".join(fields)]))
+
+
 def test_a_store_without_file_records_opens_and_checks_every_file_once(fake, tmp_path: Path, capsys) -> None:
     """A store.sqlite made before the file records existed still opens; its first start checks every
     committed file against it once (a file changed since is read again, with a note), then records them."""
@@ -858,10 +867,7 @@ def test_a_store_without_file_records_opens_and_checks_every_file_once(fake, tmp
     with ResultStore(run_dir / STORE_FILE) as store:
         store._db.execute("DROP TABLE files")
     unit = run_dir / "shards" / "seed0" / "00003-00005.csv"
-    lines = unit.read_text().splitlines(keepends=True)
-    fields = lines[-1].split(",")
-    fields[3] = "7.25"  # train_loss of arch 5, last epoch
-    unit.write_text("".join([*lines[:-1], ",".join(fields)]))
+    _edit_last_row(unit, 3, "7.25")  # train_loss of arch 5, last epoch
     capsys.readouterr()
     run_pre_evaluation(spec, run_dir, progress=False)
     assert f"note: {unit} changed after {STORE_FILE} took it in: 1 of its 3 results differ" in capsys.readouterr().err
@@ -967,6 +973,142 @@ def test_a_batch_size_larger_than_the_train_images_is_refused_before_any_run_fol
     assert not (tmp_path / "run").exists() and fake.calls == []
 
 
+# ----- what the committed files and the table's manifest record ---------------------------------------------
+def test_the_largest_seed_is_accepted_and_an_engine_batch_size_must_be_a_positive_integer() -> None:
+    assert RunSpec("1", (2**63 - 1,), TINY).seeds == (2**63 - 1,)  # "at most 2**63 - 1"
+    for bad in (0, -2, 1.5, True, "4"):  # 0 was taken as "the default" by `batch_cells or default`
+        with pytest.raises(PreEvaluateError, match="batch cells must be a positive integer"):
+            RunSpec("1", (0,), TINY, batch_cells=bad)
+
+
+def test_a_run_folder_without_its_store_refuses_another_run(fake, tmp_path: Path) -> None:
+    """On a fresh clone (the committed files, no store.sqlite) run.json alone says which run the folder
+    holds: another run's arguments are refused before a store is made or anything is trained."""
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0,), TINY, 2), run_dir, progress=False)
+    for path in run_dir.glob(f"{STORE_FILE}*"):
+        path.unlink()
+    fake.calls.clear()
+    with pytest.raises(RunMismatchError, match=r"run folder .* belongs to another run \(seeds: run has \[0\], asked for "
+                                               r"\[0, 1\]\)"):
+        run_pre_evaluation(RunSpec("0-3", (0, 1), TINY, 2), run_dir, progress=False)
+    assert fake.calls == [] and not (run_dir / STORE_FILE).exists()
+
+
+def test_a_session_is_recorded_from_its_start_and_counts_every_unit_it_stored(fake, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    run_dir = tmp_path / "run"
+    spec = RunSpec("0-7", (0,), TINY, shard_size=4)
+    monkeypatch.setattr(backends, "run_shards", lambda *a, **k: (r for r in ()))  # stopped before its first unit
+    run_pre_evaluation(spec, run_dir, progress=False)
+    (first,) = [json.loads(p.read_text()) for p in (run_dir / "sessions").glob("*.json")]
+    assert first["results_written"] == 0 and first["units"] == []
+    monkeypatch.undo()
+    monkeypatch.setattr(backends, "train_shard_results", fake)
+    run_pre_evaluation(spec, run_dir, progress=False)
+    sessions = sorted((json.loads(p.read_text()) for p in (run_dir / "sessions").glob("*.json")),
+                      key=lambda s: s["results_written"])
+    assert [s["results_written"] for s in sessions] == [0, 8]  # two units of 4: 8, not the last unit's 4
+    assert sessions[1]["units"] == ["seed0/00000-00003.csv", "seed0/00004-00007.csv"]
+
+
+def test_the_manifest_counts_results_not_rows_and_sums_every_measured_second(fake, tmp_path: Path) -> None:
+    """compute.trained_results counts (arch, seed) results (a result has one row per epoch) and
+    measured_seconds sums the seconds of every split; selection.filled is said of classes runs only."""
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-7", (0, 1), TINY, shard_size=4), run_dir, progress=False)
+    bench = build_from_store(run_dir, tmp_path / "table")
+    m = bench.manifest
+    assert m["compute"]["trained_results"] == 16 and bench.max_epoch == 2
+    frame = bench.to_frame()
+    seconds = frame[["train_seconds", "valid_seconds", "test_seconds"]].to_numpy(np.float64).sum()
+    assert m["compute"]["measured_seconds"] == pytest.approx(seconds, abs=0.06)
+    assert "filled" not in m["selection"] and m["selection"]["archs"] == "0-7"
+
+
+def test_an_older_run_json_s_one_engine_batch_size_is_the_trainer_s(fake, tmp_path: Path) -> None:
+    """Older versions put the run's one engine batch size in run.json's identity, and their sessions did not
+    record it: the table's compute.trainer takes it from the identity, not [] from the sessions."""
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0,), TINY, shard_size=4, batch_cells=2), run_dir, progress=False)
+    run = json.loads((run_dir / "run.json").read_text())
+    run["identity"]["trainer"]["batch_cells"] = 2
+    (run_dir / "run.json").write_text(json.dumps(run))
+    for path in (run_dir / "sessions").glob("*.json"):
+        session = json.loads(path.read_text())
+        session["hardware"].pop("batch_cells")
+        path.write_text(json.dumps(session))
+    assert build_from_store(run_dir, tmp_path / "table").manifest["compute"]["trainer"]["batch_cells"] == 2
+
+
+def test_a_run_json_whose_selection_resolves_to_other_archs_is_refused(fake, tmp_path: Path) -> None:
+    """run.json's archs_sha256 pins the archs its selection resolved to when the run started; where this
+    version resolves them otherwise (here: the hash edited), the table is refused, also on a fresh clone."""
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0,), TINY, shard_size=4), run_dir, progress=False)
+    run = json.loads((run_dir / "run.json").read_text())
+    run["identity"]["selection"]["archs_sha256"] = "0" * 64
+    (run_dir / "run.json").write_text(json.dumps(run))
+    for path in run_dir.glob(f"{STORE_FILE}*"):
+        path.unlink()
+    with pytest.raises(StoreError, match="the selection '0-3' of .* resolves to other archs in this version"):
+        build_from_store(run_dir, tmp_path / "table")
+    assert not (tmp_path / "table").exists()
+
+
+def test_a_shard_file_holding_another_unit_s_results_is_refused(fake, tmp_path: Path) -> None:
+    """A unit's file that holds as many results as it should, but of another seed (copied over it), is
+    refused by name: read as its unit, its results went in under the other seed and the unit's own were
+    never stored from it."""
+    from nasbench_suite.run_progress import snapshot
+
+    spec = RunSpec("0-5", (0, 1), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    for path in run_dir.glob(f"{STORE_FILE}*"):
+        path.unlink()
+    shutil.copy(run_dir / "shards" / "seed0" / "00000-00002.csv", run_dir / "shards" / "seed1" / "00000-00002.csv")
+    for read in (lambda: run_pre_evaluation(spec, run_dir, progress=False), lambda: snapshot(run_dir)):
+        with pytest.raises(ShardFileError, match=r"seed1/00000-00002.csv holds the results of \[\(0, 0\), \(1, 0\), "
+                                                 r"\(2, 0\)\], not of its unit"):
+            read()
+
+
+def test_a_shard_file_repeating_an_epoch_in_place_of_another_is_refused(fake, tmp_path: Path) -> None:
+    from nasbench_suite.run_progress import snapshot
+
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-2", (0,), TINY, shard_size=3), run_dir, progress=False)
+    unit = run_dir / "shards" / "seed0" / "00000-00002.csv"
+    lines = unit.read_text().splitlines(keepends=True)
+    assert lines[2].startswith("0,0,2,")
+    lines[2] = "0,0,1," + lines[2][len("0,0,2,"):]  # arch 0: epochs [1, 1], as many rows as [1, 2]
+    unit.write_text("".join(lines))
+    with pytest.raises(ShardFileError, match=r"result of arch 0 seed 0 has epochs \[1, 1\]"):
+        snapshot(run_dir)
+
+
+def test_a_result_with_a_nan_is_not_taken_for_a_changed_one(fake, tmp_path: Path, capsys, monkeypatch) -> None:
+    """A metric not measured (NaN) is stored as NULL and written as nan: a shard file read again after an edit
+    to another result counts only that one as changed (NaN equals NaN here)."""
+    def nan_loss(*args: Any, **kwargs: Any) -> backends.ShardResults:
+        results = fake(*args, **kwargs)
+        for _, values in results[min(results)]:
+            values["test_loss"] = float("nan")
+        return results
+
+    monkeypatch.setattr(backends, "train_shard_results", nan_loss)
+    spec = RunSpec("0-2", (0,), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    unit = run_dir / "shards" / "seed0" / "00000-00002.csv"
+    assert ",nan," in unit.read_text().splitlines()[1]
+    _edit_last_row(unit, 3, "7.25")  # train_loss of arch 2, last epoch
+    capsys.readouterr()
+    run_pre_evaluation(spec, run_dir, progress=False)
+    assert f"note: {unit} changed after {STORE_FILE} took it in: 1 of its 3 results differ" in capsys.readouterr().err
+
+
 def test_a_table_built_from_the_store_names_a_large_seed_exactly(fake, tmp_path: Path) -> None:
     """A run's seeds may be up to 2**63 - 1; the table built from its store named seed 2**53 + 1 as 2**53 (the
     store's frame went through float64), while a partial table, read from the shard files, had it right."""
@@ -977,3 +1119,16 @@ def test_a_table_built_from_the_store_names_a_large_seed_exactly(fake, tmp_path:
     assert build_from_store(run_dir, tmp_path / "table").seeds == (2**53 + 1,)
     assert build_partial_table(run_dir, tmp_path / "partial").seeds == (2**53 + 1,)
 
+
+def test_a_start_removes_every_temporary_file_a_killed_write_left_in_the_run_folder(fake, tmp_path: Path) -> None:
+    """A kill between writing a file's temporary name and its rename leaves ``.NAME.tmp`` beside it, in
+    shards/seed*/ or sessions/: the next start removes them all, also where no file is written again."""
+    spec = RunSpec("0-3", (0,), TINY, shard_size=4)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    left = [run_dir / "shards" / "seed0" / ".00000-00003.csv.tmp", run_dir / "sessions" / ".20300101T000000Z-x.json.tmp",
+            run_dir / ".run.json.tmp"]
+    for path in left:
+        path.write_text("half written")
+    assert run_pre_evaluation(spec, run_dir, progress=False).written_now == 0
+    assert [p for p in left if p.exists()] == []
