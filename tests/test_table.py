@@ -666,3 +666,109 @@ def test_higher_is_better_reads_the_measure_s_last_word() -> None:
 
     assert all(higher_is_better(m) for m in ("acc", "acc5", "valtest_acc"))
     assert not any(higher_is_better(m) for m in ("loss", "seconds", "acc_seconds", "acc_loss"))
+
+
+def _rewrite_scalars(table_dir: Path, edit) -> None:
+    with np.load(table_dir / "scalars.npz") as z:
+        scalars = {k: z[k] for k in z.files}
+    edit(scalars)
+    np.savez(table_dir / "scalars.npz", **scalars)
+
+
+@pytest.mark.parametrize("damage,match", [
+    (lambda d: _rewrite_scalars(d, lambda s: s["arch_index"].__setitem__(1, 0)), "invalid arch_index"),
+    (lambda d: _edit_manifest(d, lambda m: m.update(epochs=[e + 1 for e in m["epochs"]])), r"epochs must be 1..E"),
+    (lambda d: _edit_manifest(d, lambda m: m["arrays"]["valid"]["measures"].append("acc5")),
+     r"valid.npy has shape \(10, 2, 4, 3\), the manifest implies \(10, 2, 4, 4\)"),
+    (lambda d: _rewrite_scalars(d, lambda s: s.update(params=s["params"][:-1])), r"scalar 'params' has shape \(9,\)"),
+    (lambda d: _edit_manifest(d, lambda m: m["arrays"].update(extra={"file": "extra.npy", "measures": ["acc"]})),
+     r"names unknown splits \['extra'\]"),
+])
+def test_a_table_whose_files_disagree_on_its_shape_is_refused_before_its_hash(table_dir: Path, damage, match: str) -> None:
+    """What the arrays and the manifest say of the table's shape is checked when it is opened, also unverified:
+    a repeated arch, epochs that are not 1..E or an array of another shape would answer for the wrong cell,
+    epoch or measure."""
+    damage(table_dir)
+    with pytest.raises(TableCorruptedError, match=match):
+        load_table(table_dir, verify=False)
+
+
+def test_a_split_file_longer_than_its_shape_is_refused(table_dir: Path) -> None:
+    with open(table_dir / "valid.npy", "ab") as f:
+        f.write(b"\0" * 8)
+    with pytest.raises(TableCorruptedError, match="valid.npy is too long"):
+        load_table(table_dir, verify=False)
+
+
+def test_split_arrays_are_written_in_fortran_order(table_dir: Path) -> None:
+    """The documented layout: a scan over all archs of one (seed, epoch, measure) is one contiguous read."""
+    for split in ("train", "valid", "test"):
+        with open(table_dir / f"{split}.npy", "rb") as f:
+            np.lib.format.read_magic(f)
+            _, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        assert fortran and dtype == np.dtype("<f4")
+
+
+def test_a_split_saved_big_endian_in_fortran_order_hashes_the_same(table_dir: Path) -> None:
+    before = load_table(table_dir)
+    expected = before.metric(12345, "valid", epoch=3, seed=22)  # read now: the file is mapped, not copied
+    values = np.load(table_dir / "valid.npy")
+    np.save(table_dir / "valid.npy", np.asfortranarray(values.astype(">f4")))
+    after = load_table(table_dir)
+    assert after.content_hash == before.content_hash
+    assert after.metric(12345, "valid", epoch=3, seed=22) == expected
+
+
+def test_arch_index_outside_the_space_or_not_integer_is_refused(tmp_path: Path, results: pd.DataFrame) -> None:
+    frame = results.drop(columns=["arch_str"])
+    with pytest.raises(TableBuildError, match=r"arch_index must hold integers 0..15624$"):
+        build_table(frame.assign(arch_index=np.where(frame.arch_index == 15624, 15625, frame.arch_index)), tmp_path / "t")
+    with pytest.raises(TableBuildError, match="arch_index must hold integers 0..15624, has float64"):
+        build_table(frame.assign(arch_index=frame.arch_index + 0.5), tmp_path / "t")  # 7.5 was read as cell 7
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_per_arch_scalar_may_be_nan(tmp_path: Path, results: pd.DataFrame) -> None:
+    """A float scalar not measured for a cell (NaN) is constant within its arch, not "varying"."""
+    b = build_table(results.assign(latency=np.where(results.arch_index == 7, np.nan, results.arch_index / 10)),
+                    tmp_path / "t")
+    assert np.isnan(b.scalar(7, "latency")) and b.scalar(99, "latency") == pytest.approx(9.9)
+
+
+def test_staging_folders_of_writers_still_running_are_kept(table_dir: Path, results: pd.DataFrame) -> None:
+    """A build clears what killed writers left beside its table, never what a running one is writing (its
+    process is alive) nor a folder whose number cannot be a process's."""
+    kept = [table_dir.parent / name for name in (f".small.tmp-{os.getpid()}-abcd1234", ".small.tmp-1-abcd1234",
+                                                 ".small.old-1", ".small.old-99999999999999999999")]
+    for folder in kept:
+        folder.mkdir()
+    build_table(results, table_dir, overwrite=True)
+    assert all(folder.is_dir() for folder in kept)
+
+
+def test_overwrite_never_replaces_a_folder_whose_manifest_is_not_a_table_s(tmp_path: Path,
+                                                                            results: pd.DataFrame) -> None:
+    """A folder holding some other manifest.json (search results, a report) is not a table: --overwrite does
+    not delete it."""
+    folder = tmp_path / "search"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"strategy": "rea", "runs": 10}))
+    (folder / "runs.parquet").write_bytes(b"keep me")
+    with pytest.raises(TableExistsError, match="is not a table"):
+        build_table(results, folder, overwrite=True)
+    assert (folder / "runs.parquet").read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("field", ["content_hash", "arrays", "seeds", "epochs"])
+def test_a_manifest_lacking_a_required_field_is_refused_by_name(table_dir: Path, field: str) -> None:
+    _edit_manifest(table_dir, lambda m: (m.pop(field), m.pop("manifest_hash")))  # as written before manifest_hash
+    with pytest.raises(TableCorruptedError, match=f"lacks the required field '{field}'"):
+        load_table(table_dir, verify=False)
+
+
+def test_seeds_in_any_row_order_land_in_their_own_slot(tmp_path: Path, results: pd.DataFrame) -> None:
+    """Rows of seed 22 before those of seed 11: the table's seeds are sorted and each value is its own seed's."""
+    b = build_table(results.sort_values("seed", ascending=False, kind="stable"), tmp_path / "t")
+    assert b.seeds == (11, 22)
+    for seed in (11, 22):
+        assert b.metric(99, "valid", epoch=2, seed=seed) == pytest.approx(_row(results, 99, seed, 2)["valid_acc"])
