@@ -772,3 +772,23 @@ def test_seeds_in_any_row_order_land_in_their_own_slot(tmp_path: Path, results: 
     assert b.seeds == (11, 22)
     for seed in (11, 22):
         assert b.metric(99, "valid", epoch=2, seed=seed) == pytest.approx(_row(results, 99, seed, 2)["valid_acc"])
+
+
+def test_a_replaced_table_left_beside_a_new_one_is_removed(table_dir: Path, results: pd.DataFrame) -> None:
+    """Where folders cannot be exchanged, a kill after the new table took the path but before the old one
+    (``.NAME.old-PID``) was deleted leaves both: the next build deletes the old one, never moves it back
+    over the new table."""
+    import shutil
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    old = table_dir.parent / f".small.old-{int(gone.stdout)}"  # its writer has ended
+    shutil.copytree(table_dir, old)
+    build_table(results.assign(valid_acc=results.valid_acc + 1), table_dir.parent / "new")
+    shutil.rmtree(table_dir)
+    (table_dir.parent / "new").rename(table_dir)  # the new table in place, the old one beside it
+    new = load_table(table_dir).content_hash
+    tablefile.check_replaceable(table_dir, overwrite=True)  # what the next build does first
+    assert sorted(p.name for p in table_dir.parent.iterdir()) == ["small"]
+    assert load_table(table_dir).content_hash == new
