@@ -997,6 +997,8 @@ def test_a_run_folder_without_its_store_refuses_another_run(fake, tmp_path: Path
 
 def test_a_session_is_recorded_from_its_start_and_counts_every_unit_it_stored(fake, tmp_path: Path,
                                                                               monkeypatch) -> None:
+    from nasbench_suite.run_progress import snapshot
+
     run_dir = tmp_path / "run"
     spec = RunSpec("0-7", (0,), TINY, shard_size=4)
     monkeypatch.setattr(backends, "run_shards", lambda *a, **k: (r for r in ()))  # stopped before its first unit
@@ -1010,6 +1012,11 @@ def test_a_session_is_recorded_from_its_start_and_counts_every_unit_it_stored(fa
                       key=lambda s: s["results_written"])
     assert [s["results_written"] for s in sessions] == [0, 8]  # two units of 4: 8, not the last unit's 4
     assert sessions[1]["units"] == ["seed0/00000-00003.csv", "seed0/00004-00007.csv"]
+    # two sessions on one machine with one batch size: each said once
+    batch = sessions[0]["hardware"]["batch_cells"]
+    assert sessions[1]["hardware"]["batch_cells"] == batch and sessions[1]["hardware"]["device"] == "cpu"
+    assert build_from_store(run_dir, tmp_path / "table").manifest["compute"]["trainer"]["batch_cells"] == [batch]
+    assert snapshot(run_dir).progress()["devices"] == ["cpu"]
 
 
 def test_the_manifest_counts_results_not_rows_and_sums_every_measured_second(fake, tmp_path: Path) -> None:
