@@ -661,6 +661,7 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("bananas", {"train_epochs": 0}, "train_epochs >= 1"),
     ("xgb-evolution", {"n_estimators": 0}, "n_estimators >= 1"),  # used to fail at the first model fit, mid-run
     ("xgb-evolution", {"candidates": 0}, "candidates"),
+    ("xgb-evolution", {"mutate_top": 0}, "batch, candidates, mutate_top, max_edits >= 1"),  # no parents to mutate
     ("xgb-evolution", {"learning_rate": 0.0}, "finite learning_rate > 0"),
     ("xgb-evolution", {"subsample": 1.5}, "0 < subsample <= 1"),
     ("xgb-evolution", {"candidate_scheme": "naszilla"}, "candidate_scheme must be one of naslib, edits"),
@@ -1033,6 +1034,37 @@ def test_mutation_candidates_are_1_to_max_edits_edits_away(oracle: Oracle) -> No
     cands = mutation_candidates(oracle.space, np.random.default_rng(0), [parent], 200, set(), max_edits=2)
     edits = {sum(x != y for x, y in zip(parent.ops, c.ops)) for c in cands}
     assert len(cands) == 200 and 2 in edits and edits <= {0, 1, 2}  # two edits may undo each other
+
+
+def test_mutation_candidates_draw_each_from_a_uniform_parent_and_skip_excluded_cells(oracle: Oracle) -> None:
+    """Two parents 6 edits apart, one edit each: every candidate is a neighbour of exactly one of them, both
+    parents are used (a uniform choice, not the first always), and none is in ``exclude`` (half of the first
+    parent's neighbours) or drawn twice."""
+    from algorithms.common import mutation_candidates
+
+    a, b = Arch((0,) * 6), Arch((4,) * 6)
+    near_a, near_b = {c.index for c in a.neighbours()}, {c.index for c in b.neighbours()}
+    exclude = set(sorted(near_a)[::2])
+    cands = [c.index for c in mutation_candidates(oracle.space, np.random.default_rng(0), [a, b], 30, exclude)]
+    assert len(cands) == len(set(cands)) == 30 and not set(cands) & exclude
+    assert set(cands) <= near_a | near_b and set(cands) & near_a and set(cands) & near_b
+
+
+def test_random_top_up_adds_distinct_unseen_cells_until_the_table_runs_out() -> None:
+    """A table of 5 cells, one of them seen: asked for 10, the top-up adds the other 4, once each, and stops
+    (it must not loop forever once every cell is seen)."""
+    from algorithms.common import random_top_up
+    from nasbench_suite.strategy import SearchSpace
+
+    held = [3, 70, 900, 4000, 15000]
+    space = SearchSpace((12,), np.array(held))
+    first = Arch.from_index(900)
+    seen = {900}
+    out = random_top_up(space, np.random.default_rng(0), [first], seen, 10)
+    assert out[0] == first and sorted(a.index for a in out[1:]) == [3, 70, 4000, 15000]
+    assert seen == set(held)
+    two = [a.index for a in random_top_up(space, np.random.default_rng(1), [], {3}, 2)]
+    assert len(set(two)) == 2 and 3 not in two  # stops at n while cells are left
 
 
 def test_observed_top_breaks_ties_by_the_order_told() -> None:
