@@ -1090,6 +1090,46 @@ def test_a_model_guided_search_waits_for_two_results_before_its_first_model(orac
     assert len(strategy.ask(5)) == 5
 
 
+def test_a_model_guided_search_asks_each_round_best_first_and_replans_from_a_refitted_model(oracle: Oracle) -> None:
+    """Rounds of ``batch`` cells in the acquisition's order, best first; a new round is planned (from the model
+    refitted on every result told) only once the last round's cells were all asked. Here the acquisition ranks
+    the unasked cells 100..129 by index while fewer than 15 results are told, and by -index after."""
+    strategy = make_strategy("xgb-evolution", {"n_estimators": 2})
+    strategy.setup(oracle.space, np.random.default_rng(0))
+    strategy.candidate_cells = lambda: [Arch.from_index(i) for i in range(100, 130) if i not in strategy.asked]
+    strategy.acquisition = lambda model, cands: np.array([float(c.index) for c in cands]) * (
+        1 if len(strategy.observed) < 15 else -1)
+    first = strategy.ask(10)
+    strategy.tell([Result(q, float(k), 1.0, k, 1.0) for k, q in enumerate(first)])
+    second = strategy.ask(10)
+    assert [q.arch.index for q in second] == list(range(129, 119, -1))
+    strategy.tell([Result(q, 50.0, 1.0, 10 + k, 1.0) for k, q in enumerate(second)])
+    assert [q.arch.index for q in strategy.ask(10)] == list(range(100, 110))
+
+
+def test_a_model_guided_search_never_repeats_an_initial_cell_on_a_small_table() -> None:
+    """12 cells, n_init=10: the 10 initial cells are distinct (a uniform draw repeats one almost surely)."""
+    from nasbench_suite.strategy import SearchSpace
+
+    strategy = make_strategy("xgb-evolution", {"n_estimators": 2})
+    strategy.setup(SearchSpace((12,), np.arange(0, 1200, 100)), np.random.default_rng(0))
+    cells = [q.arch.index for q in strategy.ask(10)]
+    assert len(set(cells)) == 10 and set(cells) <= set(range(0, 1200, 100))
+
+
+def test_a_model_guided_search_ranks_cells_over_the_latency_limit_by_their_constrained_value() -> None:
+    """Under a latency limit the model and the parents see the constrained value (``-latency / limit`` over
+    the limit), not the accuracy: a 90 % cell at 30 ms with a 20 ms limit is told as -1.5, below a 60 % one."""
+    from nasbench_suite.strategy import SearchSpace
+
+    strategy = make_strategy("xgb-evolution", {"n_estimators": 2})
+    strategy.setup(SearchSpace((12,), np.arange(15625), latency_source="synthetic (test)", max_latency=20.0),
+                   np.random.default_rng(0))
+    fast, slow = Query(Arch.from_index(5), 12), Query(Arch.from_index(6), 12)
+    strategy.tell([Result(fast, 60.0, 1.0, 0, 1.0, latency=20.0), Result(slow, 90.0, 1.0, 1, 1.0, latency=30.0)])
+    assert strategy.observed.values == [60.0, -1.5] and strategy.observed.top(1) == [fast.arch]
+
+
 # ----- xgb-evolution against NASLib's Npenas (npenas/optimizer.py, predictors/trees/xgb.py) -----
 def _recording_mutations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """(parent, child) index of every ``SearchSpace.mutate`` call from now on."""
