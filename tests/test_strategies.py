@@ -1130,6 +1130,38 @@ def test_a_model_guided_search_ranks_cells_over_the_latency_limit_by_their_const
     assert strategy.observed.values == [60.0, -1.5] and strategy.observed.top(1) == [fast.arch]
 
 
+def test_edits_candidates_mutate_each_of_the_mutate_top_best_cells() -> None:
+    """candidate_scheme="edits": 1 edit from a uniformly chosen one of the ``mutate_top`` (3) best told cells;
+    on a table of 3 far-apart parents and their neighbours, every one of the 3 is mutated and no other cell."""
+    from nasbench_suite.strategy import SearchSpace
+
+    parents = [Arch((p,) * 6) for p in range(5)]  # told 50, 90, 40, 80, 30: the best 3 are parents 1, 3, 0
+    near = {p.index: {a.index for a in p.neighbours()} for p in parents}
+    space = SearchSpace((12,), np.array(sorted(set().union(*near.values()) | {p.index for p in parents})))
+    strategy = make_strategy("xgb-evolution", {"candidate_scheme": "edits", "mutate_top": 3, "max_edits": 1,
+                                               "candidates": 40, "n_init": 5})
+    strategy.setup(space, np.random.default_rng(0))
+    values = [50.0, 90.0, 40.0, 80.0, 30.0]
+    strategy.tell([Result(strategy.query(p), v, 1.0, t, 1.0) for t, (p, v) in enumerate(zip(parents, values))])
+    strategy.asked.update(p.index for p in parents)
+    cands = {c.index for c in strategy.candidate_cells()}
+    assert len(cands) == 40 and cands <= near[parents[1].index] | near[parents[3].index] | near[parents[0].index]
+    assert all(cands & near[parents[i].index] for i in (1, 3, 0))
+
+
+def test_topped_up_candidates_add_only_cells_neither_asked_nor_already_candidates() -> None:
+    """A table of 12 cells, 1 asked, 8 candidates: a round of batch 10 is topped up with 2 of the other 3 cells."""
+    from nasbench_suite.strategy import SearchSpace
+
+    cells = list(range(0, 1200, 100))
+    strategy = make_strategy("bananas", {"batch": 10})
+    strategy.setup(SearchSpace((12,), np.array(cells)), np.random.default_rng(0))
+    strategy.asked.add(0)
+    cands = [Arch.from_index(i) for i in cells[1:9]]
+    out = [a.index for a in strategy.topped_up(list(cands))]
+    assert out[:8] == cells[1:9] and len(out) == 10 and set(out[8:]) < set(cells[9:])
+
+
 # ----- xgb-evolution against NASLib's Npenas (npenas/optimizer.py, predictors/trees/xgb.py) -----
 def _recording_mutations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """(parent, child) index of every ``SearchSpace.mutate`` call from now on."""
