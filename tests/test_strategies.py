@@ -868,6 +868,19 @@ def test_naszilla_mutation_changes_each_edge_with_probability_rate_over_4() -> N
     assert all(sum(a != b for a, b in zip(naszilla_mutation(parent, rng, 4).ops, parent.ops)) == 6 for _ in range(50))
 
 
+def test_naszilla_mutation_draws_each_new_op_uniformly_among_the_other_four() -> None:
+    """At rate 4 every edge changes; its new op is uniform over the 4 ops it does not hold (about 500 each of
+    2,000 draws on every edge, none of them the old op)."""
+    from algorithms.bananas import naszilla_mutation
+
+    rng = np.random.default_rng(0)
+    parent = Arch((0, 1, 2, 3, 4, 0))
+    ops = np.array([naszilla_mutation(parent, rng, 4).ops for _ in range(2000)])
+    for edge, old in enumerate(parent.ops):
+        counts = np.bincount(ops[:, edge], minlength=5)
+        assert counts[old] == 0 and all(420 < counts[op] < 580 for op in range(5) if op != old), (edge, counts)
+
+
 def test_bananas_predictor_is_naszillas_ensemble_on_the_truncated_path_encoding() -> None:
     """meta_neuralnet_params('standard'): 5 x (10 Dense(20, relu) layers), MAE, Adam(lr=0.01, beta_2=0.99),
     batch 32, 150 epochs, no regularization; bananas(predictor_encoding='trunc_path'), cutoff 30."""
