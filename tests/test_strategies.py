@@ -1027,6 +1027,21 @@ def test_naszilla_candidates_mutate_each_parent_n_over_top_over_rate_times_at_ea
     assert len(out) >= 100 and parents >= 10
 
 
+def test_naszilla_candidates_on_a_table_of_some_cells_are_cells_of_the_table() -> None:
+    """A table of the parent, 4 of its 24 neighbours and 100 other cells: 1,000 rate-1 mutations give cells of
+    the table only (mutations outside it are dropped), the 4 neighbours among them, each once, and never the
+    excluded parent."""
+    import algorithms.bananas as bananas
+    from nasbench_suite.strategy import SearchSpace
+
+    parent = Arch.from_index(7777)
+    near = [a.index for a in parent.neighbours()][::6]
+    held = np.array(sorted({parent.index, *near} | set(range(0, 15625, 157))))
+    out = [a.index for a in bananas.naszilla_candidates(SearchSpace((12,), held), np.random.default_rng(0), [parent],
+                                                        1000, {parent.index}, 1, 1)]
+    assert len(out) == len(set(out)) and set(out) <= set(held.tolist()) - {parent.index} and set(near) <= set(out)
+
+
 def test_bananas_acquisition_is_one_thompson_draw_per_candidate(oracle: Oracle) -> None:
     """naszilla's 'its' acquisition: a draw from N(mean, spread) for each candidate, not the mean."""
     strategy = make_strategy("bananas")
