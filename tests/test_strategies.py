@@ -659,6 +659,9 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
 @pytest.mark.parametrize("name, settings, message", [
     ("bananas", {"members": 0}, "members >= 1"),  # used to run to the end on NaN predictions
     ("bananas", {"train_epochs": 0}, "train_epochs >= 1"),
+    ("bananas", {"layers": 0}, "layers, width, batch_size >= 1"),  # the ensemble refused it only at the first fit
+    ("bananas", {"lr": 0.0}, "finite lr > 0"),
+    ("bananas", {"loss": "huber"}, "loss must be one of mae, mse; got 'huber'"),
     ("xgb-evolution", {"n_estimators": 0}, "n_estimators >= 1"),  # used to fail at the first model fit, mid-run
     ("xgb-evolution", {"candidates": 0}, "candidates"),
     ("xgb-evolution", {"mutate_top": 0}, "batch, candidates, mutate_top, max_edits >= 1"),  # no parents to mutate
