@@ -1241,6 +1241,33 @@ def test_xgb_evolution_predictor_is_naslibs_xgboost() -> None:
     assert (p.n_estimators, p.learning_rate, p.max_depth, p.subsample, p.encoding) == (500, 0.3, 6, 1.0, "onehot")
 
 
+def test_model_predictors_take_the_strategys_settings_and_a_seed_from_its_generator() -> None:
+    """Each round's model is seeded by a fresh draw from the run's generator (so rounds and runs differ), and
+    xgb-evolution's settings reach its XGBoost; BANANAS draws below 2**32, xgb-evolution below 2**31."""
+    xgb = make_strategy("xgb-evolution", {"n_estimators": 7, "learning_rate": 0.05, "subsample": 0.5})
+    xgb.rng = np.random.default_rng(3)
+    p, q = xgb.predictor(), xgb.predictor()
+    draws = np.random.default_rng(3).integers(2**31, size=2)
+    assert (p.n_estimators, p.learning_rate, p.subsample, p.seed, q.seed) == (7, 0.05, 0.5, draws[0], draws[1])
+    bananas = make_strategy("bananas")
+    bananas.rng = np.random.default_rng(3)
+    draws = np.random.default_rng(3).integers(2**32, size=2)
+    assert [bananas.predictor().seed, bananas.predictor().seed] == draws.tolist()
+
+
+def test_candidates_mutate_every_parent_at_least_once_when_candidates_are_fewer_than_parents(
+        oracle: Oracle) -> None:
+    """int(candidates / parents / edits) is 0 for 5 candidates from 10 parents: naslib's and naszilla's
+    generators would then give none; ours mutate each parent once (naszilla's: while fewer than 5 were found)."""
+    import algorithms.bananas as bananas
+    from algorithms.predictor_evolution import naslib_candidates
+
+    parents = [Arch.from_index(i) for i in range(1000, 11000, 1000)]
+    assert len(naslib_candidates(oracle.space, np.random.default_rng(0), parents, 5, set(), 1)) == 10
+    out = bananas.naszilla_candidates(oracle.space, np.random.default_rng(0), parents, 5, set(), 10, 1)
+    assert len(out) == 5
+
+
 def test_xgb_evolution_tops_up_a_round_whose_neighbourhoods_are_used_up(oracle: Oracle) -> None:
     values = {i: float(i) for i in range(0, 1000, 100)}
     strategy = _told_model_search(oracle, "xgb-evolution", values)
