@@ -1348,6 +1348,89 @@ def test_bohb_samples_cells_like_the_good_set_and_unlike_the_bad_one() -> None:
     assert np.isin(ops, [3, 4]).mean() < 0.05 and np.isin(ops, [0, 1]).mean() > 0.9
 
 
+def test_bohb_split_keeps_ties_in_the_order_told_and_drops_rows_past_the_bad_set() -> None:
+    """20 results valued 0, 1 or 2 (many ties), top_n_percent=50: good is the 10 best with ties in the order
+    told (NumPy's default argsort orders ties otherwise at this size); 15 results: good and bad take
+    max(7, 50% of 15 = 7) rows each, so the worst result is in neither set, as HpBandSter's
+    ``idx[n_good:n_good + n_bad]``."""
+    from algorithms.bohb import _bandwidths, _kernel_table
+
+    cells = [Arch.from_index(i * 61) for i in range(20)]
+    x = np.array([c.ops for c in cells])
+    values = [float(v) for v in np.random.default_rng(3).integers(0, 3, 20)]
+    strategy = _bohb(top_n_percent=50)
+    _tell_bohb(strategy, 12.0, cells, values)
+    best = sorted(range(20), key=lambda i: (-values[i], i))
+    np.testing.assert_array_equal(strategy._fit().good, x[best[:10]])
+    strategy = _bohb(top_n_percent=50)
+    _tell_bohb(strategy, 12.0, cells[:15], [float(v) for v in range(15, 0, -1)])  # told best first
+    model = strategy._fit()
+    np.testing.assert_array_equal(model.good, x[:7])
+    np.testing.assert_array_equal(model.kernel_bad, _kernel_table(x[7:14], _bandwidths(x[7:14], 1e-3)))
+
+
+def test_bohb_min_points_in_model_sizes_the_good_set_and_a_new_result_rebuilds_the_model() -> None:
+    """min_points_in_model=10: 20 results give a good set of the best 10 (not 7); a 21st result at the same
+    budget rebuilds the model (the cache is keyed on the budget and the count)."""
+    cells = [Arch.from_index(i * 59) for i in range(21)]
+    strategy = _bohb(min_points_in_model=10)
+    _tell_bohb(strategy, 12.0, cells[:20], [float(v) for v in range(20)])
+    model = strategy._fit()
+    assert (model.n, len(model.good)) == (20, 10)
+    np.testing.assert_array_equal(model.good, np.array([c.ops for c in cells[19:9:-1]]))
+    _tell_bohb(strategy, 12.0, cells[20:], [100.0])
+    rebuilt = strategy._fit()
+    assert rebuilt.n == 21 and tuple(rebuilt.good[0]) == cells[20].ops
+
+
+def test_bohb_settings_at_their_bounds_are_accepted_and_just_past_them_refused() -> None:
+    """top_n_percent 1..99 (100 left no bad set, so no model: a Hyperband run), min_bandwidth up to 1,
+    min_points_in_model from 7, random_fraction 0..1."""
+    _bohb(top_n_percent=1, min_bandwidth=1.0, min_points_in_model=7, random_fraction=0.0)
+    _bohb(top_n_percent=99, random_fraction=1.0)
+    for bad, message in [({"top_n_percent": 100}, "1 <= top_n_percent <= 99, got 100"),
+                         ({"min_bandwidth": 1.01}, "0 < min_bandwidth <= 1"),
+                         ({"min_points_in_model": 6}, "min_points_in_model >= 7 .* got 6")]:
+        with pytest.raises(StrategyError, match=message):
+            _bohb(**bad)
+
+
+def _bohb_with_model(good: np.ndarray, bw: float, **settings: float):
+    """A BOHB whose model is given: ``good`` rows, every edge's good bandwidth ``bw``, and flat densities
+    (every candidate's ratio is 1, so the first candidate is the sample)."""
+    from algorithms.bohb import _Model
+
+    strategy = _bohb(**settings)
+    flat = np.ones((6, 5, len(good)))
+    model = _Model(12.0, 2 * len(good), good, np.full(6, bw), flat, flat)
+    strategy._fit = lambda: model
+    return strategy
+
+
+def test_bohb_candidates_copy_a_uniform_good_row_and_redraw_edges_over_all_five_ops() -> None:
+    """With a bandwidth of 1e-6 a candidate is (almost always) a copy of a good row, drawn uniformly: each of
+    7 rows about 100 times in 700 samples; with a bandwidth of 1 every edge is redrawn uniformly over the 5
+    ops."""
+    good = np.array([[row] * 6 for row in range(5)] + [[0, 1, 2, 3, 4, 0], [4, 3, 2, 1, 0, 4]])
+    copies = _bohb_with_model(good, 1e-6, num_samples=1, random_fraction=0.0)
+    index = {tuple(r): i for i, r in enumerate(good.tolist())}
+    counts = np.bincount([index.get(copies.sample().ops, -1) + 1 for _ in range(700)], minlength=8)
+    assert counts[0] == 0 and counts[1:].min() > 70, counts
+    redrawn = _bohb_with_model(good, 1.0, num_samples=1, random_fraction=0.0)
+    ops = np.bincount(np.array([redrawn.sample().ops for _ in range(500)]).ravel(), minlength=5)
+    assert ops.min() > 500 and ops.max() < 700, ops  # 3,000 edges, 600 per op
+
+
+def test_bohb_samples_a_random_fraction_of_its_cells_without_the_model() -> None:
+    """random_fraction=1/3: the model is consulted for about 2 in 3 new cells (2,000 of 3,000)."""
+    strategy = _bohb(random_fraction=1 / 3)
+    consulted = []
+    strategy._fit = lambda: consulted.append(1)  # no model yet: a uniform cell
+    for _ in range(3000):
+        strategy.sample()
+    assert 1900 < len(consulted) < 2100
+
+
 def test_bohb_bad_set_takes_at_least_min_points_in_model_rows() -> None:
     """top_n_percent=60 of 17 results: the best 10 are good and the bad set is max(7, 40% of 17 = 6) = 7,
     exactly the rest, so a model exists."""
