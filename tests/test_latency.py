@@ -1084,3 +1084,88 @@ def test_check_same_network_skips_a_table_that_records_no_shape(tmp_path: Path) 
     manifest["protocol"]["channels"] = 16
     with pytest.raises(LatencyError, match="timed the network"):
         check_same_network(lat, tmp_path, manifest, "wide")
+
+
+def _nsga2_tell(strategy, queries: list[Query], points: list[tuple[float, float]]) -> None:
+    from nasbench_suite.strategy import Result
+
+    strategy.tell([Result(q, v, 1.0, k, 1.0, latency=t) for k, (q, (v, t)) in enumerate(zip(queries, points))])
+
+
+def test_nsga2_waits_for_a_generation_and_keeps_the_best_of_parents_and_children() -> None:
+    """Generations of ``population`` (4): nothing more is asked while one is running; the survivors are the best
+    4 of parents and children merged, so 4 parents that dominate every child all survive."""
+    strategy = _nsga2(4)
+    first = strategy.ask(10)
+    assert len(first) == 4 and strategy.ask(3) == []
+    _nsga2_tell(strategy, first[:3], [(90.0, 1.0), (80.0, 0.5), (95.0, 2.0)])
+    assert strategy.ask(3) == []  # one still running
+    _nsga2_tell(strategy, first[3:], [(70.0, 0.2)])
+    children = strategy.ask(10)
+    assert len(children) == 4 and not {q.arch for q in children} & {q.arch for q in first}
+    _nsga2_tell(strategy, children, [(10.0, 5.0)] * 4)
+    strategy.ask(1)  # the next generation starts from the survivors
+    assert sorted(p[0].index for p in strategy.parents) == sorted(q.arch.index for q in first)
+
+
+def test_nsga2_offspring_are_copies_uniform_crossovers_or_one_edit_mutations() -> None:
+    """crossover=0, mutation=0: the two parents themselves; crossover=1: each edge from either parent with
+    probability 1/2 (the two children complementary); mutation=1: exactly one edit from the parent."""
+    a, b = Arch((0,) * 6), Arch((1,) * 6)
+    assert _nsga2(4, crossover=0.0, mutation=0.0)._offspring(a, b) == [a, b]
+    crossing = _nsga2(4, crossover=1.0, mutation=0.0)
+    pairs = [crossing._offspring(a, b) for _ in range(500)]
+    assert all(x.ops[e] + y.ops[e] == 1 for x, y in pairs for e in range(6))
+    assert 0.45 < np.mean([x.ops for x, _ in pairs]) < 0.55  # from b on half the edges
+    mutating = _nsga2(4, crossover=0.0, mutation=1.0)
+    for _ in range(50):
+        c, d = mutating._offspring(a, b)
+        assert sum(x != y for x, y in zip(c.ops, a.ops)) == 1 and sum(x != y for x, y in zip(d.ops, b.ops)) == 1
+
+
+def test_nsga2_crossover_child_outside_a_table_of_some_cells_stays_its_parent() -> None:
+    from nasbench_suite.strategy import SearchSpace
+
+    a, b = Arch((0,) * 6), Arch((1,) * 6)
+    strategy = make_strategy("nsga2", {"population": 4, "crossover": 1.0, "mutation": 0.0})
+    strategy.setup(SearchSpace((12,), np.array([a.index, b.index, 77]), latency_source="synthetic (test)"),
+                   np.random.default_rng(0))
+    assert {c for _ in range(50) for c in strategy._offspring(a, b)} == {a, b}
+
+
+def test_nsga2_children_asked_before_are_mutated_again_and_never_repeat() -> None:
+    """Parents all one cell, already asked, no crossover effect or mutation: every child is that cell, so each
+    is re-mutated (one edit, then more while it was seen), giving distinct new cells near it, not random ones;
+    on a table of 6 cells the first generation of 6 is those 6 cells."""
+    from nasbench_suite.strategy import SearchSpace
+
+    strategy = _nsga2(10, mutation=0.0)
+    p = Arch.from_index(7777)
+    strategy.parents = [(p, 50.0, 1.0)] * 10
+    strategy.keys = (np.zeros(10, dtype=np.int64), np.zeros(10))
+    strategy.asked = {p.index}
+    children = strategy._children()
+    edits = [sum(x != y for x, y in zip(c.ops, p.ops)) for c in children]
+    assert len({c.index for c in children}) == 10 and p not in children
+    assert max(edits) <= 3 and edits.count(1) >= 5, edits
+    small = make_strategy("nsga2", {"population": 6})
+    small.setup(SearchSpace((12,), np.array([3, 70, 900, 4000, 15000, 15001]), latency_source="synthetic (test)"),
+                np.random.default_rng(0))
+    assert sorted(q.arch.index for q in small.ask(6)) == [3, 70, 900, 4000, 15000, 15001]
+
+
+def test_nsga2_front_is_the_non_dominated_results_by_latency_and_a_result_needs_a_latency() -> None:
+    """Told (90, 10), (80, 5), (70, 2), (85, 10), (60, 3) (accuracy, ms): (85, 10) is dominated by (90, 10) and
+    (60, 3) by (70, 2), so the front is (70, 2), (80, 5), (90, 10), fastest first."""
+    from nasbench_suite.strategy import Result
+
+    strategy = _nsga2(5)
+    queries = strategy.ask(5)
+    points = [(90.0, 10.0), (80.0, 5.0), (70.0, 2.0), (85.0, 10.0), (60.0, 3.0)]
+    _nsga2_tell(strategy, queries, points)
+    assert [(p[0], p[1], p[2]) for p in strategy.front()] == [(queries[i].arch, *points[i]) for i in (2, 1, 0)]
+    with pytest.raises(StrategyError, match="without a latency"):
+        _nsga2(5).tell([Result(queries[0], 50.0, 1.0, 0, 1.0)])
+    with pytest.raises(StrategyError, match="population >= 2"):
+        _nsga2(1)
+    _nsga2(2)
