@@ -1232,6 +1232,15 @@ def test_xgb_evolution_mutates_each_of_the_best_5_as_naslibs_npenas(oracle: Orac
     assert len({c.index for c in cands}) == len(cands) >= strategy.batch
 
 
+def test_xgb_evolution_mutates_its_mutate_top_best_cells(oracle: Oracle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mutate_top=2, candidates=20: the best 2 told cells are mutated int(20 / 2 / 1) = 10 times each."""
+    values = {i: float(v) for i, v in zip(range(100, 1100, 100), [50, 90, 40, 80, 30, 20, 10, 70, 60, 85])}
+    strategy = _told_model_search(oracle, "xgb-evolution", values, mutate_top=2, candidates=20)
+    calls = _recording_mutations(monkeypatch)
+    strategy.candidate_cells()
+    assert [parent for parent, _ in calls] == [200] * 10 + [1000] * 10
+
+
 def test_xgb_evolution_predictor_is_naslibs_xgboost() -> None:
     """naslib/predictors/trees/xgb.py: XGBoost default_hyperparams (max_depth 6, learning_rate 0.3, no
     row subsampling) trained for num_boost_round=500 on the adjacency one-hot (30 dims on NB201)."""
