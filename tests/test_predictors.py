@@ -75,6 +75,12 @@ def test_predictor_errors(search_table: Benchmark) -> None:
     ("xgboost", {"subsample": 1.5}, "0 < subsample <= 1"),
     ("random-forest", {"min_samples_leaf": 0}, "min_samples_leaf >= 1"),
     ("ridge", {"extra_features": np.zeros(10)}, "extra_features must be a"),
+    ("mlp-ensemble", {"beta2": 1.0}, "0 <= beta2 < 1"),  # Adam's bias correction would divide by 0
+    ("mlp-ensemble", {"batch_size": 0}, "batch_size >= 1"),
+    ("mlp-ensemble", {"weight_decay": -0.1}, "finite weight_decay >= 0"),
+    ("mlp-ensemble", {"init": "xavier"}, "init is 'he' or 'glorot'"),
+    ("xgboost", {"max_depth": 0}, "max_depth >= 1"),
+    ("ridge", {"alpha": 1.0, "depth": 3}, "bad settings for predictor 'ridge'"),  # not a bare TypeError
 ])
 def test_out_of_range_predictor_settings_are_refused(name: str, settings: dict, message: str) -> None:
     with pytest.raises(PredictorError, match=message):
@@ -230,6 +236,8 @@ def test_targets_are_checked_before_a_fit(name: str) -> None:
         model.fit(np.array([5]), [1.0])
     with pytest.raises(PredictorError, match="must be finite"):
         model.fit(np.array([5, 6, 7]), [1.0, np.nan, 2.0])
+    with pytest.raises(PredictorError, match="must be finite"):
+        model.fit(np.array([5, 6, 7]), [1.0, np.inf, 2.0])
     assert make_predictor(name).fit(np.array([5, 6]), [1.0, 2.0]).predict(np.array([5])).shape == (1,)
 
 
@@ -302,3 +310,49 @@ def test_kendall_tau_curve_edges() -> None:
         assert row.kendall_tau == pytest.approx(kendalltau(model.predict(cells[test]), y[test]).statistic, abs=1e-12)
     flat = kendall_tau_curve(cells, np.ones(60), predictors="ridge", sizes=[10], repeats=1, test_size=20)
     assert flat["kendall_tau"].tolist() == [0.0]
+
+
+@pytest.mark.parametrize("name", list(PREDICTORS))
+def test_constant_targets_predict_the_constant(name: str) -> None:
+    """Targets with no spread are scaled by 1, not divided by their std of 0 (NaN): every prediction is the
+    constant (the ensemble's, after 30 epochs toward it from a random init, is close to it)."""
+    pytest.importorskip({"xgboost": "xgboost", "random-forest": "sklearn"}.get(name, "numpy"))
+    settings = {"epochs": 30} if name == "mlp-ensemble" else {}
+    mean, spread = make_predictor(name, **settings).fit(np.arange(10), np.full(10, 61.5)).predict_dist([3, 4000])
+    tol = 0.1 if name == "mlp-ensemble" else 1e-12
+    assert np.isfinite(mean).all() and np.abs(mean - 61.5).max() < tol and np.abs(spread).max() < tol
+
+
+def test_random_forest_is_scikit_learns_forest_with_its_settings_and_seed() -> None:
+    """RandomForestPredictor(n_estimators, min_samples_leaf, seed) predicts as scikit-learn's
+    RandomForestRegressor with those settings and random_state=seed on the standardized targets."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    rng = np.random.default_rng(6)
+    cells, test = rng.choice(15625, 50, replace=False), rng.choice(15625, 20, replace=False)
+    y = rng.normal(60, 5, size=50)
+    x = encode(cells, "onehot").astype(np.float64)
+    forest = RandomForestRegressor(n_estimators=10, min_samples_leaf=4, random_state=5, n_jobs=1)
+    scaled = forest.fit(x, (y - y.mean()) / y.std()).predict(encode(test, "onehot").astype(np.float64))
+    want = scaled * y.std() + y.mean()
+    got = make_predictor("random-forest", n_estimators=10, min_samples_leaf=4, seed=5).fit(cells, y).predict(test)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_xgboost_row_subsampling_follows_the_seed() -> None:
+    """With subsample 0.5 the trees depend on the seed: seeds 1 and 2 predict differently, seed 1 twice alike."""
+    pytest.importorskip("xgboost")
+    rng = np.random.default_rng(8)
+    cells = rng.choice(15625, 80, replace=False)
+    y = rng.normal(size=80)
+    preds = [make_predictor("xgboost", n_estimators=20, subsample=0.5, seed=s).fit(cells, y).predict(cells[:20])
+             for s in (1, 2, 1)]
+    assert not np.array_equal(preds[0], preds[1])
+    np.testing.assert_array_equal(preds[0], preds[2])
+
+
+def test_kendall_tau_curve_refuses_one_training_cell_or_one_held_out_cell() -> None:
+    with pytest.raises(PredictorError, match="training-set sizes must be integers >= 2"):
+        kendall_tau_curve(np.arange(100), np.arange(100.0), predictors="ridge", sizes=[1, 10], test_size=20)
+    with pytest.raises(PredictorError, match="test_size >= 2"):
+        kendall_tau_curve(np.arange(100), np.arange(100.0), predictors="ridge", sizes=[10], test_size=1)
