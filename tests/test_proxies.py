@@ -775,6 +775,37 @@ def test_move_proposal_stays_in_a_partial_table() -> None:
     assert child.charge == pytest.approx(sum(seconds[a.index] for a in inside))
 
 
+def test_move_proposal_unstored_neighbours_rank_last_and_cost_nothing() -> None:
+    """Neighbours whose score is not stored yet (NaN score and seconds, a proxy run under way) rank below every
+    stored score, negative ones too, and add nothing to the charge (it used to be a NaN sum otherwise)."""
+    from nasbench_suite.strategy import make_strategy
+
+    scores, seconds = move_proxies(3)
+    near = GOOD.neighbours()
+    idx = np.array([a.index for a in near])
+    scores[idx] = -1.0 - np.arange(24.0)  # all negative: near[0] (-1) is the best stored one
+    scores[idx[5:]], seconds[idx[5:]] = np.nan, np.nan
+    move = make_strategy("rea-move", {"random_move": 0.0})
+    move.setup(move_space(scores, seconds), np.random.default_rng(0))
+    child = move.offspring(GOOD)
+    assert child.arch == near[0] and child.charge == pytest.approx(seconds[idx[:5]].sum())
+
+
+def test_move_proposal_parent_without_a_neighbour_in_the_table_gets_a_random_edit() -> None:
+    """On a table of some cells, a parent none of whose 24 neighbours is held gets an ordinary random edit (a
+    random cell of the table), charged nothing."""
+    from nasbench_suite.strategy import make_strategy
+
+    scores, seconds = move_proxies(4)
+    near = {a.index for a in GOOD.neighbours()}
+    held = np.array([GOOD.index] + [i for i in range(0, 15625, 97) if i not in near])
+    move = make_strategy("rea-move", {"random_move": 0.0})
+    move.setup(move_space(scores, seconds, held), np.random.default_rng(0))
+    children = [move.offspring(GOOD) for _ in range(20)]
+    assert all(q.charge == 0.0 and move.space.contains(q.arch) for q in children)
+    assert len({q.arch for q in children}) > 10
+
+
 def test_move_proposal_runs_the_same_cells_with_the_proxy_seconds_free_and_refuses_bad_settings(
         search_table) -> None:
     from fixture_tables import synthetic_proxies
@@ -1044,6 +1075,18 @@ def test_warm_start_takes_the_best_of_a_pool_of_scored_cells_and_charges_the_who
     assert [scores[q.arch.index] for q in queries[:3]] == [4.0, 4.0, 3.0]  # the best 3, best first
     assert [q.charge for q in queries] == pytest.approx([seconds.sum() / 4] * 4)
     assert all(q.charge == 0.0 for q in strategy.ask(2))
+
+
+def test_bananas_warm_starts_from_the_best_n_init_cells_of_the_pool() -> None:
+    """bananas-warm with n_init=4 and a pool of the 12 scored cells: its first 4 queries are the 4 best, best
+    first (scores 11, 10, 9, 8), then it waits for a model."""
+    from nasbench_suite.space import NUM_ARCHS
+
+    scored = np.arange(12) * 1000 + 7
+    scores, seconds = np.full(NUM_ARCHS, np.nan), np.full(NUM_ARCHS, 0.01)
+    scores[scored] = np.arange(12.0)
+    strategy = _warm("bananas-warm", scores, seconds, n_init=4, pool=12)
+    assert [q.arch.index for q in strategy.ask(6)] == [11007, 10007, 9007, 8007]
 
 
 def test_warm_start_ties_keep_the_order_drawn_and_sizes_are_checked() -> None:
