@@ -1157,7 +1157,7 @@ def test_nsga2_children_asked_before_are_mutated_again_and_never_repeat() -> Non
 def test_nsga2_front_is_the_non_dominated_results_by_latency_and_a_result_needs_a_latency() -> None:
     """Told (90, 10), (80, 5), (70, 2), (85, 10), (60, 3) (accuracy, ms): (85, 10) is dominated by (90, 10) and
     (60, 3) by (70, 2), so the front is (70, 2), (80, 5), (90, 10), fastest first."""
-    from nasbench_suite.strategy import Result
+    from nasbench_suite.strategy import Result, SearchSpace
 
     strategy = _nsga2(5)
     queries = strategy.ask(5)
@@ -1169,3 +1169,5 @@ def test_nsga2_front_is_the_non_dominated_results_by_latency_and_a_result_needs_
     with pytest.raises(StrategyError, match="population >= 2"):
         _nsga2(1)
     _nsga2(2)
+    with pytest.raises(StrategyError, match="needs a latency objective"):  # before the run, not at the first tell
+        make_strategy("nsga2").setup(SearchSpace((12,), np.arange(15625)), np.random.default_rng(0))
