@@ -160,6 +160,8 @@ class BatchedModelSearch(RandomStart, Strategy):
             if len(self.asked) < self.n_init or len(self.observed) < 2:
                 if len(self.asked) >= self.n_init:
                     break  # the initial cells are still running: wait for a model's data
+                if len(self.asked) >= len(self.space.arch_indices):
+                    break  # a table of fewer cells than n_init: every cell was asked (a draw would loop forever)
                 arch = self.initial_arch()
                 if arch.index in self.asked:
                     continue

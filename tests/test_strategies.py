@@ -1193,6 +1193,28 @@ def test_topped_up_candidates_add_only_cells_neither_asked_nor_already_candidate
     assert out[:8] == cells[1:9] and len(out) == 10 and set(out[8:]) < set(cells[9:])
 
 
+@pytest.mark.parametrize("name", ["xgb-evolution", "bananas"])
+def test_a_model_guided_search_on_a_table_of_fewer_cells_than_n_init_asks_each_once_and_stops(name: str) -> None:
+    """4 cells, n_init=10: the 4 cells are asked once each, then nothing (the run ends, 'exhausted'). It used
+    to draw initial cells forever looking for a fifth unasked one (`nasbench search` hung)."""
+    from nasbench_suite.strategy import SearchSpace
+
+    strategy = make_strategy(name, {"n_estimators": 2} if name == "xgb-evolution" else {"train_epochs": 2})
+    strategy.setup(SearchSpace((12,), np.array([3, 70, 900, 4000])), np.random.default_rng(0))
+    draw, draws = strategy.initial_arch, []
+
+    def counted() -> Arch:
+        draws.append(1)
+        assert len(draws) <= 1000, "still drawing initial cells after 1,000 draws"
+        return draw()
+
+    strategy.initial_arch = counted
+    first = strategy.ask(10)
+    assert sorted(q.arch.index for q in first) == [3, 70, 900, 4000] and strategy.ask(10) == []
+    strategy.tell([Result(q, float(k), 1.0, k, 1.0) for k, q in enumerate(first)])
+    assert strategy.ask(10) == []
+
+
 # ----- xgb-evolution against NASLib's Npenas (npenas/optimizer.py, predictors/trees/xgb.py) -----
 def _recording_mutations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """(parent, child) index of every ``SearchSpace.mutate`` call from now on."""
