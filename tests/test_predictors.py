@@ -145,6 +145,16 @@ def test_kendall_tau_curve_splits_are_disjoint_and_its_tau_is_scipys_on_an_indep
         assert row.kendall_tau == pytest.approx(kendalltau(pred, y[test]).statistic, abs=1e-12)
 
 
+def test_kendall_tau_curve_checks_every_predictor_name_before_fitting_any(monkeypatch: pytest.MonkeyPatch) -> None:
+    """["ridge", "bogus"] is refused before ridge is fitted on any split (not after every ridge fit)."""
+    def never(**settings):
+        raise AssertionError("a predictor was made before the names were checked")
+
+    monkeypatch.setitem(PREDICTORS, "ridge", never)
+    with pytest.raises(PredictorError, match="unknown predictor 'bogus'"):
+        kendall_tau_curve(np.arange(100), np.arange(100.0), predictors=["ridge", "bogus"], sizes=[10], test_size=20)
+
+
 def test_kendall_tau_curve_refuses_a_cell_given_twice() -> None:
     """The same cell twice could be trained on and judged (a table's copied isomorphic members are the
     same trap, hence nasbench predictors' trained_rows); it used to be taken."""

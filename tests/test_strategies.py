@@ -1081,14 +1081,22 @@ def test_mutation_candidates_draw_each_from_a_uniform_parent_and_skip_excluded_c
     assert set(cands) <= near_a | near_b and set(cands) & near_a and set(cands) & near_b
 
 
-def test_random_top_up_adds_distinct_unseen_cells_until_the_table_runs_out() -> None:
+def test_random_top_up_adds_distinct_unseen_cells_until_the_table_runs_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """A table of 5 cells, one of them seen: asked for 10, the top-up adds the other 4, once each, and stops
-    (it must not loop forever once every cell is seen)."""
+    (it must not draw forever once every cell is seen)."""
     from algorithms.common import random_top_up
     from nasbench_suite.strategy import SearchSpace
 
     held = [3, 70, 900, 4000, 15000]
     space = SearchSpace((12,), np.array(held))
+    draw, draws = SearchSpace.random_arch, []
+
+    def counted(self: SearchSpace, rng: np.random.Generator) -> Arch:
+        draws.append(1)
+        assert len(draws) <= 1000, "still drawing after 1,000 draws"
+        return draw(self, rng)
+
+    monkeypatch.setattr(SearchSpace, "random_arch", counted)
     first = Arch.from_index(900)
     seen = {900}
     out = random_top_up(space, np.random.default_rng(0), [first], seen, 10)
