@@ -907,6 +907,20 @@ def test_bananas_predictor_is_naszillas_ensemble_on_the_truncated_path_encoding(
     assert mean[0] == mean[1] and np.isfinite(mean).all() and (spread > 0).all()
 
 
+def test_bananas_settings_reach_its_ensemble_and_its_queries() -> None:
+    """Every ensemble setting of BANANAS is passed on (none is fixed to naszilla's value), and ``epochs`` is the
+    fidelity of its queries."""
+    from nasbench_suite.strategy import SearchSpace
+
+    strategy = make_strategy("bananas", {"members": 3, "train_epochs": 7, "layers": 2, "width": 8, "loss": "mse",
+                                         "batch_size": 16, "lr": 0.05, "encoding": "path", "epochs": 4})
+    strategy.setup(SearchSpace((4, 12), np.arange(15625)), np.random.default_rng(0))
+    p = strategy.predictor()
+    assert (p.members, p.epochs, p.hidden, p.loss, p.batch_size, p.lr, p.encoding) == \
+        (3, 7, (8, 8), "mse", 16, 0.05, "path")
+    assert {q.epochs for q in strategy.ask(3)} == {4}
+
+
 def _told(query: Query, value: float) -> "Result":
     from nasbench_suite.strategy import Result
 
