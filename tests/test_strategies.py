@@ -1095,6 +1095,17 @@ def test_mutation_candidates_draw_each_from_a_uniform_parent_and_skip_excluded_c
     assert set(cands) <= near_a | near_b and set(cands) & near_a and set(cands) & near_b
 
 
+def test_mutation_candidates_are_topped_up_with_random_cells_when_mutations_run_dry(oracle: Oracle) -> None:
+    """Every one-edit mutation of the parent is excluded: the 20 candidates are distinct random cells, none
+    excluded."""
+    from algorithms.common import mutation_candidates
+
+    parent = Arch.from_index(7777)
+    exclude = {parent.index} | {a.index for a in parent.neighbours()}
+    cands = [c.index for c in mutation_candidates(oracle.space, np.random.default_rng(0), [parent], 20, exclude)]
+    assert len(set(cands)) == 20 and not set(cands) & exclude
+
+
 def test_random_top_up_adds_distinct_unseen_cells_until_the_table_runs_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """A table of 5 cells, one of them seen: asked for 10, the top-up adds the other 4, once each, and stops
     (it must not draw forever once every cell is seen)."""
