@@ -1171,3 +1171,17 @@ def test_nsga2_front_is_the_non_dominated_results_by_latency_and_a_result_needs_
     _nsga2(2)
     with pytest.raises(StrategyError, match="needs a latency objective"):  # before the run, not at the first tell
         make_strategy("nsga2").setup(SearchSpace((12,), np.arange(15625)), np.random.default_rng(0))
+
+
+def test_nsga2_mates_the_winners_of_two_tournaments() -> None:
+    """Each mating crosses the winners of two tournaments (8 distinct parents of equal rank and crowding, so
+    each winner is random: the two crossed cells differ in at least 3 of the 4 matings; crossing one winner with
+    itself would only copy it)."""
+    strategy = _nsga2(8, mutation=0.0)
+    strategy.parents = [(Arch.from_index(i * 1000), 50.0, 1.0) for i in range(8)]
+    strategy.keys = (np.zeros(8, dtype=np.int64), np.full(8, np.inf))
+    matings: list[tuple[Arch, Arch]] = []
+    offspring = strategy._offspring
+    strategy._offspring = lambda a, b: matings.append((a, b)) or offspring(a, b)
+    strategy._children()
+    assert len(matings) == 4 and sum(a != b for a, b in matings) >= 3
