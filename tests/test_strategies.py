@@ -1059,6 +1059,16 @@ def test_naszilla_candidates_on_a_table_of_some_cells_are_cells_of_the_table() -
     assert len(out) == len(set(out)) and set(out) <= set(held.tolist()) - {parent.index} and set(near) <= set(out)
 
 
+def test_naszilla_candidates_take_no_new_parent_once_n_are_collected(oracle: Oracle) -> None:
+    """n=4, max_rate=2: the best cell's 2 x 2 mutations give 4 distinct cells here, exactly n, so the next
+    parent is never mutated (naszilla's ``while len(candidates) < num``)."""
+    import algorithms.bananas as bananas
+
+    ranked = [Arch.from_index(100), Arch.from_index(9000)]
+    out = bananas.naszilla_candidates(oracle.space, np.random.default_rng(0), ranked, 4, set(), 1, 2)
+    assert len(out) == 4
+
+
 def test_bananas_acquisition_is_one_thompson_draw_per_candidate(oracle: Oracle) -> None:
     """naszilla's 'its' acquisition: a draw from N(mean, spread) for each candidate, not the mean."""
     strategy = make_strategy("bananas")
