@@ -29,7 +29,7 @@ import numpy as np
 
 from . import __version__
 from . import jsonread
-from .data import file_sha256
+from .data import files_sha256
 from .errors import NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import MAX_SEED, format_int_list, is_integer, parse_int_list
@@ -583,12 +583,21 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
 
 
 def _source_sha256(cls: type) -> str | None:
-    """sha256 of the file defining strategy class ``cls`` (so a changed strategy with unchanged settings
-    shows in the manifest); None when the class has no source file (defined in a notebook, say)."""
-    try:
-        return file_sha256(inspect.getfile(cls))
-    except (TypeError, OSError):
-        return None
+    """sha256 over the files defining strategy class ``cls`` and its base classes, in method resolution
+    order (Python's own modules left out, so the value does not change with the Python version): a changed
+    strategy, or a changed base such as ``algorithms/common.py``'s model-guided loop, with unchanged
+    settings shows in the manifest. None when none has a source file (defined in a notebook, say)."""
+    files: list[str] = []
+    for base in cls.__mro__:
+        if base.__module__.partition(".")[0] in sys.stdlib_module_names or base.__module__ == "builtins":
+            continue
+        try:
+            file = inspect.getfile(base)
+        except (TypeError, OSError):
+            continue
+        if file not in files:
+            files.append(file)
+    return files_sha256(files) if files else None
 
 
 def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fidelities: list[int],

@@ -9,10 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import algorithms.common
 import algorithms.rea
+import nasbench_suite.strategy
 from nasbench_suite.cli import REPLAY_RESUME_HINT, main
-from nasbench_suite.data import file_sha256
+from nasbench_suite.data import files_sha256
 from nasbench_suite.table import Benchmark
+
+strategy_py = nasbench_suite.strategy.__file__
+"""The base Strategy's file: a strategy's source_sha256 covers its class's files and its bases'."""
 
 
 def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Benchmark, tmp_path: Path,
@@ -31,7 +36,9 @@ def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Be
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert sorted(frame["seed"].unique()) == [0, 1, 2, 3, 4] and (frame["finish_time"] <= 1500).all()
     assert manifest["strategy"] == {"name": "rea", "class": "algorithms.rea.RegularizedEvolution",
-                                    "source_sha256": file_sha256(algorithms.rea.__file__), "settings": {"population": 8, "sample_size": 3, "mutation": "node_then_edge",
+                                    "source_sha256": files_sha256([algorithms.rea.__file__, algorithms.common.__file__,
+                                                                   strategy_py]),
+                                    "settings": {"population": 8, "sample_size": 3, "mutation": "node_then_edge",
                                                  "epochs": None}}
     assert manifest["search"]["content_hash"] == search_table.content_hash
     assert manifest["budget"]["overrun"] == "strict" and manifest["seeds"] == {"count": 5, "ranges": "0-4"}
@@ -257,14 +264,14 @@ def test_search_runs_a_user_strategy_from_a_file_in_worker_processes(search_tabl
         (tmp_path / "two" / "trajectories.parquet").read_bytes()
     manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
     assert manifest["strategy"] == {"name": "user-greedy", "class": f"{user_strategy.stem}.Greedy",
-                                    "source_sha256": file_sha256(user_strategy), "settings": {"explore": 0.5}}
+                                    "source_sha256": files_sha256([user_strategy, strategy_py]), "settings": {"explore": 0.5}}
     assert len(pd.read_parquet(tmp_path / "two" / "trajectories.parquet")) == 4 * 12
     # the same strategy name and settings from a changed file: the manifest shows the change
     user_strategy.write_text(user_strategy.read_text() + "\n# tuned\n")
     assert main([*args, "--workers", "1", "--out", str(tmp_path / "changed")]) == 0
     changed = json.loads((tmp_path / "changed" / "manifest.json").read_text())["strategy"]
     assert changed["settings"] == manifest["strategy"]["settings"]
-    assert changed["source_sha256"] == file_sha256(user_strategy) != manifest["strategy"]["source_sha256"]
+    assert changed["source_sha256"] == files_sha256([user_strategy, strategy_py]) != manifest["strategy"]["source_sha256"]
 
 
 def test_compare_runs_a_user_strategy_beside_the_shipped_ones(search_table: Benchmark, tmp_path: Path,
@@ -842,3 +849,25 @@ def test_eval_table_reaches_the_evaluation(search_table: Benchmark, tmp_path: Pa
     frame = pd.read_parquet(tmp_path / "o" / "trajectories.parquet")
     want = incumbent_metric(frame["incumbent_index"].to_numpy(), digits, EvalSpec())[0]
     assert frame["incumbent_test_acc"].to_numpy() == pytest.approx(want)
+
+
+def test_a_strategys_source_sha256_covers_its_base_classes_files(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A strategy whose base class lives in another file (as the model-guided strategies' loop lives in
+    algorithms/common.py): an edit of the base's file, with the strategy's own file and settings unchanged,
+    shows in source_sha256. Python's own modules (abc) are left out, so the value does not depend on the
+    Python version."""
+    import importlib
+
+    from nasbench_suite.search import _source_sha256
+
+    (tmp_path / "base_mod.py").write_text("from nasbench_suite.strategy import Strategy\n\n\n"
+                                          "class Base(Strategy):\n    pass\n")
+    (tmp_path / "leaf_mod.py").write_text("from base_mod import Base\n\n\nclass Leaf(Base):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    leaf = importlib.import_module("leaf_mod").Leaf
+    before = _source_sha256(leaf)
+    assert before == files_sha256([tmp_path / "leaf_mod.py", tmp_path / "base_mod.py", strategy_py])
+    (tmp_path / "base_mod.py").write_text((tmp_path / "base_mod.py").read_text() + "# edited\n")
+    assert _source_sha256(leaf) != before
+    assert _source_sha256(type("NoFile", (), {"__module__": "a_notebook_cell"})) is None  # no file holds it
