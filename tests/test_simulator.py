@@ -556,6 +556,40 @@ def test_rows_without_an_incumbent_have_no_metric_or_regret(tiny_table: Benchmar
     assert (info["optimum"], info["optimum_arch"], info["epoch"]) == (96.0, TINY_ARCHS[0], 3)
 
 
+def test_the_evaluation_reads_its_own_split_and_epoch_and_measures_regret_there(tiny_table: Benchmark) -> None:
+    """Validation accuracy at epoch 2 of the tiny table is 10 * (k + 1) + 2 for cell k: the optimum is cell 3's 42
+    at that epoch (at epoch 3 it is 43, and the best test accuracy is cell 0's), so cell 0 reads 12 with regret 30."""
+    from nasbench_suite.evaluation import EvalSpec, incumbent_metric
+
+    spec = EvalSpec(split="valid", epoch=2)
+    metric, regret, info = incumbent_metric(np.array([TINY_ARCHS[0], TINY_ARCHS[3], -1]), tiny_table, spec)
+    np.testing.assert_array_equal(metric, [12.0, 42.0, np.nan])
+    np.testing.assert_array_equal(regret, [30.0, 0.0, np.nan])
+    assert (info["split"], info["epoch"], info["optimum"], info["optimum_arch"]) == ("valid", 2, 42.0, TINY_ARCHS[3])
+    assert (spec.column, spec.regret_column) == ("incumbent_valid_acc", "regret_valid_acc")
+
+
+def test_the_manifest_records_the_spec_and_summarizes_every_run(tiny_table: Benchmark) -> None:
+    """Under a 12 s budget the three random runs hold 3, 4 and 4 results and end at 11, 11 and 9.5 s: the manifest's
+    run summary covers all of them (not one), with the objective, search epochs and workers the runs used."""
+    spec = SearchSpec(str(tiny_table.path), "random", Budget(seconds=12), objective="train_acc", search_epochs=2,
+                      workers=2)
+    results = run_seeds(spec, [0, 1, 2])
+    frame, manifest = results.frame, results.manifest
+    rows = frame.groupby("seed").size()
+    ends = frame.groupby("seed")["finish_time"].max()
+    assert rows.tolist() == [3, 4, 4] and ends.tolist() == [11.0, 11.0, 9.5]
+    assert manifest["runs"] == {"stop_reasons": {"seconds": 3},
+                                "results_per_run": {"min": 3, "max": 4, "mean": pytest.approx(11 / 3)},
+                                "end_time": {"max": 11.0, "mean": 10.5}}
+    assert manifest["rows"] == len(frame) == 11 and manifest["workers"] == 2
+    search = manifest["search"]
+    assert (search["objective"], search["search_epochs"], search["fidelities"]) == ("train_acc", 2, [1, 2])
+    assert (frame["epochs"] <= 2).all()
+    final = results.final()
+    assert final["seed"].tolist() == [0, 1, 2] and final["step"].tolist() == (rows - 1).tolist()
+
+
 def test_a_table_given_as_a_path_writes_the_same_results(tiny_table: Benchmark, tmp_path: Path) -> None:
     from nasbench_suite.evaluation import EvalSpec
 
@@ -580,6 +614,35 @@ def test_an_evaluation_epoch_may_be_a_numpy_integer(tiny_table: Benchmark, tmp_p
     assert (out / "manifest.json").read_bytes() == (plain / "manifest.json").read_bytes()
 
 
+def test_results_are_written_only_into_a_folder_that_holds_none_or_with_overwrite(tiny_table: Benchmark,
+                                                                               tmp_path: Path) -> None:
+    """A file, a folder whose manifest.json is another tool's (a JSON object of another format), and a folder
+    holding only a timing.json of earlier results are each refused, and left as they were."""
+    import json
+
+    from nasbench_suite.search import SearchOutputError
+
+    results = run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), [0])
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SearchOutputError, match="exists and is not a folder"):
+        results.write(tmp_path / "file")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "manifest.json").write_text(json.dumps({"format": "someone-elses", "rows": 3}))
+    for overwrite in (False, True):
+        with pytest.raises(SearchOutputError, match="not search results"):
+            results.write(foreign, overwrite=overwrite)
+    assert [p.name for p in foreign.iterdir()] == ["manifest.json"]
+    timed = tmp_path / "timed"
+    timed.mkdir()
+    (timed / "timing.json").write_text("{}")
+    with pytest.raises(SearchOutputError, match="already holds timing.json; pass --overwrite"):
+        results.write(timed)
+    assert [p.name for p in timed.iterdir()] == ["timing.json"]
+    results.write(timed, overwrite=True)
+    assert json.loads((timed / "manifest.json").read_text()) == json.loads(json.dumps(results.manifest))
+
+
 def test_results_that_cannot_be_serialized_leave_nothing_behind(tiny_table: Benchmark, tmp_path: Path) -> None:
     from nasbench_suite.search import SearchOutputError
 
@@ -595,12 +658,27 @@ def test_results_that_cannot_be_serialized_leave_nothing_behind(tiny_table: Benc
                                             ([True], "seeds must be integers"), (b"01", "seeds must be integers"),
                                             # these were an OverflowError (int64 seed column) and a MemoryError
                                             ([2**63], r"at most 2\*\*63 - 1"),
-                                            ("0-99999999999", "expands to 100,000,000,000 integers")])
+                                            ("0-99999999999", "expands to 100,000,000,000 integers"),
+                                            ([3, 1, 3], "seeds must be distinct non-negative"),
+                                            ([2, -1], "seeds must be distinct non-negative"),
+                                            ([], "seeds must be distinct non-negative integers, at least one")])
 def test_bad_seeds_are_refused_by_name(tiny_table: Benchmark, seeds: object, message: str) -> None:
     from nasbench_suite.search import SearchOutputError
 
     with pytest.raises(SearchOutputError, match=message):
         run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), seeds)  # type: ignore[arg-type]
+
+
+def test_the_largest_int64_is_a_seed(tiny_table: Benchmark) -> None:
+    results = run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=2)), [0, 2**63 - 1])
+    assert results.frame["seed"].tolist() == [0, 0, 2**63 - 1, 2**63 - 1]
+
+
+def test_the_most_simulated_workers_are_accepted_and_recorded(tiny_table: Benchmark) -> None:
+    from nasbench_suite.simulator import MAX_WORKERS
+
+    results = run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3), workers=MAX_WORKERS), [0])
+    assert len(results.frame) == 3 and results.manifest["workers"] == MAX_WORKERS == 10_000
 
 
 def test_seeds_may_be_numpy_integers_or_a_range_string(tiny_table: Benchmark) -> None:
@@ -612,6 +690,18 @@ def test_seeds_may_be_numpy_integers_or_a_range_string(tiny_table: Benchmark) ->
     assert plain.manifest["seeds"]["ranges"] == "0-2,12"
     assert plain.frame["seed"].tolist() == [0] * 3 + [1] * 3 + [2] * 3 + [12] * 3  # runs in seed order, each whole
     assert plain.frame["step"].tolist() == [0, 1, 2] * 4
+
+
+def test_runs_are_assembled_in_the_order_the_seeds_were_given_whatever_the_chunks(tiny_table: Benchmark) -> None:
+    """`--seeds 5,0-2` keeps its order (run 5 first), in one process or split into chunks over two, and each
+    run's rows are those of the seed run alone: the manifest's ranges are sorted, the frame is not."""
+    spec = SearchSpec(str(tiny_table.path), "random", Budget(queries=3), workers=2)
+    one = run_seeds(spec, "5,0-2")
+    assert one.frame["seed"].tolist() == [5] * 3 + [0] * 3 + [1] * 3 + [2] * 3
+    assert one.manifest["seeds"] == {"count": 4, "ranges": "0-2,5"}
+    assert run_seeds(spec, [5, 0, 1, 2], processes=2).frame.equals(one.frame)
+    alone = run_seeds(spec, [5]).frame
+    assert one.frame.iloc[:3].reset_index(drop=True).equals(alone)
 
 
 def test_budget_accepts_numpy_numbers_and_refuses_bool_and_str() -> None:
