@@ -2,6 +2,8 @@
 table (whose landscape rewards using what was learned: see fixture_tables)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -618,6 +620,129 @@ def test_a_setting_whose_default_is_an_empty_list_takes_a_list_of_any_length(mon
         make_strategy("listed-test", {"start": 3})
     with pytest.raises(StrategyError, match="pair=\\[1\\] must be a list of 2 values"):
         make_strategy("listed-test", {"pair": [1]})
+
+
+def test_settings_are_checked_against_every_kind_of_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A falsy default (False, 0, 0.0, "") is checked like any other, a bool is no number, a field the constructor
+    does not take is no setting, and a constructor's ValueError is a StrategyError naming the strategy."""
+    from dataclasses import dataclass, field
+    from typing import Any
+
+    from nasbench_suite import strategy as strategy_module
+
+    monkeypatch.setattr(strategy_module, "_REGISTERED", dict(strategy_module._REGISTERED))
+
+    @register("kinds-test")
+    @dataclass
+    class Kinds(Strategy):
+        flag: bool = False
+        count: int = 0
+        rate: float = 0.0
+        label: str = ""
+        anything: Any = None
+        state: int = field(default=0, init=False)
+
+        def __post_init__(self) -> None:
+            if self.count < 0:
+                raise ValueError("count must be >= 0")
+
+        def setup(self, space, rng): ...
+        def ask(self, n): return []
+        def tell(self, results): ...
+
+    for settings, message in (({"flag": 0}, "flag=0 must be true or false"), ({"count": "3"}, "count='3' must be an integer"),
+                              ({"count": True}, "count=True must be an integer"), ({"rate": True}, "rate=True must be a number"),
+                              ({"label": 3}, "label=3 must be a string"), ({"state": 1}, "has no setting.* state"),
+                              ({"count": -1}, "cannot make strategy 'kinds-test'.*count must be >= 0")):
+        with pytest.raises(StrategyError, match=message):
+            make_strategy("kinds-test", settings)
+    made = make_strategy("kinds-test", {"rate": 2, "anything": [1, "x"], "flag": True})
+    assert made.settings() == {"flag": True, "count": 0, "rate": 2, "label": "", "anything": [1, "x"]}
+    assert "kinds-test" in strategy_module.strategy_names()
+    with pytest.raises(StrategyError, match="needs a Strategy subclass"):
+        register("not-a-strategy-test")(int)  # type: ignore[arg-type]
+    assert "not-a-strategy-test" not in strategy_module.strategy_names()
+
+
+def test_a_partial_tables_space_keeps_mutations_inside_it_and_checks_epochs_and_latency() -> None:
+    """Cells 0-3 and 7 of a table: cell 0's in-table neighbours are 1, 2 and 3 (7 is two edits away), and a
+    mutation of cell 0 is each of them in turn, never a cell the table lacks."""
+    from nasbench_suite.strategy import SearchSpace
+
+    space = SearchSpace((4, 12), [0, 1, 2, 3, 7], max_latency=3.0)
+    assert not space.full and (space.min_epoch, space.max_epoch) == (4, 12)
+    assert [a.index for a in space.neighbours(Arch.from_index(0))] == [1, 2, 3]
+    children = {space.mutate(Arch.from_index(0), np.random.default_rng(seed)).index for seed in range(40)}
+    assert children == {1, 2, 3}
+    assert space.epochs_or_max(None) == 12 and space.epochs_or_max(4) == 4
+    for bad in (True, 5):
+        with pytest.raises(StrategyError, match="not a fidelity"):
+            space.epochs_or_max(bad)
+    q = Query(Arch.from_index(0), 12)
+    at_limit, over, unknown = (Result(q, 80.0, 1.0, 0, 1.0, latency) for latency in (3.0, 6.0, None))
+    assert space.feasible(at_limit) and not space.feasible(over) and not space.feasible(unknown)
+    assert space.constrained_value(at_limit) == 80.0 and space.constrained_value(over) == -2.0
+
+
+def test_a_strategy_file_is_imported_once_recorded_by_its_path_and_forgotten_when_it_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Imported again, the same file is the same module (its @register is not run twice); another file of the same
+    name is refused; a file that fails leaves no half-imported module behind to be taken as imported next time."""
+    import sys
+
+    from nasbench_suite import strategy as strategy_module
+
+    monkeypatch.setattr(strategy_module, "_REGISTERED", dict(strategy_module._REGISTERED))
+    source = ("from nasbench_suite.strategy import Strategy, register\n\n@register('once-test')\n"
+              "class Once(Strategy):\n    def setup(self, space, rng): ...\n    def ask(self, n): return []\n"
+              "    def tell(self, results): ...\n")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, other = tmp_path / "a" / "once_strategy_test.py", tmp_path / "b" / "once_strategy_test.py"
+    first.write_text(source)
+    other.write_text(source)
+    broken = tmp_path / "broken_once_test.py"
+    broken.write_text("raise RuntimeError('half way')\n")
+    for stem in (first.stem, broken.stem):
+        assert stem not in sys.modules
+        request.addfinalizer(lambda stem=stem: sys.modules.pop(stem, None))
+    strategy_module.import_strategies([str(first)])
+    module = sys.modules[first.stem]
+    strategy_module.import_strategies([str(first)])
+    assert sys.modules[first.stem] is module and strategy_class("once-test") is module.Once
+    assert strategy_module.strategy_source("once-test") == str(first.resolve())
+    with pytest.raises(StrategyError, match="a module of that name is already imported.*rename the file"):
+        strategy_module.import_strategies([str(other)])
+    for _ in range(2):
+        with pytest.raises(StrategyError, match="RuntimeError: half way"):
+            strategy_module.import_strategies([str(broken)])
+        assert broken.stem not in sys.modules
+    with pytest.raises(StrategyError, match="a path but not a .py file"):
+        strategy_module.import_strategies(["mylab\\strategies"])
+
+
+def test_a_strategy_in_a_main_script_is_found_by_worker_processes_but_not_by_ray(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spawned processes run the main script again (its file exists), Ray tasks never do; either way nothing is
+    imported for it (strategy_source None)."""
+    import sys
+    import types
+
+    from nasbench_suite import strategy as strategy_module
+
+    monkeypatch.setattr(strategy_module, "_REGISTERED", dict(strategy_module._REGISTERED))
+    script = tmp_path / "main_script.py"
+    script.write_text("")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    cls = type("InMain", (Strategy,), {"__module__": "__main__", "setup": lambda self, space, rng: None,
+                                       "ask": lambda self, n: [], "tell": lambda self, results: None})
+    register("in-main-test")(cls)
+    strategy_module.check_found_elsewhere("in-main-test", "local")
+    with pytest.raises(StrategyError, match="defined in __main__, which Ray tasks cannot import"):
+        strategy_module.check_found_elsewhere("in-main-test", "ray")
+    assert strategy_module.strategy_source("in-main-test") is None
 
 
 def test_every_strategy_accepts_its_own_defaults() -> None:
