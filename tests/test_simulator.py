@@ -569,6 +569,26 @@ def test_the_evaluation_reads_its_own_split_and_epoch_and_measures_regret_there(
     assert (spec.column, spec.regret_column) == ("incumbent_valid_acc", "regret_valid_acc")
 
 
+def test_the_evaluation_of_a_partial_table_reads_each_incumbents_own_row(tmp_path: Path) -> None:
+    """A table of cells 7, 30 and 100 (rows 0-2): incumbent 30 reads cell 30's value, not row 30's or row 1's
+    cell's, and a cell the table lacks (5) is refused."""
+    import pandas as pd
+
+    from nasbench_suite.errors import ArchNotInTableError
+    from nasbench_suite.evaluation import EvalSpec, incumbent_metric
+    from nasbench_suite.table import build_table
+
+    frame = pd.DataFrame(dict(arch_index=[7, 30, 100], seed=0, epoch=1, train_seconds=1.0, valid_seconds=0.5,
+                              valid_acc=[40.0, 50.0, 60.0], test_acc=[41.0, 52.0, 63.0]))
+    bench = build_table(frame, tmp_path / "three-cells")
+    metric, regret, info = incumbent_metric(np.array([30, 100, 7]), bench, EvalSpec())
+    np.testing.assert_array_equal(metric, [52.0, 63.0, 41.0])
+    np.testing.assert_array_equal(regret, [11.0, 0.0, 22.0])
+    assert (info["optimum"], info["optimum_arch"]) == (63.0, 100)
+    with pytest.raises(ArchNotInTableError, match="incumbent arch 5 .* has no test_acc at epoch 1"):
+        incumbent_metric(np.array([30, 5]), bench, EvalSpec())
+
+
 def test_the_manifest_records_the_spec_and_summarizes_every_run(tiny_table: Benchmark) -> None:
     """Under a 12 s budget the three random runs hold 3, 4 and 4 results and end at 11, 11 and 9.5 s: the manifest's
     run summary covers all of them (not one), with the objective, search epochs and workers the runs used."""

@@ -666,16 +666,19 @@ def test_settings_are_checked_against_every_kind_of_default(monkeypatch: pytest.
 
 def test_a_partial_tables_space_keeps_mutations_inside_it_and_checks_epochs_and_latency() -> None:
     """Cells 0-3 and 7 of a table: cell 0's in-table neighbours are 1, 2 and 3 (7 is two edits away), and a
-    mutation of cell 0 is each of them in turn, never a cell the table lacks."""
+    mutation of cell 0 is each of them in turn, never a cell the table lacks. Epochs: 1 and 12."""
     from nasbench_suite.strategy import SearchSpace
 
-    space = SearchSpace((4, 12), [0, 1, 2, 3, 7], max_latency=3.0)
-    assert not space.full and (space.min_epoch, space.max_epoch) == (4, 12)
+    space = SearchSpace((1, 12), [0, 1, 2, 3, 7], max_latency=3.0)
+    assert not space.full and (space.min_epoch, space.max_epoch) == (1, 12)
     assert [a.index for a in space.neighbours(Arch.from_index(0))] == [1, 2, 3]
     children = {space.mutate(Arch.from_index(0), np.random.default_rng(seed)).index for seed in range(40)}
     assert children == {1, 2, 3}
-    assert space.epochs_or_max(None) == 12 and space.epochs_or_max(4) == 4
-    for bad in (True, 5):
+    assert {space.random_arch(np.random.default_rng(seed)).index for seed in range(60)} == {0, 1, 2, 3, 7}
+    with pytest.raises(StrategyError, match="at least one fidelity"):
+        SearchSpace((), [0, 1])
+    assert space.epochs_or_max(None) == 12 and space.epochs_or_max(1) == 1
+    for bad in (True, 5):  # True == 1 to Python, a fidelity here
         with pytest.raises(StrategyError, match="not a fidelity"):
             space.epochs_or_max(bad)
     q = Query(Arch.from_index(0), 12)
