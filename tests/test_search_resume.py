@@ -219,6 +219,21 @@ def test_a_stopped_compare_resumes_and_its_staged_runs_are_never_read_as_results
     assert _files(out) == _files(tmp_path / "whole")
 
 
+def test_each_spec_of_a_resumed_call_counts_only_its_own_runs_read_back(tiny_table: Benchmark, tmp_path: Path) -> None:
+    """Two specs over one staging folder, the first one's runs staged by an earlier call: its timing says 3 runs
+    were read back, the second's 0 (it said the first spec's count), and the results are those of a fresh call."""
+    from nasbench_suite.simulator import Budget
+
+    a = search.SearchSpec(str(tiny_table.path), "random", Budget(queries=3))
+    b = search.SearchSpec(str(tiny_table.path), "random", Budget(queries=4))
+    staging = tmp_path / ".partial"
+    search.run_many([a], "0-2", partial=staging, progress=False)
+    resumed = search.run_many([a, b], "0-2", partial=staging, progress=False)
+    assert [r.timing["runs_resumed"] for r in resumed] == [3, 0]
+    fresh = search.run_many([a, b], "0-2", progress=False)
+    assert all(r.frame.equals(f.frame) and r.manifest == f.manifest for r, f in zip(resumed, fresh))
+
+
 def test_a_rerun_with_other_seeds_reads_back_the_staged_runs_of_the_seeds_it_asks_for(
         search_table: Benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run depends on its spec and run seed alone, so the staged runs of the seeds still asked for are
