@@ -663,6 +663,22 @@ def test_results_are_written_only_into_a_folder_that_holds_none_or_with_overwrit
     assert json.loads((timed / "manifest.json").read_text()) == json.loads(json.dumps(results.manifest))
 
 
+def test_a_file_of_runs_whose_columns_together_decode_to_far_more_than_it_holds_is_refused(tmp_path: Path) -> None:
+    """200,000 zeros in each of 48 columns: 1.6 MB a column (under the 64 MiB floor), 77 MB in all, from a file of
+    some kB. The estimate counts every column, not one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nasbench_suite.search import read_results
+
+    zeros = pa.array(np.zeros(200_000, np.int64))
+    path = tmp_path / "trajectories.parquet"
+    pq.write_table(pa.table({f"c{i}": zeros for i in range(48)}), path, compression="zstd")
+    assert path.stat().st_size * 64 < 64 << 20
+    with pytest.raises(ValueError, match="declares 200,000 rows of 48 columns in .* a decompression bomb"):
+        read_results(path)
+
+
 def test_results_that_cannot_be_serialized_leave_nothing_behind(tiny_table: Benchmark, tmp_path: Path) -> None:
     from nasbench_suite.search import SearchOutputError
 
@@ -710,6 +726,14 @@ def test_seeds_may_be_numpy_integers_or_a_range_string(tiny_table: Benchmark) ->
     assert plain.manifest["seeds"]["ranges"] == "0-2,12"
     assert plain.frame["seed"].tolist() == [0] * 3 + [1] * 3 + [2] * 3 + [12] * 3  # runs in seed order, each whole
     assert plain.frame["step"].tolist() == [0, 1, 2] * 4
+
+
+def test_a_latency_limit_without_a_latency_source_is_refused_not_dropped(tiny_table: Benchmark) -> None:
+    from nasbench_suite.search import SearchOutputError
+
+    spec = SearchSpec(str(tiny_table.path), "random", Budget(queries=3), max_latency=3.0)
+    with pytest.raises(SearchOutputError, match="a latency limit needs a latency source"):
+        run_seeds(spec, [0])
 
 
 def test_runs_are_assembled_in_the_order_the_seeds_were_given_whatever_the_chunks(tiny_table: Benchmark) -> None:
