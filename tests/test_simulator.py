@@ -679,6 +679,18 @@ def test_a_file_of_runs_whose_columns_together_decode_to_far_more_than_it_holds_
         read_results(path)
 
 
+def test_manifest_values_are_strict_json() -> None:
+    """NaN and infinities (a setting of nan, say) are null: json.dumps would write NaN and Infinity, which strict
+    JSON readers refuse; numpy numbers are Python numbers, tuples lists and other objects their repr."""
+    import json
+
+    from nasbench_suite.search import jsonable
+
+    value = {"nan": float("nan"), "inf": np.float64("-inf"), 3: (np.int64(2), np.float32(0.5), True), "x": Path("p")}
+    assert jsonable(value) == {"nan": None, "inf": None, "3": [2, 0.5, True], "x": repr(Path("p"))}
+    json.dumps(jsonable(value), allow_nan=False)
+
+
 def test_results_that_cannot_be_serialized_leave_nothing_behind(tiny_table: Benchmark, tmp_path: Path) -> None:
     from nasbench_suite.search import SearchOutputError
 
