@@ -37,7 +37,7 @@ from .pools import spawn_pool
 from .simulator import MAX_WORKERS, TRAJECTORY_COLUMNS, Budget, Oracle, guarded, run_keys, run_search
 from .strategy import check_found_elsewhere, import_strategies, make_strategy, strategy_class, strategy_source
 from .store import atomic_write, atomic_write_text
-from .table import load_table
+from .table import higher_is_better, load_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -620,7 +620,9 @@ def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fideli
         columns["incumbent_latency"] = "latency (ms) of the incumbent (NaN when there is none)"
     if evaluation is not None:
         columns[evaluation.column] = "evaluation metric of the incumbent (see evaluation), read after the run"
-        columns[evaluation.regret_column] = "evaluation table optimum minus the incumbent's evaluation metric"
+        columns[evaluation.regret_column] = (  # >= 0 either way: a loss's regret is metric - optimum
+            "evaluation table optimum minus the incumbent's evaluation metric" if higher_is_better(evaluation.measure)
+            else "the incumbent's evaluation metric minus the evaluation table optimum (lower is better)")
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
         "search": {"table": bench.name, "table_argument": os.fspath(spec.table), "content_hash": bench.content_hash,

@@ -569,6 +569,20 @@ def test_the_evaluation_reads_its_own_split_and_epoch_and_measures_regret_there(
     assert (spec.column, spec.regret_column) == ("incumbent_valid_acc", "regret_valid_acc")
 
 
+def test_the_manifest_says_which_way_a_regret_column_is_measured(tiny_table: Benchmark) -> None:
+    """A loss's or seconds' regret is metric - optimum: the column description said "optimum minus metric" for
+    every measure (the evaluation section said it right)."""
+    from nasbench_suite.evaluation import EvalSpec
+
+    spec = SearchSpec(str(tiny_table.path), "random", Budget(queries=3))
+    manifest = run_seeds(spec, [0], evaluation=EvalSpec(split="train", measure="seconds")).manifest
+    assert manifest["evaluation"]["regret"] == "metric - optimum (lower is better)"
+    assert manifest["columns"]["regret_train_seconds"] == \
+        "the incumbent's evaluation metric minus the evaluation table optimum (lower is better)"
+    assert run_seeds(spec, [0]).manifest["columns"]["regret_test_acc"] == \
+        "evaluation table optimum minus the incumbent's evaluation metric"
+
+
 def test_the_evaluation_of_a_partial_table_reads_each_incumbents_own_row(tmp_path: Path) -> None:
     """A table of cells 7, 30 and 100 (rows 0-2): incumbent 30 reads cell 30's value, not row 30's or row 1's
     cell's, and a cell the table lacks (5) is refused."""
