@@ -835,6 +835,30 @@ def test_latency_batch_and_statistic_reach_the_runs(search_table: Benchmark, tmp
         want, load_latency(folder).of(1)[frame["arch_index"].to_numpy()])
 
 
+def test_a_latency_folder_measured_again_within_one_session_is_read_again(search_table: Benchmark,
+                                                                          tmp_path: Path) -> None:
+    """The cache of a latency folder is keyed by both of its files: its latency.csv rewritten (every time three
+    times slower) with latency.json unchanged gives the new latencies, not the ones cached before."""
+    import os
+    import shutil
+
+    from nasbench_suite.latency import shipped_latency_folders
+    from nasbench_suite.search import SearchSpec, run_seeds
+    from nasbench_suite.simulator import Budget
+
+    folder = tmp_path / "digits-copy"
+    shutil.copytree(next(p for p in shipped_latency_folders() if p.name.startswith("digits-")), folder)
+    spec = SearchSpec(str(search_table.path), "random", Budget(queries=5), latency=str(folder))
+    before = run_seeds(spec, [0], evaluation=None, progress=False).frame["latency"].to_numpy()
+    table = pd.read_csv(folder / "latency.csv")
+    ms = [c for c in table.columns if c.endswith("_ms")]
+    table[ms] = table[ms] * 3
+    table.to_csv(folder / "latency.csv", index=False)
+    os.utime(folder / "latency.csv", ns=(10**18, 10**18))  # a new mtime even on a coarse clock
+    after = run_seeds(spec, [0], evaluation=None, progress=False).frame["latency"].to_numpy()
+    np.testing.assert_allclose(after, 3 * before, rtol=1e-5)
+
+
 def test_eval_table_reaches_the_evaluation(search_table: Benchmark, tmp_path: Path) -> None:
     """``--eval-table`` names the table the incumbents are read from (here the shipped digits table, searched
     on the generated one); dropped, the searched table was read instead without a word."""
