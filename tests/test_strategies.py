@@ -669,7 +669,12 @@ def test_a_partial_tables_space_keeps_mutations_inside_it_and_checks_epochs_and_
     mutation of cell 0 is each of them in turn, never a cell the table lacks. Epochs: 1 and 12."""
     from nasbench_suite.strategy import SearchSpace
 
-    space = SearchSpace((1, 12), [0, 1, 2, 3, 7], max_latency=3.0)
+    cells = np.array([0, 1, 2, 3, 7])
+    space = SearchSpace((1, 12), cells, max_latency=3.0)
+    cells[0] = 9  # the space holds its own copy, which no strategy may change (the runs of a process share it)
+    with pytest.raises(ValueError, match="read-only"):
+        space.arch_indices[0] = 9
+    assert space.arch_indices.tolist() == [0, 1, 2, 3, 7]
     assert not space.full and (space.min_epoch, space.max_epoch) == (1, 12)
     assert [a.index for a in space.neighbours(Arch.from_index(0))] == [1, 2, 3]
     children = {space.mutate(Arch.from_index(0), np.random.default_rng(seed)).index for seed in range(40)}
