@@ -1381,3 +1381,90 @@ def test_estimators_refuse_stored_supernet_scores_of_other_epochs_than_asked(
     for extra in ([], ["--supernet-epochs", "2"], ["--supernet-epochs", "0"]):
         assert main(base + extra) == 0, capsys.readouterr().err
         assert "supernet, 2 epochs (RSPS)" in (out / "league.csv").read_text()
+
+
+# ----- proxies against the documented seeds and references (mutation round 4) ----------------------
+def test_score_cell_scores_every_proxy_on_the_documented_initial_weights_reference() -> None:
+    """Every proxy of score_cell scores a network built right after torch.manual_seed(torch_seed(SeedSequence(
+    seed, spawn_key=(1,)))) (INIT: the same weights for every proxy), in training mode; grad_norm (sum of L2
+    norms) and snip (sum |W * dL/dW|) are recomputed here in a few lines, the other proxies with the module's
+    functions (pinned by hand above) on that independently built network; zen's Gaussian draws come from a
+    generator seeded with that torch seed + 1. params is the network's real parameter count, flops the
+    closed form; every proxy's seconds are measured (> 0)."""
+    from nasbench_suite import proxies as P
+    from nasbench_suite.model import analytic_flops, build_network
+    from nasbench_suite.train import torch_seed
+
+    mb, shape = batch(), (CONFIG.in_channels, CONFIG.resolution, CONFIG.resolution)
+    got = score_cell(GOOD, mb, SETTINGS)
+    seed = torch_seed(np.random.SeedSequence(SETTINGS.seed, spawn_key=(1,)))
+
+    def net() -> nn.Module:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_network(GOOD, CONFIG)
+
+    model = net()
+    F.cross_entropy(model(mb.x), mb.y).backward()
+    weights = [m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert got["grad_norm"][0] == pytest.approx(sum(float(w.grad.norm()) for w in weights), rel=1e-6)
+    assert got["snip"][0] == pytest.approx(sum(float((w.detach() * w.grad).abs().sum()) for w in weights), rel=1e-6)
+    expected = {"grasp": P.grasp(net(), mb), "fisher": P.fisher(net(), mb), "synflow": P.synflow(net(), shape),
+                "jacob_cov": P.jacob_cov(net(), mb), "naswot": P.naswot(net(), mb),
+                "zen": P.zen(net(), shape, SETTINGS.batch_size, torch.Generator().manual_seed(seed + 1))}
+    for name, value in expected.items():
+        assert got[name][0] == pytest.approx(value, rel=1e-6), name
+    assert got["params"][0] == sum(p.numel() for p in model.parameters())
+    assert got["flops"][0] == float(analytic_flops(np.asarray([GOOD.ops]), CONFIG)[0]) != got["params"][0]
+    assert all(seconds > 0 for _, seconds in got.values())
+
+
+def test_check_proxies_keeps_the_documented_order_once_and_refuses_none_reference() -> None:
+    from nasbench_suite.proxies import check_proxies
+
+    assert check_proxies(["flops", "synflow", "flops", "grad_norm"]) == ("grad_norm", "synflow", "flops")
+    assert list(score_cell(GOOD, batch(), SETTINGS, ["params", "snip"])) == ["snip", "params"]
+    with pytest.raises(ProxyError, match=r"\(none given\)"):
+        check_proxies([])
+
+
+def test_pick_minibatch_is_the_seeds_spawn_key_0_draw_reference() -> None:
+    """The minibatch rows: SeedSequence(seed, spawn_key=(0,)) (the init weights use spawn_key=(1,)), a draw
+    without replacement, sorted."""
+    rng = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(0,)))
+    assert pick_minibatch(500, 32, 7).tolist() == sorted(rng.choice(500, size=32, replace=False).tolist())
+
+
+def test_synflow_by_hand_is_float64_and_takes_nested_batchnorm_and_biases_reference() -> None:
+    """Three hand cases. (1) Two 1x1 Linear layers of weight 2^80 (exact in float32): R = 2^160, which float32
+    overflows; synflow = 2R = 2^161 in float64. (2) A BatchNorm inside a nested block is removed too (the cells' BatchNorms are nested):
+    conv (w=-3) -> BN -> Linear(|W2| sums to 10) on an all-ones 2x2 input: 2 * 30. (3) Biases are made
+    absolute too (every parameter, as the reference linearizes the whole state): Linear(w=1, b=-5) -> ReLU ->
+    Linear(w=-1): hidden 1 + 5 = 6, R = 6; |w1| dR/d|w1| = 1, |w2| dR/d|w2| = 6: synflow 7 (0 if b kept -5)."""
+    big = nn.Sequential(nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False))
+    with torch.no_grad():
+        big[0].weight.fill_(2.0**80)
+        big[1].weight.fill_(-(2.0**80))
+    assert synflow(big, (1,)) == 2.0**161
+    nested = nn.Sequential(nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.BatchNorm2d(1)), nn.Flatten(),
+                           nn.Linear(4, 1, bias=False))
+    with torch.no_grad():
+        nested[0][0].weight.fill_(-3.0)
+        nested[2].weight.copy_(torch.tensor([[1.0, -2.0, 3.0, -4.0]]))
+    assert synflow(nested, (1, 2, 2)) == 60.0
+    biased = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1, bias=False))
+    with torch.no_grad():
+        biased[0].weight.fill_(1.0)
+        biased[0].bias.fill_(-5.0)
+        biased[2].weight.fill_(-1.0)
+    assert synflow(biased, (1,)) == 7.0
+
+
+def test_naswot_sums_the_kernels_of_every_relu_by_hand() -> None:
+    """Two ReLUs in a row on the 3 images of the one-ReLU case above: the second sees the same active units
+    (codes 110, 100, 011), so K = 2 * [[3, 2, 1], [2, 3, 0], [1, 0, 3]]: det 8 * 12 = 96."""
+    from nasbench_suite.proxies import naswot
+
+    x = torch.tensor([[1.0, 2.0, -1.0], [3.0, 0.0, -2.0], [-1.0, 1.0, 5.0]])
+    net = nn.Sequential(nn.ReLU(), nn.ReLU())
+    assert naswot(net, Minibatch(x, torch.zeros(3, dtype=torch.long))) == pytest.approx(math.log(96.0), rel=1e-12)
