@@ -1468,3 +1468,101 @@ def test_naswot_sums_the_kernels_of_every_relu_by_hand() -> None:
     x = torch.tensor([[1.0, 2.0, -1.0], [3.0, 0.0, -2.0], [-1.0, 1.0, 5.0]])
     net = nn.Sequential(nn.ReLU(), nn.ReLU())
     assert naswot(net, Minibatch(x, torch.zeros(3, dtype=torch.long))) == pytest.approx(math.log(96.0), rel=1e-12)
+
+
+# ----- estimators on a hand-made table (mutation round 4) ------------------------------------------
+def _fake_bench(n: int = 24, seeds: tuple[int, ...] = (7, 8), max_epoch: int = 6):
+    """A stand-in Benchmark: acc(split, epoch, seed, row) = 50 + row - 30 * epoch^-0.5 (+ 5 on the valid
+    split, + seed when one is named, + 40 for the test split's mean over seeds); row 3's test accuracy is
+    missing and row 5 was not trained (a class copy); seconds = epoch + row / 100 (+ 1 for valid)."""
+    from types import SimpleNamespace
+
+    rows = np.arange(n, dtype=np.float64)
+
+    def array(split: str, measure: str = "acc", *, epoch: int, seed: int | None = None) -> np.ndarray:
+        if measure == "seconds":
+            return epoch + rows / 100 + (split == "valid") + (0.0 if seed is None else seed)
+        out = 50 + rows - 30 * epoch ** -0.5 + (5.0 if split == "valid" else 0.0) + (40.0 if seed is None else seed)
+        if split == "test":
+            out[3] = np.nan
+        return out
+
+    trained = np.ones(n, dtype=bool)
+    trained[5] = False
+    return SimpleNamespace(name="fake", seeds=list(seeds), max_epoch=max_epoch, array=array,
+                           trained_rows=lambda: trained, arch_indices=np.arange(100, 100 + n))
+
+
+def test_judged_cells_are_the_trained_rows_with_a_final_test_accuracy_mean_over_seeds_by_hand() -> None:
+    from nasbench_suite.estimators import judged_cells
+
+    bench = _fake_bench()
+    judged = judged_cells(bench)
+    keep = [r for r in range(24) if r not in (3, 5)]
+    assert judged.rows.tolist() == keep and judged.archs.tolist() == [100 + r for r in keep]
+    assert judged.target == pytest.approx(bench.array("test", epoch=6)[keep])  # the seed mean, last epoch
+
+
+def test_fidelity_and_curve_estimators_read_seed_0s_valid_curve_by_hand() -> None:
+    """The k-epoch estimators read the first seed's (7) valid accuracy at epochs 1..k and extrapolate to the
+    last epoch (6); the curve is exactly 55 + row + 7 - 30 t^-0.5, so the grid's alpha nearest 0.5 predicts
+    62 + row - 30 / sqrt(6) within 0.1 (the same fit from epoch 2, or to epoch 5, is off by more)."""
+    from nasbench_suite.estimators import curve_estimates, extrapolate_pow3, fidelity_estimates, judged_cells
+
+    bench = _fake_bench()
+    judged = judged_cells(bench)
+    (low,) = fidelity_estimates(bench, judged, [2])
+    assert low.scores.tolist() == bench.array("valid", epoch=2, seed=7)[judged.rows].tolist()
+    (curve,) = curve_estimates(bench, judged, [4])
+    curves = np.stack([bench.array("valid", epoch=e, seed=7)[judged.rows] for e in (1, 2, 3, 4)], axis=1)
+    assert curve.scores.tolist() == extrapolate_pow3(curves, 6).tolist()
+    assert curve.scores == pytest.approx(62 + judged.rows - 30 / np.sqrt(6), abs=0.1)
+
+
+def test_a_proxys_cost_is_the_mean_of_its_seconds_over_the_judged_cells() -> None:
+    from nasbench_suite.estimators import Judged, proxy_estimates
+    from nasbench_suite.proxy_store import ProxyTable
+
+    archs = np.array([5, 6, 7])
+    scores, seconds = np.full(15625, np.nan), np.full(15625, 100.0)  # the unjudged cells' seconds are not read
+    scores[archs], seconds[archs] = [3.0, 1.0, 2.0], [1.0, 2.0, 6.0]
+    (est,) = proxy_estimates(ProxyTable({"snip": scores}, {"snip": seconds}, {}), Judged(np.arange(3), archs, np.zeros(3)))
+    assert est.cost_per_cell == pytest.approx(3.0) and est.scores.tolist() == [3.0, 1.0, 2.0]
+
+
+def test_predictor_repeats_draw_their_own_split_and_read_the_proxies_ranks(search_table,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeat r trains on the first n of default_rng([seed, r]).permutation(judged cells) and is judged on the
+    rest; the +zero-cost variant's extra features are each proxy's ranks / n over the judged cells (rows of
+    unjudged arch indices 0), not the raw scores."""
+    import nasbench_suite.predictors as predictors
+    from nasbench_suite.estimators import judged_cells, predictor_estimates, ranks
+    from nasbench_suite.proxy_store import ProxyTable
+
+    judged = judged_cells(search_table)
+    seen: list[tuple[np.ndarray | None, np.ndarray]] = []
+
+    class Fake:
+        def __init__(self, extra: np.ndarray | None) -> None:
+            self.extra = extra
+
+        def fit(self, archs: np.ndarray, y: np.ndarray) -> "Fake":
+            seen.append((self.extra, np.asarray(archs)))
+            return self
+
+        def predict(self, archs: np.ndarray) -> np.ndarray:
+            return np.zeros(len(archs))
+
+    monkeypatch.setattr(predictors, "make_predictor", lambda name, seed, extra_features=None: Fake(extra_features))
+    scores = {"params": np.arange(15625.0) * 3.0 + 1.0}
+    out = predictor_estimates(search_table, judged, [20], ProxyTable(scores, {"params": np.full(15625, 0.1)}, {}),
+                              "ridge", repeats=2, seed=4)
+    n_cells = len(judged.rows)
+    for r in range(2):
+        order = np.random.default_rng([4, r]).permutation(n_cells)
+        assert seen[r][1].tolist() == judged.archs[order[:20]].tolist()
+        assert out[r].rows.tolist() == np.sort(order[20:]).tolist()
+    assert out[0].rows.tolist() != out[1].rows.tolist()
+    extra = seen[2][0]
+    assert extra is not None and extra[judged.archs, 0].tolist() == ranks(scores["params"][judged.archs]).tolist()
+    assert extra.shape == (int(judged.archs.max()) + 1, 1)
