@@ -1494,13 +1494,18 @@ def _fake_bench(n: int = 24, seeds: tuple[int, ...] = (7, 8), max_epoch: int = 6
 
 
 def test_judged_cells_are_the_trained_rows_with_a_final_test_accuracy_mean_over_seeds_by_hand() -> None:
-    from nasbench_suite.estimators import judged_cells
+    """Rows 3 (no test accuracy) and 5 (not trained) are left out: 22 judged cells, so a predictor may train on
+    12 of them (10 are left to judge it on, as the README says) and not on 13."""
+    from nasbench_suite.estimators import EstimatorError, check_sizes, judged_cells
 
     bench = _fake_bench()
     judged = judged_cells(bench)
     keep = [r for r in range(24) if r not in (3, 5)]
     assert judged.rows.tolist() == keep and judged.archs.tolist() == [100 + r for r in keep]
     assert judged.target == pytest.approx(bench.array("test", epoch=6)[keep])  # the seed mean, last epoch
+    check_sizes([1, 12], judged)
+    with pytest.raises(EstimatorError, match="size 13 .* the largest allowed size is 12$"):
+        check_sizes([12, 13], judged)
 
 
 def test_fidelity_and_curve_estimators_read_seed_0s_valid_curve_by_hand() -> None:
