@@ -1518,10 +1518,23 @@ def test_fidelity_and_curve_estimators_read_seed_0s_valid_curve_by_hand() -> Non
     judged = judged_cells(bench)
     (low,) = fidelity_estimates(bench, judged, [2])
     assert low.scores.tolist() == bench.array("valid", epoch=2, seed=7)[judged.rows].tolist()
+    # seed 7's seconds (epoch + row / 100 + 7; valid + 1): train epochs 1 and 2, one validation pass at 2
+    assert low.cost_per_cell == pytest.approx(float(np.mean((1 + 7) + (2 + 7) + (2 + 1 + 7) + 3 * judged.rows / 100)))
     (curve,) = curve_estimates(bench, judged, [4])
     curves = np.stack([bench.array("valid", epoch=e, seed=7)[judged.rows] for e in (1, 2, 3, 4)], axis=1)
     assert curve.scores.tolist() == extrapolate_pow3(curves, 6).tolist()
     assert curve.scores == pytest.approx(62 + judged.rows - 30 / np.sqrt(6), abs=0.1)
+
+
+def test_kendall_and_spearman_and_the_three_epoch_minimum_by_hand() -> None:
+    """Scores 1..5 against targets 1, 2, 3, 5, 4: one swapped pair of 10, so Kendall's tau = (9 - 1) / 10 = 0.8 and
+    Spearman = 1 - 6 * 2 / (5 * 24) = 0.9. A learning curve of 2 epochs cannot fit 3 parameters: refused."""
+    from nasbench_suite.estimators import EstimatorError, extrapolate_pow3, rank_metrics
+
+    m = rank_metrics(np.arange(1.0, 6.0), np.array([1.0, 2.0, 3.0, 5.0, 4.0]))
+    assert m["kendall"] == pytest.approx(0.8) and m["spearman"] == pytest.approx(0.9)
+    with pytest.raises(EstimatorError, match="at least 3 epochs"):
+        extrapolate_pow3(np.array([[50.0, 60.0], [40.0, 45.0]]), 10)
 
 
 def test_a_proxys_cost_is_the_mean_of_its_seconds_over_the_judged_cells() -> None:
@@ -1537,8 +1550,8 @@ def test_a_proxys_cost_is_the_mean_of_its_seconds_over_the_judged_cells() -> Non
 
 def test_predictor_repeats_draw_their_own_split_and_read_the_proxies_ranks(search_table,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """Repeat r trains on the first n of default_rng([seed, r]).permutation(judged cells) and is judged on the
-    rest; the +zero-cost variant's extra features are each proxy's ranks / n over the judged cells (rows of
+    """Repeat r trains on the first n of default_rng([seed, r]).permutation(judged cells), labelled with seed 0's
+    final valid accuracy, and is judged on the rest; the +zero-cost variant's extra features are each proxy's ranks / n over the judged cells (rows of
     unjudged arch indices 0), not the raw scores."""
     import nasbench_suite.predictors as predictors
     from nasbench_suite.estimators import judged_cells, predictor_estimates, ranks
@@ -1546,6 +1559,7 @@ def test_predictor_repeats_draw_their_own_split_and_read_the_proxies_ranks(searc
 
     judged = judged_cells(search_table)
     seen: list[tuple[np.ndarray | None, np.ndarray]] = []
+    labels: list[np.ndarray] = []
 
     class Fake:
         def __init__(self, extra: np.ndarray | None) -> None:
@@ -1553,6 +1567,7 @@ def test_predictor_repeats_draw_their_own_split_and_read_the_proxies_ranks(searc
 
         def fit(self, archs: np.ndarray, y: np.ndarray) -> "Fake":
             seen.append((self.extra, np.asarray(archs)))
+            labels.append(np.asarray(y))
             return self
 
         def predict(self, archs: np.ndarray) -> np.ndarray:
@@ -1566,6 +1581,8 @@ def test_predictor_repeats_draw_their_own_split_and_read_the_proxies_ranks(searc
     for r in range(2):
         order = np.random.default_rng([4, r]).permutation(n_cells)
         assert seen[r][1].tolist() == judged.archs[order[:20]].tolist()
+        valid = search_table.array("valid", "acc", epoch=search_table.max_epoch, seed=search_table.seeds[0])
+        assert labels[r].tolist() == valid[judged.rows][order[:20]].tolist()  # the labels: seed 0's final valid acc
         assert out[r].rows.tolist() == np.sort(order[20:]).tolist()
     assert out[0].rows.tolist() != out[1].rows.tolist()
     extra = seen[2][0]
