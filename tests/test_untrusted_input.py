@@ -382,3 +382,24 @@ def test_a_runs_parquet_without_a_column_the_report_reads_is_one_error_line(
     err = capsys.readouterr().err
     assert err == f"nasbench: error: {path} lacks the column(s) {column}: not the results of a run made by nasbench " \
                   "compare; make the runs again with nasbench compare into a new folder\n", err
+
+
+def test_jsonread_refusals_are_json_errors_that_survive_a_worker_and_name_no_int_setting() -> None:
+    """jsonread.loads: an ordinary malformed document keeps json's own error (its position); a too long
+    number is named without Python's advice to raise sys.set_int_max_str_digits; a refusal pickles as
+    itself (a search or compare worker raising it reaches the parent as the same error, not a TypeError)."""
+    import pickle
+
+    from nasbench_suite import jsonread
+
+    with pytest.raises(json.JSONDecodeError) as malformed:
+        jsonread.loads('{"a": }')
+    assert type(malformed.value) is json.JSONDecodeError and malformed.value.pos == 6
+    with pytest.raises(jsonread.RefusedJSON) as long:
+        jsonread.loads(LONG)
+    assert long.value.msg == str(long.value) == ("a number is too long: Exceeds the limit (4300 digits) for integer "
+                                                 "string conversion: value has 5000 digits")
+    with pytest.raises(jsonread.RefusedJSON, match="nested too deeply") as deep:
+        jsonread.loads(DEEP)
+    again = pickle.loads(pickle.dumps(deep.value))
+    assert type(again) is jsonread.RefusedJSON and again.msg == deep.value.msg and str(again) == str(deep.value)
