@@ -1185,3 +1185,23 @@ def test_nsga2_mates_the_winners_of_two_tournaments() -> None:
     strategy._offspring = lambda a, b: matings.append((a, b)) or offspring(a, b)
     strategy._children()
     assert len(matings) == 4 and sum(a != b for a, b in matings) >= 3
+
+
+@pytest.mark.parametrize("version, asked", [("2.3.3", "round_trip"), ("2.0.3", "round_trip"), ("3.0.0", None),
+                                            ("3.1.1", None)])
+def test_csvread_asks_pandas_before_3_for_the_correctly_rounded_parser(version: str, asked: str | None, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """pandas 2's default C parser reads about one float in five of a to_csv column one ulp off (latency,
+    proxy and supernet values resumed from their csv); pandas 3 parses exactly and deprecates the option.
+    A caller's own float_precision is kept."""
+    import pandas as pd
+
+    from nasbench_suite import csvread
+
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(pd, "__version__", version)
+    monkeypatch.setattr(pd, "read_csv", lambda path, **kwargs: seen.append(kwargs) or "frame")
+    assert csvread.read_csv(tmp_path / "x.csv", usecols=["a"]) == "frame"
+    assert seen[-1] == {"usecols": ["a"], **({"float_precision": asked} if asked else {})}
+    csvread.read_csv(tmp_path / "x.csv", float_precision="high")
+    assert seen[-1] == {"float_precision": "high"}
