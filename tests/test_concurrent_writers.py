@@ -73,3 +73,76 @@ def test_a_command_that_fails_leaves_no_output_folder_behind(tmp_path: Path, cap
     assert main(["search", "--table", "digits-sample", "--strategy", "random", "--max-queries", "5", "--seeds", "0",
                  "--set", "no_such_setting=1", "--out", str(folder)]) == 2
     assert "nasbench: error:" in capsys.readouterr().err and not folder.exists()
+
+
+def test_the_lock_holds_against_a_holder_that_wrote_nothing_and_rewrites_a_stale_lock_file(tmp_path: Path) -> None:
+    """flock excludes per open file: a second descriptor in this process is another holder. One that has not
+    yet written its name is 'another process'; a stale .lock (a killed holder's, longer than ours) is
+    replaced by this process's line, not overwritten at its start; remove=False keeps the file."""
+    import fcntl
+    import os
+
+    from nasbench_suite.errors import RunInUseError
+    from nasbench_suite.run_lock import run_lock
+
+    lock = tmp_path / ".lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RunInUseError, match=rf"^{tmp_path} is in use by another process; wait for it"):
+            with run_lock(tmp_path, "second"):
+                pass
+    finally:
+        os.close(fd)
+    lock.write_text("process 1 (a killed holder's much longer purpose, written before it died)\n" * 3)
+    with run_lock(tmp_path, "mine"):
+        assert lock.read_text() == f"process {os.getpid()} (mine)\n"
+        with pytest.raises(RunInUseError, match=rf"in use by process {os.getpid()} \(mine\)"):
+            with run_lock(tmp_path, "second"):
+                pass
+    assert lock.read_text() == f"process {os.getpid()} (mine)\n"  # kept without remove=True
+    with run_lock(tmp_path, "removed", remove=True):
+        pass
+    assert not lock.exists()
+
+
+def test_a_lock_file_removed_by_its_holder_as_it_let_go_is_not_the_one_taken(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race the inode check closes: this process opens .lock, the holder (remove=True) deletes it and lets
+    go, and this process's flock succeeds on the deleted file. Taking that one would let a third process
+    create a new .lock and lock it too: two writers. It must open the folder's current .lock instead."""
+    import fcntl
+    from types import SimpleNamespace
+
+    from nasbench_suite import run_lock as run_lock_module
+    from nasbench_suite.errors import RunInUseError
+
+    calls: list[int] = []
+
+    def flock_after_the_holder_left(fd: int, op: int) -> None:
+        if not calls:  # the first attempt: the holder removes its file just before we get the lock
+            (tmp_path / ".lock").unlink()
+        calls.append(fd)
+        fcntl.flock(fd, op)
+
+    monkeypatch.setattr(run_lock_module, "fcntl", SimpleNamespace(LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB,
+                                                                  flock=flock_after_the_holder_left))
+    (tmp_path / ".lock").write_text("process 1 (the holder)\n")
+    with run_lock_module.run_lock(tmp_path, "mine"):
+        assert len(calls) == 2 and (tmp_path / ".lock").is_file()
+        with pytest.raises(RunInUseError, match=r"\(mine\)"):  # the third process is refused
+            with run_lock_module.run_lock(tmp_path, "third"):
+                pass
+
+
+def test_output_lock_removes_the_parents_it_created_when_the_command_wrote_nothing(tmp_path: Path) -> None:
+    from nasbench_suite.run_lock import output_lock
+
+    with pytest.raises(RuntimeError):
+        with output_lock(tmp_path / "a" / "b" / "out", "test", "meanwhile"):
+            assert (tmp_path / "a" / "b" / "out" / ".lock").is_file()
+            raise RuntimeError("failed before writing")
+    assert list(tmp_path.iterdir()) == []
+    with output_lock(tmp_path / "a" / "out", "test", "meanwhile"):
+        (tmp_path / "a" / "out" / "result.txt").write_text("written")
+    assert [p.name for p in (tmp_path / "a" / "out").iterdir()] == ["result.txt"]  # its lock file removed
