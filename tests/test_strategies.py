@@ -753,6 +753,22 @@ def test_a_strategy_in_a_main_script_is_found_by_worker_processes_but_not_by_ray
     assert strategy_module.strategy_source("in-main-test") is None
 
 
+def test_setting_type_error_takes_each_defaults_kind_and_no_other() -> None:
+    """The kinds setting_type_error admits, one case per branch: a bool is no number (lr=True trained at lr 1.0),
+    an int is a number, a string default takes only a string, a list default a list of its own length."""
+    from nasbench_suite.settings_check import setting_type_error
+
+    defaults = {"flag": False, "n": 3, "lr": 0.1, "name": "shared", "pair": (1, 2), "start": [], "free": None}
+    for key, value in [("flag", True), ("n", 4), ("lr", 1), ("lr", 0.5), ("name", "fixed"), ("pair", [3, 4]),
+                       ("start", (1, 2, 3)), ("free", "anything"), ("unknown", object())]:
+        assert setting_type_error(defaults, {key: value}) is None, (key, value)
+    for key, value, kind in [("flag", 1, "true or false"), ("n", True, "an integer"), ("lr", True, "a number"),
+                             ("lr", "0.1", "a number"), ("name", 1, "a string"), ("pair", [1, 2, 3], "a list of 2 values"),
+                             ("pair", "ab", "a list of 2 values"), ("start", "abc", "a list")]:
+        assert setting_type_error(defaults, {"n": 5, key: value}) == (
+            f"setting {key}={value!r} must be {kind} (default {defaults[key]!r})"), (key, value)
+
+
 def test_every_strategy_accepts_its_own_defaults() -> None:
     from dataclasses import is_dataclass
 
