@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from nasbench_suite.cli import main
+from nasbench_suite.errors import OutputKindError
 from nasbench_suite.folder_kind import check_output_kind, folder_kind
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,6 +86,46 @@ def test_the_kinds_are_told_apart(tmp_path: Path) -> None:
     check_output_kind(notes)
     for own in ("comparison report", "compare runs", "search results", "estimators report", "fidelity report"):
         check_output_kind(tmp_path / own, {own})
+
+
+@pytest.mark.parametrize(("kind", "marker"), [
+    ("pre-evaluation run", "run.json"), ("compare runs", "compare.json"), ("comparison report", "runs/compare.json"),
+    ("latency", "latency.json"), ("proxy", "proxies.json"), ("estimators report", "league.csv"),
+    ("estimators report", "supernet.json"), ("fidelity report", "fidelity.csv")])
+def test_each_marker_alone_tells_its_kind(kind: str, marker: str, tmp_path: Path) -> None:
+    """A folder keeps its kind by any one of its markers (an estimators folder of the league alone, a
+    report whose index was deleted): each is checked on its own, not only beside the others."""
+    (tmp_path / marker).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / marker).write_text("{}")
+    assert folder_kind(tmp_path) == (kind, marker)
+    article = "an" if kind == "estimators report" else "a"
+    with pytest.raises(OutputKindError, match=rf"is {article} {kind} folder \({marker}\); choose another output folder"):
+        check_output_kind(tmp_path)
+
+
+def test_a_report_index_needs_both_pages_and_a_damaged_manifest_is_no_kind(tmp_path: Path) -> None:
+    """index.md and index.html together are a report (one alone is a user's page); a manifest.json that is not
+    JSON, or JSON but not an object, marks no kind (and is no traceback); a file is no folder."""
+    (tmp_path / "index.md").write_text("# mine")
+    assert folder_kind(tmp_path) is None
+    (tmp_path / "index.html").write_text("<p>mine</p>")
+    assert folder_kind(tmp_path) == ("comparison report", "index.md and index.html")
+    for text in ("{not json", '["nasbench-search-results"]', "[" * 100_000):
+        folder = tmp_path / str(len(text))
+        folder.mkdir()
+        (folder / "manifest.json").write_text(text)
+        assert folder_kind(folder) is None, text
+    assert folder_kind(tmp_path / "index.md") is None
+
+
+def test_the_first_marker_in_the_documented_order_names_the_kind(tmp_path: Path) -> None:
+    """A folder holding several kinds' markers is named by the first in folder_kind's order (a run before a
+    table before search results...), so the refusal names the same kind every time."""
+    make(tmp_path, "fidelity report")
+    make(tmp_path, "latency")
+    assert folder_kind(tmp_path)[0] == "latency"
+    make(tmp_path, "pre-evaluation run")
+    assert folder_kind(tmp_path) == ("pre-evaluation run", "run.json")
 
 
 def test_the_shipped_output_folders_are_of_their_own_kind() -> None:
