@@ -200,6 +200,55 @@ def test_restricted_unpickler_refuses_a_size() -> None:
                 assert loads(pickle.dumps(value, protocol=protocol)) == value
 
 
+class _Scalar:
+    """Pickles as numpy's scalar rebuild of ``dtype`` from ``data`` (what another machine's numpy may write)."""
+
+    def __init__(self, dtype: str, data: bytes) -> None:
+        self.dtype, self.data = dtype, data
+
+    def __reduce__(self):
+        return np.float64(0).__reduce__()[0], (np.dtype(self.dtype), self.data)
+
+
+def test_restricted_unpickler_numpy_scalars_only_numeric_in_their_byte_order() -> None:
+    """A big-endian machine's float64 reads as its value (its bytes are not read little-endian); numpy 1's
+    module name numpy.core (NATS-Bench's files) loads as numpy 2's numpy._core; text, complex and date
+    scalars, and raw bytes of the wrong length, are refused."""
+    assert loads(pickle.dumps(_Scalar(">f8", np.array([1.5], dtype=">f8").tobytes()), protocol=3)) == 1.5
+    assert loads(pickle.dumps(_Scalar(">i4", np.array([-7], dtype=">i4").tobytes()), protocol=3)) == -7
+    numpy1 = pickle.dumps(np.float64(0.25), protocol=3).replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    assert b"numpy.core.multiarray" in numpy1 and loads(numpy1) == 0.25
+    for value in (np.str_("ab"), np.complex128(1j), np.datetime64("2020-01-01")):
+        with pytest.raises(UnsafePickleError, match="refused numpy dtype"):
+            loads(pickle.dumps(value, protocol=3))
+    for data in (b"\x00" * 7, b"\x00" * 9):
+        with pytest.raises(UnsafePickleError, match="refused numpy scalar of float64: expected 8 raw bytes"):
+            loads(pickle.dumps(_Scalar("<f8", data), protocol=3))
+
+
+def test_restricted_unpickler_refuses_eval_getattr_and_persistent_ids_and_names_the_file(tmp_path: Path) -> None:
+    for name in (b"eval", b"exec", b"getattr", b"__import__", b"open"):
+        for module in (b"builtins", b"__builtin__"):
+            with pytest.raises(UnsafePickleError, match=f"refused to load the global {module.decode()}.{name.decode()}"):
+                loads(b"c" + module + b"\n" + name + b"\n(S'1'\ntR.")
+    with pytest.raises(UnsafePickleError, match="^pickle: refused a persistent id"):
+        loads(b"P1\n.")
+    evil = tmp_path / "000001.pickle.pbz2"
+    evil.write_bytes(bz2.compress(b"cos\nsystem\n(S'true'\ntR."))
+    with pytest.raises(UnsafePickleError, match=rf"^{re.escape(str(evil))}: refused to load the global os.system"):
+        load_pbz2(evil)
+
+
+def test_restricted_unpickler_reads_up_to_its_limit_exactly(tmp_path: Path) -> None:
+    """load_pbz2's limit is the most bytes it may unpack to: a pickle of exactly that many loads, one more is refused."""
+    data = pickle.dumps({"x": list(range(1000))}, protocol=4)
+    path = tmp_path / "a.pickle.pbz2"
+    path.write_bytes(bz2.compress(data))
+    assert load_pbz2(path, limit=len(data)) == {"x": list(range(1000))}
+    with pytest.raises(UnsafePickleError, match=f"unpacks to more than {len(data) - 1:,} bytes"):
+        load_pbz2(path, limit=len(data) - 1)
+
+
 def test_import_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     src = generate_folder(tmp_path / "src", [10, 20], seed=2)
     assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "t"), "--name", "mine"]) == 0
