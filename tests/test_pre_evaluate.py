@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
@@ -352,6 +353,26 @@ def test_a_time_limit_starts_no_unit_it_cannot_finish(fake, tmp_path: Path, monk
         run_pre_evaluation(spec, run_dir, progress=False, time_limit=-1)
     with pytest.raises(PreEvaluateError, match="needs --backend local"):
         run_pre_evaluation(spec, run_dir, backend="ray", progress=False, time_limit=60)
+
+
+def test_admission_leaves_each_unit_the_longest_unit_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule on a clock of its own: a unit starts only while now + the longest finished unit is before the
+    deadline (strictly: one that would end at the deadline does not start), and a short unit after a long one
+    does not lower the longest."""
+    now = [0.0]
+    monkeypatch.setattr(backends, "time", SimpleNamespace(monotonic=lambda: now[0]))  # this module's clock only
+    assert backends.Admission(None).may_start()
+    admission = backends.Admission(100.0)
+    assert admission.may_start()
+    now[0] = 30.0
+    admission.finished(0.0)  # a unit of 30 s
+    now[0] = 65.0
+    admission.finished(60.0)  # then one of 5 s
+    assert admission.longest == 30.0
+    now[0] = 69.5
+    assert admission.may_start()
+    for now[0] in (70.0, 80.0, 99.0):
+        assert not admission.may_start(), now
 
 
 def test_cli_time_limit(fake, tmp_path: Path, capsys) -> None:
