@@ -313,3 +313,76 @@ def test_a_cluster_wanting_a_token_is_refused_in_one_line_that_says_what_to_set(
             _assert_one_line_error(result, f"cannot connect to the Ray cluster at {address}: ")
             assert "needs RAY_AUTH_MODE=token here and the cluster's token in ~/.ray/auth_token" in result[2]
             assert "For more information" not in result[2]  # Ray's paragraph of help is left out
+
+
+def test_the_ray_address_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which cluster each --ray-address / $RAY_ADDRESS names, and what check_ray_address refuses or leaves to
+    Ray: 'local' (either way) is a new instance, 'auto' is Ray's to resolve, a port must be 1-65535 (65536
+    made socket raise an OverflowError traceback), an IPv6 host loses its brackets before connecting."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert backends.cluster_address(None) == (None, "") == backends.cluster_address("local")
+    assert backends.cluster_address("h:1") == ("h:1", "--ray-address")
+    for env, expected in (("local", (None, "")), (" local ", (None, "")), (" ", (None, "")),
+                          ("h:2", ("h:2", "RAY_ADDRESS"))):
+        monkeypatch.setenv("RAY_ADDRESS", env)
+        assert backends.cluster_address(None) == expected, env
+    assert backends.cluster_address("h:1") == ("h:1", "--ray-address")  # the flag before the variable
+    monkeypatch.delenv("RAY_ADDRESS")
+    tried: list[tuple[str, int]] = []
+
+    def connect(address: tuple[str, int], timeout: float) -> Any:
+        tried.append(address)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(backends.socket, "create_connection", connect)
+    backends.check_ray_address("auto")
+    backends.check_ray_address("local")
+    assert tried == []
+    for bad in ("10.0.0.5:65536", "10.0.0.5:0", "10.0.0.5:", ":6379", "10.0.0.5"):
+        with pytest.raises(backends.BackendUnavailableError, match=rf"--ray-address expects HOST:PORT .* got '{bad}'"):
+            backends.check_ray_address(bad)
+    assert tried == []
+    with pytest.raises(backends.BackendUnavailableError) as refused:
+        backends.check_ray_address("ray://[::1]:65535")
+    assert tried == [("::1", 65535)]
+    assert str(refused.value).startswith("cannot reach the Ray cluster at ray://[::1]:65535 (Connection refused): ")
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")
+    with pytest.raises(backends.BackendUnavailableError, match=r"at 10\.0\.0\.5:6379 \(from \$RAY_ADDRESS\) \(Conn"):
+        backends.check_ray_address(None)
+
+
+def test_ray_is_started_and_shut_down_only_by_the_run_that_started_it(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ray the caller initialized (a notebook, a script calling the API) is used and left running; one the
+    run started is shut down when it ends."""
+    node = ClusterNode(tmp_path)
+    _use(monkeypatch, node)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    node.up = True
+    assert backends.connect_ray(node, None, 2) is False and node.inits == []
+    list(backends._run_ray([], CIFAR, None, 2, None, 1, {}, None))
+    assert node.up and node.inits == []
+    node.up = False
+    list(backends._run_ray([], CIFAR, None, 2, None, 1, {}, None))
+    assert not node.up and node.inits == [{"joins": None, "num_cpus": 2}]
+
+
+def test_ray_completed_yields_each_task_once_and_empties_pending(tmp_path: Path) -> None:
+    import itertools
+
+    node = FakeNode(tmp_path)
+    pending = {_Ref(1): "a", _Ref(2): "b"}
+    assert list(itertools.islice(backends.ray_completed(node, pending), 5)) == [("a", 1), ("b", 2)]
+    assert pending == {}
+
+
+def test_a_task_that_ray_could_not_even_import_is_named_by_its_own_error() -> None:
+    """Ray nests a task's failure to import its function (nasbench_suite missing on a node) in a second
+    RayTaskError: the line names the ImportError, not the wrapper."""
+    rte = ray.exceptions.RayTaskError
+    inner = rte("g", "ray::g() (pid=1, ip=10.0.0.7)", ImportError("No module named 'nasbench_suite'"),
+                proctitle="ray::g", pid=1, ip="10.0.0.7")
+    error = backends.ray_failure(ray, rte("f", "ray::f() (pid=2, ip=10.0.0.7)", inner, proctitle="ray::f", pid=2,
+                                          ip="10.0.0.7").as_instanceof_cause())
+    assert str(error).startswith("a Ray task on node 10.0.0.7 failed: ImportError: No module named 'nasbench_suite' "
+                                 "(every node needs nasbench_suite of the same version"), error
