@@ -303,3 +303,53 @@ def test_a_stop_during_submit_is_delivered_after_it_not_in_the_middle(monkeypatc
         assert signal.getsignal(signal.SIGTERM) is handler  # the handler is back in place
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_stops_are_ignored_while_workers_are_stopped_and_the_handlers_come_back_after() -> None:
+    """Ctrl-C and kill PID (both) are ignored while a pool's workers are being stopped and while a worker is
+    spawned they wait; afterwards the handlers in place before are back (a lost SIGINT handler made every
+    later Ctrl-C of the command do nothing)."""
+    seen: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        seen.append(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pools._stops_held():
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGINT)
+        assert seen == []
+        with pools._stops_deferred():
+            signal.raise_signal(signal.SIGTERM)
+            assert seen == []
+        assert seen == [signal.SIGTERM]
+        with pytest.raises(RuntimeError, match="stop"):
+            with spawn_pool(1) as pool:
+                assert pool.submit(abs, -3).result() == 3
+                raise RuntimeError("stop")
+        assert all(signal.getsignal(sig) is handler for sig in (signal.SIGINT, signal.SIGTERM))
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def test_a_pool_used_outside_the_main_thread_stops_its_workers_without_touching_signals() -> None:
+    """Signal handlers can be set only in the main thread: elsewhere (a pool driven from a worker thread)
+    the stop handling leaves them alone instead of raising ValueError over the real error."""
+    import threading
+
+    raised: list[BaseException] = []
+
+    def use_pool() -> None:
+        try:
+            with spawn_pool(1) as pool:
+                pool.submit(abs, -1).result()
+                raise RuntimeError("stop")
+        except BaseException as exc:  # noqa: BLE001 - what the thread's caller would see
+            raised.append(exc)
+
+    thread = threading.Thread(target=use_pool)
+    thread.start()
+    thread.join(120)
+    assert [type(e) for e in raised] == [RuntimeError], raised
