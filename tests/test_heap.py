@@ -50,3 +50,27 @@ def test_retained_heap_stops_page_faults_and_changes_no_number() -> None:
 
 def test_retain_freed_memory_reports_whether_it_applied() -> None:
     assert retain_freed_memory() is GLIBC
+
+
+def test_retain_freed_memory_sets_both_thresholds_and_says_whether_both_took(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mallopt(M_MMAP_THRESHOLD, 32 MiB) and mallopt(M_TRIM_THRESHOLD, -1), both every time (mallopt returns 1
+    on success, 0 on failure); not glibc: nothing is called."""
+    from nasbench_suite import heap
+
+    class FakeLibc:
+        def __init__(self, result: int) -> None:
+            self.result, self.calls = result, []
+            self.mallopt = self
+
+        def __call__(self, param: int, value: int) -> int:
+            self.calls.append((param, value))
+            return self.result
+
+    for result, applied in ((1, True), (0, False)):
+        libc = FakeLibc(result)
+        monkeypatch.setattr(heap, "glibc", lambda: libc)
+        assert heap.retain_freed_memory() is applied
+        assert libc.calls[:1] == [(-3, 32 * 2**20)] and ((-1, -1) in libc.calls) is applied
+    libc = FakeLibc(1)
+    monkeypatch.setattr(heap, "glibc", lambda: None)
+    assert heap.retain_freed_memory() is False and libc.calls == []
