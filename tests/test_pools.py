@@ -353,3 +353,11 @@ def test_a_pool_used_outside_the_main_thread_stops_its_workers_without_touching_
     thread.start()
     thread.join(120)
     assert [type(e) for e in raised] == [RuntimeError], raised
+
+
+def test_workers_ignore_ctrl_c_which_the_terminal_sends_to_the_whole_process_group() -> None:
+    """Only the parent handles Ctrl-C (and stops its workers); a worker that took it would print a
+    KeyboardInterrupt traceback of its own. SIGTERM keeps its default: stop_workers terminates with it."""
+    with spawn_pool(1) as pool:
+        assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
+        assert pool.submit(signal.getsignal, signal.SIGTERM).result() == signal.SIG_DFL
