@@ -586,7 +586,8 @@ def _source_sha256(cls: type) -> str | None:
     """sha256 over the files defining strategy class ``cls`` and its base classes, in method resolution
     order (Python's own modules left out, so the value does not change with the Python version): a changed
     strategy, or a changed base such as ``algorithms/common.py``'s model-guided loop, with unchanged
-    settings shows in the manifest. None when none has a source file (defined in a notebook, say)."""
+    settings shows in the manifest. None when one of them has no readable source file (defined in a notebook,
+    or in ``python -``, whose file is '<stdin>'): such a class cannot be told from an edited one."""
     files: list[str] = []
     for base in cls.__mro__:
         if base.__module__.partition(".")[0] in sys.stdlib_module_names or base.__module__ == "builtins":
@@ -594,10 +595,12 @@ def _source_sha256(cls: type) -> str | None:
         try:
             file = inspect.getfile(base)
         except (TypeError, OSError):
-            continue
+            return None
+        if not Path(file).is_file():
+            return None
         if file not in files:
             files.append(file)
-    return files_sha256(files) if files else None
+    return files_sha256(files)
 
 
 def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fidelities: list[int],

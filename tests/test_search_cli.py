@@ -881,7 +881,8 @@ def test_a_strategys_source_sha256_covers_its_base_classes_files(tmp_path: Path,
     algorithms/common.py): an edit of the base's file, with the strategy's own file and settings unchanged,
     shows in source_sha256. Python's own modules (abc) are left out, so the value does not depend on the
     Python version."""
-    import importlib
+    import importlib.util
+    import sys
 
     from nasbench_suite.search import _source_sha256
 
@@ -895,3 +896,9 @@ def test_a_strategys_source_sha256_covers_its_base_classes_files(tmp_path: Path,
     (tmp_path / "base_mod.py").write_text((tmp_path / "base_mod.py").read_text() + "# edited\n")
     assert _source_sha256(leaf) != before
     assert _source_sha256(type("NoFile", (), {"__module__": "a_notebook_cell"})) is None  # no file holds it
+    stdin = importlib.util.module_from_spec(importlib.util.spec_from_loader("from_stdin", loader=None))
+    stdin.__file__ = "<stdin>"  # `python -`: a file name that is no file
+    monkeypatch.setitem(sys.modules, "from_stdin", stdin)
+    assert _source_sha256(type("FromStdin", (), {"__module__": "from_stdin"})) is None
+    assert _source_sha256(type("LeafOfNotebook", (type("Base", (), {"__module__": "a_notebook_cell"}),),
+                               {"__module__": "leaf_mod"})) is None  # its base cannot be told from an edited one
