@@ -148,11 +148,12 @@ def ensure_supernet(bench: "Benchmark", folder: Path, judged: Judged, epochs: in
     import pandas as pd
 
     if (folder / SUPERNET_CSV).is_file():
-        stored = _read_supernet(folder)[0]["epochs"]
-        if asked and epochs > 0 and stored != epochs:
-            raise EstimatorError(f"{folder} holds supernet scores of {stored} epochs, not the {epochs} asked for: "
-                                 f"give --supernet-epochs {stored} to show them, or delete {SUPERNET_CSV} and "
-                                 f"{SUPERNET_JSON} there (or give another --out) to train {epochs}")
+        if asked and epochs > 0:  # else not read here: the league reads them (once) to show them
+            stored = _read_supernet(folder)[0]["epochs"]
+            if stored != epochs:
+                raise EstimatorError(f"{folder} holds supernet scores of {stored} epochs, not the {epochs} asked for: "
+                                     f"give --supernet-epochs {stored} to show them, or delete {SUPERNET_CSV} and "
+                                     f"{SUPERNET_JSON} there (or give another --out) to train {epochs}")
         return
     if epochs <= 0:
         return
