@@ -137,6 +137,10 @@ def require_device(device: str) -> None:
         raise DeviceError(f"device {device!r}: use cpu or cuda")
 
 
+PASS_OVERWRITE = "pass --overwrite (in Python, overwrite=True)"
+"""How an "already exists" error says to replace what is there, for command-line and Python users alike."""
+
+
 def not_a_folder(path: "str | os.PathLike[str]") -> str:
     """Why ``path``, which is not a folder, cannot be used as one: it is a file, or it does not exist."""
     return "is a file, not a folder" if os.path.exists(path) else "does not exist"

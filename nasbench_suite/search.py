@@ -30,7 +30,7 @@ import numpy as np
 from . import __version__
 from . import jsonread
 from .data import files_sha256
-from .errors import NasBenchError, TableCorruptedError
+from .errors import PASS_OVERWRITE, NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import MAX_SEED, format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
@@ -261,7 +261,7 @@ def check_results_folder(out: Path, overwrite: bool) -> None:
     if existing and not overwrite:
         stopped = (out / PARTIAL_DIR).is_dir()  # a search stopped while writing its results, or just after
         raise SearchOutputError(
-            f"{out} already holds {', '.join(existing)}; pass --overwrite (in Python, overwrite=True) to replace them"
+            f"{out} already holds {', '.join(existing)}; {PASS_OVERWRITE} to replace them"
             + (f" ({out / PARTIAL_DIR} holds the finished runs of a search stopped while it wrote them: the same "
                "command with --overwrite reads them back instead of replaying them)" if stopped else ""))
 

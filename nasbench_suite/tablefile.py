@@ -61,7 +61,7 @@ from typing import Any, BinaryIO, Callable, Mapping
 import numpy as np
 
 from . import jsonread
-from .errors import SchemaVersionError, TableCorruptedError, TableExistsError, TableNotFoundError
+from .errors import PASS_OVERWRITE, SchemaVersionError, TableCorruptedError, TableExistsError, TableNotFoundError
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -390,7 +390,7 @@ def check_replaceable(folder: Path, overwrite: bool) -> None:
         raise TableExistsError(f"{folder} exists and is not a table (no {MANIFEST} with a content hash); "
                                "refusing to replace it: choose another output folder")
     if not overwrite:
-        raise TableExistsError(f"{folder} already exists; pass --overwrite (in Python, overwrite=True) to replace it")
+        raise TableExistsError(f"{folder} already exists; {PASS_OVERWRITE} to replace it")
 
 
 def make_folder(folder: Path) -> list[Path]:
@@ -433,8 +433,8 @@ def install(tmp: Path, folder: Path, overwrite: bool = False) -> None:
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not folder.exists():
                 raise
             if not overwrite:
-                raise TableExistsError(f"{folder} already exists (written while this table was made); pass "
-                                       "--overwrite (in Python, overwrite=True) to replace it") from None
+                raise TableExistsError(f"{folder} already exists (written while this table was made); "
+                                       f"{PASS_OVERWRITE} to replace it") from None
             check_replaceable(folder, overwrite)
     if _exchange(tmp, folder):
         shutil.rmtree(tmp, ignore_errors=True)  # now the old table
