@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import PASS_OVERWRITE, IncompleteRunError, ShardFileError, TableBuildError
+from .errors import PASS_OVERWRITE, IncompleteRunError, ShardFileError, TableExistsError
 from .pre_evaluate import (RUN_FILE, SESSIONS_DIR, SHARD_PLAN, SHARDS_DIR, RunSpec, fill_class_members,
                            read_run_file, read_session_file, read_unit_file, table_metadata,
                            with_cell_scalars)
@@ -118,7 +118,7 @@ def build_partial_table(run_dir: str | os.PathLike, out: str | os.PathLike, name
 
     out = Path(out)
     if out.exists() and not overwrite:
-        raise TableBuildError(f"{out} already exists; {PASS_OVERWRITE} to replace it")
+        raise TableExistsError(f"{out} already exists; {PASS_OVERWRITE} to replace it")  # as `table build`
     snap = snapshot(run_dir)
     if snap.frame.empty:
         raise IncompleteRunError(f"run {snap.run_dir} has no finished work unit yet (no shard files)")

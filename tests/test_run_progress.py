@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nasbench_suite import backends, table
-from nasbench_suite.errors import ShardFileError, TableBuildError, TableNotFoundError
+from nasbench_suite.errors import ShardFileError, TableExistsError, TableNotFoundError
 from nasbench_suite.pre_evaluate import STORE_FILE, RunSpec, build_from_store, run_pre_evaluation
 from nasbench_suite.run_progress import build_partial_table, snapshot
 from nasbench_suite.space import isomorphism_classes
@@ -191,6 +191,6 @@ def test_a_partial_table_is_replaced_only_when_asked(fake, tmp_path: Path) -> No
     run_dir = tmp_path / "run"
     run_pre_evaluation(RunSpec("0-5", (0,), ONE_EPOCH, shard_size=3), run_dir, progress=False)
     build_partial_table(run_dir, tmp_path / "t", name="first")
-    with pytest.raises(TableBuildError, match="already exists; pass --overwrite"):
+    with pytest.raises(TableExistsError, match="already exists; pass --overwrite"):  # as build_table
         build_partial_table(run_dir, tmp_path / "t", name="second")
     assert build_partial_table(run_dir, tmp_path / "t", name="second", overwrite=True).name == "second"
