@@ -158,6 +158,19 @@ def _setting(read: Callable[[], Any]) -> Any:
     return value if isinstance(value, (bool, int, float, str)) or value is None else str(value)
 
 
+def has_fp32_precision() -> bool:
+    """Whether this torch has the ``fp32_precision`` settings (torch >= 2.9). Not ``hasattr``: before
+    2.9, ``torch.backends.cuda.matmul`` answers an unknown name with an AssertionError, not an
+    AttributeError, so ``hasattr`` raised and a CUDA latency run stopped there (seen on torch 2.1)."""
+    import torch
+
+    try:
+        torch.backends.cuda.matmul.fp32_precision
+    except (AttributeError, AssertionError):
+        return False
+    return True
+
+
 def cuda_fingerprint() -> dict[str, Any]:
     """What besides the GPU's name changes its timings: the cuDNN version, the CUDA runtime torch was
     built with, the driver's CUDA version and kernel-module version, and the flags in force: cuDNN
@@ -182,7 +195,7 @@ def cuda_fingerprint() -> dict[str, Any]:
         "tf32_cudnn": _setting(lambda: backends.cudnn.allow_tf32),
         "float32_matmul_precision": _setting(torch.get_float32_matmul_precision),
     }
-    if hasattr(backends.cuda.matmul, "fp32_precision"):  # torch >= 2.9
+    if has_fp32_precision():
         out["fp32_precision"] = {
             "generic": _setting(lambda: backends.fp32_precision),
             "matmul": _setting(lambda: backends.cuda.matmul.fp32_precision),

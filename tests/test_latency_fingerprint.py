@@ -12,7 +12,8 @@ import torch
 from nasbench_suite import latency as latency_module
 from nasbench_suite import machine
 from nasbench_suite.errors import RunMismatchError
-from nasbench_suite.latency import IDENTITY_FILE, LatencyError, LatencyMethod, LatencyStore, fingerprint, fingerprint_hash
+from nasbench_suite.latency import (IDENTITY_FILE, LatencyError, LatencyMethod, LatencyStore, fingerprint, fingerprint_hash,
+                                    has_fp32_precision)
 from test_latency import TINY
 
 CPU_FINGERPRINT_KEYS = {"cpu", "logical_cpus", "machine", "torch", "python", "threads", "device", "device_name", "hash"}
@@ -108,10 +109,28 @@ def test_each_cuda_flag_is_read_from_its_own_setting(fake_gpu) -> None:
         cuda = fingerprint("cuda", threads=1)["cuda"]
         assert (cuda["tf32_matmul"], cuda["tf32_cudnn"]) == (backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32)
         flip(backends.cuda.matmul, "allow_tf32")
-    if hasattr(backends.cuda.matmul, "fp32_precision"):  # torch >= 2.9
+    if has_fp32_precision():  # torch >= 2.9
         assert fingerprint("cuda", threads=1)["cuda"]["fp32_precision"] == {"generic": backends.fp32_precision, "matmul": backends.cuda.matmul.fp32_precision,
                                           "cudnn": backends.cudnn.fp32_precision,
                                           "cudnn_conv": backends.cudnn.conv.fp32_precision}
+
+
+class _PreTorch29Matmul:
+    """``torch.backends.cuda.matmul`` as torch 2.1-2.8 has it: an unknown name raises AssertionError."""
+
+    allow_tf32 = False
+
+    def __getattr__(self, name: str) -> None:
+        raise AssertionError("Unknown attribute " + name)
+
+
+def test_a_torch_without_fp32_precision_still_gives_a_cuda_fingerprint(fake_gpu) -> None:
+    """Before torch 2.9 ``hasattr(torch.backends.cuda.matmul, "fp32_precision")`` raised AssertionError
+    (seen on torch 2.1): every CUDA latency run stopped while reading the fingerprint."""
+    fake_gpu.setattr(torch.backends.cuda, "matmul", _PreTorch29Matmul())
+    assert not has_fp32_precision()
+    cuda = fingerprint("cuda", threads=1)["cuda"]
+    assert cuda["tf32_matmul"] is False and "fp32_precision" not in cuda
 
 
 FACTS = {"cpu": "Test CPU @ 2.10GHz", "logical_cpus": 4, "machine": "x86_64", "torch": "2.0.0", "python": "3.11.7"}

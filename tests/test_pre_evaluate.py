@@ -670,7 +670,7 @@ def test_worker_processes_train_on_the_device_they_are_given() -> None:
 
     shards = RunSpec("1,2", (0,), TINY, shard_size=1).shards()
     data = load_protocol_data(TINY)
-    with pytest.raises((AssertionError, RuntimeError), match="(?i)cuda"):
+    with pytest.raises((AssertionError, RuntimeError), match="(?i)cuda|nvidia"):  # torch 2.1: "Found no NVIDIA driver"
         list(run_shards(shards, TINY, data, batch_cells=1, workers=2, device="cuda"))
 
 

@@ -4,6 +4,7 @@ traceback, no code run, no memory taken beyond what the file holds."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -397,8 +398,9 @@ def test_jsonread_refusals_are_json_errors_that_survive_a_worker_and_name_no_int
     assert type(malformed.value) is json.JSONDecodeError and malformed.value.pos == 6
     with pytest.raises(jsonread.RefusedJSON) as long:
         jsonread.loads(LONG)
-    assert long.value.msg == str(long.value) == ("a number is too long: Exceeds the limit (4300 digits) for integer "
-                                                 "string conversion: value has 5000 digits")
+    assert long.value.msg == str(long.value)  # Python 3.10 says "(4300)", 3.11 "(4300 digits)"
+    assert re.fullmatch(r"a number is too long: Exceeds the limit \(4300( digits)?\) for integer string conversion: "
+                        r"value has 5000 digits", long.value.msg)
     with pytest.raises(jsonread.RefusedJSON, match="nested too deeply") as deep:
         jsonread.loads(DEEP)
     again = pickle.loads(pickle.dumps(deep.value))
