@@ -136,11 +136,23 @@ def first_step(name: str, fn: Callable[[], None]) -> None:
     print(f"  {name}: first step (compiling) {time.perf_counter() - t0:.1f} s")
 
 
+MIN_TORCH = (2, 3)
+"""Dynamo of torch 2.1 and 2.2 fails while guarding the engine's compiled ops (InternalTorchDynamoError
+"'NoneType' object is not subscriptable", seen on 2.1.0 and 2.2.2); 2.3.1, 2.4.1 and 2.13 compile them."""
+
+
+def torch_compiles_the_engine() -> bool:
+    return tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= MIN_TORCH
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=8)
     args = ap.parse_args()
+    if not torch_compiles_the_engine():
+        sys.exit(f"compile_probe: torch {torch.__version__} cannot compile the engine's ops (dynamo fails inside "
+                 f"torch before {MIN_TORCH[0]}.{MIN_TORCH[1]}); run it with a newer torch")
     torch.set_num_threads(1)
     configure_dynamo()
     print(f"torch {torch.__version__}, 1 thread, CIFAR-16px shapes: batch {BATCH}, C={C}, 2 cells stacked")

@@ -344,6 +344,8 @@ sys.path.insert(0, sys.argv[1])
 import torch
 import compile_probe as cp
 limit = int(sys.argv[2])
+if not cp.torch_compiles_the_engine():
+    sys.exit("skip: torch " + torch.__version__)
 cp.configure_dynamo(limit if limit else cp.RECOMPILE_LIMIT)
 x = torch.zeros(cp.BATCH, 3, cp.RES, cp.RES).to(memory_format=torch.channels_last)
 cp.step_fn(cp.engine_net(True, backend="eager"), x, torch.zeros(cp.BATCH, dtype=torch.long))()
@@ -357,6 +359,8 @@ def test_compile_probe_compiles_every_frame_of_the_engine(limit: int, decoy: dic
     eagerly, so 'ops compiled' was partly eager. Traced with the 'eager' backend (no inductor: fast)."""
     out = subprocess.run([sys.executable, "-c", COMPILE_CHECK, str(ROOT / "benchmarks"), str(limit)],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=decoy)
+    if out.stderr.startswith("skip: "):
+        pytest.skip(f"{out.stderr.strip()[6:]}: its dynamo fails inside torch on the engine (compile_probe.MIN_TORCH)")
     assert out.returncode == 0, out.stderr[-2000:]
     ok, tried = map(int, out.stdout.split())
     assert (ok == tried) == (limit == 0), (ok, tried)
