@@ -27,7 +27,9 @@ proxy          definition (sums run over the weights of every ``Conv2d`` and ``L
 ``zen``        log mean_batch sum_chw |f(x) - f(x + 0.01 e)| + sum over BatchNorm layers of log sqrt(mean
                batch variance), f the feature map the global pooling reads (after the final BatchNorm
                and ReLU, Zen-NAS's ``forward_pre_GAP``), x, e ~ N(0, 1), Gaussian re-initialized
-               weights (Lin et al. 2021); no data
+               weights (Lin et al. 2021), drawn from a generator seeded ``init_seed(seed) + 1``; a
+               BatchNorm whose input has variance 0 (a convolution fed only by ``none`` edges) adds
+               log 0: it is left out of the sum (Zen-NAS's space has no such layers); no data
 ``params``     parameter count (closed form, :func:`~nasbench_suite.model.analytic_params`)
 ``flops``      multiply-accumulates per image (:func:`~nasbench_suite.model.analytic_flops`)
 =============  ================================================================================
@@ -240,7 +242,9 @@ def naswot(net: nn.Module, batch: Minibatch) -> float:
 def zen(net: nn.Module, input_shape: Sequence[int], batch_size: int, generator: torch.Generator) -> float:
     """Zen-score; ``net`` must have ``global_pooling``: its input (after ``lastact``, the final BatchNorm
     and ReLU) is Zen-NAS's pre-GAP feature map. Zen-NAS's BN factor reads ``running_var`` after its two
-    passes; ours reads the batch variance of the unperturbed pass (the paper's definition)."""
+    passes; ours reads the batch variance of the unperturbed pass (the paper's definition). A BatchNorm
+    whose input has variance 0 (fed only through ``none`` edges) would add log 0 = -inf: it is left out,
+    so that a cell with a dead branch still gets the score of its live part."""
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):

@@ -76,6 +76,27 @@ def test_a_folder_from_before_a_definition_fix_refuses_to_resume(tmp_path: Path,
     assert {"fisher", "zen"}.isdisjoint(json.loads((tmp_path / "q" / IDENTITY_FILE).read_text()))
 
 
+def test_zen_leaves_out_a_batchnorm_fed_only_through_none_edges() -> None:
+    """Node 1 receives only ``none``, so the 3x3 convolution on edge 1->2 sees zeros and its BatchNorm's
+    input has variance 0 (in each of the network's 3 cells): those log 0 = -inf terms are left out, so the
+    cell's live part is scored."""
+    from nasbench_suite.model import build_network
+    from nasbench_suite.proxies import init_seed, zen
+
+    dead_branch = Arch.from_str("|none~0|+|skip_connect~0|nor_conv_3x3~1|+|nor_conv_1x1~0|none~1|nor_conv_3x3~2|")
+    shape = (CONFIG.in_channels, CONFIG.resolution, CONFIG.resolution)
+    torch.manual_seed(init_seed(0))
+    net = build_network(dead_branch, CONFIG)
+    logs: list[float] = []
+    hooks = [m.register_forward_pre_hook(lambda m, i: logs.append(float(i[0].double().var(dim=(0, 2, 3), unbiased=False).mean())))
+             for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    score = zen(net, shape, 8, torch.Generator().manual_seed(5))
+    for h in hooks:
+        h.remove()
+    variances = logs[len(logs) // 2:]  # the unperturbed pass (the second)
+    assert sum(v == 0 for v in variances) == CONFIG.cells * 3 and math.isfinite(score)
+
+
 def test_zen_reads_the_feature_map_global_pooling_reads_summed_per_image() -> None:
     """Zen-NAS (and NASLib's NB201 ``forward_before_global_avg_pool``: the input of AdaptiveAvgPool2d)
     measures the perturbation on the pre-GAP feature map, after the final BatchNorm and ReLU, summed over
