@@ -65,10 +65,12 @@ def test_batched_training_equals_training_alone(data) -> None:
             rel = 1e-3 if rb.epoch == 1 else 1e-2
             for key in ("train_loss", "valid_loss", "test_loss"):
                 assert rb.metrics[key] == pytest.approx(ra.metrics[key], rel=rel), (arch, rb.epoch, key)
-            # near-chance cells have near-tied logits, so float rounding may flip a few argmaxes
-            # (valid and test hold 100 images each: 1 image = 1%)
-            for key in ("train_acc", "valid_acc", "test_acc"):
-                assert abs(rb.metrics[key] - ra.metrics[key]) <= 3.0 + 1e-9, (arch, rb.epoch, key)
+            # near-chance cells have near-tied logits, so float rounding may flip a few argmaxes: valid and
+            # test hold 100 images each (1 image = 1 point); train accuracy is counted over 400 images while
+            # the weights move (torch 2.11's oneDNN: 16% batched, 12% alone, on the all-1x1 cell at epoch 2,
+            # its losses 0.4% apart)
+            for key, points in (("train_acc", 5.0), ("valid_acc", 3.0), ("test_acc", 3.0)):
+                assert abs(rb.metrics[key] - ra.metrics[key]) <= points + 1e-9, (arch, rb.epoch, key)
             assert rb.metrics["train_seconds"] > 0
 
 
