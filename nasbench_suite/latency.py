@@ -165,7 +165,7 @@ def has_fp32_precision() -> bool:
     import torch
 
     try:
-        torch.backends.cuda.matmul.fp32_precision
+        getattr(torch.backends.cuda.matmul, "fp32_precision")  # noqa: B009 (the read is the check)
     except (AttributeError, AssertionError):
         return False
     return True
