@@ -35,6 +35,7 @@ subsampling), per channel, in raw pixel units, and applied to every split.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import io
@@ -494,32 +495,34 @@ def _read_cifar10_16px(name: str, data_dir: PathLike | None) -> _Raw:
         other = (f" ({path.parent} holds {CIFAR10_BATCH_DIR}/: for CIFAR-10 batches, --dataset cifar10)"
                  if (path.parent / CIFAR10_BATCH_DIR).is_dir() else "")
         raise DatasetError(f"{where} {'is a folder' if path.is_dir() else 'not found'}{other}; expected {expected}")
-    try:
-        with path.open("rb") as f:
-            magic = f.read(6)
-        if magic[:4] != b"PK\x03\x04" and magic != b"\x93NUMPY":  # np.load would call it pickled data
-            raise ValueError("the file is empty" if not magic else f"not an .npz (zip) archive: it starts with {magic!r}")
-        npz = np.load(path, allow_pickle=False)
-    except _NPZ_ERRORS as exc:
-        raise DatasetError(f"{where} cannot be read ({exc}); expected {_NPZ_FORMAT}") from exc
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise DatasetError(f"{where} is a single .npy array, not an .npz; expected {_NPZ_FORMAT}")
-    with npz:
-        if PACK_SOURCE_KEY in npz.files:
-            return _read_row_pack(npz, where)
-        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in npz.files]
-        if missing:
-            raise DatasetError(
-                f"{where} lacks {', '.join(missing)} (has {', '.join(npz.files) or 'nothing'}); "
-                f"expected {_NPZ_FORMAT}"
-            )
+    with contextlib.ExitStack() as stack:  # the file opened here, not by np.load: numpy leaves its own open on a damaged zip
         try:
-            arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-            sha = file_sha256(path)  # a full file is its own source (a row pack names its source instead)
+            handle = stack.enter_context(path.open("rb"))
+            magic = handle.read(6)
+            if magic[:4] != b"PK\x03\x04" and magic != b"\x93NUMPY":  # np.load would call it pickled data
+                raise ValueError("the file is empty" if not magic else f"not an .npz (zip) archive: it starts with {magic!r}")
+            handle.seek(0)
+            npz = np.load(handle, allow_pickle=False)
         except _NPZ_ERRORS as exc:
-            raise DatasetError(
-                f"{where}: an array cannot be read ({exc}); expected {_NPZ_FORMAT}"
-            ) from exc
+            raise DatasetError(f"{where} cannot be read ({exc}); expected {_NPZ_FORMAT}") from exc
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise DatasetError(f"{where} is a single .npy array, not an .npz; expected {_NPZ_FORMAT}")
+        with npz:
+            if PACK_SOURCE_KEY in npz.files:
+                return _read_row_pack(npz, where)
+            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in npz.files]
+            if missing:
+                raise DatasetError(
+                    f"{where} lacks {', '.join(missing)} (has {', '.join(npz.files) or 'nothing'}); "
+                    f"expected {_NPZ_FORMAT}"
+                )
+            try:
+                arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+                sha = file_sha256(path)  # a full file is its own source (a row pack names its source instead)
+            except _NPZ_ERRORS as exc:
+                raise DatasetError(
+                    f"{where}: an array cannot be read ({exc}); expected {_NPZ_FORMAT}"
+                ) from exc
     pools = {}
     for pool in ("train", "test"):
         x = _check_images(arrays[f"x_{pool}"], f"x_{pool}", (16, 16, 3), where, _NPZ_FORMAT)

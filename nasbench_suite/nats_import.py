@@ -130,15 +130,16 @@ class _FolderSource:
         self.ours = _meta_order(load_pbz2(meta, MAX_FILE_BYTES), str(meta))
         self.meta_sha256 = hashlib.sha256(meta.read_bytes()).hexdigest()
         self.files: dict[int, Path] = {}
-        for entry in os.scandir(folder):
-            m = ARCH_FILE.match(entry.name)
-            if m and int(m.group(1)) < NUM_ARCHS:
-                if not entry.is_file():  # reading a FIFO waited for a writer forever
-                    raise DatasetError(f"{entry.path} is not a regular file (a folder, FIFO, device or broken link)")
-                idx = int(m.group(1))
-                if idx in self.files:
-                    raise DatasetError(f"{folder} holds two files for NB201 index {idx}")
-                self.files[idx] = Path(entry.path)
+        with os.scandir(folder) as entries:  # closed also when a refusal below ends the loop
+            for entry in entries:
+                m = ARCH_FILE.match(entry.name)
+                if m and int(m.group(1)) < NUM_ARCHS:
+                    if not entry.is_file():  # reading a FIFO waited for a writer forever
+                        raise DatasetError(f"{entry.path} is not a regular file (a folder, FIFO, device or broken link)")
+                    idx = int(m.group(1))
+                    if idx in self.files:
+                        raise DatasetError(f"{folder} holds two files for NB201 index {idx}")
+                    self.files[idx] = Path(entry.path)
         if not self.files:
             raise DatasetError(f"{folder} holds no %06d.pickle.pbz2 arch files")
         self.description = {"format": "NATS-Bench tss 'simple' folder", "path": str(folder),

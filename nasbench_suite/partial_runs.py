@@ -177,8 +177,8 @@ def _read_part(path: Path, identity: Mapping[str, Any]) -> dict[str, Any] | None
     says, one entry per run in every list, its columns as long as its runs), else None."""
     if not path.is_file():  # a folder, a FIFO (np.load would wait on it forever), a device, a broken link
         return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
+    try:  # the file opened here, not by np.load: numpy leaves its own handle open when the zip is damaged
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             if str(data["identity"]) != _text(identity):
                 return None
             part = {"columns": {c: data[f"col_{c}"] for c in COLUMNS}, "fidelities": data["fidelities"].tolist(),

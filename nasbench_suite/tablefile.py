@@ -220,7 +220,7 @@ def read_scalars(folder: Path) -> dict[str, np.ndarray]:
     path = folder / SCALARS
     _check_regular(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as z:  # numpy's own handle outlives a damaged zip
             unpacked = sum(info.file_size for info in z.zip.infolist())
             if unpacked > MAX_SCALARS_BYTES:
                 raise TableCorruptedError(f"table file {path} unpacks to {unpacked:,} bytes, more than the "

@@ -148,7 +148,7 @@ def _kill_mid_run(run_dir: Path, more_than: int) -> dict:
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # waits, and closes its pipes
 
 
 def test_kill_9_and_resume_loses_and_duplicates_nothing(reference, tmp_path: Path) -> None:
@@ -502,7 +502,7 @@ def test_one_writer_per_run_folder_and_a_killed_holder_blocks_nothing(fake, tmp_
         assert build_partial_table(run_dir, tmp_path / "partial").num_archs == 4  # readers need no lock
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # waits, and closes its pipe
     status = run_pre_evaluation(spec, run_dir, progress=False)
     assert status.complete and status.written_now == 4 and not in_flight.exists()
 

@@ -213,6 +213,7 @@ def test_a_fifo_in_a_table_is_refused_not_waited_on(name: str, tmp_path: Path,
                   "broken link)\n", err
 
 
+@pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")  # folder listing closed
 def test_a_fifo_among_nats_arch_files_is_refused_not_waited_on(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     import os
@@ -405,3 +406,24 @@ def test_jsonread_refusals_are_json_errors_that_survive_a_worker_and_name_no_int
         jsonread.loads(DEEP)
     again = pickle.loads(pickle.dumps(deep.value))
     assert type(again) is jsonread.RefusedJSON and again.msg == deep.value.msg and str(again) == str(deep.value)
+
+
+@pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")
+def test_a_damaged_zip_is_refused_and_its_file_closed(tmp_path: Path) -> None:
+    """``np.load(path)`` leaves the file it opened open when the zip inside is damaged (a ResourceWarning
+    in a library user's session): the dataset and table readers open the file themselves."""
+    import gc
+
+    from nasbench_suite.data import load_dataset
+    from nasbench_suite.errors import DatasetError, TableCorruptedError
+    from nasbench_suite.tablefile import read_scalars
+
+    damaged = b"PK\x03\x04" + bytes(200)
+    (tmp_path / "cifar10_16px.npz").write_bytes(damaged)
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "scalars.npz").write_bytes(damaged)
+    with pytest.raises(DatasetError, match="cannot be read"):
+        load_dataset("cifar10-16px", data_dir=tmp_path)
+    with pytest.raises(TableCorruptedError, match="cannot be read"):
+        read_scalars(tmp_path / "t")
+    gc.collect()
