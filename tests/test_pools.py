@@ -88,6 +88,7 @@ def test_workers_end_when_their_parent_is_killed_outright() -> None:
     worker = int(holder.stdout.readline())
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
+    holder.stdout.close()  # not communicate(): a worker that outlived it would hold the pipe open
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
@@ -207,6 +208,7 @@ def test_workers_end_when_their_parent_dies_before_they_have_started(tmp_path) -
                               text=True)
     workers = [int(pid) for pid in parent.stdout.readline().split()]
     parent.wait()
+    parent.stdout.close()  # not communicate(): a worker that outlived it would hold the pipe open
     assert parent.returncode == -signal.SIGKILL and len(workers) == 2
     left = _outliving(workers, 20)
     assert not left, f"workers {left} outlived their parent, killed while they were starting, by 20 s"

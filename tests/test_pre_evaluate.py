@@ -148,7 +148,9 @@ def _kill_mid_run(run_dir: Path, more_than: int) -> dict:
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate()  # waits, and closes its pipes
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()  # not communicate(): a worker that outlived it would hold the pipes open
 
 
 def test_kill_9_and_resume_loses_and_duplicates_nothing(reference, tmp_path: Path) -> None:
@@ -502,7 +504,8 @@ def test_one_writer_per_run_folder_and_a_killed_holder_blocks_nothing(fake, tmp_
         assert build_partial_table(run_dir, tmp_path / "partial").num_archs == 4  # readers need no lock
     finally:
         holder.kill()
-        holder.communicate()  # waits, and closes its pipe
+        holder.wait()
+        holder.stdout.close()
     status = run_pre_evaluation(spec, run_dir, progress=False)
     assert status.complete and status.written_now == 4 and not in_flight.exists()
 

@@ -98,7 +98,9 @@ def test_a_search_killed_with_kill_9_resumes_from_the_runs_it_finished(
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate()  # waits, and closes its pipes
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()  # not communicate(): a worker that outlived it would hold the pipes open
     deadline = time.monotonic() + 60
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:  # they end with their parent
         time.sleep(0.05)
