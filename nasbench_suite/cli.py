@@ -1281,6 +1281,21 @@ def _escape_unencodable_output() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+def _stdout_unwritable() -> bool:
+    """Whether the standard output refuses writes (a full disk, or a pipe whose reader left, behind the
+    shell's redirect): what could not be written is still buffered, so flushing fails again. If so, fd 1
+    is pointed at os.devnull, so that Python's own flush at exit does not report it a second time
+    ("Exception ignored in: <_io.TextIOWrapper name='<stdout>'>", exit status 120)."""
+    try:
+        sys.stdout.flush()
+        return False
+    except OSError:
+        pass
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # a stand-in stdout may have no fd
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _escape_unencodable_output()
     args = build_parser().parse_args(argv)
@@ -1289,10 +1304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_data_dir(getattr(args, "data_dir", None))
         args.func(args)
+        sys.stdout.flush()  # a redirect that cannot take the output fails here, inside the handlers below
     except NasBenchError as exc:
         print(f"nasbench: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader of a pipe left (`| head`): not an error of this command
+        _stdout_unwritable()
         return 0
     except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         # a path the user gave is of the wrong kind or not writable: say which, without a traceback
@@ -1302,6 +1319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nasbench: error: cannot use {exc.filename!r}: {why}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as exc:  # the system refused (disk full, quota, I/O error): say what, without a traceback
+        if exc.filename is None and _stdout_unwritable():
+            print(f"nasbench: error: cannot write the standard output: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
         where = f" ({exc.filename})" if exc.filename else ""
         cause = " (free disk space)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""  # not for a read-only one
         hint = f"; every finished result is stored: fix the cause{cause} and run the same command " \

@@ -377,6 +377,23 @@ def test_the_resume_hint_says_free_disk_space_only_for_a_full_disk(monkeypatch, 
                                        f"stored: fix the cause{cause} and run the same command again to resume\n")
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_an_output_the_shell_cannot_write_says_so_in_one_line() -> None:
+    """`nasbench info digits >/dev/full` (a full disk behind the redirect): Python's own flush at exit
+    failed, "Exception ignored in: <_io.TextIOWrapper name='<stdout>'>" and exit status 120. A reader of a
+    pipe that left is not an error: status 0, nothing said."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as in a user's shell
+    cmd = [sys.executable, "-m", "nasbench_suite.cli", "info", "digits-sample"]
+    with open("/dev/full", "w") as full:
+        out = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    assert (out.returncode, out.stderr) == (2, "nasbench: error: cannot write the standard output: "
+                                               f"{os.strerror(errno.ENOSPC)}\n")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc.stdout.close()  # the reader leaves before the first line
+    assert proc.wait(120) == 0 and proc.stderr.read() == ""
+    proc.stderr.close()
+
+
 def test_an_export_that_cannot_be_written_names_its_out_file(monkeypatch, tmp_path: Path, capsys) -> None:
     # a read-only folder: the line named the hidden '.rows.csv.PID.tmp' written first (its removal failed
     # too, and that error replaced the first), not --out
