@@ -142,7 +142,7 @@ MIN_TORCH = (2, 3)
 
 
 def torch_compiles_the_engine() -> bool:
-    return tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= MIN_TORCH
+    return torch.__version__ >= MIN_TORCH  # torch's TorchVersion compares with a tuple
 
 
 def main() -> None:

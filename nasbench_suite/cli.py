@@ -1292,7 +1292,11 @@ def _stdout_unwritable() -> bool:
     except OSError:
         pass
     with contextlib.suppress(OSError, ValueError, AttributeError):  # a stand-in stdout may have no fd
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
     return True
 
 
