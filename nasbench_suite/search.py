@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import json
 import math
 import os
@@ -35,6 +34,7 @@ from .evaluation import EvalSpec, incumbent_metric
 from .intlist import MAX_SEED, format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
 from .simulator import MAX_WORKERS, TRAJECTORY_COLUMNS, Budget, Oracle, guarded, run_keys, run_search
+from .source_files import class_source_files
 from .strategy import check_found_elsewhere, import_strategies, make_strategy, strategy_class, strategy_source
 from .store import atomic_write, atomic_write_text
 from .table import higher_is_better, load_table
@@ -420,8 +420,9 @@ def _completed(tasks: list[tuple[SearchSpec, str, str, tuple[int, ...], str | No
 
 # ----- the API -------------------------------------------------------------------------------------
 def _run_seeds(seeds: Iterable[int] | str) -> list[int]:
-    """``seeds`` (integers, numpy ones included, or a range string like '0-29' or '0,5,7-9') as a list
-    of distinct non-negative Python ints; :class:`SearchOutputError` naming ``seeds`` otherwise."""
+    """``seeds`` (integers, numpy ones included, or a range string like '0-29' or '0,5,7-9') as a sorted
+    list of distinct non-negative Python ints (so '5,0-2' gives the same rows, in the same order, as '0-2,5',
+    the way the manifest writes it); :class:`SearchOutputError` naming ``seeds`` otherwise."""
     if isinstance(seeds, str):
         try:
             out = parse_int_list(seeds)
@@ -440,7 +441,7 @@ def _run_seeds(seeds: Iterable[int] | str) -> list[int]:
         raise SearchOutputError("seeds must be distinct non-negative integers, at least one")
     if max(out) > MAX_SEED:
         raise SearchOutputError(f"seeds must be at most 2**63 - 1 (stored as int64), got {max(out)}")
-    return out
+    return sorted(out)
 
 
 def run_seeds(spec: SearchSpec, seeds: Iterable[int] | str, *, processes: int = 1, backend: str = "local",
@@ -583,24 +584,12 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
 
 
 def _source_sha256(cls: type) -> str | None:
-    """sha256 over the files defining strategy class ``cls`` and its base classes, in method resolution
-    order (Python's own modules left out, so the value does not change with the Python version): a changed
-    strategy, or a changed base such as ``algorithms/common.py``'s model-guided loop, with unchanged
-    settings shows in the manifest. None when one of them has no readable source file (defined in a notebook,
-    or in ``python -``, whose file is '<stdin>'): such a class cannot be told from an edited one."""
-    files: list[str] = []
-    for base in cls.__mro__:
-        if base.__module__.partition(".")[0] in sys.stdlib_module_names:  # builtins, abc, typing...
-            continue
-        try:
-            file = inspect.getfile(base)
-        except (TypeError, OSError):
-            return None
-        if not Path(file).is_file():
-            return None
-        if file not in files:
-            files.append(file)
-    return files_sha256(files)
+    """sha256 over the source files of strategy class ``cls`` (:func:`~.source_files.class_source_files`:
+    its file, its base classes' files, and the project modules they import, such as the predictors a
+    model-guided strategy fits): a changed strategy, base or helper with unchanged settings shows in the
+    manifest. None when a class has no readable source file (defined in a notebook or in ``python -``)."""
+    files = class_source_files(cls)
+    return None if files is None else files_sha256(files)
 
 
 def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fidelities: list[int],

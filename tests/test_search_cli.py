@@ -11,13 +11,16 @@ import pytest
 
 import algorithms.common
 import algorithms.rea
+import nasbench_suite.predictors
 import nasbench_suite.strategy
 from nasbench_suite.cli import REPLAY_RESUME_HINT, main
 from nasbench_suite.data import files_sha256
+from nasbench_suite.source_files import class_source_files
 from nasbench_suite.table import Benchmark
 
-strategy_py = nasbench_suite.strategy.__file__
-"""The base Strategy's file: a strategy's source_sha256 covers its class's files and its bases'."""
+STRATEGY_FILES = class_source_files(nasbench_suite.strategy.Strategy)
+"""The base Strategy's file and the project modules it imports: a strategy's source_sha256 covers its class's
+files, its bases' and what they import."""
 
 
 def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Benchmark, tmp_path: Path,
@@ -35,9 +38,11 @@ def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Be
     frame = pd.read_parquet(tmp_path / "a" / "trajectories.parquet")
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert sorted(frame["seed"].unique()) == [0, 1, 2, 3, 4] and (frame["finish_time"] <= 1500).all()
+    rea_files = class_source_files(algorithms.rea.RegularizedEvolution)
+    assert rea_files[:3] == [Path(algorithms.rea.__file__), Path(algorithms.common.__file__), STRATEGY_FILES[0]]
+    assert Path(nasbench_suite.predictors.__file__) in rea_files  # common.py's model-guided loop fits them
     assert manifest["strategy"] == {"name": "rea", "class": "algorithms.rea.RegularizedEvolution",
-                                    "source_sha256": files_sha256([algorithms.rea.__file__, algorithms.common.__file__,
-                                                                   strategy_py]),
+                                    "source_sha256": files_sha256(rea_files),
                                     "settings": {"population": 8, "sample_size": 3, "mutation": "node_then_edge",
                                                  "epochs": None}}
     assert manifest["search"]["content_hash"] == search_table.content_hash
@@ -264,14 +269,15 @@ def test_search_runs_a_user_strategy_from_a_file_in_worker_processes(search_tabl
         (tmp_path / "two" / "trajectories.parquet").read_bytes()
     manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
     assert manifest["strategy"] == {"name": "user-greedy", "class": f"{user_strategy.stem}.Greedy",
-                                    "source_sha256": files_sha256([user_strategy, strategy_py]), "settings": {"explore": 0.5}}
+                                    "source_sha256": files_sha256([user_strategy, *STRATEGY_FILES]),
+                                    "settings": {"explore": 0.5}}
     assert len(pd.read_parquet(tmp_path / "two" / "trajectories.parquet")) == 4 * 12
     # the same strategy name and settings from a changed file: the manifest shows the change
     user_strategy.write_text(user_strategy.read_text() + "\n# tuned\n")
     assert main([*args, "--workers", "1", "--out", str(tmp_path / "changed")]) == 0
     changed = json.loads((tmp_path / "changed" / "manifest.json").read_text())["strategy"]
     assert changed["settings"] == manifest["strategy"]["settings"]
-    assert changed["source_sha256"] == files_sha256([user_strategy, strategy_py]) != manifest["strategy"]["source_sha256"]
+    assert changed["source_sha256"] == files_sha256([user_strategy, *STRATEGY_FILES]) != manifest["strategy"]["source_sha256"]
 
 
 def test_compare_runs_a_user_strategy_beside_the_shipped_ones(search_table: Benchmark, tmp_path: Path,
@@ -892,7 +898,7 @@ def test_a_strategys_source_sha256_covers_its_base_classes_files(tmp_path: Path,
     monkeypatch.syspath_prepend(str(tmp_path))
     leaf = importlib.import_module("leaf_mod").Leaf
     before = _source_sha256(leaf)
-    assert before == files_sha256([tmp_path / "leaf_mod.py", tmp_path / "base_mod.py", strategy_py])
+    assert before == files_sha256([tmp_path / "leaf_mod.py", tmp_path / "base_mod.py", *STRATEGY_FILES])
     (tmp_path / "base_mod.py").write_text((tmp_path / "base_mod.py").read_text() + "# edited\n")
     assert _source_sha256(leaf) != before
     assert _source_sha256(type("NoFile", (), {"__module__": "a_notebook_cell"})) is None  # no file holds it
@@ -902,3 +908,61 @@ def test_a_strategys_source_sha256_covers_its_base_classes_files(tmp_path: Path,
     assert _source_sha256(type("FromStdin", (), {"__module__": "from_stdin"})) is None
     assert _source_sha256(type("LeafOfNotebook", (type("Base", (), {"__module__": "a_notebook_cell"}),),
                                {"__module__": "leaf_mod"})) is None  # its base cannot be told from an edited one
+
+
+def test_a_strategys_source_files_take_in_the_project_modules_it_imports(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         request: pytest.FixtureRequest) -> None:
+    """Helpers the strategy imports (at the top or inside a method), from beside its file or from its own
+    package (relative imports, ``from package import module``), and what those import in turn, count as
+    its source; third-party modules (numpy) and Python's own do not. An edit of a helper changes
+    source_sha256 (before, only the class's and its bases' files counted: an edited predictor left a
+    BANANAS manifest unchanged)."""
+    import importlib
+    import sys
+
+    from nasbench_suite.search import _source_sha256
+
+    names = ("sf_leaf", "sf_helper", "sf_lazy", "sf_lab", "sf_lab.strategies", "sf_lab.util", "sf_lab.deep")
+    request.addfinalizer(lambda: [sys.modules.pop(name, None) for name in names])
+    (tmp_path / "sf_helper.py").write_text("import numpy\nfrom sf_lab import util\n")
+    (tmp_path / "sf_lazy.py").write_text("X = 1\n")
+    (tmp_path / "sf_unused.py").write_text("X = 2\n")  # beside, never imported
+    (tmp_path / "sf_leaf.py").write_text(
+        "import numpy as np\nimport json\nimport sf_helper\nfrom sf_lab.strategies import Lab\n\n\n"
+        "class Leaf(Lab):\n    def ask(self, n):\n        import sf_lazy\n        return []\n")
+    lab = tmp_path / "sf_lab"
+    lab.mkdir()
+    (lab / "__init__.py").write_text("")
+    (lab / "util.py").write_text("Y = 1\n")
+    (lab / "deep.py").write_text("from . import util\n")
+    (lab / "strategies.py").write_text("from nasbench_suite.strategy import Strategy\n\nfrom .deep import util\n\n\n"
+                                       "class Lab(Strategy):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    leaf = importlib.import_module("sf_leaf").Leaf
+    files = class_source_files(leaf)
+    assert files is not None
+    assert files[:3] == [tmp_path / "sf_leaf.py", lab / "strategies.py", STRATEGY_FILES[0]]  # the classes first
+    assert set(files) == {tmp_path / "sf_leaf.py", tmp_path / "sf_helper.py", tmp_path / "sf_lazy.py",
+                          lab / "__init__.py", lab / "util.py", lab / "deep.py", lab / "strategies.py",
+                          *STRATEGY_FILES}
+    assert len(files) == len(set(files))
+    before = _source_sha256(leaf)
+    assert before == files_sha256(files)
+    (tmp_path / "sf_unused.py").write_text("X = 3\n")
+    assert _source_sha256(leaf) == before  # not part of it
+    (lab / "util.py").write_text("Y = 2\n")  # two imports away, through sf_helper and through deep
+    assert _source_sha256(leaf) != before
+
+
+def test_search_rows_follow_the_seeds_ascending_whatever_order_they_are_written_in(search_table: Benchmark,
+                                                                                    tmp_path: Path) -> None:
+    """'--seeds 5,0-2' and '--seeds 0-2,5' are the same runs: the same bytes (rows in ascending seed order, as
+    the manifest's seed ranges are written), not the rows of run 5 first."""
+    args = ["search", "--table", str(search_table.path), "--strategy", "random", "--max-queries", "5",
+            "--workers", "1"]
+    assert main([*args, "--seeds", "5,0-2", "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--seeds", "0-2,5", "--out", str(tmp_path / "b")]) == 0
+    for name in ("trajectories.parquet", "manifest.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert pd.read_parquet(tmp_path / "a" / "trajectories.parquet")["seed"].drop_duplicates().tolist() == [0, 1, 2, 5]

@@ -65,6 +65,23 @@ def test_crafted_json_is_one_error_line(reader: str, text: str, tmp_path: Path,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("reader", list(READERS))
+def test_a_key_named_twice_is_one_error_line(reader: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The file's first key written twice, with the same value: json.loads takes the last one silently, so
+    before, a hand-edited file whose key appeared twice with two values ran with one of them."""
+    make, name, argv = READERS[reader]
+    folder = make(tmp_path)
+    text = (folder / name).read_text()
+    key, value = next(iter(json.loads(text).items()))
+    (folder / name).write_text("{" + json.dumps(key) + ": " + json.dumps(value) + ", " + text.lstrip()[1:])
+    argv = [str(folder) if a == "{}" else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: ") and err.count("\n") == 1, err
+    assert f"the key {key!r} appears more than once in one object" in err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("value", [DEEP, 7], ids=["deep", "integer"])
 def test_a_result_store_whose_meta_is_not_json_is_damaged(value: object, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -402,6 +419,9 @@ def test_jsonread_refusals_are_json_errors_that_survive_a_worker_and_name_no_int
     assert long.value.msg == str(long.value)  # Python 3.10 says "(4300)", 3.11 "(4300 digits)"
     assert re.fullmatch(r"a number is too long: Exceeds the limit \(4300( digits)?\) for integer string conversion: "
                         r"value has 5000 digits", long.value.msg)
+    with pytest.raises(jsonread.RefusedJSON, match="^the key 'b' appears more than once in one object$"):
+        jsonread.loads('[{"a": {"b": 1, "c": 2, "b": 1}}]')  # inside another object too
+    assert jsonread.loads('{"a": {"b": 1}, "b": [{"b": 2}]}') == {"a": {"b": 1}, "b": [{"b": 2}]}  # one per object
     with pytest.raises(jsonread.RefusedJSON, match="nested too deeply") as deep:
         jsonread.loads(DEEP)
     again = pickle.loads(pickle.dumps(deep.value))
