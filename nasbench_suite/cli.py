@@ -584,7 +584,7 @@ def cmd_darts(args: argparse.Namespace) -> None:
                               device=args.device, **loop)
     with _output_lock(out, "nasbench darts"):
         check_results_folder(out, args.overwrite)  # a run that held the folder until now may have written it
-        results = run_weight_sharing(args.table, args.method, _int_list(args.seeds), settings, method_settings,
+        results = run_weight_sharing(args.table, args.method, sorted(_int_list(args.seeds)), settings, method_settings,
                                      data_dir=args.data_dir, progress=sys.stderr.isatty())
         results.write(out, overwrite=args.overwrite)
     final = results.final()

@@ -126,7 +126,8 @@ def _label(where: str, value: Any) -> str:
 
 
 def parse_seeds(where: str, value: Any) -> tuple[int, ...]:
-    """``"0-29"``, ``"0,5,7-9"`` or a list of integers -> distinct non-negative seeds, in order."""
+    """``"0-29"``, ``"0,5,7-9"`` or a list of integers -> distinct non-negative seeds, ascending (``"5,0-2"``
+    is the config of ``"0-2,5"``: the same runs, rows and report)."""
     seeds: list[int] = []
     if isinstance(value, list):
         for k, v in enumerate(value):
@@ -142,7 +143,7 @@ def parse_seeds(where: str, value: Any) -> tuple[int, ...]:
         raise ConfigError(f"config field {where}: seeds must be distinct, at least one")
     if max(seeds) > MAX_SEED:
         raise ConfigError(f"config field {where}: seeds must be at most 2**63 - 1 (stored as int64), got {max(seeds)}")
-    return tuple(seeds)
+    return tuple(sorted(seeds))
 
 
 def _strategies(value: Any) -> tuple[StrategyEntry, ...]:

@@ -635,6 +635,11 @@ def test_config_values_at_their_bounds_are_accepted(tmp_path: Path) -> None:
                         "report": {"bootstrap": 100, "alpha": 0.49}})
     assert (cfg.seeds, cfg.workers, cfg.bootstrap, cfg.alpha) == ((0, 2**63 - 1), 1, 100, 0.49)
     assert parse_config({**MINIMAL, "latency": {"source": "none", "batch": 1}}).latency_batch == 1  # the default
+    # seeds in any order are the config of the same seeds ascending: the same runs, rows and report
+    shuffled = parse_config({**MINIMAL, "seeds": "5,0-2", "weight_sharing": {"methods": ["gdas"], "epochs": 1, "seeds": [2, 0]}})
+    assert (shuffled.seeds, shuffled.weight_sharing.seeds) == ((0, 1, 2, 5), (0, 2))
+    assert shuffled.to_dict() == parse_config({**MINIMAL, "seeds": "0-2,5",
+                                               "weight_sharing": {"methods": ["gdas"], "epochs": 1, "seeds": "0,2"}}).to_dict()
     plain = tmp_path / "my-config"  # a config file named without .toml is read like one
     plain.write_text('name = "x"\ntable = "digits"\nseeds = "0"\n[budget]\nqueries = 1\n[[strategy]]\nname = "random"\n')
     assert load_config(plain).name == "x"

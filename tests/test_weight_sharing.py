@@ -1099,3 +1099,8 @@ def test_darts_cli_runs_seeds_0_to_2_by_default(ws_table, tmp_path, monkeypatch,
                  "--out", str(tmp_path / "o")]) == 0
     assert asked == [[0, 1, 2]] and "(3 runs of rsps, 1 epochs)" in capsys.readouterr().out
     assert sorted(pandas.read_parquet(tmp_path / "o" / "trajectories.parquet")["seed"].unique()) == [0, 1, 2]
+    # seeds in any order: the runs of ascending seeds, as `nasbench search` and the manifest's ranges have them
+    assert main(["darts", "--table", str(ws_table), "--method", "rsps", "--set", "candidates=5", "--epochs", "1",
+                 "--seeds", "2,0", "--out", str(tmp_path / "p")]) == 0
+    assert asked[1] == [0, 2]
+    assert pandas.read_parquet(tmp_path / "p" / "trajectories.parquet")["seed"].drop_duplicates().tolist() == [0, 2]
