@@ -762,16 +762,19 @@ def test_a_latency_limit_without_a_latency_source_is_refused_not_dropped(tiny_ta
         run_seeds(spec, [0])
 
 
-def test_runs_are_assembled_in_the_order_the_seeds_were_given_whatever_the_chunks(tiny_table: Benchmark) -> None:
-    """`--seeds 5,0-2` keeps its order (run 5 first), in one process or split into chunks over two, and each
-    run's rows are those of the seed run alone: the manifest's ranges are sorted, the frame is not."""
+def test_runs_are_assembled_in_ascending_seed_order_whatever_the_order_given_or_the_chunks(
+        tiny_table: Benchmark) -> None:
+    """`--seeds 5,0-2` is the search of `0-2,5`: rows in ascending seed order (as the manifest's ranges are
+    written; before, run 5 came first, so the same seeds in another order gave other bytes), in one process
+    or split into chunks over two, and each run's rows are those of the seed run alone."""
     spec = SearchSpec(str(tiny_table.path), "random", Budget(queries=3), workers=2)
     one = run_seeds(spec, "5,0-2")
-    assert one.frame["seed"].tolist() == [5] * 3 + [0] * 3 + [1] * 3 + [2] * 3
+    assert one.frame["seed"].tolist() == [0] * 3 + [1] * 3 + [2] * 3 + [5] * 3
     assert one.manifest["seeds"] == {"count": 4, "ranges": "0-2,5"}
     assert run_seeds(spec, [5, 0, 1, 2], processes=2).frame.equals(one.frame)
+    assert run_seeds(spec, "0-2,5").frame.equals(one.frame)
     alone = run_seeds(spec, [5]).frame
-    assert one.frame.iloc[:3].reset_index(drop=True).equals(alone)
+    assert one.frame.iloc[9:].reset_index(drop=True).equals(alone)
 
 
 def test_budget_accepts_numpy_numbers_and_refuses_bool_and_str() -> None:
