@@ -1261,7 +1261,19 @@ def build_parser() -> argparse.ArgumentParser:
                                       "local_tables/nb201-cifar10-hp12")
     p.add_argument("--out", type=_path, metavar="DIR", help="default reports/fidelity/<table>")
     p.set_defaults(func=cmd_fidelity)
+    _mark_command_parsers(parser)
     return parser
+
+
+def _mark_command_parsers(parser: argparse.ArgumentParser) -> None:
+    """Give each (sub)command's namespace its own parser, so that an option no command takes is refused
+    by the command it was given to, with that command's usage (argparse leaves it to the top-level parser,
+    whose usage is only ``nasbench [-h] COMMAND ...``)."""
+    parser.set_defaults(_command_parser=parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                _mark_command_parsers(child)
 
 
 def _check_data_dir(data_dir: str | None) -> None:
@@ -1302,7 +1314,9 @@ def _stdout_unwritable() -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _escape_unencodable_output()
-    args = build_parser().parse_args(argv)
+    args, extra = build_parser().parse_known_args(argv)
+    if extra:  # as parse_args, but with the usage of the command the option was given to
+        args._command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
     in_main_thread = threading.current_thread() is threading.main_thread()  # where handlers can be set
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:

@@ -241,7 +241,7 @@ def _scores(todo: list[int], batch: Minibatch, settings: ProxySettings, proxies:
     The minibatch travels to the workers by value, as numpy arrays: a torch tensor is pickled as a file
     descriptor that the worker fetches from the parent while it reads the task, so a parent killed
     outright (``kill -9``) left every worker dying on a ``ConnectionRefusedError`` traceback."""
-    if workers <= 1:
+    if workers <= 1 or not todo:  # nothing left to score (a complete folder resumed): no pool of 0 processes
         for a in todo:
             yield from _score_chunk([a], batch, settings, proxies)
         return

@@ -475,7 +475,8 @@ def test_every_shipped_file_is_package_data() -> None:
     patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["benchmarks_data"]
     shipped = [p.relative_to(root / "benchmarks_data").as_posix() for p in (root / "benchmarks_data").rglob("*")
                if p.is_file() and "runs" not in p.relative_to(root / "benchmarks_data").parts[:1]
-               and "__pycache__" not in p.parts and p.name != "__init__.py"]
+               and "__pycache__" not in p.parts and p.name != "__init__.py"
+               and not (p.name == ".lock" or ".sqlite" in p.name)]  # a resumed store's git-ignored working files
     assert shipped and [f for f in shipped if not any(
         fnmatch.fnmatch(f, pat) and f.count("/") == pat.count("/") for pat in patterns)] == []
 
@@ -510,3 +511,17 @@ def test_two_exports_to_one_file_never_mix(table_dir: Path, tmp_path: Path, monk
     assert sorted(p.name for p in out.parent.iterdir()) == [".t.csv.tmp", "t.csv"]  # its own temporary file is gone
     assert main(["export", str(table_dir), "--out", str(out), "--overwrite"]) == 0
     assert len(pd.read_csv(out)) == 10 * 2 * 4
+
+
+@pytest.mark.parametrize("argv, command", [(["info", "digits", "--jsn"], "info"),
+                                           (["search", "--table", "digits", "--strategy", "rea", "--max-queries", "5",
+                                             "--out", "never", "--json"], "search"),
+                                           (["table", "build", "run", "--out", "never", "--bogus"], "table build")])
+def test_an_option_no_command_takes_is_refused_with_that_commands_usage(argv: list[str], command: str, capsys) -> None:
+    """README, Command line: an option argparse refuses prints the command's usage before the one error line
+    (an unknown option printed only `usage: nasbench [-h] COMMAND ...`)."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and not Path("never").exists()
+    assert err.startswith(f"usage: nasbench {command} [-h]") and f"nasbench {command}: error: unrecognized arguments: " in err

@@ -874,6 +874,8 @@ def test_cli_proxies_scores_cells_and_reports_user_errors(tmp_path: Path, capsys
     table = load_proxies(out)
     assert table.scored().sum() == 4 and table.identity["table"]["name"] == "digits"
     assert main(args) == 0 and "0 computed now, 4 already stored" in capsys.readouterr().out
+    # a complete folder resumed with worker processes: nothing to score (was a ValueError traceback from a pool of 0)
+    assert main(args + ["--workers", "2"]) == 0 and "0 computed now, 4 already stored" in capsys.readouterr().out
 
 
 def test_warm_start_draws_its_pool_from_the_scored_cells(search_table) -> None:

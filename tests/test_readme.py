@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from nasbench_suite.errors import SplitNotAvailableError
@@ -44,10 +47,13 @@ def test_search_and_own_strategy_examples(tmp_path: Path, monkeypatch: pytest.Mo
 
     monkeypatch.chdir(tmp_path)  # the example writes runs/rea
     monkeypatch.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))  # its registration ends here
+    script = tmp_path / "search_example.py"  # run as README's readers run it: a script whose workers import it
+    script.write_text(_block("from nasbench_suite.evaluation import EvalSpec"), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert pd.read_parquet(tmp_path / "runs" / "rea" / "trajectories.parquet")["incumbent_test_acc"].notna().all()
+    assert "count    100.0" in done.stdout  # results.final()["incumbent_test_acc"].describe(): one row per seed
     namespace: dict = {}
-    exec(_block("from nasbench_suite.evaluation import EvalSpec"), namespace)
-    assert (tmp_path / "runs" / "rea" / "trajectories.parquet").is_file()
-    assert namespace["results"].final()["incumbent_test_acc"].notna().all()
     exec(_block("from dataclasses import dataclass"), namespace)
     trajectory = run_search(strategy.make_strategy("greedy-mutation", {"explore": 0.3}), Oracle(load_table("digits")),
                             Budget(queries=40), seed=0)
