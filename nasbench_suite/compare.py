@@ -19,13 +19,14 @@ already holds a method's finished run for the same table, machine and weight-sha
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from . import jsonread
-from .compare_config import _NAME, CompareConfig, ConfigError
+from .compare_config import _NAME, MAX_BOOTSTRAP, CompareConfig, ConfigError
 from .errors import NasBenchError
 from .partial_runs import remove_partial
 from .pools import spawn_pool
@@ -285,10 +286,62 @@ def read_compare(runs: Path) -> dict[str, Any]:
     wrong = [f"{k} should be an object" for k in ("config", "table", "machine") if not isinstance(record.get(k), dict)]
     wrong += [f"{k} should be a list of [label (letters, digits, '.', '_', '-'), folder inside the runs folder] pairs"
               for k in (REPLAYED, WEIGHT_SHARING) if not _run_list(record.get(k))]
+    if not wrong:
+        wrong = _record_problems(record)
     if wrong:  # a KeyError or TypeError traceback in the report before; a run named outside RUNS was read
         raise CompareError(f"{path} is damaged: {'; '.join(wrong)}; make the runs again with nasbench compare into "
                            "a new folder")
     return record
+
+
+def _record_problems(record: dict[str, Any]) -> list[str]:
+    """The fields of a ``compare.json`` (its object already checked) that the report reads and that are missing
+    or of the wrong kind: a KeyError, TypeError or numpy ValueError traceback while the report was built
+    (``config.bootstrap`` of 10**20, ``config.alpha`` a string, no ``package_version``...)."""
+    from .simulator import OVERRUN_POLICIES
+
+    def integer(x: Any, low: int, high: float = math.inf) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool) and low <= x <= high
+
+    def number(x: Any, low: float, high: float) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and low < x < high
+
+    def seeds(x: Any) -> bool:
+        return isinstance(x, list) and bool(x) and all(integer(s, 0) for s in x)
+
+    def text(x: Any) -> bool:
+        return isinstance(x, str)
+
+    cfg, table, machine, latency = record["config"], record["table"], record["machine"], record.get("latency")
+    checks = [
+        ("package_version", record.get("package_version"), text),
+        ("config.name", cfg.get("name"), lambda x: text(x) and _NAME.match(x) is not None),
+        ("config.seeds", cfg.get("seeds"), seeds),
+        ("config.strategies", cfg.get("strategies"), lambda x: isinstance(x, list) and bool(x)),
+        ("config.budget_seconds", cfg.get("budget_seconds"), lambda x: x is None or number(x, 0.0, math.inf)),
+        ("config.budget_queries", cfg.get("budget_queries"), lambda x: x is None or integer(x, 1)),
+        ("config.overrun", cfg.get("overrun"), lambda x: x in OVERRUN_POLICIES),
+        ("config.sim_workers", cfg.get("sim_workers"), lambda x: integer(x, 1)),
+        ("config.latency_batch", cfg.get("latency_batch"), lambda x: integer(x, 1)),
+        ("config.bootstrap", cfg.get("bootstrap"), lambda x: integer(x, 100, MAX_BOOTSTRAP)),
+        ("config.alpha", cfg.get("alpha"), lambda x: number(x, 0.0, 0.5)),
+        ("config.weight_sharing", cfg.get("weight_sharing"),
+         lambda x: x is None or (isinstance(x, dict) and seeds(x.get("seeds")))),
+        ("table.name", table.get("name"), text),
+        ("table.content_hash", table.get("content_hash"), text),
+        ("table.description", table.get("description"), text),
+        ("table.cells", table.get("cells", 0), lambda x: integer(x, 0)),
+        ("table.classes", table.get("classes", 0), lambda x: integer(x, 0)),
+        ("machine.cpu", machine.get("cpu", ""), text),
+        ("machine.hash", machine.get("hash", ""), text),
+        ("latency", latency, lambda x: x is None or (
+            isinstance(x, dict) and x.get("kind") in ("this machine", "another machine", "third-party")
+            and text(x.get("key")) and text(x.get("name")))),
+    ]
+    wrong = [f"{name} is missing or out of range" for name, value, ok in checks if not ok(value)]
+    if not wrong and cfg["budget_seconds"] is None and cfg["budget_queries"] is None:
+        wrong.append("config has neither budget_seconds nor budget_queries")
+    return wrong
 
 
 def _run_list(value: Any) -> bool:

@@ -28,6 +28,10 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 CONFIGS_DIR = Path(__file__).with_name("configs")
 DEFAULT_CONFIG = CONFIGS_DIR / "digits-default.toml"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_BOOTSTRAP = 100_000
+"""Most bootstrap resamples of a report's median band: 100 times the default, and the band of one column is
+resampled at once (resamples x runs values), so ``bootstrap = 99999999999999999999`` was a numpy ValueError
+traceback after every run had finished, and ``100000000`` took gigabytes and no end in sight."""
 
 
 class ConfigError(NasBenchError, ValueError):
@@ -102,6 +106,13 @@ def _join(where: str, key: str) -> str:
 def _int(where: str, value: Any, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"config field {where}: expected an integer >= {low}, got {value!r}")
+    return value
+
+
+def _bootstrap(value: Any) -> int:
+    value = _int("report.bootstrap", value, low=100)
+    if value > MAX_BOOTSTRAP:
+        raise ConfigError(f"config field report.bootstrap: expected at most {MAX_BOOTSTRAP:,} resamples, got {value}")
     return value
 
 
@@ -227,7 +238,7 @@ def parse_config(data: Mapping[str, Any]) -> CompareConfig:
         workers=_int("workers", top.get("workers", 2)),
         latency=source,
         latency_batch=batch,
-        bootstrap=_int("report.bootstrap", report.get("bootstrap", 1000), low=100),
+        bootstrap=_bootstrap(report.get("bootstrap", 1000)),
         alpha=_float("report.alpha", report.get("alpha", 0.05), 0.0, 0.5),
         weight_sharing=_weight_sharing(top["weight_sharing"]) if "weight_sharing" in top else None,
     )

@@ -281,7 +281,11 @@ def _strategy_failed(strategy: Strategy, method: str, exc: Exception) -> Strateg
     own = getattr(sys.modules.get(type(strategy).__module__), "__file__", None)
     where = next((f for f in reversed(frames) if f.filename == own), frames[-1] if frames else None)
     at = f" (at {where.filename}:{where.lineno})" if where is not None else ""
-    return StrategyError(f"strategy {_strategy_name(strategy)!r} failed in {method}(): {type(exc).__name__}: {exc}{at}")
+    # the first line only: torch's C++ errors carry a 40-line stack dump in their message, which made the
+    # "one error line" of `nasbench search --strategy reinforce-lstm --set hidden=10**24` forty lines long
+    lines = str(exc).strip().splitlines()
+    text = lines[0] + (" [...]" if len(lines) > 1 else "") if lines else ""
+    return StrategyError(f"strategy {_strategy_name(strategy)!r} failed in {method}(): {type(exc).__name__}: {text}{at}")
 
 
 def _strategy_name(strategy: Strategy) -> str:

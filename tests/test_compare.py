@@ -12,13 +12,14 @@ import re
 import shutil
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from nasbench_suite.cli import main
-from nasbench_suite.compare_config import DEFAULT_CONFIG, ConfigError, embedded_configs, load_config, parse_config
+from nasbench_suite.compare_config import DEFAULT_CONFIG, MAX_BOOTSTRAP, ConfigError, embedded_configs, load_config, parse_config
 from nasbench_suite.report import stats
 from nasbench_suite.strategy import strategy_names
 
@@ -601,7 +602,8 @@ def test_the_fields_a_config_leaves_out_take_their_stated_defaults() -> None:
     assert (cfg.overrun, cfg.sim_workers, cfg.workers, cfg.latency, cfg.latency_batch) == ("strict", 1, 2, "auto", 1)
     assert (cfg.budget_seconds, cfg.budget_queries, cfg.weight_sharing.seeds) == (5.0, None, (0, 1, 2))
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    assert (f"`bootstrap` resamples of the median band (default {cfg.bootstrap}), `alpha` of the tests ({cfg.alpha})"
+    assert (f"`bootstrap` resamples of the median band (default {cfg.bootstrap}, 100 to {MAX_BOOTSTRAP:,}), `alpha` of "
+            f"the tests ({cfg.alpha})"
             in readme) and (cfg.bootstrap, cfg.alpha) == (1000, 0.05)
 
 
@@ -610,6 +612,9 @@ def test_the_fields_a_config_leaves_out_take_their_stated_defaults() -> None:
     ({"report": {"alpha": 0.0}}, "report.alpha: expected a number in (0.0, 0.5), got 0.0"),
     ({"report": {"alpha": 0.5}}, "report.alpha: expected a number in (0.0, 0.5), got 0.5"),
     ({"report": {"bootstrap": 99}}, "report.bootstrap: expected an integer >= 100, got 99"),
+    ({"report": {"bootstrap": 100_001}}, "report.bootstrap: expected at most 100,000 resamples, got 100001"),
+    # numpy's ValueError traceback in the report, after every run had finished
+    ({"report": {"bootstrap": 10**20}}, "report.bootstrap: expected at most 100,000 resamples"),
     ({"workers": 0}, "workers: expected an integer >= 1, got 0"),
     ({"seeds": [0, 1, 1]}, "seeds: seeds must be distinct, at least one"),
     ({"seeds": "3,0-3"}, "seeds: seeds must be distinct, at least one"),
@@ -634,6 +639,7 @@ def test_config_values_at_their_bounds_are_accepted(tmp_path: Path) -> None:
     cfg = parse_config({**MINIMAL, "seeds": [0, 2**63 - 1], "workers": 1, "budget": {"seconds": 1e-9},
                         "report": {"bootstrap": 100, "alpha": 0.49}})
     assert (cfg.seeds, cfg.workers, cfg.bootstrap, cfg.alpha) == ((0, 2**63 - 1), 1, 100, 0.49)
+    assert parse_config({**MINIMAL, "report": {"bootstrap": 100_000}}).bootstrap == 100_000
     assert parse_config({**MINIMAL, "latency": {"source": "none", "batch": 1}}).latency_batch == 1  # the default
     # seeds in any order are the config of the same seeds ascending: the same runs, rows and report
     shuffled = parse_config({**MINIMAL, "seeds": "5,0-2", "weight_sharing": {"methods": ["gdas"], "epochs": 1, "seeds": [2, 0]}})
@@ -1063,6 +1069,33 @@ def test_a_damaged_run_manifest_is_a_clear_error(full_run: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert err.startswith(f"nasbench: error: {manifest} is not the manifest of a run made by nasbench compare")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("damage, field", [
+    (lambda r: r["config"].update(bootstrap=10**20), "config.bootstrap"),  # numpy ValueError
+    (lambda r: r["config"].update(bootstrap="1000"), "config.bootstrap"),  # TypeError
+    (lambda r: r["config"].update(alpha="x"), "config.alpha"),
+    (lambda r: r["config"].pop("alpha"), "config.alpha"),  # KeyError
+    (lambda r: r["config"].update(budget_seconds="30"), "config.budget_seconds"),
+    (lambda r: r["config"].pop("seeds"), "config.seeds"),
+    (lambda r: r["config"].update(strategies=5), "config.strategies"),
+    (lambda r: r.pop("package_version"), "package_version"),
+    (lambda r: r["table"].update(content_hash=5), "table.content_hash"),
+    (lambda r: r["table"].pop("name"), "table.name"),
+])
+def test_a_damaged_compare_json_config_is_a_clear_error(full_run: Path, tmp_path: Path, damage: Any, field: str,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """A compare.json whose config, table or version fields were missing or of the wrong kind ended the report
+    in a KeyError, TypeError or numpy ValueError traceback while it was built."""
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    record = json.loads((runs / "compare.json").read_text())
+    damage(record)
+    (runs / "compare.json").write_text(json.dumps(record), encoding="utf-8")
+    assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: {runs / 'compare.json'} is damaged: {field} is missing or out of range")
+    assert err.count("\n") == 1 and not (tmp_path / "out" / "index.md").exists()
 
 
 def test_latency_auto_prefers_this_machines_folder_of_the_tables_network(tmp_path: Path,

@@ -94,6 +94,23 @@ def test_a_bad_cell_built_in_a_strategys_code_names_the_strategy_and_line(tiny_t
     assert isinstance(info.value.__cause__, ArchError)
 
 
+def test_a_strategy_exception_of_many_lines_is_named_on_one_line(tiny_table: Benchmark) -> None:
+    """torch's C++ errors carry a stack dump in their message (`nasbench search --strategy reinforce-lstm
+    --set hidden=1000000000000000000000000` printed 40 lines after 'nasbench: error:'); the message keeps
+    the exception's first line, the strategy, the method and the line that raised it."""
+
+    class Noisy(Scripted):
+        def ask(self, n: int) -> list[Query]:
+            raise TypeError('empty(): argument \'size\' failed\nException raised from ...\nframe #0: c10::Error')
+
+    with pytest.raises(StrategyError) as info:
+        run_search(Noisy(), Oracle(tiny_table), Budget(queries=3), seed=0)
+    message = str(info.value)
+    assert "\n" not in message and "frame #0" not in message, message
+    assert re.match(r"strategy '[\w.<>]*Noisy' failed in ask\(\): TypeError: empty\(\): argument 'size' failed \[\.\.\.\] "
+                    r"\(at .*test_simulator\.py:\d+\)$", message), message
+
+
 @pytest.mark.parametrize("charge", ["free", None, True, [1.0], np.array([1.0, 2.0]), -0.1, float("nan"), math.inf])
 def test_a_charge_that_is_no_non_negative_number_is_a_strategy_error(tiny_table: Benchmark, charge: object) -> None:
     """A buggy strategy's Query.charge (a string, None, an array, a negative or infinite number) stops the
