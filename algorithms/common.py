@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from nasbench_suite.predictors import Predictor
-from nasbench_suite.space import Arch
+from nasbench_suite.space import NUM_ARCHS, NUM_EDGES, Arch
 from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError
 
 
@@ -124,6 +124,11 @@ class BatchedModelSearch(RandomStart, Strategy):
         if self.n_init < 2 or min(self.batch, self.candidates, self.mutate_top, self.max_edits) < 1:
             raise StrategyError("model-guided search needs n_init >= 2 (a model needs two results) and batch, "
                                 "candidates, mutate_top, max_edits >= 1")
+        if self.candidates > NUM_ARCHS or self.max_edits > NUM_EDGES:  # loops over them: 10**24 ran with no end
+            raise StrategyError(f"model-guided search needs candidates <= {NUM_ARCHS:,} (the cells of the space) and "
+                                f"max_edits <= {NUM_EDGES} (the edges of a cell; naszilla's mutation rate is an "
+                                f"expected number of changed edges); got candidates={self.candidates}, "
+                                f"max_edits={self.max_edits}")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.observed = Observed()
         self.asked: set[int] = set()

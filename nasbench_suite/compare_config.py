@@ -103,16 +103,11 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def _int(where: str, value: Any, low: int = 1) -> int:
+def _int(where: str, value: Any, low: int = 1, high: int | None = None, unit: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"config field {where}: expected an integer >= {low}, got {value!r}")
-    return value
-
-
-def _bootstrap(value: Any) -> int:
-    value = _int("report.bootstrap", value, low=100)
-    if value > MAX_BOOTSTRAP:
-        raise ConfigError(f"config field report.bootstrap: expected at most {MAX_BOOTSTRAP:,} resamples, got {value}")
+    if high is not None and value > high:
+        raise ConfigError(f"config field {where}: expected at most {high:,}{unit}, got {value}")
     return value
 
 
@@ -212,13 +207,14 @@ def _weight_sharing(value: Any) -> WeightSharingEntry:
 
 def parse_config(data: Mapping[str, Any]) -> CompareConfig:
     """Check a parsed TOML document and turn it into a :class:`CompareConfig`."""
-    from .simulator import OVERRUN_POLICIES
+    from .simulator import MAX_RUN_QUERIES, OVERRUN_POLICIES
 
     top = _keys("", dict(data), {"name", "table", "seeds", "workers", "budget", "strategy", "latency",
                                  "report", "weight_sharing"}, {"name", "table", "seeds", "budget", "strategy"})
     budget = _keys("budget", top["budget"], {"seconds", "queries", "overrun", "sim_workers"})
     seconds = _float("budget.seconds", budget["seconds"]) if "seconds" in budget else None
-    queries = _int("budget.queries", budget["queries"]) if "queries" in budget else None
+    queries = _int("budget.queries", budget["queries"], high=MAX_RUN_QUERIES, unit=" per run") \
+        if "queries" in budget else None
     if seconds is None and queries is None:
         raise ConfigError("config field budget: give seconds (simulated), queries, or both")
     overrun = budget.get("overrun", "strict")
@@ -238,7 +234,7 @@ def parse_config(data: Mapping[str, Any]) -> CompareConfig:
         workers=_int("workers", top.get("workers", 2)),
         latency=source,
         latency_batch=batch,
-        bootstrap=_bootstrap(report.get("bootstrap", 1000)),
+        bootstrap=_int("report.bootstrap", report.get("bootstrap", 1000), low=100, high=MAX_BOOTSTRAP, unit=" resamples"),
         alpha=_float("report.alpha", report.get("alpha", 0.05), 0.0, 0.5),
         weight_sharing=_weight_sharing(top["weight_sharing"]) if "weight_sharing" in top else None,
     )

@@ -33,7 +33,7 @@ from .errors import PASS_OVERWRITE, NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import MAX_SEED, format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
-from .simulator import MAX_WORKERS, TRAJECTORY_COLUMNS, Budget, Oracle, guarded, run_keys, run_search
+from .simulator import MAX_RUN_QUERIES, MAX_WORKERS, TRAJECTORY_COLUMNS, Budget, Oracle, guarded, run_keys, run_search
 from .source_files import class_source_files
 from .strategy import check_found_elsewhere, import_strategies, make_strategy, strategy_class, strategy_source
 from .store import atomic_write, atomic_write_text
@@ -226,8 +226,8 @@ def read_results(path: Path, columns: Sequence[str] | None = None) -> "pd.DataFr
 
 def run_notes(label: str, stop_reasons: Mapping[str, int], final: "pd.DataFrame") -> list[str]:
     """Sentences that flag what runs of a strategy can do without an error but should not go unseen:
-    runs that ended before the budget because the strategy stopped asking (stop reason ``exhausted``),
-    and final incumbents the strategy named without ever querying them (their evaluation is read all the
+    runs that ended before the budget because the strategy stopped asking (stop reason ``exhausted``) or
+    at the simulator's :data:`~.simulator.MAX_RUN_QUERIES` (``query_limit``), and final incumbents the strategy named without ever querying them (their evaluation is read all the
     same). ``stop_reasons`` is a manifest's ``runs.stop_reasons``; ``final`` holds the last row of every
     run (``incumbent_index`` and ``incumbent_value`` are read). Printed by ``nasbench search`` and
     ``compare``, and written into the comparison report."""
@@ -237,6 +237,10 @@ def run_notes(label: str, stop_reasons: Mapping[str, int], final: "pd.DataFrame"
     if early:
         notes.append(f"{early} of {runs} runs of {label} ended before the budget: the strategy asked for no query "
                      "while none was running, which ends a run (stop reason 'exhausted' in manifest.json)")
+    capped = stop_reasons.get("query_limit", 0)
+    if capped:
+        notes.append(f"{capped} of {runs} runs of {label} ended before their seconds budget, at {MAX_RUN_QUERIES:,} "
+                     "queries, the most one run dispatches (stop reason 'query_limit' in manifest.json)")
     untold = int(((final["incumbent_index"] >= 0) & final["incumbent_value"].isna()).sum())
     if untold:
         notes.append(f"{untold} of {len(final)} runs of {label} end with an incumbent the strategy named but never "

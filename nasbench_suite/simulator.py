@@ -61,6 +61,13 @@ class BudgetError(NasBenchError, ValueError):
     """A budget is malformed or cannot end a run."""
 
 
+MAX_RUN_QUERIES = 1_000_000
+"""The most queries one run dispatches: a run of a seconds budget that reaches it stops there (stop reason
+``query_limit``), and a queries budget above it is refused. Far above any published NAS-Bench-201 experiment
+(hundreds to a few thousand queries); each told query holds about 1 KB in the run's columns, so a typo such as
+``--budget 1e12`` or ``--max-queries 100000000`` ran with no end while memory grew by gigabytes."""
+
+
 @dataclass(frozen=True)
 class Budget:
     """How long a run may go: simulated ``seconds``, a number of ``queries``, or both (first reached ends it)."""
@@ -82,6 +89,8 @@ class Budget:
         if self.queries is not None:
             if not is_integer(self.queries) or self.queries < 1:
                 raise BudgetError(f"budget queries must be a positive integer, got {self.queries!r}")
+            if self.queries > MAX_RUN_QUERIES:
+                raise BudgetError(f"budget queries must be at most {MAX_RUN_QUERIES:,} per run, got {self.queries}")
             object.__setattr__(self, "queries", int(self.queries))
         if self.overrun not in OVERRUN_POLICIES:
             raise BudgetError(f"unknown overrun policy {self.overrun!r}; use {' or '.join(OVERRUN_POLICIES)}")
@@ -381,7 +390,8 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
     row_of, n_slots, slots, seeds = oracle.row_of, oracle.n_slots, oracle.slots, oracle.seeds
     max_epoch = oracle.fidelities[-1]
     limit_s = math.inf if budget.seconds is None else float(budget.seconds)
-    limit_q = budget.queries if budget.queries is not None else -1
+    limit_q = budget.queries if budget.queries is not None else MAX_RUN_QUERIES
+    limit_reason = "queries" if budget.queries is not None else "query_limit"
     strict = budget.overrun == "strict"
     lat_of = oracle.latency
     limit_lat = oracle.space.max_latency
@@ -403,7 +413,7 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
     while True:
         if not stop_reason and free:
             if dispatched == limit_q:
-                stop_reason = "queries"
+                stop_reason = limit_reason
             elif not strict and now >= limit_s:
                 stop_reason = "seconds"
         asked: Sequence[Query] = ()
@@ -417,7 +427,7 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
                 raise StrategyError(f"ask({free}) returned {len(asked)} queries; at most {free} workers are idle")
             for q in asked:
                 if dispatched == limit_q:
-                    stop_reason = "queries"
+                    stop_reason = limit_reason
                     break
                 _check_query(q, strategy)
                 a = q.arch.index

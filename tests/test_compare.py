@@ -616,6 +616,7 @@ def test_the_fields_a_config_leaves_out_take_their_stated_defaults() -> None:
     # numpy's ValueError traceback in the report, after every run had finished
     ({"report": {"bootstrap": 10**20}}, "report.bootstrap: expected at most 100,000 resamples"),
     ({"workers": 0}, "workers: expected an integer >= 1, got 0"),
+    ({"budget": {"queries": 1_000_001}}, "budget.queries: expected at most 1,000,000 per run, got 1000001"),
     ({"seeds": [0, 1, 1]}, "seeds: seeds must be distinct, at least one"),
     ({"seeds": "3,0-3"}, "seeds: seeds must be distinct, at least one"),
     ({"seeds": [0, -1]}, "seeds[1]: expected an integer >= 0, got -1"),

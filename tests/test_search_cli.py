@@ -564,6 +564,26 @@ def test_a_run_without_an_incumbent_is_not_counted_as_naming_an_unqueried_cell()
         "evaluation is read and reported (incumbent_value is NaN)"]
 
 
+def test_runs_stopped_at_the_query_limit_are_flagged_and_a_larger_max_queries_refused(
+        search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--max-queries 100000000` or `--budget 1e12` ran with no end; the first is now refused before any run, the
+    second stops each run at the simulator's MAX_RUN_QUERIES, and `search` says so in a note."""
+    from nasbench_suite import search, simulator
+
+    base = ["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0-1", "--workers", "1"]
+    assert main([*base, "--max-queries", "1000001", "--out", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
+    assert err == "nasbench: error: budget queries must be at most 1,000,000 per run, got 1000001\n"
+    assert not (tmp_path / "refused").exists()
+    monkeypatch.setattr(simulator, "MAX_RUN_QUERIES", 6)
+    monkeypatch.setattr(search, "MAX_RUN_QUERIES", 6)
+    assert main([*base, "--budget", "1e12", "--out", str(tmp_path / "capped")]) == 0
+    assert ("note: 2 of 2 runs of random ended before their seconds budget, at 6 queries, the most one run "
+            "dispatches (stop reason 'query_limit' in manifest.json)") in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "capped" / "manifest.json").read_text())
+    assert manifest["runs"]["stop_reasons"] == {"query_limit": 2} and manifest["rows"] == 12
+
+
 def test_runs_that_stop_early_or_end_on_an_unqueried_incumbent_are_flagged(
         search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
         request: pytest.FixtureRequest) -> None:

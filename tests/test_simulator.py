@@ -794,6 +794,22 @@ def test_runs_are_assembled_in_ascending_seed_order_whatever_the_order_given_or_
     assert one.frame.iloc[9:].reset_index(drop=True).equals(alone)
 
 
+def test_a_run_dispatches_at_most_max_run_queries(tiny_table: Benchmark, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seconds budget that no run reaches (`--budget 1e12`) ran with no end while memory grew by gigabytes; now
+    the run stops at MAX_RUN_QUERIES with its own stop reason, and a queries budget above it is refused."""
+    from nasbench_suite import simulator
+
+    assert Budget(queries=simulator.MAX_RUN_QUERIES).queries == 1_000_000
+    with pytest.raises(BudgetError, match=r"^budget queries must be at most 1,000,000 per run, got 1000001$"):
+        Budget(queries=simulator.MAX_RUN_QUERIES + 1)
+    monkeypatch.setattr(simulator, "MAX_RUN_QUERIES", 7)  # the loop reads it at each run
+    capped = run_search(make_strategy("random"), Oracle(tiny_table), Budget(seconds=1e300), seed=0, workers=3)
+    assert (len(capped), capped.stop_reason) == (7, "query_limit")
+    both = run_search(make_strategy("random"), Oracle(tiny_table), Budget(seconds=1e300, queries=7), seed=0, workers=3)
+    assert (len(both), both.stop_reason) == (7, "queries")  # the budget's own queries, not the cap
+    assert np.array_equal(both.columns["arch_index"], capped.columns["arch_index"])
+
+
 def test_budget_accepts_numpy_numbers_and_refuses_bool_and_str() -> None:
     assert Budget(queries=np.int64(5)) == Budget(queries=5) and type(Budget(queries=np.int64(5)).queries) is int
     assert Budget(seconds=np.int64(100)).describe() == Budget(seconds=100).describe()

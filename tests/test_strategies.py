@@ -465,6 +465,12 @@ def test_registry_and_settings_errors(oracle: Oracle) -> None:
     for name in ("bananas", "xgb-evolution", "bananas-warm"):  # n_init 0/1 used to end the run early, exit 0
         with pytest.raises(StrategyError, match="n_init >= 2"):
             run_search(make_strategy(name, {"n_init": 1}), oracle, Budget(queries=20), 0)
+        # loops over candidates and edits: 10**24 of either ran with no end (bananas, xgb-evolution)
+        for bad in ({"candidates": 10**24}, {"candidates": 15_626}, {"max_edits": 10**24}, {"max_edits": 7}):
+            with pytest.raises(StrategyError, match=r"candidates <= 15,625 \(the cells of the space\) and max_edits <= 6"):
+                run_search(make_strategy(name, bad), oracle, Budget(queries=20), 0)
+        if name != "bananas-warm":  # it needs stored proxies to run at all
+            assert len(run_search(make_strategy(name, {"max_edits": 6}), oracle, Budget(queries=12), 0)) == 12
 
 
 def test_rea_sample_size_may_exceed_population(oracle: Oracle) -> None:
