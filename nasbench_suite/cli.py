@@ -567,7 +567,7 @@ def cmd_search(args: argparse.Namespace) -> None:
         col = final[evaluation.column]
         print(f"final incumbent {e['split']}_{e['measure']} on {e['table']} at epoch {e['epoch']}: mean {col.mean():.3f} "
               f"+- {col.std(ddof=0):.3f}; regret {final[evaluation.regret_column].mean():.3f}")
-    print(f"{t['wall_seconds_all_specs']:.2f} s wall with {args.workers} process(es) ({args.backend}), process start-up "
+    print(f"{t['wall_seconds_all_specs']:.2f} s wall with {t['processes']} process(es) ({args.backend}), process start-up "
           f"included; inside the runs {t['queries_per_second_per_process']:,.0f} queries/s per process "
           "(timing.json)")
 

@@ -524,6 +524,9 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
                           tables[spec.table].content_hash, c, strategy_source(spec.strategy)))
             owner.append(k)
 
+    # the processes that ran the tasks: a local pool starts no more than there are tasks (--workers 100000 with
+    # 2 seeds started 2, and timing.json said 100000); Ray's is the concurrency asked of it
+    pool_size = processes if backend == "ray" else max(1, min(processes, len(tasks)))
     staged: list[Path] = []  # this call's staged files
     staging_failed: list[str] = []
 
@@ -572,7 +575,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
             "note": "wall-clock measurements of this execution; they vary between executions and are not results. A "
                     "resumed execution read runs_resumed runs back from a stopped one: wall_seconds_all_specs covers "
                     "only the runs replayed now, the per-run sums all runs, as each was measured",
-            "backend": backend, "processes": processes, "runs": len(seeds), "queries": int(len(frame)),
+            "backend": backend, "processes": pool_size, "runs": len(seeds), "queries": int(len(frame)),
             "wall_seconds_all_specs": wall, "specs_in_call": len(specs),
             "runs_resumed": resumed[k],
             **({"staging_failed": f"finished runs could not be kept in {partial} ({staging_failed[0]}): this "

@@ -60,6 +60,16 @@ def _require_generator(rng: object, what: str) -> None:
                         f"got {type(rng).__name__} {rng!r}")
 
 
+MUTATION_SCHEMES = ("node_then_edge", "uniform_edge")
+"""The random edits :meth:`Arch.mutate` makes (see there)."""
+
+
+def check_mutation_scheme(scheme: object) -> None:
+    """ArchError unless ``scheme`` is one of :data:`MUTATION_SCHEMES`."""
+    if scheme not in MUTATION_SCHEMES:
+        raise ArchError(f"unknown mutation scheme {scheme!r}; use 'node_then_edge' or 'uniform_edge'")
+
+
 @dataclass(frozen=True, slots=True)
 class Arch:
     """One cell of the space: the op index on each of the 6 edges, in string order."""
@@ -230,14 +240,13 @@ class Arch:
         ``uniform_edge`` picks the edge uniformly among the 6.
         """
         _require_generator(rng, "Arch.mutate")
+        check_mutation_scheme(scheme)
         if scheme == "node_then_edge":
             node = int(rng.integers(1, NUM_NODES))
             edges = [e for e, (dst, _) in enumerate(EDGES) if dst == node]
             edge = edges[int(rng.integers(len(edges)))]
-        elif scheme == "uniform_edge":
+        else:  # uniform_edge
             edge = int(rng.integers(NUM_EDGES))
-        else:
-            raise ArchError(f"unknown mutation scheme {scheme!r}; use 'node_then_edge' or 'uniform_edge'")
         op = int(rng.integers(NUM_OPS - 1))
         if op >= self.ops[edge]:
             op += 1

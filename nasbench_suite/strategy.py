@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import NasBenchError
 from .settings_check import dataclass_defaults, setting_type_error
-from .space import NUM_ARCHS, Arch
+from .space import NUM_ARCHS, Arch, check_mutation_scheme
 
 
 class StrategyError(NasBenchError, ValueError):
@@ -162,7 +162,10 @@ class SearchSpace:
         return Arch.from_index(int(self.arch_indices[rng.integers(len(self.arch_indices))]))
 
     def mutate(self, arch: Arch, rng: np.random.Generator, scheme: str = "node_then_edge") -> Arch:
-        """One random edit (:meth:`Arch.mutate`; NAS-Bench-201's node-then-edge by default)."""
+        """One random edit (:meth:`Arch.mutate`; NAS-Bench-201's node-then-edge by default). On a table of
+        some cells, a uniform one of the neighbours it holds, whatever the scheme; an unknown scheme is refused
+        all the same (it used to run there, and the manifest recorded it)."""
+        check_mutation_scheme(scheme)
         if self.full:
             return arch.mutate(rng, scheme)
         near = self.neighbours(arch)

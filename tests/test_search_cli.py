@@ -986,3 +986,26 @@ def test_search_rows_follow_the_seeds_ascending_whatever_order_they_are_written_
     for name in ("trajectories.parquet", "manifest.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert pd.read_parquet(tmp_path / "a" / "trajectories.parquet")["seed"].drop_duplicates().tolist() == [0, 1, 2, 5]
+
+
+def test_an_unknown_mutation_scheme_is_refused_on_a_table_of_some_cells(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """On a table holding only some cells a mutation is a random held neighbour whatever the scheme, so
+    `--set mutation='"x"'` ran there (exit 0, the manifest recording mutation 'x'); on the full table it
+    was refused. Now both refuse it."""
+    for table in ("digits-sample", "digits"):
+        assert main(["search", "--table", table, "--strategy", "rea", "--set", 'mutation="x"', "--seeds", "0",
+                     "--max-queries", "40", "--workers", "1", "--out", str(tmp_path / table)]) == 2
+        err = capsys.readouterr().err
+        assert "unknown mutation scheme 'x'; use 'node_then_edge' or 'uniform_edge'" in err and err.count("\n") == 1
+        assert not (tmp_path / table).exists()
+
+
+def test_timing_counts_the_processes_that_ran_not_the_workers_asked_for(search_table: Benchmark, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """A pool starts no more processes than there are tasks: with 2 seeds, --workers 8 starts 2, and
+    timing.json and the printed line said 8."""
+    assert main(["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0-1",
+                 "--max-queries", "5", "--workers", "8", "--out", str(tmp_path / "o")]) == 0
+    assert " s wall with 2 process(es) (local)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "o" / "timing.json").read_text())["processes"] == 2
