@@ -180,7 +180,7 @@ class Oracle:
         rows = per_arch[self._arch_indices]
         if not np.isfinite(rows).all() or (rows < 0).any():
             raise StrategyError(f"latency ({source}) is missing or negative for {int((~(rows >= 0)).sum())} cells "
-                                f"of table {self.name!r}; a search needs every cell's: measure all isomorphism "
+                                f"of table {self.name!r}; a search needs the latency of every cell: measure all isomorphism "
                                 f"classes (`nasbench latency measure` without --archs) or use a predicted latency")
         if max_latency is not None and (isinstance(max_latency, bool) or not isinstance(max_latency, numbers.Real)
                                         or not (max_latency > 0 and math.isfinite(max_latency))):

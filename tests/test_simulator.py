@@ -396,7 +396,7 @@ def test_a_cell_at_exactly_the_latency_limit_is_feasible(tiny_table: Benchmark) 
     assert c["incumbent_index"].tolist() == [TINY_ARCHS[2]] and c["incumbent_value"].tolist() == [31.0]
     lat[TINY_ARCHS[1]] = -0.5  # a negative latency is no measurement
     with pytest.raises(StrategyError, match="latency \\(test\\) is missing or negative for 1 cells of table .*; a "
-                                            "search needs every cell's: measure all isomorphism classes"):
+                                            "search needs the latency of every cell: measure all isomorphism classes"):
         oracle()
 
 
