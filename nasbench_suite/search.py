@@ -227,10 +227,11 @@ def read_results(path: Path, columns: Sequence[str] | None = None) -> "pd.DataFr
 def run_notes(label: str, stop_reasons: Mapping[str, int], final: "pd.DataFrame") -> list[str]:
     """Sentences that flag what runs of a strategy can do without an error but should not go unseen:
     runs that ended before the budget because the strategy stopped asking (stop reason ``exhausted``) or
-    at the simulator's :data:`~.simulator.MAX_RUN_QUERIES` (``query_limit``), and final incumbents the strategy named without ever querying them (their evaluation is read all the
-    same). ``stop_reasons`` is a manifest's ``runs.stop_reasons``; ``final`` holds the last row of every
-    run (``incumbent_index`` and ``incumbent_value`` are read). Printed by ``nasbench search`` and
-    ``compare``, and written into the comparison report."""
+    at the simulator's :data:`~.simulator.MAX_RUN_QUERIES` (``query_limit``), and final incumbents the
+    strategy named without ever querying them (their evaluation is read all the same). ``stop_reasons`` is a
+    manifest's ``runs.stop_reasons``; ``final`` holds the last row of every run (``incumbent_index`` and
+    ``incumbent_value`` are read). Printed by ``nasbench search`` and ``compare``, and written into the
+    comparison report."""
     notes = []
     runs = sum(stop_reasons.values())
     early = stop_reasons.get("exhausted", 0)

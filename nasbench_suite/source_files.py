@@ -63,40 +63,46 @@ def _imported(file: Path, package: str, tops: set[str], beside: list[Path]) -> l
     except (OSError, SyntaxError, ValueError):  # edited since its import into something unreadable: its bytes
         return []                                 # are still hashed, it names no further module
     found: list[tuple[Path, str]] = []
+
+    def add(name: str) -> Path | None:
+        module = _module(name, tops, beside)
+        if module is not None:
+            found.append((module, name))
+        return module
+
     imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
     for node in sorted(imports, key=lambda node: (node.lineno, node.col_offset)):  # not ast.walk's order
         if isinstance(node, ast.Import):
             for alias in node.names:
-                found += _module(alias.name, tops, beside)
-        elif isinstance(node, ast.ImportFrom):
-            try:
-                base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) \
-                    if node.level else (node.module or "")
-            except (ImportError, ValueError):  # a relative import outside a package: it cannot have run
-                continue
-            module = _module(base, tops, beside)
-            found += module
-            if module and module[0][0].name == "__init__.py":  # `from package import submodule`
-                for alias in node.names:
-                    found += _module(f"{base}.{alias.name}", tops, beside)
+                add(alias.name)
+            continue
+        try:
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) \
+                if node.level else (node.module or "")
+        except (ImportError, ValueError):  # a relative import outside a package: it cannot have run
+            continue
+        init = add(base)
+        if init is not None and init.name == "__init__.py":  # `from package import submodule`
+            for alias in node.names:
+                add(f"{base}.{alias.name}")
     return found
 
 
-def _module(name: str, tops: set[str], beside: list[Path]) -> list[tuple[Path, str]]:
-    """[(file, name)] of module ``name`` when it is a project module with a source file, else []."""
+def _module(name: str, tops: set[str], beside: list[Path]) -> Path | None:
+    """The source file of module ``name`` when it is a project module with one, else None."""
     if not name:
-        return []
+        return None
     if name.partition(".")[0] not in tops:
         if "." in name:
-            return []
+            return None
         for folder in beside:  # a helper beside a single-file strategy
             if (folder / f"{name}.py").is_file():
-                return [(folder / f"{name}.py", name)]
-        return []
+                return folder / f"{name}.py"
+        return None
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError, AttributeError):  # not a module (a class imported from one), or absent
-        return []
+        return None
     if spec is None or not spec.origin or not spec.origin.endswith(".py") or not Path(spec.origin).is_file():
-        return []
-    return [(Path(spec.origin), name)]
+        return None
+    return Path(spec.origin)
