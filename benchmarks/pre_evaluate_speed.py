@@ -23,7 +23,8 @@ All rows train the same cells for the same epochs under the same protocol and se
   allocator keeps its defaults.
 
 With ``--repeats R`` every row runs R times, the rows taking turns (so load from elsewhere on the
-machine falls on all of them alike), and the median is shown with the range.
+machine falls on all of them alike), and the median is shown with the range; an engine row keeps its
+processes from its first repetition to its last (warmed up once, not started again each time).
 
 It prints images/s (training images x cells per second), archs/hour, achieved GFLOP/s (useful FLOPs
 only: 6 x forward multiply-accumulates per training image, 2 x per evaluated image, from
@@ -60,6 +61,7 @@ import contextlib
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
@@ -249,23 +251,31 @@ def timed(run: Callable[[], None], warm_up: Callable[[], object], device: str = 
     return measure
 
 
-def time_in_workers(jobs: list[tuple]) -> float:
+class WorkerRow:
     """Seconds the pre-evaluation worker task takes on ``jobs`` (one shard each) in as many spawned
-    one-thread processes, after an untimed first round that loads the data and builds the kernels in
-    every worker: with one worker, on its first batch of cells; with several, on their whole shards
-    (a short task could be taken by a worker that started early, leaving another cold)."""
-    warm = jobs
-    if len(jobs) == 1:
-        protocol, data_dir, archs, seed, k, device = jobs[0]
-        warm = [(protocol, data_dir, archs[:k], seed, k, device)]
-    with spawn_pool(len(jobs)) as pool:
-        list(pool.map(_train_in_worker, *zip(*warm)))
+    one-thread processes, kept for every repetition of the row (entered into ``pools``, which ends them).
+    The first call starts them and runs an untimed round that loads the data and builds the kernels in
+    every worker: with one worker, on its first batch of cells; with several, on their whole shards (a
+    short task could be taken by a worker that started early, leaving another cold)."""
+
+    def __init__(self, jobs: list[tuple], pools: contextlib.ExitStack) -> None:
+        self.jobs, self.pools = jobs, pools
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __call__(self) -> float:
+        if self.pool is None:
+            warm = self.jobs
+            if len(self.jobs) == 1:
+                protocol, data_dir, archs, seed, k, device = self.jobs[0]
+                warm = [(protocol, data_dir, archs[:k], seed, k, device)]
+            self.pool = self.pools.enter_context(spawn_pool(len(self.jobs)))
+            list(self.pool.map(_train_in_worker, *zip(*warm)))
         t0 = time.perf_counter()
-        results = list(pool.map(_train_in_worker, *zip(*jobs)))
+        results = list(self.pool.map(_train_in_worker, *zip(*self.jobs)))
         seconds = time.perf_counter() - t0
-    if sum(len(r) for r in results) != sum(len(job[2]) for job in jobs):
-        raise RuntimeError("a worker returned fewer cells than it was given")
-    return seconds
+        if sum(len(r) for r in results) != sum(len(job[2]) for job in self.jobs):
+            raise RuntimeError("a worker returned fewer cells than it was given")
+        return seconds
 
 
 def _sync(device: str) -> None:
@@ -338,6 +348,7 @@ def main() -> None:
                                for a in archs]
 
     row_cells: list[int] = [0, 0]  # cells per batch of each row (0: not the engine)
+    pools = contextlib.ExitStack()  # each engine row's processes, from its first repetition to the last
 
     def engine_row(k: int, processes: int) -> tuple[str, Callable[[], float]]:
         per = -(-len(archs) // processes)
@@ -345,7 +356,7 @@ def main() -> None:
                 for i in range(0, len(archs), per)]
         where = "x 1 thread" if args.device == "cpu" else f"on {args.device}"
         name = f"engine, {len(jobs)} process{'es' if len(jobs) > 1 else ''} {where}, {min(k, per)} cells/batch"
-        return name, partial(time_in_workers, jobs)
+        return name, WorkerRow(jobs, pools)
 
     configs: list[tuple[str, Callable[[], float]]] = [
         (f"naive loop (plain PyTorch), 1 process x {threads} threads", timed(plain, warm_up=lambda: plain_train_cell(
@@ -377,10 +388,11 @@ def main() -> None:
     print(f"kernel ceiling: stage-1 3x3 conv fwd+bwd alone: {ceiling:.1f} GFLOP/s "
           f"({100 * ceiling / peak:.0f}% of peak)\n", flush=True)
     seconds: list[list[float]] = [[] for _ in configs]
-    for r in range(args.repeats):  # round-robin: load changes on the machine fall on every row alike
-        for (name, run), secs in zip(configs, seconds):
-            secs.append(run())
-            print(f"timed, repetition {r + 1} of {args.repeats}: {name}: {secs[-1]:.2f} s", flush=True)
+    with pools:
+        for r in range(args.repeats):  # round-robin: load changes on the machine fall on every row alike
+            for (name, run), secs in zip(configs, seconds):
+                secs.append(run())
+                print(f"timed, repetition {r + 1} of {args.repeats}: {name}: {secs[-1]:.2f} s", flush=True)
     print()
     rows = [(name, float(np.median(secs)), min(secs), max(secs)) for (name, _), secs in zip(configs, seconds)]
 

@@ -10,6 +10,7 @@ import pytest
 from nasbench_suite.cli import main
 from nasbench_suite.errors import OutputKindError
 from nasbench_suite.folder_kind import check_output_kind, folder_kind
+from tests.fixture_runs import quick_runs_copy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -144,8 +145,6 @@ def test_a_command_reuses_its_own_folder_and_a_folder_of_no_kind(tmp_path: Path,
     """What stays allowed: search into a folder holding a user's notes, then again into its own results
     with --overwrite; report rewritten in place into a compare's folder (the runs' parent, its default)
     and into a report folder it made before."""
-    import shutil
-
     out = tmp_path / "search"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
@@ -154,7 +153,7 @@ def test_a_command_reuses_its_own_folder_and_a_folder_of_no_kind(tmp_path: Path,
     assert main([*search, "--overwrite"]) == 0
     assert (out / "notes.txt").read_text() == "mine" and folder_kind(out)[0] == "search results"
     compare = tmp_path / "compare"
-    shutil.copytree(REPO / "reports" / "digits-default" / "runs", compare / "runs")
+    quick_runs_copy(compare / "runs")
     assert main(["report", str(compare / "runs")]) == 0
     assert main(["report", str(compare / "runs"), "--out", str(tmp_path / "report")]) == 0
     assert folder_kind(tmp_path / "report")[0] == "comparison report"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from nasbench_suite.cli import main
+from tests.fixture_runs import quick_runs_copy
 
 REPO = Path(__file__).resolve().parents[1]
 DEEP = "[" * 100_000 + "]" * 100_000  # json.loads: RecursionError, not a ValueError
@@ -170,7 +171,7 @@ def _victim(tmp: Path) -> Path:
 def _report_folder(tmp: Path) -> Path:
     report = tmp / "report"
     report.mkdir()
-    shutil.copytree(REPO / "reports" / "digits-default" / "runs", report / "runs")
+    quick_runs_copy(report / "runs")
     return report
 
 
