@@ -179,10 +179,13 @@ def test_kill_9_and_resume_loses_and_duplicates_nothing(reference, tmp_path: Pat
     assert len(bench.manifest["compute"]["sessions"]) == 3
 
 
+STOPPED_CELLS = 120  # some 1.5 s of training in two workers, stopped at its first stored result (4 cells)
+
+
 def _start_in_own_group(run_dir: Path, workers: int) -> subprocess.Popen:
     """The command with ``workers`` worker processes, in its own process group (as a terminal's
     foreground job is), with Ctrl-C's default handling even if this test runs where SIGINT is ignored."""
-    args = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-299", "--seeds", "0", "--shard-size", "4",
+    args = ["pre-evaluate", *TINY_FLAGS, "--archs", f"0-{STOPPED_CELLS - 1}", "--seeds", "0", "--shard-size", "4",
             "--workers", str(workers), "--out", str(run_dir)]
     # Python turns SIGINT into KeyboardInterrupt unless it started with SIGINT ignored: restore that first
     code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
@@ -247,10 +250,10 @@ def test_an_interrupted_parallel_run_says_so_in_one_line_and_resumes(tmp_path: P
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert len(workers) == 2 and not any(_alive(pid) for pid in workers)  # none left training
     kept = stored_rows(run_dir)
-    assert 0 < len({k[:2] for k in kept}) < 300
-    spec = RunSpec("0-299", (0,), TINY, shard_size=4)
+    assert 0 < len({k[:2] for k in kept}) < STOPPED_CELLS
+    spec = RunSpec(f"0-{STOPPED_CELLS - 1}", (0,), TINY, shard_size=4)
     status = run_pre_evaluation(spec, run_dir, progress=False)
-    assert status.complete and status.written_now == 300 - len({k[:2] for k in kept})
+    assert status.complete and status.written_now == STOPPED_CELLS - len({k[:2] for k in kept})
     assert {k: v for k, v in stored_rows(run_dir).items() if k in kept} == kept
 
 
