@@ -550,7 +550,7 @@ def cmd_search(args: argparse.Namespace) -> None:
               f"{out / PARTIAL_DIR}, the others replayed")
     if "staging_failed" in t:
         print(f"note: {t['staging_failed']} (a stop would have lost them); the results are whole")
-    for note in run_notes(args.strategy, results.manifest["runs"]["stop_reasons"], final):
+    for note in run_notes(args.strategy, results.manifest, final):
         print(f"note: {note}")
     empty = int((final["incumbent_index"] < 0).sum())
     if empty == len(final):  # constrained mode: no run found a cell within the latency limit
@@ -649,9 +649,9 @@ def _print_compare_notes(runs: Path, labels: Sequence[str]) -> None:
 
     for label in labels:
         folder = runs / REPLAYED / label
-        reasons = json.loads((folder / MANIFEST_FILE).read_text())["runs"]["stop_reasons"]
+        manifest = json.loads((folder / MANIFEST_FILE).read_text())
         frame = read_results(folder / RESULTS_FILE, ["seed", "incumbent_index", "incumbent_value"])
-        for note in run_notes(label, reasons, frame.groupby("seed", sort=False).tail(1)):
+        for note in run_notes(label, manifest, frame.groupby("seed", sort=False).tail(1)):
             print(f"note: {note}")
 
 

@@ -57,6 +57,9 @@ TIMING_FILE = "timing.json"
 FORMAT = "nasbench-search-results"
 FORMAT_VERSION = 1
 BACKENDS = ("local", "ray")
+VALID_FROM_ORI_TEST = "valid_filled_from_ori_test"
+"""Key of a manifest's ``search`` block, present (true) only when the searched table's valid values were
+partly filled from NATS-Bench's ori-test, which holds the test half (``nasbench import --valtest-as-valid``)."""
 
 COLUMNS: dict[str, str] = {
     "strategy": "registered strategy name",
@@ -224,15 +227,22 @@ def read_results(path: Path, columns: Sequence[str] | None = None) -> "pd.DataFr
         return pd.read_parquet(f, columns=None if columns is None else list(columns))
 
 
-def run_notes(label: str, stop_reasons: Mapping[str, int], final: "pd.DataFrame") -> list[str]:
+def run_notes(label: str, manifest: Mapping[str, Any], final: "pd.DataFrame") -> list[str]:
     """Sentences that flag what runs of a strategy can do without an error but should not go unseen:
     runs that ended before the budget because the strategy stopped asking (stop reason ``exhausted``) or
-    at the simulator's :data:`~.simulator.MAX_RUN_QUERIES` (``query_limit``), and final incumbents the
-    strategy named without ever querying them (their evaluation is read all the same). ``stop_reasons`` is a
-    manifest's ``runs.stop_reasons``; ``final`` holds the last row of every run (``incumbent_index`` and
-    ``incumbent_value`` are read). Printed by ``nasbench search`` and ``compare``, and written into the
-    comparison report."""
+    at the simulator's :data:`~.simulator.MAX_RUN_QUERIES` (``query_limit``), final incumbents the
+    strategy named without ever querying them (their evaluation is read all the same), and a search of
+    validation values filled from the split that holds the test half (a NATS-Bench import with
+    ``--valtest-as-valid``). ``manifest`` is the runs' ``manifest.json``; ``final`` holds the last row of
+    every run (``incumbent_index`` and ``incumbent_value`` are read). Printed by ``nasbench search`` and
+    ``compare``, and written into the comparison report."""
     notes = []
+    if manifest["search"].get(VALID_FROM_ORI_TEST):
+        notes.append(f"runs of {label} searched table {manifest['search']['table']}, whose valid values were "
+                     "partly filled from NATS-Bench's ori-test (imported with --valtest-as-valid); ori-test holds "
+                     "the x-test half that the table's test split is: a test accuracy of these runs is not "
+                     "independent of what they searched")
+    stop_reasons = manifest["runs"]["stop_reasons"]
     runs = sum(stop_reasons.values())
     early = stop_reasons.get("exhausted", 0)
     if early:
@@ -623,11 +633,14 @@ def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fideli
         columns[evaluation.regret_column] = (  # >= 0 either way: a loss's regret is metric - optimum
             "evaluation table optimum minus the incumbent's evaluation metric" if higher_is_better(evaluation.measure)
             else "the incumbent's evaluation metric minus the evaluation table optimum (lower is better)")
+    search = {"table": bench.name, "table_argument": os.fspath(spec.table), "content_hash": bench.content_hash,
+              "objective": spec.objective, "search_epochs": jsonable(spec.search_epochs), "fidelities": fidelities,
+              "latency": latency}
+    if bench.manifest.get("valtest_as_valid") is True:  # only then: every other manifest stays as it was
+        search[VALID_FROM_ORI_TEST] = True
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
-        "search": {"table": bench.name, "table_argument": os.fspath(spec.table), "content_hash": bench.content_hash,
-                   "objective": spec.objective, "search_epochs": jsonable(spec.search_epochs), "fidelities": fidelities,
-                   "latency": latency},
+        "search": search,
         "strategy": {"name": spec.strategy, "class": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
                      "source_sha256": _source_sha256(type(strategy)), "settings": jsonable(strategy.settings())},
         "seeds": {"count": len(seeds), "ranges": format_int_list(seeds)},

@@ -559,7 +559,7 @@ def test_a_run_without_an_incumbent_is_not_counted_as_naming_an_unqueried_cell()
     from nasbench_suite.search import run_notes
 
     final = pd.DataFrame({"incumbent_index": [-1, 5, 7], "incumbent_value": [np.nan, np.nan, 91.0]})
-    assert run_notes("s", {"queries": 3}, final) == [
+    assert run_notes("s", {"search": {"table": "t"}, "runs": {"stop_reasons": {"queries": 3}}}, final) == [
         "1 of 3 runs of s end with an incumbent the strategy named but never queried: no query paid for it, yet its "
         "evaluation is read and reported (incumbent_value is NaN)"]
 
@@ -612,6 +612,37 @@ def test_runs_that_stop_early_or_end_on_an_unqueried_incumbent_are_flagged(
     notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
     assert len(notes) == 2 and "2 of 2 runs of user-stops-early ended before" in notes[0]
     assert "2 of 2 runs of user-names-unqueried end with an incumbent" in notes[1]
+
+
+def test_a_search_of_valid_values_filled_from_ori_test_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A NATS-Bench table imported with --valtest-as-valid holds valid values from ori-test, which contains the
+    x-test half its test split is: searched and judged on it, the runs' test accuracy was reported without a
+    word (the table's manifest said so; the search's output did not)."""
+    from fixture_tables import search_results
+
+    from nasbench_suite.table import build_table
+
+    table = build_table(search_results(seeds=(0,), epochs=4), tmp_path / "filled", name="filled",
+                        metadata={"dataset": {"name": "generated", "sha256": "-"}, "valtest_as_valid": True,
+                                  "description": "generated values for tests (not trained)"})
+    base = ["search", "--table", str(table.path), "--strategy", "random", "--seeds", "0-1", "--max-queries", "5",
+            "--workers", "1"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert ("note: runs of random searched table filled, whose valid values were partly filled from NATS-Bench's "
+            "ori-test (imported with --valtest-as-valid)") in out
+    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["search"]["valid_filled_from_ori_test"] is True
+    config = tmp_path / "filled.toml"
+    config.write_text(f'name = "filled"\ntable = "{table.path.as_posix()}"\nseeds = "0-1"\nworkers = 1\n'
+                      '[budget]\nqueries = 5\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n')
+    assert main(["compare", "--config", str(config), "--out", str(tmp_path / "c")]) == 0
+    assert "note: runs of random searched table filled" in capsys.readouterr().out
+    caveats = (tmp_path / "c" / "index.md").read_text().split("## Caveats")[1].split("## ")[0]
+    assert "not independent of what they searched" in caveats
+    # a table that was not filled: no note, and no new key in the manifest
+    assert main(["search", "--table", "digits-sample", *base[3:], "--out", str(tmp_path / "b")]) == 0
+    assert "note:" not in capsys.readouterr().out
+    assert "valid_filled_from_ori_test" not in json.loads((tmp_path / "b" / "manifest.json").read_text())["search"]
 
 
 def test_the_comparison_report_carries_the_notes_of_its_runs(

@@ -83,7 +83,7 @@ def load_runs(runs: Path) -> Runs:
                            f"place ({runs / WS_STAGING}): run the same nasbench compare again to finish it")
     replayed, manifests, ws, ws_manifests = {}, {}, {}, {}
     for label, rel in record["replayed"]:  # config order
-        replayed[label], manifests[label] = _read_run(runs / rel, ("strategy", "evaluation", "runs", "seeds"),
+        replayed[label], manifests[label] = _read_run(runs / rel, ("search", "strategy", "evaluation", "runs", "seeds"),
                                                       REPLAYED_COLUMNS)
     for method, rel in record["weight_sharing"]:
         ws[method], ws_manifests[method] = _read_run(runs / rel, ("strategy", "supernet", "cost", "seeds"),
@@ -147,7 +147,7 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
 
     # the notes `nasbench compare` printed, for the report's readers (no section when there are none)
     notes = [note for label in labels
-             for note in run_notes(label, data.manifests[label]["runs"]["stop_reasons"], final[label])]
+             for note in run_notes(label, data.manifests[label], final[label])]
     if notes:
         sections.append(Section("Caveats", text=" ".join(f"{note}." for note in notes)
                                 + " None of this is an error: the figures and tables below include these runs as they are."))
