@@ -285,9 +285,12 @@ def main() -> None:
         print(pd.DataFrame(rows[-1:]).round(3).T.to_string(header=False), flush=True)
     table = pd.DataFrame(rows).round(4)
     out = args.out / f"{args.dataset}.csv"
-    if out.exists():  # keep candidates measured in earlier invocations (--only)
-        old = pd.read_csv(out)
-        table = pd.concat([old[~old["protocol"].isin(table["protocol"])], table], ignore_index=True)
+    kept = pd.read_csv(out) if out.exists() else table.iloc[:0]  # candidates measured earlier (--only), not now
+    kept = kept[~kept["protocol"].isin(table["protocol"])]
+    if len(kept):  # in this run's column order: a file does not depend on the invocations that made it
+        table = pd.concat([kept, table], ignore_index=True)[[*table.columns, *kept.columns.difference(table.columns)]]
+    order = {n: i for i, n in enumerate(CANDIDATES[args.dataset])}
+    table = table.sort_values("protocol", key=lambda c: c.map(order), kind="stable", ignore_index=True)
     table.to_csv(out, index=False)
     (args.out / f"{args.dataset}.md").write_text(markdown(table.round(3), args.dataset), encoding="utf-8")
     if ref is not None:
