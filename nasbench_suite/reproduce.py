@@ -305,11 +305,14 @@ def interpolate_at(times: np.ndarray, values: np.ndarray, at: float) -> float:
     """NATS-Bench's reported value of one run (``query_performance`` in exps/NATS-Bench/draw-table.py):
     of the run's (time, incumbent accuracy) points, the two nearest ``at`` (earlier first on a tie),
     their accuracies taken linearly to ``at``; both may lie on one side of it (an extrapolation, as
-    there). A run with one point gives its value."""
+    there). A run with one point gives its value; two nearest points at one time (results that cost
+    nothing) give the later one's value, where the formula would divide by zero."""
     if len(times) == 1:
         return float(values[0])
     a, b = np.argsort(np.abs(np.asarray(times, dtype=np.float64) - at), kind="stable")[:2]
     ta, tb = float(times[a]), float(times[b])
+    if ta == tb:
+        return float(values[max(a, b)])
     return (tb - at) / (tb - ta) * float(values[a]) + (at - ta) / (tb - ta) * float(values[b])
 
 

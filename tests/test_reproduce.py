@@ -289,6 +289,8 @@ def test_interpolate_at_is_nats_draw_tables_rule() -> None:
     times, values = np.array([19800.0, 19950.0, 20400.0]), np.array([91.0, 92.0, 93.0])
     assert interpolate_at(times, values, 20000.0) == pytest.approx(-200 / -150 * 92.0 + 50 / -150 * 91.0)
     assert interpolate_at(np.array([25000.0]), np.array([94.0]), 20000.0) == 94.0  # one point: its value
+    # two nearest at one time (zero-cost results): the later one's value, not a ZeroDivisionError
+    assert interpolate_at(np.array([10.0, 30.0, 30.0]), np.array([90.0, 91.0, 92.0]), 40.0) == 92.0
 
 
 def test_nats_runs_past_the_budget_and_reports_the_interpolation(tables: Path, search_table) -> None:
