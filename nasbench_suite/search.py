@@ -240,7 +240,7 @@ def run_notes(label: str, manifest: Mapping[str, Any], final: "pd.DataFrame") ->
     if manifest["search"].get(VALID_FROM_ORI_TEST):
         notes.append(f"runs of {label} searched table {manifest['search']['table']}, whose valid values were "
                      "partly filled from NATS-Bench's ori-test (imported with --valtest-as-valid); ori-test holds "
-                     "the x-test half that the table's test split is: a test accuracy of these runs is not "
+                     "the x-test half, which is the table's test split: a test accuracy of these runs is not "
                      "independent of what they searched")
     stop_reasons = manifest["runs"]["stop_reasons"]
     runs = sum(stop_reasons.values())
