@@ -1128,7 +1128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="method setting (JSON value), or bn_scoring=batch|nb201: BatchNorm statistics when "
                         "scoring cells (batch: batch statistics everywhere, the default; nb201: eval mode "
-                        "as NB201's scripts with --track_running_stats 0)")
+                        "as NB201's scripts with --track_running_stats 0), or zero_grad=none|zero: how the "
+                        "supernet's gradients are cleared (none: torch 2's default, the default; zero: in place, "
+                        "as NB201's torch 1.x scripts)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--data-dir", type=_path, help="folder of file datasets (default: $NASBENCH_DATA_DIR)")
     p.add_argument("--out", type=_path, required=True, metavar="DIR", help="writes trajectories.parquet, manifest.json, timing.json")

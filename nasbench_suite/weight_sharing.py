@@ -118,7 +118,13 @@ COLUMNS: dict[str, str] = {
 
 BN_SCORING = ("batch", "nb201")
 """``SearchSettings.bn_scoring`` values (see the module doc)."""
-LOOP_SETTINGS = ("bn_scoring",)
+ZERO_GRAD = ("none", "zero")
+"""``SearchSettings.zero_grad`` values: how the supernet's gradients are cleared before a step. ``"none"``
+(default): set to None (torch 2's ``zero_grad()``), so SGD skips a weight no step's loss reached (under GDAS,
+RSPS and ENAS, the ops off the sampled path), momentum buffer and weight decay included. ``"zero"``: zeroed in
+place, as torch 1.x's ``zero_grad()`` did for NAS-Bench-201's scripts, so such a weight still takes a momentum
+and weight-decay step once it has had a gradient."""
+LOOP_SETTINGS = ("bn_scoring", "zero_grad")
 """:class:`SearchSettings` fields that ``nasbench darts --set`` and a compare config's
 ``[weight_sharing.settings.<method>]`` reach beside the method's settings."""
 
@@ -153,11 +159,14 @@ class SearchSettings:
     device: str = "cpu"
     bn_scoring: str = "batch"
     """How BatchNorm normalises when the supernet scores a cell: "batch" or "nb201" (module doc)."""
+    zero_grad: str = "none"
+    """How the supernet's gradients are cleared before a step: "none" or "zero" (:data:`ZERO_GRAD`)."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.bn_scoring, str) or self.bn_scoring not in BN_SCORING:
-            raise WeightSharingError(f"bn_scoring must be one of {', '.join(map(repr, BN_SCORING))}, "
-                                     f"got {self.bn_scoring!r}")
+        for name, allowed in (("bn_scoring", BN_SCORING), ("zero_grad", ZERO_GRAD)):
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in allowed:
+                raise WeightSharingError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
         for name in ("epochs", "channels", "cells", "batch_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -192,7 +201,7 @@ class Context:
         self.net.train()
         logits = self.net(x, weights.detach(), index)
         loss = F.cross_entropy(logits, y)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=self.settings.zero_grad == "none")
         loss.backward()
         nn.utils.clip_grad_norm_(self.net.parameters(), self.settings.grad_clip)
         self.optimizer.step()
