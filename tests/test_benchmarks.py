@@ -7,7 +7,6 @@ to be installed (this project's is an editable install of another worktree).
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,6 +15,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
@@ -38,10 +39,7 @@ def bench(script: str, *args: str, env: dict[str, str], cwd: Path, timeout: floa
 
 @functools.cache
 def _script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name.removesuffix('.py')}", ROOT / "benchmarks" / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"benchmarks/{name}", f"benchmark_{name.removesuffix('.py')}")
 
 
 def refusal(script: str, *args: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
@@ -143,13 +141,9 @@ def test_latency_order_keeps_each_timing_under_its_cell_in_every_pass(monkeypatc
     """A shuffled pass times the cells in another order; each timing is kept under its cell, not under its
     position in the pass. With a fake timing that follows the cell alone, every pass holds the same values
     (Kendall tau 1 between passes)."""
-    import importlib.util
-
     from nasbench_suite.latency import STATS, TimingOrder
 
-    spec = importlib.util.spec_from_file_location("latency_order_under_test", ROOT / "benchmarks" / "latency_order.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("benchmarks/latency_order.py", "latency_order_under_test")
 
     def by_cell(arch, config, method):  # what measure_arch returns, without timing anything
         return {b: dict.fromkeys(STATS, 1.0 + arch.index / 1e4) for b in method.batches}

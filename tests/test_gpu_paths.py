@@ -4,7 +4,6 @@ synchronised and against a peak in the convolutions' float32 mode, and the lent-
 (``reports/protocol_pilot/gpu_session.sh speed``) runs what the device has, at the table's batch size."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -18,15 +17,9 @@ import torch
 
 from nasbench_suite import train as train_module
 from nasbench_suite.train import MinibatchStream, Protocol, load_protocol_data, run_streams, train_cell
+from tests.script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_script(path: str, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ----- the training loops: no per-step wait for the device -----------------------------------------
