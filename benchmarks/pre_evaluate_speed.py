@@ -23,8 +23,9 @@ All rows train the same cells for the same epochs under the same protocol and se
   allocator keeps its defaults.
 
 With ``--repeats R`` every row runs R times, the rows taking turns (so load from elsewhere on the
-machine falls on all of them alike), and the median is shown with the range; an engine row keeps its
-processes from its first repetition to its last (warmed up once, not started again each time).
+machine falls on all of them alike), and the median is shown with the range. The engine rows of one
+process count share their processes, started once for the run (each row warmed up once in them, not
+started again for another row or repetition).
 
 It prints images/s (training images x cells per second), archs/hour, achieved GFLOP/s (useful FLOPs
 only: 6 x forward multiply-accumulates per training image, 2 x per evaluated image, from
@@ -253,25 +254,27 @@ def timed(run: Callable[[], None], warm_up: Callable[[], object], device: str = 
 
 class WorkerRow:
     """Seconds the pre-evaluation worker task takes on ``jobs`` (one shard each) in as many spawned
-    one-thread processes, kept for every repetition of the row (entered into ``pools``, which ends them).
-    The first call starts them and runs an untimed round that loads the data and builds the kernels in
-    every worker: with one worker, on its first batch of cells; with several, on their whole shards (a
-    short task could be taken by a worker that started early, leaving another cold)."""
+    one-thread processes, ``pool_of(len(jobs))``: the rows of one process count differ only in cells per
+    batch, so they share their processes (a start imports torch and, on a GPU, makes a CUDA context). The
+    first call runs an untimed round that loads the data and builds this row's kernels in every worker:
+    with one worker, on its first batch of cells; with several, on their whole shards (a short task could
+    be taken by a worker that started early, leaving another cold)."""
 
-    def __init__(self, jobs: list[tuple], pools: contextlib.ExitStack) -> None:
-        self.jobs, self.pools = jobs, pools
-        self.pool: ProcessPoolExecutor | None = None
+    def __init__(self, jobs: list[tuple], pool_of: Callable[[int], ProcessPoolExecutor]) -> None:
+        self.jobs, self.pool_of = jobs, pool_of
+        self.warm = False
 
     def __call__(self) -> float:
-        if self.pool is None:
+        pool = self.pool_of(len(self.jobs))
+        if not self.warm:
             warm = self.jobs
             if len(self.jobs) == 1:
                 protocol, data_dir, archs, seed, k, device = self.jobs[0]
                 warm = [(protocol, data_dir, archs[:k], seed, k, device)]
-            self.pool = self.pools.enter_context(spawn_pool(len(self.jobs)))
-            list(self.pool.map(_train_in_worker, *zip(*warm)))
+            list(pool.map(_train_in_worker, *zip(*warm)))
+            self.warm = True
         t0 = time.perf_counter()
-        results = list(self.pool.map(_train_in_worker, *zip(*self.jobs)))
+        results = list(pool.map(_train_in_worker, *zip(*self.jobs)))
         seconds = time.perf_counter() - t0
         if sum(len(r) for r in results) != sum(len(job[2]) for job in self.jobs):
             raise RuntimeError("a worker returned fewer cells than it was given")
@@ -348,7 +351,13 @@ def main() -> None:
                                for a in archs]
 
     row_cells: list[int] = [0, 0]  # cells per batch of each row (0: not the engine)
-    pools = contextlib.ExitStack()  # each engine row's processes, from its first repetition to the last
+    pools = contextlib.ExitStack()  # the engine rows' processes, kept from their first row to the run's end
+    by_count: dict[int, ProcessPoolExecutor] = {}
+
+    def pool_of(processes: int) -> ProcessPoolExecutor:
+        if processes not in by_count:
+            by_count[processes] = pools.enter_context(spawn_pool(processes))
+        return by_count[processes]
 
     def engine_row(k: int, processes: int) -> tuple[str, Callable[[], float]]:
         per = -(-len(archs) // processes)
@@ -356,7 +365,7 @@ def main() -> None:
                 for i in range(0, len(archs), per)]
         where = "x 1 thread" if args.device == "cpu" else f"on {args.device}"
         name = f"engine, {len(jobs)} process{'es' if len(jobs) > 1 else ''} {where}, {min(k, per)} cells/batch"
-        return name, WorkerRow(jobs, pools)
+        return name, WorkerRow(jobs, pool_of)
 
     configs: list[tuple[str, Callable[[], float]]] = [
         (f"naive loop (plain PyTorch), 1 process x {threads} threads", timed(plain, warm_up=lambda: plain_train_cell(
