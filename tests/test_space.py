@@ -119,8 +119,12 @@ def test_neighbours() -> None:
 
 
 def test_random_and_mutate_are_seeded() -> None:
-    draw = lambda seed: [Arch.random(np.random.default_rng(seed)).index for _ in range(1)]  # noqa: E731
+    def draw(seed: int) -> list[int]:
+        rng = np.random.default_rng(seed)  # one generator for the whole draw: every call must advance it
+        return [Arch.random(rng).index for _ in range(20)]
+
     assert draw(3) == draw(3)
+    assert draw(3) != draw(4) and len(set(draw(3))) > 1  # the caller's generator is used, not a fixed one
     rng1, rng2 = np.random.default_rng(7), np.random.default_rng(7)
     a = Arch.from_index(777)
     assert [a.mutate(rng1).index for _ in range(50)] == [a.mutate(rng2).index for _ in range(50)]
