@@ -885,10 +885,12 @@ def test_warm_start_draws_its_pool_from_the_scored_cells(search_table) -> None:
     from nasbench_suite.strategy import make_strategy
 
     score, seconds = synthetic_proxies()["synflow"]
-    partial = np.where(np.arange(score.size) % 2 == 0, score, np.nan)  # a proxy run still under way
+    # a proxy run still under way: 313 cells scored, so a pool of 300 drawn from every cell would hold about 6
+    # scored ones and the top 10 would have to take unscored cells (NaN ranks last)
+    partial = np.where(np.arange(score.size) % 50 == 0, score, np.nan)
     oracle = Oracle(search_table).with_proxies({"synflow": (partial, seconds)})
     run = run_search(make_strategy("rea-warm", {"pool": 300}), oracle, Budget(queries=10), seed=2)
-    assert (run.columns["arch_index"] % 2 == 0).all()
+    assert (run.columns["arch_index"] % 50 == 0).all()
 
 
 def test_league_refuses_supernet_scores_made_for_another_table(tmp_path: Path, search_table,
