@@ -711,6 +711,8 @@ def test_warm_random_search_trains_the_whole_pool_best_first_then_uniform_cells(
     pool = cols["arch_index"][:8]
     assert (np.diff(score[pool]) <= 0).all() and len(set(pool.tolist())) == 8  # the whole pool, then uniform cells
     assert len(cols["arch_index"]) == 20
+    after = set(cols["arch_index"][8:].tolist())  # 12 uniform draws of 15,625 cells: distinct and outside the pool
+    assert len(after) == 12 and not after & set(pool.tolist())
     free = run_search(make_strategy("random-warm", {"pool": 8, "charge": False}), oracle, Budget(queries=20),
                       seed=4).columns
     np.testing.assert_array_equal(free["arch_index"], cols["arch_index"])
