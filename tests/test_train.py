@@ -70,14 +70,17 @@ def test_protocol_validation_and_data_mismatch(synthetic) -> None:
 
 def test_augment_batch_crops_and_flips() -> None:
     rng = np.random.default_rng(0)
-    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4)
+    x = torch.arange(8 * 1 * 4 * 4, dtype=torch.float32).reshape(8, 1, 4, 4)
     out = augment_batch(x, rng, padding=0, pad_value=torch.zeros(1))
-    for i in range(2):  # without padding, each image is itself or its mirror
+    mirrored = []
+    for i in range(8):  # without padding, each image is itself or its mirror
         assert torch.equal(out[i], x[i]) or torch.equal(out[i], x[i].flip(-1))
+        mirrored.append(torch.equal(out[i], x[i].flip(-1)))
+    assert any(mirrored) and not all(mirrored)  # it flips some images, not all
     out = augment_batch(x, np.random.default_rng(1), padding=2, pad_value=torch.tensor([-9.0]))
     assert out.shape == x.shape
     values = set(out.unique().tolist())
-    assert values <= set(x.unique().tolist()) | {-9.0}
+    assert values <= set(x.unique().tolist()) | {-9.0} and -9.0 in values  # some crops take in the padding
 
 
 def test_parse_archs() -> None:
