@@ -916,16 +916,25 @@ def test_rank_tests_of_strategies_tied_on_every_seed_say_no_difference_not_nan()
     assert (tests.mean_ranks == 2.0).all() and (tests.nemenyi_p.to_numpy() == 1.0).all()
 
 
-def test_the_regret_axis_draws_a_regret_of_zero() -> None:
+def test_the_regret_axis_draws_a_regret_of_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The regret panel is symlog with the linear range regret_linthresh gives, so a median regret of 0 lies on
+    the axis (a pure log axis, as before, dropped it and still made a PNG)."""
+    from nasbench_suite.report import figures
     from nasbench_suite.report.figures import anytime_figure, regret_linthresh
 
     assert regret_linthresh(np.array([0.0, 0.034, 2.5, np.nan])) == pytest.approx(0.01)
     assert regret_linthresh(np.array([0.0, 0.0])) == 1.0  # every run found the best cell
+    real, drawn = figures.png_bytes, []
+    monkeypatch.setattr(figures, "png_bytes", lambda fig: drawn.append(fig) or real(fig))
     grid = np.array([1.0, 10.0, 100.0])
     acc, regret = np.array([90.0, 93.0, 94.0]), np.array([4.0, 1.0, 0.0])  # the median reaches the best cell
     png = anytime_figure(grid, {"rs": (acc, acc - 1, acc + 1, regret, regret, regret + 0.5)}, {"rs": (0, 0, 1)},
                          0.05, "t")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = drawn[0].axes[1]
+    assert ax.get_yscale() == "symlog" and ax.yaxis.get_transform().linthresh == pytest.approx(0.1)  # 0.5's decade
+    low, high = ax.get_ylim()
+    assert low <= 0.0 < high and np.isfinite(ax.transData.transform((100.0, 0.0))).all()
 
 
 def test_figures_do_not_depend_on_the_users_matplotlib_settings(monkeypatch: pytest.MonkeyPatch) -> None:
