@@ -47,7 +47,8 @@ def test_fingerprint_names_the_machine_and_its_hash_follows_every_field() -> Non
     assert fp["torch"] == torch.__version__ and fp["threads"] == 1
     assert fp["hash"] == fingerprint_hash(fp) == fingerprint("cpu", threads=1)["hash"]
     assert fingerprint("cpu", threads=2)["hash"] != fp["hash"]
-    assert fingerprint_hash({**fp, "cpu": "another CPU"}) != fp["hash"]
+    for key in fp.keys() - {"hash"}:  # each field, not only cpu and threads, changes the hash
+        assert fingerprint_hash({**fp, key: f"another {key}"}) != fp["hash"], key
 
 
 def test_store_refuses_another_machines_fingerprint(tmp_path: Path) -> None:
