@@ -113,6 +113,11 @@ def test_each_cuda_flag_is_read_from_its_own_setting(fake_gpu) -> None:
         assert fingerprint("cuda", threads=1)["cuda"]["fp32_precision"] == {"generic": backends.fp32_precision, "matmul": backends.cuda.matmul.fp32_precision,
                                           "cudnn": backends.cudnn.fp32_precision,
                                           "cudnn_conv": backends.cudnn.conv.fp32_precision}
+        # torch's own settings can read alike (3 of the 4 are "none" by default), so an entry read from another
+        # of them passed: every setting now answers its own (backend, op), and each entry must be its own one
+        fake_gpu.setattr(torch._C, "_get_fp32_precision_getter", lambda backend, op: f"{backend}/{op}")
+        assert fingerprint("cuda", threads=1)["cuda"]["fp32_precision"] == {
+            "generic": "generic/all", "matmul": "cuda/matmul", "cudnn": "cuda/all", "cudnn_conv": "cuda/conv"}
 
 
 class _PreTorch29Matmul:
