@@ -181,10 +181,17 @@ def test_the_gpu_kernel_ceiling_times_convolutions_back_to_back(speed) -> None:
         module.F.conv2d = conv2d
 
 
-def test_a_timed_row_stops_its_clock_after_the_device_has_finished(speed) -> None:
-    module, log = speed
-    module.timed(lambda: None, warm_up=lambda: None, device="cuda")()
-    assert log["syncs"] == 2
+def test_a_timed_row_stops_its_clock_after_the_device_has_finished(speed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock starts once the device has finished the warm-up, and stops once it has finished the
+    row's work: each synchronisation (of the device asked for) comes before the clock read it guards."""
+    module, _ = speed
+    events: list[str] = []
+    monkeypatch.setattr(module, "_sync", lambda device: events.append(f"sync {device}"))
+    monkeypatch.setattr(module, "time", type("Clock", (), {"perf_counter": staticmethod(
+        lambda: events.append("clock") or float(len(events)))}))
+    seconds = module.timed(lambda: events.append("run"), warm_up=lambda: events.append("warm-up"), device="cuda")()
+    assert events == ["warm-up", "sync cuda", "clock", "run", "sync cuda", "clock"]
+    assert seconds == 6 - 3  # from the clock read after the first sync to the one after the second
 
 
 def test_the_speed_figures_print_each_timing_as_it_comes_and_no_engine_row_twice(tmp_path: Path) -> None:
