@@ -159,6 +159,10 @@ def _negative_first_row(a):
     a["rows_train"][0] = -1
 
 
+def _row_past_the_end(a):
+    a["rows_train"][-1] = len(a["y_train"])  # still ascending, one past the last source row
+
+
 def _one_row_short(a):
     a["rows_train"] = a["rows_train"][:-1]
 
@@ -174,10 +178,11 @@ def _label_10(a):
 @pytest.mark.parametrize("edit, says", [
     (_repeat_a_row, "rows_train should be 80 ascending rows of 0..399"),
     (_negative_first_row, "rows_train should be 80 ascending rows of 0..399"),
+    (_row_past_the_end, "rows_train should be 80 ascending rows of 0..399"),
     (_one_row_short, "rows_train should be 80 ascending rows"),
     (_no_test_rows, "cannot be read as a row pack"),
     (_label_10, "y_train has labels outside 0..9"),
-], ids=["repeated row", "negative row", "row count", "missing key", "label 10"])
+], ids=["repeated row", "negative row", "row past the end", "row count", "missing key", "label 10"])
 def test_a_malformed_pack_with_a_matching_digest_is_refused(source, tmp_path, edit, says):
     """A pack whose rows do not say where its images go (written by other code, digest and all) is refused,
     not read with images at the wrong rows."""
