@@ -444,12 +444,21 @@ def test_a_disk_too_full_for_the_staged_runs_does_not_stop_the_search(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return save(*args)
 
+    remove, removed = partial_runs.remove_partial, []
+
+    def remove_seeing_what_is_left(folder: Path) -> None:  # called once the results are written
+        removed.append((folder, sorted(p.name for p in folder.glob("*.npz"))))
+        remove(folder)
+
     monkeypatch.setattr(partial_runs, "save_part", disk_full_at_the_second)
+    monkeypatch.setattr(partial_runs, "remove_partial", remove_seeing_what_is_left)
     args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--seeds", "0-7", "--max-queries", "20",
             "--workers", "1"]
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
     assert "note: finished runs could not be kept in" in capsys.readouterr().out
     assert len(calls) == 2 and not list((tmp_path / "out").rglob("*.npz"))
+    # the first run's file went when staging was given up, not only with the folder after the results
+    assert removed == [(tmp_path / "out" / search.PARTIAL_DIR, [])]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
     assert _same_results(tmp_path / "out", tmp_path / "whole")
 
