@@ -152,13 +152,21 @@ def test_the_gpu_matmul_peak_runs_in_the_float32_mode_of_the_convolutions(speed,
     assert module.conv_float32_words("cpu") == "float32"
 
 
-def test_the_gpu_matmul_peak_times_large_products_back_to_back(speed) -> None:
+def test_the_gpu_matmul_peak_times_large_products_back_to_back(speed, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 2048^2 product takes tens of microseconds on a GPU, each timed alone between two
-    synchronisations: launch and synchronisation counted in the peak. Now 8192^2, 10 per timing."""
+    synchronisations: launch and synchronisation counted in the peak. Now 8192^2, 10 per timing, the
+    clock started and stopped each time once the device has finished."""
     module, log = speed
+    events: list[str] = []
+    matmul = torch.Tensor.__matmul__  # the fixture's recording one
+    monkeypatch.setattr(torch.Tensor, "__matmul__", lambda a, b: events.append("product") or matmul(a, b))
+    monkeypatch.setattr(module, "_sync", lambda device: events.append(f"sync {device}"))
+    monkeypatch.setattr(module, "time", type("Clock", (), {"perf_counter": staticmethod(
+        lambda: events.append("clock") or float(len(events)))}))
     module.matmul_peak("cuda", n=16, reps=5)
-    products, syncs = len(log["tf32_at_matmul"]), log["syncs"]
-    assert products == 1 + 5 * 10 and syncs == 2 * 5  # a warm-up, then 5 timings of 10 products
+    timing = ["sync cuda", "clock", *["product"] * 10, "sync cuda", "clock"]
+    assert events == ["product", *timing * 5]  # a warm-up, then 5 timings of 10 products
+    assert len(log["tf32_at_matmul"]) == 1 + 5 * 10
     assert module.peak_size("cuda") == 8192 and module.peak_size("cpu") == 2048
 
 
