@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
@@ -204,19 +205,42 @@ def test_a_timed_row_stops_its_clock_after_the_device_has_finished(speed, monkey
 
 def test_the_speed_figures_print_each_timing_as_it_comes_and_no_engine_row_twice(tmp_path: Path) -> None:
     """All figures were printed at the end: a run stopped at the GPU call's time limit left nothing.
-    And with 4 cells in 2 processes, ``--batch-cells 2,4`` gave the 2-process row of 2 cells per batch twice."""
+    And with 4 cells in 2 processes, ``--batch-cells 2,4`` gave the 2-process row of 2 cells per batch twice.
+    As they come: the last timing's line arrives at least the later timings' seconds after the first one's
+    (printed together at the end, they arrived at once)."""
+    import os
     import subprocess
+    import threading
 
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pre_evaluate_speed.py"), "--dataset",
-                          "synthetic", "--archs", "4", "--epochs", "1", "--workers", "2", "--batch-cells", "2,4"],
-                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
-    lines = out.stdout.splitlines()
+    with open(tmp_path / "stderr.txt", "w") as err:  # a file, not a pipe: no deadlock on a full stderr
+        proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "benchmarks" / "pre_evaluate_speed.py"), "--dataset",
+                                 "synthetic", "--archs", "4", "--epochs", "1", "--workers", "2", "--batch-cells",
+                                 "2,4"], stdout=subprocess.PIPE, stderr=err, cwd=tmp_path)  # -u: as the GPU call
+    timer = threading.Timer(300, proc.kill)
+    timer.start()
+    lines: list[str] = []
+    arrived: list[float] = []  # when each line was read
+    try:
+        pending = b""
+        while chunk := os.read(proc.stdout.fileno(), 1 << 16):
+            now = time.monotonic()
+            *complete, pending = (pending + chunk).split(b"\n")
+            lines += [line.decode() for line in complete]
+            arrived += [now] * len(complete)
+        proc.wait()
+    finally:
+        timer.cancel()
+        proc.kill()
+        proc.stdout.close()
+    assert proc.returncode == 0, (tmp_path / "stderr.txt").read_text()[-2000:]
     timed = [line for line in lines if line.startswith("timed, repetition 1 of 1: ")]
     rows = [line for line in lines if line.startswith("engine,")]
     assert len(rows) == len({r.split("  ")[0] for r in rows}) == 3  # 1 process x 2 and x 4, 2 processes x 2
     assert len(timed) == 2 + 3 and lines.index(timed[0]) > next(
         i for i, line in enumerate(lines) if line.startswith("matmul peak"))
+    later = sum(float(line.rsplit(": ", 1)[1].removesuffix(" s")) for line in timed[1:])
+    apart = arrived[lines.index(timed[-1])] - arrived[lines.index(timed[0])]
+    assert later > 0 and apart >= later / 4, (apart, later)  # a quarter: the reader may wake late
 
 
 # ----- the lent-GPU call ---------------------------------------------------------------------------
