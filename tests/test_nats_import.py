@@ -410,27 +410,30 @@ def test_files_past_the_last_index_are_ignored_and_latency_is_the_positive_seeds
 def test_valtest_as_valid_fills_only_the_missing_valid_epochs_from_ori_test(tmp_path: Path) -> None:
     """At hp=200 NATS records cifar100's and ImageNet16-120's x-valid at the last epoch only: with
     valtest_as_valid the other epochs' accuracy and loss are ori-test's (test_valtest_*), the last stays
-    x-valid's; without it they stay missing; cifar10-valid (no valtest) and hp=12 (complete) are left alone."""
+    x-valid's; without it they stay missing; cifar10-valid (no valtest) and hp=12 (complete) are left alone.
+    Every block of rows is filled (here one arch a block)."""
     strings = nb201_order(0)
     src = generate_folder(tmp_path / "src", [0, 1], seed=0)
     plain = {t.name: t for t in import_nats_tss(src, tmp_path / "plain", progress=False)}
-    subst = {t.name: t for t in import_nats_tss(src, tmp_path / "subst", valtest_as_valid=True, progress=False)}
-    arch = Arch.from_str(strings[1])
-    for ds in ("cifar100", "ImageNet16-120"):
-        p, s = plain[f"nats-tss-{ds}-hp200"], subst[f"nats-tss-{ds}-hp200"]
-        assert (p.manifest["valtest_as_valid"], s.manifest["valtest_as_valid"]) == (False, True)
-        seed = p.seeds[0]
-        for measure in ("acc", "loss"):
-            assert s.metric(arch, "valid", measure, epoch=100, seed=seed) == \
-                p.metric(arch, "test", f"valtest_{measure}", epoch=100, seed=seed)
-        with pytest.raises(MissingResultError):
-            p.metric(arch, "valid", "acc", epoch=100, seed=seed)
-        result = arch_record(1, strings[1])["200"]["all_results"][(ds, seed)]
-        # x-valid's pass time is recorded every epoch: kept
-        assert s.metric(arch, "valid", "seconds", epoch=100, seed=seed) == _f32(result["eval_times"]["x-valid@99"])
-        raw = result["eval_acc1es"]["x-valid@199"]
-        assert s.metric(arch, "valid", "acc", epoch=200, seed=seed) == p.metric(arch, "valid", "acc", epoch=200,
-                                                                                 seed=seed) == _f32(raw)
+    subst = {t.name: t for t in import_nats_tss(src, tmp_path / "subst", valtest_as_valid=True, block_size=1,
+                                                progress=False)}
+    for nb201 in (0, 1):  # one in each block
+        arch = Arch.from_str(strings[nb201])
+        for ds in ("cifar100", "ImageNet16-120"):
+            p, s = plain[f"nats-tss-{ds}-hp200"], subst[f"nats-tss-{ds}-hp200"]
+            assert (p.manifest["valtest_as_valid"], s.manifest["valtest_as_valid"]) == (False, True)
+            seed = p.seeds[0]
+            for measure in ("acc", "loss"):
+                assert s.metric(arch, "valid", measure, epoch=100, seed=seed) == \
+                    p.metric(arch, "test", f"valtest_{measure}", epoch=100, seed=seed)
+            with pytest.raises(MissingResultError):
+                p.metric(arch, "valid", "acc", epoch=100, seed=seed)
+            result = arch_record(nb201, strings[nb201])["200"]["all_results"][(ds, seed)]
+            # x-valid's pass time is recorded every epoch: kept
+            assert s.metric(arch, "valid", "seconds", epoch=100, seed=seed) == _f32(result["eval_times"]["x-valid@99"])
+            raw = result["eval_acc1es"]["x-valid@199"]
+            assert s.metric(arch, "valid", "acc", epoch=200, seed=seed) == p.metric(arch, "valid", "acc", epoch=200,
+                                                                                     seed=seed) == _f32(raw)
     for name in ("nats-tss-cifar10-valid-hp200", "nats-tss-cifar100-hp12", "nats-tss-ImageNet16-120-hp12"):
         # nothing filled: the manifest said valtest_as_valid (so the NATS API adapter refused them) at hp=12 too
         assert subst[name].manifest["valtest_as_valid"] is False and subst[name].content_hash == plain[name].content_hash
