@@ -553,13 +553,14 @@ def test_report_on_runs_whose_weight_sharing_runs_a_stop_left_staged_says_to_fin
 
 
 @pytest.mark.parametrize("change, field", [
-    (lambda t: t.replace('seeds = "0-3"', 'seeds = "3-1"'), "seeds"),
+    (lambda t: t.replace('seeds = "0-3"', 'seeds = "3-1"'), "config field seeds"),
     (lambda t: t.replace('queries = 15', 'queries = 0'), "budget.queries"),
     (lambda t: t.replace('queries = 15', 'seconds = "long"'), "budget.seconds"),
-    (lambda t: t.replace('[budget]\nqueries = 15', '[budget]'), "budget"),
+    # the field, not a later refusal that says "budget" or "table" too (the simulator's, load_table's)
+    (lambda t: t.replace('[budget]\nqueries = 15', '[budget]'), "config field budget: give seconds"),
     (lambda t: t.replace('name = "rea"', 'name = "reaa"'), "strategy[1].name"),
     (lambda t: t.replace('population = 5,', 'populaton = 5,'), "strategy[1].settings"),
-    (lambda t: t.replace('label = "rea-small"', 'label = "random"'), "strategy"),
+    (lambda t: t.replace('label = "rea-small"', 'label = "random"'), "config field strategy: label 'random' is used twice"),
     (lambda t: t.replace('label = "rea-small"', 'label = "a/b"'), "strategy[1].label"),
     (lambda t: t.replace('workers = 1', 'workers = 1\nwokers = 2'), "wokers"),
     (lambda t: t.replace('bootstrap = 200', 'bootstrap = 10'), "report.bootstrap"),
@@ -569,7 +570,7 @@ def test_report_on_runs_whose_weight_sharing_runs_a_stop_left_staged_says_to_fin
     (lambda t: t + WEIGHT_SHARING + "[weight_sharing.settings.gdas]\nbn_scoring = \"nope\"\n",
      "weight_sharing.settings.gdas: bn_scoring must be one of"),
     (lambda t: t + "[weight_sharing]\nepochs = 1\n", "weight_sharing.methods"),
-    (lambda t: t.replace('table = ', 'table = 3 #'), "table"),
+    (lambda t: t.replace('table = ', 'table = 3 #'), "config field table"),
     (lambda t: t + "\n[[strategy\n", "not valid TOML"),
     # the next six were tracebacks (TypeError, MemoryError, OverflowError) or ran with the bad value
     (lambda t: t.replace('settings = { population = 5, sample_size = 2 }', 'settings = 5'),
