@@ -218,7 +218,9 @@ def test_metrics_are_stored_by_name_whatever_order_a_result_gives_them(store: Re
 
 
 @pytest.mark.parametrize("results", [{"metrics": METRICS, "epochs": 0}, {"metrics": ["seed", "valid_acc"], "epochs": 2},
-                                     {"metrics": [], "epochs": 2}])
+                                     {"metrics": [], "epochs": 2},
+                                     # not a column name (unchecked, SQLite's 'near "-": syntax error' read as a full disk)
+                                     {"metrics": ["valid-acc"], "epochs": 2}])
 def test_a_result_shape_a_store_cannot_hold_is_refused(tmp_path: Path, results: dict) -> None:
     with pytest.raises(StoreError, match="invalid result shape"):
         ResultStore(tmp_path / "store.sqlite", {**IDENTITY, "results": results})
