@@ -60,24 +60,25 @@ def test_retain_freed_memory_reports_whether_it_applied() -> None:
 
 
 def test_retain_freed_memory_sets_both_thresholds_and_says_whether_both_took(monkeypatch: pytest.MonkeyPatch) -> None:
-    """mallopt(M_MMAP_THRESHOLD, 32 MiB) and mallopt(M_TRIM_THRESHOLD, -1), both every time (mallopt returns 1
-    on success, 0 on failure); not glibc: nothing is called."""
+    """mallopt(M_MMAP_THRESHOLD, 32 MiB), then, once that took, mallopt(M_TRIM_THRESHOLD, -1), at every call
+    (mallopt returns 1 on success, 0 on failure); applied only when both return 1 (a refused trim threshold,
+    the second call, is not applied either); not glibc: nothing is called."""
     from nasbench_suite import heap
 
     class FakeLibc:
-        def __init__(self, result: int) -> None:
-            self.result, self.calls = result, []
+        def __init__(self, *results: int) -> None:
+            self.results, self.calls = results, []
             self.mallopt = self
 
         def __call__(self, param: int, value: int) -> int:
             self.calls.append((param, value))
-            return self.result
+            return self.results[len(self.calls) - 1]
 
-    for result, applied in ((1, True), (0, False)):
-        libc = FakeLibc(result)
+    for results, applied in (((1, 1), True), ((0, 1), False), ((1, 0), False)):
+        libc = FakeLibc(*results)
         monkeypatch.setattr(heap, "glibc", lambda: libc)
-        assert heap.retain_freed_memory() is applied
-        assert libc.calls[:1] == [(-3, 32 * 2**20)] and ((-1, -1) in libc.calls) is applied
-    libc = FakeLibc(1)
+        assert heap.retain_freed_memory() is applied, results
+        assert libc.calls[:1] == [(-3, 32 * 2**20)] and ((-1, -1) in libc.calls) is bool(results[0])
+    libc = FakeLibc(1, 1)
     monkeypatch.setattr(heap, "glibc", lambda: None)
     assert heap.retain_freed_memory() is False and libc.calls == []
