@@ -141,14 +141,19 @@ def test_mutation_schemes() -> None:
     rng = np.random.default_rng(0)
     a = Arch.from_index(4321)
     for scheme, expected_edge0 in (("node_then_edge", 1 / 3), ("uniform_edge", 1 / 6)):
-        edges = Counter()
+        edges, new_ops = Counter(), Counter()
         for _ in range(6000):
             b = a.mutate(rng, scheme)
             diff = [e for e in range(6) if a.ops[e] != b.ops[e]]
             assert len(diff) == 1
             edges[diff[0]] += 1
+            new_ops[(a.ops[diff[0]], b.ops[diff[0]])] += 1
         assert abs(edges[0] / 6000 - expected_edge0) < 0.03
         assert len(edges) == 6
+        for old_op in set(a.ops):  # the new op: uniform among the four others (each of them, the last op too)
+            drawn = {new: n for (was, new), n in new_ops.items() if was == old_op}
+            assert sorted(drawn) == [op for op in range(5) if op != old_op]
+            assert max(drawn.values()) / sum(drawn.values()) < 0.25 + 0.06
     with pytest.raises(ArchError):
         a.mutate(rng, "bogus")
 
