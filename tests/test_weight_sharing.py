@@ -383,17 +383,20 @@ def test_a_protocol_that_augments_augments_both_minibatches_of_every_step(tmp_pa
     build_table(search_results(seeds=(0,), epochs=2), out, name="ws-aug",
                 metadata={"dataset": {"name": "synthetic"}, "protocol": protocol.to_dict(),
                           "description": "generated values for tests (not trained)"})
-    calls = []
+    calls, outputs = [], []
 
     def recording(x, rng, padding, pad_value):
         calls.append((len(x), padding))
-        return augment_batch(x, rng, padding, pad_value)
+        outputs.append(augment_batch(x, rng, padding, pad_value))
+        return outputs[-1]
 
     monkeypatch.setattr(weight_sharing, "augment_batch", recording)
     stepped = []
-    monkeypatch.setattr("algorithms.rsps.RSPS.step", lambda self, ctx, x, y, xv, yv: stepped.append(len(y)))
+    monkeypatch.setattr("algorithms.rsps.RSPS.step", lambda self, ctx, x, y, xv, yv: stepped.append((x, xv)))
     weight_sharing.run_one(load_table(out), "rsps", 0, weight_sharing.SearchSettings(epochs=1), SMALL["rsps"])
-    assert stepped and calls == [(n, 2) for n in stepped for _ in range(2)]
+    assert stepped and calls == [(len(x), 2) for x, _ in stepped for _ in range(2)]
+    # the method is handed the augmented images themselves: the train minibatch's, then the valid one's
+    assert all(x is outputs[2 * i] and xv is outputs[2 * i + 1] for i, (x, xv) in enumerate(stepped))
 
     from nasbench_suite.league import train_and_score_supernet  # the league's supernet estimator: its train batches
 
