@@ -581,25 +581,27 @@ def test_enas_controller_moves_towards_rewarded_cells():
 
 def test_enas_derives_the_best_sampled_cell_not_the_policy_argmax():
     """ENAS and NB201's get_best_arch keep the best of cells sampled from the policy, each scored on a valid
-    minibatch; the argmax per edge of an untrained (uniform) policy would be the all-`none` cell."""
+    minibatch; not the policy's argmax per edge (here the all-avg_pool cell: a policy far from uniform, so that
+    cells drawn uniformly, not from the policy, would be other cells)."""
     from types import SimpleNamespace
 
     from algorithms.enas import ENAS
-    from nasbench_suite.space import CONV3
+    from nasbench_suite.space import CONV3, POOL
 
     def score(arch, x=None, y=None):
         return float(sum(op == CONV3 for op in arch.ops))
 
-    def ctx():
-        return SimpleNamespace(rng=np.random.default_rng(0), valid_batch=lambda size=None: (None, None), accuracy=score)
-
-    method, again = ENAS(), ENAS()  # derive_samples: 10, NB201's per-epoch get_best_arch
-    c, c2 = ctx(), ctx()
+    logits = torch.zeros(6, 5, dtype=torch.float64)
+    logits[:, POOL] = 2.0
+    method = ENAS()  # derive_samples: 10, NB201's per-epoch get_best_arch
+    c = SimpleNamespace(rng=np.random.default_rng(0), valid_batch=lambda size=None: (None, None), accuracy=score)
     method.setup(c)
-    again.setup(c2)
+    with torch.no_grad():
+        method.logits.copy_(logits)
     derived = method.derive(c)
-    best = max(score(again.sample(c2)) for _ in range(10))
-    assert score(derived) == best >= 2 and derived != Arch((0,) * 6)
+    rng, p = np.random.default_rng(0), logits.softmax(1).numpy()
+    sampled = [Arch(tuple(int(rng.choice(5, p=row / row.sum())) for row in p)) for _ in range(10)]
+    assert derived == max(sampled, key=score) and score(derived) >= 1 and derived != Arch((POOL,) * 6)
 
 
 def test_method_settings_of_the_wrong_kind_are_refused() -> None:
