@@ -809,6 +809,21 @@ def test_darts_and_gdas_architecture_optimizer_is_nb201s():
         assert not zero.alpha.detach().any()
 
 
+def test_darts_and_gdas_derive_the_argmax_of_alpha_per_edge_none_included():
+    """The derived cell is the op of largest alpha on each edge (NB201's genotype()), `none` allowed."""
+    from nasbench_suite.weight_sharing import make_method
+
+    alpha = torch.tensor([[0.9, 0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.8, 0.3, 0.4], [0.1, 0.7, 0.2, 0.3, 0.4],
+                          [0.1, 0.2, 0.3, 0.4, 0.6], [0.1, 0.2, 0.3, 0.5, 0.4], [0.95, 0.2, 0.3, 0.4, 0.5]])
+    for name in ("darts-v1", "darts-v2", "gdas"):
+        ctx, _ = _step_context()
+        method = make_method(name)
+        _seeded(lambda: method.setup(ctx))
+        with torch.no_grad():
+            method.alpha.copy_(alpha)
+        assert method.derive(ctx) == Arch((0, 2, 1, 4, 3, 0))
+
+
 def test_darts_v2_unrolls_one_step_of_the_weight_optimizer_as_configured():
     """darts-v2's virtual step is the run's SGD step: xi = the current lr, the optimizer's weight decay and
     momentum * its momentum buffer; the train minibatch for the step, the valid one for the loss."""
