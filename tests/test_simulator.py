@@ -244,10 +244,15 @@ def test_a_query_ending_exactly_at_the_budget_is_the_last_under_either_policy(ti
         assert (len(tr), tr.end_time, tr.stop_reason) == (2, 25.0, "seconds"), overrun
 
 
-def test_query_budget_counts_dispatched_queries(search_table: Benchmark) -> None:
+def test_query_budget_counts_dispatched_queries(search_table: Benchmark, tiny_table: Benchmark) -> None:
+    """Also with more idle workers than queries left: 5 workers and a budget of 3 queries start 3, not 5 (the
+    seconds bound only ends a run that overshoots, which would otherwise never reach the budget again)."""
     for workers in (1, 4):
         tr = run_search(make_strategy("rea"), Oracle(search_table), Budget(queries=37), 1, workers=workers)
         assert len(tr) == 37 and tr.stop_reason == "queries" and tr.info["dispatched"] == 37
+    tr = run_search(make_strategy("random"), Oracle(tiny_table), Budget(queries=3, seconds=1000.0), 0, workers=5)
+    assert len(tr) == 3 and tr.stop_reason == "queries" and tr.info["dispatched"] == 3
+    np.testing.assert_array_equal(tr.columns["start_time"], [0.0, 0.0, 0.0])
 
 
 def test_zero_cost_queries_cannot_spin_the_clock(tmp_path: Path) -> None:
