@@ -361,6 +361,8 @@ def test_optuna_adapter_maps_trial_params_to_cells_and_tells_each_trial_its_own_
     for sampler in ("NoSuchSampler", "not_a_sampler"):
         with pytest.raises(StrategyError, match="no sampler"):
             make_strategy("optuna", {"sampler": sampler}).setup(space, np.random.default_rng(0))
+    with pytest.raises(StrategyError, match=r"epochs=5 is not a fidelity of this table; use one of \[4, 12\]"):
+        make_strategy("optuna", {"sampler": "FakeSampler", "epochs": 5}).setup(space, np.random.default_rng(0))
     with pytest.raises(StrategyError, match="15,625 cells"):
         make_strategy("optuna", {"sampler": "FakeSampler"}).setup(SearchSpace((12,), np.arange(100)),
                                                                  np.random.default_rng(0))
