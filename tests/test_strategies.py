@@ -254,7 +254,17 @@ def top_rung_rows(n: int) -> list[int]:
 
 def test_incumbent_rules(oracle: Oracle) -> None:
     """'max-budget' (HpBandSter's get_incumbent_id): the best result of a top rung; 'best' (NATS-Bench's
-    bohb.py): the best result at any epoch; the default leaves the simulator's rule."""
+    bohb.py): the best result at any epoch; the default leaves the simulator's rule. Under either rule a tie
+    goes to the result told first."""
+    from nasbench_suite.strategy import SearchSpace
+
+    for rule in ("max-budget", "best"):  # one rung at 12 epochs: each bracket is one top-rung cell
+        strategy = make_strategy("hyperband", {"incumbent_rule": rule})
+        strategy.setup(SearchSpace((12,), np.arange(15625)), np.random.default_rng(0))
+        first, second = strategy.ask(2)
+        assert first.arch != second.arch
+        strategy.tell([Result(first, 50.0, 1.0, 0, 1.0), Result(second, 50.0, 1.0, 1, 2.0)])
+        assert strategy.incumbent() == first.arch, rule
     differs = 0
     for seed in range(4):
         c = run_search(bohb_nb201(incumbent_rule="max-budget"), oracle, Budget(seconds=6000), seed).columns
