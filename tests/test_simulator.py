@@ -219,6 +219,10 @@ def test_strict_budget_is_never_exceeded_and_the_refused_query_would_have(search
     s = Scripted([Query(tiny(3), 3)] * 3)  # 12.5 s each
     tr = run_search(s, Oracle(tiny_table), Budget(seconds=30.0), seed=0)
     assert len(tr) == 2 and tr.end_time == 25.0 and tr.end_time + 12.5 > 30.0 and tr.stop_reason == "seconds"
+    # with idle workers, no query after the refused one starts, not even one that would fit (1.5 s, 12.5 s, 1.5 s)
+    s = Scripted([Query(tiny(0), 1), Query(tiny(3), 3), Query(tiny(0), 1)])
+    tr = run_search(s, Oracle(tiny_table), Budget(seconds=10.0), seed=0, workers=3)
+    assert len(tr) == 1 and tr.end_time == 1.5 and tr.stop_reason == "seconds"
 
 
 def test_finish_policy_overruns_by_less_than_one_query(search_table: Benchmark, tiny_table: Benchmark) -> None:
