@@ -480,6 +480,11 @@ def test_common_random_numbers_pair_strategies_on_the_same_cell(search_table: Be
     # the v-th new trial of a cell reads the same table seed in both runs, whatever else was queried
     assert a.columns["table_seed"].tolist() == b.columns["table_seed"][1:].tolist()
     assert len(set(a.columns["table_seed"].tolist())) > 1  # visits vary the seed
+    # continuing a trial is no new visit: the new trials after it read the seeds they read without it
+    c = run_search(Scripted([Query(arch, 4), lambda told: told[0].resume(12) if told else None] + [Query(arch, 12)] * 5),
+                   oracle, Budget(queries=7), seed=11).columns
+    assert c["resumed"].tolist() == [False, True] + [False] * 5
+    assert c["table_seed"][[0, *range(2, 7)]].tolist() == a.columns["table_seed"].tolist()
     other = run_search(Scripted([Query(arch, 12)] * 6), oracle, Budget(queries=6), seed=12)
     assert other.columns["table_seed"].tolist() != a.columns["table_seed"].tolist()
     picks = np.bincount([crn_slot(123, a_, v, 3) for a_ in range(2000) for v in range(3)], minlength=3) / 6000
