@@ -160,11 +160,16 @@ def test_seed_statistics_need_20_cells_with_every_seed(search_table, tmp_path: P
         (tmp_path / "report" / "fidelity.md").read_text()
 
 
-def test_a_reference_holding_fewer_than_20_of_the_cells_is_refused(search_table, tiny_table) -> None:
+def test_a_reference_holding_fewer_than_20_of_the_cells_is_refused(search_table, tiny_table, tmp_path: Path) -> None:
+    """4 cells are refused; 20 are enough."""
     from nasbench_suite.estimators import EstimatorError
 
     with pytest.raises(EstimatorError, match="'tiny-clock' has a final test accuracy for only 4 of the"):
         fidelity(search_table, tiny_table)
+    frame = search_results(seed=1, seeds=(0, 1), epochs=4)
+    archs = np.sort(frame["arch_index"].unique())[:20]
+    twenty = build_table(frame[frame["arch_index"].isin(archs)], tmp_path / "twenty", name="twenty")
+    assert fidelity(search_table, twenty).best["reference_cells"] == 20
 
 
 def test_the_baseline_ranks_by_its_valid_accuracy(search_table, other_table) -> None:
