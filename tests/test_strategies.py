@@ -255,7 +255,7 @@ def top_rung_rows(n: int) -> list[int]:
 def test_incumbent_rules(oracle: Oracle) -> None:
     """'max-budget' (HpBandSter's get_incumbent_id): the best result of a top rung; 'best' (NATS-Bench's
     bohb.py): the best result at any epoch; the default leaves the simulator's rule. Under either rule a tie
-    goes to the result told first."""
+    goes to the result told first, and under a latency limit only results within it count."""
     from nasbench_suite.strategy import SearchSpace
 
     for rule in ("max-budget", "best"):  # one rung at 12 epochs: each bracket is one top-rung cell
@@ -265,6 +265,13 @@ def test_incumbent_rules(oracle: Oracle) -> None:
         assert first.arch != second.arch
         strategy.tell([Result(first, 50.0, 1.0, 0, 1.0), Result(second, 50.0, 1.0, 1, 2.0)])
         assert strategy.incumbent() == first.arch, rule
+        # under a latency limit only feasible results count: a better cell over the limit is not the incumbent
+        strategy = make_strategy("hyperband", {"incumbent_rule": rule})
+        strategy.setup(SearchSpace((12,), np.arange(15625), latency_source="test", max_latency=3.0),
+                       np.random.default_rng(0))
+        fast, slow = strategy.ask(2)
+        strategy.tell([Result(fast, 50.0, 1.0, 0, 1.0, latency=3.0), Result(slow, 90.0, 1.0, 1, 2.0, latency=3.5)])
+        assert strategy.incumbent() == fast.arch, rule
     differs = 0
     for seed in range(4):
         c = run_search(bohb_nb201(incumbent_rule="max-budget"), oracle, Budget(seconds=6000), seed).columns
