@@ -208,7 +208,6 @@ def test_the_speed_figures_print_each_timing_as_it_comes_and_no_engine_row_twice
     And with 4 cells in 2 processes, ``--batch-cells 2,4`` gave the 2-process row of 2 cells per batch twice.
     As they come: the last timing's line arrives at least the later timings' seconds after the first one's
     (printed together at the end, they arrived at once)."""
-    import os
     import subprocess
     import threading
 
@@ -218,20 +217,14 @@ def test_the_speed_figures_print_each_timing_as_it_comes_and_no_engine_row_twice
                                  "2,4"], stdout=subprocess.PIPE, stderr=err, cwd=tmp_path)  # -u: as the GPU call
     timer = threading.Timer(300, proc.kill)
     timer.start()
-    lines: list[str] = []
-    arrived: list[float] = []  # when each line was read
-    try:
-        pending = b""
-        while chunk := os.read(proc.stdout.fileno(), 1 << 16):
-            now = time.monotonic()
-            *complete, pending = (pending + chunk).split(b"\n")
-            lines += [line.decode() for line in complete]
-            arrived += [now] * len(complete)
+    try:  # each line with the time it was read
+        read = [(raw.decode().rstrip("\n"), time.monotonic()) for raw in iter(proc.stdout.readline, b"")]
         proc.wait()
     finally:
         timer.cancel()
         proc.kill()
         proc.stdout.close()
+    lines, arrived = [line for line, _ in read], [t for _, t in read]
     assert proc.returncode == 0, (tmp_path / "stderr.txt").read_text()[-2000:]
     timed = [line for line in lines if line.startswith("timed, repetition 1 of 1: ")]
     rows = [line for line in lines if line.startswith("engine,")]
