@@ -372,10 +372,14 @@ def test_the_vote_is_the_mean_rank_of_its_three_proxies_and_pays_all_three() -> 
 
 
 def test_estimators_are_judged_on_20_cells_or_more(tiny_table) -> None:
+    """4 cells are refused; so are 19, and 20 are enough (the hand-made table leaves out 2 of its rows)."""
     from nasbench_suite.estimators import EstimatorError, judged_cells
 
     with pytest.raises(EstimatorError, match="has 4 trained cells with a test accuracy; need 20"):
         judged_cells(tiny_table)
+    with pytest.raises(EstimatorError, match="has 19 trained cells with a test accuracy; need 20"):
+        judged_cells(_fake_bench(21))
+    assert len(judged_cells(_fake_bench(22)).rows) == 20
 
 
 @pytest.mark.parametrize("hole", ["score", "seconds"])
