@@ -507,10 +507,13 @@ def test_a_predictor_pays_its_training_cells_and_the_proxies_it_reads(search_tab
 
 def test_estimators_never_read_the_test_split(search_table, monkeypatch: pytest.MonkeyPatch) -> None:
     """The test accuracy is the target, read once by judged_cells; an estimator (a low fidelity, a learning
-    curve, a predictor's training labels) reads only the train and valid splits."""
-    from nasbench_suite.estimators import curve_estimates, fidelity_estimates, judged_cells, predictor_estimates
+    curve, a predictor's training labels) reads only the train and valid splits, nor the target judged_cells
+    read: the same estimates come out when the target handed to them is blanked."""
+    from nasbench_suite.estimators import (Judged, curve_estimates, fidelity_estimates, judged_cells,
+                                           predictor_estimates)
 
     judged = judged_cells(search_table)
+    blind = Judged(judged.rows, judged.archs, np.zeros(len(judged.rows)))
     array = search_table.array
 
     def search_side(split: str, *args: object, **kwargs: object) -> np.ndarray:
@@ -518,8 +521,13 @@ def test_estimators_never_read_the_test_split(search_table, monkeypatch: pytest.
         return array(split, *args, **kwargs)
 
     monkeypatch.setattr(search_table, "array", search_side)
-    assert fidelity_estimates(search_table, judged, [1]) and curve_estimates(search_table, judged, [3])
-    assert predictor_estimates(search_table, judged, [20], None, "ridge", repeats=1)
+    made = []
+    for given in (judged, blind):
+        made.append(fidelity_estimates(search_table, given, [1]) + curve_estimates(search_table, given, [3])
+                    + predictor_estimates(search_table, given, [20], None, "ridge", repeats=1))
+    assert len(made[0]) == 3
+    for seen, blinded in zip(*made):
+        assert seen.scores.tolist() == blinded.scores.tolist(), f"{seen.name} read the target"
 
 
 def test_the_league_averages_the_repeats_of_an_estimator() -> None:
