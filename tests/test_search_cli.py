@@ -78,15 +78,19 @@ def test_search_user_errors_are_one_line(search_table: Benchmark, tmp_path: Path
 
 
 def test_search_options_reach_the_runs_and_the_defaults_are_readmes(search_table: Benchmark, tmp_path: Path) -> None:
-    """--overrun and --search-epochs reach every run (both were parsed and could be dropped unnoticed); left out,
-    --seeds is 0-9 and --objective valid_acc, as README's option table says."""
+    """--overrun, --search-epochs and --objective reach every run (all were parsed and could be dropped unnoticed:
+    the manifest records the option given, whatever the runs used); left out, --seeds is 0-9 and --objective
+    valid_acc, as README's option table says."""
     base = ["search", "--table", str(search_table.path), "--strategy", "random", "--workers", "1"]
-    assert main([*base, "--budget", "20", "--overrun", "finish", "--search-epochs", "2", "--seeds", "0-3",
-                 "--out", str(tmp_path / "a")]) == 0
+    assert main([*base, "--budget", "20", "--overrun", "finish", "--search-epochs", "2", "--objective", "train_acc",
+                 "--seeds", "0-3", "--out", str(tmp_path / "a")]) == 0
     frame = pd.read_parquet(tmp_path / "a" / "trajectories.parquet")
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["budget"]["overrun"] == "finish" and frame["finish_time"].max() > 20
     assert frame["epochs"].max() == 2 and search_table.max_epoch > 2
+    told = [search_table.array("train", "acc", epoch=int(e), seed=int(s))[search_table.row(int(a))]
+            for a, e, s in zip(frame["arch_index"], frame["epochs"], frame["table_seed"])]
+    assert manifest["search"]["objective"] == "train_acc" and frame["value"].tolist() == pytest.approx(told)
     assert main([*base, "--max-queries", "2", "--out", str(tmp_path / "b")]) == 0
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
