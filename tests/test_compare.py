@@ -443,9 +443,10 @@ def test_weight_sharing_runs_are_kept_only_under_the_same_code(toy: dict[str, Pa
 
 
 def test_the_identity_of_weight_sharing_runs_holds_their_settings_table_and_machine(
-        toy: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+        toy: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Finished weight-sharing runs are kept by a rerun only under the same identity: other epochs, seeds or
-    method settings, another table or another machine must train them again (measured seconds are this machine's)."""
+    method settings, another table or another machine must train them again (measured seconds are this machine's).
+    So are those a stopped compare left staged: its staging folder is emptied for a rerun of another identity."""
     import dataclasses
 
     from nasbench_suite import compare
@@ -458,6 +459,11 @@ def test_the_identity_of_weight_sharing_runs_holds_their_settings_table_and_mach
                   dataclasses.replace(ws, settings={"gdas": {"tau_max": 8}})):
         assert compare._ws_identity(dataclasses.replace(cfg, weight_sharing=other), "sha256:t") != same
     assert compare._ws_identity(cfg, "sha256:u") != same
+    staging = compare._ws_staging(tmp_path, same)
+    (staging / "gdas").mkdir()  # a method the stopped compare finished
+    assert compare._ws_staging(tmp_path, same) == staging and (staging / "gdas").is_dir()
+    other = compare._ws_identity(dataclasses.replace(cfg, weight_sharing=dataclasses.replace(ws, epochs=2)), "sha256:t")
+    assert compare._ws_staging(tmp_path, other) == staging and not (staging / "gdas").exists()
     monkeypatch.setattr(compare, "machine", lambda: {"hash": "another machine"})
     assert compare._ws_identity(cfg, "sha256:t") != same
 
