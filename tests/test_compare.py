@@ -1098,6 +1098,24 @@ def test_a_damaged_run_manifest_is_a_clear_error(full_run: Path, tmp_path: Path,
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("which, entries", [("replayed", ("search", "strategy", "evaluation", "runs", "seeds")),
+                                            ("weight_sharing", ("strategy", "supernet", "cost", "seeds"))])
+def test_a_run_manifest_without_an_entry_the_report_reads_is_a_clear_error(
+        full_run: Path, tmp_path: Path, which: str, entries: tuple[str, ...], capsys: pytest.CaptureFixture) -> None:
+    """The run's own manifest less any one entry the report reads (its evaluation, its supernet...): refused in one
+    line, not a KeyError traceback while the report is built (the manifests above lack every entry at once)."""
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    manifest = next(p for p in sorted((runs / which).glob("*/manifest.json")))
+    whole = json.loads(manifest.read_text())
+    for entry in entries:
+        manifest.write_text(json.dumps({k: v for k, v in whole.items() if k != entry}) + "\n", encoding="utf-8")
+        assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 2, entry
+        err = capsys.readouterr().err
+        assert err.startswith(f"nasbench: error: {manifest} is not the manifest of a run made by nasbench compare"), err
+        assert err.count("\n") == 1 and not (tmp_path / "out" / "index.md").exists()
+
+
 @pytest.mark.parametrize("damage, field", [
     (lambda r: r["config"].update(bootstrap=10**20), "config.bootstrap"),  # numpy ValueError
     (lambda r: r["config"].update(bootstrap="1000"), "config.bootstrap"),  # TypeError
