@@ -100,23 +100,26 @@ def test_a_result_store_whose_meta_is_not_json_is_damaged(value: object, tmp_pat
         err.count("\n") == 1, err
 
 
-@pytest.mark.parametrize("replayed", [5, [["rea"]], [["rea", "OTHER"]], [["rea", "../other"]],
-                                      [['=HYPERLINK("http://x")', "replayed/rea"]]],
+@pytest.mark.parametrize("which, label", [("replayed", "rea"), ("weight_sharing", "gdas")])
+@pytest.mark.parametrize("listed", [5, [["LABEL"]], [["LABEL", "OTHER"]], [["LABEL", "../other"]],
+                                    [['=HYPERLINK("http://x")', "FOLDER"]]],
                          ids=["not-a-list", "no-folder", "absolute", "dot-dot", "formula-label"])
-def test_a_compare_json_naming_runs_elsewhere_is_refused(replayed: object, tmp_path: Path,
+def test_a_compare_json_naming_runs_elsewhere_is_refused(which: str, label: str, listed: object, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """report read the runs compare.json named wherever they were (/elsewhere, ../other) and showed them
-    as this folder's; a replayed list of another shape was a TypeError or ValueError traceback."""
+    as this folder's; a replayed (or weight-sharing) list of another shape was a TypeError or ValueError
+    traceback."""
     runs = _runs(tmp_path)
-    shutil.copytree(runs / "replayed" / "rea", tmp_path / "other")
+    shutil.copytree(runs / which / label, tmp_path / "other")
     path = runs / "compare.json"
     record = json.loads(path.read_text())
-    record["replayed"] = [[x.replace("OTHER", str(tmp_path / "other")) for x in pair] for pair in replayed] \
-        if isinstance(replayed, list) else replayed
+    assert [label, f"{which}/{label}"] in record[which]
+    names = {"LABEL": label, "FOLDER": f"{which}/{label}", "OTHER": str(tmp_path / "other")}
+    record[which] = [[names.get(x, x) for x in pair] for pair in listed] if isinstance(listed, list) else listed
     path.write_text(json.dumps(record))
     assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"nasbench: error: {path} is damaged: replayed should be a list") and err.count("\n") == 1, err
+    assert err.startswith(f"nasbench: error: {path} is damaged: {which} should be a list") and err.count("\n") == 1, err
     assert not (tmp_path / "out" / "index.html").exists()
 
 
