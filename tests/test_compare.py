@@ -1143,6 +1143,31 @@ def test_a_damaged_compare_json_config_is_a_clear_error(full_run: Path, tmp_path
     assert err.count("\n") == 1 and not (tmp_path / "out" / "index.md").exists()
 
 
+def test_a_compare_json_without_any_one_field_the_report_reads_is_a_clear_error(
+        full_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Each field the report reads that a compare.json cannot do without, removed in turn, is named in one line
+    (the damages above reach some of them only): without config.overrun, say, the report ended in a KeyError
+    traceback after writing half its files."""
+    import copy
+
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    whole = json.loads((runs / "compare.json").read_text())
+    fields = [("config", k) for k in ("name", "seeds", "strategies", "overrun", "sim_workers", "latency_batch",
+                                      "bootstrap", "alpha")]
+    fields += [("table", k) for k in ("name", "content_hash", "description")] + [(None, "package_version")]
+    for part, key in fields:
+        record = copy.deepcopy(whole)
+        (record if part is None else record[part]).pop(key)
+        (runs / "compare.json").write_text(json.dumps(record), encoding="utf-8")
+        field = key if part is None else f"{part}.{key}"
+        assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 2, field
+        err = capsys.readouterr().err
+        assert err.startswith(f"nasbench: error: {runs / 'compare.json'} is damaged: {field} is missing or out of "
+                              "range"), err
+        assert err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
 def test_latency_auto_prefers_this_machines_folder_of_the_tables_network(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """``latency.source: auto``: among the shipped folders timed on the table's network, one measured on this
