@@ -313,13 +313,15 @@ def _record_problems(record: dict[str, Any]) -> list[str]:
         return isinstance(x, str)
 
     cfg, table, machine, latency = record["config"], record["table"], record["machine"], record.get("latency")
+    absent = object()
     checks = [
         ("package_version", record.get("package_version"), text),
         ("config.name", cfg.get("name"), lambda x: text(x) and _NAME.match(x) is not None),
         ("config.seeds", cfg.get("seeds"), seeds),
         ("config.strategies", cfg.get("strategies"), lambda x: isinstance(x, list) and bool(x)),
-        ("config.budget_seconds", cfg.get("budget_seconds"), lambda x: x is None or number(x, 0.0, math.inf)),
-        ("config.budget_queries", cfg.get("budget_queries"), lambda x: x is None or integer(x, 1)),
+        # null when not given, but never absent (a missing key passed as null: KeyError tracebacks later)
+        ("config.budget_seconds", cfg.get("budget_seconds", absent), lambda x: x is None or number(x, 0.0, math.inf)),
+        ("config.budget_queries", cfg.get("budget_queries", absent), lambda x: x is None or integer(x, 1)),
         ("config.overrun", cfg.get("overrun"), lambda x: x in OVERRUN_POLICIES),
         ("config.sim_workers", cfg.get("sim_workers"), lambda x: integer(x, 1)),
         ("config.latency_batch", cfg.get("latency_batch"), lambda x: integer(x, 1)),
@@ -330,10 +332,10 @@ def _record_problems(record: dict[str, Any]) -> list[str]:
         ("table.name", table.get("name"), text),
         ("table.content_hash", table.get("content_hash"), text),
         ("table.description", table.get("description"), text),
-        ("table.cells", table.get("cells", 0), lambda x: integer(x, 0)),
-        ("table.classes", table.get("classes", 0), lambda x: integer(x, 0)),
-        ("machine.cpu", machine.get("cpu", ""), text),
-        ("machine.hash", machine.get("hash", ""), text),
+        ("table.cells", table.get("cells", 0), lambda x: integer(x, 0)),  # both only for a table of some cells
+        ("table.classes", table.get("classes", absent if "cells" in table else 0), lambda x: integer(x, 0)),
+        ("machine.cpu", machine.get("cpu"), text),
+        ("machine.hash", machine.get("hash"), text),
         ("latency", latency, lambda x: x is None or (
             isinstance(x, dict) and x.get("kind") in ("this machine", "another machine", "third-party")
             and text(x.get("key")) and text(x.get("name")))),

@@ -1147,15 +1147,18 @@ def test_a_compare_json_without_any_one_field_the_report_reads_is_a_clear_error(
         full_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Each field the report reads that a compare.json cannot do without, removed in turn, is named in one line
     (the damages above reach some of them only): without config.overrun, say, the report ended in a KeyError
-    traceback after writing half its files."""
+    traceback after writing half its files; without a budget, machine.cpu or machine.hash (read as null or "")
+    or a partial table's classes, too."""
     import copy
 
     runs = tmp_path / "runs"
     shutil.copytree(full_run / "runs", runs)
     whole = json.loads((runs / "compare.json").read_text())
-    fields = [("config", k) for k in ("name", "seeds", "strategies", "overrun", "sim_workers", "latency_batch",
-                                      "bootstrap", "alpha")]
-    fields += [("table", k) for k in ("name", "content_hash", "description")] + [(None, "package_version")]
+    fields = [("config", k) for k in ("name", "seeds", "strategies", "budget_seconds", "budget_queries", "overrun",
+                                      "sim_workers", "latency_batch", "bootstrap", "alpha")]
+    fields += [("table", k) for k in ("name", "content_hash", "description", "classes")]
+    fields += [("machine", "cpu"), ("machine", "hash"), (None, "package_version")]
+    whole["table"].update(cells=15625, classes=6466)  # a table of some cells records both (this one checks classes)
     for part, key in fields:
         record = copy.deepcopy(whole)
         (record if part is None else record[part]).pop(key)
