@@ -290,7 +290,12 @@ def test_local_workers_and_ray_give_the_same_results(reference, tmp_path: Path, 
     assert results_hash(build_from_store(tmp_path / "ray", tmp_path / "ray-table")) == results_hash(reference[1])
     session = json.loads(next((tmp_path / "ray" / "sessions").glob("*.json")).read_text())
     assert [n["engine_revision"] for n in session["hardware"]["ray_nodes"]] == [engine.ENGINE_REVISION]  # who trained
-    pool = RunSpec("7,2000,15624", (0, 1), TINY, shard_size=2)  # a two-process pool against one process
+    # a two-process pool against one process; units of 4 cells trained in one batch of 4 (the default here)
+    # and a last unit of one. Batching changes only float rounding, and for many cells not one bit (7, 2000
+    # and 15624, tested here before, came out the same batched and alone), so a pool whose workers ignored
+    # the batch size passed; for these cells a batch of 4 and each cell alone differ in float bits (on the
+    # AMD EPYC this was checked on), and that mutant fails
+    pool = RunSpec("52-63,15624", (0, 1), TINY, shard_size=4)
     run_pre_evaluation(pool, tmp_path / "pool", workers=2, progress=False)
     run_pre_evaluation(pool, tmp_path / "one", workers=1, progress=False)
     assert results_hash(build_from_store(tmp_path / "pool", tmp_path / "pool-table")) == \
