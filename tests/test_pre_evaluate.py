@@ -316,20 +316,32 @@ def test_a_time_limited_parallel_run_ends_between_units_and_resumes_to_the_same_
 
 
 # ----- bookkeeping, with the stand-in trainer ---------------------------------------------------------------
-def test_a_partly_stored_unit_is_retrained_whole_and_only_missing_results_are_added(fake, tmp_path: Path) -> None:
+def test_a_partly_stored_unit_is_retrained_whole_and_only_missing_results_are_added(fake, tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    """The retrained unit's results of the two stored cells are dropped: the stored ones stay as they were.
+    The retraining gives other values (a re-run measures other seconds, and a GPU rounds otherwise), so a
+    resume that stored the whole unit again, over the kept results, is seen."""
     spec = RunSpec("10-13", (3,), TINY, shard_size=4)
     run_dir = tmp_path / "run"
     run_pre_evaluation(spec, run_dir, progress=False)
     (run_dir / "shards" / "seed3" / "00010-00013.csv").unlink()
     with ResultStore(run_dir / STORE_FILE) as store:  # as if killed after two of the unit's four inserts
+        lost = store.rows(3, [12, 13])
         store._db.execute("DELETE FROM results WHERE arch IN (12, 13)")
         kept = store.rows(3, [10, 11])
     fake.calls.clear()
+
+    def retrained(*args: Any, **kwargs: Any) -> backends.ShardResults:
+        return {a: [(e, {m: v + 0.5 for m, v in metrics.items()}) for e, metrics in curve]
+                for a, curve in fake(*args, **kwargs).items()}
+
+    monkeypatch.setattr(backends, "train_shard_results", retrained)
     status = run_pre_evaluation(spec, run_dir, progress=False)
     assert fake.calls == [((10, 11, 12, 13), 3)]  # same composition as the first time
     assert status.written_now == 2 and status.complete
     with ResultStore(run_dir / STORE_FILE) as store:
         assert store.rows(3, [10, 11]) == kept
+        assert store.rows(3, [12, 13]) != lost  # the retraining's values: the check above could see a rewrite
         assert store.counts()["rows"] == 4 * TINY.epochs
     assert (run_dir / "shards" / "seed3" / "00010-00013.csv").is_file()
     fake.calls.clear()
