@@ -75,13 +75,15 @@ def test_store_refuses_another_machines_fingerprint(tmp_path: Path) -> None:
 def test_timing_loops_leave_the_garbage_collector_nothing_to_do() -> None:
     """The method keeps Python's collector on (documented in nasbench_suite.latency): it holds because a
     forward pass under inference_mode leaves no container objects behind, so no collection starts
-    inside a timing loop; a change that makes the forward pass allocate would show up here."""
+    inside a timing loop; a change that makes the forward pass allocate would show up here. The collector's
+    state is read inside each timed call: with it off there (as timeit has it) no collection could start."""
     import gc
 
     from nasbench_suite.latency import prepare, time_module, torch_threads, zero_input
     from nasbench_suite.model import build_network
 
     started: list[int] = []
+    enabled: set[bool] = set()  # the collector's state during each call (off, nothing could start a collection)
 
     def count(phase: str, info: dict) -> None:
         if phase == "start":
@@ -97,7 +99,9 @@ def test_timing_loops_leave_the_garbage_collector_nothing_to_do() -> None:
                 x = zero_input((2, TINY.in_channels, TINY.resolution, TINY.resolution), method)
                 gc.collect()
                 started.clear()
-                time_module(net, x, method)
+                enabled.clear()
+                time_module(lambda inputs: enabled.add(gc.isenabled()) or net(inputs), x, method)
+                assert enabled == {True}, arch  # the collector stays on while timing, unlike timeit's
                 assert started == [], (arch, started)  # one object left per call would have started one
     finally:
         gc.callbacks.remove(count)
