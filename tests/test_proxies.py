@@ -271,7 +271,10 @@ def test_minibatch_is_fixed_by_the_seed() -> None:
         pick_minibatch(10, 64, 0)
 
 
-def test_store_resumes_and_refuses_another_run(tmp_path: Path) -> None:
+def test_store_resumes_and_refuses_another_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder belongs to one table (content hash), one set of proxies, one ProxySettings (macro shape, minibatch
+    size, seed) and one machine fingerprint: opening it for any other is refused."""
+    import nasbench_suite.latency as latency
     from nasbench_suite.proxy_store import ProxyStore, load_proxies
 
     table = {"name": "t", "content_hash": "h"}
@@ -286,6 +289,17 @@ def test_store_resumes_and_refuses_another_run(tmp_path: Path) -> None:
     assert loaded.scored().sum() == 3 and loaded.scores["synflow"][0] == -math.inf
     with pytest.raises(RunMismatchError):
         ProxyStore(tmp_path / "p", table, SETTINGS, ["synflow"], {"dataset": "x"})
+    wider = MacroConfig(channels=8, cells=1, in_channels=1, resolution=8, num_classes=10)
+    for other_table, settings in (({"name": "t", "content_hash": "h2"}, SETTINGS),
+                                  (table, ProxySettings(CONFIG, batch_size=16, seed=4)),
+                                  (table, ProxySettings(CONFIG, batch_size=8, seed=3)),
+                                  (table, ProxySettings(wider, batch_size=16, seed=3))):
+        with pytest.raises(RunMismatchError):
+            ProxyStore(tmp_path / "p", other_table, settings, ["synflow", "params"], {"dataset": "x"})
+    real = latency.fingerprint
+    monkeypatch.setattr(latency, "fingerprint", lambda *a: {**real(*a), "cpu": "Some Other CPU", "hash": "another"})
+    with pytest.raises(RunMismatchError, match="fingerprint"):
+        ProxyStore(tmp_path / "p", table, SETTINGS, ["synflow", "params"], {"dataset": "x"})
 
 
 def test_a_damaged_proxy_folder_is_one_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
