@@ -720,16 +720,18 @@ def test_one_writer_per_latency_folder_and_a_killed_holder_blocks_nothing(tmp_pa
 
 def test_time_module_statistics_of_known_durations(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake clock: the timed calls take 1, 2, 4 and 10 ms; warmup calls are not timed. The median and the
-    quartiles are numpy's linear-interpolation percentiles: 3, 1.75 and 5.5 ms; min 1; mean 4.25."""
+    quartiles are numpy's linear-interpolation percentiles: 3, 1.75 and 5.5 ms; min 1; mean 4.25. Every call,
+    warm-up included, runs under torch.inference_mode (the module doc's method)."""
     import time
 
     from nasbench_suite.latency import LatencyMethod, time_module
 
     ticks = iter(np.cumsum([0, 1, 5, 2, 5, 4, 5, 10]) * 1_000_000)  # start/stop of each timed call, in ns
     monkeypatch.setattr(time, "perf_counter_ns", lambda: int(next(ticks)))
-    calls: list[int] = []
-    stats = time_module(lambda x: calls.append(1), torch.zeros(1), LatencyMethod(warmup=2, repeats=4))
-    assert len(calls) == 6
+    calls: list[bool] = []
+    stats = time_module(lambda x: calls.append(torch.is_inference_mode_enabled()), torch.zeros(1),
+                        LatencyMethod(warmup=2, repeats=4))
+    assert calls == [True] * 6
     assert stats == {"median_ms": 3.0, "p25_ms": 1.75, "p75_ms": 5.5, "min_ms": 1.0, "mean_ms": 4.25}
 
 
