@@ -763,6 +763,8 @@ def test_torch_threads_restores_the_thread_count() -> None:
 
 
 def test_measure_lut_times_each_reduction_block_at_its_input_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each reduction block, the stem and the head at their input shapes, and each stage's ops and addition at
+    that stage's shape (OpLUT: ``<op>@s<stage>``)."""
     import nasbench_suite.latency as latency
     from nasbench_suite.model import ReductionBlock
 
@@ -785,6 +787,9 @@ def test_measure_lut_times_each_reduction_block_at_its_input_shape(monkeypatch: 
     assert (stem[0].in_channels, stem[0].out_channels) == (1, 4)
     heads = [m for m in timed[(2, 16, 2, 2)] if isinstance(m, torch.nn.Sequential) and isinstance(m[-1], torch.nn.Linear)]
     assert len(heads) == 1 and heads[0][-1].in_features == 16
+    # each stage's five ops and its addition at that stage's shape, beside its reduction block or head
+    assert sorted(timed) == [(2, 1, 8, 8), (2, 4, 8, 8), (2, 8, 4, 4), (2, 16, 2, 2)]
+    assert [len(timed[(2, c, r, r)]) for c, r in ((4, 8), (8, 4), (16, 2))] == [1 + len(OPS) + 1] * 3
 
 
 def test_nsga2_crowding_is_computed_within_each_front() -> None:
