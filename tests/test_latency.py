@@ -69,6 +69,8 @@ def test_store_refuses_another_machines_fingerprint(tmp_path: Path) -> None:
         assert foreign.done() == set()
     with pytest.raises(RunMismatchError, match="repeats"):
         LatencyStore(tmp_path, TINY, LatencyMethod(batches=(1, 2), warmup=1, repeats=4))
+    with pytest.raises(RunMismatchError, match="config.channels"):  # one macro shape per folder, too
+        LatencyStore(tmp_path, MacroConfig(channels=8, cells=1, in_channels=1, resolution=8, num_classes=10), FAST)
     assert load_latency(tmp_path).key == fp["hash"]  # the folder still holds only this machine's timing
 
 
