@@ -1333,8 +1333,10 @@ def test_a_reopened_proxy_folder_keeps_its_stored_scores_and_refuses_a_reordered
 
 def test_proxy_compute_counts_the_stored_cells_in_its_bar_and_refuses_a_changed_machine(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The progress bar starts at the cells already stored; a machine fingerprint that changed since the folder
-    was opened (its seconds would be of two machines) stops compute before it scores a cell."""
+    """Cells are scored in the order given (nasbench proxies gives the class representatives first, so that a
+    stopped run covers every class), not by index; the progress bar starts at the cells already stored; a machine
+    fingerprint that changed since the folder was opened (its seconds would be of two machines) stops compute
+    before it scores a cell."""
     from nasbench_suite import latency, proxy_store
     from nasbench_suite.proxy_store import ProxyStore
 
@@ -1343,9 +1345,10 @@ def test_proxy_compute_counts_the_stored_cells_in_its_bar_and_refuses_a_changed_
     monkeypatch.setattr(proxy_store, "store_cells",
                         lambda *a, **k: calls.append((k["total"], k["initial"])) or real_store_cells(*a, **k))
     with ProxyStore(tmp_path / "p", {"name": "t", "content_hash": "h"}, SETTINGS, ["params"], {"dataset": "x"}) as store:
-        store.compute([GOOD.index, 0], batch())
+        scored: list[int] = []
+        store.compute([GOOD.index, 0], batch(), on_cell=scored.append)
         store.compute([GOOD.index, 0, 3110], batch())
-        assert calls == [(2, 0), (3, 2)]
+        assert calls == [(2, 0), (3, 2)] and scored == [GOOD.index, 0] and GOOD.index > 0
         real = latency.fingerprint
         monkeypatch.setattr(latency, "fingerprint", lambda *a: {**real(*a), "hash": "another machine"})
         with pytest.raises(ProxyError, match="seconds of two machines are never mixed"):
