@@ -975,6 +975,24 @@ def test_proxies_default_to_the_cells_a_partial_table_holds(tmp_path: Path, caps
     assert "proxies of 200 cells of digits-sample" in capsys.readouterr().out
 
 
+def test_cli_proxies_scores_the_class_representatives_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`nasbench proxies` scores the class representatives among the cells asked for before the other members
+    (the module doc: a stopped run already covers every class), here a representative above a member's index."""
+    import nasbench_suite.proxy_store as proxy_store
+    from nasbench_suite.cli import main
+    from nasbench_suite.space import isomorphism_classes
+
+    iso = isomorphism_classes()
+    member = next(a for a in range(15625) if iso.representatives[iso.class_of[a]] != a)
+    rep = int(next(r for r in iso.representatives if r > member))
+    seen: list[int] = []
+    real = proxy_store._score_chunk
+    monkeypatch.setattr(proxy_store, "_score_chunk", lambda archs, *rest: seen.extend(archs) or real(archs, *rest))
+    assert main(["proxies", "--table", "digits", "--proxies", "params", "--archs", f"{member},{rep}",
+                 "--out", str(tmp_path / "p")]) == 0
+    assert seen == [rep, member]
+
+
 def test_one_writer_per_proxy_folder_and_a_killed_holder_blocks_nothing(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture) -> None:
     """A second `nasbench proxies` on a folder another process is scoring into stops at once with one line naming
