@@ -1385,6 +1385,22 @@ def test_proxy_scores_of_spawned_workers_cover_every_chunk_in_the_order_given() 
     assert [a for a, _ in spawned] == todo and spawned == serial
 
 
+def test_proxy_cells_are_scored_with_one_torch_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each cell is scored with torch set to 1 thread whatever the caller's setting (the mode ProxySettings records:
+    every stored *_seconds is of one thread)."""
+    import nasbench_suite.proxies as proxies
+    from nasbench_suite.latency import torch_threads
+    from nasbench_suite.proxy_store import _scores
+
+    threads: list[int] = []
+    real = proxies.score_cell
+    monkeypatch.setattr(proxies, "score_cell", lambda *a, **k: threads.append(torch.get_num_threads()) or real(*a, **k))
+    with torch_threads(2):
+        assert [a for a, _ in _scores([GOOD.index, 0], batch(), SETTINGS, ["params"], workers=1)] == [GOOD.index, 0]
+        assert torch.get_num_threads() == 2  # and restored after
+    assert threads == [1, 1]
+
+
 def test_attached_proxy_scores_follow_the_views_row_order() -> None:
     from nasbench_suite.proxy_store import ProxyTable
     from nasbench_suite.table import TableView
