@@ -664,6 +664,23 @@ def test_nsga2_mates_as_pymoo_two_tournaments_per_parent_and_two_children_per_cr
     assert all({x, y} == {p, q} for x, y, p, q in zip(c.ops, d.ops, a.ops, b.ops))
 
 
+def test_nsga2_children_are_bred_from_the_winners_of_their_tournaments() -> None:
+    """Each mating takes the winners of two tournaments (by rank, as set here: parent i has rank i, so the
+    lower index wins), not a competitor drawn regardless of the keys: the worst parent never breeds."""
+    strategy = _nsga2(4, crossover=0.0, mutation=0.0)
+    strategy.parents = [(Arch.from_index(100 * i), 0.0, 0.0) for i in range(4)]
+    strategy.keys = (np.arange(4), np.zeros(4))
+    pairs: list[np.ndarray] = []
+    mates: list[tuple[int, int]] = []
+    draw, breed = strategy._tournament_pairs, strategy._offspring
+    strategy._tournament_pairs = lambda n: pairs.append(draw(n)) or pairs[-1]  # type: ignore[method-assign]
+    strategy._offspring = lambda a, b: mates.append((a.index, b.index)) or breed(a, b)  # type: ignore[method-assign]
+    strategy._children()
+    winners = [100 * int(min(i, j)) for p in pairs for i, j in p]
+    assert mates and [m for pair in mates for m in pair] == winners[:2 * len(mates)]
+    assert 300 not in {m for pair in mates for m in pair}
+
+
 @pytest.mark.parametrize("setting", [{"crossover": 1.5}, {"crossover": -0.1}, {"crossover": float("nan")},
                                      {"mutation": 2.0}, {"mutation": -1.0}])
 def test_nsga2_refuses_probabilities_outside_0_1(setting: dict[str, float]) -> None:
