@@ -1168,6 +1168,16 @@ def test_local_search_best_improvement_does_not_move_to_a_tie() -> None:
     assert moves == [_A] and ls.current is None  # a local optimum: the search restarts
 
 
+def test_local_search_best_improvement_moves_to_the_best_neighbour() -> None:
+    """improvement="best" waits for the whole neighbourhood and moves to its best cell: D (70), not B (60),
+    though B is better than A too and is told first."""
+    ls, moves = _local_search_from([_A, _B, _C, _D, _E], _A, improvement="best")
+    told = {q.arch: q for q in ls.ask(2)}
+    assert set(told) == {_B, _D}
+    ls.tell([_told(told[_B], 60.0), _told(told[_D], 70.0)])
+    assert moves == [_A, _D] and ls.current == (70.0, _D)
+
+
 def test_local_search_restarts_from_one_random_cell(oracle: Oracle) -> None:
     """It starts from the best of n_init = 3 random cells; at a local optimum (24 worse neighbours) it restarts
     from one new random cell, not n_init."""
