@@ -1032,6 +1032,29 @@ def test_bananas_candidates_mutate_the_best_cell_first_as_naszilla_does(oracle: 
     assert not {c.index for c in cands} & set(values)
 
 
+def test_bananas_candidates_try_no_parent_outside_the_best_5_when_mutations_run_dry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """naszilla's patience_factor 5: on a table of only the 10 told cells every mutation is dropped, so each
+    parent is tried in turn; the best 5 are mutated 100 times each and the other 5 never (the test above
+    finds 100 candidates within its first parents, so it cannot see this bound)."""
+    import algorithms.bananas as bananas
+    from nasbench_suite.strategy import SearchSpace
+
+    values = {i: float(v) for i, v in zip(range(100, 1100, 100), [50, 90, 40, 80, 30, 20, 10, 70, 60, 85])}
+    strategy = make_strategy("bananas")
+    strategy.setup(SearchSpace((12,), np.array(sorted(values))), np.random.default_rng(0))
+    strategy.tell([Result(strategy.query(Arch.from_index(i)), v, 1.0, t, 1.0)
+                   for t, (i, v) in enumerate(values.items())])
+    strategy.asked.update(values)
+    calls: list[int] = []
+    mutate = bananas.naszilla_mutation
+    monkeypatch.setattr(bananas, "naszilla_mutation",
+                        lambda arch, rng, rate: calls.append(arch.index) or mutate(arch, rng, rate))
+    assert strategy.candidate_cells() == []  # no cell of the table is left unasked
+    ranked = sorted(values, key=values.get, reverse=True)
+    assert calls == [p for p in ranked[:5] for _ in range(100)]
+
+
 def test_naszilla_mutation_changes_each_edge_with_probability_rate_over_4() -> None:
     """Cell201.mutate(mutate_encoding='adj'): each of the 6 edges independently with p = rate / 4, to a
     different op; so 0 edits (the parent itself) with p = 0.75**6 and up to 6 edits."""
