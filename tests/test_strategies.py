@@ -1203,7 +1203,8 @@ def test_local_search_best_improvement_moves_to_the_best_neighbour() -> None:
 
 def test_local_search_restarts_from_one_random_cell(oracle: Oracle) -> None:
     """It starts from the best of n_init = 3 random cells; at a local optimum (24 worse neighbours) it restarts
-    from one new random cell, not n_init."""
+    from one new random cell, not n_init, and climbs from that cell even when it is worse than the first
+    start (not from the incumbent or the best start so far)."""
     ls = make_strategy("local-search", {"n_init": 3})
     ls.setup(oracle.space, np.random.default_rng(0))
     starts = ls.ask(5)
@@ -1214,6 +1215,11 @@ def test_local_search_restarts_from_one_random_cell(oracle: Oracle) -> None:
     ls.tell([_told(q, 10.0) for q in neighbours])
     (restart,) = ls.ask(5)
     assert restart.tag == "start" and restart.arch.index not in {q.arch.index for q in starts + neighbours}
+    ls.tell([_told(restart, 20.0)])
+    assert ls.current == (20.0, restart.arch)
+    climb = ls.ask(30)
+    assert climb and {q.tag for q in climb} == {"neighbour"}
+    assert {q.arch for q in climb} <= set(restart.arch.neighbours())
 
 
 def test_local_search_asks_a_neighbourhood_in_a_random_order(oracle: Oracle) -> None:
