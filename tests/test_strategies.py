@@ -1185,6 +1185,24 @@ def test_local_search_first_improvement_moves_only_to_a_strictly_better_cell() -
     assert ls.ask(2) == []  # every cell was queried: none to restart from
 
 
+def test_local_search_first_improvement_moves_on_to_a_better_neighbour_already_told() -> None:
+    """First improvement: a neighbour already told and better than the new cell is moved to before any new
+    query. B (80) is told while the search is at D; once the climb reaches C (70), B is its better neighbour,
+    so the search goes on from B (asking F, B's one unasked neighbour), not from C (asking E)."""
+    f = Arch((1, 0, 0, 1, 0, 0))  # one edit from B alone
+    ls, moves = _local_search_from([_A, _B, _C, _D, _E, f], _A)
+    told = {q.arch: q for q in ls.ask(2)}
+    assert set(told) == {_B, _D}
+    ls.tell([_told(told[_D], 60.0)])  # better: move to D, whose unasked neighbour is C
+    ls.tell([_told(told[_B], 80.0)])  # not a neighbour of D: no move yet
+    (c,) = ls.ask(2)
+    assert c.arch == _C
+    ls.tell([_told(c, 70.0)])  # better than D: move to C, and on to B at once
+    assert moves == [_A, _D, _C] and ls.current == (80.0, _B)
+    (nxt,) = ls.ask(2)
+    assert (nxt.arch, nxt.tag) == (f, "neighbour")
+
+
 def test_local_search_best_improvement_does_not_move_to_a_tie() -> None:
     ls, moves = _local_search_from([_A, _B, _C, _D, _E], _A, improvement="best")
     ls.tell([_told(q, 50.0 if q.arch == _B else 40.0) for q in ls.ask(2)])  # B ties with A, D is worse
