@@ -1219,6 +1219,19 @@ def test_local_search_best_improvement_moves_to_the_best_neighbour() -> None:
     assert moves == [_A, _D] and ls.current == (70.0, _D)
 
 
+def test_local_search_best_improvement_counts_neighbours_already_told() -> None:
+    """improvement="best": a neighbour told before counts with its value at no cost. A (50) is a local optimum
+    (B 40, D 30); the restart C (20) has only told neighbours, so the search moves to the best of them, B, and
+    on to A, asking nothing (it must not stop at C as if it had no neighbours, nor take the worst, D)."""
+    ls, moves = _local_search_from([_A, _B, _C, _D], _A, improvement="best")
+    ls.tell([_told(q, 40.0 if q.arch == _B else 30.0) for q in ls.ask(2)])
+    assert moves == [_A] and ls.current is None
+    (restart,) = ls.ask(2)
+    assert (restart.arch, restart.tag) == (_C, "start")
+    ls.tell([_told(restart, 20.0)])
+    assert moves == [_A, _C, _B, _A] and ls.current is None and ls.ask(2) == []
+
+
 def test_local_search_restarts_from_one_random_cell(oracle: Oracle) -> None:
     """It starts from the best of n_init = 3 random cells; at a local optimum (24 worse neighbours) it restarts
     from one new random cell, not n_init, and climbs from that cell even when it is worse than the first
