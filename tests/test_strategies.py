@@ -186,6 +186,25 @@ def test_hyperband_schedule_on_the_table_fidelities() -> None:
     assert many[0] == [(243, 1), (81, 3), (27, 9), (9, 27), (3, 81), (1, 243)]
 
 
+def test_hyperband_opens_a_bracket_whenever_every_open_bracket_waits_for_results() -> None:
+    """With several workers (module doc, as HpBandSter does) a new bracket opens whenever every open bracket
+    is waiting for results, however many are open, so no idle worker goes without a query; and only then: a
+    promotion an open bracket has ready is asked before any new bracket's cell."""
+    from nasbench_suite.strategy import SearchSpace
+
+    strategy = make_strategy("hyperband")
+    strategy.setup(SearchSpace((4, 12), np.arange(15625)), np.random.default_rng(0))
+    assert strategy.schedule == [[(3, 4), (1, 12)], [(2, 12)]]
+    first = strategy.ask(3)  # bracket 0's three cells, then it waits for their results
+    assert [(q.tag, q.epochs) for q in first] == [(0, 4)] * 3
+    # four idle workers: bracket 1 (two cells), then, it waiting too, bracket 2 (the schedule again)
+    assert [(q.tag, q.epochs) for q in strategy.ask(4)] == [(1, 12), (1, 12), (2, 4), (2, 4)]
+    strategy.tell([Result(q, 50.0 + k, 1.0, k, float(k)) for k, q in enumerate(first)])
+    # bracket 0's promotion is ready, bracket 2 has a cell left: neither opens a new bracket
+    assert [(q.tag, q.epochs) for q in strategy.ask(2)] == [(0, 12), (2, 4)]
+    assert [(q.tag, q.epochs) for q in strategy.ask(1)] == [(3, 12)]  # all three open brackets wait: a fourth
+
+
 def full_cost(oracle: Oracle, arch: int, table_seed: int, epochs: int) -> float:
     """What a new trial of ``arch`` to ``epochs`` epochs costs under ``table_seed``: all its epochs of
     training plus one validation pass."""
