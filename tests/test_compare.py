@@ -669,6 +669,24 @@ def test_config_values_at_their_bounds_are_accepted(tmp_path: Path) -> None:
     assert load_config(plain).name == "x"
 
 
+def test_a_config_file_of_another_suffix_is_refused_before_it_is_read(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    """Configs are TOML files: a --config path whose suffix is not .toml (in any case) is refused naming that,
+    even when its text is a valid config and under --print-default, instead of being read as TOML (a file named
+    without a suffix is read like one: test_config_values_at_their_bounds_are_accepted)."""
+    text = 'name = "x"\ntable = "digits"\nseeds = "0"\n[budget]\nqueries = 1\n[[strategy]]\nname = "random"\n'
+    other = tmp_path / "c.json"
+    other.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(f"{other}: configs are TOML files (.toml)")):
+        load_config(other)
+    assert main(["compare", "--config", str(other), "--print-default"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"nasbench: error: {other}: configs are TOML files (.toml)\n", err
+    upper = tmp_path / "c.TOML"
+    upper.write_text(text)
+    assert load_config(upper).name == "x"
+
+
 def test_weight_sharing_settings_reach_bn_scoring(toy: dict[str, Path], tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """``bn_scoring`` in ``[weight_sharing.settings.<method>]`` goes to the search loop, the rest to the method
