@@ -605,6 +605,23 @@ def test_league_md_states_the_draws_that_were_run(tmp_path: Path, search_table) 
     assert "judged on the others; mean of 2 draws.\n" in (tmp_path / "league.md").read_text(encoding="utf-8")
 
 
+def test_league_md_appends_the_folders_notes(tmp_path: Path, search_table) -> None:
+    """league.md is the generated table with the folder's hand-written notes.md appended after it (league.py's
+    module doc), trailing blank lines dropped; notes.md itself is left as written, and without it nothing is
+    appended."""
+    from nasbench_suite.league import NOTES, build_league, write_league
+
+    frame, judged = build_league(search_table, None, tmp_path, sizes=(20,), repeats=1)
+    write_league(frame, search_table, judged, tmp_path, None)
+    bare = (tmp_path / "league.md").read_text(encoding="utf-8")
+    assert bare.endswith("](league.png)\n") and NOTES == "notes.md"
+    notes = "## Reading the table\n\nThe proxies are *weak* here.\n\n\n"
+    (tmp_path / NOTES).write_text(notes, encoding="utf-8")
+    write_league(frame, search_table, judged, tmp_path, None)
+    assert (tmp_path / "league.md").read_text(encoding="utf-8") == bare + "\n" + notes.rstrip() + "\n"
+    assert (tmp_path / NOTES).read_text(encoding="utf-8") == notes
+
+
 def test_league_md_names_only_the_inputs_it_read_and_the_machine_they_recorded(tmp_path: Path, search_table) -> None:
     import json
 
