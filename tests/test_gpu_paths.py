@@ -153,17 +153,24 @@ def test_the_gpu_matmul_peak_runs_in_the_float32_mode_of_the_convolutions(speed,
     assert module.conv_float32_words("cpu") == "float32"
 
 
+def _record_syncs_and_clock_reads(module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The events of the speed script's timing, in order: each device synchronisation ("sync DEVICE") and
+    each clock read ("clock", which returns the number of events so far as its seconds)."""
+    events: list[str] = []
+    monkeypatch.setattr(module, "_sync", lambda device: events.append(f"sync {device}"))
+    monkeypatch.setattr(module, "time", type("Clock", (), {"perf_counter": staticmethod(
+        lambda: events.append("clock") or float(len(events)))}))
+    return events
+
+
 def test_the_gpu_matmul_peak_times_large_products_back_to_back(speed, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 2048^2 product takes tens of microseconds on a GPU, each timed alone between two
     synchronisations: launch and synchronisation counted in the peak. Now 8192^2, 10 per timing, the
     clock started and stopped each time once the device has finished."""
     module, log = speed
-    events: list[str] = []
+    events = _record_syncs_and_clock_reads(module, monkeypatch)
     matmul = torch.Tensor.__matmul__  # the fixture's recording one
     monkeypatch.setattr(torch.Tensor, "__matmul__", lambda a, b: events.append("product") or matmul(a, b))
-    monkeypatch.setattr(module, "_sync", lambda device: events.append(f"sync {device}"))
-    monkeypatch.setattr(module, "time", type("Clock", (), {"perf_counter": staticmethod(
-        lambda: events.append("clock") or float(len(events)))}))
     module.matmul_peak("cuda", n=16, reps=5)
     timing = ["sync cuda", "clock", *["product"] * 10, "sync cuda", "clock"]
     assert events == ["product", *timing * 5]  # a warm-up, then 5 timings of 10 products
@@ -194,10 +201,7 @@ def test_a_timed_row_stops_its_clock_after_the_device_has_finished(speed, monkey
     """The clock starts once the device has finished the warm-up, and stops once it has finished the
     row's work: each synchronisation (of the device asked for) comes before the clock read it guards."""
     module, _ = speed
-    events: list[str] = []
-    monkeypatch.setattr(module, "_sync", lambda device: events.append(f"sync {device}"))
-    monkeypatch.setattr(module, "time", type("Clock", (), {"perf_counter": staticmethod(
-        lambda: events.append("clock") or float(len(events)))}))
+    events = _record_syncs_and_clock_reads(module, monkeypatch)
     seconds = module.timed(lambda: events.append("run"), warm_up=lambda: events.append("warm-up"), device="cuda")()
     assert events == ["warm-up", "sync cuda", "clock", "run", "sync cuda", "clock"]
     assert seconds == 6 - 3  # from the clock read after the first sync to the one after the second

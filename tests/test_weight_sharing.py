@@ -152,22 +152,16 @@ def test_nb201_scoring_uses_running_statistics_outside_the_cells_and_leaves_them
     assert not torch.equal(net.stem[1].running_mean, buffers["stem.1.running_mean"])  # train mode moves them
 
 
-def test_bn_scoring_is_checked():
+@pytest.mark.parametrize("name, default, allowed, bads", [
+    ("bn_scoring", "batch", "'batch', 'nb201'", ("eval", "NB201", 1, None)),
+    ("zero_grad", "none", "'none', 'zero'", ("None", "in_place", 0, None))])
+def test_loop_settings_are_checked(name, default, allowed, bads):
     from nasbench_suite.weight_sharing import SearchSettings, WeightSharingError
 
-    assert SearchSettings(1).bn_scoring == "batch"
-    for bad in ("eval", "NB201", 1, None):
-        with pytest.raises(WeightSharingError, match=r"^bn_scoring must be one of 'batch', 'nb201'"):
-            SearchSettings(1, bn_scoring=bad)
-
-
-def test_zero_grad_is_checked():
-    from nasbench_suite.weight_sharing import SearchSettings, WeightSharingError
-
-    assert SearchSettings(1).zero_grad == "none"
-    for bad in ("None", "in_place", 0, None):
-        with pytest.raises(WeightSharingError, match=r"^zero_grad must be one of 'none', 'zero'"):
-            SearchSettings(1, zero_grad=bad)
+    assert getattr(SearchSettings(1), name) == default
+    for bad in bads:
+        with pytest.raises(WeightSharingError, match=rf"^{name} must be one of {allowed}"):
+            SearchSettings(1, **{name: bad})
 
 
 @pytest.mark.parametrize("zero_grad", ["none", "zero"])
