@@ -79,6 +79,33 @@ def test_retain_freed_memory_sets_both_thresholds_and_says_whether_both_took(mon
         monkeypatch.setattr(heap, "glibc", lambda: libc)
         assert heap.retain_freed_memory() is applied, results
         assert libc.calls[:1] == [(-3, 32 * 2**20)] and ((-1, -1) in libc.calls) is bool(results[0])
-    libc = FakeLibc(1, 1)
     monkeypatch.setattr(heap, "glibc", lambda: None)
-    assert heap.retain_freed_memory() is False and libc.calls == []
+    assert heap.retain_freed_memory() is False
+
+
+def test_a_c_library_that_is_not_glibc_is_not_given_mallopt_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """musl (no gnu_get_libc_version, though it has a mallopt that takes other parameters) and Windows
+    (no handle for the process itself) are not glibc: nothing is called, and retain_freed_memory says so."""
+    import ctypes
+
+    from nasbench_suite import heap
+
+    class Musl:
+        def __init__(self, name: object) -> None:
+            self.calls: list[tuple[int, int]] = []
+            musl.append(self)
+
+        def mallopt(self, param: int, value: int) -> int:
+            self.calls.append((param, value))
+            return 1
+
+    musl: list[Musl] = []
+    monkeypatch.setattr(ctypes, "CDLL", Musl)
+    assert heap.glibc() is None and heap.retain_freed_memory() is False
+    assert len(musl) == 2 and all(lib.calls == [] for lib in musl)
+
+    def windows(name: object) -> None:
+        raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
+
+    monkeypatch.setattr(ctypes, "CDLL", windows)
+    assert heap.glibc() is None and heap.retain_freed_memory() is False
