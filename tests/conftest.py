@@ -60,3 +60,46 @@ def tiny_table(tmp_path_factory: pytest.TempPathFactory):
     from fixture_tables import tiny_clock_table
 
     return tiny_clock_table(tmp_path_factory.mktemp("clock") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def speed_figures(tmp_path_factory: pytest.TempPathFactory):
+    """One run of benchmarks/pre_evaluate_speed.py, shared by the tests that check its output (each start
+    imports torch, spawns its engine workers and trains every row: the run's cost, paid once): a real process,
+    run from outside the checkout with a decoy ``nasbench_suite`` first on ``PYTHONPATH`` (as
+    tests/test_benchmarks.py runs every benchmark) and ``python -u`` (as the lent-GPU call runs it), its
+    stdout read line by line with the time each line arrived. The settings are the union of what the tests
+    need: a spread selection, ``--repeats 2``, and 4 cells in ``--workers 2`` with ``--batch-cells 2,4``,
+    where the 2-process row of 2 cells per batch comes from both values (the row once printed twice). Not
+    fewer cells: the figures test compares printed quotients of seconds printed to 10 ms, to 10%, and an
+    engine row of 2 cells took 0.13-0.19 s on a 2-core CI-like machine (rounding alone is then up to 4%).
+
+    Returns ``(returncode, lines, arrived, stderr)``."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    folder = tmp_path_factory.mktemp("speed_figures")
+    (folder / "decoy" / "nasbench_suite").mkdir(parents=True)
+    (folder / "decoy" / "nasbench_suite" / "__init__.py").write_text(
+        'raise ImportError("the decoy nasbench_suite was imported, not the checkout\'s")\n')
+    env = {**os.environ, "PYTHONPATH": str(folder / "decoy")}
+    with open(folder / "stderr.txt", "w") as err:  # a file, not a pipe: no deadlock on a full stderr
+        proc = subprocess.Popen([sys.executable, "-u", str(root / "benchmarks" / "pre_evaluate_speed.py"),
+                                 "--dataset", "synthetic", "--archs", "4", "--epochs", "1", "--workers", "2",
+                                 "--batch-cells", "2,4", "--select", "spread", "--repeats", "2"],
+                                stdout=subprocess.PIPE, stderr=err, cwd=folder, env=env)
+    timer = threading.Timer(300, proc.kill)
+    timer.start()
+    try:  # each line with the time it was read
+        read = [(raw.decode().rstrip("\n"), time.monotonic()) for raw in iter(proc.stdout.readline, b"")]
+        proc.wait()
+    finally:
+        timer.cancel()
+        proc.kill()
+        proc.stdout.close()
+    return (proc.returncode, [line for line, _ in read], [t for _, t in read],
+            (folder / "stderr.txt").read_text())

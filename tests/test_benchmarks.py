@@ -65,26 +65,28 @@ def test_every_benchmark_imports_the_package_of_its_own_checkout(script: str, de
     assert "usage:" in out.stdout
 
 
-def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection(decoy: dict[str, str],
-                                                                               tmp_path: Path) -> None:
-    out = bench("pre_evaluate_speed.py", "--dataset", "synthetic", "--archs", "4", "--epochs", "1", "--workers", "1",
-                "--batch-cells", "1,2", "--select", "spread", "--repeats", "2", env=decoy, cwd=tmp_path, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert "drawn uniformly, seed 0" in out.stdout
-    rows = [line for line in out.stdout.splitlines() if line.startswith(("naive loop (", "reference trainer (", "engine,"))]
-    assert [r.split(",")[-1].split()[0] for r in rows[2:]] == ["1", "2"]  # cells/batch of the engine rows
+def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection(speed_figures) -> None:
+    """The run is conftest's ``speed_figures`` (decoy first on PYTHONPATH, as above; shared with
+    test_gpu_paths.py): 4 spread cells, ``--batch-cells 2,4`` in 1 and in ``--workers 2`` processes."""
+    returncode, lines, _, stderr = speed_figures
+    stdout = "\n".join(lines)
+    assert returncode == 0, stderr[-2000:]
+    assert "drawn uniformly, seed 0" in stdout
+    rows = [line for line in lines if line.startswith(("naive loop (", "reference trainer (", "engine,"))]
+    assert [r.split("  ")[0] for r in rows[2:]] == [  # a row per cells/batch, of 1 and of 2 processes
+        "engine, 1 process x 1 thread, 2 cells/batch", "engine, 2 processes x 1 thread, 2 cells/batch",
+        "engine, 1 process x 1 thread, 4 cells/batch"]
     assert rows[0].startswith("naive loop (plain PyTorch)") and " 1.00x" in rows[0]
-    assert len(rows) == 4 and all(r.split()[-1].endswith("%") for r in rows)
-    assert "median of 2 interleaved repetition(s)" in out.stdout and "Load average " in out.stdout
+    assert len(rows) == 5 and all(r.split()[-1].endswith("%") for r in rows)
+    assert "median of 2 interleaved repetition(s)" in stdout and "Load average " in stdout
     # the naive loop trains as the reference trainer does: first-epoch losses agree to float rounding
-    check = next(line for line in out.stdout.splitlines() if line.startswith("naive loop vs reference trainer"))
+    check = next(line for line in lines if line.startswith("naive loop vs reference trainer"))
     assert float(check.split("at most ")[1].split(")")[0]) < 1e-3
-    assert "convolution share:" in out.stdout
+    assert "convolution share:" in stdout
     # the figures are the quotients they say they are
-    table = [line for line in out.stdout.splitlines()
-             if line.startswith(("naive loop (", "reference trainer (", "engine,"))]
-    peak = float(out.stdout.split("threads): ")[1].split(" GFLOP/s")[0])
-    gflop = float(out.stdout.split(" GFLOP of useful work")[0].split()[-1])
+    table = [line for line in lines if line.startswith(("naive loop (", "reference trainer (", "engine,"))]
+    peak = float(stdout.split("threads): ")[1].split(" GFLOP/s")[0])
+    gflop = float(stdout.split(" GFLOP of useful work")[0].split()[-1])
     naive_s = float(table[0].split()[-8])
     for line in table:  # seconds are printed to 10 ms, GFLOP(/s) to 0.1: compare to 10% or the last digit
         f = line.split()
@@ -95,9 +97,9 @@ def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection(d
         assert vs_naive == pytest.approx(naive_s / sec, rel=0.1, abs=0.01)
         assert of_peak == pytest.approx(100 * gflops / peak, rel=0.05, abs=0.1)
     # the convolution share is measured at the fastest engine row's cells per batch
-    engine = {int(line.split(",")[-1].split()[0]): float(line.split()[-8]) for line in table[2:]}
-    share_k = int(out.stdout.split("wall time (")[1].split(" cells/batch")[0])
-    assert engine[share_k] == min(engine.values())  # (a tie at 10 ms may be either)
+    engine = [(int(line.split(",")[-1].split()[0]), float(line.split()[-8])) for line in table[2:]]
+    share_k = int(stdout.split("wall time (")[1].split(" cells/batch")[0])
+    assert min(s for k, s in engine if k == share_k) == min(s for _, s in engine)  # (a tie at 10 ms may be either)
 
 
 def test_table_load_measures_a_small_table_in_a_fresh_process_of_the_checkout(decoy: dict[str, str],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
@@ -207,33 +206,22 @@ def test_a_timed_row_stops_its_clock_after_the_device_has_finished(speed, monkey
     assert seconds == 6 - 3  # from the clock read after the first sync to the one after the second
 
 
-def test_the_speed_figures_print_each_timing_as_it_comes_and_no_engine_row_twice(tmp_path: Path) -> None:
+def test_the_speed_figures_print_each_timing_as_it_comes_and_no_engine_row_twice(speed_figures) -> None:
     """All figures were printed at the end: a run stopped at the GPU call's time limit left nothing.
     And with 4 cells in 2 processes, ``--batch-cells 2,4`` gave the 2-process row of 2 cells per batch twice.
-    As they come: the last timing's line arrives at least the later timings' seconds after the first one's
-    (printed together at the end, they arrived at once)."""
-    import subprocess
-    import threading
-
-    with open(tmp_path / "stderr.txt", "w") as err:  # a file, not a pipe: no deadlock on a full stderr
-        proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "benchmarks" / "pre_evaluate_speed.py"), "--dataset",
-                                 "synthetic", "--archs", "4", "--epochs", "1", "--workers", "2", "--batch-cells",
-                                 "2,4"], stdout=subprocess.PIPE, stderr=err, cwd=tmp_path)  # -u: as the GPU call
-    timer = threading.Timer(300, proc.kill)
-    timer.start()
-    try:  # each line with the time it was read
-        read = [(raw.decode().rstrip("\n"), time.monotonic()) for raw in iter(proc.stdout.readline, b"")]
-        proc.wait()
-    finally:
-        timer.cancel()
-        proc.kill()
-        proc.stdout.close()
-    lines, arrived = [line for line, _ in read], [t for _, t in read]
-    assert proc.returncode == 0, (tmp_path / "stderr.txt").read_text()[-2000:]
-    timed = [line for line in lines if line.startswith("timed, repetition 1 of 1: ")]
+    As they come: the last timing's line arrives at least the later
+    timings' seconds after the first one's (printed together at the end, they arrived at once). The run
+    (``python -u``, as the GPU call) is conftest's ``speed_figures``, shared with test_benchmarks.py."""
+    returncode, lines, arrived, stderr = speed_figures
+    assert returncode == 0, stderr[-2000:]
     rows = [line for line in lines if line.startswith("engine,")]
     assert len(rows) == len({r.split("  ")[0] for r in rows}) == 3  # 1 process x 2 and x 4, 2 processes x 2
-    assert len(timed) == 2 + 3 and lines.index(timed[0]) > next(
+    timed = [line for line in lines if line.startswith("timed, repetition ")]
+    for r in (1, 2):  # each repetition times each row once: 2 + 3 timings
+        assert [line.split(": ")[1] for line in timed if line.startswith(f"timed, repetition {r} of 2: ")] == [
+            row.split("  ")[0] for row in [*(line for line in lines if line.startswith(
+                ("naive loop (", "reference trainer ("))), *rows]]
+    assert len(timed) == 2 * (2 + 3) and lines.index(timed[0]) > next(
         i for i, line in enumerate(lines) if line.startswith("matmul peak"))
     later = sum(float(line.rsplit(": ", 1)[1].removesuffix(" s")) for line in timed[1:])
     apart = arrived[lines.index(timed[-1])] - arrived[lines.index(timed[0])]
