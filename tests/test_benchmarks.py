@@ -361,28 +361,42 @@ COMPILE_CHECK = """
 import sys
 sys.path.insert(0, sys.argv[1])
 import torch
+import torch._dynamo
 import compile_probe as cp
-limit = int(sys.argv[2])
 if not cp.torch_compiles_the_engine():
     sys.exit("skip: torch " + torch.__version__)
-cp.configure_dynamo(limit if limit else cp.RECOMPILE_LIMIT)
-x = torch.zeros(cp.BATCH, 3, cp.RES, cp.RES).to(memory_format=torch.channels_last)
-cp.step_fn(cp.engine_net(True, backend="eager"), x, torch.zeros(cp.BATCH, dtype=torch.long))()
-print(*cp.dynamo_frames())
+for limit in map(int, sys.argv[2:]):
+    torch._dynamo.reset()  # compiled code and recompile counts as in a fresh process, for each limit
+    cp.configure_dynamo(limit if limit else cp.RECOMPILE_LIMIT)
+    ok0, tried0 = cp.dynamo_frames()
+    x = torch.zeros(cp.BATCH, 3, cp.RES, cp.RES).to(memory_format=torch.channels_last)
+    cp.step_fn(cp.engine_net(True, backend="eager"), x, torch.zeros(cp.BATCH, dtype=torch.long))()
+    ok, tried = cp.dynamo_frames()
+    print(limit, ok - ok0, tried - tried0)  # this limit's frames alone
 """
+LIMITS = (0, 8)
 
 
-@pytest.mark.parametrize("limit", [0, 8], ids=["probe", "torch-default"])
-def test_compile_probe_compiles_every_frame_of_the_engine(limit: int, decoy: dict[str, str], tmp_path: Path) -> None:
-    """At torch's default recompile limit (8) one of the 9 shapes StackedReLUConvBN.forward meets ran
-    eagerly, so 'ops compiled' was partly eager. Traced with the 'eager' backend (no inductor: fast)."""
-    out = subprocess.run([sys.executable, "-c", COMPILE_CHECK, str(ROOT / "benchmarks"), str(limit)],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=decoy)
+@pytest.fixture(scope="module")
+def compiled_frames(decoy: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[int, int]]:
+    """(frames compiled, frames tried) of the engine's traced step at each of ``LIMITS``, from one process
+    (each start imports torch and dynamo: paid once), dynamo reset between the limits."""
+    out = subprocess.run([sys.executable, "-c", COMPILE_CHECK, str(ROOT / "benchmarks"), *map(str, LIMITS)],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path_factory.mktemp("compile"), env=decoy)
     if out.stderr.startswith("skip: "):
         pytest.skip(f"{out.stderr.strip()[6:]}: its dynamo fails inside torch on the engine (compile_probe.MIN_TORCH)")
     assert out.returncode == 0, out.stderr[-2000:]
-    ok, tried = map(int, out.stdout.split())
-    assert (ok == tried) == (limit == 0), (ok, tried)
+    counts = {int(limit): (int(ok), int(tried)) for limit, ok, tried in map(str.split, out.stdout.splitlines())}
+    assert sorted(counts) == sorted(LIMITS)
+    return counts
+
+
+@pytest.mark.parametrize("limit", LIMITS, ids=["probe", "torch-default"])
+def test_compile_probe_compiles_every_frame_of_the_engine(limit: int, compiled_frames) -> None:
+    """At torch's default recompile limit (8) one of the 9 shapes StackedReLUConvBN.forward meets ran
+    eagerly, so 'ops compiled' was partly eager. Traced with the 'eager' backend (no inductor: fast)."""
+    ok, tried = compiled_frames[limit]
+    assert tried > 0 and (ok == tried) == (limit == 0), (ok, tried)
 
 
 @pytest.mark.parametrize("args, says", [
