@@ -54,6 +54,21 @@ def refusal(script: str, *args: str, monkeypatch: pytest.MonkeyPatch, capsys: py
     return capsys.readouterr().err.strip().splitlines()[-1]
 
 
+def in_process(script: str, *args: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
+    """What ``script``'s ``main`` prints on stdout for ``args``, run in this process (as :func:`refusal`: a
+    start of its own imports torch; a real process runs each such script once in its test). It returns
+    normally (an exit status would be a SystemExit here, failing the test); torch's global seed is
+    restored afterwards."""
+    import torch
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts its checkout first, for this test only
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    capsys.readouterr()
+    with torch.random.fork_rng(devices=[]):
+        _script(script).main()
+    return capsys.readouterr().out
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_every_benchmark_imports_the_package_of_its_own_checkout(script: str, decoy: dict[str, str],
                                                                  tmp_path: Path) -> None:
@@ -164,9 +179,12 @@ def test_latency_order_keeps_each_timing_under_its_cell_in_every_pass(monkeypatc
 
 
 def test_latency_predictors_gives_no_measuring_rate_for_a_run_that_measured_nothing(
-        decoy: dict[str, str], tmp_path: Path) -> None:
+        decoy: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """Resumed on a folder that already held every cell, seconds_per_cell was the store check's wall
-    time divided by 1 (0.005 s 'per cell', a projected 0.009 hours for all classes): a rate of nothing."""
+    time divided by 1 (0.005 s 'per cell', a projected 0.009 hours for all classes): a rate of nothing.
+    The first run is a real process (from outside the checkout, the decoy first on PYTHONPATH); the resumed
+    one runs in this process (what it prints is what is checked, not how a process starts)."""
     args = ("--cells", "8", "--train", "5", "--repeats", "3", "--out", str(tmp_path / "lat"))
     first = bench("latency_predictors.py", *args, env=decoy, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -174,9 +192,7 @@ def test_latency_predictors_gives_no_measuring_rate_for_a_run_that_measured_noth
     assert r1["measured_cells"] == 8 and r1["measured_now"] == 8 and r1["seconds_per_cell"] > 0
     assert r1["projected_hours_all_classes"] == pytest.approx(r1["seconds_per_cell"] * 6466 / 3600)
     assert r1["lut"]["cells"] == 3 and r1["xgboost_log_target"]["train_cells"] == 5
-    again = bench("latency_predictors.py", *args, env=decoy, cwd=tmp_path)
-    assert again.returncode == 0, again.stderr[-2000:]
-    r2 = json.loads(again.stdout)
+    r2 = json.loads(in_process("latency_predictors.py", *args, monkeypatch=monkeypatch, capsys=capsys))
     assert r2["measured_now"] == 0
     assert r2["seconds_per_cell"] is None and r2["projected_hours_all_classes"] is None
 
