@@ -353,20 +353,25 @@ def _fake_crosscheck_inputs(folder: Path) -> tuple[Path, Path]:
     return ref, data
 
 
-def test_proxy_crosscheck_computes_and_reports_into_out(decoy: dict[str, str], tmp_path: Path) -> None:
+def test_proxy_crosscheck_computes_and_reports_into_out(decoy: dict[str, str], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """The scores and the report went to reports/proxy_crosscheck relative to the working folder (so run
-    from elsewhere they landed there, and no run could leave the checkout's committed reports alone)."""
+    from elsewhere they landed there, and no run could leave the checkout's committed reports alone).
+    compute runs as a real process from outside the checkout (the decoy first on PYTHONPATH); report
+    runs in this process, from the same working folder (what it writes and prints is what is checked)."""
     ref, data = _fake_crosscheck_inputs(tmp_path)
     out = tmp_path / "crosscheck"
     run = bench("proxy_crosscheck.py", "compute", "--group", "data-free", "--ref-dir", str(ref), "--data-dir", str(data),
                 "--limit", "3", "--out", str(out), env=decoy, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.startswith("data-free: 3 computed now, 0 already stored")
-    report = bench("proxy_crosscheck.py", "report", "--ref-dir", str(ref), "--out", str(out), env=decoy, cwd=tmp_path)
-    assert report.returncode == 0, report.stderr[-2000:]
-    assert (out / "cifar10.md").read_text() == report.stdout
-    assert "the 4 CIFAR-10 rows" in report.stdout and "same cell for 4 of 4" in report.stdout
-    table = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in report.stdout.splitlines()
+    monkeypatch.chdir(tmp_path)
+    report = in_process("proxy_crosscheck.py", "report", "--ref-dir", str(ref), "--out", str(out),
+                        monkeypatch=monkeypatch, capsys=capsys)
+    assert (out / "cifar10.md").read_text() == report
+    assert "the 4 CIFAR-10 rows" in report and "same cell for 4 of 4" in report
+    table = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in report.splitlines()
              if line.startswith(("| synflow ", "| params ", "| flops "))}
     assert set(table) == {"synflow", "params", "flops"} and table["params"][1] == table["flops"][1] == "3"
     assert table["synflow"][1] == "2"  # cell 15000 is disconnected: its synflow is -inf, left out of the ranks
