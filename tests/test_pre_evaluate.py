@@ -226,7 +226,11 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds worker processes through Linux's /proc")
 @pytest.mark.parametrize("stop", ["ctrl-c", "kill", "a worker killed"])
-def test_an_interrupted_parallel_run_says_so_in_one_line_and_resumes(tmp_path: Path, stop: str) -> None:
+def test_an_interrupted_parallel_run_says_so_in_one_line_and_resumes(fake, tmp_path: Path, stop: str) -> None:
+    """The interrupted command is a real process with real worker processes; the resume, in this process,
+    trains with the stand-in trainer (``fake`` patches this process only): what it checks is bookkeeping,
+    which results it adds and that it keeps every stored one as it was (the stand-in's values differ from
+    the kept ones, so a resume that rewrote them is seen)."""
     run_dir = tmp_path / "run"
     proc = _start_in_own_group(run_dir, workers=2)
     try:
