@@ -124,9 +124,14 @@ def test_shard_plan_is_a_function_of_selection_seeds_and_size() -> None:
 
 
 # ----- resume: kill -9 ------------------------------------------------------------------------------------
+def _spec_args(run_dir: Path) -> list[str]:
+    """SPEC's pre-evaluate command line, one worker."""
+    return ["pre-evaluate", *TINY_FLAGS, "--archs", SPEC.archs_spec, "--seeds", "0,1", "--shard-size",
+            str(SPEC.shard_size), "--workers", "1", "--out", str(run_dir)]
+
+
 def _start(run_dir: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "nasbench_suite.cli", "pre-evaluate", *TINY_FLAGS, "--archs", SPEC.archs_spec,
-           "--seeds", "0,1", "--shard-size", str(SPEC.shard_size), "--workers", "1", "--out", str(run_dir)]
+    cmd = [sys.executable, "-m", "nasbench_suite.cli", *_spec_args(run_dir)]
     env = {**os.environ, "PYTHONPATH": ROOT}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -153,15 +158,17 @@ def _kill_mid_run(run_dir: Path, more_than: int) -> dict:
             pipe.close()  # not communicate(): a worker that outlived it would hold the pipes open
 
 
-def test_kill_9_and_resume_loses_and_duplicates_nothing(reference, tmp_path: Path) -> None:
+def test_kill_9_and_resume_loses_and_duplicates_nothing(reference, tmp_path: Path, capsys) -> None:
+    """Two real processes of the command killed with SIGKILL mid-run; the last resume, which kills
+    nothing, is the same command line run in this process (a third process only started Python and torch
+    again)."""
     run_dir = tmp_path / "run"
     before_first = _kill_mid_run(run_dir, more_than=0)
     n_first = len({k[:2] for k in before_first})
     before_second = _kill_mid_run(run_dir, more_than=n_first)  # resumes, then killed again
     assert len({k[:2] for k in before_second}) > n_first
-    proc = _start(run_dir)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
+    rc, out, err = _cli(capsys, *_spec_args(run_dir))
+    assert rc == 0, err
     assert f"{PLANNED}/{PLANNED} (arch, seed) results stored" in out
 
     final = stored_rows(run_dir)
