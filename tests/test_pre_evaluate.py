@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -313,17 +314,29 @@ def test_local_workers_and_ray_give_the_same_results(reference, tmp_path: Path, 
         results_hash(build_from_store(tmp_path / "one", tmp_path / "one-table"))
 
 
+def results_frame(bench: Benchmark, rows: slice = slice(None)) -> "pd.DataFrame":
+    """The table's tidy export of the archs at ``rows`` without its measured times (as :func:`results_hash`)."""
+    frame = bench.to_frame(rows)
+    return frame.drop(columns=[c for c in frame.columns if c.endswith("_seconds")])
+
+
 def test_a_time_limited_parallel_run_ends_between_units_and_resumes_to_the_same_table(reference, tmp_path: Path) -> None:
+    """SPEC's first 16 archs (8 units of the same composition as SPEC's, so the same values as the
+    reference's first 16 archs): the resume trains 24 results, not some 120."""
+    spec = RunSpec("0-15", SPEC.seeds, TINY, shard_size=SPEC.shard_size)
+    planned = 16 * len(SPEC.seeds)
     run_dir = tmp_path / "run"
-    first = run_pre_evaluation(SPEC, run_dir, workers=2, progress=False, time_limit=1.5)
+    first = run_pre_evaluation(spec, run_dir, workers=2, progress=False, time_limit=1.5)
     # the first two units start (nothing measured yet); with the workers' start they take longer than
     # the time left, so no third unit starts
-    assert 0 < first.written_now < PLANNED and not first.complete, first
+    assert 0 < first.written_now < planned and not first.complete, first
     assert first.written_now % SPEC.shard_size == 0  # whole units only
     assert stored_results(run_dir) == first.stored == first.written_now
-    status = run_pre_evaluation(SPEC, run_dir, progress=False)
-    assert status.complete and status.written_now == PLANNED - first.written_now
-    assert results_hash(build_from_store(run_dir, tmp_path / "table")) == results_hash(reference[1])
+    status = run_pre_evaluation(spec, run_dir, progress=False)
+    assert status.complete and status.written_now == planned - first.written_now
+    bench, ref_bench = build_from_store(run_dir, tmp_path / "table"), reference[1]
+    assert list(bench.arch_indices) == list(ref_bench.arch_indices[:16]) == list(range(16))
+    pd.testing.assert_frame_equal(results_frame(bench), results_frame(ref_bench, slice(0, 16)))
 
 
 # ----- bookkeeping, with the stand-in trainer ---------------------------------------------------------------
