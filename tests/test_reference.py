@@ -3,12 +3,16 @@ and the NB201 protocol replayed on them."""
 from __future__ import annotations
 
 import os
+import re
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from nasbench_suite import tablefile
 from nasbench_suite.cli import main
 from nasbench_suite.errors import MissingResultError
 from nasbench_suite.evaluation import EvalSpec
@@ -170,40 +174,6 @@ reference.build_reference_tables({ref!r}, {out!r}, overwrite=True)
 """
 
 
-def test_a_killed_reference_build_leaves_what_the_next_one_removes(tmp_path: Path) -> None:
-    """nasbench reference build staged its tables in its own folder (.reference-build-*), which nothing
-    removed: each build killed while writing, or after swapping a table in, left up to both tables (51 MB
-    with the real files) behind. They are now staged beside their targets as every table write does
-    (.TABLE.tmp-PID-*), so the next build removes what a killed one left."""
-    import re
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from nasbench_suite import tablefile
-    from nasbench_suite.reference import build_reference_tables
-
-    ref, out = _reference_files(tmp_path / "ref"), tmp_path / "out"
-    names = ["nb201-cifar10-hp12", "nb201-cifar10-hp200"]
-    for when in ("while writing", "after a swap"):
-        if when == "after a swap":
-            build_reference_tables(ref, out, overwrite=True)
-            assert sorted(p.name for p in out.iterdir()) == names  # the killed build's leftovers are gone
-        script = _KILLED_BUILD.format(when=when, ref=str(ref), out=str(out))
-        proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
-        assert proc.wait(timeout=300) == -signal.SIGKILL, proc.stderr.read()  # type: ignore[union-attr]
-        proc.stderr.close()  # type: ignore[union-attr]
-        left = sorted(p.name for p in out.iterdir() if p.name not in names)
-        assert left and all(re.fullmatch(rf"\.nb201-cifar10-hp(12|200)\.tmp-{proc.pid}-\w+", n) for n in left), left
-    older = out / ".reference-build-k3j_9zq2"  # an older version's staging folder, untouched for a day
-    older.mkdir()
-    day_ago = time.time() - tablefile.STALE_AFTER_S - 60
-    os.utime(older, (day_ago, day_ago))
-    build_reference_tables(ref, out, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == names
-
-
 def _shuffled_reference_files(folder: Path) -> tuple[Path, list[str]]:
     """Stand-ins for the four reference files where every value differs by arch, seed and column: an NB201
     order that is a permutation of ours, the hp12 file's rows shuffled, the 200-epoch test file in yet another
@@ -236,15 +206,66 @@ def _shuffled_reference_files(folder: Path) -> tuple[Path, list[str]]:
     return folder, strings
 
 
-def test_reference_tables_map_each_file_by_its_own_keys(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def killed_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Builds from the shuffled stand-ins killed twice (SIGKILL, real processes), each followed by a build in
+    this process, as test_a_killed_reference_build_leaves_what_the_next_one_removes describes: what each step
+    left in the output folder, and the tables of the last build, which
+    test_reference_tables_map_each_file_by_its_own_keys checks (the values do not depend on where, or over
+    what, they were built; every build writes a 3.1M-row 200-epoch table, seconds each, so the two tests
+    share these builds rather than the second making one more)."""
+    import subprocess
+    import sys
+
+    from nasbench_suite.reference import build_reference_tables
+
+    tmp = tmp_path_factory.mktemp("killed")
+    (ref, strings), out = _shuffled_reference_files(tmp / "ref"), tmp / "out"
+    seen: dict[str, Any] = {"strings": strings, "names": ["nb201-cifar10-hp12", "nb201-cifar10-hp200"]}
+    for when in ("while writing", "after a swap"):
+        if when == "after a swap":
+            build_reference_tables(ref, out, overwrite=True)
+            seen["after the next build"] = sorted(p.name for p in out.iterdir())
+        script = _KILLED_BUILD.format(when=when, ref=str(ref), out=str(out))
+        proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+        returncode = proc.wait(timeout=300)
+        seen[when] = {"returncode": returncode, "pid": proc.pid, "stderr": proc.stderr.read(),  # type: ignore[union-attr]
+                      "left": sorted(p.name for p in out.iterdir() if p.name not in seen["names"])}
+        proc.stderr.close()  # type: ignore[union-attr]
+    older = out / ".reference-build-k3j_9zq2"  # an older version's staging folder, untouched for a day
+    older.mkdir()
+    day_ago = time.time() - tablefile.STALE_AFTER_S - 60
+    os.utime(older, (day_ago, day_ago))
+    seen["tables"] = build_reference_tables(ref, out, overwrite=True)
+    seen["at the end"] = sorted(p.name for p in out.iterdir())
+    return seen
+
+
+def test_a_killed_reference_build_leaves_what_the_next_one_removes(killed_builds: dict[str, Any]) -> None:
+    """nasbench reference build staged its tables in its own folder (.reference-build-*), which nothing
+    removed: each build killed while writing, or after swapping a table in, left up to both tables (51 MB
+    with the real files) behind. They are now staged beside their targets as every table write does
+    (.TABLE.tmp-PID-*), so the next build removes what a killed one left."""
+    import signal
+
+    names = killed_builds["names"]
+    for when in ("while writing", "after a swap"):
+        if when == "after a swap":
+            assert killed_builds["after the next build"] == names  # the killed build's leftovers are gone
+        seen = killed_builds[when]
+        assert seen["returncode"] == -signal.SIGKILL, seen["stderr"]
+        left = seen["left"]
+        assert left and all(re.fullmatch(rf"\.nb201-cifar10-hp(12|200)\.tmp-{seen['pid']}-\w+", n) for n in left), left
+    assert killed_builds["at the end"] == names  # also the older version's staging folder is gone
+
+
+def test_reference_tables_map_each_file_by_its_own_keys(killed_builds: dict[str, Any]) -> None:
     """Each value lands on its own cell: hp12 by arch_str (NB201 rows, our index), the 200-epoch test
     accuracy by ArchitectureString (its own row order), the per-seed file by NB201 arch_index (valid at 200 =
     mean over seeds); valid seconds = train seconds x the fixture's mean x-valid pass / train epoch ratio of
-    cifar10-valid (not ori-test's, nor cifar100's)."""
-    from nasbench_suite.reference import build_reference_tables
-
-    ref, strings = _shuffled_reference_files(tmp_path / "ref")
-    hp12, hp200 = build_reference_tables(ref, tmp_path / "out")
+    cifar10-valid (not ori-test's, nor cifar100's). (The tables of the last build of killed_builds.)"""
+    strings = killed_builds["strings"]
+    hp12, hp200 = killed_builds["tables"]
     assert hp12.arch_indices.tolist() == hp200.arch_indices.tolist() == list(range(15625))
     for nb201 in (0, 1, 284, 7777, 15624):
         arch = Arch.from_str(strings[nb201])
