@@ -139,6 +139,20 @@ def _reference_files(folder: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def stand_ins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """_reference_files written once; each test damages its own copy (:func:`ref`)."""
+    return _reference_files(tmp_path_factory.mktemp("stand_ins") / "ref")
+
+
+@pytest.fixture
+def ref(stand_ins: Path, tmp_path: Path) -> Path:
+    """A copy of the stand-ins of this module, for this test to damage."""
+    import shutil
+
+    return Path(shutil.copytree(stand_ins, tmp_path / "ref"))
+
+
 @pytest.mark.parametrize("damage, says", [
     (("nb201_hp12_mean_acc.csv", "cifar10_valid"), "nb201_hp12_mean_acc.csv lacks the column(s) cifar10_valid"),
     (("nb201_nats_test_acc_200ep.csv", "ArchitectureString"),
@@ -146,9 +160,8 @@ def _reference_files(folder: Path) -> Path:
     ("{", "nats_tss_fixture_3archs.json is not the 3-arch NATS-Bench fixture"),
 ])
 def test_damaged_reference_files_are_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                                              damage: object, says: str) -> None:
+                                                              damage: object, says: str, ref: Path) -> None:
     """Were KeyError / JSONDecodeError tracebacks."""
-    ref = _reference_files(tmp_path / "ref")
     if isinstance(damage, tuple):
         name, column = damage
         pd.read_csv(ref / name).drop(columns=[column]).to_csv(ref / name, index=False)
@@ -289,10 +302,9 @@ def test_reference_tables_map_each_file_by_its_own_keys(killed_builds: dict[str,
     ("nb201_200ep_final_valid_per_seed.csv", "lacks cifar10_valid_train_time_per_epoch_s for some archs"),
 ])
 def test_a_reference_file_missing_an_arch_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture, name: str,
-                                                     says: str) -> None:
+                                                     says: str, ref: Path) -> None:
     """A file one arch short: one line, no table (the hp12 table's seconds or accuracies were NaN, or rows
     were missing)."""
-    ref = _reference_files(tmp_path / "ref")
     pd.read_csv(ref / name).iloc[1:].to_csv(ref / name, index=False)
     assert main(["reference", "build", "--ref-dir", str(ref), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
