@@ -3,12 +3,14 @@ generated folder round trip, the single-file source, the valtest option and the 
 from __future__ import annotations
 
 import bz2
+import functools
 import os
 import pickle
 import re
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -21,7 +23,8 @@ from nasbench_suite.safe_pickle import UnsafePickleError, load_pbz2, loads
 from nasbench_suite.space import Arch
 from nasbench_suite.table import load_table
 
-from nats_generator import arch_record, generate_folder, nb201_order, write_meta, write_pbz2
+from nats_generator import arch_record, generate_folder, write_meta, write_pbz2
+from nats_generator import nb201_order as _generated_order
 
 REF = Path(os.environ.get("NASBENCH_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference"))
 FIXTURE = REF / "nats_tss_fixture"
@@ -34,6 +37,32 @@ needs_fixture = pytest.mark.skipif(not (FIXTURE / "meta.pickle.pbz2").is_file(),
 def fixture_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     out = tmp_path_factory.mktemp("nats")
     return {t.name: t for t in import_nats_tss(FIXTURE, out, progress=False)}
+
+
+@functools.cache
+def _orders(seed: int) -> tuple[str, ...]:
+    return tuple(_generated_order(seed))
+
+
+def nb201_order(seed: int = 0) -> list[str]:
+    """nats_generator.nb201_order, made once per seed (15,625 arch strings), a new list each call."""
+    return list(_orders(seed))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``generate_folder(folder, archs, seed=seed)``, each (archs, seed) generated once per module and
+    copied to ``folder``, for the test to change (generating writes the 15,625-entry meta file, draws the
+    NB201 order twice or more: about a second each time)."""
+    made: dict[tuple[tuple[int, ...], int], Path] = {}
+
+    def generate(folder: Path, archs: list[int], seed: int) -> Path:
+        key = (tuple(archs), seed)
+        if key not in made:
+            made[key] = generate_folder(tmp_path_factory.mktemp("generated") / "src", archs, seed=seed)
+        return Path(shutil.copytree(made[key], folder))
+
+    return generate
 
 
 def _f32(x: float) -> np.float32:
@@ -111,9 +140,9 @@ def test_not_recorded_values_raise_and_valtest_is_explicit(fixture_tables: dict,
     assert subst["nats-tss-cifar10-valid-hp200"].manifest["valtest_as_valid"] is False  # nothing substituted there
 
 
-def test_generated_folder_round_trips_in_blocks(tmp_path: Path) -> None:
+def test_generated_folder_round_trips_in_blocks(generated: Callable[..., Path], tmp_path: Path) -> None:
     archs = [5, 1, 7000, 15624, 300, 42, 9999, 12]
-    src = generate_folder(tmp_path / "src", archs, seed=3)
+    src = generated(tmp_path / "src", archs, 3)
     tables = {t.name: t for t in import_nats_tss(src, tmp_path / "out", block_size=3, progress=False)}
     assert len(tables) == 8
     strings = nb201_order(3)
@@ -157,9 +186,10 @@ class _Exploit:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_malicious_pickle_is_refused_and_nothing_is_left(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_malicious_pickle_is_refused_and_nothing_is_left(generated: Callable[..., Path],
+                                                         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     marker = tmp_path / "pwned"
-    src = generate_folder(tmp_path / "src", [0, 1], seed=0)
+    src = generated(tmp_path / "src", [0, 1], 0)
     evil = arch_record(2, nb201_order(0)[2])
     evil["12"]["all_results"][("cifar10", 111)]["params"] = _Exploit(marker)
     write_pbz2(evil, src / "000002.pickle.pbz2")
@@ -249,8 +279,8 @@ def test_restricted_unpickler_reads_up_to_its_limit_exactly(tmp_path: Path) -> N
         load_pbz2(path, limit=len(data) - 1)
 
 
-def test_import_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    src = generate_folder(tmp_path / "src", [10, 20], seed=2)
+def test_import_cli(generated: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    src = generated(tmp_path / "src", [10, 20], 2)
     assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "t"), "--name", "mine"]) == 0
     out = capsys.readouterr().out
     assert "mine-cifar10-valid-hp12" in out and out.count("wrote table") == 8
@@ -273,8 +303,8 @@ def test_safe_loader_reads_the_real_files() -> None:
     assert set(record) == {"12", "200"} and record["200"]["arch_index"] == 11
 
 
-def test_malformed_record_is_one_clear_error(tmp_path: Path) -> None:
-    src = generate_folder(tmp_path / "src", [0], seed=0)
+def test_malformed_record_is_one_clear_error(generated: Callable[..., Path], tmp_path: Path) -> None:
+    src = generated(tmp_path / "src", [0], 0)
     record = arch_record(1, nb201_order(0)[1])
     del record["200"]["all_results"][("cifar10", 777)]["params"]
     write_pbz2(record, src / "000001.pickle.pbz2")
@@ -283,9 +313,9 @@ def test_malformed_record_is_one_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_failed_import_leaves_no_folder_but_keeps_one_that_was_there(tmp_path: Path,
+def test_failed_import_leaves_no_folder_but_keeps_one_that_was_there(generated: Callable[..., Path], tmp_path: Path,
                                                                      capsys: pytest.CaptureFixture) -> None:
-    src = generate_folder(tmp_path / "src", [0], seed=0)
+    src = generated(tmp_path / "src", [0], 0)
     record = arch_record(1, nb201_order(0)[1])
     del record["200"]["all_results"][("cifar10", 777)]["params"]
     write_pbz2(record, src / "000001.pickle.pbz2")
@@ -311,7 +341,7 @@ import_nats_tss({src!r}, {out!r}, overwrite=True, block_size=1, progress=False,
 """
 
 
-def test_a_killed_import_leaves_what_the_next_one_removes(tmp_path: Path) -> None:
+def test_a_killed_import_leaves_what_the_next_one_removes(generated: Callable[..., Path], tmp_path: Path) -> None:
     """nasbench import staged its tables in its own folder (.NAME.import-*), which nothing removed: every
     import killed while reading, or after swapping a table in, left a copy of the tables behind (the
     old ones, after a swap). Its tables are now staged and installed as every table write does
@@ -320,7 +350,7 @@ def test_a_killed_import_leaves_what_the_next_one_removes(tmp_path: Path) -> Non
     import subprocess
     import sys
 
-    src = generate_folder(tmp_path / "src", [0, 1, 2], seed=0)
+    src = generated(tmp_path / "src", [0, 1, 2], 0)
     out = tmp_path / "out"
     names = sorted(t.name for t in import_nats_tss(src, out, progress=False))
     hashes = {n: load_table(out / n).content_hash for n in names}
@@ -376,22 +406,23 @@ def _damaged(kind: str, src: Path) -> None:
     ("meta", "meta_archs repeats an architecture"),
     ("two-files", "holds two files for NB201 index 1"),
 ])
-def test_a_damaged_source_is_refused(tmp_path: Path, kind: str, says: str) -> None:
+def test_a_damaged_source_is_refused(generated: Callable[..., Path], tmp_path: Path, kind: str, says: str) -> None:
     """A record of another length, seed or arch than the meta file says, a dataset some archs lack, a meta
     file naming a cell twice, two files for one index: one DatasetError, nothing written (the rows of an arch
     were filed under another cell, or a short curve read as the table's, before these checks)."""
-    src = generate_folder(tmp_path / "src", [0], seed=0)
+    src = generated(tmp_path / "src", [0], 0)
     _damaged(kind, src)
     with pytest.raises(DatasetError, match=re.escape(says)):
         import_nats_tss(src, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
 
-def test_files_past_the_last_index_are_ignored_and_latency_is_the_positive_seeds_mean(tmp_path: Path) -> None:
+def test_files_past_the_last_index_are_ignored_and_latency_is_the_positive_seeds_mean(generated: Callable[..., Path],
+                                                                                      tmp_path: Path) -> None:
     """NATS-Bench averages the latencies > 0 of an arch's trials (get_compute_costs) and has none where no
     trial has one; a file numbered 15625 or more names no arch and is not read."""
     strings = nb201_order(0)
-    src = generate_folder(tmp_path / "src", [0], seed=0)
+    src = generated(tmp_path / "src", [0], 0)
     record = arch_record(1, strings[1])
     results = record["12"]["all_results"]
     results[("cifar10-valid", 777)]["latency"] = [0.0]
@@ -407,13 +438,14 @@ def test_files_past_the_last_index_are_ignored_and_latency_is_the_positive_seeds
     assert np.isnan(tables["nats-tss-cifar100-hp12"].scalar(arch, "latency"))
 
 
-def test_valtest_as_valid_fills_only_the_missing_valid_epochs_from_ori_test(tmp_path: Path) -> None:
+def test_valtest_as_valid_fills_only_the_missing_valid_epochs_from_ori_test(generated: Callable[..., Path],
+                                                                            tmp_path: Path) -> None:
     """At hp=200 NATS records cifar100's and ImageNet16-120's x-valid at the last epoch only: with
     valtest_as_valid the other epochs' accuracy and loss are ori-test's (test_valtest_*), the last stays
     x-valid's; without it they stay missing; cifar10-valid (no valtest) and hp=12 (complete) are left alone.
     Every block of rows is filled (here one arch a block)."""
     strings = nb201_order(0)
-    src = generate_folder(tmp_path / "src", [0, 1], seed=0)
+    src = generated(tmp_path / "src", [0, 1], 0)
     plain = {t.name: t for t in import_nats_tss(src, tmp_path / "plain", progress=False)}
     subst = {t.name: t for t in import_nats_tss(src, tmp_path / "subst", valtest_as_valid=True, block_size=1,
                                                 progress=False)}
