@@ -23,6 +23,7 @@ from nasbench_suite.safe_pickle import UnsafePickleError, load_pbz2, loads
 from nasbench_suite.space import Arch
 from nasbench_suite.table import load_table
 
+import nats_generator
 from nats_generator import arch_record, generate_folder, write_meta, write_pbz2
 from nats_generator import nb201_order as _generated_order
 
@@ -52,14 +53,17 @@ def nb201_order(seed: int = 0) -> list[str]:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """``generate_folder(folder, archs, seed=seed)``, each (archs, seed) generated once per module and
-    copied to ``folder``, for the test to change (generating writes the 15,625-entry meta file, draws the
-    NB201 order twice or more: about a second each time)."""
+    copied to ``folder``, for the test to change (generating writes the 15,625-entry meta file and drew the
+    NB201 order once for it and once per arch file: about a second each time); the generator draws the
+    order through :func:`nb201_order` here, the same list made once per seed."""
     made: dict[tuple[tuple[int, ...], int], Path] = {}
 
     def generate(folder: Path, archs: list[int], seed: int) -> Path:
         key = (tuple(archs), seed)
         if key not in made:
-            made[key] = generate_folder(tmp_path_factory.mktemp("generated") / "src", archs, seed=seed)
+            with pytest.MonkeyPatch.context() as mp:  # the order it draws for the meta file and for each arch file
+                mp.setattr(nats_generator, "nb201_order", nb201_order)
+                made[key] = generate_folder(tmp_path_factory.mktemp("generated") / "src", archs, seed=seed)
         return Path(shutil.copytree(made[key], folder))
 
     return generate
