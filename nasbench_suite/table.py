@@ -384,7 +384,7 @@ def _arch_column(frame: "pd.DataFrame") -> np.ndarray:
             raise TableBuildError(f"arch_index must hold integers 0..{NUM_ARCHS - 1}")
         if "arch_str" in frame:
             strings = frame["arch_str"].astype(str).to_numpy()
-            uniq, first = np.unique(idx, return_index=True)
+            uniq, first = _distinct_with_first_rows(idx)
             for i, pos in zip(uniq, first):
                 if Arch.parse(strings[pos]).index != i:
                     raise TableBuildError(f"row {pos}: arch_index {i} does not match arch_str {strings[pos]!r}")
@@ -393,6 +393,16 @@ def _arch_column(frame: "pd.DataFrame") -> np.ndarray:
         codes, uniques = frame["arch_str"].astype(str).factorize()
         return np.asarray([Arch.from_str(s).index for s in uniques], dtype=np.int64)[codes]
     raise TableBuildError("results need an 'arch_index' or an 'arch_str' column")
+
+
+def _distinct_with_first_rows(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``idx`` in ascending order and the first row holding each, as
+    ``np.unique(idx, return_index=True)``; in one pass where the rows are in arch order (as pre-evaluation,
+    the reference build and the NATS import give them: np.unique took 1 s for 3.1M rows)."""
+    if idx.size and bool((idx[1:] >= idx[:-1]).all()):
+        first = np.flatnonzero(np.concatenate(([True], idx[1:] != idx[:-1])))
+        return idx[first], first
+    return np.unique(idx, return_index=True)
 
 
 def _layout(frame: "pd.DataFrame", arch: np.ndarray) -> _Layout:
@@ -421,7 +431,7 @@ def _layout(frame: "pd.DataFrame", arch: np.ndarray) -> _Layout:
     for col in [f"{s}_{m}" for s, ms in metric_columns.items() for m in ms] + scalar_columns:
         if not (pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col])):
             raise TableBuildError(f"column {col!r} must be numeric, has {frame[col].dtype}")
-    return _Layout(np.unique(arch), sorted(int(s) for s in frame["seed"].unique()),
+    return _Layout(np.flatnonzero(np.bincount(arch, minlength=NUM_ARCHS)), sorted(int(s) for s in frame["seed"].unique()),
                    list(range(1, (epochs[-1] if epochs else 0) + 1)), metric_columns, scalar_columns)
 
 
@@ -461,7 +471,9 @@ def build_table(results: "pd.DataFrame", out: str | os.PathLike, *, name: str | 
     seed_pos = np.searchsorted(lay.seeds, results["seed"].to_numpy())
     epoch_pos = results["epoch"].to_numpy().astype(np.int64) - 1
     flat = (rows * len(lay.seeds) + seed_pos) * len(lay.epochs) + epoch_pos
-    if np.unique(flat).size != flat.size:
+    seen = np.zeros(len(lay.arch_index) * len(lay.seeds) * len(lay.epochs), dtype=bool)
+    seen[flat] = True  # one pass over the rows (np.unique sorted or hashed them: 1 s for 3.1M rows)
+    if np.count_nonzero(seen) != flat.size:
         raise TableBuildError("results hold more than one row for some (arch, seed, epoch)")
     shape = (len(lay.arch_index), len(lay.seeds), len(lay.epochs))
     splits = {}

@@ -484,6 +484,10 @@ def test_a_table_folder_takes_the_umask_like_its_files(tmp_path: Path, results: 
     (lambda f: f.drop(columns=["seed"]), "'seed'"),
     (lambda f: f.drop(columns=["arch_index", "arch_str"]), "arch_index"),
     (lambda f: f.assign(arch_index=np.where(f.arch_index == 0, 2, f.arch_index)), "does not match arch_str"),
+    # rows in arch order (read in one pass, not through np.unique): the first row of arch 7 is named
+    (lambda f: f.assign(arch_str=np.where(f.arch_index == 7, str(Arch.from_index(8)), f.arch_str)),
+     "^row 16: arch_index 7 does not match arch_str"),
+    (lambda f: pd.concat([f.iloc[:1], f]), "more than one row"),
     (lambda f: f.assign(epoch=f.epoch - 1), "count from 1"),
     (lambda f: f.assign(valid_acc="high"), "numeric"),
     (lambda f: f.iloc[:0], "empty"),
