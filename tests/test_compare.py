@@ -84,6 +84,23 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "table": table, "replay": root / "replay.toml", "full": root / "full.toml"}
 
 
+def _weight_sharing_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare's weight-sharing jobs run one after another in this process, not in a spawned pool: a spawned
+    worker takes 2-3 s to start (it imports torch), more than a toy job trains. Only for tests of which jobs
+    compare makes and what it does with their results; ``full_run`` (and every test on it) keeps the spawned
+    pool, and tests/test_pools.py tests the pool itself."""
+    import contextlib
+
+    from nasbench_suite import compare
+
+    class InThisProcess:
+        @staticmethod
+        def map(fn: Any, jobs: list) -> list:
+            return [fn(job) for job in jobs]  # every job is run before the first result is read, as submitted
+
+    monkeypatch.setattr(compare, "spawn_pool", lambda workers: contextlib.nullcontext(InThisProcess()))
+
+
 def _files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` except the wall-clock ``timing.json`` of each run."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
@@ -507,30 +524,59 @@ def test_a_compare_stopped_while_writing_its_runs_leaves_the_old_runs_whole(
     assert pd.read_csv(out / "final.csv")["runs"].tolist() == [6, 6, 6, 6]
 
 
+TWO_METHODS = """
+name = "two-methods"
+table = "{table}"
+seeds = "0"
+workers = 1
+
+[budget]
+queries = 3
+
+[latency]
+source = "none"
+
+[[strategy]]
+name = "random"
+
+[weight_sharing]
+methods = ["gdas", "darts-v1"]
+seeds = "0"
+epochs = 1
+"""
+
+
 def test_a_compare_stopped_between_weight_sharing_methods_runs_only_the_unfinished_ones_again(
         toy: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each weight-sharing method's runs (hours each on real data) were kept only once every method had
-    finished: a stop after the first of two methods ran both again. Now each is kept as it finishes."""
+    finished: a stop after the first of two methods ran both again. Now each is kept as it finishes.
+
+    The config is the least that has two methods (one replayed strategy and one seed, one weight-sharing seed,
+    darts-v1 the second method as the quickest to train after gdas): what is staged, kept and run again does not
+    depend on how many runs each method makes or how many strategies are replayed beside them."""
     from nasbench_suite.search import SearchResults
 
     config = tmp_path / "two.toml"
-    config.write_text(toy["full"].read_text().replace('methods = ["gdas"]', 'methods = ["gdas", "rsps"]'))
+    config.write_text(TWO_METHODS.format(table=toy["table"].as_posix()))
     out = tmp_path / "out"
     real = SearchResults.write
 
-    def stopped_at_rsps(self: SearchResults, path: Path, *args: object, **kwargs: object) -> object:
-        if Path(path).name == "rsps" and Path(path).parent.name == ".weight_sharing.tmp":
+    def stopped_at_the_second(self: SearchResults, path: Path, *args: object, **kwargs: object) -> object:
+        if Path(path).name == "darts-v1" and Path(path).parent.name == ".weight_sharing.tmp":
             raise KeyboardInterrupt
         return real(self, path, *args, **kwargs)
 
-    monkeypatch.setattr(SearchResults, "write", stopped_at_rsps)
+    monkeypatch.setattr(SearchResults, "write", stopped_at_the_second)
     assert main(["compare", "--config", str(config), "--out", str(out)]) == 130
     gdas = out / "runs" / ".weight_sharing.tmp" / "gdas"
+    assert not (gdas.parent / "darts-v1").exists()
     kept = {name: (gdas / name).read_bytes() for name in ("trajectories.parquet", "timing.json")}
     monkeypatch.undo()
+    _weight_sharing_in_this_process(monkeypatch)  # the stop above was in the spawned pool; what is read back,
+    # run again and put in place below is compare's, whatever runs the jobs
     assert main(["compare", "--config", str(config), "--out", str(out)]) == 0
     ws = out / "runs" / "weight_sharing"
-    assert sorted(p.name for p in ws.iterdir()) == ["gdas", "rsps"] and not gdas.parent.exists()
+    assert sorted(p.name for p in ws.iterdir()) == ["darts-v1", "gdas"] and not gdas.parent.exists()
     # read back, not run again: timing.json holds the wall-clock seconds of the first execution
     assert {name: (ws / "gdas" / name).read_bytes() for name in kept} == kept
     assert not (ws / ".identity.json").exists()
@@ -538,7 +584,8 @@ def test_a_compare_stopped_between_weight_sharing_methods_runs_only_the_unfinish
     # rerun (no compare.json naming their identity) trained them all again; now they are put in place after it
     from nasbench_suite import compare
 
-    config.write_text(config.read_text().replace('seeds = "0-1"', 'seeds = "0-2"'))  # new weight-sharing runs
+    config.write_text(config.read_text().replace('seeds = "0"\nepochs', 'seeds = "1"\nepochs'))  # new weight-sharing runs
+    assert 'seeds = "1"' in config.read_text()
     real_write = compare.atomic_write_text
 
     def stopped_writing_compare_json(path: Path, text: str) -> None:
@@ -706,7 +753,7 @@ def test_weight_sharing_settings_reach_bn_scoring(toy: dict[str, Path], tmp_path
 
 
 def test_weight_sharing_epochs_and_settings_of_a_config_reach_the_runs_through_compare(
-        toy: dict[str, Path], tmp_path: Path) -> None:
+        toy: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``[weight_sharing] epochs`` and ``[weight_sharing.settings.<method>]`` reach the runs compare makes (the
     test above hands _ws_run its own job; the toy config's 1 epoch is also the smallest, so a job list that
     dropped either was not seen): two epochs per run, the method's tau_max and the loop's bn_scoring."""
@@ -717,6 +764,7 @@ def test_weight_sharing_epochs_and_settings_of_a_config_reach_the_runs_through_c
                       '[budget]\nqueries = 3\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
                       '[weight_sharing]\nmethods = ["gdas"]\nseeds = "0"\nepochs = 2\n'
                       '[weight_sharing.settings.gdas]\nbn_scoring = "nb201"\ntau_max = 8\n')
+    _weight_sharing_in_this_process(monkeypatch)  # the jobs compare makes are checked, not the pool that runs them
     runs = run_compare(load_config(config), tmp_path / "runs")
     manifest = json.loads((runs / "weight_sharing" / "gdas" / "manifest.json").read_text())
     assert manifest["strategy"]["settings"]["tau_max"] == 8
