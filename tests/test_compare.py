@@ -114,6 +114,14 @@ def full_run(toy: dict[str, Path]) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def replay_run(toy: dict[str, Path]) -> Path:
+    """The replay config's compare (one worker process), shared by the tests that read it or copy it."""
+    out = toy["root"] / "replay-a"
+    assert main(["compare", "--config", str(toy["replay"]), "--out", str(out), "--workers", "1"]) == 0
+    return out
+
+
 def test_compare_writes_runs_and_a_complete_report(full_run: Path) -> None:
     runs = full_run / "runs"
     record = json.loads((runs / "compare.json").read_text())
@@ -233,28 +241,29 @@ def test_rerunning_a_config_into_its_folder_is_byte_identical(toy: dict[str, Pat
         [k for k in before if before[k] != after.get(k)]
 
 
-def test_a_replay_config_gives_identical_files_in_two_folders(toy: dict[str, Path]) -> None:
-    a, b = toy["root"] / "replay-a", toy["root"] / "replay-b"
-    for out in (a, b):
-        assert main(["compare", "--config", str(toy["replay"]), "--out", str(out), "--workers", "2"
-                     if out == b else "1"]) == 0
-    fa, fb = _files(a), _files(b)
+def test_a_replay_config_gives_identical_files_in_two_folders(toy: dict[str, Path], replay_run: Path) -> None:
+    b = toy["root"] / "replay-b"
+    assert main(["compare", "--config", str(toy["replay"]), "--out", str(b), "--workers", "2"]) == 0
+    fa, fb = _files(replay_run), _files(b)
     assert fa.keys() == fb.keys() and sorted(k for k in fa if fa[k] != fb[k]) == ["runs/compare.json"]
     # only the recorded worker count differs; the results, figures and report do not
     ja, jb = json.loads(fa["runs/compare.json"]), json.loads(fb["runs/compare.json"])
     assert ja["config"].pop("workers") == 1 and jb["config"].pop("workers") == 2 and ja == jb
 
 
-def test_a_folder_named_by_bytes_that_are_not_utf8_works_like_any_other(toy: dict[str, Path], tmp_path: Path) -> None:
+def test_a_folder_named_by_bytes_that_are_not_utf8_works_like_any_other(toy: dict[str, Path], replay_run: Path,
+                                                                         tmp_path: Path) -> None:
     # pyarrow was given the paths and encodes them as UTF-8, not as the file system does: a folder named
     # b"caf\xe9" (a Latin-1 name on a UTF-8 system) stopped compare with a UnicodeEncodeError traceback,
     # and under a Latin-1 locale 'caf\xe9' was written to a folder named b"caf\xc3\xa9" (not found)
-    odd, plain = tmp_path / os.fsdecode(b"caf\xe9"), tmp_path / "plain"
-    for out in (odd, plain):
-        assert main(["compare", "--config", str(toy["replay"]), "--out", str(out), "--workers", "1"]) == 0
-        assert main(["report", str(out / "runs"), "--out", str(out / "again")]) == 0
-    fa, fb = _files(odd), _files(plain)
-    assert fa.keys() == fb.keys() and all(fa[k] == fb[k] for k in fa)
+    odd = tmp_path / os.fsdecode(b"caf\xe9")
+    assert main(["compare", "--config", str(toy["replay"]), "--out", str(odd), "--workers", "1"]) == 0
+    assert main(["report", str(odd / "runs"), "--out", str(odd / "again")]) == 0
+    # the same files as the same compare into a plain folder (replay_run), and the report again is its report
+    plain = _files(replay_run)
+    plain.update({f"again/{k}": v for k, v in plain.items() if not k.startswith("runs/")})
+    fa = _files(odd)
+    assert fa.keys() == plain.keys() and all(fa[k] == plain[k] for k in fa), [k for k in fa if fa[k] != plain.get(k)]
 
 
 def test_report_regenerates_from_runs_alone_byte_identically(toy: dict[str, Path], full_run: Path,
@@ -495,13 +504,13 @@ def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], ful
 
 
 def test_a_compare_stopped_while_writing_its_runs_leaves_the_old_runs_whole(
-        toy: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+        toy: dict[str, Path], replay_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """`compare --overwrite` removed the old replayed runs, then wrote the new ones one strategy at a time:
     stopped in between, the folder held the old compare.json (its config) beside some new runs."""
     from nasbench_suite.search import SearchResults
 
     out = tmp_path / "out"
-    assert main(["compare", "--config", str(toy["replay"]), "--out", str(out)]) == 0
+    shutil.copytree(replay_run, out)  # the folder a compare of the replay config made
     before = _files(out)
     config = tmp_path / "more.toml"
     config.write_text(toy["replay"].read_text().replace('seeds = "0-3"', 'seeds = "0-5"'))
@@ -1091,15 +1100,13 @@ def test_the_cd_bar_and_its_label_clear_the_rank_tick_labels_and_the_title(
         assert not any(box.overlaps(t) for t in ticks) and not box.overlaps(title)
 
 
-def test_report_refuses_an_out_folder_holding_the_report_of_other_runs(toy: dict[str, Path], tmp_path: Path,
+def test_report_refuses_an_out_folder_holding_the_report_of_other_runs(replay_run: Path, full_run: Path,
+                                                                        tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture) -> None:
     """`nasbench report A/runs --out B`, B a compare folder of other runs: it replaced B's report (and removed
     B's figures it does not draw), so B/index.md described A's runs beside B/runs."""
-    for name, seeds in (("a", "0-1"), ("b", "0-2")):
-        config = tmp_path / f"{name}.toml"
-        config.write_text(toy["replay"].read_text().replace('seeds = "0-3"', f'seeds = "{seeds}"'))
-        assert main(["compare", "--config", str(config), "--out", str(tmp_path / name)]) == 0
-    capsys.readouterr()
+    for name, made in (("a", replay_run), ("b", full_run)):  # two compares' folders (of two configs)
+        shutil.copytree(made, tmp_path / name)
     before = _files(tmp_path / "b")
     assert main(["report", str(tmp_path / "a" / "runs"), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
@@ -1113,15 +1120,15 @@ def test_report_refuses_an_out_folder_holding_the_report_of_other_runs(toy: dict
     assert _files(tmp_path / "b") == before
 
 
-def test_report_on_a_compare_output_folder_names_its_runs_folder(toy: dict[str, Path], tmp_path: Path,
+def test_report_on_a_compare_output_folder_names_its_runs_folder(replay_run: Path,
                                                                  capsys: pytest.CaptureFixture) -> None:
     """`nasbench report DIR` (the folder compare printed, not DIR/runs) said only 'no compare.json'."""
-    assert main(["compare", "--config", str(toy["replay"]), "--out", str(tmp_path / "c")]) == 0
-    capsys.readouterr()
-    assert main(["report", str(tmp_path / "c")]) == 2
+    before = _files(replay_run)
+    assert main(["report", str(replay_run)]) == 2
     err = capsys.readouterr().err
-    assert err == f"nasbench: error: {tmp_path / 'c'} is a compare output folder, not its runs folder: give " \
-                  f"{tmp_path / 'c' / 'runs'}\n"
+    assert err == f"nasbench: error: {replay_run} is a compare output folder, not its runs folder: give " \
+                  f"{replay_run / 'runs'}\n"
+    assert _files(replay_run) == before  # refused before anything is written (other tests read this folder)
 
 
 def test_a_report_on_a_table_of_some_cells_says_so_and_the_strategies_stay_inside_it(tmp_path: Path) -> None:
