@@ -22,6 +22,7 @@ from nasbench_suite.cli import main
 from nasbench_suite.compare_config import DEFAULT_CONFIG, MAX_BOOTSTRAP, ConfigError, embedded_configs, load_config, parse_config
 from nasbench_suite.report import stats
 from nasbench_suite.strategy import strategy_names
+from tests.fixture_runs import figures_not_rendered
 
 CONFIG = """
 name = "toy"
@@ -210,6 +211,7 @@ def test_a_nemenyi_diagram_after_a_friedman_test_that_does_not_reject_says_so(
 
     real = stats.rank_tests
     monkeypatch.setattr(stats, "rank_tests", lambda *a: dataclasses.replace(real(*a), friedman_p=friedman_p))
+    figures_not_rendered(monkeypatch)  # the words are checked
     build.build_report(full_run / "runs", tmp_path)
     section = (tmp_path / "index.md").read_text().split("## Ranks and significance\n\n", 1)[1].split("\n\n", 1)[0]
     assert ("a post-hoc test is read only where the Friedman test rejects" in section) is said
@@ -367,6 +369,7 @@ def test_the_budget_and_report_settings_of_a_config_reach_the_runs_and_the_repor
         return real(values, resamples, alpha, seed)
 
     monkeypatch.setattr(stats, "median_band", median_band)
+    figures_not_rendered(monkeypatch)  # runs, anytime.csv and index.md are checked
     assert main(["compare", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
     assert bands == [(150, 0.2)] * 6
     monkeypatch.undo()
@@ -399,7 +402,8 @@ def test_the_budget_and_report_settings_of_a_config_reach_the_runs_and_the_repor
     ("0", '\n[[strategy]]\nname = "local-search"\n', "need at least 2 seeds that every strategy ran"),
 ])
 def test_a_report_without_rank_tests_says_why(toy: dict[str, Path], tmp_path: Path, seeds: str, third: str,
-                                              reason: str) -> None:
+                                              reason: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    figures_not_rendered(monkeypatch)  # which files are written is checked, and the words
     config = tmp_path / "two.toml"
     config.write_text(TWO_STRATEGIES.format(table=toy["table"].as_posix(), seeds=seeds, third=third))
     assert main(["compare", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
@@ -440,9 +444,11 @@ def test_the_latency_batch_of_a_config_reaches_the_runs_and_the_cells(search_tab
      "No strategy here searched with latency as an objective: all optimize accuracy alone."),
 ])
 def test_the_latency_section_names_the_entries_that_searched_with_latency(toy: dict[str, Path], tmp_path: Path,
-                                                                          change, note: str) -> None:
+                                                                          change, note: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """It said "Only nsga2 searched with latency" whatever the config held: also with no nsga2 entry at all, and
     with an nsga2 entry under another label."""
+    figures_not_rendered(monkeypatch)  # the words are checked
     config = tmp_path / "c.toml"
     config.write_text(change(toy["replay"].read_text()))
     assert main(["compare", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
@@ -528,6 +534,7 @@ def test_a_compare_stopped_while_writing_its_runs_leaves_the_old_runs_whole(
             if not k.startswith(("runs/.replayed.tmp/", "runs/.replayed.partial/"))} == before
     monkeypatch.undo()
     capsys.readouterr()
+    figures_not_rendered(monkeypatch)  # the runs and final.csv are checked
     assert main(["compare", "--config", str(config), "--out", str(out), "--overwrite"]) == 0
     assert not (out / "runs" / ".replayed.tmp").exists() and not (out / "runs" / ".replayed.partial").exists()
     assert pd.read_csv(out / "final.csv")["runs"].tolist() == [6, 6, 6, 6]
@@ -583,6 +590,7 @@ def test_a_compare_stopped_between_weight_sharing_methods_runs_only_the_unfinish
     monkeypatch.undo()
     _weight_sharing_in_this_process(monkeypatch)  # the stop above was in the spawned pool; what is read back,
     # run again and put in place below is compare's, whatever runs the jobs
+    figures_not_rendered(monkeypatch)  # the runs are checked, not the report
     assert main(["compare", "--config", str(config), "--out", str(out)]) == 0
     ws = out / "runs" / "weight_sharing"
     assert sorted(p.name for p in ws.iterdir()) == ["darts-v1", "gdas"] and not gdas.parent.exists()
@@ -969,8 +977,10 @@ def test_the_curve_is_the_median_over_runs_not_the_mean() -> None:
     assert ((low >= values.min(axis=0)) & (low <= median) & (median <= high) & (high <= values.max(axis=0))).all()
 
 
-def test_a_single_run_has_no_std_or_band_not_a_zero_one(toy: dict[str, Path], tmp_path: Path) -> None:
+def test_a_single_run_has_no_std_or_band_not_a_zero_one(toy: dict[str, Path], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     # ddof 1 over one run is undefined: the report must not print "± 0.00" (no spread) nor claim a band
+    figures_not_rendered(monkeypatch)  # final.csv and the words are checked
     assert np.isnan(stats.summary(pd.Series([88.0]))["std"])
     config = tmp_path / "one.toml"
     config.write_text(TWO_STRATEGIES.format(table=toy["table"].as_posix(), seeds="0", third=""))
@@ -1131,7 +1141,8 @@ def test_report_on_a_compare_output_folder_names_its_runs_folder(replay_run: Pat
     assert _files(replay_run) == before  # refused before anything is written (other tests read this folder)
 
 
-def test_a_report_on_a_table_of_some_cells_says_so_and_the_strategies_stay_inside_it(tmp_path: Path) -> None:
+def test_a_report_on_a_table_of_some_cells_says_so_and_the_strategies_stay_inside_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A user's own table of 64 cells: the report's first lines say the strategies searched only those cells and
     regret is to their best (not the space's), every query and incumbent is one of them, and a table without a
     description leaves no dangling colon."""
@@ -1146,6 +1157,7 @@ def test_a_report_on_a_table_of_some_cells_says_so_and_the_strategies_stay_insid
     config = tmp_path / "mine.toml"
     config.write_text(CONFIG.format(table=table.as_posix(), latency="none").replace(
         '[[strategy]]\nname = "nsga2"\nsettings = { population = 4 }\n', ""))
+    figures_not_rendered(monkeypatch)  # the words and the runs are checked
     assert main(["compare", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
     intro = (tmp_path / "out" / "index.md").read_text().split("\n\n")[1]
     assert intro.startswith("Table `mine` (sha256:") and "…): It holds 64 of the 15,625 cells (" in intro
@@ -1332,7 +1344,7 @@ def test_a_compare_json_of_another_format_version_is_refused(full_run: Path, tmp
 
 
 def test_a_compare_without_weight_sharing_removes_the_staging_another_config_left(
-        toy: dict[str, Path], tmp_path: Path) -> None:
+        toy: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A stopped compare with weight sharing leaves its finished methods staged in ``runs/.weight_sharing.tmp``;
     a compare of a config without weight sharing run into that folder removes them (nothing would ever read
     them there), not leave them behind."""
@@ -1340,5 +1352,6 @@ def test_a_compare_without_weight_sharing_removes_the_staging_another_config_lef
     staged = out / "runs" / ".weight_sharing.tmp" / "gdas"
     staged.mkdir(parents=True)
     (staged / "trajectories.parquet").write_bytes(b"left by a stopped compare")
+    figures_not_rendered(monkeypatch)  # the runs folder is checked, not the report
     assert main(["compare", "--config", str(toy["replay"]), "--out", str(out)]) == 0
     assert not staged.parent.exists() and (out / "runs" / "compare.json").is_file()
