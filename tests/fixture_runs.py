@@ -22,6 +22,35 @@ def quick_runs_copy(dest: Path) -> Path:
     return dest
 
 
+FEW_STRATEGIES = ("random", "rea", "nsga2")  # the least for rank tests (3), with the latency objective's nsga2
+FEW_METHODS = ("gdas",)
+
+
+def few_runs_copy(dest: Path) -> Path:
+    """:func:`quick_runs_copy` of the runs of :data:`FEW_STRATEGIES` and :data:`FEW_METHODS` alone (of 14 and 5),
+    with the compare.json a compare of a config naming only those writes: every section and figure of a report
+    is still made (ranks, latency, weight sharing), in a third of the time. For tests of where a report's files
+    are written, not of what the digits comparison found."""
+    def others(folder: str, names: list[str]) -> list[str]:
+        part = Path(folder).name
+        keep = FEW_STRATEGIES if part == "replayed" else FEW_METHODS if part == "weight_sharing" else None
+        return [] if keep is None else [n for n in names if n not in keep]
+
+    shutil.copytree(RUNS, dest, ignore=others)
+    record = json.loads((dest / "compare.json").read_text())
+    record["config"]["bootstrap"] = LEAST_BOOTSTRAP
+    record["config"]["strategies"] = [s for s in record["config"]["strategies"] if s["label"] in FEW_STRATEGIES]
+    record["config"]["weight_sharing"]["methods"] = list(FEW_METHODS)
+    record["replayed"] = [pair for pair in record["replayed"] if pair[0] in FEW_STRATEGIES]
+    record["weight_sharing"] = [pair for pair in record["weight_sharing"] if pair[0] in FEW_METHODS]
+    identity = record["weight_sharing_identity"]
+    identity["weight_sharing"] = record["config"]["weight_sharing"]
+    identity["source_sha256"] = {m: identity["source_sha256"][m] for m in FEW_METHODS}
+    assert [label for label, _ in record["replayed"]] == list(FEW_STRATEGIES) and len(record["weight_sharing"]) == 1
+    (dest / "compare.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return dest
+
+
 PNG_STUB = b"\x89PNG\r\n\x1a\n(drawn, not rendered: tests.fixture_runs.figures_not_rendered)"
 
 

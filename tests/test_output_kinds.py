@@ -10,7 +10,7 @@ import pytest
 from nasbench_suite.cli import main
 from nasbench_suite.errors import OutputKindError
 from nasbench_suite.folder_kind import check_output_kind, folder_kind
-from tests.fixture_runs import quick_runs_copy
+from tests.fixture_runs import few_runs_copy, figures_not_rendered
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -140,8 +140,8 @@ def test_the_shipped_output_folders_are_of_their_own_kind() -> None:
     assert folder_kind(REPO / "benchmarks_data" / "digits")[0] == "table"
 
 
-def test_a_command_reuses_its_own_folder_and_a_folder_of_no_kind(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_command_reuses_its_own_folder_and_a_folder_of_no_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """What stays allowed: search into a folder holding a user's notes, then again into its own results
     with --overwrite; report rewritten in place into a compare's folder (the runs' parent, its default)
     and into a report folder it made before."""
@@ -153,7 +153,8 @@ def test_a_command_reuses_its_own_folder_and_a_folder_of_no_kind(tmp_path: Path,
     assert main([*search, "--overwrite"]) == 0
     assert (out / "notes.txt").read_text() == "mine" and folder_kind(out)[0] == "search results"
     compare = tmp_path / "compare"
-    quick_runs_copy(compare / "runs")
+    few_runs_copy(compare / "runs")
+    figures_not_rendered(monkeypatch)  # which folders a report is written into is checked, not its figures
     assert main(["report", str(compare / "runs")]) == 0
     assert main(["report", str(compare / "runs"), "--out", str(tmp_path / "report")]) == 0
     assert folder_kind(tmp_path / "report")[0] == "comparison report"

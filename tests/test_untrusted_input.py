@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nasbench_suite.cli import main
-from tests.fixture_runs import quick_runs_copy
+from tests.fixture_runs import few_runs_copy, figures_not_rendered
 
 REPO = Path(__file__).resolve().parents[1]
 DEEP = "[" * 100_000 + "]" * 100_000  # json.loads: RecursionError, not a ValueError
@@ -174,7 +174,7 @@ def _victim(tmp: Path) -> Path:
 def _report_folder(tmp: Path) -> Path:
     report = tmp / "report"
     report.mkdir()
-    quick_runs_copy(report / "runs")
+    few_runs_copy(report / "runs")
     return report
 
 
@@ -191,10 +191,12 @@ def test_a_report_does_not_write_or_delete_through_a_linked_figures_folder(tmp_p
 
 
 @pytest.mark.parametrize("planted", ["final.csv", "index.html", ".ranks.csv.tmp"])
-def test_a_report_does_not_write_through_a_linked_file(planted: str, tmp_path: Path) -> None:
+def test_a_report_does_not_write_through_a_linked_file(planted: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """final.csv (or another output, or the temporary name a file is written under) a link to ~/.bashrc:
     the report overwrote it with CSV. Now the link is replaced, or refused (and removed) at the temporary
     name, and the file it leads to is untouched."""
+    figures_not_rendered(monkeypatch)  # figures are written as before (stub bytes), and the links are checked
     victim, report = _victim(tmp_path), _report_folder(tmp_path)
     (report / planted).symlink_to(victim / "bashrc")
     main(["report", str(report / "runs")])
