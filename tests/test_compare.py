@@ -870,7 +870,7 @@ def test_the_median_band_resamples_in_bounded_memory_and_gives_the_same_band(mon
     import scipy.stats
 
     rng = np.random.default_rng(0)
-    values = rng.normal(90, 2, (300, 60))  # 18M resampled values: more than one block
+    values = rng.normal(90, 2, (150, 60))  # 1000 x 150 x 57 = 8.55M resampled values: two blocks of 2**23
     values[:5, :3] = np.nan  # columns some runs have not reached yet are left out, as before
     whole = scipy.stats.bootstrap((values[:, 3:],), np.median, n_resamples=1000, axis=0, vectorized=True,
                                   confidence_level=0.95, method="percentile", rng=np.random.default_rng(7))
