@@ -1315,6 +1315,7 @@ def test_default_out_folders_of_compare_and_report(toy: dict[str, Path], tmp_pat
     runs in, with the runs in its ``runs``; report writes beside the runs folder it reads (its parent), the
     same files again."""
     monkeypatch.chdir(tmp_path)
+    figures_not_rendered(monkeypatch)  # where the files go is checked (byte-identical PNGs: the regenerate test)
     assert main(["compare", "--config", str(toy["replay"])]) == 0
     out = tmp_path / "nasbench-compare" / "toy"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nasbench-compare"]
