@@ -508,7 +508,8 @@ def test_compare_does_not_replace_another_configs_runs(toy: dict[str, Path], ful
 
 
 def test_a_compare_stopped_while_writing_its_runs_leaves_the_old_runs_whole(
-        toy: dict[str, Path], replay_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+        toy: dict[str, Path], replay_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
     """`compare --overwrite` removed the old replayed runs, then wrote the new ones one strategy at a time:
     stopped in between, the folder held the old compare.json (its config) beside some new runs."""
     from nasbench_suite.search import SearchResults
@@ -599,7 +600,8 @@ def test_a_compare_stopped_between_weight_sharing_methods_runs_only_the_unfinish
     # rerun (no compare.json naming their identity) trained them all again; now they are put in place after it
     from nasbench_suite import compare
 
-    config.write_text(config.read_text().replace('seeds = "0"\nepochs', 'seeds = "1"\nepochs'))  # new weight-sharing runs
+    # new weight-sharing runs: their seeds, not the replayed strategy's
+    config.write_text(config.read_text().replace('seeds = "0"\nepochs', 'seeds = "1"\nepochs'))
     assert 'seeds = "1"' in config.read_text()
     real_write = compare.atomic_write_text
 
