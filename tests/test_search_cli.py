@@ -558,6 +558,35 @@ def _user_strategies(source: str, stem: str, tmp_path: Path, monkeypatch: pytest
     return path
 
 
+@pytest.fixture(scope="module")
+def quiet_compare(search_table: Benchmark, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
+    """One `compare --import` of random, user-stops-early and user-names-unqueried (seeds 0-1, 10 queries), run
+    once for the two tests that read it (each ran this same compare, report included, for itself): its exit
+    status, what it printed, and its folder (read only). What the file registers is forgotten after it."""
+    import contextlib
+    import io
+    import sys
+
+    from nasbench_suite import strategy
+
+    tmp = tmp_path_factory.mktemp("quiet")
+    path = tmp / "quiet_user_strategies.py"
+    path.write_text(QUIET_STRATEGIES)
+    config = tmp / "quiet.toml"
+    config.write_text(f'name = "quiet"\ntable = "{search_table.path.as_posix()}"\nseeds = "0-1"\nworkers = 1\n'
+                      '[budget]\nqueries = 10\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
+                      '[[strategy]]\nname = "user-stops-early"\n[[strategy]]\nname = "user-names-unqueried"\n')
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(strategy, "_REGISTERED", dict(strategy._REGISTERED))
+        try:
+            with contextlib.redirect_stdout(printed):
+                code = main(["compare", "--import", str(path), "--config", str(config), "--out", str(tmp / "d")])
+        finally:
+            sys.modules.pop(path.stem, None)
+    return code, printed.getvalue(), tmp / "d"
+
+
 def test_a_run_without_an_incumbent_is_not_counted_as_naming_an_unqueried_cell() -> None:
     """A constrained run that found no feasible cell ends on incumbent -1 with no value: nothing was named."""
     from nasbench_suite.search import run_notes
@@ -590,7 +619,7 @@ def test_runs_stopped_at_the_query_limit_are_flagged_and_a_larger_max_queries_re
 
 def test_runs_that_stop_early_or_end_on_an_unqueried_incumbent_are_flagged(
         search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
-        request: pytest.FixtureRequest) -> None:
+        request: pytest.FixtureRequest, quiet_compare: tuple[int, str, Path]) -> None:
     """Neither is an error, but both used to pass without a word: a strategy whose ask() returns nothing
     while nothing runs (a bug that waits for a result that never comes) ended every run after 2 of its
     budget's 10 queries, and one that names a cell it never queried got that cell's test accuracy for free;
@@ -608,12 +637,9 @@ def test_runs_that_stop_early_or_end_on_an_unqueried_incumbent_are_flagged(
     assert "ended before the budget" not in out
     assert main(["search", *common, "--strategy", "random", "--out", str(tmp_path / "c")]) == 0
     assert "note:" not in capsys.readouterr().out
-    config = tmp_path / "quiet.toml"
-    config.write_text(f'name = "quiet"\ntable = "{search_table.path.as_posix()}"\nseeds = "0-1"\nworkers = 1\n'
-                      '[budget]\nqueries = 10\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
-                      '[[strategy]]\nname = "user-stops-early"\n[[strategy]]\nname = "user-names-unqueried"\n')
-    assert main(["compare", "--import", str(path), "--config", str(config), "--out", str(tmp_path / "d")]) == 0
-    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    code, printed, _ = quiet_compare  # the compare of the three
+    assert code == 0
+    notes = [line for line in printed.splitlines() if line.startswith("note:")]
     assert len(notes) == 2 and "2 of 2 runs of user-stops-early ended before" in notes[0]
     assert "2 of 2 runs of user-names-unqueried end with an incumbent" in notes[1]
 
@@ -649,30 +675,25 @@ def test_a_search_of_valid_values_filled_from_ori_test_says_so(tmp_path: Path, c
     assert "valid_filled_from_ori_test" not in json.loads((tmp_path / "b" / "manifest.json").read_text())["search"]
 
 
-def test_the_comparison_report_carries_the_notes_of_its_runs(
-        search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
-        request: pytest.FixtureRequest) -> None:
+def test_the_comparison_report_carries_the_notes_of_its_runs(tmp_path: Path,
+                                                             quiet_compare: tuple[int, str, Path]) -> None:
     """The notes went to the terminal only: the report (index.md and index.html, shared without the
     terminal's output) showed a strategy's final accuracy from a cell it never paid for, or runs cut
     short, without a word. It now has a Caveats section, first, with the same sentences (none when
     there is nothing to note: the committed reports are unchanged); `nasbench report` writes it too."""
-    path = _user_strategies(QUIET_STRATEGIES, "quiet_user_strategies", tmp_path, monkeypatch, request)
-    config = tmp_path / "quiet.toml"
-    config.write_text(f'name = "quiet"\ntable = "{search_table.path.as_posix()}"\nseeds = "0-1"\nworkers = 1\n'
-                      '[budget]\nqueries = 10\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
-                      '[[strategy]]\nname = "user-stops-early"\n[[strategy]]\nname = "user-names-unqueried"\n')
-    assert main(["compare", "--import", str(path), "--config", str(config), "--out", str(tmp_path / "d")]) == 0
-    printed = [line.removeprefix("note: ") for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    code, out, folder = quiet_compare  # compare of random, user-stops-early and user-names-unqueried
+    assert code == 0
+    printed = [line.removeprefix("note: ") for line in out.splitlines() if line.startswith("note:")]
     assert len(printed) == 2
-    md = (tmp_path / "d" / "index.md").read_text()
+    md = (folder / "index.md").read_text()
     assert md.count("## Caveats") == 1 and md.index("## Caveats") < md.index("## Anytime performance")
     caveats = md.split("## Caveats")[1].split("## ")[0]
     assert "2 of 2 runs of user-stops-early ended before the budget" in caveats
     assert "2 of 2 runs of user-names-unqueried end with an incumbent the strategy named but never queried" in caveats
     assert all(f"{note}." in caveats for note in printed) and "random" not in caveats
-    html = (tmp_path / "d" / "index.html").read_text()
+    html = (folder / "index.html").read_text()
     assert "<h2>Caveats</h2>" in html and "2 of 2 runs of user-names-unqueried end with an incumbent" in html
-    assert main(["report", str(tmp_path / "d" / "runs"), "--out", str(tmp_path / "again")]) == 0
+    assert main(["report", str(folder / "runs"), "--out", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "index.md").read_text() == md
 
 
