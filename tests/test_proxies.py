@@ -575,6 +575,16 @@ def test_predictor_reads_extra_features() -> None:
     assert np.corrcoef(extra, y[150:])[0, 1] > 0.99 > np.corrcoef(plain, y[150:])[0, 1]
 
 
+@pytest.fixture(scope="module")
+def bare_league(search_table, tmp_path_factory: pytest.TempPathFactory):
+    """``build_league(search_table, None, folder, sizes=(20,), repeats=1)`` of a folder holding no stored supernet
+    scores (no proxies, no supernet): the (frame, judged) that five league.md tests built for themselves, each
+    the same, built once; each test writes its own folder from it (:func:`write_league` does not change it)."""
+    from nasbench_suite.league import build_league
+
+    return build_league(search_table, None, tmp_path_factory.mktemp("bare_league"), sizes=(20,), repeats=1)
+
+
 def test_league_table_regenerates_byte_identical(tmp_path: Path, search_table) -> None:
     from fixture_tables import synthetic_proxies
 
@@ -605,13 +615,13 @@ def test_league_md_states_the_draws_that_were_run(tmp_path: Path, search_table) 
     assert "judged on the others; mean of 2 draws.\n" in (tmp_path / "league.md").read_text(encoding="utf-8")
 
 
-def test_league_md_appends_the_folders_notes(tmp_path: Path, search_table) -> None:
+def test_league_md_appends_the_folders_notes(tmp_path: Path, search_table, bare_league) -> None:
     """league.md is the generated table with the folder's hand-written notes.md appended after it (league.py's
     module doc), trailing blank lines dropped; notes.md itself is left as written, and without it nothing is
     appended."""
-    from nasbench_suite.league import NOTES, build_league, write_league
+    from nasbench_suite.league import NOTES, write_league
 
-    frame, judged = build_league(search_table, None, tmp_path, sizes=(20,), repeats=1)
+    frame, judged = bare_league  # built on a folder like tmp_path: no stored supernet scores
     write_league(frame, search_table, judged, tmp_path, None)
     bare = (tmp_path / "league.md").read_text(encoding="utf-8")
     assert bare.endswith("](league.png)\n") and NOTES == "notes.md"
@@ -622,7 +632,8 @@ def test_league_md_appends_the_folders_notes(tmp_path: Path, search_table) -> No
     assert (tmp_path / NOTES).read_text(encoding="utf-8") == notes
 
 
-def test_league_md_names_only_the_inputs_it_read_and_the_machine_they_recorded(tmp_path: Path, search_table) -> None:
+def test_league_md_names_only_the_inputs_it_read_and_the_machine_they_recorded(tmp_path: Path, search_table,
+                                                                               bare_league) -> None:
     import json
 
     from fixture_tables import synthetic_proxies
@@ -632,7 +643,10 @@ def test_league_md_names_only_the_inputs_it_read_and_the_machine_they_recorded(t
     from nasbench_suite.proxy_store import ProxyTable
 
     def league_md(folder: Path, proxies: ProxyTable | None) -> str:
-        frame, judged = build_league(search_table, proxies, folder, sizes=(20,), repeats=1)
+        if proxies is None:
+            frame, judged = bare_league
+        else:
+            frame, judged = build_league(search_table, proxies, folder, sizes=(20,), repeats=1)
         write_league(frame, search_table, judged, folder, proxies)
         return (folder / "league.md").read_text(encoding="utf-8")
 
@@ -660,15 +674,15 @@ def test_league_md_names_only_the_inputs_it_read_and_the_machine_they_recorded(t
     assert "shared cores" not in full
 
 
-def test_league_md_names_the_machine_and_the_rule_of_the_tables_own_seconds(tmp_path: Path, search_table,
+def test_league_md_names_the_machine_and_the_rule_of_the_tables_own_seconds(tmp_path: Path, search_table, bare_league,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The `measured` costs named their machine, the `table` costs did not: on digits the cost column set
     proxies timed on an AMD EPYC beside training seconds recorded on an Intel Xeon by the batched engine
     (4 cells a pass, each pass's seconds shared by FLOPs), unsaid."""
-    from nasbench_suite.league import build_league, write_league
+    from nasbench_suite.league import write_league
 
-    def cost_line(folder: Path) -> str:
-        frame, judged = build_league(search_table, None, folder, sizes=(20,), repeats=1)
+    def cost_line(folder: Path) -> str:  # the league.md written now, from the manifest as it is now
+        frame, judged = bare_league
         write_league(frame, search_table, judged, folder, None)
         return next(line for line in (folder / "league.md").read_text(encoding="utf-8").splitlines()
                     if line.startswith("* Cost per cell"))
