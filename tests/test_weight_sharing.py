@@ -282,8 +282,53 @@ def ws_table(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def short_search(ws_table, tmp_path_factory):
+    """``short_search(method)``: `nasbench darts` of ``method`` (SMALL settings, seeds 0-1, 2 epochs, the default
+    loop settings) on ws_table, in-process, made once per method for the tests that read it: (exit status,
+    stdout, out folder). Its folders are read, never written, by those tests."""
+    import contextlib
+    import io
+
+    from nasbench_suite.cli import main
+
+    made = {}
+
+    def search(method: str) -> tuple[int, str, "Path"]:
+        if method not in made:
+            out, printed = tmp_path_factory.mktemp(f"darts-{method}") / "a", io.StringIO()
+            argv = ["darts", "--table", str(ws_table), "--method", method, "--seeds", "0-1", "--epochs", "2"]
+            for k, v in SMALL[method].items():
+                argv += ["--set", f"{k}={v}"]
+            with contextlib.redirect_stdout(printed):
+                code = main(argv + ["--out", str(out)])
+            made[method] = (code, printed.getvalue(), out)
+        return made[method]
+
+    return search
+
+
+@pytest.fixture(scope="module")
+def default_run(ws_table):
+    """``default_run(method)``: ``weight_sharing.run_one`` of ``method`` (SMALL settings) with run seed 0 and
+    ``SearchSettings(epochs=2)`` on ws_table, made once per method for the tests that read it (a new copy each
+    call)."""
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.table import load_table
+
+    made = {}
+
+    def run(method: str):
+        if method not in made:
+            made[method] = weight_sharing.run_one(load_table(ws_table), method, 0,
+                                                  weight_sharing.SearchSettings(epochs=2), SMALL[method])
+        return {k: v.copy() if hasattr(v, "copy") else v for k, v in made[method].items()}
+
+    return run
+
+
 @pytest.mark.parametrize("method", METHODS)
-def test_short_search_writes_tidy_results(ws_table, tmp_path, method, capsys):
+def test_short_search_writes_tidy_results(ws_table, tmp_path, method, short_search):
     import json
 
     import pandas as pd
@@ -296,10 +341,11 @@ def test_short_search_writes_tidy_results(ws_table, tmp_path, method, capsys):
     for k, v in SMALL[method].items():
         argv += ["--set", f"{k}={v}"]
     argv += ["--out", str(tmp_path / "a")]
-    assert main(argv) == 0
-    assert "table test accuracy" in capsys.readouterr().out
-    frame = pd.read_parquet(tmp_path / "a" / "trajectories.parquet")
-    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    code, printed, out = short_search(method)  # `main(argv)`, its --out the fixture's folder
+    assert code == 0
+    assert "table test accuracy" in printed
+    frame = pd.read_parquet(out / "trajectories.parquet")
+    manifest = json.loads((out / "manifest.json").read_text())
     assert len(frame) == 4 and list(frame["seed"]) == [0, 0, 1, 1] and list(frame["step"]) == [0, 1, 0, 1]
     assert (frame["strategy"] == method).all()
     assert (frame[[c for c in frame if c.startswith("ops_")]].sum(axis=1) == NUM_EDGES).all()
@@ -314,7 +360,7 @@ def test_short_search_writes_tidy_results(ws_table, tmp_path, method, capsys):
     # the CPU the seconds were measured on, by its model name (platform.processor() is '' on Linux: it said "cpu")
     from nasbench_suite.machine import cpu_model
 
-    timing = json.loads((tmp_path / "a" / "timing.json").read_text())
+    timing = json.loads((out / "timing.json").read_text())
     assert manifest["cost"]["device_name"] == timing["device_name"] == (cpu_model() or "cpu")
     assert timing["run_seconds"] == frame.groupby("seed")["measured_time"].last().tolist()  # each run's total
 
@@ -335,31 +381,30 @@ other cells."""
 
 
 @pytest.mark.parametrize("method", sorted(BEFORE_BN_SCORING))
-def test_default_bn_scoring_reproduces_the_searches_made_before_the_setting(ws_table, method):
+def test_default_bn_scoring_reproduces_the_searches_made_before_the_setting(default_run, method):
     """bn_scoring='batch' (the default) is the loop as it was: these derived cells, supernet valid accuracies
     and train losses are what the code before the bn_scoring setting gave (seed 0, 2 epochs)."""
-    from nasbench_suite import weight_sharing
-    from nasbench_suite.table import load_table
-
     drawn = torch.empty(3).exponential_(generator=torch.Generator().manual_seed(0)).tolist()
     if method == "gdas" and drawn != PINNED_EXPONENTIAL:
         pytest.skip(f"torch {torch.__version__} draws exponential_ (GDAS's Gumbel noise) unlike the torch the pin was made on")
     cells, values, losses = BEFORE_BN_SCORING[method]
-    run = weight_sharing.run_one(load_table(ws_table), method, 0, weight_sharing.SearchSettings(epochs=2), SMALL[method])
+    run = default_run(method)  # run_one(ws_table, method, 0, SearchSettings(epochs=2), SMALL[method])
     assert run["arch_index"].tolist() == cells and run["value"].tolist() == values
     np.testing.assert_allclose(run["supernet_train_loss"], losses, rtol=1e-6)
 
 
 @pytest.mark.parametrize("method", ["gdas", "rsps"])
-def test_in_place_zeroing_reaches_the_path_methods(ws_table, method):
+def test_in_place_zeroing_reaches_the_path_methods(ws_table, method, default_run):
     """GDAS cleared the supernet's gradients to None itself after its alpha step, so zero_grad="zero" in the
     weight step alone changed nothing there: every step still found the ops off its path without a gradient."""
     from nasbench_suite import weight_sharing
     from nasbench_suite.table import load_table
 
-    bench = load_table(ws_table)
-    runs = [weight_sharing.run_one(bench, method, 0, weight_sharing.SearchSettings(epochs=2, zero_grad=z),
-                                   SMALL[method]) for z in ("none", "zero")]
+    # zero_grad="none" is the default: its run is default_run's, SearchSettings(epochs=2)
+    assert weight_sharing.SearchSettings(epochs=2, zero_grad="none") == weight_sharing.SearchSettings(epochs=2)
+    runs = [default_run(method), weight_sharing.run_one(load_table(ws_table), method, 0,
+                                                        weight_sharing.SearchSettings(epochs=2, zero_grad="zero"),
+                                                        SMALL[method])]
     assert runs[0]["supernet_train_loss"][-1] != runs[1]["supernet_train_loss"][-1]
 
 
@@ -400,7 +445,7 @@ def test_a_protocol_that_augments_augments_both_minibatches_of_every_step(tmp_pa
 
 
 @pytest.mark.parametrize("method", ["gdas", "rsps"])
-def test_nb201_bn_scoring_from_the_cli(ws_table, tmp_path, method):
+def test_nb201_bn_scoring_from_the_cli(ws_table, tmp_path, method, short_search):
     """--set bn_scoring=nb201 reaches the loop (not the method) and is recorded in the manifest. Training is the
     same, so the train losses match the default's; GDAS derives by argmax of alpha, so its cells match too and
     only the supernet's scoring (value) can differ; RSPS picks its cells by that scoring."""
@@ -413,10 +458,14 @@ def test_nb201_bn_scoring_from_the_cli(ws_table, tmp_path, method):
     argv = ["darts", "--table", str(ws_table), "--method", method, "--seeds", "0", "--epochs", "2"]
     for k, v in SMALL[method].items():
         argv += ["--set", f"{k}={v}"]
-    assert main(argv + ["--out", str(tmp_path / "batch")]) == 0
+    code, _, default = short_search(method)  # the same command with the default bn_scoring, seeds 0-1: seed 0's rows
+    assert code == 0
     assert main(argv + ["--set", "bn_scoring=nb201", "--out", str(tmp_path / "nb201")]) == 0
-    batch, nb201 = (pd.read_parquet(tmp_path / d / "trajectories.parquet") for d in ("batch", "nb201"))
-    manifests = {d: json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("batch", "nb201")}
+    folders = {"batch": default, "nb201": tmp_path / "nb201"}
+    batch, nb201 = (pd.read_parquet(folders[d] / "trajectories.parquet") for d in ("batch", "nb201"))
+    batch = batch[batch["seed"] == 0].reset_index(drop=True)
+    assert len(batch) == len(nb201) == 2 and (nb201["seed"] == 0).all()
+    manifests = {d: json.loads((folders[d] / "manifest.json").read_text()) for d in ("batch", "nb201")}
     assert {d: m["supernet"]["search_settings"]["bn_scoring"] for d, m in manifests.items()} == {
         "batch": "batch", "nb201": "nb201"}
     assert "bn_scoring" not in manifests["nb201"]["strategy"]["settings"]
