@@ -1028,7 +1028,9 @@ def test_one_writer_per_proxy_folder_and_a_killed_holder_blocks_nothing(tmp_path
                                                                         capsys: pytest.CaptureFixture) -> None:
     """A second `nasbench proxies` on a folder another process is scoring into stops at once with one line naming
     that process (two writers scored every cell twice, each timing its *_seconds under the other's load, and raced
-    on proxies.csv); a writer killed with SIGKILL blocks no later run."""
+    on proxies.csv); a writer killed with SIGKILL blocks no later run. One holder process (killed with SIGKILL)
+    opens both folders, p and new: the first start of new is the second case below (each holder started a
+    Python that imports torch)."""
     from lock_holder import holding
 
     from nasbench_suite.cli import main
@@ -1039,11 +1041,16 @@ def test_one_writer_per_proxy_folder_and_a_killed_holder_blocks_nothing(tmp_path
     with ProxyStore(folder, table, SETTINGS, ["params"], {"dataset": "x"}) as store:
         store.compute([0], batch())
     before = {name: (folder / name).read_bytes() for name in ("proxies.json", "proxies.csv")}
-    setup = ("from nasbench_suite.model import MacroConfig\nfrom nasbench_suite.proxies import ProxySettings\n"
-             "from nasbench_suite.proxy_store import ProxyStore\n"
-             f"settings = ProxySettings(MacroConfig(**{CONFIG.to_dict()!r}), batch_size=16, seed=3)")
-    opener = f"ProxyStore(Path(sys.argv[1]), {table!r}, settings, ['params'], {{'dataset': 'x'}})"
+    setup = ("import contextlib\nfrom nasbench_suite.model import MacroConfig\n"
+             "from nasbench_suite.proxies import ProxySettings\nfrom nasbench_suite.proxy_store import ProxyStore\n"
+             f"settings = ProxySettings(MacroConfig(**{CONFIG.to_dict()!r}), batch_size=16, seed=3)\n"
+             "@contextlib.contextmanager\ndef held(*folders):\n    with contextlib.ExitStack() as stack:\n"
+             "        for f in folders:\n"
+             f"            stack.enter_context(ProxyStore(f, {table!r}, settings, ['params'], {{'dataset': 'x'}}))\n"
+             "        yield")
+    opener = "held(Path(sys.argv[1]), Path(sys.argv[1]).parent / 'new')"  # p, then new
     with holding(setup, opener, folder) as holder:
+        assert (tmp_path / "new" / "proxies.json").is_file()  # new opened too
         with pytest.raises(RunInUseError, match=f"in use by process {holder.pid} \\(nasbench proxies\\)"):
             ProxyStore(folder, table, SETTINGS, ["params"], {"dataset": "x"})
         assert main(["proxies", "--table", "digits", "--proxies", "params", "--archs", "1", "--out", str(folder)]) == 2
@@ -1054,8 +1061,7 @@ def test_one_writer_per_proxy_folder_and_a_killed_holder_blocks_nothing(tmp_path
     with ProxyStore(folder, table, SETTINGS, ["params"], {"dataset": "x"}) as store:  # the killed holder's lock went
         assert store.compute([0, 1], batch())["computed"] == 1
     # a first start killed before its proxies.json was written leaves its lock file: not a foreign folder
-    with holding(setup, opener, tmp_path / "new"):
-        pass
+    # (new, first opened by the holder killed above)
     (tmp_path / "new" / "proxies.json").unlink()
     with ProxyStore(tmp_path / "new", table, SETTINGS, ["params"], {"dataset": "x"}) as store:
         assert store.compute([0], batch())["computed"] == 1
