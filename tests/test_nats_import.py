@@ -3,7 +3,6 @@ generated folder round trip, the single-file source, the valtest option and the 
 from __future__ import annotations
 
 import bz2
-import functools
 import os
 import pickle
 import re
@@ -23,9 +22,7 @@ from nasbench_suite.safe_pickle import UnsafePickleError, load_pbz2, loads
 from nasbench_suite.space import Arch
 from nasbench_suite.table import load_table
 
-import nats_generator
-from nats_generator import arch_record, generate_folder, write_meta, write_pbz2
-from nats_generator import nb201_order as _generated_order
+from nats_generator import arch_record, generate_folder, nb201_order, write_meta, write_pbz2
 
 REF = Path(os.environ.get("NASBENCH_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference"))
 FIXTURE = REF / "nats_tss_fixture"
@@ -40,30 +37,17 @@ def fixture_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
     return {t.name: t for t in import_nats_tss(FIXTURE, out, progress=False)}
 
 
-@functools.cache
-def _orders(seed: int) -> tuple[str, ...]:
-    return tuple(_generated_order(seed))
-
-
-def nb201_order(seed: int = 0) -> list[str]:
-    """nats_generator.nb201_order, made once per seed (15,625 arch strings), a new list each call."""
-    return list(_orders(seed))
-
-
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """``generate_folder(folder, archs, seed=seed)``, each (archs, seed) generated once per module and
-    copied to ``folder``, for the test to change (generating writes the 15,625-entry meta file and drew the
-    NB201 order once for it and once per arch file: about a second each time); the generator draws the
-    order through :func:`nb201_order` here, the same list made once per seed."""
+    copied to ``folder``, for the test to change (generating writes the 15,625-entry meta file: about a
+    second each time)."""
     made: dict[tuple[tuple[int, ...], int], Path] = {}
 
     def generate(folder: Path, archs: list[int], seed: int) -> Path:
         key = (tuple(archs), seed)
         if key not in made:
-            with pytest.MonkeyPatch.context() as mp:  # the order it draws for the meta file and for each arch file
-                mp.setattr(nats_generator, "nb201_order", nb201_order)
-                made[key] = generate_folder(tmp_path_factory.mktemp("generated") / "src", archs, seed=seed)
+            made[key] = generate_folder(tmp_path_factory.mktemp("generated") / "src", archs, seed=seed)
         return Path(shutil.copytree(made[key], folder))
 
     return generate

@@ -332,22 +332,12 @@ def test_nats_runs_past_the_budget_and_reports_the_interpolation(tables: Path, s
 @pytest.fixture(scope="module")
 def nats_tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tables `nasbench import nats-tss` writes from a generated NATS-Bench folder of 12 archs: every
-    dataset's hp12 and hp200 tables hold different values, and CIFAR-10 has cifar10-valid and cifar10 tables.
-    The generator drew its 15,625-string NB201 order once for the meta file and again for each arch file
-    (13 draws, about 2 s): here it draws it once, a new list for each of those calls (the same files)."""
+    dataset's hp12 and hp200 tables hold different values, and CIFAR-10 has cifar10-valid and cifar10 tables."""
     import nats_generator
     from nasbench_suite.nats_import import import_nats_tss
 
-    order = nats_generator.nb201_order(4)
-
-    def drawn_once(seed: int = 0) -> list[str]:
-        assert seed == 4
-        return list(order)
-
     root = tmp_path_factory.mktemp("nats_tables")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(nats_generator, "nb201_order", drawn_once)
-        src = nats_generator.generate_folder(root / "src", list(range(12)), seed=4)
+    src = nats_generator.generate_folder(root / "src", list(range(12)), seed=4)
     import_nats_tss(src, root / "tables", progress=False)
     return root / "tables"
 

@@ -1,6 +1,8 @@
 """Weight-sharing search: the supernet, DARTS' second-order gradient, and short searches end to end."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -294,7 +296,7 @@ def short_search(ws_table, tmp_path_factory):
 
     made = {}
 
-    def search(method: str) -> tuple[int, str, "Path"]:
+    def search(method: str) -> tuple[int, str, Path]:
         if method not in made:
             out, printed = tmp_path_factory.mktemp(f"darts-{method}") / "a", io.StringIO()
             argv = ["darts", "--table", str(ws_table), "--method", method, "--seeds", "0-1", "--epochs", "2"]
