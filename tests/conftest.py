@@ -63,7 +63,20 @@ def tiny_table(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def speed_figures(tmp_path_factory: pytest.TempPathFactory):
+def decoy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An environment whose PYTHONPATH holds a ``nasbench_suite`` that refuses to be imported: a benchmark
+    script run under it must import the package of the checkout it sits in (tests/test_benchmarks.py)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("decoy")
+    (folder / "nasbench_suite").mkdir()
+    (folder / "nasbench_suite" / "__init__.py").write_text(
+        'raise ImportError("the decoy nasbench_suite was imported, not the checkout\'s")\n')
+    return {**os.environ, "PYTHONPATH": str(folder)}
+
+
+@pytest.fixture(scope="session")
+def speed_figures(tmp_path_factory: pytest.TempPathFactory, decoy: dict[str, str]):
     """One run of benchmarks/pre_evaluate_speed.py, shared by the tests that check its output (each start
     imports torch, spawns its engine workers and trains every row: the run's cost, paid once): a real process,
     run from outside the checkout with a decoy ``nasbench_suite`` first on ``PYTHONPATH`` (as
@@ -75,7 +88,6 @@ def speed_figures(tmp_path_factory: pytest.TempPathFactory):
     engine row of 2 cells took 0.13-0.19 s on a 2-core CI-like machine (rounding alone is then up to 4%).
 
     Returns ``(returncode, lines, arrived, stderr)``."""
-    import os
     import subprocess
     import sys
     import threading
@@ -83,15 +95,11 @@ def speed_figures(tmp_path_factory: pytest.TempPathFactory):
 
     root = Path(__file__).resolve().parents[1]
     folder = tmp_path_factory.mktemp("speed_figures")
-    (folder / "decoy" / "nasbench_suite").mkdir(parents=True)
-    (folder / "decoy" / "nasbench_suite" / "__init__.py").write_text(
-        'raise ImportError("the decoy nasbench_suite was imported, not the checkout\'s")\n')
-    env = {**os.environ, "PYTHONPATH": str(folder / "decoy")}
     with open(folder / "stderr.txt", "w") as err:  # a file, not a pipe: no deadlock on a full stderr
         proc = subprocess.Popen([sys.executable, "-u", str(root / "benchmarks" / "pre_evaluate_speed.py"),
                                  "--dataset", "synthetic", "--archs", "4", "--epochs", "1", "--workers", "2",
                                  "--batch-cells", "2,4", "--select", "spread", "--repeats", "2"],
-                                stdout=subprocess.PIPE, stderr=err, cwd=folder, env=env)
+                                stdout=subprocess.PIPE, stderr=err, cwd=folder, env=decoy)
     timer = threading.Timer(300, proc.kill)
     timer.start()
     try:  # each line with the time it was read

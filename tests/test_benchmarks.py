@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,16 +19,6 @@ from tests.script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
-
-
-@pytest.fixture(scope="module")
-def decoy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """An environment whose PYTHONPATH holds a ``nasbench_suite`` that refuses to be imported."""
-    folder = tmp_path_factory.mktemp("decoy")
-    (folder / "nasbench_suite").mkdir()
-    (folder / "nasbench_suite" / "__init__.py").write_text(
-        'raise ImportError("the decoy nasbench_suite was imported, not the checkout\'s")\n')
-    return {**os.environ, "PYTHONPATH": str(folder)}
 
 
 def bench(script: str, *args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
