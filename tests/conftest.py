@@ -63,6 +63,26 @@ def tiny_table(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory):
+    """``generated(folder, archs, seed)``: tests/nats_generator.py's ``generate_folder(folder, archs, seed=seed)``,
+    each (archs, seed) generated once per session and copied to ``folder`` for the test to change (generating
+    writes the 15,625-entry meta file: about a second each time)."""
+    import shutil
+
+    from nats_generator import generate_folder
+
+    made: dict[tuple[tuple[int, ...], int], Path] = {}
+
+    def generate(folder: Path, archs: list[int], seed: int) -> Path:
+        key = (tuple(archs), seed)
+        if key not in made:
+            made[key] = generate_folder(tmp_path_factory.mktemp("generated") / "src", archs, seed=seed)
+        return Path(shutil.copytree(made[key], folder))
+
+    return generate
+
+
+@pytest.fixture(scope="session")
 def decoy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """An environment whose PYTHONPATH holds a ``nasbench_suite`` that refuses to be imported: a benchmark
     script run under it must import the package of the checkout it sits in (tests/test_benchmarks.py)."""

@@ -22,7 +22,7 @@ from nasbench_suite.safe_pickle import UnsafePickleError, load_pbz2, loads
 from nasbench_suite.space import Arch
 from nasbench_suite.table import load_table
 
-from nats_generator import arch_record, generate_folder, nb201_order, write_meta, write_pbz2
+from nats_generator import arch_record, nb201_order, write_meta, write_pbz2
 
 REF = Path(os.environ.get("NASBENCH_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference"))
 FIXTURE = REF / "nats_tss_fixture"
@@ -35,22 +35,6 @@ needs_fixture = pytest.mark.skipif(not (FIXTURE / "meta.pickle.pbz2").is_file(),
 def fixture_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     out = tmp_path_factory.mktemp("nats")
     return {t.name: t for t in import_nats_tss(FIXTURE, out, progress=False)}
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
-    """``generate_folder(folder, archs, seed=seed)``, each (archs, seed) generated once per module and
-    copied to ``folder``, for the test to change (generating writes the 15,625-entry meta file: about a
-    second each time)."""
-    made: dict[tuple[tuple[int, ...], int], Path] = {}
-
-    def generate(folder: Path, archs: list[int], seed: int) -> Path:
-        key = (tuple(archs), seed)
-        if key not in made:
-            made[key] = generate_folder(tmp_path_factory.mktemp("generated") / "src", archs, seed=seed)
-        return Path(shutil.copytree(made[key], folder))
-
-    return generate
 
 
 def _f32(x: float) -> np.float32:

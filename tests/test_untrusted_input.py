@@ -8,6 +8,7 @@ import re
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -221,14 +222,6 @@ def test_search_does_not_write_through_a_link_in_its_out_folder(planted: str, tm
     assert (victim / "bashrc").read_text() == "precious\n"
 
 
-@pytest.fixture(scope="module")
-def nats_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated NATS-Bench tss folder of arch files 0 and 1 (seed 0), made once: each test copies it."""
-    from nats_generator import generate_folder
-
-    return generate_folder(tmp_path_factory.mktemp("nats") / "src", [0, 1], seed=0)
-
-
 # ----- FIFOs (which tar keeps): reading one waited for a writer forever ---------------------------------
 @pytest.mark.parametrize("name", ["scalars.npz", "train.npy"])
 def test_a_fifo_in_a_table_is_refused_not_waited_on(name: str, tmp_path: Path,
@@ -245,11 +238,11 @@ def test_a_fifo_in_a_table_is_refused_not_waited_on(name: str, tmp_path: Path,
 
 
 @pytest.mark.filterwarnings("error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning")  # folder listing closed
-def test_a_fifo_among_nats_arch_files_is_refused_not_waited_on(nats_src: Path, tmp_path: Path,
+def test_a_fifo_among_nats_arch_files_is_refused_not_waited_on(generated: Callable[..., Path], tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     import os
 
-    src = Path(shutil.copytree(nats_src, tmp_path / "src"))
+    src = generated(tmp_path / "src", [0, 1], 0)
     os.mkfifo(src / "000002.pickle.pbz2")
     assert main(["import", "nats-tss", str(src), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
     err = capsys.readouterr().err
@@ -257,13 +250,13 @@ def test_a_fifo_among_nats_arch_files_is_refused_not_waited_on(nats_src: Path, t
 
 
 @pytest.mark.parametrize("field", ["params", "latency"])
-def test_a_nats_record_with_a_number_too_large_for_a_float_is_malformed(field: str, nats_src: Path, tmp_path: Path,
+def test_a_nats_record_with_a_number_too_large_for_a_float_is_malformed(field: str, generated: Callable[..., Path], tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """params = 10**400 in an arch file: float() raised OverflowError, which _decode did not catch (a
     traceback, from a worker)."""
     from nats_generator import arch_record, nb201_order, write_pbz2
 
-    src = Path(shutil.copytree(nats_src, tmp_path / "src"))
+    src = generated(tmp_path / "src", [0, 1], 0)
     record = arch_record(2, nb201_order(0)[2])
     record["12"]["all_results"][("cifar10", 111)][field] = 10**400 if field == "params" else [10**400]
     write_pbz2(record, src / "000002.pickle.pbz2")
@@ -274,13 +267,13 @@ def test_a_nats_record_with_a_number_too_large_for_a_float_is_malformed(field: s
     assert not (tmp_path / "out").exists()
 
 
-def test_a_nats_arch_file_that_unpacks_to_more_than_the_limit_is_refused(nats_src: Path, tmp_path: Path,
+def test_a_nats_arch_file_that_unpacks_to_more_than_the_limit_is_refused(generated: Callable[..., Path], tmp_path: Path,
                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """An arch file of 100 kB unpacking to a 65 MiB bytes value (bz2 packs zeros some 10^6 to 1; 10 GB
     is as easy): the restricted unpickler built it whole, in each worker."""
     import bz2
 
-    src = Path(shutil.copytree(nats_src, tmp_path / "src"))
+    src = generated(tmp_path / "src", [0, 1], 0)
     n = 65 << 20
     packer = bz2.BZ2Compressor()
     parts = [packer.compress(b"\x80\x04\x8e" + n.to_bytes(8, "little"))]
