@@ -209,9 +209,9 @@ def test_a_timed_row_stops_its_clock_after_the_device_has_finished(speed, monkey
 def test_the_speed_figures_print_each_timing_as_it_comes_and_no_engine_row_twice(speed_figures) -> None:
     """All figures were printed at the end: a run stopped at the GPU call's time limit left nothing.
     And with 4 cells in 2 processes, ``--batch-cells 2,4`` gave the 2-process row of 2 cells per batch twice.
-    As they come: the last timing's line arrives at least the later
-    timings' seconds after the first one's (printed together at the end, they arrived at once). The run
-    (``python -u``, as the GPU call) is conftest's ``speed_figures``, shared with test_benchmarks.py."""
+    As they come: the last timing's line arrives at least the later timings' seconds after the first one's
+    (printed together at the end, they arrived at once). The run (``python -u``, as the GPU call) is
+    conftest's ``speed_figures``, shared with test_benchmarks.py."""
     returncode, lines, arrived, stderr = speed_figures
     assert returncode == 0, stderr[-2000:]
     rows = [line for line in lines if line.startswith("engine,")]

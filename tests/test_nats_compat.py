@@ -291,7 +291,7 @@ def test_one_nats_table_alone(folders: tuple[Path, Path], api: NATSCompat) -> No
         single.get_more_info(NB201[2], "cifar100")
 
 
-def test_tables_that_are_not_nats_benchs_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tables_that_are_not_nats_benchs_are_refused(tmp_path: Path) -> None:
     src = generate_folder(tmp_path / "src", [3], seed=1)  # a synthetic meta order, not NATS-Bench's
     import_nats_tss(src, tmp_path / "t", progress=False)
     with pytest.raises(TableError, match="not NATS-Bench's meta_archs order"):
