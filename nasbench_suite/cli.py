@@ -418,7 +418,8 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
     if args.table:
         _check_table_target(Path(args.table), Path(args.out), args.overwrite)  # before training, not after
     status = run_pre_evaluation(spec, args.out, data_dir=args.data_dir, backend=args.backend, workers=workers,
-                                ray_address=args.ray_address, device=args.device, time_limit=args.time_limit)
+                                ray_address=args.ray_address, device=args.device, time_limit=args.time_limit,
+                                add_seeds=args.add_seeds)
     print(f"run {status.run_dir}: {status.stored}/{status.planned} (arch, seed) results stored, "
           f"{status.written_now} by this command")
     if not status.complete and args.time_limit is not None:
@@ -1043,6 +1044,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "starts once the time left is shorter than the longest unit so far; run again to resume")
     p.add_argument("--out", type=_path, required=True, metavar="RUN_DIR",
                    help="run folder (run.json, shards/, sessions/, store.sqlite); an existing one is resumed")
+    p.add_argument("--add-seeds", action="store_true",
+                   help="grow an existing run folder by the --seeds it lacks (the run's other arguments as they "
+                        "were; --seeds names the run's seeds and the new ones): only the new seeds are trained")
     p.add_argument("--table", type=_path, metavar="TABLE_DIR", help="when the run is complete, build its table here")
     p.add_argument("--description", default="", help="for --table")
     p.add_argument("--overwrite", action="store_true", help="for --table: replace an existing table")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from . import jsonread
-from .errors import IncompleteRunError, NasBenchError, ShardFileError, StoreError, require_device
+from .errors import IncompleteRunError, NasBenchError, RunMismatchError, ShardFileError, StoreError, require_device
 from .intlist import MAX_SEED, parse_int_list
 from .machine import machine_facts
 from .run_lock import LOCK_FILE, run_lock
@@ -43,12 +43,15 @@ from .store import (
     FileSignature,
     ResultStore,
     SessionRecord,
+    added_seeds,
     atomic_write_text,
     check_identity,
+    describe_mismatch,
     iter_shard_files,
     parse_shard_file,
     read_shard_file,
     remove_temporary_files,
+    seed_set,
     write_shard_file,
 )
 
@@ -234,20 +237,51 @@ lock, a half-written run.json when it was killed or the disk was full): the same
 
 
 @contextlib.contextmanager
-def open_run(run_dir: Path, identity: Mapping[str, Any], dataset: Mapping[str, Any]) -> Iterator[ResultStore]:
-    """Create the run folder or check that it holds this run; hold its writer lock and open its store."""
+def open_run(run_dir: Path, identity: Mapping[str, Any], dataset: Mapping[str, Any],
+             add_seeds: bool = False) -> Iterator[ResultStore]:
+    """Create the run folder or check that it holds this run; hold its writer lock and open its store.
+    With ``add_seeds``, an existing run of the same identity with fewer seeds takes the new ones: its
+    run.json is rewritten first, then its store (the working copy) follows run.json when it is opened, also
+    after a stop between the two."""
     has_run_file = (run_dir / RUN_FILE).is_file()
     if has_run_file:
-        check_identity(f"run folder {run_dir}", read_run_file(run_dir)["identity"], json.loads(json.dumps(identity)))
+        _grown_run_file(run_dir, identity, add_seeds)  # refused before the lock, as before anything else
     elif run_dir.exists() and any(not p.name.startswith(_FIRST_START_LEFTOVERS) for p in run_dir.iterdir()):
         raise StoreError(f"{run_dir} exists and is not a pre-evaluation run folder (no {RUN_FILE}); "
                          "choose a new or empty folder")
     run_dir.mkdir(parents=True, exist_ok=True)
-    with run_lock(run_dir, "nasbench pre-evaluate"), ResultStore(run_dir / STORE_FILE, identity) as store:
-        if not has_run_file:
-            atomic_write_text(run_dir / RUN_FILE, json.dumps({"identity": identity, "dataset": dataset},
+    with run_lock(run_dir, "nasbench pre-evaluate"):
+        grown = _grown_run_file(run_dir, identity, add_seeds) if has_run_file else None  # read again, held
+        if grown is not None or not has_run_file:
+            atomic_write_text(run_dir / RUN_FILE, json.dumps(grown or {"identity": identity, "dataset": dataset},
                                                              indent=2, sort_keys=True) + "\n")
-        yield store
+        with ResultStore(run_dir / STORE_FILE, identity, grow_seeds=True) as store:  # behind run.json: a stop between
+            yield store
+
+
+def _grown_run_file(run_dir: Path, identity: Mapping[str, Any], add_seeds: bool) -> dict[str, Any] | None:
+    """Check that the run folder holds the run ``identity`` asks for. With ``add_seeds``, a run that
+    differs only in lacking some of its seeds passes too: its run file with the seeds added is returned
+    (its other fields as they are, the spelling of its selection kept), None when it has them all."""
+    run = read_run_file(run_dir)
+    stored, requested = run["identity"], json.loads(json.dumps(identity))
+    new = added_seeds(stored, requested)
+    where = f"run folder {run_dir}"
+    if new and add_seeds:
+        return {"identity": {**stored, "seeds": sorted(requested["seeds"])}, "dataset": run["dataset"]}
+    if new:
+        raise RunMismatchError(f"{where} trains seeds {_seed_list(stored['seeds'])}; to train seeds "
+                               f"{_seed_list(new)} too, give --add-seeds (the run's other fields as they are)")
+    if add_seeds and seed_set(stored) not in (None, seed_set(requested)) and not describe_mismatch(
+            {**stored, "seeds": requested["seeds"]}, requested):  # only the seeds differ, and some are left out
+        raise RunMismatchError(f"{where} trains seeds {_seed_list(stored['seeds'])}; --add-seeds keeps every seed of "
+                               "the run: give --seeds with all of them and the new ones")
+    check_identity(where, stored, requested)
+    return None
+
+
+def _seed_list(seeds: Sequence[int]) -> str:
+    return ", ".join(map(str, sorted(seeds)))
 
 
 def sync_files(store: ResultStore, run_dir: Path, shards: Sequence[Shard]) -> None:
@@ -440,12 +474,15 @@ class RunStatus:
 
 def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: str | None = None,
                        backend: str = "local", workers: int = 1, ray_address: str | None = None,
-                       device: str = "cpu", progress: bool = True, time_limit: float | None = None) -> RunStatus:
+                       device: str = "cpu", progress: bool = True, time_limit: float | None = None,
+                       add_seeds: bool = False) -> RunStatus:
     """Train every planned (arch, seed) not yet stored in ``run_dir``; resume-safe and kill-safe.
 
     With ``time_limit`` (seconds from the call), no work unit starts once the time left is shorter
     than the longest unit so far (local backend; see :mod:`nasbench_suite.backends`): the run ends
-    between units, incomplete, and the same call resumes it.
+    between units, incomplete, and the same call resumes it. With ``add_seeds``, a run folder of the
+    same run with fewer seeds is grown to ``spec.seeds`` (the new seeds' units are trained; nothing stored
+    is trained again).
     """
     from .backends import BACKENDS, check_ray_address, import_ray, run_shards, trainer_identity
     from .train import load_protocol_data
@@ -477,7 +514,7 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
     dataset = data.describe()
     shards = spec.shards()
     planned = sum(len(s.archs) for s in shards)
-    with open_run(run_dir, spec.identity(dataset), dataset) as store:
+    with open_run(run_dir, spec.identity(dataset), dataset, add_seeds) as store:
         sync_files(store, run_dir, shards)
         done = store.done_pairs()
         todo = [s for s in shards if not all(p in done for p in s.pairs())]
@@ -633,7 +670,8 @@ def build_from_store(run_dir: str | os.PathLike, out: str | os.PathLike, name: s
     if spec.identity(dataset)["selection"] != identity["selection"]:
         raise StoreError(f"the selection {spec.archs_spec!r} of {run_dir} resolves to other archs in this version")
     shards = spec.shards()
-    with run_lock(run_dir, "nasbench table build"), ResultStore(run_dir / STORE_FILE, identity) as store:
+    with run_lock(run_dir, "nasbench table build"), \
+            ResultStore(run_dir / STORE_FILE, identity, grow_seeds=True) as store:  # run.json may have grown
         sync_files(store, run_dir, shards)
         missing = {p for s in shards for p in s.pairs()} - store.done_pairs()
         if missing:

@@ -80,6 +80,26 @@ def describe_mismatch(stored: Mapping[str, Any], requested: Mapping[str, Any], p
     return diffs
 
 
+def added_seeds(stored: Mapping[str, Any], requested: Mapping[str, Any]) -> list[int] | None:
+    """The seeds ``requested`` adds to the run ``stored``, when it keeps every stored seed and differs
+    in nothing else (the results of a seed do not depend on the other seeds, and each seed's work
+    units are the same whatever the seeds beside it); None otherwise."""
+    have, want = seed_set(stored), seed_set(requested)
+    if have is None or want is None or not have < want:
+        return None
+    if describe_mismatch({**stored, "seeds": requested["seeds"]}, requested):
+        return None
+    return sorted(want - have)
+
+
+def seed_set(identity: Mapping[str, Any]) -> set[int] | None:
+    """An identity's seeds, None when they are not a list of integers."""
+    seeds = identity.get("seeds")
+    if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        return None
+    return set(seeds)
+
+
 def check_identity(where: str, stored: Mapping[str, Any], requested: Mapping[str, Any]) -> None:
     diffs = describe_mismatch(stored, requested)
     if diffs:
@@ -182,10 +202,14 @@ class ResultStore:
     """Results of one pre-evaluation run in SQLite; the process that owns it is the only writer.
 
     ``ResultStore(path, identity)`` creates the store or opens it after checking that it holds the
-    same run; ``ResultStore(path)`` opens an existing store with whatever identity it has.
+    same run; ``ResultStore(path)`` opens an existing store with whatever identity it has. With
+    ``grow_seeds``, a store of the same run with fewer seeds takes the identity's seeds (see
+    :func:`added_seeds`): the run folder's run.json, which the caller read ``identity`` from or has
+    just written, is the authority, and the store is its working copy.
     """
 
-    def __init__(self, path: str | os.PathLike, identity: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, identity: Mapping[str, Any] | None = None, *,
+                 grow_seeds: bool = False) -> None:
         self.path = Path(path)
         if identity is None and not self.path.is_file():
             raise StoreError(f"no result store at {self.path}")
@@ -195,7 +219,7 @@ class ResultStore:
             raise self._failed(exc) from None
         try:
             self._configure()
-            self.identity = self._open_identity(identity)
+            self.identity = self._open_identity(identity, grow_seeds)
         except sqlite3.Error as exc:
             self._db.close()
             raise self._failed(exc) from None
@@ -220,7 +244,7 @@ class ResultStore:
     def _configure(self) -> None:
         configure_wal(self._db)
 
-    def _open_identity(self, requested: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _open_identity(self, requested: Mapping[str, Any] | None, grow_seeds: bool) -> dict[str, Any]:
         stored = self._read_meta()
         if stored is None:
             if requested is None:
@@ -231,7 +255,12 @@ class ResultStore:
         if version != STORE_SCHEMA:
             raise StoreError(f"{self.path} has store schema {version}; this nasbench_suite reads {STORE_SCHEMA}")
         if requested is not None:
-            check_identity(f"result store {self.path}", stored, json.loads(json.dumps(requested)))
+            requested = json.loads(json.dumps(requested))
+            if grow_seeds and added_seeds(stored, requested):
+                stored["seeds"] = sorted(requested["seeds"])
+                with self._transaction():
+                    self._db.execute("UPDATE meta SET value = ? WHERE key = 'seeds'", (json.dumps(stored["seeds"]),))
+            check_identity(f"result store {self.path}", stored, requested)
         self._add_files_table()
         return stored
 

@@ -474,13 +474,89 @@ def test_foreign_or_damaged_shard_files_are_refused(fake, tmp_path: Path) -> Non
 def test_other_run_in_the_same_folder_is_refused(fake, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_pre_evaluation(RunSpec("0-3", (0,), TINY, 2), run_dir, progress=False)
-    for other in [RunSpec("0-3", (0, 1), TINY, 2), RunSpec("0-3", (0,), TINY, 4), RunSpec("0-4", (0,), TINY, 2)]:
+    for other in [RunSpec("0-3", (1,), TINY, 2), RunSpec("0-3", (0,), TINY, 4), RunSpec("0-4", (0,), TINY, 2)]:
         with pytest.raises(RunMismatchError, match="belongs to another run"):
             run_pre_evaluation(other, run_dir, progress=False)
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(StoreError, match="not a pre-evaluation run folder"):
         run_pre_evaluation(RunSpec("0-3", (0,), TINY, 2), tmp_path / "busy", progress=False)
+
+
+def test_add_seeds_grows_a_finished_run_by_its_new_seeds_only(fake, tmp_path: Path) -> None:
+    """``add_seeds`` (``--add-seeds``): a finished run of seed 0 grown to seeds 0 and 1 trains seed 1's
+    units alone, keeps seed 0's results and files byte for byte and the spelling of its selection, and
+    ends with the table of a run of both seeds from the start (the stand-in trainer's values depend on
+    the unit's composition, so another plan would show); a fresh machine resumes it from its files."""
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-4", (0,), TINY, 2), run_dir, progress=False)
+    files = {p: p.read_bytes() for p in (run_dir / "shards").rglob("*.csv")}
+    rows = stored_rows(run_dir)
+    fake.calls.clear()
+    status = run_pre_evaluation(RunSpec("4,3,2,1,0", (1, 0), TINY, 2), run_dir, progress=False, add_seeds=True)
+    assert fake.calls == [((0, 1), 1), ((2, 3), 1), ((4,), 1)]
+    assert status.complete and (status.stored, status.written_now) == (10, 5)
+    assert all(p.read_bytes() == b for p, b in files.items()) and len(files) == 3
+    assert {k: v for k, v in stored_rows(run_dir).items() if k[1] == 0} == rows
+    identity = json.loads((run_dir / "run.json").read_text())["identity"]
+    assert identity["seeds"] == [0, 1] and identity["selection"]["archs"] == "0-4"
+    with ResultStore(run_dir / STORE_FILE) as store:
+        assert store.identity["seeds"] == [0, 1]
+    run_pre_evaluation(RunSpec("0-4", (0, 1), TINY, 2), tmp_path / "whole", progress=False)
+    whole = build_from_store(tmp_path / "whole", tmp_path / "whole_table")
+    assert results_hash(build_from_store(run_dir, tmp_path / "grown_table")) == results_hash(whole)
+    for path in run_dir.glob(f"{STORE_FILE}*"):  # a fresh clone: the committed files only
+        path.unlink()
+    fake.calls.clear()
+    assert run_pre_evaluation(RunSpec("0-4", (0, 1), TINY, 2), run_dir, progress=False).stored == 10
+    assert fake.calls == []
+
+
+def test_add_seeds_refuses_what_is_not_the_run_with_more_seeds(fake, tmp_path: Path) -> None:
+    """More seeds without ``add_seeds`` are refused with the flag named; with it, seeds that leave out one
+    of the run's, or more seeds with another field changed, are refused; each refusal leaves run.json and
+    the store as they were and trains nothing. The run's own seeds with the flag are a plain resume."""
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0, 1), TINY, 2), run_dir, progress=False)
+    run_json, rows = (run_dir / "run.json").read_bytes(), stored_rows(run_dir)
+    fake.calls.clear()
+    with pytest.raises(RunMismatchError, match="trains seeds 0, 1; to train seeds 2, 5 too, give --add-seeds"):
+        run_pre_evaluation(RunSpec("0-3", (0, 1, 2, 5), TINY, 2), run_dir, progress=False)
+    with pytest.raises(RunMismatchError, match="trains seeds 0, 1; --add-seeds keeps every seed of the run"):
+        run_pre_evaluation(RunSpec("0-3", (0, 2), TINY, 2), run_dir, progress=False, add_seeds=True)
+    with pytest.raises(RunMismatchError, match=r"belongs to another run \(.*shard_size: run has 2, asked for 4\)"):
+        run_pre_evaluation(RunSpec("0-3", (0, 1, 2), TINY, 4), run_dir, progress=False, add_seeds=True)
+    assert fake.calls == [] and (run_dir / "run.json").read_bytes() == run_json and stored_rows(run_dir) == rows
+    with ResultStore(run_dir / STORE_FILE) as store:
+        assert store.identity["seeds"] == [0, 1]
+    assert run_pre_evaluation(RunSpec("0-3", (0, 1), TINY, 2), run_dir, progress=False, add_seeds=True).written_now == 0
+    assert fake.calls == [] and (run_dir / "run.json").read_bytes() == run_json
+
+
+def test_a_stop_between_the_grown_run_json_and_its_store_resumes(fake, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``add_seeds`` rewrites run.json first; the store, a working copy, follows it when opened: after a
+    stop between the two (the store still of the old seeds), ``table build`` says the run is incomplete
+    (not that the store is another run's) and the same seeds resume it, with or without the flag."""
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0,), TINY, 2), run_dir, progress=False)
+
+    def stopped(*_: Any, **__: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pre_evaluate, "ResultStore", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            run_pre_evaluation(RunSpec("0-3", (0, 1), TINY, 2), run_dir, progress=False, add_seeds=True)
+    assert json.loads((run_dir / "run.json").read_text())["identity"]["seeds"] == [0, 1]
+    with ResultStore(run_dir / STORE_FILE) as store:
+        assert store.identity["seeds"] == [0]
+    shutil.copytree(run_dir, tmp_path / "copy")
+    with pytest.raises(IncompleteRunError, match="4 of 8 .* results are missing"):
+        build_from_store(tmp_path / "copy", tmp_path / "table")
+    fake.calls.clear()
+    status = run_pre_evaluation(RunSpec("0-3", (0, 1), TINY, 2), run_dir, progress=False)
+    assert status.complete and status.written_now == 4 and fake.calls == [((0, 1), 1), ((2, 3), 1)]
 
 
 def test_the_same_archs_spelled_another_way_resume_the_run_and_other_archs_are_refused(
@@ -676,8 +752,12 @@ def test_cli_pre_evaluate_resume_and_table(fake, tmp_path: Path, capsys) -> None
     assert protocol["epochs"] == 3 and protocol["channels"] == 4 and protocol["train_subset"] == 32
     rc, out, _ = _cli(capsys, *args)  # resumes: nothing left to do
     assert rc == 0 and "6/6 (arch, seed) results stored, 0 by this command" in out
+    grown = [*args[:args.index("--seeds") + 1], "0,1", *args[args.index("--seeds") + 2:]]
+    _assert_one_line_error(_cli(capsys, *grown), "to train seeds 1 too, give --add-seeds")
+    rc, out, _ = _cli(capsys, *grown, "--add-seeds")
+    assert rc == 0 and "12/12 (arch, seed) results stored, 6 by this command" in out
     rc, out, _ = _cli(capsys, "table", "build", tmp_path / "run", "--out", tmp_path / "t2", "--name", "again")
-    assert rc == 0 and "wrote table again" in out
+    assert rc == 0 and "wrote table again" in out and "6 archs x 2 seeds x 3 epochs" in out
     _assert_one_line_error(_cli(capsys, "table", "build", tmp_path / "run", "--out", tmp_path / "t2"), "already exists")
     assert _cli(capsys, "table", "build", tmp_path / "run", "--out", tmp_path / "t2", "--overwrite")[0] == 0
     _assert_one_line_error(_cli(capsys, *args[:-1], tmp_path / "run", "--epochs", "4"),
@@ -1061,8 +1141,8 @@ def test_a_run_folder_without_its_store_refuses_another_run(fake, tmp_path: Path
         path.unlink()
     fake.calls.clear()
     with pytest.raises(RunMismatchError, match=r"run folder .* belongs to another run \(seeds: run has \[0\], asked for "
-                                               r"\[0, 1\]\)"):
-        run_pre_evaluation(RunSpec("0-3", (0, 1), TINY, 2), run_dir, progress=False)
+                                               r"\[1\]\)"):
+        run_pre_evaluation(RunSpec("0-3", (1,), TINY, 2), run_dir, progress=False)
     assert fake.calls == [] and not (run_dir / STORE_FILE).exists()
 
 
