@@ -216,6 +216,12 @@ def test_table_without_manifest_hash_still_loads(table_dir: Path) -> None:
     expected = load_table(table_dir).metric(12345, "valid", epoch=3, seed=22)
     _edit_manifest(table_dir, lambda m: m.pop("manifest_hash"))
     assert load_table(table_dir).metric(12345, "valid", epoch=3, seed=22) == expected
+    path = table_dir / "valid.npy"  # the content hash is still checked: a changed value is refused
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(TableCorruptedError, match=r"integrity check \(changed: valid\.npy\)"):
+        load_table(table_dir)
 
 
 @pytest.mark.parametrize("name", ["digits", "cifar10-16px", "digits-sample"])
