@@ -51,13 +51,25 @@ def tiny(k: int) -> Arch:
 
 
 # ----- costs and resumption ------------------------------------------------------------------------
-def test_cost_is_training_to_the_epoch_plus_one_validation_pass(tiny_table: Benchmark) -> None:
+def test_cost_is_training_to_the_epoch_plus_one_validation_pass(tiny_table: Benchmark, tmp_path: Path) -> None:
+    """The validation pass is the one at the queried epoch: in a table whose validation seconds differ by epoch
+    (the fixture tables' do not), 2 epochs cost 1 + 2 s of training and epoch 2's 0.5 s pass, and continuing to
+    3 epochs 4 s more and epoch 3's 1 s pass."""
+    import pandas as pd
+
+    from nasbench_suite.table import build_table
+
     s = Scripted([Query(tiny(2), 3), Query(tiny(0), 1)])
     tr = run_search(s, Oracle(tiny_table), Budget(queries=10), seed=0)
     np.testing.assert_array_equal(tr.columns["cost"], [3 * 3 + 0.5, 1 * 1 + 0.5])
     np.testing.assert_array_equal(tr.columns["finish_time"], [9.5, 11.0])
     assert [r.value for r in s.told] == [33.0, 11.0]
     assert tr.stop_reason == "exhausted"
+    frame = pd.DataFrame(dict(arch_index=0, seed=0, epoch=[1, 2, 3], train_seconds=[1.0, 2.0, 4.0],
+                              valid_seconds=[0.25, 0.5, 1.0], valid_acc=[40.0, 50.0, 60.0]))
+    bench = build_table(frame, tmp_path / "epoch-valid-seconds")
+    s = Scripted([Query(Arch.from_index(0), 2), lambda told: told[0].resume(3) if told else None])
+    np.testing.assert_array_equal(run_search(s, Oracle(bench), Budget(queries=2), seed=0).columns["cost"], [3.5, 5.0])
 
 
 def test_a_first_query_over_a_strict_budget_is_an_error_not_an_empty_run(tiny_table: Benchmark) -> None:
