@@ -455,7 +455,10 @@ def test_incumbent_must_be_an_arch_or_none(tiny_table: Benchmark, named) -> None
         run_search(Named([Query(tiny(1), 1)]), Oracle(tiny_table), Budget(queries=5), seed=0)
 
 
-def test_a_seed_with_a_missing_row_is_not_used(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hole", ["row", "train_seconds", "valid_seconds"])
+def test_a_seed_with_a_missing_row_is_not_used(tmp_path: Path, hole: str) -> None:
+    """Also a seed that misses only the training seconds of an epoch (its cost is unknown) or only the validation
+    seconds of a fidelity, where the objective is recorded: a query would read NaN seconds there."""
     from fixture_tables import search_results
 
     from nasbench_suite.table import build_table
@@ -463,7 +466,11 @@ def test_a_seed_with_a_missing_row_is_not_used(tmp_path: Path) -> None:
     frame = search_results(seeds=(0, 1), epochs=4)
     arch = 0
     # seed 0 of cell 0 misses its epoch-2 row: no training seconds there, though the last epoch is recorded
-    frame = frame[~((frame["arch_index"] == arch) & (frame["seed"] == 0) & (frame["epoch"] == 2))]
+    at = (frame["arch_index"] == arch) & (frame["seed"] == 0) & (frame["epoch"] == 2)
+    if hole == "row":
+        frame = frame[~at]
+    else:  # the row is there, its objective too: only these seconds are missing
+        frame = frame.assign(**{hole: frame[hole].where(~at)})
     oracle = Oracle(build_table(frame, tmp_path / "holed"))
     assert oracle.fidelities == (1, 2, 3, 4) and oracle.n_slots[oracle.row_of[arch]] == 1
     for run_seed in range(8):  # every new trial of cell 0 reads seed 1, whatever the hash picks
