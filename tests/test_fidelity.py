@@ -36,6 +36,11 @@ def test_rankings_best_cell_rank_and_reproducible_files(search_table, other_tabl
     assert ((result.frame[["spearman", "kendall"]].abs() <= 1).all()).all()
     ref = search_table.array("test", "acc", epoch=search_table.max_epoch)
     b = result.best
+    # the best cell is the table's by its valid accuracy; its test accuracy is the reference's (not the table's own)
+    ours = other_table.array("valid", "acc", epoch=other_table.max_epoch)
+    assert b["arch_index"] == int(other_table.arch_indices[np.argmax(ours)])
+    assert b["reference_test"] == pytest.approx(search_table.metric(b["arch_index"], "test", epoch=search_table.max_epoch))
+    assert b["reference_test"] != pytest.approx(other_table.metric(b["arch_index"], "test", epoch=other_table.max_epoch))
     assert b["reference_rank"] == int((ref > b["reference_test"]).sum()) + 1 and b["reference_cells"] == len(ref)
     first = write_fidelity(result, other_table, search_table, tmp_path / "a")
     rc = main(["fidelity", "--table", str(other_table.path), "--reference", str(search_table.path),
