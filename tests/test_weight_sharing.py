@@ -961,6 +961,8 @@ def test_gdas_step_trains_the_weights_on_train_and_alpha_on_valid_each_with_its_
     for (_, _, weights, index), (w, i, _) in zip(calls, want):
         assert torch.equal(index, i) and torch.equal(weights, w)
     torch.testing.assert_close(method.alpha.grad, want[1][2])
+    g = want[0][2] + 1e-3 * alphas[0]  # the first step's Adam update: each entry moves by lr * g / |g|
+    torch.testing.assert_close(alphas[1], alphas[0] - 3e-4 * g / (g.abs() + 1e-8))
 
 
 def test_enas_controller_gradient_is_reinforce_with_the_moving_baseline_and_the_entropy_bonus():
