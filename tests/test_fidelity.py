@@ -50,9 +50,15 @@ def test_rankings_best_cell_rank_and_reproducible_files(search_table, other_tabl
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
 
 
-def test_a_reference_without_the_cells_is_one_clear_error(search_table, tmp_path: Path, capsys) -> None:
+def test_a_reference_without_the_cells_is_one_clear_error(search_table, tiny_table, tmp_path: Path, capsys) -> None:
+    """A reference that is no table, and one holding only 4 of the cells: one error line each, no report."""
     rc = main(["fidelity", "--table", str(search_table.path), "--reference", "nosuch-table"])
     assert rc == 2 and "no table named or at 'nosuch-table'" in capsys.readouterr().err
+    rc = main(["fidelity", "--table", str(search_table.path), "--reference", str(tiny_table.path),
+               "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("nasbench: error: reference 'tiny-clock' has a final test accuracy for only 4 ")
+    assert err.count("\n") == 1 and not (tmp_path / "o").exists()
 
 
 def test_losses_are_ranked_lower_first_beside_the_accuracies(search_table, tmp_path: Path) -> None:
