@@ -512,6 +512,25 @@ def test_add_seeds_grows_a_finished_run_by_its_new_seeds_only(fake, tmp_path: Pa
     assert fake.calls == []
 
 
+def test_seeds_trained_in_a_folder_of_their_own_join_a_run_with_add_seeds(fake, tmp_path: Path) -> None:
+    """README's way to train seeds elsewhere: a run folder of seed 1 alone, its shard and session files
+    copied into a run of seed 0, and ``add_seeds`` imports them (nothing trained), giving the table of a
+    run of both seeds and the compute record of both sessions."""
+    run_pre_evaluation(RunSpec("0-4", (0,), TINY, 2), tmp_path / "run", progress=False)
+    run_pre_evaluation(RunSpec("0-4", (1,), TINY, 2), tmp_path / "elsewhere", progress=False)
+    shutil.copytree(tmp_path / "elsewhere" / "shards" / "seed1", tmp_path / "run" / "shards" / "seed1")
+    for session in (tmp_path / "elsewhere" / "sessions").glob("*.json"):
+        shutil.copy(session, tmp_path / "run" / "sessions")
+    fake.calls.clear()
+    status = run_pre_evaluation(RunSpec("0-4", (0, 1), TINY, 2), tmp_path / "run", progress=False, add_seeds=True)
+    assert fake.calls == [] and status.complete and status.written_now == 0
+    joined = build_from_store(tmp_path / "run", tmp_path / "joined")
+    run_pre_evaluation(RunSpec("0-4", (0, 1), TINY, 2), tmp_path / "whole", progress=False)
+    assert results_hash(joined) == results_hash(build_from_store(tmp_path / "whole", tmp_path / "whole_table"))
+    compute = joined.manifest["compute"]
+    assert compute["trained_results"] == 10 and [s["results_written"] for s in compute["sessions"]] == [5, 5]
+
+
 def test_add_seeds_refuses_what_is_not_the_run_with_more_seeds(fake, tmp_path: Path) -> None:
     """More seeds without ``add_seeds`` are refused with the flag named; with it, seeds that leave out one
     of the run's, or more seeds with another field changed, are refused; each refusal leaves run.json and
