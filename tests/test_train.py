@@ -1,6 +1,7 @@
 """Training protocol and the plain trainer: real training on small data, deterministic given the seed."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -179,6 +180,13 @@ def test_minibatch_stream_defaults_padding_black_and_augment_override(synthetic)
     on = MinibatchStream(synthetic, Protocol(dataset="synthetic", augment=True, crop_padding=3), np.random.SeedSequence(0),
                          "cpu")
     assert on.augment is True and on.padding == 3
+    # the overrides are taken as given when they are falsy too: augment=False turns a dataset's default
+    # augmentation off, crop_padding=0 crops without padding (not the default resolution // 8)
+    augmenting = dataclasses.replace(synthetic, augment=True)
+    off = MinibatchStream(augmenting, Protocol(dataset="synthetic", augment=False, crop_padding=0),
+                          np.random.SeedSequence(0), "cpu")
+    assert off.augment is False and off.padding == 0
+    assert MinibatchStream(augmenting, FAST, np.random.SeedSequence(0), "cpu").augment is True
 
 
 def test_batches_and_steps_with_and_without_drop_last() -> None:
