@@ -702,17 +702,18 @@ def test_stratified_order_keys_are_mid_rank_fractions_ties_by_class():
 
 
 def test_subsets_may_take_the_whole_split_and_valid_subset_has_its_own_stream(digits):
-    from nasbench_suite.data import SPLIT_SEED, VALID_SUBSET_STREAM
-
+    """The valid subset is a prefix of ``stratified_order`` under ``default_rng([201, 2])``, the stream the
+    committed cifar10-16px table's manifest records, not the train subset's ``[201, 1]`` (written out here: the
+    module's constants would follow an edit of themselves)."""
     full = load_dataset("digits", max_train=1197)
     np.testing.assert_array_equal(full.splits["train"].index, digits.splits["train"].index)
     small = load_dataset("digits", max_valid=37)
     valid = digits.splits["valid"]
-    order = stratified_order(valid.y, [SPLIT_SEED, VALID_SUBSET_STREAM])
-    expected = np.sort(valid.index[order[:37]])
-    np.testing.assert_array_equal(small.splits["valid"].index, expected)
+    prefix = lambda stream: np.sort(valid.index[stratified_order(valid.y, [201, stream])[:37]])  # noqa: E731
+    assert not np.array_equal(prefix(2), prefix(1))  # the two streams pick other rows
+    np.testing.assert_array_equal(small.splits["valid"].index, prefix(2))
     assert np.all(np.diff(small.splits["valid"].index) > 0)
-    assert small.split_info["valid_subset"]["rng"] == f"numpy.random.default_rng([{SPLIT_SEED}, {VALID_SUBSET_STREAM}])"
+    assert small.split_info["valid_subset"]["rng"] == "numpy.random.default_rng([201, 2])"
 
 
 @pytest.mark.parametrize("shape", [(50, 3, 4, 4), (16, 3, 256, 256)], ids=["small", "sums past 2**24"])
