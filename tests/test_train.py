@@ -287,20 +287,28 @@ def test_weight_decay_reaches_every_parameter_batchnorm_and_biases_included(synt
 
 def test_minibatch_stream_sets_the_cosine_learning_rate_of_every_step_reaching_0_after_the_last() -> None:
     """400 train images in batches of 64: 7 steps per epoch, 21 over 3 epochs; step s (0-based, counted
-    across epochs) runs at 0.05 * (1 + cos(pi * s / 21)): 0.1 at the first, above 0 at the last."""
+    across epochs) runs at 0.05 * (1 + cos(pi * s / 21)): 0.1 at the first, above 0 at the last. The cosine
+    starts from the protocol's lr: at lr 0.4, 0.2 * (1 + cos(pi * s / 21))."""
     from nasbench_suite.train import MinibatchStream
 
     data = load_protocol_data(FAST)
-    stream = MinibatchStream(data, FAST, np.random.SeedSequence(0), "cpu")
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(2))], lr=99.0)
-    lrs = []
-    for _ in range(FAST.epochs):
-        for _batch in stream.epoch(opt):
-            assert len({g["lr"] for g in opt.param_groups}) == 1
-            lrs.append(opt.param_groups[0]["lr"])
-    assert stream.total_steps == len(lrs) == 21
+
+    def rates(protocol: Protocol) -> list[float]:
+        stream = MinibatchStream(data, protocol, np.random.SeedSequence(0), "cpu")
+        lrs = []
+        for _ in range(protocol.epochs):
+            for _batch in stream.epoch(opt):
+                assert len({g["lr"] for g in opt.param_groups}) == 1
+                lrs.append(opt.param_groups[0]["lr"])
+        assert stream.total_steps == len(lrs) == 21
+        return lrs
+
+    lrs = rates(FAST)
     assert lrs == pytest.approx([0.05 * (1 + math.cos(math.pi * s / 21)) for s in range(21)], rel=1e-12, abs=0)
     assert lrs[0] == 0.1 and 0 < lrs[-1] < 0.001
+    faster = rates(dataclasses.replace(FAST, lr=0.4))
+    assert faster == pytest.approx([0.2 * (1 + math.cos(math.pi * s / 21)) for s in range(21)], rel=1e-12, abs=0)
 
 
 def test_minibatch_stream_serves_the_train_split_shuffled_by_the_seed_and_augments_only_when_asked() -> None:
