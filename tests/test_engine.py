@@ -210,7 +210,10 @@ def test_evaluation_numbers_do_not_depend_on_the_cpu_chunk_size(data, monkeypatc
     assert [p.stop - p.start for p in train.eval_chunks(97, 1024, x, 4 * 100_000)] == [16] * 5 + [17]
 
 
-def test_evaluation_folds_batchnorm_into_the_convolution() -> None:
+def test_evaluation_folds_batchnorm_into_the_convolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In evaluation mode ``conv(x, bn)`` is one convolution with the BatchNorm folded into its filters and a
+    bias (the BatchNorm itself never runs), the same numbers as the BatchNorm after the convolution; a whole
+    stack in evaluation runs no BatchNorm but the head's (after a sum of cell outputs, no convolution)."""
     from nasbench_suite.engine import StackedBN, StackedConv
 
     gen = torch.Generator().manual_seed(0)
@@ -224,8 +227,15 @@ def test_evaluation_folds_batchnorm_into_the_convolution() -> None:
     conv, bn = StackedConv(convs), StackedBN(bns)
     x = torch.randn(8, 12, 6, 6, generator=gen).contiguous(memory_format=torch.channels_last)
     bn.eval()
+
+    def not_folded(y: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("the BatchNorm ran after the convolution: not folded into it")
+
     with torch.no_grad():
-        torch.testing.assert_close(conv(x, bn), bn(conv(x)), rtol=1e-5, atol=1e-5)
+        bn.forward = not_folded  # equal numbers alone would pass without any folding
+        folded = conv(x, bn)
+        del bn.forward
+        torch.testing.assert_close(folded, bn(conv(x)), rtol=1e-5, atol=1e-5)
         # block k of the stack is cell k's conv and BatchNorm (weights, shifts, running statistics)
         for k, (c, b) in enumerate(zip(convs, bns)):
             alone = b.eval()(c(x[:, 4 * k : 4 * k + 4]))
@@ -233,6 +243,14 @@ def test_evaluation_folds_batchnorm_into_the_convolution() -> None:
             torch.testing.assert_close(bn(conv(x))[:, 4 * k : 4 * k + 4], alone, rtol=1e-5, atol=1e-5)
         bn.train()  # training mode normalizes by the batch's statistics: no folding
         torch.testing.assert_close(conv(x, bn), bn(conv(x)), rtol=0, atol=0)
+    stack = build_stacked([Arch.from_index(a) for a in ARCHS[:4]], MacroConfig(channels=4, cells=1, resolution=8),
+                          seed=0, device=torch.device("cpu")).eval()  # cells of 1x1 and 3x3 edges, reductions
+    calls = []
+    real = F.batch_norm
+    monkeypatch.setattr(F, "batch_norm", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    with torch.no_grad():
+        stack(torch.randn(2, 3, 8, 8, generator=gen).contiguous(memory_format=torch.channels_last))
+    assert len(calls) == 1
 
 
 def test_folded_batchnorm_keeps_eps_for_tiny_running_variances() -> None:
