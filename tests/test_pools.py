@@ -338,15 +338,18 @@ def test_stops_are_ignored_while_workers_are_stopped_and_the_handlers_come_back_
 
 def test_a_pool_used_outside_the_main_thread_stops_its_workers_without_touching_signals() -> None:
     """Signal handlers can be set only in the main thread: elsewhere (a pool driven from a worker thread)
-    the stop handling leaves them alone instead of raising ValueError over the real error."""
+    the stop handling leaves them alone instead of raising ValueError over the real error: the task runs,
+    the caller's own error is the one raised, and the worker is stopped."""
     import threading
 
     raised: list[BaseException] = []
+    workers: list = []
 
     def use_pool() -> None:
         try:
             with spawn_pool(1) as pool:
-                pool.submit(abs, -1).result()
+                assert pool.submit(abs, -1).result() == 1
+                workers.extend(pool._processes.values())
                 raise RuntimeError("stop")
         except BaseException as exc:  # noqa: BLE001 - what the thread's caller would see
             raised.append(exc)
@@ -354,7 +357,10 @@ def test_a_pool_used_outside_the_main_thread_stops_its_workers_without_touching_
     thread = threading.Thread(target=use_pool)
     thread.start()
     thread.join(120)
-    assert [type(e) for e in raised] == [RuntimeError], raised
+    assert [(type(e), str(e)) for e in raised] == [(RuntimeError, "stop")], raised  # not one of the stop handling's
+    for process in workers:
+        process.join(timeout=30)
+    assert len(workers) == 1 and not any(p.is_alive() for p in workers)
 
 
 def test_workers_ignore_ctrl_c_which_the_terminal_sends_to_the_whole_process_group() -> None:
