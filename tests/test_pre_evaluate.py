@@ -484,20 +484,22 @@ def test_other_run_in_the_same_folder_is_refused(fake, tmp_path: Path) -> None:
 
 
 def test_add_seeds_grows_a_finished_run_by_its_new_seeds_only(fake, tmp_path: Path) -> None:
-    """``add_seeds`` (``--add-seeds``): a finished run of seed 0 grown to seeds 0 and 1 trains seed 1's
-    units alone, keeps seed 0's results and files byte for byte and the spelling of its selection, and
+    """``add_seeds`` (``--add-seeds``): a finished run of seed 1 grown to seeds 0 and 1 trains seed 0's
+    units alone, keeps seed 1's results and files byte for byte and the spelling of its selection, and
     ends with the table of a run of both seeds from the start (the stand-in trainer's values depend on
-    the unit's composition, so another plan would show); a fresh machine resumes it from its files."""
+    the unit's composition, so another plan would show); a fresh machine resumes it from its files. The
+    new seed is below the run's: the grown run's seeds are sorted, as every identity has them (the run's
+    seeds with the new ones after them, ``[1, 0]``, were another run to every later command)."""
     run_dir = tmp_path / "run"
-    run_pre_evaluation(RunSpec("0-4", (0,), TINY, 2), run_dir, progress=False)
+    run_pre_evaluation(RunSpec("0-4", (1,), TINY, 2), run_dir, progress=False)
     files = {p: p.read_bytes() for p in (run_dir / "shards").rglob("*.csv")}
     rows = stored_rows(run_dir)
     fake.calls.clear()
     status = run_pre_evaluation(RunSpec("4,3,2,1,0", (1, 0), TINY, 2), run_dir, progress=False, add_seeds=True)
-    assert fake.calls == [((0, 1), 1), ((2, 3), 1), ((4,), 1)]
+    assert fake.calls == [((0, 1), 0), ((2, 3), 0), ((4,), 0)]
     assert status.complete and (status.stored, status.written_now) == (10, 5)
     assert all(p.read_bytes() == b for p, b in files.items()) and len(files) == 3
-    assert {k: v for k, v in stored_rows(run_dir).items() if k[1] == 0} == rows
+    assert {k: v for k, v in stored_rows(run_dir).items() if k[1] == 1} == rows
     identity = json.loads((run_dir / "run.json").read_text())["identity"]
     assert identity["seeds"] == [0, 1] and identity["selection"]["archs"] == "0-4"
     with ResultStore(run_dir / STORE_FILE) as store:
