@@ -125,9 +125,11 @@ def test_random_and_mutate_are_seeded() -> None:
 
     assert draw(3) == draw(3)
     assert draw(3) != draw(4) and len(set(draw(3))) > 1  # the caller's generator is used, not a fixed one
-    rng1, rng2 = np.random.default_rng(7), np.random.default_rng(7)
+    rng1, rng2, rng3 = np.random.default_rng(7), np.random.default_rng(7), np.random.default_rng(8)
     a = Arch.from_index(777)
-    assert [a.mutate(rng1).index for _ in range(50)] == [a.mutate(rng2).index for _ in range(50)]
+    children = [a.mutate(rng1).index for _ in range(50)]
+    assert children == [a.mutate(rng2).index for _ in range(50)]
+    assert children != [a.mutate(rng3).index for _ in range(50)] and len(set(children)) > 1  # the caller's, too
 
 
 def test_random_covers_ops_uniformly() -> None:
