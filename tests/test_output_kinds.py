@@ -121,11 +121,15 @@ def test_a_report_index_needs_both_pages_and_a_damaged_manifest_is_no_kind(tmp_p
 
 def test_the_first_marker_in_the_documented_order_names_the_kind(tmp_path: Path) -> None:
     """A folder holding several kinds' markers is named by the first in folder_kind's order (a run before a
-    table before search results...), so the refusal names the same kind every time."""
-    make(tmp_path, "fidelity report")
-    make(tmp_path, "latency")
-    assert folder_kind(tmp_path)[0] == "latency"
-    make(tmp_path, "pre-evaluation run")
+    table before search results...), so the refusal names the same kind every time: MARKERS is in that order,
+    and each kind's markers added to a folder holding those of every later kind name it."""
+    for kind in reversed(MARKERS):  # a fidelity report's markers first, a pre-evaluation run's last
+        if kind == "table":  # a manifest both search results' and a table's (a table's alone hides the former)
+            (tmp_path / "manifest.json").write_text(json.dumps({"format": "nasbench-search-results",
+                                                                "content_hash": "x", "arrays": {}}))
+        else:
+            make(tmp_path, kind)
+        assert folder_kind(tmp_path)[0] == kind, kind
     assert folder_kind(tmp_path) == ("pre-evaluation run", "run.json")
 
 
