@@ -31,6 +31,8 @@ def test_a_range_past_the_limit_is_refused_before_it_is_expanded() -> None:
     with pytest.raises(ValueError, match="at most 1,000,000"):  # past sys.maxsize, where len(range) overflows
         parse_int_list("5,0-99999999999999999999999999")
     assert len(parse_int_list("0-999999")) == 1_000_000
+    with pytest.raises(ValueError, match="expands to 1,000,001 integers; at most 1,000,000"):  # one past the limit,
+        parse_int_list("5,0-999999")  # counted over the whole list, not per range
 
 
 def test_the_digit_limit_is_the_one_int_converts_at_both_ends_of_a_range() -> None:
