@@ -30,7 +30,8 @@ def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     with plain assignments (:func:`flip`) and restored here: pytest's monkeypatch cannot undo an
     attribute of ``torch.backends.cuda.matmul``, which torch serves through ``__getattr__``."""
     flags = [(torch.backends.cudnn, "benchmark"), (torch.backends.cudnn, "deterministic"),
-             (torch.backends.cuda.matmul, "allow_tf32"), (torch.backends.cudnn, "enabled")]
+             (torch.backends.cuda.matmul, "allow_tf32"), (torch.backends.cudnn, "allow_tf32"),
+             (torch.backends.cudnn, "enabled")]
     saved = [getattr(owner, name) for owner, name in flags]
     monkeypatch.setattr(latency_module, "require_device", lambda device: None)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU 80GB")
@@ -66,6 +67,7 @@ def test_the_cuda_fingerprint_records_cudnn_cuda_driver_and_the_flags_that_chang
         "cudnn_deterministic": lambda: flip(torch.backends.cudnn, "deterministic"),
         "cudnn_enabled": lambda: flip(torch.backends.cudnn, "enabled"),
         "tf32_matmul": lambda: flip(torch.backends.cuda.matmul, "allow_tf32"),
+        "tf32_cudnn": lambda: flip(torch.backends.cudnn, "allow_tf32"),
         "deterministic_algorithms": lambda: fake_gpu.setattr(torch, "are_deterministic_algorithms_enabled", lambda: True),
         "cudnn": lambda: fake_gpu.setattr(torch.backends.cudnn, "version", lambda: 90800),
         "cuda_driver": lambda: fake_gpu.setattr(machine, "cuda_driver_version", lambda: "12.8"),
