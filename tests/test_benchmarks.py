@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 from tests.script_module import load_script
@@ -134,16 +135,39 @@ def test_pre_evaluate_speed_prints_a_row_per_batch_size_for_a_spread_selection(s
     table = [line for line in lines if line.startswith(("naive loop (", "reference trainer (", "engine,"))]
     peak = float(stdout.split("threads): ")[1].split(" GFLOP/s")[0])
     gflop = float(stdout.split(" GFLOP of useful work")[0].split()[-1])
-    naive_s = float(table[0].split()[-8])
+    naive_s, reference_s = float(table[0].split()[-8]), float(table[1].split()[-8])
+    timings: dict[str, list[str]] = {}  # each row's repetitions, as printed while they ran
+    for line in lines:
+        if line.startswith("timed, repetition "):
+            timings.setdefault(line.split(": ")[1], []).append(line.rsplit(": ", 1)[1].removesuffix(" s"))
     for line in table:  # seconds are printed to 10 ms, GFLOP(/s) to 0.1: compare to 10% or the last digit
         f = line.split()
-        sec, images_s, gflops, vs_naive, of_peak = (float(f[-8]), float(f[-6]), float(f[-4]), float(f[-3].rstrip("x")),
-                                                    float(f[-1].rstrip("%")))
+        sec, images_s, archs_h, gflops, vs_naive, vs_ref, of_peak = (
+            float(f[-8]), float(f[-6]), float(f[-5]), float(f[-4]), float(f[-3].rstrip("x")), float(f[-2].rstrip("x")),
+            float(f[-1].rstrip("%")))
+        reps = timings[line.split("  ")[0]]  # seconds: the median of the row's 2 repetitions, (min-max) their range
+        assert len(reps) == 2 and sec == pytest.approx(float(np.median([float(r) for r in reps])), abs=0.0101)
+        assert f[-7] == f"({min(reps, key=float)}-{max(reps, key=float)})"
         assert images_s == pytest.approx(1 * 400 * 4 / sec, rel=0.1)  # epochs x train images x cells
+        assert archs_h == pytest.approx(4 * 3600 / sec, rel=0.1)  # cells per hour
         assert gflops == pytest.approx(gflop / sec, rel=0.1, abs=0.06)
         assert vs_naive == pytest.approx(naive_s / sec, rel=0.1, abs=0.01)
+        assert vs_ref == pytest.approx(reference_s / sec, rel=0.1, abs=0.01)
         # of peak comes from the unrounded GFLOP/s: allow the printed GFLOP/s's last digit (0.05) and its own
         assert of_peak == pytest.approx(100 * gflops / peak, rel=0.05, abs=100 * 0.05 / peak + 0.05)
+    # the ceilings: the fastest engine row with every non-convolution op free (its time x the share), and 100%
+    # of the matmul peak, each against the naive loop
+    best_s = min(float(line.split()[-8]) for line in table[2:])
+    said = next(line for line in lines if line.startswith("convolution share: "))
+    share = float(said.split("convolution share: ")[1].split("%")[0]) / 100  # printed to 1%
+    reach, of_peak_free = said.split("would reach ")[1].split(" the naive loop and ")
+    assert 0 < share <= 1
+    rel = 0.1 + 0.005 / share  # and the share's rounding to 1%
+    assert float(reach.rstrip("x")) == pytest.approx(naive_s / best_s / share, rel=rel)
+    assert float(of_peak_free.split("%")[0]) == pytest.approx(100 * gflop / best_s / peak / share, rel=rel, abs=1)
+    ceiling = next(line for line in lines if line.startswith("matmul-peak ceiling: "))
+    assert float(ceiling.split("would reach ")[1].split("x the naive loop")[0]) == pytest.approx(
+        peak * naive_s / gflop, rel=0.1)
     # the convolution share is measured at the fastest engine row's cells per batch
     engine = [(int(line.split(",")[-1].split()[0]), float(line.split()[-8])) for line in table[2:]]
     share_k = int(stdout.split("wall time (")[1].split(" cells/batch")[0])
