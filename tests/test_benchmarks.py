@@ -279,7 +279,9 @@ def test_latency_noise_times_the_same_cells_in_separate_processes(decoy: dict[st
     assert out.returncode == 0, out.stderr[-2000:]
     r = json.loads(out.stdout)
     assert (r["cells"], r["processes"], len(r["kendall_tau_between_processes"])) == (3, 2, 1)
-    assert r["across_processes_max_over_min"]["median"] >= 1.0
+    # each process timed the cells itself (a process resuming another's folder would time nothing, and report
+    # its medians: no spread at all); independent timings, to the nanosecond, never all agree
+    assert r["across_processes_max_over_min"]["max"] > 1.0 and r["across_processes_cv_percent"]["p90"] > 0
     assert list(tmp.iterdir()) == []
     refused = bench("latency_noise.py", "--processes", "1", env=decoy, cwd=tmp_path)
     assert refused.returncode == 2 and "--processes must be at least 2" in refused.stderr
