@@ -338,6 +338,7 @@ def test_search_replay_prints_the_harness_beside_a_plain_loop(decoy: dict[str, s
     ratio = float(side.split("(ratio ")[1].split(";")[0])
     if plain >= 0.005:  # printed to 1 ms: the quotient of the rounded values is close only when they are not tiny
         assert ratio == pytest.approx(harness / plain, rel=0.2)
+    assert float(side.split("a call of 1 seed took ")[1].split(" s)")[0]) > 0  # the fixed part of the harness's time
     assert bench("search_replay.py", "--seeds", "0", env=decoy, cwd=tmp_path).returncode == 2
 
 
