@@ -415,6 +415,11 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
         workers = 1 if args.device != "cpu" else max(1, min(2, os.cpu_count() or 1))
     if args.time_limit is not None and args.backend != "local":
         raise UsageError("--time-limit needs --backend local")
+    unused = [f for f, given in (("--description", args.description is not None), ("--overwrite", args.overwrite)) if given]
+    if unused and not args.table:  # else ignored without a word (and a run folder is resumed, never replaced)
+        raise UsageError(f"{' and '.join(unused)} {'apply' if len(unused) > 1 else 'applies'} to the table --table "
+                         "builds, which is not given (a run folder is resumed, never replaced); give --table or "
+                         f"leave {'them' if len(unused) > 1 else 'it'} out")
     if args.table:
         _check_table_target(Path(args.table), Path(args.out), args.overwrite)  # before training, not after
     status = run_pre_evaluation(spec, args.out, data_dir=args.data_dir, backend=args.backend, workers=workers,
@@ -426,7 +431,8 @@ def cmd_pre_evaluate(args: argparse.Namespace) -> None:
         print("stopped at the time limit, between work units: run the same command again to resume"
               + ("; the table is built once the run is complete" if args.table else ""))
     elif args.table:
-        _report_table(build_from_store(args.out, args.table, description=args.description, overwrite=args.overwrite))
+        _report_table(build_from_store(args.out, args.table, description=args.description or "",
+                                       overwrite=args.overwrite))
 
 
 def cmd_table_build(args: argparse.Namespace) -> None:
@@ -1048,7 +1054,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grow an existing run folder by the --seeds it lacks (the run's other arguments as they "
                         "were; --seeds names the run's seeds and the new ones): only the new seeds are trained")
     p.add_argument("--table", type=_path, metavar="TABLE_DIR", help="when the run is complete, build its table here")
-    p.add_argument("--description", default="", help="for --table")
+    p.add_argument("--description", help="for --table")
     p.add_argument("--overwrite", action="store_true", help="for --table: replace an existing table")
     p.set_defaults(func=cmd_pre_evaluate, resumable=True)
 

@@ -438,6 +438,18 @@ def test_cli_time_limit(fake, tmp_path: Path, capsys) -> None:
     _assert_one_line_error(_cli(capsys, *args, "--time-limit", "2h", "--backend", "ray"), "--time-limit needs --backend local")
 
 
+@pytest.mark.parametrize("flags, named", [(["--description", "d"], "--description applies"),
+                                          (["--overwrite"], "--overwrite applies"),
+                                          (["--overwrite", "--description", "d"], "--description and --overwrite apply")])
+def test_table_flags_without_a_table_are_refused_not_ignored(flags: list[str], named: str, fake, tmp_path: Path,
+                                                            capsys) -> None:
+    """``--description`` and ``--overwrite`` are for ``--table``: without it they were ignored without a word
+    (``--overwrite`` read as "replace the run folder" resumed it instead)."""
+    args = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-3", "--seeds", "0", "--workers", "1", "--out", tmp_path / "run"]
+    _assert_one_line_error(_cli(capsys, *args, *flags), f"{named} to the table --table builds, which is not given")
+    assert not (tmp_path / "run").exists()
+
+
 def test_store_is_rebuilt_from_shard_files(fake, tmp_path: Path) -> None:
     spec = RunSpec("0-9", (0, 1), TINY, shard_size=3)
     run_dir = tmp_path / "run"
