@@ -663,12 +663,16 @@ def _print_compare_notes(runs: Path, labels: Sequence[str]) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from .compare import COMPARE_FILE
+    from .compare import COMPARE_FILE, read_compare
     from .folder_kind import COMPARE_REPORT
     from .report import build_report
 
     runs = Path(args.runs)
     out = _report_folder(Path(args.out) if args.out else runs.parent, COMPARE_REPORT)
+    if runs.resolve() in (out.resolve(), *out.resolve().parents):  # its files would land among the stored runs
+        read_compare(runs)  # a folder that is no runs folder (or a damaged one) says so first
+        raise UsageError(f"--out {out} is inside the runs folder {runs}; write the report into another folder "
+                         f"(by default the runs folder's parent, {runs.parent})")
     theirs = out / "runs"
     if (runs / COMPARE_FILE).is_file() and (theirs / COMPARE_FILE).is_file() and theirs.resolve() != runs.resolve():
         # the report would replace (and clear the stale figures of) the report of the runs stored there

@@ -288,6 +288,22 @@ def test_report_regenerates_from_runs_alone_byte_identically(toy: dict[str, Path
     assert _files(tmp_path / "r1") == r1  # a report rewritten in place keeps nothing of an earlier one
 
 
+@pytest.mark.parametrize("inside", ["replayed", "replayed/random/figures"])
+def test_a_report_is_never_written_inside_its_runs_folder(inside: str, full_run: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """``nasbench report RUNS --out RUNS/replayed`` wrote index.md, final.csv and figures/ among the stored
+    runs (or into a new folder inside a strategy's own one) and exited 0."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    before = _files(runs)
+    assert main(["report", str(runs), "--out", str(runs / inside)]) == 2
+    err = capsys.readouterr().err
+    assert f"is inside the runs folder {runs}" in err and len(err.strip().splitlines()) == 1, err
+    assert _files(runs) == before
+
+
 def test_the_report_does_not_depend_on_the_worker_count(full_run: Path, tmp_path: Path) -> None:
     import shutil
 
