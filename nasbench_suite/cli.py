@@ -533,6 +533,9 @@ def cmd_search(args: argparse.Namespace) -> None:
         raise UsageError("--ray-address needs --backend ray")
     if args.budget is None and args.max_queries is None:
         raise UsageError("give a budget: --budget SECONDS (simulated) and/or --max-queries N")
+    if args.budget is None and args.overrun != "strict":  # else recorded in the manifest, without any effect
+        raise UsageError(f"--overrun {args.overrun} says what happens at the seconds budget (--budget), which is not "
+                         "given; give --budget or leave --overrun out")
     if args.latency is None and (args.latency_batch != 1 or args.latency_stat != "median_ms"):  # else unused
         raise UsageError(f"--latency-batch {args.latency_batch} and --latency-stat {args.latency_stat} choose among "
                          "the latencies of --latency, which is not given; give --latency or leave them out")

@@ -68,6 +68,8 @@ def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Be
     (["--strategy", "rea", "--budget", "10", "--sim-workers", "10001"], "must be an integer 1..10,000, got 10001"),
     (["--strategy", "rea", "--budget", "10", "--workers", "0"], "processes (--workers) must be"),
     (["--strategy", "rea", "--budget", "10", "--set", "=5"], "--set expects KEY=VALUE, got '=5'"),
+    # was recorded in the manifest as the run's policy, though without a seconds budget it has no effect
+    (["--strategy", "rea", "--max-queries", "5", "--overrun", "finish"], "seconds budget (--budget), which is not given"),
 ])
 def test_search_user_errors_are_one_line(search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture,
                                          extra: list[str], message: str) -> None:
