@@ -406,9 +406,13 @@ def _check_table_target(table: Path, run_dir: Path, overwrite: bool) -> None:
 
 def cmd_pre_evaluate(args: argparse.Namespace) -> None:
     from .pre_evaluate import RunSpec, build_from_store, run_pre_evaluation
+    from .run_progress import is_run_folder
 
     if args.ray_address and args.backend != "ray":
         raise UsageError("--ray-address needs --backend ray")
+    if args.add_seeds and not is_run_folder(args.out):  # else a new run of --seeds, not the run meant to grow
+        raise UsageError(f"--add-seeds grows an existing run folder, and --out {args.out} is none (no run.json); "
+                         "check --out, or leave --add-seeds out to start a new run there")
     spec = RunSpec(args.archs, tuple(_int_list(args.seeds)), _protocol(args), args.shard_size, args.batch_cells)
     workers = args.workers
     if workers is None:

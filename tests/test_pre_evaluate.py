@@ -450,6 +450,17 @@ def test_table_flags_without_a_table_are_refused_not_ignored(flags: list[str], n
     assert not (tmp_path / "run").exists()
 
 
+def test_add_seeds_without_a_run_folder_is_refused_not_a_new_run(fake, tmp_path: Path, capsys) -> None:
+    """``--add-seeds`` with an ``--out`` that holds no run (a typo in the path) started a new run of every
+    --seeds there, exit 0, instead of growing the run meant."""
+    args = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-3", "--seeds", "0,1", "--workers", "1", "--add-seeds"]
+    _assert_one_line_error(_cli(capsys, *args, "--out", tmp_path / "typo"), "--add-seeds grows an existing run folder")
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "empty").mkdir()
+    _assert_one_line_error(_cli(capsys, *args, "--out", tmp_path / "empty"), "is none (no run.json)")
+    assert not any((tmp_path / "empty").iterdir())
+
+
 def test_store_is_rebuilt_from_shard_files(fake, tmp_path: Path) -> None:
     spec = RunSpec("0-9", (0, 1), TINY, shard_size=3)
     run_dir = tmp_path / "run"
