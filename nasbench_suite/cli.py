@@ -622,6 +622,11 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from .strategy import import_strategies
 
     if args.print_default:  # the config --config names, else the embedded default
+        ignored = [f for f, given in (("--out", args.out), ("--workers", args.workers is not None),
+                                      ("--overwrite", args.overwrite), ("--import", args.imports)) if given]
+        if ignored:  # else ignored without a word
+            raise UsageError(f"--print-default prints the config and runs nothing, so it takes no {', '.join(ignored)}; "
+                             "drop one or the other")
         print(config_text(args.config)[1], end="")
         return
     import_strategies(args.imports)

@@ -859,6 +859,18 @@ def test_an_embedded_config_is_named_instead_of_a_path(tmp_path: Path, monkeypat
     assert "embedded configs: cifar10-16px, digits-default" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra, named", [(["--out", "elsewhere"], "--out"), (["--workers", "0"], "--workers"),
+                                          (["--overwrite", "--import", "mine.py"], "--overwrite, --import")])
+def test_print_default_refuses_the_options_of_a_run(extra: list[str], named: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """--print-default runs nothing: --out, --workers (even an invalid 0), --overwrite and --import were
+    ignored without a word, exit 0."""
+    assert main(["compare", "--print-default", *extra]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"so it takes no {named};" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+
+
 def test_print_default_prints_the_config_that_config_names(toy: dict[str, Path], tmp_path: Path,
                                                             capsys: pytest.CaptureFixture) -> None:
     assert main(["compare", "--config", "cifar10-16px", "--print-default"]) == 0
