@@ -517,6 +517,18 @@ def _report_folder(out: Path, kind: str) -> Path:
     return out
 
 
+def _outside_compare_runs(out: Path) -> None:
+    """Refuse a search or darts ``--out`` inside a ``nasbench compare`` runs folder (as ``RUNS/replayed/LABEL``):
+    with ``--overwrite`` it replaced the compare's stored runs of that strategy, and a report of the runs
+    regenerated afterwards mixed them in without a word."""
+    from .compare import COMPARE_FILE
+
+    runs = next((p for p in out.resolve().parents if (p / COMPARE_FILE).is_file()), None)
+    if runs is not None:
+        raise UsageError(f"--out {out} is inside the compare runs folder {runs} (its {COMPARE_FILE}), whose runs only "
+                         "nasbench compare writes; write these results into another folder")
+
+
 def _output_lock(out: Path, purpose: str) -> Any:
     """The writer lock of a command's output folder (:func:`~nasbench_suite.run_lock.output_lock`), held for the
     whole command: a second command on the same folder stops at once with one line naming the first one's
@@ -548,6 +560,7 @@ def cmd_search(args: argparse.Namespace) -> None:
                       _settings(args.set), args.sim_workers, args.objective, args.search_epochs,
                       args.latency, args.latency_batch, args.latency_stat, args.max_latency)
     evaluation = _evaluation(args)
+    _outside_compare_runs(out)
     check_results_folder(out, args.overwrite)  # before the replay, not after it
     with _output_lock(out, "nasbench search"):
         check_results_folder(out, args.overwrite)  # a search that held the folder until now may have written it
@@ -591,6 +604,7 @@ def cmd_darts(args: argparse.Namespace) -> None:
     from .weight_sharing import SearchSettings, run_weight_sharing, split_loop_settings
 
     out = Path(args.out)
+    _outside_compare_runs(out)
     check_results_folder(out, args.overwrite)  # before the search, not after it
     require_device(args.device)
     loop, method_settings = split_loop_settings(_settings(args.set))

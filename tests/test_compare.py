@@ -304,6 +304,27 @@ def test_a_report_is_never_written_inside_its_runs_folder(inside: str, full_run:
     assert _files(runs) == before
 
 
+@pytest.mark.parametrize("command", ["search", "darts"])
+def test_search_and_darts_never_write_inside_a_compare_runs_folder(command: str, toy: dict[str, Path], full_run: Path,
+                                                                   tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``nasbench search ... --out RUNS/replayed/random --overwrite`` replaced the compare's stored runs of that
+    strategy (one seed of two, say), and ``nasbench report RUNS`` then reported them as the compare's without a
+    word; darts wrote its own results there."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    before = _files(runs)
+    argv = {"search": ["search", "--strategy", "random", "--seeds", "0", "--max-queries", "3", "--workers", "1"],
+            "darts": ["darts", "--method", "rsps", "--seeds", "0", "--epochs", "1"]}[command]
+    for out in (runs / "replayed" / "random", runs / "replayed" / "new"):
+        assert main([*argv, "--table", str(toy["table"]), "--out", str(out), "--overwrite"]) == 2
+        err = capsys.readouterr().err
+        assert f"is inside the compare runs folder {runs.resolve()}" in err and len(err.strip().splitlines()) == 1, err
+    assert _files(runs) == before
+
+
 def test_the_report_does_not_depend_on_the_worker_count(full_run: Path, tmp_path: Path) -> None:
     import shutil
 
