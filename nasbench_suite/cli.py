@@ -721,6 +721,8 @@ def cmd_predictors(args: argparse.Namespace) -> None:
 
     bench = load_table(args.table).search_view()
     split, _, measure = args.target.partition("_")
+    if not split or not measure:  # else "records no '' on the 'valid' split" for --target valid
+        raise UsageError(f"--target must look like SPLIT_MEASURE, e.g. valid_acc or train_loss; got {args.target!r}")
     if split == "test":
         raise UsageError("predictors are evaluated on search-side targets (train_* or valid_*), not test")
     epoch = bench.max_epoch if args.epoch is None else args.epoch

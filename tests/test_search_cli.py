@@ -204,6 +204,17 @@ def test_predictors_defaults_count_only_cells_with_a_target(tmp_path: Path, caps
     assert payload["test_size"] == 4 and [r["train_size"] for r in payload["results"]] == [3]
 
 
+@pytest.mark.parametrize("target", ["valid", "valid_", "_acc", ""])
+def test_predictors_target_without_a_split_or_a_measure_says_its_form(target: str,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    """``--target valid`` said "table 'digits-sample' records no '' on the 'valid' split" (and ``--target _acc``
+    "unknown split ''")."""
+    assert main(["predictors", "--table", "digits-sample", "--target", target, "--predictors", "ridge"]) == 2
+    err = capsys.readouterr().err
+    assert f"--target must look like SPLIT_MEASURE, e.g. valid_acc or train_loss; got {target!r}" in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_predictors_named_twice_are_evaluated_once(capsys: pytest.CaptureFixture) -> None:
     """--predictors ridge,ridge used to give each split twice to the mean and std: with 1 split the std
     read 0.0 (and "+- 0.00"), with 3 it was the std of 6 values, 3 of them repeats."""
