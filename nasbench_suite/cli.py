@@ -694,9 +694,9 @@ def cmd_report(args: argparse.Namespace) -> None:
     from .report import build_report
 
     runs = Path(args.runs)
+    read_compare(runs)  # a folder that is no runs folder says so, not that its parent is no folder to write in
     out = _report_folder(Path(args.out) if args.out else runs.parent, COMPARE_REPORT)
     if runs.resolve() in (out.resolve(), *out.resolve().parents):  # its files would land among the stored runs
-        read_compare(runs)  # a folder that is no runs folder (or a damaged one) says so first
         raise UsageError(f"--out {out} is inside the runs folder {runs}; write the report into another folder "
                          f"(by default the runs folder's parent, {runs.parent})")
     theirs = out / "runs"

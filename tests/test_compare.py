@@ -304,6 +304,20 @@ def test_a_report_is_never_written_inside_its_runs_folder(inside: str, full_run:
     assert _files(runs) == before
 
 
+def test_report_of_a_folder_inside_the_runs_says_it_is_no_runs_folder(full_run: Path, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``nasbench report RUNS/replayed`` said "RUNS is a compare runs folder (compare.json); choose another output
+    folder", of an --out never given (the default, the given folder's parent)."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    assert main(["report", str(runs / "replayed")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"nasbench: error: {runs / 'replayed'} is not a compare runs folder: no compare.json (make one with " \
+                  "nasbench compare)\n", err
+
+
 @pytest.mark.parametrize("command", ["search", "darts"])
 def test_search_and_darts_never_write_inside_a_compare_runs_folder(command: str, toy: dict[str, Path], full_run: Path,
                                                                    tmp_path: Path,
