@@ -372,6 +372,10 @@ def _protocol(args: argparse.Namespace) -> "Protocol":
         if unknown:
             raise UsageError(f"protocol file {args.protocol} has unknown fields {sorted(unknown)}; "
                              f"protocol fields are {', '.join(f.name for f in fields(Protocol))}")
+        huge = sorted(k for k, v in spec.items() if isinstance(v, int) and not -2**63 <= v < 2**63)
+        if huge:  # as the flags (_int): else 10**22 epochs trained for ever, the result past SQLite's integers
+            raise UsageError(f"protocol file {args.protocol}: {', '.join(huge)} must be an integer of at most 64 bits "
+                             f"(-2**63..2**63 - 1), got {spec[huge[0]]}")
     spec.update({k: getattr(args, k) for k in ("dataset", *PROTOCOL_FLAGS) if getattr(args, k) is not None})
     if "dataset" not in spec:
         raise UsageError("name the dataset with --dataset (or in the --protocol file)")

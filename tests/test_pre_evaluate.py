@@ -944,6 +944,8 @@ def test_a_run_json_lacking_what_is_read_is_one_line(fake, tmp_path: Path, capsy
     ("nesterov", 1, "'nesterov' must be true or false"),
     ("crop_padding", -1, "'crop_padding' must be an integer >= 0"),
     ("lr", float("inf"), "protocol needs a finite lr > 0"),  # json.loads reads Infinity: NaN results were stored
+    ("epochs", 10**22, "epochs must be an integer of at most 64 bits"),  # was trained for ever, as --epochs is not
+    ("crop_padding", 2**63, "crop_padding must be an integer of at most 64 bits"),  # was taken without a word
 ])
 def test_a_protocol_file_with_a_value_of_the_wrong_kind_is_one_line(tmp_path: Path, capsys, field: str, value: Any,
                                                                     match: str) -> None:
