@@ -220,6 +220,9 @@ def parse_config(data: Mapping[str, Any]) -> CompareConfig:
     overrun = budget.get("overrun", "strict")
     if overrun not in OVERRUN_POLICIES:
         raise ConfigError(f"config field budget.overrun: {overrun!r} is not one of {', '.join(OVERRUN_POLICIES)}")
+    if seconds is None and overrun != "strict":  # as search refuses --overrun without --budget: else recorded, unused
+        raise ConfigError(f'config field budget.overrun: "{overrun}" says what happens at the seconds budget, and '
+                          "budget.seconds is not given; give seconds or leave overrun out")
     latency = _keys("latency", top.get("latency", {}), {"source", "batch"})
     report = _keys("report", top.get("report", {}), {"bootstrap", "alpha"})
     source = _str("latency.source", latency.get("source", "auto"))

@@ -753,6 +753,9 @@ def test_the_fields_a_config_leaves_out_take_their_stated_defaults() -> None:
     ({"seeds": "3,0-3"}, "seeds: seeds must be distinct, at least one"),
     ({"seeds": [0, -1]}, "seeds[1]: expected an integer >= 0, got -1"),
     ({"budget": {"queries": 3, "overrun": "late"}}, "budget.overrun: 'late' is not one of strict, finish"),
+    # recorded in compare.json and never used (search refuses --overrun finish without --budget the same way)
+    ({"budget": {"queries": 3, "overrun": "finish"}}, 'budget.overrun: "finish" says what happens at the seconds '
+                                                      "budget, and budget.seconds is not given"),
     ({"weight_sharing": {"methods": ["gdas", "gdas"], "epochs": 1}}, "weight_sharing.methods: a method is listed twice"),
     # parsed and never used (search refuses --latency-batch without --latency the same way)
     ({"latency": {"source": "none", "batch": 64}}, 'latency.batch: batch 64 chooses among the latencies of '
@@ -774,6 +777,8 @@ def test_config_values_at_their_bounds_are_accepted(tmp_path: Path) -> None:
     assert (cfg.seeds, cfg.workers, cfg.bootstrap, cfg.alpha) == ((0, 2**63 - 1), 1, 100, 0.49)
     assert parse_config({**MINIMAL, "report": {"bootstrap": 100_000}}).bootstrap == 100_000
     assert parse_config({**MINIMAL, "latency": {"source": "none", "batch": 1}}).latency_batch == 1  # the default
+    assert parse_config({**MINIMAL, "budget": {"seconds": 5, "overrun": "finish"}}).overrun == "finish"
+    assert parse_config({**MINIMAL, "budget": {"queries": 3, "overrun": "strict"}}).overrun == "strict"
     # seeds in any order are the config of the same seeds ascending: the same runs, rows and report
     shuffled = parse_config({**MINIMAL, "seeds": "5,0-2", "weight_sharing": {"methods": ["gdas"], "epochs": 1, "seeds": [2, 0]}})
     assert (shuffled.seeds, shuffled.weight_sharing.seeds) == ((0, 1, 2, 5), (0, 2))
