@@ -63,8 +63,8 @@ from .folder_kind import LATENCY as LATENCY_KIND
 from .machine import machine_facts
 from .model import MacroConfig
 from .space import NUM_ARCHS, Arch, isomorphism_classes
-from .store import (FolderStore, atomic_write_text, check_cell_csv, check_identity, configure_wal, connect,
-                    describe_mismatch, store_cells, transaction)
+from .store import (FolderStore, arch_index_column, atomic_write_text, check_cell_csv, check_identity, configure_wal,
+                    connect, describe_mismatch, store_cells, transaction)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -655,11 +655,11 @@ def import_device_csv(path: str | os.PathLike, index: str = "nb201") -> dict[str
         idx = np.asarray([Arch.from_str(s).index for s in frame["arch_str"]], dtype=np.int64)
         keyed = "arch_str"
     elif "arch_index" in frame:
-        idx = frame["arch_index"].to_numpy(np.int64)
+        idx = arch_index_column(frame["arch_index"])
         keyed = "NAS-Bench-201 arch_index" if index == "nb201" else "arch_index"
     else:
         raise LatencyError(f"{path} needs an arch_index or arch_str column")
-    if idx.size and (idx.min() < 0 or idx.max() >= NUM_ARCHS or np.unique(idx).size != idx.size):
+    if idx is None or idx.size and (idx.min() < 0 or idx.max() >= NUM_ARCHS or np.unique(idx).size != idx.size):
         raise LatencyError(f"{path}: arch indices must be unique and in 0..{NUM_ARCHS - 1}")
     if keyed == "NAS-Bench-201 arch_index":
         idx = nb201_order()[idx]

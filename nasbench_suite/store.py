@@ -613,10 +613,24 @@ def check_cell_csv(frame: "pd.DataFrame", columns: Sequence[str], name: str) -> 
     if missing:
         raise ValueError(f"{name} lacks {len(missing)} column(s): {', '.join(missing[:3])}"
                          + (", ..." if len(missing) > 3 else ""))
-    idx = frame["arch_index"].to_numpy(np.int64)
-    if len(idx) and not (0 <= idx.min() and idx.max() < NUM_ARCHS):
+    idx = arch_index_column(frame["arch_index"])
+    if idx is None or (len(idx) and not (0 <= idx.min() and idx.max() < NUM_ARCHS)):
         raise ValueError(f"{name} has an arch_index outside 0..{NUM_ARCHS - 1}")
     return idx
+
+
+def arch_index_column(column: "pd.Series") -> np.ndarray | None:
+    """A CSV's ``arch_index`` column as int64, None when it holds anything but integers of 64 bits (text,
+    blanks, fractions, or 99999999999999999999, which pandas keeps as Python ints: converting them was an
+    OverflowError traceback)."""
+    import pandas as pd
+
+    if not pd.api.types.is_integer_dtype(column):
+        return None
+    try:
+        return column.to_numpy(np.int64)
+    except (OverflowError, ValueError):
+        return None
 
 
 def store_cells(results: Iterable[tuple[int, Any]], add: Any, flush: Any, *, total: int, initial: int, desc: str,

@@ -327,7 +327,10 @@ def test_import_device_csv_from_a_small_file(tmp_path: Path) -> None:
         with pytest.raises(LatencyError, match="cannot read latency CSV"):
             import_device_csv(missing_or_empty)
     # cells must be distinct and in the space; a text column is no device
-    for rows, says in ((f"0,1\n{15625},2\n", "in 0..15624"), ("-1,1\n", "in 0..15624"), ("7,1\n7,2\n", "unique")):
+    # ... and integers: text, a blank, a fraction or one past 64 bits (an OverflowError or ValueError traceback)
+    for rows, says in ((f"0,1\n{15625},2\n", "in 0..15624"), ("-1,1\n", "in 0..15624"), ("7,1\n7,2\n", "unique"),
+                       ("abc,1\n2,3\n", "in 0..15624"), (",1\n2,3\n", "in 0..15624"), ("2.5,1\n", "in 0..15624"),
+                       ("99999999999999999999,1\n", "in 0..15624")):
         (tmp_path / "cells.csv").write_text("arch_index,dev_ms\n" + rows)
         with pytest.raises(LatencyError, match=says):
             import_device_csv(tmp_path / "cells.csv", index="ours")

@@ -1,6 +1,7 @@
 """ResultStore and shard files: exactly-once results, identity checks, exact float32 round trips."""
 from __future__ import annotations
 
+import io
 import sqlite3
 from pathlib import Path
 
@@ -275,8 +276,9 @@ def test_a_per_cell_csv_names_only_cells_of_the_space() -> None:
     columns = ["arch_index", "ms"]
     ok = pd.DataFrame({"arch_index": [0, 15624], "ms": [1.0, 2.0]})
     assert check_cell_csv(ok, columns, "latency.csv").tolist() == [0, 15624]
-    for bad in (15625, -1):
+    for bad in (15625, -1, "abc", "", 2.5, 99999999999999999999):  # as read from a CSV: text, blank, fraction, past
+        frame = pd.read_csv(io.StringIO(f"arch_index,ms\n3,1.0\n{bad},2.0\n"))  # 64 bits (an OverflowError traceback)
         with pytest.raises(ValueError, match=r"latency.csv has an arch_index outside 0..15624"):
-            check_cell_csv(pd.DataFrame({"arch_index": [3, bad], "ms": [1.0, 2.0]}), columns, "latency.csv")
+            check_cell_csv(frame, columns, "latency.csv")
     with pytest.raises(ValueError, match="latency.csv lacks 1 column"):
         check_cell_csv(ok[["arch_index"]], columns, "latency.csv")
