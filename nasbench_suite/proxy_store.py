@@ -166,7 +166,7 @@ class ProxyStore(FolderStore):
         if list(frame.columns) != csv_columns(self.proxies):
             raise StoreError(f"{path} has columns {list(frame.columns)}, expected {csv_columns(self.proxies)}")
         try:
-            check_cell_csv(frame, csv_columns(self.proxies), CSV_FILE)
+            _check_csv(frame, self.proxies)
         except (ValueError, TypeError) as exc:
             raise _unreadable(self.folder, exc) from None
         self._insert([(int(r[0]), *map(float, r[1:])) for r in frame.itertuples(index=False)])
@@ -293,7 +293,7 @@ def load_proxies(folder: str | os.PathLike) -> ProxyTable:
     try:
         identity = _read_identity(ident)
         frame = read_csv(path)
-        idx = check_cell_csv(frame, csv_columns(identity["proxies"]), CSV_FILE)
+        idx = _check_csv(frame, identity["proxies"])
         scores, seconds = {}, {}
         for p in identity["proxies"]:
             scores[p] = np.full(NUM_ARCHS, np.nan)
@@ -303,6 +303,17 @@ def load_proxies(folder: str | os.PathLike) -> ProxyTable:
     except (OSError, ValueError, TypeError) as exc:
         raise _unreadable(folder, exc) from None
     return ProxyTable(scores, seconds, identity)
+
+
+def _check_csv(frame: "pd.DataFrame", proxies: Sequence[str]) -> np.ndarray:
+    """The cells of a ``proxies.csv``; ValueError beyond :func:`~nasbench_suite.store.check_cell_csv`'s
+    checks when a cell has two rows (the store kept the first and the reader the last, without a word)."""
+    idx = check_cell_csv(frame, csv_columns(proxies), CSV_FILE)
+    cells, counts = np.unique(idx, return_counts=True)
+    repeated = cells[counts > 1]
+    if repeated.size:
+        raise ValueError(f"{CSV_FILE} has more than one row of {repeated.size} cell(s), e.g. arch_index {repeated[0]}")
+    return idx
 
 
 def _read_identity(path: Path) -> dict[str, Any]:

@@ -314,7 +314,9 @@ def test_a_damaged_proxy_folder_is_one_error_naming_it(tmp_path: Path, capsys: p
         store.compute([GOOD.index, 0], batch())
     good = {name: (folder / name).read_text() for name in (IDENTITY_FILE, CSV_FILE)}
     damage = {IDENTITY_FILE: ["{", "[]", '{"proxies": []}'],
-              CSV_FILE: ["", "garbage\n", "arch_index,synflow\n0,1\n", good[CSV_FILE].replace("\n0,", "\n99999,")]}
+              CSV_FILE: ["", "garbage\n", "arch_index,synflow\n0,1\n", good[CSV_FILE].replace("\n0,", "\n99999,"),
+                         good[CSV_FILE].replace("\n0,", "\n99999999999999999999,"),  # was an OverflowError traceback
+                         good[CSV_FILE] + good[CSV_FILE].splitlines()[-1] + "\n"]}  # a cell's row twice: was read
     for name, texts in damage.items():
         for text in texts:
             (folder / name).write_text(text)
