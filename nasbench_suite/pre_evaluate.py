@@ -394,6 +394,9 @@ def _import_session_files(store: ResultStore, folder: Path) -> None:
 def read_session_file(path: Path) -> SessionRecord:
     try:
         record = jsonread.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):  # else a list's pop() named in the error
+            raise StoreError(f"session file {path} is malformed: it holds a JSON {type(record).__name__}, not an "
+                             "object of the session's fields; restore it from git")
         record.pop("units", None)  # the shard files it wrote: provenance kept in the file only
         session = SessionRecord(**record)
     except (UnicodeDecodeError, json.JSONDecodeError, TypeError, AttributeError) as exc:

@@ -971,6 +971,20 @@ def test_a_session_file_with_a_value_of_the_wrong_kind_is_one_line(fake, tmp_pat
         _assert_one_line_error(_cli(capsys, *command), f"session file {session} is malformed: {field}")
 
 
+@pytest.mark.parametrize("text,kind", [("[]", "list"), ("3", "int"), ('"x"', "str")])
+def test_a_session_file_that_is_no_json_object_is_one_line(fake, tmp_path: Path, capsys, text: str, kind: str) -> None:
+    """A session file holding JSON of another shape said "malformed (TypeError: pop expected at most 1 argument,
+    got 2)" for a list; it names what the file holds."""
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0,), TINY, shard_size=2), run_dir, progress=False)
+    for path in run_dir.glob(f"{STORE_FILE}*"):
+        path.unlink()
+    (session,) = (run_dir / "sessions").glob("*.json")
+    session.write_text(text)
+    for command in (["table", "build", run_dir, "--out", tmp_path / "t"], ["info", run_dir]):
+        _assert_one_line_error(_cli(capsys, *command), f"session file {session} is malformed: it holds a JSON {kind}")
+
+
 # ----- committed files changed after the store took them in ------------------------------------------------
 def _fresh_clone_table(run_dir: Path, out: Path) -> Benchmark:
     """The table a fresh clone builds: the committed files alone (the run folder copied without its store)."""
