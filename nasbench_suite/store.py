@@ -625,6 +625,8 @@ def arch_index_column(column: "pd.Series") -> np.ndarray | None:
     OverflowError traceback)."""
     import pandas as pd
 
+    if not len(column):  # a header alone (a store that has timed nothing yet) reads as text
+        return np.zeros(0, dtype=np.int64)
     if not pd.api.types.is_integer_dtype(column):
         return None
     try:
