@@ -459,6 +459,29 @@ def _run_seeds(seeds: Iterable[int] | str) -> list[int]:
     return sorted(out)
 
 
+def _checked_specs(specs: Any, evaluation: Any) -> list[SearchSpec]:
+    """``specs`` as a list; :class:`SearchOutputError` naming the argument where ``specs`` is no sequence of
+    :class:`SearchSpec` (each with a :class:`Budget` and a mapping of settings) or ``evaluation`` no
+    :class:`EvalSpec` or None (an AttributeError from inside the runs said neither)."""
+    if isinstance(specs, SearchSpec):
+        raise SearchOutputError("specs must be a list of SearchSpec, got one SearchSpec; pass [spec] or call run_seeds")
+    if isinstance(specs, (str, bytes, Mapping)) or not isinstance(specs, Iterable):
+        raise SearchOutputError(f"specs must be a list of SearchSpec, got {type(specs).__name__}")
+    specs = list(specs)
+    for spec in specs:
+        if not isinstance(spec, SearchSpec):
+            raise SearchOutputError(f"specs must be a list of SearchSpec, got an item {spec!r}")
+        if not isinstance(spec.budget, Budget):
+            raise SearchOutputError(f"SearchSpec.budget must be a Budget, e.g. Budget(seconds=2000) or "
+                                    f"Budget(queries=50), got {spec.budget!r}")
+        if not isinstance(spec.settings, Mapping):
+            raise SearchOutputError(f"SearchSpec.settings must be a mapping of setting names to values (a dict), "
+                                    f"got {spec.settings!r}")
+    if evaluation is not None and not isinstance(evaluation, EvalSpec):
+        raise SearchOutputError(f"evaluation must be an EvalSpec or None, got {evaluation!r}")
+    return specs
+
+
 def run_seeds(spec: SearchSpec, seeds: Iterable[int] | str, *, processes: int = 1, backend: str = "local",
               evaluation: EvalSpec | None = EvalSpec(), ray_address: str | None = None,
               progress: bool | None = None, partial: str | os.PathLike | None = None) -> SearchResults:
@@ -483,6 +506,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
         raise SearchOutputError(f"processes (--workers) must be an integer >= 1, got {processes!r}")
     processes = int(processes)
     seeds = _run_seeds(seeds)
+    specs = _checked_specs(specs, evaluation)
     tables = {}
     identities = []
     for spec in specs:

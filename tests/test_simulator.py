@@ -926,3 +926,31 @@ def test_a_strategy_of_a_main_without_a_file_is_refused_before_worker_processes_
         with pytest.raises(StrategyError, match="'interactive-test' is defined in __main__.*processes=1"):
             run_seeds(spec, range(2), **kwargs)
     assert len(run_seeds(spec, range(2)).frame) == 6  # in this process it runs
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda t: ([SearchSpec(t, "random", 5)], {}), r"SearchSpec.budget must be a Budget, e.g. Budget\(seconds"),
+    (lambda t: ([SearchSpec(t, "random", None)], {}), "SearchSpec.budget must be a Budget"),
+    (lambda t: ([SearchSpec(t, "random", Budget(queries=3), settings=None)], {}), "SearchSpec.settings must be a mapping"),
+    (lambda t: ([SearchSpec(t, "random", Budget(queries=3))], {"evaluation": "test"}),
+     "evaluation must be an EvalSpec or None, got 'test'"),
+    (lambda t: (SearchSpec(t, "random", Budget(queries=3)), {}), r"got one SearchSpec; pass \[spec\] or call run_seeds"),
+    (lambda t: ([None], {}), "specs must be a list of SearchSpec, got an item None"),
+])
+def test_run_many_names_a_spec_budget_settings_or_evaluation_of_the_wrong_kind(tiny_table: Benchmark, make,
+                                                                             message: str) -> None:
+    """A budget given as a number or None, settings None, evaluation as a split name, one spec where a list
+    is taken, or None in the list: one SearchOutputError naming the argument. Each was an AttributeError
+    ("'int' object has no attribute 'seconds'") or a TypeError ("'SearchSpec' object is not iterable")."""
+    from nasbench_suite.search import SearchOutputError, run_many
+
+    specs, kwargs = make(str(tiny_table.path))
+    with pytest.raises(SearchOutputError, match=message):
+        run_many(specs, [0], **kwargs)
+
+
+def test_run_many_takes_specs_from_a_generator(tiny_table: Benchmark) -> None:
+    from nasbench_suite.search import run_many
+
+    specs = (SearchSpec(str(tiny_table.path), s, Budget(queries=3)) for s in ("random", "rea"))
+    assert [len(r.final()) for r in run_many(specs, [0, 1])] == [2, 2]
