@@ -507,6 +507,9 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
     processes = int(processes)
     seeds = _run_seeds(seeds)
     specs = _checked_specs(specs, evaluation)
+    if partial is not None and (not isinstance(partial, (str, os.PathLike)) or partial == ""):
+        raise SearchOutputError(f"partial must name a staging folder (a str or path, e.g. 'runs/rea/.partial'), "
+                                f"got {partial!r}")  # '' staged the runs in the working folder
     tables = {}
     identities = []
     for spec in specs:

@@ -954,3 +954,16 @@ def test_run_many_takes_specs_from_a_generator(tiny_table: Benchmark) -> None:
 
     specs = (SearchSpec(str(tiny_table.path), s, Budget(queries=3)) for s in ("random", "rea"))
     assert [len(r.final()) for r in run_many(specs, [0, 1])] == [2, 2]
+
+
+@pytest.mark.parametrize("partial", ["", 5, b"runs/.partial"])
+def test_a_staging_folder_that_is_empty_or_no_path_is_refused(tiny_table: Benchmark, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch, partial: object) -> None:
+    """partial='' staged the finished runs in the working folder (Path('') is '.'), without a word; a number
+    or bytes was a TypeError from pathlib. Each is one SearchOutputError naming partial, and nothing is written."""
+    from nasbench_suite.search import SearchOutputError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SearchOutputError, match="partial must name a staging folder"):
+        run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), [0], partial=partial)
+    assert list(tmp_path.iterdir()) == []
