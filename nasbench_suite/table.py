@@ -220,6 +220,8 @@ class TableView:
         (losses, seconds), unless ``maximize`` says which."""
         if maximize is None:
             maximize = higher_is_better(measure)
+        elif not isinstance(maximize, (bool, np.bool_)):  # maximize='no' is truthy: it maximized, silently
+            raise TypeError(f"optimum's maximize must be True, False or None (by the measure), got {maximize!r}")
         values = self.array(split, measure, epoch=self.max_epoch if epoch is None else epoch, seed=seed)
         if np.isnan(values).all():
             raise MissingResultError(f"table {self.name!r} has no {split}_{measure} results at that epoch")

@@ -563,6 +563,15 @@ def test_optimum_follows_the_measure_unless_told(tmp_path: Path, results: pd.Dat
     assert b.optimum("valid", maximize=False)[1] == b.array("valid", epoch=SMALL_EPOCHS).min()
 
 
+@pytest.mark.parametrize("maximize", ["no", "yes", 0, 1, "min"])
+def test_optimum_refuses_a_maximize_that_is_no_bool(tmp_path: Path, results: pd.DataFrame, maximize: object) -> None:
+    """maximize='no' (truthy) returned the highest loss, without a word; a TypeError names the argument."""
+    b = build_table(results, tmp_path / "t")
+    with pytest.raises(TypeError, match="maximize must be True, False or None"):
+        b.optimum("valid", "loss", maximize=maximize)
+    assert b.optimum("valid", "loss", maximize=np.bool_(False)) == b.optimum("valid", "loss")
+
+
 @pytest.mark.parametrize("seed", [True, np.bool_(True), 11.0, [11, 22], "11"])
 def test_seeds_must_be_integers(table_dir: Path, seed) -> None:
     b = load_table(table_dir)
