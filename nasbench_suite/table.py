@@ -113,7 +113,7 @@ class TableView:
     def _measures_of(self, split: str) -> dict[str, int]:
         try:
             return self._measures[split]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable split (a list) said only "unhashable type"
             if split in self._hidden:
                 raise SplitNotAvailableError(
                     f"the {split!r} split is hidden from this view: search sees only "
@@ -124,7 +124,11 @@ class TableView:
             ) from None
 
     def _loc(self, split: str, measure: str) -> tuple[np.ndarray, int]:
-        m = self._measures_of(split).get(measure)
+        measures = self._measures_of(split)
+        try:
+            m = measures.get(measure)
+        except TypeError:  # an unhashable measure (a list) said only "unhashable type"
+            m = None
         if m is None:
             raise SplitNotAvailableError(
                 f"table {self.name!r} records no {measure!r} on the {split!r} split; "
@@ -234,7 +238,7 @@ class TableView:
     def scalars(self, name: str) -> np.ndarray:
         try:
             return self._scalars[name]
-        except KeyError:
+        except (KeyError, TypeError):
             raise SplitNotAvailableError(
                 f"table {self.name!r} has no per-arch value {name!r}; it has {', '.join(self.scalar_names) or 'none'}"
             ) from None

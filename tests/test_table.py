@@ -124,6 +124,18 @@ def test_missing_result_messages_name_the_seed_or_say_none_has_it(tmp_path: Path
         b.train_cost(99, epoch=4, seed=11)
 
 
+def test_a_split_measure_or_scalar_name_that_is_a_list_is_named(table_dir: Path) -> None:
+    """metric(7, ["valid"], ...), a measure ["acc"] or scalar(7, ["flops"]) said only "unhashable type:
+    'list'" (a TypeError naming no argument); each is now the QueryError of an unknown name."""
+    b = load_table(table_dir)
+    for call, message in ((lambda: b.metric(7, ["valid"], epoch=1), r"unknown split \['valid'\]"),
+                          (lambda: b.measures({"valid": 1}), "unknown split {'valid': 1}"),
+                          (lambda: b.array("valid", ["acc"], epoch=1), r"records no \['acc'\] on the 'valid' split"),
+                          (lambda: b.scalar(7, ["flops"]), r"has no per-arch value \['flops'\]")):
+        with pytest.raises(SplitNotAvailableError, match=message):
+            call()
+
+
 def test_search_view_cannot_reach_test_metrics(table_dir: Path) -> None:
     b = load_table(table_dir)
     view = b.search_view()
