@@ -483,6 +483,8 @@ def _settings(pairs: Sequence[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set expects KEY=VALUE, got {pair!r}")
+        if key.strip() in out:  # the last one was taken, without a word
+            raise UsageError(f"--set gives {key.strip()} twice ({pair!r}); give each setting once")
         try:
             out[key.strip()] = jsonread.loads(value)
         except json.JSONDecodeError:

@@ -68,6 +68,9 @@ def test_search_writes_tidy_results_and_a_manifest_reproducibly(search_table: Be
     (["--strategy", "rea", "--budget", "10", "--sim-workers", "10001"], "must be an integer 1..10,000, got 10001"),
     (["--strategy", "rea", "--budget", "10", "--workers", "0"], "processes (--workers) must be"),
     (["--strategy", "rea", "--budget", "10", "--set", "=5"], "--set expects KEY=VALUE, got '=5'"),
+    # the last one was taken without a word (as a JSON object naming a key twice is refused)
+    (["--strategy", "rea", "--budget", "10", "--set", "population=5", "--set", " population=20"],
+     "--set gives population twice (' population=20'); give each setting once"),
     # was recorded in the manifest as the run's policy, though without a seconds budget it has no effect
     (["--strategy", "rea", "--max-queries", "5", "--overrun", "finish"], "seconds budget (--budget), which is not given"),
 ])
