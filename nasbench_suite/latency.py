@@ -556,6 +556,9 @@ def load_latency(folder: str | os.PathLike, stat: str = "median_ms") -> LatencyT
         folder = next((p for p in shipped_latency_folders() if p.name == folder.name), folder)
     ident_path, csv_path = folder / IDENTITY_FILE, folder / CSV_FILE
     if not ident_path.is_file() or not csv_path.is_file():
+        if folder.is_file() and folder.suffix.lower() == ".csv":  # said only that it is no folder
+            raise LatencyError(f"{folder} is a CSV file, not a latency folder: name its device column, as in "
+                               f"{folder}:COLUMN")
         raise LatencyError(f"{folder} is not a latency folder: it needs {IDENTITY_FILE} and {CSV_FILE}")
     try:
         identity = _read_identity(ident_path)

@@ -1239,3 +1239,18 @@ def test_csvread_asks_pandas_before_3_for_the_correctly_rounded_parser(version: 
     assert seen[-1] == {"usecols": ["a"], **({"float_precision": asked} if asked else {})}
     csvread.read_csv(tmp_path / "x.csv", float_precision="high")
     assert seen[-1] == {"float_precision": "high"}
+
+
+def test_a_device_csv_given_without_its_column_says_how_to_name_it(tmp_path: Path) -> None:
+    """--latency FILE.csv (no :COLUMN) said only that it 'is not a latency folder: it needs latency.json and
+    latency.csv', though it is a latency file; the message now says to name the column."""
+    from nasbench_suite.cli import main
+
+    csv = tmp_path / "devices.csv"
+    csv.write_text("arch_index,gpu_ms\n0,1.5\n")
+    with pytest.raises(LatencyError, match=r"devices.csv is a CSV file, not a latency folder: name its device "
+                                           r"column, as in .*devices.csv:COLUMN"):
+        load_latency(csv)
+    assert main(["search", "--table", "digits-sample", "--strategy", "random", "--max-queries", "2", "--seeds", "0",
+                 "--workers", "1", "--latency", str(csv), "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
