@@ -372,7 +372,7 @@ def _protocol(args: argparse.Namespace) -> "Protocol":
         if unknown:
             raise UsageError(f"protocol file {args.protocol} has unknown fields {sorted(unknown)}; "
                              f"protocol fields are {', '.join(f.name for f in fields(Protocol))}")
-        huge = sorted(k for k, v in spec.items() if isinstance(v, int) and not -2**63 <= v < 2**63)
+        huge = sorted(k for k, v in spec.items() if isinstance(v, int) and not _fits_int64(v))
         if huge:  # as the flags (_int): else 10**22 epochs trained for ever, the result past SQLite's integers
             raise UsageError(f"protocol file {args.protocol}: {', '.join(huge)} must be an integer of at most 64 bits "
                              f"(-2**63..2**63 - 1), got {spec[huge[0]]}")
@@ -389,7 +389,7 @@ def _check_table_target(table: Path, run_dir: Path, overwrite: bool) -> None:
     removed, and any missing parents removed again)."""
     from .tablefile import check_replaceable, make_folder, remove_made, temporary_folder
 
-    if table.resolve() in (run_dir.resolve(), *run_dir.resolve().parents):
+    if _within(run_dir, table):
         raise UsageError(f"--table {table} is the run folder {run_dir} or holds it; give the table its own folder")
     check_replaceable(table, overwrite)
     made: list[Path] = []
@@ -521,6 +521,11 @@ def _report_folder(out: Path, kind: str) -> Path:
         raise UsageError(f"--out {out} holds a table (its manifest.json); write the report into another folder")
     check_output_kind(out, {kind})
     return out
+
+
+def _within(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (links resolved)."""
+    return folder.resolve() in (path.resolve(), *path.resolve().parents)
 
 
 def _outside_compare_runs(out: Path) -> None:
@@ -702,7 +707,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     runs = Path(args.runs)
     read_compare(runs)  # a folder that is no runs folder says so, not that its parent is no folder to write in
     out = _report_folder(Path(args.out) if args.out else runs.parent, COMPARE_REPORT)
-    if runs.resolve() in (out.resolve(), *out.resolve().parents):  # its files would land among the stored runs
+    if _within(out, runs):  # its files would land among the stored runs
         raise UsageError(f"--out {out} is inside the runs folder {runs}; write the report into another folder "
                          f"(by default the runs folder's parent, {runs.parent})")
     theirs = out / "runs"
@@ -982,6 +987,10 @@ def _float(text: str) -> float:
 
 
 # ----- parser --------------------------------------------------------------------------------------
+def _fits_int64(value: int) -> bool:
+    return -2**63 <= value < 2**63
+
+
 def _int(text: str) -> int:
     """An integer that fits in 64 bits: a larger one reached SQLite, numpy or torch as an OverflowError
     traceback (``nasbench pre-evaluate --workers 99999999999999999999``, after the training)."""
@@ -989,7 +998,7 @@ def _int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not -2**63 <= value < 2**63:
+    if not _fits_int64(value):
         raise argparse.ArgumentTypeError(f"expected an integer of at most 64 bits (-2**63..2**63 - 1), got {text!r}")
     return value
 

@@ -583,10 +583,9 @@ def check_latency_rows(frame: "pd.DataFrame", batches: Sequence[int]) -> None:
     without a word and timed the cell again)."""
     import pandas as pd
 
-    check_cell_csv(frame, CSV_COLUMNS, CSV_FILE)
-    for col in ("arch_index", "batch"):
-        if len(frame) and not pd.api.types.is_integer_dtype(frame[col]):
-            raise ValueError(f"{CSV_FILE} column {col} holds values that are not integers")
+    check_cell_csv(frame, CSV_COLUMNS, CSV_FILE)  # arch_index: integers of the space
+    if len(frame) and not pd.api.types.is_integer_dtype(frame["batch"]):
+        raise ValueError(f"{CSV_FILE} column batch holds values that are not integers")
     dup = frame.duplicated(["arch_index", "batch"], keep=False).to_numpy()
     if dup.any():
         a, b = frame.loc[dup, ["arch_index", "batch"]].iloc[0]
