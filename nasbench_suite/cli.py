@@ -20,6 +20,7 @@ from .intlist import parse_int_list
 
 if TYPE_CHECKING:
     from .evaluation import EvalSpec
+    from .space import Arch
     from .table import Benchmark
     from .train import Protocol
 
@@ -227,12 +228,23 @@ def _fmt(value: float | None, spec: str) -> str:
     return "missing" if value is None else format(value, spec)
 
 
+def _parse_arch(text: str) -> Arch:
+    """Arch.parse, with an index too long for int() refused as out of range rather than a ValueError."""
+    from .errors import ArchError
+    from .space import NUM_ARCHS, Arch
+
+    digits = text.strip().lstrip("+-").lstrip("0")
+    if digits.isascii() and digits.isdecimal() and len(digits) > len(str(NUM_ARCHS)):
+        raise ArchError(f"architecture index {text.strip()[:12]}... ({len(digits)} digits) is out of range "
+                        f"0..{NUM_ARCHS - 1}")
+    return Arch.parse(text)
+
+
 def cmd_query(args: argparse.Namespace) -> None:
-    from .space import Arch
     from .table import load_table
 
     bench = _with_proxies(load_table(args.table))
-    arch = Arch.parse(args.arch)
+    arch = _parse_arch(args.arch)
     bench.row(arch)
     epoch = bench.max_epoch if args.epoch is None else args.epoch
     splits = [args.split] if args.split else list(bench.splits)
@@ -325,11 +337,10 @@ def _write_export(bench: Any, path: Path, suffix: str) -> tuple[int, int]:
 # ----- describe ------------------------------------------------------------------------------------
 def cmd_describe(args: argparse.Namespace) -> None:
     from .model import MacroConfig, describe
-    from .space import Arch
 
     config = MacroConfig(channels=args.channels, cells=args.cells, in_channels=args.in_channels,
                          resolution=args.resolution, num_classes=args.classes)
-    payload = describe(Arch.parse(args.arch), config)
+    payload = describe(_parse_arch(args.arch), config)
 
     def render(p: dict[str, Any]) -> str:
         c = p["config"]

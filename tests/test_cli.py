@@ -164,6 +164,9 @@ def test_export_refuses_an_existing_file_unless_overwrite(table_dir: Path, tmp_p
     (["query", "TABLE", "-1"], "architecture index -1 is out of range 0..15624"),  # was "bad architecture string"
     (["describe", "-1"], "architecture index -1 is out of range 0..15624"),
     (["describe", "15625"], "architecture index 15625 is out of range 0..15624"),
+    # an index past int()'s 4,300-digit limit was a ValueError traceback
+    (["describe", "1" + "0" * 5000], "architecture index 100000000000... (5001 digits) is out of range 0..15624"),
+    (["query", "TABLE", "-" + "9" * 5000], "(5000 digits) is out of range 0..15624"),
     (["describe", "0", "--channels", str(2**62)], "channels must be at most 1,048,576"),  # was a torch traceback
     (["describe", "0", "--cells", "1001"], "cells must be at most 1,000"),  # --cells 99999999999999999999 never ended
     (["query", "TABLE", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown operation"),
