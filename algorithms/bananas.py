@@ -50,6 +50,7 @@ import numpy as np
 
 from nasbench_suite.encodings import ENCODINGS
 from nasbench_suite.predictors import MLPEnsemble, Predictor
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.strategy import SearchSpace, StrategyError, register
 
@@ -107,14 +108,14 @@ class Bananas(BatchedModelSearch):
     lr: float = 0.01
     encoding: str = "trunc_path"
     candidate_scheme: str = "naszilla"
+    # 0 members predicted NaN for every candidate; the ensemble refused layers 0 only at the first fit; huge
+    # members, train_epochs, layers or width filled the memory or fitted for ever; lr 1e308 ran on overflows
+    bounds = {"members": Bound(1, 100, integer=True), "train_epochs": Bound(1, 10_000, integer=True),
+              "layers": Bound(1, 100, integer=True), "width": Bound(1, 1024, integer=True),
+              "batch_size": Bound(1, integer=True), "lr": Bound(0, 10, lo_open=True)}
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if self.members < 1 or self.train_epochs < 1:  # 0 members predicted NaN for every candidate
-            raise StrategyError(f"BANANAS needs members >= 1 and train_epochs >= 1; got members={self.members}, "
-                                f"train_epochs={self.train_epochs}")
-        if min(self.layers, self.width, self.batch_size) < 1 or not 0.0 < self.lr < float("inf"):
-            raise StrategyError(f"BANANAS needs layers, width, batch_size >= 1 and a finite lr > 0; got "
-                                f"layers={self.layers}, width={self.width}, batch_size={self.batch_size}, lr={self.lr}")
+        self.check_bounds()
         for name, value, allowed in (("loss", self.loss, ("mae", "mse")), ("encoding", self.encoding, ENCODINGS),
                                      ("candidate_scheme", self.candidate_scheme, CANDIDATE_SCHEMES)):
             if value not in allowed:

@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.strategy import Result, SearchSpace, StrategyError, register
 
@@ -113,23 +114,24 @@ class BOHB(Hyperband):
     bandwidth_factor: float = 3.0
     min_bandwidth: float = 1e-3
     min_points_in_model: int | None = None
+    # num_samples 0 failed mid-run ("argmax of an empty sequence"), 10**12 filled the memory. HpBandSter raises
+    # a min_points_in_model under dim + 1 to it (with a warning): taken as given, it would build the first model
+    # later, not earlier (a good set needs more than 6 rows); NaN (its default None let any type through) failed
+    # at the first sample
+    bounds = {**Hyperband.bounds, "num_samples": Bound(1, 10_000, integer=True),
+              "min_points_in_model": Bound(NUM_EDGES + 1, integer=True, null=True,
+                                           why="the number of edges + 1, HpBandSter's least; null for it")}
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        self.check_bounds()
         if not 1 <= self.top_n_percent <= 99:
             raise StrategyError(f"BOHB needs 1 <= top_n_percent <= 99, got {self.top_n_percent}")
-        if self.num_samples < 1:
-            raise StrategyError(f"BOHB needs num_samples >= 1, got {self.num_samples}")
         if not 0.0 <= self.random_fraction <= 1.0:
             raise StrategyError(f"BOHB needs 0 <= random_fraction <= 1, got {self.random_fraction}")
         if not 0.0 < self.bandwidth_factor < math.inf:
             raise StrategyError(f"BOHB needs a finite bandwidth_factor > 0, got {self.bandwidth_factor}")
         if not 0.0 < self.min_bandwidth <= 1.0:
             raise StrategyError(f"BOHB needs 0 < min_bandwidth <= 1 (1 redraws every edge), got {self.min_bandwidth}")
-        if self.min_points_in_model is not None and self.min_points_in_model < NUM_EDGES + 1:
-            # HpBandSter raises a smaller value to dim + 1 (with a warning): taken as given, it would
-            # build the first model later, not earlier (a good set needs more than 6 rows)
-            raise StrategyError(f"BOHB needs min_points_in_model >= {NUM_EDGES + 1} (the number of edges + 1, "
-                                f"HpBandSter's least; or None for it), got {self.min_points_in_model}")
         # its candidates redraw edges over all 5 ops, so on a table of some cells most are not there: it used to
         # fall back to a uniform cell every time, a Hyperband run under BOHB's name
         require_full_space(space, "BOHB's KDE model")

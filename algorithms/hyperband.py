@@ -55,6 +55,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import Arch
 from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
 
@@ -162,15 +163,15 @@ class Hyperband(Strategy):
     """Every query trains this many epochs, whatever its rung's budget (needs the budgets, resume=False)."""
     incumbent_rule: str = "highest-epoch"
     """"highest-epoch" (the simulator's), "max-budget" (HpBandSter's) or "best" (best at any epoch)."""
+    # eta past int64 was a numpy TypeError under min_budget/max_budget. min_epoch/max_epoch 0 used to mean the
+    # default silently; their default None let any type through the type check ("x" was a TypeError); the
+    # table's fidelities bound them above
+    bounds = {"eta": Bound(2, 1000, integer=True),
+              "min_epoch": Bound(1, integer=True, null=True, why="null: the table's first fidelity"),
+              "max_epoch": Bound(1, integer=True, null=True, why="null: the table's last fidelity")}
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if self.eta < 2:
-            raise StrategyError(f"eta must be >= 2, got {self.eta}")
-        for setting in ("min_epoch", "max_epoch"):
-            value = getattr(self, setting)
-            if value is not None and value < 1:  # None is the default; 0 used to mean the default silently
-                raise StrategyError(f"{setting} must be >= 1 (or None for the table's "
-                                    f"{'first' if setting == 'min_epoch' else 'last'} fidelity), got {value}")
+        self.check_bounds()
         if not isinstance(self.resume, bool):
             raise StrategyError(f"resume must be true or false, got {self.resume!r}")
         if self.incumbent_rule not in INCUMBENT_RULES:

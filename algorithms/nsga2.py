@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from nasbench_suite.pareto import crowding_distance, non_dominated, nondominated_ranks
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, Arch
 from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
 
@@ -33,9 +34,11 @@ class NSGA2(Strategy):
     mutation: float = 1.0
     epochs: int | None = None
 
+    # 10**12 filled the memory with its tournaments
+    bounds = {"population": Bound(2, 100_000, integer=True)}
+
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if self.population < 2:
-            raise StrategyError("NSGA-II needs population >= 2")
+        self.check_bounds()
         for name in ("crossover", "mutation"):
             if not 0.0 <= getattr(self, name) <= 1.0:  # NaN fails too
                 raise StrategyError(f"NSGA-II's {name} is a probability in [0, 1], got {getattr(self, name)}")

@@ -33,12 +33,12 @@ was used with ``mutate_top=10, max_edits=2, n_estimators=100, learning_rate=0.1,
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from nasbench_suite.predictors import Predictor, XGBoostPredictor
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import Arch
 from nasbench_suite.strategy import SearchSpace, StrategyError, register
 
@@ -77,12 +77,13 @@ class PredictorEvolution(BatchedModelSearch):
     subsample: float = 1.0
     candidate_scheme: str = "naslib"
 
+    # checked in setup: a bad value used to fail only at the first model fit, n_init queries into the run (learning
+    # rate 1e308 as an XGBoostError); 10**12 trees fitted for ever
+    bounds = {"n_estimators": Bound(1, 100_000, integer=True), "learning_rate": Bound(0, 10, lo_open=True),
+              "subsample": Bound(0, 1, lo_open=True)}
+
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        # checked here: a bad value used to fail only at the first model fit, n_init queries into the run
-        if self.n_estimators < 1 or not 0.0 < self.learning_rate < math.inf or not 0.0 < self.subsample <= 1.0:
-            raise StrategyError(f"xgb-evolution needs n_estimators >= 1, a finite learning_rate > 0 and "
-                                f"0 < subsample <= 1; got n_estimators={self.n_estimators}, "
-                                f"learning_rate={self.learning_rate}, subsample={self.subsample}")
+        self.check_bounds()
         if self.candidate_scheme not in CANDIDATE_SCHEMES:
             raise StrategyError(f"xgb-evolution candidate_scheme must be one of {', '.join(CANDIDATE_SCHEMES)}; "
                                 f"got {self.candidate_scheme!r}")

@@ -4,7 +4,7 @@ dies. NAS-Bench-201 ran it with population 10, sample size 3 and its node-then-e
 
 The tournament is drawn with replacement, as NB201's ``R_EA.py`` (``random.choice`` once per
 place), so ``sample_size`` may exceed ``population``: a larger sample only makes the best member
-more likely to be the parent. Both must be >= 1."""
+more likely to be the parent. Both must be 1..1,000,000."""
 from __future__ import annotations
 
 from collections import deque
@@ -13,8 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
-from nasbench_suite.space import Arch
-from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
+from nasbench_suite.settings_check import Bound
+from nasbench_suite.space import MUTATION_SCHEMES, Arch
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, register
 
 from .common import RandomStart
 
@@ -26,11 +27,13 @@ class RegularizedEvolution(RandomStart, Strategy):
     sample_size: int = 3
     mutation: str = "node_then_edge"
     epochs: int | None = None
+    # sample_size > population is fine (with replacement); 10**11 filled the memory with one tournament; a
+    # bogus mutation was refused only at the first child
+    bounds = {"population": Bound(1, 1_000_000, integer=True), "sample_size": Bound(1, 1_000_000, integer=True),
+              "mutation": Bound(choices=MUTATION_SCHEMES)}
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        for setting in ("population", "sample_size"):  # sample_size > population is fine (with replacement)
-            if getattr(self, setting) < 1:
-                raise StrategyError(f"REA needs {setting} >= 1, got {getattr(self, setting)}")
+        self.check_bounds()
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.members: deque[tuple[float, Arch]] = deque(maxlen=self.population)  # oldest on the left
         self.started = 0

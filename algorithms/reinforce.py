@@ -14,14 +14,14 @@ been sampled under an older one).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
-from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, register
 
 from .common import require_full_space
 
@@ -39,6 +39,11 @@ class EMABaseline:
         return self.num / self.den
 
 
+POLICY_BOUNDS = {"learning_rate": Bound(0, 10), "momentum": Bound(0, 1, hi_open=True)}
+"""The bounds of the settings REINFORCE and its LSTM form share: learning_rate 0 is allowed (a policy that
+never learns, a control), a huge one made the logits NaN; momentum 1 never moves the baseline off 0/0."""
+
+
 @register("reinforce")
 @dataclass
 class Reinforce(Strategy):
@@ -48,14 +53,11 @@ class Reinforce(Strategy):
     init_scale: float = 1e-3
     """Standard deviation of the initial logits (NB201's ``1e-3 * randn``; 0: exactly uniform)."""
     epochs: int | None = None
+    bounds = {"learning_rate": POLICY_BOUNDS["learning_rate"], "momentum": POLICY_BOUNDS["momentum"],
+              "init_scale": Bound(0, 100)}  # 1e308 overflowed the logits to inf and ran on NaN
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if not 0.0 <= self.learning_rate < math.inf:  # 0 is allowed: a policy that never learns (a control)
-            raise StrategyError(f"REINFORCE needs a finite learning_rate >= 0, got {self.learning_rate}")
-        if not 0.0 <= self.momentum < 1.0:  # momentum 1 never moves the baseline off 0/0
-            raise StrategyError(f"REINFORCE needs 0 <= momentum < 1, got {self.momentum}")
-        if not 0.0 <= self.init_scale < math.inf:
-            raise StrategyError(f"REINFORCE needs a finite init_scale >= 0, got {self.init_scale}")
+        self.check_bounds()
         require_full_space(space, "REINFORCE")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.logits = np.zeros((NUM_EDGES, NUM_OPS))

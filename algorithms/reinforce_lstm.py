@@ -42,18 +42,18 @@ controller training of ``exps/algos/ENAS.py`` (``scripts-search/algos/ENAS.sh``,
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
-from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, register
 
 from .common import require_full_space
 
-from .reinforce import EMABaseline
+from .reinforce import POLICY_BOUNDS, EMABaseline
 
 if TYPE_CHECKING:
     import torch
@@ -97,23 +97,15 @@ class LSTMReinforce(Strategy):
     init_range: float = 0.1
     epochs: int | None = None
 
-    def _check_settings(self) -> None:
-        """Refuse out-of-range settings before the run (they used to run without a word)."""
-        if self.hidden < 1:
-            raise StrategyError(f"reinforce-lstm needs hidden >= 1 (LSTM units), got {self.hidden}")
-        if not 0.0 <= self.learning_rate < math.inf:  # 0 is allowed: a policy that never learns (a control)
-            raise StrategyError(f"reinforce-lstm needs a finite learning_rate >= 0, got {self.learning_rate}")
-        if not 0.0 <= self.momentum < 1.0:  # momentum 1 never moves the baseline off 0/0
-            raise StrategyError(f"reinforce-lstm needs 0 <= momentum < 1, got {self.momentum}")
-        if not 0.0 <= self.entropy_weight < math.inf:  # negative: an entropy penalty, not a bonus
-            raise StrategyError(f"reinforce-lstm needs a finite entropy_weight >= 0, got {self.entropy_weight}")
-        if not 0.0 < self.init_range < math.inf:  # 0: zero LSTM and heads get no gradient, only the biases learn
-            raise StrategyError(f"reinforce-lstm needs a finite init_range > 0, got {self.init_range}")
+    # hidden 0 ran an LSTM of no units, 10**9 filled the memory; a negative entropy_weight is an entropy penalty,
+    # not a bonus; init_range 0 (zero LSTM and heads) gives only the biases a gradient, 1e308 overflowed numpy
+    bounds = {"hidden": Bound(1, 1024, integer=True, why="LSTM units"), **POLICY_BOUNDS,
+              "entropy_weight": Bound(0, 1000), "init_range": Bound(0, 10, lo_open=True)}
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         import torch
 
-        self._check_settings()
+        self.check_bounds()
         require_full_space(space, "the LSTM controller")
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.net = _controller(self.hidden)

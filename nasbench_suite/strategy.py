@@ -24,7 +24,7 @@ from typing import Any, Callable, ClassVar, Mapping, NamedTuple, Sequence, TypeV
 import numpy as np
 
 from .errors import NasBenchError
-from .settings_check import dataclass_defaults, setting_type_error
+from .settings_check import Bound, dataclass_defaults, setting_range_error, setting_type_error
 from .space import NUM_ARCHS, Arch, check_mutation_scheme
 
 
@@ -191,11 +191,14 @@ class Strategy(ABC):
     recorded in run manifests automatically. An exception raised by these methods stops the run with a
     :class:`StrategyError` naming the strategy, the method and the line (the exception chained to it); a
     StrategyError they raise on purpose (a setting check) is prefixed "strategy 'NAME': " unless its
-    message already starts with the strategy's name.
+    message already starts with the strategy's name. ``bounds`` gives the range (or choices) of settings,
+    which ``setup`` checks first with :meth:`check_bounds`.
     """
 
     name: ClassVar[str] = ""
     uses_torch: ClassVar[bool] = False
+    bounds: ClassVar[Mapping[str, Bound]] = {}
+    """{setting: the values it accepts} (:class:`~nasbench_suite.settings_check.Bound`)."""
 
     @abstractmethod
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None: ...
@@ -208,6 +211,13 @@ class Strategy(ABC):
 
     def incumbent(self) -> Arch | None:
         return None
+
+    def check_bounds(self) -> None:
+        """StrategyError naming the first setting outside its ``bounds`` (before the run: an absurd value
+        used to fail mid-run, overflow or exhaust the memory)."""
+        problem = setting_range_error(self.bounds, {key: getattr(self, key) for key in self.bounds})
+        if problem:
+            raise StrategyError(problem)
 
     def settings(self) -> dict[str, Any]:
         """The constructor settings (dataclass fields), JSON-friendly."""

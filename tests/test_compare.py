@@ -853,7 +853,8 @@ def test_a_setting_refused_at_setup_names_the_strategy(toy: dict[str, Path], tmp
     path = tmp_path / "eta.toml"
     path.write_text(toy["replay"].read_text() + '\n[[strategy]]\nname = "hyperband"\nsettings = { eta = 1 }\n')
     assert main(["compare", "--config", str(path), "--out", str(tmp_path / "out")]) == 2
-    assert capsys.readouterr().err == "nasbench: error: strategy 'hyperband': eta must be >= 2, got 1\n"
+    assert capsys.readouterr().err == ("nasbench: error: strategy 'hyperband': setting eta=1 must be an integer in "
+                                       "[2, 1000]\n")
 
 def test_missing_config_and_runs_folder_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["compare", "--config", str(tmp_path / "nope.toml")]) == 2

@@ -82,6 +82,42 @@ def test_search_user_errors_are_one_line(search_table: Benchmark, tmp_path: Path
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("strategy, setting, message", [
+    # None defaults let any type through the type check: a TypeError line from setup(), a slice error mid-run
+    ("hyperband", "min_epoch=\"x\"", "setting min_epoch='x' must be an integer >= 1 or null"),
+    ("bohb", "min_epoch=\"x\"", "setting min_epoch='x' must be an integer >= 1 or null"),
+    ("bohb", "min_points_in_model=NaN", "setting min_points_in_model=nan must be an integer >= 7 or null"),
+    # overflowed: an OverflowError line, an XGBoostError line at the first fit, or ran on overflow warnings
+    ("reinforce-lstm", "init_range=1e308", "setting init_range=1e+308 must be a finite number in (0, 10]"),
+    ("xgb-evolution", "learning_rate=1e308", "setting learning_rate=1e+308 must be a finite number in (0, 10]"),
+    ("reinforce", "init_scale=1e308", "setting init_scale=1e+308 must be a finite number in [0, 100]"),
+    ("reinforce", "learning_rate=1e308", "setting learning_rate=1e+308 must be a finite number in [0, 10]"),
+    ("bananas", "lr=1e308", "setting lr=1e+308 must be a finite number in (0, 10]"),
+    # filled the memory or ran for ever
+    ("reinforce-lstm", "hidden=1000000000", "setting hidden=1000000000 must be an integer in [1, 1024] (LSTM units)"),
+    ("bananas", "members=1000000000000", "setting members=1000000000000 must be an integer in [1, 100]"),
+    ("bananas", "train_epochs=1000000000000", "setting train_epochs=1000000000000 must be an integer in [1, 10000]"),
+    ("bananas", "width=1000000000", "setting width=1000000000 must be an integer in [1, 1024]"),
+    ("bananas-warm", "layers=1000000000", "setting layers=1000000000 must be an integer in [1, 100]"),
+    ("xgb-evolution", "n_estimators=1000000000000", "setting n_estimators=1000000000000 must be an integer in "
+                                                    "[1, 100000]"),
+    ("rea", "sample_size=100000000000", "setting sample_size=100000000000 must be an integer in [1, 1000000]"),
+    ("bohb", "num_samples=1000000000000", "setting num_samples=1000000000000 must be an integer in [1, 10000]"),
+    ("hyperband", f"eta={10**30}", f"setting eta={10**30} must be an integer in [2, 1000]"),
+    # accepted until the first child
+    ("rea", "mutation=\"bogus\"", "setting mutation='bogus' must be one of 'node_then_edge', 'uniform_edge'"),
+    ("rea-move", "mutation=\"bogus\"", "setting mutation='bogus' must be one of 'node_then_edge', 'uniform_edge'"),
+])
+def test_a_setting_out_of_its_range_is_one_line_naming_it_before_any_run(search_table: Benchmark, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture, strategy: str,
+                                                                          setting: str, message: str) -> None:
+    code = main(["search", "--table", str(search_table.path), "--strategy", strategy, "--set", setting,
+                 "--max-queries", "30", "--seeds", "0", "--workers", "1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"nasbench: error: strategy {strategy!r}: {message}"), err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
 def test_search_options_reach_the_runs_and_the_defaults_are_readmes(search_table: Benchmark, tmp_path: Path) -> None:
     """--overrun, --search-epochs and --objective reach every run (all were parsed and could be dropped unnoticed:
     the manifest records the option given, whatever the runs used); left out, --seeds is 0-9 and --objective
@@ -1067,12 +1103,13 @@ def test_an_unknown_mutation_scheme_is_refused_on_a_table_of_some_cells(tmp_path
                                                                         capsys: pytest.CaptureFixture) -> None:
     """On a table holding only some cells a mutation is a random held neighbour whatever the scheme, so
     `--set mutation='"x"'` ran there (exit 0, the manifest recording mutation 'x'); on the full table it
-    was refused. Now both refuse it."""
+    was refused (at its first child, as "failed in ask(): ArchError: ..."). Now both refuse it before the runs."""
     for table in ("digits-sample", "digits"):
         assert main(["search", "--table", table, "--strategy", "rea", "--set", 'mutation="x"', "--seeds", "0",
                      "--max-queries", "40", "--workers", "1", "--out", str(tmp_path / table)]) == 2
         err = capsys.readouterr().err
-        assert "unknown mutation scheme 'x'; use 'node_then_edge' or 'uniform_edge'" in err and err.count("\n") == 1
+        assert err == ("nasbench: error: strategy 'rea': setting mutation='x' must be one of 'node_then_edge', "
+                       "'uniform_edge'\n")
         assert not (tmp_path / table).exists()
 
 

@@ -2,6 +2,7 @@
 table (whose landscape rewards using what was learned: see fixture_tables)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -813,6 +814,53 @@ def test_setting_type_error_takes_each_defaults_kind_and_no_other() -> None:
             f"setting {key}={value!r} must be {kind} (default {defaults[key]!r})"), (key, value)
 
 
+def test_setting_range_error_names_the_first_setting_out_of_its_bound_and_the_range() -> None:
+    """Each kind of Bound: a finite number (NaN, inf and a bool are none), an integer (not a float or bool), ends
+    included or excluded, no upper end, null, a list of them, a choice; settings without a bound pass."""
+    from nasbench_suite.settings_check import Bound, setting_range_error
+
+    bounds = {"lr": Bound(0, 10, lo_open=True), "p": Bound(0, 1, hi_open=True), "n": Bound(1, 100, integer=True),
+              "k": Bound(7, integer=True, null=True, why="why"), "betas": Bound(0, 1, hi_open=True, each=True),
+              "mode": Bound(choices=("a", "b")), "tau": Bound(1e-6, 1e6)}
+    for key, value in [("lr", 10), ("lr", 1e-300), ("p", 0.0), ("n", 1), ("n", 100), ("k", None), ("k", 10**40),
+                       ("betas", (0.5, 0.999)), ("betas", []), ("mode", "b"), ("tau", 1e-6), ("other", "x")]:
+        assert setting_range_error(bounds, {key: value}) is None, (key, value)
+    for key, value, must in [
+            ("lr", 0, "a finite number in (0, 10]"), ("lr", 1e308, "a finite number in (0, 10]"),
+            ("lr", math.nan, "a finite number in (0, 10]"), ("lr", math.inf, "a finite number in (0, 10]"),
+            ("lr", True, "a finite number in (0, 10]"), ("lr", "1", "a finite number in (0, 10]"),
+            ("p", 1.0, "a finite number in [0, 1)"), ("n", 0, "an integer in [1, 100]"),
+            ("n", 10**30, "an integer in [1, 100]"), ("n", 5.0, "an integer in [1, 100]"),
+            ("k", 6, "an integer >= 7 or null (why)"), ("k", math.nan, "an integer >= 7 or null (why)"),
+            ("k", "x", "an integer >= 7 or null (why)"), ("betas", ["a", "b"], "a list of finite numbers in [0, 1)"),
+            ("betas", [0.5, 1.0], "a list of finite numbers in [0, 1)"),
+            ("betas", 0.5, "a list of finite numbers in [0, 1)"),
+            ("mode", "c", "one of 'a', 'b'"), ("mode", ["a"], "one of 'a', 'b'"),
+            ("tau", 1e-7, "a finite number in [1e-06, 1e+06]")]:
+        assert setting_range_error(bounds, {"n": 5, key: value}) == f"setting {key}={value!r} must be {must}", \
+            (key, value)
+    # the first of bounds' order
+    assert setting_range_error(bounds, {"n": 0, "lr": 0}) == "setting lr=0 must be a finite number in (0, 10]"
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("rea", {"population": 1_000_000, "sample_size": 1_000_000, "mutation": "uniform_edge"}),
+    ("reinforce", {"learning_rate": 10.0, "momentum": 0.999, "init_scale": 100.0}),
+    ("reinforce", {"learning_rate": 0.0, "init_scale": 0.0}),  # a policy that never learns, exactly uniform
+    ("reinforce-lstm", {"hidden": 1024, "learning_rate": 10.0, "entropy_weight": 1000.0, "init_range": 10.0}),
+    ("bananas", {"members": 100, "train_epochs": 10_000, "layers": 100, "width": 1024, "batch_size": 10**9,
+                 "lr": 10.0}),
+    ("xgb-evolution", {"n_estimators": 100_000, "learning_rate": 10.0, "subsample": 1e-9}),
+    ("hyperband", {"eta": 1000, "min_epoch": 4, "max_epoch": 108}),
+    ("bohb", {"eta": 2, "num_samples": 10_000, "min_points_in_model": 10**6}),
+])
+def test_settings_at_the_ends_of_their_bounds_are_accepted(name: str, settings: dict) -> None:
+    """The bounds are generous: their ends pass setup (the strategies need only the space to set up)."""
+    from nasbench_suite.strategy import SearchSpace
+
+    make_strategy(name, settings).setup(SearchSpace((4, 12, 36, 108), np.arange(15625)), np.random.default_rng(0))
+
+
 def test_every_strategy_accepts_its_own_defaults() -> None:
     from dataclasses import is_dataclass
 
@@ -850,44 +898,46 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
 
 
 @pytest.mark.parametrize("name, settings, message", [
-    ("bananas", {"members": 0}, "members >= 1"),  # used to run to the end on NaN predictions
-    ("bananas", {"train_epochs": 0}, "train_epochs >= 1"),
-    ("bananas", {"layers": 0}, "layers, width, batch_size >= 1"),  # the ensemble refused it only at the first fit
-    ("bananas", {"lr": 0.0}, "finite lr > 0"),
+    ("bananas", {"members": 0}, r"setting members=0 must be an integer in \[1, 100\]"),  # ran on NaN predictions
+    ("bananas", {"train_epochs": 0}, r"setting train_epochs=0 must be an integer in \[1, 10000\]"),
+    ("bananas", {"layers": 0}, r"setting layers=0 must be an integer in \[1, 100\]"),  # refused only at the first fit
+    ("bananas", {"lr": 0.0}, r"setting lr=0.0 must be a finite number in \(0, 10\]"),
     ("bananas", {"loss": "huber"}, "loss must be one of mae, mse; got 'huber'"),
-    ("xgb-evolution", {"n_estimators": 0}, "n_estimators >= 1"),  # used to fail at the first model fit, mid-run
+    # used to fail at the first model fit, mid-run
+    ("xgb-evolution", {"n_estimators": 0}, r"setting n_estimators=0 must be an integer in \[1, 100000\]"),
     ("xgb-evolution", {"candidates": 0}, "candidates"),
     ("xgb-evolution", {"mutate_top": 0}, "batch, candidates, mutate_top, max_edits >= 1"),  # no parents to mutate
-    ("xgb-evolution", {"learning_rate": 0.0}, "finite learning_rate > 0"),
-    ("xgb-evolution", {"subsample": 1.5}, "0 < subsample <= 1"),
+    ("xgb-evolution", {"learning_rate": 0.0}, r"learning_rate=0.0 must be a finite number in \(0, 10\]"),
+    ("xgb-evolution", {"subsample": 1.5}, r"setting subsample=1.5 must be a finite number in \(0, 1\]"),
     ("xgb-evolution", {"candidate_scheme": "naszilla"}, "candidate_scheme must be one of naslib, edits"),
-    ("bohb", {"num_samples": 0}, "num_samples >= 1"),  # used to fail mid-run: "argmax of an empty sequence"
+    # used to fail mid-run: "argmax of an empty sequence"
+    ("bohb", {"num_samples": 0}, r"setting num_samples=0 must be an integer in \[1, 10000\]"),
     ("bohb", {"random_fraction": 2.0}, "0 <= random_fraction <= 1"),
     ("bohb", {"top_n_percent": 0}, "1 <= top_n_percent <= 99"),
     ("bohb", {"bandwidth_factor": 0.0}, "bandwidth_factor > 0"),
     ("bohb", {"min_bandwidth": 0.0}, "0 < min_bandwidth"),
-    ("bohb", {"min_points_in_model": 0}, "min_points_in_model >= 7"),
+    ("bohb", {"min_points_in_model": 0}, "setting min_points_in_model=0 must be an integer >= 7 or null"),
     # HpBandSter raises it to 7; taken as given, 3 built the first model after 47 results, not 14
-    ("bohb", {"min_points_in_model": 3}, "min_points_in_model >= 7 .* got 3"),
-    ("bohb", {"eta": 1}, "eta must be >= 2"),
-    ("reinforce", {"learning_rate": -1.0}, "learning_rate >= 0"),
-    ("reinforce", {"learning_rate": float("nan")}, "learning_rate >= 0"),
-    ("reinforce", {"momentum": 2.0}, "0 <= momentum < 1"),
-    ("reinforce", {"momentum": 1.0}, "0 <= momentum < 1"),
-    ("reinforce", {"init_scale": -1e-3}, "init_scale >= 0"),
-    ("rea", {"population": 0}, "REA needs population >= 1, got 0"),  # the message named neither value
-    ("rea", {"sample_size": -2}, "REA needs sample_size >= 1, got -2"),
-    ("reinforce-lstm", {"hidden": 0}, "hidden >= 1"),  # hidden=0 used to run (an LSTM of no units)
-    ("reinforce-lstm", {"hidden": -4}, "hidden >= 1"),
-    ("reinforce-lstm", {"learning_rate": -0.1}, "learning_rate >= 0"),
-    ("reinforce-lstm", {"learning_rate": float("inf")}, "learning_rate >= 0"),
-    ("reinforce-lstm", {"momentum": 1.0}, "0 <= momentum < 1"),
-    ("reinforce-lstm", {"entropy_weight": -1.0}, "entropy_weight >= 0"),
-    ("reinforce-lstm", {"init_range": 0.0}, "init_range > 0"),
-    ("hyperband", {"min_epoch": 0}, "min_epoch must be >= 1"),  # 0 used to mean the default silently
-    ("hyperband", {"min_epoch": -3}, "min_epoch must be >= 1"),
-    ("hyperband", {"max_epoch": 0}, "max_epoch must be >= 1"),
-    ("hyperband", {"eta": 1}, "eta must be >= 2"),
+    ("bohb", {"min_points_in_model": 3}, "min_points_in_model=3 must be an integer >= 7 or null"),
+    ("bohb", {"eta": 1}, r"setting eta=1 must be an integer in \[2, 1000\]"),
+    ("reinforce", {"learning_rate": -1.0}, r"learning_rate=-1.0 must be a finite number in \[0, 10\]"),
+    ("reinforce", {"learning_rate": float("nan")}, r"learning_rate=nan must be a finite number in \[0, 10\]"),
+    ("reinforce", {"momentum": 2.0}, r"momentum=2.0 must be a finite number in \[0, 1\)"),
+    ("reinforce", {"momentum": 1.0}, r"momentum=1.0 must be a finite number in \[0, 1\)"),
+    ("reinforce", {"init_scale": -1e-3}, r"init_scale=-0.001 must be a finite number in \[0, 100\]"),
+    ("rea", {"population": 0}, r"setting population=0 must be an integer in \[1, 1000000\]"),  # named neither value
+    ("rea", {"sample_size": -2}, r"setting sample_size=-2 must be an integer in \[1, 1000000\]"),
+    ("reinforce-lstm", {"hidden": 0}, r"hidden=0 must be an integer in \[1, 1024\]"),  # ran an LSTM of no units
+    ("reinforce-lstm", {"hidden": -4}, r"hidden=-4 must be an integer in \[1, 1024\]"),
+    ("reinforce-lstm", {"learning_rate": -0.1}, r"learning_rate=-0.1 must be a finite number in \[0, 10\]"),
+    ("reinforce-lstm", {"learning_rate": float("inf")}, r"learning_rate=inf must be a finite number in \[0, 10\]"),
+    ("reinforce-lstm", {"momentum": 1.0}, r"momentum=1.0 must be a finite number in \[0, 1\)"),
+    ("reinforce-lstm", {"entropy_weight": -1.0}, r"entropy_weight=-1.0 must be a finite number in \[0, 1000\]"),
+    ("reinforce-lstm", {"init_range": 0.0}, r"init_range=0.0 must be a finite number in \(0, 10\]"),
+    ("hyperband", {"min_epoch": 0}, "setting min_epoch=0 must be an integer >= 1 or null"),  # 0 meant the default
+    ("hyperband", {"min_epoch": -3}, "setting min_epoch=-3 must be an integer >= 1 or null"),
+    ("hyperband", {"max_epoch": 0}, "setting max_epoch=0 must be an integer >= 1 or null"),
+    ("hyperband", {"eta": 1}, r"setting eta=1 must be an integer in \[2, 1000\]"),
     ("hyperband", {"incumbent_rule": "last"}, "incumbent_rule must be one of"),
     ("bohb", {"query_epochs": 12, "resume": False}, "query_epochs needs min_budget and max_budget"),
     ("hyperband", {"min_budget": 1}, "min_budget needs max_budget too"),
@@ -903,6 +953,31 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
      "query_epochs=13 is not a fidelity"),
     ("rea", {"epochs": True}, "epochs=True is not a fidelity"),  # ran at 1 epoch (True == 1)
     ("nsga2", {"crossover": 1.5}, "crossover is a probability in"),  # ran as if it were 1
+    # no upper bound: these overflowed (OverflowError, XGBoostError, NaN logits), or filled the memory or ran for
+    # ever (a huge ensemble, LSTM, tree count, tournament or population)
+    ("reinforce", {"init_scale": 1e308}, r"setting init_scale=1e\+308 must be a finite number in \[0, 100\]"),
+    ("reinforce", {"learning_rate": 1e308}, r"setting learning_rate=1e\+308 must be a finite number in \[0, 10\]"),
+    ("reinforce-lstm", {"init_range": 1e308}, r"setting init_range=1e\+308 must be a finite number in \(0, 10\]"),
+    ("reinforce-lstm", {"entropy_weight": 1e308}, r"entropy_weight=1e\+308 must be a finite number in \[0, 1000\]"),
+    ("reinforce-lstm", {"hidden": 10**9}, r"setting hidden=1000000000 must be an integer in \[1, 1024\]"),
+    ("bananas", {"lr": 1e308}, r"setting lr=1e\+308 must be a finite number in \(0, 10\]"),
+    ("bananas", {"members": 101}, r"setting members=101 must be an integer in \[1, 100\]"),
+    ("bananas", {"train_epochs": 10**12}, r"setting train_epochs=1000000000000 must be an integer in \[1, 10000\]"),
+    ("bananas", {"width": 1025}, r"setting width=1025 must be an integer in \[1, 1024\]"),
+    ("bananas", {"batch_size": 0}, r"setting batch_size=0 must be an integer >= 1"),
+    ("xgb-evolution", {"learning_rate": 1e308}, r"setting learning_rate=1e\+308 must be a finite number in \(0, 10\]"),
+    ("xgb-evolution", {"n_estimators": 10**12}, r"n_estimators=1000000000000 must be an integer in \[1, 100000\]"),
+    ("xgb-evolution", {"subsample": float("nan")}, r"setting subsample=nan must be a finite number in \(0, 1\]"),
+    ("rea", {"sample_size": 10**11}, r"setting sample_size=100000000000 must be an integer in \[1, 1000000\]"),
+    ("rea", {"population": 10**30}, r"must be an integer in \[1, 1000000\]"),  # deque's OverflowError
+    ("rea", {"mutation": "bogus"}, "setting mutation='bogus' must be one of 'node_then_edge', 'uniform_edge'"),
+    ("nsga2", {"population": 10**12}, r"setting population=1000000000000 must be an integer in \[2, 100000\]"),
+    ("bohb", {"num_samples": 10**12}, r"setting num_samples=1000000000000 must be an integer in \[1, 10000\]"),
+    ("bohb", {"min_points_in_model": float("nan")}, "setting min_points_in_model=nan must be an integer >= 7 or null"),
+    ("bohb", {"min_points_in_model": "7"}, "setting min_points_in_model='7' must be an integer >= 7 or null"),
+    ("hyperband", {"min_epoch": "x"}, "setting min_epoch='x' must be an integer >= 1 or null"),
+    ("hyperband", {"max_epoch": 12.0}, "setting max_epoch=12.0 must be an integer >= 1 or null"),
+    ("hyperband", {"eta": 10**30, "min_budget": 1, "max_budget": 12}, r"must be an integer in \[2, 1000\]"),
 ])
 def test_out_of_range_settings_are_refused_before_the_run(name: str, settings: dict, message: str,
                                                           oracle: Oracle) -> None:
@@ -914,11 +989,11 @@ def test_out_of_range_settings_are_refused_before_the_run(name: str, settings: d
 
 
 @pytest.mark.parametrize("name, settings, message", [
-    ("hyperband", {"eta": 1}, "strategy 'hyperband': eta must be >= 2, got 1"),  # did not name the strategy
-    ("bohb", {"eta": 1}, "strategy 'bohb': eta must be >= 2, got 1"),
-    ("rea", {"population": 0}, "REA needs population >= 1, got 0"),  # names it already: no second prefix
-    ("local-search", {"n_init": 0}, "local search needs n_init >= 1"),
-    ("reinforce-lstm", {"hidden": 0}, "reinforce-lstm needs hidden >= 1 (LSTM units), got 0"),
+    ("hyperband", {"eta": 1}, "strategy 'hyperband': setting eta=1 must be an integer in [2, 1000]"),  # named none
+    ("bohb", {"eta": 1}, "strategy 'bohb': setting eta=1 must be an integer in [2, 1000]"),
+    ("local-search", {"n_init": 0}, "local search needs n_init >= 1"),  # names it already: no second prefix
+    ("reinforce-lstm", {"hidden": 0}, "strategy 'reinforce-lstm': setting hidden=0 must be an integer in [1, 1024] "
+                                      "(LSTM units)"),
 ])
 def test_a_setting_refused_in_a_run_names_the_strategy_once(name: str, settings: dict, message: str,
                                                             oracle: Oracle) -> None:
@@ -1727,7 +1802,7 @@ def test_bohb_settings_at_their_bounds_are_accepted_and_just_past_them_refused()
     _bohb(top_n_percent=99, random_fraction=1.0)
     for bad, message in [({"top_n_percent": 100}, "1 <= top_n_percent <= 99, got 100"),
                          ({"min_bandwidth": 1.01}, "0 < min_bandwidth <= 1"),
-                         ({"min_points_in_model": 6}, "min_points_in_model >= 7 .* got 6")]:
+                         ({"min_points_in_model": 6}, "min_points_in_model=6 must be an integer >= 7")]:
         with pytest.raises(StrategyError, match=message):
             _bohb(**bad)
 
