@@ -17,13 +17,13 @@ derived cell is the argmax op of each edge (``none`` allowed, as NB201's ``genot
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.supernet import Supernet, derive
 from nasbench_suite.weight_sharing import Context, Method
@@ -76,16 +76,11 @@ def unrolled_alpha_grad(net: Supernet, alpha: torch.Tensor, x: torch.Tensor, y: 
 ARCH_DEFAULTS: dict[str, Any] = {"arch_lr": 3e-4, "arch_betas": (0.5, 0.999), "arch_weight_decay": 1e-3,
                                  "alpha_init_std": 1e-3}
 """NAS-Bench-201's architecture optimizer (DARTS, GDAS) and alpha initialisation."""
-
-
-def arch_problem(config: dict[str, Any]) -> str | None:
-    """What is wrong with the architecture optimizer's settings, or None."""
-    betas = config["arch_betas"]
-    if not all(0 <= config[k] < math.inf for k in ("arch_lr", "arch_weight_decay", "alpha_init_std")):
-        return "arch_lr, arch_weight_decay and alpha_init_std must be finite and >= 0"  # inf: alpha inf/NaN
-    if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-        return "arch_betas must be two numbers in [0, 1)"
-    return None
+ARCH_BOUNDS: dict[str, Bound] = {"arch_lr": Bound(0, 10), "arch_betas": Bound(0, 1, hi_open=True, each=True),
+                                 "arch_weight_decay": Bound(0, 10), "alpha_init_std": Bound(0, 10)}
+"""Their bounds: a huge lr or weight decay made alpha inf/NaN (1e308: a torch RuntimeError), a huge
+alpha_init_std too (GDAS then resampled its Gumbel noise for ever); Adam's beta2 = 1 never moves its second
+moment off 0."""
 
 
 def architecture_parameters(ctx: Context, config: dict[str, Any]) -> tuple[torch.nn.Parameter, torch.optim.Adam]:
@@ -104,8 +99,9 @@ class DartsV1(Method):
     def defaults(cls) -> dict[str, Any]:
         return dict(ARCH_DEFAULTS)
 
-    def check(self) -> str | None:
-        return arch_problem(self.config)
+    @classmethod
+    def bounds(cls) -> dict[str, Bound]:
+        return dict(ARCH_BOUNDS)
 
     def setup(self, ctx: Context) -> None:
         self.alpha, self.arch_opt = architecture_parameters(ctx, self.config)

@@ -38,11 +38,11 @@ Rewards and the derived cell's scores use BatchNorm as the loop's ``bn_scoring``
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.supernet import onehot_weights
 from nasbench_suite.weight_sharing import Context, Method, best_candidate, candidate_batches_error
@@ -56,14 +56,16 @@ class ENAS(Method):
         return {"controller_lr": 0.05, "controller_steps": 20, "controller_samples": 4, "baseline_decay": 0.95,
                 "entropy_weight": 1e-4, "derive_samples": 10, "candidate_batches": "shared"}
 
+    @classmethod
+    def bounds(cls) -> dict[str, Bound]:
+        # 0 steps, samples or derive_samples (the best of no cells) cannot work, 10**12 ran for ever; a huge
+        # controller_lr or entropy_weight made the logits NaN ("Probabilities contain NaN")
+        return {"controller_lr": Bound(0, 10), "controller_steps": Bound(1, 10_000, integer=True),
+                "controller_samples": Bound(1, 10_000, integer=True), "baseline_decay": Bound(0, 1),
+                "entropy_weight": Bound(0, 1000), "derive_samples": Bound(1, 100_000, integer=True)}
+
     def check(self) -> str | None:
-        c = self.config
-        if c["controller_steps"] < 1 or c["controller_samples"] < 1 or c["derive_samples"] < 1:
-            return "controller_steps, controller_samples and derive_samples must be at least 1"
-        if not (0 <= c["controller_lr"] < math.inf and 0 <= c["baseline_decay"] <= 1
-                and 0 <= c["entropy_weight"] < math.inf):
-            return "need a finite controller_lr >= 0, 0 <= baseline_decay <= 1, a finite entropy_weight >= 0"
-        return candidate_batches_error(c["candidate_batches"])
+        return candidate_batches_error(self.config["candidate_batches"])
 
     def setup(self, ctx: Context) -> None:
         self.logits = torch.nn.Parameter(torch.zeros(NUM_EDGES, NUM_OPS, dtype=torch.float64))

@@ -10,13 +10,13 @@ argmax of alpha per edge. Gumbel noise comes from the run's seeded torch generat
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from algorithms.darts import ARCH_DEFAULTS, arch_problem, architecture_parameters
+from algorithms.darts import ARCH_BOUNDS, ARCH_DEFAULTS, architecture_parameters
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_OPS, Arch
 from nasbench_suite.supernet import derive
 from nasbench_suite.weight_sharing import Context, Method
@@ -41,10 +41,18 @@ class GDAS(Method):
     def defaults(cls) -> dict[str, Any]:
         return {**ARCH_DEFAULTS, "tau_max": 10.0, "tau_min": 0.1}
 
+    @classmethod
+    def bounds(cls) -> dict[str, Bound]:
+        # the Gumbel-softmax temperature divides the logits: 0 divided by zero, a tiny one overflowed them and inf
+        # made tau NaN, each resampled for ever
+        tau = Bound(1e-6, 1e6, why="the Gumbel-softmax temperature")
+        return {**ARCH_BOUNDS, "tau_max": tau, "tau_min": tau}
+
     def check(self) -> str | None:
-        if not 0 < self.config["tau_min"] <= self.config["tau_max"] < math.inf:  # inf: tau NaN, resampled forever
-            return "need 0 < tau_min <= tau_max < inf (the Gumbel-softmax temperature divides the logits)"
-        return arch_problem(self.config)
+        if not self.config["tau_min"] <= self.config["tau_max"]:
+            c = self.config
+            return f"need tau_min <= tau_max, got tau_min={c['tau_min']!r}, tau_max={c['tau_max']!r}"
+        return None
 
     def setup(self, ctx: Context) -> None:
         self.alpha, self.arch_opt = architecture_parameters(ctx, self.config)

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import Arch
 from nasbench_suite.supernet import onehot_weights
 from nasbench_suite.weight_sharing import Context, Method, best_candidate, candidate_batches_error
@@ -43,12 +44,15 @@ class RSPS(Method):
     def defaults(cls) -> dict[str, Any]:
         return {"candidates": 100, "valid_batch": None, "candidate_batches": "shared"}
 
+    @classmethod
+    def bounds(cls) -> dict[str, Bound]:
+        # 10**12 candidates ran for ever; valid_batch's default None let any type through the type check, and it
+        # is capped at the valid split's size
+        return {"candidates": Bound(1, 100_000, integer=True),
+                "valid_batch": Bound(1, integer=True, null=True,
+                                     why="images per valid minibatch; null: the batch size")}
+
     def check(self) -> str | None:
-        vb = self.config["valid_batch"]
-        if vb is not None and (isinstance(vb, bool) or not isinstance(vb, int)):  # its default None takes any type
-            return f"valid_batch must be an integer (images per valid minibatch) or null, got {vb!r}"
-        if self.config["candidates"] < 1 or (vb is not None and vb < 1):
-            return "candidates and valid_batch must be at least 1"
         return candidate_batches_error(self.config["candidate_batches"])
 
     def step(self, ctx: Context, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor) -> None:

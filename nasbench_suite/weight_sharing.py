@@ -80,7 +80,7 @@ from . import __version__
 from .errors import NasBenchError
 from .machine import cpu_model
 from .model import MacroConfig
-from .settings_check import setting_type_error
+from .settings_check import Bound, setting_range_error, setting_type_error
 from .space import NUM_ARCHS, OPS, Arch
 from .supernet import Supernet, onehot_weights
 from .train import Protocol, augment_batch, load_protocol_data, torch_seed
@@ -263,7 +263,7 @@ class Method:
         if problem:
             raise WeightSharingError(f"{self.name}: {problem}")
         self.config = {**self.defaults(), **settings}
-        problem = self.check()
+        problem = setting_range_error(self.bounds(), self.config) or self.check()
         if problem:
             raise WeightSharingError(f"{self.name}: {problem}")
 
@@ -271,8 +271,14 @@ class Method:
     def defaults(cls) -> dict[str, Any]:
         return {}
 
+    @classmethod
+    def bounds(cls) -> dict[str, Bound]:
+        """{setting: the values it accepts} (:class:`~nasbench_suite.settings_check.Bound`), checked before
+        :meth:`check`."""
+        return {}
+
     def check(self) -> str | None:
-        """What is wrong with ``self.config``'s values (their types are already checked), or None."""
+        """What else is wrong with ``self.config``'s values (their types and bounds are already checked), or None."""
         return None
 
     def settings(self) -> dict[str, Any]:

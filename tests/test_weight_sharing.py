@@ -691,6 +691,73 @@ def test_out_of_range_method_settings_are_refused_before_any_training(method: st
     make_method(method, {})  # the defaults pass
 
 
+@pytest.mark.parametrize("method, settings, message", [
+    # overflowed: a torch RuntimeError traceback, Gumbel resampling for ever, "Probabilities contain NaN"
+    ("darts-v1", {"arch_lr": 1e308}, "darts-v1: setting arch_lr=1e+308 must be a finite number in [0, 10]"),
+    ("darts-v2", {"arch_weight_decay": 1e308}, "darts-v2: setting arch_weight_decay=1e+308 must be a finite number "
+                                               "in [0, 10]"),
+    ("gdas", {"alpha_init_std": 1e308}, "gdas: setting alpha_init_std=1e+308 must be a finite number in [0, 10]"),
+    ("enas", {"controller_lr": 1e308}, "enas: setting controller_lr=1e+308 must be a finite number in [0, 10]"),
+    ("enas", {"entropy_weight": 1e308}, "enas: setting entropy_weight=1e+308 must be a finite number in [0, 1000]"),
+    # a TypeError traceback: the list's elements were not checked
+    ("darts-v1", {"arch_betas": ["a", "b"]}, "darts-v1: setting arch_betas=['a', 'b'] must be a list of finite "
+                                            "numbers in [0, 1)"),
+    ("darts-v1", {"arch_betas": [0.5, float("nan")]}, "darts-v1: setting arch_betas=[0.5, nan] must be a list of "
+                                                     "finite numbers in [0, 1)"),
+    # a tiny temperature overflowed the float32 logits to inf: resampled for ever
+    ("gdas", {"tau_min": 1e-40}, "gdas: setting tau_min=1e-40 must be a finite number in [1e-06, 1e+06] "
+                                 "(the Gumbel-softmax temperature)"),
+    ("gdas", {"tau_min": 5.0, "tau_max": 2.0}, "gdas: need tau_min <= tau_max, got tau_min=5.0, tau_max=2.0"),
+    # ran for ever
+    ("enas", {"controller_steps": 10**12}, "enas: setting controller_steps=1000000000000 must be an integer in "
+                                           "[1, 10000]"),
+    ("enas", {"controller_samples": 10**12}, "enas: setting controller_samples=1000000000000 must be an integer "
+                                             "in [1, 10000]"),
+    ("enas", {"derive_samples": 10**12}, "enas: setting derive_samples=1000000000000 must be an integer in "
+                                         "[1, 100000]"),
+    ("rsps", {"candidates": 10**12}, "rsps: setting candidates=1000000000000 must be an integer in [1, 100000]"),
+    ("rsps", {"valid_batch": float("nan")}, "rsps: setting valid_batch=nan must be an integer >= 1 or null "
+                                            "(images per valid minibatch; null: the batch size)"),
+])
+def test_a_method_setting_out_of_its_range_names_it_and_the_range(method: str, settings: dict, message: str) -> None:
+    from nasbench_suite.weight_sharing import WeightSharingError, make_method
+
+    with pytest.raises(WeightSharingError) as info:
+        make_method(method, settings)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("method, settings", [
+    ("darts-v1", {"arch_lr": 10, "arch_betas": [0.0, 0.999999], "arch_weight_decay": 10.0, "alpha_init_std": 10.0}),
+    ("darts-v2", {"arch_lr": 0.0, "arch_weight_decay": 0.0, "alpha_init_std": 0.0}),
+    ("gdas", {"tau_max": 1e6, "tau_min": 1e-6}),
+    ("enas", {"controller_lr": 10.0, "controller_steps": 10_000, "controller_samples": 10_000,
+              "derive_samples": 100_000, "entropy_weight": 1000.0, "baseline_decay": 1.0}),
+    ("rsps", {"candidates": 100_000, "valid_batch": 10**9}),
+])
+def test_method_settings_at_the_ends_of_their_bounds_are_accepted(method: str, settings: dict) -> None:
+    from nasbench_suite.weight_sharing import make_method
+
+    assert make_method(method, settings).settings().items() >= settings.items()
+
+
+@pytest.mark.parametrize("method, setting, message", [
+    ("darts-v1", "arch_lr=1e308", "darts-v1: setting arch_lr=1e+308 must be a finite number in [0, 10]"),
+    ("gdas", "alpha_init_std=1e308", "gdas: setting alpha_init_std=1e+308 must be a finite number in [0, 10]"),
+    ("enas", "controller_lr=1e308", "enas: setting controller_lr=1e+308 must be a finite number in [0, 10]"),
+    ("darts-v1", 'arch_betas=["a","b"]', "darts-v1: setting arch_betas=['a', 'b'] must be a list of finite numbers "
+                                         "in [0, 1)"),
+])
+def test_a_method_setting_out_of_its_range_is_one_line_before_any_training(ws_table, tmp_path, capsys, method: str,
+                                                                          setting: str, message: str) -> None:
+    from nasbench_suite.cli import main
+
+    assert main(["darts", "--table", str(ws_table), "--epochs", "1", "--out", str(tmp_path / "o"), "--method", method,
+                 "--set", setting]) == 2
+    assert capsys.readouterr().err == f"nasbench: error: {message}\n"
+    assert not (tmp_path / "o").exists()
+
+
 # ----- how RSPS and ENAS score their candidates (candidate_batches) --------------------------------
 def _recording_context(seed: int = 0, n: int = 10, batch_size: int = 4):
     """A :class:`Context` over ``n`` labelled valid "images" (label = image number) whose ``accuracy`` records
@@ -768,8 +835,8 @@ def test_a_valid_batch_that_is_not_an_integer_is_a_user_error(ws_table, tmp_path
 
     assert main(["darts", "--table", str(ws_table), "--epochs", "1", "--out", str(tmp_path / "o"), "--method", "rsps",
                  "--set", "valid_batch=abc"]) == 2
-    assert capsys.readouterr().err == ("nasbench: error: rsps: valid_batch must be an integer (images per valid "
-                                       "minibatch) or null, got 'abc'\n")
+    assert capsys.readouterr().err == ("nasbench: error: rsps: setting valid_batch='abc' must be an integer >= 1 or "
+                                       "null (images per valid minibatch; null: the batch size)\n")
     assert not (tmp_path / "o").exists()
 
 
