@@ -560,13 +560,45 @@ def _output_lock(out: Path, purpose: str) -> Any:
     return output_lock(out, purpose, f"it writes {out} when its work is done")
 
 
+def _import_strategies(sources: Sequence[str]) -> None:
+    """``--import``: each module or ``.py`` file imported (:func:`~nasbench_suite.strategy.import_strategies`), and
+    refused when it registers no strategy: ``--import os`` (a typo, or the wrong module of a package) was taken
+    without a word, and the command went on with the strategies known before."""
+    from .strategy import StrategyError, import_strategies, strategy_names
+
+    for source in sources:
+        before = set(strategy_names())
+        import_strategies([source])
+        if set(strategy_names()) == before and not _holds_registered_strategy(source):
+            raise StrategyError(f"--import {source}: the module registered no strategy (no class with "
+                                "@register(NAME) in it or its submodules); import the module that defines yours")
+
+
+def _holds_registered_strategy(source: str) -> bool:
+    """Whether imported module ``source`` (a module name or a ``.py`` file) or one of its submodules defines a
+    registered strategy class: one imported before registers no new name (``--import algorithms.rea``, the same
+    ``--import`` given twice)."""
+    from .strategy import Strategy, StrategyError, strategy_class
+
+    name = Path(source).stem if source.endswith(".py") else source
+    for module_name, module in list(sys.modules.items()):
+        if module_name != name and not module_name.startswith(f"{name}."):
+            continue
+        for value in list(vars(module).values()):
+            if (isinstance(value, type) and issubclass(value, Strategy) and value.__module__ == module_name
+                    and value.name):
+                with contextlib.suppress(StrategyError):
+                    if strategy_class(value.name) is value:
+                        return True
+    return False
+
+
 def cmd_search(args: argparse.Namespace) -> None:
     from .partial_runs import remove_partial
     from .search import PARTIAL_DIR, SearchSpec, check_results_folder, run_notes, run_seeds
     from .simulator import Budget
-    from .strategy import import_strategies
 
-    import_strategies(args.imports)
+    _import_strategies(args.imports)
     if args.ray_address and args.backend != "ray":
         raise UsageError("--ray-address needs --backend ray")
     if args.budget is None and args.max_queries is None:
@@ -655,7 +687,6 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from .folder_kind import COMPARE_REPORT, COMPARE_RUNS, check_output_kind
     from .partial_runs import remove_partial
     from .report import build_report
-    from .strategy import import_strategies
 
     if args.print_default:  # the config --config names, else the embedded default
         ignored = [f for f, given in (("--out", args.out), ("--workers", args.workers is not None),
@@ -665,7 +696,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
                              "drop one or the other")
         print(config_text(args.config)[1], end="")
         return
-    import_strategies(args.imports)
+    _import_strategies(args.imports)
     cfg = load_config(args.config)
     if args.workers is not None:
         import dataclasses

@@ -399,6 +399,27 @@ def test_an_import_path_that_is_not_a_py_file_says_so(tmp_path: Path, capsys: py
         assert f"from {str(path)!r}: a path but not a .py file" in err and len(err.strip().splitlines()) == 1
 
 
+def test_an_import_that_registers_no_strategy_is_refused(search_table: Benchmark, tmp_path: Path, user_strategy: Path,
+                                                         capsys: pytest.CaptureFixture, request: pytest.FixtureRequest) -> None:
+    """``--import os`` (or a file with no @register) was taken without a word and the run went on with the strategies
+    known before; a module imported before (given twice, or a shipped one) still counts as registering its own."""
+    import sys
+
+    from nasbench_suite.cli import _import_strategies
+
+    helper = tmp_path / "no_strategy_helper.py"
+    helper.write_text("X = 1\n")
+    request.addfinalizer(lambda: sys.modules.pop(helper.stem, None))
+    for source in ("os", str(helper)):
+        for command in (["search", "--table", str(search_table.path), "--strategy", "random", "--max-queries", "5",
+                         "--out", str(tmp_path / "o")], ["compare"]):
+            assert main([*command, "--import", source]) == 2
+            assert capsys.readouterr().err == f"nasbench: error: --import {source}: the module registered no strategy " \
+                "(no class with @register(NAME) in it or its submodules); import the module that defines yours\n"
+    assert not (tmp_path / "o").exists()
+    _import_strategies([str(user_strategy), str(user_strategy), "algorithms.rea"])
+
+
 BUGGY_STRATEGY = '''
 from dataclasses import dataclass
 
