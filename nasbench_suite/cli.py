@@ -825,7 +825,12 @@ def cmd_predictors(args: argparse.Namespace) -> None:
 def cmd_reference_build(args: argparse.Namespace) -> None:
     from .folder_kind import check_output_kind
     from .reference import build_reference_tables
+    from .table import shipped_tables_dir
 
+    shipped = shipped_tables_dir()
+    if _within(Path(args.out), shipped):  # its 51 MB of tables were written among (and shipped with) the package's
+        raise UsageError(f"--out {args.out} is the package's shipped tables folder {shipped} or inside it; write the "
+                         "reference tables into a folder of your own (e.g. local_tables)")
     check_output_kind(Path(args.out))  # the parent of tables: a folder of no kind (not a table, a run...)
     with _output_lock(Path(args.out), "nasbench reference build"):  # two at once with --overwrite mixed tables
         for bench in build_reference_tables(args.ref_dir, args.out, args.dataset, overwrite=args.overwrite):
@@ -1255,7 +1260,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="reference_command", required=True, metavar="ACTION")
     p = ref.add_parser("build", help="build nb201-<dataset>-hp12 (search) and -hp200 (evaluation) tables")
     p.add_argument("--ref-dir", type=_path, required=True, help="folder with the reference CSV/JSON files (e.g. ../shared/reference)")
-    p.add_argument("--out", type=_path, required=True, metavar="DIR", help="parent folder of the two tables (not committed)")
+    p.add_argument("--out", type=_path, required=True, metavar="DIR",
+                   help="parent folder of the two tables (not committed; not in the package's benchmarks_data)")
     p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16-120"], default="cifar10")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_reference_build)

@@ -82,6 +82,22 @@ def test_reference_build_errors_are_one_line(tmp_path: Path, capsys: pytest.Capt
     assert f"reference folder {tmp_path / 'afile'} is a file, not a folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("inside", [".", "nb201-cifar10-hp12", "runs/new"])
+def test_reference_build_never_writes_among_the_shipped_tables(inside: str, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """``--out benchmarks_data`` (the help said "e.g. benchmarks_data/NAME") wrote its 51 MB of tables among the
+    shipped ones; it is refused before the reference files are read."""
+    from nasbench_suite.table import shipped_tables_dir
+
+    shipped = shipped_tables_dir()
+    before = sorted(p.name for p in shipped.iterdir())
+    out = shipped / inside
+    assert main(["reference", "build", "--ref-dir", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"nasbench: error: --out {out} is the package's shipped tables folder {shipped} " \
+        "or inside it; write the reference tables into a folder of your own (e.g. local_tables)\n"
+    assert sorted(p.name for p in shipped.iterdir()) == before
+
+
 def _second_write_fails(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Make the second table write of build_reference_tables fail, as a full disk would."""
     import nasbench_suite.reference as reference
