@@ -459,6 +459,7 @@ def cmd_table_build(args: argparse.Namespace) -> None:
     from .run_progress import build_partial_table
 
     build = build_partial_table if args.partial else build_from_store
+    _outside_outputs(Path(args.out))
     _report_table(build(args.run_dir, args.out, name=args.name, description=args.description, overwrite=args.overwrite))
 
 
@@ -531,6 +532,7 @@ def _report_folder(out: Path, kind: str) -> Path:
     if holds_table(out):
         raise UsageError(f"--out {out} holds a table (its manifest.json); write the report into another folder")
     check_output_kind(out, {kind})
+    _outside_outputs(out)
     return out
 
 
@@ -539,16 +541,22 @@ def _within(path: Path, folder: Path) -> bool:
     return folder.resolve() in (path.resolve(), *path.resolve().parents)
 
 
-def _outside_compare_runs(out: Path) -> None:
-    """Refuse a search or darts ``--out`` inside a ``nasbench compare`` runs folder (as ``RUNS/replayed/LABEL``):
-    with ``--overwrite`` it replaced the compare's stored runs of that strategy, and a report of the runs
-    regenerated afterwards mixed them in without a word."""
-    from .compare import COMPARE_FILE
+def _outside_outputs(out: Path) -> None:
+    """Refuse an ``--out`` inside another output folder (one with a marker,
+    :func:`~nasbench_suite.folder_kind.folder_kind`): ``FID/figs`` of a fidelity report, ``RUN/sub`` of a run,
+    ``RUNS/replayed/LABEL`` of a compare's runs. Its files were mixed among that folder's, which its own command
+    rewrites or reads back: with ``--overwrite`` a search replaced a compare's stored runs of a strategy, and a
+    report regenerated afterwards showed them without a word. A comparison report's folder is left out: it is
+    the user's folder that holds ``runs/`` (``nasbench report DIR/runs --out DIR/report``), and its runs are
+    caught as the compare runs folder they are."""
+    from .folder_kind import COMPARE_REPORT, folder_kind
 
-    runs = next((p for p in out.resolve().parents if (p / COMPARE_FILE).is_file()), None)
-    if runs is not None:
-        raise UsageError(f"--out {out} is inside the compare runs folder {runs} (its {COMPARE_FILE}), whose runs only "
-                         "nasbench compare writes; write these results into another folder")
+    for parent in out.resolve().parents:
+        found = folder_kind(parent)
+        if found is not None and found[0] != COMPARE_REPORT:
+            kind, marker = found
+            raise UsageError(f"--out {out} is inside the {kind} folder {parent} ({marker}); write into a folder of "
+                             "its own")
 
 
 def _output_lock(out: Path, purpose: str) -> Any:
@@ -614,7 +622,7 @@ def cmd_search(args: argparse.Namespace) -> None:
                       _settings(args.set), args.sim_workers, args.objective, args.search_epochs,
                       args.latency, args.latency_batch, args.latency_stat, args.max_latency)
     evaluation = _evaluation(args)
-    _outside_compare_runs(out)
+    _outside_outputs(out)
     check_results_folder(out, args.overwrite)  # before the replay, not after it
     with _output_lock(out, "nasbench search"):
         check_results_folder(out, args.overwrite)  # a search that held the folder until now may have written it
@@ -658,7 +666,7 @@ def cmd_darts(args: argparse.Namespace) -> None:
     from .weight_sharing import SearchSettings, run_weight_sharing, split_loop_settings
 
     out = Path(args.out)
-    _outside_compare_runs(out)
+    _outside_outputs(out)
     check_results_folder(out, args.overwrite)  # before the search, not after it
     require_device(args.device)
     loop, method_settings = split_loop_settings(_settings(args.set))
@@ -748,10 +756,11 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     runs = Path(args.runs)
     read_compare(runs)  # a folder that is no runs folder says so, not that its parent is no folder to write in
-    out = _report_folder(Path(args.out) if args.out else runs.parent, COMPARE_REPORT)
+    out = Path(args.out) if args.out else runs.parent
     if _within(out, runs):  # its files would land among the stored runs
         raise UsageError(f"--out {out} is inside the runs folder {runs}; write the report into another folder "
                          f"(by default the runs folder's parent, {runs.parent})")
+    out = _report_folder(out, COMPARE_REPORT)
     theirs = out / "runs"
     if (runs / COMPARE_FILE).is_file() and (theirs / COMPARE_FILE).is_file() and theirs.resolve() != runs.resolve():
         # the report would replace (and clear the stale figures of) the report of the runs stored there

@@ -133,6 +133,19 @@ def test_the_report_and_the_command_print_a_clipped_ceiling_as_clipped(search_ta
     assert "1.000 (clipped to 1: the model's extrapolation reaches or passes it) for infinitely many" in md
 
 
+def test_a_fidelity_report_is_never_written_inside_another_output(search_table, other_table, tmp_path: Path,
+                                                                  capsys) -> None:
+    """``--out FID/figs`` of an existing fidelity report wrote a second report inside the first and exited 0."""
+    args = ["fidelity", "--table", str(other_table.path), "--reference", str(search_table.path), "--out"]
+    assert main([*args, str(tmp_path / "fid")]) == 0
+    capsys.readouterr()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main([*args, str(tmp_path / "fid" / "figs")]) == 2
+    assert capsys.readouterr().err == f"nasbench: error: --out {tmp_path / 'fid' / 'figs'} is inside the fidelity " \
+        f"report folder {(tmp_path / 'fid').resolve()} (fidelity.csv); write into a folder of its own\n"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_cells_lacking_a_seed_leave_the_seed_statistics_finite(search_table, tmp_path: Path, capsys) -> None:
     """NATS-Bench's hp=200 runs have 3 seeds for some cells and 2 for the others: the seed-to-seed tau
     and the seed-noise model are computed over the cells that have every seed (were NaN)."""

@@ -804,6 +804,11 @@ def test_cli_pre_evaluate_resume_and_table(fake, tmp_path: Path, capsys) -> None
     assert rc == 0 and "wrote table again" in out and "6 archs x 2 seeds x 3 epochs" in out
     _assert_one_line_error(_cli(capsys, "table", "build", tmp_path / "run", "--out", tmp_path / "t2"), "already exists")
     assert _cli(capsys, "table", "build", tmp_path / "run", "--out", tmp_path / "t2", "--overwrite")[0] == 0
+    for partial in ([], ["--partial"]):  # a table inside its own run folder, or inside another table: refused
+        for inside in (tmp_path / "run" / "sub", tmp_path / "t2" / "sub"):
+            _assert_one_line_error(_cli(capsys, "table", "build", tmp_path / "run", "--out", inside, *partial),
+                                   f"--out {inside} is inside the ")
+            assert not inside.exists()
     _assert_one_line_error(_cli(capsys, *args[:-1], tmp_path / "run", "--epochs", "4"),
                            "protocol.epochs: run has 3, asked for 4")
 
