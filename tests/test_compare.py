@@ -1270,6 +1270,33 @@ def test_a_run_manifest_without_an_entry_the_report_reads_is_a_clear_error(
         assert err.count("\n") == 1 and not (tmp_path / "out" / "index.md").exists()
 
 
+def test_a_strategy_folder_of_other_seeds_than_compare_json_lists_is_refused(
+        full_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A strategy folder holding fewer or other seeds than compare.json lists (a run replaced by a search of other
+    seeds, a config edited) gave a report built on other data without a word; it is one line naming the strategy
+    and the seeds missing and extra."""
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run / "runs", runs)
+    folder = runs / "replayed" / "rea-small"
+    frame, manifest = pd.read_parquet(folder / "trajectories.parquet"), json.loads((folder / "manifest.json").read_text())
+    frame[frame["seed"] != 1].to_parquet(folder / "trajectories.parquet")  # seed 1 gone, seed 9 come
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "seeds": {"count": 4, "ranges": "0,2-3,9"}}))
+    record = json.loads((runs / "compare.json").read_text())
+    record["config"]["weight_sharing"]["seeds"] = [0]
+    for restore, line in [(False, f"{folder} holds other runs of 'rea-small' than compare.json lists (seeds 0-3): "
+                                  "seeds 1 missing; 9 extra"),
+                          (True, f"{runs / 'weight_sharing' / 'gdas'} holds other runs of 'gdas' than compare.json "
+                                 "lists (seeds 0): seeds 1 extra")]:
+        if restore:  # the replayed run whole again; compare.json lists one weight-sharing seed of two
+            (folder / "manifest.json").write_text(json.dumps(manifest))
+            frame.to_parquet(folder / "trajectories.parquet")
+            (runs / "compare.json").write_text(json.dumps(record))
+        assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 2
+        assert capsys.readouterr().err == f"nasbench: error: {line}; make the runs again with nasbench compare into " \
+            "a new folder\n"
+        assert not (tmp_path / "out" / "index.md").exists()
+
+
 @pytest.mark.parametrize("damage, field", [
     (lambda r: r["config"].update(bootstrap=10**20), "config.bootstrap"),  # numpy ValueError
     (lambda r: r["config"].update(bootstrap="1000"), "config.bootstrap"),  # TypeError

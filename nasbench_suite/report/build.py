@@ -27,7 +27,7 @@ import pandas as pd
 
 from .. import jsonread
 from ..compare import CELLS_FILE, WEIGHT_SHARING, WS_STAGING, CompareError, read_compare
-from ..intlist import format_int_list
+from ..intlist import format_int_list, parse_int_list
 from ..search import FORMAT as SEARCH_FORMAT
 from ..search import MANIFEST_FILE, RESULTS_FILE, read_results, run_notes
 from ..store import atomic_write_bytes, atomic_write_text
@@ -74,6 +74,25 @@ def _read_run(folder: Path, needs: tuple[str, ...], columns: tuple[str, ...]) ->
     return frame, manifest
 
 
+def _check_seeds(label: str, folder: Path, frame: pd.DataFrame, manifest: dict[str, Any], listed: list[int]) -> None:
+    """Refuse a run of strategy ``label`` whose seeds are not those compare.json lists (``listed``): a folder
+    replaced by a search of other seeds was reported as the compare's, on other data, without a word. The seeds
+    it holds are those its manifest ran (a run that stopped before its first result has no rows) and those its
+    results hold."""
+    try:
+        held = set(parse_int_list(manifest["seeds"]["ranges"])) | {int(s) for s in frame["seed"].unique()}
+    except (KeyError, TypeError, ValueError):
+        raise CompareError(f"{folder} does not say which seeds it ran (its manifest's seeds.ranges, its results' "
+                           "seed column); make the runs again with nasbench compare into a new folder") from None
+    missing, extra = sorted(set(listed) - held), sorted(held - set(listed))
+    if missing or extra:
+        what = "; ".join(f"{format_int_list(seeds)} {word}" for seeds, word in ((missing, "missing"), (extra, "extra"))
+                         if seeds)
+        raise CompareError(f"{folder} holds other runs of {label!r} than compare.json lists (seeds "
+                           f"{format_int_list(listed)}): seeds {what}; make the runs again with nasbench compare "
+                           "into a new folder")
+
+
 def load_runs(runs: Path) -> Runs:
     """Everything the report needs from a runs folder made by ``nasbench compare``."""
     runs = Path(runs)
@@ -85,9 +104,12 @@ def load_runs(runs: Path) -> Runs:
     for label, rel in record["replayed"]:  # config order
         replayed[label], manifests[label] = _read_run(runs / rel, ("search", "strategy", "evaluation", "runs", "seeds"),
                                                       REPLAYED_COLUMNS)
+        _check_seeds(label, runs / rel, replayed[label], manifests[label], record["config"]["seeds"])
+    ws_seeds = (record["config"]["weight_sharing"] or {}).get("seeds", [])
     for method, rel in record["weight_sharing"]:
         ws[method], ws_manifests[method] = _read_run(runs / rel, ("strategy", "supernet", "cost", "seeds"),
                                                             WS_COLUMNS)
+        _check_seeds(method, runs / rel, ws[method], ws_manifests[method], ws_seeds)
     try:
         cells = read_results(runs / CELLS_FILE) if (runs / CELLS_FILE).is_file() else None
     except (OSError, ValueError) as e:
