@@ -461,6 +461,13 @@ class Session:
         atomic_write_text(self._path / f"{r.id}.json",
                           json.dumps({**r.__dict__, "units": self.units}, indent=1, sort_keys=True) + "\n")
 
+    def forget(self) -> None:
+        """Remove this session's record, from the store and ``sessions/``: for a session that ended having
+        trained nothing (a time limit that let no unit start), which the table's compute record listed with
+        0 results."""
+        self._store.forget_session(self.record.id)
+        (self._path / f"{self.record.id}.json").unlink(missing_ok=True)
+
 
 # ----- running -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -542,6 +549,8 @@ def run_pre_evaluation(spec: RunSpec, run_dir: str | os.PathLike, *, data_dir: s
             finally:
                 results_stream.close()  # stop the workers now, not at garbage collection
                 bar.close()
+            if not session.units:  # ended before its first unit (a kill or crash keeps its record: it ran)
+                session.forget()
         return RunStatus(run_dir, planned, len(done), written)
 
 

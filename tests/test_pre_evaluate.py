@@ -404,6 +404,23 @@ def test_a_time_limit_starts_no_unit_it_cannot_finish(fake, tmp_path: Path, monk
         run_pre_evaluation(spec, run_dir, backend="ray", progress=False, time_limit=60)
 
 
+def test_a_session_that_trains_nothing_leaves_no_session_record(fake, tmp_path: Path, capsys) -> None:
+    """--time-limit 0 (or one that ends before the first unit) wrote a session of 0 results, which the table's
+    compute record then listed; the session that trains resumes the run, and both kinds of table list it alone."""
+    args = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-3", "--seeds", "0", "--workers", "1", "--out", tmp_path / "run"]
+    for _ in range(2):
+        rc, out, _ = _cli(capsys, *args, "--time-limit", "0")
+        assert rc == 0 and "0/4 (arch, seed) results stored" in out
+        assert list((tmp_path / "run" / "sessions").glob("*.json")) == []
+        with ResultStore(tmp_path / "run" / STORE_FILE) as store:
+            assert store.sessions() == []
+    assert _cli(capsys, *args, "--table", tmp_path / "table")[0] == 0
+    assert _cli(capsys, "table", "build", tmp_path / "run", "--partial", "--out", tmp_path / "partial")[0] == 0
+    for table in ("table", "partial"):
+        sessions = load_table(str(tmp_path / table)).manifest["compute"]["sessions"]
+        assert [s["results_written"] for s in sessions] == [4], table
+
+
 def test_admission_leaves_each_unit_the_longest_unit_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
     """The rule on a clock of its own: a unit starts only while now + the longest finished unit is before the
     deadline (strictly: one that would end at the deadline does not start), and a short unit after a long one
@@ -1217,8 +1234,13 @@ def test_a_session_is_recorded_from_its_start_and_counts_every_unit_it_stored(fa
 
     run_dir = tmp_path / "run"
     spec = RunSpec("0-7", (0,), TINY, shard_size=4)
-    monkeypatch.setattr(backends, "run_shards", lambda *a, **k: (r for r in ()))  # stopped before its first unit
-    run_pre_evaluation(spec, run_dir, progress=False)
+    def stopped(*args: Any, **kwargs: Any) -> Any:  # Ctrl-C (or a kill) before its first unit: the session ran
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(backends, "run_shards", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        run_pre_evaluation(spec, run_dir, progress=False)
     (first,) = [json.loads(p.read_text()) for p in (run_dir / "sessions").glob("*.json")]
     assert first["results_written"] == 0 and first["units"] == []
     monkeypatch.undo()
