@@ -104,6 +104,8 @@ class Budget:
 
 
 def _split_measure(name: str) -> tuple[str, str]:
+    if not isinstance(name, str):  # else "'NoneType' object has no attribute 'partition'"
+        raise TypeError(f"objective must be a metric name such as 'valid_acc', got {name!r}")
     split, sep, measure = name.partition("_")
     if not sep or not measure:
         raise StrategyError(f"objective must look like <split>_<measure>, e.g. valid_acc; got {name!r}")
@@ -362,7 +364,13 @@ def run_search(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, *,
     """Run ``strategy`` from scratch under ``budget`` with ``workers`` simulated workers; see the module doc.
     A Ctrl-C or ``kill PID`` that stops the run passes, carrying the strategy and the run seed (see
     :data:`~nasbench_suite.errors.STOPPED_IN`). A query, trial or incumbent the run cannot take raises a
-    :class:`StrategyError` whose message starts with the strategy's name (:func:`_named`)."""
+    :class:`StrategyError` whose message starts with the strategy's name (:func:`_named`). An argument of the
+    wrong type (a name for ``strategy``, a table for ``oracle``, a number for ``budget``) is a TypeError naming it."""
+    for name, value, kind, example in (("strategy", strategy, Strategy, "make_strategy('rea')"),
+                                       ("oracle", oracle, Oracle, "Oracle(load_table('digits'))"),
+                                       ("budget", budget, Budget, "Budget(queries=100) or Budget(seconds=3600)")):
+        if not isinstance(value, kind):  # else an AttributeError deep in the run ("'int' object has no attribute...")
+            raise TypeError(f"run_search: {name} must be a {kind.__name__}, e.g. {example}; got {value!r:.80}")
     if not is_integer(workers) or not 1 <= workers <= MAX_WORKERS:
         raise StrategyError(f"workers must be an integer 1..{MAX_WORKERS:,}, got {workers!r}")
     workers, seed = int(workers), _run_seed(seed)

@@ -189,6 +189,20 @@ def test_malformed_queries_get_clear_errors(tiny_table: Benchmark, query, messag
         run_search(Scripted([query]), Oracle(tiny_table), Budget(queries=5), seed=0)
 
 
+def test_api_arguments_of_the_wrong_type_are_type_errors_naming_them(tiny_table: Benchmark) -> None:
+    """``Oracle(bench, objective=None)`` and ``run_search(s, oracle, 5, 0)`` were AttributeErrors from deep inside
+    ("'int' object has no attribute 'seconds'") naming no argument."""
+    with pytest.raises(TypeError, match=r"^objective must be a metric name such as 'valid_acc', got None$"):
+        Oracle(tiny_table, objective=None)
+    oracle, budget = Oracle(tiny_table), Budget(queries=3)
+    for args, name in [(("random", oracle, budget), "strategy"), ((make_strategy("random"), tiny_table, budget), "oracle"),
+                       ((make_strategy("random"), oracle, 5), "budget")]:
+        with pytest.raises(TypeError, match=rf"^run_search: {name} must be a {name.capitalize()}, e\.g\. "):
+            run_search(*args, 0)
+    with pytest.raises(TypeError, match=r"budget must be a Budget, .*; got 5$"):
+        run_search(make_strategy("random"), oracle, 5, 0)
+
+
 def test_a_strategy_that_never_asks_is_an_error_not_an_empty_run(tiny_table: Benchmark) -> None:
     """A strategy whose first ask() returns no query used to end with an empty trajectory and exit 0;
     one that runs out of cells after its first query still ends as exhausted."""
