@@ -1428,6 +1428,26 @@ def _stdout_unwritable() -> bool:
     return True
 
 
+class _WatchedStdout:
+    """``sys.stdout`` while a command runs, unchanged but for keeping the OSError a write to it raised: with
+    PYTHONUNBUFFERED=1, ``print`` itself fails on a full disk behind the redirect and leaves nothing buffered
+    for :func:`_stdout_unwritable`'s flush to fail on, so the error was reported without naming the output."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.failed: OSError | None = None
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as exc:
+            self.failed = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _escape_unencodable_output()
     args, extra = build_parser().parse_known_args(argv)
@@ -1435,6 +1455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args._command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
     in_main_thread = threading.current_thread() is threading.main_thread()  # where handlers can be set
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    stdout = sys.stdout = _WatchedStdout(sys.stdout)
     try:
         _check_data_dir(getattr(args, "data_dir", None))
         args.func(args)
@@ -1453,7 +1474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nasbench: error: cannot use {exc.filename!r}: {why}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as exc:  # the system refused (disk full, quota, I/O error): say what, without a traceback
-        if exc.filename is None and _stdout_unwritable():
+        if exc.filename is None and (_stdout_unwritable() or exc is stdout.failed):
             print(f"nasbench: error: cannot write the standard output: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_USER_ERROR
         where = f" ({exc.filename})" if exc.filename else ""
@@ -1476,6 +1497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nasbench: {'terminated' if terminated else 'interrupted'}{stopped_in(stop)}{hint}", file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     finally:
+        sys.stdout = stdout.stream
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
     return 0

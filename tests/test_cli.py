@@ -403,10 +403,13 @@ def test_an_output_the_shell_cannot_write_says_so_in_one_line() -> None:
     pipe that left is not an error: status 0, nothing said."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as in a user's shell
     cmd = [sys.executable, "-m", "nasbench_suite.cli", "info", "digits-sample"]
-    with open("/dev/full", "w") as full:
-        out = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
-    assert (out.returncode, out.stderr) == (2, "nasbench: error: cannot write the standard output: "
-                                               f"{os.strerror(errno.ENOSPC)}\n")
+    # unbuffered, print itself failed and nothing was left to fail at the flush: "No space left on device" alone
+    for unbuffered in ({}, {"PYTHONUNBUFFERED": "1"}):
+        with open("/dev/full", "w") as full:
+            out = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, env={**env, **unbuffered},
+                                 timeout=120)
+        assert (out.returncode, out.stderr) == (2, "nasbench: error: cannot write the standard output: "
+                                                   f"{os.strerror(errno.ENOSPC)}\n"), unbuffered
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     proc.stdout.close()  # the reader leaves before the first line
     assert proc.wait(120) == 0 and proc.stderr.read() == ""
