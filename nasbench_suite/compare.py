@@ -14,7 +14,8 @@ Replayed strategies run every config seed over one process pool (:func:`~nasbenc
 their files are a pure function of the config and the table. Weight-sharing methods are real
 computations whose ``measured_seconds`` change from one execution to the next; a runs folder that
 already holds a method's finished run for the same table, machine and weight-sharing config keeps it
-(the measurement is not repeated), so running a config twice into one folder gives identical files.
+(the measurement is not repeated), so running a config twice into one folder gives identical files. With
+``workers = 1`` every run is made in the compare's own process (no worker process is started).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import json
 import math
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import __version__
 from . import jsonread
@@ -146,6 +147,27 @@ def _reusable_ws(runs: Path, identity: dict[str, Any]) -> bool:
         return False
 
 
+def _run_ws_jobs(jobs: list[tuple[str, str, tuple[int, ...], int, dict[str, Any]]], workers: int, tmp: Path,
+                 progress: bool) -> None:
+    """Run the weight-sharing ``jobs`` and write each method's runs into ``tmp`` as it finishes, in job order.
+    With ``workers`` 1, one after another in this process, as the replays are (a spawned worker process
+    gains nothing there and costs seconds to start: it imports torch); else over a pool of spawned processes.
+    A stop (Ctrl-C, ``kill PID``) ends either at once, keeping the methods already written."""
+    from tqdm import tqdm
+
+    def write(results: Iterator[Any]) -> None:
+        for job, result in tqdm(zip(jobs, results), total=len(jobs), unit="method", desc="weight sharing",
+                                disable=not progress):
+            remove_partial(tmp / job[1])  # what a stop while writing it left
+            result.write(tmp / job[1])
+
+    if workers <= 1:
+        write(_ws_run(job) for job in jobs)  # lazily: each method is written before the next one starts
+        return
+    with spawn_pool(min(workers, len(jobs))) as pool:
+        write(pool.map(_ws_run, jobs))
+
+
 def _write_cells(bench: Any, latency: str, batch: int, path: Path) -> None:
     """Every cell's table test accuracy (last epoch, mean over seeds) and latency, with the table's
     Pareto front marked: the background of the report's accuracy-vs-latency view."""
@@ -222,13 +244,7 @@ def run_compare(cfg: CompareConfig, runs: Path, *, progress: bool = False, keep_
         jobs = [(cfg.table, m, ws.seeds, ws.epochs, dict(ws.settings.get(m, {}))) for m in ws.methods
                 if not (tmp / m / TIMING_FILE).is_file()]  # written last: a method a stopped compare finished
         if jobs:
-            with spawn_pool(min(cfg.workers, len(jobs))) as pool:
-                from tqdm import tqdm
-
-                for job, result in tqdm(zip(jobs, pool.map(_ws_run, jobs)), total=len(jobs), unit="method",
-                                        desc="weight sharing", disable=not progress):
-                    remove_partial(tmp / job[1])  # what a stop while writing it left
-                    result.write(tmp / job[1])
+            _run_ws_jobs(jobs, cfg.workers, tmp, progress)
         staged = tmp
 
     if latency is not None:

@@ -5,6 +5,7 @@ weight-sharing run trains a real C=4 supernet on the synthetic dataset for one e
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -83,23 +84,6 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (root / "replay.toml").write_text(text)
     (root / "full.toml").write_text(text + WEIGHT_SHARING)
     return {"root": root, "table": table, "replay": root / "replay.toml", "full": root / "full.toml"}
-
-
-def _weight_sharing_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """compare's weight-sharing jobs run one after another in this process, not in a spawned pool: a spawned
-    worker takes 2-3 s to start (it imports torch), more than a toy job trains. Only for tests of which jobs
-    compare makes and what it does with their results; ``full_run`` (and every test on it) keeps the spawned
-    pool, and tests/test_pools.py tests the pool itself."""
-    import contextlib
-
-    from nasbench_suite import compare
-
-    class InThisProcess:
-        @staticmethod
-        def map(fn: Any, jobs: list) -> list:
-            return [fn(job) for job in jobs]  # every job is run before the first result is read, as submitted
-
-    monkeypatch.setattr(compare, "spawn_pool", lambda workers: contextlib.nullcontext(InThisProcess()))
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -638,8 +622,6 @@ def test_a_compare_stopped_between_weight_sharing_methods_runs_only_the_unfinish
     assert not (gdas.parent / "darts-v1").exists()
     kept = {name: (gdas / name).read_bytes() for name in ("trajectories.parquet", "timing.json")}
     monkeypatch.undo()
-    _weight_sharing_in_this_process(monkeypatch)  # the stop above was in the spawned pool; what is read back,
-    # run again and put in place below is compare's, whatever runs the jobs
     figures_not_rendered(monkeypatch)  # the runs are checked, not the report
     assert main(["compare", "--config", str(config), "--out", str(out)]) == 0
     ws = out / "runs" / "weight_sharing"
@@ -667,6 +649,56 @@ def test_a_compare_stopped_between_weight_sharing_methods_runs_only_the_unfinish
     kept = {name: (gdas / name).read_bytes() for name in ("trajectories.parquet", "timing.json")}
     assert main(["compare", "--config", str(config), "--out", str(out)]) == 0
     assert {name: (ws / "gdas" / name).read_bytes() for name in kept} == kept and not gdas.parent.exists()
+
+
+def test_a_compare_of_one_worker_starts_no_process_and_gives_the_runs_of_two(
+        toy: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``workers = 1`` ran the replays in this process but the weight-sharing methods in a spawned pool of one
+    process (2-3 s to start: it imports torch). Now it starts no process: not for a run, nor for a run resumed
+    after a ``kill PID`` in the middle of the second method's training (stopped at once, the first method kept,
+    as with the pool). The runs are those ``--workers 2`` makes in its spawned pools (measured seconds aside)."""
+    import multiprocessing.process
+    import signal
+
+    from nasbench_suite import weight_sharing
+
+    def no_process(self: object) -> None:
+        raise AssertionError("compare started a process with workers = 1")
+
+    config = tmp_path / "two.toml"
+    config.write_text(TWO_METHODS.format(table=toy["table"].as_posix()))  # workers = 1
+    figures_not_rendered(monkeypatch)  # the runs are compared, not the report
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", no_process)
+    real_run_one, trained = weight_sharing.run_one, []
+
+    def killed_in_darts_v1(bench: object, method: str, *args: object, **kwargs: object) -> object:
+        trained.append(method)
+        if method == "darts-v1" and trained.count(method) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # `kill PID` while it trains: main's handler stops it here
+        return real_run_one(bench, method, *args, **kwargs)
+
+    monkeypatch.setattr(weight_sharing, "run_one", killed_in_darts_v1)
+    one = tmp_path / "one"
+    assert main(["compare", "--config", str(config), "--out", str(one)]) == 143
+    staged = one / "runs" / ".weight_sharing.tmp"
+    assert (staged / "gdas" / "timing.json").is_file() and not (staged / "darts-v1").exists()
+    assert main(["compare", "--config", str(config), "--out", str(one)]) == 0
+    assert trained == ["gdas", "darts-v1", "darts-v1"]  # the rerun trained only the method the stop cut short
+    monkeypatch.undo()  # the pools of --workers 2 start processes
+    figures_not_rendered(monkeypatch)
+    two = tmp_path / "two"
+    assert main(["compare", "--config", str(config), "--out", str(two), "--workers", "2"]) == 0
+    fa, fb = _files(one / "runs"), _files(two / "runs")
+    assert fa.keys() == fb.keys()
+    ja, jb = json.loads(fa.pop("compare.json")), json.loads(fb.pop("compare.json"))
+    assert ja["config"].pop("workers") == 1 and jb["config"].pop("workers") == 2 and ja == jb
+    for method in ("gdas", "darts-v1"):  # measured wall seconds differ from one execution to the next
+        ta, tb = (pd.read_parquet(io.BytesIO(f.pop(f"weight_sharing/{method}/trajectories.parquet")))
+                  for f in (fa, fb))
+        assert len(ta) == 1
+        measured = ["measured_seconds", "measured_time"]
+        pd.testing.assert_frame_equal(ta.drop(columns=measured), tb.drop(columns=measured))
+    assert fa == fb
 
 
 def test_report_on_runs_whose_weight_sharing_runs_a_stop_left_staged_says_to_finish_the_compare(
@@ -837,7 +869,6 @@ def test_weight_sharing_epochs_and_settings_of_a_config_reach_the_runs_through_c
                       '[budget]\nqueries = 3\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
                       '[weight_sharing]\nmethods = ["gdas"]\nseeds = "0"\nepochs = 2\n'
                       '[weight_sharing.settings.gdas]\nbn_scoring = "nb201"\ntau_max = 8\n')
-    _weight_sharing_in_this_process(monkeypatch)  # the jobs compare makes are checked, not the pool that runs them
     runs = run_compare(load_config(config), tmp_path / "runs")
     manifest = json.loads((runs / "weight_sharing" / "gdas" / "manifest.json").read_text())
     assert manifest["strategy"]["settings"]["tau_max"] == 8
