@@ -588,6 +588,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
     while parts:  # each run's columns are views of its task's part: let go of them spec by spec below
         done[owner[len(parts) - 1]].update(split_runs(parts.pop()))
     out = []
+    sources: dict[type, str | None] = {}  # each strategy class's source_sha256, hashed once in this call
     for k, spec in enumerate(specs):
         mine = [done[k][s] for s in seeds]  # one part per run, in seed order
         cols = {c: np.concatenate([p["columns"][c] for p in mine]) for c in ("seed", *TRAJECTORY_COLUMNS)}
@@ -608,7 +609,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
         runs = {key: [v for p in mine for v in p[key]] for key in
                 ("seeds", "rows", "end_time", "stop_reason", "strategy_seconds", "wall_seconds")}
         manifest = _manifest(spec, tables[spec.table], seeds, mine[0]["fidelities"], runs, eval_info, evaluation,
-                             len(frame))
+                             len(frame), sources)
         timing = {
             "note": "wall-clock measurements of this execution; they vary between executions and are not results. A "
                     "resumed execution read runs_resumed runs back from a stopped one: wall_seconds_all_specs covers "
@@ -639,8 +640,13 @@ def _source_sha256(cls: type) -> str | None:
 
 def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fidelities: list[int],
               runs: dict[str, list], eval_info: dict[str, Any] | None, evaluation: EvalSpec | None,
-              rows: int) -> dict[str, Any]:
+              rows: int, sources: dict[type, str | None] | None = None) -> dict[str, Any]:
+    """The manifest of ``spec``'s runs; ``sources`` keeps the source_sha256 of each strategy class met (the
+    specs of one call share it: their files do not change in between)."""
     strategy = make_strategy(spec.strategy, dict(spec.settings))
+    sources = {} if sources is None else sources
+    if type(strategy) not in sources:
+        sources[type(strategy)] = _source_sha256(type(strategy))
     reasons: dict[str, int] = {}
     for r in runs["stop_reason"]:
         reasons[r] = reasons.get(r, 0) + 1
@@ -669,7 +675,7 @@ def _manifest(spec: SearchSpec, bench: "Benchmark", seeds: Sequence[int], fideli
         "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
         "search": search,
         "strategy": {"name": spec.strategy, "class": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
-                     "source_sha256": _source_sha256(type(strategy)), "settings": jsonable(strategy.settings())},
+                     "source_sha256": sources[type(strategy)], "settings": jsonable(strategy.settings())},
         "seeds": {"count": len(seeds), "ranges": format_int_list(seeds)},
         "budget": spec.budget.describe(),
         "workers": jsonable(spec.workers),

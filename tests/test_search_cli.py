@@ -1107,6 +1107,28 @@ def test_a_strategys_source_files_take_in_the_project_modules_it_imports(tmp_pat
     assert _source_sha256(leaf) != before
 
 
+def test_the_specs_of_one_search_hash_each_strategy_class_once(search_table: Benchmark,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search of several specs worked out each manifest's source_sha256 from scratch: each spec of a class
+    hashed its files again. Now a class is hashed once per call, with the same values."""
+    import algorithms.random_search
+    from nasbench_suite import search
+    from nasbench_suite.simulator import Budget
+
+    hashed = []
+    real_hash = search._source_sha256
+    monkeypatch.setattr(search, "_source_sha256", lambda cls: hashed.append(cls) or real_hash(cls))
+    budget = Budget(queries=5)
+    specs = [search.SearchSpec(str(search_table.path), "rea", budget, {"population": 8}),
+             search.SearchSpec(str(search_table.path), "random", budget),
+             search.SearchSpec(str(search_table.path), "rea", budget, {"population": 5, "sample_size": 2})]
+    results = search.run_many(specs, "0-1", progress=False)
+    classes = [algorithms.rea.RegularizedEvolution, algorithms.random_search.RandomSearch]
+    assert hashed == classes
+    want = [files_sha256(class_source_files(classes[k])) for k in (0, 1, 0)]
+    assert [r.manifest["strategy"]["source_sha256"] for r in results] == want
+
+
 def test_search_rows_follow_the_seeds_ascending_whatever_order_they_are_written_in(search_table: Benchmark,
                                                                                     tmp_path: Path) -> None:
     """'--seeds 5,0-2' and '--seeds 0-2,5' are the same runs: the same bytes (rows in ascending seed order, as
