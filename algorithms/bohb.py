@@ -36,7 +36,6 @@ it never samples from again, so recording them here changes no sample. The setti
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -44,7 +43,7 @@ import numpy as np
 
 from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
-from nasbench_suite.strategy import Result, SearchSpace, StrategyError, register
+from nasbench_suite.strategy import Result, SearchSpace, register
 
 from .common import require_full_space
 from .hyperband import Hyperband
@@ -118,20 +117,17 @@ class BOHB(Hyperband):
     # a min_points_in_model under dim + 1 to it (with a warning): taken as given, it would build the first model
     # later, not earlier (a good set needs more than 6 rows); NaN (its default None let any type through) failed
     # at the first sample
-    bounds = {**Hyperband.bounds, "num_samples": Bound(1, 10_000, integer=True),
+    # top_n_percent 100 left no bad set, so no model: a Hyperband run. bandwidth_factor changes nothing here
+    # (HpBandSter widens only continuous parameters with it), so any finite value > 0 is taken
+    bounds = {**Hyperband.bounds, "top_n_percent": Bound(1, 99, integer=True),
+              "num_samples": Bound(1, 10_000, integer=True), "random_fraction": Bound(0, 1),
+              "bandwidth_factor": Bound(0, lo_open=True),
+              "min_bandwidth": Bound(0, 1, lo_open=True, why="1 redraws every edge"),
               "min_points_in_model": Bound(NUM_EDGES + 1, integer=True, null=True,
                                            why="the number of edges + 1, HpBandSter's least; null for it")}
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         self.check_bounds()
-        if not 1 <= self.top_n_percent <= 99:
-            raise StrategyError(f"BOHB needs 1 <= top_n_percent <= 99, got {self.top_n_percent}")
-        if not 0.0 <= self.random_fraction <= 1.0:
-            raise StrategyError(f"BOHB needs 0 <= random_fraction <= 1, got {self.random_fraction}")
-        if not 0.0 < self.bandwidth_factor < math.inf:
-            raise StrategyError(f"BOHB needs a finite bandwidth_factor > 0, got {self.bandwidth_factor}")
-        if not 0.0 < self.min_bandwidth <= 1.0:
-            raise StrategyError(f"BOHB needs 0 < min_bandwidth <= 1 (1 redraws every edge), got {self.min_bandwidth}")
         # its candidates redraw edges over all 5 ops, so on a table of some cells most are not there: it used to
         # fall back to a uniform cell every time, a Hyperband run under BOHB's name
         require_full_space(space, "BOHB's KDE model")

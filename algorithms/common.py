@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from nasbench_suite.predictors import Predictor
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_ARCHS, NUM_EDGES, Arch
 from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError
 
@@ -120,15 +121,15 @@ class BatchedModelSearch(RandomStart, Strategy):
     max_edits: int = 2
     epochs: int | None = None
 
+    # candidates and max_edits are looped over (10**24 ran with no end); a model needs two results
+    bounds = {"n_init": Bound(2, integer=True, why="a model needs two results"), "batch": Bound(1, integer=True),
+              "candidates": Bound(1, NUM_ARCHS, integer=True, why="the cells of the space"),
+              "mutate_top": Bound(1, integer=True),
+              "max_edits": Bound(1, NUM_EDGES, integer=True, why="the edges of a cell; naszilla's mutation rate is an "
+                                                                 "expected number of changed edges")}
+
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if self.n_init < 2 or min(self.batch, self.candidates, self.mutate_top, self.max_edits) < 1:
-            raise StrategyError("model-guided search needs n_init >= 2 (a model needs two results) and batch, "
-                                "candidates, mutate_top, max_edits >= 1")
-        if self.candidates > NUM_ARCHS or self.max_edits > NUM_EDGES:  # loops over them: 10**24 ran with no end
-            raise StrategyError(f"model-guided search needs candidates <= {NUM_ARCHS:,} (the cells of the space) and "
-                                f"max_edits <= {NUM_EDGES} (the edges of a cell; naszilla's mutation rate is an "
-                                f"expected number of changed edges); got candidates={self.candidates}, "
-                                f"max_edits={self.max_edits}")
+        self.check_bounds()
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.observed = Observed()
         self.asked: set[int] = set()

@@ -168,15 +168,14 @@ class Hyperband(Strategy):
     # table's fidelities bound them above
     bounds = {"eta": Bound(2, 1000, integer=True),
               "min_epoch": Bound(1, integer=True, null=True, why="null: the table's first fidelity"),
-              "max_epoch": Bound(1, integer=True, null=True, why="null: the table's last fidelity")}
+              "max_epoch": Bound(1, integer=True, null=True, why="null: the table's last fidelity"),
+              "min_budget": Bound(0, lo_open=True, null=True), "max_budget": Bound(0, lo_open=True, null=True),
+              "incumbent_rule": Bound(choices=INCUMBENT_RULES)}
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         self.check_bounds()
         if not isinstance(self.resume, bool):
             raise StrategyError(f"resume must be true or false, got {self.resume!r}")
-        if self.incumbent_rule not in INCUMBENT_RULES:
-            raise StrategyError(f"incumbent_rule must be one of {', '.join(map(repr, INCUMBENT_RULES))}, "
-                                f"got {self.incumbent_rule!r}")
         self.space, self.rng = space, rng
         if self.min_budget is None and self.max_budget is None:
             if self.query_epochs is not None:
@@ -204,13 +203,21 @@ class Hyperband(Strategy):
         if self.min_epoch is not None or self.max_epoch is not None:
             raise StrategyError("min_epoch/max_epoch do not apply with min_budget/max_budget (the rungs follow "
                                 "the budgets)")
-        for setting in ("min_budget", "max_budget"):
-            value = getattr(self, setting)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                raise StrategyError(f"{setting} must be a finite number > 0, got {value!r}")
         if self.min_budget > self.max_budget:
             raise StrategyError(f"min_budget {self.min_budget} is above max_budget {self.max_budget}")
-        brackets = hpbandster_schedule(self.eta, float(self.min_budget), float(self.max_budget))
+        if self.query_epochs is None and not any(f >= int(self.max_budget) for f in space.fidelities):
+            # (checked before the rungs: every rung's budget is at most max_budget, and the first rung found
+            # beyond the table, named instead, was the smallest of the first bracket's)
+            raise StrategyError(f"max_budget {self.max_budget!r} asks for more epochs than the table records: a "
+                                f"rung trains its budget's whole number of epochs (or the next fidelity up) and the "
+                                f"table records the objective up to epoch {space.max_epoch}; use max_budget < "
+                                f"{space.max_epoch + 1} (or query_epochs)")
+        try:
+            brackets = hpbandster_schedule(self.eta, float(self.min_budget), float(self.max_budget))
+        except OverflowError:  # past the floats (eta**s of a first rung, or a budget itself): a line from numpy
+            raise StrategyError(f"min_budget {self.min_budget!r} and max_budget {self.max_budget!r} are too far apart "
+                                f"for eta {self.eta}: HpBandSter's brackets would go past the floats (1e308 cells or "
+                                f"budget)") from None
         if self.query_epochs is not None:
             if isinstance(self.query_epochs, bool) or not isinstance(self.query_epochs, int) \
                     or self.query_epochs not in space.fidelities:
@@ -228,11 +235,7 @@ class Hyperband(Strategy):
                     if want < 1:
                         raise StrategyError(f"min_budget {self.min_budget} gives a rung of budget {b:.4g}, under one "
                                             f"epoch; use min_budget >= 1 (or query_epochs)")
-                    above = [f for f in space.fidelities if f >= want]
-                    if not above:
-                        raise StrategyError(f"max_budget {self.max_budget} asks for {want} epochs; the table "
-                                            f"records the objective up to epoch {space.max_epoch}")
-                    epochs_of[b] = above[0]
+                    epochs_of[b] = next(f for f in space.fidelities if f >= want)  # (max_budget checked above)
         rungs_e = [[(n, epochs_of[b]) for n, b in rungs] for rungs in brackets]
         if self.resume and any(a[1] >= b[1] for rungs in rungs_e for a, b in zip(rungs, rungs[1:])):
             raise StrategyError(f"resume=true needs more epochs at each rung; on this table the budgets "

@@ -24,8 +24,9 @@ from typing import Sequence
 
 import numpy as np
 
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import Arch
-from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, StrategyError, register
+from nasbench_suite.strategy import Query, Result, SearchSpace, Strategy, register
 
 IMPROVEMENTS = ("first", "best")
 
@@ -41,11 +42,10 @@ class LocalSearch(Strategy):
     n_init: int = 10
     epochs: int | None = None
 
+    bounds = {"improvement": Bound(choices=IMPROVEMENTS), "n_init": Bound(1, integer=True)}
+
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if self.improvement not in IMPROVEMENTS:
-            raise StrategyError(f"improvement must be one of {IMPROVEMENTS}, got {self.improvement!r}")
-        if self.n_init < 1:
-            raise StrategyError("local search needs n_init >= 1")
+        self.check_bounds()
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
         self.asked: set[int] = set()
         self.values: dict[int, float] = {}

@@ -40,8 +40,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_ARCHS, Arch
-from nasbench_suite.strategy import Query, SearchSpace, StrategyError, register
+from nasbench_suite.strategy import Query, SearchSpace, register
 
 from .common import proxy_ranking, stored_proxy
 from .rea import RegularizedEvolution
@@ -57,10 +58,10 @@ class MoveProposalREA(RegularizedEvolution):
     random_move: float = 0.25
     charge: bool = True
 
+    bounds = {**RegularizedEvolution.bounds, "random_move": Bound(0, 1, why="a probability")}
+
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if not 0.0 <= self.random_move <= 1.0:  # NaN fails too
-            raise StrategyError(f"random_move must be a probability in [0, 1], got {self.random_move}")
-        super().setup(space, rng)
+        super().setup(space, rng)  # checks the bounds first
         scores, self._seconds = stored_proxy(self, space, self.proxy)
         self._ranking = proxy_ranking(scores)
         self._scored = np.zeros(NUM_ARCHS, dtype=bool)  # cells this run has scored (and paid for)

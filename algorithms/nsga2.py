@@ -34,14 +34,12 @@ class NSGA2(Strategy):
     mutation: float = 1.0
     epochs: int | None = None
 
-    # 10**12 filled the memory with its tournaments
-    bounds = {"population": Bound(2, 100_000, integer=True)}
+    # population 10**12 filled the memory with its tournaments; crossover 1.5 ran as if it were 1
+    bounds = {"population": Bound(2, 100_000, integer=True), "crossover": Bound(0, 1, why="a probability"),
+              "mutation": Bound(0, 1, why="a probability")}
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         self.check_bounds()
-        for name in ("crossover", "mutation"):
-            if not 0.0 <= getattr(self, name) <= 1.0:  # NaN fails too
-                raise StrategyError(f"NSGA-II's {name} is a probability in [0, 1], got {getattr(self, name)}")
         if space.latency_source is None:
             raise StrategyError("NSGA-II needs a latency objective: give the run a latency table (nasbench search "
                                 "--latency, or latency.source in a compare config)")

@@ -28,6 +28,21 @@ def import_optuna() -> Any:
     return optuna
 
 
+def sampler_settings_error(settings: Any) -> str | None:
+    """What is wrong with a ``sampler_settings`` value before the sampler sees it, or None: it must be a table
+    (a JSON object, a dict) of keyword arguments, named by strings, without ``seed`` (the adapter sets it)."""
+    if not isinstance(settings, dict):
+        return (f"setting sampler_settings={settings!r} must be a table of the sampler's keyword arguments (a JSON "
+                f"object)")
+    bad = [key for key in settings if not isinstance(key, str)]
+    if bad:
+        return f"setting sampler_settings={settings!r} must name its keyword arguments by strings; not {bad[0]!r}"
+    if "seed" in settings:
+        return (f"setting sampler_settings={settings!r} may not hold seed: the adapter seeds the sampler from the "
+                f"run's seed")
+    return None
+
+
 @register("optuna")
 @dataclass
 class OptunaStrategy(Strategy):
@@ -36,20 +51,21 @@ class OptunaStrategy(Strategy):
     epochs: int | None = None
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        problem = sampler_settings_error(self.sampler_settings)  # before Optuna is needed: checked without it
+        if problem:
+            raise StrategyError(problem)
         optuna = import_optuna()
         require_full_space(space, "the Optuna adapter")
         cls = getattr(optuna.samplers, self.sampler, None)
         if not isinstance(cls, type):
             raise StrategyError(f"optuna.samplers has no sampler {self.sampler!r}")
-        if not isinstance(self.sampler_settings, dict):
-            raise StrategyError(f"sampler_settings must be a table of keyword arguments, got {self.sampler_settings!r}")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._epochs = space.epochs_or_max(self.epochs)
         try:
             sampler = cls(seed=int(rng.integers(2**31)), **self.sampler_settings)
-        except TypeError as e:  # an argument the sampler does not take (or seed, which the adapter sets)
-            raise StrategyError(f"optuna sampler {self.sampler} refuses sampler_settings {self.sampler_settings!r}: "
-                                f"{e}") from None
+        except (TypeError, ValueError) as e:  # an argument the sampler does not take, or a value it refuses
+            raise StrategyError(f"setting sampler_settings={self.sampler_settings!r} is refused by optuna sampler "
+                                f"{self.sampler}: {type(e).__name__}: {e}") from None
         self.study = optuna.create_study(direction="maximize", sampler=sampler)
         self.dist = {f"edge{e}": optuna.distributions.CategoricalDistribution(OPS) for e in range(NUM_EDGES)}
         self.waiting: defaultdict[int, deque] = defaultdict(deque)  # arch index -> Optuna trials asked for it

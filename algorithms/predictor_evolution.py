@@ -40,7 +40,7 @@ import numpy as np
 from nasbench_suite.predictors import Predictor, XGBoostPredictor
 from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import Arch
-from nasbench_suite.strategy import SearchSpace, StrategyError, register
+from nasbench_suite.strategy import SearchSpace, register
 
 from .common import BatchedModelSearch
 
@@ -77,17 +77,11 @@ class PredictorEvolution(BatchedModelSearch):
     subsample: float = 1.0
     candidate_scheme: str = "naslib"
 
-    # checked in setup: a bad value used to fail only at the first model fit, n_init queries into the run (learning
-    # rate 1e308 as an XGBoostError); 10**12 trees fitted for ever
-    bounds = {"n_estimators": Bound(1, 100_000, integer=True), "learning_rate": Bound(0, 10, lo_open=True),
-              "subsample": Bound(0, 1, lo_open=True)}
-
-    def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        self.check_bounds()
-        if self.candidate_scheme not in CANDIDATE_SCHEMES:
-            raise StrategyError(f"xgb-evolution candidate_scheme must be one of {', '.join(CANDIDATE_SCHEMES)}; "
-                                f"got {self.candidate_scheme!r}")
-        super().setup(space, rng)
+    # checked in setup (BatchedModelSearch's): a bad value used to fail only at the first model fit, n_init queries
+    # into the run (learning rate 1e308 as an XGBoostError); 10**12 trees fitted for ever
+    bounds = {**BatchedModelSearch.bounds, "n_estimators": Bound(1, 100_000, integer=True),
+              "learning_rate": Bound(0, 10, lo_open=True), "subsample": Bound(0, 1, lo_open=True),
+              "candidate_scheme": Bound(choices=CANDIDATE_SCHEMES)}
 
     def predictor(self) -> Predictor:
         return XGBoostPredictor(n_estimators=self.n_estimators, max_depth=6, learning_rate=self.learning_rate,

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import Arch
 from nasbench_suite.strategy import Query, SearchSpace, StrategyError, register
 
@@ -53,6 +54,11 @@ from .bananas import Bananas
 from .random_search import RandomSearch
 from .common import proxy_ranking, stored_proxy
 from .rea import RegularizedEvolution
+
+
+WARM_BOUNDS = {"pool": Bound(1, integer=True, why="the cells drawn for the proxy to rank")}
+"""The bounds of the warm-start settings, added to those of the strategy warm-started (``WarmStart`` comes
+first in each class's bases, so a ``bounds`` of its own would hide the strategy's)."""
 
 
 @dataclass
@@ -68,12 +74,11 @@ class WarmStart:
         raise NotImplementedError
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        self.check_bounds()  # type: ignore[attr-defined]  # (random search does not check them itself)
         super().setup(space, rng)  # type: ignore[misc]
         self.warm_up(space, rng)
 
     def warm_up(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        if self.pool < 1:
-            raise StrategyError(f"the warm-start pool must hold at least 1 cell, got pool={self.pool}")
         scores, seconds = stored_proxy(self, space, self.proxy)
         scored = space.arch_indices[~np.isnan(scores[space.arch_indices])]
         keep = self.initial_cells(len(scored))
@@ -105,6 +110,8 @@ class WarmStart:
 class WarmStartREA(WarmStart, RegularizedEvolution):
     """REA whose initial population is the best ``population`` cells of a proxy-scored pool."""
 
+    bounds = {**RegularizedEvolution.bounds, **WARM_BOUNDS}
+
     def initial_cells(self, scored: int) -> int:
         return self.population
 
@@ -113,6 +120,8 @@ class WarmStartREA(WarmStart, RegularizedEvolution):
 @dataclass
 class WarmStartBananas(WarmStart, Bananas):
     """BANANAS whose ``n_init`` initial cells are the best of a proxy-scored pool."""
+
+    bounds = {**Bananas.bounds, **WARM_BOUNDS}
 
     def initial_cells(self, scored: int) -> int:
         return self.n_init
@@ -123,6 +132,8 @@ class WarmStartBananas(WarmStart, Bananas):
 class WarmStartRandom(WarmStart, RandomSearch):
     """Random search that first trains the whole proxy-scored pool, best first, then uniform cells (the
     notebook's ``run_random_search`` with ``zero_cost_warmup``)."""
+
+    bounds = {**RandomSearch.bounds, **WARM_BOUNDS}
 
     def initial_cells(self, scored: int) -> int:
         return min(self.pool, scored)

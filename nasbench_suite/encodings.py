@@ -29,6 +29,8 @@ TRUNC_PATH_DIM = TRUNC_PATH_ENCODING_DIM  # 30: the paths of one and two edges
 (``naszilla/nas_bench_201/cell_201.py``), the encoding its ``bananas`` uses by default on NAS-Bench-201
 (``predictor_encoding='trunc_path'``). It drops the one three-edge path, so edge 2 (node 1 -> node 2),
 which lies only on that path, is invisible to the predictor."""
+ENCODING_DIMS = {"onehot": ONEHOT_ENCODING_DIM, "path": PATH_ENCODING_DIM, "trunc_path": TRUNC_PATH_DIM}
+"""Columns of each encoding."""
 
 
 @functools.lru_cache(maxsize=1)

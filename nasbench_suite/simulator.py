@@ -307,7 +307,7 @@ def _strategy_name(strategy: Strategy) -> str:
 def _named(strategy: Strategy, exc: StrategyError) -> StrategyError:
     """``exc`` (a setting check's, e.g. "setting eta=1 must be an integer in [2, 1000]") as "strategy 'NAME': ...",
     so that in a run of several strategies the message says whose it is; a message that already starts with the
-    strategy's name ("BOHB needs ...", "local search needs ...", "strategy 'rea' ...") is left as it is."""
+    strategy's name ("BOHB's KDE model samples any cell ...", "strategy 'rea' ...") is left as it is."""
     name = _strategy_name(strategy)
     words = r"[-_ ]?".join(map(re.escape, re.split(r"[-_ ]", name)))
     if re.match(rf"(strategy )?'?{words}\b", str(exc), flags=re.IGNORECASE):

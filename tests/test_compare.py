@@ -744,7 +744,7 @@ def test_report_on_runs_whose_weight_sharing_runs_a_stop_left_staged_says_to_fin
     (lambda t: t.replace('seeds = "0-3"', 'seeds = "0-99999999999"'), "seeds: '0-99999999999' expands to"),
     (lambda t: t.replace('seeds = "0-3"', 'seeds = [9223372036854775808]'), "seeds: seeds must be at most 2**63 - 1"),
     (lambda t: t.replace('{ population = 4 }', '{ population = 4, crossover = 1.5 }'),
-     "strategy 'nsga2': NSGA-II's crossover is a probability in [0, 1], got 1.5"),
+     "strategy 'nsga2': setting crossover=1.5 must be a finite number in [0, 1] (a probability)"),
 ])
 def test_bad_configs_name_the_field(toy: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture,
                                     change, field: str) -> None:

@@ -688,7 +688,8 @@ def test_nsga2_children_are_bred_from_the_winners_of_their_tournaments() -> None
                                      {"mutation": 2.0}, {"mutation": -1.0}])
 def test_nsga2_refuses_probabilities_outside_0_1(setting: dict[str, float]) -> None:
     """crossover=1.5 or mutation=2 ran as if they were 1 (and -0.1 as 0) without a word."""
-    with pytest.raises(StrategyError, match=f"NSGA-II's {next(iter(setting))} is a probability in \\[0, 1\\]"):
+    with pytest.raises(StrategyError, match=f"setting {next(iter(setting))}=.* must be a finite number in \\[0, 1\\] "
+                                            f"\\(a probability\\)"):
         _nsga2(4, **setting)
     for edge in (0.0, 1.0):
         _nsga2(4, **{next(iter(setting)): edge})

@@ -909,7 +909,7 @@ def test_move_proposal_runs_the_same_cells_with_the_proxy_seconds_free_and_refus
     with pytest.raises(StrategyError, match="no stored proxy 'snip'; stored: synflow"):
         run_search(make_strategy("rea-move", {"proxy": "snip"}), oracle, Budget(queries=3), seed=1)
     for bad in (-0.1, 1.5, float("nan")):
-        with pytest.raises(StrategyError, match="random_move must be a probability in"):
+        with pytest.raises(StrategyError, match=r"setting random_move=.* must be a finite number in \[0, 1\] \(a "):
             make_strategy("rea-move", {"random_move": bad}).setup(oracle.space, np.random.default_rng(0))
 
 

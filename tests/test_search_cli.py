@@ -107,11 +107,48 @@ def test_search_user_errors_are_one_line(search_table: Benchmark, tmp_path: Path
     # accepted until the first child
     ("rea", "mutation=\"bogus\"", "setting mutation='bogus' must be one of 'node_then_edge', 'uniform_edge'"),
     ("rea-move", "mutation=\"bogus\"", "setting mutation='bogus' must be one of 'node_then_edge', 'uniform_edge'"),
+    # checks of their own wording before ("BANANAS loss must be one of mae, mse; got 'huber'", "NSGA-II's crossover
+    # is a probability in [0, 1], got 1.5", "model-guided search needs n_init >= 2 ...", ...): the shared one now
+    ("bananas", "loss=\"huber\"", "setting loss='huber' must be one of 'mae', 'mse'"),
+    ("bananas", "encoding=\"adj\"", "setting encoding='adj' must be one of 'onehot', 'path', 'trunc_path'"),
+    ("bananas", "candidate_scheme=\"x\"", "setting candidate_scheme='x' must be one of 'naszilla', 'edits'"),
+    ("xgb-evolution", "candidate_scheme=\"x\"", "setting candidate_scheme='x' must be one of 'naslib', 'edits'"),
+    ("bananas", "n_init=1", "setting n_init=1 must be an integer >= 2 (a model needs two results)"),
+    ("xgb-evolution", "max_edits=7", "setting max_edits=7 must be an integer in [1, 6] (the edges of a cell; "),
+    ("bananas-warm", "candidates=15626", "setting candidates=15626 must be an integer in [1, 15625] (the cells of "
+                                         "the space)"),
+    ("local-search", "improvement=\"steepest\"", "setting improvement='steepest' must be one of 'first', 'best'"),
+    ("local-search", "n_init=0", "setting n_init=0 must be an integer >= 1"),
+    ("hyperband", "incumbent_rule=\"last\"", "setting incumbent_rule='last' must be one of 'highest-epoch', "
+                                              "'max-budget', 'best'"),
+    ("hyperband", "min_budget=-1", "setting min_budget=-1 must be a finite number > 0 or null"),
+    ("bohb", "top_n_percent=100", "setting top_n_percent=100 must be an integer in [1, 99]"),
+    ("bohb", "random_fraction=2", "setting random_fraction=2 must be a finite number in [0, 1]"),
+    ("bohb", "bandwidth_factor=0", "setting bandwidth_factor=0 must be a finite number > 0"),
+    ("bohb", "min_bandwidth=0", "setting min_bandwidth=0 must be a finite number in (0, 1] (1 redraws every edge)"),
+    ("nsga2", "crossover=1.5", "setting crossover=1.5 must be a finite number in [0, 1] (a probability)"),
+    ("nsga2", "mutation=-1", "setting mutation=-1 must be a finite number in [0, 1] (a probability)"),
+    ("rea-move", "random_move=1.5", "setting random_move=1.5 must be a finite number in [0, 1] (a probability)"),
+    ("rea-warm", "pool=0", "setting pool=0 must be an integer >= 1 (the cells drawn for the proxy to rank)"),
+    ("random-warm", "pool=0", "setting pool=0 must be an integer >= 1 (the cells drawn for the proxy to rank)"),
+    # together: members x layers x width^2 reached ~1e10 weights, which filled the memory at the first fit
+    ("bananas", ["members=100", "layers=100", "width=1024"], "settings members=100, layers=100, width=1024 give an "
+                                                             "ensemble of 10,394,316,900 weights on the trunc_path "
+                                                             "encoding (30 inputs); at most 100,000,000"),
+    # "max_budget 1e+300 asks for 20 epochs": the first rung past the table, not max_budget's own problem
+    ("hyperband", ["min_budget=1", "max_budget=1e300"], "max_budget 1e+300 asks for more epochs than the table "
+                                                        "records: a rung trains its budget's whole number of epochs"),
+    ("bohb", ["min_budget=1", "max_budget=30"], "max_budget 30 asks for more epochs than the table records"),
+    # an OverflowError line
+    ("hyperband", ["min_budget=1e-308", "max_budget=4", "eta=2"], "min_budget 1e-308 and max_budget 4 are too far "
+                                                                  "apart for eta 2"),
 ])
 def test_a_setting_out_of_its_range_is_one_line_naming_it_before_any_run(search_table: Benchmark, tmp_path: Path,
                                                                           capsys: pytest.CaptureFixture, strategy: str,
-                                                                          setting: str, message: str) -> None:
-    code = main(["search", "--table", str(search_table.path), "--strategy", strategy, "--set", setting,
+                                                                          setting: str | list[str],
+                                                                          message: str) -> None:
+    sets = [arg for one in ([setting] if isinstance(setting, str) else setting) for arg in ("--set", one)]
+    code = main(["search", "--table", str(search_table.path), "--strategy", strategy, *sets,
                  "--max-queries", "30", "--seeds", "0", "--workers", "1", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"nasbench: error: strategy {strategy!r}: {message}"), err

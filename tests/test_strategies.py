@@ -346,8 +346,10 @@ def _fake_optuna(asked: list[dict[str, str]]):
         def __init__(self, seed: int, **settings: object) -> None:
             self.seed, self.settings = seed, settings
 
-    class Strict:  # takes only the arguments it names, as optuna's samplers do
+    class Strict:  # takes only the arguments it names, as optuna's samplers do, and checks their values
         def __init__(self, seed: int, n_startup_trials: int = 10) -> None:
+            if n_startup_trials < 0:
+                raise ValueError(f"n_startup_trials must be >= 0, got {n_startup_trials}")
             self.seed = seed
 
     class Study:
@@ -405,9 +407,18 @@ def test_optuna_adapter_maps_trial_params_to_cells_and_tells_each_trial_its_own_
                                                                  np.random.default_rng(0))
 
 
-def test_optuna_sampler_settings_the_sampler_does_not_take_are_a_strategy_error(monkeypatch) -> None:
-    """sampler_settings go to the sampler's constructor as keyword arguments: one it does not take, seed (which
-    the adapter sets) or a value that is not a table was a TypeError traceback from inside the setup."""
+@pytest.mark.parametrize("settings, message", [
+    # an argument it does not take: a TypeError traceback from inside the setup once
+    ({"bogus": 1}, "strategy 'optuna': setting sampler_settings={'bogus': 1} is refused by optuna sampler Strict: "
+                   "TypeError: "),
+    # a value it refuses: a ValueError line naming neither the setting nor the sampler
+    ({"n_startup_trials": -1}, "strategy 'optuna': setting sampler_settings={'n_startup_trials': -1} is refused by "
+                               "optuna sampler Strict: ValueError: n_startup_trials must be >= 0, got -1"),
+])
+def test_optuna_sampler_settings_the_sampler_refuses_are_a_strategy_error_naming_them(monkeypatch, settings: dict,
+                                                                                     message: str,
+                                                                                     oracle: Oracle) -> None:
+    """sampler_settings go to the sampler's constructor as keyword arguments."""
     from algorithms import optuna_sampler
     from nasbench_suite.strategy import SearchSpace
 
@@ -415,12 +426,39 @@ def test_optuna_sampler_settings_the_sampler_does_not_take_are_a_strategy_error(
     space = SearchSpace((12,), np.arange(15625))
     make_strategy("optuna", {"sampler": "Strict", "sampler_settings": {"n_startup_trials": 3}}).setup(
         space, np.random.default_rng(0))
-    for settings, message in (({"bogus": 1}, "refuses sampler_settings {'bogus': 1}"),
-                              ({"seed": 1}, "refuses sampler_settings {'seed': 1}"),
-                              ([1], "sampler_settings must be a table")):
-        with pytest.raises(StrategyError, match=message):
-            make_strategy("optuna", {"sampler": "Strict", "sampler_settings": settings}).setup(
-                space, np.random.default_rng(0))
+    with pytest.raises(StrategyError) as info:
+        run_search(make_strategy("optuna", {"sampler": "Strict", "sampler_settings": settings}),
+                   oracle, Budget(queries=3), 0)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ([1], "setting sampler_settings=[1] must be a table of the sampler's keyword arguments (a JSON object)"),
+    ("n_startup_trials=3", "setting sampler_settings='n_startup_trials=3' must be a table of the sampler's keyword"),
+    # the Python API takes any key: ** refused it as "keywords must be strings", blamed on the sampler
+    ({1: 2}, "setting sampler_settings={1: 2} must name its keyword arguments by strings; not 1"),
+    # the adapter seeds the sampler: "got multiple values for keyword argument 'seed'", blamed on the sampler
+    ({"seed": 1}, "setting sampler_settings={'seed': 1} may not hold seed: the adapter seeds the sampler from the "
+                  "run's seed"),
+])
+def test_optuna_sampler_settings_are_checked_before_optuna_is_needed(settings: object, message: str) -> None:
+    """Checked first, so without Optuna installed too (here it is not: the fake is not patched in)."""
+    from nasbench_suite.strategy import SearchSpace
+
+    with pytest.raises(StrategyError) as info:
+        make_strategy("optuna", {"sampler_settings": settings}).setup(SearchSpace((12,), np.arange(15625)),
+                                                                      np.random.default_rng(0))
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_a_real_optuna_sampler_refusing_its_settings_is_a_strategy_error() -> None:
+    pytest.importorskip("optuna")
+    from nasbench_suite.strategy import SearchSpace
+
+    with pytest.raises(StrategyError, match=r"setting sampler_settings=\{'bogus': 1\} is refused by optuna sampler "
+                                            r"TPESampler: TypeError"):
+        make_strategy("optuna", {"sampler_settings": {"bogus": 1}}).setup(SearchSpace((12,), np.arange(15625)),
+                                                                          np.random.default_rng(0))
 
 
 def _lstm_strategy(**settings):
@@ -502,11 +540,14 @@ def test_registry_and_settings_errors(oracle: Oracle) -> None:
     with pytest.raises(StrategyError, match="not a fidelity"):
         run_search(make_strategy("random", {"epochs": 13}), oracle, Budget(queries=1), 0)
     for name in ("bananas", "xgb-evolution", "bananas-warm"):  # n_init 0/1 used to end the run early, exit 0
-        with pytest.raises(StrategyError, match="n_init >= 2"):
+        with pytest.raises(StrategyError, match=r"setting n_init=1 must be an integer >= 2 \(a model needs two"):
             run_search(make_strategy(name, {"n_init": 1}), oracle, Budget(queries=20), 0)
         # loops over candidates and edits: 10**24 of either ran with no end (bananas, xgb-evolution)
-        for bad in ({"candidates": 10**24}, {"candidates": 15_626}, {"max_edits": 10**24}, {"max_edits": 7}):
-            with pytest.raises(StrategyError, match=r"candidates <= 15,625 \(the cells of the space\) and max_edits <= 6"):
+        for bad, message in (({"candidates": 10**24}, r"candidates=10{24} must be an integer in \[1, 15625\] \(the cells"),
+                             ({"candidates": 15_626}, r"candidates=15626 must be an integer in \[1, 15625\]"),
+                             ({"max_edits": 10**24}, r"max_edits=10{24} must be an integer in \[1, 6\] \(the edges"),
+                             ({"max_edits": 7}, r"max_edits=7 must be an integer in \[1, 6\]")):
+            with pytest.raises(StrategyError, match=message):
                 run_search(make_strategy(name, bad), oracle, Budget(queries=20), 0)
         if name != "bananas-warm":  # it needs stored proxies to run at all
             assert len(run_search(make_strategy(name, {"max_edits": 6}), oracle, Budget(queries=12), 0)) == 12
@@ -848,17 +889,35 @@ def test_setting_range_error_names_the_first_setting_out_of_its_bound_and_the_ra
     ("reinforce", {"learning_rate": 10.0, "momentum": 0.999, "init_scale": 100.0}),
     ("reinforce", {"learning_rate": 0.0, "init_scale": 0.0}),  # a policy that never learns, exactly uniform
     ("reinforce-lstm", {"hidden": 1024, "learning_rate": 10.0, "entropy_weight": 1000.0, "init_range": 10.0}),
-    ("bananas", {"members": 100, "train_epochs": 10_000, "layers": 100, "width": 1024, "batch_size": 10**9,
+    # members, layers and width together are bounded by the ensemble's weights (at most 100,000,000)
+    ("bananas", {"members": 100, "train_epochs": 10_000, "layers": 1, "width": 1024, "batch_size": 10**9,
                  "lr": 10.0}),
+    ("bananas", {"members": 1, "layers": 100, "width": 1000}),  # 99,131,001 weights
+    ("bananas", {"layers": 100}), ("bananas", {"width": 1024}), ("bananas", {"members": 100}),  # each alone
+    ("bananas", {"members": 100, "layers": 1, "width": 1024, "encoding": "path", "candidate_scheme": "edits"}),
+    ("bananas", {"n_init": 2, "batch": 10**9, "candidates": 15_625, "mutate_top": 10**9, "max_edits": 6}),
     ("xgb-evolution", {"n_estimators": 100_000, "learning_rate": 10.0, "subsample": 1e-9}),
+    ("xgb-evolution", {"candidate_scheme": "edits", "candidates": 1, "max_edits": 1}),
     ("hyperband", {"eta": 1000, "min_epoch": 4, "max_epoch": 108}),
     ("bohb", {"eta": 2, "num_samples": 10_000, "min_points_in_model": 10**6}),
+    ("local-search", {"improvement": "best", "n_init": 10**9}),
+    ("rea-move", {"random_move": 0.0}), ("rea-move", {"random_move": 1.0}),
+    ("nsga2", {"crossover": 0.0, "mutation": 1.0}), ("nsga2", {"crossover": 1.0, "mutation": 0.0}),
+    ("bohb", {"top_n_percent": 1, "random_fraction": 0.0, "bandwidth_factor": 1e300, "min_bandwidth": 1.0}),
+    ("bohb", {"top_n_percent": 99, "random_fraction": 1.0, "bandwidth_factor": 1e-300, "min_bandwidth": 1e-300}),
+    ("hyperband", {"incumbent_rule": "best", "min_budget": 1, "max_budget": 108.99, "resume": False}),
+    ("hyperband", {"incumbent_rule": "max-budget", "min_budget": 1, "max_budget": 1e300, "query_epochs": 12,
+                   "resume": False}),  # the budgets only name the rungs
 ])
 def test_settings_at_the_ends_of_their_bounds_are_accepted(name: str, settings: dict) -> None:
-    """The bounds are generous: their ends pass setup (the strategies need only the space to set up)."""
+    """The bounds are generous: their ends pass setup (the strategies need only the space to set up; rea-move
+    needs stored proxies past its bounds, nsga2 a latency)."""
     from nasbench_suite.strategy import SearchSpace
 
-    make_strategy(name, settings).setup(SearchSpace((4, 12, 36, 108), np.arange(15625)), np.random.default_rng(0))
+    strategy = make_strategy(name, settings)
+    strategy.check_bounds()
+    if name not in ("rea-move", "nsga2"):
+        strategy.setup(SearchSpace((4, 12, 36, 108), np.arange(15625)), np.random.default_rng(0))
 
 
 def test_every_strategy_accepts_its_own_defaults() -> None:
@@ -902,20 +961,21 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("bananas", {"train_epochs": 0}, r"setting train_epochs=0 must be an integer in \[1, 10000\]"),
     ("bananas", {"layers": 0}, r"setting layers=0 must be an integer in \[1, 100\]"),  # refused only at the first fit
     ("bananas", {"lr": 0.0}, r"setting lr=0.0 must be a finite number in \(0, 10\]"),
-    ("bananas", {"loss": "huber"}, "loss must be one of mae, mse; got 'huber'"),
+    ("bananas", {"loss": "huber"}, "setting loss='huber' must be one of 'mae', 'mse'"),
     # used to fail at the first model fit, mid-run
     ("xgb-evolution", {"n_estimators": 0}, r"setting n_estimators=0 must be an integer in \[1, 100000\]"),
-    ("xgb-evolution", {"candidates": 0}, "candidates"),
-    ("xgb-evolution", {"mutate_top": 0}, "batch, candidates, mutate_top, max_edits >= 1"),  # no parents to mutate
+    ("xgb-evolution", {"candidates": 0}, r"setting candidates=0 must be an integer in \[1, 15625\]"),
+    ("xgb-evolution", {"mutate_top": 0}, "setting mutate_top=0 must be an integer >= 1"),  # no parents to mutate
     ("xgb-evolution", {"learning_rate": 0.0}, r"learning_rate=0.0 must be a finite number in \(0, 10\]"),
     ("xgb-evolution", {"subsample": 1.5}, r"setting subsample=1.5 must be a finite number in \(0, 1\]"),
-    ("xgb-evolution", {"candidate_scheme": "naszilla"}, "candidate_scheme must be one of naslib, edits"),
+    ("xgb-evolution", {"candidate_scheme": "naszilla"}, "setting candidate_scheme='naszilla' must be one of 'naslib', "
+                                                        "'edits'"),
     # used to fail mid-run: "argmax of an empty sequence"
     ("bohb", {"num_samples": 0}, r"setting num_samples=0 must be an integer in \[1, 10000\]"),
-    ("bohb", {"random_fraction": 2.0}, "0 <= random_fraction <= 1"),
-    ("bohb", {"top_n_percent": 0}, "1 <= top_n_percent <= 99"),
-    ("bohb", {"bandwidth_factor": 0.0}, "bandwidth_factor > 0"),
-    ("bohb", {"min_bandwidth": 0.0}, "0 < min_bandwidth"),
+    ("bohb", {"random_fraction": 2.0}, r"setting random_fraction=2.0 must be a finite number in \[0, 1\]"),
+    ("bohb", {"top_n_percent": 0}, r"setting top_n_percent=0 must be an integer in \[1, 99\]"),
+    ("bohb", {"bandwidth_factor": 0.0}, "setting bandwidth_factor=0.0 must be a finite number > 0"),
+    ("bohb", {"min_bandwidth": 0.0}, r"setting min_bandwidth=0.0 must be a finite number in \(0, 1\]"),
     ("bohb", {"min_points_in_model": 0}, "setting min_points_in_model=0 must be an integer >= 7 or null"),
     # HpBandSter raises it to 7; taken as given, 3 built the first model after 47 results, not 14
     ("bohb", {"min_points_in_model": 3}, "min_points_in_model=3 must be an integer >= 7 or null"),
@@ -938,21 +998,23 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("hyperband", {"min_epoch": -3}, "setting min_epoch=-3 must be an integer >= 1 or null"),
     ("hyperband", {"max_epoch": 0}, "setting max_epoch=0 must be an integer >= 1 or null"),
     ("hyperband", {"eta": 1}, r"setting eta=1 must be an integer in \[2, 1000\]"),
-    ("hyperband", {"incumbent_rule": "last"}, "incumbent_rule must be one of"),
+    ("hyperband", {"incumbent_rule": "last"}, "setting incumbent_rule='last' must be one of 'highest-epoch', "
+                                              "'max-budget', 'best'"),
     ("bohb", {"query_epochs": 12, "resume": False}, "query_epochs needs min_budget and max_budget"),
     ("hyperband", {"min_budget": 1}, "min_budget needs max_budget too"),
     ("hyperband", {"max_budget": 12}, "max_budget needs min_budget too"),
-    ("hyperband", {"min_budget": 0, "max_budget": 12}, "min_budget must be a finite number > 0"),
-    ("hyperband", {"min_budget": 12, "max_budget": float("inf")}, "max_budget must be a finite number > 0"),
+    ("hyperband", {"min_budget": 0, "max_budget": 12}, "setting min_budget=0 must be a finite number > 0 or null"),
+    ("hyperband", {"min_budget": 12, "max_budget": float("inf")}, "setting max_budget=inf must be a finite number > 0 "
+                                                                  "or null"),
     ("hyperband", {"min_budget": 12, "max_budget": 4}, "min_budget 12 is above max_budget 4"),
     ("hyperband", {"min_budget": 1, "max_budget": 12, "max_epoch": 12}, "min_epoch/max_epoch do not apply"),
     ("hyperband", {"min_budget": 0.1, "max_budget": 1}, "min_budget 0.1 gives a rung of budget 0.1111, under one"),
-    ("hyperband", {"min_budget": 2, "max_budget": 24}, "max_budget 24 asks for 24 epochs"),
+    ("hyperband", {"min_budget": 2, "max_budget": 24}, "max_budget 24 asks for more epochs than the table records"),
     ("bohb", {"min_budget": 12, "max_budget": 200, "query_epochs": 12}, "query_epochs needs resume=false"),
     ("bohb", {"min_budget": 12, "max_budget": 200, "query_epochs": 13, "resume": False},
      "query_epochs=13 is not a fidelity"),
     ("rea", {"epochs": True}, "epochs=True is not a fidelity"),  # ran at 1 epoch (True == 1)
-    ("nsga2", {"crossover": 1.5}, "crossover is a probability in"),  # ran as if it were 1
+    ("nsga2", {"crossover": 1.5}, r"setting crossover=1.5 must be a finite number in \[0, 1\] \(a probability\)"),
     # no upper bound: these overflowed (OverflowError, XGBoostError, NaN logits), or filled the memory or ran for
     # ever (a huge ensemble, LSTM, tree count, tournament or population)
     ("reinforce", {"init_scale": 1e308}, r"setting init_scale=1e\+308 must be a finite number in \[0, 100\]"),
@@ -978,6 +1040,41 @@ def test_the_proxies_stored_beside_a_table_attach_as_the_search_harness_does() -
     ("hyperband", {"min_epoch": "x"}, "setting min_epoch='x' must be an integer >= 1 or null"),
     ("hyperband", {"max_epoch": 12.0}, "setting max_epoch=12.0 must be an integer >= 1 or null"),
     ("hyperband", {"eta": 10**30, "min_budget": 1, "max_budget": 12}, r"must be an integer in \[2, 1000\]"),
+    # hand-written checks of their own wording before: now the shared one
+    ("bananas", {"encoding": "adjacency"}, "setting encoding='adjacency' must be one of 'onehot', 'path', 'trunc_path'"),
+    ("bananas", {"candidate_scheme": "naslib"}, "setting candidate_scheme='naslib' must be one of 'naszilla', 'edits'"),
+    ("bananas", {"batch": 0}, "setting batch=0 must be an integer >= 1"),
+    ("bananas-warm", {"loss": "huber"}, "setting loss='huber' must be one of 'mae', 'mse'"),
+    ("bananas-warm", {"pool": 0}, r"setting pool=0 must be an integer >= 1 \(the cells drawn for the proxy to rank\)"),
+    ("rea-warm", {"pool": -1}, r"setting pool=-1 must be an integer >= 1"),
+    ("rea-warm", {"sample_size": 0}, r"setting sample_size=0 must be an integer in \[1, 1000000\]"),  # REA's, kept
+    ("random-warm", {"pool": 0}, r"setting pool=0 must be an integer >= 1"),
+    ("local-search", {"improvement": "steepest"}, "setting improvement='steepest' must be one of 'first', 'best'"),
+    ("rea-move", {"random_move": 1.5}, r"setting random_move=1.5 must be a finite number in \[0, 1\] \(a probability\)"),
+    ("rea-move", {"random_move": float("nan")}, r"setting random_move=nan must be a finite number in \[0, 1\]"),
+    ("nsga2", {"mutation": -0.5}, r"setting mutation=-0.5 must be a finite number in \[0, 1\] \(a probability\)"),
+    ("bohb", {"bandwidth_factor": float("inf")}, "setting bandwidth_factor=inf must be a finite number > 0"),
+    ("bohb", {"incumbent_rule": "last"}, "setting incumbent_rule='last' must be one of"),
+    ("bohb", {"min_budget": "1", "max_budget": 12}, "setting min_budget='1' must be a finite number > 0 or null"),
+    # each bounded alone, together ~1e10 weights: the memory filled at the first fit
+    ("bananas", {"members": 100, "layers": 100, "width": 1024},
+     r"settings members=100, layers=100, width=1024 give an ensemble of 10,394,316,900 weights on the trunc_path "
+     r"encoding \(30 inputs\); at most 100,000,000"),
+    ("bananas-warm", {"members": 10, "layers": 20, "width": 1000, "encoding": "path"},
+     r"settings members=10, layers=20, width=1000 give an ensemble of 191,760,010 weights on the path encoding "
+     r"\(155 inputs\)"),
+    # the first rung past the table was named ("max_budget 1e+300 asks for 20 epochs"), not max_budget's problem
+    ("hyperband", {"min_budget": 1, "max_budget": 1e300},
+     r"max_budget 1e\+300 asks for more epochs than the table records: a rung trains its budget's whole number of "
+     r"epochs \(or the next fidelity up\) and the table records the objective up to epoch 12; use max_budget < 13 "
+     r"\(or query_epochs\)$"),
+    ("bohb", {"min_budget": 1, "max_budget": 30}, "max_budget 30 asks for more epochs than the table records"),
+    ("hyperband", {"min_budget": 1, "max_budget": 10**400, "query_epochs": 12, "resume": False},
+     "max_budget 1(0)+ are too far apart for eta 3"),  # an OverflowError line
+    # an OverflowError line from numpy's schedule
+    ("hyperband", {"min_budget": 1e-308, "max_budget": 4, "eta": 2},
+     r"min_budget 1e-308 and max_budget 4 are too far apart for eta 2: HpBandSter's brackets would go past the "
+     r"floats \(1e308 cells or budget\)"),
 ])
 def test_out_of_range_settings_are_refused_before_the_run(name: str, settings: dict, message: str,
                                                           oracle: Oracle) -> None:
@@ -991,7 +1088,7 @@ def test_out_of_range_settings_are_refused_before_the_run(name: str, settings: d
 @pytest.mark.parametrize("name, settings, message", [
     ("hyperband", {"eta": 1}, "strategy 'hyperband': setting eta=1 must be an integer in [2, 1000]"),  # named none
     ("bohb", {"eta": 1}, "strategy 'bohb': setting eta=1 must be an integer in [2, 1000]"),
-    ("local-search", {"n_init": 0}, "local search needs n_init >= 1"),  # names it already: no second prefix
+    ("local-search", {"n_init": 0}, "strategy 'local-search': setting n_init=0 must be an integer >= 1"),
     ("reinforce-lstm", {"hidden": 0}, "strategy 'reinforce-lstm': setting hidden=0 must be an integer in [1, 1024] "
                                       "(LSTM units)"),
 ])
@@ -1025,6 +1122,16 @@ def test_warm_start_cells_do_not_train_before_the_pool_is_scored(name: str, sear
     np.testing.assert_allclose(four[start == 0], pool / 4)  # each idle worker scores a quarter of the pool
     assert (start == 0).sum() == 4 and not four[start > 0].any()
     assert four.sum() == pytest.approx(pool)
+
+
+def test_a_message_that_names_its_strategy_is_not_prefixed_again() -> None:
+    from nasbench_suite.simulator import _named
+
+    message = "BOHB's KDE model samples any cell; it needs a table that covers all 15,625 cells"
+    assert str(_named(make_strategy("bohb"), StrategyError(message))) == message
+    assert str(_named(make_strategy("bohb"), StrategyError("setting eta=1 must be ..."))) == \
+        "strategy 'bohb': setting eta=1 must be ..."
+
 
 
 def test_bohb_density_is_statsmodels_aitchison_aitken_as_hpbandster_evaluates_it() -> None:
@@ -1800,8 +1907,8 @@ def test_bohb_settings_at_their_bounds_are_accepted_and_just_past_them_refused()
     min_points_in_model from 7, random_fraction 0..1."""
     _bohb(top_n_percent=1, min_bandwidth=1.0, min_points_in_model=7, random_fraction=0.0)
     _bohb(top_n_percent=99, random_fraction=1.0)
-    for bad, message in [({"top_n_percent": 100}, "1 <= top_n_percent <= 99, got 100"),
-                         ({"min_bandwidth": 1.01}, "0 < min_bandwidth <= 1"),
+    for bad, message in [({"top_n_percent": 100}, r"setting top_n_percent=100 must be an integer in \[1, 99\]"),
+                         ({"min_bandwidth": 1.01}, r"setting min_bandwidth=1.01 must be a finite number in \(0, 1\]"),
                          ({"min_points_in_model": 6}, "min_points_in_model=6 must be an integer >= 7")]:
         with pytest.raises(StrategyError, match=message):
             _bohb(**bad)
