@@ -45,7 +45,7 @@ import torch
 from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.supernet import onehot_weights
-from nasbench_suite.weight_sharing import Context, Method, best_candidate, candidate_batches_error
+from nasbench_suite.weight_sharing import CANDIDATE_BATCHES, Context, Method, best_candidate
 
 
 class ENAS(Method):
@@ -62,10 +62,8 @@ class ENAS(Method):
         # controller_lr or entropy_weight made the logits NaN ("Probabilities contain NaN")
         return {"controller_lr": Bound(0, 10), "controller_steps": Bound(1, 10_000, integer=True),
                 "controller_samples": Bound(1, 10_000, integer=True), "baseline_decay": Bound(0, 1),
-                "entropy_weight": Bound(0, 1000), "derive_samples": Bound(1, 100_000, integer=True)}
-
-    def check(self) -> str | None:
-        return candidate_batches_error(self.config["candidate_batches"])
+                "entropy_weight": Bound(0, 1000), "derive_samples": Bound(1, 100_000, integer=True),
+                "candidate_batches": Bound(choices=CANDIDATE_BATCHES)}
 
     def setup(self, ctx: Context) -> None:
         self.logits = torch.nn.Parameter(torch.zeros(NUM_EDGES, NUM_OPS, dtype=torch.float64))

@@ -34,7 +34,7 @@ import torch
 from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import Arch
 from nasbench_suite.supernet import onehot_weights
-from nasbench_suite.weight_sharing import Context, Method, best_candidate, candidate_batches_error
+from nasbench_suite.weight_sharing import CANDIDATE_BATCHES, Context, Method, best_candidate
 
 
 class RSPS(Method):
@@ -50,10 +50,8 @@ class RSPS(Method):
         # is capped at the valid split's size
         return {"candidates": Bound(1, 100_000, integer=True),
                 "valid_batch": Bound(1, integer=True, null=True,
-                                     why="images per valid minibatch; null: the batch size")}
-
-    def check(self) -> str | None:
-        return candidate_batches_error(self.config["candidate_batches"])
+                                     why="images per valid minibatch; null: the batch size"),
+                "candidate_batches": Bound(choices=CANDIDATE_BATCHES)}
 
     def step(self, ctx: Context, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor) -> None:
         arch = Arch.random(ctx.rng)

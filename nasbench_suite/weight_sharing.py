@@ -163,17 +163,27 @@ class SearchSettings:
     """How the supernet's gradients are cleared before a step: "none" or "zero" (:data:`ZERO_GRAD`)."""
 
     def __post_init__(self) -> None:
-        for name, allowed in (("bn_scoring", BN_SCORING), ("zero_grad", ZERO_GRAD)):
-            value = getattr(self, name)
-            if not isinstance(value, str) or value not in allowed:
-                raise WeightSharingError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-        for name in ("epochs", "channels", "cells", "batch_size"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise WeightSharingError(f"{name} must be a positive integer, got {value!r}")
-        if not (self.lr > 0 and 0 <= self.lr_min <= self.lr and 0 <= self.momentum < 1 and self.weight_decay >= 0
-                and self.grad_clip > 0):
-            raise WeightSharingError("need lr > 0, 0 <= lr_min <= lr, 0 <= momentum < 1, weight_decay >= 0, grad_clip > 0")
+        problem = setting_range_error(SEARCH_BOUNDS, {key: getattr(self, key) for key in SEARCH_BOUNDS})
+        if problem:
+            raise WeightSharingError(problem)
+        if self.lr_min > self.lr:
+            raise WeightSharingError(f"need lr_min <= lr (the cosine schedule's end and start), got "
+                                     f"lr_min={self.lr_min!r}, lr={self.lr!r}")
+
+
+SEARCH_BOUNDS: dict[str, Bound] = {
+    "bn_scoring": Bound(choices=BN_SCORING), "zero_grad": Bound(choices=ZERO_GRAD),
+    "epochs": Bound(1, 100_000, integer=True),
+    "channels": Bound(1, integer=True, null=True, why="null: the table protocol's"),
+    "cells": Bound(1, integer=True, null=True, why="null: the table protocol's"),
+    "batch_size": Bound(1, integer=True, null=True, why="null: the table protocol's"),
+    "lr": Bound(0, 10, lo_open=True), "lr_min": Bound(0, 10), "momentum": Bound(0, 1, hi_open=True),
+    "weight_decay": Bound(0, 10),
+    "grad_clip": Bound(0, lo_open=True, why="the largest gradient norm kept; a large one clips nothing"),
+}
+""":class:`SearchSettings`' bounds (checked when one is made): an infinite lr, lr_min or weight decay used to be
+taken and made the weights NaN, an infinite grad_clip too (it clipped nothing: a large finite one does the
+same); 10**12 epochs ran for ever. MacroConfig bounds channels and cells above when the supernet is built."""
 
 
 @dataclass
@@ -321,11 +331,6 @@ def best_candidate(ctx: Context, sample: Callable[[], Arch], count: int, batches
     return cells[max(range(len(cells)), key=scores.__getitem__)]
 
 
-def candidate_batches_error(value: object) -> str | None:
-    """The message for a ``candidate_batches`` setting that is not one of :data:`CANDIDATE_BATCHES`, or None."""
-    if value in CANDIDATE_BATCHES:
-        return None
-    return f"candidate_batches must be one of {', '.join(map(repr, CANDIDATE_BATCHES))}, got {value!r}"
 
 
 def make_method(name: str, settings: dict[str, Any] | None = None) -> Method:

@@ -731,7 +731,7 @@ def test_report_on_runs_whose_weight_sharing_runs_a_stop_left_staged_says_to_fin
     (lambda t: t + WEIGHT_SHARING.replace('epochs = 1', 'epochs = -1'), "weight_sharing.epochs"),
     (lambda t: t + WEIGHT_SHARING + "[weight_sharing.settings.gdas]\ntaux = 10\n", "weight_sharing.settings.gdas"),
     (lambda t: t + WEIGHT_SHARING + "[weight_sharing.settings.gdas]\nbn_scoring = \"nope\"\n",
-     "weight_sharing.settings.gdas: bn_scoring must be one of"),
+     "weight_sharing.settings.gdas: setting bn_scoring='nope' must be one of"),
     (lambda t: t + "[weight_sharing]\nepochs = 1\n", "weight_sharing.methods"),
     (lambda t: t.replace('table = ', 'table = 3 #'), "config field table"),
     (lambda t: t + "\n[[strategy\n", "not valid TOML"),
@@ -796,7 +796,7 @@ def test_the_fields_a_config_leaves_out_take_their_stated_defaults() -> None:
     ({"weight_sharing": {"methods": ["gdas"], "epochs": 1, "settings": {"rsps": {"candidates": 5}}}},
      "weight_sharing.settings.rsps: unknown field; known: gdas"),
     ({"weight_sharing": {"methods": ["gdas"], "epochs": 1, "settings": {"gdas": {"bn_scoring": "nope"}}}},
-     "weight_sharing.settings.gdas: bn_scoring must be one of"),
+     "weight_sharing.settings.gdas: setting bn_scoring='nope' must be one of"),
 ])
 def test_config_bounds_are_refused_naming_the_field(change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match="config field " + re.escape(message)):

@@ -162,8 +162,45 @@ def test_loop_settings_are_checked(name, default, allowed, bads):
 
     assert getattr(SearchSettings(1), name) == default
     for bad in bads:
-        with pytest.raises(WeightSharingError, match=rf"^{name} must be one of {allowed}"):
+        with pytest.raises(WeightSharingError, match=rf"^setting {name}={bad!r} must be one of {allowed}$"):
             SearchSettings(1, **{name: bad})
+
+
+@pytest.mark.parametrize("settings, message", [
+    # were taken: an infinite lr, lr_min or weight decay made the weights NaN; 10**12 epochs ran for ever
+    ({"lr": float("inf")}, r"setting lr=inf must be a finite number in (0, 10]"),
+    ({"lr": 1e308}, r"setting lr=1e+308 must be a finite number in (0, 10]"),
+    ({"lr": float("inf"), "lr_min": float("inf")}, r"setting lr=inf must be a finite number in (0, 10]"),
+    ({"weight_decay": float("inf")}, r"setting weight_decay=inf must be a finite number in [0, 10]"),
+    ({"grad_clip": float("inf")}, r"setting grad_clip=inf must be a finite number > 0 (the largest gradient norm "
+                                  r"kept; a large one clips nothing)"),
+    ({"epochs": 10**12}, r"setting epochs=1000000000000 must be an integer in [1, 100000]"),
+    # refused before in one message naming none of them ("need lr > 0, 0 <= lr_min <= lr, ...")
+    ({"lr": 0.0}, r"setting lr=0.0 must be a finite number in (0, 10]"),
+    ({"lr": float("nan")}, r"setting lr=nan must be a finite number in (0, 10]"),
+    ({"lr_min": -1.0}, r"setting lr_min=-1.0 must be a finite number in [0, 10]"),
+    ({"momentum": 1.0}, r"setting momentum=1.0 must be a finite number in [0, 1)"),
+    ({"grad_clip": 0.0}, r"setting grad_clip=0.0 must be a finite number > 0"),
+    ({"lr": 0.01, "lr_min": 0.02}, r"need lr_min <= lr (the cosine schedule's end and start), got lr_min=0.02, "
+                                   r"lr=0.01"),
+    ({"epochs": 0}, r"setting epochs=0 must be an integer in [1, 100000]"),
+    ({"channels": 0}, r"setting channels=0 must be an integer >= 1 or null (null: the table protocol's)"),
+    ({"batch_size": 2.5}, r"setting batch_size=2.5 must be an integer >= 1 or null"),
+])
+def test_search_settings_out_of_their_range_name_the_setting(settings: dict, message: str) -> None:
+    from nasbench_suite.weight_sharing import SearchSettings, WeightSharingError
+
+    with pytest.raises(WeightSharingError) as info:
+        SearchSettings(**{"epochs": 1, **settings})
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_search_settings_at_the_ends_of_their_bounds_are_accepted() -> None:
+    from nasbench_suite.weight_sharing import SearchSettings
+
+    SearchSettings(100_000, lr=10.0, lr_min=10.0, momentum=0.999, weight_decay=10.0, grad_clip=1e300, channels=1,
+                   cells=1, batch_size=1)
+    SearchSettings(1, lr=1e-300, lr_min=0.0, momentum=0.0, weight_decay=0.0, grad_clip=1e-300)
 
 
 @pytest.mark.parametrize("zero_grad", ["none", "zero"])
@@ -512,7 +549,7 @@ def test_darts_cli_user_errors(ws_table, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert "seeds must be at most 2**63 - 1" in err[3]
     assert len(err) == 5 and all(line.startswith("nasbench: error:") for line in err)
-    assert err[-1] == "nasbench: error: bn_scoring must be one of 'batch', 'nb201', got 'eval'"
+    assert err[-1] == "nasbench: error: setting bn_scoring='eval' must be one of 'batch', 'nb201'"
     assert not (tmp_path / "o").exists()
 
 
@@ -840,6 +877,22 @@ def test_a_valid_batch_that_is_not_an_integer_is_a_user_error(ws_table, tmp_path
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("method, settings, message", [
+    ("rsps", {"candidate_batches": "nb201"}, "rsps: setting candidate_batches='nb201' must be one of 'shared', "
+                                             "'per_candidate'"),
+    ("enas", {"candidate_batches": "per-candidate"}, "enas: setting candidate_batches='per-candidate' must be one of "
+                                                     "'shared', 'per_candidate'"),
+])
+def test_candidate_batches_out_of_its_choices_has_the_shared_wording(method: str, settings: dict,
+                                                                     message: str) -> None:
+    from nasbench_suite.weight_sharing import WeightSharingError, make_method
+
+    with pytest.raises(WeightSharingError) as info:
+        make_method(method, settings)
+    assert str(info.value) == message
+    assert make_method(method, {"candidate_batches": "per_candidate"}).settings()["candidate_batches"] == "per_candidate"
+
+
 def test_bad_candidate_batches_is_a_user_error(ws_table, tmp_path, capsys):
     from nasbench_suite.cli import main
 
@@ -847,7 +900,7 @@ def test_bad_candidate_batches_is_a_user_error(ws_table, tmp_path, capsys):
     assert main(base + ["--method", "enas", "--set", "candidate_batches=nb201"]) == 2
     assert main(base + ["--method", "rsps", "--set", "candidate_batches=1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["nasbench: error: enas: candidate_batches must be one of 'shared', 'per_candidate', got 'nb201'",
+    assert err == ["nasbench: error: enas: setting candidate_batches='nb201' must be one of 'shared', 'per_candidate'",
                    "nasbench: error: rsps: setting candidate_batches=1 must be a string (default 'shared')"]
     assert not (tmp_path / "o").exists()
 
