@@ -343,6 +343,8 @@ def make_predictor(name: str, **settings: Any) -> Predictor:
         factory = PREDICTORS[name]
     except KeyError:
         raise PredictorError(f"unknown predictor {name!r}; known predictors: {', '.join(PREDICTORS)}") from None
+    if "seed" in settings and not is_integer(settings["seed"]):  # 1.5 failed only at fit, in numpy or XGBoost
+        raise TypeError(f"make_predictor: seed must be an integer, got {settings['seed']!r}")
     try:
         return factory(**settings)
     except TypeError as exc:
@@ -383,12 +385,20 @@ def kendall_tau_curve(arch_indices: np.ndarray, y: np.ndarray, *, predictors: Se
         raise PredictorError("arch_indices holds a cell more than once; give each cell once")
     if isinstance(predictors, str):
         predictors = [predictors]
+    if not isinstance(predictors, Iterable):
+        raise TypeError(f"kendall_tau_curve: predictors must be a predictor name or a list of them, got {predictors!r}")
     predictors = list(dict.fromkeys(predictors))  # twice the same rows would shrink the std over repeats
+    if not predictors:  # an empty frame, without a word
+        raise PredictorError("kendall_tau_curve: predictors must name at least one predictor; known predictors: "
+                             f"{', '.join(PREDICTORS)}")
     if isinstance(sizes, str):
         try:
             sizes = parse_int_list(sizes)
         except ValueError as exc:
             raise PredictorError(f"training-set sizes: {exc}") from None
+    elif not isinstance(sizes, Iterable):  # sizes=10: "'int' object is not iterable", naming nothing
+        raise TypeError(f"kendall_tau_curve: sizes must be a list of training-set sizes or a string like "
+                        f"'10,50,100', got {sizes!r}")
     if not all(is_integer(s) for s in sizes):
         raise PredictorError(f"training-set sizes must be integers >= 2, got {list(sizes)!r}")
     sizes = sorted(set(int(s) for s in sizes))

@@ -126,6 +126,33 @@ def test_kendall_tau_curve_arguments() -> None:
     assert one["train_size"].tolist() == [10, 20] and set(one["predictor"]) == {"ridge"}
 
 
+@pytest.mark.parametrize("arguments, error, message", [
+    # "'int' object is not iterable", naming no argument
+    ({"sizes": 10}, TypeError, "kendall_tau_curve: sizes must be a list of training-set sizes or a string like "
+                               "'10,50,100', got 10"),
+    ({"sizes": 10.0}, TypeError, "kendall_tau_curve: sizes must be a list"),
+    ({"predictors": 3}, TypeError, "kendall_tau_curve: predictors must be a predictor name or a list of them, got 3"),
+    # an empty frame, without a word
+    ({"predictors": []}, PredictorError, "kendall_tau_curve: predictors must name at least one predictor; known "
+                                         "predictors: mlp-ensemble, xgboost, random-forest, ridge"),
+    ({"predictors": ()}, PredictorError, "kendall_tau_curve: predictors must name at least one predictor"),
+])
+def test_kendall_tau_curve_names_a_bad_argument_up_front(arguments: dict, error: type, message: str) -> None:
+    with pytest.raises(error) as info:
+        kendall_tau_curve(np.arange(100), np.arange(100.0), **{"predictors": ["ridge"], "sizes": [10], "repeats": 1,
+                                                               "test_size": 20, **arguments})
+    assert str(info.value).startswith(message), str(info.value)
+
+
+@pytest.mark.parametrize("name", list(PREDICTORS))
+@pytest.mark.parametrize("seed", [1.5, "1", None, True])
+def test_make_predictor_refuses_a_seed_that_is_not_an_integer_up_front(name: str, seed: object) -> None:
+    """seed=1.5 was taken and failed only at fit (numpy's default_rng, XGBoost's random_state)."""
+    with pytest.raises(TypeError, match=rf"^make_predictor: seed must be an integer, got {seed!r}$"):
+        make_predictor(name, seed=seed)
+    assert make_predictor(name, seed=np.int64(3)).seed == 3  # numpy integers are integers
+
+
 def test_kendall_tau_curve_splits_are_disjoint_and_its_tau_is_scipys_on_an_independent_fit() -> None:
     """Recomputes the curve of ``ridge`` from its definition: split r is default_rng([seed, r]).permutation,
     the first test_size cells held out, the next n the training set; the fit is scikit-learn's Ridge(alpha=1)
