@@ -331,8 +331,6 @@ def best_candidate(ctx: Context, sample: Callable[[], Arch], count: int, batches
     return cells[max(range(len(cells)), key=scores.__getitem__)]
 
 
-
-
 def make_method(name: str, settings: dict[str, Any] | None = None) -> Method:
     if name not in METHODS:
         raise WeightSharingError(f"unknown weight-sharing method {name!r}; use one of {', '.join(METHODS)}")
