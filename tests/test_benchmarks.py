@@ -6,12 +6,15 @@ to be installed (this project's is an editable install of another worktree).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from types import ModuleType
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -495,3 +498,93 @@ def test_pre_evaluate_speed_refuses_bad_settings_in_one_line(args: tuple[str, ..
     near the end silently trained fewer cells than --archs asked for (6 instead of 16 here)."""
     assert says in refusal("pre_evaluate_speed.py", "--dataset", "synthetic", *args, monkeypatch=monkeypatch,
                            capsys=capsys)
+
+
+# ----- pre_evaluate_speed's timing and work figures, with the training faked --------------------------
+COLD = 100.0  # the fake clock's extra seconds for a trainer's first call in its process (data, kernels, allocator)
+
+
+def _fake_speed_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                    *args: str) -> tuple[str, list[tuple[str, tuple[int, ...]]]]:
+    """pre_evaluate_speed's ``main`` on ``args`` with every trainer faked on a fake clock: each cell trained
+    advances it 1 s, plus :data:`COLD` s on the first call of a trainer in its process (the naive loop's, the
+    reference trainer's, or an engine pool's worker task: the pools run their tasks in this process, a
+    pool standing for its processes). The peak, the kernel ceiling and the convolution share are constants.
+    A row's measured seconds are then its cells exactly when the warm-up took the cold start, and
+    ``COLD`` more when it did not. Returns the stdout and every trainer call, in order, as (who, cells)."""
+    module = _script("pre_evaluate_speed.py")
+    now = [0.0]
+    calls: list[tuple[str, tuple[int, ...]]] = []
+    warmed: set[object] = set()
+
+    def train(who: object, name: str, cells: tuple[int, ...]) -> bool:
+        cold = who not in warmed
+        warmed.add(who)
+        now[0] += len(cells) + (COLD if cold else 0.0)
+        calls.append((name, cells))
+        return cold
+
+    def plain_train_cell(arch: int, *rest: object) -> float:
+        return 1.0 + train("plain", "plain", (arch,))  # a cold call's loss is off by 1: it must not be the check's
+
+    def train_cell(arch: int, *rest: object) -> tuple:
+        return (type("Record", (), {"metrics": {"train_loss": 1.0}})(),)
+
+    def reference_train_cell(arch: int, *rest: object) -> tuple:
+        train("reference", "reference", (arch,))
+        return train_cell(arch)
+
+    class Pool:
+        def __init__(self, processes: int) -> None:
+            self.processes = processes
+
+        def map(self, fn: Callable, *columns: tuple) -> Iterator:
+            return map(partial(fn, self), *columns)
+
+    @contextlib.contextmanager
+    def spawn_pool(processes: int) -> Iterator[Pool]:
+        yield Pool(processes)
+
+    def train_in_worker(pool: Pool, protocol: object, data_dir: object, archs: tuple[int, ...], *rest: object) -> list:
+        train((pool, archs[0]), f"engine x{pool.processes}", tuple(archs))  # a worker per first cell
+        return list(archs)
+
+    monkeypatch.setattr(module, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: now[0])}))
+    monkeypatch.setattr(module, "plain_train_cell", plain_train_cell)
+    monkeypatch.setattr(module, "train_cell", reference_train_cell)
+    monkeypatch.setattr(module, "spawn_pool", spawn_pool)
+    monkeypatch.setattr(module, "_train_in_worker", train_in_worker)
+    monkeypatch.setattr(module, "matmul_peak", lambda device: 1000.0)
+    monkeypatch.setattr(module, "conv_ceiling", lambda *a: 500.0)
+    monkeypatch.setattr(module, "conv_share", lambda *a: 0.5)
+    return in_process("pre_evaluate_speed.py", *args, monkeypatch=monkeypatch, capsys=capsys), calls
+
+
+def test_pre_evaluate_speed_times_each_row_after_one_untimed_warm_up(monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Each row is warmed up once, unmeasured, before its first timed round: the naive loop and the reference
+    trainer by one cell (``timed``), an engine row of one process by its first batch of cells, of several by
+    their whole shards (``WorkerRow``). A script that dropped the warm-up timed the cold start in its first
+    repetition; one that timed the warm-up instead timed the cold start and one cell (or no round at all)."""
+    out, calls = _fake_speed_run(monkeypatch, capsys, "--dataset", "synthetic", "--archs", "4", "--epochs", "1",
+                                 "--workers", "2", "--batch-cells", "2", "--repeats", "2")
+    timed_lines = [line for line in out.splitlines() if line.startswith("timed, repetition ")]
+    names = ["naive loop (plain PyTorch)", "reference trainer (train_cell)", "engine, 1 process x 1 thread, 2 cells/batch",
+             "engine, 2 processes x 1 thread, 2 cells/batch"]
+    assert len(timed_lines) == 2 * len(names)
+    for r, line in enumerate(timed_lines):  # every timed round: its 4 cells at 1 s each, no cold start
+        assert line.startswith(f"timed, repetition {r // len(names) + 1} of 2: {names[r % len(names)]}")
+        assert line.endswith(": 4.00 s"), line
+    archs = calls[1][1] + calls[2][1] + calls[3][1] + calls[4][1]  # the naive loop's first timed round
+    assert len(set(archs)) == 4
+    a, b = archs[:2], archs[2:]
+    one_round = {  # each row's calls in one timed round
+        "plain": [("plain", (x,)) for x in archs], "reference": [("reference", (x,)) for x in archs],
+        "engine x1": [("engine x1", archs)], "engine x2": [("engine x2", a), ("engine x2", b)]}
+    assert calls == [  # a warm-up before each row's first round, in the first repetition only
+        ("plain", archs[:1]), *one_round["plain"], ("reference", archs[:1]), *one_round["reference"],
+        ("engine x1", a), *one_round["engine x1"], ("engine x2", a), ("engine x2", b), *one_round["engine x2"],
+        *one_round["plain"], *one_round["reference"], *one_round["engine x1"], *one_round["engine x2"]]
+    # the losses compared are the timed rounds' (the cold warm-up's loss is 1 off)
+    assert "first-epoch train loss 0.0e+00 apart" in out and "at most 0.0e+00" in out
+
