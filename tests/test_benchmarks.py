@@ -588,3 +588,37 @@ def test_pre_evaluate_speed_times_each_row_after_one_untimed_warm_up(monkeypatch
     # the losses compared are the timed rounds' (the cold warm-up's loss is 1 off)
     assert "first-epoch train loss 0.0e+00 apart" in out and "at most 0.0e+00" in out
 
+
+def test_pre_evaluate_speed_counts_the_useful_work_of_the_cells_it_trains(monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The "GFLOP of useful work" the GFLOP/s and %-of-peak columns divide, recomputed from the inputs
+    apart from the script's formula: each trained cell's network built and its multiply-accumulates per
+    image counted by forward hooks (``model.count_flops_hooks``, not the analytic count the script uses),
+    2 FLOPs each, 3 passes (forward and backward) per training image and 1 per evaluated (valid + test)
+    image, every epoch. With the training faked, 50 epochs cost nothing and give a figure large enough
+    that its printed 0.1 GFLOP resolves a dropped or doubled factor; the seconds are exact (4 cells, 1 s each)."""
+    from nasbench_suite.model import build_network, count_flops_hooks
+    from nasbench_suite.space import Arch
+    from nasbench_suite.train import Protocol, load_protocol_data
+
+    epochs = 50
+    out, calls = _fake_speed_run(monkeypatch, capsys, "--dataset", "synthetic", "--archs", "4", "--epochs", str(epochs),
+                                 "--workers", "1", "--batch-cells", "4")
+    cells = [arch for who, (arch, *_) in calls if who == "plain"][1:]  # the naive loop's timed round
+    protocol = Protocol(dataset="synthetic", epochs=epochs)
+    data = load_protocol_data(protocol)
+    config = protocol.macro_config(data)
+    macs = sum(count_flops_hooks(build_network(Arch.from_index(a), config), config) for a in cells)
+    n_train, n_eval = len(data.splits["train"].y), len(data.splits["valid"].y) + len(data.splits["test"].y)
+    flops = epochs * macs * 2 * (3 * n_train + 1 * n_eval)
+    assert len(cells) == 4 and flops > 1e10  # the printed 0.1 GFLOP is then under 1% of it
+    said = float(out.split(" GFLOP of useful work")[0].split()[-1])
+    assert said == pytest.approx(flops / 1e9, abs=0.051)
+    assert f"{n_train} train + {n_eval} eval images" in out
+    table = [line for line in out.splitlines() if line.startswith(("naive loop (", "reference trainer (", "engine,"))]
+    assert len(table) == 3
+    for line in table:  # GFLOP/s and % of the (fake) 1000 GFLOP/s peak over each row's exact 4 s
+        f = line.split()
+        assert float(f[-8]) == 4.0
+        assert float(f[-4]) == pytest.approx(flops / 4 / 1e9, abs=0.051)
+        assert float(f[-1].rstrip("%")) == pytest.approx(100 * flops / 4 / 1e9 / 1000, abs=0.051)
