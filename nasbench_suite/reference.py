@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-
 @dataclass(frozen=True)
 class _Columns:
     hp12: str  # prefix of <prefix>_valid / <prefix>_test in the hp12 file

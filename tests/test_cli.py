@@ -117,7 +117,6 @@ def test_export_parquet_and_csv(table_dir: Path, tmp_path: Path) -> None:
         assert row.arch_str == str(Arch.from_index(7)) and row.params == 1000 + 7
 
 
-
 def test_export_writes_a_block_of_archs_at_a_time_and_the_same_rows(table_dir: Path, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch,
                                                                     capsys: pytest.CaptureFixture) -> None:

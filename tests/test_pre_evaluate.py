@@ -1124,7 +1124,6 @@ def test_a_session_file_that_moved_on_after_it_was_imported_is_read_again(fake, 
     assert compute == load_table(_fresh_clone_table(run_dir, tmp_path / "clone").path).manifest["compute"]
 
 
-
 def test_a_session_file_deleted_after_it_was_imported_leaves_the_compute_record(fake, tmp_path: Path,
                                                                                  capsys) -> None:
     """A session file deleted from the run folder stayed in store.sqlite: the table built here counted its

@@ -152,7 +152,6 @@ def test_resuming_charges_only_the_extra_epochs(search_table: Benchmark) -> None
     assert s.told[1].value == pytest.approx(search_table.metric(arch, "valid", epoch=12, seed=seed))
 
 
-
 def test_a_result_carries_its_querys_tag(tiny_table: Benchmark) -> None:
     """README: "`tag` comes back in the result untouched"; a Result had no `tag` (only `result.query.tag`), so a
     strategy written from the README (`r.tag`, e.g. ASHA's rung) failed with an AttributeError."""

@@ -1133,7 +1133,6 @@ def test_a_message_that_names_its_strategy_is_not_prefixed_again() -> None:
         "strategy 'bohb': setting eta=1 must be ..."
 
 
-
 def test_bohb_density_is_statsmodels_aitchison_aitken_as_hpbandster_evaluates_it() -> None:
     """KDEMultivariate(var_type='u', bw='normal_reference') with HpBandSter's floor: the bandwidth is
     1.06 std n^(-1/10) of the op indices, not capped; the kernel is 1 - h on the datum's op and
@@ -1184,7 +1183,6 @@ def test_bohb_bandwidth_factor_leaves_categorical_edges_alone(oracle: Oracle) ->
     runs = [run_search(make_strategy("bohb", {"bandwidth_factor": f}), oracle, Budget(seconds=5000), seed=1)
             .columns["arch_index"].tolist() for f in (1.0, 3.0)]
     assert runs[0] == runs[1] and len(runs[0]) > 30
-
 
 
 def test_bohb_is_refused_on_a_table_of_some_cells(tiny_table: Benchmark) -> None:

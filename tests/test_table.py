@@ -271,7 +271,6 @@ def test_hash_is_over_decoded_values_not_file_bytes(table_dir: Path) -> None:
         load_table(table_dir)
 
 
-
 def _documented_part(name: str, array: np.ndarray, fortran: bool) -> bytes:
     """One array's part of the content hash, written from tablefile's docstring alone (hashlib + numpy)."""
     import hashlib
@@ -417,7 +416,6 @@ def test_a_replace_killed_between_its_steps_leaves_a_table_or_one_the_next_build
         assert load_table(table_dir).content_hash == before
     assert sorted(p.name for p in table_dir.parent.iterdir()) == ["small"]
     assert build_table(results, table_dir, overwrite=True).content_hash == before
-
 
 
 def test_staging_folders_of_older_versions_are_removed_once_stale(table_dir: Path, results: pd.DataFrame) -> None:
