@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -1448,6 +1449,33 @@ class _WatchedStdout:
         return getattr(self.stream, name)
 
 
+def _resume_hint(args: argparse.Namespace) -> str:
+    """What a rerun of a stopped command keeps: the store's results (pre-evaluate...) or replayed runs' chunks."""
+    if getattr(args, "resumable", False):
+        return "; every finished result is stored: run the same command again to resume"
+    return getattr(args, "resume_hint", "")
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation that failed: Python's MemoryError, CUDA's ``torch.OutOfMemoryError`` or
+    the RuntimeError of torch's CPU allocator (a huge ``--channels`` or ``--cells``: it used to be a traceback)."""
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+
+
+def _allocation(exc: BaseException) -> str:
+    """`` (torch could not allocate 37.3 GiB)`` from torch's message where it says how much, else nothing."""
+    asked = re.search(r"allocate (\d+) bytes", str(exc))
+    if not asked:
+        return ""
+    size, unit = float(asked[1]), "bytes"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, bigger
+    return f" (torch could not allocate {size:.3g} {unit})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _escape_unencodable_output()
     args, extra = build_parser().parse_known_args(argv)
@@ -1490,9 +1518,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nasbench: error: a worker process died (killed, for example by the out-of-memory killer); "
               "run the command again, with fewer --workers if memory is short", file=sys.stderr)
         return EXIT_USER_ERROR
+    except (MemoryError, RuntimeError) as exc:  # after BrokenProcessPool, a RuntimeError too
+        if not _out_of_memory(exc):
+            raise
+        hint = _resume_hint(args)
+        print(f"nasbench: error: out of memory{_allocation(exc)}: use a smaller network (--channels, --cells), "
+              f"batch or population, or fewer --workers{hint}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt as stop:  # Ctrl-C or kill: normal ways to stop a long command, not crashes
-        hint = "; every finished result is stored: run the same command again to resume" if getattr(
-            args, "resumable", False) else getattr(args, "resume_hint", "")
+        hint = _resume_hint(args)
         terminated = isinstance(stop, Terminated)
         print(f"nasbench: {'terminated' if terminated else 'interrupted'}{stopped_in(stop)}{hint}", file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED

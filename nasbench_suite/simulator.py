@@ -392,6 +392,7 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
     started = wall()
     rng, key = run_keys(seed)
     t = wall()
+    guarded(strategy, "check_bounds")()  # a strategy of the user's whose setup does not check its bounds
     guarded(strategy, "setup")(oracle.space, rng)
     overhead = wall() - t
 

@@ -368,6 +368,17 @@ def test_an_output_path_of_the_wrong_kind_is_one_line(tmp_path: Path) -> None:
     (BrokenProcessPool, 2,
      "nasbench: error: a worker process died (killed, for example by the out-of-memory killer); run the command "
      "again, with fewer --workers if memory is short"),
+
+    # torch's CPU allocator (`nasbench darts --channels 100000` asked 40 GB in one tensor): was a traceback
+    (lambda: RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+                          "you tried to allocate 40000000000 bytes. Error code 12 (Cannot allocate memory)"), 2,
+     "nasbench: error: out of memory (torch could not allocate 37.3 GiB): use a smaller network (--channels, "
+     "--cells), batch or population, or fewer --workers"),
+    (lambda: RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 262144 bytes."), 2,
+     "nasbench: error: out of memory (torch could not allocate 256 KiB): use a smaller network (--channels, "
+     "--cells), batch or population, or fewer --workers"),
+    (MemoryError, 2, "nasbench: error: out of memory: use a smaller network (--channels, --cells), batch or "
+                     "population, or fewer --workers"),
 ])
 def test_a_stopped_command_ends_with_one_line(monkeypatch, capsys, raised: type, code: int, line: str) -> None:
     import nasbench_suite.cli as cli
@@ -378,6 +389,17 @@ def test_a_stopped_command_ends_with_one_line(monkeypatch, capsys, raised: type,
     monkeypatch.setattr(cli, "cmd_info", stopped)
     assert main(["info", "digits"]) == code
     assert capsys.readouterr().err == line + "\n"  # info is not resumable: no resume hint
+
+
+def test_a_runtime_error_that_is_no_allocation_failure_is_not_called_out_of_memory(monkeypatch) -> None:
+    import nasbench_suite.cli as cli
+
+    def broken(args: object) -> None:
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    monkeypatch.setattr(cli, "cmd_info", broken)
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        main(["info", "digits"])
 
 
 @pytest.mark.parametrize("code, cause", [(errno.ENOSPC, " (free disk space)"), (errno.EROFS, "")],

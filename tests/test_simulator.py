@@ -211,6 +211,29 @@ def test_a_strategy_that_never_asks_is_an_error_not_an_empty_run(tiny_table: Ben
         == "exhausted"
 
 
+def test_a_user_strategys_bounds_are_checked_before_setup_even_if_its_setup_does_not(tiny_table: Benchmark) -> None:
+    """The README's own-strategy recipe declares ``bounds`` and writes a ``setup`` that never calls
+    ``check_bounds``: the simulator checks them before ``setup``, naming the strategy and the setting."""
+    from nasbench_suite.settings_check import Bound
+
+    @dataclass
+    class Bounded(Scripted):
+        explore: float = 0.2
+        bounds = {"explore": Bound(0, 1)}
+
+        def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+            self.set_up = True
+            super().setup(space, rng)
+
+    bad = Bounded([Query(tiny(0), 1)], explore=2.0)
+    with pytest.raises(StrategyError, match=r"^strategy '\S*Bounded': setting explore=2.0 must be a finite number in "
+                                            r"\[0, 1\]$"):
+        run_search(bad, Oracle(tiny_table), Budget(queries=10), seed=0)
+    assert not hasattr(bad, "set_up")
+    assert run_search(Bounded([Query(tiny(0), 1)], explore=1.0), Oracle(tiny_table), Budget(queries=10),
+                      seed=0).stop_reason == "exhausted"
+
+
 def test_asking_more_than_the_idle_workers_is_an_error(tiny_table: Benchmark) -> None:
     class Greedy(Scripted):
         def ask(self, n: int) -> list[Query]:
