@@ -587,19 +587,11 @@ def _holds_registered_strategy(source: str) -> bool:
     """Whether imported module ``source`` (a module name or a ``.py`` file) or one of its submodules defines a
     registered strategy class: one imported before registers no new name (``--import algorithms.rea``, the same
     ``--import`` given twice)."""
-    from .strategy import Strategy, StrategyError, strategy_class
+    from .strategy import registered_classes
 
     name = Path(source).stem if source.endswith(".py") else source
-    for module_name, module in list(sys.modules.items()):
-        if module_name != name and not module_name.startswith(f"{name}."):
-            continue
-        for value in list(vars(module).values()):
-            if (isinstance(value, type) and issubclass(value, Strategy) and value.__module__ == module_name
-                    and value.name):
-                with contextlib.suppress(StrategyError):
-                    if strategy_class(value.name) is value:
-                        return True
-    return False
+    return any(cls.__module__ == name or cls.__module__.startswith(f"{name}.")
+               for cls in registered_classes().values())
 
 
 def cmd_search(args: argparse.Namespace) -> None:

@@ -282,6 +282,11 @@ def strategy_names() -> list[str]:
     return sorted(set(_BUILTIN) | set(_REGISTERED))
 
 
+def registered_classes() -> dict[str, type[Strategy]]:
+    """The classes registered so far, by name (a shipped one once its module is imported); a copy."""
+    return dict(_REGISTERED)
+
+
 def strategy_class(name: str) -> type[Strategy]:
     """The class registered under ``name`` (built-ins are imported on first use)."""
     if name in _REGISTERED:
