@@ -1758,6 +1758,22 @@ def test_xgb_evolution_predictor_is_naslibs_xgboost() -> None:
     assert (p.n_estimators, p.learning_rate, p.max_depth, p.subsample, p.encoding) == (500, 0.3, 6, 1.0, "onehot")
 
 
+def test_xgb_evolution_acquisition_is_naslibs_exploit_only_the_predicted_value() -> None:
+    """NASLib's ``exploit_only``: candidates ranked by the prediction itself (higher is better), not by a
+    spread, a negated value or a draw; the spread the model gives is ignored."""
+    strategy = make_strategy("xgb-evolution")
+    cands = [Arch.from_index(i) for i in (5, 900, 15000)]
+
+    class Model:
+        def predict(self, archs: list[Arch]) -> np.ndarray:
+            return np.array([float(a.index % 7) for a in archs])
+
+        def predict_dist(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray]:
+            return self.predict(archs), np.full(len(archs), 100.0)
+
+    assert strategy.acquisition(Model(), cands).tolist() == [5.0, 4.0, 6.0]
+
+
 def test_model_predictors_take_the_strategys_settings_and_a_seed_from_its_generator() -> None:
     """Each round's model is seeded by a fresh draw from the run's generator (so rounds and runs differ), and
     xgb-evolution's settings reach its XGBoost; BANANAS draws below 2**32, xgb-evolution below 2**31."""
