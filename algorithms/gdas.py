@@ -70,7 +70,7 @@ class GDAS(Method):
         weights, index = gumbel_hard(self.alpha, self.tau)
         loss = F.cross_entropy(ctx.net(xv, weights, index.cpu()), yv)
         self.arch_opt.zero_grad(set_to_none=True)
-        ctx.net.zero_grad(set_to_none=ctx.settings.zero_grad == "none")  # as the weight step clears them
+        ctx.net.zero_grad(set_to_none=ctx.settings.grads_to_none)  # as the weight step clears them
         loss.backward()
         self.arch_opt.step()
 

@@ -166,9 +166,16 @@ class SearchSettings:
         problem = setting_range_error(SEARCH_BOUNDS, {key: getattr(self, key) for key in SEARCH_BOUNDS})
         if problem:
             raise WeightSharingError(problem)
+        if not isinstance(self.nesterov, bool):  # "no" (truthy) used to switch Nesterov momentum on
+            raise WeightSharingError(f"setting nesterov={self.nesterov!r} must be true or false")
         if self.lr_min > self.lr:
             raise WeightSharingError(f"need lr_min <= lr (the cosine schedule's end and start), got "
                                      f"lr_min={self.lr_min!r}, lr={self.lr!r}")
+
+    @property
+    def grads_to_none(self) -> bool:
+        """``zero_grad(set_to_none=...)`` of the supernet's weights under :attr:`zero_grad`."""
+        return self.zero_grad == "none"
 
 
 SEARCH_BOUNDS: dict[str, Bound] = {
@@ -211,7 +218,7 @@ class Context:
         self.net.train()
         logits = self.net(x, weights.detach(), index)
         loss = F.cross_entropy(logits, y)
-        self.optimizer.zero_grad(set_to_none=self.settings.zero_grad == "none")
+        self.optimizer.zero_grad(set_to_none=self.settings.grads_to_none)
         loss.backward()
         nn.utils.clip_grad_norm_(self.net.parameters(), self.settings.grad_clip)
         self.optimizer.step()

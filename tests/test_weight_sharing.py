@@ -186,6 +186,8 @@ def test_loop_settings_are_checked(name, default, allowed, bads):
     ({"epochs": 0}, r"setting epochs=0 must be an integer in [1, 100000]"),
     ({"channels": 0}, r"setting channels=0 must be an integer >= 1 or null (null: the table protocol's)"),
     ({"batch_size": 2.5}, r"setting batch_size=2.5 must be an integer >= 1 or null"),
+    ({"nesterov": "no"}, r"setting nesterov='no' must be true or false"),  # truthy: Nesterov was on
+    ({"nesterov": 0}, r"setting nesterov=0 must be true or false"),
 ])
 def test_search_settings_out_of_their_range_name_the_setting(settings: dict, message: str) -> None:
     from nasbench_suite.weight_sharing import SearchSettings, WeightSharingError
