@@ -20,18 +20,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from .encodings import as_indices, encode
+from .encodings import ENCODING_DIMS, ENCODINGS, as_indices, encode
 from .errors import NasBenchError
 from .intlist import is_integer, parse_int_list
+from .settings_check import Bound, setting_range_error
 from .space import NUM_ARCHS, Arch
 
 if TYPE_CHECKING:
     import pandas as pd
-
 
 
 class PredictorError(NasBenchError, ValueError):
@@ -76,14 +76,38 @@ def _check_extra_features(extra: np.ndarray | None) -> None:
                  f"got shape {shape}")
 
 
-class _Standardized:
-    """Shared target scaling: models learn (y - mean) / std."""
+MAX_ENSEMBLE_WEIGHTS = 100_000_000
+"""The most weights (biases included) an MLP ensemble may hold together: 400 MB of float32, which its
+Adam state and gradients make 1.6 GB (the default ensemble holds 22,105)."""
 
+
+def ensemble_weights(members: int, hidden: Sequence[int], inputs: int) -> int:
+    """Weights and biases of ``members`` MLPs of ``hidden`` layer sizes on ``inputs`` features, one output
+    each (:class:`MLPEnsemble`)."""
+    sizes = [inputs, *hidden, 1]
+    return members * sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+
+
+class _Standardized:
+    """Shared target scaling: models learn (y - mean) / std. Each predictor declares the ``bounds`` of its
+    settings (:class:`~nasbench_suite.settings_check.Bound`), checked when it is made by
+    :meth:`_check_bounds`: a bad value is one PredictorError naming the predictor and the setting, not a
+    TypeError, a loop without end or an exhausted memory at the first fit."""
+
+    name: ClassVar[str] = ""
+    """The predictor's name in :data:`PREDICTORS`, which starts its setting errors."""
+    bounds: ClassVar[Mapping[str, Bound]] = {}
+    """{setting: the values it accepts}, checked in this order."""
     encoding: str = "onehot"
     _mu: float = 0.0
     _sd: float = 1.0
     _fitted: bool = False
     extra_features: np.ndarray | None = None
+
+    def _check_bounds(self) -> None:
+        """PredictorError "NAME: setting KEY=VALUE must be ..." for the first setting outside its bound."""
+        problem = setting_range_error(self.bounds, {key: getattr(self, key) for key in self.bounds})
+        _require(problem is None, f"{self.name}: {problem}")
 
     def _encode(self, archs: ArchBatch) -> np.ndarray:
         """The encoding, followed by the columns of ``extra_features`` (a matrix indexed by arch, e.g.
@@ -157,19 +181,31 @@ class MLPEnsemble(_Standardized):
     init: str = "he"
     _params: list[np.ndarray] = field(default_factory=list, init=False, repr=False)
 
+    name = "mlp-ensemble"
+    # members 0 predicted NaN, epochs 0 was untrained, no hidden layer a linear model, beta2 1 divided by 0 in
+    # Adam's bias correction. Above: members 10**9, hidden (10**7,) * 3 or 10**7 layers filled the memory or
+    # looped for ever, epochs 10**12 fitted for ever, lr 1e308 ran on overflows; the ends are far past any
+    # real ensemble (BANANAS's: 5 members, 10 layers of 20, 150 epochs, lr 0.01), and members and hidden
+    # together are bounded by MAX_ENSEMBLE_WEIGHTS in __post_init__. A batch_size past the training set is
+    # full batch, so it has no upper end
+    bounds = {"members": Bound(1, 1000, integer=True),
+              "hidden": Bound(1, 100_000, integer=True, each=True, why="the units of 1 to 1000 hidden layers"),
+              "epochs": Bound(1, 100_000, integer=True), "lr": Bound(0, 10, lo_open=True),
+              "weight_decay": Bound(0, 10), "encoding": Bound(choices=ENCODINGS),
+              "loss": Bound(choices=("mse", "mae")),
+              "batch_size": Bound(1, integer=True, null=True, why="null: full batch"),
+              "beta2": Bound(0, 1, hi_open=True), "init": Bound(choices=("he", "glorot"))}
+
     def __post_init__(self) -> None:
-        _require(self.members >= 1, f"mlp-ensemble needs members >= 1, got {self.members}")  # 0: NaN predictions
-        _require(self.epochs >= 1, f"mlp-ensemble needs epochs >= 1, got {self.epochs}")  # 0: untrained
-        _require(len(self.hidden) > 0 and all(h >= 1 for h in self.hidden),
-                 f"mlp-ensemble needs hidden layer sizes >= 1, got {self.hidden}")
-        _require(0.0 < self.lr < math.inf, f"mlp-ensemble needs a finite lr > 0, got {self.lr}")
-        _require(0.0 <= self.weight_decay < math.inf,
-                 f"mlp-ensemble needs a finite weight_decay >= 0, got {self.weight_decay}")
-        _require(self.loss in ("mse", "mae"), f"mlp-ensemble loss is 'mse' or 'mae', got {self.loss!r}")
-        _require(self.batch_size is None or self.batch_size >= 1,
-                 f"mlp-ensemble needs batch_size >= 1 (or None: full batch), got {self.batch_size}")
-        _require(0.0 <= self.beta2 < 1.0, f"mlp-ensemble needs 0 <= beta2 < 1, got {self.beta2}")
-        _require(self.init in ("he", "glorot"), f"mlp-ensemble init is 'he' or 'glorot', got {self.init!r}")
+        self._check_bounds()
+        _require(1 <= len(self.hidden) <= 1000,
+                 f"{self.name}: setting hidden={self.hidden!r} must be {self.bounds['hidden'].describe()}")
+        inputs = ENCODING_DIMS[self.encoding]
+        weights = ensemble_weights(self.members, self.hidden, inputs)
+        _require(weights <= MAX_ENSEMBLE_WEIGHTS,  # each bounded alone, together they reached ~1e10 weights
+                 f"{self.name}: settings members={self.members}, hidden={self.hidden!r} give an ensemble of "
+                 f"{weights:,} weights on the {self.encoding} encoding ({inputs} inputs); at most "
+                 f"{MAX_ENSEMBLE_WEIGHTS:,}")
 
     def _init_bound(self, fan_in: int, fan_out: int) -> float:
         """Half-width of the uniform weight init: He-uniform for ReLU, or Glorot-uniform (Keras's default)."""
@@ -261,12 +297,17 @@ class XGBoostPredictor(_FittedModel):
     learning_rate: float = 0.1
     subsample: float = 0.9
 
+    name = "xgboost"
+    # n_estimators 10**12 fitted for ever and learning_rate 1e308 was an XGBoostError at fit (the ends are
+    # xgb-evolution's); XGBoost takes max_depth up to 2**31 - 1, but a table's 15,625 cells are split apart by
+    # depth 14 in a balanced tree, so 64 is past any use, and max_depth 0 (XGBoost's "no limit") is refused
+    bounds = {"n_estimators": Bound(1, 100_000, integer=True), "max_depth": Bound(1, 64, integer=True),
+              "learning_rate": Bound(0, 10, lo_open=True), "subsample": Bound(0, 1, lo_open=True),
+              "encoding": Bound(choices=ENCODINGS)}
+
     def __post_init__(self) -> None:
         _check_extra_features(self.extra_features)
-        _require(self.n_estimators >= 1, f"xgboost needs n_estimators >= 1, got {self.n_estimators}")
-        _require(self.max_depth >= 1, f"xgboost needs max_depth >= 1, got {self.max_depth}")
-        _require(0.0 < self.learning_rate < math.inf, f"xgboost needs a finite learning_rate > 0, got {self.learning_rate}")
-        _require(0.0 < self.subsample <= 1.0, f"xgboost needs 0 < subsample <= 1, got {self.subsample}")
+        self._check_bounds()
 
     def _new_model(self) -> Any:
         import xgboost
@@ -286,10 +327,17 @@ class RandomForestPredictor(_FittedModel):
     n_estimators: int = 100
     min_samples_leaf: int = 1
 
+    name = "random-forest"
+    # every tree is kept, of up to 2n nodes on n training cells: 10,000 trees fitted on a whole table (15,625
+    # cells, ~1.4 MB a tree) hold about 14 GB, 10**12 filled the memory or fitted for ever. A min_samples_leaf
+    # past the cells of the space is a one-leaf tree whatever the data (10**30 overflowed inside scikit-learn)
+    bounds = {"n_estimators": Bound(1, 10_000, integer=True),
+              "min_samples_leaf": Bound(1, NUM_ARCHS, integer=True, why="the cells of the space"),
+              "encoding": Bound(choices=ENCODINGS)}
+
     def __post_init__(self) -> None:
         _check_extra_features(self.extra_features)
-        _require(self.n_estimators >= 1, f"random-forest needs n_estimators >= 1, got {self.n_estimators}")
-        _require(self.min_samples_leaf >= 1, f"random-forest needs min_samples_leaf >= 1, got {self.min_samples_leaf}")
+        self._check_bounds()
 
     def _new_model(self) -> Any:
         from sklearn.ensemble import RandomForestRegressor
@@ -312,10 +360,15 @@ class RidgePredictor(_Standardized):
     extra_features: np.ndarray | None = field(default=None, repr=False)
     _coef: np.ndarray = field(default_factory=lambda: np.zeros(0), init=False, repr=False)
 
+    name = "ridge"
+    # alpha 0 is singular: the one-hot columns of each edge sum to the intercept column. Past 1e12 the penalty
+    # swamps any table's data (at most 15,625 rows of 0/1 columns): every prediction is the training mean to
+    # about 1e-7 of its spread
+    bounds = {"alpha": Bound(0, 1e12, lo_open=True), "encoding": Bound(choices=ENCODINGS)}
+
     def __post_init__(self) -> None:
         _check_extra_features(self.extra_features)
-        # alpha 0 is singular: the one-hot columns of each edge sum to the intercept column
-        _require(0.0 < self.alpha < math.inf, f"ridge needs a finite alpha > 0, got {self.alpha}")
+        self._check_bounds()
 
     def fit(self, archs: ArchBatch, y: Sequence[float] | np.ndarray) -> "RidgePredictor":
         x = self._encode(archs).astype(np.float64)

@@ -65,30 +65,137 @@ def test_predictor_errors(search_table: Benchmark) -> None:
             kendall_tau_curve(np.arange(100), np.arange(100.0), predictors=["ridge"], sizes=[10], **bad)
 
 
-@pytest.mark.parametrize("name, settings, message", [
-    ("mlp-ensemble", {"members": 0}, "members >= 1"),  # used to predict NaN
-    ("mlp-ensemble", {"epochs": 0}, "epochs >= 1"),  # used to return untrained predictions
-    ("mlp-ensemble", {"lr": 0.0}, "lr > 0"),
-    ("mlp-ensemble", {"hidden": (32, 0)}, "hidden layer sizes >= 1"),
-    ("ridge", {"alpha": -1.0}, "alpha > 0"),
-    ("xgboost", {"n_estimators": 0}, "n_estimators >= 1"),
-    ("xgboost", {"subsample": 1.5}, "0 < subsample <= 1"),
-    ("random-forest", {"min_samples_leaf": 0}, "min_samples_leaf >= 1"),
-    ("ridge", {"extra_features": np.zeros(10)}, "extra_features must be a"),
-    ("mlp-ensemble", {"beta2": 1.0}, "0 <= beta2 < 1"),  # Adam's bias correction would divide by 0
-    ("mlp-ensemble", {"batch_size": 0}, "batch_size >= 1"),
-    ("mlp-ensemble", {"weight_decay": -0.1}, "finite weight_decay >= 0"),
-    ("mlp-ensemble", {"init": "xavier"}, "init is 'he' or 'glorot'"),
-    ("xgboost", {"max_depth": 0}, "max_depth >= 1"),
-    ("ridge", {"alpha": 1.0, "depth": 3}, "bad settings for predictor 'ridge'"),  # not a bare TypeError
-    ("mlp-ensemble", {"hidden": ()}, "hidden layer sizes >= 1"),  # no hidden layer: a linear model
-    ("mlp-ensemble", {"lr": float("inf")}, "finite lr > 0"),
-    ("xgboost", {"learning_rate": float("inf")}, "finite learning_rate > 0"),
-    ("random-forest", {"n_estimators": 0}, "n_estimators >= 1"),
-])
+REFUSED = [
+    # below: members 0 predicted NaN, epochs 0 returned untrained predictions, beta2 1 divided by 0 (Adam)
+    ("mlp-ensemble", {"members": 0}, "setting members=0 must be an integer in [1, 1000]"),
+    ("mlp-ensemble", {"epochs": 0}, "setting epochs=0 must be an integer in [1, 100000]"),
+    ("mlp-ensemble", {"lr": 0.0}, "setting lr=0.0 must be a finite number in (0, 10]"),
+    ("mlp-ensemble", {"hidden": (32, 0)}, "setting hidden=(32, 0) must be a list of integers in [1, 100000] (the "
+                                          "units of 1 to 1000 hidden layers)"),
+    ("mlp-ensemble", {"hidden": ()}, "setting hidden=() must be a list of integers in [1, 100000]"),  # linear
+    ("mlp-ensemble", {"beta2": 1.0}, "setting beta2=1.0 must be a finite number in [0, 1)"),
+    ("mlp-ensemble", {"beta2": -0.1}, "setting beta2=-0.1 must be a finite number in [0, 1)"),
+    ("mlp-ensemble", {"batch_size": 0}, "setting batch_size=0 must be an integer >= 1 or null (null: full batch)"),
+    ("mlp-ensemble", {"weight_decay": -0.1}, "setting weight_decay=-0.1 must be a finite number in [0, 10]"),
+    ("mlp-ensemble", {"init": "xavier"}, "setting init='xavier' must be one of 'he', 'glorot'"),
+    ("mlp-ensemble", {"loss": "huber"}, "setting loss='huber' must be one of 'mse', 'mae'"),
+    ("mlp-ensemble", {"lr": float("inf")}, "setting lr=inf must be a finite number in (0, 10]"),
+    # above: these filled the memory, fitted for ever or ran on overflows
+    ("mlp-ensemble", {"members": 10**9}, "setting members=1000000000 must be an integer in [1, 1000]"),
+    ("mlp-ensemble", {"hidden": (10**7,) * 3}, "setting hidden=(10000000, 10000000, 10000000) must be a list of "
+                                               "integers in [1, 100000]"),
+    ("mlp-ensemble", {"hidden": (1,) * 1001}, "setting hidden=(1, 1, "),  # 1,001 layers
+    ("mlp-ensemble", {"epochs": 10**12}, "setting epochs=1000000000000 must be an integer in [1, 100000]"),
+    ("mlp-ensemble", {"lr": 1e308}, "setting lr=1e+308 must be a finite number in (0, 10]"),
+    ("mlp-ensemble", {"weight_decay": 11.0}, "setting weight_decay=11.0 must be a finite number in [0, 10]"),
+    # each bounded alone, together too many weights
+    ("mlp-ensemble", {"hidden": (10_000,) * 3}, "settings members=5, hidden=(10000, 10000, 10000) give an ensemble "
+                                                "of 1,007,950,005 weights on the path encoding (155 inputs); at most "
+                                                "100,000,000"),
+    # of the wrong kind: passed, or failed later with a bare TypeError
+    ("mlp-ensemble", {"members": "5"}, "setting members='5' must be an integer in [1, 1000]"),
+    ("mlp-ensemble", {"members": 5.0}, "setting members=5.0 must be an integer in [1, 1000]"),
+    ("mlp-ensemble", {"lr": True}, "setting lr=True must be a finite number in (0, 10]"),
+    ("mlp-ensemble", {"lr": float("nan")}, "setting lr=nan must be a finite number in (0, 10]"),
+    ("mlp-ensemble", {"hidden": 32}, "setting hidden=32 must be a list of integers in [1, 100000]"),
+    ("mlp-ensemble", {"hidden": (32.0, 32)}, "setting hidden=(32.0, 32) must be a list of integers"),
+    ("mlp-ensemble", {"batch_size": 1.5}, "setting batch_size=1.5 must be an integer >= 1 or null"),
+    ("mlp-ensemble", {"encoding": "adjacency"}, "setting encoding='adjacency' must be one of 'onehot', 'path', "
+                                                "'trunc_path'"),  # failed only at fit
+    ("xgboost", {"n_estimators": 0}, "setting n_estimators=0 must be an integer in [1, 100000]"),
+    ("xgboost", {"n_estimators": 10**12}, "setting n_estimators=1000000000000 must be an integer in [1, 100000]"),
+    ("xgboost", {"n_estimators": "200"}, "setting n_estimators='200' must be an integer in [1, 100000]"),
+    ("xgboost", {"max_depth": 0}, "setting max_depth=0 must be an integer in [1, 64]"),
+    ("xgboost", {"max_depth": 65}, "setting max_depth=65 must be an integer in [1, 64]"),
+    ("xgboost", {"max_depth": 2**31}, "setting max_depth=2147483648 must be an integer in [1, 64]"),  # XGBoostError
+    ("xgboost", {"learning_rate": float("inf")}, "setting learning_rate=inf must be a finite number in (0, 10]"),
+    ("xgboost", {"learning_rate": 1e308}, "setting learning_rate=1e+308 must be a finite number in (0, 10]"),
+    ("xgboost", {"learning_rate": 0.0}, "setting learning_rate=0.0 must be a finite number in (0, 10]"),
+    ("xgboost", {"subsample": 1.5}, "setting subsample=1.5 must be a finite number in (0, 1]"),
+    ("xgboost", {"subsample": 0.0}, "setting subsample=0.0 must be a finite number in (0, 1]"),
+    ("xgboost", {"subsample": float("nan")}, "setting subsample=nan must be a finite number in (0, 1]"),
+    ("xgboost", {"encoding": "adjacency"}, "setting encoding='adjacency' must be one of"),
+    ("random-forest", {"n_estimators": 0}, "setting n_estimators=0 must be an integer in [1, 10000]"),
+    ("random-forest", {"n_estimators": 10**12}, "setting n_estimators=1000000000000 must be an integer in [1, 10000]"),
+    ("random-forest", {"min_samples_leaf": 0}, "setting min_samples_leaf=0 must be an integer in [1, 15625] (the "
+                                               "cells of the space)"),
+    ("random-forest", {"min_samples_leaf": 10**30}, "setting min_samples_leaf=1000000000000000000000000000000 must "
+                                                    "be an integer in [1, 15625]"),
+    ("random-forest", {"min_samples_leaf": 0.5}, "setting min_samples_leaf=0.5 must be an integer in [1, 15625]"),
+    ("random-forest", {"encoding": "path "}, "setting encoding='path ' must be one of"),
+    ("ridge", {"alpha": -1.0}, "setting alpha=-1.0 must be a finite number in (0, 1e+12]"),
+    ("ridge", {"alpha": 0}, "setting alpha=0 must be a finite number in (0, 1e+12]"),  # singular
+    ("ridge", {"alpha": float("inf")}, "setting alpha=inf must be a finite number in (0, 1e+12]"),
+    ("ridge", {"alpha": 1e16}, "setting alpha=1e+16 must be a finite number in (0, 1e+12]"),
+    ("ridge", {"alpha": "1"}, "setting alpha='1' must be a finite number in (0, 1e+12]"),
+    ("ridge", {"encoding": None}, "setting encoding=None must be one of"),
+]
+
+
+@pytest.mark.parametrize("name, settings, message", REFUSED)
 def test_out_of_range_predictor_settings_are_refused(name: str, settings: dict, message: str) -> None:
+    """Each setting's declared Bound: one PredictorError naming the predictor, the setting and its range."""
+    with pytest.raises(PredictorError) as info:
+        make_predictor(name, **settings)
+    assert str(info.value).startswith(f"{name}: {message}"), str(info.value)
+
+
+@pytest.mark.parametrize("name, settings, message", [
+    ("ridge", {"extra_features": np.zeros(10)}, "extra_features must be a"),
+    ("ridge", {"alpha": 1.0, "depth": 3}, "bad settings for predictor 'ridge'"),  # not a bare TypeError
+])
+def test_other_bad_predictor_settings_are_refused(name: str, settings: dict, message: str) -> None:
     with pytest.raises(PredictorError, match=message):
         make_predictor(name, **settings)
+
+
+@pytest.mark.parametrize("name, settings, message", REFUSED[::4])
+def test_a_predictor_class_refuses_a_setting_as_make_predictor_does(name: str, settings: dict, message: str) -> None:
+    with pytest.raises(PredictorError) as made:
+        make_predictor(name, **settings)
+    with pytest.raises(PredictorError) as direct:
+        PREDICTORS[name](**settings)
+    assert str(direct.value) == str(made.value)
+
+
+@pytest.mark.parametrize("name, settings", [
+    *((name, {}) for name in PREDICTORS),  # the defaults
+    ("mlp-ensemble", {"members": 1000, "hidden": (1,) * 1000, "epochs": 100_000, "lr": 10, "weight_decay": 10,
+                      "batch_size": 10**9, "beta2": 0.0, "encoding": "onehot", "loss": "mae", "init": "glorot"}),
+    ("mlp-ensemble", {"members": 1, "hidden": [100_000], "lr": 1e-300, "batch_size": None}),  # a list, 15.6M weights
+    ("mlp-ensemble", {"members": 1, "hidden": (1000,) * 100, "encoding": "trunc_path"}),  # 99,131,001 weights
+    ("xgboost", {"n_estimators": 100_000, "max_depth": 64, "learning_rate": 10, "subsample": 1e-9,
+                 "encoding": "path"}),
+    ("xgboost", {"n_estimators": 1, "max_depth": 1, "learning_rate": 1e-300, "subsample": 1}),
+    ("random-forest", {"n_estimators": 10_000, "min_samples_leaf": 15_625, "encoding": "trunc_path"}),
+    ("ridge", {"alpha": 1e12}), ("ridge", {"alpha": 1e-300, "encoding": "path"}),
+])
+def test_predictor_settings_at_the_ends_of_their_bounds_are_accepted(name: str, settings: dict) -> None:
+    model = make_predictor(name, **settings)
+    assert all(getattr(model, key) == value for key, value in settings.items())
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("bananas", {}), ("bananas-warm", {}), ("xgb-evolution", {}),
+    # the ends of the strategies' own bounds (tests/test_strategies.py) build predictors inside the predictors'
+    ("bananas", {"members": 100, "train_epochs": 10_000, "layers": 1, "width": 1024, "batch_size": 10**9,
+                 "lr": 10.0}),
+    ("bananas", {"members": 1, "layers": 100, "width": 1000}),
+    ("bananas", {"members": 100, "layers": 1, "width": 1024, "encoding": "path", "loss": "mse"}),
+    ("bananas", {"members": 1, "layers": 1, "width": 1, "train_epochs": 1, "batch_size": 1, "lr": 1e-300}),
+    ("xgb-evolution", {"n_estimators": 100_000, "learning_rate": 10.0, "subsample": 1e-9}),
+    ("xgb-evolution", {"n_estimators": 1, "learning_rate": 1e-300, "subsample": 1.0}),
+])
+def test_the_model_strategies_predictors_pass_the_predictor_bounds(name: str, settings: dict) -> None:
+    """BANANAS's ensemble (its predictor()) and xgb-evolution's trees, at their defaults and at the ends of the
+    strategies' bounds, are inside the predictors' bounds: no run that the strategy accepts is refused at its
+    first fit."""
+    from nasbench_suite.strategy import SearchSpace, make_strategy
+
+    strategy = make_strategy(name.removesuffix("-warm"), settings)
+    strategy.setup(SearchSpace((4, 12), np.arange(15625)), np.random.default_rng(0))
+    model = strategy.predictor()
+    assert type(model).__name__ == ("XGBoostPredictor" if name == "xgb-evolution" else "MLPEnsemble")
 
 
 @pytest.mark.parametrize("name", ["xgboost", "random-forest", "ridge"])
