@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nasbench_suite.encodings import ENCODING_DIMS, ENCODINGS
-from nasbench_suite.predictors import MLPEnsemble, Predictor
+from nasbench_suite.predictors import MAX_ENSEMBLE_WEIGHTS, MLPEnsemble, Predictor, ensemble_weights
 from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.strategy import SearchSpace, StrategyError, register
@@ -60,16 +60,6 @@ PATIENCE_FACTOR = 5
 """naszilla's ``get_candidates(patience_factor=5)``: how many parents per ``num_arches_to_mutate``
 may be mutated when the best ones yield too few new cells."""
 CANDIDATE_SCHEMES = ("naszilla", "edits")
-MAX_ENSEMBLE_WEIGHTS = 100_000_000
-"""The most weights (biases included) the MLP ensemble may hold together: 400 MB of float32, which its
-Adam state and gradients make 1.6 GB (the default ensemble holds 22,105)."""
-
-
-def ensemble_weights(members: int, layers: int, width: int, inputs: int) -> int:
-    """Weights and biases of ``members`` MLPs of ``layers`` hidden layers of ``width`` units on ``inputs``
-    features, one output each (:class:`~nasbench_suite.predictors.MLPEnsemble`)."""
-    sizes = [inputs, *(width,) * layers, 1]
-    return members * sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
 
 
 def naszilla_mutation(arch: Arch, rng: np.random.Generator, rate: int) -> Arch:
@@ -128,13 +118,12 @@ class Bananas(BatchedModelSearch):
               "candidate_scheme": Bound(choices=CANDIDATE_SCHEMES)}
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        self.check_bounds()
-        weights = ensemble_weights(self.members, self.layers, self.width, ENCODING_DIMS[self.encoding])
+        super().setup(space, rng)  # checks the bounds first (BatchedModelSearch's), then the ensemble's size
+        weights = ensemble_weights(self.members, (self.width,) * self.layers, ENCODING_DIMS[self.encoding])
         if weights > MAX_ENSEMBLE_WEIGHTS:  # each bounded alone, together they reached ~1e10 weights (40 GB)
             raise StrategyError(f"settings members={self.members}, layers={self.layers}, width={self.width} give an "
                                 f"ensemble of {weights:,} weights on the {self.encoding} encoding "
                                 f"({ENCODING_DIMS[self.encoding]} inputs); at most {MAX_ENSEMBLE_WEIGHTS:,}")
-        super().setup(space, rng)
 
     def predictor(self) -> Predictor:
         return MLPEnsemble(members=self.members, hidden=(self.width,) * self.layers, epochs=self.train_epochs,

@@ -127,11 +127,10 @@ class BOHB(Hyperband):
                                            why="the number of edges + 1, HpBandSter's least; null for it")}
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        self.check_bounds()
+        super().setup(space, rng)  # checks the bounds first (Hyperband's)
         # its candidates redraw edges over all 5 ops, so on a table of some cells most are not there: it used to
         # fall back to a uniform cell every time, a Hyperband run under BOHB's name
         require_full_space(space, "BOHB's KDE model")
-        super().setup(space, rng)
         self._min_points = self.min_points_in_model or NUM_EDGES + 1
         self.data: dict[float, tuple[list[tuple[int, ...]], list[float]]] = {}  # per rung budget
         self._model: _Model | None = None

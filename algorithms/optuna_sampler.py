@@ -51,6 +51,7 @@ class OptunaStrategy(Strategy):
     epochs: int | None = None
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        self.check_bounds()  # it declares none; a subclass's are checked here, first
         problem = sampler_settings_error(self.sampler_settings)  # before Optuna is needed: checked without it
         if problem:
             raise StrategyError(problem)

@@ -18,6 +18,7 @@ class RandomSearch(RandomStart, Strategy):
     """Fidelity of every query (default: the table's last)."""
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        self.check_bounds()  # it declares none; random-warm's pool is checked here
         self.space, self.rng, self._epochs = space, rng, space.epochs_or_max(self.epochs)
 
     def ask(self, n: int) -> list[Query]:

@@ -74,8 +74,7 @@ class WarmStart:
         raise NotImplementedError
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        self.check_bounds()  # type: ignore[attr-defined]  # (random search does not check them itself)
-        super().setup(space, rng)  # type: ignore[misc]
+        super().setup(space, rng)  # type: ignore[misc]  # the strategy warm-started checks the bounds first
         self.warm_up(space, rng)
 
     def warm_up(self, space: SearchSpace, rng: np.random.Generator) -> None:

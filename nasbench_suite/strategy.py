@@ -192,7 +192,10 @@ class Strategy(ABC):
     :class:`StrategyError` naming the strategy, the method and the line (the exception chained to it); a
     StrategyError they raise on purpose (a setting check) is prefixed "strategy 'NAME': " unless its
     message already starts with the strategy's name. ``bounds`` gives the range (or choices) of settings,
-    which ``setup`` checks first with :meth:`check_bounds`.
+    which ``setup`` checks first with :meth:`check_bounds`: in a chain of setups (a subclass's calling its
+    base's) only the base-most setup calls it, once, before anything else, and every setup above it calls
+    ``super().setup`` before it reads a setting (the simulator also calls it before ``setup``, for a strategy
+    whose setup does not).
     """
 
     name: ClassVar[str] = ""

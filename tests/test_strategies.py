@@ -932,6 +932,53 @@ def test_every_strategy_accepts_its_own_defaults() -> None:
             make_strategy(name, dataclass_defaults(cls))
 
 
+def test_every_shipped_strategys_setup_checks_its_bounds_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chain of setups (bananas -> BatchedModelSearch, bohb -> hyperband, a warm start -> the strategy it
+    warm-starts, rea-move -> rea) checks the bounds once, in its base-most setup (twice before for bananas, bohb
+    and rea-warm, three times for bananas-warm; never for random and optuna), and before anything reads a
+    setting: a check_bounds that raises is the error setup raises, on settings and a space it would refuse
+    otherwise. The first space has the proxies the warm starts and rea-move read and the latency nsga2 needs."""
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.errors import BackendUnavailableError
+    from nasbench_suite.settings_check import dataclass_defaults
+    from nasbench_suite.strategy import _BUILTIN, SearchSpace
+
+    space = SearchSpace((4, 12), np.arange(15625), latency_source="test", proxies=synthetic_proxies())
+    check_bounds, calls = Strategy.check_bounds, []
+
+    def counted(self: Strategy) -> None:
+        calls.append(type(self).__name__)
+        check_bounds(self)
+
+    monkeypatch.setattr(Strategy, "check_bounds", counted)
+    for name in _BUILTIN:
+        calls.clear()
+        strategy = make_strategy(name, {"pool": 100} if name.endswith("-warm") else {})
+        try:
+            strategy.setup(space, np.random.default_rng(0))
+        except BackendUnavailableError:  # optuna not installed: its setup checked the bounds before it needed it
+            assert name == "optuna"
+        assert calls == [type(strategy).__name__], name
+
+    def refused(self: Strategy) -> None:
+        raise StrategyError(f"{type(self).__name__}: out of bounds")
+
+    # settings and a space that setup refuses past the bounds check (an epoch that is not a fidelity, too big an
+    # ensemble, budgets the wrong way round; a partial table without proxies or latency): the bounds come first
+    monkeypatch.setattr(Strategy, "check_bounds", refused)
+    partial = SearchSpace((4, 12), np.arange(100))
+    for name in _BUILTIN:
+        settings = {"epochs": 5} if "epochs" in dataclass_defaults(strategy_class(name)) else {}
+        if name.startswith("bananas"):
+            settings.update(members=100, layers=100, width=1024)
+        if name in ("hyperband", "bohb"):
+            settings.update(min_budget=12, max_budget=4)
+        strategy = make_strategy(name, settings)
+        with pytest.raises(StrategyError, match=f"^{type(strategy).__name__}: out of bounds$"):
+            strategy.setup(partial, np.random.default_rng(0))
+
+
 def test_warm_start_without_proxies_says_how_to_attach_the_stored_ones(search_table: Benchmark) -> None:
     with pytest.raises(StrategyError, match=r"this run has none: .*Oracle\(bench\)\.with_stored_proxies\(bench\)"):
         run_search(make_strategy("rea-warm", {"pool": 100}), Oracle(search_table), Budget(seconds=30), seed=0)
