@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, fields, is_dataclass
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, Mapping, NamedTuple
 
 
@@ -76,9 +76,9 @@ class Bound(NamedTuple):
             return True
         if self.choices:
             return isinstance(value, (str, int, float)) and value in self.choices
-        if isinstance(value, bool) or not isinstance(value, int if self.integer else Real):
+        if isinstance(value, bool) or not isinstance(value, Integral if self.integer else Real):  # numpy's too
             return False
-        if not isinstance(value, int) and not math.isfinite(value):  # (a huge int is finite, and no float)
+        if not isinstance(value, Integral) and not math.isfinite(value):  # (a huge int is finite, and no float)
             return False
         above = value > self.lo if self.lo_open else value >= self.lo
         return above and (self.hi is None or (value < self.hi if self.hi_open else value <= self.hi))

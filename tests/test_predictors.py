@@ -169,6 +169,9 @@ def test_a_predictor_class_refuses_a_setting_as_make_predictor_does(name: str, s
     ("xgboost", {"n_estimators": 1, "max_depth": 1, "learning_rate": 1e-300, "subsample": 1}),
     ("random-forest", {"n_estimators": 10_000, "min_samples_leaf": 15_625, "encoding": "trunc_path"}),
     ("ridge", {"alpha": 1e12}), ("ridge", {"alpha": 1e-300, "encoding": "path"}),
+    # numpy's numbers, as a grid of settings built with np.arange gives them
+    ("mlp-ensemble", {"members": np.int64(3), "hidden": (np.int32(8),), "epochs": np.int64(5), "lr": np.float32(0.1)}),
+    ("xgboost", {"n_estimators": np.int64(10), "max_depth": np.int64(3)}),
 ])
 def test_predictor_settings_at_the_ends_of_their_bounds_are_accepted(name: str, settings: dict) -> None:
     model = make_predictor(name, **settings)
