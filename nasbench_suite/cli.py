@@ -1193,7 +1193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-table", type=_path, help="table the incumbents are evaluated on (default: --table)")
     p.add_argument("--eval-split", help="split the incumbents are evaluated on (default test)")
     p.add_argument("--eval-measure",
-                   help="acc (default), loss, seconds...; regret is the distance to the best cell's value")
+                   help="acc (default), loss, seconds...; regret is the distance to the best cell's value "
+                        "(with --max-latency, the best within the limit)")
     p.add_argument("--eval-epoch", type=_int, help="default: the eval table's last epoch")
     p.add_argument("--no-eval", action="store_true", help="do not read any evaluation metric")
     p.add_argument("--workers", type=_int, default=max(1, min(2, os.cpu_count() or 1)),

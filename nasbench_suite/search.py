@@ -349,6 +349,14 @@ def _check_latency_limit(spec: SearchSpec, bench: "Benchmark") -> None:
                                 f"{source}): no cell is within it")
 
 
+def _feasible(spec: SearchSpec) -> np.ndarray | None:
+    """(15625,) mask of the cells within ``spec``'s latency limit (None without one): where a constrained
+    search's regret is measured from."""
+    if spec.latency is None or spec.max_latency is None:
+        return None
+    return latency_of(spec.latency, spec.latency_batch, spec.latency_stat)[0] <= spec.max_latency
+
+
 def _check_setup(strategy: "Strategy", spec: SearchSpec, bench: "Benchmark",
                  latency: tuple[str, int, str, float | None] | None, seed: int) -> None:
     """Run ``strategy``'s ``setup`` once on the table's search space, so that a setting the table refuses (an
@@ -534,7 +542,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
             eval_table = evaluation.table or spec.table
             if eval_table not in tables:
                 tables[eval_table] = load_table(eval_table)
-            incumbent_metric(np.empty(0, dtype=np.int64), tables[eval_table], evaluation)
+            incumbent_metric(np.empty(0, dtype=np.int64), tables[eval_table], evaluation, _feasible(spec))
         if partial is not None:  # hashed only where runs are staged
             identities.append(spec_identity(
                 spec, tables[spec.table].content_hash,
@@ -605,7 +613,7 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
         if evaluation is not None:
             bench = tables[evaluation.table or spec.table]  # loaded and checked before the runs
             frame[evaluation.column], frame[evaluation.regret_column], eval_info = incumbent_metric(
-                frame["incumbent_index"].to_numpy(), bench, evaluation)
+                frame["incumbent_index"].to_numpy(), bench, evaluation, _feasible(spec))
         runs = {key: [v for p in mine for v in p[key]] for key in
                 ("seeds", "rows", "end_time", "stop_reason", "strategy_seconds", "wall_seconds")}
         manifest = _manifest(spec, tables[spec.table], seeds, mine[0]["fidelities"], runs, eval_info, evaluation,

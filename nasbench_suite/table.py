@@ -218,17 +218,25 @@ class TableView:
         return block.mean(axis=1, dtype=np.float64)
 
     def optimum(self, split: str, measure: str = "acc", *, epoch: int | None = None, seed: int | None = None,
-                maximize: bool | None = None) -> tuple[Arch, float]:
+                maximize: bool | None = None, among: np.ndarray | None = None) -> tuple[Arch, float]:
         """Best arch and value of ``measure`` on ``split`` at ``epoch`` (default: the last). Best is the
         largest value where :func:`higher_is_better` says so (accuracies) and the smallest otherwise
-        (losses, seconds), unless ``maximize`` says which."""
+        (losses, seconds), unless ``maximize`` says which. ``among``, a (15625,) boolean mask by arch
+        index, restricts it to those cells (e.g. the ones within a latency limit)."""
         if maximize is None:
             maximize = higher_is_better(measure)
         elif not isinstance(maximize, (bool, np.bool_)):  # maximize='no' is truthy: it maximized, silently
             raise TypeError(f"optimum's maximize must be True, False or None (by the measure), got {maximize!r}")
         values = self.array(split, measure, epoch=self.max_epoch if epoch is None else epoch, seed=seed)
+        if among is not None:
+            among = np.asarray(among, dtype=bool)
+            if among.shape != (NUM_ARCHS,):
+                raise ValueError(f"optimum's among must be a ({NUM_ARCHS},) boolean mask by arch index, got shape "
+                                 f"{among.shape}")
+            values = np.where(among[self.arch_indices], values, np.nan)
         if np.isnan(values).all():
-            raise MissingResultError(f"table {self.name!r} has no {split}_{measure} results at that epoch")
+            raise MissingResultError(f"table {self.name!r} has no {split}_{measure} results at that epoch"
+                                     + ("" if among is None else " among the cells allowed"))
         r = int(np.nanargmax(values) if maximize else np.nanargmin(values))
         return Arch.from_index(int(self.arch_indices[r])), float(values[r])
 

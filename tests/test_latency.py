@@ -578,6 +578,38 @@ def test_cli_search_with_a_latency_limit(search_table: Benchmark, latency: np.nd
     assert "no device column" in capsys.readouterr().err
 
 
+def test_constrained_regret_is_measured_from_the_best_cell_within_the_limit(
+        search_table: Benchmark, latency: np.ndarray, tmp_path: Path) -> None:
+    """Under --max-latency the regret (and the manifest's optimum) is the distance to the best cell within the
+    limit: it was the unconstrained optimum's, a cell over the limit no constrained search may return, so even
+    the best feasible incumbent showed a regret above 0."""
+    import json
+
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_str": [Arch.from_index(i).to_str() for i in range(len(latency))], "toy_ms": latency}).to_csv(
+        csv, index=False)
+    limit = float(np.quantile(latency[search_table.arch_indices], 0.2))
+    test = search_table.array("test", "acc", epoch=search_table.max_epoch)
+    within = latency[search_table.arch_indices] <= limit
+    assert latency[search_table.optimum("test", "acc")[0].index] > limit  # the unconstrained best is out of reach
+    out = tmp_path / "run"
+    assert main(["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0-3",
+                 "--max-queries", "40", "--workers", "1", "--latency", f"{csv}:toy_ms", "--max-latency", str(limit),
+                 "--out", str(out)]) == 0
+    evaluation = json.loads((out / "manifest.json").read_text())["evaluation"]
+    assert evaluation["optimum"] == test[within].max() < np.nanmax(test)
+    assert latency[evaluation["optimum_arch"]] <= limit and "latency limit" in evaluation["optimum_among"]
+    frame = pd.read_parquet(out / "trajectories.parquet")
+    has = frame["incumbent_index"] >= 0
+    assert has.any() and np.allclose(frame.loc[has, "regret_test_acc"],
+                                     test[within].max() - frame.loc[has, "incumbent_test_acc"])
+    assert (frame.loc[has, "regret_test_acc"] >= 0).all()
+
+
 def test_a_latency_limit_below_every_cell_is_refused_before_the_run(search_table: Benchmark, latency: np.ndarray,
                                                                     tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import pandas as pd
