@@ -180,8 +180,9 @@ class Oracle:
         if per_arch.shape != (NUM_ARCHS,):
             raise StrategyError(f"latency must be a ({NUM_ARCHS},) array indexed by arch, got shape {per_arch.shape}")
         rows = per_arch[self._arch_indices]
-        if not np.isfinite(rows).all() or (rows < 0).any():
-            raise StrategyError(f"latency ({source}) is missing or negative for {int((~(rows >= 0)).sum())} cells "
+        bad = int((~(np.isfinite(rows) & (rows >= 0))).sum())  # NaN, +inf and negative: an inf was counted as 0 cells
+        if bad:
+            raise StrategyError(f"latency ({source}) is missing, infinite or negative for {bad} cells "
                                 f"of table {self.name!r}; a search needs the latency of every cell: measure all isomorphism "
                                 f"classes (`nasbench latency measure` without --archs) or use a predicted latency")
         if max_latency is not None and (isinstance(max_latency, bool) or not isinstance(max_latency, numbers.Real)
