@@ -190,7 +190,9 @@ def build_league(bench: "Benchmark", proxies: "ProxyTable | None", folder: Path,
 def write_league(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, folder: Path,
                  proxies: "ProxyTable | None") -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    csv = frame.to_csv(index=False, float_format="%.4f", lineterminator="\n")
+    # the cost to 4 significant digits, as league.md: 4 decimals wrote flops' 3.5e-05 s per cell as 0.0000
+    csv = frame.assign(cost_s_per_cell=frame["cost_s_per_cell"].map("{:.4g}".format)).to_csv(
+        index=False, float_format="%.4f", lineterminator="\n")
     atomic_write_text(folder / "league.csv", csv)
     atomic_write_text(folder / "league.md", _markdown(frame, bench, judged, proxies, folder))
     from .report.figures import league_figure

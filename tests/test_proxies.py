@@ -587,6 +587,26 @@ def bare_league(search_table, tmp_path_factory: pytest.TempPathFactory):
     return build_league(search_table, None, tmp_path_factory.mktemp("bare_league"), sizes=(20,), repeats=1)
 
 
+def test_league_csv_keeps_a_small_cost_per_cell(tmp_path: Path, search_table) -> None:
+    """league.csv wrote the cost with 4 decimals: a proxy of 3.5e-05 s per cell (digits' flops) read 0.0000,
+    a free estimator to whoever plots or divides by it; it now has 4 significant digits, as league.md."""
+    from fixture_tables import synthetic_proxies
+
+    from nasbench_suite.league import build_league, write_league
+    from nasbench_suite.proxy_store import ProxyTable
+
+    score, seconds = synthetic_proxies()["synflow"]
+    proxies = ProxyTable({"synflow": score}, {"synflow": seconds * 0.03472}, {"settings": {"batch_size": 1, "seed": 0,
+                                                                                            "config": {}}})
+    frame, judged = build_league(search_table, proxies, tmp_path, sizes=(20,), repeats=1)
+    write_league(frame, search_table, judged, tmp_path, proxies)
+    import pandas as pd
+
+    league = pd.read_csv(tmp_path / "league.csv").set_index("estimator")
+    assert league.loc["synflow", "cost_s_per_cell"] == pytest.approx(3.472e-5, rel=1e-3)
+    assert league["cost_s_per_cell"].to_numpy() == pytest.approx(frame["cost_s_per_cell"].to_numpy(), rel=1e-3)
+
+
 def test_league_table_regenerates_byte_identical(tmp_path: Path, search_table) -> None:
     from fixture_tables import synthetic_proxies
 
