@@ -137,7 +137,12 @@ def judged_cells(bench: "Benchmark") -> Judged:
 
 
 def check_sizes(sizes: Sequence[int], judged: Judged) -> None:
-    """Refuse a predictor training-set size that leaves fewer than :data:`HELD_OUT` judged cells to judge it on."""
+    """Refuse a predictor training-set size that leaves fewer than :data:`HELD_OUT` judged cells to judge it on,
+    and a size given twice (its draws, the same ones, were averaged twice: 'mean of 3 or 6 draws')."""
+    twice = sorted({n for n in sizes if list(sizes).count(n) > 1})
+    if twice:
+        raise EstimatorError(f"predictor training-set size {twice[0]} is given more than once (--sizes); each size "
+                             "is drawn --repeats times: list it once")
     largest = len(judged.rows) - HELD_OUT
     too_big = [n for n in sizes if n > largest]
     if too_big:

@@ -296,6 +296,8 @@ def test_estimators_refuses_sizes_beyond_the_judged_cells_and_negative_epochs_be
     largest = len(judged_cells(load_table("digits")).rows) - HELD_OUT
     proc = run("estimators", "--table", "digits", "--sizes", f"10,{largest + 1}", "--out", str(tmp_path / "league"))
     assert_clean_error(proc, f"the largest allowed size is {largest}")  # rows of that size were dropped silently
+    proc = run("estimators", "--table", "digits", "--sizes", "10,100,10", "--out", str(tmp_path / "league"))
+    assert_clean_error(proc, "size 10 is given more than once (--sizes)")  # its 3 draws counted as 6
     proc = run("estimators", "--table", "digits", "--supernet-epochs", "-1", "--out", str(tmp_path / "league"))
     assert_clean_error(proc, "--supernet-epochs must be 0 (train none) or a positive number of epochs, got -1")
     # the only integer option parsed by int(): "invalid int value", and 99999999999999999999 trained without end
