@@ -173,7 +173,10 @@ def test_the_latency_and_weight_sharing_rows_of_the_report_by_hand(full_run: Pat
     cells = pd.read_parquet(runs / "cells.parquet")
     front = set(cells.loc[cells["pareto"], "arch_index"])
     md = (full_run / "index.md").read_text()
-    assert f"the table's Pareto front ({len(front)} cells)" in md and len(front) < len(cells)
+    points = len(cells.loc[cells["pareto"], ["test_acc", "latency_ms"]].drop_duplicates())
+    size = f"{len(front)} cells" + (f", {points} distinct points: isomorphic cells share accuracy and latency"
+                                    if points < len(front) else "")
+    assert f"the table's Pareto front ({size}) of" in md and len(front) < len(cells)
     hv = pd.read_csv(full_run / "hypervolume.csv")
     for label in ("random", "rea-small", "local-search", "nsga2"):
         final = stats.finals(pd.read_parquet(runs / "replayed" / label / "trajectories.parquet"))
@@ -488,6 +491,26 @@ def test_the_latency_section_names_the_entries_that_searched_with_latency(toy: d
     md = (tmp_path / "out" / "index.md").read_text()
     section = md.split("## Accuracy and latency\n\n", 1)[1].split("\n\n", 1)[0]
     assert note in section and note in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_the_latency_note_does_not_say_a_strategy_of_ones_own_optimizes_accuracy_alone() -> None:
+    """It was decided by the strategy's name: a registered strategy of the user's that reads ``Result.latency`` was
+    said to "optimize accuracy alone"."""
+    from nasbench_suite.report.build import _latency_objective_note
+
+    def entry(name: str, cls: str) -> dict:
+        return {"strategy": {"name": name, "class": cls}}
+
+    shipped = {"rea": entry("rea", "algorithms.rea.RegularizedEvolution"), "nsga2": entry("nsga2", "algorithms.nsga2.NSGA2")}
+    mine = {"mine": entry("lat-aware", "mylab.LatAware")}
+    assert _latency_objective_note(shipped) == \
+        "Only nsga2 searched with latency as an objective; the others optimize accuracy alone."
+    assert _latency_objective_note({**shipped, **mine}) == (
+        "Only nsga2 searched with latency as an objective; the shipped others optimize accuracy alone. mine is a "
+        "strategy of your own: whether it reads a result's latency is not recorded.")
+    assert _latency_objective_note({"rea": shipped["rea"], **mine, "m2": entry("x", "x.X")}) == (
+        "No shipped strategy here searched with latency as an objective. mine and m2 are strategies of your own: "
+        "whether they read a result's latency is not recorded.")
 
 
 def test_weight_sharing_runs_are_kept_only_under_the_same_code(toy: dict[str, Path], full_run: Path,

@@ -274,7 +274,7 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
         sections.append(Section(
             "Accuracy and latency", table=lat_rows, figure="latency", alt="test accuracy against latency",
             text=(f"Final cells of every run against their latency ({lat['source']}; {label}). Grey: every cell of the "
-                  f"table; black: the table's Pareto front ({len(front)} cells) of test accuracy and latency. "
+                  f"table; black: the table's Pareto front ({_front_size(front)}) of test accuracy and latency. "
                   + _latency_objective_note(data.manifests) + " Hypervolume: of every cell a run queried (at any "
                   "fidelity, valued at the table's test accuracy and latency), divided by the table front's, reference "
                   "point the table's lowest accuracy and highest latency; mean ± std over runs (ddof 1), per run in "
@@ -315,14 +315,35 @@ def build_report(runs: str | Path, out: str | Path | None = None) -> Path:
     return out
 
 
+def _front_size(front: pd.DataFrame) -> str:
+    """"51 cells, 11 distinct points: ..." where cells share both values (an isomorphism class's members are
+    filled from its representative and timed as one), as the figure shows only the distinct points."""
+    points = len(front[["test_acc", "latency_ms"]].drop_duplicates())
+    if points == len(front):
+        return f"{len(front)} cells"
+    return f"{len(front)} cells, {points} distinct points: isomorphic cells share accuracy and latency"
+
+
 def _latency_objective_note(manifests: dict[str, dict[str, Any]]) -> str:
-    """Which replayed entries searched with latency as an objective (the nsga2 ones, by label)."""
+    """Which replayed entries searched with latency as an objective (the nsga2 ones, by label); a strategy of
+    the user's own (its class outside ``algorithms``) is named as one the report cannot classify."""
     moo = [label if label == "nsga2" else f"{label} (nsga2)" for label, m in manifests.items()
            if m["strategy"]["name"] == "nsga2"]
+    own = [label for label, m in manifests.items() if not m["strategy"].get("class", "algorithms.").startswith("algorithms.")]  # (older runs: none recorded)
+    others = "the shipped others" if own else "the others"
     if not moo:
-        return "No strategy here searched with latency as an objective: all optimize accuracy alone."
-    names = moo[0] if len(moo) == 1 else f"{', '.join(moo[:-1])} and {moo[-1]}"
-    return f"Only {names} searched with latency as an objective; the others optimize accuracy alone."
+        note = ("No shipped strategy here searched with latency as an objective." if own else
+                "No strategy here searched with latency as an objective: all optimize accuracy alone.")
+    else:
+        note = f"Only {_listed(moo)} searched with latency as an objective; {others} optimize accuracy alone."
+    if own:
+        note += (f" {_listed(own)} {'is a strategy' if len(own) == 1 else 'are strategies'} of your own: whether "
+                 f"{'it reads' if len(own) == 1 else 'they read'} a result's latency is not recorded.")
+    return note
+
+
+def _listed(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
 
 
 def _no_rank_tests(final: dict[str, pd.DataFrame]) -> str:
