@@ -299,6 +299,9 @@ def _markdown(frame: "pd.DataFrame", bench: "Benchmark", judged: Judged, proxies
         lines.append("* Zero-cost proxies of disconnected cells are -inf (ranked last, tied).")
         s = proxies.identity["settings"]
         lines.append(f"* Proxies: batch {s['batch_size']} of the train split, seed {s['seed']}, network {s['config']}.")
+    else:  # said only on stderr before: the league read as if zero-cost proxies had been judged and lost
+        lines.append(f"* No zero-cost proxies: none were stored for this table (`nasbench proxies --table {bench.name}` "
+                     "computes them; `--proxies DIR` reads them from a folder), so the league leaves them out.")
     lines += ["", "| id | estimator | family | Spearman | Kendall | Spearman top10% | Kendall top10% | top-10% precision "
               "| cost s/cell | cost | cells |", "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for r in frame.itertuples(index=False):

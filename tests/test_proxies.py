@@ -674,7 +674,9 @@ def test_league_md_names_only_the_inputs_it_read_and_the_machine_they_recorded(t
 
     bare = league_md(tmp_path / "bare", None)  # no proxies, no supernet: neither is claimed, nothing was measured
     assert f"from the table ({search_table.content_hash}); regenerated" in bare
-    assert "supernet" not in bare and "zero-cost proxies" not in bare and "`measured`" not in bare
+    assert "supernet" not in bare and "stored zero-cost proxies" not in bare and "`measured`" not in bare
+    assert (f"* No zero-cost proxies: none were stored for this table (`nasbench proxies --table {search_table.name}` "
+            "computes them; `--proxies DIR` reads them from a folder), so the league leaves them out.") in bare
     assert "shared cores" not in bare
 
     score, seconds = synthetic_proxies()["synflow"]
@@ -690,6 +692,7 @@ def test_league_md_names_only_the_inputs_it_read_and_the_machine_they_recorded(t
         "fingerprint": {"cpu": "Supernet CPU", "logical_cpus": 5, "threads": 3, "hash": "s"}}))
     full = league_md(folder, proxies)
     assert "its stored zero-cost proxies and the stored supernet scores; regenerated" in full
+    assert "No zero-cost proxies" not in full
     assert ("`measured` = wall seconds on the machine each result recorded (zero-cost proxies: Proxy CPU, "
             "7 logical CPUs, 1 torch thread per process; supernet: Supernet CPU, 5 logical CPUs, 3 torch threads "
             "per process)") in full
