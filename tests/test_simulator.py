@@ -1005,3 +1005,128 @@ def test_a_staging_folder_that_is_empty_or_no_path_is_refused(tiny_table: Benchm
     with pytest.raises(SearchOutputError, match="partial must name a staging folder"):
         run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), [0], partial=partial)
     assert list(tmp_path.iterdir()) == []
+
+
+# ----- mutation audit: behaviour the tests above did not pin ---------------------------------------
+def _frame_table(tmp_path: Path, name: str, rows: list[dict]) -> Benchmark:
+    import pandas as pd
+
+    from nasbench_suite.table import build_table
+
+    return build_table(pd.DataFrame(rows), tmp_path / name)
+
+
+def test_table_seed_is_the_seed_number_read_not_its_position(tmp_path: Path) -> None:
+    """The trajectory's ``table_seed`` names the table seed a trial read (seeds 5 and 9 here, not slots 0 and
+    1), and the value told is that seed's."""
+    acc = {5: 40.0, 9: 60.0}
+    bench = _frame_table(tmp_path, "seeds-5-9", [dict(arch_index=0, seed=sd, epoch=1, train_seconds=1.0,
+                                                      valid_seconds=0.5, valid_acc=acc[sd]) for sd in acc])
+    seen = set()
+    for run_seed in range(4):
+        c = run_search(Scripted([Query(Arch.from_index(0), 1)] * 6), Oracle(bench), Budget(queries=6), seed=run_seed).columns
+        assert set(c["table_seed"].tolist()) <= {5, 9}
+        assert c["value"].tolist() == [acc[int(sd)] for sd in c["table_seed"]]
+        seen.update(c["table_seed"].tolist())
+    assert seen == {5, 9}
+
+
+def test_a_result_is_told_its_finish_time_and_the_run_counts_trials_apart_from_queries(tiny_table: Benchmark) -> None:
+    """``Result.time`` is the simulated time the query finished (the trajectory's finish_time, not its start),
+    and ``info`` counts dispatched queries and training runs apart: a continued trial is a query, not a trial."""
+    s = Scripted([Query(tiny(3), 1), Query(tiny(0), 1), lambda told: told[0].resume(2) if told else None])
+    tr = run_search(s, Oracle(tiny_table), Budget(queries=5), seed=0, workers=2)
+    assert [r.time for r in s.told] == tr.columns["finish_time"].tolist() == [1.5, 3.0, 4.5]
+    assert tr.columns["start_time"].tolist() == [0.0, 1.5, 0.0]
+    assert tr.info == {"dispatched": 3, "trials": 2}
+
+
+def test_a_run_that_spends_its_query_budget_stops_there_without_asking_again(tiny_table: Benchmark) -> None:
+    """Once N queries of a budget of N have started the strategy is not asked again, and the run's stop reason
+    is the budget (``queries``), not ``exhausted`` (a run that ended *before* its budget), even for a strategy
+    that has nothing more to ask."""
+    for workers in (1, 2):
+        s = Scripted([Query(tiny(0), 1), Query(tiny(1), 1)])
+        tr = run_search(s, Oracle(tiny_table), Budget(queries=2), seed=0, workers=workers)
+        assert (len(tr), tr.stop_reason) == (2, "queries"), workers
+        assert sum(n for n, _ in s.asks) == 2 and all(k for _, k in s.asks), s.asks  # never asked with nothing to start
+
+
+def test_the_latency_told_and_constrained_is_the_queried_cells_in_a_partial_table(tmp_path: Path) -> None:
+    """In a table of a few cells (rows 0, 1 hold cells 100 and 7000) each result carries its own cell's latency
+    from the (15625,) array, and the constrained incumbent is the feasible cell, not the better infeasible one;
+    a latency of 0 ms is a measurement (only missing or negative ones are refused)."""
+    bench = _frame_table(tmp_path, "two-cells", [dict(arch_index=a, seed=0, epoch=1, train_seconds=1.0,
+                                                     valid_seconds=0.5, valid_acc=v) for a, v in ((100, 40.0), (7000, 60.0))])
+    lat = np.full(15625, np.nan)
+    lat[[100, 7000]] = [2.0, 5.0]
+    s = Scripted([Query(Arch.from_index(100), 1), Query(Arch.from_index(7000), 1)])
+    c = run_search(s, Oracle(bench).with_latency(lat, "test", max_latency=3.0), Budget(queries=2), seed=0).columns
+    assert [r.latency for r in s.told] == [2.0, 5.0]
+    assert c["incumbent_index"].tolist() == [100, 100] and c["incumbent_value"].tolist() == [40.0, 40.0]
+
+    class Named(Scripted):
+        def incumbent(self) -> Arch | None:
+            return Arch.from_index(5)
+
+    # a feasible cell the table does not hold (a predictor's pick) may be named; its value is NaN
+    lat[5] = 1.0
+    c = run_search(Named([Query(Arch.from_index(7000), 1)]), Oracle(bench).with_latency(lat, "test", max_latency=3.0),
+                   Budget(queries=1), seed=0).columns
+    assert c["incumbent_index"].tolist() == [5] and np.isnan(c["incumbent_value"]).all()
+    # without a limit every result is feasible: the default rule takes the better cell
+    lat[100] = 0.0
+    s = Scripted([Query(Arch.from_index(100), 1), Query(Arch.from_index(7000), 1)])
+    c = run_search(s, Oracle(bench).with_latency(lat, "test"), Budget(queries=2), seed=0).columns
+    assert [r.latency for r in s.told] == [0.0, 5.0] and c["incumbent_index"].tolist() == [100, 7000]
+
+
+def test_a_query_at_an_epoch_the_space_does_not_offer_is_refused(tmp_path: Path) -> None:
+    """Cell 0 records no objective at epoch 2 and cell 1 none at epoch 4, so the space's fidelities are (1, 3):
+    a query of cell 0 at 2 epochs (not recorded) or at 4 epochs (past the space's last, though cell 0 records
+    it) is a StrategyError naming the strategy, not a NaN result or a query past ``space.max_epoch``."""
+    rows = [dict(arch_index=a, seed=0, epoch=e, train_seconds=1.0, valid_seconds=0.5,
+                 valid_acc=np.nan if (a, e) in ((0, 2), (1, 4)) else 10.0 * a + e) for a in (0, 1) for e in (1, 2, 3, 4)]
+    oracle = Oracle(_frame_table(tmp_path, "holed-epochs", rows))
+    assert oracle.fidelities == (1, 3) and oracle.space.max_epoch == 3
+    for epochs, message in ((2, r"records no valid_acc at epoch 2 for arch 0; the objective is recorded at epochs "
+                                r"\[1, 3\]"), (4, r"for 4 epochs; query epochs must be an integer 1\.\.3")):
+        with pytest.raises(StrategyError, match=rf"^strategy 'Scripted': .*{message}"):
+            run_search(Scripted([Query(Arch.from_index(0), epochs)]), oracle, Budget(queries=1), seed=0)
+
+
+def test_the_packages_own_errors_raised_in_a_strategy_pass_unchanged(tiny_table: Benchmark) -> None:
+    """guarded(): an error of the package (here a SplitNotAvailableError, as reading a split the run does not
+    offer raises) passes as it is, not rewrapped as a failure of the strategy's code."""
+    error = SplitNotAvailableError("no test split here")
+
+    class Reads(Scripted):
+        def ask(self, n: int) -> list[Query]:
+            raise error
+
+    with pytest.raises(SplitNotAvailableError) as info:
+        run_search(Reads(), Oracle(tiny_table), Budget(queries=1), seed=0)
+    assert info.value is error
+
+
+def test_the_manifests_budget_policy_says_which_overrun_rule_ran() -> None:
+    """``Budget.describe()`` goes into the manifest: strict starts a query only if it would finish within the
+    budget, finish starts one while the clock is before it and lets it run to the end."""
+    strict, finish = (Budget(seconds=10, overrun=o).describe() for o in ("strict", "finish"))
+    assert strict["enforced"] == finish["enforced"] == "at dispatch"
+    assert "only if it would finish within the seconds budget" in strict["policy"]
+    assert "while the clock is before the seconds budget and runs to the end" in finish["policy"]
+
+
+def test_the_table_seed_hash_is_pinned() -> None:
+    """Which table seed every new trial reads comes from ``run_keys`` and ``crn_slot``: a change to either (the
+    SeedSequence child used, the mixing) satisfies every rule above yet changes every replayed result on a table
+    of several seeds, so published runs would no longer reproduce. These values are the current ones."""
+    from nasbench_suite.simulator import run_keys
+
+    assert [run_keys(s)[1] for s in (0, 11)] == [4881901421217228719, 12757224847418222582]
+    key = run_keys(11)[1]
+    assert [crn_slot(key, 9375, v, 3) for v in range(8)] == [1, 2, 1, 2, 2, 2, 2, 1]
+    assert [crn_slot(key, a, 0, 3) for a in range(8)] == [2, 2, 2, 2, 0, 0, 1, 0]
+    assert [crn_slot(123, 1, v, 5) for v in range(8)] == [1, 3, 4, 3, 2, 0, 0, 4]
+    assert crn_slot(key, 9375, 0, 1) == 0
