@@ -29,7 +29,7 @@ import numpy as np
 from . import __version__
 from . import jsonread
 from .data import files_sha256
-from .errors import PASS_OVERWRITE, NasBenchError, TableCorruptedError
+from .errors import PASS_OVERWRITE, MissingResultError, NasBenchError, TableCorruptedError
 from .evaluation import EvalSpec, incumbent_metric
 from .intlist import MAX_SEED, format_int_list, is_integer, parse_int_list
 from .pools import spawn_pool
@@ -542,7 +542,13 @@ def run_many(specs: Sequence[SearchSpec], seeds: Iterable[int] | str, *, process
             eval_table = evaluation.table or spec.table
             if eval_table not in tables:
                 tables[eval_table] = load_table(eval_table)
-            incumbent_metric(np.empty(0, dtype=np.int64), tables[eval_table], evaluation, _feasible(spec))
+            try:
+                incumbent_metric(np.empty(0, dtype=np.int64), tables[eval_table], evaluation, _feasible(spec))
+            except MissingResultError as exc:
+                if spec.max_latency is None:
+                    raise
+                raise MissingResultError(f"{exc}: the cells within the latency limit of {spec.max_latency:g} ms "
+                                         f"({spec.latency}); evaluate on a table that holds them") from None
         if partial is not None:  # hashed only where runs are staged
             identities.append(spec_identity(
                 spec, tables[spec.table].content_hash,

@@ -610,6 +610,34 @@ def test_constrained_regret_is_measured_from_the_best_cell_within_the_limit(
     assert (frame.loc[has, "regret_test_acc"] >= 0).all()
 
 
+def test_an_eval_table_without_a_cell_within_the_limit_is_refused_naming_the_limit(
+        search_table: Benchmark, latency: np.ndarray, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The constrained regret needs the best cell within the limit on the evaluation table: one that holds none
+    is refused before the runs, in one line that names the limit (it said only "among the cells allowed")."""
+    import pandas as pd
+
+    from nasbench_suite.cli import main
+    from nasbench_suite.table import build_table
+
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_str": [Arch.from_index(i).to_str() for i in range(len(latency))], "toy_ms": latency}).to_csv(
+        csv, index=False)
+    limit = float(np.quantile(latency[search_table.arch_indices], 0.2))
+    slow = int(search_table.arch_indices[np.argmax(latency[search_table.arch_indices])])
+    build_table(pd.DataFrame([dict(arch_index=slow, seed=0, epoch=e, train_seconds=1.0, valid_seconds=0.5,
+                                   valid_acc=50.0, test_acc=50.0) for e in range(1, search_table.max_epoch + 1)]),
+                tmp_path / "slow-only")
+    out = tmp_path / "run"
+    assert main(["search", "--table", str(search_table.path), "--strategy", "random", "--seeds", "0", "--max-queries",
+                 "5", "--latency", f"{csv}:toy_ms", "--max-latency", str(limit), "--eval-table",
+                 str(tmp_path / "slow-only"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: table 'slow-only' has no test_acc results at that epoch among the cells "
+                          f"allowed: the cells within the latency limit of {limit:g} ms ({csv}:toy_ms)") and \
+        err.count("\n") == 1
+    assert not out.exists()
+
+
 def test_a_latency_limit_below_every_cell_is_refused_before_the_run(search_table: Benchmark, latency: np.ndarray,
                                                                     tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import pandas as pd
