@@ -188,6 +188,40 @@ def test_the_latency_and_weight_sharing_rows_of_the_report_by_hand(full_run: Pat
     assert f"| gdas | measured: {ws['measured_time'].mean():.1f} s/run wall | 2 |" in md
 
 
+def test_the_final_results_and_mean_rank_rows_of_the_report_by_hand(full_run: Path) -> None:
+    """index.md's tables from the trajectories alone, with the standard library's statistics: per run its last
+    result; mean ± std (ddof 1), median [IQR: 75th - 25th percentile, linear], 2 decimals; queries = results told
+    per run, mean, no decimals; the weight-sharing row likewise with its supernet epochs; and the mean rank per
+    strategy (1 = best final test accuracy within a seed, ties averaged), best first, 2 decimals."""
+    import statistics
+
+    def cells(values: list[float]) -> str:
+        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        return (f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} | "
+                f"{statistics.median(values):.2f} [{q3 - q1:.2f}]")
+
+    runs, md = full_run / "runs", (full_run / "index.md").read_text()
+    labels, acc = ["random", "rea-small", "local-search", "nsga2"], {}
+    for label in labels:
+        frame = pd.read_parquet(runs / "replayed" / label / "trajectories.parquet")
+        last = [run.iloc[-1] for _, run in frame.groupby("seed")]
+        acc[label] = {int(r["seed"]): float(r[stats.ACC]) for r in last}
+        told = [len(run) for _, run in frame.groupby("seed")]
+        assert (f"| {label} | replayed (simulated s) | 4 | {cells([float(r[stats.ACC]) for r in last])} | "
+                f"{cells([float(r[stats.REGRET]) for r in last])} | {statistics.mean(told):.0f} |") in md
+    ws = pd.read_parquet(runs / "weight_sharing" / "gdas" / "trajectories.parquet")
+    last = [run.iloc[-1] for _, run in ws.groupby("seed")]
+    assert (f"| gdas | measured: {statistics.mean(float(r['measured_time']) for r in last):.1f} s/run wall | 2 | "
+            f"{cells([float(r[stats.ACC]) for r in last])} | {cells([float(r[stats.REGRET]) for r in last])} | "
+            f"{int(ws['epochs'].max())} supernet epochs |") in md
+    mean_rank = {label: statistics.mean(
+        1 + sum(acc[o][seed] > acc[label][seed] for o in labels) + sum(acc[o][seed] == acc[label][seed] for o in labels if o != label) / 2
+        for seed in range(4)) for label in labels}
+    order = sorted(labels, key=lambda label: mean_rank[label])  # stable: ties in config order
+    rows = "\n".join(f"| {label} | {mean_rank[label]:.2f} |" for label in order)
+    assert f"| strategy | mean rank |\n| --- | --- |\n{rows}\n" in md
+
+
 @pytest.mark.parametrize("friedman_p, said", [(0.5, True), (0.001, False)])
 def test_a_nemenyi_diagram_after_a_friedman_test_that_does_not_reject_says_so(
         full_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, friedman_p: float, said: bool) -> None:
