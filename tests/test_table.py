@@ -73,6 +73,7 @@ def test_curves_costs_and_scans(table_dir: Path, results: pd.DataFrame) -> None:
     (lambda b: b.metric(0, "valid", epoch=0), EpochNotInTableError),
     (lambda b: b.metric(0, "valid", epoch=SMALL_EPOCHS + 1), EpochNotInTableError),
     (lambda b: b.metric(0, "valid", epoch=1.0), EpochNotInTableError),
+    (lambda b: b.metric(0, "valid", epoch=True), EpochNotInTableError),  # True == 1, yet no epoch
     (lambda b: b.metric(0, "valid", epoch=1, seed=3), SeedNotInTableError),
     (lambda b: b.metric(0, "validation", epoch=1), SplitNotAvailableError),
     (lambda b: b.metric(0, "valid", "top5", epoch=1), SplitNotAvailableError),
@@ -823,3 +824,134 @@ def test_a_replaced_table_left_beside_a_new_one_is_removed(table_dir: Path, resu
     tablefile.check_replaceable(table_dir, overwrite=True)  # what the next build does first
     assert sorted(p.name for p in table_dir.parent.iterdir()) == ["small"]
     assert load_table(table_dir).content_hash == new
+
+
+def _among_frame() -> pd.DataFrame:
+    """Cells 3, 50, 200, 4000 and 9000, seeds 1 and 2, epochs 1 and 2: valid accuracies chosen so that the best
+    cell differs with the mask, the seed and the epoch; cell 9000 has no result at epoch 2."""
+    acc = {  # arch: {(seed, epoch): valid_acc}
+        3: {(1, 1): 40.0, (2, 1): 40.0, (1, 2): 10.0, (2, 2): 20.0},
+        50: {(1, 1): 5.0, (2, 1): 6.0, (1, 2): 70.0, (2, 2): 80.0},
+        200: {(1, 1): 15.0, (2, 1): 17.0, (1, 2): 30.0, (2, 2): 34.0},
+        4000: {(1, 1): 10.0, (2, 1): 45.0, (1, 2): 20.0, (2, 2): 90.0},
+        9000: {(1, 1): 99.0, (2, 1): 99.0, (1, 2): np.nan, (2, 2): np.nan},
+    }
+    return pd.DataFrame([dict(arch_index=a, seed=s, epoch=e, valid_acc=v, valid_loss=(100.0 - v) / 100.0,
+                              train_seconds=1.0 + a / 1e4 + 0.2 * s + 0.05 * e, valid_seconds=0.1 * s + 0.01 * e, test_acc=v,
+                              test_seconds=0.3 * s + 0.02 * e + a / 1e5)
+                         for a, by in acc.items() for (s, e), v in by.items()])
+
+
+def _best_by_hand(frame: pd.DataFrame, allowed: set[int], column: str, epoch: int, seed: int | None,
+                  maximize: bool) -> tuple[int, float]:
+    rows = frame[frame.arch_index.isin(allowed) & (frame.epoch == epoch)]
+    if seed is not None:
+        rows = rows[rows.seed == seed]
+    per_arch = rows.groupby("arch_index")[column].mean().dropna()  # pandas' mean skips NaN: seeds with a result
+    best = per_arch.idxmax() if maximize else per_arch.idxmin()
+    return int(best), float(per_arch[best])
+
+
+@pytest.mark.parametrize("allowed", [{3, 200, 4000}, {3, 200}, {3}, {50}, {3, 9000}, {200, 4000, 9000, 12}])
+def test_optimum_among_a_mask_by_arch_index_by_hand(tmp_path: Path, allowed: set[int]) -> None:
+    """``optimum(..., among=mask)``: the best of the cells whose arch index the (15625,) mask allows, read per
+    arch index (not per row of the table), for each seed, the mean over seeds and each epoch; a loss is
+    minimized. Cell 12 is allowed but not in the table; 9000 has no result at epoch 2."""
+    frame = _among_frame()
+    b = build_table(frame, tmp_path / "among")
+    mask = np.zeros(15625, dtype=bool)
+    mask[sorted(allowed)] = True
+    for epoch in (1, 2):
+        for seed in (None, 1, 2):
+            for measure, maximize in (("acc", True), ("loss", False)):
+                arch, value = _best_by_hand(frame, allowed, f"valid_{measure}", epoch, seed, maximize)
+                best, got = b.optimum("valid", measure, epoch=epoch, seed=seed, among=mask)
+                assert (best.index, got) == (arch, pytest.approx(value, rel=1e-6)), (epoch, seed, measure)
+    # the last epoch by default; without a mask every cell competes (cell 50, mean 75, beats the masked ones)
+    assert b.optimum("valid", among=mask)[0].index == _best_by_hand(frame, allowed, "valid_acc", 2, None, True)[0]
+    assert b.optimum("valid") == (Arch.from_index(50), pytest.approx(75.0))
+
+
+def test_optimum_among_refuses_a_mask_of_another_shape_and_one_allowing_no_result(tmp_path: Path) -> None:
+    b = build_table(_among_frame(), tmp_path / "among")
+    for mask in (np.ones(b.num_archs, dtype=bool), np.ones(15624, dtype=bool), np.ones((1, 15625), dtype=bool)):
+        with pytest.raises(ValueError, match=r"among must be a \(15625,\) boolean mask by arch index"):
+            b.optimum("valid", among=mask)
+    none_here = np.zeros(15625, dtype=bool)
+    none_here[[12, 9000]] = True  # 12 is not in the table; 9000 has no epoch-2 result
+    with pytest.raises(MissingResultError, match="among the cells allowed"):
+        b.optimum("valid", epoch=2, among=none_here)
+    assert b.optimum("valid", epoch=1, among=none_here) == (Arch.from_index(9000), pytest.approx(99.0))
+
+
+def test_has_arch_train_cost_and_eval_cost_by_hand(tmp_path: Path) -> None:
+    """``has_arch`` is True for exactly the table's cells (the first row's cell too); ``train_cost`` sums the
+    training passes of epochs 1..epoch; ``eval_cost`` is one evaluation pass over the split asked for (valid by
+    default); each is the mean over seeds when no seed is given."""
+    frame = _among_frame()
+    b = build_table(frame, tmp_path / "among")
+    inside = set(frame.arch_index)
+    assert [a for a in range(15625) if b.has_arch(a)] == sorted(inside)
+    assert b.has_arch(str(Arch.from_index(3))) and not b.has_arch(Arch.from_index(12))
+    for a in sorted(inside):
+        for split in ("valid", "test"):
+            for epoch in (1, 2):
+                rows = frame[(frame.arch_index == a) & (frame.epoch == epoch)].set_index("seed")[f"{split}_seconds"]
+                assert b.eval_cost(a, split, epoch=epoch) == pytest.approx(rows.mean(), rel=1e-6)
+                for s in (1, 2):
+                    assert b.eval_cost(a, split, epoch=epoch, seed=s) == pytest.approx(rows[s], rel=1e-6)
+        assert b.eval_cost(a, epoch=2, seed=2) == b.eval_cost(a, "valid", epoch=2, seed=2)
+        for epoch in (1, 2):
+            sums = frame[(frame.arch_index == a) & (frame.epoch <= epoch)].groupby("seed")["train_seconds"].sum()
+            assert b.train_cost(a, epoch=epoch) == pytest.approx(sums.mean(), rel=1e-6)
+            assert [b.train_cost(a, epoch=epoch, seed=s) for s in (1, 2)] == pytest.approx(sums[[1, 2]].tolist(), rel=1e-6)
+
+
+def test_an_added_scalars_entry_is_named_as_changed(table_dir: Path) -> None:
+    """The manifest keeps each array's hash so that a failed check names what changed: an entry added to
+    scalars.npz (one the manifest has no hash for) is named too, not only a changed or a missing one."""
+    with np.load(table_dir / "scalars.npz") as z:
+        scalars = {k: z[k] for k in z.files}
+    scalars["latency"] = np.ones_like(scalars["params"], dtype=np.float64)
+    np.savez(table_dir / "scalars.npz", **scalars)
+    with pytest.raises(TableCorruptedError, match=r"integrity check \(changed: scalars\.npz \[latency\]\)"):
+        load_table(table_dir)
+
+
+def test_a_split_file_that_is_not_4d_is_refused_by_what_it_is(table_dir: Path) -> None:
+    with open(table_dir / "valid.npy", "wb") as f:
+        np.lib.format.write_array(f, np.zeros((len(SMALL_ARCHS), len(SMALL_SEEDS), SMALL_EPOCHS), dtype="<f4"))
+    with pytest.raises(TableCorruptedError, match=r"valid\.npy must be 4-D \[arch, seed, epoch, measure\]"):
+        load_table(table_dir)
+
+
+def test_class_members_are_filled_from_their_representative_by_hand(tmp_path: Path) -> None:
+    """A 'classes' run trains one cell per isomorphism class (the first in index order) and gives every member
+    its rows, with ``trained_as`` naming the representative; the members are found here from
+    ``canonical_str`` alone. Without ``partial`` a class with no results is an error."""
+    from nasbench_suite.errors import IncompleteRunError
+    from nasbench_suite.pre_evaluate import fill_class_members
+    from nasbench_suite.space import NUM_ARCHS
+
+    canon = [Arch.from_index(a).canonical_str() for a in range(NUM_ARCHS)]
+    by_class: dict[str, list[int]] = {}
+    for a, c in enumerate(canon):
+        by_class.setdefault(c, []).append(a)
+    classes = sorted(by_class.values(), key=len)
+    chosen = [classes[-1], classes[len(classes) // 2], classes[0]]  # the largest class, a middling one, a singleton
+    reps = [members[0] for members in chosen]
+    frame = pd.DataFrame([dict(arch_index=r, seed=s, epoch=e, valid_acc=10.0 + i + 0.5 * s + 0.1 * e)
+                          for i, r in enumerate(reversed(reps)) for s in (1, 0) for e in (2, 1)])
+    with pytest.raises(IncompleteRunError, match=f"^{len(by_class) - len(reps)} isomorphism-class representatives"):
+        fill_class_members(frame)
+    filled = fill_class_members(frame, partial=True)
+    rep_of = {a: members[0] for members in chosen for a in members}
+    assert filled["arch_index"].tolist() == [a for a in sorted(rep_of) for _ in range(4)]
+    assert filled[["seed", "epoch"]].values.tolist() == [[0, 1], [0, 2], [1, 1], [1, 2]] * len(rep_of)
+    assert filled["trained_as"].tolist() == [rep_of[a] for a in filled["arch_index"]]
+    own = frame.set_index(["arch_index", "seed", "epoch"])["valid_acc"]
+    assert filled["valid_acc"].tolist() == [own[(rep_of[a], s, e)] for a, s, e in
+                                            filled[["arch_index", "seed", "epoch"]].itertuples(index=False)]
+    b = build_table(filled, tmp_path / "filled")
+    assert b.arch_indices[b.trained_rows()].tolist() == sorted(reps)
+    assert all(b.metric(a, "valid", epoch=2, seed=1) == b.metric(rep_of[a], "valid", epoch=2, seed=1) for a in rep_of)
