@@ -955,3 +955,16 @@ def test_class_members_are_filled_from_their_representative_by_hand(tmp_path: Pa
     b = build_table(filled, tmp_path / "filled")
     assert b.arch_indices[b.trained_rows()].tolist() == sorted(reps)
     assert all(b.metric(a, "valid", epoch=2, seed=1) == b.metric(rep_of[a], "valid", epoch=2, seed=1) for a in rep_of)
+
+
+def test_an_epoch_no_row_has_is_a_missing_result_not_a_gap_in_the_epochs(tmp_path: Path, results: pd.DataFrame) -> None:
+    """Epochs count 1..max_epoch whatever the rows hold: results that skip epoch 2 for every cell (evaluated
+    at 1, 3 and 4 only) still make a table of epochs 1..4, and epoch 2 is a missing result."""
+    b = build_table(results[results.epoch != 2], tmp_path / "no-epoch-2")
+    assert b.epochs == tuple(range(1, SMALL_EPOCHS + 1)) and b.max_epoch == SMALL_EPOCHS
+    assert b.metric(7, "valid", epoch=3, seed=11) == pytest.approx(_row(results, 7, 11, 3)["valid_acc"], rel=1e-6)
+    for call in (lambda: b.metric(7, "valid", epoch=2, seed=11), lambda: b.metric(7, "valid", epoch=2),
+                 lambda: b.curve(7, "valid"), lambda: b.optimum("valid", epoch=2)):
+        with pytest.raises(MissingResultError):
+            call()
+    assert np.isnan(b.array("valid", epoch=2)).all()
