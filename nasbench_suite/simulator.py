@@ -168,6 +168,9 @@ class Oracle:
         self.row_of[view.arch_indices] = np.arange(view.num_archs)
         self.space = SearchSpace(self.fidelities, np.sort(np.asarray(view.arch_indices, dtype=np.int64)), objective)
         self.latency: np.ndarray | None = None
+        """Per row of the table: the latency told with each result."""
+        self.latency_by_arch: np.ndarray | None = None
+        """(15625,) by arch: also of cells the table lacks, which a strategy may name as its incumbent."""
         self._arch_indices = np.asarray(view.arch_indices, dtype=np.int64)
 
     def with_latency(self, per_arch: np.ndarray, source: str, max_latency: float | None = None) -> "Oracle":
@@ -188,7 +191,7 @@ class Oracle:
         if max_latency is not None and (isinstance(max_latency, bool) or not isinstance(max_latency, numbers.Real)
                                         or not (max_latency > 0 and math.isfinite(max_latency))):
             raise StrategyError(f"max_latency must be a positive number of ms, got {max_latency!r}")
-        self.latency = rows
+        self.latency, self.latency_by_arch = rows, per_arch
         self.space = SearchSpace(self.fidelities, self.space.arch_indices, self.objective, source,
                                  None if max_latency is None else float(max_latency), self.space.proxies)
         return self
@@ -404,7 +407,7 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
     limit_q = budget.queries if budget.queries is not None else MAX_RUN_QUERIES
     limit_reason = "queries" if budget.queries is not None else "query_limit"
     strict = budget.overrun == "strict"
-    lat_of = oracle.latency
+    lat_of, lat_by_arch = oracle.latency, oracle.latency_by_arch
     limit_lat = oracle.space.max_latency
     limit_lat = math.inf if limit_lat is None else limit_lat
 
@@ -535,10 +538,10 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
                                     f"{type(named).__name__}: {named!r} (Arch.from_index / Arch.parse convert an "
                                     f"index or a cell string)")
             inc_a = named.index
-            named_row = row_of[inc_a]
-            if lat_of is not None and named_row >= 0 and lat_of[named_row] > limit_lat:
+            # by arch: a cell the table lacks (a predictor's pick) is checked too where its latency is known
+            if lat_by_arch is not None and lat_by_arch[inc_a] > limit_lat:
                 raise StrategyError(f"incumbent {inc_a} breaks the latency constraint "
-                                    f"({lat_of[named_row]:.4g} ms > {limit_lat:.4g} ms)")
+                                    f"({lat_by_arch[inc_a]:.4g} ms > {limit_lat:.4g} ms)")
             inc_v = latest.get(inc_a, math.nan)
         rec["step"].append(len(rec["step"]))
         rec["query"].append(qnum)

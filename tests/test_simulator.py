@@ -1055,8 +1055,8 @@ def test_a_run_that_spends_its_query_budget_stops_there_without_asking_again(tin
 def test_the_latency_told_and_constrained_is_the_queried_cells_in_a_partial_table(tmp_path: Path) -> None:
     """In a table of a few cells (rows 0, 1 hold cells 100 and 7000) each result carries its own cell's latency
     from the (15625,) array, and the constrained incumbent is the feasible cell, not the better infeasible one (a
-    strategy naming the infeasible one is stopped; one naming a feasible cell the table lacks is not); a latency of
-    0 ms is a measurement (only missing or negative ones are refused)."""
+    strategy naming an infeasible one is stopped, also one the table lacks; one naming a feasible cell the table lacks
+    is not); a latency of 0 ms is a measurement (only missing or negative ones are refused)."""
     bench = _frame_table(tmp_path, "two-cells", [dict(arch_index=a, seed=0, epoch=1, train_seconds=1.0,
                                                      valid_seconds=0.5, valid_acc=v) for a, v in ((100, 40.0), (7000, 60.0))])
     lat = np.full(15625, np.nan)
@@ -1082,6 +1082,15 @@ def test_the_latency_told_and_constrained_is_the_queried_cells_in_a_partial_tabl
 
     with pytest.raises(StrategyError, match=r"NamesSlow': incumbent 7000 breaks the latency constraint \(5 ms > 3 ms\)"):
         run_search(NamesSlow([Query(Arch.from_index(7000), 1)]),
+                   Oracle(bench).with_latency(lat, "test", max_latency=3.0), Budget(queries=1), seed=0)
+
+    class NamesSlowElsewhere(Scripted):  # a cell the table lacks, over the limit: it was never checked
+        def incumbent(self) -> Arch | None:
+            return Arch.from_index(6)
+
+    lat[6] = 4.0
+    with pytest.raises(StrategyError, match=r"incumbent 6 breaks the latency constraint \(4 ms > 3 ms\)"):
+        run_search(NamesSlowElsewhere([Query(Arch.from_index(100), 1)]),
                    Oracle(bench).with_latency(lat, "test", max_latency=3.0), Budget(queries=1), seed=0)
     # without a limit every result is feasible: the default rule takes the better cell
     lat[100] = 0.0
