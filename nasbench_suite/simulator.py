@@ -168,9 +168,8 @@ class Oracle:
         self.row_of[view.arch_indices] = np.arange(view.num_archs)
         self.space = SearchSpace(self.fidelities, np.sort(np.asarray(view.arch_indices, dtype=np.int64)), objective)
         self.latency: np.ndarray | None = None
-        """Per row of the table: the latency told with each result."""
-        self.latency_by_arch: np.ndarray | None = None
-        """(15625,) by arch: also of cells the table lacks, which a strategy may name as its incumbent."""
+        """(15625,) ms by arch: told with each result, and checked for a named incumbent, which may be a cell the
+        table lacks."""
         self._arch_indices = np.asarray(view.arch_indices, dtype=np.int64)
 
     def with_latency(self, per_arch: np.ndarray, source: str, max_latency: float | None = None) -> "Oracle":
@@ -179,7 +178,7 @@ class Oracle:
         the strategy in every :class:`Result` and described to it by ``source``. ``max_latency`` (ms)
         turns on constrained mode: the incumbent is the best result whose latency is within it
         (none until one is found)."""
-        per_arch = np.asarray(per_arch, dtype=np.float64)
+        per_arch = np.array(per_arch, dtype=np.float64)  # a copy: the caller's array may change after
         if per_arch.shape != (NUM_ARCHS,):
             raise StrategyError(f"latency must be a ({NUM_ARCHS},) array indexed by arch, got shape {per_arch.shape}")
         rows = per_arch[self._arch_indices]
@@ -191,7 +190,7 @@ class Oracle:
         if max_latency is not None and (isinstance(max_latency, bool) or not isinstance(max_latency, numbers.Real)
                                         or not (max_latency > 0 and math.isfinite(max_latency))):
             raise StrategyError(f"max_latency must be a positive number of ms, got {max_latency!r}")
-        self.latency, self.latency_by_arch = rows, per_arch
+        self.latency = per_arch
         self.space = SearchSpace(self.fidelities, self.space.arch_indices, self.objective, source,
                                  None if max_latency is None else float(max_latency), self.space.proxies)
         return self
@@ -407,7 +406,7 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
     limit_q = budget.queries if budget.queries is not None else MAX_RUN_QUERIES
     limit_reason = "queries" if budget.queries is not None else "query_limit"
     strict = budget.overrun == "strict"
-    lat_of, lat_by_arch = oracle.latency, oracle.latency_by_arch
+    lat_of = oracle.latency
     limit_lat = oracle.space.max_latency
     limit_lat = math.inf if limit_lat is None else limit_lat
 
@@ -521,7 +520,7 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
         trial_busy[tid] = False
         a = trial_arch[tid]
         t = wall()
-        lat = None if lat_of is None else float(lat_of[row_of[a]])
+        lat = None if lat_of is None else float(lat_of[a])
         strategy_tell([Result(q, value, cost, tid, finish, lat)])
         named = strategy_inc()
         overhead += wall() - t
@@ -539,9 +538,9 @@ def _run(strategy: Strategy, oracle: Oracle, budget: Budget, seed: int, workers:
                                     f"index or a cell string)")
             inc_a = named.index
             # by arch: a cell the table lacks (a predictor's pick) is checked too where its latency is known
-            if lat_by_arch is not None and lat_by_arch[inc_a] > limit_lat:
+            if lat_of is not None and lat_of[inc_a] > limit_lat:
                 raise StrategyError(f"incumbent {inc_a} breaks the latency constraint "
-                                    f"({lat_by_arch[inc_a]:.4g} ms > {limit_lat:.4g} ms)")
+                                    f"({lat_of[inc_a]:.4g} ms > {limit_lat:.4g} ms)")
             inc_v = latest.get(inc_a, math.nan)
         rec["step"].append(len(rec["step"]))
         rec["query"].append(qnum)

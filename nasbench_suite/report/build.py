@@ -329,7 +329,8 @@ def _latency_objective_note(manifests: dict[str, dict[str, Any]]) -> str:
     the user's own (its class outside ``algorithms``) is named as one the report cannot classify."""
     moo = [label if label == "nsga2" else f"{label} (nsga2)" for label, m in manifests.items()
            if m["strategy"]["name"] == "nsga2"]
-    own = [label for label, m in manifests.items() if not m["strategy"].get("class", "algorithms.").startswith("algorithms.")]  # (older runs: none recorded)
+    own = [label for label, m in manifests.items()  # (runs older than the recorded class: shipped)
+           if not m["strategy"].get("class", "algorithms.").startswith("algorithms.")]
     others = "the shipped others" if own else "the others"
     if not moo:
         note = ("No shipped strategy here searched with latency as an objective." if own else
