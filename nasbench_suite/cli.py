@@ -987,6 +987,10 @@ ESTIMATOR_SIZES = (10, 100, 1000)
 """``nasbench estimators``' default predictor training-set sizes."""
 SUPERNET_EPOCHS = 30
 """``nasbench estimators``' supernet training epochs where ``--supernet-epochs`` is not given."""
+MAX_ESTIMATOR_REPEATS = 1_000
+"""The most ``nasbench estimators --repeats``: each draw fits the predictor twice per size (with and without the
+proxies), the default is 3, and its seeds ``1000 * seed + draw`` are distinct up to 1,000 draws; without a bound
+a typo such as ``--repeats 3000000`` ran for days."""
 
 
 def cmd_estimators(args: argparse.Namespace) -> None:
@@ -999,6 +1003,9 @@ def cmd_estimators(args: argparse.Namespace) -> None:
     sizes = _int_list(args.sizes) if args.sizes is not None else None
     if (sizes is not None and min(sizes) < 2) or args.repeats < 1:  # checked before the supernet trains
         raise UsageError(f"--sizes must be at least 2 cells each and --repeats at least 1; got {args.sizes!r}, {args.repeats}")
+    if args.repeats > MAX_ESTIMATOR_REPEATS:
+        raise UsageError(f"--repeats must be at most {MAX_ESTIMATOR_REPEATS:,} (predictor draws per size), "
+                         f"got {args.repeats}")
     if args.supernet_epochs is not None and args.supernet_epochs < 0:
         raise UsageError(f"--supernet-epochs must be 0 (train none) or a positive number of epochs, "
                          f"got {args.supernet_epochs}")
@@ -1310,8 +1317,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", default="1", help="batch sizes, e.g. 1,64 (default 1)")
     p.add_argument("--archs", default="classes",
                    help="classes (default), sample:K, A-B, i,j,k (timed on class representatives) or all")
-    p.add_argument("--warmup", type=_int, default=10)
-    p.add_argument("--repeats", type=_int, default=50, help="timed calls per cell and batch (median kept)")
+    p.add_argument("--warmup", type=_int, default=10, help="untimed calls before timing (default 10, at most 10,000)")
+    p.add_argument("--repeats", type=_int, default=50,
+                   help="timed calls per cell and batch (median kept; default 50, at most 10,000)")
     p.add_argument("--threads", type=_int, default=1, help="torch intra-op threads while timing (default 1)")
     p.add_argument("--order", choices=["shuffled", "index"],
                    help="order the cells are timed in: shuffled (default for a new folder; seeded, so a resumed "
@@ -1341,7 +1349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proxies", type=_path, metavar="DIR", help="proxy folder (default: the one stored beside the table)")
     p.add_argument("--sizes", help=f"predictor training-set sizes, a comma list (default: those of "
                    f"{','.join(map(str, ESTIMATOR_SIZES))} that leave cells to judge on)")
-    p.add_argument("--repeats", type=_int, default=3, help="predictor draws per size (default 3)")
+    p.add_argument("--repeats", type=_int, default=3, help="predictor draws per size (default 3, at most 1,000)")
     p.add_argument("--supernet-epochs", type=_int,
                    help=f"train the weight-sharing supernet this long when no stored scores exist (default "
                         f"{SUPERNET_EPOCHS}; 0: train none); stored scores of other epochs are refused when given")

@@ -85,10 +85,12 @@ class LatencyError(NasBenchError, ValueError):
 
 
 # ----- method and fingerprint ----------------------------------------------------------------------
-LIMITS = {"batch": 65_536, "repeats": 1_000_000, "threads": 1_024}
-"""The largest batch size, repeats and threads of a :class:`LatencyMethod`: far above any timing setup used
-(batches 1..256, 50 repeats, a few threads), low enough that the input tensor, the samples array and torch's
-thread pool can be made (``--batch 99999999999999999999`` and its like ended in torch/numpy tracebacks)."""
+LIMITS = {"batch": 65_536, "warmup": 10_000, "repeats": 10_000, "threads": 1_024}
+"""The largest batch size, warm-up calls, repeats and threads of a :class:`LatencyMethod`: far above any timing
+setup used (batches 1..256, 10 warm-up calls, 50 repeats, a few threads), low enough that the input tensor and
+torch's thread pool can be made (``--batch 99999999999999999999`` and its like ended in torch/numpy tracebacks)
+and that a typo ends in an error, not in a run of days: warm-up had no bound and repeats one of 1,000,000, which
+at 1 ms a call is 17 minutes per cell and batch size (10,000: 10 s)."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,12 @@ class LatencyMethod:
         object.__setattr__(self, "batches", tuple(sorted(batches)))
         if self.warmup < 0 or self.repeats < 3 or self.threads < 1:
             raise LatencyError("need warmup >= 0, repeats >= 3 and threads >= 1")
-        too_large = {k: v for k, v in (("batch", max(batches)), ("repeats", self.repeats), ("threads", self.threads))
-                     if v > LIMITS[k]}
+        too_large = {k: v for k, v in (("batch", max(batches)), ("warmup", self.warmup), ("repeats", self.repeats),
+                                       ("threads", self.threads)) if v > LIMITS[k]}
         if too_large:
-            raise LatencyError(f"need batch sizes <= {LIMITS['batch']:,}, repeats <= {LIMITS['repeats']:,} and threads "
-                               f"<= {LIMITS['threads']:,}; got " + ", ".join(f"{k} {v}" for k, v in too_large.items()))
+            raise LatencyError(f"need batch sizes <= {LIMITS['batch']:,}, warmup <= {LIMITS['warmup']:,}, repeats <= "
+                               f"{LIMITS['repeats']:,} and threads <= {LIMITS['threads']:,}; got "
+                               + ", ".join(f"{k} {v}" for k, v in too_large.items()))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

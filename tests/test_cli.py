@@ -260,6 +260,18 @@ def test_estimators_refuses_tiny_predictor_sizes_before_any_work(tmp_path: Path)
     assert not (tmp_path / "league").exists()  # no supernet trained, nothing written
 
 
+def test_estimators_refuses_more_than_1000_draws_before_any_work(tmp_path: Path) -> None:
+    """--repeats had no upper bound: a typo's extra zeros (any 64-bit integer) ran for days."""
+    for repeats in ("1001", str(2**62)):
+        proc = run("estimators", "--table", "digits", "--repeats", repeats, "--out", str(tmp_path / "league"))
+        assert_clean_error(proc, f"--repeats must be at most 1,000 (predictor draws per size), got {int(repeats)}")
+    # 1,000 itself passes that check: the next one (a negative --supernet-epochs) refuses this command
+    proc = run("estimators", "--table", "digits", "--repeats", "1000", "--supernet-epochs", "-1",
+               "--out", str(tmp_path / "league"))
+    assert_clean_error(proc, "--supernet-epochs must be 0")
+    assert not (tmp_path / "league").exists()  # no supernet trained, nothing written
+
+
 def test_estimators_reports_unreadable_stored_supernet_scores_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """supernet.csv without its supernet.json, a broken JSON, a CSV without the columns: one line naming

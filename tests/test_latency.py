@@ -18,6 +18,7 @@ from nasbench_suite.latency import (
     LatencyError,
     LatencyMethod,
     LatencyStore,
+    LatencyTable,
     OpLUT,
     fingerprint,
     fingerprint_hash,
@@ -220,6 +221,7 @@ def test_a_latency_csv_with_repeated_rows_a_foreign_batch_or_bad_values_is_refus
         "p75_ms values that are missing": [header, ",".join([*fields[:4], "inf", *fields[5:]]), *rest],
         "min_ms values that are missing, zero or negative": [header, ",".join([*fields[:5], "0", *fields[6:]]), *rest],
         "mean_ms holds values that are not numbers": [header, ",".join([*fields[:6], "fast"]), *rest],
+        "column batch holds values that are not integers": [header, ",".join([fields[0], "1.5", *fields[2:]]), *rest],
     }
 
     def stored() -> list[tuple]:
@@ -274,10 +276,13 @@ def test_cli_measures_a_tables_network(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(args[:-4] + ["--repeats", "5", "--out", str(out)]) == 2  # another method: refused, one line
     assert "belongs to another run" in capsys.readouterr().err
     # past what can be allocated or started: were torch/numpy tracebacks (the batch an input of 2**62 images)
-    for flag, value in (("--batch", "1,65537"), ("--repeats", str(2**62)), ("--threads", str(2**62))):
+    for flag, value in (("--batch", "1,65537"), ("--repeats", str(2**62)), ("--threads", str(2**62)),
+                        ("--repeats", "10001"), ("--warmup", "10001"), ("--warmup", str(2**62))):
         assert main(args[:-2] + [flag, value, "--out", str(tmp_path / "big")]) == 2
         err = capsys.readouterr().err
-        assert err.startswith("nasbench: error: need batch sizes <= 65,536") and err.count("\n") == 1
+        assert err.startswith("nasbench: error: need batch sizes <= 65,536, warmup <= 10,000, repeats <= 10,000 and "
+                              "threads <= 1,024; got ") and err.count("\n") == 1
+        assert err.rstrip().endswith(f"got {flag[2:]} {value.split(',')[-1]}"), err  # names what is too large
     assert not (tmp_path / "big").exists()
 
 
@@ -833,7 +838,10 @@ def test_latency_method_sorts_batches_and_refuses_duplicates_and_too_few_repeats
         with pytest.raises(LatencyError):
             LatencyMethod(**bad)
     # the limits themselves are allowed (LIMITS: the largest batch size, repeats and threads)
-    assert LatencyMethod(batches=(65_536,), repeats=1_000_000, threads=1_024).batches == (65_536,)
+    assert LatencyMethod(batches=(65_536,), warmup=10_000, repeats=10_000, threads=1_024).batches == (65_536,)
+    for too_many in ({"warmup": 10_001}, {"repeats": 10_001}):  # a typo's run of days (warm-up had no bound)
+        with pytest.raises(LatencyError, match=f"got {next(iter(too_many))} 10001$"):
+            LatencyMethod(**too_many)
 
 
 def test_torch_threads_restores_the_thread_count() -> None:
@@ -859,7 +867,12 @@ def test_measure_lut_times_each_reduction_block_at_its_input_shape(monkeypatch: 
 
     monkeypatch.setattr(latency, "time_module", fake_time)
     config = MacroConfig(channels=4, cells=2, in_channels=1, resolution=8, num_classes=10)
+    torch.manual_seed(1)  # the LUT's network is built after torch.manual_seed(0), as a cell's is
     lut = measure_lut(config, LatencyMethod(warmup=0, repeats=3), batch=2)
+    from nasbench_suite.model import build_network
+
+    torch.manual_seed(0)
+    assert torch.equal(timed[(2, 1, 8, 8)][0][0].weight, build_network(Arch((0,) * 6), config).stem[0].weight)
     assert set(lut.entries) == set(lut_keys())
     for shape, (c_in, c_out) in (((2, 4, 8, 8), (4, 8)), ((2, 8, 4, 4), (8, 16))):
         blocks = [m for m in timed[shape] if isinstance(m, ReductionBlock)]
@@ -1179,6 +1192,9 @@ def test_check_same_network_skips_a_table_that_records_no_shape(tmp_path: Path) 
     manifest["protocol"]["channels"] = 16
     with pytest.raises(LatencyError, match="timed the network"):
         check_same_network(lat, tmp_path, manifest, "wide")
+    # nor a latency folder that records no shape: nothing to compare with on that side either
+    unrecorded = {k: v for k, v in lat.identity.items() if k != "config"}
+    check_same_network(LatencyTable(lat.key, lat.values, lat.source, unrecorded), tmp_path, manifest, "wide")
 
 
 def _nsga2_tell(strategy, queries: list[Query], points: list[tuple[float, float]]) -> None:
@@ -1312,6 +1328,69 @@ def test_a_device_csv_given_without_its_column_says_how_to_name_it(tmp_path: Pat
     with pytest.raises(LatencyError, match=r"devices.csv is a CSV file, not a latency folder: name its device "
                                            r"column, as in .*devices.csv:COLUMN"):
         load_latency(csv)
+    with pytest.raises(LatencyError, match=r"absent.csv is not a latency folder: it needs latency.json"):
+        load_latency(tmp_path / "absent.csv")  # a .csv name that is no file is not called a CSV file
     assert main(["search", "--table", "digits-sample", "--strategy", "random", "--max-queries", "2", "--seeds", "0",
                  "--workers", "1", "--latency", str(csv), "--out", str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_config_of_table_is_the_protocols_network_at_the_datasets_shape() -> None:
+    """Each field from its own entry (protocol: channels, cells; dataset: in_channels, resolution, num_classes),
+    and a manifest without them (a field missing, a section that is no mapping) is one LatencyError."""
+    from nasbench_suite.latency import config_of_table
+
+    dataset = {"in_channels": 3, "resolution": 32, "num_classes": 100}
+    assert config_of_table({"protocol": {"channels": 16, "cells": 5}, "dataset": dataset}) == \
+        MacroConfig(channels=16, cells=5, in_channels=3, resolution=32, num_classes=100)
+    for broken in ({"protocol": {"channels": 16}, "dataset": dataset}, {"protocol": None, "dataset": dataset},
+                   {"protocol": {"channels": 16, "cells": 5}, "dataset": ["digits"]}, {}):
+        with pytest.raises(LatencyError, match="does not give the network shape"):
+            config_of_table(broken)
+
+
+def test_measure_counts_as_already_stored_only_the_asked_cells_the_folder_holds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counts are of the cells asked for: cells the folder holds but this call did not ask for are not
+    'already stored' by it (the CLI prints 'latency of N cells (m measured now, k already stored)')."""
+    import nasbench_suite.latency as latency
+
+    monkeypatch.setattr(latency, "measure_arch", distinct_stats)
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        store.measure([0, 6, 7])
+        info = store.measure([6, 30])
+    assert (info["measured"], info["already_stored"]) == (1, 1)
+
+
+def test_a_stored_row_is_kept_when_its_cell_is_timed_again_or_its_csv_is_imported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cell that lost one batch size's row is timed again whole, but the row it kept stays as first timed (a
+    second timing never overwrites a stored one); and latency.csv (6 significant digits) imported on start
+    leaves the store's full-precision rows as they are."""
+    import sqlite3
+
+    import nasbench_suite.latency as latency
+
+    calls = iter(range(1, 100))
+
+    def each_call_another_timing(arch: Arch, config: MacroConfig, method: LatencyMethod) -> dict[int, dict[str, float]]:
+        k = next(calls)
+        return {b: {s: k + 1 / 3 + j / 10 for j, s in enumerate(latency.STATS)} for b in method.batches}
+
+    monkeypatch.setattr(latency, "measure_arch", each_call_another_timing)
+    with LatencyStore(tmp_path, TINY, FAST) as store:
+        store.measure([6])
+        first = store.frame()
+    assert first["median_ms"].tolist() == [1 + 1 / 3] * 2  # full precision in the store
+    with contextlib.closing(sqlite3.connect(tmp_path / "store.sqlite")) as db, db:
+        db.execute("DELETE FROM results WHERE batch = 2")
+    with LatencyStore(tmp_path, TINY, FAST) as store:  # latency.csv's batch-2 row imported again, 6 digits
+        kept = store.frame()
+        assert kept.loc[kept["batch"] == 1].values.tolist() == first.loc[first["batch"] == 1].values.tolist()
+        assert kept.loc[kept["batch"] == 2, "median_ms"].tolist() == [1.33333]  # the one row it lacked, from the csv
+        with contextlib.closing(sqlite3.connect(tmp_path / "store.sqlite")) as db, db:
+            db.execute("DELETE FROM results WHERE batch = 2")
+        assert store.done() == set() and store.measure([6])["measured"] == 1
+        again = store.frame()
+    assert again.loc[again["batch"] == 1].values.tolist() == first.loc[first["batch"] == 1].values.tolist()
+    assert again.loc[again["batch"] == 2, "median_ms"].tolist() == [2 + 1 / 3]  # the new timing fills the gap only

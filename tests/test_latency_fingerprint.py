@@ -225,3 +225,31 @@ def test_machine_facts_are_the_cpu_model_cpu_count_architecture_torch_and_python
     monkeypatch.setattr(machine.os, "cpu_count", lambda: 7)
     assert machine.machine_facts() == {"cpu": "Test CPU", "logical_cpus": 7, "machine": platform.machine(),
                                        "torch": torch.__version__, "python": platform.python_version()}
+
+
+def test_fingerprint_words_name_the_recorded_machine_and_a_missing_one() -> None:
+    """The words a refused folder names its machine with: CPU model, logical CPUs and torch threads (one thread
+    singular), and for a folder that recorded no fingerprint (None or empty) a plain phrase, not an error."""
+    words = latency_module.fingerprint_words
+    fp = {**FACTS, "threads": 1, "device": "cpu", "device_name": "cpu"}
+    assert words(fp) == "Test CPU @ 2.10GHz, 4 logical CPUs, 1 torch thread per process"
+    assert words({**fp, "threads": 2}) == "Test CPU @ 2.10GHz, 4 logical CPUs, 2 torch threads per process"
+    assert words(None) == words({}) == "a machine that was not recorded"
+
+
+def test_a_torch_setting_that_is_no_json_scalar_is_recorded_as_its_text() -> None:
+    """The fingerprint is written to latency.json: a setting read as another object (an enum, a version
+    object) is kept as its str, and one that cannot be read as a word saying why."""
+    import enum
+
+    class Precision(enum.Enum):
+        HIGH = "high"
+
+    setting = latency_module._setting
+    assert setting(lambda: Precision.HIGH) == "Precision.HIGH" and setting(lambda: (1, 2)) == "(1, 2)"
+    assert [setting(lambda: v) for v in (True, 3, 0.5, "x", None)] == [True, 3, 0.5, "x", None]
+
+    def refuses() -> None:
+        raise AttributeError("gone")
+
+    assert setting(refuses) == "unreadable (AttributeError)"

@@ -135,7 +135,7 @@ def test_cli_times_in_shuffled_order_by_default_and_records_it(
     cells = "sample:12"  # 12 class representatives
     base = ["latency", "measure", "--table", "digits", "--archs", cells, "--repeats", "3", "--warmup", "0"]
     assert main([*base, "--out", str(tmp_path / "a")]) == 0
-    assert "shuffled order (seed 0)" in capsys.readouterr().out
+    assert "1 thread, shuffled order (seed 0)" in capsys.readouterr().out  # one thread, not "1 threads"
     reps = parse_archs(cells)
     assert len(reps) == 12 and set(reps) <= set(isomorphism_classes().representatives.tolist())
     assert seen == permutation_order(reps, 0)
