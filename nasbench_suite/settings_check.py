@@ -106,3 +106,9 @@ def setting_range_error(bounds: Mapping[str, Bound], settings: Mapping[str, Any]
         if key in settings and not bound.accepts(settings[key]):
             return f"setting {key}={settings[key]!r} must be {bound.describe()}"
     return None
+
+
+def attribute_range_error(bounds: Mapping[str, Bound], obj: Any) -> str | None:
+    """:func:`setting_range_error` of ``obj``'s attributes named in ``bounds`` (a strategy's, predictor's
+    or weight-sharing settings object's own fields)."""
+    return setting_range_error(bounds, {key: getattr(obj, key) for key in bounds})

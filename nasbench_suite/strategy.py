@@ -24,7 +24,7 @@ from typing import Any, Callable, ClassVar, Mapping, NamedTuple, Sequence, TypeV
 import numpy as np
 
 from .errors import NasBenchError
-from .settings_check import Bound, dataclass_defaults, setting_range_error, setting_type_error
+from .settings_check import Bound, attribute_range_error, dataclass_defaults, setting_type_error
 from .space import NUM_ARCHS, Arch, check_mutation_scheme
 
 
@@ -218,7 +218,7 @@ class Strategy(ABC):
     def check_bounds(self) -> None:
         """StrategyError naming the first setting outside its ``bounds`` (before the run: an absurd value
         used to fail mid-run, overflow or exhaust the memory)."""
-        problem = setting_range_error(self.bounds, {key: getattr(self, key) for key in self.bounds})
+        problem = attribute_range_error(self.bounds, self)
         if problem:
             raise StrategyError(problem)
 

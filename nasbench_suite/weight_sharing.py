@@ -80,7 +80,7 @@ from . import __version__
 from .errors import NasBenchError
 from .machine import cpu_model
 from .model import MacroConfig
-from .settings_check import Bound, setting_range_error, setting_type_error
+from .settings_check import Bound, attribute_range_error, setting_range_error, setting_type_error
 from .space import NUM_ARCHS, OPS, Arch
 from .supernet import Supernet, onehot_weights
 from .train import Protocol, augment_batch, load_protocol_data, torch_seed
@@ -163,7 +163,7 @@ class SearchSettings:
     """How the supernet's gradients are cleared before a step: "none" or "zero" (:data:`ZERO_GRAD`)."""
 
     def __post_init__(self) -> None:
-        problem = setting_range_error(SEARCH_BOUNDS, {key: getattr(self, key) for key in SEARCH_BOUNDS})
+        problem = attribute_range_error(SEARCH_BOUNDS, self)
         if problem:
             raise WeightSharingError(problem)
         if not isinstance(self.nesterov, bool):  # "no" (truthy) used to switch Nesterov momentum on
