@@ -48,8 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nasbench_suite.encodings import ENCODING_DIMS, ENCODINGS
-from nasbench_suite.predictors import MAX_ENSEMBLE_WEIGHTS, MLPEnsemble, Predictor, ensemble_weights
+from nasbench_suite.encodings import ENCODINGS
+from nasbench_suite.predictors import MLPEnsemble, Predictor, ensemble_size_error
 from nasbench_suite.settings_check import Bound
 from nasbench_suite.space import NUM_EDGES, NUM_OPS, Arch
 from nasbench_suite.strategy import SearchSpace, StrategyError, register
@@ -119,11 +119,10 @@ class Bananas(BatchedModelSearch):
 
     def setup(self, space: SearchSpace, rng: np.random.Generator) -> None:
         super().setup(space, rng)  # checks the bounds first (BatchedModelSearch's), then the ensemble's size
-        weights = ensemble_weights(self.members, (self.width,) * self.layers, ENCODING_DIMS[self.encoding])
-        if weights > MAX_ENSEMBLE_WEIGHTS:  # each bounded alone, together they reached ~1e10 weights (40 GB)
-            raise StrategyError(f"settings members={self.members}, layers={self.layers}, width={self.width} give an "
-                                f"ensemble of {weights:,} weights on the {self.encoding} encoding "
-                                f"({ENCODING_DIMS[self.encoding]} inputs); at most {MAX_ENSEMBLE_WEIGHTS:,}")
+        problem = ensemble_size_error(self.members, (self.width,) * self.layers, self.encoding,
+                                      f"members={self.members}, layers={self.layers}, width={self.width}")
+        if problem:
+            raise StrategyError(problem)
 
     def predictor(self) -> Predictor:
         return MLPEnsemble(members=self.members, hidden=(self.width,) * self.layers, epochs=self.train_epochs,

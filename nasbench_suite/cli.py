@@ -1256,7 +1256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictors", help="comma list (default: all): mlp-ensemble, xgboost, random-forest, ridge")
     p.add_argument("--sizes", help="training-set sizes, a comma list (default: those of 10,20,50,100,200 up to "
                                    "half the table's trained cells)")
-    p.add_argument("--repeats", type=_int, default=3, help="random train/test splits per size (default: 3)")
+    p.add_argument("--repeats", type=_int, default=3, help="random train/test splits per size (default: 3, at most 1,000)")
     p.add_argument("--test-size", type=_int, help="held-out cells per split (default: the cells the largest size "
                                                   "leaves, at most 1000)")
     p.add_argument("--target", default="valid_acc", help="SPLIT_MEASURE the predictors learn, search side only "

@@ -27,7 +27,7 @@ import numpy as np
 from .encodings import ENCODING_DIMS, ENCODINGS, as_indices, encode
 from .errors import NasBenchError
 from .intlist import is_integer, parse_int_list
-from .settings_check import Bound, setting_range_error
+from .settings_check import Bound, attribute_range_error
 from .space import NUM_ARCHS, Arch
 
 if TYPE_CHECKING:
@@ -88,6 +88,18 @@ def ensemble_weights(members: int, hidden: Sequence[int], inputs: int) -> int:
     return members * sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
 
 
+def ensemble_size_error(members: int, hidden: Sequence[int], encoding: str, settings: str) -> str | None:
+    """"settings SETTINGS give an ensemble of N weights ...; at most MAX_ENSEMBLE_WEIGHTS" when ``members`` MLPs
+    of ``hidden`` layers on the ``encoding`` hold more than that (each setting bounded alone, together they
+    reached ~1e10 weights, 40 GB), else None. ``settings`` names the caller's own settings that give them."""
+    inputs = ENCODING_DIMS[encoding]
+    weights = ensemble_weights(members, hidden, inputs)
+    if weights <= MAX_ENSEMBLE_WEIGHTS:
+        return None
+    return (f"settings {settings} give an ensemble of {weights:,} weights on the {encoding} encoding ({inputs} "
+            f"inputs); at most {MAX_ENSEMBLE_WEIGHTS:,}")
+
+
 class _Standardized:
     """Shared target scaling: models learn (y - mean) / std. Each predictor declares the ``bounds`` of its
     settings (:class:`~nasbench_suite.settings_check.Bound`), checked when it is made by
@@ -106,7 +118,7 @@ class _Standardized:
 
     def _check_bounds(self) -> None:
         """PredictorError "NAME: setting KEY=VALUE must be ..." for the first setting outside its bound."""
-        problem = setting_range_error(self.bounds, {key: getattr(self, key) for key in self.bounds})
+        problem = attribute_range_error(self.bounds, self)
         _require(problem is None, f"{self.name}: {problem}")
 
     def _encode(self, archs: ArchBatch) -> np.ndarray:
@@ -200,12 +212,9 @@ class MLPEnsemble(_Standardized):
         self._check_bounds()
         _require(1 <= len(self.hidden) <= 1000,
                  f"{self.name}: setting hidden={self.hidden!r} must be {self.bounds['hidden'].describe()}")
-        inputs = ENCODING_DIMS[self.encoding]
-        weights = ensemble_weights(self.members, self.hidden, inputs)
-        _require(weights <= MAX_ENSEMBLE_WEIGHTS,  # each bounded alone, together they reached ~1e10 weights
-                 f"{self.name}: settings members={self.members}, hidden={self.hidden!r} give an ensemble of "
-                 f"{weights:,} weights on the {self.encoding} encoding ({inputs} inputs); at most "
-                 f"{MAX_ENSEMBLE_WEIGHTS:,}")
+        problem = ensemble_size_error(self.members, self.hidden, self.encoding,
+                                      f"members={self.members}, hidden={self.hidden!r}")
+        _require(problem is None, f"{self.name}: {problem}")
 
     def _init_bound(self, fan_in: int, fan_out: int) -> float:
         """Half-width of the uniform weight init: He-uniform for ReLU, or Glorot-uniform (Keras's default)."""
@@ -405,6 +414,10 @@ def make_predictor(name: str, **settings: Any) -> Predictor:
 
 
 # ----- evaluation ----------------------------------------------------------------------------------
+MAX_TAU_REPEATS = 1_000
+"""The most random splits :func:`kendall_tau_curve` draws (``nasbench predictors --repeats``; default 3)."""
+
+
 def kendall_tau_curve(arch_indices: np.ndarray, y: np.ndarray, *, predictors: Sequence[str] | str,
                       sizes: Sequence[int] | str,
                       repeats: int = 3, test_size: int = 1000, seed: int = 0) -> "pd.DataFrame":
@@ -459,9 +472,9 @@ def kendall_tau_curve(arch_indices: np.ndarray, y: np.ndarray, *, predictors: Se
         raise PredictorError("training-set sizes must be integers >= 2")
     if not (is_integer(repeats) and is_integer(test_size) and is_integer(seed)):
         raise PredictorError(f"repeats, test_size and seed must be integers; got {repeats!r}, {test_size!r}, {seed!r}")
-    if repeats < 1 or test_size < 2 or seed < 0:
-        raise PredictorError(f"need repeats >= 1, test_size >= 2 (a Kendall tau needs two held-out cells) and "
-                             f"seed >= 0; got {repeats}, {test_size}, {seed}")
+    if not 1 <= repeats <= MAX_TAU_REPEATS or test_size < 2 or seed < 0:  # (3,000,000 repeats ran for days)
+        raise PredictorError(f"need repeats in [1, {MAX_TAU_REPEATS:,}], test_size >= 2 (a Kendall tau needs two "
+                             f"held-out cells) and seed >= 0; got {repeats}, {test_size}, {seed}")
     if sizes[-1] + test_size > len(y):
         raise PredictorError(f"the table has {len(y)} cells with a target; {sizes[-1]} for training plus "
                              f"{test_size} held out do not fit")

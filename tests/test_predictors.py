@@ -60,8 +60,9 @@ def test_predictor_errors(search_table: Benchmark) -> None:
         make_predictor("ridge").fit(np.array([1, 2, 3]), [1.0, 2.0])
     with pytest.raises(PredictorError, match="do not fit"):
         kendall_tau_curve(np.arange(100), np.ones(100), predictors=["ridge"], sizes=[50], test_size=60)
-    for bad in [dict(repeats=0), dict(test_size=0), dict(seed=-1)]:  # KeyError, a tau of 0.000, numpy's error
-        with pytest.raises(PredictorError, match="need repeats >= 1"):
+    # KeyError, a tau of 0.000, numpy's error; above 1,000 repeats a typo ran for days
+    for bad in [dict(repeats=0), dict(test_size=0), dict(seed=-1), dict(repeats=1001), dict(repeats=2**62)]:
+        with pytest.raises(PredictorError, match=r"need repeats in \[1, 1,000\]"):
             kendall_tau_curve(np.arange(100), np.arange(100.0), predictors=["ridge"], sizes=[10], **bad)
 
 
