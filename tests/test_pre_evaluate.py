@@ -507,8 +507,10 @@ def test_foreign_or_damaged_shard_files_are_refused(fake, tmp_path: Path) -> Non
     stray.unlink()
     unit = run_dir / "shards" / "seed0" / "00003-00005.csv"
     unit.write_text("\n".join(unit.read_text().splitlines()[:-1]) + "\n")  # one row lost
-    with pytest.raises(ShardFileError, match="epochs"):
+    with pytest.raises(ShardFileError, match="epochs") as caught:
         run_pre_evaluation(spec, run_dir, progress=False)
+    # the store (rebuilt) never held this unit: the file is damaged, not "changed after the store took it in"
+    assert "changed after" not in str(caught.value)
 
 
 def test_other_run_in_the_same_folder_is_refused(fake, tmp_path: Path) -> None:
@@ -943,6 +945,7 @@ def test_a_sqlite_failure_anywhere_is_one_line(fake, tmp_path: Path, capsys, mon
 @pytest.mark.parametrize("edit,match", [
     (lambda run: run["identity"].pop("protocol"), "lacks identity.protocol"),
     (lambda run: run["identity"]["selection"].pop("archs"), "lacks identity.selection.archs"),
+    (lambda run: run["identity"]["results"].pop("epochs"), "lacks identity.results.epochs"),
     (lambda run: run["identity"].update(seeds="0,1"), "lacks identity.seeds"),
     (lambda run: run["dataset"].pop("resolution"), "lacks dataset.resolution"),
     (lambda run: run["identity"]["protocol"].update(warmup=5), "does not know (warmup)"),
@@ -1070,11 +1073,13 @@ def test_a_start_reads_no_shard_file_the_store_holds_as_it_is(fake, tmp_path: Pa
     spec = RunSpec("0-5", (0, 1), TINY, shard_size=3)
     run_dir = tmp_path / "run"
     run_pre_evaluation(spec, run_dir, progress=False)
+    written = {p: p.stat().st_mtime_ns for p in (run_dir / "shards").rglob("*.csv")}
     parsed: list[Path] = []
     real = pre_evaluate.parse_shard_file
     monkeypatch.setattr(pre_evaluate, "parse_shard_file", lambda path, *a: parsed.append(path) or real(path, *a))
     run_pre_evaluation(spec, run_dir, progress=False)
     assert parsed == []
+    assert {p: p.stat().st_mtime_ns for p in (run_dir / "shards").rglob("*.csv")} == written  # written once
     unit = run_dir / "shards" / "seed0" / "00000-00002.csv"
     os.utime(unit, ns=(time.time_ns(), time.time_ns() + 10**9))
     run_pre_evaluation(spec, run_dir, progress=False)
@@ -1132,7 +1137,8 @@ def test_a_session_file_deleted_after_it_was_imported_leaves_the_compute_record(
     run_dir = tmp_path / "run"
     run_pre_evaluation(spec, run_dir, progress=False)
     (session,) = (run_dir / "sessions").glob("*.json")
-    record = json.loads(session.read_text())
+    record = {**json.loads(session.read_text()), "wall_seconds": 12.0}  # not ~0 s: a sum, not the longest
+    session.write_text(json.dumps(record))
     extra = run_dir / "sessions" / "20300101T000000Z-0badcafe.json"  # a second session, on another machine
     extra.write_text(json.dumps({**record, "id": extra.stem, "start": "2030-01-01T00:00:00+00:00",
                                  "wall_seconds": 5025.5, "results_written": 0, "units": []}))
@@ -1376,3 +1382,99 @@ def test_a_start_removes_every_temporary_file_a_killed_write_left_in_the_run_fol
         path.write_text("half written")
     assert run_pre_evaluation(spec, run_dir, progress=False).written_now == 0
     assert [p for p in left if p.exists()] == []
+
+
+# ----- what the mutation audit of the resume, shard and session logic found untested -------------------------
+def test_a_unit_file_lacking_one_of_its_results_is_refused(fake, tmp_path: Path) -> None:
+    """A unit's file that lost every row of one cell is no finished unit: read as one, its other results went in,
+    the unit was trained again for the lost one, and the file (already there) was never written whole."""
+    from nasbench_suite.run_progress import snapshot
+
+    spec = RunSpec("0-2", (0,), TINY, shard_size=3)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    unit = run_dir / "shards" / "seed0" / "00000-00002.csv"
+    unit.write_text("".join(line for line in unit.read_text().splitlines(keepends=True) if not line.startswith("2,")))
+    for path in run_dir.glob(f"{STORE_FILE}*"):
+        path.unlink()
+    for read in (lambda: run_pre_evaluation(spec, run_dir, progress=False), lambda: snapshot(run_dir)):
+        with pytest.raises(ShardFileError, match=r"holds the results of \[\(0, 0\), \(1, 0\)\], not of its unit"):
+            read()
+
+
+def test_a_unit_file_repeating_a_row_is_refused(fake, tmp_path: Path) -> None:
+    from nasbench_suite.run_progress import snapshot
+
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-2", (0,), TINY, shard_size=3), run_dir, progress=False)
+    unit = run_dir / "shards" / "seed0" / "00000-00002.csv"
+    lines = unit.read_text().splitlines(keepends=True)
+    assert lines[2].startswith("0,0,2,")
+    unit.write_text("".join([*lines[:3], lines[2], *lines[3:]]))  # arch 0: epochs [1, 2, 2]
+    with pytest.raises(ShardFileError, match=r"result of arch 0 seed 0 has epochs \[1, 2, 2\]"):
+        snapshot(run_dir)
+
+
+def test_another_run_is_refused_as_such_while_a_process_holds_the_folder(fake, tmp_path: Path) -> None:
+    """Arguments of another run get the mismatch (what to fix), not 'in use' (what to wait for), also while
+    another process holds the run folder: the identity is checked before the lock."""
+    from lock_holder import holding
+
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(RunSpec("0-3", (0,), TINY, 2), run_dir, progress=False)
+    with holding("from nasbench_suite.run_lock import run_lock", "run_lock(Path(sys.argv[1]), 'a test holder')",
+                 run_dir):
+        with pytest.raises(RunMismatchError, match=r"seeds: run has \[0\], asked for \[1\]"):
+            run_pre_evaluation(RunSpec("0-3", (1,), TINY, 2), run_dir, progress=False)
+
+
+def test_a_linked_sessions_folder_is_refused(fake, tmp_path: Path) -> None:
+    """sessions/ linked elsewhere (a received folder): session files would be read from, and written to, where
+    it leads. Refused by name, as shards/ is."""
+    run_dir = tmp_path / "run"
+    spec = RunSpec("0-3", (0,), TINY, 2)
+    run_pre_evaluation(spec, run_dir, progress=False)
+    (run_dir / "sessions").rename(tmp_path / "elsewhere")
+    (run_dir / "sessions").symlink_to(tmp_path / "elsewhere")
+    before = sorted(p.name for p in (tmp_path / "elsewhere").iterdir())
+    with pytest.raises(StoreError, match="sessions is a symbolic link"):
+        run_pre_evaluation(spec, run_dir, progress=False)
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == before
+
+
+def test_a_unit_the_store_does_not_hold_whole_is_not_written(fake, tmp_path: Path) -> None:
+    """export_shard writes a committed file only for a whole unit: one result short, it refuses and writes
+    nothing (a file of fewer rows would be refused by every later start)."""
+    from nasbench_suite.pre_evaluate import export_shard
+
+    spec = RunSpec("0-3", (0,), TINY, shard_size=4)
+    run_dir = tmp_path / "run"
+    run_pre_evaluation(spec, run_dir, progress=False)
+    (run_dir / "shards" / "seed0" / "00000-00003.csv").unlink()
+    with ResultStore(run_dir / STORE_FILE) as store:
+        store._db.execute("DELETE FROM results WHERE arch = 3")
+        with pytest.raises(StoreError, match="the store holds 6 rows of this unit, not 8"):
+            export_shard(store, run_dir, spec.shards()[0])
+    assert not (run_dir / "shards" / "seed0" / "00000-00003.csv").exists()
+
+
+def test_a_trainer_returning_other_archs_than_its_unit_s_is_refused(fake, tmp_path: Path, monkeypatch) -> None:
+    def one_more(archs: Sequence[int], *args: Any, **kwargs: Any) -> backends.ShardResults:
+        results = fake(archs, *args, **kwargs)
+        return {**results, 99: results[archs[0]]}
+
+    monkeypatch.setattr(backends, "train_shard_results", one_more)
+    with pytest.raises(StoreError, match=r"the trainer returned archs \[0, 1, 99\] for a unit of \[0, 1\]"):
+        run_pre_evaluation(RunSpec("0-1", (0,), TINY, 2), tmp_path / "run", progress=False)
+    assert stored_results(tmp_path / "run") == 0
+
+
+def test_a_session_lists_each_ray_node_once_in_a_stable_order(tmp_path: Path) -> None:
+    from nasbench_suite.pre_evaluate import Session
+
+    spec_identity = RunSpec("0-1", (0,), TINY, 2).identity({"name": "synthetic", "sha256": "x"})
+    with ResultStore(tmp_path / STORE_FILE, spec_identity) as store:
+        session = Session(store, tmp_path, "ray", 2, "cpu", 4)
+        for host in ("b", "a", "b", "a"):
+            session.trained_on({"host": host})
+        assert session.record.hardware["ray_nodes"] == [{"host": "a"}, {"host": "b"}]

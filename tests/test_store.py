@@ -49,6 +49,7 @@ def test_values_are_stored_as_float32(store: ResultStore) -> None:
 @pytest.mark.parametrize("bad,match", [
     ([(1, {m: 1.0 for m in METRICS})], "epochs"),
     ([(1, {m: 1.0 for m in METRICS}), (3, {m: 1.0 for m in METRICS})], "epochs"),
+    ([(e, {m: 1.0 for m in METRICS}) for e in (1, 2, 3)], "epochs"),  # more epochs than the run records
     ([(e, {"train_loss": 1.0}) for e in (1, 2)], "metrics"),
     ([(e, {**{m: 1.0 for m in METRICS}, "train_acc": 2.0}) for e in (1, 2)], "metrics"),  # one the run does not record
 ])
@@ -79,6 +80,7 @@ def test_store_is_in_wal_mode_and_readable_while_open(store: ResultStore) -> Non
     reader = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
     try:
         assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: a commit survives kill -9
         assert reader.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 2
     finally:
         reader.close()
@@ -102,6 +104,7 @@ def test_shard_file_round_trip_is_exact(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text,match", [
     ("arch_index,seed,epoch,train_loss\n1,0,1,0.5\n", "columns"),
     ("arch_index,seed,epoch,train_loss,valid_acc,test_seconds\n1,0,1,0.5,1\n", "fields"),
+    ("arch_index,seed,epoch,train_loss,valid_acc,test_seconds\n1,0,1,0.5,1,1,9\n", "fields"),  # one too many
     ("arch_index,seed,epoch,train_loss,valid_acc,test_seconds\n1,0,1,0.5,x,1\n", "malformed"),
     ("arch_index,seed,epoch,valid_acc,train_loss,test_seconds\n1,0,1,0.5,1,1\n", "columns"),  # read by position
 ])
@@ -282,3 +285,206 @@ def test_a_per_cell_csv_names_only_cells_of_the_space() -> None:
             check_cell_csv(frame, columns, "latency.csv")
     with pytest.raises(ValueError, match="latency.csv lacks 1 column"):
         check_cell_csv(ok[["arch_index"]], columns, "latency.csv")
+
+
+# ----- what the mutation audit of store.py found untested -----------------------------------------------------
+def test_a_mapping_on_one_side_only_and_a_selection_without_its_hash_are_differences() -> None:
+    """A field that is a mapping in one identity and absent from the other is named as a whole (it was
+    recursed into as if both were mappings: an AttributeError); two identities without ``archs_sha256``
+    (older ones) are compared by the selection's spelling, the only thing that pins their archs."""
+    from nasbench_suite.store import describe_mismatch
+
+    assert describe_mismatch({"protocol": {"epochs": 2}}, {}) == ['protocol: run has {"epochs": 2}, asked for "<absent>"']
+    assert describe_mismatch({}, {"protocol": {"epochs": 2}}) == ['protocol: run has "<absent>", asked for {"epochs": 2}']
+    assert describe_mismatch({"selection": {"archs": "0-7"}}, {"selection": {"archs": "1-8"}}) == [
+        'selection.archs: run has "0-7", asked for "1-8"']
+
+
+def test_seeds_that_are_json_true_are_no_seeds() -> None:
+    """``true`` in a hand-edited run.json is no seed (Python's bool is an int, and True == 1): no set of seeds,
+    so a run of seeds [true] does not grow into seeds [1, 2]."""
+    from nasbench_suite.store import added_seeds, seed_set
+
+    assert seed_set({"seeds": [True, 2]}) is None and seed_set({"seeds": "0,1"}) is None
+    assert added_seeds({"seeds": [True], "x": 1}, {"seeds": [1, 2], "x": 1}) is None
+    assert added_seeds({"seeds": [1], "x": 1}, {"seeds": [1, 2], "x": 1}) == [2]
+
+
+def test_a_store_takes_more_seeds_only_when_asked(tmp_path: Path) -> None:
+    """``grow_seeds`` is the only way a store's seeds change: without it more seeds are another run, and what
+    it grows is kept in the store (a later open without an identity reads the grown seeds)."""
+    path = tmp_path / "store.sqlite"
+    with ResultStore(path, IDENTITY) as s:
+        s.insert_result(1, 0, curve(0.0))
+    more = {**IDENTITY, "seeds": [0, 1, 2]}
+    with pytest.raises(RunMismatchError, match=r"seeds: run has \[0, 1\], asked for \[0, 1, 2\]"):
+        ResultStore(path, more)
+    with ResultStore(path) as s:
+        assert s.identity["seeds"] == [0, 1]
+    with ResultStore(path, more, grow_seeds=True) as s:
+        assert s.identity["seeds"] == [0, 1, 2] and s.done_pairs() == {(1, 0)}
+    with ResultStore(path) as s:
+        assert s.identity == more
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm"])
+def test_a_store_whose_wal_or_shm_file_is_a_link_is_refused(tmp_path: Path, suffix: str) -> None:
+    """SQLite follows a link at the -wal or -shm name as it does at the store's: a received folder could have
+    the results written into a file elsewhere. Refused, as for store.sqlite itself, and the target untouched."""
+    import re
+
+    path = tmp_path / "store.sqlite"
+    with ResultStore(path, IDENTITY) as s:
+        s.insert_result(1, 0, curve(0.0))
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"")
+    link = path.with_name(path.name + suffix)
+    link.unlink(missing_ok=True)
+    link.symlink_to(victim)
+    with pytest.raises(StoreError, match=re.escape(f"is damaged (store.sqlite{suffix} is a symbolic link")):
+        ResultStore(path, IDENTITY)
+    assert victim.read_bytes() == b""
+
+
+def test_a_write_waits_for_a_lock_another_connection_holds_a_moment(store: ResultStore) -> None:
+    """Another connection holding the write lock for a moment (a reader's closing checkpoint, a sqlite3 shell)
+    makes a result's transaction wait (the busy timeout), not fail the run with 'database is locked'."""
+    import threading
+
+    other = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        assert store.insert_result(1, 0, curve(0.0)) is True
+    finally:
+        release.join()
+        other.close()
+    assert store.done_pairs() == {(1, 0)}
+
+
+class _StoppedAfterInsert:
+    """A store's connection on which ``exc`` (Ctrl-C, an error) arrives right after a result's rows went in."""
+
+    def __init__(self, db: sqlite3.Connection, exc: BaseException) -> None:
+        self._real, self._exc = db, exc
+
+    def executemany(self, *args: object) -> None:
+        self._real.executemany(*args)
+        raise self._exc
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), RuntimeError("stopped")])
+def test_a_result_stopped_inside_its_transaction_leaves_nothing_and_the_store_goes_on(store: ResultStore,
+                                                                                      exc: BaseException) -> None:
+    """Ctrl-C (or any error) between a result's insert and its commit rolls the transaction back: none of its
+    rows is stored, the connection is out of the transaction, and the next result goes in."""
+    store.insert_result(1, 0, curve(0.0))
+    real = store._db
+    store._db = _StoppedAfterInsert(real, exc)
+    try:
+        with pytest.raises(type(exc)):
+            store.insert_result(2, 0, curve(1.0))
+    finally:
+        store._db = real
+    assert not real.in_transaction
+    assert store.done_pairs() == {(1, 0)} and store.counts() == {"results": 1, "rows": 2}
+    assert store.insert_result(3, 0, curve(2.0)) is True
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="lists open files through Linux's /proc")
+def test_a_store_sqlite_refuses_leaves_no_file_open(tmp_path: Path) -> None:
+    """The connection to a store SQLite refuses (here: garbage) is closed at once, also while the error (and
+    its traceback) is still held, so the file the message says to delete is not held open."""
+    import os
+
+    path = tmp_path / "store.sqlite"
+    path.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(StoreError, match="is damaged") as caught:
+        ResultStore(path, IDENTITY)
+    held = [fd for fd in os.listdir("/proc/self/fd")
+            if os.path.realpath(f"/proc/self/fd/{fd}") == os.path.realpath(path)]
+    assert held == [], caught.value
+
+
+def test_sessions_are_listed_by_start_then_id(store: ResultStore) -> None:
+    """The table's compute record lists sessions in the order they started (ids break ties): not by id, whose
+    second-resolution time and random suffix put two sessions of one second in either order."""
+    from nasbench_suite.store import SessionRecord
+
+    for sid, start in (("c", "2026-01-02"), ("b", "2026-01-01"), ("a", "2026-01-03"), ("d", "2026-01-02")):
+        store.record_session(SessionRecord(sid, start, start, 1.0, 0, "local", 1, {"cpu": sid}))
+    sessions = store.sessions()
+    assert [s.id for s in sessions] == ["b", "c", "d", "a"] and sessions[0].hardware == {"cpu": "b"}
+
+
+def test_a_written_file_is_whole_on_disk_when_it_is_synced(tmp_path: Path, monkeypatch) -> None:
+    """The fsync before the rename is what makes the file durable: it must see every byte (written through
+    Python's buffer first), or the renamed file could be empty after an OS crash."""
+    import os
+
+    from nasbench_suite.store import atomic_write_text
+
+    synced: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.fstat(fd).st_size)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    text = "arch_index,seed,epoch\n" * 10
+    atomic_write_text(tmp_path / "f.csv", text)
+    assert synced == [len(text)] and (tmp_path / "f.csv").read_text() == text
+
+
+def test_a_temporary_file_a_killed_write_left_is_written_over_whole(tmp_path: Path) -> None:
+    """A longer ``.NAME.tmp`` left by a write killed before its rename (where no start removed it) is emptied
+    first: the new file does not keep the old one's tail."""
+    from nasbench_suite.store import atomic_write_text
+
+    (tmp_path / ".run.json.tmp").write_text("x" * 1000)
+    atomic_write_text(tmp_path / "run.json", "{}\n")
+    assert (tmp_path / "run.json").read_text() == "{}\n" and not (tmp_path / ".run.json.tmp").exists()
+
+
+def test_a_temporary_name_is_shortened_only_past_the_file_system_s_limit(tmp_path: Path) -> None:
+    import os
+
+    from nasbench_suite.store import NAME_MAX, private_temporary
+
+    room = NAME_MAX - len(f"..{os.getpid()}.tmp")
+    at = tmp_path / ("a" * room)  # its temporary name is exactly NAME_MAX bytes: kept
+    assert private_temporary(at).name == f".{at.name}.{os.getpid()}.tmp"
+    past = private_temporary(tmp_path / ("a" * (room + 1)))  # one byte more: a hash of the name
+    assert len(os.fsencode(past.name)) <= NAME_MAX and past.parent == tmp_path and past.name.endswith(".tmp")
+    for path in (private_temporary(at), past):
+        path.write_text("x")  # both names are ones the file system takes
+
+
+def test_a_file_is_placed_without_replacing_one_that_exists_with_or_without_hard_links(tmp_path: Path,
+                                                                                        monkeypatch) -> None:
+    """Without ``overwrite`` an existing file is kept and the temporary left to the caller; a placed file
+    leaves no temporary behind, also where the file system has no hard links (the check-then-rename path)."""
+    import errno
+    import os
+
+    from nasbench_suite.store import place_file
+
+    tmp, path = tmp_path / ".out.tmp", tmp_path / "out"
+    for links in (True, False):
+        if not links:
+            def no_links(src: object, dst: object) -> None:
+                raise OSError(errno.EPERM, "Operation not permitted")
+
+            monkeypatch.setattr(os, "link", no_links)
+        path.write_text("theirs")
+        tmp.write_text("mine")
+        assert place_file(tmp, path, overwrite=False) is False
+        assert path.read_text() == "theirs" and tmp.read_text() == "mine"
+        path.unlink()
+        assert place_file(tmp, path, overwrite=False) is True
+        assert path.read_text() == "mine" and not tmp.exists()
