@@ -365,12 +365,13 @@ def read_unit_file(path: Path, shard: Shard, metrics: Sequence[str], epochs: int
     rows is refused, never read as a finished unit)."""
     results = read_shard_file(path, metrics) if data is None else parse_shard_file(path, data, metrics)
     if sorted(results) != sorted(shard.pairs()):
-        raise ShardFileError(f"{path} holds the results of {sorted(results)}, not of its unit {shard.pairs()}")
+        raise ShardFileError(f"{path} holds the results of {sorted(results)}, not of its unit {shard.pairs()}"
+                             f"{CUT_FILE_ADVICE}")
     for (arch, seed), curve in results.items():
         got = [int(e) for e, _ in curve]
         if got != list(range(1, epochs + 1)):
             raise ShardFileError(f"{path}: result of arch {arch} seed {seed} has epochs {got}; "
-                                 f"this run records 1..{epochs}")
+                                 f"this run records 1..{epochs}{CUT_FILE_ADVICE}")
     return results
 
 

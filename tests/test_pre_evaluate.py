@@ -1398,7 +1398,8 @@ def test_a_unit_file_lacking_one_of_its_results_is_refused(fake, tmp_path: Path)
     for path in run_dir.glob(f"{STORE_FILE}*"):
         path.unlink()
     for read in (lambda: run_pre_evaluation(spec, run_dir, progress=False), lambda: snapshot(run_dir)):
-        with pytest.raises(ShardFileError, match=r"holds the results of \[\(0, 0\), \(1, 0\)\], not of its unit"):
+        with pytest.raises(ShardFileError, match=r"holds the results of \[\(0, 0\), \(1, 0\)\], not of its unit "
+                                                 r".* \(restore it from git, or delete it to train its work unit again\)$"):
             read()
 
 
@@ -1411,7 +1412,8 @@ def test_a_unit_file_repeating_a_row_is_refused(fake, tmp_path: Path) -> None:
     lines = unit.read_text().splitlines(keepends=True)
     assert lines[2].startswith("0,0,2,")
     unit.write_text("".join([*lines[:3], lines[2], *lines[3:]]))  # arch 0: epochs [1, 2, 2]
-    with pytest.raises(ShardFileError, match=r"result of arch 0 seed 0 has epochs \[1, 2, 2\]"):
+    with pytest.raises(ShardFileError, match=r"result of arch 0 seed 0 has epochs \[1, 2, 2\]; this run records "
+                                             r"1..2 \(restore it from git, or delete it to train its work unit again\)$"):
         snapshot(run_dir)
 
 
