@@ -188,6 +188,37 @@ def test_the_latency_and_weight_sharing_rows_of_the_report_by_hand(full_run: Pat
     assert f"| gdas | measured: {ws['measured_time'].mean():.1f} s/run wall | 2 |" in md
 
 
+def _summary_cells(values: list[float]) -> str:
+    """A final-results row's "mean ± std | median [IQR]" cells by hand (the statistics module: std ddof 1, linear
+    quartiles), 2 decimals."""
+    import statistics
+
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return (f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} | "
+            f"{statistics.median(values):.2f} [{q3 - q1:.2f}]")
+
+
+def test_the_weight_sharing_row_by_hand_on_three_seeds_of_ten_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The toy compare's weight-sharing runs are 2 seeds of 1 epoch, where median = mean and every row's epochs
+    are the last: on the committed digits runs (GDAS, 3 seeds, 10 supernet epochs) the row's median, IQR, mean
+    wall seconds of the last epochs and the epochs shown are checked by hand."""
+    import statistics
+
+    from nasbench_suite.report.build import build_report
+    from tests.fixture_runs import few_runs_copy
+
+    runs = few_runs_copy(tmp_path / "runs")
+    figures_not_rendered(monkeypatch)  # the table is checked
+    build_report(runs, tmp_path / "report")
+    ws = pd.read_parquet(runs / "weight_sharing" / "gdas" / "trajectories.parquet")
+    last = [run.sort_values("epochs").iloc[-1] for _, run in ws.groupby("seed")]
+    acc = [float(r[stats.ACC]) for r in last]
+    assert len(last) == 3 and ws["epochs"].nunique() == 10 and statistics.median(acc) != statistics.mean(acc)
+    assert (f"| gdas | measured: {statistics.mean(float(r['measured_time']) for r in last):.1f} s/run wall | 3 | "
+            f"{_summary_cells(acc)} | {_summary_cells([float(r[stats.REGRET]) for r in last])} | "
+            f"{int(max(r['epochs'] for r in last))} supernet epochs |") in (tmp_path / "report" / "index.md").read_text()
+
+
 def test_the_final_results_and_mean_rank_rows_of_the_report_by_hand(full_run: Path) -> None:
     """index.md's tables from the trajectories alone, with the standard library's statistics: per run its last
     result; mean ± std (ddof 1), median [IQR: 75th - 25th percentile, linear], 2 decimals; queries = results told
@@ -195,11 +226,7 @@ def test_the_final_results_and_mean_rank_rows_of_the_report_by_hand(full_run: Pa
     strategy (1 = best final test accuracy within a seed, ties averaged), best first, 2 decimals."""
     import statistics
 
-    def cells(values: list[float]) -> str:
-        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-        return (f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} | "
-                f"{statistics.median(values):.2f} [{q3 - q1:.2f}]")
-
+    cells = _summary_cells
     runs, md = full_run / "runs", (full_run / "index.md").read_text()
     labels, acc = ["random", "rea-small", "local-search", "nsga2"], {}
     for label in labels:
