@@ -1567,3 +1567,74 @@ def test_a_compare_without_weight_sharing_removes_the_staging_another_config_lef
     figures_not_rendered(monkeypatch)  # the runs folder is checked, not the report
     assert main(["compare", "--config", str(toy["replay"]), "--out", str(out)]) == 0
     assert not staged.parent.exists() and (out / "runs" / "compare.json").is_file()
+
+
+def test_cells_parquet_holds_only_the_cells_the_latency_source_times(search_table: Any, tmp_path: Path) -> None:
+    """A device table that times some cells: cells.parquet (the report's accuracy-vs-latency background) holds
+    those cells alone, no row of NaN latency for the others."""
+    from nasbench_suite.compare import _write_cells
+    from nasbench_suite.space import nb201_order
+
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_index": range(100), "toy_ms": np.linspace(1, 2, 100)}).to_csv(csv, index=False)
+    _write_cells(search_table, f"{csv}:toy_ms", 1, tmp_path / "cells.parquet")
+    cells = pd.read_parquet(tmp_path / "cells.parquet")
+    assert sorted(cells["arch_index"]) == sorted(nb201_order()[:100].tolist())
+    assert np.isfinite(cells["latency_ms"]).all() and cells["pareto"].any()
+
+
+def test_a_weight_sharing_method_a_stop_left_half_written_is_written_again(search_table: Any, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stop while a method's runs were written leaves its folder without timing.json (written last): the rerun
+    runs that method again and writes it over what the stop left, not refuse the folder as results already
+    there."""
+    from nasbench_suite import compare
+    from nasbench_suite.search import SearchSpec, run_seeds
+    from nasbench_suite.simulator import Budget
+
+    result = run_seeds(SearchSpec(str(search_table.path), "random", Budget(queries=3)), [0], progress=False)
+    monkeypatch.setattr(compare, "_ws_run", lambda job: result)
+    half = tmp_path / "gdas"
+    half.mkdir()
+    (half / "trajectories.parquet").write_bytes(b"cut short by a stop")
+    (half / "manifest.json").write_text(json.dumps({"format": "nasbench-search-results"}))
+    compare._run_ws_jobs([(str(search_table.path), "gdas", (0,), 1, {})], 1, tmp_path, False)
+    assert json.loads((half / "manifest.json").read_text()) == json.loads(json.dumps(result.manifest))
+    assert (half / "timing.json").is_file()
+
+
+def test_a_compare_without_latency_removes_the_cells_an_earlier_one_wrote(search_table: Any, tmp_path: Path) -> None:
+    """cells.parquet is the latency view's background: a compare with no latency source run into a folder whose
+    earlier compare had one removes it, so the report does not draw the old latencies behind runs that had none."""
+    from nasbench_suite.compare import run_compare
+
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_index": range(15625), "toy_ms": np.linspace(1, 2, 15625)}).to_csv(csv, index=False)
+    text = (f'name = "cells"\ntable = "{search_table.path.as_posix()}"\nseeds = "0"\nworkers = 1\n'
+            '[budget]\nqueries = 3\n[latency]\nsource = "SOURCE"\n[[strategy]]\nname = "random"\n')
+    config = tmp_path / "c.toml"
+    for source, cells in ((f"{csv.as_posix()}:toy_ms", True), ("none", False)):
+        config.write_text(text.replace("SOURCE", source))
+        runs = run_compare(load_config(config), tmp_path / "runs")
+        assert (runs / "cells.parquet").is_file() == cells
+
+
+def test_a_config_of_nsga2_without_a_latency_source_is_refused_before_any_run(search_table: Any, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """NSGA-II searches accuracy and latency: a config whose latency source gives none is refused naming the
+    field, before the other strategies' runs (not a failure at nsga2's setup after them)."""
+    from nasbench_suite import search
+    from nasbench_suite.compare import run_compare
+
+    def no_runs(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the replays ran")
+
+    monkeypatch.setattr(search, "run_many", no_runs)
+    config = tmp_path / "c.toml"
+    config.write_text(f'name = "moo"\ntable = "{search_table.path.as_posix()}"\nseeds = "0"\nworkers = 1\n'
+                      '[budget]\nqueries = 3\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n'
+                      '[[strategy]]\nname = "nsga2"\n')
+    with pytest.raises(ConfigError, match="config field strategy: nsga2 needs a latency source, and latency.source "
+                                          "gives none for table 'generated-search'"):
+        run_compare(load_config(config), tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()

@@ -487,6 +487,48 @@ def test_a_latency_source_rewritten_within_one_python_session_is_read_again(sear
     np.testing.assert_allclose(seen[1], 3.0 * seen[0])
 
 
+def test_a_latency_source_rewritten_within_one_session_reaches_what_the_runs_see(search_table: Benchmark,
+                                                                                latency: np.ndarray,
+                                                                                tmp_path: Path) -> None:
+    """The compiled oracle (the latencies the strategy is told and the limit is applied to) is cached by the
+    latency files' state too, not only the latency column written beside the runs: after the device table is
+    measured again with the cells' latencies shuffled, a constrained run's incumbents are within the limit by
+    the new latencies, not by the old ones."""
+    import os
+
+    import pandas as pd
+
+    from nasbench_suite.search import SearchSpec, run_seeds
+
+    csv = tmp_path / "devices.csv"
+    limit = float(np.quantile(latency[search_table.arch_indices], 0.3))
+    spec = SearchSpec(str(search_table.path), "random", Budget(queries=15), latency=f"{csv}:toy_ms",
+                      max_latency=limit)
+    for k, values in enumerate((latency, latency[np.random.default_rng(0).permutation(len(latency))])):
+        pd.DataFrame({"arch_index": range(len(values)), "toy_ms": values}).to_csv(csv, index=False)
+        os.utime(csv, ns=(10**18 + k, 10**18 + k))  # a new mtime even on a coarse clock
+        frame = run_seeds(spec, [0, 1], evaluation=None, progress=False).frame
+        has = frame["incumbent_index"] >= 0
+        assert has.any() and (frame.loc[has, "incumbent_latency"] <= limit).all()
+
+
+def test_a_device_table_rewritten_to_the_same_size_is_read_again(tmp_path: Path) -> None:
+    """The cache key of a latency source holds each file's modification time, not its size alone: a device
+    table measured again whose values take as many bytes as before (1.5 ms -> 2.5 ms) is read again, not
+    served from the cache of the first read."""
+    import os
+
+    from nasbench_suite.search import latency_of
+
+    csv = tmp_path / "dev.csv"
+    seen = []
+    for k, value in enumerate(("1.5", "2.5")):
+        csv.write_text(f"arch_index,dev_ms\n0,{value}\n")
+        os.utime(csv, ns=(10**18 + k, 10**18 + k))  # a new mtime even on a coarse clock
+        seen.append(float(latency_of(f"{csv}:dev_ms")[0][nb201_order()[0]]))
+    assert seen == [1.5, 2.5]
+
+
 def test_a_strategy_naming_an_infeasible_incumbent_is_stopped(search_table: Benchmark, latency: np.ndarray) -> None:
     slow = Arch((3,) * 6)
 
@@ -660,6 +702,24 @@ def test_a_latency_limit_below_every_cell_is_refused_before_the_run(search_table
     assert len(err.strip().splitlines()) == 1 and "below the fastest cell" in err and f"{fastest:.4g} ms" in err, err
     assert not (tmp_path / "below").exists()
     assert main([*base, "--max-latency", str(fastest), "--out", str(tmp_path / "at")]) == 0  # the fastest cell fits
+
+
+def test_a_latency_limit_below_the_fastest_cell_of_a_device_table_of_some_cells_is_refused(
+        search_table: Benchmark, latency: np.ndarray, tmp_path: Path) -> None:
+    """A device table that times only some cells: the limit is checked against the fastest cell it times
+    (the others have no latency), not skipped because some cells have none."""
+    import pandas as pd
+
+    from nasbench_suite.search import SearchOutputError, SearchSpec, latency_of, run_seeds
+
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_index": range(100), "toy_ms": latency[:100]}).to_csv(csv, index=False)
+    rows = latency_of(f"{csv}:toy_ms")[0][search_table.arch_indices]
+    assert np.isnan(rows).any() and not np.isnan(rows).all()
+    spec = SearchSpec(str(search_table.path), "random", Budget(queries=5), latency=f"{csv}:toy_ms",
+                      max_latency=float(np.nanmin(rows)) / 2)
+    with pytest.raises(SearchOutputError, match="below the fastest cell"):
+        run_seeds(spec, [0], evaluation=None, progress=False)
 
 
 def test_runs_without_an_incumbent_in_constrained_mode_are_counted(search_table: Benchmark, latency: np.ndarray,

@@ -710,6 +710,16 @@ def test_a_run_without_an_incumbent_is_not_counted_as_naming_an_unqueried_cell()
         "evaluation is read and reported (incumbent_value is NaN)"]
 
 
+def test_a_run_ending_on_cell_0_it_never_queried_is_counted_as_naming_an_unqueried_cell() -> None:
+    """Cell 0 is a cell like any other (index -1, not 0, means no incumbent): a run that names it untold is flagged."""
+    from nasbench_suite.search import run_notes
+
+    final = pd.DataFrame({"incumbent_index": [0, 0, -1], "incumbent_value": [np.nan, 80.0, np.nan]})
+    assert run_notes("s", {"search": {"table": "t"}, "runs": {"stop_reasons": {"queries": 3}}}, final) == [
+        "1 of 3 runs of s end with an incumbent the strategy named but never queried: no query paid for it, yet its "
+        "evaluation is read and reported (incumbent_value is NaN)"]
+
+
 def test_runs_stopped_at_the_query_limit_are_flagged_and_a_larger_max_queries_refused(
         search_table: Benchmark, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--max-queries 100000000` or `--budget 1e12` ran with no end; the first is now refused before any run, the
@@ -983,6 +993,28 @@ def test_proxies_stored_beside_a_table_after_a_search_are_read_by_the_next_one_i
     folder.mkdir(parents=True)
     (folder / "proxies.json").write_text("{")  # read again now: a damaged folder is its one error
     (folder / "proxies.csv").write_text("arch_index\n")
+    with pytest.raises(ProxyError, match="cannot be read"):
+        search.run_seeds(spec, [0], evaluation=None, progress=False)
+
+
+def test_a_proxies_csv_written_after_a_search_is_read_by_the_next_one_in_the_same_session(
+        search_table: Benchmark, tmp_path: Path) -> None:
+    """The compiled oracle's cache key holds both files of a proxy folder: a proxies.json alone (no proxies yet)
+    cached the oracle, and the proxies.csv written next to it later was never read in that session."""
+    import shutil
+
+    from nasbench_suite import search
+    from nasbench_suite.errors import ProxyError
+    from nasbench_suite.simulator import Budget
+
+    table = tmp_path / "tables" / "t"
+    shutil.copytree(search_table.path, table)
+    folder = tmp_path / "tables" / "proxies" / search_table.name
+    folder.mkdir(parents=True)
+    (folder / "proxies.json").write_text("{")  # no proxies.csv: no stored proxies, the search runs
+    spec = search.SearchSpec(str(table), "random", Budget(None, 3))
+    search.run_seeds(spec, [0], evaluation=None, progress=False)
+    (folder / "proxies.csv").write_text("arch_index\n")  # now a (damaged) store: read, and refused
     with pytest.raises(ProxyError, match="cannot be read"):
         search.run_seeds(spec, [0], evaluation=None, progress=False)
 

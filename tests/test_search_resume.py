@@ -135,7 +135,8 @@ def _tasks_started(monkeypatch: pytest.MonkeyPatch, stop_at: int | None = None) 
 
 
 @pytest.mark.parametrize("change", [["--max-queries", "21"], ["--set", "sample_size=2"], ["--sim-workers", "2"],
-                                    ["--eval-epoch", "6"], ["--search-epochs", "6"]])
+                                    ["--eval-epoch", "6"], ["--eval-split", "valid"], ["--search-epochs", "6"],
+                                    ["--objective", "train_acc"]])
 def test_a_rerun_with_other_settings_reuses_nothing(search_table: Benchmark, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch, change: list[str]) -> None:
     args = ["search", "--table", str(search_table.path), "--strategy", "rea", "--set", "population=4", "--seeds",
@@ -463,7 +464,7 @@ def test_a_disk_too_full_for_the_staged_runs_does_not_stop_the_search(
     assert _same_results(tmp_path / "out", tmp_path / "whole")
 
 
-@pytest.mark.parametrize("change", ["cpu", "torch"])
+@pytest.mark.parametrize("change", ["cpu", "architecture", "torch"])
 def test_runs_staged_on_another_machine_or_torch_are_not_read_back(search_table: Benchmark, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch, change: str) -> None:
     """The staged identity named Python and NumPy only: a staging folder copied from a machine with another CPU
@@ -479,6 +480,8 @@ def test_runs_staged_on_another_machine_or_torch_are_not_read_back(search_table:
     search.run_seeds(spec, "0-3", partial=staging, progress=False)
     if change == "cpu":
         monkeypatch.setattr(partial_runs, "cpu_model", lambda: "Another CPU")
+    elif change == "architecture":  # the same CPU name under another machine type (an emulated x86_64 on arm64)
+        monkeypatch.setattr(partial_runs.platform, "machine", lambda: "another-arch")
     else:
         real = metadata.version
         monkeypatch.setattr(partial_runs.metadata, "version", lambda name: "0.1" if name == "torch" else real(name))
@@ -554,11 +557,13 @@ def _rewrite_member(path: Path, name: str, change) -> None:
         np.savez(f, **arrays)
 
 
-@pytest.mark.parametrize("craft", ["identity", "seed_column"])
+@pytest.mark.parametrize("craft", ["identity", "seed_column", "run_facts", "short_column"])
 def test_a_staged_file_with_a_foreign_identity_or_seed_column_is_replayed(search_table: Benchmark, tmp_path: Path,
                                                                           craft: str) -> None:
     """A staged file under its spec key's name but whose stored identity differs (only its name was made to
-    match), or whose seed column does not repeat its seeds by its rows, is skipped: its runs are replayed."""
+    match), whose seed column does not repeat its seeds by its rows, whose per-run lists are not one entry
+    per run or whose columns are not as long as its runs, is skipped: its runs are replayed (read back, an
+    inconsistent one was an IndexError or ValueError traceback)."""
     from nasbench_suite.simulator import Budget
 
     spec = search.SearchSpec(str(search_table.path), "rea", Budget(None, 10))
@@ -568,8 +573,12 @@ def test_a_staged_file_with_a_foreign_identity_or_seed_column_is_replayed(search
     assert len(files) == 4
     if craft == "identity":
         _rewrite_member(files[0], "identity", lambda a: np.asarray(str(a).replace('"rea"', '"random"'), dtype=np.str_))
-    else:
+    elif craft == "seed_column":
         _rewrite_member(files[0], "col_seed", lambda a: a + 1)
+    elif craft == "run_facts":
+        _rewrite_member(files[0], "end_time", lambda a: a[:0])
+    else:
+        _rewrite_member(files[0], "col_value", lambda a: a[:-1])
     rerun = search.run_seeds(spec, "0-3", partial=staging, progress=False)
     assert rerun.timing["runs_resumed"] == 3
     pd.testing.assert_frame_equal(rerun.frame, search.run_seeds(spec, "0-3", progress=False).frame)
@@ -593,3 +602,75 @@ def test_a_staging_folder_that_is_a_link_is_unlinked_and_what_it_leads_to_kept(t
     (link / "stale.npz").write_bytes(b"x")
     remove_partial(link)  # a real folder goes with its files
     assert not link.exists()
+
+
+def test_a_staging_folder_given_as_a_link_is_not_read_back_nor_written_through(search_table: Benchmark,
+                                                                                tmp_path: Path) -> None:
+    """A staging folder that is a symbolic link (planted in a received output folder) is not one this made: the
+    link is removed and the runs replayed, never read back from where it leads, nor staged there."""
+    from nasbench_suite.simulator import Budget
+
+    spec = search.SearchSpec(str(search_table.path), "rea", Budget(None, 5))
+    elsewhere = tmp_path / "elsewhere"
+    search.run_seeds(spec, "0-3", partial=elsewhere, progress=False)  # runs of this very spec
+    kept = {p.name: p.read_bytes() for p in elsewhere.iterdir()}
+    link = tmp_path / "out" / search.PARTIAL_DIR
+    link.parent.mkdir()
+    link.symlink_to(elsewhere, target_is_directory=True)
+    assert search.run_seeds(spec, "0-3", partial=link, progress=False).timing["runs_resumed"] == 0
+    assert not link.is_symlink() and {p.name: p.read_bytes() for p in elsewhere.iterdir()} == kept
+
+
+def test_runs_staged_under_other_latencies_are_not_read_back(search_table: Benchmark, tmp_path: Path) -> None:
+    """The staged identity hashes the latencies the runs were told: a device table measured again between a
+    stop and the rerun replays the runs (the same runs over the old latencies were read back as new ones)."""
+    import os
+
+    from fixture_tables import synthetic_latency
+    from nasbench_suite.simulator import Budget
+
+    latency = synthetic_latency()
+    csv = tmp_path / "devices.csv"
+    spec = search.SearchSpec(str(search_table.path), "nsga2", Budget(None, 10), {"population": 4},
+                             latency=f"{csv}:toy_ms")
+    staging = tmp_path / "staging"
+    for k, values in enumerate((latency, 2 * latency)):
+        pd.DataFrame({"arch_index": range(len(values)), "toy_ms": values}).to_csv(csv, index=False)
+        os.utime(csv, ns=(10**18 + k, 10**18 + k))
+        assert search.run_seeds(spec, "0-1", partial=staging, progress=False).timing["runs_resumed"] == 0
+    assert search.run_seeds(spec, "0-1", partial=staging, progress=False).timing["runs_resumed"] == 2
+
+
+def test_a_link_back_to_a_folder_above_is_not_walked_for_a_strategys_sources(tmp_path: Path) -> None:
+    """A subpackage link that leads back to its package (mylab/loop -> mylab) is walked once: its files are
+    not hashed again at every level of the link (40 levels deep, until the system's link limit)."""
+    from nasbench_suite.partial_runs import _package_sources
+
+    lab = tmp_path / "mylab"
+    (lab / "sub").mkdir(parents=True)
+    for name in ("__init__.py", "util.py", "sub/__init__.py"):
+        (lab / name).write_text("A = 1\n")
+    (lab / "loop").symlink_to(lab, target_is_directory=True)
+    assert _package_sources(lab) == [lab / "__init__.py", lab / "util.py", lab / "sub" / "__init__.py"]
+
+
+def test_the_staged_identity_holds_the_proxy_values_the_runs_read(tiny_table: Benchmark) -> None:
+    """Warm-start strategies read the zero-cost proxies stored beside the table: proxies scored again (other
+    values) between a stop and the rerun give another spec key, so the runs made over the old ones are replayed."""
+    import algorithms.random_search
+    from nasbench_suite.partial_runs import spec_identity, spec_key
+    from nasbench_suite.simulator import Budget, Oracle
+    from nasbench_suite.space import NUM_ARCHS
+
+    spec = search.SearchSpec(str(tiny_table.path), "random", Budget(queries=3))
+
+    def key(scores: np.ndarray | None) -> str:
+        oracle = Oracle(tiny_table)
+        if scores is not None:
+            oracle.with_proxies({"synflow": (scores, np.full(NUM_ARCHS, 0.001))})
+        return spec_key(spec_identity(spec, tiny_table.content_hash, oracle, {}, algorithms.random_search.RandomSearch,
+                                      None, None))
+
+    scores = np.arange(NUM_ARCHS, dtype=np.float64)
+    assert key(scores) == key(scores.copy())
+    assert len({key(None), key(scores), key(scores[::-1].copy())}) == 3

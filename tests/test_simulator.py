@@ -782,6 +782,48 @@ def test_a_file_of_runs_whose_columns_together_decode_to_far_more_than_it_holds_
         read_results(path)
 
 
+def test_a_small_file_of_runs_that_compresses_well_is_read(tmp_path: Path) -> None:
+    """The decompression-bomb estimate refuses only what decodes to more than 64 MiB: runs whose columns are
+    mostly constant (one seed, one epoch...) compress far more than 64-fold, and a small file of them is read.
+    Asked for some columns, only those are read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nasbench_suite.search import read_results
+
+    zeros = pa.array(np.zeros(20_000, np.int64))
+    path = tmp_path / "trajectories.parquet"
+    pq.write_table(pa.table({f"c{i}": zeros for i in range(17)}), path, compression="zstd")
+    assert path.stat().st_size * 64 < 20_000 * 17 * 8 < 64 << 20
+    frame = read_results(path)
+    assert frame.shape == (20_000, 17) and not frame.to_numpy().any()
+    assert read_results(path, ["c3", "c0"]).columns.tolist() == ["c3", "c0"]
+
+
+def test_manifest_and_timing_are_written_with_sorted_keys(tiny_table: Benchmark, tmp_path: Path) -> None:
+    """Both JSON files are written with sorted keys (as the committed reports' manifests are), so their bytes do
+    not depend on the order the code builds them in."""
+    import json
+
+    results = run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), [0])
+    assert list(results.manifest) != sorted(results.manifest)  # built in another order
+    out = results.write(tmp_path / "o")
+    for name in ("manifest.json", "timing.json"):
+        text = (out / name).read_text()
+        assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+
+
+def test_a_table_whose_bytes_changed_after_the_check_is_refused_in_the_runs(tiny_table: Benchmark) -> None:
+    """The runs load the table without verifying it again (the parent did): they compare its hash with the one
+    the parent verified, and a table rewritten in between is an error, not runs of other values."""
+    from nasbench_suite import search
+    from nasbench_suite.errors import TableCorruptedError
+
+    with pytest.raises(TableCorruptedError, match="changed while the search ran"):
+        search._oracle(str(tiny_table.path), "sha256:" + "0" * 64, "valid_acc", None)
+    assert search._oracle(str(tiny_table.path), tiny_table.content_hash, "valid_acc", None).fidelities == (1, 2, 3)
+
+
 def test_manifest_values_are_strict_json() -> None:
     """NaN and infinities (a setting of nan, say) are null: json.dumps would write NaN and Infinity, which strict
     JSON readers refuse; numpy numbers are Python numbers, tuples lists and other objects their repr."""
@@ -985,6 +1027,20 @@ def test_run_many_names_a_spec_budget_settings_or_evaluation_of_the_wrong_kind(t
     specs, kwargs = make(str(tiny_table.path))
     with pytest.raises(SearchOutputError, match=message):
         run_many(specs, [0], **kwargs)
+
+
+def test_an_unknown_backend_is_refused_not_run_locally(tiny_table: Benchmark, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A misspelt backend ('Ray', 'dask') is refused before any run, naming the two there are; it is not taken
+    as the local one (timing.json would then record the name given as the backend that ran)."""
+    from nasbench_suite import search
+
+    def no_runs(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the search ran with an unknown backend")
+
+    monkeypatch.setattr(search, "_execute", no_runs)
+    for backend in ("Ray", "dask"):
+        with pytest.raises(search.SearchOutputError, match=f"unknown backend '{backend}'; use local or ray"):
+            run_seeds(SearchSpec(str(tiny_table.path), "random", Budget(queries=3)), [0], backend=backend)
 
 
 def test_run_many_takes_specs_from_a_generator(tiny_table: Benchmark) -> None:
