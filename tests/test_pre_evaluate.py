@@ -1324,7 +1324,11 @@ def test_a_shard_file_holding_another_unit_s_results_is_refused(fake, tmp_path: 
             read()
 
 
-def test_a_shard_file_repeating_an_epoch_in_place_of_another_is_refused(fake, tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage, epochs", [
+    (lambda lines: [*lines[:2], "0,0,1," + lines[2][len("0,0,2,"):], *lines[3:]], "1, 1"),  # as many rows as [1, 2]
+    (lambda lines: [*lines[:3], lines[2], *lines[3:]], "1, 2, 2"),  # a row repeated
+], ids=["epoch-in-place-of-another", "row-repeated"])
+def test_a_unit_file_whose_epochs_are_not_1_to_the_last_is_refused(fake, tmp_path: Path, damage, epochs: str) -> None:
     from nasbench_suite.run_progress import snapshot
 
     run_dir = tmp_path / "run"
@@ -1332,9 +1336,9 @@ def test_a_shard_file_repeating_an_epoch_in_place_of_another_is_refused(fake, tm
     unit = run_dir / "shards" / "seed0" / "00000-00002.csv"
     lines = unit.read_text().splitlines(keepends=True)
     assert lines[2].startswith("0,0,2,")
-    lines[2] = "0,0,1," + lines[2][len("0,0,2,"):]  # arch 0: epochs [1, 1], as many rows as [1, 2]
-    unit.write_text("".join(lines))
-    with pytest.raises(ShardFileError, match=r"result of arch 0 seed 0 has epochs \[1, 1\]"):
+    unit.write_text("".join(damage(lines)))  # arch 0's epochs
+    with pytest.raises(ShardFileError, match=rf"result of arch 0 seed 0 has epochs \[{epochs}\]; this run records "
+                                             r"1..2 \(restore it from git, or delete it to train its work unit again\)$"):
         snapshot(run_dir)
 
 
@@ -1401,20 +1405,6 @@ def test_a_unit_file_lacking_one_of_its_results_is_refused(fake, tmp_path: Path)
         with pytest.raises(ShardFileError, match=r"holds the results of \[\(0, 0\), \(1, 0\)\], not of its unit "
                                                  r".* \(restore it from git, or delete it to train its work unit again\)$"):
             read()
-
-
-def test_a_unit_file_repeating_a_row_is_refused(fake, tmp_path: Path) -> None:
-    from nasbench_suite.run_progress import snapshot
-
-    run_dir = tmp_path / "run"
-    run_pre_evaluation(RunSpec("0-2", (0,), TINY, shard_size=3), run_dir, progress=False)
-    unit = run_dir / "shards" / "seed0" / "00000-00002.csv"
-    lines = unit.read_text().splitlines(keepends=True)
-    assert lines[2].startswith("0,0,2,")
-    unit.write_text("".join([*lines[:3], lines[2], *lines[3:]]))  # arch 0: epochs [1, 2, 2]
-    with pytest.raises(ShardFileError, match=r"result of arch 0 seed 0 has epochs \[1, 2, 2\]; this run records "
-                                             r"1..2 \(restore it from git, or delete it to train its work unit again\)$"):
-        snapshot(run_dir)
 
 
 def test_another_run_is_refused_as_such_while_a_process_holds_the_folder(fake, tmp_path: Path) -> None:
