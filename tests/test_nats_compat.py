@@ -361,3 +361,74 @@ def test_our_table_with_a_gap_and_a_latency(tmp_path: Path, results) -> None:
             api.get_more_info(nats, "gappy", iepoch=iepoch, hp="4", is_random=seed)
     with pytest.raises(MissingResultError, match=r"no train result recorded at epoch 2 for seeds 11, 22$"):
         api.get_more_info(nats, "gappy", iepoch=1, hp="4", is_random=False)  # the mean over both trials
+
+
+def test_indices_and_arguments_of_the_wrong_type_are_refused(api: NATSCompat, folders: tuple[Path, Path]) -> None:
+    """A boolean is not an index (else True is cell 1), nor an epoch (else iepoch=True is epoch 2); a negative index
+    is not counted from the end; numpy's booleans choose the trial as Python's do; 'topology' names the tss
+    space; get_unique_str is NATS-Bench's to_unique_str, not the arch string."""
+    for bad in (True, np.bool_(False), 3.5, None):
+        with pytest.raises(ArchError, match=rf"^cannot read an architecture from {bad!r}: give a NATS-Bench index or "
+                                            "arch string$"):
+            api.arch(bad)
+    with pytest.raises(ArchError, match=rf"^invalid NATS-Bench index -1: indices are 0..{NUM_ARCHS - 1}$"):
+        api.query_index_by_arch(-1)
+    with pytest.raises(EpochNotInTableError, match=r"^iepoch must be an integer 0..11 or None, got True$"):
+        api.get_more_info(NB201[1], "cifar10-valid", iepoch=True)
+    mean = api.get_more_info(NB201[1], "cifar10-valid", is_random=False)
+    assert api.get_more_info(NB201[1], "cifar10-valid", is_random=np.bool_(False)) == mean
+    assert len(api.get_more_info(NB201[1], "cifar10-valid", is_random=np.bool_(True))) == len(mean)
+    assert len(create(str(folders[1]), "topology")) == NUM_ARCHS
+    ours = int(nb201_order()[NB201[2]])
+    assert api.get_unique_str(NB201[2]) == Arch.from_index(ours).canonical_str() != api.arch(NB201[2])
+    with pytest.raises(SeedNotInTableError, match=r"^NATS-Bench arch 11 on cifar10-valid hp=12: no trial with seed 5; "
+                                                  r"its seeds are \[111, 777\]$"):
+        api.get_more_info(11, "cifar10-valid", is_random=5)
+
+
+def test_a_folder_with_a_table_folder_that_is_not_a_table(tmp_path: Path) -> None:
+    """A folder named as an imported table but holding no manifest is not taken as one."""
+    (tmp_path / "nats-tss-cifar10-hp12").mkdir()
+    with pytest.raises(TableNotFoundError, match="holds no nats-tss-<dataset>-hp<12|200> tables"):
+        create(str(tmp_path))
+
+
+def test_our_table_with_missing_values_and_config(tmp_path: Path, results) -> None:
+    """On one of our own tables (a 'benchmark' in its protocol that is not NATS-Bench's): no flops column, no
+    valid accuracy (valid seconds only), test seconds missing at an epoch, a cell without any train value, and
+    a manifest with channels and classes but no in_channels (3, RGB); a table without channels has no config."""
+    import re
+
+    from nasbench_suite.table import build_table
+
+    bare = results.drop(columns=["flops", "valid_acc", "valid_loss"])
+    bare.loc[bare["arch_index"] == 1000, ["train_acc", "train_loss", "train_seconds"]] = np.nan
+    bare.loc[(bare["arch_index"] == 99) & (bare["epoch"] == 3), "test_seconds"] = np.nan
+    bench = build_table(bare, tmp_path / "bare", name="bare", metadata={
+        "dataset": {"name": "x", "sha256": "-", "num_classes": 10},
+        "protocol": {"benchmark": "NAS-Bench-mine", "epochs": 4, "channels": 16, "cells": 5}})
+    api = create(bench)
+    nats = np.argsort(nb201_order())
+    cost = api.get_cost_info(int(nats[99]), "bare", hp="4")
+    assert sorted(cost) == ["T-train@epoch", "T-train@total", "T-valid@epoch", "T-valid@total", "params"]
+    assert cost["T-valid@epoch"] == 0.25 and cost["T-valid@total"] == 1.0
+    with pytest.raises(MissingResultError, match=rf"^get_cost_info of NATS-Bench arch {nats[99]} on bare hp=4 has no "
+                                                 r"'flops': table 'bare' records no flops for this arch; it has params, "
+                                                 r"T-train@epoch, T-train@total, T-valid@epoch, T-valid@total$"):
+        cost["flops"]
+    with pytest.raises(MissingResultError, match="has no 'T-test@total': no test_seconds at some epoch;"):
+        cost["T-test@total"]
+    info = api.get_more_info(int(nats[99]), "bare", iepoch=0, hp="4", is_random=False)
+    assert sorted(info) == sorted(f"{s}-{k}" for s in ("train", "test") for k in ("loss", "accuracy", "per-time",
+                                                                                  "all-time"))
+    for call in (api.get_more_info, api.get_cost_info):
+        with pytest.raises(MissingResultError, match=f"^table 'bare' holds no result for arch {re.escape(str(Arch.from_index(1000)))}$"):
+            call(int(nats[1000]), "bare", hp="4")
+    assert api.get_net_config(int(nats[99]), "bare") == {"name": "infer.tiny", "C": 16, "N": 5, "num_classes": 10,
+                                                         "arch_str": str(Arch.from_index(99)), "in_channels": 3}
+    with pytest.raises(TableNotFoundError, match=r"^no table for dataset 'digits'; this adapter has \['bare'\]$"):
+        api.get_net_config(0, "digits")
+    plain = create(build_table(results, tmp_path / "plain", name="plain"))
+    with pytest.raises(TableError, match=r"^table 'plain' records no network config \(protocol channels/cells, "
+                                         r"dataset classes\)$"):
+        plain.get_net_config(int(nats[99]), "plain")

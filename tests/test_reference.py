@@ -115,22 +115,22 @@ def _second_write_fails(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return calls
 
 
-@needs_reference
 def test_reference_build_writes_both_tables_or_neither(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       results: pd.DataFrame) -> None:
+                                                       results: pd.DataFrame, ref: Path) -> None:
+    """On this module's stand-ins (it was skipped without ../shared/reference, as in CI)."""
     from nasbench_suite.reference import build_reference_tables
     from nasbench_suite.table import build_table, load_table
 
     calls = _second_write_fails(monkeypatch)
     with pytest.raises(OSError, match="No space left"):
-        build_reference_tables(REF, tmp_path / "new" / "tables")
+        build_reference_tables(ref, tmp_path / "new" / "tables")
     assert len(calls) == 2 and not (tmp_path / "new").exists()  # no hp12 table, no staging, no folder
 
     out = tmp_path / "old"  # tables already there, replaced with overwrite: kept as they were
     hashes = {n: build_table(results, out / n).content_hash for n in ("nb201-cifar10-hp12", "nb201-cifar10-hp200")}
     calls = _second_write_fails(monkeypatch)
     with pytest.raises(OSError, match="No space left"):
-        build_reference_tables(REF, out, overwrite=True)
+        build_reference_tables(ref, out, overwrite=True)
     assert len(calls) == 2 and sorted(p.name for p in out.iterdir()) == sorted(hashes)
     assert {n: load_table(out / n).content_hash for n in hashes} == hashes
 
@@ -173,6 +173,8 @@ def ref(stand_ins: Path, tmp_path: Path) -> Path:
     (("nb201_hp12_mean_acc.csv", "cifar10_valid"), "nb201_hp12_mean_acc.csv lacks the column(s) cifar10_valid"),
     (("nb201_nats_test_acc_200ep.csv", "ArchitectureString"),
      "nb201_nats_test_acc_200ep.csv lacks the column(s) ArchitectureString"),
+    (("nb201_200ep_final_valid_per_seed.csv", "cifar10_valid_acc"),  # cifar10's valid accuracy at 200 epochs
+     "nb201_200ep_final_valid_per_seed.csv lacks the column(s) cifar10_valid_acc"),
     ("{", "nats_tss_fixture_3archs.json is not the 3-arch NATS-Bench fixture"),
 ])
 def test_damaged_reference_files_are_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture,
@@ -326,3 +328,182 @@ def test_a_reference_file_missing_an_arch_is_refused(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert err.startswith("nasbench: error: ") and says in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unreadable_reference_csv_is_one_line_naming_the_parser_error(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                         ref: Path) -> None:
+    """An empty CSV (pandas' EmptyDataError, a ValueError): one line naming the file and the parser's error."""
+    (ref / "nb201_hp12_mean_acc.csv").write_text("")
+    assert main(["reference", "build", "--ref-dir", str(ref), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (f"nasbench: error: reference file {ref / 'nb201_hp12_mean_acc.csv'} is not a "
+                                       "readable CSV (EmptyDataError: No columns to parse from file)\n")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("fixture, says", [
+    (None, "reference file {path} is missing (needed for the validation-pass time ratio)"),
+    ({"archs": {"0": {"12": {"all_results": {"cifar100|777": {"eval_times": {"x-valid@0": 1.0},
+                                                              "train_times": {"0": 4.0}}}}}}},
+     "{path} has no x-valid evaluation times for cifar10-valid"),
+    ({"archs": {"0": {"12": {"all_results": {"cifar10-valid|777": {"eval_times": {"ori-test@0": 1.0},
+                                                                   "train_times": {"0": 4.0}}}}}}},
+     "{path} has no x-valid evaluation times for cifar10-valid"),
+])
+def test_a_fixture_without_cifar10_valids_x_valid_times_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                     ref: Path, fixture: Any, says: str) -> None:
+    """The 3-arch fixture missing (unchecked, a FileNotFoundError traceback), or holding no x-valid pass of the
+    searched dataset (another dataset's, or ori-test's only): no ratio to estimate the validation seconds with
+    (unchecked, the mean of nothing: NaN valid seconds in every table)."""
+    import json
+
+    path = ref / "nats_tss_fixture_3archs.json"
+    if fixture is None:
+        path.unlink()
+    else:
+        path.write_text(json.dumps(fixture))
+    assert main(["reference", "build", "--ref-dir", str(ref), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == "nasbench: error: " + says.format(path=path) + "\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reference_arch_string_not_of_the_space_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                              ref: Path) -> None:
+    """An ArchError (a ValueError) reading arch_str: one line naming the file, no table."""
+    hp12 = pd.read_csv(ref / "nb201_hp12_mean_acc.csv")
+    hp12.loc[3, "arch_str"] = "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    hp12.to_csv(ref / "nb201_hp12_mean_acc.csv", index=False)
+    assert main(["reference", "build", "--ref-dir", str(ref), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: reference file {ref / 'nb201_hp12_mean_acc.csv'}: ") and "conv~0" in err
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_the_dataset_asked_for_picks_its_columns(tmp_path: Path, capsys: pytest.CaptureFixture, ref: Path) -> None:
+    """--dataset reaches the build: cifar100's columns are asked of files holding cifar10's only; an unknown
+    dataset (the API, where argparse's choices do not guard) is one error, not a KeyError."""
+    from nasbench_suite.errors import DatasetError
+    from nasbench_suite.reference import build_reference_tables
+
+    assert main(["reference", "build", "--ref-dir", str(ref), "--out", str(tmp_path / "out"),
+                 "--dataset", "cifar100"]) == 2
+    assert capsys.readouterr().err == (f"nasbench: error: reference file {ref / 'nb201_hp12_mean_acc.csv'} lacks the "
+                                       "column(s) cifar100_valid, cifar100_test: not the file PROVENANCE.md describes\n")
+    with pytest.raises(DatasetError, match="^unknown reference dataset 'cifar10-valid'; use one of cifar10, cifar100, "
+                                           "imagenet16-120$"):
+        build_reference_tables(ref, tmp_path / "out", "cifar10-valid")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_existing_table_is_refused_before_anything_is_written(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                 ref: Path, results: pd.DataFrame,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """One of the two tables already there, no --overwrite: refused before the other is written (unchecked, the
+    other is installed before the second install fails: one new table beside the old one). With --overwrite
+    both are replaced (small tables stand in for the built ones)."""
+    from nasbench_suite.table import build_table
+
+    out = tmp_path / "out"
+    old = build_table(results, out / "nb201-cifar10-hp200").content_hash
+    assert main(["reference", "build", "--ref-dir", str(ref), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nasbench: error: {out / 'nb201-cifar10-hp200'} already exists; ") and err.count("\n") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["nb201-cifar10-hp200"]
+    import nasbench_suite.reference as reference
+    from nasbench_suite.table import load_table
+
+    new = results.assign(test_acc=results["test_acc"] + 1.0)
+    monkeypatch.setattr(reference, "build_table", lambda frame, folder, name, metadata: build_table(new, folder, name=name))
+    assert main(["reference", "build", "--ref-dir", str(ref), "--out", str(out), "--overwrite"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["nb201-cifar10-hp12", "nb201-cifar10-hp200"]
+    assert load_table(out / "nb201-cifar10-hp200").content_hash != old
+
+
+class _Stop(Exception):
+    pass
+
+
+def _captured_build(monkeypatch: pytest.MonkeyPatch, ref: Path, out: Path, dataset: str) -> dict[str, tuple]:
+    """The (results frame, metadata) build_reference_tables hands build_table for each table, the tables not
+    written (the second call stops the build)."""
+    import nasbench_suite.reference as reference
+    from nasbench_suite.reference import build_reference_tables
+
+    seen: dict[str, tuple] = {}
+
+    def build_table(results: pd.DataFrame, folder: Path, name: str, metadata: dict) -> None:
+        seen[name] = (results, metadata)
+        if len(seen) == 2:
+            raise _Stop
+
+    monkeypatch.setattr(reference, "build_table", build_table)
+    with pytest.raises(_Stop):
+        build_reference_tables(ref, out, dataset)
+    assert not out.exists()
+    return seen
+
+
+def test_cifar100_tables_read_cifar100s_columns_and_have_no_valid_at_200(tmp_path: Path, ref: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """cifar100: hp12 from cifar100_valid / _test, seconds from cifar100_train_time_per_epoch_s (not
+    cifar10-valid's), valid seconds by the fixture's cifar100 ratio, the 200-epoch test accuracy from
+    CIFAR100TestAccuracy200Epochs, no valid accuracy at 200 (the per-seed file's is valtest); one seed, 0;
+    no cifar10-valid seconds note; the manifests name the protocol and the hp12 file's hash."""
+    import hashlib
+    import json
+
+    hp12 = pd.read_csv(ref / "nb201_hp12_mean_acc.csv")
+    hp12.assign(cifar100_valid=60.0, cifar100_test=61.0).to_csv(ref / "nb201_hp12_mean_acc.csv", index=False)
+    per_seed = pd.read_csv(ref / "nb201_200ep_final_valid_per_seed.csv")
+    per_seed.assign(cifar100_train_time_per_epoch_s=7.0).to_csv(ref / "nb201_200ep_final_valid_per_seed.csv",
+                                                               index=False)
+    test200 = pd.read_csv(ref / "nb201_nats_test_acc_200ep.csv")
+    test200.assign(CIFAR100TestAccuracy200Epochs=62.0).to_csv(ref / "nb201_nats_test_acc_200ep.csv", index=False)
+    fixture = json.loads((ref / "nats_tss_fixture_3archs.json").read_text())
+    fixture["archs"]["0"]["12"]["all_results"]["cifar100|777"] = {"eval_times": {"x-valid@0": 1.0, "x-valid@1": 2.0},
+                                                                  "train_times": {"0": 6.0}}  # ratio 0.25
+    (ref / "nats_tss_fixture_3archs.json").write_text(json.dumps(fixture))
+    seen = _captured_build(monkeypatch, ref, tmp_path / "out", "cifar100")
+    assert list(seen) == ["nb201-cifar100-hp12", "nb201-cifar100-hp200"]
+    (f12, m12), (f200, m200) = seen.values()
+    assert f12.columns.tolist() == ["arch_index", "seed", "epoch", "train_seconds", "valid_seconds", "test_acc",
+                                    "valid_acc", "nb201_index"]
+    assert f200.columns.tolist() == ["arch_index", "seed", "epoch", "train_seconds", "valid_seconds", "test_acc",
+                                     "nb201_index"]
+    for frame, epochs, test in ((f12, 12, 61.0), (f200, 200, 62.0)):
+        assert len(frame) == 15625 * epochs and set(frame["seed"]) == {0}
+        assert set(frame["train_seconds"]) == {7.0} and set(frame["valid_seconds"]) == {1.75}
+        final = frame[frame["epoch"] == epochs]
+        assert set(final["test_acc"]) == {test} and frame.loc[frame["epoch"] < epochs, "test_acc"].isna().all()
+    assert set(f12.loc[f12["epoch"] == 12, "valid_acc"]) == {60.0}
+    sha = hashlib.sha256((ref / "nb201_hp12_mean_acc.csv").read_bytes()).hexdigest()
+    for meta, epochs in ((m12, 12), (m200, 200)):
+        assert meta["dataset"]["name"] == "nb201-cifar100" and meta["dataset"]["sha256"] == sha
+        assert meta["protocol"] == {"epochs": epochs, "hp": str(epochs), "values_at_epochs": [epochs]}
+        assert meta["train_seconds_note"] == "NATS-Bench pseudo training time per epoch (GTX 1080Ti), constant over epochs"
+        assert meta["valid_seconds_note"].startswith("estimate: per-epoch train time x 0.2500, ")
+        assert meta["seeds_note"].startswith("one seed (0) holding means")
+
+
+def test_a_table_written_meanwhile_is_not_replaced_without_overwrite(tmp_path: Path, ref: Path, results: pd.DataFrame,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table another writer put at the target while this build wrote its own (past the check before
+    writing): without overwrite, installing is refused and neither table of this build is installed."""
+    from nasbench_suite.errors import TableExistsError
+    import nasbench_suite.reference as reference
+    from nasbench_suite.reference import build_reference_tables
+    from nasbench_suite.table import build_table as real, load_table
+
+    out = tmp_path / "out"
+    intruder: dict[str, str] = {}
+
+    def build_table(frame: pd.DataFrame, folder: Path, name: str, metadata: dict) -> object:
+        if not intruder:
+            intruder["hash"] = real(results, out / "nb201-cifar10-hp12").content_hash
+        return real(results, folder, name=name)  # small stand-ins for the built tables
+
+    monkeypatch.setattr(reference, "build_table", build_table)
+    with pytest.raises(TableExistsError, match="nb201-cifar10-hp12 already exists; "):
+        build_reference_tables(ref, out)
+    assert sorted(p.name for p in out.iterdir()) == ["nb201-cifar10-hp12"]
+    assert load_table(out / "nb201-cifar10-hp12").content_hash == intruder["hash"]

@@ -499,3 +499,177 @@ def test_nb201_evaluates_on_a_datasets_hp200_table_without_its_hp12(nats_tables:
     rows = reproduce("nb201", tmp_path, runs=1, methods=["random"], published={"results": []})
     assert [(r.eval_dataset, r.eval_table) for r in rows] == [
         ("cifar10", "nats-tss-cifar10-hp200"), ("imagenet16-120", "nats-tss-ImageNet16-120-hp200")]
+
+
+def test_the_report_text_line_by_line() -> None:
+    """render: one block per search (its rows evaluated on several tables under one header), numbers to two
+    decimals, the weight-sharing block and note, each published value used (also a weight-sharing row's)
+    with how it was checked, the source, and nats' BOHB sentence."""
+    from nasbench_suite.reproduce import Published, Row, WeightSharingRow, render
+
+    pub = Published(93.5, 0.25, "read in the paper")
+    rows = [Row("nats", "rea", "cifar10", "cifar10", "s12", "e200", 20000.0, 3, 93.456, 0.1234, 50.0, 1.25, "2-4", pub),
+            Row("nats", "rea", "cifar10", "cifar100", "s12", "f200", 20000.0, 3, 70.0, 0.5, 50.0, 1.25, "2-4", None)]
+    ws = [WeightSharingRow("gdas", 2, "x", "own", 50.0, 1.0, "e200", 90.0, 0.5,
+                           Published(93.0, 0.1, "quoted by X, which names the paper as its origin"))]
+    text = render("nats", rows, ws, 3.21, {"sources": {"nats": {"paper": "P", "table": "T"}}}, "a note", "pub.json")
+    lines = text.split("\n")
+    assert lines[0] == "nasbench reproduce nats: " + PROTOCOLS["nats"].title
+    assert lines[1].endswith("(mean over the table's seeds); BOHB's rungs train 1, 4 and 12 epochs of that schedule "
+                             "(where the table records them), each charged from scratch")
+    assert lines[2:] == [
+        "",
+        "search cifar10 on s12, budget 20,000 simulated s, 3 runs (seeds 2-4); accuracy in percent, std over runs; "
+        "seconds = wall time of the method's runs",
+        "method     evaluated on                          ours (mean +- std)       published  verdict                 "
+        "       queries/run  seconds",
+        "rea        e200 test                                  93.46 +- 0.12   93.50 +- 0.25  within 1 published std    "
+        "            50.0      1.2",
+        "rea        f200 test                                  70.00 +- 0.50             n/a  no verified published value "
+        "          50.0      1.2",
+        "",
+        "weight-sharing methods beside NB201's published rows. NOT the same experiment: our runs searched the project's "
+        "own table (below: its name) with its small supernet, NB201's searched CIFAR-10 with its own; the middle column "
+        "only looks the cells our runs found up in the CIFAR-10 table.",
+        "method    runs         own table test  same cells, CIFAR-10 test  NB201 published (C10 test)",
+        "gdas         2    50.00 +- 1.00 (own)              90.00 +- 0.50               93.00 +- 0.10",
+        "",
+        "a note",
+        "",
+        "published values used, and how each was checked (details: 'quoting_sources' in pub.json):",
+        "  rea cifar10: 93.50 +- 0.25, read in the paper",
+        "  gdas cifar10: 93.00 +- 0.10, quoted by X, which names the paper as its origin",
+        "source: P, T",
+        "took 3.2 s wall"]
+    nb201 = render("nb201", [Row("nb201", "rea", "cifar10", "cifar10", "s", "e", 12000.0, 1, 1.0, 0.0, 1.0, 1.0)], [],
+                   1.0, {})
+    assert "BOHB's rungs" not in nb201 and "source:" not in nb201
+    assert "\npublished values: none verified yet in nasbench_suite/configs/published_nb201.json; see its " \
+           "'verification_status'. Verdicts need a verified row (paper + table).\n" in nb201
+
+
+def test_a_zero_published_std_gives_a_verdict() -> None:
+    """A verified row may have std 0 (load_published allows it): equal means are within, any gap is outside by
+    infinitely many stds (not a ZeroDivisionError)."""
+    from nasbench_suite.reproduce import Published, Row
+
+    def row(mean: float) -> Row:
+        return Row("nb201", "rea", "cifar10", "cifar10", "s", "e", 12000.0, 3, mean, 0.1, 50.0, 1.0,
+                   published=Published(93.5, 0.0))
+
+    assert row(93.5).verdict == "within 1 published std"
+    assert row(94.0).verdict == "outside (+0.50, inf published stds)"
+    data = {"results": [{"protocol": "nb201", "method": "rea", "dataset": "cifar10", "verified": True, "mean": 93.5,
+                         "std": 0}]}
+    assert published_value(data, "nb201", "rea", "cifar10").std == 0.0
+    from nasbench_suite.reproduce import _check_result
+
+    _check_result(data["results"][0], "here")  # std 0 is not negative
+
+
+@pytest.mark.parametrize("text, says", [
+    ('{"results": {}}', "{path} must hold an object with a 'results' list"),
+    ('[{"results": []}]', "{path} must hold an object with a 'results' list"),
+    ('{"results": [{"verified": true, "mean": true, "std": 1}]}',
+     "{path}: results[0] is verified but its mean is True, not a finite number"),
+    ('{"results": [{"verified": true, "mean": 93.0, "std": NaN}]}',
+     "{path}: results[0] is verified but its std is nan, not a finite number"),
+    ('{"results": [{"verified": true, "mean": 1e999, "std": 1}]}',
+     "{path}: results[0] is verified but its mean is inf, not a finite number"),
+])
+def test_a_published_file_of_the_wrong_shape_is_refused(tmp_path: Path, text: str, says: str) -> None:
+    """Not an object with a results list, a verified mean that is a boolean (unchecked, True counts as 1.0), or
+    a number that is not finite (unchecked, a verdict against NaN)."""
+    path = tmp_path / "published.json"
+    path.write_text(text)
+    with pytest.raises(ReproduceError) as info:
+        load_published(path)
+    assert str(info.value) == says.format(path=path)
+
+
+def test_a_published_path_that_cannot_be_read_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(ReproduceError, match=f"^cannot read published results {tmp_path}: Is a directory$"):
+        load_published(tmp_path)
+
+
+@pytest.mark.parametrize("row, says", [
+    ({"evidence": "paper", "quoted_by": ["A"], "attributed": True}, "read in the paper"),
+    ({"quoted_by": ["A"], "attributed": True}, "quoted by A, which names the paper as its origin"),
+    ({"quoted_by": ["A"], "attributed": False}, "quoted by A, which does not name its origin"),
+    ({"quoted_by": ["A", "B"], "attributed": True}, "quoted identically by A, B (at least one names the paper as origin)"),
+    ({"quoted_by": ["A", "B"]}, "quoted identically by A, B (none names its origin)"),
+])
+def test_the_evidence_of_a_published_value(row: dict, says: str) -> None:
+    data = {"results": [{"protocol": "nats", "method": "bohb", "dataset": "cifar100", "verified": True, "mean": 70.0,
+                         "std": 1.0, **row}]}
+    assert published_value(data, "nats", "bohb", "cifar100").evidence == says
+
+
+def test_reproduce_refuses_what_it_cannot_run_before_looking_at_the_tables(tmp_path: Path) -> None:
+    """Unknown protocol, method or report rule: one error each (unchecked, KeyErrors or a silent 'final'); the
+    largest run count is allowed (the missing folder is what is said)."""
+    from nasbench_suite.intlist import MAX_ITEMS
+    from nasbench_suite.reproduce import reported_values
+
+    with pytest.raises(ReproduceError, match="^unknown protocol 'nb202'; use nb201 or nats$"):
+        reproduce("nb202", tmp_path)
+    with pytest.raises(ReproduceError, match=r"^unknown method\(s\) \['darts'\]; the protocol covers random, rea, "
+                                             r"reinforce, bohb$"):
+        reproduce("nb201", tmp_path, methods=["rea", "darts"])
+    with pytest.raises(ReproduceError, match=f"^tables folder {tmp_path / 'no'} does not exist"):
+        reproduce("nb201", tmp_path / "no", runs=MAX_ITEMS)
+    with pytest.raises(ReproduceError, match="^unknown report rule 'best'; use 'final' or 'interpolate'$"):
+        reported_values(None, None, "best", 1.0)  # type: ignore[arg-type]
+
+
+def test_imported_tables_are_taken_before_reference_built_ones(tmp_path: Path, search_table) -> None:
+    """find_tables: an imported pair first, then a reference-built pair; a search table without its
+    evaluation table is no pair."""
+    from nasbench_suite.reproduce import find_tables
+
+    for name in ("nb201-cifar10-hp12", "nb201-cifar10-hp200", "mine-cifar10-valid-hp12", "mine-cifar10-hp200",
+                 "mine-cifar100-hp12"):
+        (tmp_path / name).mkdir()
+    assert find_tables(tmp_path, "cifar10", "mine") == (tmp_path / "mine-cifar10-valid-hp12",
+                                                         tmp_path / "mine-cifar10-hp200")
+    assert find_tables(tmp_path, "cifar10", "nats-tss") == (tmp_path / "nb201-cifar10-hp12",
+                                                             tmp_path / "nb201-cifar10-hp200")
+    assert find_tables(tmp_path, "cifar100", "mine") is None
+
+
+def test_a_weight_sharing_folder_of_one_method_is_shown(tables: Path, tmp_path: Path) -> None:
+    """Any one method's run is enough (the committed runs have all five)."""
+    import shutil
+
+    from nasbench_suite.reproduce import weight_sharing_folder
+
+    shutil.copytree(ROOT / "reports" / "weight_sharing" / "digits" / "rsps", tmp_path / "rsps")
+    assert weight_sharing_folder(tmp_path) == (tmp_path, "")
+
+
+def test_reproduce_cli_tables_from_the_environment_and_a_prefix(tables: Path, search_table, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    """$NASBENCH_TABLES_DIR is the default --tables; --name is the imported tables' prefix; --first-seed and
+    --runs name the seeds; --published reaches the weight-sharing rows."""
+    for name in ("mine-cifar10-valid-hp12", "mine-cifar10-hp200"):
+        (tmp_path / name).symlink_to(search_table.path, target_is_directory=True)
+    monkeypatch.setenv("NASBENCH_TABLES_DIR", str(tmp_path))
+    published = tmp_path / "published.json"
+    published.write_text(json.dumps({"results": []}))
+    assert main(["reproduce", "nb201", "--name", "mine", "--runs", "2", "--first-seed", "3", "--workers", "1",
+                 "--published", str(published), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {(r["search_table"], r["eval_table"], r["seeds"], r["runs"]) for r in out["rows"]} == {
+        ("mine-cifar10-valid-hp12", search_table.name, "3-4", 2)}
+    assert out["weight_sharing"] and all(w["published"] is None for w in out["weight_sharing"])
+
+
+def test_a_default_weight_sharing_path_that_is_a_file_is_left_out(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import nasbench_suite.reproduce as rep
+
+    monkeypatch.setattr(rep, "DEFAULT_WEIGHT_SHARING", tmp_path / "afile")
+    (tmp_path / "afile").write_text("x")
+    folder, note = rep.weight_sharing_folder(None)
+    assert folder is None and note.startswith(f"weight-sharing rows left out: the default folder {tmp_path / 'afile'} ")
