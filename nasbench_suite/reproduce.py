@@ -354,7 +354,8 @@ def weight_sharing_folder(report_dir: str | os.PathLike | None) -> tuple[Path | 
     if report_dir is None:
         if DEFAULT_WEIGHT_SHARING.is_dir():
             return DEFAULT_WEIGHT_SHARING, ""
-        return None, (f"weight-sharing rows left out: the default folder {DEFAULT_WEIGHT_SHARING} does not exist "
+        return None, (f"weight-sharing rows left out: the default folder {DEFAULT_WEIGHT_SHARING} "
+                      f"{not_a_folder(DEFAULT_WEIGHT_SHARING)} "
                       "(reports/ comes with a source checkout, not an installed package); pass --weight-sharing DIR")
     folder = Path(report_dir)
     if not folder.is_dir():

@@ -672,4 +672,6 @@ def test_a_default_weight_sharing_path_that_is_a_file_is_left_out(tmp_path: Path
     monkeypatch.setattr(rep, "DEFAULT_WEIGHT_SHARING", tmp_path / "afile")
     (tmp_path / "afile").write_text("x")
     folder, note = rep.weight_sharing_folder(None)
-    assert folder is None and note.startswith(f"weight-sharing rows left out: the default folder {tmp_path / 'afile'} ")
+    assert folder is None and note == (f"weight-sharing rows left out: the default folder {tmp_path / 'afile'} is a "
+                                       "file, not a folder (reports/ comes with a source checkout, not an installed "
+                                       "package); pass --weight-sharing DIR")
