@@ -260,6 +260,20 @@ def test_estimators_refuses_tiny_predictor_sizes_before_any_work(tmp_path: Path)
     assert not (tmp_path / "league").exists()  # no supernet trained, nothing written
 
 
+def test_estimators_refuses_a_one_cell_size_and_no_draws_before_any_work(tmp_path: Path) -> None:
+    """A predictor trained on 1 cell, or 0 draws, is refused with what was given; sizes of 2 cells pass that check
+    (the next one, a negative --supernet-epochs, refuses this command; it refuses the others too where that check
+    lets them through, not a 30-epoch supernet trained on digits)."""
+    for extra, given in ((["--sizes", "1,10"], "'1,10', 3"), (["--repeats", "0"], "None, 0")):
+        proc = run("estimators", "--table", "digits", *extra, "--supernet-epochs", "-1",
+                   "--out", str(tmp_path / "league"))
+        assert_clean_error(proc, "--sizes must be at least 2 cells each and --repeats at least 1; got " + given)
+    proc = run("estimators", "--table", "digits", "--sizes", "2,10", "--repeats", "1", "--supernet-epochs", "-1",
+               "--out", str(tmp_path / "league"))
+    assert_clean_error(proc, "--supernet-epochs must be 0")
+    assert not (tmp_path / "league").exists()
+
+
 def test_estimators_refuses_more_than_1000_draws_before_any_work(tmp_path: Path) -> None:
     """--repeats had no upper bound: a typo's extra zeros (any 64-bit integer) ran for days."""
     for repeats in ("1001", str(2**62)):
@@ -300,6 +314,20 @@ def test_estimators_default_sizes_fit_a_small_table(tmp_path: Path) -> None:
     league = pd.read_csv(tmp_path / "league" / "league.csv")
     assert sorted(e for e in league["estimator"] if e.startswith("xgboost on")) == ["xgboost on n=10",
                                                                                     "xgboost on n=100"]
+
+
+def test_estimators_default_sizes_keep_a_size_that_leaves_exactly_the_cells_held_out(tmp_path: Path) -> None:
+    """A table of 110 cells: n = 100 leaves exactly the 10 held out, so the default sizes are 10 and 100."""
+    from nasbench_suite.table import build_table
+
+    build_table(pd.DataFrame([dict(arch_index=a, seed=0, epoch=e, train_seconds=1.0, valid_seconds=0.5,
+                                   valid_acc=40.0 + a % 37 + e, test_acc=41.0 + a % 37 + e)
+                              for a in range(0, 1100, 10) for e in (1, 2, 3)]), tmp_path / "t110", name="t110")
+    assert main(["estimators", "--table", str(tmp_path / "t110"), "--supernet-epochs", "0", "--repeats", "1",
+                 "--out", str(tmp_path / "league")]) == 0
+    league = pd.read_csv(tmp_path / "league" / "league.csv")
+    assert league["estimator"].str.startswith("xgboost on").sum() == 2 and "xgboost on n=100" in set(league["estimator"])
+    assert league.loc[league["estimator"] == "xgboost on n=100", "cells"].tolist() == [10]
 
 
 def test_estimators_refuses_sizes_beyond_the_judged_cells_and_negative_epochs_before_any_work(tmp_path: Path) -> None:

@@ -440,6 +440,23 @@ def test_estimators_refuses_unfinished_proxies_before_the_supernet_trains(tmp_pa
     assert err.startswith("nasbench: error: 6464 judged cells have no stored synflow score") and err.count("\n") == 1
 
 
+def test_estimators_refuses_proxies_of_another_table_before_any_work(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """`--proxies DIR`, DIR made for another table (another content hash): one line naming DIR and the table it
+    belongs to, before the supernet trains or anything is written."""
+    from nasbench_suite.cli import main
+    from nasbench_suite.proxy_store import ProxyStore
+
+    folder, out = tmp_path / "p", tmp_path / "league"
+    other = {"content_hash": "sha256:" + "0" * 64, "name": "digits"}  # as the folder stores it: keys sorted
+    with ProxyStore(folder, other, SETTINGS, ["params"], {"dataset": "x"}) as store:
+        store.compute([GOOD.index], batch())
+    assert main(["estimators", "--table", "digits", "--proxies", str(folder), "--supernet-epochs", "1",
+                 "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"nasbench: error: proxies in {folder} belong to another table ({other})\n"
+    assert not out.exists()
+
+
 def test_rank_metrics_and_curve_extrapolation() -> None:
     from nasbench_suite.estimators import extrapolate_pow3, rank_metrics
 
@@ -718,6 +735,10 @@ def test_league_md_names_the_machine_and_the_rule_of_the_tables_own_seconds(tmp_
         "batch_cells": 4, "seconds": "seconds of each batched pass shared among its cells"}})
     assert ("plus one validation pass, or one per epoch read for a learning curve; recorded on Table CPU, 6 logical CPUs, 1 torch thread per process; seconds of "
             "each batched pass shared among its cells (4 cells a pass)); predictors") in cost_line(tmp_path / "one")
+    monkeypatch.setitem(search_table.manifest, "compute", {"threads_per_worker": 2, "trainer": {
+        "batch_cells": [4, 8], "seconds": "shared seconds"}})
+    assert "; recorded on Table CPU, 6 logical CPUs, 2 torch threads per process; shared seconds (4 or 8 cells a pass))" \
+        in cost_line(tmp_path / "sizes")
     monkeypatch.setitem(search_table.manifest, "hardware", {"machines": [
         {"cpu": "A", "device": "cpu", "logical_cpus": 2, "results_written": 1200},
         {"cpu": "B", "device": "cuda:0 (GPU X)", "logical_cpus": 16, "results_written": 5}]})
@@ -1275,6 +1296,8 @@ def test_the_league_reads_stored_supernet_scores_per_cell_and_costs_them_as_meas
     want = rank_metrics(np.array([scores[a] for a in archs]), judged.target)
     assert row.spearman == pytest.approx(want["spearman"]) and row.kendall == pytest.approx(want["kendall"])
     assert f"valid acc @ epoch {search_table.max_epoch} (1 seed)" in set(frame["estimator"])
+    assert frame["estimator"].tolist() == [f"valid acc @ epoch {e} (1 seed)" for e in (1, 2, 3, 4, 12)] + [
+        f"curve extrapolation from {k} epochs (1 seed)" for k in (3, 4)] + ["xgboost on n=20", "supernet, 1 epoch (RSPS)"]
 
 
 def test_ensure_supernet_stores_the_tables_hash_and_trains_only_when_asked(tmp_path: Path, search_table,
@@ -1291,7 +1314,7 @@ def test_ensure_supernet_stores_the_tables_hash_and_trains_only_when_asked(tmp_p
 
     def fake(bench, archs, epochs, seed=0, data_dir=None):
         calls.append(epochs)
-        return np.zeros(len(archs)), {"epochs": epochs, "train_seconds": 1.0, "score_seconds": 1.0,
+        return np.full(len(archs), 12.3456789), {"epochs": epochs, "train_seconds": 1.0, "score_seconds": 1.0,
                                       "cells_scored": len(archs)}
 
     monkeypatch.setattr(league, "train_and_score_supernet", fake)
@@ -1300,6 +1323,8 @@ def test_ensure_supernet_stores_the_tables_hash_and_trains_only_when_asked(tmp_p
     league.ensure_supernet(search_table, tmp_path / "one", judged, 2, None)
     record = json.loads((tmp_path / "one" / league.SUPERNET_JSON).read_text())
     assert calls == [2] and (record["table"], record["content_hash"]) == (search_table.name, search_table.content_hash)
+    scores = (tmp_path / "one" / league.SUPERNET_CSV).read_text().splitlines()  # to 6 significant digits, by arch
+    assert scores == ["arch_index,valid_acc"] + [f"{a},12.3457" for a in judged.archs]
 
 
 def test_stored_supernet_scores_lacking_judged_cells_are_refused(tmp_path: Path, search_table) -> None:
@@ -1322,6 +1347,12 @@ def test_stored_supernet_scores_lacking_judged_cells_are_refused(tmp_path: Path,
                                                       "cells_scored": 0}))  # the cost per cell divides by it
     with pytest.raises(EstimatorError, match="a positive cells_scored"):
         supernet_estimate(tmp_path, judged, search_table)
+    for record in ({"epochs": 1, "train_seconds": 1.0, "cells_scored": 3},  # no score_seconds
+                   ["epochs", "train_seconds", "score_seconds", "cells_scored"]):  # the keys, not a record
+        (tmp_path / SUPERNET_JSON).write_text(json.dumps(record))
+        with pytest.raises(EstimatorError, match=r"cannot be read \(ValueError: supernet.json must hold epochs, "
+                                                 r"train_seconds, score_seconds, cells_scored\); delete"):
+            supernet_estimate(tmp_path, judged, search_table)
 
 
 def test_the_minibatch_is_the_seeds_rows_resized_to_the_networks_resolution_and_recorded() -> None:
@@ -1533,6 +1564,10 @@ def test_estimators_refuse_stored_supernet_scores_of_other_epochs_than_asked(
     for extra in ([], ["--supernet-epochs", "2"], ["--supernet-epochs", "0"]):
         assert main(base + extra) == 0, capsys.readouterr().err
         assert "supernet, 2 epochs (RSPS)" in (out / "league.csv").read_text()
+    import pandas as pd
+
+    league_csv = pd.read_csv(out / "league.csv")  # --repeats 1 reached the predictors (their default is 3)
+    assert set(league_csv.loc[league_csv["family"] == "predictor", "repeats"]) == {1}
 
 
 # ----- proxies against the documented seeds and references (mutation round 4) ----------------------
@@ -1740,3 +1775,190 @@ def test_predictor_repeats_draw_their_own_split_and_read_the_proxies_ranks(searc
     extra = seen[2][0]
     assert extra is not None and extra[judged.archs, 0].tolist() == ranks(scores["params"][judged.archs]).tolist()
     assert extra.shape == (int(judged.archs.max()) + 1, 1)
+
+
+# ----- estimators: mutation audit of estimators.py / league.py / cmd_estimators ---------------------
+def test_check_sizes_names_the_smallest_size_given_twice_and_the_largest_size_too_large() -> None:
+    """22 judged cells (sizes up to 12 leave 10 to judge on): of two sizes given twice the smaller is named, of
+    several too large the largest; a repeated size is refused first."""
+    from nasbench_suite.estimators import EstimatorError, check_sizes, judged_cells
+
+    judged = judged_cells(_fake_bench())
+    with pytest.raises(EstimatorError) as twice:
+        check_sizes([9, 5, 30, 9, 5, 30], judged)
+    assert str(twice.value) == ("predictor training-set size 5 is given more than once (--sizes); each size is drawn "
+                                "--repeats times: list it once")
+    with pytest.raises(EstimatorError) as big:
+        check_sizes([13, 15, 2, 14], judged)
+    assert str(big.value) == ("predictor training-set size 15 (--sizes) is too large for the 22 judged cells (10 "
+                              "must be left to judge it on); the largest allowed size is 12")
+
+
+def test_fidelity_estimates_keep_the_epochs_the_table_holds_from_1_to_its_last() -> None:
+    """Epochs outside 1..max_epoch (6) are left out, not read (the stand-in table would give epoch 0 and 7 rows)."""
+    from nasbench_suite.estimators import fidelity_estimates, judged_cells
+
+    bench = _fake_bench()
+    names = [e.name for e in fidelity_estimates(bench, judged_cells(bench), [0, 2, 6, 7])]
+    assert names == ["valid acc @ epoch 2 (1 seed)", "valid acc @ epoch 6 (1 seed)"]
+
+
+def test_a_curve_that_no_fit_reads_predicts_its_last_value() -> None:
+    """A curve with a missing epoch (NaN) fits no alpha: its prediction is the last value it read (60), flat, not 0;
+    the other rows are fitted as usual (a constant curve predicts itself)."""
+    from nasbench_suite.estimators import extrapolate_pow3
+
+    predicted = extrapolate_pow3(np.array([[50.0, np.nan, 60.0], [40.0, 40.0, 40.0]]), 12)
+    assert predicted[0] == 60.0 and predicted[1] == pytest.approx(40.0, abs=1e-9)
+
+
+def test_a_cells_missing_seconds_leave_it_out_of_the_mean_cost() -> None:
+    """A judged cell without seed 0's epoch-1 training seconds (NaN) is left out of the mean cost per cell, which
+    stays a number: the k = 2 low-fidelity cost is the mean over the other cells of their 2 training epochs and
+    one validation pass (seed 7: (1 + 7) + (2 + 7) + (2 + 1 + 7) + 3 * row / 100)."""
+    from nasbench_suite.estimators import fidelity_estimates, judged_cells
+
+    bench = _fake_bench()
+    full = bench.array
+
+    def array(split: str, measure: str = "acc", *, epoch: int, seed: int | None = None) -> np.ndarray:
+        out = full(split, measure, epoch=epoch, seed=seed)
+        if (split, measure, epoch) == ("train", "seconds", 1):
+            out[0] = np.nan
+        return out
+
+    bench.array = array
+    judged = judged_cells(bench)
+    (low,) = fidelity_estimates(bench, judged, [2])
+    assert low.cost_per_cell == pytest.approx(float(np.mean(27 + 3 * judged.rows[1:] / 100)))
+
+
+def test_predictor_draws_are_seeded_1000_seed_plus_draw_and_listed_size_by_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each size fits the plain predictor's draws, then the +zero-cost variant's, each draw r of run seed s seeded
+    1000 * s + r (distinct up to 1,000 draws, the bound of --repeats); the plain one's cost is `table`, the one
+    reading the proxies `table + measured`."""
+    import nasbench_suite.predictors as predictors
+    from nasbench_suite.estimators import judged_cells, predictor_estimates
+    from nasbench_suite.proxy_store import ProxyTable
+
+    seeds: list[int] = []
+
+    class Fake:
+        def fit(self, archs: np.ndarray, y: np.ndarray) -> "Fake":
+            return self
+
+        def predict(self, archs: np.ndarray) -> np.ndarray:
+            return np.zeros(len(archs))
+
+    def make(name: str, seed: int, extra_features: np.ndarray | None = None) -> Fake:
+        seeds.append(seed)
+        return Fake()
+
+    monkeypatch.setattr(predictors, "make_predictor", make)
+    bench = _fake_bench()
+    proxies = ProxyTable({"params": np.arange(15625.0)}, {"params": np.full(15625, 0.5)}, {})
+    out = predictor_estimates(bench, judged_cells(bench), [5, 12], proxies, "ridge", repeats=2, seed=3)
+    assert [e.name for e in out] == ["ridge on n=5"] * 2 + ["ridge+zero-cost on n=5"] * 2 + \
+        ["ridge on n=12"] * 2 + ["ridge+zero-cost on n=12"] * 2
+    assert seeds == [3000, 3001] * 4
+    assert [e.cost_kind for e in out] == (["table"] * 2 + ["table + measured"] * 2) * 2
+
+
+def test_cli_estimators_defaults_write_the_league_under_reports_and_print_the_best_five(
+        tmp_path: Path, search_table, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """`nasbench estimators --table T` with no other option: the proxies stored beside T, a 30-epoch supernet
+    (trained once: here a stand-in), predictor sizes 10, 100 and 1000 (all leave 10 cells on this table) of 3 draws
+    each, written to reports/estimators/<table name>; it prints the files and counts, then the five estimators
+    of the highest Spearman, best first."""
+    import pandas as pd
+
+    import nasbench_suite.league as league
+    import nasbench_suite.predictors as predictors
+    import nasbench_suite.proxy_store as proxy_store
+    from nasbench_suite.cli import main
+    from nasbench_suite.proxy_store import ProxyTable
+
+    trained: list[int] = []
+
+    def fake(bench, archs, epochs, seed=0, data_dir=None):
+        trained.append(epochs)
+        return (archs % 97).astype(float), {"epochs": epochs, "train_seconds": 1.0, "score_seconds": 1.0,
+                                            "cells_scored": len(archs)}
+
+    class Constant:  # a stand-in predictor (xgboost's 18 fits took 20 s): the league's rows, not its numbers
+        def fit(self, archs: np.ndarray, y: np.ndarray) -> "Constant":
+            return self
+
+        def predict(self, archs: np.ndarray) -> np.ndarray:
+            return np.zeros(len(archs))
+
+    monkeypatch.setattr(league, "train_and_score_supernet", fake)
+    monkeypatch.setattr(predictors, "make_predictor", lambda name, seed, extra_features=None: Constant())
+    params = ProxyTable({"params": np.arange(15625.0)}, {"params": np.full(15625, 1e-4)},
+                        {"table": {"name": search_table.name, "content_hash": search_table.content_hash},
+                         "settings": {"batch_size": 1, "seed": 0, "config": {}}})
+    monkeypatch.setattr(proxy_store, "stored_for", lambda bench: params if bench is not None else None)
+    monkeypatch.chdir(tmp_path)
+    assert main(["estimators", "--table", str(search_table.path)]) == 0
+    out = Path("reports") / "estimators" / search_table.name
+    assert trained == [30] and sorted(p.name for p in out.iterdir()) == [
+        "league.csv", "league.md", "league.png", "supernet.csv", "supernet.json"]
+    frame = pd.read_csv(out / "league.csv")
+    predictors = frame[frame["family"] == "predictor"]
+    assert predictors["estimator"].tolist() == [f"xgboost{zc} on n={n}" for n in (10, 100, 1000)
+                                                for zc in ("", "+zero-cost")]
+    assert set(predictors["repeats"]) == {3} and "params" in set(frame["estimator"])
+    lines = capsys.readouterr().out.splitlines()
+    judged = int(frame["cells"].max())
+    assert lines[0] == (f"wrote {out / 'league.md'}, {out / 'league.csv'}, {out / 'league.png'} "
+                        f"({len(frame)} estimators on {judged} cells)")
+    shown = {line[2:46].rstrip(): float(line.split("Spearman ")[1].split()[0]) for line in lines[1:]}
+    spearman = frame.set_index("estimator")["spearman"]
+    assert len(lines) == 6 and list(shown.values()) == sorted(shown.values(), reverse=True)
+    assert all(abs(value - spearman[name]) < 6e-4 for name, value in shown.items())
+    assert min(shown.values()) > spearman.drop(list(shown)).max() - 1e-3  # the five best (to the digits shown)
+
+
+def test_league_md_and_csv_of_a_hand_made_league_line_by_line(tmp_path: Path, search_table) -> None:
+    """Two rows written by hand: league.md gives the inputs, the target, the proxies' settings and one machine
+    for both measured inputs, each metric to 3 decimals in the column order of its header and the cost to 4
+    significant digits; league.csv each metric to 4 decimals."""
+    import json
+
+    import pandas as pd
+
+    from nasbench_suite.estimators import judged_cells
+    from nasbench_suite.league import SUPERNET_JSON, write_league
+    from nasbench_suite.proxy_store import ProxyTable
+
+    judged = judged_cells(search_table)
+    frame = pd.DataFrame({"id": [1, 2], "estimator": ["p on n=5", "supernet, 1 epoch (RSPS)"],
+                          "family": ["predictor", "weight sharing"], "cells": [30, 40], "repeats": [1, 1],
+                          "cost_s_per_cell": [0.000123456, 2.5], "cost_kind": ["table", "measured"],
+                          "spearman": [0.123456, 0.9], "kendall": [-0.5, 0.8], "spearman_top10": [0.25, 0.0],
+                          "kendall_top10": [1 / 3, 0.0], "top10_precision": [0.875, 1.0]})
+    machine = {"cpu": "CPU Z", "logical_cpus": 4, "threads": 1, "hash": "z"}
+    (tmp_path / SUPERNET_JSON).write_text(json.dumps({"epochs": 1, "fingerprint": machine}))
+    proxies = ProxyTable({}, {}, {"settings": {"batch_size": 16, "seed": 3, "config": {"channels": 4}},
+                                  "fingerprint": machine})
+    write_league(frame, search_table, judged, tmp_path, proxies)
+    md = (tmp_path / "league.md").read_text(encoding="utf-8").splitlines()
+    assert md[2] == (f"Generated by `nasbench estimators --table {search_table.name}` from the table "
+                     f"({search_table.content_hash}), its stored zero-cost proxies and the stored supernet scores; "
+                     "regenerated byte-identical.")
+    assert md[4] == (f"* Target: test accuracy at epoch 12, mean over seeds [0, 1, 2], on the {len(judged.rows)} cells "
+                     "trained for real (isomorphism-class representatives where the table fills members).")
+    assert md[6].endswith("judged on the others; mean of 1 draw.")
+    assert md[7].startswith("* Cost per cell: `measured` = wall seconds on the machine each result recorded "
+                            "(zero-cost proxies and supernet: CPU Z, 4 logical CPUs, 1 torch thread per process); ")
+    assert md[8:10] == ["* Zero-cost proxies of disconnected cells are -inf (ranked last, tied).",
+                        "* Proxies: batch 16 of the train split, seed 3, network {'channels': 4}."]
+    assert md[11].startswith("| id | estimator | family | Spearman | Kendall | Spearman top10% | Kendall top10% |")
+    assert md[13:15] == ["| 1 | p on n=5 | predictor | 0.123 | -0.500 | 0.250 | 0.333 | 0.875 | 0.0001235 | table | 30 |",
+                         "| 2 | supernet, 1 epoch (RSPS) | weight sharing | 0.900 | 0.800 | 0.000 | 0.000 | 1.000 | 2.5 | "
+                         "measured | 40 |"]
+    assert (tmp_path / "league.csv").read_text(encoding="utf-8").splitlines() == [
+        "id,estimator,family,cells,repeats,cost_s_per_cell,cost_kind,spearman,kendall,spearman_top10,kendall_top10,"
+        "top10_precision",
+        "1,p on n=5,predictor,30,1,0.0001235,table,0.1235,-0.5000,0.2500,0.3333,0.8750",
+        "2,\"supernet, 1 epoch (RSPS)\",weight sharing,40,1,2.5,measured,0.9000,0.8000,0.0000,0.0000,1.0000"]

@@ -688,8 +688,9 @@ def test_the_evaluation_of_a_partial_table_reads_each_incumbents_own_row(tmp_pat
     np.testing.assert_array_equal(metric, [52.0, 63.0, 41.0])
     np.testing.assert_array_equal(regret, [11.0, 0.0, 22.0])
     assert (info["optimum"], info["optimum_arch"]) == (63.0, 100)
+    assert (info["seeds"], info["regret"]) == ("mean over the table's seeds", "optimum - metric")
     with pytest.raises(ArchNotInTableError, match="incumbent arch 5 .* has no test_acc at epoch 1"):
-        incumbent_metric(np.array([30, 5]), bench, EvalSpec())
+        incumbent_metric(np.array([30, 5, 6]), bench, EvalSpec())  # the first lacking one is named
 
 
 def test_the_manifest_records_the_spec_and_summarizes_every_run(tiny_table: Benchmark) -> None:
