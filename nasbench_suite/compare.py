@@ -90,7 +90,9 @@ def resolve_latency(source: str, bench: Any) -> tuple[str | None, dict[str, Any]
         argument = folder.name  # a shipped folder, by name: the manifests hold no machine-specific path
     else:
         folder = Path(source)
-        argument = str(folder.resolve())
+        # a shipped folder named by its name (load_latency finds it) stays a name, as auto's: resolved, it was a path
+        # in the working folder, where there is no such folder, and every run failed
+        argument = str(folder.resolve()) if folder.exists() else source
     table = load_latency(folder)
     if source != "auto":  # auto picks a folder of the table's own network
         check_same_network(table, folder, bench.manifest, bench.name)

@@ -881,6 +881,16 @@ def test_the_fields_a_config_leaves_out_take_their_stated_defaults() -> None:
      "weight_sharing.settings.rsps: unknown field; known: gdas"),
     ({"weight_sharing": {"methods": ["gdas"], "epochs": 1, "settings": {"gdas": {"bn_scoring": "nope"}}}},
      "weight_sharing.settings.gdas: setting bn_scoring='nope' must be one of"),
+    # true is an int to Python (1): a boolean is no count, seed or number of seconds
+    ({"workers": True}, "workers: expected an integer >= 1, got True"),
+    ({"budget": {"seconds": True}}, "budget.seconds: expected a number in (0.0, inf), got True"),
+    ({"table": ""}, "table: expected a non-empty string, got ''"),
+    ({"seeds": []}, "seeds: seeds must be distinct, at least one"),  # was max()'s ValueError, not the field
+    ({"weight_sharing": {"methods": [], "epochs": 1}},
+     "weight_sharing.methods: expected a non-empty list of method names"),
+    ({"workers": "2"}, "workers: expected an integer >= 1, got '2'"),  # the string quoted: not the number 2
+    ({"weight_sharing": {"methods": ["gdas"], "epochs": 0}}, "weight_sharing.epochs: expected an integer >= 1, got 0"),
+    ({"name": "a/b"}, "name: 'a/b' must use letters, digits, '.', '_' or '-' (it names a folder)"),
 ])
 def test_config_bounds_are_refused_naming_the_field(change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match="config field " + re.escape(message)):
@@ -903,6 +913,56 @@ def test_config_values_at_their_bounds_are_accepted(tmp_path: Path) -> None:
     plain = tmp_path / "my-config"  # a config file named without .toml is read like one
     plain.write_text('name = "x"\ntable = "digits"\nseeds = "0"\n[budget]\nqueries = 1\n[[strategy]]\nname = "random"\n')
     assert load_config(plain).name == "x"
+
+
+def test_a_top_level_field_missing_or_unknown_is_named_without_a_leading_dot() -> None:
+    """A field of the document itself is named bare ("name", "wokers"), one of a table with its table's name
+    ("budget.sconds"); the unknown field's message lists the known ones."""
+    without_name = {k: v for k, v in MINIMAL.items() if k != "name"}
+    with pytest.raises(ConfigError, match=r"^config field name: required but missing$"):
+        parse_config(without_name)
+    with pytest.raises(ConfigError, match=r"^config field wokers: unknown field; known: budget, latency, name, report, "
+                                          r"seeds, strategy, table, weight_sharing, workers$"):
+        parse_config({**MINIMAL, "wokers": 2})
+    with pytest.raises(ConfigError, match=r"^config field budget\.sconds: unknown field; known: overrun, queries, "
+                                          r"seconds, sim_workers$"):
+        parse_config({**MINIMAL, "budget": {"sconds": 5}})
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    """A config of other bytes than UTF-8 (a Latin-1 é) was a UnicodeDecodeError traceback."""
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (f"cannot read config file {path}: 'utf-8' codec can't decode byte 0xe9 in position "
+                                 "11: invalid continuation byte")
+
+
+def test_a_number_too_long_for_python_is_named_without_pythons_advice(tmp_path: Path) -> None:
+    """int() refuses a 5,000-digit integer with advice to call sys.set_int_max_str_digits(), which a config's
+    author cannot follow: the message keeps the part before it."""
+    path = tmp_path / "long.toml"
+    path.write_text("seeds = " + "9" * 5000 + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (f"{path} is not valid TOML: a number is too long: Exceeds the limit (4300 digits) "
+                                 "for integer string conversion: value has 5000 digits")
+
+
+def test_embedded_configs_are_listed_by_name_whatever_order_the_folder_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder's listing order is the file system's (hash order on ext4): the names (and the error that lists
+    them) are sorted."""
+    from nasbench_suite import compare_config
+
+    class Folder:
+        def glob(self, pattern: str) -> list[Path]:
+            assert pattern == "*.toml"
+            return [Path("/c/zeta.toml"), Path("/c/alpha.toml"), Path("/c/mid.toml")]
+
+    monkeypatch.setattr(compare_config, "CONFIGS_DIR", Folder())
+    assert list(embedded_configs()) == ["alpha", "mid", "zeta"]
+    assert embedded_configs()["mid"] == Path("/c/mid.toml")
 
 
 def test_a_config_file_of_another_suffix_is_refused_before_it_is_read(tmp_path: Path,
@@ -1638,3 +1698,168 @@ def test_a_config_of_nsga2_without_a_latency_source_is_refused_before_any_run(se
                                           "gives none for table 'generated-search'"):
         run_compare(load_config(config), tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+def _record() -> dict[str, Any]:
+    """A compare.json record the report reads (the fields _record_problems checks, at sound values), made by hand."""
+    return {"format": "nasbench-compare", "format_version": 1, "package_version": "1.0",
+            "config": {"name": "toy", "seeds": [0, 1], "strategies": [{"name": "random"}], "budget_seconds": None,
+                       "budget_queries": 15, "overrun": "strict", "sim_workers": 1, "latency_batch": 1,
+                       "bootstrap": 200, "alpha": 0.05, "weight_sharing": None},
+            "table": {"name": "t", "content_hash": "sha256:0", "description": ""},
+            "machine": {"cpu": "x86_64", "hash": "0123"}, "latency": None,
+            "replayed": [["random", "replayed/random"]], "weight_sharing": []}
+
+
+def _pairs(key: str) -> str:
+    return f"{key} should be a list of [label (letters, digits, '.', '_', '-'), folder inside the runs folder] pairs"
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda r: r["config"].update(bootstrap=True), "config.bootstrap is missing or out of range"),  # True == 1
+    (lambda r: r["config"].update(bootstrap=99), "config.bootstrap is missing or out of range"),
+    (lambda r: r["config"].update(alpha=0.0), "config.alpha is missing or out of range"),
+    (lambda r: r["config"].update(alpha=0.5), "config.alpha is missing or out of range"),
+    (lambda r: r["config"].update(alpha=True), "config.alpha is missing or out of range"),
+    (lambda r: r["config"].update(seeds=[]), "config.seeds is missing or out of range"),
+    (lambda r: r["config"].update(seeds=[0, -1]), "config.seeds is missing or out of range"),
+    (lambda r: r["config"].update(name="a/b"), "config.name is missing or out of range"),
+    (lambda r: r["config"].update(strategies=[]), "config.strategies is missing or out of range"),
+    (lambda r: r["config"].update(budget_seconds=0), "config.budget_seconds is missing or out of range"),
+    (lambda r: r["config"].update(budget_queries=0), "config.budget_queries is missing or out of range"),
+    (lambda r: r["config"].update(sim_workers=0), "config.sim_workers is missing or out of range"),
+    (lambda r: r["config"].update(latency_batch=0), "config.latency_batch is missing or out of range"),
+    (lambda r: r["config"].update(weight_sharing={"seeds": []}), "config.weight_sharing is missing or out of range"),
+    (lambda r: r["table"].update(cells=-1, classes=1), "table.cells is missing or out of range"),
+    (lambda r: r.update(latency={"kind": None, "key": "k", "name": "n"}), "latency is missing or out of range"),
+    (lambda r: r.update(latency={"kind": "third-party", "key": "k"}), "latency is missing or out of range"),
+    (lambda r: r["config"].update(budget_queries=None), "config has neither budget_seconds nor budget_queries"),
+    (lambda r: r.pop("machine"), "machine should be an object"),
+    (lambda r: r.update(weight_sharing=5), _pairs("weight_sharing")),
+    (lambda r: r.update(replayed=[["random", "replayed/random", "x"]]), _pairs("replayed")),
+    (lambda r: r.update(replayed=[["", "replayed/random"]]), _pairs("replayed")),
+    (lambda r: r.update(replayed=[["random", ""]]), _pairs("replayed")),
+    (lambda r: r.update(replayed=[["=HYPERLINK(1)", "replayed/random"]]), _pairs("replayed")),
+    (lambda r: r.update(replayed=[["random", "/elsewhere/random"]]), _pairs("replayed")),
+    (lambda r: r.update(replayed=[["random", "replayed/../../other"]]), _pairs("replayed")),
+    # a config that is no object: named, not an AttributeError while its fields are read
+    (lambda r: r.update(config=[1]), "config should be an object"),
+])
+def test_each_damaged_field_of_a_compare_json_is_named(tmp_path: Path, damage: Any, problem: str) -> None:
+    """Damages of a compare.json the report would trip on (or show wrong) made by hand, each refused naming its
+    field: booleans are no numbers, values at the bounds the config refuses, labels that are no config label and
+    folders outside the runs folder; the record undamaged is read as it is."""
+    from nasbench_suite.compare import CompareError, read_compare
+
+    (tmp_path / "compare.json").write_text(json.dumps(_record()), encoding="utf-8")
+    assert read_compare(tmp_path) == _record()
+    record = _record()
+    damage(record)
+    (tmp_path / "compare.json").write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(CompareError) as caught:
+        read_compare(tmp_path)
+    assert str(caught.value) == f"{tmp_path / 'compare.json'} is damaged: {problem}; make the runs again with " \
+        "nasbench compare into a new folder"
+
+
+def test_a_compare_json_at_the_bounds_of_its_fields_is_read(tmp_path: Path) -> None:
+    """The largest bootstrap a config takes, seeds from 0, a table of some cells (its count and classes) and a
+    latency of each kind are a sound record."""
+    from nasbench_suite.compare import read_compare
+
+    for change in ({"bootstrap": 100_000}, {"seeds": [0]}, {"budget_seconds": 0.5, "budget_queries": None}):
+        record = _record()
+        record["config"].update(change)
+        record["table"].update(cells=0, classes=0)
+        for kind in ("this machine", "another machine", "third-party"):
+            record["latency"] = {"kind": kind, "key": "k", "name": "n"}
+            (tmp_path / "compare.json").write_text(json.dumps(record), encoding="utf-8")
+            assert read_compare(tmp_path) == record
+
+
+def test_a_compare_json_that_is_no_json_is_a_clear_error(tmp_path: Path) -> None:
+    from nasbench_suite.compare import CompareError, read_compare
+
+    (tmp_path / "compare.json").write_text('{"format": ', encoding="utf-8")
+    with pytest.raises(CompareError, match="^" + re.escape(f"cannot read {tmp_path / 'compare.json'}: ")):
+        read_compare(tmp_path)
+
+
+def test_a_latency_source_given_as_a_path_or_a_shipped_name_or_a_csv_column(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """``latency.source`` as a folder path is given to the runs as an absolute path (the folder the config meant,
+    whatever folder a run works in); as the name of a shipped latency folder (which load_latency reads, and which
+    manifests name), by that name: it was made an absolute path in the working folder, where no such folder is,
+    and every run failed with "is not a latency folder". A device CSV column is described by its file name."""
+    from nasbench_suite import compare, latency
+    from nasbench_suite.search import latency_of
+    from nasbench_suite.table import load_table
+
+    digits = next(p for p in latency.shipped_latency_folders() if p.name.startswith("digits-"))
+    bench = load_table("digits")
+    key = json.loads((digits / latency.IDENTITY_FILE).read_text())["fingerprint"]["hash"]
+    monkeypatch.setattr(compare, "machine", lambda: {"hash": key})
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(digits, tmp_path / "mine")
+    argument, described = compare.resolve_latency("mine", bench)
+    assert argument == str(tmp_path.resolve() / "mine")
+    assert described == {"name": "mine", "key": key, "source": latency.load_latency(digits).source,
+                         "kind": "this machine"}
+    argument, described = compare.resolve_latency(digits.name, bench)
+    assert argument == digits.name and described["name"] == digits.name
+    np.testing.assert_array_equal(latency_of(argument)[0], latency_of(str(digits))[0])
+    csv = tmp_path / "devices.csv"
+    pd.DataFrame({"arch_index": range(15625), "toy_ms": np.linspace(1, 2, 15625)}).to_csv(csv, index=False)
+    argument, described = compare.resolve_latency(f"{csv}:toy_ms", bench)
+    assert argument == f"{csv}:toy_ms"
+    assert described == {"name": "devices.csv:toy_ms", "key": "toy_ms", "source": latency_of(argument)[1],
+                         "kind": "third-party"}
+
+
+def test_weight_sharing_methods_are_written_one_by_one_as_each_finishes(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one worker the methods run one after another in this process, each written before the next starts: a
+    stop while the second trains keeps the first (hours of training on real data), not lose both."""
+    from nasbench_suite import compare
+
+    class Result:
+        def __init__(self, method: str) -> None:
+            self.method = method
+
+        def write(self, folder: Path) -> None:
+            folder.mkdir(parents=True)
+            (folder / "timing.json").write_text(self.method)
+
+    def run(job: tuple) -> Result:
+        if job[1] == "darts-v1":
+            raise KeyboardInterrupt
+        return Result(job[1])
+
+    monkeypatch.setattr(compare, "_ws_run", run)
+    jobs = [("t", "gdas", (0,), 1, {}), ("t", "darts-v1", (0,), 1, {})]
+    with pytest.raises(KeyboardInterrupt):
+        compare._run_ws_jobs(jobs, 1, tmp_path, False)
+    assert (tmp_path / "gdas" / "timing.json").read_text() == "gdas" and not (tmp_path / "darts-v1").exists()
+
+
+def test_a_weight_sharing_staging_folder_of_unreadable_identity_is_emptied(tmp_path: Path) -> None:
+    """A staging folder whose identity file is no UTF-8 (damaged) is one of another identity: emptied and given
+    this one's, not a UnicodeDecodeError traceback."""
+    from nasbench_suite import compare
+
+    staging = tmp_path / compare.WS_STAGING
+    (staging / "gdas").mkdir(parents=True)
+    (staging / compare.WS_IDENTITY).write_bytes(b"\xff\xfe")
+    identity = {"table_hash": "sha256:t", "machine": "m"}
+    assert compare._ws_staging(tmp_path, identity) == staging
+    assert sorted(p.name for p in staging.iterdir()) == [compare.WS_IDENTITY]
+    assert json.loads((staging / compare.WS_IDENTITY).read_text()) == identity
+
+
+def test_a_configs_dict_is_plain_json(tmp_path: Path) -> None:
+    """compare.json records ``to_dict()`` and a rerun compares it with the config read back: seeds and methods as
+    lists (a tuple never equals the list JSON reads back: every rerun was "runs of another config")."""
+    cfg = parse_config({**MINIMAL, "seeds": "0-2", "weight_sharing": {"methods": ["gdas"], "epochs": 1, "seeds": "1"}})
+    d = cfg.to_dict()
+    assert d == json.loads(json.dumps(d))
+    assert (d["seeds"], d["weight_sharing"]["seeds"], d["weight_sharing"]["methods"]) == ([0, 1, 2], [1], ["gdas"])

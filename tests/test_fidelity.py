@@ -1,9 +1,11 @@
 """`nasbench fidelity`: a table's ranking of cells against a reference table's, written reproducibly."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from fixture_tables import build_search_table, search_results
 
@@ -246,3 +248,141 @@ def test_the_best_cells_reference_rank_is_among_all_the_references_cells(search_
     b = result.best
     assert result.cells == 200 and b["reference_best"] == best and b["reference_cells"] == 15625
     assert b["reference_rank"] == int((ref > b["reference_test"]).sum()) + 1 > 1
+
+
+def _some_cells(tmp_path: Path, name: str, archs: np.ndarray, seeds: tuple[int, ...] = (0, 1), seed: int = 1,
+                frame: pd.DataFrame | None = None):
+    """A small table (seconds to build, not the 15,625 cells) of the generated results of ``archs``."""
+    frame = _two_epochs(seed, seeds) if frame is None else frame
+    return build_table(frame[frame["arch_index"].isin(archs)], tmp_path / name, name=name)
+
+
+@functools.lru_cache(maxsize=None)
+def _two_epochs(seed: int, seeds: tuple[int, ...]) -> pd.DataFrame:
+    """The generated results of every cell at 2 epochs (made once per seed: 0.3 s each); never modified."""
+    return search_results(seed=seed, seeds=seeds, epochs=2)
+
+
+FORTY = np.arange(0, 15625, 300)[:40]
+
+
+def test_a_reference_of_19_of_the_cells_is_refused_naming_both_counts(tmp_path: Path) -> None:
+    """20 cells are the least (the other test: 4 refused, 20 enough); 19 are refused, the message counting the
+    reference's cells among the table's."""
+    from nasbench_suite.estimators import EstimatorError
+
+    bench = _some_cells(tmp_path, "forty", FORTY)
+    reference = _some_cells(tmp_path, "nineteen", FORTY[:19], seed=0)
+    with pytest.raises(EstimatorError) as caught:
+        fidelity(bench, reference)
+    assert str(caught.value) == "reference 'nineteen' has a final test accuracy for only 19 of the 40 cells 'forty' " \
+        "trained; need 20"
+    result = fidelity(bench, _some_cells(tmp_path, "twenty", FORTY[:20], seed=0))
+    assert result.cells == 20 == len(result.ours_valid) == len(result.reference_test)  # the cells both have
+
+
+def test_a_table_of_one_seed_says_one_seed_and_has_no_seed_statistics(search_table, tmp_path: Path) -> None:
+    """One seed: "mean of 1 seed" (not "1 seeds"), no seed-to-seed tau and no seed-noise model (it needs two seeds:
+    with one, its two-seed agreement is the mean over no pairs), and the report says so."""
+    bench = _some_cells(tmp_path, "one-seed", FORTY, seeds=(0,))
+    result = fidelity(bench, search_table)
+    assert list(result.frame["ranking"]) == ["one-seed: valid acc at epoch 2 (mean of 1 seed)",
+                                             "one-seed: test acc at epoch 2 (mean of 1 seed)"]
+    assert (result.cells, result.seed_tau, result.ceiling, result.seed_cells) == (40, None, None, 0)
+    write_fidelity(result, bench, search_table, tmp_path / "report")
+    md = (tmp_path / "report" / "fidelity.md").read_text()
+    assert "\n* Seed-to-seed agreement: one seed, none\n* Best cell of `one-seed`" in md and "More seeds" not in md
+
+
+def test_a_baseline_lacking_one_of_the_cells_is_refused(search_table, tmp_path: Path) -> None:
+    from nasbench_suite.estimators import EstimatorError
+
+    bench = _some_cells(tmp_path, "forty", FORTY)
+    baseline = _some_cells(tmp_path, "thirty-nine", FORTY[1:], seed=2)
+    with pytest.raises(EstimatorError) as caught:
+        fidelity(bench, search_table, baseline=baseline)
+    assert str(caught.value) == "baseline 'thirty-nine' lacks a final valid accuracy for some of the cells"
+    assert len(fidelity(bench, search_table, baseline=_some_cells(tmp_path, "all-forty", FORTY, seed=2)).frame) == 3
+
+
+def test_the_best_cells_reference_rank_leaves_out_the_reference_cells_without_a_test_accuracy(tmp_path: Path) -> None:
+    """A reference whose test accuracy is missing for some cells (not trained there): its best cell's rank, the
+    reference's cell count and its best accuracy are over the cells that have one, not NaN and not 60."""
+    bench = _some_cells(tmp_path, "forty", FORTY)
+    sixty = np.r_[FORTY, FORTY[:20] + 1]  # the table's 40 cells and 20 others
+    frame = _two_epochs(0, (0,)).copy()
+    untested = frame["arch_index"].isin(sixty[40:50])  # 10 of the cells the table did not train
+    frame.loc[untested, "test_acc"] = np.nan
+    frame.loc[frame["arch_index"] == sixty[55], "test_acc"] = 100.0  # the reference's best, beyond any other
+    reference = _some_cells(tmp_path, "fifty-with-test", sixty, frame=frame)
+    result = fidelity(bench, reference)
+    b = result.best
+    assert b["reference_cells"] == 50 and b["reference_best"] == 100.0
+    tested = reference.array("test", "acc", epoch=2)
+    tested = tested[np.isfinite(tested)]
+    assert len(tested) == 50 and b["reference_rank"] == int((tested > b["reference_test"]).sum()) + 1 >= 2
+
+
+def test_seeds_that_do_not_agree_at_all_give_no_noise_free_ranking() -> None:
+    """Two seeds whose Spearman agreement is exactly 0 (ranks 1-5 against 2, 5, 3, 1, 4): the model's correction
+    divides by sqrt(0), so the noise-free and predicted rankings are undefined (NaN), not an infinity clipped
+    to 1."""
+    a, b = np.array([1.0, 2.0, 3.0, 4.0, 5.0]), np.array([2.0, 5.0, 3.0, 1.0, 4.0])
+    c = seed_noise_ceiling([a, b], a)
+    assert c["seed_spearman"] == 0.0 and c["one_seed"] == pytest.approx(0.5)
+    assert np.isnan(c["noise_free"]) and np.isnan(c["predicted_2"]) and np.isnan(c["predicted_5"])
+
+
+def test_the_report_files_by_hand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fidelity.md and fidelity.csv of a result made by hand, every number in its place and format (3 decimals in
+    the text, 4 in the CSV), and the scatter drawn of the reference's accuracy (x) against ours (y) under the first
+    ranking's Spearman."""
+    from types import SimpleNamespace
+
+    from nasbench_suite.fidelity import Fidelity
+    from nasbench_suite.report import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "scatter_figure", lambda *args: drawn.append(args) or b"png")
+    frame = pd.DataFrame([
+        {"ranking": "t: valid acc", "spearman": 0.81234, "kendall": 0.6, "spearman_top10": 0.25,
+         "kendall_top10": 0.2, "top10_precision": 0.5},
+        {"ranking": "t: test acc", "spearman": 0.9, "kendall": 0.75, "spearman_top10": 0.4, "kendall_top10": 0.3,
+         "top10_precision": 0.625}])
+    ceiling = {"one_seed": 0.7, "seed_spearman": 0.6, "noise_free": 0.9037, "predicted_3": 0.85, "predicted_5": 0.875}
+    best = {"arch_index": 123, "arch_str": "|a|", "ours_valid": 91.234, "reference_test": 93.5, "reference_rank": 7,
+            "reference_cells": 15625, "reference_best": 94.37}
+    ours, theirs = np.array([91.234, 80.0]), np.array([93.5, 70.0])
+    result = Fidelity(frame, 40, 0.4567, ceiling, best, ours, theirs, seed_cells=40)
+    bench = SimpleNamespace(name="t", content_hash="sha256:t", seeds=(0, 1, 2))
+    reference = SimpleNamespace(name="ref", content_hash="sha256:r", max_epoch=200)
+    paths = write_fidelity(result, bench, reference, tmp_path)
+    assert paths == [tmp_path / "fidelity.md", tmp_path / "fidelity.csv", tmp_path / "scatter.png"]
+    assert (tmp_path / "fidelity.md").read_text() == (
+        "# Fidelity of `t` against `ref`\n\n"
+        "Generated by `nasbench fidelity` from the tables (sha256:t; reference sha256:r); the same bytes from the "
+        "same tables.\n\n"
+        "* Cells: the 40 cells `t` trained for real (isomorphism-class representatives where it fills the members) "
+        "that the reference has.\n"
+        "* Target: `ref` test accuracy at its epoch 200; top 10% = the best 10% by the target (with the cells tied at "
+        "its boundary); top-10% precision breaks ties at random (in expectation).\n"
+        "* Seed-to-seed agreement: Kendall tau 0.457 of final valid accuracy between seeds [0, 1, 2] (mean over "
+        "pairs).\n"
+        "* More seeds (seed-noise model, `fidelity.seed_noise_ceiling`): one seed's valid accuracy ranks at Spearman "
+        "0.700 and two seeds agree at 0.600, so the model gives 0.850 for the mean of 3 (measured: the first row), "
+        "0.875 for 5 seeds and 0.904 for infinitely many.\n"
+        "* Best cell of `t` (by final valid accuracy): 123 `|a|`, valid 91.23%; in `ref` its test accuracy is 93.50%, "
+        "rank 7 of 15625 (best 94.37%).\n\n"
+        "| ranking | Spearman | Kendall tau | Spearman top 10% | Kendall top 10% | top-10% precision |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: |\n"
+        "| t: valid acc | 0.812 | 0.600 | 0.250 | 0.200 | 0.500 |\n"
+        "| t: test acc | 0.900 | 0.750 | 0.400 | 0.300 | 0.625 |\n\n"
+        "![ours against the reference](scatter.png)\n")
+    assert (tmp_path / "fidelity.csv").read_text() == (
+        "ranking,spearman,kendall,spearman_top10,kendall_top10,top10_precision\n"
+        "t: valid acc,0.8123,0.6000,0.2500,0.2000,0.5000\n"
+        "t: test acc,0.9000,0.7500,0.4000,0.3000,0.6250\n")
+    (args,) = drawn
+    assert args[0] is theirs and args[1] is ours
+    assert args[2:] == ("ref test accuracy (%)", "t final valid accuracy (%)", "40 cells, Spearman 0.812")
+    assert (tmp_path / "scatter.png").read_bytes() == b"png"
