@@ -1716,7 +1716,8 @@ def _pairs(key: str) -> str:
 
 
 @pytest.mark.parametrize("damage, problem", [
-    (lambda r: r["config"].update(bootstrap=True), "config.bootstrap is missing or out of range"),  # True == 1
+    (lambda r: r["config"].update(sim_workers=True), "config.sim_workers is missing or out of range"),  # True == 1
+    (lambda r: r["config"].update(budget_seconds=True), "config.budget_seconds is missing or out of range"),
     (lambda r: r["config"].update(bootstrap=99), "config.bootstrap is missing or out of range"),
     (lambda r: r["config"].update(alpha=0.0), "config.alpha is missing or out of range"),
     (lambda r: r["config"].update(alpha=0.5), "config.alpha is missing or out of range"),
