@@ -1864,3 +1864,21 @@ def test_a_configs_dict_is_plain_json(tmp_path: Path) -> None:
     d = cfg.to_dict()
     assert d == json.loads(json.dumps(d))
     assert (d["seeds"], d["weight_sharing"]["seeds"], d["weight_sharing"]["methods"]) == ([0, 1, 2], [1], ["gdas"])
+
+
+def test_a_runs_path_that_is_a_file_is_refused_before_any_run(search_table: Any, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A runs path that is a file is refused naming it before the replays, and the file is left as it was (not a
+    FileExistsError traceback from mkdir after every run had finished)."""
+    from nasbench_suite import search
+    from nasbench_suite.compare import CompareError, run_compare
+
+    monkeypatch.setattr(search, "run_many", lambda *a, **k: 1 / 0)
+    config = tmp_path / "c.toml"
+    config.write_text(f'name = "f"\ntable = "{search_table.path.as_posix()}"\nseeds = "0"\nworkers = 1\n'
+                      '[budget]\nqueries = 3\n[latency]\nsource = "none"\n[[strategy]]\nname = "random"\n')
+    (tmp_path / "runs").write_text("a file")
+    with pytest.raises(CompareError) as caught:
+        run_compare(load_config(config), tmp_path / "runs")
+    assert str(caught.value) == f"{tmp_path / 'runs'} exists and is not a folder"
+    assert (tmp_path / "runs").read_text() == "a file"
