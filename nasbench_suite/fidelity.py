@@ -136,10 +136,12 @@ def fidelity(bench: "Benchmark", reference: "Benchmark", baseline: "Benchmark | 
 
 
 def _ceiling_line(c: dict[str, float], seeds: int) -> str:
-    return (f"* More seeds (seed-noise model, `fidelity.seed_noise_ceiling`): one seed's valid accuracy ranks at "
-            f"Spearman {c['one_seed']:.3f} and two seeds agree at {c['seed_spearman']:.3f}, so the model gives "
-            f"{at_bound(c[f'predicted_{seeds}'])} for the mean of {seeds} (measured: the first row), "
-            f"{at_bound(c['predicted_5'])} for 5 seeds and {at_bound(c['noise_free'])} for infinitely many.")
+    start = (f"* More seeds (seed-noise model, `fidelity.seed_noise_ceiling`): one seed's valid accuracy ranks at "
+             f"Spearman {c['one_seed']:.3f} and two seeds agree at {c['seed_spearman']:.3f}")
+    if not c["seed_spearman"] > 0:  # the model divides by its square root: no prediction (NaN), not a number
+        return start + ", so the model predicts nothing: it needs seeds that agree (a positive Spearman)."
+    return (f"{start}, so the model gives {at_bound(c[f'predicted_{seeds}'])} for the mean of {seeds} (measured: the "
+            f"first row), {at_bound(c['predicted_5'])} for 5 seeds and {at_bound(c['noise_free'])} for infinitely many.")
 
 
 def _over(result: Fidelity) -> str:

@@ -326,11 +326,16 @@ def test_the_best_cells_reference_rank_leaves_out_the_reference_cells_without_a_
 def test_seeds_that_do_not_agree_at_all_give_no_noise_free_ranking() -> None:
     """Two seeds whose Spearman agreement is exactly 0 (ranks 1-5 against 2, 5, 3, 1, 4): the model's correction
     divides by sqrt(0), so the noise-free and predicted rankings are undefined (NaN), not an infinity clipped
-    to 1."""
+    to 1, and the report's line says the model predicts nothing (it printed 'nan for infinitely many')."""
     a, b = np.array([1.0, 2.0, 3.0, 4.0, 5.0]), np.array([2.0, 5.0, 3.0, 1.0, 4.0])
     c = seed_noise_ceiling([a, b], a)
     assert c["seed_spearman"] == 0.0 and c["one_seed"] == pytest.approx(0.5)
     assert np.isnan(c["noise_free"]) and np.isnan(c["predicted_2"]) and np.isnan(c["predicted_5"])
+    from nasbench_suite.fidelity import _ceiling_line
+
+    assert _ceiling_line(c, 2) == ("* More seeds (seed-noise model, `fidelity.seed_noise_ceiling`): one seed's valid "
+                                   "accuracy ranks at Spearman 0.500 and two seeds agree at 0.000, so the model "
+                                   "predicts nothing: it needs seeds that agree (a positive Spearman).")
 
 
 def test_the_report_files_by_hand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
