@@ -1882,3 +1882,41 @@ def test_a_runs_path_that_is_a_file_is_refused_before_any_run(search_table: Any,
         run_compare(load_config(config), tmp_path / "runs")
     assert str(caught.value) == f"{tmp_path / 'runs'} exists and is not a folder"
     assert (tmp_path / "runs").read_text() == "a file"
+
+
+@pytest.mark.parametrize("finished", [False, True])
+def test_a_staged_weight_sharing_method_is_rerun_unless_its_timing_file_is_there(
+        toy: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, finished: bool) -> None:
+    """A stopped compare leaves a method's folder staged: a rerun trains it again unless the folder holds
+    timing.json, the file written last (a folder alone is a method stopped while it wrote its files); one that
+    has it is put in place as it is."""
+    import dataclasses
+
+    from nasbench_suite import compare
+    from nasbench_suite.table import load_table
+
+    cfg = load_config(str(toy["full"]))
+    cfg = dataclasses.replace(cfg, strategies=cfg.strategies[:1])
+    runs = tmp_path / "runs"
+    staging = compare._ws_staging(runs, compare._ws_identity(cfg, load_table(cfg.table).content_hash))
+    (staging / "gdas").mkdir()
+    (staging / "gdas" / "manifest.json").write_text("{}")
+    if finished:
+        (staging / "gdas" / "timing.json").write_text("staged")
+    asked: list[list[tuple]] = []
+
+    class Stop(Exception):
+        pass
+
+    def run_ws_jobs(jobs: list[tuple], *args: Any) -> None:
+        asked.append(jobs)
+        raise Stop
+
+    monkeypatch.setattr(compare, "_run_ws_jobs", run_ws_jobs)
+    if finished:
+        compare.run_compare(cfg, runs)
+        assert asked == [] and (runs / "weight_sharing" / "gdas" / "timing.json").read_text() == "staged"
+    else:
+        with pytest.raises(Stop):
+            compare.run_compare(cfg, runs)
+        assert [job[1] for job in asked[0]] == ["gdas"]
