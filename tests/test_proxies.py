@@ -1962,3 +1962,268 @@ def test_league_md_and_csv_of_a_hand_made_league_line_by_line(tmp_path: Path, se
         "top10_precision",
         "1,p on n=5,predictor,30,1,0.0001235,table,0.1235,-0.5000,0.2500,0.3333,0.8750",
         "2,\"supernet, 1 epoch (RSPS)\",weight sharing,40,1,2.5,measured,0.9000,0.8000,0.0000,0.0000,1.0000"]
+
+
+# --- mutation audit of proxies.py / proxy_store.py ---
+def test_synflow_sums_every_output_of_the_network_by_hand() -> None:
+    """R is the sum (not the mean) of all outputs for one all-ones input: Linear(2 -> 3) then Linear(3 -> 2), no
+    bias, |W1| 1 = [3, 7, 11], |W2| [3, 7, 11] = [1*3 + 1*11, 2*3 + 1*7] = [14, 13]: R = 27, and each layer's flow
+    equals R (conserved): synflow = 54 (27 if R were the mean of the 2 outputs, 108 on two all-ones images)."""
+    net = nn.Sequential(nn.Linear(2, 3, bias=False), nn.Linear(3, 2, bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[1.0, -2.0], [3.0, 4.0], [-5.0, 6.0]]))
+        net[1].weight.copy_(torch.tensor([[1.0, 0.0, -1.0], [-2.0, 1.0, 0.0]]))
+    assert synflow(net, (2,)) == 54.0
+
+
+def test_grasp_is_zero_when_no_weight_takes_part_in_the_loss() -> None:
+    """The logits read only a Linear layer's bias: no Conv2d/Linear weight gets a gradient, so H g is empty and
+    grasp is 0 (not an autograd error)."""
+    from nasbench_suite.proxies import grasp
+
+    class BiasOnly(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc.bias.expand(len(x), 2)
+
+    net = BiasOnly()
+    with torch.no_grad():
+        net.fc.bias.copy_(torch.tensor([0.5, -0.5]))
+    assert grasp(net, Minibatch(torch.ones(4, 3), torch.tensor([0, 1, 0, 1]))) == 0.0
+
+
+def test_proxies_of_a_network_holding_stale_gradients_are_those_of_a_fresh_one() -> None:
+    """grad_norm, snip and synflow clear the gradients a network holds before their own backward pass (the hand
+    values of one Linear layer, and 2 * 17 of the two-layer synflow case above, after an earlier backward)."""
+    from nasbench_suite.proxies import grad_norm, snip
+
+    net, mb, g = _linear_case()
+    w = net[0].weight.detach().clone()
+    F.cross_entropy(net(mb.x), mb.y).backward()  # stale: would add to the proxy's own gradient
+    assert grad_norm(net, mb) == pytest.approx(float(g.pow(2).sum().sqrt()), rel=1e-5)
+    F.cross_entropy(net(mb.x), mb.y).backward()
+    assert snip(net, mb) == pytest.approx(float((w * g).abs().sum()), rel=1e-5)
+    two = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Linear(2, 1, bias=False))
+    with torch.no_grad():
+        two[0].weight.copy_(torch.tensor([[1.0, -2.0], [3.0, 4.0]]))
+        two[1].weight.copy_(torch.tensor([[-1.0, 2.0]]))
+    two(torch.ones(1, 2)).sum().backward()
+    assert synflow(two, (2,)) == 34.0
+
+
+def test_fisher_naswot_and_zen_leave_no_hook_on_the_network() -> None:
+    from nasbench_suite.model import build_network
+    from nasbench_suite.proxies import fisher, naswot, zen
+
+    shape = (CONFIG.in_channels, CONFIG.resolution, CONFIG.resolution)
+    for run in (lambda net: fisher(net, batch()), lambda net: naswot(net, batch()),
+                lambda net: zen(net, shape, 4, torch.Generator().manual_seed(0))):
+        net = build_network(GOOD, CONFIG)
+        run(net)
+        assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())
+
+
+def _zen_by_hand(w: float, x1: torch.Tensor, x2: torch.Tensor, bn: bool) -> float:
+    """Zen of 1x1 conv (weight w, bias 0) [-> BatchNorm (1, 0, batch statistics)] -> ReLU -> global pooling."""
+    a1, a2 = w * x1.double(), w * x2.double()
+    term = 0.0
+    if bn:
+        mean, var = a1.mean(), a1.var(unbiased=False)
+        term = math.log(math.sqrt(float(var)))
+        a1 = (a1 - mean) / torch.sqrt(var + 1e-5)
+        m2, v2 = a2.mean(), a2.var(unbiased=False)
+        a2 = (a2 - m2) / torch.sqrt(v2 + 1e-5)
+    delta = float((torch.relu(a2) - torch.relu(a1)).abs().sum(dim=(1, 2, 3)).mean())
+    return math.log(delta) + term
+
+
+def test_zen_by_hand_reinitializes_conv_biases_and_batchnorm_and_is_minus_inf_for_a_constant_map() -> None:
+    """zen() draws the conv weight (one N(0, 1) number), then x1 and the perturbation 0.01 e from its generator,
+    zeroes conv biases and sets BatchNorm to weight 1, bias 0: a conv bias of -100 (every ReLU off) or a
+    BatchNorm of weight 3, bias -100 left in place would make the map constant. A feature map that does not move
+    with the input (delta 0) scores -inf (log 0), not a math domain error."""
+    from nasbench_suite.proxies import zen
+
+    class Net(nn.Module):
+        def __init__(self, bn: bool) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 1, bias=not bn)
+            self.bn = nn.BatchNorm2d(1) if bn else nn.Identity()
+            self.global_pooling = nn.AdaptiveAvgPool2d(1)
+            self.scale = 1.0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.global_pooling(torch.relu(self.bn(self.conv(x))) * self.scale).flatten(1)
+
+    for bn in (False, True):
+        net = Net(bn)
+        with torch.no_grad():
+            if bn:
+                net.bn.weight.fill_(3.0)
+                net.bn.bias.fill_(-100.0)
+            else:
+                net.conv.bias.fill_(-100.0)
+        gen = torch.Generator().manual_seed(5)
+        w = float(torch.empty(1).normal_(generator=gen))
+        x1 = torch.randn(6, 1, 2, 2, generator=gen)
+        x2 = x1 + 0.01 * torch.randn(6, 1, 2, 2, generator=gen)
+        assert zen(net, (1, 2, 2), 6, torch.Generator().manual_seed(5)) == pytest.approx(
+            _zen_by_hand(w, x1, x2, bn), rel=1e-5), bn
+    constant = Net(False)
+    constant.scale = 0.0
+    assert zen(constant, (1, 2, 2), 6, torch.Generator().manual_seed(5)) == -math.inf
+
+
+def test_a_disconnected_cell_is_minus_inf_in_zero_seconds_for_every_scored_proxy() -> None:
+    cut = Arch.from_str("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|none~2|")
+    got = score_cell(cut, batch(), SETTINGS)
+    assert {p: got[p] for p in PROXIES if p not in ("params", "flops")} == {
+        p: (-math.inf, 0.0) for p in PROXIES if p not in ("params", "flops")}
+
+
+def test_a_nan_score_is_refused_in_one_exact_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nasbench_suite.proxies as proxies
+
+    monkeypatch.setattr(proxies, "zen", lambda *a: math.nan)
+    with pytest.raises(ProxyError) as info:
+        score_cell(GOOD, batch(), SETTINGS, ["zen"])
+    assert str(info.value) == (f"proxy zen is NaN on cell {GOOD.index} ({GOOD.to_str()}) at C=4, N=1, 8x8: a NaN has "
+                               "no rank; leave zen out (--proxies) for this network shape")
+
+
+def test_proxy_settings_default_to_a_minibatch_of_64_and_seed_0() -> None:
+    assert ProxySettings(CONFIG) == ProxySettings(CONFIG, batch_size=64, seed=0)
+
+
+def test_cli_proxies_reproduces_the_committed_digits_scores_and_identity(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    """`nasbench proxies --table digits` at its defaults (minibatch 64, seed 0) rescores cells of the committed
+    benchmarks_data/proxies/digits folder to its stored values (9 digits; rel 1e-4 leaves room for another CPU's
+    float rounding) under the same identity, the machine's fingerprint aside: a change of any proxy's definition,
+    of the minibatch or of the initial weights shows here (and needs a new folder). The second run's mean seconds
+    are over the cells it was asked for (not cell 0, stored by the first run, at 0 s)."""
+    import json
+
+    import pandas as pd
+
+    import benchmarks_data
+    from nasbench_suite.cli import main
+
+    committed = Path(benchmarks_data.__file__).parent / "proxies" / "digits"
+    out = tmp_path / "p"
+    assert main(["proxies", "--table", "digits", "--archs", "0", "--out", str(out)]) == 0
+    capsys.readouterr()
+    cells = [3110, GOOD.index]  # a 1x1 conv after a dead input edge; 3x3 and 1x1 convs, skip, pool, none
+    assert main(["proxies", "--table", "digits", "--archs", ",".join(map(str, cells)), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    mine, ref = (json.loads((folder / "proxies.json").read_text()) for folder in (out, committed))
+    assert {k: v for k, v in mine.items() if k != "fingerprint"} == {k: v for k, v in ref.items() if k != "fingerprint"}
+    got = pd.read_csv(out / "proxies.csv").set_index("arch_index")
+    want = pd.read_csv(committed / "proxies.csv").set_index("arch_index")
+    assert got.index.tolist() == [0, *sorted(cells)]
+    for p in PROXIES:
+        assert got.loc[0, p] == want.loc[0, p], p  # -inf, or params/flops
+        assert got.loc[cells, p].to_numpy() == pytest.approx(want.loc[cells, p].to_numpy(), rel=1e-4), p
+    assert printed[0].startswith("proxies of 2 cells of digits (2 computed now, 0 already stored) in ")
+    assert printed[1] == "mean seconds per cell: " + ", ".join(
+        f"{p} {got.loc[cells, p + '_seconds'].mean():.4f}" for p in PROXIES)
+
+
+def test_cli_proxies_takes_the_seed_batch_size_and_resolution_given(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from nasbench_suite.cli import main
+
+    assert main(["proxies", "--table", "digits", "--resolution", "12"]) == 2
+    assert "a network shape other than the table's (--channels/--cells/--resolution) needs --out DIR" in (
+        capsys.readouterr().err)
+    out = tmp_path / "p"
+    assert main(["proxies", "--table", "digits", "--archs", "0", "--proxies", "params", "--seed", "5",
+                 "--batch-size", "8", "--resolution", "12", "--out", str(out)]) == 0
+    ident = json.loads((out / "proxies.json").read_text())
+    assert (ident["settings"]["seed"], ident["settings"]["batch_size"], ident["settings"]["config"]["resolution"]) == (
+        5, 8, 12)
+    assert ident["data"]["rows"] == pick_minibatch(ident["data"]["split_size"], 8, 5).tolist()
+    assert ident["data"]["resize"] == "bilinear 8x8 -> 12x12 (align_corners=False)"
+
+
+def test_unknown_proxy_names_are_refused_in_one_exact_message() -> None:
+    from nasbench_suite.proxies import check_proxies
+
+    with pytest.raises(ProxyError) as info:
+        check_proxies(["snip", "bogus"])
+    assert str(info.value) == ("unknown proxy name(s) ['bogus']; proxies are grad_norm, snip, grasp, fisher, synflow, "
+                               "jacob_cov, naswot, zen, params, flops")
+
+
+def test_a_layer_whose_output_the_score_never_reads_adds_nothing() -> None:
+    """A Linear layer run in the forward pass but whose output is dropped gets no gradient (None), nor does its
+    output (fisher): grad_norm, snip, grasp, fisher and
+    synflow equal their hand values of the one-layer case without it (synflow: all-ones input, one layer,
+    R = sum |W| = the layer's flow)."""
+    from nasbench_suite.proxies import fisher, grad_norm, grasp, snip
+
+    class WithIdle(nn.Module):
+        def __init__(self, fc: nn.Module) -> None:
+            super().__init__()
+            self.fc, self.idle = fc, nn.Linear(3, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.idle(x)  # run, never read
+            return self.fc(x)
+
+    net, mb, g = _linear_case()
+    w = net[0].weight.detach().clone()
+    a = mb.x @ w.t()
+    ga = (torch.softmax(a, dim=1) - F.one_hot(mb.y, 2).float()) / len(mb.y)
+    hessian = torch.autograd.functional.hessian(lambda flat: F.cross_entropy(mb.x @ flat.view(2, 3).t(), mb.y),
+                                                w.flatten())
+    assert grad_norm(WithIdle(net[0]), mb) == pytest.approx(float(g.pow(2).sum().sqrt()), rel=1e-5)
+    assert snip(WithIdle(net[0]), mb) == pytest.approx(float((w * g).abs().sum()), rel=1e-5)
+    assert grasp(WithIdle(net[0]), mb) == pytest.approx(float(-(w.flatten() * (hessian @ g.flatten())).sum()), rel=1e-4)
+    assert fisher(WithIdle(net[0]), mb) == pytest.approx(3 * float((0.5 * (a * ga).pow(2).mean(0)).sum()), rel=1e-5)
+    assert synflow(WithIdle(net[0]), (3,)) == pytest.approx(float(w.abs().sum().double()), rel=1e-6)
+
+
+def test_fisher_skips_a_frozen_layer_on_the_input_by_hand() -> None:
+    """A frozen first layer (weights without requires_grad) on an input without it has an output that carries no
+    gradient: fisher leaves it out and scores the second layer alone, 3 weights per output channel."""
+    from nasbench_suite.proxies import fisher
+
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(3, 3, bias=False).requires_grad_(False), nn.Linear(3, 2, bias=False))
+    x, y = torch.randn(5, 3), torch.tensor([0, 1, 1, 0, 1])
+    a = net[0](x) @ net[1].weight.detach().t()
+    g = (torch.softmax(a, dim=1) - F.one_hot(y, 2).float()) / len(y)
+    assert fisher(net, Minibatch(x, y)) == pytest.approx(3 * float((0.5 * (a * g).pow(2).mean(0)).sum()), rel=1e-5)
+
+
+def test_a_folder_with_proxies_json_alone_is_no_proxy_folder_and_no_stored_proxies(tmp_path: Path) -> None:
+    """A first run killed before it wrote proxies.csv leaves proxies.json alone: load_proxies says the folder is not
+    a proxy folder yet (not 'cannot be read'), and stored_for finds no proxies beside the table."""
+    from types import SimpleNamespace
+
+    from nasbench_suite.proxy_store import load_proxies, stored_for
+
+    folder = tmp_path / "tables" / "proxies" / "t"
+    folder.mkdir(parents=True)
+    (folder / "proxies.json").write_text('{"proxies": ["params"], "table": {"content_hash": "h"}}')
+    with pytest.raises(ProxyError) as info:
+        load_proxies(folder)
+    assert str(info.value) == (f"{folder} is not a proxy folder: it needs proxies.json and proxies.csv "
+                               "(run `nasbench proxies --table T` first)")
+    assert stored_for(SimpleNamespace(name="t", content_hash="h", path=tmp_path / "tables" / "t")) is None
+
+
+def test_config_for_reads_each_shape_field_from_its_own_manifest_entry() -> None:
+    from types import SimpleNamespace
+
+    from nasbench_suite.proxy_store import config_for
+
+    bench = SimpleNamespace(manifest={"protocol": {"channels": 16, "cells": 2},
+                                      "dataset": {"in_channels": 3, "resolution": 12, "num_classes": 7}})
+    assert config_for(bench) == MacroConfig(channels=16, cells=2, in_channels=3, resolution=12, num_classes=7)
