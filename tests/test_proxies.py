@@ -582,6 +582,152 @@ def test_the_league_averages_the_repeats_of_an_estimator() -> None:
     assert row.cells == 10 and row.spearman == pytest.approx(1.0) and row.top10_precision == 1.0
 
 
+def test_stored_supernet_scores_of_a_single_cell_this_table_does_not_judge_are_refused(tmp_path: Path,
+                                                                                      search_table) -> None:
+    """A record without the table's hash (written before it was kept) whose supernet.csv scores every judged cell
+    and one more: that one cell is enough to refuse it as another table's scores, never read as this table's."""
+    import json
+    import re
+
+    from nasbench_suite.estimators import EstimatorError, Judged, judged_cells
+    from nasbench_suite.league import SUPERNET_CSV, SUPERNET_JSON, supernet_estimate
+
+    full = judged_cells(search_table)
+    (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + "".join(f"{a},1.0\n" for a in full.archs))
+    (tmp_path / SUPERNET_JSON).write_text(json.dumps({"epochs": 1, "train_seconds": 1.0, "score_seconds": 1.0,
+                                                      "cells_scored": len(full.archs)}))
+    judged = Judged(full.rows[:-1], full.archs[:-1], full.target[:-1])  # a table judging all but the last cell
+    with pytest.raises(EstimatorError, match="^" + re.escape(
+            f"{tmp_path / SUPERNET_CSV} scores 1 cells that table {search_table.name!r} does not judge: it was made "
+            f"for another table; write the league into another --out folder, or delete {SUPERNET_CSV} and "
+            f"{SUPERNET_JSON} in {tmp_path} to train and score the supernet on {search_table.name!r}") + "$"):
+        supernet_estimate(tmp_path, judged, search_table)
+    assert supernet_estimate(tmp_path, full, search_table).cost_per_cell == 2.0 / len(full.archs)
+
+
+def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_beyond_int64_are_one_line(
+        tmp_path: Path, search_table) -> None:
+    """A supernet.json of every judged cell whose seconds or cells_scored are not numbers (null, "1.0", [3]) was a
+    TypeError traceback where the cost per cell divides them; an arch index beyond int64 in supernet.csv an
+    OverflowError traceback. Both are the one line of any unreadable stored scores."""
+    import json
+    import re
+
+    from nasbench_suite.estimators import EstimatorError, judged_cells
+    from nasbench_suite.league import SUPERNET_CSV, SUPERNET_JSON, supernet_estimate
+
+    judged = judged_cells(search_table)
+    rows = "".join(f"{a},1.0\n" for a in judged.archs)
+    record = {"epochs": 1, "train_seconds": 1.0, "score_seconds": 1.0, "cells_scored": len(judged.archs)}
+    again = f"; delete {SUPERNET_CSV} and {SUPERNET_JSON} in {tmp_path} to train and score the supernet again"
+    (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + rows)
+    for key, value in (("train_seconds", None), ("score_seconds", "1.0"), ("cells_scored", [3])):
+        (tmp_path / SUPERNET_JSON).write_text(json.dumps({**record, key: value}))
+        with pytest.raises(EstimatorError, match="^" + re.escape(
+                f"stored supernet scores in {tmp_path} cannot be read (TypeError: supernet.json's epochs, train_seconds, "
+                f"score_seconds, cells_scored must be numbers){again}") + "$"):
+            supernet_estimate(tmp_path, judged, search_table)
+    (tmp_path / SUPERNET_JSON).write_text(json.dumps(record))
+    assert supernet_estimate(tmp_path, judged, search_table).cost_per_cell == 2.0 / len(judged.archs)
+    (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n99999999999999999999999,1.0\n" + rows)
+    with pytest.raises(EstimatorError, match=f"^stored supernet scores in {re.escape(str(tmp_path))} cannot be read "
+                                             rf"\(OverflowError: .*\){re.escape(again)}$"):
+        supernet_estimate(tmp_path, judged, search_table)
+
+
+def test_league_md_cost_line_of_a_manifest_without_threads_or_the_trainers_rule(tmp_path: Path, search_table,
+                                                                               bare_league,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest recording the machine but not its torch threads says '?' threads (not 1, a guess); a trainer
+    record without its rule for seconds adds nothing after the machine (was a KeyError on 'seconds')."""
+    from nasbench_suite.league import write_league
+
+    monkeypatch.setitem(search_table.manifest, "hardware", {"cpu": "Table CPU", "device": "cpu", "logical_cpus": 6})
+    monkeypatch.setitem(search_table.manifest, "compute", {"trainer": {"batch_cells": 4}})
+    frame, judged = bare_league
+    write_league(frame, search_table, judged, tmp_path, None)
+    (line,) = [line for line in (tmp_path / "league.md").read_text(encoding="utf-8").splitlines()
+               if line.startswith("* Cost per cell")]
+    assert ("or one per epoch read for a learning curve; recorded on Table CPU, 6 logical CPUs, ? torch threads per "
+            "process); predictors spread n full trainings over all judged cells.") in line
+
+
+def test_league_png_is_titled_with_the_table_and_the_ids_of_league_md(tmp_path: Path, search_table, bare_league,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """league.png plots the league's rows (one point per estimator, labelled by its id) under the title naming the
+    table and where the ids are listed; written as league_figure returned it."""
+    import nasbench_suite.report.figures as figures
+    from nasbench_suite.league import write_league
+
+    drawn = []
+    monkeypatch.setattr(figures, "league_figure", lambda frame, title: drawn.append((frame, title)) or b"PNG")
+    frame, judged = bare_league
+    write_league(frame, search_table, judged, tmp_path, None)
+    ((plotted, title),) = drawn
+    assert plotted is frame and title == f"Estimators on {search_table.name} (ids as in league.md)"
+    assert (tmp_path / "league.png").read_bytes() == b"PNG"
+
+
+def test_ensure_supernet_trains_the_judged_cells_on_the_data_folder_given(tmp_path: Path, search_table,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--data-dir DIR` reaches the supernet's training (it read the default data folder), with the judged cells,
+    the epochs asked for and seed 0."""
+    import nasbench_suite.league as league
+    from nasbench_suite.estimators import judged_cells
+
+    calls = []
+
+    def fake(bench, archs, epochs, seed=0, data_dir=None):
+        calls.append((bench, [int(a) for a in archs], epochs, seed, data_dir))
+        return np.zeros(len(archs)), {"epochs": epochs, "train_seconds": 1.0, "score_seconds": 1.0,
+                                      "cells_scored": len(archs)}
+
+    monkeypatch.setattr(league, "train_and_score_supernet", fake)
+    judged = judged_cells(search_table)
+    league.ensure_supernet(search_table, tmp_path / "league", judged, 3, str(tmp_path / "data"))
+    assert calls == [(search_table, [int(a) for a in judged.archs], 3, 0, str(tmp_path / "data"))]
+
+
+def test_ensure_supernet_keeps_a_folders_supernet_csv_even_without_its_record(tmp_path: Path, search_table,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """supernet.csv is what says scores are stored: one without its supernet.json is neither trained over nor
+    overwritten (the league then refuses it in one line); asked for epochs, it is read and refused at once."""
+    import re
+
+    import nasbench_suite.league as league
+    from nasbench_suite.estimators import EstimatorError, judged_cells
+
+    monkeypatch.setattr(league, "train_and_score_supernet", lambda *a, **k: pytest.fail("trained a supernet"))
+    judged = judged_cells(search_table)
+    (tmp_path / league.SUPERNET_CSV).write_text("arch_index,valid_acc\n1,50\n")
+    league.ensure_supernet(search_table, tmp_path, judged, 2, None)
+    assert [p.name for p in tmp_path.iterdir()] == [league.SUPERNET_CSV]
+    assert (tmp_path / league.SUPERNET_CSV).read_text() == "arch_index,valid_acc\n1,50\n"
+    with pytest.raises(EstimatorError, match=f"^stored supernet scores in {re.escape(str(tmp_path))} cannot be read "
+                                             r"\(FileNotFoundError: "):
+        league.ensure_supernet(search_table, tmp_path, judged, 2, None, asked=True)
+
+
+def test_estimators_refuses_too_large_sizes_before_the_supernet_trains(tmp_path: Path, search_table,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    """`--sizes` leaving fewer than 10 cells to judge on is refused before the (default 30-epoch) supernet trains
+    and before anything is written, as the predictors would refuse it only after the training."""
+    import nasbench_suite.league as league
+    from nasbench_suite.cli import main
+    from nasbench_suite.estimators import HELD_OUT, judged_cells
+
+    monkeypatch.setattr(league, "train_and_score_supernet", lambda *a, **k: pytest.fail("trained a supernet"))
+    judged = len(judged_cells(search_table).rows)
+    out = tmp_path / "league"
+    assert main(["estimators", "--table", str(search_table.path), "--sizes", f"10,{judged - HELD_OUT + 1}",
+                 "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"nasbench: error: predictor training-set size {judged - HELD_OUT + 1} (--sizes) is too large for the {judged} "
+        f"judged cells ({HELD_OUT} must be left to judge it on); the largest allowed size is {judged - HELD_OUT}")
+    assert not out.exists()
+
+
 def test_predictor_reads_extra_features() -> None:
     from nasbench_suite.predictors import make_predictor
 
