@@ -107,7 +107,7 @@ def _read_supernet(folder: Path) -> tuple[dict[str, Any], dict[int, float]]:
             raise ValueError(f"{SUPERNET_JSON} must hold {', '.join(RECORD_KEYS)}")
         if not all(isinstance(record[k], (int, float)) for k in RECORD_KEYS):  # the cost divides them: not a traceback
             raise TypeError(f"{SUPERNET_JSON}'s {', '.join(RECORD_KEYS)} must be numbers")
-        if not record["cells_scored"] or {"arch_index", "valid_acc"} - set(frame.columns):
+        if not record["cells_scored"] > 0 or {"arch_index", "valid_acc"} - set(frame.columns):
             raise ValueError(f"{SUPERNET_CSV} must have arch_index and valid_acc columns and {SUPERNET_JSON} "
                              "a positive cells_scored")
         values = dict(zip(frame["arch_index"].to_numpy(np.int64).tolist(), frame["valid_acc"].to_numpy(np.float64)))

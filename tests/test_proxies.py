@@ -627,6 +627,11 @@ def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_beyond_in
                 f"stored supernet scores in {tmp_path} cannot be read (TypeError: supernet.json's epochs, train_seconds, "
                 f"score_seconds, cells_scored must be numbers){again}") + "$"):
             supernet_estimate(tmp_path, judged, search_table)
+    (tmp_path / SUPERNET_JSON).write_text(json.dumps({**record, "cells_scored": -3}))  # was a negative cost per cell
+    with pytest.raises(EstimatorError, match="^" + re.escape(
+            f"stored supernet scores in {tmp_path} cannot be read (ValueError: {SUPERNET_CSV} must have arch_index and "
+            f"valid_acc columns and {SUPERNET_JSON} a positive cells_scored){again}") + "$"):
+        supernet_estimate(tmp_path, judged, search_table)
     (tmp_path / SUPERNET_JSON).write_text(json.dumps(record))
     assert supernet_estimate(tmp_path, judged, search_table).cost_per_cell == 2.0 / len(judged.archs)
     (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n99999999999999999999999,1.0\n" + rows)
