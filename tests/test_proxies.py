@@ -25,6 +25,11 @@ def batch(n: int = 16, seed: int = 0) -> Minibatch:
     return Minibatch(torch.randn(n, 1, 8, 8, generator=g), torch.arange(n) % 10)
 
 
+def supernet_record(epochs: int, cells: int, **extra: object) -> dict[str, object]:
+    """A stored supernet.json record (the keys the league reads) of 1 s of training and 1 s of scoring."""
+    return {"epochs": epochs, "train_seconds": 1.0, "score_seconds": 1.0, "cells_scored": cells, **extra}
+
+
 def values(scores: dict[str, tuple[float, float]]) -> dict[str, float]:
     return {k: v for k, (v, _) in scores.items()}
 
@@ -594,8 +599,7 @@ def test_stored_supernet_scores_of_a_single_cell_this_table_does_not_judge_are_r
 
     full = judged_cells(search_table)
     (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + "".join(f"{a},1.0\n" for a in full.archs))
-    (tmp_path / SUPERNET_JSON).write_text(json.dumps({"epochs": 1, "train_seconds": 1.0, "score_seconds": 1.0,
-                                                      "cells_scored": len(full.archs)}))
+    (tmp_path / SUPERNET_JSON).write_text(json.dumps(supernet_record(1, len(full.archs))))
     judged = Judged(full.rows[:-1], full.archs[:-1], full.target[:-1])  # a table judging all but the last cell
     with pytest.raises(EstimatorError, match="^" + re.escape(
             f"{tmp_path / SUPERNET_CSV} scores 1 cells that table {search_table.name!r} does not judge: it was made "
@@ -618,7 +622,7 @@ def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_beyond_in
 
     judged = judged_cells(search_table)
     rows = "".join(f"{a},1.0\n" for a in judged.archs)
-    record = {"epochs": 1, "train_seconds": 1.0, "score_seconds": 1.0, "cells_scored": len(judged.archs)}
+    record = supernet_record(1, len(judged.archs))
     again = f"; delete {SUPERNET_CSV} and {SUPERNET_JSON} in {tmp_path} to train and score the supernet again"
     (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + rows)
     for key, value in (("train_seconds", None), ("score_seconds", "1.0"), ("cells_scored", [3])):
@@ -627,11 +631,6 @@ def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_beyond_in
                 f"stored supernet scores in {tmp_path} cannot be read (TypeError: supernet.json's epochs, train_seconds, "
                 f"score_seconds, cells_scored must be numbers){again}") + "$"):
             supernet_estimate(tmp_path, judged, search_table)
-    (tmp_path / SUPERNET_JSON).write_text(json.dumps({**record, "cells_scored": -3}))  # was a negative cost per cell
-    with pytest.raises(EstimatorError, match="^" + re.escape(
-            f"stored supernet scores in {tmp_path} cannot be read (ValueError: {SUPERNET_CSV} must have arch_index and "
-            f"valid_acc columns and {SUPERNET_JSON} a positive cells_scored){again}") + "$"):
-        supernet_estimate(tmp_path, judged, search_table)
     (tmp_path / SUPERNET_JSON).write_text(json.dumps(record))
     assert supernet_estimate(tmp_path, judged, search_table).cost_per_cell == 2.0 / len(judged.archs)
     (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n99999999999999999999999,1.0\n" + rows)
@@ -684,8 +683,7 @@ def test_ensure_supernet_trains_the_judged_cells_on_the_data_folder_given(tmp_pa
 
     def fake(bench, archs, epochs, seed=0, data_dir=None):
         calls.append((bench, [int(a) for a in archs], epochs, seed, data_dir))
-        return np.zeros(len(archs)), {"epochs": epochs, "train_seconds": 1.0, "score_seconds": 1.0,
-                                      "cells_scored": len(archs)}
+        return np.zeros(len(archs)), supernet_record(epochs, len(archs))
 
     monkeypatch.setattr(league, "train_and_score_supernet", fake)
     judged = judged_cells(search_table)
@@ -855,9 +853,8 @@ def test_league_md_names_only_the_inputs_it_read_and_the_machine_they_recorded(t
     folder.mkdir()
     archs = judged_cells(search_table).archs
     (folder / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + "".join(f"{a},{a % 97}\n" for a in archs))
-    (folder / SUPERNET_JSON).write_text(json.dumps({
-        "epochs": 2, "train_seconds": 1.0, "score_seconds": 1.0, "cells_scored": len(archs),
-        "fingerprint": {"cpu": "Supernet CPU", "logical_cpus": 5, "threads": 3, "hash": "s"}}))
+    (folder / SUPERNET_JSON).write_text(json.dumps(supernet_record(
+        2, len(archs), fingerprint={"cpu": "Supernet CPU", "logical_cpus": 5, "threads": 3, "hash": "s"})))
     full = league_md(folder, proxies)
     assert "its stored zero-cost proxies and the stored supernet scores; regenerated" in full
     assert "No zero-cost proxies" not in full
@@ -1161,7 +1158,7 @@ def test_league_refuses_supernet_scores_made_for_another_table(tmp_path: Path, s
     from nasbench_suite.league import SUPERNET_CSV, SUPERNET_JSON, build_league, supernet_estimate
 
     archs = [int(a) for a in judged_cells(search_table).archs]
-    record = {"epochs": 2, "train_seconds": 1.0, "score_seconds": 1.0, "cells_scored": len(archs)}
+    record = supernet_record(2, len(archs))
 
     def store(folder: Path, cells: list[int], **extra: object) -> Path:
         folder.mkdir()
@@ -1465,8 +1462,7 @@ def test_ensure_supernet_stores_the_tables_hash_and_trains_only_when_asked(tmp_p
 
     def fake(bench, archs, epochs, seed=0, data_dir=None):
         calls.append(epochs)
-        return np.full(len(archs), 12.3456789), {"epochs": epochs, "train_seconds": 1.0, "score_seconds": 1.0,
-                                      "cells_scored": len(archs)}
+        return np.full(len(archs), 12.3456789), supernet_record(epochs, len(archs))
 
     monkeypatch.setattr(league, "train_and_score_supernet", fake)
     league.ensure_supernet(search_table, tmp_path / "none", judged, 0, None)
@@ -1479,9 +1475,10 @@ def test_ensure_supernet_stores_the_tables_hash_and_trains_only_when_asked(tmp_p
 
 
 def test_stored_supernet_scores_lacking_judged_cells_are_refused(tmp_path: Path, search_table) -> None:
-    """A supernet.csv of this table missing some judged cells, or a record of 0 cells scored: one
-    EstimatorError (not a KeyError or ZeroDivisionError traceback)."""
+    """A supernet.csv of this table missing some judged cells, or a record of 0 cells scored (or fewer: -3 gave a
+    negative cost per cell): one EstimatorError (not a KeyError or ZeroDivisionError traceback)."""
     import json
+    import re
 
     from nasbench_suite.estimators import EstimatorError, judged_cells
     from nasbench_suite.league import SUPERNET_CSV, SUPERNET_JSON, supernet_estimate
@@ -1489,15 +1486,17 @@ def test_stored_supernet_scores_lacking_judged_cells_are_refused(tmp_path: Path,
     judged = judged_cells(search_table)
     archs = [int(a) for a in judged.archs]
     (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + "".join(f"{a},1.0\n" for a in archs[3:]))
-    (tmp_path / SUPERNET_JSON).write_text(json.dumps({"epochs": 1, "train_seconds": 1.0, "score_seconds": 1.0,
-                                                      "cells_scored": len(archs) - 3,
-                                                      "content_hash": search_table.content_hash}))
+    (tmp_path / SUPERNET_JSON).write_text(json.dumps(supernet_record(1, len(archs) - 3,
+                                                                      content_hash=search_table.content_hash)))
     with pytest.raises(EstimatorError, match="lacks 3 judged cells"):
         supernet_estimate(tmp_path, judged, search_table)
-    (tmp_path / SUPERNET_JSON).write_text(json.dumps({"epochs": 1, "train_seconds": 1.0, "score_seconds": 1.0,
-                                                      "cells_scored": 0}))  # the cost per cell divides by it
-    with pytest.raises(EstimatorError, match="a positive cells_scored"):
-        supernet_estimate(tmp_path, judged, search_table)
+    for cells in (0, -3):  # the cost per cell divides by it
+        (tmp_path / SUPERNET_JSON).write_text(json.dumps(supernet_record(1, cells)))
+        with pytest.raises(EstimatorError, match="^" + re.escape(
+                f"stored supernet scores in {tmp_path} cannot be read (ValueError: {SUPERNET_CSV} must have arch_index "
+                f"and valid_acc columns and {SUPERNET_JSON} a positive cells_scored); delete {SUPERNET_CSV} and "
+                f"{SUPERNET_JSON} in {tmp_path} to train and score the supernet again") + "$"):
+            supernet_estimate(tmp_path, judged, search_table)
     for record in ({"epochs": 1, "train_seconds": 1.0, "cells_scored": 3},  # no score_seconds
                    ["epochs", "train_seconds", "score_seconds", "cells_scored"]):  # the keys, not a record
         (tmp_path / SUPERNET_JSON).write_text(json.dumps(record))
@@ -1701,9 +1700,8 @@ def test_estimators_refuse_stored_supernet_scores_of_other_epochs_than_asked(
     out = tmp_path / "league"
     out.mkdir()
     (out / league.SUPERNET_CSV).write_text("arch_index,valid_acc\n" + "".join(f"{a},{a % 97}\n" for a in archs))
-    (out / league.SUPERNET_JSON).write_text(json.dumps({
-        "epochs": 2, "train_seconds": 1.0, "score_seconds": 1.0, "cells_scored": len(archs),
-        "table": search_table.name, "content_hash": search_table.content_hash}))
+    (out / league.SUPERNET_JSON).write_text(json.dumps(supernet_record(
+        2, len(archs), table=search_table.name, content_hash=search_table.content_hash)))
     stored = {p.name: p.read_bytes() for p in out.iterdir()}
     base = ["estimators", "--table", str(search_table.path), "--sizes", "20", "--repeats", "1", "--out", str(out)]
     assert main(base + ["--supernet-epochs", "3"]) == 2
@@ -2033,8 +2031,7 @@ def test_cli_estimators_defaults_write_the_league_under_reports_and_print_the_be
 
     def fake(bench, archs, epochs, seed=0, data_dir=None):
         trained.append(epochs)
-        return (archs % 97).astype(float), {"epochs": epochs, "train_seconds": 1.0, "score_seconds": 1.0,
-                                            "cells_scored": len(archs)}
+        return (archs % 97).astype(float), supernet_record(epochs, len(archs))
 
     class Constant:  # a stand-in predictor (xgboost's 18 fits took 20 s): the league's rows, not its numbers
         def fit(self, archs: np.ndarray, y: np.ndarray) -> "Constant":
