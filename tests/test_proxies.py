@@ -609,11 +609,12 @@ def test_stored_supernet_scores_of_a_single_cell_this_table_does_not_judge_are_r
     assert supernet_estimate(tmp_path, full, search_table).cost_per_cell == 2.0 / len(full.archs)
 
 
-def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_beyond_int64_are_one_line(
+def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_not_a_whole_number_are_one_line(
         tmp_path: Path, search_table) -> None:
     """A supernet.json of every judged cell whose seconds or cells_scored are not numbers (null, "1.0", [3]) was a
     TypeError traceback where the cost per cell divides them; an arch index beyond int64 in supernet.csv an
-    OverflowError traceback. Both are the one line of any unreadable stored scores."""
+    OverflowError traceback, an empty one was read as cell -2**63, 1.5 as cell 1 and a cell's second row
+    replaced its first. All are the one line of any unreadable stored scores."""
     import json
     import re
 
@@ -633,10 +634,16 @@ def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_beyond_in
             supernet_estimate(tmp_path, judged, search_table)
     (tmp_path / SUPERNET_JSON).write_text(json.dumps(record))
     assert supernet_estimate(tmp_path, judged, search_table).cost_per_cell == 2.0 / len(judged.archs)
-    (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n99999999999999999999999,1.0\n" + rows)
-    with pytest.raises(EstimatorError, match=f"^stored supernet scores in {re.escape(str(tmp_path))} cannot be read "
-                                             rf"\(OverflowError: .*\){re.escape(again)}$"):
-        supernet_estimate(tmp_path, judged, search_table)
+    first, whole = judged.archs[0], f"{SUPERNET_CSV}'s arch_index must hold whole numbers, none empty"
+    damaged = {"99999999999999999999999,1.0\n": whole,  # was an OverflowError traceback
+               ",1.0\n": whole,  # was read as cell -2**63, "another table's"
+               f"{first}.5,1.0\n": whole,  # was read as cell {first}
+               f"{first},2.0\n": f"{SUPERNET_CSV} scores a cell twice"}  # was read: the later row won
+    for row, says in damaged.items():
+        (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + row + rows)
+        with pytest.raises(EstimatorError, match="^" + re.escape(
+                f"stored supernet scores in {tmp_path} cannot be read (ValueError: {says}){again}") + "$"):
+            supernet_estimate(tmp_path, judged, search_table)
 
 
 def test_league_md_cost_line_of_a_manifest_without_threads_or_the_trainers_rule(tmp_path: Path, search_table,
