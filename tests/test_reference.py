@@ -443,28 +443,32 @@ def _captured_build(monkeypatch: pytest.MonkeyPatch, ref: Path, out: Path, datas
     return seen
 
 
-def test_cifar100_tables_read_cifar100s_columns_and_have_no_valid_at_200(tmp_path: Path, ref: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """cifar100: hp12 from cifar100_valid / _test, seconds from cifar100_train_time_per_epoch_s (not
-    cifar10-valid's), valid seconds by the fixture's cifar100 ratio, the 200-epoch test accuracy from
-    CIFAR100TestAccuracy200Epochs, no valid accuracy at 200 (the per-seed file's is valtest); one seed, 0;
-    no cifar10-valid seconds note; the manifests name the protocol and the hp12 file's hash."""
+@pytest.mark.parametrize("dataset, prefix, nats, test200", [
+    ("cifar100", "cifar100", "cifar100", "CIFAR100TestAccuracy200Epochs"),
+    ("imagenet16-120", "imagenet16_120", "ImageNet16-120", "ImageNetTestAccuracy200Epochs")])
+def test_cifar100_and_imagenet_tables_read_their_own_columns_and_have_no_valid_at_200(
+        tmp_path: Path, ref: Path, monkeypatch: pytest.MonkeyPatch, dataset: str, prefix: str, nats: str,
+        test200: str) -> None:
+    """cifar100 (and ImageNet16-120 alike): hp12 from cifar100_valid / _test, seconds from
+    cifar100_train_time_per_epoch_s (not cifar10-valid's), valid seconds by the fixture's cifar100 ratio, the
+    200-epoch test accuracy from CIFAR100TestAccuracy200Epochs, no valid accuracy at 200 (the per-seed file's is
+    valtest); one seed, 0; no cifar10-valid seconds note; the manifests name the protocol and the hp12 file's hash."""
     import hashlib
     import json
 
     hp12 = pd.read_csv(ref / "nb201_hp12_mean_acc.csv")
-    hp12.assign(cifar100_valid=60.0, cifar100_test=61.0).to_csv(ref / "nb201_hp12_mean_acc.csv", index=False)
+    hp12.assign(**{f"{prefix}_valid": 60.0, f"{prefix}_test": 61.0}).to_csv(ref / "nb201_hp12_mean_acc.csv", index=False)
     per_seed = pd.read_csv(ref / "nb201_200ep_final_valid_per_seed.csv")
-    per_seed.assign(cifar100_train_time_per_epoch_s=7.0).to_csv(ref / "nb201_200ep_final_valid_per_seed.csv",
-                                                               index=False)
-    test200 = pd.read_csv(ref / "nb201_nats_test_acc_200ep.csv")
-    test200.assign(CIFAR100TestAccuracy200Epochs=62.0).to_csv(ref / "nb201_nats_test_acc_200ep.csv", index=False)
+    per_seed.assign(**{f"{prefix}_train_time_per_epoch_s": 7.0}).to_csv(ref / "nb201_200ep_final_valid_per_seed.csv",
+                                                                       index=False)
+    test200_file = pd.read_csv(ref / "nb201_nats_test_acc_200ep.csv")
+    test200_file.assign(**{test200: 62.0}).to_csv(ref / "nb201_nats_test_acc_200ep.csv", index=False)
     fixture = json.loads((ref / "nats_tss_fixture_3archs.json").read_text())
-    fixture["archs"]["0"]["12"]["all_results"]["cifar100|777"] = {"eval_times": {"x-valid@0": 1.0, "x-valid@1": 2.0},
-                                                                  "train_times": {"0": 6.0}}  # ratio 0.25
+    fixture["archs"]["0"]["12"]["all_results"][f"{nats}|777"] = {"eval_times": {"x-valid@0": 1.0, "x-valid@1": 2.0},
+                                                                 "train_times": {"0": 6.0}}  # ratio 0.25
     (ref / "nats_tss_fixture_3archs.json").write_text(json.dumps(fixture))
-    seen = _captured_build(monkeypatch, ref, tmp_path / "out", "cifar100")
-    assert list(seen) == ["nb201-cifar100-hp12", "nb201-cifar100-hp200"]
+    seen = _captured_build(monkeypatch, ref, tmp_path / "out", dataset)
+    assert list(seen) == [f"nb201-{dataset}-hp12", f"nb201-{dataset}-hp200"]
     (f12, m12), (f200, m200) = seen.values()
     assert f12.columns.tolist() == ["arch_index", "seed", "epoch", "train_seconds", "valid_seconds", "test_acc",
                                     "valid_acc", "nb201_index"]
@@ -478,7 +482,7 @@ def test_cifar100_tables_read_cifar100s_columns_and_have_no_valid_at_200(tmp_pat
     assert set(f12.loc[f12["epoch"] == 12, "valid_acc"]) == {60.0}
     sha = hashlib.sha256((ref / "nb201_hp12_mean_acc.csv").read_bytes()).hexdigest()
     for meta, epochs in ((m12, 12), (m200, 200)):
-        assert meta["dataset"]["name"] == "nb201-cifar100" and meta["dataset"]["sha256"] == sha
+        assert meta["dataset"]["name"] == f"nb201-{dataset}" and meta["dataset"]["sha256"] == sha
         assert meta["protocol"] == {"epochs": epochs, "hp": str(epochs), "values_at_epochs": [epochs]}
         assert meta["train_seconds_note"] == "NATS-Bench pseudo training time per epoch (GTX 1080Ti), constant over epochs"
         assert meta["valid_seconds_note"].startswith("estimate: per-epoch train time x 0.2500, ")
