@@ -105,8 +105,12 @@ def _read_supernet(folder: Path) -> tuple[dict[str, Any], dict[int, float]]:
         frame = read_csv(folder / SUPERNET_CSV)
         if not isinstance(record, dict) or any(k not in record for k in RECORD_KEYS):
             raise ValueError(f"{SUPERNET_JSON} must hold {', '.join(RECORD_KEYS)}")
-        if not all(isinstance(record[k], (int, float)) for k in RECORD_KEYS):  # the cost divides them: not a traceback
+        numbers = [record[k] for k in RECORD_KEYS]  # the cost divides them: not a traceback
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
             raise TypeError(f"{SUPERNET_JSON}'s {', '.join(RECORD_KEYS)} must be numbers")
+        if not np.isfinite(numbers).all() or min(numbers[:3]) < 0:  # JSON's NaN and Infinity, or a negative time
+            raise ValueError(f"{SUPERNET_JSON}'s {', '.join(RECORD_KEYS)} must be finite, epochs and seconds not "
+                             "negative")
         if not record["cells_scored"] > 0 or {"arch_index", "valid_acc"} - set(frame.columns):
             raise ValueError(f"{SUPERNET_CSV} must have arch_index and valid_acc columns and {SUPERNET_JSON} "
                              "a positive cells_scored")

@@ -612,7 +612,8 @@ def test_stored_supernet_scores_of_a_single_cell_this_table_does_not_judge_are_r
 def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_not_a_whole_number_are_one_line(
         tmp_path: Path, search_table) -> None:
     """A supernet.json of every judged cell whose seconds or cells_scored are not numbers (null, "1.0", [3]) was a
-    TypeError traceback where the cost per cell divides them; an arch index beyond int64 in supernet.csv an
+    TypeError traceback where the cost per cell divides them (true was read as 1; NaN, Infinity and a negative
+    time gave a nan, infinite or negative cost); an arch index beyond int64 in supernet.csv an
     OverflowError traceback, an empty one was read as cell -2**63, 1.5 as cell 1 and a cell's second row
     replaced its first. All are the one line of any unreadable stored scores."""
     import json
@@ -626,11 +627,15 @@ def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_not_a_who
     record = supernet_record(1, len(judged.archs))
     again = f"; delete {SUPERNET_CSV} and {SUPERNET_JSON} in {tmp_path} to train and score the supernet again"
     (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + rows)
-    for key, value in (("train_seconds", None), ("score_seconds", "1.0"), ("cells_scored", [3])):
+    keys = "supernet.json's epochs, train_seconds, score_seconds, cells_scored must be"
+    typed, bounded = f"TypeError: {keys} numbers", f"ValueError: {keys} finite, epochs and seconds not negative"
+    for key, value, says in (("train_seconds", None, typed), ("score_seconds", "1.0", typed),
+                             ("cells_scored", [3], typed), ("cells_scored", True, typed),  # true was read as 1
+                             ("train_seconds", float("nan"), bounded), ("score_seconds", float("inf"), bounded),
+                             ("train_seconds", -5.0, bounded), ("epochs", -1, bounded)):
         (tmp_path / SUPERNET_JSON).write_text(json.dumps({**record, key: value}))
         with pytest.raises(EstimatorError, match="^" + re.escape(
-                f"stored supernet scores in {tmp_path} cannot be read (TypeError: supernet.json's epochs, train_seconds, "
-                f"score_seconds, cells_scored must be numbers){again}") + "$"):
+                f"stored supernet scores in {tmp_path} cannot be read ({says}){again}") + "$"):
             supernet_estimate(tmp_path, judged, search_table)
     (tmp_path / SUPERNET_JSON).write_text(json.dumps(record))
     assert supernet_estimate(tmp_path, judged, search_table).cost_per_cell == 2.0 / len(judged.archs)
