@@ -20,7 +20,7 @@ from . import jsonread
 from .csvread import read_csv
 from .estimators import (METRICS, Estimate, EstimatorError, Judged, curve_estimates, fidelity_estimates,
                          judged_cells, league_table, predictor_estimates, proxy_estimates)
-from .store import atomic_write_bytes, atomic_write_text
+from .store import atomic_write_bytes, atomic_write_text, check_cell_csv
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -114,12 +114,10 @@ def _read_supernet(folder: Path) -> tuple[dict[str, Any], dict[int, float]]:
         if not record["cells_scored"] > 0 or {"arch_index", "valid_acc"} - set(frame.columns):
             raise ValueError(f"{SUPERNET_CSV} must have arch_index and valid_acc columns and {SUPERNET_JSON} "
                              "a positive cells_scored")
-        archs = frame["arch_index"].to_numpy(np.float64)  # float first: an empty or 1.5 index is refused, not cast
-        if not (np.isfinite(archs).all() and (archs == np.round(archs)).all() and (np.abs(archs) < 2 ** 53).all()):
-            raise ValueError(f"{SUPERNET_CSV}'s arch_index must hold whole numbers, none empty")
+        archs = check_cell_csv(frame, ("arch_index", "valid_acc"), SUPERNET_CSV)  # not empty, 1.5 or beyond int64
         if len(np.unique(archs)) < len(archs):
             raise ValueError(f"{SUPERNET_CSV} scores a cell twice")
-        values = dict(zip(archs.astype(np.int64).tolist(), frame["valid_acc"].to_numpy(np.float64)))
+        values = dict(zip(archs.tolist(), frame["valid_acc"].to_numpy(np.float64)))
     except (OSError, ValueError, TypeError) as exc:
         raise EstimatorError(f"stored supernet scores in {folder} cannot be read ({type(exc).__name__}: {exc}); "
                              f"{again}") from None

@@ -639,10 +639,10 @@ def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_not_a_who
             supernet_estimate(tmp_path, judged, search_table)
     (tmp_path / SUPERNET_JSON).write_text(json.dumps(record))
     assert supernet_estimate(tmp_path, judged, search_table).cost_per_cell == 2.0 / len(judged.archs)
-    first, whole = judged.archs[0], f"{SUPERNET_CSV}'s arch_index must hold whole numbers, none empty"
-    damaged = {"99999999999999999999999,1.0\n": whole,  # was an OverflowError traceback
-               ",1.0\n": whole,  # was read as cell -2**63, "another table's"
-               f"{first}.5,1.0\n": whole,  # was read as cell {first}
+    first, outside = judged.archs[0], f"{SUPERNET_CSV} has an arch_index outside 0..15624"
+    damaged = {"99999999999999999999999,1.0\n": outside,  # was an OverflowError traceback
+               ",1.0\n": outside,  # was read as cell -2**63, "another table's"
+               f"{first}.5,1.0\n": outside,  # was read as cell {first}
                f"{first},2.0\n": f"{SUPERNET_CSV} scores a cell twice"}  # was read: the later row won
     for row, says in damaged.items():
         (tmp_path / SUPERNET_CSV).write_text("arch_index,valid_acc\n" + row + rows)
