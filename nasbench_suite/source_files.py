@@ -5,12 +5,13 @@ the project modules they import (at the top of a file or inside a function: a la
 runs too). A project module is one of this package, of the top-level package of one of those classes (the
 shipped ``algorithms``, a user's ``mylab``), or a plain ``.py`` file beside a class's own plain-module file
 (the helpers of a single-file strategy). Third-party and Python's own modules are left out: their versions
-are the environment, not the strategy. Imports are read from the source (``ast``), not run: resolving a name
-imports at most its parent package, as the class's own import did already.
+are the environment, not the strategy. Imports are read from the source (``ast``), not run, and a name is
+resolved without importing anything (no package's ``__init__.py`` runs).
 """
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import importlib.util
 import inspect
 import sys
@@ -100,9 +101,35 @@ def _module(name: str, tops: set[str], beside: list[Path]) -> Path | None:
                 return folder / f"{name}.py"
         return None
     try:
-        spec = importlib.util.find_spec(name)
+        spec = _spec(name)
     except (ImportError, ValueError, AttributeError):  # not a module (a class imported from one), or absent
         return None
     if spec is None or not spec.origin or not spec.origin.endswith(".py") or not Path(spec.origin).is_file():
         return None
     return Path(spec.origin)
+
+
+def _spec(name: str) -> importlib.machinery.ModuleSpec | None:
+    """The spec the import system would find for module ``name``, without importing anything: an imported
+    module's own, else found by the finders in its parent's search path. ``importlib.util.find_spec`` imports
+    the parent package, running its ``__init__.py``: a subpackage a strategy imports lazily (only when it runs)
+    ran at hashing time, and whatever it raised (a missing GPU, a missing optional dependency) was a traceback."""
+    if name in sys.modules:
+        return getattr(sys.modules[name], "__spec__", None)
+    parent = name.rpartition(".")[0]
+    path = None
+    if parent:
+        module = sys.modules.get(parent)
+        if module is not None:
+            path = getattr(module, "__path__", None)
+        else:
+            spec = _spec(parent)
+            path = None if spec is None else spec.submodule_search_locations
+        if path is None:  # the parent is no package (or absent): no submodule of it
+            return None
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        spec = find(name, path) if find is not None else None
+        if spec is not None:
+            return spec
+    return None
