@@ -197,9 +197,9 @@ def test_this_package_counts_for_a_class_that_does_not_derive_from_it(modules: P
 
 def test_only_a_plain_modules_folder_lends_it_helpers(modules: Path) -> None:
     """``import name`` finds a helper beside a class's plain-module file only: beside a package's module (an
-    absolute import there is never the package's file) or beside a package (in site-packages: other
-    distributions) a file of that name is not the class's code."""
-    _write(modules, {"sfc_pkg/__init__.py": "import sfc_beside\n\n\nclass Top:\n    pass\n",
+    absolute import there is never the package's file), in a package's __init__ (the same) or beside a package
+    (in site-packages: other distributions) a file of that name is not the class's code."""
+    _write(modules, {"sfc_pkg/__init__.py": "import sfc_beside\n\n\nclass Top:\n    def ask(self):\n        import sfc_helper\n",
                      "sfc_pkg/strategies.py": "class Inner:\n    def ask(self):\n        import sfc_helper\n",
                      "sfc_pkg/sfc_helper.py": "", "sfc_beside.py": ""})
     pkg = importlib.import_module("sfc_pkg")

@@ -450,3 +450,12 @@ def test_a_damaged_zip_is_refused_and_its_file_closed(tmp_path: Path) -> None:
     with pytest.raises(TableCorruptedError, match="cannot be read"):
         read_scalars(tmp_path / "t")
     gc.collect()
+
+
+def test_jsonread_keeps_a_decoding_error_its_own() -> None:
+    """Bytes that are no UTF-8 text keep their UnicodeDecodeError (a ValueError every reader names the file
+    for), not a RefusedJSON calling them a number too long."""
+    from nasbench_suite import jsonread
+
+    with pytest.raises(UnicodeDecodeError, match="can't decode byte 0xff in position 1"):
+        jsonread.loads(b'"\xff"')
