@@ -148,3 +148,45 @@ def test_output_lock_removes_the_parents_it_created_when_the_command_wrote_nothi
     with output_lock(tmp_path / "a" / "out", "test", "meanwhile"):
         (tmp_path / "a" / "out" / "result.txt").write_text("written")
     assert [p.name for p in (tmp_path / "a" / "out").iterdir()] == ["result.txt"]  # its lock file removed
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open descriptors through Linux's /proc")
+def test_a_refused_or_retried_lock_keeps_no_descriptor_open_and_says_how_to_read_meanwhile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that is refused (a search driver trying again, a notebook) or that retried after its holder
+    removed the file keeps no descriptor of the lock file open; the refusal names the holder and, by default,
+    the commands that read a run folder meanwhile."""
+    import fcntl
+    import os
+    from types import SimpleNamespace
+
+    from nasbench_suite import run_lock as run_lock_module
+    from nasbench_suite.errors import RunInUseError
+
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_descriptors()
+    with run_lock_module.run_lock(tmp_path, "mine"):
+        for _ in range(3):
+            with pytest.raises(RunInUseError) as refused:
+                with run_lock_module.run_lock(tmp_path, "second"):
+                    pass
+        assert open_descriptors() == before + 1  # the holder's own
+    assert open_descriptors() == before
+    assert str(refused.value) == (f"{tmp_path} is in use by process {os.getpid()} (mine); wait for it to finish or "
+                                  f"stop it (to read what it has finished meanwhile: nasbench info {tmp_path}, or "
+                                  f"nasbench table build {tmp_path} --partial)")
+
+    def flock_after_the_holder_left(fd: int, op: int) -> None:
+        if not calls:  # the first attempt: the holder removes its file just before we get the lock
+            (tmp_path / ".lock").unlink()
+        calls.append(fd)
+        fcntl.flock(fd, op)
+
+    calls: list[int] = []
+    monkeypatch.setattr(run_lock_module, "fcntl", SimpleNamespace(LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB,
+                                                                  flock=flock_after_the_holder_left))
+    with run_lock_module.run_lock(tmp_path, "retried"):
+        assert len(calls) == 2 and open_descriptors() == before + 1
+    assert open_descriptors() == before

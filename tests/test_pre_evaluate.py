@@ -2,6 +2,7 @@
 committed files, the Ray backend, and tables built from a store (class members filled)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -9,10 +10,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,7 +26,8 @@ import torch
 import nasbench_suite
 from nasbench_suite import backends, engine, pre_evaluate, tablefile
 from nasbench_suite.data import load_dataset
-from nasbench_suite.errors import IncompleteRunError, RunInUseError, RunMismatchError, ShardFileError, StoreError
+from nasbench_suite.errors import (DatasetError, IncompleteRunError, RunInUseError, RunMismatchError, ShardFileError,
+                                   StoreError)
 from nasbench_suite.model import analytic_params
 from nasbench_suite.pre_evaluate import (
     FILLED_FROM_REPRESENTATIVE,
@@ -1470,3 +1475,142 @@ def test_a_session_lists_each_ray_node_once_in_a_stable_order(tmp_path: Path) ->
         for host in ("b", "a", "b", "a"):
             session.trained_on({"host": host})
         assert session.record.hardware["ray_nodes"] == [{"host": "a"}, {"host": "b"}]
+
+
+# ----- the local backends, with threads standing in for worker processes ------------------------------------
+@contextlib.contextmanager
+def _thread_pool(workers: int, sizes: list[int] | None = None) -> Iterator[ThreadPoolExecutor]:
+    """What :func:`backends.spawn_pool` gives, with threads: ``_train_in_worker`` patched here reaches them."""
+    if sizes is not None:
+        sizes.append(workers)
+    with ThreadPoolExecutor(workers) as pool:
+        yield pool
+
+
+def test_a_pool_keeps_one_unit_per_worker_and_yields_each_as_it_finishes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first unit ends only once the third was yielded: the second worker trains the second unit and then the
+    third while the first goes on, and each is yielded as it finishes, not in the order of the plan (a pool that
+    waited for all its units, or kept one unit in flight, gave 0 first, after the 5 s wait). The pool has as many
+    workers as units when there are fewer units than --workers."""
+    sizes: list[int] = []
+    monkeypatch.setattr(backends, "spawn_pool", lambda n: _thread_pool(n, sizes))
+    third_yielded = threading.Event()
+
+    def train(protocol: Protocol, data_dir: str | None, archs: tuple[int, ...], seed: int, batch_cells: int,
+              device: str = "cpu") -> backends.ShardResults:
+        if archs == (0,):
+            third_yielded.wait(timeout=5)
+        return {a: [(1, {"seed": float(seed), "batch_cells": float(batch_cells)})] for a in archs}
+
+    monkeypatch.setattr(backends, "_train_in_worker", train)
+    shards = [Shard(7, (0,)), Shard(7, (1,)), Shard(7, (2,))]
+    order = []
+    for shard, results in backends.run_shards(shards, TINY, None, batch_cells=3, workers=2):
+        order.append(shard.archs[0])
+        assert results == {shard.archs[0]: [(1, {"seed": 7.0, "batch_cells": 3.0})]}
+        if shard.archs == (2,):
+            third_yielded.set()
+    assert order == [1, 2, 0] and sizes == [2]
+    assert sorted(s.archs for s, _ in backends.run_shards(shards[:2], TINY, None, batch_cells=3, workers=8)) == [(0,), (1,)]
+    assert sizes == [2, 2]  # two units: two workers, not eight
+
+
+def test_a_pool_starts_a_unit_only_while_the_longest_unit_so_far_still_fits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One worker on a clock of its own that the caller moves on by 30 s per unit: units start at 0, 0 (the
+    second is started as the first is yielded), 30 and 60 s; at 90 s the longest unit (30 s) would end at the
+    deadline of 120 s, so the fifth does not start. A unit's length runs from its start to its result."""
+    now = [0.0]
+    monkeypatch.setattr(backends, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(backends, "spawn_pool", _thread_pool)
+    monkeypatch.setattr(backends, "_train_in_worker", lambda protocol, data_dir, archs, *_: {a: [] for a in archs})
+    shards = [Shard(0, (a,)) for a in range(6)]
+    admission = backends.Admission(120.0)
+    yielded = []
+    for shard, _ in backends._run_process_pool(shards, TINY, None, 1, 1, admission):
+        yielded.append(shard.archs[0])
+        now[0] += 30.0
+    assert yielded == [0, 1, 2, 3] and admission.longest == 30.0
+
+
+def test_a_dead_worker_and_a_worker_s_own_error_are_each_one_line(fake, tmp_path: Path, capsys,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process that died (the pool is broken) says that finished results are kept and how to resume;
+    an error a worker raised (its dataset) is its own message, not taken for a dead worker."""
+    monkeypatch.setattr(backends, "spawn_pool", _thread_pool)
+    args = ["pre-evaluate", *TINY_FLAGS, "--archs", "0-3", "--seeds", "0", "--shard-size", "2", "--workers", "2",
+            "--out", tmp_path / "run"]
+
+    def died(*_: Any) -> backends.ShardResults:
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(backends, "_train_in_worker", died)
+    rc, _, err = _cli(capsys, *args)
+    assert rc == 2 and err == ("nasbench: error: a worker process died (killed, for example by the out-of-memory "
+                               "killer); every finished result is stored: run the same command again to resume, "
+                               "with fewer --workers or a smaller --batch-cells if memory is short\n")
+
+    def no_data(*_: Any) -> backends.ShardResults:
+        raise DatasetError("cifar10-16px: /data/cifar10-16px.npz is not readable")
+
+    monkeypatch.setattr(backends, "_train_in_worker", no_data)
+    rc, _, err = _cli(capsys, *args)
+    assert rc == 2 and err == "nasbench: error: cifar10-16px: /data/cifar10-16px.npz is not readable\n"
+    assert stored_results(tmp_path / "run") == 0
+
+
+def test_a_worker_process_loads_its_dataset_once_and_trains_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nasbench_suite import train
+
+    loads: list[tuple[Protocol, str | None]] = []
+
+    def load(protocol: Protocol, data_dir: str | None) -> str:
+        loads.append((protocol, data_dir))
+        return f"dataset {len(loads)}"
+
+    monkeypatch.setattr(train, "load_protocol_data", load)
+    monkeypatch.setattr(backends, "_WORKER_DATA", {})
+    other = Protocol(dataset="synthetic", channels=2, cells=1, epochs=3, batch_size=32, train_subset=32)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert backends._worker_data(TINY, None) == "dataset 1" and torch.get_num_threads() == 1
+        assert backends._worker_data(TINY, None) == "dataset 1"  # loaded once per process
+        assert backends._worker_data(other, "d") == "dataset 2"
+        assert backends._WORKER_DATA == {(other, "d"): "dataset 2"}  # one dataset held at most
+        assert loads == [(TINY, None), (other, "d")]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_training_in_this_process_is_on_one_thread_and_gives_the_threads_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a worker process trains (results do not depend on --workers); the caller's thread count is restored
+    afterwards, and freed memory is kept for reuse as in a worker."""
+    seen: list[int] = []
+    retained: list[bool] = []
+
+    def train(archs: Sequence[int], seed: int, data: Any, protocol: Protocol, **_: Any) -> backends.ShardResults:
+        seen.append(torch.get_num_threads())
+        return {a: [] for a in archs}
+
+    monkeypatch.setattr(backends, "train_shard_results", train)
+    monkeypatch.setattr(backends, "retain_freed_memory", lambda: retained.append(True))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        shards = [Shard(0, (4,)), Shard(1, (4,))]
+        assert [s for s, _ in backends.run_shards(shards, TINY, None, batch_cells=1)] == shards
+        assert seen == [1, 1] and retained == [True] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_no_unit_starts_no_backend_and_a_deadline_needs_the_local_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    def started(*_: Any) -> None:
+        raise AssertionError("a backend was started for no unit")
+
+    monkeypatch.setattr(backends, "import_ray", started)
+    monkeypatch.setattr(backends, "spawn_pool", started)
+    for backend, workers in (("ray", 2), ("local", 2)):
+        assert list(backends.run_shards([], TINY, None, batch_cells=1, backend=backend, workers=workers)) == []
+    with pytest.raises(ValueError, match="^a deadline needs the local backend$"):
+        list(backends.run_shards([Shard(0, (0,))], TINY, None, batch_cells=1, backend="ray", deadline=1.0))

@@ -386,3 +386,100 @@ def test_a_task_that_ray_could_not_even_import_is_named_by_its_own_error() -> No
                                           ip="10.0.0.7").as_instanceof_cause())
     assert str(error).startswith("a Ray task on node 10.0.0.7 failed: ImportError: No module named 'nasbench_suite' "
                                  "(every node needs nasbench_suite of the same version"), error
+
+
+def test_a_reachable_cluster_is_tried_once_within_the_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check connects with a timeout of seconds (Ray's own retries take minutes), the one given or
+    RAY_CONNECT_TIMEOUT; an address that accepts passes."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    tried: list[tuple[tuple[str, int], float | None]] = []
+    real = socket.create_connection
+
+    def connect(address: tuple[str, int], timeout: float | None = None) -> socket.socket:
+        tried.append((address, timeout))
+        return real(address, timeout=timeout)
+
+    monkeypatch.setattr(backends.socket, "create_connection", connect)
+    server, address = _listening()
+    port = int(address.rsplit(":", 1)[1])
+    with server:
+        backends.check_ray_address(address)
+        backends.check_ray_address(f"ray://{address}", timeout=2.5)
+    assert tried == [(("127.0.0.1", port), backends.RAY_CONNECT_TIMEOUT), (("127.0.0.1", port), 2.5)]
+    assert backends.RAY_CONNECT_TIMEOUT <= 30
+
+
+@pytest.mark.parametrize("address, mode, error, says", [
+    # RAY_AUTH_MODE=token already set: a refusal is not the missing token, so no hint
+    ("10.0.0.5:6379", "token", ConnectionError("Failed to connect to Ray cluster at HOST."),
+     "cannot connect to the Ray cluster at 10.0.0.5:6379: Failed to connect to Ray cluster at HOST"),
+    pytest.param("10.0.0.5:6379", "token", _AUTH_ERROR and _AUTH_ERROR("Token authentication is enabled but no "
+                                                                       "authentication token was found"),
+                 "cannot connect to the Ray cluster at 10.0.0.5:6379: Token authentication is enabled but no "
+                 f"authentication token was found; {backends.RAY_TOKEN_HINT}",
+                 marks=pytest.mark.skipif(_AUTH_ERROR is None, reason="this Ray has no AuthenticationError")),
+    (None, "", RuntimeError("Maybe you called ray.init twice by accident?\nmore"),
+     "cannot connect to the Ray cluster at a new local instance: Maybe you called ray.init twice by accident?"),
+])
+def test_the_token_hint_is_given_only_where_a_missing_token_may_be_the_cause(
+        monkeypatch: pytest.MonkeyPatch, address: str | None, mode: str, error: Exception, says: str) -> None:
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_AUTH_MODE", mode)
+    monkeypatch.setattr(backends, "check_ray_address", lambda address: None)
+
+    def init(**_: Any) -> None:
+        raise error
+
+    stand_in = SimpleNamespace(is_initialized=lambda: False, init=init, exceptions=ray.exceptions)
+    with pytest.raises(backends.BackendUnavailableError) as refused:
+        backends.connect_ray(stand_in, address, 2)
+    assert str(refused.value) == says
+
+
+def test_a_long_failure_is_cut_and_a_task_that_died_says_how_to_resume() -> None:
+    """Ray's 'failed to import' lists the whole sys.path: the line keeps its first 300 characters (a
+    node's own dataset or version message is kept whole); a task that died is not a task that failed."""
+    rte = ray.exceptions.RayTaskError
+    long = ImportError("x" * 400)
+    error = backends.ray_failure(ray, rte("f", "ray::f() (pid=2, ip=10.0.0.7)", long, proctitle="ray::f", pid=2,
+                                          ip="10.0.0.7").as_instanceof_cause())
+    assert str(error) == (f"a Ray task on node 10.0.0.7 failed: ImportError: {'x' * 287}... (every node needs "
+                          "nasbench_suite of the same version as this machine's, and the data where --data-dir names it)")
+    own = backends.DatasetError("d" * 400)
+    error = backends.ray_failure(ray, rte("f", "ray::f()", own, proctitle="ray::f", pid=2, ip="10.0.0.7"))
+    assert str(error).startswith(f"a Ray task on node 10.0.0.7 failed: {'d' * 400} (every node")
+    died = backends.ray_failure(ray, ray.exceptions.WorkerCrashedError())
+    assert isinstance(died, backends.WorkerDiedError)
+    assert str(died) == ("a Ray task died (WorkerCrashedError: The worker died unexpectedly while executing this task. "
+                         "Check python-core-worker-*.log files for more information.); every finished result is "
+                         "stored: run the same command again to resume")
+
+
+def test_a_node_with_another_engine_revision_is_refused_and_the_tasks_left_are_cancelled(
+        driver: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each task takes one CPU (a local instance of --workers CPUs runs --workers at once); the first failure
+    ends the run and cancels every task not yet finished."""
+
+    class Recording(FakeNode):
+        def __init__(self, cwd: Path) -> None:
+            super().__init__(cwd)
+            self.options: list[dict[str, Any]] = []
+            self.cancelled: list[tuple[_Ref, bool]] = []
+
+        def remote(self, **options: Any) -> Callable[[Callable[..., Any]], SimpleNamespace]:
+            self.options.append(options)
+            return super().remote(**options)
+
+        def cancel(self, ref: _Ref, force: bool = False) -> None:
+            self.cancelled.append((ref, force))
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    node = Recording(tmp_path / "node")
+    _use(monkeypatch, node)
+    facts = backends.node_facts
+    monkeypatch.setattr(backends, "node_facts", lambda: {**facts(), "engine_revision": -1})
+    shards = RunSpec("0-5", (0,), CIFAR, shard_size=2).shards()
+    with pytest.raises(backends.RemoteTaskError, match=r"failed: this node has nasbench_suite \S+ \(engine revision -1, "):
+        list(backends.run_shards(shards, CIFAR, None, batch_cells=1, backend="ray", expect=backends.trainer_identity()))
+    assert node.options == [{"num_cpus": 1}]
+    assert len(node.cancelled) == 2 and all(force for _, force in node.cancelled)

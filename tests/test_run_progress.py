@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -194,3 +195,36 @@ def test_a_partial_table_is_replaced_only_when_asked(fake, tmp_path: Path) -> No
     with pytest.raises(TableExistsError, match="already exists; pass --overwrite"):  # as build_table
         build_partial_table(run_dir, tmp_path / "t", name="second")
     assert build_partial_table(run_dir, tmp_path / "t", name="second", overwrite=True).name == "second"
+
+
+def test_progress_without_wall_time_or_a_named_device_and_with_an_unmeasured_second(fake, tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    """A session of no wall time gives no rate (not a division by zero); a session file that names no device
+    counts as the CPU; a second not measured (NaN) is left out of the measured seconds, as the complete table's
+    manifest leaves it out, instead of making them NaN."""
+    def nan_seconds(*args: Any, **kwargs: Any) -> backends.ShardResults:
+        results = fake(*args, **kwargs)
+        for _, values in results[min(results)]:
+            values["test_seconds"] = float("nan")
+        return results
+
+    monkeypatch.setattr(backends, "train_shard_results", nan_seconds)
+    spec = RunSpec("0-7", (0,), ONE_EPOCH, shard_size=4)
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(backends, "run_shards", lambda shards, *a, **k: REAL_RUN_SHARDS(shards[:1], *a, **k))
+    run_pre_evaluation(spec, run_dir, progress=False)  # 4 of 8 results
+    (session,) = (run_dir / "sessions").glob("*.json")
+    record = json.loads(session.read_text())
+    no_device = {k: v for k, v in record["hardware"].items() if k != "device"}
+    session.write_text(json.dumps({**record, "wall_seconds": 0.0, "hardware": no_device}))
+    progress = snapshot(run_dir).progress()
+    assert progress["results_per_hour"] is None and progress["hours_left_at_that_rate"] is None
+    assert progress["devices"] == ["cpu"] and progress["session_wall_seconds"] == 0.0
+    session.write_text(json.dumps({**record, "wall_seconds": 5400.0}))  # 4 results in 1.5 h, 4 left
+    progress = snapshot(run_dir).progress()
+    assert (progress["session_wall_seconds"], progress["results_per_hour"], progress["hours_left_at_that_rate"]) == \
+        (5400.0, 2.7, 1.5)
+    monkeypatch.setattr(backends, "run_shards", REAL_RUN_SHARDS)
+    run_pre_evaluation(spec, run_dir, progress=False)
+    full = build_from_store(run_dir, tmp_path / "full").manifest["compute"]["measured_seconds"]
+    assert np.isfinite(full) and snapshot(run_dir).progress()["measured_seconds"] == full > 0
