@@ -160,6 +160,10 @@ class _FileSource:
         infos = data.get("arch2infos")
         if not isinstance(infos, dict) or not infos:
             raise DatasetError(f"{path} has no arch2infos: not the NATS-Bench tss single file")
+        bad = next((k for k in infos if isinstance(k, bool) or not isinstance(k, (int, np.integer))
+                    or not 0 <= k < NUM_ARCHS), None)  # '3' was a KeyError, 20000 an IndexError: tracebacks
+        if bad is not None:
+            raise DatasetError(f"{path}: arch2infos key {bad!r} is not an NB201 index 0..{NUM_ARCHS - 1}")
         self._infos = infos
         self.description = {"format": "NATS-Bench tss single file (loaded whole)", "path": str(path),
                             "arch_records": len(infos)}

@@ -208,3 +208,27 @@ def test_pack_out_folder_may_start_with_a_tilde(source, tmp_path, monkeypatch):
     pack = write_pack("cifar10-16px", source, "~/pack", max_train=50)
     assert pack.path == tmp_path / "home" / "pack" / CIFAR10_16PX_FILE and pack.path.is_file()
     assert not (Path.cwd() / "~").exists()
+
+
+def test_pack_into_a_file_is_refused_before_the_source_is_read(source, tmp_path, monkeypatch):
+    """write_pack's own check (not only the CLI's): --out naming a file is one DatasetError, the file kept."""
+    import nasbench_suite.data_pack as data_pack
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep")
+    monkeypatch.setattr(data_pack, "split_rows", lambda *a, **k: pytest.fail("the source was read"))
+    with pytest.raises(DatasetError) as info:
+        write_pack("cifar10-16px", source, blocker, max_train=50)
+    assert str(info.value) == f"--out {blocker} is a file; the pack is written into a folder"
+    assert blocker.read_text() == "keep"
+
+
+def test_cli_overwrite_replaces_a_pack_with_one_for_other_subsets(source, tmp_path, capsys):
+    """`nasbench data pack --overwrite` reaches write_pack: the second pack (other subsets) replaces the first."""
+    out = tmp_path / "pack"
+    base = ["data", "pack", "--dataset", "cifar10-16px", "--data-dir", str(source), "--out", str(out)]
+    assert main([*base, "--train-subset", "50", "--valid-subset", "30"]) == 0
+    assert main([*base, "--train-subset", "20", "--valid-subset", "10", "--overwrite"]) == 0
+    assert "30 of 400 train images, 60 of 60 test images" in capsys.readouterr().out.splitlines()[-1]
+    with np.load(out / CIFAR10_16PX_FILE) as npz:
+        assert len(npz["rows_train"]) == 30

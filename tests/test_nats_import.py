@@ -441,3 +441,240 @@ def test_valtest_as_valid_fills_only_the_missing_valid_epochs_from_ori_test(gene
     for name in ("nats-tss-cifar10-valid-hp200", "nats-tss-cifar100-hp12", "nats-tss-ImageNet16-120-hp12"):
         # nothing filled: the manifest said valtest_as_valid (so the NATS API adapter refused them) at hp=12 too
         assert subst[name].manifest["valtest_as_valid"] is False and subst[name].content_hash == plain[name].content_hash
+
+
+# ----- the mapping, written out independently of nats_import.SPLITS (the module doc's table) ---------------------
+_TRAIN = (("loss", "train_losses"), ("acc", "train_acc1es"), ("acc5", "train_acc5es"), ("seconds", "train_times"))
+_EVAL = (("loss", "eval_losses"), ("acc", "eval_acc1es"), ("seconds", "eval_times"))
+_SPLITS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {  # split -> (NATS eval set, measure prefix), in order
+    "cifar10-valid": {"valid": (("x-valid", ""),), "test": (("ori-test", ""),)},
+    "cifar10": {"test": (("ori-test", ""),)},
+    "cifar100": {"valid": (("x-valid", ""),), "test": (("x-test", ""), ("ori-test", "valtest_"))},
+    "ImageNet16-120": {"valid": (("x-valid", ""),), "test": (("x-test", ""), ("ori-test", "valtest_"))},
+}
+
+
+def _nats_cost(values: list[float], seeds: list[int]) -> float:
+    """NATS-Bench's get_compute_costs: seed 888's value where the seeds disagree to 5 decimals, else the mean."""
+    if len({f"{v:.5f}" for v in values}) > 1 and 888 in seeds:
+        return values[seeds.index(888)]
+    return float(np.mean(values))
+
+
+def test_every_value_comes_from_its_nats_key_for_every_dataset_split_seed_and_epoch(generated: Callable[..., Path],
+                                                                                     tmp_path: Path) -> None:
+    """Without the official fixture: each table's splits and measures are exactly the documented ones, and every
+    stored value (all epochs, all seeds; NaN where NATS records none) is the generator's value at NATS' key
+    for epoch - 1; the seeds an arch lacks stay NaN; params/flops/latency/nb201_index are NATS' per-arch values."""
+    seed = 4
+    strings, archs = nb201_order(seed), [2, 9]
+    src = generated(tmp_path / "src", archs, seed)
+    tables = {t.name: t for t in import_nats_tss(src, tmp_path / "out", progress=False)}
+    assert sorted(tables) == sorted(f"nats-tss-{ds}-hp{hp}" for ds in DATASETS for hp in ("12", "200"))
+    records = {idx: arch_record(idx, strings[idx], seed) for idx in archs}
+    assert sorted(len(r["200"]["dataset_seed"]["cifar10"]) for r in records.values()) == [2, 3]  # seeds differ by arch
+    for ds, hp in ((ds, hp) for ds in DATASETS for hp in ("12", "200")):
+        bench, epochs = tables[f"nats-tss-{ds}-hp{hp}"], int(hp)
+        assert bench.epochs == tuple(range(1, epochs + 1)) and bench.manifest["epochs"] == list(bench.epochs)
+        assert {s: list(bench.measures(s)) for s in bench.splits} == {
+            "train": [m for m, _ in _TRAIN],
+            **{split: [p + m for _, p in sources for m, _ in _EVAL] for split, sources in _SPLITS[ds].items()}}
+        all_seeds = sorted({s for r in records.values() for s in r[hp]["dataset_seed"][ds]})
+        assert list(bench.seeds) == all_seeds == bench.manifest["seeds"]
+        for idx, record in records.items():
+            arch, seeds = Arch.from_str(strings[idx]), record[hp]["dataset_seed"][ds]
+            row = bench.row(arch)
+            assert bench.scalar(arch, "nb201_index") == idx
+            results = [record[hp]["all_results"][(ds, s)] for s in seeds]
+            assert bench.scalar(arch, "params") == _nats_cost([float(r["params"]) for r in results], seeds)
+            assert bench.scalar(arch, "flops") == _nats_cost([float(r["flop"]) for r in results], seeds)
+            assert bench.scalar(arch, "latency") == pytest.approx(np.mean([r["latency"][0] for r in results]), rel=1e-12)
+            for pos, table_seed in enumerate(bench.seeds):
+                res = record[hp]["all_results"].get((ds, table_seed))
+                for split in bench.splits:
+                    got = bench._arrays[split][row, pos]  # [epoch, measure]: every value at once
+                    if res is None:  # a seed of the table this arch was not trained with
+                        assert np.isnan(got).all()
+                        continue
+                    if split == "train":
+                        want = [[res[f][i] for _, f in _TRAIN] for i in range(epochs)]
+                    else:
+                        want = [[res[f].get(f"{nats_set}@{i}", np.nan) for nats_set, _ in _SPLITS[ds][split]
+                                 for _, f in _EVAL] for i in range(epochs)]
+                    np.testing.assert_array_equal(got, np.asarray(want, dtype=np.float32), err_msg=f"{bench.name} {split}")
+
+
+def test_params_and_flops_are_seed_888s_only_where_the_seeds_disagree_to_5_decimals(generated: Callable[..., Path],
+                                                                                     tmp_path: Path) -> None:
+    """NATS' legacy fix (get_cost_info): seed 888's value where seeds disagree (to 5 decimals), else the mean;
+    without a seed 888 (hp=12) always the mean."""
+    strings = nb201_order(0)
+    src = generated(tmp_path / "src", [0], 0)
+    record = arch_record(1, strings[1])
+    hp200, hp12 = record["200"], record["12"]
+    hp200["dataset_seed"]["cifar10"] = [777, 888]
+    for s, params, flops in ((777, 1.0, 1.000001), (888, 1.004, 1.000004)):
+        hp200["all_results"][("cifar10", s)]["params"], hp200["all_results"][("cifar10", s)]["flop"] = params, flops
+    for s, params in ((111, 0.5), (777, 0.7)):
+        hp12["all_results"][("cifar10-valid", s)]["params"] = params
+    write_pbz2(record, src / "000001.pickle.pbz2")
+    tables = {t.name: t for t in import_nats_tss(src, tmp_path / "out", progress=False)}
+    arch = Arch.from_str(strings[1])
+    c10 = tables["nats-tss-cifar10-hp200"]
+    assert c10.scalar(arch, "params") == 1.004  # 1.00000 != 1.00400: seed 888's
+    assert c10.scalar(arch, "flops") == float(np.mean([1.000001, 1.000004]))  # both 1.00000: the mean
+    assert tables["nats-tss-cifar10-valid-hp12"].scalar(arch, "params") == float(np.mean([0.5, 0.7]))  # no seed 888
+
+
+def _record_edit(kind: str) -> dict:
+    """Arch 1's record (generator seed 0) damaged one way (see test_a_malformed_record_is_one_exact_error)."""
+    record = arch_record(1, nb201_order(0)[1])
+    res = record["12"]["all_results"][("cifar10", 111)]
+    if kind == "overflow":
+        res["params"] = 10**400
+    elif kind == "list-curve":
+        res["train_acc1es"] = [1.0] * 12
+    elif kind == "no-all-results":
+        record["12"]["all_results"] = None
+    elif kind == "listed-seed-without-result":
+        del record["12"]["all_results"][("cifar10", 111)]
+    return record
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("overflow", "NB201 arch 1: malformed record (OverflowError: int too large to convert to float)"),
+    ("list-curve", "NB201 arch 1: hp=12 cifar10 seed 111 train_acc1es is a list, expected a dict of per-epoch values"),
+    ("no-all-results", "NB201 arch 1: hp=12 has no all_results dict"),
+    ("listed-seed-without-result", "NB201 arch 1: hp=12 cifar10 seed 111 is listed in dataset_seed but has no result"),
+])
+def test_a_malformed_record_is_one_exact_error(generated: Callable[..., Path], tmp_path: Path, kind: str,
+                                               says: str) -> None:
+    """Each malformed record is its own DatasetError message (not a traceback, not a DatasetError wrapped in a
+    'malformed record (DatasetError: ...)'), and nothing is written."""
+    src = generated(tmp_path / "src", [0], 0)
+    write_pbz2(_record_edit(kind), src / "000001.pickle.pbz2")
+    with pytest.raises(DatasetError) as info:
+        import_nats_tss(src, tmp_path / "out", progress=False)
+    assert str(info.value) == says
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_source_that_is_not_nats_tss_data_is_one_exact_error(generated: Callable[..., Path], tmp_path: Path) -> None:
+    """A meta file of the wrong length, a folder without meta, an arch file that is a folder, a single file
+    without arch records, a source without any results: each one DatasetError naming what is wrong."""
+    strings = nb201_order(0)
+    short = tmp_path / "short"
+    short.mkdir()
+    write_meta(short, strings[:10])
+    write_pbz2(arch_record(0, strings[0]), short / "000000.pickle.pbz2")
+    no_meta = tmp_path / "no-meta"
+    no_meta.mkdir()
+    write_pbz2(arch_record(0, strings[0]), no_meta / "000000.pickle.pbz2")
+    folder_entry = generated(tmp_path / "dir-entry", [0], 0)
+    (folder_entry / "000002.pickle.pbz2").mkdir()
+    empty_single = tmp_path / "NATS-tss-v1_0-3ffb9.pickle.pbz2"
+    write_pbz2({"meta_archs": strings, "arch2infos": {}}, empty_single)
+    no_results = generated(tmp_path / "no-results", [0], 0)
+    for idx in (0, 1):
+        write_pbz2({}, no_results / f"{idx:06d}.pickle.pbz2")
+    cases = {
+        short: f"{short / 'meta.pickle.pbz2'} has no meta_archs list of 15625 arch strings: not NATS-Bench tss data",
+        no_meta: f"{no_meta} has no meta.pickle.pbz2: not a NATS-Bench tss 'simple' folder",
+        folder_entry: f"{folder_entry / '000002.pickle.pbz2'} is not a regular file (a folder, FIFO, device or broken link)",
+        empty_single: f"{empty_single} has no arch2infos: not the NATS-Bench tss single file",
+        no_results: f"{no_results} holds no results for any NATS dataset",
+    }
+    for source, says in cases.items():
+        with pytest.raises(DatasetError) as info:
+            import_nats_tss(source, tmp_path / "out", progress=False)
+        assert str(info.value) == says
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_name_prefix_or_worker_count_is_refused_before_anything_is_written(generated: Callable[..., Path],
+                                                                                 tmp_path: Path) -> None:
+    src = generated(tmp_path / "src", [0], 0)
+    out = tmp_path / "a" / "out"
+    for name in ("../escape", "", "-x", "a b"):
+        with pytest.raises(DatasetError) as info:
+            import_nats_tss(src, out, name=name, progress=False)
+        assert str(info.value) == f"table name prefix {name!r} must be letters, digits, '.', '_' or '-'"
+    for workers in (0, -1, True, 1.5):
+        with pytest.raises(DatasetError) as info:
+            import_nats_tss(src, out, workers=workers, progress=False)  # type: ignore[arg-type]
+        assert str(info.value) == f"workers must be an integer >= 1, got {workers!r}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_a_source_with_only_one_training_length_writes_only_its_tables(generated: Callable[..., Path],
+                                                                       tmp_path: Path) -> None:
+    """Every record without hp=200 results: the four hp=12 tables, none of hp=200 and no error."""
+    strings = nb201_order(0)
+    src = generated(tmp_path / "src", [0, 1], 0)
+    for idx in (0, 1):
+        record = arch_record(idx, strings[idx])
+        del record["200"]
+        write_pbz2(record, src / f"{idx:06d}.pickle.pbz2")
+    tables = import_nats_tss(src, tmp_path / "out", progress=False)
+    names = sorted(f"nats-tss-{ds}-hp12" for ds in DATASETS)
+    assert sorted(t.name for t in tables) == names == sorted(p.name for p in (tmp_path / "out").iterdir())
+
+
+def test_each_manifest_records_its_source_and_what_nats_does_not_record(generated: Callable[..., Path],
+                                                                        tmp_path: Path) -> None:
+    """Provenance: the meta file's sha256 (the tables' dataset sha256), the folder and its file count; and,
+    per table, which values NATS leaves unrecorded (hp=200 only)."""
+    import hashlib
+
+    src = generated(tmp_path / "src", [0, 1], 0)
+    meta_sha256 = hashlib.sha256((src / "meta.pickle.pbz2").read_bytes()).hexdigest()
+    tables = {t.name: t for t in import_nats_tss(src, tmp_path / "out", progress=False)}
+    not_recorded = {"cifar10-valid": "test (ori-test) before epoch 200", "cifar10": "none known",
+                    "cifar100": "valid (x-valid) and test (x-test) before epoch 200",
+                    "ImageNet16-120": "valid (x-valid) and test (x-test) before epoch 200"}
+    for ds in DATASETS:
+        for hp in ("12", "200"):
+            manifest = tables[f"nats-tss-{ds}-hp{hp}"].manifest
+            assert manifest["dataset"]["name"] == ds and manifest["dataset"]["sha256"] == meta_sha256
+            assert {k: manifest["source"][k] for k in ("format", "path", "meta_sha256", "arch_files")} == {
+                "format": "NATS-Bench tss 'simple' folder", "path": str(src), "meta_sha256": meta_sha256, "arch_files": 2}
+            assert manifest["protocol"]["epochs"] == int(hp) and manifest["protocol"]["hp"] == hp
+            assert manifest["num_archs"] == 2 and manifest["coverage"] == "2/15625"
+            assert manifest["not_recorded"] == ("stored as NaN, a query raises MissingResultError: "
+                                                + (not_recorded[ds] if hp == "200" else "none known"))
+
+
+def test_import_cli_passes_its_options_and_names_a_damaged_file(generated: Callable[..., Path], tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    """--valtest-as-valid and --overwrite reach the import; a damaged arch file is one error line naming it, exit 2."""
+    src = generated(tmp_path / "src", [0, 1], 0)
+    out = tmp_path / "t"
+    argv = ["import", "nats-tss", str(src), "--out", str(out), "--valtest-as-valid", "--workers", "1"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("wrote table") == 8
+    assert load_table(out / "nats-tss-cifar100-hp200").manifest["valtest_as_valid"] is True
+    assert main([*argv, "--overwrite"]) == 0
+    assert capsys.readouterr().out.count("wrote table") == 8
+    damaged = src / "000001.pickle.pbz2"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    assert main([*argv, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench: error: ") and str(damaged) in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("key", ["3", 15625, -1, True])
+def test_a_single_file_key_that_is_no_nb201_index_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                      key: object) -> None:
+    """arch2infos keys are NB201 indices: '3' was a KeyError traceback, 15625 an IndexError one, -1 read as
+    arch 15624 (and refused as naming another arch), True as arch 1."""
+    strings = nb201_order(1)
+    path = tmp_path / "NATS-tss-v1_0-3ffb9.pickle.pbz2"
+    write_pbz2({"meta_archs": strings, "arch2infos": {4: arch_record(4, strings[4], 1), key: arch_record(3, strings[3], 1)}},
+               path)
+    with pytest.raises(DatasetError) as info:
+        import_nats_tss(path, tmp_path / "out", progress=False)
+    assert str(info.value) == f"{path}: arch2infos key {key!r} is not an NB201 index 0..15624"
+    assert main(["import", "nats-tss", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"nasbench: error: {path}: arch2infos key {key!r} is not an NB201 index 0..15624\n"
+    assert not (tmp_path / "out").exists()
