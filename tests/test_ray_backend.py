@@ -450,9 +450,9 @@ def test_a_long_failure_is_cut_and_a_task_that_died_says_how_to_resume() -> None
     assert str(error).startswith(f"a Ray task on node 10.0.0.7 failed: {'d' * 400} (every node")
     died = backends.ray_failure(ray, ray.exceptions.WorkerCrashedError())
     assert isinstance(died, backends.WorkerDiedError)
-    assert str(died) == ("a Ray task died (WorkerCrashedError: The worker died unexpectedly while executing this task. "
-                         "Check python-core-worker-*.log files for more information.); every finished result is "
-                         "stored: run the same command again to resume")
+    crashed = str(ray.exceptions.WorkerCrashedError()).strip().splitlines()[0]  # Ray's words differ by version
+    assert str(died) == (f"a Ray task died (WorkerCrashedError: {crashed}); every finished result is stored: run the "
+                         "same command again to resume")
 
 
 def test_a_node_with_another_engine_revision_is_refused_and_the_tasks_left_are_cancelled(
