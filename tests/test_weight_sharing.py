@@ -1352,3 +1352,206 @@ def test_darts_cli_runs_seeds_0_to_2_by_default(ws_table, tmp_path, monkeypatch,
                  "--seeds", "2,0", "--out", str(tmp_path / "p")]) == 0
     assert asked[1] == [0, 2]
     assert pandas.read_parquet(tmp_path / "p" / "trajectories.parquet")["seed"].drop_duplicates().tolist() == [0, 2]
+
+
+# ----- cases found missing by a hand-made mutation audit of weight_sharing.py and supernet.py -----------------
+def _probe_run(ws_table, monkeypatch, record, epochs: int = 2, **settings):
+    """``run_one`` on ws_table with a stand-in method whose step calls ``record(ctx, x, y, xv, yv)`` and whose
+    derived cell is cell 0; returns the run's columns."""
+    from nasbench_suite import weight_sharing
+    from nasbench_suite.table import load_table
+
+    class Probe(weight_sharing.Method):
+        name = "probe"
+
+        def step(self, ctx, x, y, xv, yv):
+            record(ctx, x, y, xv, yv)
+
+        def derive(self, ctx):
+            return Arch.from_index(0)
+
+    monkeypatch.setattr(weight_sharing, "make_method", lambda name, settings=None: Probe())
+    return weight_sharing.run_one(load_table(ws_table), "probe", 0,
+                                  weight_sharing.SearchSettings(epochs=epochs, **settings))
+
+
+def test_each_epoch_visits_every_train_image_once_in_a_fresh_order_and_valid_minibatches_are_distinct_valid_images(
+        ws_table, monkeypatch):
+    """The weights' minibatches are a seeded permutation of the train split per epoch (a new one each epoch); each
+    step's valid minibatch holds distinct images of the valid split (never a train image) with their own labels."""
+    from nasbench_suite.table import load_table
+    from nasbench_suite.train import load_protocol_data
+    from nasbench_suite.weight_sharing import table_protocol
+
+    data = load_protocol_data(table_protocol(load_table(ws_table)))
+    train, valid = data.splits["train"], data.splits["valid"]
+    where = {name: {x.tobytes(): i for i, x in enumerate(data.splits[name].x)} for name in ("train", "valid")}
+    assert len(where["train"]) == len(train.y) and len(where["valid"]) == len(valid.y)  # images tell themselves apart
+    assert not set(where["train"]) & set(where["valid"])
+    steps = []
+
+    def record(ctx, x, y, xv, yv):
+        t = [where["train"][a.numpy().tobytes()] for a in x]
+        v = [where["valid"][a.numpy().tobytes()] for a in xv]  # a KeyError if it is no valid image
+        assert y.tolist() == train.y[t].tolist() and yv.tolist() == valid.y[v].tolist()
+        steps.append((t, v))
+
+    _probe_run(ws_table, monkeypatch, record, batch_size=64)
+    assert len(steps) == 14
+    epochs = [sum((t for t, _ in steps[:7]), []), sum((t for t, _ in steps[7:]), [])]
+    assert all(sorted(e) == list(range(400)) for e in epochs) and epochs[0] != epochs[1]
+    assert epochs[0] != list(range(400))
+    assert [len(v) for _, v in steps] == [64] * 6 + [16] + [64] * 6 + [16]
+    assert all(len(set(v)) == len(v) for _, v in steps)
+
+
+def test_the_run_trains_with_one_torch_thread_and_restores_the_callers_count(ws_table, monkeypatch):
+    seen = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _probe_run(ws_table, monkeypatch, lambda ctx, *batch: seen.append(torch.get_num_threads()), epochs=1)
+        assert seen == [1] * 4 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_measured_seconds_take_in_the_supernet_build_in_epoch_1_and_measured_time_adds_them_up(ws_table, monkeypatch):
+    """measured_seconds of epoch 1 counts from before the supernet is built; each later epoch from its own start;
+    measured_time is their running sum (a stand-in clock whose readings are given)."""
+    from types import SimpleNamespace
+
+    from nasbench_suite import weight_sharing
+
+    readings, read = [1.0, 3.0, 10.0, 15.0, 40.0, 41.5], []
+    clock = SimpleNamespace(perf_counter=lambda: read.append(1) or readings[len(read) - 1])
+    monkeypatch.setattr(weight_sharing, "time", clock)
+    built, real = [], weight_sharing.Supernet
+    monkeypatch.setattr(weight_sharing, "Supernet", lambda *a, **k: built.append(len(read)) or real(*a, **k))
+    run = _probe_run(ws_table, monkeypatch, lambda *a: None, epochs=3)
+    assert built == [1] and len(read) == 6  # the start is read before the supernet is built
+    assert run["measured_seconds"].tolist() == [2.0, 5.0, 1.5]
+    assert run["measured_time"].tolist() == [2.0, 7.0, 8.5]
+
+
+def test_the_op_columns_count_the_derived_cells_edges_per_op_and_the_method_settings_are_recorded(default_run):
+    from nasbench_suite.space import OPS
+
+    run = default_run("rsps")  # run_one(ws_table, "rsps", 0, SearchSettings(epochs=2), {"candidates": 5})
+    for i, index in enumerate(run["arch_index"]):
+        arch = Arch.from_index(int(index))
+        assert run["arch_str"][i] == arch.to_str()
+        assert [int(run[f"ops_{name}"][i]) for name in OPS] == [arch.ops.count(k) for k in range(len(OPS))]
+    assert len({tuple(Arch.from_index(int(i)).ops.count(k) for k in range(5)) for i in run["arch_index"]}) == 2
+    assert run["settings"] == {"candidates": 5, "valid_batch": None, "candidate_batches": "shared"}  # defaults too
+    assert run["batch_size"] == 100 and run["config"]["channels"] == 4
+
+
+def test_valid_minibatches_are_distinct_images_at_most_the_whole_split():
+    """valid_batch draws without replacement; a size over the split's (valid_batch=512 on a small split) is cut to
+    the split, in valid_batch and in candidate_batches; the first candidate pass is shuffled too."""
+    ctx = _recording_context()  # 10 valid images, label = image number, batch size 4
+    for _ in range(20):
+        y = ctx.valid_batch(8)[1].tolist()
+        assert len(y) == 8 and y == sorted(set(y))
+    assert ctx.valid_batch(50)[1].tolist() == list(range(10))
+    assert [y.tolist() for _, y in ctx.candidate_batches(2, size=50)] == [list(range(10))] * 2
+    fresh = _recording_context(seed=3)
+    order = np.random.default_rng(3).permutation(10)
+    assert [y.tolist() for _, y in fresh.candidate_batches(2)] == [sorted(order[:4]), sorted(order[4:8])]
+
+
+def test_shared_candidate_scoring_draws_its_minibatch_before_the_cells():
+    from nasbench_suite.weight_sharing import best_candidate
+
+    ctx = _recording_context(seed=5)
+    best_candidate(ctx, lambda: Arch.random(ctx.rng), 3, "shared")
+    rng = np.random.default_rng(5)
+    batch = sorted(rng.choice(10, size=4, replace=False).tolist())
+    assert ctx.scored == [(Arch.random(rng), batch) for _ in range(3)]
+
+
+def test_derive_takes_the_first_op_of_tied_alphas_as_torch_argmax_and_nb201_do():
+    assert derive(torch.zeros(6, 5)) == Arch((0,) * 6)
+    alpha = torch.tensor([[0.0, 0.0, 2.0, 2.0, 1.0]] * 3 + [[0.0, 3.0, 1.0, 3.0, 3.0]] * 3)
+    assert derive(alpha) == Arch((2, 2, 2, 1, 1, 1))
+
+
+def test_the_weight_step_trains_in_train_mode_whatever_mode_scoring_left(monkeypatch):
+    """GDAS, RSPS and ENAS take a weight step right after bn_scoring='nb201' scoring left the supernet in eval
+    mode: the step must use batch statistics (and move the running ones)."""
+    ctx, (x, y, _, _) = _step_context()
+    arch = Arch.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    tracked = int(ctx.net.stem[1].num_batches_tracked)
+    ctx.net.eval()
+    ctx.weight_step(x, y, onehot_weights(arch), torch.as_tensor(arch.ops))
+    assert ctx.net.training and int(ctx.net.stem[1].num_batches_tracked) == tracked + 1
+
+
+def test_seeds_are_checked_and_method_settings_refused_before_the_table_is_read(monkeypatch):
+    from nasbench_suite import table
+    from nasbench_suite.intlist import MAX_SEED
+    from nasbench_suite.weight_sharing import SearchSettings, WeightSharingError, run_weight_sharing
+
+    read = []
+    monkeypatch.setattr(table, "load_table", lambda name: read.append(name) or 1 / 0)
+    for seeds in ([], [0, 0], [-1, 2]):
+        with pytest.raises(WeightSharingError, match=r"^seeds must be distinct non-negative integers, at least one$"):
+            run_weight_sharing("t", "rsps", seeds, SearchSettings(1))
+    with pytest.raises(WeightSharingError, match=r"^seeds must be at most 2\*\*63 - 1 \(stored as int64\), got "
+                                                 r"9223372036854775808$"):
+        run_weight_sharing("t", "rsps", [MAX_SEED + 1], SearchSettings(1))
+    with pytest.raises(WeightSharingError, match=r"^rsps has no setting\(s\) \['bogus'\]"):
+        run_weight_sharing("t", "rsps", [MAX_SEED], SearchSettings(1), {"bogus": 1})
+    with pytest.raises(WeightSharingError, match=r"^unknown weight-sharing method 'darts'; use one of darts-v1, "
+                                                 r"darts-v2, gdas, rsps, enas$"):
+        run_weight_sharing("t", "darts", [0], SearchSettings(1))
+    assert not read
+    with pytest.raises(ZeroDivisionError):  # the largest seed passes the checks
+        run_weight_sharing("t", "rsps", [MAX_SEED], SearchSettings(1))
+    assert read == ["t"]
+
+
+def test_source_sha256_covers_the_methods_own_file_and_the_shared_modules():
+    import nasbench_suite
+    from nasbench_suite.data import files_sha256
+    from nasbench_suite.weight_sharing import SHARED_SOURCES, WeightSharingError, source_sha256
+
+    root = Path(nasbench_suite.__file__).resolve().parents[1]
+    shared = [root / "nasbench_suite" / f"{name}.py" for name in SHARED_SOURCES]
+    assert source_sha256("rsps") == files_sha256([root / "algorithms" / "rsps.py", *shared])
+    assert source_sha256("darts-v1") == source_sha256("darts-v2") != source_sha256("gdas")
+    with pytest.raises(WeightSharingError, match=r"^unknown weight-sharing method 'x'; use one of darts-v1, "):
+        source_sha256("x")
+
+
+@pytest.mark.parametrize("manifest", [{}, {"protocol": None}, {"protocol": ["synthetic"]},
+                                      {"protocol": {"channels": 4, "cells": 1}}])
+def test_a_table_whose_manifest_has_no_protocol_with_a_dataset_is_refused_in_one_message(manifest):
+    from types import SimpleNamespace
+
+    from nasbench_suite.weight_sharing import WeightSharingError, table_protocol
+
+    with pytest.raises(WeightSharingError) as info:
+        table_protocol(SimpleNamespace(name="t", manifest=manifest))
+    assert str(info.value) == ("table 't' records no training protocol (dataset, channels, cells); weight-sharing "
+                               "search needs the table's dataset")
+
+
+def test_a_table_short_of_one_cell_is_refused_and_a_full_one_taken():
+    from types import SimpleNamespace
+
+    from nasbench_suite.space import NUM_ARCHS
+    from nasbench_suite.weight_sharing import WeightSharingError, check_covers_every_cell
+
+    with pytest.raises(WeightSharingError, match=r"^table 't' holds 15624 of the 15625 cells; "):
+        check_covers_every_cell(SimpleNamespace(name="t", num_archs=NUM_ARCHS - 1))
+    check_covers_every_cell(SimpleNamespace(name="t", num_archs=NUM_ARCHS))
+
+
+def test_a_supernet_of_something_other_than_a_macro_config_is_one_clear_error():
+    from nasbench_suite.errors import ModelConfigError
+
+    with pytest.raises(ModelConfigError) as info:
+        Supernet(CFG.to_dict())  # type: ignore[arg-type]
+    assert str(info.value) == "config must be a MacroConfig, got dict"
