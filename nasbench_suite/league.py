@@ -10,6 +10,7 @@ has one), ``league.csv`` and ``league.png`` (Spearman against log cost per cell,
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -108,7 +109,7 @@ def _read_supernet(folder: Path) -> tuple[dict[str, Any], dict[int, float]]:
         numbers = [record[k] for k in RECORD_KEYS]  # the cost divides them: not a traceback
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
             raise TypeError(f"{SUPERNET_JSON}'s {', '.join(RECORD_KEYS)} must be numbers")
-        if not np.isfinite(numbers).all() or min(numbers[:3]) < 0:  # JSON's NaN and Infinity, or a negative time
+        if not all(map(math.isfinite, numbers)) or min(numbers[:3]) < 0:  # JSON's NaN, Infinity; a negative time
             raise ValueError(f"{SUPERNET_JSON}'s {', '.join(RECORD_KEYS)} must be finite, epochs and seconds not "
                              "negative")
         if not record["cells_scored"] > 0 or {"arch_index", "valid_acc"} - set(frame.columns):
@@ -118,7 +119,7 @@ def _read_supernet(folder: Path) -> tuple[dict[str, Any], dict[int, float]]:
         if len(np.unique(archs)) < len(archs):
             raise ValueError(f"{SUPERNET_CSV} scores a cell twice")
         values = dict(zip(archs.tolist(), frame["valid_acc"].to_numpy(np.float64)))
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, OverflowError) as exc:  # OverflowError: a number beyond float
         raise EstimatorError(f"stored supernet scores in {folder} cannot be read ({type(exc).__name__}: {exc}); "
                              f"{again}") from None
     return record, values

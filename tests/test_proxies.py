@@ -632,7 +632,8 @@ def test_stored_supernet_seconds_that_are_not_numbers_or_an_arch_index_not_a_who
     for key, value, says in (("train_seconds", None, typed), ("score_seconds", "1.0", typed),
                              ("cells_scored", [3], typed), ("cells_scored", True, typed),  # true was read as 1
                              ("train_seconds", float("nan"), bounded), ("score_seconds", float("inf"), bounded),
-                             ("train_seconds", -5.0, bounded), ("epochs", -1, bounded)):
+                             ("train_seconds", -5.0, bounded), ("epochs", -1, bounded),
+                             ("score_seconds", 10 ** 400, "OverflowError: int too large to convert to float")):
         (tmp_path / SUPERNET_JSON).write_text(json.dumps({**record, key: value}))
         with pytest.raises(EstimatorError, match="^" + re.escape(
                 f"stored supernet scores in {tmp_path} cannot be read ({says}){again}") + "$"):
