@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -113,6 +113,17 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeTrainer:
     trainer = FakeTrainer()
     monkeypatch.setattr(backends, "train_shard_results", trainer)
     return trainer
+
+
+def nan_metric(trainer: FakeTrainer, metric: str) -> Callable[..., backends.ShardResults]:
+    """``trainer`` with ``metric`` not measured (NaN) in every epoch of each unit's first arch."""
+    def train(*args: Any, **kwargs: Any) -> backends.ShardResults:
+        results = trainer(*args, **kwargs)
+        for _, values in results[min(results)]:
+            values[metric] = float("nan")
+        return results
+
+    return train
 
 
 # ----- the plan -----------------------------------------------------------------------------------------
@@ -1350,13 +1361,7 @@ def test_a_unit_file_whose_epochs_are_not_1_to_the_last_is_refused(fake, tmp_pat
 def test_a_result_with_a_nan_is_not_taken_for_a_changed_one(fake, tmp_path: Path, capsys, monkeypatch) -> None:
     """A metric not measured (NaN) is stored as NULL and written as nan: a shard file read again after an edit
     to another result counts only that one as changed (NaN equals NaN here)."""
-    def nan_loss(*args: Any, **kwargs: Any) -> backends.ShardResults:
-        results = fake(*args, **kwargs)
-        for _, values in results[min(results)]:
-            values["test_loss"] = float("nan")
-        return results
-
-    monkeypatch.setattr(backends, "train_shard_results", nan_loss)
+    monkeypatch.setattr(backends, "train_shard_results", nan_metric(fake, "test_loss"))
     spec = RunSpec("0-2", (0,), TINY, shard_size=3)
     run_dir = tmp_path / "run"
     run_pre_evaluation(spec, run_dir, progress=False)

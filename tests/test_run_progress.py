@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from nasbench_suite.run_progress import build_partial_table, snapshot
 from nasbench_suite.space import isomorphism_classes
 from nasbench_suite.train import Protocol
 
-from test_pre_evaluate import FakeTrainer, _assert_one_line_error, _cli
+from test_pre_evaluate import FakeTrainer, _assert_one_line_error, _cli, nan_metric
 
 ONE_EPOCH = Protocol(dataset="synthetic", channels=2, cells=1, epochs=2, batch_size=32, train_subset=32)
 CLASSES = RunSpec("classes", (0, 1), ONE_EPOCH, shard_size=512)  # 13 chunks x 2 seeds = 26 units
@@ -202,13 +201,7 @@ def test_progress_without_wall_time_or_a_named_device_and_with_an_unmeasured_sec
     """A session of no wall time gives no rate (not a division by zero); a session file that names no device
     counts as the CPU; a second not measured (NaN) is left out of the measured seconds, as the complete table's
     manifest leaves it out, instead of making them NaN."""
-    def nan_seconds(*args: Any, **kwargs: Any) -> backends.ShardResults:
-        results = fake(*args, **kwargs)
-        for _, values in results[min(results)]:
-            values["test_seconds"] = float("nan")
-        return results
-
-    monkeypatch.setattr(backends, "train_shard_results", nan_seconds)
+    monkeypatch.setattr(backends, "train_shard_results", nan_metric(fake, "test_seconds"))
     spec = RunSpec("0-7", (0,), ONE_EPOCH, shard_size=4)
     run_dir = tmp_path / "run"
     monkeypatch.setattr(backends, "run_shards", lambda shards, *a, **k: REAL_RUN_SHARDS(shards[:1], *a, **k))
