@@ -3,6 +3,7 @@ the API, not any benchmark's numbers)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,19 @@ def small_results(rng: np.random.Generator) -> pd.DataFrame:
                     params=1000 + a, flops=10 * a + 7,
                 ))
     return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def two_torch_threads() -> Iterator[None]:
+    """torch on two threads during the test (not the one thread training sets), the count before restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -1563,7 +1563,8 @@ def test_a_dead_worker_and_a_worker_s_own_error_are_each_one_line(fake, tmp_path
     assert stored_results(tmp_path / "run") == 0
 
 
-def test_a_worker_process_loads_its_dataset_once_and_trains_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_worker_process_loads_its_dataset_once_and_trains_on_one_thread(monkeypatch: pytest.MonkeyPatch,
+                                                                          two_torch_threads: None) -> None:
     from nasbench_suite import train
 
     loads: list[tuple[Protocol, str | None]] = []
@@ -1575,19 +1576,15 @@ def test_a_worker_process_loads_its_dataset_once_and_trains_on_one_thread(monkey
     monkeypatch.setattr(train, "load_protocol_data", load)
     monkeypatch.setattr(backends, "_WORKER_DATA", {})
     other = Protocol(dataset="synthetic", channels=2, cells=1, epochs=3, batch_size=32, train_subset=32)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        assert backends._worker_data(TINY, None) == "dataset 1" and torch.get_num_threads() == 1
-        assert backends._worker_data(TINY, None) == "dataset 1"  # loaded once per process
-        assert backends._worker_data(other, "d") == "dataset 2"
-        assert backends._WORKER_DATA == {(other, "d"): "dataset 2"}  # one dataset held at most
-        assert loads == [(TINY, None), (other, "d")]
-    finally:
-        torch.set_num_threads(threads)
+    assert backends._worker_data(TINY, None) == "dataset 1" and torch.get_num_threads() == 1
+    assert backends._worker_data(TINY, None) == "dataset 1"  # loaded once per process
+    assert backends._worker_data(other, "d") == "dataset 2"
+    assert backends._WORKER_DATA == {(other, "d"): "dataset 2"}  # one dataset held at most
+    assert loads == [(TINY, None), (other, "d")]
 
 
-def test_training_in_this_process_is_on_one_thread_and_gives_the_threads_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_training_in_this_process_is_on_one_thread_and_gives_the_threads_back(monkeypatch: pytest.MonkeyPatch,
+                                                                              two_torch_threads: None) -> None:
     """As a worker process trains (results do not depend on --workers); the caller's thread count is restored
     afterwards, and freed memory is kept for reuse as in a worker."""
     seen: list[int] = []
@@ -1599,14 +1596,9 @@ def test_training_in_this_process_is_on_one_thread_and_gives_the_threads_back(mo
 
     monkeypatch.setattr(backends, "train_shard_results", train)
     monkeypatch.setattr(backends, "retain_freed_memory", lambda: retained.append(True))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        shards = [Shard(0, (4,)), Shard(1, (4,))]
-        assert [s for s, _ in backends.run_shards(shards, TINY, None, batch_cells=1)] == shards
-        assert seen == [1, 1] and retained == [True] and torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(threads)
+    shards = [Shard(0, (4,)), Shard(1, (4,))]
+    assert [s for s, _ in backends.run_shards(shards, TINY, None, batch_cells=1)] == shards
+    assert seen == [1, 1] and retained == [True] and torch.get_num_threads() == 2
 
 
 def test_no_unit_starts_no_backend_and_a_deadline_needs_the_local_backend(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1405,15 +1405,10 @@ def test_each_epoch_visits_every_train_image_once_in_a_fresh_order_and_valid_min
     assert all(len(set(v)) == len(v) for _, v in steps)
 
 
-def test_the_run_trains_with_one_torch_thread_and_restores_the_callers_count(ws_table, monkeypatch):
+def test_the_run_trains_with_one_torch_thread_and_restores_the_callers_count(ws_table, monkeypatch, two_torch_threads):
     seen = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        _probe_run(ws_table, monkeypatch, lambda ctx, *batch: seen.append(torch.get_num_threads()), epochs=1)
-        assert seen == [1] * 4 and torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(threads)
+    _probe_run(ws_table, monkeypatch, lambda ctx, *batch: seen.append(torch.get_num_threads()), epochs=1)
+    assert seen == [1] * 4 and torch.get_num_threads() == 2
 
 
 def test_measured_seconds_take_in_the_supernet_build_in_epoch_1_and_measured_time_adds_them_up(ws_table, monkeypatch):
